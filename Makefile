@@ -1,0 +1,33 @@
+# The two commands of the quick start: `make demo` and `make test`.
+# Each creates .venv on first use and installs what it needs.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+# torch==2.13.0 is pinned in pyproject; a CPU build of it is on this machine's disk.
+PIP    := $(PY) -m pip install --disable-pip-version-check -q
+
+.PHONY: demo test install install-dev bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PIP) -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/curricle demo
+
+test: $(VENV)/.installed-dev
+	$(PY) -m pytest -q
+
+bench: $(VENV)/.installed-dev
+	$(PY) benchmarks/sampler_throughput.py --quick
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

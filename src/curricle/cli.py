@@ -1,0 +1,89 @@
+"""The ``curricle`` command line: one verb per stage, features in the config.
+
+Every verb prints a ``CurricleError`` as one line (``error: ...``) and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import typer
+
+from curricle.errors import CurricleError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Steer language-model training through what the model sees and when.",
+    pretty_exceptions_enable=False,
+)
+
+
+def _setup_logging(verbose: bool) -> None:
+    from rich.logging import RichHandler
+
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(message)s",
+        handlers=[RichHandler(show_path=False, show_time=False, markup=False)],
+        force=True,
+    )
+    for noisy in ("httpx", "urllib3", "filelock", "datasets", "fsspec"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _run(fn, *args, verbose: bool = False, **kwargs):
+    _setup_logging(verbose)
+    try:
+        return fn(*args, **kwargs)
+    except CurricleError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2)
+
+
+@app.command()
+def prepare(
+    config: Path = typer.Argument(..., help="Run config (YAML)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
+) -> None:
+    """Train or load the tokenizer and write the per-domain token store.
+
+    Reruns with unchanged inputs do no work; a killed run leaves the previous store intact.
+    """
+    from curricle.prepare import prepare_command
+
+    _run(prepare_command, config, verbose=verbose)
+
+
+@app.command()
+def sample(
+    config: Path = typer.Argument(..., help="Run config (YAML); its data_dir must be prepared."),
+    steps: int = typer.Option(200, help="How many steps of the mixture to draw."),
+    show: int = typer.Option(2, help="Decode this many rows at the first and last step."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
+) -> None:
+    """Preview the mixture: draw STEPS batches and show the realized token shares per phase."""
+    from curricle.preview import preview_command
+
+    _run(preview_command, config, steps=steps, show=show, verbose=verbose)
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("runs/demo"), help="Where the demo writes its data and run."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
+) -> None:
+    """Run the whole pipeline on built-in sources (offline): prepare, then preview the mixture."""
+    from curricle.demo import run_demo
+
+    _run(run_demo, out, verbose=verbose)
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

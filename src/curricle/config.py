@@ -1,0 +1,109 @@
+"""The run config: one YAML file, validated once by pydantic.
+
+Each component's config lives next to the component (``SourceConfig`` subclasses in
+``sources/``, ``TokenizerConfig`` in ``tokenizer.py``, ``MixtureConfig`` in
+``mixture/sampler.py``); this module composes them and turns validation errors into one
+line naming the field. Relative paths are relative to the working directory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from curricle.errors import CurricleError
+from curricle.mixture.sampler import MixtureConfig
+from curricle.prepare import PrepareConfig
+from curricle.sources import SourceSpec
+from curricle.tokenizer import TokenizerConfig
+
+
+class RunConfig(BaseModel):
+    """A curricle run: where the data comes from, how it is tokenized, and how it is mixed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "run"
+    """A name for logs and reports."""
+    seed: int = 0
+    """The run seed; every random stream is derived from it (and the step and rank)."""
+    data_dir: Path = Path("runs/data")
+    """Where ``prepare`` writes the tokenizer and token store."""
+    sources: list[SourceSpec] = Field(min_length=1)
+    """Where documents come from; each source names its domain."""
+    tokenizer: TokenizerConfig = Field(default_factory=TokenizerConfig)
+    """Train a BPE or load a local HF tokenizer."""
+    prepare: PrepareConfig = Field(default_factory=PrepareConfig)
+    """Held-out split and encoding."""
+    mixture: MixtureConfig = Field(default_factory=MixtureConfig)
+    """Batch shape, domain schedule and pacing."""
+
+    @property
+    def domains(self) -> list[str]:
+        """Domains the sources declare (sorted)."""
+        return sorted({s.domain for s in self.sources})
+
+    @model_validator(mode="after")
+    def _mixture_names_known_domains(self) -> "RunConfig":
+        if any(getattr(s, "use_record_domain", False) for s in self.sources):
+            return self  # domains come from the records; checked against the store instead
+        known = set(self.domains)
+        schedule = self.mixture.schedule
+        places: list[tuple[str, set[str]]] = []
+        if getattr(schedule, "phases", None):
+            places += [(f"mixture.schedule.phases.{i}.weights", p.referenced_domains())
+                       for i, p in enumerate(schedule.phases)]
+        else:
+            places.append(("mixture.schedule.weights", schedule.referenced_domains()))
+        places.append(("mixture.pacing", set(self.mixture.pacing)))
+        for where, names in places:
+            unknown = sorted(names - known)
+            if unknown:
+                raise ValueError(
+                    f"{where}: unknown domain '{unknown[0]}' (the sources declare: {', '.join(sorted(known))})"
+                )
+        return self
+
+
+def _format_error(err: ValidationError) -> str:
+    first = err.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"])
+    msg = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        msg = "unknown key"
+    more = len(err.errors()) - 1
+    tail = f" (and {more} more error{'s' if more > 1 else ''})" if more else ""
+    return f"{loc}: {msg}{tail}" if loc else f"{msg}{tail}"
+
+
+def parse_config(data: Any, where: str = "config") -> RunConfig:
+    """Validate a dict as a :class:`RunConfig`; errors become one-line ``CurricleError``."""
+    if not isinstance(data, dict):
+        raise CurricleError(f"{where}: expected a mapping of settings, got {type(data).__name__}")
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as err:
+        raise CurricleError(f"{where}: {_format_error(err)}") from None
+
+
+def load_config(path: Path | str, overrides: dict[str, Any] | None = None) -> RunConfig:
+    """Read and validate a YAML run config; ``overrides`` are merged on top (top-level keys)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CurricleError(f"{path}: no such config file")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise CurricleError(f"{path}{line}: not valid YAML ({getattr(err, 'problem', err)})") from None
+    except UnicodeDecodeError as err:
+        raise CurricleError(f"{path}: not valid UTF-8 ({err.reason} at byte {err.start})") from None
+    if data is None:
+        data = {}
+    if isinstance(data, dict) and overrides:
+        data = {**data, **overrides}
+    return parse_config(data, str(path))

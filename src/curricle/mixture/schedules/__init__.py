@@ -1,0 +1,33 @@
+"""Weight schedules, registered by ``kind``. One file per kind."""
+
+from __future__ import annotations
+
+from typing import Annotated, Union
+
+from pydantic import Field
+
+from curricle.mixture.schedules.base import DomainWeights, ScheduleConfig, WeightSchedule
+from curricle.mixture.schedules.phases import PhasedSchedule, PhasesConfig
+from curricle.mixture.schedules.static import StaticConfig, StaticSchedule
+from curricle.mixture.schedules.temperature import TemperatureConfig, TemperatureSchedule
+
+SCHEDULES: dict[str, type[WeightSchedule]] = {
+    "static": StaticSchedule,
+    "temperature": TemperatureSchedule,
+    "phases": PhasedSchedule,
+}
+
+ScheduleSpec = Annotated[
+    Union[tuple(cls.config_class for cls in SCHEDULES.values())],  # type: ignore[misc]
+    Field(discriminator="kind"),
+]
+
+
+def build_schedule(config: ScheduleConfig, domains: list[str], natural_tokens: dict[str, int]) -> WeightSchedule:
+    return SCHEDULES[config.kind](config, domains, natural_tokens)
+
+
+__all__ = [
+    "SCHEDULES", "ScheduleSpec", "ScheduleConfig", "WeightSchedule", "DomainWeights",
+    "StaticConfig", "TemperatureConfig", "PhasesConfig", "build_schedule",
+]

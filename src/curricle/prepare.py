@@ -1,0 +1,332 @@
+"""``curricle prepare``: tokenizer + token store, incremental and atomic.
+
+1. The tokenizer: a byte-level BPE trained on a sample of every source, or a local HF
+   tokenizer. Saved under ``tokenizer-<hash>/`` as a transformers fast tokenizer.
+2. Per domain: documents are tokenized (HF ``tokenizers``, batched, in Rust threads), split
+   into train / heldout by a hash of the document id (stable across reruns and additions), and
+   written with per-document difficulty metrics under ``store/<domain>-<hash>/``.
+3. ``manifest.json`` is replaced atomically last: it is the commit point. Directories are named
+   by a fingerprint of everything that determines their content (tokenizer, sources' files and
+   parameters, these settings), so a rerun with the same inputs does no work, and a killed run
+   leaves the previous manifest and its data intact.
+
+Documents of one domain are held in memory while it is written (as token arrays, 2-4 bytes a
+token); domains are written one at a time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import shutil
+import time
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from curricle import atomic
+from curricle.sources import Source, build_source
+from curricle.store.token_store import FORMAT_VERSION, TokenStore
+from curricle.store.writer import DomainSplitWriter
+from curricle.tokenizer import load_tokenizer, token_dtype, train_bpe
+
+if TYPE_CHECKING:
+    from curricle.config import RunConfig
+
+log = logging.getLogger(__name__)
+
+
+class PrepareConfig(BaseModel):
+    """How documents become the token store."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    heldout_fraction: float = Field(0.05, ge=0, lt=1)
+    """Share of each domain's documents held out for evaluation (chosen by a hash of the id)."""
+    min_heldout_docs: int = Field(1, ge=0)
+    """Hold out at least this many documents per domain (if it has more than that)."""
+    encode_batch_docs: int = Field(256, ge=1)
+    """Documents per tokenizer call."""
+
+
+@dataclass
+class DomainReport:
+    domain: str
+    up_to_date: bool
+    train_docs: int
+    train_tokens: int
+    heldout_docs: int
+    heldout_tokens: int
+
+
+@dataclass
+class PrepareReport:
+    data_dir: Path
+    tokenizer_trained: bool
+    domains: list[DomainReport] = field(default_factory=list)
+    skipped: dict[str, dict[str, int]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def did_work(self) -> bool:
+        return self.tokenizer_trained or any(not d.up_to_date for d in self.domains)
+
+
+def _hash(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:40] or "domain"
+
+
+def _heldout_u(domain: str, doc_id: str) -> float:
+    h = hashlib.blake2b(f"{domain}\x00{doc_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(h, "big") / 2**64
+
+
+def _progress(enabled: bool):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        disable=not enabled, transient=True,
+    )
+
+
+def _read_manifest(data_dir: Path) -> dict[str, Any]:
+    try:
+        m = json.loads((data_dir / "manifest.json").read_text())
+        return m if m.get("format") == FORMAT_VERSION else {}
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+
+
+def _prepare_tokenizer(config: "RunConfig", sources: list[Source], fps: list[Any], old: dict, progress) -> tuple[dict, Any, bool]:
+    tcfg = config.tokenizer
+    if tcfg.kind == "pretrained":
+        files = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in Path(tcfg.path).glob("*") if p.is_file()) \
+            if Path(tcfg.path).is_dir() else []
+        fp = _hash({"tokenizer": tcfg.model_dump(mode="json"), "files": files})
+    else:
+        fp = _hash({"tokenizer": tcfg.model_dump(mode="json"), "sources": fps})
+    tok_dir = config.data_dir / f"tokenizer-{fp[:16]}"
+    prev = old.get("tokenizer", {})
+    if prev.get("fingerprint") == fp and tok_dir.is_dir():
+        return prev, load_tokenizer(tok_dir), False
+
+    if tcfg.kind == "pretrained":
+        tok = load_tokenizer(tcfg.path)
+    else:
+        def sample():
+            task = progress.add_task("sampling text for the tokenizer", total=None)
+            for src in sources:
+                for i, doc in enumerate(src):
+                    if i >= tcfg.sample_docs_per_source:
+                        break
+                    progress.advance(task)
+                    yield doc.text
+            progress.remove_task(task)
+
+        t0 = time.perf_counter()
+        tok = train_bpe(sample(), tcfg.vocab_size, tcfg.min_frequency)
+        log.info("trained a byte-level BPE of %d tokens in %.1fs", len(tok), time.perf_counter() - t0)
+    if not tok_dir.exists():
+        with atomic.directory(tok_dir) as tmp:
+            tok.save_pretrained(str(tmp))
+    entry = {
+        "fingerprint": fp,
+        "dir": tok_dir.name,
+        "kind": tcfg.kind,
+        "vocab_size": len(tok),
+        "eos_id": int(tok.eos_token_id),
+    }
+    return entry, load_tokenizer(tok_dir), True
+
+
+def _doc_metrics(text: str, ids: np.ndarray) -> dict[str, Any]:
+    raw = text.encode("utf-8", errors="replace")
+    return {
+        "n_tokens": int(len(ids)),
+        "n_chars": len(text),
+        "compression_ratio": len(zlib.compress(raw, 6)) / max(1, len(raw)),
+    }
+
+
+def _write_domain(domain: str, docs: list[tuple[str, str, np.ndarray, dict]], config: "RunConfig",
+                  final: Path, dtype: np.dtype, eos_id: int, vocab_size: int) -> dict[str, Any]:
+    """Split ``docs`` (id, source, ids, metrics) into train/heldout and write them under ``final``."""
+    pcfg = config.prepare
+    u = np.array([_heldout_u(domain, d[0]) for d in docs])
+    heldout = u < pcfg.heldout_fraction
+    if heldout.sum() < pcfg.min_heldout_docs and len(docs) > pcfg.min_heldout_docs:
+        heldout[np.argsort(u, kind="stable")[: pcfg.min_heldout_docs]] = True
+    # Token rarity: mean surprisal of a document's tokens under the domain's train unigram counts.
+    train_ids = [d[2] for d, h in zip(docs, heldout) if not h] or [d[2] for d in docs]
+    counts = np.bincount(np.concatenate(train_ids).astype(np.int64), minlength=vocab_size).astype(np.float64)
+    surprisal = -np.log((counts + 1.0) / (counts.sum() + vocab_size))
+    stats: dict[str, Any] = {}
+    with atomic.directory(final) as tmp:
+        for split, mask in (("train", ~heldout), ("heldout", heldout)):
+            w = DomainSplitWriter(tmp / split, dtype, eos_id)
+            for (doc_id, source, ids, metrics), keep in zip(docs, mask):
+                if keep:
+                    rarity = float(surprisal[ids].mean()) if len(ids) else 0.0
+                    w.add(ids, {"doc_id": doc_id, "source": source, **metrics, "mean_token_rarity": rarity})
+            stats[split] = w.close()
+    return stats
+
+
+def _stats_from_dir(path: Path) -> dict[str, Any]:
+    out = {}
+    for split in ("train", "heldout"):
+        index = np.load(path / split / "index.npy")
+        out[split] = {"docs": len(index) - 1, "tokens": int(index[-1])}
+    return out
+
+
+def prepare(config: "RunConfig", progress: bool = True) -> PrepareReport:
+    """Build (or bring up to date) the tokenizer and token store of ``config.data_dir``."""
+    t0 = time.perf_counter()
+    data_dir = config.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    old = _read_manifest(data_dir)
+    sources = [build_source(s) for s in config.sources]
+    fps = [s.fingerprint() for s in sources]
+    report = PrepareReport(data_dir=data_dir, tokenizer_trained=False)
+
+    with _progress(progress) as bar:
+        tok_entry, tok, trained = _prepare_tokenizer(config, sources, fps, old, bar)
+        report.tokenizer_trained = trained
+        dtype = token_dtype(tok_entry["vocab_size"])
+        eos_id = tok_entry["eos_id"]
+        backend = tok.backend_tokenizer
+
+        # Group sources by the domain they write; if any source takes domains from its
+        # records, all sources form one group (which domains it reaches is known only after).
+        record_domains = any(getattr(s.config, "use_record_domain", False) for s in sources)
+        groups: dict[str, list[int]] = {}
+        for i, s in enumerate(sources):
+            groups.setdefault("*" if record_domains else s.config.domain, []).append(i)
+
+        manifest: dict[str, Any] = {
+            "format": FORMAT_VERSION,
+            "tokenizer": tok_entry,
+            "dtype": dtype.name,
+            "eos_id": eos_id,
+            "vocab_size": tok_entry["vocab_size"],
+            "domains": {},
+            "groups": {},
+            "sources": {},
+        }
+        for key, members in groups.items():
+            gfp = _hash({
+                "format": FORMAT_VERSION,
+                "tokenizer": tok_entry["fingerprint"],
+                "sources": [fps[i] for i in members],
+                "prepare": config.prepare.model_dump(mode="json"),
+            })
+            prev = old.get("groups", {}).get(key)
+            if prev and prev["fingerprint"] == gfp and all(
+                (data_dir / old["domains"][d]["dir"]).is_dir() for d in prev["domains"]
+            ):
+                manifest["groups"][key] = prev
+                for d in prev["domains"]:
+                    manifest["domains"][d] = old["domains"][d]
+                for i in members:
+                    name = sources[i].describe()
+                    manifest["sources"][name] = old.get("sources", {}).get(name, {})
+                continue
+
+            # Read and tokenize every document of the group.
+            by_domain: dict[str, list[tuple[str, str, np.ndarray, dict]]] = {}
+            for i in members:
+                src = sources[i]
+                task = bar.add_task(f"reading {src.describe()}", total=src.config.max_docs)
+                pending: list = []
+
+                def flush():
+                    encs = backend.encode_batch([d.text for d in pending], add_special_tokens=False)
+                    for doc, enc in zip(pending, encs):
+                        ids = np.asarray(enc.ids, dtype=dtype)
+                        by_domain.setdefault(doc.domain, []).append(
+                            (doc.id, src.describe(), ids, _doc_metrics(doc.text, ids)))
+                    bar.advance(task, len(pending))
+                    pending.clear()
+
+                for doc in src:
+                    pending.append(doc)
+                    if len(pending) >= config.prepare.encode_batch_docs:
+                        flush()
+                if pending:
+                    flush()
+                bar.remove_task(task)
+                manifest["sources"][src.describe()] = src.stats.to_dict()
+                report.skipped[src.describe()] = dict(src.stats.skipped)
+
+            for domain in sorted(by_domain):
+                final = data_dir / "store" / f"{_slug(domain)}-{_hash([gfp, domain])[:16]}"
+                if final.is_dir():  # complete from an earlier run whose manifest never landed
+                    stats = _stats_from_dir(final)
+                else:
+                    stats = _write_domain(domain, by_domain[domain], config, final, dtype, eos_id,
+                                          tok_entry["vocab_size"])
+                manifest["domains"][domain] = {"dir": str(final.relative_to(data_dir)), "group": key, **stats}
+            manifest["groups"][key] = {"fingerprint": gfp, "domains": sorted(by_domain)}
+
+        atomic.write_json(data_dir / "manifest.json", manifest)
+
+    # Reports, and garbage: directories no manifest names any more.
+    for d, entry in sorted(manifest["domains"].items()):
+        grp = manifest["groups"][entry["group"]]
+        fresh = old.get("groups", {}).get(entry["group"], {}).get("fingerprint") == grp["fingerprint"]
+        report.domains.append(DomainReport(
+            domain=d, up_to_date=fresh and not trained,
+            train_docs=entry["train"]["docs"], train_tokens=entry["train"]["tokens"],
+            heldout_docs=entry["heldout"]["docs"], heldout_tokens=entry["heldout"]["tokens"],
+        ))
+    keep = {manifest["tokenizer"]["dir"]} | {Path(e["dir"]).name for e in manifest["domains"].values()}
+    for p in list(data_dir.glob("tokenizer-*")) + list((data_dir / "store").glob("*")) + list(data_dir.glob(".*.tmp")):
+        if p.is_dir() and p.name not in keep:
+            shutil.rmtree(p, ignore_errors=True)
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def open_store(config: "RunConfig") -> TokenStore:
+    return TokenStore(config.data_dir)
+
+
+def print_report(report: PrepareReport, console=None) -> None:
+    """The prepare summary as a table."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    table = Table(title=f"token store: {report.data_dir}", title_justify="left")
+    for col in ("domain", "train docs", "train tokens", "heldout docs", "heldout tokens", ""):
+        table.add_column(col, justify="left" if col in ("domain", "") else "right")
+    for d in report.domains:
+        table.add_row(d.domain, f"{d.train_docs:,}", f"{d.train_tokens:,}", f"{d.heldout_docs:,}",
+                      f"{d.heldout_tokens:,}", "up to date" if d.up_to_date else "written")
+    console.print(table)
+    for name, skipped in report.skipped.items():
+        if skipped:
+            console.print(f"[yellow]{name}: skipped {sum(skipped.values())} records: {skipped}[/]")
+    tok = "trained" if report.tokenizer_trained else "up to date"
+    console.print(f"tokenizer {tok}; {'nothing to do' if not report.did_work else 'done'} in {report.seconds:.1f}s")
+
+
+def prepare_command(config_path: Path) -> PrepareReport:
+    from curricle.config import load_config
+
+    config = load_config(config_path)
+    report = prepare(config)
+    print_report(report)
+    return report

@@ -1,0 +1,125 @@
+"""The source contract: a source yields documents ``{id, text, domain, meta}``.
+
+Every document a source cannot use is skipped under a reason and counted in
+:class:`SourceStats`; the first few locations (``file:line``) per reason are kept so a log
+line can point at them. Fatal problems (a missing path, a source with no documents at all)
+raise :class:`~curricle.errors.CurricleError` with one line naming the source.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Iterator
+
+from pydantic import BaseModel, ConfigDict, Field
+
+log = logging.getLogger(__name__)
+
+#: How many example locations to keep per skip reason.
+MAX_EXAMPLES_PER_REASON = 5
+
+
+@dataclass(frozen=True)
+class Document:
+    """One document. ``id`` is unique within its source and stable across reruns."""
+
+    id: str
+    text: str
+    domain: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SourceStats:
+    """What a source read, and what it skipped, by reason."""
+
+    name: str
+    read: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    examples: dict[str, list[str]] = field(default_factory=dict)
+
+    def skip(self, reason: str, where: str) -> None:
+        """Count one skipped record under ``reason``; ``where`` is e.g. ``path:line``."""
+        self.skipped[reason] += 1
+        ex = self.examples.setdefault(reason, [])
+        # The first few per reason are warnings; the rest only counted (an expected filter,
+        # e.g. short docstrings, would otherwise flood the log).
+        level = logging.WARNING if len(ex) < MAX_EXAMPLES_PER_REASON else logging.DEBUG
+        if len(ex) < MAX_EXAMPLES_PER_REASON:
+            ex.append(where)
+        log.log(level, "%s: %s, skipped", where, reason.replace("-", " "))
+
+    @property
+    def total_skipped(self) -> int:
+        return sum(self.skipped.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "read": self.read,
+            "skipped": dict(sorted(self.skipped.items())),
+            "examples": self.examples,
+        }
+
+
+class SourceConfig(BaseModel):
+    """Fields every source kind shares. Each kind subclasses this with its own fields."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str
+    """The source kind, a key of ``curricle.sources.SOURCES``."""
+    domain: str = Field(min_length=1)
+    """The domain its documents belong to (the unit the mixture weights)."""
+    max_docs: int | None = Field(None, ge=1)
+    """Stop after this many documents (None: all)."""
+
+
+class Source:
+    """Base class: subclasses set ``config_class`` and implement :meth:`_iter`.
+
+    :meth:`__iter__` counts what is read, honours ``max_docs`` and raises when a source
+    produced nothing, so every kind behaves the same.
+    """
+
+    config_class: ClassVar[type[SourceConfig]] = SourceConfig
+
+    def __init__(self, config: SourceConfig):
+        self.config = config
+        self.stats = SourceStats(name=self.describe())
+
+    def describe(self) -> str:
+        """A short human name for logs and errors, e.g. ``jsonl data/*.jsonl``."""
+        return self.config.kind
+
+    def _iter(self) -> Iterator[Document]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What identifies this source's content, for incremental prepare.
+
+        File-backed sources add file names, sizes and mtimes; built-in sources their
+        parameters (they are deterministic).
+        """
+        return self.config.model_dump(mode="json")
+
+    def __iter__(self) -> Iterator[Document]:
+        from curricle.errors import CurricleError
+
+        self.stats = SourceStats(name=self.describe())
+        n = 0
+        limit = self.config.max_docs
+        for doc in self._iter():
+            n += 1
+            self.stats.read += 1
+            yield doc
+            if limit is not None and n >= limit:
+                return  # stop before reading (and counting) anything past the limit
+        if n == 0:
+            raise CurricleError(
+                f"source '{self.describe()}' (domain '{self.config.domain}') yielded no "
+                f"documents ({self.stats.total_skipped} skipped: "
+                f"{dict(self.stats.skipped) or 'none'})"
+            )

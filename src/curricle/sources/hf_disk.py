@@ -1,0 +1,120 @@
+"""A Hugging Face ``datasets`` dataset written with ``save_to_disk``.
+
+Either a ``Dataset`` or a ``DatasetDict`` (one ``split`` of it is read). The Arrow files are
+memory-mapped and read in batches, so a large dataset is not loaded at once. ``datasets`` is
+an optional extra, imported only when this source is read. Rows with null or blank text are
+skipped (``null-text``, ``empty-text``), rows with a null id when ``id_field`` is set
+(``missing-id``); the location is ``path:row`` with rows counted from 0.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Iterator, Literal
+
+from pydantic import Field
+
+from curricle.errors import CurricleError
+from curricle.sources.base import Document, Source, SourceConfig
+from curricle.sources.files import files_fingerprint
+
+#: Rows per batch pulled from the Arrow table.
+BATCH_ROWS = 4096
+
+
+class HFDiskConfig(SourceConfig):
+    kind: Literal["hf-disk"] = "hf-disk"
+    """Always ``hf-disk``."""
+    path: str = Field(min_length=1)
+    """The directory ``save_to_disk`` wrote."""
+    split: str = Field("train", min_length=1)
+    """Which split to read when the directory holds a ``DatasetDict`` (ignored for a
+    ``Dataset``)."""
+    text_field: str = Field("text", min_length=1)
+    """The column holding the document text (a string feature)."""
+    id_field: str | None = None
+    """The column holding each row's id (turned into a string). None: the row index."""
+
+
+class HFDiskSource(Source):
+    """Documents from a saved ``datasets`` dataset, in row order."""
+
+    config_class = HFDiskConfig
+    config: HFDiskConfig
+
+    def describe(self) -> str:
+        return f"hf-disk {self.config.path}"
+
+    def _root(self) -> Path:
+        root = Path(os.path.expanduser(self.config.path))
+        if not root.is_dir():
+            raise CurricleError(f"source '{self.describe()}': no such file or directory: {self.config.path}")
+        return root
+
+    def fingerprint(self) -> dict[str, Any]:
+        files = [str(p) for p in self._root().rglob("*") if p.is_file()]
+        return {**super().fingerprint(), "files": files_fingerprint(files)}
+
+    def _load(self) -> Any:
+        """The chosen ``Dataset``, its columns checked."""
+        try:
+            import datasets
+        except ImportError as e:
+            raise CurricleError(
+                "source hf-disk needs the 'datasets' package: pip install 'curricle[hf]'"
+            ) from e
+        cfg = self.config
+        root = self._root()
+        try:
+            ds = datasets.load_from_disk(str(root))
+        except FileNotFoundError as e:
+            raise CurricleError(
+                f"source '{self.describe()}': {cfg.path} is not a dataset written by save_to_disk ({e})"
+            ) from e
+        if isinstance(ds, datasets.DatasetDict):
+            if cfg.split not in ds:
+                raise CurricleError(
+                    f"source '{self.describe()}': no split '{cfg.split}' "
+                    f"(splits: {', '.join(sorted(ds))})"
+                )
+            ds = ds[cfg.split]
+        for name in (cfg.text_field, cfg.id_field):
+            if name is not None and name not in ds.column_names:
+                raise CurricleError(
+                    f"source '{self.describe()}': no column '{name}' "
+                    f"(columns: {', '.join(ds.column_names)})"
+                )
+        feature = ds.features[cfg.text_field]
+        if not (isinstance(feature, datasets.Value) and feature.dtype in ("string", "large_string")):
+            raise CurricleError(
+                f"source '{self.describe()}': column '{cfg.text_field}' is {feature}, "
+                f"expected a string column"
+            )
+        columns = [cfg.text_field] + ([cfg.id_field] if cfg.id_field else [])
+        # A format set before saving (torch, numpy) would turn values into tensors; read plain.
+        return ds.select_columns(columns).with_format(None)
+
+    def _iter(self) -> Iterator[Document]:
+        cfg = self.config
+        ds = self._load()
+        row = 0
+        for batch in ds.iter(batch_size=BATCH_ROWS):
+            texts = batch[cfg.text_field]
+            ids = batch[cfg.id_field] if cfg.id_field else None
+            for i, text in enumerate(texts):
+                where = f"{cfg.path}:{row}"
+                if text is None:
+                    self.stats.skip("null-text", where)
+                elif not text.strip():
+                    self.stats.skip("empty-text", where)
+                elif ids is not None and ids[i] is None:
+                    self.stats.skip("missing-id", where)
+                else:
+                    yield Document(
+                        id=str(ids[i]) if ids is not None else str(row),
+                        text=text,
+                        domain=cfg.domain,
+                        meta={"source": cfg.path, "row": row},
+                    )
+                row += 1

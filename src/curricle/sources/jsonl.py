@@ -1,0 +1,108 @@
+"""JSON Lines files: one record ``{"text": ..., "domain"?: ..., "id"?: ...}`` per line.
+
+Plain ``.jsonl`` and gzip-compressed ``.jsonl.gz`` are read; zstd is not (decompress first).
+A bad line never stops the read: it is skipped and counted under its reason
+(``not-json``, ``not-object``, ``missing-text``, ``empty-text``, ``invalid-utf8``,
+``bad-domain``) with its ``path:line``. Blank lines are not records and are passed over.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from typing import IO, Any, Iterator, Literal
+
+from pydantic import Field
+
+from curricle.errors import CurricleError
+from curricle.sources.base import Document, Source, SourceConfig
+from curricle.sources.files import files_fingerprint, glob_root, match_files, relative_name
+
+class JsonlConfig(SourceConfig):
+    kind: Literal["jsonl"] = "jsonl"
+    """Always ``jsonl``."""
+    path: str = Field(min_length=1)
+    """A ``.jsonl`` / ``.jsonl.gz`` file, or a glob of them (``**`` matches subdirectories)."""
+    text_field: str = Field("text", min_length=1)
+    """The record key holding the document text (a string)."""
+    use_record_domain: bool = False
+    """Take each record's ``domain`` key, where present, over ``domain``."""
+
+
+class JsonlSource(Source):
+    """Documents from JSON Lines files, one per record, files in sorted path order."""
+
+    config_class = JsonlConfig
+    config: JsonlConfig
+
+    def describe(self) -> str:
+        return f"jsonl {self.config.path}"
+
+    def fingerprint(self) -> dict[str, Any]:
+        files = match_files(self, self.config.path)
+        return {**super().fingerprint(), "files": files_fingerprint(files)}
+
+    def _iter(self) -> Iterator[Document]:
+        files = match_files(self, self.config.path)
+        for path in files:
+            if path.endswith(".zst"):
+                raise CurricleError(
+                    f"source '{self.describe()}': {path}: zstd-compressed files are not "
+                    f"supported, decompress it first (zstd -d)"
+                )
+        root = glob_root(self.config.path)
+        for path in files:
+            yield from self._read_file(path, relative_name(path, root))
+
+    def _read_file(self, path: str, name: str) -> Iterator[Document]:
+        cfg = self.config
+        try:
+            with _open(path) as f:
+                for lineno, raw in enumerate(f, start=1):
+                    where = f"{path}:{lineno}"
+                    try:
+                        # utf-8-sig drops a byte-order mark, which only the first line can hold.
+                        line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+                    except UnicodeDecodeError:
+                        self.stats.skip("invalid-utf8", where)
+                        continue
+                    if not line.strip():
+                        continue
+                    try:
+                        record = json.loads(line)
+                    except ValueError:
+                        self.stats.skip("not-json", where)
+                        continue
+                    if not isinstance(record, dict):
+                        self.stats.skip("not-object", where)
+                        continue
+                    text = record.get(cfg.text_field)
+                    if not isinstance(text, str):
+                        self.stats.skip("missing-text", where)
+                        continue
+                    if not text.strip():
+                        self.stats.skip("empty-text", where)
+                        continue
+                    domain = cfg.domain
+                    if cfg.use_record_domain and record.get("domain") is not None:
+                        domain = record["domain"]
+                        if not isinstance(domain, str) or not domain:
+                            self.stats.skip("bad-domain", where)
+                            continue
+                    rid = record.get("id")
+                    yield Document(
+                        id=str(rid) if rid is not None else f"{name}:{lineno}",
+                        text=text,
+                        domain=domain,
+                        meta={"source": path, "line": lineno},
+                    )
+        except (gzip.BadGzipFile, EOFError) as e:
+            # A truncated or corrupt .gz cannot be resynchronised: the rest of the file is lost.
+            raise CurricleError(f"source '{self.describe()}': {path}: corrupt gzip file ({e})") from e
+
+
+def _open(path: str) -> IO[bytes]:
+    # Bytes, not text: each line is decoded on its own so one bad line is one skip.
+    if path.endswith(".gz"):
+        return gzip.open(path, "rb")
+    return open(path, "rb")

@@ -1,0 +1,146 @@
+"""Reading the token store.
+
+Layout of ``DATA_DIR`` (written by :mod:`curricle.prepare`)::
+
+    manifest.json                 format, tokenizer, dtype, eos id; per domain its directory
+    tokenizer-<hash>/             HF fast tokenizer (AutoTokenizer.from_pretrained loads it)
+    store/<domain>-<hash>/<split>/
+        tokens.bin                every document's tokens followed by EOS, back to back
+        index.npy                 int64 offsets, n_docs + 1: doc i is tokens[index[i]:index[i+1]]
+        meta.parquet              one row per document: doc_id, source, n_tokens (without EOS),
+                                  n_chars, compression_ratio, mean_token_rarity
+
+``manifest.json`` is the commit point: a domain directory exists before the manifest names it.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from curricle.errors import CurricleError
+
+FORMAT_VERSION = 1
+SPLITS = ("train", "heldout")
+
+
+class DomainSplit:
+    """One domain's split: ``tokens`` (memmap), ``index`` (doc offsets) and ``meta``."""
+
+    def __init__(self, path: Path, dtype: np.dtype, domain: str, split: str):
+        self.path = Path(path)
+        self.dtype = np.dtype(dtype)
+        self.domain = domain
+        self.split = split
+
+    @cached_property
+    def index(self) -> np.ndarray:
+        return np.load(self.path / "index.npy")
+
+    @cached_property
+    def tokens(self) -> np.ndarray:
+        """All tokens as a plain ndarray view of a read-only memmap.
+
+        A plain view (not ``np.memmap``) because slicing a memmap subclass costs microseconds
+        per call, and the sampler slices once per document.
+        """
+        n = int(self.index[-1])
+        if n == 0:
+            return np.zeros(0, dtype=self.dtype)
+        return np.asarray(np.memmap(self.path / "tokens.bin", dtype=self.dtype, mode="r", shape=(n,)))
+
+    @property
+    def n_docs(self) -> int:
+        return len(self.index) - 1
+
+    @property
+    def n_tokens(self) -> int:
+        """Tokens including each document's EOS."""
+        return int(self.index[-1])
+
+    @cached_property
+    def doc_lengths(self) -> np.ndarray:
+        """Tokens per document, EOS included (int64)."""
+        return np.diff(self.index)
+
+    def meta(self, columns: list[str] | None = None):
+        """Per-document metadata as a ``pyarrow.Table``."""
+        import pyarrow.parquet as pq
+
+        return pq.read_table(self.path / "meta.parquet", columns=columns)
+
+    def column(self, name: str) -> np.ndarray:
+        """One metadata column as a numpy array (e.g. a difficulty metric)."""
+        table = self.meta()
+        if name not in table.column_names:
+            raise CurricleError(
+                f"domain '{self.domain}': no metadata column '{name}' "
+                f"(has: {', '.join(table.column_names)})"
+            )
+        return table.column(name).to_numpy()
+
+    def document(self, i: int) -> np.ndarray:
+        """Doc ``i``'s tokens without its EOS."""
+        return self.tokens[self.index[i] : self.index[i + 1] - 1]
+
+
+class TokenStore:
+    """A prepared data directory: open it, then ``store.split(domain, 'train')``."""
+
+    def __init__(self, data_dir: Path):
+        self.data_dir = Path(data_dir)
+        manifest_path = self.data_dir / "manifest.json"
+        if not manifest_path.is_file():
+            raise CurricleError(
+                f"{self.data_dir}: not a prepared data directory (no manifest.json); "
+                f"run 'curricle prepare CONFIG' first"
+            )
+        try:
+            self.manifest: dict[str, Any] = json.loads(manifest_path.read_text())
+        except json.JSONDecodeError as err:
+            raise CurricleError(f"{manifest_path}: not valid JSON ({err})") from err
+        if self.manifest.get("format") != FORMAT_VERSION:
+            raise CurricleError(
+                f"{manifest_path}: store format {self.manifest.get('format')} "
+                f"is not {FORMAT_VERSION}; rerun 'curricle prepare'"
+            )
+        self.dtype = np.dtype(self.manifest["dtype"])
+        self.eos_id: int = int(self.manifest["eos_id"])
+        self.vocab_size: int = int(self.manifest["vocab_size"])
+        self._splits: dict[tuple[str, str], DomainSplit] = {}
+
+    @property
+    def domains(self) -> list[str]:
+        """Domain names in a fixed (sorted) order: the order of every weight vector."""
+        return sorted(self.manifest["domains"])
+
+    @property
+    def tokenizer_dir(self) -> Path:
+        """The HF tokenizer directory the store was encoded with."""
+        return self.data_dir / self.manifest["tokenizer"]["dir"]
+
+    def load_tokenizer(self):
+        from curricle.tokenizer import load_tokenizer
+
+        return load_tokenizer(self.tokenizer_dir)
+
+    def split(self, domain: str, split: str = "train") -> DomainSplit:
+        if domain not in self.manifest["domains"]:
+            raise CurricleError(
+                f"unknown domain '{domain}' (the store at {self.data_dir} has: {', '.join(self.domains)})"
+            )
+        if split not in SPLITS:
+            raise CurricleError(f"unknown split '{split}' (expected one of {SPLITS})")
+        key = (domain, split)
+        if key not in self._splits:
+            d = self.manifest["domains"][domain]
+            self._splits[key] = DomainSplit(self.data_dir / d["dir"] / split, self.dtype, domain, split)
+        return self._splits[key]
+
+    def natural_tokens(self, split: str = "train") -> dict[str, int]:
+        """Tokens per domain (EOS included): the 'natural' mixture."""
+        return {d: int(self.manifest["domains"][d][split]["tokens"]) for d in self.domains}

@@ -1,0 +1,79 @@
+"""Subject-verb agreement across attractors: ``the dog near the cats`` -> `` runs``.
+
+A small grammar: a subject noun phrase, then optionally an attractor, a noun of either number
+in a prepositional phrase (``near the cats``) or an object relative clause (``that the cats
+chase``); the target is the verb, agreeing with the subject. The one distractor is the same
+verb in the other number, so chance is 0.5. The key is the prompt, so a held-out sentence
+frame never appears in training with any verb.
+"""
+
+from __future__ import annotations
+
+import random
+
+from curricle.synthetic.base import SkillGenerator, SkillItem
+from curricle.synthetic.distractors import item_rng
+
+#: (singular, plural)
+NOUNS = (
+    ("dog", "dogs"), ("cat", "cats"), ("bird", "birds"), ("horse", "horses"), ("fox", "foxes"),
+    ("child", "children"), ("man", "men"), ("woman", "women"), ("teacher", "teachers"),
+    ("farmer", "farmers"), ("king", "kings"), ("girl", "girls"), ("boy", "boys"),
+    ("doctor", "doctors"), ("mouse", "mice"), ("wolf", "wolves"),
+)
+ADJECTIVES = ("big", "small", "old", "young", "happy", "tired", "quiet", "brave")
+PREPOSITIONS = ("near", "behind", "with", "beside", "under", "next to", "like", "above")
+#: Intransitive verbs ending the sentence, (singular, plural).
+VERBS = (
+    ("runs", "run"), ("sleeps", "sleep"), ("waits", "wait"), ("sings", "sing"),
+    ("laughs", "laugh"), ("smiles", "smile"), ("falls", "fall"), ("walks", "walk"),
+    ("swims", "swim"), ("jumps", "jump"), ("eats", "eat"), ("goes", "go"),
+)
+#: Transitive verbs of the relative clauses, (singular, plural).
+CLAUSE_VERBS = (
+    ("sees", "see"), ("likes", "like"), ("follows", "follow"), ("chases", "chase"),
+    ("knows", "know"), ("helps", "help"),
+)
+#: How the subject is followed: no attractor, a prepositional phrase, a relative clause.
+FRAMES = ("bare", "pp", "rc")
+FRAME_WEIGHTS = (0.2, 0.4, 0.4)
+
+
+def _noun_phrase(rng: random.Random, noun: tuple[str, str], plural: bool, p_adjective: float) -> str:
+    adj = rng.choice(ADJECTIVES) + " " if rng.random() < p_adjective else ""
+    return f"the {adj}{noun[plural]}"
+
+
+class Agreement(SkillGenerator):
+    """Choose the verb form that agrees with the subject, not with the nearest noun."""
+
+    name = "agreement"
+    chance = 0.5
+
+    def __init__(self, seed: int = 0, *, p_adjective: float = 0.3):
+        super().__init__(seed)
+        if not 0.0 <= p_adjective <= 1.0:
+            raise ValueError(f"agreement: p_adjective must be in [0, 1], got {p_adjective}")
+        self.p_adjective = p_adjective
+
+    def _sample(self, rng: random.Random) -> SkillItem:
+        subject = rng.randrange(len(NOUNS))
+        plural = rng.random() < 0.5
+        words = [_noun_phrase(rng, NOUNS[subject], plural, self.p_adjective)]
+        frame = rng.choices(FRAMES, FRAME_WEIGHTS)[0]
+        if frame != "bare":
+            attractor = rng.choice([n for i, n in enumerate(NOUNS) if i != subject])
+            attractor_plural = rng.random() < 0.5
+            np = _noun_phrase(rng, attractor, attractor_plural, self.p_adjective)
+            if frame == "pp":
+                words.append(f"{rng.choice(PREPOSITIONS)} {np}")
+            else:
+                verb = rng.choice(CLAUSE_VERBS)[attractor_plural]
+                words.append(f"that {np} {verb}")
+        return self.item(" ".join(words), plural)
+
+    def item(self, prompt: str, plural: bool) -> SkillItem:
+        """The item for a subject ``prompt`` whose head noun is ``plural`` or not; the verb
+        is drawn from the key (the prompt)."""
+        verb = item_rng(self.name, self.seed, prompt).choice(VERBS)
+        return SkillItem(self.name, prompt, prompt, " " + verb[plural], (" " + verb[not plural],))

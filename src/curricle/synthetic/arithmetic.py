@@ -1,0 +1,105 @@
+"""Multi-digit addition: ``12+345=`` -> ``357``.
+
+Operands are uniform in ``[0, 10**digits)``. Distractors are the mistakes a model half way
+to the skill makes: a dropped or spurious carry, the sum with no carries at all, one digit
+off by one. Two levels are registered: ``arithmetic`` (2 digits) and ``arithmetic-hard``
+(4 digits).
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Iterator
+
+from curricle.synthetic.base import SkillGenerator, SkillItem, split_of
+from curricle.synthetic.distractors import item_rng, pick_distractors
+from curricle.synthetic.pool import pooled_documents
+
+
+def carry_columns(a: int, b: int) -> list[int]:
+    """The columns (0 = units) that produce a carry when adding ``a`` and ``b``."""
+    cols, carry, i = [], 0, 0
+    while a or b:
+        carry = (a % 10 + b % 10 + carry) // 10
+        if carry:
+            cols.append(i)
+        a, b, i = a // 10, b // 10, i + 1
+    return cols
+
+
+def sum_without_carries(a: int, b: int) -> int:
+    """Column-wise sum mod 10: the answer of a model that never carries."""
+    out, place = 0, 1
+    while a or b:
+        out += (a % 10 + b % 10) % 10 * place
+        a, b, place = a // 10, b // 10, place * 10
+    return out
+
+
+def digit_off_by_one(n: int) -> list[int]:
+    """Numbers equal to ``n`` but for one digit, changed by one (no leading zero made)."""
+    s = str(n)
+    out = []
+    for i, ch in enumerate(s):
+        for d in (int(ch) - 1, int(ch) + 1):
+            if 0 <= d <= 9 and not (i == 0 and d == 0 and len(s) > 1):
+                out.append(int(s[:i] + str(d) + s[i + 1 :]))
+    return out
+
+
+class Arithmetic(SkillGenerator):
+    """Addition of two operands of up to ``digits`` digits."""
+
+    name = "arithmetic"
+    chance = 0.25
+
+    def __init__(self, seed: int = 0, *, digits: int = 2):
+        super().__init__(seed)
+        if digits < 1:
+            raise ValueError(f"{self.name}: digits must be >= 1, got {digits}")
+        self.digits = digits
+
+    def _sample(self, rng: random.Random) -> SkillItem:
+        top = 10**self.digits
+        return self.item(rng.randrange(top), rng.randrange(top))
+
+    def item(self, a: int, b: int) -> SkillItem:
+        """The item ``a+b=`` -> ``a+b``."""
+        key = f"{a}+{b}"
+        s = a + b
+        carries = [s - 10 ** (c + 1) for c in carry_columns(a, b)]
+        carries.append(sum_without_carries(a, b))
+        if not carries[:-1]:  # no carry to drop: a spurious one in the units column
+            carries.append(s + 10)
+        near = digit_off_by_one(s)
+        fallback = [s + d for d in (1, 2, 3, 10, 11, 100)]
+        rng = item_rng(self.name, self.seed, key)
+        distractors = pick_distractors(
+            rng,
+            str(s),
+            [[str(c) for c in carries if c >= 0], [str(c) for c in near]],
+            fallback=[str(c) for c in fallback],
+        )
+        return SkillItem(self.name, key, f"{key}=", str(s), distractors)
+
+    def documents(self, n_docs: int, items_per_doc: int = 16) -> Iterator[tuple[str, str]]:
+        """Distinct train items while the item space is ample; in a small space (few digits,
+        many documents) every train item, repeated in passes."""
+        top = 10**self.digits
+        if n_docs * items_per_doc <= top * top // 2:
+            return super().documents(n_docs, items_per_doc)
+        lines = []
+        for a in range(top):
+            for b in range(top):
+                if split_of(self.name, f"{a}+{b}") == "train":
+                    lines.append(f"{a}+{b}={a + b}")  # == self.item(a, b).text, cheaper
+        return pooled_documents(self.name, self.seed, lines, n_docs, items_per_doc)
+
+
+class ArithmeticHard(Arithmetic):
+    """The harder level: 4-digit operands by default."""
+
+    name = "arithmetic-hard"
+
+    def __init__(self, seed: int = 0, *, digits: int = 4):
+        super().__init__(seed, digits=digits)

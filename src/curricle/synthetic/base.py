@@ -1,0 +1,87 @@
+"""The contract of a synthetic skill generator.
+
+A generator is deterministic given its seed and parameters. It partitions its item space into
+a *train* and a *heldout* split by a hash of each item's canonical ``key``, so held-out items
+(the probes use them) can never appear in training documents, whatever the seed or count.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar, Iterator, Literal
+
+Split = Literal["train", "heldout"]
+
+#: Share of each generator's item space reserved for held-out items (by key hash).
+HELDOUT_SHARE = 0.2
+
+
+def split_of(skill: str, key: str) -> Split:
+    """Which split an item belongs to: a stable hash of (skill, key), not of the seed."""
+    h = hashlib.blake2b(f"{skill}\x00{key}".encode(), digest_size=8).digest()
+    u = int.from_bytes(h, "big") / 2**64
+    return "heldout" if u < HELDOUT_SHARE else "train"
+
+
+@dataclass(frozen=True)
+class SkillItem:
+    """One item of a skill.
+
+    ``prompt + target`` is what a training document contains for a train item; a probe scores
+    ``target`` (and each of ``distractors``) as the continuation of ``prompt``.
+    """
+
+    skill: str
+    key: str
+    prompt: str
+    target: str
+    distractors: tuple[str, ...] = ()
+
+    @property
+    def text(self) -> str:
+        return self.prompt + self.target
+
+
+class SkillGenerator(ABC):
+    """Base class of the synthetic skill generators (one file each, registered in
+    ``curricle.synthetic.GENERATORS``)."""
+
+    name: ClassVar[str]
+    #: Skills this one composes (a composite should emerge no earlier than its parts).
+    composite_of: ClassVar[tuple[str, ...]] = ()
+    #: Score of a model that guesses: 1 / (1 + number of distractors) for multiple choice.
+    chance: ClassVar[float] = 0.0
+
+    def __init__(self, seed: int = 0):
+        self.seed = seed
+
+    @abstractmethod
+    def _sample(self, rng: random.Random) -> SkillItem:
+        """Draw one item (either split) from the generator's item space."""
+
+    def items(self, split: Split, n: int) -> list[SkillItem]:
+        """``n`` distinct items of ``split``, deterministic in (seed, split, n).
+
+        Raises ``ValueError`` when the item space cannot supply ``n`` distinct items.
+        """
+        rng = random.Random(f"{self.name}:{self.seed}:{split}")
+        out: dict[str, SkillItem] = {}
+        tries = 0
+        while len(out) < n:
+            tries += 1
+            if tries > 50 * n + 1000:
+                raise ValueError(f"{self.name}: cannot draw {n} distinct {split} items")
+            item = self._sample(rng)
+            if item.key not in out and split_of(self.name, item.key) == split:
+                out[item.key] = item
+        return list(out.values())
+
+    def documents(self, n_docs: int, items_per_doc: int = 16) -> Iterator[tuple[str, str]]:
+        """Training documents ``(id, text)``: ``items_per_doc`` train items, one per line."""
+        items = self.items("train", n_docs * items_per_doc)
+        for d in range(n_docs):
+            chunk = items[d * items_per_doc : (d + 1) * items_per_doc]
+            yield f"{self.name}-{self.seed}-{d}", "\n".join(i.text for i in chunk) + "\n"

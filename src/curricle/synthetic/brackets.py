@@ -1,0 +1,88 @@
+"""Bracket matching: the closing sequence that balances a prefix, ``close: ([{ ->`` -> `` }])``.
+
+A prefix is a well-nested-so-far string of ``()``, ``[]`` and ``{}`` with at least one
+bracket left open; the target closes them, innermost first. Distractors close in a wrong
+order, with a wrong type, or with a wrong count.
+"""
+
+from __future__ import annotations
+
+import random
+
+from curricle.synthetic.base import SkillGenerator, SkillItem
+from curricle.synthetic.distractors import item_rng, pick_distractors
+
+PAIRS = {"(": ")", "[": "]", "{": "}"}
+CLOSERS = tuple(PAIRS.values())
+
+
+def closing(prefix: str) -> str:
+    """The closers that balance ``prefix`` (which must never close a bracket it did not open)."""
+    stack = []
+    for ch in prefix:
+        if ch in PAIRS:
+            stack.append(PAIRS[ch])
+        elif not stack or stack.pop() != ch:
+            raise ValueError(f"{prefix!r} closes a bracket it did not open")
+    return "".join(reversed(stack))
+
+
+def is_balanced(s: str) -> bool:
+    """Whether every bracket in ``s`` is closed, in order, by its own type."""
+    try:
+        return closing(s) == ""
+    except ValueError:
+        return False
+
+
+class Brackets(SkillGenerator):
+    """Close a random open prefix of ``min_len``..``max_len`` brackets."""
+
+    name = "brackets"
+    chance = 0.25
+
+    def __init__(self, seed: int = 0, *, min_len: int = 2, max_len: int = 10, p_close: float = 0.4):
+        super().__init__(seed)
+        if not 1 <= min_len <= max_len:
+            raise ValueError(f"brackets: need 1 <= min_len <= max_len, got {min_len}, {max_len}")
+        if not 0.0 <= p_close < 1.0:
+            raise ValueError(f"brackets: p_close must be in [0, 1), got {p_close}")
+        self.min_len = min_len
+        self.max_len = max_len
+        self.p_close = p_close
+
+    def _sample(self, rng: random.Random) -> SkillItem:
+        n = rng.randint(self.min_len, self.max_len)
+        out: list[str] = []
+        stack: list[str] = []
+        for i in range(n):
+            last = i == n - 1
+            # Close only when something is open, and never the last bracket at the last step,
+            # so the prefix always leaves something to close.
+            can_close = len(stack) > (1 if last else 0)
+            if can_close and rng.random() < self.p_close:
+                out.append(stack.pop())
+            else:
+                opener = rng.choice(tuple(PAIRS))
+                out.append(opener)
+                stack.append(PAIRS[opener])
+        return self.item("".join(out))
+
+    def item(self, prefix: str) -> SkillItem:
+        """The item for an open ``prefix`` (its key)."""
+        close = closing(prefix)
+        if not close:
+            raise ValueError(f"brackets: prefix {prefix!r} leaves nothing to close")
+        # Wrong order: outermost first, or two neighbours swapped.
+        order = [close[::-1]] + [
+            close[:i] + close[i + 1] + close[i] + close[i + 2 :] for i in range(len(close) - 1)
+        ]
+        # Wrong type: one closer replaced by another kind.
+        kind = [close[:i] + c + close[i + 1 :] for i in range(len(close)) for c in CLOSERS]
+        # Wrong count: one closer short, or one too many.
+        count = ([close[:-1]] if len(close) > 1 else []) + [close + c for c in CLOSERS]
+        rng = item_rng(self.name, self.seed, prefix)
+        distractors = pick_distractors(
+            rng, " " + close, [[" " + d for d in order], [" " + d for d in kind], [" " + d for d in count]]
+        )
+        return SkillItem(self.name, prefix, f"close: {prefix} ->", " " + close, distractors)

@@ -1,0 +1,48 @@
+"""Shared fixtures: a token store built directly from literal token lists."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from curricle.store.token_store import FORMAT_VERSION
+from curricle.store.writer import DomainSplitWriter
+
+EOS = 0
+
+
+def write_store(root: Path, domains: dict[str, list[list[int]]], heldout: dict[str, list[list[int]]] | None = None,
+                vocab_size: int = 1000, extra_meta: dict[str, list] | None = None) -> Path:
+    """A prepared data dir whose domains hold exactly these documents (token ids, no EOS).
+
+    ``extra_meta`` adds per-document metadata columns to train splits (``domain/column``).
+    """
+    dtype = np.dtype(np.uint16)
+    manifest = {"format": FORMAT_VERSION, "dtype": dtype.name, "eos_id": EOS, "vocab_size": vocab_size,
+                "tokenizer": {"dir": "tokenizer-none"}, "domains": {}, "groups": {}, "sources": {}}
+    for name, docs in domains.items():
+        entry = {"dir": f"store/{name}", "group": name}
+        for split, split_docs in (("train", docs), ("heldout", (heldout or {}).get(name, docs[:1]))):
+            w = DomainSplitWriter(root / "store" / name / split, dtype, EOS)
+            for i, ids in enumerate(split_docs):
+                meta = {"doc_id": f"{name}-{i}", "n_tokens": len(ids)}
+                for key, values in (extra_meta or {}).items():
+                    dom, col = key.split("/")
+                    if dom == name and split == "train":
+                        meta[col] = values[i]
+                w.add(np.asarray(ids), meta)
+            entry[split] = w.close()
+        manifest["domains"][name] = entry
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    return root
+
+
+@pytest.fixture
+def make_store(tmp_path):
+    def _make(domains, **kw):
+        return write_store(tmp_path / "data", domains, **kw)
+
+    return _make

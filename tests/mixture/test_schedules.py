@@ -1,0 +1,93 @@
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from curricle.mixture.pacing import PacingConfig, DomainPacing
+from curricle.mixture.schedules import PhasesConfig, StaticConfig, TemperatureConfig, build_schedule
+from curricle.mixture.seq_len import SeqLenSchedule
+
+DOMAINS = ["a", "b", "c"]
+SIZES = {"a": 100, "b": 400, "c": 900}
+
+
+def test_static_and_temperature_weights():
+    s = build_schedule(StaticConfig(weights={"a": 1, "b": 3}), DOMAINS, SIZES)
+    assert s.weights(0).tolist() == [0.25, 0.75, 0.0]
+    natural = build_schedule(TemperatureConfig(temperature=1), DOMAINS, SIZES)
+    assert np.allclose(natural.weights(7), np.array([100, 400, 900]) / 1400)
+    flat = build_schedule(TemperatureConfig(temperature=2), DOMAINS, SIZES)
+    assert np.allclose(flat.weights(0), np.array([10, 20, 30]) / 60)  # sqrt of sizes
+    assert np.allclose(build_schedule(StaticConfig(temperature=1), DOMAINS, SIZES).weights(0),
+                       np.array([100, 400, 900]) / 1400)
+
+
+def phased():
+    return build_schedule(PhasesConfig(phases=[
+        {"name": "warmup", "steps": 100, "weights": {"a": 1}},
+        {"name": "ramp", "steps": 200, "ramp": 100, "weights": {"a": 1, "b": 1, "c": 2}},
+        {"name": "consolidation", "weights": {"c": 1}},
+    ]), DOMAINS, SIZES)
+
+
+def test_phase_values_at_boundaries():
+    s = phased()
+    assert s.phases() == [(0, "warmup"), (100, "ramp"), (300, "consolidation")]
+    assert s.weights(0).tolist() == [1, 0, 0]
+    assert s.weights(99).tolist() == [1, 0, 0]
+    assert s.weights(100).tolist() == [1, 0, 0]          # a ramp starts at the previous weights
+    assert np.allclose(s.weights(150), [0.625, 0.125, 0.25])  # halfway
+    assert s.weights(200).tolist() == [0.25, 0.25, 0.5]  # and reaches its own at start + ramp
+    assert s.weights(299).tolist() == [0.25, 0.25, 0.5]
+    assert s.weights(300).tolist() == [0, 0, 1]          # no ramp: switches at the boundary
+    assert s.weights(10**6).tolist() == [0, 0, 1]
+    assert [s.phase_at(t) for t in (0, 99, 100, 299, 300)] == ["warmup", "warmup", "ramp", "ramp", "consolidation"]
+
+
+@pytest.mark.parametrize("bad, match", [
+    ({"weights": {"a": -1}}, "must be finite and >= 0"),
+    ({"weights": {"a": 0, "b": 0}}, "all weights are zero"),
+    ({"weights": {"a": 1}, "temperature": 2}, "exactly one of"),
+    ({}, "exactly one of"),
+])
+def test_bad_weights_are_rejected(bad, match):
+    with pytest.raises(ValidationError, match=match):
+        StaticConfig(**bad)
+
+
+def test_bad_phases_are_rejected():
+    with pytest.raises(ValidationError, match="only the last phase"):
+        PhasesConfig(phases=[{"name": "x", "weights": {"a": 1}}, {"name": "y", "weights": {"a": 1}}])
+    with pytest.raises(ValidationError, match="ramp 20 is longer"):
+        PhasesConfig(phases=[{"name": "x", "steps": 5, "weights": {"a": 1}},
+                             {"name": "y", "steps": 10, "ramp": 20, "weights": {"a": 1}}])
+    with pytest.raises(ValidationError, match="unique"):
+        PhasesConfig(phases=[{"name": "x", "steps": 5, "weights": {"a": 1}}, {"name": "x", "weights": {"a": 1}}])
+
+
+def test_seq_len_schedule():
+    s = SeqLenSchedule(points=[(0, 64), (100, 256)], multiple_of=16)
+    assert [s.at(t) for t in (0, 50, 99, 100, 500)] == [64, 160, 256 - 16, 256, 256]
+    step = SeqLenSchedule(points=[(10, 32), (20, 64)], interpolate="step")
+    assert [step.at(t) for t in (0, 10, 19, 20)] == [32, 32, 32, 64]
+    with pytest.raises(ValidationError, match="strictly increasing"):
+        SeqLenSchedule(points=[(10, 32), (10, 64)])
+
+
+@pytest.mark.parametrize("kind, values", [
+    ("fixed_linear", [0.2, 0.6, 1.0, 1.0]),
+    ("fixed_root", [0.2, (0.04 + 0.96 * 0.5) ** 0.5, 1.0, 1.0]),
+    ("fixed_discrete", [0.2, 0.6, 1.0, 1.0]),
+])
+def test_pacing_competence(kind, values):
+    p = PacingConfig(kind=kind, start=0.2, steps=100, buckets=2)
+    assert np.allclose([p.competence(t) for t in (0, 50, 100, 200)], values)
+
+
+def test_discrete_pacing_holds_between_buckets_and_ranks_easiest_first():
+    p = PacingConfig(kind="fixed_discrete", start=0.0 + 0.25, steps=100, buckets=3)
+    assert p.competence(32) == p.competence(0) == 0.25
+    pacing = DomainPacing(PacingConfig(steps=10, start=0.5), np.array([5.0, 1.0, 3.0, 2.0]))
+    assert pacing.order.tolist() == [1, 3, 2, 0]
+    assert pacing.available(0) == 2 and pacing.max_difficulty(0) == 2.0
+    desc = DomainPacing(PacingConfig(steps=10, start=0.5, descending=True), np.array([5.0, 1.0, 3.0, 2.0]))
+    assert desc.order.tolist() == [0, 2, 3, 1]

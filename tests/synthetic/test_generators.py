@@ -1,0 +1,121 @@
+"""Properties every registered generator must have: determinism, a clean train/held-out
+split, training documents free of held-out items, well-formed distractors."""
+
+import random
+from functools import lru_cache
+
+import pytest
+
+from curricle.synthetic import GENERATORS, SkillGenerator, make_generator, split_of
+
+N_TRAIN, N_HELDOUT, N_DOCS, PER_DOC = 500, 100, 25, 16
+
+
+@lru_cache(maxsize=None)
+def drawn(name: str):
+    """(train items, held-out items, documents) of a generator at seed 0, drawn once."""
+    g = make_generator(name, seed=0)
+    return g.items("train", N_TRAIN), g.items("heldout", N_HELDOUT), list(g.documents(N_DOCS, PER_DOC))
+
+
+ALL = pytest.mark.parametrize("name", list(GENERATORS))
+
+
+@ALL
+def test_same_seed_same_items_other_seed_other_items(name):
+    train, heldout, _ = drawn(name)
+    again = make_generator(name, seed=0)
+    assert again.items("train", 100) == train[:100]  # a longer draw extends a shorter one
+    assert again.items("heldout", N_HELDOUT) == heldout
+    other = make_generator(name, seed=1).items("train", 100)
+    assert [i.text for i in other] != [i.text for i in train[:100]]
+
+
+@ALL
+def test_train_and_heldout_disjoint_by_key_and_text(name):
+    train, heldout, _ = drawn(name)
+    assert len({i.key for i in train}) == N_TRAIN and len({i.key for i in heldout}) == N_HELDOUT
+    assert all(split_of(name, i.key) == "train" for i in train)
+    assert all(split_of(name, i.key) == "heldout" for i in heldout)
+    assert not {i.key for i in train} & {i.key for i in heldout}
+    assert not {i.text for i in train} & {i.text for i in heldout}
+
+
+@ALL
+def test_key_identifies_content(name):
+    # Raw draws of either split, repeats included: one key, one item; one text, one key.
+    g = make_generator(name, seed=0)
+    rng = random.Random(7)
+    by_key, key_of_text = {}, {}
+    for _ in range(1000):
+        item = g._sample(rng)
+        assert by_key.setdefault(item.key, item) == item
+        assert key_of_text.setdefault(item.text, item.key) == item.key
+
+
+@ALL
+def test_no_heldout_item_in_training_documents(name):
+    # An item is a line of a document; a held-out text must not be, nor begin, any line.
+    # (Mid-line containment is not an item: "2+3=5" sits inside "52+3=55".)
+    _, heldout, docs = drawn(name)
+    assert len(docs) == N_DOCS and len({d for d, _ in docs}) == N_DOCS
+    lines = [line for _, text in docs for line in text.splitlines()]
+    assert len(lines) == N_DOCS * PER_DOC
+    held = {i.text for i in heldout}
+    assert not held & set(lines)
+    for line in lines:
+        assert not any(line.startswith(h) for h in held)
+
+
+@ALL
+def test_items_well_formed(name):
+    train, heldout, _ = drawn(name)
+    cls = GENERATORS[name]
+    assert cls.name == name
+    for item in train + heldout:
+        assert item.skill == name and item.prompt and item.target
+        assert "\n" not in item.text and len(item.target) <= 40
+        assert len(item.distractors) == round(1 / cls.chance) - 1
+        assert len(set(item.distractors)) == len(item.distractors)
+        assert item.target not in item.distractors
+        assert all(d for d in item.distractors)
+        # Same leading space as the target, so no choice is told apart by tokenization.
+        assert all(d[:1].isspace() == item.target[:1].isspace() for d in item.distractors)
+
+
+@ALL
+def test_composites_name_registered_parts(name):
+    cls = GENERATORS[name]
+    assert all(part in GENERATORS and part != name for part in cls.composite_of)
+
+
+def test_registry_names():
+    assert {"copy", "facts", "arithmetic", "arithmetic-hard", "brackets", "agreement"} <= set(GENERATORS)
+    assert sum(bool(cls.composite_of) for cls in GENERATORS.values()) >= 2
+    assert all(issubclass(cls, SkillGenerator) for cls in GENERATORS.values())
+
+
+@pytest.mark.parametrize(
+    "name, params",
+    [("arithmetic", {}), ("agreement", {}), ("facts", {"n_entities": 1000})],
+)
+def test_item_space_supplies_5000_train_and_500_heldout(name, params):
+    # The smallest spaces (facts: 7 keys an entity); the others are far larger, e.g. about
+    # 930k bracket prefixes, 3e8 transform inputs.
+    g = make_generator(name, seed=0, **params)
+    assert len(g.items("train", 5000)) == 5000
+    assert len(g.items("heldout", 500)) == 500
+
+
+def test_make_generator_errors_name_the_problem():
+    with pytest.raises(ValueError, match="unknown skill 'nope'; valid: copy, facts"):
+        make_generator("nope")
+    with pytest.raises(ValueError, match="skill 'arithmetic': bad parameters \\['width'\\]"):
+        make_generator("arithmetic", width=3)
+    with pytest.raises(ValueError, match="digits must be >= 1"):
+        make_generator("arithmetic", digits=0)
+
+
+def test_too_many_items_is_an_error():
+    with pytest.raises(ValueError, match="cannot draw 100 distinct heldout items"):
+        make_generator("facts", n_entities=5).items("heldout", 100)

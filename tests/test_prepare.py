@@ -1,0 +1,152 @@
+import json
+import logging
+
+import numpy as np
+import pytest
+
+from curricle import prepare as prepare_mod
+from curricle.config import parse_config
+from curricle.errors import CurricleError
+from curricle.prepare import prepare
+from curricle.store import TokenStore
+
+A_DOCS = [f"alpha document number {i} says hello to the world of tokens." for i in range(30)]
+B_DOCS = [f"def f{i}(x):\n    return x * {i} + {i * 7}\n" for i in range(40)]
+
+
+def write_jsonl(path, texts, bad_lines=()):
+    lines = [json.dumps({"text": t, "id": f"{path.stem}-{i}"}) for i, t in enumerate(texts)]
+    lines.extend(bad_lines)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    write_jsonl(tmp_path / "a.jsonl", A_DOCS)
+    write_jsonl(tmp_path / "b.jsonl", B_DOCS)
+    return tmp_path
+
+
+def config(root, **kw):
+    data = {
+        "data_dir": str(root / "data"),
+        "sources": [{"kind": "jsonl", "path": str(root / "a.jsonl"), "domain": "prose"},
+                    {"kind": "jsonl", "path": str(root / "b.jsonl"), "domain": "code"}],
+        "tokenizer": {"vocab_size": 300},
+        "prepare": {"heldout_fraction": 0.1},
+    }
+    data.update(kw)
+    return parse_config(data)
+
+
+def test_prepare_writes_a_store_that_round_trips(corpus):
+    report = prepare(config(corpus), progress=False)
+    assert report.tokenizer_trained and report.did_work
+    store = TokenStore(corpus / "data")
+    assert store.domains == ["code", "prose"]
+    assert store.dtype == np.uint16 and store.vocab_size == 300
+    tok = store.load_tokenizer()
+    for domain, texts in (("prose", A_DOCS), ("code", B_DOCS)):
+        train, held = store.split(domain, "train"), store.split(domain, "heldout")
+        assert train.n_docs + held.n_docs == len(texts)
+        assert held.n_docs >= 1
+        decoded = sorted(tok.decode(s.document(i).tolist()) for s in (train, held) for i in range(s.n_docs))
+        assert decoded == sorted(texts)
+        # Every document ends with EOS in the token array.
+        assert np.all(train.tokens[train.index[1:] - 1] == store.eos_id)
+        meta = train.meta()
+        assert meta.column_names == ["doc_id", "source", "n_tokens", "n_chars", "compression_ratio", "mean_token_rarity"]
+        assert meta.column("n_tokens").to_pylist() == (train.doc_lengths - 1).tolist()
+        assert all(0 < r < 2 for r in meta.column("compression_ratio").to_pylist())
+    assert sum(d.train_docs + d.heldout_docs for d in report.domains) == 70
+    # The saved tokenizer loads with transformers' AutoTokenizer.
+    from transformers import AutoTokenizer
+
+    auto = AutoTokenizer.from_pretrained(str(store.tokenizer_dir))
+    assert auto.eos_token == "<|endoftext|>" and auto.eos_token_id == store.eos_id
+
+
+def test_rerun_with_same_inputs_does_no_work(corpus):
+    prepare(config(corpus), progress=False)
+    before = {p: p.stat().st_mtime_ns for p in (corpus / "data").rglob("*") if p.is_file()}
+    report = prepare(config(corpus), progress=False)
+    assert not report.did_work and all(d.up_to_date for d in report.domains)
+    after = {p: p.stat().st_mtime_ns for p in (corpus / "data").rglob("*") if p.is_file() and p.name != "manifest.json"}
+    assert after == {p: t for p, t in before.items() if p.name != "manifest.json"}
+
+
+def test_changed_source_rewrites_only_its_domain(corpus):
+    import shutil
+
+    prepare(config(corpus), progress=False)
+    tok_dir = shutil.copytree(TokenStore(corpus / "data").tokenizer_dir, corpus / "my-tokenizer")
+    # With a fixed (pretrained) tokenizer, a changed source only touches its own domain.
+    cfg2 = config(corpus, tokenizer={"kind": "pretrained", "path": str(tok_dir)})
+    prepare(cfg2, progress=False)
+    write_jsonl(corpus / "b.jsonl", B_DOCS + ["def extra():\n    pass\n"])
+    report = prepare(cfg2, progress=False)
+    status = {d.domain: d.up_to_date for d in report.domains}
+    assert status == {"code": False, "prose": True}
+    store = TokenStore(corpus / "data")
+    assert store.split("code").n_docs + store.split("code", "heldout").n_docs == 41
+
+
+def test_bad_jsonl_lines_are_skipped_and_counted_with_file_and_line(corpus, caplog):
+    write_jsonl(corpus / "a.jsonl", A_DOCS[:5], bad_lines=["{not json", json.dumps({"txt": "no text"})])
+    with caplog.at_level(logging.WARNING):
+        report = prepare(config(corpus), progress=False)
+    skipped = report.skipped[f"jsonl {corpus / 'a.jsonl'}"]
+    assert skipped == {"not-json": 1, "missing-text": 1}
+    messages = " ".join(r.getMessage() for r in caplog.records)
+    assert "a.jsonl:6: not json, skipped" in messages and "a.jsonl:7: missing text, skipped" in messages
+
+
+def test_empty_or_missing_source_fails_and_leaves_the_previous_store(corpus):
+    prepare(config(corpus), progress=False)
+    manifest = (corpus / "data" / "manifest.json").read_text()
+    (corpus / "b.jsonl").write_text(json.dumps({"text": ""}) + "\n")
+    with pytest.raises(CurricleError, match="yielded no documents"):
+        prepare(config(corpus), progress=False)
+    assert (corpus / "data" / "manifest.json").read_text() == manifest
+    (corpus / "b.jsonl").unlink()
+    with pytest.raises(CurricleError, match="no such file or directory"):
+        prepare(config(corpus), progress=False)
+    assert TokenStore(corpus / "data").split("code").n_docs > 0
+
+
+def test_a_crash_while_writing_leaves_the_previous_store_intact(corpus, monkeypatch):
+    prepare(config(corpus), progress=False)
+    manifest = (corpus / "data" / "manifest.json").read_text()
+    write_jsonl(corpus / "a.jsonl", A_DOCS + ["one more document"])
+    real = prepare_mod._write_domain
+    calls = []
+
+    def crash_on_second(*args, **kw):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # as if killed mid-write
+        return real(*args, **kw)
+
+    monkeypatch.setattr(prepare_mod, "_write_domain", crash_on_second)
+    with pytest.raises(KeyboardInterrupt):
+        prepare(config(corpus), progress=False)
+    assert (corpus / "data" / "manifest.json").read_text() == manifest
+    store = TokenStore(corpus / "data")
+    assert store.split("prose").n_docs + store.split("prose", "heldout").n_docs == 30
+    assert not list((corpus / "data").rglob("*.tmp"))
+    monkeypatch.setattr(prepare_mod, "_write_domain", real)
+    prepare(config(corpus), progress=False)
+    store = TokenStore(corpus / "data")
+    assert store.split("prose").n_docs + store.split("prose", "heldout").n_docs == 31
+
+
+def test_uint32_tokens_for_large_vocabularies():
+    from curricle.tokenizer import token_dtype
+
+    assert token_dtype(65536) == np.uint16 and token_dtype(65537) == np.uint32
+
+
+def test_store_errors_are_one_line(tmp_path):
+    with pytest.raises(CurricleError, match="not a prepared data directory"):
+        TokenStore(tmp_path)
