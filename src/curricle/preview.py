@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 
 def preview_mixture(config: "RunConfig", steps: int) -> dict[str, Any]:
     """Draw ``steps`` batches; per phase, the realized token share of each domain next to the
-    mean scheduled weight, the sequence lengths, and the first and last batch."""
+    scheduled weight (averaged over the phase's tokens), the sequence lengths, and the first
+    and last batch."""
     store = TokenStore(config.data_dir)
     sampler = MixtureSampler(store, config.mixture, seed=config.seed)
     phases = sampler.schedule.phases()
@@ -31,7 +32,8 @@ def preview_mixture(config: "RunConfig", steps: int) -> dict[str, Any]:
                                          "weights": np.zeros(len(sampler.domains)), "seq_lens": set()})
         ph["steps"] += 1
         ph["tokens"] += np.bincount(batch.domain_ids.numpy(), minlength=len(sampler.domains)) * (batch.seq_len + 1)
-        ph["weights"] += batch.weights
+        # Weights count tokens: the phase's target is the token-weighted mean of its steps.
+        ph["weights"] += batch.weights * sampler.config.batch_rows * (batch.seq_len + 1)
         ph["seq_lens"].add(batch.seq_len)
     return {"sampler": sampler, "phases": phases, "per_phase": per_phase, "first": first, "last": last}
 
@@ -45,19 +47,18 @@ def print_preview(result: dict[str, Any], show: int, console=None) -> None:
     tok = sampler.store.load_tokenizer()
     table = Table(title=f"mixture preview: {sampler.step} steps of {sampler.config.batch_rows} rows",
                   title_justify="left")
-    table.add_column("phase")
-    table.add_column("steps", justify="right")
-    table.add_column("seq_len", justify="right")
-    for d in sampler.domains:
-        table.add_column(d, justify="right")
-    for name, ph in result["per_phase"].items():
-        share = ph["tokens"] / ph["tokens"].sum()
-        want = ph["weights"] / ph["steps"]
+    table.add_column("domain")
+    phases = list(result["per_phase"].items())
+    for name, ph in phases:
         lens = sorted(ph["seq_lens"])
-        table.add_row(name, str(ph["steps"]), f"{lens[0]}" if len(lens) == 1 else f"{lens[0]}-{lens[-1]}",
-                      *[f"{s:.2f} ({w:.2f})" for s, w in zip(share, want)])
+        span = f"{lens[0]}" if len(lens) == 1 else f"{lens[0]}-{lens[-1]}"
+        table.add_column(f"{name}\n{ph['steps']} steps, len {span}", justify="right")
+    shares = [ph["tokens"] / ph["tokens"].sum() for _, ph in phases]
+    wants = [ph["weights"] / ph["weights"].sum() for _, ph in phases]
+    for i, d in enumerate(sampler.domains):
+        table.add_row(d, *[f"{s[i]:.3f} ({w[i]:.3f})" for s, w in zip(shares, wants)])
     console.print(table)
-    console.print("cells: realized token share (scheduled mean weight)")
+    console.print("cells: realized token share (scheduled weight, token-weighted over the phase)")
     for label, batch in (("first", result["first"]), ("last", result["last"])):
         if batch is None:
             continue

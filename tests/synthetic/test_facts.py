@@ -41,7 +41,7 @@ def test_documents_state_every_fact_but_ask_only_train_questions():
 
 def test_heldout_items_ask_about_stated_facts():
     g = make_generator("facts", seed=3)
-    docs = "".join(text for _, text in g.documents(120, 16))
+    docs = "".join(text for _, text in g.documents(170, 16))  # > 1 pass over ~2520 lines
     index = {name: i for i, name in enumerate(g.entities)}
     for item in g.items("heldout", 50):
         name, attribute = item.key.split("|")

@@ -8,7 +8,7 @@ import pytest
 
 from curricle.synthetic import GENERATORS, SkillGenerator, make_generator, split_of
 
-N_TRAIN, N_HELDOUT, N_DOCS, PER_DOC = 500, 100, 25, 16
+N_TRAIN, N_HELDOUT, N_DOCS, PER_DOC = 300, 100, 20, 16
 
 
 @lru_cache(maxsize=None)
@@ -47,7 +47,7 @@ def test_key_identifies_content(name):
     g = make_generator(name, seed=0)
     rng = random.Random(7)
     by_key, key_of_text = {}, {}
-    for _ in range(1000):
+    for _ in range(600):
         item = g._sample(rng)
         assert by_key.setdefault(item.key, item) == item
         assert key_of_text.setdefault(item.text, item.key) == item.key
@@ -97,7 +97,7 @@ def test_registry_names():
 
 @pytest.mark.parametrize(
     "name, params",
-    [("arithmetic", {}), ("agreement", {}), ("facts", {"n_entities": 1000})],
+    [("arithmetic", {}), ("agreement", {}), ("facts", {"n_entities": 2000})],
 )
 def test_item_space_supplies_5000_train_and_500_heldout(name, params):
     # The smallest spaces (facts: 7 keys an entity); the others are far larger, e.g. about
@@ -117,5 +117,5 @@ def test_make_generator_errors_name_the_problem():
 
 
 def test_too_many_items_is_an_error():
-    with pytest.raises(ValueError, match="cannot draw 100 distinct heldout items"):
-        make_generator("facts", n_entities=5).items("heldout", 100)
+    with pytest.raises(ValueError, match="cannot draw 20 distinct heldout items"):
+        make_generator("facts", n_entities=5).items("heldout", 20)

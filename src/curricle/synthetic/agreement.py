@@ -14,26 +14,27 @@ import random
 from curricle.synthetic.base import SkillGenerator, SkillItem
 from curricle.synthetic.distractors import item_rng
 
-#: (singular, plural)
-NOUNS = (
-    ("dog", "dogs"), ("cat", "cats"), ("bird", "birds"), ("horse", "horses"), ("fox", "foxes"),
-    ("child", "children"), ("man", "men"), ("woman", "women"), ("teacher", "teachers"),
-    ("farmer", "farmers"), ("king", "kings"), ("girl", "girls"), ("boy", "boys"),
-    ("doctor", "doctors"), ("mouse", "mice"), ("wolf", "wolves"),
+
+def _pairs(spec: str) -> tuple[tuple[str, str], ...]:
+    """``"dog/dogs cat/cats"`` -> ``(("dog", "dogs"), ("cat", "cats"))``."""
+    return tuple(tuple(pair.split("/")) for pair in spec.split())  # type: ignore[misc]
+
+
+#: Nouns, (singular, plural).
+NOUNS = _pairs(
+    "dog/dogs cat/cats bird/birds horse/horses fox/foxes child/children man/men woman/women "
+    "teacher/teachers farmer/farmers king/kings girl/girls boy/boys doctor/doctors mouse/mice "
+    "wolf/wolves"
 )
 ADJECTIVES = ("big", "small", "old", "young", "happy", "tired", "quiet", "brave")
 PREPOSITIONS = ("near", "behind", "with", "beside", "under", "next to", "like", "above")
 #: Intransitive verbs ending the sentence, (singular, plural).
-VERBS = (
-    ("runs", "run"), ("sleeps", "sleep"), ("waits", "wait"), ("sings", "sing"),
-    ("laughs", "laugh"), ("smiles", "smile"), ("falls", "fall"), ("walks", "walk"),
-    ("swims", "swim"), ("jumps", "jump"), ("eats", "eat"), ("goes", "go"),
+VERBS = _pairs(
+    "runs/run sleeps/sleep waits/wait sings/sing laughs/laugh smiles/smile falls/fall walks/walk "
+    "swims/swim jumps/jump eats/eat goes/go"
 )
 #: Transitive verbs of the relative clauses, (singular, plural).
-CLAUSE_VERBS = (
-    ("sees", "see"), ("likes", "like"), ("follows", "follow"), ("chases", "chase"),
-    ("knows", "know"), ("helps", "help"),
-)
+CLAUSE_VERBS = _pairs("sees/see likes/like follows/follow chases/chase knows/know helps/help")
 #: How the subject is followed: no attractor, a prepositional phrase, a relative clause.
 FRAMES = ("bare", "pp", "rc")
 FRAME_WEIGHTS = (0.2, 0.4, 0.4)

@@ -66,13 +66,13 @@ ATTRIBUTES: dict[str, Attribute] = {
     "month": Attribute(
         "{e} was born in {v}.",
         "In which month was {e} born?",
-        ("January", "February", "March", "April", "May", "June", "July", "August",
-         "September", "October", "November", "December"),
+        tuple(
+            "January February March April May June July August September October November December".split()
+        ),
     ),
 }
 
-ONSETS = ("b", "br", "d", "dr", "f", "g", "gr", "h", "k", "kl", "l", "m", "n", "p", "pr", "r",
-          "s", "st", "t", "tr", "v", "z")
+ONSETS = tuple("b br d dr f g gr h k kl l m n p pr r s st t tr v z".split())
 NUCLEI = ("a", "e", "i", "o", "u")
 CODAS = ("", "", "n", "r", "l", "s", "k", "m", "v")
 

@@ -1,0 +1,75 @@
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from curricle.cli import app
+from curricle.config import load_config
+from curricle.demo import demo_config
+
+ROOT = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+
+
+def test_every_verb_has_help():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    verbs = [c.name or c.callback.__name__ for c in app.registered_commands]
+    assert verbs == ["prepare", "sample", "demo"]
+    for verb in verbs:
+        r = runner.invoke(app, [verb, "--help"])
+        assert r.exit_code == 0, verb
+        assert "Usage:" in r.output
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_configs_validate(path):
+    load_config(path)
+
+
+def test_demo_config_validates(tmp_path):
+    cfg = demo_config(tmp_path)
+    assert cfg.data_dir == tmp_path / "data"
+    assert [p.name for p in cfg.mixture.schedule.phases] == ["warmup", "ramp", "consolidation"]
+
+
+def test_bad_config_is_one_line_and_exit_2(tmp_path):
+    p = tmp_path / "run.yaml"
+    p.write_text(yaml.safe_dump({"sources": [{"kind": "jsonl", "path": "x", "domain": "a"}], "mixtur": {}}))
+    r = runner.invoke(app, ["prepare", str(p)])
+    assert r.exit_code == 2
+    assert r.output.strip() == f"error: {p}: mixtur: unknown key"
+
+
+def test_missing_source_path_is_one_line(tmp_path):
+    p = tmp_path / "run.yaml"
+    p.write_text(yaml.safe_dump({"data_dir": str(tmp_path / "d"),
+                                 "sources": [{"kind": "jsonl", "path": str(tmp_path / "none.jsonl"), "domain": "a"}]}))
+    r = runner.invoke(app, ["prepare", str(p)])
+    assert r.exit_code == 2
+    assert r.output.strip() == f"error: source 'jsonl {tmp_path / 'none.jsonl'}': no such file or directory: {tmp_path / 'none.jsonl'}"
+    assert not (tmp_path / "d" / "manifest.json").exists()
+
+
+def test_prepare_then_sample_on_the_tiny_config(tmp_path):
+    cfg = yaml.safe_load((ROOT / "configs" / "tiny.yaml").read_text())
+    cfg["data_dir"] = str(tmp_path / "data")
+    p = tmp_path / "tiny.yaml"
+    p.write_text(yaml.safe_dump(cfg))
+    r = runner.invoke(app, ["prepare", str(p)])
+    assert r.exit_code == 0, r.output
+    assert "tokenizer trained; done" in r.output
+    r = runner.invoke(app, ["prepare", str(p)])
+    assert "tokenizer up to date; nothing to do" in r.output
+    r = runner.invoke(app, ["sample", str(p), "--steps", "30"])
+    assert r.exit_code == 0, r.output
+    assert "mixture preview: 30 steps of 8 rows" in r.output
+
+
+@pytest.mark.slow
+def test_demo_end_to_end(tmp_path):
+    r = runner.invoke(app, ["demo", "--out", str(tmp_path / "demo")])
+    assert r.exit_code == 0, r.output
+    assert "consolidation" in r.output and "done" in r.output
+    assert (tmp_path / "demo" / "data" / "manifest.json").is_file()
