@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -68,6 +69,24 @@ def sample(
     from curricle.preview import preview_command
 
     _run(preview_command, config, steps=steps, show=show, verbose=verbose)
+
+
+@app.command()
+def train(
+    config: Path = typer.Argument(..., help="Run config (YAML)."),
+    run_dir: Path = typer.Option(..., "--run-dir", help="Where metrics, events and checkpoints go."),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Override train.steps."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the newest complete checkpoint."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
+) -> None:
+    """Train a model on the mixture, with per-domain telemetry and checkpoints.
+
+    Prepares the token store first if it is out of date. Runs unchanged under
+    'torchrun --nproc_per_node=N -m curricle.cli train ...' (DDP; gloo on CPU).
+    """
+    from curricle.train.command import train_command
+
+    _run(train_command, config, run_dir, max_steps, resume, verbose=verbose)
 
 
 @app.command()

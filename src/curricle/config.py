@@ -16,9 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from curricle.errors import CurricleError
 from curricle.mixture.sampler import MixtureConfig
+from curricle.mixture.seq_len import max_seq_len
+from curricle.model import ModelConfig
 from curricle.prepare import PrepareConfig
 from curricle.sources import SourceSpec
 from curricle.tokenizer import TokenizerConfig
+from curricle.train.loop import TrainConfig
 
 
 class RunConfig(BaseModel):
@@ -40,11 +43,28 @@ class RunConfig(BaseModel):
     """Held-out split and encoding."""
     mixture: MixtureConfig = Field(default_factory=MixtureConfig)
     """Batch shape, domain schedule and pacing."""
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    """The causal LM: a preset or a local HF checkpoint."""
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    """Optimizer, loop intervals, checkpoints, guard and telemetry."""
 
     @property
     def domains(self) -> list[str]:
         """Domains the sources declare (sorted)."""
         return sorted({s.domain for s in self.sources})
+
+    @model_validator(mode="after")
+    def _model_fits_rows(self) -> "RunConfig":
+        longest = max(max_seq_len(self.mixture.seq_len), self.train.eval_seq_len or 0)
+        if self.model.path is None and longest > self.model.max_position_embeddings:
+            raise ValueError(f"model.max_position_embeddings: {self.model.max_position_embeddings} is shorter "
+                             f"than the longest row ({longest} tokens)")
+        phase = self.train.lr_schedule.decay_phase
+        names = [p.name for p in getattr(self.mixture.schedule, "phases", [])]
+        if phase is not None and phase not in names:
+            raise ValueError(f"train.lr_schedule.decay_phase: no phase '{phase}' in mixture.schedule "
+                             f"(phases: {', '.join(names) or 'none'})")
+        return self
 
     @model_validator(mode="after")
     def _mixture_names_known_domains(self) -> "RunConfig":

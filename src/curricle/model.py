@@ -1,0 +1,93 @@
+"""Models: any HF transformers causal LM, built from a preset or loaded from a local checkpoint.
+
+Presets are small Llama configs sized for CPU (parameter counts with a 4096-token vocabulary,
+embeddings tied). They use PyTorch SDPA attention. Nothing is downloaded: ``path`` must be a
+local directory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+from curricle.errors import CurricleError
+
+#: Llama shapes: hidden size, layers, heads, MLP width.
+PRESETS: dict[str, dict[str, int]] = {
+    "micro": dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64),        # tests
+    "tiny-1m": dict(hidden_size=128, num_hidden_layers=4, num_attention_heads=4, intermediate_size=384),   # ~1.4M
+    "tiny-5m": dict(hidden_size=256, num_hidden_layers=6, num_attention_heads=8, intermediate_size=768),   # ~6M
+    "tiny-20m": dict(hidden_size=384, num_hidden_layers=8, num_attention_heads=6, intermediate_size=1152), # ~17M
+}
+
+
+class ModelConfig(BaseModel):
+    """The model: a preset built from scratch, or a local HF checkpoint directory."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    preset: Literal["micro", "tiny-1m", "tiny-5m", "tiny-20m"] | None = "tiny-1m"
+    """A Llama preset (see ``curricle.model.PRESETS``). Exclusive with ``path``."""
+    path: Path | None = None
+    """A local HF causal-LM checkpoint to start from (never downloaded)."""
+    overrides: dict[str, Any] = {}
+    """Extra ``LlamaConfig`` fields for a preset, e.g. ``{num_hidden_layers: 2}``."""
+    max_position_embeddings: int = 2048
+    """Longest row the model accepts (must cover the mixture's longest seq_len)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _path_clears_preset(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("path") is not None and "preset" not in data:
+            data = {**data, "preset": None}
+        return data
+
+    @model_validator(mode="after")
+    def _exclusive(self) -> "ModelConfig":
+        if (self.preset is None) == (self.path is None):
+            raise ValueError("give exactly one of 'preset' or 'path'")
+        if self.path is not None and self.overrides:
+            raise ValueError("'overrides' apply to a preset, not to a checkpoint 'path'")
+        return self
+
+
+def build_model(config: ModelConfig, vocab_size: int, eos_id: int, pad_id: int | None = None):
+    """A ``transformers`` causal LM on the CPU, in float32."""
+    from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
+
+    if config.path is not None:
+        if not Path(config.path).is_dir():
+            raise CurricleError(f"model.path: no such directory: {config.path}")
+        try:
+            model = AutoModelForCausalLM.from_pretrained(str(config.path), local_files_only=True,
+                                                         attn_implementation="sdpa")
+        except (OSError, ValueError) as err:
+            raise CurricleError(f"model.path: cannot load a causal LM from {config.path}: {err}") from None
+        if model.config.vocab_size < vocab_size:
+            raise CurricleError(
+                f"model.path: the checkpoint's vocabulary ({model.config.vocab_size}) is smaller than "
+                f"the tokenizer's ({vocab_size}); use the checkpoint's own tokenizer"
+            )
+        return model
+    shape = {**PRESETS[config.preset], **config.overrides}
+    shape.setdefault("num_key_value_heads", shape.get("num_attention_heads"))
+    shape.setdefault("tie_word_embeddings", True)
+    try:
+        llama = LlamaConfig(
+            vocab_size=vocab_size,
+            max_position_embeddings=config.max_position_embeddings,
+            bos_token_id=eos_id,
+            eos_token_id=eos_id,
+            pad_token_id=pad_id,
+            **shape,
+        )
+    except (TypeError, ValueError) as err:
+        raise CurricleError(f"model.overrides: {err}") from None
+    llama._attn_implementation = "sdpa"
+    return LlamaForCausalLM(llama)
+
+
+def count_parameters(model) -> int:
+    return sum(p.numel() for p in model.parameters())

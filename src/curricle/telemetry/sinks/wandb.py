@@ -1,0 +1,23 @@
+"""Weights & Biases (optional: ``pip install wandb``; offline mode works without network)."""
+
+from __future__ import annotations
+
+from curricle.errors import CurricleError
+from curricle.telemetry.sinks.base import MetricsSink, scalars
+
+
+class WandbSink(MetricsSink):
+    def __init__(self, run_dir, start_step, config):
+        super().__init__(run_dir, start_step, config)
+        try:
+            import wandb
+        except ImportError:
+            raise CurricleError("telemetry.wandb is on but wandb is not installed: pip install wandb") from None
+        self.run = wandb.init(project=config.project, name=config.run_name, dir=str(self.run_dir),
+                              resume="allow", mode=config.wandb_mode)
+
+    def write(self, step, metrics):
+        self.run.log(scalars(metrics), step=step)
+
+    def close(self):
+        self.run.finish()

@@ -1,0 +1,1 @@
+"""``curricle train``: the training loop and what hangs off it."""

@@ -1,0 +1,59 @@
+"""A small prepared store and a micro-model run config shared by the training tests."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+import yaml
+
+from curricle.config import parse_config
+from curricle.prepare import prepare
+
+
+def run_config_dict(data_dir, **train) -> dict:
+    return {
+        "name": "t",
+        "data_dir": str(data_dir),
+        "sources": [
+            {"kind": "synthetic", "skill": "arithmetic", "domain": "arithmetic", "n_docs": 60},
+            {"kind": "synthetic", "skill": "copy", "domain": "copy", "n_docs": 60},
+            {"kind": "synthetic", "skill": "agreement", "domain": "agreement", "n_docs": 40},
+        ],
+        "tokenizer": {"vocab_size": 300, "sample_docs_per_source": 40},
+        "mixture": {"batch_rows": 8, "seq_len": 32, "schedule": {"kind": "phases", "phases": [
+            {"name": "warmup", "steps": 10, "weights": {"copy": 1}},
+            {"name": "main", "ramp": 5, "weights": {"arithmetic": 1, "copy": 1, "agreement": 1}},
+        ]}},
+        "model": {"preset": "micro", "max_position_embeddings": 64},
+        "train": {"steps": 40, "eval_every": 10, "eval_rows_per_domain": 4,
+                  "checkpoint": {"every": 10, "keep_last": 5}, "telemetry": {"tensorboard": False}, **train},
+    }
+
+
+@pytest.fixture(scope="session")
+def prepared_dir(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("train-data") / "data"
+    prepare(parse_config(run_config_dict(data_dir)), progress=False)
+    return data_dir
+
+
+@pytest.fixture
+def write_config(tmp_path, prepared_dir):
+    def _write(name="run.yaml", **train):
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(run_config_dict(prepared_dir, **train)))
+        return path
+
+    return _write
+
+
+@pytest.fixture
+def make_config(prepared_dir):
+    def _make(**train):
+        return parse_config(run_config_dict(prepared_dir, **train))
+
+    return _make
+
+
+PYTHON = sys.executable

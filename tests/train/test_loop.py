@@ -1,0 +1,131 @@
+import json
+import shutil
+
+import pytest
+import torch
+
+from curricle.errors import CurricleError
+from curricle.train.command import train_run
+
+
+def read(run_dir, name):
+    path = run_dir / name
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_metrics_have_per_domain_loss_eval_and_mixture(tmp_path, make_config):
+    result = train_run(make_config(steps=20), tmp_path / "run", progress=False)
+    metrics = read(tmp_path / "run", "metrics.jsonl")
+    assert [m["step"] for m in metrics] == list(range(1, 21))
+    first, tenth, last = metrics[0], metrics[9], metrics[-1]
+    # Warm-up is copy only: only copy rows, so only a copy loss, equal to the overall loss.
+    assert first["phase"] == "warmup" and first["weight/copy"] == 1.0
+    assert "loss/arithmetic" not in first and first["loss/copy"] == first["loss"]
+    assert {"loss/arithmetic", "loss/copy", "loss/agreement"} <= set(last)
+    assert first["tokens"] == 8 * 32 and last["tokens"] == 20 * 8 * 32
+    for m in (tenth, last):
+        for d in ("arithmetic", "copy", "agreement"):
+            assert m[f"eval/ppl/{d}"] == pytest.approx(torch.tensor(m[f"eval/loss/{d}"]).exp().item(), rel=1e-6)
+            assert 0 <= m[f"eval/ece/{d}"] <= 1
+    assert "eval/loss/copy" not in metrics[4]
+    assert all(m["lr"] > 0 and m["grad_norm"] > 0 and m["tokens_per_s"] > 0 for m in metrics)
+    assert last["loss"] < first["loss"]
+    assert result["trainer"].step == 20
+
+
+def test_train_loss_per_domain_is_exact(make_config, tmp_path):
+    """The logged per-domain loss equals a direct computation on the same rows."""
+    from curricle.train.loop import Trainer
+
+    trainer = Trainer(make_config(steps=12), tmp_path / "run", progress=False)
+    trainer.fit()
+    batch = trainer.sampler.next_batch()
+    model = trainer.model
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    # Direct: mean token loss over the rows of each domain, with the pre-step weights.
+    with torch.no_grad():
+        logits = model(input_ids=batch.inputs).logits
+        tl = torch.nn.functional.cross_entropy(logits.flatten(0, 1), batch.labels.flatten(), reduction="none")
+        tl = tl.view(batch.tokens.size(0), -1)
+    metrics = trainer.train_step(batch)
+    for i, d in enumerate(trainer.domains):
+        rows = batch.domain_ids == i
+        if rows.any():
+            assert metrics[f"loss/{d}"] == pytest.approx(tl[rows].mean().item(), rel=1e-5)
+    assert metrics["loss"] == pytest.approx(tl.mean().item(), rel=1e-5)
+    assert any(not torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_checkpoint_loads_with_transformers_auto_classes(tmp_path, make_config):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    train_run(make_config(steps=10), tmp_path / "run", progress=False)
+    ckpt = tmp_path / "run" / "checkpoints" / "step_10"
+    model = AutoModelForCausalLM.from_pretrained(str(ckpt))
+    tok = AutoTokenizer.from_pretrained(str(ckpt))
+    ids = tok("12+34=", return_tensors="pt").input_ids
+    out = model(input_ids=ids)
+    assert out.logits.shape == (1, ids.size(1), model.config.vocab_size)
+    assert tok.eos_token == "<|endoftext|>"
+    state = json.loads((ckpt / "trainer_state.json").read_text())
+    assert state["step"] == 10 and state["sampler"]["step"] == 10 and state["metrics_lines"] == 10
+
+
+def test_guard_skips_nan_and_spikes_then_rolls_back(tmp_path, make_config):
+    cfg = make_config(steps=20, guard={"inject": {5: "nan", 12: "spike", 13: "spike", 14: "spike"}})
+    train_run(cfg, tmp_path / "run", progress=False)
+    events = read(tmp_path / "run", "events.jsonl")
+    summary = [(e["step"], e["event"], e.get("reason")) for e in events]
+    assert summary == [(5, "skip", "nan"), (12, "skip", "spike"), (13, "skip", "spike"),
+                       (14, "skip", "spike"), (14, "rollback", "repeated spikes")]
+    assert events[1]["z"] > 6
+    assert events[-1]["to_step"] == 10 and events[-1]["skipped_window"] == [11, 14]
+    metrics = read(tmp_path / "run", "metrics.jsonl")
+    assert metrics[4]["skipped"] == "nan" and metrics[4]["loss"] is None
+    assert all(m.get("skipped") is None for m in metrics[14:])
+    assert len(metrics) == 20
+
+
+def test_resume_without_checkpoint_and_existing_run_errors(tmp_path, make_config):
+    with pytest.raises(CurricleError, match="--resume: no complete checkpoint under"):
+        train_run(make_config(steps=5), tmp_path / "run", resume=True, progress=False)
+    train_run(make_config(steps=10), tmp_path / "run2", progress=False)
+    with pytest.raises(CurricleError, match="already has checkpoints: pass --resume"):
+        train_run(make_config(steps=10), tmp_path / "run2", progress=False)
+
+
+def test_half_written_checkpoint_falls_back_to_the_previous_one(tmp_path, make_config, caplog):
+    run = tmp_path / "run"
+    train_run(make_config(steps=20), run, progress=False)
+    weights = run / "checkpoints" / "step_20" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])  # as if the write had been cut short
+    result = train_run(make_config(steps=30), run, resume=True, progress=False)
+    assert "checkpoint" in caplog.text and "step_20 is incomplete (model.safetensors has 100 bytes" in caplog.text
+    events = read(run, "events.jsonl")
+    assert events[-1]["event"] == "resume" and events[-1]["checkpoint"].endswith("step_10")
+    assert result["trainer"].step == 30
+    assert [m["step"] for m in read(run, "metrics.jsonl")] == list(range(1, 31))
+
+
+def test_retention_keeps_last_and_every(tmp_path, make_config):
+    train_run(make_config(steps=40, checkpoint={"every": 5, "keep_last": 2, "keep_every": 20}),
+              tmp_path / "run", progress=False)
+    names = sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir())
+    assert names == ["step_20", "step_35", "step_40"]
+
+
+def test_grad_accumulation_matches_one_big_batch(tmp_path, make_config):
+    a = train_run(make_config(steps=3, grad_accum=1), tmp_path / "a", progress=False)["trainer"]
+    b = train_run(make_config(steps=3, grad_accum=4), tmp_path / "b", progress=False)["trainer"]
+    for (k, va), vb in zip(a.model.state_dict().items(), b.model.state_dict().values()):
+        assert torch.allclose(va, vb, atol=1e-5), k
+
+
+def test_tensorboard_events_are_written(tmp_path, make_config):
+    train_run(make_config(steps=3, telemetry={"tensorboard": True}), tmp_path / "run", progress=False)
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(tmp_path / "run" / "tb"))
+    acc.Reload()
+    assert {"loss", "loss/copy", "lr", "eval/loss"} <= set(acc.Tags()["scalars"])
+    assert [e.step for e in acc.Scalars("loss")] == [1, 2, 3]

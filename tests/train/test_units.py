@@ -1,0 +1,54 @@
+import math
+
+import pytest
+import torch
+
+from curricle.telemetry import DomainLossTracker
+from curricle.train.guard import GuardConfig, StabilityGuard
+from curricle.train.lr import LRConfig, lr_at
+
+
+def test_cosine_schedule():
+    cfg = LRConfig(kind="cosine", warmup_steps=10, min_lr_ratio=0.1)
+    assert lr_at(0, 1.0, 110, cfg) == pytest.approx(0.1)
+    assert lr_at(9, 1.0, 110, cfg) == pytest.approx(1.0)
+    assert lr_at(10, 1.0, 110, cfg) == pytest.approx(1.0)
+    assert lr_at(109, 1.0, 110, cfg) == pytest.approx(0.1)
+    assert lr_at(59, 1.0, 109, cfg) == pytest.approx(0.55, abs=0.01)
+
+
+def test_wsd_schedule_with_decay_aligned_to_a_phase():
+    cfg = LRConfig(kind="wsd", warmup_steps=0, min_lr_ratio=0.0, decay_phase="consolidation", decay_shape="linear")
+    assert lr_at(79, 1.0, 100, cfg, decay_start=80) == 1.0
+    assert lr_at(80, 1.0, 100, cfg, decay_start=80) == pytest.approx(0.95)
+    assert lr_at(99, 1.0, 100, cfg, decay_start=80) == pytest.approx(0.0)
+    plain = LRConfig(kind="wsd", warmup_steps=0, decay_fraction=0.5, min_lr_ratio=0.0, decay_shape="sqrt")
+    assert lr_at(49, 1.0, 100, plain) == 1.0 and lr_at(99, 1.0, 100, plain) == 0.0
+    assert lr_at(74, 1.0, 100, plain) == pytest.approx(1 - math.sqrt(0.5))
+
+
+def test_decay_phase_needs_wsd():
+    with pytest.raises(ValueError, match="decay_phase applies to kind 'wsd' only"):
+        LRConfig(kind="cosine", decay_phase="x")
+
+
+def test_guard_flags_nan_and_spikes_and_asks_for_rollback():
+    g = StabilityGuard(GuardConfig(min_history=3, z_threshold=3, max_spikes=2))
+    assert g.check(float("nan"))[0] == "nan"
+    for x in (2.0, 2.1, 1.9, 2.0):
+        assert g.check(x)[0] == "ok"
+        assert g.record(x) is False
+    verdict, info = g.check(5.0)
+    assert verdict == "spike" and info["z"] > 3
+    assert g.record(None) is False and g.record(None) is True
+    assert g.consecutive == 0
+    restored = StabilityGuard(GuardConfig(min_history=3, z_threshold=3, max_spikes=2))
+    restored.load_state_dict(g.state_dict())
+    assert restored.check(5.0) == g.check(5.0)
+
+
+def test_domain_loss_tracker():
+    t = DomainLossTracker(3, torch.device("cpu"))
+    t.add(torch.tensor([[1.0, 3.0], [2.0, 2.0], [5.0, 5.0]]), torch.tensor([0, 2, 0]))
+    r = t.results(["a", "b", "c"])
+    assert r == {"loss": 3.0, "loss/a": 3.5, "loss/c": 2.0}
