@@ -624,7 +624,7 @@ def main(argv: list[str] | None = None) -> None:
         litdata, litdata_reason = None, dropped["litdata"]
     tps = {name: statistics.median(r) if r and name not in dropped else None for name, r in rates.items()}
     if litdata is not None:
-        litdata["tokens_per_s"] = tps["litdata"]
+        litdata["tokens_per_s"] = round(tps["litdata"])
 
     cur = tps["curricle"]
     lit = tps.get("litdata")

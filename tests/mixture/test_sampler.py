@@ -50,8 +50,21 @@ def test_single_document_rows_are_consecutive_chunks_of_the_stream(make_store):
     assert b1.tokens.tolist() == [[1, 2, 3, 4, 5], [6, 7, 8, 9, 0]]
     assert b0.inputs.tolist() == [[1, 2, 3, 4], [6, 7, 8, 9]]
     assert b0.labels.tolist() == [[2, 3, 4, 5], [7, 8, 9, 0]]
-    assert s.doc_serves[0].tolist() == [2]
+    assert s.exposure_state()["a"].tolist() == [2]
     assert s.served_tokens.tolist() == [20]
+
+
+def test_exposure_counts_document_starts(make_store):
+    store = TokenStore(make_store({"a": unique_docs(1, 4, 3), "b": unique_docs(100, 3, 5)}))
+    s = MixtureSampler(store, MixtureConfig(batch_rows=1, seq_len=5, schedule=StaticConfig(weights={"a": 1})))
+    s.next_batch()  # 6 tokens of a 16-token epoch: the first document (4 tokens) and 2 of the second
+    assert sorted(s.exposure_state()["a"].tolist()) == [0, 0, 1, 1]
+    s.next_batch()  # 12 tokens: exactly three documents, the fourth not begun
+    assert sorted(s.exposure_state()["a"].tolist()) == [0, 1, 1, 1]
+    s.next_batch()
+    s.next_batch()  # 24 tokens: one whole epoch and two documents of the next
+    assert sorted(s.exposure_state()["a"].tolist()) == [1, 1, 2, 2]
+    assert s.exposure_state()["b"].tolist() == [0, 0, 0]
 
 
 def test_rows_are_domain_pure(store3):

@@ -8,22 +8,29 @@ How a step's global batch is built (identically on every rank):
    rounded by largest remainder so the batch has exactly ``B`` rows, and the rounding error is
    carried as credit to the next step. So weights count tokens, and the realized proportions
    match them to within one row per domain over any stretch of the run.
-3. The rows are put in a random order (seeded by ``(seed, step)``) and global row ``g`` goes to
-   rank ``g % world_size``. Ranks are therefore disjoint, and the global order does not depend
-   on the world size: resuming with another world size at the same global batch continues the
-   very same stream.
+3. The global batch holds each domain's rows together, domains in store order, and global
+   row ``g`` goes to rank ``g % world_size``. Ranks are therefore disjoint, each gets a share of
+   every domain, and the global order does not depend on the world size: resuming with another
+   world size at the same global batch continues the very same stream. (Row order within one
+   optimizer step does not change its gradient, so rows are not shuffled.)
 4. Each domain is a stream of its documents, each followed by EOS, in a per-epoch random order
-   (seeded by ``(seed, domain, epoch)``); with pacing, each next document is drawn from the
-   easiest ones available at that step. A domain's rows take consecutive ``L + 1`` tokens of
+   (seeded by ``(seed, domain, epoch)``). A domain's rows take consecutive ``L + 1`` tokens of
    its stream (``L`` inputs plus the one extra label token), so a row never mixes domains.
+   The stream state of a domain is one number, its position; rows are cut from a read-ahead
+   buffer of the stream (laid out ``_AHEAD_TOKENS`` at a time), so a step costs one copy per
+   domain, not a Python loop per document.
+5. With pacing, each next document of a domain is drawn from the easiest ones available at
+   that step (its state is then the number of documents drawn and where the current one
+   stands), document by document.
 
 The state is a few numbers per domain (see :meth:`state_dict`); every rank holds the same
-state, and advances every domain's stream for all ``B`` rows but copies only its own rows.
+state and advances every domain's stream for all ``B`` rows, copying only its own rows.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import zlib
 from dataclasses import dataclass
 from typing import Any, Iterator
@@ -40,8 +47,10 @@ from curricle.store import TokenStore
 
 log = logging.getLogger(__name__)
 
-STATE_VERSION = 1
+STATE_VERSION = 2
 _UNIFORM_BLOCK = 4096
+#: Tokens of a domain's stream laid out ahead at a time.
+_AHEAD_TOKENS = 1 << 18
 
 
 class MixtureConfig(BaseModel):
@@ -91,26 +100,28 @@ def allocate_rows(credit: np.ndarray, weights: np.ndarray, batch_rows: int, seq_
     """Rows per domain for one step, and the token credit carried to the next.
 
     ``credit`` is what each domain is owed (tokens) from rounding in earlier steps. Domains
-    with zero weight get no rows and lose their credit.
+    with zero weight get no rows and lose their credit. Rows left after flooring go to the
+    largest remainders (ties: the lower domain index); rows over go from the smallest.
+    Plain Python: the vectors are short, and numpy's per-call cost would dominate.
     """
-    active = weights > 0
-    owed = np.where(active, credit + weights * batch_rows * seq_len, 0.0)
-    want = owed / seq_len
-    rows = np.floor(np.clip(want, 0, None)).astype(np.int64)
-    frac = want - rows
-    idx = np.arange(len(weights))
-    while rows.sum() < batch_rows:
-        # Largest remainder first; ties go to the lower domain index (stable order).
-        cand = idx[active]
-        best = cand[np.lexsort((cand, -frac[cand]))[0]]
+    w = weights.tolist()
+    owed = [c + x * batch_rows * seq_len if x > 0 else 0.0 for c, x in zip(credit.tolist(), w)]
+    want = [o / seq_len for o in owed]
+    rows = [int(math.floor(x)) if x > 0 else 0 for x in want]
+    frac = [x - r for x, r in zip(want, rows)]
+    missing = batch_rows - sum(rows)
+    while missing > 0:
+        best = max((i for i in range(len(w)) if w[i] > 0), key=lambda i: (frac[i], -i))
         rows[best] += 1
         frac[best] -= 1.0
-    while rows.sum() > batch_rows:
-        cand = idx[rows > 0]
-        worst = cand[np.lexsort((-cand, frac[cand]))[0]]
+        missing -= 1
+    while missing < 0:
+        worst = min((i for i in range(len(w)) if rows[i] > 0), key=lambda i: (frac[i], -i))
         rows[worst] -= 1
         frac[worst] += 1.0
-    return rows, owed - rows * seq_len
+        missing += 1
+    rows_arr = np.array(rows, dtype=np.int64)
+    return rows_arr, np.array([o - r * seq_len for o, r in zip(owed, rows)])
 
 
 def _domain_key(name: str) -> int:
@@ -164,10 +175,11 @@ class MixtureSampler:
             for name, p in config.pacing.items()
         }
         self._keys = [_domain_key(d) for d in self.domains]
-        self._perm_cache: dict[int, tuple[int, np.ndarray]] = {}
+        self._n_tokens = np.array([s.n_tokens for s in self._splits], dtype=np.float64)
+        self._perm_cache: dict[int, tuple[int, np.ndarray, np.ndarray]] = {}
         self._uniform_cache: dict[int, tuple[int, np.ndarray]] = {}
-        #: How many times each document has been started (telemetry, see exposure_state()).
-        self.doc_serves = [np.zeros(s.n_docs, dtype=np.int32) for s in self._splits]
+        # Paced domains count document starts as they go (see exposure_state()).
+        self._paced_serves = {d: np.zeros(self._splits[d].n_docs, dtype=np.int32) for d in self._pacing}
         self._reset_state()
 
     # -- state ---------------------------------------------------------------------------
@@ -176,8 +188,11 @@ class MixtureSampler:
         n = len(self.domains)
         self.step = 0
         self._credit = np.zeros(n)
-        # Per domain: [documents started, current document (-1: none), offset into it].
-        self._streams = [[0, -1, 0] for _ in range(n)]
+        # Unpaced domains: the position in the stream. Paced domains: [documents drawn,
+        # current document (-1: none), offset into it].
+        self._pos = [0] * n
+        self._paced = {d: [0, -1, 0] for d in self._pacing}
+        self._ahead: dict[int, tuple[int, np.ndarray]] = {}
         self.served_tokens = np.zeros(n, dtype=np.int64)
         self._override: np.ndarray | None = None
 
@@ -190,7 +205,8 @@ class MixtureSampler:
             "domains": list(self.domains),
             "step": self.step,
             "credit": [float(c) for c in self._credit],
-            "streams": [list(map(int, s)) for s in self._streams],
+            "positions": [int(p) for p in self._pos],
+            "paced": {self.domains[d]: list(map(int, st)) for d, st in self._paced.items()},
             "served_tokens": [int(t) for t in self.served_tokens],
             "weights_override": None if self._override is None else [float(w) for w in self._override],
         }
@@ -203,21 +219,42 @@ class MixtureSampler:
                     f"sampler state: '{key}' is {state.get(key)!r} but this sampler has {mine!r}; "
                     f"a stream can only resume with the same seed, domains and global batch"
                 )
+        paced = {self.domains.index(name): list(map(int, st)) for name, st in state["paced"].items()}
+        if set(paced) != set(self._pacing):
+            raise CurricleError("sampler state: it was saved with pacing on other domains than this config's")
         self.step = int(state["step"])
         self._credit = np.asarray(state["credit"], dtype=np.float64)
-        self._streams = [list(map(int, s)) for s in state["streams"]]
+        self._pos = [int(p) for p in state["positions"]]
+        self._paced = paced
+        self._ahead = {}
         self.served_tokens = np.asarray(state["served_tokens"], dtype=np.int64)
         ov = state.get("weights_override")
         self._override = None if ov is None else np.asarray(ov, dtype=np.float64)
 
     def exposure_state(self) -> dict[str, np.ndarray]:
-        """Per-document serve counts (not needed to resume the stream; kept for telemetry)."""
-        return {d: c for d, c in zip(self.domains, self.doc_serves)}
+        """How many times each document has been started, per domain (telemetry; not needed to
+        resume). Unpaced domains derive it from their position; paced ones count as they go."""
+        out = {}
+        for d, name in enumerate(self.domains):
+            if d in self._pacing:
+                out[name] = self._paced_serves[d].copy()
+                continue
+            split = self._splits[d]
+            epoch, within = divmod(self._pos[d], split.n_tokens)
+            counts = np.full(split.n_docs, epoch, dtype=np.int32)
+            if within:
+                ends = self._epoch_ends(d, epoch)
+                k = int(np.searchsorted(ends, within, side="right"))  # the document serving next
+                started = k + (within > (int(ends[k - 1]) if k else 0))  # it counts once begun
+                counts[self._permutation(d, epoch)[:started]] += 1
+            out[name] = counts
+        return out
 
     def load_exposure_state(self, arrays: dict[str, np.ndarray]) -> None:
-        for i, d in enumerate(self.domains):
-            if d in arrays and len(arrays[d]) == len(self.doc_serves[i]):
-                self.doc_serves[i] = np.asarray(arrays[d], dtype=np.int32).copy()
+        for d in self._pacing:
+            name = self.domains[d]
+            if name in arrays and len(arrays[name]) == len(self._paced_serves[d]):
+                self._paced_serves[d] = np.asarray(arrays[name], dtype=np.int32).copy()
 
     # -- weights -------------------------------------------------------------------------
 
@@ -238,9 +275,11 @@ class MixtureSampler:
             w = np.asarray(weights, dtype=np.float64)
             if w.shape != (len(self.domains),):
                 raise CurricleError(f"set_weights: expected {len(self.domains)} weights, got shape {w.shape}")
-        if not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
-            raise CurricleError(f"set_weights: weights must be finite, >= 0 and not all zero, got {w.tolist()}")
-        self._override = w / w.sum()
+        values = w.tolist()
+        total = sum(values)
+        if not all(math.isfinite(x) and x >= 0 for x in values) or total <= 0:
+            raise CurricleError(f"set_weights: weights must be finite, >= 0 and not all zero, got {values}")
+        self._override = w / total
 
     def weights_at(self, step: int) -> np.ndarray:
         """The token weights used at ``step`` (the override if set, else the schedule's)."""
@@ -252,7 +291,7 @@ class MixtureSampler:
     @property
     def epochs(self) -> dict[str, float]:
         """How many times over each domain has been served (by tokens)."""
-        return {d: float(t) / s.n_tokens for d, t, s in zip(self.domains, self.served_tokens, self._splits)}
+        return dict(zip(self.domains, (self.served_tokens / self._n_tokens).tolist()))
 
     # -- the stream ----------------------------------------------------------------------
 
@@ -260,9 +299,51 @@ class MixtureSampler:
         cached = self._perm_cache.get(d)
         if cached is None or cached[0] != epoch:
             rng = np.random.default_rng([self.seed, self._keys[d], epoch])
-            cached = (epoch, rng.permutation(self._splits[d].n_docs))
+            perm = rng.permutation(self._splits[d].n_docs)
+            cached = (epoch, perm, np.cumsum(self._splits[d].doc_lengths[perm]))
             self._perm_cache[d] = cached
         return cached[1]
+
+    def _epoch_ends(self, d: int, epoch: int) -> np.ndarray:
+        """Cumulative end offsets of the documents of ``epoch``, in stream order."""
+        self._permutation(d, epoch)
+        return self._perm_cache[d][2]
+
+    def _lay_out(self, d: int, pos: int, need: int) -> np.ndarray:
+        """Tokens ``pos .. pos + max(need, _AHEAD_TOKENS)`` (at least) of unpaced domain ``d``."""
+        split = self._splits[d]
+        tokens, index = split.tokens, split.index
+        epoch, within = divmod(pos, split.n_tokens)
+        k = int(np.searchsorted(self._epoch_ends(d, epoch), within, side="right"))
+        # The first document starts mid-way: begin at the offset of ``within`` in it.
+        start = within - (int(self._epoch_ends(d, epoch)[k - 1]) if k else 0)
+        target = max(need, _AHEAD_TOKENS)
+        pieces, have = [], 0
+        while have < target:
+            perm, ends = self._permutation(d, epoch), self._epoch_ends(d, epoch)
+            base = int(ends[k - 1]) if k else 0
+            # Enough documents of this epoch to cover what is still missing.
+            stop = min(len(perm), int(np.searchsorted(ends, base + start + (target - have), side="left")) + 1)
+            docs = perm[k:stop]
+            firsts, lasts = index[docs].tolist(), index[docs + 1].tolist()
+            firsts[0] += start
+            pieces += [tokens[a:b] for a, b in zip(firsts, lasts)]
+            have += sum(lasts) - sum(firsts)
+            start = 0
+            k = stop
+            if k == len(perm):
+                epoch, k = epoch + 1, 0
+        return np.concatenate(pieces)
+
+    def _stream(self, d: int, n_tokens: int) -> np.ndarray:
+        """The next ``n_tokens`` of unpaced domain ``d`` (a view of the read-ahead buffer)."""
+        pos = self._pos[d]
+        start, buf = self._ahead.get(d, (0, None))
+        if buf is None or pos < start or pos + n_tokens > start + len(buf):
+            start, buf = pos, self._lay_out(d, pos, n_tokens)
+            self._ahead[d] = (start, buf)
+        self._pos[d] = pos + n_tokens
+        return buf[pos - start : pos - start + n_tokens]
 
     def _uniform(self, d: int, draw: int) -> float:
         block = draw // _UNIFORM_BLOCK
@@ -273,75 +354,69 @@ class MixtureSampler:
             self._uniform_cache[d] = cached
         return float(cached[1][draw % _UNIFORM_BLOCK])
 
-    def _next_doc(self, d: int, draw: int, step: int) -> int:
-        pacing = self._pacing.get(d)
-        if pacing is None:
-            n = self._splits[d].n_docs
-            return int(self._permutation(d, draw // n)[draw % n])
-        k = pacing.available(step)
-        return int(pacing.order[int(self._uniform(d, draw) * k)])
-
-    def _take_rows(self, d: int, n_rows: int, row_len: int, step: int, dest: list[np.ndarray | None]) -> None:
-        """Advance domain ``d`` by ``n_rows`` rows of ``row_len`` tokens; copy row j into
-        ``dest[j]`` where it is not None (rows of other ranks are only skipped over)."""
-        split = self._splits[d]
+    def _paced_rows(self, d: int, n_rows: int, row_len: int, step: int) -> np.ndarray:
+        """``n_rows`` rows of paced domain ``d``: each next document is drawn from the easiest
+        ones available at ``step``."""
+        split, pacing = self._splits[d], self._pacing[d]
         tokens, index = split.tokens, split.index
-        serves = self.doc_serves[d]
-        draws, doc, offset = self._streams[d]
-        for j in range(n_rows):
-            out = dest[j]
-            pos = 0
-            while pos < row_len:
-                if doc < 0:
-                    doc = self._next_doc(d, draws, step)
-                    draws += 1
-                    offset = 0
-                    serves[doc] += 1
-                start = int(index[doc]) + offset
-                end = int(index[doc + 1])
-                take = min(end - start, row_len - pos)
-                if out is not None:
-                    out[pos : pos + take] = tokens[start : start + take]
-                pos += take
-                offset += take
-                if start + take == end:
-                    doc = -1
-        self._streams[d] = [draws, doc, offset]
+        serves = self._paced_serves[d]
+        k = pacing.available(step)
+        draws, doc, offset = self._paced[d]
+        out = np.empty(n_rows * row_len, dtype=tokens.dtype)
+        pos = 0
+        while pos < len(out):
+            if doc < 0:
+                doc = int(pacing.order[int(self._uniform(d, draws) * k)])
+                draws += 1
+                offset = 0
+                serves[doc] += 1
+            start, end = int(index[doc]) + offset, int(index[doc + 1])
+            take = min(end - start, len(out) - pos)
+            out[pos : pos + take] = tokens[start : start + take]
+            pos += take
+            offset += take
+            if start + take == end:
+                doc = -1
+        self._paced[d] = [draws, doc, offset]
+        return out
 
     def next_batch(self) -> Batch:
         """This rank's rows of the next step, and advance the state."""
         step = self.step
-        B, world = self.config.batch_rows, self.world_size
+        B, world, rank = self.config.batch_rows, self.world_size, self.rank
         L = self.seq_len_at(step)
         weights = self.weights_at(step)
         rows_per_domain, self._credit = allocate_rows(self._credit, weights, B, L)
 
-        order = np.repeat(np.arange(len(self.domains)), rows_per_domain)
-        order = order[np.random.default_rng([self.seed, step, 0x5EED]).permutation(B)]  # (B,)
-        mine = order[self.rank :: world]
         out = np.empty((B // world, L + 1), dtype=np.int64)  # (b, L + 1)
-        for d in np.flatnonzero(rows_per_domain):
-            # Global positions of this domain's rows, in stream order.
-            positions = np.flatnonzero(order == d)
-            dest = [out[g // world] if g % world == self.rank else None for g in positions]
-            self._take_rows(int(d), len(positions), L + 1, step, dest)
+        domain_ids = np.empty(B // world, dtype=np.int64)
+        first = 0  # global index of the domain's first row
+        for d in np.flatnonzero(rows_per_domain).tolist():
+            n = int(rows_per_domain[d])
+            if d in self._pacing:
+                rows = self._paced_rows(d, n, L + 1, step).reshape(n, L + 1)
+            else:
+                rows = self._stream(d, n * (L + 1)).reshape(n, L + 1)
+            # This rank's rows among global rows first .. first + n - 1: g % world == rank.
+            skip = (rank - first) % world
+            lo = (first + skip) // world
+            mine = rows[skip::world]
+            out[lo : lo + len(mine)] = mine
+            domain_ids[lo : lo + len(mine)] = d
+            first += n
 
-        before = self.epochs
+        limit = self.config.max_epochs * self._n_tokens  # tokens past which a domain repeats too often
+        before = self.served_tokens.copy()
         self.served_tokens += rows_per_domain * (L + 1)
         self.step += 1
-        for name, e in self.epochs.items():
-            if before[name] <= self.config.max_epochs < e:
-                log.warning(
-                    "domain '%s' has now been served %.2f times over (mixture.max_epochs: %s); "
-                    "its documents repeat", name, e, self.config.max_epochs,
-                )
-        return Batch(
-            step=step,
-            tokens=torch.from_numpy(out),
-            domain_ids=torch.from_numpy(mine.astype(np.int64)),
-            seq_len=L,
-            weights=weights,
-        )
+        for i in np.flatnonzero((before <= limit) & (self.served_tokens > limit)).tolist():
+            log.warning(
+                "domain '%s' has now been served %.2f times over (mixture.max_epochs: %s); "
+                "its documents repeat", self.domains[i], self.served_tokens[i] / self._n_tokens[i],
+                self.config.max_epochs,
+            )
+        return Batch(step=step, tokens=torch.from_numpy(out), domain_ids=torch.from_numpy(domain_ids),
+                     seq_len=L, weights=weights)
 
     def __iter__(self) -> Iterator[Batch]:
         while True:
