@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from curricle.controllers import ControllerSpec, ScheduleControllerConfig
 from curricle.errors import CurricleError
 from curricle.mixture.sampler import MixtureConfig
 from curricle.mixture.seq_len import max_seq_len
@@ -43,6 +44,8 @@ class RunConfig(BaseModel):
     """Held-out split and encoding."""
     mixture: MixtureConfig = Field(default_factory=MixtureConfig)
     """Batch shape, domain schedule and pacing."""
+    controller: ControllerSpec = Field(default_factory=ScheduleControllerConfig)
+    """Who sets the mixture during training: the schedule, or an adaptive controller."""
     model: ModelConfig = Field(default_factory=ModelConfig)
     """The causal LM: a preset or a local HF checkpoint."""
     train: TrainConfig = Field(default_factory=TrainConfig)

@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import subprocess
 
 import pytest
@@ -16,8 +17,16 @@ def test_two_process_ddp_run_sees_disjoint_data(tmp_path, write_config):
     run = tmp_path / "run"
     # --standalone: a local rendezvous on a free loopback port.
     cmd = [PYTHON, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "curricle.cli", "train", str(config), "--run-dir", str(run)]
-    r = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=240)
-    assert r.returncode == 0, r.stderr[-3000:]
+    # A session of its own, so a hang kills torchrun's workers too, not only torchrun.
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"}, start_new_session=True)
+    try:
+        _, stderr = proc.communicate(timeout=240)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise
+    assert proc.returncode == 0, stderr[-3000:]
     traces = []
     for rank in (0, 1):
         lines = [json.loads(line) for line in (run / f"data_trace.rank{rank}.jsonl").read_text().splitlines()]

@@ -67,7 +67,7 @@ def test_checkpoint_loads_with_transformers_auto_classes(tmp_path, make_config):
     assert out.logits.shape == (1, ids.size(1), model.config.vocab_size)
     assert tok.eos_token == "<|endoftext|>"
     state = json.loads((ckpt / "trainer_state.json").read_text())
-    assert state["step"] == 10 and state["sampler"]["step"] == 10 and state["metrics_lines"] == 10
+    assert state["step"] == 10 and state["sampler"]["step"] == 10 and state["log_lines"]["metrics.jsonl"] == 10
 
 
 def test_guard_skips_nan_and_spikes_then_rolls_back(tmp_path, make_config):

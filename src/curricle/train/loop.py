@@ -27,10 +27,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 
+from curricle.controllers import build_controller
+from curricle.controllers.hook import ControllerHook
 from curricle.errors import CurricleError
 from curricle.mixture.sampler import Batch, MixtureSampler
 from curricle.mixture.seq_len import max_seq_len
@@ -50,6 +53,9 @@ if TYPE_CHECKING:
     from curricle.config import RunConfig
 
 log = logging.getLogger(__name__)
+
+#: The run's JSONL logs; a resumed run truncates each to what its checkpoint had seen.
+LOGS = ("metrics.jsonl", "events.jsonl", "mixture_log.jsonl")
 
 
 class TrainConfig(BaseModel):
@@ -135,6 +141,7 @@ class Trainer:
         self.sampler = MixtureSampler(self.store, config.mixture, seed=config.seed,
                                       rank=self.rank, world_size=self.world_size)
         self.domains = self.sampler.domains
+        self.controller = build_controller(config.controller, self.domains, self.store.natural_tokens())
         self.guard = StabilityGuard(self.tcfg.guard)
         self.tracker = DomainLossTracker(len(self.domains), self.device)
         eval_len = self.tcfg.eval_seq_len or max_seq_len(config.mixture.seq_len)
@@ -148,9 +155,11 @@ class Trainer:
         self.tokens = 0
         if resume:
             self._resume(*found)
-        elif self.dist.is_main:
-            for name in ("metrics.jsonl", "events.jsonl"):
-                (self.run_dir / name).unlink(missing_ok=True)
+        else:
+            if self.dist.is_main:
+                for name in LOGS:
+                    (self.run_dir / name).unlink(missing_ok=True)
+            self._set_reference()
 
         self.train_model = self.model
         if self.dist.active:
@@ -159,7 +168,7 @@ class Trainer:
             self.train_model = DDP(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
 
         self.sinks = open_sinks(self.run_dir, self.step, self.tcfg.telemetry) if self.dist.is_main else []
-        self.hooks: list[Hook] = list(hooks or [])
+        self.hooks: list[Hook] = [ControllerHook(self.controller), *(hooks or [])]
         if self.tcfg.telemetry.trace_data:
             self.hooks.append(DataTraceHook())
         if self.dist.is_main:
@@ -271,9 +280,8 @@ class Trainer:
                 "total_steps": self.total_steps,
                 "sampler": self.sampler.state_dict(),
                 "guard": self.guard.state_dict(),
-                "controller": None,
-                "metrics_lines": count_lines(self.run_dir / "metrics.jsonl"),
-                "events_lines": count_lines(self.run_dir / "events.jsonl"),
+                "controller": self.controller.state_dict(),
+                "log_lines": {name: count_lines(self.run_dir / name) for name in LOGS},
             }
             rng = {"torch": torch.get_rng_state(), "python": _jsonable_python_rng()}
             path = checkpoint.save(self.ckpt_root, self.step, self.model, self.tokenizer, self.optimizer,
@@ -288,12 +296,13 @@ class Trainer:
         self.sampler.load_state_dict(state["sampler"])
         self.sampler.load_exposure_state(checkpoint.load_exposure(path))
         self.guard.load_state_dict(state["guard"])
+        self.controller.load_state_dict(state["controller"])
         torch.set_rng_state(state["rng"]["torch"])
         random.setstate(_python_rng_from_json(state["python_rng"]))
         if self.dist.is_main:
             # Drop what a killed run wrote after this checkpoint; the resumed run rewrites it.
-            truncate_jsonl(self.run_dir / "metrics.jsonl", state["metrics_lines"])
-            truncate_jsonl(self.run_dir / "events.jsonl", state["events_lines"])
+            for name in LOGS:
+                truncate_jsonl(self.run_dir / name, state["log_lines"][name])
             checkpoint.remove_stale(self.ckpt_root)
             self._event(step, "resume", checkpoint=str(path))
         log.info("resumed from %s", path)
@@ -323,6 +332,28 @@ class Trainer:
             return
         with open(self.run_dir / "events.jsonl", "a", encoding="utf-8") as f:
             f.write(json.dumps({"step": step, "event": event, **fields}, default=str) + "\n")
+
+    def _set_reference(self) -> None:
+        """DoReMi-style controllers compare against a reference's per-domain losses."""
+        ref = getattr(self.config.controller, "reference", None)
+        if ref is None:
+            return
+        from curricle.controllers.doremi import reference_from_run
+
+        if ref.run is not None:
+            losses = reference_from_run(ref.run, self.domains)
+        elif ref.checkpoint is not None:
+            from curricle.model import ModelConfig
+
+            model = build_model(ModelConfig(path=ref.checkpoint), self.store.vocab_size, self.store.eos_id).to(self.device)
+            ev = evaluate(model, self.eval_rows, self.tcfg.eval_batch_rows, self.device, self.rank,
+                          self.world_size, self.autocast)
+            losses = np.array([ev[f"eval/loss/{d}"] for d in self.domains])
+        else:
+            raise CurricleError("controller.reference.steps: the reference run must be trained first "
+                                "(curricle train does this; Trainer alone takes reference.run)")
+        self.controller.set_reference(losses)
+        self._event(0, "reference", losses=dict(zip(self.domains, losses.tolist())))
 
     def _grad_norm(self) -> torch.Tensor:
         norms = [p.grad.detach().norm() for p in self.model.parameters() if p.grad is not None]

@@ -1,0 +1,38 @@
+"""Mixture controllers, registered by name. One file per method.
+
+Adding one: write ``controllers/<name>.py`` with a ``ControllerConfig`` subclass (its ``kind``
+a ``Literal``) and a ``Controller`` subclass implementing ``propose`` (and ``signal`` if the
+training loss is not its signal), then add one line to ``CONTROLLERS``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Union
+
+from pydantic import Field
+
+from curricle.controllers.base import AuditEntry, Controller, ControllerConfig, DomainStats
+from curricle.controllers.doremi import DoReMi
+from curricle.controllers.learning_progress import LearningProgress
+from curricle.controllers.odm import ODM
+from curricle.controllers.schedule import ScheduleController, ScheduleControllerConfig
+
+CONTROLLERS: dict[str, type[Controller]] = {
+    "schedule": ScheduleController,
+    "doremi": DoReMi,
+    "odm": ODM,
+    "learning-progress": LearningProgress,
+}
+
+ControllerSpec = Annotated[
+    Union[tuple(cls.config_class for cls in CONTROLLERS.values())],  # type: ignore[misc]
+    Field(discriminator="kind"),
+]
+
+
+def build_controller(config: ControllerConfig, domains: list[str], natural_tokens: dict[str, int]) -> Controller:
+    return CONTROLLERS[config.kind](config, domains, natural_tokens)
+
+
+__all__ = ["CONTROLLERS", "ControllerSpec", "Controller", "ControllerConfig", "DomainStats", "AuditEntry",
+           "ScheduleControllerConfig", "build_controller"]

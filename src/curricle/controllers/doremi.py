@@ -1,0 +1,113 @@
+"""``doremi``: online domain reweighting by excess loss over a reference model.
+
+Xie et al., 2023, "DoReMi: Optimizing Data Mixtures Speeds Up Language Model Pretraining".
+At each update, with the per-domain excess loss ``lambda_d = max(loss_d - ref_d, 0)``::
+
+    log alpha_d  +=  step_size * lambda_d           (exponentiated gradient ascent)
+    alpha         =  (1 - smoothing) * softmax(log alpha) + smoothing / K
+
+with the paper's defaults ``step_size = 1`` and ``smoothing = 1e-3``. Domains where the model
+is furthest above what the reference reached gain weight. The paper computes per-example
+excess loss against a reference model on the same batch; here ``loss_d`` is the model's
+smoothed per-domain training loss and ``ref_d`` the reference's per-domain held-out loss, from
+one of:
+
+- ``reference.run``: a finished curricle run (its last ``eval/loss/<domain>``);
+- ``reference.checkpoint``: an HF checkpoint, evaluated on this run's held-out rows at start;
+- ``reference.steps``: curricle first trains a uniform-mixture reference of that many steps
+  into ``RUN/reference`` (same model and data), then uses it as ``reference.run``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from curricle.controllers.base import Controller, ControllerConfig
+from curricle.errors import CurricleError
+
+
+class ReferenceConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    run: Path | None = None
+    """A finished curricle run whose last held-out losses are the reference."""
+    checkpoint: Path | None = None
+    """An HF checkpoint to evaluate on this run's held-out rows."""
+    steps: int | None = Field(None, ge=1)
+    """Train a uniform-mixture reference run of this many steps first (into RUN/reference)."""
+
+    @model_validator(mode="after")
+    def _one(self) -> "ReferenceConfig":
+        if sum(x is not None for x in (self.run, self.checkpoint, self.steps)) != 1:
+            raise ValueError("give exactly one of 'run', 'checkpoint' or 'steps'")
+        return self
+
+
+class DoReMiConfig(ControllerConfig):
+    kind: Literal["doremi"] = "doremi"
+    step_size: float = Field(1.0, gt=0)
+    """eta of the exponentiated-gradient step (paper: 1)."""
+    smoothing: float = Field(1e-3, ge=0, lt=1)
+    """c: mix with uniform after each step (paper: 1e-3)."""
+    reference: ReferenceConfig
+    """Where the reference per-domain losses come from."""
+
+
+def reference_from_run(run_dir: Path, domains: list[str]) -> np.ndarray:
+    """The last ``eval/loss/<domain>`` of each domain in ``run_dir/metrics.jsonl``."""
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.is_file():
+        raise CurricleError(f"controller.reference.run: no metrics.jsonl in {run_dir}")
+    found: dict[str, float] = {}
+    for line in path.read_text().splitlines():
+        m = json.loads(line)
+        for d in domains:
+            if isinstance(m.get(f"eval/loss/{d}"), float):
+                found[d] = m[f"eval/loss/{d}"]
+    missing = [d for d in domains if d not in found]
+    if missing:
+        raise CurricleError(f"controller.reference.run: {run_dir} has no held-out loss for domain '{missing[0]}'")
+    return np.array([found[d] for d in domains])
+
+
+class DoReMi(Controller):
+    name = "doremi"
+    config_class = DoReMiConfig
+
+    def __init__(self, config: DoReMiConfig, domains, natural_tokens):
+        super().__init__(config, domains, natural_tokens)
+        self.reference: np.ndarray | None = None
+        self.log_alpha: np.ndarray | None = None
+
+    def set_reference(self, losses: np.ndarray) -> None:
+        self.reference = np.asarray(losses, dtype=np.float64)
+
+    def propose(self, step, signal, current):
+        if self.reference is None:
+            raise CurricleError("doremi: no reference losses were set")
+        if self.log_alpha is None:
+            self.log_alpha = np.log(np.clip(current, 1e-12, None))
+        excess = np.where(np.isfinite(signal), np.maximum(signal - self.reference, 0.0), 0.0)
+        self.log_alpha = self.log_alpha + self.config.step_size * excess
+        self.log_alpha -= self.log_alpha.max()  # keep it bounded; softmax is shift-invariant
+        alpha = np.exp(self.log_alpha)
+        alpha = alpha / alpha.sum()
+        c = self.config.smoothing
+        alpha = (1 - c) * alpha + c / len(alpha)
+        top = int(np.argmax(excess))
+        return alpha, f"largest excess loss over the reference: '{self.domains[top]}' ({excess[top]:.3f})"
+
+    def extra_state(self):
+        return {
+            "reference": None if self.reference is None else self.reference.tolist(),
+            "log_alpha": None if self.log_alpha is None else self.log_alpha.tolist(),
+        }
+
+    def load_extra_state(self, state):
+        self.reference = None if state.get("reference") is None else np.array(state["reference"])
+        self.log_alpha = None if state.get("log_alpha") is None else np.array(state["log_alpha"])

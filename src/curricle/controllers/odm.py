@@ -1,0 +1,63 @@
+"""``odm``: online data mixing as a multi-armed bandit (EXP3).
+
+Albalak et al., 2023, "Efficient Online Data Mixing For Language Model Pre-Training". Each
+domain is an arm; its reward is its (smoothed) training loss, importance-weighted by the
+probability it was sampled with, and accumulated with smoothing ``alpha``::
+
+    R_d   = alpha * R_d + (1 - alpha) * loss_d / pi_d
+    eps_t = min(1 / K, sqrt(ln K / (K * t)))          exploration, decaying with updates t
+    pi    = (1 - K * eps_t) * softmax(eps_{t-1} * R) + eps_t
+
+Domains whose loss stays high (more left to learn) are sampled more; exploration keeps every
+domain in play. The paper updates every step, so ``update_every`` defaults to 1 here.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from curricle.controllers.base import Controller, ControllerConfig
+
+
+class ODMConfig(ControllerConfig):
+    kind: Literal["odm"] = "odm"
+    update_every: int = Field(1, ge=1)
+    warmup_steps: int = Field(0, ge=0)
+    reward_smoothing: float = Field(0.9, ge=0, lt=1)
+    """alpha: weight of the past in the estimated reward."""
+
+
+class ODM(Controller):
+    name = "odm"
+    config_class = ODMConfig
+
+    def __init__(self, config: ODMConfig, domains, natural_tokens):
+        super().__init__(config, domains, natural_tokens)
+        self.rewards = np.zeros(len(domains))
+        self.t = 0
+
+    def propose(self, step, signal, current):
+        k = len(self.domains)
+        eps_prev = min(1.0 / k, math.sqrt(math.log(k) / (k * max(1, self.t))))
+        self.t += 1
+        eps = min(1.0 / k, math.sqrt(math.log(k) / (k * self.t)))
+        a = self.config.reward_smoothing
+        seen = np.isfinite(signal)
+        reward = np.where(seen, signal / np.clip(current, 1e-6, None), 0.0)
+        self.rewards = np.where(seen, a * self.rewards + (1 - a) * reward, self.rewards)
+        z = eps_prev * self.rewards
+        p = np.exp(z - z.max())
+        pi = (1 - k * eps) * p / p.sum() + eps
+        top = int(np.argmax(self.rewards))
+        return pi, f"EXP3: highest estimated reward '{self.domains[top]}' ({self.rewards[top]:.2f}), exploration {eps:.3f}"
+
+    def extra_state(self):
+        return {"rewards": self.rewards.tolist(), "t": self.t}
+
+    def load_extra_state(self, state):
+        self.rewards = np.array(state["rewards"])
+        self.t = int(state["t"])

@@ -1,0 +1,23 @@
+"""``schedule``: the static / phased schedule of ``mixture.schedule`` (no adaptation).
+
+Every run has a controller; this one never overrides the schedule, so scheduled and adaptive
+runs go through the same path (hook, audit log, checkpointed state).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from curricle.controllers.base import Controller, ControllerConfig
+
+
+class ScheduleControllerConfig(ControllerConfig):
+    kind: Literal["schedule"] = "schedule"
+
+
+class ScheduleController(Controller):
+    name = "schedule"
+    config_class = ScheduleControllerConfig
+
+    def propose(self, step, signal, current):
+        return None
