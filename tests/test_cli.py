@@ -16,7 +16,7 @@ def test_every_verb_has_help():
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
     verbs = [c.name or c.callback.__name__ for c in app.registered_commands]
-    assert verbs == ["prepare", "sample", "demo"]
+    assert verbs == ["prepare", "sample", "train", "demo"]
     for verb in verbs:
         r = runner.invoke(app, [verb, "--help"])
         assert r.exit_code == 0, verb
@@ -69,7 +69,7 @@ def test_prepare_then_sample_on_the_tiny_config(tmp_path):
 
 @pytest.mark.slow
 def test_demo_end_to_end(tmp_path):
-    r = runner.invoke(app, ["demo", "--out", str(tmp_path / "demo")])
+    r = runner.invoke(app, ["demo", "--out", str(tmp_path / "demo"), "--max-steps", "20"])
     assert r.exit_code == 0, r.output
     assert "consolidation" in r.output and "done" in r.output
     assert (tmp_path / "demo" / "data" / "manifest.json").is_file()

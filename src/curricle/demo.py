@@ -1,7 +1,10 @@
 """``curricle demo``: the pipeline end to end on built-in sources, offline.
 
-Stages so far: prepare (tokenizer + token store), then a preview of the curriculum's
-mixture. Each stage's files land under ``--out`` so they can be inspected or rerun alone.
+Stages: prepare (tokenizer + token store), then train a ~1M-parameter model under a phased
+curriculum (warm-up on short synthetic skills, a ramp in length and domains, consolidation
+while the learning rate anneals). Each stage's files land under ``--out`` (default
+``runs/demo``) so any stage can be inspected or rerun alone. Rerunning the demo continues an
+interrupted run and reuses what is up to date.
 """
 
 from __future__ import annotations
@@ -22,22 +25,37 @@ def demo_config(out: Path) -> RunConfig:
     return parse_config(data, "curricle/configs/demo.yaml")
 
 
-def run_demo(out: Path, preview_steps: int = 400) -> dict:
+def run_demo(out: Path, max_steps: int | None = None) -> dict:
     from rich.console import Console
 
     from curricle.prepare import prepare, print_report
-    from curricle.preview import preview_mixture, print_preview
+    from curricle.train.checkpoint import latest_complete
+    from curricle.train.command import print_summary, train_run
 
     console = Console()
+    out = Path(out)
     config = demo_config(out)
     console.rule("[bold]1/2 prepare: built-in sources -> tokenizer + token store")
     report = prepare(config)
     print_report(report, console)
-    console.rule(f"[bold]2/2 sample: {preview_steps} steps of the phased curriculum")
-    result = preview_mixture(config, preview_steps)
-    print_preview(result, show=1, console=console)
+
+    run_dir = out / "run"
+    steps = max_steps or config.train.steps
+    console.rule(f"[bold]2/2 train: {steps} steps of a phased curriculum")
+    phases = ", ".join(f"{name} from step {start + 1}" for start, name in _phases(config))
+    console.print(f"phases: {phases}")
+    resume = latest_complete(run_dir / "checkpoints") is not None
+    result = train_run(config, run_dir, max_steps=max_steps, resume=resume)
+    print_summary(result, console)
     console.rule("[bold]done")
     console.print(f"token store and tokenizer: {config.data_dir}")
-    console.print("the demo config: src/curricle/configs/demo.yaml; rerun a stage with "
-                  "'curricle prepare CONFIG' or 'curricle sample CONFIG'")
-    return {"prepare": report, "preview": result}
+    console.print(f"run: {run_dir} (metrics.jsonl, tb/ for TensorBoard, checkpoints/step_N in HF format)")
+    return {"prepare": report, "train": result}
+
+
+def _phases(config: RunConfig) -> list[tuple[int, str]]:
+    start, out = 0, []
+    for p in config.mixture.schedule.phases:
+        out.append((start, p.name))
+        start += p.steps or 0
+    return out
