@@ -13,6 +13,7 @@ from pydantic import Field
 
 from curricle.controllers.base import AuditEntry, Controller, ControllerConfig, DomainStats
 from curricle.controllers.doremi import DoReMi
+from curricle.controllers.hard_examples import HardExamples
 from curricle.controllers.learning_progress import LearningProgress
 from curricle.controllers.odm import ODM
 from curricle.controllers.schedule import ScheduleController, ScheduleControllerConfig
@@ -22,6 +23,7 @@ CONTROLLERS: dict[str, type[Controller]] = {
     "doremi": DoReMi,
     "odm": ODM,
     "learning-progress": LearningProgress,
+    "hard-examples": HardExamples,
 }
 
 ControllerSpec = Annotated[

@@ -119,6 +119,9 @@ class Controller:
 
     name: ClassVar[str]
     config_class: ClassVar[type[ControllerConfig]] = ControllerConfig
+    #: True for controllers that rank documents within a domain (they get per-document losses
+    #: through ``observe_docs`` and set draw probabilities through ``doc_priorities``).
+    needs_doc_losses: ClassVar[bool] = False
 
     def __init__(self, config: ControllerConfig, domains: list[str], natural_tokens: dict[str, int]):
         self.config = config
@@ -138,6 +141,13 @@ class Controller:
 
     def extra_state(self) -> dict[str, Any]:
         return {}
+
+    def array_state(self) -> dict[str, np.ndarray]:
+        """Per-document state too large for JSON (saved in the checkpoint's arrays file)."""
+        return {}
+
+    def load_array_state(self, arrays: dict[str, np.ndarray]) -> None:
+        pass
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         pass

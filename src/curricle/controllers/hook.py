@@ -33,12 +33,29 @@ class ControllerHook(Hook):
         self.controller = controller
 
     def on_step_end(self, trainer, batch, metrics):
-        result = self.controller.update(metrics["step"], stats_from_metrics(trainer, batch, metrics))
+        step = metrics["step"]
+        if self.controller.needs_doc_losses:
+            self._priorities(trainer, step)
+        result = self.controller.update(step, stats_from_metrics(trainer, batch, metrics))
         if result is None:
             return
         weights, entry = result
         trainer.sampler.set_weights(weights)
         metrics["mixture_updated"] = True
+        self._log(trainer, {"controller": self.controller.name, **entry.to_json(trainer.domains)})
+
+    def _priorities(self, trainer, step: int) -> None:
+        self.controller.observe_docs(step, trainer.last_doc_losses)
+        priorities = self.controller.doc_priorities(step)
+        if not priorities:
+            return
+        for domain, p in priorities.items():
+            trainer.sampler.set_doc_priorities(domain, p)
+        self._log(trainer, {"controller": self.controller.name, "step": step, "effective_from_step": step + 1,
+                            "priorities": self.controller.summary(priorities),
+                            "reason": "document priorities from their most recent losses"})
+
+    def _log(self, trainer, line: dict) -> None:
         if trainer.dist.is_main:
             with open(trainer.run_dir / "mixture_log.jsonl", "a", encoding="utf-8") as f:
-                f.write(json.dumps({"controller": self.controller.name, **entry.to_json(trainer.domains)}) + "\n")
+                f.write(json.dumps(line) + "\n")

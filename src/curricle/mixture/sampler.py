@@ -19,9 +19,11 @@ How a step's global batch is built (identically on every rank):
    The stream state of a domain is one number, its position; rows are cut from a read-ahead
    buffer of the stream (laid out ``_AHEAD_TOKENS`` at a time), so a step costs one copy per
    domain, not a Python loop per document.
-5. With pacing, each next document of a domain is drawn from the easiest ones available at
-   that step (its state is then the number of documents drawn and where the current one
-   stands), document by document.
+5. *Drawn* domains take their documents one at a time instead: with pacing, each next
+   document is drawn from the easiest ones available at that step; with priorities (set by
+   the hard-examples controller through :meth:`set_doc_priorities`), in proportion to them.
+   Their state is the number of documents drawn and where the current one stands; their
+   batches say which document each row segment came from (``Batch.segments``).
 
 The state is a few numbers per domain (see :meth:`state_dict`); every rank holds the same
 state and advances every domain's stream for all ``B`` rows, copying only its own rows.
@@ -86,6 +88,9 @@ class Batch:
     seq_len: int
     weights: np.ndarray
     """The token weights over domains this step was drawn with."""
+    segments: list[tuple[int, int, int, int, int]] | None = None
+    """For prioritized domains: (row, first column, end column, domain, document) of every
+    document piece in this rank's rows (columns index ``tokens``; the end is exclusive)."""
 
     @property
     def inputs(self) -> torch.Tensor:
@@ -124,6 +129,17 @@ def allocate_rows(credit: np.ndarray, weights: np.ndarray, batch_rows: int, seq_
     return rows_arr, np.array([o - r * seq_len for o, r in zip(owed, rows)])
 
 
+def _row_segments(pieces, row_len, skip, world, lo, d):
+    """Pieces of a domain's flat rows, cut at row ends, as this rank's (row, a, b, d, doc)."""
+    for start, end, doc in pieces:
+        while start < end:
+            j, col = divmod(start, row_len)
+            stop = min(end, (j + 1) * row_len)
+            if j >= skip and (j - skip) % world == 0:
+                yield (lo + (j - skip) // world, col, col + stop - start, d, doc)
+            start = stop
+
+
 def _domain_key(name: str) -> int:
     """A stable per-domain seed component: adding a domain leaves others' streams alone."""
     return zlib.crc32(name.encode())
@@ -144,6 +160,7 @@ class MixtureSampler:
         rank: int = 0,
         world_size: int = 1,
         split: str = "train",
+        prioritized: list[str] | tuple[str, ...] = (),
     ):
         if world_size < 1 or not 0 <= rank < world_size:
             raise CurricleError(f"rank {rank} is not in a world of size {world_size}")
@@ -174,12 +191,20 @@ class MixtureSampler:
             self.domains.index(name): DomainPacing(p, self._splits[self.domains.index(name)].column(p.column))
             for name, p in config.pacing.items()
         }
+        for name in prioritized:
+            if name not in self.domains:
+                raise CurricleError(f"controller.domains: unknown domain '{name}' (the store has: {', '.join(self.domains)})")
+            if name in config.pacing:
+                raise CurricleError(f"domain '{name}' cannot have both difficulty pacing and hard-example priorities")
+        self._prioritized = {self.domains.index(n) for n in prioritized}
+        self._priority_cdf: dict[int, np.ndarray] = {}
+        self._drawn = set(self._pacing) | self._prioritized
         self._keys = [_domain_key(d) for d in self.domains]
         self._n_tokens = np.array([s.n_tokens for s in self._splits], dtype=np.float64)
         self._perm_cache: dict[int, tuple[int, np.ndarray, np.ndarray]] = {}
         self._uniform_cache: dict[int, tuple[int, np.ndarray]] = {}
-        # Paced domains count document starts as they go (see exposure_state()).
-        self._paced_serves = {d: np.zeros(self._splits[d].n_docs, dtype=np.int32) for d in self._pacing}
+        # Drawn domains count document starts as they go (see exposure_state()).
+        self._drawn_serves = {d: np.zeros(self._splits[d].n_docs, dtype=np.int32) for d in self._drawn}
         self._reset_state()
 
     # -- state ---------------------------------------------------------------------------
@@ -188,10 +213,10 @@ class MixtureSampler:
         n = len(self.domains)
         self.step = 0
         self._credit = np.zeros(n)
-        # Unpaced domains: the position in the stream. Paced domains: [documents drawn,
+        # Streamed domains: the position in the stream. Drawn domains: [documents drawn,
         # current document (-1: none), offset into it].
         self._pos = [0] * n
-        self._paced = {d: [0, -1, 0] for d in self._pacing}
+        self._drawn_state = {d: [0, -1, 0] for d in self._drawn}
         self._ahead: dict[int, tuple[int, np.ndarray]] = {}
         self.served_tokens = np.zeros(n, dtype=np.int64)
         self._override: np.ndarray | None = None
@@ -206,7 +231,7 @@ class MixtureSampler:
             "step": self.step,
             "credit": [float(c) for c in self._credit],
             "positions": [int(p) for p in self._pos],
-            "paced": {self.domains[d]: list(map(int, st)) for d, st in self._paced.items()},
+            "drawn": {self.domains[d]: list(map(int, st)) for d, st in self._drawn_state.items()},
             "served_tokens": [int(t) for t in self.served_tokens],
             "weights_override": None if self._override is None else [float(w) for w in self._override],
         }
@@ -219,13 +244,14 @@ class MixtureSampler:
                     f"sampler state: '{key}' is {state.get(key)!r} but this sampler has {mine!r}; "
                     f"a stream can only resume with the same seed, domains and global batch"
                 )
-        paced = {self.domains.index(name): list(map(int, st)) for name, st in state["paced"].items()}
-        if set(paced) != set(self._pacing):
-            raise CurricleError("sampler state: it was saved with pacing on other domains than this config's")
+        drawn = {self.domains.index(name): list(map(int, st)) for name, st in state["drawn"].items()}
+        if set(drawn) != self._drawn:
+            raise CurricleError("sampler state: it was saved with pacing or priorities on other domains "
+                                "than this config's")
         self.step = int(state["step"])
         self._credit = np.asarray(state["credit"], dtype=np.float64)
         self._pos = [int(p) for p in state["positions"]]
-        self._paced = paced
+        self._drawn_state = drawn
         self._ahead = {}
         self.served_tokens = np.asarray(state["served_tokens"], dtype=np.int64)
         ov = state.get("weights_override")
@@ -233,11 +259,11 @@ class MixtureSampler:
 
     def exposure_state(self) -> dict[str, np.ndarray]:
         """How many times each document has been started, per domain (telemetry; not needed to
-        resume). Unpaced domains derive it from their position; paced ones count as they go."""
+        resume). Streamed domains derive it from their position; drawn ones count as they go."""
         out = {}
         for d, name in enumerate(self.domains):
-            if d in self._pacing:
-                out[name] = self._paced_serves[d].copy()
+            if d in self._drawn:
+                out[name] = self._drawn_serves[d].copy()
                 continue
             split = self._splits[d]
             epoch, within = divmod(self._pos[d], split.n_tokens)
@@ -251,10 +277,35 @@ class MixtureSampler:
         return out
 
     def load_exposure_state(self, arrays: dict[str, np.ndarray]) -> None:
-        for d in self._pacing:
+        for d in self._drawn:
             name = self.domains[d]
-            if name in arrays and len(arrays[name]) == len(self._paced_serves[d]):
-                self._paced_serves[d] = np.asarray(arrays[name], dtype=np.int32).copy()
+            if name in arrays and len(arrays[name]) == len(self._drawn_serves[d]):
+                self._drawn_serves[d] = np.asarray(arrays[name], dtype=np.int32).copy()
+
+    def priority_state(self) -> dict[str, np.ndarray]:
+        """The draw tables of prioritized domains (cumulative probabilities), by domain."""
+        return {self.domains[d]: cdf for d, cdf in self._priority_cdf.items()}
+
+    def load_priority_state(self, arrays: dict[str, np.ndarray]) -> None:
+        self._priority_cdf = {self.domains.index(name): np.asarray(cdf, dtype=np.float64).copy()
+                              for name, cdf in arrays.items()}
+
+    def set_doc_priorities(self, domain: str, probs: np.ndarray | None) -> None:
+        """Draw the next documents of a prioritized ``domain`` in proportion to ``probs``
+        (one per document; None: uniformly). Used from the next batch on. They are arrays, so
+        they live in :meth:`priority_state`, saved next to the (JSON) sampler state."""
+        d = self.domains.index(domain)
+        if d not in self._prioritized:
+            raise CurricleError(f"set_doc_priorities: domain '{domain}' was not declared prioritized")
+        if probs is None:
+            self._priority_cdf.pop(d, None)
+            return
+        p = np.asarray(probs, dtype=np.float64)
+        if p.shape != (self._splits[d].n_docs,) or not np.all(np.isfinite(p)) or np.any(p < 0) or p.sum() <= 0:
+            raise CurricleError(f"set_doc_priorities: '{domain}' needs {self._splits[d].n_docs} finite, "
+                                f"non-negative priorities, not all zero")
+        cdf = np.cumsum(p)
+        self._priority_cdf[d] = cdf / cdf[-1]
 
     # -- weights -------------------------------------------------------------------------
 
@@ -354,31 +405,43 @@ class MixtureSampler:
             self._uniform_cache[d] = cached
         return float(cached[1][draw % _UNIFORM_BLOCK])
 
-    def _paced_rows(self, d: int, n_rows: int, row_len: int, step: int) -> np.ndarray:
-        """``n_rows`` rows of paced domain ``d``: each next document is drawn from the easiest
-        ones available at ``step``."""
-        split, pacing = self._splits[d], self._pacing[d]
+    def _choose(self, d: int, draw: int, step: int) -> int:
+        """Drawn domain ``d``'s next document: by pacing, by priority, or uniformly."""
+        u = self._uniform(d, draw)
+        pacing = self._pacing.get(d)
+        if pacing is not None:
+            return int(pacing.order[int(u * pacing.available(step))])
+        cdf = self._priority_cdf.get(d)
+        if cdf is None:
+            return int(u * self._splits[d].n_docs)
+        return min(int(np.searchsorted(cdf, u, side="right")), len(cdf) - 1)
+
+    def _drawn_rows(self, d: int, n_rows: int, row_len: int, step: int) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
+        """``n_rows`` rows of drawn domain ``d``, document by document, and the pieces
+        (flat start, flat end, document) they are made of."""
+        split = self._splits[d]
         tokens, index = split.tokens, split.index
-        serves = self._paced_serves[d]
-        k = pacing.available(step)
-        draws, doc, offset = self._paced[d]
+        serves = self._drawn_serves[d]
+        draws, doc, offset = self._drawn_state[d]
         out = np.empty(n_rows * row_len, dtype=tokens.dtype)
+        pieces = []
         pos = 0
         while pos < len(out):
             if doc < 0:
-                doc = int(pacing.order[int(self._uniform(d, draws) * k)])
+                doc = self._choose(d, draws, step)
                 draws += 1
                 offset = 0
                 serves[doc] += 1
             start, end = int(index[doc]) + offset, int(index[doc + 1])
             take = min(end - start, len(out) - pos)
             out[pos : pos + take] = tokens[start : start + take]
+            pieces.append((pos, pos + take, doc))
             pos += take
             offset += take
             if start + take == end:
                 doc = -1
-        self._paced[d] = [draws, doc, offset]
-        return out
+        self._drawn_state[d] = [draws, doc, offset]
+        return out, pieces
 
     def next_batch(self) -> Batch:
         """This rank's rows of the next step, and advance the state."""
@@ -390,11 +453,14 @@ class MixtureSampler:
 
         out = np.empty((B // world, L + 1), dtype=np.int64)  # (b, L + 1)
         domain_ids = np.empty(B // world, dtype=np.int64)
+        segments = [] if self._prioritized else None
         first = 0  # global index of the domain's first row
         for d in np.flatnonzero(rows_per_domain).tolist():
             n = int(rows_per_domain[d])
-            if d in self._pacing:
-                rows = self._paced_rows(d, n, L + 1, step).reshape(n, L + 1)
+            pieces = None
+            if d in self._drawn:
+                flat, pieces = self._drawn_rows(d, n, L + 1, step)
+                rows = flat.reshape(n, L + 1)
             else:
                 rows = self._stream(d, n * (L + 1)).reshape(n, L + 1)
             # This rank's rows among global rows first .. first + n - 1: g % world == rank.
@@ -403,6 +469,8 @@ class MixtureSampler:
             mine = rows[skip::world]
             out[lo : lo + len(mine)] = mine
             domain_ids[lo : lo + len(mine)] = d
+            if pieces is not None and d in self._prioritized:
+                segments.extend(_row_segments(pieces, L + 1, skip, world, lo, d))
             first += n
 
         limit = self.config.max_epochs * self._n_tokens  # tokens past which a domain repeats too often
@@ -416,7 +484,7 @@ class MixtureSampler:
                 self.config.max_epochs,
             )
         return Batch(step=step, tokens=torch.from_numpy(out), domain_ids=torch.from_numpy(domain_ids),
-                     seq_len=L, weights=weights)
+                     seq_len=L, weights=weights, segments=segments)
 
     def __iter__(self) -> Iterator[Batch]:
         while True:

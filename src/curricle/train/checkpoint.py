@@ -6,7 +6,8 @@ Each checkpoint holds::
     tokenizer.json, tokenizer_config.json, ...               the tokenizer
     optimizer.pt      optimizer state (tensors and numbers; loaded with weights_only=True)
     rng.pt            torch RNG state (loaded with weights_only=True)
-    exposure.safetensors   how often each document has been served, per domain
+    arrays.safetensors     per-document arrays: serve counts ("exposure/<domain>") and any
+                           controller state too large for JSON ("controller/<name>")
     trainer_state.json     step, tokens, sampler / controller / guard state, metrics position,
                            Python RNG state, and the size of every other file
 
@@ -26,6 +27,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from curricle import atomic
@@ -90,7 +92,7 @@ def latest_complete(ckpt_root: Path) -> tuple[int, Path] | None:
 
 
 def save(ckpt_root: Path, step: int, model, tokenizer, optimizer, rng: dict[str, Any],
-         exposure: dict[str, Any], state: dict[str, Any]) -> Path:
+         arrays: dict[str, Any], state: dict[str, Any]) -> Path:
     """Write checkpoint ``step`` atomically; returns its path."""
     import torch
     from safetensors.numpy import save_file
@@ -105,7 +107,7 @@ def save(ckpt_root: Path, step: int, model, tokenizer, optimizer, rng: dict[str,
         tokenizer.save_pretrained(str(tmp))
         torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
         torch.save({k: v for k, v in rng.items() if k != "python"}, tmp / "rng.pt")
-        save_file(dict(exposure), str(tmp / "exposure.safetensors"))
+        save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, str(tmp / "arrays.safetensors"))
         files = {p.name: p.stat().st_size for p in tmp.iterdir() if p.is_file()}
         full = {**state, "step": step, "python_rng": rng.get("python"), "files": files}
         (tmp / STATE_FILE).write_text(json.dumps(full))
@@ -136,10 +138,12 @@ def load(path: Path, model, optimizer) -> dict[str, Any]:
     return state
 
 
-def load_exposure(path: Path) -> dict[str, Any]:
+def load_arrays(path: Path, prefix: str) -> dict[str, Any]:
+    """The arrays saved under ``prefix/`` (the prefix removed from their names)."""
     from safetensors.numpy import load_file
 
-    return load_file(str(path / "exposure.safetensors"))
+    arrays = load_file(str(path / "arrays.safetensors"))
+    return {k[len(prefix) + 1 :]: v for k, v in arrays.items() if k.startswith(prefix + "/")}
 
 
 def apply_retention(ckpt_root: Path, cfg: CheckpointConfig) -> list[Path]:

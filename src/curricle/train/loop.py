@@ -138,10 +138,15 @@ class Trainer:
                                  self.tokenizer.pad_token_id).to(self.device)
         self.optimizer = torch.optim.AdamW(_param_groups(self.model, self.tcfg.weight_decay),
                                            lr=self.tcfg.lr, betas=self.tcfg.betas)
-        self.sampler = MixtureSampler(self.store, config.mixture, seed=config.seed,
-                                      rank=self.rank, world_size=self.world_size)
+        ctrl = config.controller
+        prioritized = (ctrl.domains or self.store.domains) if ctrl.kind == "hard-examples" else ()
+        self.sampler = MixtureSampler(self.store, config.mixture, seed=config.seed, rank=self.rank,
+                                      world_size=self.world_size, prioritized=prioritized)
         self.domains = self.sampler.domains
-        self.controller = build_controller(config.controller, self.domains, self.store.natural_tokens())
+        self.controller = build_controller(ctrl, self.domains, self.store.natural_tokens())
+        if self.controller.needs_doc_losses:
+            self.controller.set_doc_counts({d: self.store.split(d).n_docs for d in self.domains})
+        self.last_doc_losses: list[tuple[str, int, float]] = []
         self.guard = StabilityGuard(self.tcfg.guard)
         self.tracker = DomainLossTracker(len(self.domains), self.device)
         eval_len = self.tcfg.eval_seq_len or max_seq_len(config.mixture.seq_len)
@@ -219,6 +224,8 @@ class Trainer:
         micro = max(1, tokens.size(0) // self.tcfg.grad_accum)
         n_micro = (tokens.size(0) + micro - 1) // micro
         verdict, info = "ok", {}
+        keep_losses = self.controller.needs_doc_losses
+        step_losses = []
         for i in range(n_micro):
             x = tokens[i * micro : (i + 1) * micro]
             last = i == n_micro - 1
@@ -242,6 +249,8 @@ class Trainer:
                     break
                 (loss / n_micro).backward()
             self.tracker.add(token_loss, domain_ids[i * micro : (i + 1) * micro])
+            if keep_losses:
+                step_losses.append(token_loss.detach())
 
         step_tokens = batch.seq_len * self.config.mixture.batch_rows
         self.tokens += step_tokens
@@ -263,6 +272,7 @@ class Trainer:
             metrics.update(self.tracker.results(self.domains))
             metrics["grad_norm"] = float(grad_norm)
             self.guard.record(metrics["loss"])
+        self.last_doc_losses = self._doc_losses(batch, step_losses) if keep_losses and verdict == "ok" else []
         metrics["tokens_per_s"] = step_tokens / (time.perf_counter() - t0)
         return metrics
 
@@ -284,8 +294,11 @@ class Trainer:
                 "log_lines": {name: count_lines(self.run_dir / name) for name in LOGS},
             }
             rng = {"torch": torch.get_rng_state(), "python": _jsonable_python_rng()}
+            arrays = {**{f"exposure/{d}": v for d, v in self.sampler.exposure_state().items()},
+                      **{f"priority/{d}": v for d, v in self.sampler.priority_state().items()},
+                      **{f"controller/{k}": v for k, v in self.controller.array_state().items()}}
             path = checkpoint.save(self.ckpt_root, self.step, self.model, self.tokenizer, self.optimizer,
-                                   rng, self.sampler.exposure_state(), state)
+                                   rng, arrays, state)
             checkpoint.apply_retention(self.ckpt_root, self.tcfg.checkpoint)
         barrier(self.dist)
         return path
@@ -294,7 +307,9 @@ class Trainer:
         state = checkpoint.load(path, self.model, self.optimizer)
         self.step, self.tokens = state["step"], state["tokens"]
         self.sampler.load_state_dict(state["sampler"])
-        self.sampler.load_exposure_state(checkpoint.load_exposure(path))
+        self.sampler.load_exposure_state(checkpoint.load_arrays(path, "exposure"))
+        self.sampler.load_priority_state(checkpoint.load_arrays(path, "priority"))
+        self.controller.load_array_state(checkpoint.load_arrays(path, "controller"))
         self.guard.load_state_dict(state["guard"])
         self.controller.load_state_dict(state["controller"])
         torch.set_rng_state(state["rng"]["torch"])
@@ -332,6 +347,19 @@ class Trainer:
             return
         with open(self.run_dir / "events.jsonl", "a", encoding="utf-8") as f:
             f.write(json.dumps({"step": step, "event": event, **fields}, default=str) + "\n")
+
+    def _doc_losses(self, batch: Batch, step_losses: list[torch.Tensor]) -> list[tuple[str, int, float]]:
+        """Per-document losses of this step's rows, from every rank (for hard-example priorities)."""
+        from curricle.controllers.hard_examples import doc_losses
+
+        mine = doc_losses(batch, torch.cat(step_losses), self.domains)
+        if not self.dist.active:
+            return mine
+        import torch.distributed as dist
+
+        gathered: list = [None] * self.world_size
+        dist.all_gather_object(gathered, mine)
+        return [x for part in gathered for x in part]
 
     def _set_reference(self) -> None:
         """DoReMi-style controllers compare against a reference's per-domain losses."""

@@ -1,0 +1,123 @@
+"""``hard-examples``: within a domain, draw documents by how hard they were last time.
+
+In the spirit of loss-prioritized sampling (Loshchilov & Hutter, 2015, "Online Batch
+Selection"; Jiang et al., 2019, "Accelerating Deep Learning by Focusing on the Biggest
+Losers"), at the document level. For each document of the chosen domains the controller keeps
+its most recent mean loss, when it was seen, and how often it was served. At each update the
+sampler gets, per domain, draw probabilities::
+
+    stale_i  = mean + (last_i - mean) * staleness ** (step - seen_i)   an old estimate fades to the mean
+    p_i      ~ stale_i ** (1 / temperature)                           unseen documents: the highest stale
+    p_i      = 0 where served_i >= max_serves                         (all capped: the cap is lifted)
+
+so hard documents come back more often, easy ones are not starved (their estimates fade back
+toward the mean), and none repeats without bound. The mixture weights across domains are left
+to the schedule.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field
+
+from curricle.controllers.base import Controller, ControllerConfig
+
+
+class HardExamplesConfig(ControllerConfig):
+    kind: Literal["hard-examples"] = "hard-examples"
+    domains: list[str] | None = None
+    """Domains whose documents are prioritized (default: all)."""
+    temperature: float = Field(1.0, gt=0)
+    """p ~ priority ** (1 / temperature): lower is greedier."""
+    staleness: float = Field(0.98, gt=0, le=1)
+    """Per step since a document was seen, its loss estimate moves this much toward the mean."""
+    max_serves: int = Field(8, ge=1)
+    """A document served this many times is no longer drawn (until all are)."""
+    update_every: int = Field(10, ge=1)
+    warmup_steps: int = Field(10, ge=0)
+
+
+class HardExamples(Controller):
+    name = "hard-examples"
+    config_class = HardExamplesConfig
+    needs_doc_losses = True
+
+    def __init__(self, config: HardExamplesConfig, domains, natural_tokens, doc_counts: dict[str, int] | None = None):
+        super().__init__(config, domains, natural_tokens)
+        self.targets = list(config.domains or domains)
+        counts = doc_counts or {}
+        self.last = {d: np.full(counts.get(d, 0), np.nan, dtype=np.float64) for d in self.targets}
+        self.seen = {d: np.zeros(counts.get(d, 0), dtype=np.int64) for d in self.targets}
+        self.served = {d: np.zeros(counts.get(d, 0), dtype=np.int32) for d in self.targets}
+
+    def set_doc_counts(self, counts: dict[str, int]) -> None:
+        for d in self.targets:
+            self.last[d] = np.full(counts[d], np.nan)
+            self.seen[d] = np.zeros(counts[d], dtype=np.int64)
+            self.served[d] = np.zeros(counts[d], dtype=np.int32)
+
+    def observe_docs(self, step: int, doc_losses: list[tuple[str, int, float]]) -> None:
+        """Record (domain, document, mean loss) of the documents in this step's rows."""
+        for domain, doc, loss in doc_losses:
+            if domain in self.last:
+                self.last[domain][doc] = loss
+                self.seen[domain][doc] = step
+                self.served[domain][doc] += 1
+
+    def doc_priorities(self, step: int) -> dict[str, np.ndarray] | None:
+        if step < self.config.warmup_steps or step % self.config.update_every:
+            return None
+        out = {}
+        for d in self.targets:
+            last, seen, served = self.last[d], self.seen[d], self.served[d]
+            known = np.isfinite(last)
+            if not known.any():
+                continue
+            mean = float(last[known].mean())
+            stale = np.where(known, mean + (last - mean) * self.config.staleness ** (step - seen), np.nan)
+            stale = np.where(known, stale, np.nanmax(stale))  # unseen: as hard as the hardest
+            p = np.clip(stale, 1e-6, None) ** (1.0 / self.config.temperature)
+            capped = served >= self.config.max_serves
+            if not capped.all():
+                p = np.where(capped, 0.0, p)
+            out[d] = p / p.sum()
+        return out or None
+
+    def propose(self, step, signal, current):
+        return None  # the mixture across domains stays with the schedule
+
+    def summary(self, priorities: dict[str, np.ndarray]) -> dict[str, Any]:
+        """What changed, for the audit log: per domain the most favoured documents and how
+        concentrated the distribution is (effective number of documents)."""
+        out = {}
+        for d, p in priorities.items():
+            top = np.argsort(-p, kind="stable")[:5]
+            out[d] = {"top_docs": top.tolist(), "top_probs": [round(float(x), 6) for x in p[top]],
+                      "effective_docs": float(1.0 / np.sum(p * p)), "capped": int((self.served[d] >= self.config.max_serves).sum())}
+        return out
+
+    def array_state(self) -> dict[str, np.ndarray]:
+        out = {}
+        for d in self.targets:
+            out[f"last/{d}"], out[f"seen/{d}"], out[f"served/{d}"] = self.last[d], self.seen[d], self.served[d]
+        return out
+
+    def load_array_state(self, arrays: dict[str, np.ndarray]) -> None:
+        for d in self.targets:
+            self.last[d] = np.asarray(arrays[f"last/{d}"], dtype=np.float64).copy()
+            self.seen[d] = np.asarray(arrays[f"seen/{d}"], dtype=np.int64).copy()
+            self.served[d] = np.asarray(arrays[f"served/{d}"], dtype=np.int32).copy()
+
+
+def doc_losses(batch, token_loss, domains: list[str]) -> list[tuple[str, int, float]]:
+    """Mean loss of each document piece in ``batch.segments``. A label at column ``c`` of a
+    row (token ``c``, predicted from ``c - 1``) belongs to the document owning token ``c``."""
+    out = []
+    tl = token_loss.detach().float().cpu()  # (b, L): loss of predicting token c + 1
+    for row, a, b, d, doc in batch.segments or []:
+        lo, hi = max(a, 1) - 1, b - 1
+        if hi > lo:
+            out.append((domains[d], doc, float(tl[row, lo:hi].mean())))
+    return out
