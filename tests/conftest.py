@@ -46,3 +46,7 @@ def make_store(tmp_path):
         return write_store(tmp_path / "data", domains, **kw)
 
     return _make
+
+
+# A prepared store and micro-model run configs (tests/train/conftest.py), for every package's tests.
+from tests.train.conftest import make_config, prepared_dir, write_config  # noqa: E402,F401

@@ -89,6 +89,23 @@ def train(
     _run(train_command, config, run_dir, max_steps, resume, verbose=verbose)
 
 
+@app.command("mix-search")
+def mix_search(
+    config: Path = typer.Argument(..., help="Run config (YAML); its mix_search block tunes the search."),
+    runs: int = typer.Option(8, "--runs", help="How many proxy runs to fit the mixture model on."),
+    out: Path = typer.Option(Path("runs/mix-search"), "--out", help="Where proxy runs and mix_search.json go."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
+) -> None:
+    """Propose a mixture from short proxy runs (Data Mixing Laws / RegMix), then validate it.
+
+    Mixtures for the proxies are drawn from a Dirichlet around the natural mixture; a
+    regression from mixture to held-out loss picks the proposal; one more run measures it.
+    """
+    from curricle.mix_search import mix_search_command
+
+    _run(mix_search_command, config, runs, out, verbose=verbose)
+
+
 @app.command()
 def demo(
     out: Path = typer.Option(Path("runs/demo"), help="Where the demo writes its data and run."),

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from curricle.controllers import ControllerSpec, ScheduleControllerConfig
 from curricle.errors import CurricleError
+from curricle.mix_search import MixSearchConfig
 from curricle.mixture.sampler import MixtureConfig
 from curricle.mixture.seq_len import max_seq_len
 from curricle.model import ModelConfig
@@ -50,6 +51,8 @@ class RunConfig(BaseModel):
     """The causal LM: a preset or a local HF checkpoint."""
     train: TrainConfig = Field(default_factory=TrainConfig)
     """Optimizer, loop intervals, checkpoints, guard and telemetry."""
+    mix_search: MixSearchConfig = Field(default_factory=MixSearchConfig)
+    """Offline mixture search (curricle mix-search)."""
 
     @property
     def domains(self) -> list[str]:

@@ -1,0 +1,206 @@
+"""``curricle mix-search CONFIG --runs K``: propose a mixture from K small proxy runs.
+
+1. K proxy runs of ``proxy_steps`` steps, each with static weights drawn from a Dirichlet
+   around the natural mixture (``concentration * natural``), the same seed and model.
+2. A regression from mixture to held-out loss. Per target domain ``i``, the Data Mixing Laws
+   form (Ye et al., 2024)::
+
+       L_i(r) = c_i + k_i * exp(sum_j t_ij * r_j)
+
+   (``c_i`` by a grid search below the smallest observed loss, the rest by least squares on
+   ``log(L_i - c_i)``); the objective is the mean over domains. With LightGBM installed,
+   ``regressor: lightgbm`` fits gradient-boosted trees to the objective instead (RegMix,
+   Liu et al., 2024).
+3. The proposal: the best of many Dirichlet candidates under the fitted model (RegMix's
+   search), averaged over the top ``top_k`` candidates, with a floor per domain.
+4. One validation run at the proposal, reporting predicted against measured loss.
+
+Everything lands in ``OUT/`` (one directory per run, and ``mix_search.json``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from curricle import atomic
+from curricle.errors import CurricleError
+
+if TYPE_CHECKING:
+    from curricle.config import RunConfig
+
+log = logging.getLogger(__name__)
+
+
+class MixSearchConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    proxy_steps: int | None = Field(None, ge=1)
+    """Steps of each proxy run (default: train.steps)."""
+    concentration: float = Field(10.0, gt=0)
+    """Dirichlet concentration around the natural mixture (larger: closer to it)."""
+    regressor: Literal["mixing-law", "lightgbm"] = "mixing-law"
+    """The regression from mixture to loss."""
+    candidates: int = Field(20000, ge=100)
+    """Random mixtures scored under the fitted model."""
+    top_k: int = Field(50, ge=1)
+    """The proposal averages the best this many candidates."""
+    min_weight: float = Field(0.01, ge=0, lt=1)
+    """Floor on every domain's proposed weight."""
+
+
+def fit_mixing_law(r: np.ndarray, loss: np.ndarray, grid: int = 20) -> tuple[float, float, np.ndarray]:
+    """(c, k, t) of ``loss ~ c + k * exp(r @ t)`` over mixtures ``r`` (n, D)."""
+    design = np.hstack([np.ones((len(r), 1)), r])  # (n, 1 + D)
+    top = 0.999 * loss.min()
+
+    def search(cs):
+        best = None
+        for c in cs:
+            coef, *_ = np.linalg.lstsq(design, np.log(loss - c), rcond=None)
+            sse = float(((c + np.exp(design @ coef) - loss) ** 2).sum())
+            if best is None or sse < best[0]:
+                best = (sse, c, coef)
+        return best
+
+    coarse = search(np.linspace(0.0, top, grid))
+    step = top / max(1, grid - 1)
+    _, c, coef = search(np.linspace(max(0.0, coarse[1] - step), min(top, coarse[1] + step), grid))
+    return float(c), float(np.exp(coef[0])), coef[1:]
+
+
+class MixtureModel:
+    """The fitted mixture -> mean held-out loss model."""
+
+    def __init__(self, kind: str, mixtures: np.ndarray, per_domain: np.ndarray):
+        self.kind = kind
+        if kind == "lightgbm":
+            try:
+                import lightgbm
+            except ImportError:
+                raise CurricleError("mix_search.regressor: lightgbm is not installed (pip install lightgbm)") from None
+            self.gbm = lightgbm.LGBMRegressor(n_estimators=200, learning_rate=0.05, min_child_samples=2, verbose=-1)
+            self.gbm.fit(mixtures, per_domain.mean(axis=1))
+        else:
+            self.laws = [fit_mixing_law(mixtures, per_domain[:, i]) for i in range(per_domain.shape[1])]
+
+    def predict(self, mixtures: np.ndarray) -> np.ndarray:
+        mixtures = np.atleast_2d(mixtures)
+        if self.kind == "lightgbm":
+            return self.gbm.predict(mixtures)
+        per = np.stack([c + k * np.exp(mixtures @ t) for c, k, t in self.laws], axis=1)
+        return per.mean(axis=1)
+
+    def describe(self) -> dict[str, Any]:
+        if self.kind == "lightgbm":
+            return {"kind": "lightgbm"}
+        return {"kind": "mixing-law", "laws": [{"c": c, "k": k, "t": t.tolist()} for c, k, t in self.laws]}
+
+
+def _mean_eval_loss(metrics_path: Path, domains: list[str]) -> tuple[float, list[float]]:
+    last = None
+    for line in metrics_path.read_text().splitlines():
+        m = json.loads(line)
+        if "eval/loss" in m:
+            last = m
+    if last is None:
+        raise CurricleError(f"{metrics_path}: no evaluation in this run")
+    per = [last[f"eval/loss/{d}"] for d in domains]
+    return float(np.mean(per)), per
+
+
+def _run_with_weights(config: "RunConfig", weights: dict[str, float], run_dir: Path, steps: int, progress: bool):
+    from curricle.controllers import ScheduleControllerConfig
+    from curricle.mixture.schedules import StaticConfig
+    from curricle.train.checkpoint import latest_complete
+    from curricle.train.command import train_run
+
+    mixture = config.mixture.model_copy(update={"schedule": StaticConfig(weights=weights)})
+    train = config.train.model_copy(update={"steps": steps, "eval_every": steps})
+    cfg = config.model_copy(update={"mixture": mixture, "train": train, "controller": ScheduleControllerConfig()})
+    done = latest_complete(run_dir / "checkpoints")
+    if done is None or done[0] < steps:
+        train_run(cfg, run_dir, resume=done is not None, progress=progress)
+
+
+def mix_search(config: "RunConfig", runs: int, out: Path, progress: bool = True) -> dict[str, Any]:
+    """Proxy runs, fit, proposal, validation; returns (and writes) the summary."""
+    from curricle.prepare import prepare
+    from curricle.store import TokenStore
+
+    if runs < 3:
+        raise CurricleError("--runs: at least 3 proxy runs are needed to fit a mixture model")
+    cfg = config.mix_search
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    prepare(config, progress=progress)
+    store = TokenStore(config.data_dir)
+    domains = store.domains
+    natural = np.array([store.natural_tokens()[d] for d in domains], dtype=np.float64)
+    natural /= natural.sum()
+    steps = cfg.proxy_steps or config.train.steps
+    rng = np.random.default_rng([config.seed, 0xD1A])
+    mixtures = rng.dirichlet(cfg.concentration * natural * len(domains), size=runs)  # (K, D)
+
+    losses = []
+    for i, r in enumerate(mixtures):
+        log.info("proxy run %d/%d: %s", i + 1, runs, ", ".join(f"{d} {w:.2f}" for d, w in zip(domains, r)))
+        run_dir = out / f"proxy_{i:03d}"
+        _run_with_weights(config, dict(zip(domains, r.tolist())), run_dir, steps, progress)
+        losses.append(_mean_eval_loss(run_dir / "metrics.jsonl", domains)[1])
+    per_domain = np.array(losses)  # (K, D)
+
+    model = MixtureModel(cfg.regressor, mixtures, per_domain)
+    candidates = rng.dirichlet(np.ones(len(domains)), size=cfg.candidates)
+    candidates = np.vstack([candidates, mixtures])
+    scores = model.predict(candidates)
+    top = candidates[np.argsort(scores)[: cfg.top_k]].mean(axis=0)
+    top = np.maximum(top, cfg.min_weight)
+    proposal = top / top.sum()
+    predicted = float(model.predict(proposal)[0])
+
+    val_dir = out / "validation"
+    _run_with_weights(config, dict(zip(domains, proposal.tolist())), val_dir, steps, progress)
+    measured, measured_per = _mean_eval_loss(val_dir / "metrics.jsonl", domains)
+    natural_pred = float(model.predict(natural)[0])
+    summary = {
+        "domains": domains,
+        "proxy_steps": steps,
+        "proxies": [{"weights": dict(zip(domains, r.tolist())), "mean_eval_loss": float(np.mean(l)),
+                     "eval_loss": dict(zip(domains, l))} for r, l in zip(mixtures, losses)],
+        "model": model.describe(),
+        "proposal": dict(zip(domains, proposal.tolist())),
+        "predicted_mean_eval_loss": predicted,
+        "measured_mean_eval_loss": measured,
+        "measured_eval_loss": dict(zip(domains, measured_per)),
+        "best_proxy_mean_eval_loss": float(per_domain.mean(axis=1).min()),
+        "natural_predicted_mean_eval_loss": natural_pred,
+    }
+    atomic.write_json(out / "mix_search.json", summary)
+    return summary
+
+
+def mix_search_command(config_path: Path, runs: int, out: Path) -> dict[str, Any]:
+    from rich.console import Console
+    from rich.table import Table
+
+    from curricle.config import load_config
+
+    summary = mix_search(load_config(config_path), runs, out)
+    console = Console()
+    table = Table(title=f"mix-search: {runs} proxy runs of {summary['proxy_steps']} steps", title_justify="left")
+    table.add_column("domain")
+    table.add_column("proposed weight", justify="right")
+    table.add_column("measured held-out loss", justify="right")
+    for d in summary["domains"]:
+        table.add_row(d, f"{summary['proposal'][d]:.3f}", f"{summary['measured_eval_loss'][d]:.3f}")
+    console.print(table)
+    console.print(f"predicted mean held-out loss {summary['predicted_mean_eval_loss']:.4f}, "
+                  f"measured {summary['measured_mean_eval_loss']:.4f} "
+                  f"(best proxy {summary['best_proxy_mean_eval_loss']:.4f}); written to {out / 'mix_search.json'}")
+    return summary
