@@ -7,16 +7,18 @@ training loss is not its signal), then add one line to ``CONTROLLERS``.
 
 from __future__ import annotations
 
-from typing import Annotated, Union
-
-from pydantic import Field
-
-from curricle.controllers.base import AuditEntry, Controller, ControllerConfig, DomainStats
+from curricle.controllers.base import (
+    AuditEntry,
+    Controller,
+    ControllerConfig,
+    DomainStats,
+)
 from curricle.controllers.doremi import DoReMi
 from curricle.controllers.hard_examples import HardExamples
 from curricle.controllers.learning_progress import LearningProgress
 from curricle.controllers.odm import ODM
 from curricle.controllers.schedule import ScheduleController, ScheduleControllerConfig
+from curricle.registry import config_union
 
 CONTROLLERS: dict[str, type[Controller]] = {
     "schedule": ScheduleController,
@@ -26,10 +28,7 @@ CONTROLLERS: dict[str, type[Controller]] = {
     "hard-examples": HardExamples,
 }
 
-ControllerSpec = Annotated[
-    Union[tuple(cls.config_class for cls in CONTROLLERS.values())],  # type: ignore[misc]
-    Field(discriminator="kind"),
-]
+ControllerSpec = config_union(CONTROLLERS)
 
 
 def build_controller(config: ControllerConfig, domains: list[str], natural_tokens: dict[str, int]) -> Controller:

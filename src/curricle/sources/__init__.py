@@ -6,10 +6,7 @@ Adding a kind: write ``sources/<kind>.py`` with a ``SourceConfig`` subclass (its
 
 from __future__ import annotations
 
-from typing import Annotated, Union
-
-from pydantic import Field
-
+from curricle.registry import config_union
 from curricle.sources.base import Document, Source, SourceConfig, SourceStats
 from curricle.sources.hf_disk import HFDiskSource
 from curricle.sources.jsonl import JsonlSource
@@ -30,10 +27,7 @@ SOURCES: dict[str, type[Source]] = {
 }
 
 #: The config of any source kind, told apart by its ``kind`` field.
-SourceSpec = Annotated[
-    Union[tuple(cls.config_class for cls in SOURCES.values())],  # type: ignore[misc]
-    Field(discriminator="kind"),
-]
+SourceSpec = config_union(SOURCES)
 
 
 def build_source(config: SourceConfig) -> Source:

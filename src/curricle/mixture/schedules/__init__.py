@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Union
-
-from pydantic import Field
-
-from curricle.mixture.schedules.base import DomainWeights, ScheduleConfig, WeightSchedule
+from curricle.mixture.schedules.base import (
+    DomainWeights,
+    ScheduleConfig,
+    WeightSchedule,
+)
 from curricle.mixture.schedules.phases import PhasedSchedule, PhasesConfig
 from curricle.mixture.schedules.static import StaticConfig, StaticSchedule
-from curricle.mixture.schedules.temperature import TemperatureConfig, TemperatureSchedule
+from curricle.mixture.schedules.temperature import (
+    TemperatureConfig,
+    TemperatureSchedule,
+)
+from curricle.registry import config_union
 
 SCHEDULES: dict[str, type[WeightSchedule]] = {
     "static": StaticSchedule,
@@ -17,10 +21,7 @@ SCHEDULES: dict[str, type[WeightSchedule]] = {
     "phases": PhasedSchedule,
 }
 
-ScheduleSpec = Annotated[
-    Union[tuple(cls.config_class for cls in SCHEDULES.values())],  # type: ignore[misc]
-    Field(discriminator="kind"),
-]
+ScheduleSpec = config_union(SCHEDULES)
 
 
 def build_schedule(config: ScheduleConfig, domains: list[str], natural_tokens: dict[str, int]) -> WeightSchedule:
