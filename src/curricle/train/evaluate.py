@@ -45,11 +45,11 @@ def evaluate(model, rows: dict[str, np.ndarray], batch_rows: int, device: torch.
             with autocast() if autocast else torch.autocast("cpu", enabled=False):
                 logits = model(input_ids=x[:, :-1]).logits.float()  # (b, T, V)
             labels = x[:, 1:]
-            loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), labels.reshape(-1), reduction="sum")
-            probs = logits.softmax(-1)
-            conf, pred = probs.max(-1)
+            logp = logits.log_softmax(-1)  # once, for both the loss and the confidence
+            loss = F.nll_loss(logp.reshape(-1, logp.size(-1)), labels.reshape(-1), reduction="sum")
+            top_logp, pred = logp.max(-1)
             correct = (pred == labels).double().reshape(-1)
-            conf = conf.double().reshape(-1)
+            conf = top_logp.double().exp().reshape(-1)
             bins = torch.clamp((conf * ECE_BINS).long(), max=ECE_BINS - 1)
             sums[i, 0] += loss.double().cpu()
             sums[i, 1] += labels.numel()

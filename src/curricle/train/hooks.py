@@ -44,11 +44,16 @@ class ProgressHook(Hook):
     """A rich progress bar with ETA, loss and throughput (rank 0)."""
 
     def on_train_start(self, trainer):
+        from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+        console = Console()
+        # Off a terminal (a log file) nothing is drawn until the end, so no refresh thread;
+        # on one, two redraws a second are plenty and cost little CPU.
         self.progress = Progress(
             TextColumn("[bold]train[/]"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-            TextColumn("{task.fields[info]}"), transient=False,
+            TextColumn("{task.fields[info]}"), transient=False, console=console,
+            auto_refresh=console.is_terminal, refresh_per_second=2,
         )
         self.progress.start()
         self.task = self.progress.add_task("train", total=trainer.total_steps, completed=trainer.step, info="")

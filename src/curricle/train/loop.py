@@ -193,6 +193,7 @@ class Trainer:
                      f"{count_parameters(self.model):,}", len(self.domains), self.total_steps,
                      self.config.mixture.batch_rows, self.world_size)
         metrics: dict[str, Any] = {}
+        self.model.train()  # evaluate() switches back to train mode when it is done
         try:
             while self.step < self.total_steps:
                 batch = self.sampler.next_batch()
@@ -217,7 +218,6 @@ class Trainer:
         lr = lr_at(self.step, self.tcfg.lr, self.total_steps, self.tcfg.lr_schedule, self.decay_start)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        self.model.train()
         self.tracker.reset()
         tokens = batch.tokens.to(self.device, non_blocking=True)      # (b, L + 1)
         domain_ids = batch.domain_ids.to(self.device, non_blocking=True)
