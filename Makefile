@@ -10,7 +10,7 @@ PIP    := $(PY) -m pip install --disable-pip-version-check -q
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) -e .
+	$(PIP) -e '.[curate]'
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
@@ -28,6 +28,9 @@ test: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/sampler_throughput.py --quick
+	$(PY) benchmarks/train_overhead.py --quick
+	$(PY) benchmarks/mixing.py --quick
+	$(PY) benchmarks/curation.py --quick
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -45,6 +45,23 @@ def _run(fn, *args, verbose: bool = False, **kwargs):
 
 
 @app.command()
+def curate(
+    config: Path = typer.Argument(..., help="Run config (YAML); its curate: block sets the steps."),
+    executor: Optional[str] = typer.Option(None, "--executor", help="local or ray (overrides curate.executor)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
+) -> None:
+    """Curate the sources: HTML extraction, language ID, quality, PII, decontamination, dedup.
+
+    Writes curated documents per domain, quarantine/<step>.jsonl and funnel.json under
+    curate.output_dir, and prints the funnel. An interrupted run resumes where it stopped; a
+    rerun with unchanged inputs does nothing. prepare then reads the curated documents.
+    """
+    from curricle.curate.command import curate_command
+
+    _run(curate_command, config, executor, verbose=verbose)
+
+
+@app.command()
 def prepare(
     config: Path = typer.Argument(..., help="Run config (YAML)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),

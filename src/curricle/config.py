@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from curricle.controllers import ControllerSpec, ScheduleControllerConfig
+from curricle.curate.config import CurateConfig
 from curricle.errors import CurricleError
 from curricle.mix_search import MixSearchConfig
 from curricle.mixture.sampler import MixtureConfig
@@ -39,6 +40,9 @@ class RunConfig(BaseModel):
     """Where ``prepare`` writes the tokenizer and token store."""
     sources: list[SourceSpec] = Field(min_length=1)
     """Where documents come from; each source names its domain."""
+    curate: CurateConfig | None = None
+    """Curation between the sources and ``prepare`` (``curricle curate``): when set, ``prepare``
+    reads the curated documents instead of the sources."""
     tokenizer: TokenizerConfig = Field(default_factory=TokenizerConfig)
     """Train a BPE or load a local HF tokenizer."""
     prepare: PrepareConfig = Field(default_factory=PrepareConfig)

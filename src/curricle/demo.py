@@ -1,6 +1,8 @@
 """``curricle demo``: the pipeline end to end on built-in sources, offline.
 
-Stages: prepare (tokenizer + token store), then train a ~1M-parameter model under a phased
+Stages: curate (language ID, quality, PII, decontamination, deduplication; the funnel is
+printed), prepare (tokenizer + token store from the curated documents), then train a
+~1M-parameter model under a phased
 curriculum (warm-up on short synthetic skills, a ramp in length and domains, consolidation
 while the learning rate anneals). Each stage's files land under ``--out`` (default
 ``runs/demo``) so any stage can be inspected or rerun alone. Rerunning the demo continues an
@@ -22,12 +24,15 @@ def demo_config(out: Path) -> RunConfig:
     text = resources.files("curricle").joinpath("configs/demo.yaml").read_text(encoding="utf-8")
     data = yaml.safe_load(text)
     data["data_dir"] = str(Path(out) / "data")
+    data.setdefault("curate", {})["output_dir"] = str(Path(out) / "curated")
     return parse_config(data, "curricle/configs/demo.yaml")
 
 
 def run_demo(out: Path, max_steps: int | None = None) -> dict:
     from rich.console import Console
 
+    from curricle.curate import curate
+    from curricle.curate.funnel import print_funnel
     from curricle.prepare import prepare, print_report
     from curricle.train.checkpoint import latest_complete
     from curricle.train.command import print_summary, train_run
@@ -35,22 +40,27 @@ def run_demo(out: Path, max_steps: int | None = None) -> dict:
     console = Console()
     out = Path(out)
     config = demo_config(out)
-    console.rule("[bold]1/2 prepare: built-in sources -> tokenizer + token store")
+    console.rule("[bold]1/3 curate: built-in sources -> curated documents per domain")
+    funnel = curate(config, config.curate)
+    print_funnel(funnel, console)
+
+    console.rule("[bold]2/3 prepare: curated documents -> tokenizer + token store")
     report = prepare(config)
     print_report(report, console)
 
     run_dir = out / "run"
     steps = max_steps or config.train.steps
-    console.rule(f"[bold]2/2 train: {steps} steps of a phased curriculum")
+    console.rule(f"[bold]3/3 train: {steps} steps of a phased curriculum")
     phases = ", ".join(f"{name} from step {start + 1}" for start, name in _phases(config))
     console.print(f"phases: {phases}")
     resume = latest_complete(run_dir / "checkpoints") is not None
     result = train_run(config, run_dir, max_steps=max_steps, resume=resume)
     print_summary(result, console)
     console.rule("[bold]done")
+    console.print(f"curated documents, quarantine and funnel.json: {config.curate.output_dir}")
     console.print(f"token store and tokenizer: {config.data_dir}")
     console.print(f"run: {run_dir} (metrics.jsonl, tb/ for TensorBoard, checkpoints/step_N in HF format)")
-    return {"prepare": report, "train": result}
+    return {"curate": funnel, "prepare": report, "train": result}
 
 
 def _phases(config: RunConfig) -> list[tuple[int, str]]:

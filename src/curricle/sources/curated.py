@@ -1,0 +1,89 @@
+"""The ``curated`` source kind: the documents ``curricle curate`` kept, one domain at a time.
+
+It reads the files ``funnel.json`` lists for its domain (never a glob: a half-written run
+leaves ``funnel.json`` and the files it names untouched), in shard order, ``.jsonl.gz`` or
+``.parquet`` as curate wrote them. Ids and metadata are the ones curate kept (the original
+sources'); the location of each document in the curated file is added to its ``meta``
+(``curated_file``, ``curated_line`` / ``curated_row``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any, Iterator, Literal
+
+from pydantic import Field
+
+from curricle.errors import CurricleError
+from curricle.sources.base import Document, Source, SourceConfig
+from curricle.sources.files import files_fingerprint
+
+
+class CuratedConfig(SourceConfig):
+    kind: Literal["curated"] = "curated"
+    """Always ``curated``."""
+    path: str = Field(min_length=1)
+    """The curate output directory (``curate.output_dir``, holding ``funnel.json``)."""
+
+
+class CuratedSource(Source):
+    """Documents of one domain of a curate output."""
+
+    config_class = CuratedConfig
+    config: CuratedConfig
+
+    def describe(self) -> str:
+        return f"curated {self.config.path} [{self.config.domain}]"
+
+    def _funnel(self) -> dict[str, Any]:
+        from curricle.curate.funnel import read_funnel
+
+        funnel = read_funnel(Path(self.config.path).expanduser())
+        if funnel is None:
+            raise CurricleError(f"source '{self.describe()}': no funnel.json in {self.config.path}; "
+                                f"run `curricle curate` first")
+        if self.config.domain not in funnel["domains"]:
+            raise CurricleError(f"source '{self.describe()}': the curated output has no domain "
+                                f"'{self.config.domain}' (domains: {', '.join(sorted(funnel['domains']))})")
+        return funnel
+
+    def _files(self) -> list[Path]:
+        root = Path(self.config.path).expanduser()
+        return [root / f for f in self._funnel()["domains"][self.config.domain]["files"]]
+
+    def fingerprint(self) -> dict[str, Any]:
+        funnel = self._funnel()
+        return {**super().fingerprint(), "curated": funnel["fingerprint"],
+                "files": files_fingerprint([str(p) for p in self._files()])}
+
+    def _iter(self) -> Iterator[Document]:
+        files = self._files()
+        if not files:
+            raise CurricleError(f"source '{self.describe()}': curate kept no documents of domain "
+                                f"'{self.config.domain}' (see {self.config.path}/funnel.json)")
+        for path in files:
+            if path.name.endswith(".parquet"):
+                yield from self._read_parquet(path)
+            else:
+                yield from self._read_jsonl(path)
+
+    def _read_jsonl(self, path: Path) -> Iterator[Document]:
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            for lineno, line in enumerate(f, start=1):
+                r = json.loads(line)
+                meta = {**r.get("meta", {}), "curated_file": str(path), "curated_line": lineno}
+                yield Document(id=r["id"], text=r["text"], domain=self.config.domain, meta=meta)
+
+    def _read_parquet(self, path: Path) -> Iterator[Document]:
+        import pyarrow.parquet as pq
+
+        row = 0
+        with pq.ParquetFile(path) as pf:
+            for batch in pf.iter_batches(batch_size=4096, columns=["id", "text", "meta"]):
+                cols = batch.to_pydict()
+                for doc_id, text, meta in zip(cols["id"], cols["text"], cols["meta"]):
+                    m = {**json.loads(meta), "curated_file": str(path), "curated_row": row}
+                    yield Document(id=doc_id, text=text, domain=self.config.domain, meta=m)
+                    row += 1
