@@ -128,3 +128,4 @@ def test_tensorboard_events_are_written(tmp_path, make_config):
     acc.Reload()
     assert {"loss", "loss/copy", "lr", "eval/loss"} <= set(acc.Tags()["scalars"])
     assert [e.step for e in acc.Scalars("loss")] == [1, 2, 3]
+

@@ -33,18 +33,27 @@ def test_decay_phase_needs_wsd():
 
 
 def test_guard_flags_nan_and_spikes_and_asks_for_rollback():
-    g = StabilityGuard(GuardConfig(min_history=3, z_threshold=3, max_spikes=2))
-    assert g.check(float("nan"))[0] == "nan"
+    g = StabilityGuard(GuardConfig(min_history=3, z_threshold=3, max_spikes=2), ["a", "b"])
+    assert g.check(float("nan"), {})[0] == "nan"
     for x in (2.0, 2.1, 1.9, 2.0):
-        assert g.check(x)[0] == "ok"
-        assert g.record(x) is False
-    verdict, info = g.check(5.0)
-    assert verdict == "spike" and info["z"] > 3
+        assert g.check(x, {"a": x})[0] == "ok"
+        assert g.record({"a": x}) is False
+    verdict, info = g.check(5.0, {"a": 5.0})
+    assert verdict == "spike" and info["z"] > 3 and info["domain"] == "a"
     assert g.record(None) is False and g.record(None) is True
     assert g.consecutive == 0
-    restored = StabilityGuard(GuardConfig(min_history=3, z_threshold=3, max_spikes=2))
+    restored = StabilityGuard(GuardConfig(min_history=3, z_threshold=3, max_spikes=2), ["a", "b"])
     restored.load_state_dict(g.state_dict())
-    assert restored.check(5.0) == g.check(5.0)
+    assert restored.check(5.0, {"a": 5.0}) == g.check(5.0, {"a": 5.0})
+
+
+def test_a_new_domain_with_a_high_loss_is_not_a_spike():
+    """A phase bringing in a harder domain raises the overall loss; no domain spiked."""
+    g = StabilityGuard(GuardConfig(min_history=3, z_threshold=3), ["easy", "hard"])
+    for x in (1.0, 1.01, 0.99, 1.0, 1.0):
+        g.record({"easy": x})
+    assert g.check(4.0, {"easy": 1.0, "hard": 7.0})[0] == "ok"
+    assert g.check(4.0, {"easy": 1.5, "hard": 7.0})[0] == "spike"
 
 
 def test_domain_loss_tracker():

@@ -1,8 +1,11 @@
 """The stability guard: skip bad batches, roll back after repeated spikes.
 
-A micro-batch's loss is checked before its backward pass. NaN / inf, or a loss more than
-``z_threshold`` standard deviations above the running mean of recent good steps, makes the
-whole optimizer step a skip (gradients dropped, nothing applied). After ``max_spikes``
+A micro-batch's loss is checked before its backward pass. NaN / inf, or a domain's loss more
+than ``z_threshold`` standard deviations above that domain's running mean over recent good
+steps, makes the whole optimizer step a skip (gradients dropped, nothing applied). Judging each
+domain against its own history matters under a curriculum: when a phase brings in a domain
+whose loss is naturally far above the others', the overall loss jumps, but no domain spiked
+(a domain with too little history is not judged yet). After ``max_spikes``
 consecutive skipped steps, the trainer rolls back to the last checkpoint and continues with
 the data *after* the offending window (it is not replayed). Every decision is returned with a
 reason; the trainer writes it to ``events.jsonl``.
@@ -39,41 +42,49 @@ class GuardConfig(BaseModel):
 
 
 class StabilityGuard:
-    def __init__(self, config: GuardConfig):
+    def __init__(self, config: GuardConfig, domains: list[str]):
         self.config = config
-        self.history: deque[float] = deque(maxlen=config.window)
+        self.history: dict[str, deque[float]] = {d: deque(maxlen=config.window) for d in domains}
         self.consecutive = 0
 
-    def check(self, loss: float) -> tuple[Verdict, dict[str, Any]]:
-        """Judge one micro-batch loss; a verdict other than ``ok`` means skip the step."""
+    def check(self, loss: float, per_domain: dict[str, float]) -> tuple[Verdict, dict[str, Any]]:
+        """Judge one micro-batch: its overall loss and its loss per domain. A verdict other than
+        ``ok`` means skip the step."""
         if not self.config.enabled:
             return "ok", {}
         if not math.isfinite(loss):
             return "nan", {"loss": repr(loss)}
-        if len(self.history) >= self.config.min_history:
-            n = len(self.history)
-            mean = sum(self.history) / n
-            std = max(self.config.min_std, math.sqrt(sum((x - mean) ** 2 for x in self.history) / (n - 1)))
-            z = (loss - mean) / std
-            if z > self.config.z_threshold:
-                return "spike", {"loss": loss, "mean": mean, "std": std, "z": z}
-        return "ok", {}
+        worst: tuple[float, dict[str, Any]] | None = None
+        for d, x in per_domain.items():
+            hist = self.history[d]
+            if len(hist) < self.config.min_history:
+                continue
+            n = len(hist)
+            mean = sum(hist) / n
+            std = max(self.config.min_std, math.sqrt(sum((h - mean) ** 2 for h in hist) / (n - 1)))
+            z = (x - mean) / std
+            if z > self.config.z_threshold and (worst is None or z > worst[0]):
+                worst = (z, {"domain": d, "loss": x, "mean": mean, "std": std, "z": z})
+        return ("spike", worst[1]) if worst else ("ok", {})
 
-    def record(self, step_loss: float | None) -> bool:
-        """Record a finished step: its loss if applied, ``None`` if skipped. True: roll back now."""
-        if step_loss is None:
+    def record(self, per_domain: dict[str, float] | None) -> bool:
+        """Record a finished step: its per-domain losses if applied, ``None`` if skipped.
+        True: roll back now."""
+        if per_domain is None:
             self.consecutive += 1
             if self.consecutive >= self.config.max_spikes:
                 self.consecutive = 0
                 return True
             return False
         self.consecutive = 0
-        self.history.append(step_loss)
+        for d, x in per_domain.items():
+            self.history[d].append(x)
         return False
 
     def state_dict(self) -> dict[str, Any]:
-        return {"history": list(self.history), "consecutive": self.consecutive}
+        return {"history": {d: list(h) for d, h in self.history.items()}, "consecutive": self.consecutive}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.history = deque(state["history"], maxlen=self.config.window)
+        for d, h in state["history"].items():
+            self.history[d] = deque(h, maxlen=self.config.window)
         self.consecutive = int(state["consecutive"])

@@ -147,7 +147,7 @@ class Trainer:
         if self.controller.needs_doc_losses:
             self.controller.set_doc_counts({d: self.store.split(d).n_docs for d in self.domains})
         self.last_doc_losses: list[tuple[str, int, float]] = []
-        self.guard = StabilityGuard(self.tcfg.guard)
+        self.guard = StabilityGuard(self.tcfg.guard, self.domains)
         self.tracker = DomainLossTracker(len(self.domains), self.device)
         eval_len = self.tcfg.eval_seq_len or max_seq_len(config.mixture.seq_len)
         self.eval_rows = {d: eval_rows(self.store.split(d, "heldout"), eval_len, self.tcfg.eval_rows_per_domain)
@@ -236,13 +236,15 @@ class Trainer:
                     logits = self.train_model(input_ids=x[:, :-1]).logits      # (b, L, V)
                 token_loss = F.cross_entropy(logits.float().flatten(0, 1), x[:, 1:].flatten(),
                                              reduction="none").view(x.size(0), -1)  # (b, L)
-                loss = token_loss.mean()
                 injected = self.tcfg.guard.inject.get(step)
-                if injected == "nan":
-                    loss = loss * float("nan")
-                elif injected == "spike":
-                    loss = loss * 100.0
-                verdict, info = self.guard.check(loss.item())
+                if injected is not None:  # testing aid: a NaN, or a 100x spike, in every domain
+                    token_loss = token_loss * (float("nan") if injected == "nan" else 100.0)
+                loss = token_loss.mean()
+                d_ids = domain_ids[i * micro : (i + 1) * micro]
+                sums = torch.zeros(len(self.domains), device=self.device).index_add_(0, d_ids, token_loss.detach().mean(1))
+                rows = torch.bincount(d_ids, minlength=len(self.domains))
+                per_domain = {self.domains[j]: s / r for j, (s, r) in enumerate(zip(sums.tolist(), rows.tolist())) if r}
+                verdict, info = self.guard.check(loss.item(), per_domain)
                 # Every rank must take the same branch, or DDP's collectives would hang.
                 if any_rank(self.dist, verdict != "ok"):
                     verdict = verdict if verdict != "ok" else "peer"
@@ -271,7 +273,7 @@ class Trainer:
             self.tracker.reduce()
             metrics.update(self.tracker.results(self.domains))
             metrics["grad_norm"] = float(grad_norm)
-            self.guard.record(metrics["loss"])
+            self.guard.record({d: metrics[f"loss/{d}"] for d in self.domains if f"loss/{d}" in metrics})
         self.last_doc_losses = self._doc_losses(batch, step_losses) if keep_losses and verdict == "ok" else []
         metrics["tokens_per_s"] = step_tokens / (time.perf_counter() - t0)
         return metrics
