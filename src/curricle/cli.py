@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -134,6 +134,64 @@ def demo(
     from curricle.demo import run_demo
 
     _run(run_demo, out, max_steps, verbose=verbose)
+
+
+@app.command()
+def probe(
+    paths: Optional[List[Path]] = typer.Argument(
+        None, help="Curricle run directories, checkpoint directories, or directories of HF checkpoints "
+                   "(step1000/, step1000-tokens4B/)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Where the results go (.jsonl, or .json)."),
+    tasks: Optional[List[Path]] = typer.Option(
+        None, "--tasks", help="Task YAML file or directory (repeatable; default: the built-in suite, "
+                              "which 'builtin' also names)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="Probe settings (YAML): suite, batch size, device, dtype."),
+    export_lm_eval: Optional[Path] = typer.Option(
+        None, "--export-lm-eval", help="Also write the tasks as lm-evaluation-harness task files into this directory."),
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Score cache (default: .probe-cache next to --out)."),
+    data_dir: Optional[Path] = typer.Option(
+        None, "--data-dir", help="Token store for text probes and the contamination check (default: the run's)."),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:1 (default: the config's, cpu)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
+) -> None:
+    """Score every checkpoint on probe tasks, batched and cached per (weights, task).
+
+    A rerun scores only new checkpoints and tasks; checkpoints with identical weights are
+    flagged. Positions come from trainer_state.json or names like step1000-tokens4B.
+    """
+    from curricle.probes.command import probe_command
+
+    _run(probe_command, paths or [], out, tasks or [], config, export_lm_eval, cache_dir, data_dir, device,
+         verbose=verbose)
+
+
+@app.command(name="map")
+def map_(
+    probe_files: List[Path] = typer.Argument(..., help="Probe results: from 'curricle probe', or RUN/probes.jsonl."),
+    out: Path = typer.Option(..., "--out", help="Directory for emergence.json, emergence.csv, ordering.csv."),
+    config: Optional[Path] = typer.Option(None, "--config", help="Map settings (YAML): metric, fraction, variant, sigma, ..."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
+) -> None:
+    """The emergence map: when each skill emerges in each run, and how consistently runs agree.
+
+    Per skill and run: emergence (fixed / stable / elbow), saturation, censoring, chaoticness,
+    forgettability, curriculum phase. Across runs: Spearman and Kendall over censored ranks
+    with bootstrap intervals and a permutation p-value; composites against their components.
+    """
+    from curricle.emergence.command import map_command
+
+    _run(map_command, probe_files, out, config, verbose=verbose)
+
+
+@app.command()
+def study(
+    study_file: Path = typer.Argument(..., help="Study YAML, e.g. examples/seeds_order.yaml."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
+) -> None:
+    """Train several seeds of one curriculum, probe every checkpoint, and map them (resumable)."""
+    from curricle.emergence.study import run_study
+
+    _run(run_study, study_file, verbose=verbose)
 
 
 def main() -> None:  # pragma: no cover

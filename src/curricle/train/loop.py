@@ -38,6 +38,7 @@ from curricle.errors import CurricleError
 from curricle.mixture.sampler import Batch, MixtureSampler
 from curricle.mixture.seq_len import max_seq_len
 from curricle.model import build_model, count_parameters
+from curricle.probes.hook import ProbeHookConfig
 from curricle.store import TokenStore
 from curricle.telemetry import DomainLossTracker, TelemetryConfig, open_sinks
 from curricle.telemetry.sinks.jsonl import count_lines, truncate_jsonl
@@ -91,6 +92,8 @@ class TrainConfig(BaseModel):
     """NaN / spike detection and rollback."""
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
     """Where metrics go besides RUN/metrics.jsonl."""
+    probe: ProbeHookConfig | None = None
+    """Probe the model every ``probe.every`` steps into RUN/probes.jsonl (rank 0); None: no probing."""
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     """auto: bf16 autocast on GPU, fp32 on CPU."""
     device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -177,6 +180,10 @@ class Trainer:
         if self.tcfg.telemetry.trace_data:
             self.hooks.append(DataTraceHook())
         if self.dist.is_main:
+            if self.tcfg.probe is not None:
+                from curricle.probes.hook import ProbeHook
+
+                self.hooks.append(ProbeHook(self.tcfg.probe))  # before telemetry: it adds probe/* metrics
             if progress:
                 self.hooks.append(ProgressHook())
             self.hooks.append(TelemetryHook())  # last: sees what other hooks added

@@ -1,0 +1,103 @@
+"""``curricle map PROBE_FILES... --out DIR``: the emergence map of probed runs."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from curricle.emergence.map import MapConfig, map_runs
+from curricle.errors import CurricleError
+
+
+def load_map_config(path: Path | None) -> MapConfig:
+    if path is None:
+        return MapConfig()
+    if not Path(path).is_file():
+        raise CurricleError(f"{path}: no such map config")
+    try:
+        return MapConfig.model_validate(yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {})
+    except yaml.YAMLError as err:
+        raise CurricleError(f"{path}: not valid YAML ({getattr(err, 'problem', err)})") from None
+    except ValidationError as err:
+        first = err.errors()[0]
+        msg = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+        raise CurricleError(f"{path}: {'.'.join(map(str, first['loc']))}: {msg}") from None
+
+
+def map_command(probe_files: list[Path], out: Path, config_path: Path | None = None,
+                config: MapConfig | None = None, console=None) -> dict[str, Any]:
+    if not probe_files:
+        raise CurricleError("give at least one probe results file (from 'curricle probe' or RUN/probes.jsonl)")
+    config = config or load_map_config(config_path)
+    result = map_runs(probe_files, out, config)
+    console = console or wide_console()
+    print_map(result, console)
+    console.print(f"map: {out}/emergence.json, emergence.csv, ordering.csv")
+    return result
+
+
+def wide_console():
+    """A console at least 110 columns wide (tables of skills do not fit 80; logs do not wrap)."""
+    from rich.console import Console
+
+    return Console(width=max(110, Console().width))
+
+
+def _short(n: float) -> str:
+    for div, unit in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(n) >= div:
+            v = n / div
+            return f"{v:.3g}{unit}"
+    return f"{n:.0f}"
+
+
+def _where(e: dict[str, Any] | None) -> str:
+    """``1.36M tok/s133``-style position: tokens (if known) and step."""
+    if not e:
+        return "-"
+    step = f"s{e['step']:.0f}" if e.get("step") is not None else ""
+    if e.get("tokens") is not None:
+        return f"{_short(e['tokens'])} ({step})" if step else _short(e["tokens"])
+    return step
+
+
+def print_map(result: dict[str, Any], console) -> None:
+    from rich.table import Table
+
+    for run, r in result["runs"].items():
+        cfg = result["config"]
+        table = Table(title=f"{Path(run).name}: emergence order ({cfg['metric']} score, {cfg['variant']} "
+                            f"crossing at {cfg['fraction']:g}; tokens (step))", title_justify="left")
+        for col in ("#", "skill", "chance", "best", "emerges", "saturates", "phase", "chaos", "forget"):
+            table.add_column(col, justify="left" if col in ("skill", "phase") else "right", no_wrap=True)
+        for i, skill in enumerate(r["order"], 1):
+            s = r["skills"][skill]
+            chance = f"{s['chance']:.2f}" if s["chance"] is not None else "-"
+            at = _where(s["emergence"]) if s["emergence"] else "[dim]censored[/]"
+            if s["left_censored"]:
+                at = "<= " + at
+            table.add_row(str(i) if s["emergence"] else "", skill, chance, f"{s['best']:.2f}", at,
+                          _where(s["saturation"]), s.get("phase") or "-", f"{s['chaoticness']:.2f}",
+                          f"{s['forgettability']:.2f}")
+        console.print(table)
+        censored = f"; not emerged: {', '.join(r['censored'])}" if r["censored"] else ""
+        console.print(f"emergence order: {' < '.join(r['emerged']) or '(none)'}{censored}")
+    o = result["ordering"]
+    if "kendall" in o and math.isnan(o["kendall"]["mean"]):
+        console.print("ordering consistency: undefined (some run has fewer than 2 distinguishable skills: "
+                      "nothing, or everything, emerged)")
+    elif "kendall" in o:
+        k, sp = o["kendall"], o["spearman"]
+        emerged = ", ".join(str(v) for v in o["emerged_per_run"].values())
+        console.print(f"ordering consistency over {len(o['runs'])} runs, {len(o['skills'])} skills "
+                      f"(emerged per run: {emerged}; the rest tie as censored): "
+                      f"Kendall tau {k['mean']:.2f} [{k['ci95'][0]:.2f}, {k['ci95'][1]:.2f}] p={k['p_value']:.3f}; "
+                      f"Spearman rho {sp['mean']:.2f} [{sp['ci95'][0]:.2f}, {sp['ci95'][1]:.2f}] p={sp['p_value']:.3f}")
+    c = result["composites"]
+    if c["decided"]:
+        console.print(f"composites emerging no earlier than their components: "
+                      f"{c['fraction_no_earlier']:.0%} of {c['decided']} decided checks")

@@ -1,0 +1,288 @@
+"""``map_runs``: the emergence map of one or more runs from their probe results.
+
+Per run and skill (see :mod:`~curricle.emergence.curves`): emergence (``fixed``, ``stable``
+and ``elbow``), saturation, censoring, chaoticness and forgettability, and where the
+emergence falls in the run's curriculum phases. Across runs (seeds, sizes, curricula):
+ordering consistency (:mod:`~curricle.emergence.ordering`) over the skills every run
+probed, and, per run, whether each composite skill emerged no earlier than its components.
+
+Writes ``OUT/emergence.json`` (everything), ``OUT/emergence.csv`` (one row per run and
+skill) and ``OUT/ordering.csv`` (one row per pair of runs).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Any, Literal, Sequence
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from curricle import atomic
+from curricle.emergence.curves import CurveSettings, analyze, at_index
+from curricle.emergence.ordering import CENSORED, consistency
+from curricle.emergence.phases import phase_summary, place, run_phases
+from curricle.errors import CurricleError
+
+SCHEMA = "curricle.map/1"
+
+
+class MapConfig(BaseModel):
+    """How the map reads curves (``curricle map --config``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    metric: str = "discrete"
+    """``discrete`` (accuracy / exact match), ``continuous`` (normalized probability, or
+    log-probability for text probes), or a metric name (``prob``, ``margin``)."""
+    variant: Literal["fixed", "stable", "elbow"] = "fixed"
+    """Which emergence point orders skills."""
+    fraction: float = Field(0.5, gt=0, lt=1)
+    """Emergence: this fraction of the way from chance to best."""
+    saturation: float = Field(0.9, gt=0, le=1)
+    """Saturation: this fraction of the way from chance to best."""
+    sigma: float = Field(0.15, ge=0)
+    """Gaussian smoothing bandwidth, in natural-log tokens (0: none)."""
+    stable_k: int = Field(3, ge=1)
+    """``stable``: the curve stays above the threshold for this many checkpoints."""
+    min_gain: float = Field(0.1, ge=0)
+    """A skill emerges only if best - chance is at least this..."""
+    z: float = Field(2.0, ge=0)
+    """...and at least this many standard errors of its best raw score."""
+    tasks: list[str] | None = None
+    """Only these tasks (default: all)."""
+    bootstrap: int = Field(1000, ge=0)
+    """Bootstrap resamples of skills for the consistency intervals."""
+    permutations: int = Field(1000, ge=0)
+    """Shuffles for the consistency p-values."""
+    seed: int = 0
+    """Seed of the resampling."""
+
+    def curve_settings(self) -> CurveSettings:
+        return CurveSettings(self.fraction, self.saturation, self.sigma, self.stable_k, self.min_gain, self.z)
+
+
+def _metric_of(row: dict[str, Any], metric: str) -> str:
+    if metric in ("discrete", "continuous"):
+        return row[metric] if not (metric == "discrete" and row["output_type"] == "loglikelihood_rolling") \
+            else row["continuous"]
+    return metric
+
+
+def _curves(rows: list[dict[str, Any]], config: MapConfig) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """``run -> task -> rows`` ordered by position, one row per position (the last wins)."""
+    out: dict[str, dict[str, dict[Any, dict[str, Any]]]] = {}
+    for r in rows:
+        if config.tasks is not None and r["task"] not in config.tasks:
+            continue
+        pos = (r.get("tokens"), r.get("step"))
+        if pos == (None, None):
+            continue
+        out.setdefault(r["run"] or "-", {}).setdefault(r["task"], {})[pos] = r
+    return {run: {t: sorted(by_pos.values(), key=lambda r: (r.get("tokens") or 0, r.get("step") or 0))
+                  for t, by_pos in tasks.items()} for run, tasks in out.items()}
+
+
+def analyze_run(run: str, curves: dict[str, list[dict[str, Any]]], config: MapConfig) -> dict[str, Any]:
+    """Per skill of one run: emergence, saturation, censoring, instability, phase."""
+    from curricle.probes.checkpoints import run_config
+
+    phases = run_phases(run_config(Path(run))) if run != "-" else []
+    settings = config.curve_settings()
+    skills: dict[str, Any] = {}
+    last_step = 0
+    for task, rs in curves.items():
+        # Positions in tokens where every checkpoint has them, else in steps; a position of 0
+        # (the initial weights) has no logarithm and is left out.
+        use_tokens = all(r.get("tokens") is not None for r in rs)
+        key = "tokens" if use_tokens else "step"
+        pts = [r for r in rs if (r.get(key) or 0) > 0]
+        if len(pts) < 2:
+            continue
+        metric = _metric_of(pts[0], config.metric)
+        if metric not in pts[0]["metrics"]:
+            raise CurricleError(f"task {task}: no metric '{metric}' in the probe results "
+                                f"(has: {', '.join(k for k in pts[0]['metrics'] if not k.endswith('_se'))})")
+        tokens = np.array([r["tokens"] or 0 for r in pts], dtype=np.float64)
+        steps = np.array([r["step"] or 0 for r in pts], dtype=np.float64)
+        axis = tokens if use_tokens else steps
+        y = np.array([_num(r["metrics"].get(metric)) for r in pts])
+        se = np.array([_num(r["metrics"].get(f"{metric}_se")) for r in pts])
+        keep = np.isfinite(y)
+        if keep.sum() < 2:
+            continue
+        pts = [r for r, k in zip(pts, keep) if k]
+        tokens, steps, axis, y, se = tokens[keep], steps[keep], axis[keep], y[keep], se[keep]
+        chance = (pts[0].get("chance") or {}).get(metric)
+        res = analyze(np.log(axis), y, chance, settings, se)
+        last_step = max(last_step, int(steps[-1]))
+
+        def pos(p):
+            return {"tokens": at_index(tokens, p) if use_tokens else None, "step": at_index(steps, p)}
+
+        head = res.crossings[config.variant]
+        entry = {
+            "task": task, "skill": pts[0]["skill"], "metric": metric, "axis": "tokens" if use_tokens else "step",
+            "composite_of": pts[0].get("composite_of") or [], "n_points": len(pts),
+            "chance": chance, "baseline": res.base, "best": res.best, "gain": res.gain,
+            "best_at": pos(float(res.best_index)), "emerged": res.emerged,
+            "left_censored": res.emerged and head is not None and head == 0.0,
+            "emergence": pos(head) if head is not None else None,
+            "emergence_by_variant": {k: (pos(v) if v is not None else None) for k, v in res.crossings.items()},
+            "saturation": pos(res.saturation) if res.saturation is not None else None,
+            "censored_after": None if res.emerged else {"tokens": float(tokens[-1]) if use_tokens else None,
+                                                        "step": float(steps[-1])},
+            "chaoticness": res.chaoticness, "forgettability": res.forgettability,
+            "scores": [float(v) for v in y], "smoothed": [float(v) for v in res.smoothed],
+            "positions": [{"step": int(s), "tokens": int(t) if use_tokens else None} for s, t in zip(steps, tokens)],
+        }
+        entry.update(place(entry["emergence"]["step"] if entry["emergence"] else None, phases))
+        skills[pts[0]["skill"]] = entry
+    emerged = sorted((s for s in skills.values() if s["emergence"]), key=_order_key)
+    order = [s["skill"] for s in emerged] + sorted(s["skill"] for s in skills.values() if not s["emergence"])
+    return {
+        "run": run, "skills": skills, "order": order,
+        "emerged": [s["skill"] for s in emerged],
+        "censored": sorted(s["skill"] for s in skills.values() if not s["emergence"]),
+        "phases": [{"start": s, "name": n} for s, n in phases],
+        "phase_summary": phase_summary([s["emergence"]["step"] for s in emerged], phases, last_step),
+    }
+
+
+def _num(v) -> float:
+    return float(v) if isinstance(v, (int, float)) else math.nan
+
+
+def _order_key(s: dict[str, Any]) -> float:
+    e = s["emergence"]
+    return e["tokens"] if e["tokens"] is not None else e["step"]
+
+
+def composite_checks(run: dict[str, Any]) -> list[dict[str, Any]]:
+    """For each composite skill: did it emerge no earlier than every component?"""
+    out = []
+    skills = run["skills"]
+    for name, s in skills.items():
+        parts = s["composite_of"]
+        if not parts or any(p not in skills for p in parts):
+            continue
+        c = _order_key(s) if s["emergence"] else CENSORED
+        comps = {p: (_order_key(skills[p]) if skills[p]["emergence"] else CENSORED) for p in parts}
+        latest = max(comps.values())
+        if c == CENSORED and latest == CENSORED:
+            verdict = None  # neither has emerged: nothing to compare
+        else:
+            verdict = c >= latest
+        out.append({"run": run["run"], "composite": name, "components": parts, "composite_at": _fin(c),
+                    "components_at": {p: _fin(v) for p, v in comps.items()}, "no_earlier": verdict})
+    return out
+
+
+def _fin(v: float) -> float | None:
+    return None if v == CENSORED else v
+
+
+def map_runs(probe_files: Sequence[Path | str], out_dir: Path | str | None = None,
+             config: MapConfig | None = None) -> dict[str, Any]:
+    """The emergence map of the runs in ``probe_files`` (written under ``out_dir`` if given)."""
+    from curricle.probes.results import read_rows
+
+    config = config or MapConfig()
+    rows = [r for f in probe_files for r in read_rows(f)]
+    curves = _curves(rows, config)
+    if not curves:
+        raise CurricleError("no probe rows with a step or token position to map")
+    runs = {run: analyze_run(run, c, config) for run, c in curves.items()}
+
+    # Ordering consistency over the skills every run has.
+    names = list(runs)
+    common = sorted(set.intersection(*(set(r["skills"]) for r in runs.values())))
+    ordering: dict[str, Any] = {"runs": names, "skills": common,
+                                "emerged_per_run": {n: sum(1 for s in common if runs[n]["skills"][s]["emergence"])
+                                                    for n in names}}
+    if len(names) >= 2 and len(common) >= 2:
+        matrix = np.array([[(_order_key(runs[n]["skills"][s]) if runs[n]["skills"][s]["emergence"] else CENSORED)
+                            for s in common] for n in names])
+        for stat in ("spearman", "kendall"):
+            c = consistency(matrix, names, stat, config.bootstrap, config.permutations, config.seed)
+            ordering[stat] = {"mean": c.value, "ci95": [c.ci_low, c.ci_high], "p_value": c.p_value, "pairs": c.pairs}
+    else:
+        ordering["note"] = "ordering consistency needs at least 2 runs and 2 common skills"
+
+    checks = [c for r in runs.values() for c in composite_checks(r)]
+    decided = [c for c in checks if c["no_earlier"] is not None]
+    composites = {"checks": checks, "decided": len(decided),
+                  "fraction_no_earlier": (sum(c["no_earlier"] for c in decided) / len(decided)) if decided else None}
+
+    result = {"schema": SCHEMA, "config": config.model_dump(mode="json"), "runs": runs, "ordering": ordering,
+              "composites": composites}
+    if out_dir is not None:
+        write_map(Path(out_dir), result)
+    return result
+
+
+CSV_FIELDS = ["run", "skill", "task", "metric", "axis", "n_points", "chance", "baseline", "best", "gain", "emerged",
+              "left_censored", "emergence_tokens", "emergence_step", "stable_tokens", "stable_step", "elbow_tokens",
+              "elbow_step", "saturation_tokens", "saturation_step", "censored_after_tokens", "censored_after_step",
+              "chaoticness", "forgettability", "phase", "steps_into_phase", "nearest_boundary", "steps_from_boundary"]
+
+
+def _csv_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for run, r in result["runs"].items():
+        for skill in r["order"]:
+            s = r["skills"][skill]
+            v = s["emergence_by_variant"]
+            row = {k: s.get(k) for k in CSV_FIELDS if k in s}
+            row.update(run=run, skill=skill)
+            for prefix, where in (("emergence", s["emergence"]), ("stable", v["stable"]), ("elbow", v["elbow"]),
+                                  ("saturation", s["saturation"]), ("censored_after", s["censored_after"])):
+                row[f"{prefix}_tokens"] = where["tokens"] if where else None
+                row[f"{prefix}_step"] = where["step"] if where else None
+            out.append(row)
+    return out
+
+
+def write_map(out_dir: Path, result: dict[str, Any]) -> None:
+    import io
+    import json
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic.write_text(out_dir / "emergence.json", json.dumps(_clean(result), indent=1) + "\n")
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=CSV_FIELDS, extrasaction="ignore")
+    w.writeheader()
+    for row in _csv_rows(result):
+        w.writerow({k: _fmt(v) for k, v in row.items()})
+    atomic.write_text(out_dir / "emergence.csv", buf.getvalue())
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["run_a", "run_b", "n_skills", "spearman", "kendall"])
+    o = result["ordering"]
+    if "kendall" in o:
+        for ps, pk in zip(o["spearman"]["pairs"], o["kendall"]["pairs"]):
+            w.writerow([ps["run_a"], ps["run_b"], len(o["skills"]), _fmt(ps["spearman"]), _fmt(pk["kendall"])])
+    atomic.write_text(out_dir / "ordering.csv", buf.getvalue())
+
+
+def _fmt(v):
+    if isinstance(v, float):
+        return "" if not math.isfinite(v) else f"{v:.6g}"
+    return "" if v is None else v
+
+
+def _clean(v):
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, dict):
+        return {k: _clean(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_clean(x) for x in v]
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+__all__ = ["MapConfig", "map_runs", "analyze_run", "composite_checks"]

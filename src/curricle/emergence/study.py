@@ -1,0 +1,134 @@
+"""A study: several runs of one curriculum (seeds), trained, probed and mapped in one go.
+
+``curricle study STUDY.yaml`` (or ``python -m curricle.emergence.study STUDY.yaml``)::
+
+    name: seeds-order
+    out_dir: runs/seeds_order        # RUN dirs OUT/seed<N>/, OUT/probes.jsonl, OUT/map/
+    seeds: [0, 1, 2]
+    run: {...}                       # a run config, as for `curricle train`; its seed is set per run
+    probe: {suite: {n: 100}}         # curricle probe settings
+    map: {metric: discrete}          # curricle map settings
+
+Every stage is resumable: a finished run is not retrained, an interrupted one continues from
+its last checkpoint, and probe scores come from the cache under ``OUT/.probe-cache``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from curricle.emergence.map import MapConfig
+from curricle.errors import CurricleError
+from curricle.probes.command import ProbeConfig
+
+
+class StudyConfig(BaseModel):
+    """Runs that differ only in seed, and how to probe and map them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "study"
+    """A name for output."""
+    out_dir: Path
+    """Where the runs, the probe results and the map go."""
+    seeds: list[int] = Field(min_length=2)
+    """One run per seed."""
+    run: dict[str, Any]
+    """The run config (``curricle train``'s); ``seed`` is set per run, and ``data_dir``
+    defaults to ``OUT/data`` (shared: the seeds train on the same store)."""
+    probe: ProbeConfig = Field(default_factory=ProbeConfig)
+    """``curricle probe`` settings."""
+    map: MapConfig = Field(default_factory=MapConfig)
+    """``curricle map`` settings."""
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct(cls, v: list[int]) -> list[int]:
+        if len(set(v)) != len(v):
+            raise ValueError("seeds must be distinct")
+        return v
+
+    def run_config(self, seed: int):
+        from curricle.config import parse_config
+
+        data = {**self.run, "seed": seed, "name": f"{self.name}-seed{seed}"}
+        data.setdefault("data_dir", str(self.out_dir / "data"))
+        return parse_config(data, f"study run (seed {seed})")
+
+
+def load_study(path: Path | str) -> StudyConfig:
+    path = Path(path)
+    if not path.is_file():
+        raise CurricleError(f"{path}: no such study file")
+    try:
+        study = StudyConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    except yaml.YAMLError as err:
+        raise CurricleError(f"{path}: not valid YAML ({getattr(err, 'problem', err)})") from None
+    except ValidationError as err:
+        first = err.errors()[0]
+        msg = "unknown key" if first["type"] == "extra_forbidden" else first["msg"].removeprefix("Value error, ")
+        raise CurricleError(f"{path}: {'.'.join(map(str, first['loc']))}: {msg}") from None
+    for seed in study.seeds:  # every run config validates before anything runs
+        study.run_config(seed)
+    return study
+
+
+def run_study(path: Path | str, progress: bool = True) -> dict[str, Any]:
+    """Train (or resume) each seed's run, probe every checkpoint, map them."""
+    from curricle.emergence.command import print_map, wide_console
+    from curricle.emergence.map import map_runs
+    from curricle.prepare import prepare
+    from curricle.probes.command import resolve_tasks
+    from curricle.probes.contamination import check_contamination
+    from curricle.probes.runner import probe_checkpoints
+    from curricle.train.checkpoint import latest_complete
+    from curricle.train.command import train_run
+
+    console = wide_console()
+    study = load_study(path)
+    out = study.out_dir
+    run_dirs = []
+    for i, seed in enumerate(study.seeds, 1):
+        config = study.run_config(seed)
+        run_dir = out / f"seed{seed}"
+        run_dirs.append(run_dir)
+        found = latest_complete(run_dir / "checkpoints")
+        if found is not None and found[0] >= config.train.steps:
+            console.print(f"[{i}/{len(study.seeds)}] seed {seed}: trained ({run_dir})")
+            continue
+        console.rule(f"[bold][{i}/{len(study.seeds)}] train seed {seed}: {config.train.steps} steps -> {run_dir}")
+        train_run(config, run_dir, resume=found is not None, progress=progress)
+
+    data_dir = study.run_config(study.seeds[0]).data_dir
+    prepare(study.run_config(study.seeds[0]), progress=False)  # up to date: a no-op
+    tasks = resolve_tasks(study.probe, [], data_dir)
+    report = check_contamination(data_dir, tasks)
+    leaked = ", ".join(f"{t} {n}" for t, n in report.by_task().items()) or "none"
+    console.rule(f"[bold]probe {len(tasks)} tasks on every checkpoint (items in training data: {leaked})")
+    probes = out / "probes.jsonl"
+    res = probe_checkpoints(run_dirs, tasks, probes, out / ".probe-cache", device=study.probe.device,
+                            dtype=study.probe.dtype, batch_size=study.probe.batch_size)
+    console.print(f"{res.checkpoints} checkpoints: {res.scored} scored, {res.cached} cached, {res.seconds:.0f}s")
+
+    console.rule("[bold]map")
+    result = map_runs([probes], out / "map", study.map)
+    print_map(result, console)
+    console.print(f"files: {probes}, {out / 'map'}/emergence.json, emergence.csv, ordering.csv")
+    return result
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m curricle.emergence.study STUDY.yaml")
+    try:
+        run_study(sys.argv[1])
+    except CurricleError as err:
+        sys.exit(f"error: {err}")

@@ -1,0 +1,171 @@
+"""``curricle probe RUN_OR_CHECKPOINT_DIRS... --out FILE``: score checkpoints on probe tasks.
+
+Also ``--export-lm-eval DIR`` (write the tasks for lm-evaluation-harness; with no
+checkpoints, that is all it does). Settings beyond the command line go in a small YAML file
+(``--config``, a :class:`ProbeConfig`).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from curricle.errors import CurricleError
+from curricle.probes.builtin import SuiteConfig
+
+log = logging.getLogger(__name__)
+
+BUILTIN = "builtin"
+
+
+class ProbeConfig(BaseModel):
+    """Settings of ``curricle probe`` (``--config FILE``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    suite: SuiteConfig = Field(default_factory=SuiteConfig)
+    """The built-in suite: which tasks and how many items."""
+    task_files: list[Path] = Field(default_factory=list)
+    """Task YAML files or directories, instead of the built-in suite (``builtin`` includes it)."""
+    batch_size: int = Field(64, ge=1)
+    """Rows per forward pass."""
+    device: str = "cpu"
+    """Where to score (``cpu``, ``cuda``, ``cuda:1``)."""
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    """Weights' dtype while scoring."""
+    check_contamination: bool = True
+    """Search the run's token store for every probe item first, and report any found."""
+
+
+def load_probe_config(path: Path | None) -> ProbeConfig:
+    if path is None:
+        return ProbeConfig()
+    if not Path(path).is_file():
+        raise CurricleError(f"{path}: no such probe config")
+    try:
+        return ProbeConfig.model_validate(yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {})
+    except yaml.YAMLError as err:
+        raise CurricleError(f"{path}: not valid YAML ({getattr(err, 'problem', err)})") from None
+    except ValidationError as err:
+        first = err.errors()[0]
+        msg = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+        raise CurricleError(f"{path}: {'.'.join(map(str, first['loc']))}: {msg}") from None
+
+
+def resolve_tasks(config: ProbeConfig, task_paths: list[Path], data_dir: Path | None):
+    """The tasks to run: ``task_paths`` (or the config's), else the built-in suite."""
+    from curricle.probes.builtin import builtin_tasks
+    from curricle.probes.task import check_unique, load_tasks
+
+    paths = [Path(p) for p in task_paths] or list(config.task_files) or [Path(BUILTIN)]
+    tasks = []
+    for p in paths:
+        if str(p) == BUILTIN:
+            tasks += builtin_tasks(config.suite, data_dir=data_dir)
+        else:
+            tasks += load_tasks(p, data_dir=data_dir)
+    return check_unique(tasks)
+
+
+def probe_command(paths: list[Path], out: Path | None = None, task_paths: list[Path] | None = None,
+                  config_path: Path | None = None, export_lm_eval: Path | None = None,
+                  cache_dir: Path | None = None, data_dir: Path | None = None,
+                  device: str | None = None, config: ProbeConfig | None = None) -> dict[str, Any]:
+    """Probe ``paths`` (runs, checkpoint series, checkpoints) into ``out``; see the module doc.
+    ``config`` (a :class:`ProbeConfig`) stands in for ``config_path``."""
+    from curricle.emergence.command import wide_console
+    from curricle.probes.checkpoints import find_checkpoints, run_data_dir
+
+    console = wide_console()
+    config = config or load_probe_config(config_path)
+    if device is not None:
+        config = config.model_copy(update={"device": device})
+    if not paths and export_lm_eval is None:
+        raise CurricleError("give checkpoint or run directories to probe, or --export-lm-eval DIR")
+    if paths and out is None:
+        raise CurricleError("--out FILE: where the probe results go (.jsonl or .json)")
+    refs = find_checkpoints(paths) if paths else []
+    if paths and not refs:
+        raise CurricleError(f"no checkpoints under {', '.join(map(str, paths))}")
+    if data_dir is None:
+        data_dir = next((d for d in (run_data_dir(r) for r in dict.fromkeys(ref.run for ref in refs)) if d), None)
+    tasks = resolve_tasks(config, task_paths or [], data_dir)
+    result: dict[str, Any] = {"tasks": [t.name for t in tasks]}
+
+    if export_lm_eval is not None:
+        from curricle.probes.lm_eval_export import export_lm_eval as export
+
+        manifest = export(export_lm_eval, tasks)
+        console.print(f"wrote {len(manifest)} lm-eval tasks to {export_lm_eval} (tag 'curricle'); run them with:")
+        console.print(f"  lm_eval --model hf --model_args pretrained=CHECKPOINT,dtype=float32 "
+                      f"--include_path {export_lm_eval} --tasks curricle --device cpu --batch_size 64",
+                      markup=False)
+        result["lm_eval_tasks"] = manifest
+    if not refs:
+        return result
+
+    if config.check_contamination and data_dir is not None:
+        from curricle.probes.contamination import check_contamination
+
+        report = check_contamination(data_dir, tasks)
+        result["contamination"] = report.by_task()
+        if report.clean:
+            console.print(f"contamination: none of {report.items_checked:,} probe items occurs in the "
+                          f"training data ({data_dir})")
+        else:
+            counts = ", ".join(f"{t} {n}" for t, n in report.by_task().items())
+            console.print(f"[yellow]contamination[/]: probe items found verbatim in the training data "
+                          f"({data_dir}): {counts}")
+
+    from curricle.probes.runner import probe_checkpoints
+
+    cache_dir = cache_dir or Path(out).parent / ".probe-cache"
+
+    def progress(ref, scored, cached):
+        where = f"step {ref.step}" if ref.step is not None else ref.name
+        console.print(f"  {ref.run.name} {where}: scored {scored}, cached {cached}")
+
+    console.rule(f"[bold]probe: {len(refs)} checkpoints x {len(tasks)} tasks")
+    run = probe_checkpoints(paths, tasks, out, cache_dir, device=config.device, dtype=config.dtype,
+                            batch_size=config.batch_size, on_checkpoint=progress)
+    print_table(run.rows, console)
+    for dup, first in run.duplicates.items():
+        console.print(f"[yellow]identical weights[/]: {dup} = {first}")
+    console.print(f"{run.scored} scored, {run.cached} from cache or duplicates, in {run.seconds:.1f}s; "
+                  f"results: {out} (cache: {cache_dir})")
+    result.update(rows=len(run.rows), scored=run.scored, cached=run.cached, duplicates=run.duplicates, out=str(out))
+    return result
+
+
+def print_table(rows: list[dict[str, Any]], console, max_cols: int = 8) -> None:
+    """Each task's discrete score (continuous for text probes) at up to ``max_cols``
+    checkpoints of each run."""
+    from rich.table import Table
+
+    by_run: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        by_run.setdefault(r["run_name"] or "-", []).append(r)
+    for run, rs in by_run.items():
+        steps = sorted({r["step"] for r in rs if r["step"] is not None})
+        if len(steps) > max_cols:
+            steps = [steps[round(i * (len(steps) - 1) / (max_cols - 1))] for i in range(max_cols)]
+        table = Table(title=f"{run}: score by step", title_justify="left")
+        table.add_column("task")
+        table.add_column("metric")
+        for s in steps:
+            table.add_column(str(s), justify="right")
+        cell = {(r["task"], r["step"]): r for r in rs}
+        for task in dict.fromkeys(r["task"] for r in rs):
+            some = next(r for r in rs if r["task"] == task)
+            metric = some["continuous"] if some["output_type"] == "loglikelihood_rolling" else some["discrete"]
+            vals = []
+            for s in steps:
+                r = cell.get((task, s))
+                v = r["metrics"].get(metric) if r else None
+                vals.append(f"{v:.2f}" if isinstance(v, (int, float)) else "-")
+            table.add_row(task, metric, *vals)
+        console.print(table)

@@ -1,0 +1,114 @@
+"""Checking that probe items never occur in training data.
+
+An item *occurs* in a text when the text contains ``prompt + target`` verbatim (for a text
+probe, the whole passage), and not inside a longer word or number: ``5+4=9`` does not occur
+in ``95+4=99``. Short items can occur inside longer training lines of the same skill (the
+agreement frame ``the children run`` inside ``the dogs near the children run``); those are
+reported too, since the model did see that exact text. That is the leak that matters for a probe: the model could have
+memorised the answer in the probe's own wording. (Fuzzier overlap, such as the same sum
+written with spaces, is what ``curate``'s decontamination step catches before training.)
+
+The training data is a prepared token store (every domain's *train* split, decoded) or any
+iterable of texts. Each item is searched for in the concatenated text of a domain, so the
+cost is one linear scan per item.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
+
+from curricle.probes.task import ProbeTask
+
+_SEP = "\x00"
+
+
+@dataclass
+class ContaminationReport:
+    """Items found in the training data: ``hits`` is ``[(task, item id, where)]``."""
+
+    items_checked: int = 0
+    texts_checked: int = 0
+    hits: list[tuple[str, str, str]] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not self.hits
+
+    def by_task(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for task, _, _ in self.hits:
+            out[task] = out.get(task, 0) + 1
+        return out
+
+
+def store_texts(data_dir) -> list[tuple[str, str, int]]:
+    """``(domain, text, documents)``: each domain's train split decoded in one piece
+    (documents stay separated by the EOS token's text, which no item contains). Memoized per
+    store state, since the suite's text probes and the check all read it."""
+    from curricle.store import TokenStore
+
+    path = Path(data_dir.data_dir if isinstance(data_dir, TokenStore) else data_dir).resolve()
+    manifest = path / "manifest.json"
+    return _decoded(str(path), manifest.stat().st_mtime_ns if manifest.exists() else 0)
+
+
+@lru_cache(maxsize=2)
+def _decoded(path: str, manifest_mtime: int) -> list[tuple[str, str, int]]:
+    from curricle.store import TokenStore
+
+    store = TokenStore(Path(path))
+    tokenizer = store.load_tokenizer()
+    out = []
+    for domain in store.domains:
+        split = store.split(domain, "train")
+        out.append((domain, tokenizer.decode(split.tokens.tolist(), skip_special_tokens=False), split.n_docs))
+    return out
+
+
+def occurs(needle: str, text: str) -> bool:
+    """Whether ``needle`` is in ``text`` with no letter or digit glued to either end."""
+    start = text.find(needle)
+    while start >= 0:
+        end = start + len(needle)
+        before = text[start - 1] if start > 0 else ""
+        after = text[end] if end < len(text) else ""
+        if not (before.isalnum() and needle[0].isalnum()) and not (after.isalnum() and needle[-1].isalnum()):
+            return True
+        start = text.find(needle, start + 1)
+    return False
+
+
+def check_contamination(store_or_texts, tasks: Sequence[ProbeTask]) -> ContaminationReport:
+    """Search the training data for every item of ``tasks``.
+
+    ``store_or_texts``: a prepared data directory (``Path`` or ``str``), a ``TokenStore``, or
+    an iterable of training texts. Returns a report whose ``hits`` name each leaked item
+    and where it was found (the domain, or ``text`` for plain texts).
+    """
+    from curricle.store import TokenStore
+
+    if isinstance(store_or_texts, (str, Path, TokenStore)):
+        corpora = store_texts(store_or_texts)
+    else:
+        texts = list(store_or_texts)
+        corpora = [("text", _SEP.join(texts), len(texts))]
+    report = ContaminationReport()
+    needles = [(t.name, i.id, i.text) for t in tasks for i in t.items]
+    report.items_checked = len(needles)
+    # One scan per item over all corpora joined; only a hit looks up which corpus it is in.
+    names, texts = [], []
+    for where, text, n_texts in corpora:
+        names.append(where)
+        texts.append(text)
+        report.texts_checked += n_texts
+    joined = _SEP.join(texts)
+    for task, item_id, needle in needles:
+        if needle and occurs(needle, joined):
+            for where, text in zip(names, texts):
+                if occurs(needle, text):
+                    report.hits.append((task, item_id, where))
+                    break
+    return report

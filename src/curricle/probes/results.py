@@ -1,0 +1,86 @@
+"""Probe results: one row per (checkpoint, task), written as JSON Lines or JSON.
+
+The row schema (``schema: curricle.probe/1``) is stable; fields are only ever added::
+
+    run, run_name         the run (curricle run directory or checkpoint series) and its name
+    checkpoint            the checkpoint directory (null for in-loop probes)
+    step, tokens          the position (null where unknown)
+    weights_hash          digest of the weight files (null in-loop)
+    duplicate_of          the earlier checkpoint with identical weights, else null
+    task, skill, task_hash, output_type, n, composite_of
+    metrics               {metric: mean, metric_se: standard error, ...}
+    discrete, continuous  the names of the task's discrete and continuous metrics
+    chance                {metric: score of guessing or null}
+    seconds               scoring time (of the first scoring, for cached rows)
+    cached                true when the scores came from the cache or a duplicate
+
+A ``.json`` file holds ``{"schema": ..., "rows": [...]}``; any other suffix is JSON Lines.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Iterable
+
+from curricle.errors import CurricleError
+
+SCHEMA = "curricle.probe/1"
+
+
+def _clean(v: Any) -> Any:
+    """NaN/inf are not JSON: write them as null."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, dict):
+        return {k: _clean(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_clean(x) for x in v]
+    return v
+
+
+def write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
+    from curricle import atomic
+
+    path = Path(path)
+    rows = [_clean(r) for r in rows]
+    if path.suffix == ".json":
+        atomic.write_text(path, json.dumps({"schema": SCHEMA, "rows": rows}, indent=1) + "\n")
+    else:
+        atomic.write_text(path, "".join(json.dumps(r) + "\n" for r in rows))
+
+
+def append_rows(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    """Append rows to a JSON Lines file (the in-loop hook's ``RUN/probes.jsonl``)."""
+    with open(path, "a", encoding="utf-8") as f:
+        for r in rows:
+            f.write(json.dumps(_clean(r)) + "\n")
+
+
+def read_rows(path: Path | str) -> list[dict[str, Any]]:
+    """Rows of a probe results file (JSON or JSON Lines)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CurricleError(f"{path}: no such probe results file")
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise CurricleError(f"{path}: not valid JSON ({err.msg})") from None
+        rows = data.get("rows") if isinstance(data, dict) else None
+        if not isinstance(rows, list):
+            raise CurricleError(f"{path}: expected {{'schema': ..., 'rows': [...]}}")
+    else:
+        rows = []
+        for n, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as err:
+                    raise CurricleError(f"{path}:{n}: not valid JSON ({err.msg})") from None
+    for n, r in enumerate(rows):
+        if not isinstance(r, dict) or r.get("schema") != SCHEMA:
+            raise CurricleError(f"{path}: row {n} is not a {SCHEMA} row")
+    return rows

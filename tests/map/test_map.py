@@ -1,0 +1,115 @@
+"""map_runs on probe rows with known curves: order, censoring, composites, phases, files."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+from curricle.emergence import MapConfig, map_runs
+from curricle.probes.results import SCHEMA, write_rows
+
+STEPS = [10, 20, 40, 80, 160, 320]
+
+
+def curve(start: int) -> list[float]:
+    """Accuracy that jumps from chance (0.25) to 1.0 at checkpoint ``start`` (None: never)."""
+    if start is None:
+        return [0.25, 0.26, 0.24, 0.25, 0.26, 0.25]
+    return [0.25 if i < start else 1.0 for i in range(len(STEPS))]
+
+
+def rows_for(run: str, starts: dict[str, int | None], composite: dict[str, list[str]] | None = None) -> list[dict]:
+    out = []
+    for skill, start in starts.items():
+        for step, acc in zip(STEPS, curve(start)):
+            out.append({
+                "schema": SCHEMA, "run": run, "run_name": run.rsplit("/", 1)[-1], "checkpoint": f"{run}/s{step}",
+                "step": step, "tokens": step * 1000, "weights_hash": None, "duplicate_of": None,
+                "task": skill, "skill": skill, "task_hash": "h", "output_type": "multiple_choice", "n": 100,
+                "composite_of": (composite or {}).get(skill, []),
+                "metrics": {"acc": acc, "acc_se": 0.02, "prob": acc, "prob_se": 0.02},
+                "discrete": "acc", "continuous": "prob", "chance": {"acc": 0.25, "prob": 0.25},
+                "seconds": 0.1, "cached": False,
+            })
+    return out
+
+
+@pytest.fixture
+def probe_files(tmp_path):
+    composite = {"a+b": ["a", "b"]}
+    starts = [
+        {"a": 1, "b": 2, "a+b": 3, "c": 4, "never": None},
+        {"a": 1, "b": 2, "a+b": 4, "c": 3, "never": None},  # c and a+b swap
+        {"b": 1, "a": 2, "a+b": 3, "c": 5, "never": None},  # a and b swap
+    ]
+    files = []
+    for i, s in enumerate(starts):
+        run = tmp_path / f"seed{i}"
+        run.mkdir()
+        (run / "config.yaml").write_text(yaml.safe_dump({"mixture": {"schedule": {"kind": "phases", "phases": [
+            {"name": "warmup", "steps": 30}, {"name": "main", "steps": 100}, {"name": "anneal"}]}}}))
+        f = tmp_path / f"probes{i}.jsonl"
+        write_rows(f, rows_for(str(run), s, composite))
+        files.append(f)
+    return files
+
+
+def test_map_orders_censors_and_checks_composites(probe_files, tmp_path):
+    out = tmp_path / "map"
+    result = map_runs(probe_files, out, MapConfig(sigma=0.0, bootstrap=100, permutations=200))
+    runs = list(result["runs"].values())
+    assert [r["order"] for r in runs] == [["a", "b", "a+b", "c", "never"], ["a", "b", "c", "a+b", "never"],
+                                         ["b", "a", "a+b", "c", "never"]]
+    first = runs[0]["skills"]
+    # a jumps between checkpoints 0 and 1: the 0.625 threshold is half way, in log-tokens.
+    assert first["a"]["emergence"]["tokens"] == pytest.approx(np.sqrt(10_000 * 20_000))
+    assert first["a"]["emergence"]["step"] == pytest.approx(np.sqrt(10 * 20))
+    assert first["never"]["emergence"] is None and not first["never"]["emerged"]
+    assert first["never"]["censored_after"] == {"tokens": 320_000.0, "step": 320.0}
+    # Phases: warmup is steps 1-30, main 31-130, anneal after.
+    # a, b, a+b, c emerge at steps sqrt(10*20), sqrt(20*40), sqrt(40*80), sqrt(80*160).
+    assert [first[s]["phase"] for s in ("a", "b", "a+b", "c")] == ["warmup", "warmup", "main", "main"]
+    assert first["a+b"]["nearest_boundary"] == "main"
+    assert first["c"]["nearest_boundary"] == "anneal"
+    assert first["c"]["steps_from_boundary"] == pytest.approx(np.sqrt(80 * 160) - 130)
+    summary = {p["phase"]: p["emerged"] for p in runs[0]["phase_summary"]}
+    assert summary == {"warmup": 2, "main": 2, "anneal": 0}
+
+    comp = result["composites"]
+    assert comp["decided"] == 3 and comp["fraction_no_earlier"] == 1.0
+
+    o = result["ordering"]
+    assert o["skills"] == ["a", "a+b", "b", "c", "never"]
+    # Pairwise Kendall by hand over (a, a+b, b, c, never): runs 0-1 and 0-2 differ by one swap
+    # (tau 0.8), runs 1-2 by two (tau 0.6).
+    assert [p["kendall"] for p in o["kendall"]["pairs"]] == pytest.approx([0.8, 0.8, 0.6])
+    assert o["kendall"]["mean"] == pytest.approx(2.2 / 3)
+    assert o["kendall"]["ci95"][0] <= o["kendall"]["mean"] <= o["kendall"]["ci95"][1]
+    assert 0 < o["kendall"]["p_value"] <= 1 and o["spearman"]["mean"] > 0.5
+
+    saved = json.loads((out / "emergence.json").read_text())
+    assert saved["schema"] == "curricle.map/1" and saved["ordering"]["kendall"]["mean"] == o["kendall"]["mean"]
+    with open(out / "emergence.csv") as f:
+        table = list(csv.DictReader(f))
+    assert len(table) == 15 and table[0]["skill"] == "a" and table[4]["emerged"] == "False"
+    with open(out / "ordering.csv") as f:
+        assert len(list(csv.DictReader(f))) == 3
+
+
+def test_composite_emerging_first_is_caught(tmp_path):
+    f = tmp_path / "p.jsonl"
+    write_rows(f, rows_for("r", {"a": 3, "b": 1, "a+b": 2}, {"a+b": ["a", "b"]}))
+    result = map_runs([f], None, MapConfig(sigma=0.0, bootstrap=0, permutations=0))
+    (check,) = result["composites"]["checks"]
+    assert check["no_earlier"] is False and result["composites"]["fraction_no_earlier"] == 0.0
+    assert "note" in result["ordering"]  # one run: no consistency
+
+
+def test_variants_and_metrics_are_selectable(probe_files):
+    result = map_runs(probe_files[:1], None, MapConfig(sigma=0.0, metric="prob", variant="elbow",
+                                                        bootstrap=0, permutations=0))
+    a = next(iter(result["runs"].values()))["skills"]["a"]
+    assert a["metric"] == "prob"
+    assert a["emergence"] == a["emergence_by_variant"]["elbow"]

@@ -1,0 +1,78 @@
+import pytest
+import yaml
+
+from curricle.errors import CurricleError
+from curricle.probes import SuiteConfig, builtin_task_names, builtin_tasks, load_tasks, parse_task, write_tasks
+from curricle.synthetic import GENERATORS, split_of
+
+
+def test_builtin_suite_has_every_skill_from_heldout_items():
+    tasks = builtin_tasks(SuiteConfig(n=20))
+    names = [t.name for t in tasks]
+    assert names == [*GENERATORS, "code-syntax"]  # no store: no text probes
+    assert len(names) >= 12 and {"arithmetic", "arithmetic-hard"} <= set(names)
+    by_name = {t.name: t for t in tasks}
+    for skill in GENERATORS:
+        t = by_name[skill]
+        assert len(t.items) == 20
+        assert all(split_of(skill, i.id) == "heldout" for i in t.items)
+    assert by_name["reverse+uppercase"].composite_of == ("reverse", "uppercase")
+    assert by_name["arithmetic"].output_type == "generate_until"
+    assert by_name["agreement"].output_type == "multiple_choice"
+    # Fixed seed: the same items, so the same hash, every time.
+    assert [t.hash for t in builtin_tasks(SuiteConfig(n=20))] == [t.hash for t in tasks]
+
+
+def test_builtin_suite_adds_text_probes_from_the_store(probe_run):
+    _, data_dir = probe_run
+    tasks = builtin_tasks(SuiteConfig(n=5, text_passages=4), data_dir=data_dir)
+    text = {t.name: t for t in tasks if t.output_type == "loglikelihood_rolling"}
+    assert list(text) == ["prose-loss"]  # the store has no code domain
+    assert 1 <= len(text["prose-loss"].items) <= 4
+    assert all(i.prompt == "" and len(i.target) <= 400 for i in text["prose-loss"].items)
+    assert "code-loss" in builtin_task_names()
+
+
+def test_suite_subset_and_unknown_task():
+    assert [t.name for t in builtin_tasks(SuiteConfig(n=3, tasks=["copy", "brackets"]))] == ["copy", "brackets"]
+    with pytest.raises(CurricleError, match="unknown built-in task 'nope'"):
+        builtin_tasks(SuiteConfig(tasks=["nope"]))
+
+
+def test_task_file_with_inline_and_jsonl_items(tmp_path):
+    (tmp_path / "items.jsonl").write_text('{"prompt": "1+1=", "target": "2", "distractors": ["3"]}\n'
+                                          '{"id": "b", "prompt": "2+2=", "target": "4", "distractors": ["5"]}\n')
+    (tmp_path / "tasks.yaml").write_text(yaml.safe_dump({"tasks": [
+        {"task": "sums", "output_type": "multiple_choice", "dataset": {"kind": "jsonl", "path": "items.jsonl"}},
+        {"task": "hello", "output_type": "generate_until", "generation": {"until": ["\n", "."]},
+         "items": [{"prompt": "say hi:", "target": " hi"}]},
+    ]}))
+    sums, hello = load_tasks(tmp_path / "tasks.yaml")
+    assert [i.id for i in sums.items] == ["1", "b"] and sums.items[1].choices == ("4", "5")
+    assert hello.until == ("\n", ".") and hello.gen_tokens == len(" hi") + 2
+    # Written back with items inline, the tasks load to the same hashes.
+    write_tasks([sums, hello], tmp_path / "out.yaml")
+    assert [t.hash for t in load_tasks(tmp_path / "out.yaml")] == [sums.hash, hello.hash]
+
+
+def test_hash_covers_items_not_names():
+    base = {"output_type": "multiple_choice", "items": [{"prompt": "a", "target": "b", "distractors": ["c"]}]}
+    a = parse_task({"task": "a", **base}, "t")
+    b = parse_task({"task": "b", "skill": "other", "chance": 0.3, **base}, "t")
+    c = parse_task({**base, "task": "a", "items": [{"prompt": "a", "target": "b", "distractors": ["d"]}]}, "t")
+    assert a.hash == b.hash != c.hash
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"task": "t", "output_type": "multiple_choice"}, "exactly one of 'dataset' or 'items'"),
+    ({"task": "t", "output_type": "multiple_choice", "items": [{"prompt": "a", "target": "b"}]}, "need distractors"),
+    ({"task": "t", "output_type": "bogus", "items": []}, "output_type"),
+    ({"task": "t", "output_type": "loglikelihood", "items": [], "extra": 1}, "extra: unknown key"),
+    ({"task": "t", "output_type": "multiple_choice",
+      "dataset": {"kind": "generator", "skill": "nope"}}, "unknown skill 'nope'"),
+    ({"task": "t", "output_type": "loglikelihood_rolling", "items": [{"prompt": "x", "target": "y"}]},
+     "empty prompt"),
+])
+def test_bad_tasks_fail_with_the_field(data, message):
+    with pytest.raises(CurricleError, match=message):
+        parse_task(data, "tasks.yaml")
