@@ -119,19 +119,34 @@ def parse_config(data: Any, where: str = "config") -> RunConfig:
         raise CurricleError(f"{where}: {_format_error(err)}") from None
 
 
-def load_config(path: Path | str, overrides: dict[str, Any] | None = None) -> RunConfig:
-    """Read and validate a YAML run config; ``overrides`` are merged on top (top-level keys)."""
+def read_yaml(path: Path | str, what: str = "config file") -> Any:
+    """A YAML file's content (None for an empty one); one-line errors for a missing file,
+    bad YAML (with its line) or bad UTF-8."""
     path = Path(path)
     if not path.is_file():
-        raise CurricleError(f"{path}: no such config file")
+        raise CurricleError(f"{path}: no such {what}")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
         raise CurricleError(f"{path}{line}: not valid YAML ({getattr(err, 'problem', err)})") from None
     except UnicodeDecodeError as err:
         raise CurricleError(f"{path}: not valid UTF-8 ({err.reason} at byte {err.start})") from None
+
+
+def load_model_file(path: Path | str, model: type[BaseModel], what: str = "config file") -> Any:
+    """A YAML file validated as ``model`` (an empty file: the defaults), errors in one line."""
+    data = read_yaml(path, what)
+    try:
+        return model.model_validate(data or {})
+    except ValidationError as err:
+        raise CurricleError(f"{path}: {_format_error(err)}") from None
+
+
+def load_config(path: Path | str, overrides: dict[str, Any] | None = None) -> RunConfig:
+    """Read and validate a YAML run config; ``overrides`` are merged on top (top-level keys)."""
+    data = read_yaml(path)
     if data is None:
         data = {}
     if isinstance(data, dict) and overrides:

@@ -6,26 +6,15 @@ import math
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import ValidationError
 
 from curricle.emergence.map import MapConfig, map_runs
 from curricle.errors import CurricleError
 
 
 def load_map_config(path: Path | None) -> MapConfig:
-    if path is None:
-        return MapConfig()
-    if not Path(path).is_file():
-        raise CurricleError(f"{path}: no such map config")
-    try:
-        return MapConfig.model_validate(yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {})
-    except yaml.YAMLError as err:
-        raise CurricleError(f"{path}: not valid YAML ({getattr(err, 'problem', err)})") from None
-    except ValidationError as err:
-        first = err.errors()[0]
-        msg = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
-        raise CurricleError(f"{path}: {'.'.join(map(str, first['loc']))}: {msg}") from None
+    from curricle.config import load_model_file
+
+    return MapConfig() if path is None else load_model_file(path, MapConfig, "map config")
 
 
 def map_command(probe_files: list[Path], out: Path, config_path: Path | None = None,

@@ -11,8 +11,7 @@ import logging
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from curricle.errors import CurricleError
 from curricle.probes.builtin import SuiteConfig
@@ -42,18 +41,9 @@ class ProbeConfig(BaseModel):
 
 
 def load_probe_config(path: Path | None) -> ProbeConfig:
-    if path is None:
-        return ProbeConfig()
-    if not Path(path).is_file():
-        raise CurricleError(f"{path}: no such probe config")
-    try:
-        return ProbeConfig.model_validate(yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {})
-    except yaml.YAMLError as err:
-        raise CurricleError(f"{path}: not valid YAML ({getattr(err, 'problem', err)})") from None
-    except ValidationError as err:
-        first = err.errors()[0]
-        msg = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
-        raise CurricleError(f"{path}: {'.'.join(map(str, first['loc']))}: {msg}") from None
+    from curricle.config import load_model_file
+
+    return ProbeConfig() if path is None else load_model_file(path, ProbeConfig, "probe config")
 
 
 def resolve_tasks(config: ProbeConfig, task_paths: list[Path], data_dir: Path | None):
