@@ -7,18 +7,18 @@ documents; the probes use them.
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Literal
+from typing import Annotated, Any, Iterator, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from curricle.sources.base import Document, Source, SourceConfig
-from curricle.synthetic import GENERATORS, make_generator
+from curricle.synthetic import known_skill, make_generator
 
 
 class SyntheticConfig(SourceConfig):
     kind: Literal["synthetic"] = "synthetic"
     """Always ``synthetic``."""
-    skill: str
+    skill: Annotated[str, AfterValidator(known_skill)]
     """The generator, a key of ``curricle.synthetic.GENERATORS`` (e.g. ``arithmetic``)."""
     seed: int = 0
     """The generator's seed: it fixes the items (and, for ``facts``, the entities)."""
@@ -29,12 +29,6 @@ class SyntheticConfig(SourceConfig):
     params: dict[str, Any] = Field(default_factory=dict)
     """Keyword parameters of the generator (e.g. ``{digits: 3}`` for ``arithmetic``)."""
 
-    @field_validator("skill")
-    @classmethod
-    def _known_skill(cls, v: str) -> str:
-        if v not in GENERATORS:
-            raise ValueError(f"unknown skill {v!r}; expected one of: {', '.join(GENERATORS)}")
-        return v
 
     @model_validator(mode="after")
     def _valid_params(self) -> "SyntheticConfig":

@@ -42,6 +42,14 @@ GENERATORS: dict[str, type[SkillGenerator]] = {
 }
 
 
+def known_skill(name: str) -> str:
+    """``name`` if it is a registered skill, else ``ValueError`` listing the valid ones (for
+    config validators)."""
+    if name not in GENERATORS:
+        raise ValueError(f"unknown skill {name!r}; expected one of: {', '.join(GENERATORS)}")
+    return name
+
+
 def make_generator(name: str, seed: int = 0, **params: Any) -> SkillGenerator:
     """The generator registered as ``name``, with its seed and keyword parameters.
 
@@ -64,6 +72,7 @@ __all__ = [
     "SkillGenerator",
     "SkillItem",
     "Split",
+    "known_skill",
     "make_generator",
     "split_of",
 ]

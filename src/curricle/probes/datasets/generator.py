@@ -9,20 +9,20 @@ the people and their attributes).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field
 
 from curricle.errors import CurricleError
 from curricle.probes.datasets.base import BuildContext, DatasetConfig
 from curricle.probes.item import ProbeItem
-from curricle.synthetic import GENERATORS, make_generator
+from curricle.synthetic import GENERATORS, known_skill, make_generator
 
 
 class GeneratorDatasetConfig(DatasetConfig):
     kind: Literal["generator"] = "generator"
     """Always ``generator``."""
-    skill: str
+    skill: Annotated[str, AfterValidator(known_skill)]
     """A key of ``curricle.synthetic.GENERATORS``."""
     seed: int = 0
     """The generator seed (the training source's, for ``facts``)."""
@@ -31,12 +31,6 @@ class GeneratorDatasetConfig(DatasetConfig):
     params: dict[str, Any] = Field(default_factory=dict)
     """Keyword parameters of the generator (e.g. ``{digits: 3}``)."""
 
-    @field_validator("skill")
-    @classmethod
-    def _known(cls, v: str) -> str:
-        if v not in GENERATORS:
-            raise ValueError(f"unknown skill {v!r}; expected one of: {', '.join(GENERATORS)}")
-        return v
 
     def build(self, context: BuildContext) -> list[ProbeItem]:
         try:
