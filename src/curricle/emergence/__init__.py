@@ -2,6 +2,7 @@
 
 - :mod:`~curricle.emergence.curves`: smoothing, emergence (``CROSSINGS``: fixed, stable,
   elbow), saturation, censoring, chaoticness, forgettability;
+- :mod:`~curricle.emergence.intervals`: bootstrap intervals of emergence and saturation;
 - :mod:`~curricle.emergence.ordering`: Spearman / Kendall over censored ranks, bootstrap
   intervals, permutation p-values;
 - :mod:`~curricle.emergence.phases`: emergence against curriculum phase boundaries;

@@ -2,7 +2,10 @@
 
 Per run and skill (see :mod:`~curricle.emergence.curves`): emergence (``fixed``, ``stable``
 and ``elbow``), saturation, censoring, chaoticness and forgettability, and where the
-emergence falls in the run's curriculum phases. Across runs (seeds, sizes, curricula):
+emergence falls in the run's curriculum phases; with ``bootstrap`` > 0, a 95% interval of
+the emergence and saturation points and the probability that the skill emerges, from a
+parametric bootstrap over the scores' standard errors (:mod:`~curricle.emergence.intervals`).
+Across runs (seeds, sizes, curricula):
 ordering consistency (:mod:`~curricle.emergence.ordering`) over the skills every run
 probed, and, per run, whether each composite skill emerged no earlier than its components.
 
@@ -22,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from curricle import atomic
 from curricle.emergence.curves import CurveSettings, analyze, at_index
+from curricle.emergence.intervals import point_intervals, skill_rng
 from curricle.emergence.ordering import CENSORED, consistency
 from curricle.emergence.phases import phase_summary, place, run_phases
 from curricle.errors import CurricleError
@@ -54,11 +58,13 @@ class MapConfig(BaseModel):
     tasks: list[str] | None = None
     """Only these tasks (default: all)."""
     bootstrap: int = Field(1000, ge=0)
-    """Bootstrap resamples of skills for the consistency intervals."""
+    """Bootstrap resamples: of skills, for the consistency intervals; and of each curve
+    (its scores redrawn from their standard errors), for the emergence and saturation
+    intervals (0: no intervals)."""
     permutations: int = Field(1000, ge=0)
     """Shuffles for the consistency p-values."""
     seed: int = 0
-    """Seed of the resampling."""
+    """Seed of the resampling (a curve's draws: this seed and the skill's name)."""
 
     def curve_settings(self) -> CurveSettings:
         return CurveSettings(self.fraction, self.saturation, self.sigma, self.stable_k, self.min_gain, self.z)
@@ -86,7 +92,8 @@ def _curves(rows: list[dict[str, Any]], config: MapConfig) -> dict[str, dict[str
 
 
 def analyze_run(run: str, curves: dict[str, list[dict[str, Any]]], config: MapConfig) -> dict[str, Any]:
-    """Per skill of one run: emergence, saturation, censoring, instability, phase."""
+    """Per skill of one run: emergence, saturation (each with its bootstrap interval),
+    censoring, instability, phase."""
     from curricle.probes.checkpoints import run_config
 
     phases = run_phases(run_config(Path(run))) if run != "-" else []
@@ -117,21 +124,33 @@ def analyze_run(run: str, curves: dict[str, list[dict[str, Any]]], config: MapCo
         tokens, steps, axis, y, se = tokens[keep], steps[keep], axis[keep], y[keep], se[keep]
         chance = (pts[0].get("chance") or {}).get(metric)
         res = analyze(np.log(axis), y, chance, settings, se)
+        skill = pts[0]["skill"]
+        boot = point_intervals(np.log(axis), y, se, chance, settings, config.variant, config.bootstrap,
+                               skill_rng(config.seed, skill))
         last_step = max(last_step, int(steps[-1]))
 
         def pos(p):
             return {"tokens": at_index(tokens, p) if use_tokens else None, "step": at_index(steps, p)}
 
+        def span(lo_hi):
+            if lo_hi is None:
+                return None
+            lo, hi = pos(lo_hi[0]), pos(lo_hi[1])
+            return {"tokens": [lo["tokens"], hi["tokens"]] if use_tokens else None, "step": [lo["step"], hi["step"]]}
+
         head = res.crossings[config.variant]
         entry = {
-            "task": task, "skill": pts[0]["skill"], "metric": metric, "axis": "tokens" if use_tokens else "step",
+            "task": task, "skill": skill, "metric": metric, "axis": "tokens" if use_tokens else "step",
             "composite_of": pts[0].get("composite_of") or [], "n_points": len(pts),
             "chance": chance, "baseline": res.base, "best": res.best, "gain": res.gain,
             "best_at": pos(float(res.best_index)), "emerged": res.emerged,
             "left_censored": res.emerged and head is not None and head == 0.0,
             "emergence": pos(head) if head is not None else None,
+            "emergence_ci95": span(boot.emergence) if boot else None,
+            "emergence_probability": boot.emergence_probability if boot else None,
             "emergence_by_variant": {k: (pos(v) if v is not None else None) for k, v in res.crossings.items()},
             "saturation": pos(res.saturation) if res.saturation is not None else None,
+            "saturation_ci95": span(boot.saturation) if boot else None,
             "censored_after": None if res.emerged else {"tokens": float(tokens[-1]) if use_tokens else None,
                                                         "step": float(steps[-1])},
             "chaoticness": res.chaoticness, "forgettability": res.forgettability,
@@ -139,7 +158,7 @@ def analyze_run(run: str, curves: dict[str, list[dict[str, Any]]], config: MapCo
             "positions": [{"step": int(s), "tokens": int(t) if use_tokens else None} for s, t in zip(steps, tokens)],
         }
         entry.update(place(entry["emergence"]["step"] if entry["emergence"] else None, phases))
-        skills[pts[0]["skill"]] = entry
+        skills[skill] = entry
     emerged = sorted((s for s in skills.values() if s["emergence"]), key=_order_key)
     order = [s["skill"] for s in emerged] + sorted(s["skill"] for s in skills.values() if not s["emergence"])
     return {
@@ -189,9 +208,16 @@ def map_runs(probe_files: Sequence[Path | str], out_dir: Path | str | None = Non
     """The emergence map of the runs in ``probe_files`` (written under ``out_dir`` if given)."""
     from curricle.probes.results import read_rows
 
+    result = map_rows([r for f in probe_files for r in read_rows(f)], config)
+    if out_dir is not None:
+        write_map(Path(out_dir), result)
+    return result
+
+
+def map_rows(rows: Sequence[dict[str, Any]], config: MapConfig | None = None) -> dict[str, Any]:
+    """The emergence map of probe result rows (``map_runs`` without the files)."""
     config = config or MapConfig()
-    rows = [r for f in probe_files for r in read_rows(f)]
-    curves = _curves(rows, config)
+    curves = _curves(list(rows), config)
     if not curves:
         raise CurricleError("no probe rows with a step or token position to map")
     runs = {run: analyze_run(run, c, config) for run, c in curves.items()}
@@ -216,17 +242,17 @@ def map_runs(probe_files: Sequence[Path | str], out_dir: Path | str | None = Non
     composites = {"checks": checks, "decided": len(decided),
                   "fraction_no_earlier": (sum(c["no_earlier"] for c in decided) / len(decided)) if decided else None}
 
-    result = {"schema": SCHEMA, "config": config.model_dump(mode="json"), "runs": runs, "ordering": ordering,
-              "composites": composites}
-    if out_dir is not None:
-        write_map(Path(out_dir), result)
-    return result
+    return {"schema": SCHEMA, "config": config.model_dump(mode="json"), "runs": runs, "ordering": ordering,
+            "composites": composites}
 
 
 CSV_FIELDS = ["run", "skill", "task", "metric", "axis", "n_points", "chance", "baseline", "best", "gain", "emerged",
-              "left_censored", "emergence_tokens", "emergence_step", "stable_tokens", "stable_step", "elbow_tokens",
-              "elbow_step", "saturation_tokens", "saturation_step", "censored_after_tokens", "censored_after_step",
-              "chaoticness", "forgettability", "phase", "steps_into_phase", "nearest_boundary", "steps_from_boundary"]
+              "left_censored", "emergence_tokens", "emergence_step", "emergence_probability", "emergence_lo_tokens",
+              "emergence_hi_tokens", "emergence_lo_step", "emergence_hi_step", "stable_tokens", "stable_step",
+              "elbow_tokens", "elbow_step", "saturation_tokens", "saturation_step", "saturation_lo_tokens",
+              "saturation_hi_tokens", "saturation_lo_step", "saturation_hi_step", "censored_after_tokens",
+              "censored_after_step", "chaoticness", "forgettability", "phase", "steps_into_phase", "nearest_boundary",
+              "steps_from_boundary"]
 
 
 def _csv_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
@@ -241,6 +267,12 @@ def _csv_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
                                   ("saturation", s["saturation"]), ("censored_after", s["censored_after"])):
                 row[f"{prefix}_tokens"] = where["tokens"] if where else None
                 row[f"{prefix}_step"] = where["step"] if where else None
+            # The 95% intervals: empty where there are none (bootstrap 0, or too few draws emerged).
+            for prefix in ("emergence", "saturation"):
+                ci = s.get(f"{prefix}_ci95")
+                for i, end in enumerate(("lo", "hi")):
+                    row[f"{prefix}_{end}_tokens"] = ci["tokens"][i] if ci and ci["tokens"] else None
+                    row[f"{prefix}_{end}_step"] = ci["step"][i] if ci else None
             out.append(row)
     return out
 
@@ -285,4 +317,4 @@ def _clean(v):
     return v
 
 
-__all__ = ["MapConfig", "map_runs", "analyze_run", "composite_checks"]
+__all__ = ["MapConfig", "map_runs", "map_rows", "analyze_run", "composite_checks"]
