@@ -194,6 +194,37 @@ def study(
     _run(run_study, study_file, verbose=verbose)
 
 
+@app.command()
+def report(
+    run_dir: Path = typer.Argument(..., help="A curricle run directory (finished or still running)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="The HTML file (default: RUN/report.html)."),
+    probes: Optional[List[Path]] = typer.Option(
+        None, "--probes", help="More probe results (from 'curricle probe'); RUN/probes.jsonl is always read."),
+    map_config: Optional[Path] = typer.Option(None, "--map-config", help="Map settings (YAML), as for 'curricle map'."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
+) -> None:
+    """One self-contained HTML page of a run: losses, mixture, audit log, skill map, curation
+    funnel, stability events and a checkpoint table. Opens offline in any browser."""
+    from curricle.report.command import report_command
+
+    _run(report_command, run_dir, out, probes or [], map_config, verbose=verbose)
+
+
+@app.command()
+def compare(
+    run_dirs: List[Path] = typer.Argument(..., help="Two or more run directories."),
+    out: Path = typer.Option(Path("compare.html"), "--out", help="The HTML file."),
+    probes: Optional[List[Path]] = typer.Option(None, "--probes", help="More probe results (from 'curricle probe')."),
+    map_config: Optional[Path] = typer.Option(None, "--map-config", help="Map settings (YAML), as for 'curricle map'."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
+) -> None:
+    """The report's panels side by side for several runs, with how consistently their skills
+    emerge in the same order."""
+    from curricle.report.command import compare_command
+
+    _run(compare_command, run_dirs, out, probes or [], map_config, verbose=verbose)
+
+
 def main() -> None:  # pragma: no cover
     app()
 

@@ -4,8 +4,9 @@ Stages: curate (language ID, quality, PII, decontamination, deduplication; the f
 printed), prepare (tokenizer + token store from the curated documents), train a ~1M-parameter
 model under a phased curriculum (warm-up on short synthetic skills, a ramp in length and
 domains, consolidation while the learning rate anneals), then probe every checkpoint and map
-the order in which skills emerged. Each stage's files land under ``--out`` (default
-``runs/demo``) so any stage can be inspected or rerun alone. Rerunning the demo continues an
+the order in which skills emerged, and write the run's report (``OUT/report.html``, one
+self-contained page). Each stage's files land under ``--out`` (default ``runs/demo``) so any
+stage can be inspected or rerun alone. Rerunning the demo continues an
 interrupted run and reuses what is up to date.
 """
 
@@ -37,40 +38,45 @@ def run_demo(out: Path, max_steps: int | None = None) -> dict:
     from curricle.prepare import prepare, print_report
     from curricle.probes.builtin import SuiteConfig
     from curricle.probes.command import ProbeConfig, probe_command
+    from curricle.report.command import report_command
     from curricle.train.checkpoint import latest_complete
     from curricle.train.command import print_summary, train_run
 
     console = Console()
     out = Path(out)
     config = demo_config(out)
-    console.rule("[bold]1/4 curate: built-in sources -> curated documents per domain")
+    console.rule("[bold]1/5 curate: built-in sources -> curated documents per domain")
     funnel = curate(config, config.curate)
     print_funnel(funnel, console)
 
-    console.rule("[bold]2/4 prepare: curated documents -> tokenizer + token store")
-    report = prepare(config)
-    print_report(report, console)
+    console.rule("[bold]2/5 prepare: curated documents -> tokenizer + token store")
+    prepare_report = prepare(config)
+    print_report(prepare_report, console)
 
     run_dir = out / "run"
     steps = max_steps or config.train.steps
-    console.rule(f"[bold]3/4 train: {steps} steps of a phased curriculum")
+    console.rule(f"[bold]3/5 train: {steps} steps of a phased curriculum")
     phases = ", ".join(f"{name} from step {start + 1}" for start, name in _phases(config))
     console.print(f"phases: {phases}")
     resume = latest_complete(run_dir / "checkpoints") is not None
     result = train_run(config, run_dir, max_steps=max_steps, resume=resume)
     print_summary(result, console)
 
-    console.rule("[bold]4/4 probe every checkpoint, then map which skills emerged and when")
-    probes = out / "probes.jsonl"
+    console.rule("[bold]4/5 probe every checkpoint, then map which skills emerged and when")
+    probes = run_dir / "probes.jsonl"
     probe_command([run_dir], probes, config=ProbeConfig(suite=SuiteConfig(n=100, text_passages=32)))
     emergence = map_command([probes], out / "map")
+
+    console.rule("[bold]5/5 report: one page with all of it")
+    report = report_command(run_dir, out / "report.html", console=console)
 
     console.rule("[bold]done")
     console.print(f"curated documents, quarantine and funnel.json: {config.curate.output_dir}")
     console.print(f"token store and tokenizer: {config.data_dir}")
     console.print(f"run: {run_dir} (metrics.jsonl, tb/ for TensorBoard, checkpoints/step_N in HF format)")
     console.print(f"probes: {probes}; emergence map: {out / 'map'} (emergence.json, emergence.csv, ordering.csv)")
-    return {"curate": funnel, "prepare": report, "train": result, "map": emergence}
+    console.print(f"[bold]report: {report}[/] (open it in any browser; it needs no network)")
+    return {"curate": funnel, "prepare": prepare_report, "train": result, "map": emergence, "report": report}
 
 
 def _phases(config: RunConfig) -> list[tuple[int, str]]:

@@ -1,0 +1,332 @@
+"""What a report shows, read from a run directory into one JSON-able dict.
+
+Everything the page plots is in this dict, and the page embeds it as JSON
+(``<script type="application/json" id="curricle-data">``), so what a reader sees can be
+checked from the file itself. Every part is optional: a run still in progress, or one
+without probes, curation, a controller or stability events, gives a dict without those parts
+and a ``missing`` entry saying why, never an error.
+
+Read from ``RUN/``: ``config.yaml`` (phases, schedules, where the curation output is),
+``metrics.jsonl`` (per step: tokens, lr, seq_len, phase, weights, losses; held-out loss and
+calibration on evaluation steps), ``mixture_log.jsonl`` (the controller's audit log),
+``events.jsonl`` (skips, rollbacks, resumes), ``checkpoints/step_N/`` (which are on disk) and
+``probes.jsonl`` (probe scores; more files with ``probes=``). The curation funnel is the
+``funnel.json`` in the config's ``curate.output_dir``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from curricle.errors import CurricleError
+
+SCHEMA = "curricle.report/1"
+#: Series longer than this are thinned to about this many points (evaluation steps, phase
+#: starts, audit and event steps are always kept), so a 100k-step run still opens quickly.
+MAX_POINTS = 2000
+
+
+def read_jsonl(path: Path) -> tuple[list[dict[str, Any]], int]:
+    """Rows of a JSON Lines file and how many lines could not be read (a run still writing
+    may end in half a line)."""
+    rows, bad = [], 0
+    if not path.is_file():
+        return rows, bad
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                bad += 1
+                continue
+            if isinstance(row, dict):
+                rows.append(row)
+            else:
+                bad += 1
+    return rows, bad
+
+
+def _num(v: Any) -> float | int | None:
+    """A finite number as it was logged (integers stay integers), else None."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    if isinstance(v, int):
+        return v
+    return v if math.isfinite(v) else None
+
+
+def _read_config(run: Path) -> dict[str, Any]:
+    import yaml
+
+    p = run / "config.yaml"
+    if not p.is_file():
+        return {}
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise CurricleError(f"{p}: not valid YAML ({str(e).splitlines()[0]})") from None
+    return data if isinstance(data, dict) else {}
+
+
+def _phases(config: dict[str, Any], total_steps: int | None) -> list[dict[str, Any]]:
+    from curricle.emergence.phases import run_phases
+
+    starts = run_phases(config)
+    out = []
+    for i, (start, name) in enumerate(starts):
+        end = starts[i + 1][0] if i + 1 < len(starts) else total_steps
+        out.append({"name": name, "start_step": start, "end_step": end})
+    return out
+
+
+def _thin(steps: list[int], keep: set[int]) -> list[int]:
+    """Indices of ``steps`` to plot: every k-th, plus those in ``keep`` and the last."""
+    n = len(steps)
+    if n <= MAX_POINTS:
+        return list(range(n))
+    k = math.ceil(n / MAX_POINTS)
+    return [i for i, s in enumerate(steps) if i % k == 0 or s in keep or i == n - 1]
+
+
+def _metrics(rows: list[dict[str, Any]], keep: set[int]) -> dict[str, Any]:
+    by_step: dict[int, dict[str, Any]] = {}
+    for r in rows:
+        s = r.get("step")
+        if isinstance(s, int):
+            by_step[s] = r  # after a resume or rollback, the last record of a step is the one that counted
+    steps = sorted(by_step)
+    recs = [by_step[s] for s in steps]
+    domains = sorted({k.split("/", 1)[1] for r in recs for k in r if k.startswith(("weight/", "loss/"))})
+    eval_recs = [r for r in recs if "eval/loss" in r]
+    keep = keep | {r["step"] for r in eval_recs}
+    idx = _thin(steps, keep)
+    pick = [recs[i] for i in idx]
+
+    def col(key: str, rs: Sequence[dict[str, Any]] = pick) -> list[float | None]:
+        return [_num(r.get(key)) for r in rs]
+
+    series = {
+        "step": [r["step"] for r in pick], "tokens": col("tokens"), "lr": col("lr"), "seq_len": col("seq_len"),
+        "phase": [r.get("phase") for r in pick], "loss": col("loss"), "grad_norm": col("grad_norm"),
+        "tokens_per_s": col("tokens_per_s"),
+        "loss_by_domain": {d: col(f"loss/{d}") for d in domains},
+        "weights": {d: col(f"weight/{d}") for d in domains},
+        "thinned": len(pick) < len(recs),
+    }
+    evals = {
+        "step": [r["step"] for r in eval_recs], "tokens": col("tokens", eval_recs),
+        "loss": col("eval/loss", eval_recs), "ece": col("eval/ece", eval_recs),
+        "loss_by_domain": {d: col(f"eval/loss/{d}", eval_recs) for d in domains},
+        "ppl_by_domain": {d: col(f"eval/ppl/{d}", eval_recs) for d in domains},
+        "ece_by_domain": {d: col(f"eval/ece/{d}", eval_recs) for d in domains},
+    }
+    return {"domains": domains, "series": series, "eval": evals, "last": recs[-1] if recs else None,
+            "token_at_step": {r["step"]: r.get("tokens") for r in recs}}
+
+
+def _checkpoints_on_disk(run: Path) -> dict[int, str]:
+    from curricle.train.checkpoint import check_complete, step_dirs
+
+    return {step: str(p) for step, p in step_dirs(run / "checkpoints") if check_complete(p) is None}
+
+
+def _probe_rows(run: Path, probes: Iterable[Path]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Probe rows of this run: all of ``RUN/probes.jsonl`` and the rows of ``probes`` files
+    whose ``run`` is this directory."""
+    from curricle.probes.results import read_rows
+
+    own = run / "probes.jsonl"
+    files = ([own] if own.is_file() else []) + [Path(p) for p in probes]
+    rows, used = [], []
+    target = run.resolve()
+    for f in files:
+        got = read_rows(f)
+        if f != own:
+            got = [r for r in got if r.get("run") and Path(r["run"]).resolve() == target]
+        if got:
+            used.append(str(f))
+        for r in got:
+            rows.append({**r, "run": str(run)})
+    return rows, used
+
+
+def _skills(run: Path, rows: list[dict[str, Any]], map_config) -> dict[str, Any] | None:
+    from curricle.emergence.map import map_rows
+
+    if not rows:
+        return None
+    try:
+        result = map_rows(rows, map_config)
+    except CurricleError:
+        return None
+    r = result["runs"].get(str(run))
+    if r is None:
+        return None
+    return {"metric_setting": map_config.metric, "variant": map_config.variant, "order": r["order"],
+            "emerged": r["emerged"], "censored": r["censored"], "phase_summary": r["phase_summary"],
+            "skills": r["skills"]}
+
+
+def _probe_scores(rows: list[dict[str, Any]], metric_setting: str) -> dict[int, dict[str, float | None]]:
+    """step -> task -> the score the map orders by (last row of a step wins)."""
+    from curricle.emergence.map import _metric_of
+
+    out: dict[int, dict[str, float | None]] = {}
+    for r in rows:
+        if r.get("step") is None:
+            continue
+        try:
+            m = _metric_of(r, metric_setting)
+        except KeyError:
+            continue
+        out.setdefault(int(r["step"]), {})[r["task"]] = _num((r.get("metrics") or {}).get(m))
+    return out
+
+
+def _funnel(run: Path, config: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+    out_dir = (config.get("curate") or {}).get("output_dir") if isinstance(config.get("curate"), dict) else None
+    if not out_dir:
+        return None, "the run's config has no curate block"
+    # A relative path is relative to where the run was started: try here, then the run's
+    # ancestors (a run started from a repository root, reported from elsewhere).
+    candidates = [Path(out_dir)] if Path(out_dir).is_absolute() else \
+        [Path.cwd() / out_dir, *(a / out_dir for a in run.resolve().parents)]
+    for c in candidates:
+        f = c / "funnel.json"
+        if f.is_file():
+            try:
+                return json.loads(f.read_text(encoding="utf-8")), None
+            except json.JSONDecodeError:
+                return None, f"{f}: not valid JSON"
+    return None, f"no funnel.json under {out_dir}"
+
+
+def _checkpoint_table(evals: dict[str, Any], domains: list[str], on_disk: dict[int, str],
+                      scores: dict[int, dict[str, float | None]], token_at: dict[int, Any]) -> list[dict[str, Any]]:
+    """One row per step that has a checkpoint on disk, an evaluation or probe scores (a
+    checkpoint that retention removed still shows how it did): held-out loss per domain, their
+    mean and worst, calibration, probe scores."""
+    by_eval = {s: i for i, s in enumerate(evals["step"])}
+    steps = sorted(set(on_disk) | set(scores) | set(by_eval))
+    out = []
+    for s in steps:
+        row: dict[str, Any] = {"step": s, "tokens": token_at.get(s), "on_disk": s in on_disk,
+                               "path": on_disk.get(s)}
+        i = by_eval.get(s)
+        if i is not None:
+            losses = {d: evals["loss_by_domain"][d][i] for d in domains}
+            vals = [v for v in losses.values() if v is not None]
+            row.update(eval_loss=losses, eval_loss_mean=(sum(vals) / len(vals)) if vals else None,
+                       eval_loss_worst=max(vals) if vals else None, eval_loss_all=evals["loss"][i],
+                       ece=evals["ece"][i])
+        row["probes"] = scores.get(s, {})
+        out.append(row)
+    return out
+
+
+def collect_run(run: Path | str, probes: Sequence[Path | str] = (), map_config=None,
+                keep_probe_rows: bool = False) -> dict[str, Any]:
+    """Everything the report of ``run`` shows (see the module docstring). With
+    ``keep_probe_rows``, the run's probe rows are kept under ``_probe_rows`` (for the
+    ordering figures of a comparison; not embedded)."""
+    from curricle.emergence.map import MapConfig
+
+    run = Path(run)
+    if not run.is_dir():
+        raise CurricleError(f"{run}: no such run directory")
+    config = _read_config(run)
+    metric_rows, bad_metrics = read_jsonl(run / "metrics.jsonl")
+    if not config and not metric_rows:
+        raise CurricleError(f"{run}: not a curricle run (no config.yaml and no metrics.jsonl)")
+    audit, bad_audit = read_jsonl(run / "mixture_log.jsonl")
+    events, bad_events = read_jsonl(run / "events.jsonl")
+    keep = {int(a["step"]) for a in audit if isinstance(a.get("step"), int)}
+    keep |= {int(e["step"]) for e in events if isinstance(e.get("step"), int)}
+    m = _metrics(metric_rows, keep)
+    total = ((config.get("train") or {}).get("steps")) if isinstance(config.get("train"), dict) else None
+    total = total if isinstance(total, int) else None
+    phases = _phases(config, total)
+    for p in phases:
+        p["start_tokens"] = m["token_at_step"].get(p["start_step"]) if p["start_step"] else 0
+    on_disk = _checkpoints_on_disk(run)
+    last = m["last"] or {}
+    step = last.get("step", 0)
+    progress = {
+        "step": step, "steps": total, "tokens": last.get("tokens"),
+        "fraction": (step / total) if total else None,
+        "finished": bool(total) and step >= total,
+        "latest_checkpoint": max(on_disk) if on_disk else None,
+        "unreadable_lines": {"metrics.jsonl": bad_metrics, "mixture_log.jsonl": bad_audit,
+                             "events.jsonl": bad_events},
+    }
+    map_config = map_config or MapConfig()
+    rows, probe_files = _probe_rows(run, [Path(p) for p in probes])
+    skills = _skills(run, rows, map_config)
+    scores = _probe_scores(rows, map_config.metric) if rows else {}
+    funnel, funnel_missing = _funnel(run, config)
+    table = _checkpoint_table(m["eval"], m["domains"], on_disk, scores, m["token_at_step"])
+    ranked = [r for r in table if r.get("eval_loss_mean") is not None and r["on_disk"]] or \
+        [r for r in table if r.get("eval_loss_mean") is not None]
+    best = min(ranked, key=lambda r: r["eval_loss_mean"])["step"] if ranked else None
+
+    missing: dict[str, str] = {}
+    if not metric_rows:
+        missing["training"] = "no metrics.jsonl yet"
+    if not m["eval"]["step"]:
+        missing["eval"] = "no evaluation step yet (train.eval_every)"
+    if not audit:
+        missing["audit"] = ("the mixture follows its schedule: no controller changed the weights"
+                            if metric_rows else "no mixture_log.jsonl")
+    if not events:
+        missing["events"] = "no stability events: no step was skipped or rolled back"
+    if skills is None:
+        missing["skills"] = ("no probe results: RUN/probes.jsonl, 'curricle probe RUN', or report --probes"
+                             if not rows else "too few probed checkpoints to map")
+    if funnel is None:
+        missing["funnel"] = funnel_missing or "no curation"
+    if not table:
+        missing["checkpoints"] = "no checkpoint, evaluation or probe yet"
+
+    out = {
+        "schema": SCHEMA, "name": str(config.get("name") or run.name), "path": str(run),
+        "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "progress": progress, "domains": m["domains"], "phases": phases,
+        "controller": _controller_name(config), "series": m["series"], "eval": m["eval"],
+        "audit": audit, "events": events, "checkpoints": table, "best_checkpoint": best,
+        "skills": skills, "probe_files": probe_files, "funnel": funnel, "missing": missing,
+    }
+    if keep_probe_rows:
+        out["_probe_rows"] = rows
+    return out
+
+
+def _controller_name(config: dict[str, Any]) -> str:
+    c = config.get("controller")
+    if isinstance(c, dict) and c.get("kind"):
+        return str(c["kind"])
+    sched = (config.get("mixture") or {}).get("schedule") if isinstance(config.get("mixture"), dict) else None
+    kind = sched.get("kind") if isinstance(sched, dict) else None
+    return f"schedule ({kind})" if kind else "schedule"
+
+
+def clean(v: Any) -> Any:
+    """JSON-safe: NaN/inf as null, numpy scalars as Python numbers."""
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if isinstance(v, dict):
+        return {str(k): clean(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [clean(x) for x in v]
+    if hasattr(v, "item") and callable(v.item):
+        return clean(v.item())
+    return v
+
+
+__all__ = ["collect_run", "read_jsonl", "clean", "SCHEMA"]
