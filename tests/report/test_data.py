@@ -71,6 +71,7 @@ def test_missing_parts_are_named_not_errors(tmp_path):
     run = collect_run(run_dir)
     assert run["skills"] is None and run["funnel"] is None and run["audit"] == [] and run["events"] == []
     assert set(run["missing"]) == {"skills", "funnel", "audit", "events"}
+    assert run["controller"] == "schedule (phases)"
     assert "no probe results" in run["missing"]["skills"] and "curate" in run["missing"]["funnel"]
     # Without checkpoints on disk the table lists what was evaluated.
     assert [r["step"] for r in run["checkpoints"]] == [10, 20] and run["best_checkpoint"] == 20

@@ -309,7 +309,7 @@ def collect_run(run: Path | str, probes: Sequence[Path | str] = (), map_config=N
 
 def _controller_name(config: dict[str, Any]) -> str:
     c = config.get("controller")
-    if isinstance(c, dict) and c.get("kind"):
+    if isinstance(c, dict) and c.get("kind") and c["kind"] != "schedule":
         return str(c["kind"])
     sched = (config.get("mixture") or {}).get("schedule") if isinstance(config.get("mixture"), dict) else None
     kind = sched.get("kind") if isinstance(sched, dict) else None
