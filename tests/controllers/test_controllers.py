@@ -40,6 +40,17 @@ def test_doremi_upweights_the_largest_excess_loss():
     assert "largest excess loss over the reference: 'b'" in log[-1].reason
 
 
+def test_doremi_steps_from_the_weights_in_use_so_a_domain_gives_weight_back():
+    c = build_controller(DoReMiConfig(reference={"run": "x"}, warmup_steps=0, update_every=1, max_change=1,
+                                      min_weight=0, ema=0), DOMAINS, NATURAL)
+    c.set_reference(np.array([2.0, 2.0, 2.0]))
+    w, _ = run(c, lambda s: [2.0, 3.0 if s <= 20 else 2.0, 2.0 if s <= 20 else 3.0], 30)
+    # Twenty updates of one nat of excess on b, then ten on c. Each step starts from the
+    # smoothed weights, so b's lead is at most log(K / smoothing) = 8 nats and c overtakes it;
+    # a running sum of excess losses would still have b 10 nats ahead.
+    assert w[2] > 0.8 and w[1] < 0.2
+
+
 def test_odm_favours_domains_whose_loss_stays_high():
     c = build_controller(ODMConfig(max_change=1), DOMAINS, NATURAL)
     w, log = run(c, lambda s: [1.0, 4.0, 1.0], 200)

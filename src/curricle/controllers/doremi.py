@@ -1,13 +1,18 @@
 """``doremi``: online domain reweighting by excess loss over a reference model.
 
 Xie et al., 2023, "DoReMi: Optimizing Data Mixtures Speeds Up Language Model Pretraining".
-At each update, with the per-domain excess loss ``lambda_d = max(loss_d - ref_d, 0)``::
+At each update, with the per-domain excess loss ``lambda_d = max(loss_d - ref_d, 0)`` and
+``alpha_prev`` the mixture in use (Algorithm 1's previous, smoothed weights)::
 
-    log alpha_d  +=  step_size * lambda_d           (exponentiated gradient ascent)
-    alpha         =  (1 - smoothing) * softmax(log alpha) + smoothing / K
+    alpha'  =  alpha_prev * exp(step_size * lambda)      (exponentiated gradient ascent)
+    alpha   =  (1 - smoothing) * alpha' / sum(alpha') + smoothing / K
 
 with the paper's defaults ``step_size = 1`` and ``smoothing = 1e-3``. Domains where the model
-is furthest above what the reference reached gain weight. The paper computes per-example
+is furthest above what the reference reached gain weight. Because each step starts from the
+smoothed weights (here: the weights in use, after the shared floor and cap), no domain's
+log-weight can run away: one that stops lagging the reference gives its weight back as soon
+as others lag more. (An earlier version kept an unbounded running sum of excess losses, which
+let the weights swing from one domain to the next; the benchmark's report showed it.) The paper computes per-example
 excess loss against a reference model on the same batch; here ``loss_d`` is the model's
 smoothed per-domain training loss and ``ref_d`` the reference's per-domain held-out loss, from
 one of:
@@ -82,7 +87,6 @@ class DoReMi(Controller):
     def __init__(self, config: DoReMiConfig, domains, natural_tokens):
         super().__init__(config, domains, natural_tokens)
         self.reference: np.ndarray | None = None
-        self.log_alpha: np.ndarray | None = None
 
     def set_reference(self, losses: np.ndarray) -> None:
         self.reference = np.asarray(losses, dtype=np.float64)
@@ -90,12 +94,9 @@ class DoReMi(Controller):
     def propose(self, step, signal, current):
         if self.reference is None:
             raise CurricleError("doremi: no reference losses were set")
-        if self.log_alpha is None:
-            self.log_alpha = np.log(np.clip(current, 1e-12, None))
         excess = np.where(np.isfinite(signal), np.maximum(signal - self.reference, 0.0), 0.0)
-        self.log_alpha = self.log_alpha + self.config.step_size * excess
-        self.log_alpha -= self.log_alpha.max()  # keep it bounded; softmax is shift-invariant
-        alpha = np.exp(self.log_alpha)
+        logits = np.log(np.clip(current, 1e-12, None)) + self.config.step_size * excess
+        alpha = np.exp(logits - logits.max())
         alpha = alpha / alpha.sum()
         c = self.config.smoothing
         alpha = (1 - c) * alpha + c / len(alpha)
@@ -103,11 +104,7 @@ class DoReMi(Controller):
         return alpha, f"largest excess loss over the reference: '{self.domains[top]}' ({excess[top]:.3f})"
 
     def extra_state(self):
-        return {
-            "reference": None if self.reference is None else self.reference.tolist(),
-            "log_alpha": None if self.log_alpha is None else self.log_alpha.tolist(),
-        }
+        return {"reference": None if self.reference is None else self.reference.tolist()}
 
     def load_extra_state(self, state):
         self.reference = None if state.get("reference") is None else np.array(state["reference"])
-        self.log_alpha = None if state.get("log_alpha") is None else np.array(state["log_alpha"])
