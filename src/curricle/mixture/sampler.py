@@ -17,8 +17,9 @@ How a step's global batch is built (identically on every rank):
    (seeded by ``(seed, domain, epoch)``). A domain's rows take consecutive ``L + 1`` tokens of
    its stream (``L`` inputs plus the one extra label token), so a row never mixes domains.
    The stream state of a domain is one number, its position; rows are cut from a read-ahead
-   buffer of the stream (laid out ``_AHEAD_TOKENS`` at a time), so a step costs one copy per
-   domain, not a Python loop per document.
+   buffer of the stream (laid out ``_AHEAD_TOKENS`` at a time by one ``bytes.join`` of
+   per-document memoryviews), so a step costs one copy per domain, not a Python loop per
+   document.
 5. *Drawn* domains take their documents one at a time instead: with pacing, each next
    document is drawn from the easiest ones available at that step; with priorities (set by
    the hard-examples controller through :meth:`set_doc_priorities`), in proportion to them.
@@ -33,9 +34,10 @@ from __future__ import annotations
 
 import logging
 import math
+import operator
 import zlib
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -53,6 +55,10 @@ STATE_VERSION = 2
 _UNIFORM_BLOCK = 4096
 #: Tokens of a domain's stream laid out ahead at a time.
 _AHEAD_TOKENS = 1 << 18
+#: Domains with at most this many documents keep one memoryview per document (about 190 bytes
+#: each) for laying out the read-ahead buffer; above it, views are made per buffer. Measured:
+#: cached views stop paying off (they fall out of the CPU caches) near 100K documents.
+_VIEW_CACHE_DOCS = 1 << 15
 
 
 class MixtureConfig(BaseModel):
@@ -107,26 +113,34 @@ def allocate_rows(credit: np.ndarray, weights: np.ndarray, batch_rows: int, seq_
     ``credit`` is what each domain is owed (tokens) from rounding in earlier steps. Domains
     with zero weight get no rows and lose their credit. Rows left after flooring go to the
     largest remainders (ties: the lower domain index); rows over go from the smallest.
-    Plain Python: the vectors are short, and numpy's per-call cost would dominate.
     """
-    w = weights.tolist()
-    owed = [c + x * batch_rows * seq_len if x > 0 else 0.0 for c, x in zip(credit.tolist(), w)]
+    rows, carried = _allocate_rows(np.asarray(credit, dtype=np.float64).tolist(),
+                                   np.asarray(weights, dtype=np.float64).tolist(), batch_rows, seq_len)
+    return np.array(rows, dtype=np.int64), np.array(carried)
+
+
+def _allocate_rows(credit: list[float], w: list[float], batch_rows: int, seq_len: int) -> tuple[list[int], list[float]]:
+    """:func:`allocate_rows` on lists. Plain Python: the vectors are short, and numpy's
+    per-call cost would dominate."""
+    owed = [c + x * batch_rows * seq_len if x > 0 else 0.0 for c, x in zip(credit, w)]
     want = [o / seq_len for o in owed]
-    rows = [int(math.floor(x)) if x > 0 else 0 for x in want]
+    rows = [math.floor(x) if x > 0 else 0 for x in want]
     frac = [x - r for x, r in zip(want, rows)]
     missing = batch_rows - sum(rows)
-    while missing > 0:
-        best = max((i for i in range(len(w)) if w[i] > 0), key=lambda i: (frac[i], -i))
-        rows[best] += 1
-        frac[best] -= 1.0
-        missing -= 1
+    if missing > 0:
+        live = [i for i, x in enumerate(w) if x > 0]
+        while missing > 0:
+            best = max(live, key=frac.__getitem__)  # the first (lowest index) of equals
+            rows[best] += 1
+            frac[best] -= 1.0
+            missing -= 1
     while missing < 0:
-        worst = min((i for i in range(len(w)) if rows[i] > 0), key=lambda i: (frac[i], -i))
+        # The last (highest index) of equals.
+        worst = min(reversed([i for i, r in enumerate(rows) if r > 0]), key=frac.__getitem__)
         rows[worst] -= 1
         frac[worst] += 1.0
         missing += 1
-    rows_arr = np.array(rows, dtype=np.int64)
-    return rows_arr, np.array([o - r * seq_len for o, r in zip(owed, rows)])
+    return rows, [o - r * seq_len for o, r in zip(owed, rows)]
 
 
 def _row_segments(pieces, row_len, skip, world, lo, d):
@@ -201,8 +215,11 @@ class MixtureSampler:
         self._drawn = set(self._pacing) | self._prioritized
         self._keys = [_domain_key(d) for d in self.domains]
         self._n_tokens = np.array([s.n_tokens for s in self._splits], dtype=np.float64)
+        #: Tokens past which a domain repeats too often (warned about once, when passed).
+        self._repeat_limit = config.max_epochs * self._n_tokens
         self._perm_cache: dict[int, tuple[int, np.ndarray, np.ndarray]] = {}
         self._uniform_cache: dict[int, tuple[int, np.ndarray]] = {}
+        self._views: dict[int, list[memoryview]] = {}  # see _doc_views()
         # Drawn domains count document starts as they go (see exposure_state()).
         self._drawn_serves = {d: np.zeros(self._splits[d].n_docs, dtype=np.int32) for d in self._drawn}
         self._reset_state()
@@ -212,14 +229,31 @@ class MixtureSampler:
     def _reset_state(self) -> None:
         n = len(self.domains)
         self.step = 0
-        self._credit = np.zeros(n)
+        self._credit = [0.0] * n  # tokens owed to each domain from rounding (allocate_rows)
         # Streamed domains: the position in the stream. Drawn domains: [documents drawn,
         # current document (-1: none), offset into it].
         self._pos = [0] * n
         self._drawn_state = {d: [0, -1, 0] for d in self._drawn}
         self._ahead: dict[int, tuple[int, np.ndarray]] = {}
         self.served_tokens = np.zeros(n, dtype=np.int64)
+        self._check_repeats(warn=False)
         self._override: np.ndarray | None = None
+
+    def _check_repeats(self, warn: bool = True) -> None:
+        """Warn about each domain that has passed ``max_epochs`` since the last check (served
+        tokens only grow), and note how far the nearest other domain is from its limit, so
+        that ``next_batch`` checks again only when a domain may have reached it."""
+        over = self.served_tokens > self._repeat_limit
+        if warn:
+            for i in np.flatnonzero(over & ~self._over).tolist():
+                log.warning(
+                    "domain '%s' has now been served %.2f times over (mixture.max_epochs: %s); "
+                    "its documents repeat", self.domains[i], self.served_tokens[i] / self._n_tokens[i],
+                    self.config.max_epochs,
+                )
+        self._over = over
+        below = self._repeat_limit[~over] - self.served_tokens[~over]
+        self._repeat_slack = float(below.min()) if len(below) else math.inf
 
     def state_dict(self) -> dict[str, Any]:
         """A small JSON-able dict: enough to continue the exact stream."""
@@ -249,11 +283,12 @@ class MixtureSampler:
             raise CurricleError("sampler state: it was saved with pacing or priorities on other domains "
                                 "than this config's")
         self.step = int(state["step"])
-        self._credit = np.asarray(state["credit"], dtype=np.float64)
+        self._credit = [float(c) for c in state["credit"]]
         self._pos = [int(p) for p in state["positions"]]
         self._drawn_state = drawn
         self._ahead = {}
         self.served_tokens = np.asarray(state["served_tokens"], dtype=np.int64)
+        self._check_repeats(warn=False)
         ov = state.get("weights_override")
         self._override = None if ov is None else np.asarray(ov, dtype=np.float64)
 
@@ -360,31 +395,50 @@ class MixtureSampler:
         self._permutation(d, epoch)
         return self._perm_cache[d][2]
 
+    def _doc_views(self, d: int, docs: np.ndarray) -> Sequence[memoryview]:
+        """Documents ``docs`` of unpaced domain ``d`` (each with its EOS) as memoryviews of the
+        token memmap, in that order: from a per-domain list of every document's view, or made
+        here for domains of more than ``_VIEW_CACHE_DOCS`` documents."""
+        views = self._views.get(d)
+        if views is None:
+            split = self._splits[d]
+            mv = memoryview(split.tokens)
+            index = split.index
+            if split.n_docs > _VIEW_CACHE_DOCS:
+                return list(map(mv.__getitem__, map(slice, index[docs].tolist(), index[docs + 1].tolist())))
+            views = self._views[d] = list(map(mv.__getitem__, map(slice, index[:-1].tolist(), index[1:].tolist())))
+        if len(docs) == 1:
+            return [views[int(docs[0])]]
+        return operator.itemgetter(*docs.tolist())(views)  # a tuple; faster than map() for 1000s
+
     def _lay_out(self, d: int, pos: int, need: int) -> np.ndarray:
-        """Tokens ``pos .. pos + max(need, _AHEAD_TOKENS)`` (at least) of unpaced domain ``d``."""
+        """Tokens ``pos .. pos + max(need, ahead)`` (at least) of unpaced domain ``d``, where
+        ``ahead`` is ``_AHEAD_TOKENS`` or one epoch of a smaller domain.
+
+        One ``bytes.join`` over per-document memoryviews, so the per-document work runs in C.
+        Measured faster than a Python loop of numpy slices and than one vectorised gather
+        (``np.repeat`` of the offsets, then fancy indexing) at every document length tried,
+        130 to 3,400 tokens (figures in docs/architecture.md).
+        """
         split = self._splits[d]
-        tokens, index = split.tokens, split.index
         epoch, within = divmod(pos, split.n_tokens)
-        k = int(np.searchsorted(self._epoch_ends(d, epoch), within, side="right"))
-        # The first document starts mid-way: begin at the offset of ``within`` in it.
-        start = within - (int(self._epoch_ends(d, epoch)[k - 1]) if k else 0)
-        target = max(need, _AHEAD_TOKENS)
-        pieces, have = [], 0
-        while have < target:
+        # Stream offset (in ``epoch``) to lay out up to.
+        end = within + max(need, min(_AHEAD_TOKENS, split.n_tokens))
+        pieces: list[memoryview] = []
+        while end > 0:
             perm, ends = self._permutation(d, epoch), self._epoch_ends(d, epoch)
-            base = int(ends[k - 1]) if k else 0
-            # Enough documents of this epoch to cover what is still missing.
-            stop = min(len(perm), int(np.searchsorted(ends, base + start + (target - have), side="left")) + 1)
-            docs = perm[k:stop]
-            firsts, lasts = index[docs].tolist(), index[docs + 1].tolist()
-            firsts[0] += start
-            pieces += [tokens[a:b] for a, b in zip(firsts, lasts)]
-            have += sum(lasts) - sum(firsts)
-            start = 0
-            k = stop
-            if k == len(perm):
-                epoch, k = epoch + 1, 0
-        return np.concatenate(pieces)
+            k = int(np.searchsorted(ends, within, side="right"))  # the document holding ``within``
+            # Enough documents of this epoch to reach ``end`` (all of them if it lies beyond).
+            stop = min(len(perm), int(np.searchsorted(ends, end, side="left")) + 1)
+            first = len(pieces)
+            pieces += self._doc_views(d, perm[k:stop])
+            skip = within - (int(ends[k - 1]) if k else 0)
+            if skip:  # the first document starts mid-way
+                pieces[first] = pieces[first][skip:]
+            within = 0
+            end -= split.n_tokens
+            epoch += 1
+        return np.frombuffer(b"".join(pieces), dtype=split.dtype)
 
     def _stream(self, d: int, n_tokens: int) -> np.ndarray:
         """The next ``n_tokens`` of unpaced domain ``d`` (a view of the read-ahead buffer)."""
@@ -449,42 +503,45 @@ class MixtureSampler:
         B, world, rank = self.config.batch_rows, self.world_size, self.rank
         L = self.seq_len_at(step)
         weights = self.weights_at(step)
-        rows_per_domain, self._credit = allocate_rows(self._credit, weights, B, L)
+        rows_per_domain, self._credit = _allocate_rows(self._credit, weights.tolist(), B, L)
+        row_len = L + 1
 
-        out = np.empty((B // world, L + 1), dtype=np.int64)  # (b, L + 1)
+        out = np.empty((B // world, row_len), dtype=np.int64)  # (b, L + 1)
         domain_ids = np.empty(B // world, dtype=np.int64)
         segments = [] if self._prioritized else None
         first = 0  # global index of the domain's first row
-        for d in np.flatnonzero(rows_per_domain).tolist():
-            n = int(rows_per_domain[d])
+        for d, n in enumerate(rows_per_domain):
+            if not n:
+                continue
             pieces = None
             if d in self._drawn:
-                flat, pieces = self._drawn_rows(d, n, L + 1, step)
-                rows = flat.reshape(n, L + 1)
+                flat, pieces = self._drawn_rows(d, n, row_len, step)
+                rows = flat.reshape(n, row_len)
             else:
-                rows = self._stream(d, n * (L + 1)).reshape(n, L + 1)
+                rows = self._stream(d, n * row_len).reshape(n, row_len)
             # This rank's rows among global rows first .. first + n - 1: g % world == rank.
             skip = (rank - first) % world
             lo = (first + skip) // world
-            mine = rows[skip::world]
-            out[lo : lo + len(mine)] = mine
-            domain_ids[lo : lo + len(mine)] = d
+            if world > 1:
+                rows = rows[skip::world]
+            hi = lo + len(rows)
+            out[lo:hi] = rows  # the one copy of these tokens: memmap dtype -> int64
+            domain_ids[lo:hi] = d
             if pieces is not None and d in self._prioritized:
-                segments.extend(_row_segments(pieces, L + 1, skip, world, lo, d))
+                segments.extend(_row_segments(pieces, row_len, skip, world, lo, d))
             first += n
 
-        limit = self.config.max_epochs * self._n_tokens  # tokens past which a domain repeats too often
-        before = self.served_tokens.copy()
-        self.served_tokens += rows_per_domain * (L + 1)
+        self.served_tokens += np.multiply(rows_per_domain, row_len)
         self.step += 1
-        for i in np.flatnonzero((before <= limit) & (self.served_tokens > limit)).tolist():
-            log.warning(
-                "domain '%s' has now been served %.2f times over (mixture.max_epochs: %s); "
-                "its documents repeat", self.domains[i], self.served_tokens[i] / self._n_tokens[i],
-                self.config.max_epochs,
-            )
+        self._repeat_slack -= B * row_len  # no domain gains more than the whole batch
+        if self._repeat_slack < 0:
+            self._check_repeats()
         return Batch(step=step, tokens=torch.from_numpy(out), domain_ids=torch.from_numpy(domain_ids),
                      seq_len=L, weights=weights, segments=segments)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Memoryviews cannot be pickled; the per-document views are a cache, rebuilt on use.
+        return {**self.__dict__, "_views": {}}
 
     def __iter__(self) -> Iterator[Batch]:
         while True:

@@ -46,7 +46,7 @@ class DomainSplit:
         """All tokens as a plain ndarray view of a read-only memmap.
 
         A plain view (not ``np.memmap``) because slicing a memmap subclass costs microseconds
-        per call, and the sampler slices once per document.
+        per call, and the sampler takes one slice (or memoryview) per document.
         """
         n = int(self.index[-1])
         if n == 0:
