@@ -11,8 +11,9 @@ Stages:
    code and prose) with a checkpoint every ``every`` steps, under ``runs/bench-probe/<mode>/``;
    a finished run is reused. (Not timed.)
 2. **Warm-up, not timed.** The first checkpoint is loaded once with transformers and run on one
-   sequence, so neither side pays the process's one-time imports of the model and tokenizer
-   code (otherwise whichever side runs first is charged for them).
+   sequence, and pyarrow's datasets and pandas are imported, so neither side pays the
+   process's one-time imports of the model, tokenizer and data code (otherwise whichever side
+   runs first is charged for them).
 3. **Tasks.** The built-in probe suite (every synthetic skill, code syntax, held-out code and
    prose loss) with ``items`` per task, built from the run's token store, then exported with
    ``export_lm_eval`` to lm-eval task YAML + data files. Building the suite and lm-eval's
@@ -123,7 +124,12 @@ def make_series(mode: Mode, root: Path) -> list[Path]:
 
 def warm_up(checkpoint: Path) -> None:
     """Load one checkpoint with transformers and run it once (untimed): the one-time imports
-    of the model and tokenizer code, which both sides share."""
+    of the model and tokenizer code, which both sides share. Also import the data libraries
+    both sides load (pyarrow's datasets and pandas: the token store's metadata on curricle's
+    side, HF ``datasets`` on lm-eval's): the suite is built first, so it would otherwise pay
+    for both (about 0.3 s, measured)."""
+    import pandas  # noqa: F401
+    import pyarrow.dataset  # noqa: F401
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

@@ -129,13 +129,18 @@ def test_shortcuts_turn_off_for_models_they_do_not_fit(checkpoint):
     task = builtin_tasks(SuiteConfig(n=6, tasks=["copy"]))[0]
     reference = SCORERS["multiple_choice"].score(ProbeLM.load(checkpoint, pack=False), task).per_item
 
-    class MaskBlind(ProbeLM):
-        def _forward(self, batch, packed, fast_head):
-            return super()._forward(batch, False, fast_head)  # drops the packing mask
+    def blind_to(*names):
+        """A model whose decoder drops these arguments (a custom mask, position ids)."""
+        lm = ProbeLM.load(checkpoint)
+        decoder = lm.model.get_decoder()
+        forward = decoder.forward
+        decoder.forward = lambda *a, **kw: forward(*a, **{k: v for k, v in kw.items() if k not in names})
+        return lm
 
-    blind = MaskBlind.load(checkpoint)
-    got = SCORERS["multiple_choice"].score(blind, task).per_item
-    assert blind.pack is False and got["logprob"] == pytest.approx(reference["logprob"], abs=1e-4)
+    for names in (("attention_mask", "position_ids"), ("attention_mask",)):
+        blind = blind_to(*names)
+        got = SCORERS["multiple_choice"].score(blind, task).per_item
+        assert blind.pack is False and got["logprob"] == pytest.approx(reference["logprob"], abs=1e-4), names
 
     scaled = ProbeLM.load(checkpoint)
     head = scaled.model.get_output_embeddings()

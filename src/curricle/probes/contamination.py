@@ -64,7 +64,8 @@ def _decoded(path: str, manifest_mtime: int) -> list[tuple[str, str, int]]:
     out = []
     for domain in store.domains:
         split = store.split(domain, "train")
-        out.append((domain, tokenizer.decode(split.tokens.tolist(), skip_special_tokens=False), split.n_docs))
+        # The array itself, not .tolist(): transformers type-checks a list element by element.
+        out.append((domain, tokenizer.decode(split.tokens, skip_special_tokens=False), split.n_docs))
     return out
 
 

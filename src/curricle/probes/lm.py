@@ -12,22 +12,31 @@ The conventions are lm-evaluation-harness's, so the two agree on the same items:
   many preceding tokens as fit;
 - generation is greedy, stopped at EOS or the first stop string, cut there.
 
-What is ours is how the work is batched. All continuations of one prompt share one row: the
-prompt once, then each continuation (less its last token, which is only ever predicted),
-with position ids restarting after the prompt and a 4-D attention mask that lets each
-continuation see the prompt and itself only. Single-token continuations (an agreement verb,
-a closing bracket) then cost nothing beyond the prompt. Only the positions that are read
-go through the output projection and the softmax. Both tricks are checked against a plain
-forward pass on the first batch of every model, and turned off for a model whose numbers
-differ (an architecture that ignores custom masks or scales its logits).
+What is ours is how the work is batched. Every question put to the model is a token sequence
+(a *path*) and the positions of it whose next-token prediction is read. The paths of a call
+are laid out as a prefix tree, so a token that several paths share at the same depth runs
+once: the prompt that all choices of an item continue, the instruction that many items begin
+with, the first tokens that choices have in common, the target that both the exact-match
+check and the choice scoring read. Rows are cut from a depth-first walk of the tree, several
+pieces to a row, so rows are nearly full; batches are cut from the rows sorted by length
+where padding would cost more than another forward pass. A token's position
+id is its depth and a 4-D attention mask lets it see exactly its ancestors, so it computes
+what it would at that position of its own path. Only the read positions go through the output
+projection, each once however many reads share it, and of the log-softmax only what the reads
+need is computed (the maximum and its index, the log of the sum of exponentials). Both tricks
+are checked against a plain forward pass on the first batch of every model, and turned off for
+a model whose numbers differ (an architecture that ignores custom masks or position ids, or
+scales its logits). A tree row adds different numbers in a different order than a row per
+path, so scores move by float32 rounding (~1e-6 in a log-probability), nothing more.
 """
 
 from __future__ import annotations
 
+import bisect
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -37,6 +46,15 @@ from curricle.errors import CurricleError
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_LENGTH = 2048
+#: Tokens per row of the prefix tree (more where paths are long: twice the longest path).
+DEFAULT_ROW_TOKENS = 128
+#: At most this many attention-mask entries (rows x tokens x tokens) in one forward pass.
+MAX_MASK_ENTRIES = 2**26
+#: What a forward pass costs besides its tokens, in tokens (~3 ms on a CPU core, where a
+#: token of a tiny model costs ~40 us): batches are cut where padding would cost more.
+CALL_TOKENS = 64
+#: Reads of a tree row checked against their paths run alone, when a model is first used.
+CHECK_READS = 16
 #: Two paths agree when every log-probability differs by less than this (fp32 noise is ~1e-5).
 AGREE_TOL = 1e-3
 
@@ -55,19 +73,50 @@ class ContinuationScore:
 
 
 @dataclass
-class _Row:
-    """One sequence of a batch: tokens with their positions and segments, and where to read.
+class _Request:
+    """A path and what to read from it: ``reads[k] = (i, target)`` is the prediction after
+    ``path[: i + 1]``, scored against ``target`` (-1: no target). ``argmax``: the caller
+    needs the argmax token at every read (otherwise only whether it is the target)."""
 
-    ``seg[i]`` is 0 for the shared prompt and ``j >= 1`` for continuation ``j``'s tokens;
-    a token attends to earlier prompt tokens and earlier tokens of its own segment.
-    ``reads`` are ``(output index, target token, request index)``.
+    path: tuple[int, ...]
+    reads: list[tuple[int, int]]
+    argmax: bool = False
+
+
+@dataclass
+class _Row:
+    """One sequence of a batch: pieces of the prefix tree in depth-first order, or one path.
+
+    ``pos[i]`` is token i's depth, its position id; tokens ``i + 1 .. end[i] - 1`` are its
+    descendants, the tokens that attend to it besides itself. ``masked``: the row needs the
+    tree mask (it is not one path from position 0).
     """
 
-    tokens: list[int]
-    pos: list[int]
-    seg: list[int]
-    reads: list[tuple[int, int, int]] = field(default_factory=list)
-    packed: bool = False
+    tokens: list[int] = field(default_factory=list)
+    pos: list[int] = field(default_factory=list)
+    end: list[int] = field(default_factory=list)
+    masked: bool = False
+
+
+@dataclass
+class _Plan:
+    """A scoring call as requests, and how to turn their reads' results into its answer."""
+
+    requests: list[_Request]
+    finish: Callable[[np.ndarray, np.ndarray], Any]
+
+
+@dataclass
+class _Layout:
+    """Rows holding a call's paths, and where each read (numbered in request order) sits:
+    its row, its index in the row, its target, and whether its argmax token is wanted."""
+
+    rows: list[_Row]
+    read_row: np.ndarray
+    read_node: np.ndarray
+    targets: np.ndarray
+    want_argmax: np.ndarray
+    by_row: list[np.ndarray]  # the reads of each row
 
 
 def resolve_max_length(model, tokenizer) -> int:
@@ -83,15 +132,26 @@ def resolve_max_length(model, tokenizer) -> int:
 
 
 class ProbeLM:
-    """A causal LM and its tokenizer, for scoring probe items in batches."""
+    """A causal LM and its tokenizer, for scoring probe items in batches.
+
+    ``batch_size``: rows per forward pass, each of up to ``row_tokens`` tokens (a row of the
+    prefix tree holds many paths; longer where one path is longer). ``pack=False`` turns the
+    tree off (one path per row). ``token_memo``: token ids by text, shareable between models
+    whose tokenizer files are the same.
+    """
 
     def __init__(self, model, tokenizer, batch_size: int = 64, max_length: int | None = None,
-                 pack: bool = True):
+                 pack: bool = True, row_tokens: int = DEFAULT_ROW_TOKENS,
+                 token_memo: dict[str, list[int]] | None = None):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if row_tokens < 1:
+            raise ValueError(f"row_tokens must be >= 1, got {row_tokens}")
         self.model = model
         self.tokenizer = tokenizer
+        #: Rows per forward pass; a row holds up to ``row_tokens`` tokens of many paths.
         self.batch_size = batch_size
+        self.row_tokens = row_tokens
         self.max_length = max_length or resolve_max_length(model, tokenizer)
         self.device = next(model.parameters()).device
         self.dtype = next(model.parameters()).dtype
@@ -100,11 +160,13 @@ class ProbeLM:
         if self.prefix_id is None:
             raise CurricleError("the tokenizer has neither a BOS nor an EOS token to condition passages on")
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos_id
-        #: Whether packed rows (shared prompt, 4-D mask) and the read-only head are in use;
+        #: Whether tree rows (shared prefixes, 4-D mask) and the read-only head are in use;
         #: None until checked on the first batch.
         self.pack: bool | None = None if pack else False
         self.fast_head: bool | None = None
         self._warned_merge = False
+        #: Token ids by text; models with the same tokenizer files may share one.
+        self.token_memo = token_memo if token_memo is not None else {}
 
     @classmethod
     def load(cls, path: Path | str, device: str = "cpu", dtype: str = "float32", **kw) -> "ProbeLM":
@@ -127,9 +189,13 @@ class ProbeLM:
         return self.tokenizer(text).input_ids
 
     def encode_many(self, texts: Sequence[str]) -> list[list[int]]:
-        """Token ids of many texts in one tokenizer call (a Python call per text costs more
-        than the tokenizing)."""
-        return self.tokenizer(list(texts)).input_ids if texts else []
+        """Token ids of many texts, each tokenized once per :attr:`token_memo`, the new ones
+        in one tokenizer call (a Python call per text costs more than the tokenizing)."""
+        memo = self.token_memo
+        new = list(dict.fromkeys(t for t in texts if t not in memo))
+        if new:
+            memo.update(zip(new, self.tokenizer(new).input_ids))
+        return [list(memo[t]) for t in texts]
 
     def encode_pair(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
         """``(context ids, continuation ids)`` split the way lm-evaluation-harness splits them."""
@@ -168,40 +234,39 @@ class ProbeLM:
 
     # -- scoring ----------------------------------------------------------------------------
 
-    @torch.no_grad()
     def score(self, groups: Sequence[tuple[str, Sequence[str]]]) -> list[list[ContinuationScore]]:
         """Score each ``(context, [continuations])`` group: one :class:`ContinuationScore` per
         continuation, in order."""
-        flat = self.encode_pairs([(context, c) for context, conts in groups for c in conts])
-        encoded, k = [], 0
-        for _, conts in groups:
-            encoded.append(flat[k : k + len(conts)])
-            k += len(conts)
-        return self.score_encoded(encoded)
+        return self._execute(self._plan_score(groups))
 
-    @torch.no_grad()
     def score_encoded(self, groups: Sequence[Sequence[tuple[list[int], list[int]]]]) -> list[list[ContinuationScore]]:
         """Like :meth:`score` on token ids: each group is a list of (context, continuation)."""
-        offsets, requests = [], 0
-        for pairs in groups:
-            offsets.append(requests)
-            requests += len(pairs)
+        return self._execute(self._plan_encoded(groups))
 
-        def build() -> list[_Row]:
-            return [r for g, pairs in enumerate(groups) for r in self._group_rows(pairs, offsets[g])]
-
-        rows = build()
-        if self.fast_head is None or (self.pack is None and any(r.packed for r in rows)):
-            self._check_paths(rows)
-            if self.pack is False and any(r.packed for r in rows):
-                rows = build()  # this model cannot take packed rows: one row per continuation
-        flat = self._run(rows, requests)
-        return [flat[offsets[g] : offsets[g] + len(pairs)] for g, pairs in enumerate(groups)]
-
-    @torch.no_grad()
     def score_rolling(self, texts: Sequence[str]) -> list[ContinuationScore]:
         """Score each passage from its start, in windows of at most ``max_length`` tokens."""
-        rows = []
+        return self._execute(self._plan_rolling(texts))
+
+    def score_and_match(self, groups: Sequence[tuple[str, Sequence[str]]], until: Sequence[str],
+                        max_new_tokens: int) -> tuple[list[list[ContinuationScore]], list[bool]]:
+        """``score(groups)`` and ``greedy_matches`` of each group's first continuation (its
+        target), from one pass: the teacher-forced target the exact match needs is the
+        scored target plus one token, so in the prefix tree it costs one token per item."""
+        return self._execute(self._plan_score_and_match(groups, until, max_new_tokens))
+
+    def _execute(self, plan: _Plan) -> Any:
+        return plan.finish(*self._run(plan.requests))
+
+    def _plan_score(self, groups: Sequence[tuple[str, Sequence[str]]]) -> _Plan:
+        return self._plan_encoded(self._encode_groups(groups))
+
+    def _plan_encoded(self, groups: Sequence[Sequence[tuple[list[int], list[int]]]]) -> _Plan:
+        requests = self._pair_requests([pair for pairs in groups for pair in pairs])
+        return _Plan(requests, lambda lp, argmax: _split(
+            self._totals(requests, lp, argmax, range(len(requests)), len(requests)), groups))
+
+    def _plan_rolling(self, texts: Sequence[str]) -> _Plan:
+        requests, owners = [], []
         L = self.max_length
         for r, ids in enumerate(self.encode_many(texts)):
             seq = [self.prefix_id] + ids  # seq[j] is predicted from seq[:j]
@@ -210,136 +275,188 @@ class ProbeLM:
             while start <= n:
                 end = min(start + L - 1, n)  # predict seq[start..end]
                 lo = max(0, end - L)
-                inp = seq[lo:end]
-                first = start - 1 - lo  # output index predicting seq[start]
-                reads = [(first + k, seq[start + k], r) for k in range(end - start + 1)]
-                rows.append(_Row(inp, list(range(len(inp))), [0] * len(inp), reads))
+                first = start - 1 - lo  # path index predicting seq[start]
+                requests.append(_Request(tuple(seq[lo:end]), [(first + k, seq[start + k])
+                                                              for k in range(end - start + 1)]))
+                owners.append(r)
                 start = end + 1
-        if self.fast_head is None and rows:
-            self._check_paths(rows[:4])
-        return self._run(rows, len(texts))
+        return _Plan(requests, lambda lp, argmax: self._totals(requests, lp, argmax, owners, len(texts)))
 
-    def _group_rows(self, pairs: Sequence[tuple[list[int], list[int]]], first_request: int) -> list[_Row]:
-        """Rows for the continuations of one context: one packed row when it fits (and packing
-        is on), else one row per continuation, left-truncated as lm-eval truncates."""
+    def _plan_score_and_match(self, groups: Sequence[tuple[str, Sequence[str]]], until: Sequence[str],
+                              max_new_tokens: int) -> _Plan:
+        pairs = self._plan_score(groups)
+        matches = self._plan_greedy([c for c, _ in groups], [conts[0] for _, conts in groups], until,
+                                    max_new_tokens)
+        n = sum(len(r.reads) for r in pairs.requests)
+        return _Plan(pairs.requests + matches.requests, lambda lp, argmax: (
+            pairs.finish(lp[:n], argmax[:n]), matches.finish(lp[n:], argmax[n:])))
+
+    def _encode_groups(self, groups: Sequence[tuple[str, Sequence[str]]]) -> list[list[tuple[list[int], list[int]]]]:
+        flat = self.encode_pairs([(context, c) for context, conts in groups for c in conts])
+        return _split(flat, [conts for _, conts in groups])
+
+    def _pair_requests(self, pairs: Sequence[tuple[list[int], list[int]]]) -> list[_Request]:
+        """One request per (context, continuation): the context and the continuation less its
+        last token (which is only predicted), left-truncated to ``max_length`` as lm-eval
+        truncates, read at every continuation token."""
         L = self.max_length
-        ctxs = {tuple(c) for c, _ in pairs}
-        if self.pack is not False and len(pairs) > 1 and len(ctxs) == 1:
-            ctx = pairs[0][0]
-            length = len(ctx) + sum(len(c) - 1 for _, c in pairs)
-            if length <= L and all(len(ctx) + len(c) - 1 <= L for _, c in pairs):
-                tokens, pos, seg = list(ctx), list(range(len(ctx))), [0] * len(ctx)
-                reads = []
-                for j, (_, cont) in enumerate(pairs, 1):
-                    prev = len(ctx) - 1  # output index predicting cont[0]
-                    for k, tok in enumerate(cont):
-                        reads.append((prev, tok, first_request + j - 1))
-                        if k < len(cont) - 1:
-                            tokens.append(tok)
-                            pos.append(len(ctx) + k)
-                            seg.append(j)
-                            prev = len(tokens) - 1
-                # Only continuations of two or more tokens add segments; a row of one-token
-                # choices is a plain causal row (all choices read at the prompt's last position).
-                return [_Row(tokens, pos, seg, reads, packed=len(tokens) > len(ctx))]
-        rows = []
-        for j, (ctx, cont) in enumerate(pairs):
-            whole = (ctx + cont)[-(L + 1):]
-            inp = whole[:-1]
+        requests = []
+        for ctx, cont in pairs:
             m = len(cont)
-            reads = [(len(inp) - m + k, cont[k], first_request + j) for k in range(m)]
-            rows.append(_Row(inp, list(range(len(inp))), [0] * len(inp), reads))
-        return rows
+            if m > L:
+                raise CurricleError(f"a continuation of {m} tokens is longer than the model's {L} positions")
+            path = tuple((ctx + cont)[-(L + 1):][:-1])
+            requests.append(_Request(path, [(len(path) - m + k, cont[k]) for k in range(m)]))
+        return requests
 
-    def _run(self, rows: list[_Row], n_requests: int) -> list[ContinuationScore]:
-        out = [ContinuationScore() for _ in range(n_requests)]
-        if not rows:
-            return out
-        # Rows that need the packing mask batch together, so the others run without one.
-        order = sorted(range(len(rows)), key=lambda i: (rows[i].packed, -len(rows[i].tokens)))
-        for b in range(0, len(order), self.batch_size):
-            batch = [rows[i] for i in order[b : b + self.batch_size]]
-            lp, argmax = self._forward(batch, self.pack is True, self.fast_head is True)
-            k = 0
-            for row in batch:
-                for _, tok, req in row.reads:
-                    s = out[req]
-                    s.logprob += lp[k]
-                    s.tokens += 1
-                    s.greedy_hits += int(argmax[k] == tok)
-                    k += 1
-        return out
+    @staticmethod
+    def _totals(requests: Sequence[_Request], lp: np.ndarray, argmax: np.ndarray, owners: Sequence[int],
+                n: int) -> list[ContinuationScore]:
+        """Per owner, the sums over the reads of its requests."""
+        counts = [len(r.reads) for r in requests]
+        owner = np.repeat(np.asarray(owners, dtype=np.int64), counts)
+        targets = np.fromiter((t for r in requests for _, t in r.reads), dtype=np.int64, count=len(owner))
+        logprob = np.bincount(owner, weights=lp, minlength=n)
+        tokens = np.bincount(owner, minlength=n)
+        hits = np.bincount(owner, weights=(argmax == targets), minlength=n)
+        return [ContinuationScore(float(a), int(b), int(c)) for a, b, c in zip(logprob, tokens, hits)]
 
-    def _forward(self, batch: list[_Row], packed: bool, fast_head: bool) -> tuple[np.ndarray, np.ndarray]:
-        """Log-probabilities of the read targets (float64) and the argmax token at each read."""
-        T = max(len(r.tokens) for r in batch)
-        B = len(batch)
-        ids = torch.full((B, T), self.pad_id, dtype=torch.long)
-        pos = torch.zeros((B, T), dtype=torch.long)
-        seg = torch.full((B, T), -1, dtype=torch.long)
-        for i, r in enumerate(batch):
-            n = len(r.tokens)
-            ids[i, :n] = torch.tensor(r.tokens)
-            pos[i, :n] = torch.tensor(r.pos)
-            seg[i, :n] = torch.tensor(r.seg)
+    # -- the prefix tree ----------------------------------------------------------------------
+
+    @torch.no_grad()
+    def _run(self, requests: Sequence[_Request]) -> tuple[np.ndarray, np.ndarray]:
+        """Every read of every request, in order: its log-probability (float64) and the
+        argmax token at its position (-1 where not wanted and not the target)."""
+        n = sum(len(r.reads) for r in requests)
+        lp, argmax = np.zeros(n), np.full(n, -1, dtype=np.int64)
+        if not n:
+            return lp, argmax
+        layout = _layout(requests, self.row_tokens if self.pack is not False else None)
+        if self.fast_head is None or (self.pack is None and any(r.masked for r in layout.rows)):
+            self._check_paths(layout)
+            if self.pack is False and any(r.masked for r in layout.rows):
+                layout = _layout(requests, None)  # this model cannot take tree rows: one path per row
+        for masked in (False, True):
+            todo = sorted((i for i, r in enumerate(layout.rows) if r.masked == masked),
+                          key=lambda i: -len(layout.rows[i].tokens))
+            for batch in self._batches([len(layout.rows[i].tokens) for i in todo], masked):
+                ids, blp, bargmax = self._forward(layout, [todo[i] for i in batch], self.fast_head is True)
+                lp[ids], argmax[ids] = blp, bargmax
+        return lp, argmax
+
+    def _batches(self, lengths: list[int], masked: bool) -> list[range]:
+        """Consecutive batches of rows sorted longest first, each padded to its first row:
+        at most ``batch_size`` rows (fewer where a tree mask of ``MAX_MASK_ENTRIES`` would
+        not hold them), cut where the fewest padded tokens plus ``CALL_TOKENS`` per forward
+        pass are run (a dynamic program over the cut points)."""
+        n = len(lengths)
+        best = [0.0] + [float("inf")] * n  # best[j]: cost of the first j rows
+        cut = [0] * (n + 1)
+        for i in range(n):  # a batch starting at row i, padded to lengths[i]
+            size = self.batch_size
+            if masked:  # the mask has B * T * T entries
+                size = max(1, min(size, MAX_MASK_ENTRIES // lengths[i] ** 2))
+            for j in range(i + 1, min(n, i + size) + 1):
+                cost = best[i] + CALL_TOKENS + (j - i) * lengths[i]
+                if cost < best[j]:
+                    best[j], cut[j] = cost, i
+        out, j = [], n
+        while j:
+            out.append(range(cut[j], j))
+            j = cut[j]
+        return out[::-1]
+
+    def _forward(self, layout: _Layout, batch: list[int], fast_head: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The reads of rows ``batch``: their ids, log-probabilities (float64) and argmax tokens."""
+        rows = [layout.rows[i] for i in batch]
+        B, T = len(rows), max(len(r.tokens) for r in rows)
+        ids = np.full((B, T), self.pad_id, dtype=np.int64)
+        for i, r in enumerate(rows):
+            ids[i, : len(r.tokens)] = r.tokens
         kwargs = {}
-        if packed and any(r.packed for r in batch):
-            # Padding gets a segment of its own per position: it sees only itself and the prompt.
-            seg = torch.where(seg < 0, -1 - torch.arange(T).expand(B, T), seg)
-            causal = torch.ones(T, T, dtype=torch.bool).tril()
-            allowed = causal & ((seg[:, None, :] == 0) | (seg[:, None, :] == seg[:, :, None]))  # (B, Tq, Tk)
-            mask = torch.zeros((B, 1, T, T), dtype=self.dtype)
+        if any(r.masked for r in rows):
+            pos = np.zeros((B, T), dtype=np.int64)
+            end = np.tile(np.arange(1, T + 1), (B, 1))  # padding sees only itself
+            for i, r in enumerate(rows):
+                pos[i, : len(r.tokens)] = r.pos
+                end[i, : len(r.tokens)] = r.end
+            q = torch.arange(T)
+            # Key k is visible from query q when q is k or one of its descendants.
+            allowed = (q[None, None, :] <= q[None, :, None]) & (torch.from_numpy(end)[:, None, :] > q[None, :, None])
+            mask = torch.zeros((B, 1, T, T), dtype=self.dtype)  # (B, 1, Tq, Tk)
             mask.masked_fill_(~allowed[:, None], torch.finfo(self.dtype).min)
-            kwargs = {"attention_mask": mask.to(self.device), "position_ids": pos.to(self.device)}
-        rows_idx = torch.tensor([i for i, r in enumerate(batch) for _ in r.reads])
-        cols_idx = torch.tensor([o for r in batch for o, _, _ in r.reads])
-        targets = torch.tensor([t for r in batch for _, t, _ in r.reads], device=self.device)
-        ids = ids.to(self.device)
+            kwargs = {"attention_mask": mask.to(self.device), "position_ids": torch.from_numpy(pos).to(self.device)}
+        # Each read position goes through the output head once, however many reads it serves.
+        reads = np.concatenate([layout.by_row[i] for i in batch])
+        local = np.zeros(len(layout.rows), dtype=np.int64)
+        local[batch] = np.arange(B)
+        where, slot = np.unique(local[layout.read_row[reads]] * T + layout.read_node[reads], return_inverse=True)
+        targets = layout.targets[reads]
+        input_ids = torch.from_numpy(ids).to(self.device)
+        rows_t = torch.from_numpy(where // T).to(self.device)
+        cols_t = torch.from_numpy(where % T).to(self.device)
         if fast_head:
-            hidden = self.model.get_decoder()(input_ids=ids, **kwargs).last_hidden_state  # (B, T, d)
-            logits = self.model.get_output_embeddings()(hidden[rows_idx, cols_idx])       # (N, V)
+            hidden = self.model.get_decoder()(input_ids=input_ids, **kwargs).last_hidden_state  # (B, T, d)
+            logits = self.model.get_output_embeddings()(hidden[rows_t, cols_t])               # (S, V)
         else:
-            logits = self.model(input_ids=ids, **kwargs).logits[rows_idx, cols_idx]      # (N, V)
-        logp = torch.log_softmax(logits.float(), dim=-1)
-        lp = logp.gather(1, targets[:, None])[:, 0]
-        return lp.double().cpu().numpy(), logits.argmax(-1).cpu().numpy()
+            logits = self.model(input_ids=input_ids, **kwargs).logits[rows_t, cols_t]         # (S, V)
+        logits = logits.float()
+        slot_t = torch.from_numpy(slot).to(self.device)
+        top = logits.amax(-1)                                                         # (S,)
+        picked = logits[slot_t, torch.from_numpy(targets).to(self.device).clamp(min=0)]  # (R,)
+        top_r, picked = top.cpu().double()[slot], picked.cpu().double()
+        # The argmax token where the caller wants it or the target reaches the maximum (then
+        # the first index of the maximum decides, as argmax does); elsewhere it is not the target.
+        need = np.unique(slot[layout.want_argmax[reads] | (picked.numpy() == top_r.numpy())])
+        argmax = np.full(len(where), -1, dtype=np.int64)
+        if len(need):
+            need_t = torch.from_numpy(need).to(self.device)
+            argmax[need] = logits[need_t].argmax(-1).cpu().numpy()
+        sumexp = logits.sub_(top[:, None]).exp_().sum(-1)                             # (S,)
+        # log_softmax at the target, (x_t - max) - log(sum(exp(x - max))), the last steps in float64
+        lp = (picked - top_r) - sumexp.cpu().double().log()[slot]
+        return reads, lp.numpy(), argmax[slot]
 
-    def _check_paths(self, rows: list[_Row]) -> None:
+    def _check_paths(self, layout: _Layout) -> None:
         """Decide ``pack`` and ``fast_head`` by comparing them with a plain forward pass on a
-        few of ``rows`` (packed rows are checked against their unpacked equivalents)."""
-        sample = [r for r in rows if r.packed][:2] or rows[:2]
-        plain_lp = None
+        few rows (reads of a tree row are checked against their paths run alone)."""
+        sample = [i for i, r in enumerate(layout.rows) if r.masked][:1] or list(range(min(2, len(layout.rows))))
+        ref = None
         if self.fast_head is None:
-            ref, _ = self._forward(sample, packed=self.pack is not False, fast_head=False)
+            ref = self._forward(layout, sample, fast_head=False)
             try:
-                fast, _ = self._forward(sample, packed=self.pack is not False, fast_head=True)
-                self.fast_head = bool(np.max(np.abs(fast - ref)) < AGREE_TOL)
+                fast = self._forward(layout, sample, fast_head=True)
+                self.fast_head = bool(np.max(np.abs(fast[1] - ref[1])) < AGREE_TOL)
             except (AttributeError, TypeError, NotImplementedError, RuntimeError) as err:
                 log.debug("read-only output head unavailable: %s", err)
                 self.fast_head = False
             if not self.fast_head:
                 log.info("this model's logits need the full forward pass (no read-only output head)")
-            plain_lp = ref
         if self.pack is None:
-            packed = [r for r in sample if r.packed]
-            if not packed:
-                return  # decide on a batch that has packed rows
-            packed_lp = plain_lp if plain_lp is not None else self._forward(packed, True, False)[0]
-            unpacked = []
-            for r in packed:
-                for o, t, req in r.reads:
-                    # The same read in an unpacked row: the prompt, then this segment's tokens.
-                    keep = [i for i in range(o + 1) if r.seg[i] in (0, r.seg[o])]
-                    unpacked.append(_Row([r.tokens[i] for i in keep], list(range(len(keep))), [0] * len(keep),
-                                         [(len(keep) - 1, t, req)]))
-            unpacked_lp = self._forward(unpacked, False, False)[0]
-            self.pack = bool(np.max(np.abs(packed_lp - unpacked_lp)) < AGREE_TOL)
+            if not layout.rows[sample[0]].masked:
+                return  # decide on a batch that has tree rows
+            if ref is None:
+                ref = self._forward(layout, sample, fast_head=False)
+            row, reads = layout.rows[sample[0]], layout.by_row[sample[0]]
+            # Reads spread over the row (the last ones sit deep in a later piece), each rerun
+            # as its own path: the read token and its ancestors, from position 0.
+            picks = reads[np.unique(np.linspace(0, len(reads) - 1, CHECK_READS).round().astype(np.int64))]
+            alone = []
+            for rid in picks:
+                o = int(layout.read_node[rid])
+                path = tuple(row.tokens[k] for k in range(o + 1) if row.end[k] > o)
+                alone.append(_Request(path, [(len(path) - 1, int(layout.targets[rid]))]))
+            plain = _layout(alone, None)
+            ids, lp, _ = self._forward(plain, list(range(len(plain.rows))), fast_head=False)
+            packed_lp = dict(zip(ref[0].tolist(), ref[1].tolist()))
+            self.pack = bool(max(abs(packed_lp[int(picks[i])] - x) for i, x in zip(ids.tolist(), lp.tolist()))
+                             < AGREE_TOL)
             if not self.pack:
-                log.info("this model ignores custom attention masks: scoring continuations one row each")
+                log.info("this model ignores custom attention masks or position ids: scoring each sequence "
+                         "in a row of its own")
 
     # -- generation -------------------------------------------------------------------------
 
-    @torch.no_grad()
     def greedy_matches(self, prompts: Sequence[str], targets: Sequence[str], until: Sequence[str],
                        max_new_tokens: int) -> list[bool]:
         """Whether greedy generation from each prompt, cut at ``until``, equals its target:
@@ -352,38 +469,42 @@ class ProbeLM:
         generation could still spell the target another way (a different split into tokens)
         is generated for real.
         """
-        results: list[bool | None] = [None] * len(prompts)
-        rows, conts = [], []
+        return self._execute(self._plan_greedy(prompts, targets, until, max_new_tokens))
+
+    def _plan_greedy(self, prompts: Sequence[str], targets: Sequence[str], until: Sequence[str],
+                     max_new_tokens: int) -> _Plan:
+        requests, conts = self._match_requests(prompts, targets, max_new_tokens)
+        return _Plan(requests, lambda lp, argmax: self._matches(conts, argmax, prompts, targets, until,
+                                                                max_new_tokens))
+
+    def _match_requests(self, prompts: Sequence[str], targets: Sequence[str],
+                        max_new_tokens: int) -> tuple[list[_Request], list[list[int] | None]]:
+        """Teacher-forced ``prompt + target`` requests, read at the last prompt position and
+        at every target position (the last read, after the whole target, is argmax only);
+        and each item's target tokens, None for an item to generate for real."""
+        requests, conts = [], []
         ids = self.encode_many(list(prompts) + [p + t for p, t in zip(prompts, targets)])
-        for i, (ctx, whole) in enumerate(zip(ids[: len(prompts)], ids[len(prompts):])):
+        for ctx, whole in zip(ids[: len(prompts)], ids[len(prompts):]):
             cont = whole[len(ctx):]
-            if whole[: len(ctx)] != ctx or not cont or len(ctx) + len(cont) > self.max_length \
+            if whole[: len(ctx)] != ctx or not cont or len(whole) > self.max_length \
                     or len(ctx) > self.max_length - max_new_tokens:
                 conts.append(None)  # generate it for real
                 continue
             conts.append(cont)
-            tokens = ctx + cont
-            # Reads at the last prompt position and at every target position: the argmax
-            # after each prefix (the target token read is a placeholder for the last one).
-            reads = [(len(ctx) - 1 + k, (cont + [self.pad_id])[k], i) for k in range(len(cont) + 1)]
-            rows.append(_Row(tokens, list(range(len(tokens))), [0] * len(tokens), reads))
-        if self.fast_head is None and rows:
-            self._check_paths(rows[:2])
-        argmax_of: dict[int, list[int]] = {}
-        order = sorted(range(len(rows)), key=lambda r: -len(rows[r].tokens))
-        for b in range(0, len(order), self.batch_size):
-            batch = [rows[r] for r in order[b : b + self.batch_size]]
-            _, argmax = self._forward(batch, False, self.fast_head is True)
-            k = 0
-            for row in batch:
-                argmax_of[row.reads[0][2]] = argmax[k : k + len(row.reads)].tolist()
-                k += len(row.reads)
-        undecided = []
+            requests.append(_Request(tuple(whole), [(len(ctx) - 1 + k, t) for k, t in enumerate(cont + [-1])],
+                                     argmax=True))
+        return requests, conts
+
+    def _matches(self, conts: list[list[int] | None], argmax: np.ndarray, prompts: Sequence[str],
+                 targets: Sequence[str], until: Sequence[str], max_new_tokens: int) -> list[bool]:
+        results: list[bool | None] = [None] * len(conts)
+        undecided, k0 = [], 0
         for i, cont in enumerate(conts):
             if cont is None:
                 undecided.append(i)
                 continue
-            am = argmax_of[i]
+            am = argmax[k0 : k0 + len(cont) + 1].tolist()  # the argmax after each prefix of the target
+            k0 += len(cont) + 1
             k = 0
             while k < len(cont) and am[k] == cont[k]:
                 k += 1
@@ -471,3 +592,122 @@ class ProbeLM:
                     text = text.split(s)[0]
             texts.append(text)
         return texts
+
+
+def _split(flat: Sequence, groups: Sequence[Sequence]) -> list[list]:
+    """``flat`` cut into lists as long as ``groups``' members."""
+    out, k = [], 0
+    for g in groups:
+        out.append(list(flat[k : k + len(g)]))
+        k += len(g)
+    return out
+
+
+def _common_prefix(a: tuple[int, ...], b: tuple[int, ...]) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _close(piece: _Row, nodes: list[int]) -> None:
+    """The subtrees of ``nodes`` end where the piece ends now (tokens are added depth first)."""
+    n = len(piece.tokens)
+    for k in nodes:
+        piece.end[k] = n
+
+
+def _layout(requests: Sequence[_Request], row_tokens: int | None) -> _Layout:
+    """Rows holding every request's path, and where its reads sit.
+
+    With ``row_tokens``, the paths form a prefix tree: in sorted order each path adds only
+    the tokens after the prefix it shares with the one before, so a depth-first walk of the
+    tree is cut into pieces (a new piece where nothing is shared, or where the path would take
+    the piece past ``row_tokens`` tokens, or past twice the path's length if that is more, so
+    that a long prompt still shares a row with its continuations), and the pieces are packed
+    into rows of ``row_tokens`` tokens (or the piece's size if that is more), largest first,
+    each into the fullest row it fits (best fit). Without, each path is a plain row of its
+    own, except a path that begins another, which is read from that one's row.
+    """
+    path_id: dict[tuple[int, ...], int] = {}
+    req_path = [path_id.setdefault(r.path, len(path_id)) for r in requests]
+    paths = list(path_id)
+    counts = [len(r.reads) for r in requests]
+    n = sum(counts)
+    read_path = np.repeat(np.asarray(req_path, dtype=np.int64), counts)
+    read_index = np.fromiter((i for r in requests for i, _ in r.reads), dtype=np.int64, count=n)
+    targets = np.fromiter((t for r in requests for _, t in r.reads), dtype=np.int64, count=n)
+    want_argmax = np.repeat(np.asarray([r.argmax for r in requests], dtype=bool), counts)
+    order = sorted(range(len(paths)), key=paths.__getitem__)
+    path_row = np.zeros(len(paths), dtype=np.int64)
+    path_nodes: list[list[int] | range] = [()] * len(paths)  # type: ignore[list-item]
+    rows: list[_Row] = []
+    if row_tokens is None:
+        host: _Row | None = None
+        for p in reversed(order):
+            path = paths[p]
+            # Sorted, a path that begins any other begins the next one.
+            if host is None or len(host.tokens) < len(path) or tuple(host.tokens[: len(path)]) != path:
+                host = _Row(list(path), list(range(len(path))), [len(path)] * len(path))
+                rows.append(host)
+            path_row[p] = len(rows) - 1
+            path_nodes[p] = range(len(path))
+    else:
+        pieces: list[_Row] = []
+        path_piece = np.zeros(len(paths), dtype=np.int64)
+        prev: tuple[int, ...] = ()
+        nodes: list[int] = []  # piece index of each token of ``prev``, the open branch
+        for p in order:
+            path = paths[p]
+            shared = _common_prefix(prev, path) if pieces else 0
+            if shared == 0 or len(pieces[-1].tokens) + len(path) - shared > max(row_tokens, 2 * len(path)):
+                if pieces:
+                    _close(pieces[-1], nodes)
+                pieces.append(_Row())
+                shared, nodes = 0, []
+            piece = pieces[-1]
+            n0 = len(piece.tokens)
+            _close(piece, nodes[shared:])  # the branch turns here: what hangs below ends
+            nodes = nodes[:shared] + list(range(n0, n0 + len(path) - shared))
+            piece.tokens += path[shared:]
+            piece.pos += range(shared, len(path))
+            piece.end += [0] * (len(path) - shared)
+            path_piece[p], path_nodes[p], prev = len(pieces) - 1, nodes, path
+        if pieces:
+            _close(pieces[-1], nodes)
+        piece_row = np.zeros(len(pieces), dtype=np.int64)
+        piece_offset = np.zeros(len(pieces), dtype=np.int64)
+        room: list[tuple[int, int]] = []  # sorted (free tokens, row)
+        for k in sorted(range(len(pieces)), key=lambda k: -len(pieces[k].tokens)):
+            piece = pieces[k]
+            size = len(piece.tokens)
+            j = bisect.bisect_left(room, (size, -1))
+            if j < len(room):
+                free, r = room.pop(j)
+            else:
+                free, r = max(row_tokens, size), len(rows)
+                rows.append(_Row())
+            row = rows[r]
+            piece_row[k], piece_offset[k] = r, len(row.tokens)
+            row.end += [e + len(row.tokens) for e in piece.end]
+            row.tokens += piece.tokens
+            row.pos += piece.pos
+            if free > size:
+                bisect.insort(room, (free - size, r))
+        for row in rows:
+            row.masked = any(p != i for i, p in enumerate(row.pos))
+        path_row = piece_row[path_piece]
+        path_offset = piece_offset[path_piece]
+    starts = np.zeros(len(paths) + 1, dtype=np.int64)
+    np.cumsum([len(x) for x in path_nodes], out=starts[1:])
+    flat = np.fromiter((k for x in path_nodes for k in x), dtype=np.int64, count=int(starts[-1]))
+    read_row = path_row[read_path]
+    read_node = flat[starts[read_path] + read_index]
+    if row_tokens is not None:
+        read_node += path_offset[read_path]
+    by = np.argsort(read_row, kind="stable")
+    bounds = np.searchsorted(read_row[by], np.arange(len(rows) + 1))
+    by_row = [by[bounds[r] : bounds[r + 1]] for r in range(len(rows))]
+    return _Layout(rows, read_row, read_node, targets, want_argmax, by_row)

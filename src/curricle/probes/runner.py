@@ -6,7 +6,8 @@ For each checkpoint, in run and position order:
    (``duplicate_of``) and gets that one's scores without being loaded;
 2. look every task up in the cache (weights, tokenizer, model config, task hash, scorer
    settings); load the model only if some task is missing, score the missing ones, and
-   store them.
+   store them. Checkpoints with the same tokenizer files share their token ids, so each
+   task is tokenized once per call, not once per checkpoint.
 
 The rows (see :mod:`curricle.probes.results`) go to ``out_file``.
 """
@@ -114,6 +115,7 @@ def probe_checkpoints(
     result = ProbeRun(rows=[], checkpoints=len(refs))
     first_with: dict[str, CheckpointRef] = {}
     scores_of: dict[str, dict[str, dict[str, Any]]] = {}  # weights hash -> task name -> entry
+    token_memos: dict[str, dict[str, list[int]]] = {}  # tokenizer hash -> token ids by text
 
     for ref in refs:
         wh = weights_hash(ref.path, memo)
@@ -126,7 +128,8 @@ def probe_checkpoints(
             n_cached = len(tasks)
         else:
             first_with[wh] = ref
-            model_id = f"{wh}|{tokenizer_hash(ref.path, memo)}|{_config_digest(ref.path)}"
+            th = tokenizer_hash(ref.path, memo)
+            model_id = f"{wh}|{th}|{_config_digest(ref.path)}"
             entries, missing = {}, []
             for task in tasks:
                 key = cache_key(model_id, task.hash, settings)
@@ -137,7 +140,8 @@ def probe_checkpoints(
                 else:
                     missing.append((task, key))
             if missing:
-                lm = ProbeLM.load(ref.path, device=device, dtype=dtype, batch_size=batch_size)
+                lm = ProbeLM.load(ref.path, device=device, dtype=dtype, batch_size=batch_size,
+                                  token_memo=token_memos.setdefault(th, {}))
                 scored = score_tasks(lm, [t for t, _ in missing])
                 del lm
                 for task, key in missing:

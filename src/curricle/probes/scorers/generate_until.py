@@ -2,8 +2,8 @@
 
 - ``exact_match``: the generation, cut at the first stop string, equals the target exactly
   (no stripping: targets carry their leading space, as a model's continuation does). It is
-  computed by :meth:`ProbeLM.greedy_matches`, which gives the answer greedy generation
-  gives while generating only where a teacher-forced pass cannot decide it;
+  the answer greedy generation gives, read from a teacher-forced pass (see
+  :meth:`ProbeLM.greedy_matches`) that generates only where that pass cannot decide it;
 - continuous, teacher-forced: with distractors, the multiple-choice ``prob``, ``margin`` and
   ``logprob`` of the target; without, its ``logprob`` alone.
 """
@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from curricle.probes.scorers.base import Scorer, TaskScore, uniform_choice_chance
-from curricle.probes.scorers.multiple_choice import aggregate, score_choices
+from curricle.probes.scorers.multiple_choice import aggregate, choice_lists
 
 
 class GenerateUntilScorer(Scorer):
@@ -21,14 +21,16 @@ class GenerateUntilScorer(Scorer):
     metric_names = ("exact_match", "prob", "margin", "logprob")
 
     def score(self, lm, task) -> TaskScore:
-        matches = lm.greedy_matches([i.prompt for i in task.items], [i.target for i in task.items],
-                                    task.until, task.gen_tokens)
+        # The exact match and the continuous scores from one pass (the target's tokens are shared).
+        with_choices = all(i.distractors for i in task.items)
+        groups = [(i.prompt, i.choices if with_choices else (i.target,)) for i in task.items]
+        scores, matches = lm.score_and_match(groups, task.until, task.gen_tokens)
         per_item: dict[str, list] = {"exact_match": [float(m) for m in matches]}
-        if all(i.distractors for i in task.items):
-            per_item.update(score_choices(lm, task))
+        if with_choices:
+            per_item.update(choice_lists(scores))
             del per_item["acc"]
         else:
-            per_item["logprob"] = [s[0].logprob for s in lm.score([(i.prompt, [i.target]) for i in task.items])]
+            per_item["logprob"] = [s[0].logprob for s in scores]
         return TaskScore(aggregate(per_item), len(task.items), per_item)
 
     def continuous_metric(self, task) -> str:

@@ -36,7 +36,11 @@ def aggregate(per_item: dict[str, list[float]]) -> dict[str, float]:
 
 def score_choices(lm, task) -> dict[str, list[float]]:
     """Per-item choice metrics (lists aligned with ``task.items``)."""
-    scores = lm.score([(i.prompt, i.choices) for i in task.items])
+    return choice_lists(lm.score([(i.prompt, i.choices) for i in task.items]))
+
+
+def choice_lists(scores) -> dict[str, list[float]]:
+    """Per-item choice metrics from each item's choice scores (target first)."""
     per_item: dict[str, list[float]] = {"acc": [], "prob": [], "margin": [], "logprob": []}
     for item_scores in scores:
         for k, v in choice_metrics([s.logprob for s in item_scores]).items():
