@@ -10,16 +10,31 @@
 - :class:`ProbeHook`: probing inside ``curricle train`` (``train.probe``).
 """
 
-from curricle.probes.builtin import SuiteConfig, builtin_task_names, builtin_tasks
-from curricle.probes.contamination import ContaminationReport, check_contamination
-from curricle.probes.datasets import DATASETS
-from curricle.probes.item import ProbeItem
-from curricle.probes.lm import ProbeLM
-from curricle.probes.lm_eval_export import export_lm_eval
-from curricle.probes.results import SCHEMA, read_rows, write_rows
-from curricle.probes.runner import ProbeRun, probe_checkpoints, score_tasks
-from curricle.probes.scorers import SCORERS
-from curricle.probes.task import ProbeTask, TaskConfig, load_tasks, parse_task, write_tasks
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# Imported on first use (PEP 562): ``curricle.probes.results`` and ``.checkpoints`` are read by
+# ``curricle map`` and ``curricle report``, which should not pay for torch and transformers
+# (1.3 s, measured) to read a JSON Lines file.
+_WHERE = {
+    "SuiteConfig": "builtin", "builtin_task_names": "builtin", "builtin_tasks": "builtin",
+    "ContaminationReport": "contamination", "check_contamination": "contamination",
+    "DATASETS": "datasets", "ProbeItem": "item", "ProbeLM": "lm", "export_lm_eval": "lm_eval_export",
+    "SCHEMA": "results", "read_rows": "results", "write_rows": "results",
+    "ProbeRun": "runner", "probe_checkpoints": "runner", "score_tasks": "runner", "SCORERS": "scorers",
+    "ProbeTask": "task", "TaskConfig": "task", "load_tasks": "task", "parse_task": "task", "write_tasks": "task",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'curricle.probes' has no attribute '{name}'")
+    value = getattr(importlib.import_module(f"curricle.probes.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "DATASETS", "SCORERS", "SCHEMA", "ContaminationReport", "ProbeItem", "ProbeLM", "ProbeRun", "ProbeTask",
