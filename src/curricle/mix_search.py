@@ -171,8 +171,8 @@ def mix_search(config: "RunConfig", runs: int, out: Path, progress: bool = True)
     summary = {
         "domains": domains,
         "proxy_steps": steps,
-        "proxies": [{"weights": dict(zip(domains, r.tolist())), "mean_eval_loss": float(np.mean(l)),
-                     "eval_loss": dict(zip(domains, l))} for r, l in zip(mixtures, losses)],
+        "proxies": [{"weights": dict(zip(domains, r.tolist())), "mean_eval_loss": float(np.mean(row)),
+                     "eval_loss": dict(zip(domains, row))} for r, row in zip(mixtures, losses)],
         "model": model.describe(),
         "proposal": dict(zip(domains, proposal.tolist())),
         "predicted_mean_eval_loss": predicted,

@@ -9,6 +9,7 @@ from typing import Any
 
 from curricle.emergence.map import MapConfig, map_runs
 from curricle.errors import CurricleError
+from curricle.jsonable import short_number
 
 
 def load_map_config(path: Path | None) -> MapConfig:
@@ -36,21 +37,13 @@ def wide_console():
     return Console(width=max(110, Console().width))
 
 
-def _short(n: float) -> str:
-    for div, unit in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if abs(n) >= div:
-            v = n / div
-            return f"{v:.3g}{unit}"
-    return f"{n:.0f}"
-
-
 def _where(e: dict[str, Any] | None) -> str:
     """``1.36M tok/s133``-style position: tokens (if known) and step."""
     if not e:
         return "-"
     step = f"s{e['step']:.0f}" if e.get("step") is not None else ""
     if e.get("tokens") is not None:
-        return f"{_short(e['tokens'])} ({step})" if step else _short(e["tokens"])
+        return f"{short_number(e['tokens'])} ({step})" if step else short_number(e["tokens"])
     return step
 
 

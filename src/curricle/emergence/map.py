@@ -29,6 +29,7 @@ from curricle.emergence.intervals import point_intervals, skill_rng
 from curricle.emergence.ordering import CENSORED, consistency
 from curricle.emergence.phases import phase_summary, place, run_phases
 from curricle.errors import CurricleError
+from curricle.jsonable import jsonable
 
 SCHEMA = "curricle.map/1"
 
@@ -282,7 +283,7 @@ def write_map(out_dir: Path, result: dict[str, Any]) -> None:
     import json
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    atomic.write_text(out_dir / "emergence.json", json.dumps(_clean(result), indent=1) + "\n")
+    atomic.write_text(out_dir / "emergence.json", json.dumps(jsonable(result), indent=1) + "\n")
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=CSV_FIELDS, extrasaction="ignore")
     w.writeheader()
@@ -303,18 +304,6 @@ def _fmt(v):
     if isinstance(v, float):
         return "" if not math.isfinite(v) else f"{v:.6g}"
     return "" if v is None else v
-
-
-def _clean(v):
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if isinstance(v, dict):
-        return {k: _clean(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_clean(x) for x in v]
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
 
 
 __all__ = ["MapConfig", "map_runs", "map_rows", "analyze_run", "composite_checks"]

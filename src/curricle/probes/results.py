@@ -20,31 +20,20 @@ A ``.json`` file holds ``{"schema": ..., "rows": [...]}``; any other suffix is J
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any, Iterable
 
 from curricle.errors import CurricleError
+from curricle.jsonable import jsonable
 
 SCHEMA = "curricle.probe/1"
-
-
-def _clean(v: Any) -> Any:
-    """NaN/inf are not JSON: write them as null."""
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if isinstance(v, dict):
-        return {k: _clean(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [_clean(x) for x in v]
-    return v
 
 
 def write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
     from curricle import atomic
 
     path = Path(path)
-    rows = [_clean(r) for r in rows]
+    rows = [jsonable(r) for r in rows]
     if path.suffix == ".json":
         atomic.write_text(path, json.dumps({"schema": SCHEMA, "rows": rows}, indent=1) + "\n")
     else:
@@ -55,7 +44,7 @@ def append_rows(path: Path, rows: Iterable[dict[str, Any]]) -> None:
     """Append rows to a JSON Lines file (the in-loop hook's ``RUN/probes.jsonl``)."""
     with open(path, "a", encoding="utf-8") as f:
         for r in rows:
-            f.write(json.dumps(_clean(r)) + "\n")
+            f.write(json.dumps(jsonable(r)) + "\n")
 
 
 def read_rows(path: Path | str) -> list[dict[str, Any]]:

@@ -316,17 +316,4 @@ def _controller_name(config: dict[str, Any]) -> str:
     return f"schedule ({kind})" if kind else "schedule"
 
 
-def clean(v: Any) -> Any:
-    """JSON-safe: NaN/inf as null, numpy scalars as Python numbers."""
-    if isinstance(v, float):
-        return v if math.isfinite(v) else None
-    if isinstance(v, dict):
-        return {str(k): clean(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [clean(x) for x in v]
-    if hasattr(v, "item") and callable(v.item):
-        return clean(v.item())
-    return v
-
-
-__all__ = ["collect_run", "read_jsonl", "clean", "SCHEMA"]
+__all__ = ["collect_run", "read_jsonl", "SCHEMA"]

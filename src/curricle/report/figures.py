@@ -14,6 +14,8 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
+from curricle.jsonable import short_number
+
 PALETTE = qualitative.D3 + qualitative.Set2 + qualitative.Dark2
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
 EVENT_COLORS = {"skip": "#d62728", "rollback": "#7f0000", "resume": "#2ca02c", "reference": "#7f7f7f"}
@@ -209,8 +211,8 @@ def skill_map(run: dict[str, Any]) -> go.Figure | None:
             ys.append(label)
             lo_err.append(max(0.0, x0 - _column(axis, ci[0])) if ci else 0.0)
             hi_err.append(max(0.0, _column(axis, ci[1]) - x0) if ci else 0.0)
-            hover.append(f"{name}: {what} at {key} {_fmt_num(point[key])}"
-                         + (f" (95% interval {_fmt_num(ci[0])}–{_fmt_num(ci[1])})" if ci else "")
+            hover.append(f"{name}: {what} at {key} {short_number(point[key])}"
+                         + (f" (95% interval {short_number(ci[0])}–{short_number(ci[1])})" if ci else "")
                          + (f"; in phase {s['phase']}" if what == "emergence" and s.get("phase") else ""))
         if xs:
             fig.add_trace(go.Scatter(
@@ -220,7 +222,7 @@ def skill_map(run: dict[str, Any]) -> go.Figure | None:
                          "color": color, "thickness": 2, "width": 4}))
     every = max(1, math.ceil(len(positions) / 8))  # at most ~8 labels: they stay level and legible
     shown = [i for i in range(len(positions)) if i % every == 0]
-    ticks = [f"{positions[i][0]:,}<br>{_fmt_num(positions[i][1])}" if use_tokens else f"{positions[i][0]:,}"
+    ticks = [f"{positions[i][0]:,}<br>{short_number(positions[i][1])}" if use_tokens else f"{positions[i][0]:,}"
              for i in shown]
     fig.update_xaxes(title_text="checkpoint: step" + (" / tokens" if use_tokens else ""), tickmode="array",
                      tickvals=shown, ticktext=ticks, tickangle=0, showgrid=False)
@@ -317,15 +319,6 @@ def mean_eval(runs: list[dict[str, Any]]) -> go.Figure | None:
                                      hovertemplate=f"{run['label']}: %{{y:.4f}}<extra></extra>"), row=1, col=col)
         fig.update_xaxes(title_text=axis)
     return _layout(fig, "Held-out loss, all runs", height=400) if any_data else None
-
-
-def _fmt_num(v: float | None) -> str:
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return "–"
-    for div, unit in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if abs(v) >= div:
-            return f"{v / div:.3g}{unit}"
-    return f"{v:.4g}"
 
 
 __all__ = ["losses", "mixture", "schedules", "skill_map", "funnel", "mean_eval", "domain_colors"]

@@ -24,7 +24,8 @@ from typing import Any, Sequence
 
 from curricle import atomic
 from curricle.report import figures
-from curricle.report.data import clean, collect_run
+from curricle.jsonable import jsonable, short_number
+from curricle.report.data import collect_run
 
 PANELS = ("losses", "mixture", "audit", "skills", "funnel", "events", "checkpoints")
 TITLES = {"losses": "Losses", "mixture": "Mixture and schedules", "audit": "Controller audit log",
@@ -132,7 +133,7 @@ JS = r"""
 
 
 def _json_script(obj: Any, **attrs: str) -> str:
-    text = json.dumps(clean(obj), separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+    text = json.dumps(jsonable(obj), separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
     extra = "".join(f' {k.replace("_", "-")}="{html.escape(v)}"' for k, v in attrs.items())
     return f'<script type="application/json"{extra}>{text}</script>'
 
@@ -180,7 +181,7 @@ def _num(v: Any, digits: int = 4) -> str:
     if isinstance(v, int):
         return f"{v:,}"
     if isinstance(v, float):
-        return f"{v:.{digits}g}" if abs(v) < 1e4 else figures._fmt_num(v)
+        return f"{v:.{digits}g}" if abs(v) < 1e4 else short_number(v)
     return _e(v)
 
 
@@ -207,7 +208,7 @@ def _progress(run: dict[str, Any]) -> str:
         bar = f'<span class="progress"><span style="width:{100 * frac:.1f}%"></span></span>'
     else:
         state, bar, text = "", "", f"step {p['step']:,}"
-    tokens = f", {figures._fmt_num(p['tokens'])} tokens" if p.get("tokens") else ""
+    tokens = f", {short_number(p['tokens'])} tokens" if p.get("tokens") else ""
     ck = f"; latest checkpoint: step {p['latest_checkpoint']:,}" if p["latest_checkpoint"] is not None else ""
     bad = {k: v for k, v in p["unreadable_lines"].items() if v}
     warn = (f"; unreadable lines skipped: {', '.join(f'{k} {v}' for k, v in bad.items())}" if bad else "")
@@ -281,7 +282,7 @@ def _skill_table(run: dict[str, Any]) -> str:
             if not p:
                 return None, ""
             ci = (s.get(f"{what}_ci95") or {}).get(key)
-            return p[key], (f"{figures._fmt_num(ci[0])}–{figures._fmt_num(ci[1])}" if ci else "")
+            return p[key], (f"{short_number(ci[0])}–{short_number(ci[1])}" if ci else "")
 
         e, eci = at("emergence")
         sat, sci = at("saturation")
