@@ -28,7 +28,7 @@ from curricle.jsonable import jsonable, short_number
 from curricle.report.data import collect_run
 
 PANELS = ("losses", "mixture", "audit", "skills", "funnel", "events", "checkpoints")
-TITLES = {"losses": "Losses", "mixture": "Mixture and schedules", "audit": "Controller audit log",
+TITLES = {"overview": "Overview", "ordering": "Ordering", "losses": "Losses", "mixture": "Mixture and schedules", "audit": "Controller audit log",
           "skills": "Skill map", "funnel": "Curation funnel", "events": "Stability events",
           "checkpoints": "Checkpoints"}
 
@@ -158,7 +158,7 @@ class _Page:
     def html(self, title: str, header: str, nav: list[str], body: str, data: Any) -> str:
         from plotly.offline import get_plotlyjs
 
-        links = "".join(f'<a href="#{p}">{html.escape(TITLES.get(p, p))}</a>' for p in nav)
+        links = "".join(f'<a href="#{p}">{html.escape(TITLES[p])}</a>' for p in nav)
         return (
             "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
@@ -352,12 +352,15 @@ def _panels(page: _Page, run: dict[str, Any], colors: dict[str, str], key: str,
     return out
 
 
+def _section(name: str, inner: str, title: str | None = None) -> str:
+    return f'<section id="{name}" data-panel="{name}"><h2>{_e(title or TITLES[name])}</h2>{inner}</section>'
+
+
 def render_report(run: dict[str, Any]) -> str:
     page = _Page()
     colors = figures.domain_colors(run["domains"])
     panels = _panels(page, run, colors, "0")
-    body = "".join(f'<section id="{p}" data-panel="{p}"><h2>{TITLES[p]}</h2>{panels[p]}</section>'
-                   for p in PANELS if p in panels)
+    body = "".join(_section(p, panels[p]) for p in PANELS if p in panels)
     header = (f"<h1>curricle run: {_e(run['name'])}</h1><div class=\"meta\"><code>{_e(run['path'])}</code> · "
               f"{len(run['domains'])} domains · mixture: {_e(run['controller'])}"
               f"{' · phases: ' + _e(', '.join(p['name'] for p in run['phases'])) if run['phases'] else ''}"
@@ -448,10 +451,9 @@ def render_compare(runs: list[dict[str, Any]], ordering: dict[str, Any] | None) 
     n = len(runs)
     sections = []
     overview = page.fig(figures.mean_eval(runs), "mean-eval") + _summary_table(runs)
-    sections.append(f'<section id="overview" data-panel="overview"><h2>Overview</h2>{overview}</section>')
+    sections.append(_section("overview", overview))
     labels = {r["path"]: r["label"] for r in runs}
-    sections.append(f'<section id="ordering" data-panel="ordering"><h2>Emergence-order consistency</h2>'
-                    f"{_ordering_html(ordering, labels)}</section>")
+    sections.append(_section("ordering", _ordering_html(ordering, labels), "Emergence-order consistency"))
     nav = ["overview", "ordering"]
     for p in PANELS:
         if not any(p in pr for pr in per_run):
@@ -460,18 +462,14 @@ def render_compare(runs: list[dict[str, Any]], ordering: dict[str, Any] | None) 
         cells = "".join(f'<div data-run="{_e(r["label"])}"><div class="runlabel">{_e(r["label"])}</div>'
                         f'{pr.get(p) or "<p class=note>" + _e(r["missing"].get(_MISSING_KEY.get(p, p), "nothing to show")) + "</p>"}</div>'
                         for r, pr in zip(runs, per_run))
-        sections.append(f'<section id="{p}" data-panel="{p}"><h2>{TITLES[p]}</h2>'
-                        f'<div class="grid" style="grid-template-columns:repeat({n}, minmax(520px, 1fr))">{cells}'
-                        f"</div></section>")
+        sections.append(_section(p, f'<div class="grid" style="grid-template-columns:repeat({n}, '
+                                    f'minmax(520px, 1fr))">{cells}</div>'))
     header = (f"<h1>curricle: {n} runs compared</h1><div class=\"meta\">"
               + " · ".join(f"<b>{_e(r['label'])}</b> <code>{_e(r['path'])}</code> "
                            f"({'finished' if r['progress']['finished'] else 'not finished'}, "
                            f"step {r['progress']['step']:,})" for r in runs) + "</div>")
-    titles = dict(TITLES, overview="Overview", ordering="Ordering")
-    html_text = page.html("curricle: " + " vs ".join(r["label"] for r in runs), header, [], "".join(sections),
-                          {"schema": "curricle.compare/1", "runs": runs, "ordering": ordering})
-    links = "".join(f'<a href="#{p}">{_e(titles[p])}</a>' for p in nav)
-    return html_text.replace("<nav></nav>", f"<nav>{links}</nav>", 1)
+    return page.html("curricle: " + " vs ".join(r["label"] for r in runs), header, nav, "".join(sections),
+                     {"schema": "curricle.compare/1", "runs": runs, "ordering": ordering})
 
 
 _MISSING_KEY = {"losses": "training", "mixture": "training", "checkpoints": "checkpoints"}
