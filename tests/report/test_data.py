@@ -110,3 +110,9 @@ def test_read_jsonl_counts_bad_lines(tmp_path):
     p.write_text('{"a": 1}\n\nnot json\n[1, 2]\n{"b": 2}\n')
     assert read_jsonl(p) == ([{"a": 1}, {"b": 2}], 2)
     assert read_jsonl(tmp_path / "missing.jsonl") == ([], 0)
+
+
+def test_probes_too_few_to_map_are_named(tmp_path):
+    run_dir = write_fake_run(tmp_path, steps=2, total=20, checkpoints=())  # one probed checkpoint
+    run = collect_run(run_dir)
+    assert run["skills"] is None and "fewer than 2 probed checkpoints" in run["missing"]["skills"]

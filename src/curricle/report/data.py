@@ -157,21 +157,22 @@ def _probe_rows(run: Path, probes: Iterable[Path]) -> tuple[list[dict[str, Any]]
     return rows, used
 
 
-def _skills(run: Path, rows: list[dict[str, Any]], map_config) -> dict[str, Any] | None:
+def _skills(run: Path, rows: list[dict[str, Any]], map_config) -> tuple[dict[str, Any] | None, str | None]:
+    """The run's emergence map, or None and why not."""
     from curricle.emergence.map import map_rows
 
     if not rows:
-        return None
+        return None, "no probe results: RUN/probes.jsonl, 'curricle probe RUN', or report --probes"
     try:
         result = map_rows(rows, map_config)
-    except CurricleError:
-        return None
+    except CurricleError as err:
+        return None, f"the probe results cannot be mapped: {err}"
     r = result["runs"].get(str(run))
-    if r is None:
-        return None
+    if r is None or not r["skills"]:
+        return None, "fewer than 2 probed checkpoints per task: nothing to map yet"
     return {"metric_setting": map_config.metric, "variant": map_config.variant, "order": r["order"],
             "emerged": r["emerged"], "censored": r["censored"], "phase_summary": r["phase_summary"],
-            "skills": r["skills"]}
+            "skills": r["skills"]}, None
 
 
 def _probe_scores(rows: list[dict[str, Any]], metric_setting: str) -> dict[int, dict[str, float | None]]:
@@ -268,7 +269,7 @@ def collect_run(run: Path | str, probes: Sequence[Path | str] = (), map_config=N
     }
     map_config = map_config or MapConfig()
     rows, probe_files = _probe_rows(run, [Path(p) for p in probes])
-    skills = _skills(run, rows, map_config)
+    skills, skills_missing = _skills(run, rows, map_config)
     scores = _probe_scores(rows, map_config.metric) if rows else {}
     funnel, funnel_missing = _funnel(run, config)
     table = _checkpoint_table(m["eval"], m["domains"], on_disk, scores, m["token_at_step"])
@@ -287,8 +288,7 @@ def collect_run(run: Path | str, probes: Sequence[Path | str] = (), map_config=N
     if not events:
         missing["events"] = "no stability events: no step was skipped or rolled back"
     if skills is None:
-        missing["skills"] = ("no probe results: RUN/probes.jsonl, 'curricle probe RUN', or report --probes"
-                             if not rows else "too few probed checkpoints to map")
+        missing["skills"] = skills_missing
     if funnel is None:
         missing["funnel"] = funnel_missing or "no curation"
     if not table:
