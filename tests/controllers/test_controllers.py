@@ -108,6 +108,15 @@ def test_ema_smooths_the_signal_and_keeps_absent_domains():
     assert c.smoothed.tolist() == [3.0, 1.0, 4.0]
 
 
+def test_odm_exploration_decays_with_steps_not_updates():
+    c = build_controller(ODMConfig(update_every=10, warmup_steps=100, max_change=1), DOMAINS, NATURAL)
+    w, log = run(c, lambda s: [1.0, 4.0, 1.0], 100)
+    # The first update is at step 100: exploration is already min(1/3, sqrt(ln 3 / 300)), not
+    # the 1/3 (uniform) a first update would get if t counted updates.
+    assert [e.step for e in log] == [100] and w[1] > w[0] == pytest.approx(w[2])
+    assert "exploration 0.061" in log[0].reason
+
+
 def test_apply_floor_and_limit_change():
     assert np.allclose(apply_floor(np.array([0.0, 0.5, 0.5]), 0.1), [0.1, 0.45, 0.45])
     assert np.allclose(apply_floor(np.array([0.0, 0.0, 1.0]), 0.2), [0.2, 0.2, 0.6])
