@@ -31,6 +31,7 @@ bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/train_overhead.py --quick
 	$(PY) benchmarks/mixing.py --quick
 	$(PY) benchmarks/curation.py --quick
+	$(PY) benchmarks/probe_speed.py --quick
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
