@@ -5,7 +5,7 @@ import json
 import pytest
 
 from curricle.errors import CurricleError
-from curricle.report import collect_run
+from curricle.report import collect_run, write_report
 from curricle.report.data import read_jsonl
 from tests.report.conftest import DOMAINS, ROWS_TOKENS, eval_loss, write_fake_run
 
@@ -116,3 +116,17 @@ def test_probes_too_few_to_map_are_named(tmp_path):
     run_dir = write_fake_run(tmp_path, steps=2, total=20, checkpoints=())  # one probed checkpoint
     run = collect_run(run_dir)
     assert run["skills"] is None and "fewer than 2 probed checkpoints" in run["missing"]["skills"]
+
+
+def test_long_audit_logs_are_thinned_and_counted(tmp_path, monkeypatch):
+    monkeypatch.setattr("curricle.report.data.MAX_ROWS", 4)
+    run_dir = write_fake_run(tmp_path)
+    entry = json.loads((run_dir / "mixture_log.jsonl").read_text())
+    with open(run_dir / "mixture_log.jsonl", "a") as f:
+        for step in range(16, 21):
+            f.write(json.dumps({**entry, "step": step}) + "\n")
+    run = collect_run(run_dir)
+    assert run["counts"] == {"audit": 6, "events": 2}
+    assert [a["step"] for a in run["audit"]] == [15, 17, 19, 20]
+    text = write_report(run_dir).read_text()
+    assert "6 changes by the odm controller (showing 4: every k-th and the last" in text

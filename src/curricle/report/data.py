@@ -28,6 +28,9 @@ SCHEMA = "curricle.report/1"
 #: Series longer than this are thinned to about this many points (evaluation steps, phase
 #: starts, audit and event steps are always kept), so a 100k-step run still opens quickly.
 MAX_POINTS = 2000
+#: Audit-log entries and stability events shown (and embedded) at most: a controller that
+#: updates every step of a long run writes one entry a step. Every k-th is kept, and the last.
+MAX_ROWS = 2000
 
 
 def read_jsonl(path: Path) -> tuple[list[dict[str, Any]], int]:
@@ -93,6 +96,14 @@ def _thin(steps: list[int], keep: set[int]) -> list[int]:
         return list(range(n))
     k = math.ceil(n / MAX_POINTS)
     return [i for i, s in enumerate(steps) if i % k == 0 or s in keep or i == n - 1]
+
+
+def _every_kth(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """At most about ``MAX_ROWS`` of ``rows``: every k-th, and the last."""
+    if len(rows) <= MAX_ROWS:
+        return rows
+    k = math.ceil(len(rows) / MAX_ROWS)
+    return [r for i, r in enumerate(rows) if i % k == 0 or i == len(rows) - 1]
 
 
 def _metrics(rows: list[dict[str, Any]], keep: set[int]) -> dict[str, Any]:
@@ -248,6 +259,8 @@ def collect_run(run: Path | str, probes: Sequence[Path | str] = (), map_config=N
         raise CurricleError(f"{run}: not a curricle run (no config.yaml and no metrics.jsonl)")
     audit, bad_audit = read_jsonl(run / "mixture_log.jsonl")
     events, bad_events = read_jsonl(run / "events.jsonl")
+    counts = {"audit": len(audit), "events": len(events)}
+    audit, events = _every_kth(audit), _every_kth(events)
     keep = {int(a["step"]) for a in audit if isinstance(a.get("step"), int)}
     keep |= {int(e["step"]) for e in events if isinstance(e.get("step"), int)}
     m = _metrics(metric_rows, keep)
@@ -299,7 +312,7 @@ def collect_run(run: Path | str, probes: Sequence[Path | str] = (), map_config=N
         "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "progress": progress, "domains": m["domains"], "phases": phases,
         "controller": _controller_name(config), "series": m["series"], "eval": m["eval"],
-        "audit": audit, "events": events, "checkpoints": table, "best_checkpoint": best,
+        "audit": audit, "events": events, "counts": counts, "checkpoints": table, "best_checkpoint": best,
         "skills": skills, "probe_files": probe_files, "funnel": funnel, "missing": missing,
     }
     if keep_probe_rows:

@@ -332,7 +332,10 @@ def _panels(page: _Page, run: dict[str, Any], colors: dict[str, str], key: str,
         mix_id = page.last_id if mix is not None else ""
         out["mixture"] = mix_html + page.fig(figures.schedules(run), f"schedules-{key}")
         if run["audit"]:
-            out["audit"] = (f'<p class="note">{len(run["audit"])} changes by the {_e(run["controller"])} controller. '
+            shown = (f" (showing {len(run['audit']):,}: every k-th and the last; mixture_log.jsonl has all)"
+                     if run["counts"]["audit"] > len(run["audit"]) else "")
+            out["audit"] = (f'<p class="note">{run["counts"]["audit"]:,} changes by the {_e(run["controller"])} '
+                            f'controller{shown}. '
                             "Click a row to mark its step on the weights plot; click a ▼ marker there to find "
                             "its row.</p>" + _table(["step", "reason", "largest changes", "signal"],
                                                      _audit_rows(run, mix_id, f"audit-{key}"), text=(1, 2, 3)))
@@ -344,7 +347,9 @@ def _panels(page: _Page, run: dict[str, Any], colors: dict[str, str], key: str,
         kinds: dict[str, int] = {}
         for e in run["events"]:
             kinds[e.get("event", "?")] = kinds.get(e.get("event", "?"), 0) + 1
-        out["events"] = (f'<p class="note">{_e(", ".join(f"{v} {k}" for k, v in kinds.items()))}; skips and '
+        shown = (f" (showing {len(run['events']):,} of {run['counts']['events']:,}: every k-th and the last)"
+                 if run["counts"]["events"] > len(run["events"]) else "")
+        out["events"] = (f'<p class="note">{_e(", ".join(f"{v} {k}" for k, v in kinds.items()))}{shown}; skips and '
                          "rollbacks are marked on the training-loss plot.</p>"
                          + _table(["step", "event", "reason", "details"], _event_rows(run), text=(1, 2, 3)))
     if run["checkpoints"]:
