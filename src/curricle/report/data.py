@@ -66,15 +66,10 @@ def _num(v: Any) -> float | int | None:
 
 
 def _read_config(run: Path) -> dict[str, Any]:
-    import yaml
+    from curricle.config import read_yaml
 
     p = run / "config.yaml"
-    if not p.is_file():
-        return {}
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise CurricleError(f"{p}: not valid YAML ({str(e).splitlines()[0]})") from None
+    data = read_yaml(p, "run config") if p.is_file() else None
     return data if isinstance(data, dict) else {}
 
 
@@ -89,21 +84,17 @@ def _phases(config: dict[str, Any], total_steps: int | None) -> list[dict[str, A
     return out
 
 
-def _thin(steps: list[int], keep: set[int]) -> list[int]:
-    """Indices of ``steps`` to plot: every k-th, plus those in ``keep`` and the last."""
-    n = len(steps)
-    if n <= MAX_POINTS:
+def _thin(n: int, limit: int, keep=lambda i: False) -> list[int]:
+    """Indices of ``n`` items to show, about ``limit`` of them: every k-th, the last, and
+    those ``keep(i)`` asks for (all of them when ``n <= limit``)."""
+    if n <= limit:
         return list(range(n))
-    k = math.ceil(n / MAX_POINTS)
-    return [i for i, s in enumerate(steps) if i % k == 0 or s in keep or i == n - 1]
+    k = math.ceil(n / limit)
+    return [i for i in range(n) if i % k == 0 or i == n - 1 or keep(i)]
 
 
 def _every_kth(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """At most about ``MAX_ROWS`` of ``rows``: every k-th, and the last."""
-    if len(rows) <= MAX_ROWS:
-        return rows
-    k = math.ceil(len(rows) / MAX_ROWS)
-    return [r for i, r in enumerate(rows) if i % k == 0 or i == len(rows) - 1]
+    return [rows[i] for i in _thin(len(rows), MAX_ROWS)]
 
 
 def _metrics(rows: list[dict[str, Any]], keep: set[int]) -> dict[str, Any]:
@@ -117,7 +108,7 @@ def _metrics(rows: list[dict[str, Any]], keep: set[int]) -> dict[str, Any]:
     domains = sorted({k.split("/", 1)[1] for r in recs for k in r if k.startswith(("weight/", "loss/"))})
     eval_recs = [r for r in recs if "eval/loss" in r]
     keep = keep | {r["step"] for r in eval_recs}
-    idx = _thin(steps, keep)
+    idx = _thin(len(steps), MAX_POINTS, lambda i: steps[i] in keep)
     pick = [recs[i] for i in idx]
 
     def col(key: str, rs: Sequence[dict[str, Any]] = pick) -> list[float | None]:
