@@ -98,7 +98,7 @@ def write_fake_run(root: Path, steps: int = STEPS, total: int = STEPS, probes: b
     return run
 
 
-FUNNEL = {"format_version": 1, "domains": {
+FUNNEL = {"format": 1, "domains": {
     "code": {"in": {"docs": 10, "tokens": 1000}, "out": {"docs": 6, "tokens": 600}, "files": [], "steps": [
         {"step": "read", "docs": {"in": 10, "kept": 10, "dropped": {}, "rewritten": 0},
          "tokens": {"in": 1000, "kept": 1000, "dropped": {}, "removed_by_rewrite": 0}, "replaced": {}},

@@ -71,7 +71,9 @@ class MapConfig(BaseModel):
         return CurveSettings(self.fraction, self.saturation, self.sigma, self.stable_k, self.min_gain, self.z)
 
 
-def _metric_of(row: dict[str, Any], metric: str) -> str:
+def metric_of(row: dict[str, Any], metric: str) -> str:
+    """The metric name a probe row is read by under the setting ``metric`` (``discrete``,
+    ``continuous``, or a metric's own name)."""
     if metric in ("discrete", "continuous"):
         return row[metric] if not (metric == "discrete" and row["output_type"] == "loglikelihood_rolling") \
             else row["continuous"]
@@ -109,7 +111,7 @@ def analyze_run(run: str, curves: dict[str, list[dict[str, Any]]], config: MapCo
         pts = [r for r in rs if (r.get(key) or 0) > 0]
         if len(pts) < 2:
             continue
-        metric = _metric_of(pts[0], config.metric)
+        metric = metric_of(pts[0], config.metric)
         if metric not in pts[0]["metrics"]:
             raise CurricleError(f"task {task}: no metric '{metric}' in the probe results "
                                 f"(has: {', '.join(k for k in pts[0]['metrics'] if not k.endswith('_se'))})")

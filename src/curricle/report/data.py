@@ -179,14 +179,14 @@ def _skills(run: Path, rows: list[dict[str, Any]], map_config) -> tuple[dict[str
 
 def _probe_scores(rows: list[dict[str, Any]], metric_setting: str) -> dict[int, dict[str, float | None]]:
     """step -> task -> the score the map orders by (last row of a step wins)."""
-    from curricle.emergence.map import _metric_of
+    from curricle.emergence.map import metric_of
 
     out: dict[int, dict[str, float | None]] = {}
     for r in rows:
         if r.get("step") is None:
             continue
         try:
-            m = _metric_of(r, metric_setting)
+            m = metric_of(r, metric_setting)
         except KeyError:
             continue
         out.setdefault(int(r["step"]), {})[r["task"]] = _num((r.get("metrics") or {}).get(m))
@@ -201,13 +201,12 @@ def _funnel(run: Path, config: dict[str, Any]) -> tuple[dict[str, Any] | None, s
     # ancestors (a run started from a repository root, reported from elsewhere).
     candidates = [Path(out_dir)] if Path(out_dir).is_absolute() else \
         [Path.cwd() / out_dir, *(a / out_dir for a in run.resolve().parents)]
+    from curricle.curate.funnel import read_funnel
+
     for c in candidates:
-        f = c / "funnel.json"
-        if f.is_file():
-            try:
-                return json.loads(f.read_text(encoding="utf-8")), None
-            except json.JSONDecodeError:
-                return None, f"{f}: not valid JSON"
+        if (c / "funnel.json").is_file():
+            funnel = read_funnel(c)
+            return (funnel, None) if funnel else (None, f"{c / 'funnel.json'}: not a funnel.json curricle can read")
     return None, f"no funnel.json under {out_dir}"
 
 
