@@ -131,8 +131,8 @@ def mixture(run: dict[str, Any], colors: dict[str, str]) -> go.Figure | None:
                                  line={"width": 0.5, "color": colors[d]}, fillcolor=colors[d],
                                  hovertemplate=f"{d}: %{{y:.3f}}<extra></extra>"))
     if run["audit"]:
-        tok = dict(zip(s["step"], s["tokens"]))
-        xs = [tok.get(a["step"]) if axis == "tokens" else a["step"] for a in run["audit"]]
+        x_at = dict(zip(s["step"], x))
+        xs = [x_at.get(a["step"]) for a in run["audit"]]
         fig.add_trace(go.Scatter(
             x=xs, y=[1.02] * len(xs), mode="markers", name=f"controller changes ({len(xs)})",
             marker={"symbol": "triangle-down", "size": 9, "color": "#222"},

@@ -216,22 +216,22 @@ def _progress(run: dict[str, Any]) -> str:
 
 
 def _missing(run: dict[str, Any]) -> str:
-    # Only parts with a panel of their own; "audit" and "events" being empty is news, not a gap.
+    # Every part the run lacks, with why (for audit and events, "none happened" is news too).
     items = "".join(f'<li data-missing="{_e(k)}"><b>{_e(k)}</b>: {_e(v)}</li>' for k, v in run["missing"].items())
     return f'<ul class="missing note">{items}</ul>' if items else ""
 
 
 def _audit_rows(run: dict[str, Any], fig_id: str, key: str) -> list[str]:
-    tok = dict(zip(run["series"]["step"], run["series"]["tokens"]))
-    axis_tokens = all(t is not None for t in run["series"]["tokens"]) and run["series"]["tokens"]
+    # The weights plot's x of each change: figures.mixture() puts its markers there too.
+    xs, _ = figures._x(run, run["series"])
+    x_at = dict(zip(run["series"]["step"], xs))
     out = []
     for i, a in enumerate(run["audit"]):
         old, new = a.get("old") or {}, a.get("new") or {}
         moves = sorted(((d, old.get(d, 0.0), new.get(d, 0.0)) for d in new), key=lambda t: -abs(t[2] - t[1]))
         change = "; ".join(f"{d} {o:.3f}→{n:.3f}" for d, o, n in moves[:4] if abs(n - o) > 5e-4)
         signal = ", ".join(f"{k} {_num(v, 3)}" for k, v in list((a.get("signal") or {}).items())[:8])
-        x = tok.get(a["step"]) if axis_tokens else a["step"]
-        out.append(f'<tr class="link" id="{key}-{i}" data-fig="{fig_id}" data-x="{x}">{_td(a.get("step"))}'
+        out.append(f'<tr class="link" id="{key}-{i}" data-fig="{fig_id}" data-x="{x_at.get(a["step"])}">{_td(a.get("step"))}'
                    f'{_td(a.get("reason", ""), "text")}{_td(change or "(no change above 0.001)", "text")}'
                    f'{_td(signal, "text")}</tr>')
     return out
