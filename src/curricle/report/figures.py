@@ -91,7 +91,7 @@ def losses(run: dict[str, Any], colors: dict[str, str], y_range: list[float] | N
         fig.add_trace(go.Scatter(x=ex, y=ev["loss"], name="all (held-out)", mode="lines+markers",
                                  line={"color": "#222", "width": 2.5, "dash": "dot"},
                                  hovertemplate="all: %{y:.3f}<extra></extra>"), row=1, col=2)
-    _events_marks(fig, run, axis)
+    _events_marks(fig, run)
     _phase_lines(fig, run, axis, cols=2)
     fig.update_xaxes(title_text=axis)
     fig.update_yaxes(title_text="loss (nats/token)", col=1)
@@ -100,9 +100,9 @@ def losses(run: dict[str, Any], colors: dict[str, str], y_range: list[float] | N
     return _layout(fig, "Loss per domain", height=420)
 
 
-def _events_marks(fig: go.Figure, run: dict[str, Any], axis: str) -> None:
+def _events_marks(fig: go.Figure, run: dict[str, Any]) -> None:
     """Stability events as markers along the bottom of the training-loss plot."""
-    tok = dict(zip(run["series"]["step"], run["series"]["tokens"]))
+    x_at = dict(zip(run["series"]["step"], _x(run, run["series"])[0]))
     by_kind: dict[str, list[dict[str, Any]]] = {}
     for e in run["events"]:
         if e.get("event") in ("skip", "rollback"):
@@ -112,7 +112,7 @@ def _events_marks(fig: go.Figure, run: dict[str, Any], axis: str) -> None:
         return
     y0 = min(ys)
     for kind, es in by_kind.items():
-        xs = [tok.get(e["step"]) if axis == "tokens" else e["step"] for e in es]
+        xs = [x_at.get(e["step"]) for e in es]
         fig.add_trace(go.Scatter(
             x=xs, y=[y0] * len(es), mode="markers", name=f"{kind} ({len(es)})",
             marker={"symbol": "x" if kind == "skip" else "triangle-up", "size": 9, "color": EVENT_COLORS[kind]},
