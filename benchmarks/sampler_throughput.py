@@ -99,7 +99,7 @@ class Mode:
 
 
 QUICK = Mode("quick", code_docs=300, prose_docs=1500, synthetic_docs=1500, tokenizer_sample_docs=500,
-             warmup_steps=10, steps=100, rounds=5, litdata_install_s=120, litdata_run_s=90)
+             warmup_steps=10, steps=400, rounds=5, litdata_install_s=120, litdata_run_s=90)
 FULL = Mode("full", code_docs=None, prose_docs=None, synthetic_docs=8000, tokenizer_sample_docs=2000,
             warmup_steps=20, steps=400, rounds=5, litdata_install_s=600, litdata_run_s=600)
 
