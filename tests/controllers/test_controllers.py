@@ -72,6 +72,40 @@ def test_learning_progress_favours_the_domain_still_improving():
     assert log[-1].reason.startswith("most predicted progress: 'a'")
 
 
+def test_learning_progress_first_policy_mixes_the_preference_into_the_prior():
+    # ADO: pi_1 = gamma2 * rho_1 + (1 - gamma2) * mu; pi_2 = gamma2 * rho_2 + (1 - gamma2) * mean(mu, rho_1).
+    def losses(s):
+        n = s * 300.0
+        return [1.0 + 50 * n ** -0.5, 2.0 + 0.001 * n ** -0.1, 1.5 + 5 * n ** -0.3]
+
+    c = build_controller(LearningProgressConfig(warmup_steps=20, update_every=10, max_change=1, min_weight=0),
+                         DOMAINS, NATURAL)
+    mu = np.array([0.5, 0.25, 0.25])
+    first, second = [], []
+    for step in range(1, 31):
+        out = c.update(step, stats(step, losses(step), mu))  # the weights in use stay at mu
+        if out is not None:
+            (first if not first else second).append((out[0], c.rho.copy()))
+    (pi1, rho1), (pi2, rho2) = first[0], second[0]
+    assert np.allclose(pi1, 0.1 * rho1 + 0.9 * mu) and np.allclose(pi2, 0.1 * rho2 + 0.9 * (mu + rho1) / 2)
+    assert np.argmax(rho1) == 0 and rho1[1] < 1e-3
+
+
+def test_learning_progress_credits_progress_by_how_much_was_sampled():
+    # Identical loss curves: the preference follows mu * h ** s alone. mu is the first
+    # weights seen, h their EMA (constant here), s = 0.5.
+    w = np.array([0.6, 0.2, 0.2])
+    c = build_controller(LearningProgressConfig(warmup_steps=20, update_every=10), DOMAINS, NATURAL)
+    for step in range(1, 21):
+        c.update(step, stats(step, [1.0 + 20 * (step * 300.0) ** -0.4] * 3, w))
+    assert np.allclose(c.rho, w * w ** 0.5 / np.sum(w * w ** 0.5))
+    flat = build_controller(LearningProgressConfig(warmup_steps=20, update_every=10, credit_power=0, prior="natural"),
+                            DOMAINS, {"a": 1000, "b": 3000, "c": 1000})
+    for step in range(1, 21):
+        flat.update(step, stats(step, [1.0 + 20 * (step * 300.0) ** -0.4] * 3, w))
+    assert np.allclose(flat.rho, [0.2, 0.6, 0.2])  # the natural shares, whatever was sampled
+
+
 def test_power_law_fit_recovers_known_parameters():
     n = np.geomspace(1e3, 1e6, 40)
     e, b, a = fit_power_law(n, 1.5 + 30 * n ** -0.4, grid=200)

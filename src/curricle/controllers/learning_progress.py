@@ -1,17 +1,28 @@
 """``learning-progress``: favour the domains with the most predicted learning progress.
 
 After Jiang et al., 2024, "Adaptive Data Optimization: Dynamic Sample Selection with Scaling
-Laws" (ADO). For each domain, a power law of its training loss against the tokens it has been
-served is fitted online::
+Laws" (ADO), with its defaults. For each domain, a power law of its (EMA-smoothed) training
+loss against the tokens seen is fitted online::
 
     L_d(n) = e_d + b_d * n ** (-a_d)
 
 (``e_d`` by a grid search below the smallest observed loss, ``a_d`` and ``b_d`` by least
-squares in log space). The predicted progress is the loss drop per relative increase of data,
-``rho_d = -n dL/dn = a_d * b_d * n ** (-a_d)``, and the weights are proportional to
-``rho_d * prior_d`` with the natural token shares as the prior raised to ``prior_power``
-(ADO's credit assignment toward larger domains; 0 disables it). Domains with too few points
-for a fit get the mean progress of the others.
+squares in log space). ``n`` is the run's total tokens by default, as in ADO, which advances
+every domain's count by the whole step so that transfer between domains shows up in each law;
+``tokens: domain`` counts each domain's own tokens instead. At each update:
+
+- the predicted progress is the loss drop per token, ``-dL_d/dn = a_d * (L_d(n) - e_d) / n``;
+- the preference is ``rho_d ∝ mu_d * h_d ** s * (-dL_d/dn)``: ``mu`` is the prior (the
+  mixture the run started with, or the natural token shares), ``h`` the credit assignment, an
+  EMA (``credit_smoothing``, per step) of the weights actually used, raised to
+  ``credit_power`` = ``s``: a domain's progress is credited in proportion to how much of it was
+  sampled, so progress that came from transfer is not chased;
+- the policy is ``pi = gamma2 * rho + (1 - gamma2) * mean(mu, rho_1, ..., rho_{m-1})``, with
+  ``gamma2`` = ``policy_smoothing``: the new preference mixed with the running average of the
+  earlier ones (the prior counted as the first), so the mixture drifts instead of jumping.
+
+ADO's minimum probability (``delta_min`` = 0.01) is the shared ``min_weight`` floor. Domains
+with too few points for a fit get the mean progress of the others.
 """
 
 from __future__ import annotations
@@ -49,8 +60,16 @@ class LearningProgressConfig(ControllerConfig):
     kind: Literal["learning-progress"] = "learning-progress"
     history: int = Field(200, ge=10)
     """Most recent (tokens, loss) points per domain used for the fit."""
-    prior_power: float = Field(0.0, ge=0)
-    """Exponent on the natural token shares used as prior (0: no prior)."""
+    tokens: Literal["total", "domain"] = "total"
+    """The laws' x axis: the run's total tokens (ADO) or each domain's own tokens."""
+    prior: Literal["initial", "natural"] = "initial"
+    """mu: the mixture the run started with, or the domains' natural token shares."""
+    credit_power: float = Field(0.5, ge=0)
+    """s: exponent on the credit h (0: no credit assignment)."""
+    credit_smoothing: float = Field(0.1, gt=0, le=1)
+    """gamma1: EMA factor of the credit h toward each step's weights."""
+    policy_smoothing: float = Field(0.1, gt=0, le=1)
+    """gamma2: share of the new preference in the policy (1: the preference alone)."""
 
 
 class LearningProgress(Controller):
@@ -60,34 +79,76 @@ class LearningProgress(Controller):
     def __init__(self, config: LearningProgressConfig, domains, natural_tokens):
         super().__init__(config, domains, natural_tokens)
         self.points: list[list[list[float]]] = [[] for _ in domains]
+        self.prior: np.ndarray | None = (self.natural / self.natural.sum()) if config.prior == "natural" else None
+        self.credit: np.ndarray | None = None
+        self.rho_mean: np.ndarray | None = None  # mean of the prior and the preferences so far
+        self.n_rho = 0
+        self.rho: np.ndarray | None = None  # the last preference (for the audit and tests)
 
     def signal(self, stats: DomainStats) -> np.ndarray:
+        used = np.asarray(stats.weights, dtype=np.float64)
+        used = used / used.sum()
+        if self.prior is None:
+            self.prior = used.copy()
+        g = self.config.credit_smoothing
+        self.credit = used.copy() if self.credit is None else g * used + (1 - g) * self.credit
+        total = float(np.sum(stats.tokens))
         for i, (loss, n) in enumerate(zip(stats.train_loss, stats.tokens)):
+            x = total if self.config.tokens == "total" else float(n)
             if np.isfinite(loss) and n > 0:
-                self.points[i].append([float(n), float(loss)])
+                self.points[i].append([x, float(loss)])
                 del self.points[i][: -self.config.history]
         return stats.train_loss
 
-    def propose(self, step, signal, current):
-        rho = np.full(len(self.domains), np.nan)
+    def progress(self) -> np.ndarray:
+        """-dL/dn per domain from its fitted law at its latest point (NaN: no fit yet)."""
+        out = np.full(len(self.domains), np.nan)
         for i, pts in enumerate(self.points):
             if len(pts) >= 5:
                 arr = np.array(pts)
                 fit = fit_power_law(arr[:, 0], arr[:, 1])
                 if fit is not None:
                     e, b, a = fit
-                    rho[i] = a * b * arr[-1, 0] ** (-a)
-        if not np.isfinite(rho).any():
+                    n = arr[-1, 0]
+                    out[i] = a * b * n ** (-a) / n  # a * (L(n) - e) / n
+        return out
+
+    def propose(self, step, signal, current):
+        slope = self.progress()
+        if not np.isfinite(slope).any():
             return None
-        rho = np.where(np.isfinite(rho), rho, np.nanmean(rho))
-        rho = np.clip(rho, 1e-9, None)
-        prior = (self.natural / self.natural.sum()) ** self.config.prior_power
-        w = rho * prior
+        slope = np.clip(np.where(np.isfinite(slope), slope, np.nanmean(slope)), 0.0, None)
+        pref = self.prior * self.credit ** self.config.credit_power * slope
+        if pref.sum() <= 0:
+            return None
+        rho = pref / pref.sum()
+        if self.rho_mean is None:
+            self.rho_mean, self.n_rho = self.prior.copy(), 1
+        g = self.config.policy_smoothing
+        pi = g * rho + (1 - g) * self.rho_mean
+        self.rho_mean = (self.rho_mean * self.n_rho + rho) / (self.n_rho + 1)
+        self.n_rho += 1
+        self.rho = rho
         top = int(np.argmax(rho))
-        return w / w.sum(), f"most predicted progress: '{self.domains[top]}' (-dL/dlog n = {rho[top]:.4f})"
+        return pi / pi.sum(), (f"most predicted progress: '{self.domains[top]}' "
+                               f"(preference {rho[top]:.3f}, -dL/dn = {slope[top]:.3g} per token)")
 
     def extra_state(self):
-        return {"points": self.points}
+        def listed(x):
+            return None if x is None else [float(v) for v in x]
+
+        return {"points": self.points, "prior": listed(self.prior), "credit": listed(self.credit),
+                "rho_mean": listed(self.rho_mean), "n_rho": self.n_rho, "rho": listed(self.rho)}
 
     def load_extra_state(self, state):
+        def array(x):
+            return None if x is None else np.array(x, dtype=np.float64)
+
         self.points = [list(map(list, p)) for p in state["points"]]
+        self.prior = array(state.get("prior"))
+        if self.prior is None and self.config.prior == "natural":
+            self.prior = self.natural / self.natural.sum()
+        self.credit = array(state.get("credit"))
+        self.rho_mean = array(state.get("rho_mean"))
+        self.n_rho = int(state.get("n_rho", 0))
+        self.rho = array(state.get("rho"))
