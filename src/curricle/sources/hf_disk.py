@@ -101,20 +101,5 @@ class HFDiskSource(Source):
         row = 0
         for batch in ds.iter(batch_size=BATCH_ROWS):
             texts = batch[cfg.text_field]
-            ids = batch[cfg.id_field] if cfg.id_field else None
-            for i, text in enumerate(texts):
-                where = f"{cfg.path}:{row}"
-                if text is None:
-                    self.stats.skip("null-text", where)
-                elif not text.strip():
-                    self.stats.skip("empty-text", where)
-                elif ids is not None and ids[i] is None:
-                    self.stats.skip("missing-id", where)
-                else:
-                    yield Document(
-                        id=str(ids[i]) if ids is not None else str(row),
-                        text=text,
-                        domain=cfg.domain,
-                        meta={"source": cfg.path, "row": row},
-                    )
-                row += 1
+            yield from self._table_docs(texts, batch[cfg.id_field] if cfg.id_field else None, row, cfg.path)
+            row += len(texts)

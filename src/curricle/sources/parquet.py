@@ -69,22 +69,8 @@ class ParquetSource(Source):
             for batch in pf.iter_batches(batch_size=BATCH_ROWS, columns=columns):
                 texts = batch.column(cfg.text_field).to_pylist()
                 ids = batch.column(cfg.id_field).to_pylist() if cfg.id_field else None
-                for i, text in enumerate(texts):
-                    where = f"{path}:{row}"
-                    if text is None:
-                        self.stats.skip("null-text", where)
-                    elif not text.strip():
-                        self.stats.skip("empty-text", where)
-                    elif ids is not None and ids[i] is None:
-                        self.stats.skip("missing-id", where)
-                    else:
-                        yield Document(
-                            id=str(ids[i]) if ids is not None else f"{name}:{row}",
-                            text=text,
-                            domain=cfg.domain,
-                            meta={"source": path, "row": row},
-                        )
-                    row += 1
+                yield from self._table_docs(texts, ids, row, path, id_prefix=f"{name}:")
+                row += len(texts)
 
     def _check_schema(self, pq: Any, path: str) -> None:
         import pyarrow as pa
