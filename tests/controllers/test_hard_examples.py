@@ -18,8 +18,19 @@ def controller(**kw):
     return c
 
 
+def test_rank_priorities_follow_selection_pressure_whatever_the_loss_scale():
+    # Loshchilov & Hutter: p ~ exp(-ln(s_e) * rank / N); unseen documents rank with the hardest.
+    for scale in (1.0, 100.0):
+        c = controller(selection_pressure=16.0)
+        c.observe_docs(1, [("a", 0, 6.0 * scale), ("a", 1, 6.3 * scale), ("a", 2, 6.1 * scale)])
+        p = c.doc_priorities(1)["a"]
+        ranks = np.array([3.0, 0.5, 2.0, 0.5])  # docs 1 and 3 (unseen) tie for ranks 0 and 1
+        assert np.allclose(p, np.exp(-np.log(16.0) * ranks / 4) / np.exp(-np.log(16.0) * ranks / 4).sum())
+    assert p[1] / p[0] == pytest.approx(16.0 ** (2.5 / 4))
+
+
 def test_harder_documents_get_more_probability_and_unseen_ones_the_most():
-    c = controller()
+    c = controller(priority="loss")
     c.observe_docs(1, [("a", 0, 1.0), ("a", 1, 3.0), ("a", 2, 2.0)])
     p = c.doc_priorities(1)["a"]
     assert p[3] == p[1] > p[2] > p[0]  # doc 3 unseen: treated as hard as the hardest
@@ -28,7 +39,7 @@ def test_harder_documents_get_more_probability_and_unseen_ones_the_most():
 
 
 def test_stale_estimates_fade_to_the_mean_and_the_cap_stops_repeats():
-    c = controller(staleness=0.5, max_serves=2)
+    c = controller(priority="loss", staleness=0.5, max_serves=2)
     c.observe_docs(1, [("a", 0, 1.0), ("a", 1, 3.0), ("a", 2, 2.0), ("a", 3, 2.0)])
     fresh = c.doc_priorities(1)["a"]
     old = c.doc_priorities(11)["a"]  # ten steps later every estimate has faded toward 2.0

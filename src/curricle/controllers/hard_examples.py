@@ -1,18 +1,23 @@
 """``hard-examples``: within a domain, draw documents by how hard they were last time.
 
-In the spirit of loss-prioritized sampling (Loshchilov & Hutter, 2015, "Online Batch
-Selection"; Jiang et al., 2019, "Accelerating Deep Learning by Focusing on the Biggest
-Losers"), at the document level. For each document of the chosen domains the controller keeps
-its most recent mean loss, when it was seen, and how often it was served. At each update the
-sampler gets, per domain, draw probabilities::
+Loss-prioritized sampling at the document level, after Loshchilov & Hutter, 2015, "Online
+Batch Selection for Faster Training of Neural Networks" (rank-based selection), in the spirit
+of Jiang et al., 2019, "Accelerating Deep Learning by Focusing on the Biggest Losers". For each
+document of the chosen domains the controller keeps its most recent mean loss, when it was
+seen, and how often it was served. At each update the sampler gets, per domain, draw
+probabilities from the estimates::
 
     stale_i  = mean + (last_i - mean) * staleness ** (step - seen_i)   an old estimate fades to the mean
-    p_i      ~ stale_i ** (1 / temperature)                           unseen documents: the highest stale
+    rank:    p_i ~ exp(-ln(s_e) * r_i / N)    r_i: rank of stale_i, hardest 0 (ties share their mean rank)
+    loss:    p_i ~ stale_i ** (1 / temperature)
     p_i      = 0 where served_i >= max_serves                         (all capped: the cap is lifted)
 
-so hard documents come back more often, easy ones are not starved (their estimates fade back
-toward the mean), and none repeats without bound. The mixture weights across domains are left
-to the schedule.
+Unseen documents count as hard as the hardest. With ``priority: rank`` (the default, as in the
+paper) the hardest document is drawn about ``selection_pressure`` (s_e, 100) times as often as
+the easiest, whatever the losses' scale: with losses of 6-7 nats, ``loss`` draws are nearly
+uniform. Hard documents come back more often, easy ones are not starved (their estimates fade
+back toward the mean), and none repeats without bound. The mixture weights across domains are
+left to the schedule.
 """
 
 from __future__ import annotations
@@ -25,12 +30,23 @@ from pydantic import Field
 from curricle.controllers.base import Controller, ControllerConfig
 
 
+def mean_ranks(x: np.ndarray) -> np.ndarray:
+    """0-based ranks of ``x`` in ascending order, equal values sharing the mean of their ranks."""
+    _, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
+    first = np.cumsum(counts) - counts
+    return (first + (counts - 1) / 2.0)[inverse]
+
+
 class HardExamplesConfig(ControllerConfig):
     kind: Literal["hard-examples"] = "hard-examples"
     domains: list[str] | None = None
     """Domains whose documents are prioritized (default: all)."""
+    priority: Literal["rank", "loss"] = "rank"
+    """How estimates become draw probabilities: by rank (Loshchilov & Hutter) or by value."""
+    selection_pressure: float = Field(100.0, ge=1)
+    """rank: how many times as often the hardest document is drawn as the easiest."""
     temperature: float = Field(1.0, gt=0)
-    """p ~ priority ** (1 / temperature): lower is greedier."""
+    """loss: p ~ estimate ** (1 / temperature); lower is greedier."""
     staleness: float = Field(0.98, gt=0, le=1)
     """Per step since a document was seen, its loss estimate moves this much toward the mean."""
     max_serves: int = Field(8, ge=1)
@@ -78,7 +94,10 @@ class HardExamples(Controller):
             mean = float(last[known].mean())
             stale = np.where(known, mean + (last - mean) * self.config.staleness ** (step - seen), np.nan)
             stale = np.where(known, stale, np.nanmax(stale))  # unseen: as hard as the hardest
-            p = np.clip(stale, 1e-6, None) ** (1.0 / self.config.temperature)
+            if self.config.priority == "rank":
+                p = np.exp(-np.log(self.config.selection_pressure) * mean_ranks(-stale) / len(stale))
+            else:
+                p = np.clip(stale, 1e-6, None) ** (1.0 / self.config.temperature)
             capped = served >= self.config.max_serves
             if not capped.all():
                 p = np.where(capped, 0.0, p)
