@@ -134,12 +134,7 @@ def _allocate_rows(credit: list[float], w: list[float], batch_rows: int, seq_len
         rows.append(r)
         frac.append(want - r)
     missing = batch_rows - sum(rows)
-    if 0 < missing <= len(live):
-        # The largest remainders, the lower index first among equals (a stable sort).
-        for best in sorted(live, key=frac.__getitem__, reverse=True)[:missing]:
-            rows[best] += 1
-        missing = 0
-    while missing > 0:  # more rows missing than live domains (large carried credits)
+    while missing > 0:
         best = max(live, key=frac.__getitem__)  # the first (lowest index) of equals
         rows[best] += 1
         frac[best] -= 1.0
