@@ -59,31 +59,29 @@ def test_odm_favours_domains_whose_loss_stays_high():
     assert log[-1].reason.startswith("EXP3: highest estimated reward 'b'")
 
 
-def test_learning_progress_favours_the_domain_still_improving():
-    # a: loss still falling steeply; b: already flat; c: falling slowly.
-    def losses(s):
-        n = s * 100.0
-        return [1.0 + 50 * n ** -0.5, 2.0 + 0.001 * n ** -0.1, 1.5 + 5 * n ** -0.3]
+def three_curves(step):
+    """Losses at ``step`` (n: the run's tokens, 300 a step): a still falling steeply, b already
+    flat, c falling slowly."""
+    n = step * 300.0
+    return [1.0 + 50 * n ** -0.5, 2.0 + 0.001 * n ** -0.1, 1.5 + 5 * n ** -0.3]
 
+
+def test_learning_progress_favours_the_domain_still_improving():
     c = build_controller(LearningProgressConfig(warmup_steps=20, update_every=10, max_change=1, min_weight=0),
                          DOMAINS, NATURAL)
-    w, log = run(c, losses, 60)
+    w, log = run(c, three_curves, 60)
     assert np.argmax(w) == 0 and w[1] < w[2] < w[0]
     assert log[-1].reason.startswith("most predicted progress: 'a'")
 
 
 def test_learning_progress_first_policy_mixes_the_preference_into_the_prior():
     # ADO: pi_1 = gamma2 * rho_1 + (1 - gamma2) * mu; pi_2 = gamma2 * rho_2 + (1 - gamma2) * mean(mu, rho_1).
-    def losses(s):
-        n = s * 300.0
-        return [1.0 + 50 * n ** -0.5, 2.0 + 0.001 * n ** -0.1, 1.5 + 5 * n ** -0.3]
-
     c = build_controller(LearningProgressConfig(warmup_steps=20, update_every=10, max_change=1, min_weight=0),
                          DOMAINS, NATURAL)
     mu = np.array([0.5, 0.25, 0.25])
     first, second = [], []
     for step in range(1, 31):
-        out = c.update(step, stats(step, losses(step), mu))  # the weights in use stay at mu
+        out = c.update(step, stats(step, three_curves(step), mu))  # the weights in use stay at mu
         if out is not None:
             (first if not first else second).append((out[0], c.rho.copy()))
     (pi1, rho1), (pi2, rho2) = first[0], second[0]
