@@ -2,9 +2,10 @@ import json
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from curricle.errors import CurricleError
-from curricle.mix_search import MixtureModel, fit_mixing_law, mix_search
+from curricle.mix_search import MixSearchConfig, MixtureModel, draw_mixtures, fit_mixing_law, mix_search
 
 
 def test_mixing_law_fit_recovers_a_known_law():
@@ -37,3 +38,28 @@ def test_mix_search_end_to_end(tmp_path, make_config):
     assert mix_search(cfg, 3, tmp_path / "ms", progress=False)["proposal"] == summary["proposal"]
     with pytest.raises(CurricleError, match="at least 3 proxy runs"):
         mix_search(cfg, 2, tmp_path / "ms2", progress=False)
+
+
+def test_draws_span_sparse_to_centred_mixtures():
+    centre = np.array([0.5, 0.3, 0.2])
+    rng = np.random.default_rng(0)
+    weak = draw_mixtures(rng, centre, (0.1, 0.1), 2000)
+    strong = draw_mixtures(rng, centre, (100.0, 100.0), 2000)
+    both = draw_mixtures(rng, centre, (0.1, 5.0), 2000)
+    for r in (weak, strong, both):
+        assert r.shape[1] == 3 and np.isfinite(r).all() and (r >= 0).all()
+        assert np.allclose(r.sum(axis=1), 1.0)
+        assert np.allclose(r.mean(axis=0), centre, atol=0.03)  # a Dirichlet's mean is its centre
+    assert weak.max(axis=1).mean() > 0.9  # weak: nearly one domain each
+    assert np.abs(strong - centre).max(axis=1).mean() < 0.06  # strong: close to the centre
+    assert 0.6 < both.max(axis=1).mean() < 0.9
+    # Deterministic given the generator's seed.
+    assert np.array_equal(draw_mixtures(np.random.default_rng(5), centre, (0.1, 5.0), 10),
+                          draw_mixtures(np.random.default_rng(5), centre, (0.1, 5.0), 10))
+
+
+def test_strength_must_be_an_increasing_positive_range():
+    assert MixSearchConfig(strength=(0.5, 0.5)).strength == (0.5, 0.5)
+    for bad in [(5.0, 1.0), (0.0, 1.0)]:
+        with pytest.raises(ValidationError, match="0 < low <= high"):
+            MixSearchConfig(strength=bad)

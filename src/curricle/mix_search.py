@@ -1,7 +1,11 @@
 """``curricle mix-search CONFIG --runs K``: propose a mixture from K small proxy runs.
 
-1. K proxy runs of ``proxy_steps`` steps, each with static weights drawn from a Dirichlet
-   around the natural mixture (``concentration * natural``), the same seed and model.
+1. K proxy runs of ``proxy_steps`` steps, each with static weights drawn as RegMix draws them
+   (Liu et al., 2024): a Dirichlet centred on the natural mixture smoothed by ``temperature``
+   (``natural ** (1 / temperature)``, normalized), whose strength (the sum of its alphas) is
+   drawn log-uniformly from ``strength``. Weak draws give sparse mixtures near a corner,
+   strong ones mixtures near the centre, so the proxies span the simplex around the natural
+   mixture instead of clustering at it. Same seed and model for all.
 2. A regression from mixture to held-out loss. Per target domain ``i``, the Data Mixing Laws
    form (Ye et al., 2024)::
 
@@ -11,8 +15,10 @@
    ``log(L_i - c_i)``); the objective is the mean over domains. With LightGBM installed,
    ``regressor: lightgbm`` fits gradient-boosted trees to the objective instead (RegMix,
    Liu et al., 2024).
-3. The proposal: the best of many Dirichlet candidates under the fitted model (RegMix's
-   search), averaged over the top ``top_k`` candidates, with a floor per domain.
+3. The proposal: ``candidates`` mixtures drawn the same way as the proxies (so the fit is
+   asked only about the region the proxies covered, not extrapolated to the whole simplex),
+   scored under the fitted model; the mean of the best ``top_k`` (RegMix's search), with a
+   floor per domain.
 4. One validation run at the proposal, reporting predicted against measured loss.
 
 Everything lands in ``OUT/`` (one directory per run, and ``mix_search.json``).
@@ -26,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from curricle import atomic
 from curricle.errors import CurricleError
@@ -42,8 +48,19 @@ class MixSearchConfig(BaseModel):
 
     proxy_steps: int | None = Field(None, ge=1)
     """Steps of each proxy run (default: train.steps)."""
-    concentration: float = Field(10.0, gt=0)
-    """Dirichlet concentration around the natural mixture (larger: closer to it)."""
+    temperature: float = Field(2.0, gt=0)
+    """The draws' centre: natural tokens ** (1 / temperature), normalized (RegMix: 2, i.e. the
+    square root; 1 is the natural mixture itself)."""
+    strength: tuple[float, float] = (0.1, 5.0)
+    """Range of the Dirichlet's strength (sum of alphas), drawn log-uniformly per mixture
+    (RegMix's range): low gives sparse mixtures, high gives mixtures near the centre."""
+
+    @field_validator("strength")
+    @classmethod
+    def _range(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not 0 < v[0] <= v[1]:
+            raise ValueError(f"expected [low, high] with 0 < low <= high, got {list(v)}")
+        return v
     regressor: Literal["mixing-law", "lightgbm"] = "mixing-law"
     """The regression from mixture to loss."""
     candidates: int = Field(20000, ge=100)
@@ -52,6 +69,20 @@ class MixSearchConfig(BaseModel):
     """The proposal averages the best this many candidates."""
     min_weight: float = Field(0.01, ge=0, lt=1)
     """Floor on every domain's proposed weight."""
+
+
+def draw_mixtures(rng: np.random.Generator, centre: np.ndarray, strength: tuple[float, float], n: int) -> np.ndarray:
+    """``n`` mixtures (n, D) from Dirichlet(strength_i * centre), ``strength_i`` log-uniform
+    in ``strength``. Draws whose every weight underflowed to 0 are drawn again."""
+    lo, hi = np.log(strength[0]), np.log(strength[1])
+    out = np.empty((n, len(centre)))
+    for i in range(n):
+        while True:
+            r = rng.dirichlet(np.exp(rng.uniform(lo, hi)) * centre)
+            if np.isfinite(r).all() and r.sum() > 0:
+                out[i] = r / r.sum()
+                break
+    return out
 
 
 def fit_mixing_law(r: np.ndarray, loss: np.ndarray, grid: int = 20) -> tuple[float, float, np.ndarray]:
@@ -130,6 +161,7 @@ def _run_with_weights(config: "RunConfig", weights: dict[str, float], run_dir: P
 
 def mix_search(config: "RunConfig", runs: int, out: Path, progress: bool = True) -> dict[str, Any]:
     """Proxy runs, fit, proposal, validation; returns (and writes) the summary."""
+    from curricle.controllers.base import apply_floor
     from curricle.prepare import prepare
     from curricle.store import TokenStore
 
@@ -145,7 +177,9 @@ def mix_search(config: "RunConfig", runs: int, out: Path, progress: bool = True)
     natural /= natural.sum()
     steps = cfg.proxy_steps or config.train.steps
     rng = np.random.default_rng([config.seed, 0xD1A])
-    mixtures = rng.dirichlet(cfg.concentration * natural * len(domains), size=runs)  # (K, D)
+    centre = natural ** (1.0 / cfg.temperature)
+    centre /= centre.sum()
+    mixtures = draw_mixtures(rng, centre, cfg.strength, runs)  # (K, D)
 
     losses = []
     for i, r in enumerate(mixtures):
@@ -156,12 +190,11 @@ def mix_search(config: "RunConfig", runs: int, out: Path, progress: bool = True)
     per_domain = np.array(losses)  # (K, D)
 
     model = MixtureModel(cfg.regressor, mixtures, per_domain)
-    candidates = rng.dirichlet(np.ones(len(domains)), size=cfg.candidates)
+    candidates = draw_mixtures(rng, centre, cfg.strength, cfg.candidates)
     candidates = np.vstack([candidates, mixtures])
     scores = model.predict(candidates)
     top = candidates[np.argsort(scores)[: cfg.top_k]].mean(axis=0)
-    top = np.maximum(top, cfg.min_weight)
-    proposal = top / top.sum()
+    proposal = apply_floor(top, cfg.min_weight)  # every weight >= the floor, summing to 1
     predicted = float(model.predict(proposal)[0])
 
     val_dir = out / "validation"
