@@ -33,6 +33,15 @@ Stages:
      as large and as long as the proxy). Its tokens are not part of the equal budget; they are
      reported as ``reference_tokens``, with a speedup that counts them next to the one that
      does not.
+   - ``mix-search``: static weights proposed by ``curricle mix-search`` (the offline search:
+     ``--search-runs`` proxy runs of the run's length around the natural mixture, the Data
+     Mixing Laws fit, the best candidates averaged; ``mix_search`` defaults otherwise). One
+     search serves every seed: it runs once, at seed ``SEARCH_SEED`` (none of the benchmark's
+     seeds), under ``--out/<mode>/mix-search/search-<hash>``. Its proxy and validation tokens
+     are not part of the equal budget; they are reported as ``search_tokens``, with a speedup
+     that counts them. The proxies are scored on the same held-out rows as the benchmark, as
+     a search is used in practice (on the validation set you care about): its figures are
+     in-sample for the choice of mixture, and the summary says so.
 
    One rule sets the controllers' timing, for all of them alike, from the run length alone:
    ``warmup_steps = round(10% of steps)``, ``update_every = max(1, round(2% of steps))``
@@ -97,7 +106,9 @@ SCHEDULE_RAMP_SHARE = 0.10
 #: A final weight above this on one domain is flagged in the mixture summary.
 COLLAPSE_WEIGHT = 0.5
 METHODS = ("uniform", "natural", "temperature", "schedule", "doremi", "odm", "learning-progress",
-           "hard-examples")
+           "hard-examples", "mix-search")
+#: ``mix-search`` runs its proxies at this seed, which no benchmark run uses by default.
+SEARCH_SEED = 1000
 SYNTHETIC_SKILLS = ("arithmetic", "copy", "facts", "agreement")
 
 
@@ -210,8 +221,10 @@ def controller_timing(steps: int) -> dict[str, int]:
     return {"warmup_steps": round(WARMUP_SHARE * steps), "update_every": max(1, round(UPDATE_SHARE * steps))}
 
 
-def method_overrides(method: str, steps: int, domains: list[str]) -> dict[str, Any]:
-    """``mixture.schedule`` and ``controller`` of one method."""
+def method_overrides(method: str, steps: int, domains: list[str],
+                     searched: dict[str, float] | None = None) -> dict[str, Any]:
+    """``mixture.schedule`` and ``controller`` of one method (``searched``: the mixture
+    ``mix-search`` proposed)."""
     uniform = {"kind": "static", "weights": {d: 1.0 for d in domains}}
     timing = controller_timing(steps)
     if method == "uniform":
@@ -231,11 +244,16 @@ def method_overrides(method: str, steps: int, domains: list[str]) -> dict[str, A
         return {"schedule": uniform, "controller": {"kind": "doremi", "reference": {"steps": steps}, **timing}}
     if method in ("odm", "learning-progress", "hard-examples"):
         return {"schedule": uniform, "controller": {"kind": method, **timing}}
+    if method == "mix-search":
+        if searched is None:
+            raise ValueError("mix-search: no searched mixture")
+        return {"schedule": {"kind": "static", "weights": dict(searched)}, "controller": {"kind": "schedule"}}
     raise ValueError(f"unknown method {method!r}")
 
 
-def run_config_dict(base: dict[str, Any], method: str, domains: list[str]) -> dict[str, Any]:
-    over = method_overrides(method, base["train"]["steps"], domains)
+def run_config_dict(base: dict[str, Any], method: str, domains: list[str],
+                    searched: dict[str, float] | None = None) -> dict[str, Any]:
+    over = method_overrides(method, base["train"]["steps"], domains, searched)
     return {**base, "name": f"bench-mixing-{method}-s{base['seed']}",
             "mixture": {**base["mixture"], "schedule": over["schedule"]}, "controller": over["controller"]}
 
@@ -274,6 +292,29 @@ def run_method(config_dict: dict[str, Any], run_dir: Path) -> tuple[float, bool]
     return wall, False
 
 
+def run_search(mode: Mode, data_dir: Path, srcs: list[dict[str, Any]], out: Path, runs: int) -> dict[str, Any]:
+    """The ``mix-search`` method's offline search, once for every seed (reused when done):
+    the ``curricle mix-search`` summary, plus the tokens it trained and its wall time."""
+    from curricle.config import parse_config
+    from curricle.mix_search import MixSearchConfig, mix_search
+
+    # The search's settings (its defaults) are spelled out, so that changing them changes the hash.
+    cd = {**base_config(mode, data_dir, srcs, SEARCH_SEED), "name": "bench-mixing-search",
+          "mix_search": MixSearchConfig().model_dump(mode="json")}
+    search_dir = out / mode.name / "mix-search" / f"search-{config_hash({**cd, 'runs': runs})}"
+    sidecar = search_dir / "bench-search.json"
+    if sidecar.is_file():
+        return json.loads(sidecar.read_text())
+    say(f"mix-search: {runs} proxy runs + 1 validation run at seed {SEARCH_SEED} into {search_dir}")
+    t0 = time.perf_counter()
+    summary = mix_search(parse_config(cd, "mix-search config"), runs, search_dir, progress=False)
+    summary = {**summary, "dir": str(search_dir), "runs": runs, "seed": SEARCH_SEED,
+               "tokens": (runs + 1) * summary["proxy_steps"] * mode.batch_rows * mode.seq_len,
+               "wall_s": round(time.perf_counter() - t0, 1)}
+    sidecar.write_text(json.dumps(summary))
+    return summary
+
+
 def config_hash(config_dict: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(config_dict, sort_keys=True).encode()).hexdigest()[:10]
 
@@ -301,6 +342,8 @@ class RunResult:
     reference_final: dict[str, float] | None
     wall_s: float
     reused: bool
+    search_tokens: int = 0
+    """mix-search: the tokens its offline search trained (proxies and validation)."""
 
     @property
     def mean_loss(self) -> float:
@@ -370,7 +413,7 @@ def summarize(method: str, runs: list[RunResult], uniform: dict[int, RunResult],
         # uniform's tokens / the run's tokens (<= 1); that bound stands in for it in the mean.
         spent = t if t is not None else r.tokens
         speedup.append(u_tokens / spent)
-        speedup_ref.append(u_tokens / (spent + r.reference_tokens))
+        speedup_ref.append(u_tokens / (spent + r.reference_tokens + r.search_tokens))
     n = len(runs)
     reached = sum(t is not None for t in to_target)
     hit = [s for s, t in zip(speedup, to_target) if t is not None]
@@ -413,6 +456,9 @@ def summarize(method: str, runs: list[RunResult], uniform: dict[int, RunResult],
         row["reference_equals_uniform"] = all(
             r.reference_final is not None
             and max(abs(r.reference_final[d] - uniform[r.seed].final[d]) for d in domains) < 1e-6 for r in runs)
+    if any(r.search_tokens for r in runs):
+        row["search_tokens"] = runs[0].search_tokens
+        row["speedup_counting_search"] = spread(speedup_ref, 3)
     return row
 
 
@@ -468,6 +514,9 @@ def print_table(table: dict[str, dict[str, Any]], domains: list[str], seeds: lis
         if "reference_tokens" in row:
             extra = (f"   + reference {row['reference_tokens']:,} tokens -> speedup "
                      f"{pm(row['speedup_counting_reference'], '.3f')}")
+        if "search_tokens" in row:
+            extra = (f"   + search {row['search_tokens']:,} tokens -> speedup "
+                     f"{pm(row['speedup_counting_search'], '.3f')}")
         print(f"  {m:<18} {row['tokens_to_target']}{extra}", file=err)
     print("\nper-domain final held-out loss (mean over seeds) and token shares used", file=err)
     print(f"  {'method':<18} " + " ".join(f"{d[:10]:>10}" for d in domains), file=err)
@@ -511,6 +560,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-dir", type=Path, default=Path("runs/bench-mixing-data"),
                         help="the shared token store, one per mode below it (default: %(default)s)")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default: %(default)s)")
+    parser.add_argument("--search-runs", type=int, default=12,
+                        help="mix-search: proxy runs of the offline search (default: %(default)s)")
     args = parser.parse_args(argv)
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
@@ -518,6 +569,10 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         parser.error(f"--methods: unknown method '{unknown[0]}' (known: {', '.join(METHODS)})")
     methods = ["uniform"] + [m for m in METHODS if m in methods and m != "uniform"]
+    if args.search_runs < 3:
+        parser.error("--search-runs: at least 3 proxy runs are needed to fit a mixture model")
+    if "mix-search" in methods and SEARCH_SEED in args.seeds:
+        parser.error(f"--seeds: seed {SEARCH_SEED} is mix-search's own (its proxy runs); pick others")
     taken = {"code", "prose", *SYNTHETIC_SKILLS}
     for name, _ in args.domain:
         if name in taken:
@@ -560,12 +615,25 @@ def main(argv: list[str] | None = None) -> None:
     say("held-out rows scored (tokens, documents they span): "
         + ", ".join(f"{d} {c['eval_tokens']:,} ({c['eval_docs']}/{c['heldout_docs']})" for d, c in cover.items()))
 
+    search: dict[str, Any] | None = None
+    searched: dict[str, float] | None = None
+    if "mix-search" in methods:
+        try:
+            search = run_search(mode, data_dir, srcs, args.out, args.search_runs)
+        except CurricleError as err:
+            sys.exit(f"error: mix-search: {err}")
+        searched = {d: round(search["proposal"][d], 6) for d in domains}
+        say("mix-search: proposal " + ", ".join(f"{d} {w:.3f}" for d, w in searched.items())
+            + f"; predicted mean held-out {search['predicted_mean_eval_loss']:.4f}, measured "
+              f"{search['measured_mean_eval_loss']:.4f} at seed {SEARCH_SEED}; {search['tokens']:,} tokens, "
+              f"{search['wall_s']}s")
+
     runs: dict[str, dict[int, RunResult]] = {m: {} for m in methods}
     controller_configs: dict[str, Any] = {}
     for seed in args.seeds:
         base = base_config(mode, data_dir, srcs, seed)
         for method in methods:
-            cd = run_config_dict(base, method, domains)
+            cd = run_config_dict(base, method, domains, searched)
             cfg = parse_config(cd, f"{method} config")  # a bad config fails here, before training
             controller_configs[method] = {"schedule": cfg.mixture.schedule.model_dump(mode="json", exclude_none=True)}
             if cfg.controller.kind != "schedule":  # the schedule controller never changes anything
@@ -573,6 +641,8 @@ def main(argv: list[str] | None = None) -> None:
             run_dir = args.out / mode.name / method / f"seed{seed}-{config_hash(cd)}"
             wall, reused = run_method(cd, run_dir)
             r = read_run(method, seed, run_dir, domains, wall, reused)
+            if method == "mix-search":
+                r.search_tokens = search["tokens"]
             runs[method][seed] = r
             if r.tokens != mode.tokens_per_run:
                 sys.exit(f"error: {run_dir} trained {r.tokens:,} tokens, not the planned {mode.tokens_per_run:,}")
@@ -600,6 +670,10 @@ def main(argv: list[str] | None = None) -> None:
     if "doremi" in table:
         notes.append("doremi: speedup counts its main run's tokens only (the equal budget); its uniform "
                      "reference run's tokens are in reference_tokens and speedup_counting_reference")
+    if search is not None:
+        notes.append(f"mix-search: one search at seed {SEARCH_SEED} serves every seed; its proxies are scored on "
+                     f"the same held-out rows as the benchmark (in-sample for the choice of mixture); speedup counts "
+                     f"the equal budget only, speedup_counting_search adds its {search['tokens']:,} search tokens")
     for note in notes:
         say(f"note: {note}")
     wall = time.perf_counter() - _T0
@@ -622,6 +696,10 @@ def main(argv: list[str] | None = None) -> None:
             "met": speed_ok and worst_ok,
         },
         "methods": table,
+        "search": None if search is None else {
+            k: search[k] for k in ("dir", "runs", "seed", "proxy_steps", "tokens", "wall_s", "proposal",
+                                   "predicted_mean_eval_loss", "measured_mean_eval_loss",
+                                   "best_proxy_mean_eval_loss", "natural_predicted_mean_eval_loss")},
         "notes": notes,
         "settings": {
             "mode": mode.name,
