@@ -5,7 +5,9 @@
    (``natural ** (1 / temperature)``, normalized), whose strength (the sum of its alphas) is
    drawn log-uniformly from ``strength``. Weak draws give sparse mixtures near a corner,
    strong ones mixtures near the centre, so the proxies span the simplex around the natural
-   mixture instead of clustering at it. Same seed and model for all.
+   mixture instead of clustering at it. Same seed and model for all. A draw that would serve
+   a domain more than ``mixture.max_epochs`` times over in a run is drawn again (RegMix
+   bounds each domain's weight by its tokens the same way).
 2. A regression from mixture to held-out loss. Per target domain ``i``, the Data Mixing Laws
    form (Ye et al., 2024)::
 
@@ -71,18 +73,48 @@ class MixSearchConfig(BaseModel):
     """Floor on every domain's proposed weight."""
 
 
-def draw_mixtures(rng: np.random.Generator, centre: np.ndarray, strength: tuple[float, float], n: int) -> np.ndarray:
+#: A draw is rejected at most this many times per mixture on average before the search gives up.
+MAX_REJECTIONS = 1000
+
+
+def draw_mixtures(rng: np.random.Generator, centre: np.ndarray, strength: tuple[float, float], n: int,
+                  cap: np.ndarray | None = None) -> np.ndarray:
     """``n`` mixtures (n, D) from Dirichlet(strength_i * centre), ``strength_i`` log-uniform
-    in ``strength``. Draws whose every weight underflowed to 0 are drawn again."""
+    in ``strength``, each weight at most ``cap`` (per domain) where given. Draws over the cap,
+    or whose every weight underflowed to 0, are drawn again."""
     lo, hi = np.log(strength[0]), np.log(strength[1])
     out = np.empty((n, len(centre)))
+    tries = 0
     for i in range(n):
         while True:
+            tries += 1
+            if tries > MAX_REJECTIONS * n:
+                raise CurricleError(
+                    f"mixture.max_epochs: fewer than 1 in {MAX_REJECTIONS} mixtures drawn around the natural one "
+                    f"keep every domain within it; raise it or add data to the small domains")
             r = rng.dirichlet(np.exp(rng.uniform(lo, hi)) * centre)
             if np.isfinite(r).all() and r.sum() > 0:
-                out[i] = r / r.sum()
-                break
+                r = r / r.sum()
+                if cap is None or (r <= cap).all():
+                    out[i] = r
+                    break
     return out
+
+
+def epoch_caps(config: "RunConfig", natural_tokens: np.ndarray, steps: int) -> np.ndarray:
+    """Per domain, the largest weight that serves it at most ``mixture.max_epochs`` times over
+    in a run of ``steps`` steps (weights count tokens; each row carries seq_len + 1 of them)."""
+    from curricle.mixture.seq_len import seq_len_at
+
+    mix = config.mixture
+    run_tokens = mix.batch_rows * sum(seq_len_at(mix.seq_len, s) + 1 for s in range(steps))
+    cap = np.minimum(1.0, mix.max_epochs * natural_tokens / run_tokens)
+    if cap.sum() < 1.0:
+        raise CurricleError(
+            f"mixture.max_epochs: a run of {steps} steps ({run_tokens:,} tokens) serves some domain more than "
+            f"{mix.max_epochs} times over whatever the mixture (the domains hold {int(natural_tokens.sum()):,} "
+            f"tokens); raise it or shorten the proxy runs")
+    return cap
 
 
 def fit_mixing_law(r: np.ndarray, loss: np.ndarray, grid: int = 20) -> tuple[float, float, np.ndarray]:
@@ -173,13 +205,15 @@ def mix_search(config: "RunConfig", runs: int, out: Path, progress: bool = True)
     prepare(config, progress=progress)
     store = TokenStore(config.data_dir)
     domains = store.domains
-    natural = np.array([store.natural_tokens()[d] for d in domains], dtype=np.float64)
-    natural /= natural.sum()
+    natural_tokens = np.array([store.natural_tokens()[d] for d in domains], dtype=np.float64)
+    natural = natural_tokens / natural_tokens.sum()
     steps = cfg.proxy_steps or config.train.steps
+    # The proxies' and the target run's caps: a mixture must respect max_epochs in both.
+    cap = np.minimum(epoch_caps(config, natural_tokens, steps), epoch_caps(config, natural_tokens, config.train.steps))
     rng = np.random.default_rng([config.seed, 0xD1A])
     centre = natural ** (1.0 / cfg.temperature)
     centre /= centre.sum()
-    mixtures = draw_mixtures(rng, centre, cfg.strength, runs)  # (K, D)
+    mixtures = draw_mixtures(rng, centre, cfg.strength, runs, cap)  # (K, D)
 
     losses = []
     for i, r in enumerate(mixtures):
@@ -190,7 +224,7 @@ def mix_search(config: "RunConfig", runs: int, out: Path, progress: bool = True)
     per_domain = np.array(losses)  # (K, D)
 
     model = MixtureModel(cfg.regressor, mixtures, per_domain)
-    candidates = draw_mixtures(rng, centre, cfg.strength, cfg.candidates)
+    candidates = draw_mixtures(rng, centre, cfg.strength, cfg.candidates, cap)
     candidates = np.vstack([candidates, mixtures])
     scores = model.predict(candidates)
     top = candidates[np.argsort(scores)[: cfg.top_k]].mean(axis=0)
