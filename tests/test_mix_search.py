@@ -88,3 +88,14 @@ def test_epoch_caps_bound_each_domain_by_its_tokens_and_draws_respect_them():
         # Feasible only near one corner that these draws almost never reach.
         draw_mixtures(np.random.default_rng(0), np.array([0.98, 0.01, 0.01]), (100.0, 100.0), 3,
                       np.array([0.02, 0.99, 0.99]))
+
+
+def test_lightgbm_regressor_fits_the_mean_and_prefers_the_better_mixture():
+    rng = np.random.default_rng(0)
+    r = rng.dirichlet(np.ones(3), size=200)
+    per_domain = np.stack([2.0 + np.exp(-3.0 * r[:, 0]), 2.0 + 0.1 * r[:, 1], 2.0 + 0.1 * r[:, 2]], axis=1)
+    model = MixtureModel("lightgbm", r, per_domain)
+    assert model.describe() == {"kind": "lightgbm"}
+    pred = model.predict(r)
+    assert np.corrcoef(pred, per_domain.mean(axis=1))[0, 1] > 0.95
+    assert model.predict(np.array([0.8, 0.1, 0.1]))[0] < model.predict(np.array([0.1, 0.1, 0.8]))[0]

@@ -146,7 +146,7 @@ class MixtureModel:
             try:
                 import lightgbm
             except ImportError:
-                raise CurricleError("mix_search.regressor: lightgbm is not installed (pip install lightgbm)") from None
+                raise CurricleError("mix_search.regressor: lightgbm is not installed (pip install 'curricle[search]')") from None
             self.gbm = lightgbm.LGBMRegressor(n_estimators=200, learning_rate=0.05, min_child_samples=2, verbose=-1)
             self.gbm.fit(mixtures, per_domain.mean(axis=1))
         else:
