@@ -56,13 +56,6 @@ class MixSearchConfig(BaseModel):
     strength: tuple[float, float] = (0.1, 5.0)
     """Range of the Dirichlet's strength (sum of alphas), drawn log-uniformly per mixture
     (RegMix's range): low gives sparse mixtures, high gives mixtures near the centre."""
-
-    @field_validator("strength")
-    @classmethod
-    def _range(cls, v: tuple[float, float]) -> tuple[float, float]:
-        if not 0 < v[0] <= v[1]:
-            raise ValueError(f"expected [low, high] with 0 < low <= high, got {list(v)}")
-        return v
     regressor: Literal["mixing-law", "lightgbm"] = "mixing-law"
     """The regression from mixture to loss."""
     candidates: int = Field(20000, ge=100)
@@ -71,6 +64,13 @@ class MixSearchConfig(BaseModel):
     """The proposal averages the best this many candidates."""
     min_weight: float = Field(0.01, ge=0, lt=1)
     """Floor on every domain's proposed weight."""
+
+    @field_validator("strength")
+    @classmethod
+    def _range(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not 0 < v[0] <= v[1]:
+            raise ValueError(f"expected [low, high] with 0 < low <= high, got {list(v)}")
+        return v
 
 
 #: A draw is rejected at most this many times per mixture on average before the search gives up.
