@@ -291,14 +291,14 @@ def score_dedup(removed: set[str], truth: dict[str, Any], gone_before: set[str] 
 
 def run_curricle(corpus: Path, out: Path, steps: dict[str, Any], workers: int, truth: dict[str, Any]):
     from curricle.config import parse_config
-    from curricle.curate import curate
+    from curricle.curate.pipeline import curate
     from curricle.curate.config import CurateConfig
 
     run = parse_config({"data_dir": str(out / "data"), "sources": [
         {"kind": "jsonl", "path": str(corpus / d / "*.jsonl"), "domain": d} for d in truth["domains"]]})
     cfg = CurateConfig.model_validate({"output_dir": str(out / "curated"), "workers": workers, **steps})
     t0 = time.perf_counter()
-    report = curate(run, cfg, progress=False)
+    report = curate(cfg, run.sources, progress=False)
     seconds = time.perf_counter() - t0
     assert report.check() == [], report.check()
     return report, seconds

@@ -26,7 +26,7 @@ Stages:
    - ``schedule``: a phased curriculum: the first 20% of steps on the synthetic skills only
      (equal weights), then all domains equally, reached by a linear ramp over 10% of steps.
    - ``doremi``, ``odm``, ``learning-progress``, ``hard-examples``: the controllers of
-     ``curricle.controllers.CONTROLLERS``, each starting from the uniform mixture.
+     ``curricle.controllers.config.CONTROLLERS``, each starting from the uniform mixture.
      ``hard-examples`` keeps the uniform mixture and reweights documents within domains.
      ``doremi`` uses ``reference: {steps: <run steps>}``: curricle first trains a uniform
      reference run of the same length into ``RUN/reference`` (the DoReMi paper's reference is
@@ -203,12 +203,12 @@ def eval_coverage(store, domain: str, seq_len: int, rows: int) -> dict[str, int]
 def build_store(config) -> Any:
     import logging
 
-    from curricle.prepare import prepare
+    from curricle.prepare.command import prepare_run
 
     # Built-in sources skip short docstrings and large files by design: count, don't warn.
     logging.getLogger("curricle.sources").setLevel(logging.ERROR)
     say(f"store: preparing {config.data_dir} (reused when up to date)")
-    report = prepare(config, progress=False)
+    report = prepare_run(config, progress=False)
     say(f"store: {'built' if report.did_work else 'reused'} in {report.seconds:.1f}s")
     return report
 
@@ -296,7 +296,8 @@ def run_search(mode: Mode, data_dir: Path, srcs: list[dict[str, Any]], out: Path
     """The ``mix-search`` method's offline search, once for every seed (reused when done):
     the ``curricle mix-search`` summary, plus the tokens it trained and its wall time."""
     from curricle.config import parse_config
-    from curricle.mix_search import MixSearchConfig, mix_search
+    from curricle.search.command import mix_search
+    from curricle.search.config import MixSearchConfig
 
     # The search's settings (its defaults) are spelled out, so that changing them changes the hash.
     cd = {**base_config(mode, data_dir, srcs, SEARCH_SEED), "name": "bench-mixing-search",
@@ -582,7 +583,7 @@ def main(argv: list[str] | None = None) -> None:
     import torch
 
     from curricle.config import parse_config
-    from curricle.controllers import CONTROLLERS
+    from curricle.controllers.config import CONTROLLERS
     from curricle.errors import CurricleError
     from curricle.store import TokenStore
 

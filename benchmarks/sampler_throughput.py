@@ -137,14 +137,14 @@ def build_store(mode: Mode, data_dir: Path):
     import logging
 
     from curricle.config import parse_config
-    from curricle.prepare import prepare
+    from curricle.prepare.command import prepare_run
     from curricle.store import TokenStore
 
     # Built-in sources skip short docstrings, oversized files, ... by design: count, don't warn.
     logging.getLogger("curricle.sources").setLevel(logging.ERROR)
     config = parse_config(store_config(mode, data_dir), "benchmark store")
     say(f"store: preparing {data_dir} (reused when up to date)")
-    report = prepare(config, progress=False)
+    report = prepare_run(config, progress=False)
     store = TokenStore(data_dir)
     say(f"store: {'built' if report.did_work else 'reused'} in {report.seconds:.1f}s")
     for d in store.domains:
@@ -191,7 +191,8 @@ def packed_rows(tokens: np.ndarray, n_rows: int) -> np.ndarray:
 
 
 def curricle_contender(store, walk: np.ndarray) -> Callable[[], Any]:
-    from curricle.mixture.sampler import MixtureConfig, MixtureSampler
+    from curricle.mixture.config import MixtureConfig
+    from curricle.mixture.sampler import MixtureSampler
 
     config = MixtureConfig(batch_rows=BATCH_ROWS, seq_len=SEQ_LEN, max_epochs=1e12)
     sampler = MixtureSampler(store, config, seed=SEED)

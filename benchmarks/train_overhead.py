@@ -153,12 +153,12 @@ def build_store(config):
     """Prepare the store (built on a cold cache, reused otherwise); returns prepare's report."""
     import logging
 
-    from curricle.prepare import prepare
+    from curricle.prepare.command import prepare_run
 
     # Built-in sources skip short docstrings, oversized files, ... by design: count, don't warn.
     logging.getLogger("curricle.sources").setLevel(logging.ERROR)
     say(f"store: preparing {config.data_dir} (reused when up to date)")
-    report = prepare(config, progress=False)
+    report = prepare_run(config, progress=False)
     say(f"store: {'built' if report.did_work else 'reused'} in {report.seconds:.1f}s")
     return report
 
@@ -183,7 +183,7 @@ class BareLoop:
 
         import torch
 
-        from curricle.model import build_model
+        from curricle.model.build import build_model
 
         self.tcfg = config.train
         self.total_steps = total_steps
@@ -304,12 +304,12 @@ class Repeat:
 
 def run_repeat(config, store, batches: list, mode: Mode, run_dir: Path) -> Repeat:
     """One ``Trainer.fit()`` with the bare steps interleaved."""
-    from curricle.train.loop import Trainer
+    from curricle.train.command import build_trainer
 
     t0 = time.perf_counter()
     shutil.rmtree(run_dir, ignore_errors=True)
     bare = BareLoop(config, store, mode.run_steps)
-    trainer = Trainer(config, run_dir, max_steps=mode.run_steps, progress=True)
+    trainer = build_trainer(config, run_dir, max_steps=mode.run_steps, progress=True)
     feed = Feed(batches, mode.warmup_steps, mode.steps, bare=bare)
     trainer.sampler.next_batch = feed
     # The eval and the checkpoint run at the last step only, after the timed steps; the
@@ -338,9 +338,9 @@ def profile_parts() -> list[tuple[str, Any]]:
     from transformers import LlamaForCausalLM
 
     from curricle.mixture.schedules.base import WeightSchedule
-    from curricle.telemetry import DomainLossTracker
     from curricle.telemetry.sinks.jsonl import JsonlSink
     from curricle.telemetry.sinks.tensorboard import TensorBoardSink
+    from curricle.telemetry.tracker import DomainLossTracker
     from curricle.train.guard import StabilityGuard
     from curricle.train.hooks import ProgressHook, TelemetryHook
     from curricle.train.loop import Trainer
@@ -379,11 +379,11 @@ def profile_run(config, batches: list, mode: Mode, run_dir: Path) -> dict[str, A
     import cProfile
     import pstats
 
-    from curricle.train.loop import Trainer
+    from curricle.train.command import build_trainer
 
     n = mode.profile_steps
     shutil.rmtree(run_dir, ignore_errors=True)
-    trainer = Trainer(config, run_dir, max_steps=mode.warmup_steps + n + 1, progress=True)
+    trainer = build_trainer(config, run_dir, max_steps=mode.warmup_steps + n + 1, progress=True)
     profiler = cProfile.Profile()
     feed = Feed(batches, mode.warmup_steps, n,
                 on_window=lambda start: profiler.enable() if start else profiler.disable())
@@ -446,7 +446,7 @@ def main(argv: list[str] | None = None) -> None:
     import torch
 
     from curricle.config import parse_config
-    from curricle.model import count_parameters
+    from curricle.model.build import count_parameters
     from curricle.store import TokenStore
 
     mode = QUICK if args.quick else FULL
@@ -524,7 +524,7 @@ def main(argv: list[str] | None = None) -> None:
     with contextlib.suppress(OSError):
         run_dir.parent.rmdir()  # only if empty
 
-    from curricle.model import build_model
+    from curricle.model.build import build_model
 
     n_params = count_parameters(build_model(config.model, store.vocab_size, store.eos_id))
     result = {

@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 
 from curricle.cli import app
 from curricle.config import load_config
-from curricle.demo import demo_config
+from curricle.demo.command import demo_config
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()

@@ -6,15 +6,10 @@ import pytest
 from pydantic import ValidationError
 
 from curricle.errors import CurricleError
-from curricle.mix_search import (
-    MixSearchConfig,
-    MixtureModel,
-    draw_mixtures,
-    epoch_caps,
-    fit_mixing_law,
-    mix_search,
-)
-from curricle.mixture.sampler import MixtureConfig
+from curricle.mixture.config import MixtureConfig
+from curricle.search.command import mix_search
+from curricle.search.config import MixSearchConfig
+from curricle.search.mixing_laws import MixtureModel, draw_mixtures, epoch_caps, fit_mixing_law
 
 
 def test_mixing_law_fit_recovers_a_known_law():
@@ -75,15 +70,15 @@ def test_strength_must_be_an_increasing_positive_range():
 
 
 def test_epoch_caps_bound_each_domain_by_its_tokens_and_draws_respect_them():
-    run = SimpleNamespace(mixture=MixtureConfig(batch_rows=4, seq_len=7, max_epochs=2.0))
+    mixture = MixtureConfig(batch_rows=4, seq_len=7, max_epochs=2.0)
     # 10 steps of 4 rows of 8 tokens (7 inputs + the label of the last) = 320 tokens.
-    caps = epoch_caps(run, np.array([40.0, 80.0, 400.0]), steps=10)
+    caps = epoch_caps(mixture, np.array([40.0, 80.0, 400.0]), steps=10)
     assert caps.tolist() == [0.25, 0.5, 1.0]
     drawn = draw_mixtures(np.random.default_rng(0), np.array([0.2, 0.3, 0.5]), (0.1, 5.0), 500, caps)
     assert (drawn <= caps).all() and np.allclose(drawn.sum(axis=1), 1.0)
     assert drawn[:, 0].max() > 0.2  # up to the cap, not kept far below it
     with pytest.raises(CurricleError, match=r"mixture.max_epochs: a run of 10 steps \(320 tokens\)"):
-        epoch_caps(run, np.array([40.0, 40.0, 40.0]), steps=10)  # caps sum to 0.75: no mixture fits
+        epoch_caps(mixture, np.array([40.0, 40.0, 40.0]), steps=10)  # caps sum to 0.75: no mixture fits
     with pytest.raises(CurricleError, match="fewer than 1 in 1000 mixtures"):
         # Feasible only near one corner that these draws almost never reach.
         draw_mixtures(np.random.default_rng(0), np.array([0.98, 0.01, 0.01]), (100.0, 100.0), 3,

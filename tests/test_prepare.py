@@ -4,10 +4,10 @@ import logging
 import numpy as np
 import pytest
 
-from curricle import prepare as prepare_mod
+from curricle.prepare import pipeline as prepare_mod
 from curricle.config import parse_config
 from curricle.errors import CurricleError
-from curricle.prepare import prepare
+from curricle.prepare.command import prepare_run
 from curricle.store import TokenStore
 
 A_DOCS = [f"alpha document number {i} says hello to the world of tokens." for i in range(30)]
@@ -41,7 +41,7 @@ def config(root, **kw):
 
 
 def test_prepare_writes_a_store_that_round_trips(corpus):
-    report = prepare(config(corpus), progress=False)
+    report = prepare_run(config(corpus), progress=False)
     assert report.tokenizer_trained and report.did_work
     store = TokenStore(corpus / "data")
     assert store.domains == ["code", "prose"]
@@ -68,9 +68,9 @@ def test_prepare_writes_a_store_that_round_trips(corpus):
 
 
 def test_rerun_with_same_inputs_does_no_work(corpus):
-    prepare(config(corpus), progress=False)
+    prepare_run(config(corpus), progress=False)
     before = {p: p.stat().st_mtime_ns for p in (corpus / "data").rglob("*") if p.is_file()}
-    report = prepare(config(corpus), progress=False)
+    report = prepare_run(config(corpus), progress=False)
     assert not report.did_work and all(d.up_to_date for d in report.domains)
     after = {p: p.stat().st_mtime_ns for p in (corpus / "data").rglob("*") if p.is_file() and p.name != "manifest.json"}
     assert after == {p: t for p, t in before.items() if p.name != "manifest.json"}
@@ -79,13 +79,13 @@ def test_rerun_with_same_inputs_does_no_work(corpus):
 def test_changed_source_rewrites_only_its_domain(corpus):
     import shutil
 
-    prepare(config(corpus), progress=False)
+    prepare_run(config(corpus), progress=False)
     tok_dir = shutil.copytree(TokenStore(corpus / "data").tokenizer_dir, corpus / "my-tokenizer")
     # With a fixed (pretrained) tokenizer, a changed source only touches its own domain.
     cfg2 = config(corpus, tokenizer={"kind": "pretrained", "path": str(tok_dir)})
-    prepare(cfg2, progress=False)
+    prepare_run(cfg2, progress=False)
     write_jsonl(corpus / "b.jsonl", B_DOCS + ["def extra():\n    pass\n"])
-    report = prepare(cfg2, progress=False)
+    report = prepare_run(cfg2, progress=False)
     status = {d.domain: d.up_to_date for d in report.domains}
     assert status == {"code": False, "prose": True}
     store = TokenStore(corpus / "data")
@@ -95,7 +95,7 @@ def test_changed_source_rewrites_only_its_domain(corpus):
 def test_bad_jsonl_lines_are_skipped_and_counted_with_file_and_line(corpus, caplog):
     write_jsonl(corpus / "a.jsonl", A_DOCS[:5], bad_lines=["{not json", json.dumps({"txt": "no text"})])
     with caplog.at_level(logging.WARNING):
-        report = prepare(config(corpus), progress=False)
+        report = prepare_run(config(corpus), progress=False)
     skipped = report.skipped[f"jsonl {corpus / 'a.jsonl'}"]
     assert skipped == {"not-json": 1, "missing-text": 1}
     messages = " ".join(r.getMessage() for r in caplog.records)
@@ -103,20 +103,20 @@ def test_bad_jsonl_lines_are_skipped_and_counted_with_file_and_line(corpus, capl
 
 
 def test_empty_or_missing_source_fails_and_leaves_the_previous_store(corpus):
-    prepare(config(corpus), progress=False)
+    prepare_run(config(corpus), progress=False)
     manifest = (corpus / "data" / "manifest.json").read_text()
     (corpus / "b.jsonl").write_text(json.dumps({"text": ""}) + "\n")
     with pytest.raises(CurricleError, match="yielded no documents"):
-        prepare(config(corpus), progress=False)
+        prepare_run(config(corpus), progress=False)
     assert (corpus / "data" / "manifest.json").read_text() == manifest
     (corpus / "b.jsonl").unlink()
     with pytest.raises(CurricleError, match="no such file or directory"):
-        prepare(config(corpus), progress=False)
+        prepare_run(config(corpus), progress=False)
     assert TokenStore(corpus / "data").split("code").n_docs > 0
 
 
 def test_a_crash_while_writing_leaves_the_previous_store_intact(corpus, monkeypatch):
-    prepare(config(corpus), progress=False)
+    prepare_run(config(corpus), progress=False)
     manifest = (corpus / "data" / "manifest.json").read_text()
     write_jsonl(corpus / "a.jsonl", A_DOCS + ["one more document"])
     real = prepare_mod._write_domain
@@ -130,19 +130,19 @@ def test_a_crash_while_writing_leaves_the_previous_store_intact(corpus, monkeypa
 
     monkeypatch.setattr(prepare_mod, "_write_domain", crash_on_second)
     with pytest.raises(KeyboardInterrupt):
-        prepare(config(corpus), progress=False)
+        prepare_run(config(corpus), progress=False)
     assert (corpus / "data" / "manifest.json").read_text() == manifest
     store = TokenStore(corpus / "data")
     assert store.split("prose").n_docs + store.split("prose", "heldout").n_docs == 30
     assert not list((corpus / "data").rglob("*.tmp"))
     monkeypatch.setattr(prepare_mod, "_write_domain", real)
-    prepare(config(corpus), progress=False)
+    prepare_run(config(corpus), progress=False)
     store = TokenStore(corpus / "data")
     assert store.split("prose").n_docs + store.split("prose", "heldout").n_docs == 31
 
 
 def test_uint32_tokens_for_large_vocabularies():
-    from curricle.tokenizer import token_dtype
+    from curricle.store.tokenizer import token_dtype
 
     assert token_dtype(65536) == np.uint16 and token_dtype(65537) == np.uint32
 

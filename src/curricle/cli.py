@@ -1,6 +1,8 @@
 """The ``curricle`` command line: one verb per stage, features in the config.
 
-Every verb prints a ``CurricleError`` as one line (``error: ...``) and exits with status 2.
+This module only parses arguments: each verb's work is its stage's ``command.py``, looked up
+in ``COMMANDS`` when the verb runs (so ``curricle map`` does not load torch). Every verb
+prints a ``CurricleError`` as one line (``error: ...``) and exits with status 2.
 """
 
 from __future__ import annotations
@@ -11,8 +13,25 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from rich.logging import RichHandler
 
 from curricle.errors import CurricleError
+from curricle.registry import Registry
+
+#: Each verb's command function, imported when the verb runs.
+COMMANDS = Registry("command", {
+    "curate": "curricle.curate.command:curate_command",
+    "prepare": "curricle.prepare.command:prepare_command",
+    "sample": "curricle.mixture.command:preview_command",
+    "train": "curricle.train.command:train_command",
+    "mix-search": "curricle.search.command:mix_search_command",
+    "demo": "curricle.demo.command:run_demo",
+    "probe": "curricle.probes.command:probe_command",
+    "map": "curricle.emergence.command:map_command",
+    "study": "curricle.emergence.study:run_study",
+    "report": "curricle.report.command:report_command",
+    "compare": "curricle.report.command:compare_command",
+})
 
 app = typer.Typer(
     add_completion=False,
@@ -23,8 +42,6 @@ app = typer.Typer(
 
 
 def _setup_logging(verbose: bool) -> None:
-    from rich.logging import RichHandler
-
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(message)s",
@@ -35,10 +52,10 @@ def _setup_logging(verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def _run(fn, *args, verbose: bool = False, **kwargs):
+def _run(verb: str, *args, verbose: bool = False, **kwargs):
     _setup_logging(verbose)
     try:
-        return fn(*args, **kwargs)
+        return COMMANDS[verb](*args, **kwargs)
     except CurricleError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2)
@@ -56,9 +73,7 @@ def curate(
     curate.output_dir, and prints the funnel. An interrupted run resumes where it stopped; a
     rerun with unchanged inputs does nothing. prepare then reads the curated documents.
     """
-    from curricle.curate.command import curate_command
-
-    _run(curate_command, config, executor, verbose=verbose)
+    _run("curate", config, executor, verbose=verbose)
 
 
 @app.command()
@@ -70,9 +85,7 @@ def prepare(
 
     Reruns with unchanged inputs do no work; a killed run leaves the previous store intact.
     """
-    from curricle.prepare import prepare_command
-
-    _run(prepare_command, config, verbose=verbose)
+    _run("prepare", config, verbose=verbose)
 
 
 @app.command()
@@ -83,9 +96,7 @@ def sample(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
 ) -> None:
     """Preview the mixture: draw STEPS batches and show the realized token shares per phase."""
-    from curricle.preview import preview_command
-
-    _run(preview_command, config, steps=steps, show=show, verbose=verbose)
+    _run("sample", config, steps=steps, show=show, verbose=verbose)
 
 
 @app.command()
@@ -101,9 +112,7 @@ def train(
     Prepares the token store first if it is out of date. Runs unchanged under
     'torchrun --nproc_per_node=N -m curricle.cli train ...' (DDP; gloo on CPU).
     """
-    from curricle.train.command import train_command
-
-    _run(train_command, config, run_dir, max_steps, resume, verbose=verbose)
+    _run("train", config, run_dir, max_steps, resume, verbose=verbose)
 
 
 @app.command("mix-search")
@@ -118,9 +127,7 @@ def mix_search(
     Mixtures for the proxies are drawn from a Dirichlet around the natural mixture; a
     regression from mixture to held-out loss picks the proposal; one more run measures it.
     """
-    from curricle.mix_search import mix_search_command
-
-    _run(mix_search_command, config, runs, out, verbose=verbose)
+    _run("mix-search", config, runs, out, verbose=verbose)
 
 
 @app.command()
@@ -131,9 +138,7 @@ def demo(
 ) -> None:
     """Run the whole pipeline on built-in sources, offline: prepare, then train a tiny model
     under a phased curriculum (about 5 minutes on 2 CPU cores)."""
-    from curricle.demo import run_demo
-
-    _run(run_demo, out, max_steps, verbose=verbose)
+    _run("demo", out, max_steps, verbose=verbose)
 
 
 @app.command()
@@ -159,9 +164,7 @@ def probe(
     A rerun scores only new checkpoints and tasks; checkpoints with identical weights are
     flagged. Positions come from trainer_state.json or names like step1000-tokens4B.
     """
-    from curricle.probes.command import probe_command
-
-    _run(probe_command, paths or [], out, tasks or [], config, export_lm_eval, cache_dir, data_dir, device,
+    _run("probe", paths or [], out, tasks or [], config, export_lm_eval, cache_dir, data_dir, device,
          verbose=verbose)
 
 
@@ -178,9 +181,7 @@ def map_(
     forgettability, curriculum phase. Across runs: Spearman and Kendall over censored ranks
     with bootstrap intervals and a permutation p-value; composites against their components.
     """
-    from curricle.emergence.command import map_command
-
-    _run(map_command, probe_files, out, config, verbose=verbose)
+    _run("map", probe_files, out, config, verbose=verbose)
 
 
 @app.command()
@@ -189,9 +190,7 @@ def study(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
 ) -> None:
     """Train several seeds of one curriculum, probe every checkpoint, and map them (resumable)."""
-    from curricle.emergence.study import run_study
-
-    _run(run_study, study_file, verbose=verbose)
+    _run("study", study_file, verbose=verbose)
 
 
 @app.command()
@@ -205,9 +204,7 @@ def report(
 ) -> None:
     """One self-contained HTML page of a run: losses, mixture, audit log, skill map, curation
     funnel, stability events and a checkpoint table. Opens offline in any browser."""
-    from curricle.report.command import report_command
-
-    _run(report_command, run_dir, out, probes or [], map_config, verbose=verbose)
+    _run("report", run_dir, out, probes or [], map_config, verbose=verbose)
 
 
 @app.command()
@@ -220,9 +217,7 @@ def compare(
 ) -> None:
     """The report's panels side by side for several runs, with how consistently their skills
     emerge in the same order."""
-    from curricle.report.command import compare_command
-
-    _run(compare_command, run_dirs, out, probes or [], map_config, verbose=verbose)
+    _run("compare", run_dirs, out, probes or [], map_config, verbose=verbose)
 
 
 def main() -> None:  # pragma: no cover

@@ -1,9 +1,11 @@
 """The run config: one YAML file, validated once by pydantic.
 
-Each component's config lives next to the component (``SourceConfig`` subclasses in
-``sources/``, ``TokenizerConfig`` in ``tokenizer.py``, ``MixtureConfig`` in
-``mixture/sampler.py``); this module composes them and turns validation errors into one
-line naming the field. Relative paths are relative to the working directory.
+Each stage's typed config lives in its own config module, next to the stage (``sources/config.py``,
+``mixture/config.py``, ``controllers/config.py``, ``train/config.py``, ...), and imports only
+pydantic and other config modules; this module composes them into :class:`RunConfig`, checks
+the rules that span sections (in one place), and turns validation errors into one line naming
+the field. Parsing a config imports no implementation and no torch. Relative paths are
+relative to the working directory.
 """
 
 from __future__ import annotations
@@ -14,17 +16,15 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from curricle.controllers import ControllerSpec, ScheduleControllerConfig
+from curricle.controllers.config import ControllerSpec, ScheduleControllerConfig
 from curricle.curate.config import CurateConfig
 from curricle.errors import CurricleError
-from curricle.mix_search import MixSearchConfig
-from curricle.mixture.sampler import MixtureConfig
-from curricle.mixture.seq_len import max_seq_len
-from curricle.model import ModelConfig
-from curricle.prepare import PrepareConfig
-from curricle.sources import SourceSpec
-from curricle.tokenizer import TokenizerConfig
-from curricle.train.loop import TrainConfig
+from curricle.mixture.config import MixtureConfig, max_seq_len
+from curricle.model.config import ModelConfig
+from curricle.prepare.config import PrepareConfig, TokenizerConfig
+from curricle.search.config import MixSearchConfig
+from curricle.sources.config import SourceSpec
+from curricle.train.config import TrainConfig
 
 
 class RunConfig(BaseModel):
@@ -63,6 +63,20 @@ class RunConfig(BaseModel):
         """Domains the sources declare (sorted)."""
         return sorted({s.domain for s in self.sources})
 
+    def phase_starts(self) -> dict[str, int]:
+        """The first step (0-based) of each phase of ``mixture.schedule`` (none if unphased)."""
+        starts, at = {}, 0
+        for p in getattr(self.mixture.schedule, "phases", []):
+            starts[p.name] = at
+            at += p.steps or 0
+        return starts
+
+    def lr_decay_start(self) -> int | None:
+        """The step where a ``wsd`` decay starts, when ``train.lr_schedule.decay_phase`` ties it
+        to a phase (validated to exist)."""
+        phase = self.train.lr_schedule.decay_phase
+        return None if phase is None else self.phase_starts()[phase]
+
     @model_validator(mode="after")
     def _model_fits_rows(self) -> "RunConfig":
         longest = max(max_seq_len(self.mixture.seq_len), self.train.eval_seq_len or 0)
@@ -70,7 +84,7 @@ class RunConfig(BaseModel):
             raise ValueError(f"model.max_position_embeddings: {self.model.max_position_embeddings} is shorter "
                              f"than the longest row ({longest} tokens)")
         phase = self.train.lr_schedule.decay_phase
-        names = [p.name for p in getattr(self.mixture.schedule, "phases", [])]
+        names = list(self.phase_starts())
         if phase is not None and phase not in names:
             raise ValueError(f"train.lr_schedule.decay_phase: no phase '{phase}' in mixture.schedule "
                              f"(phases: {', '.join(names) or 'none'})")

@@ -3,11 +3,9 @@ import json
 import numpy as np
 import pytest
 
-from curricle.controllers import CONTROLLERS, DomainStats, build_controller
-from curricle.controllers.base import apply_floor, limit_change
-from curricle.controllers.doremi import DoReMiConfig
-from curricle.controllers.learning_progress import LearningProgressConfig, fit_power_law
-from curricle.controllers.odm import ODMConfig
+from curricle.controllers.base import DomainStats, apply_floor, limit_change
+from curricle.controllers.config import CONTROLLERS, DoReMiConfig, LearningProgressConfig, ODMConfig
+from curricle.controllers.learning_progress import fit_power_law
 
 DOMAINS = ["a", "b", "c"]
 NATURAL = {"a": 1000, "b": 1000, "c": 1000}
@@ -32,7 +30,7 @@ def run(controller, losses_at, steps, start=(1 / 3, 1 / 3, 1 / 3), tokens_at=Non
 
 
 def test_doremi_upweights_the_largest_excess_loss():
-    c = build_controller(DoReMiConfig(reference={"run": "x"}, warmup_steps=0, update_every=1, max_change=1, min_weight=0),
+    c = CONTROLLERS.build(DoReMiConfig(reference={"run": "x"}, warmup_steps=0, update_every=1, max_change=1, min_weight=0),
                          DOMAINS, NATURAL)
     c.set_reference(np.array([2.0, 2.0, 2.0]))
     w, log = run(c, lambda s: [2.1, 3.0, 2.0], 5)
@@ -41,7 +39,7 @@ def test_doremi_upweights_the_largest_excess_loss():
 
 
 def test_doremi_steps_from_the_weights_in_use_so_a_domain_gives_weight_back():
-    c = build_controller(DoReMiConfig(reference={"run": "x"}, warmup_steps=0, update_every=1, max_change=1,
+    c = CONTROLLERS.build(DoReMiConfig(reference={"run": "x"}, warmup_steps=0, update_every=1, max_change=1,
                                       min_weight=0, ema=0), DOMAINS, NATURAL)
     c.set_reference(np.array([2.0, 2.0, 2.0]))
     w, _ = run(c, lambda s: [2.0, 3.0 if s <= 20 else 2.0, 2.0 if s <= 20 else 3.0], 30)
@@ -52,7 +50,7 @@ def test_doremi_steps_from_the_weights_in_use_so_a_domain_gives_weight_back():
 
 
 def test_odm_favours_domains_whose_loss_stays_high():
-    c = build_controller(ODMConfig(max_change=1), DOMAINS, NATURAL)
+    c = CONTROLLERS.build(ODMConfig(max_change=1), DOMAINS, NATURAL)
     w, log = run(c, lambda s: [1.0, 4.0, 1.0], 200)
     # EXP3's rewards are importance-weighted (loss / pi), so the lead it gives is bounded.
     assert w[1] > 1 / 3 + 0.03 and w[0] == pytest.approx(w[2])
@@ -67,7 +65,7 @@ def three_curves(step):
 
 
 def test_learning_progress_favours_the_domain_still_improving():
-    c = build_controller(LearningProgressConfig(warmup_steps=20, update_every=10, max_change=1, min_weight=0),
+    c = CONTROLLERS.build(LearningProgressConfig(warmup_steps=20, update_every=10, max_change=1, min_weight=0),
                          DOMAINS, NATURAL)
     w, log = run(c, three_curves, 60)
     assert np.argmax(w) == 0 and w[1] < w[2] < w[0]
@@ -76,7 +74,7 @@ def test_learning_progress_favours_the_domain_still_improving():
 
 def test_learning_progress_first_policy_mixes_the_preference_into_the_prior():
     # ADO: pi_1 = gamma2 * rho_1 + (1 - gamma2) * mu; pi_2 = gamma2 * rho_2 + (1 - gamma2) * mean(mu, rho_1).
-    c = build_controller(LearningProgressConfig(warmup_steps=20, update_every=10, max_change=1, min_weight=0),
+    c = CONTROLLERS.build(LearningProgressConfig(warmup_steps=20, update_every=10, max_change=1, min_weight=0),
                          DOMAINS, NATURAL)
     mu = np.array([0.5, 0.25, 0.25])
     first, second = [], []
@@ -93,11 +91,11 @@ def test_learning_progress_credits_progress_by_how_much_was_sampled():
     # Identical loss curves: the preference follows mu * h ** s alone. mu is the first
     # weights seen, h their EMA (constant here), s = 0.5.
     w = np.array([0.6, 0.2, 0.2])
-    c = build_controller(LearningProgressConfig(warmup_steps=20, update_every=10), DOMAINS, NATURAL)
+    c = CONTROLLERS.build(LearningProgressConfig(warmup_steps=20, update_every=10), DOMAINS, NATURAL)
     for step in range(1, 21):
         c.update(step, stats(step, [1.0 + 20 * (step * 300.0) ** -0.4] * 3, w))
     assert np.allclose(c.rho, w * w ** 0.5 / np.sum(w * w ** 0.5))
-    flat = build_controller(LearningProgressConfig(warmup_steps=20, update_every=10, credit_power=0, prior="natural"),
+    flat = CONTROLLERS.build(LearningProgressConfig(warmup_steps=20, update_every=10, credit_power=0, prior="natural"),
                             DOMAINS, {"a": 1000, "b": 3000, "c": 1000})
     for step in range(1, 21):
         flat.update(step, stats(step, [1.0 + 20 * (step * 300.0) ** -0.4] * 3, w))
@@ -111,7 +109,7 @@ def test_power_law_fit_recovers_known_parameters():
 
 
 def test_schedule_controller_never_overrides():
-    c = build_controller(CONTROLLERS["schedule"].config_class(), DOMAINS, NATURAL)
+    c = CONTROLLERS.build(CONTROLLERS.configs["schedule"](), DOMAINS, NATURAL)
     _, log = run(c, lambda s: [1.0, 5.0, 2.0], 100)
     assert log == []
 
@@ -119,7 +117,7 @@ def test_schedule_controller_never_overrides():
 def test_warmup_interval_floor_and_max_change_are_respected():
     cfg = DoReMiConfig(reference={"run": "x"}, warmup_steps=20, update_every=5, min_weight=0.1, max_change=0.05,
                        step_size=10.0)
-    c = build_controller(cfg, DOMAINS, NATURAL)
+    c = CONTROLLERS.build(cfg, DOMAINS, NATURAL)
     c.set_reference(np.zeros(3))
     w, log = run(c, lambda s: [0.0, 9.0, 0.0], 60)
     assert [e.step for e in log] == list(range(20, 61, 5))
@@ -134,14 +132,14 @@ def test_warmup_interval_floor_and_max_change_are_respected():
 
 
 def test_ema_smooths_the_signal_and_keeps_absent_domains():
-    c = build_controller(CONTROLLERS["schedule"].config_class(ema=0.5), DOMAINS, NATURAL)
+    c = CONTROLLERS.build(CONTROLLERS.configs["schedule"](ema=0.5), DOMAINS, NATURAL)
     c.update(1, stats(1, [2.0, np.nan, 4.0], [1 / 3] * 3))
     c.update(2, stats(2, [4.0, 1.0, np.nan], [1 / 3] * 3))
     assert c.smoothed.tolist() == [3.0, 1.0, 4.0]
 
 
 def test_odm_exploration_decays_with_steps_not_updates():
-    c = build_controller(ODMConfig(update_every=10, warmup_steps=100, max_change=1), DOMAINS, NATURAL)
+    c = CONTROLLERS.build(ODMConfig(update_every=10, warmup_steps=100, max_change=1), DOMAINS, NATURAL)
     w, log = run(c, lambda s: [1.0, 4.0, 1.0], 100)
     # The first update is at step 100: exploration is already min(1/3, sqrt(ln 3 / 300)), not
     # the 1/3 (uniform) a first update would get if t counted updates.
@@ -159,11 +157,11 @@ def test_apply_floor_and_limit_change():
 def test_state_round_trips_through_json():
     for kind, cfg in (("odm", ODMConfig()), ("doremi", DoReMiConfig(reference={"run": "x"}, warmup_steps=0)),
                       ("learning-progress", LearningProgressConfig(warmup_steps=0, update_every=5))):
-        c = build_controller(cfg, DOMAINS, NATURAL)
+        c = CONTROLLERS.build(cfg, DOMAINS, NATURAL)
         if kind == "doremi":
             c.set_reference(np.ones(3))
         run(c, lambda s: [1 + 1 / s, 2 + 1 / s, 3.0], 30)
-        twin = build_controller(cfg, DOMAINS, NATURAL)
+        twin = CONTROLLERS.build(cfg, DOMAINS, NATURAL)
         twin.load_state_dict(json.loads(json.dumps(c.state_dict())))
         a = c.update(31, stats(31, [1.5, 2.5, 3.0], [0.3, 0.3, 0.4]))
         b = twin.update(31, stats(31, [1.5, 2.5, 3.0], [0.3, 0.3, 0.4]))

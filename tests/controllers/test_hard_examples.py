@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from curricle.controllers.hard_examples import HardExamples, HardExamplesConfig, doc_losses
-from curricle.mixture.sampler import Batch, MixtureConfig, MixtureSampler
-from curricle.mixture.schedules import StaticConfig
+from curricle.mixture.config import MixtureConfig, StaticConfig
+from curricle.mixture.sampler import Batch, MixtureSampler
 from curricle.store import TokenStore
 from curricle.train.command import train_run
 from tests.controllers.test_in_training import _ctrl, read

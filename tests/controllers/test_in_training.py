@@ -63,6 +63,6 @@ def test_doremi_trains_its_own_uniform_reference_first(tmp_path, make_config):
 def _ctrl(data):
     from pydantic import TypeAdapter
 
-    from curricle.controllers import ControllerSpec
+    from curricle.controllers.config import ControllerSpec
 
     return TypeAdapter(ControllerSpec).validate_python(data)

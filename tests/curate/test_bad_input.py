@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from curricle.curate import curate
+from curricle.curate.pipeline import curate
 
 from tests.curate.conftest import curate_config, curated_docs, make_prose, quarantine, run_config, write_jsonl
 
@@ -20,7 +20,7 @@ GOOD_RECORD = {"id": "good", "text": make_prose(1)}
 
 def run(tmp_path, sources, **cfg):
     config = curate_config(tmp_path, exact_dedup={}, **cfg)
-    report = curate(run_config(tmp_path, sources), config, progress=False)
+    report = curate(config, run_config(tmp_path, sources).sources, progress=False)
     assert report.check() == []
     return report, quarantine(config.output_dir, "read")
 

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from curricle.curate import curate, curated_source_configs
+from curricle.curate.funnel import curated_source_configs
+from curricle.curate.pipeline import curate
 from curricle.curate.document import count_tokens
-from curricle.curate.source import CuratedConfig, CuratedSource
+from curricle.sources.config import CuratedConfig
+from curricle.sources.curated import CuratedSource
 from curricle.errors import CurricleError
 
 from tests.curate.conftest import curate_config, curated_docs, make_prose, quarantine, run_config, write_jsonl
@@ -62,7 +64,7 @@ def corpus(tmp_path):
 
 def test_every_drop_is_quarantined_and_the_funnel_reconciles_exactly(tmp_path, corpus):
     cfg = curate_config(tmp_path, **STEPS_ON)
-    report = curate(corpus, cfg, progress=False)
+    report = curate(cfg, corpus.sources, progress=False)
     out = Path(cfg.output_dir)
 
     assert report.check() == []
@@ -112,11 +114,11 @@ def test_every_drop_is_quarantined_and_the_funnel_reconciles_exactly(tmp_path, c
 
 def test_rerun_with_unchanged_inputs_does_nothing(tmp_path, corpus, monkeypatch):
     cfg = curate_config(tmp_path, exact_dedup={})
-    first = curate(corpus, cfg, progress=False)
+    first = curate(cfg, corpus.sources, progress=False)
     import curricle.curate.pipeline as pipeline
 
     monkeypatch.setattr(pipeline, "plan_shards", lambda *a: pytest.fail("an up-to-date run planned work"))
-    again = curate(corpus, cfg, progress=False)
+    again = curate(cfg, corpus.sources, progress=False)
     assert again.up_to_date and again.to_dict()["domains"] == first.to_dict()["domains"]
     assert not (Path(cfg.output_dir) / ".work").exists()
 
@@ -144,29 +146,29 @@ def test_an_interrupted_run_resumes_and_redoes_only_unfinished_shards(tmp_path, 
 
     monkeypatch.setattr(stages, "read_shard", crash_on_shard_2)
     with pytest.raises(Crash):
-        curate(run, cfg, progress=False)
+        curate(cfg, run.sources, progress=False)
     assert shards_read == [(str(f),) for f in files[:3]]
     assert not (Path(cfg.output_dir) / "funnel.json").exists()
 
     shards_read.clear()
     monkeypatch.setattr(stages, "read_shard", lambda sources, shard, *a: (shards_read.append(shard.files),
                                                                           read_shard(sources, shard, *a))[1])
-    resumed = curate(run, cfg, progress=False)
+    resumed = curate(cfg, run.sources, progress=False)
     assert shards_read == [(str(files[2]),), (str(files[3]),)]  # shards 0 and 1 were done
 
     monkeypatch.setattr(stages, "read_shard", read_shard)
     fresh_cfg = cfg.model_copy(update={"output_dir": tmp_path / "fresh"})
-    fresh = curate(run, fresh_cfg, progress=False)
+    fresh = curate(fresh_cfg, run.sources, progress=False)
     assert curated_docs(resumed) == curated_docs(fresh)
     drop_timing = lambda d: {k: v for k, v in d.items() if k != "seconds"}  # noqa: E731
     assert drop_timing(resumed.to_dict()) == drop_timing(fresh.to_dict())
 
 
 def test_two_workers_write_what_one_does(tmp_path, corpus):
-    one = curate(corpus, curate_config(tmp_path / "1", pii={}, exact_dedup={}, near_dedup={}, line_dedup={}),
+    one = curate(curate_config(tmp_path / "1", pii={}, exact_dedup={}, near_dedup={}, line_dedup={}), corpus.sources,
                  progress=False)
-    two = curate(corpus, curate_config(tmp_path / "2", pii={}, exact_dedup={}, near_dedup={}, line_dedup={},
-                                       workers=2), progress=False)
+    two = curate(curate_config(tmp_path / "2", pii={}, exact_dedup={}, near_dedup={}, line_dedup={},
+                                       workers=2), corpus.sources, progress=False)
     assert curated_docs(one) == curated_docs(two)
     assert one.to_dict()["domains"] == two.to_dict()["domains"]
 
@@ -174,7 +176,7 @@ def test_two_workers_write_what_one_does(tmp_path, corpus):
 @pytest.mark.parametrize("fmt", ["jsonl.gz", "parquet"])
 def test_prepare_reads_the_curated_output(tmp_path, corpus, fmt):
     cfg = curate_config(tmp_path, exact_dedup={}, format=fmt)
-    report = curate(corpus, cfg, progress=False)
+    report = curate(cfg, corpus.sources, progress=False)
     configs = curated_source_configs(cfg)
     assert configs == [{"kind": "curated", "path": str(cfg.output_dir), "domain": d} for d in ("code", "notes", "web")]
     expected = curated_docs(report)
@@ -196,7 +198,7 @@ def test_curated_source_errors(tmp_path):
 def test_a_step_naming_an_unknown_domain_is_a_config_error(tmp_path, corpus):
     cfg = curate_config(tmp_path, langid={"domains": ["wbe"]})
     with pytest.raises(CurricleError, match=r"curate.langid.domains: unknown domain 'wbe'"):
-        curate(corpus, cfg, progress=False)
+        curate(cfg, corpus.sources, progress=False)
 
 
 def test_curate_command_reads_the_curate_block(tmp_path, capsys):
@@ -228,7 +230,7 @@ def test_synthetic_skill_domains_skip_the_prose_and_near_duplicate_rules(tmp_pat
         {"kind": "synthetic", "skill": "arithmetic", "domain": "mixed", "n_docs": 5},
         {"kind": "jsonl", "path": str(write_jsonl(tmp_path / "m.jsonl", prose_records("m", 2))), "domain": "mixed"},
     ])
-    report = curate(run, curate_config(tmp_path, **STEPS_ON), progress=False)
+    report = curate(curate_config(tmp_path, **STEPS_ON), run.sources, progress=False)
     assert [s for s, _ in report.domains["brackets"]] == ["read", "pii", "decontam", "exact-dedup"]
     assert report.kept("brackets")[0] == 30  # every document is "close: ..." and brackets: not near-duplicates
     # A domain that also has a non-synthetic source is prose: its arithmetic documents fail language ID.

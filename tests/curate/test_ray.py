@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from curricle.curate import curate
+from curricle.curate.pipeline import curate
 
 from tests.curate.conftest import curate_config, curated_docs, make_prose, quarantine, run_config, write_jsonl
 
@@ -32,9 +32,9 @@ def test_ray_executor_matches_local(tmp_path, local_ray):
     run = run_config(tmp_path, [{"kind": "jsonl", "path": str(tmp_path / "in" / "*.jsonl"), "domain": "web"}])
     steps = dict(pii={}, exact_dedup={}, near_dedup={}, line_dedup={}, code_quality={})
 
-    on_ray = curate(run, curate_config(tmp_path / "ray", workers=2, ray_memory_per_task_gb=0.5, **steps),
+    on_ray = curate(curate_config(tmp_path / "ray", workers=2, ray_memory_per_task_gb=0.5, **steps), run.sources,
                     executor="ray", progress=False)
-    local = curate(run, curate_config(tmp_path / "local", **steps), progress=False)
+    local = curate(curate_config(tmp_path / "local", **steps), run.sources, progress=False)
 
     assert on_ray.executor == "ray" and on_ray.check() == []
     assert curated_docs(on_ray) == curated_docs(local)

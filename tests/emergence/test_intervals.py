@@ -5,7 +5,8 @@ import csv
 import numpy as np
 import pytest
 
-from curricle.emergence import MapConfig, map_runs
+from curricle.emergence.config import MapConfig
+from curricle.emergence.map import map_runs
 from curricle.emergence.curves import CROSSINGS, CurveSettings, analyze, analyze_many, at_index
 from curricle.emergence.intervals import point_intervals, skill_rng
 from curricle.probes.results import SCHEMA, write_rows

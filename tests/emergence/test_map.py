@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import yaml
 
-from curricle.emergence import MapConfig, map_runs
+from curricle.emergence.config import MapConfig
+from curricle.emergence.map import map_runs
 from curricle.probes.results import SCHEMA, write_rows
 
 STEPS = [10, 20, 40, 80, 160, 320]

@@ -7,9 +7,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from curricle.errors import CurricleError
-from curricle.mixture.pacing import PacingConfig
-from curricle.mixture.sampler import MixtureConfig, MixtureSampler, allocate_rows
-from curricle.mixture.schedules import PhasesConfig, StaticConfig
+from curricle.mixture.config import MixtureConfig, PacingConfig, PhasesConfig, StaticConfig
+from curricle.mixture.sampler import MixtureSampler, allocate_rows
 from curricle.store import TokenStore
 
 

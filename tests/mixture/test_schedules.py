@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from curricle.mixture.pacing import PacingConfig, DomainPacing
-from curricle.mixture.schedules import PhasesConfig, StaticConfig, TemperatureConfig, build_schedule
-from curricle.mixture.seq_len import SeqLenSchedule
+from curricle.mixture.config import PacingConfig, PhasesConfig, SeqLenSchedule, StaticConfig, TemperatureConfig
+from curricle.mixture.pacing import DomainPacing
+from curricle.mixture.schedules import build_schedule
 
 DOMAINS = ["a", "b", "c"]
 SIZES = {"a": 100, "b": 400, "c": 900}

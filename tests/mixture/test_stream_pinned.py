@@ -15,9 +15,8 @@ import numpy as np
 import pytest
 
 import curricle.mixture.sampler as sampler_mod
-from curricle.mixture.pacing import PacingConfig
-from curricle.mixture.sampler import MixtureConfig, MixtureSampler
-from curricle.mixture.schedules import StaticConfig
+from curricle.mixture.config import MixtureConfig, PacingConfig, StaticConfig
+from curricle.mixture.sampler import MixtureSampler
 from curricle.store import TokenStore
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from curricle.config import parse_config
-from curricle.prepare import prepare
+from curricle.prepare.command import prepare_run
 
 
 def run_config_dict(data_dir, steps: int = 12) -> dict:
@@ -50,7 +50,7 @@ def probe_run(tmp_path_factory):
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        prepare(config, progress=False)
+        prepare_run(config, progress=False)
         train_run(config, root / "run", progress=False)
     finally:
         torch.set_num_threads(before)

@@ -3,7 +3,8 @@ import yaml
 
 from curricle.errors import CurricleError
 from curricle.probes import SuiteConfig, builtin_task_names, builtin_tasks, load_tasks, parse_task, write_tasks
-from curricle.synthetic import GENERATORS, split_of
+from curricle.synthetic import GENERATORS
+from curricle.synthetic.base import split_of
 
 
 def test_builtin_suite_has_every_skill_from_heldout_items():

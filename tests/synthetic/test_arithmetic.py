@@ -1,6 +1,7 @@
 from collections import Counter
 
-from curricle.synthetic import make_generator, split_of
+from curricle.synthetic import make_generator
+from curricle.synthetic.base import split_of
 from curricle.synthetic.arithmetic import carry_columns, digit_off_by_one, sum_without_carries
 
 

@@ -1,4 +1,5 @@
-from curricle.synthetic import make_generator, split_of
+from curricle.synthetic import make_generator
+from curricle.synthetic.base import split_of
 from curricle.synthetic.facts import ATTRIBUTES, Facts
 
 

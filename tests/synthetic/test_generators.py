@@ -6,7 +6,8 @@ from functools import lru_cache
 
 import pytest
 
-from curricle.synthetic import GENERATORS, SkillGenerator, make_generator, split_of
+from curricle.synthetic import GENERATORS, make_generator
+from curricle.synthetic.base import SkillGenerator, split_of
 
 N_TRAIN, N_HELDOUT, N_DOCS, PER_DOC = 300, 100, 20, 16
 

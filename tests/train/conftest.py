@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from curricle.config import parse_config
-from curricle.prepare import prepare
+from curricle.prepare.command import prepare_run
 
 
 def run_config_dict(data_dir, **train) -> dict:
@@ -34,7 +34,7 @@ def run_config_dict(data_dir, **train) -> dict:
 @pytest.fixture(scope="session")
 def prepared_dir(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("train-data") / "data"
-    prepare(parse_config(run_config_dict(data_dir)), progress=False)
+    prepare_run(parse_config(run_config_dict(data_dir)), progress=False)
     return data_dir
 
 

@@ -34,9 +34,9 @@ def test_metrics_have_per_domain_loss_eval_and_mixture(tmp_path, make_config):
 
 def test_train_loss_per_domain_is_exact(make_config, tmp_path):
     """The logged per-domain loss equals a direct computation on the same rows."""
-    from curricle.train.loop import Trainer
+    from curricle.train.command import build_trainer
 
-    trainer = Trainer(make_config(steps=12), tmp_path / "run", progress=False)
+    trainer = build_trainer(make_config(steps=12), tmp_path / "run", progress=False)
     trainer.fit()
     batch = trainer.sampler.next_batch()
     model = trainer.model

@@ -3,9 +3,10 @@ import math
 import pytest
 import torch
 
-from curricle.telemetry import DomainLossTracker
-from curricle.train.guard import GuardConfig, StabilityGuard
-from curricle.train.lr import LRConfig, lr_at
+from curricle.telemetry.tracker import DomainLossTracker
+from curricle.train.config import GuardConfig, LRConfig
+from curricle.train.guard import StabilityGuard
+from curricle.train.lr import lr_at
 
 
 def test_cosine_schedule():

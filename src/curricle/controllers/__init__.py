@@ -1,39 +1,9 @@
-"""Mixture controllers, registered by name. One file per method.
+"""Mixture controllers: one file per method; every controller's config and the registry
+(``CONTROLLERS``) are in :mod:`curricle.controllers.config`.
 
-Adding one: write ``controllers/<name>.py`` with a ``ControllerConfig`` subclass (its ``kind``
-a ``Literal``) and a ``Controller`` subclass implementing ``propose`` (and ``signal`` if the
-training loss is not its signal), then add one line to ``CONTROLLERS``.
+Adding one: a ``ControllerConfig`` subclass in ``config.py`` (its ``kind`` a ``Literal``),
+``controllers/<name>.py`` with a :class:`~curricle.controllers.base.Controller` subclass
+implementing ``propose`` (and ``signal`` if the training loss is not its signal), and one line
+in ``CONTROLLERS``. :class:`~curricle.controllers.hook.ControllerHook` puts any of them in
+the training loop.
 """
-
-from __future__ import annotations
-
-from curricle.controllers.base import (
-    AuditEntry,
-    Controller,
-    ControllerConfig,
-    DomainStats,
-)
-from curricle.controllers.doremi import DoReMi
-from curricle.controllers.hard_examples import HardExamples
-from curricle.controllers.learning_progress import LearningProgress
-from curricle.controllers.odm import ODM
-from curricle.controllers.schedule import ScheduleController, ScheduleControllerConfig
-from curricle.registry import config_union
-
-CONTROLLERS: dict[str, type[Controller]] = {
-    "schedule": ScheduleController,
-    "doremi": DoReMi,
-    "odm": ODM,
-    "learning-progress": LearningProgress,
-    "hard-examples": HardExamples,
-}
-
-ControllerSpec = config_union(CONTROLLERS)
-
-
-def build_controller(config: ControllerConfig, domains: list[str], natural_tokens: dict[str, int]) -> Controller:
-    return CONTROLLERS[config.kind](config, domains, natural_tokens)
-
-
-__all__ = ["CONTROLLERS", "ControllerSpec", "Controller", "ControllerConfig", "DomainStats", "AuditEntry",
-           "ScheduleControllerConfig", "build_controller"]

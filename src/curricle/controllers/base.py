@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+
+from curricle.controllers.config import ControllerConfig
 
 
 @dataclass
@@ -61,24 +62,6 @@ class AuditEntry:
             "signal": self.signal,
             "reason": self.reason,
         }
-
-
-class ControllerConfig(BaseModel):
-    """Knobs every controller shares."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    kind: str
-    update_every: int = Field(10, ge=1)
-    """Steps between weight updates."""
-    warmup_steps: int = Field(50, ge=0)
-    """No change before this step (the signal is still collected)."""
-    ema: float = Field(0.9, ge=0, lt=1)
-    """EMA factor of the signal: smoothed = ema * smoothed + (1 - ema) * new."""
-    min_weight: float = Field(0.02, ge=0, lt=1)
-    """Floor on every domain's weight, so none is starved."""
-    max_change: float = Field(0.1, gt=0, le=1)
-    """Largest change of any one weight in one update."""
 
 
 def apply_floor(w: np.ndarray, floor: float) -> np.ndarray:
@@ -118,7 +101,6 @@ class Controller:
     """Base class; see the module doc. ``name`` is the registry key."""
 
     name: ClassVar[str]
-    config_class: ClassVar[type[ControllerConfig]] = ControllerConfig
     #: True for controllers that rank documents within a domain (they get per-document losses
     #: through ``observe_docs`` and set draw probabilities through ``doc_priorities``).
     needs_doc_losses: ClassVar[bool] = False
@@ -128,6 +110,12 @@ class Controller:
         self.domains = list(domains)
         self.natural = np.array([float(natural_tokens[d]) for d in self.domains])
         self.smoothed = np.full(len(self.domains), np.nan)
+
+    @property
+    def doc_domains(self) -> list[str]:
+        """Domains whose documents this controller ranks (the sampler draws their documents one
+        at a time, by the controller's priorities); none by default."""
+        return []
 
     # -- what subclasses write ------------------------------------------------------------
 

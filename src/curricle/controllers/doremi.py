@@ -27,40 +27,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from curricle.controllers.base import Controller, ControllerConfig
+from curricle.controllers.base import Controller
+from curricle.controllers.config import DoReMiConfig
 from curricle.errors import CurricleError
-
-
-class ReferenceConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    run: Path | None = None
-    """A finished curricle run whose last held-out losses are the reference."""
-    checkpoint: Path | None = None
-    """An HF checkpoint to evaluate on this run's held-out rows."""
-    steps: int | None = Field(None, ge=1)
-    """Train a uniform-mixture reference run of this many steps first (into RUN/reference)."""
-
-    @model_validator(mode="after")
-    def _one(self) -> "ReferenceConfig":
-        if sum(x is not None for x in (self.run, self.checkpoint, self.steps)) != 1:
-            raise ValueError("give exactly one of 'run', 'checkpoint' or 'steps'")
-        return self
-
-
-class DoReMiConfig(ControllerConfig):
-    kind: Literal["doremi"] = "doremi"
-    step_size: float = Field(1.0, gt=0)
-    """eta of the exponentiated-gradient step (paper: 1)."""
-    smoothing: float = Field(1e-3, ge=0, lt=1)
-    """c: mix with uniform after each step (paper: 1e-3)."""
-    reference: ReferenceConfig
-    """Where the reference per-domain losses come from."""
 
 
 def reference_from_run(run_dir: Path, domains: list[str]) -> np.ndarray:
@@ -82,7 +54,6 @@ def reference_from_run(run_dir: Path, domains: list[str]) -> np.ndarray:
 
 class DoReMi(Controller):
     name = "doremi"
-    config_class = DoReMiConfig
 
     def __init__(self, config: DoReMiConfig, domains, natural_tokens):
         super().__init__(config, domains, natural_tokens)

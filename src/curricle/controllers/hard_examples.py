@@ -22,12 +22,12 @@ left to the schedule.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-from pydantic import Field
 
-from curricle.controllers.base import Controller, ControllerConfig
+from curricle.controllers.base import Controller
+from curricle.controllers.config import HardExamplesConfig
 
 
 def mean_ranks(x: np.ndarray) -> np.ndarray:
@@ -37,27 +37,8 @@ def mean_ranks(x: np.ndarray) -> np.ndarray:
     return (first + (counts - 1) / 2.0)[inverse]
 
 
-class HardExamplesConfig(ControllerConfig):
-    kind: Literal["hard-examples"] = "hard-examples"
-    domains: list[str] | None = None
-    """Domains whose documents are prioritized (default: all)."""
-    priority: Literal["rank", "loss"] = "rank"
-    """How estimates become draw probabilities: by rank (Loshchilov & Hutter) or by value."""
-    selection_pressure: float = Field(100.0, ge=1)
-    """rank: how many times as often the hardest document is drawn as the easiest."""
-    temperature: float = Field(1.0, gt=0)
-    """loss: p ~ estimate ** (1 / temperature); lower is greedier."""
-    staleness: float = Field(0.98, gt=0, le=1)
-    """Per step since a document was seen, its loss estimate moves this much toward the mean."""
-    max_serves: int = Field(8, ge=1)
-    """A document served this many times is no longer drawn (until all are)."""
-    update_every: int = Field(10, ge=1)
-    warmup_steps: int = Field(10, ge=0)
-
-
 class HardExamples(Controller):
     name = "hard-examples"
-    config_class = HardExamplesConfig
     needs_doc_losses = True
 
     def __init__(self, config: HardExamplesConfig, domains, natural_tokens, doc_counts: dict[str, int] | None = None):
@@ -67,6 +48,10 @@ class HardExamples(Controller):
         self.last = {d: np.full(counts.get(d, 0), np.nan, dtype=np.float64) for d in self.targets}
         self.seen = {d: np.zeros(counts.get(d, 0), dtype=np.int64) for d in self.targets}
         self.served = {d: np.zeros(counts.get(d, 0), dtype=np.int32) for d in self.targets}
+
+    @property
+    def doc_domains(self) -> list[str]:
+        return list(self.targets)
 
     def set_doc_counts(self, counts: dict[str, int]) -> None:
         for d in self.targets:

@@ -27,12 +27,10 @@ with too few points for a fit get the mean progress of the others.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import numpy as np
-from pydantic import Field
 
-from curricle.controllers.base import Controller, ControllerConfig, DomainStats
+from curricle.controllers.base import Controller, DomainStats
+from curricle.controllers.config import LearningProgressConfig
 
 
 def fit_power_law(n: np.ndarray, loss: np.ndarray, grid: int = 24) -> tuple[float, float, float] | None:
@@ -56,25 +54,8 @@ def fit_power_law(n: np.ndarray, loss: np.ndarray, grid: int = 24) -> tuple[floa
     return (e, b, max(a, 0.0))
 
 
-class LearningProgressConfig(ControllerConfig):
-    kind: Literal["learning-progress"] = "learning-progress"
-    history: int = Field(200, ge=10)
-    """Most recent (tokens, loss) points per domain used for the fit."""
-    tokens: Literal["total", "domain"] = "total"
-    """The laws' x axis: the run's total tokens (ADO) or each domain's own tokens."""
-    prior: Literal["initial", "natural"] = "initial"
-    """mu: the mixture the run started with, or the domains' natural token shares."""
-    credit_power: float = Field(0.5, ge=0)
-    """s: exponent on the credit h (0: no credit assignment)."""
-    credit_smoothing: float = Field(0.1, gt=0, le=1)
-    """gamma1: EMA factor of the credit h toward each step's weights."""
-    policy_smoothing: float = Field(0.1, gt=0, le=1)
-    """gamma2: share of the new preference in the policy (1: the preference alone)."""
-
-
 class LearningProgress(Controller):
     name = "learning-progress"
-    config_class = LearningProgressConfig
 
     def __init__(self, config: LearningProgressConfig, domains, natural_tokens):
         super().__init__(config, domains, natural_tokens)

@@ -18,25 +18,15 @@ every 12 steps would stay uniform for its first ``K ln K`` updates, 130 steps at
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 import numpy as np
-from pydantic import Field
 
-from curricle.controllers.base import Controller, ControllerConfig
-
-
-class ODMConfig(ControllerConfig):
-    kind: Literal["odm"] = "odm"
-    update_every: int = Field(1, ge=1)
-    warmup_steps: int = Field(0, ge=0)
-    reward_smoothing: float = Field(0.9, ge=0, lt=1)
-    """alpha: weight of the past in the estimated reward."""
+from curricle.controllers.base import Controller
+from curricle.controllers.config import ODMConfig
 
 
 class ODM(Controller):
     name = "odm"
-    config_class = ODMConfig
 
     def __init__(self, config: ODMConfig, domains, natural_tokens):
         super().__init__(config, domains, natural_tokens)

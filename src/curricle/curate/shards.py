@@ -26,12 +26,14 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import pyarrow.parquet as pq
+
 from curricle.curate.document import CurDoc, Drop, location_of
 from curricle.curate.funnel import FunnelCounter
 from curricle.curate.quarantine import QuarantineWriter
 from curricle.errors import CurricleError
-from curricle.sources import Source, build_source
-from curricle.sources.base import SourceStats
+from curricle.sources import build_source
+from curricle.sources.base import Source, SourceStats
 from curricle.sources.files import glob_root, match_files, relative_name
 from curricle.sources.jsonl import JsonlSource
 from curricle.sources.parquet import ParquetSource
@@ -106,8 +108,6 @@ class _ParquetFile(ParquetSource):
         self._path = path
 
     def _iter(self) -> Iterator[Any]:
-        import pyarrow.parquet as pq
-
         self._check_schema(pq, self._path)
         yield from self._read_file(pq, self._path, relative_name(self._path, glob_root(self.config.path)))
 
@@ -134,8 +134,6 @@ def _file_readers(source: Source, shard: Shard) -> list[tuple[str, Source, bool]
 
 def _file_failure_reason(source: Source, location: str, error: BaseException) -> str:
     if isinstance(source, ParquetSource) and isinstance(error, CurricleError):
-        import pyarrow.parquet as pq
-
         try:
             pq.read_schema(location)
         except Exception:

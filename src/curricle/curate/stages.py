@@ -23,7 +23,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 from datatrove.pipeline.base import PipelineStep
+from pydantic import TypeAdapter
 
 from curricle.curate.dedup import (
     EXACT,
@@ -37,26 +40,17 @@ from curricle.curate.dedup import (
     signature_schema,
 )
 from curricle.curate.document import CurDoc, Drop
-from curricle.curate.funnel import FunnelCounter
+from curricle.curate.funnel import FunnelCounter, domain_slug
 from curricle.curate.quarantine import QuarantineWriter, dumps
 from curricle.curate.shards import Shard, read_shard
 from curricle.curate.steps import STEPS, CurationStep, DomainRoles, StepContext
+from curricle.sources import build_source
+from curricle.sources.config import SourceSpec
 
 FILTER_OUT, DEDUP_OUT, WRITE_OUT = "filter-out", "dedup-out", "write-out"
 #: Documents (or characters of text) per Parquet row group in the stage files: bounds a task's memory.
 ROW_GROUP_DOCS = 2000
 ROW_GROUP_CHARS = 64 * 1024 * 1024
-
-
-def domain_slug(domain: str) -> str:
-    """A file-system-safe, collision-free name for a domain's directory."""
-    import hashlib
-    import re
-
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", domain)[:48].strip(".") or "domain"
-    if slug != domain:
-        slug += "-" + hashlib.blake2b(domain.encode(), digest_size=4).hexdigest()
-    return slug
 
 
 class _RankDir:
@@ -147,12 +141,6 @@ class FilterStage(_Stage):
         return self.work_dir / FILTER_OUT / f"{rank:05d}"
 
     def run_rank(self, rank: int, tmp: Path) -> None:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-        from pydantic import TypeAdapter
-
-        from curricle.sources import SourceSpec, build_source
-
         cfg = self.curate_config
         adapter = TypeAdapter(SourceSpec)
         sources = [build_source(adapter.validate_python(s)) for s in self.source_specs]
@@ -220,8 +208,6 @@ class DedupStage(_Stage):
         return self.work_dir / DEDUP_OUT
 
     def run_rank(self, rank: int, tmp: Path) -> None:
-        import pyarrow.parquet as pq
-
         columns = ["idx", "id", "domain", "doc_hash", "minhash", "line_idx", "line_hash"]
         tables = [pq.read_table(self.work_dir / FILTER_OUT / f"{r:05d}" / "shard.parquet", columns=columns)
                   for r in range(len(self.shards))]
@@ -237,8 +223,6 @@ class WriteStage(_Stage):
         return self.work_dir / WRITE_OUT / f"{rank:05d}"
 
     def run_rank(self, rank: int, tmp: Path) -> None:
-        import pyarrow.parquet as pq
-
         cfg = self.curate_config
         plan = self.dedup_plan()
         decisions = read_decisions(pq.read_table(self.work_dir / DEDUP_OUT / f"{rank:05d}.parquet"))
@@ -312,9 +296,6 @@ class _DocWriter:
             self._flush()
 
     def _flush(self) -> None:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
         if not self._rows:
             return
         schema = pa.schema([("id", pa.string()), ("text", pa.string()), ("domain", pa.string()), ("meta", pa.string())])

@@ -6,15 +6,17 @@ import math
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+from rich.table import Table
 
-from curricle.emergence.map import MapConfig, map_runs
+from curricle.config import load_model_file
+from curricle.emergence.config import MapConfig
+from curricle.emergence.map import map_runs
 from curricle.errors import CurricleError
 from curricle.jsonable import short_number
 
 
 def load_map_config(path: Path | None) -> MapConfig:
-    from curricle.config import load_model_file
-
     return MapConfig() if path is None else load_model_file(path, MapConfig, "map config")
 
 
@@ -32,8 +34,6 @@ def map_command(probe_files: list[Path], out: Path, config_path: Path | None = N
 
 def wide_console():
     """A console at least 110 columns wide (tables of skills do not fit 80; logs do not wrap)."""
-    from rich.console import Console
-
     return Console(width=max(110, Console().width))
 
 
@@ -48,8 +48,6 @@ def _where(e: dict[str, Any] | None) -> str:
 
 
 def print_map(result: dict[str, Any], console) -> None:
-    from rich.table import Table
-
     for run, r in result["runs"].items():
         cfg = result["config"]
         table = Table(title=f"{Path(run).name}: emergence order ({cfg['metric']} score, {cfg['variant']} "

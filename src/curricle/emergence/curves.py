@@ -41,6 +41,8 @@ from typing import Callable
 
 import numpy as np
 
+from curricle.emergence.config import CurveSettings
+
 
 def smooth(x: np.ndarray, y: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian kernel average of ``y`` at every ``x`` (bandwidth ``sigma``; 0: unchanged).
@@ -165,16 +167,6 @@ def forgettability(y: np.ndarray) -> float:
     best = int(np.argmax(y))
     d = np.diff(y[best:])
     return float(-d[d < 0].sum()) + 0.0  # + 0.0: no negative zero
-
-
-@dataclass
-class CurveSettings:
-    fraction: float = 0.5
-    saturation: float = 0.9
-    sigma: float = 0.15
-    stable_k: int = 3
-    min_gain: float = 0.1
-    z: float = 2.0
 
 
 @dataclass

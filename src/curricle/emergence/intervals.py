@@ -34,7 +34,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from curricle.emergence.curves import CurveSettings, analyze_many
+from curricle.emergence.config import CurveSettings
+from curricle.emergence.curves import analyze_many
 
 #: The fewest draws, as a fraction of all, with a point for its interval to be reported.
 MIN_FRACTION = 0.1

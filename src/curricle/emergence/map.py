@@ -16,59 +16,26 @@ skill) and ``OUT/ordering.csv`` (one row per pair of runs).
 from __future__ import annotations
 
 import csv
+import io
+import json
 import math
 from pathlib import Path
-from typing import Any, Literal, Sequence
+from typing import Any, Sequence
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
 from curricle import atomic
-from curricle.emergence.curves import CurveSettings, analyze, at_index
+from curricle.emergence.config import MapConfig
+from curricle.emergence.curves import analyze, at_index
 from curricle.emergence.intervals import point_intervals, skill_rng
 from curricle.emergence.ordering import CENSORED, consistency
 from curricle.emergence.phases import phase_summary, place, run_phases
 from curricle.errors import CurricleError
 from curricle.jsonable import jsonable
+from curricle.probes.checkpoints import run_config
+from curricle.probes.results import read_rows
 
 SCHEMA = "curricle.map/1"
-
-
-class MapConfig(BaseModel):
-    """How the map reads curves (``curricle map --config``)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    metric: str = "discrete"
-    """``discrete`` (accuracy / exact match), ``continuous`` (normalized probability, or
-    log-probability for text probes), or a metric name (``prob``, ``margin``)."""
-    variant: Literal["fixed", "stable", "elbow"] = "fixed"
-    """Which emergence point orders skills."""
-    fraction: float = Field(0.5, gt=0, lt=1)
-    """Emergence: this fraction of the way from chance to best."""
-    saturation: float = Field(0.9, gt=0, le=1)
-    """Saturation: this fraction of the way from chance to best."""
-    sigma: float = Field(0.15, ge=0)
-    """Gaussian smoothing bandwidth, in natural-log tokens (0: none)."""
-    stable_k: int = Field(3, ge=1)
-    """``stable``: the curve stays above the threshold for this many checkpoints."""
-    min_gain: float = Field(0.1, ge=0)
-    """A skill emerges only if best - chance is at least this..."""
-    z: float = Field(2.0, ge=0)
-    """...and at least this many standard errors of its best raw score."""
-    tasks: list[str] | None = None
-    """Only these tasks (default: all)."""
-    bootstrap: int = Field(1000, ge=0)
-    """Bootstrap resamples: of skills, for the consistency intervals; and of each curve
-    (its scores redrawn from their standard errors), for the emergence and saturation
-    intervals (0: no intervals)."""
-    permutations: int = Field(1000, ge=0)
-    """Shuffles for the consistency p-values."""
-    seed: int = 0
-    """Seed of the resampling (a curve's draws: this seed and the skill's name)."""
-
-    def curve_settings(self) -> CurveSettings:
-        return CurveSettings(self.fraction, self.saturation, self.sigma, self.stable_k, self.min_gain, self.z)
 
 
 def metric_of(row: dict[str, Any], metric: str) -> str:
@@ -97,8 +64,6 @@ def _curves(rows: list[dict[str, Any]], config: MapConfig) -> dict[str, dict[str
 def analyze_run(run: str, curves: dict[str, list[dict[str, Any]]], config: MapConfig) -> dict[str, Any]:
     """Per skill of one run: emergence, saturation (each with its bootstrap interval),
     censoring, instability, phase."""
-    from curricle.probes.checkpoints import run_config
-
     phases = run_phases(run_config(Path(run))) if run != "-" else []
     settings = config.curve_settings()
     skills: dict[str, Any] = {}
@@ -209,8 +174,6 @@ def _fin(v: float) -> float | None:
 def map_runs(probe_files: Sequence[Path | str], out_dir: Path | str | None = None,
              config: MapConfig | None = None) -> dict[str, Any]:
     """The emergence map of the runs in ``probe_files`` (written under ``out_dir`` if given)."""
-    from curricle.probes.results import read_rows
-
     result = map_rows([r for f in probe_files for r in read_rows(f)], config)
     if out_dir is not None:
         write_map(Path(out_dir), result)
@@ -281,9 +244,6 @@ def _csv_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def write_map(out_dir: Path, result: dict[str, Any]) -> None:
-    import io
-    import json
-
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic.write_text(out_dir / "emergence.json", json.dumps(jsonable(result), indent=1) + "\n")
     buf = io.StringIO()

@@ -20,45 +20,18 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ValidationError
 
-from curricle.emergence.map import MapConfig
+from curricle.emergence.command import print_map, wide_console
+from curricle.emergence.config import StudyConfig
+from curricle.emergence.map import map_runs
 from curricle.errors import CurricleError
-from curricle.probes.command import ProbeConfig
-
-
-class StudyConfig(BaseModel):
-    """Runs that differ only in seed, and how to probe and map them."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = "study"
-    """A name for output."""
-    out_dir: Path
-    """Where the runs, the probe results and the map go."""
-    seeds: list[int] = Field(min_length=2)
-    """One run per seed."""
-    run: dict[str, Any]
-    """The run config (``curricle train``'s); ``seed`` is set per run, and ``data_dir``
-    defaults to ``OUT/data`` (shared: the seeds train on the same store)."""
-    probe: ProbeConfig = Field(default_factory=ProbeConfig)
-    """``curricle probe`` settings."""
-    map: MapConfig = Field(default_factory=MapConfig)
-    """``curricle map`` settings."""
-
-    @field_validator("seeds")
-    @classmethod
-    def _distinct(cls, v: list[int]) -> list[int]:
-        if len(set(v)) != len(v):
-            raise ValueError("seeds must be distinct")
-        return v
-
-    def run_config(self, seed: int):
-        from curricle.config import parse_config
-
-        data = {**self.run, "seed": seed, "name": f"{self.name}-seed{seed}"}
-        data.setdefault("data_dir", str(self.out_dir / "data"))
-        return parse_config(data, f"study run (seed {seed})")
+from curricle.prepare.command import prepare_run
+from curricle.probes.command import resolve_tasks
+from curricle.probes.contamination import check_contamination
+from curricle.probes.runner import probe_checkpoints
+from curricle.train.checkpoint import latest_complete
+from curricle.train.command import train_run
 
 
 def load_study(path: Path | str) -> StudyConfig:
@@ -80,15 +53,6 @@ def load_study(path: Path | str) -> StudyConfig:
 
 def run_study(path: Path | str, progress: bool = True) -> dict[str, Any]:
     """Train (or resume) each seed's run, probe every checkpoint, map them."""
-    from curricle.emergence.command import print_map, wide_console
-    from curricle.emergence.map import map_runs
-    from curricle.prepare import prepare
-    from curricle.probes.command import resolve_tasks
-    from curricle.probes.contamination import check_contamination
-    from curricle.probes.runner import probe_checkpoints
-    from curricle.train.checkpoint import latest_complete
-    from curricle.train.command import train_run
-
     console = wide_console()
     study = load_study(path)
     out = study.out_dir
@@ -105,7 +69,7 @@ def run_study(path: Path | str, progress: bool = True) -> dict[str, Any]:
         train_run(config, run_dir, resume=found is not None, progress=progress)
 
     data_dir = study.run_config(study.seeds[0]).data_dir
-    prepare(study.run_config(study.seeds[0]), progress=False)  # up to date: a no-op
+    prepare_run(study.run_config(study.seeds[0]), progress=False)  # up to date: a no-op
     tasks = resolve_tasks(study.probe, [], data_dir)
     report = check_contamination(data_dir, tasks)
     leaked = ", ".join(f"{t} {n}" for t, n in report.by_task().items()) or "none"

@@ -1,4 +1,5 @@
-"""Difficulty pacing inside a domain (competence-based curriculum, Platanios et al., 2019).
+"""Difficulty pacing inside a domain (competence-based curriculum, Platanios et al., 2019);
+the competence functions and ``PacingConfig`` are in :mod:`curricle.mixture.config`.
 
 Documents are ranked by a metadata column (easiest first). At step ``t`` the sampler may only
 start documents among the easiest ``ceil(c(t) * n)``, where the competence ``c`` rises from
@@ -12,52 +13,10 @@ start documents among the easiest ``ceil(c(t) * n)``, where the competence ``c``
 from __future__ import annotations
 
 import math
-from typing import Callable, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
-
-def fixed_linear(t: int, steps: int, start: float, buckets: int) -> float:
-    return min(1.0, start + (1.0 - start) * t / steps)
-
-
-def fixed_root(t: int, steps: int, start: float, buckets: int) -> float:
-    return min(1.0, math.sqrt(start**2 + (1.0 - start**2) * t / steps))
-
-
-def fixed_discrete(t: int, steps: int, start: float, buckets: int) -> float:
-    return min(1.0, start + (1.0 - start) * math.floor(buckets * t / steps) / buckets)
-
-
-PACING: dict[str, Callable[[int, int, float, int], float]] = {
-    "fixed_linear": fixed_linear,
-    "fixed_root": fixed_root,
-    "fixed_discrete": fixed_discrete,
-}
-
-
-class PacingConfig(BaseModel):
-    """Pacing of one domain."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    column: str = "n_tokens"
-    """Metadata column that measures difficulty (n_tokens, n_chars, compression_ratio,
-    mean_token_rarity, or one you added)."""
-    kind: Literal["fixed_linear", "fixed_root", "fixed_discrete"] = "fixed_root"
-    """Competence function (see module doc)."""
-    start: float = Field(0.1, gt=0, le=1)
-    """Share of the domain's documents (easiest first) available at step 0."""
-    steps: int = Field(ge=1)
-    """Step at which every document is available."""
-    buckets: int = Field(4, ge=1)
-    """Number of increments for fixed_discrete."""
-    descending: bool = False
-    """Rank by the column descending (a larger value is easier), e.g. compression_ratio."""
-
-    def competence(self, step: int) -> float:
-        return PACING[self.kind](max(0, step), self.steps, self.start, self.buckets)
+from curricle.mixture.config import PacingConfig
 
 
 class DomainPacing:

@@ -40,12 +40,11 @@ from typing import Any, Iterator
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 
 from curricle.errors import CurricleError
-from curricle.mixture.pacing import DomainPacing, PacingConfig
-from curricle.mixture.schedules import ScheduleSpec, StaticConfig, WeightSchedule, build_schedule
-from curricle.mixture.seq_len import SeqLenSchedule, seq_len_at
+from curricle.mixture.config import MixtureConfig, seq_len_at
+from curricle.mixture.pacing import DomainPacing
+from curricle.mixture.schedules import WeightSchedule, build_schedule
 from curricle.store import TokenStore
 
 log = logging.getLogger(__name__)
@@ -58,27 +57,6 @@ _AHEAD_TOKENS = 1 << 18
 #: each) for laying out the read-ahead buffer; above it, views are made per buffer. Measured:
 #: cached views stop paying off (they fall out of the CPU caches) near 100K documents.
 _VIEW_CACHE_DOCS = 1 << 15
-
-
-class MixtureConfig(BaseModel):
-    """What the model sees, step by step."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    batch_rows: int = Field(16, ge=1)
-    """Global batch: rows per optimizer step over all ranks (must divide by the world size)."""
-    seq_len: int | SeqLenSchedule = 128
-    """Tokens per row (model inputs), fixed or a schedule; each row carries one more token for
-    the shifted labels."""
-    schedule: ScheduleSpec = Field(default_factory=lambda: StaticConfig(temperature=1.0))
-    """Domain weights over time (static / temperature / phases). Default: natural sizes."""
-    pacing: dict[str, PacingConfig] = Field(default_factory=dict)
-    """Difficulty pacing per domain name (domains not listed are not paced)."""
-    max_epochs: float = Field(4.0, gt=0)
-    """Warn when a domain has been served more than this many times its size."""
-
-    def referenced_domains(self) -> set[str]:
-        return self.schedule.referenced_domains() | set(self.pacing)
 
 
 @dataclass
@@ -323,6 +301,19 @@ class MixtureSampler:
             name = self.domains[d]
             if name in arrays and len(arrays[name]) == len(self._drawn_serves[d]):
                 self._drawn_serves[d] = np.asarray(arrays[name], dtype=np.int32).copy()
+
+    def array_state(self) -> dict[str, np.ndarray]:
+        """What the checkpoint keeps beside :meth:`state_dict`: serve counts
+        (``exposure/<domain>``) and draw tables (``priority/<domain>``)."""
+        return {**{f"exposure/{d}": v for d, v in self.exposure_state().items()},
+                **{f"priority/{d}": v for d, v in self.priority_state().items()}}
+
+    def load_array_state(self, arrays: dict[str, np.ndarray]) -> None:
+        def part(prefix: str) -> dict[str, np.ndarray]:
+            return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+
+        self.load_exposure_state(part("exposure/"))
+        self.load_priority_state(part("priority/"))
 
     def priority_state(self) -> dict[str, np.ndarray]:
         """The draw tables of prioritized domains (cumulative probabilities), by domain."""

@@ -12,14 +12,16 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
+
+from curricle.registry import load
 
 # Imported on first use (PEP 562): ``curricle.probes.results`` and ``.checkpoints`` are read by
 # ``curricle map`` and ``curricle report``, which should not pay for torch and transformers
 # (1.3 s, measured) to read a JSON Lines file.
 _WHERE = {
-    "SuiteConfig": "builtin", "builtin_task_names": "builtin", "builtin_tasks": "builtin",
+    "SuiteConfig": "config", "ProbeConfig": "config", "ProbeHookConfig": "config",
+    "builtin_task_names": "builtin", "builtin_tasks": "builtin",
     "ContaminationReport": "contamination", "check_contamination": "contamination",
     "DATASETS": "datasets", "ProbeItem": "item", "ProbeLM": "lm", "export_lm_eval": "lm_eval_export",
     "SCHEMA": "results", "read_rows": "results", "write_rows": "results",
@@ -31,13 +33,14 @@ _WHERE = {
 def __getattr__(name: str) -> Any:
     if name not in _WHERE:
         raise AttributeError(f"module 'curricle.probes' has no attribute '{name}'")
-    value = getattr(importlib.import_module(f"curricle.probes.{_WHERE[name]}"), name)
+    value = load(f"curricle.probes.{_WHERE[name]}:{name}")
     globals()[name] = value
     return value
 
 
 __all__ = [
-    "DATASETS", "SCORERS", "SCHEMA", "ContaminationReport", "ProbeItem", "ProbeLM", "ProbeRun", "ProbeTask",
+    "DATASETS", "SCORERS", "SCHEMA", "ContaminationReport", "ProbeConfig", "ProbeHookConfig", "ProbeItem", "ProbeLM",
+    "ProbeRun", "ProbeTask",
     "SuiteConfig", "TaskConfig", "builtin_task_names", "builtin_tasks", "check_contamination", "export_lm_eval",
     "load_tasks", "parse_task", "probe_checkpoints", "read_rows", "score_tasks", "write_rows", "write_tasks",
 ]

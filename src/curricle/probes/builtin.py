@@ -14,39 +14,20 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from curricle.errors import CurricleError
+from curricle.probes.config import SuiteConfig
 from curricle.probes.datasets import BuildContext
 from curricle.probes.datasets.code_syntax import CodeSyntaxDatasetConfig
 from curricle.probes.datasets.generator import GeneratorDatasetConfig
 from curricle.probes.datasets.heldout_text import HeldoutTextDatasetConfig
 from curricle.probes.task import GenerationConfig, ProbeTask, TaskConfig, build_task
+from curricle.store import TokenStore
 from curricle.synthetic import GENERATORS
 
 log = logging.getLogger(__name__)
 
 #: Synthetic skills scored by exact match of a greedy generation; the rest are multiple choice.
 GENERATED = ("arithmetic", "arithmetic-hard", "copy")
-
-
-class SuiteConfig(BaseModel):
-    """Which built-in tasks, and how many items each."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    tasks: list[str] | None = None
-    """Keep only these built-in tasks (default: all; see :func:`builtin_task_names`)."""
-    n: int = Field(200, ge=2)
-    """Items per synthetic and code-syntax task."""
-    seed: int = 0
-    """Generator seed: must be the training sources' seed for ``facts`` (their default is 0)."""
-    text_domains: list[str] = Field(default_factory=lambda: ["code", "prose"])
-    """Store domains that get a ``<domain>-loss`` text probe (those the store has)."""
-    text_passages: int = Field(64, ge=2)
-    """Passages per text probe."""
-    passage_chars: int = Field(400, ge=64)
-    """Longest passage, in characters."""
 
 
 def builtin_task_names(text_domains: list[str] | tuple[str, ...] = ("code", "prose")) -> list[str]:
@@ -86,8 +67,6 @@ def builtin_tasks(config: SuiteConfig | None = None, data_dir: Path | str | None
     config = config or SuiteConfig()
     domains = None
     if data_dir is not None:
-        from curricle.store import TokenStore
-
         domains = TokenStore(Path(data_dir)).domains
     missing = [d for d in config.text_domains if domains is None or d not in domains]
     if missing:

@@ -23,7 +23,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
+from curricle import atomic
 from curricle.errors import CurricleError
+from curricle.train.checkpoint import check_complete, step_dirs
 
 STATE_FILE = "trainer_state.json"
 #: Files whose bytes are the weights (the first pattern that matches wins).
@@ -91,8 +95,6 @@ def _sort_key(ref: CheckpointRef):
 
 def find_checkpoints(paths: list[Path | str]) -> list[CheckpointRef]:
     """Every checkpoint under ``paths`` (see the module doc), ordered by run then position."""
-    from curricle.train.checkpoint import check_complete, step_dirs
-
     found: dict[Path, CheckpointRef] = {}
     for raw in paths:
         path = Path(raw)
@@ -165,16 +167,12 @@ def read_hash_memo(path: Path) -> dict[str, str]:
 
 
 def write_hash_memo(path: Path, memo: dict[str, str]) -> None:
-    from curricle import atomic
-
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic.write_text(path, json.dumps(memo))
 
 
 def run_config(run: Path) -> dict | None:
     """A curricle run's ``config.yaml`` as a dict (None if there is none)."""
-    import yaml
-
     p = run / "config.yaml"
     if not p.is_file():
         return None

@@ -9,48 +9,32 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from rich.table import Table
 
+from curricle.config import load_model_file
+from curricle.emergence.command import wide_console
 from curricle.errors import CurricleError
-from curricle.probes.builtin import SuiteConfig
+from curricle.probes.builtin import builtin_tasks
+from curricle.probes.checkpoints import find_checkpoints, run_data_dir
+from curricle.probes.config import ProbeConfig
+from curricle.probes.contamination import check_contamination
+from curricle.probes.lm_eval_export import export_lm_eval as export
+from curricle.probes.runner import probe_checkpoints
+from curricle.probes.task import check_unique, load_tasks
 
 log = logging.getLogger(__name__)
 
 BUILTIN = "builtin"
 
 
-class ProbeConfig(BaseModel):
-    """Settings of ``curricle probe`` (``--config FILE``)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    suite: SuiteConfig = Field(default_factory=SuiteConfig)
-    """The built-in suite: which tasks and how many items."""
-    task_files: list[Path] = Field(default_factory=list)
-    """Task YAML files or directories, instead of the built-in suite (``builtin`` includes it)."""
-    batch_size: int = Field(64, ge=1)
-    """Rows per forward pass."""
-    device: str = "cpu"
-    """Where to score (``cpu``, ``cuda``, ``cuda:1``)."""
-    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
-    """Weights' dtype while scoring."""
-    check_contamination: bool = True
-    """Search the run's token store for every probe item first, and report any found."""
-
-
 def load_probe_config(path: Path | None) -> ProbeConfig:
-    from curricle.config import load_model_file
-
     return ProbeConfig() if path is None else load_model_file(path, ProbeConfig, "probe config")
 
 
 def resolve_tasks(config: ProbeConfig, task_paths: list[Path], data_dir: Path | None):
     """The tasks to run: ``task_paths`` (or the config's), else the built-in suite."""
-    from curricle.probes.builtin import builtin_tasks
-    from curricle.probes.task import check_unique, load_tasks
-
     paths = [Path(p) for p in task_paths] or list(config.task_files) or [Path(BUILTIN)]
     tasks = []
     for p in paths:
@@ -67,9 +51,6 @@ def probe_command(paths: list[Path], out: Path | None = None, task_paths: list[P
                   device: str | None = None, config: ProbeConfig | None = None) -> dict[str, Any]:
     """Probe ``paths`` (runs, checkpoint series, checkpoints) into ``out``; see the module doc.
     ``config`` (a :class:`ProbeConfig`) stands in for ``config_path``."""
-    from curricle.emergence.command import wide_console
-    from curricle.probes.checkpoints import find_checkpoints, run_data_dir
-
     console = wide_console()
     config = config or load_probe_config(config_path)
     if device is not None:
@@ -87,8 +68,6 @@ def probe_command(paths: list[Path], out: Path | None = None, task_paths: list[P
     result: dict[str, Any] = {"tasks": [t.name for t in tasks]}
 
     if export_lm_eval is not None:
-        from curricle.probes.lm_eval_export import export_lm_eval as export
-
         manifest = export(export_lm_eval, tasks)
         console.print(f"wrote {len(manifest)} lm-eval tasks to {export_lm_eval} (tag 'curricle'); run them with:")
         console.print(f"  lm_eval --model hf --model_args pretrained=CHECKPOINT,dtype=float32 "
@@ -99,8 +78,6 @@ def probe_command(paths: list[Path], out: Path | None = None, task_paths: list[P
         return result
 
     if config.check_contamination and data_dir is not None:
-        from curricle.probes.contamination import check_contamination
-
         report = check_contamination(data_dir, tasks)
         result["contamination"] = report.by_task()
         if report.clean:
@@ -111,7 +88,6 @@ def probe_command(paths: list[Path], out: Path | None = None, task_paths: list[P
             console.print(f"[yellow]contamination[/]: probe items found verbatim in the training data "
                           f"({data_dir}): {counts}")
 
-    from curricle.probes.runner import probe_checkpoints
 
     cache_dir = cache_dir or Path(out).parent / ".probe-cache"
 
@@ -134,8 +110,6 @@ def probe_command(paths: list[Path], out: Path | None = None, task_paths: list[P
 def print_table(rows: list[dict[str, Any]], console, max_cols: int = 8) -> None:
     """Each task's discrete score (continuous for text probes) at up to ``max_cols``
     checkpoints of each run."""
-    from rich.table import Table
-
     by_run: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         by_run.setdefault(r["run_name"] or "-", []).append(r)

@@ -16,11 +16,12 @@ cost is one linear scan per item.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
 from curricle.probes.task import ProbeTask
+from curricle.probes.training_text import occurs, store_texts
+from curricle.store import TokenStore
 
 _SEP = "\x00"
 
@@ -44,44 +45,6 @@ class ContaminationReport:
         return out
 
 
-def store_texts(data_dir) -> list[tuple[str, str, int]]:
-    """``(domain, text, documents)``: each domain's train split decoded in one piece
-    (documents stay separated by the EOS token's text, which no item contains). Memoized per
-    store state, since the suite's text probes and the check all read it."""
-    from curricle.store import TokenStore
-
-    path = Path(data_dir.data_dir if isinstance(data_dir, TokenStore) else data_dir).resolve()
-    manifest = path / "manifest.json"
-    return _decoded(str(path), manifest.stat().st_mtime_ns if manifest.exists() else 0)
-
-
-@lru_cache(maxsize=2)
-def _decoded(path: str, manifest_mtime: int) -> list[tuple[str, str, int]]:
-    from curricle.store import TokenStore
-
-    store = TokenStore(Path(path))
-    tokenizer = store.load_tokenizer()
-    out = []
-    for domain in store.domains:
-        split = store.split(domain, "train")
-        # The array itself, not .tolist(): transformers type-checks a list element by element.
-        out.append((domain, tokenizer.decode(split.tokens, skip_special_tokens=False), split.n_docs))
-    return out
-
-
-def occurs(needle: str, text: str) -> bool:
-    """Whether ``needle`` is in ``text`` with no letter or digit glued to either end."""
-    start = text.find(needle)
-    while start >= 0:
-        end = start + len(needle)
-        before = text[start - 1] if start > 0 else ""
-        after = text[end] if end < len(text) else ""
-        if not (before.isalnum() and needle[0].isalnum()) and not (after.isalnum() and needle[-1].isalnum()):
-            return True
-        start = text.find(needle, start + 1)
-    return False
-
-
 def check_contamination(store_or_texts, tasks: Sequence[ProbeTask]) -> ContaminationReport:
     """Search the training data for every item of ``tasks``.
 
@@ -89,8 +52,6 @@ def check_contamination(store_or_texts, tasks: Sequence[ProbeTask]) -> Contamina
     an iterable of training texts. Returns a report whose ``hits`` name each leaked item
     and where it was found (the domain, or ``text`` for plain texts).
     """
-    from curricle.store import TokenStore
-
     if isinstance(store_or_texts, (str, Path, TokenStore)):
         corpora = store_texts(store_or_texts)
     else:

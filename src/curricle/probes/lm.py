@@ -40,6 +40,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers.utils import logging as hf_logging
 
 from curricle.errors import CurricleError
 
@@ -171,9 +173,6 @@ class ProbeLM:
     @classmethod
     def load(cls, path: Path | str, device: str = "cpu", dtype: str = "float32", **kw) -> "ProbeLM":
         """Load a local HF checkpoint (model and tokenizer) for scoring."""
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-        from transformers.utils import logging as hf_logging
-
         hf_logging.disable_progress_bar()
         torch_dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
         try:

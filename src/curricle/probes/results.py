@@ -23,6 +23,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterable
 
+from curricle import atomic
 from curricle.errors import CurricleError
 from curricle.jsonable import jsonable
 
@@ -30,8 +31,6 @@ SCHEMA = "curricle.probe/1"
 
 
 def write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
-    from curricle import atomic
-
     path = Path(path)
     rows = [jsonable(r) for r in rows]
     if path.suffix == ".json":

@@ -14,6 +14,7 @@ The rows (see :mod:`curricle.probes.results`) go to ``out_file``.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -172,7 +173,5 @@ def probe_checkpoints(
 
 
 def _config_digest(path: Path) -> str:
-    import hashlib
-
     p = path / "config.json"
     return hashlib.blake2b(p.read_bytes(), digest_size=8).hexdigest() if p.is_file() else "-"

@@ -31,6 +31,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from curricle import atomic
 from curricle.errors import CurricleError
 from curricle.probes.datasets import BuildContext, DatasetSpec
 from curricle.probes.item import ProbeItem
@@ -216,7 +217,5 @@ def check_unique(tasks: list[ProbeTask]) -> list[ProbeTask]:
 
 def write_tasks(tasks: list[ProbeTask], path: Path) -> None:
     """Write tasks (items inline) as one YAML file that :func:`load_tasks` reads back."""
-    from curricle import atomic
-
     text = yaml.safe_dump({"tasks": [t.config_dict() for t in tasks]}, sort_keys=False, allow_unicode=True)
     atomic.write_text(Path(path), text)

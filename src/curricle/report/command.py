@@ -5,20 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
+from rich.console import Console
+
+from curricle.emergence.command import load_map_config
+from curricle.report.data import collect_run
+from curricle.report.page import save_report, write_compare
+
 
 def _map_config(path: Path | None):
-    from curricle.emergence.command import load_map_config
-
     return load_map_config(path)
 
 
 def report_command(run_dir: Path, out: Path | None = None, probes: Sequence[Path] = (),
                    map_config: Path | None = None, console=None) -> Path:
-    from rich.console import Console
-
-    from curricle.report.data import collect_run
-    from curricle.report.page import save_report
-
     console = console or Console()
     run = collect_run(run_dir, probes, _map_config(map_config))
     out = save_report(run, out)
@@ -34,10 +33,6 @@ def report_command(run_dir: Path, out: Path | None = None, probes: Sequence[Path
 
 def compare_command(run_dirs: Sequence[Path], out: Path, probes: Sequence[Path] = (),
                     map_config: Path | None = None, console=None) -> Path:
-    from rich.console import Console
-
-    from curricle.report.page import write_compare
-
     console = console or Console()
     path = write_compare(run_dirs, out, probes, _map_config(map_config))
     console.print(f"comparison of {len(run_dirs)} runs: {path} ({path.stat().st_size / 1e6:.1f} MB)")

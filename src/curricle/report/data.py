@@ -22,7 +22,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from curricle.config import read_yaml
+from curricle.curate.funnel import read_funnel
+from curricle.emergence.config import MapConfig
+from curricle.emergence.map import map_rows, metric_of
+from curricle.emergence.phases import run_phases
 from curricle.errors import CurricleError
+from curricle.probes.results import read_rows
+from curricle.train.checkpoint import check_complete, step_dirs
 
 SCHEMA = "curricle.report/1"
 #: Series longer than this are thinned to about this many points (evaluation steps, phase
@@ -66,16 +73,12 @@ def _num(v: Any) -> float | int | None:
 
 
 def _read_config(run: Path) -> dict[str, Any]:
-    from curricle.config import read_yaml
-
     p = run / "config.yaml"
     data = read_yaml(p, "run config") if p.is_file() else None
     return data if isinstance(data, dict) else {}
 
 
 def _phases(config: dict[str, Any], total_steps: int | None) -> list[dict[str, Any]]:
-    from curricle.emergence.phases import run_phases
-
     starts = run_phases(config)
     out = []
     for i, (start, name) in enumerate(starts):
@@ -134,16 +137,12 @@ def _metrics(rows: list[dict[str, Any]], keep: set[int]) -> dict[str, Any]:
 
 
 def _checkpoints_on_disk(run: Path) -> dict[int, str]:
-    from curricle.train.checkpoint import check_complete, step_dirs
-
     return {step: str(p) for step, p in step_dirs(run / "checkpoints") if check_complete(p) is None}
 
 
 def _probe_rows(run: Path, probes: Iterable[Path]) -> tuple[list[dict[str, Any]], list[str]]:
     """Probe rows of this run: all of ``RUN/probes.jsonl`` and the rows of ``probes`` files
     whose ``run`` is this directory."""
-    from curricle.probes.results import read_rows
-
     own = run / "probes.jsonl"
     files = ([own] if own.is_file() else []) + [Path(p) for p in probes]
     rows, used = [], []
@@ -161,8 +160,6 @@ def _probe_rows(run: Path, probes: Iterable[Path]) -> tuple[list[dict[str, Any]]
 
 def _skills(run: Path, rows: list[dict[str, Any]], map_config) -> tuple[dict[str, Any] | None, str | None]:
     """The run's emergence map, or None and why not."""
-    from curricle.emergence.map import map_rows
-
     if not rows:
         return None, "no probe results: RUN/probes.jsonl, 'curricle probe RUN', or report --probes"
     try:
@@ -179,8 +176,6 @@ def _skills(run: Path, rows: list[dict[str, Any]], map_config) -> tuple[dict[str
 
 def _probe_scores(rows: list[dict[str, Any]], metric_setting: str) -> dict[int, dict[str, float | None]]:
     """step -> task -> the score the map orders by (last row of a step wins)."""
-    from curricle.emergence.map import metric_of
-
     out: dict[int, dict[str, float | None]] = {}
     for r in rows:
         if r.get("step") is None:
@@ -201,7 +196,6 @@ def _funnel(run: Path, config: dict[str, Any]) -> tuple[dict[str, Any] | None, s
     # ancestors (a run started from a repository root, reported from elsewhere).
     candidates = [Path(out_dir)] if Path(out_dir).is_absolute() else \
         [Path.cwd() / out_dir, *(a / out_dir for a in run.resolve().parents)]
-    from curricle.curate.funnel import read_funnel
 
     for c in candidates:
         if (c / "funnel.json").is_file():
@@ -238,8 +232,6 @@ def collect_run(run: Path | str, probes: Sequence[Path | str] = (), map_config=N
     """Everything the report of ``run`` shows (see the module docstring). With
     ``keep_probe_rows``, the run's probe rows are kept under ``_probe_rows`` (for the
     ordering figures of a comparison; not embedded)."""
-    from curricle.emergence.map import MapConfig
-
     run = Path(run)
     if not run.is_dir():
         raise CurricleError(f"{run}: no such run directory")

@@ -23,8 +23,11 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from curricle import atomic
-from curricle.report import figures
+from curricle.emergence.config import MapConfig
+from curricle.emergence.map import map_rows
+from curricle.errors import CurricleError
 from curricle.jsonable import jsonable, short_number
+from curricle.report import figures
 from curricle.report.data import collect_run
 
 PANELS = ("losses", "mixture", "audit", "skills", "funnel", "events", "checkpoints")
@@ -401,8 +404,6 @@ def _labels(runs: list[dict[str, Any]]) -> list[str]:
 
 def _ordering(runs: list[dict[str, Any]], map_config) -> dict[str, Any] | None:
     """Emergence-ordering consistency between the runs (as ``curricle map`` computes it)."""
-    from curricle.emergence.map import MapConfig, map_rows
-
     rows = [r for run in runs for r in run.pop("_probe_rows", [])]
     if len({r["run"] for r in rows}) < 2:
         return None
@@ -483,8 +484,6 @@ _MISSING_KEY = {"losses": "training", "mixture": "training", "checkpoints": "che
 def write_compare(run_dirs: Sequence[Path | str], out: Path | str, probes: Sequence[Path | str] = (),
                   map_config=None) -> Path:
     """Write the comparison of ``run_dirs`` to ``out`` and return its path."""
-    from curricle.errors import CurricleError
-
     if len(run_dirs) < 2:
         raise CurricleError("compare needs at least two run directories")
     runs = [collect_run(r, probes, map_config, keep_probe_rows=True) for r in run_dirs]

@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Iterator
+from typing import Any, Iterator
 
-from pydantic import BaseModel, ConfigDict, Field
+from curricle.errors import CurricleError
+from curricle.sources.config import SourceConfig
 
 log = logging.getLogger(__name__)
 
@@ -64,27 +65,13 @@ class SourceStats:
         }
 
 
-class SourceConfig(BaseModel):
-    """Fields every source kind shares. Each kind subclasses this with its own fields."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    kind: str
-    """The source kind, a key of ``curricle.sources.SOURCES``."""
-    domain: str = Field(min_length=1)
-    """The domain its documents belong to (the unit the mixture weights)."""
-    max_docs: int | None = Field(None, ge=1)
-    """Stop after this many documents (None: all)."""
-
-
 class Source:
-    """Base class: subclasses set ``config_class`` and implement :meth:`_iter`.
+    """Base class: subclasses implement :meth:`_iter` (their config is registered with them in
+    :data:`curricle.sources.config.SOURCES`).
 
     :meth:`__iter__` counts what is read, honours ``max_docs`` and raises when a source
     produced nothing, so every kind behaves the same.
     """
-
-    config_class: ClassVar[type[SourceConfig]] = SourceConfig
 
     def __init__(self, config: SourceConfig):
         self.config = config
@@ -123,8 +110,6 @@ class Source:
         return self.config.model_dump(mode="json")
 
     def __iter__(self) -> Iterator[Document]:
-        from curricle.errors import CurricleError
-
         self.stats = SourceStats(name=self.describe())
         n = 0
         limit = self.config.max_docs

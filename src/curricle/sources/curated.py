@@ -12,34 +12,26 @@ from __future__ import annotations
 import gzip
 import json
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Any, Iterator
 
-from pydantic import Field
+import pyarrow.parquet as pq
 
+from curricle.curate.funnel import read_funnel
 from curricle.errors import CurricleError
-from curricle.sources.base import Document, Source, SourceConfig
+from curricle.sources.base import Document, Source
+from curricle.sources.config import CuratedConfig
 from curricle.sources.files import files_fingerprint
-
-
-class CuratedConfig(SourceConfig):
-    kind: Literal["curated"] = "curated"
-    """Always ``curated``."""
-    path: str = Field(min_length=1)
-    """The curate output directory (``curate.output_dir``, holding ``funnel.json``)."""
 
 
 class CuratedSource(Source):
     """Documents of one domain of a curate output."""
 
-    config_class = CuratedConfig
     config: CuratedConfig
 
     def describe(self) -> str:
         return f"curated {self.config.path} [{self.config.domain}]"
 
     def _funnel(self) -> dict[str, Any]:
-        from curricle.curate.funnel import read_funnel
-
         funnel = read_funnel(Path(self.config.path).expanduser())
         if funnel is None:
             raise CurricleError(f"source '{self.describe()}': no funnel.json in {self.config.path}; "
@@ -77,8 +69,6 @@ class CuratedSource(Source):
                 yield Document(id=r["id"], text=r["text"], domain=self.config.domain, meta=meta)
 
     def _read_parquet(self, path: Path) -> Iterator[Document]:
-        import pyarrow.parquet as pq
-
         row = 0
         with pq.ParquetFile(path) as pf:
             for batch in pf.iter_batches(batch_size=4096, columns=["id", "text", "meta"]):

@@ -11,36 +11,20 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Iterator, Literal
-
-from pydantic import Field
+from typing import Any, Iterator
 
 from curricle.errors import CurricleError
-from curricle.sources.base import Document, Source, SourceConfig
+from curricle.sources.base import Document, Source
+from curricle.sources.config import HFDiskConfig
 from curricle.sources.files import files_fingerprint
 
 #: Rows per batch pulled from the Arrow table.
 BATCH_ROWS = 4096
 
 
-class HFDiskConfig(SourceConfig):
-    kind: Literal["hf-disk"] = "hf-disk"
-    """Always ``hf-disk``."""
-    path: str = Field(min_length=1)
-    """The directory ``save_to_disk`` wrote."""
-    split: str = Field("train", min_length=1)
-    """Which split to read when the directory holds a ``DatasetDict`` (ignored for a
-    ``Dataset``)."""
-    text_field: str = Field("text", min_length=1)
-    """The column holding the document text (a string feature)."""
-    id_field: str | None = None
-    """The column holding each row's id (turned into a string). None: the row index."""
-
-
 class HFDiskSource(Source):
     """Documents from a saved ``datasets`` dataset, in row order."""
 
-    config_class = HFDiskConfig
     config: HFDiskConfig
 
     def describe(self) -> str:

@@ -10,29 +10,17 @@ from __future__ import annotations
 
 import gzip
 import json
-from typing import IO, Any, Iterator, Literal
-
-from pydantic import Field
+from typing import IO, Any, Iterator
 
 from curricle.errors import CurricleError
-from curricle.sources.base import Document, Source, SourceConfig
+from curricle.sources.base import Document, Source
+from curricle.sources.config import JsonlConfig
 from curricle.sources.files import files_fingerprint, glob_root, match_files, relative_name
-
-class JsonlConfig(SourceConfig):
-    kind: Literal["jsonl"] = "jsonl"
-    """Always ``jsonl``."""
-    path: str = Field(min_length=1)
-    """A ``.jsonl`` / ``.jsonl.gz`` file, or a glob of them (``**`` matches subdirectories)."""
-    text_field: str = Field("text", min_length=1)
-    """The record key holding the document text (a string)."""
-    use_record_domain: bool = False
-    """Take each record's ``domain`` key, where present, over ``domain``."""
 
 
 class JsonlSource(Source):
     """Documents from JSON Lines files, one per record, files in sorted path order."""
 
-    config_class = JsonlConfig
     config: JsonlConfig
 
     def describe(self) -> str:

@@ -10,34 +10,23 @@ rows counted from 0 within the file.
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Literal
+from typing import Any, Iterator
 
-from pydantic import Field
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from curricle.errors import CurricleError
-from curricle.sources.base import Document, Source, SourceConfig
+from curricle.sources.base import Document, Source
+from curricle.sources.config import ParquetConfig
 from curricle.sources.files import files_fingerprint, glob_root, match_files, relative_name
 
 #: Rows per record batch: bounds memory, whatever the file's row-group size.
 BATCH_ROWS = 4096
 
 
-class ParquetConfig(SourceConfig):
-    kind: Literal["parquet"] = "parquet"
-    """Always ``parquet``."""
-    path: str = Field(min_length=1)
-    """A ``.parquet`` file, or a glob of them (``**`` matches subdirectories)."""
-    text_field: str = Field("text", min_length=1)
-    """The column holding the document text (string or large_string)."""
-    id_field: str | None = None
-    """The column holding each row's id (any type, turned into a string). None: ids are
-    ``<file>:<row>``."""
-
-
 class ParquetSource(Source):
     """Documents from Parquet files, files in sorted path order, rows in file order."""
 
-    config_class = ParquetConfig
     config: ParquetConfig
 
     def describe(self) -> str:
@@ -48,8 +37,6 @@ class ParquetSource(Source):
         return {**super().fingerprint(), "files": files_fingerprint(files)}
 
     def _iter(self) -> Iterator[Document]:
-        import pyarrow.parquet as pq
-
         cfg = self.config
         files = match_files(self, cfg.path)
         root = glob_root(cfg.path)
@@ -73,8 +60,6 @@ class ParquetSource(Source):
                 row += len(texts)
 
     def _check_schema(self, pq: Any, path: str) -> None:
-        import pyarrow as pa
-
         cfg = self.config
         try:
             schema = pq.read_schema(path)

@@ -16,12 +16,11 @@ import platform
 import sysconfig
 import tokenize
 from pathlib import Path
-from typing import Any, Iterator, Literal
-
-from pydantic import Field
+from typing import Any, Iterator
 
 from curricle.errors import CurricleError
-from curricle.sources.base import Document, Source, SourceConfig
+from curricle.sources.base import Document, Source
+from curricle.sources.config import PythonCodeConfig
 
 #: Directory names never descended into: test suites and third-party packages.
 EXCLUDED_DIRS = frozenset({"test", "tests", "idle_test", "site-packages", "dist-packages", "__pycache__"})
@@ -63,20 +62,9 @@ def read_python_source(data: bytes) -> str:
     return data.decode(encoding)
 
 
-class PythonCodeConfig(SourceConfig):
-    kind: Literal["python-code"] = "python-code"
-    """Always ``python-code``."""
-    max_file_bytes: int = Field(200_000, gt=0)
-    """Skip files larger than this many bytes (counted as ``too-large``)."""
-    include: list[str] | None = None
-    """Only files whose path relative to the standard library matches one of these fnmatch
-    patterns (``*`` also matches ``/``), e.g. ``["json/*", "textwrap.py"]``. None: all."""
-
-
 class PythonCodeSource(Source):
     """Documents that are the standard library's source files; id: the relative path."""
 
-    config_class = PythonCodeConfig
     config: PythonCodeConfig
 
     def describe(self) -> str:

@@ -19,14 +19,11 @@ from __future__ import annotations
 
 import ast
 import platform
-from typing import Any, Iterator, Literal
+from typing import Any, Iterator
 
-from pydantic import Field, field_validator
-
-from curricle.sources.base import Document, Source, SourceConfig
+from curricle.sources.base import Document, Source
+from curricle.sources.config import PythonProseConfig
 from curricle.sources.python_code import stdlib_py_files
-
-Part = Literal["topics", "docstrings"]
 
 _DEFS = (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
 
@@ -54,30 +51,9 @@ def docstrings(tree: ast.Module) -> Iterator[tuple[str, int, str]]:
     yield from visit(tree, "")
 
 
-class PythonProseConfig(SourceConfig):
-    kind: Literal["python-prose"] = "python-prose"
-    """Always ``python-prose``."""
-    parts: list[Part] = Field(default_factory=lambda: ["topics", "docstrings"], min_length=1)
-    """Which parts to read, in this order: ``topics`` (pydoc's documentation topics) and/or
-    ``docstrings`` (standard-library docstrings)."""
-    min_chars: int = Field(200, ge=0)
-    """Skip topics and docstrings shorter than this many characters (counted as ``too-short``)."""
-    include: list[str] | None = None
-    """Only docstrings of files whose path relative to the standard library matches one of
-    these fnmatch patterns, e.g. ``["json/*"]``. None: all. Topics are not filtered."""
-
-    @field_validator("parts")
-    @classmethod
-    def _no_repeats(cls, v: list[Part]) -> list[Part]:
-        if len(set(v)) != len(v):
-            raise ValueError(f"expected each part at most once, got {v}")
-        return v
-
-
 class PythonProseSource(Source):
     """Documents of English technical prose from the running Python's docs and docstrings."""
 
-    config_class = PythonProseConfig
     config: PythonProseConfig
 
     def describe(self) -> str:

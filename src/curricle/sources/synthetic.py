@@ -7,40 +7,16 @@ documents; the probes use them.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Iterator, Literal
+from typing import Iterator
 
-from pydantic import AfterValidator, Field, model_validator
-
-from curricle.sources.base import Document, Source, SourceConfig
-from curricle.synthetic import known_skill, make_generator
-
-
-class SyntheticConfig(SourceConfig):
-    kind: Literal["synthetic"] = "synthetic"
-    """Always ``synthetic``."""
-    skill: Annotated[str, AfterValidator(known_skill)]
-    """The generator, a key of ``curricle.synthetic.GENERATORS`` (e.g. ``arithmetic``)."""
-    seed: int = 0
-    """The generator's seed: it fixes the items (and, for ``facts``, the entities)."""
-    n_docs: int = Field(500, gt=0)
-    """How many documents to generate."""
-    items_per_doc: int = Field(16, gt=0)
-    """Train items per document, one per line."""
-    params: dict[str, Any] = Field(default_factory=dict)
-    """Keyword parameters of the generator (e.g. ``{digits: 3}`` for ``arithmetic``)."""
-
-
-    @model_validator(mode="after")
-    def _valid_params(self) -> "SyntheticConfig":
-        # Build the generator once so bad parameters fail at load time, not mid-prepare.
-        make_generator(self.skill, self.seed, **self.params)
-        return self
+from curricle.sources.base import Document, Source
+from curricle.sources.config import SyntheticConfig
+from curricle.synthetic import make_generator
 
 
 class SyntheticSource(Source):
     """Documents of a synthetic skill's train items, ``items_per_doc`` lines each."""
 
-    config_class = SyntheticConfig
     config: SyntheticConfig
 
     def describe(self) -> str:

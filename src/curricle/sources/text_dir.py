@@ -9,38 +9,20 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Iterator, Literal
-
-from pydantic import Field, field_validator
+from typing import Any, Iterator
 
 from curricle.errors import CurricleError
-from curricle.sources.base import Document, Source, SourceConfig
+from curricle.sources.base import Document, Source
+from curricle.sources.config import TextDirConfig
 from curricle.sources.files import files_fingerprint
 
 #: How much of a file's head is searched for a NUL byte to call it binary.
 BINARY_SNIFF_BYTES = 8192
 
 
-class TextDirConfig(SourceConfig):
-    kind: Literal["text"] = "text"
-    """Always ``text``."""
-    path: str = Field(min_length=1)
-    """The directory to read."""
-    glob: str = Field("**/*.txt", min_length=1)
-    """Which files under ``path`` to read (``pathlib`` glob; ``**`` matches subdirectories)."""
-
-    @field_validator("glob")
-    @classmethod
-    def _relative_glob(cls, v: str) -> str:
-        if Path(v).is_absolute():
-            raise ValueError(f"expected a pattern relative to 'path', got the absolute {v!r}")
-        return v
-
-
 class TextDirSource(Source):
     """Documents from the files of a directory, in sorted relative-path order."""
 
-    config_class = TextDirConfig
     config: TextDirConfig
 
     def describe(self) -> str:

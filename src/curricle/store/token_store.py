@@ -21,8 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow.parquet as pq
 
 from curricle.errors import CurricleError
+from curricle.store.tokenizer import load_tokenizer
 
 FORMAT_VERSION = 1
 SPLITS = ("train", "heldout")
@@ -69,8 +71,6 @@ class DomainSplit:
 
     def meta(self, columns: list[str] | None = None):
         """Per-document metadata as a ``pyarrow.Table``."""
-        import pyarrow.parquet as pq
-
         return pq.read_table(self.path / "meta.parquet", columns=columns)
 
     def column(self, name: str) -> np.ndarray:
@@ -124,8 +124,6 @@ class TokenStore:
         return self.data_dir / self.manifest["tokenizer"]["dir"]
 
     def load_tokenizer(self):
-        from curricle.tokenizer import load_tokenizer
-
         return load_tokenizer(self.tokenizer_dir)
 
     def split(self, domain: str, split: str = "train") -> DomainSplit:

@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 
 class DomainSplitWriter:
@@ -42,9 +44,6 @@ class DomainSplitWriter:
         return self._offsets[-1]
 
     def close(self) -> dict[str, int]:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
         self._f.close()
         np.save(self.path / "index.npy", np.asarray(self._offsets, dtype=np.int64))
         pq.write_table(pa.table(self._meta) if self._meta else pa.table({}), self.path / "meta.parquet")

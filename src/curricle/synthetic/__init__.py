@@ -1,45 +1,35 @@
 """Synthetic skill generators: one file per skill family, registered here by name.
 
-Adding a skill: write ``synthetic/<skill>.py`` with a :class:`SkillGenerator` subclass (its
+Adding a skill: write ``synthetic/<skill>.py`` with a :class:`~curricle.synthetic.base.SkillGenerator` subclass (its
 ``name`` the registry key, its parameters keyword-only in ``__init__``), then add one line to
 ``GENERATORS``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from curricle.synthetic.agreement import Agreement
-from curricle.synthetic.arithmetic import Arithmetic, ArithmeticHard
-from curricle.synthetic.base import HELDOUT_SHARE, SkillGenerator, SkillItem, Split, split_of
-from curricle.synthetic.brackets import Brackets
-from curricle.synthetic.copying import Copying
-from curricle.synthetic.facts import Facts
-from curricle.synthetic.transforms import (
-    Reverse,
-    ReverseShiftLetters,
-    ReverseUppercase,
-    ShiftLetters,
-    SortLetters,
-    SortLettersUppercase,
-    Uppercase,
-)
+from curricle.registry import Registry
 
-GENERATORS: dict[str, type[SkillGenerator]] = {
-    "copy": Copying,
-    "facts": Facts,
-    "arithmetic": Arithmetic,
-    "arithmetic-hard": ArithmeticHard,
-    "reverse": Reverse,
-    "uppercase": Uppercase,
-    "sort-letters": SortLetters,
-    "shift-letters": ShiftLetters,
-    "reverse+uppercase": ReverseUppercase,
-    "sort-letters+uppercase": SortLettersUppercase,
-    "reverse+shift-letters": ReverseShiftLetters,
-    "brackets": Brackets,
-    "agreement": Agreement,
-}
+if TYPE_CHECKING:
+    from curricle.synthetic.base import SkillGenerator
+
+#: Skill generators by name, imported when first looked up.
+GENERATORS = Registry("skill", {
+    "copy": "curricle.synthetic.copying:Copying",
+    "facts": "curricle.synthetic.facts:Facts",
+    "arithmetic": "curricle.synthetic.arithmetic:Arithmetic",
+    "arithmetic-hard": "curricle.synthetic.arithmetic:ArithmeticHard",
+    "reverse": "curricle.synthetic.transforms:Reverse",
+    "uppercase": "curricle.synthetic.transforms:Uppercase",
+    "sort-letters": "curricle.synthetic.transforms:SortLetters",
+    "shift-letters": "curricle.synthetic.transforms:ShiftLetters",
+    "reverse+uppercase": "curricle.synthetic.transforms:ReverseUppercase",
+    "sort-letters+uppercase": "curricle.synthetic.transforms:SortLettersUppercase",
+    "reverse+shift-letters": "curricle.synthetic.transforms:ReverseShiftLetters",
+    "brackets": "curricle.synthetic.brackets:Brackets",
+    "agreement": "curricle.synthetic.agreement:Agreement",
+})
 
 
 def known_skill(name: str) -> str:
@@ -50,7 +40,7 @@ def known_skill(name: str) -> str:
     return name
 
 
-def make_generator(name: str, seed: int = 0, **params: Any) -> SkillGenerator:
+def make_generator(name: str, seed: int = 0, **params: Any) -> "SkillGenerator":
     """The generator registered as ``name``, with its seed and keyword parameters.
 
     Raises ``ValueError`` for an unknown name (listing the valid ones) and for parameters
@@ -66,13 +56,4 @@ def make_generator(name: str, seed: int = 0, **params: Any) -> SkillGenerator:
         raise ValueError(f"skill {name!r}: bad parameters {sorted(params)}: {err}") from None
 
 
-__all__ = [
-    "GENERATORS",
-    "HELDOUT_SHARE",
-    "SkillGenerator",
-    "SkillItem",
-    "Split",
-    "known_skill",
-    "make_generator",
-    "split_of",
-]
+__all__ = ["GENERATORS", "known_skill", "make_generator"]

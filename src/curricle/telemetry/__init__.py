@@ -1,6 +1,2 @@
-"""Run telemetry: exact per-domain loss, and the sinks metrics are written to."""
-
-from curricle.telemetry.sinks import SINKS, MetricsSink, TelemetryConfig, open_sinks
-from curricle.telemetry.tracker import DomainLossTracker
-
-__all__ = ["DomainLossTracker", "MetricsSink", "SINKS", "TelemetryConfig", "open_sinks"]
+"""Telemetry: exact per-domain losses (:mod:`~curricle.telemetry.tracker`) and the metric sinks
+(:mod:`~curricle.telemetry.sinks`); ``train.telemetry`` is :mod:`~curricle.telemetry.config`."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.distributed as dist
 
 
 class DomainLossTracker:
@@ -26,8 +27,6 @@ class DomainLossTracker:
         self.sums[1].index_add_(0, domain_ids, torch.full_like(per_row, token_losses.size(1)))
 
     def reduce(self) -> None:
-        import torch.distributed as dist
-
         if dist.is_available() and dist.is_initialized():
             dist.all_reduce(self.sums)
 

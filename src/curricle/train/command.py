@@ -1,26 +1,108 @@
-"""``curricle train CONFIG --run-dir DIR``: prepare if needed, train, summarize."""
+"""``curricle train CONFIG --run-dir DIR``: wire the run's parts, prepare if needed, train.
+
+The one place of the training stage that sees the whole run config: :func:`build_trainer`
+builds the model, optimizer, sampler, controller, held-out rows and hooks from it and hands
+them to :class:`~curricle.train.loop.Trainer`; :func:`train_run` also brings the token store
+up to date and trains DoReMi's reference run when the config asks for one.
+"""
 
 from __future__ import annotations
 
+import json
+import random
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
+import numpy as np
+import torch
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from curricle import atomic
 from curricle.config import RunConfig, load_config
+from curricle.controllers.base import Controller
+from curricle.controllers.config import CONTROLLERS, ScheduleControllerConfig
+from curricle.controllers.doremi import reference_from_run
+from curricle.controllers.hook import ControllerHook
+from curricle.errors import CurricleError
+from curricle.mixture.config import StaticConfig, max_seq_len
+from curricle.mixture.sampler import MixtureSampler
+from curricle.model.build import build_model
+from curricle.model.config import ModelConfig
+from curricle.prepare.command import prepare_run
+from curricle.probes.hook import ProbeHook
+from curricle.store import TokenStore
+from curricle.train.checkpoint import latest_complete
+from curricle.train.distributed import barrier, init_distributed
+from curricle.train.evaluate import eval_rows, evaluate
+from curricle.train.hooks import Hook
+from curricle.train.loop import Trainer
+from curricle.train.optimizer import build_optimizer
 
 
-def train_run(config: RunConfig, run_dir: Path, max_steps: int | None = None, resume: bool = False,
-              progress: bool = True) -> dict[str, Any]:
-    """Bring the token store up to date (rank 0), then train. Returns the last metrics."""
-    from curricle.prepare import prepare
-    from curricle.train.distributed import barrier, init_distributed
-    from curricle.train.loop import Trainer
+def build_trainer(config: RunConfig, run_dir: Path | str, resume: bool = False, max_steps: int | None = None,
+                  hooks: Sequence[Hook] = (), progress: bool = True) -> Trainer:
+    """The run's :class:`Trainer`, with every part built from ``config`` (the token store must
+    be prepared). ``hooks`` run after the controller's, before probes and telemetry."""
+    dist = init_distributed(config.train.device)
+    # The seed fixes the initial weights; the sampler derives its own streams from (seed, step, rank).
+    torch.manual_seed(config.seed)
+    random.seed(config.seed)
+    store = TokenStore(config.data_dir)
+    tokenizer = store.load_tokenizer()
+    model = build_model(config.model, store.vocab_size, store.eos_id, tokenizer.pad_token_id).to(dist.device)
+    optimizer = build_optimizer(model, config.train)
+    controller: Controller = CONTROLLERS.build(config.controller, store.domains, store.natural_tokens())
+    sampler = MixtureSampler(store, config.mixture, seed=config.seed, rank=dist.rank, world_size=dist.world_size,
+                             prioritized=controller.doc_domains)
+    if controller.needs_doc_losses:
+        controller.set_doc_counts({d: store.split(d).n_docs for d in sampler.domains})
+    eval_len = config.train.eval_seq_len or max_seq_len(config.mixture.seq_len)
+    rows = {d: eval_rows(store.split(d, "heldout"), eval_len, config.train.eval_rows_per_domain)
+            for d in sampler.domains}
+    all_hooks: list[Hook] = [ControllerHook(controller), *hooks]
+    if dist.is_main and config.train.probe is not None:  # before telemetry: it adds probe/* metrics
+        all_hooks.append(ProbeHook(config.train.probe, config.data_dir, tokenizer))
+    trainer = Trainer(model, optimizer, sampler, config.train, run_dir, tokenizer=tokenizer, eval_rows=rows,
+                      hooks=all_hooks, resume=resume, max_steps=max_steps, decay_start=config.lr_decay_start(),
+                      progress=progress, dist=dist)
+    if not resume:  # a resumed controller has its reference in its checkpointed state
+        _set_reference(trainer, controller, config, store)
+    if dist.is_main:
+        atomic.write_text(trainer.run_dir / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+    return trainer
 
+
+def _set_reference(trainer: Trainer, controller: Controller, config: RunConfig, store: TokenStore) -> None:
+    """DoReMi-style controllers compare against a reference's per-domain held-out losses."""
+    ref = getattr(config.controller, "reference", None)
+    if ref is None:
+        return
+    if ref.run is not None:
+        losses = reference_from_run(ref.run, trainer.domains)
+    elif ref.checkpoint is not None:
+        model = build_model(ModelConfig(path=ref.checkpoint), store.vocab_size, store.eos_id).to(trainer.device)
+        ev = evaluate(model, trainer.eval_rows, config.train.eval_batch_rows, trainer.device, trainer.dist.rank,
+                      trainer.dist.world_size, trainer.state.autocast)
+        losses = np.array([ev[f"eval/loss/{d}"] for d in trainer.domains])
+    else:
+        raise CurricleError("controller.reference.steps: the reference run must be trained first "
+                            "(curricle train does this; build_trainer alone takes reference.run)")
+    controller.set_reference(losses)
+    trainer.state.event(0, "reference", losses=dict(zip(trainer.domains, losses.tolist())))
+
+
+def train_run(config: RunConfig, run_dir: Path | str, max_steps: int | None = None, resume: bool = False,
+              progress: bool = True, hooks: Sequence[Hook] = ()) -> dict[str, Any]:
+    """Bring the token store up to date (rank 0), then train. Returns the last metrics and the
+    trainer."""
     info = init_distributed(config.train.device)
     if info.is_main:
-        prepare(config, progress=progress)
+        prepare_run(config, progress=progress)
     barrier(info)
     config = _with_reference_run(config, Path(run_dir), progress)
-    trainer = Trainer(config, run_dir, resume=resume, max_steps=max_steps, progress=progress)
+    trainer = build_trainer(config, run_dir, resume=resume, max_steps=max_steps, hooks=hooks, progress=progress)
     metrics = trainer.fit()
     if not metrics and trainer.dist.is_main:  # resumed a finished run: report its last step
         metrics = _last_metrics(trainer.run_dir / "metrics.jsonl")
@@ -33,12 +115,6 @@ def _with_reference_run(config: RunConfig, run_dir: Path, progress: bool) -> Run
     ref = getattr(config.controller, "reference", None)
     if ref is None or ref.steps is None:
         return config
-    from curricle.controllers import ScheduleControllerConfig
-    from curricle.mixture.schedules import StaticConfig
-    from curricle.store import TokenStore
-    from curricle.train.checkpoint import latest_complete
-    from curricle.train.loop import Trainer
-
     ref_dir = run_dir / "reference"
     found = latest_complete(ref_dir / "checkpoints")
     if found is None or found[0] < ref.steps:
@@ -48,22 +124,17 @@ def _with_reference_run(config: RunConfig, run_dir: Path, progress: bool) -> Run
         ref_train = config.train.model_copy(update={"steps": ref.steps, "eval_every": ref.steps})
         ref_config = config.model_copy(update={"mixture": uniform, "train": ref_train,
                                                "controller": ScheduleControllerConfig()})
-        Trainer(ref_config, ref_dir, resume=found is not None, progress=progress).fit()
+        build_trainer(ref_config, ref_dir, resume=found is not None, progress=progress).fit()
     controller = config.controller.model_copy(update={"reference": ref.model_copy(update={"run": ref_dir, "steps": None})})
     return config.model_copy(update={"controller": controller})
 
 
 def _last_metrics(path: Path) -> dict[str, Any]:
-    import json
-
     lines = path.read_text().splitlines() if path.exists() else []
     return json.loads(lines[-1]) if lines else {}
 
 
-def print_summary(result: dict[str, Any], console=None) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
+def print_summary(result: dict[str, Any], console: Console | None = None) -> None:
     console = console or Console()
     trainer = result["trainer"]
     m = result["metrics"]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import torch
+import torch.distributed as dist
 
 
 @dataclass
@@ -34,8 +36,6 @@ def init_distributed(device: str = "auto") -> DistInfo:
     if use_cuda:
         torch.cuda.set_device(dev)
     if world > 1:
-        import torch.distributed as dist
-
         if not dist.is_initialized():
             dist.init_process_group(backend="nccl" if use_cuda else "gloo")
     return DistInfo(rank, world, local, dev)
@@ -43,8 +43,6 @@ def init_distributed(device: str = "auto") -> DistInfo:
 
 def barrier(info: DistInfo) -> None:
     if info.active:
-        import torch.distributed as dist
-
         dist.barrier()
 
 
@@ -52,8 +50,15 @@ def any_rank(info: DistInfo, flag: bool) -> bool:
     """True if ``flag`` is true on any rank (so every rank takes the same branch)."""
     if not info.active:
         return flag
-    import torch.distributed as dist
-
     t = torch.tensor([1.0 if flag else 0.0], device=info.device)
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
     return bool(t.item() > 0)
+
+
+def all_gather_objects(info: DistInfo, obj: Any) -> list[Any]:
+    """``obj`` of every rank, in rank order (``[obj]`` without a process group)."""
+    if not info.active:
+        return [obj]
+    gathered: list[Any] = [None] * info.world_size
+    dist.all_gather_object(gathered, obj)
+    return gathered

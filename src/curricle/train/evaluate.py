@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 
 from curricle.store import DomainSplit
@@ -57,8 +58,6 @@ def evaluate(model, rows: dict[str, np.ndarray], batch_rows: int, device: torch.
             sums[i, 2 + ECE_BINS : 2 + 2 * ECE_BINS] += torch.bincount(bins, conf, minlength=ECE_BINS).cpu()
             sums[i, 2 + 2 * ECE_BINS :] += torch.bincount(bins, correct, minlength=ECE_BINS).cpu()
     if world_size > 1:
-        import torch.distributed as dist
-
         dist.all_reduce(sums)
     if was_training:
         model.train()

@@ -17,28 +17,9 @@ import math
 from collections import deque
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from curricle.train.config import GuardConfig
 
 Verdict = Literal["ok", "nan", "spike"]
-
-
-class GuardConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    enabled: bool = True
-    """Turn the guard off entirely (bad steps are then applied)."""
-    z_threshold: float = Field(6.0, gt=0)
-    """A loss this many standard deviations above the recent mean is a spike."""
-    window: int = Field(50, ge=2)
-    """How many recent good steps the mean and deviation are taken over."""
-    min_history: int = Field(10, ge=2)
-    """No spike detection before this many good steps (early loss falls fast)."""
-    min_std: float = Field(0.01, ge=0)
-    """Floor on the deviation, so a flat loss curve does not flag tiny wiggles."""
-    max_spikes: int = Field(3, ge=1)
-    """Consecutive skipped steps that trigger a rollback to the last checkpoint."""
-    inject: dict[int, Literal["nan", "spike"]] = {}
-    """Testing aid: make the loss of these steps NaN, or 100x larger, to exercise the guard."""
 
 
 class StabilityGuard:

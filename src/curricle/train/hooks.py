@@ -1,52 +1,150 @@
-"""Named hook points of the training loop.
+"""Named hook points of the training loop, and the state a hook sees.
 
-The loop calls, in order: ``on_train_start``; per step ``on_step_start(batch)``, then
-``on_eval(metrics)`` on evaluation steps, ``on_step_end(batch, metrics)`` and
-``on_checkpoint(path)`` on checkpoint steps; finally ``on_train_end``. Telemetry, progress,
-controllers and debugging aids are hooks, so the loop itself stays one straight story.
-A hook may add keys to ``metrics`` in ``on_eval`` / ``on_step_end`` before sinks see them
-(hooks run in registration order; telemetry is registered last).
+The loop calls, in order::
+
+    on_resume(state, checkpoint)                 a resumed run, after its parts are restored
+    on_train_start(state)
+    per step:
+        on_step_start(state, batch)
+        on_micro_batch(state, batch, rows, token_loss)   after each micro-batch's per-token loss
+        on_rollback(state, checkpoint)           the guard rolled back (parts already restored)
+        on_eval(state, metrics)                  evaluation steps
+        on_step_end(state, batch, metrics)
+        on_checkpoint(state, path)               checkpoint steps
+    on_train_end(state)
+
+Telemetry, progress, controllers, in-loop probes and debugging aids are hooks, so the loop
+itself stays one straight story. A hook may add keys to ``metrics`` in ``on_eval`` /
+``on_step_end`` before sinks see them (hooks run in the order given; telemetry runs last).
+
+Hooks see a :class:`TrainState`, not the trainer. A hook that keeps state across steps
+defines ``state_dict()`` / ``load_state_dict()`` (small and JSON-able; large per-document
+arrays in ``array_state()`` / ``load_array_state()``): the trainer registers it with the
+checkpointer under its ``name``, so its state is saved with every checkpoint and restored on
+resume and rollback, with no change to checkpoint code. A hook that appends to a JSONL file
+in the run directory names it in ``logs`` and writes it with :meth:`TrainState.append_log`:
+the trainer clears it for a fresh run and cuts it back to the checkpoint on resume.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, ClassVar
 
-if TYPE_CHECKING:
-    from curricle.mixture.sampler import Batch
-    from curricle.train.loop import Trainer
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from curricle.mixture.sampler import Batch, MixtureSampler
+from curricle.telemetry.config import TelemetryConfig
+from curricle.telemetry.sinks import open_sinks
+from curricle.train.distributed import DistInfo
+
+#: The trainer's own log of decisions (skips, rollbacks, resumes).
+EVENTS = "events.jsonl"
+
+
+@dataclass
+class TrainState:
+    """What hooks see of a run: where it stands, what trains, and where records go."""
+
+    run_dir: Path
+    domains: list[str]
+    """The sampler's domains; per-domain arrays and ``domain_ids`` index into this."""
+    total_steps: int
+    dist: DistInfo
+    model: torch.nn.Module
+    """The model being trained (not wrapped by DDP)."""
+    sampler: MixtureSampler
+    tokenizer: Any = None
+    autocast: Callable[[], Any] | None = None
+    """A context manager factory for the forward pass's mixed precision (None: fp32)."""
+    step: int = 0
+    """Optimizer steps done."""
+    tokens: int = 0
+    """Training tokens seen (all ranks)."""
+    logs: set[str] = field(default_factory=lambda: {EVENTS})
+    """JSONL files in ``run_dir`` the trainer keeps in step with its checkpoints."""
+
+    @property
+    def is_main(self) -> bool:
+        return self.dist.is_main
+
+    @property
+    def rank(self) -> int:
+        return self.dist.rank
+
+    @property
+    def world_size(self) -> int:
+        return self.dist.world_size
+
+    @property
+    def device(self) -> torch.device:
+        return self.dist.device
+
+    def append_log(self, name: str, record: dict[str, Any]) -> None:
+        """Append ``record`` as one line of ``RUN/name`` (main rank only); ``name`` must be one
+        of the run's logs (a hook's ``logs``)."""
+        if name not in self.logs:
+            raise ValueError(f"{name} is not a log of this run; name it in the hook's `logs`")
+        if self.is_main:
+            with open(self.run_dir / name, "a", encoding="utf-8") as f:
+                f.write(json.dumps(record, default=str) + "\n")
+
+    def event(self, step: int, event: str, **fields: Any) -> None:
+        """One line of ``RUN/events.jsonl``: a decision and why."""
+        self.append_log(EVENTS, {"step": step, "event": event, **fields})
 
 
 class Hook:
-    def on_train_start(self, trainer: "Trainer") -> None: ...
-    def on_step_start(self, trainer: "Trainer", batch: "Batch") -> None: ...
-    def on_eval(self, trainer: "Trainer", metrics: dict[str, Any]) -> None: ...
-    def on_step_end(self, trainer: "Trainer", batch: "Batch", metrics: dict[str, Any]) -> None: ...
-    def on_checkpoint(self, trainer: "Trainer", path) -> None: ...
-    def on_train_end(self, trainer: "Trainer") -> None: ...
+    """Base class: every hook point is a no-op; override the ones you need (see module doc)."""
+
+    #: Key of this hook's state in checkpoints (hooks with ``state_dict``); default: the class name.
+    name: ClassVar[str | None] = None
+    #: JSONL files in the run directory this hook appends to (see :meth:`TrainState.append_log`).
+    logs: ClassVar[tuple[str, ...]] = ()
+
+    def on_resume(self, state: TrainState, checkpoint: Path) -> None: ...
+    def on_train_start(self, state: TrainState) -> None: ...
+    def on_step_start(self, state: TrainState, batch: Batch) -> None: ...
+    def on_micro_batch(self, state: TrainState, batch: Batch, rows: slice, token_loss: torch.Tensor) -> None:
+        """``token_loss``: (rows, L), detached, the loss of each label of ``batch.tokens[rows]``
+        (before the backward pass; only micro-batches the guard let through)."""
+    def on_rollback(self, state: TrainState, checkpoint: Path) -> None: ...
+    def on_eval(self, state: TrainState, metrics: dict[str, Any]) -> None: ...
+    def on_step_end(self, state: TrainState, batch: Batch, metrics: dict[str, Any]) -> None: ...
+    def on_checkpoint(self, state: TrainState, path: Path | None) -> None: ...
+    def on_train_end(self, state: TrainState) -> None: ...
 
 
 class TelemetryHook(Hook):
-    """Writes each step's metrics to the sinks (rank 0)."""
+    """Writes each step's metrics to ``RUN/metrics.jsonl`` and the configured sinks (rank 0)."""
 
-    def on_step_end(self, trainer, batch, metrics):
-        for sink in trainer.sinks:
+    logs = ("metrics.jsonl",)
+
+    def __init__(self, config: TelemetryConfig):
+        self.config = config
+        self.sinks: list = []
+
+    def on_train_start(self, state):
+        self.sinks = open_sinks(state.run_dir, state.step, self.config)
+
+    def on_step_end(self, state, batch, metrics):
+        for sink in self.sinks:
             sink.write(metrics["step"], metrics)
 
-    def on_train_end(self, trainer):
-        for sink in trainer.sinks:
+    def on_train_end(self, state):
+        for sink in self.sinks:
             sink.close()
 
 
 class ProgressHook(Hook):
     """A rich progress bar with ETA, loss and throughput (rank 0)."""
 
-    def on_train_start(self, trainer):
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
+    def on_train_start(self, state):
         console = Console()
         # Off a terminal (a log file) nothing is drawn until the end, so no refresh thread;
         # on one, two redraws a second are plenty and cost little CPU.
@@ -56,29 +154,29 @@ class ProgressHook(Hook):
             auto_refresh=console.is_terminal, refresh_per_second=2,
         )
         self.progress.start()
-        self.task = self.progress.add_task("train", total=trainer.total_steps, completed=trainer.step, info="")
+        self.task = self.progress.add_task("train", total=state.total_steps, completed=state.step, info="")
 
-    def on_step_end(self, trainer, batch, metrics):
+    def on_step_end(self, state, batch, metrics):
         loss = metrics.get("loss")
         info = f"loss {loss:.3f}" if isinstance(loss, float) else "skipped"
         info += f" | {metrics['tokens_per_s']:,.0f} tok/s | {metrics['phase']}"
         self.progress.update(self.task, completed=metrics["step"], info=info)
 
-    def on_train_end(self, trainer):
+    def on_train_end(self, state):
         self.progress.stop()
 
 
 class DataTraceHook(Hook):
     """Every rank writes a short hash of each row it trains on (``telemetry.trace_data``)."""
 
-    def on_train_start(self, trainer):
-        path = trainer.run_dir / f"data_trace.rank{trainer.rank}.jsonl"
+    def on_train_start(self, state):
+        path = state.run_dir / f"data_trace.rank{state.rank}.jsonl"
         self.f = open(path, "a", encoding="utf-8")
 
-    def on_step_start(self, trainer, batch):
+    def on_step_start(self, state, batch):
         rows = [hashlib.blake2b(r.numpy().tobytes(), digest_size=8).hexdigest() for r in batch.tokens]
         self.f.write(json.dumps({"step": batch.step + 1, "rows": rows}) + "\n")
         self.f.flush()
 
-    def on_train_end(self, trainer):
+    def on_train_end(self, state):
         self.f.close()

@@ -6,12 +6,18 @@
         for each micro-batch (gradient accumulation):
             forward, per-token loss                    (b, T)
             guard.check(loss)                          NaN / spike -> skip the whole step
+            on_micro_batch(token_loss)
             backward (DDP syncs on the last micro-batch only)
         clip, optimizer step                           unless skipped
-        guard.record -> maybe roll back to the last checkpoint
+        guard.record -> maybe roll back to the last checkpoint -> on_rollback
         evaluate -> on_eval                            every eval_every steps
-        on_step_end (telemetry, controllers)
+        on_step_end (controllers, probes, telemetry)
         checkpoint -> on_checkpoint                    every checkpoint.every steps
+
+The :class:`Trainer` is handed its parts: a model, an optimizer, a sampler and its config
+(``curricle train`` builds them in :mod:`curricle.train.command`; a library user may build
+their own). What is special to a controller, a probe or a reference model hangs off hooks
+(:mod:`curricle.train.hooks`); the loop knows none of them.
 
 Step numbers users see are 1-based: ``step N`` is the N-th optimizer step; ``step_N`` is the
 checkpoint after it.
@@ -20,185 +26,135 @@ checkpoint after it.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-import random
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
+from torch.nn.parallel import DistributedDataParallel as DDP
 
-from curricle.controllers import build_controller
-from curricle.controllers.hook import ControllerHook
 from curricle.errors import CurricleError
 from curricle.mixture.sampler import Batch, MixtureSampler
-from curricle.mixture.seq_len import max_seq_len
-from curricle.model import build_model, count_parameters
-from curricle.probes.hook import ProbeHookConfig
-from curricle.store import TokenStore
-from curricle.telemetry import DomainLossTracker, TelemetryConfig, open_sinks
 from curricle.telemetry.sinks.jsonl import count_lines, truncate_jsonl
+from curricle.telemetry.tracker import DomainLossTracker
 from curricle.train import checkpoint
-from curricle.train.checkpoint import CheckpointConfig
-from curricle.train.distributed import any_rank, barrier, init_distributed
-from curricle.train.evaluate import eval_rows, evaluate
-from curricle.train.guard import GuardConfig, StabilityGuard
-from curricle.train.hooks import DataTraceHook, Hook, ProgressHook, TelemetryHook
-from curricle.train.lr import LRConfig, lr_at
-
-if TYPE_CHECKING:
-    from curricle.config import RunConfig
+from curricle.train.checkpointer import Checkpointer, RNGState
+from curricle.train.config import TrainConfig
+from curricle.train.distributed import DistInfo, any_rank, barrier, init_distributed
+from curricle.train.evaluate import evaluate
+from curricle.train.guard import StabilityGuard
+from curricle.train.hooks import EVENTS, DataTraceHook, Hook, ProgressHook, TelemetryHook, TrainState
+from curricle.train.lr import lr_at
 
 log = logging.getLogger(__name__)
 
-#: The run's JSONL logs; a resumed run truncates each to what its checkpoint had seen.
-LOGS = ("metrics.jsonl", "events.jsonl", "mixture_log.jsonl")
-
-
-class TrainConfig(BaseModel):
-    """The optimizer, the loop's intervals, and what it writes."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    steps: int = Field(40, ge=1)
-    """Optimizer steps in the run."""
-    lr: float = Field(3e-3, gt=0)
-    """Peak learning rate (AdamW)."""
-    weight_decay: float = Field(0.1, ge=0)
-    """AdamW weight decay (not applied to norms and biases)."""
-    betas: tuple[float, float] = (0.9, 0.95)
-    """AdamW betas."""
-    grad_clip: float | None = Field(1.0, gt=0)
-    """Clip the global gradient norm to this (None: no clipping)."""
-    grad_accum: int = Field(1, ge=1)
-    """Micro-batches per optimizer step; each step's global batch is one mixture draw."""
-    lr_schedule: LRConfig = Field(default_factory=LRConfig)
-    """Warm-up and decay shape."""
-    eval_every: int = Field(20, ge=1)
-    """Held-out loss, perplexity and calibration every this many steps (and at the end)."""
-    eval_rows_per_domain: int = Field(16, ge=1)
-    """Held-out rows scored per domain."""
-    eval_seq_len: int | None = Field(None, ge=2)
-    """Row length for evaluation (default: the mixture's longest seq_len)."""
-    eval_batch_rows: int = Field(16, ge=1)
-    """Rows per forward pass during evaluation."""
-    checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
-    """Interval and retention of checkpoints."""
-    guard: GuardConfig = Field(default_factory=GuardConfig)
-    """NaN / spike detection and rollback."""
-    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
-    """Where metrics go besides RUN/metrics.jsonl."""
-    probe: ProbeHookConfig | None = None
-    """Probe the model every ``probe.every`` steps into RUN/probes.jsonl (rank 0); None: no probing."""
-    precision: Literal["auto", "fp32", "bf16"] = "auto"
-    """auto: bf16 autocast on GPU, fp32 on CPU."""
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    """Where to train (auto: CUDA if available)."""
-
-
-def _param_groups(model, weight_decay: float):
-    decay, no_decay = [], []
-    for p in model.parameters():
-        if p.requires_grad:
-            (decay if p.dim() >= 2 else no_decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-
 
 class Trainer:
-    """Trains ``config.model`` on ``config.mixture`` into ``run_dir``."""
+    """Trains ``model`` with ``optimizer`` on the batches of ``sampler`` into ``run_dir``.
 
-    def __init__(self, config: "RunConfig", run_dir: Path, resume: bool = False,
-                 max_steps: int | None = None, hooks: list[Hook] | None = None, progress: bool = True):
+    - ``eval_rows``: held-out rows per domain (see :func:`curricle.train.evaluate.eval_rows`);
+      None: no evaluation.
+    - ``hooks``: run at the loop's hook points in this order, before the trainer's own
+      (data trace, progress, telemetry last). Hooks with state are checkpointed.
+    - ``guard``: the stability guard (default: one from ``config.guard``).
+    - ``resume``: continue from the newest complete checkpoint under ``run_dir/checkpoints``.
+    - ``decay_start``: the step a ``wsd`` learning-rate decay starts at, when it is tied to a
+      curriculum phase (:meth:`curricle.config.RunConfig.lr_decay_start`).
+    """
+
+    def __init__(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, sampler: MixtureSampler,
+                 config: TrainConfig, run_dir: Path | str, *, tokenizer: Any = None,
+                 eval_rows: dict[str, np.ndarray] | None = None, hooks: Sequence[Hook] = (),
+                 guard: StabilityGuard | None = None, resume: bool = False, max_steps: int | None = None,
+                 decay_start: int | None = None, progress: bool = True, dist: DistInfo | None = None):
         self.config = config
-        self.tcfg: TrainConfig = config.train
         self.run_dir = Path(run_dir)
-        self.ckpt_root = self.run_dir / "checkpoints"
-        self.total_steps = max_steps or self.tcfg.steps
-        self.dist = init_distributed(self.tcfg.device)
-        self.rank, self.world_size, self.device = self.dist.rank, self.dist.world_size, self.dist.device
+        self.dist = dist or init_distributed(config.device)
+        self.device = self.dist.device
         if self.dist.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
         barrier(self.dist)
 
-        found = checkpoint.latest_complete(self.ckpt_root)
+        self.model = model.to(self.device)
+        self.optimizer = optimizer
+        self.sampler = sampler
+        self.eval_rows = eval_rows
+        self.decay_start = decay_start
+        self.guard = guard or StabilityGuard(config.guard, sampler.domains)
+        self.tracker = DomainLossTracker(len(sampler.domains), self.device)
+        bf16 = config.precision == "bf16" or (config.precision == "auto" and self.device.type == "cuda")
+        autocast = (lambda: torch.autocast(self.device.type, dtype=torch.bfloat16)) if bf16 else None
+        self.state = TrainState(run_dir=self.run_dir, domains=sampler.domains, total_steps=max_steps or config.steps,
+                                dist=self.dist, model=self.model, sampler=sampler, tokenizer=tokenizer,
+                                autocast=autocast)
+
+        own: list[Hook] = [DataTraceHook()] if config.telemetry.trace_data else []
+        if self.dist.is_main:
+            own += [ProgressHook()] if progress else []
+            own.append(TelemetryHook(config.telemetry))  # last: sees what other hooks added
+        self.hooks: list[Hook] = [*hooks, *own]
+        for hook in self.hooks:
+            self.state.logs.update(hook.logs)
+
+        # Every stateful part, by name; save, resume and rollback iterate this registry.
+        self.checkpointer = Checkpointer(self.run_dir / "checkpoints", config.checkpoint, self.model, tokenizer)
+        self.checkpointer.register("optimizer", optimizer, binary=True)
+        self.checkpointer.register("rng", RNGState(), binary=True)
+        self.checkpointer.register("sampler", sampler, rollback=False)  # the bad window's data is skipped
+        self.checkpointer.register("guard", self.guard, rollback=False)  # it counts the bad steps
+        for hook in self.hooks:
+            if hasattr(hook, "state_dict"):
+                self.checkpointer.register(hook.name or type(hook).__name__, hook)
+
+        found = self.checkpointer.latest()
         if resume and found is None:
-            raise CurricleError(f"--resume: no complete checkpoint under {self.ckpt_root}")
-        if not resume and checkpoint.step_dirs(self.ckpt_root):
+            raise CurricleError(f"--resume: no complete checkpoint under {self.checkpointer.root}")
+        if not resume and checkpoint.step_dirs(self.checkpointer.root):
             raise CurricleError(f"{self.run_dir} already has checkpoints: pass --resume to continue it, "
                                 f"or choose a new --run-dir")
-
-        # Model, optimizer, data. The seed fixes the initial weights; the sampler derives its
-        # own streams from (seed, step, rank).
-        torch.manual_seed(config.seed)
-        random.seed(config.seed)
-        self.store = TokenStore(config.data_dir)
-        self.tokenizer = self.store.load_tokenizer()
-        self.model = build_model(config.model, self.store.vocab_size, self.store.eos_id,
-                                 self.tokenizer.pad_token_id).to(self.device)
-        self.optimizer = torch.optim.AdamW(_param_groups(self.model, self.tcfg.weight_decay),
-                                           lr=self.tcfg.lr, betas=self.tcfg.betas)
-        ctrl = config.controller
-        prioritized = (ctrl.domains or self.store.domains) if ctrl.kind == "hard-examples" else ()
-        self.sampler = MixtureSampler(self.store, config.mixture, seed=config.seed, rank=self.rank,
-                                      world_size=self.world_size, prioritized=prioritized)
-        self.domains = self.sampler.domains
-        self.controller = build_controller(ctrl, self.domains, self.store.natural_tokens())
-        if self.controller.needs_doc_losses:
-            self.controller.set_doc_counts({d: self.store.split(d).n_docs for d in self.domains})
-        self.last_doc_losses: list[tuple[str, int, float]] = []
-        self.guard = StabilityGuard(self.tcfg.guard, self.domains)
-        self.tracker = DomainLossTracker(len(self.domains), self.device)
-        eval_len = self.tcfg.eval_seq_len or max_seq_len(config.mixture.seq_len)
-        self.eval_rows = {d: eval_rows(self.store.split(d, "heldout"), eval_len, self.tcfg.eval_rows_per_domain)
-                          for d in self.domains}
-        bf16 = self.tcfg.precision == "bf16" or (self.tcfg.precision == "auto" and self.device.type == "cuda")
-        self.autocast = (lambda: torch.autocast(self.device.type, dtype=torch.bfloat16)) if bf16 else None
-        self.decay_start = self._decay_start()
-
-        self.step = 0
-        self.tokens = 0
+        self.resumed_from = None
         if resume:
             self._resume(*found)
-        else:
-            if self.dist.is_main:
-                for name in LOGS:
-                    (self.run_dir / name).unlink(missing_ok=True)
-            self._set_reference()
+        elif self.dist.is_main:
+            for name in self.state.logs:
+                (self.run_dir / name).unlink(missing_ok=True)
 
         self.train_model = self.model
         if self.dist.active:
-            from torch.nn.parallel import DistributedDataParallel as DDP
-
             self.train_model = DDP(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
 
-        self.sinks = open_sinks(self.run_dir, self.step, self.tcfg.telemetry) if self.dist.is_main else []
-        self.hooks: list[Hook] = [ControllerHook(self.controller), *(hooks or [])]
-        if self.tcfg.telemetry.trace_data:
-            self.hooks.append(DataTraceHook())
-        if self.dist.is_main:
-            if self.tcfg.probe is not None:
-                from curricle.probes.hook import ProbeHook
+    # -- what callers read ------------------------------------------------------------------
 
-                self.hooks.append(ProbeHook(self.tcfg.probe))  # before telemetry: it adds probe/* metrics
-            if progress:
-                self.hooks.append(ProgressHook())
-            self.hooks.append(TelemetryHook())  # last: sees what other hooks added
-        if self.dist.is_main:
-            self._write_run_config()
+    @property
+    def step(self) -> int:
+        return self.state.step
+
+    @property
+    def tokens(self) -> int:
+        return self.state.tokens
+
+    @property
+    def total_steps(self) -> int:
+        return self.state.total_steps
+
+    @property
+    def domains(self) -> list[str]:
+        return self.sampler.domains
 
     # -- the loop --------------------------------------------------------------------------
 
     def fit(self) -> dict[str, Any]:
         """Train to ``total_steps``; returns the last step's metrics."""
+        if self.resumed_from is not None:
+            self._call("on_resume", self.resumed_from)
         self._call("on_train_start")
         if self.dist.is_main:
             log.info("model: %s parameters; %d domains; %d steps of %d rows on %d rank(s)",
-                     f"{count_parameters(self.model):,}", len(self.domains), self.total_steps,
-                     self.config.mixture.batch_rows, self.world_size)
+                     f"{sum(p.numel() for p in self.model.parameters()):,}", len(self.domains),
+                     self.total_steps, self.sampler.config.batch_rows, self.dist.world_size)
         metrics: dict[str, Any] = {}
         self.model.train()  # evaluate() switches back to train mode when it is done
         try:
@@ -206,12 +162,12 @@ class Trainer:
                 batch = self.sampler.next_batch()
                 self._call("on_step_start", batch)
                 metrics = self.train_step(batch)
-                self.step += 1
-                if self.step % self.tcfg.eval_every == 0 or self.step == self.total_steps:
+                self.state.step += 1
+                if self.step % self.config.eval_every == 0 or self.step == self.total_steps:
                     metrics.update(self.evaluate())
                     self._call("on_eval", metrics)
                 self._call("on_step_end", batch, metrics)
-                if self.step % self.tcfg.checkpoint.every == 0 or self.step == self.total_steps:
+                if self.step % self.config.checkpoint.every == 0 or self.step == self.total_steps:
                     path = self.save_checkpoint()
                     self._call("on_checkpoint", path)
         finally:
@@ -220,205 +176,123 @@ class Trainer:
 
     def train_step(self, batch: Batch) -> dict[str, Any]:
         """One optimizer step on ``batch`` (this rank's rows), guarded."""
+        cfg = self.config
         step = self.step + 1
         t0 = time.perf_counter()
-        lr = lr_at(self.step, self.tcfg.lr, self.total_steps, self.tcfg.lr_schedule, self.decay_start)
+        lr = lr_at(self.step, cfg.lr, self.total_steps, cfg.lr_schedule, self.decay_start)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.tracker.reset()
         tokens = batch.tokens.to(self.device, non_blocking=True)      # (b, L + 1)
         domain_ids = batch.domain_ids.to(self.device, non_blocking=True)
-        micro = max(1, tokens.size(0) // self.tcfg.grad_accum)
+        micro = max(1, tokens.size(0) // cfg.grad_accum)
         n_micro = (tokens.size(0) + micro - 1) // micro
         verdict, info = "ok", {}
-        keep_losses = self.controller.needs_doc_losses
-        step_losses = []
         for i in range(n_micro):
-            x = tokens[i * micro : (i + 1) * micro]
+            rows = slice(i * micro, (i + 1) * micro)
+            x = tokens[rows]
             last = i == n_micro - 1
             # DDP: all-reduce gradients only on the last micro-batch of the step.
             sync = contextlib.nullcontext() if last or not self.dist.active else self.train_model.no_sync()
             with sync:
-                with self.autocast() if self.autocast else contextlib.nullcontext():
+                with self.state.autocast() if self.state.autocast else contextlib.nullcontext():
                     logits = self.train_model(input_ids=x[:, :-1]).logits      # (b, L, V)
                 token_loss = F.cross_entropy(logits.float().flatten(0, 1), x[:, 1:].flatten(),
                                              reduction="none").view(x.size(0), -1)  # (b, L)
-                injected = self.tcfg.guard.inject.get(step)
+                injected = cfg.guard.inject.get(step)
                 if injected is not None:  # testing aid: a NaN, or a 100x spike, in every domain
                     token_loss = token_loss * (float("nan") if injected == "nan" else 100.0)
                 loss = token_loss.mean()
-                d_ids = domain_ids[i * micro : (i + 1) * micro]
+                d_ids = domain_ids[rows]
                 sums = torch.zeros(len(self.domains), device=self.device).index_add_(0, d_ids, token_loss.detach().mean(1))
-                rows = torch.bincount(d_ids, minlength=len(self.domains))
-                per_domain = {self.domains[j]: s / r for j, (s, r) in enumerate(zip(sums.tolist(), rows.tolist())) if r}
+                counts = torch.bincount(d_ids, minlength=len(self.domains))
+                per_domain = {self.domains[j]: s / r for j, (s, r) in enumerate(zip(sums.tolist(), counts.tolist())) if r}
                 verdict, info = self.guard.check(loss.item(), per_domain)
                 # Every rank must take the same branch, or DDP's collectives would hang.
                 if any_rank(self.dist, verdict != "ok"):
                     verdict = verdict if verdict != "ok" else "peer"
                     break
                 (loss / n_micro).backward()
-            self.tracker.add(token_loss, domain_ids[i * micro : (i + 1) * micro])
-            if keep_losses:
-                step_losses.append(token_loss.detach())
+            self.tracker.add(token_loss, d_ids)
+            self._call("on_micro_batch", batch, rows, token_loss.detach())
 
-        step_tokens = batch.seq_len * self.config.mixture.batch_rows
-        self.tokens += step_tokens
+        step_tokens = batch.seq_len * self.sampler.config.batch_rows
+        self.state.tokens += step_tokens
         metrics: dict[str, Any] = {"step": step, "tokens": self.tokens, "lr": lr, "seq_len": batch.seq_len,
                                    "phase": self.sampler.schedule.phase_at(batch.step)}
         metrics.update({f"weight/{d}": float(w) for d, w in zip(self.domains, batch.weights)})
         if verdict != "ok":
             self.optimizer.zero_grad(set_to_none=True)
             metrics.update({"loss": None, "skipped": verdict})
-            self._event(step, "skip", reason=verdict, **info)
+            self.state.event(step, "skip", reason=verdict, **info)
             if self.guard.record(None):
                 self.rollback(step)
         else:
-            grad_norm = (torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.tcfg.grad_clip)
-                         if self.tcfg.grad_clip else self._grad_norm())
+            grad_norm = (torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+                         if cfg.grad_clip else self._grad_norm())
             self.optimizer.step()
             self.optimizer.zero_grad(set_to_none=True)
             self.tracker.reduce()
             metrics.update(self.tracker.results(self.domains))
             metrics["grad_norm"] = float(grad_norm)
             self.guard.record({d: metrics[f"loss/{d}"] for d in self.domains if f"loss/{d}" in metrics})
-        self.last_doc_losses = self._doc_losses(batch, step_losses) if keep_losses and verdict == "ok" else []
         metrics["tokens_per_s"] = step_tokens / (time.perf_counter() - t0)
         return metrics
 
     def evaluate(self) -> dict[str, float]:
-        return evaluate(self.model, self.eval_rows, self.tcfg.eval_batch_rows, self.device,
-                        self.rank, self.world_size, self.autocast)
+        if not self.eval_rows:
+            return {}
+        return evaluate(self.model, self.eval_rows, self.config.eval_batch_rows, self.device,
+                        self.dist.rank, self.dist.world_size, self.state.autocast)
 
     # -- checkpoints, resume, rollback -------------------------------------------------------
 
     def save_checkpoint(self) -> Path | None:
         path = None
         if self.dist.is_main:
-            state = {
-                "tokens": self.tokens,
-                "total_steps": self.total_steps,
-                "sampler": self.sampler.state_dict(),
-                "guard": self.guard.state_dict(),
-                "controller": self.controller.state_dict(),
-                "log_lines": {name: count_lines(self.run_dir / name) for name in LOGS},
-            }
-            rng = {"torch": torch.get_rng_state(), "python": _jsonable_python_rng()}
-            arrays = {**{f"exposure/{d}": v for d, v in self.sampler.exposure_state().items()},
-                      **{f"priority/{d}": v for d, v in self.sampler.priority_state().items()},
-                      **{f"controller/{k}": v for k, v in self.controller.array_state().items()}}
-            path = checkpoint.save(self.ckpt_root, self.step, self.model, self.tokenizer, self.optimizer,
-                                   rng, arrays, state)
-            checkpoint.apply_retention(self.ckpt_root, self.tcfg.checkpoint)
+            meta = {"tokens": self.tokens, "total_steps": self.total_steps,
+                    "log_lines": {name: count_lines(self.run_dir / name) for name in sorted(self.state.logs)}}
+            path = self.checkpointer.save(self.step, meta)
         barrier(self.dist)
         return path
 
     def _resume(self, step: int, path: Path) -> None:
-        state = checkpoint.load(path, self.model, self.optimizer)
-        self.step, self.tokens = state["step"], state["tokens"]
-        self.sampler.load_state_dict(state["sampler"])
-        self.sampler.load_exposure_state(checkpoint.load_arrays(path, "exposure"))
-        self.sampler.load_priority_state(checkpoint.load_arrays(path, "priority"))
-        self.controller.load_array_state(checkpoint.load_arrays(path, "controller"))
-        self.guard.load_state_dict(state["guard"])
-        self.controller.load_state_dict(state["controller"])
-        torch.set_rng_state(state["rng"]["torch"])
-        random.setstate(_python_rng_from_json(state["python_rng"]))
+        state = self.checkpointer.restore(path)
+        self.state.step, self.state.tokens = state["step"], state["tokens"]
         if self.dist.is_main:
             # Drop what a killed run wrote after this checkpoint; the resumed run rewrites it.
-            for name in LOGS:
-                truncate_jsonl(self.run_dir / name, state["log_lines"][name])
-            checkpoint.remove_stale(self.ckpt_root)
-            self._event(step, "resume", checkpoint=str(path))
+            for name in self.state.logs:
+                truncate_jsonl(self.run_dir / name, state["log_lines"].get(name, 0))
+            checkpoint.remove_stale(self.checkpointer.root)
+            self.state.event(step, "resume", checkpoint=str(path))
+        self.resumed_from = path
         log.info("resumed from %s", path)
 
     def rollback(self, step: int) -> None:
-        """Restore the last checkpoint's weights and optimizer; keep going with later data."""
-        found = checkpoint.latest_complete(self.ckpt_root)
+        """Restore the last checkpoint's weights, optimizer, RNG, controller and stateful hooks;
+        keep going with later data (the sampler and guard are not rolled back)."""
+        found = self.checkpointer.latest()
         if found is None:
-            self._event(step, "rollback", reason="repeated spikes", done=False,
-                        detail="no checkpoint to roll back to yet; continuing")
+            self.state.event(step, "rollback", reason="repeated spikes", done=False,
+                             detail="no checkpoint to roll back to yet; continuing")
             return
         ck_step, path = found
-        checkpoint.load(path, self.model, self.optimizer)
-        self._event(step, "rollback", reason="repeated spikes", done=True, to_step=ck_step,
-                    skipped_window=[ck_step + 1, step])
+        self.checkpointer.restore(path, rollback=True)
+        self.state.event(step, "rollback", reason="repeated spikes", done=True, to_step=ck_step,
+                         skipped_window=[ck_step + 1, step])
         log.warning("step %d: %d consecutive bad steps; rolled back to %s and skipped the data of steps %d-%d",
-                    step, self.tcfg.guard.max_spikes, path.name, ck_step + 1, step)
+                    step, self.config.guard.max_spikes, path.name, ck_step + 1, step)
+        self._call("on_rollback", path)
 
     # -- small pieces ------------------------------------------------------------------------
 
     def _call(self, point: str, *args) -> None:
         for hook in self.hooks:
-            getattr(hook, point)(self, *args)
-
-    def _event(self, step: int, event: str, **fields) -> None:
-        if not self.dist.is_main:
-            return
-        with open(self.run_dir / "events.jsonl", "a", encoding="utf-8") as f:
-            f.write(json.dumps({"step": step, "event": event, **fields}, default=str) + "\n")
-
-    def _doc_losses(self, batch: Batch, step_losses: list[torch.Tensor]) -> list[tuple[str, int, float]]:
-        """Per-document losses of this step's rows, from every rank (for hard-example priorities)."""
-        from curricle.controllers.hard_examples import doc_losses
-
-        mine = doc_losses(batch, torch.cat(step_losses), self.domains)
-        if not self.dist.active:
-            return mine
-        import torch.distributed as dist
-
-        gathered: list = [None] * self.world_size
-        dist.all_gather_object(gathered, mine)
-        return [x for part in gathered for x in part]
-
-    def _set_reference(self) -> None:
-        """DoReMi-style controllers compare against a reference's per-domain losses."""
-        ref = getattr(self.config.controller, "reference", None)
-        if ref is None:
-            return
-        from curricle.controllers.doremi import reference_from_run
-
-        if ref.run is not None:
-            losses = reference_from_run(ref.run, self.domains)
-        elif ref.checkpoint is not None:
-            from curricle.model import ModelConfig
-
-            model = build_model(ModelConfig(path=ref.checkpoint), self.store.vocab_size, self.store.eos_id).to(self.device)
-            ev = evaluate(model, self.eval_rows, self.tcfg.eval_batch_rows, self.device, self.rank,
-                          self.world_size, self.autocast)
-            losses = np.array([ev[f"eval/loss/{d}"] for d in self.domains])
-        else:
-            raise CurricleError("controller.reference.steps: the reference run must be trained first "
-                                "(curricle train does this; Trainer alone takes reference.run)")
-        self.controller.set_reference(losses)
-        self._event(0, "reference", losses=dict(zip(self.domains, losses.tolist())))
+            getattr(hook, point)(self.state, *args)
 
     def _grad_norm(self) -> torch.Tensor:
         norms = [p.grad.detach().norm() for p in self.model.parameters() if p.grad is not None]
         return torch.norm(torch.stack(norms)) if norms else torch.tensor(0.0)
 
-    def _decay_start(self) -> int | None:
-        phase = self.tcfg.lr_schedule.decay_phase
-        if phase is None:
-            return None
-        starts = dict((name, start) for start, name in self.sampler.schedule.phases())
-        if phase not in starts:
-            raise CurricleError(f"train.lr_schedule.decay_phase: no phase '{phase}' "
-                                f"(the schedule has: {', '.join(starts)})")
-        return starts[phase]
 
-    def _write_run_config(self) -> None:
-        import yaml
-
-        from curricle import atomic
-
-        atomic.write_text(self.run_dir / "config.yaml",
-                          yaml.safe_dump(self.config.model_dump(mode="json"), sort_keys=False))
-
-
-def _jsonable_python_rng() -> list:
-    version, internal, gauss = random.getstate()
-    return [version, list(internal), gauss]
-
-
-def _python_rng_from_json(state: list) -> tuple:
-    return (state[0], tuple(state[1]), state[2])
+__all__ = ["EVENTS", "Trainer"]

@@ -10,32 +10,8 @@
 from __future__ import annotations
 
 import math
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-
-class LRConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    kind: Literal["constant", "cosine", "wsd"] = "cosine"
-    """Schedule shape (see module doc)."""
-    warmup_steps: int = Field(10, ge=0)
-    """Steps of linear warm-up from 0 to the peak."""
-    min_lr_ratio: float = Field(0.1, ge=0, le=1)
-    """Floor of the decay, as a fraction of the peak."""
-    decay_fraction: float = Field(0.2, gt=0, le=1)
-    """wsd: share of the run spent decaying (when ``decay_phase`` is not set)."""
-    decay_phase: str | None = None
-    """wsd: start the decay at this curriculum phase's first step (e.g. consolidation)."""
-    decay_shape: Literal["linear", "sqrt", "cosine"] = "sqrt"
-    """wsd: shape of the decay (``sqrt`` is 1 - sqrt(progress), as in MiniCPM / WSD papers)."""
-
-    @model_validator(mode="after")
-    def _check(self) -> "LRConfig":
-        if self.decay_phase is not None and self.kind != "wsd":
-            raise ValueError("decay_phase applies to kind 'wsd' only")
-        return self
+from curricle.train.config import LRConfig
 
 
 def lr_at(step: int, peak: float, total_steps: int, cfg: LRConfig, decay_start: int | None = None) -> float:

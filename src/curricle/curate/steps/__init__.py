@@ -6,7 +6,7 @@ deduplication steps need the whole corpus and live in :mod:`curricle.curate.dedu
 
 from __future__ import annotations
 
-from curricle.curate.steps.base import CurationStep, DomainRoles, StepConfig, StepContext
+from curricle.curate.steps.base import CurationStep, DomainRoles, StepContext
 from curricle.curate.steps.code_quality import CodeQualityStep
 from curricle.curate.steps.decontam import DecontamStep
 from curricle.curate.steps.extract import ExtractStep
@@ -26,4 +26,4 @@ STEPS: dict[str, type[CurationStep]] = {
     "decontam": DecontamStep,
 }
 
-__all__ = ["STEPS", "CurationStep", "DomainRoles", "StepConfig", "StepContext"]
+__all__ = ["STEPS", "CurationStep", "DomainRoles", "StepContext"]

@@ -12,9 +12,9 @@ reason / rewritten per domain, writes each dropped document to ``quarantine/<ste
 and turns an exception raised on one document into a drop with reason ``error`` (the document
 is bad input; the run goes on).
 
-Adding a step: write ``steps/<name>.py`` with a config (a :class:`StepConfig` subclass) and a
-:class:`CurationStep` subclass, add one line to ``STEPS`` in ``steps/__init__.py`` and the
-config field to :class:`~curricle.curate.config.CurateConfig`.
+Adding a step: its config (a ``StepConfig`` subclass) and field in
+:class:`~curricle.curate.config.CurateConfig`, ``steps/<name>.py`` with a :class:`CurationStep`
+subclass, and one line in ``STEPS`` (``steps/__init__.py``).
 """
 
 from __future__ import annotations
@@ -22,21 +22,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
-
+from curricle.curate.config import CurateConfig, StepConfig
 from curricle.curate.document import CurDoc, Drop
-
-
-class StepConfig(BaseModel):
-    """Fields every step shares."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    enabled: bool = True
-    """Run this step (False: it is left out of the pipeline and the funnel)."""
-    domains: list[str] | None = None
-    """The domains it runs on. None: the step's default (all domains, the prose domains for
-    prose-only steps, the code domains for code-only steps; see ``CurateConfig``)."""
+from curricle.sources.config import SourceConfig
 
 
 class CurationStep:
@@ -95,6 +83,19 @@ class DomainRoles:
         if default == "text":
             return domain in self.code or self.is_prose(domain)
         return True
+
+
+def domain_roles(config: CurateConfig, sources: list[SourceConfig]) -> DomainRoles:
+    """Which of the sources' domains are code, prose, or neither (synthetic skills)."""
+    if config.code_domains is not None:
+        code = set(config.code_domains)
+    else:
+        code = {s.domain for s in sources if s.kind == "python-code"}
+    if config.prose_domains is not None:
+        return DomainRoles(frozenset(code), frozenset(config.prose_domains), frozenset())
+    fed_by_other = {s.domain for s in sources if s.kind != "synthetic"}
+    synthetic_only = {s.domain for s in sources if s.kind == "synthetic"} - fed_by_other
+    return DomainRoles(frozenset(code), None, frozenset(synthetic_only - code))
 
 
 class StepContext:

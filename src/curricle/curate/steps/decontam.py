@@ -34,55 +34,24 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
+from curricle.curate.config import DecontamConfig, EvalFileConfig
 from curricle.curate.document import CurDoc, Drop
-from curricle.curate.steps.base import CurationStep, StepConfig
+from curricle.curate.steps.base import CurationStep
 from curricle.curate.words import WORD_OR_PUNCT
 from curricle.errors import CurricleError
-
-if TYPE_CHECKING:
-    from curricle.config import RunConfig
+from curricle.sources.config import SourceConfig
+from curricle.sources.files import files_fingerprint
+from curricle.synthetic import GENERATORS, make_generator
 
 log = logging.getLogger(__name__)
 
 #: The multiplier of the rolling n-gram hash (odd, so multiplication is invertible mod 2^64).
 _P = np.uint64(0x9E3779B97F4A7C15)
 INDEX_FILE = "decontam-index.npz"
-
-
-class EvalFileConfig(BaseModel):
-    """An evaluation set to decontaminate against."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    path: str = Field(min_length=1)
-    """A ``.jsonl`` / ``.jsonl.gz`` file (one item per record) or ``.txt`` file (one item per
-    non-blank line), or a glob of them."""
-    text_fields: list[str] = Field(default_factory=lambda: ["text"], min_length=1)
-    """For JSON Lines: the record keys whose string values are items (e.g. ``[question,
-    answer]`` checks each separately)."""
-
-
-class DecontamConfig(StepConfig):
-    n: int = Field(13, ge=2)
-    """n-gram length for long items (13: GPT-3's decontamination)."""
-    min_item_tokens: int = Field(4, ge=1)
-    """Items shorter than this many tokens are ignored; items between this and ``n`` match
-    as a whole."""
-    min_ngram_words: int = Field(7, ge=0)
-    """An ``n``-gram of a long item is indexed only if at least this many of its tokens are
-    words (not punctuation)."""
-    probes: bool = True
-    """Decontaminate against the held-out items of every registered synthetic skill."""
-    probe_items: int = Field(256, ge=1)
-    """How many held-out items per skill (and seed). Items are drawn in a fixed order, so this
-    covers every probe that uses at most this many."""
-    eval_files: list[EvalFileConfig] = Field(default_factory=list)
-    """Evaluation sets to decontaminate against."""
 
 
 def tokens_of(text: str) -> list[str]:
@@ -195,13 +164,11 @@ class ItemIndex:
         return None
 
 
-def probe_items(config: DecontamConfig, run_config: "RunConfig | None") -> dict[str, list[str]]:
+def probe_items(config: DecontamConfig, sources: list[SourceConfig] | None = None) -> dict[str, list[str]]:
     """``probe:<skill>`` -> held-out item texts, for every registered skill (seed 0 with
-    default parameters, plus each seed and parameters a synthetic source of the run uses)."""
-    from curricle.synthetic import GENERATORS, make_generator
-
+    default parameters, plus each seed and parameters a synthetic source in ``sources`` uses)."""
     variants: dict[str, list[tuple[int, dict]]] = {name: [(0, {})] for name in GENERATORS}
-    for src in (run_config.sources if run_config is not None else []):
+    for src in sources or ():
         if getattr(src, "kind", None) == "synthetic" and (src.seed, src.params) not in variants[src.skill]:
             variants[src.skill].append((src.seed, dict(src.params)))
     out: dict[str, list[str]] = {}
@@ -233,8 +200,6 @@ def _eval_paths(ef: EvalFileConfig) -> list[str]:
 
 def eval_files_fingerprint(config: DecontamConfig) -> list[list[Any]]:
     """``[path, size, mtime_ns]`` of every evaluation file: changes when one does."""
-    from curricle.sources.files import files_fingerprint
-
     return files_fingerprint([p for ef in config.eval_files for p in _eval_paths(ef)])
 
 
@@ -267,10 +232,10 @@ def _read_eval_file(path: str, fields: list[str]) -> Iterator[str]:
         raise CurricleError(f"curate.decontam.eval_files: {path}: expected .jsonl, .jsonl.gz or .txt")
 
 
-def build_index(config: DecontamConfig, run_config: "RunConfig | None") -> ItemIndex:
+def build_index(config: DecontamConfig, sources: list[SourceConfig] | None = None) -> ItemIndex:
     sets: dict[str, list[str]] = {}
     if config.probes:
-        sets.update(probe_items(config, run_config))
+        sets.update(probe_items(config, sources))
     sets.update(eval_items(config))
     return ItemIndex.build(sets, config.n, config.min_item_tokens, config.min_ngram_words)
 

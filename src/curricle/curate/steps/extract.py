@@ -16,12 +16,11 @@ by default (a Python module that writes HTML is not a web page). Drop reasons:
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import Field
-
+from curricle.curate.config import ExtractConfig
 from curricle.curate.document import CurDoc, Drop
-from curricle.curate.steps.base import CurationStep, StepConfig
+from curricle.curate.steps.base import CurationStep
 
 _HTML_SNIFF = re.compile(r"<!doctype\s+html|<html[\s>]|<head[\s>]|<body[\s>]", re.IGNORECASE)
 _SNIFF_CHARS = 2048
@@ -30,17 +29,6 @@ _SNIFF_CHARS = 2048
 def looks_like_html(text: str) -> bool:
     """Whether ``text`` looks like an HTML page (a tag of the page skeleton near its start)."""
     return _HTML_SNIFF.search(text, 0, _SNIFF_CHARS) is not None
-
-
-class ExtractConfig(StepConfig):
-    mode: Literal["auto", "always"] = "auto"
-    """``auto``: extract documents that look like HTML, pass the rest through; ``always``:
-    every document is HTML."""
-    timeout_s: float = Field(5.0, gt=0)
-    """Per-document extraction time limit (datatrove's default is 1 s, tuned for pages
-    already known to be simple; 5 s leaves room on a loaded 2-core machine)."""
-    favour_precision: bool = True
-    """Trafilatura's ``favor_precision``: less text, less boilerplate (datatrove's default)."""
 
 
 class ExtractStep(CurationStep):

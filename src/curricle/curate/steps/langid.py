@@ -17,23 +17,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
-
+from curricle.curate.config import LangIdConfig
 from curricle.curate.document import CurDoc, Drop
-from curricle.curate.steps.base import CurationStep, StepConfig
-
-
-class LangIdConfig(StepConfig):
-    languages: list[str] = Field(default_factory=lambda: ["en"], min_length=1)
-    """Allowed languages (ISO 639-1 codes as lid.176 spells them: ``en``, ``de``, ``zh``...)
-    for every domain the step runs on, unless ``per_domain`` names the domain."""
-    per_domain: dict[str, list[str]] = Field(default_factory=dict)
-    """Allowed languages of particular domains, e.g. ``{wiki_de: [de]}``."""
-    threshold: float = Field(0.65, ge=0, le=1)
-    """Minimum score of the top language (datatrove / FineWeb: 0.65)."""
-    max_chars: int | None = Field(2000, ge=1)
-    """Classify only the first this many characters (fastText's cost is linear in length;
-    the first 2000 characters decide the language of nearly every document). None: all."""
+from curricle.curate.steps.base import CurationStep
 
 
 class LangIdStep(CurationStep):

@@ -30,10 +30,9 @@ import ipaddress
 import re
 from typing import Any, Callable
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from curricle.curate.config import PIIConfig
 from curricle.curate.document import CurDoc, Drop
-from curricle.curate.steps.base import CurationStep, StepConfig
+from curricle.curate.steps.base import CurationStep
 
 PHONE = (
     r"(?<![\w+.-])"
@@ -83,38 +82,6 @@ def is_public_ip(text: str) -> bool:
         return ipaddress.ip_address(text).is_global
     except ValueError:
         return False
-
-
-class Replacements(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    email: str = "<EMAIL>"
-    """What an e-mail address becomes."""
-    phone: str = "<PHONE>"
-    """What a phone number becomes."""
-    ip_address: str = "<IP_ADDRESS>"
-    """What an IP address becomes."""
-    credit_card: str = "<CREDIT_CARD>"
-    """What a credit-card number becomes."""
-    secret: str = "<SECRET>"
-    """What a key, token or password becomes."""
-
-
-class PIIConfig(StepConfig):
-    emails: bool = True
-    """Redact e-mail addresses."""
-    phones: bool = True
-    """Redact phone numbers."""
-    ip_addresses: bool = True
-    """Redact IPv4 addresses."""
-    only_public_ips: bool = True
-    """Leave private, loopback and reserved addresses alone (datatrove's default)."""
-    credit_cards: bool = True
-    """Redact credit-card numbers (Luhn-checked)."""
-    secrets: bool = True
-    """Redact API keys, tokens, private keys and assigned passwords."""
-    replacements: Replacements = Field(default_factory=Replacements)
-    """The placeholders (StarCoder's style by default)."""
 
 
 class _Rule:

@@ -1,34 +1,14 @@
-"""Weight schedules, registered by ``kind``. One file per kind."""
+"""Weight schedules: one file per kind; their configs and the registry of kinds
+(``SCHEDULES``) are in :mod:`curricle.mixture.config`."""
 
 from __future__ import annotations
 
-from curricle.mixture.schedules.base import (
-    DomainWeights,
-    ScheduleConfig,
-    WeightSchedule,
-)
-from curricle.mixture.schedules.phases import PhasedSchedule, PhasesConfig
-from curricle.mixture.schedules.static import StaticConfig, StaticSchedule
-from curricle.mixture.schedules.temperature import (
-    TemperatureConfig,
-    TemperatureSchedule,
-)
-from curricle.registry import config_union
-
-SCHEDULES: dict[str, type[WeightSchedule]] = {
-    "static": StaticSchedule,
-    "temperature": TemperatureSchedule,
-    "phases": PhasedSchedule,
-}
-
-ScheduleSpec = config_union(SCHEDULES)
+from curricle.mixture.config import SCHEDULES, ScheduleConfig
+from curricle.mixture.schedules.base import WeightSchedule
 
 
 def build_schedule(config: ScheduleConfig, domains: list[str], natural_tokens: dict[str, int]) -> WeightSchedule:
-    return SCHEDULES[config.kind](config, domains, natural_tokens)
+    return SCHEDULES.build(config, domains, natural_tokens)
 
 
-__all__ = [
-    "SCHEDULES", "ScheduleSpec", "ScheduleConfig", "WeightSchedule", "DomainWeights",
-    "StaticConfig", "TemperatureConfig", "PhasesConfig", "build_schedule",
-]
+__all__ = ["SCHEDULES", "WeightSchedule", "build_schedule"]

@@ -12,50 +12,13 @@ unset to mean "until the end of the run").
 
 from __future__ import annotations
 
-from typing import Literal
-
 import numpy as np
-from pydantic import ConfigDict, Field, model_validator
 
-from curricle.mixture.schedules.base import DomainWeights, ScheduleConfig, WeightSchedule
-
-
-class Phase(DomainWeights):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str
-    """Shown in logs and reports (e.g. warmup, ramp, consolidation)."""
-    steps: int | None = Field(None, ge=1)
-    """Length in optimizer steps; only the last phase may leave it unset (until the end)."""
-    ramp: int = Field(0, ge=0)
-    """Steps over which weights move linearly from the previous phase's to this one's."""
-
-
-class PhasesConfig(ScheduleConfig):
-    kind: Literal["phases"] = "phases"
-    phases: list[Phase] = Field(min_length=1)
-    """The phases in order."""
-
-    @model_validator(mode="after")
-    def _check(self) -> "PhasesConfig":
-        for i, p in enumerate(self.phases):
-            if p.steps is None and i != len(self.phases) - 1:
-                raise ValueError(f"phases.{i} ('{p.name}'): only the last phase may leave 'steps' unset")
-            if p.steps is not None and p.ramp > p.steps:
-                raise ValueError(f"phases.{i} ('{p.name}'): ramp {p.ramp} is longer than the phase ({p.steps} steps)")
-            if i == 0 and p.ramp:
-                raise ValueError(f"phases.0 ('{p.name}'): the first phase has nothing to ramp from; set ramp: 0")
-        names = [p.name for p in self.phases]
-        if len(set(names)) != len(names):
-            raise ValueError(f"phase names must be unique, got {names}")
-        return self
-
-    def referenced_domains(self) -> set[str]:
-        return set().union(*(p.referenced_domains() for p in self.phases))
+from curricle.mixture.config import PhasesConfig
+from curricle.mixture.schedules.base import WeightSchedule, weights_vector
 
 
 class PhasedSchedule(WeightSchedule):
-    config_class = PhasesConfig
 
     def __init__(self, config: PhasesConfig, domains, natural_tokens):
         super().__init__(config, domains, natural_tokens)
@@ -64,7 +27,7 @@ class PhasedSchedule(WeightSchedule):
         for p in config.phases:
             self._starts.append(start)
             start += p.steps or 0
-        self._w = [p.vector(self.domains, self.natural_tokens) for p in config.phases]
+        self._w = [weights_vector(p, self.domains, self.natural_tokens) for p in config.phases]
 
     def phases(self) -> list[tuple[int, str]]:
         return [(s, p.name) for s, p in zip(self._starts, self.config.phases)]

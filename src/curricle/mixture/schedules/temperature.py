@@ -6,26 +6,17 @@ pretraining, e.g. XLM-R's alpha = 1 / T = 0.3).
 
 from __future__ import annotations
 
-from typing import Literal
-
 import numpy as np
-from pydantic import Field
 
-from curricle.mixture.schedules.base import DomainWeights, ScheduleConfig, WeightSchedule
-
-
-class TemperatureConfig(ScheduleConfig):
-    kind: Literal["temperature"] = "temperature"
-    temperature: float = Field(1.0, gt=0)
-    """1: natural sizes; larger: flatter."""
+from curricle.mixture.config import DomainWeights, TemperatureConfig
+from curricle.mixture.schedules.base import WeightSchedule, weights_vector
 
 
 class TemperatureSchedule(WeightSchedule):
-    config_class = TemperatureConfig
 
     def __init__(self, config: TemperatureConfig, domains, natural_tokens):
         super().__init__(config, domains, natural_tokens)
-        self._w = DomainWeights(temperature=config.temperature).vector(self.domains, self.natural_tokens)
+        self._w = weights_vector(DomainWeights(temperature=config.temperature), self.domains, self.natural_tokens)
 
     def weights(self, step: int) -> np.ndarray:
         return self._w

@@ -21,6 +21,8 @@ from pydantic import Field, model_validator
 from curricle.errors import CurricleError
 from curricle.probes.datasets.base import BuildContext, DatasetConfig
 from curricle.probes.item import ProbeItem
+from curricle.probes.training_text import occurs, store_texts
+from curricle.store import TokenStore
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +65,6 @@ class HeldoutTextDatasetConfig(DatasetConfig):
         return self
 
     def build(self, context: BuildContext) -> list[ProbeItem]:
-        from curricle.store import TokenStore
-
         data_dir = self.data_dir or context.data_dir
         if data_dir is None:
             raise CurricleError(f"dataset (heldout-text {self.domain}): no token store: give data_dir "
@@ -75,8 +75,6 @@ class HeldoutTextDatasetConfig(DatasetConfig):
         doc_ids = split.meta(["doc_id"]).column("doc_id").to_pylist() if split.n_docs else []
         train_texts = None
         if self.exclude_train_overlap:
-            from curricle.probes.contamination import occurs, store_texts
-
             train_texts = [text for _, text, _ in store_texts(store)]
         items, overlapping = [], 0
         for i in range(split.n_docs):

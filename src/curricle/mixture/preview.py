@@ -1,25 +1,24 @@
-"""``curricle sample``: draw batches from the mixture and show what the model would see."""
+"""Preview the mixture: draw batches and compare the realized token shares with the schedule
+(``curricle sample``; the command is :mod:`curricle.mixture.command`)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+from rich.console import Console
+from rich.table import Table
 
+from curricle.mixture.config import MixtureConfig
 from curricle.mixture.sampler import MixtureSampler
 from curricle.store import TokenStore
 
-if TYPE_CHECKING:
-    from curricle.config import RunConfig
 
-
-def preview_mixture(config: "RunConfig", steps: int) -> dict[str, Any]:
+def preview_mixture(store: TokenStore, mixture: MixtureConfig, seed: int, steps: int) -> dict[str, Any]:
     """Draw ``steps`` batches; per phase, the realized token share of each domain next to the
     scheduled weight (averaged over the phase's tokens), the sequence lengths, and the first
     and last batch."""
-    store = TokenStore(config.data_dir)
-    sampler = MixtureSampler(store, config.mixture, seed=config.seed)
+    sampler = MixtureSampler(store, mixture, seed=seed)
     phases = sampler.schedule.phases()
     per_phase: dict[str, dict[str, Any]] = {}
     first = last = None
@@ -38,10 +37,7 @@ def preview_mixture(config: "RunConfig", steps: int) -> dict[str, Any]:
     return {"sampler": sampler, "phases": phases, "per_phase": per_phase, "first": first, "last": last}
 
 
-def print_preview(result: dict[str, Any], show: int, console=None) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
+def print_preview(result: dict[str, Any], show: int, console: Console | None = None) -> None:
     console = console or Console()
     sampler: MixtureSampler = result["sampler"]
     tok = sampler.store.load_tokenizer()
@@ -68,12 +64,3 @@ def print_preview(result: dict[str, Any], show: int, console=None) -> None:
             console.print(f"[dim]{label} step {batch.step}, row {row} ({domain}):[/] {text!r}")
     epochs = ", ".join(f"{d} {e:.2f}" for d, e in sampler.epochs.items())
     console.print(f"epochs served: {epochs}")
-
-
-def preview_command(config_path: Path, steps: int = 200, show: int = 2) -> dict[str, Any]:
-    from curricle.config import load_config
-
-    config = load_config(config_path)
-    result = preview_mixture(config, steps)
-    print_preview(result, show)
-    return result

@@ -1,4 +1,4 @@
-"""``curricle prepare``: tokenizer + token store, incremental and atomic.
+"""Prepare: tokenizer + token store, incremental and atomic (``curricle prepare``).
 
 1. The tokenizer: a byte-level BPE trained on a sample of every source, or a local HF
    tokenizer. Saved under ``tokenizer-<hash>/`` as a transformers fast tokenizer.
@@ -25,34 +25,21 @@ import time
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from curricle import atomic
-from curricle.sources import Source, build_source
-from curricle.store.token_store import FORMAT_VERSION, TokenStore
+from curricle.prepare.config import PrepareConfig, TokenizerConfig
+from curricle.sources import build_source
+from curricle.sources.base import Source
+from curricle.sources.config import SourceConfig
+from curricle.store.token_store import FORMAT_VERSION
+from curricle.store.tokenizer import load_tokenizer, token_dtype, train_bpe
 from curricle.store.writer import DomainSplitWriter
-from curricle.tokenizer import load_tokenizer, token_dtype, train_bpe
-
-if TYPE_CHECKING:
-    from curricle.config import RunConfig
 
 log = logging.getLogger(__name__)
-
-
-class PrepareConfig(BaseModel):
-    """How documents become the token store."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    heldout_fraction: float = Field(0.05, ge=0, lt=1)
-    """Share of each domain's documents held out for evaluation (chosen by a hash of the id)."""
-    min_heldout_docs: int = Field(1, ge=0)
-    """Hold out at least this many documents per domain (if it has more than that)."""
-    encode_batch_docs: int = Field(256, ge=1)
-    """Documents per tokenizer call."""
 
 
 @dataclass
@@ -92,8 +79,6 @@ def _heldout_u(domain: str, doc_id: str) -> float:
 
 
 def _progress(enabled: bool):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     return Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         disable=not enabled, transient=True,
@@ -108,15 +93,15 @@ def _read_manifest(data_dir: Path) -> dict[str, Any]:
         return {}
 
 
-def _prepare_tokenizer(config: "RunConfig", sources: list[Source], fps: list[Any], old: dict, progress) -> tuple[dict, Any, bool]:
-    tcfg = config.tokenizer
+def _prepare_tokenizer(tcfg: TokenizerConfig, data_dir: Path, sources: list[Source], fps: list[Any], old: dict,
+                       progress) -> tuple[dict, Any, bool]:
     if tcfg.kind == "pretrained":
         files = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in Path(tcfg.path).glob("*") if p.is_file()) \
             if Path(tcfg.path).is_dir() else []
         fp = _hash({"tokenizer": tcfg.model_dump(mode="json"), "files": files})
     else:
         fp = _hash({"tokenizer": tcfg.model_dump(mode="json"), "sources": fps})
-    tok_dir = config.data_dir / f"tokenizer-{fp[:16]}"
+    tok_dir = data_dir / f"tokenizer-{fp[:16]}"
     prev = old.get("tokenizer", {})
     if prev.get("fingerprint") == fp and tok_dir.is_dir():
         return prev, load_tokenizer(tok_dir), False
@@ -159,10 +144,9 @@ def _doc_metrics(text: str, ids: np.ndarray) -> dict[str, Any]:
     }
 
 
-def _write_domain(domain: str, docs: list[tuple[str, str, np.ndarray, dict]], config: "RunConfig",
+def _write_domain(domain: str, docs: list[tuple[str, str, np.ndarray, dict]], pcfg: PrepareConfig,
                   final: Path, dtype: np.dtype, eos_id: int, vocab_size: int) -> dict[str, Any]:
     """Split ``docs`` (id, source, ids, metrics) into train/heldout and write them under ``final``."""
-    pcfg = config.prepare
     u = np.array([_heldout_u(domain, d[0]) for d in docs])
     heldout = u < pcfg.heldout_fraction
     if heldout.sum() < pcfg.min_heldout_docs and len(docs) > pcfg.min_heldout_docs:
@@ -191,29 +175,20 @@ def _stats_from_dir(path: Path) -> dict[str, Any]:
     return out
 
 
-def _read_sources(config: "RunConfig") -> list[Source]:
-    """What prepare reads: the curated documents when the run has a ``curate:`` block (run
-    ``curricle curate`` first), else the sources themselves."""
-    if config.curate is None:
-        return [build_source(s) for s in config.sources]
-    from curricle.curate import curated_source_configs
-    from curricle.sources.curated import CuratedConfig
-
-    return [build_source(CuratedConfig(**c)) for c in curated_source_configs(config.curate)]
-
-
-def prepare(config: "RunConfig", progress: bool = True) -> PrepareReport:
-    """Build (or bring up to date) the tokenizer and token store of ``config.data_dir``."""
+def prepare(sources: list[SourceConfig], tokenizer: TokenizerConfig, config: PrepareConfig, data_dir: Path,
+            progress: bool = True) -> PrepareReport:
+    """Build (or bring up to date) the tokenizer and token store of ``data_dir`` from the
+    documents of ``sources``."""
     t0 = time.perf_counter()
-    data_dir = config.data_dir
+    data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     old = _read_manifest(data_dir)
-    sources = _read_sources(config)
+    sources = [build_source(s) for s in sources]
     fps = [s.fingerprint() for s in sources]
     report = PrepareReport(data_dir=data_dir, tokenizer_trained=False)
 
     with _progress(progress) as bar:
-        tok_entry, tok, trained = _prepare_tokenizer(config, sources, fps, old, bar)
+        tok_entry, tok, trained = _prepare_tokenizer(tokenizer, data_dir, sources, fps, old, bar)
         report.tokenizer_trained = trained
         dtype = token_dtype(tok_entry["vocab_size"])
         eos_id = tok_entry["eos_id"]
@@ -241,7 +216,7 @@ def prepare(config: "RunConfig", progress: bool = True) -> PrepareReport:
                 "format": FORMAT_VERSION,
                 "tokenizer": tok_entry["fingerprint"],
                 "sources": [fps[i] for i in members],
-                "prepare": config.prepare.model_dump(mode="json"),
+                "prepare": config.model_dump(mode="json"),
             })
             prev = old.get("groups", {}).get(key)
             if prev and prev["fingerprint"] == gfp and all(
@@ -273,7 +248,7 @@ def prepare(config: "RunConfig", progress: bool = True) -> PrepareReport:
 
                 for doc in src:
                     pending.append(doc)
-                    if len(pending) >= config.prepare.encode_batch_docs:
+                    if len(pending) >= config.encode_batch_docs:
                         flush()
                 if pending:
                     flush()
@@ -310,34 +285,3 @@ def prepare(config: "RunConfig", progress: bool = True) -> PrepareReport:
     return report
 
 
-def open_store(config: "RunConfig") -> TokenStore:
-    return TokenStore(config.data_dir)
-
-
-def print_report(report: PrepareReport, console=None) -> None:
-    """The prepare summary as a table."""
-    from rich.console import Console
-    from rich.table import Table
-
-    console = console or Console()
-    table = Table(title=f"token store: {report.data_dir}", title_justify="left")
-    for col in ("domain", "train docs", "train tokens", "heldout docs", "heldout tokens", ""):
-        table.add_column(col, justify="left" if col in ("domain", "") else "right")
-    for d in report.domains:
-        table.add_row(d.domain, f"{d.train_docs:,}", f"{d.train_tokens:,}", f"{d.heldout_docs:,}",
-                      f"{d.heldout_tokens:,}", "up to date" if d.up_to_date else "written")
-    console.print(table)
-    for name, skipped in report.skipped.items():
-        if skipped:
-            console.print(f"[yellow]{name}: skipped {sum(skipped.values())} records: {skipped}[/]")
-    tok = "trained" if report.tokenizer_trained else "up to date"
-    console.print(f"tokenizer {tok}; {'nothing to do' if not report.did_work else 'done'} in {report.seconds:.1f}s")
-
-
-def prepare_command(config_path: Path) -> PrepareReport:
-    from curricle.config import load_config
-
-    config = load_config(config_path)
-    report = prepare(config)
-    print_report(report)
-    return report

@@ -16,8 +16,18 @@ from importlib import resources
 from pathlib import Path
 
 import yaml
+from rich.console import Console
 
 from curricle.config import RunConfig, parse_config
+from curricle.curate.command import curate_run
+from curricle.curate.funnel import print_funnel
+from curricle.emergence.command import map_command
+from curricle.prepare.command import prepare_run, print_report
+from curricle.probes.command import probe_command
+from curricle.probes.config import ProbeConfig, SuiteConfig
+from curricle.report.command import report_command
+from curricle.train.checkpoint import latest_complete
+from curricle.train.command import print_summary, train_run
 
 
 def demo_config(out: Path) -> RunConfig:
@@ -30,33 +40,21 @@ def demo_config(out: Path) -> RunConfig:
 
 
 def run_demo(out: Path, max_steps: int | None = None) -> dict:
-    from rich.console import Console
-
-    from curricle.curate import curate
-    from curricle.curate.funnel import print_funnel
-    from curricle.emergence.command import map_command
-    from curricle.prepare import prepare, print_report
-    from curricle.probes.builtin import SuiteConfig
-    from curricle.probes.command import ProbeConfig, probe_command
-    from curricle.report.command import report_command
-    from curricle.train.checkpoint import latest_complete
-    from curricle.train.command import print_summary, train_run
-
     console = Console()
     out = Path(out)
     config = demo_config(out)
     console.rule("[bold]1/5 curate: built-in sources -> curated documents per domain")
-    funnel = curate(config, config.curate)
+    funnel = curate_run(config)
     print_funnel(funnel, console)
 
     console.rule("[bold]2/5 prepare: curated documents -> tokenizer + token store")
-    prepare_report = prepare(config)
+    prepare_report = prepare_run(config)
     print_report(prepare_report, console)
 
     run_dir = out / "run"
     steps = max_steps or config.train.steps
     console.rule(f"[bold]3/5 train: {steps} steps of a phased curriculum")
-    phases = ", ".join(f"{name} from step {start + 1}" for start, name in _phases(config))
+    phases = ", ".join(f"{name} from step {start + 1}" for name, start in config.phase_starts().items())
     console.print(f"phases: {phases}")
     resume = latest_complete(run_dir / "checkpoints") is not None
     result = train_run(config, run_dir, max_steps=max_steps, resume=resume)
@@ -77,11 +75,3 @@ def run_demo(out: Path, max_steps: int | None = None) -> dict:
     console.print(f"probes: {probes}; emergence map: {out / 'map'} (emergence.json, emergence.csv, ordering.csv)")
     console.print(f"[bold]report: {report}[/] (open it in any browser; it needs no network)")
     return {"curate": funnel, "prepare": prepare_report, "train": result, "map": emergence, "report": report}
-
-
-def _phases(config: RunConfig) -> list[tuple[int, str]]:
-    start, out = 0, []
-    for p in config.mixture.schedule.phases:
-        out.append((start, p.name))
-        start += p.steps or 0
-    return out

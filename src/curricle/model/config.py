@@ -1,8 +1,7 @@
-"""Models: any HF transformers causal LM, built from a preset or loaded from a local checkpoint.
+"""``model:``: the causal LM, a preset built from scratch or a local HF checkpoint.
 
 Presets are small Llama configs sized for CPU (parameter counts with a 4096-token vocabulary,
-embeddings tied). They use PyTorch SDPA attention. Nothing is downloaded: ``path`` must be a
-local directory.
+embeddings tied). Nothing is downloaded: ``path`` must be a local directory.
 """
 
 from __future__ import annotations
@@ -11,8 +10,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
-
-from curricle.errors import CurricleError
 
 #: Llama shapes: hidden size, layers, heads, MLP width.
 PRESETS: dict[str, dict[str, int]] = {
@@ -51,43 +48,3 @@ class ModelConfig(BaseModel):
         if self.path is not None and self.overrides:
             raise ValueError("'overrides' apply to a preset, not to a checkpoint 'path'")
         return self
-
-
-def build_model(config: ModelConfig, vocab_size: int, eos_id: int, pad_id: int | None = None):
-    """A ``transformers`` causal LM on the CPU, in float32."""
-    from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
-
-    if config.path is not None:
-        if not Path(config.path).is_dir():
-            raise CurricleError(f"model.path: no such directory: {config.path}")
-        try:
-            model = AutoModelForCausalLM.from_pretrained(str(config.path), local_files_only=True,
-                                                         attn_implementation="sdpa")
-        except (OSError, ValueError) as err:
-            raise CurricleError(f"model.path: cannot load a causal LM from {config.path}: {err}") from None
-        if model.config.vocab_size < vocab_size:
-            raise CurricleError(
-                f"model.path: the checkpoint's vocabulary ({model.config.vocab_size}) is smaller than "
-                f"the tokenizer's ({vocab_size}); use the checkpoint's own tokenizer"
-            )
-        return model
-    shape = {**PRESETS[config.preset], **config.overrides}
-    shape.setdefault("num_key_value_heads", shape.get("num_attention_heads"))
-    shape.setdefault("tie_word_embeddings", True)
-    try:
-        llama = LlamaConfig(
-            vocab_size=vocab_size,
-            max_position_embeddings=config.max_position_embeddings,
-            bos_token_id=eos_id,
-            eos_token_id=eos_id,
-            pad_token_id=pad_id,
-            **shape,
-        )
-    except (TypeError, ValueError) as err:
-        raise CurricleError(f"model.overrides: {err}") from None
-    llama._attn_implementation = "sdpa"
-    return LlamaForCausalLM(llama)
-
-
-def count_parameters(model) -> int:
-    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,92 @@
+"""The emergence map's settings (``curricle map --config``) and a study's file
+(``curricle study``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from curricle.config import RunConfig, parse_config
+from curricle.probes.config import ProbeConfig
+
+
+@dataclass
+class CurveSettings:
+    fraction: float = 0.5
+    saturation: float = 0.9
+    sigma: float = 0.15
+    stable_k: int = 3
+    min_gain: float = 0.1
+    z: float = 2.0
+
+
+class MapConfig(BaseModel):
+    """How the map reads curves (``curricle map --config``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    metric: str = "discrete"
+    """``discrete`` (accuracy / exact match), ``continuous`` (normalized probability, or
+    log-probability for text probes), or a metric name (``prob``, ``margin``)."""
+    variant: Literal["fixed", "stable", "elbow"] = "fixed"
+    """Which emergence point orders skills."""
+    fraction: float = Field(0.5, gt=0, lt=1)
+    """Emergence: this fraction of the way from chance to best."""
+    saturation: float = Field(0.9, gt=0, le=1)
+    """Saturation: this fraction of the way from chance to best."""
+    sigma: float = Field(0.15, ge=0)
+    """Gaussian smoothing bandwidth, in natural-log tokens (0: none)."""
+    stable_k: int = Field(3, ge=1)
+    """``stable``: the curve stays above the threshold for this many checkpoints."""
+    min_gain: float = Field(0.1, ge=0)
+    """A skill emerges only if best - chance is at least this..."""
+    z: float = Field(2.0, ge=0)
+    """...and at least this many standard errors of its best raw score."""
+    tasks: list[str] | None = None
+    """Only these tasks (default: all)."""
+    bootstrap: int = Field(1000, ge=0)
+    """Bootstrap resamples: of skills, for the consistency intervals; and of each curve
+    (its scores redrawn from their standard errors), for the emergence and saturation
+    intervals (0: no intervals)."""
+    permutations: int = Field(1000, ge=0)
+    """Shuffles for the consistency p-values."""
+    seed: int = 0
+    """Seed of the resampling (a curve's draws: this seed and the skill's name)."""
+
+    def curve_settings(self) -> CurveSettings:
+        return CurveSettings(self.fraction, self.saturation, self.sigma, self.stable_k, self.min_gain, self.z)
+
+
+class StudyConfig(BaseModel):
+    """Runs that differ only in seed, and how to probe and map them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "study"
+    """A name for output."""
+    out_dir: Path
+    """Where the runs, the probe results and the map go."""
+    seeds: list[int] = Field(min_length=2)
+    """One run per seed."""
+    run: dict[str, Any]
+    """The run config (``curricle train``'s); ``seed`` is set per run, and ``data_dir``
+    defaults to ``OUT/data`` (shared: the seeds train on the same store)."""
+    probe: ProbeConfig = Field(default_factory=ProbeConfig)
+    """``curricle probe`` settings."""
+    map: MapConfig = Field(default_factory=MapConfig)
+    """``curricle map`` settings."""
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct(cls, v: list[int]) -> list[int]:
+        if len(set(v)) != len(v):
+            raise ValueError("seeds must be distinct")
+        return v
+
+    def run_config(self, seed: int) -> RunConfig:
+        data = {**self.run, "seed": seed, "name": f"{self.name}-seed{seed}"}
+        data.setdefault("data_dir", str(self.out_dir / "data"))
+        return parse_config(data, f"study run (seed {seed})")

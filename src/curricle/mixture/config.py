@@ -1,0 +1,240 @@
+"""The mixture's config: batch shape, sequence-length schedule, domain-weight schedules and
+difficulty pacing, and the registry of schedule kinds.
+
+Adding a schedule kind: a ``ScheduleConfig`` subclass here (its ``kind`` a ``Literal``), an
+implementation in ``mixture/schedules/<kind>.py`` (a
+:class:`~curricle.mixture.schedules.base.WeightSchedule` subclass), and one line in
+``SCHEDULES``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from typing import Callable, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from curricle.registry import Registry
+
+# -- sequence length -----------------------------------------------------------------------
+
+class SeqLenSchedule(BaseModel):
+    """``points: [[0, 64], [500, 256]]``: 64 tokens per row at step 0, 256 from step 500.
+
+    Between points the length is interpolated (``linear``) or held (``step``), then rounded
+    down to a multiple of ``multiple_of``. Before the first point the first length holds,
+    after the last the last.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    points: list[tuple[int, int]] = Field(min_length=1)
+    """(step, tokens per row) pairs, steps strictly increasing, lengths >= 2."""
+    interpolate: Literal["linear", "step"] = "linear"
+    """How the length moves between points."""
+    multiple_of: int = Field(8, ge=1)
+    """Round interpolated lengths down to a multiple of this (kernel-friendly shapes)."""
+
+    @model_validator(mode="after")
+    def _check(self) -> "SeqLenSchedule":
+        steps = [s for s, _ in self.points]
+        if any(b <= a for a, b in zip(steps, steps[1:])):
+            raise ValueError(f"points: steps must be strictly increasing, got {steps}")
+        if any(s < 0 for s in steps):
+            raise ValueError("points: steps must be >= 0")
+        if any(n < 2 for _, n in self.points):
+            raise ValueError("points: every length must be >= 2")
+        return self
+
+    def at(self, step: int) -> int:
+        steps = [s for s, _ in self.points]
+        i = bisect.bisect_right(steps, step) - 1
+        if i < 0:
+            return self.points[0][1]
+        if i == len(self.points) - 1 or self.interpolate == "step":
+            return self.points[i][1]
+        (s0, n0), (s1, n1) = self.points[i], self.points[i + 1]
+        n = n0 + (n1 - n0) * (step - s0) / (s1 - s0)
+        return max(self.multiple_of, int(n) // self.multiple_of * self.multiple_of)
+
+    @property
+    def max_len(self) -> int:
+        return max(n for _, n in self.points)
+
+
+def seq_len_at(spec: int | SeqLenSchedule, step: int) -> int:
+    return spec if isinstance(spec, int) else spec.at(step)
+
+
+def max_seq_len(spec: int | SeqLenSchedule) -> int:
+    return spec if isinstance(spec, int) else spec.max_len
+
+
+# -- difficulty pacing (competence-based curriculum, Platanios et al., 2019) -------------
+
+def fixed_linear(t: int, steps: int, start: float, buckets: int) -> float:
+    return min(1.0, start + (1.0 - start) * t / steps)
+
+
+def fixed_root(t: int, steps: int, start: float, buckets: int) -> float:
+    return min(1.0, math.sqrt(start**2 + (1.0 - start**2) * t / steps))
+
+
+def fixed_discrete(t: int, steps: int, start: float, buckets: int) -> float:
+    return min(1.0, start + (1.0 - start) * math.floor(buckets * t / steps) / buckets)
+
+
+PACING: dict[str, Callable[[int, int, float, int], float]] = {
+    "fixed_linear": fixed_linear,
+    "fixed_root": fixed_root,
+    "fixed_discrete": fixed_discrete,
+}
+
+
+class PacingConfig(BaseModel):
+    """Pacing of one domain."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    column: str = "n_tokens"
+    """Metadata column that measures difficulty (n_tokens, n_chars, compression_ratio,
+    mean_token_rarity, or one you added)."""
+    kind: Literal["fixed_linear", "fixed_root", "fixed_discrete"] = "fixed_root"
+    """Competence function (see module doc)."""
+    start: float = Field(0.1, gt=0, le=1)
+    """Share of the domain's documents (easiest first) available at step 0."""
+    steps: int = Field(ge=1)
+    """Step at which every document is available."""
+    buckets: int = Field(4, ge=1)
+    """Number of increments for fixed_discrete."""
+    descending: bool = False
+    """Rank by the column descending (a larger value is easier), e.g. compression_ratio."""
+
+    def competence(self, step: int) -> float:
+        return PACING[self.kind](max(0, step), self.steps, self.start, self.buckets)
+
+
+# -- weight schedules ----------------------------------------------------------------------
+
+class ScheduleConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str
+
+    def referenced_domains(self) -> set[str]:
+        """Domains the config names, checked against the sources / store."""
+        return set()
+
+
+class DomainWeights(BaseModel):
+    """A mixture given either as explicit weights or as a temperature over natural sizes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    weights: dict[str, float] | None = None
+    """Token weights per domain (normalized; domains left out get 0). Exclusive with temperature."""
+    temperature: float | None = Field(None, gt=0)
+    """p(d) proportional to tokens(d) ** (1 / temperature): 1 is the natural mixture, larger
+    flattens toward uniform. Exclusive with weights."""
+
+    @field_validator("weights")
+    @classmethod
+    def _weights_valid(cls, w: dict[str, float] | None) -> dict[str, float] | None:
+        if w is None:
+            return w
+        for name, v in w.items():
+            if not math.isfinite(v) or v < 0:
+                raise ValueError(f"weight of '{name}' is {v}; weights must be finite and >= 0")
+        if not any(v > 0 for v in w.values()):
+            raise ValueError("all weights are zero; at least one domain needs a positive weight")
+        return w
+
+    def model_post_init(self, __context) -> None:
+        if (self.weights is None) == (self.temperature is None):
+            raise ValueError("give exactly one of 'weights' or 'temperature'")
+
+    def referenced_domains(self) -> set[str]:
+        return set(self.weights or {})
+
+
+class StaticConfig(ScheduleConfig, DomainWeights):
+    """``kind: static`` with ``weights: {domain: w}``, or ``temperature: T`` (1 = natural)."""
+
+    kind: Literal["static"] = "static"
+
+    def referenced_domains(self) -> set[str]:
+        return DomainWeights.referenced_domains(self)
+
+
+class TemperatureConfig(ScheduleConfig):
+    kind: Literal["temperature"] = "temperature"
+    temperature: float = Field(1.0, gt=0)
+    """1: natural sizes; larger: flatter."""
+
+
+class Phase(DomainWeights):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    """Shown in logs and reports (e.g. warmup, ramp, consolidation)."""
+    steps: int | None = Field(None, ge=1)
+    """Length in optimizer steps; only the last phase may leave it unset (until the end)."""
+    ramp: int = Field(0, ge=0)
+    """Steps over which weights move linearly from the previous phase's to this one's."""
+
+
+class PhasesConfig(ScheduleConfig):
+    kind: Literal["phases"] = "phases"
+    phases: list[Phase] = Field(min_length=1)
+    """The phases in order."""
+
+    @model_validator(mode="after")
+    def _check(self) -> "PhasesConfig":
+        for i, p in enumerate(self.phases):
+            if p.steps is None and i != len(self.phases) - 1:
+                raise ValueError(f"phases.{i} ('{p.name}'): only the last phase may leave 'steps' unset")
+            if p.steps is not None and p.ramp > p.steps:
+                raise ValueError(f"phases.{i} ('{p.name}'): ramp {p.ramp} is longer than the phase ({p.steps} steps)")
+            if i == 0 and p.ramp:
+                raise ValueError(f"phases.0 ('{p.name}'): the first phase has nothing to ramp from; set ramp: 0")
+        names = [p.name for p in self.phases]
+        if len(set(names)) != len(names):
+            raise ValueError(f"phase names must be unique, got {names}")
+        return self
+
+    def referenced_domains(self) -> set[str]:
+        return set().union(*(p.referenced_domains() for p in self.phases))
+
+
+SCHEDULES = Registry("schedule", {
+    "static": (StaticConfig, "curricle.mixture.schedules.static:StaticSchedule"),
+    "temperature": (TemperatureConfig, "curricle.mixture.schedules.temperature:TemperatureSchedule"),
+    "phases": (PhasesConfig, "curricle.mixture.schedules.phases:PhasedSchedule"),
+})
+
+#: The config of any schedule kind, told apart by its ``kind`` field.
+ScheduleSpec = SCHEDULES.union()
+
+
+# -- the mixture -----------------------------------------------------------------------------
+
+class MixtureConfig(BaseModel):
+    """What the model sees, step by step."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    batch_rows: int = Field(16, ge=1)
+    """Global batch: rows per optimizer step over all ranks (must divide by the world size)."""
+    seq_len: int | SeqLenSchedule = 128
+    """Tokens per row (model inputs), fixed or a schedule; each row carries one more token for
+    the shifted labels."""
+    schedule: ScheduleSpec = Field(default_factory=lambda: StaticConfig(temperature=1.0))
+    """Domain weights over time (static / temperature / phases). Default: natural sizes."""
+    pacing: dict[str, PacingConfig] = Field(default_factory=dict)
+    """Difficulty pacing per domain name (domains not listed are not paced)."""
+    max_epochs: float = Field(4.0, gt=0)
+    """Warn when a domain has been served more than this many times its size."""
+
+    def referenced_domains(self) -> set[str]:
+        return self.schedule.referenced_domains() | set(self.pacing)

@@ -1,0 +1,49 @@
+"""``curricle prepare CONFIG``: the run's tokenizer and token store, and its summary table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from curricle.config import RunConfig, load_config
+from curricle.curate.funnel import curated_source_configs
+from curricle.prepare.pipeline import PrepareReport, prepare
+from curricle.sources.config import CuratedConfig, SourceConfig
+
+
+def run_sources(config: RunConfig) -> list[SourceConfig]:
+    """What prepare reads: the curated documents when the run has a ``curate:`` block (run
+    ``curricle curate`` first), else the sources themselves."""
+    if config.curate is None:
+        return list(config.sources)
+    return [CuratedConfig(**c) for c in curated_source_configs(config.curate.output_dir)]
+
+
+def prepare_run(config: RunConfig, progress: bool = True) -> PrepareReport:
+    """Bring ``config.data_dir`` up to date with the run's sources (or curated documents)."""
+    return prepare(run_sources(config), config.tokenizer, config.prepare, config.data_dir, progress=progress)
+
+
+def print_report(report: PrepareReport, console: Console | None = None) -> None:
+    """The prepare summary as a table."""
+    console = console or Console()
+    table = Table(title=f"token store: {report.data_dir}", title_justify="left")
+    for col in ("domain", "train docs", "train tokens", "heldout docs", "heldout tokens", ""):
+        table.add_column(col, justify="left" if col in ("domain", "") else "right")
+    for d in report.domains:
+        table.add_row(d.domain, f"{d.train_docs:,}", f"{d.train_tokens:,}", f"{d.heldout_docs:,}",
+                      f"{d.heldout_tokens:,}", "up to date" if d.up_to_date else "written")
+    console.print(table)
+    for name, skipped in report.skipped.items():
+        if skipped:
+            console.print(f"[yellow]{name}: skipped {sum(skipped.values())} records: {skipped}[/]")
+    tok = "trained" if report.tokenizer_trained else "up to date"
+    console.print(f"tokenizer {tok}; {'nothing to do' if not report.did_work else 'done'} in {report.seconds:.1f}s")
+
+
+def prepare_command(config_path: Path) -> PrepareReport:
+    report = prepare_run(load_config(config_path))
+    print_report(report)
+    return report

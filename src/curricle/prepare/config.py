@@ -1,0 +1,47 @@
+"""``tokenizer:`` and ``prepare:``: how ``curricle prepare`` gets its tokenizer and turns
+documents into the token store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class TokenizerConfig(BaseModel):
+    """How ``prepare`` gets its tokenizer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["bpe", "pretrained"] = "bpe"
+    """``bpe``: train a byte-level BPE on a sample of the sources; ``pretrained``: load ``path``."""
+    vocab_size: int = Field(4096, ge=260, le=1_000_000)
+    """Vocabulary size of a trained BPE (256 bytes + special tokens + merges)."""
+    min_frequency: int = Field(2, ge=1)
+    """A pair must occur this often in the sample to become a merge."""
+    sample_docs_per_source: int = Field(2000, ge=1)
+    """How many documents of each source the BPE is trained on."""
+    path: Path | None = None
+    """A local HF tokenizer directory (``kind: pretrained``); never downloaded."""
+
+    @model_validator(mode="after")
+    def _path_matches_kind(self) -> "TokenizerConfig":
+        if self.kind == "pretrained" and self.path is None:
+            raise ValueError("kind 'pretrained' needs 'path' (a local tokenizer directory)")
+        if self.kind == "bpe" and self.path is not None:
+            raise ValueError("'path' is only for kind 'pretrained'; kind 'bpe' trains its own")
+        return self
+
+
+class PrepareConfig(BaseModel):
+    """How documents become the token store."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    heldout_fraction: float = Field(0.05, ge=0, lt=1)
+    """Share of each domain's documents held out for evaluation (chosen by a hash of the id)."""
+    min_heldout_docs: int = Field(1, ge=0)
+    """Hold out at least this many documents per domain (if it has more than that)."""
+    encode_batch_docs: int = Field(256, ge=1)
+    """Documents per tokenizer call."""

@@ -1,0 +1,134 @@
+"""``curricle mix-search CONFIG --runs K``: propose a mixture from K small proxy runs.
+
+1. K proxy runs of ``proxy_steps`` steps, each with static weights drawn as RegMix draws them
+   (Liu et al., 2024): a Dirichlet centred on the natural mixture smoothed by ``temperature``
+   (``natural ** (1 / temperature)``, normalized), whose strength (the sum of its alphas) is
+   drawn log-uniformly from ``strength``. Weak draws give sparse mixtures near a corner,
+   strong ones mixtures near the centre, so the proxies span the simplex around the natural
+   mixture instead of clustering at it. Same seed and model for all. A draw that would serve
+   a domain more than ``mixture.max_epochs`` times over in a run is drawn again (RegMix
+   bounds each domain's weight by its tokens the same way).
+2. A regression from mixture to held-out loss. Per target domain ``i``, the Data Mixing Laws
+   form (Ye et al., 2024)::
+
+       L_i(r) = c_i + k_i * exp(sum_j t_ij * r_j)
+
+   (``c_i`` by a grid search below the smallest observed loss, the rest by least squares on
+   ``log(L_i - c_i)``); the objective is the mean over domains. With LightGBM installed,
+   ``regressor: lightgbm`` fits gradient-boosted trees to the objective instead (RegMix,
+   Liu et al., 2024).
+3. The proposal: ``candidates`` mixtures drawn the same way as the proxies (so the fit is
+   asked only about the region the proxies covered, not extrapolated to the whole simplex),
+   scored under the fitted model; the mean of the best ``top_k`` (RegMix's search), with a
+   floor per domain.
+4. One validation run at the proposal, reporting predicted against measured loss.
+
+Everything lands in ``OUT/`` (one directory per run, and ``mix_search.json``).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from curricle import atomic
+from curricle.config import RunConfig, load_config
+from curricle.controllers.base import apply_floor
+from curricle.controllers.config import ScheduleControllerConfig
+from curricle.errors import CurricleError
+from curricle.mixture.config import StaticConfig
+from curricle.prepare.command import prepare_run
+from curricle.search.mixing_laws import MixtureModel, draw_mixtures, epoch_caps, mean_eval_loss
+from curricle.store import TokenStore
+from curricle.train.checkpoint import latest_complete
+from curricle.train.command import train_run
+
+log = logging.getLogger(__name__)
+
+
+def _run_with_weights(config: RunConfig, weights: dict[str, float], run_dir: Path, steps: int, progress: bool):
+    mixture = config.mixture.model_copy(update={"schedule": StaticConfig(weights=weights)})
+    train = config.train.model_copy(update={"steps": steps, "eval_every": steps})
+    cfg = config.model_copy(update={"mixture": mixture, "train": train, "controller": ScheduleControllerConfig()})
+    done = latest_complete(run_dir / "checkpoints")
+    if done is None or done[0] < steps:
+        train_run(cfg, run_dir, resume=done is not None, progress=progress)
+
+
+def mix_search(config: RunConfig, runs: int, out: Path, progress: bool = True) -> dict[str, Any]:
+    """Proxy runs, fit, proposal, validation; returns (and writes) the summary."""
+    if runs < 3:
+        raise CurricleError("--runs: at least 3 proxy runs are needed to fit a mixture model")
+    cfg = config.mix_search
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    prepare_run(config, progress=progress)
+    store = TokenStore(config.data_dir)
+    domains = store.domains
+    natural_tokens = np.array([store.natural_tokens()[d] for d in domains], dtype=np.float64)
+    natural = natural_tokens / natural_tokens.sum()
+    steps = cfg.proxy_steps or config.train.steps
+    # The proxies' and the target run's caps: a mixture must respect max_epochs in both.
+    cap = np.minimum(epoch_caps(config.mixture, natural_tokens, steps), epoch_caps(config.mixture, natural_tokens, config.train.steps))
+    rng = np.random.default_rng([config.seed, 0xD1A])
+    centre = natural ** (1.0 / cfg.temperature)
+    centre /= centre.sum()
+    mixtures = draw_mixtures(rng, centre, cfg.strength, runs, cap)  # (K, D)
+
+    losses = []
+    for i, r in enumerate(mixtures):
+        log.info("proxy run %d/%d: %s", i + 1, runs, ", ".join(f"{d} {w:.2f}" for d, w in zip(domains, r)))
+        run_dir = out / f"proxy_{i:03d}"
+        _run_with_weights(config, dict(zip(domains, r.tolist())), run_dir, steps, progress)
+        losses.append(mean_eval_loss(run_dir / "metrics.jsonl", domains)[1])
+    per_domain = np.array(losses)  # (K, D)
+
+    model = MixtureModel(cfg.regressor, mixtures, per_domain)
+    candidates = draw_mixtures(rng, centre, cfg.strength, cfg.candidates, cap)
+    candidates = np.vstack([candidates, mixtures])
+    scores = model.predict(candidates)
+    top = candidates[np.argsort(scores)[: cfg.top_k]].mean(axis=0)
+    proposal = apply_floor(top, cfg.min_weight)  # every weight >= the floor, summing to 1
+    predicted = float(model.predict(proposal)[0])
+
+    val_dir = out / "validation"
+    _run_with_weights(config, dict(zip(domains, proposal.tolist())), val_dir, steps, progress)
+    measured, measured_per = mean_eval_loss(val_dir / "metrics.jsonl", domains)
+    natural_pred = float(model.predict(natural)[0])
+    summary = {
+        "domains": domains,
+        "proxy_steps": steps,
+        "proxies": [{"weights": dict(zip(domains, r.tolist())), "mean_eval_loss": float(np.mean(row)),
+                     "eval_loss": dict(zip(domains, row))} for r, row in zip(mixtures, losses)],
+        "model": model.describe(),
+        "proposal": dict(zip(domains, proposal.tolist())),
+        "predicted_mean_eval_loss": predicted,
+        "measured_mean_eval_loss": measured,
+        "measured_eval_loss": dict(zip(domains, measured_per)),
+        "best_proxy_mean_eval_loss": float(per_domain.mean(axis=1).min()),
+        "natural_predicted_mean_eval_loss": natural_pred,
+    }
+    atomic.write_json(out / "mix_search.json", summary)
+    return summary
+
+
+def mix_search_command(config_path: Path, runs: int, out: Path) -> dict[str, Any]:
+    summary = mix_search(load_config(config_path), runs, out)
+    console = Console()
+    table = Table(title=f"mix-search: {runs} proxy runs of {summary['proxy_steps']} steps", title_justify="left")
+    table.add_column("domain")
+    table.add_column("proposed weight", justify="right")
+    table.add_column("measured held-out loss", justify="right")
+    for d in summary["domains"]:
+        table.add_row(d, f"{summary['proposal'][d]:.3f}", f"{summary['measured_eval_loss'][d]:.3f}")
+    console.print(table)
+    console.print(f"predicted mean held-out loss {summary['predicted_mean_eval_loss']:.4f}, "
+                  f"measured {summary['measured_mean_eval_loss']:.4f} "
+                  f"(best proxy {summary['best_proxy_mean_eval_loss']:.4f}); written to {out / 'mix_search.json'}")
+    return summary
+

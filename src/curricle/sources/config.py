@@ -1,0 +1,157 @@
+"""The configs of every source kind, and the registry of kinds.
+
+A source yields documents ``{id, text, domain, meta}``; its config says where they come from
+and which domain they belong to. Adding a kind: a ``SourceConfig`` subclass here (its
+``kind`` a ``Literal``), an implementation in ``sources/<kind>.py`` (a
+:class:`~curricle.sources.base.Source` subclass), and one line in ``SOURCES``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from curricle.registry import Registry
+from curricle.synthetic import known_skill, make_generator
+
+
+class SourceConfig(BaseModel):
+    """Fields every source kind shares. Each kind subclasses this with its own fields."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str
+    """The source kind, a key of ``curricle.sources.SOURCES``."""
+    domain: str = Field(min_length=1)
+    """The domain its documents belong to (the unit the mixture weights)."""
+    max_docs: int | None = Field(None, ge=1)
+    """Stop after this many documents (None: all)."""
+
+
+class JsonlConfig(SourceConfig):
+    kind: Literal["jsonl"] = "jsonl"
+    """Always ``jsonl``."""
+    path: str = Field(min_length=1)
+    """A ``.jsonl`` / ``.jsonl.gz`` file, or a glob of them (``**`` matches subdirectories)."""
+    text_field: str = Field("text", min_length=1)
+    """The record key holding the document text (a string)."""
+    use_record_domain: bool = False
+    """Take each record's ``domain`` key, where present, over ``domain``."""
+
+
+class ParquetConfig(SourceConfig):
+    kind: Literal["parquet"] = "parquet"
+    """Always ``parquet``."""
+    path: str = Field(min_length=1)
+    """A ``.parquet`` file, or a glob of them (``**`` matches subdirectories)."""
+    text_field: str = Field("text", min_length=1)
+    """The column holding the document text (string or large_string)."""
+    id_field: str | None = None
+    """The column holding each row's id (any type, turned into a string). None: ids are
+    ``<file>:<row>``."""
+
+
+class TextDirConfig(SourceConfig):
+    kind: Literal["text"] = "text"
+    """Always ``text``."""
+    path: str = Field(min_length=1)
+    """The directory to read."""
+    glob: str = Field("**/*.txt", min_length=1)
+    """Which files under ``path`` to read (``pathlib`` glob; ``**`` matches subdirectories)."""
+
+    @field_validator("glob")
+    @classmethod
+    def _relative_glob(cls, v: str) -> str:
+        if Path(v).is_absolute():
+            raise ValueError(f"expected a pattern relative to 'path', got the absolute {v!r}")
+        return v
+
+
+class HFDiskConfig(SourceConfig):
+    kind: Literal["hf-disk"] = "hf-disk"
+    """Always ``hf-disk``."""
+    path: str = Field(min_length=1)
+    """The directory ``save_to_disk`` wrote."""
+    split: str = Field("train", min_length=1)
+    """Which split to read when the directory holds a ``DatasetDict`` (ignored for a
+    ``Dataset``)."""
+    text_field: str = Field("text", min_length=1)
+    """The column holding the document text (a string feature)."""
+    id_field: str | None = None
+    """The column holding each row's id (turned into a string). None: the row index."""
+
+
+class PythonCodeConfig(SourceConfig):
+    kind: Literal["python-code"] = "python-code"
+    """Always ``python-code``."""
+    max_file_bytes: int = Field(200_000, gt=0)
+    """Skip files larger than this many bytes (counted as ``too-large``)."""
+    include: list[str] | None = None
+    """Only files whose path relative to the standard library matches one of these fnmatch
+    patterns (``*`` also matches ``/``), e.g. ``["json/*", "textwrap.py"]``. None: all."""
+
+Part = Literal["topics", "docstrings"]
+
+
+class PythonProseConfig(SourceConfig):
+    kind: Literal["python-prose"] = "python-prose"
+    """Always ``python-prose``."""
+    parts: list[Part] = Field(default_factory=lambda: ["topics", "docstrings"], min_length=1)
+    """Which parts to read, in this order: ``topics`` (pydoc's documentation topics) and/or
+    ``docstrings`` (standard-library docstrings)."""
+    min_chars: int = Field(200, ge=0)
+    """Skip topics and docstrings shorter than this many characters (counted as ``too-short``)."""
+    include: list[str] | None = None
+    """Only docstrings of files whose path relative to the standard library matches one of
+    these fnmatch patterns, e.g. ``["json/*"]``. None: all. Topics are not filtered."""
+
+    @field_validator("parts")
+    @classmethod
+    def _no_repeats(cls, v: list[Part]) -> list[Part]:
+        if len(set(v)) != len(v):
+            raise ValueError(f"expected each part at most once, got {v}")
+        return v
+
+
+class SyntheticConfig(SourceConfig):
+    kind: Literal["synthetic"] = "synthetic"
+    """Always ``synthetic``."""
+    skill: Annotated[str, AfterValidator(known_skill)]
+    """The generator, a key of ``curricle.synthetic.GENERATORS`` (e.g. ``arithmetic``)."""
+    seed: int = 0
+    """The generator's seed: it fixes the items (and, for ``facts``, the entities)."""
+    n_docs: int = Field(500, gt=0)
+    """How many documents to generate."""
+    items_per_doc: int = Field(16, gt=0)
+    """Train items per document, one per line."""
+    params: dict[str, Any] = Field(default_factory=dict)
+    """Keyword parameters of the generator (e.g. ``{digits: 3}`` for ``arithmetic``)."""
+
+    @model_validator(mode="after")
+    def _valid_params(self) -> "SyntheticConfig":
+        # Build the generator once so bad parameters fail at load time, not mid-prepare.
+        make_generator(self.skill, self.seed, **self.params)
+        return self
+
+
+class CuratedConfig(SourceConfig):
+    kind: Literal["curated"] = "curated"
+    """Always ``curated``."""
+    path: str = Field(min_length=1)
+    """The curate output directory (``curate.output_dir``, holding ``funnel.json``)."""
+
+SOURCES = Registry("source", {
+    "jsonl": (JsonlConfig, "curricle.sources.jsonl:JsonlSource"),
+    "parquet": (ParquetConfig, "curricle.sources.parquet:ParquetSource"),
+    "text": (TextDirConfig, "curricle.sources.text_dir:TextDirSource"),
+    "hf-disk": (HFDiskConfig, "curricle.sources.hf_disk:HFDiskSource"),
+    "python-code": (PythonCodeConfig, "curricle.sources.python_code:PythonCodeSource"),
+    "python-prose": (PythonProseConfig, "curricle.sources.python_prose:PythonProseSource"),
+    "synthetic": (SyntheticConfig, "curricle.sources.synthetic:SyntheticSource"),
+    "curated": (CuratedConfig, "curricle.sources.curated:CuratedSource"),
+})
+
+#: The config of any source kind, told apart by its ``kind`` field.
+SourceSpec = SOURCES.union()

@@ -1,0 +1,105 @@
+"""``train:``: the optimizer, the loop's intervals, checkpoints, the learning-rate schedule,
+the stability guard, telemetry and in-loop probing."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from curricle.probes.config import ProbeHookConfig
+from curricle.telemetry.config import TelemetryConfig
+
+
+class LRConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["constant", "cosine", "wsd"] = "cosine"
+    """Schedule shape (see module doc)."""
+    warmup_steps: int = Field(10, ge=0)
+    """Steps of linear warm-up from 0 to the peak."""
+    min_lr_ratio: float = Field(0.1, ge=0, le=1)
+    """Floor of the decay, as a fraction of the peak."""
+    decay_fraction: float = Field(0.2, gt=0, le=1)
+    """wsd: share of the run spent decaying (when ``decay_phase`` is not set)."""
+    decay_phase: str | None = None
+    """wsd: start the decay at this curriculum phase's first step (e.g. consolidation)."""
+    decay_shape: Literal["linear", "sqrt", "cosine"] = "sqrt"
+    """wsd: shape of the decay (``sqrt`` is 1 - sqrt(progress), as in MiniCPM / WSD papers)."""
+
+    @model_validator(mode="after")
+    def _check(self) -> "LRConfig":
+        if self.decay_phase is not None and self.kind != "wsd":
+            raise ValueError("decay_phase applies to kind 'wsd' only")
+        return self
+
+
+class CheckpointConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    every: int = Field(20, ge=1)
+    """Save every this many optimizer steps (and always at the end)."""
+    keep_last: int = Field(3, ge=1)
+    """Keep the newest this many checkpoints..."""
+    keep_every: int | None = Field(None, ge=1)
+    """...and also every checkpoint whose step is a multiple of this (for probing a series)."""
+
+
+class GuardConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    """Turn the guard off entirely (bad steps are then applied)."""
+    z_threshold: float = Field(6.0, gt=0)
+    """A loss this many standard deviations above the recent mean is a spike."""
+    window: int = Field(50, ge=2)
+    """How many recent good steps the mean and deviation are taken over."""
+    min_history: int = Field(10, ge=2)
+    """No spike detection before this many good steps (early loss falls fast)."""
+    min_std: float = Field(0.01, ge=0)
+    """Floor on the deviation, so a flat loss curve does not flag tiny wiggles."""
+    max_spikes: int = Field(3, ge=1)
+    """Consecutive skipped steps that trigger a rollback to the last checkpoint."""
+    inject: dict[int, Literal["nan", "spike"]] = {}
+    """Testing aid: make the loss of these steps NaN, or 100x larger, to exercise the guard."""
+
+
+class TrainConfig(BaseModel):
+    """The optimizer, the loop's intervals, and what it writes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    steps: int = Field(40, ge=1)
+    """Optimizer steps in the run."""
+    lr: float = Field(3e-3, gt=0)
+    """Peak learning rate (AdamW)."""
+    weight_decay: float = Field(0.1, ge=0)
+    """AdamW weight decay (not applied to norms and biases)."""
+    betas: tuple[float, float] = (0.9, 0.95)
+    """AdamW betas."""
+    grad_clip: float | None = Field(1.0, gt=0)
+    """Clip the global gradient norm to this (None: no clipping)."""
+    grad_accum: int = Field(1, ge=1)
+    """Micro-batches per optimizer step; each step's global batch is one mixture draw."""
+    lr_schedule: LRConfig = Field(default_factory=LRConfig)
+    """Warm-up and decay shape."""
+    eval_every: int = Field(20, ge=1)
+    """Held-out loss, perplexity and calibration every this many steps (and at the end)."""
+    eval_rows_per_domain: int = Field(16, ge=1)
+    """Held-out rows scored per domain."""
+    eval_seq_len: int | None = Field(None, ge=2)
+    """Row length for evaluation (default: the mixture's longest seq_len)."""
+    eval_batch_rows: int = Field(16, ge=1)
+    """Rows per forward pass during evaluation."""
+    checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
+    """Interval and retention of checkpoints."""
+    guard: GuardConfig = Field(default_factory=GuardConfig)
+    """NaN / spike detection and rollback."""
+    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
+    """Where metrics go besides RUN/metrics.jsonl."""
+    probe: ProbeHookConfig | None = None
+    """Probe the model every ``probe.every`` steps into RUN/probes.jsonl (rank 0); None: no probing."""
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    """auto: bf16 autocast on GPU, fp32 on CPU."""
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    """Where to train (auto: CUDA if available)."""
