@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import sys
+import time
 
 import pytest
 import yaml
@@ -57,3 +61,21 @@ def make_config(prepared_dir):
 
 
 PYTHON = sys.executable
+
+
+def run_killed_then_resumed(cmd: list[str], run_dir, resume_flag: str = "--resume", at_step: int = 20,
+                            cwd=None) -> subprocess.CompletedProcess:
+    """Run ``cmd`` (a 40-step training run into ``run_dir``), SIGKILL it once its ``at_step``
+    checkpoint exists, then rerun it with ``resume_flag``; returns the resumed run's process."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not (run_dir / "checkpoints" / f"step_{at_step}").is_dir():
+        assert proc.poll() is None, f"run ended before its step-{at_step} checkpoint"
+        assert time.time() < deadline
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (run_dir / "checkpoints" / "step_40").exists()
+    return subprocess.run([*cmd, resume_flag], env=env, cwd=cwd, capture_output=True, text=True)
+

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -21,7 +19,7 @@ from curricle.train.command import build_trainer
 from curricle.train.config import TrainConfig
 from curricle.train.hooks import Hook
 from curricle.train.loop import Trainer
-from tests.train.conftest import PYTHON
+from tests.train.conftest import PYTHON, run_killed_then_resumed
 from tests.train.tally import TALLY_LOG, TokenTally
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,17 +86,7 @@ def test_a_stateful_hook_survives_a_kill_and_resume(tmp_path, write_config):
     subprocess.run(tally_cmd(config, full), check=True, env=env, capture_output=True, cwd=ROOT)
 
     killed = tmp_path / "killed"
-    proc = subprocess.Popen(tally_cmd(config, killed), env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while not (killed / "checkpoints" / "step_20").is_dir():
-        assert proc.poll() is None, "run ended before its step-20 checkpoint"
-        assert time.time() < deadline
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert not (killed / "checkpoints" / "step_40").exists()
-    r = subprocess.run(tally_cmd(config, killed, "--resume"), env=env, capture_output=True, text=True, cwd=ROOT)
+    r = run_killed_then_resumed(tally_cmd(config, killed), killed, cwd=ROOT)
     assert r.returncode == 0, r.stderr
 
     assert read(killed / TALLY_LOG) == read(full / TALLY_LOG)

@@ -2,13 +2,11 @@
 
 import json
 import os
-import signal
 import subprocess
-import time
 
 import pytest
 
-from tests.train.conftest import PYTHON
+from tests.train.conftest import PYTHON, run_killed_then_resumed
 
 
 def losses(run_dir):
@@ -28,18 +26,7 @@ def test_sigkill_at_step_20_then_resume_equals_uninterrupted(tmp_path, write_con
     subprocess.run(train_cmd(config, full), check=True, env=env, capture_output=True)
 
     killed = tmp_path / "killed"
-    # Slow the run down a little after step 20 so the kill lands mid-run, not after it.
-    proc = subprocess.Popen(train_cmd(config, killed), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while not (killed / "checkpoints" / "step_20").is_dir():
-        assert proc.poll() is None, "run ended before its step-20 checkpoint"
-        assert time.time() < deadline
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert not (killed / "checkpoints" / "step_40").exists()
-
-    r = subprocess.run(train_cmd(config, killed, "--resume"), env=env, capture_output=True, text=True)
+    r = run_killed_then_resumed(train_cmd(config, killed), killed)
     assert r.returncode == 0, r.stderr
     assert losses(killed) == losses(full)
     assert len(losses(full)) == 40
