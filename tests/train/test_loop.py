@@ -1,4 +1,5 @@
 import json
+import shutil
 
 import pytest
 import torch
@@ -98,10 +99,10 @@ def test_half_written_checkpoint_falls_back_to_the_previous_one(tmp_path, make_c
     train_run(make_config(steps=20), run, progress=False)
     weights = run / "checkpoints" / "step_20" / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:100])  # as if the write had been cut short
-    result = train_run(make_config(steps=30), run, resume=True, progress=False)
+    result = train_run(make_config(steps=30), run, resume=True, max_steps=30, progress=False)
     assert "checkpoint" in caplog.text and "step_20 is incomplete (model.safetensors has 100 bytes" in caplog.text
     events = read(run, "events.jsonl")
-    assert events[-1]["event"] == "resume" and events[-1]["checkpoint"].endswith("step_10")
+    assert events[-2]["event"] == "resume" and events[-2]["checkpoint"].endswith("step_10")
     assert result["trainer"].step == 30
     assert [m["step"] for m in read(run, "metrics.jsonl")] == list(range(1, 31))
 
@@ -129,3 +130,19 @@ def test_tensorboard_events_are_written(tmp_path, make_config):
     assert {"loss", "loss/copy", "lr", "eval/loss"} <= set(acc.Tags()["scalars"])
     assert [e.step for e in acc.Scalars("loss")] == [1, 2, 3]
 
+
+
+def test_a_resumed_run_keeps_its_length_unless_told(tmp_path, make_config):
+    run = tmp_path / "run"
+    train_run(make_config(steps=20), run, progress=False)
+    shutil.rmtree(run / "checkpoints" / "step_20")  # killed after its step-10 checkpoint
+    # The config now says 30 steps: the run keeps the 20 it started with (and its LR schedule).
+    result = train_run(make_config(steps=30), run, resume=True, progress=False)
+    assert result["trainer"].step == 20 and result["trainer"].total_steps == 20
+    assert [m["step"] for m in read(run, "metrics.jsonl")] == list(range(1, 21))
+    assert [e["event"] for e in read(run, "events.jsonl")] == ["resume"]
+    # --max-steps lengthens it, and the event log says so.
+    result = train_run(make_config(steps=30), run, resume=True, max_steps=40, progress=False)
+    assert result["trainer"].step == 40
+    assert read(run, "events.jsonl")[-1] == {"step": 20, "event": "run-length", "reason": "--max-steps",
+                                             "old": 20, "new": 40}

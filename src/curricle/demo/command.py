@@ -57,7 +57,7 @@ def run_demo(out: Path, max_steps: int | None = None) -> dict:
     phases = ", ".join(f"{name} from step {start + 1}" for name, start in config.phase_starts().items())
     console.print(f"phases: {phases}")
     resume = latest_complete(run_dir / "checkpoints") is not None
-    result = train_run(config, run_dir, max_steps=max_steps, resume=resume)
+    result = train_run(config, run_dir, max_steps=steps, resume=resume)  # a rerun may lengthen a --max-steps run
     print_summary(result, console)
 
     console.rule("[bold]4/5 probe every checkpoint, then map which skills emerged and when")

@@ -30,9 +30,10 @@ class DomainLossTracker:
         if dist.is_available() and dist.is_initialized():
             dist.all_reduce(self.sums)
 
-    def results(self, domains: list[str]) -> dict[str, float]:
-        """``loss`` (token mean over all rows) and ``loss/<domain>`` for domains in the step."""
-        sums = self.sums.cpu()
+    def results(self, domains: list[str], sums: torch.Tensor | None = None) -> dict[str, float]:
+        """``loss`` (token mean over all rows) and ``loss/<domain>`` for domains in the step;
+        ``sums``: the (2, D) sums already copied to the host (default: copy them now)."""
+        sums = self.sums.cpu() if sums is None else sums
         out = {"loss": float(sums[0].sum() / sums[1].sum())}
         for i, d in enumerate(domains):
             if sums[1, i] > 0:

@@ -38,6 +38,7 @@ from curricle.train.distributed import barrier, init_distributed
 from curricle.train.evaluate import eval_rows, evaluate
 from curricle.train.hooks import Hook
 from curricle.train.loop import Trainer
+from curricle.train.loss import TokenLoss
 from curricle.train.optimizer import build_optimizer
 
 
@@ -83,8 +84,9 @@ def _set_reference(trainer: Trainer, controller: Controller, config: RunConfig, 
         losses = reference_from_run(ref.run, trainer.domains)
     elif ref.checkpoint is not None:
         model = build_model(ModelConfig(path=ref.checkpoint), store.vocab_size, store.eos_id).to(trainer.device)
-        ev = evaluate(model, trainer.eval_rows, config.train.eval_batch_rows, trainer.device, trainer.dist.rank,
-                      trainer.dist.world_size, trainer.state.autocast)
+        ev = evaluate(TokenLoss(model, config.train.loss_chunk_tokens), trainer.eval_rows,
+                      config.train.eval_batch_rows, trainer.device, trainer.dist.rank, trainer.dist.world_size,
+                      trainer.state.autocast)
         losses = np.array([ev[f"eval/loss/{d}"] for d in trainer.domains])
     else:
         raise CurricleError("controller.reference.steps: the reference run must be trained first "

@@ -99,6 +99,10 @@ class TrainConfig(BaseModel):
     """Where metrics go besides RUN/metrics.jsonl."""
     probe: ProbeHookConfig | None = None
     """Probe the model every ``probe.every`` steps into RUN/probes.jsonl (rank 0); None: no probing."""
+    loss_chunk_tokens: int | None = Field(1024, ge=1)
+    """Positions whose logits the loss computes at once (training and evaluation): the logits of
+    a whole micro-batch are never held, only a chunk's, recomputed in the backward pass.
+    None: one chunk (the plain full-logits loss)."""
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     """auto: bf16 autocast on GPU, fp32 on CPU."""
     device: Literal["auto", "cpu", "cuda"] = "auto"

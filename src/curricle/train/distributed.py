@@ -46,15 +46,6 @@ def barrier(info: DistInfo) -> None:
         dist.barrier()
 
 
-def any_rank(info: DistInfo, flag: bool) -> bool:
-    """True if ``flag`` is true on any rank (so every rank takes the same branch)."""
-    if not info.active:
-        return flag
-    t = torch.tensor([1.0 if flag else 0.0], device=info.device)
-    dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    return bool(t.item() > 0)
-
-
 def all_gather_objects(info: DistInfo, obj: Any) -> list[Any]:
     """``obj`` of every rank, in rank order (``[obj]`` without a process group)."""
     if not info.active:

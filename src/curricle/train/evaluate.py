@@ -15,6 +15,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 
 from curricle.store import DomainSplit
+from curricle.train.loss import TokenLoss
 
 ECE_BINS = 15
 
@@ -30,35 +31,37 @@ def eval_rows(split: DomainSplit, seq_len: int, max_rows: int) -> np.ndarray:
 
 
 @torch.no_grad()
-def evaluate(model, rows: dict[str, np.ndarray], batch_rows: int, device: torch.device,
+def evaluate(loss_model: TokenLoss, rows: dict[str, np.ndarray], batch_rows: int, device: torch.device,
              rank: int = 0, world_size: int = 1, autocast=None) -> dict[str, float]:
     """``eval/loss/<d>``, ``eval/ppl/<d>``, ``eval/ece/<d>`` per domain plus token-weighted
-    ``eval/loss`` and ``eval/ece`` over all domains."""
+    ``eval/loss`` and ``eval/ece`` over all domains. The logits are read a chunk of positions
+    at a time (:meth:`TokenLoss.logit_chunks`)."""
+    model = loss_model.model
     was_training = model.training
     model.eval()
     domains = sorted(rows)
     # Per domain: loss sum, tokens, and per ECE bin: count, confidence sum, correct sum.
-    sums = torch.zeros(len(domains), 2 + 3 * ECE_BINS, dtype=torch.float64)
+    # Accumulated on the device and copied to the host once, at the end.
+    sums = torch.zeros(len(domains), 2 + 3 * ECE_BINS, dtype=torch.float64, device=device)
     for i, d in enumerate(domains):
         mine = rows[d][rank::world_size]
         for start in range(0, len(mine), batch_rows):
             x = torch.from_numpy(mine[start : start + batch_rows]).to(device)
             with autocast() if autocast else torch.autocast("cpu", enabled=False):
-                logits = model(input_ids=x[:, :-1]).logits.float()  # (b, T, V)
-            labels = x[:, 1:]
-            logp = logits.log_softmax(-1)  # once, for both the loss and the confidence
-            loss = F.nll_loss(logp.reshape(-1, logp.size(-1)), labels.reshape(-1), reduction="sum")
-            top_logp, pred = logp.max(-1)
-            correct = (pred == labels).double().reshape(-1)
-            conf = top_logp.double().exp().reshape(-1)
-            bins = torch.clamp((conf * ECE_BINS).long(), max=ECE_BINS - 1)
-            sums[i, 0] += loss.double().cpu()
-            sums[i, 1] += labels.numel()
-            sums[i, 2 : 2 + ECE_BINS] += torch.bincount(bins, minlength=ECE_BINS).double().cpu()
-            sums[i, 2 + ECE_BINS : 2 + 2 * ECE_BINS] += torch.bincount(bins, conf, minlength=ECE_BINS).cpu()
-            sums[i, 2 + 2 * ECE_BINS :] += torch.bincount(bins, correct, minlength=ECE_BINS).cpu()
+                for logp, labels in loss_model.logit_chunks(x):  # (n, V) fp32, (n,)
+                    loss = F.nll_loss(logp, labels, reduction="sum")
+                    top_logp, pred = logp.max(-1)
+                    correct = (pred == labels).double()
+                    conf = top_logp.double().exp()
+                    bins = torch.clamp((conf * ECE_BINS).long(), max=ECE_BINS - 1)
+                    sums[i, 0] += loss.double()
+                    sums[i, 1] += labels.numel()
+                    sums[i, 2 : 2 + ECE_BINS] += torch.bincount(bins, minlength=ECE_BINS).double()
+                    sums[i, 2 + ECE_BINS : 2 + 2 * ECE_BINS] += torch.bincount(bins, conf, minlength=ECE_BINS)
+                    sums[i, 2 + 2 * ECE_BINS :] += torch.bincount(bins, correct, minlength=ECE_BINS)
     if world_size > 1:
         dist.all_reduce(sums)
+    sums = sums.cpu()
     if was_training:
         model.train()
 

@@ -1,14 +1,17 @@
-"""The stability guard: skip bad batches, roll back after repeated spikes.
+"""The stability guard: skip bad steps, roll back after repeated spikes.
 
-A micro-batch's loss is checked before its backward pass. NaN / inf, or a domain's loss more
-than ``z_threshold`` standard deviations above that domain's running mean over recent good
-steps, makes the whole optimizer step a skip (gradients dropped, nothing applied). Judging each
-domain against its own history matters under a curriculum: when a phase brings in a domain
-whose loss is naturally far above the others', the overall loss jumps, but no domain spiked
-(a domain with too little history is not judged yet). After ``max_spikes``
-consecutive skipped steps, the trainer rolls back to the last checkpoint and continues with
-the data *after* the offending window (it is not replayed). Every decision is returned with a
-reason; the trainer writes it to ``events.jsonl``.
+A step is judged once, on its global statistics (every micro-batch of every rank, after the
+one all-reduce of the step), after its backward pass and before the optimizer step: NaN /
+inf, or a domain's loss more than ``z_threshold`` standard deviations above that domain's
+running mean over recent good steps, makes the step a skip (gradients dropped, nothing
+applied). Every rank sees the same statistics, so every rank takes the same branch, and the
+history it compares with holds the same statistic (global step means). Judging each domain
+against its own history matters under a curriculum: when a phase brings in a domain whose loss
+is naturally far above the others', the overall loss jumps, but no domain spiked (a domain
+with too little history is not judged yet). After ``max_spikes`` consecutive skipped steps,
+the trainer rolls back to the last checkpoint and continues with the data *after* the
+offending window (it is not replayed). Every decision is returned with a reason; the trainer
+writes it to ``events.jsonl``.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ class StabilityGuard:
         self.consecutive = 0
 
     def check(self, loss: float, per_domain: dict[str, float]) -> tuple[Verdict, dict[str, Any]]:
-        """Judge one micro-batch: its overall loss and its loss per domain. A verdict other than
+        """Judge one step: its overall loss and its loss per domain. A verdict other than
         ``ok`` means skip the step."""
         if not self.config.enabled:
             return "ok", {}

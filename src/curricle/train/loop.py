@@ -4,11 +4,12 @@
         batch   = sampler.next_batch()                 one mixture per optimizer step
         on_step_start
         for each micro-batch (gradient accumulation):
-            forward, per-token loss                    (b, T)
-            guard.check(loss)                          NaN / spike -> skip the whole step
-            on_micro_batch(token_loss)
+            forward, per-token loss (chunked)          (b, T)
             backward (DDP syncs on the last micro-batch only)
-        clip, optimizer step                           unless skipped
+            per-domain sums (on the device), on_micro_batch(token_loss)
+        one all-reduce of the per-domain sums, clip, one copy to the host
+        guard.check(the global step)                   NaN / spike -> skip the whole step
+        optimizer step                                 unless skipped
         guard.record -> maybe roll back to the last checkpoint -> on_rollback
         evaluate -> on_eval                            every eval_every steps
         on_step_end (controllers, probes, telemetry)
@@ -33,7 +34,6 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from curricle.errors import CurricleError
@@ -43,10 +43,11 @@ from curricle.telemetry.tracker import DomainLossTracker
 from curricle.train import checkpoint
 from curricle.train.checkpointer import Checkpointer, RNGState
 from curricle.train.config import TrainConfig
-from curricle.train.distributed import DistInfo, any_rank, barrier, init_distributed
+from curricle.train.distributed import DistInfo, barrier, init_distributed
 from curricle.train.evaluate import evaluate
 from curricle.train.guard import StabilityGuard
 from curricle.train.hooks import EVENTS, DataTraceHook, Hook, ProgressHook, TelemetryHook, TrainState
+from curricle.train.loss import TokenLoss
 from curricle.train.lr import lr_at
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,9 @@ class Trainer:
     - ``hooks``: run at the loop's hook points in this order, before the trainer's own
       (data trace, progress, telemetry last). Hooks with state are checkpointed.
     - ``guard``: the stability guard (default: one from ``config.guard``).
-    - ``resume``: continue from the newest complete checkpoint under ``run_dir/checkpoints``.
+    - ``resume``: continue from the newest complete checkpoint under ``run_dir/checkpoints``,
+      with the run length it started with, unless ``max_steps`` is given (then an event says
+      so).
     - ``decay_start``: the step a ``wsd`` learning-rate decay starts at, when it is tied to a
       curriculum phase (:meth:`curricle.config.RunConfig.lr_decay_start`).
     """
@@ -117,14 +120,16 @@ class Trainer:
                                 f"or choose a new --run-dir")
         self.resumed_from = None
         if resume:
-            self._resume(*found)
+            self._resume(*found, max_steps)
         elif self.dist.is_main:
             for name in self.state.logs:
                 (self.run_dir / name).unlink(missing_ok=True)
 
-        self.train_model = self.model
+        # The model and its per-token loss in one module: what DDP wraps.
+        self.loss_model = TokenLoss(self.model, config.loss_chunk_tokens)
+        self.train_model: torch.nn.Module = self.loss_model
         if self.dist.active:
-            self.train_model = DDP(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+            self.train_model = DDP(self.loss_model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
 
     # -- what callers read ------------------------------------------------------------------
 
@@ -175,7 +180,14 @@ class Trainer:
         return metrics
 
     def train_step(self, batch: Batch) -> dict[str, Any]:
-        """One optimizer step on ``batch`` (this rank's rows), guarded."""
+        """One optimizer step on ``batch`` (this rank's rows), guarded.
+
+        The step's loss is the mean over all its tokens, however the rows split into
+        micro-batches (each is weighted by its share of the rows; rows have equal length).
+        Per-domain sums stay on the device; after the last micro-batch one all-reduce makes
+        them global and one copy brings them (and the gradient norm) to the host, where the
+        guard judges the global step, the same on every rank.
+        """
         cfg = self.config
         step = self.step + 1
         t0 = time.perf_counter()
@@ -185,37 +197,32 @@ class Trainer:
         self.tracker.reset()
         tokens = batch.tokens.to(self.device, non_blocking=True)      # (b, L + 1)
         domain_ids = batch.domain_ids.to(self.device, non_blocking=True)
-        micro = max(1, tokens.size(0) // cfg.grad_accum)
-        n_micro = (tokens.size(0) + micro - 1) // micro
-        verdict, info = "ok", {}
+        rows = tokens.size(0)
+        micro = max(1, rows // cfg.grad_accum)
+        n_micro = (rows + micro - 1) // micro
+        injected = cfg.guard.inject.get(step)
         for i in range(n_micro):
-            rows = slice(i * micro, (i + 1) * micro)
-            x = tokens[rows]
-            last = i == n_micro - 1
+            part = slice(i * micro, (i + 1) * micro)
+            x = tokens[part]
             # DDP: all-reduce gradients only on the last micro-batch of the step.
-            sync = contextlib.nullcontext() if last or not self.dist.active else self.train_model.no_sync()
+            sync = contextlib.nullcontext() if i == n_micro - 1 or not self.dist.active else self.train_model.no_sync()
             with sync:
                 with self.state.autocast() if self.state.autocast else contextlib.nullcontext():
-                    logits = self.train_model(input_ids=x[:, :-1]).logits      # (b, L, V)
-                token_loss = F.cross_entropy(logits.float().flatten(0, 1), x[:, 1:].flatten(),
-                                             reduction="none").view(x.size(0), -1)  # (b, L)
-                injected = cfg.guard.inject.get(step)
+                    token_loss = self.train_model(x)                    # (b, L) fp32
                 if injected is not None:  # testing aid: a NaN, or a 100x spike, in every domain
                     token_loss = token_loss * (float("nan") if injected == "nan" else 100.0)
-                loss = token_loss.mean()
-                d_ids = domain_ids[rows]
-                sums = torch.zeros(len(self.domains), device=self.device).index_add_(0, d_ids, token_loss.detach().mean(1))
-                counts = torch.bincount(d_ids, minlength=len(self.domains))
-                per_domain = {self.domains[j]: s / r for j, (s, r) in enumerate(zip(sums.tolist(), counts.tolist())) if r}
-                verdict, info = self.guard.check(loss.item(), per_domain)
-                # Every rank must take the same branch, or DDP's collectives would hang.
-                if any_rank(self.dist, verdict != "ok"):
-                    verdict = verdict if verdict != "ok" else "peer"
-                    break
-                (loss / n_micro).backward()
-            self.tracker.add(token_loss, d_ids)
-            self._call("on_micro_batch", batch, rows, token_loss.detach())
+                (token_loss.mean() * (x.size(0) / rows)).backward()
+            self.tracker.add(token_loss, domain_ids[part])
+            self._call("on_micro_batch", batch, part, token_loss.detach())
 
+        self.tracker.reduce()
+        grad_norm = (torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+                     if cfg.grad_clip else self._grad_norm())
+        host = torch.cat([self.tracker.sums.flatten(), grad_norm.detach().double().reshape(1).to(self.device)]).cpu()
+        sums = host[:-1].view_as(self.tracker.sums)  # the step's one host sync
+        losses = self.tracker.results(self.domains, sums)
+        verdict, info = self.guard.check(losses["loss"], {d: losses[f"loss/{d}"] for d in self.domains
+                                                          if f"loss/{d}" in losses})
         step_tokens = batch.seq_len * self.sampler.config.batch_rows
         self.state.tokens += step_tokens
         metrics: dict[str, Any] = {"step": step, "tokens": self.tokens, "lr": lr, "seq_len": batch.seq_len,
@@ -228,13 +235,10 @@ class Trainer:
             if self.guard.record(None):
                 self.rollback(step)
         else:
-            grad_norm = (torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
-                         if cfg.grad_clip else self._grad_norm())
             self.optimizer.step()
             self.optimizer.zero_grad(set_to_none=True)
-            self.tracker.reduce()
-            metrics.update(self.tracker.results(self.domains))
-            metrics["grad_norm"] = float(grad_norm)
+            metrics.update(losses)
+            metrics["grad_norm"] = float(host[-1])
             self.guard.record({d: metrics[f"loss/{d}"] for d in self.domains if f"loss/{d}" in metrics})
         metrics["tokens_per_s"] = step_tokens / (time.perf_counter() - t0)
         return metrics
@@ -242,7 +246,7 @@ class Trainer:
     def evaluate(self) -> dict[str, float]:
         if not self.eval_rows:
             return {}
-        return evaluate(self.model, self.eval_rows, self.config.eval_batch_rows, self.device,
+        return evaluate(self.loss_model, self.eval_rows, self.config.eval_batch_rows, self.device,
                         self.dist.rank, self.dist.world_size, self.state.autocast)
 
     # -- checkpoints, resume, rollback -------------------------------------------------------
@@ -256,15 +260,25 @@ class Trainer:
         barrier(self.dist)
         return path
 
-    def _resume(self, step: int, path: Path) -> None:
+    def _resume(self, step: int, path: Path, max_steps: int | None) -> None:
         state = self.checkpointer.restore(path)
         self.state.step, self.state.tokens = state["step"], state["tokens"]
+        # The run keeps the length it started with (its LR schedule depends on it), unless
+        # max_steps (--max-steps) says otherwise.
+        saved = int(state["total_steps"])
+        if max_steps is None:
+            if saved != self.config.steps:
+                log.warning("train.steps is %d but this run started with %d steps; it keeps %d "
+                            "(pass --max-steps to change it)", self.config.steps, saved, saved)
+            self.state.total_steps = saved
         if self.dist.is_main:
             # Drop what a killed run wrote after this checkpoint; the resumed run rewrites it.
             for name in self.state.logs:
                 truncate_jsonl(self.run_dir / name, state["log_lines"].get(name, 0))
             checkpoint.remove_stale(self.checkpointer.root)
             self.state.event(step, "resume", checkpoint=str(path))
+            if self.state.total_steps != saved:
+                self.state.event(step, "run-length", reason="--max-steps", old=saved, new=self.state.total_steps)
         self.resumed_from = path
         log.info("resumed from %s", path)
 

@@ -1,0 +1,134 @@
+"""The chunked per-token loss equals the plain one, and the step syncs with the host once."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+
+from curricle.mixture.config import MixtureConfig, StaticConfig
+from curricle.mixture.sampler import MixtureSampler
+from curricle.store import TokenStore
+from curricle.train.config import TrainConfig
+from curricle.train.loop import Trainer
+from curricle.train.loss import TokenLoss
+
+V = 97
+
+
+def tiny(kind: str):
+    torch.manual_seed(0)
+    if kind == "llama":
+        return LlamaForCausalLM(LlamaConfig(vocab_size=V, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                            intermediate_size=64, max_position_embeddings=64))
+    if kind == "qwen2":
+        return Qwen2ForCausalLM(Qwen2Config(vocab_size=V, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                            num_key_value_heads=2, intermediate_size=64, max_position_embeddings=64))
+    return GPT2LMHeadModel(GPT2Config(vocab_size=V, n_embd=32, n_layer=2, n_head=4, n_positions=64, bos_token_id=0,
+                                      eos_token_id=0, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0))
+
+
+def plain(model, tokens):
+    logits = model(input_ids=tokens[:, :-1]).logits
+    return F.cross_entropy(logits.float().flatten(0, 1), tokens[:, 1:].flatten(), reduction="none").view(
+        tokens.size(0), -1)
+
+
+@pytest.mark.parametrize("kind", ["llama", "qwen2", "gpt2"])
+def test_the_chunked_loss_and_its_gradient_equal_the_plain_ones(kind):
+    model = tiny(kind)
+    tokens = torch.randint(0, V, (3, 21), generator=torch.Generator().manual_seed(1))
+    ref = plain(model, tokens)
+    ref.mean().backward()
+    ref_grads = {n: p.grad.clone() for n, p in model.named_parameters()}
+    model.zero_grad()
+    chunked = TokenLoss(model, chunk_tokens=7)  # 60 positions: 9 chunks, the last one short
+    got = chunked(tokens)
+    assert chunked._chunked is True
+    assert got.shape == (3, 20)
+    assert torch.allclose(got, ref, atol=1e-6, rtol=0)
+    got.mean().backward()
+    for n, p in model.named_parameters():
+        assert torch.allclose(p.grad, ref_grads[n], atol=1e-6, rtol=1e-5), n
+    # Evaluation reads the same log-probabilities a chunk at a time.
+    chunks = list(chunked.logit_chunks(tokens))
+    assert [c[0].shape for c in chunks] == [(7, V)] * 8 + [(4, V)]
+    nll = torch.cat([-lp.gather(1, y[:, None])[:, 0] for lp, y in chunks])
+    assert torch.allclose(nll, ref.detach().flatten(), atol=1e-5)
+
+
+class ScaledLlama(LlamaForCausalLM):
+    """Logits scaled after the head (as some model families do): not lm_head(body(x))."""
+
+    def forward(self, *args, **kwargs):
+        out = super().forward(*args, **kwargs)
+        out.logits = out.logits * 0.5
+        return out
+
+
+def test_a_model_whose_logits_are_not_the_heads_output_uses_the_plain_loss():
+    torch.manual_seed(0)
+    model = ScaledLlama(LlamaConfig(vocab_size=V, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                    intermediate_size=64, max_position_embeddings=64))
+    tokens = torch.randint(0, V, (2, 9))
+    loss = TokenLoss(model, chunk_tokens=4)
+    assert torch.allclose(loss(tokens), plain(model, tokens), atol=1e-6)
+    assert loss._chunked is False
+    assert torch.equal(TokenLoss(model, chunk_tokens=None)(tokens), plain(model, tokens))
+
+
+class RecordingSGD(torch.optim.SGD):
+    """SGD that keeps a copy of the gradients it was asked to apply."""
+
+    def step(self, closure=None):
+        self.seen = [p.grad.clone() for g in self.param_groups for p in g["params"]]
+        return super().step(closure)
+
+
+def one_step(store, grad_accum: int, rows: int = 7):
+    torch.manual_seed(3)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=store.vocab_size, hidden_size=32, num_hidden_layers=2,
+                                         num_attention_heads=4, intermediate_size=64, max_position_embeddings=64))
+    optimizer = RecordingSGD(model.parameters(), lr=0.1)
+    sampler = MixtureSampler(store, MixtureConfig(batch_rows=rows, seq_len=16, schedule=StaticConfig(temperature=1.0)),
+                             seed=0)
+    cfg = TrainConfig(steps=1, grad_accum=grad_accum, grad_clip=None, telemetry={"tensorboard": False})
+    return model, optimizer, sampler, cfg
+
+
+def test_seven_rows_in_two_micro_batches_give_the_one_batch_gradient(tmp_path, prepared_dir):
+    store = TokenStore(prepared_dir)
+    grads = {}
+    for accum in (1, 2, 3):
+        model, opt, sampler, cfg = one_step(store, accum)
+        trainer = Trainer(model, opt, sampler, cfg, tmp_path / f"a{accum}", progress=False)
+        metrics = trainer.train_step(sampler.next_batch())
+        grads[accum] = opt.seen
+        if accum == 1:
+            loss = metrics["loss"]
+        assert metrics["loss"] == pytest.approx(loss, abs=1e-6)  # the step's loss: the mean over its tokens
+    for accum in (2, 3):  # 7 rows: micro-batches of 3, 3, 1 and 2, 2, 2, 1
+        for a, b in zip(grads[1], grads[accum]):
+            assert torch.allclose(a, b, atol=1e-6, rtol=0)
+
+
+def test_a_step_copies_to_the_host_once_whatever_the_accumulation(tmp_path, prepared_dir, monkeypatch):
+    store = TokenStore(prepared_dir)
+    model, opt, sampler, cfg = one_step(store, grad_accum=4, rows=8)
+    cfg = cfg.model_copy(update={"guard": cfg.guard.model_copy(update={"enabled": False})})
+    trainer = Trainer(model, opt, sampler, cfg, tmp_path / "run", progress=False)
+    batch = sampler.next_batch()
+    trainer.train_step(batch)  # the first step also checks once that the loss can be chunked
+    calls = {"cpu": 0, "item": 0, "tolist": 0}
+    for name in calls:
+        real = getattr(torch.Tensor, name)
+
+        def counted(self, *a, _real=real, _name=name, **k):
+            calls[_name] += 1
+            return _real(self, *a, **k)
+
+        monkeypatch.setattr(torch.Tensor, name, counted)
+    trainer.train_step(sampler.next_batch())
+    monkeypatch.undo()
+    assert calls == {"cpu": 1, "item": 0, "tolist": 0}
