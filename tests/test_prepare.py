@@ -150,3 +150,23 @@ def test_uint32_tokens_for_large_vocabularies():
 def test_store_errors_are_one_line(tmp_path):
     with pytest.raises(CurricleError, match="not a prepared data directory"):
         TokenStore(tmp_path)
+
+
+def test_worker_processes_write_the_same_store(corpus):
+    """Encoding over two worker processes (small batches, many in flight) writes the very
+    bytes that encoding in this process does, and reusing the store ignores the worker count."""
+    local = prepare_run(config(corpus, data_dir=str(corpus / "local"), prepare={"heldout_fraction": 0.1, "workers": 0,
+                                                                                 "encode_batch_docs": 3}),
+                        progress=False)
+    pooled_cfg = config(corpus, data_dir=str(corpus / "pooled"),
+                        prepare={"heldout_fraction": 0.1, "workers": 2, "encode_batch_docs": 3})
+    pooled = prepare_run(pooled_cfg, progress=False)
+    for d in ("prose", "code"):
+        a, b = TokenStore(corpus / "local").split(d), TokenStore(corpus / "pooled").split(d)
+        assert (a.path / "tokens.bin").read_bytes() == (b.path / "tokens.bin").read_bytes()
+        assert a.meta().to_pylist() == b.meta().to_pylist()
+    assert [(r.domain, r.train_docs, r.heldout_docs) for r in local.domains] == \
+           [(r.domain, r.train_docs, r.heldout_docs) for r in pooled.domains]
+    again = prepare_run(pooled_cfg.model_copy(update={"prepare": pooled_cfg.prepare.model_copy(update={"workers": 1})}),
+                        progress=False)
+    assert not again.did_work

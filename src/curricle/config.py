@@ -44,7 +44,8 @@ class RunConfig(BaseModel):
     """Curation between the sources and ``prepare`` (``curricle curate``): when set, ``prepare``
     reads the curated documents instead of the sources."""
     tokenizer: TokenizerConfig = Field(default_factory=TokenizerConfig)
-    """Train a BPE or load a local HF tokenizer."""
+    """Train a BPE or load a local HF tokenizer. With ``model.path`` the default is the
+    checkpoint's own tokenizer (``{kind: pretrained, path: <model.path>}``)."""
     prepare: PrepareConfig = Field(default_factory=PrepareConfig)
     """Held-out split and encoding."""
     mixture: MixtureConfig = Field(default_factory=MixtureConfig)
@@ -57,6 +58,20 @@ class RunConfig(BaseModel):
     """Optimizer, loop intervals, checkpoints, guard and telemetry."""
     mix_search: MixSearchConfig = Field(default_factory=MixSearchConfig)
     """Offline mixture search (curricle mix-search)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _checkpoint_brings_its_tokenizer(cls, data: Any) -> Any:
+        model = data.get("model") if isinstance(data, dict) else None
+        path = model.get("path") if isinstance(model, dict) else getattr(model, "path", None)
+        if path is not None and "tokenizer" not in data:
+            data = {**data, "tokenizer": {"kind": "pretrained", "path": str(path)}}
+        return data
+
+    @property
+    def longest_row(self) -> int:
+        """The most tokens a training or evaluation row feeds the model."""
+        return max(max_seq_len(self.mixture.seq_len), self.train.eval_seq_len or 0)
 
     @property
     def domains(self) -> list[str]:
@@ -79,7 +94,10 @@ class RunConfig(BaseModel):
 
     @model_validator(mode="after")
     def _model_fits_rows(self) -> "RunConfig":
-        longest = max(max_seq_len(self.mixture.seq_len), self.train.eval_seq_len or 0)
+        longest = self.longest_row
+        if self.model.path is not None and self.tokenizer.kind == "bpe":
+            raise ValueError(f"tokenizer.kind: 'bpe' trains a new vocabulary, but model.path ({self.model.path}) "
+                             f"was trained with its own; leave tokenizer out to use it")
         if self.model.path is None and longest > self.model.max_position_embeddings:
             raise ValueError(f"model.max_position_embeddings: {self.model.max_position_embeddings} is shorter "
                              f"than the longest row ({longest} tokens)")

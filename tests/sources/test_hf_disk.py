@@ -42,6 +42,13 @@ def test_dataset_dict_split_and_id_field(tmp_path):
     assert str(e.value) == f"source 'hf-disk {path}': no split 'test' (splits: train, validation)"
 
 
+def test_domain_field(tmp_path):
+    path = str(tmp_path / "d")
+    datasets.Dataset.from_dict({"text": ["a", "b"], "lang": ["de", None]}).save_to_disk(path)
+    docs, _ = read(path=path, use_record_domain=True, domain_field="lang")
+    assert [(d.text, d.domain) for d in docs] == [("a", "de"), ("b", "hf")]
+
+
 def test_wrong_columns(tmp_path):
     path = str(tmp_path / "ds")
     datasets.Dataset.from_dict({"text": [1, 2]}).save_to_disk(path)

@@ -1,5 +1,7 @@
 import gzip
 
+import zstandard
+
 import pytest
 from pydantic import ValidationError
 
@@ -87,11 +89,25 @@ def test_corrupt_gzip_is_one_line_error(tmp_path):
         read(path=str(p))
 
 
-def test_zstd_is_refused(tmp_path):
+def test_zstd_is_read_and_a_corrupt_one_is_one_line_error(tmp_path):
     p = tmp_path / "c.jsonl.zst"
-    p.write_bytes(b"\x28\xb5\x2f\xfd")
-    with pytest.raises(CurricleError, match="zstd-compressed files are not supported"):
-        read(path=str(p))
+    p.write_bytes(zstandard.ZstdCompressor().compress(b'{"text": "one"}\n{"text": "two"}\n' * 3000))
+    docs, stats = read(path=str(p))
+    assert [d.text for d in docs[:3]] == ["one", "two", "one"] and len(docs) == 6000
+    assert docs[-1].id == "c.jsonl.zst:6000" and stats.read == 6000
+    bad = tmp_path / "d.jsonl.zst"
+    bad.write_bytes(b"\x28\xb5\x2f\xfd" + b"\x00" * 16)
+    with pytest.raises(CurricleError, match=r"d\.jsonl\.zst: corrupt zstd file"):
+        read(path=str(bad))
+
+
+def test_id_and_domain_fields_are_configurable(tmp_path):
+    p = tmp_path / "a.jsonl"
+    p.write_text('{"body": "alpha", "uid": 3, "src": "news"}\n{"body": "beta", "id": 9, "src": null}\n'
+                 '{"body": "gamma", "src": 4}\n')
+    docs, stats = read(path=str(p), text_field="body", id_field="uid", use_record_domain=True, domain_field="src")
+    assert [(d.id, d.text, d.domain) for d in docs] == [("3", "alpha", "news"), ("a.jsonl:2", "beta", "web")]
+    assert dict(stats.skipped) == {"bad-domain": 1}
 
 
 def test_max_docs(tmp_path):

@@ -44,6 +44,16 @@ def test_id_field_and_large_string(tmp_path):
     assert stats.examples == {"missing-id": [f"{p}:1"]}
 
 
+def test_domain_field(tmp_path):
+    p = tmp_path / "a.parquet"
+    write(p, body=["x", "y", "z", "w"], src=["news", None, "", "blog"])
+    docs, stats = read(path=str(p), text_field="body", use_record_domain=True, domain_field="src")
+    assert [(d.text, d.domain) for d in docs] == [("x", "news"), ("y", "web"), ("w", "blog")]
+    assert dict(stats.skipped) == {"bad-domain": 1}
+    with pytest.raises(CurricleError, match="has no column 'lang'"):
+        read(path=str(p), text_field="body", use_record_domain=True, domain_field="lang")
+
+
 def test_glob_reads_files_in_sorted_order(tmp_path):
     write(tmp_path / "b.parquet", text=["b"])
     write(tmp_path / "a.parquet", text=["a"])

@@ -18,7 +18,6 @@ as ``invalid-unicode``.
 
 from __future__ import annotations
 
-import gzip
 import logging
 import re
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ from curricle.curate.quarantine import QuarantineWriter
 from curricle.errors import CurricleError
 from curricle.sources import build_source
 from curricle.sources.base import Source, SourceStats
-from curricle.sources.files import glob_root, match_files, relative_name
+from curricle.sources.files import glob_root, match_files, open_binary, relative_name
 from curricle.sources.jsonl import JsonlSource
 from curricle.sources.parquet import ParquetSource
 from curricle.sources.text_dir import TextDirSource
@@ -97,8 +96,6 @@ class _JsonlFile(JsonlSource):
         self._path = path
 
     def _iter(self) -> Iterator[Any]:
-        if self._path.endswith(".zst"):
-            raise CurricleError(f"{self._path}: zstd-compressed files are not supported, decompress it first")
         yield from self._read_file(self._path, relative_name(self._path, glob_root(self.config.path)))
 
 
@@ -139,8 +136,6 @@ def _file_failure_reason(source: Source, location: str, error: BaseException) ->
         except Exception:
             return "unreadable-file"
         return "bad-schema"
-    if isinstance(source, JsonlSource) and location.endswith(".zst"):
-        return "unsupported-format"
     return "unreadable-file"
 
 
@@ -148,7 +143,7 @@ def _raw_lines(path: str, wanted: set[int], max_chars: int | None) -> dict[int, 
     """The raw bytes of the wanted (1-based) lines of a JSONL file, decoded for display."""
     out: dict[int, str] = {}
     try:
-        with (gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")) as f:
+        with open_binary(path) as f:
             last = max(wanted)
             for lineno, raw in enumerate(f, start=1):
                 if lineno in wanted:

@@ -32,7 +32,15 @@ class ModelConfig(BaseModel):
     overrides: dict[str, Any] = {}
     """Extra ``LlamaConfig`` fields for a preset, e.g. ``{num_hidden_layers: 2}``."""
     max_position_embeddings: int = 2048
-    """Longest row the model accepts (must cover the mixture's longest seq_len)."""
+    """A preset's longest row (must cover the mixture's longest seq_len); a checkpoint's limit
+    is its own config's."""
+    dtype: Literal["float32", "bfloat16"] = "float32"
+    """The weights' dtype (and so the optimizer state's). ``bfloat16`` halves their memory and
+    trains in pure bf16; the usual mixed precision is ``float32`` weights with
+    ``train.precision: bf16`` (autocast), or FSDP's bf16 compute over fp32 shards."""
+    activation_checkpointing: bool = False
+    """Recompute each layer's activations in the backward pass instead of keeping them (HF
+    gradient checkpointing): less memory for about a third more compute."""
 
     @model_validator(mode="before")
     @classmethod

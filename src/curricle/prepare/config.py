@@ -45,3 +45,6 @@ class PrepareConfig(BaseModel):
     """Hold out at least this many documents per domain (if it has more than that)."""
     encode_batch_docs: int = Field(256, ge=1)
     """Documents per tokenizer call."""
+    workers: int | None = Field(None, ge=0)
+    """Processes that encode (0: this process only). None: one per CPU core once a domain group
+    has more than 16 MB of text (a worker costs about a second to start)."""

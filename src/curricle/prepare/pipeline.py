@@ -2,16 +2,19 @@
 
 1. The tokenizer: a byte-level BPE trained on a sample of every source, or a local HF
    tokenizer. Saved under ``tokenizer-<hash>/`` as a transformers fast tokenizer.
-2. Per domain: documents are tokenized (HF ``tokenizers``, batched, in Rust threads), split
-   into train / heldout by a hash of the document id (stable across reruns and additions), and
-   written with per-document difficulty metrics under ``store/<domain>-<hash>/``.
+2. Per domain: documents are tokenized (HF ``tokenizers``, batched, over worker processes for a
+   large corpus: :mod:`curricle.prepare.encode`) and spooled to disk as they are read; then
+   split into train / heldout by a hash of the document id (stable across reruns and
+   additions) and written with per-document difficulty metrics under
+   ``store/<domain>-<hash>/``.
 3. ``manifest.json`` is replaced atomically last: it is the commit point. Directories are named
    by a fingerprint of everything that determines their content (tokenizer, sources' files and
    parameters, these settings), so a rerun with the same inputs does no work, and a killed run
    leaves the previous manifest and its data intact.
 
-Documents of one domain are held in memory while it is written (as token arrays, 2-4 bytes a
-token); domains are written one at a time.
+Memory does not grow with the corpus: tokens go to a spool file per domain as they are
+encoded, and the split is written from the spool's memory map; what is kept per document is a
+few numbers and its id.
 """
 
 from __future__ import annotations
@@ -21,17 +24,18 @@ import json
 import logging
 import re
 import shutil
+import tempfile
 import time
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from curricle import atomic
 from curricle.prepare.config import PrepareConfig, TokenizerConfig
+from curricle.prepare.encode import BatchEncoder
 from curricle.sources import build_source
 from curricle.sources.base import Source
 from curricle.sources.config import SourceConfig
@@ -71,6 +75,10 @@ def _hash(obj: Any) -> str:
 
 def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:40] or "domain"
+
+
+#: Documents whose tokens are counted at once for the rarity metric (bounds the memory).
+_COUNT_DOCS = 4096
 
 
 def _heldout_u(domain: str, doc_id: str) -> float:
@@ -135,36 +143,85 @@ def _prepare_tokenizer(tcfg: TokenizerConfig, data_dir: Path, sources: list[Sour
     return entry, load_tokenizer(tok_dir), True
 
 
-def _doc_metrics(text: str, ids: np.ndarray) -> dict[str, Any]:
-    raw = text.encode("utf-8", errors="replace")
-    return {
-        "n_tokens": int(len(ids)),
-        "n_chars": len(text),
-        "compression_ratio": len(zlib.compress(raw, 6)) / max(1, len(raw)),
-    }
+class _Spool:
+    """One domain's encoded documents in the order they were read: tokens appended to a file,
+    and per document its id, source, length, characters and compression ratio."""
+
+    def __init__(self, path: Path, dtype: np.dtype):
+        self.path = path
+        self.dtype = dtype
+        self._f = open(path, "wb")
+        self.offsets = [0]
+        self.doc_ids: list[str] = []
+        self.sources: list[str] = []
+        self.n_chars: list[int] = []
+        self.compression: list[float] = []
+
+    def add(self, doc_id: str, source: str, ids: np.ndarray, n_chars: int, compression: float) -> None:
+        self._f.write(ids.tobytes())
+        self.offsets.append(self.offsets[-1] + len(ids))
+        self.doc_ids.append(doc_id)
+        self.sources.append(source)
+        self.n_chars.append(n_chars)
+        self.compression.append(compression)
+
+    def close(self) -> None:
+        self._f.close()
+
+    def tokens(self) -> np.ndarray:
+        """Every spooled token (a read-only memory map; call once writing is done)."""
+        self.close()
+        n = self.offsets[-1]
+        return np.memmap(self.path, dtype=self.dtype, mode="r", shape=(n,)) if n else np.zeros(0, self.dtype)
 
 
-def _write_domain(domain: str, docs: list[tuple[str, str, np.ndarray, dict]], pcfg: PrepareConfig,
-                  final: Path, dtype: np.dtype, eos_id: int, vocab_size: int) -> dict[str, Any]:
-    """Split ``docs`` (id, source, ids, metrics) into train/heldout and write them under ``final``."""
-    u = np.array([_heldout_u(domain, d[0]) for d in docs])
+def _write_domain(domain: str, spool: _Spool, pcfg: PrepareConfig, final: Path, eos_id: int,
+                  vocab_size: int) -> dict[str, Any]:
+    """Split the spooled documents into train/heldout and write them under ``final``."""
+    tokens = spool.tokens()
+    offsets = np.asarray(spool.offsets, dtype=np.int64)
+    n = len(spool.doc_ids)
+    u = np.array([_heldout_u(domain, d) for d in spool.doc_ids])
     heldout = u < pcfg.heldout_fraction
-    if heldout.sum() < pcfg.min_heldout_docs and len(docs) > pcfg.min_heldout_docs:
+    if heldout.sum() < pcfg.min_heldout_docs and n > pcfg.min_heldout_docs:
         heldout[np.argsort(u, kind="stable")[: pcfg.min_heldout_docs]] = True
-    # Token rarity: mean surprisal of a document's tokens under the domain's train unigram counts.
-    train_ids = [d[2] for d, h in zip(docs, heldout) if not h] or [d[2] for d in docs]
-    counts = np.bincount(np.concatenate(train_ids).astype(np.int64), minlength=vocab_size).astype(np.float64)
+    # Token rarity: mean surprisal of a document's tokens under the domain's train unigram
+    # counts (all documents' if none is train), counted a slice of documents at a time.
+    counted = ~heldout if (~heldout).any() else np.ones(n, dtype=bool)
+    counts = np.zeros(vocab_size, dtype=np.int64)
+    for start in range(0, n, _COUNT_DOCS):
+        docs = np.flatnonzero(counted[start : start + _COUNT_DOCS]) + start
+        if len(docs):
+            piece = np.concatenate([tokens[offsets[d] : offsets[d + 1]] for d in docs])
+            counts += np.bincount(piece.astype(np.int64), minlength=vocab_size)
+    counts = counts.astype(np.float64)
     surprisal = -np.log((counts + 1.0) / (counts.sum() + vocab_size))
     stats: dict[str, Any] = {}
     with atomic.directory(final) as tmp:
         for split, mask in (("train", ~heldout), ("heldout", heldout)):
-            w = DomainSplitWriter(tmp / split, dtype, eos_id)
-            for (doc_id, source, ids, metrics), keep in zip(docs, mask):
-                if keep:
-                    rarity = float(surprisal[ids].mean()) if len(ids) else 0.0
-                    w.add(ids, {"doc_id": doc_id, "source": source, **metrics, "mean_token_rarity": rarity})
+            w = DomainSplitWriter(tmp / split, spool.dtype, eos_id)
+            for d in np.flatnonzero(mask):
+                ids = tokens[offsets[d] : offsets[d + 1]]
+                rarity = float(surprisal[ids].mean()) if len(ids) else 0.0
+                w.add(ids, {"doc_id": spool.doc_ids[d], "source": spool.sources[d], "n_tokens": int(len(ids)),
+                            "n_chars": spool.n_chars[d], "compression_ratio": spool.compression[d],
+                            "mean_token_rarity": rarity})
             stats[split] = w.close()
+    del tokens
+    spool.path.unlink(missing_ok=True)
     return stats
+
+
+def _batches(src: Source, size: int) -> Iterator[tuple[list, list[str]]]:
+    """``(documents, their texts)`` of ``src``, ``size`` at a time."""
+    docs: list = []
+    for doc in src:
+        docs.append(doc)
+        if len(docs) >= size:
+            yield docs, [d.text for d in docs]
+            docs = []
+    if docs:
+        yield docs, [d.text for d in docs]
 
 
 def _stats_from_dir(path: Path) -> dict[str, Any]:
@@ -192,7 +249,7 @@ def prepare(sources: list[SourceConfig], tokenizer: TokenizerConfig, config: Pre
         report.tokenizer_trained = trained
         dtype = token_dtype(tok_entry["vocab_size"])
         eos_id = tok_entry["eos_id"]
-        backend = tok.backend_tokenizer
+        tok_dir = data_dir / tok_entry["dir"]
 
         # Group sources by the domain they write; if any source takes domains from its
         # records, all sources form one group (which domains it reaches is known only after).
@@ -216,7 +273,7 @@ def prepare(sources: list[SourceConfig], tokenizer: TokenizerConfig, config: Pre
                 "format": FORMAT_VERSION,
                 "tokenizer": tok_entry["fingerprint"],
                 "sources": [fps[i] for i in members],
-                "prepare": config.model_dump(mode="json"),
+                "prepare": config.model_dump(mode="json", exclude={"workers"}),
             })
             prev = old.get("groups", {}).get(key)
             if prev and prev["fingerprint"] == gfp and all(
@@ -230,41 +287,39 @@ def prepare(sources: list[SourceConfig], tokenizer: TokenizerConfig, config: Pre
                     manifest["sources"][name] = old.get("sources", {}).get(name, {})
                 continue
 
-            # Read and tokenize every document of the group.
-            by_domain: dict[str, list[tuple[str, str, np.ndarray, dict]]] = {}
-            for i in members:
-                src = sources[i]
-                task = bar.add_task(f"reading {src.describe()}", total=src.config.max_docs)
-                pending: list = []
+            # Read and encode every document of the group, spooling each domain to disk.
+            # (the spool directory goes when the group is written, or if anything fails)
+            with tempfile.TemporaryDirectory(dir=data_dir, prefix=".spool-", suffix=".tmp") as spool_tmp:
+                spool_dir = Path(spool_tmp)
+                spools: dict[str, _Spool] = {}
+                with BatchEncoder(str(tok_dir / "tokenizer.json"), dtype, workers=config.workers) as encoder:
+                    for i in members:
+                        src = sources[i]
+                        name = src.describe()
+                        task = bar.add_task(f"reading {name}", total=src.config.max_docs)
+                        for docs, enc in encoder.map(_batches(src, config.encode_batch_docs)):
+                            ends = np.cumsum(enc.lengths)
+                            for k, doc in enumerate(docs):
+                                spool = spools.get(doc.domain)
+                                if spool is None:
+                                    spool = spools[doc.domain] = _Spool(spool_dir / f"{len(spools)}.bin", dtype)
+                                spool.add(doc.id, name, enc.ids[ends[k] - enc.lengths[k] : ends[k]], enc.n_chars[k],
+                                          enc.compression[k])
+                            bar.advance(task, len(docs))
+                        bar.remove_task(task)
+                        manifest["sources"][name] = src.stats.to_dict()
+                        report.skipped[name] = dict(src.stats.skipped)
+                by_domain = spools
 
-                def flush():
-                    encs = backend.encode_batch([d.text for d in pending], add_special_tokens=False)
-                    for doc, enc in zip(pending, encs):
-                        ids = np.asarray(enc.ids, dtype=dtype)
-                        by_domain.setdefault(doc.domain, []).append(
-                            (doc.id, src.describe(), ids, _doc_metrics(doc.text, ids)))
-                    bar.advance(task, len(pending))
-                    pending.clear()
-
-                for doc in src:
-                    pending.append(doc)
-                    if len(pending) >= config.encode_batch_docs:
-                        flush()
-                if pending:
-                    flush()
-                bar.remove_task(task)
-                manifest["sources"][src.describe()] = src.stats.to_dict()
-                report.skipped[src.describe()] = dict(src.stats.skipped)
-
-            for domain in sorted(by_domain):
-                final = data_dir / "store" / f"{_slug(domain)}-{_hash([gfp, domain])[:16]}"
-                if final.is_dir():  # complete from an earlier run whose manifest never landed
-                    stats = _stats_from_dir(final)
-                else:
-                    stats = _write_domain(domain, by_domain[domain], config, final, dtype, eos_id,
-                                          tok_entry["vocab_size"])
-                manifest["domains"][domain] = {"dir": str(final.relative_to(data_dir)), "group": key, **stats}
-            manifest["groups"][key] = {"fingerprint": gfp, "domains": sorted(by_domain)}
+                for domain in sorted(by_domain):
+                    final = data_dir / "store" / f"{_slug(domain)}-{_hash([gfp, domain])[:16]}"
+                    if final.is_dir():  # complete from an earlier run whose manifest never landed
+                        by_domain[domain].close()
+                        stats = _stats_from_dir(final)
+                    else:
+                        stats = _write_domain(domain, by_domain[domain], config, final, eos_id, tok_entry["vocab_size"])
+                    manifest["domains"][domain] = {"dir": str(final.relative_to(data_dir)), "group": key, **stats}
+                manifest["groups"][key] = {"fingerprint": gfp, "domains": sorted(by_domain)}
 
         atomic.write_json(data_dir / "manifest.json", manifest)
 

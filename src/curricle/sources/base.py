@@ -84,22 +84,26 @@ class Source:
     def _iter(self) -> Iterator[Document]:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _table_docs(self, texts: list, ids: list | None, row: int, path: str, id_prefix: str = "") -> Iterator[Document]:
-        """Documents of one batch of a table's rows (a text column and, optionally, an id
-        column), the first being row ``row`` of ``path``. Null or blank text and null ids are
-        skipped and counted with ``path:row``; without ids a document's id is
-        ``id_prefix + row``."""
+    def _table_docs(self, texts: list, ids: list | None, row: int, path: str, id_prefix: str = "",
+                    domains: list | None = None) -> Iterator[Document]:
+        """Documents of one batch of a table's rows (a text column and, optionally, id and
+        domain columns), the first being row ``row`` of ``path``. Null or blank text, null ids
+        and domains that are not a non-empty string are skipped and counted with ``path:row``;
+        without ids a document's id is ``id_prefix + row``; a null domain is ``domain``."""
         for i, text in enumerate(texts):
             at = row + i
+            domain = domains[i] if domains is not None and domains[i] is not None else self.config.domain
             if text is None:
                 self.stats.skip("null-text", f"{path}:{at}")
             elif not text.strip():
                 self.stats.skip("empty-text", f"{path}:{at}")
             elif ids is not None and ids[i] is None:
                 self.stats.skip("missing-id", f"{path}:{at}")
+            elif not isinstance(domain, str) or not domain:
+                self.stats.skip("bad-domain", f"{path}:{at}")
             else:
                 yield Document(id=str(ids[i]) if ids is not None else f"{id_prefix}{at}", text=text,
-                               domain=self.config.domain, meta={"source": path, "row": at})
+                               domain=domain, meta={"source": path, "row": at})
 
     def fingerprint(self) -> dict[str, Any]:
         """What identifies this source's content, for incremental prepare.

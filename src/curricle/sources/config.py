@@ -34,11 +34,17 @@ class JsonlConfig(SourceConfig):
     kind: Literal["jsonl"] = "jsonl"
     """Always ``jsonl``."""
     path: str = Field(min_length=1)
-    """A ``.jsonl`` / ``.jsonl.gz`` file, or a glob of them (``**`` matches subdirectories)."""
+    """A ``.jsonl``, ``.jsonl.gz`` or ``.jsonl.zst`` file, or a glob of them (``**`` matches
+    subdirectories)."""
     text_field: str = Field("text", min_length=1)
     """The record key holding the document text (a string)."""
+    id_field: str = Field("id", min_length=1)
+    """The record key holding its id (any JSON value, turned into a string); records without it
+    get ``<file>:<line>``."""
     use_record_domain: bool = False
-    """Take each record's ``domain`` key, where present, over ``domain``."""
+    """Take each record's ``domain_field``, where present, over ``domain``."""
+    domain_field: str = Field("domain", min_length=1)
+    """The record key holding its domain (read with ``use_record_domain``)."""
 
 
 class ParquetConfig(SourceConfig):
@@ -51,6 +57,10 @@ class ParquetConfig(SourceConfig):
     id_field: str | None = None
     """The column holding each row's id (any type, turned into a string). None: ids are
     ``<file>:<row>``."""
+    use_record_domain: bool = False
+    """Take each row's ``domain_field``, where not null, over ``domain``."""
+    domain_field: str = Field("domain", min_length=1)
+    """The column holding each row's domain (read with ``use_record_domain``)."""
 
 
 class TextDirConfig(SourceConfig):
@@ -81,6 +91,10 @@ class HFDiskConfig(SourceConfig):
     """The column holding the document text (a string feature)."""
     id_field: str | None = None
     """The column holding each row's id (turned into a string). None: the row index."""
+    use_record_domain: bool = False
+    """Take each row's ``domain_field``, where not null, over ``domain``."""
+    domain_field: str = Field("domain", min_length=1)
+    """The column holding each row's domain (read with ``use_record_domain``)."""
 
 
 class PythonCodeConfig(SourceConfig):

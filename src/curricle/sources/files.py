@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import glob
+import gzip
+import io
 import os
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+import zstandard
 
 from curricle.errors import CurricleError
 from curricle.sources.base import Source
@@ -56,3 +60,52 @@ def files_fingerprint(paths: list[str]) -> list[list[Any]]:
         st = os.stat(p)
         out.append([p, st.st_size, st.st_mtime_ns])
     return out
+
+
+def open_binary(path: str) -> IO[bytes]:
+    """``path`` for reading bytes, decompressing ``.gz`` and ``.zst`` as it streams."""
+    if path.endswith(".gz"):
+        return gzip.open(path, "rb")
+    if path.endswith(".zst"):
+        return io.BufferedReader(_ZstdReader(path), buffer_size=1 << 16)
+    return open(path, "rb")
+
+
+class _ZstdReader(io.RawIOBase):
+    """A ``.zst`` file's decompressed bytes, frame after frame. A file that ends inside a frame
+    (truncated or corrupt) raises ``zstandard.ZstdError`` instead of ending quietly (as
+    zstandard's own ``stream_reader`` does)."""
+
+    def __init__(self, path: str):
+        self._raw = open(path, "rb")
+        self._frame = zstandard.ZstdDecompressor().decompressobj()
+        self._fed = False  # the current frame has been given input
+        self._out = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not self._out:
+            chunk = self._raw.read(1 << 16)
+            if not chunk:
+                if self._fed and not self._frame.eof:
+                    raise zstandard.ZstdError(f"{self._raw.name} ends inside a zstd frame")
+                return 0
+            out = self._frame.decompress(chunk)
+            self._fed = True
+            while self._frame.eof and self._frame.unused_data:  # the next frame starts in this chunk
+                rest = self._frame.unused_data
+                self._frame = zstandard.ZstdDecompressor().decompressobj()
+                out += self._frame.decompress(rest)
+            if self._frame.eof:
+                self._frame, self._fed = zstandard.ZstdDecompressor().decompressobj(), False
+            self._out = out
+        n = min(len(buffer), len(self._out))
+        buffer[:n] = self._out[:n]
+        self._out = self._out[n:]
+        return n
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()

@@ -63,7 +63,8 @@ class HFDiskSource(Source):
                     f"(splits: {', '.join(sorted(ds))})"
                 )
             ds = ds[cfg.split]
-        for name in (cfg.text_field, cfg.id_field):
+        domain_field = cfg.domain_field if cfg.use_record_domain else None
+        for name in (cfg.text_field, cfg.id_field, domain_field):
             if name is not None and name not in ds.column_names:
                 raise CurricleError(
                     f"source '{self.describe()}': no column '{name}' "
@@ -75,7 +76,7 @@ class HFDiskSource(Source):
                 f"source '{self.describe()}': column '{cfg.text_field}' is {feature}, "
                 f"expected a string column"
             )
-        columns = [cfg.text_field] + ([cfg.id_field] if cfg.id_field else [])
+        columns = [c for c in (cfg.text_field, cfg.id_field, domain_field) if c]
         # A format set before saving (torch, numpy) would turn values into tensors; read plain.
         return ds.select_columns(columns).with_format(None)
 
@@ -85,5 +86,7 @@ class HFDiskSource(Source):
         row = 0
         for batch in ds.iter(batch_size=BATCH_ROWS):
             texts = batch[cfg.text_field]
-            yield from self._table_docs(texts, batch[cfg.id_field] if cfg.id_field else None, row, cfg.path)
+            ids = batch[cfg.id_field] if cfg.id_field else None
+            domains = batch[cfg.domain_field] if cfg.use_record_domain else None
+            yield from self._table_docs(texts, ids, row, cfg.path, domains=domains)
             row += len(texts)

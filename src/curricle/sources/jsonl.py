@@ -1,6 +1,8 @@
 """JSON Lines files: one record ``{"text": ..., "domain"?: ..., "id"?: ...}`` per line.
 
-Plain ``.jsonl`` and gzip-compressed ``.jsonl.gz`` are read; zstd is not (decompress first).
+Plain ``.jsonl``, gzip-compressed ``.jsonl.gz`` and zstd-compressed ``.jsonl.zst`` are read,
+streaming. The text, id and domain keys are configurable (``text_field``, ``id_field``,
+``domain_field``).
 A bad line never stops the read: it is skipped and counted under its reason
 (``not-json``, ``not-object``, ``missing-text``, ``empty-text``, ``invalid-utf8``,
 ``bad-domain``) with its ``path:line``. Blank lines are not records and are passed over.
@@ -10,12 +12,14 @@ from __future__ import annotations
 
 import gzip
 import json
-from typing import IO, Any, Iterator
+from typing import Any, Iterator
+
+import zstandard
 
 from curricle.errors import CurricleError
 from curricle.sources.base import Document, Source
 from curricle.sources.config import JsonlConfig
-from curricle.sources.files import files_fingerprint, glob_root, match_files, relative_name
+from curricle.sources.files import files_fingerprint, glob_root, match_files, open_binary, relative_name
 
 
 class JsonlSource(Source):
@@ -32,12 +36,6 @@ class JsonlSource(Source):
 
     def _iter(self) -> Iterator[Document]:
         files = match_files(self, self.config.path)
-        for path in files:
-            if path.endswith(".zst"):
-                raise CurricleError(
-                    f"source '{self.describe()}': {path}: zstd-compressed files are not "
-                    f"supported, decompress it first (zstd -d)"
-                )
         root = glob_root(self.config.path)
         for path in files:
             yield from self._read_file(path, relative_name(path, root))
@@ -45,7 +43,7 @@ class JsonlSource(Source):
     def _read_file(self, path: str, name: str) -> Iterator[Document]:
         cfg = self.config
         try:
-            with _open(path) as f:
+            with open_binary(path) as f:
                 for lineno, raw in enumerate(f, start=1):
                     where = f"{path}:{lineno}"
                     try:
@@ -72,25 +70,20 @@ class JsonlSource(Source):
                         self.stats.skip("empty-text", where)
                         continue
                     domain = cfg.domain
-                    if cfg.use_record_domain and record.get("domain") is not None:
-                        domain = record["domain"]
+                    if cfg.use_record_domain and record.get(cfg.domain_field) is not None:
+                        domain = record[cfg.domain_field]
                         if not isinstance(domain, str) or not domain:
                             self.stats.skip("bad-domain", where)
                             continue
-                    rid = record.get("id")
+                    rid = record.get(cfg.id_field)
                     yield Document(
                         id=str(rid) if rid is not None else f"{name}:{lineno}",
                         text=text,
                         domain=domain,
                         meta={"source": path, "line": lineno},
                     )
-        except (gzip.BadGzipFile, EOFError) as e:
-            # A truncated or corrupt .gz cannot be resynchronised: the rest of the file is lost.
-            raise CurricleError(f"source '{self.describe()}': {path}: corrupt gzip file ({e})") from e
+        except (gzip.BadGzipFile, EOFError, zstandard.ZstdError) as e:
+            # A truncated or corrupt archive cannot be resynchronised: the rest of the file is lost.
+            kind = "zstd" if path.endswith(".zst") else "gzip"
+            raise CurricleError(f"source '{self.describe()}': {path}: corrupt {kind} file ({e})") from e
 
-
-def _open(path: str) -> IO[bytes]:
-    # Bytes, not text: each line is decoded on its own so one bad line is one skip.
-    if path.endswith(".gz"):
-        return gzip.open(path, "rb")
-    return open(path, "rb")

@@ -49,14 +49,16 @@ class ParquetSource(Source):
 
     def _read_file(self, pq: Any, path: str, name: str) -> Iterator[Document]:
         cfg = self.config
-        columns = [cfg.text_field] + ([cfg.id_field] if cfg.id_field else [])
+        domain_field = cfg.domain_field if cfg.use_record_domain else None
+        columns = [c for c in (cfg.text_field, cfg.id_field, domain_field) if c]
         row = 0
         # One file open at a time: a glob may match more shards than the fd limit.
         with pq.ParquetFile(path) as pf:
             for batch in pf.iter_batches(batch_size=BATCH_ROWS, columns=columns):
                 texts = batch.column(cfg.text_field).to_pylist()
                 ids = batch.column(cfg.id_field).to_pylist() if cfg.id_field else None
-                yield from self._table_docs(texts, ids, row, path, id_prefix=f"{name}:")
+                domains = batch.column(domain_field).to_pylist() if domain_field else None
+                yield from self._table_docs(texts, ids, row, path, id_prefix=f"{name}:", domains=domains)
                 row += len(texts)
 
     def _check_schema(self, pq: Any, path: str) -> None:
@@ -65,7 +67,7 @@ class ParquetSource(Source):
             schema = pq.read_schema(path)
         except (pa.ArrowException, OSError) as e:
             raise CurricleError(f"source '{self.describe()}': {path}: not a Parquet file ({e})") from e
-        for field_name in (cfg.text_field, cfg.id_field):
+        for field_name in (cfg.text_field, cfg.id_field, cfg.domain_field if cfg.use_record_domain else None):
             if field_name is not None and field_name not in schema.names:
                 raise CurricleError(
                     f"source '{self.describe()}': {path} has no column '{field_name}' "

@@ -22,11 +22,11 @@ import numpy as np
 import torch
 from safetensors.numpy import load_file as load_arrays
 from safetensors.numpy import save_file as save_arrays
-from safetensors.torch import load_file as load_weights
 from transformers.utils import logging as hf_logging
 
 from curricle import atomic
 from curricle.errors import CurricleError
+from curricle.model.build import load_weights
 from curricle.train.checkpoint import STATE_FILE, apply_retention, latest_complete
 from curricle.train.config import CheckpointConfig
 
@@ -134,15 +134,7 @@ class Checkpointer:
     def restore(self, path: Path, rollback: bool = False) -> dict[str, Any]:
         """Load the model and the registered parts from checkpoint ``path`` (on a rollback,
         only the parts that take part in it); returns ``trainer_state.json``."""
-        weights = load_weights(str(path / "model.safetensors"))
-        missing, unexpected = self.model.load_state_dict(weights, strict=False)
-        # Tied embeddings are stored once; anything else missing is a real mismatch.
-        missing = [k for k in missing if k != "lm_head.weight"]
-        if missing or unexpected:
-            raise CurricleError(f"{path}: checkpoint does not fit the model (missing {missing[:3]}, "
-                                f"unexpected {unexpected[:3]})")
-        if getattr(self.model.config, "tie_word_embeddings", False):
-            self.model.tie_weights()
+        load_weights(self.model, path)
         state = json.loads((path / STATE_FILE).read_text())
         arrays = load_arrays(str(path / ARRAYS_FILE))
         for name, (part, on_rollback, _) in self.parts.items():

@@ -28,7 +28,7 @@ from curricle.controllers.hook import ControllerHook
 from curricle.errors import CurricleError
 from curricle.mixture.config import StaticConfig, max_seq_len
 from curricle.mixture.sampler import MixtureSampler
-from curricle.model.build import build_model
+from curricle.model.build import build_model, check_fits
 from curricle.model.config import ModelConfig
 from curricle.prepare.command import prepare_run
 from curricle.probes.hook import ProbeHook
@@ -46,6 +46,7 @@ def build_trainer(config: RunConfig, run_dir: Path | str, resume: bool = False, 
                   hooks: Sequence[Hook] = (), progress: bool = True) -> Trainer:
     """The run's :class:`Trainer`, with every part built from ``config`` (the token store must
     be prepared). ``hooks`` run after the controller's, before probes and telemetry."""
+    check_model(config)
     dist = init_distributed(config.train.device)
     # The seed fixes the initial weights; the sampler derives its own streams from (seed, step, rank).
     torch.manual_seed(config.seed)
@@ -75,6 +76,13 @@ def build_trainer(config: RunConfig, run_dir: Path | str, resume: bool = False, 
     return trainer
 
 
+def check_model(config: RunConfig) -> None:
+    """A checkpoint model (``model.path``) takes the run's rows and its own tokenizer: checked
+    before any work, with a one-line error naming the field."""
+    tokenizer = config.tokenizer.path if config.tokenizer.kind == "pretrained" else None
+    check_fits(config.model, config.longest_row, tokenizer)
+
+
 def _set_reference(trainer: Trainer, controller: Controller, config: RunConfig, store: TokenStore) -> None:
     """DoReMi-style controllers compare against a reference's per-domain held-out losses."""
     ref = getattr(config.controller, "reference", None)
@@ -99,6 +107,7 @@ def train_run(config: RunConfig, run_dir: Path | str, max_steps: int | None = No
               progress: bool = True, hooks: Sequence[Hook] = ()) -> dict[str, Any]:
     """Bring the token store up to date (rank 0), then train. Returns the last metrics and the
     trainer."""
+    check_model(config)
     info = init_distributed(config.train.device)
     if info.is_main:
         prepare_run(config, progress=progress)

@@ -103,6 +103,11 @@ class TrainConfig(BaseModel):
     """Positions whose logits the loss computes at once (training and evaluation): the logits of
     a whole micro-batch are never held, only a chunk's, recomputed in the backward pass.
     None: one chunk (the plain full-logits loss)."""
+    compile: bool = False
+    """Compile the model and its loss with ``torch.compile`` (the first steps are slower while it
+    compiles)."""
+    tf32: bool = True
+    """On CUDA, let fp32 matrix products use TF32 tensor cores (``torch.backends.*.allow_tf32``)."""
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     """auto: bf16 autocast on GPU, fp32 on CPU."""
     device: Literal["auto", "cpu", "cuda"] = "auto"

@@ -130,6 +130,11 @@ class Trainer:
         self.train_model: torch.nn.Module = self.loss_model
         if self.dist.active:
             self.train_model = DDP(self.loss_model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        if config.compile:
+            self.train_model = torch.compile(self.train_model)
+        if self.device.type == "cuda":
+            torch.backends.cuda.matmul.allow_tf32 = config.tf32
+            torch.backends.cudnn.allow_tf32 = config.tf32
 
     # -- what callers read ------------------------------------------------------------------
 
