@@ -51,11 +51,14 @@ def test_the_chunked_loss_and_its_gradient_equal_the_plain_ones(kind):
     got.mean().backward()
     for n, p in model.named_parameters():
         assert torch.allclose(p.grad, ref_grads[n], atol=1e-6, rtol=1e-5), n
-    # Evaluation reads the same log-probabilities a chunk at a time.
-    chunks = list(chunked.logit_chunks(tokens))
-    assert [c[0].shape for c in chunks] == [(7, V)] * 8 + [(4, V)]
-    nll = torch.cat([-lp.gather(1, y[:, None])[:, 0] for lp, y in chunks])
-    assert torch.allclose(nll, ref.detach().flatten(), atol=1e-5)
+    # Evaluation reads the same log-probabilities a chunk at a time: the loss, the top
+    # log-probability and whether the top token is the label, per token.
+    nll, top, correct = chunked(tokens, with_stats=True)
+    with torch.no_grad():
+        logp = model(input_ids=tokens[:, :-1]).logits.float().log_softmax(-1)
+    assert torch.allclose(nll, ref.detach(), atol=1e-6, rtol=0)
+    assert torch.allclose(top, logp.max(-1).values, atol=1e-6, rtol=0)
+    assert torch.equal(correct, logp.argmax(-1) == tokens[:, 1:])
 
 
 class ScaledLlama(LlamaForCausalLM):

@@ -1,7 +1,9 @@
 """In-loop probing: score the live model on probe tasks every ``every`` steps.
 
 Configured in the run config under ``train.probe``; ``curricle train`` adds a
-:class:`ProbeHook` (on rank 0) when the block is present. Each probe appends one row per
+:class:`ProbeHook` when the block is present. Under DDP every rank scores the tasks on its
+replica (so no rank waits in a collective while rank 0 probes) and rank 0 writes the results;
+FSDP runs probe their checkpoints afterwards. Each probe appends one row per
 task to ``RUN/probes.jsonl`` (the same schema as ``curricle probe``, with ``checkpoint``
 null) and adds ``probe/<task>/<metric>`` scalars to the step's metrics, so they reach
 ``metrics.jsonl`` and TensorBoard. A resumed run drops rows after its checkpoint's step.
@@ -33,7 +35,7 @@ PROBES_FILE = "probes.jsonl"
 
 
 class ProbeHook(Hook):
-    """Scores the model on the configured tasks every ``every`` steps (rank 0).
+    """Scores the model on the configured tasks every ``every`` steps (every rank; rank 0 writes).
 
     ``data_dir`` is the run's token store (text probes and generator seeds read it);
     ``tokenizer`` the one the model was trained with (default: the run's).
@@ -48,7 +50,7 @@ class ProbeHook(Hook):
 
     def on_resume(self, state: TrainState, checkpoint: Path) -> None:
         path = state.run_dir / PROBES_FILE
-        if path.exists():  # forget probes of steps the checkpoint has not seen
+        if state.is_main and path.exists():  # forget probes of steps the checkpoint has not seen
             keep = [line for line in path.read_text().splitlines()
                     if line.strip() and json.loads(line).get("step", 0) <= state.step]
             path.write_text("".join(line + "\n" for line in keep))
@@ -60,7 +62,7 @@ class ProbeHook(Hook):
         self.tasks = check_unique(tasks)
         self.lm = ProbeLM(state.model, self.tokenizer or state.tokenizer, batch_size=self.config.batch_size)
         self.path = state.run_dir / PROBES_FILE
-        if state.step == 0:
+        if state.step == 0 and state.is_main:
             self.path.unlink(missing_ok=True)
 
     def on_step_end(self, state: TrainState, batch, metrics: dict[str, Any]) -> None:
@@ -80,6 +82,8 @@ class ProbeHook(Hook):
         finally:
             if was_training:
                 model.train()
+        if not state.is_main:
+            return
         rows = []
         for task in self.tasks:
             score, seconds = scored[task.name]

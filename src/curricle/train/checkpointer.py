@@ -20,8 +20,15 @@ from typing import Any, Protocol
 
 import numpy as np
 import torch
+import torch.distributed.checkpoint as dcp
 from safetensors.numpy import load_file as load_arrays
 from safetensors.numpy import save_file as save_arrays
+from torch.distributed.checkpoint.state_dict import (
+    StateDictOptions,
+    get_model_state_dict,
+    get_state_dict,
+    set_state_dict,
+)
 from transformers.utils import logging as hf_logging
 
 from curricle import atomic
@@ -29,8 +36,11 @@ from curricle.errors import CurricleError
 from curricle.model.build import load_weights
 from curricle.train.checkpoint import STATE_FILE, apply_retention, latest_complete
 from curricle.train.config import CheckpointConfig
+from curricle.train.distributed import DistInfo, barrier
 
 ARRAYS_FILE = "arrays.safetensors"
+#: An FSDP run's sharded model and optimizer state (torch.distributed.checkpoint).
+SHARDED_DIR = "sharded"
 #: Keys of trainer_state.json that are the checkpointer's own (no part may take these names).
 RESERVED = frozenset({"step", "tokens", "total_steps", "log_lines", "files", "model", "tokenizer", "arrays"})
 
@@ -75,13 +85,23 @@ def _holds_tensors(obj: Any) -> bool:
 
 
 class Checkpointer:
-    """Saves and restores the model and every registered part under ``root/step_N``."""
+    """Saves and restores the model and every registered part under ``root/step_N``.
 
-    def __init__(self, root: Path, config: CheckpointConfig, model: torch.nn.Module, tokenizer: Any = None):
+    ``sharded``: ``(root module, optimizer)`` of an FSDP run. Their state is then saved by
+    every rank with ``torch.distributed.checkpoint`` into ``step_N/sharded/`` (and restored
+    that way, at the same or another world size), and the model is also gathered on rank 0
+    into the usual HF export. :meth:`save` and :meth:`restore` are called on every rank; the
+    rest of the files are rank 0's.
+    """
+
+    def __init__(self, root: Path, config: CheckpointConfig, model: torch.nn.Module, tokenizer: Any = None, *,
+                 dist: DistInfo | None = None, sharded: tuple[torch.nn.Module, torch.optim.Optimizer] | None = None):
         self.root = Path(root)
         self.config = config
         self.model = model
         self.tokenizer = tokenizer
+        self.dist = dist or DistInfo(0, 1, 0, torch.device("cpu"))
+        self.sharded = sharded
         self.parts: dict[str, tuple[Stateful, bool, bool]] = {}
 
     def register(self, name: str, part: Stateful, rollback: bool = True, binary: bool = False) -> None:
@@ -98,43 +118,80 @@ class Checkpointer:
     def latest(self) -> tuple[int, Path] | None:
         return latest_complete(self.root)
 
-    def save(self, step: int, meta: dict[str, Any]) -> Path:
+    def save(self, step: int, meta: dict[str, Any]) -> Path | None:
         """Write checkpoint ``step`` atomically (``meta``: the trainer's own numbers) and apply
-        the retention policy; returns its path."""
+        the retention policy; returns its path (on rank 0; None elsewhere). Called on every
+        rank; only a sharded run has work for the others."""
         hf_logging.disable_progress_bar()  # one bar per save would drown the training bar
         final = self.root / f"step_{step}"
-        if final.exists():  # the same step written again (a run restarted from scratch)
-            shutil.rmtree(final)
+        if self.sharded is None:
+            if not self.dist.is_main:
+                return None
+            if final.exists():  # the same step written again (a run restarted from scratch)
+                shutil.rmtree(final)
+            with atomic.directory(final) as tmp:
+                self.model.save_pretrained(str(tmp), safe_serialization=True, max_shard_size=self.config.max_shard_size)
+                self._write_rest(tmp, step, meta)
+        else:
+            # Every rank writes its shards into a directory whose name they all know.
+            tmp = self.root / f".step_{step}.tmp"
+            if self.dist.is_main:
+                shutil.rmtree(final, ignore_errors=True)
+                shutil.rmtree(tmp, ignore_errors=True)
+                tmp.mkdir(parents=True)
+            barrier(self.dist)
+            module, optimizer = self.sharded
+            model_state, optim_state = get_state_dict(module, optimizer)
+            dcp.save({"model": model_state, "optim": optim_state}, checkpoint_id=str(tmp / SHARDED_DIR))
+            full = get_model_state_dict(module, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+            if self.dist.is_main:
+                prefix = "model."  # the root is the TokenLoss around the HF model
+                hf_state = {k.removeprefix(prefix): v for k, v in full.items()}
+                self.model.save_pretrained(str(tmp), state_dict=hf_state, safe_serialization=True,
+                                           max_shard_size=self.config.max_shard_size)
+                self._write_rest(tmp, step, meta)
+                os.replace(tmp, final)
+            barrier(self.dist)
+        if not self.dist.is_main:
+            return None
+        apply_retention(self.root, self.config)
+        return final
+
+    def _write_rest(self, tmp: Path, step: int, meta: dict[str, Any]) -> None:
+        """Everything but the model's weights, then ``trainer_state.json``, all made durable."""
         state: dict[str, Any] = {**meta, "step": step}
         arrays: dict[str, np.ndarray] = {}
-        tensors: dict[str, Any] = {}
         for name, (part, _, binary) in self.parts.items():
             part_state = part.state_dict()
             if binary or _holds_tensors(part_state):
-                tensors[name] = part_state
+                torch.save(part_state, tmp / f"{name}.pt")
             else:
                 state[name] = part_state
             if hasattr(part, "array_state"):
                 arrays.update({f"{name}/{k}": np.ascontiguousarray(v) for k, v in part.array_state().items()})
-        with atomic.directory(final) as tmp:
-            self.model.save_pretrained(str(tmp), safe_serialization=True)
-            if self.tokenizer is not None:
-                self.tokenizer.save_pretrained(str(tmp))
-            for name, part_state in tensors.items():
-                torch.save(part_state, tmp / f"{name}.pt")
-            save_arrays(arrays, str(tmp / ARRAYS_FILE))
-            state["files"] = {p.name: p.stat().st_size for p in tmp.iterdir() if p.is_file()}
-            (tmp / STATE_FILE).write_text(json.dumps(state))
-            for p in tmp.iterdir():  # make the contents durable before the rename commits them
-                with open(p, "rb") as f:
-                    os.fsync(f.fileno())
-        apply_retention(self.root, self.config)
-        return final
+        if self.tokenizer is not None:
+            self.tokenizer.save_pretrained(str(tmp))
+        save_arrays(arrays, str(tmp / ARRAYS_FILE))
+        files = sorted(p for p in tmp.rglob("*") if p.is_file())
+        state["files"] = {p.relative_to(tmp).as_posix(): p.stat().st_size for p in files}
+        (tmp / STATE_FILE).write_text(json.dumps(state))
+        for p in [*files, tmp / STATE_FILE]:  # make the contents durable before the rename commits them
+            with open(p, "rb") as f:
+                os.fsync(f.fileno())
 
     def restore(self, path: Path, rollback: bool = False) -> dict[str, Any]:
         """Load the model and the registered parts from checkpoint ``path`` (on a rollback,
         only the parts that take part in it); returns ``trainer_state.json``."""
-        load_weights(self.model, path)
+        if self.sharded is None:
+            load_weights(self.model, path)
+        else:
+            if not (path / SHARDED_DIR).is_dir():
+                raise CurricleError(f"{path}: no sharded state ({SHARDED_DIR}/): it was not written by an fsdp run")
+            module, optimizer = self.sharded
+            model_state, optim_state = get_state_dict(module, optimizer)
+            loaded = {"model": model_state, "optim": optim_state}
+            dcp.load(loaded, checkpoint_id=str(path / SHARDED_DIR))
+            set_state_dict(module, optimizer, model_state_dict=loaded["model"], optim_state_dict=loaded["optim"])
         state = json.loads((path / STATE_FILE).read_text())
         arrays = load_arrays(str(path / ARRAYS_FILE))
         for name, (part, on_rollback, _) in self.parts.items():

@@ -40,6 +40,7 @@ from curricle.train.hooks import Hook
 from curricle.train.loop import Trainer
 from curricle.train.loss import TokenLoss
 from curricle.train.optimizer import build_optimizer
+from curricle.train.parallel import shard
 
 
 def build_trainer(config: RunConfig, run_dir: Path | str, resume: bool = False, max_steps: int | None = None,
@@ -54,7 +55,11 @@ def build_trainer(config: RunConfig, run_dir: Path | str, resume: bool = False, 
     store = TokenStore(config.data_dir)
     tokenizer = store.load_tokenizer()
     model = build_model(config.model, store.vocab_size, store.eos_id, tokenizer.pad_token_id).to(dist.device)
-    optimizer = build_optimizer(model, config.train)
+    loss_model = TokenLoss(model, config.train.loss_chunk_tokens)
+    if dist.active and config.train.parallelism.kind == "fsdp":  # before the optimizer: it holds the shards
+        bf16 = config.train.precision == "bf16" or (config.train.precision == "auto" and dist.device.type == "cuda")
+        shard(loss_model, config.train.parallelism, bf16=bf16)
+    optimizer = build_optimizer(loss_model, config.train)
     controller: Controller = CONTROLLERS.build(config.controller, store.domains, store.natural_tokens())
     sampler = MixtureSampler(store, config.mixture, seed=config.seed, rank=dist.rank, world_size=dist.world_size,
                              prioritized=controller.doc_domains)
@@ -64,9 +69,9 @@ def build_trainer(config: RunConfig, run_dir: Path | str, resume: bool = False, 
     rows = {d: eval_rows(store.split(d, "heldout"), eval_len, config.train.eval_rows_per_domain)
             for d in sampler.domains}
     all_hooks: list[Hook] = [ControllerHook(controller), *hooks]
-    if dist.is_main and config.train.probe is not None:  # before telemetry: it adds probe/* metrics
+    if config.train.probe is not None:  # before telemetry: it adds probe/* metrics
         all_hooks.append(ProbeHook(config.train.probe, config.data_dir, tokenizer))
-    trainer = Trainer(model, optimizer, sampler, config.train, run_dir, tokenizer=tokenizer, eval_rows=rows,
+    trainer = Trainer(loss_model, optimizer, sampler, config.train, run_dir, tokenizer=tokenizer, eval_rows=rows,
                       hooks=all_hooks, resume=resume, max_steps=max_steps, decay_start=config.lr_decay_start(),
                       progress=progress, dist=dist)
     if not resume:  # a resumed controller has its reference in its checkpointed state

@@ -43,6 +43,9 @@ class CheckpointConfig(BaseModel):
     """Keep the newest this many checkpoints..."""
     keep_every: int | None = Field(None, ge=1)
     """...and also every checkpoint whose step is a multiple of this (for probing a series)."""
+    max_shard_size: str = "5GB"
+    """The model's HF export is split into safetensors shards of at most this size, with an
+    index (``model.safetensors.index.json``), when it is larger."""
 
 
 class GuardConfig(BaseModel):
@@ -62,6 +65,22 @@ class GuardConfig(BaseModel):
     """Consecutive skipped steps that trigger a rollback to the last checkpoint."""
     inject: dict[int, Literal["nan", "spike"]] = {}
     """Testing aid: make the loss of these steps NaN, or 100x larger, to exercise the guard."""
+
+
+class ParallelismConfig(BaseModel):
+    """How the ranks of a torchrun job share the model (one process: neither applies)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["ddp", "fsdp"] = "ddp"
+    """``ddp``: every rank holds the whole model and optimizer state, gradients are all-reduced.
+    ``fsdp``: FSDP2 (``fully_shard``): each transformer layer and the rest of the model are
+    sharded over the ranks, gathered for their forward and backward; the optimizer state is
+    sharded too, and checkpoints are sharded (``torch.distributed.checkpoint``) with a
+    consolidated HF export next to them."""
+    reshard_after_forward: bool = True
+    """fsdp: free each layer's gathered weights after its forward (gathering them again for the
+    backward): less memory, more communication."""
 
 
 class TrainConfig(BaseModel):
@@ -91,6 +110,8 @@ class TrainConfig(BaseModel):
     """Row length for evaluation (default: the mixture's longest seq_len)."""
     eval_batch_rows: int = Field(16, ge=1)
     """Rows per forward pass during evaluation."""
+    parallelism: ParallelismConfig = Field(default_factory=ParallelismConfig)
+    """DDP or FSDP2 under torchrun."""
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
     """Interval and retention of checkpoints."""
     guard: GuardConfig = Field(default_factory=GuardConfig)
@@ -112,3 +133,10 @@ class TrainConfig(BaseModel):
     """auto: bf16 autocast on GPU, fp32 on CPU."""
     device: Literal["auto", "cpu", "cuda"] = "auto"
     """Where to train (auto: CUDA if available)."""
+
+    @model_validator(mode="after")
+    def _probes_need_whole_models(self) -> "TrainConfig":
+        if self.probe is not None and self.parallelism.kind == "fsdp":
+            raise ValueError("'probe' scores the whole model on every rank; with parallelism.kind fsdp, probe "
+                             "the checkpoints afterwards (curricle probe)")
+        return self

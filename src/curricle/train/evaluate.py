@@ -12,7 +12,6 @@ import math
 import numpy as np
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 
 from curricle.store import DomainSplit
 from curricle.train.loss import TokenLoss
@@ -35,7 +34,8 @@ def evaluate(loss_model: TokenLoss, rows: dict[str, np.ndarray], batch_rows: int
              rank: int = 0, world_size: int = 1, autocast=None) -> dict[str, float]:
     """``eval/loss/<d>``, ``eval/ppl/<d>``, ``eval/ece/<d>`` per domain plus token-weighted
     ``eval/loss`` and ``eval/ece`` over all domains. The logits are read a chunk of positions
-    at a time (:meth:`TokenLoss.logit_chunks`)."""
+    at a time (:class:`TokenLoss`). Every rank runs the same number of forward passes (a rank
+    short of rows repeats one, uncounted), as a sharded model needs."""
     model = loss_model.model
     was_training = model.training
     model.eval()
@@ -45,20 +45,24 @@ def evaluate(loss_model: TokenLoss, rows: dict[str, np.ndarray], batch_rows: int
     sums = torch.zeros(len(domains), 2 + 3 * ECE_BINS, dtype=torch.float64, device=device)
     for i, d in enumerate(domains):
         mine = rows[d][rank::world_size]
+        per_rank = -(-len(rows[d]) // world_size)
+        counted = np.ones(per_rank, dtype=bool)
+        if len(mine) < per_rank:
+            counted[len(mine):] = False
+            mine = np.concatenate([mine, np.repeat(rows[d][:1], per_rank - len(mine), axis=0)])
         for start in range(0, len(mine), batch_rows):
             x = torch.from_numpy(mine[start : start + batch_rows]).to(device)
+            keep = torch.from_numpy(counted[start : start + batch_rows]).to(device)
             with autocast() if autocast else torch.autocast("cpu", enabled=False):
-                for logp, labels in loss_model.logit_chunks(x):  # (n, V) fp32, (n,)
-                    loss = F.nll_loss(logp, labels, reduction="sum")
-                    top_logp, pred = logp.max(-1)
-                    correct = (pred == labels).double()
-                    conf = top_logp.double().exp()
-                    bins = torch.clamp((conf * ECE_BINS).long(), max=ECE_BINS - 1)
-                    sums[i, 0] += loss.double()
-                    sums[i, 1] += labels.numel()
-                    sums[i, 2 : 2 + ECE_BINS] += torch.bincount(bins, minlength=ECE_BINS).double()
-                    sums[i, 2 + ECE_BINS : 2 + 2 * ECE_BINS] += torch.bincount(bins, conf, minlength=ECE_BINS)
-                    sums[i, 2 + 2 * ECE_BINS :] += torch.bincount(bins, correct, minlength=ECE_BINS)
+                nll, top_logp, correct = loss_model(x, with_stats=True)  # (b, L) each
+            nll, top_logp, correct = nll[keep].flatten(), top_logp[keep].flatten(), correct[keep].flatten().double()
+            conf = top_logp.double().exp()
+            bins = torch.clamp((conf * ECE_BINS).long(), max=ECE_BINS - 1)
+            sums[i, 0] += nll.double().sum()
+            sums[i, 1] += nll.numel()
+            sums[i, 2 : 2 + ECE_BINS] += torch.bincount(bins, minlength=ECE_BINS).double()
+            sums[i, 2 + ECE_BINS : 2 + 2 * ECE_BINS] += torch.bincount(bins, conf, minlength=ECE_BINS)
+            sums[i, 2 + 2 * ECE_BINS :] += torch.bincount(bins, correct, minlength=ECE_BINS)
     if world_size > 1:
         dist.all_reduce(sums)
     sums = sums.cpu()

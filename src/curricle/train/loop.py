@@ -28,12 +28,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import time
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 import torch
+from torch.distributed.tensor import DTensor
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from curricle.errors import CurricleError
@@ -49,12 +51,16 @@ from curricle.train.guard import StabilityGuard
 from curricle.train.hooks import EVENTS, DataTraceHook, Hook, ProgressHook, TelemetryHook, TrainState
 from curricle.train.loss import TokenLoss
 from curricle.train.lr import lr_at
+from curricle.train.parallel import is_sharded
 
 log = logging.getLogger(__name__)
 
 
 class Trainer:
     """Trains ``model`` with ``optimizer`` on the batches of ``sampler`` into ``run_dir``.
+
+    ``model``: an HF causal LM, or a :class:`~curricle.train.loss.TokenLoss` around one (an FSDP
+    run passes it sharded, with an optimizer built over the shards).
 
     - ``eval_rows``: held-out rows per domain (see :func:`curricle.train.evaluate.eval_rows`);
       None: no evaluation.
@@ -81,15 +87,22 @@ class Trainer:
             self.run_dir.mkdir(parents=True, exist_ok=True)
         barrier(self.dist)
 
-        self.model = model.to(self.device)
+        # The model and its per-token loss in one module: what DDP wraps, or FSDP has sharded.
+        self.loss_model = model if isinstance(model, TokenLoss) else TokenLoss(model, config.loss_chunk_tokens)
+        self.sharded = is_sharded(self.loss_model)
+        if config.parallelism.kind == "fsdp" and self.dist.active and not self.sharded:
+            raise CurricleError("train.parallelism.kind: fsdp needs the model sharded before its optimizer is "
+                                "built (curricle.train.parallel.shard; build_trainer does both)")
+        self.model = self.loss_model.model if self.sharded else self.loss_model.model.to(self.device)
         self.optimizer = optimizer
         self.sampler = sampler
         self.eval_rows = eval_rows
         self.decay_start = decay_start
         self.guard = guard or StabilityGuard(config.guard, sampler.domains)
         self.tracker = DomainLossTracker(len(sampler.domains), self.device)
+        # bf16 autocast, unless FSDP's mixed precision already computes in bf16.
         bf16 = config.precision == "bf16" or (config.precision == "auto" and self.device.type == "cuda")
-        autocast = (lambda: torch.autocast(self.device.type, dtype=torch.bfloat16)) if bf16 else None
+        autocast = (lambda: torch.autocast(self.device.type, dtype=torch.bfloat16)) if bf16 and not self.sharded else None
         self.state = TrainState(run_dir=self.run_dir, domains=sampler.domains, total_steps=max_steps or config.steps,
                                 dist=self.dist, model=self.model, sampler=sampler, tokenizer=tokenizer,
                                 autocast=autocast)
@@ -103,8 +116,10 @@ class Trainer:
             self.state.logs.update(hook.logs)
 
         # Every stateful part, by name; save, resume and rollback iterate this registry.
-        self.checkpointer = Checkpointer(self.run_dir / "checkpoints", config.checkpoint, self.model, tokenizer)
-        self.checkpointer.register("optimizer", optimizer, binary=True)
+        self.checkpointer = Checkpointer(self.run_dir / "checkpoints", config.checkpoint, self.model, tokenizer,
+                                         dist=self.dist, sharded=(self.loss_model, optimizer) if self.sharded else None)
+        if not self.sharded:  # sharded: with the model, in torch.distributed.checkpoint's files
+            self.checkpointer.register("optimizer", optimizer, binary=True)
         self.checkpointer.register("rng", RNGState(), binary=True)
         self.checkpointer.register("sampler", sampler, rollback=False)  # the bad window's data is skipped
         self.checkpointer.register("guard", self.guard, rollback=False)  # it counts the bad steps
@@ -125,10 +140,8 @@ class Trainer:
             for name in self.state.logs:
                 (self.run_dir / name).unlink(missing_ok=True)
 
-        # The model and its per-token loss in one module: what DDP wraps.
-        self.loss_model = TokenLoss(self.model, config.loss_chunk_tokens)
         self.train_model: torch.nn.Module = self.loss_model
-        if self.dist.active:
+        if self.dist.active and not self.sharded:
             self.train_model = DDP(self.loss_model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         if config.compile:
             self.train_model = torch.compile(self.train_model)
@@ -209,8 +222,11 @@ class Trainer:
         for i in range(n_micro):
             part = slice(i * micro, (i + 1) * micro)
             x = tokens[part]
-            # DDP: all-reduce gradients only on the last micro-batch of the step.
-            sync = contextlib.nullcontext() if i == n_micro - 1 or not self.dist.active else self.train_model.no_sync()
+            # DDP / FSDP: reduce gradients only on the last micro-batch of the step.
+            last = i == n_micro - 1
+            if self.sharded:
+                self.loss_model.set_requires_gradient_sync(last)
+            sync = self.train_model.no_sync() if self.dist.active and not self.sharded and not last else contextlib.nullcontext()
             with sync:
                 with self.state.autocast() if self.state.autocast else contextlib.nullcontext():
                     token_loss = self.train_model(x)                    # (b, L) fp32
@@ -221,8 +237,10 @@ class Trainer:
             self._call("on_micro_batch", batch, part, token_loss.detach())
 
         self.tracker.reduce()
-        grad_norm = (torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
-                     if cfg.grad_clip else self._grad_norm())
+        # (with no clipping, an infinite threshold: the norm, gradients untouched)
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.loss_model.parameters(), cfg.grad_clip or math.inf)
+        if isinstance(grad_norm, DTensor):
+            grad_norm = grad_norm.full_tensor()
         host = torch.cat([self.tracker.sums.flatten(), grad_norm.detach().double().reshape(1).to(self.device)]).cpu()
         sums = host[:-1].view_as(self.tracker.sums)  # the step's one host sync
         losses = self.tracker.results(self.domains, sums)
@@ -257,11 +275,10 @@ class Trainer:
     # -- checkpoints, resume, rollback -------------------------------------------------------
 
     def save_checkpoint(self) -> Path | None:
-        path = None
-        if self.dist.is_main:
-            meta = {"tokens": self.tokens, "total_steps": self.total_steps,
-                    "log_lines": {name: count_lines(self.run_dir / name) for name in sorted(self.state.logs)}}
-            path = self.checkpointer.save(self.step, meta)
+        meta = {"tokens": self.tokens, "total_steps": self.total_steps,
+                "log_lines": {name: count_lines(self.run_dir / name) for name in sorted(self.state.logs)}
+                if self.dist.is_main else {}}
+        path = self.checkpointer.save(self.step, meta)
         barrier(self.dist)
         return path
 
@@ -308,10 +325,6 @@ class Trainer:
     def _call(self, point: str, *args) -> None:
         for hook in self.hooks:
             getattr(hook, point)(self.state, *args)
-
-    def _grad_norm(self) -> torch.Tensor:
-        norms = [p.grad.detach().norm() for p in self.model.parameters() if p.grad is not None]
-        return torch.norm(torch.stack(norms)) if norms else torch.tensor(0.0)
 
 
 __all__ = ["EVENTS", "Trainer"]

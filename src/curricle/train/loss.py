@@ -73,13 +73,19 @@ class TokenLoss(nn.Module):
 
     # -- forward -------------------------------------------------------------------------
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+    def forward(self, tokens: torch.Tensor, with_stats: bool = False):
+        """The per-token loss (rows, L), fp32. With ``with_stats`` (no gradient) also each
+        position's top log-probability and whether the top token is the label, (rows, L) each:
+        what held-out loss and calibration read. Everything goes through this ``forward``, so a
+        sharded (FSDP) model is gathered for it."""
         inputs, labels = tokens[:, :-1], tokens[:, 1:]
         if self._chunked is None:
             self._chunked = self._check_chunkable(inputs)
             if not self._chunked:
                 log.info("%s: its logits are not lm_head(body(x)); computing the loss from full logits",
                          type(self.model).__name__)
+        if with_stats:
+            return self._stats(inputs, labels)
         if not self._chunked:
             logits = self.model(input_ids=inputs).logits  # (b, L, V)
             return F.cross_entropy(logits.float().flatten(0, 1), labels.flatten(), reduction="none").view(labels.shape)
@@ -96,18 +102,22 @@ class TokenLoss(nn.Module):
         return torch.cat(out).view(labels.shape)
 
     @torch.no_grad()
-    def logit_chunks(self, tokens: torch.Tensor) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """``(log_softmax, labels)`` of consecutive chunks of the positions of ``tokens``,
-        each ``(n, V)`` fp32 and ``(n,)``: what held-out loss and calibration read, without all
-        of the logits at once."""
-        inputs, labels = tokens[:, :-1], tokens[:, 1:].flatten()
-        if self._chunked is None:
-            self._chunked = self._check_chunkable(inputs)
+    def _stats(self, inputs: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        flat = labels.flatten()
+        nll, top, correct = [], [], []
+        for logp, y in self._log_probs(inputs, flat):  # (n, V) fp32, (n,)
+            nll.append(-logp.gather(1, y[:, None])[:, 0])
+            best, pred = logp.max(-1)
+            top.append(best)
+            correct.append(pred == y)
+        return tuple(torch.cat(x).view(labels.shape) for x in (nll, top, correct))
+
+    def _log_probs(self, inputs: torch.Tensor, flat_labels: torch.Tensor) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         if not self._chunked:
-            yield self.model(input_ids=inputs).logits.float().flatten(0, 1).log_softmax(-1), labels
+            yield self.model(input_ids=inputs).logits.float().flatten(0, 1).log_softmax(-1), flat_labels
             return
         hidden = self._body(inputs).flatten(0, 1)
         head = self._head()
         for start in range(0, hidden.size(0), self.chunk_tokens):
             logits = F.linear(hidden[start : start + self.chunk_tokens], head.weight, head.bias).float()
-            yield logits.log_softmax(-1), labels[start : start + self.chunk_tokens]
+            yield logits.log_softmax(-1), flat_labels[start : start + self.chunk_tokens]
