@@ -119,7 +119,7 @@ def build_model(config: ModelConfig, vocab_size: int, eos_id: int, pad_id: int |
     if config.activation_checkpointing:
         if not model.supports_gradient_checkpointing:
             raise CurricleError(f"model.activation_checkpointing: {type(model).__name__} does not support it")
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
     return model
 
 
