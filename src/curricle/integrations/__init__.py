@@ -1,0 +1,1 @@
+"""curricle inside other trainers: :mod:`~curricle.integrations.hf` (HF ``Trainer``)."""

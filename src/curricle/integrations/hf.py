@@ -1,0 +1,239 @@
+"""curricle's mixture inside a Hugging Face ``Trainer``: keep your trainer, add the mixture.
+
+- :class:`MixtureDataset`: an ``IterableDataset`` of packed, domain-pure rows from a prepared
+  token store, drawn by curricle's :class:`~curricle.mixture.sampler.MixtureSampler` under a
+  :class:`~curricle.mixture.config.MixtureConfig` (schedule, pacing, sequence length). Each
+  example is ``{"input_ids", "labels", "domain_ids"}``; ``mixture.batch_rows`` must be the
+  trainer's rows per optimizer step (``per_device_train_batch_size`` x processes x
+  ``gradient_accumulation_steps``), so one sampler step is one optimizer step.
+- :class:`CurricleCallback`: a ``TrainerCallback`` that takes each row's domain off the batch
+  before the model sees it, computes the exact per-domain training loss from the model's
+  logits, writes it every optimizer step to ``OUT/domain_losses.jsonl``, and, with a
+  controller, feeds it the step's statistics and gives the dataset the weights it chooses,
+  every change logged with its signal in ``OUT/mixture_log.jsonl`` (the schema ``curricle
+  train`` writes). Its state (the sampler's position, pending weights, the controller) is saved
+  in each ``checkpoint-N`` directory, so ``trainer.train(resume_from_checkpoint=...)``
+  continues the same stream.
+
+The trainer needs ``remove_unused_columns=False`` (the rows carry their domain),
+``ignore_data_skip=True`` (the dataset resumes itself instead of being replayed) and
+``dataloader_num_workers=0`` (the callback sets weights on the dataset in this process); the
+callback checks them when the trainer starts. A controller's weights apply from the second
+optimizer step after the one that chose them: the data loader has drawn the next step's rows
+already.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch.utils.data import IterableDataset
+from transformers import TrainerCallback
+
+from curricle.controllers.base import Controller, DomainStats
+from curricle.controllers.config import CONTROLLERS, ControllerConfig
+from curricle.errors import CurricleError
+from curricle.mixture.config import MixtureConfig
+from curricle.mixture.sampler import MixtureSampler
+from curricle.store import TokenStore
+from curricle.telemetry.sinks.jsonl import count_lines, truncate_jsonl
+
+STATE_FILE = "curricle_state.json"
+LOSSES_LOG = "domain_losses.jsonl"
+MIXTURE_LOG = "mixture_log.jsonl"
+#: Sampler states kept for checkpoints (how far the data loader may have drawn ahead).
+_SNAPSHOTS = 8
+
+
+class MixtureDataset(IterableDataset):
+    """curricle's mixture of ``data_dir`` (a prepared token store) as rows, step by step."""
+
+    def __init__(self, data_dir: Path | str, mixture: MixtureConfig | dict, seed: int = 0):
+        super().__init__()
+        self.store = TokenStore(data_dir)
+        self.mixture = mixture if isinstance(mixture, MixtureConfig) else MixtureConfig.model_validate(mixture)
+        self.sampler = MixtureSampler(self.store, self.mixture, seed=seed)
+        self.domains = self.sampler.domains
+        self._pending: dict[int, list[float]] = {}  # batch index -> weights to use from it on
+        self._snapshots: dict[int, dict[str, Any]] = {}  # batch index -> sampler state before it
+        self._weights: dict[int, list[float]] = {}  # batch index -> the weights it was drawn with
+
+    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
+        while True:
+            k = self.sampler.step
+            if k in self._pending:
+                self.sampler.set_weights(np.asarray(self._pending.pop(k)))
+            self._snapshots[k] = self.sampler.state_dict()
+            for old in [i for i in self._snapshots if i < k - _SNAPSHOTS]:
+                del self._snapshots[old], self._weights[old]
+            batch = self.sampler.next_batch()
+            self._weights[k] = [float(w) for w in batch.weights]
+            for row, domain in zip(batch.tokens, batch.domain_ids):
+                yield {"input_ids": row, "labels": row, "domain_ids": domain}
+
+    def set_weights_from(self, batch: int, weights) -> None:
+        """Draw batches from index ``batch`` (0-based optimizer step) on with ``weights``."""
+        self._pending[batch] = [float(w) for w in weights]
+
+    def weights_of(self, batch: int) -> list[float] | None:
+        return self._weights.get(batch)
+
+    def state_at(self, batch: int) -> dict[str, Any]:
+        """The state to continue from batch index ``batch`` (after ``batch`` optimizer steps)."""
+        if batch in self._snapshots:
+            sampler = self._snapshots[batch]
+        elif batch == self.sampler.step:
+            sampler = self.sampler.state_dict()
+        else:
+            raise CurricleError(f"MixtureDataset: no state for step {batch} (the sampler is at {self.sampler.step}); "
+                                f"is mixture.batch_rows the trainer's rows per optimizer step?")
+        return {"sampler": sampler, "pending": {str(k): w for k, w in self._pending.items() if k >= batch}}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.sampler.load_state_dict(state["sampler"])
+        self._pending = {int(k): w for k, w in state["pending"].items()}
+        self._snapshots, self._weights = {}, {}
+
+
+class CurricleCallback(TrainerCallback):
+    """Exact per-domain loss and (optionally) a curricle controller for an HF ``Trainer``
+    training on ``dataset`` (see the module doc). ``controller``: a controller, or its
+    config (built over the dataset's domains); ``out``: where the logs go (default: the
+    trainer's ``output_dir``)."""
+
+    def __init__(self, dataset: MixtureDataset, controller: Controller | ControllerConfig | None = None,
+                 out: Path | str | None = None):
+        self.dataset = dataset
+        if isinstance(controller, ControllerConfig):
+            controller = CONTROLLERS.build(controller, dataset.domains, dataset.store.natural_tokens())
+        if controller is not None and controller.needs_doc_losses:
+            raise CurricleError(f"controller.kind: {controller.name} ranks documents, which needs curricle's own "
+                                f"sampler state per document; use `curricle train` for it")
+        self.controller = controller
+        self.out = Path(out) if out is not None else None
+        self._sums: torch.Tensor | None = None  # (2, D): loss sum and tokens per domain, this step
+        self._domain_ids: torch.Tensor | None = None
+        self._handles: list = []
+
+    # -- checks and set-up ---------------------------------------------------------------
+
+    def on_init_end(self, args, state, control, **kwargs):
+        wrong = [f"{k}={v}" for k, v, want in (("remove_unused_columns", args.remove_unused_columns, False),
+                                                ("ignore_data_skip", args.ignore_data_skip, True),
+                                                ("dataloader_num_workers", args.dataloader_num_workers, 0))
+                 if v != want]
+        if wrong:
+            raise CurricleError(f"TrainingArguments: MixtureDataset needs remove_unused_columns=False, "
+                                f"ignore_data_skip=True and dataloader_num_workers=0 (got {', '.join(wrong)})")
+        rows = args.per_device_train_batch_size * args.world_size * args.gradient_accumulation_steps
+        if rows != self.dataset.mixture.batch_rows:
+            raise CurricleError(f"mixture.batch_rows: {self.dataset.mixture.batch_rows}, but the trainer takes {rows} "
+                                f"rows per optimizer step (per_device_train_batch_size x processes x "
+                                f"gradient_accumulation_steps)")
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        self.out = self.out or Path(args.output_dir)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self._main = state.is_world_process_zero
+        if state.global_step > 0:
+            self._resume(Path(args.output_dir) / f"checkpoint-{state.global_step}", state.global_step)
+        elif self._main:
+            for name in (LOSSES_LOG, MIXTURE_LOG):
+                (self.out / name).unlink(missing_ok=True)
+        self._handles = [model.register_forward_pre_hook(self._take_domains, with_kwargs=True),
+                         model.register_forward_hook(self._add_losses, with_kwargs=True)]
+
+    def on_train_end(self, args, state, control, **kwargs):
+        for h in self._handles:
+            h.remove()
+        self._handles = []
+
+    # -- per micro-batch: the domains off the batch, the losses from the logits ----------------
+
+    def _take_domains(self, module, args, kwargs):
+        self._domain_ids = kwargs.pop("domain_ids", None)
+        return args, kwargs
+
+    def _add_losses(self, module, args, kwargs, output):
+        if not module.training or self._domain_ids is None:
+            return None
+        labels = kwargs.get("labels")
+        logits = output.logits.detach()[:, :-1]  # (b, T - 1, V): the model shifts its labels the same way
+        targets = labels[:, 1:]
+        loss = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), reduction="none",
+                               ignore_index=-100).view(targets.shape)
+        counted = (targets != -100).double()
+        if self._sums is None:
+            self._sums = torch.zeros(2, len(self.dataset.domains), dtype=torch.float64, device=loss.device)
+        d = self._domain_ids.to(loss.device)
+        self._sums[0].index_add_(0, d, (loss.double() * counted).sum(1))
+        self._sums[1].index_add_(0, d, counted.sum(1))
+        self._domain_ids = None
+        return None
+
+    # -- per optimizer step -----------------------------------------------------------------
+
+    def on_step_end(self, args, state, control, **kwargs):
+        step = state.global_step  # optimizer steps done; this one's rows were batch step - 1
+        sums = self._sums
+        self._sums = None
+        if sums is None:
+            return
+        if dist.is_available() and dist.is_initialized():
+            dist.all_reduce(sums)
+        sums = sums.cpu()
+        domains = self.dataset.domains
+        loss = {d: float(sums[0, i] / sums[1, i]) for i, d in enumerate(domains) if sums[1, i] > 0}
+        weights = self.dataset.weights_of(step - 1)
+        line: dict[str, Any] = {"step": step, "loss": float(sums[0].sum() / sums[1].sum()),
+                                **{f"loss/{d}": v for d, v in loss.items()}}
+        if weights is not None:
+            line.update({f"weight/{d}": w for d, w in zip(domains, weights)})
+        self._append(LOSSES_LOG, line)
+        if self.controller is None or weights is None:
+            return
+        stats = DomainStats(step=step, train_loss=np.array([loss.get(d, np.nan) for d in domains]),
+                            tokens=self.dataset.sampler.served_tokens.astype(np.float64),
+                            weights=np.asarray(weights, dtype=np.float64))
+        result = self.controller.update(step, stats)
+        if result is None:
+            return
+        new, entry = result
+        self.dataset.set_weights_from(step + 1, new)  # the loader has drawn batch `step` already
+        record = {"controller": self.controller.name, **entry.to_json(domains), "effective_from_step": step + 2}
+        self._append(MIXTURE_LOG, record)
+
+    def _append(self, name: str, record: dict[str, Any]) -> None:
+        if self._main:
+            with open(self.out / name, "a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+
+    # -- checkpoints -------------------------------------------------------------------------
+
+    def on_save(self, args, state, control, **kwargs):
+        if not state.is_world_process_zero:
+            return
+        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        folder.mkdir(parents=True, exist_ok=True)
+        saved = {"dataset": self.dataset.state_at(state.global_step),
+                 "controller": self.controller.state_dict() if self.controller is not None else None,
+                 "log_lines": {name: count_lines(self.out / name) for name in (LOSSES_LOG, MIXTURE_LOG)}}
+        (folder / STATE_FILE).write_text(json.dumps(saved))
+
+    def _resume(self, folder: Path, step: int) -> None:
+        path = folder / STATE_FILE
+        if not path.is_file():
+            raise CurricleError(f"{folder}: no {STATE_FILE}: the checkpoint was not saved with CurricleCallback")
+        saved = json.loads(path.read_text())
+        self.dataset.load_state(saved["dataset"])
+        if self.controller is not None and saved["controller"] is not None:
+            self.controller.load_state_dict(saved["controller"])
+        if self._main:
+            for name, lines in saved["log_lines"].items():
+                truncate_jsonl(self.out / name, lines)

@@ -1,0 +1,112 @@
+"""An HF Trainer on curricle's mixture: per-domain losses, a controller, and an exact resume."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+from transformers import LlamaConfig, LlamaForCausalLM, Trainer, TrainerCallback, TrainingArguments
+
+from curricle.config import parse_config
+from curricle.controllers.config import ODMConfig
+from curricle.errors import CurricleError
+from curricle.integrations.hf import CurricleCallback, MixtureDataset
+from curricle.mixture.sampler import MixtureSampler
+from curricle.prepare.command import prepare_run
+from tests.train.conftest import run_config_dict
+
+MIXTURE = {"batch_rows": 8, "seq_len": 32, "schedule": {"kind": "static", "weights": {"arithmetic": 1, "copy": 1,
+                                                                                       "agreement": 1}}}
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("hf-data") / "data"
+    prepare_run(parse_config(run_config_dict(data_dir)), progress=False)
+    return data_dir
+
+
+def model(vocab: int):
+    torch.manual_seed(0)
+    return LlamaForCausalLM(LlamaConfig(vocab_size=vocab, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                        intermediate_size=64, max_position_embeddings=64))
+
+
+def args(out, **kw):
+    base = dict(output_dir=str(out), max_steps=6, per_device_train_batch_size=4, gradient_accumulation_steps=2,
+                learning_rate=3e-3, lr_scheduler_type="constant", save_steps=3, logging_steps=1, report_to=[],
+                use_cpu=True, remove_unused_columns=False, ignore_data_skip=True, dataloader_num_workers=0, seed=0)
+    return TrainingArguments(**{**base, **kw})
+
+
+class StopAt(TrainerCallback):
+    """Ends training after ``step`` (as if killed just after that checkpoint)."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == self.step:
+            control.should_training_stop = True
+
+
+def train(store, out, stop=None, resume=None):
+    dataset = MixtureDataset(store, MIXTURE, seed=0)
+    net = model(dataset.store.vocab_size)
+    callback = CurricleCallback(dataset, ODMConfig(update_every=1, warmup_steps=0, max_change=0.3))
+    trainer = Trainer(model=net, args=args(out), train_dataset=dataset,
+                      callbacks=[callback] + ([StopAt(stop)] if stop else []))
+    trainer.train(resume_from_checkpoint=resume)
+    return [json.loads(line) for line in (out / "domain_losses.jsonl").read_text().splitlines()]
+
+
+def test_an_hf_trainer_logs_exact_domain_losses_and_a_controller_moves_the_weights(tmp_path, store):
+    steps = train(store, tmp_path / "out")
+    assert [s["step"] for s in steps] == list(range(1, 7))
+    # Step 1 trained on the sampler's first batch with the initial weights: the logged
+    # per-domain losses are that batch's, computed directly.
+    batch = MixtureSampler(MixtureDataset(store, MIXTURE).store, MixtureDataset(store, MIXTURE).mixture, seed=0).next_batch()
+    net = model(MixtureDataset(store, MIXTURE).store.vocab_size)
+    with torch.no_grad():
+        logits = net(input_ids=batch.tokens).logits[:, :-1]
+        tl = F.cross_entropy(logits.flatten(0, 1), batch.tokens[:, 1:].flatten(), reduction="none").view(8, -1)
+    domains = MixtureDataset(store, MIXTURE).domains
+    for i, d in enumerate(domains):
+        rows = batch.domain_ids == i
+        assert steps[0][f"loss/{d}"] == pytest.approx(tl[rows].mean().item(), rel=1e-5)
+    assert steps[0]["loss"] == pytest.approx(tl.mean().item(), rel=1e-5)
+    # The controller changed the weights; each change applies from the step its log names.
+    audit = [json.loads(line) for line in (tmp_path / "out" / "mixture_log.jsonl").read_text().splitlines()]
+    assert audit and all(e["controller"] == "odm" and e["effective_from_step"] == e["step"] + 2 for e in audit)
+    assert audit[0]["step"] == 4  # ODM explores uniformly while its exploration rate is 1/3
+    for entry in audit:
+        at = steps[entry["effective_from_step"] - 1] if entry["effective_from_step"] <= 6 else None
+        if at is not None:
+            assert [at[f"weight/{d}"] for d in domains] == pytest.approx([entry["new"][d] for d in domains])
+    assert [steps[1][f"weight/{d}"] for d in domains] == pytest.approx([1 / 3] * 3)
+
+
+def test_a_resumed_hf_trainer_continues_the_same_stream(tmp_path, store):
+    full = train(store, tmp_path / "full")
+    train(store, tmp_path / "cut", stop=3)
+    resumed = train(store, tmp_path / "cut", resume=str(tmp_path / "cut" / "checkpoint-3"))
+    assert [s["step"] for s in resumed] == list(range(1, 7))
+    for a, b in zip(full, resumed):
+        assert a.keys() == b.keys()
+        for k in a:
+            assert a[k] == pytest.approx(b[k], rel=1e-6, abs=1e-9), (a["step"], k)
+    mix_full = (tmp_path / "full" / "mixture_log.jsonl").read_text()
+    assert (tmp_path / "cut" / "mixture_log.jsonl").read_text() == mix_full
+
+
+def test_misconfigured_training_arguments_are_one_clear_error(tmp_path, store):
+    dataset = MixtureDataset(store, MIXTURE)
+    with pytest.raises(CurricleError, match=r"MixtureDataset needs remove_unused_columns=False, .* \(got "
+                                            r"remove_unused_columns=True\)"):
+        Trainer(model=model(dataset.store.vocab_size), args=args(tmp_path, remove_unused_columns=True),
+                train_dataset=dataset, callbacks=[CurricleCallback(dataset)])
+    with pytest.raises(CurricleError, match=r"mixture.batch_rows: 8, but the trainer takes 16 rows"):
+        Trainer(model=model(dataset.store.vocab_size), args=args(tmp_path, gradient_accumulation_steps=4),
+                train_dataset=dataset, callbacks=[CurricleCallback(dataset)])
