@@ -170,3 +170,34 @@ def test_worker_processes_write_the_same_store(corpus):
     again = prepare_run(pooled_cfg.model_copy(update={"prepare": pooled_cfg.prepare.model_copy(update={"workers": 1})}),
                         progress=False)
     assert not again.did_work
+
+
+def test_rarity_counts_only_the_train_documents_whatever_the_read_blocks(corpus, monkeypatch):
+    monkeypatch.setattr(prepare_mod, "_BLOCK_TOKENS", 40)  # many small blocks, held-out documents between
+    prepare_run(config(corpus, prepare={"heldout_fraction": 0.3}), progress=False)
+    store = TokenStore(corpus / "data")
+    for d in ("prose", "code"):
+        train = store.split(d)
+        counts = np.bincount(np.concatenate([train.document(i) for i in range(train.n_docs)]).astype(np.int64),
+                             minlength=store.vocab_size).astype(np.float64)
+        surprisal = -np.log((counts + 1.0) / (counts.sum() + store.vocab_size))
+        for split in (train, store.split(d, "heldout")):
+            want = [float(surprisal[split.document(i)].mean()) for i in range(split.n_docs)]
+            assert split.column("mean_token_rarity").tolist() == want
+        assert store.split(d, "heldout").n_docs > 0
+
+
+def test_up_to_date_says_whether_prepare_has_work_without_reading_documents(corpus):
+    from curricle.prepare.command import run_sources
+    from curricle.prepare.pipeline import up_to_date
+
+    cfg = config(corpus)
+    check = lambda c: up_to_date(run_sources(c), c.tokenizer, c.prepare, c.data_dir)  # noqa: E731
+    assert not check(cfg)
+    prepare_run(cfg, progress=False)
+    assert check(cfg)
+    assert not check(config(corpus, prepare={"heldout_fraction": 0.2}))
+    write_jsonl(corpus / "a.jsonl", A_DOCS + ["one more"])
+    assert not check(cfg)
+    prepare_run(cfg, progress=False)
+    assert check(cfg)

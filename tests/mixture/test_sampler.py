@@ -243,3 +243,22 @@ def test_bad_sampler_setups_fail_with_one_line(store3):
     s = MixtureSampler(store3, cfg(), seed=1)
     with pytest.raises(CurricleError, match="'seed' is 1 but this sampler has 2"):
         MixtureSampler(store3, cfg(), seed=2).load_state_dict(s.state_dict())
+
+
+def test_the_numpy_allocation_of_many_domains_is_the_loops_bit_for_bit():
+    from curricle.mixture.sampler import _allocate_rows, _allocate_rows_np
+
+    rng = np.random.default_rng(0)
+    for trial in range(300):
+        d = int(rng.integers(2, 1500))
+        w = rng.dirichlet(np.full(d, float(rng.choice([0.05, 1.0, 20.0]))))
+        w[rng.random(d) < 0.1] = 0.0  # some domains switched off
+        if w.sum() == 0:
+            w[0] = 1.0
+        w = w / w.sum()
+        batch, seq_len = int(rng.integers(1, 64)), int(rng.integers(2, 300))
+        credit = rng.uniform(-seq_len, seq_len, d) * rng.random()
+        rows, carried = _allocate_rows_np(credit, w, batch, seq_len)
+        ref_rows, ref_carried = _allocate_rows(credit.tolist(), w.tolist(), batch, seq_len)
+        assert rows.tolist() == ref_rows and carried.tolist() == ref_carried, trial
+        assert rows.sum() == batch

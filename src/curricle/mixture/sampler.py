@@ -126,6 +126,54 @@ def _allocate_rows(credit: list[float], w: list[float], batch_rows: int, seq_len
     return rows, [o - r * seq_len for o, r in zip(owed, rows)]
 
 
+def _allocate_rows_np(credit: np.ndarray, w: np.ndarray, batch_rows: int, seq_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_allocate_rows` in numpy, for many domains: the same rows and credit, bit for bit
+    (the same float64 operations in the same order; the same tie-breaking). Each row left
+    over goes to one domain at most when there are enough candidates (a domain's remainder is
+    below 1, and falls below every other once it has taken a row), so the greedy loop is one
+    stable sort; otherwise it falls back to the loop."""
+    live = w > 0
+    owed = credit + w * batch_rows * seq_len
+    owed[~live] = 0.0  # a switched-off domain forgets its credit
+    want = owed / seq_len
+    rows = np.floor(want)
+    rows[want <= 0] = 0.0
+    frac = want - rows
+    rows = rows.astype(np.int64)
+    missing = batch_rows - int(rows.sum())
+    if missing > 0:
+        cand = np.flatnonzero(live)
+        f = frac[cand]
+        if missing < len(cand):
+            # The ``missing`` largest remainders, the lower index among equals (as a stable
+            # sort would order them), found by one partition instead of a sort.
+            cut = np.partition(f, len(f) - missing)[len(f) - missing]
+            above = np.flatnonzero(f > cut)
+            ties = np.flatnonzero(f == cut)[: missing - len(above)]
+            chosen = cand[np.concatenate([above, ties])]
+        else:
+            chosen = cand
+        # The loop would give a domain a second row once its remainder less 1 beats the next
+        # candidate's (only negative remainders, from negative credit, can be that low).
+        if missing > len(cand) or frac[chosen].min() <= f.max() - 1.0:
+            r, c = _allocate_rows(credit.tolist(), w.tolist(), batch_rows, seq_len)
+            return np.asarray(r, dtype=np.int64), np.asarray(c)
+        rows[chosen] += 1
+    elif missing < 0:
+        cand = np.flatnonzero(rows > 0)
+        if -missing > len(cand):
+            r, c = _allocate_rows(credit.tolist(), w.tolist(), batch_rows, seq_len)
+            return np.asarray(r, dtype=np.int64), np.asarray(c)
+        # Smallest remainder first, the higher index among equals.
+        order = np.lexsort((-cand, frac[cand]))
+        rows[cand[order[:-missing]]] -= 1
+    return rows, owed - rows * seq_len
+
+
+#: Above this many domains a step allocates its rows with numpy (below it, plain Python is faster).
+_NUMPY_DOMAINS = 48
+
+
 def _row_segments(pieces, row_len, skip, world, lo, d):
     """Pieces of a domain's flat rows, cut at row ends, as this rank's (row, a, b, d, doc)."""
     for start, end, doc in pieces:
@@ -359,10 +407,10 @@ class MixtureSampler:
             w = np.asarray(weights, dtype=np.float64)
             if w.shape != (len(self.domains),):
                 raise CurricleError(f"set_weights: expected {len(self.domains)} weights, got shape {w.shape}")
-        values = w.tolist()
-        total = sum(values)
-        if not all(math.isfinite(x) and x >= 0 for x in values) or total <= 0:
-            raise CurricleError(f"set_weights: weights must be finite, >= 0 and not all zero, got {values}")
+        # Summed in order, as sum() does (cumsum is sequential; np.sum is pairwise).
+        total = float(np.cumsum(w)[-1]) if len(w) > _NUMPY_DOMAINS else sum(w.tolist())
+        if not (np.isfinite(w).all() and (w >= 0).all()) or total <= 0:
+            raise CurricleError(f"set_weights: weights must be finite, >= 0 and not all zero, got {w.tolist()}")
         self._override = w / total
 
     def weights_at(self, step: int) -> np.ndarray:
@@ -508,20 +556,26 @@ class MixtureSampler:
         B, world, rank = self.config.batch_rows, self.world_size, self.rank
         L = self.seq_len_at(step)
         weights = self.weights_at(step)
-        rows_per_domain, self._credit = _allocate_rows(self._credit, weights.tolist(), B, L)
+        if len(weights) > _NUMPY_DOMAINS:  # the credit stays an array between steps
+            credit = self._credit if isinstance(self._credit, np.ndarray) else np.asarray(self._credit, dtype=np.float64)
+            rows_np, self._credit = _allocate_rows_np(credit, weights, B, L)
+            nonzero = np.flatnonzero(rows_np)
+            rows_per_domain = zip(nonzero.tolist(), rows_np[nonzero].tolist())
+        else:
+            rows_list, self._credit = _allocate_rows(self._credit, weights.tolist(), B, L)
+            rows_per_domain = ((d, n) for d, n in enumerate(rows_list) if n)
         row_len = L + 1
 
         out = np.empty((B // world, row_len), dtype=np.int64)  # (b, L + 1)
         flat_out = out.reshape(-1)  # a view: this rank's rows end to end
-        mine = [0] * len(rows_per_domain)  # this rank's rows per domain
+        mine = np.zeros(len(self.domains), dtype=np.int64)  # this rank's rows per domain
         served = self._served
         drawn = self._drawn
         segments = [] if self._prioritized else None
         first = 0  # global index of the domain's first row
         lo = 0  # this rank's index of the domain's first row here
-        for d, n in enumerate(rows_per_domain):
-            if not n:
-                continue
+        flats = []  # one process: every domain's rows, copied into the batch at once below
+        for d, n in rows_per_domain:
             served[d] += n * row_len
             pieces = None
             if d in drawn:
@@ -529,8 +583,7 @@ class MixtureSampler:
             else:
                 flat = self._stream(d, n * row_len)
             if world == 1:
-                # The one copy of these tokens: memmap dtype -> int64.
-                flat_out[lo * row_len : (lo + n) * row_len] = flat
+                flats.append(flat)
                 mine[d] = k = n
                 skip = 0
             else:
@@ -543,6 +596,8 @@ class MixtureSampler:
                 segments.extend(_row_segments(pieces, row_len, skip, world, lo, d))
             lo += k
             first += n
+        if flats:  # the one copy of these tokens: memmap dtype -> int64
+            np.concatenate(flats, out=flat_out, casting="unsafe")
 
         self.step += 1
         self._repeat_slack -= B * row_len  # no domain gains more than the whole batch

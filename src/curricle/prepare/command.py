@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from pathlib import Path
 
 from rich.console import Console
@@ -9,8 +11,10 @@ from rich.table import Table
 
 from curricle.config import RunConfig, load_config
 from curricle.curate.funnel import curated_source_configs
-from curricle.prepare.pipeline import PrepareReport, prepare
+from curricle.prepare.pipeline import PrepareReport, prepare, up_to_date
 from curricle.sources.config import CuratedConfig, SourceConfig
+
+log = logging.getLogger(__name__)
 
 
 def run_sources(config: RunConfig) -> list[SourceConfig]:
@@ -24,6 +28,18 @@ def run_sources(config: RunConfig) -> list[SourceConfig]:
 def prepare_run(config: RunConfig, progress: bool = True) -> PrepareReport:
     """Bring ``config.data_dir`` up to date with the run's sources (or curated documents)."""
     return prepare(run_sources(config), config.tokenizer, config.prepare, config.data_dir, progress=progress)
+
+
+def wait_for_prepared(config: RunConfig, poll_s: float = 2.0) -> None:
+    """On a rank other than 0: wait until rank 0 has brought the store up to date (no process
+    group exists yet, so nothing can time out; torchrun ends the job if rank 0 fails)."""
+    t0 = time.monotonic()
+    said = t0
+    while not up_to_date(run_sources(config), config.tokenizer, config.prepare, config.data_dir):
+        if time.monotonic() - said >= 60:
+            log.info("waiting for rank 0 to prepare %s (%.0f s so far)", config.data_dir, time.monotonic() - t0)
+            said = time.monotonic()
+        time.sleep(poll_s)
 
 
 def print_report(report: PrepareReport, console: Console | None = None) -> None:

@@ -1,10 +1,11 @@
 """Encoding documents for the token store: batches of texts to token ids and per-document
 numbers, in order, in this process or over worker processes.
 
-HF ``tokenizers`` encodes a batch in Rust threads; what it leaves to Python per document
-(turning ids into arrays, the compression ratio) is about as much again, so large corpora are
-encoded by ``workers`` processes, each with the tokenizer loaded from the store's
-``tokenizer.json``, while the main process reads the sources and writes the results. At most
+Encoding is nearly all of prepare's work (byte-level BPE in Rust, about 2 MB of source code a
+second on one core here; turning ids into arrays and the compression ratio add about a tenth),
+so large corpora are encoded by ``workers`` processes, each with the tokenizer loaded from the
+store's ``tokenizer.json`` (``encode_batch_fast``: the ids without character offsets), while the
+main process reads the sources and writes the results. At most
 ``2 * workers`` batches are in flight, so memory does not grow with the corpus. A small corpus
 (under ``parallel_bytes`` of text) never starts a worker: starting one costs about a second.
 """
@@ -41,7 +42,8 @@ class Encoded:
 
 def encode_texts(texts: list[str], dtype: str, tokenizer: Tokenizer | None = None) -> Encoded:
     tok = tokenizer if tokenizer is not None else _TOKENIZER
-    encodings = tok.encode_batch(texts, add_special_tokens=False)
+    # encode_batch_fast: the same ids, without tracking character offsets (~15% faster).
+    encodings = tok.encode_batch_fast(texts, add_special_tokens=False)
     lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
     ids = np.fromiter(chain.from_iterable(e.ids for e in encodings), dtype=dtype, count=int(lengths.sum()))
     raws = [t.encode("utf-8", errors="replace") for t in texts]

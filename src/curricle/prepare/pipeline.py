@@ -13,8 +13,8 @@
    leaves the previous manifest and its data intact.
 
 Memory does not grow with the corpus: tokens go to a spool file per domain as they are
-encoded, and the split is written from the spool's memory map; what is kept per document is a
-few numbers and its id.
+encoded, and the split is written from the spool a block at a time; what is kept per document
+is a few numbers and its id.
 """
 
 from __future__ import annotations
@@ -77,8 +77,8 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:40] or "domain"
 
 
-#: Documents whose tokens are counted at once for the rarity metric (bounds the memory).
-_COUNT_DOCS = 4096
+#: Tokens of a domain's spool read at once while its split is written (bounds the memory).
+_BLOCK_TOKENS = 1 << 22
 
 
 def _heldout_u(domain: str, doc_id: str) -> float:
@@ -101,14 +101,51 @@ def _read_manifest(data_dir: Path) -> dict[str, Any]:
         return {}
 
 
-def _prepare_tokenizer(tcfg: TokenizerConfig, data_dir: Path, sources: list[Source], fps: list[Any], old: dict,
-                       progress) -> tuple[dict, Any, bool]:
+def _tokenizer_fingerprint(tcfg: TokenizerConfig, fps: list[Any]) -> str:
     if tcfg.kind == "pretrained":
         files = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in Path(tcfg.path).glob("*") if p.is_file()) \
             if Path(tcfg.path).is_dir() else []
-        fp = _hash({"tokenizer": tcfg.model_dump(mode="json"), "files": files})
-    else:
-        fp = _hash({"tokenizer": tcfg.model_dump(mode="json"), "sources": fps})
+        return _hash({"tokenizer": tcfg.model_dump(mode="json"), "files": files})
+    return _hash({"tokenizer": tcfg.model_dump(mode="json"), "sources": fps})
+
+
+def _groups(sources: list[Source]) -> dict[str, list[int]]:
+    """Sources by the domain they write; if any source takes domains from its records, all
+    sources form one group (which domains it reaches is known only after reading)."""
+    record_domains = any(getattr(s.config, "use_record_domain", False) for s in sources)
+    groups: dict[str, list[int]] = {}
+    for i, s in enumerate(sources):
+        groups.setdefault("*" if record_domains else s.config.domain, []).append(i)
+    return groups
+
+
+def _group_fingerprint(tokenizer_fp: str, fps: list[Any], config: PrepareConfig) -> str:
+    return _hash({"format": FORMAT_VERSION, "tokenizer": tokenizer_fp, "sources": fps,
+                  "prepare": config.model_dump(mode="json", exclude={"workers"})})
+
+
+def up_to_date(sources: list[SourceConfig], tokenizer: TokenizerConfig, config: PrepareConfig,
+               data_dir: Path) -> bool:
+    """Whether ``data_dir`` already holds what :func:`prepare` would write (reads no document:
+    the sources' fingerprints are their files' names, sizes and times, or their parameters)."""
+    old = _read_manifest(Path(data_dir))
+    built = [build_source(s) for s in sources]
+    fps = [s.fingerprint() for s in built]
+    tok_fp = _tokenizer_fingerprint(tokenizer, fps)
+    if old.get("tokenizer", {}).get("fingerprint") != tok_fp:
+        return False
+    for key, members in _groups(built).items():
+        prev = old.get("groups", {}).get(key)
+        if not prev or prev["fingerprint"] != _group_fingerprint(tok_fp, [fps[i] for i in members], config):
+            return False
+        if not all((Path(data_dir) / old["domains"][d]["dir"]).is_dir() for d in prev["domains"]):
+            return False
+    return len(old.get("groups", {})) == len(_groups(built))
+
+
+def _prepare_tokenizer(tcfg: TokenizerConfig, data_dir: Path, sources: list[Source], fps: list[Any], old: dict,
+                       progress) -> tuple[dict, Any, bool]:
+    fp = _tokenizer_fingerprint(tcfg, fps)
     tok_dir = data_dir / f"tokenizer-{fp[:16]}"
     prev = old.get("tokenizer", {})
     if prev.get("fingerprint") == fp and tok_dir.is_dir():
@@ -168,48 +205,64 @@ class _Spool:
     def close(self) -> None:
         self._f.close()
 
-    def tokens(self) -> np.ndarray:
-        """Every spooled token (a read-only memory map; call once writing is done)."""
-        self.close()
-        n = self.offsets[-1]
-        return np.memmap(self.path, dtype=self.dtype, mode="r", shape=(n,)) if n else np.zeros(0, self.dtype)
 
 
 def _write_domain(domain: str, spool: _Spool, pcfg: PrepareConfig, final: Path, eos_id: int,
                   vocab_size: int) -> dict[str, Any]:
     """Split the spooled documents into train/heldout and write them under ``final``."""
-    tokens = spool.tokens()
-    offsets = np.asarray(spool.offsets, dtype=np.int64)
+    spool.close()
     n = len(spool.doc_ids)
     u = np.array([_heldout_u(domain, d) for d in spool.doc_ids])
     heldout = u < pcfg.heldout_fraction
     if heldout.sum() < pcfg.min_heldout_docs and n > pcfg.min_heldout_docs:
         heldout[np.argsort(u, kind="stable")[: pcfg.min_heldout_docs]] = True
     # Token rarity: mean surprisal of a document's tokens under the domain's train unigram
-    # counts (all documents' if none is train), counted a slice of documents at a time.
+    # counts (all documents' if none is train).
     counted = ~heldout if (~heldout).any() else np.ones(n, dtype=bool)
     counts = np.zeros(vocab_size, dtype=np.int64)
-    for start in range(0, n, _COUNT_DOCS):
-        docs = np.flatnonzero(counted[start : start + _COUNT_DOCS]) + start
-        if len(docs):
-            piece = np.concatenate([tokens[offsets[d] : offsets[d + 1]] for d in docs])
-            counts += np.bincount(piece.astype(np.int64), minlength=vocab_size)
+    offsets = spool.offsets
+    for block, docs in _spool_blocks(spool, counted):  # a block may hold unselected documents too
+        base = offsets[docs[0]]
+        piece = np.concatenate([block[offsets[d] - base : offsets[d + 1] - base] for d in docs])
+        counts += np.bincount(piece.astype(np.int64), minlength=vocab_size)
     counts = counts.astype(np.float64)
     surprisal = -np.log((counts + 1.0) / (counts.sum() + vocab_size))
     stats: dict[str, Any] = {}
     with atomic.directory(final) as tmp:
         for split, mask in (("train", ~heldout), ("heldout", heldout)):
             w = DomainSplitWriter(tmp / split, spool.dtype, eos_id)
-            for d in np.flatnonzero(mask):
-                ids = tokens[offsets[d] : offsets[d + 1]]
-                rarity = float(surprisal[ids].mean()) if len(ids) else 0.0
-                w.add(ids, {"doc_id": spool.doc_ids[d], "source": spool.sources[d], "n_tokens": int(len(ids)),
-                            "n_chars": spool.n_chars[d], "compression_ratio": spool.compression[d],
-                            "mean_token_rarity": rarity})
+            for block, docs in _spool_blocks(spool, mask):
+                base = offsets[docs[0]]
+                for d in docs:
+                    ids = block[offsets[d] - base : offsets[d + 1] - base]
+                    rarity = float(surprisal[ids].mean()) if len(ids) else 0.0
+                    w.add(ids, {"doc_id": spool.doc_ids[d], "source": spool.sources[d], "n_tokens": int(len(ids)),
+                                "n_chars": spool.n_chars[d], "compression_ratio": spool.compression[d],
+                                "mean_token_rarity": rarity})
             stats[split] = w.close()
-    del tokens
     spool.path.unlink(missing_ok=True)
     return stats
+
+
+def _spool_blocks(spool: _Spool, mask: np.ndarray) -> Iterator[tuple[np.ndarray, list[int]]]:
+    """The selected documents of ``spool``, in order, as ``(tokens, documents)``: a block of
+    consecutive documents read at once (at most ``_BLOCK_TOKENS`` tokens, unless one document
+    is longer), holding the selected ones, which are the ``documents`` listed; ``tokens``
+    starts at the first of them. Memory stays one block, whatever the domain's size."""
+    offsets = spool.offsets
+    itemsize = np.dtype(spool.dtype).itemsize
+    selected = np.flatnonzero(mask).tolist()
+    with open(spool.path, "rb") as f:
+        i = 0
+        while i < len(selected):
+            j = i + 1
+            while j < len(selected) and offsets[selected[j] + 1] - offsets[selected[i]] <= _BLOCK_TOKENS:
+                j += 1
+            docs = selected[i:j]
+            start, end = offsets[docs[0]], offsets[docs[-1] + 1]
+            f.seek(start * itemsize)
+            yield np.fromfile(f, dtype=spool.dtype, count=end - start), docs
+            i = j
 
 
 def _batches(src: Source, size: int) -> Iterator[tuple[list, list[str]]]:
@@ -251,12 +304,7 @@ def prepare(sources: list[SourceConfig], tokenizer: TokenizerConfig, config: Pre
         eos_id = tok_entry["eos_id"]
         tok_dir = data_dir / tok_entry["dir"]
 
-        # Group sources by the domain they write; if any source takes domains from its
-        # records, all sources form one group (which domains it reaches is known only after).
-        record_domains = any(getattr(s.config, "use_record_domain", False) for s in sources)
-        groups: dict[str, list[int]] = {}
-        for i, s in enumerate(sources):
-            groups.setdefault("*" if record_domains else s.config.domain, []).append(i)
+        groups = _groups(sources)
 
         manifest: dict[str, Any] = {
             "format": FORMAT_VERSION,
@@ -269,12 +317,7 @@ def prepare(sources: list[SourceConfig], tokenizer: TokenizerConfig, config: Pre
             "sources": {},
         }
         for key, members in groups.items():
-            gfp = _hash({
-                "format": FORMAT_VERSION,
-                "tokenizer": tok_entry["fingerprint"],
-                "sources": [fps[i] for i in members],
-                "prepare": config.model_dump(mode="json", exclude={"workers"}),
-            })
+            gfp = _group_fingerprint(tok_entry["fingerprint"], [fps[i] for i in members], config)
             prev = old.get("groups", {}).get(key)
             if prev and prev["fingerprint"] == gfp and all(
                 (data_dir / old["domains"][d]["dir"]).is_dir() for d in prev["domains"]

@@ -9,6 +9,7 @@ up to date and trains DoReMi's reference run when the config asks for one.
 from __future__ import annotations
 
 import json
+import os
 import random
 from pathlib import Path
 from typing import Any, Sequence
@@ -30,7 +31,7 @@ from curricle.mixture.config import StaticConfig, max_seq_len
 from curricle.mixture.sampler import MixtureSampler
 from curricle.model.build import build_model, check_fits
 from curricle.model.config import ModelConfig
-from curricle.prepare.command import prepare_run
+from curricle.prepare.command import prepare_run, wait_for_prepared
 from curricle.probes.hook import ProbeHook
 from curricle.store import TokenStore
 from curricle.train.checkpoint import latest_complete
@@ -113,9 +114,13 @@ def train_run(config: RunConfig, run_dir: Path | str, max_steps: int | None = No
     """Bring the token store up to date (rank 0), then train. Returns the last metrics and the
     trainer."""
     check_model(config)
-    info = init_distributed(config.train.device)
-    if info.is_main:
+    # Rank 0 prepares the data before any process group exists, so the other ranks wait for
+    # the store on disk, not in a collective that could time out.
+    if int(os.environ.get("RANK", "0")) == 0:
         prepare_run(config, progress=progress)
+    else:
+        wait_for_prepared(config)
+    info = init_distributed(config.train.device)
     barrier(info)
     config = _with_reference_run(config, Path(run_dir), progress)
     trainer = build_trainer(config, run_dir, resume=resume, max_steps=max_steps, hooks=hooks, progress=progress)
