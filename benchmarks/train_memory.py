@@ -9,8 +9,8 @@ What is compared: one training step's forward and backward of a causal LM throug
 :class:`curricle.train.loss.TokenLoss`,
 
 - ``curricle``: ``TokenLoss(model, chunk_tokens=1024)``, the default of ``train.loss_chunk_tokens``:
-  the output layer and the cross-entropy run 1024 positions at a time, recomputed in the
-  backward pass;
+  the output layer and the cross-entropy fused and run 1024 positions at a time, their
+  gradients found chunk by chunk in the forward pass;
 - ``full_logits``: ``TokenLoss(model, chunk_tokens=None)``: ``model(x).logits.float()`` and one
   cross-entropy over all of them, as a plain training loop computes it;
 
@@ -66,15 +66,15 @@ def measure(vocab: int, chunk: int | None, rows: int, seq_len: int, device: str)
     else:
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     t0 = time.perf_counter()
-    loss = loss_model(tokens)  # (rows, seq_len) fp32
-    loss.mean().backward()
+    loss, token_loss = loss_model(tokens)  # the mean, and (rows, seq_len) fp32
+    loss.backward()
     if device == "cuda":
         torch.cuda.synchronize()
         peak = torch.cuda.max_memory_allocated()
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     seconds = time.perf_counter() - t0
-    return {"mb": (peak - before) / 2**20, "seconds": seconds, "mean_loss": float(loss.mean())}
+    return {"mb": (peak - before) / 2**20, "seconds": seconds, "mean_loss": float(loss)}
 
 
 def run_one(vocab: int, chunk: int | None, rows: int, seq_len: int, device: str) -> dict:

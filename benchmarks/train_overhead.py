@@ -121,7 +121,7 @@ def say(msg: str) -> None:
 
 
 def run_config_dict(mode: Mode, data_dir: Path, preset: str, batch_rows: int, seq_len: int,
-                    steps: int) -> dict[str, Any]:
+                    steps: int, loss_chunk_tokens: int | None = 1024) -> dict[str, Any]:
     n = mode.synthetic_docs
     return {
         "name": f"bench-train-{mode.name}",
@@ -145,6 +145,7 @@ def run_config_dict(mode: Mode, data_dir: Path, preset: str, batch_rows: int, se
             "telemetry": {"tensorboard": True},
             "precision": "fp32",
             "device": "cpu",
+            "loss_chunk_tokens": loss_chunk_tokens,
         },
     }
 
@@ -439,6 +440,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seq-len", type=int, default=128, help="tokens per row (default: %(default)s)")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch intra-op threads, both sides (default: %(default)s)")
+    parser.add_argument("--loss-chunk-tokens", default="1024",
+                        help="train.loss_chunk_tokens of the instrumented side: 1024 (the default: the fused, "
+                             "chunked loss) or 'none' (the full-logits loss the bare loop computes, so only the "
+                             "telemetry differs) (default: %(default)s)")
     parser.add_argument("--profile", action="store_true",
                         help="profile an instrumented run even when the target is met")
     args = parser.parse_args(argv)
@@ -453,8 +458,9 @@ def main(argv: list[str] | None = None) -> None:
     deadline = _T0 + QUICK_BUDGET_S if args.quick else float("inf")
     data_dir = args.data_dir / mode.name
     run_dir = args.data_dir / "runs" / f"{mode.name}-instrumented"
+    chunk = None if str(args.loss_chunk_tokens).lower() == "none" else int(args.loss_chunk_tokens)
     config = parse_config(run_config_dict(mode, data_dir, args.preset, args.batch_rows, args.seq_len,
-                                          mode.run_steps), "benchmark config")
+                                          mode.run_steps, chunk), "benchmark config")
     torch.set_num_threads(args.threads)
     load_at_start = os.getloadavg()[0]
     say(f"train overhead, {mode.name} mode: {args.preset}, batch {args.batch_rows} x {args.seq_len}, "
@@ -530,6 +536,7 @@ def main(argv: list[str] | None = None) -> None:
     result = {
         "benchmark": "train_overhead",
         "quick": args.quick,
+        "loss_chunk_tokens": chunk,
         "overhead_ratio": round(ratio, 4),
         "overhead_ratio_ci95": [round(lo, 4), round(hi, 4)],
         "target": TARGET_RATIO,

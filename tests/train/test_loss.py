@@ -44,13 +44,14 @@ def test_the_chunked_loss_and_its_gradient_equal_the_plain_ones(kind):
     ref_grads = {n: p.grad.clone() for n, p in model.named_parameters()}
     model.zero_grad()
     chunked = TokenLoss(model, chunk_tokens=7)  # 60 positions: 9 chunks, the last one short
-    got = chunked(tokens)
+    mean, per_token = chunked(tokens)
     assert chunked._chunked is True
-    assert got.shape == (3, 20)
-    assert torch.allclose(got, ref, atol=1e-6, rtol=0)
-    got.mean().backward()
+    assert per_token.shape == (3, 20) and not per_token.requires_grad
+    assert torch.allclose(per_token, ref, atol=1e-6, rtol=0)
+    assert mean.item() == pytest.approx(ref.mean().item(), abs=1e-6)
+    (mean * 2.5).backward()  # the backward pass scales the gradients found chunk by chunk
     for n, p in model.named_parameters():
-        assert torch.allclose(p.grad, ref_grads[n], atol=1e-6, rtol=1e-5), n
+        assert torch.allclose(p.grad, 2.5 * ref_grads[n], atol=1e-6, rtol=1e-5), n
     # Evaluation reads the same log-probabilities a chunk at a time: the loss, the top
     # log-probability and whether the top token is the label, per token.
     nll, top, correct = chunked(tokens, with_stats=True)
@@ -59,6 +60,10 @@ def test_the_chunked_loss_and_its_gradient_equal_the_plain_ones(kind):
     assert torch.allclose(nll, ref.detach(), atol=1e-6, rtol=0)
     assert torch.allclose(top, logp.max(-1).values, atol=1e-6, rtol=0)
     assert torch.equal(correct, logp.argmax(-1) == tokens[:, 1:])
+    # Without gradients (evaluation, a reference model) nothing is kept for a backward pass.
+    with torch.no_grad():
+        mean2, per_token2 = chunked(tokens)
+    assert torch.equal(per_token2, per_token) and not mean2.requires_grad
 
 
 class ScaledLlama(LlamaForCausalLM):
@@ -76,9 +81,9 @@ def test_a_model_whose_logits_are_not_the_heads_output_uses_the_plain_loss():
                                     intermediate_size=64, max_position_embeddings=64))
     tokens = torch.randint(0, V, (2, 9))
     loss = TokenLoss(model, chunk_tokens=4)
-    assert torch.allclose(loss(tokens), plain(model, tokens), atol=1e-6)
+    assert torch.allclose(loss(tokens)[1], plain(model, tokens), atol=1e-6)
     assert loss._chunked is False
-    assert torch.equal(TokenLoss(model, chunk_tokens=None)(tokens), plain(model, tokens))
+    assert torch.equal(TokenLoss(model, chunk_tokens=None)(tokens)[1], plain(model, tokens))
 
 
 class RecordingSGD(torch.optim.SGD):

@@ -4,7 +4,7 @@
         batch   = sampler.next_batch()                 one mixture per optimizer step
         on_step_start
         for each micro-batch (gradient accumulation):
-            forward, per-token loss (chunked)          (b, T)
+            forward, per-token loss and its mean (fused, chunked)   (b, T)
             backward (DDP syncs on the last micro-batch only)
             per-domain sums (on the device), on_micro_batch(token_loss)
         one all-reduce of the per-domain sums, clip, one copy to the host
@@ -229,12 +229,12 @@ class Trainer:
             sync = self.train_model.no_sync() if self.dist.active and not self.sharded and not last else contextlib.nullcontext()
             with sync:
                 with self.state.autocast() if self.state.autocast else contextlib.nullcontext():
-                    token_loss = self.train_model(x)                    # (b, L) fp32
+                    loss, token_loss = self.train_model(x)           # the mean; (b, L) fp32, no grad
                 if injected is not None:  # testing aid: a NaN, or a 100x spike, in every domain
                     token_loss = token_loss * (float("nan") if injected == "nan" else 100.0)
-                (token_loss.mean() * (x.size(0) / rows)).backward()
+                (loss * (x.size(0) / rows)).backward()
             self.tracker.add(token_loss, domain_ids[part])
-            self._call("on_micro_batch", batch, part, token_loss.detach())
+            self._call("on_micro_batch", batch, part, token_loss)
 
         self.tracker.reduce()
         # (with no clipping, an infinite threshold: the norm, gradients untouched)

@@ -3,11 +3,13 @@
 A causal LM's loss is usually ``cross_entropy(model(x).logits.float(), y)``: the logits of
 every position at once, (tokens, vocab) in fp32 (4 bytes each), and as much again for their
 gradient. With a 128k vocabulary and 8 x 2048 rows that is 8 GB before the gradient.
-:class:`TokenLoss` runs the model's body once and the output layer and the loss in chunks of
-``chunk_tokens`` positions: each chunk's logits exist only while its loss is computed, and in
-training they are recomputed in the backward pass (activation checkpointing of the chunk), so
-the peak is one chunk's logits instead of all of them. The result is the loss of every token,
-(rows, L), so per-domain losses stay exact.
+:class:`TokenLoss` runs the model's body once, then the output layer and the loss in chunks of
+``chunk_tokens`` positions, fused (as Liger-Kernel's fused linear cross-entropy does, here in
+plain PyTorch): each chunk's logits become its losses and, right away, the gradients of the
+mean loss with respect to the chunk's hidden states and the output layer, and are freed. So the
+peak is one chunk's logits, nothing is recomputed in the backward pass (which only scales the
+stored gradients), and the matrix products are the three a plain loss does. What comes out is
+every token's loss, (rows, L), so per-domain losses stay exact, and the mean that is trained.
 
 It is one module wrapping the model, so DDP and FSDP wrap it as they would the model: every
 parameter is used inside its ``forward``. Models whose output is not ``lm_head(body(x))``
@@ -19,20 +21,63 @@ log line that says so. ``chunk_tokens=None`` always uses the plain path.
 from __future__ import annotations
 
 import logging
-from typing import Iterator
+from typing import Any, Iterator
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.checkpoint import checkpoint
 
 log = logging.getLogger(__name__)
 
 
-def _chunk_loss(hidden: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor,
-                bias: torch.Tensor | None) -> torch.Tensor:
-    logits = F.linear(hidden, weight, bias).float()  # (n, V), this chunk only
-    return F.cross_entropy(logits, labels, reduction="none")
+class _FusedLinearCrossEntropy(torch.autograd.Function):
+    """``mean_i CE(h_i W^T + b, y_i)`` (and every token's loss, without gradient), a chunk of
+    positions at a time; the backward pass scales the gradients found in the forward pass."""
+
+    @staticmethod
+    def forward(ctx: Any, hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                labels: torch.Tensor, chunk: int, with_grads: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        n = hidden.size(0)
+        dtype = hidden.dtype  # under autocast the body's output dtype: the head runs in it too
+        w = weight.to(dtype)
+        b = bias.to(dtype) if bias is not None else None
+        losses = torch.empty(n, dtype=torch.float32, device=hidden.device)
+        grad_hidden = torch.empty_like(hidden) if with_grads and hidden.requires_grad else None
+        grad_weight = torch.zeros(weight.shape, dtype=torch.float32, device=weight.device) \
+            if with_grads and weight.requires_grad else None
+        grad_bias = torch.zeros(bias.shape, dtype=torch.float32, device=bias.device) \
+            if with_grads and bias is not None and bias.requires_grad else None
+        for start in range(0, n, chunk):
+            h, y = hidden[start : start + chunk], labels[start : start + chunk]
+            logits = F.linear(h, w, b).float()  # (c, V): this chunk only
+            lse = torch.logsumexp(logits, dim=-1)
+            losses[start : start + chunk] = lse - logits.gather(1, y[:, None])[:, 0]
+            if grad_hidden is None and grad_weight is None and grad_bias is None:
+                continue
+            # d mean / d logits = (softmax - onehot) / n, in place of the logits.
+            grad = logits.sub_(lse[:, None]).exp_()
+            grad.scatter_add_(1, y[:, None], torch.full_like(lse[:, None], -1.0))
+            grad.div_(n)
+            if grad_hidden is not None:
+                grad_hidden[start : start + chunk] = (grad.to(dtype) @ w).to(hidden.dtype)
+            if grad_weight is not None:
+                grad_weight.add_(grad.t() @ h.float())
+            if grad_bias is not None:
+                grad_bias.add_(grad.sum(0))
+        ctx.save_for_backward(grad_hidden, grad_weight, grad_bias)
+        ctx.weight_dtype = weight.dtype
+        ctx.bias_dtype = bias.dtype if bias is not None else None
+        ctx.mark_non_differentiable(losses)
+        return losses.mean(), losses
+
+    @staticmethod
+    def backward(ctx: Any, grad_mean: torch.Tensor, _grad_losses: torch.Tensor):
+        grad_hidden, grad_weight, grad_bias = ctx.saved_tensors
+        scale = grad_mean
+        return (None if grad_hidden is None else grad_hidden * scale.to(grad_hidden.dtype),
+                None if grad_weight is None else (grad_weight * scale).to(ctx.weight_dtype),
+                None if grad_bias is None else (grad_bias * scale).to(ctx.bias_dtype),
+                None, None, None)
 
 
 class TokenLoss(nn.Module):
@@ -74,10 +119,11 @@ class TokenLoss(nn.Module):
     # -- forward -------------------------------------------------------------------------
 
     def forward(self, tokens: torch.Tensor, with_stats: bool = False):
-        """The per-token loss (rows, L), fp32. With ``with_stats`` (no gradient) also each
-        position's top log-probability and whether the top token is the label, (rows, L) each:
-        what held-out loss and calibration read. Everything goes through this ``forward``, so a
-        sharded (FSDP) model is gathered for it."""
+        """``(mean, token_losses)``: the mean loss over every token (what is trained) and each
+        token's loss, (rows, L) fp32, without gradient. With ``with_stats`` (no gradient):
+        each token's loss, top log-probability and whether the top token is the label, (rows,
+        L) each, for held-out loss and calibration. Everything goes through this ``forward``,
+        so a sharded (FSDP) model is gathered for it."""
         inputs, labels = tokens[:, :-1], tokens[:, 1:]
         if self._chunked is None:
             self._chunked = self._check_chunkable(inputs)
@@ -88,18 +134,14 @@ class TokenLoss(nn.Module):
             return self._stats(inputs, labels)
         if not self._chunked:
             logits = self.model(input_ids=inputs).logits  # (b, L, V)
-            return F.cross_entropy(logits.float().flatten(0, 1), labels.flatten(), reduction="none").view(labels.shape)
+            token_loss = F.cross_entropy(logits.float().flatten(0, 1), labels.flatten(),
+                                         reduction="none").view(labels.shape)
+            return token_loss.mean(), token_loss.detach()
         hidden = self._body(inputs).flatten(0, 1)  # (b * L, d)
-        flat = labels.flatten()
         head = self._head()
-        out = []
-        for start in range(0, hidden.size(0), self.chunk_tokens):
-            h, y = hidden[start : start + self.chunk_tokens], flat[start : start + self.chunk_tokens]
-            if torch.is_grad_enabled():
-                out.append(checkpoint(_chunk_loss, h, y, head.weight, head.bias, use_reentrant=False))
-            else:
-                out.append(_chunk_loss(h, y, head.weight, head.bias))
-        return torch.cat(out).view(labels.shape)
+        mean, token_loss = _FusedLinearCrossEntropy.apply(hidden, head.weight, head.bias, labels.flatten(),
+                                                          self.chunk_tokens, torch.is_grad_enabled())
+        return mean, token_loss.view(labels.shape)
 
     @torch.no_grad()
     def _stats(self, inputs: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
