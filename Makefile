@@ -29,6 +29,8 @@ test: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/sampler_throughput.py --quick
 	$(PY) benchmarks/train_overhead.py --quick
+	$(PY) benchmarks/train_memory.py --quick
+	$(PY) benchmarks/prepare_throughput.py --quick
 	$(PY) benchmarks/mixing.py --quick
 	$(PY) benchmarks/curation.py --quick
 	$(PY) benchmarks/probe_speed.py --quick
