@@ -175,3 +175,13 @@ def test_bf16_weights_and_activation_checkpointing(tmp_path, make_config):
     assert {p.dtype for p in trainer.model.parameters()} == {torch.bfloat16}
     saved = AutoModelForCausalLM.from_pretrained(str(tmp_path / "bf16" / "checkpoints" / "step_3"), dtype="auto")
     assert saved.dtype == torch.bfloat16
+
+
+@pytest.mark.slow
+def test_train_compile_trains_the_same_steps(tmp_path, make_config):
+    eager = train_run(make_config(steps=3), tmp_path / "eager", progress=False)["trainer"]
+    compiled = train_run(make_config(steps=3, compile=True), tmp_path / "compiled", progress=False)["trainer"]
+    assert type(compiled.train_model).__name__ == "OptimizedModule" and type(eager.train_model).__name__ == "TokenLoss"
+    losses = [[json.loads(line)["loss"] for line in (tmp_path / d / "metrics.jsonl").read_text().splitlines()]
+              for d in ("eager", "compiled")]
+    assert losses[1] == pytest.approx(losses[0], abs=1e-4)
