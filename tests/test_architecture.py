@@ -182,14 +182,37 @@ def test_parsing_a_config_imports_no_torch_and_no_component(config):
     assert "curricle.train.config" in out["on_import"] and "curricle.controllers.config" in out["on_import"]
 
 
+FINETUNE_PARSE = """
+import json, sys
+from curricle.finetune.config import load_finetune_config
+load_finetune_config(sys.argv[1])
+print(json.dumps({"torch": "torch" in sys.modules, "transformers": "transformers" in sys.modules,
+                  "components": sorted(m for m in sys.modules if m.startswith("curricle") and not (
+                      m.endswith(".config") or m in ("curricle.errors", "curricle.registry")))}))
+"""
+
+
+def test_parsing_a_finetune_config_imports_no_torch():
+    root = SRC.parent
+    r = subprocess.run([sys.executable, "-c", FINETUNE_PARSE, str(root / "configs/finetune.yaml")],
+                       capture_output=True, text=True, cwd=root)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    packages = {m for m, p in MODULES.items() if p.name == "__init__.py"}
+    assert out["torch"] is False and out["transformers"] is False
+    assert [m for m in out["components"] if m not in packages] == []
+
+
 def test_every_registry_entry_resolves():
     from curricle.cli import COMMANDS
     from curricle.controllers.config import CONTROLLERS
+    from curricle.graders.config import GRADERS
     from curricle.mixture.config import SCHEDULES
     from curricle.sources.config import SOURCES
     from curricle.synthetic import GENERATORS
+    from curricle.tasks.config import TASK_SOURCES
 
-    for registry in (COMMANDS, CONTROLLERS, SCHEDULES, SOURCES, GENERATORS):
+    for registry in (COMMANDS, CONTROLLERS, SCHEDULES, SOURCES, GENERATORS, GRADERS, TASK_SOURCES):
         for name, impl in registry.items():
             assert callable(impl), (registry.family, name)
         assert set(registry.configs) <= set(registry)

@@ -24,6 +24,7 @@ COMMANDS = Registry("command", {
     "prepare": "curricle.prepare.command:prepare_command",
     "sample": "curricle.mixture.command:preview_command",
     "train": "curricle.train.command:train_command",
+    "finetune": "curricle.finetune.command:finetune_command",
     "mix-search": "curricle.search.command:mix_search_command",
     "demo": "curricle.demo.command:run_demo",
     "probe": "curricle.probes.command:probe_command",
@@ -114,6 +115,23 @@ def train(
     'torchrun --nproc_per_node=N -m curricle.cli train ...' (DDP; gloo on CPU).
     """
     _run("train", config, run_dir, max_steps, resume, verbose=verbose)
+
+
+@app.command()
+def finetune(
+    config: Path = typer.Argument(..., help="Fine-tuning config (YAML): model, tasks, curriculum, train."),
+    run_dir: Path = typer.Option(..., "--run-dir", help="Where metrics, the curriculum log and checkpoints go."),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Override the run's length in optimizer steps."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the newest complete checkpoint."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
+) -> None:
+    """Fine-tune an HF checkpoint on tasks in a curriculum (TRL SFTTrainer, completion-only loss).
+
+    Stages of task weights with milestones, spaced review and revisits; every task's held-out
+    score at each evaluation; the forgetting matrix at stage ends. A killed run resumed with
+    --resume continues the same data order.
+    """
+    _run("finetune", config, run_dir, resume=resume, max_steps=max_steps, verbose=verbose)
 
 
 @app.command("mix-search")

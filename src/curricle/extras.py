@@ -28,6 +28,8 @@ LAZY_IMPORTS: dict[str, str] = {
     "lightgbm": "curricle[search]",
     # the hf-disk source
     "datasets": "curricle[hf]",
+    # curricle finetune: TRL's SFTTrainer
+    "trl": "curricle[posttrain]",
     # telemetry sinks a run turns on
     "wandb": "wandb",
     "mlflow": "mlflow",

@@ -73,6 +73,11 @@ class Agreement(SkillGenerator):
                 words.append(f"that {np} {verb}")
         return self.item(" ".join(words), plural)
 
+    def difficulty(self, item: SkillItem) -> float:
+        """Words of the subject phrase beyond ``the <noun>``: adjectives and the attractor phrase
+        between the head noun and the verb."""
+        return float(len(item.prompt.split()) - 2)
+
     def item(self, prompt: str, plural: bool) -> SkillItem:
         """The item for a subject ``prompt`` whose head noun is ``plural`` or not; the verb
         is drawn from the key (the prompt)."""

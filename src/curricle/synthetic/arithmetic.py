@@ -82,6 +82,11 @@ class Arithmetic(SkillGenerator):
         )
         return SkillItem(self.name, key, f"{key}=", str(s), distractors)
 
+    def difficulty(self, item: SkillItem) -> float:
+        """Digits of the longer operand plus the number of carries (``19+3``: 2 + 1)."""
+        a, b = (int(x) for x in item.key.split("+"))
+        return float(max(len(str(a)), len(str(b))) + len(carry_columns(a, b)))
+
     def documents(self, n_docs: int, items_per_doc: int = 16) -> Iterator[tuple[str, str]]:
         """Distinct train items while the item space is ample; in a small space (few digits,
         many documents) every train item, repeated in passes."""

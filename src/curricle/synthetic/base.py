@@ -62,22 +62,35 @@ class SkillGenerator(ABC):
     def _sample(self, rng: random.Random) -> SkillItem:
         """Draw one item (either split) from the generator's item space."""
 
-    def items(self, split: Split, n: int) -> list[SkillItem]:
+    def items(self, split: Split, n: int, at_most: bool = False) -> list[SkillItem]:
         """``n`` distinct items of ``split``, deterministic in (seed, split, n).
 
-        Raises ``ValueError`` when the item space cannot supply ``n`` distinct items.
+        Raises ``ValueError`` when the item space cannot supply ``n`` distinct items; with
+        ``at_most``, returns the ones found instead (drawing stops after 2,000 draws in a row
+        found nothing new).
         """
         rng = random.Random(f"{self.name}:{self.seed}:{split}")
         out: dict[str, SkillItem] = {}
-        tries = 0
+        tries = since_new = 0
         while len(out) < n:
             tries += 1
+            since_new += 1
+            if at_most and since_new > 2000:
+                break
             if tries > 50 * n + 1000:
+                if at_most:
+                    break
                 raise ValueError(f"{self.name}: cannot draw {n} distinct {split} items")
             item = self._sample(rng)
             if item.key not in out and split_of(self.name, item.key) == split:
                 out[item.key] = item
+                since_new = 0
         return list(out.values())
+
+    def difficulty(self, item: SkillItem) -> float:
+        """How hard ``item`` is, on the skill's own scale (larger is harder); by default the
+        target's length in characters."""
+        return float(len(item.target.strip()))
 
     def documents(self, n_docs: int, items_per_doc: int = 16) -> Iterator[tuple[str, str]]:
         """Training documents ``(id, text)``: ``items_per_doc`` train items, one per line."""

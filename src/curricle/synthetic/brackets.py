@@ -68,6 +68,10 @@ class Brackets(SkillGenerator):
                 stack.append(PAIRS[opener])
         return self.item("".join(out))
 
+    def difficulty(self, item: SkillItem) -> float:
+        """The depth left open: how many brackets must be closed."""
+        return float(len(closing(item.key)))
+
     def item(self, prefix: str) -> SkillItem:
         """The item for an open ``prefix`` (its key)."""
         close = closing(prefix)

@@ -53,6 +53,10 @@ class Copying(SkillGenerator):
                 words.append(w)
         return self.item(words)
 
+    def difficulty(self, item: SkillItem) -> float:
+        """Words in the sequence to copy from."""
+        return float(len(item.key.split()))
+
     def item(self, words: list[str]) -> SkillItem:
         """The item for a sequence of distinct words (its key is the sequence)."""
         key = " ".join(words)

@@ -128,6 +128,11 @@ class Facts(SkillGenerator):
             pick_distractors(rng, " " + value, [others]),
         )
 
+    def difficulty(self, item: SkillItem) -> float:
+        """The distractor facts: other people with the same attribute (``n_entities - 1``),
+        each a fact of the same form with another value to keep apart."""
+        return float(self.n_entities - 1)
+
     def statement(self, entity: int, attribute: str) -> str:
         """The fact as a sentence, e.g. ``Dorvel Kasp lives in Quenby.``."""
         attr = ATTRIBUTES[attribute]

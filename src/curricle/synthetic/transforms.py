@@ -78,6 +78,10 @@ class StringTransform(SkillGenerator):
             s = TRANSFORMS[step](s)
         return s
 
+    def difficulty(self, item: SkillItem) -> float:
+        """The input's length times the number of transforms composed (the depth)."""
+        return float(len(item.key) * len(self.steps))
+
     def _sample(self, rng: random.Random) -> SkillItem:
         n = rng.randint(self.min_len, self.max_len)
         return self.item("".join(rng.choice(string.ascii_lowercase) for _ in range(n)))

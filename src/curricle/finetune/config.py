@@ -1,0 +1,245 @@
+"""``curricle finetune``'s config: the model, the tasks, the curriculum and the trainer's settings.
+
+::
+
+    model: {path: runs/demo/final}           # any local HF causal-LM checkpoint
+    tasks:
+      - {name: reverse, source: {kind: builtin, skill: reverse}}
+      - {name: reverse+uppercase, source: {kind: builtin, skill: reverse+uppercase}}
+    curriculum:
+      stages:
+        - name: components
+          tasks: {reverse: 1}
+          advance_when: {task: reverse, metric: exact_match, at_least: 0.8, patience: 2}
+          max_steps: 300
+        - {name: compositions, tasks: {reverse+uppercase: 1}, max_steps: 300}
+      review: {kind: leitner, decks: 3, fraction: 0.2}
+      revisit_when: {margin: 0.1, weight: 0.25}
+    train: {batch_size: 16, lr: 1.0e-4, eval_every: 25}
+
+**Weights count examples** (prompt-completion pairs), not tokens: a stage's ``tasks`` weights
+are the shares of each optimizer step's examples its tasks get, allocated exactly (a divisor
+method over the stage's steps, so after n examples every share is within one example of its
+weight). Imports only pydantic and other config modules.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from curricle.config import load_model_file
+from curricle.mixture.config import PACING
+from curricle.probes.config import SuiteConfig
+from curricle.tasks.config import NAME_PATTERN, TaskConfig
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DifficultyPacing(_Config):
+    """Easiest items first within each task of a stage (competence-based, Platanios et al.
+    2019): at step ``t`` of the stage, only the easiest ``ceil(c(t) * n)`` train items of a
+    task are drawn, ``c`` rising from ``start`` to 1 over ``steps`` (the functions of
+    :mod:`curricle.mixture.pacing`)."""
+
+    kind: Literal["fixed_linear", "fixed_root", "fixed_discrete"] = "fixed_root"
+    start: float = Field(0.2, gt=0, le=1)
+    """Share of a task's items (easiest first) available when the stage starts."""
+    steps: int = Field(ge=1)
+    """Steps into the stage at which every item is available."""
+    buckets: int = Field(4, ge=1)
+    """Increments of ``fixed_discrete``."""
+    descending: Literal[False] = False
+
+    def competence(self, step: int) -> float:
+        return PACING[self.kind](max(0, step), self.steps, self.start, self.buckets)
+
+
+class Milestone(_Config):
+    """When a stage is done: ``metric`` of ``task`` on its held-out items at least
+    ``at_least`` at ``patience`` evaluations in a row."""
+
+    task: str | None = None
+    """A task's name; None: every task of the stage (the worst of them must reach it)."""
+    metric: str = "exact_match"
+    """A metric of the task's scoring (``exact_match``, ``prob``, ``acc``, ``score``...)."""
+    at_least: float
+    patience: int = Field(1, ge=1)
+    """Evaluations in a row the milestone must hold."""
+
+
+class StageConfig(_Config):
+    name: str = Field(pattern=NAME_PATTERN)
+    tasks: dict[str, float] = Field(min_length=1)
+    """Task name -> weight (shares of each step's examples; normalized)."""
+    pacing: DifficultyPacing | None = None
+    """Easiest items first within each of the stage's tasks."""
+    advance_when: Milestone | None = None
+    """The milestone that ends the stage (checked at each evaluation)."""
+    max_steps: int = Field(ge=1)
+    """The fallback: the stage ends at the first evaluation this many steps into it."""
+    min_steps: int = Field(0, ge=0)
+    """The milestone is not checked before this many steps into the stage."""
+
+    @model_validator(mode="after")
+    def _positive(self) -> "StageConfig":
+        bad = [t for t, w in self.tasks.items() if not w > 0]
+        if bad:
+            raise ValueError(f"tasks.{bad[0]}: a weight must be > 0")
+        return self
+
+
+class LeitnerReview(_Config):
+    """Spaced review by Leitner queues (Amiri et al. 2017; M'hamdi & May 2024).
+
+    When a stage ends, ``items_per_task`` train items of each of its tasks that the next stage
+    does not train go into deck 0. Deck ``i`` is due every ``2**i`` evaluations: between two
+    evaluations, ``fraction`` of every step's examples are drawn from the items of the decks
+    due, and at the evaluation those items are tested (greedy answer against the completion):
+    a correct one moves up a deck (at most ``decks - 1``), a wrong one back to deck 0.
+    """
+
+    kind: Literal["leitner"] = "leitner"
+    decks: int = Field(3, ge=2)
+    fraction: float = Field(0.2, gt=0, lt=1)
+    items_per_task: int = Field(32, ge=1)
+
+
+class ReplayReview(_Config):
+    """A fixed share of every step's examples from the finished stages' tasks (their train
+    items, equally weighted)."""
+
+    kind: Literal["replay"] = "replay"
+    fraction: float = Field(0.2, gt=0, lt=1)
+
+
+ReviewSpec = Annotated[Union[LeitnerReview, ReplayReview], Field(discriminator="kind")]
+
+
+class RevisitConfig(_Config):
+    """Bring a finished task back when its held-out score falls by more than ``margin`` below
+    what it was when its stage ended; it leaves again once back within ``margin / 2``."""
+
+    margin: float = Field(0.1, gt=0)
+    weight: float = Field(0.25, gt=0, lt=1)
+    """Share of every step's examples the revisited tasks get together."""
+
+
+class CurriculumConfig(_Config):
+    stages: list[StageConfig] = Field(min_length=1)
+    """In order; the last one runs until the end of training."""
+    review: ReviewSpec | None = None
+    """Spaced review of finished stages' items (none: nothing is reviewed)."""
+    revisit_when: RevisitConfig | None = None
+    """Revisits of finished tasks that regressed (none: no revisits)."""
+    eval_every: int = Field(25, ge=1)
+    """Evaluate every task's held-out items every this many optimizer steps (milestones,
+    revisits and review are decided then)."""
+
+    @model_validator(mode="after")
+    def _shares(self) -> "CurriculumConfig":
+        names = [s.name for s in self.stages]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"stages: '{dup[0]}' is named twice")
+        share = (self.review.fraction if self.review else 0) + (self.revisit_when.weight if self.revisit_when else 0)
+        if share >= 1:
+            raise ValueError("review.fraction + revisit_when.weight must be < 1 (the stage's own tasks need a share)")
+        return self
+
+    @property
+    def steps(self) -> int:
+        """Every stage's ``max_steps`` together: the default length of training."""
+        return sum(s.max_steps for s in self.stages)
+
+
+class ModelConfig(_Config):
+    path: Path
+    """A local HF causal-LM checkpoint directory (weights and tokenizer)."""
+    dtype: Literal["float32", "bfloat16"] = "float32"
+
+
+class ProbeTasksConfig(_Config):
+    """Pretraining probes scored as extra, evaluation-only tasks: fine-tuning's damage to
+    pretraining skills shows in the forgetting matrix beside the tasks."""
+
+    suite: SuiteConfig | None = Field(default_factory=lambda: SuiteConfig(n=64, text_domains=[]))
+    """Built-in probe tasks (default: every synthetic skill, 64 items; no text probes)."""
+    task_files: list[Path] = Field(default_factory=list)
+    """Probe task YAML files or directories."""
+
+
+class FinetuneTrainConfig(_Config):
+    """The trainer's settings (TRL ``SFTConfig`` underneath)."""
+
+    max_steps: int | None = Field(None, ge=1)
+    """Optimizer steps (default: every stage's ``max_steps`` together)."""
+    batch_size: int = Field(16, ge=1)
+    """Examples per device per micro-batch."""
+    grad_accum: int = Field(1, ge=1)
+    lr: float = Field(1e-4, gt=0)
+    lr_scheduler: Literal["constant", "constant_with_warmup", "linear", "cosine"] = "constant_with_warmup"
+    warmup_steps: int = Field(0, ge=0)
+    weight_decay: float = Field(0.0, ge=0)
+    max_length: int = Field(512, ge=8)
+    """Longest prompt + completion in tokens (longer ones are cut, keeping the start)."""
+    save_every: int = Field(100, ge=1)
+    """Checkpoint every this many steps (HF ``checkpoint-N`` with curricle's state inside)."""
+    keep_checkpoints: int | None = Field(2, ge=1)
+    """Newest checkpoints kept (None: all)."""
+    log_every: int = Field(10, ge=1)
+    """Training loss and learning rate to metrics.jsonl every this many steps."""
+    eval_batch_size: int = Field(64, ge=1)
+    """Rows per forward pass when scoring held-out items."""
+    activation_checkpointing: bool = False
+    """Recompute activations in the backward pass (less memory, ~30% more compute)."""
+    trace_data: bool = False
+    """Write every step's example rows to RUN/data_order.jsonl (to check the data order)."""
+    use_cpu: bool = False
+    """Train on CPU even where a GPU is present."""
+    tensorboard: bool = True
+    """TensorBoard event files under RUN/tb."""
+
+
+class FinetuneConfig(_Config):
+    name: str = "finetune"
+    seed: int = 0
+    """Data order, generator items and the trainer's seed."""
+    model: ModelConfig
+    tasks: list[TaskConfig] = Field(min_length=1)
+    curriculum: CurriculumConfig
+    train: FinetuneTrainConfig = Field(default_factory=FinetuneTrainConfig)
+    probes: ProbeTasksConfig | None = None
+    """Pretraining probes scored beside the tasks (none: only the tasks)."""
+
+    @model_validator(mode="after")
+    def _names_known(self) -> "FinetuneConfig":
+        scoring = {t.name: t.scoring for t in self.tasks}
+        for i, stage in enumerate(self.curriculum.stages):
+            where = f"curriculum.stages.{i}"
+            unknown = [t for t in stage.tasks if t not in scoring]
+            if unknown:
+                raise ValueError(f"{where}.tasks: unknown task '{unknown[0]}' (tasks: {', '.join(scoring)})")
+            m = stage.advance_when
+            if m is None:
+                continue
+            if m.task is not None and m.task not in scoring:
+                raise ValueError(f"{where}.advance_when.task: unknown task '{m.task}'")
+            for t in [m.task] if m.task is not None else list(stage.tasks):
+                if m.metric not in scoring[t].metrics:
+                    raise ValueError(f"{where}.advance_when.metric: task {t} reports {', '.join(scoring[t].metrics)}, "
+                                     f"not '{m.metric}'")
+        return self
+
+    @property
+    def steps(self) -> int:
+        return self.train.max_steps or self.curriculum.steps
+
+
+def load_finetune_config(path: Path | str) -> FinetuneConfig:
+    """A fine-tuning config file, validated (errors: one line naming the file and field)."""
+    return load_model_file(path, FinetuneConfig)

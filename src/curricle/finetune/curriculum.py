@@ -1,0 +1,446 @@
+"""The fine-tuning curriculum: which examples each optimizer step trains on, and when that
+changes.
+
+Three parts, none of which imports torch:
+
+- a :class:`Mix` says what the steps from ``start`` on draw from: the current stage, each
+  source's share of a step's examples (the stage's tasks, finished tasks under replay or
+  revisit, the Leitner review pool);
+- an :class:`ExampleStream` turns mixes into example rows, step by step: each step's slots
+  are given to sources by a divisor method (Sainte-Laguë over the mix's steps so far, so
+  every source's count stays within one example of its share), and each source walks
+  through its items in a seeded permutation, one epoch after another, skipping items that
+  the stage's difficulty pacing does not yet allow. Its state is a few counters, so it
+  resumes exactly;
+- a :class:`Curriculum` owns the tasks, the stream and the decisions: at each evaluation
+  :meth:`Curriculum.on_evaluate` reads the held-out scores (and the Leitner items' test
+  results), ends a stage at its milestone or its ``max_steps``, moves review items between
+  decks, starts and stops revisits, and returns the records of what it did (the lines of
+  ``RUN/curriculum_log.jsonl``) and the next mix, if any.
+
+A decision taken at the evaluation after step ``s`` applies from step ``s + 2``: a data
+loader has already drawn step ``s + 1``'s examples (it prefetches one batch).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from curricle.errors import CurricleError
+from curricle.finetune.config import CurriculumConfig, LeitnerReview, ReplayReview, StageConfig
+from curricle.finetune.leitner import LeitnerQueues
+from curricle.tasks.items import TaskItem, unit_hash
+from curricle.tasks.load import Task
+
+#: The source name of the Leitner review pool in a mix's weights.
+REVIEW = "@review"
+
+
+@dataclass
+class Mix:
+    """What steps ``start``, ``start + 1``, ... (0-based) draw from, until the next mix."""
+
+    start: int
+    stage: int
+    stage_start: int
+    """The first step of the stage (its pacing and ``max_steps`` count from it)."""
+    weights: dict[str, float]
+    """Source -> share of each step's examples (task names, and ``@review``)."""
+    review: list[int] = field(default_factory=list)
+    """The rows of the review pool."""
+    paced: list[str] = field(default_factory=list)
+    """The sources the stage's pacing applies to (its own tasks)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "Mix":
+        return cls(**d)
+
+
+@dataclass
+class Row:
+    """One training example: its task and item."""
+
+    task: str
+    item: TaskItem
+
+
+class ExampleStream:
+    """Example rows per step from a sequence of mixes (see the module doc)."""
+
+    def __init__(self, rows: Sequence[Row], task_names: Sequence[str], batch_size: int, seed: int,
+                 pacing: dict[int, Any] | None = None):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.batch_size = batch_size
+        self.seed = seed
+        self.task_index = {t: k for k, t in enumerate(task_names)}
+        #: Per task: its rows, easiest first (ties by a hash of the item id).
+        self.ranked: dict[str, np.ndarray] = {}
+        for t in task_names:
+            idx = [r for r, row in enumerate(rows) if row.task == t]
+            idx.sort(key=lambda r: (rows[r].item.difficulty, unit_hash(t, rows[r].item.id)))
+            self.ranked[t] = np.asarray(idx, dtype=np.int64)
+        #: Stage index -> its pacing config (or None).
+        self.pacing = pacing or {}
+        self._perm: dict[tuple[str, int], np.ndarray] = {}
+        self.step = 0
+        self._mix_start = -1
+        self._counts: dict[str, int] = {}
+        self._cursor: dict[str, list[int]] = {t: [0, 0] for t in task_names}  # [epoch, position]
+        self._review_cursor = [0, 0]
+        self.served: dict[str, int] = {t: 0 for t in task_names}
+
+    # -- drawing -------------------------------------------------------------------------
+
+    def available(self, task: str, mix: Mix, step: int) -> int:
+        """How many of ``task``'s easiest items may be drawn at ``step`` under ``mix``."""
+        n = len(self.ranked[task])
+        pacing = self.pacing.get(mix.stage)
+        if pacing is None or task not in mix.paced:
+            return n
+        return max(1, min(n, math.ceil(pacing.competence(step - mix.stage_start) * n - 1e-9)))
+
+    def _permutation(self, key: str, epoch: int, n: int, salt: int) -> np.ndarray:
+        k = (key, epoch, salt)
+        if k not in self._perm:
+            if len(self._perm) > 64:
+                self._perm.clear()
+            self._perm[k] = np.random.default_rng([self.seed, salt, epoch, n]).permutation(n)
+        return self._perm[k]
+
+    def _draw_task(self, task: str, cutoff: int) -> int:
+        ranked = self.ranked[task]
+        cur = self._cursor[task]
+        salt = self.task_index[task]
+        while True:
+            perm = self._permutation(task, cur[0], len(ranked), salt)
+            while cur[1] < len(perm):
+                rank = int(perm[cur[1]])
+                cur[1] += 1
+                if rank < cutoff:
+                    return int(ranked[rank])
+            cur[0], cur[1] = cur[0] + 1, 0
+
+    def _draw_review(self, mix: Mix) -> int:
+        cur = self._review_cursor
+        n = len(mix.review)
+        if cur[1] >= n:
+            cur[0], cur[1] = cur[0] + 1, 0
+        perm = self._permutation(REVIEW, cur[0], n, 1_000_003 + mix.start)
+        row = mix.review[int(perm[cur[1]])]
+        cur[1] += 1
+        return row
+
+    def next_batch(self, mix: Mix) -> list[int]:
+        """The rows of step ``self.step`` under ``mix``; advances the stream."""
+        if mix.start > self.step:
+            raise CurricleError(f"a mix starting at step {mix.start} cannot draw step {self.step}")
+        if mix.start != self._mix_start:
+            self._mix_start, self._counts, self._review_cursor = mix.start, {}, [0, 0]
+        sources = [(s, w) for s, w in mix.weights.items() if w > 0 and (s != REVIEW or mix.review)]
+        if not sources:
+            raise CurricleError(f"step {self.step}: the mix has nothing to draw from")
+        cutoffs = {s: self.available(s, mix, self.step) for s, _ in sources if s != REVIEW}
+        out = []
+        for _ in range(self.batch_size):
+            # Sainte-Laguë: the next slot to the source with the highest weight / (count + 1/2).
+            best, best_p = None, -1.0
+            for s, w in sources:
+                p = w / (self._counts.get(s, 0) + 0.5)
+                if p > best_p:
+                    best, best_p = s, p
+            self._counts[best] = self._counts.get(best, 0) + 1
+            row = self._draw_review(mix) if best == REVIEW else self._draw_task(best, cutoffs[best])
+            out.append(row)
+        self.step += 1
+        return out
+
+    def count_served(self, rows: Sequence[int], task_of: Sequence[str]) -> None:
+        for r in rows:
+            self.served[task_of[r]] += 1
+
+    # -- state ----------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"step": self.step, "mix_start": self._mix_start, "counts": dict(self._counts),
+                "cursor": {t: list(c) for t, c in self._cursor.items()}, "review_cursor": list(self._review_cursor),
+                "served": dict(self.served)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.step = int(state["step"])
+        self._mix_start = int(state["mix_start"])
+        self._counts = {k: int(v) for k, v in state["counts"].items()}
+        self._cursor = {t: [int(c[0]), int(c[1])] for t, c in state["cursor"].items()}
+        self._review_cursor = [int(x) for x in state["review_cursor"]]
+        self.served = {t: int(v) for t, v in state["served"].items()}
+
+
+class Curriculum:
+    """Tasks, their examples, and the curriculum's decisions (see the module doc).
+
+    ``tasks``: every task (built with :func:`curricle.tasks.load.build_tasks`); ``batch_size``:
+    examples per optimizer step over all processes (``per_device_train_batch_size`` x
+    processes x ``gradient_accumulation_steps``; :func:`~curricle.finetune.hf.use_curriculum`
+    sets it from the trainer's arguments).
+    """
+
+    def __init__(self, config: CurriculumConfig, tasks: Sequence[Task], seed: int = 0, batch_size: int | None = None):
+        self.config = config
+        self.tasks = {t.name: t for t in tasks}
+        unknown = sorted({n for s in config.stages for n in s.tasks} - set(self.tasks))
+        if unknown:
+            raise CurricleError(f"curriculum: unknown task '{unknown[0]}' (tasks: {', '.join(self.tasks)})")
+        self.seed = seed
+        #: Task (or evaluation-only probe) -> the metric milestones and the matrix read.
+        self.discrete_metrics = {t.name: t.scoring.discrete for t in tasks}
+        self.rows: list[Row] = [Row(t.name, item) for t in tasks for item in t.train]
+        self.task_of = [r.task for r in self.rows]
+        self.stream: ExampleStream | None = None
+        # Decisions
+        self.stage = 0
+        self.stage_start = 0
+        self.evaluations = 0
+        self.hits = 0
+        self.reference: dict[str, float] = {}
+        self.revisiting: list[str] = []
+        self.leitner = LeitnerQueues(config.review.decks) if isinstance(config.review, LeitnerReview) else None
+        self.pool: list[int] = []
+        self.baseline: dict[str, float] | None = None
+        self.stage_ends: list[dict[str, Any]] = []  # {stage, step, scores}
+        self.final_milestone_logged = False
+        if batch_size is not None:
+            self.set_batch_size(batch_size)
+
+    # -- set-up ---------------------------------------------------------------------------
+
+    def set_batch_size(self, batch_size: int) -> None:
+        if self.stream is not None and self.stream.batch_size == batch_size:
+            return
+        if self.stream is not None and self.stream.step > 0:
+            raise CurricleError("the curriculum's batch size cannot change once examples were drawn")
+        pacing = {i: s.pacing for i, s in enumerate(self.config.stages)}
+        self.stream = ExampleStream(self.rows, list(self.tasks), batch_size, self.seed, pacing)
+
+    def keep_rows(self, rows: set[int]) -> int:
+        """Train only on ``rows`` (the ones a trainer's dataset preparation kept); how many
+        were dropped."""
+        if self.stream is not None and self.stream.step > 0:
+            raise CurricleError("keep_rows: examples were drawn already")
+        dropped = [r for r in range(len(self.rows)) if r not in rows]
+        for t in self.tasks:
+            left = [r for r in range(len(self.rows)) if self.rows[r].task == t and r in rows]
+            if not left and any(t in s.tasks for s in self.config.stages):
+                raise CurricleError(f"task {t}: no train item survived the trainer's preparation (too long for "
+                                    f"max_length?)")
+        if dropped and self.stream is not None:
+            for t, ranked in self.stream.ranked.items():
+                self.stream.ranked[t] = np.asarray([r for r in ranked.tolist() if r in rows], dtype=np.int64)
+        return len(dropped)
+
+    @property
+    def stages(self) -> list[StageConfig]:
+        return self.config.stages
+
+    @property
+    def current(self) -> StageConfig:
+        return self.config.stages[self.stage]
+
+    # -- mixes ----------------------------------------------------------------------------
+
+    def finished_tasks(self) -> list[str]:
+        """Tasks trained by finished stages and not by the current one, in stage order."""
+        now = set(self.current.tasks)
+        out: list[str] = []
+        for s in self.config.stages[: self.stage]:
+            out.extend(t for t in s.tasks if t not in now and t not in out)
+        return out
+
+    def mix(self, start: int) -> Mix:
+        """The mix the current decisions give, from step ``start`` on."""
+        stage = self.current
+        review_share = 0.0
+        weights: dict[str, float] = {}
+        extra: dict[str, float] = {}
+        review = self.config.review
+        finished = self.finished_tasks()
+        if isinstance(review, ReplayReview) and finished:
+            review_share = review.fraction
+            for t in finished:
+                extra[t] = extra.get(t, 0.0) + review.fraction / len(finished)
+        elif isinstance(review, LeitnerReview) and self.pool:
+            review_share = review.fraction
+            extra[REVIEW] = review.fraction
+        revisit = [t for t in self.revisiting if t not in stage.tasks]
+        revisit_share = self.config.revisit_when.weight if revisit else 0.0
+        for t in revisit:
+            extra[t] = extra.get(t, 0.0) + revisit_share / len(revisit)
+        own = 1.0 - review_share - revisit_share
+        total = sum(stage.tasks.values())
+        for t, w in stage.tasks.items():
+            weights[t] = own * w / total
+        for t, w in extra.items():
+            weights[t] = weights.get(t, 0.0) + w
+        return Mix(start=start, stage=self.stage, stage_start=self.stage_start, weights=weights,
+                   review=list(self.pool), paced=list(stage.tasks) if stage.pacing is not None else [])
+
+    def initial_mix(self) -> Mix:
+        return self.mix(0)
+
+    def draw(self, mix: Mix) -> list[int]:
+        """The next step's rows under ``mix`` (counted as served)."""
+        if self.stream is None:
+            raise CurricleError("the curriculum has no batch size yet (use_curriculum sets it from the trainer)")
+        rows = self.stream.next_batch(mix)
+        self.stream.count_served(rows, self.task_of)
+        return rows
+
+    # -- decisions ------------------------------------------------------------------------
+
+    def review_rows(self) -> list[int]:
+        """The Leitner items to test at this evaluation: those reviewed since the last one."""
+        return list(self.pool) if self.leitner is not None else []
+
+    def on_baseline(self, scores: dict[str, dict[str, float]]) -> None:
+        """Scores before any training (the forward-transfer baseline)."""
+        self.baseline = self.discrete_scores(scores)
+
+    def discrete_scores(self, scores: dict[str, dict[str, float]]) -> dict[str, float]:
+        """Each task's (and evaluation-only probe's) discrete metric: the matrix's entries."""
+        return {t: s[self.discrete_metrics[t]] for t, s in scores.items() if t in self.discrete_metrics}
+
+    def on_evaluate(self, step: int, scores: dict[str, dict[str, float]],
+                    review_results: dict[int, bool] | None = None) -> tuple[list[dict[str, Any]], Mix | None]:
+        """Decide after the evaluation at step ``step`` (optimizer steps done).
+
+        ``scores``: per task, its metrics on the held-out items; ``review_results``: for each
+        row of :meth:`review_rows`, whether the model answered it right. Returns the log
+        records and the mix for steps ``step + 1`` on (0-based), or None if it is unchanged.
+        """
+        self.evaluations += 1
+        e = self.evaluations
+        records: list[dict[str, Any]] = []
+        before = (self.stage, tuple(self.revisiting), tuple(self.pool))
+        discrete = self.discrete_scores(scores)
+
+        # 1. The review items tested: promote or demote.
+        if self.leitner is not None and self.pool:
+            results = review_results or {}
+            missing = [r for r in self.pool if r not in results]
+            if missing:
+                raise CurricleError(f"review: no test result for row {missing[0]}")
+            outcome = self.leitner.update({r: bool(results[r]) for r in self.pool})
+            per_task: dict[str, list[int]] = {}
+            for r in self.pool:
+                c = per_task.setdefault(self.task_of[r], [0, 0])
+                c[0] += 1
+                c[1] += bool(results[r])
+            records.append({"event": "review", "step": step, "evaluation": e, "tested": outcome.tested,
+                            "promoted": outcome.promoted, "demoted": outcome.demoted, "stayed": outcome.stayed,
+                            "correct": {t: c[1] / c[0] for t, c in per_task.items()}, "decks": self.leitner.sizes()})
+
+        # 2. The stage: its milestone, else its max_steps.
+        stage = self.current
+        in_stage = step - self.stage_start
+        last = self.stage == len(self.config.stages) - 1
+        m = stage.advance_when
+        reason, signal = None, {}
+        if m is not None and in_stage >= stage.min_steps:
+            names = [m.task] if m.task is not None else list(stage.tasks)
+            values = {t: scores[t][m.metric] for t in names}
+            value = min(values.values())
+            self.hits = self.hits + 1 if value >= m.at_least else 0
+            signal = {"metric": m.metric, "values": values, "at_least": m.at_least, "hits": self.hits,
+                      "patience": m.patience}
+            if self.hits >= m.patience:
+                reason = "milestone"
+        if reason is None and in_stage >= stage.max_steps:
+            reason, signal = "max_steps", {"steps_in_stage": in_stage, "max_steps": stage.max_steps}
+        if reason == "milestone" and last and not self.final_milestone_logged:
+            self.final_milestone_logged = True
+            records.append({"event": "milestone", "step": step, "stage": stage.name, "final": True, **signal})
+        if reason is not None and not last:
+            self.stage_ends.append({"stage": stage.name, "step": step, "scores": discrete})
+            for t in stage.tasks:
+                self.reference[t] = discrete[t]
+            self.stage += 1
+            self.stage_start = step + 1
+            self.hits = 0
+            nxt = self.current
+            records.append({"event": "stage", "step": step, "from": stage.name, "to": nxt.name, "reason": reason,
+                            "steps_in_stage": in_stage, "effective_from_step": step + 2, **signal})
+            self.revisiting = [t for t in self.revisiting if t not in nxt.tasks]
+            if self.leitner is not None:
+                added = {}
+                for t in stage.tasks:
+                    if t in nxt.tasks:
+                        continue
+                    rows = self._review_items(t, self.config.review.items_per_task)
+                    added[t] = self.leitner.add(rows)
+                if added:
+                    records.append({"event": "review-added", "step": step, "items": added,
+                                    "decks": self.leitner.sizes()})
+
+        # 3. Revisits of finished tasks that regressed.
+        if self.config.revisit_when is not None:
+            margin = self.config.revisit_when.margin
+            for t in self.finished_tasks():
+                ref, now = self.reference.get(t), discrete.get(t)
+                if ref is None or now is None:
+                    continue
+                if t not in self.revisiting and ref - now > margin:
+                    self.revisiting.append(t)
+                    records.append({"event": "revisit", "step": step, "task": t, "score": now, "reference": ref,
+                                    "margin": margin, "effective_from_step": step + 2})
+                elif t in self.revisiting and now >= ref - margin / 2:
+                    self.revisiting.remove(t)
+                    records.append({"event": "recovered", "step": step, "task": t, "score": now, "reference": ref,
+                                    "effective_from_step": step + 2})
+
+        # 4. What is reviewed until the next evaluation.
+        if self.leitner is not None:
+            self.pool = self.leitner.due(e + 1)
+
+        after = (self.stage, tuple(self.revisiting), tuple(self.pool))
+        return records, (self.mix(step + 1) if after != before else None)
+
+    def _review_items(self, task: str, n: int) -> list[int]:
+        """``n`` train rows of ``task`` for review: the first by a hash of their item ids."""
+        rows = [r for r in range(len(self.rows)) if self.rows[r].task == task]
+        if self.stream is not None:
+            allowed = set(self.stream.ranked[task].tolist())
+            rows = [r for r in rows if r in allowed]
+        rows.sort(key=lambda r: unit_hash("review", task, self.rows[r].item.id))
+        return rows[:n]
+
+    def matrix_rows(self, final: dict[str, float] | None) -> list[dict[str, float]]:
+        """``R``'s rows: each finished stage's scores, then ``final`` for the current one."""
+        rows = [e["scores"] for e in self.stage_ends]
+        return rows + ([final] if final is not None else [])
+
+    # -- state ----------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"stage": self.stage, "stage_start": self.stage_start, "evaluations": self.evaluations,
+                "hits": self.hits, "reference": dict(self.reference), "revisiting": list(self.revisiting),
+                "leitner": self.leitner.state_dict() if self.leitner is not None else None,
+                "pool": list(self.pool), "baseline": self.baseline, "stage_ends": self.stage_ends,
+                "final_milestone_logged": self.final_milestone_logged}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.stage, self.stage_start = int(state["stage"]), int(state["stage_start"])
+        self.evaluations, self.hits = int(state["evaluations"]), int(state["hits"])
+        self.reference = {k: float(v) for k, v in state["reference"].items()}
+        self.revisiting = list(state["revisiting"])
+        if self.leitner is not None and state["leitner"] is not None:
+            self.leitner.load_state_dict(state["leitner"])
+        self.pool = [int(r) for r in state["pool"]]
+        self.baseline = state["baseline"]
+        self.stage_ends = state["stage_ends"]
+        self.final_milestone_logged = bool(state["final_milestone_logged"])

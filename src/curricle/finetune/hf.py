@@ -1,0 +1,357 @@
+"""The curriculum inside a Hugging Face ``Trainer`` or TRL ``SFTTrainer``: your trainer, curricle's
+data order.
+
+::
+
+    curriculum = Curriculum(config.curriculum, build_tasks(config.tasks, tokenizer), seed=0)
+    trainer = SFTTrainer(model=model, args=SFTConfig(..., max_steps=600, ignore_data_skip=True),
+                         train_dataset=train_dataset(curriculum), processing_class=tokenizer)
+    use_curriculum(trainer, curriculum)          # the sampler and the callback
+    trainer.train()                              # or train(resume_from_checkpoint=...)
+
+- :func:`train_dataset`: every task's train items as an HF ``Dataset`` with ``prompt``,
+  ``completion``, ``task`` and ``curricle_row`` columns (SFTTrainer's prompt-completion
+  format: the loss is on the completion only). A trainer that tokenizes the dataset itself
+  must keep the ``curricle_row`` column (``Dataset.map`` does unless told to remove it).
+- :class:`CurriculumSampler`: the trainer's sampler, yielding each optimizer step's examples
+  in the curriculum's order (``__len__``: the whole run, one epoch).
+- :class:`CurriculumCallback`: evaluates every task's held-out items every ``eval_every``
+  steps (and before training: the baseline), lets the curriculum decide, writes
+  ``OUT/metrics.jsonl`` (and TensorBoard under ``OUT/tb``), ``OUT/curriculum_log.jsonl`` and
+  ``OUT/forgetting.json``, and saves the curriculum's state in every ``checkpoint-N``, so
+  ``trainer.train(resume_from_checkpoint=...)`` continues the same data order.
+
+The trainer needs ``max_steps`` set, ``ignore_data_skip=True`` (the sampler resumes itself
+instead of being replayed) and ``dataloader_num_workers=0``; :func:`use_curriculum` checks.
+Every process evaluates the same items with the same model, so all take the same decisions;
+only the main process writes files.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+from torch.utils.data import Sampler
+from transformers import TrainerCallback
+
+from curricle import atomic
+from curricle.errors import CurricleError
+from curricle.finetune.curriculum import Curriculum, Mix
+from curricle.finetune.evaluate import Evaluator
+from curricle.finetune.forgetting import forgetting_report
+from curricle.telemetry.sinks.jsonl import JsonlSink, count_lines, truncate_jsonl
+from curricle.telemetry.sinks.tensorboard import TensorBoardSink
+
+log = logging.getLogger(__name__)
+
+ROW_COLUMN = "curricle_row"
+STATE_FILE = "curricle_curriculum.json"
+CURRICULUM_LOG = "curriculum_log.jsonl"
+METRICS = "metrics.jsonl"
+FORGETTING = "forgetting.json"
+DATA_ORDER = "data_order.jsonl"
+#: Stream states kept for checkpoints (how far the data loader may have drawn ahead).
+_SNAPSHOTS = 8
+
+
+def train_dataset(curriculum: Curriculum):
+    """Every task's train items as an HF ``Dataset`` (see the module doc)."""
+    import datasets
+
+    return datasets.Dataset.from_dict({
+        "prompt": [r.item.prompt for r in curriculum.rows],
+        "completion": [r.item.completion for r in curriculum.rows],
+        "task": [r.task for r in curriculum.rows],
+        ROW_COLUMN: list(range(len(curriculum.rows))),
+    })
+
+
+class CurriculumSampler(Sampler[int]):
+    """Dataset positions, step by step, in the curriculum's order (``steps`` optimizer steps).
+
+    ``positions[row]``: where the curriculum's row is in the trainer's dataset (default: the
+    row itself)."""
+
+    def __init__(self, curriculum: Curriculum, steps: int, positions: dict[int, int] | None = None):
+        if curriculum.stream is None:
+            raise CurricleError("CurriculumSampler: the curriculum has no batch size (see use_curriculum)")
+        self.curriculum = curriculum
+        self.steps = steps
+        self.positions = positions
+        self.mixes: list[Mix] = [curriculum.initial_mix()]
+        self._snapshots: dict[int, dict[str, Any]] = {}
+        #: Rows of the steps drawn recently (step -> rows), for logs and tests.
+        self.drawn: dict[int, list[int]] = {}
+
+    @property
+    def batch_size(self) -> int:
+        return self.curriculum.stream.batch_size
+
+    def __len__(self) -> int:
+        return self.steps * self.batch_size
+
+    def set_epoch(self, epoch: int) -> None:
+        pass  # one epoch is the whole run
+
+    def mix_at(self, step: int) -> Mix:
+        return [m for m in self.mixes if m.start <= step][-1]
+
+    def __iter__(self) -> Iterator[int]:
+        stream = self.curriculum.stream
+        while stream.step < self.steps:
+            k = stream.step
+            self._snapshots[k] = stream.state_dict()
+            for old in [i for i in self._snapshots if i < k - _SNAPSHOTS]:
+                del self._snapshots[old]
+                self.drawn.pop(old, None)
+            rows = self.curriculum.draw(self.mix_at(k))
+            self.drawn[k] = rows
+            for r in rows:
+                yield r if self.positions is None else self.positions[r]
+
+    def set_mix(self, mix: Mix) -> None:
+        """Draw the steps from ``mix.start`` (0-based) on with ``mix``."""
+        drawn = self.curriculum.stream.step
+        if mix.start < drawn:
+            raise CurricleError(f"the curriculum's change for step {mix.start + 1} comes too late: the data loader "
+                                f"has drawn {drawn} steps (dataloader_num_workers must be 0)")
+        self.mixes = [m for m in self.mixes if m.start < mix.start] + [mix]
+
+    def state_at(self, step: int) -> dict[str, Any]:
+        """What continues the stream from step ``step`` (0-based: after ``step`` steps)."""
+        stream = self.curriculum.stream
+        if step in self._snapshots:
+            state = self._snapshots[step]
+        elif step == stream.step:
+            state = stream.state_dict()
+        else:
+            raise CurricleError(f"CurriculumSampler: no state for step {step} (drawn: {stream.step}); is the "
+                                f"curriculum's batch size the trainer's examples per optimizer step?")
+        keep = [m for m in self.mixes if m.start > step]
+        return {"stream": state, "mixes": [m.to_json() for m in [self.mix_at(step), *keep]]}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.curriculum.stream.load_state_dict(state["stream"])
+        self.mixes = [Mix.from_json(m) for m in state["mixes"]]
+        self._snapshots, self.drawn = {}, {}
+
+
+def _flat(scores: dict[str, dict[str, float]], prefix: str = "eval") -> dict[str, float]:
+    out = {}
+    for task, metrics in scores.items():
+        for k, v in metrics.items():
+            if isinstance(v, (int, float)) and np.isfinite(v):
+                out[f"{prefix}/{task}/{k}"] = float(v)
+    return out
+
+
+class CurriculumCallback(TrainerCallback):
+    """Evaluation, decisions, logs and checkpointed state of a curriculum (see the module doc)."""
+
+    def __init__(self, curriculum: Curriculum, sampler: CurriculumSampler, evaluator: Evaluator,
+                 eval_every: int, out: Path | str | None = None, tensorboard: bool = True,
+                 trace_data: bool = False):
+        self.curriculum = curriculum
+        self.sampler = sampler
+        self.evaluator = evaluator
+        self.eval_every = eval_every
+        self.out = Path(out) if out is not None else None
+        self.tensorboard = tensorboard
+        self.trace_data = trace_data
+        self.history: list[dict[str, Any]] = []  # {step, stage, scores: {task: discrete}}
+        self.last_scores: dict[str, dict[str, float]] | None = None
+        self._sinks: list = []
+        self._main = True
+        self._last_eval = -1
+
+    # -- start and end ----------------------------------------------------------------------
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        self.out = self.out or Path(args.output_dir)
+        self._main = state.is_world_process_zero
+        if self._main:
+            self.out.mkdir(parents=True, exist_ok=True)
+        start = state.global_step
+        if start > 0:
+            self._resume(Path(args.output_dir) / f"checkpoint-{start}")
+        elif self._main:
+            for name in (METRICS, CURRICULUM_LOG, FORGETTING, DATA_ORDER):
+                (self.out / name).unlink(missing_ok=True)
+        if self._main:
+            self._sinks = [JsonlSink(self.out, start, None)]
+            if self.tensorboard:
+                self._sinks.append(TensorBoardSink(self.out, start, None))
+        if start == 0:
+            scores = self.evaluator.evaluate(model)
+            self.curriculum.on_baseline(scores)
+            self._record_eval(0, scores)
+            self._append(CURRICULUM_LOG, {"event": "start", "step": 0, "stage": self.curriculum.current.name,
+                                          "weights": self.sampler.mixes[0].weights,
+                                          "examples_per_step": self.sampler.batch_size, "steps": self.sampler.steps})
+
+    def on_train_end(self, args, state, control, model=None, **kwargs):
+        if self._last_eval != state.global_step:
+            self._evaluate(state.global_step, model)
+        if self._main:
+            test = self.evaluator.evaluate(model, split="test")
+            final = {"step": state.global_step, "stage": self.curriculum.current.name,
+                     "heldout": self.last_scores, "test": test,
+                     "ungraded": {t: dict(c) for t, c in self.evaluator.ungraded.items() if c},
+                     "served": dict(self.curriculum.stream.served)}
+            atomic.write_text(self.out / "final_scores.json", json.dumps(final, indent=1) + "\n")
+            self._write_forgetting(final=True)
+        for sink in self._sinks:
+            sink.close()
+        self._sinks = []
+
+    # -- steps ----------------------------------------------------------------------------------
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        step = state.global_step
+        if self.trace_data:
+            self._append(DATA_ORDER, {"step": step, "rows": self.sampler.drawn.get(step - 1)})
+        if step % self.eval_every == 0 or step == self.sampler.steps:
+            self._evaluate(step, model)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not logs or not self._main:
+            return
+        row = {f"train/{k}": float(v) for k, v in logs.items()
+               if k in ("loss", "learning_rate", "grad_norm") and isinstance(v, (int, float))}
+        if row:
+            row["examples"] = state.global_step * self.sampler.batch_size
+            self._write(state.global_step, row)
+
+    def _evaluate(self, step: int, model) -> None:
+        c = self.curriculum
+        review = c.review_rows()
+        results = {}
+        if review:
+            ok = self.evaluator.correct(model, [(c.rows[r].task, c.rows[r].item) for r in review])
+            results = dict(zip(review, ok))
+        scores = self.evaluator.evaluate(model)
+        records, mix = c.on_evaluate(step, scores, results)
+        if mix is not None:
+            self.sampler.set_mix(mix)
+        for r in records:
+            self._append(CURRICULUM_LOG, r)
+        self._record_eval(step, scores)
+        if any(r["event"] == "stage" for r in records):
+            self._write_forgetting(final=False)
+
+    def _record_eval(self, step: int, scores: dict[str, dict[str, float]]) -> None:
+        self._last_eval = step
+        self.last_scores = scores
+        c = self.curriculum
+        discrete = c.discrete_scores(scores)
+        trained = [t for t in c.tasks if any(t in s.tasks for s in c.stages)]
+        values = [discrete[t] for t in trained if t in discrete]
+        self.history.append({"step": step, "stage": c.current.name, "scores": discrete})
+        row = {"stage": c.current.name, "stage_index": c.stage, "examples": step * self.sampler.batch_size,
+               **_flat(scores)}
+        if values:
+            row["eval/mean"], row["eval/worst"] = float(np.mean(values)), float(np.min(values))
+        row.update({f"served/{t}": n for t, n in c.stream.served.items()})
+        mix = self.sampler.mix_at(step + 1)
+        row.update({f"weight/{s}": w for s, w in mix.weights.items()})
+        self._write(step, row)
+
+    def _write(self, step: int, row: dict[str, Any]) -> None:
+        for sink in self._sinks:
+            sink.write(step, row)
+
+    def _append(self, name: str, record: dict[str, Any]) -> None:
+        if self._main:
+            with open(self.out / name, "a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+
+    def forgetting(self, final: bool) -> dict[str, Any]:
+        """The forgetting matrix so far: finished stages, plus the current one if ``final``."""
+        c = self.curriculum
+        names = [*c.discrete_metrics]
+        last = c.discrete_scores(self.last_scores) if (final and self.last_scores) else None
+        rows = c.matrix_rows(last)
+        steps = [e["step"] for e in c.stage_ends] + ([self._last_eval] if last is not None else [])
+        report = forgetting_report([s.name for s in c.stages], [list(s.tasks) for s in c.stages], names, rows,
+                                   c.baseline, steps)
+        report["metrics"] = {t: c.discrete_metrics[t] for t in names}
+        report["final"] = final
+        return report
+
+    def _write_forgetting(self, final: bool) -> None:
+        if self._main:
+            atomic.write_text(self.out / FORGETTING, json.dumps(self.forgetting(final), indent=1) + "\n")
+
+    # -- checkpoints -----------------------------------------------------------------------------
+
+    def on_save(self, args, state, control, **kwargs):
+        if not state.is_world_process_zero:
+            return
+        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for sink in self._sinks:
+            if isinstance(sink, JsonlSink):
+                sink.lines  # flushes
+        saved = {"curriculum": self.curriculum.state_dict(), "sampler": self.sampler.state_at(state.global_step),
+                 "history": self.history, "last_scores": self.last_scores, "last_eval": self._last_eval,
+                 "ungraded": {t: dict(c) for t, c in self.evaluator.ungraded.items()},
+                 "log_lines": {name: count_lines(self.out / name) for name in (METRICS, CURRICULUM_LOG, DATA_ORDER)}}
+        atomic.write_text(folder / STATE_FILE, json.dumps(saved))
+
+    def _resume(self, folder: Path) -> None:
+        path = folder / STATE_FILE
+        if not path.is_file():
+            raise CurricleError(f"{folder}: no {STATE_FILE}: the checkpoint was not saved with CurriculumCallback")
+        saved = json.loads(path.read_text())
+        self.curriculum.load_state_dict(saved["curriculum"])
+        self.sampler.load_state(saved["sampler"])
+        self.history = saved["history"]
+        self.last_scores = saved["last_scores"]
+        self._last_eval = saved["last_eval"]
+        for t, reasons in saved["ungraded"].items():
+            self.evaluator.ungraded[t].clear()
+            self.evaluator.ungraded[t].update(reasons)
+        if self._main:
+            for name, lines in saved["log_lines"].items():
+                truncate_jsonl(self.out / name, lines)
+
+
+def use_curriculum(trainer, curriculum: Curriculum, eval_every: int | None = None, out: Path | str | None = None,
+                   evaluator: Evaluator | None = None, tensorboard: bool = True,
+                   eval_batch_size: int = 64, trace_data: bool = False) -> CurriculumCallback:
+    """Make ``trainer`` draw its examples from ``curriculum`` and evaluate, decide and log with
+    it; returns the callback added. ``eval_every``: default the curriculum config's; ``out``:
+    where the logs go (default: the trainer's ``output_dir``); ``trace_data``: each step's rows to
+    ``OUT/data_order.jsonl``."""
+    args = trainer.args
+    wrong = [f"{k}={v}" for k, v, ok in (("max_steps", args.max_steps, args.max_steps > 0),
+                                        ("ignore_data_skip", args.ignore_data_skip, args.ignore_data_skip),
+                                        ("dataloader_num_workers", args.dataloader_num_workers,
+                                         args.dataloader_num_workers == 0)) if not ok]
+    if wrong:
+        raise CurricleError(f"TrainingArguments: the curriculum needs max_steps > 0, ignore_data_skip=True and "
+                            f"dataloader_num_workers=0 (got {', '.join(wrong)})")
+    curriculum.set_batch_size(args.per_device_train_batch_size * args.world_size * args.gradient_accumulation_steps)
+    data = trainer.train_dataset
+    if data is None or ROW_COLUMN not in getattr(data, "column_names", []):
+        raise CurricleError(f"the trainer's train_dataset has no '{ROW_COLUMN}' column: build it with "
+                            f"curricle.finetune.hf.train_dataset(curriculum) and keep that column")
+    rows = data[ROW_COLUMN]
+    positions = {int(r): i for i, r in enumerate(rows)}
+    dropped = curriculum.keep_rows(set(positions))
+    if dropped:
+        log.warning("curriculum: %d train items were dropped by the trainer's preparation; not drawn", dropped)
+    sampler = CurriculumSampler(curriculum, args.max_steps, positions)
+    trainer._get_train_sampler = lambda *a, **k: sampler  # the one hook HF's Trainer offers for order
+    if evaluator is None:
+        tokenizer = getattr(trainer, "processing_class", None)
+        evaluator = Evaluator(list(curriculum.tasks.values()), tokenizer, batch_size=eval_batch_size)
+    curriculum.discrete_metrics.update(evaluator.discrete_metrics)
+    callback = CurriculumCallback(curriculum, sampler, evaluator, eval_every or curriculum.config.eval_every,
+                                  out=out, tensorboard=tensorboard, trace_data=trace_data)
+    trainer.add_callback(callback)
+    return callback

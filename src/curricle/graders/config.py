@@ -1,0 +1,76 @@
+"""The graders' configs (``scoring.grader`` of a task), one per kind, told apart by ``kind``.
+
+Imports nothing but pydantic and the registry: validating a task config loads no grader.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from curricle.registry import Registry
+
+
+class GraderConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str
+
+
+class ExactGraderConfig(GraderConfig):
+    """1 when the completion equals the item's target."""
+
+    kind: Literal["exact"] = "exact"
+    strip: bool = True
+    """Compare with leading and trailing whitespace removed from both."""
+    case_sensitive: bool = True
+
+
+class NumericGraderConfig(GraderConfig):
+    """1 when the first number in the completion is within tolerance of the target's number
+    (``|x - y| <= abs_tol + rel_tol * |y|``); 0 when the completion has no number."""
+
+    kind: Literal["numeric"] = "numeric"
+    abs_tol: float = Field(0.0, ge=0)
+    rel_tol: float = Field(0.0, ge=0)
+
+
+class RegexGraderConfig(GraderConfig):
+    """With a capture group: the first group of the first match is the answer, compared with
+    the target (both stripped); without one: 1 when the pattern matches at all (a format
+    check; the target is not read)."""
+
+    kind: Literal["regex"] = "regex"
+    pattern: str
+    """A Python regular expression, searched for in the completion."""
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, v: str) -> str:
+        try:
+            re.compile(v)
+        except re.error as err:
+            raise ValueError(f"not a valid regular expression ({err})") from None
+        return v
+
+
+class PythonGraderConfig(GraderConfig):
+    """A function of yours, ``module:function``, called as ``function(item, completion)`` and
+    returning a score in [0, 1] (or a :class:`~curricle.graders.base.Grade`)."""
+
+    kind: Literal["python"] = "python"
+    function: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+    """``package.module:function``, importable where curricle runs."""
+
+
+#: Graders by kind: config eagerly, implementation lazily.
+GRADERS = Registry("grader", {
+    "exact": (ExactGraderConfig, "curricle.graders.exact:ExactGrader"),
+    "numeric": (NumericGraderConfig, "curricle.graders.numeric:NumericGrader"),
+    "regex": (RegexGraderConfig, "curricle.graders.regex:RegexGrader"),
+    "python": (PythonGraderConfig, "curricle.graders.python:PythonGrader"),
+})
+
+GraderSpec = GRADERS.union()

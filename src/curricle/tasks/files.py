@@ -1,0 +1,151 @@
+"""Tasks from files: JSON Lines, and HF datasets saved to disk.
+
+Each record becomes one item; a record that cannot be (not a mapping, no prompt or
+completion, malformed messages, a difficulty that is neither a number nor a known level, a
+repeated id) is skipped under its reason, and the reasons are counted and written to the
+run's task quarantine, so nothing is dropped in silence. A file that cannot be read at all
+is a one-line error naming it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any, Iterable
+
+from curricle.errors import CurricleError
+from curricle.sources.files import open_binary
+from curricle.tasks.config import FileFields, HFDiskTaskConfig, JsonlTaskConfig
+from curricle.tasks.items import SPLITS, TaskItem, split_by_hash
+
+#: What a quarantined record is listed with: (location, reason).
+Skipped = list[tuple[str, str]]
+
+
+def load_jsonl(config: JsonlTaskConfig, task: str) -> tuple[list[TaskItem], Skipped]:
+    path = Path(config.path).expanduser()
+    if not path.is_file():
+        raise CurricleError(f"task {task}: no such file: {config.path}")
+
+    def records() -> Iterable[tuple[str, Any]]:
+        with open_binary(str(path)) as raw:
+            for n, line in enumerate(io.TextIOWrapper(raw, encoding="utf-8", errors="strict"), start=1):
+                if not line.strip():
+                    continue
+                try:
+                    yield f"{path}:{n}", json.loads(line)
+                except json.JSONDecodeError:
+                    yield f"{path}:{n}", _BAD_JSON
+
+    try:
+        return records_to_items(records(), config, task)
+    except UnicodeDecodeError as err:
+        raise CurricleError(f"task {task}: {path}: not valid UTF-8 ({err.reason})") from None
+
+
+def load_hf_disk(config: HFDiskTaskConfig, task: str) -> tuple[list[TaskItem], Skipped]:
+    try:
+        import datasets
+    except ImportError:
+        raise CurricleError("task source hf-disk needs the 'datasets' package: pip install 'curricle[hf]'") from None
+    root = Path(config.path).expanduser()
+    if not root.is_dir():
+        raise CurricleError(f"task {task}: no such dataset directory: {config.path}")
+    try:
+        ds = datasets.load_from_disk(str(root))
+    except FileNotFoundError as err:
+        raise CurricleError(f"task {task}: {config.path} is not a dataset written by save_to_disk ({err})") from None
+    if isinstance(ds, datasets.DatasetDict):
+        if config.split is None and len(ds) == 1:
+            ds = next(iter(ds.values()))
+        elif config.split not in ds:
+            raise CurricleError(f"task {task}: source.split: {config.split!r} is not a split of {config.path} "
+                                f"(splits: {', '.join(sorted(ds))})")
+        else:
+            ds = ds[config.split]
+    ds = ds.with_format(None)
+    return records_to_items(((f"{root}:{i}", r) for i, r in enumerate(ds)), config, task)
+
+
+_BAD_JSON = object()
+
+
+def _difficulty(value: Any, config: FileFields) -> float | None:
+    """A record's difficulty: a finite number, or the index of a named level; None if bad."""
+    if value is None:
+        return 0.0
+    if config.levels is not None and isinstance(value, str):
+        return float(config.levels.index(value)) if value in config.levels else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _messages(value: Any) -> tuple[tuple[dict[str, str], ...] | None, str]:
+    """A chat record's messages (the last the assistant's answer), or None and why not."""
+    if not isinstance(value, list) or len(value) < 2:
+        return None, "messages is not a list of at least two messages"
+    for m in value:
+        if not isinstance(m, dict) or not isinstance(m.get("role"), str) or not isinstance(m.get("content"), str):
+            return None, "a message is not {role, content} strings"
+    if value[-1]["role"] != "assistant" or not value[-1]["content"]:
+        return None, "the last message is not a non-empty assistant message"
+    return tuple({"role": m["role"], "content": m["content"]} for m in value), ""
+
+
+def records_to_items(records: Iterable[tuple[str, Any]], config: FileFields, task: str) -> tuple[list[TaskItem], Skipped]:
+    items: list[TaskItem] = []
+    skipped: Skipped = []
+    seen: set[str] = set()
+    for where, record in records:
+        if record is _BAD_JSON:
+            skipped.append((where, "not valid JSON"))
+            continue
+        if not isinstance(record, dict):
+            skipped.append((where, "not a JSON object"))
+            continue
+        rid = record.get(config.id_field) if config.id_field else None
+        item_id = where if rid is None else str(rid)
+        if item_id in seen:
+            skipped.append((where, f"repeated id {item_id!r}"))
+            continue
+        messages = None
+        if config.messages_field is not None:
+            messages, why = _messages(record.get(config.messages_field))
+            if messages is None:
+                skipped.append((where, f"{config.messages_field}: {why}"))
+                continue
+            prompt, completion = "", messages[-1]["content"]
+        else:
+            prompt, completion = record.get(config.prompt_field), record.get(config.completion_field)
+            if not isinstance(prompt, str) or not prompt:
+                skipped.append((where, f"no {config.prompt_field!r} string"))
+                continue
+            if not isinstance(completion, str) or not completion:
+                skipped.append((where, f"no {config.completion_field!r} string"))
+                continue
+        difficulty = _difficulty(record.get(config.difficulty_field) if config.difficulty_field else None, config)
+        if difficulty is None:
+            skipped.append((where, f"{config.difficulty_field}: not a number"
+                                   + (f" or one of {config.levels}" if config.levels else "")))
+            continue
+        distractors = record.get(config.distractors_field, []) if config.distractors_field else []
+        if not isinstance(distractors, list) or not all(isinstance(d, str) and d for d in distractors) \
+                or completion in distractors:
+            skipped.append((where, f"{config.distractors_field}: not a list of strings other than the completion"))
+            continue
+        if config.split_field is not None:
+            split = record.get(config.split_field)
+            if split not in SPLITS:
+                skipped.append((where, f"{config.split_field}: not one of {', '.join(SPLITS)}"))
+                continue
+        else:
+            split = split_by_hash(task, item_id, config.heldout_share, config.test_share)
+        seen.add(item_id)
+        meta = {k: v for k, v in record.items()
+                if k not in {config.id_field, config.prompt_field, config.completion_field, config.messages_field,
+                             config.difficulty_field, config.distractors_field, config.split_field}}
+        items.append(TaskItem(item_id, prompt, completion, difficulty, split, tuple(distractors), messages, meta))
+    return items, skipped

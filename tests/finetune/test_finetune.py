@@ -1,0 +1,200 @@
+"""``curricle finetune`` end to end on a tiny checkpoint: TRL's SFTTrainer in the curriculum's
+order, per-task evaluation, the logs, a SIGKILL resume, and the sampler and callback in a
+user's own SFTTrainer."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from curricle.errors import CurricleError
+from tests.finetune.conftest import finetune_config
+
+pytestmark = pytest.mark.slow
+
+
+def rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def write(tmp_path: Path, cfg: dict) -> Path:
+    path = tmp_path / "ft.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def cli(*args, **kw) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "curricle.cli", "finetune", *map(str, args)], env=env,
+                          capture_output=True, text=True, **kw)
+
+
+def test_finetune_end_to_end(tmp_path, checkpoint):
+    from transformers import AutoModelForCausalLM
+
+    cfg = finetune_config(checkpoint, steps=12, review={"kind": "leitner", "items_per_task": 4})
+    cfg["train"]["tensorboard"] = True
+    cfg["probes"] = {"suite": {"tasks": ["reverse", "copy"], "n": 8, "text_domains": []}}
+    r = cli(write(tmp_path, cfg), "--run-dir", tmp_path / "run")
+    assert r.returncode == 0, r.stderr[-3000:]
+    run = tmp_path / "run"
+    assert "fine-tuned: step 12 (stage composite)" in r.stdout
+    log = rows(run / "curriculum_log.jsonl")
+    assert [e["event"] for e in log][:3] == ["start", "stage", "review-added"]
+    assert log[1] == {**log[1], "step": 6, "from": "components", "to": "composite", "reason": "max_steps"}
+    evals = [m for m in rows(run / "metrics.jsonl") if "eval/mean" in m]
+    assert [m["step"] for m in evals] == [0, 2, 4, 6, 8, 10, 12]
+    for m in evals:
+        for task in ("reverse", "uppercase", "rev-upper"):
+            assert 0 <= m[f"eval/{task}/exact_match"] <= 1 and m[f"eval/{task}/n"] == 8
+            assert f"eval/{task}/exact_match_se" in m and f"eval/{task}/prob_se" in m
+        assert "eval/probe:reverse/acc" in m and "eval/probe:copy/exact_match" in m
+    assert evals[-1]["served/reverse"] + evals[-1]["served/uppercase"] + evals[-1]["served/rev-upper"] == 48
+    losses = [m["train/loss"] for m in rows(run / "metrics.jsonl") if "train/loss" in m]
+    assert len(losses) == 12 and losses[-1] < losses[0]
+    f = json.loads((run / "forgetting.json").read_text())
+    assert f["final"] and f["stages"] == ["components", "composite"] and f["steps"] == [6, 12]
+    assert f["tasks"] == ["reverse", "uppercase", "rev-upper", "probe:copy", "probe:reverse"]
+    assert f["learned_at"]["rev-upper"] == 1 and f["learned_at"]["probe:copy"] is None
+    assert set(f["change_from_baseline"]) == {"probe:reverse", "probe:copy"} and len(f["R"]) == 2
+    assert f["metrics"]["probe:reverse"] == "acc"
+    final = json.loads((run / "final_scores.json").read_text())
+    assert set(final["test"]) >= {"reverse", "uppercase", "rev-upper"} and final["test"]["reverse"]["n"] == 8
+    assert list((run / "tb").glob("events.out.tfevents.*"))
+    model = AutoModelForCausalLM.from_pretrained(run / "final")
+    assert model.config.num_hidden_layers == 2
+    summary = json.loads((run / "tasks.json").read_text())
+    assert [t["task"] for t in summary["tasks"]] == ["reverse", "uppercase", "rev-upper"]
+    assert summary["probes"] == ["probe:copy", "probe:reverse"]
+
+
+def test_a_killed_run_resumes_to_the_same_data_order_and_losses(tmp_path, checkpoint):
+    cfg = finetune_config(checkpoint, steps=40, review={"kind": "leitner", "items_per_task": 4})
+    cfg["curriculum"]["eval_every"] = 4
+    cfg["train"].update(trace_data=True, save_every=8)
+    config = write(tmp_path, cfg)
+    assert cli(config, "--run-dir", tmp_path / "full").returncode == 0
+    run = tmp_path / "killed"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "curricle.cli", "finetune", str(config), "--run-dir", str(run)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 180
+    while not (run / "checkpoints" / "checkpoint-8" / "curricle_curriculum.json").is_file():
+        assert proc.poll() is None, "the run ended before its step-8 checkpoint"
+        assert time.time() < deadline
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (run / "final").exists()
+    assert cli(config, "--run-dir", run).returncode == 2  # it has checkpoints: --resume is needed
+    r = cli(config, "--run-dir", run, "--resume")
+    assert r.returncode == 0, r.stderr[-3000:]
+    full, resumed = tmp_path / "full", run
+    assert rows(resumed / "data_order.jsonl") == rows(full / "data_order.jsonl")
+    assert len(rows(full / "data_order.jsonl")) == 40
+    assert rows(resumed / "curriculum_log.jsonl") == rows(full / "curriculum_log.jsonl")
+    a, b = rows(full / "metrics.jsonl"), rows(resumed / "metrics.jsonl")
+    assert [m["step"] for m in a] == [m["step"] for m in b]
+    for x, y in zip(a, b):
+        assert x.keys() == y.keys()
+        for k in x:
+            want = x[k] if isinstance(x[k], str) else pytest.approx(x[k], rel=1e-5, abs=1e-6)
+            assert y[k] == want, (x["step"], k)
+    assert json.loads((full / "forgetting.json").read_text())["R"] == \
+        json.loads((resumed / "forgetting.json").read_text())["R"]
+
+
+def test_a_users_own_sft_trainer_with_the_sampler_and_callback(tmp_path, checkpoint):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    from curricle.finetune.config import CurriculumConfig
+    from curricle.finetune.curriculum import Curriculum
+    from curricle.finetune.hf import train_dataset, use_curriculum
+    from curricle.tasks.config import TaskConfig
+    from curricle.tasks.load import build_tasks
+
+    cfg = finetune_config(checkpoint)
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    tasks = build_tasks([TaskConfig.model_validate(t) for t in cfg["tasks"]], tokenizer)
+    curriculum = Curriculum(CurriculumConfig.model_validate(cfg["curriculum"]), tasks, seed=1)
+    args = SFTConfig(output_dir=str(tmp_path / "out"), max_steps=8, per_device_train_batch_size=2,
+                     gradient_accumulation_steps=2, learning_rate=3e-3, logging_steps=2, save_steps=100,
+                     report_to=[], use_cpu=True, ignore_data_skip=True, activation_checkpointing=False)
+    trainer = SFTTrainer(model=AutoModelForCausalLM.from_pretrained(checkpoint), args=args,
+                         train_dataset=train_dataset(curriculum), processing_class=tokenizer)
+    callback = use_curriculum(trainer, curriculum, tensorboard=False, trace_data=True)
+    seen = []  # the prompts the model was given, micro-batch by micro-batch
+
+    def capture(module, args, kwargs):
+        if module.training:
+            for ids in kwargs["input_ids"]:
+                seen.append(tokenizer.decode([t for t in ids.tolist() if t != tokenizer.pad_token_id]))
+
+    handle = trainer.model.register_forward_pre_hook(capture, with_kwargs=True)
+    trainer.train()
+    handle.remove()
+    out = tmp_path / "out"
+    order = rows(out / "data_order.jsonl")
+    assert [o["step"] for o in order] == list(range(1, 9)) and all(len(o["rows"]) == 4 for o in order)
+    drawn = [curriculum.rows[r].item for o in order for r in o["rows"]]
+    assert len(seen) == 32 and all(text.startswith(i.prompt + i.completion) for text, i in zip(seen, drawn))
+    # What the trainer fed the model is what the curriculum drew: replay the curriculum alone.
+    again = Curriculum(CurriculumConfig.model_validate(cfg["curriculum"]), tasks, seed=1, batch_size=4)
+    mix = again.initial_mix()
+    assert [again.draw(mix) for _ in range(6)][:4] == [o["rows"] for o in order[:4]]  # stage 1 until step 6
+    evals = [m for m in rows(out / "metrics.jsonl") if "eval/mean" in m]
+    assert [m["step"] for m in evals] == [0, 2, 4, 6, 8]
+    assert all("eval/rev-upper/exact_match" in m for m in evals)
+    assert callback.history[-1]["step"] == 8
+    assert [e["event"] for e in rows(out / "curriculum_log.jsonl")] == ["start", "stage"]
+
+
+def test_the_trainer_arguments_are_checked(tmp_path, checkpoint):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    from curricle.finetune.config import CurriculumConfig
+    from curricle.finetune.curriculum import Curriculum
+    from curricle.finetune.hf import train_dataset, use_curriculum
+    from curricle.tasks.config import TaskConfig
+    from curricle.tasks.load import build_tasks
+
+    cfg = finetune_config(checkpoint)
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    tasks = build_tasks([TaskConfig.model_validate(t) for t in cfg["tasks"]], tokenizer)
+    curriculum = Curriculum(CurriculumConfig.model_validate(cfg["curriculum"]), tasks)
+    args = SFTConfig(output_dir=str(tmp_path / "o"), max_steps=4, report_to=[], use_cpu=True,
+                     activation_checkpointing=False)
+    trainer = SFTTrainer(model=AutoModelForCausalLM.from_pretrained(checkpoint), args=args,
+                         train_dataset=train_dataset(curriculum), processing_class=tokenizer)
+    with pytest.raises(CurricleError, match=r"ignore_data_skip=True .*\(got ignore_data_skip=False\)"):
+        use_curriculum(trainer, curriculum)
+    trainer.args.ignore_data_skip = True
+    trainer.train_dataset = trainer.train_dataset.remove_columns("curricle_row")
+    with pytest.raises(CurricleError, match="has no 'curricle_row' column"):
+        use_curriculum(trainer, curriculum)
+
+
+def test_bad_configs_are_one_line_errors(tmp_path, checkpoint):
+    cfg = finetune_config(tmp_path / "nowhere")
+    r = cli(write(tmp_path, cfg), "--run-dir", tmp_path / "run")
+    assert r.returncode == 2 and "model.path:" in r.stderr and "not an HF checkpoint directory" in r.stderr
+    cfg = finetune_config(checkpoint)
+    cfg["curriculum"]["stages"][0]["tasks"]["typo"] = 1
+    r = cli(write(tmp_path, cfg), "--run-dir", tmp_path / "run")
+    assert r.returncode == 2 and "curriculum.stages.0.tasks: unknown task 'typo'" in r.stderr
+    cfg = finetune_config(checkpoint)
+    cfg["curriculum"]["stages"][0]["advance_when"] = {"task": "reverse", "metric": "acc", "at_least": 0.5}
+    r = cli(write(tmp_path, cfg), "--run-dir", tmp_path / "run")
+    assert r.returncode == 2 and "task reverse reports exact_match, prob, margin, logprob, not 'acc'" in r.stderr
+    r = cli(write(tmp_path, finetune_config(checkpoint)), "--run-dir", tmp_path / "run", "--resume")
+    assert r.returncode == 2 and "--resume: no complete checkpoint" in r.stderr
