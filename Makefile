@@ -34,6 +34,7 @@ bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/mixing.py --quick
 	$(PY) benchmarks/curation.py --quick
 	$(PY) benchmarks/probe_speed.py --quick
+	$(PY) benchmarks/finetune_curriculum.py --quick
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -16,8 +16,8 @@ def test_every_verb_has_help():
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
     verbs = [c.name or c.callback.__name__ for c in app.registered_commands]
-    assert verbs == ["curate", "prepare", "sample", "train", "mix-search", "demo", "probe", "map", "study", "report",
-                     "compare"]
+    assert verbs == ["curate", "prepare", "sample", "train", "finetune", "mix-search", "demo", "probe", "map", "study",
+                     "report", "compare"]
     for verb in verbs:
         r = runner.invoke(app, [verb, "--help"])
         assert r.exit_code == 0, verb
@@ -26,7 +26,12 @@ def test_every_verb_has_help():
 
 @pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.yaml")), ids=lambda p: p.name)
 def test_shipped_configs_validate(path):
-    load_config(path)
+    from curricle.finetune.config import load_finetune_config
+
+    if "curriculum" in yaml.safe_load(path.read_text()):
+        load_finetune_config(path)  # curricle finetune's file
+    else:
+        load_config(path)
 
 
 def test_demo_config_validates(tmp_path):

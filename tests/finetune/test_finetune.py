@@ -71,6 +71,13 @@ def test_finetune_end_to_end(tmp_path, checkpoint):
     assert list((run / "tb").glob("events.out.tfevents.*"))
     model = AutoModelForCausalLM.from_pretrained(run / "final")
     assert model.config.num_hidden_layers == 2
+    from curricle.report.command import report_command
+    from tests.report.conftest import embedded
+
+    page = report_command(run)
+    data = embedded(page.read_text())
+    assert data["kind"] == "finetune" and data["eval"]["step"] == [0, 2, 4, 6, 8, 10, 12]
+    assert [r["on_disk"] for r in data["checkpoints"]][-1] is True
     summary = json.loads((run / "tasks.json").read_text())
     assert [t["task"] for t in summary["tasks"]] == ["reverse", "uppercase", "rev-upper"]
     assert summary["probes"] == ["probe:copy", "probe:reverse"]
@@ -198,3 +205,51 @@ def test_bad_configs_are_one_line_errors(tmp_path, checkpoint):
     assert r.returncode == 2 and "task reverse reports exact_match, prob, margin, logprob, not 'acc'" in r.stderr
     r = cli(write(tmp_path, finetune_config(checkpoint)), "--run-dir", tmp_path / "run", "--resume")
     assert r.returncode == 2 and "--resume: no complete checkpoint" in r.stderr
+
+
+def test_a_plain_hf_trainer_that_tokenizes_the_data_itself(tmp_path, checkpoint):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments
+
+    from curricle.finetune.config import CurriculumConfig
+    from curricle.finetune.curriculum import Curriculum
+    from curricle.finetune.hf import train_dataset, use_curriculum
+    from curricle.tasks.config import TaskConfig
+    from curricle.tasks.load import build_tasks
+
+    cfg = finetune_config(checkpoint)
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    tasks = build_tasks([TaskConfig.model_validate(t) for t in cfg["tasks"]], tokenizer)
+    curriculum = Curriculum(CurriculumConfig.model_validate(cfg["curriculum"]), tasks, seed=0)
+
+    def tokenize(r):  # the loss on the completion only; curricle_row is kept (map keeps columns)
+        p, c = tokenizer(r["prompt"]).input_ids, tokenizer(r["completion"] + tokenizer.eos_token).input_ids
+        return {"input_ids": p + c, "labels": [-100] * len(p) + c}
+
+    data = train_dataset(curriculum).map(tokenize).shuffle(seed=0)  # its own order: positions differ from rows
+
+    def collate(rows):
+        n = max(len(r["input_ids"]) for r in rows)
+        pad = tokenizer.pad_token_id
+        return {"input_ids": torch.tensor([r["input_ids"] + [pad] * (n - len(r["input_ids"])) for r in rows]),
+                "labels": torch.tensor([r["labels"] + [-100] * (n - len(r["labels"])) for r in rows]),
+                "attention_mask": torch.tensor([[1] * len(r["input_ids"]) + [0] * (n - len(r["input_ids"]))
+                                                for r in rows])}
+
+    args = TrainingArguments(output_dir=str(tmp_path / "out"), max_steps=6, per_device_train_batch_size=4,
+                             learning_rate=3e-3, report_to=[], use_cpu=True, ignore_data_skip=True,
+                             save_steps=100, logging_steps=1)
+    trainer = Trainer(model=AutoModelForCausalLM.from_pretrained(checkpoint), args=args, train_dataset=data,
+                      data_collator=collate)
+    seen = []
+    trainer.model.register_forward_pre_hook(
+        lambda m, a, kw: seen.extend(tokenizer.decode(i[i != tokenizer.pad_token_id]) for i in kw["input_ids"])
+        if m.training else None, with_kwargs=True)
+    with pytest.raises(CurricleError, match="pass tokenizer="):
+        use_curriculum(trainer, curriculum)
+    use_curriculum(trainer, curriculum, tensorboard=False, trace_data=True, tokenizer=tokenizer)
+    trainer.train()
+    order = rows(tmp_path / "out" / "data_order.jsonl")
+    drawn = [curriculum.rows[r].item for o in order for r in o["rows"]]
+    assert len(seen) == len(drawn) == 24
+    assert all(text == i.prompt + i.completion + tokenizer.eos_token for text, i in zip(seen, drawn))

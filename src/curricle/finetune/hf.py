@@ -322,11 +322,12 @@ class CurriculumCallback(TrainerCallback):
 
 def use_curriculum(trainer, curriculum: Curriculum, eval_every: int | None = None, out: Path | str | None = None,
                    evaluator: Evaluator | None = None, tensorboard: bool = True,
-                   eval_batch_size: int = 64, trace_data: bool = False) -> CurriculumCallback:
+                   eval_batch_size: int = 64, trace_data: bool = False, tokenizer: Any = None) -> CurriculumCallback:
     """Make ``trainer`` draw its examples from ``curriculum`` and evaluate, decide and log with
     it; returns the callback added. ``eval_every``: default the curriculum config's; ``out``:
     where the logs go (default: the trainer's ``output_dir``); ``trace_data``: each step's rows to
-    ``OUT/data_order.jsonl``."""
+    ``OUT/data_order.jsonl``; ``tokenizer``: what evaluation encodes with (default: the trainer's
+    ``processing_class``)."""
     args = trainer.args
     wrong = [f"{k}={v}" for k, v, ok in (("max_steps", args.max_steps, args.max_steps > 0),
                                         ("ignore_data_skip", args.ignore_data_skip, args.ignore_data_skip),
@@ -335,6 +336,12 @@ def use_curriculum(trainer, curriculum: Curriculum, eval_every: int | None = Non
     if wrong:
         raise CurricleError(f"TrainingArguments: the curriculum needs max_steps > 0, ignore_data_skip=True and "
                             f"dataloader_num_workers=0 (got {', '.join(wrong)})")
+    if evaluator is None:
+        tokenizer = tokenizer or getattr(trainer, "processing_class", None)
+        if tokenizer is None:
+            raise CurricleError("use_curriculum: the trainer has no processing_class; pass tokenizer= (evaluation "
+                                "generates with it)")
+        evaluator = Evaluator(list(curriculum.tasks.values()), tokenizer, batch_size=eval_batch_size)
     curriculum.set_batch_size(args.per_device_train_batch_size * args.world_size * args.gradient_accumulation_steps)
     data = trainer.train_dataset
     if data is None or ROW_COLUMN not in getattr(data, "column_names", []):
@@ -347,9 +354,6 @@ def use_curriculum(trainer, curriculum: Curriculum, eval_every: int | None = Non
         log.warning("curriculum: %d train items were dropped by the trainer's preparation; not drawn", dropped)
     sampler = CurriculumSampler(curriculum, args.max_steps, positions)
     trainer._get_train_sampler = lambda *a, **k: sampler  # the one hook HF's Trainer offers for order
-    if evaluator is None:
-        tokenizer = getattr(trainer, "processing_class", None)
-        evaluator = Evaluator(list(curriculum.tasks.values()), tokenizer, batch_size=eval_batch_size)
     curriculum.discrete_metrics.update(evaluator.discrete_metrics)
     callback = CurriculumCallback(curriculum, sampler, evaluator, eval_every or curriculum.config.eval_every,
                                   out=out, tensorboard=tensorboard, trace_data=trace_data)

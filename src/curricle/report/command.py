@@ -9,6 +9,7 @@ from rich.console import Console
 
 from curricle.emergence.command import load_map_config
 from curricle.report.data import collect_run
+from curricle.report.finetune import collect_finetune, is_finetune_run, save_finetune_report
 from curricle.report.page import save_report, write_compare
 
 
@@ -19,6 +20,8 @@ def _map_config(path: Path | None):
 def report_command(run_dir: Path, out: Path | None = None, probes: Sequence[Path] = (),
                    map_config: Path | None = None, console=None) -> Path:
     console = console or Console()
+    if is_finetune_run(Path(run_dir)):
+        return _finetune_report(Path(run_dir), out, console)
     run = collect_run(run_dir, probes, _map_config(map_config))
     out = save_report(run, out)
     p = run["progress"]
@@ -28,6 +31,17 @@ def report_command(run_dir: Path, out: Path | None = None, probes: Sequence[Path
     for part, why in run["missing"].items():
         if part not in ("audit", "events"):
             console.print(f"  no {part} panel: {why}")
+    return out
+
+
+def _finetune_report(run_dir: Path, out: Path | None, console) -> Path:
+    ft = collect_finetune(run_dir)
+    out = save_finetune_report(ft, out)
+    p = ft["progress"]
+    state = "finished" if p["finished"] else f"not finished: step {p['step']:,}"
+    console.print(f"report: {out} ({out.stat().st_size / 1e6:.1f} MB; fine-tuning run {state})")
+    for part, why in ft["missing"].items():
+        console.print(f"  no {part.removeprefix('ft_')} panel: {why}")
     return out
 
 

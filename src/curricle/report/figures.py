@@ -322,3 +322,81 @@ def mean_eval(runs: list[dict[str, Any]]) -> go.Figure | None:
 
 
 __all__ = ["losses", "mixture", "schedules", "skill_map", "funnel", "mean_eval", "domain_colors"]
+
+
+# -- fine-tuning runs ----------------------------------------------------------------------
+
+def _stage_marks(fig: go.Figure, ft: dict[str, Any], x_of) -> None:
+    """Stage boundaries (dashed, named) and revisits (dotted) from the curriculum log."""
+    for e in ft["log"]:
+        kind = e.get("event")
+        if kind == "stage":
+            fig.add_vline(x=x_of(e["effective_from_step"] - 1), line={"dash": "dash", "color": "#888", "width": 1},
+                          annotation_text=f"{e['to']} ({e['reason']})", annotation_position="top right",
+                          annotation_font={"size": 10, "color": "#555"})
+        elif kind in ("revisit", "recovered"):
+            fig.add_vline(x=x_of(e["step"]), line={"dash": "dot", "color": "#d62728" if kind == "revisit"
+                                                   else "#2ca02c", "width": 1})
+
+
+def finetune_tasks(ft: dict[str, Any], colors: dict[str, str]) -> go.Figure | None:
+    """Each task's held-out score (its discrete metric, with a ±1 standard-error band) over
+    training examples; stage changes, revisits and milestones marked."""
+    ev = ft["eval"]
+    if not ev["step"]:
+        return None
+    x = ev["examples"]
+    step_to_x = dict(zip(ev["step"], x))
+    per_step = ft["examples_per_step"] or 1
+
+    def x_of(step: int):
+        return step_to_x.get(step, step * per_step)
+
+    fig = go.Figure()
+    for task in ft["tasks"]:
+        y, se = ev["score"][task], ev["se"][task]
+        color = colors[task]
+        lo = [v - s if v is not None and s is not None else None for v, s in zip(y, se)]
+        hi = [v + s if v is not None and s is not None else None for v, s in zip(y, se)]
+        fig.add_trace(go.Scatter(x=x + x[::-1], y=hi + lo[::-1], fill="toself", fillcolor=color, opacity=0.12,
+                                 line={"width": 0}, hoverinfo="skip", showlegend=False, legendgroup=task))
+        dash = "dot" if task in ft["eval_only"] else "solid"
+        fig.add_trace(go.Scatter(x=x, y=y, name=f"{task} ({ft['metrics'][task]})", mode="lines+markers",
+                                 line={"color": color, "dash": dash}, marker={"size": 4}, legendgroup=task))
+    for e in ft["log"]:
+        if e.get("event") == "stage" and e.get("reason") == "milestone" or e.get("event") == "milestone":
+            for task, v in (e.get("values") or {}).items():
+                fig.add_trace(go.Scatter(x=[x_of(e["step"])], y=[v], mode="markers", showlegend=False,
+                                         marker={"symbol": "star", "size": 12, "color": colors.get(task, "#000")},
+                                         hovertext=f"milestone: {task} {v:.3f} >= {e['at_least']}"))
+    _stage_marks(fig, ft, x_of)
+    return _layout(fig, "Held-out score per task (band: ±1 s.e.; ★ milestone; dotted: revisit / recovered)",
+                   height=440, xaxis_title="training examples", yaxis_title="score")
+
+
+def finetune_loss(ft: dict[str, Any]) -> go.Figure | None:
+    tr = ft["train"]
+    if not tr["step"]:
+        return None
+    fig = go.Figure(go.Scatter(x=tr["examples"], y=tr["loss"], name="training loss (completions)",
+                               mode="lines", line={"color": PALETTE[0]}))
+    step_to_x = dict(zip(tr["step"], tr["examples"]))
+    _stage_marks(fig, ft, lambda s: step_to_x.get(s, s * (ft["examples_per_step"] or 1)))
+    return _layout(fig, "Training loss", height=300, xaxis_title="training examples", yaxis_title="nats / token")
+
+
+def forgetting_heatmap(ft: dict[str, Any]) -> go.Figure | None:
+    """``R[stage, task]`` (rows: the baseline, then each stage's end) as a heatmap, values written in."""
+    f = ft.get("forgetting")
+    if not f or not f.get("R"):
+        return None
+    rows = [list(r) for r in f["R"]]
+    names = [f"after {s} (step {st})" for s, st in zip(f["stages"], f["steps"])]
+    if f.get("baseline") is not None:
+        rows.insert(0, list(f["baseline"]))
+        names.insert(0, "before fine-tuning")
+    text = [["" if v is None or v != v else f"{v:.2f}" for v in r] for r in rows]
+    fig = go.Figure(go.Heatmap(z=rows, x=f["tasks"], y=names, text=text, texttemplate="%{text}", zmin=0, zmax=1,
+                               colorscale="Blues", colorbar={"title": "score"}, hoverongaps=False))
+    fig.update_yaxes(autorange="reversed")
+    return _layout(fig, "Forgetting matrix R[stage, task]", height=140 + 48 * len(rows), hovermode="closest")

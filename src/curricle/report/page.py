@@ -158,10 +158,12 @@ class _Page:
         extra = f' data-audit="{audit}"' if audit else ""
         return f'<div class="plot" id="{fid}"{extra}></div>'
 
-    def html(self, title: str, header: str, nav: list[str], body: str, data: Any) -> str:
+    def html(self, title: str, header: str, nav: list[str], body: str, data: Any,
+             titles: dict[str, str] | None = None) -> str:
         from plotly.offline import get_plotlyjs
 
-        links = "".join(f'<a href="#{p}">{html.escape(TITLES[p])}</a>' for p in nav)
+        titles = titles or TITLES
+        links = "".join(f'<a href="#{p}">{html.escape(titles[p])}</a>' for p in nav)
         return (
             "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
@@ -361,6 +363,7 @@ def _panels(page: _Page, run: dict[str, Any], colors: dict[str, str], key: str,
 
 
 def _section(name: str, inner: str, title: str | None = None) -> str:
+    """A panel; ``title`` defaults to the run report's name for it."""
     return f'<section id="{name}" data-panel="{name}"><h2>{_e(title or TITLES[name])}</h2>{inner}</section>'
 
 

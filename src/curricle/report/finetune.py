@@ -1,0 +1,201 @@
+"""The report of a fine-tuning run (``curricle finetune``, or a trainer with curricle's callback).
+
+Read from ``RUN/``: ``metrics.jsonl`` (training loss; each evaluation's per-task scores),
+``curriculum_log.jsonl`` (stage changes, milestones, review and revisits), ``forgetting.json``
+(the matrix and its statistics), ``final_scores.json`` (held-out and test at the end) and the
+``checkpoints/checkpoint-N`` directories on disk. Panels: per-task held-out curves with stage
+boundaries and milestones, the forgetting matrix as a heatmap, the curriculum log, and the
+checkpoint table (per-task scores, mean, worst, forgetting). Every part is optional: a run in
+progress shows what it has, and the header says what is missing and why.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from curricle import atomic
+from curricle.errors import CurricleError
+from curricle.report import figures
+from curricle.report.data import read_jsonl
+from curricle.report.page import _e, _missing, _num, _Page, _section, _table, _td
+
+SCHEMA = "curricle.finetune-report/1"
+PANELS = ("ft_curves", "ft_forgetting", "ft_log", "ft_checkpoints")
+TITLES = {"ft_curves": "Held-out scores", "ft_forgetting": "Forgetting matrix", "ft_log": "Curriculum log",
+          "ft_checkpoints": "Checkpoints"}
+
+
+def is_finetune_run(run: Path) -> bool:
+    return (Path(run) / "curriculum_log.jsonl").is_file()
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def collect_finetune(run: Path | str) -> dict[str, Any]:
+    """Everything the fine-tuning report shows, as one JSON-able dict."""
+    run = Path(run)
+    if not run.is_dir():
+        raise CurricleError(f"{run}: no such run directory")
+    rows, bad = read_jsonl(run / "metrics.jsonl")
+    log, bad_log = read_jsonl(run / "curriculum_log.jsonl")
+    start = next((e for e in log if e.get("event") == "start"), {})
+    forgetting = _read_json(run / "forgetting.json")
+    final = _read_json(run / "final_scores.json")
+    evals = {}
+    for r in rows:
+        if "eval/mean" in r or any(k.startswith("eval/") for k in r):
+            evals[r["step"]] = r  # a resumed run rewrites a step: the last record counts
+    steps = sorted(evals)
+    metrics = (forgetting or {}).get("metrics") or {}
+    tasks = list((forgetting or {}).get("tasks") or [])
+    if not tasks and steps:  # no forgetting.json yet: every task with an exact-match-like column
+        first = evals[steps[0]]
+        tasks = sorted({k.split("/")[1] for k in first if k.startswith("eval/") and k.count("/") == 2})
+    learned = (forgetting or {}).get("learned_at") or {}
+    eval_only = [t for t in tasks if learned.get(t) is None]
+    for t in tasks:
+        if t not in metrics:
+            first = evals[steps[0]] if steps else {}
+            metrics[t] = next((m for m in ("exact_match", "acc", "score") if f"eval/{t}/{m}" in first), "exact_match")
+    per_step = start.get("examples_per_step")
+    ev = {"step": steps, "examples": [evals[s].get("examples", s * (per_step or 1)) for s in steps],
+          "stage": [evals[s].get("stage") for s in steps],
+          "score": {t: [evals[s].get(f"eval/{t}/{metrics[t]}") for s in steps] for t in tasks},
+          "se": {t: [evals[s].get(f"eval/{t}/{metrics[t]}_se") for s in steps] for t in tasks},
+          "mean": [evals[s].get("eval/mean") for s in steps], "worst": [evals[s].get("eval/worst") for s in steps]}
+    train = [r for r in rows if "train/loss" in r]
+    tr = {"step": [r["step"] for r in train], "examples": [r.get("examples") for r in train],
+          "loss": [r["train/loss"] for r in train]}
+    on_disk = {}
+    ck_root = run / "checkpoints"
+    for p in ck_root.glob("checkpoint-*") if ck_root.is_dir() else []:
+        n = p.name.removeprefix("checkpoint-")
+        if n.isdigit() and (p / "curricle_curriculum.json").is_file():
+            on_disk[int(n)] = str(p)
+    trained = [t for t in tasks if t not in eval_only]
+    table = []
+    best_so_far: dict[str, float] = {}
+    for i, s in enumerate(steps):
+        scores = {t: ev["score"][t][i] for t in tasks}
+        for t in trained:
+            v = scores[t]
+            if v is not None:
+                best_so_far[t] = max(best_so_far.get(t, v), v)
+        vals = [scores[t] for t in trained if scores[t] is not None]
+        drops = [best_so_far[t] - scores[t] for t in trained if scores[t] is not None and t in best_so_far]
+        table.append({"step": s, "examples": ev["examples"][i], "stage": ev["stage"][i], "on_disk": s in on_disk,
+                      "path": on_disk.get(s), "scores": scores, "mean": sum(vals) / len(vals) if vals else None,
+                      "worst": min(vals) if vals else None,
+                      "forgetting": sum(drops) / len(drops) if drops else None})
+    shown = [r for r in table if r["on_disk"]] or table
+    best = max(shown, key=lambda r: (r["mean"] is not None, r["mean"] or 0.0))["step"] if shown else None
+    last = steps[-1] if steps else 0
+    total = start.get("steps")
+    missing = {}
+    if not steps:
+        missing["ft_curves"] = "no evaluation yet"
+    if not forgetting:
+        missing["ft_forgetting"] = "no stage has ended yet (forgetting.json)"
+    return {
+        "schema": SCHEMA, "kind": "finetune", "name": run.name, "path": str(run),
+        "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "progress": {"step": last, "steps": total, "finished": final is not None,
+                     "unreadable_lines": {"metrics.jsonl": bad, "curriculum_log.jsonl": bad_log}},
+        "tasks": tasks, "metrics": metrics, "eval_only": eval_only, "examples_per_step": per_step,
+        "eval": ev, "train": tr, "log": log, "forgetting": forgetting, "final": final,
+        "checkpoints": table, "best_checkpoint": best, "missing": missing,
+    }
+
+
+def _log_rows(ft: dict[str, Any]) -> list[str]:
+    out = []
+    for e in ft["log"]:
+        kind = e.get("event", "")
+        if kind == "start":
+            what = "weights " + ", ".join(f"{k} {v:.2f}" for k, v in e.get("weights", {}).items())
+        elif kind == "stage":
+            sig = e.get("values") or {k: e.get(k) for k in ("steps_in_stage", "max_steps")}
+            what = f"{e['from']} → {e['to']} ({e['reason']}; from step {e['effective_from_step']}): " + \
+                ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in sig.items())
+        elif kind == "milestone":
+            what = f"{e['stage']}: milestone reached " + ", ".join(f"{k} {v:.3f}" for k, v in e["values"].items())
+        elif kind == "review":
+            what = (f"{e['tested']} review items tested: {e['promoted']} promoted, {e['demoted']} demoted; "
+                    f"decks {e['decks']}; correct " + ", ".join(f"{k} {v:.2f}" for k, v in e["correct"].items()))
+        elif kind == "review-added":
+            what = "into deck 0: " + ", ".join(f"{k} {v}" for k, v in e["items"].items())
+        elif kind in ("revisit", "recovered"):
+            what = f"{e['task']}: {e['score']:.3f} (at its stage's end {e['reference']:.3f})"
+        else:
+            what = json.dumps({k: v for k, v in e.items() if k not in ("event", "step")})
+        out.append(f"<tr>{_td(e.get('step'))}{_td(kind, 'text')}{_td(what, 'text')}</tr>")
+    return out
+
+
+def _checkpoint_rows(ft: dict[str, Any]) -> tuple[list[str], list[str]]:
+    head = ["step", "examples", "stage", "on disk", "mean", "worst", "forgetting", *ft["tasks"]]
+    rows = []
+    for r in ft["checkpoints"]:
+        cls = ' class="best"' if r["step"] == ft["best_checkpoint"] else ""
+        cells = [_td(r["step"]), _td(r["examples"]), _td(r["stage"] or "", "text"), _td(r["on_disk"]),
+                 _td(r["mean"], digits=3), _td(r["worst"], digits=3), _td(r["forgetting"], digits=3)]
+        cells += [_td(r["scores"].get(t), digits=3) for t in ft["tasks"]]
+        rows.append(f'<tr data-step="{r["step"]}"{cls}>{"".join(cells)}</tr>')
+    return head, rows
+
+
+def _stats(ft: dict[str, Any]) -> str:
+    f = ft["forgetting"] or {}
+    parts = [f"{k} {_num(f.get(key), 3)}" for k, key in (("ACC", "acc"), ("BWT", "bwt"), ("FWT", "fwt"),
+                                                          ("mean forgetting", "mean_forgetting"))]
+    per = ", ".join(f"{t} {v:.3f}" for t, v in (f.get("forgetting") or {}).items())
+    change = ", ".join(f"{t} {v:+.3f}" for t, v in (f.get("change_from_baseline") or {}).items())
+    note = (f"{'Final' if f.get('final') else 'So far (finished stages only)'}: " + " · ".join(parts)
+            + (f". Forgetting per task (best earlier score minus final): {per}" if per else "")
+            + (f". Tasks no stage trains, change from before fine-tuning: {change}" if change else "") + ".")
+    return f'<p class="note" data-stats="{_e(json.dumps({k: f.get(k) for k in ("acc", "bwt", "fwt")}))}">{_e(note)}</p>'
+
+
+def render_finetune(ft: dict[str, Any]) -> str:
+    page = _Page()
+    colors = figures.domain_colors(ft["tasks"])
+    panels: dict[str, str] = {}
+    if ft["eval"]["step"]:
+        panels["ft_curves"] = page.fig(figures.finetune_tasks(ft, colors), "ft-tasks") + \
+            page.fig(figures.finetune_loss(ft), "ft-loss")
+    if ft["forgetting"]:
+        panels["ft_forgetting"] = page.fig(figures.forgetting_heatmap(ft), "ft-forgetting") + _stats(ft)
+    if ft["log"]:
+        panels["ft_log"] = _table(["step", "event", "what, and the signal that caused it"], _log_rows(ft),
+                                  sortable=False, text=(1, 2))
+    if ft["checkpoints"]:
+        head, rows = _checkpoint_rows(ft)
+        best = ft["best_checkpoint"]
+        note = (f"One row per evaluation; highlighted: step {best:,}, the best mean held-out score over the trained "
+                f"tasks{' among checkpoints on disk' if any(r['on_disk'] for r in ft['checkpoints']) else ''}. "
+                "Forgetting: mean over trained tasks of the best earlier score minus this one." if best is not None
+                else "")
+        panels["ft_checkpoints"] = f'<p class="note">{_e(note)}</p>' + _table(head, rows, text=(2,))
+    body = "".join(_section(p, panels[p], TITLES[p]) for p in PANELS if p in panels)
+    p = ft["progress"]
+    state = "finished" if p["finished"] else f"not finished: step {p['step']:,}" + (
+        f" of {p['steps']:,}" if p["steps"] else "")
+    header = (f"<h1>curricle fine-tuning: {_e(ft['name'])}</h1><div class=\"meta\"><code>{_e(ft['path'])}</code> · "
+              f"{len(ft['tasks'])} tasks ({len(ft['eval_only'])} evaluation-only) · {_e(state)} · report written "
+              f"{_e(ft['generated'])}</div>{_missing(ft)}")
+    return page.html(f"curricle: {ft['name']}", header, [p for p in PANELS if p in panels], body, ft, TITLES)
+
+
+def save_finetune_report(ft: dict[str, Any], out: Path | str | None = None) -> Path:
+    """Write the page of ``ft`` (from :func:`collect_finetune`) to ``out`` (default ``RUN/report.html``)."""
+    out = Path(out) if out is not None else Path(ft["path"]) / "report.html"
+    atomic.write_text(out, render_finetune(ft))
+    return out
