@@ -253,3 +253,28 @@ def test_a_plain_hf_trainer_that_tokenizes_the_data_itself(tmp_path, checkpoint)
     drawn = [curriculum.rows[r].item for o in order for r in o["rows"]]
     assert len(seen) == len(drawn) == 24
     assert all(text == i.prompt + i.completion + tokenizer.eos_token for text, i in zip(seen, drawn))
+
+
+def test_two_processes_train_on_the_same_examples_as_one(tmp_path, checkpoint):
+    """Under torchrun (DDP, gloo on CPU), 2 processes x 2 examples take each step's 4 examples in
+    the curriculum's order, decide the same and log the same losses as 1 process x 4."""
+    cfg = finetune_config(checkpoint, steps=8, review={"kind": "leitner", "items_per_task": 4})
+    cfg["train"].update(batch_size=2, trace_data=True)
+    ddp = tmp_path / "ddp.yaml"
+    ddp.write_text(yaml.safe_dump(cfg))
+    cfg["train"]["batch_size"] = 4
+    one = tmp_path / "one.yaml"
+    one.write_text(yaml.safe_dump(cfg))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    torchrun = Path(sys.executable).with_name("torchrun")
+    r = subprocess.run([str(torchrun), "--nproc_per_node=2", "-m", "curricle.cli", "finetune", str(ddp), "--run-dir",
+                        str(tmp_path / "ddp")], env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.count("fine-tuned: step 8") == 1  # the table, from the main process only
+    assert cli(one, "--run-dir", tmp_path / "one").returncode == 0
+    a, b = tmp_path / "ddp", tmp_path / "one"
+    assert rows(a / "data_order.jsonl") == rows(b / "data_order.jsonl")
+    assert rows(a / "curriculum_log.jsonl") == rows(b / "curriculum_log.jsonl")
+    la = [m["train/loss"] for m in rows(a / "metrics.jsonl") if "train/loss" in m]
+    lb = [m["train/loss"] for m in rows(b / "metrics.jsonl") if "train/loss" in m]
+    assert len(la) == 8 and la == pytest.approx(lb, abs=1e-5)

@@ -40,6 +40,11 @@ from curricle.tasks.load import build_tasks, write_quarantine
 log = logging.getLogger(__name__)
 
 
+def _is_main() -> bool:
+    """Whether this is the main process (rank 0, or no torchrun at all)."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def complete_checkpoints(root: Path) -> list[tuple[int, Path]]:
     """``checkpoint-N`` directories holding the trainer's and the curriculum's state, newest first
     (one a kill interrupted lacks the curriculum's file, written last, and is passed over)."""
@@ -98,8 +103,9 @@ def build_finetune(config: FinetuneConfig, run_dir: Path, max_steps: int | None 
         if not report.clean:
             log.warning("probes: %d probe items occur in the fine-tuning data (%s)", len(report.hits),
                         ", ".join(f"{k}: {v}" for k, v in report.by_task().items()))
-    atomic.write_text(run_dir / "tasks.json", json.dumps(summary, indent=1) + "\n")
-    write_quarantine(tasks, run_dir / "tasks_quarantine.jsonl")
+    if _is_main():
+        atomic.write_text(run_dir / "tasks.json", json.dumps(summary, indent=1) + "\n")
+        write_quarantine(tasks, run_dir / "tasks_quarantine.jsonl")
 
     curriculum = Curriculum(config.curriculum, tasks, seed=config.seed)
     t = config.train
@@ -132,11 +138,13 @@ def finetune_run(config: FinetuneConfig, run_dir: Path | str, resume: bool = Fal
         raise CurricleError(f"{run_dir} already has checkpoints: pass --resume to continue it, "
                             f"or choose another --run-dir")
     run_dir.mkdir(parents=True, exist_ok=True)
-    atomic.write_text(run_dir / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+    if _is_main():
+        atomic.write_text(run_dir / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
     trainer, callback, _ = build_finetune(config, run_dir, max_steps)
     trainer.train(resume_from_checkpoint=str(found[0][1]) if resume else None)
     if trainer.is_world_process_zero():
         _save_final(trainer, run_dir / "final")
+    trainer.accelerator.wait_for_everyone()  # the files below are the main process's
     return {"final": json.loads((run_dir / "final_scores.json").read_text()),
             "forgetting": json.loads((run_dir / "forgetting.json").read_text())}
 
@@ -180,6 +188,7 @@ def finetune_command(config_path: Path, run_dir: Path, resume: bool = False, max
     console = console or Console()
     config = load_finetune_config(config_path)
     result = finetune_run(config, run_dir, resume=resume, max_steps=max_steps)
-    print_finetune(result, console)
-    console.print(f"run: {run_dir} (metrics.jsonl, curriculum_log.jsonl, forgetting.json, final/)")
+    if _is_main():
+        print_finetune(result, console)
+        console.print(f"run: {run_dir} (metrics.jsonl, curriculum_log.jsonl, forgetting.json, final/)")
     return result
