@@ -25,6 +25,7 @@ COMMANDS = Registry("command", {
     "sample": "curricle.mixture.command:preview_command",
     "train": "curricle.train.command:train_command",
     "finetune": "curricle.finetune.command:finetune_command",
+    "rl": "curricle.rl.command:rl_command",
     "mix-search": "curricle.search.command:mix_search_command",
     "demo": "curricle.demo.command:run_demo",
     "probe": "curricle.probes.command:probe_command",
@@ -132,6 +133,23 @@ def finetune(
     --resume continues the same data order.
     """
     _run("finetune", config, run_dir, resume=resume, max_steps=max_steps, verbose=verbose)
+
+
+@app.command()
+def rl(
+    config: Path = typer.Argument(..., help="RL config (YAML): model, tasks, curriculum, grpo, eval, guards."),
+    run_dir: Path = typer.Option(..., "--run-dir", help="Where metrics, the curriculum log, events and checkpoints go."),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Override grpo.steps."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the newest complete checkpoint."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
+) -> None:
+    """GRPO on verifiable rewards (TRL GRPOTrainer) with a prompt curriculum.
+
+    Graders as rewards (with a timeout; ungraded completions are counted, never scored 0),
+    uniform / dynamic-filter / learnability / target-difficulty / category-bandit prompt
+    sampling, a held-out exact-match check with reward-hacking and drift flags.
+    """
+    _run("rl", config, run_dir, resume=resume, max_steps=max_steps, verbose=verbose)
 
 
 @app.command("mix-search")

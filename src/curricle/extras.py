@@ -30,6 +30,7 @@ LAZY_IMPORTS: dict[str, str] = {
     "datasets": "curricle[hf]",
     # curricle finetune: TRL's SFTTrainer
     "trl": "curricle[posttrain]",
+    "curricle.rl.hf": "curricle[posttrain]",
     # telemetry sinks a run turns on
     "wandb": "wandb",
     "mlflow": "mlflow",

@@ -73,3 +73,54 @@ def test_python_graders_and_counted_failures():
 
     with pytest.raises(CurricleError, match="cannot import 'no_such_module:f'"):
         grader(kind="python", function="no_such_module:f")
+
+
+def slow(item, completion):
+    if completion == "hang":
+        import time
+
+        time.sleep(60)
+    return 1.0
+
+
+def crash(item, completion):
+    if completion == "die":
+        import os
+
+        os._exit(3)
+    return 0.5
+
+
+def test_a_timeout_or_a_dead_grader_is_counted_and_grading_goes_on():
+    from curricle.graders.config import PythonGraderConfig
+    from curricle.graders.runner import GraderRunner
+
+    runner = GraderRunner(PythonGraderConfig(function=f"{__name__}:slow"), timeout_s=2.0)
+    try:
+        grades, reasons = runner.grade([item("a")] * 4, ["x", "hang", "y", "z"])
+        assert [g.score for g in grades] == [1.0, None, 1.0, 1.0] and reasons == {"timeout": 1}
+        grades, reasons = runner.grade([item("a")], ["again"])  # a fresh worker after the kill
+        assert [g.score for g in grades] == [1.0] and not reasons
+    finally:
+        runner.close()
+    runner = GraderRunner(PythonGraderConfig(function=f"{__name__}:crash"), timeout_s=5.0)
+    try:
+        grades, reasons = runner.grade([item("a")] * 3, ["x", "die", "y"])
+        assert [g.score for g in grades] == [0.5, None, 0.5] and reasons == {"grader process died": 1}
+    finally:
+        runner.close()
+    runner = GraderRunner(PythonGraderConfig(function=f"{__name__}:boom"), timeout_s=None)  # in this process
+    grades, reasons = runner.grade([item("a")], ["x"])
+    assert grades == [Grade(None, "error: ZeroDivisionError")]
+
+
+def test_the_process_grader_scores_each_written_step():
+    g = grader(kind="process")
+    sum_item = TaskItem("i", "47+85=", " 7+5=12 ; 4+8+1=13 ; 132", meta={"steps": ["7+5=12", "4+8+1=13", "132"]})
+    assert g.grade(sum_item, " 7+5=12 ; 4+8+1=13 ; 132") == Grade(1.0, "", (1.0, 1.0, 1.0))
+    assert g.grade(sum_item, " 7+5=12 ; 4+8=12 ; 122") == Grade(0.0, "", (1.0, 0.0, 0.0))
+    assert g.grade(sum_item, " 7+5=11 ; 4+8+1=13 ; 132") == Grade(1.0, "", (0.0, 1.0, 1.0))  # right by luck
+    assert g.grade(sum_item, " 132") == Grade(1.0, "", (0.0, 0.0, 0.0))  # the answer alone: no steps right
+    steps = grader(kind="process", reward="steps")
+    assert steps.grade(sum_item, " 7+5=12 ; 4+8=12 ; 122").score == pytest.approx(1 / 3)
+    assert g.grade(item("x"), "x") == Grade(None, "item has no expected steps")

@@ -146,3 +146,37 @@ def test_config_errors_name_the_field():
     with pytest.raises(CurricleError, match="'x' is defined more than once"):
         tasks({"name": "x", "source": {"kind": "builtin", "skill": "copy", "n_train": 5, "n_heldout": 2}},
               {"name": "x", "source": {"kind": "builtin", "skill": "copy", "n_train": 5, "n_heldout": 2}})
+
+
+def test_written_steps_and_the_default_graders():
+    from curricle.graders.base import build_grader
+    from curricle.graders.config import GRADERS
+
+    cfg = TaskConfig.model_validate({"name": "add", "source": {"kind": "builtin", "skill": "arithmetic",
+                                                               "params": {"digits": 2}, "written": "steps",
+                                                               "n_train": 20, "n_heldout": 4}})
+    (t,) = build_tasks([cfg])
+    item = next(i for i in t.train if i.id == "47+85") if any(i.id == "47+85" for i in t.train) else t.train[0]
+    a, b = (int(x) for x in item.id.split("+"))
+    assert item.meta["steps"][-1] == str(a + b) and item.completion == " " + " ; ".join(item.meta["steps"])
+    assert cfg.grader_config() == {"kind": "process"}
+    g = build_grader(GRADERS.configs["process"]())
+    assert g.grade(item, item.completion).score == 1.0
+    plain = TaskConfig.model_validate({"name": "add", "source": {"kind": "builtin", "skill": "arithmetic"}})
+    assert plain.grader_config() == {"kind": "numeric"}
+    rev = TaskConfig.model_validate({"name": "r", "source": {"kind": "builtin", "skill": "reverse"},
+                                     "grader": {"kind": "regex", "pattern": "(\\\\w+)"}})
+    assert rev.grader_config()["kind"] == "regex"
+    assert TaskConfig.model_validate({"name": "r", "source": {"kind": "builtin", "skill": "reverse"}}
+                                     ).grader_config() == {"kind": "exact"}
+
+
+def test_the_steps_of_a_sum_and_a_composite():
+    from curricle.synthetic import make_generator
+
+    add = make_generator("arithmetic", 0, digits=3)
+    assert add.steps(add.item(47, 85)) == ["7+5=12", "4+8+1=13", "132"]
+    assert add.steps(add.item(345, 8)) == ["5+8=13", "4+0+1=5", "3+0=3", "353"]
+    ru = make_generator("reverse+uppercase", 0)
+    assert ru.steps(ru.item("abc")) == ["cba", "CBA"]
+    assert make_generator("reverse", 0).steps(make_generator("reverse", 0).item("abc")) == ["cba"]

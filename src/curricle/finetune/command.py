@@ -143,13 +143,13 @@ def finetune_run(config: FinetuneConfig, run_dir: Path | str, resume: bool = Fal
     trainer, callback, _ = build_finetune(config, run_dir, max_steps)
     trainer.train(resume_from_checkpoint=str(found[0][1]) if resume else None)
     if trainer.is_world_process_zero():
-        _save_final(trainer, run_dir / "final")
+        save_final(trainer, run_dir / "final")
     trainer.accelerator.wait_for_everyone()  # the files below are the main process's
     return {"final": json.loads((run_dir / "final_scores.json").read_text()),
             "forgetting": json.loads((run_dir / "forgetting.json").read_text())}
 
 
-def _save_final(trainer, out: Path) -> None:
+def save_final(trainer, out: Path) -> None:
     """The model and tokenizer to ``out``, written beside it first and renamed (atomic)."""
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)

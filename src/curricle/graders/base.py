@@ -16,6 +16,8 @@ class Grade:
 
     score: float | None
     reason: str = ""
+    steps: tuple[float, ...] | None = None
+    """Per-step scores of a process grader (each written step right or not), else None."""
 
 
 class Gradable(Protocol):

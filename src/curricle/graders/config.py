@@ -65,12 +65,29 @@ class PythonGraderConfig(GraderConfig):
     """``package.module:function``, importable where curricle runs."""
 
 
+class ProcessGraderConfig(GraderConfig):
+    """Scores every written step of a multi-step answer against the item's expected steps
+    (``meta["steps"]``, the last one the answer; built-in tasks with ``written: steps`` have
+    them): ``steps`` are the per-step scores, ``score`` the outcome (the last step right) or,
+    with ``reward: steps``, the share of steps right."""
+
+    kind: Literal["process"] = "process"
+    separator: str = ";"
+    """What separates the steps in a completion."""
+    reward: Literal["outcome", "steps"] = "outcome"
+
+
 #: Graders by kind: config eagerly, implementation lazily.
 GRADERS = Registry("grader", {
     "exact": (ExactGraderConfig, "curricle.graders.exact:ExactGrader"),
     "numeric": (NumericGraderConfig, "curricle.graders.numeric:NumericGrader"),
     "regex": (RegexGraderConfig, "curricle.graders.regex:RegexGrader"),
     "python": (PythonGraderConfig, "curricle.graders.python:PythonGrader"),
+    "process": (ProcessGraderConfig, "curricle.graders.process:ProcessGrader"),
 })
 
 GraderSpec = GRADERS.union()
+
+#: The built-in grader of each built-in skill (others: exact match): the RL reward and RFT's
+#: filter when a task names none.
+BUILTIN_GRADERS: dict[str, dict] = {"arithmetic": {"kind": "numeric"}, "arithmetic-hard": {"kind": "numeric"}}

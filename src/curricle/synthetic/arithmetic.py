@@ -87,6 +87,18 @@ class Arithmetic(SkillGenerator):
         a, b = (int(x) for x in item.key.split("+"))
         return float(max(len(str(a)), len(str(b))) + len(carry_columns(a, b)))
 
+    def steps(self, item: SkillItem) -> list[str]:
+        """Column by column from the units, with the carry: ``47+85`` -> ``7+5=12``,
+        ``4+8+1=13``, ``132``."""
+        a, b = (int(x) for x in item.key.split("+"))
+        out, carry = [], 0
+        while a or b:
+            da, db = a % 10, b % 10
+            s = da + db + carry
+            out.append(f"{da}+{db}{'+1' if carry else ''}={s}")
+            carry, a, b = s // 10, a // 10, b // 10
+        return out + [item.target]
+
     def documents(self, n_docs: int, items_per_doc: int = 16) -> Iterator[tuple[str, str]]:
         """Distinct train items while the item space is ample; in a small space (few digits,
         many documents) every train item, repeated in passes."""

@@ -92,6 +92,11 @@ class SkillGenerator(ABC):
         target's length in characters."""
         return float(len(item.target.strip()))
 
+    def steps(self, item: SkillItem) -> list[str]:
+        """The answer written out step by step, the last step the answer itself (a process
+        grader scores each); by default one step, the answer."""
+        return [item.target.strip()]
+
     def documents(self, n_docs: int, items_per_doc: int = 16) -> Iterator[tuple[str, str]]:
         """Training documents ``(id, text)``: ``items_per_doc`` train items, one per line."""
         items = self.items("train", n_docs * items_per_doc)

@@ -69,18 +69,26 @@ class StringTransform(SkillGenerator):
         self.max_len = max_len
 
     @property
-    def steps(self) -> tuple[str, ...]:
+    def steps_of(self) -> tuple[str, ...]:
         """The transforms applied, in order."""
         return self.composite_of or (self.name,)
 
     def apply(self, s: str) -> str:
-        for step in self.steps:
+        for step in self.steps_of:
             s = TRANSFORMS[step](s)
         return s
 
     def difficulty(self, item: SkillItem) -> float:
         """The input's length times the number of transforms composed (the depth)."""
-        return float(len(item.key) * len(self.steps))
+        return float(len(item.key) * len(self.steps_of))
+
+    def steps(self, item: SkillItem) -> list[str]:
+        """The string after each transform in turn (one step for a single transform)."""
+        out, s = [], item.key
+        for step in self.steps_of:
+            s = TRANSFORMS[step](s)
+            out.append(s)
+        return out
 
     def _sample(self, rng: random.Random) -> SkillItem:
         n = rng.randint(self.min_len, self.max_len)
@@ -92,7 +100,7 @@ class StringTransform(SkillGenerator):
         # Wrong transform: for a composite, each part alone (one group each, so every part
         # that differs from the target is a distractor); for a single one, the input as is.
         if self.composite_of:
-            wrong = [[" " + TRANSFORMS[step](s)] for step in self.steps]
+            wrong = [[" " + TRANSFORMS[step](s)] for step in self.steps_of]
         else:
             wrong = [[" " + s]]
         swaps, subs = near_misses(out)

@@ -49,9 +49,14 @@ def load_builtin(config: BuiltinTaskConfig, task: str) -> tuple[list[TaskItem], 
     for key, (lv, split, item) in drawn.items():
         m = measures[key]
         difficulty = lv + m / (top + 1) if config.levels else m
+        meta = {"level": lv, "skill": item.skill}
+        completion, distractors = item.target, item.distractors
+        if config.written == "steps":
+            meta["steps"] = gens[lv].steps(item)
+            completion, distractors = " " + " ; ".join(meta["steps"]), ()
         out.append(TaskItem(id=key if not config.levels else f"L{lv}:{key}", prompt=config.instruction + item.prompt,
-                            completion=item.target, difficulty=float(difficulty), split=split,
-                            distractors=item.distractors, meta={"level": lv, "skill": item.skill}))
+                            completion=completion, difficulty=float(difficulty), split=split,
+                            distractors=distractors, meta=meta))
     if not any(i.split == "train" for i in out):
         raise CurricleError(f"task {task}: the generator gave no train items")
     return out, []

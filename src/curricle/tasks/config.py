@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from curricle.graders.config import GraderSpec
+from curricle.graders.config import BUILTIN_GRADERS, GraderSpec
 from curricle.registry import Registry
 from curricle.synthetic import known_skill
 
@@ -102,6 +102,10 @@ class BuiltinTaskConfig(TaskSourceConfig):
     """Generator seed."""
     instruction: str = ""
     """Text put before every prompt (e.g. ``"Answer with the result only.\\n"``)."""
+    written: Literal["answer", "steps"] = "answer"
+    """``steps``: completions written step by step, ``" 7+5=12 ; 4+8+1=13 ; 132"`` (a sum column
+    by column with its carries, a composite transform one transform at a time), the steps in
+    the item's ``meta["steps"]`` for the process grader."""
 
     @field_validator("skill")
     @classmethod
@@ -173,3 +177,17 @@ class TaskConfig(BaseModel):
     """How held-out and test items are scored."""
     eval_items: int | None = Field(64, ge=2)
     """Held-out items scored at each evaluation (the first of them by id hash); None: all."""
+    grader: GraderSpec | None = None
+    """What grades sampled completions (the RL reward, RFT's filter). Default: the built-in
+    skill's grader (numeric for sums, the process grader for ``written: steps``), else exact."""
+
+    def grader_config(self) -> dict:
+        """The grader, or the default one (see ``grader``)."""
+        if self.grader is not None:
+            return self.grader.model_dump()
+        src = self.source
+        if getattr(src, "kind", None) == "builtin":
+            if src.written == "steps":
+                return {"kind": "process"}
+            return dict(BUILTIN_GRADERS.get(src.skill, {"kind": "exact"}))
+        return {"kind": "exact"}

@@ -1,0 +1,169 @@
+"""``curricle rl CONFIG --run-dir DIR``: GRPO through TRL's ``GRPOTrainer`` with curricle's
+prompt curriculum, graded rewards and the reward-hacking guards.
+
+Writes, under ``RUN``: ``metrics.jsonl`` and ``tb/`` (per step: rollouts, mean reward, the
+share of zero-variance groups, completion length, the drawn prompts' difficulty and
+categories, ungraded completions by reason; per evaluation: each task's test exact match),
+``curriculum_log.jsonl`` (the sampling distribution's changes), ``events.jsonl`` (flags: reward
+rising while the held-out metric falls, length or format drift; the budget's end),
+``final_scores.json``, ``checkpoints/checkpoint-N`` (with curricle's state) and ``final/``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from rich.console import Console
+from rich.table import Table
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from curricle import atomic
+from curricle.errors import CurricleError
+from curricle.finetune.command import save_final
+from curricle.finetune.evaluate import Evaluator
+from curricle.graders.config import GRADERS
+from curricle.graders.runner import GraderRunner
+from curricle.rl.config import STATE_FILE, DynamicFilterCurriculum, RLConfig, load_rl_config
+from curricle.rl.curricula import build_policy
+from curricle.tasks.config import ScoringConfig
+from curricle.tasks.load import build_tasks, write_quarantine
+
+log = logging.getLogger(__name__)
+
+
+def _is_main() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def complete_checkpoints(root: Path) -> list[tuple[int, Path]]:
+    out = []
+    for p in root.glob("checkpoint-*") if root.is_dir() else []:
+        n = p.name.removeprefix("checkpoint-")
+        if n.isdigit() and (p / "trainer_state.json").is_file() and (p / STATE_FILE).is_file():
+            out.append((int(n), p))
+    return sorted(out, reverse=True)
+
+
+def load_model(path: Path, dtype: str = "float32"):
+    if not (path / "config.json").is_file():
+        raise CurricleError(f"model.path: {path} is not an HF checkpoint directory (no config.json)")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(str(path), local_files_only=True,
+                                                     dtype={"float32": torch.float32, "bfloat16": torch.bfloat16}[dtype])
+    except (OSError, ValueError) as err:
+        raise CurricleError(f"model.path: cannot load a causal LM and tokenizer from {path} ({err})") from None
+    if tokenizer.eos_token is None:
+        raise CurricleError(f"model.path: {path}'s tokenizer has no EOS token")
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model, tokenizer
+
+
+def build_rl(config: RLConfig, run_dir: Path, max_steps: int | None = None):
+    """The trainer and its callback, ready to train."""
+    try:
+        from trl import GRPOConfig
+    except ImportError:
+        raise CurricleError("curricle rl needs TRL: pip install 'curricle[posttrain]'") from None
+    from curricle.rl.hf import ROW_COLUMN, CurricleGRPOTrainer, GradedReward, PromptSampler, RLCallback, rl_dataset
+
+    model, tokenizer = load_model(config.model.path, config.model.dtype)
+    tasks = build_tasks(config.tasks, tokenizer)
+    # The held-out check: greedy exact match, whatever the reward's grader is.
+    for t in tasks:
+        t.scoring = ScoringConfig(metric="exact_match", until=t.scoring.until,
+                                  max_new_tokens=t.scoring.max_new_tokens)
+    if _is_main():
+        atomic.write_text(run_dir / "tasks.json", json.dumps({"tasks": [t.summary() for t in tasks]}, indent=1) + "\n")
+        write_quarantine(tasks, run_dir / "tasks_quarantine.jsonl")
+    empty = [t.name for t in tasks if config.eval.split == "test" and not t.test]
+    if empty:
+        raise CurricleError(f"task {empty[0]}: no test items for the held-out check (eval.split: test)")
+    data, prompts, items = rl_dataset(tasks)
+    g = config.grpo
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    per_step = g.prompts_per_step * g.num_generations
+    if per_step % world:
+        raise CurricleError(f"grpo: prompts_per_step x num_generations ({per_step}) must divide among {world} processes")
+    steps = max_steps or g.steps
+    args = GRPOConfig(
+        output_dir=str(run_dir / "checkpoints"), max_steps=steps, per_device_train_batch_size=per_step // world,
+        gradient_accumulation_steps=1, num_generations=g.num_generations, max_completion_length=g.max_completion_length,
+        temperature=g.temperature, learning_rate=g.lr, beta=g.beta, scale_rewards=g.scale_rewards,
+        loss_type=g.loss_type, logging_steps=config.train.log_every, save_steps=config.train.save_every,
+        save_total_limit=config.train.keep_checkpoints, seed=config.seed, data_seed=config.seed, report_to=[],
+        use_cpu=config.train.use_cpu, ignore_data_skip=True, dataloader_num_workers=0, shuffle_dataset=False,
+        bf16=config.model.dtype == "bfloat16", activation_checkpointing=False, log_completions=False,
+        remove_unused_columns=False,
+    )
+    graders = {t.name: GraderRunner(GRADERS.configs[c["kind"]].model_validate(c), config.train.grader_timeout_s)
+               for t, c in ((t, tc.grader_config()) for t, tc in zip(tasks, config.tasks))}
+    policy = build_policy(config.curriculum, prompts, config.seed, config.pass_rate, g.scale_rewards)
+    reward = GradedReward(items, graders, g.num_generations, random_reward=g.reward == "random", seed=config.seed)
+    dyn = config.curriculum.max_resamples if isinstance(config.curriculum, DynamicFilterCurriculum) else None
+    trainer = CurricleGRPOTrainer(model=model, args=args, reward_funcs=[reward], train_dataset=data,
+                                  processing_class=tokenizer, dynamic_filter=dyn, reward=reward, prompts=prompts)
+    reward.accelerator = trainer.accelerator
+    sampler = PromptSampler(policy, steps, g.prompts_per_step, g.num_generations,
+                            repeat_count=trainer.args.steps_per_generation * trainer.num_iterations)
+    sampler.positions = {int(r): i for i, r in enumerate(trainer.train_dataset[ROW_COLUMN])}
+    trainer._positions = sampler.positions
+    trainer._get_train_sampler = lambda *a, **k: sampler
+    evaluator = Evaluator(tasks, tokenizer, batch_size=config.eval.batch_size)
+    callback = RLCallback(sampler, reward, evaluator, tasks, config.eval.every, config.guards, run_dir,
+                          rollout_budget=g.rollouts, tensorboard=config.train.tensorboard, eval_split=config.eval.split,
+                          trainer=trainer, trace_prompts=config.train.trace_prompts)
+    trainer.add_callback(callback)
+    return trainer, callback, graders
+
+
+def rl_run(config: RLConfig, run_dir: Path | str, resume: bool = False, max_steps: int | None = None) -> dict[str, Any]:
+    run_dir = Path(run_dir)
+    found = complete_checkpoints(run_dir / "checkpoints")
+    if resume and not found:
+        raise CurricleError(f"--resume: no complete checkpoint under {run_dir / 'checkpoints'}")
+    if not resume and found:
+        raise CurricleError(f"{run_dir} already has checkpoints: pass --resume to continue it, or choose another --run-dir")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if _is_main():
+        atomic.write_text(run_dir / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+    trainer, callback, graders = build_rl(config, run_dir, max_steps)
+    try:
+        trainer.train(resume_from_checkpoint=str(found[0][1]) if resume else None)
+    finally:
+        for g in graders.values():
+            g.close()
+    if trainer.is_world_process_zero():
+        save_final(trainer, run_dir / "final")
+    trainer.accelerator.wait_for_everyone()
+    return json.loads((run_dir / "final_scores.json").read_text())
+
+
+def print_rl(result: dict[str, Any], console: Console) -> None:
+    h = result["history"]
+    table = Table(title=f"RL: step {result['step']}, {result['rollouts']:,} rollouts")
+    table.add_column("task")
+    table.add_column("test exact match before", justify="right")
+    table.add_column("after", justify="right")
+    for t, v in result["test"].items():
+        table.add_row(t, f"{h[0]['metric'].get(t, float('nan')):.3f}", f"{v:.3f}")
+    console.print(table)
+    for f in result["flags"]:
+        console.print(f"[yellow]flag at step {f['step']}: {f['event']}[/] {json.dumps({k: v for k, v in f.items() if k not in ('step', 'event')})}")
+
+
+def rl_command(config_path: Path, run_dir: Path, resume: bool = False, max_steps: int | None = None,
+               console: Console | None = None) -> dict[str, Any]:
+    console = console or Console()
+    result = rl_run(load_rl_config(config_path), run_dir, resume=resume, max_steps=max_steps)
+    if _is_main():
+        print_rl(result, console)
+        console.print(f"run: {run_dir} (metrics.jsonl, curriculum_log.jsonl, events.jsonl, final/)")
+    return result

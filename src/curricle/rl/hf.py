@@ -1,0 +1,460 @@
+"""curricle's prompt curricula inside TRL's ``GRPOTrainer``.
+
+- :func:`rl_dataset`: the tasks' training prompts as an HF ``Dataset`` (``prompt``, ``task``,
+  ``curricle_row``) and the :class:`~curricle.rl.curricula.Prompt` list the policies read;
+- :class:`PromptSampler`: TRL's sampler layout (each step's ``B`` prompts, each repeated
+  ``G`` times, the block repeated for TRL's ``steps_per_generation x num_iterations``), the
+  same on every process, with step ``k``'s prompts chosen from the policy's snapshot after
+  step ``k - 2``;
+- :class:`GradedReward`: the reward function: each completion graded by its task's grader
+  (with a timeout; ungraded ones are None, which TRL leaves out of the group baseline and
+  gives no advantage), the groups gathered from every process for the policy;
+- :class:`CurricleGRPOTrainer`: ``GRPOTrainer`` plus DAPO's dynamic sampling (zero-variance
+  groups replaced by freshly generated ones, up to a cap);
+- :class:`RLCallback`: held-out evaluation (test items, greedy exact match, independent of
+  the reward), the reward-hacking and drift flags, logs and the checkpointed state.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from collections import Counter
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import torch
+from accelerate.utils import gather_object
+from torch.utils.data import Sampler
+from transformers import TrainerCallback
+from trl import GRPOTrainer
+
+from curricle import atomic
+from curricle.errors import CurricleError
+from curricle.finetune.evaluate import Evaluator
+from curricle.graders.runner import GraderRunner
+from curricle.rl.config import STATE_FILE
+from curricle.rl.curricula import Prompt, PromptPolicy, difficulty_scale, replacement_prompts
+from curricle.tasks.load import Task
+from curricle.telemetry.sinks.jsonl import JsonlSink, count_lines, truncate_jsonl
+from curricle.telemetry.sinks.tensorboard import TensorBoardSink
+
+log = logging.getLogger(__name__)
+
+ROW_COLUMN = "curricle_row"
+CURRICULUM_LOG = "curriculum_log.jsonl"
+EVENTS = "events.jsonl"
+METRICS = "metrics.jsonl"
+#: Format failures: grader reasons that mean the completion could not be read at all.
+FORMAT_REASONS = ("no number", "no match")
+
+
+def rl_dataset(tasks: Sequence[Task]):
+    """Every task's train items as prompts: ``(Dataset, prompts, items by row)``."""
+    import datasets
+
+    items, prompts = [], []
+    for t in tasks:
+        for i in t.train:
+            items.append((t, i))
+    scaled = difficulty_scale([i.difficulty for _, i in items])
+    for row, ((t, i), d) in enumerate(zip(items, scaled)):
+        level = i.meta.get("level")
+        prompts.append(Prompt(row, t.name, d, t.name if level is None else f"{t.name}/L{level}"))
+    data = datasets.Dataset.from_dict({"prompt": [i.prompt for _, i in items], "task": [t.name for t, _ in items],
+                                       ROW_COLUMN: list(range(len(items)))})
+    return data, prompts, items
+
+
+class PromptSampler(Sampler[int]):
+    """Dataset positions for ``steps`` steps of ``prompts_per_step`` groups of ``num_generations``."""
+
+    def __init__(self, policy: PromptPolicy, steps: int, prompts_per_step: int, num_generations: int,
+                 repeat_count: int = 1):
+        self.policy = policy
+        self.steps, self.k, self.g, self.repeat = steps, prompts_per_step, num_generations, repeat_count
+        self.snapshots: dict[int, dict[str, Any]] = {-1: policy.snapshot()}  # after step j was observed
+        self.next_step = 0
+        self.drawn: dict[int, list[int]] = {}
+        self.positions: dict[int, int] | None = None
+
+    def __len__(self) -> int:
+        return self.steps * self.k * self.g * self.repeat
+
+    def set_epoch(self, epoch: int) -> None:
+        pass
+
+    def __iter__(self) -> Iterator[int]:
+        while self.next_step < self.steps:
+            k = self.next_step
+            snap = self.snapshots.get(max(k - 2, -1))
+            if snap is None:
+                raise CurricleError(f"prompt sampler: step {k + 1} is drawn before step {k - 1}'s rewards were "
+                                    f"observed (the curriculum callback must be in the trainer)")
+            rows = self.policy.choose(snap, k, self.k)
+            self.drawn[k] = rows
+            for old in [j for j in self.drawn if j < k - 8]:
+                del self.drawn[old]
+            self.next_step += 1
+            for _ in range(self.repeat):
+                for r in rows:
+                    pos = r if self.positions is None else self.positions[r]
+                    for _ in range(self.g):
+                        yield pos
+
+    def observe(self, step: int, groups: Sequence[tuple[int, Sequence[float | None]]]) -> dict[str, Any] | None:
+        record = self.policy.observe(step, groups)
+        self.snapshots[step] = self.policy.snapshot()
+        for old in [j for j in self.snapshots if -1 < j < step - 3]:
+            del self.snapshots[old]
+        return record
+
+    def state_at(self, step: int) -> dict[str, Any]:
+        """What continues from step ``step`` (0-based; ``step`` steps observed)."""
+        keep = {str(j): self.snapshots[j] for j in (step - 2, step - 1) if j in self.snapshots}
+        if step - 2 < 0:
+            keep["-1"] = self.snapshots[-1]
+        return {"next_step": step, "snapshots": keep, "policy": self.policy.state_dict()}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.policy.load_state_dict(state["policy"])
+        self.snapshots = {int(k): v for k, v in state["snapshots"].items()}
+        self.next_step = int(state["next_step"])
+        self.drawn = {}
+
+
+class GradedReward:
+    """TRL reward function: each completion graded by its task's grader (``random``: a coin).
+
+    Records each call's groups (gathered from every process) for the policy, and the step's
+    rollouts, rewards, lengths and grader reasons for the logs."""
+
+    __name__ = "graded"
+
+    def __init__(self, items: Sequence[tuple[Task, Any]], graders: dict[str, GraderRunner], num_generations: int,
+                 random_reward: bool = False, seed: int = 0, accelerator=None):
+        self.items = items
+        self.graders = graders
+        self.g = num_generations
+        self.random_reward = random_reward
+        self.seed = seed
+        self.accelerator = accelerator
+        self.groups: list[tuple[int, list[float | None]]] = []
+        self.stats: dict[str, Any] = self._empty()
+        self.rollouts = 0
+        self.calls = 0
+        self.last_local: list[float | None] = []
+
+    @staticmethod
+    def _empty() -> dict[str, Any]:
+        return {"rewards": [], "lengths": [], "reasons": Counter(), "zero_var": 0, "groups": 0}
+
+    def __call__(self, prompts, completions, curricle_row, completion_ids=None, **kw) -> list[float | None]:
+        rows = [int(r) for r in curricle_row]
+        self.calls += 1
+        if self.random_reward:
+            # A coin per completion, seeded by its place in the step's global batch: the same
+            # coins whatever the number of processes.
+            offset = (self.accelerator.process_index if self.accelerator is not None else 0) * len(rows)
+            scores: list[float | None] = [float(random.Random(f"{self.seed}:{self.calls}:{offset + k}").random() < 0.5)
+                                          for k in range(len(rows))]
+            reasons: Counter = Counter()
+        else:
+            scores, reasons = [None] * len(rows), Counter()
+            by_task: dict[str, list[int]] = {}
+            for k, r in enumerate(rows):
+                by_task.setdefault(self.items[r][0].name, []).append(k)
+            for task, ks in by_task.items():
+                grades, why = self.graders[task].grade([self.items[rows[k]][1] for k in ks], [completions[k] for k in ks])
+                reasons.update(why)
+                for k, g in zip(ks, grades):
+                    scores[k] = g.score
+                    if g.score is not None and g.reason in FORMAT_REASONS:
+                        reasons[g.reason] += 1
+        self.last_local = list(scores)
+        lengths = [len(c) for c in completion_ids] if completion_ids is not None else [len(c) for c in completions]
+        payload = (rows, scores, lengths, dict(reasons))
+        parts = [payload]
+        if self.accelerator is not None and self.accelerator.num_processes > 1:
+            parts = gather_object([payload])
+        for rows_p, scores_p, lengths_p, reasons_p in parts:
+            self.rollouts += len(rows_p)
+            for start in range(0, len(rows_p), self.g):
+                group = scores_p[start:start + self.g]
+                self.groups.append((rows_p[start], group))
+                got = [s for s in group if s is not None]
+                self.stats["groups"] += 1
+                self.stats["zero_var"] += int(len(set(got)) <= 1)
+            self.stats["rewards"].extend(s for s in scores_p if s is not None)
+            self.stats["lengths"].extend(lengths_p)
+            self.stats["reasons"].update(reasons_p)
+        return scores
+
+    def take(self) -> tuple[list[tuple[int, list[float | None]]], dict[str, Any]]:
+        groups, stats = self.groups, self.stats
+        self.groups, self.stats = [], self._empty()
+        return groups, stats
+
+
+def _pad_to(t: torch.Tensor, width: int, value, left: bool) -> torch.Tensor:
+    if t.shape[1] >= width:
+        return t
+    pad = torch.full((t.shape[0], width - t.shape[1]), value, dtype=t.dtype, device=t.device)
+    return torch.cat([pad, t] if left else [t, pad], dim=1)
+
+
+class CurricleGRPOTrainer(GRPOTrainer):
+    """``GRPOTrainer`` with DAPO's dynamic sampling when ``dynamic_filter`` is set: after a
+    step's generation, each process's zero-variance groups are replaced by groups of fresh
+    prompts (generated and scored the same way), up to ``max_resamples`` rounds; every
+    process runs the same number of rounds."""
+
+    def __init__(self, *a, dynamic_filter: int | None = None, reward: GradedReward | None = None,
+                 prompts: Sequence[Prompt] = (), **kw):
+        super().__init__(*a, **kw)
+        self.dynamic_filter = dynamic_filter
+        self.graded = reward
+        self.prompt_list = list(prompts)
+        self.replaced = 0
+        self._positions: dict[int, int] = {}
+
+    def _generate_and_score_completions(self, inputs):
+        out = super()._generate_and_score_completions(inputs)
+        if not self.dynamic_filter or not self.model.training:
+            return out
+        g = self.num_generations
+        step = self.state.global_step
+        positions = self._positions
+        for attempt in range(self.dynamic_filter):
+            if attempt == 0:
+                local = self.graded.last_local
+                dead = [k for k in range(0, len(local), g) if len({s for s in local[k:k + g] if s is not None}) <= 1]
+            n = torch.tensor(len(dead), device=self.accelerator.device)
+            n_max = int(self.accelerator.gather(n).max().item())
+            if n_max == 0:
+                break
+            rows = replacement_prompts(self.prompt_list, self.args.seed, step, attempt,
+                                       self.accelerator.process_index, n_max)
+            repl_inputs = [dict(self.train_dataset[positions[r]]) for r in rows for _ in range(g)]
+            repl = super()._generate_and_score_completions(repl_inputs)
+            alive = [k for k in range(0, len(self.graded.last_local), g)
+                     if len({s for s in self.graded.last_local[k:k + g] if s is not None}) > 1]
+            n_use = min(len(dead), len(alive))
+            out = self._splice(out, dead[:n_use], repl, alive[:n_use], g)
+            self.replaced += n_use
+            dead = dead[n_use:]
+            if not dead:
+                break
+        loss_mask = out["completion_mask"] if "tool_mask" not in out else out["completion_mask"] * out["tool_mask"]
+        out["num_items_in_batch"] = self.accelerator.gather(loss_mask.sum()).sum()
+        return out
+
+    def _splice(self, out: dict, dst: list[int], src_out: dict, src: list[int], g: int) -> dict:
+        """``out`` with groups starting at ``dst`` replaced by ``src_out``'s groups at ``src``."""
+        if not dst:
+            return out
+        left = {"prompt_ids", "prompt_mask"}
+        values = {"prompt_ids": self.processing_class.pad_token_id, "completion_ids": self.processing_class.pad_token_id}
+        di = torch.tensor([k + j for k in dst for j in range(g)])
+        si = torch.tensor([k + j for k in src for j in range(g)])
+        merged = dict(out)
+        for key, a in out.items():
+            b = src_out.get(key)
+            if key == "num_items_in_batch" or not isinstance(a, torch.Tensor) or b is None or a.dim() == 0:
+                continue
+            if a.dim() == 2:
+                width = max(a.shape[1], b.shape[1])
+                pad_value = values.get(key, 1 if key == "tool_mask" else 0)
+                a = _pad_to(a, width, pad_value, key in left)
+                b = _pad_to(b, width, pad_value, key in left)
+            a = a.clone()
+            a[di.to(a.device)] = b[si.to(b.device)].to(a.dtype)
+            merged[key] = a
+        return merged
+
+
+class RLCallback(TrainerCallback):
+    """Observations for the policy, held-out evaluation, flags, logs and checkpointed state."""
+
+    def __init__(self, sampler: PromptSampler, reward: GradedReward, evaluator: Evaluator, tasks: Sequence[Task],
+                 eval_every: int, guards, out: Path, rollout_budget: int | None = None, tensorboard: bool = True,
+                 eval_split: str = "test", trainer=None, trace_prompts: bool = False):
+        self.sampler, self.reward, self.evaluator = sampler, reward, evaluator
+        self.tasks = list(tasks)
+        self.eval_every = eval_every
+        self.guards = guards
+        self.out = Path(out)
+        self.budget = rollout_budget
+        self.tensorboard = tensorboard
+        self.history: list[dict[str, Any]] = []  # per evaluation: step, rollouts, reward, metric, length, format
+        self._window: dict[str, list] = {"rewards": [], "lengths": [], "reasons": Counter(), "n": 0}
+        self._sinks: list = []
+        self._main = True
+        self._last_eval = -1
+        self.flags: list[dict[str, Any]] = []
+        self.evaluator_split = eval_split
+        self._trainer_ref = trainer
+        self.trace = trace_prompts
+        self._rank = 0
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        self._main = state.is_world_process_zero
+        self._rank = args.process_index
+        self.out.mkdir(parents=True, exist_ok=True)
+        start = state.global_step
+        if start > 0:
+            self._resume(Path(args.output_dir) / f"checkpoint-{start}")
+        else:
+            if self._main:
+                for name in (METRICS, CURRICULUM_LOG, EVENTS, "final_scores.json"):
+                    (self.out / name).unlink(missing_ok=True)
+            (self.out / f"prompt_order.rank{self._rank}.jsonl").unlink(missing_ok=True)
+        if self._main:
+            self._sinks = [JsonlSink(self.out, start, None)]
+            if self.tensorboard:
+                self._sinks.append(TensorBoardSink(self.out, start, None))
+        if start == 0:
+            self._append(CURRICULUM_LOG, {"event": "start", "step": 0, "curriculum": self.sampler.policy.name,
+                                          "prompts": len(self.sampler.policy.prompts),
+                                          "prompts_per_step": self.sampler.k, "num_generations": self.sampler.g})
+            self._evaluate(0, model, {})
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        step = state.global_step
+        groups, stats = self.reward.take()
+        record = self.sampler.observe(step - 1, groups)
+        if record is not None:
+            self._append(CURRICULUM_LOG, record)
+        drawn = self.sampler.drawn.get(step - 1) or []
+        if self.trace:
+            with open(self.out / f"prompt_order.rank{self._rank}.jsonl", "a", encoding="utf-8") as f:
+                f.write(json.dumps({"step": step, "rows": drawn}) + "\n")
+        prompts = self.sampler.policy.prompts
+        index = self.sampler.policy.index
+        row = {"rollouts": self.reward.rollouts, "reward": float(np.mean(stats["rewards"])) if stats["rewards"] else None,
+               "zero_variance_groups": stats["zero_var"] / stats["groups"] if stats["groups"] else None,
+               "completion_length": float(np.mean(stats["lengths"])) if stats["lengths"] else None,
+               "drawn/difficulty": float(np.mean([prompts[index[r]].difficulty for r in drawn])) if drawn else None}
+        for cat, n in Counter(prompts[index[r]].category for r in drawn).items():
+            row[f"drawn/{cat}"] = n
+        for reason, n in stats["reasons"].items():
+            row[f"ungraded/{reason}"] = n
+        if getattr(self._trainer_ref, "replaced", None) is not None:
+            row["replaced_groups"] = self._trainer_ref.replaced
+        row.update({f"curriculum/{k}": v for k, v in (record or {}).items()
+                    if isinstance(v, (int, float)) and k != "step"})
+        self._write(step, {k: v for k, v in row.items() if v is not None})
+        w = self._window
+        w["rewards"].extend(stats["rewards"])
+        w["lengths"].extend(stats["lengths"])
+        w["reasons"].update(stats["reasons"])
+        w["n"] += len(stats["lengths"])
+        if step % self.eval_every == 0 or step >= self.sampler.steps:
+            self._evaluate(step, model, w)
+            self._window = {"rewards": [], "lengths": [], "reasons": Counter(), "n": 0}
+        if self.budget is not None and self.reward.rollouts >= self.budget:
+            if self._last_eval != step:
+                self._evaluate(step, model, self._window)
+            self._append(EVENTS, {"step": step, "event": "budget", "rollouts": self.reward.rollouts})
+            control.should_training_stop = True
+
+    def _evaluate(self, step: int, model, window: dict) -> None:
+        scores = self.evaluator.evaluate(model, split=self.evaluator_split)
+        self._last_eval = step
+        metric = {t: s.get("exact_match", s.get("score")) for t, s in scores.items()}
+        vals = [v for v in metric.values() if v is not None]
+        fmt = sum(window["reasons"][r] for r in FORMAT_REASONS) / window["n"] if window.get("n") else None
+        entry = {"step": step, "rollouts": self.reward.rollouts, "metric": metric,
+                 "mean": float(np.mean(vals)) if vals else None, "worst": float(np.min(vals)) if vals else None,
+                 "reward": float(np.mean(window["rewards"])) if window.get("rewards") else None,
+                 "length": float(np.mean(window["lengths"])) if window.get("lengths") else None, "format": fmt}
+        self.history.append(entry)
+        flat = {"rollouts": self.reward.rollouts}
+        for t, s in scores.items():
+            for k, v in s.items():
+                if isinstance(v, (int, float)) and np.isfinite(v):
+                    flat[f"eval/{t}/{k}"] = float(v)
+        if vals:
+            flat["eval/mean"], flat["eval/worst"] = entry["mean"], entry["worst"]
+        self._write(step, flat)
+        self._flags(step)
+
+    def _flags(self, step: int) -> None:
+        h = [e for e in self.history if e["reward"] is not None]
+        g = self.guards
+        if len(h) >= g.window:
+            a, b = h[-g.window], h[-1]
+            if b["reward"] - a["reward"] >= g.reward_rise and a["mean"] - b["mean"] >= g.metric_fall:
+                self._flag(step, "reward-hacking", reward=[a["reward"], b["reward"]], metric=[a["mean"], b["mean"]],
+                           since_step=a["step"])
+        if len(h) >= 2 and h[0]["length"] and h[-1]["length"]:
+            ratio = h[-1]["length"] / h[0]["length"]
+            if ratio >= g.length_ratio or ratio <= 1 / g.length_ratio:
+                self._flag(step, "length-drift", ratio=ratio, first=h[0]["length"], now=h[-1]["length"])
+        if len(h) >= 2 and h[-1]["format"] is not None and h[-1]["format"] >= g.format_share \
+                and h[-1]["format"] > (h[0]["format"] or 0.0):
+            self._flag(step, "format-drift", share=h[-1]["format"], first=h[0]["format"])
+
+    def _flag(self, step: int, kind: str, **detail) -> None:
+        if self.flags and self.flags[-1]["event"] == kind and self.flags[-1]["step"] == step:
+            return
+        rec = {"step": step, "event": kind, **detail}
+        self.flags.append(rec)
+        self._append(EVENTS, rec)
+
+    def on_train_end(self, args, state, control, model=None, **kwargs):
+        if self._last_eval != state.global_step:
+            self._evaluate(state.global_step, model, self._window)
+        if self._main:
+            heldout = self.evaluator.evaluate(model, split="heldout")
+            final = {"step": state.global_step, "rollouts": self.reward.rollouts, "test": self.history[-1]["metric"],
+                     "heldout": heldout, "flags": self.flags, "history": self.history,
+                     "pass_rates": self.sampler.policy.pass_rate_summary()}
+            atomic.write_text(self.out / "final_scores.json", json.dumps(final, indent=1) + "\n")
+        for s in self._sinks:
+            s.close()
+        self._sinks = []
+
+    def _write(self, step: int, row: dict) -> None:
+        for s in self._sinks:
+            s.write(step, row)
+
+    def _append(self, name: str, record: dict) -> None:
+        if self._main:
+            with open(self.out / name, "a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+
+    def on_save(self, args, state, control, **kwargs):
+        if not state.is_world_process_zero:
+            return
+        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for s in self._sinks:
+            if isinstance(s, JsonlSink):
+                s.lines
+        saved = {"sampler": self.sampler.state_at(state.global_step), "rollouts": self.reward.rollouts,
+                 "calls": self.reward.calls, "history": self.history, "flags": self.flags,
+                 "last_eval": self._last_eval, "window": {**self._window, "reasons": dict(self._window["reasons"])},
+                 "replaced": getattr(self._trainer_ref, "replaced", 0),
+                 "log_lines": {n: count_lines(self.out / n) for n in (METRICS, CURRICULUM_LOG, EVENTS)},
+                 "trace_lines": count_lines(self.out / "prompt_order.rank0.jsonl")}
+        atomic.write_text(folder / STATE_FILE, json.dumps(saved))
+
+    def _resume(self, folder: Path) -> None:
+        path = folder / STATE_FILE
+        if not path.is_file():
+            raise CurricleError(f"{folder}: no {STATE_FILE}: the checkpoint was not saved with curricle's RL callback")
+        saved = json.loads(path.read_text())
+        self.sampler.load_state(saved["sampler"])
+        self.reward.rollouts, self.reward.calls = saved["rollouts"], saved["calls"]
+        self.history, self.flags, self._last_eval = saved["history"], saved["flags"], saved["last_eval"]
+        w = saved["window"]
+        self._window = {**w, "reasons": Counter(w["reasons"])}
+        if self._trainer_ref is not None:
+            self._trainer_ref.replaced = saved["replaced"]
+        if self._main:
+            for name, lines in saved["log_lines"].items():
+                truncate_jsonl(self.out / name, lines)
+        truncate_jsonl(self.out / f"prompt_order.rank{self._rank}.jsonl", saved["trace_lines"])

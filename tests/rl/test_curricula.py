@@ -1,0 +1,124 @@
+"""Each prompt curriculum's choice and update on scripted pass rates and rewards equals its
+formula; the sampler's layout and its two-step lag; resumable state."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from curricle.errors import CurricleError
+from curricle.rl.config import (
+    CategoryBanditCurriculum,
+    LearnabilityCurriculum,
+    PassRateConfig,
+    TargetDifficultyCurriculum,
+    UniformCurriculum,
+)
+from curricle.rl.curricula import Prompt, build_policy, difficulty_scale, group_advantages, replacement_prompts
+from curricle.rl.hf import PromptSampler
+
+PROMPTS = [Prompt(row=r, task="t", difficulty=d, category=f"t/L{r % 2}") for r, d in
+           enumerate(difficulty_scale([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]))]
+
+
+def policy(cfg, ema=0.5):
+    return build_policy(cfg, PROMPTS, seed=0, pass_rate=PassRateConfig(ema=ema))
+
+
+def test_difficulty_scale_and_advantages():
+    assert difficulty_scale([5, 1, 1, 9]) == pytest.approx([200 / 3, 100 / 6, 100 / 6, 100.0])
+    std = float(np.std([1, 0, 0, 1], ddof=1))  # TRL's group std is unbiased
+    assert group_advantages([1.0, 0.0, 0.0, 1.0], "group") == pytest.approx(
+        [0.5 / (std + 1e-4), -0.5 / (std + 1e-4), -0.5 / (std + 1e-4), 0.5 / (std + 1e-4)])
+    assert group_advantages([1.0, None, 0.0], "none") == [0.5, 0.0, -0.5]
+    assert group_advantages([1.0, 1.0], "group") == [0.0, 0.0] and group_advantages([None, None], "group") == [0, 0]
+
+
+def test_pass_rates_are_an_ema_of_group_means():
+    p = policy(UniformCurriculum(), ema=0.5)
+    p.observe(0, [(3, [1.0, 0.0, 1.0, 1.0]), (4, [None, 0.0])])
+    p.observe(1, [(3, [0.0, 0.0, 0.0, 0.0])])
+    assert p.pass_rates.p == {3: 0.375, 4: 0.0} and p.pass_rates.n == {3: 2, 4: 1}
+
+
+def test_uniform_walks_seeded_epochs():
+    p = policy(UniformCurriculum())
+    snap = p.snapshot()
+    rows = [r for step in range(5) for r in p.choose(snap, step, 4)]
+    assert sorted(rows[:10]) == list(range(10)) and sorted(rows[10:20]) == list(range(10))
+    assert rows == [r for step in range(5) for r in p.choose({}, step, 4)]  # no state read
+
+
+def test_learnability_weights_are_p_times_one_minus_p():
+    p = policy(LearnabilityCurriculum(floor=0.0), ema=1.0)
+    p.observe(0, [(0, [1.0, 1.0]), (1, [0.0, 0.0]), (2, [1.0, 0.0]), (3, [1.0, 1.0, 1.0, 0.0])])
+    w = p.weights(p.snapshot())
+    assert w.tolist() == [0.0, 0.0, 0.25, 0.1875, 0.25, 0.25, 0.25, 0.25, 0.25, 0.25]  # unseen: 0.5 -> 0.25
+    chosen = [r for step in range(200) for r in p.choose(p.snapshot(), step, 3)]
+    assert 0 not in chosen and 1 not in chosen  # solved and failed: never drawn without a floor
+    counts = np.bincount(chosen, minlength=10)
+    assert counts[3] < counts[2]  # p(1-p) = 0.1875 < 0.25
+    record = p.observe(1, [])
+    assert (record["solved"], record["failed"], record["learnable"]) == (1, 1, 8)
+
+
+def test_target_difficulty_follows_adarft():
+    cfg = TargetDifficultyCurriculum(start=0.0, beta=0.5, alpha=2.0, eta=50.0)
+    p = policy(cfg)
+    t = 0.0
+    for step, rewards in enumerate([[1.0, 1.0, 1.0, 0.0], [0.0, 0.0, 0.0, 0.0], [1.0, 0.0, 1.0, 0.0]]):
+        record = p.observe(step, [(0, rewards)])
+        r = float(np.mean(rewards))
+        t = float(np.clip(t + 50.0 * math.tanh(2.0 * (r - 0.5)), 0, 100))
+        assert record == {"event": "target", "step": step, "reward": r, "target": pytest.approx(t),
+                          "previous": pytest.approx(record["previous"])}
+    assert p.target == pytest.approx(t)
+    # The prompts nearest the target: with T = 100 / 3, rows 3 (33.3) then 2 and 4 (22.2, 44.4).
+    chosen = p.choose({"target": 100 / 3, "pass_rates": {}}, 0, 3)
+    assert chosen[0] == 3 and sorted(chosen[1:]) == [2, 4]
+
+
+def test_category_bandit_follows_sec():
+    p = policy(CategoryBanditCurriculum(categories="level", lr=0.5, tau=1.0))
+    assert p.categories == ["t/L0", "t/L1"]
+    record = p.observe(0, [(0, [1.0, 0.0]), (1, [1.0, 1.0])])  # L0: mean |A| of a split group; L1: 0
+    a = float(np.mean(np.abs(group_advantages([1.0, 0.0], "group"))))
+    assert record["q"] == {"t/L0": pytest.approx(0.5 * a), "t/L1": 0.0}
+    probs = np.exp([0.5 * a, 0.0]) / np.exp([0.5 * a, 0.0]).sum()
+    assert list(record["probabilities"].values()) == pytest.approx(probs.round(4).tolist())
+    chosen = [r for step in range(300) for r in p.choose(p.snapshot(), step, 2)]
+    share_l0 = np.mean([r % 2 == 0 for r in chosen])
+    assert abs(share_l0 - probs[0]) < 0.05
+
+
+def test_replacements_are_seeded_and_distinct():
+    a = replacement_prompts(PROMPTS, 0, step=3, attempt=0, process=0, k=4)
+    assert a == replacement_prompts(PROMPTS, 0, 3, 0, 0, 4) and len(set(a)) == 4
+    assert a != replacement_prompts(PROMPTS, 0, 3, 1, 0, 4) and a != replacement_prompts(PROMPTS, 0, 3, 0, 1, 4)
+
+
+def test_sampler_layout_lag_and_resume():
+    p = policy(LearnabilityCurriculum(), ema=1.0)
+    s = PromptSampler(p, steps=4, prompts_per_step=2, num_generations=3, repeat_count=2)
+    it = iter(s)
+    first = [next(it) for _ in range(12)]  # step 0: 2 prompts x 3 generations, the block twice
+    a, b = s.drawn[0]
+    assert first == [a, a, a, b, b, b] * 2
+    second = [next(it) for _ in range(12)]  # step 1: drawn from the initial snapshot too
+    assert second[:6] == [s.drawn[1][0]] * 3 + [s.drawn[1][1]] * 3
+    s.observe(0, [(a, [1.0, 1.0, 1.0]), (b, [0.0, 1.0, 0.0])])
+    state = s.state_at(1)
+    rest = [next(it) for _ in range(12)]  # step 2: from the snapshot after step 0
+    assert s.drawn[2] == p.choose(s.snapshots[0], 2, 2)
+    with pytest.raises(CurricleError, match="step 4 is drawn before step 2's rewards were observed"):
+        next(it)  # step 3 needs step 1 observed
+    # A fresh sampler loaded with the step-1 state draws steps 1 and 2 the same.
+    q = policy(LearnabilityCurriculum(), ema=1.0)
+    t = PromptSampler(q, steps=4, prompts_per_step=2, num_generations=3, repeat_count=2)
+    t.load_state(state)
+    again = iter(t)
+    assert [next(again) for _ in range(12)] == second
+    assert [next(again) for _ in range(12)] == rest
+    assert len(s) == 4 * 2 * 3 * 2

@@ -1,0 +1,148 @@
+"""``curricle rl`` end to end on a tiny checkpoint: TRL's GRPOTrainer drawing prompts from
+curricle's curricula, a SIGKILL resume, rank identity under torchrun, the guards' flags and
+counted grader failures."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.finetune.conftest import tiny_checkpoint
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    return tiny_checkpoint(tmp_path_factory.mktemp("rl-ckpt"))
+
+
+def rl_config(model: Path, kind: str = "learnability", steps: int = 12, **grpo) -> dict:
+    return {
+        "seed": 0, "model": {"path": str(model)},
+        "tasks": [{"name": "rev", "source": {"kind": "builtin", "skill": "reverse", "n_train": 40, "n_heldout": 8,
+                                             "n_test": 8, "levels": [{"min_len": 2, "max_len": 2},
+                                                                     {"min_len": 3, "max_len": 4}]}}],
+        "curriculum": {"kind": kind},
+        "grpo": {"steps": steps, "num_generations": 4, "prompts_per_step": 2, "max_completion_length": 5,
+                 "lr": 1e-3, "reward": "random", **grpo},
+        "eval": {"every": 4},
+        "train": {"save_every": 4, "log_every": 1, "use_cpu": True, "tensorboard": False, "trace_prompts": True},
+    }
+
+
+def rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def cli(*args, **kw):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "curricle.cli", "rl", *map(str, args)], env=env,
+                          capture_output=True, text=True, **kw)
+
+
+pytestmark = pytest.mark.slow
+
+
+def test_rl_end_to_end_and_a_sigkill_resume(tmp_path, checkpoint):
+    cfg = rl_config(checkpoint, steps=40)
+    path = tmp_path / "rl.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    r = cli(path, "--run-dir", tmp_path / "full")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "RL: step 40, 320 rollouts" in r.stdout
+    full = tmp_path / "full"
+    steps = [m for m in rows(full / "metrics.jsonl") if "reward" in m]
+    assert [m["step"] for m in steps] == list(range(1, 41)) and steps[-1]["rollouts"] == 320
+    assert all(0 <= m["zero_variance_groups"] <= 1 for m in steps)
+    evals = [m for m in rows(full / "metrics.jsonl") if "eval/mean" in m]
+    assert [m["step"] for m in evals] == [0, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40]
+    log = rows(full / "curriculum_log.jsonl")
+    assert log[0]["event"] == "start" and [e["event"] for e in log[1:]] == ["learnability"] * 40
+    assert (full / "final" / "config.json").is_file()
+
+    run = tmp_path / "killed"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "curricle.cli", "rl", str(path), "--run-dir", str(run)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 180
+    while not (run / "checkpoints" / "checkpoint-8" / "curricle_rl.json").is_file():
+        assert proc.poll() is None, "the run ended before its step-8 checkpoint"
+        assert time.time() < deadline
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (run / "final").exists()
+    r = cli(path, "--run-dir", run, "--resume")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert rows(run / "prompt_order.rank0.jsonl") == rows(full / "prompt_order.rank0.jsonl")
+    assert rows(run / "curriculum_log.jsonl") == rows(full / "curriculum_log.jsonl")
+    a = [m for m in rows(full / "metrics.jsonl") if "reward" in m]
+    b = [m for m in rows(run / "metrics.jsonl") if "reward" in m]
+    assert [(m["step"], m["rollouts"], m["reward"]) for m in a] == [(m["step"], m["rollouts"], m["reward"]) for m in b]
+
+
+def test_every_process_draws_the_same_prompts(tmp_path, checkpoint):
+    cfg = rl_config(checkpoint, kind="category-bandit", steps=6)
+    path = tmp_path / "rl.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    torchrun = Path(sys.executable).with_name("torchrun")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    r = subprocess.run([str(torchrun), "--nproc_per_node=2", "-m", "curricle.cli", "rl", str(path), "--run-dir",
+                        str(tmp_path / "ddp")], env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert cli(path, "--run-dir", tmp_path / "one").returncode == 0
+    zero, one = rows(tmp_path / "ddp" / "prompt_order.rank0.jsonl"), rows(tmp_path / "ddp" / "prompt_order.rank1.jsonl")
+    assert zero == one == rows(tmp_path / "one" / "prompt_order.rank0.jsonl") and len(zero) == 6
+    # The policy saw every process's groups: the same bandit values as one process.
+    assert rows(tmp_path / "ddp" / "curriculum_log.jsonl") == rows(tmp_path / "one" / "curriculum_log.jsonl")
+
+
+def test_the_guards_flag_hacking_and_drift():
+    from curricle.rl.config import GuardSettings
+    from curricle.rl.hf import RLCallback
+
+    cb = RLCallback.__new__(RLCallback)
+    cb.guards, cb.flags, cb.history, cb._main = GuardSettings(window=3), [], [], False
+    for step, (reward, metric, length, fmt) in enumerate([(0.2, 0.5, 4.0, 0.0), (0.3, 0.45, 5.0, 0.05),
+                                                          (0.4, 0.40, 7.0, 0.3)]):
+        cb.history.append({"step": step, "reward": reward, "mean": metric, "length": length, "format": fmt})
+        cb._flags(step)
+    assert [(f["event"], f["step"]) for f in cb.flags] == [("reward-hacking", 2), ("length-drift", 2),
+                                                            ("format-drift", 2)]
+    assert cb.flags[0]["reward"] == [0.2, 0.4] and cb.flags[0]["metric"] == [0.5, 0.4]
+    assert cb.flags[1]["ratio"] == pytest.approx(1.75)
+
+
+def hang_on_x(item, completion):
+    if "x" in completion:
+        time.sleep(30)
+    return 1.0
+
+
+def test_the_reward_counts_ungraded_completions(tmp_path):
+    from curricle.graders.config import PythonGraderConfig
+    from curricle.graders.runner import GraderRunner
+    from curricle.rl.hf import GradedReward
+    from curricle.tasks.config import ScoringConfig
+    from curricle.tasks.items import TaskItem
+    from curricle.tasks.load import Task
+
+    task = Task("t", "t", ScoringConfig(), [TaskItem("a", "p", "c")], [], [])
+    runner = GraderRunner(PythonGraderConfig(function=f"{__name__}:hang_on_x"), timeout_s=1.0)
+    try:
+        reward = GradedReward([(task, task.train[0])] * 4, {"t": runner}, num_generations=2)
+        scores = reward(prompts=["p"] * 4, completions=["ok", "x", "ok", "ok"], curricle_row=[0, 1, 2, 3])
+        assert scores == [1.0, None, 1.0, 1.0]
+        groups, stats = reward.take()
+        assert groups == [(0, [1.0, None]), (2, [1.0, 1.0])] and stats["reasons"] == Counter({"timeout": 1})
+        assert stats["zero_var"] == 2 and reward.rollouts == 4  # one graded value, or all equal: no variance
+    finally:
+        runner.close()
