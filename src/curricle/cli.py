@@ -26,6 +26,8 @@ COMMANDS = Registry("command", {
     "train": "curricle.train.command:train_command",
     "finetune": "curricle.finetune.command:finetune_command",
     "rl": "curricle.rl.command:rl_command",
+    "rft": "curricle.rft.command:rft_command",
+    "pipeline": "curricle.pipeline.command:pipeline_command",
     "mix-search": "curricle.search.command:mix_search_command",
     "demo": "curricle.demo.command:run_demo",
     "probe": "curricle.probes.command:probe_command",
@@ -150,6 +152,31 @@ def rl(
     sampling, a held-out exact-match check with reward-hacking and drift flags.
     """
     _run("rl", config, run_dir, resume=resume, max_steps=max_steps, verbose=verbose)
+
+
+@app.command()
+def rft(
+    checkpoint: Path = typer.Argument(..., help="An HF checkpoint directory to sample from."),
+    config: Path = typer.Argument(..., help="RFT config (YAML): tasks, samples per prompt, temperature, keep."),
+    out: Path = typer.Option(..., "--out", help="The fine-tuning task file to write (JSON Lines)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
+) -> None:
+    """Rejection sampling: sample completions, grade them, keep the passing ones as a fine-tuning task."""
+    _run("rft", checkpoint, config, out, verbose=verbose)
+
+
+@app.command()
+def pipeline(
+    config: Path = typer.Argument(..., help="Pipeline (YAML): the model to start from, stages, selection rule, evaluation."),
+    run_dir: Path = typer.Option(..., "--run-dir", help="Each stage's run goes under it; pipeline.json at the end."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
+) -> None:
+    """Run post-training stages in order (pretrain, finetune, rl, rft), each from the previous
+    stage's chosen checkpoint, then compare the checkpoints on several criteria.
+
+    A rerun skips the stages that are done and continues an interrupted one.
+    """
+    _run("pipeline", config, run_dir, verbose=verbose)
 
 
 @app.command("mix-search")

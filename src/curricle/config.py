@@ -167,13 +167,17 @@ def read_yaml(path: Path | str, what: str = "config file") -> Any:
         raise CurricleError(f"{path}: not valid UTF-8 ({err.reason} at byte {err.start})") from None
 
 
-def load_model_file(path: Path | str, model: type[BaseModel], what: str = "config file") -> Any:
-    """A YAML file validated as ``model`` (an empty file: the defaults), errors in one line."""
-    data = read_yaml(path, what)
+def parse_model(data: Any, model: type[BaseModel], where: str) -> Any:
+    """``data`` validated as ``model``; errors are one line naming ``where`` and the field."""
     try:
         return model.model_validate(data or {})
     except ValidationError as err:
-        raise CurricleError(f"{path}: {_format_error(err)}") from None
+        raise CurricleError(f"{where}: {_format_error(err)}") from None
+
+
+def load_model_file(path: Path | str, model: type[BaseModel], what: str = "config file") -> Any:
+    """A YAML file validated as ``model`` (an empty file: the defaults), errors in one line."""
+    return parse_model(read_yaml(path, what), model, str(path))
 
 
 def load_config(path: Path | str, overrides: dict[str, Any] | None = None) -> RunConfig:

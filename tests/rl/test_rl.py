@@ -146,3 +146,40 @@ def test_the_reward_counts_ungraded_completions(tmp_path):
         assert stats["zero_var"] == 2 and reward.rollouts == 4  # one graded value, or all equal: no variance
     finally:
         runner.close()
+
+
+def test_dynamic_filter_splices_replacement_groups_into_the_batch():
+    import torch
+
+    from curricle.rl.hf import CurricleGRPOTrainer
+
+    class Tok:
+        pad_token_id = 9
+
+    t = CurricleGRPOTrainer.__new__(CurricleGRPOTrainer)
+    t.processing_class = Tok()
+    out = {"prompt_ids": torch.tensor([[1, 2], [1, 2], [3, 4], [3, 4]]),
+           "prompt_mask": torch.ones(4, 2, dtype=torch.long),
+           "completion_ids": torch.tensor([[5], [5], [6], [6]]), "completion_mask": torch.ones(4, 1, dtype=torch.long),
+           "advantages": torch.tensor([0.0, 0.0, 1.0, -1.0]), "num_items_in_batch": torch.tensor(4)}
+    repl = {"prompt_ids": torch.tensor([[7, 7, 7], [7, 7, 7]]), "prompt_mask": torch.ones(2, 3, dtype=torch.long),
+            "completion_ids": torch.tensor([[8, 8], [8, 9]]), "completion_mask": torch.tensor([[1, 1], [1, 0]]),
+            "advantages": torch.tensor([0.7, -0.7]), "num_items_in_batch": torch.tensor(3)}
+    got = t._splice(out, [0], repl, [0], g=2)
+    # Group 0 (zero variance) replaced; prompts left-padded, completions right-padded to the new widths.
+    assert got["prompt_ids"].tolist() == [[7, 7, 7], [7, 7, 7], [9, 3, 4], [9, 3, 4]]
+    assert got["prompt_mask"].tolist() == [[1, 1, 1], [1, 1, 1], [0, 1, 1], [0, 1, 1]]
+    assert got["completion_ids"].tolist() == [[8, 8], [8, 9], [6, 9], [6, 9]]
+    assert got["completion_mask"].tolist() == [[1, 1], [1, 0], [1, 0], [1, 0]]
+    assert got["advantages"].tolist() == pytest.approx([0.7, -0.7, 1.0, -1.0])
+
+
+def test_dynamic_filter_replaces_dead_groups_and_counts_their_rollouts(tmp_path, checkpoint):
+    cfg = rl_config(checkpoint, kind="dynamic-filter", steps=8)
+    path = tmp_path / "rl.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    r = cli(path, "--run-dir", tmp_path / "run")
+    assert r.returncode == 0, r.stderr[-3000:]
+    steps = [m for m in rows(tmp_path / "run" / "metrics.jsonl") if "reward" in m]
+    # Coin rewards: a group of 4 is dead with probability 1/8, so some steps generate again.
+    assert steps[-1]["replaced_groups"] > 0 and steps[-1]["rollouts"] > 8 * 2 * 4

@@ -1,0 +1,1 @@
+"""Rejection-sampling fine-tuning: sample, grade, keep the successes as a fine-tuning task."""

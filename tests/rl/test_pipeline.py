@@ -1,0 +1,59 @@
+"""``curricle pipeline``: stages in order, each from the previous one's chosen checkpoint, and
+the checkpoint table across stages."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from curricle.pipeline.command import choose_checkpoint
+from tests.finetune.conftest import finetune_config, tiny_checkpoint
+
+
+def test_the_chosen_checkpoint_is_the_best_on_disk(tmp_path):
+    run = tmp_path / "s"
+    (run / "final").mkdir(parents=True)
+    rows = [{"step": s, "eval/mean": m} for s, m in ((0, 0.0), (4, 0.6), (8, 0.4), (12, 0.5))]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    ck = [(8, run / "checkpoints" / "checkpoint-8"), (4, run / "checkpoints" / "checkpoint-4")]
+    assert choose_checkpoint(run, "best-mean", ck) == (ck[1][1], 4)
+    assert choose_checkpoint(run, "best-mean", ck[:1]) == (run / "final", 12)  # step 4 is no longer on disk
+    assert choose_checkpoint(run, "last", ck) == (run / "final", 12)
+
+
+@pytest.mark.slow
+def test_a_two_stage_pipeline_runs_end_to_end(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.rl.test_rl import rl_config
+
+    ckpt = tiny_checkpoint(tmp_path / "ckpt")
+    ft = finetune_config(ckpt, steps=8)
+    (tmp_path / "sft.yaml").write_text(yaml.safe_dump(ft))
+    rl = rl_config(tmp_path / "ignored", kind="target-difficulty", steps=4)
+    (tmp_path / "rl.yaml").write_text(yaml.safe_dump(rl))
+    line = {"name": "line", "model": {"path": str(ckpt)},
+            "stages": [{"name": "sft", "kind": "finetune", "config": str(tmp_path / "sft.yaml")},
+                       {"name": "grpo", "kind": "rl", "config": str(tmp_path / "rl.yaml")}],
+            "evaluate": {"tasks": ft["tasks"][:2], "probes": {"suite": {"tasks": ["copy"], "n": 8, "text_domains": []}}}}
+    (tmp_path / "line.yaml").write_text(yaml.safe_dump(line))
+    run = [sys.executable, "-m", "curricle.cli", "pipeline", str(tmp_path / "line.yaml"), "--run-dir", str(tmp_path / "run")]
+    r = subprocess.run(run, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = json.loads((tmp_path / "run" / "pipeline.json").read_text())
+    sft, grpo = out["stages"]
+    assert sft["from"] == str(ckpt) and grpo["from"] == sft["chosen"]
+    cfg = yaml.safe_load((tmp_path / "run" / "grpo" / "config.yaml").read_text())
+    assert cfg["model"]["path"] == sft["chosen"]  # the rl stage started from the finetune stage's checkpoint
+    assert [r["stage"] for r in out["table"]] == ["start", "sft", "grpo"] and out["best"] in ("start", "sft", "grpo")
+    for row in out["table"]:
+        assert set(row["test"]) == {"reverse", "uppercase"} and row["probes"].keys() == {"probe:copy"}
+        assert row["length"] is not None and row["worst"] <= row["mean"]
+    assert out["table"][0]["tokens"] == 0 < out["table"][1]["tokens"] < out["table"][2]["tokens"]
+    assert "pipeline line: best =" in r.stdout
+    # A rerun skips the finished stages.
+    again = subprocess.run(run, capture_output=True, text=True)
+    assert again.returncode == 0 and json.loads((tmp_path / "run" / "pipeline.json").read_text())["stages"] == out["stages"]

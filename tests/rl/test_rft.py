@@ -1,0 +1,58 @@
+"""Rejection-sampling fine-tuning keeps exactly the passing completions, and its file is a task
+``curricle finetune`` reads."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from curricle.rft.command import select
+from tests.finetune.conftest import tiny_checkpoint
+
+
+def test_select_keeps_passing_unique_shortest_first():
+    completions = [" abc", " a", " abc", " ab", " zz", " a"]
+    scores = [1.0, 1.0, 1.0, 0.0, 1.0, None]
+    assert select(completions, scores, keep=2, order="shortest") == [" a", " zz"]
+    assert select(completions, scores, keep=5, order="first") == [" abc", " a", " zz"]
+    assert select(completions, [0.0] * 6, keep=3, order="shortest") == []
+
+
+def even_length(item, completion):
+    return float(len(completion) % 2 == 0)
+
+
+@pytest.mark.slow
+def test_rft_writes_the_passing_completions_as_a_task(tmp_path):
+    from curricle.rft.command import rft_command
+    from curricle.tasks.config import TaskConfig
+    from curricle.tasks.load import build_tasks
+
+    ckpt = tiny_checkpoint(tmp_path / "ckpt")
+    cfg = {"tasks": [{"name": "rev", "source": {"kind": "builtin", "skill": "reverse", "n_train": 12, "n_heldout": 4,
+                                                "n_test": 3},
+                      "grader": {"kind": "python", "function": f"{__name__}:even_length"}}],
+           "samples": 6, "max_new_tokens": 4, "keep": 2, "grader_timeout_s": 20}
+    (tmp_path / "rft.yaml").write_text(yaml.safe_dump(cfg))
+    out = tmp_path / "rft.jsonl"
+    result = rft_command(ckpt, tmp_path / "rft.yaml", out)
+    samples = [json.loads(line) for line in out.with_suffix(".samples.jsonl").read_text().splitlines()]
+    assert len(samples) == 12 * 6 and all(s["score"] == float(len(s["completion"]) % 2 == 0) for s in samples)
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    kept = [r for r in records if r["split"] == "train"]
+    by_item: dict[str, list[str]] = {}
+    for s in samples:
+        by_item.setdefault(s["item"], []).append(s)
+    want = []
+    for item, ss in by_item.items():
+        passing = sorted(dict.fromkeys(s["completion"] for s in ss if s["score"] == 1.0), key=len)[:2]
+        want += [(item, c) for c in passing]
+    assert sorted((r["id"].split(":")[1], r["completion"]) for r in kept) == sorted(want) and want
+    assert result["tasks"]["rev"]["kept"] == len(want)
+    assert result["tasks"]["rev"]["passed"] == sum(s["score"] == 1.0 for s in samples)
+    assert [r["split"] for r in records if r["split"] != "train"] == ["heldout"] * 4 + ["test"] * 3
+    (task,) = build_tasks([TaskConfig.model_validate({"name": "rev-rft", "source": {
+        "kind": "jsonl", "path": str(out), "split_field": "split"}})])
+    assert len(task.train) == len(want) and len(task.heldout) == 4 and len(task.test) == 3
