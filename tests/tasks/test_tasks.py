@@ -21,9 +21,10 @@ def tasks(*configs, tokenizer=None):
 def test_builtin_levels_difficulty_and_disjoint_splits():
     (t,) = tasks({"name": "add", "source": {"kind": "builtin", "skill": "arithmetic", "n_train": 300, "n_heldout": 30,
                                             "n_test": 30, "levels": [{"digits": 1}, {"digits": 2}, {"digits": 3}]}})
-    # 1-digit sums have few held-out items: level 0 gets its 10 held-out ones and only 5 of its 10 test ones.
-    assert len(t.heldout) == 30 and len(t.test) == 25
-    assert [sum(i.meta["level"] == lv for i in t.test) for lv in range(3)] == [5, 10, 10]
+    # 1-digit sums have 15 distinct held-out items, not the 20 asked: level 0 shares them 8 held-out, 7 test.
+    assert len(t.heldout) == 28 and len(t.test) == 27
+    assert [sum(i.meta["level"] == lv for i in t.heldout) for lv in range(3)] == [8, 10, 10]
+    assert [sum(i.meta["level"] == lv for i in t.test) for lv in range(3)] == [7, 10, 10]
     # ... and 85 train items, all of them (the space has 100 sums); the other levels their 100 each.
     assert [sum(i.meta["level"] == lv for i in t.train) for lv in range(3)] == [85, 100, 100]
     by_level = {lv: [i for i in t.train if i.meta["level"] == lv] for lv in range(3)}
@@ -38,6 +39,13 @@ def test_builtin_levels_difficulty_and_disjoint_splits():
     assert not prompts & {normalized(i.prompt) for i in t.heldout + t.test}
     assert not {i.id for i in t.heldout} & {i.id for i in t.test}
     assert all(i.completion == str(eval(i.prompt.rstrip("="))) for i in t.train[:50])
+
+
+def test_a_small_held_out_space_is_shared_in_the_asked_proportion(caplog):
+    (t,) = tasks({"name": "add1", "source": {"kind": "builtin", "skill": "arithmetic", "params": {"digits": 1},
+                                             "n_train": 2000, "n_heldout": 32, "n_test": 64}})
+    assert (len(t.train), len(t.heldout), len(t.test)) == (85, 5, 10)
+    assert "15 distinct held-out items, not 96: 5 held-out, 10 test" in caplog.text
 
 
 def test_transform_difficulty_is_length_times_depth():

@@ -14,10 +14,14 @@ copy, distractor facts, words between subject and verb); without levels, ``m``.
 
 from __future__ import annotations
 
+import logging
+
 from curricle.errors import CurricleError
 from curricle.synthetic import make_generator
 from curricle.tasks.config import BuiltinTaskConfig
 from curricle.tasks.items import Split, TaskItem
+
+log = logging.getLogger(__name__)
 
 
 def _shares(n: int, parts: int) -> list[int]:
@@ -39,9 +43,16 @@ def load_builtin(config: BuiltinTaskConfig, task: str) -> tuple[list[TaskItem], 
         # n items of a split are the same whatever n is asked for).
         for split, n in (("train", train[lv]), ("heldout", heldout[lv] + test[lv])):
             new = [i for i in gen.items(split, n + len(drawn), at_most=True) if i.key not in drawn][:n]
+            # The level's held-out items first, then its test items: both from the held-out split.
+            # A generator with fewer distinct held-out items than asked for shares them in the
+            # asked proportion, so a test split is never left empty while held-out has items.
+            n_held = heldout[lv]
+            if split != "train" and len(new) < n:
+                n_held = min(len(new) - (1 if test[lv] and len(new) > 1 else 0), round(len(new) * heldout[lv] / n))
+                log.warning("task %s: %s gives %d distinct held-out items, not %d: %d held-out, %d test",
+                            task, config.skill, len(new), n, n_held, len(new) - n_held)
             for k, item in enumerate(new):
-                # The level's held-out items first, then its test items: both from the held-out split.
-                which = "train" if split == "train" else ("heldout" if k < heldout[lv] else "test")
+                which = "train" if split == "train" else ("heldout" if k < n_held else "test")
                 drawn[item.key] = (lv, which, item)
     measures = {key: gens[lv].difficulty(item) for key, (lv, _, item) in drawn.items()}
     top = max(measures.values(), default=0.0)
