@@ -259,15 +259,19 @@ def study(
 
 @app.command()
 def report(
-    run_dir: Path = typer.Argument(..., help="A curricle run directory (finished or still running)."),
+    run_dir: Path = typer.Argument(..., help="A curricle run directory (train, finetune, rl or pipeline; "
+                                             "finished or still running)."),
     out: Optional[Path] = typer.Option(None, "--out", help="The HTML file (default: RUN/report.html)."),
     probes: Optional[List[Path]] = typer.Option(
         None, "--probes", help="More probe results (from 'curricle probe'); RUN/probes.jsonl is always read."),
     map_config: Optional[Path] = typer.Option(None, "--map-config", help="Map settings (YAML), as for 'curricle map'."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
 ) -> None:
-    """One self-contained HTML page of a run: losses, mixture, audit log, skill map, curation
-    funnel, stability events and a checkpoint table. Opens offline in any browser."""
+    """One self-contained HTML page of a run, opening offline in any browser. A training run:
+    losses, mixture, audit log, skill map, curation funnel, stability events, checkpoints. A
+    fine-tuning run: per-task curves, forgetting matrix, curriculum log. An RL run: reward and
+    held-out metric, zero-variance groups, what was drawn, grader reasons, flags. A pipeline: the
+    checkpoint table across stages, and each stage's own report."""
     _run("report", run_dir, out, probes or [], map_config, verbose=verbose)
 
 

@@ -54,6 +54,16 @@ def test_a_two_stage_pipeline_runs_end_to_end(tmp_path):
         assert row["length"] is not None and row["worst"] <= row["mean"]
     assert out["table"][0]["tokens"] == 0 < out["table"][1]["tokens"] < out["table"][2]["tokens"]
     assert "pipeline line: best =" in r.stdout
+    # The report: the table, and each stage's own page from the files the stages wrote.
+    from curricle.report.command import report_command
+    from tests.report.conftest import embedded
+
+    page = report_command(tmp_path / "run")
+    data = embedded(page.read_text())
+    assert data["kind"] == "pipeline" and data["best"] == out["best"]
+    assert data["stage_reports"] == {"sft": "sft/report.html", "grpo": "grpo/report.html"}
+    assert embedded((tmp_path / "run" / "grpo" / "report.html").read_text())["kind"] == "rl"
+    assert embedded((tmp_path / "run" / "sft" / "report.html").read_text())["kind"] == "finetune"
     # A rerun skips the finished stages.
     again = subprocess.run(run, capture_output=True, text=True)
     assert again.returncode == 0 and json.loads((tmp_path / "run" / "pipeline.json").read_text())["stages"] == out["stages"]

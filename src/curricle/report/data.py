@@ -63,6 +63,14 @@ def read_jsonl(path: Path) -> tuple[list[dict[str, Any]], int]:
     return rows, bad
 
 
+def read_json(path: Path) -> dict[str, Any] | None:
+    """A JSON file's object, or None if it is missing or unreadable (a run still writing it)."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
 def _num(v: Any) -> float | int | None:
     """A finite number as it was logged (integers stay integers), else None."""
     if isinstance(v, bool) or not isinstance(v, (int, float)):

@@ -326,6 +326,14 @@ __all__ = ["losses", "mixture", "schedules", "skill_map", "funnel", "mean_eval",
 
 # -- fine-tuning runs ----------------------------------------------------------------------
 
+def _se_band(x: list, y: list, se: list, color: str, group: str) -> go.Scatter:
+    """The ±1 standard-error band around ``y`` (points without a value or an error are gaps)."""
+    lo = [v - e if v is not None and e is not None else None for v, e in zip(y, se)]
+    hi = [v + e if v is not None and e is not None else None for v, e in zip(y, se)]
+    return go.Scatter(x=x + x[::-1], y=hi + lo[::-1], fill="toself", fillcolor=color, opacity=0.12,
+                      line={"width": 0}, hoverinfo="skip", showlegend=False, legendgroup=group)
+
+
 def _stage_marks(fig: go.Figure, ft: dict[str, Any], x_of) -> None:
     """Stage boundaries (dashed, named) and revisits (dotted) from the curriculum log."""
     for e in ft["log"]:
@@ -354,12 +362,8 @@ def finetune_tasks(ft: dict[str, Any], colors: dict[str, str]) -> go.Figure | No
 
     fig = go.Figure()
     for task in ft["tasks"]:
-        y, se = ev["score"][task], ev["se"][task]
-        color = colors[task]
-        lo = [v - s if v is not None and s is not None else None for v, s in zip(y, se)]
-        hi = [v + s if v is not None and s is not None else None for v, s in zip(y, se)]
-        fig.add_trace(go.Scatter(x=x + x[::-1], y=hi + lo[::-1], fill="toself", fillcolor=color, opacity=0.12,
-                                 line={"width": 0}, hoverinfo="skip", showlegend=False, legendgroup=task))
+        y, color = ev["score"][task], colors[task]
+        fig.add_trace(_se_band(x, y, ev["se"][task], color, task))
         dash = "dot" if task in ft["eval_only"] else "solid"
         fig.add_trace(go.Scatter(x=x, y=y, name=f"{task} ({ft['metrics'][task]})", mode="lines+markers",
                                  line={"color": color, "dash": dash}, marker={"size": 4}, legendgroup=task))
@@ -400,3 +404,92 @@ def forgetting_heatmap(ft: dict[str, Any]) -> go.Figure | None:
                                colorscale="Blues", colorbar={"title": "score"}, hoverongaps=False))
     fig.update_yaxes(autorange="reversed")
     return _layout(fig, "Forgetting matrix R[stage, task]", height=140 + 48 * len(rows), hovermode="closest")
+
+
+def _flag_marks(fig: go.Figure, rl: dict[str, Any], cols: int = 1) -> None:
+    """A dotted red line at each flag, at the rollouts of its step."""
+    at = dict(zip(rl["series"]["step"], rl["series"]["rollouts"]))
+    at.update(zip(rl["eval"]["step"], rl["eval"]["rollouts"]))
+    for f in rl["flags"]:
+        x = at.get(f["step"])
+        if x is None:
+            continue
+        for c in range(1, cols + 1):
+            fig.add_vline(x=x, line={"dash": "dot", "color": "#d62728", "width": 1}, annotation_text=f["event"],
+                          annotation_position="top left", annotation_font={"size": 10, "color": "#d62728"},
+                          row=1, col=c)
+
+
+def rl_progress(rl: dict[str, Any], colors: dict[str, str]) -> go.Figure | None:
+    """Left: training reward (EMA) and the share of zero-variance groups; right: each task's
+    test exact match (±1 s.e.) and their mean, over rollouts; flags marked."""
+    s, ev = rl["series"], rl["eval"]
+    if not s["step"] and not ev["step"]:
+        return None
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08,
+                        subplot_titles=("training reward and zero-variance groups (EMA 0.9)",
+                                        "held-out: test exact match"))
+    fig.add_trace(go.Scatter(x=s["rollouts"], y=_ema(s["reward"]), name="reward", mode="lines",
+                             line={"color": PALETTE[0]}), row=1, col=1)
+    fig.add_trace(go.Scatter(x=s["rollouts"], y=_ema(s["zero_variance"]), name="zero-variance share", mode="lines",
+                             line={"color": "#7f7f7f", "dash": "dash"}), row=1, col=1)
+    x = ev["rollouts"]
+    for task in rl["tasks"]:
+        y, color = ev["score"][task], colors[task]
+        fig.add_trace(_se_band(x, y, ev["se"][task], color, task), row=1, col=2)
+        fig.add_trace(go.Scatter(x=x, y=y, name=task, mode="lines+markers", line={"color": color},
+                                 marker={"size": 4}, legendgroup=task), row=1, col=2)
+    fig.add_trace(go.Scatter(x=x, y=ev["mean"], name="mean over tasks", mode="lines",
+                             line={"color": "#000", "width": 2, "dash": "dot"}), row=1, col=2)
+    _flag_marks(fig, rl, cols=2)
+    fig.update_xaxes(title_text="rollouts (completions generated)")
+    fig.update_yaxes(range=[-0.02, 1.02])
+    return _layout(fig, f"RL with the {rl['curriculum']} curriculum", height=420)
+
+
+def rl_sampling(rl: dict[str, Any]) -> go.Figure | None:
+    """Left: the drawn prompts' mean difficulty (0-100 rank scale) per step, with the target of
+    ``target-difficulty``; right: each category's share of the drawn prompts (EMA)."""
+    s = rl["series"]
+    if not s["step"]:
+        return None
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08,
+                        subplot_titles=("drawn difficulty (0-100: rank among all prompts)",
+                                        "drawn prompts by category (share, EMA 0.9)"))
+    fig.add_trace(go.Scatter(x=s["rollouts"], y=s["difficulty"], name="mean drawn difficulty", mode="lines",
+                             line={"color": PALETTE[1], "width": 1}, opacity=0.5), row=1, col=1)
+    fig.add_trace(go.Scatter(x=s["rollouts"], y=_ema(s["difficulty"]), name="mean drawn difficulty (EMA)",
+                             mode="lines", line={"color": PALETTE[1], "width": 2}), row=1, col=1)
+    if rl["targets"]:
+        at = dict(zip(s["step"], s["rollouts"]))
+        pts = [(at[st + 1], t) for st, t in rl["targets"] if st + 1 in at]
+        fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], name="target T", mode="lines",
+                                 line={"color": "#000", "dash": "dash", "shape": "hv"}), row=1, col=1)
+    colors = domain_colors(rl["categories"])
+    totals = [sum(s["drawn"][c][i] for c in rl["categories"]) for i in range(len(s["step"]))]
+    for c in rl["categories"]:
+        share = [n / t if t else None for n, t in zip(s["drawn"][c], totals)]
+        fig.add_trace(go.Scatter(x=s["rollouts"], y=_ema(share), name=c, mode="lines", stackgroup="drawn",
+                                 line={"color": colors[c], "width": 0.5}), row=1, col=2)
+    fig.update_xaxes(title_text="rollouts (completions generated)")
+    return _layout(fig, "What the curriculum drew", height=400)
+
+
+def pipeline_scores(pl: dict[str, Any], colors: dict[str, str]) -> go.Figure | None:
+    """Each checkpoint's test score per task (bars), its mean and the probes' mean (lines)."""
+    rows = pl["table"]
+    if not rows:
+        return None
+    names = [r["stage"] for r in rows]
+    fig = go.Figure()
+    for task in pl["tasks"]:
+        fig.add_trace(go.Bar(x=names, y=[r["test"].get(task) for r in rows], name=task,
+                             marker={"color": colors[task]}))
+    fig.add_trace(go.Scatter(x=names, y=[r["mean"] for r in rows], name="mean", mode="lines+markers",
+                             line={"color": "#000", "width": 2}))
+    if any(r.get("probe_mean") is not None for r in rows):
+        fig.add_trace(go.Scatter(x=names, y=[r.get("probe_mean") for r in rows], name="probes (regression check)",
+                                 mode="lines+markers", line={"color": "#7f7f7f", "dash": "dash"}))
+    fig.update_layout(barmode="group")
+    return _layout(fig, "Test exact match per task, at each stage's chosen checkpoint", height=420,
+                   xaxis_title="stage", yaxis_title="score", yaxis_range=[0, 1.02], hovermode="closest")

@@ -19,7 +19,7 @@ from typing import Any
 from curricle import atomic
 from curricle.errors import CurricleError
 from curricle.report import figures
-from curricle.report.data import read_jsonl
+from curricle.report.data import read_json, read_jsonl
 from curricle.report.page import _e, _missing, _num, _Page, _section, _table, _td
 
 SCHEMA = "curricle.finetune-report/1"
@@ -32,13 +32,6 @@ def is_finetune_run(run: Path) -> bool:
     return (Path(run) / "curriculum_log.jsonl").is_file()
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
-
-
 def collect_finetune(run: Path | str) -> dict[str, Any]:
     """Everything the fine-tuning report shows, as one JSON-able dict."""
     run = Path(run)
@@ -47,8 +40,8 @@ def collect_finetune(run: Path | str) -> dict[str, Any]:
     rows, bad = read_jsonl(run / "metrics.jsonl")
     log, bad_log = read_jsonl(run / "curriculum_log.jsonl")
     start = next((e for e in log if e.get("event") == "start"), {})
-    forgetting = _read_json(run / "forgetting.json")
-    final = _read_json(run / "final_scores.json")
+    forgetting = read_json(run / "forgetting.json")
+    final = read_json(run / "final_scores.json")
     evals = {}
     for r in rows:
         if "eval/mean" in r or any(k.startswith("eval/") for k in r):

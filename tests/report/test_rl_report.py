@@ -1,0 +1,163 @@
+"""The reports of an RL run and of a pipeline, from files with known contents: reward and
+held-out metric over rollouts, zero-variance groups, drawn difficulty with the target, drawn
+categories, grader reasons, flags; the checkpoint table across stages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from curricle.report.command import report_command
+from curricle.report.rl import LOG_ROWS, collect_rl, is_rl_run
+from tests.report.conftest import embedded, figures
+from tests.report.test_browser import close, open_page
+from tests.report.test_finetune_report import write_finetune_run
+
+STEPS = 8  # 2 prompts x 4 completions a step: 8 rollouts a step
+# Held-out test exact match per evaluation (step: add1, add2).
+TEST = {0: (0.5, 0.0), 4: (0.75, 0.25), 8: (0.5, 0.125)}
+
+
+def write_rl_run(root: Path, log_records: int = STEPS) -> Path:
+    run = root / "rl"
+    run.mkdir(parents=True)
+    (run / "config.yaml").write_text(yaml.safe_dump({"curriculum": {"kind": "target-difficulty"},
+                                                     "grpo": {"steps": STEPS, "rollouts": 64, "reward": "grader"}}))
+    (run / "tasks.json").write_text(json.dumps({"tasks": [{"task": "add1"}, {"task": "add2"}]}))
+    lines = []
+    for step in range(0, STEPS + 1):
+        if step:
+            row = {"step": step, "rollouts": 8 * step, "reward": step / 10, "zero_variance_groups": 0.5 if step < 5
+                   else 0.0, "completion_length": 3.0, "drawn/difficulty": 10.0 * step,
+                   "drawn/add1": 2 if step <= 4 else 0, "drawn/add2": 0 if step <= 4 else 2}
+            if step == 3:
+                row["ungraded/timeout"] = 2
+            if step in (3, 6):
+                row["ungraded/no number in the completion"] = 1
+            lines.append(row)
+        if step in TEST:
+            a, b = TEST[step]
+            lines.append({"step": step, "rollouts": 8 * step, "eval/add1/exact_match": a, "eval/add1/exact_match_se": 0.1,
+                          "eval/add2/exact_match": b, "eval/add2/exact_match_se": 0.1,
+                          "eval/mean": (a + b) / 2, "eval/worst": min(a, b)})
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    log = [{"event": "start", "step": 0, "curriculum": "target-difficulty", "prompts": 40, "prompts_per_step": 2,
+            "num_generations": 4}]
+    log += [{"event": "target", "step": s, "reward": 0.5, "target": 10.0 * (s + 1), "previous": 10.0 * s}
+            for s in range(log_records)]
+    (run / "curriculum_log.jsonl").write_text("".join(json.dumps(e) + "\n" for e in log))
+    events = [{"step": 8, "event": "reward-hacking", "reward": [0.4, 0.8], "metric": [0.5, 0.3125], "since_step": 4},
+              {"step": 8, "event": "budget", "rollouts": 64}]
+    (run / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    history = [{"step": s, "rollouts": 8 * s, "metric": {"add1": a, "add2": b}, "mean": (a + b) / 2,
+                "worst": min(a, b), "reward": None if s == 0 else s / 10, "length": None if s == 0 else 3.0,
+                "format": None if s == 0 else 0.02} for s, (a, b) in TEST.items()]
+    (run / "final_scores.json").write_text(json.dumps({"step": 8, "rollouts": 64, "history": history,
+                                                       "flags": events[:1], "pass_rates": {"seen": 12}}))
+    for step in (4, 8):
+        d = run / "checkpoints" / f"checkpoint-{step}"
+        d.mkdir(parents=True)
+        (d / "trainer_state.json").write_text("{}")
+    return run
+
+
+def test_the_data_behind_every_rl_panel(tmp_path):
+    run = write_rl_run(tmp_path)
+    assert is_rl_run(run) and not is_rl_run(write_finetune_run(tmp_path))
+    rl = collect_rl(run)
+    assert rl["curriculum"] == "target-difficulty" and rl["tasks"] == ["add1", "add2"]
+    assert rl["series"]["rollouts"] == [8 * s for s in range(1, 9)]
+    assert rl["series"]["drawn"] == {"add1": [2, 2, 2, 2, 0, 0, 0, 0], "add2": [0, 0, 0, 0, 2, 2, 2, 2]}
+    assert rl["ungraded"] == {"no number in the completion": 2, "timeout": 2} and rl["completions"] == 64
+    assert rl["eval"]["rollouts"] == [0, 32, 64] and rl["eval"]["score"]["add2"] == [0.0, 0.25, 0.125]
+    assert [f["event"] for f in rl["flags"]] == ["reward-hacking"]  # the budget's end is an event, not a flag
+    assert rl["targets"][:2] == [(0, 10.0), (1, 20.0)]
+    assert [(r["step"], r["reward"], r["mean"]) for r in rl["evaluations"]] == [(0, None, 0.25), (4, 0.4, 0.5),
+                                                                                 (8, 0.8, 0.3125)]
+    assert rl["checkpoints_on_disk"] == [4, 8] and rl["progress"]["finished"]
+
+
+def test_report_command_writes_the_rl_page(tmp_path):
+    out = report_command(write_rl_run(tmp_path), tmp_path / "r.html")
+    text = out.read_text()
+    assert embedded(text)["kind"] == "rl"
+    figs = figures(text)
+    assert len(figs) == 2
+    progress = next(f for f in figs.values() if f["layout"]["title"]["text"].startswith("RL with"))
+    named = {t["name"]: t for t in progress["data"] if t.get("name")}
+    assert named["add1"]["y"] == [0.5, 0.75, 0.5] and named["add1"]["x"] == [0, 32, 64]
+    assert named["mean over tasks"]["y"] == [0.25, 0.5, 0.3125]
+    assert named["zero-variance share"]["y"][0] == 0.5
+    assert [s["x0"] for s in progress["layout"]["shapes"]] == [64, 64]  # the flag, on both panels
+    sampling = next(f for f in figs.values() if f["layout"]["title"]["text"] == "What the curriculum drew")
+    named = {t["name"]: t for t in sampling["data"] if t.get("name")}
+    assert named["mean drawn difficulty"]["y"] == [10.0 * s for s in range(1, 9)]
+    # The target after step k (0-based) is what step k + 2 draws by; it is drawn at step k + 1's rollouts.
+    assert named["target T"]["x"][:2] == [8, 16] and named["target T"]["y"][:2] == [10.0, 20.0]
+    assert named["add1"]["y"][0] == 1.0 and named["add2"]["stackgroup"] == "drawn"
+    assert "Zero-variance groups (all 4 completions scored alike" in text and "25% of groups" in text
+    assert "Completions graded: 64" in text and "1 flag(s)" in text
+    assert 'data-panel="rl_graders"' in text and ">timeout<" in text
+    assert '<tr data-step="4" class="best">' in text  # the best test mean
+
+
+def test_a_long_curriculum_log_is_thinned_evenly(tmp_path):
+    rl = collect_rl(write_rl_run(tmp_path, log_records=1000))
+    out = report_command(Path(rl["path"]), tmp_path / "r.html")
+    text = out.read_text()
+    assert f"{LOG_ROWS} of 1000 records, evenly spaced" in text
+    section = text.split('data-panel="rl_log"')[1].split("</section>")[0]
+    assert section.count("<tr>") == LOG_ROWS + 1  # the header's row too
+    # The first and the last records, and every fifth or so between.
+    assert "target 10.000;" in section and "target 10000.000;" in section and "target 20.000;" not in section
+
+
+def write_pipeline_run(root: Path) -> Path:
+    run = root / "line"
+    run.mkdir(parents=True)
+    write_rl_run(run)  # the rl stage's files, under line/rl
+    stages = [{"stage": "sft", "kind": "finetune", "from": "/base", "chosen": "/line/sft/final", "step": 12,
+               "rule": "best-mean", "tokens": 1000},
+              {"stage": "rl", "kind": "rl", "from": "/line/sft/final", "chosen": "/line/rl/final", "step": 8,
+               "rule": "best-mean", "tokens": 500}]
+    table = [{"stage": "start", "checkpoint": "/base", "tokens": 0, "test": {"add1": 0.1, "add2": 0.0}, "mean": 0.05,
+              "worst": 0.0, "length": 4.0, "probes": {"probe:copy": 0.5}, "probe_mean": 0.5, "probe_change": 0.0},
+             {"stage": "sft", "checkpoint": "/line/sft/final", "tokens": 1000, "test": {"add1": 0.6, "add2": 0.2},
+              "mean": 0.4, "worst": 0.2, "length": 2.0, "probes": {"probe:copy": 0.45}, "probe_mean": 0.45,
+              "probe_change": -0.05},
+             {"stage": "rl", "checkpoint": "/line/rl/final", "tokens": 1500, "test": {"add1": 0.8, "add2": 0.3},
+              "mean": 0.55, "worst": 0.3, "length": 2.0, "probes": {"probe:copy": 0.2}, "probe_mean": 0.2,
+              "probe_change": -0.3}]
+    (run / "pipeline.json").write_text(json.dumps({"name": "line", "stages": stages, "table": table, "best": "sft",
+                                                   "rule": "highest mean test exact match among checkpoints whose "
+                                                           "probe mean fell by at most 0.1 from the start"}))
+    return run
+
+
+def test_report_command_writes_the_pipeline_page_and_each_stage_report(tmp_path):
+    run = write_pipeline_run(tmp_path)
+    out = report_command(run, tmp_path / "line" / "report.html")
+    text = out.read_text()
+    data = embedded(text)
+    assert data["kind"] == "pipeline" and data["best"] == "sft"
+    assert data["stage_reports"] == {"rl": "rl/report.html"} and (run / "rl" / "report.html").is_file()
+    (fig,) = figures(text).values()
+    named = {t["name"]: t for t in fig["data"]}
+    assert named["add1"]["x"] == ["start", "sft", "rl"] and named["add1"]["y"] == [0.1, 0.6, 0.8]
+    assert named["probes (regression check)"]["y"] == [0.5, 0.45, 0.2]
+    assert '<tr class="best"><td data-v="sft"' in text and "fell by at most 0.1" in text
+    assert '<a href="rl/report.html">rl</a>' in text
+
+
+@pytest.mark.slow
+def test_the_rl_and_pipeline_reports_open_offline_without_errors(chromium, tmp_path):
+    for run, n in ((write_rl_run(tmp_path / "a"), 2), (write_pipeline_run(tmp_path / "b"), 1)):
+        out = report_command(run, run / "report.html")
+        requests, errors, drawn, handles = open_page(chromium, out, tmp_path / "r.png")
+        try:
+            assert requests == [out.as_uri()] and errors == [] and drawn == n
+        finally:
+            close(handles)
