@@ -154,6 +154,20 @@ def test_apply_floor_and_limit_change():
     assert np.allclose(moved, [0.6, 0.4])
 
 
+def test_no_weight_moves_more_than_max_change_even_from_below_the_floor():
+    c = CONTROLLERS.build(ODMConfig(max_change=0.01, min_weight=0.2, warmup_steps=0, update_every=1), DOMAINS, NATURAL)
+    w = np.array([0.0, 0.0, 1.0])  # a schedule's zeros, below the floor
+    for step in range(1, 40):
+        out = c.update(step, stats(step, [1.0, 4.0, 1.0], w))
+        if out is not None:
+            new, entry = out
+            assert np.max(np.abs(new - w)) == pytest.approx(0.01)  # far from the target: the cap, exactly
+            assert new.sum() == pytest.approx(1.0) and new[0] > w[0] and new[1] > w[1]  # up toward the floor
+            assert np.allclose(entry.old, w) and np.allclose(entry.new, new)
+            w = new
+    assert w[0] > 0.1 and w[1] > 0.2  # 39 capped updates later, both still on their way up
+
+
 def test_state_round_trips_through_json():
     for kind, cfg in (("odm", ODMConfig()), ("doremi", DoReMiConfig(reference={"run": "x"}, warmup_steps=0)),
                       ("learning-progress", LearningProgressConfig(warmup_steps=0, update_every=5))):

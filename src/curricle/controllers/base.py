@@ -157,8 +157,12 @@ class Controller:
         if proposal is None:
             return None
         target, reason = proposal
+        # The cap is applied last, so it always holds: a convex combination of the weights in
+        # use and a floored target is on the simplex, and above the floor wherever the weights
+        # in use were; a domain that starts below the floor (a schedule's zero) is raised
+        # toward it by at most max_change an update.
         target = apply_floor(target, self.config.min_weight)
-        new = apply_floor(limit_change(current, target, self.config.max_change), self.config.min_weight)
+        new = limit_change(current, target, self.config.max_change)
         if np.allclose(new, current, atol=1e-12):
             return None
         signal = {d: (float(s) if np.isfinite(s) else None) for d, s in zip(self.domains, self.smoothed)}
