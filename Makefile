@@ -35,6 +35,7 @@ bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/curation.py --quick
 	$(PY) benchmarks/probe_speed.py --quick
 	$(PY) benchmarks/finetune_curriculum.py --quick
+	$(PY) benchmarks/rl_curriculum.py --quick
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

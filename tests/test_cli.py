@@ -34,6 +34,30 @@ def test_shipped_configs_validate(path):
         load_config(path)
 
 
+def test_the_post_training_configs_validate_as_the_pipeline_reads_them():
+    from curricle.config import parse_model, read_yaml
+    from curricle.finetune.config import FinetuneConfig
+    from curricle.pipeline.config import load_pipeline_config
+    from curricle.rft.config import load_rft_config
+    from curricle.rl.config import load_rl_config
+
+    line = load_pipeline_config(ROOT / "configs/post/pipeline.yaml")
+    assert [(s.name, s.kind) for s in line.stages] == [("sft", "finetune"), ("grpo", "rl"), ("rft", "rft"),
+                                                       ("sft2", "finetune")]
+    for stage in line.stages:
+        path = ROOT / stage.config
+        if stage.kind == "rl":
+            load_rl_config(path)
+        elif stage.kind == "rft":
+            load_rft_config(path)
+        else:  # as run_stage does: an rft stage's file joins the tasks under the rft stage's name
+            data = read_yaml(path, "finetune config")
+            if stage.tasks_from:
+                data["tasks"].append({"name": stage.tasks_from, "source": {"kind": "jsonl", "path": "rft.jsonl",
+                                                                           "split_field": "split"}})
+            parse_model(data, FinetuneConfig, str(path))
+
+
 def test_demo_config_validates(tmp_path):
     cfg = demo_config(tmp_path)
     assert cfg.data_dir == tmp_path / "data"

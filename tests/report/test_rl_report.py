@@ -161,3 +161,17 @@ def test_the_rl_and_pipeline_reports_open_offline_without_errors(chromium, tmp_p
             assert requests == [out.as_uri()] and errors == [] and drawn == n
         finally:
             close(handles)
+
+
+def test_a_run_in_progress_gets_the_panels_it_has(tmp_path):
+    run = write_rl_run(tmp_path)
+    for name in ("final_scores.json", "events.jsonl"):
+        (run / name).unlink()
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    (run / "metrics.jsonl").write_text("\n".join(lines[:3]) + '\n{"step": 3, "rollo')  # killed mid-line
+    rl = collect_rl(run)
+    assert rl["progress"] == {"step": 2, "steps": STEPS, "rollouts": 16, "budget": 64, "finished": False,
+                              "unreadable_lines": {"metrics.jsonl": 1, "curriculum_log.jsonl": 0, "events.jsonl": 0}}
+    text = report_command(run, tmp_path / "r.html").read_text()
+    assert "not finished: step 2 of 8" in text and "No flag" in text
+    assert [r["step"] for r in rl["evaluations"]] == [0] and rl["evaluations"][0]["reward"] is None

@@ -169,10 +169,16 @@ def print_pipeline(result: dict[str, Any], console: Console) -> None:
         table.add_column(col, justify="left" if col == "stage" else "right")
     for r in result["table"]:
         f = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
-        table.add_row(("* " if r["stage"] == result["best"] else "") + r["stage"], *[f(r["test"].get(t)) for t in tasks],
+        table.add_row(r["stage"] + (" *" if r["stage"] == result["best"] else ""), *[f(r["test"].get(t)) for t in tasks],
                       f(r["mean"]), f(r["worst"]), f(r["length"]), f(r["probe_mean"]), f(r["probe_change"]),
                       f"{r['tokens']:,}")
+    # Wide enough for every column's header, even where the terminal (or a pipe's 80) is narrower.
+    width = 4 + sum(max(len(c), 11) + 3 for c in ("stage", *tasks, "mean", "worst", "length", "probes", "Δ probes",
+                                                  "tokens"))
+    before = console.width
+    console.width = max(before, width)
     console.print(table)
+    console.width = before
     console.print(f"rule: {result['rule']}")
 
 

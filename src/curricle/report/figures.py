@@ -464,7 +464,7 @@ def rl_sampling(rl: dict[str, Any]) -> go.Figure | None:
         at = dict(zip(s["step"], s["rollouts"]))
         pts = [(at[st + 1], t) for st, t in rl["targets"] if st + 1 in at]
         fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], name="target T", mode="lines",
-                                 line={"color": "#000", "dash": "dash", "shape": "hv"}), row=1, col=1)
+                                 line={"color": "#000", "width": 1, "shape": "hv"}, opacity=0.6), row=1, col=1)
     colors = domain_colors(rl["categories"])
     totals = [sum(s["drawn"][c][i] for c in rl["categories"]) for i in range(len(s["step"]))]
     for c in rl["categories"]:

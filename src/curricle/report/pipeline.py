@@ -46,7 +46,7 @@ def collect_pipeline(run: Path | str) -> dict[str, Any]:
 
 
 def _table_rows(pl: dict[str, Any]) -> tuple[list[str], list[str]]:
-    head = ["stage", *pl["tasks"], "mean", "worst", "completion length", *[f"probe {p}" for p in pl["probes"]],
+    head = ["stage", *pl["tasks"], "mean", "worst", "completion length", *pl["probes"],
             "probe mean", "Δ probes from start", "tokens spent", "checkpoint"]
     rows = []
     for r in pl["table"]:
