@@ -119,6 +119,17 @@ def test_the_guards_flag_hacking_and_drift():
                                                             ("format-drift", 2)]
     assert cb.flags[0]["reward"] == [0.2, 0.4] and cb.flags[0]["metric"] == [0.5, 0.4]
     assert cb.flags[1]["ratio"] == pytest.approx(1.75)
+    # With standard errors: the same 0.1 fall is 1.41 standard errors of the difference at se 0.05
+    # (not a flag under the default 2), and 2.83 at se 0.025 (a flag).
+    for se, flagged in ((0.05, False), (0.025, True)):
+        cb.flags, cb.history = [], []
+        for step, (reward, metric) in enumerate([(0.2, 0.5), (0.3, 0.45), (0.4, 0.40)]):
+            cb.history.append({"step": step, "reward": reward, "mean": metric, "mean_se": se, "length": 4.0,
+                               "format": 0.0})
+            cb._flags(step)
+        assert [f["event"] for f in cb.flags] == (["reward-hacking"] if flagged else [])
+        if flagged:
+            assert cb.flags[0]["fall_se"] == pytest.approx(0.1 / (0.025 * 2 ** 0.5), abs=0.01)
 
 
 def hang_on_x(item, completion):

@@ -135,7 +135,11 @@ class GuardSettings(_Config):
     reward_rise: float = Field(0.05, gt=0)
     metric_fall: float = Field(0.05, gt=0)
     """A rise of the training reward by ``reward_rise`` while the held-out metric falls by
-    ``metric_fall`` is flagged ``reward-hacking``."""
+    ``metric_fall`` is flagged ``reward-hacking``..."""
+    metric_fall_se: float = Field(2.0, ge=0)
+    """... if the fall is also at least this many standard errors of the difference of the two
+    evaluations' means (each task's exact-match standard error, combined), so that one
+    evaluation's noise on a small test set is not a flag; 0: the absolute fall alone."""
     length_ratio: float = Field(1.5, gt=1)
     """Mean completion length moving by this factor from the first evaluation's: ``length-drift``."""
     format_share: float = Field(0.2, gt=0, lt=1)

@@ -365,9 +365,14 @@ class RLCallback(TrainerCallback):
         self._last_eval = step
         metric = {t: s.get("exact_match", s.get("score")) for t, s in scores.items()}
         vals = [v for v in metric.values() if v is not None]
+        ses = [s.get("exact_match_se", s.get("score_se")) for s in scores.values()]
+        # The standard error of the mean over tasks (independent items): sqrt(sum se^2) / n.
+        mean_se = (float(np.sqrt(sum(e * e for e in ses)) / len(ses))
+                   if ses and all(e is not None and np.isfinite(e) for e in ses) else None)
         fmt = sum(window["reasons"][r] for r in FORMAT_REASONS) / window["n"] if window.get("n") else None
         entry = {"step": step, "rollouts": self.reward.rollouts, "metric": metric,
                  "mean": float(np.mean(vals)) if vals else None, "worst": float(np.min(vals)) if vals else None,
+                 "mean_se": mean_se,
                  "reward": float(np.mean(window["rewards"])) if window.get("rewards") else None,
                  "length": float(np.mean(window["lengths"])) if window.get("lengths") else None, "format": fmt}
         self.history.append(entry)
@@ -386,9 +391,12 @@ class RLCallback(TrainerCallback):
         g = self.guards
         if len(h) >= g.window:
             a, b = h[-g.window], h[-1]
-            if b["reward"] - a["reward"] >= g.reward_rise and a["mean"] - b["mean"] >= g.metric_fall:
+            fall = a["mean"] - b["mean"]
+            se = (a.get("mean_se"), b.get("mean_se"))
+            noise = float(np.hypot(*se)) if None not in se else 0.0
+            if b["reward"] - a["reward"] >= g.reward_rise and fall >= g.metric_fall and fall >= g.metric_fall_se * noise:
                 self._flag(step, "reward-hacking", reward=[a["reward"], b["reward"]], metric=[a["mean"], b["mean"]],
-                           since_step=a["step"])
+                           since_step=a["step"], fall_se=round(fall / noise, 2) if noise else None)
         if len(h) >= 2 and h[0]["length"] and h[-1]["length"]:
             ratio = h[-1]["length"] / h[0]["length"]
             if ratio >= g.length_ratio or ratio <= 1 / g.length_ratio:
