@@ -69,14 +69,15 @@ def probe_tasks(config: ProbeTasksConfig | None):
     return [replace(t, name=f"probe:{t.name}") for t in check_unique(tasks)]
 
 
-def _load_model(config: FinetuneConfig):
-    path = config.model.path
+def load_model(path: Path, dtype: str = "float32"):
+    """A local HF causal LM and its tokenizer (pad token: EOS where it has none), or a one-line
+    error naming ``model.path``. Fine-tuning, RL and RFT load their checkpoints with it."""
     if not (path / "config.json").is_file():
         raise CurricleError(f"model.path: {path} is not an HF checkpoint directory (no config.json)")
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-        dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[config.model.dtype]
-        model = AutoModelForCausalLM.from_pretrained(str(path), local_files_only=True, dtype=dtype)
+        model = AutoModelForCausalLM.from_pretrained(
+            str(path), local_files_only=True, dtype={"float32": torch.float32, "bfloat16": torch.bfloat16}[dtype])
     except (OSError, ValueError) as err:
         raise CurricleError(f"model.path: cannot load a causal LM and tokenizer from {path} ({err})") from None
     if tokenizer.eos_token is None:
@@ -93,7 +94,7 @@ def build_finetune(config: FinetuneConfig, run_dir: Path, max_steps: int | None 
     except ImportError:
         raise CurricleError("curricle finetune needs TRL: pip install 'curricle[posttrain]'") from None
 
-    model, tokenizer = _load_model(config)
+    model, tokenizer = load_model(config.model.path, config.model.dtype)
     tasks = build_tasks(config.tasks, tokenizer)
     probes = probe_tasks(config.probes)
     summary = {"tasks": [t.summary() for t in tasks], "probes": [p.name for p in probes]}

@@ -17,15 +17,13 @@ import os
 from pathlib import Path
 from typing import Any
 
-import torch
 import yaml
 from rich.console import Console
 from rich.table import Table
-from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from curricle import atomic
 from curricle.errors import CurricleError
-from curricle.finetune.command import save_final
+from curricle.finetune.command import load_model, save_final
 from curricle.finetune.evaluate import Evaluator
 from curricle.graders.config import GRADERS
 from curricle.graders.runner import GraderRunner
@@ -48,22 +46,6 @@ def complete_checkpoints(root: Path) -> list[tuple[int, Path]]:
         if n.isdigit() and (p / "trainer_state.json").is_file() and (p / STATE_FILE).is_file():
             out.append((int(n), p))
     return sorted(out, reverse=True)
-
-
-def load_model(path: Path, dtype: str = "float32"):
-    if not (path / "config.json").is_file():
-        raise CurricleError(f"model.path: {path} is not an HF checkpoint directory (no config.json)")
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-        model = AutoModelForCausalLM.from_pretrained(str(path), local_files_only=True,
-                                                     dtype={"float32": torch.float32, "bfloat16": torch.bfloat16}[dtype])
-    except (OSError, ValueError) as err:
-        raise CurricleError(f"model.path: cannot load a causal LM and tokenizer from {path} ({err})") from None
-    if tokenizer.eos_token is None:
-        raise CurricleError(f"model.path: {path}'s tokenizer has no EOS token")
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return model, tokenizer
 
 
 def build_rl(config: RLConfig, run_dir: Path, max_steps: int | None = None):
