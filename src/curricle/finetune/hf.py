@@ -43,7 +43,7 @@ from curricle.errors import CurricleError
 from curricle.finetune.curriculum import Curriculum, Mix
 from curricle.finetune.evaluate import Evaluator
 from curricle.finetune.forgetting import forgetting_report
-from curricle.telemetry.sinks.jsonl import JsonlSink, count_lines, truncate_jsonl
+from curricle.telemetry.sinks.jsonl import JsonlSink, append_jsonl, count_lines, truncate_jsonl
 from curricle.telemetry.sinks.tensorboard import TensorBoardSink
 
 log = logging.getLogger(__name__)
@@ -266,8 +266,7 @@ class CurriculumCallback(TrainerCallback):
 
     def _append(self, name: str, record: dict[str, Any]) -> None:
         if self._main:
-            with open(self.out / name, "a", encoding="utf-8") as f:
-                f.write(json.dumps(record) + "\n")
+            append_jsonl(self.out / name, record)
 
     def forgetting(self, final: bool) -> dict[str, Any]:
         """The forgetting matrix so far: finished stages, plus the current one if ``final``."""

@@ -42,7 +42,7 @@ from curricle.errors import CurricleError
 from curricle.mixture.config import MixtureConfig
 from curricle.mixture.sampler import MixtureSampler
 from curricle.store import TokenStore
-from curricle.telemetry.sinks.jsonl import count_lines, truncate_jsonl
+from curricle.telemetry.sinks.jsonl import append_jsonl, count_lines, truncate_jsonl
 
 STATE_FILE = "curricle_state.json"
 LOSSES_LOG = "domain_losses.jsonl"
@@ -211,8 +211,7 @@ class CurricleCallback(TrainerCallback):
 
     def _append(self, name: str, record: dict[str, Any]) -> None:
         if self._main:
-            with open(self.out / name, "a", encoding="utf-8") as f:
-                f.write(json.dumps(record) + "\n")
+            append_jsonl(self.out / name, record)
 
     # -- checkpoints -------------------------------------------------------------------------
 

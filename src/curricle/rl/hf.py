@@ -38,7 +38,7 @@ from curricle.graders.runner import GraderRunner
 from curricle.rl.config import STATE_FILE
 from curricle.rl.curricula import Prompt, PromptPolicy, difficulty_scale, replacement_prompts
 from curricle.tasks.load import Task
-from curricle.telemetry.sinks.jsonl import JsonlSink, count_lines, truncate_jsonl
+from curricle.telemetry.sinks.jsonl import JsonlSink, append_jsonl, count_lines, truncate_jsonl
 from curricle.telemetry.sinks.tensorboard import TensorBoardSink
 
 log = logging.getLogger(__name__)
@@ -431,8 +431,7 @@ class RLCallback(TrainerCallback):
 
     def _append(self, name: str, record: dict) -> None:
         if self._main:
-            with open(self.out / name, "a", encoding="utf-8") as f:
-                f.write(json.dumps(record) + "\n")
+            append_jsonl(self.out / name, record)
 
     def on_save(self, args, state, control, **kwargs):
         if not state.is_world_process_zero:

@@ -41,6 +41,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from curricle.mixture.sampler import Batch, MixtureSampler
 from curricle.telemetry.config import TelemetryConfig
 from curricle.telemetry.sinks import open_sinks
+from curricle.telemetry.sinks.jsonl import append_jsonl
 from curricle.train.distributed import DistInfo
 
 #: The trainer's own log of decisions (skips, rollbacks, resumes).
@@ -91,8 +92,7 @@ class TrainState:
         if name not in self.logs:
             raise ValueError(f"{name} is not a log of this run; name it in the hook's `logs`")
         if self.is_main:
-            with open(self.run_dir / name, "a", encoding="utf-8") as f:
-                f.write(json.dumps(record, default=str) + "\n")
+            append_jsonl(self.run_dir / name, record)
 
     def event(self, step: int, event: str, **fields: Any) -> None:
         """One line of ``RUN/events.jsonl``: a decision and why."""

@@ -8,6 +8,12 @@ from pathlib import Path
 from curricle.telemetry.sinks.base import MetricsSink
 
 
+def append_jsonl(path: Path, record: dict) -> None:
+    """Append ``record`` to ``path`` as one JSON line (the run logs: curriculum, mixture, events)."""
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(record, default=str) + "\n")
+
+
 def truncate_jsonl(path: Path, keep_lines: int) -> None:
     """Keep the first ``keep_lines`` lines of ``path`` (what a resumed run had written)."""
     if not path.exists():
