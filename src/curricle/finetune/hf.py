@@ -292,9 +292,6 @@ class CurriculumCallback(TrainerCallback):
             return
         folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
         folder.mkdir(parents=True, exist_ok=True)
-        for sink in self._sinks:
-            if isinstance(sink, JsonlSink):
-                sink.lines  # flushes
         saved = {"curriculum": self.curriculum.state_dict(), "sampler": self.sampler.state_at(state.global_step),
                  "history": self.history, "last_scores": self.last_scores, "last_eval": self._last_eval,
                  "ungraded": {t: dict(c) for t, c in self.evaluator.ungraded.items()},

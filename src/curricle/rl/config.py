@@ -21,6 +21,7 @@ from typing import Annotated, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from curricle.config import load_model_file
+from curricle.finetune.config import ModelConfig
 from curricle.tasks.config import TaskConfig
 
 #: curricle's state in each ``checkpoint-N`` of an RL run.
@@ -159,15 +160,10 @@ class RLTrainSettings(_Config):
     """Every process writes each step's prompt rows to RUN/prompt_order.rank<R>.jsonl."""
 
 
-class ModelRef(_Config):
-    path: Path
-    dtype: Literal["float32", "bfloat16"] = "float32"
-
-
 class RLConfig(_Config):
     name: str = "rl"
     seed: int = 0
-    model: ModelRef
+    model: ModelConfig
     tasks: list[TaskConfig] = Field(min_length=1)
     curriculum: PromptCurriculumSpec = Field(default_factory=UniformCurriculum)
     pass_rate: PassRateConfig = Field(default_factory=PassRateConfig)

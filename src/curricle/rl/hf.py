@@ -438,9 +438,6 @@ class RLCallback(TrainerCallback):
             return
         folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
         folder.mkdir(parents=True, exist_ok=True)
-        for s in self._sinks:
-            if isinstance(s, JsonlSink):
-                s.lines
         saved = {"sampler": self.sampler.state_at(state.global_step), "rollouts": self.reward.rollouts,
                  "calls": self.reward.calls, "history": self.history, "flags": self.flags,
                  "last_eval": self._last_eval, "window": {**self._window, "reasons": dict(self._window["reasons"])},
