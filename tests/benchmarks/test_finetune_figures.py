@@ -3,23 +3,15 @@ and the three methods' curricula (loaded by path: the benchmark is a program).""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
-PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "finetune_curriculum.py"
+from tests.benchmarks.conftest import benchmark_module
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_finetune", PATH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_finetune"] = module
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules["bench_finetune"]
+    with benchmark_module("finetune_curriculum.py", "bench_finetune") as module:
+        yield module
 
 
 def test_examples_to_target_and_spread(bench):

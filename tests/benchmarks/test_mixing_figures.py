@@ -4,23 +4,17 @@ choice of best method. The benchmark is a program, not part of the package: load
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 
-PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "mixing.py"
+from tests.benchmarks.conftest import benchmark_module
 
 
 @pytest.fixture(scope="module")
 def mixing():
-    spec = importlib.util.spec_from_file_location("bench_mixing", PATH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_mixing"] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules["bench_mixing"]
+    with benchmark_module("mixing.py", "bench_mixing") as module:
+        yield module
 
 
 DOMAINS = ["a", "b"]

@@ -3,23 +3,15 @@ speedup's edge cases and the headline (loaded by path: the benchmark is a progra
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
-PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "rl_curriculum.py"
+from tests.benchmarks.conftest import benchmark_module
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_rl", PATH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_rl"] = module
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules["bench_rl"]
+    with benchmark_module("rl_curriculum.py", "bench_rl") as module:
+        yield module
 
 
 def curve(*means, worst=None):
