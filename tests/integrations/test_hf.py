@@ -80,7 +80,7 @@ def test_an_hf_trainer_logs_exact_domain_losses_and_a_controller_moves_the_weigh
     # The controller changed the weights; each change applies from the step its log names.
     audit = [json.loads(line) for line in (tmp_path / "out" / "mixture_log.jsonl").read_text().splitlines()]
     assert audit and all(e["controller"] == "odm" and e["effective_from_step"] == e["step"] + 2 for e in audit)
-    assert audit[0]["step"] == 4  # ODM explores uniformly while its exploration rate is 1/3
+    assert audit[0]["step"] == 2  # ODM explores uniformly while its exploration rate is 1/3: step 1 only
     for entry in audit:
         at = steps[entry["effective_from_step"] - 1] if entry["effective_from_step"] <= 6 else None
         if at is not None:

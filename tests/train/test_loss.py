@@ -66,6 +66,29 @@ def test_the_chunked_loss_and_its_gradient_equal_the_plain_ones(kind):
     assert torch.equal(per_token2, per_token) and not mean2.requires_grad
 
 
+def test_token_weights_from_the_forwards_own_losses_give_the_weighted_loss_and_gradient():
+    model = tiny("llama")
+    tokens = torch.randint(0, V, (2, 9), generator=torch.Generator().manual_seed(2))
+    ref = plain(model, tokens)
+    seen = []
+
+    def weigh(token_loss):  # DoReMi's proxy: weights that depend on this very forward pass
+        seen.append(token_loss.clone())
+        w = torch.tensor([[3.0], [1.0]]).expand_as(token_loss)
+        return w / w.sum()
+
+    w = torch.tensor([[3.0], [1.0]]).expand_as(ref)
+    ((ref * w).sum() / w.sum()).backward()
+    ref_grads = {n: p.grad.clone() for n, p in model.named_parameters()}
+    model.zero_grad()
+    loss, per_token = TokenLoss(model, chunk_tokens=4)(tokens, token_weights=weigh)
+    assert torch.allclose(seen[0], ref.detach(), atol=1e-6) and torch.allclose(per_token, ref.detach(), atol=1e-6)
+    assert loss.item() == pytest.approx(((ref * w).sum() / w.sum()).item(), abs=1e-6)
+    loss.backward()
+    for n, p in model.named_parameters():
+        assert torch.allclose(p.grad, ref_grads[n], atol=1e-6, rtol=1e-5), n
+
+
 class ScaledLlama(LlamaForCausalLM):
     """Logits scaled after the head (as some model families do): not lm_head(body(x))."""
 

@@ -41,11 +41,12 @@ class ReferenceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     run: Path | None = None
-    """A finished curricle run whose last held-out losses are the reference."""
+    """A finished curricle run: its last checkpoint is the reference model."""
     checkpoint: Path | None = None
-    """An HF checkpoint to evaluate on this run's held-out rows."""
+    """An HF checkpoint directory (same tokenizer as this run)."""
     steps: int | None = Field(None, ge=1)
-    """Train a uniform-mixture reference run of this many steps first (into RUN/reference)."""
+    """Train a reference run of this many steps first (into RUN/reference), on the run's own
+    mixture, as the paper's reference is trained on the baseline mixture."""
 
     @model_validator(mode="after")
     def _one(self) -> "ReferenceConfig":
@@ -54,38 +55,70 @@ class ReferenceConfig(BaseModel):
         return self
 
 
-class DoReMiConfig(ControllerConfig):
+class DoReMiConfig(BaseModel):
+    """DoReMi's proxy run (``sangmichaelxie/doremi``); see :mod:`curricle.controllers.doremi`.
+
+    The run samples from its own (static) mixture and learns domain weights; its product is
+    ``RUN/doremi_weights.json``, the weights averaged over its steps, for a fresh run to train
+    on (``mixture.schedule: {kind: static, weights_from: RUN/doremi_weights.json}``).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
     kind: Literal["doremi"] = "doremi"
     step_size: float = Field(1.0, gt=0)
-    """eta of the exponentiated-gradient step (paper: 1)."""
+    """eta of the exponentiated-gradient step (paper and release: 1)."""
     smoothing: float = Field(1e-3, ge=0, lt=1)
-    """c: mix with uniform after each step (paper: 1e-3)."""
+    """c: mix with uniform after each step (paper and release: 1e-3)."""
     reference: ReferenceConfig
-    """Where the reference per-domain losses come from."""
+    """The reference model, run on every batch beside the proxy."""
+    rounds: int = Field(1, ge=1)
+    """Iterated DoReMi: round k > 1 trains its reference on round k-1's averaged weights
+    (``reference.steps`` only), then a new proxy against it, under ``RUN/round-<k>``."""
+
+    @model_validator(mode="after")
+    def _rounds_need_steps(self) -> "DoReMiConfig":
+        if self.rounds > 1 and self.reference.steps is None:
+            raise ValueError("rounds > 1 needs reference.steps: each round trains its own reference")
+        return self
 
 
 class ODMConfig(ControllerConfig):
+    """The release's smoothed-mean updater: every step, no extra smoothing, floor or cap."""
+
     kind: Literal["odm"] = "odm"
     update_every: int = Field(1, ge=1)
     warmup_steps: int = Field(0, ge=0)
+    ema: float = Field(0.0, ge=0, lt=1)
+    min_weight: float = Field(0.0, ge=0, lt=1)
+    max_change: float = Field(1.0, gt=0, le=1)
     reward_smoothing: float = Field(0.9, ge=0, lt=1)
-    """alpha: weight of the past in the estimated reward."""
+    """alpha: weight of the past in the smoothed perplexity (the release's smoothing_factor)."""
 
 
-class LearningProgressConfig(ControllerConfig):
-    kind: Literal["learning-progress"] = "learning-progress"
-    history: int = Field(200, ge=10)
-    """Most recent (tokens, loss) points per domain used for the fit."""
-    tokens: Literal["total", "domain"] = "total"
-    """The laws' x axis: the run's total tokens (ADO) or each domain's own tokens."""
-    prior: Literal["initial", "natural"] = "initial"
-    """mu: the mixture the run started with, or the domains' natural token shares."""
-    credit_power: float = Field(0.5, ge=0)
-    """s: exponent on the credit h (0: no credit assignment)."""
-    credit_smoothing: float = Field(0.1, gt=0, le=1)
-    """gamma1: EMA factor of the credit h toward each step's weights."""
-    policy_smoothing: float = Field(0.1, gt=0, le=1)
-    """gamma2: share of the new preference in the policy (1: the preference alone)."""
+class ADOConfig(ControllerConfig):
+    """ADO as released (``yidingjiang/ado``); see :mod:`curricle.controllers.ado`."""
+
+    kind: Literal["ado"] = "ado"
+    warmup_steps: int = Field(50, ge=0)
+    """ADO's ``start_step``: the first fit and policy (the signal is collected from step 1)."""
+    update_every: int = Field(1, ge=1)
+    ema: float = Field(0.0, ge=0, lt=1)
+    min_weight: float = Field(0.0, ge=0, lt=1)
+    max_change: float = Field(1.0, gt=0, le=1)
+    ignore_steps: int | None = Field(None, ge=0)
+    """Steps left out of every fit (ADO's ``ignore_steps``); default: the run's LR warm-up."""
+    refit_every: int = Field(10, ge=1)
+    """Steps between fits (ADO's ``update_interval``); the policy changes every step."""
+    fit_stride: int = Field(10, ge=1)
+    """Every this-many-th step of the (filtered) history enters the fit (ADO: 10)."""
+    savgol_window: int = Field(101, ge=3)
+    """Savitzky-Golay window over the training-loss history (ADO: 101 steps)."""
+    savgol_order: int = Field(3, ge=1)
+    exponent_floor: float = Field(0.05, ge=0)
+    """Lower bound on each law's exponent in the predicted slope (ADO: 0.05)."""
+    min_probability: float = Field(0.01, ge=0, lt=1)
+    """ADO's minimum probability per domain (its ``clip_min_probability``)."""
 
 
 class HardExamplesConfig(ControllerConfig):
@@ -110,7 +143,7 @@ CONTROLLERS = Registry("controller", {
     "schedule": (ScheduleControllerConfig, "curricle.controllers.schedule:ScheduleController"),
     "doremi": (DoReMiConfig, "curricle.controllers.doremi:DoReMi"),
     "odm": (ODMConfig, "curricle.controllers.odm:ODM"),
-    "learning-progress": (LearningProgressConfig, "curricle.controllers.learning_progress:LearningProgress"),
+    "ado": (ADOConfig, "curricle.controllers.ado:ADO"),
     "hard-examples": (HardExamplesConfig, "curricle.controllers.hard_examples:HardExamples"),
 })
 

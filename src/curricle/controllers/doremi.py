@@ -1,31 +1,38 @@
-"""``doremi``: online domain reweighting by excess loss over a reference model.
+"""``doremi``: domain weights by Group DRO over a proxy model, in two stages, as released.
 
-Xie et al., 2023, "DoReMi: Optimizing Data Mixtures Speeds Up Language Model Pretraining".
-At each update, with the per-domain excess loss ``lambda_d = max(loss_d - ref_d, 0)`` and
-``alpha_prev`` the mixture in use (Algorithm 1's previous, smoothed weights)::
+Xie et al., 2023, "DoReMi: Optimizing Data Mixtures Speeds Up Language Model Pretraining";
+this follows ``DoReMiTrainer`` in the authors' release (sangmichaelxie/doremi,
+``doremi/trainer.py``, ``doremiv1``), with ``scripts/run_pile_*.sh`` for the stages:
 
-    alpha'  =  alpha_prev * exp(step_size * lambda)      (exponentiated gradient ascent)
-    alpha   =  (1 - smoothing) * alpha' / sum(alpha') + smoothing / K
+1. **Proxy run** (``controller.kind: doremi``). A reference model (``controller.reference``)
+   scores every batch beside the proxy being trained. At every optimizer step, from the
+   step's tokens of all micro-batches and ranks::
 
-with the paper's defaults ``step_size = 1`` and ``smoothing = 1e-3``. Domains where the model
-is furthest above what the reference reached gain weight. Because each step starts from the
-smoothed weights (here: the weights in use, after the shared floor and cap), no domain's
-log-weight can run away: one that stops lagging the reference gives its weight back as soon
-as others lag more. (An earlier version kept an unbounded running sum of excess losses, which
-let the weights swing from one domain to the next; the benchmark's report showed it.) The paper computes per-example
-excess loss against a reference model on the same batch; here ``loss_d`` is the model's
-smoothed per-domain training loss and ``ref_d`` the reference's per-domain held-out loss, from
-one of:
+       lambda_d = mean over domain d's tokens of max(loss_proxy - loss_reference, 0)
+                  (per token, clipped before averaging; a domain absent from the step keeps
+                  its previous lambda, which starts at 0)
+       alpha    = (1 - c) * softmax(log alpha_prev + eta * lambda) + c / K     (alpha_0 uniform)
 
-- ``reference.run``: a finished curricle run (its last ``eval/loss/<domain>``);
-- ``reference.checkpoint``: an HF checkpoint, evaluated on this run's held-out rows at start;
-- ``reference.steps``: curricle first trains a uniform-mixture reference of that many steps
-  into ``RUN/reference`` (same model and data), then uses it as ``reference.run``.
+   and the proxy trains on ``sum_tokens w * loss / sum_tokens w`` with ``w = alpha_d / pi_d``
+   for a token of domain d: ``pi`` is the fixed mixture the run samples from (the run's own
+   static ``mixture.schedule``; uniform in the paper), so the importance weight makes the loss
+   the alpha-weighted mixture of per-domain losses. The weights of the step are used for the
+   loss of its last micro-batch, as the release does (earlier micro-batches of the step use
+   the previous weights). The product is the average of alpha over all steps, written to
+   ``RUN/doremi_weights.json`` (with the last alpha and the sampling mixture); each step's
+   alpha and lambda are in ``RUN/mixture_log.jsonl``.
+2. **Main run**: a fresh model trained on the averaged weights
+   (``mixture.schedule: {kind: static, weights_from: RUN/doremi_weights.json}``).
+
+``rounds: n`` iterates (the paper's iterated DoReMi): round k trains its reference on round
+k-1's averaged weights and a new proxy against it. The reference is ``reference.run`` (a
+finished curricle run; its last checkpoint), ``reference.checkpoint`` (an HF checkpoint
+directory) or ``reference.steps`` (curricle trains one first into ``RUN/reference``, on the
+run's own mixture).
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -33,49 +40,57 @@ import numpy as np
 from curricle.controllers.base import Controller
 from curricle.controllers.config import DoReMiConfig
 from curricle.errors import CurricleError
+from curricle.train.checkpoint import latest_complete
+
+WEIGHTS_FILE = "doremi_weights.json"
 
 
-def reference_from_run(run_dir: Path, domains: list[str]) -> np.ndarray:
-    """The last ``eval/loss/<domain>`` of each domain in ``run_dir/metrics.jsonl``."""
-    path = Path(run_dir) / "metrics.jsonl"
-    if not path.is_file():
-        raise CurricleError(f"controller.reference.run: no metrics.jsonl in {run_dir}")
-    found: dict[str, float] = {}
-    for line in path.read_text().splitlines():
-        m = json.loads(line)
-        for d in domains:
-            if isinstance(m.get(f"eval/loss/{d}"), float):
-                found[d] = m[f"eval/loss/{d}"]
-    missing = [d for d in domains if d not in found]
-    if missing:
-        raise CurricleError(f"controller.reference.run: {run_dir} has no held-out loss for domain '{missing[0]}'")
-    return np.array([found[d] for d in domains])
+def reference_model_dir(run_dir: Path) -> Path:
+    """The last complete checkpoint of a finished curricle run (its HF model directory)."""
+    found = latest_complete(Path(run_dir) / "checkpoints")
+    if found is None:
+        raise CurricleError(f"controller.reference.run: no complete checkpoint under {Path(run_dir) / 'checkpoints'}")
+    return found[1]
 
 
 class DoReMi(Controller):
+    """The domain-weight state of a DoReMi proxy run (the proxy's hook feeds it)."""
+
     name = "doremi"
 
     def __init__(self, config: DoReMiConfig, domains, natural_tokens):
-        super().__init__(config, domains, natural_tokens)
-        self.reference: np.ndarray | None = None
+        self.config = config
+        self.domains = list(domains)
+        self.natural = np.array([float(natural_tokens[d]) for d in self.domains])
+        k = len(self.domains)
+        self.alpha = np.full(k, 1.0 / k)
+        self.average = np.zeros(k)
+        self.updates = 0
+        self.scores = np.zeros(k)
 
-    def set_reference(self, losses: np.ndarray) -> None:
-        self.reference = np.asarray(losses, dtype=np.float64)
+    def update(self, step, stats):
+        return None  # the proxy samples from a fixed mixture; its weights go into the loss
 
-    def propose(self, step, signal, current):
-        if self.reference is None:
-            raise CurricleError("doremi: no reference losses were set")
-        excess = np.where(np.isfinite(signal), np.maximum(signal - self.reference, 0.0), 0.0)
-        logits = np.log(np.clip(current, 1e-12, None)) + self.config.step_size * excess
-        alpha = np.exp(logits - logits.max())
-        alpha = alpha / alpha.sum()
+    def step(self, excess_sums: np.ndarray, token_counts: np.ndarray) -> np.ndarray:
+        """One update from the step's clipped excess-loss sums and token counts per domain."""
+        present = np.asarray(token_counts) > 0
+        means = np.asarray(excess_sums, dtype=np.float64) / np.maximum(token_counts, 1)
+        self.scores = np.where(present, means, self.scores)
+        logits = np.log(self.alpha) + self.config.step_size * self.scores
+        soft = np.exp(logits - logits.max())
+        soft /= soft.sum()
         c = self.config.smoothing
-        alpha = (1 - c) * alpha + c / len(alpha)
-        top = int(np.argmax(excess))
-        return alpha, f"largest excess loss over the reference: '{self.domains[top]}' ({excess[top]:.3f})"
+        self.alpha = (1 - c) * soft + c / len(soft)
+        self.updates += 1
+        self.average = (self.average * (self.updates - 1) + self.alpha) / self.updates
+        return self.alpha
 
-    def extra_state(self):
-        return {"reference": None if self.reference is None else self.reference.tolist()}
+    def state_dict(self):
+        return {"name": self.name, "alpha": self.alpha.tolist(), "average": self.average.tolist(),
+                "updates": self.updates, "scores": self.scores.tolist()}
 
-    def load_extra_state(self, state):
-        self.reference = None if state.get("reference") is None else np.array(state["reference"])
+    def load_state_dict(self, state):
+        self.alpha = np.array(state["alpha"])
+        self.average = np.array(state["average"])
+        self.updates = int(state["updates"])
+        self.scores = np.array(state["scores"])

@@ -6,16 +6,24 @@ new mixture to the sampler (used from the next step on), appending every change 
 (hard examples) it also collects the per-token losses of each micro-batch, turns them into
 per-document losses (gathered from every rank) and passes the resulting draw probabilities to
 the sampler. The controller's state is checkpointed under ``controller``.
+
+:class:`DoReMiProxyHook` is DoReMi's proxy run instead (:mod:`curricle.controllers.doremi`):
+it runs the reference model on each micro-batch, updates the domain weights once a step from
+the clipped per-token excess loss, and weighs the proxy's loss by them.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 from typing import Any
 
 import numpy as np
 import torch
 
+from curricle import atomic
 from curricle.controllers.base import Controller, DomainStats
+from curricle.controllers.doremi import WEIGHTS_FILE, DoReMi
 from curricle.controllers.hard_examples import doc_losses
 from curricle.train.distributed import all_gather_objects
 from curricle.train.hooks import Hook, TrainState
@@ -92,3 +100,85 @@ class ControllerHook(Hook):
         state.append_log(MIXTURE_LOG, {"controller": self.controller.name, "step": step, "effective_from_step": step + 1,
                                        "priorities": self.controller.summary(priorities),
                                        "reason": "document priorities from their most recent losses"})
+
+
+class DoReMiProxyHook(Hook):
+    """DoReMi's proxy (see :mod:`curricle.controllers.doremi`): ``reference`` is a
+    :class:`~curricle.train.loss.TokenLoss` around the reference model (on the run's device),
+    ``sampling`` the fixed mixture the run samples from (in the sampler's domain order)."""
+
+    name = "controller"
+    logs = (MIXTURE_LOG,)
+
+    def __init__(self, controller: DoReMi, reference: torch.nn.Module, sampling: np.ndarray, source: str):
+        self.controller = controller
+        self.reference = reference.eval()
+        for p in self.reference.parameters():
+            p.requires_grad_(False)
+        self.sampling = np.asarray(sampling, dtype=np.float64)
+        self.source = source
+        self._sums: torch.Tensor | None = None
+        self._counts: torch.Tensor | None = None
+        self._lambda: np.ndarray | None = None
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.controller.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.controller.load_state_dict(state)
+
+    def on_step_start(self, state, batch):
+        k = len(state.domains)
+        self._sums = torch.zeros(k, dtype=torch.float64, device=state.dist.device)
+        self._counts = torch.zeros(k, dtype=torch.float64, device=state.dist.device)
+        self._lambda = None
+
+    @torch.no_grad()
+    def token_weights(self, state: TrainState, batch, rows: slice, last: bool, token_loss: torch.Tensor) -> torch.Tensor:
+        x = batch.tokens[rows].to(token_loss.device)
+        domain = batch.domain_ids[rows].to(token_loss.device)  # (b,)
+        with state.autocast() if state.autocast else contextlib.nullcontext():
+            _, ref_loss = self.reference(x)
+        excess = (token_loss - ref_loss.float()).clamp_(min=0)  # clipped per token
+        per_row = excess.sum(1).double()
+        self._sums.index_add_(0, domain, per_row)
+        self._counts.index_add_(0, domain, torch.full_like(per_row, excess.size(1)))
+        if last:
+            sums, counts = self._sums, self._counts
+            if state.dist.active:
+                both = torch.stack([sums, counts])
+                torch.distributed.all_reduce(both)
+                sums, counts = both[0], both[1]
+            self.controller.step(sums.cpu().numpy(), counts.cpu().numpy())
+            self._lambda = self.controller.scores.copy()
+        ratio = torch.as_tensor(self.controller.alpha / self.sampling, dtype=torch.float32, device=token_loss.device)
+        w = ratio[domain][:, None].expand_as(token_loss)
+        total = w.sum()
+        if state.dist.active:  # normalized over every rank's tokens (DDP averages the gradients)
+            total = total.clone()
+            torch.distributed.all_reduce(total)
+            total = total / state.dist.world_size
+        return w / total
+
+    def on_step_end(self, state, batch, metrics):
+        if self._lambda is None:
+            return
+        c = self.controller
+        metrics.update({f"doremi/weight/{d}": float(a) for d, a in zip(state.domains, c.alpha)})
+        state.append_log(MIXTURE_LOG, {"controller": c.name, "step": metrics["step"],
+                                       "alpha": dict(zip(state.domains, c.alpha.tolist())),
+                                       "excess": dict(zip(state.domains, self._lambda.tolist())),
+                                       "reason": "exponentiated-gradient step on the clipped excess loss"})
+
+    def on_train_end(self, state):
+        if not state.is_main or self.controller.updates == 0 or state.step < state.total_steps:
+            return  # only a finished proxy has weights to hand on
+        c = self.controller
+        atomic.write_text(state.run_dir / WEIGHTS_FILE, json.dumps({
+            "weights": dict(zip(state.domains, c.average.tolist())),
+            "last": dict(zip(state.domains, c.alpha.tolist())),
+            "sampling": dict(zip(state.domains, self.sampling.tolist())),
+            "steps": c.updates,
+            "reference": self.source,
+            "how": "DoReMi's domain weights averaged over the proxy run's steps",
+        }, indent=1))

@@ -1,18 +1,21 @@
-"""``odm``: online data mixing as a multi-armed bandit (EXP3).
+"""``odm``: online data mixing, as released: the smoothed-mean bandit.
 
-Albalak et al., 2023, "Efficient Online Data Mixing For Language Model Pre-Training". Each
-domain is an arm; its reward is its (smoothed) training loss, importance-weighted by the
-probability it was sampled with, and accumulated with smoothing ``alpha``::
+Albalak et al., 2023, "Efficient Online Data Mixing For Language Model Pre-Training". This
+follows ``SmoothedMeanWeightUpdater.group_update`` of the authors' release
+(alon-albalak/online-data-mixing): each domain is an arm whose reward is its perplexity,
+``exp(loss_d)``, smoothed over steps; the weights are the rewards normalized *linearly*, mixed
+with a decaying exploration rate; it updates every step::
 
-    R_d   = alpha * R_d + (1 - alpha) * loss_d / pi_d
-    eps_t = min(1 / K, sqrt(ln K / (K * t)))          exploration, decaying with steps t
-    pi    = (1 - K * eps_t) * softmax(eps_{t-1} * R) + eps_t
+    R_d   = alpha * R_d + (1 - alpha) * exp(loss_d)         (R_d starts at 0)
+    eps_t = min(1 / K, sqrt(log10(K) / (K * t)))            exploration, t = the step
+    pi_d  = (1 - K * eps_t) * R_d / sum(R) + eps_t
 
-Domains whose loss stays high (more left to learn) are sampled more; exploration keeps every
-domain in play. The paper updates every step, so ``update_every`` defaults to 1 here; ``t`` is
-the training step, as in the paper, also when updates are less frequent (so exploration
-decays with training, not with the number of updates: counted in updates, a run updating
-every 12 steps would stay uniform for its first ``K ln K`` updates, 130 steps at K = 6).
+A domain the step did not sample keeps its reward. There is no importance weighting by the
+sampling probability and no softmax (those belong to the EXP3 updater of the paper's first
+version, which an earlier curricle version followed), and no smoothing besides ``alpha``: the
+shared EMA, floor and cap are off by default (``ema: 0``, ``min_weight: 0``,
+``max_change: 1``), so the update is the release's formula exactly. Domains whose perplexity
+stays high, the ones with more left to learn, or nothing learnable at all, are sampled more.
 """
 
 from __future__ import annotations
@@ -25,6 +28,23 @@ from curricle.controllers.base import Controller
 from curricle.controllers.config import ODMConfig
 
 
+def exploration(k: int, step: int) -> float:
+    """eps_t of the release: ``min(1/K, sqrt(log10(K) / (K t)))``."""
+    return min(1.0 / k, math.sqrt(math.log10(k) / (k * max(1, step))))
+
+
+def smoothed_mean_update(rewards: np.ndarray, losses: np.ndarray, alpha: float, step: int) -> tuple[np.ndarray, np.ndarray]:
+    """One ``group_update``: (new rewards, new weights); NaN losses leave a reward as it is."""
+    seen = np.isfinite(losses)
+    rewards = np.where(seen, alpha * rewards + (1 - alpha) * np.exp(np.where(seen, losses, 0.0)), rewards)
+    k = len(rewards)
+    eps = exploration(k, step)
+    total = rewards.sum()
+    share = rewards / total if total > 0 else np.full(k, 1.0 / k)
+    pi = (1 - k * eps) * share + eps
+    return rewards, pi / pi.sum()
+
+
 class ODM(Controller):
     name = "odm"
 
@@ -33,18 +53,10 @@ class ODM(Controller):
         self.rewards = np.zeros(len(domains))
 
     def propose(self, step, signal, current):
-        k = len(self.domains)
-        eps_prev = min(1.0 / k, math.sqrt(math.log(k) / (k * max(1, step - 1))))
-        eps = min(1.0 / k, math.sqrt(math.log(k) / (k * max(1, step))))
-        a = self.config.reward_smoothing
-        seen = np.isfinite(signal)
-        reward = np.where(seen, signal / np.clip(current, 1e-6, None), 0.0)
-        self.rewards = np.where(seen, a * self.rewards + (1 - a) * reward, self.rewards)
-        z = eps_prev * self.rewards
-        p = np.exp(z - z.max())
-        pi = (1 - k * eps) * p / p.sum() + eps
+        self.rewards, pi = smoothed_mean_update(self.rewards, signal, self.config.reward_smoothing, step)
         top = int(np.argmax(self.rewards))
-        return pi, f"EXP3: highest estimated reward '{self.domains[top]}' ({self.rewards[top]:.2f}), exploration {eps:.3f}"
+        return pi, (f"smoothed mean: highest smoothed perplexity '{self.domains[top]}' ({self.rewards[top]:.2f}), "
+                    f"exploration {exploration(len(self.domains), step):.3f}")
 
     def extra_state(self):
         return {"rewards": self.rewards.tolist()}

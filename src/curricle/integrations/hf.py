@@ -36,8 +36,10 @@ import torch.nn.functional as F
 from torch.utils.data import IterableDataset
 from transformers import TrainerCallback
 
+from curricle.controllers.ado import ADO
 from curricle.controllers.base import Controller, DomainStats
 from curricle.controllers.config import CONTROLLERS, ControllerConfig
+from curricle.controllers.doremi import DoReMi
 from curricle.errors import CurricleError
 from curricle.mixture.config import MixtureConfig
 from curricle.mixture.sampler import MixtureSampler
@@ -115,6 +117,10 @@ class CurricleCallback(TrainerCallback):
         if controller is not None and controller.needs_doc_losses:
             raise CurricleError(f"controller.kind: {controller.name} ranks documents, which needs curricle's own "
                                 f"sampler state per document; use `curricle train` for it")
+        if isinstance(controller, DoReMi):
+            raise CurricleError("controller.kind: doremi's proxy weighs its loss by domain with a reference model "
+                                "beside it, which needs curricle's own loop: train the proxy with `curricle train`, "
+                                "then give the HF run its doremi_weights.json as a static mixture")
         self.controller = controller
         self.out = Path(out) if out is not None else None
         self._sums: torch.Tensor | None = None  # (2, D): loss sum and tokens per domain, this step
@@ -141,6 +147,8 @@ class CurricleCallback(TrainerCallback):
         self.out = self.out or Path(args.output_dir)
         self.out.mkdir(parents=True, exist_ok=True)
         self._main = state.is_world_process_zero
+        if isinstance(self.controller, ADO):  # ADO leaves the LR warm-up out of its fits
+            self.controller.set_ignore_steps(args.get_warmup_steps(state.max_steps))
         if state.global_step > 0:
             self._resume(Path(args.output_dir) / f"checkpoint-{state.global_step}", state.global_step)
         elif self._main:

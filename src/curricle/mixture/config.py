@@ -10,7 +10,9 @@ implementation in ``mixture/schedules/<kind>.py`` (a
 from __future__ import annotations
 
 import bisect
+import json
 import math
+from pathlib import Path
 from typing import Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -159,9 +161,27 @@ class DomainWeights(BaseModel):
 
 
 class StaticConfig(ScheduleConfig, DomainWeights):
-    """``kind: static`` with ``weights: {domain: w}``, or ``temperature: T`` (1 = natural)."""
+    """``kind: static`` with ``weights: {domain: w}``, ``temperature: T`` (1 = natural), or
+    ``weights_from: FILE``: a JSON file whose ``weights`` are the mixture (a DoReMi proxy
+    run's ``doremi_weights.json``), read when the config is loaded."""
 
     kind: Literal["static"] = "static"
+    weights_from: Path | None = None
+    """A JSON file with ``{"weights": {domain: w}}``; exclusive with weights and temperature."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_weights(cls, data):
+        if not isinstance(data, dict) or data.get("weights_from") is None or data.get("weights") is not None:
+            return data
+        path = Path(data["weights_from"])
+        try:
+            weights = json.loads(path.read_text())["weights"]
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise ValueError(f"weights_from: cannot read weights from {path}: {type(err).__name__}: {err}") from None
+        if not isinstance(weights, dict):
+            raise ValueError(f"weights_from: 'weights' in {path} is not a mapping of domain to weight")
+        return {**data, "weights": weights}
 
     def referenced_domains(self) -> set[str]:
         return DomainWeights.referenced_domains(self)

@@ -3,7 +3,8 @@
 The one place of the training stage that sees the whole run config: :func:`build_trainer`
 builds the model, optimizer, sampler, controller, held-out rows and hooks from it and hands
 them to :class:`~curricle.train.loop.Trainer`; :func:`train_run` also brings the token store
-up to date and trains DoReMi's reference run when the config asks for one.
+up to date, trains DoReMi's reference run when the config asks for one, and runs iterated
+DoReMi's later rounds.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import random
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
 import torch
 import yaml
 from rich.console import Console
@@ -22,10 +22,11 @@ from rich.table import Table
 
 from curricle import atomic
 from curricle.config import RunConfig, load_config
+from curricle.controllers.ado import ADO
 from curricle.controllers.base import Controller
-from curricle.controllers.config import CONTROLLERS, ScheduleControllerConfig
-from curricle.controllers.doremi import reference_from_run
-from curricle.controllers.hook import ControllerHook
+from curricle.controllers.config import CONTROLLERS, DoReMiConfig, ScheduleControllerConfig
+from curricle.controllers.doremi import WEIGHTS_FILE, DoReMi, reference_model_dir
+from curricle.controllers.hook import ControllerHook, DoReMiProxyHook
 from curricle.errors import CurricleError
 from curricle.mixture.config import StaticConfig, max_seq_len
 from curricle.mixture.sampler import MixtureSampler
@@ -36,7 +37,7 @@ from curricle.probes.hook import ProbeHook
 from curricle.store import TokenStore
 from curricle.train.checkpoint import latest_complete
 from curricle.train.distributed import barrier, init_distributed
-from curricle.train.evaluate import eval_rows, evaluate
+from curricle.train.evaluate import eval_rows
 from curricle.train.hooks import Hook
 from curricle.train.loop import Trainer
 from curricle.train.loss import TokenLoss
@@ -69,14 +70,16 @@ def build_trainer(config: RunConfig, run_dir: Path | str, resume: bool = False, 
     eval_len = config.train.eval_seq_len or max_seq_len(config.mixture.seq_len)
     rows = {d: eval_rows(store.split(d, "heldout"), eval_len, config.train.eval_rows_per_domain)
             for d in sampler.domains}
-    all_hooks: list[Hook] = [ControllerHook(controller), *hooks]
+    first: Hook = (_doremi_hook(controller, config, store, sampler, dist.device) if isinstance(controller, DoReMi)
+                   else ControllerHook(controller))
+    if isinstance(controller, ADO):
+        controller.set_ignore_steps(config.train.lr_schedule.warmup_steps)
+    all_hooks: list[Hook] = [first, *hooks]
     if config.train.probe is not None:  # before telemetry: it adds probe/* metrics
         all_hooks.append(ProbeHook(config.train.probe, config.data_dir, tokenizer))
     trainer = Trainer(loss_model, optimizer, sampler, config.train, run_dir, tokenizer=tokenizer, eval_rows=rows,
                       hooks=all_hooks, resume=resume, max_steps=max_steps, decay_start=config.lr_decay_start(),
                       progress=progress, dist=dist)
-    if not resume:  # a resumed controller has its reference in its checkpointed state
-        _set_reference(trainer, controller, config, store)
     if dist.is_main:
         atomic.write_text(trainer.run_dir / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
     return trainer
@@ -89,24 +92,20 @@ def check_model(config: RunConfig) -> None:
     check_fits(config.model, config.longest_row, tokenizer)
 
 
-def _set_reference(trainer: Trainer, controller: Controller, config: RunConfig, store: TokenStore) -> None:
-    """DoReMi-style controllers compare against a reference's per-domain held-out losses."""
-    ref = getattr(config.controller, "reference", None)
-    if ref is None:
-        return
-    if ref.run is not None:
-        losses = reference_from_run(ref.run, trainer.domains)
-    elif ref.checkpoint is not None:
-        model = build_model(ModelConfig(path=ref.checkpoint), store.vocab_size, store.eos_id).to(trainer.device)
-        ev = evaluate(TokenLoss(model, config.train.loss_chunk_tokens), trainer.eval_rows,
-                      config.train.eval_batch_rows, trainer.device, trainer.dist.rank, trainer.dist.world_size,
-                      trainer.state.autocast)
-        losses = np.array([ev[f"eval/loss/{d}"] for d in trainer.domains])
-    else:
+def _doremi_hook(controller: DoReMi, config: RunConfig, store: TokenStore, sampler: MixtureSampler,
+                 device: torch.device) -> DoReMiProxyHook:
+    """DoReMi's proxy: its reference model, and the fixed mixture it samples from."""
+    if not isinstance(config.mixture.schedule, StaticConfig):
+        raise CurricleError("controller.kind: doremi's proxy samples from a fixed mixture; "
+                            "mixture.schedule must be kind 'static'")
+    ref = config.controller.reference
+    if ref.steps is not None:
         raise CurricleError("controller.reference.steps: the reference run must be trained first "
                             "(curricle train does this; build_trainer alone takes reference.run)")
-    controller.set_reference(losses)
-    trainer.state.event(0, "reference", losses=dict(zip(trainer.domains, losses.tolist())))
+    path = reference_model_dir(ref.run) if ref.run is not None else ref.checkpoint
+    model = build_model(ModelConfig(path=path), store.vocab_size, store.eos_id).to(device)
+    sampling = sampler.schedule.weights(0)
+    return DoReMiProxyHook(controller, TokenLoss(model, config.train.loss_chunk_tokens), sampling, str(path))
 
 
 def train_run(config: RunConfig, run_dir: Path | str, max_steps: int | None = None, resume: bool = False,
@@ -122,7 +121,27 @@ def train_run(config: RunConfig, run_dir: Path | str, max_steps: int | None = No
         wait_for_prepared(config)
     info = init_distributed(config.train.device)
     barrier(info)
-    config = _with_reference_run(config, Path(run_dir), progress)
+    run_dir = Path(run_dir)
+    rounds = config.controller.rounds if isinstance(config.controller, DoReMiConfig) else 1
+    result = _train_one(_with_reference_run(config, run_dir, progress), run_dir, max_steps, resume, progress, hooks)
+    for k in range(2, rounds + 1):  # iterated DoReMi: a reference on the last round's weights
+        previous = run_dir / (WEIGHTS_FILE if k == 2 else f"round-{k - 1}/{WEIGHTS_FILE}")
+        mixture = config.mixture.model_copy(update={"schedule": StaticConfig(weights_from=previous)})
+        round_dir = run_dir / f"round-{k}"
+        ref_config = _with_reference_run(config.model_copy(update={"mixture": mixture}), round_dir, progress)
+        proxy = config.model_copy(update={"controller": ref_config.controller})
+        result = _train_one(proxy, round_dir, max_steps, resume and latest_complete(round_dir / "checkpoints")
+                            is not None, progress, hooks)
+    if rounds > 1 and result["trainer"].dist.is_main:
+        final = json.loads((run_dir / f"round-{rounds}" / WEIGHTS_FILE).read_text())
+        final["rounds"] = [json.loads((run_dir / (WEIGHTS_FILE if k == 1 else f"round-{k}/{WEIGHTS_FILE}"))
+                                      .read_text())["weights"] for k in range(1, rounds + 1)]
+        atomic.write_text(run_dir / WEIGHTS_FILE, json.dumps(final, indent=1))
+    return result
+
+
+def _train_one(config: RunConfig, run_dir: Path, max_steps: int | None, resume: bool, progress: bool,
+               hooks: Sequence[Hook]) -> dict[str, Any]:
     trainer = build_trainer(config, run_dir, resume=resume, max_steps=max_steps, hooks=hooks, progress=progress)
     metrics = trainer.fit()
     if not metrics and trainer.dist.is_main:  # resumed a finished run: report its last step
@@ -131,20 +150,18 @@ def train_run(config: RunConfig, run_dir: Path | str, max_steps: int | None = No
 
 
 def _with_reference_run(config: RunConfig, run_dir: Path, progress: bool) -> RunConfig:
-    """``controller.reference.steps``: train a uniform-mixture reference into RUN/reference
-    (once; a finished one is reused) and point the controller at it."""
+    """``controller.reference.steps``: train a reference on the run's own mixture into
+    RUN/reference (once; a finished one is reused) and point the controller at it."""
     ref = getattr(config.controller, "reference", None)
     if ref is None or ref.steps is None:
         return config
     ref_dir = run_dir / "reference"
     found = latest_complete(ref_dir / "checkpoints")
     if found is None or found[0] < ref.steps:
-        domains = TokenStore(config.data_dir).domains
-        uniform = config.mixture.model_copy(update={"schedule": StaticConfig(weights={d: 1.0 for d in domains}),
-                                                    "pacing": {}})
-        ref_train = config.train.model_copy(update={"steps": ref.steps, "eval_every": ref.steps})
-        ref_config = config.model_copy(update={"mixture": uniform, "train": ref_train,
-                                               "controller": ScheduleControllerConfig()})
+        ref_train = config.train.model_copy(update={"steps": ref.steps, "eval_every": ref.steps,
+                                                    "checkpoint": config.train.checkpoint.model_copy(
+                                                        update={"every": ref.steps})})
+        ref_config = config.model_copy(update={"train": ref_train, "controller": ScheduleControllerConfig()})
         build_trainer(ref_config, ref_dir, resume=found is not None, progress=progress).fit()
     controller = config.controller.model_copy(update={"reference": ref.model_copy(update={"run": ref_dir, "steps": None})})
     return config.model_copy(update={"controller": controller})

@@ -6,6 +6,8 @@ The loop calls, in order::
     on_train_start(state)
     per step:
         on_step_start(state, batch)
+        token_weights(state, batch, rows, last, token_loss)  optional, one hook: weights of the
+                                                 micro-batch's tokens in its loss (DoReMi's proxy)
         on_micro_batch(state, batch, rows, token_loss)   after each micro-batch's per-token loss
         on_rollback(state, checkpoint)           the guard rolled back (parts already restored)
         on_eval(state, metrics)                  evaluation steps

@@ -5,6 +5,7 @@
         on_step_start
         for each micro-batch (gradient accumulation):
             forward, per-token loss and its mean (fused, chunked)   (b, T)
+                (or, when a hook weighs tokens, their weighted sum)
             backward (DDP syncs on the last micro-batch only)
             per-domain sums (on the device), on_micro_batch(token_loss)
         one all-reduce of the per-domain sums, clip, one copy to the host
@@ -27,6 +28,7 @@ checkpoint after it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 import time
@@ -114,6 +116,10 @@ class Trainer:
         self.hooks: list[Hook] = [*hooks, *own]
         for hook in self.hooks:
             self.state.logs.update(hook.logs)
+        weighers = [h for h in self.hooks if hasattr(h, "token_weights")]
+        if len(weighers) > 1:
+            raise CurricleError("at most one hook may weigh the training tokens (token_weights)")
+        self._weigher = weighers[0] if weighers else None
 
         # Every stateful part, by name; save, resume and rollback iterate this registry.
         self.checkpointer = Checkpointer(self.run_dir / "checkpoints", config.checkpoint, self.model, tokenizer,
@@ -229,7 +235,11 @@ class Trainer:
             sync = self.train_model.no_sync() if self.dist.active and not self.sharded and not last else contextlib.nullcontext()
             with sync:
                 with self.state.autocast() if self.state.autocast else contextlib.nullcontext():
-                    loss, token_loss = self.train_model(x)           # the mean; (b, L) fp32, no grad
+                    if self._weigher is None:
+                        loss, token_loss = self.train_model(x)           # the mean; (b, L) fp32, no grad
+                    else:  # a hook weighs the tokens, from their losses (DoReMi's proxy)
+                        weigh = functools.partial(self._weigher.token_weights, self.state, batch, part, last)
+                        loss, token_loss = self.train_model(x, token_weights=weigh)
                 if injected is not None:  # testing aid: a NaN, or a 100x spike, in every domain
                     token_loss = token_loss * (float("nan") if injected == "nan" else 100.0)
                 (loss * (x.size(0) / rows)).backward()

@@ -21,7 +21,7 @@ log line that says so. ``chunk_tokens=None`` always uses the plain path.
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -118,12 +118,16 @@ class TokenLoss(nn.Module):
 
     # -- forward -------------------------------------------------------------------------
 
-    def forward(self, tokens: torch.Tensor, with_stats: bool = False):
+    def forward(self, tokens: torch.Tensor, with_stats: bool = False,
+                token_weights: Callable[[torch.Tensor], torch.Tensor] | None = None):
         """``(mean, token_losses)``: the mean loss over every token (what is trained) and each
         token's loss, (rows, L) fp32, without gradient. With ``with_stats`` (no gradient):
         each token's loss, top log-probability and whether the top token is the label, (rows,
-        L) each, for held-out loss and calibration. Everything goes through this ``forward``,
-        so a sharded (FSDP) model is gathered for it."""
+        L) each, for held-out loss and calibration. With ``token_weights``, a function of the
+        (detached) token losses that returns (rows, L) weights, the trained loss is
+        ``sum(weights * token_losses)`` instead of the mean (DoReMi's proxy: its weights depend
+        on this very forward pass; this path computes full logits). Everything goes through
+        this ``forward``, so a sharded (FSDP) model is gathered for it."""
         inputs, labels = tokens[:, :-1], tokens[:, 1:]
         if self._chunked is None:
             self._chunked = self._check_chunkable(inputs)
@@ -132,6 +136,12 @@ class TokenLoss(nn.Module):
                          type(self.model).__name__)
         if with_stats:
             return self._stats(inputs, labels)
+        if token_weights is not None:
+            logits = self.model(input_ids=inputs).logits
+            token_loss = F.cross_entropy(logits.float().flatten(0, 1), labels.flatten(),
+                                         reduction="none").view(labels.shape)
+            weights = token_weights(token_loss.detach())
+            return (token_loss * weights).sum(), token_loss.detach()
         if not self._chunked:
             logits = self.model(input_ids=inputs).logits  # (b, L, V)
             token_loss = F.cross_entropy(logits.float().flatten(0, 1), labels.flatten(),
