@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,8 @@ def test_every_verb_has_help():
         assert "Usage:" in r.output
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.yaml")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.yaml")) + [ROOT / "configs" / "doremi" / "proxy.yaml"],
+                         ids=lambda p: p.name)
 def test_shipped_configs_validate(path):
     from curricle.finetune.config import load_finetune_config
 
@@ -103,3 +105,24 @@ def test_demo_end_to_end(tmp_path):
     assert r.exit_code == 0, r.output
     assert "consolidation" in r.output and "done" in r.output
     assert (tmp_path / "demo" / "data" / "manifest.json").is_file()
+
+
+@pytest.mark.slow
+def test_the_doremi_recipe_trains_a_proxy_then_a_fresh_run_on_its_weights(tmp_path):
+    stages = {}
+    for stage in ("proxy", "main"):
+        cfg = yaml.safe_load((ROOT / "configs" / "doremi" / f"{stage}.yaml").read_text())
+        cfg["data_dir"] = str(tmp_path / "data")
+        cfg["train"].update(steps=8, eval_every=8, checkpoint={"every": 8, "keep_last": 1})
+        if stage == "proxy":
+            cfg["controller"]["reference"] = {"steps": 8}
+        else:
+            cfg["mixture"]["schedule"]["weights_from"] = str(tmp_path / "proxy" / "doremi_weights.json")
+        stages[stage] = tmp_path / f"{stage}.yaml"
+        stages[stage].write_text(yaml.safe_dump(cfg))
+        r = runner.invoke(app, ["train", str(stages[stage]), "--run-dir", str(tmp_path / stage)])
+        assert r.exit_code == 0, r.output
+    weights = json.loads((tmp_path / "proxy" / "doremi_weights.json").read_text())["weights"]
+    first = json.loads((tmp_path / "main" / "metrics.jsonl").read_text().splitlines()[0])
+    assert {d: first[f"weight/{d}"] for d in weights} == pytest.approx(weights)
+    assert len((tmp_path / "proxy" / "reference" / "metrics.jsonl").read_text().splitlines()) == 8

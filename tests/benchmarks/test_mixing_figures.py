@@ -1,13 +1,15 @@
-"""The arithmetic behind ``benchmarks/mixing.py``'s verdict: tokens to target, speedup (with its
-bound for seeds that never get there), the tokens a method spends outside the budget, and the
-choice of best method. The benchmark is a program, not part of the package: load it by path."""
+"""The arithmetic behind ``benchmarks/mixing.py``'s verdict: the evaluation set and its halves,
+the power-law speedup estimator, and the paired, bootstrapped figures of a suite. The
+benchmark is a program, not part of the package: load it by path."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
+import numpy as np
 import pytest
 
+from curricle.config import parse_config
+from curricle.prepare.command import prepare_run
+from curricle.store import TokenStore
 from tests.benchmarks.conftest import benchmark_module
 
 
@@ -17,68 +19,90 @@ def mixing():
         yield module
 
 
-DOMAINS = ["a", "b"]
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("mixing-store") / "data"
+    cfg = {"name": "t", "data_dir": str(data_dir), "prepare": {"heldout_fraction": 0.2},
+           "sources": [{"kind": "synthetic", "skill": "copy", "domain": "copy", "n_docs": 400},
+                       {"kind": "synthetic", "skill": "facts", "domain": "facts", "n_docs": 500}],
+           "tokenizer": {"vocab_size": 300, "sample_docs_per_source": 40}}
+    prepare_run(parse_config(cfg), progress=False)
+    return TokenStore(data_dir)
 
 
-def run(mixing, method, seed, curve, final, **kw):
-    return mixing.RunResult(method, seed, Path(f"/runs/{method}/{seed}"), curve, final, tokens=curve[-1][0],
-                            token_shares={"a": 0.5, "b": 0.5}, last_weights={"a": 0.5, "b": 0.5},
-                            mixture_changes=0, priority_updates=0, effective_docs=None, reference_tokens=0,
-                            reference_final=None, wall_s=1.0, reused=True, **kw)
+def test_evaluation_set_has_one_window_per_document_in_two_disjoint_halves(mixing, store):
+    es = mixing.eval_set(store, store.domains, seq_len=16, max_docs=64)
+    for d in store.domains:
+        split = store.split(d, "heldout")
+        e = es[d]
+        assert split.n_docs >= 64 and len(e["windows"]) == 64 == len(e["lengths"]) == len(e["test"])
+        assert e["windows"].shape == (64, 17)
+        # Spread over the whole split (first and last held-out document in), one window each.
+        first = np.append(split.document(0), store.eos_id)[:17]
+        assert np.array_equal(e["windows"][0][: len(first)], first)
+        last = np.append(split.document(split.n_docs - 1), store.eos_id)[:17]
+        assert np.array_equal(e["windows"][-1][: len(last)], last)
+        # Both halves are used, and no window is in both.
+        test = {w.tobytes() for w in e["windows"][e["test"]]}
+        val = {w.tobytes() for w in e["windows"][~e["test"]]}
+        assert 16 <= len(test) <= 48 and not test & val
+    again = mixing.eval_set(store, store.domains, seq_len=16, max_docs=64)
+    assert mixing.eval_set_hash(again) == mixing.eval_set_hash(es)  # by content: the same halves every time
 
 
-def test_tokens_to_reach_interpolates_between_eval_points(mixing):
-    curve = [(100, 6.0), (200, 5.0), (300, 4.0)]
-    assert mixing.tokens_to_reach(curve, 6.5) == 100.0  # already there at the first eval
-    assert mixing.tokens_to_reach(curve, 5.0) == 200.0
-    assert mixing.tokens_to_reach(curve, 4.5) == 250.0
-    assert mixing.tokens_to_reach(curve, 3.9) is None
+def test_power_law_fit_and_speedup_recover_a_known_s(mixing):
+    budgets = np.array(mixing.BUDGETS)
+    e, b, a = 2.0, 1.5, 0.6
+    curves = np.stack([e + b * budgets ** -a, 3.0 + 0.5 * budgets ** -1.2])
+    fit = mixing.fit_power_law(budgets, curves)
+    assert fit[0] == pytest.approx([2.0, 1.5, 0.6], rel=2e-2)
+    # A method that reaches at T what uniform reaches at 1.3 T (and at 0.8 T: a slowdown).
+    target = np.array([e + b * 1.3 ** -a, 3.0 + 0.5 * 0.8 ** -1.2])
+    assert mixing.speedup(curves, target) == pytest.approx([1.3, 0.8], rel=2e-2)
+    # Below the fitted floor uniform never gets there: capped, not infinite.
+    assert mixing.invert(fit[:1], np.array([1.9]))[0] == 100.0
 
 
-def test_speedup_is_uniforms_tokens_over_the_methods_and_bounded_where_never_reached(mixing):
-    # Uniform ends at a mean of 5.0 (its final curve point) after 400 tokens.
-    u = {s: run(mixing, "uniform", s, [(200, 6.0), (400, 5.0)], {"a": 4.0, "b": 6.0}) for s in (0, 1)}
-    fast = run(mixing, "m", 0, [(200, 5.0), (400, 4.5)], {"a": 3.5, "b": 5.5})  # there at 200: 2x
-    never = run(mixing, "m", 1, [(200, 6.5), (400, 5.5)], {"a": 4.5, "b": 6.5})  # never: bound 400/400
-    row = mixing.summarize("m", [fast, never], u, DOMAINS)
-    assert row["tokens_to_target"] == [200, None]
-    assert row["speedup_per_seed"] == [2.0, None]
-    assert row["speedup"]["mean"] == 1.5 and row["reached"] == "1/2" and row["not_reached_seeds"] == [1]
-    assert row["speedup_over_reached_seeds"]["mean"] == 2.0
-    assert row["mean_loss_minus_uniform"]["mean"] == pytest.approx(0.0)  # -0.5 and +0.5
-    assert row["worst_domain"] == ["b", "b"] and row["worst_domain_loss"]["mean"] == 6.0
-    assert "search_tokens" not in row and "reference_tokens" not in row
+def test_a_suite_is_paired_per_seed_and_bootstrapped_over_documents_and_seeds(mixing):
+    rng = np.random.default_rng(0)
+    domains = ["a", "b"]
+    seeds = [0, 1, 2, 3]
+    docs = 40
+    es = {d: {"test": np.arange(docs) % 2 == 0} for d in domains}
+    doc_noise = {d: rng.normal(0, 0.05, docs) for d in domains}
+
+    def run(level, seed, shift=(0.0, 0.0)):
+        return {d: level + shift[i] + doc_noise[d] + 0.01 * seed for i, d in enumerate(domains)}
+
+    losses = {}
+    for s in seeds:
+        for bgt in mixing.BUDGETS:
+            losses[(f"uniform@{bgt}", s)] = run(3.0 + 1.0 * bgt ** -0.5, s)
+        losses[("fast", s)] = run(3.0 + 1.0 * 1.5 ** -0.5, s)  # uniform's loss at 1.5 T
+        losses[("mixed", s)] = run(3.0 + 1.0, s, shift=(-0.2, 0.2))  # a better, b worse, same mean
+    res = mixing.analyse("t", domains, seeds, ["fast", "mixed"], losses, es, np.random.default_rng(1), {})
+    rows = res["views"]["all"]["methods"]
+    assert rows["fast"]["speedup"] == pytest.approx(1.5, rel=1e-2)
+    lo, hi = rows["fast"]["speedup_ci"]
+    assert lo <= 1.5 * 1.01 and hi >= 1.5 * 0.99 and lo > 1.3  # the same shift on every seed: tight
+    assert rows["mixed"]["speedup"] == pytest.approx(1.0, rel=1e-2)
+    pd = res["per_domain"]["mixed"]
+    assert pd["domains"]["a"]["verdict"] == "better" and pd["domains"]["b"]["verdict"] == "worse"
+    assert pd["improved"] == 1 and pd["worse"] == 1 and pd["worst_domain"] == "b"
+    assert pd["worst_domain_delta"] == pytest.approx(0.2)
+    assert res["test_docs"] == {"a": 20, "b": 20}
+    head = mixing.headline(res, ["fast", "mixed"])
+    assert head["best_method"] == "fast" and head["captured_fraction"] is None
+    assert head["max_abs_log_speedup"] == pytest.approx(np.log(1.5), rel=2e-2)
 
 
-def test_search_tokens_enter_the_speedup_that_counts_them(mixing):
-    u = {0: run(mixing, "uniform", 0, [(200, 6.0), (400, 5.0)], {"a": 4.0, "b": 6.0})}
-    searched = run(mixing, "mix-search", 0, [(200, 5.0), (400, 4.5)], {"a": 3.5, "b": 5.5}, search_tokens=600)
-    row = mixing.summarize("mix-search", [searched], u, DOMAINS)
-    assert row["speedup"]["mean"] == 2.0  # the equal budget only
-    assert row["search_tokens"] == 600
-    assert row["speedup_counting_search"]["mean"] == 0.5  # 400 / (200 + 600)
-
-
-def test_best_method_must_keep_the_worst_domain_when_any_method_can(mixing):
-    def row(speedup, worst, reached=1, mean=5.0):
-        return {"speedup": {"mean": speedup}, "worst_domain_loss": {"mean": worst}, "reached_seeds": reached,
-                "mean_loss": {"mean": mean}}
-
-    table = {"uniform": row(1.0, 6.0, 3), "greedy": row(1.4, 6.5), "fair": row(1.1, 5.9), "none": row(2.0, 5.0, 0)}
-    best, how = mixing.pick_best(table, uniform_worst=6.0)
-    assert best == "fair" and "no higher than uniform's" in how
-    del table["fair"]
-    best, how = mixing.pick_best(table, uniform_worst=6.0)
-    assert best == "greedy" and "largest mean speedup overall" in how
-    best, how = mixing.pick_best({"uniform": row(1.0, 6.0, 3), "none": row(2.0, 5.0, 0)}, uniform_worst=6.0)
-    assert best is None
-
-
-def test_mix_search_method_uses_the_searched_weights_as_a_static_schedule(mixing):
-    over = mixing.method_overrides("mix-search", 100, DOMAINS, {"a": 0.7, "b": 0.3})
-    assert over == {"schedule": {"kind": "static", "weights": {"a": 0.7, "b": 0.3}}, "controller": {"kind": "schedule"}}
-    with pytest.raises(ValueError, match="no searched mixture"):
-        mixing.method_overrides("mix-search", 100, DOMAINS)
-    # Every controller gets the same timing rule, from the run length alone.
-    assert mixing.method_overrides("odm", 150, DOMAINS)["controller"] == {"kind": "odm", "warmup_steps": 15,
-                                                                         "update_every": 3}
+def test_methods_get_one_timing_rule_and_doremi_two_stages(mixing):
+    base = {"seed": 0, "data_dir": "x", "mixture": {"batch_rows": 8, "seq_len": 64}, "train": {"steps": 100}}
+    ado = mixing.method_config(base, "ado", ["a", "b"], 200)
+    assert ado["controller"] == {"kind": "ado", "warmup_steps": 20, "refit_every": 20}
+    proxy = mixing.method_config(base, "doremi-proxy", ["a", "b"], 200, reference="runs/u")
+    assert proxy["controller"] == {"kind": "doremi", "reference": {"run": "runs/u"}}
+    assert proxy["mixture"]["schedule"] == {"kind": "static", "weights": {"a": 1.0, "b": 1.0}}
+    main = mixing.method_config(base, "doremi", ["a", "b"], 200, weights={"a": 0.7, "b": 0.3})
+    assert main["mixture"]["schedule"] == {"kind": "static", "weights": {"a": 0.7, "b": 0.3}}
+    assert main["controller"] == {"kind": "schedule"} and main["train"]["steps"] == 200
