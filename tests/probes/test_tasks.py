@@ -3,8 +3,7 @@ import yaml
 
 from curricle.errors import CurricleError
 from curricle.probes import SuiteConfig, builtin_task_names, builtin_tasks, load_tasks, parse_task, write_tasks
-from curricle.synthetic import GENERATORS
-from curricle.synthetic.base import split_of
+from curricle.synthetic import GENERATORS, make_generator
 
 
 def test_builtin_suite_has_every_skill_from_heldout_items():
@@ -16,7 +15,8 @@ def test_builtin_suite_has_every_skill_from_heldout_items():
     for skill in GENERATORS:
         t = by_name[skill]
         assert len(t.items) == 20
-        assert all(split_of(skill, i.id) == "heldout" for i in t.items)
+        gen = make_generator(skill)
+        assert all(gen.split(i.id) == "heldout" for i in t.items) and not t.in_sample
     assert by_name["reverse+uppercase"].composite_of == ("reverse", "uppercase")
     assert by_name["arithmetic"].output_type == "generate_until"
     assert by_name["agreement"].output_type == "multiple_choice"

@@ -3,6 +3,17 @@
 A generator is deterministic given its seed and parameters. It partitions its item space into
 a *train* and a *heldout* split by a hash of each item's canonical ``key``, so held-out items
 (the probes use them) can never appear in training documents, whatever the seed or count.
+
+The hash does not see the seed or the parameters, only the generator's ``partition`` (its
+name unless it shares one) and :meth:`SkillGenerator.split_key`, so every difficulty level
+of a skill splits its items the same way: a sum held out at 2 digits is held out at 3 digits
+too. Generators whose items can contain one another's text share a partition (every string
+transform and composition splits by its input string), so a held-out text is never inside a
+training line of a sibling skill either.
+
+A skill's difficulty ladder, :attr:`SkillGenerator.levels`, names parameter sets from easy
+to hard (``copy`` at 2, 4, 8, 16 words); ``make_generator(skill, level="8")`` builds one, and
+the probes and sources name a level ``skill@level``.
 """
 
 from __future__ import annotations
@@ -11,7 +22,7 @@ import hashlib
 import random
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar, Iterator, Literal
+from typing import Any, ClassVar, Iterator, Literal
 
 Split = Literal["train", "heldout"]
 
@@ -54,9 +65,36 @@ class SkillGenerator(ABC):
     composite_of: ClassVar[tuple[str, ...]] = ()
     #: Score of a model that guesses: 1 / (1 + number of distractors) for multiple choice.
     chance: ClassVar[float] = 0.0
+    #: The namespace of the train/held-out hash (None: the name). Generators whose item texts
+    #: can overlap share one, so a text is on the same side whichever of them wrote it.
+    partition: ClassVar[str | None] = None
+    #: The difficulty ladder: level name -> the parameters that make it, easiest first.
+    levels: ClassVar[dict[str, dict[str, Any]]] = {}
 
     def __init__(self, seed: int = 0):
         self.seed = seed
+
+    def split_key(self, key: str) -> str:
+        """What the split hashes of an item's ``key`` (by default the key itself)."""
+        return key
+
+    def split(self, key: str) -> Split:
+        """The split of the item with ``key``: :func:`split_of` the partition and split key."""
+        return split_of(self.partition or self.name, self.split_key(key))
+
+    @classmethod
+    def level_params(cls, level: str) -> dict[str, Any]:
+        """The parameters of ladder level ``level``; ``ValueError`` naming the valid levels."""
+        try:
+            return dict(cls.levels[str(level)])
+        except KeyError:
+            valid = ", ".join(cls.levels) or "none"
+            raise ValueError(f"{cls.name}: unknown level {level!r} (levels: {valid})") from None
+
+    @classmethod
+    def level_composite_of(cls, level: str) -> tuple[str, ...]:
+        """The skill levels a composite's ``level`` composes: each part at the same level."""
+        return tuple(f"{part}@{level}" for part in cls.composite_of)
 
     @abstractmethod
     def _sample(self, rng: random.Random) -> SkillItem:
@@ -82,7 +120,7 @@ class SkillGenerator(ABC):
                     break
                 raise ValueError(f"{self.name}: cannot draw {n} distinct {split} items")
             item = self._sample(rng)
-            if item.key not in out and split_of(self.name, item.key) == split:
+            if item.key not in out and self.split(item.key) == split:
                 out[item.key] = item
                 since_new = 0
         return list(out.values())
