@@ -116,6 +116,16 @@ def test_agreement_levels_put_that_many_attractors_between_subject_and_verb():
     assert all(v[0] not in item.key for v in CLAUSE_VERBS for item in [bare])
 
 
+def test_a_small_level_repeats_its_train_items_evenly():
+    # agreement@0: 288 bare frames, 229 of them train; 800 lines are 3.5 passes over them.
+    g = make_generator("agreement", 0, level="0")
+    train = {i.text for i in g.items("train", 1000, at_most=True)}
+    lines = [line for _, text in g.documents(50, 16) for line in text.splitlines()]
+    assert len(train) == 229 and len(lines) == 800 and set(lines) == train
+    counts = [lines.count(t) for t in train]
+    assert max(counts) - min(counts) <= 1
+
+
 def test_level_errors_name_the_levels():
     with pytest.raises(ValueError, match=r"copy: unknown level '3' \(levels: 2, 4, 8, 16\)"):
         make_generator("copy", level="3")

@@ -24,6 +24,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar, Iterator, Literal
 
+from curricle.synthetic.pool import pooled_documents
+
 Split = Literal["train", "heldout"]
 
 #: Share of each generator's item space reserved for held-out items (by key hash).
@@ -136,8 +138,15 @@ class SkillGenerator(ABC):
         return [item.target.strip()]
 
     def documents(self, n_docs: int, items_per_doc: int = 16) -> Iterator[tuple[str, str]]:
-        """Training documents ``(id, text)``: ``items_per_doc`` train items, one per line."""
-        items = self.items("train", n_docs * items_per_doc)
+        """Training documents ``(id, text)``: ``items_per_doc`` train items, one per line,
+        distinct while the item space has enough; a small space (bare agreement frames, two-
+        letter transforms) gives every train item it has, repeated evenly in passes."""
+        items = self.items("train", n_docs * items_per_doc, at_most=True)
+        if len(items) < n_docs * items_per_doc:
+            return pooled_documents(self.name, self.seed, [i.text for i in items], n_docs, items_per_doc)
+        return self._chunks(items, n_docs, items_per_doc)
+
+    def _chunks(self, items: list[SkillItem], n_docs: int, items_per_doc: int) -> Iterator[tuple[str, str]]:
         for d in range(n_docs):
             chunk = items[d * items_per_doc : (d + 1) * items_per_doc]
             yield f"{self.name}-{self.seed}-{d}", "\n".join(i.text for i in chunk) + "\n"
