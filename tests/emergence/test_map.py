@@ -212,6 +212,10 @@ def test_the_summary_counts_from_the_map(tmp_path):
         if r["task"] == "copy@2":
             r["contaminated"] = 2
     assert map_rows(rows, MapConfig(bootstrap=0, permutations=0))["summary"]["contaminated_items"] == 2
+    # ...counted from the rows even where a curve is too short to map (one checkpoint).
+    first = map_rows([r for r in rows if r["step"] == STEPS[-1]], MapConfig(bootstrap=0, permutations=0))
+    assert first["summary"]["contaminated_items"] == 2 and first["summary"]["levels"] == 0
+    assert first["contamination"] == {"items": 2, "by_task": {"copy@2": 2}, "in_sample": ["arithmetic@1"]}
     for r in rows:
         r["contaminated"] = None
     assert map_rows(rows, MapConfig(bootstrap=0, permutations=0))["summary"]["contaminated_items"] is None

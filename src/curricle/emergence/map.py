@@ -269,9 +269,26 @@ def map_rows(rows: Sequence[dict[str, Any]], config: MapConfig | None = None) ->
                   "fraction_no_earlier": (sum(c["no_earlier"] for c in decided) / len(decided)) if decided else None}
 
     result = {"schema": SCHEMA, "config": config.model_dump(mode="json"), "runs": runs, "ordering": ordering,
-              "composites": composites}
+              "composites": composites, "contamination": contamination(curves)}
     result["summary"] = summarize(result)
     return result
+
+
+def contamination(curves: dict[str, dict[str, list[dict[str, Any]]]]) -> dict[str, Any]:
+    """What the probe rows say of contamination, per run and task (its last row), whether or not
+    the task has enough points to map: ``items`` found over tasks meant to be held out (None
+    when no such row was checked), the ``by_task`` counts, and the ``in_sample`` tasks."""
+    found, in_sample, checked = {}, set(), False
+    for run, tasks in curves.items():
+        for task, rs in tasks.items():
+            last = rs[-1]
+            if last.get("in_sample"):
+                in_sample.add(task)
+            elif last.get("contaminated") is not None:
+                checked = True
+                if last["contaminated"]:
+                    found[f"{run}:{task}" if len(curves) > 1 else task] = int(last["contaminated"])
+    return {"items": sum(found.values()) if checked else None, "by_task": found, "in_sample": sorted(in_sample)}
 
 
 def summarize(result: dict[str, Any]) -> dict[str, Any]:
@@ -281,37 +298,31 @@ def summarize(result: dict[str, Any]) -> dict[str, Any]:
       standard errors above chance, ``z`` from the config), out of sample;
     - ``families_with_frontier``: families with an emerged and a censored level;
     - ``contaminated_items``: probe items found verbatim in the training data, over tasks
-      meant to be held out (None when no row says it was checked);
+      meant to be held out (None when no row says it was checked), from every task's rows,
+      mapped or not (:func:`contamination`);
     - ``composites_after_components`` of ``composite_checks``: decided composite checks
       where the composite emerged no earlier than its components;
     - ``levels``, ``emerged_tasks``, ``in_sample_tasks``, ``frontiers`` (family -> hardest
       emerged level) for context.
     """
     levels = emerged_levels = with_frontier = emerged_tasks = 0
-    contaminated, checked = 0, False
-    in_sample: list[str] = []
     frontiers: dict[str, str | None] = {}
     for run in result["runs"].values():
         for s in run["skills"].values():
             levels += s["level"] is not None
             emerged_levels += s["level"] is not None and counts_as_emerged(s)
             emerged_tasks += bool(s["emergence"])
-            if s["in_sample"]:
-                in_sample.append(s["skill"])
-            elif s["contaminated"] is not None:
-                checked = True
-                contaminated += int(s["contaminated"])
         for family, f in run["families"].items():
             with_frontier += f["has_frontier"]
             frontiers[family] = f["frontier"]
     comp = result["composites"]
     return {
         "emerged_levels": emerged_levels, "families_with_frontier": with_frontier,
-        "contaminated_items": contaminated if checked else None,
+        "contaminated_items": result["contamination"]["items"],
         "composites_after_components": sum(1 for c in comp["checks"] if c["no_earlier"]),
         "composite_checks": comp["decided"],
         "z": result["config"]["z"], "runs": len(result["runs"]), "levels": levels, "emerged_tasks": emerged_tasks,
-        "in_sample_tasks": sorted(set(in_sample)), "frontiers": frontiers,
+        "in_sample_tasks": result["contamination"]["in_sample"], "frontiers": frontiers,
     }
 
 
