@@ -66,6 +66,20 @@ def test_demo_config_validates(tmp_path):
     assert [p.name for p in cfg.mixture.schedule.phases] == ["warmup", "ramp", "consolidation"]
 
 
+def test_demo_probes_each_skill_at_the_levels_it_trains(tmp_path):
+    from curricle.demo.command import demo_suite
+    from curricle.probes.builtin import builtin_task_configs
+
+    suite = demo_suite(demo_config(tmp_path))
+    assert suite.levels["copy"] == ["2", "4", "8", "16"] and suite.levels["agreement"] == ["0", "1", "2", "3"]
+    names = [t.task for t in builtin_task_configs(suite, ["code", "prose"])]
+    assert names[:4] == ["copy@2", "copy@4", "copy@8", "copy@16"]
+    assert {"compose@3", "reverse+uppercase@6", "facts@200", "brackets@8", "code-syntax", "prose-loss"} <= set(names)
+    assert not {"copy", "sort-letters", "arithmetic-hard"} & set(names)  # untrained skills are not probed
+    families = {n.split("@")[0] for n in names if "@" in n}
+    assert len(families) == 9 and all(len(suite.levels[f]) >= 3 for f in families)
+
+
 def test_bad_config_is_one_line_and_exit_2(tmp_path):
     p = tmp_path / "run.yaml"
     p.write_text(yaml.safe_dump({"sources": [{"kind": "jsonl", "path": "x", "domain": "a"}], "mixtur": {}}))

@@ -236,6 +236,12 @@ def test_probe_items_cover_every_registered_skill():
     items = probe_items(DecontamConfig(probe_items=8), None)
     assert sorted(items) == sorted(f"probe:{name}" for name in GENERATORS)
     assert items["probe:arithmetic"] == [i.text for i in make_generator("arithmetic").items("heldout", 8)]
+    # A source's ladder levels add their held-out items.
+    from curricle.sources.config import SyntheticConfig
+
+    source = SyntheticConfig(domain="copy", skill="copy", n_docs=2, levels=["2", "16"])
+    with_levels = probe_items(DecontamConfig(probe_items=8), [source])["probe:copy"]
+    assert with_levels[8:] == [i.text for lv in ("2", "16") for i in make_generator("copy", level=lv).items("heldout", 8)]
 
 
 def test_decontam_ignores_punctuation_runs_but_matches_punctuation_items(tmp_path):

@@ -45,8 +45,22 @@ def test_never_emerging_curve_is_censored():
 
 def test_gain_must_beat_the_standard_error():
     y = np.array([0.25, 0.25, 0.3, 0.4, 0.4, 0.4, 0.4])
-    assert analyze(X, y, 0.25, EXACT, se=np.full(7, 0.05)).emerged       # 0.15 >= 2 * 0.05
-    assert not analyze(X, y, 0.25, EXACT, se=np.full(7, 0.1)).emerged    # 0.15 < 2 * 0.1
+    assert analyze(X, y, 0.25, EXACT, se=np.full(7, 0.04)).emerged       # 0.15 >= 3 * 0.04
+    assert not analyze(X, y, 0.25, EXACT, se=np.full(7, 0.1)).emerged    # 0.15 < 3 * 0.1
+
+
+def test_a_noisy_best_near_chance_is_not_learned():
+    """The demo's old false emergences: a best of 0.38 against 0.25 chance, 100 items (SE
+    0.049), on a curve that returns to chance. 2.7 standard errors: over the minimum gain and
+    2 SE, but within 3, the default z."""
+    y = np.array([0.25, 0.27, 0.24, 0.38, 0.25, 0.26, 0.27])
+    se = np.sqrt(y * (1 - y) / 100)
+    r = analyze(X, y, 0.25, EXACT, se=se)
+    assert not r.emerged and r.gain == pytest.approx(0.13) and r.best_se == pytest.approx(se[3])
+    assert analyze(X, y, 0.25, CurveSettings(sigma=0.0, z=2.0), se=se).emerged  # the old bar passes it
+    # Exact match, chance 0: 2 of 100 right is within 3 SE (0.014 each) of nothing.
+    em = np.array([0.0, 0.0, 0.01, 0.02, 0.0, 0.01, 0.02])
+    assert not analyze(X, em, 0.0, CurveSettings(sigma=0.0, min_gain=0.0), se=np.sqrt(em * (1 - em) / 100)).emerged
 
 
 def test_rise_then_fall():

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from curricle.emergence.config import MapConfig
-from curricle.emergence.map import map_runs
+from curricle.emergence.map import map_rows, map_runs
 from curricle.probes.results import SCHEMA, write_rows
 
 STEPS = [10, 20, 40, 80, 160, 320]
@@ -114,3 +114,108 @@ def test_variants_and_metrics_are_selectable(probe_files):
     a = next(iter(result["runs"].values()))["skills"]["a"]
     assert a["metric"] == "prob"
     assert a["emergence"] == a["emergence_by_variant"]["elbow"]
+
+
+# --- Ladders: the not-learned rule, frontiers per family, the summary -----------------
+
+NEAR_CHANCE = [0.25, 0.27, 0.24, 0.38, 0.25, 0.26]  # best 0.38: 2.7 SE of 100 items, the old false emergence
+SMALL_GAIN = [0.25, 0.28, 0.30, 0.32, 0.33, 0.33]   # 0.08 over chance, far above the noise (SE 0.01)
+
+
+def level_rows(run: str, name: str, ys: list[float], se: float | None = None, *, level_index: int | None = None,
+               composite: list[str] | None = None, in_sample: bool = False, contaminated: int | None = 0) -> list[dict]:
+    family, _, level = name.partition("@")
+    out = []
+    for step, acc in zip(STEPS, ys):
+        s = se if se is not None else (acc * (1 - acc) / 100) ** 0.5
+        out.append({
+            "schema": SCHEMA, "run": run, "run_name": run, "checkpoint": None, "step": step, "tokens": step * 1000,
+            "weights_hash": None, "duplicate_of": None, "task": name, "skill": name, "task_hash": "h",
+            "output_type": "multiple_choice", "n": 100, "composite_of": composite or [],
+            "family": family, "level": level or None, "level_index": level_index, "in_sample": in_sample,
+            "contaminated": contaminated,
+            "metrics": {"acc": acc, "acc_se": s}, "discrete": "acc", "continuous": "acc", "chance": {"acc": 0.25},
+            "seconds": 0.1, "cached": False,
+        })
+    return out
+
+
+def ladder_rows(run: str = "r") -> list[dict]:
+    return [
+        # copy: 2 and 4 emerge, 8 is noise near chance (listed first, placed by its level_index).
+        *level_rows(run, "copy@8", NEAR_CHANCE, level_index=2),
+        *level_rows(run, "copy@2", curve(1), 0.02, level_index=0),
+        *level_rows(run, "copy@4", curve(3), 0.02, level_index=1),
+        # brackets: both levels emerge, no frontier.
+        *level_rows(run, "brackets@1", curve(1), 0.02, level_index=0),
+        *level_rows(run, "brackets@2", curve(2), 0.02, level_index=1),
+        # agreement: 0 emerges; 1 learns a little, above the noise but under min_gain.
+        *level_rows(run, "agreement@0", curve(2), 0.02, level_index=0),
+        *level_rows(run, "agreement@1", SMALL_GAIN, 0.01, level_index=1),
+        # arithmetic: an in-sample level emerges (and is found in training), 2c0 does not.
+        *level_rows(run, "arithmetic@1", curve(1), 0.02, level_index=0, in_sample=True, contaminated=7),
+        *level_rows(run, "arithmetic@2c0", curve(None), 0.02, level_index=1),
+        # A composite of two levels, after both; a skill without a level.
+        *level_rows(run, "r@2", curve(1), 0.02), *level_rows(run, "u@2", curve(2), 0.02),
+        *level_rows(run, "r+u@2", curve(4), 0.02, composite=["r@2", "u@2"]),
+        *level_rows(run, "code-syntax", curve(3), 0.02),
+    ]
+
+
+def test_the_not_learned_rule_and_the_status_of_each_level():
+    result = map_rows(ladder_rows(), MapConfig(sigma=0.0, bootstrap=0, permutations=0))
+    skills = result["runs"]["r"]["skills"]
+    assert skills["copy@8"]["status"] == "not_learned" and skills["copy@8"]["emergence"] is None
+    assert skills["copy@8"]["z_score"] == pytest.approx(0.13 / (0.38 * 0.62 / 100) ** 0.5)  # 2.68
+    assert skills["agreement@1"]["status"] == "below_min_gain"
+    assert skills["copy@4"]["status"] == "emerged" and skills["copy@4"]["z_score"] == pytest.approx(0.75 / 0.02)
+    assert (skills["copy@8"]["family"], skills["copy@8"]["level"]) == ("copy", "8")
+    assert skills["code-syntax"]["family"] == "code-syntax" and skills["code-syntax"]["level"] is None
+    # At z = 2 the noisy level would have emerged.
+    loose = map_rows(ladder_rows(), MapConfig(sigma=0.0, bootstrap=0, permutations=0, z=2.0))
+    assert loose["runs"]["r"]["skills"]["copy@8"]["status"] == "emerged"
+
+
+def test_families_line_up_their_levels_and_find_the_frontier():
+    families = map_rows(ladder_rows(), MapConfig(sigma=0.0, bootstrap=0, permutations=0))["runs"]["r"]["families"]
+    assert list(families) == ["copy", "brackets", "agreement", "arithmetic", "r", "u", "r+u"]
+    copy = families["copy"]
+    assert copy["levels"] == ["2", "4", "8"] and copy["skills"] == ["copy@2", "copy@4", "copy@8"]
+    assert (copy["emerged"], copy["censored"], copy["frontier"], copy["has_frontier"], copy["monotone"]) == (
+        ["2", "4"], ["8"], "4", True, True)
+    assert families["brackets"]["frontier"] == "2" and not families["brackets"]["has_frontier"]
+    assert families["agreement"]["has_frontier"] and families["agreement"]["censored"] == ["1"]
+    arith = families["arithmetic"]
+    assert arith["in_sample"] == ["1"] and arith["emerged"] == [] and arith["frontier"] is None
+    assert not arith["has_frontier"]
+
+
+def test_the_summary_counts_from_the_map(tmp_path):
+    f = tmp_path / "p.jsonl"
+    write_rows(f, ladder_rows())
+    result = map_runs([f], tmp_path / "map", MapConfig(sigma=0.0, bootstrap=0, permutations=0))
+    summary = result["summary"]
+    # Emerged levels: copy@2, copy@4, brackets@1, brackets@2, agreement@0, r@2, u@2, r+u@2 (8);
+    # not arithmetic@1 (in-sample), not code-syntax (no level).
+    assert summary["emerged_levels"] == 8 and summary["emerged_tasks"] == 10 and summary["levels"] == 12
+    assert summary["families_with_frontier"] == 2  # copy, agreement
+    assert summary["contaminated_items"] == 0  # arithmetic@1's 7 are in-sample
+    assert (summary["composites_after_components"], summary["composite_checks"]) == (1, 1)
+    assert summary["in_sample_tasks"] == ["arithmetic@1"] and summary["z"] == 3.0
+    assert summary["frontiers"]["copy"] == "4" and summary["frontiers"]["arithmetic"] is None
+    line = (tmp_path / "map" / "summary.json").read_text()
+    assert line.count("\n") == 1 and json.loads(line) == summary
+
+    # A held-out item found in training counts; rows that never checked give null, not 0.
+    rows = ladder_rows()
+    for r in rows:
+        if r["task"] == "copy@2":
+            r["contaminated"] = 2
+    assert map_rows(rows, MapConfig(bootstrap=0, permutations=0))["summary"]["contaminated_items"] == 2
+    # ...counted from the rows even where a curve is too short to map (one checkpoint).
+    first = map_rows([r for r in rows if r["step"] == STEPS[-1]], MapConfig(bootstrap=0, permutations=0))
+    assert first["summary"]["contaminated_items"] == 2 and first["summary"]["levels"] == 0
+    assert first["contamination"] == {"items": 2, "by_task": {"copy@2": 2}, "in_sample": ["arithmetic@1"]}
+    for r in rows:
+        r["contaminated"] = None
+    assert map_rows(rows, MapConfig(bootstrap=0, permutations=0))["summary"]["contaminated_items"] is None

@@ -38,3 +38,32 @@ def test_probe_command_errors(tmp_path):
         probe_command([], config_path=tmp_path / "bad.yaml", export_lm_eval=tmp_path / "x")
     with pytest.raises(CurricleError, match="at least one probe results file"):
         map_command([], tmp_path / "map")
+
+
+def test_rows_carry_levels_in_sample_and_contamination_into_the_summary(probe_run, tmp_path):
+    """The fixture trains 2-digit sums, a few of them one-digit sums. arithmetic@1
+    (15 held-out items, fewer than 20) is in-sample, so its hits are expected, not counted."""
+    import json
+
+    from curricle.probes.config import ProbeConfig, SuiteConfig
+
+    run_dir, _ = probe_run
+    suite = SuiteConfig(n=20, tasks=["arithmetic", "copy"], levels={"arithmetic": ["1", "2c0"], "copy": ["2"]})
+    out = tmp_path / "probes.jsonl"
+    res = probe_command([run_dir], out, config=ProbeConfig(suite=suite))
+    assert res["tasks"] == ["copy@2", "arithmetic@1", "arithmetic@2c0"]
+    found = res["contamination"]
+    assert set(found) == {"arithmetic@1"} and found["arithmetic@1"] >= 1
+    rows = {r["task"]: r for r in read_rows(out)}
+    assert (rows["arithmetic@1"]["family"], rows["arithmetic@1"]["level"], rows["arithmetic@1"]["level_index"]) == (
+        "arithmetic", "1", 0)
+    assert rows["arithmetic@1"]["in_sample"] and rows["arithmetic@1"]["contaminated"] == found["arithmetic@1"]
+    assert not rows["arithmetic@2c0"]["in_sample"] and rows["arithmetic@2c0"]["contaminated"] == 0
+    assert rows["copy@2"]["family"] == "copy" and rows["copy@2"]["contaminated"] == 0
+
+    result = map_command([out], tmp_path / "map")
+    summary = json.loads((tmp_path / "map" / "summary.json").read_text())
+    assert summary == json.loads(json.dumps(result["summary"]))
+    assert summary["contaminated_items"] == 0 and summary["in_sample_tasks"] == ["arithmetic@1"]
+    assert summary["levels"] == 3 and set(summary["frontiers"]) == {"arithmetic", "copy"}
+    assert list(next(iter(result["runs"].values()))["families"]["arithmetic"]["levels"]) == ["1", "2c0"]

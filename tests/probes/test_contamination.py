@@ -17,6 +17,17 @@ def test_a_planted_item_is_caught():
     assert check_contamination(["nothing here\n"], tasks).clean
 
 
+def test_in_sample_tasks_are_checked_but_kept_apart():
+    tasks = builtin_tasks(SuiteConfig(n=20, tasks=["arithmetic", "reverse"], levels={"arithmetic": ["1"]}))
+    one, reverse = tasks
+    assert one.in_sample and not reverse.in_sample
+    texts = [i.text + "\n" for i in one.items] + [reverse.items[0].text + "\n"]
+    report = check_contamination(texts, tasks)
+    assert report.in_sample == {"arithmetic@1"} and len(report.expected) == 20
+    assert report.leaks == [("reverse", reverse.items[0].id, "text")] and not report.clean
+    assert check_contamination(texts[:-1], tasks).clean  # in-sample hits alone are no contamination
+
+
 def test_items_inside_longer_numbers_or_words_do_not_count():
     assert not occurs("5+4=9", "95+4=99")
     assert occurs("5+4=9", "x 5+4=9\n")

@@ -3,8 +3,7 @@ import yaml
 
 from curricle.errors import CurricleError
 from curricle.probes import SuiteConfig, builtin_task_names, builtin_tasks, load_tasks, parse_task, write_tasks
-from curricle.synthetic import GENERATORS
-from curricle.synthetic.base import split_of
+from curricle.synthetic import GENERATORS, make_generator
 
 
 def test_builtin_suite_has_every_skill_from_heldout_items():
@@ -16,7 +15,8 @@ def test_builtin_suite_has_every_skill_from_heldout_items():
     for skill in GENERATORS:
         t = by_name[skill]
         assert len(t.items) == 20
-        assert all(split_of(skill, i.id) == "heldout" for i in t.items)
+        gen = make_generator(skill)
+        assert all(gen.split(i.id) == "heldout" for i in t.items) and not t.in_sample
     assert by_name["reverse+uppercase"].composite_of == ("reverse", "uppercase")
     assert by_name["arithmetic"].output_type == "generate_until"
     assert by_name["agreement"].output_type == "multiple_choice"
@@ -77,3 +77,60 @@ def test_hash_covers_items_not_names():
 def test_bad_tasks_fail_with_the_field(data, message):
     with pytest.raises(CurricleError, match=message):
         parse_task(data, "tasks.yaml")
+
+
+def test_levels_make_one_task_per_ladder_level():
+    suite = SuiteConfig(n=10, tasks=["copy", "reverse+uppercase", "compose"],
+                        levels={"copy": [2, 8], "reverse+uppercase": ["3"], "compose": "all"})
+    tasks = builtin_tasks(suite)
+    assert [t.name for t in tasks] == ["copy@2", "copy@8", "reverse+uppercase@3", "compose@1", "compose@2",
+                                       "compose@3"]
+    copy8 = tasks[1]
+    assert (copy8.skill, copy8.family, copy8.level, copy8.level_index) == ("copy@8", "copy", "8", 2)
+    assert copy8.output_type == "generate_until" and not copy8.in_sample
+    assert all(len(i.target.split()) == 8 for i in copy8.items)  # copy@8 repeats 8 words
+    assert tasks[2].composite_of == ("reverse@3", "uppercase@3")
+    assert tasks[4].composite_of == ("compose@1",) and tasks[3].composite_of == ()
+    gen = make_generator("copy", level="8")
+    assert all(gen.split(i.id) == "heldout" for i in copy8.items)
+    # Written out and read back, the level survives.
+    assert parse_task(copy8.config_dict(), "t").level == "8"
+
+
+def test_a_level_too_small_to_hold_items_out_is_in_sample(caplog):
+    tasks = builtin_tasks(SuiteConfig(n=50, tasks=["arithmetic", "facts"], levels={"arithmetic": ["1", "2c0"],
+                                                                                    "facts": ["20"]}))
+    facts, one, two = tasks
+    # One-digit sums: 100 items, 15 held out, fewer than min_heldout (20): drawn from all 100.
+    assert one.in_sample and len(one.items) == 50 and not two.in_sample and len(two.items) == 50
+    assert "item space holds only 15 held-out items" in caplog.text and "in-sample" in caplog.text
+    gen = make_generator("arithmetic", level="1")
+    assert sum(gen.split(i.id) == "heldout" for i in one.items) == 15
+    # facts@20: 140 questions, 28 held out: fewer than asked for, enough to stay out of sample.
+    assert not facts.in_sample and len(facts.items) == 28
+    assert "only 28 held-out items, not 50" in caplog.text
+
+
+@pytest.mark.parametrize("levels, message", [
+    ({"copy": ["3"]}, r"copy: unknown level '3' \(levels: 2, 4, 8, 16\)"),
+    ({"arithmetic-hard": "all"}, "has no difficulty levels"),
+    ({"nope": "all"}, "unknown skill 'nope'"),
+])
+def test_bad_suite_levels(levels, message):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=message):
+        SuiteConfig(levels=levels)
+
+
+def test_task_file_family_and_level():
+    base = {"output_type": "multiple_choice", "items": [{"prompt": "a", "target": "b", "distractors": ["c"]}]}
+    named = parse_task({"task": "sums@3", **base}, "t")
+    assert (named.skill, named.family, named.level, named.level_index, named.in_sample) == (
+        "sums@3", "sums", "3", None, False)
+    plain = parse_task({"task": "sums", **base}, "t")
+    assert (plain.family, plain.level) == ("sums", None)
+    told = parse_task({"task": "x", "family": "f", "level": "hard", "in_sample": True, **base}, "t")
+    assert (told.family, told.level, told.in_sample) == ("f", "hard", True)
+    assert told.hash == plain.hash  # none of them changes what is scored
+    assert parse_task(told.config_dict(), "t").in_sample

@@ -64,3 +64,26 @@ def test_registered_as_a_source_kind():
     config = TypeAdapter(SourceSpec).validate_python({"kind": "synthetic", "domain": "d", "skill": "copy"})
     assert isinstance(config, SyntheticConfig)
     assert isinstance(build_source(config), SyntheticSource)
+
+
+def test_levels_split_the_documents_and_name_the_level():
+    config = SyntheticConfig(domain="copy", skill="copy", n_docs=5, items_per_doc=3, levels=[2, "8"])
+    assert config.levels == ["2", "8"]
+    docs = list(SyntheticSource(config))
+    assert [d.id for d in docs] == ["copy@2-0-0", "copy@2-0-1", "copy@2-0-2", "copy@8-0-0", "copy@8-0-1"]
+    assert [d.meta for d in docs[2:4]] == [{"skill": "copy", "level": "2"}, {"skill": "copy", "level": "8"}]
+    assert [t for _, t in make_generator("copy", level="8").documents(2, 3)] == [d.text for d in docs[3:]]
+    first = docs[0].text.splitlines()[0]
+    assert first.startswith("copy: ") and len(first.split(" | ")[1].split()) == 2
+    assert SyntheticSource(config).describe() == "synthetic copy at levels 2, 8"
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"levels": ["3"]}, r"unknown level '3' \(levels: 2, 4, 8, 16\)"),
+    ({"levels": ["2", "2"]}, "distinct levels"),
+    ({"levels": ["2", "4"], "n_docs": 1}, "at least one per level"),
+    ({"levels": ["4"], "params": {"min_words": 3}}, "give them in params or the level, not both"),
+])
+def test_bad_levels_fail_at_load(fields, message):
+    with pytest.raises(ValidationError, match=message):
+        SyntheticConfig(domain="d", skill="copy", **fields)

@@ -7,7 +7,7 @@ PLURAL = {pl: True for _, pl in NOUNS} | {sg: False for sg, _ in NOUNS}
 def test_literal_item():
     g = make_generator("agreement")
     item = g.item("the dog near the cats", plural=False)
-    assert item.key == item.prompt == "the dog near the cats"
+    assert item.key == "the dog near the cats" and item.prompt == "agree: the dog near the cats"
     sg, pl = next(v for v in VERBS if " " + v[0] == item.target)
     assert item.distractors == (" " + pl,)
     plural = g.item("the dogs near the cat", plural=True)
@@ -20,7 +20,7 @@ def test_verb_agrees_with_subject_not_attractor():
     mismatched = 0
     for item in items:
         words = item.prompt.split()
-        assert words[0] == "the"
+        assert words.pop(0) == "agree:" and words[0] == "the"
         head = words[2] if words[1] in ADJECTIVES else words[1]
         plural = PLURAL[head]
         sg, pl = next(v for v in VERBS if item.target.strip() in v)

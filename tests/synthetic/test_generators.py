@@ -7,7 +7,7 @@ from functools import lru_cache
 import pytest
 
 from curricle.synthetic import GENERATORS, make_generator
-from curricle.synthetic.base import SkillGenerator, split_of
+from curricle.synthetic.base import SkillGenerator
 
 N_TRAIN, N_HELDOUT, N_DOCS, PER_DOC = 300, 100, 20, 16
 
@@ -35,9 +35,10 @@ def test_same_seed_same_items_other_seed_other_items(name):
 @ALL
 def test_train_and_heldout_disjoint_by_key_and_text(name):
     train, heldout, _ = drawn(name)
+    g = make_generator(name, seed=0)
     assert len({i.key for i in train}) == N_TRAIN and len({i.key for i in heldout}) == N_HELDOUT
-    assert all(split_of(name, i.key) == "train" for i in train)
-    assert all(split_of(name, i.key) == "heldout" for i in heldout)
+    assert all(g.split(i.key) == "train" for i in train)
+    assert all(g.split(i.key) == "heldout" for i in heldout)
     assert not {i.key for i in train} & {i.key for i in heldout}
     assert not {i.text for i in train} & {i.text for i in heldout}
 

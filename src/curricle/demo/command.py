@@ -3,15 +3,19 @@
 Stages: curate (language ID, quality, PII, decontamination, deduplication; the funnel is
 printed), prepare (tokenizer + token store from the curated documents), train a ~1M-parameter
 model under a phased curriculum (warm-up on short synthetic skills, a ramp in length and
-domains, consolidation while the learning rate anneals), then probe every checkpoint and map
-the order in which skills emerged, and write the run's report (``OUT/report.html``, one
+domains, consolidation while the learning rate anneals), then probe every checkpoint on
+the skills it trained, at the levels it trained them (``copy@2`` .. ``copy@16``), map the order
+in which skill levels emerged and how far up each ladder the model got, and write the run's
+report (``OUT/report.html``, one
 self-contained page). Each stage's files land under ``--out`` (default ``runs/demo``) so any
 stage can be inspected or rerun alone. Rerunning the demo continues an
-interrupted run and reuses what is up to date.
+interrupted run and reuses what is up to date. The last line printed is the map's summary
+(``OUT/map/summary.json``) as one JSON line.
 """
 
 from __future__ import annotations
 
+import json
 from importlib import resources
 from pathlib import Path
 
@@ -39,6 +43,21 @@ def demo_config(out: Path) -> RunConfig:
     return parse_config(data, "curricle/configs/demo.yaml")
 
 
+def demo_suite(config: RunConfig) -> SuiteConfig:
+    """The probes of the demo: every synthetic skill its sources train, at the levels they
+    train it, plus code syntax and the held-out text probes; 100 items a task."""
+    skills: dict[str, None] = {}
+    levels: dict[str, list[str]] = {}
+    for src in config.sources:
+        if src.kind == "synthetic":
+            skills[src.skill] = None
+            for level in src.levels or ():
+                if level not in levels.setdefault(src.skill, []):
+                    levels[src.skill].append(level)
+    text = [f"{d}-loss" for d in SuiteConfig().text_domains]
+    return SuiteConfig(n=100, text_passages=32, levels=levels, tasks=[*skills, "code-syntax", *text])
+
+
 def run_demo(out: Path, max_steps: int | None = None) -> dict:
     console = Console()
     out = Path(out)
@@ -62,7 +81,7 @@ def run_demo(out: Path, max_steps: int | None = None) -> dict:
 
     console.rule("[bold]4/5 probe every checkpoint, then map which skills emerged and when")
     probes = run_dir / "probes.jsonl"
-    probe_command([run_dir], probes, config=ProbeConfig(suite=SuiteConfig(n=100, text_passages=32)))
+    probe_command([run_dir], probes, config=ProbeConfig(suite=demo_suite(config)))
     emergence = map_command([probes], out / "map")
 
     console.rule("[bold]5/5 report: one page with all of it")
@@ -72,6 +91,9 @@ def run_demo(out: Path, max_steps: int | None = None) -> dict:
     console.print(f"curated documents, quarantine and funnel.json: {config.curate.output_dir}")
     console.print(f"token store and tokenizer: {config.data_dir}")
     console.print(f"run: {run_dir} (metrics.jsonl, tb/ for TensorBoard, checkpoints/step_N in HF format)")
-    console.print(f"probes: {probes}; emergence map: {out / 'map'} (emergence.json, emergence.csv, ordering.csv)")
+    console.print(f"probes: {probes}; emergence map: {out / 'map'} (emergence.json, emergence.csv, ordering.csv, "
+                  f"summary.json)")
     console.print(f"[bold]report: {report}[/] (open it in any browser; it needs no network)")
+    # The map's counts, as written to summary.json: the one line a script reads.
+    print(json.dumps(emergence["summary"]), flush=True)
     return {"curate": funnel, "prepare": prepare_report, "train": result, "map": emergence, "report": report}

@@ -28,7 +28,7 @@ def map_command(probe_files: list[Path], out: Path, config_path: Path | None = N
     result = map_runs(probe_files, out, config)
     console = console or wide_console()
     print_map(result, console)
-    console.print(f"map: {out}/emergence.json, emergence.csv, ordering.csv")
+    console.print(f"map: {out}/emergence.json, emergence.csv, ordering.csv, summary.json")
     return result
 
 
@@ -57,15 +57,17 @@ def print_map(result: dict[str, Any], console) -> None:
         for i, skill in enumerate(r["order"], 1):
             s = r["skills"][skill]
             chance = f"{s['chance']:.2f}" if s["chance"] is not None else "-"
-            at = _where(s["emergence"]) if s["emergence"] else "[dim]censored[/]"
+            at = _where(s["emergence"]) if s["emergence"] else f"[dim]{CENSORED_AS[s['status']]}[/]"
             if s["left_censored"]:
                 at = "<= " + at
-            table.add_row(str(i) if s["emergence"] else "", skill, chance, f"{s['best']:.2f}", at,
+            name = f"{skill} [yellow](in-sample)[/]" if s["in_sample"] else skill
+            table.add_row(str(i) if s["emergence"] else "", name, chance, f"{s['best']:.2f}", at,
                           _where(s["saturation"]), s.get("phase") or "-", f"{s['chaoticness']:.2f}",
                           f"{s['forgettability']:.2f}")
         console.print(table)
         censored = f"; not emerged: {', '.join(r['censored'])}" if r["censored"] else ""
         console.print(f"emergence order: {' < '.join(r['emerged']) or '(none)'}{censored}")
+        print_frontiers(r["families"], console)
     o = result["ordering"]
     if "kendall" in o and math.isnan(o["kendall"]["mean"]):
         console.print("ordering consistency: undefined (some run has fewer than 2 distinguishable skills: "
@@ -81,3 +83,29 @@ def print_map(result: dict[str, Any], console) -> None:
     if c["decided"]:
         console.print(f"composites emerging no earlier than their components: "
                       f"{c['fraction_no_earlier']:.0%} of {c['decided']} decided checks")
+
+
+#: How a censored skill's status reads in the table.
+CENSORED_AS = {"not_learned": "not learned", "below_min_gain": "censored"}
+
+
+def print_frontiers(families: dict[str, Any], console) -> None:
+    """One line per family of levels: each level emerged (+), censored (.) or in-sample (~),
+    and the frontier, the hardest level that emerged."""
+    if not families:
+        return
+    table = Table(title="difficulty ladders", title_justify="left", caption="+ emerged, . not, ~ in-sample",
+                  caption_justify="left")
+    table.add_column("family", no_wrap=True)
+    table.add_column("levels, easiest first")
+    table.add_column("frontier", no_wrap=True)
+    for family, f in families.items():
+        marks = []
+        for level in f["levels"]:
+            mark = "~" if level in f["in_sample"] else "+" if level in f["emerged"] else "."
+            marks.append(f"{level}{mark}")
+        frontier = f["frontier"] if f["frontier"] is not None else "-"
+        if f["frontier"] is not None and not f["monotone"]:
+            frontier += " (not monotone)"
+        table.add_row(family, "  ".join(marks), frontier)
+    console.print(table)

@@ -11,7 +11,8 @@ and ``best`` the highest smoothed score:
 
 - **emerged** when the gain ``best - base`` is at least ``min_gain`` and ``z`` standard
   errors of the best raw score; otherwise the skill is *right-censored* (it has not emerged
-  by the last checkpoint);
+  by the last checkpoint): *not learned* when the gain is within ``z`` standard errors (the
+  best score is indistinguishable from chance), else *below the minimum gain*;
 - the **emergence** point is where the smoothed curve crosses ``base + f (best - base)``
   (``f`` = 0.5 by default), found by one of the :data:`CROSSINGS`: ``fixed`` (the first
   crossing), ``stable`` (the first crossing after which it stays above for ``k``
@@ -177,6 +178,8 @@ class CurveResult:
     best: float
     best_index: int
     gain: float
+    best_se: float
+    """The standard error of the best raw score (0 where unknown)."""
     emerged: bool
     crossings: dict[str, float | None]
     saturation: float | None
@@ -194,6 +197,7 @@ class CurveBatch:
     best: np.ndarray
     best_index: np.ndarray
     gain: np.ndarray
+    best_se: np.ndarray
     emerged: np.ndarray
     crossings: dict[str, np.ndarray]
     saturation: np.ndarray
@@ -223,7 +227,7 @@ def analyze_many(x: np.ndarray, ys: np.ndarray, chance: float | None, settings: 
     crossings = {name: np.where(emerged, fn(sm, threshold, settings.stable_k), np.nan)
                  for name, fn in CROSSINGS.items()}
     saturation = np.where(emerged, fixed_crossings(sm, base + settings.saturation * gain), np.nan)
-    return CurveBatch(base, best, best_i, gain, emerged, crossings, saturation, sm)
+    return CurveBatch(base, best, best_i, gain, noise, emerged, crossings, saturation, sm)
 
 
 def analyze(x: np.ndarray, y: np.ndarray, chance: float | None, settings: CurveSettings,
@@ -236,5 +240,5 @@ def analyze(x: np.ndarray, y: np.ndarray, chance: float | None, settings: CurveS
         return None if math.isnan(v[0]) else float(v[0])
 
     return CurveResult(float(b.base[0]), float(b.best[0]), int(b.best_index[0]), float(b.gain[0]),
-                       bool(b.emerged[0]), {name: at(v) for name, v in b.crossings.items()}, at(b.saturation),
+                       float(b.best_se[0]), bool(b.emerged[0]), {name: at(v) for name, v in b.crossings.items()}, at(b.saturation),
                        chaoticness(ys), forgettability(ys), ys)

@@ -9,8 +9,15 @@ Across runs (seeds, sizes, curricula):
 ordering consistency (:mod:`~curricle.emergence.ordering`) over the skills every run
 probed, and, per run, whether each composite skill emerged no earlier than its components.
 
+Skills that are levels of one difficulty ladder (probe rows with a ``family`` and a
+``level``: ``copy@2`` .. ``copy@16``) are lined up per family: which levels emerged, and the
+*frontier*, the hardest level that did (:func:`family_frontiers`). :func:`summarize` counts
+what a reader checks first: emerged levels, families with a frontier (an emerged and a
+censored level), contaminated probe items, and composites against their components.
+
 Writes ``OUT/emergence.json`` (everything), ``OUT/emergence.csv`` (one row per run and
-skill) and ``OUT/ordering.csv`` (one row per pair of runs).
+skill), ``OUT/ordering.csv`` (one row per pair of runs) and ``OUT/summary.json`` (the
+counts of :func:`summarize`, one line).
 """
 
 from __future__ import annotations
@@ -107,10 +114,16 @@ def analyze_run(run: str, curves: dict[str, list[dict[str, Any]]], config: MapCo
             return {"tokens": [lo["tokens"], hi["tokens"]] if use_tokens else None, "step": [lo["step"], hi["step"]]}
 
         head = res.crossings[config.variant]
+        last = pts[-1]
         entry = {
             "task": task, "skill": skill, "metric": metric, "axis": "tokens" if use_tokens else "step",
             "composite_of": pts[0].get("composite_of") or [], "n_points": len(pts),
+            "family": last.get("family") or skill.partition("@")[0], "level": last.get("level"),
+            "level_index": last.get("level_index"), "in_sample": bool(last.get("in_sample")),
+            "contaminated": last.get("contaminated"),
             "chance": chance, "baseline": res.base, "best": res.best, "gain": res.gain,
+            "best_se": res.best_se, "z_score": res.gain / res.best_se if res.best_se > 0 else None,
+            "status": status(res, settings),
             "best_at": pos(float(res.best_index)), "emerged": res.emerged,
             "left_censored": res.emerged and head is not None and head == 0.0,
             "emergence": pos(head) if head is not None else None,
@@ -133,9 +146,56 @@ def analyze_run(run: str, curves: dict[str, list[dict[str, Any]]], config: MapCo
         "run": run, "skills": skills, "order": order,
         "emerged": [s["skill"] for s in emerged],
         "censored": sorted(s["skill"] for s in skills.values() if not s["emergence"]),
+        "families": family_frontiers(skills),
         "phases": [{"start": s, "name": n} for s, n in phases],
         "phase_summary": phase_summary([s["emergence"]["step"] for s in emerged], phases, last_step),
     }
+
+
+def status(res, settings) -> str:
+    """``emerged``; else why not: ``not_learned`` (the gain is within ``z`` standard errors of
+    the best score, or none: indistinguishable from chance) or ``below_min_gain`` (above the
+    noise, but less than ``min_gain``)."""
+    if res.emerged:
+        return "emerged"
+    if res.gain <= 0 or res.gain < settings.z * res.best_se:
+        return "not_learned"
+    return "below_min_gain"
+
+
+def counts_as_emerged(s: dict[str, Any]) -> bool:
+    """An emerged level the summary counts: out of sample, with a chance level to beat (so
+    its gain is over guessing, not over the first checkpoint)."""
+    return bool(s["emergence"]) and not s["in_sample"] and s["chance"] is not None
+
+
+def family_frontiers(skills: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per family with levels (``copy`` for ``copy@2`` .. ``copy@16``): its levels in ladder
+    order (``level_index``; the probe order where unknown), which emerged and which not, and
+    the ``frontier``, the hardest level that emerged (None: none did). ``has_frontier``: some
+    level emerged and some did not; ``monotone``: none emerged after a harder one failed.
+    An in-sample level is listed but counts as neither emerged nor censored."""
+    by_family: dict[str, list[dict[str, Any]]] = {}
+    for s in skills.values():
+        if s["level"] is not None:
+            by_family.setdefault(s["family"], []).append(s)
+    out = {}
+    for family, members in by_family.items():
+        order = sorted(range(len(members)), key=lambda i: (members[i]["level_index"] is None,
+                                                           members[i]["level_index"] or 0, i))
+        levels = [members[i] for i in order]
+        emerged = [s["level"] for s in levels if counts_as_emerged(s)]
+        censored = [s["level"] for s in levels if not s["emergence"] and not s["in_sample"]]
+        flags = [counts_as_emerged(s) for s in levels if not s["in_sample"]]
+        out[family] = {
+            "levels": [s["level"] for s in levels], "skills": [s["skill"] for s in levels],
+            "emerged": emerged, "censored": censored,
+            "in_sample": [s["level"] for s in levels if s["in_sample"]],
+            "frontier": emerged[-1] if emerged else None,
+            "has_frontier": bool(emerged) and bool(censored),
+            "monotone": flags == sorted(flags, reverse=True),
+        }
+    return out
 
 
 def _num(v) -> float:
@@ -208,11 +268,66 @@ def map_rows(rows: Sequence[dict[str, Any]], config: MapConfig | None = None) ->
     composites = {"checks": checks, "decided": len(decided),
                   "fraction_no_earlier": (sum(c["no_earlier"] for c in decided) / len(decided)) if decided else None}
 
-    return {"schema": SCHEMA, "config": config.model_dump(mode="json"), "runs": runs, "ordering": ordering,
-            "composites": composites}
+    result = {"schema": SCHEMA, "config": config.model_dump(mode="json"), "runs": runs, "ordering": ordering,
+              "composites": composites, "contamination": contamination(curves)}
+    result["summary"] = summarize(result)
+    return result
 
 
-CSV_FIELDS = ["run", "skill", "task", "metric", "axis", "n_points", "chance", "baseline", "best", "gain", "emerged",
+def contamination(curves: dict[str, dict[str, list[dict[str, Any]]]]) -> dict[str, Any]:
+    """What the probe rows say of contamination, per run and task (its last row), whether or not
+    the task has enough points to map: ``items`` found over tasks meant to be held out (None
+    when no such row was checked), the ``by_task`` counts, and the ``in_sample`` tasks."""
+    found, in_sample, checked = {}, set(), False
+    for run, tasks in curves.items():
+        for task, rs in tasks.items():
+            last = rs[-1]
+            if last.get("in_sample"):
+                in_sample.add(task)
+            elif last.get("contaminated") is not None:
+                checked = True
+                if last["contaminated"]:
+                    found[f"{run}:{task}" if len(curves) > 1 else task] = int(last["contaminated"])
+    return {"items": sum(found.values()) if checked else None, "by_task": found, "in_sample": sorted(in_sample)}
+
+
+def summarize(result: dict[str, Any]) -> dict[str, Any]:
+    """The map's headline counts, over every run mapped (the demo maps one):
+
+    - ``emerged_levels``: ladder levels that emerged (so their best is at least ``z``
+      standard errors above chance, ``z`` from the config), out of sample;
+    - ``families_with_frontier``: families with an emerged and a censored level;
+    - ``contaminated_items``: probe items found verbatim in the training data, over tasks
+      meant to be held out (None when no row says it was checked), from every task's rows,
+      mapped or not (:func:`contamination`);
+    - ``composites_after_components`` of ``composite_checks``: decided composite checks
+      where the composite emerged no earlier than its components;
+    - ``levels``, ``emerged_tasks``, ``in_sample_tasks``, ``frontiers`` (family -> hardest
+      emerged level) for context.
+    """
+    levels = emerged_levels = with_frontier = emerged_tasks = 0
+    frontiers: dict[str, str | None] = {}
+    for run in result["runs"].values():
+        for s in run["skills"].values():
+            levels += s["level"] is not None
+            emerged_levels += s["level"] is not None and counts_as_emerged(s)
+            emerged_tasks += bool(s["emergence"])
+        for family, f in run["families"].items():
+            with_frontier += f["has_frontier"]
+            frontiers[family] = f["frontier"]
+    comp = result["composites"]
+    return {
+        "emerged_levels": emerged_levels, "families_with_frontier": with_frontier,
+        "contaminated_items": result["contamination"]["items"],
+        "composites_after_components": sum(1 for c in comp["checks"] if c["no_earlier"]),
+        "composite_checks": comp["decided"],
+        "z": result["config"]["z"], "runs": len(result["runs"]), "levels": levels, "emerged_tasks": emerged_tasks,
+        "in_sample_tasks": result["contamination"]["in_sample"], "frontiers": frontiers,
+    }
+
+
+CSV_FIELDS = ["run", "skill", "task", "family", "level", "in_sample", "metric", "axis", "n_points", "chance",
+              "baseline", "best", "gain", "best_se", "z_score", "status", "emerged",
               "left_censored", "emergence_tokens", "emergence_step", "emergence_probability", "emergence_lo_tokens",
               "emergence_hi_tokens", "emergence_lo_step", "emergence_hi_step", "stable_tokens", "stable_step",
               "elbow_tokens", "elbow_step", "saturation_tokens", "saturation_step", "saturation_lo_tokens",
@@ -260,6 +375,7 @@ def write_map(out_dir: Path, result: dict[str, Any]) -> None:
         for ps, pk in zip(o["spearman"]["pairs"], o["kendall"]["pairs"]):
             w.writerow([ps["run_a"], ps["run_b"], len(o["skills"]), _fmt(ps["spearman"]), _fmt(pk["kendall"])])
     atomic.write_text(out_dir / "ordering.csv", buf.getvalue())
+    atomic.write_text(out_dir / "summary.json", json.dumps(jsonable(result["summary"])) + "\n")
 
 
 def _fmt(v):
@@ -268,4 +384,4 @@ def _fmt(v):
     return "" if v is None else v
 
 
-__all__ = ["MapConfig", "map_runs", "map_rows", "analyze_run", "composite_checks"]
+__all__ = ["MapConfig", "map_runs", "map_rows", "analyze_run", "composite_checks", "family_frontiers", "summarize"]

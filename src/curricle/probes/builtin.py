@@ -3,7 +3,8 @@
 - one task per registered synthetic skill (``curricle.synthetic.GENERATORS``), from its
   held-out items with a fixed seed: multiple choice against the generator's distractors,
   except ``arithmetic``, ``arithmetic-hard`` and ``copy``, scored by exact match of a greedy
-  generation (their continuous scores still rank the target against the distractors);
+  generation (their continuous scores still rank the target against the distractors); a
+  skill given ``levels`` has one task per level of its ladder instead, ``skill@level``;
 - ``code-syntax``: closing brackets and block colons of made-up Python lines;
 - ``<domain>-loss`` for each of ``text_domains`` the token store has: next-token loss and
   accuracy on passages of its held-out documents (skipped, with a log line, without a store).
@@ -22,7 +23,7 @@ from curricle.probes.datasets.generator import GeneratorDatasetConfig
 from curricle.probes.datasets.heldout_text import HeldoutTextDatasetConfig
 from curricle.probes.task import GenerationConfig, ProbeTask, TaskConfig, build_task
 from curricle.store import TokenStore
-from curricle.synthetic import GENERATORS
+from curricle.synthetic import GENERATORS, level_name
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +41,10 @@ def builtin_task_configs(config: SuiteConfig | None = None, domains: list[str] |
     out = []
     for skill in GENERATORS:
         kind = "generate_until" if skill in GENERATED else "multiple_choice"
-        out.append(TaskConfig(task=skill, output_type=kind, generation=GenerationConfig(until=["\n"]),
-                              dataset=GeneratorDatasetConfig(skill=skill, seed=config.seed, n=config.n)))
+        for level in config.skill_levels(skill) or [None]:
+            out.append(TaskConfig(task=level_name(skill, level), output_type=kind,
+                                  generation=GenerationConfig(until=["\n"]),
+                                  dataset=GeneratorDatasetConfig(skill=skill, seed=config.seed, n=config.n, level=level)))
     out.append(TaskConfig(task="code-syntax", output_type="multiple_choice",
                           dataset=CodeSyntaxDatasetConfig(seed=config.seed, n=config.n)))
     for domain in config.text_domains:
@@ -52,13 +55,13 @@ def builtin_task_configs(config: SuiteConfig | None = None, domains: list[str] |
                                                                chars=config.passage_chars,
                                                                min_chars=min(100, config.passage_chars))))
     if config.tasks is not None:
-        known = {c.task for c in out}
+        known = {c.task for c in out} | {c.task.split("@")[0] for c in out}
         unknown = [t for t in config.tasks if t not in known]
         if unknown:
             names = builtin_task_names(config.text_domains)
             raise CurricleError(f"probe suite: unknown built-in task '{unknown[0]}' (built-in: {', '.join(names)}; "
                                 f"text probes need a token store with that domain)")
-        out = [c for c in out if c.task in config.tasks]
+        out = [c for c in out if c.task in config.tasks or c.task.split("@")[0] in config.tasks]
     return out
 
 

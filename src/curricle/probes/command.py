@@ -8,6 +8,7 @@ checkpoints, that is all it does). Settings beyond the command line go in a smal
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -79,15 +80,21 @@ def probe_command(paths: list[Path], out: Path | None = None, task_paths: list[P
 
     if config.check_contamination and data_dir is not None:
         report = check_contamination(data_dir, tasks)
-        result["contamination"] = report.by_task()
+        found = report.by_task()
+        result["contamination"] = found
+        # Each task carries its count into the result rows, so the map can report it.
+        tasks = [replace(t, contaminated=found.get(t.name, 0)) for t in tasks]
+        held_out = report.items_checked - sum(len(t.items) for t in tasks if t.in_sample)
         if report.clean:
-            console.print(f"contamination: none of {report.items_checked:,} probe items occurs in the "
+            console.print(f"contamination: none of {held_out:,} held-out probe items occurs in the "
                           f"training data ({data_dir})")
         else:
-            counts = ", ".join(f"{t} {n}" for t, n in report.by_task().items())
+            counts = ", ".join(f"{t} {n}" for t, n in found.items() if t not in report.in_sample)
             console.print(f"[yellow]contamination[/]: probe items found verbatim in the training data "
                           f"({data_dir}): {counts}")
-
+        if report.in_sample:
+            counts = ", ".join(f"{t} ({found.get(t, 0)} found)" for t in sorted(report.in_sample))
+            console.print(f"[yellow]in-sample probes[/] (item space too small to hold items out): {counts}")
 
     cache_dir = cache_dir or Path(out).parent / ".probe-cache"
 

@@ -4,9 +4,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from curricle.synthetic import GENERATORS, known_skill
+
+
+def _level_names(v: Any) -> Any:
+    """``[2, 4]`` as YAML writes it -> ``["2", "4"]``."""
+    return [str(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else x for x in v] \
+        if isinstance(v, list) else v
 
 
 class SuiteConfig(BaseModel):
@@ -15,7 +23,13 @@ class SuiteConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     tasks: list[str] | None = None
-    """Keep only these built-in tasks (default: all; see :func:`builtin_task_names`)."""
+    """Keep only these built-in tasks (default: all; see :func:`builtin_task_names`); a skill
+    probed at levels keeps all of its level tasks."""
+    levels: dict[str, Annotated[list[str], BeforeValidator(_level_names)] | Literal["all"]] = Field(
+        default_factory=dict)
+    """Per synthetic skill, levels of its difficulty ladder to probe, each its own task
+    ``skill@level`` (``copy@8``) in place of the skill's single task; ``all`` for its whole
+    ladder. E.g. ``{copy: [2, 4, 8], arithmetic: all}``."""
     n: int = Field(200, ge=2)
     """Items per synthetic and code-syntax task."""
     seed: int = 0
@@ -26,6 +40,23 @@ class SuiteConfig(BaseModel):
     """Passages per text probe."""
     passage_chars: int = Field(400, ge=64)
     """Longest passage, in characters."""
+
+    @field_validator("levels")
+    @classmethod
+    def _known_levels(cls, v: dict[str, list[str] | str]) -> dict[str, list[str] | str]:
+        for skill, levels in v.items():
+            ladder = GENERATORS[known_skill(skill)].levels
+            if not ladder:
+                raise ValueError(f"skill {skill!r} has no difficulty levels")
+            unknown = [lv for lv in ([] if levels == "all" else levels) if lv not in ladder]
+            if unknown:
+                raise ValueError(f"{skill}: unknown level {unknown[0]!r} (levels: {', '.join(ladder)})")
+        return v
+
+    def skill_levels(self, skill: str) -> list[str] | None:
+        """The levels ``skill`` is probed at (None: its single task)."""
+        levels = self.levels.get(skill)
+        return list(GENERATORS[skill].levels) if levels == "all" else levels
 
 
 def _small_suite() -> SuiteConfig:

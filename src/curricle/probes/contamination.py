@@ -8,6 +8,10 @@ reported too, since the model did see that exact text. That is the leak that mat
 memorised the answer in the probe's own wording. (Fuzzier overlap, such as the same sum
 written with spaces, is what ``curate``'s decontamination step catches before training.)
 
+A task marked *in-sample* (its items may be training items: a generator level whose space is
+too small to hold items out, or a task file that says so) is checked too, but its hits are
+expected: the report keeps them apart (``expected``) from the contamination (``leaks``).
+
 The training data is a prepared token store (every domain's *train* split, decoded) or any
 iterable of texts. Each item is searched for in the concatenated text of a domain, so the
 cost is one linear scan per item.
@@ -33,10 +37,23 @@ class ContaminationReport:
     items_checked: int = 0
     texts_checked: int = 0
     hits: list[tuple[str, str, str]] = field(default_factory=list)
+    in_sample: set[str] = field(default_factory=set)
+    """The tasks checked that are marked in-sample."""
+
+    @property
+    def leaks(self) -> list[tuple[str, str, str]]:
+        """The hits of tasks meant to be out of sample: contamination."""
+        return [h for h in self.hits if h[0] not in self.in_sample]
+
+    @property
+    def expected(self) -> list[tuple[str, str, str]]:
+        """The hits of in-sample tasks."""
+        return [h for h in self.hits if h[0] in self.in_sample]
 
     @property
     def clean(self) -> bool:
-        return not self.hits
+        """No out-of-sample task has an item in the training data."""
+        return not self.leaks
 
     def by_task(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -57,7 +74,7 @@ def check_contamination(store_or_texts, tasks: Sequence[ProbeTask]) -> Contamina
     else:
         texts = list(store_or_texts)
         corpora = [("text", _SEP.join(texts), len(texts))]
-    report = ContaminationReport()
+    report = ContaminationReport(in_sample={t.name for t in tasks if t.in_sample})
     needles = [(t.name, i.id, i.text) for t in tasks for i in t.items]
     report.items_checked = len(needles)
     # One scan per item over all corpora joined; only a hit looks up which corpus it is in.

@@ -8,6 +8,10 @@ The row schema (``schema: curricle.probe/1``) is stable; fields are only ever ad
     weights_hash          digest of the weight files (null in-loop)
     duplicate_of          the earlier checkpoint with identical weights, else null
     task, skill, task_hash, output_type, n, composite_of
+    family, level         the ladder the task is a level of (``copy``, ``8``; level null if none)
+    level_index           the level's place in the ladder, easiest first (null: unknown)
+    in_sample             the task's items may be training items (a declared or too-small space)
+    contaminated          items found verbatim in the training data (null: not checked)
     metrics               {metric: mean, metric_se: standard error, ...}
     discrete, continuous  the names of the task's discrete and continuous metrics
     chance                {metric: score of guessing or null}

@@ -56,10 +56,20 @@ class TaskConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    task: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
-    """The task's name (letters, digits, ``_ . + -``), unique within a suite."""
+    task: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+@-]*$")
+    """The task's name (letters, digits, ``_ . + @ -``), unique within a suite; a level of a
+    difficulty ladder is ``skill@level`` (``copy@8``)."""
     skill: str | None = None
     """The skill the emergence map reports (default: the task name)."""
+    family: str | None = None
+    """The family of skills whose levels the map lines up as one ladder (default: what the
+    dataset says, e.g. a generator level's skill; else the part of ``skill`` before ``@``)."""
+    level: str | None = None
+    """This task's level within its family (default: what the dataset says, else the part
+    of ``skill`` after ``@``, else none)."""
+    in_sample: bool | None = None
+    """The items may be training items (default: what the dataset says; inline items: no).
+    The map and the contamination check report such tasks as in-sample, not as clean."""
     output_type: OutputType
     """``multiple_choice``: the target against its distractors; ``loglikelihood``: the target
     alone (accuracy: is it the greedy continuation); ``generate_until``: exact match of a
@@ -99,8 +109,22 @@ class ProbeTask:
     max_gen_tokens: int | None = None
     description: str = ""
     source: dict[str, Any] = field(default_factory=dict, compare=False)
+    family: str = ""
+    """The ladder this task is a level of (default: the skill)."""
+    level: str | None = None
+    level_index: int | None = None
+    """The level's place in its family's ladder, easiest first (None: not known, e.g. a
+    task file's level; the map then keeps the tasks' order)."""
+    in_sample: bool = False
+    """Some items may be training items (declared, or a generator level too small to hold
+    items out)."""
+    contaminated: int | None = field(default=None, compare=False)
+    """Items found verbatim in the training data (None: not checked); set by ``curricle
+    probe`` before scoring, carried into the result rows."""
 
     def __post_init__(self) -> None:
+        if not self.family:
+            object.__setattr__(self, "family", self.skill)
         if not self.items:
             raise CurricleError(f"task {self.name}: no items")
         for item in self.items:
@@ -132,6 +156,12 @@ class ProbeTask:
         out: dict[str, Any] = {"task": self.name, "skill": self.skill, "output_type": self.output_type}
         if self.composite_of:
             out["composite_of"] = list(self.composite_of)
+        if self.family != self.skill:
+            out["family"] = self.family
+        if self.level is not None:
+            out["level"] = self.level
+        if self.in_sample:
+            out["in_sample"] = True
         if self.chance_override is not None:
             out["chance"] = self.chance_override
         if self.output_type == "generate_until":
@@ -145,22 +175,31 @@ class ProbeTask:
 def build_task(config: TaskConfig, context: BuildContext | None = None) -> ProbeTask:
     """Build a validated config's items."""
     context = context or BuildContext()
+    skill = config.skill or config.task
     if config.items is not None:
         items = [ProbeItem.from_dict({"id": str(n), **r} if isinstance(r, dict) else r, f"task {config.task}, item {n}")
                  for n, r in enumerate(config.items)]
         composite, source = tuple(config.composite_of or ()), {"kind": "inline"}
+        ladder, in_sample = None, False
     else:
         items = config.dataset.build(context)
         composite = tuple(config.composite_of if config.composite_of is not None
                           else config.dataset.default_composite_of())
         source = config.dataset.model_dump(mode="json")
+        ladder, in_sample = config.dataset.default_ladder(), config.dataset.in_sample(items)
+    named_family, _, named_level = skill.partition("@")
+    family = config.family or (ladder[0] if ladder else named_family)
+    level = config.level or (ladder[1] if ladder else (named_level or None))
+    index = ladder[2] if ladder and (family, level) == ladder[:2] else None
     ids = [i.id for i in items]
     if len(set(ids)) != len(ids):
         raise CurricleError(f"task {config.task}: item ids are not unique")
     return ProbeTask(
-        name=config.task, output_type=config.output_type, items=tuple(items), skill=config.skill or config.task,
+        name=config.task, output_type=config.output_type, items=tuple(items), skill=skill,
         composite_of=composite, chance_override=config.chance, until=tuple(config.generation.until),
         max_gen_tokens=config.generation.max_gen_tokens, description=config.description, source=source,
+        family=family, level=level, level_index=index,
+        in_sample=config.in_sample if config.in_sample is not None else in_sample,
     )
 
 

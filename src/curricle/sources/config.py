@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from curricle.registry import Registry
 from curricle.synthetic import known_skill, make_generator
@@ -129,6 +129,12 @@ class PythonProseConfig(SourceConfig):
         return v
 
 
+def _level_names(v: Any) -> Any:
+    """``[2, 4]`` as YAML writes it -> ``["2", "4"]``."""
+    return [str(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else x for x in v] \
+        if isinstance(v, list) else v
+
+
 class SyntheticConfig(SourceConfig):
     kind: Literal["synthetic"] = "synthetic"
     """Always ``synthetic``."""
@@ -142,11 +148,21 @@ class SyntheticConfig(SourceConfig):
     """Train items per document, one per line."""
     params: dict[str, Any] = Field(default_factory=dict)
     """Keyword parameters of the generator (e.g. ``{digits: 3}`` for ``arithmetic``)."""
+    levels: Annotated[list[str] | None, BeforeValidator(_level_names)] = None
+    """Levels of the skill's difficulty ladder (its generator's ``levels``, e.g. ``[2, 4, 8]``
+    for ``copy``): ``n_docs`` are split evenly between them, the easier ones first, each
+    level's documents made with its parameters and ``params`` (not the same ones). Document
+    ids name the level (``copy@8-0-3``). None: one generator with ``params``."""
 
     @model_validator(mode="after")
     def _valid_params(self) -> "SyntheticConfig":
         # Build the generator once so bad parameters fail at load time, not mid-prepare.
-        make_generator(self.skill, self.seed, **self.params)
+        for level in self.levels or [None]:
+            make_generator(self.skill, self.seed, level=level, **self.params)
+        if self.levels is not None and (not self.levels or len(set(self.levels)) != len(self.levels)):
+            raise ValueError("levels must be a non-empty list of distinct levels")
+        if self.levels is not None and len(self.levels) > self.n_docs:
+            raise ValueError(f"n_docs ({self.n_docs}) must be at least one per level ({len(self.levels)})")
         return self
 
 

@@ -1,8 +1,11 @@
 """Synthetic skill generators: one file per skill family, registered here by name.
 
 Adding a skill: write ``synthetic/<skill>.py`` with a :class:`~curricle.synthetic.base.SkillGenerator` subclass (its
-``name`` the registry key, its parameters keyword-only in ``__init__``), then add one line to
-``GENERATORS``.
+``name`` the registry key, its parameters keyword-only in ``__init__``, its difficulty ladder
+in ``levels``), then add one line to ``GENERATORS``.
+
+A ladder level is named ``skill@level`` (``copy@8``, ``arithmetic@3``): the probes' task
+names and the map's rows per family use that form (:func:`level_name`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ GENERATORS = Registry("skill", {
     "reverse+uppercase": "curricle.synthetic.transforms:ReverseUppercase",
     "sort-letters+uppercase": "curricle.synthetic.transforms:SortLettersUppercase",
     "reverse+shift-letters": "curricle.synthetic.transforms:ReverseShiftLetters",
+    "compose": "curricle.synthetic.transforms:Compose",
     "brackets": "curricle.synthetic.brackets:Brackets",
     "agreement": "curricle.synthetic.agreement:Agreement",
 })
@@ -40,20 +44,33 @@ def known_skill(name: str) -> str:
     return name
 
 
-def make_generator(name: str, seed: int = 0, **params: Any) -> "SkillGenerator":
-    """The generator registered as ``name``, with its seed and keyword parameters.
+def level_name(skill: str, level: str | None) -> str:
+    """``copy@8``: the name of a skill's ladder level (the skill itself for no level)."""
+    return skill if level is None else f"{skill}@{level}"
 
-    Raises ``ValueError`` for an unknown name (listing the valid ones) and for parameters
-    the generator does not take or rejects.
+
+def make_generator(name: str, seed: int = 0, level: str | None = None, **params: Any) -> "SkillGenerator":
+    """The generator registered as ``name``, with its seed, ladder ``level`` (one of its
+    ``levels``) and keyword parameters.
+
+    Raises ``ValueError`` for an unknown name (listing the valid ones), an unknown level, a
+    parameter both the level and ``params`` set (which one should win is not a guess to make),
+    and for parameters the generator does not take or rejects.
     """
     try:
         cls = GENERATORS[name]
     except KeyError:
         raise ValueError(f"unknown skill {name!r}; valid: {', '.join(GENERATORS)}") from None
+    if level is not None:
+        fixed = cls.level_params(level)
+        both = sorted(set(fixed) & set(params))
+        if both:
+            raise ValueError(f"skill {name!r}: level {level!r} sets {both}; give them in params or the level, not both")
+        params = {**params, **fixed}
     try:
         return cls(seed, **params)
     except TypeError as err:  # an unexpected keyword: say which skill, not just __init__
         raise ValueError(f"skill {name!r}: bad parameters {sorted(params)}: {err}") from None
 
 
-__all__ = ["GENERATORS", "known_skill", "make_generator"]
+__all__ = ["GENERATORS", "known_skill", "level_name", "make_generator"]

@@ -1,10 +1,16 @@
-"""Subject-verb agreement across attractors: ``the dog near the cats`` -> `` runs``.
+"""Subject-verb agreement across attractors: ``agree: the dog near the cats`` -> `` runs``.
 
 A small grammar: a subject noun phrase, then optionally an attractor, a noun of either number
 in a prepositional phrase (``near the cats``) or an object relative clause (``that the cats
 chase``); the target is the verb, agreeing with the subject. The one distractor is the same
-verb in the other number, so chance is 0.5. The key is the prompt, so a held-out sentence
-frame never appears in training with any verb.
+verb in the other number, so chance is 0.5. The key is the sentence frame (the prompt less
+its ``agree:`` marker), so a held-out frame never appears in training with any verb; the
+marker starts every line, so a held-out sentence is never the tail of a longer training one
+(``the children run`` inside ``the dogs near the children run``).
+
+The ladder is by attractor distance: ``agreement@k`` (0 to 3) puts exactly ``k`` attractor
+phrases between the subject and its verb. ``agreement@0`` (bare frames) is a small space:
+288 frames, about 58 of them held out.
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ CLAUSE_VERBS = _pairs("sees/see likes/like follows/follow chases/chase knows/kno
 #: How the subject is followed: no attractor, a prepositional phrase, a relative clause.
 FRAMES = ("bare", "pp", "rc")
 FRAME_WEIGHTS = (0.2, 0.4, 0.4)
+#: What every prompt starts with.
+MARKER = "agree:"
 
 
 def _noun_phrase(rng: random.Random, noun: tuple[str, str], plural: bool, p_adjective: float) -> str:
@@ -50,19 +58,28 @@ class Agreement(SkillGenerator):
 
     name = "agreement"
     chance = 0.5
+    levels = {str(k): {"attractors": k} for k in range(4)}
 
-    def __init__(self, seed: int = 0, *, p_adjective: float = 0.3):
+    def __init__(self, seed: int = 0, *, p_adjective: float = 0.3, attractors: int | None = None):
         super().__init__(seed)
         if not 0.0 <= p_adjective <= 1.0:
             raise ValueError(f"agreement: p_adjective must be in [0, 1], got {p_adjective}")
+        if attractors is not None and not 0 <= attractors <= 5:
+            raise ValueError(f"agreement: attractors must be in [0, 5], got {attractors}")
         self.p_adjective = p_adjective
+        self.attractors = attractors
 
     def _sample(self, rng: random.Random) -> SkillItem:
         subject = rng.randrange(len(NOUNS))
         plural = rng.random() < 0.5
         words = [_noun_phrase(rng, NOUNS[subject], plural, self.p_adjective)]
-        frame = rng.choices(FRAMES, FRAME_WEIGHTS)[0]
-        if frame != "bare":
+        if self.attractors is None:  # no level: none or one, of either kind
+            frames = [rng.choices(FRAMES, FRAME_WEIGHTS)[0]]
+        else:
+            frames = [rng.choice(FRAMES[1:]) for _ in range(self.attractors)]
+        for frame in frames:
+            if frame == "bare":
+                continue
             attractor = rng.choice([n for i, n in enumerate(NOUNS) if i != subject])
             attractor_plural = rng.random() < 0.5
             np = _noun_phrase(rng, attractor, attractor_plural, self.p_adjective)
@@ -74,12 +91,12 @@ class Agreement(SkillGenerator):
         return self.item(" ".join(words), plural)
 
     def difficulty(self, item: SkillItem) -> float:
-        """Words of the subject phrase beyond ``the <noun>``: adjectives and the attractor phrase
+        """Words of the subject phrase beyond ``the <noun>``: adjectives and the attractor phrases
         between the head noun and the verb."""
-        return float(len(item.prompt.split()) - 2)
+        return float(len(item.key.split()) - 2)
 
-    def item(self, prompt: str, plural: bool) -> SkillItem:
-        """The item for a subject ``prompt`` whose head noun is ``plural`` or not; the verb
-        is drawn from the key (the prompt)."""
-        verb = item_rng(self.name, self.seed, prompt).choice(VERBS)
-        return SkillItem(self.name, prompt, prompt, " " + verb[plural], (" " + verb[not plural],))
+    def item(self, frame: str, plural: bool) -> SkillItem:
+        """The item for a sentence ``frame`` (its key) whose head noun is ``plural`` or not;
+        the verb is drawn from the key."""
+        verb = item_rng(self.name, self.seed, frame).choice(VERBS)
+        return SkillItem(self.name, frame, f"{MARKER} {frame}", " " + verb[plural], (" " + verb[not plural],))

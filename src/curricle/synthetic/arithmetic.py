@@ -2,8 +2,12 @@
 
 Operands are uniform in ``[0, 10**digits)``. Distractors are the mistakes a model half way
 to the skill makes: a dropped or spurious carry, the sum with no carries at all, one digit
-off by one. Two levels are registered: ``arithmetic`` (2 digits) and ``arithmetic-hard``
-(4 digits).
+off by one. Two skills are registered: ``arithmetic`` (2 digits) and ``arithmetic-hard``
+(4 digits), both split by the sum's key (``12+34``) under one partition, so a sum is held
+out at every digit count or at none.
+
+The ladder is by digits and carries: ``arithmetic@1`` (one digit), ``@2c0``, ``@2c1``,
+``@2c2`` (two digits, exactly that many carry columns), ``@3`` and ``@4`` (any carries).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import random
 from typing import Iterator
 
-from curricle.synthetic.base import SkillGenerator, SkillItem, split_of
+from curricle.synthetic.base import SkillGenerator, SkillItem
 from curricle.synthetic.distractors import item_rng, pick_distractors
 from curricle.synthetic.pool import pooled_documents
 
@@ -47,21 +51,58 @@ def digit_off_by_one(n: int) -> list[int]:
     return out
 
 
+def count_with_carries(digits: int, carries: int) -> int:
+    """How many pairs of operands in ``[0, 10**digits)`` add with exactly ``carries`` carry
+    columns (column by column: with no carry in, 45 of the 100 digit pairs carry; with one,
+    55)."""
+    ways = {(0, 0): 1}  # (carry into the column, carries so far) -> pairs of lower digits
+    for _ in range(digits):
+        nxt: dict[tuple[int, int], int] = {}
+        for (cin, k), n in ways.items():
+            carry = 45 + 10 * cin
+            nxt[(1, k + 1)] = nxt.get((1, k + 1), 0) + n * carry
+            nxt[(0, k)] = nxt.get((0, k), 0) + n * (100 - carry)
+        ways = nxt
+    return sum(n for (_, k), n in ways.items() if k == carries)
+
+
 class Arithmetic(SkillGenerator):
-    """Addition of two operands of up to ``digits`` digits."""
+    """Addition of two operands of up to ``digits`` digits (with exactly ``carries`` carry
+    columns, if given)."""
 
     name = "arithmetic"
     chance = 0.25
+    partition = "arithmetic"
+    levels = {
+        "1": {"digits": 1},
+        "2c0": {"digits": 2, "carries": 0},
+        "2c1": {"digits": 2, "carries": 1},
+        "2c2": {"digits": 2, "carries": 2},
+        "3": {"digits": 3},
+        "4": {"digits": 4},
+    }
 
-    def __init__(self, seed: int = 0, *, digits: int = 2):
+    def __init__(self, seed: int = 0, *, digits: int = 2, carries: int | None = None):
         super().__init__(seed)
         if digits < 1:
             raise ValueError(f"{self.name}: digits must be >= 1, got {digits}")
+        if carries is not None and not 0 <= carries <= digits:
+            raise ValueError(f"{self.name}: carries must be in [0, digits ({digits})], got {carries}")
         self.digits = digits
+        self.carries = carries
+
+    @property
+    def space(self) -> int:
+        """How many distinct items there are."""
+        top = 10**self.digits
+        return top * top if self.carries is None else count_with_carries(self.digits, self.carries)
 
     def _sample(self, rng: random.Random) -> SkillItem:
         top = 10**self.digits
-        return self.item(rng.randrange(top), rng.randrange(top))
+        while True:  # the rarest level (all columns carry) accepts about one draw in 2**digits
+            a, b = rng.randrange(top), rng.randrange(top)
+            if self.carries is None or len(carry_columns(a, b)) == self.carries:
+                return self.item(a, b)
 
     def item(self, a: int, b: int) -> SkillItem:
         """The item ``a+b=`` -> ``a+b``."""
@@ -103,12 +144,14 @@ class Arithmetic(SkillGenerator):
         """Distinct train items while the item space is ample; in a small space (few digits,
         many documents) every train item, repeated in passes."""
         top = 10**self.digits
-        if n_docs * items_per_doc <= top * top // 2:
+        if n_docs * items_per_doc <= self.space // 2:
             return super().documents(n_docs, items_per_doc)
         lines = []
         for a in range(top):
             for b in range(top):
-                if split_of(self.name, f"{a}+{b}") == "train":
+                if self.carries is not None and len(carry_columns(a, b)) != self.carries:
+                    continue
+                if self.split(f"{a}+{b}") == "train":
                     lines.append(f"{a}+{b}={a + b}")  # == self.item(a, b).text, cheaper
         return pooled_documents(self.name, self.seed, lines, n_docs, items_per_doc)
 
@@ -117,6 +160,7 @@ class ArithmeticHard(Arithmetic):
     """The harder level: 4-digit operands by default."""
 
     name = "arithmetic-hard"
+    levels = {}  # the ladder is arithmetic's
 
     def __init__(self, seed: int = 0, *, digits: int = 4):
         super().__init__(seed, digits=digits)

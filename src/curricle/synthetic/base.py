@@ -3,6 +3,17 @@
 A generator is deterministic given its seed and parameters. It partitions its item space into
 a *train* and a *heldout* split by a hash of each item's canonical ``key``, so held-out items
 (the probes use them) can never appear in training documents, whatever the seed or count.
+
+The hash does not see the seed or the parameters, only the generator's ``partition`` (its
+name unless it shares one) and :meth:`SkillGenerator.split_key`, so every difficulty level
+of a skill splits its items the same way: a sum held out at 2 digits is held out at 3 digits
+too. Generators whose items can contain one another's text share a partition (every string
+transform and composition splits by its input string), so a held-out text is never inside a
+training line of a sibling skill either.
+
+A skill's difficulty ladder, :attr:`SkillGenerator.levels`, names parameter sets from easy
+to hard (``copy`` at 2, 4, 8, 16 words); ``make_generator(skill, level="8")`` builds one, and
+the probes and sources name a level ``skill@level``.
 """
 
 from __future__ import annotations
@@ -11,7 +22,9 @@ import hashlib
 import random
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar, Iterator, Literal
+from typing import Any, ClassVar, Iterator, Literal
+
+from curricle.synthetic.pool import pooled_documents
 
 Split = Literal["train", "heldout"]
 
@@ -54,9 +67,36 @@ class SkillGenerator(ABC):
     composite_of: ClassVar[tuple[str, ...]] = ()
     #: Score of a model that guesses: 1 / (1 + number of distractors) for multiple choice.
     chance: ClassVar[float] = 0.0
+    #: The namespace of the train/held-out hash (None: the name). Generators whose item texts
+    #: can overlap share one, so a text is on the same side whichever of them wrote it.
+    partition: ClassVar[str | None] = None
+    #: The difficulty ladder: level name -> the parameters that make it, easiest first.
+    levels: ClassVar[dict[str, dict[str, Any]]] = {}
 
     def __init__(self, seed: int = 0):
         self.seed = seed
+
+    def split_key(self, key: str) -> str:
+        """What the split hashes of an item's ``key`` (by default the key itself)."""
+        return key
+
+    def split(self, key: str) -> Split:
+        """The split of the item with ``key``: :func:`split_of` the partition and split key."""
+        return split_of(self.partition or self.name, self.split_key(key))
+
+    @classmethod
+    def level_params(cls, level: str) -> dict[str, Any]:
+        """The parameters of ladder level ``level``; ``ValueError`` naming the valid levels."""
+        try:
+            return dict(cls.levels[str(level)])
+        except KeyError:
+            valid = ", ".join(cls.levels) or "none"
+            raise ValueError(f"{cls.name}: unknown level {level!r} (levels: {valid})") from None
+
+    @classmethod
+    def level_composite_of(cls, level: str) -> tuple[str, ...]:
+        """The skill levels a composite's ``level`` composes: each part at the same level."""
+        return tuple(f"{part}@{level}" for part in cls.composite_of)
 
     @abstractmethod
     def _sample(self, rng: random.Random) -> SkillItem:
@@ -82,7 +122,7 @@ class SkillGenerator(ABC):
                     break
                 raise ValueError(f"{self.name}: cannot draw {n} distinct {split} items")
             item = self._sample(rng)
-            if item.key not in out and split_of(self.name, item.key) == split:
+            if item.key not in out and self.split(item.key) == split:
                 out[item.key] = item
                 since_new = 0
         return list(out.values())
@@ -98,8 +138,15 @@ class SkillGenerator(ABC):
         return [item.target.strip()]
 
     def documents(self, n_docs: int, items_per_doc: int = 16) -> Iterator[tuple[str, str]]:
-        """Training documents ``(id, text)``: ``items_per_doc`` train items, one per line."""
-        items = self.items("train", n_docs * items_per_doc)
+        """Training documents ``(id, text)``: ``items_per_doc`` train items, one per line,
+        distinct while the item space has enough; a small space (bare agreement frames, two-
+        letter transforms) gives every train item it has, repeated evenly in passes."""
+        items = self.items("train", n_docs * items_per_doc, at_most=True)
+        if len(items) < n_docs * items_per_doc:
+            return pooled_documents(self.name, self.seed, [i.text for i in items], n_docs, items_per_doc)
+        return self._chunks(items, n_docs, items_per_doc)
+
+    def _chunks(self, items: list[SkillItem], n_docs: int, items_per_doc: int) -> Iterator[tuple[str, str]]:
         for d in range(n_docs):
             chunk = items[d * items_per_doc : (d + 1) * items_per_doc]
             yield f"{self.name}-{self.seed}-{d}", "\n".join(i.text for i in chunk) + "\n"

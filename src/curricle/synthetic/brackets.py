@@ -3,10 +3,15 @@
 A prefix is a well-nested-so-far string of ``()``, ``[]`` and ``{}`` with at least one
 bracket left open; the target closes them, innermost first. Distractors close in a wrong
 order, with a wrong type, or with a wrong count.
+
+The ladder is by depth, the brackets left open: ``brackets@d`` (1, 2, 4, 8) closes exactly
+``d`` of them, after a prefix of ``d`` to ``d + 6`` brackets (the rest opened and closed
+on the way).
 """
 
 from __future__ import annotations
 
+import itertools
 import random
 
 from curricle.synthetic.base import SkillGenerator, SkillItem
@@ -40,8 +45,10 @@ class Brackets(SkillGenerator):
 
     name = "brackets"
     chance = 0.25
+    levels = {str(d): {"depth": d, "min_len": d, "max_len": d + 6} for d in (1, 2, 4, 8)}
 
-    def __init__(self, seed: int = 0, *, min_len: int = 2, max_len: int = 10, p_close: float = 0.4):
+    def __init__(self, seed: int = 0, *, min_len: int = 2, max_len: int = 10, p_close: float = 0.4,
+                 depth: int | None = None):
         super().__init__(seed)
         if not 1 <= min_len <= max_len:
             raise ValueError(f"brackets: need 1 <= min_len <= max_len, got {min_len}, {max_len}")
@@ -50,8 +57,17 @@ class Brackets(SkillGenerator):
         self.min_len = min_len
         self.max_len = max_len
         self.p_close = p_close
+        self.depth = depth
+        if depth is not None:
+            # A prefix leaving d open has d + 2c brackets (c of them closed on the way).
+            self.lengths = [n for n in range(max(min_len, depth), max_len + 1) if (n - depth) % 2 == 0]
+            if depth < 1 or not self.lengths:
+                raise ValueError(f"brackets: depth must be >= 1 with a length in [{min_len}, {max_len}] "
+                                 f"of its parity, got {depth}")
 
     def _sample(self, rng: random.Random) -> SkillItem:
+        if self.depth is not None:
+            return self.item(self._sample_depth(rng))
         n = rng.randint(self.min_len, self.max_len)
         out: list[str] = []
         stack: list[str] = []
@@ -67,6 +83,29 @@ class Brackets(SkillGenerator):
                 out.append(opener)
                 stack.append(PAIRS[opener])
         return self.item("".join(out))
+
+    def _sample_depth(self, rng: random.Random) -> str:
+        """A prefix of one of ``lengths`` leaving exactly ``depth`` open: a shuffle of its
+        opens and closes, redrawn until no close comes before its open (a uniform draw of
+        such orders; about one shuffle in ``c + 1`` is kept)."""
+        n = rng.choice(self.lengths)
+        closes = (n - self.depth) // 2
+        while True:
+            moves = [1] * (n - closes) + [-1] * closes
+            rng.shuffle(moves)
+            heights = itertools.accumulate(moves)
+            if all(h >= 0 for h in heights):
+                break
+        out: list[str] = []
+        stack: list[str] = []
+        for m in moves:
+            if m < 0:
+                out.append(stack.pop())
+            else:
+                opener = rng.choice(tuple(PAIRS))
+                out.append(opener)
+                stack.append(PAIRS[opener])
+        return "".join(out)
 
     def difficulty(self, item: SkillItem) -> float:
         """The depth left open: how many brackets must be closed."""

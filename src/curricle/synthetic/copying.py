@@ -3,6 +3,10 @@
 An item is ``copy: kelo mapu riso tuva | kelo`` -> `` mapu riso tuva``: the sequence, a
 marker, and the start of the repeat; the target is its last ``target_words`` words. The
 words are meaningless, so only copying from the context predicts them.
+
+The ladder (``levels``) is by length: ``copy@L`` repeats exactly ``L`` words (2, 4, 8, 16),
+all of them the target (``copy: kelo mapu | `` -> `` kelo mapu``), so a longer sequence is
+more to carry over, not only a longer context to copy the same three words from.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ class Copying(SkillGenerator):
 
     name = "copy"
     chance = 0.25
+    levels = {str(n): {"min_words": n, "max_words": n, "target_words": n} for n in (2, 4, 8, 16)}
 
     def __init__(self, seed: int = 0, *, min_words: int = 4, max_words: int = 8, target_words: int = 3):
         super().__init__(seed)

@@ -10,6 +10,12 @@ seen, about a fact that was seen: it measures recall, not memorised question str
 
 The item space is ``n_entities * len(ATTRIBUTES)`` keys (1400 by default), of which about
 80% are train keys; raise ``n_entities`` to draw more items.
+
+The ladder is by the number of people: ``facts@N`` (20, 50, 200, 1000). The worlds nest: the
+seed fixes one stream of names and each person's attributes come from the seed and their
+place in it, so the first 20 people of ``facts@200`` are ``facts@20``'s, with the same
+facts. Sources at several levels therefore never state two values of one fact, and a
+smaller world's people are stated more often.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import random
 from dataclasses import dataclass
 from typing import Iterator
 
-from curricle.synthetic.base import SkillGenerator, SkillItem, split_of
+from curricle.synthetic.base import SkillGenerator, SkillItem
 from curricle.synthetic.distractors import item_rng, pick_distractors
 from curricle.synthetic.pool import pooled_documents
 
@@ -93,6 +99,7 @@ class Facts(SkillGenerator):
 
     name = "facts"
     chance = 0.25
+    levels = {str(n): {"n_entities": n} for n in (20, 50, 200, 1000)}
 
     def __init__(self, seed: int = 0, *, n_entities: int = 200):
         super().__init__(seed)
@@ -104,10 +111,11 @@ class Facts(SkillGenerator):
         while len(names) < n_entities:
             names.setdefault(pseudo_name(rng), None)
         self.entities: list[str] = list(names)
-        #: ``values[i][attribute]``: the value of entity ``i``.
-        self.values: list[dict[str, str]] = [
-            {a: rng.choice(attr.values) for a, attr in ATTRIBUTES.items()} for _ in self.entities
-        ]
+        #: ``values[i][attribute]``: the value of entity ``i`` (from the seed and ``i`` alone).
+        self.values: list[dict[str, str]] = []
+        for i in range(n_entities):
+            own = random.Random(f"{self.name}:{seed}:values:{i}")
+            self.values.append({a: own.choice(attr.values) for a, attr in ATTRIBUTES.items()})
 
     def _sample(self, rng: random.Random) -> SkillItem:
         return self.item(rng.randrange(self.n_entities), rng.choice(tuple(ATTRIBUTES)))
@@ -146,6 +154,6 @@ class Facts(SkillGenerator):
             for a in ATTRIBUTES:
                 lines.append(self.statement(i, a))
                 qa = self.item(i, a)
-                if split_of(self.name, qa.key) == "train":
+                if self.split(qa.key) == "train":
                     lines.append(qa.text)
         return pooled_documents(self.name, self.seed, lines, n_docs, items_per_doc)

@@ -5,6 +5,13 @@ Each transform is a function in :data:`TRANSFORMS` and a registered skill; a com
 so the emergence map can check that it emerges no earlier than they do. A composite's
 distractors are each part applied alone (where that differs from the target) and a near
 miss: choosing the right one needs both parts.
+
+Every transform skill splits its items by the input string under one partition
+(``transform``): ``uppercase: aba -> ABA`` is inside ``reverse+uppercase: aba -> ABA``, so
+an input is held out for every transform or for none. The ladder of each is by the input's
+length (``reverse@2`` .. ``reverse@8``); ``compose`` is the ladder of composition depth:
+``compose@d`` applies a chain of ``d`` distinct transforms the prompt names
+(``shift-letters+reverse: abc -> dcb``), so ``compose@1`` items are the single transforms'.
 """
 
 from __future__ import annotations
@@ -60,6 +67,8 @@ class StringTransform(SkillGenerator):
     :data:`TRANSFORMS`) or, for a composite, its parts in ``composite_of``."""
 
     chance = 0.25
+    partition = "transform"
+    levels = {str(n): {"min_len": n, "max_len": n} for n in (2, 3, 4, 6, 8)}
 
     def __init__(self, seed: int = 0, *, min_len: int = 3, max_len: int = 6):
         super().__init__(seed)
@@ -67,6 +76,10 @@ class StringTransform(SkillGenerator):
             raise ValueError(f"{self.name}: need 2 <= min_len <= max_len, got {min_len}, {max_len}")
         self.min_len = min_len
         self.max_len = max_len
+
+    def _input(self, rng: random.Random) -> str:
+        n = rng.randint(self.min_len, self.max_len)
+        return "".join(rng.choice(string.ascii_lowercase) for _ in range(n))
 
     @property
     def steps_of(self) -> tuple[str, ...]:
@@ -91,24 +104,30 @@ class StringTransform(SkillGenerator):
         return out
 
     def _sample(self, rng: random.Random) -> SkillItem:
-        n = rng.randint(self.min_len, self.max_len)
-        return self.item("".join(rng.choice(string.ascii_lowercase) for _ in range(n)))
+        return self.item(self._input(rng))
 
     def item(self, s: str) -> SkillItem:
         """The item for input string ``s`` (its key)."""
-        out = self.apply(s)
-        # Wrong transform: for a composite, each part alone (one group each, so every part
-        # that differs from the target is a distractor); for a single one, the input as is.
-        if self.composite_of:
-            wrong = [[" " + TRANSFORMS[step](s)] for step in self.steps_of]
-        else:
-            wrong = [[" " + s]]
-        swaps, subs = near_misses(out)
-        rng = item_rng(self.name, self.seed, s)
-        distractors = pick_distractors(
-            rng, " " + out, [*wrong, [" " + w for w in swaps + subs]], fallback=[" " + s]
-        )
-        return SkillItem(self.name, s, f"{self.name}: {s} ->", " " + out, distractors)
+        return chain_item(self.name, self.seed, s, self.steps_of, s)
+
+
+def chain_item(skill: str, seed: int, key: str, chain: tuple[str, ...], s: str) -> SkillItem:
+    """The item applying ``chain`` to ``s``: prompt ``a+b: s ->``, the target, and distractors.
+
+    Wrong transform: for a chain of several, each part alone (one group each, so every part
+    that differs from the target is a distractor); for a single one, the input as is.
+    """
+    out = s
+    for step in chain:
+        out = TRANSFORMS[step](out)
+    if len(chain) > 1:
+        wrong = [[" " + TRANSFORMS[step](s)] for step in chain]
+    else:
+        wrong = [[" " + s]]
+    swaps, subs = near_misses(out)
+    rng = item_rng(skill, seed, key)
+    distractors = pick_distractors(rng, " " + out, [*wrong, [" " + w for w in swaps + subs]], fallback=[" " + s])
+    return SkillItem(skill, key, f"{'+'.join(chain)}: {s} ->", " " + out, distractors)
 
 
 class Reverse(StringTransform):
@@ -140,6 +159,50 @@ class SortLettersUppercase(StringTransform):
 class ReverseShiftLetters(StringTransform):
     name = "reverse+shift-letters"
     composite_of = ("reverse", "shift-letters")
+
+
+class Compose(StringTransform):
+    """A chain of ``depth`` distinct transforms, drawn per item and named in the prompt; the
+    key is ``chain:input`` (``reverse+uppercase:abc``), split by the input like every
+    transform."""
+
+    name = "compose"
+    levels = {str(d): {"depth": d} for d in (1, 2, 3)}
+
+    def __init__(self, seed: int = 0, *, depth: int = 2, min_len: int = 3, max_len: int = 5):
+        super().__init__(seed, min_len=min_len, max_len=max_len)
+        if not 1 <= depth <= len(TRANSFORMS):
+            raise ValueError(f"compose: depth must be in [1, {len(TRANSFORMS)}], got {depth}")
+        self.depth = depth
+
+    @classmethod
+    def level_composite_of(cls, level: str) -> tuple[str, ...]:
+        """A chain of several composes single transforms: ``compose@1``."""
+        return (f"{cls.name}@1",) if cls.level_params(level)["depth"] > 1 else ()
+
+    def split_key(self, key: str) -> str:
+        return key.split(":", 1)[1]
+
+    def _sample(self, rng: random.Random) -> SkillItem:
+        chain = tuple(rng.sample(tuple(TRANSFORMS), self.depth))
+        return self.item(chain, self._input(rng))
+
+    def item(self, chain: tuple[str, ...], s: str) -> SkillItem:  # type: ignore[override]
+        """The item applying ``chain`` (transform names, in order) to ``s``."""
+        return chain_item(self.name, self.seed, f"{'+'.join(chain)}:{s}", tuple(chain), s)
+
+    def difficulty(self, item: SkillItem) -> float:
+        """The input's length times the chain's depth."""
+        chain, s = item.key.split(":", 1)
+        return float(len(s) * len(chain.split("+")))
+
+    def steps(self, item: SkillItem) -> list[str]:
+        chain, s = item.key.split(":", 1)
+        out = []
+        for step in chain.split("+"):
+            s = TRANSFORMS[step](s)
+            out.append(s)
+        return out
 
 
 #: The transform skills, single and composite, in registry order.

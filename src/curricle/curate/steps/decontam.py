@@ -166,16 +166,20 @@ class ItemIndex:
 
 def probe_items(config: DecontamConfig, sources: list[SourceConfig] | None = None) -> dict[str, list[str]]:
     """``probe:<skill>`` -> held-out item texts, for every registered skill (seed 0 with
-    default parameters, plus each seed and parameters a synthetic source in ``sources`` uses)."""
-    variants: dict[str, list[tuple[int, dict]]] = {name: [(0, {})] for name in GENERATORS}
+    default parameters, plus each seed, parameters and ladder level a synthetic source in
+    ``sources`` uses)."""
+    variants: dict[str, list[tuple[int, dict, str | None]]] = {name: [(0, {}, None)] for name in GENERATORS}
     for src in sources or ():
-        if getattr(src, "kind", None) == "synthetic" and (src.seed, src.params) not in variants[src.skill]:
-            variants[src.skill].append((src.seed, dict(src.params)))
+        if getattr(src, "kind", None) != "synthetic":
+            continue
+        for level in src.levels or [None]:
+            if (src.seed, src.params, level) not in variants[src.skill]:
+                variants[src.skill].append((src.seed, dict(src.params), level))
     out: dict[str, list[str]] = {}
     for name, seeds in variants.items():
         texts: list[str] = []
-        for seed, params in seeds:
-            gen = make_generator(name, seed, **params)
+        for seed, params, level in seeds:
+            gen = make_generator(name, seed, level=level, **params)
             n = config.probe_items
             while True:
                 try:

@@ -39,3 +39,13 @@ class DatasetConfig(BaseModel):
 
     def default_composite_of(self) -> tuple[str, ...]:
         return ()
+
+    def default_ladder(self) -> tuple[str, str, int] | None:
+        """``(family, level, index in the family's ladder)`` when the items are one level of
+        a difficulty ladder (a generator level), else None."""
+        return None
+
+    def in_sample(self, items: list[ProbeItem]) -> bool:
+        """Whether some of ``items`` may be training items (a generator level too small to
+        hold enough out); False unless the source knows."""
+        return False
