@@ -22,6 +22,25 @@ def test_shipped_seeds_order_example_validates():
     assert study.probe.suite.tasks and "shift-letters" in study.probe.suite.tasks  # the untrained control
 
 
+def test_variants_run_every_seed_with_their_changes_merged_into_the_run(tmp_path):
+    from tests.probes.conftest import run_config_dict
+
+    run = run_config_dict(tmp_path / "data", steps=8)
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump({
+        "out_dir": str(tmp_path / "out"), "seeds": [0, 1], "run": run,
+        "variants": {"small": {"model": {"preset": "micro"}},
+                     "large": {"model": {"preset": "tiny-1m"}, "train": {"lr": 0.001}}}}, sort_keys=False))
+    study = load_study(tmp_path / "s.yaml")
+    assert study.runs() == [("small-seed0", "small", 0), ("small-seed1", "small", 1),
+                            ("large-seed0", "large", 0), ("large-seed1", "large", 1)]
+    small, large = study.run_config(1, "small"), study.run_config(1, "large")
+    assert (small.model.preset, large.model.preset) == ("micro", "tiny-1m")
+    assert small.model.max_position_embeddings == large.model.max_position_embeddings  # merged, not replaced
+    assert large.train.lr == 0.001 and small.train.lr == study.run_config(1).train.lr
+    assert large.train.steps == small.train.steps == 8 and large.seed == 1
+    assert large.data_dir == small.data_dir  # one token store for every run
+
+
 def test_bad_study_names_the_field(tmp_path):
     (tmp_path / "s.yaml").write_text(yaml.safe_dump({"out_dir": "x", "seeds": [1, 1], "run": {}}))
     with pytest.raises(CurricleError, match="seeds: seeds must be distinct"):

@@ -64,7 +64,8 @@ class MapConfig(BaseModel):
 
 
 class StudyConfig(BaseModel):
-    """Runs that differ only in seed, and how to probe and map them."""
+    """Runs that differ in seed (and, optionally, in a named variant such as the model's size),
+    and how to probe and map them."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -77,10 +78,28 @@ class StudyConfig(BaseModel):
     run: dict[str, Any]
     """The run config (``curricle train``'s); ``seed`` is set per run, and ``data_dir``
     defaults to ``OUT/data`` (shared: the seeds train on the same store)."""
+    variants: dict[str, dict[str, Any]] | None = None
+    """Named changes to ``run`` (e.g. ``{small: {model: {preset: tiny-1m}}, large: {model:
+    {preset: tiny-5m}, train: {lr: 0.002}}}``): each section given replaces or updates that
+    section of ``run`` (mappings are merged one level deep). Every variant runs every seed,
+    into ``OUT/<variant>-seed<N>``; without variants, ``OUT/seed<N>``."""
     probe: ProbeConfig = Field(default_factory=ProbeConfig)
     """``curricle probe`` settings."""
     map: MapConfig = Field(default_factory=MapConfig)
     """``curricle map`` settings."""
+
+    @field_validator("variants")
+    @classmethod
+    def _some(cls, v: dict[str, dict[str, Any]] | None) -> dict[str, dict[str, Any]] | None:
+        if v is not None and not v:
+            raise ValueError("give at least one variant, or leave 'variants' out")
+        return v
+
+    def runs(self) -> list[tuple[str, str | None, int]]:
+        """(run directory name, variant, seed) of every run, variant by variant."""
+        if self.variants is None:
+            return [(f"seed{s}", None, s) for s in self.seeds]
+        return [(f"{v}-seed{s}", v, s) for v in self.variants for s in self.seeds]
 
     @field_validator("seeds")
     @classmethod
@@ -89,7 +108,13 @@ class StudyConfig(BaseModel):
             raise ValueError("seeds must be distinct")
         return v
 
-    def run_config(self, seed: int) -> RunConfig:
-        data = {**self.run, "seed": seed, "name": f"{self.name}-seed{seed}"}
+    def run_config(self, seed: int, variant: str | None = None) -> RunConfig:
+        data = dict(self.run)
+        if variant is not None:
+            for key, value in self.variants[variant].items():
+                merge = isinstance(value, dict) and isinstance(data.get(key), dict)
+                data[key] = {**data[key], **value} if merge else value
+        name = f"{self.name}-{variant}-seed{seed}" if variant else f"{self.name}-seed{seed}"
+        data.update(seed=seed, name=name)
         data.setdefault("data_dir", str(self.out_dir / "data"))
-        return parse_config(data, f"study run (seed {seed})")
+        return parse_config(data, f"study run ({variant + ', ' if variant else ''}seed {seed})")

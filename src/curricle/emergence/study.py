@@ -6,6 +6,8 @@
     out_dir: runs/seeds_order        # RUN dirs OUT/seed<N>/, OUT/probes.jsonl, OUT/map/
     seeds: [0, 1, 2]
     run: {...}                       # a run config, as for `curricle train`; its seed is set per run
+    variants: {small: {model: {preset: tiny-1m}}, large: {model: {preset: tiny-5m}}}
+                                     # optional: every variant runs every seed, OUT/<variant>-seed<N>/
     probe: {suite: {n: 100}}         # curricle probe settings
     map: {metric: discrete}          # curricle map settings
 
@@ -46,8 +48,8 @@ def load_study(path: Path | str) -> StudyConfig:
         first = err.errors()[0]
         msg = "unknown key" if first["type"] == "extra_forbidden" else first["msg"].removeprefix("Value error, ")
         raise CurricleError(f"{path}: {'.'.join(map(str, first['loc']))}: {msg}") from None
-    for seed in study.seeds:  # every run config validates before anything runs
-        study.run_config(seed)
+    for _, variant, seed in study.runs():  # every run config validates before anything runs
+        study.run_config(seed, variant)
     return study
 
 
@@ -57,19 +59,21 @@ def run_study(path: Path | str, progress: bool = True) -> dict[str, Any]:
     study = load_study(path)
     out = study.out_dir
     run_dirs = []
-    for i, seed in enumerate(study.seeds, 1):
-        config = study.run_config(seed)
-        run_dir = out / f"seed{seed}"
+    runs = study.runs()
+    for i, (name, variant, seed) in enumerate(runs, 1):
+        config = study.run_config(seed, variant)
+        run_dir = out / name
         run_dirs.append(run_dir)
         found = latest_complete(run_dir / "checkpoints")
         if found is not None and found[0] >= config.train.steps:
-            console.print(f"[{i}/{len(study.seeds)}] seed {seed}: trained ({run_dir})")
+            console.print(f"[{i}/{len(runs)}] {name}: trained ({run_dir})")
             continue
-        console.rule(f"[bold][{i}/{len(study.seeds)}] train seed {seed}: {config.train.steps} steps -> {run_dir}")
+        console.rule(f"[bold][{i}/{len(runs)}] train {name}: {config.train.steps} steps -> {run_dir}")
         train_run(config, run_dir, resume=found is not None, progress=progress)
 
-    data_dir = study.run_config(study.seeds[0]).data_dir
-    prepare_run(study.run_config(study.seeds[0]), progress=False)  # up to date: a no-op
+    first = study.run_config(runs[0][2], runs[0][1])
+    data_dir = first.data_dir
+    prepare_run(first, progress=False)  # up to date: a no-op
     tasks = resolve_tasks(study.probe, [], data_dir)
     report = check_contamination(data_dir, tasks)
     leaked = ", ".join(f"{t} {n}" for t, n in report.by_task().items()) or "none"
