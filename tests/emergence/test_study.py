@@ -22,6 +22,14 @@ def test_shipped_seeds_order_example_validates():
     assert study.probe.suite.tasks and "shift-letters" in study.probe.suite.tasks  # the untrained control
 
 
+def test_shipped_implicit_curriculum_study_validates():
+    study = load_study(EXAMPLE.parent / "implicit_curriculum.yaml")
+    assert [name for name, _, _ in study.runs()] == [f"{v}-seed{s}" for v in ("small", "base") for s in (0, 1, 2)]
+    small, base = study.run_config(0, "small"), study.run_config(0, "base")
+    assert small.model.overrides == {"hidden_size": 64, "intermediate_size": 192} and base.model.overrides == {}
+    assert study.probe.suite.levels["reverse+uppercase"] == "all"
+
+
 def test_variants_run_every_seed_with_their_changes_merged_into_the_run(tmp_path):
     from tests.probes.conftest import run_config_dict
 

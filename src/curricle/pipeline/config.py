@@ -4,7 +4,7 @@ previous stage's chosen checkpoint.
 ::
 
     name: line
-    model: {path: runs/demo/run/checkpoints/step_600}     # where the first stage starts
+    model: {path: runs/demo/run/checkpoints/step_2500}     # where the first stage starts
     stages:
       - {name: sft, kind: finetune, config: configs/post/sft.yaml}
       - {name: grpo, kind: rl, config: configs/post/rl.yaml}

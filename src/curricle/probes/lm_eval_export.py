@@ -5,7 +5,7 @@
 ``DIR/curricle_tasks.json`` mapping each lm-eval task to the curricle task, its hash and the
 metric both report. Run them with::
 
-    lm_eval --model hf --model_args pretrained=RUN/checkpoints/step_600,dtype=float32 \\
+    lm_eval --model hf --model_args pretrained=RUN/checkpoints/step_2500,dtype=float32 \\
         --include_path DIR --tasks curricle --device cpu --batch_size 64
 
 The exported settings reproduce curricle's scoring: the prompt is ``doc_to_text``, choices
