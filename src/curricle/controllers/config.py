@@ -83,29 +83,31 @@ class DoReMiConfig(BaseModel):
         return self
 
 
-class ODMConfig(ControllerConfig):
-    """The release's smoothed-mean updater: every step, no extra smoothing, floor or cap."""
+class AsReleasedConfig(ControllerConfig):
+    """Defaults of a controller that follows a release which changes its weights every step,
+    with none of the shared machinery on top: no EMA, no floor, no cap."""
 
-    kind: Literal["odm"] = "odm"
     update_every: int = Field(1, ge=1)
-    warmup_steps: int = Field(0, ge=0)
     ema: float = Field(0.0, ge=0, lt=1)
     min_weight: float = Field(0.0, ge=0, lt=1)
     max_change: float = Field(1.0, gt=0, le=1)
+
+
+class ODMConfig(AsReleasedConfig):
+    """The release's smoothed-mean updater: every step, no extra smoothing, floor or cap."""
+
+    kind: Literal["odm"] = "odm"
+    warmup_steps: int = Field(0, ge=0)
     reward_smoothing: float = Field(0.9, ge=0, lt=1)
     """alpha: weight of the past in the smoothed perplexity (the release's smoothing_factor)."""
 
 
-class ADOConfig(ControllerConfig):
+class ADOConfig(AsReleasedConfig):
     """ADO as released (``yidingjiang/ado``); see :mod:`curricle.controllers.ado`."""
 
     kind: Literal["ado"] = "ado"
     warmup_steps: int = Field(50, ge=0)
     """ADO's ``start_step``: the first fit and policy (the signal is collected from step 1)."""
-    update_every: int = Field(1, ge=1)
-    ema: float = Field(0.0, ge=0, lt=1)
-    min_weight: float = Field(0.0, ge=0, lt=1)
-    max_change: float = Field(1.0, gt=0, le=1)
     ignore_steps: int | None = Field(None, ge=0)
     """Steps left out of every fit (ADO's ``ignore_steps``); default: the run's LR warm-up."""
     refit_every: int = Field(10, ge=1)
