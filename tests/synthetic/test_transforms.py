@@ -47,7 +47,7 @@ def test_targets_apply_the_transform(name):
 
 
 @pytest.mark.parametrize("name", COMPOSITES)
-def test_composite_composes_parts_and_offers_each_part_alone(name):
+def test_composite_composes_parts_and_no_part_alone_rules_a_distractor_out(name):
     cls = GENERATORS[name]
     assert name == "+".join(cls.composite_of)
     parts = [make_generator(p) for p in cls.composite_of]
@@ -58,9 +58,22 @@ def test_composite_composes_parts_and_offers_each_part_alone(name):
         for part in parts:
             out = part.item(out).target.strip()  # each part, as its own skill
         assert item.target == " " + out
-        for part in parts:
-            alone = part.item(s).target
-            assert alone == item.target or alone in item.distractors
+        # Every distractor is one slip from the full output: same letters (one shifted at
+        # most), same case, so a solver that knows every part but one has nothing to go on.
+        for d in item.distractors:
+            d = d.strip()
+            assert len(d) == len(out) and d != out
+            assert d.isupper() == out.isupper() and d.islower() == out.islower()
+            differ = [i for i in range(len(out)) if d[i] != out[i]]
+            assert len(differ) in (1, 2)
+
+
+def test_composite_items_on_literal_inputs():
+    item = make_generator("reverse+uppercase").item("ehmw")
+    assert item.prompt == "reverse+uppercase: ehmw ->" and item.target == " WMHE"
+    assert " wmhe" not in item.distractors and " EHMW" not in item.distractors  # no part alone
+    assert set(item.distractors) <= {" MWHE", " WHME", " WMEH", " XMHE", " VMHE", " WNHE", " WLHE", " WMIE",
+                                     " WMGE", " WMHF", " WMHD"}
 
 
 def test_length_params():

@@ -3,8 +3,8 @@
 Each transform is a function in :data:`TRANSFORMS` and a registered skill; a composite skill
 (``reverse+uppercase``) applies its parts left to right, and names them in ``composite_of``
 so the emergence map can check that it emerges no earlier than they do. A composite's
-distractors are each part applied alone (where that differs from the target) and a near
-miss: choosing the right one needs both parts.
+distractors are near misses of its full output, so choosing the right one needs every part
+(see :func:`chain_item`).
 
 Every transform skill splits its items by the input string under one partition
 (``transform``): ``uppercase: aba -> ABA`` is inside ``reverse+uppercase: aba -> ABA``, so
@@ -114,19 +114,24 @@ class StringTransform(SkillGenerator):
 def chain_item(skill: str, seed: int, key: str, chain: tuple[str, ...], s: str) -> SkillItem:
     """The item applying ``chain`` to ``s``: prompt ``a+b: s ->``, the target, and distractors.
 
-    Wrong transform: for a chain of several, each part alone (one group each, so every part
-    that differs from the target is a distractor); for a single one, the input as is.
+    A single transform's distractors are the input as is (the wrong transform: none) and near
+    misses of its output. A chain's are near misses of its full output only (two neighbouring
+    letters swapped, one letter shifted), so every distractor has what each part leaves on
+    the answer (its case, its letters, their order but for one slip): knowing all parts but
+    one picks the target no more often than chance. (They were each part applied alone; one
+    part known then ruled one distractor out, which made a composite easier than its
+    components: ``reverse+uppercase: ehmw ->`` against `` wmhe``, `` EHMW``, `` WMEH``.)
     """
     out = s
     for step in chain:
         out = TRANSFORMS[step](out)
-    if len(chain) > 1:
-        wrong = [[" " + TRANSFORMS[step](s)] for step in chain]
-    else:
-        wrong = [[" " + s]]
     swaps, subs = near_misses(out)
     rng = item_rng(skill, seed, key)
-    distractors = pick_distractors(rng, " " + out, [*wrong, [" " + w for w in swaps + subs]], fallback=[" " + s])
+    if len(chain) > 1:
+        groups = [[" " + w for w in swaps], [" " + w for w in subs]]
+    else:
+        groups = [[" " + s], [" " + w for w in swaps + subs]]
+    distractors = pick_distractors(rng, " " + out, groups, fallback=[" " + s])
     return SkillItem(skill, key, f"{'+'.join(chain)}: {s} ->", " " + out, distractors)
 
 
