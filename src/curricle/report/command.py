@@ -10,7 +10,7 @@ from rich.console import Console
 from curricle.emergence.command import load_map_config
 from curricle.report.data import collect_run
 from curricle.report.finetune import collect_finetune, is_finetune_run, save_finetune_report
-from curricle.report.page import save_report, write_compare
+from curricle.report.page import run_state, save_report, write_compare
 from curricle.report.pipeline import collect_pipeline, is_pipeline_run, save_pipeline_report
 from curricle.report.rl import collect_rl, is_rl_run, save_rl_report
 
@@ -31,9 +31,7 @@ def report_command(run_dir: Path, out: Path | None = None, probes: Sequence[Path
     run = collect_run(run_dir, probes, _map_config(map_config))
     out = save_report(run, out)
     p = run["progress"]
-    state = "finished" if p["finished"] else f"not finished: step {p['step']:,}" + (
-        f" of {p['steps']:,}" if p["steps"] else "")
-    console.print(f"report: {out} ({out.stat().st_size / 1e6:.1f} MB; run {state})")
+    console.print(f"report: {out} ({out.stat().st_size / 1e6:.1f} MB; run {run_state(p)})")
     for part, why in run["missing"].items():
         if part not in ("audit", "events"):
             console.print(f"  no {part} panel: {why}")
@@ -43,8 +41,7 @@ def report_command(run_dir: Path, out: Path | None = None, probes: Sequence[Path
 def _post_report(what: str, data: dict, out: Path, console, prefix: str, extra: str = "") -> Path:
     """Print where a fine-tuning or RL run's page is, its state and the panels it lacks."""
     p = data["progress"]
-    state = "finished" if p["finished"] else f"not finished: step {p['step']:,}"
-    console.print(f"report: {out} ({out.stat().st_size / 1e6:.1f} MB; {what} {state}{extra})")
+    console.print(f"report: {out} ({out.stat().st_size / 1e6:.1f} MB; {what} {run_state(p, of_steps=False)}{extra})")
     for part, why in data["missing"].items():
         console.print(f"  no {part.removeprefix(prefix)} panel: {why}")
     return out

@@ -20,7 +20,7 @@ from curricle import atomic
 from curricle.errors import CurricleError
 from curricle.report import figures
 from curricle.report.data import read_json, read_jsonl
-from curricle.report.page import _e, _missing, _num, _Page, _section, _table, _td
+from curricle.report.page import _e, _missing, _num, _Page, _section, _table, _td, run_state
 
 SCHEMA = "curricle.finetune-report/1"
 PANELS = ("ft_curves", "ft_forgetting", "ft_log", "ft_checkpoints")
@@ -179,8 +179,7 @@ def render_finetune(ft: dict[str, Any]) -> str:
         panels["ft_checkpoints"] = f'<p class="note">{_e(note)}</p>' + _table(head, rows, text=(2,))
     body = "".join(_section(p, panels[p], TITLES[p]) for p in PANELS if p in panels)
     p = ft["progress"]
-    state = "finished" if p["finished"] else f"not finished: step {p['step']:,}" + (
-        f" of {p['steps']:,}" if p["steps"] else "")
+    state = run_state(p)
     header = (f"<h1>curricle fine-tuning: {_e(ft['name'])}</h1><div class=\"meta\"><code>{_e(ft['path'])}</code> · "
               f"{len(ft['tasks'])} tasks ({len(ft['eval_only'])} evaluation-only) · {_e(state)} · report written "
               f"{_e(ft['generated'])}</div>{_missing(ft)}")

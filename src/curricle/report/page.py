@@ -220,6 +220,14 @@ def _progress(run: dict[str, Any]) -> str:
     return f'<div class="meta" data-progress="{p["step"]}">{bar}{state} {text}{tokens}{ck}{warn}</div>'
 
 
+def run_state(progress: dict[str, Any], of_steps: bool = True) -> str:
+    """``finished``, or ``not finished: step N`` (``of M`` where the run's length is known)."""
+    if progress["finished"]:
+        return "finished"
+    total = f" of {progress['steps']:,}" if of_steps and progress.get("steps") else ""
+    return f"not finished: step {progress['step']:,}{total}"
+
+
 def _missing(run: dict[str, Any]) -> str:
     # Every part the run lacks, with why (for audit and events, "none happened" is news too).
     items = "".join(f'<li data-missing="{_e(k)}"><b>{_e(k)}</b>: {_e(v)}</li>' for k, v in run["missing"].items())

@@ -25,7 +25,7 @@ from curricle import atomic
 from curricle.errors import CurricleError
 from curricle.report import figures
 from curricle.report.data import read_json, read_jsonl
-from curricle.report.page import _e, _missing, _Page, _section, _table, _td
+from curricle.report.page import _e, _missing, _Page, _section, _table, _td, run_state
 
 SCHEMA = "curricle.rl-report/1"
 PANELS = ("rl_progress", "rl_sampling", "rl_graders", "rl_flags", "rl_log", "rl_evals")
@@ -225,8 +225,7 @@ def render_rl(rl: dict[str, Any]) -> str:
                               'evaluation; highlighted: the best mean.</p>' + _table(head, rows))
     body = "".join(_section(p, panels[p], TITLES[p]) for p in PANELS if p in panels)
     p = rl["progress"]
-    state = "finished" if p["finished"] else f"not finished: step {p['step']:,}" + (
-        f" of {p['steps']:,}" if p["steps"] else "")
+    state = run_state(p)
     budget = f" of {p['budget']:,}" if p.get("budget") else ""
     header = (f"<h1>curricle RL: {_e(rl['name'])}</h1><div class=\"meta\"><code>{_e(rl['path'])}</code> · "
               f"curriculum <b>{_e(rl['curriculum'])}</b> · {len(rl['tasks'])} tasks, {rl['prompts'] or 0:,} prompts · "
