@@ -724,13 +724,11 @@ def main(argv: list[str] | None = None) -> None:
                      + [("law", proposals[(suite, "law")])])
             scored = [(float(val_loss(jobs[(suite, name, SEARCH_SEED)], suite).mean()), name, w) for name, w in cands]
             best_val, best_name, best_w = min(scored, key=lambda t: t[0])
-            uniform_val = None
             oracle_info[suite] = {"chosen": best_name, "weights": dict(zip(doms, [round(float(x), 4) for x in best_w])),
                                   "validation_loss": round(best_val, 5), "proxies": len(search_mix[suite]),
                                   "law_validation_loss": round(next(s for s, n, _ in scored if n == "law"), 5),
                                   "mix_search_weights": {d: round(float(x), 4) for d, x in
-                                                         zip(doms, proposals.get((suite, "mix-search"), best_w))},
-                                  "uniform_validation_loss": uniform_val}
+                                                         zip(doms, proposals.get((suite, "mix-search"), best_w))}}
             for seed in args.seeds:
                 jobs[(suite, "oracle", seed)] = job(suite, "oracle", seed, T, weights=dict(zip(doms, best_w)))
                 wave.append(jobs[(suite, "oracle", seed)])

@@ -117,7 +117,6 @@ class ADO(Controller):
 
     def __init__(self, config: ADOConfig, domains, natural_tokens):
         super().__init__(config, domains, natural_tokens)
-        k = len(self.domains)
         self.prior = self.natural / self.natural.sum()
         self.n: list[float] = []  # total sequences after each step
         self.losses: list[list[float]] = []  # per step, per domain
@@ -126,7 +125,6 @@ class ADO(Controller):
         self.p_avg = self.prior.copy()
         self.p = self.prior.copy()
         self.ignore_steps = config.ignore_steps if config.ignore_steps is not None else 0
-        self._k = k
 
     def set_ignore_steps(self, steps: int) -> None:
         """The run's learning-rate warm-up, when ``ignore_steps`` is left to it."""
@@ -135,7 +133,7 @@ class ADO(Controller):
 
     def signal(self, stats: DomainStats) -> np.ndarray:
         loss = np.asarray(stats.train_loss, dtype=np.float64)
-        prev = np.array(self.losses[-1]) if self.losses else np.full(self._k, np.nanmean(loss))
+        prev = np.array(self.losses[-1]) if self.losses else np.full(len(self.domains), np.nanmean(loss))
         self.losses.append(np.where(np.isfinite(loss), loss, prev).tolist())
         self.n.append(float(np.sum(stats.tokens)) / SEQUENCE_TOKENS)
         used = np.asarray(stats.weights, dtype=np.float64)
