@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from transformers import LlamaConfig, LlamaForCausalLM, Trainer, TrainerCallback, TrainingArguments
 
 from curricle.config import parse_config
-from curricle.controllers.config import ODMConfig
+from curricle.controllers.config import CONTROLLERS, DoReMiConfig, ODMConfig
 from curricle.errors import CurricleError
 from curricle.integrations.hf import CurricleCallback, MixtureDataset
 from curricle.mixture.sampler import MixtureSampler
@@ -110,3 +110,30 @@ def test_misconfigured_training_arguments_are_one_clear_error(tmp_path, store):
     with pytest.raises(CurricleError, match=r"mixture.batch_rows: 8, but the trainer takes 16 rows"):
         Trainer(model=model(dataset.store.vocab_size), args=args(tmp_path, gradient_accumulation_steps=4),
                 train_dataset=dataset, callbacks=[CurricleCallback(dataset)])
+
+
+DOREMI_REFUSAL = ("controller.kind: doremi's proxy weighs its loss by domain with a reference model beside it, "
+                  "which needs curricle's own loop: train the proxy with `curricle train`, then give the HF run "
+                  "its doremi_weights.json as a static mixture")
+
+
+def test_doremi_is_refused_in_one_line_as_a_config_a_dict_or_a_built_controller(store):
+    dataset = MixtureDataset(store, MIXTURE)
+    config = DoReMiConfig(reference={"steps": 40})
+    built = CONTROLLERS.build(config, dataset.domains, dataset.store.natural_tokens())
+    for controller in (config, {"kind": "doremi", "reference": {"steps": 40}}, {"kind": "doremi"}, built):
+        with pytest.raises(CurricleError) as err:
+            CurricleCallback(dataset, controller)
+        assert str(err.value) == DOREMI_REFUSAL
+
+
+def test_a_controller_dict_is_validated_and_built(store):
+    dataset = MixtureDataset(store, MIXTURE)
+    callback = CurricleCallback(dataset, {"kind": "odm", "update_every": 2})
+    assert callback.controller.name == "odm" and callback.controller.config == ODMConfig(update_every=2)
+    with pytest.raises(CurricleError) as err:
+        CurricleCallback(dataset, {"kind": "odm", "update_every": 0})
+    assert str(err.value) == "controller: update_every: Input should be greater than or equal to 1"
+    with pytest.raises(CurricleError) as err:
+        CurricleCallback(dataset, {"kind": "odn"})
+    assert str(err.value) == "controller.kind: expected one of schedule, odm, ado, hard-examples, got 'odn'"

@@ -67,3 +67,29 @@ def test_rows_carry_levels_in_sample_and_contamination_into_the_summary(probe_ru
     assert summary["contaminated_items"] == 0 and summary["in_sample_tasks"] == ["arithmetic@1"]
     assert summary["levels"] == 3 and set(summary["frontiers"]) == {"arithmetic", "copy"}
     assert list(next(iter(result["runs"].values()))["families"]["arithmetic"]["levels"]) == ["1", "2c0"]
+
+
+def test_one_checkpoint_without_a_step_prints_its_scores_with_their_standard_errors(probe_run, checkpoint, tmp_path,
+                                                                                   capsys):
+    """A model directory of your own (no trainer_state.json, no step in its name) is a column
+    named after it, each score with its standard error, as in the results file."""
+    import shutil
+
+    from curricle.probes.config import ProbeConfig, SuiteConfig
+
+    model = tmp_path / "models" / "my-model"
+    shutil.copytree(checkpoint, model, ignore=shutil.ignore_patterns("trainer_state.json"))
+    out = tmp_path / "probes.jsonl"
+    capsys.readouterr()
+    suite = SuiteConfig(n=4, tasks=["copy", "brackets", "prose-loss"], text_passages=2)
+    probe_command([model], out, config=ProbeConfig(suite=suite), data_dir=probe_run[1])
+    printed = capsys.readouterr().out
+    rows = read_rows(out)
+    assert [(r["task"], r["step"]) for r in rows] == [("copy", None), ("brackets", None), ("prose-loss", None)]
+    table = printed[printed.index("models: score by checkpoint"):].splitlines()
+    assert table[2].split() == ["┃", "task", "┃", "metric", "┃", "my-model", "┃"]
+    metric = {"copy": "exact_match", "brackets": "acc", "prose-loss": "logprob"}
+    assert rows[2]["metrics"]["logprob"] < -1 and rows[2]["metrics"]["logprob_se"] > 0.005  # a nonzero error shows
+    assert [[c.strip() for c in line.split("│")[1:4]] for line in table[4:7]] == [
+        [r["task"], metric[r["task"]], f"{r['metrics'][metric[r['task']]]:.2f} ± "
+                                       f"{r['metrics'][metric[r['task']] + '_se']:.2f}"] for r in rows]

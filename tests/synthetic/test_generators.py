@@ -118,6 +118,48 @@ def test_make_generator_errors_name_the_problem():
         make_generator("arithmetic", digits=0)
 
 
+def test_the_config_level_data_is_the_generators():
+    """Configs check skills against synthetic.config without importing a generator: its
+    skills, ladders and transforms are the generators' own."""
+    from curricle.synthetic.config import SKILL_PARAMS, TRANSFORM_NAMES
+    from curricle.synthetic.transforms import TRANSFORMS
+
+    assert list(SKILL_PARAMS) == list(GENERATORS)
+    assert {name: cls.levels for name, cls in GENERATORS.items()} == {
+        name: params.levels for name, params in SKILL_PARAMS.items()}
+    assert tuple(TRANSFORMS) == TRANSFORM_NAMES
+
+
+@pytest.mark.parametrize("skill, level, params, message", [
+    ("arithmetic", None, {"width": 3}, "skill 'arithmetic': bad parameters ['width']: "
+                                       "ArithmeticParams.__init__() got an unexpected keyword argument 'width'"),
+    ("arithmetic-hard", None, {"carries": 1}, "skill 'arithmetic-hard': bad parameters ['carries']: "
+                                              "ArithmeticHardParams.__init__() got an unexpected keyword argument "
+                                              "'carries'"),
+    ("arithmetic-hard", None, {"digits": 0}, "arithmetic-hard: digits must be >= 1, got 0"),
+    ("arithmetic", "2c1", {"carries": 3}, "skill 'arithmetic': level '2c1' sets ['carries']; give them in params "
+                                          "or the level, not both"),
+    ("arithmetic", "5", {}, "arithmetic: unknown level '5' (levels: 1, 2c0, 2c1, 2c2, 3, 4)"),
+    ("reverse+uppercase", None, {"min_len": 1}, "reverse+uppercase: need 2 <= min_len <= max_len, got 1, 6"),
+    ("compose", None, {"depth": 5}, "compose: depth must be in [1, 4], got 5"),
+    ("compose", "3", {"max_len": 2}, "compose: need 2 <= min_len <= max_len, got 3, 2"),
+    ("brackets", None, {"depth": 3, "min_len": 4, "max_len": 4}, "brackets: depth must be >= 1 with a length in "
+                                                                  "[4, 4] of its parity, got 3"),
+    ("copy", "2", {"target_words": 3}, "skill 'copy': level '2' sets ['target_words']; give them in params or the "
+                                       "level, not both"),
+    ("facts", None, {"n_entities": 0}, "facts: n_entities must be >= 1, got 0"),
+    ("agreement", None, {"attractors": 6}, "agreement: attractors must be in [0, 5], got 6"),
+])
+def test_a_config_check_raises_what_building_the_generator_raises(skill, level, params, message):
+    from curricle.synthetic.config import check_skill
+
+    with pytest.raises(ValueError) as checked:
+        check_skill(skill, level, params)
+    with pytest.raises(ValueError) as built:
+        make_generator(skill, level=level, **params)
+    assert str(checked.value) == str(built.value) == message
+
+
 def test_too_many_items_is_an_error():
     with pytest.raises(ValueError, match="cannot draw 20 distinct heldout items"):
         make_generator("facts", n_entities=5).items("heldout", 20)

@@ -87,6 +87,31 @@ def test_jsonl_fields_levels_split_field_and_skipped_records(tmp_path):
     assert n == 6 and json.loads((tmp_path / "q.jsonl").read_text().splitlines()[0])["task"] == "qa"
 
 
+def test_a_line_of_invalid_utf8_is_skipped_counted_and_quarantined(tmp_path):
+    path = tmp_path / "t.jsonl"
+    # Line 1: a byte-order mark, then UTF-8; lines 2 and 5: Latin-1 and a stray byte, not UTF-8.
+    path.write_bytes(b'\xef\xbb\xbf{"id": "a", "prompt": "caf\xc3\xa9 ->", "completion": "1", "split": "train"}\n'
+                     b'{"id": "b", "prompt": "caf\xe9 ->", "completion": "2"}\n'
+                     b'\n'
+                     b'{"id": "c", "prompt": "c ->", "completion": "3", "split": "train"}\n'
+                     b'{"id": "d", "prompt": "d ->", "completion": "\xff"}\n'
+                     b'not json\n'
+                     b'{"id": "e", "prompt": "e ->", "completion": "5", "split": "heldout"}\n'
+                     b'{"id": "f", "prompt": "f ->", "completion": "6", "split": "heldout"}\n')
+    (t,) = tasks({"name": "t", "source": {"kind": "jsonl", "path": str(path), "id_field": "id",
+                                          "split_field": "split"}})
+    assert [(i.id, i.prompt, i.completion) for i in t.train] == [("a", "caf\u00e9 ->", "1"), ("c", "c ->", "3")]
+    assert [i.id for i in t.heldout] == ["e", "f"]
+    assert t.skipped == [(f"{path}:2", "not valid UTF-8"), (f"{path}:5", "not valid UTF-8"),
+                         (f"{path}:6", "not valid JSON")]
+    assert t.summary()["skipped"] == {"not valid UTF-8": 2, "not valid JSON": 1}
+    assert write_quarantine([t], tmp_path / "q.jsonl") == 3
+    assert [json.loads(line) for line in (tmp_path / "q.jsonl").read_text().splitlines()] == [
+        {"task": "t", "where": f"{path}:2", "reason": "not valid UTF-8"},
+        {"task": "t", "where": f"{path}:5", "reason": "not valid UTF-8"},
+        {"task": "t", "where": f"{path}:6", "reason": "not valid JSON"}]
+
+
 def test_hash_split_shares_and_leaks_across_tasks_are_dropped(tmp_path):
     recs = [{"id": i, "prompt": f"reverse: {w} ->", "completion": " " + w[::-1]}
             for i, w in enumerate(f"{a}{b}{c}" for a in "abcdefgh" for b in "abcdefgh" for c in "abcd")]

@@ -38,7 +38,8 @@ from transformers import TrainerCallback
 
 from curricle.controllers.ado import ADO
 from curricle.controllers.base import Controller, DomainStats
-from curricle.controllers.config import CONTROLLERS, ControllerConfig
+from curricle.config import parse_model
+from curricle.controllers.config import CONTROLLERS, ControllerConfig, DoReMiConfig
 from curricle.controllers.doremi import DoReMi
 from curricle.errors import CurricleError
 from curricle.mixture.config import MixtureConfig
@@ -49,6 +50,9 @@ from curricle.telemetry.sinks.jsonl import append_jsonl, count_lines, truncate_j
 STATE_FILE = "curricle_state.json"
 LOSSES_LOG = "domain_losses.jsonl"
 MIXTURE_LOG = "mixture_log.jsonl"
+_REFUSE_DOREMI = ("controller.kind: doremi's proxy weighs its loss by domain with a reference model beside it, "
+                  "which needs curricle's own loop: train the proxy with `curricle train`, then give the HF run "
+                  "its doremi_weights.json as a static mixture")
 #: Sampler states kept for checkpoints (how far the data loader may have drawn ahead).
 _SNAPSHOTS = 8
 
@@ -106,21 +110,30 @@ class MixtureDataset(IterableDataset):
 class CurricleCallback(TrainerCallback):
     """Exact per-domain loss and (optionally) a curricle controller for an HF ``Trainer``
     training on ``dataset`` (see the module doc). ``controller``: a controller, or its
-    config (built over the dataset's domains); ``out``: where the logs go (default: the
+    config or config dict (built over the dataset's domains); DoReMi is refused in any form
+    (its proxy needs curricle's own loop). ``out``: where the logs go (default: the
     trainer's ``output_dir``)."""
 
-    def __init__(self, dataset: MixtureDataset, controller: Controller | ControllerConfig | None = None,
+    def __init__(self, dataset: MixtureDataset,
+                 controller: Controller | ControllerConfig | DoReMiConfig | dict | None = None,
                  out: Path | str | None = None):
         self.dataset = dataset
+        # DoReMi is refused as a dict, a config or a built controller alike, before its
+        # config is validated or built: its config is no ControllerConfig and has no
+        # needs_doc_losses, so the checks below would not catch it.
+        kind = controller.get("kind") if isinstance(controller, dict) else getattr(controller, "kind", None)
+        if kind == "doremi" or isinstance(controller, DoReMi):
+            raise CurricleError(_REFUSE_DOREMI)
+        if isinstance(controller, dict):
+            if kind not in CONTROLLERS.configs:
+                kinds = ", ".join(k for k in CONTROLLERS.configs if k != "doremi")
+                raise CurricleError(f"controller.kind: expected one of {kinds}, got {kind!r}")
+            controller = parse_model(controller, CONTROLLERS.configs[kind], "controller")
         if isinstance(controller, ControllerConfig):
             controller = CONTROLLERS.build(controller, dataset.domains, dataset.store.natural_tokens())
         if controller is not None and controller.needs_doc_losses:
             raise CurricleError(f"controller.kind: {controller.name} ranks documents, which needs curricle's own "
                                 f"sampler state per document; use `curricle train` for it")
-        if isinstance(controller, DoReMi):
-            raise CurricleError("controller.kind: doremi's proxy weighs its loss by domain with a reference model "
-                                "beside it, which needs curricle's own loop: train the proxy with `curricle train`, "
-                                "then give the HF run its doremi_weights.json as a static mixture")
         self.controller = controller
         self.out = Path(out) if out is not None else None
         self._sums: torch.Tensor | None = None  # (2, D): loss sum and tokens per domain, this step

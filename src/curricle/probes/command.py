@@ -116,7 +116,8 @@ def probe_command(paths: list[Path], out: Path | None = None, task_paths: list[P
 
 def print_table(rows: list[dict[str, Any]], console, max_cols: int = 8) -> None:
     """Each task's discrete score (continuous for text probes) at up to ``max_cols``
-    checkpoints of each run."""
+    checkpoints of each run: a column per step, and one named after each checkpoint without a
+    step (a model directory of your own). With one column, each score has its standard error."""
     by_run: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         by_run.setdefault(r["run_name"] or "-", []).append(r)
@@ -124,19 +125,29 @@ def print_table(rows: list[dict[str, Any]], console, max_cols: int = 8) -> None:
         steps = sorted({r["step"] for r in rs if r["step"] is not None})
         if len(steps) > max_cols:
             steps = [steps[round(i * (len(steps) - 1) / (max_cols - 1))] for i in range(max_cols)]
-        table = Table(title=f"{run}: score by step", title_justify="left")
+        # A checkpoint without a step is its own column, keyed by its path (steps are ints).
+        unstepped = list(dict.fromkeys(r["checkpoint"] for r in rs if r["step"] is None))
+        columns = [(c, Path(c).name if c else "score") for c in unstepped] + [(s, str(s)) for s in steps]
+        by = "step" if not unstepped else "checkpoint"
+        table = Table(title=f"{run}: score by {by}", title_justify="left")
         table.add_column("task")
         table.add_column("metric")
-        for s in steps:
-            table.add_column(str(s), justify="right")
-        cell = {(r["task"], r["step"]): r for r in rs}
+        for _, name in columns:
+            table.add_column(name, justify="right")
+        cell = {(r["task"], r["step"] if r["step"] is not None else r["checkpoint"]): r for r in rs}
         for task in dict.fromkeys(r["task"] for r in rs):
             some = next(r for r in rs if r["task"] == task)
             metric = some["continuous"] if some["output_type"] == "loglikelihood_rolling" else some["discrete"]
             vals = []
-            for s in steps:
-                r = cell.get((task, s))
+            for key, _ in columns:
+                r = cell.get((task, key))
                 v = r["metrics"].get(metric) if r else None
-                vals.append(f"{v:.2f}" if isinstance(v, (int, float)) else "-")
+                se = r["metrics"].get(f"{metric}_se") if r else None
+                if not isinstance(v, (int, float)):
+                    vals.append("-")
+                elif len(columns) == 1 and isinstance(se, (int, float)):
+                    vals.append(f"{v:.2f} ± {se:.2f}")
+                else:
+                    vals.append(f"{v:.2f}")
             table.add_row(task, metric, *vals)
         console.print(table)

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from curricle.synthetic import GENERATORS, known_skill
+from curricle.synthetic.config import known_skill, ladder
 
 
 def _level_names(v: Any) -> Any:
@@ -45,18 +45,18 @@ class SuiteConfig(BaseModel):
     @classmethod
     def _known_levels(cls, v: dict[str, list[str] | str]) -> dict[str, list[str] | str]:
         for skill, levels in v.items():
-            ladder = GENERATORS[known_skill(skill)].levels
-            if not ladder:
+            valid = ladder(known_skill(skill))
+            if not valid:
                 raise ValueError(f"skill {skill!r} has no difficulty levels")
-            unknown = [lv for lv in ([] if levels == "all" else levels) if lv not in ladder]
+            unknown = [lv for lv in ([] if levels == "all" else levels) if lv not in valid]
             if unknown:
-                raise ValueError(f"{skill}: unknown level {unknown[0]!r} (levels: {', '.join(ladder)})")
+                raise ValueError(f"{skill}: unknown level {unknown[0]!r} (levels: {', '.join(valid)})")
         return v
 
     def skill_levels(self, skill: str) -> list[str] | None:
         """The levels ``skill`` is probed at (None: its single task)."""
         levels = self.levels.get(skill)
-        return list(GENERATORS[skill].levels) if levels == "all" else levels
+        return list(ladder(skill)) if levels == "all" else levels
 
 
 def _small_suite() -> SuiteConfig:

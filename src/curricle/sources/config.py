@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from curricle.registry import Registry
-from curricle.synthetic import known_skill, make_generator
+from curricle.synthetic.config import check_skill, known_skill
 
 
 class SourceConfig(BaseModel):
@@ -147,7 +147,8 @@ class SyntheticConfig(SourceConfig):
     items_per_doc: int = Field(16, gt=0)
     """Train items per document, one per line."""
     params: dict[str, Any] = Field(default_factory=dict)
-    """Keyword parameters of the generator (e.g. ``{digits: 3}`` for ``arithmetic``)."""
+    """Keyword parameters of the generator (e.g. ``{digits: 3}`` for ``arithmetic``; each
+    skill's are in :mod:`curricle.synthetic.config`)."""
     levels: Annotated[list[str] | None, BeforeValidator(_level_names)] = None
     """Levels of the skill's difficulty ladder (its generator's ``levels``, e.g. ``[2, 4, 8]``
     for ``copy``): ``n_docs`` are split evenly between them, the easier ones first, each
@@ -156,9 +157,10 @@ class SyntheticConfig(SourceConfig):
 
     @model_validator(mode="after")
     def _valid_params(self) -> "SyntheticConfig":
-        # Build the generator once so bad parameters fail at load time, not mid-prepare.
+        # Check the parameters as the generator will (without importing it), so bad ones fail
+        # at load time, not mid-prepare.
         for level in self.levels or [None]:
-            make_generator(self.skill, self.seed, level=level, **self.params)
+            check_skill(self.skill, level, self.params)
         if self.levels is not None and (not self.levels or len(set(self.levels)) != len(self.levels)):
             raise ValueError("levels must be a non-empty list of distinct levels")
         if self.levels is not None and len(self.levels) > self.n_docs:

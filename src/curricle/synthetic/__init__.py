@@ -1,8 +1,10 @@
 """Synthetic skill generators: one file per skill family, registered here by name.
 
-Adding a skill: write ``synthetic/<skill>.py`` with a :class:`~curricle.synthetic.base.SkillGenerator` subclass (its
-``name`` the registry key, its parameters keyword-only in ``__init__``, its difficulty ladder
-in ``levels``), then add one line to ``GENERATORS``.
+Adding a skill: its parameters (a dataclass with their checks and its difficulty ladder in
+``levels``) and one line of ``SKILL_PARAMS`` in :mod:`curricle.synthetic.config`, which configs
+validate against without importing a generator; ``synthetic/<skill>.py`` with a
+:class:`~curricle.synthetic.base.SkillGenerator` subclass (its ``name`` the registry key, its
+parameters built from that dataclass); then one line of ``GENERATORS``.
 
 A ladder level is named ``skill@level`` (``copy@8``, ``arithmetic@3``): the probes' task
 names and the map's rows per family use that form (:func:`level_name`).
@@ -13,6 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from curricle.registry import Registry
+from curricle.synthetic.config import known_skill, with_level
 
 if TYPE_CHECKING:
     from curricle.synthetic.base import SkillGenerator
@@ -36,14 +39,6 @@ GENERATORS = Registry("skill", {
 })
 
 
-def known_skill(name: str) -> str:
-    """``name`` if it is a registered skill, else ``ValueError`` listing the valid ones (for
-    config validators)."""
-    if name not in GENERATORS:
-        raise ValueError(f"unknown skill {name!r}; expected one of: {', '.join(GENERATORS)}")
-    return name
-
-
 def level_name(skill: str, level: str | None) -> str:
     """``copy@8``: the name of a skill's ladder level (the skill itself for no level)."""
     return skill if level is None else f"{skill}@{level}"
@@ -61,12 +56,7 @@ def make_generator(name: str, seed: int = 0, level: str | None = None, **params:
         cls = GENERATORS[name]
     except KeyError:
         raise ValueError(f"unknown skill {name!r}; valid: {', '.join(GENERATORS)}") from None
-    if level is not None:
-        fixed = cls.level_params(level)
-        both = sorted(set(fixed) & set(params))
-        if both:
-            raise ValueError(f"skill {name!r}: level {level!r} sets {both}; give them in params or the level, not both")
-        params = {**params, **fixed}
+    params = with_level(name, level, params)
     try:
         return cls(seed, **params)
     except TypeError as err:  # an unexpected keyword: say which skill, not just __init__

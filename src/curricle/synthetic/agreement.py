@@ -18,6 +18,7 @@ from __future__ import annotations
 import random
 
 from curricle.synthetic.base import SkillGenerator, SkillItem
+from curricle.synthetic.config import AgreementParams, checked
 from curricle.synthetic.distractors import item_rng
 
 
@@ -58,16 +59,14 @@ class Agreement(SkillGenerator):
 
     name = "agreement"
     chance = 0.5
-    levels = {str(k): {"attractors": k} for k in range(4)}
+    levels = AgreementParams.levels
 
-    def __init__(self, seed: int = 0, *, p_adjective: float = 0.3, attractors: int | None = None):
+    def __init__(self, seed: int = 0, **params: Any):
+        """``params``: :class:`~curricle.synthetic.config.AgreementParams`."""
         super().__init__(seed)
-        if not 0.0 <= p_adjective <= 1.0:
-            raise ValueError(f"agreement: p_adjective must be in [0, 1], got {p_adjective}")
-        if attractors is not None and not 0 <= attractors <= 5:
-            raise ValueError(f"agreement: attractors must be in [0, 5], got {attractors}")
-        self.p_adjective = p_adjective
-        self.attractors = attractors
+        p = checked(self.name, AgreementParams, params)
+        self.p_adjective = p.p_adjective
+        self.attractors = p.attractors
 
     def _sample(self, rng: random.Random) -> SkillItem:
         subject = rng.randrange(len(NOUNS))

@@ -13,9 +13,10 @@ The ladder is by digits and carries: ``arithmetic@1`` (one digit), ``@2c0``, ``@
 from __future__ import annotations
 
 import random
-from typing import Iterator
+from typing import Any, Iterator
 
 from curricle.synthetic.base import SkillGenerator, SkillItem
+from curricle.synthetic.config import ArithmeticHardParams, ArithmeticParams, checked
 from curricle.synthetic.distractors import item_rng, pick_distractors
 from curricle.synthetic.pool import pooled_documents
 
@@ -73,23 +74,14 @@ class Arithmetic(SkillGenerator):
     name = "arithmetic"
     chance = 0.25
     partition = "arithmetic"
-    levels = {
-        "1": {"digits": 1},
-        "2c0": {"digits": 2, "carries": 0},
-        "2c1": {"digits": 2, "carries": 1},
-        "2c2": {"digits": 2, "carries": 2},
-        "3": {"digits": 3},
-        "4": {"digits": 4},
-    }
+    levels = ArithmeticParams.levels
 
-    def __init__(self, seed: int = 0, *, digits: int = 2, carries: int | None = None):
+    def __init__(self, seed: int = 0, **params: Any):
+        """``params``: :class:`~curricle.synthetic.config.ArithmeticParams`."""
         super().__init__(seed)
-        if digits < 1:
-            raise ValueError(f"{self.name}: digits must be >= 1, got {digits}")
-        if carries is not None and not 0 <= carries <= digits:
-            raise ValueError(f"{self.name}: carries must be in [0, digits ({digits})], got {carries}")
-        self.digits = digits
-        self.carries = carries
+        p = checked(self.name, ArithmeticParams, params)
+        self.digits = p.digits
+        self.carries = p.carries
 
     @property
     def space(self) -> int:
@@ -160,7 +152,8 @@ class ArithmeticHard(Arithmetic):
     """The harder level: 4-digit operands by default."""
 
     name = "arithmetic-hard"
-    levels = {}  # the ladder is arithmetic's
+    levels = ArithmeticHardParams.levels  # none: the ladder is arithmetic's
 
-    def __init__(self, seed: int = 0, *, digits: int = 4):
-        super().__init__(seed, digits=digits)
+    def __init__(self, seed: int = 0, **params: Any):
+        """``params``: :class:`~curricle.synthetic.config.ArithmeticHardParams`."""
+        super().__init__(seed, digits=checked(self.name, ArithmeticHardParams, params).digits)

@@ -24,6 +24,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar, Iterator, Literal
 
+from curricle.synthetic.config import ladder_params
 from curricle.synthetic.pool import pooled_documents
 
 Split = Literal["train", "heldout"]
@@ -70,7 +71,8 @@ class SkillGenerator(ABC):
     #: The namespace of the train/held-out hash (None: the name). Generators whose item texts
     #: can overlap share one, so a text is on the same side whichever of them wrote it.
     partition: ClassVar[str | None] = None
-    #: The difficulty ladder: level name -> the parameters that make it, easiest first.
+    #: The difficulty ladder: level name -> the parameters that make it, easiest first (its
+    #: parameters' ``levels``, in :mod:`curricle.synthetic.config`).
     levels: ClassVar[dict[str, dict[str, Any]]] = {}
 
     def __init__(self, seed: int = 0):
@@ -87,11 +89,7 @@ class SkillGenerator(ABC):
     @classmethod
     def level_params(cls, level: str) -> dict[str, Any]:
         """The parameters of ladder level ``level``; ``ValueError`` naming the valid levels."""
-        try:
-            return dict(cls.levels[str(level)])
-        except KeyError:
-            valid = ", ".join(cls.levels) or "none"
-            raise ValueError(f"{cls.name}: unknown level {level!r} (levels: {valid})") from None
+        return ladder_params(cls.name, cls.levels, level)
 
     @classmethod
     def level_composite_of(cls, level: str) -> tuple[str, ...]:

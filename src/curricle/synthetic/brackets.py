@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import itertools
 import random
+from typing import Any
 
 from curricle.synthetic.base import SkillGenerator, SkillItem
+from curricle.synthetic.config import BracketsParams, checked
 from curricle.synthetic.distractors import item_rng, pick_distractors
 
 PAIRS = {"(": ")", "[": "]", "{": "}"}
@@ -45,25 +47,17 @@ class Brackets(SkillGenerator):
 
     name = "brackets"
     chance = 0.25
-    levels = {str(d): {"depth": d, "min_len": d, "max_len": d + 6} for d in (1, 2, 4, 8)}
+    levels = BracketsParams.levels
 
-    def __init__(self, seed: int = 0, *, min_len: int = 2, max_len: int = 10, p_close: float = 0.4,
-                 depth: int | None = None):
+    def __init__(self, seed: int = 0, **params: Any):
+        """``params``: :class:`~curricle.synthetic.config.BracketsParams`."""
         super().__init__(seed)
-        if not 1 <= min_len <= max_len:
-            raise ValueError(f"brackets: need 1 <= min_len <= max_len, got {min_len}, {max_len}")
-        if not 0.0 <= p_close < 1.0:
-            raise ValueError(f"brackets: p_close must be in [0, 1), got {p_close}")
-        self.min_len = min_len
-        self.max_len = max_len
-        self.p_close = p_close
-        self.depth = depth
-        if depth is not None:
-            # A prefix leaving d open has d + 2c brackets (c of them closed on the way).
-            self.lengths = [n for n in range(max(min_len, depth), max_len + 1) if (n - depth) % 2 == 0]
-            if depth < 1 or not self.lengths:
-                raise ValueError(f"brackets: depth must be >= 1 with a length in [{min_len}, {max_len}] "
-                                 f"of its parity, got {depth}")
+        p = checked(self.name, BracketsParams, params)
+        self.min_len = p.min_len
+        self.max_len = p.max_len
+        self.p_close = p.p_close
+        self.depth = p.depth
+        self.lengths = p.lengths  # prefix lengths that leave ``depth`` open ([] without a depth)
 
     def _sample(self, rng: random.Random) -> SkillItem:
         if self.depth is not None:

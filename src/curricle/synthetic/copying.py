@@ -12,8 +12,10 @@ more to carry over, not only a longer context to copy the same three words from.
 from __future__ import annotations
 
 import random
+from typing import Any
 
 from curricle.synthetic.base import SkillGenerator, SkillItem
+from curricle.synthetic.config import CopyParams, checked
 from curricle.synthetic.distractors import item_rng, pick_distractors
 
 #: Pseudo-words are two consonant-vowel syllables: 70 syllables, 4900 words.
@@ -37,17 +39,15 @@ class Copying(SkillGenerator):
 
     name = "copy"
     chance = 0.25
-    levels = {str(n): {"min_words": n, "max_words": n, "target_words": n} for n in (2, 4, 8, 16)}
+    levels = CopyParams.levels
 
-    def __init__(self, seed: int = 0, *, min_words: int = 4, max_words: int = 8, target_words: int = 3):
+    def __init__(self, seed: int = 0, **params: Any):
+        """``params``: :class:`~curricle.synthetic.config.CopyParams`."""
         super().__init__(seed)
-        if not 2 <= min_words <= max_words:
-            raise ValueError(f"copy: need 2 <= min_words <= max_words, got {min_words}, {max_words}")
-        if not 1 <= target_words <= min_words:
-            raise ValueError(f"copy: need 1 <= target_words <= min_words ({min_words}), got {target_words}")
-        self.min_words = min_words
-        self.max_words = max_words
-        self.target_words = target_words
+        p = checked(self.name, CopyParams, params)
+        self.min_words = p.min_words
+        self.max_words = p.max_words
+        self.target_words = p.target_words
 
     def _sample(self, rng: random.Random) -> SkillItem:
         n = rng.randint(self.min_words, self.max_words)

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Any, Iterator
 
 from curricle.synthetic.base import SkillGenerator, SkillItem
+from curricle.synthetic.config import FactsParams, checked
 from curricle.synthetic.distractors import item_rng, pick_distractors
 from curricle.synthetic.pool import pooled_documents
 
@@ -99,21 +100,20 @@ class Facts(SkillGenerator):
 
     name = "facts"
     chance = 0.25
-    levels = {str(n): {"n_entities": n} for n in (20, 50, 200, 1000)}
+    levels = FactsParams.levels
 
-    def __init__(self, seed: int = 0, *, n_entities: int = 200):
+    def __init__(self, seed: int = 0, **params: Any):
+        """``params``: :class:`~curricle.synthetic.config.FactsParams`."""
         super().__init__(seed)
-        if n_entities < 1:
-            raise ValueError(f"facts: n_entities must be >= 1, got {n_entities}")
-        self.n_entities = n_entities
+        self.n_entities = checked(self.name, FactsParams, params).n_entities
         rng = random.Random(f"{self.name}:{seed}:entities")
         names: dict[str, None] = {}
-        while len(names) < n_entities:
+        while len(names) < self.n_entities:
             names.setdefault(pseudo_name(rng), None)
         self.entities: list[str] = list(names)
         #: ``values[i][attribute]``: the value of entity ``i`` (from the seed and ``i`` alone).
         self.values: list[dict[str, str]] = []
-        for i in range(n_entities):
+        for i in range(self.n_entities):
             own = random.Random(f"{self.name}:{seed}:values:{i}")
             self.values.append({a: own.choice(attr.values) for a, attr in ATTRIBUTES.items()})
 

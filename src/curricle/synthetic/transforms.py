@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import random
 import string
-from typing import Callable
+from typing import Any, Callable, ClassVar
 
 from curricle.synthetic.base import SkillGenerator, SkillItem
+from curricle.synthetic.config import ComposeParams, TransformParams, checked
 from curricle.synthetic.distractors import item_rng, pick_distractors
 
 
@@ -46,6 +47,7 @@ def shift_letters(s: str) -> str:
     return "".join(_shift(ch, 1) for ch in s)
 
 
+#: The single transforms (their names are ``synthetic.config.TRANSFORM_NAMES``, in this order).
 TRANSFORMS: dict[str, Callable[[str], str]] = {
     "reverse": reverse,
     "uppercase": uppercase,
@@ -68,14 +70,17 @@ class StringTransform(SkillGenerator):
 
     chance = 0.25
     partition = "transform"
-    levels = {str(n): {"min_len": n, "max_len": n} for n in (2, 3, 4, 6, 8)}
+    levels = TransformParams.levels
+    #: The parameters' dataclass (``compose`` has its own).
+    params_type: ClassVar[type[TransformParams]] = TransformParams
 
-    def __init__(self, seed: int = 0, *, min_len: int = 3, max_len: int = 6):
+    def __init__(self, seed: int = 0, **params: Any):
+        """``params``: :class:`~curricle.synthetic.config.TransformParams` (``compose``:
+        :class:`~curricle.synthetic.config.ComposeParams`)."""
         super().__init__(seed)
-        if not 2 <= min_len <= max_len:
-            raise ValueError(f"{self.name}: need 2 <= min_len <= max_len, got {min_len}, {max_len}")
-        self.min_len = min_len
-        self.max_len = max_len
+        self.params = checked(self.name, self.params_type, params)
+        self.min_len = self.params.min_len
+        self.max_len = self.params.max_len
 
     def _input(self, rng: random.Random) -> str:
         n = rng.randint(self.min_len, self.max_len)
@@ -172,13 +177,12 @@ class Compose(StringTransform):
     transform."""
 
     name = "compose"
-    levels = {str(d): {"depth": d} for d in (1, 2, 3)}
+    levels = ComposeParams.levels
+    params_type = ComposeParams
 
-    def __init__(self, seed: int = 0, *, depth: int = 2, min_len: int = 3, max_len: int = 5):
-        super().__init__(seed, min_len=min_len, max_len=max_len)
-        if not 1 <= depth <= len(TRANSFORMS):
-            raise ValueError(f"compose: depth must be in [1, {len(TRANSFORMS)}], got {depth}")
-        self.depth = depth
+    def __init__(self, seed: int = 0, **params: Any):
+        super().__init__(seed, **params)
+        self.depth = self.params.depth
 
     @classmethod
     def level_composite_of(cls, level: str) -> tuple[str, ...]:

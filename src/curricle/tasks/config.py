@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from curricle.graders.config import BUILTIN_GRADERS, GraderSpec
 from curricle.registry import Registry
-from curricle.synthetic import known_skill
+from curricle.synthetic.config import known_skill
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$"
 

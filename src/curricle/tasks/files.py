@@ -1,15 +1,14 @@
 """Tasks from files: JSON Lines, and HF datasets saved to disk.
 
-Each record becomes one item; a record that cannot be (not a mapping, no prompt or
-completion, malformed messages, a difficulty that is neither a number nor a known level, a
-repeated id) is skipped under its reason, and the reasons are counted and written to the
-run's task quarantine, so nothing is dropped in silence. A file that cannot be read at all
+Each record becomes one item; a record that cannot be (a line of bad UTF-8 or bad JSON, not
+a mapping, no prompt or completion, malformed messages, a difficulty that is neither a number
+nor a known level, a repeated id) is skipped under its reason, and the reasons are counted
+and written to the run's task quarantine, so nothing is dropped in silence. A file that cannot be read at all
 is a one-line error naming it.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import math
 from pathlib import Path
@@ -30,8 +29,16 @@ def load_jsonl(config: JsonlTaskConfig, task: str) -> tuple[list[TaskItem], Skip
         raise CurricleError(f"task {task}: no such file: {config.path}")
 
     def records() -> Iterable[tuple[str, Any]]:
+        # Lines are decoded one at a time (as the JSONL source does), so one line of bad
+        # UTF-8 is one skipped record, not a failed run.
         with open_binary(str(path)) as raw:
-            for n, line in enumerate(io.TextIOWrapper(raw, encoding="utf-8", errors="strict"), start=1):
+            for n, data in enumerate(raw, start=1):
+                try:
+                    # utf-8-sig drops a byte-order mark, which only the first line can hold.
+                    line = data.decode("utf-8-sig" if n == 1 else "utf-8")
+                except UnicodeDecodeError:
+                    yield f"{path}:{n}", _BAD_UTF8
+                    continue
                 if not line.strip():
                     continue
                 try:
@@ -39,10 +46,7 @@ def load_jsonl(config: JsonlTaskConfig, task: str) -> tuple[list[TaskItem], Skip
                 except json.JSONDecodeError:
                     yield f"{path}:{n}", _BAD_JSON
 
-    try:
-        return records_to_items(records(), config, task)
-    except UnicodeDecodeError as err:
-        raise CurricleError(f"task {task}: {path}: not valid UTF-8 ({err.reason})") from None
+    return records_to_items(records(), config, task)
 
 
 def load_hf_disk(config: HFDiskTaskConfig, task: str) -> tuple[list[TaskItem], Skipped]:
@@ -70,6 +74,7 @@ def load_hf_disk(config: HFDiskTaskConfig, task: str) -> tuple[list[TaskItem], S
 
 
 _BAD_JSON = object()
+_BAD_UTF8 = object()
 
 
 def _difficulty(value: Any, config: FileFields) -> float | None:
@@ -102,6 +107,9 @@ def records_to_items(records: Iterable[tuple[str, Any]], config: FileFields, tas
     for where, record in records:
         if record is _BAD_JSON:
             skipped.append((where, "not valid JSON"))
+            continue
+        if record is _BAD_UTF8:
+            skipped.append((where, "not valid UTF-8"))
             continue
         if not isinstance(record, dict):
             skipped.append((where, "not a JSON object"))
