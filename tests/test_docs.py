@@ -21,11 +21,12 @@ Each check is a plain function of a Markdown file that returns its problems, one
 The shipped YAML files the README points to are validated where their stage is tested
 (``tests/test_cli.py``: ``configs/*.yaml``, ``configs/doremi/proxy.yaml``, ``configs/post/``;
 ``tests/test_architecture.py`` and ``test_cli.py``: the demo's; ``tests/emergence/test_study.py``:
-``examples/*.yaml``).
+``examples/*.yaml``); ``configs/doremi/main.yaml``, which reads its proxy's output, is here.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from functools import cache
 from pathlib import Path
@@ -34,7 +35,7 @@ from typing import Any, Callable
 import pytest
 import yaml
 
-from curricle.config import parse_config, parse_model
+from curricle.config import load_config, parse_config, parse_model
 from curricle.emergence.config import MapConfig, StudyConfig
 from curricle.errors import CurricleError
 from curricle.finetune.config import FinetuneConfig
@@ -271,3 +272,17 @@ def test_unmarked_and_unknown_blocks_are_problems(tmp_path):
     verbs = ", ".join(sorted(verb_flags()))
     assert cli_problems(md) == [f"x.md:22: curricle frobnicate: no such verb (verbs: {verbs})"]
 
+
+def test_the_doremi_main_config_validates_on_its_proxy_weights(tmp_path, monkeypatch):
+    """``configs/doremi/main.yaml`` reads the weights its proxy run writes: a stand-in file
+    (uniform over its domains) in a scratch working directory lets it load."""
+    path = ROOT / "configs" / "doremi" / "main.yaml"
+    data = yaml.safe_load(path.read_text())
+    proxy = ROOT / "configs" / "doremi" / "proxy.yaml"  # its domains are main's
+    domains = sorted({s["domain"] for s in yaml.safe_load(proxy.read_text())["sources"]})
+    out = tmp_path / data["mixture"]["schedule"]["weights_from"]
+    out.parent.mkdir(parents=True)
+    out.write_text(json.dumps({"weights": {d: 1 / len(domains) for d in domains}}))
+    monkeypatch.chdir(tmp_path)
+    config = load_config(path)
+    assert sorted(config.mixture.schedule.weights) == domains == config.domains
