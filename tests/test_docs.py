@@ -17,6 +17,11 @@ Each check is a plain function of a Markdown file that returns its problems, one
   a code block or inline code names a verb of ``curricle.cli.app``, and every ``--flag`` after
   it, up to a comment or the next command, is one of that verb's options. Arguments
   (``CONFIG``, ``DIR``, paths) are not checked.
+- **Images** (:func:`image_problems`, :func:`stale_images`). Every image the docs show exists
+  and has an entry in ``docs/images/manifest.json`` (what made it, at which commit, and the
+  sha256 of the files that determine it); every entry is shown and exists; and the files'
+  hashes are still the recorded ones, so changing the demo config without remaking its
+  screenshots (``docs/images/make_demo_images.py``) fails here.
 
 The shipped YAML files the README points to are validated where their stage is tested
 (``tests/test_cli.py``: ``configs/*.yaml``, ``configs/doremi/proxy.yaml``, ``configs/post/``;
@@ -26,8 +31,11 @@ The shipped YAML files the README points to are validated where their stage is t
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import json
 import re
+import shutil
 from functools import cache
 from pathlib import Path
 from typing import Any, Callable
@@ -46,6 +54,7 @@ from curricle.rl.config import RLConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+MANIFEST = ROOT / "docs" / "images" / "manifest.json"
 
 MARKER = re.compile(r"^<!--\s*docs-test:\s*(.*?)\s*-->$")
 FENCE = re.compile(r"^(`{3,}|~{3,})\s*([\w+-]*)")
@@ -217,6 +226,53 @@ def cli_problems(md: Path) -> list[str]:
     return problems
 
 
+# --- Images --------------------------------------------------------------------------------
+
+IMAGE = re.compile(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)|<img[^>]*\bsrc=[\"']([^\"']+)")
+
+
+def image_refs(md: Path) -> list[tuple[int, Path]]:
+    """(line, path) of every image ``md`` shows, resolved against its directory."""
+    text = md.read_text(encoding="utf-8")
+    return [(text.count("\n", 0, m.start()) + 1, (md.parent / (m.group(1) or m.group(2))).resolve())
+            for m in IMAGE.finditer(text) if "://" not in (m.group(1) or m.group(2))]
+
+
+def load_manifest(path: Path = MANIFEST) -> dict[str, dict]:
+    """The manifest's entries, by image file name (relative to ``docs/images``)."""
+    return json.loads(path.read_text())["images"]
+
+
+def image_problems(md: Path, manifest: dict[str, dict]) -> list[str]:
+    """Every image ``md`` shows exists and has a manifest entry."""
+    problems = []
+    for line, path in image_refs(md):
+        at = f"{_label(md)}:{line}"
+        if not path.is_file():
+            problems.append(f"{at}: {path.name}: no such image")
+        if path.parent != MANIFEST.parent or path.name not in manifest:
+            problems.append(f"{at}: {path.name}: not in docs/images/manifest.json")
+    return problems
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def stale_images(manifest: dict[str, dict]) -> list[str]:
+    """Images whose inputs changed since they were made (each input named, with the commit)."""
+    problems = []
+    for name, entry in manifest.items():
+        for rel, recorded in entry["input_sha256"].items():
+            path = ROOT / rel
+            if not path.is_file():
+                problems.append(f"{name}: its input {rel} no longer exists")
+            elif sha256(path) != recorded:
+                problems.append(f"{name}: {rel} changed since the image was made (at {entry['commit'][:10]}): "
+                                f"remake it as docs/images/manifest.json says, and record it there")
+    return problems
+
+
 # --- The tests -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("md", DOCS, ids=lambda p: _label(p))
@@ -286,3 +342,77 @@ def test_the_doremi_main_config_validates_on_its_proxy_weights(tmp_path, monkeyp
     monkeypatch.chdir(tmp_path)
     config = load_config(path)
     assert sorted(config.mixture.schedule.weights) == domains == config.domains
+
+
+def test_every_image_shown_is_in_the_manifest():
+    manifest = load_manifest()
+    assert [p for md in DOCS for p in image_problems(md, manifest)] == []
+
+
+def test_every_manifest_entry_is_shown_and_complete():
+    manifest = load_manifest()
+    shown = {path.name for md in DOCS for _, path in image_refs(md)}
+    for name, entry in manifest.items():
+        assert (MANIFEST.parent / name).is_file(), name
+        assert name in shown, f"{name}: in the manifest, shown by no doc"
+        assert entry["produced_by"] and re.fullmatch(r"[0-9a-f]{40}", entry["commit"]), name
+        assert entry["input_sha256"] and all(re.fullmatch(r"[0-9a-f]{64}", h) for h in entry["input_sha256"].values())
+
+
+def test_every_image_was_made_from_the_current_inputs():
+    """Fails while an image is stale: remake it with its ``produced_by`` (the demo's two with
+    ``docs/images/make_demo_images.py``, which also records them)."""
+    assert stale_images(load_manifest()) == []
+
+
+def _make_demo_images():
+    spec = importlib.util.spec_from_file_location("make_demo_images", ROOT / "docs" / "images" / "make_demo_images.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("/usr/bin/chromium") is None,
+                    reason="Debian's chromium is not installed (tests/report/test_browser.py installs it)")
+def test_the_demo_screenshots_show_their_panels(tmp_path):
+    """make_demo_images.py's screenshots of a small fake report: the top of the page down to
+    the mixture plot, and the skill map's heatmap alone."""
+    from PIL import Image
+
+    from curricle.report import write_report
+    from tests.report.conftest import write_fake_run
+
+    script = _make_demo_images()
+    top, skills = tmp_path / "top.png", tmp_path / "skills.png"
+    script.take_screenshots(write_report(write_fake_run(tmp_path / "fake")), top, skills)
+    top_w, top_h = Image.open(top).size
+    skills_w, skills_h = Image.open(skills).size
+    assert top_w == script.WIDTH and 600 < top_h < 1600  # header, losses and the mixture weights: not the page
+    assert skills_w < script.WIDTH and 200 < skills_h < 800
+
+
+def test_the_demo_script_records_what_the_staleness_test_checks(tmp_path, monkeypatch):
+    """After make_demo_images.py records an image, the image is not stale: the script and
+    this test agree on what an entry holds."""
+    script = _make_demo_images()
+    scratch = tmp_path / "manifest.json"
+    shutil.copy(MANIFEST, scratch)
+    monkeypatch.setattr(script, "MANIFEST", scratch)
+    script.record(["demo-report.png", "demo-skill-map.png"], "the command")
+    entries = load_manifest(scratch)
+    assert entries["demo-report.png"]["produced_by"] == "the command"
+    assert not [p for p in stale_images(entries) if p.startswith("demo-")]
+    assert entries["rl-report.png"] == load_manifest()["rl-report.png"]
+
+
+def test_the_demo_script_refuses_a_run_that_is_not_the_demo(tmp_path):
+    from curricle.report import write_report
+    from tests.report.conftest import write_fake_run
+
+    script = _make_demo_images()
+    with pytest.raises(SystemExit, match="not found; run `make demo`"):
+        script.check_demo(tmp_path / "nothing")
+    write_report(write_fake_run(tmp_path), tmp_path / "report.html")
+    with pytest.raises(SystemExit, match="is not the config src/curricle/configs/demo.yaml gives now"):
+        script.check_demo(tmp_path)
