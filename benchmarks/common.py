@@ -68,8 +68,8 @@ def git_commit(root: Path = ROOT) -> str | None:
     writing one must not make the next run look dirty)."""
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
-        status = subprocess.run(["git", "status", "--porcelain", "--", "src", "benchmarks",
-                                 ":(exclude)benchmarks/results"], cwd=root, capture_output=True, text=True, check=True)
+        status = subprocess.run(["git", "status", "--porcelain", "--", ":(top)src", ":(top)benchmarks",
+                                 ":(top,exclude)benchmarks/results"], cwd=root, capture_output=True, text=True, check=True)
     except (OSError, subprocess.CalledProcessError):
         return None
     return head.stdout.strip() + ("+dirty" if status.stdout.strip() else "")
