@@ -184,7 +184,7 @@ def sampler_rows(files: Files) -> list[Row]:
         provenance(rec),
     )]
     s = r.get("domain_sweep")
-    if s:
+    if s and "domain_cost" in t:  # a sweep of two or more domain counts
         counts = s["domain_counts"]
         lo, hi = min(counts), max(counts)
         medians, means = s["cost_ratio"], s[f"cost_{hi}_vs_{lo}_of_means"]
