@@ -29,6 +29,7 @@ test: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/sampler_throughput.py --quick
 	$(PY) benchmarks/train_overhead.py --quick
+	$(PY) benchmarks/train_overhead.py --quick --loss-chunk-tokens none
 	$(PY) benchmarks/train_memory.py --quick
 	$(PY) benchmarks/prepare_throughput.py --quick
 	$(PY) benchmarks/mixing.py --quick
@@ -36,6 +37,7 @@ bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/probe_speed.py --quick
 	$(PY) benchmarks/finetune_curriculum.py --quick
 	$(PY) benchmarks/rl_curriculum.py --quick
+	$(PY) benchmarks/render_tables.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

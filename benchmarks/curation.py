@@ -65,6 +65,8 @@ from typing import Any
 
 import numpy as np
 
+from common import finish
+
 SEED = 0
 SHINGLE = 5
 NEAR_RATES = (0.0, 0.01, 0.02, 0.03)
@@ -435,7 +437,7 @@ def main() -> None:
     }
     if args.work_dir is None:
         shutil.rmtree(work, ignore_errors=True)
-    print(json.dumps(result))
+    finish("curation", result, t_start, quick=args.quick)
 
 
 if __name__ == "__main__":

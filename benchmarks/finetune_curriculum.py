@@ -66,6 +66,7 @@ from curricle.finetune.config import FinetuneConfig  # noqa: E402
 from curricle.prepare.command import prepare_run  # noqa: E402
 from curricle.train.checkpoint import latest_complete  # noqa: E402
 from curricle.train.command import train_run  # noqa: E402
+from common import finish  # noqa: E402
 
 COMPONENTS = ["reverse", "uppercase"]
 COMPOSITIONS = ["reverse+uppercase"]
@@ -238,7 +239,7 @@ def main(argv: list[str] | None = None) -> None:
     summary["targets"] = {"curriculum_speedup_vs_mixed": ">= 1.3", "bwt_curriculum": ">= -0.02",
                           "bwt_sequential": "<= -0.1"}
     summary["wall_s"] = round(time.perf_counter() - t0, 1)
-    print(json.dumps(summary))
+    finish("finetune_curriculum", summary, t0, quick=a.quick)
 
 
 if __name__ == "__main__":

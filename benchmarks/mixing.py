@@ -85,6 +85,8 @@ from typing import Any
 
 import numpy as np
 
+from common import finish, say
+
 #: Budgets of the uniform runs, in units of T.
 BUDGETS = (0.5, 0.7, 1.0, 1.4, 2.0)
 WARMUP_SHARE = 0.10
@@ -136,10 +138,6 @@ FULL = Mode("full", preset="tiny-1m", batch_rows=16, seq_len=128, steps=2500, lr
             oracle_proxies=48, tokenizer_vocab=4096)
 
 _T0 = time.perf_counter()
-
-
-def say(msg: str) -> None:
-    print(f"[{time.perf_counter() - _T0:6.1f}s] {msg}", file=sys.stderr, flush=True)
 
 
 def config_hash(d: dict[str, Any]) -> str:
@@ -804,7 +802,7 @@ def main(argv: list[str] | None = None) -> None:
         "wall_s": round(wall, 1),
     }
     say(f"done in {wall:.0f}s; targets: {targets}")
-    print(json.dumps(result))
+    finish("mixing", result, _T0, quick=args.quick)
 
 
 def print_suite(suite: str, res: dict[str, Any]) -> None:

@@ -48,6 +48,8 @@ import sys
 import time
 from pathlib import Path
 
+from common import finish
+
 TARGET_SPEEDUP = 1.0
 TARGET_GROWTH = 1.15
 VOCAB = 8192
@@ -144,6 +146,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=None)
     ap.add_argument("--work", type=Path, default=Path("runs/bench/prepare_throughput"))
     a = ap.parse_args()
+    started = time.perf_counter()
     mb = a.mb or (200.0 if a.quick else 400.0)
     repeats = a.repeats or (2 if a.quick else 3)
     work = a.work
@@ -194,7 +197,7 @@ def main() -> None:
     }
     out["speedup_met"] = out["speedup_vs_hf_map"] >= TARGET_SPEEDUP
     out["memory_met"] = out["rss_growth_ratio"] <= TARGET_GROWTH
-    print(json.dumps(out))
+    finish("prepare_throughput", out, started, quick=a.quick)
 
 
 if __name__ == "__main__":

@@ -56,13 +56,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from common import finish, say
+
 TARGET_SPEEDUP = 3.0
 SEED = 0
 _T0 = time.perf_counter()
-
-
-def say(msg: str) -> None:
-    print(f"[{time.perf_counter() - _T0:6.1f}s] {msg}", file=sys.stderr, flush=True)
 
 
 @dataclass(frozen=True)
@@ -269,7 +267,7 @@ def main() -> None:
     }
     (root / "probe_speed.json").write_text(json.dumps({**summary, "per_checkpoint": per_ckpt}, indent=1))
     say(f"wall time {time.perf_counter() - _T0:.0f}s; details: {root / 'probe_speed.json'}")
-    print(json.dumps(summary))
+    finish("probe_speed", summary, _T0, quick=args.quick)
 
 
 if __name__ == "__main__":

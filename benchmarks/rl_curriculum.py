@@ -59,6 +59,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import finetune_curriculum as ftbench  # noqa: E402
+from common import finish  # noqa: E402
 
 from curricle.finetune.command import finetune_run  # noqa: E402
 from curricle.finetune.config import FinetuneConfig  # noqa: E402
@@ -238,7 +239,7 @@ def main(argv: list[str] | None = None) -> None:
     summary["targets"] = {"best_speedup": ">= 1.5 with worst task no lower than uniform's",
                           "random_reward_gain": "within one standard error of 0"}
     summary["wall_s"] = round(time.perf_counter() - t0, 1)
-    print(json.dumps(summary))
+    finish("rl_curriculum", summary, t0, quick=a.quick)
 
 
 if __name__ == "__main__":

@@ -73,6 +73,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from common import finish, say
+
 BATCH_ROWS = 32
 SEQ_LEN = 1024
 ROW_TOKENS = SEQ_LEN + 1
@@ -116,10 +118,6 @@ FULL = Mode("full", code_docs=None, prose_docs=None, synthetic_docs=8000, tokeni
             warmup_steps=20, steps=400, rounds=5, litdata_install_s=600, litdata_run_s=600)
 
 _T0 = time.perf_counter()
-
-
-def say(msg: str) -> None:
-    print(f"[{time.perf_counter() - _T0:6.1f}s] {msg}", file=sys.stderr, flush=True)
 
 
 # -- 1. the store ----------------------------------------------------------------------------
@@ -808,7 +806,7 @@ def main(argv: list[str] | None = None) -> None:
             continue
         print(f"target {key} >= {t['target']}: {result[key]} -> {'met' if t['met'] else 'NOT met'}", file=sys.stderr)
     print(f"total {result['seconds_total']}s", file=sys.stderr)
-    print(json.dumps(result))
+    finish("sampler_throughput", result, _T0, quick=args.quick)
 
 
 if __name__ == "__main__":

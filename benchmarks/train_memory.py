@@ -38,6 +38,8 @@ import subprocess
 import sys
 import time
 
+from common import finish
+
 TARGET_RATIO = 0.5
 VOCABS = (32_000, 128_000)
 
@@ -92,6 +94,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="4 x 1024-token rows, 2 repeats")
     ap.add_argument("--repeats", type=int, default=None)
     a = ap.parse_args()
+    started = time.perf_counter()
     import torch
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -124,7 +127,7 @@ def main() -> None:
     out["loss_peak_mem_ratio"] = out["ratio_32k"]
     out["target"] = f"loss_peak_mem_ratio <= {TARGET_RATIO}"
     out["target_met"] = out["loss_peak_mem_ratio"] <= TARGET_RATIO
-    print(json.dumps(out))
+    finish("train_memory", out, started, quick=a.quick)
 
 
 if __name__ == "__main__":

@@ -77,6 +77,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from common import finish, say
+
 SEED = 0
 TARGET_RATIO = 1.03
 #: The intervals a run gets when it does not set them (TrainConfig, CheckpointConfig).
@@ -111,10 +113,6 @@ FULL = Mode("full", code_docs=300, synthetic_docs=3000, tokenizer_sample_docs=10
             warmup_steps=3, steps=60, repeats=5, profile_steps=30)
 
 _T0 = time.perf_counter()
-
-
-def say(msg: str) -> None:
-    print(f"[{time.perf_counter() - _T0:6.1f}s] {msg}", file=sys.stderr, flush=True)
 
 
 # -- 1. the store and the run config --------------------------------------------------------
@@ -607,7 +605,9 @@ def main(argv: list[str] | None = None) -> None:
         for label, ms in profile["ms_per_step"].items():
             print(f"  {label:<46}{ms:>9.3f}", file=err)
     print(f"total {result['seconds_total']}s", file=err)
-    print(json.dumps(result))
+    # The like-for-like loss is its own figure (results/train_overhead.unchunked-loss.json).
+    variant = None if chunk == 1024 else "unchunked-loss" if chunk is None else f"loss-chunk-{chunk}"
+    finish("train_overhead", result, _T0, quick=args.quick, variant=variant)
 
 
 if __name__ == "__main__":

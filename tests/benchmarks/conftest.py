@@ -8,6 +8,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+# The programs import their shared scaffolding as ``common`` (run as scripts, their own folder
+# is on the path).
+if str(BENCHMARKS) not in sys.path:
+    sys.path.append(str(BENCHMARKS))
 
 
 @contextmanager

@@ -1,0 +1,121 @@
+"""What the benchmark programs share: the progress line, and the last line with its results file.
+
+Every benchmark prints its figures as one JSON object, the last line of its stdout. ``finish``
+prints that line and also writes it, with where it came from, to ``benchmarks/results/``, from
+which ``render_tables.py`` renders the README's performance table (so a figure older than the
+code it measures shows its commit).
+
+**Results files.** ``results/<name>.json`` holds the last ``--quick`` run of
+``benchmarks/<name>.py``, ``results/<name>.full.json`` the last full (non-quick) run, so the two
+never overwrite each other. A program that runs a named variant of its comparison (e.g.
+``train_overhead.py --loss-chunk-tokens none``) passes ``variant`` and writes
+``results/<name>.<variant>.json`` (``.<variant>.full.json`` for a full run). A run with other
+non-default arguments replaces its mode's file; its ``argv`` says so. Each file is::
+
+    {
+      "benchmark": "<name>", "mode": "quick" or "full", "variant": "<variant>" or null,
+      "commit": "<git rev-parse HEAD>", plus "+dirty" when src/ or benchmarks/ (results aside)
+                has uncommitted changes; null outside a git checkout,
+      "date": "<UTC ISO 8601, to the second>",
+      "machine": {"cpu": "<model name from /proc/cpuinfo, else platform>", "cores": os.cpu_count(),
+                  "torch_threads": torch.get_num_threads() or null, "gpu": "<CUDA device 0's name>" or null,
+                  "load": the 1-minute load average when the run ended},
+      "wall_s": seconds from ``started`` to the end,
+      "argv": the program's arguments (sys.argv[1:]),
+      "result": the JSON object printed last
+    }
+
+Files seeded from the project's history before ``finish`` existed carry the same fields, plus
+``reconstructed_from`` (figures rebuilt from the README's, not a printed line) or
+``recorded_in`` (where the printed line was kept), and ``notes``; their ``machine`` has a
+``note`` in place of what was not recorded, and ``load`` as the README's words. A rerun
+overwrites them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+BENCHMARKS = Path(__file__).resolve().parent
+ROOT = BENCHMARKS.parent
+RESULTS = BENCHMARKS / "results"
+
+_T0 = time.perf_counter()
+
+
+def say(msg: str) -> None:
+    """A progress line on stderr, with the seconds since the program started (imported this)."""
+    print(f"[{time.perf_counter() - _T0:6.1f}s] {msg}", file=sys.stderr, flush=True)
+
+
+def results_path(name: str, quick: bool, variant: str | None = None, results_dir: Path | None = None) -> Path:
+    """Where a run's figures go: ``<name>[.<variant>][.full].json`` under ``results_dir``."""
+    stem = name + (f".{variant}" if variant else "") + ("" if quick else ".full")
+    return (results_dir or RESULTS) / f"{stem}.json"
+
+
+def git_commit(root: Path = ROOT) -> str | None:
+    """HEAD, with ``+dirty`` when src/ or benchmarks/ differ from it (the results files aside:
+    writing one must not make the next run look dirty)."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
+        status = subprocess.run(["git", "status", "--porcelain", "--", ":(top)src", ":(top)benchmarks",
+                                 ":(top,exclude)benchmarks/results"], cwd=root, capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head.stdout.strip() + ("+dirty" if status.stdout.strip() else "")
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine() -> dict[str, Any]:
+    """The machine a run's figures came from (torch is asked only if it imports)."""
+    threads = gpu = None
+    try:
+        import torch
+
+        threads = torch.get_num_threads()
+        if torch.cuda.is_available():
+            gpu = torch.cuda.get_device_name(0)
+    except ImportError:
+        pass
+    return {"cpu": _cpu_model(), "cores": os.cpu_count(), "torch_threads": threads, "gpu": gpu,
+            "load": round(os.getloadavg()[0], 2)}
+
+
+def finish(name: str, result: dict[str, Any], started: float, *, quick: bool, variant: str | None = None,
+           results_dir: Path | None = None) -> Path:
+    """Print ``result`` as the last stdout line, then write it with its provenance to its
+    results file (see the module docstring); ``started`` is the run's ``time.perf_counter()``
+    at its start. Returns the file's path."""
+    wall = time.perf_counter() - started
+    print(json.dumps(result), flush=True)
+    record = {"benchmark": name, "mode": "quick" if quick else "full", "variant": variant, "commit": git_commit(),
+              "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
+              "wall_s": round(wall, 1), "argv": sys.argv[1:], "result": result}
+    path = results_path(name, quick, variant, results_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Written whole or not at all: a half-written file would break the table's rendering.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(json.dumps(record, indent=2) + "\n")
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,488 @@
+"""Render the README's performance table from the benchmarks' results files.
+
+Usage::
+
+    .venv/bin/python benchmarks/render_tables.py            # rewrite the table in README.md
+    .venv/bin/python benchmarks/render_tables.py --check    # exit 1, with a diff, if README.md differs
+
+The table sits in README.md's "Performance" section between ``<!-- perf-table:start -->`` and
+``<!-- perf-table:end -->``; nothing outside them is touched. Each benchmark program's last run
+is ``benchmarks/results/<name>.json`` (``--quick``; ``<name>.full.json`` for a full run, see
+``common.py``), and its rows come from it:
+
+- *benchmark*, *what is compared*: the program and mode, and text kept here per benchmark,
+  with the run's own sizes (repeats, seeds, items, budgets) from its JSON;
+- *result*: the key figures of the JSON line the program printed last;
+- *target*: met or missed, from the program's own verdicts where it reports them, else from
+  the values against the program's thresholds;
+- *measured*: the commit (``+dirty`` when the tree had changes), the date, and the machine
+  (cores, torch threads, GPU, load) the figures came from. A file rebuilt from the README's
+  figures (before results files existed) says so, with the commit that landed them.
+
+A figure given as ``[low, high]`` (only in a file rebuilt from the README's ranges over
+several runs) prints as ``low-high``. After a benchmark's rerun, render again; the test suite
+fails while README.md and the results files disagree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+BENCHMARKS = Path(__file__).resolve().parent
+RESULTS = BENCHMARKS / "results"
+README = BENCHMARKS.parent / "README.md"
+START = "<!-- perf-table:start -->"
+END = "<!-- perf-table:end -->"
+HEADER = ("| benchmark | what is compared | result | target | measured |\n"
+          "| --- | --- | --- | --- | --- |")
+NOTE = ("<!-- Rendered by `python benchmarks/render_tables.py` from benchmarks/results/*.json: "
+        "rerun a benchmark (or fix its results file) and render again; edits here are overwritten. -->")
+
+WORDS = {1: "one", 2: "two", 3: "three"}
+
+Files = dict[str, dict[str, Any]]
+Row = tuple[str, str, str, str, str]
+
+
+# -- formatting --------------------------------------------------------------------------------
+
+
+def num(v: Any, spec: str, scale: float = 1.0) -> str:
+    """``v`` formatted with ``spec``; a ``[low, high]`` pair (a range over runs) as ``low-high``."""
+    if isinstance(v, (list, tuple)):
+        lo, hi = (format(x * scale, spec) for x in v)
+        return lo if lo == hi else f"{lo}-{hi}"
+    return format(v * scale, spec)
+
+
+def mtok(v: Any) -> str:
+    return num(v, ".0f", 1e-6) + "M"
+
+
+def sci(x: float) -> str:
+    """5.499e-08 -> 5e-8."""
+    return re.sub(r"e([+-])0*(\d)", r"e\1\2", format(x, ".0e")).replace("e+", "e")
+
+
+def short(x: float) -> str:
+    """At most three decimals, at least one: 1.0, 0.987."""
+    s = f"{x:.3f}".rstrip("0")
+    return s + "0" if s.endswith(".") else s
+
+
+def low(v: Any) -> float:
+    return min(v) if isinstance(v, (list, tuple)) else v
+
+
+def high(v: Any) -> float:
+    return max(v) if isinstance(v, (list, tuple)) else v
+
+
+def mean_of(v: Any) -> float:
+    """A spread's mean (``{"mean": ...}``), or the number itself (a line abridged to means)."""
+    return v["mean"] if isinstance(v, dict) else v
+
+
+def check(value: Any, spec: str) -> bool | str:
+    """``value`` against a ``">= 1.3"``-style threshold; for a range, met only if both ends are."""
+    op, threshold = spec.split()[:2]
+    test: Callable[[float], bool] = (lambda x: x >= float(threshold)) if op == ">=" else (lambda x: x <= float(threshold))
+    ends = [test(low(value)), test(high(value))]
+    return True if all(ends) else False if not any(ends) else "met in some runs"
+
+
+def verdict(met: bool | str | None) -> str:
+    if isinstance(met, str):  # a verdict over several runs, in a rebuilt file
+        return met
+    return "met" if met else "**missed**"
+
+
+def seeds_text(seeds: list[int]) -> str:
+    if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"{seeds[0]}-{seeds[-1]}"
+    return ", ".join(map(str, seeds))
+
+
+def derived(r: dict[str, Any], key: str, compute: Callable[[dict[str, Any]], float]) -> float:
+    """A figure the table derives from the result's fields; a rebuilt file whose README gave
+    only the derived figure holds it under ``result["derived"]``."""
+    return r["derived"][key] if key in r.get("derived", {}) else compute(r)
+
+
+# -- provenance --------------------------------------------------------------------------------
+
+
+def provenance(rec: dict[str, Any]) -> str:
+    m = rec["machine"]
+    commit = rec["commit"]
+    ref = "no commit" if commit is None else f"`{commit[:7]}{'+dirty' if commit.endswith('+dirty') else ''}`"
+    hw = [f"{m['cores']} cores"]
+    if m.get("torch_threads"):
+        hw.append(f"{m['torch_threads']} torch thread{'s' if m['torch_threads'] > 1 else ''}")
+    hw.append(m["gpu"] or "no GPU")
+    parts = [f"{ref} {rec['date'][:10]}", ", ".join(hw)]
+    load = m.get("load")
+    if isinstance(load, (int, float)):
+        parts.append(f"load {load:.1f}")
+    elif load:
+        parts.append(load)  # the README's words, in a rebuilt file
+    if "reconstructed_from" in rec:
+        parts.append("rebuilt from the README")
+    return "; ".join(parts)
+
+
+def provenances(*labelled: tuple[str, dict[str, Any] | None]) -> str:
+    """One provenance when the row's files share it, else each with its label."""
+    present = [(label, provenance(rec)) for label, rec in labelled if rec is not None]
+    if len({p for _, p in present}) == 1:
+        return present[0][1]
+    return "; ".join(f"{label}: {p}" for label, p in present)
+
+
+def primary(files: Files, name: str) -> dict[str, Any]:
+    """The benchmark's quick run, else its full run."""
+    for stem in (name, f"{name}.full"):
+        if stem in files:
+            return files[stem]
+    raise SystemExit(f"benchmarks/results/{name}.json is missing: run benchmarks/{name}.py --quick")
+
+
+def companion(files: Files, rec: dict[str, Any], variant: str) -> dict[str, Any] | None:
+    """The variant's file in the same mode as ``rec``."""
+    return files.get(f"{rec['benchmark']}.{variant}" + ("" if rec["mode"] == "quick" else ".full"))
+
+
+def label(rec: dict[str, Any], extra: str = "") -> str:
+    return f"`{rec['benchmark']}.py{' --quick' if rec['mode'] == 'quick' else ''}`{extra}"
+
+
+# -- one function per benchmark, in the README's order -----------------------------------------
+
+
+def sampler_rows(files: Files) -> list[Row]:
+    rec = primary(files, "sampler_throughput")
+    r = rec["result"]
+    runs = f" ({r['runs']} runs)" if r.get("runs") else ""
+    t = r["targets"]
+    lit = r.get("litdata_tokens_per_s")
+    litdata = (f"**{num(r['speedup_vs_litdata'], '.1f')}x** litdata `CombinedStreamingDataset` ({mtok(lit)}, fixed weights)"
+               if lit else f"litdata not timed ({r.get('litdata_skipped_reason')})")
+    rows = [(
+        label(rec),
+        f"tokens/s served, 5 domains, weights changed every step, 32 x 1024-token rows{runs}",
+        f"curricle {mtok(r['tokens_per_s'])} tok/s; **{num(r['ratio_vs_raw'], '.2f')}x** raw memmap reads "
+        f"({mtok(r['raw_tokens_per_s'])}); **{num(r['speedup_vs_hf_interleave'], '.1f')}x** HF `interleave_datasets` "
+        f"({mtok(r['hf_interleave_tokens_per_s'])}, fixed weights); {litdata}",
+        f"{t['ratio_vs_raw']['target']:g}x raw: {verdict(t['ratio_vs_raw']['met'])}; "
+        f"{t['speedup_vs_hf_interleave']['target']:g}x HF: {verdict(t['speedup_vs_hf_interleave']['met'])}",
+        provenance(rec),
+    )]
+    s = r.get("domain_sweep")
+    if s and "domain_cost" in t:  # a sweep of two or more domain counts
+        counts = s["domain_counts"]
+        lo, hi = min(counts), max(counts)
+        medians, means = s["cost_ratio"], s[f"cost_{hi}_vs_{lo}_of_means"]
+        result = (" / ".join(num(s["us_per_step"][str(n)], ".0f") for n in counts) + " µs a step; "
+                  f"`cost_{hi}_vs_{lo}` **{num(medians, '.2f')}** on the median of rounds, {num(means, '.2f')} on their mean")
+        if low(means) > high(medians):
+            result += f" ({hi} domains' read-ahead layouts come in bursts)"
+        if len(counts) > 2:
+            mid = counts[-2]
+            result += f"; {mid} to {hi} domains: {num(s[f'cost_{hi}_vs_{mid}'], '.2f')}x"
+        cap = t["domain_cost"]["cost_ratio"]
+        rows.append((
+            label(rec, f", `--domains {','.join(map(str, counts))}`"),
+            "one step's time as domains grow, the same 32 x 1025 tokens a step, synthetic stores, after every "
+            f"domain's second epoch{runs}",
+            result,
+            f"<= {cap:g}: {verdict(t['domain_cost']['met'])} on the median, {verdict(check(means, f'<= {cap}'))} on the mean",
+            provenance(rec),
+        ))
+    return rows
+
+
+def train_memory_rows(files: Files) -> list[Row]:
+    rec = primary(files, "train_memory")
+    r = rec["result"]
+    measure = "CPU peak RSS growth" if r["device"] == "cpu" else "CUDA max allocated"
+    speed = [derived(r, f"step_speedup_{k}", lambda r, k=k: r[f"seconds_full_logits_{k}"] / r[f"seconds_curricle_{k}"])
+             for k in ("32k", "128k")]
+    faster = (f"the step is also {speed[0]:.1f}x / {speed[1]:.1f}x faster" if min(speed) >= 1
+              else f"the step's speed: {speed[0]:.1f}x / {speed[1]:.1f}x the full-logits one")
+    return [(
+        label(rec),
+        f"one training step's loss-path memory, curricle's fused chunked loss vs full fp32 logits, {r['rows']} x "
+        f"{r['seq_len']} tokens, a small Llama body, vocabulary 32k and 128k ({measure}, {r['repeats']} repeats)",
+        f"**{r['ratio_32k']:.3f}x** at 32k ({r['curricle_mb_32k']:,.0f} vs {r['full_logits_mb_32k']:,.0f} MB), "
+        f"{r['ratio_128k']:.3f}x at 128k ({r['curricle_mb_128k']:,.0f} vs {r['full_logits_mb_128k']:,.0f} MB); {faster}",
+        f"{r['target'].split(' ', 1)[1]}: {verdict(r['target_met'])}",
+        provenance(rec),
+    )]
+
+
+def prepare_rows(files: Files) -> list[Row]:
+    rec = primary(files, "prepare_throughput")
+    r = rec["result"]
+    t = r["targets"]
+    x = r["speedup_vs_hf_map"]
+    lo, hi = r["speedup_range"]
+    if r["speedup_met"] == r["memory_met"]:
+        target = f"{t['speedup_vs_hf_map']} and {t['rss_growth_ratio']}: {verdict(r['speedup_met'])}"
+    else:
+        target = (f"{t['speedup_vs_hf_map']}: {verdict(r['speedup_met'])}; "
+                  f"{t['rss_growth_ratio']}: {verdict(r['memory_met'])}")
+    return [(
+        label(rec),
+        f"{r['corpus_text_mb']:.0f} MB of JSONL ({r['corpus_docs']:,} standard-library documents) tokenized by "
+        "`curricle prepare` and by `datasets.load_dataset` + `.map(tokenizer, batched=True, num_proc=2)`, the same "
+        f"8192-token BPE ({r['repeats']} repeats)",
+        f"**{x:.2f}x** {'faster' if x >= 1 else 'as fast'} ({r['curricle_seconds']:.1f} s vs {r['hf_map_seconds']:.1f} s; "
+        f"{lo:.2f}-{hi:.2f}x); peak RSS {r['peak_rss_mb']:.0f} MB (each worker {r['workers_peak_rss_mb']:.0f} MB); "
+        f"at {2 * r['corpus_text_mb']:.0f} MB {r['peak_rss_mb_2x']:.0f} MB: growth **{r['rss_growth_ratio']:.3f}**",
+        target,
+        provenance(rec),
+    )]
+
+
+def curation_rows(files: Files) -> list[Row]:
+    rec = primary(files, "curation")
+    r = rec["result"]
+    met = r["targets_met"]
+    # The thresholds are curation.py's TARGET_F1 and TARGET_DECONTAM_RECALL.
+    if met["dedup_f1"] == met["decontam_recall"]:
+        target = f"F1 >= 0.95, recall >= 0.99: {verdict(met['dedup_f1'])}"
+    else:
+        target = f"F1 >= 0.95: {verdict(met['dedup_f1'])}; recall >= 0.99: {verdict(met['decontam_recall'])}"
+    return [(
+        label(rec),
+        "near-duplicate removal on a built-in corpus with planted copies (0-3 % edits: duplicates; 10 %: distinct) "
+        "and planted contamination, vs datatrove's MinHash deduplication on the same corpus",
+        f"dedup F1 **{r['dedup_f1']:.3f}** (precision {r['dedup_precision']:.3f}, recall {r['dedup_recall']:.3f}) vs "
+        f"datatrove {r['datatrove_minhash']['f1']:.3f}; decontamination recall **{short(r['decontam_recall'])}** "
+        f"({r['decontam_false_positives']} false positives); {r['docs_per_s']:.0f} docs/s for the whole funnel (2 workers)",
+        target,
+        provenance(rec),
+    )]
+
+
+def probe_rows(files: Files) -> list[Row]:
+    rec = primary(files, "probe_speed")
+    r = rec["result"]
+    full = files.get("probe_speed.full") if rec["mode"] == "quick" else None
+    extra = ""
+    if full:
+        f = full["result"]
+        extra = (f"; full mode, {f['checkpoints']} checkpoints: {f['speedup_vs_lm_eval']:.2f}x, "
+                 f"{f['scores_compared'] - f['scores_outside_one_se']}/{f['scores_compared']} within one SE")
+    agree = r["scores_compared"] - r["scores_outside_one_se"]
+    return [(
+        label(rec),
+        f"the built-in suite ({r['tasks']} tasks, {r['items']:,} items) over {r['checkpoints']} checkpoints, curricle "
+        f"vs lm-evaluation-harness {r['versions']['lm_eval']} on the exported tasks",
+        f"**{r['speedup_vs_lm_eval']:.2f}x** faster ({r['curricle_s']:.1f} s vs {r['lm_eval_s']:.1f} s{extra}); "
+        f"{agree}/{r['scores_compared']} scores within one standard error, max difference {sci(r['max_abs_score_diff'])}",
+        f"{r['target_speedup']:g}x: {verdict(r['meets_target'])}",
+        provenances(("quick", rec), ("full", full)),
+    )]
+
+
+def mixing_rows(files: Files) -> list[Row]:
+    rec = primary(files, "mixing")
+    r = rec["result"]
+    suites = r["suites"]
+    # The line abridged in a closing note keeps the verdicts as targets itself; the program's as targets.met.
+    met = r["targets"].get("met", r["targets"])
+    parts, target = [], []
+    if "builtin" in suites:
+        oracle = r.get("details", {}).get("builtin", {}).get("oracle", {}).get("weights")
+        itself = " (uniform itself)" if oracle and max(oracle.values()) - min(oracle.values()) < 1e-4 else ""
+        ci, wci = r["best_speedup_ci"], r["worst_domain_delta_ci"]
+        word = "worse" if wci[0] > 0 else "better" if wci[1] < 0 else "no different"
+        captured = "n/a" if r["captured_fraction"] is None else f"{r['captured_fraction']:.2f}"
+        oracle_s = "n/a" if r["oracle_speedup"] is None else f"{r['oracle_speedup']:.3f}"
+        parts.append(f"builtin: best `{r['best_method']}` **S {r['best_speedup']:.3f}** [{ci[0]:.3f}, {ci[1]:.3f}], "
+                     f"oracle {oracle_s}{itself}, captured {captured}, {r['worst_domain']} "
+                     f"{r['worst_domain_delta']:+.3f} {word} [{wci[0]:.3f}, {wci[1]:.3f}]")
+        builtin_met = all(met[k] for k in ("builtin_best_speedup", "builtin_captured_fraction", "builtin_no_domain_worse"))
+        target.append(f"builtin S >= 1.15 with CI above 1, captured >= 0.5, no domain worse: {verdict(builtin_met)}")
+    if "null" in suites:
+        parts.append(f"null: max abs log S **{r['null_max_abs_log_speedup']:.3f}** "
+                     f"({r['null_max_abs_log_speedup_calibrated']:.3f} calibrated)")
+        target.append(f"null within 5%: {verdict(met['null_within_5pct'])}")
+    if "entropy" in suites:
+        e = suites["entropy"]
+        ci = e["doremi_speedup_ci"]
+        parts.append(f"entropy: two-stage DoReMi **S {e['doremi_speedup']:.3f}** [{ci[0]:.3f}, {ci[1]:.3f}] "
+                     f"({e['doremi_speedup_calibrated']:.3f} calibrated), oracle {e['oracle_speedup']:.3f}")
+        target.append(f"entropy DoReMi >= 1.2: {verdict(met['entropy_doremi'])} ({e['doremi_speedup']:.2f})")
+    preset = r["settings"]["preset"]
+    return [(
+        label(rec),
+        "9 mixing methods (static, phased, ODM, ADO, two-stage DoReMi, hard examples, mix-search) and an oracle of "
+        f"static mixtures against uniform, {preset} model, {len(r['settings']['seeds'])} seeds paired with uniform, "
+        "test half of held-out documents, `S` from uniform's power-law curve at 0.5-2x the budget; "
+        f"{WORDS.get(len(suites), len(suites))} suites (details under \"Adapting the mixture\")",
+        "; ".join(parts),
+        "; ".join(target),
+        provenance(rec),
+    )]
+
+
+def finetune_rows(files: Files) -> list[Row]:
+    rec = primary(files, "finetune_curriculum")
+    r = rec["result"]
+    t = r["targets"]
+    per_seed = r["speedup_per_seed"]
+    speed_met = check(r["curriculum_speedup_vs_mixed"], t["curriculum_speedup_vs_mixed"])
+    every = "" if all(check(x, t["curriculum_speedup_vs_mixed"]) is True for x in per_seed) else " (not in every seed)"
+    bwt, em = r["bwt"], r["mean_em"]
+    return [(
+        label(rec),
+        "curriculum fine-tuning (pacing, milestones, Leitner review, revisits) against mixed and sequential training, "
+        f"TRL `SFTTrainer`, equal examples ({r['steps']} x {r['examples'] // r['steps']}), tiny-1m base, seeds "
+        f"{seeds_text(r['seeds'])} (details under \"Fine-tuning with a curriculum\")",
+        f"**{r['curriculum_speedup_vs_mixed']:.2f}x** fewer examples to mixed's final mean held-out exact match (median; "
+        + " / ".join("never" if x == 0 else f"{x:.2f}" for x in per_seed) + " per seed); "
+        f"BWT curriculum **{bwt['curriculum']['mean']:.3f}** ± {bwt['curriculum']['std']:.3f}, sequential "
+        f"{bwt['sequential']['mean']:.3f} ± {bwt['sequential']['std']:.3f}; mean EM "
+        + ", ".join(f"{m} {em[m]['mean']:.3f}" for m in ("curriculum", "mixed", "sequential")),
+        f"speedup {t['curriculum_speedup_vs_mixed']}: {verdict(speed_met)} on the median{every}; "
+        f"BWT curriculum {t['bwt_curriculum']}: {verdict(check(r['bwt_curriculum'], t['bwt_curriculum']))}; "
+        f"sequential {t['bwt_sequential']}: {verdict(check(r['bwt_sequential'], t['bwt_sequential']))}",
+        provenance(rec),
+    )]
+
+
+def rl_rows(files: Files) -> list[Row]:
+    rec = primary(files, "rl_curriculum")
+    r = rec["result"]
+    methods = r["methods"]
+    curricula = [m for m in methods if m not in ("uniform", "random-reward")]
+    best = r["best_strategy"]
+    if best is None:
+        medians = [methods[m]["speedup"] for m in curricula]
+        head = ("**no curriculum beats uniform**: `best_strategy` null, "
+                + ("every median speedup 0" if not any(medians) else f"median speedups {min(medians):.2f}-{max(medians):.2f}"))
+        top = max(curricula, key=lambda m: max(methods[m]["speedup_per_seed"]))
+        head += f" (best single seed: {top} {max(methods[top]['speedup_per_seed']):.2f}x)"
+    else:
+        head = f"**`{best}`** reaches uniform's final test pass@1 with **{r['best_speedup']:.2f}x** fewer rollouts (median)"
+    ranked = sorted((m for m in methods if m != "random-reward"), key=lambda m: -mean_of(methods[m]["pass1"]))
+    passes = ("final test pass@1 " + ", ".join(f"{m} {mean_of(methods[m]['pass1']):.3f}" for m in ranked)
+              + f" (base {mean_of(r['base_pass1']):.3f})")
+    se = r["random_reward_gain_se"]
+    se_text = "n/a" if se is None else f"{se:.3g}"
+    control = methods["random-reward"]["pass1"]
+    # pass@1 is never negative: a mean of 0 is 0 in every seed.
+    same = control["min"] == control["max"] if isinstance(control, dict) else control == 0
+    end = (f": {mean_of(control):.2f} in every seed" if same else f"; it ends at {mean_of(control):.2f} test pass@1")
+    # rl_curriculum.py's targets (best_speedup >= 1.5; its worst-task condition is in best_strategy).
+    speed_met = r["best_speedup"] is not None and r["best_speedup"] >= 1.5
+    return [(
+        label(rec),
+        f"{len(methods) - ('random-reward' in methods)} prompt curricula and a random-reward control against uniform "
+        f"sampling, TRL `GRPOTrainer`, equal rollouts ({r['rollout_budget']:,}), tiny-1m base after SFT on three string "
+        f"transforms, seeds {seeds_text(r['seeds'])} (details under \"Post-training\")",
+        f"{head}; {passes}; random reward **{r['random_reward_gain']:.3f}** (s.e. {se_text}{end})",
+        f"speedup >= 1.5: {verdict(speed_met)}; random reward within 1 s.e. of 0: "
+        f"{verdict(r['random_reward_within_1se'])}",
+        provenance(rec),
+    )]
+
+
+def train_overhead_rows(files: Files) -> list[Row]:
+    rec = primary(files, "train_overhead")
+    r = rec["result"]
+    like = companion(files, rec, "unchunked-loss")
+
+    def interval(x: dict[str, Any]) -> str:
+        ci = x.get("overhead_ratio_ci95")
+        return f" (95% interval {ci[0]:.3f}-{ci[1]:.3f})" if ci else ""
+
+    result = f"overhead ratio **{r['overhead_ratio']:.3f}**{interval(r)} with the default loss"
+    if r["overhead_ratio"] < 1:
+        result += " (curricle's fused chunked loss is faster than the bare loop's full-logits one)"
+    met = r["target_met"]
+    if like:
+        v = like["result"]
+        result += (f"; **{v['overhead_ratio']:.3f}**{interval(v)} with `train.loss_chunk_tokens: null`, the same loss "
+                   "as the bare loop")
+        met = met and v["target_met"]
+    return [(
+        label(rec),
+        "steps/s of `Trainer.fit()` with all per-step telemetry (per-domain loss, guard, metrics.jsonl, TensorBoard, "
+        f"progress) vs a bare PyTorch loop on the same batches, {r['model_preset']}, {r['batch_rows']} x {r['seq_len']}",
+        result,
+        f"<= {r['target']:g}: {verdict(met)}",
+        provenances(("default loss", rec), ("unchunked loss", like)),
+    )]
+
+
+#: Each benchmark program's rows, in the table's order.
+ROWS: dict[str, Callable[[Files], list[Row]]] = {
+    "sampler_throughput": sampler_rows,
+    "train_memory": train_memory_rows,
+    "prepare_throughput": prepare_rows,
+    "curation": curation_rows,
+    "probe_speed": probe_rows,
+    "mixing": mixing_rows,
+    "finetune_curriculum": finetune_rows,
+    "rl_curriculum": rl_rows,
+    "train_overhead": train_overhead_rows,
+}
+
+
+# -- the table and the README ------------------------------------------------------------------
+
+
+def load_results(results_dir: Path = RESULTS) -> Files:
+    """Every results file, by its name less ``.json`` (``mixing``, ``probe_speed.full``, ...)."""
+    return {p.name[: -len(".json")]: json.loads(p.read_text(encoding="utf-8"))
+            for p in sorted(results_dir.glob("*.json"))}
+
+
+def render(results_dir: Path = RESULTS) -> str:
+    """What goes between the markers (blank lines around the table, so it parses as one)."""
+    files = load_results(results_dir)
+    lines = [NOTE, "", HEADER]
+    for rows in ROWS.values():
+        for row in rows(files):
+            lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
+    return "\n" + "\n".join(lines) + "\n\n"
+
+
+def replace_table(readme: str, body: str) -> str:
+    if readme.count(START) != 1 or readme.count(END) != 1 or readme.index(START) > readme.index(END):
+        raise SystemExit(f"README.md needs one {START} and one {END} after it, around the performance table")
+    head, rest = readme.split(START)
+    _, tail = rest.split(END)
+    return head + START + body + END + tail
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--check", action="store_true", help="do not write; exit 1 and print a diff if README.md differs")
+    ap.add_argument("--readme", type=Path, default=README, help="the README to render into (default: the project's)")
+    ap.add_argument("--results", type=Path, default=RESULTS, help="the results files (default: benchmarks/results)")
+    a = ap.parse_args(argv)
+    old = a.readme.read_text(encoding="utf-8")
+    new = replace_table(old, render(a.results))
+    if a.check:
+        if new == old:
+            return 0
+        sys.stdout.writelines(difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
+                                                   str(a.readme), f"{a.readme} (rendered)"))
+        return 1
+    if new != old:
+        a.readme.write_text(new, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
