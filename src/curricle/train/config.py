@@ -119,11 +119,13 @@ class TrainConfig(BaseModel):
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
     """Where metrics go besides RUN/metrics.jsonl."""
     probe: ProbeHookConfig | None = None
-    """Probe the model every ``probe.every`` steps into RUN/probes.jsonl (rank 0); None: no probing."""
+    """Probe the model every ``probe.every`` steps into RUN/probes.jsonl (under DDP every rank
+    scores, rank 0 writes); None: no probing."""
     loss_chunk_tokens: int | None = Field(1024, ge=1)
     """Positions whose logits the loss computes at once (training and evaluation): the logits of
-    a whole micro-batch are never held, only a chunk's, recomputed in the backward pass.
-    None: one chunk (the plain full-logits loss)."""
+    a whole micro-batch are never held, only a chunk's, whose gradients are computed as soon as
+    its logits exist (nothing is recomputed in the backward pass). None: one chunk (the plain
+    full-logits loss)."""
     compile: bool = False
     """Compile the model and its loss with ``torch.compile`` (the first steps are slower while it
     compiles)."""
@@ -133,6 +135,12 @@ class TrainConfig(BaseModel):
     """auto: bf16 autocast on GPU, fp32 on CPU."""
     device: Literal["auto", "cpu", "cuda"] = "auto"
     """Where to train (auto: CUDA if available)."""
+    threads: int | None = Field(None, ge=1)
+    """On CPU, the threads torch computes with (``torch.set_num_threads``); None: torch's own
+    choice (``OMP_NUM_THREADS``, else one per core). Floating-point sums, so the losses, depend
+    on it. Beside other CPU-bound work, fewer threads than cores is much faster: see
+    :mod:`curricle.train.cpu` (a run that starts on a busy CPU says so in a warning and a
+    ``cpu-contention`` event)."""
 
     @model_validator(mode="after")
     def _probes_need_whole_models(self) -> "TrainConfig":

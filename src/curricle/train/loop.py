@@ -47,6 +47,7 @@ from curricle.telemetry.tracker import DomainLossTracker
 from curricle.train import checkpoint
 from curricle.train.checkpointer import Checkpointer, RNGState
 from curricle.train.config import TrainConfig
+from curricle.train.cpu import contention, contention_message
 from curricle.train.distributed import DistInfo, barrier, init_distributed
 from curricle.train.evaluate import evaluate
 from curricle.train.guard import StabilityGuard
@@ -154,6 +155,14 @@ class Trainer:
         if self.device.type == "cuda":
             torch.backends.cuda.matmul.allow_tf32 = config.tf32
             torch.backends.cudnn.allow_tf32 = config.tf32
+        # On a CPU shared with other work, torch's threads wait for each other (see train/cpu.py).
+        self.cpu_contention = None
+        if self.device.type == "cpu":
+            if config.threads is not None:
+                torch.set_num_threads(config.threads)
+            self.cpu_contention = contention(torch.get_num_threads()) if self.dist.is_main else None
+            if self.cpu_contention:
+                log.warning(contention_message(self.cpu_contention))
 
     # -- what callers read ------------------------------------------------------------------
 
@@ -180,6 +189,8 @@ class Trainer:
         if self.resumed_from is not None:
             self._call("on_resume", self.resumed_from)
         self._call("on_train_start")
+        if self.cpu_contention:
+            self.state.event(self.step, "cpu-contention", **self.cpu_contention)
         if self.dist.is_main:
             log.info("model: %s parameters; %d domains; %d steps of %d rows on %d rank(s)",
                      f"{sum(p.numel() for p in self.model.parameters()):,}", len(self.domains),
