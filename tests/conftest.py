@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,11 @@ from curricle.store.token_store import FORMAT_VERSION
 from curricle.store.writer import DomainSplitWriter
 
 EOS = 0
+
+# Training runs in tests (and the processes they start) skip the look for other work on the
+# CPU (curricle.train.cpu): on a busy test machine it would add cpu-contention events to logs
+# whose exact contents the tests check. tests/train/test_cpu.py tests the check itself.
+os.environ["CURRICLE_CPU_CHECK"] = "off"
 
 
 def write_store(root: Path, domains: dict[str, list[list[int]]], heldout: dict[str, list[list[int]]] | None = None,

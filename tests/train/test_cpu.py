@@ -22,12 +22,15 @@ def test_the_message_says_how_many_threads_to_use():
     assert msg.endswith("set train.threads: 1 (or OMP_NUM_THREADS) for this run") and "\n" not in msg
 
 
-def test_running_elsewhere_reads_proc_loadavg(monkeypatch, tmp_path):
+def test_running_elsewhere_reads_proc_loadavg(monkeypatch):
+    monkeypatch.delenv("CURRICLE_CPU_CHECK", raising=False)  # tests/conftest.py turns it off
     reads = iter(["0.5 0.4 0.3 1/300 42", "0.5 0.4 0.3 3/300 42", "0.5 0.4 0.3 3/300 42"])
     real_open = open
     monkeypatch.setattr("builtins.open", lambda path, *a, **k: __import__("io").StringIO(next(reads))
                         if path == "/proc/loadavg" else real_open(path, *a, **k))
     assert cpu.running_elsewhere(samples=3, interval_s=0) == 2  # median of 0, 2, 2 others
+    monkeypatch.setenv("CURRICLE_CPU_CHECK", "off")
+    assert cpu.running_elsewhere(samples=3, interval_s=0) == 0
 
 
 def test_threads_are_set_and_a_busy_cpu_is_an_event(tmp_path, make_config, monkeypatch):
