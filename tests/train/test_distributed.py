@@ -38,3 +38,34 @@ def test_two_process_ddp_run_sees_disjoint_data(tmp_path, write_config):
     assert [m["step"] for m in metrics] == list(range(1, 9))
     assert metrics[-1]["tokens"] == 8 * 8 * 32
     assert (run / "checkpoints" / "step_8" / "model.safetensors").is_file()
+
+
+@pytest.mark.slow
+def test_a_spike_in_one_ranks_rows_is_skipped_and_rolled_back_by_both_ranks(tmp_path, write_config):
+    """The guard judges the global step: a 100x loss injected into rank 1's rows only makes both
+    ranks skip steps 13 and 14 and roll back together to step_10 (each rank logs it)."""
+    config = write_config(steps=16, checkpoint={"every": 10, "keep_last": 5},
+                          guard={"max_spikes": 2, "inject": {13: "spike", 14: "spike"}, "inject_rank": 1})
+    run, logs = tmp_path / "run", tmp_path / "logs"
+    cmd = [PYTHON, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "--redirects", "3",
+           "--log-dir", str(logs), "-m", "curricle.cli", "train", str(config), "--run-dir", str(run)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "400"})
+    try:
+        _, stderr = proc.communicate(timeout=240)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise
+    assert proc.returncode == 0, stderr[-3000:]
+    metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in metrics if m.get("skipped")] == [13, 14]
+    assert all(m["skipped"] == "spike" and m["loss"] is None for m in metrics if m.get("skipped"))
+    events = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
+    assert [(e["step"], e["event"]) for e in events] == [(13, "skip"), (14, "skip"), (14, "rollback")]
+    assert events[-1]["to_step"] == 10 and events[-1]["skipped_window"] == [11, 14]
+    # Rank 0's rows were never injected, yet rank 0 skipped too (its events above); each rank says
+    # it rolled back, in its own log (the console handler writes to stdout).
+    for rank in (0, 1):
+        text = "".join(p.read_text() for p in logs.rglob(f"attempt_0/{rank}/std*.log"))
+        assert "step 14: 2 consecutive bad steps; rolled back to step_10" in text, rank

@@ -65,6 +65,9 @@ class GuardConfig(BaseModel):
     """Consecutive skipped steps that trigger a rollback to the last checkpoint."""
     inject: dict[int, Literal["nan", "spike"]] = {}
     """Testing aid: make the loss of these steps NaN, or 100x larger, to exercise the guard."""
+    inject_rank: int | None = Field(None, ge=0)
+    """Testing aid: inject into this rank's rows only (None: every rank's). The guard judges the
+    global step, so every rank still skips it."""
 
 
 class ParallelismConfig(BaseModel):

@@ -235,7 +235,7 @@ class Trainer:
         rows = tokens.size(0)
         micro = max(1, rows // cfg.grad_accum)
         n_micro = (rows + micro - 1) // micro
-        injected = cfg.guard.inject.get(step)
+        injected = cfg.guard.inject.get(step) if cfg.guard.inject_rank in (None, self.dist.rank) else None
         for i in range(n_micro):
             part = slice(i * micro, (i + 1) * micro)
             x = tokens[part]
@@ -251,7 +251,7 @@ class Trainer:
                     else:  # a hook weighs the tokens, from their losses (DoReMi's proxy)
                         weigh = functools.partial(self._weigher.token_weights, self.state, batch, part, last)
                         loss, token_loss = self.train_model(x, token_weights=weigh)
-                if injected is not None:  # testing aid: a NaN, or a 100x spike, in every domain
+                if injected is not None:  # testing aid: a NaN, or a 100x spike, in every domain of these rows
                     token_loss = token_loss * (float("nan") if injected == "nan" else 100.0)
                 (loss * (x.size(0) / rows)).backward()
             self.tracker.add(token_loss, domain_ids[part])
