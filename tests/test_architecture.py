@@ -237,3 +237,35 @@ def test_every_registry_entry_resolves():
         assert set(registry.configs) <= set(registry)
     assert set(CONTROLLERS.configs) == set(CONTROLLERS)  # every controller is chosen by its kind
     assert CONTROLLERS["odm"].__name__ == "ODM" and SOURCES["jsonl"].__module__ == "curricle.sources.jsonl"
+
+
+def _controller_classes() -> set[str]:
+    """Names of the classes defined under curricle/controllers/ that are controllers (subclass
+    names as written in the source: Controller and every class deriving from a known one)."""
+    names = {"Controller"}
+    for m, p in MODULES.items():
+        if not m.startswith("curricle.controllers"):
+            continue
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef) and any(getattr(b, "id", None) in names for b in node.bases):
+                names.add(node.name)
+    return names
+
+
+def test_no_module_outside_controllers_tests_the_class_of_a_controller():
+    """Controllers say what they are (role, needs, in_hf_trainer); nothing outside controllers/
+    branches on their classes with isinstance."""
+    classes = _controller_classes()
+    assert {"Controller", "ODM", "ADO", "DoReMi", "HardExamples", "ScheduleController"} <= classes
+    offenders = []
+    for m, p in MODULES.items():
+        if m.startswith("curricle.controllers"):
+            continue
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "isinstance" and len(node.args) == 2:
+                second = node.args[1]
+                named = {getattr(e, "id", getattr(e, "attr", None)) for e in
+                         (second.elts if isinstance(second, ast.Tuple) else [second])}
+                if named & classes:
+                    offenders.append(f"{p.relative_to(SRC)}:{node.lineno}: {sorted(named & classes)}")
+    assert offenders == []

@@ -1,17 +1,21 @@
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from curricle.controllers.ado import ado_objective, clip_min_probability, fit_scaling_law
-from curricle.controllers.base import DomainStats, apply_floor, limit_change
+from curricle.controllers.base import ControllerContext, DomainStats, apply_floor, limit_change
 from curricle.controllers.config import CONTROLLERS, ADOConfig, DoReMiConfig, ODMConfig
 from curricle.controllers.odm import smoothed_mean_update
 
 DOMAINS = ["a", "b", "c"]
 NATURAL = {"a": 1000, "b": 1000, "c": 1000}
+# A DoReMi proxy's context: a fixed mixture and a reference (never built by these tests).
+DOREMI_CONTEXT = ControllerContext(DOMAINS, NATURAL, fixed_mixture=np.full(3, 1 / 3), reference=Path("x"),
+                                   build_model=lambda path: None)
 
 
 def stats(step, loss, weights, tokens=None):
@@ -33,7 +37,7 @@ def run(controller, losses_at, steps, start=(1 / 3, 1 / 3, 1 / 3), tokens_at=Non
 
 
 def test_doremi_step_is_the_releases_formula_on_literal_inputs():
-    c = CONTROLLERS.build(DoReMiConfig(reference={"run": "x"}), DOMAINS, NATURAL)
+    c = CONTROLLERS.build(DoReMiConfig(reference={"run": "x"}), DOREMI_CONTEXT)
     # Step 1: excess sums 3.0 over 10 tokens of a, none of b, 1.0 over 5 tokens of c.
     alpha = c.step(np.array([3.0, 0.0, 1.0]), np.array([10, 0, 5]))
     z = [math.exp(0.3), math.exp(0.0), math.exp(0.2)]  # from alpha_0 = 1/3 each: softmax(lambda)
@@ -66,7 +70,7 @@ def test_doremi_proxy_clips_excess_per_token_and_weighs_the_loss_by_alpha_over_p
     from curricle.controllers.hook import DoReMiProxyHook
     from curricle.train.distributed import DistInfo
 
-    c = CONTROLLERS.build(DoReMiConfig(reference={"run": "x"}, smoothing=0.0), DOMAINS, NATURAL)
+    c = CONTROLLERS.build(DoReMiConfig(reference={"run": "x"}, smoothing=0.0), DOREMI_CONTEXT)
     hook = DoReMiProxyHook(c, _FixedReference([[1.0, 2.0], [2.0, 1.0]]), np.array([0.5, 0.25, 0.25]), "ref")
     state = SimpleNamespace(domains=DOMAINS, dist=DistInfo(rank=0, world_size=1, local_rank=0,
                                                            device=torch.device("cpu")), autocast=None)
@@ -86,7 +90,7 @@ def test_doremi_proxy_clips_excess_per_token_and_weighs_the_loss_by_alpha_over_p
 
 
 def test_odm_is_the_smoothed_mean_update_on_literal_inputs():
-    c = CONTROLLERS.build(ODMConfig(), DOMAINS, NATURAL)
+    c = CONTROLLERS.build(ODMConfig(), ControllerContext(DOMAINS, NATURAL))
     rewards = np.zeros(3)
     # Step 1: exploration min(1/3, sqrt(log10(3) / 3)) = 1/3, so the weights are uniform.
     rewards, pi = smoothed_mean_update(rewards, np.array([1.0, 2.0, np.nan]), 0.9, 1)
@@ -124,7 +128,7 @@ def test_ado_fit_recovers_a_law_and_keeps_its_bounds():
 def test_ado_min_probability_and_policy_on_literal_inputs():
     assert clip_min_probability(np.array([0.995, 0.005, 0.0]), 0.01).tolist() == pytest.approx(
         [0.995 / 1.015, 0.01 / 1.015, 0.01 / 1.015])
-    c = CONTROLLERS.build(ADOConfig(), DOMAINS, {"a": 2000, "b": 1000, "c": 1000})
+    c = CONTROLLERS.build(ADOConfig(), ControllerContext(DOMAINS, {"a": 2000, "b": 1000, "c": 1000}))
     c.params = np.array([[1.0, 0.6, 0.5], [1.0, 0.6, 0.01], [2.0, 0.7, 0.3]])
     c.n = [100.0]
     c.history = np.array([0.5, 0.25, 0.25])
@@ -140,8 +144,8 @@ def test_ado_min_probability_and_policy_on_literal_inputs():
 
 def test_ado_waits_for_its_start_step_and_leaves_the_warmup_out_of_the_fit():
     c = CONTROLLERS.build(ADOConfig(warmup_steps=40, refit_every=10, fit_stride=1, savgol_window=5),
-                         DOMAINS, NATURAL)
-    c.set_ignore_steps(10)
+                          ControllerContext(DOMAINS, NATURAL))
+    c.set_lr_warmup(10)
 
     def curves(step):
         n = step * 300 / 1024
@@ -154,14 +158,14 @@ def test_ado_waits_for_its_start_step_and_leaves_the_warmup_out_of_the_fit():
 
 
 def test_schedule_controller_never_overrides():
-    c = CONTROLLERS.build(CONTROLLERS.configs["schedule"](), DOMAINS, NATURAL)
+    c = CONTROLLERS.build(CONTROLLERS.configs["schedule"](), ControllerContext(DOMAINS, NATURAL))
     _, log = run(c, lambda s: [1.0, 5.0, 2.0], 100)
     assert log == []
 
 
 def test_warmup_interval_floor_and_max_change_are_respected():
     cfg = ODMConfig(warmup_steps=20, update_every=5, min_weight=0.1, max_change=0.05)
-    c = CONTROLLERS.build(cfg, DOMAINS, NATURAL)
+    c = CONTROLLERS.build(cfg, ControllerContext(DOMAINS, NATURAL))
     w, log = run(c, lambda s: [0.0, 9.0, 0.0], 60)
     assert [e.step for e in log] == list(range(20, 61, 5))
     for e in log:
@@ -175,14 +179,14 @@ def test_warmup_interval_floor_and_max_change_are_respected():
 
 
 def test_ema_smooths_the_signal_and_keeps_absent_domains():
-    c = CONTROLLERS.build(CONTROLLERS.configs["schedule"](ema=0.5), DOMAINS, NATURAL)
+    c = CONTROLLERS.build(CONTROLLERS.configs["schedule"](ema=0.5), ControllerContext(DOMAINS, NATURAL))
     c.update(1, stats(1, [2.0, np.nan, 4.0], [1 / 3] * 3))
     c.update(2, stats(2, [4.0, 1.0, np.nan], [1 / 3] * 3))
     assert c.smoothed.tolist() == [3.0, 1.0, 4.0]
 
 
 def test_odm_exploration_decays_with_steps_not_updates():
-    c = CONTROLLERS.build(ODMConfig(update_every=10, warmup_steps=100), DOMAINS, NATURAL)
+    c = CONTROLLERS.build(ODMConfig(update_every=10, warmup_steps=100), ControllerContext(DOMAINS, NATURAL))
     w, log = run(c, lambda s: [1.0, 4.0, 1.0], 100)
     # The first update is at step 100: exploration is already sqrt(log10 3 / 300), not the
     # 1/3 (uniform) a first update would get if t counted updates.
@@ -198,7 +202,7 @@ def test_apply_floor_and_limit_change():
 
 
 def test_no_weight_moves_more_than_max_change_even_from_below_the_floor():
-    c = CONTROLLERS.build(ODMConfig(max_change=0.01, min_weight=0.2, warmup_steps=0, update_every=1), DOMAINS, NATURAL)
+    c = CONTROLLERS.build(ODMConfig(max_change=0.01, min_weight=0.2, warmup_steps=0, update_every=1), ControllerContext(DOMAINS, NATURAL))
     w = np.array([0.0, 0.0, 1.0])  # a schedule's zeros, below the floor
     for step in range(1, 40):
         out = c.update(step, stats(step, [1.0, 4.0, 1.0], w))
@@ -213,15 +217,15 @@ def test_no_weight_moves_more_than_max_change_even_from_below_the_floor():
 
 def test_state_round_trips_through_json():
     for kind, cfg in (("odm", ODMConfig()), ("ado", ADOConfig(warmup_steps=10, savgol_window=5, fit_stride=1))):
-        c = CONTROLLERS.build(cfg, DOMAINS, NATURAL)
+        c = CONTROLLERS.build(cfg, ControllerContext(DOMAINS, NATURAL))
         run(c, lambda s: [1 + 1 / s, 2 + 1 / s, 3.0], 30)
-        twin = CONTROLLERS.build(cfg, DOMAINS, NATURAL)
+        twin = CONTROLLERS.build(cfg, ControllerContext(DOMAINS, NATURAL))
         twin.load_state_dict(json.loads(json.dumps(c.state_dict())))
         a = c.update(31, stats(31, [1.5, 2.5, 3.0], [0.3, 0.3, 0.4]))
         b = twin.update(31, stats(31, [1.5, 2.5, 3.0], [0.3, 0.3, 0.4]))
         assert a is not None and np.array_equal(a[0], b[0]), kind
-    d = CONTROLLERS.build(DoReMiConfig(reference={"run": "x"}), DOMAINS, NATURAL)
+    d = CONTROLLERS.build(DoReMiConfig(reference={"run": "x"}), DOREMI_CONTEXT)
     d.step(np.array([1.0, 2.0, 0.0]), np.array([4, 4, 0]))
-    twin = CONTROLLERS.build(DoReMiConfig(reference={"run": "x"}), DOMAINS, NATURAL)
+    twin = CONTROLLERS.build(DoReMiConfig(reference={"run": "x"}), DOREMI_CONTEXT)
     twin.load_state_dict(json.loads(json.dumps(d.state_dict())))
     assert np.array_equal(d.step(np.ones(3), np.ones(3)), twin.step(np.ones(3), np.ones(3)))

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from curricle.controllers.base import ControllerContext
 from curricle.controllers.hard_examples import HardExamples, HardExamplesConfig, doc_losses
 from curricle.mixture.config import MixtureConfig, StaticConfig
 from curricle.mixture.sampler import Batch, MixtureSampler
@@ -13,8 +14,8 @@ from tests.controllers.test_in_training import _ctrl, read
 
 
 def controller(**kw):
-    c = HardExamples(HardExamplesConfig(warmup_steps=0, update_every=1, **kw), ["a"], {"a": 100})
-    c.set_doc_counts({"a": 4})
+    c = HardExamples(HardExamplesConfig(warmup_steps=0, update_every=1, **kw),
+                     ControllerContext(["a"], {"a": 100}, doc_counts={"a": 4}))
     return c
 
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from transformers import LlamaConfig, LlamaForCausalLM, Trainer, TrainerCallback, TrainingArguments
 
 from curricle.config import parse_config
+from curricle.controllers.base import ControllerContext
 from curricle.controllers.config import CONTROLLERS, DoReMiConfig, ODMConfig
 from curricle.errors import CurricleError
 from curricle.integrations.hf import CurricleCallback, MixtureDataset
@@ -120,7 +123,9 @@ DOREMI_REFUSAL = ("controller.kind: doremi's proxy weighs its loss by domain wit
 def test_doremi_is_refused_in_one_line_as_a_config_a_dict_or_a_built_controller(store):
     dataset = MixtureDataset(store, MIXTURE)
     config = DoReMiConfig(reference={"steps": 40})
-    built = CONTROLLERS.build(config, dataset.domains, dataset.store.natural_tokens())
+    built = CONTROLLERS.build(config, ControllerContext(dataset.domains, dataset.store.natural_tokens(),
+                                                        fixed_mixture=np.full(len(dataset.domains), 0.5),
+                                                        reference=Path("x"), build_model=lambda path: None))
     for controller in (config, {"kind": "doremi", "reference": {"steps": 40}}, {"kind": "doremi"}, built):
         with pytest.raises(CurricleError) as err:
             CurricleCallback(dataset, controller)

@@ -115,8 +115,8 @@ def savgol(losses: np.ndarray, window: int, order: int) -> np.ndarray:
 class ADO(Controller):
     name = "ado"
 
-    def __init__(self, config: ADOConfig, domains, natural_tokens):
-        super().__init__(config, domains, natural_tokens)
+    def __init__(self, config: ADOConfig, context):
+        super().__init__(config, context)
         self.prior = self.natural / self.natural.sum()
         self.n: list[float] = []  # total sequences after each step
         self.losses: list[list[float]] = []  # per step, per domain
@@ -125,9 +125,11 @@ class ADO(Controller):
         self.p_avg = self.prior.copy()
         self.p = self.prior.copy()
         self.ignore_steps = config.ignore_steps if config.ignore_steps is not None else 0
+        if context.lr_warmup_steps is not None:
+            self.set_lr_warmup(context.lr_warmup_steps)
 
-    def set_ignore_steps(self, steps: int) -> None:
-        """The run's learning-rate warm-up, when ``ignore_steps`` is left to it."""
+    def set_lr_warmup(self, steps: int) -> None:
+        """The run's learning-rate warm-up is left out of the fits, when ``ignore_steps`` is left to it."""
         if self.config.ignore_steps is None:
             self.ignore_steps = steps
 

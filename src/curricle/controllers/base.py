@@ -1,11 +1,24 @@
-"""The controller contract, and the machinery every controller shares.
+"""The controller contracts, and the machinery every controller shares.
 
-A controller turns the run's telemetry into mixture weights::
+A controller steers what the run sees, in one of three roles (``Controller.role``):
 
-    update(step, stats) -> weights | None      None: keep the current weights
-    state_dict() / load_state_dict()           small and JSON-able; part of every checkpoint
+- ``weights``, a *weight proposer* (schedule, ODM, ADO): the run's telemetry in, mixture
+  weights out::
 
-Subclasses implement two methods: :meth:`Controller.signal` (a per-domain number read from
+      update(step, stats) -> (weights, audit entry) | None      None: keep the current weights
+
+- ``documents``, a *document prioritizer* (hard examples): per-document losses in
+  (``observe_docs``), within-domain draw probabilities out (``doc_priorities``);
+- ``loss-weighting``, a *loss-weighting proxy* (DoReMi): it returns no weights; its hook
+  weighs the training tokens, and its product is written for a fresh run.
+
+Every controller is built from its config and a :class:`ControllerContext` (what the run knows
+of itself), declares in ``needs`` which of the context's optional parts it cannot do without
+(checked when it is built, one line naming the part), and says whether it runs inside an HF
+``Trainer`` (``in_hf_trainer``). Its state (``state_dict()`` / ``load_state_dict()``) is small
+and JSON-able, and part of every checkpoint.
+
+A weight proposer implements two methods: :meth:`Controller.signal` (a per-domain number read from
 the step's :class:`DomainStats`, NaN where the step says nothing about a domain) and
 :meth:`Controller.propose` (weights from the smoothed signal). This base class does the rest,
 the same way for every method, so none of them chases noise:
@@ -20,12 +33,14 @@ the same way for every method, so none of them chases noise:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 
-from curricle.controllers.config import ControllerConfig
+from curricle.controllers.config import CONTROLLERS, ControllerConfig
+from curricle.errors import CurricleError
 
 
 @dataclass
@@ -42,7 +57,30 @@ class DomainStats:
     """The weights this step was drawn with."""
     eval_loss: np.ndarray | None = None
     """Held-out loss per domain, on evaluation steps only."""
-    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ControllerContext:
+    """What the run knows of itself when it builds its controller. The optional parts are
+    given where the run has them; a controller names in ``needs`` those it cannot do without."""
+
+    domains: list[str]
+    """The sampler's domains, in its order."""
+    natural_tokens: dict[str, int]
+    """Training tokens per domain in the store (the natural mixture)."""
+    doc_counts: dict[str, int] | None = None
+    """Training documents per domain (a document prioritizer keeps state per document)."""
+    lr_warmup_steps: int | None = None
+    """The learning rate's warm-up steps, where known at build time (else see
+    :meth:`Controller.set_lr_warmup`)."""
+    fixed_mixture: np.ndarray | None = None
+    """The run's mixture when its schedule is static (DoReMi's proxy samples from it)."""
+    reference: Path | None = None
+    """The reference model's HF directory, when the config names one."""
+    build_model: Callable[[Path], Any] | None = None
+    """Builds a model from an HF directory, as the run's per-token loss on its device."""
+    run_dir: Path | None = None
+    """The run's directory."""
 
 
 @dataclass
@@ -97,19 +135,48 @@ def limit_change(current: np.ndarray, target: np.ndarray, max_change: float) -> 
     return current + (target - current) * (max_change / gap)
 
 
+WEIGHTS, DOCUMENTS, LOSS_WEIGHTING = "weights", "documents", "loss-weighting"
+
+
 class Controller:
     """Base class; see the module doc. ``name`` is the registry key."""
 
     name: ClassVar[str]
-    #: True for controllers that rank documents within a domain (they get per-document losses
-    #: through ``observe_docs`` and set draw probabilities through ``doc_priorities``).
-    needs_doc_losses: ClassVar[bool] = False
+    #: ``weights``, ``documents`` or ``loss-weighting`` (the module doc).
+    role: ClassVar[str] = WEIGHTS
+    #: The optional parts of the :class:`ControllerContext` it cannot do without.
+    needs: ClassVar[frozenset[str]] = frozenset()
+    #: Whether it can run inside an HF ``Trainer`` (curricle.integrations.hf), and if not, why
+    #: (one line, after ``controller.kind: ``).
+    in_hf_trainer: ClassVar[bool] = True
+    hf_refusal: ClassVar[str] = ""
 
-    def __init__(self, config: ControllerConfig, domains: list[str], natural_tokens: dict[str, int]):
+    def __init__(self, config: ControllerConfig, context: ControllerContext):
+        missing = sorted(n for n in self.needs if getattr(context, n) is None)
+        if missing:
+            raise CurricleError(f"controller.kind: {self.name} needs the run's {', '.join(missing)}, which this "
+                                f"trainer does not give it; use `curricle train`")
         self.config = config
-        self.domains = list(domains)
-        self.natural = np.array([float(natural_tokens[d]) for d in self.domains])
+        self.context = context
+        self.domains = list(context.domains)
+        self.natural = np.array([float(context.natural_tokens[d]) for d in self.domains])
         self.smoothed = np.full(len(self.domains), np.nan)
+
+    @property
+    def needs_doc_losses(self) -> bool:
+        """Whether its hook must collect per-document losses (a document prioritizer)."""
+        return self.role == DOCUMENTS
+
+    @classmethod
+    def train(cls, config: Any, run_dir: Path, resume: bool, train_one: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+        """Run ``curricle train``'s training for a run with this controller: one run
+        (``train_one(config, run_dir, resume)``), unless the method needs more (DoReMi's
+        reference run and rounds)."""
+        return train_one(config, run_dir, resume)
+
+    def set_lr_warmup(self, steps: int) -> None:
+        """The run's learning-rate warm-up, for a trainer that knows it only when training starts
+        (an HF ``Trainer``); no-op unless the controller uses it."""
 
     @property
     def doc_domains(self) -> list[str]:
@@ -178,3 +245,16 @@ class Controller:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.smoothed = np.array([np.nan if x is None else float(x) for x in state["smoothed"]])
         self.load_extra_state(state)
+
+
+def refusal_in_hf_trainer(controller: Any) -> str | None:
+    """Why ``controller`` (built, its config, or a config dict) cannot run inside an HF
+    ``Trainer``, in one line; None when it can (or its kind is unknown: validation says so)."""
+    if isinstance(controller, Controller):
+        cls = type(controller)
+    else:
+        kind = controller.get("kind") if isinstance(controller, dict) else getattr(controller, "kind", None)
+        if kind not in CONTROLLERS.configs:
+            return None
+        cls = CONTROLLERS[kind]
+    return None if cls.in_hf_trainer else f"controller.kind: {cls.hf_refusal}"

@@ -33,16 +33,28 @@ run's own mixture).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from curricle.controllers.base import Controller
-from curricle.controllers.config import DoReMiConfig
+from curricle import atomic
+from curricle.controllers.base import LOSS_WEIGHTING, Controller
+from curricle.controllers.config import DoReMiConfig, ReferenceConfig, ScheduleControllerConfig
 from curricle.errors import CurricleError
+from curricle.mixture.config import StaticConfig
 from curricle.train.checkpoint import latest_complete
 
+if TYPE_CHECKING:
+    from curricle.config import RunConfig
+
 WEIGHTS_FILE = "doremi_weights.json"
+
+#: Trains one run: ``(config, run_dir, resume, reference=False) -> {"metrics", "trainer"}``
+#: (curricle train's; ``reference=True``: a reference run, at its own length, without the
+#: run's extra hooks).
+TrainOne = Callable[..., dict[str, Any]]
 
 
 def reference_model_dir(run_dir: Path) -> Path:
@@ -53,15 +65,32 @@ def reference_model_dir(run_dir: Path) -> Path:
     return found[1]
 
 
+def reference_dir(reference: ReferenceConfig) -> Path:
+    """The reference model's HF directory: ``reference.checkpoint``, or a finished run's last
+    checkpoint (``reference.run``); ``reference.steps`` must have been trained first
+    (:meth:`DoReMi.train` does it)."""
+    if reference.steps is not None:
+        raise CurricleError("controller.reference.steps: the reference run must be trained first "
+                            "(curricle train does this; build_trainer alone takes reference.run)")
+    return reference_model_dir(reference.run) if reference.run is not None else Path(reference.checkpoint)
+
+
 class DoReMi(Controller):
     """The domain-weight state of a DoReMi proxy run (the proxy's hook feeds it)."""
 
     name = "doremi"
+    role = LOSS_WEIGHTING
+    needs = frozenset({"reference", "build_model"})
+    in_hf_trainer = False
+    hf_refusal = ("doremi's proxy weighs its loss by domain with a reference model beside it, which needs "
+                  "curricle's own loop: train the proxy with `curricle train`, then give the HF run its "
+                  "doremi_weights.json as a static mixture")
 
-    def __init__(self, config: DoReMiConfig, domains, natural_tokens):
-        self.config = config
-        self.domains = list(domains)
-        self.natural = np.array([float(natural_tokens[d]) for d in self.domains])
+    def __init__(self, config: DoReMiConfig, context):
+        if context.fixed_mixture is None:
+            raise CurricleError("controller.kind: doremi's proxy samples from a fixed mixture; "
+                                "mixture.schedule must be kind 'static'")
+        super().__init__(config, context)
         k = len(self.domains)
         self.alpha = np.full(k, 1.0 / k)
         self.average = np.zeros(k)
@@ -70,6 +99,28 @@ class DoReMi(Controller):
 
     def update(self, step, stats):
         return None  # the proxy samples from a fixed mixture; its weights go into the loss
+
+    @classmethod
+    def train(cls, config: "RunConfig", run_dir: Path, resume: bool, train_one: TrainOne) -> dict[str, Any]:
+        """The proxy run, after its reference run when ``reference.steps`` asks for one; with
+        ``rounds: n``, rounds 2..n under ``RUN/round-<k>``, each with a reference trained on the
+        previous round's averaged weights, and the last round's weights (with every round's)
+        in ``RUN/doremi_weights.json``."""
+        rounds = config.controller.rounds
+        result = train_one(_with_reference_run(config, run_dir, train_one), run_dir, resume)
+        for k in range(2, rounds + 1):
+            previous = run_dir / (WEIGHTS_FILE if k == 2 else f"round-{k - 1}/{WEIGHTS_FILE}")
+            mixture = config.mixture.model_copy(update={"schedule": StaticConfig(weights_from=previous)})
+            round_dir = run_dir / f"round-{k}"
+            ref_config = _with_reference_run(config.model_copy(update={"mixture": mixture}), round_dir, train_one)
+            proxy = config.model_copy(update={"controller": ref_config.controller})
+            result = train_one(proxy, round_dir, resume and latest_complete(round_dir / "checkpoints") is not None)
+        if rounds > 1 and result["trainer"].dist.is_main:
+            final = json.loads((run_dir / f"round-{rounds}" / WEIGHTS_FILE).read_text())
+            final["rounds"] = [json.loads((run_dir / (WEIGHTS_FILE if k == 1 else f"round-{k}/{WEIGHTS_FILE}"))
+                                          .read_text())["weights"] for k in range(1, rounds + 1)]
+            atomic.write_text(run_dir / WEIGHTS_FILE, json.dumps(final, indent=1))
+        return result
 
     def step(self, excess_sums: np.ndarray, token_counts: np.ndarray) -> np.ndarray:
         """One update from the step's clipped excess-loss sums and token counts per domain."""
@@ -94,3 +145,21 @@ class DoReMi(Controller):
         self.average = np.array(state["average"])
         self.updates = int(state["updates"])
         self.scores = np.array(state["scores"])
+
+
+def _with_reference_run(config: "RunConfig", run_dir: Path, train_one: TrainOne) -> "RunConfig":
+    """``controller.reference.steps``: train a reference on the run's own mixture into
+    RUN/reference (once; a finished one is reused) and point the controller at it."""
+    ref = config.controller.reference
+    if ref.steps is None:
+        return config
+    ref_dir = run_dir / "reference"
+    found = latest_complete(ref_dir / "checkpoints")
+    if found is None or found[0] < ref.steps:
+        ref_train = config.train.model_copy(update={"steps": ref.steps, "eval_every": ref.steps,
+                                                    "checkpoint": config.train.checkpoint.model_copy(
+                                                        update={"every": ref.steps})})
+        ref_config = config.model_copy(update={"train": ref_train, "controller": ScheduleControllerConfig()})
+        train_one(ref_config, ref_dir, found is not None, reference=True)
+    controller = config.controller.model_copy(update={"reference": ref.model_copy(update={"run": ref_dir, "steps": None})})
+    return config.model_copy(update={"controller": controller})

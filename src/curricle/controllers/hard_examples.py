@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from curricle.controllers.base import Controller
+from curricle.controllers.base import DOCUMENTS, Controller
 from curricle.controllers.config import HardExamplesConfig
 
 
@@ -39,25 +39,23 @@ def mean_ranks(x: np.ndarray) -> np.ndarray:
 
 class HardExamples(Controller):
     name = "hard-examples"
-    needs_doc_losses = True
+    role = DOCUMENTS
+    needs = frozenset({"doc_counts"})
+    in_hf_trainer = False
+    hf_refusal = ("hard-examples ranks documents, which needs curricle's own sampler state per document; "
+                  "use `curricle train` for it")
 
-    def __init__(self, config: HardExamplesConfig, domains, natural_tokens, doc_counts: dict[str, int] | None = None):
-        super().__init__(config, domains, natural_tokens)
-        self.targets = list(config.domains or domains)
-        counts = doc_counts or {}
-        self.last = {d: np.full(counts.get(d, 0), np.nan, dtype=np.float64) for d in self.targets}
-        self.seen = {d: np.zeros(counts.get(d, 0), dtype=np.int64) for d in self.targets}
-        self.served = {d: np.zeros(counts.get(d, 0), dtype=np.int32) for d in self.targets}
+    def __init__(self, config: HardExamplesConfig, context):
+        super().__init__(config, context)
+        self.targets = list(config.domains or self.domains)
+        counts = context.doc_counts
+        self.last = {d: np.full(counts[d], np.nan, dtype=np.float64) for d in self.targets}
+        self.seen = {d: np.zeros(counts[d], dtype=np.int64) for d in self.targets}
+        self.served = {d: np.zeros(counts[d], dtype=np.int32) for d in self.targets}
 
     @property
     def doc_domains(self) -> list[str]:
         return list(self.targets)
-
-    def set_doc_counts(self, counts: dict[str, int]) -> None:
-        for d in self.targets:
-            self.last[d] = np.full(counts[d], np.nan)
-            self.seen[d] = np.zeros(counts[d], dtype=np.int64)
-            self.served[d] = np.zeros(counts[d], dtype=np.int32)
 
     def observe_docs(self, step: int, doc_losses: list[tuple[str, int, float]]) -> None:
         """Record (domain, document, mean loss) of the documents in this step's rows."""

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from curricle import atomic
-from curricle.controllers.base import Controller, DomainStats
+from curricle.controllers.base import LOSS_WEIGHTING, Controller, DomainStats
 from curricle.controllers.doremi import WEIGHTS_FILE, DoReMi
 from curricle.controllers.hard_examples import doc_losses
 from curricle.train.distributed import all_gather_objects
@@ -44,6 +44,17 @@ def stats_from_metrics(state: TrainState, batch, metrics: dict[str, Any]) -> Dom
         weights=np.asarray(batch.weights, dtype=np.float64),
         eval_loss=per_domain("eval/loss/") if "eval/loss" in metrics else None,
     )
+
+
+def controller_hook(controller: Controller) -> Hook:
+    """The training loop's hook for ``controller``, by its role: DoReMi's proxy for a
+    loss-weighting controller (its reference model built from its context), else
+    :class:`ControllerHook`."""
+    if controller.role == LOSS_WEIGHTING:
+        context = controller.context
+        return DoReMiProxyHook(controller, context.build_model(context.reference), context.fixed_mixture,
+                               str(context.reference))
+    return ControllerHook(controller)
 
 
 class ControllerHook(Hook):

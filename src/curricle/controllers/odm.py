@@ -48,9 +48,9 @@ def smoothed_mean_update(rewards: np.ndarray, losses: np.ndarray, alpha: float, 
 class ODM(Controller):
     name = "odm"
 
-    def __init__(self, config: ODMConfig, domains, natural_tokens):
-        super().__init__(config, domains, natural_tokens)
-        self.rewards = np.zeros(len(domains))
+    def __init__(self, config: ODMConfig, context):
+        super().__init__(config, context)
+        self.rewards = np.zeros(len(self.domains))
 
     def propose(self, step, signal, current):
         self.rewards, pi = smoothed_mean_update(self.rewards, signal, self.config.reward_smoothing, step)

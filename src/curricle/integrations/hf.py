@@ -36,11 +36,9 @@ import torch.nn.functional as F
 from torch.utils.data import IterableDataset
 from transformers import TrainerCallback
 
-from curricle.controllers.ado import ADO
-from curricle.controllers.base import Controller, DomainStats
 from curricle.config import parse_model
+from curricle.controllers.base import Controller, ControllerContext, DomainStats, refusal_in_hf_trainer
 from curricle.controllers.config import CONTROLLERS, ControllerConfig, DoReMiConfig
-from curricle.controllers.doremi import DoReMi
 from curricle.errors import CurricleError
 from curricle.mixture.config import MixtureConfig
 from curricle.mixture.sampler import MixtureSampler
@@ -50,9 +48,6 @@ from curricle.telemetry.sinks.jsonl import append_jsonl, count_lines, truncate_j
 STATE_FILE = "curricle_state.json"
 LOSSES_LOG = "domain_losses.jsonl"
 MIXTURE_LOG = "mixture_log.jsonl"
-_REFUSE_DOREMI = ("controller.kind: doremi's proxy weighs its loss by domain with a reference model beside it, "
-                  "which needs curricle's own loop: train the proxy with `curricle train`, then give the HF run "
-                  "its doremi_weights.json as a static mixture")
 #: Sampler states kept for checkpoints (how far the data loader may have drawn ahead).
 _SNAPSHOTS = 8
 
@@ -118,22 +113,18 @@ class CurricleCallback(TrainerCallback):
                  controller: Controller | ControllerConfig | DoReMiConfig | dict | None = None,
                  out: Path | str | None = None):
         self.dataset = dataset
-        # DoReMi is refused as a dict, a config or a built controller alike, before its
-        # config is validated or built: its config is no ControllerConfig and has no
-        # needs_doc_losses, so the checks below would not catch it.
-        kind = controller.get("kind") if isinstance(controller, dict) else getattr(controller, "kind", None)
-        if kind == "doremi" or isinstance(controller, DoReMi):
-            raise CurricleError(_REFUSE_DOREMI)
+        # A controller that cannot run here (DoReMi, hard examples) is refused as a dict, a
+        # config or a built controller alike, before its config is validated or built.
+        if controller is not None and (refusal := refusal_in_hf_trainer(controller)):
+            raise CurricleError(refusal)
         if isinstance(controller, dict):
+            kind = controller.get("kind")
             if kind not in CONTROLLERS.configs:
                 kinds = ", ".join(k for k in CONTROLLERS.configs if k != "doremi")
                 raise CurricleError(f"controller.kind: expected one of {kinds}, got {kind!r}")
             controller = parse_model(controller, CONTROLLERS.configs[kind], "controller")
         if isinstance(controller, ControllerConfig):
-            controller = CONTROLLERS.build(controller, dataset.domains, dataset.store.natural_tokens())
-        if controller is not None and controller.needs_doc_losses:
-            raise CurricleError(f"controller.kind: {controller.name} ranks documents, which needs curricle's own "
-                                f"sampler state per document; use `curricle train` for it")
+            controller = CONTROLLERS.build(controller, ControllerContext(dataset.domains, dataset.store.natural_tokens()))
         self.controller = controller
         self.out = Path(out) if out is not None else None
         self._sums: torch.Tensor | None = None  # (2, D): loss sum and tokens per domain, this step
@@ -160,8 +151,8 @@ class CurricleCallback(TrainerCallback):
         self.out = self.out or Path(args.output_dir)
         self.out.mkdir(parents=True, exist_ok=True)
         self._main = state.is_world_process_zero
-        if isinstance(self.controller, ADO):  # ADO leaves the LR warm-up out of its fits
-            self.controller.set_ignore_steps(args.get_warmup_steps(state.max_steps))
+        if self.controller is not None:  # known only now (ADO leaves it out of its fits)
+            self.controller.set_lr_warmup(args.get_warmup_steps(state.max_steps))
         if state.global_step > 0:
             self._resume(Path(args.output_dir) / f"checkpoint-{state.global_step}", state.global_step)
         elif self._main:

@@ -3,8 +3,8 @@
 The one place of the training stage that sees the whole run config: :func:`build_trainer`
 builds the model, optimizer, sampler, controller, held-out rows and hooks from it and hands
 them to :class:`~curricle.train.loop.Trainer`; :func:`train_run` also brings the token store
-up to date, trains DoReMi's reference run when the config asks for one, and runs iterated
-DoReMi's later rounds.
+up to date and leaves to the controller's class what its training takes (one run; DoReMi's
+reference run and rounds: :meth:`curricle.controllers.doremi.DoReMi.train`).
 """
 
 from __future__ import annotations
@@ -22,20 +22,19 @@ from rich.table import Table
 
 from curricle import atomic
 from curricle.config import RunConfig, load_config
-from curricle.controllers.ado import ADO
-from curricle.controllers.base import Controller
-from curricle.controllers.config import CONTROLLERS, DoReMiConfig, ScheduleControllerConfig
-from curricle.controllers.doremi import WEIGHTS_FILE, DoReMi, reference_model_dir
-from curricle.controllers.hook import ControllerHook, DoReMiProxyHook
+from curricle.controllers.base import Controller, ControllerContext
+from curricle.controllers.config import CONTROLLERS
+from curricle.controllers.doremi import reference_dir
+from curricle.controllers.hook import controller_hook
 from curricle.errors import CurricleError
 from curricle.mixture.config import StaticConfig, max_seq_len
 from curricle.mixture.sampler import MixtureSampler
+from curricle.mixture.schedules import build_schedule
 from curricle.model.build import build_model, check_fits
 from curricle.model.config import ModelConfig
 from curricle.prepare.command import prepare_run, wait_for_prepared
 from curricle.probes.hook import ProbeHook
 from curricle.store import TokenStore
-from curricle.train.checkpoint import latest_complete
 from curricle.train.distributed import barrier, init_distributed
 from curricle.train.evaluate import eval_rows
 from curricle.train.hooks import Hook
@@ -62,19 +61,13 @@ def build_trainer(config: RunConfig, run_dir: Path | str, resume: bool = False, 
         bf16 = config.train.precision == "bf16" or (config.train.precision == "auto" and dist.device.type == "cuda")
         shard(loss_model, config.train.parallelism, bf16=bf16)
     optimizer = build_optimizer(loss_model, config.train)
-    controller: Controller = CONTROLLERS.build(config.controller, store.domains, store.natural_tokens())
+    controller: Controller = CONTROLLERS.build(config.controller, controller_context(config, store, dist.device, run_dir))
     sampler = MixtureSampler(store, config.mixture, seed=config.seed, rank=dist.rank, world_size=dist.world_size,
                              prioritized=controller.doc_domains)
-    if controller.needs_doc_losses:
-        controller.set_doc_counts({d: store.split(d).n_docs for d in sampler.domains})
     eval_len = config.train.eval_seq_len or max_seq_len(config.mixture.seq_len)
     rows = {d: eval_rows(store.split(d, "heldout"), eval_len, config.train.eval_rows_per_domain)
             for d in sampler.domains}
-    first: Hook = (_doremi_hook(controller, config, store, sampler, dist.device) if isinstance(controller, DoReMi)
-                   else ControllerHook(controller))
-    if isinstance(controller, ADO):
-        controller.set_ignore_steps(config.train.lr_schedule.warmup_steps)
-    all_hooks: list[Hook] = [first, *hooks]
+    all_hooks: list[Hook] = [controller_hook(controller), *hooks]
     if config.train.probe is not None:  # before telemetry: it adds probe/* metrics
         all_hooks.append(ProbeHook(config.train.probe, config.data_dir, tokenizer))
     trainer = Trainer(loss_model, optimizer, sampler, config.train, run_dir, tokenizer=tokenizer, eval_rows=rows,
@@ -92,20 +85,26 @@ def check_model(config: RunConfig) -> None:
     check_fits(config.model, config.longest_row, tokenizer)
 
 
-def _doremi_hook(controller: DoReMi, config: RunConfig, store: TokenStore, sampler: MixtureSampler,
-                 device: torch.device) -> DoReMiProxyHook:
-    """DoReMi's proxy: its reference model, and the fixed mixture it samples from."""
-    if not isinstance(config.mixture.schedule, StaticConfig):
-        raise CurricleError("controller.kind: doremi's proxy samples from a fixed mixture; "
-                            "mixture.schedule must be kind 'static'")
-    ref = config.controller.reference
-    if ref.steps is not None:
-        raise CurricleError("controller.reference.steps: the reference run must be trained first "
-                            "(curricle train does this; build_trainer alone takes reference.run)")
-    path = reference_model_dir(ref.run) if ref.run is not None else ref.checkpoint
-    model = build_model(ModelConfig(path=path), store.vocab_size, store.eos_id).to(device)
-    sampling = sampler.schedule.weights(0)
-    return DoReMiProxyHook(controller, TokenLoss(model, config.train.loss_chunk_tokens), sampling, str(path))
+def controller_context(config: RunConfig, store: TokenStore, device: torch.device, run_dir: Path | str) -> ControllerContext:
+    """What a controller may ask of this run (:class:`~curricle.controllers.base.ControllerContext`)."""
+    schedule, fixed = config.mixture.schedule, None
+    if isinstance(schedule, StaticConfig):
+        try:
+            fixed = build_schedule(schedule, store.domains, store.natural_tokens()).weights(0)
+        except ValueError as err:
+            raise CurricleError(f"mixture.schedule: {err}") from err
+    reference = getattr(config.controller, "reference", None)
+
+    def build_reference(path: Path) -> TokenLoss:
+        model = build_model(ModelConfig(path=path), store.vocab_size, store.eos_id).to(device)
+        return TokenLoss(model, config.train.loss_chunk_tokens)
+
+    return ControllerContext(
+        domains=store.domains, natural_tokens=store.natural_tokens(),
+        doc_counts={d: store.split(d).n_docs for d in store.domains},
+        lr_warmup_steps=config.train.lr_schedule.warmup_steps, fixed_mixture=fixed,
+        reference=reference_dir(reference) if reference is not None else None, build_model=build_reference,
+        run_dir=Path(run_dir))
 
 
 def train_run(config: RunConfig, run_dir: Path | str, max_steps: int | None = None, resume: bool = False,
@@ -121,23 +120,14 @@ def train_run(config: RunConfig, run_dir: Path | str, max_steps: int | None = No
         wait_for_prepared(config)
     info = init_distributed(config.train.device)
     barrier(info)
-    run_dir = Path(run_dir)
-    rounds = config.controller.rounds if isinstance(config.controller, DoReMiConfig) else 1
-    result = _train_one(_with_reference_run(config, run_dir, progress), run_dir, max_steps, resume, progress, hooks)
-    for k in range(2, rounds + 1):  # iterated DoReMi: a reference on the last round's weights
-        previous = run_dir / (WEIGHTS_FILE if k == 2 else f"round-{k - 1}/{WEIGHTS_FILE}")
-        mixture = config.mixture.model_copy(update={"schedule": StaticConfig(weights_from=previous)})
-        round_dir = run_dir / f"round-{k}"
-        ref_config = _with_reference_run(config.model_copy(update={"mixture": mixture}), round_dir, progress)
-        proxy = config.model_copy(update={"controller": ref_config.controller})
-        result = _train_one(proxy, round_dir, max_steps, resume and latest_complete(round_dir / "checkpoints")
-                            is not None, progress, hooks)
-    if rounds > 1 and result["trainer"].dist.is_main:
-        final = json.loads((run_dir / f"round-{rounds}" / WEIGHTS_FILE).read_text())
-        final["rounds"] = [json.loads((run_dir / (WEIGHTS_FILE if k == 1 else f"round-{k}/{WEIGHTS_FILE}"))
-                                      .read_text())["weights"] for k in range(1, rounds + 1)]
-        atomic.write_text(run_dir / WEIGHTS_FILE, json.dumps(final, indent=1))
-    return result
+
+    def train_one(run_config: RunConfig, directory: Path, resume_it: bool, reference: bool = False) -> dict[str, Any]:
+        if reference:  # a controller's reference run: its own length, none of the run's extra hooks
+            return {"metrics": build_trainer(run_config, directory, resume=resume_it, progress=progress).fit()}
+        return _train_one(run_config, directory, max_steps, resume_it, progress, hooks)
+
+    # Most controllers train one run; DoReMi adds its reference run and rounds (controllers/doremi.py).
+    return CONTROLLERS[config.controller.kind].train(config, Path(run_dir), resume, train_one)
 
 
 def _train_one(config: RunConfig, run_dir: Path, max_steps: int | None, resume: bool, progress: bool,
@@ -147,24 +137,6 @@ def _train_one(config: RunConfig, run_dir: Path, max_steps: int | None, resume: 
     if not metrics and trainer.dist.is_main:  # resumed a finished run: report its last step
         metrics = _last_metrics(trainer.run_dir / "metrics.jsonl")
     return {"metrics": metrics, "trainer": trainer}
-
-
-def _with_reference_run(config: RunConfig, run_dir: Path, progress: bool) -> RunConfig:
-    """``controller.reference.steps``: train a reference on the run's own mixture into
-    RUN/reference (once; a finished one is reused) and point the controller at it."""
-    ref = getattr(config.controller, "reference", None)
-    if ref is None or ref.steps is None:
-        return config
-    ref_dir = run_dir / "reference"
-    found = latest_complete(ref_dir / "checkpoints")
-    if found is None or found[0] < ref.steps:
-        ref_train = config.train.model_copy(update={"steps": ref.steps, "eval_every": ref.steps,
-                                                    "checkpoint": config.train.checkpoint.model_copy(
-                                                        update={"every": ref.steps})})
-        ref_config = config.model_copy(update={"train": ref_train, "controller": ScheduleControllerConfig()})
-        build_trainer(ref_config, ref_dir, resume=found is not None, progress=progress).fit()
-    controller = config.controller.model_copy(update={"reference": ref.model_copy(update={"run": ref_dir, "steps": None})})
-    return config.model_copy(update={"controller": controller})
 
 
 def _last_metrics(path: Path) -> dict[str, Any]:
