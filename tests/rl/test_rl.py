@@ -194,3 +194,48 @@ def test_dynamic_filter_replaces_dead_groups_and_counts_their_rollouts(tmp_path,
     steps = [m for m in rows(tmp_path / "run" / "metrics.jsonl") if "reward" in m]
     # Coin rewards: a group of 4 is dead with probability 1/8, so some steps generate again.
     assert steps[-1]["replaced_groups"] > 0 and steps[-1]["rollouts"] > 8 * 2 * 4
+
+
+def test_learnability_with_the_zero_variance_gate_counts_rejections_and_charges_their_rollouts(tmp_path, checkpoint):
+    cfg = rl_config(checkpoint, kind="learnability", steps=8)
+    cfg["curriculum"]["gates"] = [{"kind": "zero-variance"}]
+    path = tmp_path / "rl.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    r = cli(path, "--run-dir", tmp_path / "run")
+    assert r.returncode == 0, r.stderr[-3000:]
+    steps = [m for m in rows(tmp_path / "run" / "metrics.jsonl") if "reward" in m]
+    last = steps[-1]
+    rejected = last.get("gate/zero-variance/rejected/zero-variance", 0)
+    # Coin rewards: a group of 4 is dead with probability 1/8: some are rejected and replaced.
+    assert rejected > 0 and last["replaced_groups"] > 0
+    # Every group generated was judged: the step's 2 groups, and each replacement round's.
+    generated_groups = last["rollouts"] // 4
+    assert last["gate/zero-variance/admitted"] + rejected == generated_groups
+    # Every rollout generated is charged: more than the 8 x 2 x 4 of the trained groups.
+    assert last["rollouts"] == 4 * generated_groups > 8 * 2 * 4
+
+
+def test_a_killed_and_resumed_run_with_a_gate_draws_the_same_prompts(tmp_path, checkpoint):
+    cfg = rl_config(checkpoint, kind="learnability", steps=12)
+    cfg["curriculum"]["gates"] = [{"kind": "zero-variance"}]
+    path = tmp_path / "rl.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    assert cli(path, "--run-dir", tmp_path / "full").returncode == 0
+    run = tmp_path / "killed"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "curricle.cli", "rl", str(path), "--run-dir", str(run)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 180
+    while not (run / "checkpoints" / "checkpoint-4" / "curricle_rl.json").is_file():
+        assert proc.poll() is None, "the run ended before its step-4 checkpoint"
+        assert time.time() < deadline
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    r = cli(path, "--run-dir", run, "--resume")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert rows(run / "prompt_order.rank0.jsonl") == rows(tmp_path / "full" / "prompt_order.rank0.jsonl")
+    gate = [{k: v for k, v in m.items() if k.startswith(("gate/", "replaced", "rollouts"))}
+            for m in rows(run / "metrics.jsonl") if "reward" in m]
+    assert gate == [{k: v for k, v in m.items() if k.startswith(("gate/", "replaced", "rollouts"))}
+                    for m in rows(tmp_path / "full" / "metrics.jsonl") if "reward" in m]

@@ -27,8 +27,8 @@ from curricle.finetune.command import load_model, save_final
 from curricle.finetune.evaluate import Evaluator
 from curricle.graders.config import GRADERS
 from curricle.graders.runner import GraderRunner
-from curricle.rl.config import STATE_FILE, DynamicFilterCurriculum, RLConfig, load_rl_config
-from curricle.rl.curricula import build_policy
+from curricle.rl.config import STATE_FILE, RLConfig, load_rl_config
+from curricle.rl.curricula import build_gates, build_policy
 from curricle.tasks.config import ScoringConfig
 from curricle.tasks.load import build_tasks, write_quarantine
 
@@ -89,9 +89,9 @@ def build_rl(config: RLConfig, run_dir: Path, max_steps: int | None = None):
                for t, c in ((t, tc.grader_config()) for t, tc in zip(tasks, config.tasks))}
     policy = build_policy(config.curriculum, prompts, config.seed, config.pass_rate, g.scale_rewards)
     reward = GradedReward(items, graders, g.num_generations, random_reward=g.reward == "random", seed=config.seed)
-    dyn = config.curriculum.max_resamples if isinstance(config.curriculum, DynamicFilterCurriculum) else None
     trainer = CurricleGRPOTrainer(model=model, args=args, reward_funcs=[reward], train_dataset=data,
-                                  processing_class=tokenizer, dynamic_filter=dyn, reward=reward, prompts=prompts)
+                                  processing_class=tokenizer, gates=build_gates(config.curriculum),
+                                  max_resamples=config.curriculum.max_resamples, reward=reward, prompts=prompts)
     reward.accelerator = trainer.accelerator
     sampler = PromptSampler(policy, steps, g.prompts_per_step, g.num_generations,
                             repeat_count=trainer.args.steps_per_generation * trainer.num_iterations)

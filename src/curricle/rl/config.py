@@ -5,7 +5,9 @@
     model: {path: runs/sft/final}
     tasks:
       - {name: add, source: {kind: builtin, skill: arithmetic, levels: [{digits: 1}, {digits: 2}, {digits: 3}]}}
-    curriculum: {kind: learnability}        # uniform | dynamic-filter | learnability | target-difficulty | category-bandit
+    curriculum: {kind: learnability, gates: [{kind: zero-variance}]}   # policy: uniform | dynamic-filter |
+                                            # learnability | target-difficulty | category-bandit;
+                                            # gates: zero-variance | pass-rate-band
     grpo: {num_generations: 8, prompts_per_step: 4, max_completion_length: 8, steps: 300}
 
 Each prompt curriculum follows its paper's rule with its defaults; every change of the
@@ -39,23 +41,69 @@ class PassRateConfig(_Config):
     """Weight of the newest group (1: the last group's mean alone)."""
 
 
-class UniformCurriculum(_Config):
+class ZeroVarianceGate(_Config):
+    """DAPO's dynamic-sampling filter (Yu et al. 2025): a group whose graded rewards are all
+    equal (all pass or all fail: zero advantage) is rejected (reason ``zero-variance``)."""
+
+    kind: Literal["zero-variance"] = "zero-variance"
+
+
+class PassRateBandGate(_Config):
+    """A pass-rate band (verl #2791, prime-rl's admission gates): a group is admitted when its
+    mean reward is within ``[low, high]`` (reasons ``below-band``, ``above-band``) and, with
+    ``min_std`` set (for non-binary rewards), when its rewards' standard deviation exceeds it
+    (reason ``low-std``)."""
+
+    kind: Literal["pass-rate-band"] = "pass-rate-band"
+    low: float = Field(0.0, ge=0, le=1)
+    high: float = Field(1.0, ge=0, le=1)
+    min_std: float | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "PassRateBandGate":
+        if self.low > self.high:
+            raise ValueError(f"low ({self.low}) is above high ({self.high})")
+        return self
+
+
+GateSpec = Annotated[Union[ZeroVarianceGate, PassRateBandGate], Field(discriminator="kind")]
+
+
+class _Curriculum(_Config):
+    """What every prompt curriculum shares: its admission gates."""
+
+    gates: list[GateSpec] = []
+    """Gates every generated group must pass, in order (the first that rejects gives the
+    reason); a rejected group is replaced by a freshly generated one, up to ``max_resamples``
+    extra generations a step, and every rollout generated counts toward the budget."""
+    max_resamples: int = Field(3, ge=1)
+    """Extra generation rounds a step for replacing rejected groups (with gates only)."""
+
+    def all_gates(self) -> list:
+        """The gates this curriculum runs (``dynamic-filter`` adds its zero-variance gate)."""
+        return list(self.gates)
+
+
+class UniformCurriculum(_Curriculum):
     """Prompts uniformly, in seeded epochs over the training prompts (the baseline)."""
 
     kind: Literal["uniform"] = "uniform"
 
 
-class DynamicFilterCurriculum(_Config):
-    """DAPO's dynamic sampling (Yu et al. 2025): groups whose rewards are all equal (all pass
-    or all fail: zero advantage) are dropped and replaced by groups of fresh prompts, drawn
-    and generated again, up to ``max_resamples`` extra generations a step. Replacements count
-    toward the rollout budget."""
+class DynamicFilterCurriculum(_Curriculum):
+    """DAPO's dynamic sampling (Yu et al. 2025), kept by this name: ``uniform`` plus the
+    ``zero-variance`` gate (groups whose rewards are all equal are dropped and replaced by
+    groups of fresh prompts, drawn and generated again, up to ``max_resamples`` extra
+    generations a step; replacements count toward the rollout budget). The same gate goes
+    with any other policy as ``gates: [{kind: zero-variance}]``."""
 
     kind: Literal["dynamic-filter"] = "dynamic-filter"
-    max_resamples: int = Field(3, ge=1)
+
+    def all_gates(self) -> list:
+        return [ZeroVarianceGate(), *self.gates]
 
 
-class LearnabilityCurriculum(_Config):
+class LearnabilityCurriculum(_Curriculum):
     """Sample prompts in proportion to ``p (1 - p)`` of their tracked pass rate ``p`` (LILO,
     Foster et al. 2025; online difficulty filtering, Bae et al. 2025): the prompts a group can
     still learn from. Unseen prompts are optimistic (``p = 0.5``)."""
@@ -65,7 +113,7 @@ class LearnabilityCurriculum(_Config):
     """Added to every weight, so no prompt is never drawn again."""
 
 
-class TargetDifficultyCurriculum(_Config):
+class TargetDifficultyCurriculum(_Curriculum):
     """AdaRFT (Shi et al. 2025): a target difficulty ``T`` on a 0-100 scale (the items'
     difficulty ranks); each step's prompts are the ones nearest ``T``, and after it
     ``T' = clip(T + eta * tanh(alpha * (R_avg - beta)), 0, 100)`` with ``R_avg`` the step's
@@ -78,7 +126,7 @@ class TargetDifficultyCurriculum(_Config):
     eta: float = 50.0
 
 
-class CategoryBanditCurriculum(_Config):
+class CategoryBanditCurriculum(_Curriculum):
     """SEC (Chen et al. 2025): a bandit over categories (tasks, or difficulty levels within
     them); a category's value is updated with the mean absolute advantage of its groups,
     ``Q <- Q + lr (r - Q)``, and categories are drawn by a Boltzmann policy ``softmax(Q / tau)``,

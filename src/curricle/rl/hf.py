@@ -9,8 +9,9 @@
 - :class:`GradedReward`: the reward function: each completion graded by its task's grader
   (with a timeout; ungraded ones are None, which TRL leaves out of the group baseline and
   gives no advantage), the groups gathered from every process for the policy;
-- :class:`CurricleGRPOTrainer`: ``GRPOTrainer`` plus DAPO's dynamic sampling (zero-variance
-  groups replaced by freshly generated ones, up to a cap);
+- :class:`CurricleGRPOTrainer`: ``GRPOTrainer`` plus the curriculum's admission gates (a group
+  a gate rejects, e.g. DAPO's zero-variance filter, replaced by a freshly generated one, up to
+  a cap; every rejection counted under its reason);
 - :class:`RLCallback`: held-out evaluation (test items, greedy exact match, independent of
   the reward), the reward-hacking and drift flags, logs and the checkpointed state.
 """
@@ -36,7 +37,7 @@ from curricle.errors import CurricleError
 from curricle.finetune.evaluate import Evaluator
 from curricle.graders.runner import GraderRunner
 from curricle.rl.config import STATE_FILE
-from curricle.rl.curricula import Prompt, PromptPolicy, difficulty_scale, replacement_prompts
+from curricle.rl.curricula import Gate, Prompt, PromptPolicy, difficulty_scale, replacement_prompts, verdicts
 from curricle.tasks.load import Task
 from curricle.telemetry.sinks.jsonl import JsonlSink, append_jsonl, count_lines, truncate_jsonl
 from curricle.telemetry.sinks.tensorboard import TensorBoardSink
@@ -206,31 +207,47 @@ def _pad_to(t: torch.Tensor, width: int, value, left: bool) -> torch.Tensor:
 
 
 class CurricleGRPOTrainer(GRPOTrainer):
-    """``GRPOTrainer`` with DAPO's dynamic sampling when ``dynamic_filter`` is set: after a
-    step's generation, each process's zero-variance groups are replaced by groups of fresh
-    prompts (generated and scored the same way), up to ``max_resamples`` rounds; every
-    process runs the same number of rounds."""
+    """``GRPOTrainer`` with the curriculum's admission ``gates``: after a step's generation,
+    each process's groups go through the gates in order; a rejected group is replaced by a
+    group of a fresh prompt (generated and scored the same way, judged by the gates too), up to
+    ``max_resamples`` rounds, every process running the same number of rounds. Every verdict
+    of every process is counted on every process, so the gates' counts are global.
 
-    def __init__(self, *a, dynamic_filter: int | None = None, reward: GradedReward | None = None,
+    TRL 1.16.0: overrides ``GRPOTrainer._generate_and_score_completions`` (the one method a
+    gate needs: the step's groups, generated and scored, before their loss), calling the
+    original for the step's and the replacements' generations."""
+
+    def __init__(self, *a, gates: Sequence[Gate] = (), max_resamples: int = 3, reward: GradedReward | None = None,
                  prompts: Sequence[Prompt] = (), **kw):
         super().__init__(*a, **kw)
-        self.dynamic_filter = dynamic_filter
+        self.gates = list(gates)
+        self.max_resamples = max_resamples
         self.graded = reward
         self.prompt_list = list(prompts)
         self.replaced = 0
         self._positions: dict[int, int] = {}
 
+    def _judge(self, rewards: list[float | None], g: int) -> list[int]:
+        """Starts of the groups (of ``g``) the gates reject, every process's verdicts counted."""
+        rejected, mine = [], []
+        for k in range(0, len(rewards), g):
+            found = verdicts(self.gates, rewards[k:k + g])
+            mine.extend(found)
+            if not found[-1][1]:
+                rejected.append(k)
+        for i, ok, reason in gather_object(mine) if self.accelerator.num_processes > 1 else mine:
+            self.gates[i].count(ok, reason)
+        return rejected
+
     def _generate_and_score_completions(self, inputs):
         out = super()._generate_and_score_completions(inputs)
-        if not self.dynamic_filter or not self.model.training:
+        if not self.gates or not self.model.training:
             return out
         g = self.num_generations
         step = self.state.global_step
         positions = self._positions
-        for attempt in range(self.dynamic_filter):
-            if attempt == 0:
-                local = self.graded.last_local
-                dead = [k for k in range(0, len(local), g) if len({s for s in local[k:k + g] if s is not None}) <= 1]
+        dead = self._judge(self.graded.last_local, g)
+        for attempt in range(self.max_resamples):
             n = torch.tensor(len(dead), device=self.accelerator.device)
             n_max = int(self.accelerator.gather(n).max().item())
             if n_max == 0:
@@ -239,8 +256,8 @@ class CurricleGRPOTrainer(GRPOTrainer):
                                        self.accelerator.process_index, n_max)
             repl_inputs = [dict(self.train_dataset[positions[r]]) for r in rows for _ in range(g)]
             repl = super()._generate_and_score_completions(repl_inputs)
-            alive = [k for k in range(0, len(self.graded.last_local), g)
-                     if len({s for s in self.graded.last_local[k:k + g] if s is not None}) > 1]
+            rejected = set(self._judge(self.graded.last_local, g))
+            alive = [k for k in range(0, len(self.graded.last_local), g) if k not in rejected]
             n_use = min(len(dead), len(alive))
             out = self._splice(out, dead[:n_use], repl, alive[:n_use], g)
             self.replaced += n_use
@@ -341,8 +358,10 @@ class RLCallback(TrainerCallback):
             row[f"drawn/{cat}"] = n
         for reason, n in stats["reasons"].items():
             row[f"ungraded/{reason}"] = n
-        if getattr(self._trainer_ref, "replaced", None) is not None:
+        if getattr(self._trainer_ref, "gates", None):
             row["replaced_groups"] = self._trainer_ref.replaced
+            for gate in self._trainer_ref.gates:
+                row.update(gate.metrics())
         row.update({f"curriculum/{k}": v for k, v in (record or {}).items()
                     if isinstance(v, (int, float)) and k != "step"})
         self._write(step, {k: v for k, v in row.items() if v is not None})
@@ -442,6 +461,7 @@ class RLCallback(TrainerCallback):
                  "calls": self.reward.calls, "history": self.history, "flags": self.flags,
                  "last_eval": self._last_eval, "window": {**self._window, "reasons": dict(self._window["reasons"])},
                  "replaced": getattr(self._trainer_ref, "replaced", 0),
+                 "gates": [gate.state_dict() for gate in getattr(self._trainer_ref, "gates", [])],
                  "log_lines": {n: count_lines(self.out / n) for n in (METRICS, CURRICULUM_LOG, EVENTS)},
                  "trace_lines": count_lines(self.out / "prompt_order.rank0.jsonl")}
         atomic.write_text(folder / STATE_FILE, json.dumps(saved))
@@ -458,6 +478,14 @@ class RLCallback(TrainerCallback):
         self._window = {**w, "reasons": Counter(w["reasons"])}
         if self._trainer_ref is not None:
             self._trainer_ref.replaced = saved["replaced"]
+            gates, states = getattr(self._trainer_ref, "gates", []), saved.get("gates")
+            if states is not None:  # (checkpoints from before gates had none: counts start at 0)
+                if [st["config"]["kind"] for st in states] != [gate.kind for gate in gates]:
+                    raise CurricleError(f"{path}: curriculum.gates: the checkpoint's gates "
+                                        f"{[st['config']['kind'] for st in states]} are not this run's "
+                                        f"{[gate.kind for gate in gates]}: resume with the same gates")
+                for gate, st in zip(gates, states):
+                    gate.load_state_dict(st)
         if self._main:
             for name, lines in saved["log_lines"].items():
                 truncate_jsonl(self.out / name, lines)
