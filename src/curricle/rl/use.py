@@ -1,0 +1,248 @@
+"""``use_prompt_curriculum``: curricle's prompt curriculum in your own TRL ``GRPOTrainer``.
+
+Your trainer, your reward functions, your dataset (a ``prompt`` column and curricle's
+``curricle_row`` column, a row id per prompt, optionally ``task`` and ``difficulty``);
+curricle supplies the order::
+
+    trainer = GRPOTrainer(model=model, reward_funcs=[my_reward], args=args, train_dataset=data)
+    use_prompt_curriculum(trainer, {"kind": "learnability"})
+    trainer.train()                    # or train(resume_from_checkpoint=...): the same prompts
+
+What it does to the trainer, and nothing else:
+
+- its sampler becomes curricle's :class:`~curricle.rl.hf.PromptSampler` (TRL's layout: each
+  step's prompts, each repeated ``num_generations`` times, the same on every process), with step
+  ``k``'s prompts chosen by the policy from its state after step ``k - 2`` was observed;
+- its reward functions are wrapped, unchanged, to record what they return: a step's reward of
+  a completion is what TRL computes from them (the weighted sum of the functions' rewards,
+  ``reward_weights``, leaving out those that returned None), and the groups' rewards, gathered
+  from every process, are what the policy observes (through the functions' own arguments:
+  the ``curricle_row`` column says which prompt each completion answers);
+- a :class:`PromptCurriculumCallback` feeds the policy after every optimizer step, writes
+  ``OUT/curriculum_log.jsonl`` (every change of the sampling distribution, as ``curricle rl``
+  does), ``OUT/prompt_order.rank<R>.jsonl`` with ``trace=True``, and saves the curriculum's
+  state in every ``checkpoint-N``, so a resumed trainer draws the prompts an uninterrupted one
+  would.
+
+It needs one generation per optimizer step (``steps_per_generation`` equal to
+``gradient_accumulation_steps`` and ``num_iterations: 1``), ``max_steps > 0``,
+``dataloader_num_workers=0`` (the sampler reads the policy in this process) and plain
+reward functions (not reward models or async functions); it checks them and says what is
+wrong in one line. Admission gates (``curriculum.gates``) need ``curricle rl``'s trainer.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+from accelerate.utils import gather_object
+from pydantic import BaseModel, ConfigDict
+from transformers import TrainerCallback
+
+from curricle import atomic
+from curricle.config import parse_model
+from curricle.errors import CurricleError
+from curricle.rl.config import PassRateConfig, PromptCurriculumSpec
+from curricle.rl.curricula import Prompt, build_policy, difficulty_scale
+from curricle.rl.hf import CURRICULUM_LOG, ROW_COLUMN, PromptSampler
+from curricle.telemetry.sinks.jsonl import append_jsonl, count_lines, truncate_jsonl
+
+#: The curriculum's state in each ``checkpoint-N``.
+STATE_FILE = "curricle_prompt_curriculum.json"
+
+
+def prompts_from_dataset(dataset, task_column: str = "task", difficulty_column: str = "difficulty") -> list[Prompt]:
+    """The policy's view of ``dataset``'s prompts: each row's ``curricle_row``, its task (the
+    ``task`` column, else ``all``), its difficulty (the ``difficulty`` column's rank on a 0-100
+    scale, else 0) and its category (the task)."""
+    columns = getattr(dataset, "column_names", [])
+    if ROW_COLUMN not in columns:
+        raise CurricleError(f"the trainer's train_dataset has no '{ROW_COLUMN}' column: give each prompt a distinct "
+                            f"integer id in it (it tells curricle which prompt a completion answers)")
+    rows = [int(r) for r in dataset[ROW_COLUMN]]
+    if len(set(rows)) != len(rows):
+        raise CurricleError(f"the train_dataset's '{ROW_COLUMN}' column repeats ids: each prompt needs its own")
+    tasks = [str(t) for t in dataset[task_column]] if task_column in columns else ["all"] * len(rows)
+    raw = [float(d) for d in dataset[difficulty_column]] if difficulty_column in columns else [0.0] * len(rows)
+    scaled = difficulty_scale(raw) if difficulty_column in columns else raw
+    return [Prompt(r, t, d, t) for r, t, d in zip(rows, tasks, scaled)]
+
+
+class RewardRecorder:
+    """Wraps a trainer's reward functions to record each completion's reward, as TRL combines
+    them, and groups them by prompt for the policy (every process's, gathered)."""
+
+    def __init__(self, funcs: Sequence[Any], weights: Sequence[float], num_generations: int, accelerator=None):
+        self.funcs = list(funcs)
+        self.weights = [float(w) for w in weights]
+        self.g = num_generations
+        self.accelerator = accelerator
+        self.groups: list[tuple[int, list[float | None]]] = []
+        self.rollouts = 0
+        self._parts: dict[int, list] = {}
+        self._rows: list[int] = []
+
+    def wrapped(self) -> list:
+        out = []
+        for i, f in enumerate(self.funcs):
+            def call(*a, _i=i, _f=f, **kw):
+                scores = _f(*a, **kw)
+                self._record(_i, kw.get(ROW_COLUMN), scores)
+                return scores
+            call.__name__ = getattr(f, "__name__", f"reward_{i}")
+            out.append(call)
+        return out
+
+    def _record(self, i: int, rows, scores) -> None:
+        if rows is None:
+            raise CurricleError(f"reward function {self.funcs[i].__name__!r} got no '{ROW_COLUMN}' column: keep it "
+                                f"in the dataset (remove_unused_columns=False)")
+        self._rows = [int(r) for r in rows]
+        self._parts[i] = [None if s is None or (isinstance(s, float) and math.isnan(s)) else float(s) for s in scores]
+        if len(self._parts) < len(self.funcs):
+            return
+        totals: list[float | None] = []
+        for k in range(len(self._rows)):
+            got = [(w, p[k]) for w, p in zip(self.weights, (self._parts[j] for j in range(len(self.funcs))))
+                   if p[k] is not None]
+            totals.append(sum(w * r for w, r in got) if got else None)
+        self._parts = {}
+        payload = [(self._rows, totals)]
+        if self.accelerator is not None and self.accelerator.num_processes > 1:
+            payload = gather_object(payload)
+        rows = [r for part in payload for r in part[0]]
+        rewards = [x for part in payload for x in part[1]]
+        self.rollouts += len(rows)
+        for start in range(0, len(rows), self.g):  # the global batch is process-major, groups contiguous
+            self.groups.append((rows[start], rewards[start:start + self.g]))
+
+    def take(self) -> list[tuple[int, list[float | None]]]:
+        groups, self.groups = self.groups, []
+        return groups
+
+
+class PromptCurriculumCallback(TrainerCallback):
+    """The policy feed: after each optimizer step the policy observes its groups; the
+    curriculum log, the prompt trace and the checkpointed state (see the module doc)."""
+
+    def __init__(self, sampler: PromptSampler, recorder: RewardRecorder, out: Path | None = None, trace: bool = False):
+        self.sampler, self.recorder = sampler, recorder
+        self.out = out
+        self.trace = trace
+        self._main = True
+        self._rank = 0
+
+    def _trace_file(self) -> Path:
+        return self.out / f"prompt_order.rank{self._rank}.jsonl"
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.out = Path(self.out or args.output_dir)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self._main, self._rank = state.is_world_process_zero, args.process_index
+        if state.global_step > 0:
+            self._resume(Path(args.output_dir) / f"checkpoint-{state.global_step}")
+            return
+        if self._main:
+            (self.out / CURRICULUM_LOG).unlink(missing_ok=True)
+            append_jsonl(self.out / CURRICULUM_LOG, {
+                "event": "start", "step": 0, "curriculum": self.sampler.policy.name,
+                "prompts": len(self.sampler.policy.prompts), "prompts_per_step": self.sampler.k,
+                "num_generations": self.sampler.g})
+        self._trace_file().unlink(missing_ok=True)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        step = state.global_step
+        record = self.sampler.observe(step - 1, self.recorder.take())
+        if record is not None and self._main:
+            append_jsonl(self.out / CURRICULUM_LOG, record)
+        if self.trace:
+            append_jsonl(self._trace_file(), {"step": step, "rows": self.sampler.drawn.get(step - 1) or []})
+
+    def on_save(self, args, state, control, **kwargs):
+        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if state.is_world_process_zero:
+            folder.mkdir(parents=True, exist_ok=True)
+            atomic.write_text(folder / STATE_FILE, json.dumps({
+                "sampler": self.sampler.state_at(state.global_step), "rollouts": self.recorder.rollouts,
+                "log_lines": count_lines(self.out / CURRICULUM_LOG)}))
+        if self.trace:  # every process's own trace, cut back to this step on resume
+            atomic.write_text(folder / f"trace_lines.rank{self._rank}", str(count_lines(self._trace_file())))
+
+    def _resume(self, folder: Path) -> None:
+        path = folder / STATE_FILE
+        if not path.is_file():
+            raise CurricleError(f"{folder}: no {STATE_FILE}: the checkpoint was not saved with use_prompt_curriculum")
+        saved = json.loads(path.read_text())
+        self.sampler.load_state(saved["sampler"])
+        self.recorder.rollouts = int(saved["rollouts"])
+        if self._main:
+            truncate_jsonl(self.out / CURRICULUM_LOG, saved["log_lines"])
+        lines = folder / f"trace_lines.rank{self._rank}"
+        if self.trace and lines.is_file():
+            truncate_jsonl(self._trace_file(), int(lines.read_text()))
+
+
+def use_prompt_curriculum(trainer, curriculum: Any = None, prompts: Sequence[Prompt] | None = None, *,
+                          seed: int | None = None, pass_rate: PassRateConfig | dict | None = None,
+                          out: Path | str | None = None, trace: bool = False) -> PromptCurriculumCallback:
+    """Make ``trainer`` (a TRL ``GRPOTrainer``) draw its prompts from a curricle prompt
+    curriculum (see the module doc); returns the callback added. ``curriculum``: a
+    ``curriculum:`` section (config or dict; default uniform); ``prompts``: the policy's view of
+    the dataset (default :func:`prompts_from_dataset`); ``seed``: default the trainer's;
+    ``out``: where the logs go (default the trainer's ``output_dir``); ``trace``: every
+    process writes each step's prompt rows."""
+    config = parse_model({"curriculum": curriculum if curriculum is not None else {"kind": "uniform"}},
+                         _Curriculum, "use_prompt_curriculum").curriculum
+    if config.all_gates():
+        raise CurricleError("curriculum.gates: admission gates replace rejected groups inside the trainer's "
+                            "generation step, which needs curricle rl's trainer (CurricleGRPOTrainer)")
+    args = trainer.args
+    g = trainer.num_generations
+    wrong = [f"{k}={v}" for k, v, ok in (
+        ("max_steps", args.max_steps, args.max_steps > 0),
+        ("dataloader_num_workers", args.dataloader_num_workers, args.dataloader_num_workers == 0),
+        ("steps_per_generation", args.steps_per_generation, args.steps_per_generation == args.gradient_accumulation_steps),
+        ("num_iterations", args.num_iterations, args.num_iterations == 1)) if not ok]
+    if wrong:
+        raise CurricleError(f"GRPOConfig: the prompt curriculum needs max_steps > 0, dataloader_num_workers=0 and one "
+                            f"generation per optimizer step (steps_per_generation = gradient_accumulation_steps, "
+                            f"num_iterations=1) (got {', '.join(wrong)})")
+    funcs = list(trainer.reward_funcs)
+    plain = [getattr(f, "__name__", repr(f)) for f in funcs if not callable(f) or _is_module_or_async(f)]
+    if plain:
+        raise CurricleError(f"reward_funcs: use_prompt_curriculum observes plain reward functions; {plain[0]!r} is a "
+                            f"reward model or an async function")
+    prompts = list(prompts) if prompts is not None else prompts_from_dataset(trainer.train_dataset)
+    pass_rate = pass_rate if isinstance(pass_rate, PassRateConfig) else PassRateConfig.model_validate(pass_rate or {})
+    policy = build_policy(config, prompts, args.seed if seed is None else seed, pass_rate,
+                          getattr(args, "scale_rewards", "group"))
+    weights = trainer.reward_weights.tolist() if hasattr(trainer, "reward_weights") else [1.0] * len(funcs)
+    recorder = RewardRecorder(funcs, weights, g, trainer.accelerator)
+    trainer.reward_funcs = recorder.wrapped()
+    per_generation = args.generation_batch_size // g
+    sampler = PromptSampler(policy, args.max_steps, per_generation, g, repeat_count=args.steps_per_generation)
+    sampler.positions = {int(r): i for i, r in enumerate(trainer.train_dataset[ROW_COLUMN])}
+    # The one hook TRL's trainer offers for the order of its data (as fine-tuning's use_curriculum).
+    trainer._get_train_sampler = lambda *a, **k: sampler
+    callback = PromptCurriculumCallback(sampler, recorder, Path(out) if out is not None else None, trace=trace)
+    trainer.add_callback(callback)
+    return callback
+
+
+class _Curriculum(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    curriculum: PromptCurriculumSpec
+
+
+def _is_module_or_async(f) -> bool:
+    return isinstance(f, torch.nn.Module) or inspect.iscoroutinefunction(f) or inspect.iscoroutinefunction(
+        getattr(f, "__call__", None))
+
+
+__all__ = ["PromptCurriculumCallback", "RewardRecorder", "prompts_from_dataset", "use_prompt_curriculum"]
