@@ -10,7 +10,8 @@ from rich.console import Console
 from curricle.emergence.command import load_map_config
 from curricle.report.data import collect_run
 from curricle.report.finetune import collect_finetune, is_finetune_run, save_finetune_report
-from curricle.report.page import run_state, save_report, write_compare
+from curricle.report.kit import run_state
+from curricle.report.page import save_report, write_compare
 from curricle.report.pipeline import collect_pipeline, is_pipeline_run, save_pipeline_report
 from curricle.report.rl import collect_rl, is_rl_run, save_rl_report
 
