@@ -27,10 +27,6 @@ from curricle.report.plots import PALETTE, domain_colors, layout, se_band
 SCHEMA = "curricle.finetune-report/1"
 
 
-def is_finetune_run(run: Path) -> bool:
-    return (Path(run) / "curriculum_log.jsonl").is_file()
-
-
 def collect_finetune(run: Path | str) -> dict[str, Any]:
     """Everything the fine-tuning report shows, as one JSON-able dict."""
     run = Path(run)

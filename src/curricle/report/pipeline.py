@@ -18,16 +18,15 @@ import plotly.graph_objects as go
 
 from curricle import atomic
 from curricle.errors import CurricleError
-from curricle.report.finetune import collect_finetune, is_finetune_run, save_finetune_report
+from curricle.report.finetune import collect_finetune, save_finetune_report
+from curricle.report.kind import run_kind
 from curricle.report.kit import Page, Panel, esc, missing_list, nav, render_panels, sections, table, td
 from curricle.report.plots import domain_colors, layout
-from curricle.report.rl import collect_rl, is_rl_run, save_rl_report
+from curricle.report.rl import collect_rl, save_rl_report
 
 SCHEMA = "curricle.pipeline-report/1"
-
-
-def is_pipeline_run(run: Path) -> bool:
-    return (Path(run) / "pipeline.json").is_file()
+#: A stage's own page, by its run kind (pretraining and rft stages have none here).
+STAGE_PAGES = {"finetune": (collect_finetune, save_finetune_report), "rl": (collect_rl, save_rl_report)}
 
 
 def collect_pipeline(run: Path | str) -> dict[str, Any]:
@@ -142,12 +141,11 @@ def save_pipeline_report(pl: dict[str, Any], out: Path | str | None = None, stag
     if stage_reports:
         for s in pl["stages"]:
             d = root / s["stage"]
-            if is_rl_run(d):
-                page = save_rl_report(collect_rl(d))
-            elif is_finetune_run(d):
-                page = save_finetune_report(collect_finetune(d))
-            else:
+            stage_page = STAGE_PAGES.get(run_kind(d))
+            if stage_page is None:
                 continue
+            collect, save = stage_page
+            page = save(collect(d))
             pl["stage_reports"][s["stage"]] = str(page.relative_to(out.parent)) if page.is_relative_to(out.parent) \
                 else str(page)
     atomic.write_text(out, render_pipeline(pl))

@@ -14,7 +14,6 @@ run in progress shows what it has.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from plotly.subplots import make_subplots
 from curricle import atomic
 from curricle.errors import CurricleError
 from curricle.report.data import read_json, read_jsonl
+from curricle.report.kind import run_kind
 from curricle.report.kit import Page, Panel, esc, missing_list, nav, render_panels, run_state, sections, table, td
 from curricle.report.plots import PALETTE, domain_colors, ema, layout, se_band
 
@@ -33,17 +33,9 @@ SCHEMA = "curricle.rl-report/1"
 LOG_ROWS = 200  # the curriculum log's table shows at most this many records, evenly spaced
 
 
-def _first_record(path: Path) -> dict[str, Any]:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.loads(f.readline() or "{}")
-    except (OSError, json.JSONDecodeError):
-        return {}
-
-
 def is_rl_run(run: Path) -> bool:
-    """An RL run's curriculum log starts with a record naming its group size."""
-    return "num_generations" in _first_record(Path(run) / "curriculum_log.jsonl")
+    """Whether ``run`` is an RL run (its run.json; for an older run, its files)."""
+    return run_kind(run) == "rl"
 
 
 def collect_rl(run: Path | str) -> dict[str, Any]:
