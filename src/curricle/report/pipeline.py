@@ -141,7 +141,7 @@ def save_pipeline_report(pl: dict[str, Any], out: Path | str | None = None, stag
     if stage_reports:
         for s in pl["stages"]:
             d = root / s["stage"]
-            stage_page = STAGE_PAGES.get(run_kind(d))
+            stage_page = STAGE_PAGES.get(run_kind(d)) if d.is_dir() else None  # a stage not run yet: no page
             if stage_page is None:
                 continue
             collect, save = stage_page
