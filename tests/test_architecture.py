@@ -269,3 +269,49 @@ def test_no_module_outside_controllers_tests_the_class_of_a_controller():
                 if named & classes:
                     offenders.append(f"{p.relative_to(SRC)}:{node.lineno}: {sorted(named & classes)}")
     assert offenders == []
+
+
+def private_uses(name: str, source: str, package: set[str]) -> list[str]:
+    """Where module ``name`` uses a private (leading-underscore) name of another module of
+    ``package``: ``from m import _x``, or ``m._x`` on a module it imported."""
+    found, aliases = [], {}
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = name.split(".")[: len(name.split(".")) - node.level]
+                base = ".".join(parts + ([base] if base else []))
+            for a in node.names:
+                if f"{base}.{a.name}" in package:
+                    aliases[a.asname or a.name] = f"{base}.{a.name}"
+                elif base in package and base != name and a.name.startswith("_"):
+                    found.append(f"{name}:{node.lineno}: from {base} import {a.name}")
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name in package:
+                    aliases[a.asname or a.name] = a.name
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
+            owner = ast.unparse(node.value)
+            owner = aliases.get(owner, owner)
+            if owner in package and owner != name:
+                found.append(f"{name}:{node.lineno}: {owner}.{node.attr}")
+    return found
+
+
+def test_the_private_name_finder_finds_them():
+    package = {"p.a", "p.b"}
+    assert private_uses("p.a", "from p.b import _x, y", package) == ["p.a:1: from p.b import _x"]
+    assert private_uses("p.a", "from p import b\nb._x()", package) == ["p.a:2: p.b._x"]
+    assert private_uses("p.a", "import p.b as q\nq._y", package) == ["p.a:2: p.b._y"]
+    assert private_uses("p.a", "from . import b\nb._z", package) == ["p.a:2: p.b._z"]
+    assert private_uses("p.a", "from p.b import y\nimport p.b\np.b.y\nself._x\nb.__doc__", package) == []
+
+
+def test_no_report_module_uses_a_private_name_of_another():
+    """The report's pages share the HTML kit (``report/kit.py``) and the plot kit
+    (``report/plots.py``) through public names only."""
+    report = {m for m in MODULES if m.startswith("curricle.report.")}
+    assert {"curricle.report.kit", "curricle.report.plots", "curricle.report.page"} <= report
+    assert [f for m in sorted(report) for f in private_uses(m, MODULES[m].read_text(encoding="utf-8"), report)] == []

@@ -35,6 +35,7 @@ from curricle.finetune.hf import STATE_FILE, train_dataset, use_curriculum
 from curricle.probes.builtin import builtin_tasks
 from curricle.probes.contamination import check_contamination
 from curricle.probes.task import check_unique, load_tasks
+from curricle.runinfo import write_run_info
 from curricle.tasks.load import build_tasks, write_quarantine
 
 log = logging.getLogger(__name__)
@@ -141,6 +142,7 @@ def finetune_run(config: FinetuneConfig, run_dir: Path | str, resume: bool = Fal
     run_dir.mkdir(parents=True, exist_ok=True)
     if _is_main():
         atomic.write_text(run_dir / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+        write_run_info(run_dir, "finetune", config)
     trainer, callback, _ = build_finetune(config, run_dir, max_steps)
     trainer.train(resume_from_checkpoint=str(found[0][1]) if resume else None)
     if trainer.is_world_process_zero():

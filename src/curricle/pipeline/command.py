@@ -38,6 +38,7 @@ from curricle.rft.config import load_rft_config
 from curricle.rl.command import complete_checkpoints as rl_checkpoints
 from curricle.rl.command import rl_run
 from curricle.rl.config import RLConfig
+from curricle.runinfo import write_run_info
 from curricle.tasks.config import ScoringConfig
 from curricle.tasks.load import build_tasks
 from curricle.train.checkpoint import latest_complete
@@ -137,6 +138,7 @@ def score_checkpoint(path: Path, config: PipelineConfig) -> dict[str, Any]:
 def pipeline_run(config: PipelineConfig, run_dir: Path | str) -> dict[str, Any]:
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    write_run_info(run_dir, "pipeline", config)
     model = config.model.path if config.model is not None else None
     stages = []
     for spec in config.stages:

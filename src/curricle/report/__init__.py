@@ -1,8 +1,13 @@
 """The run report: one self-contained HTML page per run, or several runs side by side.
 
 ``curricle report RUN`` -> ``RUN/report.html``; ``curricle compare RUN RUN ... --out F``.
-:mod:`~curricle.report.data` reads a run directory into a dict, :mod:`~curricle.report.figures`
-turns it into plotly figures, :mod:`~curricle.report.page` writes the page.
+The page follows the run's kind, from its ``run.json`` (:mod:`~curricle.report.kind`): a
+pretraining run's (:mod:`~curricle.report.data` reads the run into a dict,
+:mod:`~curricle.report.figures` draws it, :mod:`~curricle.report.page` writes the page, and the
+comparison), a fine-tuning run's (:mod:`~curricle.report.finetune`), an RL run's
+(:mod:`~curricle.report.rl`) or a pipeline's (:mod:`~curricle.report.pipeline`). Each declares its
+panels and draws its own figures with the shared kits: :mod:`~curricle.report.kit` (the page,
+panels, tables, cells) and :mod:`~curricle.report.plots` (colours, layout, axes).
 """
 
 from curricle.report.data import collect_run

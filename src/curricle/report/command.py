@@ -9,10 +9,12 @@ from rich.console import Console
 
 from curricle.emergence.command import load_map_config
 from curricle.report.data import collect_run
-from curricle.report.finetune import collect_finetune, is_finetune_run, save_finetune_report
-from curricle.report.page import run_state, save_report, write_compare
-from curricle.report.pipeline import collect_pipeline, is_pipeline_run, save_pipeline_report
-from curricle.report.rl import collect_rl, is_rl_run, save_rl_report
+from curricle.report.finetune import collect_finetune, save_finetune_report
+from curricle.report.kind import run_kind
+from curricle.report.kit import run_state
+from curricle.report.page import save_report, write_compare
+from curricle.report.pipeline import collect_pipeline, save_pipeline_report
+from curricle.report.rl import collect_rl, save_rl_report
 
 
 def _map_config(path: Path | None):
@@ -21,13 +23,13 @@ def _map_config(path: Path | None):
 
 def report_command(run_dir: Path, out: Path | None = None, probes: Sequence[Path] = (),
                    map_config: Path | None = None, console=None) -> Path:
+    """Write the page of the run's kind (its ``run.json``; for a run without one, its files)."""
     console = console or Console()
-    if is_pipeline_run(Path(run_dir)):
-        return _pipeline_report(Path(run_dir), out, console)
-    if is_rl_run(Path(run_dir)):
-        return _rl_report(Path(run_dir), out, console)
-    if is_finetune_run(Path(run_dir)):
-        return _finetune_report(Path(run_dir), out, console)
+    run_dir = Path(run_dir)
+    return REPORTS[run_kind(run_dir)](run_dir, out, console, probes, map_config)
+
+
+def _pretrain_report(run_dir: Path, out: Path | None, console, probes: Sequence[Path], map_config: Path | None) -> Path:
     run = collect_run(run_dir, probes, _map_config(map_config))
     out = save_report(run, out)
     p = run["progress"]
@@ -47,17 +49,17 @@ def _post_report(what: str, data: dict, out: Path, console, prefix: str, extra: 
     return out
 
 
-def _finetune_report(run_dir: Path, out: Path | None, console) -> Path:
+def _finetune_report(run_dir: Path, out: Path | None, console, *_) -> Path:
     ft = collect_finetune(run_dir)
     return _post_report("fine-tuning run", ft, save_finetune_report(ft, out), console, "ft_")
 
 
-def _rl_report(run_dir: Path, out: Path | None, console) -> Path:
+def _rl_report(run_dir: Path, out: Path | None, console, *_) -> Path:
     rl = collect_rl(run_dir)
     return _post_report("RL run", rl, save_rl_report(rl, out), console, "rl_", f", {len(rl['flags'])} flag(s)")
 
 
-def _pipeline_report(run_dir: Path, out: Path | None, console) -> Path:
+def _pipeline_report(run_dir: Path, out: Path | None, console, *_) -> Path:
     pl = collect_pipeline(run_dir)
     out = save_pipeline_report(pl, out)
     console.print(f"report: {out} ({out.stat().st_size / 1e6:.1f} MB; pipeline of {len(pl['stages'])} stages, "
@@ -65,6 +67,12 @@ def _pipeline_report(run_dir: Path, out: Path | None, console) -> Path:
     for stage, page in pl["stage_reports"].items():
         console.print(f"  stage {stage}: {page}")
     return out
+
+
+#: The page each kind of run gets (:data:`curricle.runinfo.KINDS`); ``probes`` and ``map_config`` are the
+#: pretraining page's.
+REPORTS = {"pretrain": _pretrain_report, "finetune": _finetune_report, "rl": _rl_report,
+           "pipeline": _pipeline_report}
 
 
 def compare_command(run_dirs: Sequence[Path], out: Path, probes: Sequence[Path] = (),

@@ -1,4 +1,6 @@
-"""The report's plots, as plotly figures built from :func:`~curricle.report.data.collect_run`'s dict.
+"""The pretraining run's plots (and a comparison's), as plotly figures built from
+:func:`~curricle.report.data.collect_run`'s dict; the plot kit they share with the other pages
+is :mod:`~curricle.report.plots`.
 
 Each function takes one run's data and returns a ``plotly.graph_objects.Figure`` (or None when
 the run has nothing to show for it). The x axis is tokens wherever the run logged them (steps
@@ -11,35 +13,12 @@ import math
 from typing import Any
 
 import plotly.graph_objects as go
-from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from curricle.jsonable import short_number
+from curricle.report.plots import PALETTE, ema, layout, x_axis
 
-PALETTE = qualitative.D3 + qualitative.Set2 + qualitative.Dark2
-FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
 EVENT_COLORS = {"skip": "#d62728", "rollback": "#7f0000", "resume": "#2ca02c", "reference": "#7f7f7f"}
-
-
-def domain_colors(domains: list[str]) -> dict[str, str]:
-    return {d: PALETTE[i % len(PALETTE)] for i, d in enumerate(sorted(domains))}
-
-
-def _layout(fig: go.Figure, title: str, height: int = 380, **kw) -> go.Figure:
-    kw.setdefault("hovermode", "x unified")
-    fig.update_layout(
-        title={"text": title, "x": 0.01, "font": {"size": 15}}, height=height, template="plotly_white",
-        font={"family": FONT, "size": 12}, margin={"l": 60, "r": 20, "t": 60, "b": 50},
-        legend={"orientation": "h", "y": -0.18, "x": 0}, **kw)
-    return fig
-
-
-def _x(run: dict[str, Any], block: dict[str, Any]) -> tuple[list, str]:
-    """Tokens if every point has them, else steps."""
-    tokens = block.get("tokens") or []
-    if tokens and all(t is not None for t in tokens):
-        return tokens, "tokens"
-    return block["step"], "step"
 
 
 def _phase_lines(fig: go.Figure, run: dict[str, Any], axis: str, cols: int = 1) -> None:
@@ -54,35 +33,22 @@ def _phase_lines(fig: go.Figure, run: dict[str, Any], axis: str, cols: int = 1) 
                           annotation_position="top right", annotation_font={"size": 10, "color": "#555"}, **where)
 
 
-def _ema(values: list[float | None], alpha: float = 0.9) -> list[float | None]:
-    """Exponential moving average over the logged values (a domain absent from a batch has no
-    loss that step: the average holds, the point is left out)."""
-    out, m = [], None
-    for v in values:
-        if v is None:
-            out.append(None)
-            continue
-        m = v if m is None else alpha * m + (1 - alpha) * v
-        out.append(m)
-    return out
-
-
 def losses(run: dict[str, Any], colors: dict[str, str], y_range: list[float] | None = None) -> go.Figure | None:
     s, ev = run["series"], run["eval"]
     if not s["step"]:
         return None
-    x, axis = _x(run, s)
+    x, axis = x_axis(run, s)
     fig = make_subplots(rows=1, cols=2, shared_xaxes=False, horizontal_spacing=0.08,
                         subplot_titles=("training loss (EMA 0.9)", "held-out loss"))
     for d in run["domains"]:
-        fig.add_trace(go.Scatter(x=x, y=_ema(s["loss_by_domain"].get(d, [])), name=d, legendgroup=d,
+        fig.add_trace(go.Scatter(x=x, y=ema(s["loss_by_domain"].get(d, [])), name=d, legendgroup=d,
                                  mode="lines", line={"color": colors[d], "width": 1.5}, connectgaps=True,
                                  hovertemplate=f"{d}: %{{y:.3f}}<extra></extra>"), row=1, col=1)
-    fig.add_trace(go.Scatter(x=x, y=_ema(s["loss"]), name="all (batch)", mode="lines",
+    fig.add_trace(go.Scatter(x=x, y=ema(s["loss"]), name="all (batch)", mode="lines",
                              line={"color": "#222", "width": 2.5}, hovertemplate="all: %{y:.3f}<extra></extra>"),
                   row=1, col=1)
     if ev["step"]:
-        ex, _ = _x(run, ev)
+        ex, _ = x_axis(run, ev)
         for d in run["domains"]:
             fig.add_trace(go.Scatter(x=ex, y=ev["loss_by_domain"].get(d, []), name=d, legendgroup=d,
                                      showlegend=False, mode="lines+markers", marker={"size": 5},
@@ -97,12 +63,12 @@ def losses(run: dict[str, Any], colors: dict[str, str], y_range: list[float] | N
     fig.update_yaxes(title_text="loss (nats/token)", col=1)
     if y_range:
         fig.update_yaxes(range=y_range)
-    return _layout(fig, "Loss per domain", height=420)
+    return layout(fig, "Loss per domain", height=420)
 
 
 def _events_marks(fig: go.Figure, run: dict[str, Any]) -> None:
     """Stability events as markers along the bottom of the training-loss plot."""
-    x_at = dict(zip(run["series"]["step"], _x(run, run["series"])[0]))
+    x_at = dict(zip(run["series"]["step"], x_axis(run, run["series"])[0]))
     by_kind: dict[str, list[dict[str, Any]]] = {}
     for e in run["events"]:
         if e.get("event") in ("skip", "rollback"):
@@ -124,7 +90,7 @@ def mixture(run: dict[str, Any], colors: dict[str, str]) -> go.Figure | None:
     s = run["series"]
     if not s["step"] or not any(any(v for v in w if v) for w in s["weights"].values()):
         return None
-    x, axis = _x(run, s)
+    x, axis = x_axis(run, s)
     fig = go.Figure()
     for d in run["domains"]:
         fig.add_trace(go.Scatter(x=x, y=s["weights"].get(d, []), name=d, stackgroup="w", mode="lines",
@@ -142,14 +108,14 @@ def mixture(run: dict[str, Any], colors: dict[str, str]) -> go.Figure | None:
     _phase_lines(fig, run, axis)
     fig.update_xaxes(title_text=axis)
     fig.update_yaxes(title_text="share of tokens", range=[0, 1.06])
-    return _layout(fig, "Mixture weights", height=380)
+    return layout(fig, "Mixture weights", height=380)
 
 
 def schedules(run: dict[str, Any]) -> go.Figure | None:
     s = run["series"]
     if not s["step"]:
         return None
-    x, axis = _x(run, s)
+    x, axis = x_axis(run, s)
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1, subplot_titles=("learning rate", "sequence length"))
     fig.add_trace(go.Scatter(x=x, y=s["lr"], name="lr", mode="lines", line={"color": "#1f77b4"},
                              hovertemplate="lr %{y:.3g}<extra></extra>"), row=1, col=1)
@@ -158,7 +124,7 @@ def schedules(run: dict[str, Any]) -> go.Figure | None:
     _phase_lines(fig, run, axis, cols=2)
     fig.update_xaxes(title_text=axis)
     fig.update_layout(showlegend=False)
-    return _layout(fig, "Schedules", height=300)
+    return layout(fig, "Schedules", height=300)
 
 
 def skill_map(run: dict[str, Any]) -> go.Figure | None:
@@ -227,7 +193,7 @@ def skill_map(run: dict[str, Any]) -> go.Figure | None:
     fig.update_xaxes(title_text="checkpoint: step" + (" / tokens" if use_tokens else ""), tickmode="array",
                      tickvals=shown, ticktext=ticks, tickangle=0, showgrid=False)
     fig.update_yaxes(autorange="reversed", showgrid=False)
-    out = _layout(fig, "Probe score per checkpoint, skills in emergence order",
+    out = layout(fig, "Probe score per checkpoint, skills in emergence order",
                   height=max(320, 140 + 24 * len(order)), hovermode="closest")
     out.update_layout(legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right", "yanchor": "bottom"},
                       margin={"b": 80})
@@ -272,7 +238,7 @@ def funnel(run: dict[str, Any]) -> go.Figure | None:
                       row=1, col=col)
     fig.update_layout(barmode="stack")
     fig.update_yaxes(autorange="reversed")
-    return _layout(fig, "What each step kept and dropped, summed over domains",
+    return layout(fig, "What each step kept and dropped, summed over domains",
                    height=max(260, 120 + 30 * len(steps)), hovermode="closest")
 
 
@@ -307,7 +273,7 @@ def mean_eval(runs: list[dict[str, Any]]) -> go.Figure | None:
         if not ev["step"]:
             continue
         any_data = True
-        x, axis = _x(run, ev)
+        x, axis = x_axis(run, ev)
         per = [[ev["loss_by_domain"][d][j] for d in run["domains"] if ev["loss_by_domain"][d][j] is not None]
                for j in range(len(ev["step"]))]
         mean = [sum(v) / len(v) if v else None for v in per]
@@ -318,178 +284,7 @@ def mean_eval(runs: list[dict[str, Any]]) -> go.Figure | None:
                                      mode="lines+markers", line={"color": color},
                                      hovertemplate=f"{run['label']}: %{{y:.4f}}<extra></extra>"), row=1, col=col)
         fig.update_xaxes(title_text=axis)
-    return _layout(fig, "Held-out loss, all runs", height=400) if any_data else None
+    return layout(fig, "Held-out loss, all runs", height=400) if any_data else None
 
 
-__all__ = ["losses", "mixture", "schedules", "skill_map", "funnel", "mean_eval", "domain_colors"]
-
-
-# -- fine-tuning runs ----------------------------------------------------------------------
-
-def _se_band(x: list, y: list, se: list, color: str, group: str) -> go.Scatter:
-    """The ±1 standard-error band around ``y`` (points without a value or an error are gaps)."""
-    lo = [v - e if v is not None and e is not None else None for v, e in zip(y, se)]
-    hi = [v + e if v is not None and e is not None else None for v, e in zip(y, se)]
-    return go.Scatter(x=x + x[::-1], y=hi + lo[::-1], fill="toself", fillcolor=color, opacity=0.12,
-                      line={"width": 0}, hoverinfo="skip", showlegend=False, legendgroup=group)
-
-
-def _stage_marks(fig: go.Figure, ft: dict[str, Any], x_of) -> None:
-    """Stage boundaries (dashed, named) and revisits (dotted) from the curriculum log."""
-    for e in ft["log"]:
-        kind = e.get("event")
-        if kind == "stage":
-            fig.add_vline(x=x_of(e["effective_from_step"] - 1), line={"dash": "dash", "color": "#888", "width": 1},
-                          annotation_text=f"{e['to']} ({e['reason']})", annotation_position="top right",
-                          annotation_font={"size": 10, "color": "#555"})
-        elif kind in ("revisit", "recovered"):
-            fig.add_vline(x=x_of(e["step"]), line={"dash": "dot", "color": "#d62728" if kind == "revisit"
-                                                   else "#2ca02c", "width": 1})
-
-
-def finetune_tasks(ft: dict[str, Any], colors: dict[str, str]) -> go.Figure | None:
-    """Each task's held-out score (its discrete metric, with a ±1 standard-error band) over
-    training examples; stage changes, revisits and milestones marked."""
-    ev = ft["eval"]
-    if not ev["step"]:
-        return None
-    x = ev["examples"]
-    step_to_x = dict(zip(ev["step"], x))
-    per_step = ft["examples_per_step"] or 1
-
-    def x_of(step: int):
-        return step_to_x.get(step, step * per_step)
-
-    fig = go.Figure()
-    for task in ft["tasks"]:
-        y, color = ev["score"][task], colors[task]
-        fig.add_trace(_se_band(x, y, ev["se"][task], color, task))
-        dash = "dot" if task in ft["eval_only"] else "solid"
-        fig.add_trace(go.Scatter(x=x, y=y, name=f"{task} ({ft['metrics'][task]})", mode="lines+markers",
-                                 line={"color": color, "dash": dash}, marker={"size": 4}, legendgroup=task))
-    for e in ft["log"]:
-        if e.get("event") == "stage" and e.get("reason") == "milestone" or e.get("event") == "milestone":
-            for task, v in (e.get("values") or {}).items():
-                fig.add_trace(go.Scatter(x=[x_of(e["step"])], y=[v], mode="markers", showlegend=False,
-                                         marker={"symbol": "star", "size": 12, "color": colors.get(task, "#000")},
-                                         hovertext=f"milestone: {task} {v:.3f} >= {e['at_least']}"))
-    _stage_marks(fig, ft, x_of)
-    return _layout(fig, "Held-out score per task (band: ±1 s.e.; ★ milestone; dotted: revisit / recovered)",
-                   height=440, xaxis_title="training examples", yaxis_title="score")
-
-
-def finetune_loss(ft: dict[str, Any]) -> go.Figure | None:
-    tr = ft["train"]
-    if not tr["step"]:
-        return None
-    fig = go.Figure(go.Scatter(x=tr["examples"], y=tr["loss"], name="training loss (completions)",
-                               mode="lines", line={"color": PALETTE[0]}))
-    step_to_x = dict(zip(tr["step"], tr["examples"]))
-    _stage_marks(fig, ft, lambda s: step_to_x.get(s, s * (ft["examples_per_step"] or 1)))
-    return _layout(fig, "Training loss", height=300, xaxis_title="training examples", yaxis_title="nats / token")
-
-
-def forgetting_heatmap(ft: dict[str, Any]) -> go.Figure | None:
-    """``R[stage, task]`` (rows: the baseline, then each stage's end) as a heatmap, values written in."""
-    f = ft.get("forgetting")
-    if not f or not f.get("R"):
-        return None
-    rows = [list(r) for r in f["R"]]
-    names = [f"after {s} (step {st})" for s, st in zip(f["stages"], f["steps"])]
-    if f.get("baseline") is not None:
-        rows.insert(0, list(f["baseline"]))
-        names.insert(0, "before fine-tuning")
-    text = [["" if v is None or v != v else f"{v:.2f}" for v in r] for r in rows]
-    fig = go.Figure(go.Heatmap(z=rows, x=f["tasks"], y=names, text=text, texttemplate="%{text}", zmin=0, zmax=1,
-                               colorscale="Blues", colorbar={"title": "score"}, hoverongaps=False))
-    fig.update_yaxes(autorange="reversed")
-    return _layout(fig, "Forgetting matrix R[stage, task]", height=140 + 48 * len(rows), hovermode="closest")
-
-
-def _flag_marks(fig: go.Figure, rl: dict[str, Any], cols: int = 1) -> None:
-    """A dotted red line at each flag, at the rollouts of its step."""
-    at = dict(zip(rl["series"]["step"], rl["series"]["rollouts"]))
-    at.update(zip(rl["eval"]["step"], rl["eval"]["rollouts"]))
-    for f in rl["flags"]:
-        x = at.get(f["step"])
-        if x is None:
-            continue
-        for c in range(1, cols + 1):
-            fig.add_vline(x=x, line={"dash": "dot", "color": "#d62728", "width": 1}, annotation_text=f["event"],
-                          annotation_position="top left", annotation_font={"size": 10, "color": "#d62728"},
-                          row=1, col=c)
-
-
-def rl_progress(rl: dict[str, Any], colors: dict[str, str]) -> go.Figure | None:
-    """Left: training reward (EMA) and the share of zero-variance groups; right: each task's
-    test exact match (±1 s.e.) and their mean, over rollouts; flags marked."""
-    s, ev = rl["series"], rl["eval"]
-    if not s["step"] and not ev["step"]:
-        return None
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08,
-                        subplot_titles=("training reward and zero-variance groups (EMA 0.9)",
-                                        "held-out: test exact match"))
-    fig.add_trace(go.Scatter(x=s["rollouts"], y=_ema(s["reward"]), name="reward", mode="lines",
-                             line={"color": PALETTE[0]}), row=1, col=1)
-    fig.add_trace(go.Scatter(x=s["rollouts"], y=_ema(s["zero_variance"]), name="zero-variance share", mode="lines",
-                             line={"color": "#7f7f7f", "dash": "dash"}), row=1, col=1)
-    x = ev["rollouts"]
-    for task in rl["tasks"]:
-        y, color = ev["score"][task], colors[task]
-        fig.add_trace(_se_band(x, y, ev["se"][task], color, task), row=1, col=2)
-        fig.add_trace(go.Scatter(x=x, y=y, name=task, mode="lines+markers", line={"color": color},
-                                 marker={"size": 4}, legendgroup=task), row=1, col=2)
-    fig.add_trace(go.Scatter(x=x, y=ev["mean"], name="mean over tasks", mode="lines",
-                             line={"color": "#000", "width": 2, "dash": "dot"}), row=1, col=2)
-    _flag_marks(fig, rl, cols=2)
-    fig.update_xaxes(title_text="rollouts (completions generated)")
-    fig.update_yaxes(range=[-0.02, 1.02])
-    return _layout(fig, f"RL with the {rl['curriculum']} curriculum", height=420)
-
-
-def rl_sampling(rl: dict[str, Any]) -> go.Figure | None:
-    """Left: the drawn prompts' mean difficulty (0-100 rank scale) per step, with the target of
-    ``target-difficulty``; right: each category's share of the drawn prompts (EMA)."""
-    s = rl["series"]
-    if not s["step"]:
-        return None
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08,
-                        subplot_titles=("drawn difficulty (0-100: rank among all prompts)",
-                                        "drawn prompts by category (share, EMA 0.9)"))
-    fig.add_trace(go.Scatter(x=s["rollouts"], y=s["difficulty"], name="mean drawn difficulty", mode="lines",
-                             line={"color": PALETTE[1], "width": 1}, opacity=0.5), row=1, col=1)
-    fig.add_trace(go.Scatter(x=s["rollouts"], y=_ema(s["difficulty"]), name="mean drawn difficulty (EMA)",
-                             mode="lines", line={"color": PALETTE[1], "width": 2}), row=1, col=1)
-    if rl["targets"]:
-        at = dict(zip(s["step"], s["rollouts"]))
-        pts = [(at[st + 1], t) for st, t in rl["targets"] if st + 1 in at]
-        fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], name="target T", mode="lines",
-                                 line={"color": "#000", "width": 1, "shape": "hv"}, opacity=0.6), row=1, col=1)
-    colors = domain_colors(rl["categories"])
-    totals = [sum(s["drawn"][c][i] for c in rl["categories"]) for i in range(len(s["step"]))]
-    for c in rl["categories"]:
-        share = [n / t if t else None for n, t in zip(s["drawn"][c], totals)]
-        fig.add_trace(go.Scatter(x=s["rollouts"], y=_ema(share), name=c, mode="lines", stackgroup="drawn",
-                                 line={"color": colors[c], "width": 0.5}), row=1, col=2)
-    fig.update_xaxes(title_text="rollouts (completions generated)")
-    return _layout(fig, "What the curriculum drew", height=400)
-
-
-def pipeline_scores(pl: dict[str, Any], colors: dict[str, str]) -> go.Figure | None:
-    """Each checkpoint's test score per task (bars), its mean and the probes' mean (lines)."""
-    rows = pl["table"]
-    if not rows:
-        return None
-    names = [r["stage"] for r in rows]
-    fig = go.Figure()
-    for task in pl["tasks"]:
-        fig.add_trace(go.Bar(x=names, y=[r["test"].get(task) for r in rows], name=task,
-                             marker={"color": colors[task]}))
-    fig.add_trace(go.Scatter(x=names, y=[r["mean"] for r in rows], name="mean", mode="lines+markers",
-                             line={"color": "#000", "width": 2}))
-    if any(r.get("probe_mean") is not None for r in rows):
-        fig.add_trace(go.Scatter(x=names, y=[r.get("probe_mean") for r in rows], name="probes (regression check)",
-                                 mode="lines+markers", line={"color": "#7f7f7f", "dash": "dash"}))
-    fig.update_layout(barmode="group")
-    return _layout(fig, "Test exact match per task, at each stage's chosen checkpoint", height=420,
-                   xaxis_title="stage", yaxis_title="score", yaxis_range=[0, 1.02], hovermode="closest")
+__all__ = ["losses", "mixture", "schedules", "skill_map", "funnel", "funnel_steps", "funnel_totals", "mean_eval"]

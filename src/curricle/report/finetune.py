@@ -16,20 +16,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import plotly.graph_objects as go
+
 from curricle import atomic
 from curricle.errors import CurricleError
-from curricle.report import figures
 from curricle.report.data import read_json, read_jsonl
-from curricle.report.page import _e, _missing, _num, _Page, _section, _table, _td, run_state
+from curricle.report.kit import Page, Panel, esc, missing_list, nav, num, render_panels, run_state, sections, table, td
+from curricle.report.plots import PALETTE, domain_colors, layout, se_band
 
 SCHEMA = "curricle.finetune-report/1"
-PANELS = ("ft_curves", "ft_forgetting", "ft_log", "ft_checkpoints")
-TITLES = {"ft_curves": "Held-out scores", "ft_forgetting": "Forgetting matrix", "ft_log": "Curriculum log",
-          "ft_checkpoints": "Checkpoints"}
-
-
-def is_finetune_run(run: Path) -> bool:
-    return (Path(run) / "curriculum_log.jsonl").is_file()
 
 
 def collect_finetune(run: Path | str) -> dict[str, Any]:
@@ -129,7 +124,7 @@ def _log_rows(ft: dict[str, Any]) -> list[str]:
             what = f"{e['task']}: {e['score']:.3f} (at its stage's end {e['reference']:.3f})"
         else:
             what = json.dumps({k: v for k, v in e.items() if k not in ("event", "step")})
-        out.append(f"<tr>{_td(e.get('step'))}{_td(kind, 'text')}{_td(what, 'text')}</tr>")
+        out.append(f"<tr>{td(e.get('step'))}{td(kind, 'text')}{td(what, 'text')}</tr>")
     return out
 
 
@@ -138,52 +133,152 @@ def _checkpoint_rows(ft: dict[str, Any]) -> tuple[list[str], list[str]]:
     rows = []
     for r in ft["checkpoints"]:
         cls = ' class="best"' if r["step"] == ft["best_checkpoint"] else ""
-        cells = [_td(r["step"]), _td(r["examples"]), _td(r["stage"] or "", "text"), _td(r["on_disk"]),
-                 _td(r["mean"], digits=3), _td(r["worst"], digits=3), _td(r["forgetting"], digits=3)]
-        cells += [_td(r["scores"].get(t), digits=3) for t in ft["tasks"]]
+        cells = [td(r["step"]), td(r["examples"]), td(r["stage"] or "", "text"), td(r["on_disk"]),
+                 td(r["mean"], digits=3), td(r["worst"], digits=3), td(r["forgetting"], digits=3)]
+        cells += [td(r["scores"].get(t), digits=3) for t in ft["tasks"]]
         rows.append(f'<tr data-step="{r["step"]}"{cls}>{"".join(cells)}</tr>')
     return head, rows
 
 
 def _stats(ft: dict[str, Any]) -> str:
     f = ft["forgetting"] or {}
-    parts = [f"{k} {_num(f.get(key), 3)}" for k, key in (("ACC", "acc"), ("BWT", "bwt"), ("FWT", "fwt"),
+    parts = [f"{k} {num(f.get(key), 3)}" for k, key in (("ACC", "acc"), ("BWT", "bwt"), ("FWT", "fwt"),
                                                           ("mean forgetting", "mean_forgetting"))]
     per = ", ".join(f"{t} {v:.3f}" for t, v in (f.get("forgetting") or {}).items())
     change = ", ".join(f"{t} {v:+.3f}" for t, v in (f.get("change_from_baseline") or {}).items())
     note = (f"{'Final' if f.get('final') else 'So far (finished stages only)'}: " + " · ".join(parts)
             + (f". Forgetting per task (best earlier score minus final): {per}" if per else "")
             + (f". Tasks no stage trains, change from before fine-tuning: {change}" if change else "") + ".")
-    return f'<p class="note" data-stats="{_e(json.dumps({k: f.get(k) for k in ("acc", "bwt", "fwt")}))}">{_e(note)}</p>'
+    return f'<p class="note" data-stats="{esc(json.dumps({k: f.get(k) for k in ("acc", "bwt", "fwt")}))}">{esc(note)}</p>'
+
+
+# -- figures -------------------------------------------------------------------------------
+
+def _stage_marks(fig: go.Figure, ft: dict[str, Any], x_of) -> None:
+    """Stage boundaries (dashed, named) and revisits (dotted) from the curriculum log."""
+    for e in ft["log"]:
+        kind = e.get("event")
+        if kind == "stage":
+            fig.add_vline(x=x_of(e["effective_from_step"] - 1), line={"dash": "dash", "color": "#888", "width": 1},
+                          annotation_text=f"{e['to']} ({e['reason']})", annotation_position="top right",
+                          annotation_font={"size": 10, "color": "#555"})
+        elif kind in ("revisit", "recovered"):
+            fig.add_vline(x=x_of(e["step"]), line={"dash": "dot", "color": "#d62728" if kind == "revisit"
+                                                   else "#2ca02c", "width": 1})
+
+
+def finetune_tasks(ft: dict[str, Any], colors: dict[str, str]) -> go.Figure | None:
+    """Each task's held-out score (its discrete metric, with a ±1 standard-error band) over
+    training examples; stage changes, revisits and milestones marked."""
+    ev = ft["eval"]
+    if not ev["step"]:
+        return None
+    x = ev["examples"]
+    step_to_x = dict(zip(ev["step"], x))
+    per_step = ft["examples_per_step"] or 1
+
+    def x_of(step: int):
+        return step_to_x.get(step, step * per_step)
+
+    fig = go.Figure()
+    for task in ft["tasks"]:
+        y, color = ev["score"][task], colors[task]
+        fig.add_trace(se_band(x, y, ev["se"][task], color, task))
+        dash = "dot" if task in ft["eval_only"] else "solid"
+        fig.add_trace(go.Scatter(x=x, y=y, name=f"{task} ({ft['metrics'][task]})", mode="lines+markers",
+                                 line={"color": color, "dash": dash}, marker={"size": 4}, legendgroup=task))
+    for e in ft["log"]:
+        if e.get("event") == "stage" and e.get("reason") == "milestone" or e.get("event") == "milestone":
+            for task, v in (e.get("values") or {}).items():
+                fig.add_trace(go.Scatter(x=[x_of(e["step"])], y=[v], mode="markers", showlegend=False,
+                                         marker={"symbol": "star", "size": 12, "color": colors.get(task, "#000")},
+                                         hovertext=f"milestone: {task} {v:.3f} >= {e['at_least']}"))
+    _stage_marks(fig, ft, x_of)
+    return layout(fig, "Held-out score per task (band: ±1 s.e.; ★ milestone; dotted: revisit / recovered)",
+                   height=440, xaxis_title="training examples", yaxis_title="score")
+
+
+def finetune_loss(ft: dict[str, Any]) -> go.Figure | None:
+    tr = ft["train"]
+    if not tr["step"]:
+        return None
+    fig = go.Figure(go.Scatter(x=tr["examples"], y=tr["loss"], name="training loss (completions)",
+                               mode="lines", line={"color": PALETTE[0]}))
+    step_to_x = dict(zip(tr["step"], tr["examples"]))
+    _stage_marks(fig, ft, lambda s: step_to_x.get(s, s * (ft["examples_per_step"] or 1)))
+    return layout(fig, "Training loss", height=300, xaxis_title="training examples", yaxis_title="nats / token")
+
+
+def forgetting_heatmap(ft: dict[str, Any]) -> go.Figure | None:
+    """``R[stage, task]`` (rows: the baseline, then each stage's end) as a heatmap, values written in."""
+    f = ft.get("forgetting")
+    if not f or not f.get("R"):
+        return None
+    rows = [list(r) for r in f["R"]]
+    names = [f"after {s} (step {st})" for s, st in zip(f["stages"], f["steps"])]
+    if f.get("baseline") is not None:
+        rows.insert(0, list(f["baseline"]))
+        names.insert(0, "before fine-tuning")
+    text = [["" if v is None or v != v else f"{v:.2f}" for v in r] for r in rows]
+    fig = go.Figure(go.Heatmap(z=rows, x=f["tasks"], y=names, text=text, texttemplate="%{text}", zmin=0, zmax=1,
+                               colorscale="Blues", colorbar={"title": "score"}, hoverongaps=False))
+    fig.update_yaxes(autorange="reversed")
+    return layout(fig, "Forgetting matrix R[stage, task]", height=140 + 48 * len(rows), hovermode="closest")
+
+
+# -- panels --------------------------------------------------------------------------------
+
+def _curves(page: Page, ft: dict[str, Any], colors: dict[str, str]) -> str | None:
+    if not ft["eval"]["step"]:
+        return None
+    return page.fig(finetune_tasks(ft, colors), "ft-tasks") + page.fig(finetune_loss(ft), "ft-loss")
+
+
+def _forgetting(page: Page, ft: dict[str, Any], colors: dict[str, str]) -> str | None:
+    if not ft["forgetting"]:
+        return None
+    return page.fig(forgetting_heatmap(ft), "ft-forgetting") + _stats(ft)
+
+
+def _log(page: Page, ft: dict[str, Any], colors: dict[str, str]) -> str | None:
+    if not ft["log"]:
+        return None
+    return table(["step", "event", "what, and the signal that caused it"], _log_rows(ft), sortable=False,
+                 text=(1, 2))
+
+
+def _checkpoints(page: Page, ft: dict[str, Any], colors: dict[str, str]) -> str | None:
+    if not ft["checkpoints"]:
+        return None
+    head, rows = _checkpoint_rows(ft)
+    best = ft["best_checkpoint"]
+    note = (f"One row per evaluation; highlighted: step {best:,}, the best mean held-out score over the trained "
+            f"tasks{' among checkpoints on disk' if any(r['on_disk'] for r in ft['checkpoints']) else ''}. "
+            "Forgetting: mean over trained tasks of the best earlier score minus this one." if best is not None
+            else "")
+    return f'<p class="note">{esc(note)}</p>' + table(head, rows, text=(2,))
+
+
+#: The fine-tuning run's panels, in page order.
+FINETUNE_PANELS = (
+    Panel("ft_curves", "Held-out scores", _curves),
+    Panel("ft_forgetting", "Forgetting matrix", _forgetting),
+    Panel("ft_log", "Curriculum log", _log),
+    Panel("ft_checkpoints", "Checkpoints", _checkpoints),
+)
+PANELS = tuple(p.name for p in FINETUNE_PANELS)
 
 
 def render_finetune(ft: dict[str, Any]) -> str:
-    page = _Page()
-    colors = figures.domain_colors(ft["tasks"])
-    panels: dict[str, str] = {}
-    if ft["eval"]["step"]:
-        panels["ft_curves"] = page.fig(figures.finetune_tasks(ft, colors), "ft-tasks") + \
-            page.fig(figures.finetune_loss(ft), "ft-loss")
-    if ft["forgetting"]:
-        panels["ft_forgetting"] = page.fig(figures.forgetting_heatmap(ft), "ft-forgetting") + _stats(ft)
-    if ft["log"]:
-        panels["ft_log"] = _table(["step", "event", "what, and the signal that caused it"], _log_rows(ft),
-                                  sortable=False, text=(1, 2))
-    if ft["checkpoints"]:
-        head, rows = _checkpoint_rows(ft)
-        best = ft["best_checkpoint"]
-        note = (f"One row per evaluation; highlighted: step {best:,}, the best mean held-out score over the trained "
-                f"tasks{' among checkpoints on disk' if any(r['on_disk'] for r in ft['checkpoints']) else ''}. "
-                "Forgetting: mean over trained tasks of the best earlier score minus this one." if best is not None
-                else "")
-        panels["ft_checkpoints"] = f'<p class="note">{_e(note)}</p>' + _table(head, rows, text=(2,))
-    body = "".join(_section(p, panels[p], TITLES[p]) for p in PANELS if p in panels)
+    page = Page()
+    panels = render_panels(page, FINETUNE_PANELS, ft, domain_colors(ft["tasks"]))
     p = ft["progress"]
     state = run_state(p)
-    header = (f"<h1>curricle fine-tuning: {_e(ft['name'])}</h1><div class=\"meta\"><code>{_e(ft['path'])}</code> · "
-              f"{len(ft['tasks'])} tasks ({len(ft['eval_only'])} evaluation-only) · {_e(state)} · report written "
-              f"{_e(ft['generated'])}</div>{_missing(ft)}")
-    return page.html(f"curricle: {ft['name']}", header, [p for p in PANELS if p in panels], body, ft, TITLES)
+    header = (f"<h1>curricle fine-tuning: {esc(ft['name'])}</h1><div class=\"meta\"><code>{esc(ft['path'])}</code> · "
+              f"{len(ft['tasks'])} tasks ({len(ft['eval_only'])} evaluation-only) · {esc(state)} · report written "
+              f"{esc(ft['generated'])}</div>{missing_list(ft)}")
+    return page.html(f"curricle: {ft['name']}", header, nav(FINETUNE_PANELS, panels), sections(FINETUNE_PANELS, panels),
+                     ft)
 
 
 def save_finetune_report(ft: dict[str, Any], out: Path | str | None = None) -> Path:

@@ -14,20 +14,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import plotly.graph_objects as go
+
 from curricle import atomic
 from curricle.errors import CurricleError
-from curricle.report import figures
-from curricle.report.finetune import collect_finetune, is_finetune_run, save_finetune_report
-from curricle.report.page import _e, _missing, _Page, _section, _table, _td
-from curricle.report.rl import collect_rl, is_rl_run, save_rl_report
+from curricle.report.finetune import collect_finetune, save_finetune_report
+from curricle.report.kind import run_kind
+from curricle.report.kit import Page, Panel, esc, missing_list, nav, render_panels, sections, table, td
+from curricle.report.plots import domain_colors, layout
+from curricle.report.rl import collect_rl, save_rl_report
 
 SCHEMA = "curricle.pipeline-report/1"
-PANELS = ("pl_scores", "pl_table", "pl_stages")
-TITLES = {"pl_scores": "Scores per stage", "pl_table": "Checkpoint table", "pl_stages": "Stages"}
-
-
-def is_pipeline_run(run: Path) -> bool:
-    return (Path(run) / "pipeline.json").is_file()
+#: A stage's own page, by its run kind (pretraining and rft stages have none here).
+STAGE_PAGES = {"finetune": (collect_finetune, save_finetune_report), "rl": (collect_rl, save_rl_report)}
 
 
 def collect_pipeline(run: Path | str) -> dict[str, Any]:
@@ -51,11 +50,11 @@ def _table_rows(pl: dict[str, Any]) -> tuple[list[str], list[str]]:
     rows = []
     for r in pl["table"]:
         cls = ' class="best"' if r["stage"] == pl["best"] else ""
-        cells = [_td(r["stage"], "text"), *[_td(r["test"].get(t), digits=3) for t in pl["tasks"]],
-                 _td(r["mean"], digits=3), _td(r["worst"], digits=3), _td(r["length"], digits=2),
-                 *[_td((r.get("probes") or {}).get(p), digits=3) for p in pl["probes"]],
-                 _td(r.get("probe_mean"), digits=3), _td(r.get("probe_change"), digits=3), _td(r["tokens"]),
-                 _td(r["checkpoint"], "text")]
+        cells = [td(r["stage"], "text"), *[td(r["test"].get(t), digits=3) for t in pl["tasks"]],
+                 td(r["mean"], digits=3), td(r["worst"], digits=3), td(r["length"], digits=2),
+                 *[td((r.get("probes") or {}).get(p), digits=3) for p in pl["probes"]],
+                 td(r.get("probe_mean"), digits=3), td(r.get("probe_change"), digits=3), td(r["tokens"]),
+                 td(r["checkpoint"], "text")]
         rows.append(f"<tr{cls}>{''.join(cells)}</tr>")
     return head, rows
 
@@ -64,31 +63,74 @@ def _stage_rows(pl: dict[str, Any]) -> list[str]:
     out = []
     for s in pl["stages"]:
         link = pl["stage_reports"].get(s["stage"])
-        name = f'<a href="{_e(link)}">{_e(s["stage"])}</a>' if link else _e(s["stage"])
+        name = f'<a href="{esc(link)}">{esc(s["stage"])}</a>' if link else esc(s["stage"])
         chosen = s["chosen"] + (f" (step {s['step']:,}, rule {s['rule']})" if s.get("step") is not None else "")
-        out.append(f'<tr><td data-v="{_e(s["stage"])}" class="text">{name}</td>{_td(s["kind"], "text")}'
-                   f'{_td(s.get("from") or "", "text")}{_td(chosen, "text")}{_td(s.get("tokens"))}</tr>')
+        out.append(f'<tr><td data-v="{esc(s["stage"])}" class="text">{name}</td>{td(s["kind"], "text")}'
+                   f'{td(s.get("from") or "", "text")}{td(chosen, "text")}{td(s.get("tokens"))}</tr>')
     return out
 
 
+# -- figures -------------------------------------------------------------------------------
+
+def pipeline_scores(pl: dict[str, Any], colors: dict[str, str]) -> go.Figure | None:
+    """Each checkpoint's test score per task (bars), its mean and the probes' mean (lines)."""
+    rows = pl["table"]
+    if not rows:
+        return None
+    names = [r["stage"] for r in rows]
+    fig = go.Figure()
+    for task in pl["tasks"]:
+        fig.add_trace(go.Bar(x=names, y=[r["test"].get(task) for r in rows], name=task,
+                             marker={"color": colors[task]}))
+    fig.add_trace(go.Scatter(x=names, y=[r["mean"] for r in rows], name="mean", mode="lines+markers",
+                             line={"color": "#000", "width": 2}))
+    if any(r.get("probe_mean") is not None for r in rows):
+        fig.add_trace(go.Scatter(x=names, y=[r.get("probe_mean") for r in rows], name="probes (regression check)",
+                                 mode="lines+markers", line={"color": "#7f7f7f", "dash": "dash"}))
+    fig.update_layout(barmode="group")
+    return layout(fig, "Test exact match per task, at each stage's chosen checkpoint", height=420,
+                   xaxis_title="stage", yaxis_title="score", yaxis_range=[0, 1.02], hovermode="closest")
+
+
+# -- panels --------------------------------------------------------------------------------
+
+def _scores(page: Page, pl: dict[str, Any], colors: dict[str, str]) -> str | None:
+    return page.fig(pipeline_scores(pl, colors), "pl-scores") if pl["table"] else None
+
+
+def _checkpoints(page: Page, pl: dict[str, Any], colors: dict[str, str]) -> str | None:
+    if not pl["table"]:
+        return None
+    head, rows = _table_rows(pl)
+    return (f'<p class="note">Highlighted: <b>{esc(pl["best"])}</b>, by the rule: {esc(pl["rule"])}. '
+            "The release is a choice among these checkpoints, not the last one.</p>"
+            + table(head, rows, text=(0, len(head) - 1)))
+
+
+def _stages(page: Page, pl: dict[str, Any], colors: dict[str, str]) -> str | None:
+    if not pl["stages"]:
+        return None
+    return table(["stage", "kind", "from", "chosen checkpoint", "tokens"], _stage_rows(pl), sortable=False,
+                 text=(0, 1, 2, 3))
+
+
+#: The pipeline's panels, in page order.
+PIPELINE_PANELS = (
+    Panel("pl_scores", "Scores per stage", _scores),
+    Panel("pl_table", "Checkpoint table", _checkpoints),
+    Panel("pl_stages", "Stages", _stages),
+)
+PANELS = tuple(p.name for p in PIPELINE_PANELS)
+
+
 def render_pipeline(pl: dict[str, Any]) -> str:
-    page = _Page()
-    colors = figures.domain_colors(pl["tasks"])
-    panels: dict[str, str] = {}
-    if pl["table"]:
-        panels["pl_scores"] = page.fig(figures.pipeline_scores(pl, colors), "pl-scores")
-        head, rows = _table_rows(pl)
-        panels["pl_table"] = (f'<p class="note">Highlighted: <b>{_e(pl["best"])}</b>, by the rule: {_e(pl["rule"])}. '
-                              "The release is a choice among these checkpoints, not the last one.</p>"
-                              + _table(head, rows, text=(0, len(head) - 1)))
-    if pl["stages"]:
-        panels["pl_stages"] = _table(["stage", "kind", "from", "chosen checkpoint", "tokens"], _stage_rows(pl),
-                                     sortable=False, text=(0, 1, 2, 3))
-    body = "".join(_section(p, panels[p], TITLES[p]) for p in PANELS if p in panels)
-    header = (f"<h1>curricle pipeline: {_e(pl['name'])}</h1><div class=\"meta\"><code>{_e(pl['path'])}</code> · "
-              f"{len(pl['stages'])} stages · best: {_e(pl['best'])} · report written {_e(pl['generated'])}</div>"
-              f"{_missing(pl)}")
-    return page.html(f"curricle: {pl['name']}", header, [p for p in PANELS if p in panels], body, pl, TITLES)
+    page = Page()
+    panels = render_panels(page, PIPELINE_PANELS, pl, domain_colors(pl["tasks"]))
+    header = (f"<h1>curricle pipeline: {esc(pl['name'])}</h1><div class=\"meta\"><code>{esc(pl['path'])}</code> · "
+              f"{len(pl['stages'])} stages · best: {esc(pl['best'])} · report written {esc(pl['generated'])}</div>"
+              f"{missing_list(pl)}")
+    return page.html(f"curricle: {pl['name']}", header, nav(PIPELINE_PANELS, panels),
+                     sections(PIPELINE_PANELS, panels), pl)
 
 
 def save_pipeline_report(pl: dict[str, Any], out: Path | str | None = None, stage_reports: bool = True) -> Path:
@@ -99,12 +141,11 @@ def save_pipeline_report(pl: dict[str, Any], out: Path | str | None = None, stag
     if stage_reports:
         for s in pl["stages"]:
             d = root / s["stage"]
-            if is_rl_run(d):
-                page = save_rl_report(collect_rl(d))
-            elif is_finetune_run(d):
-                page = save_finetune_report(collect_finetune(d))
-            else:
+            stage_page = STAGE_PAGES.get(run_kind(d)) if d.is_dir() else None  # a stage not run yet: no page
+            if stage_page is None:
                 continue
+            collect, save = stage_page
+            page = save(collect(d))
             pl["stage_reports"][s["stage"]] = str(page.relative_to(out.parent)) if page.is_relative_to(out.parent) \
                 else str(page)
     atomic.write_text(out, render_pipeline(pl))

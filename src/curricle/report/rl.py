@@ -14,37 +14,28 @@ run in progress shows what it has.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import plotly.graph_objects as go
 import yaml
+from plotly.subplots import make_subplots
 
 from curricle import atomic
 from curricle.errors import CurricleError
-from curricle.report import figures
 from curricle.report.data import read_json, read_jsonl
-from curricle.report.page import _e, _missing, _Page, _section, _table, _td, run_state
+from curricle.report.kind import run_kind
+from curricle.report.kit import Page, Panel, esc, missing_list, nav, render_panels, run_state, sections, table, td
+from curricle.report.plots import PALETTE, domain_colors, ema, layout, se_band
 
 SCHEMA = "curricle.rl-report/1"
-PANELS = ("rl_progress", "rl_sampling", "rl_graders", "rl_flags", "rl_log", "rl_evals")
-TITLES = {"rl_progress": "Reward and held-out metric", "rl_sampling": "What was drawn", "rl_graders": "Graders",
-          "rl_flags": "Flags", "rl_log": "Curriculum log", "rl_evals": "Evaluations"}
 LOG_ROWS = 200  # the curriculum log's table shows at most this many records, evenly spaced
 
 
-def _first_record(path: Path) -> dict[str, Any]:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.loads(f.readline() or "{}")
-    except (OSError, json.JSONDecodeError):
-        return {}
-
-
 def is_rl_run(run: Path) -> bool:
-    """An RL run's curriculum log starts with a record naming its group size."""
-    return "num_generations" in _first_record(Path(run) / "curriculum_log.jsonl")
+    """Whether ``run`` is an RL run (its run.json; for an older run, its files)."""
+    return run_kind(run) == "rl"
 
 
 def collect_rl(run: Path | str) -> dict[str, Any]:
@@ -152,21 +143,21 @@ def _log_rows(rl: dict[str, Any]) -> tuple[list[str], str]:
         shown, note = [log[i] for i in idx], f"{len(idx)} of {len(log)} records, evenly spaced (all in curriculum_log.jsonl)."
     else:
         shown, note = log, ""
-    return [f"<tr>{_td(e.get('step'))}{_td(e.get('event', ''), 'text')}{_td(_summary(e), 'text')}</tr>"
+    return [f"<tr>{td(e.get('step'))}{td(e.get('event', ''), 'text')}{td(_summary(e), 'text')}</tr>"
             for e in shown], note
 
 
 def _flag_rows(rl: dict[str, Any]) -> list[str]:
-    return [f"<tr>{_td(e.get('step'))}{_td(e.get('event', ''), 'text')}{_td(_summary(e), 'text')}</tr>"
+    return [f"<tr>{td(e.get('step'))}{td(e.get('event', ''), 'text')}{td(_summary(e), 'text')}</tr>"
             for e in rl["events"]]
 
 
 def _grader_rows(rl: dict[str, Any]) -> list[str]:
     n = rl["completions"] or 0
-    out = [f"<tr>{_td(r, 'text')}{_td(c)}{_td(c / n if n else None, digits=4)}</tr>"
+    out = [f"<tr>{td(r, 'text')}{td(c)}{td(c / n if n else None, digits=4)}</tr>"
            for r, c in sorted(rl["ungraded"].items(), key=lambda kv: -kv[1])]
     graded = n - sum(rl["ungraded"].values())
-    return [f"<tr>{_td('graded (a score in [0, 1])', 'text')}{_td(graded)}{_td(graded / n if n else None)}</tr>"] + out
+    return [f"<tr>{td('graded (a score in [0, 1])', 'text')}{td(graded)}{td(graded / n if n else None)}</tr>"] + out
 
 
 def _eval_rows(rl: dict[str, Any]) -> tuple[list[str], list[str]]:
@@ -177,61 +168,165 @@ def _eval_rows(rl: dict[str, Any]) -> tuple[list[str], list[str]]:
     rows = []
     for r in rl["evaluations"]:
         cls = ' class="best"' if r["step"] == best else ""
-        cells = [_td(r["step"]), _td(r["rollouts"]), _td(r["step"] in rl["checkpoints_on_disk"]),
-                 _td(r["reward"], digits=3), _td(r["mean"], digits=3), _td(r["worst"], digits=3)]
-        cells += [_td(r["scores"].get(t), digits=3) for t in rl["tasks"]]
-        cells += [_td(r["length"], digits=2), _td(r["format"], digits=3)]
+        cells = [td(r["step"]), td(r["rollouts"]), td(r["step"] in rl["checkpoints_on_disk"]),
+                 td(r["reward"], digits=3), td(r["mean"], digits=3), td(r["worst"], digits=3)]
+        cells += [td(r["scores"].get(t), digits=3) for t in rl["tasks"]]
+        cells += [td(r["length"], digits=2), td(r["format"], digits=3)]
         rows.append(f'<tr data-step="{r["step"]}"{cls}>{"".join(cells)}</tr>')
     return head, rows
 
 
-def render_rl(rl: dict[str, Any]) -> str:
-    page = _Page()
-    colors = figures.domain_colors(rl["tasks"])
-    panels: dict[str, str] = {}
+# -- figures -------------------------------------------------------------------------------
+
+def _flag_marks(fig: go.Figure, rl: dict[str, Any], cols: int = 1) -> None:
+    """A dotted red line at each flag, at the rollouts of its step."""
+    at = dict(zip(rl["series"]["step"], rl["series"]["rollouts"]))
+    at.update(zip(rl["eval"]["step"], rl["eval"]["rollouts"]))
+    for f in rl["flags"]:
+        x = at.get(f["step"])
+        if x is None:
+            continue
+        for c in range(1, cols + 1):
+            fig.add_vline(x=x, line={"dash": "dot", "color": "#d62728", "width": 1}, annotation_text=f["event"],
+                          annotation_position="top left", annotation_font={"size": 10, "color": "#d62728"},
+                          row=1, col=c)
+
+
+def rl_progress(rl: dict[str, Any], colors: dict[str, str]) -> go.Figure | None:
+    """Left: training reward (EMA) and the share of zero-variance groups; right: each task's
+    test exact match (±1 s.e.) and their mean, over rollouts; flags marked."""
+    s, ev = rl["series"], rl["eval"]
+    if not s["step"] and not ev["step"]:
+        return None
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08,
+                        subplot_titles=("training reward and zero-variance groups (EMA 0.9)",
+                                        "held-out: test exact match"))
+    fig.add_trace(go.Scatter(x=s["rollouts"], y=ema(s["reward"]), name="reward", mode="lines",
+                             line={"color": PALETTE[0]}), row=1, col=1)
+    fig.add_trace(go.Scatter(x=s["rollouts"], y=ema(s["zero_variance"]), name="zero-variance share", mode="lines",
+                             line={"color": "#7f7f7f", "dash": "dash"}), row=1, col=1)
+    x = ev["rollouts"]
+    for task in rl["tasks"]:
+        y, color = ev["score"][task], colors[task]
+        fig.add_trace(se_band(x, y, ev["se"][task], color, task), row=1, col=2)
+        fig.add_trace(go.Scatter(x=x, y=y, name=task, mode="lines+markers", line={"color": color},
+                                 marker={"size": 4}, legendgroup=task), row=1, col=2)
+    fig.add_trace(go.Scatter(x=x, y=ev["mean"], name="mean over tasks", mode="lines",
+                             line={"color": "#000", "width": 2, "dash": "dot"}), row=1, col=2)
+    _flag_marks(fig, rl, cols=2)
+    fig.update_xaxes(title_text="rollouts (completions generated)")
+    fig.update_yaxes(range=[-0.02, 1.02])
+    return layout(fig, f"RL with the {rl['curriculum']} curriculum", height=420)
+
+
+def rl_sampling(rl: dict[str, Any]) -> go.Figure | None:
+    """Left: the drawn prompts' mean difficulty (0-100 rank scale) per step, with the target of
+    ``target-difficulty``; right: each category's share of the drawn prompts (EMA)."""
     s = rl["series"]
-    if s["step"] or rl["eval"]["step"]:
-        zv = [v for v in s["zero_variance"] if v is not None]
-        note = (f"Zero-variance groups (all {rl['num_generations']} completions scored alike: no advantage, "
-                f"nothing learned): {100 * sum(zv) / len(zv):.0f}% of groups on average." if zv else "")
-        if rl["reward_kind"] == "random":
-            note += " The reward is a coin (the random-reward control): the held-out metric should not move."
-        panels["rl_progress"] = page.fig(figures.rl_progress(rl, colors), "rl-progress") + \
-            (f'<p class="note">{_e(note)}</p>' if note else "")
-    if s["step"]:
-        panels["rl_sampling"] = page.fig(figures.rl_sampling(rl), "rl-sampling")
-        rows = _grader_rows(rl)
-        replaced = [v for v in s["replaced"] if v is not None]
-        extra = (f" Dynamic sampling replaced {replaced[-1]:,} groups whose rewards were all equal."
-                 if replaced and replaced[-1] else "")
-        panels["rl_graders"] = (f'<p class="note">Completions graded: {rl["completions"]:,}. An ungraded '
-                                f'completion (the grader threw, timed out or found no answer) has no reward and is '
-                                f'left out of its group.{_e(extra)}</p>' + _table(["outcome", "completions", "share"],
-                                                                                  rows))
+    if not s["step"]:
+        return None
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08,
+                        subplot_titles=("drawn difficulty (0-100: rank among all prompts)",
+                                        "drawn prompts by category (share, EMA 0.9)"))
+    fig.add_trace(go.Scatter(x=s["rollouts"], y=s["difficulty"], name="mean drawn difficulty", mode="lines",
+                             line={"color": PALETTE[1], "width": 1}, opacity=0.5), row=1, col=1)
+    fig.add_trace(go.Scatter(x=s["rollouts"], y=ema(s["difficulty"]), name="mean drawn difficulty (EMA)",
+                             mode="lines", line={"color": PALETTE[1], "width": 2}), row=1, col=1)
+    if rl["targets"]:
+        at = dict(zip(s["step"], s["rollouts"]))
+        pts = [(at[st + 1], t) for st, t in rl["targets"] if st + 1 in at]
+        fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], name="target T", mode="lines",
+                                 line={"color": "#000", "width": 1, "shape": "hv"}, opacity=0.6), row=1, col=1)
+    colors = domain_colors(rl["categories"])
+    totals = [sum(s["drawn"][c][i] for c in rl["categories"]) for i in range(len(s["step"]))]
+    for c in rl["categories"]:
+        share = [n / t if t else None for n, t in zip(s["drawn"][c], totals)]
+        fig.add_trace(go.Scatter(x=s["rollouts"], y=ema(share), name=c, mode="lines", stackgroup="drawn",
+                                 line={"color": colors[c], "width": 0.5}), row=1, col=2)
+    fig.update_xaxes(title_text="rollouts (completions generated)")
+    return layout(fig, "What the curriculum drew", height=400)
+
+
+# -- panels --------------------------------------------------------------------------------
+
+def _progress(page: Page, rl: dict[str, Any], colors: dict[str, str]) -> str | None:
+    s = rl["series"]
+    if not s["step"] and not rl["eval"]["step"]:
+        return None
+    zv = [v for v in s["zero_variance"] if v is not None]
+    note = (f"Zero-variance groups (all {rl['num_generations']} completions scored alike: no advantage, "
+            f"nothing learned): {100 * sum(zv) / len(zv):.0f}% of groups on average." if zv else "")
+    if rl["reward_kind"] == "random":
+        note += " The reward is a coin (the random-reward control): the held-out metric should not move."
+    return page.fig(rl_progress(rl, colors), "rl-progress") + (f'<p class="note">{esc(note)}</p>' if note else "")
+
+
+def _sampling(page: Page, rl: dict[str, Any], colors: dict[str, str]) -> str | None:
+    return page.fig(rl_sampling(rl), "rl-sampling") if rl["series"]["step"] else None
+
+
+def _graders(page: Page, rl: dict[str, Any], colors: dict[str, str]) -> str | None:
+    s = rl["series"]
+    if not s["step"]:
+        return None
+    rows = _grader_rows(rl)
+    replaced = [v for v in s["replaced"] if v is not None]
+    extra = (f" Dynamic sampling replaced {replaced[-1]:,} groups whose rewards were all equal."
+             if replaced and replaced[-1] else "")
+    return (f'<p class="note">Completions graded: {rl["completions"]:,}. An ungraded '
+            f'completion (the grader threw, timed out or found no answer) has no reward and is '
+            f'left out of its group.{esc(extra)}</p>' + table(["outcome", "completions", "share"], rows))
+
+
+def _flags(page: Page, rl: dict[str, Any], colors: dict[str, str]) -> str | None:
     flags = rl["flags"]
-    panels["rl_flags"] = (
+    return (
         (f'<p class="note">{len(flags)} flag(s): training reward rising while the held-out metric falls '
          f'(reward-hacking), or completions\' length or format drifting.</p>' if flags else
          '<p class="note">No flag: the held-out metric did not fall while the reward rose, and completions\' '
          'length and format held.</p>')
-        + (_table(["step", "event", "details"], _flag_rows(rl), sortable=False, text=(1, 2)) if rl["events"] else ""))
-    if rl["log"]:
-        rows, note = _log_rows(rl)
-        panels["rl_log"] = (f'<p class="note">{_e(note)}</p>' if note else "") + \
-            _table(["step", "event", "state after the step"], rows, sortable=False, text=(1, 2))
-    if rl["evaluations"]:
-        head, rows = _eval_rows(rl)
-        panels["rl_evals"] = ('<p class="note">Test exact match (greedy; independent of the training reward) at each '
-                              'evaluation; highlighted: the best mean.</p>' + _table(head, rows))
-    body = "".join(_section(p, panels[p], TITLES[p]) for p in PANELS if p in panels)
+        + (table(["step", "event", "details"], _flag_rows(rl), sortable=False, text=(1, 2)) if rl["events"] else ""))
+
+
+def _log(page: Page, rl: dict[str, Any], colors: dict[str, str]) -> str | None:
+    if not rl["log"]:
+        return None
+    rows, note = _log_rows(rl)
+    return (f'<p class="note">{esc(note)}</p>' if note else "") + \
+        table(["step", "event", "state after the step"], rows, sortable=False, text=(1, 2))
+
+
+def _evals(page: Page, rl: dict[str, Any], colors: dict[str, str]) -> str | None:
+    if not rl["evaluations"]:
+        return None
+    head, rows = _eval_rows(rl)
+    return ('<p class="note">Test exact match (greedy; independent of the training reward) at each '
+            'evaluation; highlighted: the best mean.</p>' + table(head, rows))
+
+
+#: The RL run's panels, in page order.
+RL_PANELS = (
+    Panel("rl_progress", "Reward and held-out metric", _progress),
+    Panel("rl_sampling", "What was drawn", _sampling),
+    Panel("rl_graders", "Graders", _graders),
+    Panel("rl_flags", "Flags", _flags),
+    Panel("rl_log", "Curriculum log", _log),
+    Panel("rl_evals", "Evaluations", _evals),
+)
+PANELS = tuple(p.name for p in RL_PANELS)
+
+
+def render_rl(rl: dict[str, Any]) -> str:
+    page = Page()
+    panels = render_panels(page, RL_PANELS, rl, domain_colors(rl["tasks"]))
     p = rl["progress"]
     state = run_state(p)
     budget = f" of {p['budget']:,}" if p.get("budget") else ""
-    header = (f"<h1>curricle RL: {_e(rl['name'])}</h1><div class=\"meta\"><code>{_e(rl['path'])}</code> · "
-              f"curriculum <b>{_e(rl['curriculum'])}</b> · {len(rl['tasks'])} tasks, {rl['prompts'] or 0:,} prompts · "
-              f"{p['rollouts']:,}{budget} rollouts · {_e(state)} · report written {_e(rl['generated'])}</div>"
-              f"{_missing(rl)}")
-    return page.html(f"curricle: {rl['name']}", header, [p for p in PANELS if p in panels], body, rl, TITLES)
+    header = (f"<h1>curricle RL: {esc(rl['name'])}</h1><div class=\"meta\"><code>{esc(rl['path'])}</code> · "
+              f"curriculum <b>{esc(rl['curriculum'])}</b> · {len(rl['tasks'])} tasks, {rl['prompts'] or 0:,} prompts · "
+              f"{p['rollouts']:,}{budget} rollouts · {esc(state)} · report written {esc(rl['generated'])}</div>"
+              f"{missing_list(rl)}")
+    return page.html(f"curricle: {rl['name']}", header, nav(RL_PANELS, panels), sections(RL_PANELS, panels), rl)
 
 
 def save_rl_report(rl: dict[str, Any], out: Path | str | None = None) -> Path:

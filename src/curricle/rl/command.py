@@ -29,6 +29,7 @@ from curricle.graders.config import GRADERS
 from curricle.graders.runner import GraderRunner
 from curricle.rl.config import STATE_FILE, RLConfig, load_rl_config
 from curricle.rl.curricula import build_gates, build_policy
+from curricle.runinfo import write_run_info
 from curricle.tasks.config import ScoringConfig
 from curricle.tasks.load import build_tasks, write_quarantine
 
@@ -116,6 +117,7 @@ def rl_run(config: RLConfig, run_dir: Path | str, resume: bool = False, max_step
     run_dir.mkdir(parents=True, exist_ok=True)
     if _is_main():
         atomic.write_text(run_dir / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+        write_run_info(run_dir, "rl", config)
     trainer, callback, graders = build_rl(config, run_dir, max_steps)
     try:
         trainer.train(resume_from_checkpoint=str(found[0][1]) if resume else None)

@@ -34,6 +34,7 @@ from curricle.model.build import build_model, check_fits
 from curricle.model.config import ModelConfig
 from curricle.prepare.command import prepare_run, wait_for_prepared
 from curricle.probes.hook import ProbeHook
+from curricle.runinfo import write_run_info
 from curricle.store import TokenStore
 from curricle.train.distributed import barrier, init_distributed
 from curricle.train.evaluate import eval_rows
@@ -75,6 +76,7 @@ def build_trainer(config: RunConfig, run_dir: Path | str, resume: bool = False, 
                       progress=progress, dist=dist)
     if dist.is_main:
         atomic.write_text(trainer.run_dir / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+        write_run_info(trainer.run_dir, "pretrain", config)
     return trainer
 
 

@@ -1,0 +1,70 @@
+"""``RUN/run.json``: what kind of run a directory holds, so nothing has to guess it from its files.
+
+Every command that makes a run directory writes it (``train``, ``finetune``, ``rl``,
+``pipeline``; ``demo``, ``study`` and ``mix-search`` through ``train``), atomically, each time
+it starts or resumes::
+
+    {"kind": "rl", "schema": 1, "config_hash": "<sha256>", "curricle_version": "0.1.0"}
+
+``kind`` is one of :data:`KINDS`; ``schema`` is this file's version (a reader refuses a newer
+one); ``config_hash`` is the sha256 of the validated config as canonical JSON (keys sorted,
+no spaces), the same config the run writes to ``RUN/config.yaml``, so two runs with the same
+hash were configured alike. ``curricle report`` draws the page of the run's kind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from curricle import __version__, atomic
+from curricle.errors import CurricleError
+
+FILE = "run.json"
+#: The version of run.json's fields; bump it when a field changes meaning.
+SCHEMA = 1
+#: The kinds of run a command writes: pretraining (``train``), ``finetune``, ``rl``, ``pipeline``.
+KINDS = ("pretrain", "finetune", "rl", "pipeline")
+
+
+def config_hash(config: Any) -> str:
+    """The sha256 of a validated (pydantic) config as canonical JSON."""
+    text = json.dumps(config.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def write_run_info(run_dir: Path | str, kind: str, config: Any) -> Path:
+    """Write ``run_dir/run.json`` for a run of ``kind`` configured by ``config``; return its path."""
+    if kind not in KINDS:
+        raise ValueError(f"run kind {kind!r}: expected one of {', '.join(KINDS)}")
+    path = Path(run_dir) / FILE
+    atomic.write_json(path, {"kind": kind, "schema": SCHEMA, "config_hash": config_hash(config),
+                             "curricle_version": __version__})
+    return path
+
+
+def read_run_info(run_dir: Path | str) -> dict[str, Any] | None:
+    """``run_dir/run.json``, or None for a run without one (written before it existed, or by a
+    user's own trainer through curricle's callbacks). A file this curricle cannot read, from a
+    newer curricle or of an unknown kind, is a one-line error naming it."""
+    path = Path(run_dir) / FILE
+    if not path.is_file():
+        return None
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CurricleError(f"{path}: not a run.json curricle can read ({err})") from None
+    if not isinstance(info, dict) or not isinstance(info.get("schema"), int):
+        raise CurricleError(f"{path}: not a run.json curricle can read (no integer 'schema')")
+    if info["schema"] > SCHEMA:
+        raise CurricleError(f"{path}: schema {info['schema']} is newer than this curricle reads ({SCHEMA}); "
+                            f"upgrade curricle")
+    if info.get("kind") not in KINDS:
+        raise CurricleError(f"{path}: kind {info.get('kind')!r} is not one curricle knows "
+                            f"({', '.join(KINDS)})")
+    return info
+
+
+__all__ = ["FILE", "SCHEMA", "KINDS", "config_hash", "write_run_info", "read_run_info"]
