@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from curricle.config import load_model_file
 from curricle.mixture.config import PACING
-from curricle.probes.config import SuiteConfig
+from curricle.posttrain.config import HFModelConfig, ProbeTasksConfig
 from curricle.tasks.config import NAME_PATTERN, TaskConfig
 
 
@@ -157,22 +157,6 @@ class CurriculumConfig(_Config):
         return sum(s.max_steps for s in self.stages)
 
 
-class ModelConfig(_Config):
-    path: Path
-    """A local HF causal-LM checkpoint directory (weights and tokenizer)."""
-    dtype: Literal["float32", "bfloat16"] = "float32"
-
-
-class ProbeTasksConfig(_Config):
-    """Pretraining probes scored as extra, evaluation-only tasks: fine-tuning's damage to
-    pretraining skills shows in the forgetting matrix beside the tasks."""
-
-    suite: SuiteConfig | None = Field(default_factory=lambda: SuiteConfig(n=64, text_domains=[]))
-    """Built-in probe tasks (default: every synthetic skill, 64 items; no text probes)."""
-    task_files: list[Path] = Field(default_factory=list)
-    """Probe task YAML files or directories."""
-
-
 class FinetuneTrainConfig(_Config):
     """The trainer's settings (TRL ``SFTConfig`` underneath)."""
 
@@ -209,7 +193,7 @@ class FinetuneConfig(_Config):
     name: str = "finetune"
     seed: int = 0
     """Data order, generator items and the trainer's seed."""
-    model: ModelConfig
+    model: HFModelConfig
     tasks: list[TaskConfig] = Field(min_length=1)
     curriculum: CurriculumConfig
     train: FinetuneTrainConfig = Field(default_factory=FinetuneTrainConfig)

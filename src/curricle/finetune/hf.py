@@ -41,8 +41,8 @@ from transformers import TrainerCallback
 from curricle import atomic
 from curricle.errors import CurricleError
 from curricle.finetune.curriculum import Curriculum, Mix
-from curricle.finetune.evaluate import Evaluator
 from curricle.finetune.forgetting import forgetting_report
+from curricle.posttrain.evaluate import Evaluator
 from curricle.telemetry.sinks.jsonl import JsonlSink, append_jsonl, count_lines, truncate_jsonl
 from curricle.telemetry.sinks.tensorboard import TensorBoardSink
 

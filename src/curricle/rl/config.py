@@ -21,7 +21,7 @@ from typing import Annotated, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from curricle.config import load_model_file
-from curricle.finetune.config import ModelConfig
+from curricle.posttrain.config import HFModelConfig
 from curricle.tasks.config import TaskConfig
 
 #: curricle's state in each ``checkpoint-N`` of an RL run.
@@ -163,7 +163,7 @@ class RLTrainSettings(_Config):
 class RLConfig(_Config):
     name: str = "rl"
     seed: int = 0
-    model: ModelConfig
+    model: HFModelConfig
     tasks: list[TaskConfig] = Field(min_length=1)
     curriculum: PromptCurriculumSpec = Field(default_factory=UniformCurriculum)
     pass_rate: PassRateConfig = Field(default_factory=PassRateConfig)

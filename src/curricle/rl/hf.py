@@ -33,8 +33,8 @@ from trl import GRPOTrainer
 
 from curricle import atomic
 from curricle.errors import CurricleError
-from curricle.finetune.evaluate import Evaluator
 from curricle.graders.runner import GraderRunner
+from curricle.posttrain.evaluate import Evaluator
 from curricle.rl.config import STATE_FILE
 from curricle.rl.curricula import Prompt, PromptPolicy, difficulty_scale, replacement_prompts
 from curricle.tasks.load import Task
