@@ -63,8 +63,8 @@ def build_finetune(config: FinetuneConfig, run_dir: Path, max_steps: int | None 
         output_dir=str(run_dir / "checkpoints"), max_steps=steps, per_device_train_batch_size=t.batch_size,
         gradient_accumulation_steps=t.grad_accum, learning_rate=t.lr, lr_scheduler_type=t.lr_scheduler,
         warmup_steps=t.warmup_steps, weight_decay=t.weight_decay, logging_steps=t.log_every,
-        save_steps=t.save_every, save_total_limit=t.keep_checkpoints, seed=config.seed, data_seed=config.seed,
-        report_to=[], ignore_data_skip=True, dataloader_num_workers=0, max_length=t.max_length,
+        save_steps=t.checkpoint.every, save_total_limit=t.checkpoint.keep_last, seed=config.seed,
+        data_seed=config.seed, report_to=[], ignore_data_skip=True, dataloader_num_workers=0, max_length=t.max_length,
         completion_only_loss=True, shuffle_dataset=False, packing=False, use_cpu=t.use_cpu,
         bf16=config.model.dtype == "bfloat16", save_only_model=False,
         activation_checkpointing=t.activation_checkpointing,
@@ -72,7 +72,7 @@ def build_finetune(config: FinetuneConfig, run_dir: Path, max_steps: int | None 
     trainer = SFTTrainer(model=model, args=args, train_dataset=train_dataset(curriculum), processing_class=tokenizer)
     evaluator = Evaluator(tasks, tokenizer, batch_size=t.eval_batch_size, probe_tasks=probes)
     callback = use_curriculum(trainer, curriculum, out=run_dir, evaluator=evaluator, tensorboard=t.tensorboard,
-                              trace_data=t.trace_data)
+                              trace=t.trace)
     return trainer, callback, tasks
 
 

@@ -26,13 +26,13 @@ weight). Imports only pydantic and other config modules.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, ClassVar, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from curricle.config import load_model_file
 from curricle.mixture.config import PACING
-from curricle.posttrain.config import HFModelConfig, ProbeTasksConfig
+from curricle.posttrain.config import RENAMED_KEYS, CheckpointSettings, HFModelConfig, ProbeTasksConfig
 from curricle.tasks.config import NAME_PATTERN, TaskConfig
 
 
@@ -171,18 +171,17 @@ class FinetuneTrainConfig(_Config):
     weight_decay: float = Field(0.0, ge=0)
     max_length: int = Field(512, ge=8)
     """Longest prompt + completion in tokens (longer ones are cut, keeping the start)."""
-    save_every: int = Field(100, ge=1)
-    """Checkpoint every this many steps (HF ``checkpoint-N`` with curricle's state inside)."""
-    keep_checkpoints: int | None = Field(2, ge=1)
-    """Newest checkpoints kept (None: all)."""
+    checkpoint: CheckpointSettings = Field(default_factory=CheckpointSettings)
+    """Every how many steps to checkpoint (HF ``checkpoint-N`` with curricle's state inside), and
+    how many to keep (default: every 100 steps, the newest 2)."""
     log_every: int = Field(10, ge=1)
     """Training loss and learning rate to metrics.jsonl every this many steps."""
     eval_batch_size: int = Field(64, ge=1)
     """Rows per forward pass when scoring held-out items."""
     activation_checkpointing: bool = False
     """Recompute activations in the backward pass (less memory, ~30% more compute)."""
-    trace_data: bool = False
-    """Write every step's example rows to RUN/data_order.jsonl (to check the data order)."""
+    trace: bool = False
+    """Write every step's example rows to RUN/trace/examples.jsonl (to check the data order)."""
     use_cpu: bool = False
     """Train on CPU even where a GPU is present."""
     tensorboard: bool = True
@@ -190,6 +189,8 @@ class FinetuneTrainConfig(_Config):
 
 
 class FinetuneConfig(_Config):
+    RENAMED_KEYS: ClassVar[dict[str, str]] = RENAMED_KEYS
+
     name: str = "finetune"
     seed: int = 0
     """Data order, generator items and the trainer's seed."""

@@ -67,8 +67,8 @@ def build_rl(config: RLConfig, run_dir: Path, max_steps: int | None = None):
         output_dir=str(run_dir / "checkpoints"), max_steps=steps, per_device_train_batch_size=per_step // world,
         gradient_accumulation_steps=1, num_generations=g.num_generations, max_completion_length=g.max_completion_length,
         temperature=g.temperature, learning_rate=g.lr, beta=g.beta, scale_rewards=g.scale_rewards,
-        loss_type=g.loss_type, logging_steps=config.train.log_every, save_steps=config.train.save_every,
-        save_total_limit=config.train.keep_checkpoints, seed=config.seed, data_seed=config.seed, report_to=[],
+        loss_type=g.loss_type, logging_steps=config.train.log_every, save_steps=config.train.checkpoint.every,
+        save_total_limit=config.train.checkpoint.keep_last, seed=config.seed, data_seed=config.seed, report_to=[],
         use_cpu=config.train.use_cpu, ignore_data_skip=True, dataloader_num_workers=0, shuffle_dataset=False,
         bf16=config.model.dtype == "bfloat16", activation_checkpointing=False, log_completions=False,
         remove_unused_columns=False,
@@ -89,7 +89,7 @@ def build_rl(config: RLConfig, run_dir: Path, max_steps: int | None = None):
     evaluator = Evaluator(tasks, tokenizer, batch_size=config.eval.batch_size)
     callback = RLCallback(sampler, reward, evaluator, tasks, config.eval.every, config.guards, run_dir,
                           rollout_budget=g.rollouts, tensorboard=config.train.tensorboard, eval_split=config.eval.split,
-                          trainer=trainer, trace_prompts=config.train.trace_prompts)
+                          trainer=trainer, trace=config.train.trace)
     trainer.add_callback(callback)
     return trainer, callback, graders
 
