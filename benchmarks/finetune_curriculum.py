@@ -141,7 +141,7 @@ def method_config(method: str, base: Path, seed: int, steps: int, eval_every: in
         "name": f"{method}-seed{seed}", "seed": seed, "model": {"path": str(base)},
         "tasks": task_configs(n_train, n_heldout), "curriculum": curriculum,
         "train": {"max_steps": steps, "batch_size": batch, "lr": lr, "lr_scheduler": "constant_with_warmup",
-                  "warmup_steps": max(1, steps // 20), "save_every": steps, "keep_checkpoints": 1,
+                  "warmup_steps": max(1, steps // 20), "checkpoint": {"every": steps, "keep_last": 1},
                   "log_every": max(1, steps // 20), "use_cpu": True, "tensorboard": False, "eval_batch_size": 128},
     }
 

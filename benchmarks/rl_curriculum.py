@@ -105,7 +105,7 @@ def method_config(method: str, base: Path, seed: int, steps: int, budget: int, e
                  "max_completion_length": 8, "temperature": 1.0, "lr": lr, "beta": 0.0,
                  "reward": "random" if method == "random-reward" else "grader"},
         "eval": {"every": eval_every, "split": "test", "batch_size": 128},
-        "train": {"save_every": steps, "keep_checkpoints": 1, "log_every": max(1, steps // 10), "use_cpu": True,
+        "train": {"checkpoint": {"every": steps, "keep_last": 1}, "log_every": max(1, steps // 10), "use_cpu": True,
                   "tensorboard": False, "grader_timeout_s": 10.0},
     }
 

@@ -10,7 +10,7 @@ Without ``--model`` it builds a 2-layer Llama and a byte-level tokenizer (offlin
 Everything but the marked lines is the plain TRL API. The dataset has a ``prompt`` column and
 curricle's ``curricle_row`` (a distinct id per prompt; ``task`` and ``difficulty`` are read too
 when present). The logs land in ``OUT``: ``curriculum_log.jsonl`` (the pass rates and the
-effective number of prompts after every step) and ``prompt_order.rank0.jsonl`` (each step's
+effective number of prompts after every step) and ``trace/prompts.rank0.jsonl`` (each step's
 prompt rows), beside TRL's checkpoints.
 """
 

@@ -315,3 +315,42 @@ def test_no_report_module_uses_a_private_name_of_another():
     report = {m for m in MODULES if m.startswith("curricle.report.")}
     assert {"curricle.report.kit", "curricle.report.plots", "curricle.report.page"} <= report
     assert [f for m in sorted(report) for f in private_uses(m, MODULES[m].read_text(encoding="utf-8"), report)] == []
+
+
+#: The verbs' command modules: ``<stage>/command.py``, and the study's own module.
+COMMAND_MODULES = {m for m in MODULES if m.endswith(".command")} | {"curricle.emergence.study"}
+
+#: Composite commands run other verbs as their steps, so they may call those verbs' public
+#: functions: demo (curate, prepare, train, probe, map, report), study (prepare, train, probe,
+#: map), pipeline (train, finetune, rl, rft), mix-search (prepare, then its proxy training runs)
+#: and train (it brings the token store up to date with prepare first).
+COMPOSITE_COMMANDS = {"curricle.demo.command", "curricle.emergence.study", "curricle.pipeline.command",
+                      "curricle.search.command", "curricle.train.command"}
+
+
+def command_imports(name: str) -> list[tuple[str, str, int]]:
+    """``(command module, name imported from it, line)`` for each import by ``name`` of another
+    command module (``import a.command`` gives the name ``*``)."""
+    out = []
+    for node in ast.walk(ast.parse(MODULES[name].read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            out += [(a.name, "*", node.lineno) for a in node.names if a.name in COMMAND_MODULES]
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            if node.module in COMMAND_MODULES:
+                out += [(node.module, a.name, node.lineno) for a in node.names]
+            out += [(f"{node.module}.{a.name}", "*", node.lineno) for a in node.names
+                    if f"{node.module}.{a.name}" in COMMAND_MODULES]
+    return [(m, n, line) for m, n, line in out if m != name]
+
+
+def test_no_command_module_imports_another_except_composites_their_public_functions():
+    """Shared code between commands lives in a component (e.g. ``curricle.posttrain``), never in
+    another ``command.py``; a composite command imports the public functions of the verbs it
+    runs, by name, and nothing private."""
+    assert {"curricle.finetune.command", "curricle.rl.command", "curricle.report.command"} <= COMMAND_MODULES
+    offenders = [f"{MODULES[m].relative_to(SRC)}:{line}: {target}.{n}" for m in sorted(COMMAND_MODULES)
+                 for target, n, line in command_imports(m)
+                 if m not in COMPOSITE_COMMANDS or n == "*" or n.startswith("_")]
+    assert offenders == []
+    # The check sees imports: the composites do import other verbs.
+    assert ("curricle.rl.command", "rl_run") in {(t, n) for t, n, _ in command_imports("curricle.pipeline.command")}

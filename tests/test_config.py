@@ -77,3 +77,12 @@ def test_yaml_file_errors(tmp_path):
 def test_tokenizer_kind_and_path_must_agree():
     assert "needs 'path'" in error_of({"sources": SOURCES, "tokenizer": {"kind": "pretrained"}})
     assert "only for kind 'pretrained'" in error_of({"sources": SOURCES, "tokenizer": {"path": "x"}})
+
+
+def test_a_renamed_key_names_its_new_spelling():
+    """``train.telemetry.trace_data`` became ``train.trace`` (the same key in every verb)."""
+    msg = error_of({"sources": SOURCES, "train": {"telemetry": {"trace_data": True}}})
+    assert msg == "run.yaml: train.telemetry.trace_data was renamed: use train.trace"
+    assert parse_config({"sources": SOURCES, "train": {"trace": True}}).train.trace
+    assert error_of({"sources": SOURCES, "train": {"telemetry": {"trace": True}}}) == \
+        "run.yaml: train.telemetry.trace: unknown key"

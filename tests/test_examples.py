@@ -38,7 +38,7 @@ def test_the_grpo_curriculum_example_runs(tmp_path):
                         str(tmp_path)], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "6 steps; last: " in r.stdout
-    trace = [json.loads(line) for line in (tmp_path / "prompt_order.rank0.jsonl").read_text().splitlines()]
+    trace = [json.loads(line) for line in (tmp_path / "trace" / "prompts.rank0.jsonl").read_text().splitlines()]
     assert [t["step"] for t in trace] == list(range(1, 7)) and all(len(t["rows"]) == 2 for t in trace)
     log = [json.loads(line) for line in (tmp_path / "curriculum_log.jsonl").read_text().splitlines()]
     assert [e["event"] for e in log] == ["start"] + ["learnability"] * 6

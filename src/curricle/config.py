@@ -11,7 +11,7 @@ relative to the working directory.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -31,6 +31,9 @@ class RunConfig(BaseModel):
     """A curricle run: where the data comes from, how it is tokenized, and how it is mixed."""
 
     model_config = ConfigDict(extra="forbid")
+
+    #: Keys that were renamed -> their new path (refused with a one-line error naming it).
+    RENAMED_KEYS: ClassVar[dict[str, str]] = {"train.telemetry.trace_data": "train.trace"}
 
     name: str = "run"
     """A name for logs and reports."""
@@ -130,14 +133,21 @@ class RunConfig(BaseModel):
         return self
 
 
-def _format_error(err: ValidationError) -> str:
-    first = err.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"])
+def _format_error(err: ValidationError, renamed: dict[str, str] | None = None) -> str:
+    """The first error in one line, ``field.path: what is wrong``. A key of ``renamed`` (a
+    dotted path whose key has a new name, the model's ``RENAMED_KEYS``) is reported first, as
+    ``old.path was renamed: use new.path``."""
+    errors = err.errors()
+    loc_of = [".".join(str(p) for p in e["loc"]) for e in errors]
+    old = [i for i, e in enumerate(errors) if e["type"] == "extra_forbidden" and loc_of[i] in (renamed or {})]
+    more = len(errors) - 1
+    tail = f" (and {more} more error{'s' if more > 1 else ''})" if more else ""
+    if old:
+        return f"{loc_of[old[0]]} was renamed: use {renamed[loc_of[old[0]]]}{tail}"
+    first, loc = errors[0], loc_of[0]
     msg = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         msg = "unknown key"
-    more = len(err.errors()) - 1
-    tail = f" (and {more} more error{'s' if more > 1 else ''})" if more else ""
     return f"{loc}: {msg}{tail}" if loc else f"{msg}{tail}"
 
 
@@ -148,7 +158,7 @@ def parse_config(data: Any, where: str = "config") -> RunConfig:
     try:
         return RunConfig.model_validate(data)
     except ValidationError as err:
-        raise CurricleError(f"{where}: {_format_error(err)}") from None
+        raise CurricleError(f"{where}: {_format_error(err, RunConfig.RENAMED_KEYS)}") from None
 
 
 def read_yaml(path: Path | str, what: str = "config file") -> Any:
@@ -172,7 +182,7 @@ def parse_model(data: Any, model: type[BaseModel], where: str) -> Any:
     try:
         return model.model_validate(data or {})
     except ValidationError as err:
-        raise CurricleError(f"{where}: {_format_error(err)}") from None
+        raise CurricleError(f"{where}: {_format_error(err, getattr(model, 'RENAMED_KEYS', None))}") from None
 
 
 def load_model_file(path: Path | str, model: type[BaseModel], what: str = "config file") -> Any:

@@ -62,6 +62,6 @@ def finetune_config(model: Path, steps: int = 12, **curriculum) -> dict:
             "eval_every": 2,
             **curriculum,
         },
-        "train": {"batch_size": 4, "lr": 3e-3, "save_every": 4, "log_every": 1, "use_cpu": True,
+        "train": {"batch_size": 4, "lr": 3e-3, "checkpoint": {"every": 4}, "log_every": 1, "use_cpu": True,
                   "tensorboard": False, "eval_batch_size": 32},
     }

@@ -86,7 +86,7 @@ def test_finetune_end_to_end(tmp_path, checkpoint):
 def test_a_killed_run_resumes_to_the_same_data_order_and_losses(tmp_path, checkpoint):
     cfg = finetune_config(checkpoint, steps=40, review={"kind": "leitner", "items_per_task": 4})
     cfg["curriculum"]["eval_every"] = 4
-    cfg["train"].update(trace_data=True, save_every=8)
+    cfg["train"].update(trace=True, checkpoint={"every": 8})
     config = write(tmp_path, cfg)
     assert cli(config, "--run-dir", tmp_path / "full").returncode == 0
     run = tmp_path / "killed"
@@ -105,8 +105,8 @@ def test_a_killed_run_resumes_to_the_same_data_order_and_losses(tmp_path, checkp
     r = cli(config, "--run-dir", run, "--resume")
     assert r.returncode == 0, r.stderr[-3000:]
     full, resumed = tmp_path / "full", run
-    assert rows(resumed / "data_order.jsonl") == rows(full / "data_order.jsonl")
-    assert len(rows(full / "data_order.jsonl")) == 40
+    assert rows(resumed / "trace/examples.jsonl") == rows(full / "trace/examples.jsonl")
+    assert len(rows(full / "trace/examples.jsonl")) == 40
     assert rows(resumed / "curriculum_log.jsonl") == rows(full / "curriculum_log.jsonl")
     a, b = rows(full / "metrics.jsonl"), rows(resumed / "metrics.jsonl")
     assert [m["step"] for m in a] == [m["step"] for m in b]
@@ -117,6 +117,24 @@ def test_a_killed_run_resumes_to_the_same_data_order_and_losses(tmp_path, checkp
             assert y[k] == want, (x["step"], k)
     assert json.loads((full / "forgetting.json").read_text())["R"] == \
         json.loads((resumed / "forgetting.json").read_text())["R"]
+
+
+def test_checkpoint_every_and_trace_write_where_they_say(tmp_path, checkpoint):
+    """``train.checkpoint.every`` / ``keep_last`` set the checkpoints' steps and how many stay;
+    ``train.trace`` writes each step's rows to ``RUN/trace/examples.jsonl``."""
+    from curricle.config import parse_model
+    from curricle.finetune.command import finetune_run
+    from curricle.finetune.config import FinetuneConfig
+
+    cfg = finetune_config(checkpoint, steps=4)
+    cfg["train"].update(batch_size=2, checkpoint={"every": 1, "keep_last": 3}, trace=True)
+    run = tmp_path / "run"
+    finetune_run(parse_model(cfg, FinetuneConfig, "ft"), run)
+    assert sorted(p.name for p in (run / "checkpoints").glob("checkpoint-*")) == [
+        "checkpoint-2", "checkpoint-3", "checkpoint-4"]
+    trace = rows(run / "trace" / "examples.jsonl")
+    assert [t["step"] for t in trace] == [1, 2, 3, 4] and all(len(t["rows"]) == 2 for t in trace)
+    assert not (run / "data_order.jsonl").exists()
 
 
 def test_a_users_own_sft_trainer_with_the_sampler_and_callback(tmp_path, checkpoint):
@@ -138,7 +156,7 @@ def test_a_users_own_sft_trainer_with_the_sampler_and_callback(tmp_path, checkpo
                      report_to=[], use_cpu=True, ignore_data_skip=True, activation_checkpointing=False)
     trainer = SFTTrainer(model=AutoModelForCausalLM.from_pretrained(checkpoint), args=args,
                          train_dataset=train_dataset(curriculum), processing_class=tokenizer)
-    callback = use_curriculum(trainer, curriculum, tensorboard=False, trace_data=True)
+    callback = use_curriculum(trainer, curriculum, tensorboard=False, trace=True)
     seen = []  # the prompts the model was given, micro-batch by micro-batch
 
     def capture(module, args, kwargs):
@@ -150,7 +168,7 @@ def test_a_users_own_sft_trainer_with_the_sampler_and_callback(tmp_path, checkpo
     trainer.train()
     handle.remove()
     out = tmp_path / "out"
-    order = rows(out / "data_order.jsonl")
+    order = rows(out / "trace/examples.jsonl")
     assert [o["step"] for o in order] == list(range(1, 9)) and all(len(o["rows"]) == 4 for o in order)
     drawn = [curriculum.rows[r].item for o in order for r in o["rows"]]
     assert len(seen) == 32 and all(text.startswith(i.prompt + i.completion) for text, i in zip(seen, drawn))
@@ -247,9 +265,9 @@ def test_a_plain_hf_trainer_that_tokenizes_the_data_itself(tmp_path, checkpoint)
         if m.training else None, with_kwargs=True)
     with pytest.raises(CurricleError, match="pass tokenizer="):
         use_curriculum(trainer, curriculum)
-    use_curriculum(trainer, curriculum, tensorboard=False, trace_data=True, tokenizer=tokenizer)
+    use_curriculum(trainer, curriculum, tensorboard=False, trace=True, tokenizer=tokenizer)
     trainer.train()
-    order = rows(tmp_path / "out" / "data_order.jsonl")
+    order = rows(tmp_path / "out" / "trace/examples.jsonl")
     drawn = [curriculum.rows[r].item for o in order for r in o["rows"]]
     assert len(seen) == len(drawn) == 24
     assert all(text == i.prompt + i.completion + tokenizer.eos_token for text, i in zip(seen, drawn))
@@ -259,7 +277,7 @@ def test_two_processes_train_on_the_same_examples_as_one(tmp_path, checkpoint):
     """Under torchrun (DDP, gloo on CPU), 2 processes x 2 examples take each step's 4 examples in
     the curriculum's order, decide the same and log the same losses as 1 process x 4."""
     cfg = finetune_config(checkpoint, steps=8, review={"kind": "leitner", "items_per_task": 4})
-    cfg["train"].update(batch_size=2, trace_data=True)
+    cfg["train"].update(batch_size=2, trace=True)
     ddp = tmp_path / "ddp.yaml"
     ddp.write_text(yaml.safe_dump(cfg))
     cfg["train"]["batch_size"] = 4
@@ -273,7 +291,7 @@ def test_two_processes_train_on_the_same_examples_as_one(tmp_path, checkpoint):
     assert r.stdout.count("fine-tuned: step 8") == 1  # the table, from the main process only
     assert cli(one, "--run-dir", tmp_path / "one").returncode == 0
     a, b = tmp_path / "ddp", tmp_path / "one"
-    assert rows(a / "data_order.jsonl") == rows(b / "data_order.jsonl")
+    assert rows(a / "trace/examples.jsonl") == rows(b / "trace/examples.jsonl")
     assert rows(a / "curriculum_log.jsonl") == rows(b / "curriculum_log.jsonl")
     la = [m["train/loss"] for m in rows(a / "metrics.jsonl") if "train/loss" in m]
     lb = [m["train/loss"] for m in rows(b / "metrics.jsonl") if "train/loss" in m]

@@ -34,7 +34,7 @@ def rl_config(model: Path, kind: str = "learnability", steps: int = 12, **grpo) 
         "grpo": {"steps": steps, "num_generations": 4, "prompts_per_step": 2, "max_completion_length": 5,
                  "lr": 1e-3, "reward": "random", **grpo},
         "eval": {"every": 4},
-        "train": {"save_every": 4, "log_every": 1, "use_cpu": True, "tensorboard": False, "trace_prompts": True},
+        "train": {"checkpoint": {"every": 4}, "log_every": 1, "use_cpu": True, "tensorboard": False, "trace": True},
     }
 
 
@@ -82,7 +82,7 @@ def test_rl_end_to_end_and_a_sigkill_resume(tmp_path, checkpoint):
     assert not (run / "final").exists()
     r = cli(path, "--run-dir", run, "--resume")
     assert r.returncode == 0, r.stderr[-3000:]
-    assert rows(run / "prompt_order.rank0.jsonl") == rows(full / "prompt_order.rank0.jsonl")
+    assert rows(run / "trace/prompts.rank0.jsonl") == rows(full / "trace/prompts.rank0.jsonl")
     assert rows(run / "curriculum_log.jsonl") == rows(full / "curriculum_log.jsonl")
     a = [m for m in rows(full / "metrics.jsonl") if "reward" in m]
     b = [m for m in rows(run / "metrics.jsonl") if "reward" in m]
@@ -99,8 +99,8 @@ def test_every_process_draws_the_same_prompts(tmp_path, checkpoint):
                         str(tmp_path / "ddp")], env=env, capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     assert cli(path, "--run-dir", tmp_path / "one").returncode == 0
-    zero, one = rows(tmp_path / "ddp" / "prompt_order.rank0.jsonl"), rows(tmp_path / "ddp" / "prompt_order.rank1.jsonl")
-    assert zero == one == rows(tmp_path / "one" / "prompt_order.rank0.jsonl") and len(zero) == 6
+    zero, one = rows(tmp_path / "ddp" / "trace/prompts.rank0.jsonl"), rows(tmp_path / "ddp" / "trace/prompts.rank1.jsonl")
+    assert zero == one == rows(tmp_path / "one" / "trace/prompts.rank0.jsonl") and len(zero) == 6
     # The policy saw every process's groups: the same bandit values as one process.
     assert rows(tmp_path / "ddp" / "curriculum_log.jsonl") == rows(tmp_path / "one" / "curriculum_log.jsonl")
 
@@ -234,7 +234,7 @@ def test_a_killed_and_resumed_run_with_a_gate_draws_the_same_prompts(tmp_path, c
     proc.wait()
     r = cli(path, "--run-dir", run, "--resume")
     assert r.returncode == 0, r.stderr[-3000:]
-    assert rows(run / "prompt_order.rank0.jsonl") == rows(tmp_path / "full" / "prompt_order.rank0.jsonl")
+    assert rows(run / "trace" / "prompts.rank0.jsonl") == rows(tmp_path / "full" / "trace" / "prompts.rank0.jsonl")
     gate = [{k: v for k, v in m.items() if k.startswith(("gate/", "replaced", "rollouts"))}
             for m in rows(run / "metrics.jsonl") if "reward" in m]
     assert gate == [{k: v for k, v in m.items() if k.startswith(("gate/", "replaced", "rollouts"))}

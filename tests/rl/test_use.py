@@ -50,7 +50,7 @@ def test_a_users_grpo_trainer_draws_the_policys_prompts_in_order(tmp_path, check
     trainer = user_trainer(checkpoint, tmp_path / "run", my_reward)
     use_prompt_curriculum(trainer, {"kind": "learnability"}, trace=True)
     trainer.train()
-    trace = [json.loads(line) for line in (tmp_path / "run" / "prompt_order.rank0.jsonl").read_text().splitlines()]
+    trace = [json.loads(line) for line in (tmp_path / "run" / "trace" / "prompts.rank0.jsonl").read_text().splitlines()]
     assert [t["step"] for t in trace] == list(range(1, STEPS + 1))
     # The model was fed the traced prompts, each num_generations times, in the traced order.
     assert seen == [[r for r in t["rows"] for _ in range(G)] for t in trace]

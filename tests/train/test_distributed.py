@@ -12,7 +12,7 @@ from tests.train.conftest import PYTHON
 
 @pytest.mark.slow
 def test_two_process_ddp_run_sees_disjoint_data(tmp_path, write_config):
-    config = write_config(steps=8, telemetry={"tensorboard": False, "trace_data": True},
+    config = write_config(steps=8, telemetry={"tensorboard": False}, trace=True,
                           checkpoint={"every": 4})
     run = tmp_path / "run"
     # --standalone: a local rendezvous on a free loopback port.
@@ -29,7 +29,7 @@ def test_two_process_ddp_run_sees_disjoint_data(tmp_path, write_config):
     assert proc.returncode == 0, stderr[-3000:]
     traces = []
     for rank in (0, 1):
-        lines = [json.loads(line) for line in (run / f"data_trace.rank{rank}.jsonl").read_text().splitlines()]
+        lines = [json.loads(line) for line in (run / "trace" / f"rows.rank{rank}.jsonl").read_text().splitlines()]
         assert [t["step"] for t in lines] == list(range(1, 9))
         assert all(len(t["rows"]) == 4 for t in lines)  # 8 global rows over 2 ranks
         traces.append({(t["step"], h) for t in lines for h in t["rows"]})

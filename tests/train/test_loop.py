@@ -33,6 +33,13 @@ def test_metrics_have_per_domain_loss_eval_and_mixture(tmp_path, make_config):
     assert result["trainer"].step == 20
 
 
+def test_trace_writes_each_ranks_row_hashes_under_run_trace(tmp_path, make_config):
+    train_run(make_config(steps=3, trace=True), tmp_path / "run", progress=False)
+    trace = read(tmp_path / "run", "trace/rows.rank0.jsonl")
+    assert [t["step"] for t in trace] == [1, 2, 3] and all(len(t["rows"]) == 8 for t in trace)
+    assert not list((tmp_path / "run").glob("data_trace*"))
+
+
 def test_train_loss_per_domain_is_exact(make_config, tmp_path):
     """The logged per-domain loss equals a direct computation on the same rows."""
     from curricle.train.command import build_trainer

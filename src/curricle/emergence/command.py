@@ -6,18 +6,13 @@ import math
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
-from curricle.config import load_model_file
-from curricle.emergence.config import MapConfig
+from curricle.emergence.config import MapConfig, load_map_config
 from curricle.emergence.map import map_runs
 from curricle.errors import CurricleError
 from curricle.jsonable import short_number
-
-
-def load_map_config(path: Path | None) -> MapConfig:
-    return MapConfig() if path is None else load_model_file(path, MapConfig, "map config")
+from curricle.probes.console import wide_console
 
 
 def map_command(probe_files: list[Path], out: Path, config_path: Path | None = None,
@@ -30,11 +25,6 @@ def map_command(probe_files: list[Path], out: Path, config_path: Path | None = N
     print_map(result, console)
     console.print(f"map: {out}/emergence.json, emergence.csv, ordering.csv, summary.json")
     return result
-
-
-def wide_console():
-    """A console at least 110 columns wide (tables of skills do not fit 80; logs do not wrap)."""
-    return Console(width=max(110, Console().width))
 
 
 def _where(e: dict[str, Any] | None) -> str:

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from curricle.config import RunConfig, parse_config
+from curricle.config import RunConfig, load_model_file, parse_config
 from curricle.probes.config import ProbeConfig
 
 
@@ -118,3 +118,8 @@ class StudyConfig(BaseModel):
         data.update(seed=seed, name=name)
         data.setdefault("data_dir", str(self.out_dir / "data"))
         return parse_config(data, f"study run ({variant + ', ' if variant else ''}seed {seed})")
+
+
+def load_map_config(path: Path | None) -> MapConfig:
+    """``curricle map --config``'s file (None: the default settings)."""
+    return MapConfig() if path is None else load_model_file(path, MapConfig, "map config")

@@ -24,12 +24,13 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from curricle.emergence.command import print_map, wide_console
+from curricle.emergence.command import print_map
 from curricle.emergence.config import StudyConfig
 from curricle.emergence.map import map_runs
 from curricle.errors import CurricleError
 from curricle.prepare.command import prepare_run
 from curricle.probes.command import resolve_tasks
+from curricle.probes.console import wide_console
 from curricle.probes.contamination import check_contamination
 from curricle.probes.runner import probe_checkpoints
 from curricle.train.checkpoint import latest_complete

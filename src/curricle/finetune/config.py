@@ -26,13 +26,13 @@ weight). Imports only pydantic and other config modules.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, ClassVar, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from curricle.config import load_model_file
 from curricle.mixture.config import PACING
-from curricle.probes.config import SuiteConfig
+from curricle.posttrain.config import RENAMED_KEYS, CheckpointSettings, HFModelConfig, ProbeTasksConfig
 from curricle.tasks.config import NAME_PATTERN, TaskConfig
 
 
@@ -157,22 +157,6 @@ class CurriculumConfig(_Config):
         return sum(s.max_steps for s in self.stages)
 
 
-class ModelConfig(_Config):
-    path: Path
-    """A local HF causal-LM checkpoint directory (weights and tokenizer)."""
-    dtype: Literal["float32", "bfloat16"] = "float32"
-
-
-class ProbeTasksConfig(_Config):
-    """Pretraining probes scored as extra, evaluation-only tasks: fine-tuning's damage to
-    pretraining skills shows in the forgetting matrix beside the tasks."""
-
-    suite: SuiteConfig | None = Field(default_factory=lambda: SuiteConfig(n=64, text_domains=[]))
-    """Built-in probe tasks (default: every synthetic skill, 64 items; no text probes)."""
-    task_files: list[Path] = Field(default_factory=list)
-    """Probe task YAML files or directories."""
-
-
 class FinetuneTrainConfig(_Config):
     """The trainer's settings (TRL ``SFTConfig`` underneath)."""
 
@@ -187,18 +171,17 @@ class FinetuneTrainConfig(_Config):
     weight_decay: float = Field(0.0, ge=0)
     max_length: int = Field(512, ge=8)
     """Longest prompt + completion in tokens (longer ones are cut, keeping the start)."""
-    save_every: int = Field(100, ge=1)
-    """Checkpoint every this many steps (HF ``checkpoint-N`` with curricle's state inside)."""
-    keep_checkpoints: int | None = Field(2, ge=1)
-    """Newest checkpoints kept (None: all)."""
+    checkpoint: CheckpointSettings = Field(default_factory=CheckpointSettings)
+    """Every how many steps to checkpoint (HF ``checkpoint-N`` with curricle's state inside), and
+    how many to keep (default: every 100 steps, the newest 2)."""
     log_every: int = Field(10, ge=1)
     """Training loss and learning rate to metrics.jsonl every this many steps."""
     eval_batch_size: int = Field(64, ge=1)
     """Rows per forward pass when scoring held-out items."""
     activation_checkpointing: bool = False
     """Recompute activations in the backward pass (less memory, ~30% more compute)."""
-    trace_data: bool = False
-    """Write every step's example rows to RUN/data_order.jsonl (to check the data order)."""
+    trace: bool = False
+    """Write every step's example rows to RUN/trace/examples.jsonl (to check the data order)."""
     use_cpu: bool = False
     """Train on CPU even where a GPU is present."""
     tensorboard: bool = True
@@ -206,10 +189,12 @@ class FinetuneTrainConfig(_Config):
 
 
 class FinetuneConfig(_Config):
+    RENAMED_KEYS: ClassVar[dict[str, str]] = RENAMED_KEYS
+
     name: str = "finetune"
     seed: int = 0
     """Data order, generator items and the trainer's seed."""
-    model: ModelConfig
+    model: HFModelConfig
     tasks: list[TaskConfig] = Field(min_length=1)
     curriculum: CurriculumConfig
     train: FinetuneTrainConfig = Field(default_factory=FinetuneTrainConfig)

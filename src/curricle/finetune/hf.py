@@ -41,10 +41,11 @@ from transformers import TrainerCallback
 from curricle import atomic
 from curricle.errors import CurricleError
 from curricle.finetune.curriculum import Curriculum, Mix
-from curricle.finetune.evaluate import Evaluator
 from curricle.finetune.forgetting import forgetting_report
+from curricle.posttrain.evaluate import Evaluator
 from curricle.telemetry.sinks.jsonl import JsonlSink, append_jsonl, count_lines, truncate_jsonl
 from curricle.telemetry.sinks.tensorboard import TensorBoardSink
+from curricle.telemetry.trace import TRACE_DIR
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ STATE_FILE = "curricle_curriculum.json"
 CURRICULUM_LOG = "curriculum_log.jsonl"
 METRICS = "metrics.jsonl"
 FORGETTING = "forgetting.json"
-DATA_ORDER = "data_order.jsonl"
+DATA_ORDER = f"{TRACE_DIR}/examples.jsonl"  # train.trace
 #: Stream states kept for checkpoints (how far the data loader may have drawn ahead).
 _SNAPSHOTS = 8
 
@@ -154,14 +155,14 @@ class CurriculumCallback(TrainerCallback):
 
     def __init__(self, curriculum: Curriculum, sampler: CurriculumSampler, evaluator: Evaluator,
                  eval_every: int, out: Path | str | None = None, tensorboard: bool = True,
-                 trace_data: bool = False):
+                 trace: bool = False):
         self.curriculum = curriculum
         self.sampler = sampler
         self.evaluator = evaluator
         self.eval_every = eval_every
         self.out = Path(out) if out is not None else None
         self.tensorboard = tensorboard
-        self.trace_data = trace_data
+        self.trace = trace
         self.history: list[dict[str, Any]] = []  # {step, stage, scores: {task: discrete}}
         self.last_scores: dict[str, dict[str, float]] | None = None
         self._sinks: list = []
@@ -175,6 +176,8 @@ class CurriculumCallback(TrainerCallback):
         self._main = state.is_world_process_zero
         if self._main:
             self.out.mkdir(parents=True, exist_ok=True)
+            if self.trace:
+                (self.out / TRACE_DIR).mkdir(exist_ok=True)
         start = state.global_step
         if start > 0:
             self._resume(Path(args.output_dir) / f"checkpoint-{start}")
@@ -212,7 +215,7 @@ class CurriculumCallback(TrainerCallback):
 
     def on_step_end(self, args, state, control, model=None, **kwargs):
         step = state.global_step
-        if self.trace_data:
+        if self.trace:
             self._append(DATA_ORDER, {"step": step, "rows": self.sampler.drawn.get(step - 1)})
         if step % self.eval_every == 0 or step == self.sampler.steps:
             self._evaluate(step, model)
@@ -318,11 +321,11 @@ class CurriculumCallback(TrainerCallback):
 
 def use_curriculum(trainer, curriculum: Curriculum, eval_every: int | None = None, out: Path | str | None = None,
                    evaluator: Evaluator | None = None, tensorboard: bool = True,
-                   eval_batch_size: int = 64, trace_data: bool = False, tokenizer: Any = None) -> CurriculumCallback:
+                   eval_batch_size: int = 64, trace: bool = False, tokenizer: Any = None) -> CurriculumCallback:
     """Make ``trainer`` draw its examples from ``curriculum`` and evaluate, decide and log with
     it; returns the callback added. ``eval_every``: default the curriculum config's; ``out``:
-    where the logs go (default: the trainer's ``output_dir``); ``trace_data``: each step's rows to
-    ``OUT/data_order.jsonl``; ``tokenizer``: what evaluation encodes with (default: the trainer's
+    where the logs go (default: the trainer's ``output_dir``); ``trace``: each step's rows to
+    ``OUT/trace/examples.jsonl``; ``tokenizer``: what evaluation encodes with (default: the trainer's
     ``processing_class``)."""
     args = trainer.args
     wrong = [f"{k}={v}" for k, v, ok in (("max_steps", args.max_steps, args.max_steps > 0),
@@ -352,6 +355,6 @@ def use_curriculum(trainer, curriculum: Curriculum, eval_every: int | None = Non
     trainer._get_train_sampler = lambda *a, **k: sampler  # the one hook HF's Trainer offers for order
     curriculum.discrete_metrics.update(evaluator.discrete_metrics)
     callback = CurriculumCallback(curriculum, sampler, evaluator, eval_every or curriculum.config.eval_every,
-                                  out=out, tensorboard=tensorboard, trace_data=trace_data)
+                                  out=out, tensorboard=tensorboard, trace=trace)
     trainer.add_callback(callback)
     return callback

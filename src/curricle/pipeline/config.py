@@ -25,7 +25,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from curricle.config import load_model_file
-from curricle.finetune.config import ModelConfig, ProbeTasksConfig
+from curricle.posttrain.config import HFModelConfig, ProbeTasksConfig
 from curricle.tasks.config import NAME_PATTERN, TaskConfig
 
 
@@ -58,7 +58,7 @@ class PipelineConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = "pipeline"
-    model: ModelConfig | None = None
+    model: HFModelConfig | None = None
     """Where the first stage starts (a ``pretrain`` first stage makes its own)."""
     stages: list[StageSpec] = Field(min_length=1)
     select: Literal["best-mean", "last"] = "best-mean"

@@ -15,11 +15,11 @@ from typing import Any
 from rich.table import Table
 
 from curricle.config import load_model_file
-from curricle.emergence.command import wide_console
 from curricle.errors import CurricleError
 from curricle.probes.builtin import builtin_tasks
 from curricle.probes.checkpoints import find_checkpoints, run_data_dir
 from curricle.probes.config import ProbeConfig
+from curricle.probes.console import wide_console
 from curricle.probes.contamination import check_contamination
 from curricle.probes.lm_eval_export import export_lm_eval as export
 from curricle.probes.runner import probe_checkpoints

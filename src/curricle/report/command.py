@@ -7,7 +7,7 @@ from typing import Sequence
 
 from rich.console import Console
 
-from curricle.emergence.command import load_map_config
+from curricle.emergence.config import load_map_config
 from curricle.report.data import collect_run
 from curricle.report.finetune import collect_finetune, save_finetune_report
 from curricle.report.kind import run_kind

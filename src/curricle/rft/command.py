@@ -20,9 +20,9 @@ from rich.console import Console
 from rich.table import Table
 
 from curricle import atomic
-from curricle.finetune.command import load_model
 from curricle.graders.config import GRADERS
 from curricle.graders.runner import GraderRunner
+from curricle.posttrain.checkpoints import load_model
 from curricle.rft.config import RFTConfig, load_rft_config
 from curricle.tasks.items import unit_hash
 from curricle.tasks.load import build_tasks

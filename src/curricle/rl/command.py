@@ -23,10 +23,11 @@ from rich.table import Table
 
 from curricle import atomic
 from curricle.errors import CurricleError
-from curricle.finetune.command import load_model, save_final
-from curricle.finetune.evaluate import Evaluator
 from curricle.graders.config import GRADERS
 from curricle.graders.runner import GraderRunner
+from curricle.posttrain.checkpoints import complete_checkpoints, load_model, save_final
+from curricle.posttrain.evaluate import Evaluator
+from curricle.posttrain.ranks import is_main
 from curricle.rl.config import STATE_FILE, RLConfig, load_rl_config
 from curricle.rl.curricula import build_gates, build_policy
 from curricle.runinfo import write_run_info
@@ -34,19 +35,6 @@ from curricle.tasks.config import ScoringConfig
 from curricle.tasks.load import build_tasks, write_quarantine
 
 log = logging.getLogger(__name__)
-
-
-def _is_main() -> bool:
-    return int(os.environ.get("RANK", "0")) == 0
-
-
-def complete_checkpoints(root: Path) -> list[tuple[int, Path]]:
-    out = []
-    for p in root.glob("checkpoint-*") if root.is_dir() else []:
-        n = p.name.removeprefix("checkpoint-")
-        if n.isdigit() and (p / "trainer_state.json").is_file() and (p / STATE_FILE).is_file():
-            out.append((int(n), p))
-    return sorted(out, reverse=True)
 
 
 def build_rl(config: RLConfig, run_dir: Path, max_steps: int | None = None):
@@ -63,7 +51,7 @@ def build_rl(config: RLConfig, run_dir: Path, max_steps: int | None = None):
     for t in tasks:
         t.scoring = ScoringConfig(metric="exact_match", until=t.scoring.until,
                                   max_new_tokens=t.scoring.max_new_tokens)
-    if _is_main():
+    if is_main():
         atomic.write_text(run_dir / "tasks.json", json.dumps({"tasks": [t.summary() for t in tasks]}, indent=1) + "\n")
         write_quarantine(tasks, run_dir / "tasks_quarantine.jsonl")
     empty = [t.name for t in tasks if config.eval.split == "test" and not t.test]
@@ -80,8 +68,8 @@ def build_rl(config: RLConfig, run_dir: Path, max_steps: int | None = None):
         output_dir=str(run_dir / "checkpoints"), max_steps=steps, per_device_train_batch_size=per_step // world,
         gradient_accumulation_steps=1, num_generations=g.num_generations, max_completion_length=g.max_completion_length,
         temperature=g.temperature, learning_rate=g.lr, beta=g.beta, scale_rewards=g.scale_rewards,
-        loss_type=g.loss_type, logging_steps=config.train.log_every, save_steps=config.train.save_every,
-        save_total_limit=config.train.keep_checkpoints, seed=config.seed, data_seed=config.seed, report_to=[],
+        loss_type=g.loss_type, logging_steps=config.train.log_every, save_steps=config.train.checkpoint.every,
+        save_total_limit=config.train.checkpoint.keep_last, seed=config.seed, data_seed=config.seed, report_to=[],
         use_cpu=config.train.use_cpu, ignore_data_skip=True, dataloader_num_workers=0, shuffle_dataset=False,
         bf16=config.model.dtype == "bfloat16", activation_checkpointing=False, log_completions=False,
         remove_unused_columns=False,
@@ -102,20 +90,20 @@ def build_rl(config: RLConfig, run_dir: Path, max_steps: int | None = None):
     evaluator = Evaluator(tasks, tokenizer, batch_size=config.eval.batch_size)
     callback = RLCallback(sampler, reward, evaluator, tasks, config.eval.every, config.guards, run_dir,
                           rollout_budget=g.rollouts, tensorboard=config.train.tensorboard, eval_split=config.eval.split,
-                          trainer=trainer, trace_prompts=config.train.trace_prompts)
+                          trainer=trainer, trace=config.train.trace)
     trainer.add_callback(callback)
     return trainer, callback, graders
 
 
 def rl_run(config: RLConfig, run_dir: Path | str, resume: bool = False, max_steps: int | None = None) -> dict[str, Any]:
     run_dir = Path(run_dir)
-    found = complete_checkpoints(run_dir / "checkpoints")
+    found = complete_checkpoints(run_dir / "checkpoints", STATE_FILE)
     if resume and not found:
         raise CurricleError(f"--resume: no complete checkpoint under {run_dir / 'checkpoints'}")
     if not resume and found:
         raise CurricleError(f"{run_dir} already has checkpoints: pass --resume to continue it, or choose another --run-dir")
     run_dir.mkdir(parents=True, exist_ok=True)
-    if _is_main():
+    if is_main():
         atomic.write_text(run_dir / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
         write_run_info(run_dir, "rl", config)
     trainer, callback, graders = build_rl(config, run_dir, max_steps)
@@ -147,7 +135,7 @@ def rl_command(config_path: Path, run_dir: Path, resume: bool = False, max_steps
                console: Console | None = None) -> dict[str, Any]:
     console = console or Console()
     result = rl_run(load_rl_config(config_path), run_dir, resume=resume, max_steps=max_steps)
-    if _is_main():
+    if is_main():
         print_rl(result, console)
         console.print(f"run: {run_dir} (metrics.jsonl, curriculum_log.jsonl, events.jsonl, final/)")
     return result

@@ -18,12 +18,12 @@ and other config modules.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, ClassVar, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from curricle.config import load_model_file
-from curricle.finetune.config import ModelConfig
+from curricle.posttrain.config import RENAMED_KEYS, CheckpointSettings, HFModelConfig
 from curricle.tasks.config import TaskConfig
 
 #: curricle's state in each ``checkpoint-N`` of an RL run.
@@ -196,22 +196,30 @@ class GuardSettings(_Config):
     up from the first evaluation's: ``format-drift``."""
 
 
+class RLCheckpointSettings(CheckpointSettings):
+    every: int = Field(50, ge=1)
+    """Checkpoint every this many optimizer steps."""
+
+
 class RLTrainSettings(_Config):
-    save_every: int = Field(50, ge=1)
-    keep_checkpoints: int | None = Field(2, ge=1)
+    checkpoint: RLCheckpointSettings = Field(default_factory=RLCheckpointSettings)
+    """Every how many steps to checkpoint (HF ``checkpoint-N`` with curricle's state inside), and
+    how many to keep (default: every 50 steps, the newest 2)."""
     log_every: int = Field(5, ge=1)
     use_cpu: bool = False
     tensorboard: bool = True
     grader_timeout_s: float | None = Field(10.0, gt=0)
     """Each completion's grading is cut off after this long (None: no timeout, in-process)."""
-    trace_prompts: bool = False
-    """Every process writes each step's prompt rows to RUN/prompt_order.rank<R>.jsonl."""
+    trace: bool = False
+    """Every process writes each step's prompt rows to RUN/trace/prompts.rank<R>.jsonl."""
 
 
 class RLConfig(_Config):
+    RENAMED_KEYS: ClassVar[dict[str, str]] = RENAMED_KEYS
+
     name: str = "rl"
     seed: int = 0
-    model: ModelConfig
+    model: HFModelConfig
     tasks: list[TaskConfig] = Field(min_length=1)
     curriculum: PromptCurriculumSpec = Field(default_factory=UniformCurriculum)
     pass_rate: PassRateConfig = Field(default_factory=PassRateConfig)

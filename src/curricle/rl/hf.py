@@ -34,13 +34,14 @@ from trl import GRPOTrainer
 
 from curricle import atomic
 from curricle.errors import CurricleError
-from curricle.finetune.evaluate import Evaluator
 from curricle.graders.runner import GraderRunner
+from curricle.posttrain.evaluate import Evaluator
 from curricle.rl.config import STATE_FILE
 from curricle.rl.curricula import Gate, Prompt, PromptPolicy, difficulty_scale, replacement_prompts, verdicts
 from curricle.tasks.load import Task
 from curricle.telemetry.sinks.jsonl import JsonlSink, append_jsonl, count_lines, truncate_jsonl
 from curricle.telemetry.sinks.tensorboard import TensorBoardSink
+from curricle.telemetry.trace import trace_path
 
 log = logging.getLogger(__name__)
 
@@ -297,7 +298,7 @@ class RLCallback(TrainerCallback):
 
     def __init__(self, sampler: PromptSampler, reward: GradedReward, evaluator: Evaluator, tasks: Sequence[Task],
                  eval_every: int, guards, out: Path, rollout_budget: int | None = None, tensorboard: bool = True,
-                 eval_split: str = "test", trainer=None, trace_prompts: bool = False):
+                 eval_split: str = "test", trainer=None, trace: bool = False):
         self.sampler, self.reward, self.evaluator = sampler, reward, evaluator
         self.tasks = list(tasks)
         self.eval_every = eval_every
@@ -313,7 +314,7 @@ class RLCallback(TrainerCallback):
         self.flags: list[dict[str, Any]] = []
         self.evaluator_split = eval_split
         self._trainer_ref = trainer
-        self.trace = trace_prompts
+        self.trace = trace
         self._rank = 0
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
@@ -327,7 +328,7 @@ class RLCallback(TrainerCallback):
             if self._main:
                 for name in (METRICS, CURRICULUM_LOG, EVENTS, "final_scores.json"):
                     (self.out / name).unlink(missing_ok=True)
-            (self.out / f"prompt_order.rank{self._rank}.jsonl").unlink(missing_ok=True)
+            trace_path(self.out, "prompts", self._rank).unlink(missing_ok=True)
         if self._main:
             self._sinks = [JsonlSink(self.out, start, None)]
             if self.tensorboard:
@@ -346,7 +347,9 @@ class RLCallback(TrainerCallback):
             self._append(CURRICULUM_LOG, record)
         drawn = self.sampler.drawn.get(step - 1) or []
         if self.trace:
-            with open(self.out / f"prompt_order.rank{self._rank}.jsonl", "a", encoding="utf-8") as f:
+            path = trace_path(self.out, "prompts", self._rank)
+            path.parent.mkdir(exist_ok=True)
+            with open(path, "a", encoding="utf-8") as f:
                 f.write(json.dumps({"step": step, "rows": drawn}) + "\n")
         prompts = self.sampler.policy.prompts
         index = self.sampler.policy.index
@@ -463,7 +466,7 @@ class RLCallback(TrainerCallback):
                  "replaced": getattr(self._trainer_ref, "replaced", 0),
                  "gates": [gate.state_dict() for gate in getattr(self._trainer_ref, "gates", [])],
                  "log_lines": {n: count_lines(self.out / n) for n in (METRICS, CURRICULUM_LOG, EVENTS)},
-                 "trace_lines": count_lines(self.out / "prompt_order.rank0.jsonl")}
+                 "trace_lines": count_lines(trace_path(self.out, "prompts", 0))}
         atomic.write_text(folder / STATE_FILE, json.dumps(saved))
 
     def _resume(self, folder: Path) -> None:
@@ -489,4 +492,4 @@ class RLCallback(TrainerCallback):
         if self._main:
             for name, lines in saved["log_lines"].items():
                 truncate_jsonl(self.out / name, lines)
-        truncate_jsonl(self.out / f"prompt_order.rank{self._rank}.jsonl", saved["trace_lines"])
+        truncate_jsonl(trace_path(self.out, "prompts", self._rank), saved["trace_lines"])

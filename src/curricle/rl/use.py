@@ -20,7 +20,7 @@ What it does to the trainer, and nothing else:
   the ``curricle_row`` column says which prompt each completion answers);
 - a :class:`PromptCurriculumCallback` feeds the policy after every optimizer step, writes
   ``OUT/curriculum_log.jsonl`` (every change of the sampling distribution, as ``curricle rl``
-  does), ``OUT/prompt_order.rank<R>.jsonl`` with ``trace=True``, and saves the curriculum's
+  does), ``OUT/trace/prompts.rank<R>.jsonl`` with ``trace=True``, and saves the curriculum's
   state in every ``checkpoint-N``, so a resumed trainer draws the prompts an uninterrupted one
   would.
 
@@ -51,6 +51,7 @@ from curricle.rl.config import PassRateConfig, PromptCurriculumSpec
 from curricle.rl.curricula import Prompt, build_policy, difficulty_scale
 from curricle.rl.hf import CURRICULUM_LOG, ROW_COLUMN, PromptSampler
 from curricle.telemetry.sinks.jsonl import append_jsonl, count_lines, truncate_jsonl
+from curricle.telemetry.trace import trace_path
 
 #: The curriculum's state in each ``checkpoint-N``.
 STATE_FILE = "curricle_prompt_curriculum.json"
@@ -138,7 +139,7 @@ class PromptCurriculumCallback(TrainerCallback):
         self._rank = 0
 
     def _trace_file(self) -> Path:
-        return self.out / f"prompt_order.rank{self._rank}.jsonl"
+        return trace_path(self.out, "prompts", self._rank)
 
     def on_train_begin(self, args, state, control, **kwargs):
         self.out = Path(self.out or args.output_dir)
@@ -146,6 +147,7 @@ class PromptCurriculumCallback(TrainerCallback):
         self._main, self._rank = state.is_world_process_zero, args.process_index
         if state.global_step > 0:
             self._resume(Path(args.output_dir) / f"checkpoint-{state.global_step}")
+            self._trace_file().parent.mkdir(parents=True, exist_ok=True)
             return
         if self._main:
             (self.out / CURRICULUM_LOG).unlink(missing_ok=True)
@@ -154,6 +156,8 @@ class PromptCurriculumCallback(TrainerCallback):
                 "prompts": len(self.sampler.policy.prompts), "prompts_per_step": self.sampler.k,
                 "num_generations": self.sampler.g})
         self._trace_file().unlink(missing_ok=True)
+        if self.trace:
+            self._trace_file().parent.mkdir(parents=True, exist_ok=True)
 
     def on_step_end(self, args, state, control, **kwargs):
         step = state.global_step

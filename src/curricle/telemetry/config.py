@@ -22,6 +22,3 @@ class TelemetryConfig(BaseModel):
     """Project / experiment name for W&B and MLflow."""
     run_name: str | None = None
     """Run name for W&B and MLflow (default: the config's name)."""
-    trace_data: bool = False
-    """Debugging aid: every rank writes a hash of each row it trained on to
-    RUN/data_trace.rank<R>.jsonl (to check what each rank saw)."""

@@ -121,6 +121,9 @@ class TrainConfig(BaseModel):
     """NaN / spike detection and rollback."""
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
     """Where metrics go besides RUN/metrics.jsonl."""
+    trace: bool = False
+    """Debugging aid: every rank writes a hash of each row it trained on to
+    RUN/trace/rows.rank<R>.jsonl (to check what each rank saw)."""
     probe: ProbeHookConfig | None = None
     """Probe the model every ``probe.every`` steps into RUN/probes.jsonl (under DDP every rank
     scores, rank 0 writes); None: no probing."""

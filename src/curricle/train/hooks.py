@@ -44,6 +44,7 @@ from curricle.mixture.sampler import Batch, MixtureSampler
 from curricle.telemetry.config import TelemetryConfig
 from curricle.telemetry.sinks import open_sinks
 from curricle.telemetry.sinks.jsonl import append_jsonl
+from curricle.telemetry.trace import trace_path
 from curricle.train.distributed import DistInfo
 
 #: The trainer's own log of decisions (skips, rollbacks, resumes).
@@ -169,10 +170,12 @@ class ProgressHook(Hook):
 
 
 class DataTraceHook(Hook):
-    """Every rank writes a short hash of each row it trains on (``telemetry.trace_data``)."""
+    """Every rank writes a short hash of each row it trains on to ``RUN/trace/rows.rank<R>.jsonl``
+    (``train.trace``)."""
 
     def on_train_start(self, state):
-        path = state.run_dir / f"data_trace.rank{state.rank}.jsonl"
+        path = trace_path(state.run_dir, "rows", state.rank)
+        path.parent.mkdir(parents=True, exist_ok=True)
         self.f = open(path, "a", encoding="utf-8")
 
     def on_step_start(self, state, batch):

@@ -110,7 +110,7 @@ class Trainer:
                                 dist=self.dist, model=self.model, sampler=sampler, tokenizer=tokenizer,
                                 autocast=autocast)
 
-        own: list[Hook] = [DataTraceHook()] if config.telemetry.trace_data else []
+        own: list[Hook] = [DataTraceHook()] if config.trace else []
         if self.dist.is_main:
             own += [ProgressHook()] if progress else []
             own.append(TelemetryHook(config.telemetry))  # last: sees what other hooks added

@@ -6,27 +6,42 @@ Items are scored by the probes' scorers (:mod:`curricle.probes.scorers`) through
 probability among its distractors or its log-probability), ``loglikelihood`` tasks as
 ``multiple_choice`` probes, and ``grader`` tasks by grading the greedy generation (ungraded
 items counted under their reason, left out of the mean). Every metric comes with its
-standard error (``<metric>_se``). Evaluation-only probe tasks (pretraining skills) are scored
-the same way beside them.
+standard error (``<metric>_se``). Evaluation-only probe tasks (pretraining skills,
+:func:`probe_tasks`) are scored the same way beside them. Fine-tuning, RL and the pipeline's
+checkpoint table all score with it.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from typing import Any, Sequence
 
 import torch
 
 from curricle.graders.base import build_grader, grade_all
+from curricle.posttrain.config import ProbeTasksConfig
+from curricle.probes.builtin import builtin_tasks
 from curricle.probes.item import ProbeItem
 from curricle.probes.lm import ProbeLM
 from curricle.probes.scorers import SCORERS
 from curricle.probes.stats import mean_se
-from curricle.probes.task import ProbeTask
+from curricle.probes.task import ProbeTask, check_unique, load_tasks
 from curricle.tasks.items import TaskItem
 from curricle.tasks.load import Task
 
 _OUTPUT_TYPE = {"exact_match": "generate_until", "loglikelihood": "multiple_choice"}
+
+
+def probe_tasks(config: ProbeTasksConfig | None) -> list[ProbeTask]:
+    """The pretraining probes to score beside the tasks, named ``probe:<task>`` (a task's name
+    cannot hold a colon, so the two never clash)."""
+    if config is None:
+        return []
+    tasks = builtin_tasks(config.suite) if config.suite is not None else []
+    for f in config.task_files:
+        tasks.extend(load_tasks(f))
+    return [replace(t, name=f"probe:{t.name}") for t in check_unique(tasks)]
 
 
 class Evaluator:

@@ -1,0 +1,63 @@
+"""Loading and saving the checkpoints of post-training runs.
+
+:func:`load_model` reads the local HF checkpoint a verb starts from (``model.path``, or the
+checkpoint ``curricle rft`` samples), :func:`save_final` writes a run's ``final/`` model, and
+:func:`complete_checkpoints` finds the ``checkpoint-N`` directories a run can resume from.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from curricle.errors import CurricleError
+
+log = logging.getLogger(__name__)
+
+
+def load_model(path: Path, dtype: str = "float32"):
+    """A local HF causal LM and its tokenizer (pad token: EOS where it has none), or a one-line
+    error naming ``model.path``. Fine-tuning, RL and RFT load their checkpoints with it."""
+    if not (path / "config.json").is_file():
+        raise CurricleError(f"model.path: {path} is not an HF checkpoint directory (no config.json)")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(
+            str(path), local_files_only=True, dtype={"float32": torch.float32, "bfloat16": torch.bfloat16}[dtype])
+    except (OSError, ValueError) as err:
+        raise CurricleError(f"model.path: cannot load a causal LM and tokenizer from {path} ({err})") from None
+    if tokenizer.eos_token is None:
+        raise CurricleError(f"model.path: {path}'s tokenizer has no EOS token (completions end with it)")
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model, tokenizer
+
+
+def save_final(trainer, out: Path) -> None:
+    """The model and tokenizer to ``out``, written beside it first and renamed (atomic)."""
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    trainer.save_model(str(tmp))
+    trainer.processing_class.save_pretrained(str(tmp))
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(tmp, out)
+
+
+def complete_checkpoints(root: Path, state_file: str) -> list[tuple[int, Path]]:
+    """``checkpoint-N`` directories holding the trainer's state and curricle's ``state_file``,
+    newest first (one a kill interrupted lacks curricle's file, written last, and is passed
+    over, with a warning)."""
+    out = []
+    for p in root.glob("checkpoint-*") if root.is_dir() else []:
+        step = p.name.removeprefix("checkpoint-")
+        if step.isdigit() and (p / "trainer_state.json").is_file() and (p / state_file).is_file():
+            out.append((int(step), p))
+        elif step.isdigit():
+            log.warning("checkpoint %s is incomplete; passed over", p)
+    return sorted(out, reverse=True)

@@ -1,0 +1,64 @@
+"""The config sections every post-training verb shares.
+
+::
+
+    model: {path: runs/demo/final, dtype: float32}      # HFModelConfig
+    train:
+      checkpoint: {every: 100, keep_last: 2}            # CheckpointSettings
+      trace: true                                       # RUN/trace/<what>.jsonl
+
+``model`` is a local HF checkpoint (the pretraining ``model:`` section, :mod:`curricle.model.config`,
+builds one instead). ``train.checkpoint`` and ``train.trace`` are spelled as in a pretraining
+run config; their old post-training spellings (:data:`RENAMED_KEYS`) are refused at load with a
+one-line error naming the new key. Imports only pydantic and other config modules.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from curricle.probes.config import SuiteConfig
+
+#: Old spellings of the shared knobs (dotted paths in a finetune or rl config) -> the new key.
+#: A config still using one is refused: "train.save_every was renamed: use train.checkpoint.every".
+RENAMED_KEYS = {
+    "train.save_every": "train.checkpoint.every",
+    "train.keep_checkpoints": "train.checkpoint.keep_last",
+    "train.trace_data": "train.trace",
+    "train.trace_prompts": "train.trace",
+}
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class HFModelConfig(_Config):
+    """The model a post-training verb starts from."""
+
+    path: Path
+    """A local HF causal-LM checkpoint directory (weights and tokenizer)."""
+    dtype: Literal["float32", "bfloat16"] = "float32"
+
+
+class CheckpointSettings(_Config):
+    """HF ``checkpoint-N`` directories with curricle's state inside (TRL's ``save_steps`` and
+    ``save_total_limit``)."""
+
+    every: int = Field(100, ge=1)
+    """Checkpoint every this many optimizer steps."""
+    keep_last: int | None = Field(2, ge=1)
+    """Newest checkpoints kept (None: all)."""
+
+
+class ProbeTasksConfig(_Config):
+    """Pretraining probes scored as extra, evaluation-only tasks: fine-tuning's damage to
+    pretraining skills shows in the forgetting matrix beside the tasks."""
+
+    suite: SuiteConfig | None = Field(default_factory=lambda: SuiteConfig(n=64, text_domains=[]))
+    """Built-in probe tasks (default: every synthetic skill, 64 items; no text probes)."""
+    task_files: list[Path] = Field(default_factory=list)
+    """Probe task YAML files or directories."""
