@@ -32,6 +32,7 @@ from curricle.finetune.config import FinetuneConfig, ProbeTasksConfig, load_fine
 from curricle.finetune.curriculum import Curriculum
 from curricle.finetune.evaluate import Evaluator
 from curricle.finetune.hf import STATE_FILE, train_dataset, use_curriculum
+from curricle.hf.checkpoints import complete_checkpoints
 from curricle.probes.builtin import builtin_tasks
 from curricle.probes.contamination import check_contamination
 from curricle.probes.task import check_unique, load_tasks
@@ -43,19 +44,6 @@ log = logging.getLogger(__name__)
 def _is_main() -> bool:
     """Whether this is the main process (rank 0, or no torchrun at all)."""
     return int(os.environ.get("RANK", "0")) == 0
-
-
-def complete_checkpoints(root: Path) -> list[tuple[int, Path]]:
-    """``checkpoint-N`` directories holding the trainer's and the curriculum's state, newest first
-    (one a kill interrupted lacks the curriculum's file, written last, and is passed over)."""
-    out = []
-    for p in root.glob("checkpoint-*") if root.is_dir() else []:
-        step = p.name.removeprefix("checkpoint-")
-        if step.isdigit() and (p / "trainer_state.json").is_file() and (p / STATE_FILE).is_file():
-            out.append((int(step), p))
-        elif step.isdigit():
-            log.warning("checkpoint %s is incomplete; passed over", p)
-    return sorted(out, reverse=True)
 
 
 def probe_tasks(config: ProbeTasksConfig | None):
@@ -132,7 +120,7 @@ def finetune_run(config: FinetuneConfig, run_dir: Path | str, resume: bool = Fal
                  max_steps: int | None = None) -> dict[str, Any]:
     """Fine-tune as ``config`` says; returns the final scores and the forgetting report."""
     run_dir = Path(run_dir)
-    found = complete_checkpoints(run_dir / "checkpoints")
+    found = complete_checkpoints(run_dir / "checkpoints", STATE_FILE)
     if resume and not found:
         raise CurricleError(f"--resume: no complete checkpoint under {run_dir / 'checkpoints'}")
     if not resume and found:

@@ -26,17 +26,18 @@ from rich.table import Table
 
 from curricle import atomic
 from curricle.config import load_config, parse_model, read_yaml
-from curricle.finetune.command import complete_checkpoints as finetune_checkpoints
 from curricle.finetune.command import finetune_run, probe_tasks
 from curricle.finetune.config import FinetuneConfig
 from curricle.finetune.evaluate import Evaluator
+from curricle.finetune.hf import STATE_FILE as FINETUNE_STATE
+from curricle.hf.checkpoints import complete_checkpoints
 from curricle.pipeline.config import PipelineConfig, StageSpec, load_pipeline_config
 from curricle.probes.lm import ProbeLM
 from curricle.report.data import read_jsonl
 from curricle.rft.command import rft_run
 from curricle.rft.config import load_rft_config
-from curricle.rl.command import complete_checkpoints as rl_checkpoints
 from curricle.rl.command import rl_run
+from curricle.rl.config import STATE_FILE as RL_STATE
 from curricle.rl.config import RLConfig
 from curricle.tasks.config import ScoringConfig
 from curricle.tasks.load import build_tasks
@@ -93,15 +94,16 @@ def run_stage(spec: StageSpec, model: Path | None, run_dir: Path, select: str) -
             data.setdefault("tasks", []).append({"name": spec.tasks_from, "source": {
                 "kind": "jsonl", "path": str(run_dir / spec.tasks_from / "rft.jsonl"), "split_field": "split"}})
         cfg = parse_model(data, FinetuneConfig, str(spec.config))
-        finetune_run(cfg, stage_dir, resume=bool(finetune_checkpoints(stage_dir / "checkpoints")))
-        chosen, step = choose_checkpoint(stage_dir, select, finetune_checkpoints(stage_dir / "checkpoints"))
+        finetune_run(cfg, stage_dir, resume=bool(complete_checkpoints(stage_dir / "checkpoints", FINETUNE_STATE)))
+        chosen, step = choose_checkpoint(stage_dir, select, complete_checkpoints(stage_dir / "checkpoints",
+                                                                                 FINETUNE_STATE))
         tokens = _tokens(stage_dir)
     elif spec.kind == "rl":
         data = read_yaml(spec.config, "rl config") or {}
         data["model"] = {**(data.get("model") or {}), "path": str(model)}
         cfg = parse_model(data, RLConfig, str(spec.config))
-        rl_run(cfg, stage_dir, resume=bool(rl_checkpoints(stage_dir / "checkpoints")))
-        chosen, step = choose_checkpoint(stage_dir, select, rl_checkpoints(stage_dir / "checkpoints"))
+        rl_run(cfg, stage_dir, resume=bool(complete_checkpoints(stage_dir / "checkpoints", RL_STATE)))
+        chosen, step = choose_checkpoint(stage_dir, select, complete_checkpoints(stage_dir / "checkpoints", RL_STATE))
         tokens = _tokens(stage_dir)
     else:  # rft: a task file; the model goes on unchanged
         stage_dir.mkdir(parents=True, exist_ok=True)
