@@ -27,6 +27,7 @@ from curricle.finetune.command import load_model, save_final
 from curricle.finetune.evaluate import Evaluator
 from curricle.graders.config import GRADERS
 from curricle.graders.runner import GraderRunner
+from curricle.hf.checkpoints import complete_checkpoints
 from curricle.rl.config import STATE_FILE, DynamicFilterCurriculum, RLConfig, load_rl_config
 from curricle.rl.curricula import build_policy
 from curricle.tasks.config import ScoringConfig
@@ -37,15 +38,6 @@ log = logging.getLogger(__name__)
 
 def _is_main() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
-
-
-def complete_checkpoints(root: Path) -> list[tuple[int, Path]]:
-    out = []
-    for p in root.glob("checkpoint-*") if root.is_dir() else []:
-        n = p.name.removeprefix("checkpoint-")
-        if n.isdigit() and (p / "trainer_state.json").is_file() and (p / STATE_FILE).is_file():
-            out.append((int(n), p))
-    return sorted(out, reverse=True)
 
 
 def build_rl(config: RLConfig, run_dir: Path, max_steps: int | None = None):
@@ -108,7 +100,7 @@ def build_rl(config: RLConfig, run_dir: Path, max_steps: int | None = None):
 
 def rl_run(config: RLConfig, run_dir: Path | str, resume: bool = False, max_steps: int | None = None) -> dict[str, Any]:
     run_dir = Path(run_dir)
-    found = complete_checkpoints(run_dir / "checkpoints")
+    found = complete_checkpoints(run_dir / "checkpoints", STATE_FILE)
     if resume and not found:
         raise CurricleError(f"--resume: no complete checkpoint under {run_dir / 'checkpoints'}")
     if not resume and found:
