@@ -121,6 +121,17 @@ def test_checkpoints_are_sealed_by_the_seam_kit_and_old_ones_still_resume(tmp_pa
             assert a[k] == pytest.approx(b[k], rel=1e-6, abs=1e-9), (a["step"], k)
 
 
+def test_an_old_checkpoint_of_a_run_without_a_controller_resumed_with_one_is_a_one_line_error(tmp_path, store):
+    dataset = MixtureDataset(store, MIXTURE)
+    callback = CurricleCallback(dataset, ODMConfig(update_every=1))
+    saved = {"dataset": dataset.state_at(0), "controller": None, "log_lines": {}}  # as written before the seam kit
+    callback.load_own_state(saved)
+    with pytest.raises(CurricleError) as err:
+        callback.parts.load(tmp_path, saved, {}, source=tmp_path / STATE_FILE)
+    assert str(err.value) == (f"{tmp_path / STATE_FILE}: the checkpoint has no state of 'controller' (saved by "
+                              f"another configuration?)")
+
+
 def test_misconfigured_training_arguments_are_one_clear_error(tmp_path, store):
     dataset = MixtureDataset(store, MIXTURE)
     with pytest.raises(CurricleError, match=r"MixtureDataset needs remove_unused_columns=False, .* \(got "
