@@ -15,7 +15,8 @@ from curricle.config import parse_config
 from curricle.controllers.base import ControllerContext
 from curricle.controllers.config import CONTROLLERS, DoReMiConfig, ODMConfig
 from curricle.errors import CurricleError
-from curricle.integrations.hf import CurricleCallback, MixtureDataset
+from curricle.hf.checkpoints import complete_checkpoints
+from curricle.integrations.hf import STATE_FILE, CurricleCallback, MixtureDataset
 from curricle.mixture.sampler import MixtureSampler
 from curricle.prepare.command import prepare_run
 from tests.train.conftest import run_config_dict
@@ -102,6 +103,36 @@ def test_a_resumed_hf_trainer_continues_the_same_stream(tmp_path, store):
             assert a[k] == pytest.approx(b[k], rel=1e-6, abs=1e-9), (a["step"], k)
     mix_full = (tmp_path / "full" / "mixture_log.jsonl").read_text()
     assert (tmp_path / "cut" / "mixture_log.jsonl").read_text() == mix_full
+
+
+def test_checkpoints_are_sealed_by_the_seam_kit_and_old_ones_still_resume(tmp_path, store):
+    full = train(store, tmp_path / "full")
+    train(store, tmp_path / "cut", stop=3)
+    ck = tmp_path / "cut" / "checkpoint-3"
+    assert complete_checkpoints(tmp_path / "cut", STATE_FILE) == [(3, ck)]
+    saved = json.loads((ck / STATE_FILE).read_text())
+    assert {"dataset", "controller", "log_lines"} <= saved.keys()
+    assert {"model.safetensors", "optimizer.pt", "trainer_state.json"} <= saved["files"].keys()
+    # As the callback wrote it before the seam kit: the same keys, no file sizes.
+    del saved["files"]
+    (ck / STATE_FILE).write_text(json.dumps(saved))
+    resumed = train(store, tmp_path / "cut", resume=str(ck))
+    assert [s["step"] for s in resumed] == list(range(1, 7))
+    for a, b in zip(full, resumed):
+        assert a.keys() == b.keys()
+        for k in a:
+            assert a[k] == pytest.approx(b[k], rel=1e-6, abs=1e-9), (a["step"], k)
+
+
+def test_an_old_checkpoint_of_a_run_without_a_controller_resumed_with_one_is_a_one_line_error(tmp_path, store):
+    dataset = MixtureDataset(store, MIXTURE)
+    callback = CurricleCallback(dataset, ODMConfig(update_every=1))
+    saved = {"dataset": dataset.state_at(0), "controller": None, "log_lines": {}}  # as written before the seam kit
+    callback.load_own_state(saved)
+    with pytest.raises(CurricleError) as err:
+        callback.parts.load(tmp_path, saved, {}, source=tmp_path / STATE_FILE)
+    assert str(err.value) == (f"{tmp_path / STATE_FILE}: the checkpoint has no state of 'controller' (saved by "
+                              f"another configuration?)")
 
 
 def test_misconfigured_training_arguments_are_one_clear_error(tmp_path, store):

@@ -132,6 +132,21 @@ def test_the_guards_flag_hacking_and_drift():
             assert cb.flags[0]["fall_se"] == pytest.approx(0.1 / (0.025 * 2 ** 0.5), abs=0.01)
 
 
+def test_a_checkpoint_from_before_the_seam_kit_keeps_its_trace_count():
+    from types import SimpleNamespace
+
+    from curricle.rl.hf import TRACE, RLCallback
+
+    cb = RLCallback.__new__(RLCallback)
+    cb.reward, cb._trainer_ref = SimpleNamespace(rollouts=0, calls=0), None
+    saved = {"rollouts": 64, "calls": 8, "history": [], "flags": [], "last_eval": 8, "replaced": 0,
+             "window": {"rewards": [], "lengths": [], "reasons": {}, "n": 0},
+             "log_lines": {"metrics.jsonl": 9, "curriculum_log.jsonl": 9, "events.jsonl": 0}, "trace_lines": 8}
+    cb.load_own_state(saved)
+    assert saved["log_lines"][TRACE] == 8 and "trace_lines" not in saved
+    assert (cb.reward.rollouts, cb.reward.calls, cb._last_eval) == (64, 8, 8)
+
+
 def hang_on_x(item, completion):
     if "x" in completion:
         time.sleep(30)

@@ -26,7 +26,8 @@ from curricle.errors import CurricleError
 from curricle.finetune.config import FinetuneConfig, load_finetune_config
 from curricle.finetune.curriculum import Curriculum
 from curricle.finetune.hf import STATE_FILE, train_dataset, use_curriculum
-from curricle.posttrain.checkpoints import complete_checkpoints, load_model, save_final
+from curricle.hf.checkpoints import complete_checkpoints
+from curricle.posttrain.checkpoints import load_model, save_final
 from curricle.posttrain.evaluate import Evaluator, probe_tasks
 from curricle.posttrain.ranks import is_main
 from curricle.probes.contamination import check_contamination

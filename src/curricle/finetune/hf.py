@@ -18,7 +18,8 @@ data order.
 - :class:`CurriculumCallback`: evaluates every task's held-out items every ``eval_every``
   steps (and before training: the baseline), lets the curriculum decide, writes
   ``OUT/metrics.jsonl`` (and TensorBoard under ``OUT/tb``), ``OUT/curriculum_log.jsonl`` and
-  ``OUT/forgetting.json``, and saves the curriculum's state in every ``checkpoint-N``, so
+  ``OUT/forgetting.json``, and saves the curriculum's state in every ``checkpoint-N``
+  (``curricle_curriculum.json``, through the seam kit :mod:`curricle.hf`), so
   ``trainer.train(resume_from_checkpoint=...)`` continues the same data order.
 
 The trainer needs ``max_steps`` set, ``ignore_data_skip=True`` (the sampler resumes itself
@@ -36,15 +37,14 @@ from typing import Any, Iterator
 
 import numpy as np
 from torch.utils.data import Sampler
-from transformers import TrainerCallback
 
 from curricle import atomic
 from curricle.errors import CurricleError
 from curricle.finetune.curriculum import Curriculum, Mix
 from curricle.finetune.forgetting import forgetting_report
+from curricle.hf.callback import StatefulCallback
+from curricle.hf.snapshots import StepSnapshots
 from curricle.posttrain.evaluate import Evaluator
-from curricle.telemetry.sinks.jsonl import JsonlSink, append_jsonl, count_lines, truncate_jsonl
-from curricle.telemetry.sinks.tensorboard import TensorBoardSink
 from curricle.telemetry.trace import TRACE_DIR
 
 log = logging.getLogger(__name__)
@@ -52,11 +52,9 @@ log = logging.getLogger(__name__)
 ROW_COLUMN = "curricle_row"
 STATE_FILE = "curricle_curriculum.json"
 CURRICULUM_LOG = "curriculum_log.jsonl"
-METRICS = "metrics.jsonl"
 FORGETTING = "forgetting.json"
 DATA_ORDER = f"{TRACE_DIR}/examples.jsonl"  # train.trace
-#: Stream states kept for checkpoints (how far the data loader may have drawn ahead).
-_SNAPSHOTS = 8
+_BATCH_HINT = "is the curriculum's batch size the trainer's examples per optimizer step?"
 
 
 def train_dataset(curriculum: Curriculum):
@@ -84,9 +82,9 @@ class CurriculumSampler(Sampler[int]):
         self.steps = steps
         self.positions = positions
         self.mixes: list[Mix] = [curriculum.initial_mix()]
-        self._snapshots: dict[int, dict[str, Any]] = {}
+        self._snapshots = StepSnapshots(owner="CurriculumSampler", hint=_BATCH_HINT)  # stream state before a step
         #: Rows of the steps drawn recently (step -> rows), for logs and tests.
-        self.drawn: dict[int, list[int]] = {}
+        self.drawn = StepSnapshots(owner="CurriculumSampler", hint=_BATCH_HINT)
 
     @property
     def batch_size(self) -> int:
@@ -105,12 +103,9 @@ class CurriculumSampler(Sampler[int]):
         stream = self.curriculum.stream
         while stream.step < self.steps:
             k = stream.step
-            self._snapshots[k] = stream.state_dict()
-            for old in [i for i in self._snapshots if i < k - _SNAPSHOTS]:
-                del self._snapshots[old]
-                self.drawn.pop(old, None)
+            self._snapshots.record(k, stream.state_dict())
             rows = self.curriculum.draw(self.mix_at(k))
-            self.drawn[k] = rows
+            self.drawn.record(k, rows)
             for r in rows:
                 yield r if self.positions is None else self.positions[r]
 
@@ -125,20 +120,15 @@ class CurriculumSampler(Sampler[int]):
     def state_at(self, step: int) -> dict[str, Any]:
         """What continues the stream from step ``step`` (0-based: after ``step`` steps)."""
         stream = self.curriculum.stream
-        if step in self._snapshots:
-            state = self._snapshots[step]
-        elif step == stream.step:
-            state = stream.state_dict()
-        else:
-            raise CurricleError(f"CurriculumSampler: no state for step {step} (drawn: {stream.step}); is the "
-                                f"curriculum's batch size the trainer's examples per optimizer step?")
+        state = stream.state_dict() if step == stream.step else self._snapshots.state_at(step)
         keep = [m for m in self.mixes if m.start > step]
         return {"stream": state, "mixes": [m.to_json() for m in [self.mix_at(step), *keep]]}
 
     def load_state(self, state: dict[str, Any]) -> None:
         self.curriculum.stream.load_state_dict(state["stream"])
         self.mixes = [Mix.from_json(m) for m in state["mixes"]]
-        self._snapshots, self.drawn = {}, {}
+        self._snapshots.clear()
+        self.drawn.clear()
 
 
 def _flat(scores: dict[str, dict[str, float]], prefix: str = "eval") -> dict[str, float]:
@@ -150,44 +140,34 @@ def _flat(scores: dict[str, dict[str, float]], prefix: str = "eval") -> dict[str
     return out
 
 
-class CurriculumCallback(TrainerCallback):
+class CurriculumCallback(StatefulCallback):
     """Evaluation, decisions, logs and checkpointed state of a curriculum (see the module doc)."""
+
+    state_file = STATE_FILE
+    logs = (CURRICULUM_LOG, DATA_ORDER)
+    outputs = (FORGETTING,)
+    metrics = True
 
     def __init__(self, curriculum: Curriculum, sampler: CurriculumSampler, evaluator: Evaluator,
                  eval_every: int, out: Path | str | None = None, tensorboard: bool = True,
                  trace: bool = False):
+        super().__init__(out, tensorboard)
         self.curriculum = curriculum
         self.sampler = sampler
         self.evaluator = evaluator
         self.eval_every = eval_every
-        self.out = Path(out) if out is not None else None
-        self.tensorboard = tensorboard
         self.trace = trace
         self.history: list[dict[str, Any]] = []  # {step, stage, scores: {task: discrete}}
         self.last_scores: dict[str, dict[str, float]] | None = None
-        self._sinks: list = []
-        self._main = True
         self._last_eval = -1
+        self.register("curriculum", curriculum)
+        self.register("sampler", sampler, at_step=True)
 
     # -- start and end ----------------------------------------------------------------------
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
-        self.out = self.out or Path(args.output_dir)
-        self._main = state.is_world_process_zero
-        if self._main:
-            self.out.mkdir(parents=True, exist_ok=True)
-            if self.trace:
-                (self.out / TRACE_DIR).mkdir(exist_ok=True)
+        super().on_train_begin(args, state, control, **kwargs)  # the logs and sinks, and the state on resume
         start = state.global_step
-        if start > 0:
-            self._resume(Path(args.output_dir) / f"checkpoint-{start}")
-        elif self._main:
-            for name in (METRICS, CURRICULUM_LOG, FORGETTING, DATA_ORDER):
-                (self.out / name).unlink(missing_ok=True)
-        if self._main:
-            self._sinks = [JsonlSink(self.out, start, None)]
-            if self.tensorboard:
-                self._sinks.append(TensorBoardSink(self.out, start, None))
         if start == 0:
             scores = self.evaluator.evaluate(model)
             self.curriculum.on_baseline(scores)
@@ -207,9 +187,7 @@ class CurriculumCallback(TrainerCallback):
                      "served": dict(self.curriculum.stream.served)}
             atomic.write_text(self.out / "final_scores.json", json.dumps(final, indent=1) + "\n")
             self._write_forgetting(final=True)
-        for sink in self._sinks:
-            sink.close()
-        self._sinks = []
+        super().on_train_end(args, state, control, **kwargs)
 
     # -- steps ----------------------------------------------------------------------------------
 
@@ -263,14 +241,6 @@ class CurriculumCallback(TrainerCallback):
         row.update({f"weight/{s}": w for s, w in mix.weights.items()})
         self._write(step, row)
 
-    def _write(self, step: int, row: dict[str, Any]) -> None:
-        for sink in self._sinks:
-            sink.write(step, row)
-
-    def _append(self, name: str, record: dict[str, Any]) -> None:
-        if self._main:
-            append_jsonl(self.out / name, record)
-
     def forgetting(self, final: bool) -> dict[str, Any]:
         """The forgetting matrix so far: finished stages, plus the current one if ``final``."""
         c = self.curriculum
@@ -288,35 +258,19 @@ class CurriculumCallback(TrainerCallback):
         if self._main:
             atomic.write_text(self.out / FORGETTING, json.dumps(self.forgetting(final), indent=1) + "\n")
 
-    # -- checkpoints -----------------------------------------------------------------------------
+    # -- checkpoints: the curriculum and the sampler are registered parts -----------------------
 
-    def on_save(self, args, state, control, **kwargs):
-        if not state.is_world_process_zero:
-            return
-        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-        folder.mkdir(parents=True, exist_ok=True)
-        saved = {"curriculum": self.curriculum.state_dict(), "sampler": self.sampler.state_at(state.global_step),
-                 "history": self.history, "last_scores": self.last_scores, "last_eval": self._last_eval,
-                 "ungraded": {t: dict(c) for t, c in self.evaluator.ungraded.items()},
-                 "log_lines": {name: count_lines(self.out / name) for name in (METRICS, CURRICULUM_LOG, DATA_ORDER)}}
-        atomic.write_text(folder / STATE_FILE, json.dumps(saved))
+    def own_state(self) -> dict[str, Any]:
+        return {"history": self.history, "last_scores": self.last_scores, "last_eval": self._last_eval,
+                "ungraded": {t: dict(c) for t, c in self.evaluator.ungraded.items()}}
 
-    def _resume(self, folder: Path) -> None:
-        path = folder / STATE_FILE
-        if not path.is_file():
-            raise CurricleError(f"{folder}: no {STATE_FILE}: the checkpoint was not saved with CurriculumCallback")
-        saved = json.loads(path.read_text())
-        self.curriculum.load_state_dict(saved["curriculum"])
-        self.sampler.load_state(saved["sampler"])
+    def load_own_state(self, saved: dict[str, Any]) -> None:
         self.history = saved["history"]
         self.last_scores = saved["last_scores"]
         self._last_eval = saved["last_eval"]
         for t, reasons in saved["ungraded"].items():
             self.evaluator.ungraded[t].clear()
             self.evaluator.ungraded[t].update(reasons)
-        if self._main:
-            for name, lines in saved["log_lines"].items():
-                truncate_jsonl(self.out / name, lines)
 
 
 def use_curriculum(trainer, curriculum: Curriculum, eval_every: int | None = None, out: Path | str | None = None,

@@ -12,8 +12,9 @@
   controller, feeds it the step's statistics and gives the dataset the weights it chooses,
   every change logged with its signal in ``OUT/mixture_log.jsonl`` (the schema ``curricle
   train`` writes). Its state (the sampler's position, pending weights, the controller) is saved
-  in each ``checkpoint-N`` directory, so ``trainer.train(resume_from_checkpoint=...)``
-  continues the same stream.
+  in each ``checkpoint-N`` directory (``curricle_state.json``, through the seam kit
+  :mod:`curricle.hf`), so ``trainer.train(resume_from_checkpoint=...)`` continues the same
+  stream.
 
 The trainer needs ``remove_unused_columns=False`` (the rows carry their domain),
 ``ignore_data_skip=True`` (the dataset resumes itself instead of being replayed) and
@@ -25,7 +26,6 @@ already.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -34,22 +34,21 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch.utils.data import IterableDataset
-from transformers import TrainerCallback
 
 from curricle.config import parse_model
 from curricle.controllers.base import Controller, ControllerContext, DomainStats, refusal_in_hf_trainer
 from curricle.controllers.config import CONTROLLERS, ControllerConfig, DoReMiConfig
 from curricle.errors import CurricleError
+from curricle.hf.callback import StatefulCallback
+from curricle.hf.snapshots import StepSnapshots
 from curricle.mixture.config import MixtureConfig
 from curricle.mixture.sampler import MixtureSampler
 from curricle.store import TokenStore
-from curricle.telemetry.sinks.jsonl import append_jsonl, count_lines, truncate_jsonl
 
 STATE_FILE = "curricle_state.json"
 LOSSES_LOG = "domain_losses.jsonl"
 MIXTURE_LOG = "mixture_log.jsonl"
-#: Sampler states kept for checkpoints (how far the data loader may have drawn ahead).
-_SNAPSHOTS = 8
+_BATCH_HINT = "is mixture.batch_rows the trainer's rows per optimizer step?"
 
 
 class MixtureDataset(IterableDataset):
@@ -62,19 +61,17 @@ class MixtureDataset(IterableDataset):
         self.sampler = MixtureSampler(self.store, self.mixture, seed=seed)
         self.domains = self.sampler.domains
         self._pending: dict[int, list[float]] = {}  # batch index -> weights to use from it on
-        self._snapshots: dict[int, dict[str, Any]] = {}  # batch index -> sampler state before it
-        self._weights: dict[int, list[float]] = {}  # batch index -> the weights it was drawn with
+        self._snapshots = StepSnapshots(owner="MixtureDataset", hint=_BATCH_HINT)  # sampler state before a batch
+        self._weights = StepSnapshots(owner="MixtureDataset", hint=_BATCH_HINT)  # the weights a batch was drawn with
 
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
         while True:
             k = self.sampler.step
             if k in self._pending:
                 self.sampler.set_weights(np.asarray(self._pending.pop(k)))
-            self._snapshots[k] = self.sampler.state_dict()
-            for old in [i for i in self._snapshots if i < k - _SNAPSHOTS]:
-                del self._snapshots[old], self._weights[old]
+            self._snapshots.record(k, self.sampler.state_dict())
             batch = self.sampler.next_batch()
-            self._weights[k] = [float(w) for w in batch.weights]
+            self._weights.record(k, [float(w) for w in batch.weights])
             for row, domain in zip(batch.tokens, batch.domain_ids):
                 yield {"input_ids": row, "labels": row, "domain_ids": domain}
 
@@ -87,27 +84,25 @@ class MixtureDataset(IterableDataset):
 
     def state_at(self, batch: int) -> dict[str, Any]:
         """The state to continue from batch index ``batch`` (after ``batch`` optimizer steps)."""
-        if batch in self._snapshots:
-            sampler = self._snapshots[batch]
-        elif batch == self.sampler.step:
-            sampler = self.sampler.state_dict()
-        else:
-            raise CurricleError(f"MixtureDataset: no state for step {batch} (the sampler is at {self.sampler.step}); "
-                                f"is mixture.batch_rows the trainer's rows per optimizer step?")
+        sampler = self.sampler.state_dict() if batch == self.sampler.step else self._snapshots.state_at(batch)
         return {"sampler": sampler, "pending": {str(k): w for k, w in self._pending.items() if k >= batch}}
 
     def load_state(self, state: dict[str, Any]) -> None:
         self.sampler.load_state_dict(state["sampler"])
         self._pending = {int(k): w for k, w in state["pending"].items()}
-        self._snapshots, self._weights = {}, {}
+        self._snapshots.clear()
+        self._weights.clear()
 
 
-class CurricleCallback(TrainerCallback):
+class CurricleCallback(StatefulCallback):
     """Exact per-domain loss and (optionally) a curricle controller for an HF ``Trainer``
     training on ``dataset`` (see the module doc). ``controller``: a controller, or its
     config or config dict (built over the dataset's domains); DoReMi is refused in any form
     (its proxy needs curricle's own loop). ``out``: where the logs go (default: the
     trainer's ``output_dir``)."""
+
+    state_file = STATE_FILE
+    logs = (LOSSES_LOG, MIXTURE_LOG)
 
     def __init__(self, dataset: MixtureDataset,
                  controller: Controller | ControllerConfig | DoReMiConfig | dict | None = None,
@@ -125,8 +120,11 @@ class CurricleCallback(TrainerCallback):
             controller = parse_model(controller, CONTROLLERS.configs[kind], "controller")
         if isinstance(controller, ControllerConfig):
             controller = CONTROLLERS.build(controller, ControllerContext(dataset.domains, dataset.store.natural_tokens()))
+        super().__init__(out)
         self.controller = controller
-        self.out = Path(out) if out is not None else None
+        self.register("dataset", dataset, at_step=True)
+        if controller is not None:
+            self.register("controller", controller)
         self._sums: torch.Tensor | None = None  # (2, D): loss sum and tokens per domain, this step
         self._domain_ids: torch.Tensor | None = None
         self._handles: list = []
@@ -148,16 +146,9 @@ class CurricleCallback(TrainerCallback):
                                 f"gradient_accumulation_steps)")
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
-        self.out = self.out or Path(args.output_dir)
-        self.out.mkdir(parents=True, exist_ok=True)
-        self._main = state.is_world_process_zero
-        if self.controller is not None:  # known only now (ADO leaves it out of its fits)
+        if self.controller is not None:  # known only now (ADO leaves it out of its fits; a resume restores it)
             self.controller.set_lr_warmup(args.get_warmup_steps(state.max_steps))
-        if state.global_step > 0:
-            self._resume(Path(args.output_dir) / f"checkpoint-{state.global_step}", state.global_step)
-        elif self._main:
-            for name in (LOSSES_LOG, MIXTURE_LOG):
-                (self.out / name).unlink(missing_ok=True)
+        super().on_train_begin(args, state, control, **kwargs)  # the logs, and the state on resume
         self._handles = [model.register_forward_pre_hook(self._take_domains, with_kwargs=True),
                          model.register_forward_hook(self._add_losses, with_kwargs=True)]
 
@@ -165,6 +156,7 @@ class CurricleCallback(TrainerCallback):
         for h in self._handles:
             h.remove()
         self._handles = []
+        super().on_train_end(args, state, control, **kwargs)
 
     # -- per micro-batch: the domains off the batch, the losses from the logits ----------------
 
@@ -221,30 +213,7 @@ class CurricleCallback(TrainerCallback):
         record = {"controller": self.controller.name, **entry.to_json(domains), "effective_from_step": step + 2}
         self._append(MIXTURE_LOG, record)
 
-    def _append(self, name: str, record: dict[str, Any]) -> None:
-        if self._main:
-            append_jsonl(self.out / name, record)
-
-    # -- checkpoints -------------------------------------------------------------------------
-
-    def on_save(self, args, state, control, **kwargs):
-        if not state.is_world_process_zero:
-            return
-        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-        folder.mkdir(parents=True, exist_ok=True)
-        saved = {"dataset": self.dataset.state_at(state.global_step),
-                 "controller": self.controller.state_dict() if self.controller is not None else None,
-                 "log_lines": {name: count_lines(self.out / name) for name in (LOSSES_LOG, MIXTURE_LOG)}}
-        (folder / STATE_FILE).write_text(json.dumps(saved))
-
-    def _resume(self, folder: Path, step: int) -> None:
-        path = folder / STATE_FILE
-        if not path.is_file():
-            raise CurricleError(f"{folder}: no {STATE_FILE}: the checkpoint was not saved with CurricleCallback")
-        saved = json.loads(path.read_text())
-        self.dataset.load_state(saved["dataset"])
-        if self.controller is not None and saved["controller"] is not None:
-            self.controller.load_state_dict(saved["controller"])
-        if self._main:
-            for name, lines in saved["log_lines"].items():
-                truncate_jsonl(self.out / name, lines)
+    def load_own_state(self, saved: dict[str, Any]) -> None:
+        # A checkpoint from before the seam kit wrote "controller": null for a run without one.
+        if saved.get("controller", {}) is None:
+            del saved["controller"]

@@ -30,7 +30,7 @@ from curricle.finetune.command import finetune_run
 from curricle.finetune.config import FinetuneConfig
 from curricle.finetune.hf import STATE_FILE as FINETUNE_STATE
 from curricle.pipeline.config import PipelineConfig, StageSpec, load_pipeline_config
-from curricle.posttrain.checkpoints import complete_checkpoints
+from curricle.hf.checkpoints import complete_checkpoints
 from curricle.posttrain.evaluate import Evaluator, probe_tasks
 from curricle.probes.lm import ProbeLM
 from curricle.report.data import read_jsonl

@@ -1,13 +1,13 @@
 """Loading and saving the checkpoints of post-training runs.
 
 :func:`load_model` reads the local HF checkpoint a verb starts from (``model.path``, or the
-checkpoint ``curricle rft`` samples), :func:`save_final` writes a run's ``final/`` model, and
-:func:`complete_checkpoints` finds the ``checkpoint-N`` directories a run can resume from.
+checkpoint ``curricle rft`` samples) and :func:`save_final` writes a run's ``final/`` model;
+the ``checkpoint-N`` directories a run can resume from are found by the HF seam kit's
+:func:`curricle.hf.checkpoints.complete_checkpoints`.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 from pathlib import Path
@@ -16,9 +16,6 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from curricle.errors import CurricleError
-
-log = logging.getLogger(__name__)
-
 
 def load_model(path: Path, dtype: str = "float32"):
     """A local HF causal LM and its tokenizer (pad token: EOS where it has none), or a one-line
@@ -48,16 +45,3 @@ def save_final(trainer, out: Path) -> None:
         shutil.rmtree(out)
     os.replace(tmp, out)
 
-
-def complete_checkpoints(root: Path, state_file: str) -> list[tuple[int, Path]]:
-    """``checkpoint-N`` directories holding the trainer's state and curricle's ``state_file``,
-    newest first (one a kill interrupted lacks curricle's file, written last, and is passed
-    over, with a warning)."""
-    out = []
-    for p in root.glob("checkpoint-*") if root.is_dir() else []:
-        step = p.name.removeprefix("checkpoint-")
-        if step.isdigit() and (p / "trainer_state.json").is_file() and (p / state_file).is_file():
-            out.append((int(step), p))
-        elif step.isdigit():
-            log.warning("checkpoint %s is incomplete; passed over", p)
-    return sorted(out, reverse=True)

@@ -25,7 +25,8 @@ from curricle import atomic
 from curricle.errors import CurricleError
 from curricle.graders.config import GRADERS
 from curricle.graders.runner import GraderRunner
-from curricle.posttrain.checkpoints import complete_checkpoints, load_model, save_final
+from curricle.hf.checkpoints import complete_checkpoints
+from curricle.posttrain.checkpoints import load_model, save_final
 from curricle.posttrain.evaluate import Evaluator
 from curricle.posttrain.ranks import is_main
 from curricle.rl.config import STATE_FILE, RLConfig, load_rl_config

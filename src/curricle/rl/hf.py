@@ -13,7 +13,8 @@
   a gate rejects, e.g. DAPO's zero-variance filter, replaced by a freshly generated one, up to
   a cap; every rejection counted under its reason);
 - :class:`RLCallback`: held-out evaluation (test items, greedy exact match, independent of
-  the reward), the reward-hacking and drift flags, logs and the checkpointed state.
+  the reward), the reward-hacking and drift flags, logs and the checkpointed state (logs and
+  state through the seam kit :mod:`curricle.hf`).
 """
 
 from __future__ import annotations
@@ -29,26 +30,27 @@ import numpy as np
 import torch
 from accelerate.utils import gather_object
 from torch.utils.data import Sampler
-from transformers import TrainerCallback
 from trl import GRPOTrainer
 
 from curricle import atomic
 from curricle.errors import CurricleError
 from curricle.graders.runner import GraderRunner
+from curricle.hf.callback import StatefulCallback
+from curricle.hf.snapshots import StepSnapshots
 from curricle.posttrain.evaluate import Evaluator
 from curricle.rl.config import STATE_FILE
 from curricle.rl.curricula import Gate, Prompt, PromptPolicy, difficulty_scale, replacement_prompts, verdicts
 from curricle.tasks.load import Task
-from curricle.telemetry.sinks.jsonl import JsonlSink, append_jsonl, count_lines, truncate_jsonl
-from curricle.telemetry.sinks.tensorboard import TensorBoardSink
-from curricle.telemetry.trace import trace_path
+from curricle.telemetry.trace import TRACE_DIR
 
 log = logging.getLogger(__name__)
 
 ROW_COLUMN = "curricle_row"
 CURRICULUM_LOG = "curriculum_log.jsonl"
 EVENTS = "events.jsonl"
-METRICS = "metrics.jsonl"
+FINAL = "final_scores.json"
+#: Each process's prompts, step by step (``train.trace``).
+TRACE = f"{TRACE_DIR}/prompts.rank{{rank}}.jsonl"
 #: Format failures: grader reasons that mean the completion could not be read at all.
 FORMAT_REASONS = ("no number", "no match")
 
@@ -77,9 +79,11 @@ class PromptSampler(Sampler[int]):
                  repeat_count: int = 1):
         self.policy = policy
         self.steps, self.k, self.g, self.repeat = steps, prompts_per_step, num_generations, repeat_count
-        self.snapshots: dict[int, dict[str, Any]] = {-1: policy.snapshot()}  # after step j was observed
+        # The policy's snapshot after step j was observed (-1: before any); step k draws from k - 2's.
+        self.snapshots = StepSnapshots(keep=3, owner="PromptSampler")
+        self.snapshots.record(-1, policy.snapshot())
         self.next_step = 0
-        self.drawn: dict[int, list[int]] = {}
+        self.drawn = StepSnapshots(owner="PromptSampler")  # the rows of the steps drawn recently
         self.positions: dict[int, int] | None = None
 
     def __len__(self) -> int:
@@ -96,9 +100,7 @@ class PromptSampler(Sampler[int]):
                 raise CurricleError(f"prompt sampler: step {k + 1} is drawn before step {k - 1}'s rewards were "
                                     f"observed (the curriculum callback must be in the trainer)")
             rows = self.policy.choose(snap, k, self.k)
-            self.drawn[k] = rows
-            for old in [j for j in self.drawn if j < k - 8]:
-                del self.drawn[old]
+            self.drawn.record(k, rows)
             self.next_step += 1
             for _ in range(self.repeat):
                 for r in rows:
@@ -108,9 +110,7 @@ class PromptSampler(Sampler[int]):
 
     def observe(self, step: int, groups: Sequence[tuple[int, Sequence[float | None]]]) -> dict[str, Any] | None:
         record = self.policy.observe(step, groups)
-        self.snapshots[step] = self.policy.snapshot()
-        for old in [j for j in self.snapshots if -1 < j < step - 3]:
-            del self.snapshots[old]
+        self.snapshots.record(step, self.policy.snapshot())
         return record
 
     def state_at(self, step: int) -> dict[str, Any]:
@@ -122,9 +122,11 @@ class PromptSampler(Sampler[int]):
 
     def load_state(self, state: dict[str, Any]) -> None:
         self.policy.load_state_dict(state["policy"])
-        self.snapshots = {int(k): v for k, v in state["snapshots"].items()}
+        self.snapshots.clear()
+        for j, snap in sorted((int(k), v) for k, v in state["snapshots"].items()):
+            self.snapshots.record(j, snap)
         self.next_step = int(state["next_step"])
-        self.drawn = {}
+        self.drawn.clear()
 
 
 class GradedReward:
@@ -293,46 +295,36 @@ class CurricleGRPOTrainer(GRPOTrainer):
         return merged
 
 
-class RLCallback(TrainerCallback):
+class RLCallback(StatefulCallback):
     """Observations for the policy, held-out evaluation, flags, logs and checkpointed state."""
+
+    state_file = STATE_FILE
+    logs = (CURRICULUM_LOG, EVENTS)
+    rank_logs = (TRACE,)
+    outputs = (FINAL,)
+    metrics = True
 
     def __init__(self, sampler: PromptSampler, reward: GradedReward, evaluator: Evaluator, tasks: Sequence[Task],
                  eval_every: int, guards, out: Path, rollout_budget: int | None = None, tensorboard: bool = True,
                  eval_split: str = "test", trainer=None, trace: bool = False):
+        super().__init__(out, tensorboard)
         self.sampler, self.reward, self.evaluator = sampler, reward, evaluator
         self.tasks = list(tasks)
         self.eval_every = eval_every
         self.guards = guards
-        self.out = Path(out)
         self.budget = rollout_budget
-        self.tensorboard = tensorboard
         self.history: list[dict[str, Any]] = []  # per evaluation: step, rollouts, reward, metric, length, format
         self._window: dict[str, list] = {"rewards": [], "lengths": [], "reasons": Counter(), "n": 0}
-        self._sinks: list = []
-        self._main = True
         self._last_eval = -1
         self.flags: list[dict[str, Any]] = []
         self.evaluator_split = eval_split
         self._trainer_ref = trainer
         self.trace = trace
-        self._rank = 0
+        self.register("sampler", sampler, at_step=True)
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
-        self._main = state.is_world_process_zero
-        self._rank = args.process_index
-        self.out.mkdir(parents=True, exist_ok=True)
+        super().on_train_begin(args, state, control, **kwargs)  # the logs and sinks, and the state on resume
         start = state.global_step
-        if start > 0:
-            self._resume(Path(args.output_dir) / f"checkpoint-{start}")
-        else:
-            if self._main:
-                for name in (METRICS, CURRICULUM_LOG, EVENTS, "final_scores.json"):
-                    (self.out / name).unlink(missing_ok=True)
-            trace_path(self.out, "prompts", self._rank).unlink(missing_ok=True)
-        if self._main:
-            self._sinks = [JsonlSink(self.out, start, None)]
-            if self.tensorboard:
-                self._sinks.append(TensorBoardSink(self.out, start, None))
         if start == 0:
             self._append(CURRICULUM_LOG, {"event": "start", "step": 0, "curriculum": self.sampler.policy.name,
                                           "prompts": len(self.sampler.policy.prompts),
@@ -347,10 +339,7 @@ class RLCallback(TrainerCallback):
             self._append(CURRICULUM_LOG, record)
         drawn = self.sampler.drawn.get(step - 1) or []
         if self.trace:
-            path = trace_path(self.out, "prompts", self._rank)
-            path.parent.mkdir(exist_ok=True)
-            with open(path, "a", encoding="utf-8") as f:
-                f.write(json.dumps({"step": step, "rows": drawn}) + "\n")
+            self._append(TRACE, {"step": step, "rows": drawn})
         prompts = self.sampler.policy.prompts
         index = self.sampler.policy.index
         row = {"rollouts": self.reward.rollouts, "reward": float(np.mean(stats["rewards"])) if stats["rewards"] else None,
@@ -442,39 +431,19 @@ class RLCallback(TrainerCallback):
             final = {"step": state.global_step, "rollouts": self.reward.rollouts, "test": self.history[-1]["metric"],
                      "heldout": heldout, "flags": self.flags, "history": self.history,
                      "pass_rates": self.sampler.policy.pass_rate_summary()}
-            atomic.write_text(self.out / "final_scores.json", json.dumps(final, indent=1) + "\n")
-        for s in self._sinks:
-            s.close()
-        self._sinks = []
+            atomic.write_text(self.out / FINAL, json.dumps(final, indent=1) + "\n")
+        super().on_train_end(args, state, control, **kwargs)
 
-    def _write(self, step: int, row: dict) -> None:
-        for s in self._sinks:
-            s.write(step, row)
+    # -- checkpoints: the sampler is a registered part ------------------------------------------
 
-    def _append(self, name: str, record: dict) -> None:
-        if self._main:
-            append_jsonl(self.out / name, record)
+    def own_state(self) -> dict[str, Any]:
+        return {"rollouts": self.reward.rollouts, "calls": self.reward.calls, "history": self.history,
+                "flags": self.flags, "last_eval": self._last_eval,
+                "window": {**self._window, "reasons": dict(self._window["reasons"])},
+                "replaced": getattr(self._trainer_ref, "replaced", 0),
+                "gates": [gate.state_dict() for gate in getattr(self._trainer_ref, "gates", [])]}
 
-    def on_save(self, args, state, control, **kwargs):
-        if not state.is_world_process_zero:
-            return
-        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-        folder.mkdir(parents=True, exist_ok=True)
-        saved = {"sampler": self.sampler.state_at(state.global_step), "rollouts": self.reward.rollouts,
-                 "calls": self.reward.calls, "history": self.history, "flags": self.flags,
-                 "last_eval": self._last_eval, "window": {**self._window, "reasons": dict(self._window["reasons"])},
-                 "replaced": getattr(self._trainer_ref, "replaced", 0),
-                 "gates": [gate.state_dict() for gate in getattr(self._trainer_ref, "gates", [])],
-                 "log_lines": {n: count_lines(self.out / n) for n in (METRICS, CURRICULUM_LOG, EVENTS)},
-                 "trace_lines": count_lines(trace_path(self.out, "prompts", 0))}
-        atomic.write_text(folder / STATE_FILE, json.dumps(saved))
-
-    def _resume(self, folder: Path) -> None:
-        path = folder / STATE_FILE
-        if not path.is_file():
-            raise CurricleError(f"{folder}: no {STATE_FILE}: the checkpoint was not saved with curricle's RL callback")
-        saved = json.loads(path.read_text())
-        self.sampler.load_state(saved["sampler"])
+    def load_own_state(self, saved: dict[str, Any]) -> None:
         self.reward.rollouts, self.reward.calls = saved["rollouts"], saved["calls"]
         self.history, self.flags, self._last_eval = saved["history"], saved["flags"], saved["last_eval"]
         w = saved["window"]
@@ -484,12 +453,9 @@ class RLCallback(TrainerCallback):
             gates, states = getattr(self._trainer_ref, "gates", []), saved.get("gates")
             if states is not None:  # (checkpoints from before gates had none: counts start at 0)
                 if [st["config"]["kind"] for st in states] != [gate.kind for gate in gates]:
-                    raise CurricleError(f"{path}: curriculum.gates: the checkpoint's gates "
-                                        f"{[st['config']['kind'] for st in states]} are not this run's "
-                                        f"{[gate.kind for gate in gates]}: resume with the same gates")
+                    raise CurricleError(f"curriculum.gates: the checkpoint's gates {[st['config']['kind'] for st in states]} "
+                                        f"are not this run's {[gate.kind for gate in gates]}: resume with the same gates")
                 for gate, st in zip(gates, states):
                     gate.load_state_dict(st)
-        if self._main:
-            for name, lines in saved["log_lines"].items():
-                truncate_jsonl(self.out / name, lines)
-        truncate_jsonl(trace_path(self.out, "prompts", self._rank), saved["trace_lines"])
+        if "trace_lines" in saved:  # a checkpoint from before the seam kit kept the trace's count apart
+            saved["log_lines"][TRACE] = saved.pop("trace_lines")

@@ -34,7 +34,6 @@ wrong in one line. Admission gates (``curriculum.gates``) need ``curricle rl``'s
 from __future__ import annotations
 
 import inspect
-import json
 import math
 from pathlib import Path
 from typing import Any, Sequence
@@ -42,16 +41,13 @@ from typing import Any, Sequence
 import torch
 from accelerate.utils import gather_object
 from pydantic import BaseModel, ConfigDict
-from transformers import TrainerCallback
 
-from curricle import atomic
 from curricle.config import parse_model
 from curricle.errors import CurricleError
+from curricle.hf.callback import StatefulCallback
 from curricle.rl.config import PassRateConfig, PromptCurriculumSpec
 from curricle.rl.curricula import Prompt, build_policy, difficulty_scale
-from curricle.rl.hf import CURRICULUM_LOG, ROW_COLUMN, PromptSampler
-from curricle.telemetry.sinks.jsonl import append_jsonl, count_lines, truncate_jsonl
-from curricle.telemetry.trace import trace_path
+from curricle.rl.hf import CURRICULUM_LOG, ROW_COLUMN, TRACE, PromptSampler
 
 #: The curriculum's state in each ``checkpoint-N``.
 STATE_FILE = "curricle_prompt_curriculum.json"
@@ -127,68 +123,42 @@ class RewardRecorder:
         return groups
 
 
-class PromptCurriculumCallback(TrainerCallback):
+class PromptCurriculumCallback(StatefulCallback):
     """The policy feed: after each optimizer step the policy observes its groups; the
-    curriculum log, the prompt trace and the checkpointed state (see the module doc)."""
+    curriculum log, the prompt trace and the checkpointed state, through the HF seam kit
+    (:class:`~curricle.hf.callback.StatefulCallback`)."""
+
+    state_file = STATE_FILE
+    logs = (CURRICULUM_LOG,)
+    rank_logs = (TRACE,)
 
     def __init__(self, sampler: PromptSampler, recorder: RewardRecorder, out: Path | None = None, trace: bool = False):
+        super().__init__(out)
         self.sampler, self.recorder = sampler, recorder
-        self.out = out
         self.trace = trace
-        self._main = True
-        self._rank = 0
+        self.register("sampler", sampler, at_step=True)
 
-    def _trace_file(self) -> Path:
-        return trace_path(self.out, "prompts", self._rank)
+    def own_state(self) -> dict[str, Any]:
+        return {"rollouts": self.recorder.rollouts}
+
+    def load_own_state(self, saved: dict[str, Any]) -> None:
+        self.recorder.rollouts = int(saved["rollouts"])
 
     def on_train_begin(self, args, state, control, **kwargs):
-        self.out = Path(self.out or args.output_dir)
-        self.out.mkdir(parents=True, exist_ok=True)
-        self._main, self._rank = state.is_world_process_zero, args.process_index
-        if state.global_step > 0:
-            self._resume(Path(args.output_dir) / f"checkpoint-{state.global_step}")
-            self._trace_file().parent.mkdir(parents=True, exist_ok=True)
-            return
-        if self._main:
-            (self.out / CURRICULUM_LOG).unlink(missing_ok=True)
-            append_jsonl(self.out / CURRICULUM_LOG, {
+        super().on_train_begin(args, state, control, **kwargs)  # the logs, and the state on resume
+        if state.global_step == 0:
+            self._append(CURRICULUM_LOG, {
                 "event": "start", "step": 0, "curriculum": self.sampler.policy.name,
                 "prompts": len(self.sampler.policy.prompts), "prompts_per_step": self.sampler.k,
                 "num_generations": self.sampler.g})
-        self._trace_file().unlink(missing_ok=True)
-        if self.trace:
-            self._trace_file().parent.mkdir(parents=True, exist_ok=True)
 
     def on_step_end(self, args, state, control, **kwargs):
         step = state.global_step
         record = self.sampler.observe(step - 1, self.recorder.take())
-        if record is not None and self._main:
-            append_jsonl(self.out / CURRICULUM_LOG, record)
+        if record is not None:
+            self._append(CURRICULUM_LOG, record)
         if self.trace:
-            append_jsonl(self._trace_file(), {"step": step, "rows": self.sampler.drawn.get(step - 1) or []})
-
-    def on_save(self, args, state, control, **kwargs):
-        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-        if state.is_world_process_zero:
-            folder.mkdir(parents=True, exist_ok=True)
-            atomic.write_text(folder / STATE_FILE, json.dumps({
-                "sampler": self.sampler.state_at(state.global_step), "rollouts": self.recorder.rollouts,
-                "log_lines": count_lines(self.out / CURRICULUM_LOG)}))
-        if self.trace:  # every process's own trace, cut back to this step on resume
-            atomic.write_text(folder / f"trace_lines.rank{self._rank}", str(count_lines(self._trace_file())))
-
-    def _resume(self, folder: Path) -> None:
-        path = folder / STATE_FILE
-        if not path.is_file():
-            raise CurricleError(f"{folder}: no {STATE_FILE}: the checkpoint was not saved with use_prompt_curriculum")
-        saved = json.loads(path.read_text())
-        self.sampler.load_state(saved["sampler"])
-        self.recorder.rollouts = int(saved["rollouts"])
-        if self._main:
-            truncate_jsonl(self.out / CURRICULUM_LOG, saved["log_lines"])
-        lines = folder / f"trace_lines.rank{self._rank}"
-        if self.trace and lines.is_file():
-            truncate_jsonl(self._trace_file(), int(lines.read_text()))
+            self._append(TRACE, {"step": step, "rows": self.sampler.drawn.get(step - 1) or []})
 
 
 def use_prompt_curriculum(trainer, curriculum: Any = None, prompts: Sequence[Prompt] | None = None, *,

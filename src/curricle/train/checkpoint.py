@@ -16,17 +16,22 @@ Each checkpoint holds::
 Everything is written into a temporary directory that is renamed to ``step_N`` at the end,
 so a kill at any moment leaves the previous checkpoints intact. ``trainer_state.json`` lists
 the size of every file; a directory whose files disagree with it is incomplete and skipped
-(with a warning) when resuming.
+(with a warning) when resuming. (:func:`seal` and :func:`check_complete` also mark and check
+the HF ``checkpoint-N`` directories of :mod:`curricle.hf.checkpoints`, with curricle's own
+state file there.)
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
+from curricle import atomic
 from curricle.train.config import CheckpointConfig
 
 log = logging.getLogger(__name__)
@@ -49,15 +54,28 @@ def step_dirs(ckpt_root: Path) -> list[tuple[int, Path]]:
     return sorted(out, reverse=True)
 
 
-def check_complete(path: Path) -> str | None:
-    """None if ``path`` is a complete checkpoint, else what is wrong with it."""
-    state_path = path / STATE_FILE
+def seal(path: Path, state: dict[str, Any], state_file: str = STATE_FILE) -> None:
+    """Write ``state`` as ``path/state_file``, with the size of every other file under ``path``
+    (``state["files"]``), after making those files durable: the last write of a checkpoint,
+    the one that makes it complete (:func:`check_complete`)."""
+    files = sorted(p for p in path.rglob("*") if p.is_file() and p != path / state_file)
+    state = {**state, "files": {p.relative_to(path).as_posix(): p.stat().st_size for p in files}}
+    for p in files:  # the contents reach the disk before the file that vouches for them
+        with open(p, "rb") as f:
+            os.fsync(f.fileno())
+    atomic.write_text(path / state_file, json.dumps(state))
+
+
+def check_complete(path: Path, state_file: str = STATE_FILE) -> str | None:
+    """None if ``path`` is a complete checkpoint (its ``state_file`` present and every file it
+    lists at its recorded size), else what is wrong with it."""
+    state_path = path / state_file
     if not state_path.is_file():
-        return f"no {STATE_FILE}"
+        return f"no {state_file}"
     try:
         state = json.loads(state_path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        return f"{STATE_FILE} is not valid JSON ({err})"
+        return f"{state_file} is not valid JSON ({err})"
     for name, size in state.get("files", {}).items():
         f = path / name
         if not f.is_file():

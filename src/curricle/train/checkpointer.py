@@ -5,7 +5,8 @@ loads with ``AutoModelForCausalLM.from_pretrained``) and a registry of the run's
 stateful parts by name: the optimizer, the RNG, the sampler, the guard, the controller,
 stateful hooks. Every part has ``state_dict()`` / ``load_state_dict()`` (and, for large
 per-document arrays, ``array_state()`` / ``load_array_state()``); save and restore iterate the
-registry, so a new part needs no change here. The files are described in
+registry (:class:`~curricle.train.parts.Parts`, which the HF seam kit :mod:`curricle.hf` uses
+too), so a new part needs no change here. The files are described in
 :mod:`curricle.train.checkpoint`.
 """
 
@@ -16,9 +17,8 @@ import os
 import random
 import shutil
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-import numpy as np
 import torch
 import torch.distributed.checkpoint as dcp
 from safetensors.numpy import load_file as load_arrays
@@ -34,22 +34,15 @@ from transformers.utils import logging as hf_logging
 from curricle import atomic
 from curricle.errors import CurricleError
 from curricle.model.build import load_weights
-from curricle.train.checkpoint import STATE_FILE, apply_retention, latest_complete
+from curricle.train.checkpoint import STATE_FILE, apply_retention, latest_complete, seal
 from curricle.train.config import CheckpointConfig
 from curricle.train.distributed import DistInfo, barrier
+from curricle.train.parts import ARRAYS_FILE, Parts, Stateful
 
-ARRAYS_FILE = "arrays.safetensors"
 #: An FSDP run's sharded model and optimizer state (torch.distributed.checkpoint).
 SHARDED_DIR = "sharded"
 #: Keys of trainer_state.json that are the checkpointer's own (no part may take these names).
 RESERVED = frozenset({"step", "tokens", "total_steps", "log_lines", "files", "model", "tokenizer", "arrays"})
-
-
-class Stateful(Protocol):
-    """What the checkpointer asks of a part (``array_state`` / ``load_array_state`` optional)."""
-
-    def state_dict(self) -> dict[str, Any]: ...
-    def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
 class RNGState:
@@ -74,16 +67,6 @@ def _python_rng() -> list:
     return [version, list(internal), gauss]
 
 
-def _holds_tensors(obj: Any) -> bool:
-    if isinstance(obj, torch.Tensor):
-        return True
-    if isinstance(obj, dict):
-        return any(_holds_tensors(v) for v in obj.values())
-    if isinstance(obj, (list, tuple)):
-        return any(_holds_tensors(v) for v in obj)
-    return False
-
-
 class Checkpointer:
     """Saves and restores the model and every registered part under ``root/step_N``.
 
@@ -102,7 +85,7 @@ class Checkpointer:
         self.tokenizer = tokenizer
         self.dist = dist or DistInfo(0, 1, 0, torch.device("cpu"))
         self.sharded = sharded
-        self.parts: dict[str, tuple[Stateful, bool, bool]] = {}
+        self.parts = Parts(RESERVED)
 
     def register(self, name: str, part: Stateful, rollback: bool = True, binary: bool = False) -> None:
         """Save ``part`` under ``name`` in every checkpoint and restore it on resume.
@@ -111,9 +94,7 @@ class Checkpointer:
         after a bad window is not replayed). Its state goes to ``<name>.pt`` when ``binary``
         or when it holds tensors, else into ``trainer_state.json``.
         """
-        if name in self.parts or name in RESERVED:
-            raise ValueError(f"checkpoint part '{name}': the name is taken")
-        self.parts[name] = (part, rollback, binary)
+        self.parts.register(name, part, rollback, binary)
 
     def latest(self) -> tuple[int, Path] | None:
         return latest_complete(self.root)
@@ -159,25 +140,12 @@ class Checkpointer:
 
     def _write_rest(self, tmp: Path, step: int, meta: dict[str, Any]) -> None:
         """Everything but the model's weights, then ``trainer_state.json``, all made durable."""
-        state: dict[str, Any] = {**meta, "step": step}
-        arrays: dict[str, np.ndarray] = {}
-        for name, (part, _, binary) in self.parts.items():
-            part_state = part.state_dict()
-            if binary or _holds_tensors(part_state):
-                torch.save(part_state, tmp / f"{name}.pt")
-            else:
-                state[name] = part_state
-            if hasattr(part, "array_state"):
-                arrays.update({f"{name}/{k}": np.ascontiguousarray(v) for k, v in part.array_state().items()})
+        states, arrays = self.parts.save(tmp)
+        state: dict[str, Any] = {**meta, "step": step, **states}
         if self.tokenizer is not None:
             self.tokenizer.save_pretrained(str(tmp))
         save_arrays(arrays, str(tmp / ARRAYS_FILE))
-        files = sorted(p for p in tmp.rglob("*") if p.is_file())
-        state["files"] = {p.relative_to(tmp).as_posix(): p.stat().st_size for p in files}
-        (tmp / STATE_FILE).write_text(json.dumps(state))
-        for p in [*files, tmp / STATE_FILE]:  # make the contents durable before the rename commits them
-            with open(p, "rb") as f:
-                os.fsync(f.fileno())
+        seal(tmp, state)  # durable before the rename commits them
 
     def restore(self, path: Path, rollback: bool = False) -> dict[str, Any]:
         """Load the model and the registered parts from checkpoint ``path`` (on a rollback,
@@ -193,19 +161,5 @@ class Checkpointer:
             dcp.load(loaded, checkpoint_id=str(path / SHARDED_DIR))
             set_state_dict(module, optimizer, model_state_dict=loaded["model"], optim_state_dict=loaded["optim"])
         state = json.loads((path / STATE_FILE).read_text())
-        arrays = load_arrays(str(path / ARRAYS_FILE))
-        for name, (part, on_rollback, _) in self.parts.items():
-            if rollback and not on_rollback:
-                continue
-            saved = path / f"{name}.pt"
-            if saved.is_file():
-                part.load_state_dict(torch.load(saved, weights_only=True))
-            elif name in state:
-                part.load_state_dict(state[name])
-            else:
-                raise CurricleError(f"{path}: the checkpoint has no state of '{name}' (saved by another "
-                                    f"configuration?)")
-            if hasattr(part, "load_array_state"):
-                prefix = name + "/"
-                part.load_array_state({k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
+        self.parts.load(path, state, load_arrays(str(path / ARRAYS_FILE)), rollback)
         return state
