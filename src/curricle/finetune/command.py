@@ -28,6 +28,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from curricle import atomic
 from curricle.errors import CurricleError
+from curricle.extras import require
 from curricle.finetune.config import FinetuneConfig, ProbeTasksConfig, load_finetune_config
 from curricle.finetune.curriculum import Curriculum
 from curricle.finetune.evaluate import Evaluator
@@ -89,10 +90,8 @@ def load_model(path: Path, dtype: str = "float32"):
 
 def build_finetune(config: FinetuneConfig, run_dir: Path, max_steps: int | None = None):
     """The trainer, the callback and the tasks of a fine-tuning run, ready to train."""
-    try:
-        from trl import SFTConfig, SFTTrainer
-    except ImportError:
-        raise CurricleError("curricle finetune needs TRL: pip install 'curricle[posttrain]'") from None
+    require("trl", "curricle finetune")
+    from trl import SFTConfig, SFTTrainer
 
     model, tokenizer = load_model(config.model.path, config.model.dtype)
     tasks = build_tasks(config.tasks, tokenizer)
