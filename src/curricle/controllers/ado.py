@@ -131,6 +131,9 @@ class ADO(Controller):
         if self.config.ignore_steps is None:
             self.ignore_steps = steps
 
+    def set_lr_warmup(self, steps: int) -> None:
+        self.set_ignore_steps(steps)
+
     def signal(self, stats: DomainStats) -> np.ndarray:
         loss = np.asarray(stats.train_loss, dtype=np.float64)
         prev = np.array(self.losses[-1]) if self.losses else np.full(len(self.domains), np.nanmean(loss))

@@ -111,6 +111,10 @@ class Controller:
         self.natural = np.array([float(natural_tokens[d]) for d in self.domains])
         self.smoothed = np.full(len(self.domains), np.nan)
 
+    def set_lr_warmup(self, steps: int) -> None:
+        """The run's learning-rate warm-up, in optimizer steps, told before the first step.
+        Ignored unless a controller's fits leave the warm-up out (ADO)."""
+
     @property
     def doc_domains(self) -> list[str]:
         """Domains whose documents this controller ranks (the sampler draws their documents one

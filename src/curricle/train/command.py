@@ -22,7 +22,6 @@ from rich.table import Table
 
 from curricle import atomic
 from curricle.config import RunConfig, load_config
-from curricle.controllers.ado import ADO
 from curricle.controllers.base import Controller
 from curricle.controllers.config import CONTROLLERS, DoReMiConfig, ScheduleControllerConfig
 from curricle.controllers.doremi import WEIGHTS_FILE, DoReMi, reference_model_dir
@@ -72,8 +71,7 @@ def build_trainer(config: RunConfig, run_dir: Path | str, resume: bool = False, 
             for d in sampler.domains}
     first: Hook = (_doremi_hook(controller, config, store, sampler, dist.device) if isinstance(controller, DoReMi)
                    else ControllerHook(controller))
-    if isinstance(controller, ADO):
-        controller.set_ignore_steps(config.train.lr_schedule.warmup_steps)
+    controller.set_lr_warmup(config.train.lr_schedule.warmup_steps)  # ADO leaves it out of its fits
     all_hooks: list[Hook] = [first, *hooks]
     if config.train.probe is not None:  # before telemetry: it adds probe/* metrics
         all_hooks.append(ProbeHook(config.train.probe, config.data_dir, tokenizer))
