@@ -334,15 +334,15 @@ def time_rounds(contenders: dict[str, Any], mode: Mode) -> tuple[dict[str, list[
 
 def synthetic_store(data_dir: Path, n_domains: int, vocab: int = 8192):
     """A store of ``n_domains`` alike synthetic domains (reused when already written)."""
-    from curricle import atomic
-    from curricle.store import DomainSplitWriter, TokenStore
-    from curricle.store.token_store import FORMAT_VERSION
+    from curricle.store import (DomainEntry, DomainSplitWriter, Manifest, SplitCounts, TokenizerEntry, TokenStore,
+                                write_manifest)
+    from curricle.store.manifest import MANIFEST_FILE
 
     root = data_dir / f"domains-{n_domains}"
-    if (root / "manifest.json").is_file():
+    if (root / MANIFEST_FILE).is_file():
         return TokenStore(root)
     rng = np.random.default_rng([SEED, n_domains])
-    domains = {}
+    manifest = Manifest(dtype="uint16", eos_id=0, vocab_size=vocab, tokenizer=TokenizerEntry(dir="none"))
     for d in range(n_domains):
         name = f"d{d:04d}"
         final = root / "store" / name
@@ -354,11 +354,9 @@ def synthetic_store(data_dir: Path, n_domains: int, vocab: int = 8192):
                 n = int(min(left, max(8, rng.lognormal(np.log(300), 0.7))))
                 w.add(rng.integers(1, vocab, n, dtype=np.uint16), {"doc_id": f"{name}-{w.n_docs}"})
                 left -= n + 1
-            split_stats[split] = w.close()
-        domains[name] = {"dir": f"store/{name}", "group": name, **split_stats}
-    atomic.write_json(root / "manifest.json", {"format": FORMAT_VERSION, "dtype": "uint16", "eos_id": 0,
-                                               "vocab_size": vocab, "tokenizer": {"dir": "none"},
-                                               "domains": domains, "groups": {}, "sources": {}})
+            split_stats[split] = SplitCounts(**w.close())
+        manifest.domains[name] = DomainEntry(dir=f"store/{name}", group=name, **split_stats)
+    write_manifest(root, manifest)
     return TokenStore(root)
 
 

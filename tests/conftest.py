@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from curricle.store.token_store import FORMAT_VERSION
+from curricle.store.manifest import DomainEntry, Manifest, SplitCounts, TokenizerEntry, write_manifest
 from curricle.store.writer import DomainSplitWriter
 
 EOS = 0
@@ -27,10 +26,9 @@ def write_store(root: Path, domains: dict[str, list[list[int]]], heldout: dict[s
     ``extra_meta`` adds per-document metadata columns to train splits (``domain/column``).
     """
     dtype = np.dtype(np.uint16)
-    manifest = {"format": FORMAT_VERSION, "dtype": dtype.name, "eos_id": EOS, "vocab_size": vocab_size,
-                "tokenizer": {"dir": "tokenizer-none"}, "domains": {}, "groups": {}, "sources": {}}
+    manifest = Manifest(dtype=dtype.name, eos_id=EOS, vocab_size=vocab_size, tokenizer=TokenizerEntry(dir="tokenizer-none"))
     for name, docs in domains.items():
-        entry = {"dir": f"store/{name}", "group": name}
+        counts = {}
         for split, split_docs in (("train", docs), ("heldout", (heldout or {}).get(name, docs[:1]))):
             w = DomainSplitWriter(root / "store" / name / split, dtype, EOS)
             for i, ids in enumerate(split_docs):
@@ -40,9 +38,9 @@ def write_store(root: Path, domains: dict[str, list[list[int]]], heldout: dict[s
                     if dom == name and split == "train":
                         meta[col] = values[i]
                 w.add(np.asarray(ids), meta)
-            entry[split] = w.close()
-        manifest["domains"][name] = entry
-    (root / "manifest.json").write_text(json.dumps(manifest))
+            counts[split] = SplitCounts(**w.close())
+        manifest.domains[name] = DomainEntry(dir=f"store/{name}", group=name, **counts)
+    write_manifest(root, manifest)
     return root
 
 

@@ -6,9 +6,18 @@ the exceptions: packages of an optional extra (a core install must run every oth
 a missing extra fails with one line naming it), curricle's own modules built on one, and a
 few heavy ones only some runs use. The architecture test fails on any other function-level
 import.
+
+Code that needs a package of an optional extra asks :func:`require` for it first, so a missing
+one is the same one-line error everywhere (``curricle finetune needs the 'trl' package: pip
+install 'curricle[posttrain]'``), with what to install read from this table.
 """
 
 from __future__ import annotations
+
+from types import ModuleType
+
+from curricle.errors import CurricleError
+from curricle.registry import load_module
 
 #: Module (or package) -> what provides it, as ``pip install`` would name it.
 LAZY_IMPORTS: dict[str, str] = {
@@ -41,3 +50,38 @@ LAZY_IMPORTS: dict[str, str] = {
     "plotly": "plotly",
 }
 
+
+def provider(module: str) -> str | None:
+    """What provides ``module`` (a key of :data:`LAZY_IMPORTS` or a submodule of one, the
+    longest key deciding), as ``pip install`` names it; None for any other module."""
+    keys = [k for k in LAZY_IMPORTS if module == k or module.startswith(k + ".")]
+    return LAZY_IMPORTS[max(keys, key=len)] if keys else None
+
+
+def _install(spec: str) -> str:
+    if " " in spec:  # not a package ("a Python with pydoc_data")
+        return spec
+    return f"pip install '{spec}'" if "[" in spec else f"pip install {spec}"
+
+
+def require(module: str, needed_by: str) -> ModuleType:
+    """``module`` imported, where ``module`` is one :data:`LAZY_IMPORTS` lists (or a submodule
+    of one). If it, or a package it imports, is not installed: a one-line
+    :class:`~curricle.errors.CurricleError` saying what needs it and what to install::
+
+        source hf-disk needs the 'datasets' package: pip install 'curricle[hf]'
+
+    ``needed_by`` names what the user asked for (a verb, a config key, a source kind). An
+    import error inside curricle itself is not a missing extra and is raised as it is.
+    """
+    spec = provider(module)
+    if spec is None:
+        raise ValueError(f"{module} is not an optional import; list it in curricle.extras.LAZY_IMPORTS")
+    try:
+        return load_module(module)
+    except ModuleNotFoundError as err:
+        missing = (err.name or module).split(".")[0]
+        if missing == "curricle":
+            raise
+        raise CurricleError(f"{needed_by} needs the '{missing}' package: "
+                            f"{_install(provider(missing) or spec)}") from None

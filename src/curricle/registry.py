@@ -13,22 +13,29 @@ A family of extensions (sources, schedules, controllers, skill generators, ...) 
 The config classes are imported with the config module, so validating a run config needs no
 implementation module (and no torch); an implementation is imported the first time it is
 looked up (``CONTROLLERS["odm"]``, ``CONTROLLERS.build(config, ...)``). This module is the only
-place in curricle that imports by name (:func:`load`); everything else is a plain ``import``.
+place in curricle that imports by name (:func:`load`, :func:`load_module`, which
+:func:`curricle.extras.require` uses); everything else is a plain ``import``.
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator, Mapping
+from types import ModuleType
 from typing import Annotated, Any, Union
 
 from pydantic import BaseModel, Field
 
 
+def load_module(name: str) -> ModuleType:
+    """The module ``name``, imported."""
+    return importlib.import_module(name)
+
+
 def load(ref: str) -> Any:
     """The object a ``"package.module:attribute"`` reference names (importing the module)."""
     module, _, attr = ref.partition(":")
-    return getattr(importlib.import_module(module), attr)
+    return getattr(load_module(module), attr)
 
 
 class Registry(Mapping[str, Any]):

@@ -157,6 +157,21 @@ def test_ado_waits_for_its_start_step_and_leaves_the_warmup_out_of_the_fit():
     assert c.fit() is not None and len(c.n) == 60
 
 
+def test_the_lr_warmup_reaches_ado_alone():
+    """The training command tells every controller the warm-up; ADO leaves it out of its fits
+    unless its config says how many steps to leave out, and the others ignore it."""
+    ado = CONTROLLERS.build(ADOConfig(), DOMAINS, NATURAL)
+    ado.set_lr_warmup(25)
+    assert ado.ignore_steps == 25
+    fixed = CONTROLLERS.build(ADOConfig(ignore_steps=3), DOMAINS, NATURAL)
+    fixed.set_lr_warmup(25)
+    assert fixed.ignore_steps == 3
+    odm = CONTROLLERS.build(ODMConfig(), DOMAINS, NATURAL)
+    before = odm.state_dict()
+    odm.set_lr_warmup(25)
+    assert odm.state_dict() == before
+
+
 def test_schedule_controller_never_overrides():
     c = CONTROLLERS.build(CONTROLLERS.configs["schedule"](), ControllerContext(DOMAINS, NATURAL))
     _, log = run(c, lambda s: [1.0, 5.0, 2.0], 100)

@@ -117,6 +117,17 @@ def test_doremi_proxy_needs_a_static_mixture(tmp_path, make_config):
         train_run(cfg, tmp_path / "run", progress=False)
 
 
+def test_ado_in_a_run_leaves_the_lr_warmup_out_of_its_fits(tmp_path, make_config):
+    from curricle.controllers.hook import ControllerHook
+    from curricle.train.command import build_trainer
+
+    cfg = make_config(steps=30).model_copy(update={"controller": _ctrl({"kind": "ado"})})
+    trainer = build_trainer(cfg, tmp_path / "run", progress=False)
+    hook = next(h for h in trainer.hooks if isinstance(h, ControllerHook))
+    assert hook.controller.name == "ado"
+    assert hook.controller.ignore_steps == cfg.train.lr_schedule.warmup_steps > 0
+
+
 def _ctrl(data):
     from pydantic import TypeAdapter
 

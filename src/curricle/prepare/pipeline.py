@@ -34,12 +34,14 @@ import numpy as np
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from curricle import atomic
+from curricle.errors import CurricleError
 from curricle.prepare.config import PrepareConfig, TokenizerConfig
 from curricle.prepare.encode import BatchEncoder
 from curricle.sources import build_source
 from curricle.sources.base import Source
 from curricle.sources.config import SourceConfig
-from curricle.store.token_store import FORMAT_VERSION
+from curricle.store.manifest import (FORMAT_VERSION, DomainEntry, GroupEntry, Manifest, SplitCounts, TokenizerEntry,
+                                     read_manifest, write_manifest)
 from curricle.store.tokenizer import load_tokenizer, token_dtype, train_bpe
 from curricle.store.writer import DomainSplitWriter
 
@@ -93,12 +95,13 @@ def _progress(enabled: bool):
     )
 
 
-def _read_manifest(data_dir: Path) -> dict[str, Any]:
+def _read_manifest(data_dir: Path) -> Manifest | None:
+    """The manifest of an earlier prepare into ``data_dir`` (None: none, or not one of this
+    format: everything is written afresh)."""
     try:
-        m = json.loads((data_dir / "manifest.json").read_text())
-        return m if m.get("format") == FORMAT_VERSION else {}
-    except (FileNotFoundError, json.JSONDecodeError):
-        return {}
+        return read_manifest(data_dir)
+    except CurricleError:
+        return None
 
 
 def _tokenizer_fingerprint(tcfg: TokenizerConfig, fps: list[Any]) -> str:
@@ -132,24 +135,23 @@ def up_to_date(sources: list[SourceConfig], tokenizer: TokenizerConfig, config: 
     built = [build_source(s) for s in sources]
     fps = [s.fingerprint() for s in built]
     tok_fp = _tokenizer_fingerprint(tokenizer, fps)
-    if old.get("tokenizer", {}).get("fingerprint") != tok_fp:
+    if old is None or old.tokenizer.fingerprint != tok_fp:
         return False
     for key, members in _groups(built).items():
-        prev = old.get("groups", {}).get(key)
-        if not prev or prev["fingerprint"] != _group_fingerprint(tok_fp, [fps[i] for i in members], config):
+        prev = old.groups.get(key)
+        if not prev or prev.fingerprint != _group_fingerprint(tok_fp, [fps[i] for i in members], config):
             return False
-        if not all((Path(data_dir) / old["domains"][d]["dir"]).is_dir() for d in prev["domains"]):
+        if not all((Path(data_dir) / old.domains[d].dir).is_dir() for d in prev.domains):
             return False
-    return len(old.get("groups", {})) == len(_groups(built))
+    return len(old.groups) == len(_groups(built))
 
 
-def _prepare_tokenizer(tcfg: TokenizerConfig, data_dir: Path, sources: list[Source], fps: list[Any], old: dict,
-                       progress) -> tuple[dict, Any, bool]:
+def _prepare_tokenizer(tcfg: TokenizerConfig, data_dir: Path, sources: list[Source], fps: list[Any],
+                       old: Manifest | None, progress) -> tuple[TokenizerEntry, Any, bool]:
     fp = _tokenizer_fingerprint(tcfg, fps)
     tok_dir = data_dir / f"tokenizer-{fp[:16]}"
-    prev = old.get("tokenizer", {})
-    if prev.get("fingerprint") == fp and tok_dir.is_dir():
-        return prev, load_tokenizer(tok_dir), False
+    if old is not None and old.tokenizer.fingerprint == fp and tok_dir.is_dir():
+        return old.tokenizer, load_tokenizer(tok_dir), False
 
     if tcfg.kind == "pretrained":
         tok = load_tokenizer(tcfg.path)
@@ -170,13 +172,8 @@ def _prepare_tokenizer(tcfg: TokenizerConfig, data_dir: Path, sources: list[Sour
     if not tok_dir.exists():
         with atomic.directory(tok_dir) as tmp:
             tok.save_pretrained(str(tmp))
-    entry = {
-        "fingerprint": fp,
-        "dir": tok_dir.name,
-        "kind": tcfg.kind,
-        "vocab_size": len(tok),
-        "eos_id": int(tok.eos_token_id),
-    }
+    entry = TokenizerEntry(dir=tok_dir.name, fingerprint=fp, kind=tcfg.kind, vocab_size=len(tok),
+                           eos_id=int(tok.eos_token_id))
     return entry, load_tokenizer(tok_dir), True
 
 
@@ -208,7 +205,7 @@ class _Spool:
 
 
 def _write_domain(domain: str, spool: _Spool, pcfg: PrepareConfig, final: Path, eos_id: int,
-                  vocab_size: int) -> dict[str, Any]:
+                  vocab_size: int) -> dict[str, SplitCounts]:
     """Split the spooled documents into train/heldout and write them under ``final``."""
     spool.close()
     n = len(spool.doc_ids)
@@ -227,7 +224,7 @@ def _write_domain(domain: str, spool: _Spool, pcfg: PrepareConfig, final: Path, 
         counts += np.bincount(piece.astype(np.int64), minlength=vocab_size)
     counts = counts.astype(np.float64)
     surprisal = -np.log((counts + 1.0) / (counts.sum() + vocab_size))
-    stats: dict[str, Any] = {}
+    stats: dict[str, SplitCounts] = {}
     with atomic.directory(final) as tmp:
         for split, mask in (("train", ~heldout), ("heldout", heldout)):
             w = DomainSplitWriter(tmp / split, spool.dtype, eos_id)
@@ -239,7 +236,7 @@ def _write_domain(domain: str, spool: _Spool, pcfg: PrepareConfig, final: Path, 
                     w.add(ids, {"doc_id": spool.doc_ids[d], "source": spool.sources[d], "n_tokens": int(len(ids)),
                                 "n_chars": spool.n_chars[d], "compression_ratio": spool.compression[d],
                                 "mean_token_rarity": rarity})
-            stats[split] = w.close()
+            stats[split] = SplitCounts(**w.close())
     spool.path.unlink(missing_ok=True)
     return stats
 
@@ -277,11 +274,11 @@ def _batches(src: Source, size: int) -> Iterator[tuple[list, list[str]]]:
         yield docs, [d.text for d in docs]
 
 
-def _stats_from_dir(path: Path) -> dict[str, Any]:
+def _stats_from_dir(path: Path) -> dict[str, SplitCounts]:
     out = {}
     for split in ("train", "heldout"):
         index = np.load(path / split / "index.npy")
-        out[split] = {"docs": len(index) - 1, "tokens": int(index[-1])}
+        out[split] = SplitCounts(docs=len(index) - 1, tokens=int(index[-1]))
     return out
 
 
@@ -300,34 +297,25 @@ def prepare(sources: list[SourceConfig], tokenizer: TokenizerConfig, config: Pre
     with _progress(progress) as bar:
         tok_entry, tok, trained = _prepare_tokenizer(tokenizer, data_dir, sources, fps, old, bar)
         report.tokenizer_trained = trained
-        dtype = token_dtype(tok_entry["vocab_size"])
-        eos_id = tok_entry["eos_id"]
-        tok_dir = data_dir / tok_entry["dir"]
+        vocab_size, eos_id = int(tok_entry.vocab_size), int(tok_entry.eos_id)
+        dtype = token_dtype(vocab_size)
+        tok_dir = data_dir / tok_entry.dir
 
         groups = _groups(sources)
 
-        manifest: dict[str, Any] = {
-            "format": FORMAT_VERSION,
-            "tokenizer": tok_entry,
-            "dtype": dtype.name,
-            "eos_id": eos_id,
-            "vocab_size": tok_entry["vocab_size"],
-            "domains": {},
-            "groups": {},
-            "sources": {},
-        }
+        manifest = Manifest(dtype=dtype.name, eos_id=eos_id, vocab_size=vocab_size, tokenizer=tok_entry)
         for key, members in groups.items():
-            gfp = _group_fingerprint(tok_entry["fingerprint"], [fps[i] for i in members], config)
-            prev = old.get("groups", {}).get(key)
-            if prev and prev["fingerprint"] == gfp and all(
-                (data_dir / old["domains"][d]["dir"]).is_dir() for d in prev["domains"]
+            gfp = _group_fingerprint(tok_entry.fingerprint, [fps[i] for i in members], config)
+            prev = old.groups.get(key) if old is not None else None
+            if prev and prev.fingerprint == gfp and all(
+                (data_dir / old.domains[d].dir).is_dir() for d in prev.domains
             ):
-                manifest["groups"][key] = prev
-                for d in prev["domains"]:
-                    manifest["domains"][d] = old["domains"][d]
+                manifest.groups[key] = prev
+                for d in prev.domains:
+                    manifest.domains[d] = old.domains[d]
                 for i in members:
                     name = sources[i].describe()
-                    manifest["sources"][name] = old.get("sources", {}).get(name, {})
+                    manifest.sources[name] = old.sources.get(name, {})
                 continue
 
             # Read and encode every document of the group, spooling each domain to disk.
@@ -350,7 +338,7 @@ def prepare(sources: list[SourceConfig], tokenizer: TokenizerConfig, config: Pre
                                           enc.compression[k])
                             bar.advance(task, len(docs))
                         bar.remove_task(task)
-                        manifest["sources"][name] = src.stats.to_dict()
+                        manifest.sources[name] = src.stats.to_dict()
                         report.skipped[name] = dict(src.stats.skipped)
                 by_domain = spools
 
@@ -360,22 +348,23 @@ def prepare(sources: list[SourceConfig], tokenizer: TokenizerConfig, config: Pre
                         by_domain[domain].close()
                         stats = _stats_from_dir(final)
                     else:
-                        stats = _write_domain(domain, by_domain[domain], config, final, eos_id, tok_entry["vocab_size"])
-                    manifest["domains"][domain] = {"dir": str(final.relative_to(data_dir)), "group": key, **stats}
-                manifest["groups"][key] = {"fingerprint": gfp, "domains": sorted(by_domain)}
+                        stats = _write_domain(domain, by_domain[domain], config, final, eos_id, vocab_size)
+                    manifest.domains[domain] = DomainEntry(dir=str(final.relative_to(data_dir)), group=key,
+                                                           train=stats["train"], heldout=stats["heldout"])
+                manifest.groups[key] = GroupEntry(fingerprint=gfp, domains=sorted(by_domain))
 
-        atomic.write_json(data_dir / "manifest.json", manifest)
+        write_manifest(data_dir, manifest)
 
     # Reports, and garbage: directories no manifest names any more.
-    for d, entry in sorted(manifest["domains"].items()):
-        grp = manifest["groups"][entry["group"]]
-        fresh = old.get("groups", {}).get(entry["group"], {}).get("fingerprint") == grp["fingerprint"]
+    for d, entry in sorted(manifest.domains.items()):
+        before = old.groups.get(entry.group) if old is not None else None
+        fresh = before is not None and before.fingerprint == manifest.groups[entry.group].fingerprint
         report.domains.append(DomainReport(
             domain=d, up_to_date=fresh and not trained,
-            train_docs=entry["train"]["docs"], train_tokens=entry["train"]["tokens"],
-            heldout_docs=entry["heldout"]["docs"], heldout_tokens=entry["heldout"]["tokens"],
+            train_docs=entry.train.docs, train_tokens=entry.train.tokens,
+            heldout_docs=entry.heldout.docs, heldout_tokens=entry.heldout.tokens,
         ))
-    keep = {manifest["tokenizer"]["dir"]} | {Path(e["dir"]).name for e in manifest["domains"].values()}
+    keep = {manifest.tokenizer.dir} | {Path(e.dir).name for e in manifest.domains.values()}
     for p in list(data_dir.glob("tokenizer-*")) + list((data_dir / "store").glob("*")) + list(data_dir.glob(".*.tmp")):
         if p.is_dir() and p.name not in keep:
             shutil.rmtree(p, ignore_errors=True)

@@ -14,10 +14,10 @@ The conventions are lm-evaluation-harness's, so the two agree on the same items:
 
 What is ours is how the work is batched. Every question put to the model is a token sequence
 (a *path*) and the positions of it whose next-token prediction is read. The paths of a call
-are laid out as a prefix tree, so a token that several paths share at the same depth runs
-once: the prompt that all choices of an item continue, the instruction that many items begin
-with, the first tokens that choices have in common, the target that both the exact-match
-check and the choice scoring read. Rows are cut from a depth-first walk of the tree, several
+are laid out as a prefix tree (:mod:`curricle.probes.prefix_tree`), so a token that several
+paths share at the same depth runs once: the prompt that all choices of an item continue, the
+instruction that many items begin with, the first tokens that choices have in common, the
+target that both the exact-match check and the choice scoring read. Rows are cut from a depth-first walk of the tree, several
 pieces to a row, so rows are nearly full; batches are cut from the rows sorted by length
 where padding would cost more than another forward pass. A token's position
 id is its depth and a 4-D attention mask lets it see exactly its ancestors, so it computes
@@ -32,9 +32,8 @@ path, so scores move by float32 rounding (~1e-6 in a log-probability), nothing m
 
 from __future__ import annotations
 
-import bisect
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -44,6 +43,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from transformers.utils import logging as hf_logging
 
 from curricle.errors import CurricleError
+from curricle.probes.prefix_tree import Layout, Request, layout_rows
 
 log = logging.getLogger(__name__)
 
@@ -75,50 +75,11 @@ class ContinuationScore:
 
 
 @dataclass
-class _Request:
-    """A path and what to read from it: ``reads[k] = (i, target)`` is the prediction after
-    ``path[: i + 1]``, scored against ``target`` (-1: no target). ``argmax``: the caller
-    needs the argmax token at every read (otherwise only whether it is the target)."""
-
-    path: tuple[int, ...]
-    reads: list[tuple[int, int]]
-    argmax: bool = False
-
-
-@dataclass
-class _Row:
-    """One sequence of a batch: pieces of the prefix tree in depth-first order, or one path.
-
-    ``pos[i]`` is token i's depth, its position id; tokens ``i + 1 .. end[i] - 1`` are its
-    descendants, the tokens that attend to it besides itself. ``masked``: the row needs the
-    tree mask (it is not one path from position 0).
-    """
-
-    tokens: list[int] = field(default_factory=list)
-    pos: list[int] = field(default_factory=list)
-    end: list[int] = field(default_factory=list)
-    masked: bool = False
-
-
-@dataclass
 class _Plan:
     """A scoring call as requests, and how to turn their reads' results into its answer."""
 
-    requests: list[_Request]
+    requests: list[Request]
     finish: Callable[[np.ndarray, np.ndarray], Any]
-
-
-@dataclass
-class _Layout:
-    """Rows holding a call's paths, and where each read (numbered in request order) sits:
-    its row, its index in the row, its target, and whether its argmax token is wanted."""
-
-    rows: list[_Row]
-    read_row: np.ndarray
-    read_node: np.ndarray
-    targets: np.ndarray
-    want_argmax: np.ndarray
-    by_row: list[np.ndarray]  # the reads of each row
 
 
 def resolve_max_length(model, tokenizer) -> int:
@@ -275,7 +236,7 @@ class ProbeLM:
                 end = min(start + L - 1, n)  # predict seq[start..end]
                 lo = max(0, end - L)
                 first = start - 1 - lo  # path index predicting seq[start]
-                requests.append(_Request(tuple(seq[lo:end]), [(first + k, seq[start + k])
+                requests.append(Request(tuple(seq[lo:end]), [(first + k, seq[start + k])
                                                               for k in range(end - start + 1)]))
                 owners.append(r)
                 start = end + 1
@@ -294,7 +255,7 @@ class ProbeLM:
         flat = self.encode_pairs([(context, c) for context, conts in groups for c in conts])
         return _split(flat, [conts for _, conts in groups])
 
-    def _pair_requests(self, pairs: Sequence[tuple[list[int], list[int]]]) -> list[_Request]:
+    def _pair_requests(self, pairs: Sequence[tuple[list[int], list[int]]]) -> list[Request]:
         """One request per (context, continuation): the context and the continuation less its
         last token (which is only predicted), left-truncated to ``max_length`` as lm-eval
         truncates, read at every continuation token."""
@@ -305,11 +266,11 @@ class ProbeLM:
             if m > L:
                 raise CurricleError(f"a continuation of {m} tokens is longer than the model's {L} positions")
             path = tuple((ctx + cont)[-(L + 1):][:-1])
-            requests.append(_Request(path, [(len(path) - m + k, cont[k]) for k in range(m)]))
+            requests.append(Request(path, [(len(path) - m + k, cont[k]) for k in range(m)]))
         return requests
 
     @staticmethod
-    def _totals(requests: Sequence[_Request], lp: np.ndarray, argmax: np.ndarray, owners: Sequence[int],
+    def _totals(requests: Sequence[Request], lp: np.ndarray, argmax: np.ndarray, owners: Sequence[int],
                 n: int) -> list[ContinuationScore]:
         """Per owner, the sums over the reads of its requests."""
         counts = [len(r.reads) for r in requests]
@@ -323,18 +284,18 @@ class ProbeLM:
     # -- the prefix tree ----------------------------------------------------------------------
 
     @torch.no_grad()
-    def _run(self, requests: Sequence[_Request]) -> tuple[np.ndarray, np.ndarray]:
+    def _run(self, requests: Sequence[Request]) -> tuple[np.ndarray, np.ndarray]:
         """Every read of every request, in order: its log-probability (float64) and the
         argmax token at its position (-1 where not wanted and not the target)."""
         n = sum(len(r.reads) for r in requests)
         lp, argmax = np.zeros(n), np.full(n, -1, dtype=np.int64)
         if not n:
             return lp, argmax
-        layout = _layout(requests, self.row_tokens if self.pack is not False else None)
+        layout = layout_rows(requests, self.row_tokens if self.pack is not False else None)
         if self.fast_head is None or (self.pack is None and any(r.masked for r in layout.rows)):
             self._check_paths(layout)
             if self.pack is False and any(r.masked for r in layout.rows):
-                layout = _layout(requests, None)  # this model cannot take tree rows: one path per row
+                layout = layout_rows(requests, None)  # this model cannot take tree rows: one path per row
         for masked in (False, True):
             todo = sorted((i for i, r in enumerate(layout.rows) if r.masked == masked),
                           key=lambda i: -len(layout.rows[i].tokens))
@@ -365,7 +326,7 @@ class ProbeLM:
             j = cut[j]
         return out[::-1]
 
-    def _forward(self, layout: _Layout, batch: list[int], fast_head: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _forward(self, layout: Layout, batch: list[int], fast_head: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The reads of rows ``batch``: their ids, log-probabilities (float64) and argmax tokens."""
         rows = [layout.rows[i] for i in batch]
         B, T = len(rows), max(len(r.tokens) for r in rows)
@@ -416,7 +377,7 @@ class ProbeLM:
         lp = (picked - top_r) - sumexp.cpu().double().log()[slot]
         return reads, lp.numpy(), argmax[slot]
 
-    def _check_paths(self, layout: _Layout) -> None:
+    def _check_paths(self, layout: Layout) -> None:
         """Decide ``pack`` and ``fast_head`` by comparing them with a plain forward pass on a
         few rows (reads of a tree row are checked against their paths run alone)."""
         sample = [i for i, r in enumerate(layout.rows) if r.masked][:1] or list(range(min(2, len(layout.rows))))
@@ -442,10 +403,9 @@ class ProbeLM:
             picks = reads[np.unique(np.linspace(0, len(reads) - 1, CHECK_READS).round().astype(np.int64))]
             alone = []
             for rid in picks:
-                o = int(layout.read_node[rid])
-                path = tuple(row.tokens[k] for k in range(o + 1) if row.end[k] > o)
-                alone.append(_Request(path, [(len(path) - 1, int(layout.targets[rid]))]))
-            plain = _layout(alone, None)
+                path = row.path_to(int(layout.read_node[rid]))
+                alone.append(Request(path, [(len(path) - 1, int(layout.targets[rid]))]))
+            plain = layout_rows(alone, None)
             ids, lp, _ = self._forward(plain, list(range(len(plain.rows))), fast_head=False)
             packed_lp = dict(zip(ref[0].tolist(), ref[1].tolist()))
             self.pack = bool(max(abs(packed_lp[int(picks[i])] - x) for i, x in zip(ids.tolist(), lp.tolist()))
@@ -477,7 +437,7 @@ class ProbeLM:
                                                                 max_new_tokens))
 
     def _match_requests(self, prompts: Sequence[str], targets: Sequence[str],
-                        max_new_tokens: int) -> tuple[list[_Request], list[list[int] | None]]:
+                        max_new_tokens: int) -> tuple[list[Request], list[list[int] | None]]:
         """Teacher-forced ``prompt + target`` requests, read at the last prompt position and
         at every target position (the last read, after the whole target, is argmax only);
         and each item's target tokens, None for an item to generate for real."""
@@ -490,7 +450,7 @@ class ProbeLM:
                 conts.append(None)  # generate it for real
                 continue
             conts.append(cont)
-            requests.append(_Request(tuple(whole), [(len(ctx) - 1 + k, t) for k, t in enumerate(cont + [-1])],
+            requests.append(Request(tuple(whole), [(len(ctx) - 1 + k, t) for k, t in enumerate(cont + [-1])],
                                      argmax=True))
         return requests, conts
 
@@ -602,111 +562,3 @@ def _split(flat: Sequence, groups: Sequence[Sequence]) -> list[list]:
     return out
 
 
-def _common_prefix(a: tuple[int, ...], b: tuple[int, ...]) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
-
-
-def _close(piece: _Row, nodes: list[int]) -> None:
-    """The subtrees of ``nodes`` end where the piece ends now (tokens are added depth first)."""
-    n = len(piece.tokens)
-    for k in nodes:
-        piece.end[k] = n
-
-
-def _layout(requests: Sequence[_Request], row_tokens: int | None) -> _Layout:
-    """Rows holding every request's path, and where its reads sit.
-
-    With ``row_tokens``, the paths form a prefix tree: in sorted order each path adds only
-    the tokens after the prefix it shares with the one before, so a depth-first walk of the
-    tree is cut into pieces (a new piece where nothing is shared, or where the path would take
-    the piece past ``row_tokens`` tokens, or past twice the path's length if that is more, so
-    that a long prompt still shares a row with its continuations), and the pieces are packed
-    into rows of ``row_tokens`` tokens (or the piece's size if that is more), largest first,
-    each into the fullest row it fits (best fit). Without, each path is a plain row of its
-    own, except a path that begins another, which is read from that one's row.
-    """
-    path_id: dict[tuple[int, ...], int] = {}
-    req_path = [path_id.setdefault(r.path, len(path_id)) for r in requests]
-    paths = list(path_id)
-    counts = [len(r.reads) for r in requests]
-    n = sum(counts)
-    read_path = np.repeat(np.asarray(req_path, dtype=np.int64), counts)
-    read_index = np.fromiter((i for r in requests for i, _ in r.reads), dtype=np.int64, count=n)
-    targets = np.fromiter((t for r in requests for _, t in r.reads), dtype=np.int64, count=n)
-    want_argmax = np.repeat(np.asarray([r.argmax for r in requests], dtype=bool), counts)
-    order = sorted(range(len(paths)), key=paths.__getitem__)
-    path_row = np.zeros(len(paths), dtype=np.int64)
-    path_nodes: list[list[int] | range] = [()] * len(paths)  # type: ignore[list-item]
-    rows: list[_Row] = []
-    if row_tokens is None:
-        host: _Row | None = None
-        for p in reversed(order):
-            path = paths[p]
-            # Sorted, a path that begins any other begins the next one.
-            if host is None or len(host.tokens) < len(path) or tuple(host.tokens[: len(path)]) != path:
-                host = _Row(list(path), list(range(len(path))), [len(path)] * len(path))
-                rows.append(host)
-            path_row[p] = len(rows) - 1
-            path_nodes[p] = range(len(path))
-    else:
-        pieces: list[_Row] = []
-        path_piece = np.zeros(len(paths), dtype=np.int64)
-        prev: tuple[int, ...] = ()
-        nodes: list[int] = []  # piece index of each token of ``prev``, the open branch
-        for p in order:
-            path = paths[p]
-            shared = _common_prefix(prev, path) if pieces else 0
-            if shared == 0 or len(pieces[-1].tokens) + len(path) - shared > max(row_tokens, 2 * len(path)):
-                if pieces:
-                    _close(pieces[-1], nodes)
-                pieces.append(_Row())
-                shared, nodes = 0, []
-            piece = pieces[-1]
-            n0 = len(piece.tokens)
-            _close(piece, nodes[shared:])  # the branch turns here: what hangs below ends
-            nodes = nodes[:shared] + list(range(n0, n0 + len(path) - shared))
-            piece.tokens += path[shared:]
-            piece.pos += range(shared, len(path))
-            piece.end += [0] * (len(path) - shared)
-            path_piece[p], path_nodes[p], prev = len(pieces) - 1, nodes, path
-        if pieces:
-            _close(pieces[-1], nodes)
-        piece_row = np.zeros(len(pieces), dtype=np.int64)
-        piece_offset = np.zeros(len(pieces), dtype=np.int64)
-        room: list[tuple[int, int]] = []  # sorted (free tokens, row)
-        for k in sorted(range(len(pieces)), key=lambda k: -len(pieces[k].tokens)):
-            piece = pieces[k]
-            size = len(piece.tokens)
-            j = bisect.bisect_left(room, (size, -1))
-            if j < len(room):
-                free, r = room.pop(j)
-            else:
-                free, r = max(row_tokens, size), len(rows)
-                rows.append(_Row())
-            row = rows[r]
-            piece_row[k], piece_offset[k] = r, len(row.tokens)
-            row.end += [e + len(row.tokens) for e in piece.end]
-            row.tokens += piece.tokens
-            row.pos += piece.pos
-            if free > size:
-                bisect.insort(room, (free - size, r))
-        for row in rows:
-            row.masked = any(p != i for i, p in enumerate(row.pos))
-        path_row = piece_row[path_piece]
-        path_offset = piece_offset[path_piece]
-    starts = np.zeros(len(paths) + 1, dtype=np.int64)
-    np.cumsum([len(x) for x in path_nodes], out=starts[1:])
-    flat = np.fromiter((k for x in path_nodes for k in x), dtype=np.int64, count=int(starts[-1]))
-    read_row = path_row[read_path]
-    read_node = flat[starts[read_path] + read_index]
-    if row_tokens is not None:
-        read_node += path_offset[read_path]
-    by = np.argsort(read_row, kind="stable")
-    bounds = np.searchsorted(read_row[by], np.arange(len(rows) + 1))
-    by_row = [by[bounds[r] : bounds[r + 1]] for r in range(len(rows))]
-    return _Layout(rows, read_row, read_node, targets, want_argmax, by_row)

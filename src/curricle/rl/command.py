@@ -23,6 +23,7 @@ from rich.table import Table
 
 from curricle import atomic
 from curricle.errors import CurricleError
+from curricle.extras import require
 from curricle.graders.config import GRADERS
 from curricle.graders.runner import GraderRunner
 from curricle.hf.checkpoints import complete_checkpoints
@@ -40,10 +41,8 @@ log = logging.getLogger(__name__)
 
 def build_rl(config: RLConfig, run_dir: Path, max_steps: int | None = None):
     """The trainer and its callback, ready to train."""
-    try:
-        from trl import GRPOConfig
-    except ImportError:
-        raise CurricleError("curricle rl needs TRL: pip install 'curricle[posttrain]'") from None
+    require("trl", "curricle rl")
+    from trl import GRPOConfig
     from curricle.rl.hf import ROW_COLUMN, CurricleGRPOTrainer, GradedReward, PromptSampler, RLCallback, rl_dataset
 
     model, tokenizer = load_model(config.model.path, config.model.dtype)

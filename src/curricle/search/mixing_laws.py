@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from curricle.errors import CurricleError
+from curricle.extras import require
 from curricle.mixture.config import MixtureConfig, seq_len_at
 
 log = logging.getLogger(__name__)
@@ -90,10 +91,7 @@ class MixtureModel:
     def __init__(self, kind: str, mixtures: np.ndarray, per_domain: np.ndarray):
         self.kind = kind
         if kind == "lightgbm":
-            try:
-                import lightgbm
-            except ImportError:
-                raise CurricleError("mix_search.regressor: lightgbm is not installed (pip install 'curricle[search]')") from None
+            lightgbm = require("lightgbm", "mix_search.regressor lightgbm")
             self.gbm = lightgbm.LGBMRegressor(n_estimators=200, learning_rate=0.05, min_child_samples=2, verbose=-1)
             self.gbm.fit(mixtures, per_domain.mean(axis=1))
         else:

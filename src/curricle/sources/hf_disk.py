@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from curricle.errors import CurricleError
+from curricle.extras import require
 from curricle.sources.base import Document, Source
 from curricle.sources.config import HFDiskConfig
 from curricle.sources.files import files_fingerprint
@@ -42,12 +43,7 @@ class HFDiskSource(Source):
 
     def _load(self) -> Any:
         """The chosen ``Dataset``, its columns checked."""
-        try:
-            import datasets
-        except ImportError as e:
-            raise CurricleError(
-                "source hf-disk needs the 'datasets' package: pip install 'curricle[hf]'"
-            ) from e
+        datasets = require("datasets", "source hf-disk")
         cfg = self.config
         root = self._root()
         try:

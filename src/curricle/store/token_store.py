@@ -10,23 +10,22 @@ Layout of ``DATA_DIR`` (written by :mod:`curricle.prepare`)::
         meta.parquet              one row per document: doc_id, source, n_tokens (without EOS),
                                   n_chars, compression_ratio, mean_token_rarity
 
-``manifest.json`` is the commit point: a domain directory exists before the manifest names it.
+``manifest.json`` is the commit point: a domain directory exists before the manifest names it;
+its schema is :mod:`curricle.store.manifest`.
 """
 
 from __future__ import annotations
 
-import json
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow.parquet as pq
 
 from curricle.errors import CurricleError
+from curricle.store.manifest import Manifest, read_manifest
 from curricle.store.tokenizer import load_tokenizer
 
-FORMAT_VERSION = 1
 SPLITS = ("train", "heldout")
 
 
@@ -93,41 +92,27 @@ class TokenStore:
 
     def __init__(self, data_dir: Path):
         self.data_dir = Path(data_dir)
-        manifest_path = self.data_dir / "manifest.json"
-        if not manifest_path.is_file():
-            raise CurricleError(
-                f"{self.data_dir}: not a prepared data directory (no manifest.json); "
-                f"run 'curricle prepare CONFIG' first"
-            )
-        try:
-            self.manifest: dict[str, Any] = json.loads(manifest_path.read_text())
-        except json.JSONDecodeError as err:
-            raise CurricleError(f"{manifest_path}: not valid JSON ({err})") from err
-        if self.manifest.get("format") != FORMAT_VERSION:
-            raise CurricleError(
-                f"{manifest_path}: store format {self.manifest.get('format')} "
-                f"is not {FORMAT_VERSION}; rerun 'curricle prepare'"
-            )
-        self.dtype = np.dtype(self.manifest["dtype"])
-        self.eos_id: int = int(self.manifest["eos_id"])
-        self.vocab_size: int = int(self.manifest["vocab_size"])
+        self.manifest: Manifest = read_manifest(self.data_dir)
+        self.dtype = np.dtype(self.manifest.dtype)
+        self.eos_id: int = self.manifest.eos_id
+        self.vocab_size: int = self.manifest.vocab_size
         self._splits: dict[tuple[str, str], DomainSplit] = {}
 
     @property
     def domains(self) -> list[str]:
         """Domain names in a fixed (sorted) order: the order of every weight vector."""
-        return sorted(self.manifest["domains"])
+        return sorted(self.manifest.domains)
 
     @property
     def tokenizer_dir(self) -> Path:
         """The HF tokenizer directory the store was encoded with."""
-        return self.data_dir / self.manifest["tokenizer"]["dir"]
+        return self.data_dir / self.manifest.tokenizer.dir
 
     def load_tokenizer(self):
         return load_tokenizer(self.tokenizer_dir)
 
     def split(self, domain: str, split: str = "train") -> DomainSplit:
-        if domain not in self.manifest["domains"]:
+        if domain not in self.manifest.domains:
             raise CurricleError(
                 f"unknown domain '{domain}' (the store at {self.data_dir} has: {', '.join(self.domains)})"
             )
@@ -135,10 +120,10 @@ class TokenStore:
             raise CurricleError(f"unknown split '{split}' (expected one of {SPLITS})")
         key = (domain, split)
         if key not in self._splits:
-            d = self.manifest["domains"][domain]
-            self._splits[key] = DomainSplit(self.data_dir / d["dir"] / split, self.dtype, domain, split)
+            entry = self.manifest.domains[domain]
+            self._splits[key] = DomainSplit(self.data_dir / entry.dir / split, self.dtype, domain, split)
         return self._splits[key]
 
     def natural_tokens(self, split: str = "train") -> dict[str, int]:
         """Tokens per domain (EOS included): the 'natural' mixture."""
-        return {d: int(self.manifest["domains"][d][split]["tokens"]) for d in self.domains}
+        return {d: self.manifest.domains[d].split(split).tokens for d in self.domains}

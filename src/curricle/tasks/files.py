@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from curricle.errors import CurricleError
+from curricle.extras import require
 from curricle.sources.files import open_binary
 from curricle.tasks.config import FileFields, HFDiskTaskConfig, JsonlTaskConfig
 from curricle.tasks.items import SPLITS, TaskItem, split_by_hash
@@ -50,10 +51,7 @@ def load_jsonl(config: JsonlTaskConfig, task: str) -> tuple[list[TaskItem], Skip
 
 
 def load_hf_disk(config: HFDiskTaskConfig, task: str) -> tuple[list[TaskItem], Skipped]:
-    try:
-        import datasets
-    except ImportError:
-        raise CurricleError("task source hf-disk needs the 'datasets' package: pip install 'curricle[hf]'") from None
+    datasets = require("datasets", "task source hf-disk")
     root = Path(config.path).expanduser()
     if not root.is_dir():
         raise CurricleError(f"task {task}: no such dataset directory: {config.path}")

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from curricle.errors import CurricleError
+from curricle.extras import require
 from curricle.telemetry.sinks.base import MetricsSink, scalars
 
 
 class MlflowSink(MetricsSink):
     def __init__(self, run_dir, start_step, config):
         super().__init__(run_dir, start_step, config)
-        try:
-            import mlflow
-        except ImportError:
-            raise CurricleError("telemetry.mlflow is on but mlflow is not installed: pip install mlflow") from None
+        mlflow = require("mlflow", "telemetry.mlflow")
         self.mlflow = mlflow
         if not mlflow.get_tracking_uri() or mlflow.get_tracking_uri().startswith("file:"):
             mlflow.set_tracking_uri((self.run_dir / "mlruns").resolve().as_uri())

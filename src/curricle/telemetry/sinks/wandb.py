@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from curricle.errors import CurricleError
+from curricle.extras import require
 from curricle.telemetry.sinks.base import MetricsSink, scalars
 
 
 class WandbSink(MetricsSink):
     def __init__(self, run_dir, start_step, config):
         super().__init__(run_dir, start_step, config)
-        try:
-            import wandb
-        except ImportError:
-            raise CurricleError("telemetry.wandb is on but wandb is not installed: pip install wandb") from None
+        wandb = require("wandb", "telemetry.wandb")
         self.run = wandb.init(project=config.project, name=config.run_name, dir=str(self.run_dir),
                               resume="allow", mode=config.wandb_mode)
 
