@@ -160,13 +160,13 @@ def test_ado_waits_for_its_start_step_and_leaves_the_warmup_out_of_the_fit():
 def test_the_lr_warmup_reaches_ado_alone():
     """The training command tells every controller the warm-up; ADO leaves it out of its fits
     unless its config says how many steps to leave out, and the others ignore it."""
-    ado = CONTROLLERS.build(ADOConfig(), DOMAINS, NATURAL)
+    ado = CONTROLLERS.build(ADOConfig(), ControllerContext(DOMAINS, NATURAL))
     ado.set_lr_warmup(25)
     assert ado.ignore_steps == 25
-    fixed = CONTROLLERS.build(ADOConfig(ignore_steps=3), DOMAINS, NATURAL)
+    fixed = CONTROLLERS.build(ADOConfig(ignore_steps=3), ControllerContext(DOMAINS, NATURAL))
     fixed.set_lr_warmup(25)
     assert fixed.ignore_steps == 3
-    odm = CONTROLLERS.build(ODMConfig(), DOMAINS, NATURAL)
+    odm = CONTROLLERS.build(ODMConfig(), ControllerContext(DOMAINS, NATURAL))
     before = odm.state_dict()
     odm.set_lr_warmup(25)
     assert odm.state_dict() == before

@@ -10,11 +10,12 @@ ROOT = Path(__file__).resolve().parents[2]
 PROBE = """
 import json, sys
 import curricle.train.command
+from curricle.controllers.base import ControllerContext
 from curricle.controllers.config import CONTROLLERS, ADOConfig
 # ADO's filter; scipy.optimize comes in anyway (transformers' modeling_utils imports it).
 ado = ("scipy.signal", "scipy.stats")
 before = [m for m in ado if m in sys.modules]
-CONTROLLERS.build(ADOConfig(), ["a", "b"], {"a": 10, "b": 10})
+CONTROLLERS.build(ADOConfig(), ControllerContext(["a", "b"], {"a": 10, "b": 10}))
 print(json.dumps({"before": before, "after": [m for m in ado if m in sys.modules]}))
 """
 
