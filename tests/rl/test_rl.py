@@ -107,10 +107,9 @@ def test_every_process_draws_the_same_prompts(tmp_path, checkpoint):
 
 def test_the_guards_flag_hacking_and_drift():
     from curricle.rl.config import GuardSettings
-    from curricle.rl.hf import RLCallback
+    from curricle.rl.hf import HeldOutCheck
 
-    cb = RLCallback.__new__(RLCallback)
-    cb.guards, cb.flags, cb.history, cb._main = GuardSettings(window=3), [], [], False
+    cb = HeldOutCheck(evaluator=None, guards=GuardSettings(window=3))
     for step, (reward, metric, length, fmt) in enumerate([(0.2, 0.5, 4.0, 0.0), (0.3, 0.45, 5.0, 0.05),
                                                           (0.4, 0.40, 7.0, 0.3)]):
         cb.history.append({"step": step, "reward": reward, "mean": metric, "length": length, "format": fmt})
@@ -135,16 +134,16 @@ def test_the_guards_flag_hacking_and_drift():
 def test_a_checkpoint_from_before_the_seam_kit_keeps_its_trace_count():
     from types import SimpleNamespace
 
-    from curricle.rl.hf import TRACE, RLCallback
+    from curricle.rl.hf import TRACE, HeldOutCheck, RLCallback
 
     cb = RLCallback.__new__(RLCallback)
-    cb.reward, cb._trainer_ref = SimpleNamespace(rollouts=0, calls=0), None
+    cb.reward, cb.feed, cb.check = SimpleNamespace(rollouts=0, calls=0), SimpleNamespace(trainer=None), HeldOutCheck(None, None)
     saved = {"rollouts": 64, "calls": 8, "history": [], "flags": [], "last_eval": 8, "replaced": 0,
              "window": {"rewards": [], "lengths": [], "reasons": {}, "n": 0},
              "log_lines": {"metrics.jsonl": 9, "curriculum_log.jsonl": 9, "events.jsonl": 0}, "trace_lines": 8}
     cb.load_own_state(saved)
     assert saved["log_lines"][TRACE] == 8 and "trace_lines" not in saved
-    assert (cb.reward.rollouts, cb.reward.calls, cb._last_eval) == (64, 8, 8)
+    assert (cb.reward.rollouts, cb.reward.calls, cb.check.last_eval) == (64, 8, 8)
 
 
 def hang_on_x(item, completion):

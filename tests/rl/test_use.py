@@ -66,6 +66,13 @@ def test_a_users_grpo_trainer_draws_the_policys_prompts_in_order(tmp_path, check
         policy.observe(k, [(seen[k][i], given[k][i:i + G]) for i in range(0, K * G, G)])
         snaps[k] = policy.snapshot()
     assert {k: v for k, v in log[-1].items()} == {"step": STEPS - 1, **policy._observe(STEPS - 1, [])}
+    # The same per-step metrics as curricle rl: rollouts, mean reward, the zero-variance share.
+    metrics = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in metrics] == list(range(1, STEPS + 1))
+    assert [m["rollouts"] for m in metrics] == [K * G * (k + 1) for k in range(STEPS)]
+    assert [m["reward"] for m in metrics] == pytest.approx([sum(g) / len(g) for g in given])
+    zero = [sum(len(set(g[i:i + G])) == 1 for i in range(0, K * G, G)) / K for g in given]
+    assert [m["zero_variance_groups"] for m in metrics] == pytest.approx(zero)
 
 
 def test_what_the_curriculum_needs_is_checked_in_one_line(tmp_path, checkpoint):

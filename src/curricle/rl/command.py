@@ -43,7 +43,8 @@ def build_rl(config: RLConfig, run_dir: Path, max_steps: int | None = None):
     """The trainer and its callback, ready to train."""
     require("trl", "curricle rl")
     from trl import GRPOConfig
-    from curricle.rl.hf import ROW_COLUMN, CurricleGRPOTrainer, GradedReward, PromptSampler, RLCallback, rl_dataset
+    from curricle.rl.hf import (ROW_COLUMN, CurricleGRPOTrainer, GradedReward, HeldOutCheck, PolicyFeed, PromptSampler,
+                                RLCallback, rl_dataset)
 
     model, tokenizer = load_model(config.model.path, config.model.dtype)
     tasks = build_tasks(config.tasks, tokenizer)
@@ -88,9 +89,9 @@ def build_rl(config: RLConfig, run_dir: Path, max_steps: int | None = None):
     trainer._positions = sampler.positions
     trainer._get_train_sampler = lambda *a, **k: sampler
     evaluator = Evaluator(tasks, tokenizer, batch_size=config.eval.batch_size)
-    callback = RLCallback(sampler, reward, evaluator, tasks, config.eval.every, config.guards, run_dir,
-                          rollout_budget=g.rollouts, tensorboard=config.train.tensorboard, eval_split=config.eval.split,
-                          trainer=trainer, trace=config.train.trace)
+    callback = RLCallback(PolicyFeed(sampler, reward, trainer), HeldOutCheck(evaluator, config.guards, config.eval.split),
+                          config.eval.every, run_dir, rollout_budget=g.rollouts, tensorboard=config.train.tensorboard,
+                          trace=config.train.trace)
     trainer.add_callback(callback)
     return trainer, callback, graders
 

@@ -295,53 +295,26 @@ class CurricleGRPOTrainer(GRPOTrainer):
         return merged
 
 
-class RLCallback(StatefulCallback):
-    """Observations for the policy, held-out evaluation, flags, logs and checkpointed state."""
+class PolicyFeed:
+    """The policy feed: after each optimizer step the policy observes the step's groups (from
+    the reward function's ``take()``), and the step's metrics row says what was drawn, what it
+    earned and what the gates did. Stateless: the policy lives in the sampler."""
 
-    state_file = STATE_FILE
-    logs = (CURRICULUM_LOG, EVENTS)
-    rank_logs = (TRACE,)
-    outputs = (FINAL,)
-    metrics = True
+    def __init__(self, sampler: PromptSampler, reward, trainer=None):
+        self.sampler, self.reward, self.trainer = sampler, reward, trainer
 
-    def __init__(self, sampler: PromptSampler, reward: GradedReward, evaluator: Evaluator, tasks: Sequence[Task],
-                 eval_every: int, guards, out: Path, rollout_budget: int | None = None, tensorboard: bool = True,
-                 eval_split: str = "test", trainer=None, trace: bool = False):
-        super().__init__(out, tensorboard)
-        self.sampler, self.reward, self.evaluator = sampler, reward, evaluator
-        self.tasks = list(tasks)
-        self.eval_every = eval_every
-        self.guards = guards
-        self.budget = rollout_budget
-        self.history: list[dict[str, Any]] = []  # per evaluation: step, rollouts, reward, metric, length, format
-        self._window: dict[str, list] = {"rewards": [], "lengths": [], "reasons": Counter(), "n": 0}
-        self._last_eval = -1
-        self.flags: list[dict[str, Any]] = []
-        self.evaluator_split = eval_split
-        self._trainer_ref = trainer
-        self.trace = trace
-        self.register("sampler", sampler, at_step=True)
+    def start_record(self) -> dict[str, Any]:
+        return {"event": "start", "step": 0, "curriculum": self.sampler.policy.name,
+                "prompts": len(self.sampler.policy.prompts), "prompts_per_step": self.sampler.k,
+                "num_generations": self.sampler.g}
 
-    def on_train_begin(self, args, state, control, model=None, **kwargs):
-        super().on_train_begin(args, state, control, **kwargs)  # the logs and sinks, and the state on resume
-        start = state.global_step
-        if start == 0:
-            self._append(CURRICULUM_LOG, {"event": "start", "step": 0, "curriculum": self.sampler.policy.name,
-                                          "prompts": len(self.sampler.policy.prompts),
-                                          "prompts_per_step": self.sampler.k, "num_generations": self.sampler.g})
-            self._evaluate(0, model, {})
-
-    def on_step_end(self, args, state, control, model=None, **kwargs):
-        step = state.global_step
+    def step(self, step: int) -> tuple[dict[str, Any] | None, dict[str, Any], list[int], dict[str, Any]]:
+        """Feed step ``step`` (1-based) to the policy: ``(its log record or None, the metrics
+        row, the rows drawn, the step's reward statistics)``."""
         groups, stats = self.reward.take()
         record = self.sampler.observe(step - 1, groups)
-        if record is not None:
-            self._append(CURRICULUM_LOG, record)
         drawn = self.sampler.drawn.get(step - 1) or []
-        if self.trace:
-            self._append(TRACE, {"step": step, "rows": drawn})
-        prompts = self.sampler.policy.prompts
-        index = self.sampler.policy.index
+        prompts, index = self.sampler.policy.prompts, self.sampler.policy.index
         row = {"rollouts": self.reward.rollouts, "reward": float(np.mean(stats["rewards"])) if stats["rewards"] else None,
                "zero_variance_groups": stats["zero_var"] / stats["groups"] if stats["groups"] else None,
                "completion_length": float(np.mean(stats["lengths"])) if stats["lengths"] else None,
@@ -350,13 +323,134 @@ class RLCallback(StatefulCallback):
             row[f"drawn/{cat}"] = n
         for reason, n in stats["reasons"].items():
             row[f"ungraded/{reason}"] = n
-        if getattr(self._trainer_ref, "gates", None):
-            row["replaced_groups"] = self._trainer_ref.replaced
-            for gate in self._trainer_ref.gates:
+        if getattr(self.trainer, "gates", None):
+            row["replaced_groups"] = self.trainer.replaced
+            for gate in self.trainer.gates:
                 row.update(gate.metrics())
         row.update({f"curriculum/{k}": v for k, v in (record or {}).items()
                     if isinstance(v, (int, float)) and k != "step"})
-        self._write(step, {k: v for k, v in row.items() if v is not None})
+        return record, {k: v for k, v in row.items() if v is not None}, drawn, stats
+
+
+class HeldOutCheck:
+    """The held-out check against reward hacking: each task's ``split`` items scored by
+    ``evaluator`` (greedy exact match, independent of the reward's grader) at each evaluation,
+    its history, and the flags (``reward-hacking``, ``length-drift``, ``format-drift``) judged
+    on it with ``guards``."""
+
+    def __init__(self, evaluator: Evaluator, guards, split: str = "test"):
+        self.evaluator, self.guards, self.split = evaluator, guards, split
+        self.history: list[dict[str, Any]] = []  # per evaluation: step, rollouts, reward, metric, length, format
+        self.flags: list[dict[str, Any]] = []
+        self.last_eval = -1
+
+    def evaluate(self, step: int, model, rollouts: int, window: dict) -> tuple[dict[str, float], list[dict[str, Any]]]:
+        """Score ``model`` at ``step``: ``(the metrics row, the flags it raised)``; ``window``: the
+        rewards, lengths and grader reasons since the last evaluation."""
+        scores = self.evaluator.evaluate(model, split=self.split)
+        self.last_eval = step
+        metric = {t: s.get("exact_match", s.get("score")) for t, s in scores.items()}
+        vals = [v for v in metric.values() if v is not None]
+        ses = [s.get("exact_match_se", s.get("score_se")) for s in scores.values()]
+        # The standard error of the mean over tasks (independent items): sqrt(sum se^2) / n.
+        mean_se = (float(np.sqrt(sum(e * e for e in ses)) / len(ses))
+                   if ses and all(e is not None and np.isfinite(e) for e in ses) else None)
+        fmt = sum(window["reasons"][r] for r in FORMAT_REASONS) / window["n"] if window.get("n") else None
+        entry = {"step": step, "rollouts": rollouts, "metric": metric,
+                 "mean": float(np.mean(vals)) if vals else None, "worst": float(np.min(vals)) if vals else None,
+                 "mean_se": mean_se,
+                 "reward": float(np.mean(window["rewards"])) if window.get("rewards") else None,
+                 "length": float(np.mean(window["lengths"])) if window.get("lengths") else None, "format": fmt}
+        self.history.append(entry)
+        flat = {"rollouts": rollouts}
+        for t, s in scores.items():
+            for k, v in s.items():
+                if isinstance(v, (int, float)) and np.isfinite(v):
+                    flat[f"eval/{t}/{k}"] = float(v)
+        if vals:
+            flat["eval/mean"], flat["eval/worst"] = entry["mean"], entry["worst"]
+        return flat, self._flags(step)
+
+    def _flags(self, step: int) -> list[dict[str, Any]]:
+        raised: list[dict[str, Any]] = []
+        h = [e for e in self.history if e["reward"] is not None]
+        g = self.guards
+        if len(h) >= g.window:
+            a, b = h[-g.window], h[-1]
+            fall = a["mean"] - b["mean"]
+            se = (a.get("mean_se"), b.get("mean_se"))
+            noise = float(np.hypot(*se)) if None not in se else 0.0
+            if b["reward"] - a["reward"] >= g.reward_rise and fall >= g.metric_fall and fall >= g.metric_fall_se * noise:
+                self._flag(raised, step, "reward-hacking", reward=[a["reward"], b["reward"]],
+                           metric=[a["mean"], b["mean"]], since_step=a["step"],
+                           fall_se=round(fall / noise, 2) if noise else None)
+        if len(h) >= 2 and h[0]["length"] and h[-1]["length"]:
+            ratio = h[-1]["length"] / h[0]["length"]
+            if ratio >= g.length_ratio or ratio <= 1 / g.length_ratio:
+                self._flag(raised, step, "length-drift", ratio=ratio, first=h[0]["length"], now=h[-1]["length"])
+        if len(h) >= 2 and h[-1]["format"] is not None and h[-1]["format"] >= g.format_share \
+                and h[-1]["format"] > (h[0]["format"] or 0.0):
+            self._flag(raised, step, "format-drift", share=h[-1]["format"], first=h[0]["format"])
+        return raised
+
+    def _flag(self, raised: list, step: int, kind: str, **detail) -> None:
+        if self.flags and self.flags[-1]["event"] == kind and self.flags[-1]["step"] == step:
+            return
+        rec = {"step": step, "event": kind, **detail}
+        self.flags.append(rec)
+        raised.append(rec)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"history": self.history, "flags": self.flags, "last_eval": self.last_eval}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.history, self.flags, self.last_eval = state["history"], state["flags"], state["last_eval"]
+
+
+class RLCallback(StatefulCallback):
+    """An RL run's callback: the :class:`PolicyFeed` after every step, the
+    :class:`HeldOutCheck` every ``eval_every`` steps (and at the end), the rollout budget, and
+    the logs and checkpointed state of both (through the seam kit's base)."""
+
+    state_file = STATE_FILE
+    logs = (CURRICULUM_LOG, EVENTS)
+    rank_logs = (TRACE,)
+    outputs = (FINAL,)
+    metrics = True
+
+    def __init__(self, feed: PolicyFeed, check: HeldOutCheck, eval_every: int, out: Path,
+                 rollout_budget: int | None = None, tensorboard: bool = True, trace: bool = False):
+        super().__init__(out, tensorboard)
+        self.feed, self.check = feed, check
+        self.sampler, self.reward = feed.sampler, feed.reward
+        self.eval_every = eval_every
+        self.budget = rollout_budget
+        self.trace = trace
+        self._window: dict[str, list] = {"rewards": [], "lengths": [], "reasons": Counter(), "n": 0}
+        self.register("sampler", self.sampler, at_step=True)
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        return self.check.history
+
+    @property
+    def flags(self) -> list[dict[str, Any]]:
+        return self.check.flags
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        super().on_train_begin(args, state, control, **kwargs)  # the logs and sinks, and the state on resume
+        if state.global_step == 0:
+            self._append(CURRICULUM_LOG, self.feed.start_record())
+            self._evaluate(0, model, {})
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        step = state.global_step
+        record, row, drawn, stats = self.feed.step(step)
+        if record is not None:
+            self._append(CURRICULUM_LOG, record)
+        if self.trace:
+            self._append(TRACE, {"step": step, "rows": drawn})
+        self._write(step, row)
         w = self._window
         w["rewards"].extend(stats["rewards"])
         w["lengths"].extend(stats["lengths"])
@@ -366,68 +460,22 @@ class RLCallback(StatefulCallback):
             self._evaluate(step, model, w)
             self._window = {"rewards": [], "lengths": [], "reasons": Counter(), "n": 0}
         if self.budget is not None and self.reward.rollouts >= self.budget:
-            if self._last_eval != step:
+            if self.check.last_eval != step:
                 self._evaluate(step, model, self._window)
             self._append(EVENTS, {"step": step, "event": "budget", "rollouts": self.reward.rollouts})
             control.should_training_stop = True
 
     def _evaluate(self, step: int, model, window: dict) -> None:
-        scores = self.evaluator.evaluate(model, split=self.evaluator_split)
-        self._last_eval = step
-        metric = {t: s.get("exact_match", s.get("score")) for t, s in scores.items()}
-        vals = [v for v in metric.values() if v is not None]
-        ses = [s.get("exact_match_se", s.get("score_se")) for s in scores.values()]
-        # The standard error of the mean over tasks (independent items): sqrt(sum se^2) / n.
-        mean_se = (float(np.sqrt(sum(e * e for e in ses)) / len(ses))
-                   if ses and all(e is not None and np.isfinite(e) for e in ses) else None)
-        fmt = sum(window["reasons"][r] for r in FORMAT_REASONS) / window["n"] if window.get("n") else None
-        entry = {"step": step, "rollouts": self.reward.rollouts, "metric": metric,
-                 "mean": float(np.mean(vals)) if vals else None, "worst": float(np.min(vals)) if vals else None,
-                 "mean_se": mean_se,
-                 "reward": float(np.mean(window["rewards"])) if window.get("rewards") else None,
-                 "length": float(np.mean(window["lengths"])) if window.get("lengths") else None, "format": fmt}
-        self.history.append(entry)
-        flat = {"rollouts": self.reward.rollouts}
-        for t, s in scores.items():
-            for k, v in s.items():
-                if isinstance(v, (int, float)) and np.isfinite(v):
-                    flat[f"eval/{t}/{k}"] = float(v)
-        if vals:
-            flat["eval/mean"], flat["eval/worst"] = entry["mean"], entry["worst"]
+        flat, raised = self.check.evaluate(step, model, self.reward.rollouts, window)
         self._write(step, flat)
-        self._flags(step)
-
-    def _flags(self, step: int) -> None:
-        h = [e for e in self.history if e["reward"] is not None]
-        g = self.guards
-        if len(h) >= g.window:
-            a, b = h[-g.window], h[-1]
-            fall = a["mean"] - b["mean"]
-            se = (a.get("mean_se"), b.get("mean_se"))
-            noise = float(np.hypot(*se)) if None not in se else 0.0
-            if b["reward"] - a["reward"] >= g.reward_rise and fall >= g.metric_fall and fall >= g.metric_fall_se * noise:
-                self._flag(step, "reward-hacking", reward=[a["reward"], b["reward"]], metric=[a["mean"], b["mean"]],
-                           since_step=a["step"], fall_se=round(fall / noise, 2) if noise else None)
-        if len(h) >= 2 and h[0]["length"] and h[-1]["length"]:
-            ratio = h[-1]["length"] / h[0]["length"]
-            if ratio >= g.length_ratio or ratio <= 1 / g.length_ratio:
-                self._flag(step, "length-drift", ratio=ratio, first=h[0]["length"], now=h[-1]["length"])
-        if len(h) >= 2 and h[-1]["format"] is not None and h[-1]["format"] >= g.format_share \
-                and h[-1]["format"] > (h[0]["format"] or 0.0):
-            self._flag(step, "format-drift", share=h[-1]["format"], first=h[0]["format"])
-
-    def _flag(self, step: int, kind: str, **detail) -> None:
-        if self.flags and self.flags[-1]["event"] == kind and self.flags[-1]["step"] == step:
-            return
-        rec = {"step": step, "event": kind, **detail}
-        self.flags.append(rec)
-        self._append(EVENTS, rec)
+        for rec in raised:
+            self._append(EVENTS, rec)
 
     def on_train_end(self, args, state, control, model=None, **kwargs):
-        if self._last_eval != state.global_step:
+        if self.check.last_eval != state.global_step:
             self._evaluate(state.global_step, model, self._window)
         if self._main:
-            heldout = self.evaluator.evaluate(model, split="heldout")
+            heldout = self.check.evaluator.evaluate(model, split="heldout")
             final = {"step": state.global_step, "rollouts": self.reward.rollouts, "test": self.history[-1]["metric"],
                      "heldout": heldout, "flags": self.flags, "history": self.history,
                      "pass_rates": self.sampler.policy.pass_rate_summary()}
@@ -437,20 +485,21 @@ class RLCallback(StatefulCallback):
     # -- checkpoints: the sampler is a registered part ------------------------------------------
 
     def own_state(self) -> dict[str, Any]:
-        return {"rollouts": self.reward.rollouts, "calls": self.reward.calls, "history": self.history,
-                "flags": self.flags, "last_eval": self._last_eval,
+        trainer = self.feed.trainer
+        return {"rollouts": self.reward.rollouts, "calls": self.reward.calls, **self.check.state_dict(),
                 "window": {**self._window, "reasons": dict(self._window["reasons"])},
-                "replaced": getattr(self._trainer_ref, "replaced", 0),
-                "gates": [gate.state_dict() for gate in getattr(self._trainer_ref, "gates", [])]}
+                "replaced": getattr(trainer, "replaced", 0),
+                "gates": [gate.state_dict() for gate in getattr(trainer, "gates", [])]}
 
     def load_own_state(self, saved: dict[str, Any]) -> None:
         self.reward.rollouts, self.reward.calls = saved["rollouts"], saved["calls"]
-        self.history, self.flags, self._last_eval = saved["history"], saved["flags"], saved["last_eval"]
+        self.check.load_state_dict(saved)
         w = saved["window"]
         self._window = {**w, "reasons": Counter(w["reasons"])}
-        if self._trainer_ref is not None:
-            self._trainer_ref.replaced = saved["replaced"]
-            gates, states = getattr(self._trainer_ref, "gates", []), saved.get("gates")
+        trainer = self.feed.trainer
+        if trainer is not None:
+            trainer.replaced = saved["replaced"]
+            gates, states = getattr(trainer, "gates", []), saved.get("gates")
             if states is not None:  # (checkpoints from before gates had none: counts start at 0)
                 if [st["config"]["kind"] for st in states] != [gate.kind for gate in gates]:
                     raise CurricleError(f"curriculum.gates: the checkpoint's gates {[st['config']['kind'] for st in states]} "

@@ -19,8 +19,9 @@ What it does to the trainer, and nothing else:
   from every process, are what the policy observes (through the functions' own arguments:
   the ``curricle_row`` column says which prompt each completion answers);
 - a :class:`PromptCurriculumCallback` feeds the policy after every optimizer step, writes
-  ``OUT/curriculum_log.jsonl`` (every change of the sampling distribution, as ``curricle rl``
-  does), ``OUT/trace/prompts.rank<R>.jsonl`` with ``trace=True``, and saves the curriculum's
+  ``OUT/metrics.jsonl`` (per step: rollouts, mean reward, the zero-variance share, what was
+  drawn) and ``OUT/curriculum_log.jsonl`` (every change of the sampling distribution), as
+  ``curricle rl`` does, ``OUT/trace/prompts.rank<R>.jsonl`` with ``trace=True``, and saves the curriculum's
   state in every ``checkpoint-N``, so a resumed trainer draws the prompts an uninterrupted one
   would.
 
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import inspect
 import math
+from collections import Counter
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -47,7 +49,7 @@ from curricle.errors import CurricleError
 from curricle.hf.callback import StatefulCallback
 from curricle.rl.config import PassRateConfig, PromptCurriculumSpec
 from curricle.rl.curricula import Prompt, build_policy, difficulty_scale
-from curricle.rl.hf import CURRICULUM_LOG, ROW_COLUMN, TRACE, PromptSampler
+from curricle.rl.hf import CURRICULUM_LOG, ROW_COLUMN, TRACE, PolicyFeed, PromptSampler
 
 #: The curriculum's state in each ``checkpoint-N``.
 STATE_FILE = "curricle_prompt_curriculum.json"
@@ -80,26 +82,36 @@ class RewardRecorder:
         self.g = num_generations
         self.accelerator = accelerator
         self.groups: list[tuple[int, list[float | None]]] = []
+        self.stats: dict[str, Any] = self._empty()
         self.rollouts = 0
+        self.calls = 0
         self._parts: dict[int, list] = {}
         self._rows: list[int] = []
+        self._lengths: list[int] = []
+
+    @staticmethod
+    def _empty() -> dict[str, Any]:
+        return {"rewards": [], "lengths": [], "reasons": Counter(), "zero_var": 0, "groups": 0}
 
     def wrapped(self) -> list:
         out = []
         for i, f in enumerate(self.funcs):
             def call(*a, _i=i, _f=f, **kw):
                 scores = _f(*a, **kw)
-                self._record(_i, kw.get(ROW_COLUMN), scores)
+                ids = kw.get("completion_ids")
+                lengths = [len(c) for c in (ids if ids is not None else kw.get("completions") or [])]
+                self._record(_i, kw.get(ROW_COLUMN), scores, lengths)
                 return scores
             call.__name__ = getattr(f, "__name__", f"reward_{i}")
             out.append(call)
         return out
 
-    def _record(self, i: int, rows, scores) -> None:
+    def _record(self, i: int, rows, scores, lengths: list[int]) -> None:
         if rows is None:
             raise CurricleError(f"reward function {self.funcs[i].__name__!r} got no '{ROW_COLUMN}' column: keep it "
                                 f"in the dataset (remove_unused_columns=False)")
         self._rows = [int(r) for r in rows]
+        self._lengths = lengths
         self._parts[i] = [None if s is None or (isinstance(s, float) and math.isnan(s)) else float(s) for s in scores]
         if len(self._parts) < len(self.funcs):
             return
@@ -109,56 +121,66 @@ class RewardRecorder:
                    if p[k] is not None]
             totals.append(sum(w * r for w, r in got) if got else None)
         self._parts = {}
-        payload = [(self._rows, totals)]
+        payload = [(self._rows, totals, self._lengths)]
         if self.accelerator is not None and self.accelerator.num_processes > 1:
             payload = gather_object(payload)
         rows = [r for part in payload for r in part[0]]
         rewards = [x for part in payload for x in part[1]]
+        self.calls += 1
         self.rollouts += len(rows)
         for start in range(0, len(rows), self.g):  # the global batch is process-major, groups contiguous
-            self.groups.append((rows[start], rewards[start:start + self.g]))
+            group = rewards[start:start + self.g]
+            self.groups.append((rows[start], group))
+            self.stats["groups"] += 1
+            self.stats["zero_var"] += int(len({r for r in group if r is not None}) <= 1)
+        self.stats["rewards"].extend(r for r in rewards if r is not None)
+        self.stats["lengths"].extend(n for part in payload for n in part[2])
 
-    def take(self) -> list[tuple[int, list[float | None]]]:
-        groups, self.groups = self.groups, []
-        return groups
+    def take(self) -> tuple[list[tuple[int, list[float | None]]], dict[str, Any]]:
+        """The groups and statistics recorded since the last call (what :class:`PolicyFeed` reads)."""
+        groups, stats = self.groups, self.stats
+        self.groups, self.stats = [], self._empty()
+        return groups, stats
 
 
 class PromptCurriculumCallback(StatefulCallback):
-    """The policy feed: after each optimizer step the policy observes its groups; the
-    curriculum log, the prompt trace and the checkpointed state, through the HF seam kit
-    (:class:`~curricle.hf.callback.StatefulCallback`)."""
+    """The policy feed (:class:`~curricle.rl.hf.PolicyFeed`, as ``curricle rl`` runs it) in a
+    user's trainer: after each optimizer step the policy observes its groups; the step's row of
+    ``OUT/metrics.jsonl`` (rollouts, reward, zero-variance share, what was drawn), the
+    curriculum log, the prompt trace and the checkpointed state, through the HF seam kit."""
 
     state_file = STATE_FILE
     logs = (CURRICULUM_LOG,)
     rank_logs = (TRACE,)
+    metrics = True
 
-    def __init__(self, sampler: PromptSampler, recorder: RewardRecorder, out: Path | None = None, trace: bool = False):
-        super().__init__(out)
+    def __init__(self, sampler: PromptSampler, recorder: RewardRecorder, out: Path | None = None, trace: bool = False,
+                 tensorboard: bool = False):
+        super().__init__(out, tensorboard)
+        self.feed = PolicyFeed(sampler, recorder)
         self.sampler, self.recorder = sampler, recorder
         self.trace = trace
         self.register("sampler", sampler, at_step=True)
 
     def own_state(self) -> dict[str, Any]:
-        return {"rollouts": self.recorder.rollouts}
+        return {"rollouts": self.recorder.rollouts, "calls": self.recorder.calls}
 
     def load_own_state(self, saved: dict[str, Any]) -> None:
-        self.recorder.rollouts = int(saved["rollouts"])
+        self.recorder.rollouts, self.recorder.calls = int(saved["rollouts"]), int(saved["calls"])
 
     def on_train_begin(self, args, state, control, **kwargs):
-        super().on_train_begin(args, state, control, **kwargs)  # the logs, and the state on resume
+        super().on_train_begin(args, state, control, **kwargs)  # the logs and sinks, and the state on resume
         if state.global_step == 0:
-            self._append(CURRICULUM_LOG, {
-                "event": "start", "step": 0, "curriculum": self.sampler.policy.name,
-                "prompts": len(self.sampler.policy.prompts), "prompts_per_step": self.sampler.k,
-                "num_generations": self.sampler.g})
+            self._append(CURRICULUM_LOG, self.feed.start_record())
 
     def on_step_end(self, args, state, control, **kwargs):
         step = state.global_step
-        record = self.sampler.observe(step - 1, self.recorder.take())
+        record, row, drawn, _ = self.feed.step(step)
         if record is not None:
             self._append(CURRICULUM_LOG, record)
         if self.trace:
-            self._append(TRACE, {"step": step, "rows": self.sampler.drawn.get(step - 1) or []})
+            self._append(TRACE, {"step": step, "rows": drawn})
+        self._write(step, row)
 
 
 def use_prompt_curriculum(trainer, curriculum: Any = None, prompts: Sequence[Prompt] | None = None, *,
