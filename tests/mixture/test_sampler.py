@@ -47,8 +47,8 @@ def test_single_document_rows_are_consecutive_chunks_of_the_stream(make_store):
     # Each row holds seq_len + 1 tokens; the document is followed by EOS (0) and repeats.
     assert b0.tokens.tolist() == [[1, 2, 3, 4, 5], [6, 7, 8, 9, 0]]
     assert b1.tokens.tolist() == [[1, 2, 3, 4, 5], [6, 7, 8, 9, 0]]
-    assert b0.inputs.tolist() == [[1, 2, 3, 4], [6, 7, 8, 9]]
-    assert b0.labels.tolist() == [[2, 3, 4, 5], [7, 8, 9, 0]]
+    assert b0.tokens[:, :-1].tolist() == [[1, 2, 3, 4], [6, 7, 8, 9]]  # inputs
+    assert b0.tokens[:, 1:].tolist() == [[2, 3, 4, 5], [7, 8, 9, 0]]  # labels
     assert s.exposure_state()["a"].tolist() == [2]
     assert s.served_tokens.tolist() == [20]
 

@@ -48,6 +48,21 @@ def cli(*args, **kw):
                           capture_output=True, text=True, **kw)
 
 
+def killed_at(config: Path, run: Path, step: int) -> Path:
+    """``curricle rl`` into ``run``, killed with SIGKILL once its step-``step`` checkpoint is written."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "curricle.cli", "rl", str(config), "--run-dir", str(run)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 180
+    while not (run / "checkpoints" / f"checkpoint-{step}" / "curricle_rl.json").is_file():
+        assert proc.poll() is None, f"the run ended before its step-{step} checkpoint"
+        assert time.time() < deadline
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    return run
+
+
 pytestmark = pytest.mark.slow
 
 
@@ -68,17 +83,7 @@ def test_rl_end_to_end_and_a_sigkill_resume(tmp_path, checkpoint):
     assert log[0]["event"] == "start" and [e["event"] for e in log[1:]] == ["learnability"] * 40
     assert (full / "final" / "config.json").is_file()
 
-    run = tmp_path / "killed"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "curricle.cli", "rl", str(path), "--run-dir", str(run)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 180
-    while not (run / "checkpoints" / "checkpoint-8" / "curricle_rl.json").is_file():
-        assert proc.poll() is None, "the run ended before its step-8 checkpoint"
-        assert time.time() < deadline
-        time.sleep(0.005)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    run = killed_at(path, tmp_path / "killed", 8)
     assert not (run / "final").exists()
     r = cli(path, "--run-dir", run, "--resume")
     assert r.returncode == 0, r.stderr[-3000:]
@@ -235,17 +240,7 @@ def test_a_killed_and_resumed_run_with_a_gate_draws_the_same_prompts(tmp_path, c
     path = tmp_path / "rl.yaml"
     path.write_text(yaml.safe_dump(cfg))
     assert cli(path, "--run-dir", tmp_path / "full").returncode == 0
-    run = tmp_path / "killed"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "curricle.cli", "rl", str(path), "--run-dir", str(run)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 180
-    while not (run / "checkpoints" / "checkpoint-4" / "curricle_rl.json").is_file():
-        assert proc.poll() is None, "the run ended before its step-4 checkpoint"
-        assert time.time() < deadline
-        time.sleep(0.005)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    run = killed_at(path, tmp_path / "killed", 4)
     r = cli(path, "--run-dir", run, "--resume")
     assert r.returncode == 0, r.stderr[-3000:]
     assert rows(run / "trace" / "prompts.rank0.jsonl") == rows(tmp_path / "full" / "trace" / "prompts.rank0.jsonl")

@@ -10,16 +10,14 @@ import pytest
 from tests.train.conftest import PYTHON
 
 
-@pytest.mark.slow
-def test_two_process_ddp_run_sees_disjoint_data(tmp_path, write_config):
-    config = write_config(steps=8, telemetry={"tensorboard": False}, trace=True,
-                          checkpoint={"every": 4})
-    run = tmp_path / "run"
+def torchrun_train(config, run, *launcher: str, **env: str) -> None:
+    """``curricle train`` under torchrun, 2 processes on this machine; fails on a non-zero exit."""
     # --standalone: a local rendezvous on a free loopback port.
-    cmd = [PYTHON, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "curricle.cli", "train", str(config), "--run-dir", str(run)]
+    cmd = [PYTHON, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", *launcher, "-m", "curricle.cli",
+           "train", str(config), "--run-dir", str(run)]
     # A session of its own, so a hang kills torchrun's workers too, not only torchrun.
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"}, start_new_session=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1", **env})
     try:
         _, stderr = proc.communicate(timeout=240)
     except subprocess.TimeoutExpired:
@@ -27,6 +25,14 @@ def test_two_process_ddp_run_sees_disjoint_data(tmp_path, write_config):
         proc.communicate()
         raise
     assert proc.returncode == 0, stderr[-3000:]
+
+
+@pytest.mark.slow
+def test_two_process_ddp_run_sees_disjoint_data(tmp_path, write_config):
+    config = write_config(steps=8, telemetry={"tensorboard": False}, trace=True,
+                          checkpoint={"every": 4})
+    run = tmp_path / "run"
+    torchrun_train(config, run)
     traces = []
     for rank in (0, 1):
         lines = [json.loads(line) for line in (run / "trace" / f"rows.rank{rank}.jsonl").read_text().splitlines()]
@@ -47,17 +53,7 @@ def test_a_spike_in_one_ranks_rows_is_skipped_and_rolled_back_by_both_ranks(tmp_
     config = write_config(steps=16, checkpoint={"every": 10, "keep_last": 5},
                           guard={"max_spikes": 2, "inject": {13: "spike", 14: "spike"}, "inject_rank": 1})
     run, logs = tmp_path / "run", tmp_path / "logs"
-    cmd = [PYTHON, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "--redirects", "3",
-           "--log-dir", str(logs), "-m", "curricle.cli", "train", str(config), "--run-dir", str(run)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-                            env={**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "400"})
-    try:
-        _, stderr = proc.communicate(timeout=240)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        raise
-    assert proc.returncode == 0, stderr[-3000:]
+    torchrun_train(config, run, "--redirects", "3", "--log-dir", str(logs), COLUMNS="400")
     metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [m["step"] for m in metrics if m.get("skipped")] == [13, 14]
     assert all(m["skipped"] == "spike" and m["loss"] is None for m in metrics if m.get("skipped"))

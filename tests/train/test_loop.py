@@ -51,8 +51,8 @@ def test_train_loss_per_domain_is_exact(make_config, tmp_path):
     before = {k: v.clone() for k, v in model.state_dict().items()}
     # Direct: mean token loss over the rows of each domain, with the pre-step weights.
     with torch.no_grad():
-        logits = model(input_ids=batch.inputs).logits
-        tl = torch.nn.functional.cross_entropy(logits.flatten(0, 1), batch.labels.flatten(), reduction="none")
+        logits = model(input_ids=batch.tokens[:, :-1]).logits
+        tl = torch.nn.functional.cross_entropy(logits.flatten(0, 1), batch.tokens[:, 1:].flatten(), reduction="none")
         tl = tl.view(batch.tokens.size(0), -1)
     metrics = trainer.train_step(batch)
     for i, d in enumerate(trainer.domains):

@@ -75,14 +75,6 @@ class Batch:
     """For prioritized domains: (row, first column, end column, domain, document) of every
     document piece in this rank's rows (columns index ``tokens``; the end is exclusive)."""
 
-    @property
-    def inputs(self) -> torch.Tensor:
-        return self.tokens[:, :-1]
-
-    @property
-    def labels(self) -> torch.Tensor:
-        return self.tokens[:, 1:]
-
 
 def allocate_rows(credit: np.ndarray, weights: np.ndarray, batch_rows: int, seq_len: int) -> tuple[np.ndarray, np.ndarray]:
     """Rows per domain for one step, and the token credit carried to the next.
