@@ -248,3 +248,19 @@ def test_a_killed_and_resumed_run_with_a_gate_draws_the_same_prompts(tmp_path, c
             for m in rows(run / "metrics.jsonl") if "reward" in m]
     assert gate == [{k: v for k, v in m.items() if k.startswith(("gate/", "replaced", "rollouts"))}
                     for m in rows(tmp_path / "full" / "metrics.jsonl") if "reward" in m]
+
+
+def test_groups_split_across_processes_are_joined_before_the_policy_sees_them(monkeypatch):
+    """One prompt's 4 completions over 2 processes (2 each): the policy gets one group of 4."""
+    from types import SimpleNamespace
+
+    import curricle.rl.hf as hf
+
+    reward = hf.GradedReward(items=[], graders={}, num_generations=4, random_reward=True, seed=0,
+                             accelerator=SimpleNamespace(num_processes=2, process_index=0))
+    other = ([7, 7], [1.0, 1.0], [3, 3], {})  # process 1's half of the group
+    monkeypatch.setattr(hf, "gather_object", lambda mine: [*mine, other])
+    mine = reward(prompts=["p", "p"], completions=["ab", "ba"], curricle_row=[7, 7])
+    groups, stats = reward.take()
+    assert groups == [(7, [*mine, 1.0, 1.0])]
+    assert (stats["groups"], reward.rollouts) == (1, 4)

@@ -64,6 +64,10 @@ def build_rl(config: RLConfig, run_dir: Path, max_steps: int | None = None):
     per_step = g.prompts_per_step * g.num_generations
     if per_step % world:
         raise CurricleError(f"grpo: prompts_per_step x num_generations ({per_step}) must divide among {world} processes")
+    if config.curriculum.all_gates() and (per_step // world) % g.num_generations:
+        raise CurricleError(f"curriculum.gates: each process judges and replaces whole groups, but its "
+                            f"{per_step // world} completions a step are not whole groups of {g.num_generations} "
+                            f"(prompts_per_step must divide among {world} processes)")
     steps = max_steps or g.steps
     args = GRPOConfig(
         output_dir=str(run_dir / "checkpoints"), max_steps=steps, per_device_train_batch_size=per_step // world,

@@ -183,14 +183,18 @@ class GradedReward:
         parts = [payload]
         if self.accelerator is not None and self.accelerator.num_processes > 1:
             parts = gather_object([payload])
-        for rows_p, scores_p, lengths_p, reasons_p in parts:
-            self.rollouts += len(rows_p)
-            for start in range(0, len(rows_p), self.g):
-                group = scores_p[start:start + self.g]
-                self.groups.append((rows_p[start], group))
-                got = [s for s in group if s is not None]
-                self.stats["groups"] += 1
-                self.stats["zero_var"] += int(len(set(got)) <= 1)
+        # The global batch is process-major and a group is contiguous in it, but one process's
+        # slice may hold part of a group: group after joining every process's part.
+        all_rows = [r for p in parts for r in p[0]]
+        all_scores = [x for p in parts for x in p[1]]
+        self.rollouts += len(all_rows)
+        for start in range(0, len(all_rows), self.g):
+            group = all_scores[start:start + self.g]
+            self.groups.append((all_rows[start], group))
+            got = [s for s in group if s is not None]
+            self.stats["groups"] += 1
+            self.stats["zero_var"] += int(len(set(got)) <= 1)
+        for _, scores_p, lengths_p, reasons_p in parts:
             self.stats["rewards"].extend(s for s in scores_p if s is not None)
             self.stats["lengths"].extend(lengths_p)
             self.stats["reasons"].update(reasons_p)
