@@ -411,27 +411,59 @@ class HeldOutCheck:
         self.history, self.flags, self.last_eval = state["history"], state["flags"], state["last_eval"]
 
 
-class RLCallback(StatefulCallback):
-    """An RL run's callback: the :class:`PolicyFeed` after every step, the
+class FeedCallback(StatefulCallback):
+    """A :class:`PolicyFeed` in a trainer: after every optimizer step the policy observes the
+    step's groups; the step's row of ``OUT/metrics.jsonl``, the curriculum log and (with
+    ``trace``) each process's prompt trace; the sampler checkpointed at the step saved (through
+    the seam kit's base). ``curricle rl``'s :class:`RLCallback` and ``use_prompt_curriculum``'s
+    callback are both one."""
+
+    logs = (CURRICULUM_LOG,)
+    rank_logs = (TRACE,)
+    metrics = True
+
+    def __init__(self, feed: PolicyFeed, out: Path | None = None, tensorboard: bool = False, trace: bool = False):
+        super().__init__(out, tensorboard)
+        self.feed = feed
+        self.sampler, self.reward = feed.sampler, feed.reward
+        self.trace = trace
+        self.register("sampler", self.sampler, at_step=True)
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        super().on_train_begin(args, state, control, **kwargs)  # the logs and sinks, and the state on resume
+        if state.global_step == 0:
+            self._append(CURRICULUM_LOG, self.feed.start_record())
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self._feed(state.global_step)  # (a callback's return value is the trainer's control: none)
+
+    def _feed(self, step: int) -> dict[str, Any]:
+        """Feed step ``step`` to the policy and log it; returns the step's reward statistics."""
+        record, row, drawn, stats = self.feed.step(step)
+        if record is not None:
+            self._append(CURRICULUM_LOG, record)
+        if self.trace:
+            self._append(TRACE, {"step": step, "rows": drawn})
+        self._write(step, row)
+        return stats
+
+
+class RLCallback(FeedCallback):
+    """An RL run's callback: the policy feed after every step (:class:`FeedCallback`), the
     :class:`HeldOutCheck` every ``eval_every`` steps (and at the end), the rollout budget, and
     the logs and checkpointed state of both (through the seam kit's base)."""
 
     state_file = STATE_FILE
     logs = (CURRICULUM_LOG, EVENTS)
-    rank_logs = (TRACE,)
     outputs = (FINAL,)
-    metrics = True
 
     def __init__(self, feed: PolicyFeed, check: HeldOutCheck, eval_every: int, out: Path,
                  rollout_budget: int | None = None, tensorboard: bool = True, trace: bool = False):
-        super().__init__(out, tensorboard)
-        self.feed, self.check = feed, check
-        self.sampler, self.reward = feed.sampler, feed.reward
+        super().__init__(feed, out, tensorboard, trace)
+        self.check = check
         self.eval_every = eval_every
         self.budget = rollout_budget
-        self.trace = trace
         self._window: dict[str, list] = {"rewards": [], "lengths": [], "reasons": Counter(), "n": 0}
-        self.register("sampler", self.sampler, at_step=True)
 
     @property
     def history(self) -> list[dict[str, Any]]:
@@ -442,19 +474,13 @@ class RLCallback(StatefulCallback):
         return self.check.flags
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
-        super().on_train_begin(args, state, control, **kwargs)  # the logs and sinks, and the state on resume
+        super().on_train_begin(args, state, control, **kwargs)  # ... and the feed's start record
         if state.global_step == 0:
-            self._append(CURRICULUM_LOG, self.feed.start_record())
             self._evaluate(0, model, {})
 
     def on_step_end(self, args, state, control, model=None, **kwargs):
         step = state.global_step
-        record, row, drawn, stats = self.feed.step(step)
-        if record is not None:
-            self._append(CURRICULUM_LOG, record)
-        if self.trace:
-            self._append(TRACE, {"step": step, "rows": drawn})
-        self._write(step, row)
+        stats = self._feed(step)
         w = self._window
         w["rewards"].extend(stats["rewards"])
         w["lengths"].extend(stats["lengths"])

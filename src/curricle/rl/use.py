@@ -46,10 +46,9 @@ from pydantic import BaseModel, ConfigDict
 
 from curricle.config import parse_model
 from curricle.errors import CurricleError
-from curricle.hf.callback import StatefulCallback
 from curricle.rl.config import PassRateConfig, PromptCurriculumSpec
 from curricle.rl.curricula import Prompt, build_policy, difficulty_scale
-from curricle.rl.hf import CURRICULUM_LOG, ROW_COLUMN, TRACE, PolicyFeed, PromptSampler
+from curricle.rl.hf import ROW_COLUMN, FeedCallback, PolicyFeed, PromptSampler
 
 #: The curriculum's state in each ``checkpoint-N``.
 STATE_FILE = "curricle_prompt_curriculum.json"
@@ -143,44 +142,24 @@ class RewardRecorder:
         return groups, stats
 
 
-class PromptCurriculumCallback(StatefulCallback):
-    """The policy feed (:class:`~curricle.rl.hf.PolicyFeed`, as ``curricle rl`` runs it) in a
+class PromptCurriculumCallback(FeedCallback):
+    """The policy feed (:class:`~curricle.rl.hf.FeedCallback`, as ``curricle rl`` runs it) in a
     user's trainer: after each optimizer step the policy observes its groups; the step's row of
     ``OUT/metrics.jsonl`` (rollouts, reward, zero-variance share, what was drawn), the
     curriculum log, the prompt trace and the checkpointed state, through the HF seam kit."""
 
     state_file = STATE_FILE
-    logs = (CURRICULUM_LOG,)
-    rank_logs = (TRACE,)
-    metrics = True
 
     def __init__(self, sampler: PromptSampler, recorder: RewardRecorder, out: Path | None = None, trace: bool = False,
                  tensorboard: bool = False):
-        super().__init__(out, tensorboard)
-        self.feed = PolicyFeed(sampler, recorder)
-        self.sampler, self.recorder = sampler, recorder
-        self.trace = trace
-        self.register("sampler", sampler, at_step=True)
+        super().__init__(PolicyFeed(sampler, recorder), out, tensorboard, trace)
+        self.recorder = recorder
 
     def own_state(self) -> dict[str, Any]:
         return {"rollouts": self.recorder.rollouts, "calls": self.recorder.calls}
 
     def load_own_state(self, saved: dict[str, Any]) -> None:
         self.recorder.rollouts, self.recorder.calls = int(saved["rollouts"]), int(saved["calls"])
-
-    def on_train_begin(self, args, state, control, **kwargs):
-        super().on_train_begin(args, state, control, **kwargs)  # the logs and sinks, and the state on resume
-        if state.global_step == 0:
-            self._append(CURRICULUM_LOG, self.feed.start_record())
-
-    def on_step_end(self, args, state, control, **kwargs):
-        step = state.global_step
-        record, row, drawn, _ = self.feed.step(step)
-        if record is not None:
-            self._append(CURRICULUM_LOG, record)
-        if self.trace:
-            self._append(TRACE, {"step": step, "rows": drawn})
-        self._write(step, row)
 
 
 def use_prompt_curriculum(trainer, curriculum: Any = None, prompts: Sequence[Prompt] | None = None, *,
