@@ -52,7 +52,7 @@ def test_uniform_walks_seeded_epochs():
 
 
 def test_learnability_weights_are_p_times_one_minus_p():
-    p = policy(LearnabilityCurriculum(floor=0.0), ema=1.0)
+    p = policy(LearnabilityCurriculum(floor=0.0, stale_after=10_000), ema=1.0)
     p.observe(0, [(0, [1.0, 1.0]), (1, [0.0, 0.0]), (2, [1.0, 0.0]), (3, [1.0, 1.0, 1.0, 0.0])])
     w = p.weights(p.snapshot())
     assert w.tolist() == [0.0, 0.0, 0.25, 0.1875, 0.25, 0.25, 0.25, 0.25, 0.25, 0.25]  # unseen: 0.5 -> 0.25
@@ -65,15 +65,15 @@ def test_learnability_weights_are_p_times_one_minus_p():
 
 
 def test_target_difficulty_follows_adarft():
-    cfg = TargetDifficultyCurriculum(start=0.0, beta=0.5, alpha=2.0, eta=50.0)
+    cfg = TargetDifficultyCurriculum(difficulty="heuristic", start=0.0, beta=0.5, alpha=2.0, eta=50.0, smoothing=0.0)
     p = policy(cfg)
     t = 0.0
     for step, rewards in enumerate([[1.0, 1.0, 1.0, 0.0], [0.0, 0.0, 0.0, 0.0], [1.0, 0.0, 1.0, 0.0]]):
         record = p.observe(step, [(0, rewards)])
         r = float(np.mean(rewards))
         t = float(np.clip(t + 50.0 * math.tanh(2.0 * (r - 0.5)), 0, 100))
-        assert record == {"event": "target", "step": step, "reward": r, "target": pytest.approx(t),
-                          "previous": pytest.approx(record["previous"])}
+        assert record == {"event": "target", "step": step, "reward": r, "smoothed_reward": r,
+                          "target": pytest.approx(t), "previous": pytest.approx(record["previous"])}
     assert p.target == pytest.approx(t)
     # The prompts nearest the target: with T = 100 / 3, rows 3 (33.3) then 2 and 4 (22.2, 44.4).
     chosen = p.choose({"target": 100 / 3, "pass_rates": {}}, 0, 3)
@@ -111,7 +111,7 @@ def test_sampler_layout_lag_and_resume():
     s.observe(0, [(a, [1.0, 1.0, 1.0]), (b, [0.0, 1.0, 0.0])])
     state = s.state_at(1)
     rest = [next(it) for _ in range(12)]  # step 2: from the snapshot after step 0
-    assert s.drawn[2] == p.choose(s.snapshots[0], 2, 2)
+    assert s.drawn[2] == p.choose(s.snapshots[0], 2, 2) and s.skipped[2] == []
     with pytest.raises(CurricleError, match="step 4 is drawn before step 2's rewards were observed"):
         next(it)  # step 3 needs step 1 observed
     # A fresh sampler loaded with the step-1 state draws steps 1 and 2 the same.

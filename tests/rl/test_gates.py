@@ -62,7 +62,8 @@ def test_a_gates_state_resumes_and_another_configurations_is_refused():
     gate.judge([0, 0])
     gate.judge([1, 0])
     state = gate.state_dict()
-    assert state == {"config": {"kind": "pass-rate-band", "low": 0.2, "high": 1.0, "min_std": None},
+    assert state == {"config": {"kind": "pass-rate-band", "low": 0.2, "high": 1.0, "min_std": None,
+                                "before_rollout": False},
                      "admitted": 1, "rejected": {"below-band": 1}}
     twin = GATES["pass-rate-band"](PassRateBandGate(low=0.2))
     twin.load_state_dict(state)
@@ -71,5 +72,6 @@ def test_a_gates_state_resumes_and_another_configurations_is_refused():
     with pytest.raises(CurricleError) as err:
         other.load_state_dict(state)
     assert str(err.value) == ("curriculum.gates: the checkpoint's 'pass-rate-band' gate was configured as "
-                              '{"high": 1.0, "kind": "pass-rate-band", "low": 0.2, "min_std": null}, this run\'s as '
-                              '{"high": 1.0, "kind": "pass-rate-band", "low": 0.3, "min_std": null}: resume with the same gates')
+                              '{"before_rollout": false, "high": 1.0, "kind": "pass-rate-band", "low": 0.2, "min_std": null}, '
+                              'this run\'s as {"before_rollout": false, "high": 1.0, "kind": "pass-rate-band", "low": 0.3, '
+                              '"min_std": null}: resume with the same gates')

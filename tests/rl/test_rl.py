@@ -264,3 +264,53 @@ def test_groups_split_across_processes_are_joined_before_the_policy_sees_them(mo
     groups, stats = reward.take()
     assert groups == [(7, [*mine, 1.0, 1.0])]
     assert (stats["groups"], reward.rollouts) == (1, 4)
+
+
+def test_lilo_trains_the_top_groups_of_its_pool_and_charges_the_whole_pool(tmp_path, checkpoint):
+    cfg = rl_config(checkpoint, kind="lilo", steps=4)
+    cfg["grpo"]["reward"] = "grader"
+    path = tmp_path / "rl.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    r = cli(path, "--run-dir", tmp_path / "run")
+    assert r.returncode == 0, r.stderr[-3000:]
+    steps = [m for m in rows(tmp_path / "run" / "metrics.jsonl") if "reward" in m]
+    # Each step generates a pool of 4 x 2 prompts x 4 completions and trains 2 groups of it.
+    assert [m["rollouts"] for m in steps] == [32, 64, 96, 128]
+    assert all(m["generated/groups"] == 8 for m in steps)
+    # The kept groups are the pool's most learnable: never more zero-variance than the pool.
+    assert all(m["zero_variance_groups"] <= m["generated/zero_variance_groups"] for m in steps)
+
+
+def test_dynamic_filter_over_generates_and_reports_trained_and_generated_shares(tmp_path, checkpoint):
+    cfg = rl_config(checkpoint, kind="dynamic-filter", steps=6)
+    cfg["grpo"]["num_generations"] = 2  # coin rewards: half of all groups of 2 are dead
+    path = tmp_path / "rl.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    r = cli(path, "--run-dir", tmp_path / "run")
+    assert r.returncode == 0, r.stderr[-3000:]
+    steps = [m for m in rows(tmp_path / "run" / "metrics.jsonl") if "reward" in m]
+    # A round is the step's 2 prompts, then rounds of 3 x 2 fresh ones: rollouts are 2 x (2 + 6k).
+    assert all((m["rollouts"] - prev) % 2 == 0 and ((m["rollouts"] - prev) // 2 - 2) % 6 == 0
+               for m, prev in zip(steps, [0] + [s["rollouts"] for s in steps]))
+    # The trained batch: the first 2 admitted groups (no zero-variance one unless a step ran out).
+    assert all(m["zero_variance_groups"] == 0 for m in steps if m["unfilled_groups"] == 0)
+    assert any(m["generated/zero_variance_groups"] > 0 for m in steps)
+
+
+def test_greso_skips_prompts_before_generation_at_no_rollout_cost(tmp_path, checkpoint):
+    cfg = rl_config(checkpoint, kind="uniform", steps=12)
+    cfg["curriculum"]["gates"] = [{"kind": "greso", "p_easy": 0.05, "p_hard": 0.05}]
+    cfg["grpo"]["reward"] = "grader"
+    cfg["tasks"][0]["source"]["n_train"] = 8  # an epoch is 4 steps: prompts come back with a history
+    path = tmp_path / "rl.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    r = cli(path, "--run-dir", tmp_path / "run")
+    assert r.returncode == 0, r.stderr[-3000:]
+    steps = [m for m in rows(tmp_path / "run" / "metrics.jsonl") if "reward" in m]
+    # A tiny model fails nearly everything: prompts seen failing are skipped, yet every step
+    # generates exactly its 2 prompts x 4 completions.
+    assert [m["rollouts"] for m in steps] == [8 * k for k in range(1, 13)]
+    assert sum(m["skipped_prompts"] for m in steps) > 0
+    final = json.loads((tmp_path / "run" / "final_scores.json").read_text())
+    assert sum(v for k, v in final["skipped_prompts"].items() if k.startswith("greso/")) == \
+        sum(m["skipped_prompts"] for m in steps)

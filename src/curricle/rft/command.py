@@ -15,7 +15,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import torch
 from rich.console import Console
 from rich.table import Table
 
@@ -23,34 +22,10 @@ from curricle import atomic
 from curricle.graders.config import GRADERS
 from curricle.graders.runner import GraderRunner
 from curricle.posttrain.checkpoints import load_model
+from curricle.posttrain.sampling import sample_completions
 from curricle.rft.config import RFTConfig, load_rft_config
 from curricle.tasks.items import unit_hash
 from curricle.tasks.load import build_tasks
-
-
-@torch.no_grad()
-def sample_completions(model, tokenizer, prompts: list[str], k: int, temperature: float, top_p: float,
-                       max_new_tokens: int, until: list[str], seed: int, batch_size: int) -> list[list[str]]:
-    """``k`` sampled completions per prompt (cut at the first of ``until``), seeded per batch."""
-    tokenizer.padding_side = "left"
-    out: list[list[str]] = []
-    for b in range(0, len(prompts), batch_size):
-        chunk = prompts[b:b + batch_size]
-        enc = tokenizer(chunk, return_tensors="pt", padding=True).to(model.device)
-        torch.manual_seed(seed * 1_000_003 + b)
-        gen = model.generate(**enc, do_sample=True, temperature=temperature, top_p=top_p, top_k=0,
-                             max_new_tokens=max_new_tokens, num_return_sequences=k,
-                             pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
-        texts = tokenizer.batch_decode(gen[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
-        for i in range(len(chunk)):
-            group = []
-            for t in texts[i * k:(i + 1) * k]:
-                for s in until:
-                    if s:
-                        t = t.split(s)[0]
-                group.append(t)
-            out.append(group)
-    return out
 
 
 def select(completions: list[str], scores: list[float | None], keep: int, order: str) -> list[str]:

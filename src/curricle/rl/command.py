@@ -38,13 +38,16 @@ from curricle.tasks.load import build_tasks, write_quarantine
 
 log = logging.getLogger(__name__)
 
+#: The base sampling pass's pass rates (``profile``).
+PROFILE = "profile.json"
+
 
 def build_rl(config: RLConfig, run_dir: Path, max_steps: int | None = None):
     """The trainer and its callback, ready to train."""
     require("trl", "curricle rl")
     from trl import GRPOConfig
     from curricle.rl.hf import (ROW_COLUMN, CurricleGRPOTrainer, GradedReward, HeldOutCheck, PolicyFeed, PromptSampler,
-                                RLCallback, rl_dataset)
+                                RLCallback, base_profile, rl_dataset)
 
     model, tokenizer = load_model(config.model.path, config.model.dtype)
     tasks = build_tasks(config.tasks, tokenizer)
@@ -64,7 +67,7 @@ def build_rl(config: RLConfig, run_dir: Path, max_steps: int | None = None):
     per_step = g.prompts_per_step * g.num_generations
     if per_step % world:
         raise CurricleError(f"grpo: prompts_per_step x num_generations ({per_step}) must divide among {world} processes")
-    if config.curriculum.all_gates() and (per_step // world) % g.num_generations:
+    if (config.curriculum.all_gates() or config.curriculum.kind == "lilo") and (per_step // world) % g.num_generations:
         raise CurricleError(f"curriculum.gates: each process judges and replaces whole groups, but its "
                             f"{per_step // world} completions a step are not whole groups of {g.num_generations} "
                             f"(prompts_per_step must divide among {world} processes)")
@@ -81,21 +84,37 @@ def build_rl(config: RLConfig, run_dir: Path, max_steps: int | None = None):
     )
     graders = {t.name: GraderRunner(GRADERS.configs[c["kind"]].model_validate(c), config.train.grader_timeout_s)
                for t, c in ((t, tc.grader_config()) for t, tc in zip(tasks, config.tasks))}
-    policy = build_policy(config.curriculum, prompts, config.seed, config.pass_rate, g.scale_rewards)
+    profile = None
+    if config.profile is not None:
+        saved = run_dir / PROFILE
+        cfg = config.profile
+        if saved.is_file() and cfg.from_file is None:  # a resumed run reads its own
+            cfg = cfg.model_copy(update={"from_file": saved})
+        found = base_profile(model, tokenizer, items, graders, cfg, g.temperature, g.max_completion_length,
+                             config.seed, run_dir / PROFILE)
+        profile = dict(enumerate(found["pass_rates"]))
+    c = config.curriculum
+    policy = build_policy(c, prompts, config.seed, config.pass_rate, g.scale_rewards, profile=profile,
+                          batch=g.prompts_per_step, steps=steps)
     reward = GradedReward(items, graders, g.num_generations, random_reward=g.reward == "random", seed=config.seed)
     trainer = CurricleGRPOTrainer(model=model, args=args, reward_funcs=[reward], train_dataset=data,
-                                  processing_class=tokenizer, gates=build_gates(config.curriculum),
-                                  max_resamples=config.curriculum.max_resamples, reward=reward, prompts=prompts)
+                                  processing_class=tokenizer, gates=build_gates(c), max_resamples=c.max_resamples,
+                                  oversample=c.oversample, pool_factor=getattr(c, "pool_factor", 1), reward=reward,
+                                  prompts=prompts)
     reward.accelerator = trainer.accelerator
     sampler = PromptSampler(policy, steps, g.prompts_per_step, g.num_generations,
-                            repeat_count=trainer.args.steps_per_generation * trainer.num_iterations)
+                            repeat_count=trainer.args.steps_per_generation * trainer.num_iterations,
+                            max_draws=c.max_draws)
     sampler.positions = {int(r): i for i, r in enumerate(trainer.train_dataset[ROW_COLUMN])}
     trainer._positions = sampler.positions
     trainer._get_train_sampler = lambda *a, **k: sampler
     evaluator = Evaluator(tasks, tokenizer, batch_size=config.eval.batch_size)
-    callback = RLCallback(PolicyFeed(sampler, reward, trainer), HeldOutCheck(evaluator, config.guards, config.eval.split),
+    check = HeldOutCheck(evaluator, config.guards, config.eval.split, samples=config.eval.samples,
+                         temperature=config.eval.temperature, seed=config.seed)
+    callback = RLCallback(PolicyFeed(sampler, reward, trainer), check,
                           config.eval.every, run_dir, rollout_budget=g.rollouts, tensorboard=config.train.tensorboard,
-                          trace=config.train.trace)
+                          trace=config.train.trace, eval_every_rollouts=config.eval.every_rollouts)
+    callback.profile_rollouts = found["rollouts"] if profile is not None else 0
     trainer.add_callback(callback)
     return trainer, callback, graders
 

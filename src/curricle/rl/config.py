@@ -49,39 +49,117 @@ class ZeroVarianceGate(_Config):
 
 
 class PassRateBandGate(_Config):
-    """A pass-rate band (verl #2791, prime-rl's admission gates): a group is admitted when its
-    mean reward is within ``[low, high]`` (reasons ``below-band``, ``above-band``) and, with
-    ``min_std`` set (for non-binary rewards), when its rewards' standard deviation exceeds it
-    (reason ``low-std``)."""
+    """A pass-rate band (verl #2791, prime-rl's admission gates). After generation (default): a
+    group is admitted when its mean reward is within ``[low, high]`` (reasons ``below-band``,
+    ``above-band``) and, with ``min_std`` set (for non-binary rewards), when its rewards'
+    standard deviation exceeds it (reason ``low-std``). With ``before_rollout: true`` it judges
+    the prompt's tracked pass rate before generating it instead (a prompt not yet rolled out
+    has the profile's rate, or is admitted), so a skipped prompt costs no rollouts."""
 
     kind: Literal["pass-rate-band"] = "pass-rate-band"
     low: float = Field(0.0, ge=0, le=1)
     high: float = Field(1.0, ge=0, le=1)
     min_std: float | None = Field(None, ge=0)
+    before_rollout: bool = False
 
     @model_validator(mode="after")
     def _ordered(self) -> "PassRateBandGate":
         if self.low > self.high:
             raise ValueError(f"low ({self.low}) is above high ({self.high})")
+        if self.before_rollout and self.min_std is not None:
+            raise ValueError("min_std judges a group's rewards: it cannot be used with before_rollout")
         return self
 
 
-GateSpec = Annotated[Union[ZeroVarianceGate, PassRateBandGate], Field(discriminator="kind")]
+class GresoGate(_Config):
+    """GRESO (Zheng et al. 2025, ``Infini-AI-Lab/GRESO``'s ``all_probabilistic`` filter), before
+    generation: a prompt whose last ``z`` groups in a row were all correct (mean reward >=
+    ``easy_above``) is skipped with probability ``1 - max(p_easy^z, floor)`` (reason ``easy``);
+    one whose last ``z`` groups were all wrong (mean <= ``hard_below``) with ``1 - max(p_hard^z,
+    floor)`` (reason ``hard``). After each step ``p_easy`` (``p_hard``) moves by ``adjust``
+    toward skipping more while the step's share of all-correct (all-wrong) groups is at or above
+    its target (``target_zero_variance / 3``, ``2 target_zero_variance / 3``), less otherwise,
+    within ``[min_p, max_p]``. Defaults: the release's scripts and trainer (the release adjusts
+    once an epoch has passed; here from the first step, as the share is measured each step)."""
+
+    kind: Literal["greso"] = "greso"
+    p_easy: float = Field(0.5, gt=0, le=1)
+    p_hard: float = Field(0.5, gt=0, le=1)
+    floor: float = Field(0.01, ge=0, le=1)
+    """The exploration floor: a prompt is never skipped with probability above ``1 - floor``."""
+    target_zero_variance: float = Field(0.25, ge=0, le=1)
+    adjust: float = Field(0.01, ge=0)
+    min_p: float = Field(0.05, gt=0, le=1)
+    max_p: float = Field(0.95, gt=0, le=1)
+    easy_above: float = Field(0.98, ge=0, le=1)
+    hard_below: float = Field(0.11, ge=0, le=1)
+
+
+class GaussianGate(_Config):
+    """A Gaussian over pass rate with a scheduled mean, before generation (the sampling of
+    Nemotron-3's RL curriculum): a prompt with tracked pass rate ``p`` (the profile's, before it
+    is rolled out; a prompt with neither is admitted) is admitted with probability
+    ``exp(-(p - mu)^2 / (2 sigma^2))``, ``mu`` moving linearly from ``start`` to ``end`` over the
+    run's steps (reason ``off-target``). The defaults are curricle's (the report gives the shape,
+    not its numbers): start at 0.5, where a group's variance is largest, and fall to 0.25."""
+
+    kind: Literal["gaussian"] = "gaussian"
+    start: float = Field(0.5, ge=0, le=1)
+    end: float = Field(0.25, ge=0, le=1)
+    sigma: float = Field(0.2, gt=0)
+
+
+GateSpec = Annotated[Union[ZeroVarianceGate, PassRateBandGate, GresoGate, GaussianGate], Field(discriminator="kind")]
+#: The gates that judge a prompt before it is generated (the others judge generated groups).
+PROMPT_GATES = ("greso", "gaussian")
+
+
+def before_rollout(gate) -> bool:
+    """Whether ``gate`` judges prompts before generation (else generated groups)."""
+    return gate.kind in PROMPT_GATES or bool(getattr(gate, "before_rollout", False))
+
+
+class ProfileConfig(_Config):
+    """The base sampling pass (a warm start): before training, every training prompt is rolled
+    out ``samples`` times by the starting model at the run's temperature and graded; its pass
+    rate seeds the policies that read one (``learnability``'s prior, ``target-difficulty``'s
+    difficulty, the gates' prior). The rollouts are counted apart (``profile_rollouts``),
+    not in the budget: they are a one-off cost that can be shared between runs (``from``)."""
+
+    samples: int = Field(8, ge=1)
+    batch_size: int = Field(64, ge=1)
+    from_file: Path | None = Field(None, alias="from")
+    """A ``profile.json`` another run of the same model and tasks wrote (checked: same prompts)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
 class _Curriculum(_Config):
-    """What every prompt curriculum shares: its admission gates."""
+    """What every prompt curriculum shares: its gates."""
 
     gates: list[GateSpec] = []
-    """Gates every generated group must pass, in order (the first that rejects gives the
-    reason); a rejected group is replaced by a freshly generated one, up to ``max_resamples``
-    extra generations a step, and every rollout generated counts toward the budget."""
+    """Gates, in order (the first that rejects gives the reason). Gates before generation
+    (``greso``, ``gaussian``, ``pass-rate-band`` with ``before_rollout``) skip the policy's
+    prompts, which are replaced by its next choices, at no rollout cost; gates after generation
+    judge each generated group, and the step's batch is filled from admitted groups by
+    generating more (``oversample``, ``max_resamples``); every rollout generated counts toward
+    the budget and every rejection is counted under its reason."""
     max_resamples: int = Field(3, ge=1)
-    """Extra generation rounds a step for replacing rejected groups (with gates only)."""
+    """Extra generation rounds a step for filling the batch (with gates after generation)."""
+    oversample: int = Field(1, ge=1)
+    """Prompts generated in each extra round, in batches (``B``): 1 replaces one batch's worth a
+    round; ``dynamic-filter``'s is DAPO's recipe's 3 (verl's ``gen_batch_size = 3 x B``)."""
+    max_draws: int = Field(16, ge=1)
+    """Rounds of the policy's choices a step for gates before generation; prompts still short
+    after them are filled with skipped ones (counted ``forced``)."""
 
     def all_gates(self) -> list:
         """The gates this curriculum runs (``dynamic-filter`` adds its zero-variance gate)."""
         return list(self.gates)
+
+    def needs_profile(self) -> bool:
+        """Whether the run rolls out the base sampling pass (:class:`ProfileConfig`)."""
+        return False
 
 
 class UniformCurriculum(_Curriculum):
@@ -91,56 +169,99 @@ class UniformCurriculum(_Curriculum):
 
 
 class DynamicFilterCurriculum(_Curriculum):
-    """DAPO's dynamic sampling (Yu et al. 2025), kept by this name: ``uniform`` plus the
-    ``zero-variance`` gate (groups whose rewards are all equal are dropped and replaced by
-    groups of fresh prompts, drawn and generated again, up to ``max_resamples`` extra
-    generations a step; replacements count toward the rollout budget). The same gate goes
-    with any other policy as ``gates: [{kind: zero-variance}]``."""
+    """DAPO's dynamic sampling as verl runs it (Yu et al. 2025; ``recipe/dapo``): ``uniform``
+    plus the ``zero-variance`` gate; the step's ``B`` prompts are generated, then rounds of
+    ``oversample x B`` fresh uniform prompts (DAPO's recipe: 3) until ``B`` groups with nonzero
+    reward variance were generated (at most ``max_resamples`` rounds, DAPO's recipe: 10), and the
+    batch is the first ``B`` of them in generation order (truncated). All rollouts count toward
+    the budget. The metrics row gives the trained batch's zero-variance share
+    (``zero_variance_groups``) and every generated group's (``generated/zero_variance_groups``)."""
 
     kind: Literal["dynamic-filter"] = "dynamic-filter"
+    oversample: int = Field(3, ge=1)
+    max_resamples: int = Field(10, ge=1)
 
     def all_gates(self) -> list:
         return [ZeroVarianceGate(), *self.gates]
 
 
 class LearnabilityCurriculum(_Curriculum):
-    """Sample prompts in proportion to ``p (1 - p)`` of their tracked pass rate ``p`` (LILO,
-    Foster et al. 2025; online difficulty filtering, Bae et al. 2025): the prompts a group can
-    still learn from. Unseen prompts are optimistic (``p = 0.5``)."""
+    """Sample prompts in proportion to ``p (1 - p) + floor`` of their tracked pass rate ``p``
+    (learnability, Foster et al. 2025; online difficulty filtering, Bae et al. 2025). Before a
+    prompt is rolled out, ``p`` is its ``prior``: the base sampling pass's rate (``profile``) or
+    the mean tracked rate of its category (``category``, 0.5 while none is known). An estimate
+    not refreshed for ``stale_after`` steps goes back to the prior, so the prompt is drawn again
+    and re-measured."""
 
     kind: Literal["learnability"] = "learnability"
-    floor: float = Field(0.01, ge=0)
-    """Added to every weight, so no prompt is never drawn again."""
+    floor: float = Field(0.05, ge=0)
+    """Added to every weight: 0.2 of the largest ``p (1 - p)`` (0.25), so that a prompt once
+    seen at 0/8 or 8/8 is still drawn a fifth as often as the most learnable one."""
+    prior: Literal["profile", "category"] = "profile"
+    stale_after: int | None = Field(None, ge=1)
+    """Steps after which an estimate is stale (None: one pass over the prompts, ``N / B``)."""
+
+    def needs_profile(self) -> bool:
+        return self.prior == "profile"
+
+
+class LiloCurriculum(_Curriculum):
+    """Learnability as LILO runs it (Foster et al. 2025): each step a pool of ``pool_factor x B``
+    uniformly drawn prompts is rolled out under the current model, and the ``B`` groups with the
+    largest ``p (1 - p)`` of their own pass rate ``p`` are trained on (ties: first generated).
+    Stateless; every pool rollout counts toward the budget (its gain is per optimizer step;
+    the benchmark gives both). ``pool_factor``: the paper's 4."""
+
+    kind: Literal["lilo"] = "lilo"
+    pool_factor: int = Field(4, ge=2)
+
+    @model_validator(mode="after")
+    def _no_group_gates(self) -> "LiloCurriculum":
+        if any(not before_rollout(g) for g in self.gates):
+            raise ValueError("lilo keeps its pool's top groups itself: gates after generation cannot go with it "
+                             "(gates before generation can)")
+        return self
 
 
 class TargetDifficultyCurriculum(_Curriculum):
-    """AdaRFT (Shi et al. 2025): a target difficulty ``T`` on a 0-100 scale (the items'
-    difficulty ranks); each step's prompts are the ones nearest ``T``, and after it
-    ``T' = clip(T + eta * tanh(alpha * (R_avg - beta)), 0, 100)`` with ``R_avg`` the step's
-    mean reward."""
+    """AdaRFT (Shi et al. 2025): each prompt's difficulty on a 0-100 scale is ``100 (1 - p0)``
+    with ``p0`` its base pass rate from the profile (``difficulty: heuristic``: the rank of the
+    item's own difficulty, for runs without one); each step's prompts are the ``B`` nearest a
+    target ``T`` (ties at random), and after it ``T' = clip(T + eta tanh(alpha (R - beta)), 0,
+    100)`` with ``R`` the step's mean reward smoothed (``R <- s R + (1 - s) r``). AdaRFT's
+    ``eta = 50`` is for batches of 1,024 prompts; it is scaled to the batch, ``50 B / 1024``,
+    unless set."""
 
     kind: Literal["target-difficulty"] = "target-difficulty"
+    difficulty: Literal["profile", "heuristic"] = "profile"
     start: float = Field(0.0, ge=0, le=100)
     beta: float = 0.5
     alpha: float = 2.0
-    eta: float = 50.0
+    eta: float | None = Field(None, gt=0)
+    """None: ``50 x prompts_per_step / 1024``."""
+    smoothing: float = Field(0.5, ge=0, lt=1)
+    """``s`` in the smoothed reward (0: the step's own mean, as the paper's formula reads)."""
+
+    def needs_profile(self) -> bool:
+        return self.difficulty == "profile"
 
 
 class CategoryBanditCurriculum(_Curriculum):
-    """SEC (Chen et al. 2025): a bandit over categories (tasks, or difficulty levels within
-    them); a category's value is updated with the mean absolute advantage of its groups,
-    ``Q <- Q + lr (r - Q)``, and categories are drawn by a Boltzmann policy ``softmax(Q / tau)``,
-    then a prompt uniformly within the category."""
+    """SEC (Chen et al. 2025): a bandit over categories (``task``, or each task's difficulty
+    ``level``); after each step every arm is updated, ``Q <- Q + lr (r - Q)`` with ``r`` the mean
+    absolute advantage of the arm's groups (0 for an arm not drawn, so unplayed arms decay), and
+    categories are drawn by ``softmax(Q / tau)``, prompts without replacement within a category.
+    Defaults: the release's ``lr`` 0.5 and its math temperature 0.4 (its puzzles use 0.2)."""
 
     kind: Literal["category-bandit"] = "category-bandit"
     categories: Literal["task", "level"] = "level"
     """``level``: each task's difficulty levels (a task without levels is one category)."""
     lr: float = Field(0.5, gt=0, le=1)
-    tau: float = Field(1.0, gt=0)
+    tau: float = Field(0.4, gt=0)
 
 
 PromptCurriculumSpec = Annotated[Union[UniformCurriculum, DynamicFilterCurriculum, LearnabilityCurriculum,
-                                       TargetDifficultyCurriculum, CategoryBanditCurriculum],
+                                       LiloCurriculum, TargetDifficultyCurriculum, CategoryBanditCurriculum],
                                  Field(discriminator="kind")]
 
 
@@ -169,11 +290,20 @@ class GRPOSettings(_Config):
 
 class EvalSettings(_Config):
     """The held-out check against reward hacking: each task's test items, greedy exact match
-    (independent of the training reward's grader)."""
+    (independent of the training reward's grader), and with ``samples`` sampled pass@1: the
+    share of ``samples`` completions at ``temperature`` that match exactly, averaged over items
+    (it moves on items the greedy answer already gets right, and resolves finer)."""
 
     every: int = Field(25, ge=1)
+    """Evaluate every this many optimizer steps (and at the end)."""
+    every_rollouts: int | None = Field(None, ge=1)
+    """Evaluate each time another this many rollouts were generated, instead of ``every`` (so
+    runs that generate more per step, with gates or a pool, are scored at the same budgets)."""
     split: Literal["test", "heldout"] = "test"
     batch_size: int = Field(64, ge=1)
+    samples: int = Field(0, ge=0)
+    """Completions per item for sampled pass@1 (0: greedy only)."""
+    temperature: float = Field(1.0, gt=0)
 
 
 class GuardSettings(_Config):
@@ -222,6 +352,8 @@ class RLConfig(_Config):
     model: HFModelConfig
     tasks: list[TaskConfig] = Field(min_length=1)
     curriculum: PromptCurriculumSpec = Field(default_factory=UniformCurriculum)
+    profile: ProfileConfig | None = None
+    """The base sampling pass; required by (and defaulted for) the curricula that read it."""
     pass_rate: PassRateConfig = Field(default_factory=PassRateConfig)
     grpo: GRPOSettings = Field(default_factory=GRPOSettings)
     eval: EvalSettings = Field(default_factory=EvalSettings)
@@ -234,6 +366,9 @@ class RLConfig(_Config):
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             raise ValueError(f"tasks: '{dup[0]}' is defined more than once")
+        if self.profile is None and (self.curriculum.needs_profile()
+                                     or any(g.kind == "gaussian" for g in self.curriculum.gates)):
+            self.profile = ProfileConfig()
         return self
 
 

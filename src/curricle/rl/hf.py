@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import random
@@ -38,8 +39,11 @@ from curricle.graders.runner import GraderRunner
 from curricle.hf.callback import StatefulCallback
 from curricle.hf.snapshots import StepSnapshots
 from curricle.posttrain.evaluate import Evaluator
+from curricle.posttrain.ranks import is_main
+from curricle.posttrain.sampling import sample_completions, sampled_pass_rates
 from curricle.rl.config import STATE_FILE
-from curricle.rl.curricula import Gate, Prompt, PromptPolicy, difficulty_scale, replacement_prompts, verdicts
+from curricle.rl.curricula import (Gate, Prompt, PromptPolicy, difficulty_scale, replacement_prompts, top_learnable,
+                                   verdicts)
 from curricle.tasks.load import Task
 from curricle.telemetry.trace import TRACE_DIR
 
@@ -72,18 +76,58 @@ def rl_dataset(tasks: Sequence[Task]):
     return data, prompts, items
 
 
+def base_profile(model, tokenizer, items: Sequence[tuple[Task, Any]], graders: dict[str, GraderRunner], config,
+                 temperature: float, max_new_tokens: int, seed: int, out: Path | None = None) -> dict[str, Any]:
+    """The base sampling pass: each training prompt (by row) rolled out ``config.samples``
+    times by ``model`` at ``temperature`` and graded by its task's grader; its pass rate is the
+    share passed (an ungraded completion does not pass). With ``config.from_file``, a profile an
+    earlier run wrote, checked to be of the same prompts and samples. Written to ``out``."""
+    prompts_sha = hashlib.sha256(json.dumps([i.prompt for _, i in items]).encode()).hexdigest()
+    if config.from_file is not None:
+        path = Path(config.from_file)
+        try:
+            saved = json.loads(path.read_text())
+        except (OSError, ValueError) as e:
+            raise CurricleError(f"profile.from: cannot read {path}: {e}") from e
+        if saved.get("prompts_sha256") != prompts_sha or saved.get("samples") != config.samples:
+            raise CurricleError(f"profile.from: {path} is a profile of other prompts or another number of samples "
+                                f"(samples {saved.get('samples')}, this run's {config.samples})")
+        profile = saved
+    else:
+        was_training = model.training
+        model.eval()
+        try:
+            devices = [model.device] if model.device.type == "cuda" else []
+            with torch.random.fork_rng(devices=devices):
+                texts = sample_completions(model, tokenizer, [i.prompt for _, i in items], config.samples, temperature,
+                                           1.0, max_new_tokens, [], seed, config.batch_size)
+        finally:
+            model.train(was_training)
+        rates = []
+        for (task, item), group in zip(items, texts):
+            grades, _ = graders[task.name].grade([item] * len(group), group)
+            rates.append(sum(1.0 for g in grades if g.score is not None and g.score >= 1.0) / len(group))
+        profile = {"samples": config.samples, "temperature": temperature, "prompts_sha256": prompts_sha,
+                   "rollouts": len(items) * config.samples, "pass_rates": rates}
+    if out is not None and is_main():
+        atomic.write_text(out, json.dumps(profile) + "\n")
+    return profile
+
+
 class PromptSampler(Sampler[int]):
     """Dataset positions for ``steps`` steps of ``prompts_per_step`` groups of ``num_generations``."""
 
     def __init__(self, policy: PromptPolicy, steps: int, prompts_per_step: int, num_generations: int,
-                 repeat_count: int = 1):
+                 repeat_count: int = 1, max_draws: int = 16):
         self.policy = policy
+        self.max_draws = max_draws
         self.steps, self.k, self.g, self.repeat = steps, prompts_per_step, num_generations, repeat_count
         # The policy's snapshot after step j was observed (-1: before any); step k draws from k - 2's.
         self.snapshots = StepSnapshots(keep=3, owner="PromptSampler")
         self.snapshots.record(-1, policy.snapshot())
         self.next_step = 0
         self.drawn = StepSnapshots(owner="PromptSampler")  # the rows of the steps drawn recently
+        self.skipped = StepSnapshots(owner="PromptSampler")  # the rows gates before generation skipped
         self.positions: dict[int, int] | None = None
 
     def __len__(self) -> int:
@@ -99,8 +143,9 @@ class PromptSampler(Sampler[int]):
             if snap is None:
                 raise CurricleError(f"prompt sampler: step {k + 1} is drawn before step {k - 1}'s rewards were "
                                     f"observed (the curriculum callback must be in the trainer)")
-            rows = self.policy.choose(snap, k, self.k)
+            rows, skipped = self.policy.draw(snap, k, self.k, self.max_draws)
             self.drawn.record(k, rows)
+            self.skipped.record(k, skipped)
             self.next_step += 1
             for _ in range(self.repeat):
                 for r in rows:
@@ -109,7 +154,7 @@ class PromptSampler(Sampler[int]):
                         yield pos
 
     def observe(self, step: int, groups: Sequence[tuple[int, Sequence[float | None]]]) -> dict[str, Any] | None:
-        record = self.policy.observe(step, groups)
+        record = self.policy.observe(step, groups, self.skipped.get(step) or [])
         self.snapshots.record(step, self.policy.snapshot())
         return record
 
@@ -127,6 +172,7 @@ class PromptSampler(Sampler[int]):
             self.snapshots.record(j, snap)
         self.next_step = int(state["next_step"])
         self.drawn.clear()
+        self.skipped.clear()
 
 
 class GradedReward:
@@ -214,63 +260,106 @@ def _pad_to(t: torch.Tensor, width: int, value, left: bool) -> torch.Tensor:
 
 
 class CurricleGRPOTrainer(GRPOTrainer):
-    """``GRPOTrainer`` with the curriculum's admission ``gates``: after a step's generation,
-    each process's groups go through the gates in order; a rejected group is replaced by a
-    group of a fresh prompt (generated and scored the same way, judged by the gates too), up to
-    ``max_resamples`` rounds, every process running the same number of rounds. Every verdict
-    of every process is counted on every process, so the gates' counts are global.
+    """``GRPOTrainer`` whose step can generate more groups than it trains, and keep ``B``:
 
-    TRL 1.16.0: overrides ``GRPOTrainer._generate_and_score_completions`` (the one method a
-    gate needs: the step's groups, generated and scored, before their loss), calling the
-    original for the step's and the replacements' generations."""
+    - with admission ``gates`` (after generation): each process's groups go through the gates in
+      order; while fewer than its ``B`` were admitted, a round of ``oversample x B`` fresh prompts
+      is generated and judged (at most ``max_resamples`` rounds, every process running the same
+      number), and the batch is the first ``B`` admitted groups in generation order (verl's
+      DAPO: over-generate, filter, truncate); short of ``B``, rejected groups fill it (counted as
+      ``unfilled``);
+    - with ``pool_factor`` > 1 (LILO): ``(pool_factor - 1) x B`` fresh prompts are generated
+      beside the step's ``B`` and the ``B`` groups with the largest ``p (1 - p)`` are kept.
 
-    def __init__(self, *a, gates: Sequence[Gate] = (), max_resamples: int = 3, reward: GradedReward | None = None,
-                 prompts: Sequence[Prompt] = (), **kw):
+    Every verdict of every process is counted on every process, so the gates' counts are
+    global; every generated rollout is counted by the reward function (the budget).
+    :attr:`trained` holds the kept groups' rewards for the step's metrics.
+
+    TRL 1.16.0: overrides ``GRPOTrainer._generate_and_score_completions`` (the one method that
+    sees the step's groups, generated and scored, before their loss), calling the original for
+    the step's and the extra generations."""
+
+    def __init__(self, *a, gates: Sequence[Gate] = (), max_resamples: int = 3, oversample: int = 1,
+                 pool_factor: int = 1, reward: GradedReward | None = None, prompts: Sequence[Prompt] = (), **kw):
         super().__init__(*a, **kw)
         self.gates = list(gates)
         self.max_resamples = max_resamples
+        self.oversample = oversample
+        self.pool_factor = pool_factor
         self.graded = reward
         self.prompt_list = list(prompts)
         self.replaced = 0
+        self.unfilled = 0
+        self.trained: list[list[float | None]] = []  # the kept groups' rewards (every process's), this step
         self._positions: dict[int, int] = {}
 
-    def _judge(self, rewards: list[float | None], g: int) -> list[int]:
-        """Starts of the groups (of ``g``) the gates reject, every process's verdicts counted."""
-        rejected, mine = [], []
+    def _judge(self, rewards: list[float | None], g: int) -> list[bool]:
+        """Each group's (of ``g``) verdict, every process's verdicts counted."""
+        admitted, mine = [], []
         for k in range(0, len(rewards), g):
             found = verdicts(self.gates, rewards[k:k + g])
             mine.extend(found)
-            if not found[-1][1]:
-                rejected.append(k)
+            admitted.append(found[-1][1])
         for i, ok, reason in gather_object(mine) if self.accelerator.num_processes > 1 else mine:
             self.gates[i].count(ok, reason)
-        return rejected
+        return admitted
+
+    def _global_max(self, n: int) -> int:
+        t = torch.tensor(n, device=self.accelerator.device)
+        return int(self.accelerator.gather(t).max().item())
+
+    def _generate_more(self, step: int, attempt: int, n: int) -> tuple[dict, list[list[float | None]]]:
+        rows = replacement_prompts(self.prompt_list, self.args.seed, step, attempt, self.accelerator.process_index, n)
+        g = self.num_generations
+        extra = super()._generate_and_score_completions(
+            [dict(self.train_dataset[self._positions[r]]) for r in rows for _ in range(g)])
+        local = self.graded.last_local
+        return extra, [local[k:k + g] for k in range(0, len(local), g)]
+
+    def _record_trained(self, groups: list[list[float | None]]) -> None:
+        self.trained.extend(gather_object(groups) if self.accelerator.num_processes > 1 else groups)
 
     def _generate_and_score_completions(self, inputs):
         out = super()._generate_and_score_completions(inputs)
-        if not self.gates or not self.model.training:
+        if not self.model.training:
             return out
         g = self.num_generations
-        step = self.state.global_step
-        positions = self._positions
-        dead = self._judge(self.graded.last_local, g)
-        for attempt in range(self.max_resamples):
-            n = torch.tensor(len(dead), device=self.accelerator.device)
-            n_max = int(self.accelerator.gather(n).max().item())
-            if n_max == 0:
-                break
-            rows = replacement_prompts(self.prompt_list, self.args.seed, step, attempt,
-                                       self.accelerator.process_index, n_max)
-            repl_inputs = [dict(self.train_dataset[positions[r]]) for r in rows for _ in range(g)]
-            repl = super()._generate_and_score_completions(repl_inputs)
-            rejected = set(self._judge(self.graded.last_local, g))
-            alive = [k for k in range(0, len(self.graded.last_local), g) if k not in rejected]
-            n_use = min(len(dead), len(alive))
-            out = self._splice(out, dead[:n_use], repl, alive[:n_use], g)
-            self.replaced += n_use
-            dead = dead[n_use:]
-            if not dead:
-                break
+        local = self.graded.last_local
+        groups = [local[k:k + g] for k in range(0, len(local), g)]
+        if not self.gates and self.pool_factor == 1:
+            self._record_trained(groups)
+            return out
+        b, step = len(groups), self.state.global_step
+        outs, cands = [out], [(0, k) for k in range(b)]  # (which generation, group within it)
+        if self.pool_factor > 1:
+            extra, more = self._generate_more(step, 0, (self.pool_factor - 1) * b)
+            outs.append(extra)
+            cands += [(1, k) for k in range(len(more))]
+            groups += more
+            keep = top_learnable(groups, b)
+        else:
+            admitted = self._judge(local, g)
+            for attempt in range(self.max_resamples):
+                if self._global_max(max(0, b - sum(admitted))) == 0:
+                    break
+                extra, more = self._generate_more(step, attempt, self.oversample * b)
+                admitted += self._judge(self.graded.last_local, g)
+                outs.append(extra)
+                cands += [(len(outs) - 1, k) for k in range(len(more))]
+                groups += more
+            keep = [i for i, ok in enumerate(admitted) if ok][:b]
+            if len(keep) < b:
+                short = [i for i, ok in enumerate(admitted) if not ok][:b - len(keep)]
+                self.unfilled += len(short)
+                keep = sorted(keep + short)
+        self._record_trained([groups[i] for i in keep])
+        # The kept groups of extra generations take the places of the step's own groups not kept.
+        free = [k for k in range(b) if (0, k) not in {cands[i] for i in keep}]
+        for j in range(1, len(outs)):
+            src = [cands[i][1] for i in keep if cands[i][0] == j]
+            dst, free = free[:len(src)], free[len(src):]
+            out = self._splice(out, [k * g for k in dst], outs[j], [k * g for k in src], g)
+            self.replaced += len(src)
         loss_mask = out["completion_mask"] if "tool_mask" not in out else out["completion_mask"] * out["tool_mask"]
         out["num_items_in_batch"] = self.accelerator.gather(loss_mask.sum()).sum()
         return out
@@ -319,18 +408,31 @@ class PolicyFeed:
         record = self.sampler.observe(step - 1, groups)
         drawn = self.sampler.drawn.get(step - 1) or []
         prompts, index = self.sampler.policy.prompts, self.sampler.policy.index
+        trained = getattr(self.trainer, "trained", None)
+        generated_zv = stats["zero_var"] / stats["groups"] if stats["groups"] else None
+        if trained:  # the groups the step trained on (a trainer with gates or a pool keeps some)
+            zv = sum(len({r for r in t if r is not None}) <= 1 for t in trained) / len(trained)
+            self.trainer.trained = []
+        else:
+            zv = generated_zv
         row = {"rollouts": self.reward.rollouts, "reward": float(np.mean(stats["rewards"])) if stats["rewards"] else None,
-               "zero_variance_groups": stats["zero_var"] / stats["groups"] if stats["groups"] else None,
+               "zero_variance_groups": zv, "generated/zero_variance_groups": generated_zv,
+               "generated/groups": stats["groups"],
                "completion_length": float(np.mean(stats["lengths"])) if stats["lengths"] else None,
                "drawn/difficulty": float(np.mean([prompts[index[r]].difficulty for r in drawn])) if drawn else None}
         for cat, n in Counter(prompts[index[r]].category for r in drawn).items():
             row[f"drawn/{cat}"] = n
         for reason, n in stats["reasons"].items():
             row[f"ungraded/{reason}"] = n
-        if getattr(self.trainer, "gates", None):
+        if getattr(self.trainer, "gates", None) or getattr(self.trainer, "pool_factor", 1) > 1:
             row["replaced_groups"] = self.trainer.replaced
+            row["unfilled_groups"] = self.trainer.unfilled
             for gate in self.trainer.gates:
                 row.update(gate.metrics())
+        skipped = self.sampler.skipped.get(step - 1) or []
+        if self.sampler.policy.prompt_gates:
+            row["skipped_prompts"] = sum(1 for _, why in skipped if why != "forced")
+            row.update({f"skipped/{k}": v for k, v in self.sampler.policy.skips.items()})
         row.update({f"curriculum/{k}": v for k, v in (record or {}).items()
                     if isinstance(v, (int, float)) and k != "step"})
         return record, {k: v for k, v in row.items() if v is not None}, drawn, stats
@@ -342,8 +444,10 @@ class HeldOutCheck:
     its history, and the flags (``reward-hacking``, ``length-drift``, ``format-drift``) judged
     on it with ``guards``."""
 
-    def __init__(self, evaluator: Evaluator, guards, split: str = "test"):
+    def __init__(self, evaluator: Evaluator, guards, split: str = "test", samples: int = 0, temperature: float = 1.0,
+                 seed: int = 0):
         self.evaluator, self.guards, self.split = evaluator, guards, split
+        self.samples, self.temperature, self.seed = samples, temperature, seed
         self.history: list[dict[str, Any]] = []  # per evaluation: step, rollouts, reward, metric, length, format
         self.flags: list[dict[str, Any]] = []
         self.last_eval = -1
@@ -360,11 +464,15 @@ class HeldOutCheck:
         mean_se = (float(np.sqrt(sum(e * e for e in ses)) / len(ses))
                    if ses and all(e is not None and np.isfinite(e) for e in ses) else None)
         fmt = sum(window["reasons"][r] for r in FORMAT_REASONS) / window["n"] if window.get("n") else None
+        sampled = self.sampled(model, step) if self.samples else {}
         entry = {"step": step, "rollouts": rollouts, "metric": metric,
                  "mean": float(np.mean(vals)) if vals else None, "worst": float(np.min(vals)) if vals else None,
                  "mean_se": mean_se,
                  "reward": float(np.mean(window["rewards"])) if window.get("rewards") else None,
                  "length": float(np.mean(window["lengths"])) if window.get("lengths") else None, "format": fmt}
+        if sampled:
+            entry.update({"sampled": sampled, "sampled_mean": float(np.mean(list(sampled.values()))),
+                          "sampled_worst": float(np.min(list(sampled.values())))})
         self.history.append(entry)
         flat = {"rollouts": rollouts}
         for t, s in scores.items():
@@ -373,7 +481,29 @@ class HeldOutCheck:
                     flat[f"eval/{t}/{k}"] = float(v)
         if vals:
             flat["eval/mean"], flat["eval/worst"] = entry["mean"], entry["worst"]
+        for t, v in sampled.items():
+            flat[f"eval/{t}/pass1_sampled"] = v
+        if sampled:
+            flat["eval/pass1_sampled_mean"], flat["eval/pass1_sampled_worst"] = entry["sampled_mean"], entry["sampled_worst"]
         return flat, self._flags(step)
+
+    def sampled(self, model, step: int) -> dict[str, float]:
+        """Each task's sampled pass@1 on ``split``: the share of ``samples`` completions at
+        ``temperature`` that equal the item's completion exactly, averaged over items (seeded by
+        the step, drawn apart from the training run's random stream)."""
+        out = {}
+        for j, task in enumerate(self.evaluator.tasks):
+            items = task.eval_set(self.split)
+            if not items:
+                continue
+            max_new = task.scoring.max_new_tokens or max(len(i.completion) for i in items) + 2
+            rates = sampled_pass_rates(model, self.evaluator.tokenizer, [i.prompt for i in items], self.samples,
+                                       self.temperature, max_new, task.scoring.until,
+                                       seed=(self.seed * 1_000_003 + step) * 101 + j,
+                                       batch_size=self.evaluator.batch_size,
+                                       passed=lambda i, text, items=items: text == items[i].completion)
+            out[task.name] = float(np.mean(rates))
+        return out
 
     def _flags(self, step: int) -> list[dict[str, Any]]:
         raised: list[dict[str, Any]] = []
@@ -458,10 +588,13 @@ class RLCallback(FeedCallback):
     outputs = (FINAL,)
 
     def __init__(self, feed: PolicyFeed, check: HeldOutCheck, eval_every: int, out: Path,
-                 rollout_budget: int | None = None, tensorboard: bool = True, trace: bool = False):
+                 rollout_budget: int | None = None, tensorboard: bool = True, trace: bool = False,
+                 eval_every_rollouts: int | None = None):
         super().__init__(feed, out, tensorboard, trace)
         self.check = check
         self.eval_every = eval_every
+        self.eval_every_rollouts = eval_every_rollouts
+        self.profile_rollouts = 0  # the base sampling pass's, counted apart from the budget
         self.budget = rollout_budget
         self._window: dict[str, list] = {"rewards": [], "lengths": [], "reasons": Counter(), "n": 0}
 
@@ -486,7 +619,12 @@ class RLCallback(FeedCallback):
         w["lengths"].extend(stats["lengths"])
         w["reasons"].update(stats["reasons"])
         w["n"] += len(stats["lengths"])
-        if step % self.eval_every == 0 or step >= self.sampler.steps:
+        if self.eval_every_rollouts:
+            last = self.check.history[-1]["rollouts"] if self.check.history else 0
+            due = self.reward.rollouts // self.eval_every_rollouts > last // self.eval_every_rollouts
+        else:
+            due = step % self.eval_every == 0
+        if due or step >= self.sampler.steps:
             self._evaluate(step, model, w)
             self._window = {"rewards": [], "lengths": [], "reasons": Counter(), "n": 0}
         if self.budget is not None and self.reward.rollouts >= self.budget:
@@ -508,7 +646,8 @@ class RLCallback(FeedCallback):
             heldout = self.check.evaluator.evaluate(model, split="heldout")
             final = {"step": state.global_step, "rollouts": self.reward.rollouts, "test": self.history[-1]["metric"],
                      "heldout": heldout, "flags": self.flags, "history": self.history,
-                     "pass_rates": self.sampler.policy.pass_rate_summary()}
+                     "pass_rates": self.sampler.policy.pass_rate_summary(),
+                     "profile_rollouts": self.profile_rollouts, "skipped_prompts": dict(self.sampler.policy.skips)}
             atomic.write_text(self.out / FINAL, json.dumps(final, indent=1) + "\n")
         super().on_train_end(args, state, control, **kwargs)
 
@@ -518,7 +657,7 @@ class RLCallback(FeedCallback):
         trainer = self.feed.trainer
         return {"rollouts": self.reward.rollouts, "calls": self.reward.calls, **self.check.state_dict(),
                 "window": {**self._window, "reasons": dict(self._window["reasons"])},
-                "replaced": getattr(trainer, "replaced", 0),
+                "replaced": getattr(trainer, "replaced", 0), "unfilled": getattr(trainer, "unfilled", 0),
                 "gates": [gate.state_dict() for gate in getattr(trainer, "gates", [])]}
 
     def load_own_state(self, saved: dict[str, Any]) -> None:
@@ -529,6 +668,7 @@ class RLCallback(FeedCallback):
         trainer = self.feed.trainer
         if trainer is not None:
             trainer.replaced = saved["replaced"]
+            trainer.unfilled = saved.get("unfilled", 0)
             gates, states = getattr(trainer, "gates", []), saved.get("gates")
             if states is not None:  # (checkpoints from before gates had none: counts start at 0)
                 if [st["config"]["kind"] for st in states] != [gate.kind for gate in gates]:

@@ -42,7 +42,9 @@ def load_builtin(config: BuiltinTaskConfig, task: str) -> tuple[list[TaskItem], 
         # An item found at an easier level keeps it; drawing more makes up for those (the first
         # n items of a split are the same whatever n is asked for).
         for split, n in (("train", train[lv]), ("heldout", heldout[lv] + test[lv])):
-            new = [i for i in gen.items(split, n + len(drawn), at_most=True) if i.key not in drawn][:n]
+            skip = config.train_offset if split == "train" else 0
+            stream = gen.items(split, skip + n + len(drawn), at_most=True)[skip:]
+            new = [i for i in stream if i.key not in drawn][:n]
             # The level's held-out items first, then its test items: both from the held-out split.
             # A generator with fewer distinct held-out items than asked for shares them in the
             # asked proportion, so a test split is never left empty while held-out has items.

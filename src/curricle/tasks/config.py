@@ -94,6 +94,9 @@ class BuiltinTaskConfig(TaskSourceConfig):
     between them. An item's difficulty is its level, then the skill's own measure."""
     n_train: int = Field(2000, ge=1)
     """Training items (distinct; fewer when the item space is small)."""
+    train_offset: int = Field(0, ge=0)
+    """Skip the first this many items of each level's train stream: e.g. RL prompts disjoint
+    from a fine-tuning run's ``n_train`` items of the same generator, seed and levels."""
     n_heldout: int = Field(64, ge=1)
     """Held-out items, from the generator's held-out split."""
     n_test: int = Field(64, ge=0)

@@ -11,29 +11,34 @@ does not depend on timing and a resumed run draws exactly what an uninterrupted 
 The rules (``curricle.rl.config`` has each one's paper and defaults):
 
 - ``uniform``: seeded epochs over the prompts, ``B`` a step;
-- ``dynamic-filter``: ``uniform`` with the ``zero-variance`` gate;
+- ``dynamic-filter``: ``uniform`` with the ``zero-variance`` gate, the batch filled as verl's
+  DAPO does (over-generate, keep groups with nonzero variance, truncate);
 - ``learnability``: ``B`` prompts without replacement, in proportion to ``p (1 - p) + floor``
-  (``p`` the tracked pass rate, 0.5 for a prompt never drawn);
-- ``target-difficulty``: the ``B`` prompts whose difficulty (0-100, the rank of the item's
-  difficulty among all prompts) is nearest the target ``T``, ties at random; after each step
-  ``T <- clip(T + eta tanh(alpha (R_avg - beta)), 0, 100)``;
-- ``category-bandit``: each slot's category drawn from ``softmax(Q / tau)``, a prompt drawn
-  uniformly within it; after each step, for each category drawn, ``Q <- Q + lr (r - Q)`` with
-  ``r`` the mean absolute advantage of its groups.
+  (``p`` the tracked pass rate, else a prior: the profile's base rate or the category's mean);
+- ``lilo``: a pool of ``pool_factor x B`` prompts rolled out, the top ``B`` groups by
+  ``p (1 - p)`` trained (the trainer keeps them: :func:`top_learnable`);
+- ``target-difficulty``: the ``B`` prompts whose difficulty (``100 (1 - p0)`` of the base pass
+  rate) is nearest the target ``T``; after each step ``T <- clip(T + eta tanh(alpha (R -
+  beta)), 0, 100)``, ``R`` the smoothed mean reward;
+- ``category-bandit``: each slot's category drawn from ``softmax(Q / tau)``, a prompt uniformly
+  within it; after each step every arm ``Q <- Q + lr (r - Q)``, ``r`` the mean absolute
+  advantage of its groups (0 if not drawn).
 
-A policy lives in its own module (``uniform``, ``learnability``, ``target_difficulty``,
-``category_bandit``; the contract in ``base``). Gates (``gate`` has the contract) judge each
-generated group: ``zero-variance`` (DAPO's filter) and ``pass-rate-band``; any number of them
-goes with any policy (``curriculum.gates``), the trainer replaces a rejected group with a
-freshly generated one (:func:`~curricle.rl.curricula.base.replacement_prompts`), and every
-rejection is counted under its reason. Both kinds are registered by ``kind`` below.
+A policy lives in its own module (the contract in ``base``). Gates come in two kinds, any
+number with any policy (``curriculum.gates``), every rejection counted under its reason:
+*after generation* (``gate`` has the contract) a gate judges each generated group
+(``zero-variance``, ``pass-rate-band``) and the trainer fills the batch with admitted groups of
+fresh prompts (:func:`~curricle.rl.curricula.base.replacement_prompts`); *before generation*
+(``prompt_gate`` has the contract) a gate skips a chosen prompt at no rollout cost (``greso``,
+``gaussian``, ``pass-rate-band`` with ``before_rollout``), the policy's next choice taking its
+place (:meth:`PromptPolicy.draw`). All are registered by ``kind`` below.
 """
 
 from __future__ import annotations
 
 from typing import Sequence
 
-from curricle.rl.config import PassRateConfig
+from curricle.rl.config import PassRateConfig, before_rollout
 from curricle.rl.curricula.base import (
     PassRates,
     Prompt,
@@ -44,8 +49,12 @@ from curricle.rl.curricula.base import (
 )
 from curricle.rl.curricula.category_bandit import CategoryBanditPolicy
 from curricle.rl.curricula.gate import Gate, verdicts
+from curricle.rl.curricula.gaussian import GaussianPromptGate
+from curricle.rl.curricula.greso import GresoPromptGate
 from curricle.rl.curricula.learnability import LearnabilityPolicy
-from curricle.rl.curricula.pass_rate_band import PassRateBandGate
+from curricle.rl.curricula.lilo import LiloPolicy, top_learnable
+from curricle.rl.curricula.pass_rate_band import PassRateBandGate, PassRateBandPromptGate
+from curricle.rl.curricula.prompt_gate import PromptGate
 from curricle.rl.curricula.target_difficulty import TargetDifficultyPolicy
 from curricle.rl.curricula.uniform import UniformPolicy
 from curricle.rl.curricula.zero_variance import ZeroVarianceGate
@@ -53,21 +62,29 @@ from curricle.rl.curricula.zero_variance import ZeroVarianceGate
 #: Policies by ``curriculum.kind`` (``dynamic-filter`` is ``uniform`` plus its gate).
 POLICIES: dict[str, type[PromptPolicy]] = {
     "uniform": UniformPolicy, "dynamic-filter": UniformPolicy, "learnability": LearnabilityPolicy,
-    "target-difficulty": TargetDifficultyPolicy, "category-bandit": CategoryBanditPolicy,
+    "lilo": LiloPolicy, "target-difficulty": TargetDifficultyPolicy, "category-bandit": CategoryBanditPolicy,
 }
-#: Gates by ``curriculum.gates[].kind``.
+#: Gates after generation (they judge generated groups) by ``curriculum.gates[].kind``.
 GATES: dict[str, type[Gate]] = {"zero-variance": ZeroVarianceGate, "pass-rate-band": PassRateBandGate}
+#: Gates before generation (they judge prompts), by ``curriculum.gates[].kind``.
+PROMPT_GATES: dict[str, type[PromptGate]] = {"greso": GresoPromptGate, "gaussian": GaussianPromptGate,
+                                             "pass-rate-band": PassRateBandPromptGate}
 
 
 def build_policy(config, prompts: Sequence[Prompt], seed: int, pass_rate: PassRateConfig,
-                 scale_rewards: str = "group") -> PromptPolicy:
-    return POLICIES[config.kind](config, prompts, seed, pass_rate, scale_rewards)
+                 scale_rewards: str = "group", profile: dict[int, float] | None = None, batch: int = 1,
+                 steps: int = 1) -> PromptPolicy:
+    """The curriculum's policy, with its gates before generation."""
+    prompt_gates = [PROMPT_GATES[g.kind](g, steps) for g in config.all_gates() if before_rollout(g)]
+    return POLICIES[config.kind](config, prompts, seed, pass_rate, scale_rewards, profile=profile, batch=batch,
+                                 steps=steps, prompt_gates=prompt_gates)
 
 
 def build_gates(config) -> list[Gate]:
-    """The curriculum's gates, in order (``config.all_gates()``)."""
-    return [GATES[g.kind](g) for g in config.all_gates()]
+    """The curriculum's gates after generation, in order."""
+    return [GATES[g.kind](g) for g in config.all_gates() if not before_rollout(g)]
 
 
-__all__ = ["GATES", "POLICIES", "Gate", "PassRates", "Prompt", "PromptPolicy", "build_gates", "build_policy",
-           "difficulty_scale", "group_advantages", "replacement_prompts", "verdicts"]
+__all__ = ["GATES", "POLICIES", "PROMPT_GATES", "Gate", "PassRates", "Prompt", "PromptGate", "PromptPolicy",
+           "build_gates", "build_policy", "difficulty_scale", "group_advantages", "replacement_prompts",
+           "top_learnable", "verdicts"]

@@ -60,24 +60,29 @@ def group_advantages(rewards: Sequence[float | None], scale: str, batch_std: flo
 
 
 class PassRates:
-    """Each prompt's pass rate: an EMA of its groups' mean reward (None until first drawn)."""
+    """Each prompt's pass rate: an EMA of its groups' mean reward (None until first drawn), its
+    number of groups, and the step it was last updated at."""
 
     def __init__(self, config: PassRateConfig):
         self.ema = config.ema
         self.p: dict[int, float] = {}
         self.n: dict[int, int] = {}
+        self.t: dict[int, int] = {}
 
-    def update(self, row: int, mean_reward: float) -> None:
+    def update(self, row: int, mean_reward: float, step: int = 0) -> None:
         old = self.p.get(row)
         self.p[row] = mean_reward if old is None else (1 - self.ema) * old + self.ema * mean_reward
         self.n[row] = self.n.get(row, 0) + 1
+        self.t[row] = step
 
     def state_dict(self) -> dict[str, Any]:
-        return {"p": {str(k): v for k, v in self.p.items()}, "n": {str(k): v for k, v in self.n.items()}}
+        return {"p": {str(k): v for k, v in self.p.items()}, "n": {str(k): v for k, v in self.n.items()},
+                "t": {str(k): v for k, v in self.t.items()}}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.p = {int(k): float(v) for k, v in state["p"].items()}
         self.n = {int(k): int(v) for k, v in state["n"].items()}
+        self.t = {int(k): int(v) for k, v in state.get("t", {}).items()}
 
 
 def _epoch_rows(n: int, seed: int, start: int, k: int) -> list[int]:
@@ -92,16 +97,26 @@ def _epoch_rows(n: int, seed: int, start: int, k: int) -> list[int]:
 
 class PromptPolicy:
     """Base: uniform epochs. ``prompts``: every training prompt; ``scale_rewards``: how the
-    trainer normalizes advantages (the bandit's reward uses the same)."""
+    trainer normalizes advantages (the bandit's reward uses the same); ``profile``: each row's
+    base pass rate (the base sampling pass), if the run has one; ``batch``: prompts a step;
+    ``steps``: the run's steps; ``prompt_gates``: the gates that judge prompts before generation
+    (:mod:`curricle.rl.curricula.prompt_gate`), applied by :meth:`draw`."""
 
     def __init__(self, config, prompts: Sequence[Prompt], seed: int, pass_rate: PassRateConfig,
-                 scale_rewards: str = "group"):
+                 scale_rewards: str = "group", profile: dict[int, float] | None = None, batch: int = 1,
+                 steps: int = 1, prompt_gates: Sequence[Any] = ()):
         self.config = config
         self.prompts = list(prompts)
         self.seed = seed
         self.scale_rewards = scale_rewards
         self.pass_rates = PassRates(pass_rate)
         self.index = {p.row: i for i, p in enumerate(self.prompts)}
+        self.profile = dict(profile) if profile is not None else None
+        self.batch, self.steps = batch, steps
+        self.prompt_gates = list(prompt_gates)
+        #: Prompts skipped before generation, by ``gate/reason`` (and ``forced``: skipped ones used
+        #: to fill a step the policy's choices could not).
+        self.skips: dict[str, int] = {}
 
     @property
     def name(self) -> str:
@@ -110,29 +125,94 @@ class PromptPolicy:
     # -- state ---------------------------------------------------------------------------------
 
     def snapshot(self) -> dict[str, Any]:
-        """What :meth:`choose` reads (JSON-able)."""
-        return {"pass_rates": self.pass_rates.state_dict()}
+        """What :meth:`choose` and :meth:`draw` read (JSON-able)."""
+        snap: dict[str, Any] = {"pass_rates": self.pass_rates.state_dict()}
+        if self.prompt_gates:
+            snap["prompt_gates"] = [g.state_dict() for g in self.prompt_gates]
+        return snap
 
     def state_dict(self) -> dict[str, Any]:
-        return self.snapshot()
+        return {**self.snapshot(), "skips": dict(self.skips)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.pass_rates.load_state_dict(state["pass_rates"])
+        for g, st in zip(self.prompt_gates, state.get("prompt_gates", [])):
+            g.load_state_dict(st)
+        self.skips = {str(k): int(v) for k, v in state.get("skips", {}).items()}
 
     # -- choosing and observing ----------------------------------------------------------------------
 
-    def choose(self, snapshot: dict[str, Any], step: int, k: int) -> list[int]:
-        """The rows of step ``step``'s ``k`` prompts."""
+    def prior(self, row: int) -> float | None:
+        """A prompt's pass rate before it is rolled out: the profile's, if any."""
+        return None if self.profile is None else self.profile.get(row)
+
+    def rate(self, snapshot: dict[str, Any], row: int) -> float | None:
+        """The prompt's tracked pass rate in ``snapshot``, else its prior (None: unknown)."""
+        p = snapshot.get("pass_rates", {}).get("p", {}).get(str(row))
+        return float(p) if p is not None else self.prior(row)
+
+    def choose(self, snapshot: dict[str, Any], step: int, k: int, attempt: int = 0) -> list[int]:
+        """The rows of step ``step``'s ``k`` prompts; ``attempt`` > 0: the policy's next ``k``
+        choices when gates before generation skipped some (uniform: fresh uniform draws)."""
+        if attempt:
+            rng = np.random.default_rng([self.seed, 47, step, attempt])
+            idx = rng.choice(len(self.prompts), size=min(k, len(self.prompts)), replace=False)
+            return [self.prompts[int(i)].row for i in idx]
         pos = _epoch_rows(len(self.prompts), self.seed, step * k, k)
         return [self.prompts[i].row for i in pos]
 
-    def observe(self, step: int, groups: Sequence[tuple[int, Sequence[float | None]]]) -> dict[str, Any] | None:
-        """Take step ``step``'s groups ``(row, rewards)``; returns a log record if the sampling
-        distribution changed in a way worth a line."""
+    def draw(self, snapshot: dict[str, Any], step: int, k: int, max_draws: int = 16
+             ) -> tuple[list[int], list[tuple[int, str]]]:
+        """Step ``step``'s ``k`` rows after the gates before generation, and the rows they
+        skipped with ``gate/reason``: the policy's choices are judged in order, a skipped row
+        replaced by the next choice (:meth:`choose` with a higher ``attempt``), a row not twice
+        in a step; after ``max_draws`` rounds the step is filled with skipped rows (``forced``).
+        Pure: a function of the snapshot, the seed and the step."""
+        if not self.prompt_gates:
+            return self.choose(snapshot, step, k), []
+        states = snapshot.get("prompt_gates", [])
+        rows: list[int] = []
+        skipped: list[tuple[int, str]] = []
+        seen: set[int] = set()
+        for attempt in range(max_draws):
+            rng = np.random.default_rng([self.seed, 43, step, attempt])
+            for row in self.choose(snapshot, step, k, attempt):
+                if len(rows) == k:
+                    break
+                if row in seen:
+                    continue
+                seen.add(row)
+                u = float(rng.random())
+                reason = None
+                for gate, st in zip(self.prompt_gates, states):
+                    why = gate.skip(st, row, self.rate(snapshot, row), step, u)
+                    if why is not None:
+                        reason = f"{gate.kind}/{why}"
+                        break
+                if reason is None:
+                    rows.append(row)
+                else:
+                    skipped.append((row, reason))
+            if len(rows) == k:
+                break
+        for row, _ in skipped[:k - len(rows)]:
+            rows.append(row)
+            skipped.append((row, "forced"))
+        return rows, skipped
+
+    def observe(self, step: int, groups: Sequence[tuple[int, Sequence[float | None]]],
+                skipped: Sequence[tuple[int, str]] = ()) -> dict[str, Any] | None:
+        """Take step ``step``'s groups ``(row, rewards)`` (every group generated) and the rows
+        its draw skipped; returns a log record if the sampling distribution changed in a way
+        worth a line."""
         for row, rewards in groups:
             got = [r for r in rewards if r is not None]
             if got:
-                self.pass_rates.update(row, float(np.mean(got)))
+                self.pass_rates.update(row, float(np.mean(got)), step)
+        for _, reason in skipped:
+            self.skips[reason] = self.skips.get(reason, 0) + 1
+        for gate in self.prompt_gates:
+            gate.observe(step, groups)
         return self._observe(step, groups)
 
     def _observe(self, step, groups) -> dict[str, Any] | None:

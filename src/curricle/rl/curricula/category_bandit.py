@@ -1,6 +1,9 @@
 """``category-bandit``: each slot's category drawn from ``softmax(Q / tau)``, a prompt drawn
-uniformly within it; after each step, for each category drawn, ``Q <- Q + lr (r - Q)`` with ``r``
-the mean absolute advantage of its groups (SEC, Chen et al. 2025)."""
+uniformly within it (without replacement within a step); after each step every arm is
+updated, ``Q <- Q + lr (r - Q)`` with ``r`` the mean absolute advantage of its groups, 0 for
+an arm not drawn (SEC, Chen et al. 2025, as released: unplayed arms decay). Categories are the
+tasks or each task's levels (``categories``). Across steps a prompt is drawn with replacement
+within its arm (the policy's choice reads only its snapshot)."""
 
 from __future__ import annotations
 
@@ -12,9 +15,10 @@ from curricle.rl.curricula.base import PromptPolicy, group_advantages
 class CategoryBanditPolicy(PromptPolicy):
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
-        self.categories = sorted({p.category for p in self.prompts})
+        self.category_of = [p.task if self.config.categories == "task" else p.category for p in self.prompts]
+        self.categories = sorted(set(self.category_of))
         self.q = {c: 0.0 for c in self.categories}
-        self.members = {c: [i for i, p in enumerate(self.prompts) if p.category == c] for c in self.categories}
+        self.members = {c: [i for i, cat in enumerate(self.category_of) if cat == c] for c in self.categories}
 
     def snapshot(self):
         return {**super().snapshot(), "q": dict(self.q)}
@@ -28,9 +32,9 @@ class CategoryBanditPolicy(PromptPolicy):
         e = np.exp(x - x.max())
         return e / e.sum()
 
-    def choose(self, snapshot, step, k):
+    def choose(self, snapshot, step, k, attempt=0):
         probs = self.probabilities(snapshot["q"])
-        rng = np.random.default_rng([self.seed, 41, step])
+        rng = np.random.default_rng([self.seed, 41, step] + ([attempt] if attempt else []))
         cats = rng.choice(len(self.categories), size=k, p=probs)
         out, used = [], set()
         for c in cats:
@@ -44,8 +48,9 @@ class CategoryBanditPolicy(PromptPolicy):
         by_cat: dict[str, list[float]] = {}
         for row, rewards in groups:
             adv = group_advantages(rewards, self.scale_rewards)
-            by_cat.setdefault(self.prompts[self.index[row]].category, []).append(float(np.mean(np.abs(adv))))
-        for c, values in by_cat.items():
-            self.q[c] += self.config.lr * (float(np.mean(values)) - self.q[c])
+            by_cat.setdefault(self.category_of[self.index[row]], []).append(float(np.mean(np.abs(adv))))
+        for c in self.categories:
+            r = float(np.mean(by_cat[c])) if c in by_cat else 0.0
+            self.q[c] += self.config.lr * (r - self.q[c])
         return {"event": "bandit", "step": step, "q": dict(self.q),
                 "probabilities": dict(zip(self.categories, self.probabilities(self.q).round(4).tolist()))}

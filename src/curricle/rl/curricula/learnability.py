@@ -1,5 +1,7 @@
 """``learnability``: ``B`` prompts without replacement, in proportion to ``p (1 - p) + floor``
-(``p`` the tracked pass rate, 0.5 for a prompt never drawn); LILO, Foster et al. 2025."""
+(Foster et al. 2025); ``p`` the tracked pass rate, or, for a prompt not yet rolled out or whose
+estimate is older than ``stale_after`` steps, its prior (the profile's base pass rate, or its
+category's mean tracked rate)."""
 
 from __future__ import annotations
 
@@ -12,19 +14,43 @@ from curricle.rl.curricula.base import PromptPolicy
 
 
 class LearnabilityPolicy(PromptPolicy):
-    def weights(self, snapshot: dict[str, Any]) -> np.ndarray:
-        p = snapshot["pass_rates"]["p"]
-        rates = np.array([p.get(str(q.row), 0.5) for q in self.prompts], dtype=np.float64)
+    @property
+    def stale_after(self) -> int:
+        s = self.config.stale_after
+        return s if s is not None else max(1, math.ceil(len(self.prompts) / max(1, self.batch)))
+
+    def rates(self, snapshot: dict[str, Any], step: int | None = None) -> np.ndarray:
+        """Each prompt's ``p``: fresh tracked rates, else the prior."""
+        pr = snapshot["pass_rates"]
+        p, t = pr["p"], pr.get("t", {})
+        fresh = {}
+        for q in self.prompts:
+            key = str(q.row)
+            if key in p and (step is None or step - int(t.get(key, step)) <= self.stale_after):
+                fresh[q.row] = float(p[key])
+        if self.config.prior == "category":
+            by_cat: dict[str, list[float]] = {}
+            for q in self.prompts:
+                if q.row in fresh:
+                    by_cat.setdefault(q.category, []).append(fresh[q.row])
+            means = {c: float(np.mean(v)) for c, v in by_cat.items()}
+            prior = [means.get(q.category, 0.5) for q in self.prompts]
+        else:
+            prior = [(self.profile or {}).get(q.row, 0.5) for q in self.prompts]
+        return np.array([fresh.get(q.row, pri) for q, pri in zip(self.prompts, prior)], dtype=np.float64)
+
+    def weights(self, snapshot: dict[str, Any], step: int | None = None) -> np.ndarray:
+        rates = self.rates(snapshot, step)
         return rates * (1 - rates) + self.config.floor
 
-    def choose(self, snapshot, step, k):
-        w = self.weights(snapshot)
-        rng = np.random.default_rng([self.seed, 31, step])
+    def choose(self, snapshot, step, k, attempt=0):
+        w = self.weights(snapshot, step)
+        rng = np.random.default_rng([self.seed, 31, step] + ([attempt] if attempt else []))
         idx = rng.choice(len(self.prompts), size=min(k, len(self.prompts)), replace=False, p=w / w.sum())
         return [self.prompts[int(i)].row for i in idx]
 
     def _observe(self, step, groups):
-        w = self.weights(self.snapshot())
+        w = self.weights(self.snapshot(), step)
         q = w / w.sum()
         q = q[q > 0]
         entropy = float(-(q * np.log(q)).sum())

@@ -1,0 +1,198 @@
+"""Each policy's choice and update as its paper runs it, on scripted histories, at the stated
+defaults: learnability's warm start, floor and refresh; LILO's top B; AdaRFT's difficulty from
+base pass rates, its batch-scaled eta and smoothed reward; SEC's temperature and all-arm
+update; the gates before generation (GRESO, the Gaussian, the band) skipping exactly as their
+rules say, and the sampler charging nothing for a skipped prompt."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from curricle.rl.config import (
+    CategoryBanditCurriculum,
+    DynamicFilterCurriculum,
+    GaussianGate,
+    GresoGate,
+    LearnabilityCurriculum,
+    LiloCurriculum,
+    PassRateBandGate,
+    PassRateConfig,
+    RLConfig,
+    TargetDifficultyCurriculum,
+    UniformCurriculum,
+)
+from curricle.rl.curricula import Prompt, build_gates, build_policy, top_learnable
+from curricle.rl.curricula.gaussian import GaussianPromptGate
+from curricle.rl.curricula.greso import GresoPromptGate
+from curricle.rl.hf import PromptSampler
+
+# Ten prompts in two categories (even rows: A, odd rows: B), two tasks by halves.
+PROMPTS = [Prompt(row=r, task="t1" if r < 5 else "t2", difficulty=float(r), category="A" if r % 2 == 0 else "B")
+           for r in range(10)]
+
+
+def build(cfg, profile=None, batch=2, steps=100, ema=1.0):
+    return build_policy(cfg, PROMPTS, seed=0, pass_rate=PassRateConfig(ema=ema), profile=profile, batch=batch,
+                        steps=steps)
+
+
+def test_learnability_defaults_floor_a_fifth_of_the_largest_weight_and_warm_starts_from_the_profile():
+    cfg = LearnabilityCurriculum()
+    assert cfg.floor == pytest.approx(0.2 * 0.25) and cfg.prior == "profile"
+    profile = {r: [0.0, 1.0, 0.5, 0.25][r % 4] for r in range(10)}
+    p = build(cfg, profile=profile)
+    w = p.weights(p.snapshot(), step=0)
+    expected = [x * (1 - x) + 0.05 for x in (profile[r] for r in range(10))]
+    assert w.tolist() == pytest.approx(expected)
+    # A prompt rolled out replaces its prior by its tracked rate.
+    p.observe(0, [(2, [1.0, 1.0, 1.0, 1.0])])
+    assert p.weights(p.snapshot(), step=1)[2] == pytest.approx(0.05)
+
+
+def test_learnability_category_prior_and_stale_estimates_go_back_to_it():
+    p = build(LearnabilityCurriculum(prior="category", stale_after=3))
+    assert p.rates(p.snapshot(), 0).tolist() == [0.5] * 10  # nothing known: 0.5
+    p.observe(0, [(0, [1.0, 1.0]), (2, [1.0, 0.0]), (1, [0.0, 0.0])])
+    rates = p.rates(p.snapshot(), 1)
+    # Unseen prompts: their category's mean of fresh tracked rates (A: 0.75, B: 0).
+    assert rates.tolist() == [1.0, 0.0, 0.5, 0.0, 0.75, 0.0, 0.75, 0.0, 0.75, 0.0]
+    # Step 4: the step-0 estimates are 4 > 3 steps old: back to the prior (0.5: no fresh rate left).
+    assert p.rates(p.snapshot(), 4).tolist() == [0.5] * 10
+    # Default staleness: one pass over the prompts, N / B steps.
+    assert build(LearnabilityCurriculum(), batch=4).stale_after == 3
+
+
+def test_lilo_keeps_the_top_b_groups_by_p_times_one_minus_p():
+    groups = [[1.0, 1.0, 1.0, 1.0], [1.0, 0.0, 0.0, 0.0], [1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0],
+              [1.0, 1.0, 1.0, 0.0], [None, None, None, None], [0.0, 1.0, 1.0, 0.0], [1.0, None, 0.0, 0.0]]
+    # p(1-p): 0, .1875, .25, 0, .1875, 0 (none graded), .25, 2/9
+    assert top_learnable(groups, 2) == [2, 6]
+    assert top_learnable(groups, 3) == [2, 6, 7]
+    assert top_learnable(groups, 4) == [1, 2, 6, 7]  # ties (.1875): the first generated
+    assert LiloCurriculum().pool_factor == 4
+    with pytest.raises(ValueError, match="lilo keeps its pool's top groups itself"):
+        LiloCurriculum(gates=[{"kind": "zero-variance"}])
+
+
+def test_adarft_difficulty_is_100_times_one_minus_the_base_pass_rate_and_eta_scales_with_the_batch():
+    profile = {r: r / 10 for r in range(10)}
+    cfg = TargetDifficultyCurriculum(start=30.0)
+    p = build(cfg, profile=profile, batch=4)
+    assert p.difficulty == pytest.approx([100 * (1 - r / 10) for r in range(10)])
+    assert p.eta == pytest.approx(50 * 4 / 1024)
+    # Nearest 30: row 7 (30), then rows 6 and 8 (40, 20) in a seeded order.
+    chosen = p.choose(p.snapshot(), 0, 3)
+    assert chosen[0] == 7 and sorted(chosen[1:]) == [6, 8]
+    assert p.choose(p.snapshot(), 0, 3, attempt=1)[0] in (5, 9)  # the next nearest
+    # The smoothed reward: R <- s R + (1 - s) r, s = 0.5; the first step's R is its own mean.
+    t, r_s = 30.0, None
+    for step, rewards in enumerate([[1.0, 1.0, 1.0, 1.0], [0.0, 0.0, 1.0, 0.0], [1.0, 1.0, 0.0, 1.0]]):
+        rec = p.observe(step, [(0, rewards)])
+        r = float(np.mean(rewards))
+        r_s = r if r_s is None else 0.5 * r_s + 0.5 * r
+        t = float(np.clip(t + (50 * 4 / 1024) * math.tanh(2.0 * (r_s - 0.5)), 0, 100))
+        assert rec["smoothed_reward"] == pytest.approx(r_s) and rec["target"] == pytest.approx(t)
+    with pytest.raises(ValueError, match="needs the base sampling pass"):
+        build(TargetDifficultyCurriculum())
+
+
+def test_sec_updates_every_arm_at_the_release_temperature_and_reads_its_categories():
+    cfg = CategoryBanditCurriculum(categories="task")
+    assert (cfg.tau, cfg.lr) == (0.4, 0.5)
+    p = build(cfg)
+    assert p.categories == ["t1", "t2"]
+    p.q = {"t1": 0.2, "t2": 0.4}
+    rec = p.observe(0, [(0, [1.0, 0.0]), (1, [1.0, 0.0])])  # only t1 drawn
+    a = 0.5 / (math.sqrt(0.5) + 1e-4)  # mean |advantage| of a 1/0 group (TRL's unbiased group std)
+    assert rec["q"]["t1"] == pytest.approx(0.2 + 0.5 * (a - 0.2))
+    assert rec["q"]["t2"] == pytest.approx(0.4 * 0.5)  # not drawn: r = 0, so it decays
+    x = np.array([rec["q"]["t1"], rec["q"]["t2"]]) / 0.4
+    probs = np.exp(x - x.max()) / np.exp(x - x.max()).sum()
+    assert list(rec["probabilities"].values()) == pytest.approx(probs.round(4).tolist())
+    level = build(CategoryBanditCurriculum(categories="level"))
+    assert level.categories == ["A", "B"]
+
+
+def test_greso_skip_probability_follows_its_streaks_with_a_floor():
+    gate = GresoPromptGate(GresoGate(), steps=10)
+    gate.observe(0, [(0, [1.0] * 4), (1, [0.0] * 4), (2, [1.0, 0.0, 1.0, 0.0])])
+    gate.observe(1, [(0, [1.0] * 4), (1, [0.0] * 4)])
+    st = gate.state_dict()
+    # Row 0: two all-correct groups in a row; row 1: two all-wrong; row 2: learnable; p moved each step.
+    assert st["easy"] == {"0": 2} and st["hard"] == {"1": 2}
+    # Step 0: 1/3 easy >= target 0.25/3 -> p_easy 0.49; 1/3 hard >= 0.5/3 -> p_hard 0.49; step 1 again.
+    assert st["p_easy"] == pytest.approx(0.48) and st["p_hard"] == pytest.approx(0.48)
+    assert gate.skip_probability(st, 0) == (pytest.approx(1 - 0.48 ** 2), "easy")
+    assert gate.skip_probability(st, 1) == (pytest.approx(1 - 0.48 ** 2), "hard")
+    assert gate.skip_probability(st, 2) == (0.0, None)
+    assert gate.skip(st, 0, None, 5, u=1 - 0.48 ** 2 - 1e-9) == "easy"
+    assert gate.skip(st, 0, None, 5, u=1 - 0.48 ** 2 + 1e-9) is None
+    # A learnable group ends the streak; the exploration floor caps the skip probability.
+    gate.observe(2, [(0, [1.0, 0.0, 0.0, 0.0])])
+    assert "0" not in gate.state_dict()["easy"]
+    long = {"easy": {"3": 50}, "hard": {}, "p_easy": 0.5, "p_hard": 0.5}
+    assert gate.skip_probability(long, 3)[0] == pytest.approx(0.99)
+
+
+def test_gaussian_gate_admits_by_a_gaussian_of_pass_rate_around_a_scheduled_mean():
+    gate = GaussianPromptGate(GaussianGate(start=0.5, end=0.25, sigma=0.2), steps=11)
+    assert gate.mean(0) == 0.5 and gate.mean(10) == pytest.approx(0.25) and gate.mean(5) == pytest.approx(0.375)
+    assert gate.admit_probability(0.9, 0) == pytest.approx(math.exp(-0.16 / 0.08))
+    assert gate.admit_probability(None, 0) == 1.0
+    assert gate.skip({}, 0, 0.9, 0, u=0.2) == "off-target" and gate.skip({}, 0, 0.9, 0, u=0.1) is None
+
+
+def test_draw_skips_by_the_rules_refills_from_the_policy_and_counts_every_skip():
+    band = PassRateBandGate(low=0.2, high=0.8, before_rollout=True)
+    cfg = UniformCurriculum(gates=[band])
+    assert build_gates(cfg) == []  # it is a gate before generation, not after
+    profile = {r: (0.0 if r < 4 else 0.5) for r in range(10)}
+    p = build(cfg, profile=profile, batch=4)
+    snap = p.snapshot()
+    rows, skipped = p.draw(snap, 0, 4)
+    assert len(rows) == 4 and all(r >= 4 for r in rows) and len(set(rows)) == 4
+    chosen = p.choose(snap, 0, 4)
+    assert [r for r, _ in skipped if r in chosen] == [r for r in chosen if r < 4]
+    assert all(why == "pass-rate-band/below-band" for _, why in skipped)
+    assert p.draw(snap, 0, 4) == (rows, skipped)  # pure
+    p.observe(0, [(r, [0.5, 0.5]) for r in rows], skipped)
+    assert p.skips == {"pass-rate-band/below-band": len(skipped)}
+    # Nothing passes: after max_draws rounds the step is filled with skipped prompts, counted.
+    never = build(UniformCurriculum(gates=[PassRateBandGate(low=0.9, before_rollout=True)]), profile=profile, batch=4)
+    rows, skipped = never.draw(never.snapshot(), 0, 4, max_draws=2)
+    assert len(rows) == 4 and sum(why == "forced" for _, why in skipped) == 4
+
+
+def test_the_sampler_generates_only_the_admitted_prompts():
+    cfg = UniformCurriculum(gates=[GresoGate()])
+    p = build(cfg, batch=2)
+    # Rows 0-7 all-correct many times: GRESO skips them with probability 0.99.
+    for step in range(6):
+        p.observe(step, [(r, [1.0] * 4) for r in range(8)])
+    s = PromptSampler(p, steps=3, prompts_per_step=2, num_generations=4)
+    s.snapshots.record(-1, p.snapshot())
+    s.snapshots.record(0, p.snapshot())  # (steps 0-2 draw from these: nothing observed in between)
+    positions = list(s)
+    # Every step yields exactly B x G positions (the rollouts): a skipped prompt is never generated.
+    assert len(positions) == 3 * 2 * 4
+    assert all(s.skipped[k] for k in range(3)) and all(r not in [x for x, _ in s.skipped[k]] for k in range(3)
+                                                        for r in s.drawn[k])
+    # Each drawn row of rows 0-7 got through the 1% exploration floor; the rest are rows 8 and 9.
+    drawn = [r for k in range(3) for r in s.drawn[k]]
+    assert sum(r in (8, 9) for r in drawn) >= 5
+
+
+def test_configs_wire_the_papers_defaults():
+    d = DynamicFilterCurriculum()
+    assert (d.oversample, d.max_resamples) == (3, 10)
+    cfg = RLConfig.model_validate({"model": {"path": "m"}, "tasks": [{"name": "t", "source": {
+        "kind": "builtin", "skill": "reverse"}}], "curriculum": {"kind": "target-difficulty"}})
+    assert cfg.profile is not None and cfg.profile.samples == 8
+    cfg = RLConfig.model_validate({"model": {"path": "m"}, "tasks": [{"name": "t", "source": {
+        "kind": "builtin", "skill": "reverse"}}], "curriculum": {"kind": "uniform"}})
+    assert cfg.profile is None
+    with pytest.raises(ValueError, match="min_std judges a group's rewards"):
+        PassRateBandGate(min_std=0.1, before_rollout=True)
