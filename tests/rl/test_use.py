@@ -87,7 +87,13 @@ def test_what_the_curriculum_needs_is_checked_in_one_line(tmp_path, checkpoint):
     trainer = user_trainer(checkpoint, tmp_path / "b", reward)
     with pytest.raises(CurricleError) as err:
         use_prompt_curriculum(trainer, {"kind": "learnability", "gates": [{"kind": "zero-variance"}]})
-    assert str(err.value).startswith("curriculum.gates: admission gates replace rejected groups")
+    assert str(err.value).startswith("curriculum: gates after generation replace rejected groups inside")
+    with pytest.raises(CurricleError) as err:
+        use_prompt_curriculum(trainer, {"kind": "lilo"})
+    assert str(err.value).startswith("curriculum: lilo keeps the top groups of a pool inside")
+    with pytest.raises(CurricleError) as err:
+        use_prompt_curriculum(trainer, {"kind": "target-difficulty"})
+    assert str(err.value).startswith("curriculum.difficulty: profile needs the base sampling pass")
     with pytest.raises(CurricleError) as err:
         use_prompt_curriculum(trainer, {"kind": "learnabilty"})
     assert str(err.value).startswith("use_prompt_curriculum: curriculum: ")

@@ -29,7 +29,8 @@ It needs one generation per optimizer step (``steps_per_generation`` equal to
 ``gradient_accumulation_steps`` and ``num_iterations: 1``), ``max_steps > 0``,
 ``dataloader_num_workers=0`` (the sampler reads the policy in this process) and plain
 reward functions (not reward models or async functions); it checks them and says what is
-wrong in one line. Admission gates (``curriculum.gates``) need ``curricle rl``'s trainer.
+wrong in one line. Gates after generation and ``lilo`` need ``curricle rl``'s trainer (gates
+before generation work here); without the base sampling pass, unseen prompts are at ``p = 0.5``.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from pydantic import BaseModel, ConfigDict
 from curricle.config import parse_model
 from curricle.errors import CurricleError
 from curricle.rl.config import PassRateConfig, PromptCurriculumSpec
-from curricle.rl.curricula import Prompt, build_policy, difficulty_scale
+from curricle.rl.curricula import Prompt, build_gates, build_policy, difficulty_scale
 from curricle.rl.hf import ROW_COLUMN, FeedCallback, PolicyFeed, PromptSampler
 
 #: The curriculum's state in each ``checkpoint-N``.
@@ -173,9 +174,15 @@ def use_prompt_curriculum(trainer, curriculum: Any = None, prompts: Sequence[Pro
     process writes each step's prompt rows."""
     config = parse_model({"curriculum": curriculum if curriculum is not None else {"kind": "uniform"}},
                          _Curriculum, "use_prompt_curriculum").curriculum
-    if config.all_gates():
-        raise CurricleError("curriculum.gates: admission gates replace rejected groups inside the trainer's "
-                            "generation step, which needs curricle rl's trainer (CurricleGRPOTrainer)")
+    if build_gates(config) or config.kind == "lilo":
+        what = "lilo keeps the top groups of a pool" if config.kind == "lilo" else \
+            "gates after generation replace rejected groups"
+        raise CurricleError(f"curriculum: {what} inside the trainer's generation step, which needs curricle rl's "
+                            f"trainer (CurricleGRPOTrainer); gates before generation (greso, gaussian, pass-rate-band "
+                            f"with before_rollout) work here")
+    if getattr(config, "difficulty", None) == "profile":
+        raise CurricleError("curriculum.difficulty: profile needs the base sampling pass, which curricle rl runs and "
+                            "use_prompt_curriculum does not: set difficulty: heuristic (or a difficulty column)")
     args = trainer.args
     g = trainer.num_generations
     wrong = [f"{k}={v}" for k, v, ok in (
@@ -195,7 +202,8 @@ def use_prompt_curriculum(trainer, curriculum: Any = None, prompts: Sequence[Pro
     prompts = list(prompts) if prompts is not None else prompts_from_dataset(trainer.train_dataset)
     pass_rate = pass_rate if isinstance(pass_rate, PassRateConfig) else PassRateConfig.model_validate(pass_rate or {})
     policy = build_policy(config, prompts, args.seed if seed is None else seed, pass_rate,
-                          getattr(args, "scale_rewards", "group"))
+                          getattr(args, "scale_rewards", "group"), batch=args.generation_batch_size // g,
+                          steps=args.max_steps)
     weights = trainer.reward_weights.tolist() if hasattr(trainer, "reward_weights") else [1.0] * len(funcs)
     recorder = RewardRecorder(funcs, weights, g, trainer.accelerator)
     trainer.reward_funcs = recorder.wrapped()
