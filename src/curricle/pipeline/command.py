@@ -117,7 +117,8 @@ def run_stage(spec: StageSpec, model: Path | None, run_dir: Path, select: str) -
         tokens = _tokens(stage_dir)
     else:  # rft: a task file; the model goes on unchanged
         stage_dir.mkdir(parents=True, exist_ok=True)
-        rft_run(model, load_rft_config(spec.config), stage_dir / "rft.jsonl")
+        rft = load_rft_config(spec.config)
+        rft_run(model, rft.model_copy(update={"model": None}), stage_dir / "rft.jsonl")  # the stage's start
         chosen, step = model, None
     result = {"stage": spec.name, "kind": spec.kind, "from": str(model) if model else None, "chosen": str(chosen),
               "step": step, "rule": select if spec.kind in ("finetune", "rl") else None, "tokens": tokens}

@@ -7,11 +7,12 @@
       checkpoint: {every: 100, keep_last: 2}            # CheckpointSettings
       trace: true                                       # RUN/trace/<what>.jsonl
 
-``model`` is a local HF checkpoint, a pretrained preset or a GGUF file, the last two materialized
-once as an HF checkpoint in the cache (the pretraining ``model:`` section, :mod:`curricle.model.config`,
-can also build one from scratch). ``train.checkpoint`` and ``train.trace`` are spelled as in a pretraining
-run config; their old post-training spellings (:data:`RENAMED_KEYS`) are refused at load with a
-one-line error naming the new key. Imports only pydantic and other config modules.
+``model`` is a local HF checkpoint, a pretrained preset or a GGUF file, the last two
+materialized once as an HF checkpoint in the cache (the pretraining ``model:`` section,
+:mod:`curricle.model.config`, can also build one from scratch). ``train.checkpoint`` and
+``train.trace`` are spelled as in a pretraining run config; their old post-training spellings
+(:data:`RENAMED_KEYS`) are refused at load with a one-line error naming the new key. Imports
+only pydantic and other config modules.
 """
 
 from __future__ import annotations

@@ -20,8 +20,8 @@ from rich.console import Console
 from rich.table import Table
 
 from curricle import atomic
-from curricle.graders.config import GRADERS
 from curricle.errors import CurricleError
+from curricle.graders.config import GRADERS
 from curricle.graders.runner import GraderRunner
 from curricle.model.pretrained import checkpoint_dir
 from curricle.posttrain.checkpoints import load_model
@@ -68,7 +68,7 @@ def rft_run(checkpoint: Path | None, config: RFTConfig, out: Path) -> dict[str, 
     """Sample ``checkpoint`` (None: the config's ``model:``) into the task file ``out``."""
     if (checkpoint is None) == (config.model is None):
         raise CurricleError("model: give the checkpoint to sample either on the command line (CHECKPOINT) "
-                            "or as model: in the config, not " + ("both" if checkpoint is not None else "neither"))
+                            "or as model: in the config" + (", not both" if checkpoint is not None else ""))
     checkpoint = Path(checkpoint) if checkpoint is not None else checkpoint_dir(config.model)
     model, tokenizer = load_model(checkpoint)
     model.to(config.device).eval()
