@@ -303,7 +303,7 @@ def test_the_checks_find_planted_errors(tmp_path):
     assert yaml_problems(readme) == [] and cli_problems(readme) == []
     text = readme.read_text()
     run_block = next(line for line, marker, _ in yaml_blocks(text) if marker == "run")
-    rft = "`curricle rft CHECKPOINT CONFIG --out FILE`"
+    rft = "`curricle rft [CHECKPOINT] CONFIG --out FILE`"
     assert text.count("  batch_rows: 8 ") == 1 and text.count(rft) == 2
     planted = text.replace("  batch_rows: 8 ", "  batch_rowz: 8 ").replace(rft, rft.replace("--out", "--outt"), 1)
     flag_line = planted[:planted.index("--outt")].count("\n") + 1

@@ -156,13 +156,17 @@ def rl(
 
 @app.command()
 def rft(
-    checkpoint: Path = typer.Argument(..., help="An HF checkpoint directory to sample from."),
-    config: Path = typer.Argument(..., help="RFT config (YAML): tasks, samples per prompt, temperature, keep."),
+    paths: List[Path] = typer.Argument(
+        ..., metavar="[CHECKPOINT] CONFIG",
+        help="An HF checkpoint directory to sample from (or model: in the config), then the RFT config "
+             "(YAML): tasks, samples per prompt, temperature, keep."),
     out: Path = typer.Option(..., "--out", help="The fine-tuning task file to write (JSON Lines)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
 ) -> None:
     """Rejection sampling: sample completions, grade them, keep the passing ones as a fine-tuning task."""
-    _run("rft", checkpoint, config, out, verbose=verbose)
+    if len(paths) > 2:
+        raise typer.BadParameter("give at most a checkpoint and a config", param_hint="[CHECKPOINT] CONFIG")
+    _run("rft", paths[0] if len(paths) == 2 else None, paths[-1], out, verbose=verbose)
 
 
 @app.command()
@@ -214,7 +218,7 @@ def probe(
     tasks: Optional[List[Path]] = typer.Option(
         None, "--tasks", help="Task YAML file or directory (repeatable; default: the built-in suite, "
                               "which 'builtin' also names)."),
-    config: Optional[Path] = typer.Option(None, "--config", help="Probe settings (YAML): suite, batch size, device, dtype."),
+    config: Optional[Path] = typer.Option(None, "--config", help="Probe settings (YAML): a model to probe, suite, batch size, device, dtype."),
     export_lm_eval: Optional[Path] = typer.Option(
         None, "--export-lm-eval", help="Also write the tasks as lm-evaluation-harness task files into this directory."),
     cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Score cache (default: .probe-cache next to --out)."),

@@ -24,7 +24,7 @@ from curricle.model.config import ModelConfig
 from curricle.prepare.config import PrepareConfig, TokenizerConfig
 from curricle.search.config import MixSearchConfig
 from curricle.sources.config import SourceSpec
-from curricle.train.config import TrainConfig
+from curricle.train.config import PRETRAINED_LR, TrainConfig
 
 
 class RunConfig(BaseModel):
@@ -47,8 +47,9 @@ class RunConfig(BaseModel):
     """Curation between the sources and ``prepare`` (``curricle curate``): when set, ``prepare``
     reads the curated documents instead of the sources."""
     tokenizer: TokenizerConfig = Field(default_factory=TokenizerConfig)
-    """Train a BPE or load a local HF tokenizer. With ``model.path`` the default is the
-    checkpoint's own tokenizer (``{kind: pretrained, path: <model.path>}``)."""
+    """Train a BPE or load a local HF tokenizer. With a model that starts trained (``model.path``,
+    ``model.gguf``, a pretrained ``model.preset``) the default is its own tokenizer
+    (``{kind: pretrained, path: <its checkpoint directory>}``)."""
     prepare: PrepareConfig = Field(default_factory=PrepareConfig)
     """Held-out split and encoding."""
     mixture: MixtureConfig = Field(default_factory=MixtureConfig)
@@ -64,11 +65,24 @@ class RunConfig(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _checkpoint_brings_its_tokenizer(cls, data: Any) -> Any:
-        model = data.get("model") if isinstance(data, dict) else None
-        path = model.get("path") if isinstance(model, dict) else getattr(model, "path", None)
-        if path is not None and "tokenizer" not in data:
-            data = {**data, "tokenizer": {"kind": "pretrained", "path": str(path)}}
+    def _trained_model_defaults(cls, data: Any) -> Any:
+        """A model that starts trained brings its own tokenizer, and continues at
+        :data:`~curricle.train.config.PRETRAINED_LR` unless ``train.lr`` is given."""
+        if not isinstance(data, dict) or data.get("model") is None:
+            return data
+        try:
+            model = ModelConfig.model_validate(data["model"])
+        except ValidationError:
+            return data  # reported where the model section is validated
+        if model.checkpoint is None:
+            return data
+        if "tokenizer" not in data:
+            data = {**data, "tokenizer": {"kind": "pretrained", "path": str(model.checkpoint)}}
+        train = data.get("train")
+        if train is None or isinstance(train, dict) and "lr" not in train:
+            data = {**data, "train": {**(train or {}), "lr": PRETRAINED_LR}}
+        elif isinstance(train, TrainConfig) and "lr" not in train.model_fields_set:
+            data = {**data, "train": train.model_copy(update={"lr": PRETRAINED_LR})}
         return data
 
     @property
@@ -98,10 +112,10 @@ class RunConfig(BaseModel):
     @model_validator(mode="after")
     def _model_fits_rows(self) -> "RunConfig":
         longest = self.longest_row
-        if self.model.path is not None and self.tokenizer.kind == "bpe":
-            raise ValueError(f"tokenizer.kind: 'bpe' trains a new vocabulary, but model.path ({self.model.path}) "
+        if self.model.pretrained and self.tokenizer.kind == "bpe":
+            raise ValueError(f"tokenizer.kind: 'bpe' trains a new vocabulary, but {self.model.source} "
                              f"was trained with its own; leave tokenizer out to use it")
-        if self.model.path is None and longest > self.model.max_position_embeddings:
+        if not self.model.pretrained and longest > self.model.max_position_embeddings:
             raise ValueError(f"model.max_position_embeddings: {self.model.max_position_embeddings} is shorter "
                              f"than the longest row ({longest} tokens)")
         phase = self.train.lr_schedule.decay_phase

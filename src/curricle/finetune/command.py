@@ -1,6 +1,6 @@
 """``curricle finetune CONFIG --run-dir DIR``: TRL's ``SFTTrainer`` with curricle's curriculum.
 
-Wires the parts: the model and tokenizer from ``model.path``, the tasks (their items split and
+Wires the parts: the model and tokenizer from ``model:``, the tasks (their items split and
 checked for leaks; skipped records in ``RUN/tasks_quarantine.jsonl``, a summary in
 ``RUN/tasks.json``), the pretraining probes as evaluation-only tasks, the curriculum, its
 sampler and callback (:mod:`curricle.finetune.hf`), and ``SFTTrainer`` on the prompt-completion
@@ -28,7 +28,7 @@ from curricle.finetune.config import FinetuneConfig, load_finetune_config
 from curricle.finetune.curriculum import Curriculum
 from curricle.finetune.hf import STATE_FILE, train_dataset, use_curriculum
 from curricle.hf.checkpoints import complete_checkpoints
-from curricle.posttrain.checkpoints import load_model, save_final
+from curricle.posttrain.checkpoints import load_start_model, save_final
 from curricle.posttrain.evaluate import Evaluator, probe_tasks
 from curricle.posttrain.ranks import is_main
 from curricle.probes.contamination import check_contamination
@@ -43,7 +43,7 @@ def build_finetune(config: FinetuneConfig, run_dir: Path, max_steps: int | None 
     require("trl", "curricle finetune")
     from trl import SFTConfig, SFTTrainer
 
-    model, tokenizer = load_model(config.model.path, config.model.dtype)
+    model, tokenizer = load_start_model(config.model)
     tasks = build_tasks(config.tasks, tokenizer)
     probes = probe_tasks(config.probes)
     summary = {"tasks": [t.summary() for t in tasks], "probes": [p.name for p in probes]}

@@ -19,14 +19,14 @@ from curricle.store.tokenizer import load_tokenizer
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
 
-def checkpoint_config(path: Path | str) -> PretrainedConfig:
-    """The HF config of the local checkpoint ``path`` (``model.path``)."""
+def checkpoint_config(path: Path | str, key: str = "model.path") -> PretrainedConfig:
+    """The HF config of the local checkpoint ``path`` (``model.path``, or the key ``key`` named it)."""
     if not Path(path).is_dir():
-        raise CurricleError(f"model.path: no such directory: {path}")
+        raise CurricleError(f"{key}: no such directory: {path}")
     try:
         return AutoConfig.from_pretrained(str(path), local_files_only=True)
     except (OSError, ValueError) as err:
-        raise CurricleError(f"model.path: no HF model config in {path}: {err}") from None
+        raise CurricleError(f"{key}: no HF model config in {path}: {err}") from None
 
 
 def max_positions(config: PretrainedConfig) -> int | None:
@@ -39,37 +39,39 @@ def max_positions(config: PretrainedConfig) -> int | None:
 
 
 def check_fits(config: ModelConfig, longest_row: int, tokenizer_path: Path | str | None) -> None:
-    """Before any work: a checkpoint (``model.path``) must take rows of ``longest_row`` tokens,
-    and the tokenizer at ``tokenizer_path`` must be its own (same vocabulary and special
-    tokens). One-line ``CurricleError`` naming the field otherwise."""
-    if config.path is None:
+    """Before any work: a checkpoint (``model.path``, or a pretrained preset's or GGUF file's
+    directory, materialized by then) must take rows of ``longest_row`` tokens, and the tokenizer
+    at ``tokenizer_path`` must be its own (same vocabulary and special tokens). One-line
+    ``CurricleError`` naming the field otherwise."""
+    path, key = config.checkpoint, config.key
+    if path is None:
         return
-    hf = checkpoint_config(config.path)
+    hf = checkpoint_config(path, key)
     limit = max_positions(hf)
     if limit is not None and longest_row > limit:
-        raise CurricleError(f"model.path: {config.path} takes at most {limit} positions, shorter than the "
+        raise CurricleError(f"{key}: {path} takes at most {limit} positions, shorter than the "
                             f"longest row ({longest_row} tokens); lower mixture.seq_len or train.eval_seq_len")
     if tokenizer_path is None:
         return
     tok = load_tokenizer(tokenizer_path)
     if len(tok) > hf.vocab_size:
         raise CurricleError(f"tokenizer.path: {tokenizer_path} has {len(tok)} tokens, more than the vocabulary "
-                            f"of model.path ({hf.vocab_size}); use the checkpoint's own tokenizer")
-    if Path(tokenizer_path).resolve() == Path(config.path).resolve():
+                            f"of {key} ({hf.vocab_size}); use the checkpoint's own tokenizer")
+    if Path(tokenizer_path).resolve() == Path(path).resolve():
         return
-    own = _own_tokenizer(config.path)
+    own = _own_tokenizer(path)
     if own is None:  # no tokenizer next to the weights: at least the EOS must be the model's
         if hf.eos_token_id is not None and tok.eos_token_id != hf.eos_token_id:
-            raise CurricleError(f"tokenizer.path: its eos token id ({tok.eos_token_id}) is not model.path's "
+            raise CurricleError(f"tokenizer.path: its eos token id ({tok.eos_token_id}) is not {key}'s "
                                 f"({hf.eos_token_id})")
         return
     if own.get_vocab() != tok.get_vocab():
         differ = len(set(own.get_vocab().items()) ^ set(tok.get_vocab().items()))
-        raise CurricleError(f"tokenizer.path: {tokenizer_path} is not the tokenizer of model.path ({differ} "
+        raise CurricleError(f"tokenizer.path: {tokenizer_path} is not the tokenizer of {key} ({differ} "
                             f"vocabulary entries differ); use the checkpoint's own")
     for name in ("eos_token", "bos_token", "pad_token", "unk_token"):
         if getattr(own, name) != getattr(tok, name):
-            raise CurricleError(f"tokenizer.path: its {name} is {getattr(tok, name)!r}, model.path's is "
+            raise CurricleError(f"tokenizer.path: its {name} is {getattr(tok, name)!r}, {key}'s is "
                                 f"{getattr(own, name)!r}")
 
 
@@ -85,18 +87,20 @@ def _own_tokenizer(path: Path | str):
 
 def build_model(config: ModelConfig, vocab_size: int, eos_id: int, pad_id: int | None = None):
     """A ``transformers`` causal LM on the CPU, in ``config.dtype``: a preset built from
-    scratch (its weights from torch's RNG), or the checkpoint ``config.path``."""
+    scratch (its weights from torch's RNG), or the checkpoint ``config.checkpoint`` (a pretrained
+    preset's or GGUF file's materialized first by :func:`curricle.model.pretrained.checkpoint_dir`)."""
     dtype = DTYPES[config.dtype]
-    if config.path is not None:
-        checkpoint_config(config.path)  # one line for a missing directory or config
+    path, key = config.checkpoint, config.key
+    if path is not None:
+        checkpoint_config(path, key)  # one line for a missing directory or config
         try:
-            model = AutoModelForCausalLM.from_pretrained(str(config.path), local_files_only=True,
+            model = AutoModelForCausalLM.from_pretrained(str(path), local_files_only=True,
                                                          attn_implementation="sdpa", dtype=dtype)
         except (OSError, ValueError) as err:
-            raise CurricleError(f"model.path: cannot load a causal LM from {config.path}: {err}") from None
+            raise CurricleError(f"{key}: cannot load a causal LM from {path}: {err}") from None
         if model.config.vocab_size < vocab_size:
             raise CurricleError(
-                f"model.path: the checkpoint's vocabulary ({model.config.vocab_size}) is smaller than "
+                f"{key}: the checkpoint's vocabulary ({model.config.vocab_size}) is smaller than "
                 f"the tokenizer's ({vocab_size}); use the checkpoint's own tokenizer"
             )
     else:

@@ -31,6 +31,7 @@ from curricle.finetune.config import FinetuneConfig
 from curricle.finetune.hf import STATE_FILE as FINETUNE_STATE
 from curricle.pipeline.config import PipelineConfig, StageSpec, load_pipeline_config
 from curricle.hf.checkpoints import complete_checkpoints
+from curricle.model.pretrained import checkpoint_dir
 from curricle.posttrain.evaluate import Evaluator, probe_tasks
 from curricle.probes.lm import ProbeLM
 from curricle.report.data import read_jsonl
@@ -76,6 +77,13 @@ def _tokens(stage_dir: Path) -> int | None:
     return int(float(seen[-1])) if seen else None
 
 
+def start_from(model: dict | None, checkpoint: Path) -> dict:
+    """A stage config's ``model:`` section pointed at the checkpoint the stage starts from (its
+    own ``path``, ``preset`` or ``gguf`` replaced; its ``dtype`` kept)."""
+    kept = {k: v for k, v in (model or {}).items() if k not in ("path", "preset", "gguf")}
+    return {**kept, "path": str(checkpoint)}
+
+
 def run_stage(spec: StageSpec, model: Path | None, run_dir: Path, select: str) -> dict[str, Any]:
     stage_dir = run_dir / spec.name
     done = stage_dir / "stage.json"
@@ -90,7 +98,7 @@ def run_stage(spec: StageSpec, model: Path | None, run_dir: Path, select: str) -
         tokens = next((r.get("tokens") for r in reversed(rows) if r.get("tokens")), None)
     elif spec.kind == "finetune":
         data = read_yaml(spec.config, "finetune config") or {}
-        data["model"] = {**(data.get("model") or {}), "path": str(model)}
+        data["model"] = start_from(data.get("model"), model)
         if spec.tasks_from is not None:
             data.setdefault("tasks", []).append({"name": spec.tasks_from, "source": {
                 "kind": "jsonl", "path": str(run_dir / spec.tasks_from / "rft.jsonl"), "split_field": "split"}})
@@ -101,7 +109,7 @@ def run_stage(spec: StageSpec, model: Path | None, run_dir: Path, select: str) -
         tokens = _tokens(stage_dir)
     elif spec.kind == "rl":
         data = read_yaml(spec.config, "rl config") or {}
-        data["model"] = {**(data.get("model") or {}), "path": str(model)}
+        data["model"] = start_from(data.get("model"), model)
         cfg = parse_model(data, RLConfig, str(spec.config))
         saved = stage_dir / "checkpoints"
         rl_run(cfg, stage_dir, resume=bool(complete_checkpoints(saved, RL_STATE)))
@@ -109,7 +117,8 @@ def run_stage(spec: StageSpec, model: Path | None, run_dir: Path, select: str) -
         tokens = _tokens(stage_dir)
     else:  # rft: a task file; the model goes on unchanged
         stage_dir.mkdir(parents=True, exist_ok=True)
-        rft_run(model, load_rft_config(spec.config), stage_dir / "rft.jsonl")
+        rft = load_rft_config(spec.config)
+        rft_run(model, rft.model_copy(update={"model": None}), stage_dir / "rft.jsonl")  # the stage's start
         chosen, step = model, None
     result = {"stage": spec.name, "kind": spec.kind, "from": str(model) if model else None, "chosen": str(chosen),
               "step": step, "rule": select if spec.kind in ("finetune", "rl") else None, "tokens": tokens}
@@ -142,7 +151,7 @@ def pipeline_run(config: PipelineConfig, run_dir: Path | str) -> dict[str, Any]:
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_run_info(run_dir, "pipeline", config)
-    model = config.model.path if config.model is not None else None
+    model = model_start = checkpoint_dir(config.model) if config.model is not None else None
     stages = []
     for spec in config.stages:
         result = run_stage(spec, model, run_dir, config.select)
@@ -150,7 +159,7 @@ def pipeline_run(config: PipelineConfig, run_dir: Path | str) -> dict[str, Any]:
         model = Path(result["chosen"])
     rows = []
     spent = 0
-    start = [("start", str(config.model.path), None)] if config.model is not None else []
+    start = [("start", str(model_start), None)] if config.model is not None else []
     for name, path, tokens in start + [(s["stage"], s["chosen"], s["tokens"]) for s in stages if s["kind"] != "rft"]:
         spent += tokens or 0
         rows.append({"stage": name, "checkpoint": path, "tokens": spent, **score_checkpoint(Path(path), config)})

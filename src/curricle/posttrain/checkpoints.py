@@ -1,7 +1,8 @@
 """Loading and saving the checkpoints of post-training runs.
 
 :func:`load_model` reads the local HF checkpoint a verb starts from (``model.path``, or the
-checkpoint ``curricle rft`` samples) and :func:`save_final` writes a run's ``final/`` model;
+checkpoint ``curricle rft`` samples; :func:`load_start_model` materializes a ``model.preset`` or
+``model.gguf`` first) and :func:`save_final` writes a run's ``final/`` model;
 the ``checkpoint-N`` directories a run can resume from are found by the HF seam kit's
 :func:`curricle.hf.checkpoints.complete_checkpoints`.
 """
@@ -16,6 +17,8 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from curricle.errors import CurricleError
+from curricle.model.pretrained import checkpoint_dir
+from curricle.posttrain.config import HFModelConfig
 
 def load_model(path: Path, dtype: str = "float32"):
     """A local HF causal LM and its tokenizer (pad token: EOS where it has none), or a one-line
@@ -33,6 +36,12 @@ def load_model(path: Path, dtype: str = "float32"):
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model, tokenizer
+
+
+def load_start_model(config: HFModelConfig):
+    """The model and tokenizer of a verb's ``model:`` section: ``model.path``, or the cache
+    directory of a pretrained preset or GGUF file (materialized on first use)."""
+    return load_model(checkpoint_dir(config), config.dtype)
 
 
 def save_final(trainer, out: Path) -> None:

@@ -2,15 +2,17 @@
 
 ::
 
-    model: {path: runs/demo/final, dtype: float32}      # HFModelConfig
+    model: {path: runs/demo/final, dtype: float32}      # HFModelConfig (or {preset: ...}, {gguf: FILE})
     train:
       checkpoint: {every: 100, keep_last: 2}            # CheckpointSettings
       trace: true                                       # RUN/trace/<what>.jsonl
 
-``model`` is a local HF checkpoint (the pretraining ``model:`` section, :mod:`curricle.model.config`,
-builds one instead). ``train.checkpoint`` and ``train.trace`` are spelled as in a pretraining
-run config; their old post-training spellings (:data:`RENAMED_KEYS`) are refused at load with a
-one-line error naming the new key. Imports only pydantic and other config modules.
+``model`` is a local HF checkpoint, a pretrained preset or a GGUF file, the last two
+materialized once as an HF checkpoint in the cache (the pretraining ``model:`` section,
+:mod:`curricle.model.config`, can also build one from scratch). ``train.checkpoint`` and
+``train.trace`` are spelled as in a pretraining run config; their old post-training spellings
+(:data:`RENAMED_KEYS`) are refused at load with a one-line error naming the new key. Imports
+only pydantic and other config modules.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from curricle.model.config import ModelSource
 from curricle.probes.config import SuiteConfig
 
 #: Old spellings of the shared knobs (dotted paths in a finetune or rl config) -> the new key.
@@ -36,11 +39,9 @@ class _Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class HFModelConfig(_Config):
+class HFModelConfig(ModelSource):
     """The model a post-training verb starts from."""
 
-    path: Path
-    """A local HF causal-LM checkpoint directory (weights and tokenizer)."""
     dtype: Literal["float32", "bfloat16"] = "float32"
 
 

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from curricle.config import RunConfig, load_config
 from curricle.curate.funnel import curated_source_configs
+from curricle.model.pretrained import checkpoint_dir
 from curricle.prepare.pipeline import PrepareReport, prepare, up_to_date
 from curricle.sources.config import CuratedConfig, SourceConfig
 
@@ -26,7 +27,9 @@ def run_sources(config: RunConfig) -> list[SourceConfig]:
 
 
 def prepare_run(config: RunConfig, progress: bool = True) -> PrepareReport:
-    """Bring ``config.data_dir`` up to date with the run's sources (or curated documents)."""
+    """Bring ``config.data_dir`` up to date with the run's sources (or curated documents). A
+    pretrained preset or GGUF model is materialized first: its tokenizer is the run's."""
+    checkpoint_dir(config.model)
     return prepare(run_sources(config), config.tokenizer, config.prepare, config.data_dir, progress=progress)
 
 

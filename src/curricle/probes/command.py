@@ -16,6 +16,7 @@ from rich.table import Table
 
 from curricle.config import load_model_file
 from curricle.errors import CurricleError
+from curricle.model.pretrained import checkpoint_dir
 from curricle.probes.builtin import builtin_tasks
 from curricle.probes.checkpoints import find_checkpoints, run_data_dir
 from curricle.probes.config import ProbeConfig
@@ -56,8 +57,11 @@ def probe_command(paths: list[Path], out: Path | None = None, task_paths: list[P
     config = config or load_probe_config(config_path)
     if device is not None:
         config = config.model_copy(update={"device": device})
+    if config.model is not None:  # probed beside the command line's checkpoints
+        paths = [*paths, checkpoint_dir(config.model)]
     if not paths and export_lm_eval is None:
-        raise CurricleError("give checkpoint or run directories to probe, or --export-lm-eval DIR")
+        raise CurricleError("give checkpoint or run directories to probe (or model: in --config), "
+                            "or --export-lm-eval DIR")
     if paths and out is None:
         raise CurricleError("--out FILE: where the probe results go (.jsonl or .json)")
     refs = find_checkpoints(paths) if paths else []

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from curricle.model.config import ModelSource
 from curricle.synthetic.config import known_skill, ladder
 
 
@@ -84,6 +85,9 @@ class ProbeConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    model: ModelSource | None = None
+    """A model to probe besides the command line's checkpoints: a path, a pretrained preset
+    (``{preset: smollm2-135m-instruct}``) or a GGUF file, materialized once into the cache."""
     suite: SuiteConfig = Field(default_factory=SuiteConfig)
     """The built-in suite: which tasks and how many items."""
     task_files: list[Path] = Field(default_factory=list)

@@ -1,4 +1,4 @@
-"""``curricle rft CHECKPOINT CONFIG --out FILE``: sample ``samples`` completions per train
+"""``curricle rft [CHECKPOINT] CONFIG --out FILE``: sample ``samples`` completions per train
 prompt of each task, grade them with the task's grader, keep the passing ones (duplicates
 removed, the shortest first by default, ``keep`` per prompt) and write them as a fine-tuning
 task: JSON Lines records ``{id, prompt, completion, difficulty, task, split: train}``, followed by
@@ -19,8 +19,10 @@ from rich.console import Console
 from rich.table import Table
 
 from curricle import atomic
+from curricle.errors import CurricleError
 from curricle.graders.config import GRADERS
 from curricle.graders.runner import GraderRunner
+from curricle.model.pretrained import checkpoint_dir
 from curricle.posttrain.checkpoints import load_model
 from curricle.posttrain.sampling import sample_completions
 from curricle.rft.config import RFTConfig, load_rft_config
@@ -37,8 +39,13 @@ def select(completions: list[str], scores: list[float | None], keep: int, order:
     return passing[:keep]
 
 
-def rft_run(checkpoint: Path, config: RFTConfig, out: Path) -> dict[str, Any]:
-    model, tokenizer = load_model(Path(checkpoint))
+def rft_run(checkpoint: Path | None, config: RFTConfig, out: Path) -> dict[str, Any]:
+    """Sample ``checkpoint`` (None: the config's ``model:``) into the task file ``out``."""
+    if (checkpoint is None) == (config.model is None):
+        raise CurricleError("model: give the checkpoint to sample either on the command line (CHECKPOINT) "
+                            "or as model: in the config" + (", not both" if checkpoint is not None else ""))
+    checkpoint = Path(checkpoint) if checkpoint is not None else checkpoint_dir(config.model)
+    model, tokenizer = load_model(checkpoint)
     model.to(config.device).eval()
     tasks = build_tasks(config.tasks, tokenizer)
     records, samples, summary = [], [], {}
@@ -86,10 +93,11 @@ def rft_run(checkpoint: Path, config: RFTConfig, out: Path) -> dict[str, Any]:
     return result
 
 
-def rft_command(checkpoint: Path, config_path: Path, out: Path, console: Console | None = None) -> dict[str, Any]:
+def rft_command(checkpoint: Path | None, config_path: Path, out: Path, console: Console | None = None
+                ) -> dict[str, Any]:
     console = console or Console()
     result = rft_run(checkpoint, load_rft_config(config_path), Path(out))
-    table = Table(title=f"RFT from {checkpoint}")
+    table = Table(title=f"RFT from {result['checkpoint']}")
     for col in ("task", "prompts", "samples", "pass rate", "kept", "ungraded"):
         table.add_column(col, justify="left" if col in ("task", "ungraded") else "right")
     for task, s in result["tasks"].items():

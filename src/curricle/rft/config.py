@@ -1,7 +1,8 @@
-"""``curricle rft CHECKPOINT CONFIG --out FILE``: rejection-sampling fine-tuning data.
+"""``curricle rft [CHECKPOINT] CONFIG --out FILE``: rejection-sampling fine-tuning data.
 
 ::
 
+    model: {preset: smollm2-135m-instruct}   # or CHECKPOINT on the command line
     tasks: [{name: add, source: {kind: builtin, skill: arithmetic, levels: [{digits: 1}, {digits: 2}]}}]
     samples: 8                 # completions sampled per prompt
     temperature: 1.0
@@ -18,6 +19,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from curricle.config import load_model_file
+from curricle.model.config import ModelSource
 from curricle.tasks.config import TaskConfig
 
 
@@ -25,6 +27,9 @@ class RFTConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     seed: int = 0
+    model: ModelSource | None = None
+    """The model to sample from, when the command line names no CHECKPOINT (a path, a
+    pretrained preset or a GGUF file; exclusive with CHECKPOINT)."""
     tasks: list[TaskConfig] = Field(min_length=1)
     """The tasks whose train prompts are sampled; each one's grader decides what passes."""
     samples: int = Field(8, ge=1)

@@ -27,7 +27,7 @@ from curricle.extras import require
 from curricle.graders.config import GRADERS
 from curricle.graders.runner import GraderRunner
 from curricle.hf.checkpoints import complete_checkpoints
-from curricle.posttrain.checkpoints import load_model, save_final
+from curricle.posttrain.checkpoints import load_start_model, save_final
 from curricle.posttrain.evaluate import Evaluator
 from curricle.posttrain.ranks import is_main
 from curricle.rl.config import STATE_FILE, RLConfig, load_rl_config
@@ -49,7 +49,7 @@ def build_rl(config: RLConfig, run_dir: Path, max_steps: int | None = None):
     from curricle.rl.hf import (ROW_COLUMN, CurricleGRPOTrainer, GradedReward, HeldOutCheck, PolicyFeed, PromptSampler,
                                 RLCallback, base_profile, rl_dataset)
 
-    model, tokenizer = load_model(config.model.path, config.model.dtype)
+    model, tokenizer = load_start_model(config.model)
     tasks = build_tasks(config.tasks, tokenizer)
     # The held-out check: greedy exact match, whatever the reward's grader is.
     for t in tasks:

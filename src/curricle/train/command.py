@@ -32,6 +32,7 @@ from curricle.mixture.sampler import MixtureSampler
 from curricle.mixture.schedules import build_schedule
 from curricle.model.build import build_model, check_fits
 from curricle.model.config import ModelConfig
+from curricle.model.pretrained import checkpoint_dir
 from curricle.prepare.command import prepare_run, wait_for_prepared
 from curricle.probes.hook import ProbeHook
 from curricle.runinfo import write_run_info
@@ -81,8 +82,10 @@ def build_trainer(config: RunConfig, run_dir: Path | str, resume: bool = False, 
 
 
 def check_model(config: RunConfig) -> None:
-    """A checkpoint model (``model.path``) takes the run's rows and its own tokenizer: checked
-    before any work, with a one-line error naming the field."""
+    """A checkpoint model (``model.path``, or a pretrained preset or GGUF file, materialized
+    here on first use) takes the run's rows and its own tokenizer: checked before any work,
+    with a one-line error naming the field."""
+    checkpoint_dir(config.model)
     tokenizer = config.tokenizer.path if config.tokenizer.kind == "pretrained" else None
     check_fits(config.model, config.longest_row, tokenizer)
 

@@ -11,6 +11,13 @@ from curricle.probes.config import ProbeHookConfig
 from curricle.telemetry.config import TelemetryConfig
 
 
+#: ``train.lr``'s default when the model starts trained (continued pretraining): transformers'
+#: ``TrainingArguments`` default, the rate HF trains a pretrained model at unless told. The
+#: from-scratch default (3e-3, reached after 10 warm-up steps) had SmolLM2-135M-Instruct at a
+#: gradient norm of 30 by step 3 (issue 25's trial).
+PRETRAINED_LR = 5e-5
+
+
 class LRConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -94,7 +101,9 @@ class TrainConfig(BaseModel):
     steps: int = Field(40, ge=1)
     """Optimizer steps in the run."""
     lr: float = Field(3e-3, gt=0)
-    """Peak learning rate (AdamW)."""
+    """Peak learning rate (AdamW). The default is for a model built from scratch; a model that
+    starts trained (``model.path``, ``model.gguf``, a pretrained ``model.preset``) defaults to
+    :data:`PRETRAINED_LR` instead."""
     weight_decay: float = Field(0.1, ge=0)
     """AdamW weight decay (not applied to norms and biases)."""
     betas: tuple[float, float] = (0.9, 0.95)
