@@ -1,12 +1,13 @@
 """Curriculum fine-tuning against mixing and plain sequencing, at an equal example budget: does
-the curriculum reach mixed training's score with fewer examples, and does its review prevent
-the forgetting that sequencing causes?
+the curriculum reach mixed training's score with fewer examples, and does its review keep what
+the first stage taught while sequencing forgets it? Sized so that both answers are resolved:
+256 held-out items per task and 5 paired seeds in ``--quick``, bootstrap intervals over seeds.
 
 Usage::
 
-    .venv/bin/python benchmarks/finetune_curriculum.py --quick          # ~10 min on 2 CPU cores
+    .venv/bin/python benchmarks/finetune_curriculum.py --quick          # 5 seeds; see "Cost"
     .venv/bin/python benchmarks/finetune_curriculum.py --base PATH      # your own HF checkpoint
-    .venv/bin/python benchmarks/finetune_curriculum.py --seeds 0,1,2,3,4
+    .venv/bin/python benchmarks/finetune_curriculum.py --quick --seeds 0,1,2,3,4,5,6,7
 
 Stages:
 
@@ -16,30 +17,62 @@ Stages:
    never seen the fine-tuning tasks. Every run starts from it.
 2. **Task family.** Built-in string transforms: two components (``reverse``, ``uppercase``)
    and their composition (``reverse+uppercase``), on inputs of 2-3 and of 4 letters (two
-   difficulty levels; difficulty is length x composition depth). Held-out items come from
-   the generators' held-out split; every method is scored on the same ones.
+   difficulty levels; difficulty is length x composition depth). Per task and seed:
+   ``N_TRAIN`` train items, ``N_HELDOUT`` held-out items (every one scored at every
+   evaluation: the curves, milestones, revisits, the forgetting matrix) and ``N_TEST`` test
+   items scored once at the end (no decision ever reads them). Held-out and test items come
+   from the generators' held-out split and never occur in training; every method of a seed is
+   scored on the same items.
 3. **Methods**, each ``curricle finetune`` (TRL ``SFTTrainer``) from the base, same seed, same
-   optimizer, learning rate, batch and number of steps, so the same training examples:
+   optimizer, learning rate (no stage scales it: ``lr_scale`` stays 1, so the comparison is of
+   data orders only), batch and number of steps, so the same number of training examples:
 
    - ``mixed``: one stage, the three tasks with equal weights (what a dataset mixture does);
    - ``sequential``: the components for the first half of the steps, then the composition,
      no review;
    - ``curriculum``: the components with easiest-first pacing until both reach a milestone
      (exact match ``MILESTONE`` at two evaluations in a row) or half the steps have passed,
-     then the composition with the components in Leitner review (30% of each step) and
-     revisited (20%) while one has fallen more than 0.1 below its score at the stage's end.
+     then the composition with the components under Leitner review (``items_per_task`` 64
+     train items per component; 30% of every step from the due decks, never less than the
+     default floor of 10% from every queued item when no deck is due; each due item tested
+     on a fresh held-out item of its task) and revisited (20% of every step) while one is
+     more than 2 standard errors (the default ``margin_se``) below its score at the stage's
+     end.
 
-   None of these settings was chosen by looking at the results; runs go two at a time (one
-   torch thread each) on two cores.
-4. **Figures** per method, over seeds (mean, std, min, max): final mean and worst held-out
-   exact match over the three tasks; BWT of ``sequential`` and ``curriculum`` (from
-   ``forgetting.json``: the components' final score minus their score when their stage
-   ended); and the examples each needs to reach ``mixed``'s final mean score of the same
-   seed (first evaluation at or above it; None if never). ``curriculum_speedup_vs_mixed`` is
-   mixed's examples to reach its own final score over the curriculum's, per seed, then the
-   median (a seed where the curriculum never gets there counts as 0).
+   The budget (800 steps x 32 examples, learning rate 3e-3) is the previous version's, where
+   the base learns the components within the first stage; the review and revisit settings
+   are the previous version's or the config's defaults. None was chosen by looking at this
+   version's results. Runs go ``--workers`` at a time (one torch thread each).
+4. **Figures**, per seed, then the mean over seeds with a 95% percentile bootstrap interval
+   (10,000 resamples of the seeds, the same resample for every method, so differences are
+   paired):
 
-The last line printed is the JSON summary.
+   - ``mean_em``, ``test_em``: final mean held-out (and test) exact match over the three tasks;
+   - ``bwt_curriculum``, ``bwt_sequential`` (from each run's ``forgetting.json``: the
+     components' final held-out score minus their score when their stage ended, averaged over
+     the two), and ``bwt_gain_vs_sequential``, their paired difference; ``components``: what
+     BWT is the change of, the components' mean held-out score when their stage ended and at
+     the end (a BWT near 0 of components that were never learned says nothing);
+   - ``examples_to_mixed_final``: the examples each method needs to reach ``mixed``'s final
+     mean held-out score of the same seed (its first evaluation at or above it; "never" if it
+     does not within the budget);
+   - ``curriculum_speedup_vs_mixed``: mixed's examples to reach its own final score over the
+     curriculum's, per seed ("never" where the curriculum does not get there; in the mean and
+     interval such a seed counts as 0, a lower bound);
+   - ``review``: per curriculum seed, the intervals reviewed at the floor, the smallest review
+     share in the second stage (never below the floor), revisits, and where the first stage
+     ended.
+
+   ``targets`` states the aims and ``met`` whether each is: the speedup's mean at least 1.3
+   with its interval above 1; ``bwt_curriculum``'s mean at least -0.02 with an interval
+   narrow enough to tell it from -0.1 (half-width under 0.04).
+
+**Cost.** Training is ~4 ms per example per CPU core for the tiny-1m model, evaluation about a
+second per evaluation: each run is ~2 minutes of one core, and ``--quick`` is 15 runs (3
+methods x 5 seeds) after the base (~2 minutes, once). A run's result is cached under ``--out``
+by its config's hash, so an interrupted benchmark continues.
+
+The last line printed is the JSON summary (also in ``benchmarks/results/``).
 """
 
 from __future__ import annotations
@@ -55,6 +88,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,6 +108,20 @@ TASKS = COMPONENTS + COMPOSITIONS
 METHODS = ["mixed", "sequential", "curriculum"]
 MILESTONE = 0.7
 LEVELS = [{"min_len": 2, "max_len": 3}, {"min_len": 4, "max_len": 4}]
+#: Per mode: steps, evaluate every, examples per step, learning rate, items per task, seeds.
+SETTINGS = {
+    "quick": {"steps": 800, "eval_every": 50, "batch": 32, "lr": 3e-3, "n_train": 2000, "n_heldout": 256,
+              "n_test": 256, "seeds": [0, 1, 2, 3, 4], "base_steps": 600},
+    "full": {"steps": 2000, "eval_every": 50, "batch": 32, "lr": 3e-3, "n_train": 4000, "n_heldout": 512,
+             "n_test": 512, "seeds": list(range(10)), "base_steps": 2000},
+}
+N_BOOTSTRAP = 10_000
+#: The aims, in words (``met`` says whether this run reaches each).
+TARGETS = {
+    "curriculum_speedup_vs_mixed": "mean >= 1.3 with its 95% interval above 1",
+    "bwt_curriculum": "mean >= -0.02 with a 95% interval of half-width < 0.04 (told from -0.1)",
+    "bwt_sequential": "reported: the forgetting that review is to prevent",
+}
 
 
 def pretrain_config(out: Path, steps: int) -> dict:
@@ -111,13 +159,13 @@ def pretrained_base(out: Path, steps: int) -> Path:
     return latest_complete(run / "checkpoints")[1]
 
 
-def task_configs(n_train: int, n_heldout: int) -> list[dict]:
+def task_configs(n_train: int, n_heldout: int, n_test: int = 0) -> list[dict]:
     return [{"name": t, "source": {"kind": "builtin", "skill": t, "levels": LEVELS, "n_train": n_train,
-                                   "n_heldout": n_heldout, "n_test": 0}, "eval_items": n_heldout} for t in TASKS]
+                                   "n_heldout": n_heldout, "n_test": n_test}, "eval_items": n_heldout} for t in TASKS]
 
 
 def method_config(method: str, base: Path, seed: int, steps: int, eval_every: int, batch: int, lr: float,
-                  n_train: int, n_heldout: int) -> dict:
+                  n_train: int, n_heldout: int, n_test: int = 0) -> dict:
     half = steps // 2
     if method == "mixed":
         curriculum = {"stages": [{"name": "all", "tasks": {t: 1 for t in TASKS}, "max_steps": steps}]}
@@ -133,17 +181,37 @@ def method_config(method: str, base: Path, seed: int, steps: int, eval_every: in
                  "advance_when": {"metric": "exact_match", "at_least": MILESTONE, "patience": 2}},
                 {"name": "compositions", "tasks": {t: 1 for t in COMPOSITIONS}, "max_steps": steps - half},
             ],
-            "review": {"kind": "leitner", "decks": 3, "fraction": 0.3, "items_per_task": 64},
-            "revisit_when": {"margin": 0.1, "weight": 0.2},
+            "review": {"kind": "leitner", "decks": 3, "fraction": 0.3, "floor": 0.1, "items_per_task": 64},
+            "revisit_when": {"margin_se": 2.0, "weight": 0.2},
         }
     curriculum["eval_every"] = eval_every
     return {
         "name": f"{method}-seed{seed}", "seed": seed, "model": {"path": str(base)},
-        "tasks": task_configs(n_train, n_heldout), "curriculum": curriculum,
+        "tasks": task_configs(n_train, n_heldout, n_test), "curriculum": curriculum,
         "train": {"max_steps": steps, "batch_size": batch, "lr": lr, "lr_scheduler": "constant_with_warmup",
                   "warmup_steps": max(1, steps // 20), "checkpoint": {"every": steps, "keep_last": 1},
                   "log_every": max(1, steps // 20), "use_cpu": True, "tensorboard": False, "eval_batch_size": 128},
     }
+
+
+def review_summary(log: list[dict], evals: list[dict]) -> dict:
+    """What a run's review and revisits did, from its curriculum log and metrics rows."""
+    stage = next((e for e in log if e["event"] == "stage"), None)
+    later = [e for e in evals if stage is not None and e["step"] >= stage["step"]]
+    shares = [e.get("weight/@review", 0.0) for e in later]
+    return {"stage_end_step": stage["step"] if stage else None, "stage_end_reason": stage["reason"] if stage else None,
+            "review_intervals": sum(e["event"] == "review" for e in log),
+            "floor_intervals": sum(e["event"] == "review-floor" for e in log),
+            "min_review_share": min(shares) if shares else None,
+            "revisits": sum(e["event"] == "revisit" for e in log)}
+
+
+def components_at(forgetting: dict, row: int) -> float | None:
+    """The components' mean held-out score in row ``row`` of the forgetting matrix (0: when the
+    first stage ended; -1: at the end); None for a one-stage run."""
+    if len(forgetting["R"]) < 2:
+        return None
+    return statistics.fmean(forgetting["R"][row][forgetting["tasks"].index(t)] for t in COMPONENTS)
 
 
 def run_method(cfg: dict, out: Path) -> dict:
@@ -161,10 +229,15 @@ def run_method(cfg: dict, out: Path) -> dict:
     evals = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     evals = [e for e in evals if "eval/mean" in e]
     forgetting = json.loads((run / "forgetting.json").read_text())
+    final = json.loads((run / "final_scores.json").read_text())
+    log = [json.loads(line) for line in (run / "curriculum_log.jsonl").read_text().splitlines()]
+    test = final.get("test") or {}
     result = {"wall_s": wall, "curve": [{"examples": e["examples"], "mean": e["eval/mean"], "worst": e["eval/worst"],
                                          **{t: e[f"eval/{t}/exact_match"] for t in TASKS}} for e in evals],
+              "test_mean": statistics.fmean(test[t]["exact_match"] for t in TASKS) if test else None,
               "bwt": forgetting.get("bwt"), "forgetting": forgetting.get("forgetting"),
-              "stage_steps": forgetting.get("steps")}
+              "components_at_stage_end": components_at(forgetting, 0), "components_final": components_at(forgetting, -1),
+              "stage_steps": forgetting.get("steps"), "review": review_summary(log, evals)}
     done.write_text(json.dumps(result))
     return result
 
@@ -184,31 +257,105 @@ def spread(values: list[float | None]) -> dict:
             "max": max(v), "n": len(v)}
 
 
+def resamples(n_seeds: int, reps: int = N_BOOTSTRAP, seed: int = 0) -> np.ndarray:
+    """``(reps, n_seeds)`` seed indices drawn with replacement: one draw shared by every figure,
+    so intervals of paired figures come from the same resampled seeds."""
+    return np.random.default_rng(seed).integers(0, n_seeds, size=(reps, n_seeds))
+
+
+def interval(values: list[float | None], draws: np.ndarray) -> dict:
+    """The mean over seeds and its 95% percentile bootstrap interval (None where a seed has no
+    value: then None)."""
+    if not values or any(v is None for v in values):
+        return {"mean": None, "ci": None}
+    x = np.asarray(values, dtype=np.float64)
+    means = x[draws].mean(axis=1)
+    lo, hi = np.percentile(means, [2.5, 97.5])
+    return {"mean": float(x.mean()), "ci": [float(lo), float(hi)]}
+
+
+def speedups(mixed: list[int | None], curriculum: list[int | None]) -> list[float | str | None]:
+    """Per seed: mixed's examples to its final score over the curriculum's ("never": the
+    curriculum does not get there; None: mixed's final score is the untrained model's)."""
+    out: list[float | str | None] = []
+    for m, c in zip(mixed, curriculum):
+        out.append(None if not m else "never" if c is None else m / c if c else None)
+    return out
+
+
+def summarize(results: dict[str, dict[int, dict]], seeds: list[int], methods: list[str]) -> dict:
+    """The figures of the module doc, from each method's per-seed results."""
+    draws = resamples(len(seeds))
+    out: dict = {}
+    out["mean_em"] = {m: {**interval([results[m][s]["curve"][-1]["mean"] for s in seeds], draws),
+                          "per_seed": [results[m][s]["curve"][-1]["mean"] for s in seeds]} for m in methods}
+    out["test_em"] = {m: interval([results[m][s]["test_mean"] for s in seeds], draws) for m in methods}
+    out["worst_em"] = {m: interval([results[m][s]["curve"][-1]["worst"] for s in seeds], draws) for m in methods}
+    bwt = {m: [results[m][s]["bwt"] for s in seeds] for m in methods if m != "mixed"}
+    out["bwt"] = {m: {**interval(v, draws), "per_seed": v} for m, v in bwt.items()}
+    # What BWT is a change of: the components' score when their stage ended, and at the end.
+    out["components"] = {m: {"at_stage_end": interval([results[m][s]["components_at_stage_end"] for s in seeds], draws),
+                             "final": interval([results[m][s]["components_final"] for s in seeds], draws)}
+                         for m in bwt}
+    out["bwt_curriculum"] = interval(bwt["curriculum"], draws) if "curriculum" in bwt else None
+    out["bwt_sequential"] = interval(bwt["sequential"], draws) if "sequential" in bwt else None
+    if "curriculum" in bwt and "sequential" in bwt:
+        out["bwt_gain_vs_sequential"] = interval([c - q for c, q in zip(bwt["curriculum"], bwt["sequential"])], draws)
+    out["curriculum_speedup_vs_mixed"] = None
+    if "mixed" in methods:
+        to = {m: [first_reaching(results[m][s]["curve"], results["mixed"][s]["curve"][-1]["mean"]) for s in seeds]
+              for m in methods}
+        out["examples_to_mixed_final"] = {m: ["never" if n is None else n for n in v] for m, v in to.items()}
+        if "curriculum" in methods:
+            per_seed = speedups(to["mixed"], to["curriculum"])
+            counted = [0.0 if x == "never" else x for x in per_seed]
+            out["curriculum_speedup_vs_mixed"] = {**interval(counted, draws), "per_seed": per_seed,
+                                                  "never_counts_as": 0.0}
+    if "curriculum" in methods:
+        out["review"] = {k: [results["curriculum"][s]["review"][k] for s in seeds]
+                         for k in results["curriculum"][seeds[0]]["review"]}
+    return out
+
+
+def verdicts(summary: dict) -> dict:
+    """Whether each aim of ``TARGETS`` is met (None: not measured in this run)."""
+    sp, bc = summary.get("curriculum_speedup_vs_mixed"), summary.get("bwt_curriculum")
+    met = {"curriculum_speedup_vs_mixed": None, "bwt_curriculum": None}
+    if sp and sp["ci"]:
+        met["curriculum_speedup_vs_mixed"] = sp["mean"] >= 1.3 and sp["ci"][0] > 1
+    if bc and bc["ci"]:
+        met["bwt_curriculum"] = bc["mean"] >= -0.02 and (bc["ci"][1] - bc["ci"][0]) / 2 < 0.04
+    return met
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="Fewer steps and items (~10 min here).")
+    ap.add_argument("--quick", action="store_true", help="800 steps, 256 held-out items a task, seeds 0-4.")
     ap.add_argument("--base", type=Path, help="An HF checkpoint to fine-tune (default: pretrain one here).")
-    ap.add_argument("--seeds", default="0,1,2", help="Comma-separated seeds (at least 3 for spreads).")
+    ap.add_argument("--seeds", help="Comma-separated seeds (default: 0-4 quick, 0-9 full; at least 2).")
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "bench-finetune")
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--workers", type=int, default=2, help="Runs at a time (one torch thread each).")
     a = ap.parse_args(argv)
-    seeds = [int(s) for s in a.seeds.split(",")]
+    mode = "quick" if a.quick else "full"
+    cfg = SETTINGS[mode]
+    seeds = [int(s) for s in a.seeds.split(",")] if a.seeds else cfg["seeds"]
+    if len(seeds) < 2:
+        ap.error("--seeds: at least 2 (the intervals are over seeds)")
     methods = a.methods.split(",")
     torch.set_num_threads(1)
-    mode = "quick" if a.quick else "full"
     out = a.out / mode
-    steps, eval_every, batch, lr = (800, 50, 32, 3e-3) if a.quick else (2000, 50, 32, 3e-3)
-    n_train, n_heldout = (2000, 48) if a.quick else (4000, 128)
+    steps, batch = cfg["steps"], cfg["batch"]
     t0 = time.perf_counter()
-    base = a.base or pretrained_base(out, 600 if a.quick else 2000)
+    base = a.base or pretrained_base(out, cfg["base_steps"])
     pretrain_s = time.perf_counter() - t0
     results: dict[str, dict[int, dict]] = {m: {} for m in methods}
-    jobs = [(m, seed, method_config(m, base, seed, steps, eval_every, batch, lr, n_train, n_heldout))
+    jobs = [(m, seed, method_config(m, base, seed, steps, cfg["eval_every"], batch, cfg["lr"], cfg["n_train"],
+                                    cfg["n_heldout"], cfg["n_test"]))
             for seed in seeds for m in methods]
     with ProcessPoolExecutor(max_workers=a.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [(m, seed, pool.submit(run_method, cfg, out / m)) for m, seed, cfg in jobs]
+        futures = [(m, seed, pool.submit(run_method, c, out / m)) for m, seed, c in jobs]
         for m, seed, f in futures:
             r = results[m][seed] = f.result()
             last = r["curve"][-1]
@@ -216,28 +363,11 @@ def main(argv: list[str] | None = None) -> None:
             print(f"seed {seed} {m:>10}: mean EM {last['mean']:.3f}, worst {last['worst']:.3f}, BWT {bwt}, "
                   f"{r['wall_s']:.0f} s", flush=True)
     summary: dict = {"benchmark": "finetune_curriculum", "mode": mode, "seeds": seeds, "steps": steps,
-                     "examples": steps * batch, "base": str(base), "pretrain_s": round(pretrain_s, 1),
-                     "tasks": TASKS, "milestone": MILESTONE}
-    mean_em, worst_em, bwt, to_target = {}, {}, {}, {}
-    speedups = []
-    for m in methods:
-        mean_em[m] = spread([results[m][s]["curve"][-1]["mean"] for s in seeds])
-        worst_em[m] = spread([results[m][s]["curve"][-1]["worst"] for s in seeds])
-        bwt[m] = spread([results[m][s]["bwt"] for s in seeds])
-    if "mixed" in methods:
-        for m in methods:
-            to_target[m] = [first_reaching(results[m][s]["curve"], results["mixed"][s]["curve"][-1]["mean"])
-                            for s in seeds]
-        if "curriculum" in methods:
-            for a_n, c_n in zip(to_target["mixed"], to_target["curriculum"]):
-                speedups.append(a_n / c_n if c_n else 0.0)
-    summary.update(mean_em=mean_em, worst_em=worst_em, bwt=bwt, examples_to_mixed_final=to_target,
-                   speedup_per_seed=speedups)
-    summary["curriculum_speedup_vs_mixed"] = statistics.median(speedups) if speedups else None
-    summary["bwt_sequential"] = bwt.get("sequential", {}).get("mean")
-    summary["bwt_curriculum"] = bwt.get("curriculum", {}).get("mean")
-    summary["targets"] = {"curriculum_speedup_vs_mixed": ">= 1.3", "bwt_curriculum": ">= -0.02",
-                          "bwt_sequential": "<= -0.1"}
+                     "examples": steps * batch, "heldout_items_per_task": cfg["n_heldout"],
+                     "test_items_per_task": cfg["n_test"], "base": str(base), "pretrain_s": round(pretrain_s, 1),
+                     "tasks": TASKS, "milestone": MILESTONE, "bootstrap_resamples": N_BOOTSTRAP}
+    summary.update(summarize(results, seeds, methods))
+    summary["targets"] = {**TARGETS, "met": verdicts(summary)}
     summary["wall_s"] = round(time.perf_counter() - t0, 1)
     finish("finetune_curriculum", summary, t0, quick=a.quick)
 

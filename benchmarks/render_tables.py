@@ -337,24 +337,26 @@ def mixing_rows(files: Files) -> list[Row]:
 def finetune_rows(files: Files) -> list[Row]:
     rec = primary(files, "finetune_curriculum")
     r = rec["result"]
-    t = r["targets"]
-    per_seed = r["speedup_per_seed"]
-    speed_met = check(r["curriculum_speedup_vs_mixed"], t["curriculum_speedup_vs_mixed"])
-    every = "" if all(check(x, t["curriculum_speedup_vs_mixed"]) is True for x in per_seed) else " (not in every seed)"
-    bwt, em = r["bwt"], r["mean_em"]
+    sp, bc, bs, met = r["curriculum_speedup_vs_mixed"], r["bwt_curriculum"], r["bwt_sequential"], r["targets"]["met"]
+    em = r["mean_em"]
+
+    def ci(x: dict[str, Any]) -> str:
+        return f"[{x['ci'][0]:.2f}, {x['ci'][1]:.2f}]"
+
+    per_seed = " / ".join(x if isinstance(x, str) else "n/a" if x is None else f"{x:.2f}" for x in sp["per_seed"])
+    half = (bc["ci"][1] - bc["ci"][0]) / 2
     return [(
         label(rec),
-        "curriculum fine-tuning (pacing, milestones, Leitner review, revisits) against mixed and sequential training, "
-        f"TRL `SFTTrainer`, equal examples ({r['steps']} x {r['examples'] // r['steps']}), tiny-1m base, seeds "
-        f"{seeds_text(r['seeds'])} (details under \"Fine-tuning with a curriculum\")",
-        f"**{r['curriculum_speedup_vs_mixed']:.2f}x** fewer examples to mixed's final mean held-out exact match (median; "
-        + " / ".join("never" if x == 0 else f"{x:.2f}" for x in per_seed) + " per seed); "
-        f"BWT curriculum **{bwt['curriculum']['mean']:.3f}** ± {bwt['curriculum']['std']:.3f}, sequential "
-        f"{bwt['sequential']['mean']:.3f} ± {bwt['sequential']['std']:.3f}; mean EM "
-        + ", ".join(f"{m} {em[m]['mean']:.3f}" for m in ("curriculum", "mixed", "sequential")),
-        f"speedup {t['curriculum_speedup_vs_mixed']}: {verdict(speed_met)} on the median{every}; "
-        f"BWT curriculum {t['bwt_curriculum']}: {verdict(check(r['bwt_curriculum'], t['bwt_curriculum']))}; "
-        f"sequential {t['bwt_sequential']}: {verdict(check(r['bwt_sequential'], t['bwt_sequential']))}",
+        "curriculum fine-tuning (pacing, milestones, Leitner review with a floor and held-out tests, revisits at 2 "
+        "standard errors) against mixed and sequential training, TRL `SFTTrainer`, equal examples "
+        f"({r['steps']} x {r['examples'] // r['steps']}), tiny-1m base, {r['heldout_items_per_task']} held-out items "
+        f"a task, seeds {seeds_text(r['seeds'])} paired, means with 95% bootstrap intervals over seeds (details under "
+        "\"Fine-tuning with a curriculum\")",
+        f"**{sp['mean']:.2f}x** {ci(sp)} fewer examples to mixed's final mean held-out exact match ({per_seed} per "
+        f"seed; never counts as 0); BWT curriculum **{bc['mean']:.3f}** {ci(bc)}, sequential {bs['mean']:.3f} "
+        f"{ci(bs)}; mean EM " + ", ".join(f"{m} {em[m]['mean']:.3f}" for m in ("curriculum", "mixed", "sequential")),
+        f"speedup >= 1.3 with its interval above 1: {verdict(met['curriculum_speedup_vs_mixed'])}; BWT curriculum "
+        f">= -0.02 with half-width < 0.04: {verdict(met['bwt_curriculum'])} (half-width {half:.3f})",
         provenance(rec),
     )]
 

@@ -24,8 +24,8 @@ def curriculum(stages, seed=0, batch_size=10, **kw) -> Curriculum:
     return Curriculum(cfg, [make_task(n) for n in names], seed=seed, batch_size=batch_size)
 
 
-def scores(**em) -> dict:
-    return {t: {"exact_match": v, "prob": v} for t, v in em.items()}
+def scores(se: float = 0.0, **em) -> dict:
+    return {t: {"exact_match": v, "exact_match_se": se, "prob": v} for t, v in em.items()}
 
 
 STAGES = [
@@ -98,27 +98,103 @@ def test_leitner_decks_and_review_pool():
     assert c.pool == pool
     records, _ = c.on_evaluate(40, scores(a=1.0, b=0.0), {pool[0]: True, pool[1]: False, pool[2]: True, pool[3]: True})
     assert (records[0]["promoted"], records[0]["demoted"]) == (3, 1) and records[0]["decks"] == [1, 0, 3]
-    # Evaluation 5: deck 0 only; 6: decks 0 and 1 (empty); 8: all.
+    # Evaluation 5: deck 0 only; 6: decks 0 and 1; 8: all.
     assert c.pool == [pool[1]]
+    records, mix = c.on_evaluate(50, scores(a=1.0, b=0.0), {pool[1]: True})
+    assert records[0]["decks"] == [0, 1, 3] and c.pool == [pool[1]]  # due at 6: deck 1
     with pytest.raises(CurricleError, match="no test result"):
         c.on_evaluate(50, scores(a=1.0, b=0.0), {})
 
 
-def test_replay_and_revisits():
+def test_review_never_drops_below_its_floor():
+    """Scripted: every tested item is right, so from the second interval on the decks are due
+    only at evaluations 4, 8, ...; in between review runs at its floor (before the floor: 0)."""
+    stages = [{"name": "a", "tasks": {"a": 1}, "max_steps": 5}, {"name": "b", "tasks": {"b": 1}, "max_steps": 100}]
+
+    def run(floor):
+        c = curriculum(stages, review={"kind": "leitner", "decks": 3, "fraction": 0.3, "floor": floor,
+                                       "items_per_task": 6})
+        mixes, log, per_step = [c.initial_mix()], [], []
+        for k in range(60):  # 12 evaluations, one every 5 steps
+            mix = [m for m in mixes if m.start <= k][-1]
+            rows = c.draw(mix)
+            per_step.append((mix.weights.get(REVIEW, 0.0), sum(c.task_of[r] == "a" for r in rows)))
+            if (k + 1) % 5 == 0:
+                records, new = c.on_evaluate(k + 1, scores(a=1.0, b=0.5), {r: True for r in c.review_rows()})
+                log += records
+                if new is not None:
+                    mixes.append(new)
+        return c, log, per_step[6:]  # stage a ends at step 5: b's examples (and review) from step 7 on
+
+    c, log, steps = run(floor=0.1)
+    # Due at evaluations 2, 4, 8 and 12 (deck 0 at 2, then every item in deck 1, then in deck 2).
+    assert [r["evaluation"] for r in log if r["event"] == "review"] == [2, 4, 8, 12]
+    floor = [r for r in log if r["event"] == "review-floor"]
+    assert [r["evaluation"] for r in floor] == [2, 4, 5, 6, 8, 9, 10, 12]
+    assert [r["floor_intervals"] for r in floor] == list(range(1, 9)) and c.floor_intervals == 8
+    assert all(r["share"] == 0.1 and r["items"] == 6 for r in floor)
+    assert {w for w, _ in steps} == {0.1, 0.3}
+    # 10 examples a step: 1 at the floor, 3 when decks are due; never fewer.
+    assert all(n == round(10 * w) for w, n in steps) and min(n for _, n in steps) == 1
+    assert sum(w == 0.1 for w, _ in steps) == 7 * 5  # the intervals after evaluations 2 ... 10
+    # Without a floor, those intervals review nothing.
+    _, _, steps = run(floor=0.0)
+    assert min(n for _, n in steps) == 0 and sum(n == 0 for _, n in steps) == 7 * 5
+
+
+def test_leitner_items_are_tested_on_fresh_heldout_items_of_their_task():
     stages = [{"name": "a", "tasks": {"a": 1}, "max_steps": 10}, {"name": "b", "tasks": {"b": 1}, "max_steps": 100}]
-    c = curriculum(stages, review={"kind": "replay", "fraction": 0.1}, revisit_when={"margin": 0.25, "weight": 0.3})
-    _, mix = c.on_evaluate(10, scores(a=1.0, b=0.0))
-    assert mix.weights == {"b": pytest.approx(0.9), "a": pytest.approx(0.1)}
-    # a falls by 0.25 exactly: not more than the margin, no revisit; by 0.5: revisit.
-    assert c.on_evaluate(20, scores(a=0.75, b=0.1)) == ([], None)
-    records, mix = c.on_evaluate(30, scores(a=0.5, b=0.1))
-    assert [(r["event"], r["task"], r["score"], r["reference"]) for r in records] == [("revisit", "a", 0.5, 1.0)]
+    c = curriculum(stages, review={"kind": "leitner", "decks": 3, "fraction": 0.2, "items_per_task": 3})
+    assert c.review_tests() == []
+    c.on_evaluate(10, scores(a=1.0, b=0.0))
+    pool = c.review_rows()
+    tests = c.review_tests()
+    assert [(r, t) for r, t, _ in tests] == [(r, "a") for r in pool] and len(pool) == 3
+    heldout = c.tasks["a"].heldout
+    train_ids = {c.rows[r].item.id for r in range(len(c.rows))}
+    first = [i for _, _, i in tests]
+    assert all(i in heldout for i in first) and not {i.id for i in first} & train_ids
+    assert first == c.test_items["a"][:3] and c.review_tests() == tests  # asking again takes none
+    # The next tests go on through the cycle of a's 4 held-out items: the fourth, then the first again.
+    c.on_evaluate(20, scores(a=1.0, b=0.0), {pool[0]: True, pool[1]: False, pool[2]: False})
+    assert c.tests_taken == {"a": 3, "b": 0} and c.review_rows() == [pool[1], pool[2]]
+    assert [i for _, _, i in c.review_tests()] == [c.test_items["a"][3], c.test_items["a"][0]]
+    # A task without held-out items cannot have its Leitner items tested.
+    cfg = CurriculumConfig.model_validate({"stages": stages, "review": {"kind": "leitner"}})
+    bare = make_task("a")
+    bare.heldout = []
+    with pytest.raises(CurricleError, match="task a has no held-out items"):
+        Curriculum(cfg, [bare, make_task("b")])
+
+
+def test_replay_and_revisits_at_margin_se_standard_errors():
+    stages = [{"name": "a", "tasks": {"a": 1}, "max_steps": 10}, {"name": "b", "tasks": {"b": 1}, "max_steps": 100}]
+    c = curriculum(stages, review={"kind": "replay", "fraction": 0.1}, revisit_when={"margin_se": 2, "weight": 0.3})
+    _, mix = c.on_evaluate(10, scores(a=1.0, b=0.0, se=3 / 64))
+    assert mix.weights == {"b": pytest.approx(0.9), "a": pytest.approx(0.1)} and c.reference_se == {"a": 3 / 64}
+    # The drop's error: hypot(3/64, 4/64) = 5/64; the margin 2 x 5/64 = 0.15625. A drop of exactly
+    # that is not more than the margin: no revisit; 0.1875 is: revisit.
+    assert c.on_evaluate(20, scores(a=1 - 0.15625, b=0.1, se=4 / 64)) == ([], None)
+    records, mix = c.on_evaluate(30, scores(a=1 - 0.1875, b=0.1, se=4 / 64))
+    assert [(r["event"], r["task"], r["score"], r["reference"], r["drop"], r["se"], r["limit"]) for r in records] == [
+        ("revisit", "a", 0.8125, 1.0, 0.1875, 5 / 64, 0.15625)]
     assert mix.weights == {"b": pytest.approx(0.6), "a": pytest.approx(0.4)}
-    # Recovered once back within margin / 2 of the reference: 0.75 is not, 0.875 is.
-    assert c.on_evaluate(40, scores(a=0.75, b=0.1)) == ([], None)
-    records, mix = c.on_evaluate(50, scores(a=0.875, b=0.1))
-    assert [r["event"] for r in records] == ["recovered"] and mix.weights == {"b": pytest.approx(0.9),
-                                                                             "a": pytest.approx(0.1)}
+    # Recovered once back within the margin: a drop of 0.171875 is not, 0.15625 is.
+    assert c.on_evaluate(40, scores(a=1 - 0.171875, b=0.1, se=4 / 64)) == ([], None)
+    records, mix = c.on_evaluate(50, scores(a=1 - 0.15625, b=0.1, se=4 / 64))
+    assert [(r["event"], r["limit"]) for r in records] == [("recovered", 0.15625)]
+    assert mix.weights == {"b": pytest.approx(0.9), "a": pytest.approx(0.1)}
+    # A standard error that cannot be computed (NaN: fewer than 2 items) counts as 0: a drop of
+    # 0.125 is more than 2 x 3/64 (with 4/64 now it would not be more than 2 x 5/64).
+    records, _ = c.on_evaluate(60, scores(a=0.875, b=0.1, se=float("nan")))
+    assert [(r["event"], r["se"], r["limit"]) for r in records] == [("revisit", 3 / 64, 0.09375)]
+
+
+def test_scores_without_standard_errors_are_refused_by_revisits():
+    stages = [{"name": "a", "tasks": {"a": 1}, "max_steps": 10}, {"name": "b", "tasks": {"b": 1}, "max_steps": 100}]
+    c = curriculum(stages, revisit_when={})
+    with pytest.raises(CurricleError, match="no 'exact_match_se'"):
+        c.on_evaluate(10, {"a": {"exact_match": 1.0}, "b": {"exact_match": 0.0}})
 
 
 def test_state_round_trip_continues_the_same_decisions():
@@ -130,6 +206,29 @@ def test_state_round_trip_continues_the_same_decisions():
     b.load_state_dict(a.state_dict())
     for step, v in seq[3:]:
         assert a.on_evaluate(step, scores(a=v, b=v, c=v)) == b.on_evaluate(step, scores(a=v, b=v, c=v))
+
+
+def test_state_round_trip_with_review_floor_and_revisits():
+    """Leitner decks, the held-out tests taken, the floor's count and the revisits' references
+    (with their errors) survive a JSON round trip: the same decisions and mixes after it."""
+    import json
+
+    stages = [{"name": "a", "tasks": {"a": 1}, "max_steps": 5}, {"name": "b", "tasks": {"b": 1}, "max_steps": 100}]
+    kw = {"review": {"kind": "leitner", "decks": 2, "fraction": 0.3, "floor": 0.1, "items_per_task": 3},
+          "revisit_when": {"margin_se": 1.0, "weight": 0.2}}
+    a, b = curriculum(stages, **kw), curriculum(stages, **kw)
+    seq = [(5, 0.9), (10, 0.5), (15, 0.9), (20, 0.9), (25, 0.4), (30, 0.9), (35, 0.9)]
+
+    def step(c, k, v):
+        return c.on_evaluate(k, scores(a=v, b=0.5, se=0.05), {r: v > 0.5 for r in c.review_rows()})
+
+    for k, v in seq[:4]:
+        step(a, k, v)
+    assert a.floor_intervals == 1 and a.tests_taken["a"] == 9 and a.reference_se == {"a": 0.05}
+    b.load_state_dict(json.loads(json.dumps(a.state_dict())))
+    assert b.review_tests() == a.review_tests() and b.mix(21) == a.mix(21)
+    for k, v in seq[4:]:
+        assert step(a, k, v) == step(b, k, v)
 
 
 def rows_of(tasks: dict[str, int]) -> list[Row]:

@@ -84,9 +84,15 @@ def test_finetune_end_to_end(tmp_path, checkpoint):
 
 
 def test_a_killed_run_resumes_to_the_same_data_order_and_losses(tmp_path, checkpoint):
-    cfg = finetune_config(checkpoint, steps=40, review={"kind": "leitner", "items_per_task": 4})
+    """The components stage ends at step 8 (its 6 steps, the next evaluation), before the
+    checkpoint there: the resumed run carries on the composite stage's review (its decks, the
+    held-out items its tests took, the floor) and its halved learning rate."""
+    cfg = finetune_config(checkpoint, steps=40, review={"kind": "leitner", "items_per_task": 4},
+                          revisit_when={"margin_se": 1.0, "weight": 0.2})
     cfg["curriculum"]["eval_every"] = 4
-    cfg["train"].update(trace=True, checkpoint={"every": 8})
+    cfg["curriculum"]["stages"][0]["max_steps"] = 6
+    cfg["curriculum"]["stages"][1]["lr_scale"] = 0.5
+    cfg["train"].update(trace=True, checkpoint={"every": 8}, max_steps=40)
     config = write(tmp_path, cfg)
     assert cli(config, "--run-dir", tmp_path / "full").returncode == 0
     run = tmp_path / "killed"
@@ -117,6 +123,10 @@ def test_a_killed_run_resumes_to_the_same_data_order_and_losses(tmp_path, checkp
             assert y[k] == want, (x["step"], k)
     assert json.loads((full / "forgetting.json").read_text())["R"] == \
         json.loads((resumed / "forgetting.json").read_text())["R"]
+    lrs = {m["step"]: m["train/learning_rate"] for m in a if "train/learning_rate" in m}
+    assert lrs[9] == 3e-3 and lrs[10] == 3e-3 * 0.5 and lrs[40] == 3e-3 * 0.5  # from step 8 + 2
+    events = [e["event"] for e in rows(full / "curriculum_log.jsonl")]
+    assert events[:3] == ["start", "stage", "review-added"] and "review" in events
 
 
 def test_checkpoint_every_and_trace_write_where_they_say(tmp_path, checkpoint):
@@ -181,6 +191,43 @@ def test_a_users_own_sft_trainer_with_the_sampler_and_callback(tmp_path, checkpo
     assert all("eval/rev-upper/exact_match" in m for m in evals)
     assert callback.history[-1]["step"] == 8
     assert [e["event"] for e in rows(out / "curriculum_log.jsonl")] == ["start", "stage"]
+
+
+def test_a_stages_lr_scale_applies_from_the_step_its_examples_start(tmp_path, checkpoint):
+    """Stage 2 at lr_scale 0.25, its switch decided at the evaluation after step 4: steps 1-5
+    train at the trainer's rate (step 5's examples were drawn already), steps 6-8 at a quarter
+    of it; the rate each step's optimizer update used, read before the update."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+    from trl import SFTConfig, SFTTrainer
+
+    from curricle.finetune.config import CurriculumConfig
+    from curricle.finetune.curriculum import Curriculum
+    from curricle.finetune.hf import train_dataset, use_curriculum
+    from curricle.tasks.config import TaskConfig
+    from curricle.tasks.load import build_tasks
+
+    cfg = finetune_config(checkpoint, steps=8)
+    cfg["curriculum"]["stages"][1]["lr_scale"] = 0.25
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    tasks = build_tasks([TaskConfig.model_validate(t) for t in cfg["tasks"]], tokenizer)
+    curriculum = Curriculum(CurriculumConfig.model_validate(cfg["curriculum"]), tasks, seed=0)
+    args = SFTConfig(output_dir=str(tmp_path / "out"), max_steps=8, per_device_train_batch_size=2,
+                     learning_rate=1e-3, lr_scheduler_type="constant", save_steps=100, report_to=[], use_cpu=True,
+                     ignore_data_skip=True, activation_checkpointing=False)
+    trainer = SFTTrainer(model=AutoModelForCausalLM.from_pretrained(checkpoint), args=args,
+                         train_dataset=train_dataset(curriculum), processing_class=tokenizer)
+    used = []
+
+    class Rates(TrainerCallback):
+        def on_step_begin(self, args, state, control, optimizer=None, **kwargs):
+            used.append(optimizer.param_groups[0]["lr"])
+
+    use_curriculum(trainer, curriculum, tensorboard=False)
+    trainer.add_callback(Rates())
+    trainer.train()
+    assert used == [1e-3] * 5 + [1e-3 * 0.25] * 3
+    stage = [e for e in rows(tmp_path / "out" / "curriculum_log.jsonl") if e["event"] == "stage"]
+    assert [(e["step"], e["effective_from_step"], e["lr_scale"]) for e in stage] == [(4, 6, 0.25)]
 
 
 def test_the_trainer_arguments_are_checked(tmp_path, checkpoint):

@@ -36,8 +36,10 @@ def write_finetune_run(root: Path) -> Path:
            {"event": "stage", "step": 10, "from": "components", "to": "composite", "reason": "milestone",
             "steps_in_stage": 10, "effective_from_step": 12, "metric": "exact_match",
             "values": {"reverse": 0.5, "uppercase": 0.75}, "at_least": 0.5, "hits": 1, "patience": 1},
-           {"event": "revisit", "step": 20, "task": "uppercase", "score": 0.5, "reference": 0.75, "margin": 0.1,
-            "effective_from_step": 22}]
+           {"event": "review-floor", "step": 15, "evaluation": 3, "share": 0.1, "items": 8, "decks": [0, 8],
+            "floor_intervals": 1, "effective_from_step": 17},
+           {"event": "revisit", "step": 20, "task": "uppercase", "score": 0.5, "reference": 0.75, "drop": 0.25,
+            "se": 0.0625, "margin_se": 2.0, "limit": 0.125, "effective_from_step": 22}]
     (run / "curriculum_log.jsonl").write_text("".join(json.dumps(e) + "\n" for e in log))
     (run / "forgetting.json").write_text(json.dumps({
         "tasks": ["reverse", "uppercase", "composite", "probe:copy"], "stages": ["components", "composite"],
@@ -91,6 +93,8 @@ def test_report_command_writes_the_finetune_page(tmp_path):
     lines = [s for s in curves["layout"]["shapes"]]
     assert sorted(s["x0"] for s in lines) == [44, 80]  # the stage from step 12 (x of step 11), the revisit at 20
     assert 'data-panel="ft_log"' in text and "components → composite (milestone; from step 12)" in text
+    assert "no deck due: 0.10 of each step from the 8 queued items (floor interval 1)" in text
+    assert "uppercase: 0.500 (at its stage&#x27;s end 0.750); drop 0.250, limit 2 x s.e. 0.062 = 0.125" in text
     assert 'class="best"' in text and "BWT 0.125" in text
 
 

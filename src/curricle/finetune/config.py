@@ -13,8 +13,8 @@
           advance_when: {task: reverse, metric: exact_match, at_least: 0.8, patience: 2}
           max_steps: 300
         - {name: compositions, tasks: {reverse+uppercase: 1}, max_steps: 300}
-      review: {kind: leitner, decks: 3, fraction: 0.2}
-      revisit_when: {margin: 0.1, weight: 0.25}
+      review: {kind: leitner, decks: 3, fraction: 0.2, floor: 0.1}
+      revisit_when: {margin_se: 2.0, weight: 0.25}
     train: {batch_size: 16, lr: 1.0e-4, eval_every: 25}
 
 **Weights count examples** (prompt-completion pairs), not tokens: a stage's ``tasks`` weights
@@ -84,6 +84,11 @@ class StageConfig(_Config):
     """The fallback: the stage ends at the first evaluation this many steps into it."""
     min_steps: int = Field(0, ge=0)
     """The milestone is not checked before this many steps into the stage."""
+    lr_scale: float = Field(1.0, gt=0)
+    """The learning rate while the stage trains, as a multiple of ``train.lr``: the schedule's
+    base rate is scaled from the step the stage's examples start (a stage switch at the
+    evaluation after step ``s``: from step ``s + 2``, the first to draw them). 1: unchanged;
+    e.g. 0.3 on a later stage decays the rate at the switch."""
 
     @model_validator(mode="after")
     def _positive(self) -> "StageConfig":
@@ -94,19 +99,37 @@ class StageConfig(_Config):
 
 
 class LeitnerReview(_Config):
-    """Spaced review by Leitner queues (Amiri et al. 2017; M'hamdi & May 2024).
+    """Spaced review by Leitner queues (Amiri et al. 2017; M'hamdi & May 2024), never below a
+    floor.
 
     When a stage ends, ``items_per_task`` train items of each of its tasks that the next stage
-    does not train go into deck 0. Deck ``i`` is due every ``2**i`` evaluations: between two
+    does not train go into deck 0. Deck ``i`` is due every ``2**i`` evaluations. Between two
     evaluations, ``fraction`` of every step's examples are drawn from the items of the decks
-    due, and at the evaluation those items are tested (greedy answer against the completion):
-    a correct one moves up a deck (at most ``decks - 1``), a wrong one back to deck 0.
+    due; when no deck is due, ``floor`` of every step's examples are drawn from every queued
+    item, so review never stops while the queues hold items. At the evaluation each due item is
+    tested on a fresh held-out item of its task, not on itself (it was just trained on, so it
+    is known by heart; the task's held-out items say whether the skill is kept): the next item
+    of a cycle through the task's held-out split in a fixed hashed order, so consecutive tests
+    take different items and no train or test item is ever a test. Right moves the item up a
+    deck (at most ``decks - 1``), wrong back to deck 0: a task that is forgotten has more items
+    due, so it is reviewed more.
     """
 
     kind: Literal["leitner"] = "leitner"
     decks: int = Field(3, ge=2)
     fraction: float = Field(0.2, gt=0, lt=1)
+    """Share of every step's examples drawn from the due decks' items."""
+    floor: float = Field(0.1, ge=0, lt=1)
+    """Share of every step's examples drawn from every queued item when no deck is due (at most
+    ``fraction``; 0: no review in those intervals)."""
     items_per_task: int = Field(32, ge=1)
+    """Train items of each finished task put into the queues."""
+
+    @model_validator(mode="after")
+    def _floor_below_fraction(self) -> "LeitnerReview":
+        if self.floor > self.fraction:
+            raise ValueError(f"floor ({self.floor}) must be at most fraction ({self.fraction})")
+        return self
 
 
 class ReplayReview(_Config):
@@ -121,10 +144,15 @@ ReviewSpec = Annotated[Union[LeitnerReview, ReplayReview], Field(discriminator="
 
 
 class RevisitConfig(_Config):
-    """Bring a finished task back when its held-out score falls by more than ``margin`` below
-    what it was when its stage ended; it leaves again once back within ``margin / 2``."""
+    """Bring a finished task back when its held-out score falls more than ``margin_se``
+    standard errors below its score when its stage ended; it leaves as soon as it is back
+    within them. The standard error is the drop's, ``sqrt(se_end**2 + se_now**2)`` from the
+    evaluator's ``<metric>_se`` at the two evaluations (an error that cannot be computed, with
+    fewer than 2 items, counts as 0), so the margin follows how many items a task has and how
+    far its score is from 0 or 1."""
 
-    margin: float = Field(0.1, gt=0)
+    margin_se: float = Field(2.0, gt=0)
+    """The margin, in standard errors of the drop (2: a drop that noise alone rarely makes)."""
     weight: float = Field(0.25, gt=0, lt=1)
     """Share of every step's examples the revisited tasks get together."""
 
@@ -189,7 +217,11 @@ class FinetuneTrainConfig(_Config):
 
 
 class FinetuneConfig(_Config):
-    RENAMED_KEYS: ClassVar[dict[str, str]] = RENAMED_KEYS
+    RENAMED_KEYS: ClassVar[dict[str, str]] = {
+        **RENAMED_KEYS,
+        "curriculum.revisit_when.margin": "curriculum.revisit_when.margin_se (standard errors of the task's "
+                                          "score, not score points)",
+    }
 
     name: str = "finetune"
     seed: int = 0

@@ -5,7 +5,8 @@ Three parts, none of which imports torch:
 
 - a :class:`Mix` says what the steps from ``start`` on draw from: the current stage, each
   source's share of a step's examples (the stage's tasks, finished tasks under replay or
-  revisit, the Leitner review pool);
+  revisit, the Leitner review pool: the due decks' items at ``fraction``, or every queued
+  item at ``floor`` when no deck is due);
 - an :class:`ExampleStream` turns mixes into example rows, step by step: each step's slots
   are given to sources by a divisor method (Sainte-Laguë over the mix's steps so far, so
   every source's count stays within one example of its share), and each source walks
@@ -13,10 +14,12 @@ Three parts, none of which imports torch:
   the stage's difficulty pacing does not yet allow. Its state is a few counters, so it
   resumes exactly;
 - a :class:`Curriculum` owns the tasks, the stream and the decisions: at each evaluation
-  :meth:`Curriculum.on_evaluate` reads the held-out scores (and the Leitner items' test
-  results), ends a stage at its milestone or its ``max_steps``, moves review items between
-  decks, starts and stops revisits, and returns the records of what it did (the lines of
-  ``RUN/curriculum_log.jsonl``) and the next mix, if any.
+  :meth:`Curriculum.on_evaluate` reads the held-out scores (and the results of the Leitner
+  items' tests, each on a fresh held-out item of its task: :meth:`Curriculum.review_tests`),
+  ends a stage at its milestone or its ``max_steps``, moves review items between decks,
+  starts and stops revisits (a drop of more than ``margin_se`` standard errors), and returns
+  the records of what it did (the lines of ``RUN/curriculum_log.jsonl``) and the next mix, if
+  any. :attr:`Curriculum.lr_scale` is the current stage's learning-rate multiple.
 
 A decision taken at the evaluation after step ``s`` applies from step ``s + 2``: a data
 loader has already drawn step ``s + 1``'s examples (it prefetches one batch).
@@ -209,9 +212,20 @@ class Curriculum:
         self.evaluations = 0
         self.hits = 0
         self.reference: dict[str, float] = {}
+        self.reference_se: dict[str, float] = {}
         self.revisiting: list[str] = []
         self.leitner = LeitnerQueues(config.review.decks) if isinstance(config.review, LeitnerReview) else None
         self.pool: list[int] = []
+        #: Per task: its held-out items in the order Leitner's tests take them, and how many were taken.
+        self.test_items: dict[str, list[TaskItem]] = {
+            t.name: sorted(t.heldout, key=lambda i, n=t.name: unit_hash("leitner-test", n, i.id)) for t in tasks}
+        self.tests_taken: dict[str, int] = {t: 0 for t in self.tasks}
+        #: Evaluation intervals reviewed at the floor (no deck due).
+        self.floor_intervals = 0
+        if self.leitner is not None:
+            bare = [t for s in config.stages[:-1] for t in s.tasks if not self.test_items[t]]
+            if bare:
+                raise CurricleError(f"review: task {bare[0]} has no held-out items to test its Leitner items on")
         self.baseline: dict[str, float] | None = None
         self.stage_ends: list[dict[str, Any]] = []  # {stage, step, scores}
         self.final_milestone_logged = False
@@ -252,6 +266,11 @@ class Curriculum:
     def current(self) -> StageConfig:
         return self.config.stages[self.stage]
 
+    @property
+    def lr_scale(self) -> float:
+        """The current stage's learning rate as a multiple of the trainer's."""
+        return self.current.lr_scale
+
     # -- mixes ----------------------------------------------------------------------------
 
     def finished_tasks(self) -> list[str]:
@@ -274,9 +293,10 @@ class Curriculum:
             review_share = review.fraction
             for t in finished:
                 extra[t] = extra.get(t, 0.0) + review.fraction / len(finished)
-        elif isinstance(review, LeitnerReview) and self.pool:
-            review_share = review.fraction
-            extra[REVIEW] = review.fraction
+        elif isinstance(review, LeitnerReview) and self.leitner.deck_of:
+            review_share = review.fraction if self.pool else review.floor
+            if review_share > 0:
+                extra[REVIEW] = review_share
         revisit = [t for t in self.revisiting if t not in stage.tasks]
         revisit_share = self.config.revisit_when.weight if revisit else 0.0
         for t in revisit:
@@ -288,7 +308,7 @@ class Curriculum:
         for t, w in extra.items():
             weights[t] = weights.get(t, 0.0) + w
         return Mix(start=start, stage=self.stage, stage_start=self.stage_start, weights=weights,
-                   review=list(self.pool), paced=list(stage.tasks) if stage.pacing is not None else [])
+                   review=self.review_pool(), paced=list(stage.tasks) if stage.pacing is not None else [])
 
     def initial_mix(self) -> Mix:
         return self.mix(0)
@@ -303,9 +323,28 @@ class Curriculum:
 
     # -- decisions ------------------------------------------------------------------------
 
+    def review_pool(self) -> list[int]:
+        """The rows review draws from until the next evaluation: the due decks' items, or every
+        queued item when none is due (the floor); none without Leitner review."""
+        if self.leitner is None:
+            return []
+        return list(self.pool) if self.pool else list(self.leitner.deck_of)
+
     def review_rows(self) -> list[int]:
-        """The Leitner items to test at this evaluation: those reviewed since the last one."""
+        """The Leitner items to test at this evaluation: the due ones, reviewed since the last one."""
         return list(self.pool) if self.leitner is not None else []
+
+    def review_tests(self) -> list[tuple[int, str, TaskItem]]:
+        """``(row, task, held-out item)`` for each of :meth:`review_rows`: the item the row is
+        tested on, the next of its task's held-out items in :attr:`test_items` (cycling), so
+        an item is judged on its task's skill, not on a row it was just trained on."""
+        out, taken = [], dict(self.tests_taken)
+        for r in self.review_rows():
+            t = self.task_of[r]
+            items = self.test_items[t]
+            out.append((r, t, items[taken[t] % len(items)]))
+            taken[t] += 1
+        return out
 
     def on_baseline(self, scores: dict[str, dict[str, float]]) -> None:
         """Scores before any training (the forward-transfer baseline)."""
@@ -326,7 +365,7 @@ class Curriculum:
         self.evaluations += 1
         e = self.evaluations
         records: list[dict[str, Any]] = []
-        before = (self.stage, tuple(self.revisiting), tuple(self.pool))
+        before = self._decided()
         discrete = self.discrete_scores(scores)
 
         # 1. The review items tested: promote or demote.
@@ -341,9 +380,12 @@ class Curriculum:
                 c = per_task.setdefault(self.task_of[r], [0, 0])
                 c[0] += 1
                 c[1] += bool(results[r])
+            for t, c in per_task.items():
+                self.tests_taken[t] += c[0]
             records.append({"event": "review", "step": step, "evaluation": e, "tested": outcome.tested,
-                            "promoted": outcome.promoted, "demoted": outcome.demoted, "stayed": outcome.stayed,
-                            "correct": {t: c[1] / c[0] for t, c in per_task.items()}, "decks": self.leitner.sizes()})
+                            "tested_on": "heldout", "promoted": outcome.promoted, "demoted": outcome.demoted,
+                            "stayed": outcome.stayed, "correct": {t: c[1] / c[0] for t, c in per_task.items()},
+                            "decks": self.leitner.sizes()})
 
         # 2. The stage: its milestone, else its max_steps.
         stage = self.current
@@ -369,12 +411,14 @@ class Curriculum:
             self.stage_ends.append({"stage": stage.name, "step": step, "scores": discrete})
             for t in stage.tasks:
                 self.reference[t] = discrete[t]
+                self.reference_se[t] = self._se(t, scores)
             self.stage += 1
             self.stage_start = step + 1
             self.hits = 0
             nxt = self.current
             records.append({"event": "stage", "step": step, "from": stage.name, "to": nxt.name, "reason": reason,
-                            "steps_in_stage": in_stage, "effective_from_step": step + 2, **signal})
+                            "steps_in_stage": in_stage, "effective_from_step": step + 2, "lr_scale": nxt.lr_scale,
+                            **signal})
             self.revisiting = [t for t in self.revisiting if t not in nxt.tasks]
             if self.leitner is not None:
                 added = {}
@@ -387,28 +431,50 @@ class Curriculum:
                     records.append({"event": "review-added", "step": step, "items": added,
                                     "decks": self.leitner.sizes()})
 
-        # 3. Revisits of finished tasks that regressed.
+        # 3. Revisits of finished tasks that regressed by more than margin_se standard errors.
         if self.config.revisit_when is not None:
-            margin = self.config.revisit_when.margin
+            margin_se = self.config.revisit_when.margin_se
             for t in self.finished_tasks():
                 ref, now = self.reference.get(t), discrete.get(t)
                 if ref is None or now is None:
                     continue
-                if t not in self.revisiting and ref - now > margin:
+                se = math.hypot(self.reference_se.get(t, 0.0), self._se(t, scores))
+                drop, limit = ref - now, margin_se * se
+                signal = {"task": t, "score": now, "reference": ref, "drop": drop, "se": se, "margin_se": margin_se,
+                          "limit": limit, "effective_from_step": step + 2}
+                if t not in self.revisiting and drop > limit:
                     self.revisiting.append(t)
-                    records.append({"event": "revisit", "step": step, "task": t, "score": now, "reference": ref,
-                                    "margin": margin, "effective_from_step": step + 2})
-                elif t in self.revisiting and now >= ref - margin / 2:
+                    records.append({"event": "revisit", "step": step, **signal})
+                elif t in self.revisiting and drop <= limit:
                     self.revisiting.remove(t)
-                    records.append({"event": "recovered", "step": step, "task": t, "score": now, "reference": ref,
-                                    "effective_from_step": step + 2})
+                    records.append({"event": "recovered", "step": step, **signal})
 
-        # 4. What is reviewed until the next evaluation.
+        # 4. What is reviewed until the next evaluation: the due decks, else every queued item at the floor.
         if self.leitner is not None:
             self.pool = self.leitner.due(e + 1)
+            if not self.pool and self.leitner.deck_of:
+                self.floor_intervals += 1
+                records.append({"event": "review-floor", "step": step, "evaluation": e, "share": self.config.review.floor,
+                                "items": len(self.leitner.deck_of), "decks": self.leitner.sizes(),
+                                "floor_intervals": self.floor_intervals, "effective_from_step": step + 2})
 
-        after = (self.stage, tuple(self.revisiting), tuple(self.pool))
+        after = self._decided()
         return records, (self.mix(step + 1) if after != before else None)
+
+    def _decided(self) -> tuple:
+        """What the mix depends on besides the config (a change: a new mix)."""
+        queued = len(self.leitner.deck_of) if self.leitner is not None else 0
+        return self.stage, tuple(self.revisiting), tuple(self.pool), queued
+
+    def _se(self, task: str, scores: dict[str, dict[str, float]]) -> float:
+        """The standard error of ``task``'s discrete metric in ``scores`` (one that cannot be
+        computed, NaN with fewer than 2 items: 0)."""
+        key = f"{self.discrete_metrics[task]}_se"
+        if key not in scores[task]:
+            raise CurricleError(f"revisit_when: the scores of task {task} have no '{key}' (the margin is in standard "
+                                f"errors; curricle's Evaluator reports them)")
+        se = float(scores[task][key])
+        return se if math.isfinite(se) else 0.0
 
     def _review_items(self, task: str, n: int) -> list[int]:
         """``n`` train rows of ``task`` for review: the first by a hash of their item ids."""
@@ -428,19 +494,24 @@ class Curriculum:
 
     def state_dict(self) -> dict[str, Any]:
         return {"stage": self.stage, "stage_start": self.stage_start, "evaluations": self.evaluations,
-                "hits": self.hits, "reference": dict(self.reference), "revisiting": list(self.revisiting),
+                "hits": self.hits, "reference": dict(self.reference), "reference_se": dict(self.reference_se),
+                "revisiting": list(self.revisiting),
                 "leitner": self.leitner.state_dict() if self.leitner is not None else None,
-                "pool": list(self.pool), "baseline": self.baseline, "stage_ends": self.stage_ends,
+                "pool": list(self.pool), "tests_taken": dict(self.tests_taken), "floor_intervals": self.floor_intervals,
+                "baseline": self.baseline, "stage_ends": self.stage_ends,
                 "final_milestone_logged": self.final_milestone_logged}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.stage, self.stage_start = int(state["stage"]), int(state["stage_start"])
         self.evaluations, self.hits = int(state["evaluations"]), int(state["hits"])
         self.reference = {k: float(v) for k, v in state["reference"].items()}
+        self.reference_se = {k: float(v) for k, v in state["reference_se"].items()}
         self.revisiting = list(state["revisiting"])
         if self.leitner is not None and state["leitner"] is not None:
             self.leitner.load_state_dict(state["leitner"])
         self.pool = [int(r) for r in state["pool"]]
+        self.tests_taken = {**{t: 0 for t in self.tasks}, **{k: int(v) for k, v in state["tests_taken"].items()}}
+        self.floor_intervals = int(state["floor_intervals"])
         self.baseline = state["baseline"]
         self.stage_ends = state["stage_ends"]
         self.final_milestone_logged = bool(state["final_milestone_logged"])

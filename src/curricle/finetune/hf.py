@@ -16,7 +16,9 @@ data order.
 - :class:`CurriculumSampler`: the trainer's sampler, yielding each optimizer step's examples
   in the curriculum's order (``__len__``: the whole run, one epoch).
 - :class:`CurriculumCallback`: evaluates every task's held-out items every ``eval_every``
-  steps (and before training: the baseline), lets the curriculum decide, writes
+  steps (and before training: the baseline), tests the due Leitner items (each on a held-out
+  item of its task), lets the curriculum decide, scales the schedule's learning rate by the
+  stage's ``lr_scale``, writes
   ``OUT/metrics.jsonl`` (and TensorBoard under ``OUT/tb``), ``OUT/curriculum_log.jsonl`` and
   ``OUT/forgetting.json``, and saves the curriculum's state in every ``checkpoint-N``
   (``curricle_curriculum.json``, through the seam kit :mod:`curricle.hf`), so
@@ -167,6 +169,8 @@ class CurriculumCallback(StatefulCallback):
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
         super().on_train_begin(args, state, control, **kwargs)  # the logs and sinks, and the state on resume
+        # The first stage's rate from step 1 on (a resumed scheduler has it in its saved state already).
+        self._scale_lr(kwargs.get("lr_scheduler"), now=True)
         start = state.global_step
         if start == 0:
             scores = self.evaluator.evaluate(model)
@@ -197,6 +201,31 @@ class CurriculumCallback(StatefulCallback):
             self._append(DATA_ORDER, {"step": step, "rows": self.sampler.drawn.get(step - 1)})
         if step % self.eval_every == 0 or step == self.sampler.steps:
             self._evaluate(step, model)
+            # The scheduler has set step + 1's rate already: a new stage's rate starts at step + 2,
+            # with its examples.
+            self._scale_lr(kwargs.get("lr_scheduler"), now=False)
+
+    def _scale_lr(self, scheduler, now: bool) -> None:
+        """Set the schedule's base rates to the current stage's ``lr_scale`` x the trainer's
+        (from the next scheduler step; ``now``: for the coming step too). A no-op when they are
+        already; needs a ``LambdaLR`` (HF's schedules are) when any stage has a scale."""
+        stages = self.curriculum.stages
+        if all(s.lr_scale == 1 for s in stages):
+            return
+        inner = getattr(scheduler, "scheduler", scheduler)  # accelerate's wrapper, if any
+        if not (hasattr(inner, "base_lrs") and hasattr(inner, "lr_lambdas")):
+            raise CurricleError(f"curriculum stages' lr_scale needs a LambdaLR learning-rate schedule (HF's "
+                                f"constant, linear, cosine...); the trainer has {type(inner).__name__}")
+        groups = inner.optimizer.param_groups
+        want = [g["initial_lr"] * self.curriculum.lr_scale for g in groups]
+        if list(inner.base_lrs) == want:
+            return
+        inner.base_lrs = want
+        if now:
+            lrs = [b * f(inner.last_epoch) for b, f in zip(want, inner.lr_lambdas)]
+            for g, lr in zip(groups, lrs):
+                g["lr"] = lr
+            inner._last_lr = lrs
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not logs or not self._main:
@@ -209,11 +238,11 @@ class CurriculumCallback(StatefulCallback):
 
     def _evaluate(self, step: int, model) -> None:
         c = self.curriculum
-        review = c.review_rows()
+        tests = c.review_tests()  # each due Leitner row with the held-out item it is tested on
         results = {}
-        if review:
-            ok = self.evaluator.correct(model, [(c.rows[r].task, c.rows[r].item) for r in review])
-            results = dict(zip(review, ok))
+        if tests:
+            ok = self.evaluator.correct(model, [(task, item) for _, task, item in tests])
+            results = {row: v for (row, _, _), v in zip(tests, ok)}
         scores = self.evaluator.evaluate(model)
         records, mix = c.on_evaluate(step, scores, results)
         if mix is not None:

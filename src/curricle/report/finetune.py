@@ -120,8 +120,13 @@ def _log_rows(ft: dict[str, Any]) -> list[str]:
                     f"decks {e['decks']}; correct " + ", ".join(f"{k} {v:.2f}" for k, v in e["correct"].items()))
         elif kind == "review-added":
             what = "into deck 0: " + ", ".join(f"{k} {v}" for k, v in e["items"].items())
+        elif kind == "review-floor":
+            what = (f"no deck due: {e['share']:.2f} of each step from the {e['items']} queued items "
+                    f"(floor interval {e['floor_intervals']})")
         elif kind in ("revisit", "recovered"):
             what = f"{e['task']}: {e['score']:.3f} (at its stage's end {e['reference']:.3f})"
+            if "limit" in e:
+                what += f"; drop {e['drop']:.3f}, limit {e['margin_se']:g} x s.e. {e['se']:.3f} = {e['limit']:.3f}"
         else:
             what = json.dumps({k: v for k, v in e.items() if k not in ("event", "step")})
         out.append(f"<tr>{td(e.get('step'))}{td(kind, 'text')}{td(what, 'text')}</tr>")
