@@ -365,35 +365,36 @@ def rl_rows(files: Files) -> list[Row]:
     rec = primary(files, "rl_curriculum")
     r = rec["result"]
     methods = r["methods"]
-    curricula = [m for m in methods if m not in ("uniform", "random-reward")]
-    best = r["best_strategy"]
-    if best is None:
-        medians = [methods[m]["speedup"] for m in curricula]
-        head = ("**no curriculum beats uniform**: `best_strategy` null, "
-                + ("every median speedup 0" if not any(medians) else f"median speedups {min(medians):.2f}-{max(medians):.2f}"))
-        top = max(curricula, key=lambda m: max(methods[m]["speedup_per_seed"]))
-        head += f" (best single seed: {top} {max(methods[top]['speedup_per_seed']):.2f}x)"
+
+    def ci(x: dict[str, Any], digits: int = 2) -> str:
+        lo, hi = x["ci"]
+        return f"{x['mean']:.{digits}f} ({lo:.{digits}f}-{hi:.{digits}f})"
+
+    curricula = [m for m in methods if "speedup" in methods[m]]
+    ranked = sorted(curricula, key=lambda m: -methods[m]["speedup"]["mean"])
+    best = r["best"]
+    if best is not None:
+        head = (f"best: **`{best}`**, **{ci(r['best_speedup'])}x** fewer rollouts to uniform's final sampled pass@1 "
+                f"(95% interval over seeds)")
     else:
-        head = f"**`{best}`** reaches uniform's final test pass@1 with **{r['best_speedup']:.2f}x** fewer rollouts (median)"
-    ranked = sorted((m for m in methods if m != "random-reward"), key=lambda m: -mean_of(methods[m]["pass1"]))
-    passes = ("final test pass@1 " + ", ".join(f"{m} {mean_of(methods[m]['pass1']):.3f}" for m in ranked)
-              + f" (base {mean_of(r['base_pass1']):.3f})")
-    se = r["random_reward_gain_se"]
-    se_text = "n/a" if se is None else f"{se:.3g}"
-    control = methods["random-reward"]["pass1"]
-    # pass@1 is never negative: a mean of 0 is 0 in every seed.
-    same = control["min"] == control["max"] if isinstance(control, dict) else control == 0
-    end = (f": {mean_of(control):.2f} in every seed" if same else f"; it ends at {mean_of(control):.2f} test pass@1")
-    # rl_curriculum.py's targets (best_speedup >= 1.5; its worst-task condition is in best_strategy).
-    speed_met = r["best_speedup"] is not None and r["best_speedup"] >= 1.5
+        head = "**no method keeps uniform's worst rung**"
+    speeds = "; speedups " + ", ".join(f"{m} {ci(methods[m]['speedup'])}" for m in ranked)
+    u = methods["uniform"]["final_pass1"]
+    finals = (f"; uniform's final sampled pass@1 {u['mean']:.3f} (base {r['base']['pass1']['mean']:.3f}), uniform "
+              f"wastes {r['uniform_zero_variance_share']:.0%} of its groups (ceiling {r['ceiling']:.2f}x)")
+    gap = r.get("random_reward_gap")
+    control = f"; graded minus coin **{ci(gap, 3)}**" if gap else ""
+    speed_met = (best is not None and r["best_speedup"]["mean"] >= 1.5 and r["best_speedup"]["ci"][0] > 1)
+    gap_met = gap is not None and gap["ci"][0] > 0
     return [(
         label(rec),
-        f"{len(methods) - ('random-reward' in methods)} prompt curricula and a random-reward control against uniform "
-        f"sampling, TRL `GRPOTrainer`, equal rollouts ({r['rollout_budget']:,}), tiny-1m base after SFT on three string "
-        f"transforms, seeds {seeds_text(r['seeds'])} (details under \"Post-training\")",
-        f"{head}; {passes}; random reward **{r['random_reward_gain']:.3f}** (s.e. {se_text}{end})",
-        f"speedup >= 1.5: {verdict(speed_met)}; random reward within 1 s.e. of 0: "
-        f"{verdict(r['random_reward_within_1se'])}",
+        f"{len(curricula)} prompt curricula and gates and a random-reward control against uniform sampling, TRL "
+        f"`GRPOTrainer`, equal rollouts ({r['rollout_budget']:,}), tiny-1m base after SFT on a ladder of `reverse` "
+        f"lengths 2-7, RL prompts disjoint from it, sampled pass@1 ({r['samples_per_item']} samples x "
+        f"{r['test_items_per_rung']} test items a rung), seeds {seeds_text(r['seeds'])} (details under \"Post-training\")",
+        f"{head}{speeds}{finals}{control}",
+        f"speedup >= 1.5 with its interval above 1 and the worst rung kept: {verdict(speed_met)}; graded minus coin "
+        f"above 0 with its interval: {verdict(gap_met)}",
         provenance(rec),
     )]
 

@@ -1,40 +1,58 @@
-"""Prompt curricula for GRPO at an equal rollout budget: which one reaches uniform sampling's
-held-out pass@1 with fewer rollouts, without giving up the worst task, and does a random reward
-teach nothing?
+"""Prompt curricula and gates for GRPO in the regime they are for: a difficulty ladder where
+uniform sampling wastes most groups. Which one reaches uniform's final sampled pass@1 with
+fewer rollouts, without giving up the hardest rung, and does a coin for a reward teach less?
 
 Usage::
 
-    .venv/bin/python benchmarks/rl_curriculum.py --quick        # ~14 min on 2 CPU cores, ~9 cached
-    .venv/bin/python benchmarks/rl_curriculum.py --seeds 0,1,2,3,4
+    .venv/bin/python benchmarks/rl_curriculum.py --quick            # 6 methods x 5 seeds, 3,200 rollouts each
+    .venv/bin/python benchmarks/rl_curriculum.py                    # all 9 methods, 6,400 rollouts each
+    .venv/bin/python benchmarks/rl_curriculum.py --real             # SmolLM2-135M-Instruct (a GPU; benchmarks/rl_real.py)
+    .venv/bin/python benchmarks/rl_curriculum.py --real --smoke     # the same, two steps of two methods (CPU)
 
 Stages:
 
-1. **Base.** The tiny-1m model ``benchmarks/finetune_curriculum.py`` pretrains (code, prose and
-   synthetic skills, a 300-token BPE; cached, and shared with it), then a cold start with
-   ``curricle finetune``: one stage mixing three built-in string transforms of mixed
-   difficulty, ``reverse``, ``uppercase`` and ``reverse+uppercase``, each on inputs of 2-3 and
-   of 4 letters (800 steps of 32, learning rate 1e-3; cached). The base passes some test
-   prompts and fails others; its scores are in the JSON (``base_pass1``). Every RL run starts
-   from it, on 100 train prompts per task, so that prompts come back and their pass rates
-   mean something within the budget.
-2. **Methods**, each ``curricle rl`` (TRL ``GRPOTrainer``) from the base with the same seed,
-   optimizer, learning rate, group size (8), prompts per step (4) and rollout budget:
-   ``uniform``, ``dynamic-filter`` (its replacements count toward the budget),
-   ``learnability``, ``target-difficulty``, ``category-bandit`` (categories: each task's two
-   levels), each with its paper's defaults, and ``random-reward`` (uniform prompts, a coin
-   for a reward: the control). The reward is the exact grader; the held-out metric is greedy
-   exact match on each task's 64 test items, computed separately. The learning rate (3e-4)
-   was chosen on uniform's curve alone, from an earlier base (seed 0: 1e-4 went from 0.62 to
-   0.68 test pass@1, 3e-4 to 0.70; 1e-3 collapsed).
-3. **Figures** per method over seeds: final test pass@1 (mean over the three tasks, and the
-   worst task), taken as the mean of the last 3 evaluations (one evaluation of a tiny model
-   on 64 items per task moves by a few points); and the rollouts to reach uniform's
-   final mean of the same seed (the first evaluation whose trailing mean over 3 evaluations
-   is at or above it; never: no speedup). A method's speedup is uniform's rollouts to its own
-   final mean over the method's, per seed, then the median. ``best_strategy`` is the
-   curriculum with the highest median speedup whose mean worst-task pass@1 is no lower than
-   uniform's; ``random_reward_gain`` is the control's final mean test pass@1 minus the base's,
-   with its standard error over seeds.
+1. **Base.** The tiny-1m model ``benchmarks/finetune_curriculum.py`` pretrains (cached, shared
+   with it), then a cold start with ``curricle finetune``: one stage of 600 steps of 32 mixing
+   the rungs of the ladder, ``reverse`` at a single input length each, lengths 2 to 7
+   (``RUNGS``), ``SFT_ITEMS`` train items a rung (cached). The base solves short inputs and
+   often fails long ones (sampled pass@1 from about 0.93 at length 2 to 0.54 at 7; per rung in
+   the JSON, ``base``), so that under uniform sampling most groups are all right or all wrong.
+   (A cold start on lengths 2-4 only left lengths 5-7 at 0, where no RL method has a signal.)
+2. **Prompts.** RL trains on ``RL_PROMPTS`` prompts a rung taken from the same generator's
+   train stream *after* the cold start's items (``train_offset``), so no RL prompt is a cold
+   start item (asserted); it is scored on 64 test items a rung from the generator's held-out
+   split (disjoint from both).
+3. **Methods**, each ``curricle rl`` (TRL ``GRPOTrainer``) from the base with the same seed,
+   optimizer, learning rate, group size (8), prompts per step (4), temperature 1 and rollout
+   budget (every generated rollout counts, replacements and pools included): ``uniform``;
+   ``dynamic-filter`` (DAPO as verl runs it: rounds of 3 x B fresh prompts until B groups with
+   nonzero variance, truncate); ``learnability`` (p(1-p) + 0.05, unseen prompts at their
+   category's mean: no profile cost); ``lilo`` (pool of 4B rolled out, top B by p(1-p));
+   ``target-difficulty`` (AdaRFT; difficulty from the base profile, eta scaled to B = 4);
+   ``category-bandit`` (SEC over the rungs, tau 0.4, all arms updated); ``greso`` (uniform with
+   GRESO's gate before generation); ``gaussian`` (uniform with the Gaussian gate before
+   generation, mean 0.5 -> 0.25); and ``random-reward`` (uniform prompts, a coin for a reward:
+   the control, at the same learning rate). The base profile (8 samples of every RL prompt, once per base) is shared by
+   the methods that read it; its rollouts are given apart (``profile_rollouts``), not in the
+   budget. ``--quick`` runs the subset ``QUICK_METHODS``.
+   **Deviations**, said here: papers run batches of 128-1,024 prompts; this runs 4 (a tiny
+   model on 2 CPU cores), with AdaRFT's eta scaled to it; GRESO adjusts its exploration
+   probabilities every step, not once an epoch. The learning rate (``LR``, 3e-5, the same for
+   every method, no KL term) was chosen on uniform's and the coin's curves at seed 0 alone, to
+   be small enough that a random reward does not destroy the model: at 1e-4 uniform went from
+   0.745 to 0.862 sampled pass@1 but the coin run fell to 0.341; at 3e-5 uniform reached 0.817
+   and the coin run stayed at 0.742.
+4. **Figures**, per method over paired seeds, each with a 95% bootstrap interval over seeds
+   (``ci``): at **equal rollouts**, ``speedup`` = uniform's rollouts to its own final sampled
+   pass@1 (the mean of its last two evaluations) over the method's (linear interpolation
+   between evaluations; a seed where the method never gets there is ``never`` in
+   ``speedup_per_seed`` and counts 0 in the mean); ``auc_gain``: the area under the sampled
+   pass@1-versus-rollouts curve (normalized by the budget) minus uniform's; ``gain`` over the
+   base; ``worst_rung`` (final sampled pass@1 on the method's worst rung); at **equal
+   optimizer steps**, ``step_speedup`` (the same ratio counted in steps); wall-clock to the
+   target. ``uniform_zero_variance_share`` is the share of uniform's groups whose rewards were
+   all equal, and ``ceiling`` = 1 / (1 - share): the most rollouts any filter of those groups
+   could save. ``random_reward_gap``: uniform's final sampled pass@1 minus the coin run's.
 
 The last line printed is the JSON summary.
 """
@@ -52,6 +70,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,55 +78,115 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import finetune_curriculum as ftbench  # noqa: E402
-from common import finish  # noqa: E402
+from common import finish, say  # noqa: E402
 
 from curricle.finetune.command import finetune_run  # noqa: E402
 from curricle.finetune.config import FinetuneConfig  # noqa: E402
 from curricle.rl.command import rl_run  # noqa: E402
 from curricle.rl.config import RLConfig  # noqa: E402
 
-TASKS = ftbench.TASKS  # reverse, uppercase, reverse+uppercase; two levels each
-RL_PROMPTS = 100  # train prompts per task for RL
-SFT_LR = 1e-3  # the cold start's (the fine-tuning benchmark's 3e-3 sometimes leaves a task at 0)
-METHODS = ["uniform", "dynamic-filter", "learnability", "target-difficulty", "category-bandit", "random-reward"]
+RUNGS = [2, 3, 4, 5, 6, 7]  # input lengths of `reverse`, one task each
+SFT_RUNGS = RUNGS  # the cold start covers the whole ladder (one on rungs 2-4 only left rungs 5-7 at 0: no signal)
+SFT_ITEMS = 300  # cold start train items a rung
+RL_PROMPTS = 32  # RL train prompts a rung, after the cold start's in the generator's stream: each
+# comes back about 3 times in the quick budget, so tracked pass rates and GRESO's streaks mean something
+TEST_ITEMS = 64  # test items a rung
+LR = 3e-5
+SAMPLES = 8  # sampled pass@1: completions an item
+METHODS = ["uniform", "dynamic-filter", "learnability", "lilo", "target-difficulty", "category-bandit", "greso",
+           "gaussian", "random-reward"]
+QUICK_METHODS = ["uniform", "dynamic-filter", "learnability", "lilo", "greso", "random-reward"]
+CURRICULA = {
+    "uniform": {"kind": "uniform"},
+    "random-reward": {"kind": "uniform"},
+    "dynamic-filter": {"kind": "dynamic-filter"},
+    "learnability": {"kind": "learnability", "prior": "category"},
+    "lilo": {"kind": "lilo"},
+    "target-difficulty": {"kind": "target-difficulty"},
+    "category-bandit": {"kind": "category-bandit", "categories": "task"},
+    "greso": {"kind": "uniform", "gates": [{"kind": "greso"}]},
+    "gaussian": {"kind": "uniform", "gates": [{"kind": "gaussian"}]},
+}
 
 
-def task_configs(n_train: int, n_heldout: int, n_test: int) -> list[dict]:
-    return [{"name": t, "source": {"kind": "builtin", "skill": t, "levels": ftbench.LEVELS, "n_train": n_train,
-                                   "n_heldout": n_heldout, "n_test": n_test}, "eval_items": n_heldout}
-            for t in TASKS]
+def rung(n: int) -> str:
+    return f"reverse-L{n}"
+
+
+def task_configs(n_train: int, n_test: int, offset: int = 0, n_heldout: int = 16, rungs: list[int] = RUNGS
+                 ) -> list[dict]:
+    return [{"name": rung(n), "source": {"kind": "builtin", "skill": "reverse", "params": {"min_len": n, "max_len": n},
+                                         "n_train": n_train, "train_offset": offset, "n_heldout": n_heldout,
+                                         "n_test": n_test},
+             "eval_items": n_heldout} for n in rungs]
 
 
 def _key(cfg: dict) -> str:
     return hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:10]
 
 
-def sft_base(out: Path, pretrained: Path, quick: bool) -> Path:
-    """The cold start: one ``curricle finetune`` stage mixing the three tasks (cached)."""
-    steps, n_train, n_heldout = (800, 2000, 48) if quick else (2000, 4000, 128)
-    cfg = ftbench.method_config("mixed", pretrained, 0, steps, 100, 32, SFT_LR, n_train, n_heldout)
+def sft_config(pretrained: Path, steps: int) -> dict:
+    return {
+        "name": "ladder-cold-start", "seed": 0, "model": {"path": str(pretrained)},
+        "tasks": task_configs(SFT_ITEMS, 0, rungs=SFT_RUNGS),
+        "curriculum": {"stages": [{"name": "all", "tasks": {rung(n): 1 for n in SFT_RUNGS}, "max_steps": steps}],
+                       "eval_every": steps},
+        "train": {"max_steps": steps, "batch_size": 32, "lr": 1e-3, "lr_scheduler": "constant_with_warmup",
+                  "warmup_steps": max(1, steps // 20), "checkpoint": {"every": steps, "keep_last": 1},
+                  "log_every": max(1, steps // 10), "use_cpu": True, "tensorboard": False, "eval_batch_size": 128},
+    }
+
+
+def sft_base(out: Path, pretrained: Path, steps: int) -> Path:
+    """The cold start on the ladder (cached)."""
+    cfg = sft_config(pretrained, steps)
     run = out / f"sft-{_key(cfg)}"
     if not (run / "final" / "config.json").is_file():
         shutil.rmtree(run, ignore_errors=True)
-        torch.set_num_threads(2)  # alone on the machine at this point
+        torch.set_num_threads(1)  # (two threads spin-wait for each other on a busy 2-core machine)
         finetune_run(FinetuneConfig.model_validate(cfg), run)
     return run / "final"
 
 
-def method_config(method: str, base: Path, seed: int, steps: int, budget: int, eval_every: int,
-                  lr: float = 3e-4) -> dict:
-    kind = "uniform" if method == "random-reward" else method
-    curriculum = {"kind": kind}
-    return {
-        "name": f"{method}-seed{seed}", "seed": seed, "model": {"path": str(base)}, "tasks": task_configs(RL_PROMPTS, 32, 64),
+def check_disjoint() -> int:
+    """Assert no RL prompt is a cold-start item (same generator, seed and length); returns the
+    number of RL prompts checked."""
+    from curricle.tasks.builtin import load_builtin
+    from curricle.tasks.config import TaskConfig
+
+    n = 0
+    sft_tasks = {t["name"]: t for t in task_configs(SFT_ITEMS, 1, rungs=SFT_RUNGS)}
+    for rl in task_configs(RL_PROMPTS, TEST_ITEMS, offset=SFT_ITEMS):
+        sft = sft_tasks.get(rl["name"], task_configs(SFT_ITEMS, 1, rungs=[int(rl["name"].split("L")[-1])])[0])
+        a, _ = load_builtin(TaskConfig.model_validate(sft).source, sft["name"])
+        b, _ = load_builtin(TaskConfig.model_validate(rl).source, rl["name"])
+        seen = {i.prompt for i in a if i.split == "train"}
+        rl_train = [i.prompt for i in b if i.split == "train"]
+        scored = {i.prompt for i in b if i.split == "test"}
+        assert not seen & set(rl_train), f"{rl['name']}: RL prompts overlap the cold start's items"
+        assert not scored & (seen | set(rl_train)), f"{rl['name']}: test items overlap training items"
+        n += len(rl_train)
+    return n
+
+
+def method_config(method: str, base: Path, seed: int, budget: int, eval_every: int, profile: Path | None,
+                  lr: float = LR, smoke: bool = False) -> dict:
+    curriculum = CURRICULA[method]
+    cfg = {
+        "name": f"{method}-seed{seed}", "seed": seed, "model": {"path": str(base)},
+        "tasks": task_configs(RL_PROMPTS, TEST_ITEMS, offset=SFT_ITEMS),
         "curriculum": curriculum,
-        "grpo": {"steps": steps, "rollouts": budget, "num_generations": 8, "prompts_per_step": 4,
-                 "max_completion_length": 8, "temperature": 1.0, "lr": lr, "beta": 0.0,
+        "grpo": {"steps": budget // 32 * 4, "rollouts": budget, "num_generations": 8, "prompts_per_step": 4,
+                 "max_completion_length": 10, "temperature": 1.0, "lr": lr, "beta": 0.0,
                  "reward": "random" if method == "random-reward" else "grader"},
-        "eval": {"every": eval_every, "split": "test", "batch_size": 128},
-        "train": {"checkpoint": {"every": steps, "keep_last": 1}, "log_every": max(1, steps // 10), "use_cpu": True,
-                  "tensorboard": False, "grader_timeout_s": 10.0},
+        "eval": {"every": 10_000, "every_rollouts": eval_every, "split": "test", "batch_size": 256, "samples": SAMPLES,
+                 "temperature": 1.0},
+        "train": {"checkpoint": {"every": 100_000, "keep_last": 1}, "log_every": 10, "use_cpu": True,
+                  "tensorboard": False, "grader_timeout_s": None},
     }
+    if profile is not None:
+        cfg["profile"] = {"samples": SAMPLES, "from": str(profile)}
+    return cfg
 
 
 def run_method(cfg: dict, out: Path) -> dict:
@@ -119,125 +198,193 @@ def run_method(cfg: dict, out: Path) -> dict:
     torch.set_num_threads(1)
     t0 = time.perf_counter()
     final = rl_run(RLConfig.model_validate(cfg), run)
-    result = {"wall_s": time.perf_counter() - t0,
-              "curve": [{"rollouts": h["rollouts"], "mean": h["mean"], "worst": h["worst"], **h["metric"]}
-                        for h in final["history"]],
-              "flags": [f["event"] for f in final["flags"]]}
+    wall = time.perf_counter() - t0
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    zv = [r["zero_variance_groups"] for r in rows if "zero_variance_groups" in r]
-    result["zero_variance_share"] = statistics.fmean(zv) if zv else None
+    steps = [r for r in rows if "zero_variance_groups" in r]
+    gen_zv = [r["generated/zero_variance_groups"] for r in steps if "generated/zero_variance_groups" in r]
+    gen_n = [r.get("generated/groups", 1) for r in steps if "generated/zero_variance_groups" in r]
+    result = {"wall_s": wall, "profile_rollouts": final.get("profile_rollouts", 0),
+              "curve": [{"step": h["step"], "rollouts": h["rollouts"], "pass1": h["sampled_mean"],
+                         "worst": h["sampled_worst"], "greedy": h["mean"], "rungs": h["sampled"]}
+                        for h in final["history"]],
+              "zero_variance_share": (sum(z * n for z, n in zip(gen_zv, gen_n)) / sum(gen_n)) if gen_n else None,
+              "trained_zero_variance_share": statistics.fmean(r["zero_variance_groups"] for r in steps) if steps else None,
+              "skipped": final.get("skipped_prompts", {}), "flags": [f["event"] for f in final["flags"]]}
+    # Wall-clock at each evaluation, from the step rows' times, for the time to the target.
+    result["seconds_per_step"] = wall / max(1, final["step"])
     done.write_text(json.dumps(result))
     return result
 
 
-PLATEAU = 3  # evaluations averaged: a method's final pass@1, and its curve before "reaching"
+def final_score(curve: list[dict], key: str = "pass1") -> float:
+    """The mean of the last two evaluations (one evaluation's noise halved)."""
+    return statistics.fmean(p[key] for p in curve[-2:])
 
 
-def plateau(curve: list[dict], key: str = "mean") -> float:
-    """The mean of the last ``PLATEAU`` evaluations' ``key``: the final score, less one
-    evaluation's noise."""
-    vals = [p[key] for p in curve[-PLATEAU:]]
-    return statistics.fmean(vals)
-
-
-def first_reaching(curve: list[dict], target: float) -> int | None:
-    """The rollouts of the first evaluation whose trailing mean over ``PLATEAU`` evaluations
-    (fewer at the start) is at or above ``target``; None if none is."""
-    for i, p in enumerate(curve):
-        window = [q["mean"] for q in curve[max(0, i - PLATEAU + 1):i + 1]]
-        if statistics.fmean(window) >= target - 1e-12:
-            return p["rollouts"]
+def reach(curve: list[dict], target: float, axis: str = "rollouts") -> float | None:
+    """The ``axis`` value (rollouts or steps) at which the curve first reaches ``target``,
+    linearly interpolated between evaluations; None if it never does."""
+    prev = None
+    for p in curve:
+        if p["pass1"] >= target - 1e-12:
+            if prev is None or p["pass1"] == prev["pass1"]:
+                return float(p[axis])
+            f = (target - prev["pass1"]) / (p["pass1"] - prev["pass1"])
+            return float(prev[axis] + f * (p[axis] - prev[axis]))
+        prev = p
     return None
 
 
-def speedup(uniform: list[dict], method: list[dict]) -> tuple[float, int | None]:
-    """Uniform's rollouts to its own final pass@1 over the method's (0 if the method never gets
-    there; 1 if uniform's final is no better than the base, so there is nothing to be faster at)."""
-    target = plateau(uniform)
-    u, c = first_reaching(uniform, target), first_reaching(method, target)
-    if c is None:
-        return 0.0, None
-    if not u:
-        return 1.0, c
-    return (u / c if c else float(u)), c
+def auc(curve: list[dict], budget: int) -> float:
+    """Area under pass@1 versus rollouts over ``[0, budget]``, over the budget (the last value
+    carried to the budget)."""
+    xs = [p["rollouts"] for p in curve] + [budget]
+    ys = [p["pass1"] for p in curve] + [curve[-1]["pass1"]]
+    area = sum((xs[i + 1] - xs[i]) * (ys[i] + ys[i + 1]) / 2 for i in range(len(xs) - 1) if xs[i + 1] > xs[i])
+    return area / budget
 
 
-def summarize(results: dict[str, dict[int, dict]], seeds: list[int]) -> dict:
-    """The per-method figures and the headline: ``best_strategy`` (the highest median speedup
-    among curricula whose mean worst-task pass@1 is no lower than uniform's), ``best_speedup``,
-    and ``random_reward_gain`` (the control's plateau minus the base, mean and standard error
-    over seeds)."""
-    methods = list(results)
-    base = {s: results[methods[0]][s]["curve"][0]["mean"] for s in seeds}
-    first = results[methods[0]][seeds[0]]["curve"][0]
-    out: dict = {"base_pass1": ftbench.spread(list(base.values())),
-                 "base_tasks": {k: v for k, v in first.items() if k not in ("rollouts", "mean", "worst")}}
-    per = {}
-    for m in methods:
-        runs = [results[m][s] for s in seeds]
-        per[m] = {"pass1": ftbench.spread([plateau(r["curve"]) for r in runs]),
-                  "worst": ftbench.spread([plateau(r["curve"], "worst") for r in runs]),
-                  "last_eval_pass1": ftbench.spread([r["curve"][-1]["mean"] for r in runs]),
-                  "zero_variance_share": ftbench.spread([r["zero_variance_share"] for r in runs]),
-                  "flags": sorted({x for r in runs for x in r["flags"]})}
-    best = None
-    if "uniform" in methods:
-        for m in methods:
-            if m in ("uniform", "random-reward"):
-                continue
-            pairs = [speedup(results["uniform"][s]["curve"], results[m][s]["curve"]) for s in seeds]
-            per[m].update({"speedup_per_seed": [round(p[0], 3) for p in pairs],
-                           "speedup": statistics.median(p[0] for p in pairs),
-                           "rollouts_to_uniform": [p[1] for p in pairs]})
-        ok = [m for m in per if "speedup" in per[m] and per[m]["worst"]["mean"] >= per["uniform"]["worst"]["mean"] - 1e-12]
-        best = max(ok, key=lambda m: per[m]["speedup"]) if ok else None
+def interval(values: list[float], draws: int = 2000, seed: int = 0) -> dict:
+    """Mean and 95% percentile bootstrap interval over seeds (resampled with replacement)."""
+    v = np.asarray(values, dtype=np.float64)
+    if len(v) == 0:
+        return {"mean": None, "ci": [None, None], "n": 0}
+    rng = np.random.default_rng(seed)
+    means = v[rng.integers(0, len(v), size=(draws, len(v)))].mean(axis=1)
+    return {"mean": round(float(v.mean()), 4), "ci": [round(float(np.percentile(means, 2.5)), 4),
+                                                      round(float(np.percentile(means, 97.5)), 4)], "n": len(v)}
+
+
+def summarize(results: dict[str, dict[int, dict]], seeds: list[int], budget: int) -> dict:
+    u = results["uniform"]
+    out: dict = {}
+    base = [u[s]["curve"][0] for s in seeds]
+    out["base"] = {"pass1": interval([b["pass1"] for b in base]),
+                   "rungs": {k: round(statistics.fmean(b["rungs"][k] for b in base), 3) for k in base[0]["rungs"]},
+                   "greedy": interval([b["greedy"] for b in base])}
+    zv = [u[s]["zero_variance_share"] for s in seeds]
+    share = statistics.fmean(zv)
+    out["uniform_zero_variance_share"] = round(share, 3)
+    out["ceiling"] = round(1 / (1 - share), 2) if share < 1 else None
+    out["uniform_final_pass1"] = interval([final_score(u[s]["curve"]) for s in seeds])
+    out["uniform_worst_rung"] = round(statistics.fmean(final_score(u[s]["curve"], "worst") for s in seeds), 4)
+    per: dict = {}
+    for m, runs in results.items():
+        r = {"final_pass1": interval([final_score(runs[s]["curve"]) for s in seeds]),
+             "gain": interval([final_score(runs[s]["curve"]) - runs[s]["curve"][0]["pass1"] for s in seeds]),
+             "final_greedy": interval([final_score(runs[s]["curve"], "greedy") for s in seeds]),
+             "worst_rung": round(statistics.fmean(final_score(runs[s]["curve"], "worst") for s in seeds), 4),
+             "zero_variance_share": round(statistics.fmean(runs[s]["zero_variance_share"] for s in seeds), 3),
+             "trained_zero_variance_share": round(statistics.fmean(runs[s]["trained_zero_variance_share"]
+                                                                   for s in seeds), 3),
+             "wall_s": round(statistics.fmean(runs[s]["wall_s"] for s in seeds), 1),
+             "profile_rollouts": runs[seeds[0]]["profile_rollouts"]}
+        skipped = {}
+        for s in seeds:
+            for k, v in runs[s]["skipped"].items():
+                skipped[k] = skipped.get(k, 0) + v
+        if skipped:
+            r["skipped_prompts"] = skipped
+        if m not in ("uniform", "random-reward"):
+            sp, st, ag, tw, per_seed = [], [], [], [], []
+            for s in seeds:
+                target = final_score(u[s]["curve"])
+                ru, rm = reach(u[s]["curve"], target), reach(runs[s]["curve"], target)
+                su, sm = reach(u[s]["curve"], target, "step"), reach(runs[s]["curve"], target, "step")
+                speed = (ru / rm if rm else float(ru > 0) * 1e9) if rm is not None else 0.0
+                sp.append(min(speed, budget))
+                per_seed.append(round(speed, 3) if rm is not None else "never")
+                st.append(su / sm if sm else 0.0) if sm is not None else st.append(0.0)
+                ag.append(auc(runs[s]["curve"], budget) - auc(u[s]["curve"], budget))
+                if rm is not None:
+                    tw.append((ru * u[s]["wall_s"] / budget) / (rm * runs[s]["wall_s"] / budget))
+            r.update({"speedup": interval(sp), "speedup_per_seed": per_seed, "step_speedup": interval(st),
+                      "auc_gain": interval(ag), "wall_speedup_reached": round(statistics.fmean(tw), 3) if tw else None})
+        per[m] = r
     out["methods"] = per
-    out["best_strategy"] = best
+    ok = [m for m, r in per.items() if "speedup" in r and r["worst_rung"] >= out["uniform_worst_rung"] - 1e-12]
+    best = max(ok, key=lambda m: per[m]["speedup"]["mean"]) if ok else None
+    out["best"] = best
     out["best_speedup"] = per[best]["speedup"] if best else None
-    if "random-reward" in methods:
-        gains = [plateau(results["random-reward"][s]["curve"]) - base[s] for s in seeds]
-        g = ftbench.spread(gains)
-        out["random_reward_gain"] = g["mean"]
-        out["random_reward_gain_se"] = g["std"] / len(gains) ** 0.5 if len(gains) > 1 else None
-        out["random_reward_within_1se"] = (abs(g["mean"]) <= out["random_reward_gain_se"]
-                                           if out["random_reward_gain_se"] is not None else None)
+    if "random-reward" in results:
+        out["random_reward_gap"] = interval([final_score(u[s]["curve"]) - final_score(results["random-reward"][s]["curve"])
+                                             for s in seeds])
     return out
+
+
+def make_profile(out: Path, base: Path, seed_cfg: dict) -> tuple[Path, float]:
+    """The base sampling pass over the RL prompts, once per base (a profile file the methods share)."""
+    path = out / f"profile-{_key({'base': str(base), 'tasks': seed_cfg['tasks'], 'samples': SAMPLES})}.json"
+    if path.is_file():
+        return path, 0.0
+    t0 = time.perf_counter()
+    cfg = dict(seed_cfg, name="profile", curriculum={"kind": "target-difficulty"})
+    cfg["profile"] = {"samples": SAMPLES}
+    cfg["grpo"] = dict(cfg["grpo"], steps=1, rollouts=None)
+    run = out / "profile-run"
+    shutil.rmtree(run, ignore_errors=True)
+    from curricle.rl.command import PROFILE, build_rl
+    torch.set_num_threads(1)
+    run.mkdir(parents=True)
+    _, _, graders = build_rl(RLConfig.model_validate(cfg), run)
+    for g in graders.values():
+        g.close()
+    shutil.copy(run / PROFILE, path)
+    return path, time.perf_counter() - t0
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--seeds", default="0,1,2")
-    ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--quick", action="store_true", help=f"5 seeds, methods {','.join(QUICK_METHODS)}")
+    ap.add_argument("--seeds", default="0,1,2,3,4")
+    ap.add_argument("--methods", default=None, help="comma-separated (default: all; --quick: QUICK_METHODS)")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--lr", type=float, default=3e-4, help="GRPO's learning rate, the same for every method")
+    ap.add_argument("--lr", type=float, default=LR, help="GRPO's learning rate, the same for every method")
+    ap.add_argument("--real", action="store_true", help="SmolLM2-135M-Instruct on chat-formatted arithmetic")
+    ap.add_argument("--smoke", action="store_true", help="with --real: a few steps, to check it runs (CPU)")
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "bench-rl")
     a = ap.parse_args(argv)
+    if a.smoke and not a.real:
+        raise SystemExit("--smoke goes with --real")
+    if a.real:
+        import rl_real
+        rl_real.run(a, sys.modules[__name__])
+        return
     seeds = [int(s) for s in a.seeds.split(",")]
-    methods = a.methods.split(",")
+    methods = (a.methods.split(",") if a.methods else (QUICK_METHODS if a.quick else METHODS))
+    if "uniform" not in methods:
+        raise SystemExit("--methods: uniform is the baseline every figure is paired with; include it")
     mode = "quick" if a.quick else "full"
     out = a.out / mode
-    steps, eval_every = (300, 25) if a.quick else (1000, 50)
-    budget = steps * 4 * 8
+    out.mkdir(parents=True, exist_ok=True)
+    budget, eval_every, sft_steps = (3200, 800, 600) if a.quick else (6400, 800, 600)
     t0 = time.perf_counter()
+    n_prompts = check_disjoint()
+    say(f"{n_prompts} RL prompts, none a cold-start item; pretraining and cold start (cached after the first run)")
     pretrained = ftbench.pretrained_base(ROOT / "runs" / "bench-finetune" / mode, 600 if a.quick else 2000)
-    base = sft_base(out, pretrained, a.quick)
+    base = sft_base(out, pretrained, sft_steps)
+    needs_profile = [m for m in methods if m in ("target-difficulty", "gaussian")]
+    profile, profile_s = (make_profile(out, base, method_config("uniform", base, 0, budget, eval_every, None))
+                          if needs_profile else (None, 0.0))
     setup_s = time.perf_counter() - t0
     results: dict[str, dict[int, dict]] = {m: {} for m in methods}
-    jobs = [(m, s, method_config(m, base, s, steps * 2, budget, eval_every, a.lr)) for s in seeds for m in methods]
+    jobs = [(m, s, method_config(m, base, s, budget, eval_every, profile if m in needs_profile else None, a.lr))
+            for s in seeds for m in methods]
     with ProcessPoolExecutor(max_workers=a.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = [(m, s, pool.submit(run_method, cfg, out / m)) for m, s, cfg in jobs]
         for m, s, f in futures:
             r = results[m][s] = f.result()
             last = r["curve"][-1]
-            print(f"seed {s} {m:>17}: test pass@1 {last['mean']:.3f} (worst {last['worst']:.3f}) after "
-                  f"{last['rollouts']:,} rollouts; zero-variance groups {r['zero_variance_share']:.2f}; "
-                  f"{r['wall_s']:.0f} s", flush=True)
+            say(f"seed {s} {m:>17}: sampled pass@1 {r['curve'][0]['pass1']:.3f} -> {last['pass1']:.3f} (worst rung "
+                f"{last['worst']:.3f}) after {last['rollouts']:,} rollouts; zero-variance groups "
+                f"{r['zero_variance_share']:.2f}; {r['wall_s']:.0f} s")
     summary: dict = {"benchmark": "rl_curriculum", "mode": mode, "seeds": seeds, "rollout_budget": budget,
-                     "tasks": list(TASKS), "lr": a.lr, "setup_s": round(setup_s, 1), **summarize(results, seeds)}
-    summary["targets"] = {"best_speedup": ">= 1.5 with worst task no lower than uniform's",
-                          "random_reward_gain": "within one standard error of 0"}
+                     "rungs": [rung(n) for n in RUNGS], "rl_prompts": n_prompts, "test_items_per_rung": TEST_ITEMS,
+                     "samples_per_item": SAMPLES, "lr": a.lr, "setup_s": round(setup_s, 1),
+                     "profile_s": round(profile_s, 1), **summarize(results, seeds, budget)}
+    summary["targets"] = {"best_speedup": ">= 1.5 with its interval above 1, worst rung no lower than uniform's",
+                          "random_reward_gap": "above 0 with its interval"}
     summary["wall_s"] = round(time.perf_counter() - t0, 1)
     finish("rl_curriculum", summary, t0, quick=a.quick)
 

@@ -16,6 +16,12 @@ an operand). Rewards come from the ``numeric`` grader (the first number of the c
 and the held-out check's greedy exact match agrees with it on such answers. Items come from the
 generator's own train and held-out splits (by a hash of the sum, not the seed).
 
+:func:`run` is ``rl_curriculum.py --real``: the same comparison on the real model (uniform and
+the curricula in ``REAL_METHODS``, paired seeds, sampled pass@1 on each level's test items, the
+same figures and intervals), sized for one GPU; ``--smoke`` is a few steps of two methods with
+small groups and evaluations, to check on a CPU that the whole path runs (its figures mean
+nothing and are written as the ``real-smoke`` variant).
+
 Run as a program, it measures on this machine, with one thread: materializing the preset,
 one greedy evaluation of 64 test items, one GRPO step (4 prompts x 8 completions of at most 16
 tokens) and the greedy pass rate per level; the last line printed is the JSON of them::
@@ -89,6 +95,58 @@ def real_tasks(n_train: int, n_test: int, seed: int = 0, directory: Path | str =
                       "grader": {"kind": "numeric"}, "scoring": {"max_new_tokens": 8},
                       "eval_items": n_held})
     return tasks
+
+
+REAL_METHODS = ["uniform", "dynamic-filter", "learnability", "lilo", "greso", "random-reward"]
+
+
+def real_config(method: str, seed: int, tasks: list[dict], smoke: bool, bench) -> dict:
+    """``method``'s RL config on the real model: ``bench.CURRICULA``'s curriculum, GRPO at
+    learning rate 1e-6 (a pretrained chat model; no KL), budget and sizes for one GPU (or, with
+    ``smoke``, two steps of 2 prompts x 4 completions, evaluated with 2 samples)."""
+    g, b, steps = (4, 2, 2) if smoke else (8, 8, 60)
+    return {
+        "name": f"{method}-seed{seed}", "seed": seed, "model": real_model(), "tasks": tasks,
+        "curriculum": bench.CURRICULA[method],
+        "grpo": {"steps": steps * 4, "rollouts": steps * b * g, "num_generations": g, "prompts_per_step": b,
+                 "max_completion_length": 8, "temperature": 1.0, "lr": 1e-6, "beta": 0.0,
+                 "reward": "random" if method == "random-reward" else "grader"},
+        "eval": {"every": 10_000, "every_rollouts": steps * b * g // (1 if smoke else 4), "split": "test",
+                 "batch_size": 64, "samples": 2 if smoke else 8, "temperature": 1.0},
+        "train": {"checkpoint": {"every": 100_000, "keep_last": 1}, "log_every": 1, "use_cpu": smoke,
+                  "tensorboard": False, "grader_timeout_s": None},
+    }
+
+
+def run(a, bench) -> None:
+    """``rl_curriculum.py --real [--smoke]``: ``bench`` is the rl_curriculum module (its runner,
+    curricula and figures)."""
+    import time as _time
+
+    from common import finish, say
+
+    t0 = _time.perf_counter()
+    seeds = [0] if a.smoke else [int(s) for s in a.seeds.split(",")]
+    methods = ["uniform", "greso"] if a.smoke else (a.methods.split(",") if a.methods else REAL_METHODS)
+    out = a.out / ("real-smoke" if a.smoke else "real")
+    n_train, n_test = (16, 4) if a.smoke else (200, 64)
+    tasks = real_tasks(n_train, n_test, seed=0, directory=out / "tasks", n_heldout=2 if a.smoke else 8)
+    budget = None
+    results: dict = {m: {} for m in methods}
+    for s in seeds:
+        for m in methods:
+            cfg = real_config(m, s, tasks, a.smoke, bench)
+            budget = cfg["grpo"]["rollouts"]
+            r = results[m][s] = bench.run_method(cfg, out / m)
+            say(f"seed {s} {m:>14}: sampled pass@1 {r['curve'][0]['pass1']:.3f} -> {r['curve'][-1]['pass1']:.3f} "
+                f"after {r['curve'][-1]['rollouts']:,} rollouts; {r['wall_s']:.0f} s")
+    summary = {"benchmark": "rl_curriculum", "mode": "real-smoke" if a.smoke else "real", "model": PRESET,
+               "seeds": seeds, "rollout_budget": budget, "levels": [t["name"] for t in tasks],
+               **bench.summarize(results, seeds, budget)}
+    if a.smoke:
+        summary["note"] = "a smoke run: two steps of two methods on CPU; its figures say only that the path runs"
+    summary["wall_s"] = round(_time.perf_counter() - t0, 1)
+    finish("rl_curriculum", summary, t0, quick=True, variant="real-smoke" if a.smoke else "real")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -18,7 +18,9 @@ from tests.benchmarks.conftest import BENCHMARKS, benchmark_module
 
 README = BENCHMARKS.parent / "README.md"
 RESULTS = BENCHMARKS / "results"
-PROGRAMS = sorted(p.stem for p in BENCHMARKS.glob("*.py") if p.stem not in ("common", "render_tables"))
+# Not benchmarks: the shared helpers, the table's renderer, and rl_real (the real model and tasks
+# that `rl_curriculum.py --real` reads; its figures go to rl_curriculum's results files).
+PROGRAMS = sorted(p.stem for p in BENCHMARKS.glob("*.py") if p.stem not in ("common", "render_tables", "rl_real"))
 COMMIT = re.compile(r"[0-9a-f]{40}(\+dirty)?")
 
 

@@ -1,5 +1,7 @@
-"""The arithmetic behind ``benchmarks/rl_curriculum.py``: plateaus, rollouts to a target, the
-speedup's edge cases and the headline (loaded by path: the benchmark is a program)."""
+"""The arithmetic behind ``benchmarks/rl_curriculum.py``: final scores, interpolated rollouts to a
+target, areas under the curve, bootstrap intervals, the headline, the configs and the
+disjointness of RL prompts from the cold start's items (loaded by path: the benchmark is a
+program)."""
 
 from __future__ import annotations
 
@@ -14,52 +16,67 @@ def bench():
         yield module
 
 
-def curve(*means, worst=None):
-    return [{"rollouts": 100 * i, "mean": m, "worst": (worst or [0.0] * len(means))[i]} for i, m in enumerate(means)]
+def curve(*pass1, worst=None, per_step=32):
+    return [{"step": 10 * i, "rollouts": 10 * i * per_step, "pass1": p, "greedy": p,
+             "worst": (worst or [0.0] * len(pass1))[i], "rungs": {"a": p}} for i, p in enumerate(pass1)]
 
 
-def test_plateau_and_first_reaching_use_three_evaluations(bench):
-    c = curve(0.1, 0.5, 0.2, 0.3, 0.4)
-    assert bench.plateau(c) == pytest.approx(0.3)
-    # Trailing means: 0.1, 0.3, 0.267, 0.333, 0.3: the single 0.5 at 100 does not count alone.
-    assert bench.first_reaching(c, 0.3) == 100 and bench.first_reaching(c, 0.31) == 300
-    assert bench.first_reaching(c, 0.34) is None
+def test_final_score_reach_and_auc(bench):
+    c = curve(0.1, 0.3, 0.5, 0.4, 0.6)
+    assert bench.final_score(c) == pytest.approx(0.5)
+    # 0.4 is crossed between 320 (0.3) and 640 (0.5) rollouts: interpolated at 480.
+    assert bench.reach(c, 0.4) == pytest.approx(480.0) and bench.reach(c, 0.4, "step") == pytest.approx(15.0)
+    assert bench.reach(c, 0.1) == 0.0 and bench.reach(c, 0.7) is None
+    # Trapezoids over [0, 1280], the last value carried to a budget of 1600.
+    area = (320 * 0.2 + 320 * 0.4 + 320 * 0.45 + 320 * 0.5 + 320 * 0.6) / 1600
+    assert bench.auc(c, 1600) == pytest.approx(area)
 
 
-def test_speedup_edge_cases(bench):
-    uniform = curve(0.1, 0.1, 0.2, 0.3, 0.3, 0.3)  # plateau 0.3, reached (trailing) at 500
-    fast = curve(0.1, 0.4, 0.4, 0.4, 0.4, 0.4)  # trailing 0.1, 0.25, 0.3 at 200
-    assert bench.speedup(uniform, fast) == (2.5, 200)
-    assert bench.speedup(uniform, curve(0.1, 0.1, 0.1, 0.1, 0.1, 0.1)) == (0.0, None)
-    flat = curve(0.3, 0.2, 0.2, 0.2)  # uniform no better than the base: nothing to be faster at
-    assert bench.speedup(flat, curve(0.3, 0.3, 0.3, 0.3)) == (1.0, 0)
+def test_bootstrap_interval(bench):
+    out = bench.interval([1.0, 2.0, 3.0])
+    assert out["mean"] == 2.0 and 1.0 <= out["ci"][0] <= 2.0 <= out["ci"][1] <= 3.0 and out["n"] == 3
+    assert bench.interval([0.5, 0.5])["ci"] == [0.5, 0.5]
+    assert bench.interval([1.0, 2.0, 3.0]) == out  # seeded
 
 
 def test_the_headline(bench):
-    def run(c):
-        return {"curve": c, "zero_variance_share": 0.5, "flags": []}
+    def run(c, zv=0.8):
+        return {"curve": c, "zero_variance_share": zv, "trained_zero_variance_share": zv, "wall_s": 100.0,
+                "profile_rollouts": 0, "skipped": {}, "flags": []}
 
     results = {
-        "uniform": {0: run(curve(0.1, 0.1, 0.2, 0.3, 0.3, 0.3, worst=[0, 0, 0, 0.1, 0.1, 0.1]))},
-        "learnability": {0: run(curve(0.1, 0.4, 0.4, 0.4, 0.4, 0.4, worst=[0, 0, 0, 0, 0, 0]))},
-        "target-difficulty": {0: run(curve(0.1, 0.1, 0.3, 0.3, 0.3, 0.3, worst=[0, 0, 0, 0.1, 0.2, 0.1]))},
-        "random-reward": {0: run(curve(0.1, 0.1, 0.1, 0.2, 0.1, 0.0))},
+        "uniform": {0: run(curve(0.1, 0.2, 0.3, 0.4, 0.4, worst=[0, 0, 0.1, 0.1, 0.1])),
+                    1: run(curve(0.1, 0.2, 0.3, 0.4, 0.4, worst=[0, 0, 0.1, 0.1, 0.1]))},
+        # Twice as fast as uniform to 0.4, but its worst rung lower: not the best.
+        "lilo": {0: run(curve(0.1, 0.4, 0.5, 0.5, 0.5)), 1: run(curve(0.1, 0.4, 0.5, 0.5, 0.5))},
+        "greso": {0: run(curve(0.1, 0.3, 0.4, 0.4, 0.4, worst=[0, 0, 0.1, 0.1, 0.1])),
+                  1: run(curve(0.1, 0.1, 0.1, 0.1, 0.1, worst=[0, 0, 0.1, 0.1, 0.1]))},
+        "random-reward": {0: run(curve(0.1, 0.1, 0.1, 0.1, 0.1)), 1: run(curve(0.1, 0.1, 0.1, 0.0, 0.0))},
     }
-    out = bench.summarize(results, [0])
-    assert out["methods"]["learnability"]["speedup"] == 2.5  # faster, but its worst task is lower than uniform's
-    assert out["methods"]["target-difficulty"]["speedup"] == pytest.approx(500 / 400)
-    assert out["best_strategy"] == "target-difficulty" and out["best_speedup"] == pytest.approx(1.25)
-    assert out["random_reward_gain"] == pytest.approx(0.0) and out["random_reward_gain_se"] is None
+    out = bench.summarize(results, [0, 1], 1600)
+    assert out["uniform_zero_variance_share"] == 0.8 and out["ceiling"] == 5.0
+    # Uniform reaches its final 0.4 at 960 rollouts; lilo at 320 (3x), greso at 640 (1.5x) in
+    # seed 0 and never in seed 1 (counted 0 in the mean).
+    assert out["methods"]["lilo"]["speedup"]["mean"] == pytest.approx(3.0)
+    assert out["methods"]["greso"]["speedup_per_seed"] == [1.5, "never"]
+    assert out["methods"]["greso"]["speedup"]["mean"] == pytest.approx(0.75)
+    assert out["best"] == "greso"  # lilo's worst rung (0.0) is below uniform's (0.1)
+    assert out["random_reward_gap"]["mean"] == pytest.approx(0.4 - 0.05)
+    assert out["methods"]["lilo"]["gain"]["mean"] == pytest.approx(0.4)
 
 
-def test_the_methods_share_a_budget_and_validate(bench, tmp_path):
+def test_the_methods_share_a_budget_and_rl_prompts_are_not_cold_start_items(bench, tmp_path):
     from curricle.rl.config import RLConfig
 
-    cfgs = {m: RLConfig.model_validate(bench.method_config(m, tmp_path, 0, 600, 9600, 25)) for m in bench.METHODS}
-    assert {c.grpo.rollouts for c in cfgs.values()} == {9600}
-    assert {(c.grpo.num_generations, c.grpo.prompts_per_step, c.grpo.lr) for c in cfgs.values()} == {(8, 4, 3e-4)}
+    cfgs = {m: RLConfig.model_validate(bench.method_config(m, tmp_path, 0, 4800, 800,
+                                                           tmp_path / "p.json" if m in ("target-difficulty", "gaussian")
+                                                           else None))
+            for m in bench.METHODS}
+    assert {c.grpo.rollouts for c in cfgs.values()} == {4800}
+    assert {(c.grpo.num_generations, c.grpo.prompts_per_step, c.grpo.lr, c.grpo.temperature)
+            for c in cfgs.values()} == {(8, 4, bench.LR, 1.0)}
+    assert {(c.eval.every_rollouts, c.eval.samples) for c in cfgs.values()} == {(800, 8)}
     assert cfgs["random-reward"].grpo.reward == "random" and cfgs["random-reward"].curriculum.kind == "uniform"
-    assert cfgs["category-bandit"].curriculum.categories == "level"  # SEC's default: each task's levels
-    assert {c.tasks[1].source.n_train for c in cfgs.values()} == {bench.RL_PROMPTS}
-    assert [t.name for t in cfgs["uniform"].tasks] == ["reverse", "uppercase", "reverse+uppercase"]
-
+    assert [t.name for t in cfgs["uniform"].tasks] == [f"reverse-L{n}" for n in bench.RUNGS]
+    assert {t.source.train_offset for t in cfgs["uniform"].tasks} == {bench.SFT_ITEMS}
+    assert bench.check_disjoint() == bench.RL_PROMPTS * len(bench.RUNGS)
