@@ -229,6 +229,9 @@ def test_state_round_trip_with_review_floor_and_revisits():
     assert b.review_tests() == a.review_tests() and b.mix(21) == a.mix(21)
     for k, v in seq[4:]:
         assert step(a, k, v) == step(b, k, v)
+    old = {k: v for k, v in a.state_dict().items() if k not in ("reference_se", "tests_taken", "floor_intervals")}
+    with pytest.raises(CurricleError, match="the checkpoint's curriculum state is from an older curricle"):
+        curriculum(stages, **kw).load_state_dict(old)
 
 
 def rows_of(tasks: dict[str, int]) -> list[Row]:

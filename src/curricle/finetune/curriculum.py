@@ -502,6 +502,11 @@ class Curriculum:
                 "final_milestone_logged": self.final_milestone_logged}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        missing = [k for k in ("reference_se", "tests_taken", "floor_intervals") if k not in state]
+        if missing:
+            raise CurricleError(f"--resume: the checkpoint's curriculum state is from an older curricle (no "
+                                f"{', '.join(missing)}: before the review floor, held-out Leitner tests and revisit "
+                                f"margins in standard errors); resume it with that version, or start a new run")
         self.stage, self.stage_start = int(state["stage"]), int(state["stage_start"])
         self.evaluations, self.hits = int(state["evaluations"]), int(state["hits"])
         self.reference = {k: float(v) for k, v in state["reference"].items()}
