@@ -378,7 +378,11 @@ def rl_rows(files: Files) -> list[Row]:
                 f"(95% interval over seeds)")
     else:
         head = "**no method keeps uniform's worst rung**"
-    speeds = "; speedups " + ", ".join(f"{m} {ci(methods[m]['speedup'])}" for m in ranked)
+    def speed(m: str) -> str:
+        per_seed = methods[m].get("speedup_per_seed") or []
+        return "never" if per_seed and all(x == "never" for x in per_seed) else ci(methods[m]["speedup"])
+
+    speeds = "; speedups " + ", ".join(f"{m} {speed(m)}" for m in ranked)
     u = methods["uniform"]["final_pass1"]
     finals = (f"; uniform's final sampled pass@1 {u['mean']:.3f} (base {r['base']['pass1']['mean']:.3f}), uniform "
               f"wastes {r['uniform_zero_variance_share']:.0%} of its groups (ceiling {r['ceiling']:.2f}x)")
