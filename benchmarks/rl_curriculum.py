@@ -34,7 +34,7 @@ Stages:
    generation, mean 0.5 -> 0.25); and ``random-reward`` (uniform prompts, a coin for a reward:
    the control, at the same learning rate). The base profile (8 samples of every RL prompt, once per base) is shared by
    the methods that read it; its rollouts are given apart (``profile_rollouts``), not in the
-   budget. ``--quick`` runs the subset ``QUICK_METHODS``.
+   budget. ``--quick`` runs the subset ``QUICK_METHODS`` unless ``--methods`` names others.
    **Deviations**, said here: papers run batches of 128-1,024 prompts; this runs 4 (a tiny
    model on 2 CPU cores), with AdaRFT's eta scaled to it; GRESO adjusts its exploration
    probabilities every step, not once an epoch. The learning rate (``LR``, 3e-5, the same for
@@ -49,10 +49,12 @@ Stages:
    ``speedup_per_seed`` and counts 0 in the mean); ``auc_gain``: the area under the sampled
    pass@1-versus-rollouts curve (normalized by the budget) minus uniform's; ``gain`` over the
    base; ``worst_rung`` (final sampled pass@1 on the method's worst rung); at **equal
-   optimizer steps**, ``step_speedup`` (the same ratio counted in steps); wall-clock to the
-   target. ``uniform_zero_variance_share`` is the share of uniform's groups whose rewards were
-   all equal, and ``ceiling`` = 1 / (1 - share): the most rollouts any filter of those groups
-   could save. ``random_reward_gap``: uniform's final sampled pass@1 minus the coin run's.
+   optimizer steps**, ``step_speedup`` (the same ratio counted in steps) and
+   ``equal_steps_gain`` (the method's last sampled pass@1 minus uniform's at the same step,
+   interpolated: what LILO and DAPO measure); wall-clock to the target.
+   ``uniform_zero_variance_share`` is the share of uniform's groups whose rewards were all
+   equal, and ``ceiling`` = 1 / (1 - share): the most rollouts any filter of those groups could
+   save. ``random_reward_gap``: uniform's final sampled pass@1 minus the coin run's.
 
 The last line printed is the JSON summary.
 """
@@ -192,8 +194,8 @@ def method_config(method: str, base: Path, seed: int, budget: int, eval_every: i
 def run_method(cfg: dict, out: Path) -> dict:
     run = out / f"{cfg['name']}-{_key(cfg)}"
     done = run / "result.json"
-    if done.is_file():
-        return json.loads(done.read_text())
+    if done.is_file():  # (a run's figures are a function of its config: cached by its hash)
+        return {**json.loads(done.read_text()), "cached": True}
     shutil.rmtree(run, ignore_errors=True)
     torch.set_num_threads(1)
     t0 = time.perf_counter()
@@ -233,6 +235,19 @@ def reach(curve: list[dict], target: float, axis: str = "rollouts") -> float | N
             return float(prev[axis] + f * (p[axis] - prev[axis]))
         prev = p
     return None
+
+
+def at(curve: list[dict], x: float, axis: str = "step") -> float:
+    """The curve's pass@1 at ``axis`` value ``x``, linearly interpolated (the last value past its end)."""
+    prev = curve[0]
+    for p in curve:
+        if p[axis] >= x:
+            if p[axis] == prev[axis]:
+                return p["pass1"]
+            f = (x - prev[axis]) / (p[axis] - prev[axis])
+            return prev["pass1"] + f * (p["pass1"] - prev["pass1"])
+        prev = p
+    return curve[-1]["pass1"]
 
 
 def auc(curve: list[dict], budget: int) -> float:
@@ -286,7 +301,7 @@ def summarize(results: dict[str, dict[int, dict]], seeds: list[int], budget: int
         if skipped:
             r["skipped_prompts"] = skipped
         if m not in ("uniform", "random-reward"):
-            sp, st, ag, tw, per_seed = [], [], [], [], []
+            sp, st, ag, tw, per_seed, eq = [], [], [], [], [], []
             for s in seeds:
                 target = final_score(u[s]["curve"])
                 ru, rm = reach(u[s]["curve"], target), reach(runs[s]["curve"], target)
@@ -296,9 +311,13 @@ def summarize(results: dict[str, dict[int, dict]], seeds: list[int], budget: int
                 per_seed.append(round(speed, 3) if rm is not None else "never")
                 st.append(su / sm if sm else 0.0) if sm is not None else st.append(0.0)
                 ag.append(auc(runs[s]["curve"], budget) - auc(u[s]["curve"], budget))
+                last = runs[s]["curve"][-1]
+                eq.append(last["pass1"] - at(u[s]["curve"], last["step"]))
                 if rm is not None:
                     tw.append((ru * u[s]["wall_s"] / budget) / (rm * runs[s]["wall_s"] / budget))
             r.update({"speedup": interval(sp), "speedup_per_seed": per_seed, "step_speedup": interval(st),
+                      "steps": round(statistics.fmean(runs[s]["curve"][-1]["step"] for s in seeds), 1),
+                      "equal_steps_gain": interval(eq),
                       "auc_gain": interval(ag), "wall_speedup_reached": round(statistics.fmean(tw), 3) if tw else None})
         per[m] = r
     out["methods"] = per
@@ -344,6 +363,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--real", action="store_true", help="SmolLM2-135M-Instruct on chat-formatted arithmetic")
     ap.add_argument("--smoke", action="store_true", help="with --real: a few steps, to check it runs (CPU)")
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "bench-rl")
+    ap.add_argument("--variant", default=None,
+                    help="results file benchmarks/results/rl_curriculum.VARIANT.json (e.g. for other --methods)")
     a = ap.parse_args(argv)
     if a.smoke and not a.real:
         raise SystemExit("--smoke goes with --real")
@@ -382,11 +403,13 @@ def main(argv: list[str] | None = None) -> None:
     summary: dict = {"benchmark": "rl_curriculum", "mode": mode, "seeds": seeds, "rollout_budget": budget,
                      "rungs": [rung(n) for n in RUNGS], "rl_prompts": n_prompts, "test_items_per_rung": TEST_ITEMS,
                      "samples_per_item": SAMPLES, "lr": a.lr, "setup_s": round(setup_s, 1),
-                     "profile_s": round(profile_s, 1), **summarize(results, seeds, budget)}
+                     "profile_s": round(profile_s, 1),
+                     "runs_from_cache": sum(bool(r.get("cached")) for m in results.values() for r in m.values()),
+                     **summarize(results, seeds, budget)}
     summary["targets"] = {"best_speedup": ">= 1.5 with its interval above 1, worst rung no lower than uniform's",
                           "random_reward_gap": "above 0 with its interval"}
     summary["wall_s"] = round(time.perf_counter() - t0, 1)
-    finish("rl_curriculum", summary, t0, quick=a.quick)
+    finish("rl_curriculum", summary, t0, quick=a.quick, variant=a.variant)
 
 
 if __name__ == "__main__":

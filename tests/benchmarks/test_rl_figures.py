@@ -63,6 +63,9 @@ def test_the_headline(bench):
     assert out["best"] == "greso"  # lilo's worst rung (0.0) is below uniform's (0.1)
     assert out["random_reward_gap"]["mean"] == pytest.approx(0.4 - 0.05)
     assert out["methods"]["lilo"]["gain"]["mean"] == pytest.approx(0.4)
+    # At equal steps: lilo's last 0.5 at step 40 against uniform's 0.4 there.
+    assert out["methods"]["lilo"]["equal_steps_gain"]["mean"] == pytest.approx(0.1)
+    assert bench.at(curve(0.1, 0.3), 5) == pytest.approx(0.2) and bench.at(curve(0.1, 0.3), 99) == 0.3
 
 
 def test_the_methods_share_a_budget_and_rl_prompts_are_not_cold_start_items(bench, tmp_path):

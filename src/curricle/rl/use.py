@@ -30,7 +30,8 @@ It needs one generation per optimizer step (``steps_per_generation`` equal to
 ``dataloader_num_workers=0`` (the sampler reads the policy in this process) and plain
 reward functions (not reward models or async functions); it checks them and says what is
 wrong in one line. Gates after generation and ``lilo`` need ``curricle rl``'s trainer (gates
-before generation work here); without the base sampling pass, unseen prompts are at ``p = 0.5``.
+before generation work here); without the base sampling pass,
+learnability's ``profile`` prior is ``p = 0.5`` (``prior: category`` works as in ``curricle rl``).
 """
 
 from __future__ import annotations
