@@ -175,3 +175,19 @@ def test_a_run_in_progress_gets_the_panels_it_has(tmp_path):
     text = report_command(run, tmp_path / "r.html").read_text()
     assert "not finished: step 2 of 8" in text and "No flag" in text
     assert [r["step"] for r in rl["evaluations"]] == [0] and rl["evaluations"][0]["reward"] is None
+
+
+def test_a_run_with_sampled_pass1_plots_it_and_keeps_greedy_in_the_table(tmp_path):
+    run = write_rl_run(tmp_path)
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    for r in rows:
+        if "eval/mean" in r:
+            r.update({"eval/add1/pass1_sampled": r["eval/add1/exact_match"] / 2, "eval/add2/pass1_sampled": 0.0,
+                      "eval/pass1_sampled_mean": r["eval/add1/exact_match"] / 4, "eval/pass1_sampled_worst": 0.0})
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    text = report_command(run, tmp_path / "r.html").read_text()
+    progress = next(f for f in figures(text).values() if f["layout"]["title"]["text"].startswith("RL with"))
+    assert any(a["text"] == "held-out: test sampled pass@1" for a in progress["layout"]["annotations"])
+    named = {t["name"]: t for t in progress["data"] if t.get("name")}
+    assert named["add1"]["y"] == [0.25, 0.375, 0.25] and named["mean over tasks"]["y"] == [0.125, 0.1875, 0.125]
+    assert '<tr data-step="4" class="best">' in text  # the table: greedy exact match, as before

@@ -81,6 +81,12 @@ def collect_rl(run: Path | str) -> dict[str, Any]:
           "score": {t: [evals[s].get(f"eval/{t}/exact_match") for s in e_steps] for t in tasks},
           "se": {t: [evals[s].get(f"eval/{t}/exact_match_se") for s in e_steps] for t in tasks},
           "mean": [evals[s].get("eval/mean") for s in e_steps], "worst": [evals[s].get("eval/worst") for s in e_steps]}
+    # The plot shows sampled pass@1 when the run scored it (eval.samples), else greedy exact match.
+    sampled = any("eval/pass1_sampled_mean" in evals[s] for s in e_steps)
+    ev["plot"] = ({"label": "sampled pass@1", "mean": [evals[s].get("eval/pass1_sampled_mean") for s in e_steps],
+                   "score": {t: [evals[s].get(f"eval/{t}/pass1_sampled") for s in e_steps] for t in tasks},
+                   "se": {t: [None] * len(e_steps) for t in tasks}}
+                  if sampled else {"label": "exact match", "mean": ev["mean"], "score": ev["score"], "se": ev["se"]})
     history = {h["step"]: h for h in (final or {}).get("history", [])}
     table = []
     for i, s in enumerate(e_steps):
@@ -194,24 +200,26 @@ def _flag_marks(fig: go.Figure, rl: dict[str, Any], cols: int = 1) -> None:
 
 def rl_progress(rl: dict[str, Any], colors: dict[str, str]) -> go.Figure | None:
     """Left: training reward (EMA) and the share of zero-variance groups; right: each task's
-    test exact match (±1 s.e.) and their mean, over rollouts; flags marked."""
+    test sampled pass@1 (with ``eval.samples``) or greedy exact match (±1 s.e.) and their mean,
+    over rollouts; flags marked."""
     s, ev = rl["series"], rl["eval"]
+    shown = ev.get("plot") or {"label": "exact match", "mean": ev["mean"], "score": ev["score"], "se": ev["se"]}
     if not s["step"] and not ev["step"]:
         return None
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08,
                         subplot_titles=("training reward and zero-variance groups (EMA 0.9)",
-                                        "held-out: test exact match"))
+                                        f"held-out: test {shown['label']}"))
     fig.add_trace(go.Scatter(x=s["rollouts"], y=ema(s["reward"]), name="reward", mode="lines",
                              line={"color": PALETTE[0]}), row=1, col=1)
     fig.add_trace(go.Scatter(x=s["rollouts"], y=ema(s["zero_variance"]), name="zero-variance share", mode="lines",
                              line={"color": "#7f7f7f", "dash": "dash"}), row=1, col=1)
     x = ev["rollouts"]
     for task in rl["tasks"]:
-        y, color = ev["score"][task], colors[task]
-        fig.add_trace(se_band(x, y, ev["se"][task], color, task), row=1, col=2)
+        y, color = shown["score"][task], colors[task]
+        fig.add_trace(se_band(x, y, shown["se"][task], color, task), row=1, col=2)
         fig.add_trace(go.Scatter(x=x, y=y, name=task, mode="lines+markers", line={"color": color},
                                  marker={"size": 4}, legendgroup=task), row=1, col=2)
-    fig.add_trace(go.Scatter(x=x, y=ev["mean"], name="mean over tasks", mode="lines",
+    fig.add_trace(go.Scatter(x=x, y=shown["mean"], name="mean over tasks", mode="lines",
                              line={"color": "#000", "width": 2, "dash": "dot"}), row=1, col=2)
     _flag_marks(fig, rl, cols=2)
     fig.update_xaxes(title_text="rollouts (completions generated)")
