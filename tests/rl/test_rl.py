@@ -269,10 +269,14 @@ def test_groups_split_across_processes_are_joined_before_the_policy_sees_them(mo
 def test_lilo_trains_the_top_groups_of_its_pool_and_charges_the_whole_pool(tmp_path, checkpoint):
     cfg = rl_config(checkpoint, kind="lilo", steps=4)
     cfg["grpo"]["reward"] = "grader"
+    cfg["eval"] = {"every": 1000, "every_rollouts": 64, "samples": 2}  # scored at the same budgets, sampled
     path = tmp_path / "rl.yaml"
     path.write_text(yaml.safe_dump(cfg))
     r = cli(path, "--run-dir", tmp_path / "run")
     assert r.returncode == 0, r.stderr[-3000:]
+    evals = [m for m in rows(tmp_path / "run" / "metrics.jsonl") if "eval/mean" in m]
+    assert [m["rollouts"] for m in evals] == [0, 64, 128]
+    assert all(0 <= m["eval/pass1_sampled_mean"] <= 1 and "eval/rev/pass1_sampled" in m for m in evals)
     steps = [m for m in rows(tmp_path / "run" / "metrics.jsonl") if "reward" in m]
     # Each step generates a pool of 4 x 2 prompts x 4 completions and trains 2 groups of it.
     assert [m["rollouts"] for m in steps] == [32, 64, 96, 128]
