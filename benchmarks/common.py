@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import platform
 import subprocess
 import sys
@@ -55,6 +56,18 @@ _T0 = time.perf_counter()
 def say(msg: str) -> None:
     """A progress line on stderr, with the seconds since the program started (imported this)."""
     print(f"[{time.perf_counter() - _T0:6.1f}s] {msg}", file=sys.stderr, flush=True)
+
+
+def die_with_parent() -> None:
+    """A worker process's initializer: the kernel kills it when the benchmark's main process
+    dies (Linux's ``PR_SET_PDEATHSIG``), so a killed benchmark leaves no worker computing on.
+    Elsewhere a no-op."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def results_path(name: str, quick: bool, variant: str | None = None, results_dir: Path | None = None) -> Path:

@@ -100,7 +100,7 @@ from curricle.finetune.config import FinetuneConfig  # noqa: E402
 from curricle.prepare.command import prepare_run  # noqa: E402
 from curricle.train.checkpoint import latest_complete  # noqa: E402
 from curricle.train.command import train_run  # noqa: E402
-from common import finish  # noqa: E402
+from common import die_with_parent, finish  # noqa: E402
 
 COMPONENTS = ["reverse", "uppercase"]
 COMPOSITIONS = ["reverse+uppercase"]
@@ -354,7 +354,8 @@ def main(argv: list[str] | None = None) -> None:
     jobs = [(m, seed, method_config(m, base, seed, steps, cfg["eval_every"], batch, cfg["lr"], cfg["n_train"],
                                     cfg["n_heldout"], cfg["n_test"]))
             for seed in seeds for m in methods]
-    with ProcessPoolExecutor(max_workers=a.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(max_workers=a.workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=die_with_parent) as pool:
         futures = [(m, seed, pool.submit(run_method, c, out / m)) for m, seed, c in jobs]
         for m, seed, f in futures:
             r = results[m][seed] = f.result()

@@ -85,7 +85,7 @@ from typing import Any
 
 import numpy as np
 
-from common import finish, say
+from common import die_with_parent, finish, say
 
 #: Budgets of the uniform runs, in units of T.
 BUDGETS = (0.5, 0.7, 1.0, 1.4, 2.0)
@@ -334,7 +334,7 @@ def run_all(jobs: list[Job], es_paths: dict[str, str], workers: int) -> None:
         return
     t0 = time.perf_counter()
     done = trained = 0
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with ProcessPoolExecutor(max_workers=workers, initializer=die_with_parent) as pool:
         futures = {pool.submit(run_job, j, es_paths[j.suite]): j for j in jobs}
         for fut in futures:
             j = futures[fut]

@@ -80,7 +80,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import finetune_curriculum as ftbench  # noqa: E402
-from common import finish, say  # noqa: E402
+from common import die_with_parent, finish, say  # noqa: E402
 
 from curricle.finetune.command import finetune_run  # noqa: E402
 from curricle.finetune.config import FinetuneConfig  # noqa: E402
@@ -392,7 +392,8 @@ def main(argv: list[str] | None = None) -> None:
     results: dict[str, dict[int, dict]] = {m: {} for m in methods}
     jobs = [(m, s, method_config(m, base, s, budget, eval_every, profile if m in needs_profile else None, a.lr))
             for s in seeds for m in methods]
-    with ProcessPoolExecutor(max_workers=a.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(max_workers=a.workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=die_with_parent) as pool:
         futures = [(m, s, pool.submit(run_method, cfg, out / m)) for m, s, cfg in jobs]
         for m, s, f in futures:
             r = results[m][s] = f.result()
