@@ -259,6 +259,14 @@ def auc(curve: list[dict], budget: int) -> float:
     return area / budget
 
 
+def speedup(uniform: float, method: float | None) -> float:
+    """Uniform's rollouts to the target over the method's: 0 if the method never got there, and
+    1e9 (capped by the caller) if it was there from the start while uniform was not."""
+    if method is None:
+        return 0.0
+    return uniform / method if method else (1e9 if uniform > 0 else 0.0)
+
+
 def interval(values: list[float], draws: int = 2000, seed: int = 0) -> dict:
     """Mean and 95% percentile bootstrap interval over seeds (resampled with replacement)."""
     v = np.asarray(values, dtype=np.float64)
@@ -306,15 +314,15 @@ def summarize(results: dict[str, dict[int, dict]], seeds: list[int], budget: int
                 target = final_score(u[s]["curve"])
                 ru, rm = reach(u[s]["curve"], target), reach(runs[s]["curve"], target)
                 su, sm = reach(u[s]["curve"], target, "step"), reach(runs[s]["curve"], target, "step")
-                speed = (ru / rm if rm else float(ru > 0) * 1e9) if rm is not None else 0.0
+                speed = speedup(ru, rm)
                 sp.append(min(speed, budget))
                 per_seed.append(round(speed, 3) if rm is not None else "never")
-                st.append(su / sm if sm else 0.0) if sm is not None else st.append(0.0)
+                st.append(su / sm if sm else 0.0)  # never (None) or at the start (0): 0
                 ag.append(auc(runs[s]["curve"], budget) - auc(u[s]["curve"], budget))
                 last = runs[s]["curve"][-1]
                 eq.append(last["pass1"] - at(u[s]["curve"], last["step"]))
-                if rm is not None:
-                    tw.append((ru * u[s]["wall_s"] / budget) / (rm * runs[s]["wall_s"] / budget))
+                if rm:  # uniform's seconds to the target over the method's (both at their mean pace)
+                    tw.append(ru * u[s]["wall_s"] / (rm * runs[s]["wall_s"]))
             r.update({"speedup": interval(sp), "speedup_per_seed": per_seed, "step_speedup": interval(st),
                       "steps": round(statistics.fmean(runs[s]["curve"][-1]["step"] for s in seeds), 1),
                       "equal_steps_gain": interval(eq),

@@ -14,19 +14,15 @@ training progress and what was drawn). It then sets the image's entry in
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-IMAGES = ROOT / "docs" / "images"
-MANIFEST = IMAGES / "manifest.json"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_demo_images import CHROMIUM, FLAGS, IMAGES, MANIFEST, ROOT, WIDTH, sha256  # noqa: E402
+
 BENCHMARK = "benchmarks/rl_curriculum.py"
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
-WIDTH = 1280
 
 
 def screenshot(report: Path, out: Path, chromium: str = CHROMIUM) -> None:
@@ -63,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
         "produced_by": f"python benchmarks/rl_curriculum.py --quick; python docs/images/make_rl_image.py "
                        f"runs/bench-rl/quick/{a.run.parent.name}/{a.run.name}",
         "commit": commit,
-        "input_sha256": {BENCHMARK: hashlib.sha256((ROOT / BENCHMARK).read_bytes()).hexdigest()}}
+        "input_sha256": {BENCHMARK: sha256(ROOT / BENCHMARK)}}
     MANIFEST.write_text(json.dumps(manifest, indent=2) + "\n")
     print(f"wrote {IMAGES / 'rl-report.png'} and its manifest entry")
 

@@ -37,18 +37,25 @@ def sample_completions(model, tokenizer, prompts: list[str], k: int, temperature
     return out
 
 
-def sampled_pass_rates(model, tokenizer, prompts: Sequence[str], k: int, temperature: float, max_new_tokens: int,
-                       until: Sequence[str], seed: int, batch_size: int,
-                       passed: Callable[[int, str], bool]) -> list[float]:
-    """Each prompt's share of ``k`` sampled completions that pass (``passed(index, text)``),
-    with the model in eval mode and the global random state untouched."""
+def sample_apart(model, tokenizer, prompts: Sequence[str], k: int, temperature: float, max_new_tokens: int,
+                 until: Sequence[str], seed: int, batch_size: int) -> list[list[str]]:
+    """:func:`sample_completions` (top-p 1) in the middle of a training run: the model in eval
+    mode, then back, and the global random state untouched."""
     was_training = model.training
     model.eval()
     try:
         devices = [model.device] if model.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
-            groups = sample_completions(model, tokenizer, list(prompts), k, temperature, 1.0, max_new_tokens,
-                                        list(until), seed, batch_size)
+            return sample_completions(model, tokenizer, list(prompts), k, temperature, 1.0, max_new_tokens,
+                                      list(until), seed, batch_size)
     finally:
         model.train(was_training)
+
+
+def sampled_pass_rates(model, tokenizer, prompts: Sequence[str], k: int, temperature: float, max_new_tokens: int,
+                       until: Sequence[str], seed: int, batch_size: int,
+                       passed: Callable[[int, str], bool]) -> list[float]:
+    """Each prompt's share of ``k`` sampled completions that pass (``passed(index, text)``),
+    sampled by :func:`sample_apart`."""
+    groups = sample_apart(model, tokenizer, prompts, k, temperature, max_new_tokens, until, seed, batch_size)
     return [sum(passed(i, t) for t in group) / k for i, group in enumerate(groups)]

@@ -40,7 +40,7 @@ from curricle.hf.callback import StatefulCallback
 from curricle.hf.snapshots import StepSnapshots
 from curricle.posttrain.evaluate import Evaluator
 from curricle.posttrain.ranks import is_main
-from curricle.posttrain.sampling import sample_completions, sampled_pass_rates
+from curricle.posttrain.sampling import sample_apart, sampled_pass_rates
 from curricle.rl.config import STATE_FILE
 from curricle.rl.curricula import (Gate, Prompt, PromptPolicy, difficulty_scale, replacement_prompts, top_learnable,
                                    verdicts)
@@ -94,15 +94,8 @@ def base_profile(model, tokenizer, items: Sequence[tuple[Task, Any]], graders: d
                                 f"(samples {saved.get('samples')}, this run's {config.samples})")
         profile = saved
     else:
-        was_training = model.training
-        model.eval()
-        try:
-            devices = [model.device] if model.device.type == "cuda" else []
-            with torch.random.fork_rng(devices=devices):
-                texts = sample_completions(model, tokenizer, [i.prompt for _, i in items], config.samples, temperature,
-                                           1.0, max_new_tokens, [], seed, config.batch_size)
-        finally:
-            model.train(was_training)
+        texts = sample_apart(model, tokenizer, [i.prompt for _, i in items], config.samples, temperature,
+                             max_new_tokens, [], seed, config.batch_size)
         rates = []
         for (task, item), group in zip(items, texts):
             grades, _ = graders[task.name].grade([item] * len(group), group)
@@ -354,7 +347,8 @@ class CurricleGRPOTrainer(GRPOTrainer):
                 keep = sorted(keep + short)
         self._record_trained([groups[i] for i in keep])
         # The kept groups of extra generations take the places of the step's own groups not kept.
-        free = [k for k in range(b) if (0, k) not in {cands[i] for i in keep}]
+        kept = {cands[i] for i in keep}
+        free = [k for k in range(b) if (0, k) not in kept]
         for j in range(1, len(outs)):
             src = [cands[i][1] for i in keep if cands[i][0] == j]
             dst, free = free[:len(src)], free[len(src):]
