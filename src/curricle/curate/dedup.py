@@ -71,18 +71,23 @@ class DedupPlan:
         return out
 
 
-class Signer:
-    """Phase 1: what the decide stage needs to know about one document."""
+class MinHasher:
+    """The MinHash signature of a text under a :class:`NearDedupConfig`: its lower-cased words
+    in ``shingle_size``-word shingles, ``bands * rows`` permutations (datasketch's ``MinHash``,
+    affine32 scheme, xxh32). The near-dedup step signs with it, and ``curricle mine`` clusters
+    documents by the LSH bands of the same signatures. Picklable; datasketch is imported on the
+    first call."""
 
-    def __init__(self, plan: DedupPlan):
-        self.plan = plan
+    def __init__(self, config: NearDedupConfig):
+        self.config = config
         self._proto: Any = None
 
-    def _minhash(self, text: str) -> np.ndarray | None:
+    def __call__(self, text: str) -> np.ndarray | None:
+        """The signature (``num_perm`` hash values), or None for a text without words."""
         from datasketch import MinHash
         from xxhash import xxh32_intdigest
 
-        cfg = self.plan.near
+        cfg = self.config
         if self._proto is None:
             self._proto = MinHash(num_perm=cfg.num_perm, seed=cfg.seed, hashfunc=xxh32_intdigest)
         words = WORD.findall(text.lower())
@@ -94,6 +99,14 @@ class Signer:
                     permutations=self._proto.permutations, scheme="affine32")
         m.update_batch(shingles)
         return m.hashvalues
+
+
+class Signer:
+    """Phase 1: what the decide stage needs to know about one document."""
+
+    def __init__(self, plan: DedupPlan):
+        self.plan = plan
+        self._minhash = MinHasher(plan.near)
 
     def sign(self, doc: CurDoc) -> dict[str, Any]:
         from xxhash import xxh3_64_intdigest, xxh3_128_digest
