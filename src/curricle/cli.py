@@ -32,6 +32,7 @@ COMMANDS = Registry("command", {
     "demo": "curricle.demo.command:run_demo",
     "probe": "curricle.probes.command:probe_command",
     "map": "curricle.emergence.command:map_command",
+    "mine": "curricle.mine.command:mine_command",
     "study": "curricle.emergence.study:run_study",
     "report": "curricle.report.command:report_command",
     "compare": "curricle.report.command:compare_command",
@@ -259,6 +260,33 @@ def study(
 ) -> None:
     """Train several seeds of one curriculum, probe every checkpoint, and map them (resumable)."""
     _run("study", study_file, verbose=verbose)
+
+
+@app.command()
+def mine(
+    run_dir: Path = typer.Argument(..., help="A training run whose controller is hard-examples."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Where the files go (default: RUN/mine/)."),
+    top: Optional[int] = typer.Option(None, "--top", help="Hardest documents written per domain (default 20)."),
+    by: Optional[List[str]] = typer.Option(
+        None, "--by", help="A metadata column to group regions by (repeatable), besides source and every "
+                           "column with few values."),
+    clusters: Optional[int] = typer.Option(
+        None, "--clusters", help="Also k-means the documents into K clusters on a checkpoint's mean-pooled hidden states."),
+    model: Optional[Path] = typer.Option(
+        None, "--model", help="The checkpoint embedding them for --clusters (default: the run's latest)."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="The run's token store (default: its config's)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="Mine settings (YAML): min_count, trend_threshold, ..."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
+) -> None:
+    """Where a run's errors are: the hardest documents and the hard regions.
+
+    From the hard-examples controller's per-document state in the run's latest checkpoint and
+    the token store: hardest.jsonl (per domain, with text and every signal), regions.json and
+    regions.md (error rate and mean loss / margin by metadata value and by cluster, each with
+    its count and a 95% interval, highest above the domain first), and the hard documents split
+    into learning (loss falling) and stuck (flat: noise candidates).
+    """
+    _run("mine", run_dir, out, top, by or [], clusters, model, data_dir, config, verbose=verbose)
 
 
 @app.command()
