@@ -44,6 +44,7 @@ from curricle.mine.regions import (Grouping, domain_regions, hard_split, kmeans_
 from curricle.mine.signals import SIGNALS, classify_trend, document_signals, load_document_state, run_config, state_domains
 from curricle.model.build import build_model
 from curricle.model.config import ModelConfig
+from curricle.probes.console import wide_console
 from curricle.store import DomainSplit, TokenStore
 from curricle.train.checkpoint import latest_complete
 
@@ -230,7 +231,7 @@ def _region_rows(domain: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
-HEAD = ["region", "docs", "error rate [95%]", "mean loss [95%]", "mean margin [95%]", "excess", "apart from rest"]
+HEAD = ["region", "docs", "error rate [95%]", "mean loss [95%]", "mean margin [95%]", "excess", "apart"]
 
 
 def _split_line(s: dict[str, Any]) -> str:
@@ -243,7 +244,7 @@ def regions_markdown(summary: dict[str, Any]) -> str:
     lines = [f"# Hard regions of {summary['run']} at step {summary['step']}", "",
              "Error rate: the document mean of 1 - top-1 accuracy, Wilson 95% interval over documents. "
              "Means: over documents, t 95% interval. Excess: the region's figure minus the domain's "
-             "(error rate where the run keeps accuracies, else mean loss). Stuck: |loss trend| <= "
+             "(error rate where the run keeps accuracies, else mean loss); apart: the region's interval and the rest of the domain's do not overlap. Stuck: |loss trend| <= "
              f"{summary['settings']['trend_threshold']} nats per visit; learning: below its negative.", ""]
     for name, d in summary["domains"].items():
         o = d["overall"]
@@ -286,7 +287,7 @@ def mine_command(run_dir: Path, out: Path | None = None, top: int | None = None,
     if flags:
         config = parse_model({**config.model_dump(), **flags}, MineConfig, "curricle mine")
     result = mine_run(run_dir, config, out, data_dir)
-    console = console or Console()
+    console = console or wide_console()
     print_regions(result, console)
     console.print(f"mine: {result['out']}/{HARDEST}, {REGIONS}, {REGIONS_MD}")
     return result

@@ -132,6 +132,11 @@ def _plain(v: Any) -> Any:
     return v.item() if isinstance(v, np.generic) else v
 
 
+def _label(v: Any) -> str:
+    """A metadata value as a region's label (a float to 4 significant digits)."""
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
 def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
@@ -171,7 +176,7 @@ def metadata_groupings(meta: dict[str, list[Any]], seen: np.ndarray, by: Sequenc
         distinct = set(map(str, present))
         numeric = present and all(_is_number(v) for v in present)
         if 2 <= len(distinct) <= max_values or (col in by and not numeric and distinct):
-            out.append(Grouping("meta", col, [None if v is None else str(v) for v in values]))
+            out.append(Grouping("meta", col, [None if v is None else _label(v) for v in values]))
         elif numeric and len(distinct) > max_values and (numeric_bins or col in by):
             out.append(Grouping("meta", col, quantile_labels(values, seen, numeric_bins or 4)))
     return out
