@@ -37,7 +37,8 @@ def eval_loss(step: int, domain: str) -> float:
 
 
 def write_fake_run(root: Path, steps: int = STEPS, total: int = STEPS, probes: bool = True, funnel: bool = True,
-                   audit: bool = True, events: bool = True, checkpoints: tuple[int, ...] = (10, 20)) -> Path:
+                   audit: bool = True, events: bool = True, checkpoints: tuple[int, ...] = (10, 20),
+                   hard_examples: bool = True) -> Path:
     run = root / "run"
     run.mkdir(parents=True)
     config = {
@@ -84,6 +85,9 @@ def write_fake_run(root: Path, steps: int = STEPS, total: int = STEPS, probes: b
         d = run / "checkpoints" / f"step_{c}"
         d.mkdir(parents=True)
         (d / "trainer_state.json").write_text(json.dumps({"step": c, "tokens": c * ROWS_TOKENS, "files": {}}))
+    if hard_examples:
+        (run / "mine").mkdir()
+        (run / "mine" / "regions.json").write_text(json.dumps(REGIONS))
     if probes:
         rows = []
         for s in range(2, steps + 1, 2):
@@ -110,6 +114,28 @@ FUNNEL = {"format": 1, "domains": {
         {"step": "dedup", "docs": {"in": 5, "kept": 4, "dropped": {"duplicate": 1}, "rewritten": 0},
          "tokens": {"in": 500, "kept": 450, "dropped": {"duplicate": 50}, "removed_by_rewrite": 0}, "replaced": {}}]},
 }}
+
+
+def _region(column, value, count, err, loss, excess, separated):
+    return {"kind": "meta", "column": column, "value": value, "count": count,
+            "error_rate": {"mean": err, "ci95": [err - 0.1, err + 0.1], "n": count},
+            "loss": {"mean": loss, "ci95": [loss - 0.2, loss + 0.2], "n": count}, "margin": None,
+            "confidence": None, "calibration": None, "trend": None, "excess": excess,
+            "rest": {"count": 40 - count}, "separated": separated}
+
+
+#: What `curricle mine` wrote for the fake run: code's hard region is its 'forum' source.
+REGIONS = {"run": "run", "step": 20, "data_dir": "data", "settings": {"trend_threshold": 0.02}, "domains": {
+    "code": {"ranked_by": "error_rate", "seen": 40, "unseen": 2,
+             "overall": {"count": 40, "error_rate": {"mean": 0.45, "ci95": [0.3, 0.6], "n": 40},
+                         "loss": {"mean": 3.5, "ci95": [3.3, 3.7], "n": 40}},
+             "regions": [_region("source", "forum", 10, 0.9, 5.0, 0.45, True),
+                         _region("source", "wiki", 30, 0.3, 3.0, -0.15, True)],
+             "regions_too_small": 0,
+             "hard_split": {"hard": 4, "loss_at_least": 5.1,
+                            "learning": {"count": 1, "examples": []}, "stuck": {"count": 3, "examples": []},
+                            "rising": {"count": 0, "examples": []}, "unknown": {"count": 0, "examples": []}},
+             "groupings": ["meta:source"], "notes": []}}}
 
 
 @pytest.fixture

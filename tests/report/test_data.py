@@ -67,10 +67,12 @@ def test_a_run_in_progress_says_how_far_it_got(tmp_path):
 
 
 def test_missing_parts_are_named_not_errors(tmp_path):
-    run_dir = write_fake_run(tmp_path, probes=False, funnel=False, audit=False, events=False, checkpoints=())
+    run_dir = write_fake_run(tmp_path, probes=False, funnel=False, audit=False, events=False, checkpoints=(),
+                             hard_examples=False)
     run = collect_run(run_dir)
     assert run["skills"] is None and run["funnel"] is None and run["audit"] == [] and run["events"] == []
-    assert set(run["missing"]) == {"skills", "funnel", "audit", "events"}
+    assert set(run["missing"]) == {"skills", "funnel", "audit", "events", "hard_examples"}
+    assert run["hard_examples"] is None and "no hard-examples data" in run["missing"]["hard_examples"]
     assert run["controller"] == "schedule (phases)"
     assert "no probe results" in run["missing"]["skills"] and "curate" in run["missing"]["funnel"]
     # Without checkpoints on disk the table lists what was evaluated.

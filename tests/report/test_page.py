@@ -71,7 +71,8 @@ def test_every_panel_with_its_data(fake_run):
 
 
 def test_missing_parts_leave_their_panels_out(tmp_path):
-    run_dir = write_fake_run(tmp_path, probes=False, funnel=False, audit=False, events=False, checkpoints=())
+    run_dir = write_fake_run(tmp_path, probes=False, funnel=False, audit=False, events=False, checkpoints=(),
+                             hard_examples=False)
     text = write_report(run_dir, tmp_path / "r.html").read_text()
     assert panels(text) == ["losses", "mixture", "checkpoints"]
     assert 'data-missing="skills"' in text and 'data-missing="funnel"' in text

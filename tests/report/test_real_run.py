@@ -23,8 +23,8 @@ def test_report_of_a_trained_run(tmp_path, prepared_dir):
     train_run(parse_config(data), run_dir, progress=False)
 
     text = write_report(run_dir).read_text()
-    # No curation block in this config: every panel but the funnel.
-    assert panels(text) == [p for p in PANELS if p != "funnel"]
+    # No curation block and no hard examples in this config: every panel but those two.
+    assert panels(text) == [p for p in PANELS if p not in ("funnel", "hard_examples")]
     run = embedded(text)
     metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     audit = [json.loads(line) for line in (run_dir / "mixture_log.jsonl").read_text().splitlines()]

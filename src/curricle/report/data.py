@@ -11,7 +11,9 @@ Read from ``RUN/``: ``config.yaml`` (phases, schedules, where the curation outpu
 calibration on evaluation steps), ``mixture_log.jsonl`` (the controller's audit log),
 ``events.jsonl`` (skips, rollbacks, resumes), ``checkpoints/step_N/`` (which are on disk) and
 ``probes.jsonl`` (probe scores; more files with ``probes=``). The curation funnel is the
-``funnel.json`` in the config's ``curate.output_dir``.
+``funnel.json`` in the config's ``curate.output_dir``. Hard examples (:func:`hard_examples`):
+the document priorities in ``mixture_log.jsonl``, ``RUN/mine/regions.json`` (``curricle mine``),
+the group metrics, ``RUN/augment_log.jsonl`` and the ``lineage.json`` of a pruned store.
 """
 
 from __future__ import annotations
@@ -196,20 +198,120 @@ def _probe_scores(rows: list[dict[str, Any]], metric_setting: str) -> dict[int, 
     return out
 
 
+def _candidates(run: Path, path: str) -> list[Path]:
+    """Where a path in the run's config may be: a relative one is relative to where the run
+    was started, so try here, then the run's ancestors (a run started from a repository root,
+    reported from elsewhere)."""
+    return [Path(path)] if Path(path).is_absolute() else [Path.cwd() / path, *(a / path for a in run.resolve().parents)]
+
+
 def _funnel(run: Path, config: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
     out_dir = (config.get("curate") or {}).get("output_dir") if isinstance(config.get("curate"), dict) else None
     if not out_dir:
         return None, "the run's config has no curate block"
-    # A relative path is relative to where the run was started: try here, then the run's
-    # ancestors (a run started from a repository root, reported from elsewhere).
-    candidates = [Path(out_dir)] if Path(out_dir).is_absolute() else \
-        [Path.cwd() / out_dir, *(a / out_dir for a in run.resolve().parents)]
-
-    for c in candidates:
+    for c in _candidates(run, out_dir):
         if (c / "funnel.json").is_file():
             funnel = read_funnel(c)
             return (funnel, None) if funnel else (None, f"{c / 'funnel.json'}: not a funnel.json curricle can read")
     return None, f"no funnel.json under {out_dir}"
+
+
+#: Regions per domain a report shows (``regions.json`` has them all).
+REGIONS_SHOWN = 10
+#: What the hard-examples panel shows when the run has it, and why a part is absent.
+HARD_PARTS = {
+    "signals": "no document priorities in mixture_log.jsonl (the hard-examples controller logs them)",
+    "regions": "no RUN/mine/regions.json ('curricle mine RUN' writes it)",
+    "groups": "no group metrics (group/share/<domain>/<group>, eval/group_loss/<domain>/<group>)",
+    "augmentation": "no RUN/augment_log.jsonl",
+    "pruning": "the run's store has no lineage.json (a store 'prune' wrote has one)",
+}
+
+
+def _last_per_step(rows: list[dict[str, Any]], wanted) -> list[dict[str, Any]]:
+    """The last record of each step that has a key ``wanted(key)`` accepts, in step order."""
+    by_step: dict[int, dict[str, Any]] = {}
+    for r in rows:
+        if isinstance(r.get("step"), int) and any(wanted(k) for k in r):
+            by_step[r["step"]] = r
+    return [by_step[s] for s in sorted(by_step)]
+
+
+def _thinned(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [rows[i] for i in _thin(len(rows), MAX_POINTS)]
+
+
+def hard_examples(run: Path, config: dict[str, Any], metric_rows: list[dict[str, Any]],
+                  audit: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, str | None]:
+    """The hard-examples panel's data, or None and why not. Each part is present only when
+    the run has it (``absent`` says why the others are not): ``signals`` (per domain, every
+    number the controller's document-priority summaries log, e.g. ``effective_docs`` and
+    ``capped``, over steps), ``regions`` (``curricle mine``'s top regions and hard split per
+    domain), ``groups`` (per-group training share and held-out loss over steps, the worst group),
+    ``augmentation`` (rounds and documents per domain and augmenter) and ``pruning`` (the
+    store's lineage: per domain in, kept, removed by reason)."""
+    out: dict[str, Any] = {}
+    prio = [a for a in audit if isinstance(a.get("priorities"), dict) and isinstance(a.get("step"), int)]
+    if prio:
+        pick = _thinned(prio)
+        domains = sorted({d for a in prio for d in a["priorities"]})
+        keys = sorted({k for a in prio for v in a["priorities"].values() if isinstance(v, dict)
+                       for k, x in v.items() if _num(x) is not None})
+        out["signals"] = {"step": [a["step"] for a in pick], "keys": keys, "domains": {
+            d: {k: [_num((a["priorities"].get(d) or {}).get(k)) for a in pick] for k in keys} for d in domains}}
+
+    mined = read_json(run / "mine" / "regions.json")
+    if isinstance(mined, dict) and isinstance(mined.get("domains"), dict):
+        keep = ("kind", "column", "value", "count", "error_rate", "loss", "margin", "excess", "separated")
+        out["regions"] = {"step": mined.get("step"), "domains": {d: {
+            "ranked_by": v.get("ranked_by"), "seen": v.get("seen"), "unseen": v.get("unseen"),
+            "overall": {k: (v.get("overall") or {}).get(k) for k in ("error_rate", "loss")},
+            "regions": [{k: r.get(k) for k in keep} for r in (v.get("regions") or [])[:REGIONS_SHOWN]],
+            "n_regions": len(v.get("regions") or []),
+            "hard_split": {c: (v.get("hard_split") or {}).get(c, {}).get("count")
+                           for c in ("learning", "stuck", "rising", "unknown")} | {
+                "hard": (v.get("hard_split") or {}).get("hard")}}
+            for d, v in mined["domains"].items() if isinstance(v, dict)}}
+
+    shares = _thinned(_last_per_step(metric_rows, lambda k: k.startswith("group/share/")))
+    losses = _last_per_step(metric_rows, lambda k: k.startswith("eval/group_loss/") or k == "eval/worst_group_loss")
+    if shares or losses:
+        names = sorted({k.removeprefix("group/share/") for r in shares for k in r if k.startswith("group/share/")} |
+                       {k.removeprefix("eval/group_loss/") for r in losses for k in r if k.startswith("eval/group_loss/")})
+        out["groups"] = {
+            "names": names,
+            "share": {"step": [r["step"] for r in shares], "tokens": [_num(r.get("tokens")) for r in shares],
+                      "by_group": {g: [_num(r.get(f"group/share/{g}")) for r in shares] for g in names}},
+            "loss": {"step": [r["step"] for r in losses], "tokens": [_num(r.get("tokens")) for r in losses],
+                     "by_group": {g: [_num(r.get(f"eval/group_loss/{g}")) for r in losses] for g in names},
+                     "worst": [_num(r.get("eval/worst_group_loss")) for r in losses],
+                     "worst_group": [r.get("eval/worst_group") for r in losses]}}
+
+    rounds, _ = read_jsonl(run / "augment_log.jsonl")
+    if rounds:
+        totals: dict[tuple[str, str], dict[str, Any]] = {}
+        for r in rounds:
+            t = totals.setdefault((str(r.get("domain")), str(r.get("augmenter"))), {"rounds": 0, "documents": 0})
+            t["rounds"] += 1
+            t["documents"] += r.get("n") if isinstance(r.get("n"), int) else 0
+            t["last_step"], t["share"] = r.get("step"), _num(r.get("share"))
+        out["augmentation"] = {
+            "totals": [{"domain": d, "augmenter": a, **t} for (d, a), t in sorted(totals.items())],
+            "rounds": [{k: r.get(k) for k in ("step", "domain", "augmenter", "n", "target", "share")}
+                       for r in _every_kth(rounds)], "n_rounds": len(rounds)}
+
+    for c in _candidates(run, str(config["data_dir"])) if config.get("data_dir") else []:
+        lineage = read_json(c / "lineage.json")
+        if isinstance(lineage, dict) and isinstance(lineage.get("domains"), dict):
+            out["pruning"] = {**{k: lineage.get(k) for k in ("parent", "by", "keep", "order", "seed")},
+                              "store": str(c), "domains": lineage["domains"]}
+            break
+
+    if not out:
+        return None, ("no hard-examples data: no document priorities in mixture_log.jsonl, RUN/mine/regions.json, "
+                      "group metrics, RUN/augment_log.jsonl or store lineage.json")
+    out["absent"] = {k: why for k, why in HARD_PARTS.items() if k not in out}
+    return out, None
 
 
 def _checkpoint_table(evals: dict[str, Any], domains: list[str], on_disk: dict[int, str],
@@ -250,6 +352,7 @@ def collect_run(run: Path | str, probes: Sequence[Path | str] = (), map_config=N
     audit, bad_audit = read_jsonl(run / "mixture_log.jsonl")
     events, bad_events = read_jsonl(run / "events.jsonl")
     counts = {"audit": len(audit), "events": len(events)}
+    hard, hard_missing = hard_examples(run, config, metric_rows, audit)
     audit, events = _every_kth(audit), _every_kth(events)
     keep = {int(a["step"]) for a in audit if isinstance(a.get("step"), int)}
     keep |= {int(e["step"]) for e in events if isinstance(e.get("step"), int)}
@@ -296,6 +399,8 @@ def collect_run(run: Path | str, probes: Sequence[Path | str] = (), map_config=N
         missing["funnel"] = funnel_missing or "no curation"
     if not table:
         missing["checkpoints"] = "no checkpoint, evaluation or probe yet"
+    if hard is None:
+        missing["hard_examples"] = hard_missing
 
     out = {
         "schema": SCHEMA, "name": str(config.get("name") or run.name), "path": str(run),
@@ -303,7 +408,7 @@ def collect_run(run: Path | str, probes: Sequence[Path | str] = (), map_config=N
         "progress": progress, "domains": m["domains"], "phases": phases,
         "controller": _controller_name(config), "series": m["series"], "eval": m["eval"],
         "audit": audit, "events": events, "counts": counts, "checkpoints": table, "best_checkpoint": best,
-        "skills": skills, "probe_files": probe_files, "funnel": funnel, "missing": missing,
+        "skills": skills, "probe_files": probe_files, "funnel": funnel, "hard_examples": hard, "missing": missing,
     }
     if keep_probe_rows:
         out["_probe_rows"] = rows

@@ -10,7 +10,9 @@ Panels (:data:`PRETRAIN_PANELS`, built with :mod:`~curricle.report.kit`), each a
 which and why): ``losses``, ``mixture`` (weights and the LR / sequence-length
 schedules), ``audit`` (the controller's log; a row click marks its step on the weights plot, a
 click on a change marker finds its row), ``skills`` (heatmap of skills x checkpoints with
-emergence and saturation points and their intervals), ``funnel``, ``events``, ``checkpoints``
+emergence and saturation points and their intervals), ``funnel``, ``events``, ``hard_examples``
+(difficulty signals, mined regions, group shares and losses, augmentation, pruning:
+:mod:`~curricle.report.hard_examples`), ``checkpoints``
 (held-out loss per domain, calibration and probe scores per checkpoint; columns sort on click).
 
 All data is also embedded as JSON in ``<script type="application/json" id="curricle-data">``.
@@ -28,7 +30,7 @@ from curricle.emergence.config import MapConfig
 from curricle.emergence.map import map_rows
 from curricle.errors import CurricleError
 from curricle.jsonable import short_number
-from curricle.report import figures
+from curricle.report import figures, hard_examples
 from curricle.report.data import collect_run
 from curricle.report.kit import (Page, Panel, esc, missing_list, nav, num, render_panels, section, sections,
                                  state_word, table, td)
@@ -218,6 +220,10 @@ def _checkpoints(page: Page, run: dict[str, Any], view: _View) -> str | None:
     return _checkpoint_table(run) if run["checkpoints"] else None
 
 
+def _hard_examples(page: Page, run: dict[str, Any], view: _View) -> str | None:
+    return hard_examples.render(page, run, view.colors, view.key)
+
+
 #: The pretraining run's panels, in page order (a comparison shows each for every run).
 PRETRAIN_PANELS = (
     Panel("losses", "Losses", _losses),
@@ -226,6 +232,7 @@ PRETRAIN_PANELS = (
     Panel("skills", "Skill map", _skills),
     Panel("funnel", "Curation funnel", _funnel),
     Panel("events", "Stability events", _events),
+    Panel("hard_examples", "Hard examples", _hard_examples),
     Panel("checkpoints", "Checkpoints", _checkpoints),
 )
 PANELS = tuple(p.name for p in PRETRAIN_PANELS)
