@@ -73,3 +73,19 @@ def test_comparison_opens_offline_without_errors(chromium, tmp_path):
         assert drawn == len(figures(out.read_text()))
     finally:
         close(handles)
+
+
+def test_the_hard_examples_panel_draws_without_errors(chromium, tmp_path):
+    from tests.report.test_hard_examples_report import add_everything
+
+    run = write_fake_run(tmp_path)
+    add_everything(run, tmp_path)
+    out = write_report(run)
+    requests, errors, drawn, handles = open_page(chromium, out, tmp_path / "hard.png")
+    try:
+        assert requests == [out.as_uri()] and errors == []
+        assert drawn == len(figures(out.read_text())) == 7  # the page's 5, the signals and the groups
+        _, _, page = handles
+        assert page.evaluate("document.querySelectorAll('#hard_examples .plot.js-plotly-plot').length") == 2
+    finally:
+        close(handles)
