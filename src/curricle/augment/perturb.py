@@ -5,7 +5,8 @@ Each augmented document is the target's text with ``ops`` applied in order, draw
 
 - ``delete-span``: ``spans`` times, a run of 1 to ``span_words`` consecutive words (a word is a
   run of non-space characters) is deleted with the spaces after it; a line break after the
-  span is kept (unless the word before the span already ends its line), so lines stay lines. A document of one word is left alone.
+  span is kept unless the text before it already ends its line, so lines stay lines and no
+  blank line appears. A document of one word is left alone.
 - ``shuffle-words``: each sentence (a line, cut after ``.``, ``!`` or ``?`` followed by a space)
   of two or more words has, with chance ``shuffle_share``, its words shuffled (rejoined with
   single spaces).
@@ -37,8 +38,9 @@ def delete_spans(text: str, rng: random.Random, spans: int, span_words: int) -> 
         i = rng.randrange(len(parts) - k + 1)
         tail = parts[i + k - 1][len(parts[i + k - 1].rstrip()):]
         del parts[i : i + k]
-        before = parts[i - 1] if i > 0 else lead
-        if "\n" in tail and "\n" not in before:  # keep the line break the span ended with (not a blank line)
+        # Does the text before the span end a line (or is it the start of the text)?
+        line_start = "\n" in parts[i - 1] if i > 0 else (not lead or "\n" in lead)
+        if "\n" in tail and not line_start:  # keep the line break the span ended with (not a blank line)
             if i > 0:
                 parts[i - 1] = parts[i - 1].rstrip(" \t") + tail[tail.index("\n"):]
             else:
