@@ -155,3 +155,33 @@ def test_augmenting_a_domain_the_controller_does_not_rank_is_refused(tmp_path, p
     cfg = with_augment(prepared_dir, {**PERTURB, "domains": ["copy"]}, steps=5)
     with pytest.raises(CurricleError, match="domain 'copy' has none of"):
         train_run(cfg, tmp_path / "run", progress=False)
+
+
+@pytest.mark.slow
+def test_sigkill_mid_run_then_resume_equals_uninterrupted(tmp_path, prepared_dir):
+    import os
+    import subprocess
+
+    import yaml
+
+    from tests.train.conftest import PYTHON, run_killed_then_resumed
+
+    data = run_config_dict(prepared_dir)  # 40 steps, a checkpoint every 10
+    data.update({"controller": HARD, "augment": {**PERTURB, "every": 3}})
+    config = tmp_path / "run.yaml"
+    config.write_text(yaml.safe_dump(data))
+
+    def cmd(run):
+        return [PYTHON, "-m", "curricle.cli", "train", str(config), "--run-dir", str(run)]
+
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    subprocess.run(cmd(tmp_path / "full"), check=True, env=env, capture_output=True)
+    r = run_killed_then_resumed(cmd(tmp_path / "killed"), tmp_path / "killed")
+    assert r.returncode == 0, r.stderr
+    def steps(run):
+        return [(m["step"], m["loss"], m.get("eval/loss"), m["augment/arithmetic/docs"], m["augment/arithmetic/share"])
+                for m in read(tmp_path / run, "metrics.jsonl")]
+
+    assert steps("killed") == steps("full") and len(steps("full")) == 40
+    assert read(tmp_path / "killed", "augment_log.jsonl") == read(tmp_path / "full", "augment_log.jsonl")
+    assert read_overlay(tmp_path / "killed", "arithmetic") == read_overlay(tmp_path / "full", "arithmetic")
