@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from curricle.augment.config import AugmentConfig
 from curricle.controllers.config import ControllerSpec, ScheduleControllerConfig
 from curricle.curate.config import CurateConfig
 from curricle.errors import CurricleError
@@ -62,6 +63,9 @@ class RunConfig(BaseModel):
     """Optimizer, loop intervals, checkpoints, guard and telemetry."""
     mix_search: MixSearchConfig = Field(default_factory=MixSearchConfig)
     """Offline mixture search (curricle mix-search)."""
+    augment: AugmentConfig | None = None
+    """Targeted augmentation during ``curricle train``: every ``every`` steps, more training
+    documents like the ones the model fails (:mod:`curricle.augment`). None: off."""
 
     @model_validator(mode="before")
     @classmethod
@@ -123,6 +127,24 @@ class RunConfig(BaseModel):
         if phase is not None and phase not in names:
             raise ValueError(f"train.lr_schedule.decay_phase: no phase '{phase}' in mixture.schedule "
                              f"(phases: {', '.join(names) or 'none'})")
+        return self
+
+    @model_validator(mode="after")
+    def _augment_has_its_signals(self) -> "RunConfig":
+        a = self.augment
+        if a is None:
+            return self
+        if a.target == "failing-levels" and self.train.probe is None:
+            raise ValueError("augment.target: failing-levels reads the in-loop probe scores; set train.probe "
+                             "(with the skill's levels in train.probe.suite.levels)")
+        if a.target != "failing-levels" and self.controller.kind != "hard-examples":
+            raise ValueError(f"augment.target: {a.target} reads the hard-examples controller's document losses; "
+                             f"set controller.kind: hard-examples")
+        if a.domains and not any(getattr(s, "use_record_domain", False) for s in self.sources):
+            unknown = sorted(set(a.domains) - set(self.domains))
+            if unknown:
+                raise ValueError(f"augment.domains: unknown domain '{unknown[0]}' (the sources declare: "
+                                 f"{', '.join(self.domains)})")
         return self
 
     @model_validator(mode="after")

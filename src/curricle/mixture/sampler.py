@@ -25,6 +25,15 @@ How a step's global batch is built (identically on every rank):
    the hard-examples controller through :meth:`set_doc_priorities`), in proportion to them.
    Their state is the number of documents drawn and where the current one stands; their
    batches say which document each row segment came from (``Batch.segments``).
+6. A domain with an *overlay* (augmented documents, :meth:`attach_overlay`) gives some of its
+   rows to the overlay's own stream: row by row, a row is the overlay's while that keeps the
+   overlay's tokens within ``max_share`` of the domain's tokens since its first augmented
+   document (so the share holds at every step, and is reached to within one row). The
+   overlay's rows go after the domain's other rows of the step. The overlay stream reads its
+   documents in the order they were added, cycling, and jumps to the first new document when
+   more are added; its state is a few numbers (position, length seen, tokens served, the
+   domain's tokens when it started) and the overlay's length, which a resumed sampler cuts the
+   overlay back to. Overlay rows carry no ``segments`` (they are no document of the store).
 
 The state is a few numbers per domain (see :meth:`state_dict`); every rank holds the same
 state and advances every domain's stream for all ``B`` rows, copying only its own rows.
@@ -246,6 +255,7 @@ class MixtureSampler:
         self._views: dict[int, np.ndarray] = {}  # see _doc_views()
         # Drawn domains count document starts as they go (see exposure_state()).
         self._drawn_serves = {d: np.zeros(self._splits[d].n_docs, dtype=np.int32) for d in self._drawn}
+        self._overlays: dict[int, Any] = {}  # domain -> (overlay, max_share); see attach_overlay()
         self._reset_state()
 
     # -- state ---------------------------------------------------------------------------
@@ -260,6 +270,9 @@ class MixtureSampler:
         self._drawn_state = {d: [0, -1, 0] for d in self._drawn}
         self._ahead: dict[int, tuple[int, np.ndarray]] = {}
         self._served = [0] * n  # tokens served per domain (see served_tokens)
+        # Overlay domains: [stream position, overlay tokens seen, overlay tokens served,
+        # the domain's served tokens when its overlay started (-1: not yet)].
+        self._ov_state = {d: [0, 0, 0, -1] for d in self._overlays}
         self._check_repeats(warn=False)
         self._override: np.ndarray | None = None
 
@@ -293,6 +306,9 @@ class MixtureSampler:
             "drawn": {self.domains[d]: list(map(int, st)) for d, st in self._drawn_state.items()},
             "served_tokens": list(self._served),
             "weights_override": None if self._override is None else [float(w) for w in self._override],
+            **({"overlays": {self.domains[d]: [*map(int, st), ov.n_docs, ov.n_tokens]
+                             for d, st in self._ov_state.items() for ov in [self._overlays[d][0]]}}
+               if self._overlays else {}),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -316,6 +332,15 @@ class MixtureSampler:
         self._check_repeats(warn=False)
         ov = state.get("weights_override")
         self._override = None if ov is None else np.asarray(ov, dtype=np.float64)
+        saved = state.get("overlays", {})
+        unknown = sorted(set(saved) - {self.domains[d] for d in self._overlays})
+        if unknown:
+            raise CurricleError(f"sampler state: it was saved with augmented documents in domain '{unknown[0]}', "
+                                f"which this config does not augment")
+        for d, (overlay, _) in self._overlays.items():
+            pos, seen, served, since, n_docs, n_tokens = saved.get(self.domains[d], [0, 0, 0, -1, 0, 0])
+            overlay.restore(int(n_docs), int(n_tokens))
+            self._ov_state[d] = [int(pos), int(seen), int(served), int(since)]
 
     def exposure_state(self) -> dict[str, np.ndarray]:
         """How many times each document has been started, per domain (telemetry; not needed to
@@ -379,6 +404,67 @@ class MixtureSampler:
                                 f"non-negative priorities, not all zero")
         cdf = np.cumsum(p)
         self._priority_cdf[d] = cdf / cdf[-1]
+
+    # -- augmented documents ---------------------------------------------------------------
+
+    def attach_overlay(self, domain: str, overlay: Any, max_share: float) -> None:
+        """Train ``domain`` also on ``overlay``'s documents (an
+        :class:`~curricle.augment.overlay.Overlay`, which may grow between steps), at
+        ``max_share`` of the domain's tokens (see the module doc, item 6). Attach before
+        :meth:`load_state_dict`: a resumed sampler cuts the overlay back to its saved length."""
+        if domain not in self.domains:
+            raise CurricleError(f"augment.domains: unknown domain '{domain}' (the store has: {', '.join(self.domains)})")
+        if not 0 < max_share < 1:
+            raise CurricleError(f"augment.max_share: must be in (0, 1), got {max_share}")
+        if np.dtype(overlay.dtype) != self._splits[self.domains.index(domain)].dtype:
+            raise CurricleError(f"overlay of '{domain}': dtype {overlay.dtype} is not the store's")
+        d = self.domains.index(domain)
+        self._overlays[d] = (overlay, float(max_share))
+        self._ov_state[d] = [0, 0, 0, -1]
+
+    def overlay_share(self) -> dict[str, tuple[int, float]]:
+        """Per overlay domain: its augmented documents, and the share of the domain's tokens
+        (since its first augmented document) they have taken."""
+        out = {}
+        for d, (overlay, _) in self._overlays.items():
+            _, _, served, since = self._ov_state[d]
+            total = self._served[d] - since if since >= 0 else 0
+            out[self.domains[d]] = (overlay.n_docs, served / total if total > 0 else 0.0)
+        return out
+
+    def _overlay_rows(self, d: int, n_rows: int, row_len: int) -> int:
+        """How many of domain ``d``'s ``n_rows`` rows this step are its overlay's."""
+        overlay, share = self._overlays[d]
+        st = self._ov_state[d]
+        if overlay.n_tokens == 0:
+            return 0
+        if st[3] < 0:
+            st[3] = self._served[d]  # the share counts from here
+        total = self._served[d] - st[3]
+        k = 0
+        for j in range(1, n_rows + 1):
+            if st[2] + (k + 1) * row_len <= share * (total + j * row_len):
+                k += 1
+        return k
+
+    def _overlay_stream(self, d: int, n_tokens: int) -> np.ndarray:
+        """The next ``n_tokens`` of domain ``d``'s overlay stream (its documents in order, cycling;
+        new documents first)."""
+        overlay, _ = self._overlays[d]
+        st = self._ov_state[d]
+        size = overlay.n_tokens
+        if size > st[1]:  # documents were added: start at the first new one
+            st[0], st[1] = st[1], size
+        out = np.empty(n_tokens, dtype=overlay.tokens.dtype)
+        pos, got = st[0] % size, 0
+        while got < n_tokens:
+            take = min(n_tokens - got, size - pos)
+            out[got : got + take] = overlay.tokens[pos : pos + take]
+            got += take
+            pos = (pos + take) % size
+        st[0] = pos
+        st[2] += n_tokens
+        return out
 
     # -- weights -------------------------------------------------------------------------
 
@@ -568,12 +654,15 @@ class MixtureSampler:
         lo = 0  # this rank's index of the domain's first row here
         flats = []  # one process: every domain's rows, copied into the batch at once below
         for d, n in rows_per_domain:
+            k_ov = self._overlay_rows(d, n, row_len) if d in self._overlays else 0
             served[d] += n * row_len
             pieces = None
             if d in drawn:
-                flat, pieces = self._drawn_rows(d, n, row_len, step)
+                flat, pieces = self._drawn_rows(d, n - k_ov, row_len, step)
             else:
-                flat = self._stream(d, n * row_len)
+                flat = self._stream(d, (n - k_ov) * row_len)
+            if k_ov:  # the overlay's rows after the store's (their pieces index the store's rows only)
+                flat = np.concatenate([flat, self._overlay_stream(d, k_ov * row_len).astype(flat.dtype)])
             if world == 1:
                 flats.append(flat)
                 mine[d] = k = n

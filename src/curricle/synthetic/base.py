@@ -100,14 +100,16 @@ class SkillGenerator(ABC):
     def _sample(self, rng: random.Random) -> SkillItem:
         """Draw one item (either split) from the generator's item space."""
 
-    def items(self, split: Split, n: int, at_most: bool = False) -> list[SkillItem]:
+    def items(self, split: Split, n: int, at_most: bool = False, draw_seed: int | None = None) -> list[SkillItem]:
         """``n`` distinct items of ``split``, deterministic in (seed, split, n).
 
         Raises ``ValueError`` when the item space cannot supply ``n`` distinct items; with
         ``at_most``, returns the ones found instead (drawing stops after 2,000 draws in a row
-        found nothing new).
+        found nothing new). ``draw_seed`` draws another sequence of items from the same
+        generator (for ``facts``, the same people): the augmenters' new items at a source's
+        parameters (None: the generator's seed).
         """
-        rng = random.Random(f"{self.name}:{self.seed}:{split}")
+        rng = random.Random(f"{self.name}:{self.seed if draw_seed is None else draw_seed}:{split}")
         out: dict[str, SkillItem] = {}
         tries = since_new = 0
         while len(out) < n:

@@ -21,8 +21,13 @@ from rich.console import Console
 from rich.table import Table
 
 from curricle import atomic
+from curricle.augment.base import protected_items
+from curricle.augment.config import AUGMENTERS
+from curricle.augment.hook import AugmentHook
+from curricle.augment.overlay import Overlay, overlay_dir
+from curricle.augment.targets import TargetFinder
 from curricle.config import RunConfig, load_config
-from curricle.controllers.base import Controller, ControllerContext
+from curricle.controllers.base import DOCUMENTS, Controller, ControllerContext
 from curricle.controllers.config import CONTROLLERS
 from curricle.controllers.doremi import reference_dir
 from curricle.controllers.hook import controller_hook
@@ -72,6 +77,8 @@ def build_trainer(config: RunConfig, run_dir: Path | str, resume: bool = False, 
     all_hooks: list[Hook] = [controller_hook(controller), *hooks]
     if config.train.probe is not None:  # before telemetry: it adds probe/* metrics
         all_hooks.append(ProbeHook(config.train.probe, config.data_dir, tokenizer))
+    if config.augment is not None:  # after the controller and probes: it reads what they found
+        all_hooks.append(augment_hook(config, store, sampler, controller, tokenizer, run_dir, dist.is_main))
     trainer = Trainer(loss_model, optimizer, sampler, config.train, run_dir, tokenizer=tokenizer, eval_rows=rows,
                       hooks=all_hooks, resume=resume, max_steps=max_steps, decay_start=config.lr_decay_start(),
                       progress=progress, dist=dist)
@@ -79,6 +86,26 @@ def build_trainer(config: RunConfig, run_dir: Path | str, resume: bool = False, 
         atomic.write_text(trainer.run_dir / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
         write_run_info(trainer.run_dir, "pretrain", config)
     return trainer
+
+
+def augment_hook(config: RunConfig, store: TokenStore, sampler: MixtureSampler, controller: Controller,
+                 tokenizer: Any, run_dir: Path | str, is_main: bool) -> AugmentHook:
+    """The augmentation policy's hook: an overlay per augmented domain, attached to the sampler
+    (before any resume restores its length), and the augmenter and target finder."""
+    a = config.augment
+    doc_state = controller.array_state if controller.role == DOCUMENTS else None
+    finder = TargetFinder(a, store, config.sources, doc_state, tokenizer.backend_tokenizer)
+    domains = a.domains or finder.default_domains()
+    if not domains:
+        raise CurricleError(f"augment: no domain to augment for target {a.target} (name them in augment.domains)")
+    finder.check(domains)
+    suites = [config.train.probe.suite] if config.train.probe is not None and config.train.probe.suite else []
+    augmenter = AUGMENTERS.build(a.augmenter, protected_items(config.sources, suites))
+    overlays = {}
+    for d in sorted(domains, key=store.domains.index):
+        overlays[d] = Overlay(overlay_dir(run_dir, d), d, store.dtype, store.eos_id, writer=is_main)
+        sampler.attach_overlay(d, overlays[d], a.max_share)
+    return AugmentHook(a, augmenter, finder, overlays, tokenizer.backend_tokenizer, config.seed)
 
 
 def check_model(config: RunConfig) -> None:
