@@ -78,7 +78,9 @@ class Signer:
         self.plan = plan
         self._proto: Any = None
 
-    def _minhash(self, text: str) -> np.ndarray | None:
+    def minhash(self, text: str) -> np.ndarray | None:
+        """The near-dedup MinHash signature of ``text`` (None: no words); ``curricle prune
+        --by near-duplicate`` signs store documents with it too."""
         from datasketch import MinHash
         from xxhash import xxh32_intdigest
 
@@ -103,7 +105,7 @@ class Signer:
         if EXACT in steps:
             out["doc_hash"] = xxh3_128_digest(doc.text.encode("utf-8", "surrogatepass"))
         if NEAR in steps:
-            out["minhash"] = self._minhash(doc.text)
+            out["minhash"] = self.minhash(doc.text)
         if LINES in steps:
             min_chars = self.plan.lines.min_line_chars
             idx, hashes = [], []

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pyarrow as pa
 
 from curricle.errors import CurricleError
 from curricle.mixture.config import PacingConfig
@@ -28,8 +29,6 @@ def pacing_difficulty(split, domain: str, config: PacingConfig) -> np.ndarray:
     """The difficulty column of ``split`` (a :class:`~curricle.store.DomainSplit`) that
     ``config`` ranks by, as float64 (null: NaN). A missing or non-numeric column is a one-line
     error naming ``mixture.pacing.<domain>.column``."""
-    import pyarrow as pa
-
     names = split.meta().column_names
     if config.column not in names:
         raise CurricleError(f"mixture.pacing.{domain}.column: domain '{domain}' has no metadata column "

@@ -34,13 +34,14 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
+import pyarrow as pa
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from curricle import atomic
 from curricle.errors import CurricleError
 from curricle.prepare.config import EXECUTION_FIELDS, PrepareConfig, TokenizerConfig
 from curricle.prepare.encode import BatchEncoder
-from curricle.prepare.reference import reference_fingerprint
+from curricle.prepare.reference import CheckpointScorer, reference_fingerprint
 from curricle.sources import build_source
 from curricle.sources.base import Source
 from curricle.sources.config import SourceConfig
@@ -245,8 +246,6 @@ class _Spool:
     def field_types(self) -> dict[str, Any]:
         """The Arrow type of each field's column: the same in both splits, whichever values
         each holds (a field only ever null is float64)."""
-        import pyarrow as pa
-
         out = {}
         for name in self.fields:
             kind = self._kinds.get(name, ("number", ""))[0]
@@ -284,8 +283,6 @@ def _write_domain(domain: str, spool: _Spool, pcfg: PrepareConfig, final: Path, 
     ref_loss = _reference_losses(spool, reference, bar) if reference is not None else None
     types = spool.field_types()
     if ref_loss is not None:
-        import pyarrow as pa
-
         types["reference_loss"] = pa.float64()
     stats: dict[str, SplitCounts] = {}
     with atomic.directory(final) as tmp:
@@ -453,8 +450,6 @@ def prepare(sources: list[SourceConfig], tokenizer: TokenizerConfig, config: Pre
                         stats = _stats_from_dir(final)
                     else:
                         if config.reference_model is not None and scorer is None:
-                            from curricle.prepare.reference import CheckpointScorer
-
                             scorer = CheckpointScorer(config.reference_model, vocab_size, tok_dir,
                                                       batch_docs=config.reference_batch_docs,
                                                       max_tokens=config.reference_max_tokens)

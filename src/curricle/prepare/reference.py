@@ -6,7 +6,7 @@ A document is read as in training: its tokens after an EOS (the token before eve
 in the store), so its first token is predicted too and a one-token document has a loss. A
 document longer than the model's window is read in consecutive windows, each without the
 previous one's context; its mean is over all of its tokens. Batches are padded on the right and
-masked; everything runs on the CPU without gradients. torch is imported when a scorer is made.
+masked; everything runs on the CPU without gradients.
 """
 
 from __future__ import annotations
@@ -15,8 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from curricle.errors import CurricleError
+from curricle.model.build import build_model, check_fits, checkpoint_config, max_positions
+from curricle.model.config import ModelConfig
+from curricle.sources.files import files_fingerprint
+from curricle.store.tokenizer import load_tokenizer
+from curricle.train.checkpoint import latest_complete
 
 #: Window when the checkpoint states no position limit.
 DEFAULT_MAX_TOKENS = 2048
@@ -26,8 +32,6 @@ def resolve_checkpoint(path: Path | str, key: str) -> Path:
     """The HF model directory ``path`` names: itself when it holds a ``config.json`` (a
     curricle checkpoint ``step_N`` does), or a curricle run directory's newest complete
     checkpoint. A one-line error naming ``key`` otherwise."""
-    from curricle.train.checkpoint import latest_complete
-
     p = Path(path).expanduser()
     if (p / "config.json").is_file():
         return p
@@ -45,8 +49,6 @@ def resolve_checkpoint(path: Path | str, key: str) -> Path:
 def reference_fingerprint(path: Path | str) -> list[Any]:
     """What identifies the checkpoint ``path`` resolves to: its directory and its files'
     names, sizes and times (a run's newer checkpoint is another reference)."""
-    from curricle.sources.files import files_fingerprint
-
     d = resolve_checkpoint(path, "prepare.reference_model")
     return [str(d), files_fingerprint([str(f) for f in sorted(d.iterdir()) if f.is_file()])]
 
@@ -57,13 +59,6 @@ class CheckpointScorer:
 
     def __init__(self, path: Path | str, vocab_size: int, tokenizer_dir: Path | str | None = None,
                  batch_docs: int = 16, max_tokens: int | None = None, key: str = "prepare.reference_model"):
-        import torch
-
-        from curricle.model.build import build_model, check_fits, checkpoint_config, max_positions
-        from curricle.model.config import ModelConfig
-        from curricle.store.tokenizer import load_tokenizer
-
-        self.torch = torch
         self.path = resolve_checkpoint(path, key)
         hf = checkpoint_config(self.path, key)
         if tokenizer_dir is not None:
@@ -96,7 +91,6 @@ class CheckpointScorer:
 
     def _forward(self, pieces: list[np.ndarray]):
         """Inputs, targets and mask of padded windows, and the model's output on the inputs."""
-        torch = self.torch
         width = max(len(p) for p in pieces) - 1
         inputs = torch.zeros(len(pieces), max(width, 1), dtype=torch.long)
         targets = torch.zeros_like(inputs)
@@ -112,7 +106,6 @@ class CheckpointScorer:
 
     def mean_losses(self, docs: list[np.ndarray]) -> np.ndarray:
         """Each document's mean token loss in nats (NaN for an empty document)."""
-        torch = self.torch
         sums = np.zeros(len(docs))
         counts = np.zeros(len(docs))
         pieces, owner = self._windows(docs)
