@@ -25,16 +25,16 @@ def run_sources(config: RunConfig) -> list[SourceConfig]:
     writes every domain)."""
     if config.curate is None:
         return list(config.sources)
-    fields: dict[str, list[str]] = {}
-    for s in config.sources:
-        for d in ("*" if getattr(s, "use_record_domain", False) else s.domain,):
-            for f in getattr(s, "meta_fields", []):
-                if f not in fields.setdefault(d, []):
-                    fields[d].append(f)
+    fields: dict[str, list[str]] = {}  # domain ("*": every domain) -> its sources' meta_fields, in order
+    for src in config.sources:
+        key = "*" if getattr(src, "use_record_domain", False) else src.domain
+        for f in getattr(src, "meta_fields", []):
+            if f not in fields.setdefault(key, []):
+                fields[key].append(f)
     out = []
     for c in curated_source_configs(config.curate.output_dir):
-        names = fields.get(c["domain"], []) + [f for f in fields.get("*", []) if f not in fields.get(c["domain"], [])]
-        out.append(CuratedConfig(**c, meta_fields=names))
+        own = fields.get(c["domain"], [])
+        out.append(CuratedConfig(**c, meta_fields=own + [f for f in fields.get("*", []) if f not in own]))
     return out
 
 
