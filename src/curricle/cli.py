@@ -22,6 +22,7 @@ from curricle.registry import Registry
 COMMANDS = Registry("command", {
     "curate": "curricle.curate.command:curate_command",
     "prepare": "curricle.prepare.command:prepare_command",
+    "prune": "curricle.prune.command:prune_command",
     "sample": "curricle.mixture.command:preview_command",
     "train": "curricle.train.command:train_command",
     "finetune": "curricle.finetune.command:finetune_command",
@@ -91,6 +92,34 @@ def prepare(
     Reruns with unchanged inputs do no work; a killed run leaves the previous store intact.
     """
     _run("prepare", config, verbose=verbose)
+
+
+@app.command()
+def prune(
+    store: Path = typer.Argument(..., help="A prepared data directory (its manifest.json)."),
+    by: Optional[str] = typer.Option(
+        None, "--by", help="column:<name>, loss, prototype, near-duplicate or random (larger = harder)."),
+    keep: Optional[float] = typer.Option(
+        None, "--keep", help="Share of each pruned domain's training documents kept (rounded half up)."),
+    out: Path = typer.Option(..., "--out", help="The new store (a new or empty directory)."),
+    hardest: Optional[bool] = typer.Option(
+        None, "--keep-hardest/--keep-easiest", help="Keep the hard documents (default) or the easy ones."),
+    domains: Optional[str] = typer.Option(None, "--domains", help="Comma-separated domains to prune (default: all)."),
+    run: Optional[Path] = typer.Option(None, "--run", help="--by loss: the hard-examples proxy run."),
+    model: Optional[Path] = typer.Option(None, "--model", help="--by prototype: the checkpoint that embeds documents."),
+    clusters: Optional[int] = typer.Option(None, "--clusters", help="--by prototype: k-means centroids (default 8)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of random choices (default 0)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="Prune settings (YAML): any of the above and more."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
+) -> None:
+    """Write a pruned copy of a token store: some domains' training documents removed by a
+    metric, held-out splits unchanged, with lineage.json and removed.jsonl (every removal and
+    its reason). The new store trains like any other.
+    """
+    order = None if hardest is None else ("keep-hardest" if hardest else "keep-easiest")
+    names = [d.strip() for d in domains.split(",") if d.strip()] if domains is not None else None
+    _run("prune", store, out, by, keep, config, order=order, domains=names, run=run, model=model,
+         clusters=clusters, seed=seed, verbose=verbose)
 
 
 @app.command()

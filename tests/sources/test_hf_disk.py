@@ -82,3 +82,15 @@ def test_fingerprint_covers_the_saved_files(tmp_path):
     names = [f[0] for f in fp["files"]]
     assert names == sorted(str(p) for p in path.rglob("*") if p.is_file())
     assert any(n.endswith(".arrow") for n in names)
+
+
+def test_meta_fields_reach_the_documents_meta(tmp_path):
+    path = str(tmp_path / "m")
+    datasets.Dataset.from_dict({"text": ["a", "b"], "quality": [0.5, None], "tag": ["x", "y"]}).save_to_disk(path)
+    docs, stats = read(path=path, meta_fields=["quality", "tag"])
+    assert [d.meta for d in docs] == [{"source": path, "row": 0, "quality": 0.5, "tag": "x"},
+                                      {"source": path, "row": 1, "quality": None, "tag": "y"}]
+    assert dict(stats.missing) == {"quality": 1}
+    with pytest.raises(CurricleError) as e:
+        read(path=path, meta_fields=["toxicity"])
+    assert str(e.value) == f"source 'hf-disk {path}': no column 'toxicity' (columns: text, quality, tag)"

@@ -106,7 +106,9 @@ class Signer:
 
     def __init__(self, plan: DedupPlan):
         self.plan = plan
-        self._minhash = MinHasher(plan.near)
+        self.minhash = MinHasher(plan.near)
+        """The near-dedup MinHash signature of a text (None: no words); ``curricle prune --by
+        near-duplicate`` signs store documents with it too."""
 
     def sign(self, doc: CurDoc) -> dict[str, Any]:
         from xxhash import xxh3_64_intdigest, xxh3_128_digest
@@ -116,7 +118,7 @@ class Signer:
         if EXACT in steps:
             out["doc_hash"] = xxh3_128_digest(doc.text.encode("utf-8", "surrogatepass"))
         if NEAR in steps:
-            out["minhash"] = self._minhash(doc.text)
+            out["minhash"] = self.minhash(doc.text)
         if LINES in steps:
             min_chars = self.plan.lines.min_line_chars
             idx, hashes = [], []

@@ -101,7 +101,10 @@ class PacingConfig(BaseModel):
 
     column: str = "n_tokens"
     """Metadata column that measures difficulty (n_tokens, n_chars, compression_ratio,
-    mean_token_rarity, or one you added)."""
+    mean_token_rarity, reference_loss with ``prepare.reference_model``, a source's
+    ``meta_fields`` entry such as quality, or one you added). Numbers or bools; a null value
+    ranks last (hardest). A column the store lacks is a one-line error when the sampler is
+    built."""
     kind: Literal["fixed_linear", "fixed_root", "fixed_discrete"] = "fixed_root"
     """Competence function (see module doc)."""
     start: float = Field(0.1, gt=0, le=1)

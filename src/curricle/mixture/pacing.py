@@ -8,6 +8,10 @@ start documents among the easiest ``ceil(c(t) * n)``, where the competence ``c``
 - ``fixed_linear``:   c(t) = min(1, start + (1 - start) * t / steps)
 - ``fixed_root``:     c(t) = min(1, sqrt(start**2 + (1 - start**2) * t / steps))
 - ``fixed_discrete``: c(t) = start + (1 - start) * floor(buckets * t / steps) / buckets, capped at 1
+
+The column may be any numeric or bool column of ``meta.parquet``, a source's ``meta_fields``
+(``quality``) or ``reference_loss`` included; documents with a null value rank last (as the
+hardest), in document order.
 """
 
 from __future__ import annotations
@@ -15,8 +19,26 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pyarrow as pa
 
+from curricle.errors import CurricleError
 from curricle.mixture.config import PacingConfig
+
+
+def pacing_difficulty(split, domain: str, config: PacingConfig) -> np.ndarray:
+    """The difficulty column of ``split`` (a :class:`~curricle.store.DomainSplit`) that
+    ``config`` ranks by, as float64 (null: NaN). A missing or non-numeric column is a one-line
+    error naming ``mixture.pacing.<domain>.column``."""
+    names = split.meta().column_names
+    if config.column not in names:
+        raise CurricleError(f"mixture.pacing.{domain}.column: domain '{domain}' has no metadata column "
+                            f"'{config.column}' (has: {', '.join(names)})")
+    column = split.meta([config.column]).column(0)
+    t = column.type
+    if not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t) or pa.types.is_null(t)):
+        raise CurricleError(f"mixture.pacing.{domain}.column: '{config.column}' holds {t} values; pacing ranks "
+                            f"numbers")
+    return np.asarray(column.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
 class DomainPacing:

@@ -52,7 +52,7 @@ import torch
 
 from curricle.errors import CurricleError
 from curricle.mixture.config import MixtureConfig, seq_len_at
-from curricle.mixture.pacing import DomainPacing
+from curricle.mixture.pacing import DomainPacing, pacing_difficulty
 from curricle.mixture.schedules import WeightSchedule, build_schedule
 from curricle.store import TokenStore
 
@@ -234,7 +234,7 @@ class MixtureSampler:
         except ValueError as err:
             raise CurricleError(f"mixture.schedule: {err}") from err
         self._pacing: dict[int, DomainPacing] = {
-            self.domains.index(name): DomainPacing(p, self._splits[self.domains.index(name)].column(p.column))
+            self.domains.index(name): DomainPacing(p, pacing_difficulty(self._splits[self.domains.index(name)], name, p))
             for name, p in config.pacing.items()
         }
         for name in prioritized:

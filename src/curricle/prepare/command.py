@@ -20,10 +20,22 @@ log = logging.getLogger(__name__)
 
 def run_sources(config: RunConfig) -> list[SourceConfig]:
     """What prepare reads: the curated documents when the run has a ``curate:`` block (run
-    ``curricle curate`` first), else the sources themselves."""
+    ``curricle curate`` first), else the sources themselves. A curated domain carries the
+    ``meta_fields`` of the sources that write it (a source taking domains from its records
+    writes every domain)."""
     if config.curate is None:
         return list(config.sources)
-    return [CuratedConfig(**c) for c in curated_source_configs(config.curate.output_dir)]
+    fields: dict[str, list[str]] = {}  # domain ("*": every domain) -> its sources' meta_fields, in order
+    for src in config.sources:
+        key = "*" if getattr(src, "use_record_domain", False) else src.domain
+        for f in getattr(src, "meta_fields", []):
+            if f not in fields.setdefault(key, []):
+                fields[key].append(f)
+    out = []
+    for c in curated_source_configs(config.curate.output_dir):
+        own = fields.get(c["domain"], [])
+        out.append(CuratedConfig(**c, meta_fields=own + [f for f in fields.get("*", []) if f not in own]))
+    return out
 
 
 def prepare_run(config: RunConfig, progress: bool = True) -> PrepareReport:
@@ -58,6 +70,9 @@ def print_report(report: PrepareReport, console: Console | None = None) -> None:
     for name, skipped in report.skipped.items():
         if skipped:
             console.print(f"[yellow]{name}: skipped {sum(skipped.values())} records: {skipped}[/]")
+    for name, missing in report.missing_fields.items():
+        if missing:
+            console.print(f"[yellow]{name}: documents without a meta field (null in meta.parquet): {missing}[/]")
     tok = "trained" if report.tokenizer_trained else "up to date"
     console.print(f"tokenizer {tok}; {'nothing to do' if not report.did_work else 'done'} in {report.seconds:.1f}s")
 

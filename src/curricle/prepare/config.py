@@ -48,3 +48,22 @@ class PrepareConfig(BaseModel):
     workers: int | None = Field(None, ge=0)
     """Processes that encode (0: this process only). None: one per CPU core once a domain group
     has more than 16 MB of text (a worker costs about a second to start)."""
+    reference_model: Path | None = None
+    """A local HF checkpoint directory (a curricle checkpoint ``RUN/checkpoints/step_N`` is
+    one), or a curricle run directory (its newest complete checkpoint): each document's mean
+    token loss under it (every token predicted from the ones before it, the first from EOS as
+    in training) becomes the ``reference_loss`` column of ``meta.parquet``, computed on the CPU.
+    It must read the store's tokenizer (its vocabulary at least the tokenizer's, and its own
+    tokenizer, if saved beside it, the same). A changed checkpoint rewrites every domain;
+    None: no such column."""
+    reference_batch_docs: int = Field(16, ge=1)
+    """Windows (a document, or a piece of a long one) per forward pass of the reference model."""
+    reference_max_tokens: int | None = Field(None, ge=2)
+    """Longest window the reference model reads at once; a longer document is scored in
+    consecutive windows of this many tokens (each starting without context). None: the
+    model's own limit (its position embeddings), or 2048 if it states none."""
+
+
+#: ``prepare:`` fields that say how the work is run, not what the store holds: changing them
+#: rewrites nothing.
+EXECUTION_FIELDS = frozenset({"workers", "reference_batch_docs"})

@@ -6,7 +6,10 @@
    large corpus: :mod:`curricle.prepare.encode`) and spooled to disk as they are read; then
    split into train / heldout by a hash of the document id (stable across reruns and
    additions) and written with per-document difficulty metrics under
-   ``store/<domain>-<hash>/``.
+   ``store/<domain>-<hash>/``: length, characters, compression ratio, token rarity, the
+   sources' ``meta_fields`` (null where a document lacks one) and, with
+   ``prepare.reference_model``, each document's mean token loss under that checkpoint
+   (``reference_loss``, :mod:`curricle.prepare.reference`).
 3. ``manifest.json`` is replaced atomically last: it is the commit point. Directories are named
    by a fingerprint of everything that determines their content (tokenizer, sources' files and
    parameters, these settings), so a rerun with the same inputs does no work, and a killed run
@@ -31,15 +34,18 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
+import pyarrow as pa
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from curricle import atomic
 from curricle.errors import CurricleError
-from curricle.prepare.config import PrepareConfig, TokenizerConfig
+from curricle.prepare.config import EXECUTION_FIELDS, PrepareConfig, TokenizerConfig
 from curricle.prepare.encode import BatchEncoder
+from curricle.prepare.reference import CheckpointScorer, reference_fingerprint
 from curricle.sources import build_source
 from curricle.sources.base import Source
 from curricle.sources.config import SourceConfig
+from curricle.store.lineage import LINEAGE_FILE
 from curricle.store.manifest import (FORMAT_VERSION, DomainEntry, GroupEntry, Manifest, SplitCounts, TokenizerEntry,
                                      read_manifest, write_manifest)
 from curricle.store.tokenizer import load_tokenizer, token_dtype, train_bpe
@@ -64,6 +70,8 @@ class PrepareReport:
     tokenizer_trained: bool
     domains: list[DomainReport] = field(default_factory=list)
     skipped: dict[str, dict[str, int]] = field(default_factory=dict)
+    missing_fields: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Per source read, how many documents lacked each of its ``meta_fields``."""
     seconds: float = 0.0
 
     @property
@@ -123,8 +131,11 @@ def _groups(sources: list[Source]) -> dict[str, list[int]]:
 
 
 def _group_fingerprint(tokenizer_fp: str, fps: list[Any], config: PrepareConfig) -> str:
+    # How the work is run (workers, batch sizes) changes nothing in the store; the reference
+    # checkpoint's files do (a new checkpoint in a run directory is a new reference).
+    reference = reference_fingerprint(config.reference_model) if config.reference_model is not None else None
     return _hash({"format": FORMAT_VERSION, "tokenizer": tokenizer_fp, "sources": fps,
-                  "prepare": config.model_dump(mode="json", exclude={"workers"})})
+                  "prepare": config.model_dump(mode="json", exclude=EXECUTION_FIELDS), "reference": reference})
 
 
 def up_to_date(sources: list[SourceConfig], tokenizer: TokenizerConfig, config: PrepareConfig,
@@ -177,21 +188,54 @@ def _prepare_tokenizer(tcfg: TokenizerConfig, data_dir: Path, sources: list[Sour
     return entry, load_tokenizer(tok_dir), True
 
 
+def _kind(value: Any) -> str:
+    return "bool" if isinstance(value, bool) else "string" if isinstance(value, str) else "number"
+
+
+def _where(doc: Any) -> str:
+    """A document's location for an error: ``path:line``, ``path:row`` or its id."""
+    meta = doc.meta
+    for path_key, at_key in (("curated_file", "curated_line"), ("curated_file", "curated_row"),
+                             ("source", "line"), ("source", "row")):
+        if path_key in meta and at_key in meta:
+            return f"{meta[path_key]}:{meta[at_key]}"
+    return f"document '{doc.id}'"
+
+
 class _Spool:
     """One domain's encoded documents in the order they were read: tokens appended to a file,
-    and per document its id, source, length, characters and compression ratio."""
+    and per document its id, source, length, characters, compression ratio and the values of
+    its source's ``meta_fields`` (None where it has none)."""
 
-    def __init__(self, path: Path, dtype: np.dtype):
+    def __init__(self, path: Path, dtype: np.dtype, domain: str):
         self.path = path
         self.dtype = dtype
+        self.domain = domain
         self._f = open(path, "wb")
         self.offsets = [0]
         self.doc_ids: list[str] = []
         self.sources: list[str] = []
         self.n_chars: list[int] = []
         self.compression: list[float] = []
+        self.fields: dict[str, list[Any]] = {}
+        self._kinds: dict[str, tuple[str, str]] = {}  # field -> (kind, where it was first seen)
+        self._floats: set[str] = set()
 
-    def add(self, doc_id: str, source: str, ids: np.ndarray, n_chars: int, compression: float) -> None:
+    def add(self, doc_id: str, source: str, ids: np.ndarray, n_chars: int, compression: float,
+            fields: dict[str, Any] | None = None, doc: Any = None) -> None:
+        n = len(self.doc_ids)
+        for name, value in (fields or {}).items():
+            if value is not None:
+                kind, first = self._kinds.setdefault(name, (_kind(value), _where(doc)))
+                if _kind(value) != kind:
+                    raise CurricleError(f"meta field '{name}' is a {_kind(value)} at {_where(doc)} but a {kind} at "
+                                        f"{first} (domain '{self.domain}'); one field holds one kind of value")
+                if isinstance(value, float):
+                    self._floats.add(name)
+            self.fields.setdefault(name, [None] * n).append(value)
+        for column in self.fields.values():
+            if len(column) == n:  # a field this document's source does not carry
+                column.append(None)
         self._f.write(ids.tobytes())
         self.offsets.append(self.offsets[-1] + len(ids))
         self.doc_ids.append(doc_id)
@@ -199,14 +243,26 @@ class _Spool:
         self.n_chars.append(n_chars)
         self.compression.append(compression)
 
+    def field_types(self) -> dict[str, Any]:
+        """The Arrow type of each field's column: the same in both splits, whichever values
+        each holds (a field only ever null is float64)."""
+        out = {}
+        for name in self.fields:
+            kind = self._kinds.get(name, ("number", ""))[0]
+            out[name] = {"bool": pa.bool_(), "string": pa.string()}.get(kind) or \
+                (pa.float64() if name in self._floats or name not in self._kinds else pa.int64())
+        return out
+
     def close(self) -> None:
         self._f.close()
 
 
 
 def _write_domain(domain: str, spool: _Spool, pcfg: PrepareConfig, final: Path, eos_id: int,
-                  vocab_size: int) -> dict[str, SplitCounts]:
-    """Split the spooled documents into train/heldout and write them under ``final``."""
+                  vocab_size: int, reference: Any = None, bar: Any = None) -> dict[str, SplitCounts]:
+    """Split the spooled documents into train/heldout and write them under ``final``
+    (``reference``: a :class:`~curricle.prepare.reference.CheckpointScorer` whose mean token
+    loss per document becomes ``reference_loss``)."""
     spool.close()
     n = len(spool.doc_ids)
     u = np.array([_heldout_u(domain, d) for d in spool.doc_ids])
@@ -224,21 +280,57 @@ def _write_domain(domain: str, spool: _Spool, pcfg: PrepareConfig, final: Path, 
         counts += np.bincount(piece.astype(np.int64), minlength=vocab_size)
     counts = counts.astype(np.float64)
     surprisal = -np.log((counts + 1.0) / (counts.sum() + vocab_size))
+    ref_loss = _reference_losses(spool, reference, bar) if reference is not None else None
+    types = spool.field_types()
+    if ref_loss is not None:
+        types["reference_loss"] = pa.float64()
     stats: dict[str, SplitCounts] = {}
     with atomic.directory(final) as tmp:
         for split, mask in (("train", ~heldout), ("heldout", heldout)):
-            w = DomainSplitWriter(tmp / split, spool.dtype, eos_id)
+            w = DomainSplitWriter(tmp / split, spool.dtype, eos_id, types=types)
             for block, docs in _spool_blocks(spool, mask):
                 base = offsets[docs[0]]
                 for d in docs:
                     ids = block[offsets[d] - base : offsets[d + 1] - base]
                     rarity = float(surprisal[ids].mean()) if len(ids) else 0.0
-                    w.add(ids, {"doc_id": spool.doc_ids[d], "source": spool.sources[d], "n_tokens": int(len(ids)),
-                                "n_chars": spool.n_chars[d], "compression_ratio": spool.compression[d],
-                                "mean_token_rarity": rarity})
+                    row = {"doc_id": spool.doc_ids[d], "source": spool.sources[d], "n_tokens": int(len(ids)),
+                           "n_chars": spool.n_chars[d], "compression_ratio": spool.compression[d],
+                           "mean_token_rarity": rarity}
+                    if ref_loss is not None:
+                        row["reference_loss"] = float(ref_loss[d])
+                    row.update({name: column[d] for name, column in spool.fields.items()})
+                    w.add(ids, row)
             stats[split] = SplitCounts(**w.close())
     spool.path.unlink(missing_ok=True)
     return stats
+
+
+def _reference_losses(spool: _Spool, reference: Any, bar: Any) -> np.ndarray:
+    """Every spooled document's mean token loss under the reference checkpoint, in batches of
+    ``reference.batch_docs`` (a progress bar counts documents)."""
+    n = len(spool.doc_ids)
+    out = np.full(n, np.nan)
+    task = bar.add_task(f"reference loss [{spool.domain}]", total=n) if bar is not None else None
+    batch: list[tuple[int, np.ndarray]] = []
+
+    def flush():
+        out[[d for d, _ in batch]] = reference.mean_losses([ids for _, ids in batch])
+        if task is not None:
+            bar.advance(task, len(batch))
+        batch.clear()
+
+    offsets = spool.offsets
+    for block, docs in _spool_blocks(spool, np.ones(n, dtype=bool)):
+        base = offsets[docs[0]]
+        for d in docs:
+            batch.append((d, block[offsets[d] - base : offsets[d + 1] - base].copy()))
+            if len(batch) >= reference.batch_docs:
+                flush()
+    if batch:
+        flush()
+    if task is not None:
+        bar.remove_task(task)
+    return out
 
 
 def _spool_blocks(spool: _Spool, mask: np.ndarray) -> Iterator[tuple[np.ndarray, list[int]]]:
@@ -293,6 +385,12 @@ def prepare(sources: list[SourceConfig], tokenizer: TokenizerConfig, config: Pre
     sources = [build_source(s) for s in sources]
     fps = [s.fingerprint() for s in sources]
     report = PrepareReport(data_dir=data_dir, tokenizer_trained=False)
+    if (data_dir / LINEAGE_FILE).is_file() and not up_to_date([s.config for s in sources], tokenizer, config, data_dir):
+        # A pruned store's domains are not what these sources would write: rewriting them
+        # would quietly undo the pruning (and delete its directories).
+        raise CurricleError(f"{data_dir} is a pruned store ({LINEAGE_FILE}) and its sources or settings changed; "
+                            f"prepare its parent store and prune again, or point data_dir elsewhere")
+    scorer = None  # the reference checkpoint, loaded when a first domain needs it
 
     with _progress(progress) as bar:
         tok_entry, tok, trained = _prepare_tokenizer(tokenizer, data_dir, sources, fps, old, bar)
@@ -327,19 +425,22 @@ def prepare(sources: list[SourceConfig], tokenizer: TokenizerConfig, config: Pre
                     for i in members:
                         src = sources[i]
                         name = src.describe()
+                        fields = getattr(src.config, "meta_fields", [])
                         task = bar.add_task(f"reading {name}", total=src.config.max_docs)
                         for docs, enc in encoder.map(_batches(src, config.encode_batch_docs)):
                             ends = np.cumsum(enc.lengths)
                             for k, doc in enumerate(docs):
                                 spool = spools.get(doc.domain)
                                 if spool is None:
-                                    spool = spools[doc.domain] = _Spool(spool_dir / f"{len(spools)}.bin", dtype)
+                                    spool = spools[doc.domain] = _Spool(spool_dir / f"{len(spools)}.bin", dtype,
+                                                                        doc.domain)
                                 spool.add(doc.id, name, enc.ids[ends[k] - enc.lengths[k] : ends[k]], enc.n_chars[k],
-                                          enc.compression[k])
+                                          enc.compression[k], {f: doc.meta.get(f) for f in fields}, doc)
                             bar.advance(task, len(docs))
                         bar.remove_task(task)
                         manifest.sources[name] = src.stats.to_dict()
                         report.skipped[name] = dict(src.stats.skipped)
+                        report.missing_fields[name] = dict(src.stats.missing)
                 by_domain = spools
 
                 for domain in sorted(by_domain):
@@ -348,7 +449,12 @@ def prepare(sources: list[SourceConfig], tokenizer: TokenizerConfig, config: Pre
                         by_domain[domain].close()
                         stats = _stats_from_dir(final)
                     else:
-                        stats = _write_domain(domain, by_domain[domain], config, final, eos_id, vocab_size)
+                        if config.reference_model is not None and scorer is None:
+                            scorer = CheckpointScorer(config.reference_model, vocab_size, tok_dir,
+                                                      batch_docs=config.reference_batch_docs,
+                                                      max_tokens=config.reference_max_tokens)
+                        stats = _write_domain(domain, by_domain[domain], config, final, eos_id, vocab_size,
+                                              reference=scorer, bar=bar)
                     manifest.domains[domain] = DomainEntry(dir=str(final.relative_to(data_dir)), group=key,
                                                            train=stats["train"], heldout=stats["heldout"])
                 manifest.groups[key] = GroupEntry(fingerprint=gfp, domains=sorted(by_domain))

@@ -2,7 +2,9 @@
 
 Every document a source cannot use is skipped under a reason and counted in
 :class:`SourceStats`; the first few locations (``file:line``) per reason are kept so a log
-line can point at them. Fatal problems (a missing path, a source with no documents at all)
+line can point at them. A source with ``meta_fields`` puts each record's value of those fields
+in the document's ``meta`` under the field's name (None where the record lacks it, counted per
+field in ``SourceStats.missing``). Fatal problems (a missing path, a source with no documents at all)
 raise :class:`~curricle.errors.CurricleError` with one line naming the source.
 """
 
@@ -40,6 +42,8 @@ class SourceStats:
     read: int = 0
     skipped: Counter = field(default_factory=Counter)
     examples: dict[str, list[str]] = field(default_factory=dict)
+    missing: Counter = field(default_factory=Counter)
+    """Per ``meta_fields`` entry, how many documents lacked it (or held null)."""
 
     def skip(self, reason: str, where: str) -> None:
         """Count one skipped record under ``reason``; ``where`` is e.g. ``path:line``."""
@@ -62,6 +66,7 @@ class SourceStats:
             "read": self.read,
             "skipped": dict(sorted(self.skipped.items())),
             "examples": self.examples,
+            **({"missing_fields": dict(sorted(self.missing.items()))} if self.missing else {}),
         }
 
 
@@ -85,11 +90,12 @@ class Source:
         raise NotImplementedError
 
     def _table_docs(self, texts: list, ids: list | None, row: int, path: str, id_prefix: str = "",
-                    domains: list | None = None) -> Iterator[Document]:
+                    domains: list | None = None, fields: dict[str, list] | None = None) -> Iterator[Document]:
         """Documents of one batch of a table's rows (a text column and, optionally, id and
-        domain columns), the first being row ``row`` of ``path``. Null or blank text, null ids
-        and domains that are not a non-empty string are skipped and counted with ``path:row``;
-        without ids a document's id is ``id_prefix + row``; a null domain is ``domain``."""
+        domain columns, and the ``meta_fields`` columns in ``fields``), the first being row
+        ``row`` of ``path``. Null or blank text, null ids and domains that are not a non-empty
+        string are skipped and counted with ``path:row``; without ids a document's id is
+        ``id_prefix + row``; a null domain is ``domain``."""
         for i, text in enumerate(texts):
             at = row + i
             domain = domains[i] if domains is not None and domains[i] is not None else self.config.domain
@@ -102,8 +108,25 @@ class Source:
             elif not isinstance(domain, str) or not domain:
                 self.stats.skip("bad-domain", f"{path}:{at}")
             else:
+                values = self._fields({k: v[i] for k, v in fields.items()}, f"{path}:{at}") if fields else {}
                 yield Document(id=str(ids[i]) if ids is not None else f"{id_prefix}{at}", text=text,
-                               domain=domain, meta={"source": path, "row": at})
+                               domain=domain, meta={"source": path, "row": at, **values})
+
+    def _fields(self, record: Any, where: str) -> dict[str, Any]:
+        """The ``meta_fields`` of one record (a mapping, or anything with ``.get``) for its
+        document's ``meta``: None where it lacks one (counted in ``stats.missing``). A value
+        that is not a number, string or bool is a one-line error naming the field and
+        ``where`` (``path:line``)."""
+        out: dict[str, Any] = {}
+        for name in getattr(self.config, "meta_fields", ()):
+            value = record.get(name)
+            if value is None:
+                self.stats.missing[name] += 1
+            elif not isinstance(value, (bool, int, float, str)):
+                raise CurricleError(f"source '{self.describe()}': {where}: meta field '{name}' is a "
+                                    f"{type(value).__name__}; expected a number, string or bool")
+            out[name] = value
+        return out
 
     def fingerprint(self) -> dict[str, Any]:
         """What identifies this source's content, for incremental prepare.

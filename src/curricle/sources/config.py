@@ -30,7 +30,38 @@ class SourceConfig(BaseModel):
     """Stop after this many documents (None: all)."""
 
 
-class JsonlConfig(SourceConfig):
+#: Names a ``meta_fields`` entry may not take: the store's own metadata columns and the keys
+#: the sources put in a document's ``meta`` to say where it came from.
+RESERVED_META = frozenset({"doc_id", "source", "n_tokens", "n_chars", "compression_ratio", "mean_token_rarity",
+                           "reference_loss", "line", "row", "curated_file", "curated_line", "curated_row"})
+
+
+class MetaFieldsConfig(SourceConfig):
+    """A source whose records carry per-document scores (``meta_fields``)."""
+
+    meta_fields: list[str] = Field(default_factory=list)
+    """Record fields (JSONL keys, Parquet or dataset columns) carried into each domain's
+    ``meta.parquet`` under their own names, e.g. ``[quality, toxicity]``: numbers, strings or
+    bools. A record that lacks one (or holds null) gets null there, counted per field in the
+    source's ``missing_fields``; a list or object value, or a field whose values mix kinds
+    within a domain (a number here, a string there), is a one-line error naming the field and
+    the file. Pacing and pruning can rank documents by such a column."""
+
+    @field_validator("meta_fields")
+    @classmethod
+    def _valid_names(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError(f"expected each field at most once, got {v}")
+        for name in v:
+            if not name:
+                raise ValueError("a field name must not be empty")
+            if name in RESERVED_META:
+                raise ValueError(f"'{name}' is a column the store writes itself; rename the field "
+                                 f"(reserved: {', '.join(sorted(RESERVED_META))})")
+        return v
+
+
+class JsonlConfig(MetaFieldsConfig):
     kind: Literal["jsonl"] = "jsonl"
     """Always ``jsonl``."""
     path: str = Field(min_length=1)
@@ -47,7 +78,7 @@ class JsonlConfig(SourceConfig):
     """The record key holding its domain (read with ``use_record_domain``)."""
 
 
-class ParquetConfig(SourceConfig):
+class ParquetConfig(MetaFieldsConfig):
     kind: Literal["parquet"] = "parquet"
     """Always ``parquet``."""
     path: str = Field(min_length=1)
@@ -79,7 +110,7 @@ class TextDirConfig(SourceConfig):
         return v
 
 
-class HFDiskConfig(SourceConfig):
+class HFDiskConfig(MetaFieldsConfig):
     kind: Literal["hf-disk"] = "hf-disk"
     """Always ``hf-disk``."""
     path: str = Field(min_length=1)
@@ -168,11 +199,13 @@ class SyntheticConfig(SourceConfig):
         return self
 
 
-class CuratedConfig(SourceConfig):
+class CuratedConfig(MetaFieldsConfig):
     kind: Literal["curated"] = "curated"
     """Always ``curated``."""
     path: str = Field(min_length=1)
-    """The curate output directory (``curate.output_dir``, holding ``funnel.json``)."""
+    """The curate output directory (``curate.output_dir``, holding ``funnel.json``). Its
+    ``meta_fields`` are read from each curated document's ``meta`` (curate keeps the fields
+    the sources read); ``prepare`` gives it the ``meta_fields`` of the sources of its domain."""
 
 SOURCES = Registry("source", {
     "jsonl": (JsonlConfig, "curricle.sources.jsonl:JsonlSource"),

@@ -4,7 +4,9 @@ It reads the files ``funnel.json`` lists for its domain (never a glob: a half-wr
 leaves ``funnel.json`` and the files it names untouched), in shard order, ``.jsonl.gz`` or
 ``.parquet`` as curate wrote them. Ids and metadata are the ones curate kept (the original
 sources'); the location of each document in the curated file is added to its ``meta``
-(``curated_file``, ``curated_line`` / ``curated_row``).
+(``curated_file``, ``curated_line`` / ``curated_row``). ``meta_fields`` are looked up in
+that ``meta`` (where the original source put them); a document without one gets None there,
+counted in ``missing_fields``.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ class CuratedSource(Source):
             for lineno, line in enumerate(f, start=1):
                 r = json.loads(line)
                 meta = {**r.get("meta", {}), "curated_file": str(path), "curated_line": lineno}
+                meta.update(self._fields(meta, f"{path}:{lineno}"))
                 yield Document(id=r["id"], text=r["text"], domain=self.config.domain, meta=meta)
 
     def _read_parquet(self, path: Path) -> Iterator[Document]:
@@ -75,5 +78,6 @@ class CuratedSource(Source):
                 cols = batch.to_pydict()
                 for doc_id, text, meta in zip(cols["id"], cols["text"], cols["meta"]):
                     m = {**json.loads(meta), "curated_file": str(path), "curated_row": row}
+                    m.update(self._fields(m, f"{path}:{row}"))
                     yield Document(id=doc_id, text=text, domain=self.config.domain, meta=m)
                     row += 1

@@ -4,7 +4,9 @@ Either a ``Dataset`` or a ``DatasetDict`` (one ``split`` of it is read). The Arr
 memory-mapped and read in batches, so a large dataset is not loaded at once. ``datasets`` is
 an optional extra, imported only when this source is read. Rows with null or blank text are
 skipped (``null-text``, ``empty-text``), rows with a null id when ``id_field`` is set
-(``missing-id``); the location is ``path:row`` with rows counted from 0.
+(``missing-id``); the location is ``path:row`` with rows counted from 0. ``meta_fields``
+columns must exist (a one-line error otherwise); their values go into each document's
+``meta`` (a non-scalar value is a one-line error naming the field).
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ class HFDiskSource(Source):
                 )
             ds = ds[cfg.split]
         domain_field = cfg.domain_field if cfg.use_record_domain else None
-        for name in (cfg.text_field, cfg.id_field, domain_field):
+        for name in (cfg.text_field, cfg.id_field, domain_field, *cfg.meta_fields):
             if name is not None and name not in ds.column_names:
                 raise CurricleError(
                     f"source '{self.describe()}': no column '{name}' "
@@ -73,6 +75,7 @@ class HFDiskSource(Source):
                 f"expected a string column"
             )
         columns = [c for c in (cfg.text_field, cfg.id_field, domain_field) if c]
+        columns += [c for c in cfg.meta_fields if c not in columns]
         # A format set before saving (torch, numpy) would turn values into tensors; read plain.
         return ds.select_columns(columns).with_format(None)
 
@@ -84,5 +87,6 @@ class HFDiskSource(Source):
             texts = batch[cfg.text_field]
             ids = batch[cfg.id_field] if cfg.id_field else None
             domains = batch[cfg.domain_field] if cfg.use_record_domain else None
-            yield from self._table_docs(texts, ids, row, cfg.path, domains=domains)
+            fields = {f: batch[f] for f in cfg.meta_fields}
+            yield from self._table_docs(texts, ids, row, cfg.path, domains=domains, fields=fields)
             row += len(texts)

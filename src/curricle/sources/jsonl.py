@@ -2,7 +2,7 @@
 
 Plain ``.jsonl``, gzip-compressed ``.jsonl.gz`` and zstd-compressed ``.jsonl.zst`` are read,
 streaming. The text, id and domain keys are configurable (``text_field``, ``id_field``,
-``domain_field``).
+``domain_field``); ``meta_fields`` keys are carried into the document's ``meta``.
 A bad line never stops the read: it is skipped and counted under its reason
 (``not-json``, ``not-object``, ``missing-text``, ``empty-text``, ``invalid-utf8``,
 ``bad-domain``) with its ``path:line``. Blank lines are not records and are passed over.
@@ -80,7 +80,7 @@ class JsonlSource(Source):
                         id=str(rid) if rid is not None else f"{name}:{lineno}",
                         text=text,
                         domain=domain,
-                        meta={"source": path, "line": lineno},
+                        meta={"source": path, "line": lineno, **self._fields(record, where)},
                     )
         except (gzip.BadGzipFile, EOFError, zstandard.ZstdError) as e:
             # A truncated or corrupt archive cannot be resynchronised: the rest of the file is lost.

@@ -5,7 +5,9 @@ file's schema is checked before the first document: a missing or non-string text
 (or a missing id column) is a user error naming the file and the field, not a skip. Rows
 whose text is null or blank are skipped (``null-text``, ``empty-text``), as are rows whose
 id is null when ``id_field`` is set (``missing-id``); the location is ``path:row`` with
-rows counted from 0 within the file.
+rows counted from 0 within the file. ``meta_fields`` columns must exist in every file and
+hold numbers, strings or bools (else a one-line error naming the column and the file); their
+values go into each document's ``meta``, null ones counted in ``missing_fields``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,12 @@ from curricle.sources.files import files_fingerprint, glob_root, match_files, re
 
 #: Rows per record batch: bounds memory, whatever the file's row-group size.
 BATCH_ROWS = 4096
+
+
+def scalar_column(t: pa.DataType) -> bool:
+    """Whether a column of type ``t`` can be a ``meta_fields`` column (numbers, strings, bools)."""
+    return (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t) or pa.types.is_string(t)
+            or pa.types.is_large_string(t) or pa.types.is_null(t))
 
 
 class ParquetSource(Source):
@@ -51,6 +59,7 @@ class ParquetSource(Source):
         cfg = self.config
         domain_field = cfg.domain_field if cfg.use_record_domain else None
         columns = [c for c in (cfg.text_field, cfg.id_field, domain_field) if c]
+        columns += [c for c in cfg.meta_fields if c not in columns]
         row = 0
         # One file open at a time: a glob may match more shards than the fd limit.
         with pq.ParquetFile(path) as pf:
@@ -58,7 +67,9 @@ class ParquetSource(Source):
                 texts = batch.column(cfg.text_field).to_pylist()
                 ids = batch.column(cfg.id_field).to_pylist() if cfg.id_field else None
                 domains = batch.column(domain_field).to_pylist() if domain_field else None
-                yield from self._table_docs(texts, ids, row, path, id_prefix=f"{name}:", domains=domains)
+                fields = {f: batch.column(f).to_pylist() for f in cfg.meta_fields}
+                yield from self._table_docs(texts, ids, row, path, id_prefix=f"{name}:", domains=domains,
+                                            fields=fields)
                 row += len(texts)
 
     def _check_schema(self, pq: Any, path: str) -> None:
@@ -67,12 +78,18 @@ class ParquetSource(Source):
             schema = pq.read_schema(path)
         except (pa.ArrowException, OSError) as e:
             raise CurricleError(f"source '{self.describe()}': {path}: not a Parquet file ({e})") from e
-        for field_name in (cfg.text_field, cfg.id_field, cfg.domain_field if cfg.use_record_domain else None):
+        for field_name in (cfg.text_field, cfg.id_field, cfg.domain_field if cfg.use_record_domain else None,
+                           *cfg.meta_fields):
             if field_name is not None and field_name not in schema.names:
                 raise CurricleError(
                     f"source '{self.describe()}': {path} has no column '{field_name}' "
                     f"(columns: {', '.join(schema.names)})"
                 )
+        for field_name in cfg.meta_fields:
+            mtype = schema.field(field_name).type
+            if not scalar_column(mtype):
+                raise CurricleError(f"source '{self.describe()}': {path}: meta field '{field_name}' is a {mtype} "
+                                    f"column; expected numbers, strings or bools")
         ftype = schema.field(cfg.text_field).type
         is_text = pa.types.is_string(ftype) or pa.types.is_large_string(ftype) or pa.types.is_string_view(ftype)
         if not is_text:

@@ -17,8 +17,10 @@ class DomainSplitWriter:
     (:func:`curricle.atomic.directory`), so a reader never sees a partial split.
     """
 
-    def __init__(self, path: Path, dtype: np.dtype, eos_id: int):
+    def __init__(self, path: Path, dtype: np.dtype, eos_id: int, types: dict[str, pa.DataType] | None = None):
         self.path = Path(path)
+        self.types = dict(types or {})
+        """Arrow types of metadata columns (the rest are inferred from their values)."""
         self.path.mkdir(parents=True, exist_ok=True)
         self.dtype = np.dtype(dtype)
         self.eos = np.array([eos_id], dtype=self.dtype)
@@ -46,5 +48,6 @@ class DomainSplitWriter:
     def close(self) -> dict[str, int]:
         self._f.close()
         np.save(self.path / "index.npy", np.asarray(self._offsets, dtype=np.int64))
-        pq.write_table(pa.table(self._meta) if self._meta else pa.table({}), self.path / "meta.parquet")
+        columns = {k: pa.array(v, type=self.types.get(k)) for k, v in self._meta.items()}
+        pq.write_table(pa.table(columns) if columns else pa.table({}), self.path / "meta.parquet")
         return {"docs": self.n_docs, "tokens": self.n_tokens}

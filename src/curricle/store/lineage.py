@@ -1,0 +1,38 @@
+"""The lineage of a pruned store (written by ``curricle prune``, :mod:`curricle.prune`).
+
+A pruned store is a complete store directory (its own ``manifest.json``, tokenizer, and per
+domain ``train/`` and ``heldout/``) plus two files::
+
+    lineage.json    {"parent": str, "by": str, "keep": float, "order": str, "seed": int,
+                     "domains": {d: {"in": int, "kept": int, "unscored": int,
+                                     "removed": {reason: count}}}}
+    removed.jsonl   one line per removed training document:
+                    {"domain", "doc_id", "reason", "score"}
+
+For every domain ``in == kept + sum(removed.values())``; ``unscored`` counts the documents
+kept because their metric has no value (never seen by the proxy run, a null column).
+``prepare`` refuses to rewrite a directory holding ``lineage.json`` unless its sources and
+settings are the parent's (then it is up to date and nothing is rewritten).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from curricle.errors import CurricleError
+
+LINEAGE_FILE = "lineage.json"
+REMOVED_FILE = "removed.jsonl"
+
+
+def read_lineage(data_dir: Path | str) -> dict[str, Any] | None:
+    """The lineage of the store in ``data_dir`` (None: not a pruned store)."""
+    path = Path(data_dir) / LINEAGE_FILE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise CurricleError(f"{path}: not valid JSON ({err})") from None
