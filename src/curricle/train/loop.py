@@ -8,6 +8,7 @@
                 (or, when a hook weighs tokens, their weighted sum)
             backward (DDP syncs on the last micro-batch only)
             per-domain sums (on the device), on_micro_batch(token_loss)
+                (and the tokens' difficulty signals, for hooks that want them)
         one all-reduce of the per-domain sums, clip, one copy to the host
         guard.check(the global step)                   NaN / spike -> skip the whole step
         optimizer step                                 unless skipped
@@ -121,6 +122,9 @@ class Trainer:
         if len(weighers) > 1:
             raise CurricleError("at most one hook may weigh the training tokens (token_weights)")
         self._weigher = weighers[0] if weighers else None
+        # The per-token difficulty signals (margin, confidence, correctness) cost one more
+        # reduction per chunk of logits: computed only when a hook asks for them.
+        self._signal_hooks = [h for h in self.hooks if h.wants_token_signals]
 
         # Every stateful part, by name; save, resume and rollback iterate this registry.
         self.checkpointer = Checkpointer(self.run_dir / "checkpoints", config.checkpoint, self.model, tokenizer,
@@ -246,16 +250,21 @@ class Trainer:
             sync = self.train_model.no_sync() if self.dist.active and not self.sharded and not last else contextlib.nullcontext()
             with sync:
                 with self.state.autocast() if self.state.autocast else contextlib.nullcontext():
-                    if self._weigher is None:
-                        loss, token_loss = self.train_model(x)           # the mean; (b, L) fp32, no grad
-                    else:  # a hook weighs the tokens, from their losses (DoReMi's proxy)
-                        weigh = functools.partial(self._weigher.token_weights, self.state, batch, part, last)
-                        loss, token_loss = self.train_model(x, token_weights=weigh)
+                    kwargs: dict[str, Any] = {"with_signals": True} if self._signal_hooks else {}
+                    if self._weigher is not None:  # a hook weighs the tokens, from their losses (DoReMi's proxy)
+                        kwargs["token_weights"] = functools.partial(self._weigher.token_weights, self.state,
+                                                                    batch, part, last)
+                    # the mean; (b, L) fp32, no grad; with signals (b, L, 3)
+                    loss, token_loss, *signals = self.train_model(x, **kwargs)
                 if injected is not None:  # testing aid: a NaN, or a 100x spike, in every domain of these rows
                     token_loss = token_loss * (float("nan") if injected == "nan" else 100.0)
                 (loss * (x.size(0) / rows)).backward()
             self.tracker.add(token_loss, domain_ids[part])
-            self._call("on_micro_batch", batch, part, token_loss)
+            for hook in self.hooks:
+                if signals and hook.wants_token_signals:
+                    hook.on_micro_batch(self.state, batch, part, token_loss, signals=signals[0])
+                else:
+                    hook.on_micro_batch(self.state, batch, part, token_loss)
 
         self.tracker.reduce()
         # (with no clipping, an infinite threshold: the norm, gradients untouched)
