@@ -176,6 +176,8 @@ class Controller:
     #: (one line, after ``controller.kind: ``).
     in_hf_trainer: ClassVar[bool] = True
     hf_refusal: ClassVar[str] = ""
+    #: A document prioritizer's reason for new priorities, in the audit log.
+    priority_reason: ClassVar[str] = "document priorities"
 
     def __init__(self, config: ControllerConfig, context: ControllerContext):
         missing = sorted(n for n in self.needs if getattr(context, n) is None)

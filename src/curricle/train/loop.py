@@ -67,7 +67,8 @@ class Trainer:
     run passes it sharded, with an optimizer built over the shards).
 
     - ``eval_rows``: held-out rows per domain (see :func:`curricle.train.evaluate.eval_rows`);
-      None: no evaluation.
+      None: no evaluation. ``eval_groups``: per domain, the group of each of their labels
+      (:func:`curricle.train.evaluate.eval_row_groups`), for per-group held-out losses.
     - ``hooks``: run at the loop's hook points in this order, before the trainer's own
       (data trace, progress, telemetry last). Hooks with state are checkpointed.
     - ``guard``: the stability guard (default: one from ``config.guard``).
@@ -80,7 +81,8 @@ class Trainer:
 
     def __init__(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, sampler: MixtureSampler,
                  config: TrainConfig, run_dir: Path | str, *, tokenizer: Any = None,
-                 eval_rows: dict[str, np.ndarray] | None = None, hooks: Sequence[Hook] = (),
+                 eval_rows: dict[str, np.ndarray] | None = None,
+                 eval_groups: dict[str, tuple[list[str], np.ndarray]] | None = None, hooks: Sequence[Hook] = (),
                  guard: StabilityGuard | None = None, resume: bool = False, max_steps: int | None = None,
                  decay_start: int | None = None, progress: bool = True, dist: DistInfo | None = None):
         self.config = config
@@ -101,6 +103,7 @@ class Trainer:
         self.optimizer = optimizer
         self.sampler = sampler
         self.eval_rows = eval_rows
+        self.eval_groups = eval_groups
         self.decay_start = decay_start
         self.guard = guard or StabilityGuard(config.guard, sampler.domains)
         self.tracker = DomainLossTracker(len(sampler.domains), self.device)
@@ -296,11 +299,11 @@ class Trainer:
         metrics["tokens_per_s"] = step_tokens / (time.perf_counter() - t0)
         return metrics
 
-    def evaluate(self) -> dict[str, float]:
+    def evaluate(self) -> dict[str, float | str]:
         if not self.eval_rows:
             return {}
         return evaluate(self.loss_model, self.eval_rows, self.config.eval_batch_rows, self.device,
-                        self.dist.rank, self.dist.world_size, self.state.autocast)
+                        self.dist.rank, self.dist.world_size, self.state.autocast, self.eval_groups)
 
     # -- checkpoints, resume, rollback -------------------------------------------------------
 
