@@ -9,7 +9,9 @@ from pydantic import ValidationError
 from curricle.controllers.base import ControllerContext
 from curricle.controllers.config import JTTConfig
 from curricle.controllers.hard_examples import (HardExamples, HardExamplesConfig, Visit, classify_trend, doc_losses,
-                                                doc_visits, document_signals, floor_groups, loss_trend, mean_ranks)
+                                                doc_visits, document_signals, floor_groups, load_document_state,
+                                                loss_trend, mean_ranks)
+from curricle.controllers.jtt import error_set
 from curricle.errors import CurricleError
 from curricle.mixture.config import MixtureConfig, StaticConfig
 from curricle.mixture.sampler import Batch, MixtureSampler
@@ -276,3 +278,91 @@ def test_group_floors_hold_at_every_update_on_a_history_that_starves_a_group(gro
 def test_a_floor_on_a_group_no_document_has_is_refused():
     with pytest.raises(CurricleError, match="^controller.groups.min_share: no document of a has dialect 'rar'$"):
         group_controller({"column": "dialect", "min_share": {"rar": 0.3}})
+
+
+def with_dialects(prepared_dir, tmp_path):
+    """A copy of the prepared store whose 'copy' documents (train and held-out) alternate
+    between dialects 'plain' and 'rare' (every third one)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    data = tmp_path / "data"
+    shutil.copytree(prepared_dir, data)
+    store = TokenStore(data)
+    for split in ("train", "heldout"):
+        path = store.split("copy", split).path / "meta.parquet"
+        table = pq.read_table(path)
+        dialect = ["rare" if i % 3 == 0 else "plain" for i in range(table.num_rows)]
+        pq.write_table(table.append_column("dialect", pa.array(dialect)), path)
+    return data
+
+
+def test_signals_scores_and_group_floors_in_training_resume_exactly(tmp_path, make_config, prepared_dir):
+    data = with_dialects(prepared_dir, tmp_path)
+    ctrl = _ctrl({"kind": "hard-examples", "domains": ["copy"], "update_every": 5, "warmup_steps": 5,
+                  "score": "margin", "groups": {"column": "dialect", "min_share": {"rare": 0.5}}})
+    # 30 held-out rows of 33 tokens reach the second held-out document (about 800 tokens each).
+    cfg = make_config(steps=30, eval_rows_per_domain=30).model_copy(update={"controller": ctrl, "data_dir": data})
+    train_run(cfg, tmp_path / "full", progress=False)
+    metrics = read(tmp_path / "full", "metrics.jsonl")
+    for m in metrics[10:]:  # 'copy' is drawn from step 1; the warm-up phase is copy alone
+        assert m["group/share/copy/plain"] + m["group/share/copy/rare"] == pytest.approx(1.0)
+    evals = [m for m in metrics if "eval/loss" in m]
+    assert [m["step"] for m in evals] == [10, 20, 30]
+    for m in evals:
+        groups = {g: m[f"eval/group_loss/copy/{g}"] for g in ("plain", "rare")}
+        assert m["eval/worst_group"] == f"copy/{max(groups, key=groups.get)}"
+        assert m["eval/worst_group_loss"] == max(groups.values())
+        assert not any(k.startswith("eval/group_loss/arithmetic") for k in m)
+    log = read(tmp_path / "full", "mixture_log.jsonl")
+    assert [e["step"] for e in log] == [5, 10, 15, 20, 25, 30]
+    assert all(e["reason"] == "document priorities by margin" for e in log)
+    assert all(e["priorities"]["copy"]["group_shares"]["rare"] >= 0.5 - 1e-6 for e in log)
+    # The signals are the controller's state, saved with each checkpoint.
+    step, arrays = load_document_state(tmp_path / "full")
+    s = document_signals(arrays, "copy")
+    seen = s["served"] > 0
+    assert step == 30 and seen.any() and np.isfinite(s["margin"][seen]).all()
+    assert ((s["confidence"][seen] > 0) & (s["confidence"][seen] <= 1)).all()
+    assert np.allclose(s["calibration"][seen], s["confidence"][seen] - s["accuracy"][seen], atol=1e-9)
+    # Cut at step 20 and resumed: the very same run.
+    train_run(cfg, tmp_path / "cut", progress=False)
+    shutil.rmtree(tmp_path / "cut" / "checkpoints" / "step_30")
+    train_run(cfg, tmp_path / "cut", resume=True, progress=False)
+    drop = ("tokens_per_s",)
+    assert [{k: v for k, v in m.items() if k not in drop} for m in read(tmp_path / "cut", "metrics.jsonl")] == \
+        [{k: v for k, v in m.items() if k not in drop} for m in metrics]
+    assert read(tmp_path / "cut", "mixture_log.jsonl") == log
+    _, cut = load_document_state(tmp_path / "cut")
+    assert all(np.array_equal(cut[k], arrays[k], equal_nan=True) for k in arrays)
+
+
+def test_jtt_draws_the_first_runs_error_set_factor_times_as_often(tmp_path, make_config):
+    first = _ctrl({"kind": "hard-examples", "domains": ["copy"], "update_every": 5, "warmup_steps": 5})
+    train_run(make_config(steps=10).model_copy(update={"controller": first}), tmp_path / "first", progress=False)
+    _, arrays = load_document_state(tmp_path / "first")
+    last = arrays["last/copy"]
+    errors = error_set(last, 0.25)
+    n_seen = int(np.isfinite(last).sum())
+    assert len(errors) == round(0.25 * n_seen)
+    assert np.nanmin(last[errors]) >= np.nanmax(np.delete(last, errors))
+    jtt = _ctrl({"kind": "jtt", "run": str(tmp_path / "first"), "top": 0.25, "factor": 4.0,
+                 "groups": {"column": "source"}})
+    train_run(make_config(steps=10).model_copy(update={"controller": jtt}), tmp_path / "second", progress=False)
+    log = read(tmp_path / "second", "mixture_log.jsonl")
+    assert len(log) == 1 and log[0]["step"] == 0  # before the first batch
+    entry = log[0]["priorities"]["copy"]
+    n = len(last)
+    assert entry["error_set"] == len(errors) and entry["documents"] == n
+    assert entry["error_share"] == pytest.approx(4 * len(errors) / (4 * len(errors) + n - len(errors)), abs=1e-6)
+    m = read(tmp_path / "second", "metrics.jsonl")[-1]
+    assert m["group/share/copy/synthetic copy"] == 1.0 and "eval/group_loss/copy/synthetic copy" in m
+    with pytest.raises(CurricleError, match=r"plain: its controller is schedule, not one that keeps document state \(hard-examples or jtt\)$"):
+        load_document_state(_plain_run(tmp_path, make_config))
+    with pytest.raises(CurricleError, match="no complete checkpoint"):
+        load_document_state(tmp_path / "nowhere")
+
+
+def _plain_run(tmp_path, make_config):
+    train_run(make_config(steps=2), tmp_path / "plain", progress=False)
+    return tmp_path / "plain"
