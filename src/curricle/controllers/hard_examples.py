@@ -53,10 +53,12 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
+from safetensors.numpy import load_file
 
 from curricle.controllers.base import DOCUMENTS, Controller, apply_floors
 from curricle.controllers.config import SIGNAL_SCORES, DocumentStateConfig, GroupsConfig, HardExamplesConfig
 from curricle.errors import CurricleError
+from curricle.train import checkpoint
 
 #: Controllers whose checkpoints hold :class:`DocumentState` arrays (:func:`load_document_state`).
 DOCUMENT_CONTROLLERS = ("hard-examples", "jtt")
@@ -135,11 +137,6 @@ def document_signals(arrays: dict[str, np.ndarray], domain: str) -> dict[str, np
 def load_document_state(run_dir: Path | str) -> tuple[int, dict[str, np.ndarray]]:
     """The step and the document-prioritizer arrays (keys ``<array>/<domain>``, see
     :class:`DocumentState`) of ``run_dir``'s newest complete checkpoint."""
-    from safetensors.numpy import load_file
-
-    from curricle.train import checkpoint
-    from curricle.train.parts import ARRAYS_FILE
-
     run_dir = Path(run_dir)
     found = checkpoint.latest_complete(run_dir / "checkpoints")
     if found is None:
@@ -150,7 +147,7 @@ def load_document_state(run_dir: Path | str) -> tuple[int, dict[str, np.ndarray]
         raise CurricleError(f"{run_dir}: its controller is {name or 'none'}, not one that keeps document state "
                             f"({' or '.join(DOCUMENT_CONTROLLERS)})")
     prefix = "controller/"
-    arrays = {k[len(prefix):]: v for k, v in load_file(str(path / ARRAYS_FILE)).items() if k.startswith(prefix)}
+    arrays = {k[len(prefix):]: v for k, v in load_file(str(path / checkpoint.ARRAYS_FILE)).items() if k.startswith(prefix)}
     return step, arrays
 
 
