@@ -171,12 +171,13 @@ def test_token_signals_on_literal_logits():
     margin, confidence, correct = token_signals(logits, labels).unbind(1)
     e = torch.tensor(1.0).exp().item()
     # Row 0: the target (2) leads the best other (1) by 1 and is the top-1 token. Row 1: the
-    # target (1) trails the best other (3) by 2. Row 2: a tie at the top: margin 0.
+    # target (1) trails the best other (3) by 2. Row 2: a tie at the top: margin 0, not correct.
     assert margin.tolist() == [1.0, -2.0, 0.0]
     assert confidence.tolist() == pytest.approx([e**2 / (e**2 + e + 1), e**3 / (1 + e**3 + e), e / (2 * e + 1 / e)],
                                                 abs=1e-7)
-    assert correct.tolist()[:2] == [1.0, 0.0]
-    # A known log-sum-exp gives the same signals.
+    assert correct.tolist() == [1.0, 0.0, 0.0]
+    # The logits are put back as they were; a known log-sum-exp gives the same signals.
+    assert logits.tolist() == [[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [1.0, 1.0, -1.0]]
     assert torch.equal(token_signals(logits, labels, torch.logsumexp(logits, -1)), token_signals(logits, labels))
 
 

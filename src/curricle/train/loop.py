@@ -127,7 +127,7 @@ class Trainer:
         self._weigher = weighers[0] if weighers else None
         # The per-token difficulty signals (margin, confidence, correctness) cost one more
         # reduction per chunk of logits: computed only when a hook asks for them.
-        self._signal_hooks = [h for h in self.hooks if h.wants_token_signals]
+        self._signal_hooks = [h for h in self.hooks if getattr(h, "wants_token_signals", False)]
 
         # Every stateful part, by name; save, resume and rollback iterate this registry.
         self.checkpointer = Checkpointer(self.run_dir / "checkpoints", config.checkpoint, self.model, tokenizer,
@@ -264,7 +264,7 @@ class Trainer:
                 (loss * (x.size(0) / rows)).backward()
             self.tracker.add(token_loss, domain_ids[part])
             for hook in self.hooks:
-                if signals and hook.wants_token_signals:
+                if signals and hook in self._signal_hooks:
                     hook.on_micro_batch(self.state, batch, part, token_loss, signals=signals[0])
                 else:
                     hook.on_micro_batch(self.state, batch, part, token_loss)
