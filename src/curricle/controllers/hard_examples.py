@@ -147,7 +147,8 @@ def load_document_state(run_dir: Path | str) -> tuple[int, dict[str, np.ndarray]
         raise CurricleError(f"{run_dir}: its controller is {name or 'none'}, not one that keeps document state "
                             f"({' or '.join(DOCUMENT_CONTROLLERS)})")
     prefix = "controller/"
-    arrays = {k[len(prefix):]: v for k, v in load_file(str(path / checkpoint.ARRAYS_FILE)).items() if k.startswith(prefix)}
+    saved = load_file(str(path / checkpoint.ARRAYS_FILE))
+    arrays = {k[len(prefix):]: v for k, v in saved.items() if k.startswith(prefix)}
     return step, arrays
 
 
