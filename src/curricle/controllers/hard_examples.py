@@ -56,7 +56,7 @@ import numpy as np
 from safetensors.numpy import load_file
 
 from curricle.controllers.base import DOCUMENTS, Controller, apply_floors
-from curricle.controllers.config import SIGNAL_SCORES, DocumentStateConfig, GroupsConfig, HardExamplesConfig
+from curricle.controllers.config import DocumentStateConfig, GroupsConfig, HardExamplesConfig
 from curricle.errors import CurricleError
 from curricle.train import checkpoint
 
