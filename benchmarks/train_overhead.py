@@ -4,6 +4,7 @@ Usage::
 
     .venv/bin/python benchmarks/train_overhead.py --quick   # < 3 minutes on 2 CPU cores
     .venv/bin/python benchmarks/train_overhead.py           # more and longer timed runs
+    .venv/bin/python benchmarks/train_overhead.py --quick --hard-examples margin   # the signals' cost
 
 Stages:
 
@@ -51,7 +52,17 @@ Stages:
 
 4. **Checks.** The first step's loss of both sides must agree, and the last one closely:
    they started from the same weights and trained on the same batches.
-5. **Profile.** If the target (``overhead_ratio <= 1.03``) is missed, or with ``--profile``,
+5. **Hard examples** (``--hard-examples SCORE``). The instrumented run has the
+   ``hard-examples`` controller over every domain, ranking by ``SCORE`` (``loss``, ``margin``,
+   ...) with the per-token difficulty signals on (``--no-signals``: off), so its steps also pay
+   for the signals in the loss (one ``amax`` per chunk of logits), the per-document visits
+   (per-piece means, gathered), the document state, and a re-ranking every 10 steps (from step
+   10). The batches are pre-drawn by a sampler that draws those domains document by document,
+   as the run's would (the controller's priorities do not reach them: both sides train on the
+   same list). Its figures go to ``train_overhead.hard-examples-<SCORE>[-no-signals].json``;
+   the cost of the signals is its ratio against the plain run's (or ``--no-signals``') on the
+   same machine.
+6. **Profile.** If the target (``overhead_ratio <= 1.03``) is missed, or with ``--profile``,
    one more instrumented run (without bare steps) is profiled with cProfile over its timed
    steps; the loop's parts are reported in ms per step.
 
@@ -119,9 +130,11 @@ _T0 = time.perf_counter()
 
 
 def run_config_dict(mode: Mode, data_dir: Path, preset: str, batch_rows: int, seq_len: int,
-                    steps: int, loss_chunk_tokens: int | None = 1024) -> dict[str, Any]:
+                    steps: int, loss_chunk_tokens: int | None = 1024,
+                    controller: dict[str, Any] | None = None) -> dict[str, Any]:
     n = mode.synthetic_docs
     return {
+        **({"controller": controller} if controller else {}),
         "name": f"bench-train-{mode.name}",
         "seed": SEED,
         "data_dir": str(data_dir),
@@ -162,12 +175,13 @@ def build_store(config):
     return report
 
 
-def predraw_batches(config, n: int) -> list:
-    """The first ``n`` batches the run's sampler yields (what ``Trainer.fit`` would train on)."""
+def predraw_batches(config, n: int, prioritized: list[str] = ()) -> list:
+    """The first ``n`` batches the run's sampler yields (what ``Trainer.fit`` would train on);
+    ``prioritized``: domains drawn document by document (a hard-examples run's)."""
     from curricle.mixture.sampler import MixtureSampler
     from curricle.store import TokenStore
 
-    sampler = MixtureSampler(TokenStore(config.data_dir), config.mixture, seed=config.seed)
+    sampler = MixtureSampler(TokenStore(config.data_dir), config.mixture, seed=config.seed, prioritized=prioritized)
     return [sampler.next_batch() for _ in range(n)]
 
 
@@ -444,7 +458,14 @@ def main(argv: list[str] | None = None) -> None:
                              "telemetry differs) (default: %(default)s)")
     parser.add_argument("--profile", action="store_true",
                         help="profile an instrumented run even when the target is met")
+    parser.add_argument("--hard-examples", metavar="SCORE", default=None,
+                        help="the instrumented run has the hard-examples controller ranking by SCORE (loss, "
+                             "margin, ...), with the per-token difficulty signals on (see stage 5)")
+    parser.add_argument("--no-signals", action="store_true",
+                        help="with --hard-examples: signals: false (SCORE loss or ema)")
     args = parser.parse_args(argv)
+    if args.no_signals and not args.hard_examples:
+        parser.error("--no-signals needs --hard-examples")
 
     import torch
 
@@ -457,8 +478,12 @@ def main(argv: list[str] | None = None) -> None:
     data_dir = args.data_dir / mode.name
     run_dir = args.data_dir / "runs" / f"{mode.name}-instrumented"
     chunk = None if str(args.loss_chunk_tokens).lower() == "none" else int(args.loss_chunk_tokens)
+    controller = None
+    if args.hard_examples:
+        controller = {"kind": "hard-examples", "score": args.hard_examples, "signals": not args.no_signals,
+                      "warmup_steps": 10, "update_every": 10}
     config = parse_config(run_config_dict(mode, data_dir, args.preset, args.batch_rows, args.seq_len,
-                                          mode.run_steps, chunk), "benchmark config")
+                                          mode.run_steps, chunk, controller), "benchmark config")
     torch.set_num_threads(args.threads)
     load_at_start = os.getloadavg()[0]
     say(f"train overhead, {mode.name} mode: {args.preset}, batch {args.batch_rows} x {args.seq_len}, "
@@ -467,7 +492,7 @@ def main(argv: list[str] | None = None) -> None:
 
     report = build_store(config)
     store = TokenStore(data_dir)
-    batches = predraw_batches(config, mode.run_steps)
+    batches = predraw_batches(config, mode.run_steps, store.domains if controller else [])
 
     repeats: list[Repeat] = []
     for r in range(mode.repeats):
@@ -535,6 +560,7 @@ def main(argv: list[str] | None = None) -> None:
         "benchmark": "train_overhead",
         "quick": args.quick,
         "loss_chunk_tokens": chunk,
+        "controller": controller,
         "overhead_ratio": round(ratio, 4),
         "overhead_ratio_ci95": [round(lo, 4), round(hi, 4)],
         "target": TARGET_RATIO,
@@ -607,6 +633,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"total {result['seconds_total']}s", file=err)
     # The like-for-like loss is its own figure (results/train_overhead.unchunked-loss.json).
     variant = None if chunk == 1024 else "unchunked-loss" if chunk is None else f"loss-chunk-{chunk}"
+    if controller:
+        name = f"hard-examples-{args.hard_examples}" + ("-no-signals" if args.no_signals else "")
+        variant = name if variant is None else f"{name}.{variant}"
     finish("train_overhead", result, _T0, quick=args.quick, variant=variant)
 
 

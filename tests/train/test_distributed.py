@@ -65,3 +65,30 @@ def test_a_spike_in_one_ranks_rows_is_skipped_and_rolled_back_by_both_ranks(tmp_
     for rank in (0, 1):
         text = "".join(p.read_text() for p in logs.rglob(f"attempt_0/{rank}/std*.log"))
         assert "step 14: 2 consecutive bad steps; rolled back to step_10" in text, rank
+
+
+@pytest.mark.slow
+def test_hard_examples_signals_and_group_losses_gather_over_ranks(tmp_path, write_config):
+    import yaml
+
+    config = write_config(steps=10, telemetry={"tensorboard": False}, checkpoint={"every": 10})
+    raw = yaml.safe_load(config.read_text())
+    raw["controller"] = {"kind": "hard-examples", "domains": ["copy"], "score": "margin", "warmup_steps": 5,
+                         "update_every": 5, "groups": {"column": "source", "gamma": 0.5}}
+    config.write_text(yaml.safe_dump(raw))
+    run = tmp_path / "run"
+    torchrun_train(config, run)
+    metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    last = metrics[-1]
+    assert last["group/share/copy/synthetic copy"] == 1.0
+    # One group: its held-out loss is the domain's, summed over both ranks' rows.
+    assert last["eval/group_loss/copy/synthetic copy"] == pytest.approx(last["eval/loss/copy"], rel=1e-9)
+    assert last["eval/worst_group"] == "copy/synthetic copy"
+    from curricle.controllers.hard_examples import document_signals, load_document_state
+
+    _, arrays = load_document_state(run)
+    s = document_signals(arrays, "copy")
+    # Every visit of both ranks' rows was recorded: 10 steps of 8 rows of copy (the warm-up
+    # phase is copy alone), each row at least one document piece.
+    assert s["served"].sum() >= 10 * 8 and (s["served"] > 0).sum() > 1
+    assert abs(s["margin"][s["served"] > 0]).max() < 1e3

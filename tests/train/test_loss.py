@@ -12,7 +12,7 @@ from curricle.mixture.sampler import MixtureSampler
 from curricle.store import TokenStore
 from curricle.train.config import TrainConfig
 from curricle.train.loop import Trainer
-from curricle.train.loss import TokenLoss
+from curricle.train.loss import TokenLoss, token_signals
 
 V = 97
 
@@ -163,3 +163,40 @@ def test_a_step_copies_to_the_host_once_whatever_the_accumulation(tmp_path, prep
     trainer.train_step(sampler.next_batch())
     monkeypatch.undo()
     assert calls == {"cpu": 1, "item": 0, "tolist": 0}
+
+
+def test_token_signals_on_literal_logits():
+    logits = torch.tensor([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [1.0, 1.0, -1.0]])
+    labels = torch.tensor([0, 2, 1])
+    margin, confidence, correct = token_signals(logits, labels).unbind(1)
+    e = torch.tensor(1.0).exp().item()
+    # Row 0: the target (2) leads the best other (1) by 1 and is the top-1 token. Row 1: the
+    # target (1) trails the best other (3) by 2. Row 2: a tie at the top: margin 0, not correct.
+    assert margin.tolist() == [1.0, -2.0, 0.0]
+    assert confidence.tolist() == pytest.approx([e**2 / (e**2 + e + 1), e**3 / (1 + e**3 + e), e / (2 * e + 1 / e)],
+                                                abs=1e-7)
+    assert correct.tolist() == [1.0, 0.0, 0.0]
+    # The logits are put back as they were; a known log-sum-exp gives the same signals.
+    assert logits.tolist() == [[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [1.0, 1.0, -1.0]]
+    assert torch.equal(token_signals(logits, labels, torch.logsumexp(logits, -1)), token_signals(logits, labels))
+
+
+@pytest.mark.parametrize("chunk", [7, None])
+def test_signals_come_from_the_same_pass_and_leave_the_loss_and_gradient_alone(chunk):
+    model = tiny("llama")
+    tokens = torch.randint(0, V, (3, 21), generator=torch.Generator().manual_seed(1))
+    loss = TokenLoss(model, chunk_tokens=chunk)
+    mean, per_token = loss(tokens)
+    mean.backward()
+    grads = {n: p.grad.clone() for n, p in model.named_parameters()}
+    model.zero_grad()
+    mean2, per_token2, signals = loss(tokens, with_signals=True)
+    mean2.backward()
+    assert mean2.item() == mean.item() and torch.equal(per_token2, per_token)
+    for n, p in model.named_parameters():
+        assert torch.equal(p.grad, grads[n]), n
+    with torch.no_grad():
+        logits = model(input_ids=tokens[:, :-1]).logits.float().flatten(0, 1)
+    expected = token_signals(logits, tokens[:, 1:].flatten()).view(3, 20, 3)
+    assert signals.shape == (3, 20, 3) and not signals.requires_grad
+    assert torch.allclose(signals, expected, atol=1e-5, rtol=0)

@@ -81,6 +81,13 @@ class ControllerContext:
     """Builds a model from an HF directory, as the run's per-token loss on its device."""
     run_dir: Path | None = None
     """The run's directory."""
+    doc_column: Callable[[str, str], np.ndarray] | None = None
+    """``doc_column(domain, name)``: a per-document metadata column of a domain's training
+    split (``meta.parquet``), one value per document; a one-line
+    :class:`~curricle.errors.CurricleError` when the column is missing."""
+    doc_lengths: Callable[[str], np.ndarray] | None = None
+    """``doc_lengths(domain)``: tokens per training document of a domain, EOS included (what
+    the sampler serves of it)."""
 
 
 @dataclass
@@ -123,6 +130,25 @@ def apply_floor(w: np.ndarray, floor: float) -> np.ndarray:
     return w
 
 
+def apply_floors(w: np.ndarray, floors: np.ndarray) -> np.ndarray:
+    """:func:`apply_floor` with a floor per entry (``floors`` summing to at most 1): raise the
+    entries below their floor to it, scale the others down to keep the sum 1."""
+    w = np.asarray(w, dtype=np.float64)
+    w = w / w.sum()
+    floors = np.asarray(floors, dtype=np.float64)
+    low = np.zeros(len(w), dtype=bool)
+    for _ in range(len(w)):
+        low_new = low | (w < floors)
+        rest = np.where(low_new, 0.0, w)
+        if rest.sum() <= 0:  # every entry at its floor
+            return floors / floors.sum()
+        w = np.where(low_new, floors, rest / rest.sum() * (1.0 - floors[low_new].sum()))
+        if np.array_equal(low_new, low):
+            break
+        low = low_new
+    return w
+
+
 def limit_change(current: np.ndarray, target: np.ndarray, max_change: float) -> np.ndarray:
     """Move from ``current`` toward ``target`` so no weight changes by more than ``max_change``.
 
@@ -150,6 +176,8 @@ class Controller:
     #: (one line, after ``controller.kind: ``).
     in_hf_trainer: ClassVar[bool] = True
     hf_refusal: ClassVar[str] = ""
+    #: A document prioritizer's reason for new priorities, in the audit log.
+    priority_reason: ClassVar[str] = "document priorities"
 
     def __init__(self, config: ControllerConfig, context: ControllerContext):
         missing = sorted(n for n in self.needs if getattr(context, n) is None)
@@ -166,6 +194,16 @@ class Controller:
     def needs_doc_losses(self) -> bool:
         """Whether its hook must collect per-document losses (a document prioritizer)."""
         return self.role == DOCUMENTS
+
+    @property
+    def needs_signals(self) -> bool:
+        """Whether its hook must collect the per-token difficulty signals too
+        (:func:`curricle.train.loss.token_signals`); a document prioritizer may."""
+        return False
+
+    def group_metrics(self) -> dict[str, float]:
+        """Metrics it adds to every step (a document prioritizer's groups' shares)."""
+        return {}
 
     @classmethod
     def train(cls, config: Any, run_dir: Path, resume: bool, train_one: Callable[..., dict[str, Any]]) -> dict[str, Any]:

@@ -123,10 +123,74 @@ class ADOConfig(AsReleasedConfig):
     """ADO's minimum probability per domain (its ``clip_min_probability``)."""
 
 
-class HardExamplesConfig(ControllerConfig):
-    kind: Literal["hard-examples"] = "hard-examples"
+#: ``hard-examples``' ranking scores besides ``column:<name>`` (see
+#: :mod:`curricle.controllers.hard_examples`).
+SCORES = ("loss", "ema", "margin", "confidence", "calibration", "learning")
+#: Scores read from the difficulty signals (which the loss then computes).
+SIGNAL_SCORES = ("margin", "confidence", "calibration")
+
+
+class GroupsConfig(BaseModel):
+    """Groups of a domain's documents (the values of a metadata column), with floors on their
+    share of the draws and per-group reporting. Floors count tokens: a group's share is the
+    expected share of the domain's drawn tokens."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    column: str
+    """The per-document metadata column (``meta.parquet``) whose values are the groups, e.g.
+    ``source`` or a ``meta_fields`` column; train and held-out splits must both have it."""
+    min_share: dict[str, float] | None = None
+    """A floor per named group on its share of the domain's drawn tokens (groups not named:
+    no floor); the floors sum to at most 1."""
+    gamma: float | None = Field(None, gt=0, le=1)
+    """Every group's floor is its natural share of the domain's tokens times ``gamma``."""
+
+    @model_validator(mode="after")
+    def _floors(self) -> "GroupsConfig":
+        if self.min_share is not None and self.gamma is not None:
+            raise ValueError("give one of 'min_share' or 'gamma', not both")
+        if self.min_share is not None:
+            bad = [g for g, v in self.min_share.items() if not 0 < v < 1]
+            if bad:
+                raise ValueError(f"min_share.{bad[0]}: a share between 0 and 1 (exclusive)")
+            if sum(self.min_share.values()) > 1 + 1e-9:
+                raise ValueError(f"min_share: the floors sum to {sum(self.min_share.values()):g}, more than 1")
+        return self
+
+    @property
+    def floored(self) -> bool:
+        """Whether the groups have floors (else they are only reported)."""
+        return self.min_share is not None or self.gamma is not None
+
+
+class DocumentStateConfig(ControllerConfig):
+    """What a document prioritizer keeps per document (see
+    :class:`curricle.controllers.hard_examples.DocumentState`)."""
+
     domains: list[str] | None = None
     """Domains whose documents are prioritized (default: all)."""
+    smoothing: float = Field(0.5, ge=0, lt=1)
+    """EMA factor of each document's smoothed loss and signals over its visits:
+    ``ema = smoothing * ema + (1 - smoothing) * visit`` (the first visit sets it)."""
+    history: int = Field(4, ge=2)
+    """K: the last K visit losses kept per document, for its trend."""
+    signals: bool = True
+    """Keep each document's margin, confidence, top-1 accuracy and calibration contribution
+    (the loss computes them: one more reduction per chunk of logits); off: those stay NaN."""
+    groups: GroupsConfig | None = None
+    """Groups of documents: floors on their share (``hard-examples``) and per-group reporting
+    (``group/share/<domain>/<group>``, ``eval/group_loss/<domain>/<group>``,
+    ``eval/worst_group_loss``, ``eval/worst_group``)."""
+
+
+class HardExamplesConfig(DocumentStateConfig):
+    kind: Literal["hard-examples"] = "hard-examples"
+    score: str = "loss"
+    """What ranks documents, larger meaning harder: ``loss`` (the latest), ``ema`` (the
+    smoothed loss), ``margin`` (smaller is harder), ``confidence`` (less confident is harder),
+    ``calibration`` (more over-confident is harder), ``learning`` (a faster-falling loss
+    trend first), or ``column:<name>``: a per-document metadata column, larger drawn more."""
     priority: Literal["rank", "loss"] = "rank"
     """How estimates become draw probabilities: by rank (Loshchilov & Hutter) or by value."""
     selection_pressure: float = Field(100.0, ge=1)
@@ -140,6 +204,42 @@ class HardExamplesConfig(ControllerConfig):
     update_every: int = Field(10, ge=1)
     warmup_steps: int = Field(10, ge=0)
 
+    @model_validator(mode="after")
+    def _score(self) -> "HardExamplesConfig":
+        column = self.score.startswith("column:")
+        if column and not self.score[len("column:"):]:
+            raise ValueError("score: 'column:' needs a column name, e.g. 'column:reference_loss'")
+        if not column and self.score not in SCORES:
+            raise ValueError(f"score: '{self.score}' is not one of {', '.join(SCORES)} or 'column:<name>'")
+        if self.priority == "loss" and self.score not in ("loss", "ema") and not column:
+            raise ValueError(f"priority: loss draws in proportion to a positive estimate; score '{self.score}' "
+                             f"needs priority: rank")
+        if self.score in SIGNAL_SCORES and not self.signals:
+            raise ValueError(f"score: '{self.score}' needs signals: true")
+        return self
+
+
+class JTTConfig(DocumentStateConfig):
+    """Just Train Twice (Liu et al., 2021): upweight the documents a first run got wrong; see
+    :mod:`curricle.controllers.jtt`."""
+
+    kind: Literal["jtt"] = "jtt"
+    run: Path
+    """The first run (a ``hard-examples`` or ``jtt`` run): its latest checkpoint's document losses."""
+    top: float = Field(0.2, gt=0, le=1)
+    """The error set: this fraction of each domain's documents the first run saw, by its
+    latest loss, hardest first."""
+    factor: float = Field(5.0, ge=1)
+    """lambda_up: documents of the error set are drawn this many times as often."""
+    warmup_steps: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _report_only(self) -> "JTTConfig":
+        if self.groups is not None and self.groups.floored:
+            raise ValueError("groups: jtt uses groups only for reporting (as the paper does); "
+                             "drop groups.min_share / groups.gamma")
+        return self
+
 
 CONTROLLERS = Registry("controller", {
     "schedule": (ScheduleControllerConfig, "curricle.controllers.schedule:ScheduleController"),
@@ -147,6 +247,7 @@ CONTROLLERS = Registry("controller", {
     "odm": (ODMConfig, "curricle.controllers.odm:ODM"),
     "ado": (ADOConfig, "curricle.controllers.ado:ADO"),
     "hard-examples": (HardExamplesConfig, "curricle.controllers.hard_examples:HardExamples"),
+    "jtt": (JTTConfig, "curricle.controllers.jtt:JTT"),
 })
 
 #: The config of any controller, told apart by its ``kind`` field.

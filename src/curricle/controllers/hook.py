@@ -3,9 +3,12 @@
 :class:`ControllerHook` feeds each step's per-domain statistics to the controller and hands a
 new mixture to the sampler (used from the next step on), appending every change to
 ``RUN/mixture_log.jsonl`` with the signal that caused it. For controllers that rank documents
-(hard examples) it also collects the per-token losses of each micro-batch, turns them into
-per-document losses (gathered from every rank) and passes the resulting draw probabilities to
-the sampler. The controller's state is checkpointed under ``controller``.
+(hard examples) it also collects the per-token losses (and, when the controller wants them,
+the per-token difficulty signals) of each micro-batch, turns them into per-document visits
+(gathered from every rank) and passes the resulting draw probabilities to the sampler (a
+controller with priorities before any visit, such as ``jtt``, sets them before the first
+batch); its groups' token shares join every step's metrics. The controller's state is
+checkpointed under ``controller``.
 
 :class:`DoReMiProxyHook` is DoReMi's proxy run instead (:mod:`curricle.controllers.doremi`):
 it runs the reference model on each micro-batch, updates the domain weights once a step from
@@ -24,7 +27,7 @@ import torch
 from curricle import atomic
 from curricle.controllers.base import LOSS_WEIGHTING, Controller, DomainStats
 from curricle.controllers.doremi import WEIGHTS_FILE, DoReMi
-from curricle.controllers.hard_examples import doc_losses
+from curricle.controllers.hard_examples import doc_visits
 from curricle.train.distributed import all_gather_objects
 from curricle.train.hooks import Hook, TrainState
 
@@ -65,7 +68,9 @@ class ControllerHook(Hook):
 
     def __init__(self, controller: Controller):
         self.controller = controller
+        self.wants_token_signals = controller.needs_doc_losses and controller.needs_signals
         self._losses: list[torch.Tensor] = []
+        self._signals: list[torch.Tensor] = []
 
     def state_dict(self) -> dict[str, Any]:
         return self.controller.state_dict()
@@ -79,17 +84,27 @@ class ControllerHook(Hook):
     def load_array_state(self, arrays: dict[str, np.ndarray]) -> None:
         self.controller.load_array_state(arrays)
 
+    def on_train_start(self, state):
+        # Priorities known before any visit (a fixed table, a metadata column) apply from the
+        # first batch; a resumed run has them in the sampler's state already.
+        if self.controller.needs_doc_losses and state.step == 0:
+            self._apply(state, 0, self.controller.doc_priorities(0))
+
     def on_step_start(self, state, batch):
         self._losses = []
+        self._signals = []
 
-    def on_micro_batch(self, state, batch, rows, token_loss):
+    def on_micro_batch(self, state, batch, rows, token_loss, signals=None):
         if self.controller.needs_doc_losses:
             self._losses.append(token_loss)
+            if signals is not None:
+                self._signals.append(signals)
 
     def on_step_end(self, state, batch, metrics):
         step = metrics["step"]
         if self.controller.needs_doc_losses:
             self._priorities(state, batch, step, skipped=metrics.get("skipped") is not None)
+            metrics.update(self.controller.group_metrics())
         result = self.controller.update(step, stats_from_metrics(state, batch, metrics))
         if result is None:
             return
@@ -99,18 +114,21 @@ class ControllerHook(Hook):
         state.append_log(MIXTURE_LOG, {"controller": self.controller.name, **entry.to_json(state.domains)})
 
     def _priorities(self, state: TrainState, batch, step: int, skipped: bool) -> None:
-        # Per-document losses of this step's rows, from every rank (none for a skipped step).
-        mine = [] if skipped else doc_losses(batch, torch.cat(self._losses), state.domains)
+        # Per-document visits of this step's rows, from every rank (none for a skipped step).
+        signals = torch.cat(self._signals) if self._signals else None
+        mine = [] if skipped else doc_visits(batch, torch.cat(self._losses), state.domains, signals)
         observed = [x for part in all_gather_objects(state.dist, mine) for x in part]
         self.controller.observe_docs(step, observed)
-        priorities = self.controller.doc_priorities(step)
+        self._apply(state, step, self.controller.doc_priorities(step))
+
+    def _apply(self, state: TrainState, step: int, priorities: dict[str, np.ndarray] | None) -> None:
         if not priorities:
             return
         for domain, p in priorities.items():
             state.sampler.set_doc_priorities(domain, p)
         state.append_log(MIXTURE_LOG, {"controller": self.controller.name, "step": step, "effective_from_step": step + 1,
                                        "priorities": self.controller.summary(priorities),
-                                       "reason": "document priorities from their most recent losses"})
+                                       "reason": self.controller.priority_reason})
 
 
 class DoReMiProxyHook(Hook):

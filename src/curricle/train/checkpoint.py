@@ -37,6 +37,8 @@ from curricle.train.config import CheckpointConfig
 log = logging.getLogger(__name__)
 
 STATE_FILE = "trainer_state.json"
+#: Per-document arrays of the parts that have them, under ``"<name>/<key>"``.
+ARRAYS_FILE = "arrays.safetensors"
 _STEP_DIR = re.compile(r"^step_(\d+)$")
 
 

@@ -43,7 +43,7 @@ from curricle.probes.hook import ProbeHook
 from curricle.runinfo import write_run_info
 from curricle.store import TokenStore
 from curricle.train.distributed import barrier, init_distributed
-from curricle.train.evaluate import eval_rows
+from curricle.train.evaluate import eval_row_groups, eval_rows
 from curricle.train.hooks import Hook
 from curricle.train.loop import Trainer
 from curricle.train.loss import TokenLoss
@@ -74,13 +74,21 @@ def build_trainer(config: RunConfig, run_dir: Path | str, resume: bool = False, 
     eval_len = config.train.eval_seq_len or max_seq_len(config.mixture.seq_len)
     rows = {d: eval_rows(store.split(d, "heldout"), eval_len, config.train.eval_rows_per_domain)
             for d in sampler.domains}
+    groups = getattr(config.controller, "groups", None)
+    eval_groups = None
+    if groups is not None:  # per-group held-out losses of the domains whose documents it tracks
+        try:
+            eval_groups = {d: eval_row_groups(store.split(d, "heldout"), rows[d], groups.column)
+                           for d in controller.doc_domains}
+        except CurricleError as err:
+            raise CurricleError(f"controller.groups.column: held-out split: {err}") from None
     all_hooks: list[Hook] = [controller_hook(controller), *hooks]
     if config.train.probe is not None:  # before telemetry: it adds probe/* metrics
         all_hooks.append(ProbeHook(config.train.probe, config.data_dir, tokenizer))
     if config.augment is not None:  # after the controller and probes: it reads what they found
         all_hooks.append(augment_hook(config, store, sampler, controller, tokenizer, run_dir, dist.is_main))
     trainer = Trainer(loss_model, optimizer, sampler, config.train, run_dir, tokenizer=tokenizer, eval_rows=rows,
-                      hooks=all_hooks, resume=resume, max_steps=max_steps, decay_start=config.lr_decay_start(),
+                      eval_groups=eval_groups, hooks=all_hooks, resume=resume, max_steps=max_steps, decay_start=config.lr_decay_start(),
                       progress=progress, dist=dist)
     if dist.is_main:
         atomic.write_text(trainer.run_dir / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
@@ -136,7 +144,8 @@ def controller_context(config: RunConfig, store: TokenStore, device: torch.devic
         doc_counts={d: store.split(d).n_docs for d in store.domains},
         lr_warmup_steps=config.train.lr_schedule.warmup_steps, fixed_mixture=fixed,
         reference=reference_dir(reference) if reference is not None else None, build_model=build_reference,
-        run_dir=Path(run_dir))
+        run_dir=Path(run_dir), doc_column=lambda domain, name: store.split(domain).column(name),
+        doc_lengths=lambda domain: store.split(domain).doc_lengths)
 
 
 def train_run(config: RunConfig, run_dir: Path | str, max_steps: int | None = None, resume: bool = False,

@@ -3,6 +3,10 @@
 Rows are fixed: consecutive windows of each domain's held-out token stream (documents in
 store order, each followed by EOS), so every evaluation scores the same tokens. Under DDP the
 rows are sharded over ranks and the sums all-reduced.
+
+With groups (a metadata column of the held-out documents, :func:`eval_row_groups`), each
+label's loss also counts toward its document's group: ``eval/group_loss/<domain>/<group>``,
+and the worst of them, ``eval/worst_group_loss`` and ``eval/worst_group`` (``"<domain>/<group>"``).
 """
 
 from __future__ import annotations
@@ -29,13 +33,29 @@ def eval_rows(split: DomainSplit, seq_len: int, max_rows: int) -> np.ndarray:
     return np.asarray(tokens[: n * width], dtype=np.int64).reshape(n, width)
 
 
+def eval_row_groups(split: DomainSplit, rows: np.ndarray, column: str) -> tuple[list[str], np.ndarray]:
+    """The group (value of metadata ``column``) of the document of every label of ``rows``
+    (from :func:`eval_rows` on ``split``): the group names and (n, seq_len) indices into them.
+    The label at column ``c`` of row ``r`` is token ``r * (seq_len + 1) + c + 1`` of the
+    held-out stream; the document index says whose it is (a document's EOS is its own)."""
+    values = split.column(column)
+    names, doc_group = np.unique(np.asarray([str(v) for v in values], dtype=object), return_inverse=True)
+    n, width = rows.shape
+    pos = np.arange(n)[:, None] * width + np.arange(1, width)[None, :]  # (n, width - 1)
+    doc = np.searchsorted(split.index, pos, side="right") - 1
+    return [str(x) for x in names], doc_group.astype(np.int64)[doc]
+
+
 @torch.no_grad()
 def evaluate(loss_model: TokenLoss, rows: dict[str, np.ndarray], batch_rows: int, device: torch.device,
-             rank: int = 0, world_size: int = 1, autocast=None) -> dict[str, float]:
+             rank: int = 0, world_size: int = 1, autocast=None,
+             groups: dict[str, tuple[list[str], np.ndarray]] | None = None) -> dict[str, float | str]:
     """``eval/loss/<d>``, ``eval/ppl/<d>``, ``eval/ece/<d>`` per domain plus token-weighted
     ``eval/loss`` and ``eval/ece`` over all domains. The logits are read a chunk of positions
     at a time (:class:`TokenLoss`). Every rank runs the same number of forward passes (a rank
-    short of rows repeats one, uncounted), as a sharded model needs."""
+    short of rows repeats one, uncounted), as a sharded model needs. ``groups``: per domain,
+    :func:`eval_row_groups` of its rows, for the per-group losses (the module doc)."""
+    groups = groups or {}
     model = loss_model.model
     was_training = model.training
     model.eval()
@@ -43,18 +63,31 @@ def evaluate(loss_model: TokenLoss, rows: dict[str, np.ndarray], batch_rows: int
     # Per domain: loss sum, tokens, and per ECE bin: count, confidence sum, correct sum.
     # Accumulated on the device and copied to the host once, at the end.
     sums = torch.zeros(len(domains), 2 + 3 * ECE_BINS, dtype=torch.float64, device=device)
+    # Per (domain, group), flat in domain order: loss sum and tokens.
+    offsets, n_groups = {}, 0
+    for d in domains:
+        if d in groups:
+            offsets[d], n_groups = n_groups, n_groups + len(groups[d][0])
+    group_sums = torch.zeros(n_groups, 2, dtype=torch.float64, device=device)
     for i, d in enumerate(domains):
         mine = rows[d][rank::world_size]
+        ids = groups[d][1][rank::world_size] if d in groups else None
         per_rank = -(-len(rows[d]) // world_size)
         counted = np.ones(per_rank, dtype=bool)
         if len(mine) < per_rank:
             counted[len(mine):] = False
             mine = np.concatenate([mine, np.repeat(rows[d][:1], per_rank - len(mine), axis=0)])
+            if ids is not None:
+                ids = np.concatenate([ids, np.repeat(groups[d][1][:1], per_rank - len(ids), axis=0)])
         for start in range(0, len(mine), batch_rows):
             x = torch.from_numpy(mine[start : start + batch_rows]).to(device)
             keep = torch.from_numpy(counted[start : start + batch_rows]).to(device)
             with autocast() if autocast else torch.autocast("cpu", enabled=False):
                 nll, top_logp, correct = loss_model(x, with_stats=True)  # (b, L) each
+            if ids is not None:
+                g = torch.from_numpy(ids[start : start + batch_rows]).to(device)[keep].flatten() + offsets[d]
+                group_sums[:, 0].index_add_(0, g, nll[keep].flatten().double())
+                group_sums[:, 1].index_add_(0, g, torch.ones_like(g, dtype=torch.float64))
             nll, top_logp, correct = nll[keep].flatten(), top_logp[keep].flatten(), correct[keep].flatten().double()
             conf = top_logp.double().exp()
             bins = torch.clamp((conf * ECE_BINS).long(), max=ECE_BINS - 1)
@@ -65,7 +98,9 @@ def evaluate(loss_model: TokenLoss, rows: dict[str, np.ndarray], batch_rows: int
             sums[i, 2 + 2 * ECE_BINS :] += torch.bincount(bins, correct, minlength=ECE_BINS)
     if world_size > 1:
         dist.all_reduce(sums)
-    sums = sums.cpu()
+        if n_groups:
+            dist.all_reduce(group_sums)
+    sums, group_sums = sums.cpu(), group_sums.cpu()
     if was_training:
         model.train()
 
@@ -74,7 +109,7 @@ def evaluate(loss_model: TokenLoss, rows: dict[str, np.ndarray], batch_rows: int
         total = count.sum()
         return float(((conf - corr).abs()).sum() / total) if total > 0 else float("nan")
 
-    out: dict[str, float] = {}
+    out: dict[str, float | str] = {}
     for i, d in enumerate(domains):
         loss = float(sums[i, 0] / sums[i, 1])
         out[f"eval/loss/{d}"] = loss
@@ -83,4 +118,14 @@ def evaluate(loss_model: TokenLoss, rows: dict[str, np.ndarray], batch_rows: int
     total = sums.sum(0)
     out["eval/loss"] = float(total[0] / total[1])
     out["eval/ece"] = ece(total)
+    worst = None
+    for d, start in offsets.items():
+        for j, g in enumerate(groups[d][0]):
+            loss_sum, n = group_sums[start + j].tolist()
+            if n > 0:
+                out[f"eval/group_loss/{d}/{g}"] = loss = loss_sum / n
+                if worst is None or loss > worst[0]:
+                    worst = (loss, f"{d}/{g}")
+    if worst is not None:
+        out["eval/worst_group_loss"], out["eval/worst_group"] = worst
     return out

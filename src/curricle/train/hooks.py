@@ -9,6 +9,7 @@ The loop calls, in order::
         token_weights(state, batch, rows, last, token_loss)  optional, one hook: weights of the
                                                  micro-batch's tokens in its loss (DoReMi's proxy)
         on_micro_batch(state, batch, rows, token_loss)   after each micro-batch's per-token loss
+                                                 (``signals=`` too, for a hook that wants them)
         on_rollback(state, checkpoint)           the guard rolled back (parts already restored)
         on_eval(state, metrics)                  evaluation steps
         on_step_end(state, batch, metrics)
@@ -109,13 +110,20 @@ class Hook:
     name: ClassVar[str | None] = None
     #: JSONL files in the run directory this hook appends to (see :meth:`TrainState.append_log`).
     logs: ClassVar[tuple[str, ...]] = ()
+    #: Whether ``on_micro_batch`` wants each token's difficulty signals (``signals=``): the
+    #: loss then computes them (:func:`curricle.train.loss.token_signals`); read once, when
+    #: the trainer is built.
+    wants_token_signals: bool = False
 
     def on_resume(self, state: TrainState, checkpoint: Path) -> None: ...
     def on_train_start(self, state: TrainState) -> None: ...
     def on_step_start(self, state: TrainState, batch: Batch) -> None: ...
-    def on_micro_batch(self, state: TrainState, batch: Batch, rows: slice, token_loss: torch.Tensor) -> None:
+    def on_micro_batch(self, state: TrainState, batch: Batch, rows: slice, token_loss: torch.Tensor,
+                       signals: torch.Tensor | None = None) -> None:
         """``token_loss``: (rows, L), detached, the loss of each label of ``batch.tokens[rows]``
-        (before the backward pass; only micro-batches the guard let through)."""
+        (before the backward pass; only micro-batches the guard let through). A hook with
+        ``wants_token_signals`` is called with ``signals=`` too: (rows, L, 3) fp32, each
+        label's margin, confidence and top-1 correctness (:data:`curricle.train.loss.SIGNALS`)."""
     def on_rollback(self, state: TrainState, checkpoint: Path) -> None: ...
     def on_eval(self, state: TrainState, metrics: dict[str, Any]) -> None: ...
     def on_step_end(self, state: TrainState, batch: Batch, metrics: dict[str, Any]) -> None: ...

@@ -8,6 +8,7 @@
                 (or, when a hook weighs tokens, their weighted sum)
             backward (DDP syncs on the last micro-batch only)
             per-domain sums (on the device), on_micro_batch(token_loss)
+                (and the tokens' difficulty signals, for hooks that want them)
         one all-reduce of the per-domain sums, clip, one copy to the host
         guard.check(the global step)                   NaN / spike -> skip the whole step
         optimizer step                                 unless skipped
@@ -66,7 +67,8 @@ class Trainer:
     run passes it sharded, with an optimizer built over the shards).
 
     - ``eval_rows``: held-out rows per domain (see :func:`curricle.train.evaluate.eval_rows`);
-      None: no evaluation.
+      None: no evaluation. ``eval_groups``: per domain, the group of each of their labels
+      (:func:`curricle.train.evaluate.eval_row_groups`), for per-group held-out losses.
     - ``hooks``: run at the loop's hook points in this order, before the trainer's own
       (data trace, progress, telemetry last). Hooks with state are checkpointed.
     - ``guard``: the stability guard (default: one from ``config.guard``).
@@ -79,7 +81,8 @@ class Trainer:
 
     def __init__(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, sampler: MixtureSampler,
                  config: TrainConfig, run_dir: Path | str, *, tokenizer: Any = None,
-                 eval_rows: dict[str, np.ndarray] | None = None, hooks: Sequence[Hook] = (),
+                 eval_rows: dict[str, np.ndarray] | None = None,
+                 eval_groups: dict[str, tuple[list[str], np.ndarray]] | None = None, hooks: Sequence[Hook] = (),
                  guard: StabilityGuard | None = None, resume: bool = False, max_steps: int | None = None,
                  decay_start: int | None = None, progress: bool = True, dist: DistInfo | None = None):
         self.config = config
@@ -100,6 +103,7 @@ class Trainer:
         self.optimizer = optimizer
         self.sampler = sampler
         self.eval_rows = eval_rows
+        self.eval_groups = eval_groups
         self.decay_start = decay_start
         self.guard = guard or StabilityGuard(config.guard, sampler.domains)
         self.tracker = DomainLossTracker(len(sampler.domains), self.device)
@@ -121,6 +125,9 @@ class Trainer:
         if len(weighers) > 1:
             raise CurricleError("at most one hook may weigh the training tokens (token_weights)")
         self._weigher = weighers[0] if weighers else None
+        # The per-token difficulty signals (margin, confidence, correctness) cost one more
+        # reduction per chunk of logits: computed only when a hook asks for them.
+        self._signal_hooks = [h for h in self.hooks if getattr(h, "wants_token_signals", False)]
 
         # Every stateful part, by name; save, resume and rollback iterate this registry.
         self.checkpointer = Checkpointer(self.run_dir / "checkpoints", config.checkpoint, self.model, tokenizer,
@@ -246,16 +253,21 @@ class Trainer:
             sync = self.train_model.no_sync() if self.dist.active and not self.sharded and not last else contextlib.nullcontext()
             with sync:
                 with self.state.autocast() if self.state.autocast else contextlib.nullcontext():
-                    if self._weigher is None:
-                        loss, token_loss = self.train_model(x)           # the mean; (b, L) fp32, no grad
-                    else:  # a hook weighs the tokens, from their losses (DoReMi's proxy)
-                        weigh = functools.partial(self._weigher.token_weights, self.state, batch, part, last)
-                        loss, token_loss = self.train_model(x, token_weights=weigh)
+                    kwargs: dict[str, Any] = {"with_signals": True} if self._signal_hooks else {}
+                    if self._weigher is not None:  # a hook weighs the tokens, from their losses (DoReMi's proxy)
+                        kwargs["token_weights"] = functools.partial(self._weigher.token_weights, self.state,
+                                                                    batch, part, last)
+                    # the mean; (b, L) fp32, no grad; with signals (b, L, 3)
+                    loss, token_loss, *signals = self.train_model(x, **kwargs)
                 if injected is not None:  # testing aid: a NaN, or a 100x spike, in every domain of these rows
                     token_loss = token_loss * (float("nan") if injected == "nan" else 100.0)
                 (loss * (x.size(0) / rows)).backward()
             self.tracker.add(token_loss, domain_ids[part])
-            self._call("on_micro_batch", batch, part, token_loss)
+            for hook in self.hooks:
+                if signals and hook in self._signal_hooks:
+                    hook.on_micro_batch(self.state, batch, part, token_loss, signals=signals[0])
+                else:
+                    hook.on_micro_batch(self.state, batch, part, token_loss)
 
         self.tracker.reduce()
         # (with no clipping, an infinite threshold: the norm, gradients untouched)
@@ -287,11 +299,11 @@ class Trainer:
         metrics["tokens_per_s"] = step_tokens / (time.perf_counter() - t0)
         return metrics
 
-    def evaluate(self) -> dict[str, float]:
+    def evaluate(self) -> dict[str, float | str]:
         if not self.eval_rows:
             return {}
         return evaluate(self.loss_model, self.eval_rows, self.config.eval_batch_rows, self.device,
-                        self.dist.rank, self.dist.world_size, self.state.autocast)
+                        self.dist.rank, self.dist.world_size, self.state.autocast, self.eval_groups)
 
     # -- checkpoints, resume, rollback -------------------------------------------------------
 

@@ -16,6 +16,11 @@ parameter is used inside its ``forward``. Models whose output is not ``lm_head(b
 (a logit scale or soft-capping after the head) are detected once, on the first batch, by
 comparing the chunked logits with the model's own; they use the plain full-logits path, with a
 log line that says so. ``chunk_tokens=None`` always uses the plain path.
+
+When a hook asks for them (``with_signals``), the same pass also gives each token's
+*difficulty signals* (:func:`token_signals`): the margin of the target logit over the best
+other logit, the top-1 probability and whether the top-1 token is the target. They cost one
+``amax`` per chunk of logits (the log-sum-exp is already there) and no host sync.
 """
 
 from __future__ import annotations
@@ -29,6 +34,33 @@ from torch import nn
 
 log = logging.getLogger(__name__)
 
+#: The columns of :func:`token_signals`, in order.
+SIGNALS = ("margin", "confidence", "correct")
+
+
+def token_signals(logits: torch.Tensor, labels: torch.Tensor, lse: torch.Tensor | None = None) -> torch.Tensor:
+    """Per token of fp32 ``logits`` (n, V) with targets ``labels`` (n,): (n, 3) fp32 columns
+    :data:`SIGNALS`: the *margin* (target logit minus the best other logit: negative when
+    another token is preferred), the *confidence* (top-1 probability) and whether the target is
+    the top-1 token (1.0 or 0.0; a tie with another token is not). ``lse``: the rows'
+    log-sum-exp, when already known.
+
+    One reduction over the vocabulary: the best other logit is the ``amax`` of the logits with
+    the target's set to -inf, in place, and put back after (so ``logits`` must be a tensor
+    nothing reads meanwhile, such as the loss's own chunk; several times cheaper on a CPU than
+    ``topk(2)``, which also finds indices)."""
+    with torch.no_grad():
+        if lse is None:
+            lse = torch.logsumexp(logits, dim=-1)
+        at = labels[:, None]
+        target = logits.gather(1, at)  # (n, 1)
+        logits.scatter_(1, at, float("-inf"))
+        other = logits.amax(dim=-1)
+        logits.scatter_(1, at, target)
+        target = target[:, 0]
+        top = torch.maximum(target, other)
+        return torch.stack([target - other, (top - lse).exp(), (target > other).float()], dim=1)
+
 
 class _FusedLinearCrossEntropy(torch.autograd.Function):
     """``mean_i CE(h_i W^T + b, y_i)`` (and every token's loss, without gradient), a chunk of
@@ -36,12 +68,15 @@ class _FusedLinearCrossEntropy(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-                labels: torch.Tensor, chunk: int, with_grads: bool) -> tuple[torch.Tensor, torch.Tensor]:
+                labels: torch.Tensor, chunk: int, with_grads: bool,
+                with_signals: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         n = hidden.size(0)
         dtype = hidden.dtype  # under autocast the body's output dtype: the head runs in it too
         w = weight.to(dtype)
         b = bias.to(dtype) if bias is not None else None
         losses = torch.empty(n, dtype=torch.float32, device=hidden.device)
+        # (n, 3) when asked for (token_signals), else empty: an autograd output must be a tensor.
+        signals = torch.empty((n if with_signals else 0, len(SIGNALS)), dtype=torch.float32, device=hidden.device)
         grad_hidden = torch.empty_like(hidden) if with_grads and hidden.requires_grad else None
         grad_weight = torch.zeros(weight.shape, dtype=torch.float32, device=weight.device) \
             if with_grads and weight.requires_grad else None
@@ -52,6 +87,8 @@ class _FusedLinearCrossEntropy(torch.autograd.Function):
             logits = F.linear(h, w, b).float()  # (c, V): this chunk only
             lse = torch.logsumexp(logits, dim=-1)
             losses[start : start + chunk] = lse - logits.gather(1, y[:, None])[:, 0]
+            if with_signals:  # before the logits become their gradient, in place
+                signals[start : start + chunk] = token_signals(logits, y, lse)
             if grad_hidden is None and grad_weight is None and grad_bias is None:
                 continue
             # d mean / d logits = (softmax - onehot) / n, in place of the logits.
@@ -67,17 +104,17 @@ class _FusedLinearCrossEntropy(torch.autograd.Function):
         ctx.save_for_backward(grad_hidden, grad_weight, grad_bias)
         ctx.weight_dtype = weight.dtype
         ctx.bias_dtype = bias.dtype if bias is not None else None
-        ctx.mark_non_differentiable(losses)
-        return losses.mean(), losses
+        ctx.mark_non_differentiable(losses, signals)
+        return losses.mean(), losses, signals
 
     @staticmethod
-    def backward(ctx: Any, grad_mean: torch.Tensor, _grad_losses: torch.Tensor):
+    def backward(ctx: Any, grad_mean: torch.Tensor, _grad_losses: torch.Tensor, _grad_signals: torch.Tensor):
         grad_hidden, grad_weight, grad_bias = ctx.saved_tensors
         scale = grad_mean
         return (None if grad_hidden is None else grad_hidden * scale.to(grad_hidden.dtype),
                 None if grad_weight is None else (grad_weight * scale).to(ctx.weight_dtype),
                 None if grad_bias is None else (grad_bias * scale).to(ctx.bias_dtype),
-                None, None, None)
+                None, None, None, None)
 
 
 class TokenLoss(nn.Module):
@@ -119,15 +156,17 @@ class TokenLoss(nn.Module):
     # -- forward -------------------------------------------------------------------------
 
     def forward(self, tokens: torch.Tensor, with_stats: bool = False,
-                token_weights: Callable[[torch.Tensor], torch.Tensor] | None = None):
+                token_weights: Callable[[torch.Tensor], torch.Tensor] | None = None, with_signals: bool = False):
         """``(mean, token_losses)``: the mean loss over every token (what is trained) and each
-        token's loss, (rows, L) fp32, without gradient. With ``with_stats`` (no gradient):
-        each token's loss, top log-probability and whether the top token is the label, (rows,
-        L) each, for held-out loss and calibration. With ``token_weights``, a function of the
-        (detached) token losses that returns (rows, L) weights, the trained loss is
-        ``sum(weights * token_losses)`` instead of the mean (DoReMi's proxy: its weights depend
-        on this very forward pass; this path computes full logits). Everything goes through
-        this ``forward``, so a sharded (FSDP) model is gathered for it."""
+        token's loss, (rows, L) fp32, without gradient. With ``with_signals``, a third item:
+        each token's :func:`token_signals`, (rows, L, 3) fp32, from the same logits. With
+        ``with_stats`` (no gradient): each token's loss, top log-probability and whether the
+        top token is the label, (rows, L) each, for held-out loss and calibration. With
+        ``token_weights``, a function of the (detached) token losses that returns (rows, L)
+        weights, the trained loss is ``sum(weights * token_losses)`` instead of the mean
+        (DoReMi's proxy: its weights depend on this very forward pass; this path computes full
+        logits). Everything goes through this ``forward``, so a sharded (FSDP) model is
+        gathered for it."""
         inputs, labels = tokens[:, :-1], tokens[:, 1:]
         if self._chunked is None:
             self._chunked = self._check_chunkable(inputs)
@@ -136,21 +175,29 @@ class TokenLoss(nn.Module):
                          type(self.model).__name__)
         if with_stats:
             return self._stats(inputs, labels)
-        if token_weights is not None:
-            logits = self.model(input_ids=inputs).logits
-            token_loss = F.cross_entropy(logits.float().flatten(0, 1), labels.flatten(),
-                                         reduction="none").view(labels.shape)
-            weights = token_weights(token_loss.detach())
-            return (token_loss * weights).sum(), token_loss.detach()
-        if not self._chunked:
-            logits = self.model(input_ids=inputs).logits  # (b, L, V)
-            token_loss = F.cross_entropy(logits.float().flatten(0, 1), labels.flatten(),
-                                         reduction="none").view(labels.shape)
-            return token_loss.mean(), token_loss.detach()
+        if token_weights is not None or not self._chunked:
+            logits = self.model(input_ids=inputs).logits.float().flatten(0, 1)  # (b * L, V)
+            token_loss = F.cross_entropy(logits, labels.flatten(), reduction="none").view(labels.shape)
+            if token_weights is not None:
+                loss = (token_loss * token_weights(token_loss.detach())).sum()
+            else:
+                loss = token_loss.mean()
+            out = (loss, token_loss.detach())
+            if with_signals:  # the log-sum-exp is the loss plus the target logit: no second reduction
+                flat, logits = labels.flatten(), logits.detach()
+                lse = token_loss.detach().flatten() + logits.gather(1, flat[:, None])[:, 0]
+                # A copy a chunk at a time: the logits may be saved for the backward pass.
+                step = self.chunk_tokens or 1024
+                signals = torch.cat([token_signals(logits[i : i + step].clone(), flat[i : i + step], lse[i : i + step])
+                                     for i in range(0, len(flat), step)])
+                out += (signals.view(*labels.shape, len(SIGNALS)),)
+            return out
         hidden = self._body(inputs).flatten(0, 1)  # (b * L, d)
         head = self._head()
-        mean, token_loss = _FusedLinearCrossEntropy.apply(hidden, head.weight, head.bias, labels.flatten(),
-                                                          self.chunk_tokens, torch.is_grad_enabled())
+        mean, token_loss, signals = _FusedLinearCrossEntropy.apply(
+            hidden, head.weight, head.bias, labels.flatten(), self.chunk_tokens, torch.is_grad_enabled(), with_signals)
+        if with_signals:
+            return mean, token_loss.view(labels.shape), signals.view(*labels.shape, len(SIGNALS))
         return mean, token_loss.view(labels.shape)
 
     @torch.no_grad()

@@ -15,9 +15,7 @@ import numpy as np
 import torch
 
 from curricle.errors import CurricleError
-
-#: Per-document arrays of the parts that have them, under ``"<name>/<key>"``.
-ARRAYS_FILE = "arrays.safetensors"
+from curricle.train.checkpoint import ARRAYS_FILE  # noqa: F401  (defined with the checkpoint layout; the checkpointer imports it from here)
 
 
 class Stateful(Protocol):
