@@ -51,7 +51,7 @@ def write_state(run, data_dir, arrays, step=30, controller="hard-examples", mode
     save_arrays({f"controller/{k}": np.ascontiguousarray(v) for k, v in arrays.items()}, str(ck / ARRAYS_FILE))
     if model is not None:
         model.save_pretrained(str(ck))
-    seal(ck, {"step": step})
+    seal(ck, {"step": step, "controller": {"name": controller}})
     return run
 
 
@@ -158,19 +158,20 @@ def test_mine_a_run_the_trainer_wrote_from_the_cli(tmp_path, make_config):
 def test_mine_errors_are_one_line(tmp_path, store_dir):
     store = TokenStore(store_dir)
     run = write_state(tmp_path / "odm", store_dir, {}, controller="odm")
-    with pytest.raises(CurricleError, match="its controller is 'odm', not hard-examples"):
+    with pytest.raises(CurricleError, match="its controller is odm, not one that keeps document state"):
         mine_run(run)
     bare = tmp_path / "bare"
     bare.mkdir()
     (bare / "config.yaml").write_text("controller: {kind: hard-examples}\n")
-    with pytest.raises(CurricleError, match="no complete checkpoint under checkpoints/"):
+    with pytest.raises(CurricleError, match="no complete checkpoint under"):
         mine_run(bare)
     run = write_state(tmp_path / "run", store_dir, planted_arrays(store))
     with pytest.raises(CurricleError, match="by: no metadata column quality in the mined domains"):
         mine_run(run, MineConfig(by=["quality"]))
     with pytest.raises(CurricleError, match="no token store"):
         mine_run(run, data_dir=tmp_path / "nowhere")
-    short = write_state(tmp_path / "short", store_dir, {"last/copy": np.ones(3)})
+    short = write_state(tmp_path / "short", store_dir, {"last/copy": np.ones(3), "served/copy": np.ones(3, np.int32),
+                                                               "seen/copy": np.ones(3, np.int64)})
     with pytest.raises(CurricleError, match="the run's state has 3 documents, the store's train split"):
         mine_run(short)
     r = CliRunner().invoke(app, ["mine", str(run), "--model", str(run)])

@@ -33,7 +33,7 @@ def test_signals_read_the_controller_keys_and_fill_what_it_does_not_keep():
     assert s["loss"][0] == 2.0 and s["accuracy"][0] == 0.25 and s["trend"][0] == -1.0
     assert s["served"].tolist() == [3.0, 0.0] and s["last_step"].tolist() == [7.0, 0.0]
     assert np.isnan(s["margin"]).all() and np.isnan(s["loss_ema"]).all()  # not kept: NaN
-    with pytest.raises(CurricleError, match="domain 'b': the hard-examples state has no documents of it"):
+    with pytest.raises(CurricleError, match="no document state 'last/b'"):
         document_signals(arrays, "b")
 
 

@@ -189,9 +189,9 @@ def test_loss_prunes_by_a_hard_examples_proxy_run_and_the_pruned_store_trains(tm
     out = tmp_path / "pruned"
     prune_store(data_dir, PruneConfig(by="loss", run=tmp_path / "proxy", keep=0.85, domains=["copy"]), out,
                 progress=False)
-    from curricle.prune.loss import _document_state
+    from curricle.controllers.hard_examples import load_document_state
 
-    _, arrays = _document_state(tmp_path / "proxy")
+    _, arrays = load_document_state(tmp_path / "proxy")
     last = arrays["last/copy"]
     store = TokenStore(data_dir)
     n = store.split("copy").n_docs
