@@ -426,13 +426,57 @@ def train_overhead_rows(files: Files) -> list[Row]:
         result += (f"; **{v['overhead_ratio']:.3f}**{interval(v)} with `train.loss_chunk_tokens: null`, the same loss "
                    "as the bare loop")
         met = met and v["target_met"]
+    signals = companion(files, rec, "hard-examples-margin")
+    plain = companion(files, rec, "hard-examples-loss-no-signals")
+    if signals and plain:
+        v, w = signals["result"], plain["result"]
+        result += (f"; `hard-examples` ranking by `score: margin` with every difficulty signal "
+                   f"**{v['overhead_ratio']:.3f}**{interval(v)}, by loss without signals {w['overhead_ratio']:.3f}"
+                   f"{interval(w)}")
     return [(
         label(rec),
         "steps/s of `Trainer.fit()` with all per-step telemetry (per-domain loss, guard, metrics.jsonl, TensorBoard, "
         f"progress) vs a bare PyTorch loop on the same batches, {r['model_preset']}, {r['batch_rows']} x {r['seq_len']}",
         result,
         f"<= {r['target']:g}: {verdict(met)}",
-        provenances(("default loss", rec), ("unchunked loss", like)),
+        provenances(("default loss", rec), ("unchunked loss", like), ("hard-examples", signals)),
+    )]
+
+
+def hard_examples_rows(files: Files) -> list[Row]:
+    rec = primary(files, "hard_examples")
+    r = rec["result"]
+    s = r["settings"]
+
+    def ci(x: list[float]) -> str:
+        return f"[{x[0]:.2f}, {x[1]:.2f}]"
+
+    prune = ", ".join(f"{m} {v['speedup']:.2f} {ci(v['ci'])}" for m, v in r["prune_speedups"].items())
+    g = r["augment_gain"]
+    w = r["worst_group_loss"]
+    d = r["worst_group_delta_vs_uniform"]
+    vs = r["prune_best_over_random"]
+    result = (f"pruning: best `{r['prune_best_metric']}` **{r['prune_best_speedup']:.2f}x** {ci(r['prune_best_speedup_ci'])} "
+              f"fewer tokens to the full data's held-out loss, random pruning's best {r['prune_random_speedup']:.2f}x "
+              f"{ci(r['prune_random_speedup_ci'])}, paired ratio to random at the same fraction {vs['ratio']:.2f} "
+              f"{ci(vs['ci'])} ({prune}); augmentation: failing levels' final accuracy **{g['mean']:+.3f}** "
+              f"(standard error {g['stderr']:.3f}; {r['augment_final_acc']['base']:.3f} without); worst-group held-out "
+              f"loss uniform {w['uniform']:.3f}, hard-examples {w['hard-examples']:.3f} ({d['hard-examples']['mean']:+.3f} "
+              f"{ci(d['hard-examples']['ci'])}), with floors **{w['floors']:.3f}** ({d['floors']['mean']:+.3f} "
+              f"{ci(d['floors']['ci'])})")
+    met = r["targets"]["met"]
+    return [(
+        label(rec),
+        f"(a) pruning 50% / 70% of a web-like domain (half boilerplate) by loss, prototype distance, near-duplicate and "
+        f"random vs all the data, {s['preset']}, {s['steps']} steps of {s['batch_rows']} x {s['seq_len']}, `S` from the "
+        "full data's power-law curve at 0.5-2x; (b) generator augmentation of a skill's failing levels vs none, "
+        f"{r['augment_model']}; (c) uniform vs hard-examples vs group floors on a 5% minority group; "
+        f"seeds {seeds_text(s['seeds'])} paired, equal training tokens (details under \"Hard examples\")",
+        result,
+        f"best pruning >= 1.2x and above random: {verdict(met.get('prune_best_speedup'))}; augmentation gain > 2 "
+        f"standard errors: {verdict(met.get('augment_gain'))}; floors' worst group <= uniform's: "
+        f"{verdict(met.get('floors_worst_group'))}",
+        provenances(("quick", rec)),
     )]
 
 
@@ -447,6 +491,7 @@ ROWS: dict[str, Callable[[Files], list[Row]]] = {
     "finetune_curriculum": finetune_rows,
     "rl_curriculum": rl_rows,
     "train_overhead": train_overhead_rows,
+    "hard_examples": hard_examples_rows,
 }
 
 

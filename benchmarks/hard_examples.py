@@ -1,0 +1,488 @@
+"""Hard examples measured: pruning, targeted augmentation and group floors, each paired with its
+baseline on the same seeds and scored on held-out documents nothing was chosen on.
+
+Usage::
+
+    .venv/bin/python benchmarks/hard_examples.py --quick     # micro model, ~10 min on 2 CPU cores
+    .venv/bin/python benchmarks/hard_examples.py             # tiny-1m, longer runs (a GPU)
+
+Every run of a part trains the same model for the same number of steps of the same batch (equal
+training tokens); seeds pair runs (a seed fixes the model's initialization and the draws).
+
+**(a) Pruning** (``prune``). One domain, ``web``: Python's documentation prose, plus as many
+boilerplate documents (cookie notices, copyright lines, navigation bars, newsletter prompts:
+four templates with a few words varied), the redundancy of crawled web text that
+deduplication removes (RefinedWeb removes about half of its crawl as duplicates; SemDeDup half
+of LAION). The held-out split (20% of the documents, both kinds, copied unchanged into every
+pruned store) is what is scored: each document's first window, the mean over documents.
+``curricle prune`` keeps 50% and 70% of the training documents by each metric: ``loss`` (the
+per-document loss of a short proxy run's hard-examples state, EL2N-like), ``prototype``
+(distance to the nearest of k centroids of the proxy checkpoint's mean-pooled hidden states,
+Sorscher et al. 2022), ``near-duplicate`` (one representative per MinHash cluster, then random
+to the fraction) and ``random`` (the control); the hardest are kept (the data-abundant
+regime). The full data is trained at 0.5, 0.7, 1, 1.4 and 2 x T: a power law fitted to those
+five per seed is the baseline's loss-vs-tokens curve, and a pruned run's speedup is
+``S = L_full^-1(L_pruned(T)) / T``, how many times its tokens the full data needs to reach its
+loss (the mixing benchmark's estimator; its tokens-to-full-loss reading: ``S > 1`` means the
+pruned run reached the full-data run's loss at T in ``T / S`` tokens, by the fitted curve).
+The proxy run's tokens (``proxy_steps``) are reported, not charged. The ceiling: unknown; the
+boilerplate share bounds what removing redundancy alone can save.
+
+**(b) Targeted augmentation** (``augment``): see ``augment_part``.
+
+**(c) Fairness** (``fairness``). One domain, ``text``: documentation prose (the majority group)
+and 5% ``forms`` (the minority): a fixed form whose values are, in three of four documents,
+one of four filler words (easy) and in the fourth, words taken from prose (its hard cases).
+The group is a JSONL field carried into the store's metadata (``meta_fields: [group]``).
+Arms: ``uniform`` (no controller), ``hard-examples`` (rank by latest loss, released defaults)
+and ``floors`` (the same with ``groups: {column: group, gamma: 1}``: each group's draw
+probability at least its natural token share). Scored: the held-out loss of each group (mean
+over its documents' windows), the worst group's, per seed, with intervals over seeds.
+
+The last stdout line is one JSON object (see ``main``); progress goes to stderr. Runs go under
+``--out/<mode>/<part>/...``; a finished run is read, not retrained.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from common import finish, say
+from mixing import (BUDGETS, Job, analyse, base_config, build_store, config_hash, eval_set, eval_set_hash,
+                    load_losses, prose_texts, run_all, write_jsonl)
+
+PARTS = ("prune", "augment", "fairness")
+KEEPS = (0.5, 0.7)
+PRUNE_METRICS = ("loss", "prototype", "near-duplicate", "random")
+PROXY_SHARE = 0.5
+PROXY_SEED = 1000
+MINORITY_EVERY = 20  # every 20th document is a form: 5%
+BOOTSTRAP = 1000
+TARGETS = {"prune_best_speedup": 1.2, "augment_gain_se": 2.0}
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str
+    preset: str
+    batch_rows: int
+    seq_len: int
+    steps: int
+    lr: float
+    prose_docs: int
+    max_eval_docs: int
+    tokenizer_vocab: int
+
+    @property
+    def tokens_per_run(self) -> int:
+        return self.steps * self.batch_rows * self.seq_len
+
+
+QUICK = Mode("quick", preset="micro", batch_rows=8, seq_len=64, steps=1000, lr=3e-3, prose_docs=1200,
+             max_eval_docs=400, tokenizer_vocab=2048)
+FULL = Mode("full", preset="tiny-1m", batch_rows=16, seq_len=128, steps=3000, lr=2e-3, prose_docs=4000,
+            max_eval_docs=1000, tokenizer_vocab=4096)
+
+
+def mode_config(mode: Mode, data_dir: Path, srcs: list[dict[str, Any]], seed: int, steps: int) -> dict[str, Any]:
+    """The mixing benchmark's run config (its model, batch, LR and checkpointing) at this mode."""
+    return base_config(mode, data_dir, srcs, seed, steps)  # reads the fields both modes share
+
+
+# -- (a) pruning -------------------------------------------------------------------------------
+
+BOILERPLATE = (
+    "This page uses cookies to improve your experience. By continuing to browse the site you agree to our use of "
+    "cookies. Read our privacy policy for {x} details. Accept all cookies or manage your {y} preferences.",
+    "Copyright (c) {n} Example Corporation. All rights reserved. Unauthorized copying of this file, via any medium, "
+    "is strictly prohibited. Proprietary and {x}. Written by {y}.",
+    "Subscribe to our newsletter to get the latest {x} news delivered to your inbox every {y}. We respect your "
+    "privacy and you can unsubscribe at any time. Sign up now and save {n} percent.",
+    "Home | About | Products | Services | Blog | Contact | {x} | Login | Register | Cart ({n}) | Search the {y} site",
+)
+FILLERS = ("more", "important", "all", "weekly", "monthly", "daily", "your", "our", "tech", "company",
+           "confidential", "secret", "Alice", "Bob", "site", "account")
+
+
+def boilerplate(i: int) -> str:
+    rng = np.random.default_rng([i, 0xB0])
+    t = BOILERPLATE[i % len(BOILERPLATE)]
+    return " ".join(t.format(x=rng.choice(FILLERS), y=rng.choice(FILLERS), n=int(rng.integers(1, 99)))
+                    for _ in range(int(rng.integers(3, 7))))
+
+
+def web_docs(mode: Mode) -> list[dict[str, str]]:
+    """Prose and as many boilerplate documents, interleaved in a fixed shuffled order."""
+    docs = [{"id": f"prose-{i}", "text": t, "kind": "prose"} for i, (_, t) in enumerate(prose_texts(mode.prose_docs))]
+    docs += [{"id": f"boiler-{i}", "text": boilerplate(i), "kind": "boilerplate"} for i in range(len(docs))]
+    order = np.random.default_rng(0xEB).permutation(len(docs))
+    return [docs[i] for i in order]
+
+
+# -- (c) fairness ------------------------------------------------------------------------------
+
+FORM_FILLERS = ("yes", "no", "none", "n/a")
+
+
+def form(words: list[str], hard: bool) -> str:
+    fields = [f"field {k}: " + (" ".join(words[3 * k : 3 * k + 3]) if hard else FORM_FILLERS[k % 4]) for k in range(12)]
+    return "FORM\n" + "\n".join(fields)
+
+
+def fairness_docs(mode: Mode) -> list[dict[str, str]]:
+    """Prose (group ``prose``) with every 20th document a form (group ``forms``), one in four of
+    those filled with prose words (its hard cases)."""
+    out = []
+    for i, (_, t) in enumerate(prose_texts(2 * mode.prose_docs)):
+        if i % MINORITY_EVERY == 0:
+            out.append({"id": f"form-{i}", "text": form(t.split(), hard=(i // MINORITY_EVERY) % 4 == 0),
+                        "group": "forms"})
+        else:
+            out.append({"id": f"prose-{i}", "text": t, "group": "prose"})
+    return out
+
+
+# -- the runs ----------------------------------------------------------------------------------
+
+
+def make_job(part: str, method: str, seed: int, cd: dict[str, Any], out: Path, es_key: str, store_key: str) -> Job:
+    """A run, named by a hash of its config and of its store's manifest (new data: new runs)."""
+    h = config_hash({**cd, "store": store_key})
+    return Job(part, method, seed, cd, out / part / method / f"seed{seed}-{h}", es_key)
+
+
+def store_key(data_dir: Path) -> str:
+    return hashlib.sha256((Path(data_dir) / "manifest.json").read_bytes()).hexdigest()[:10]
+
+
+def save_eval_set(es: dict[str, Any], path_dir: Path) -> tuple[str, str]:
+    key = eval_set_hash(es)
+    path = path_dir / f"eval-set-{key}.npz"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.is_file():
+        np.savez(path, es=np.array(es, dtype=object))
+    return key, str(path)
+
+
+def everything_tested(es: dict[str, Any]) -> dict[str, Any]:
+    """``es`` with every document in the scored half: no part chooses anything on held-out data."""
+    return {d: {**e, "test": np.ones(len(e["lengths"]), dtype=bool)} for d, e in es.items()}
+
+
+def prune_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs: int) -> dict[str, Any]:
+    from scipy.stats import t as student_t
+
+    from curricle.prune.command import prune_store
+    from curricle.prune.config import PruneConfig
+    from curricle.store import TokenStore
+
+    T = mode.steps
+    gen = data_root / "web-sources"
+    write_jsonl(gen / "web.jsonl", web_docs(mode))
+    srcs = [{"kind": "jsonl", "domain": "web", "path": str(gen / "web.jsonl"), "meta_fields": ["kind"]}]
+    data_dir = data_root / "web"
+    build_store(mode_config(mode, data_dir, srcs, seeds[0], T))
+    store = TokenStore(data_dir)
+    es = everything_tested(eval_set(store, ["web"], mode.seq_len, mode.max_eval_docs))
+    es_key, es_path = save_eval_set(es, out / "prune")
+    key = store_key(data_dir)
+    say(f"prune: web {store.natural_tokens()['web']:,} training tokens, {store.split('web', 'train').n_docs} "
+        f"documents, {len(es['web']['lengths'])} held-out documents scored")
+
+    # The proxy: one short hard-examples run on the full data (its per-document losses and its
+    # checkpoint are what `loss` and `prototype` read); the pruned stores are made once from it.
+    proxy_steps = round(PROXY_SHARE * T)
+    cd = mode_config(mode, data_dir, srcs, PROXY_SEED, proxy_steps)
+    cd["controller"] = {"kind": "hard-examples", "warmup_steps": 0, "update_every": max(1, round(0.02 * T))}
+    proxy = make_job("prune", "proxy", PROXY_SEED, cd, out, es_key, key)
+    say(f"prune: proxy run ({proxy_steps} steps, hard-examples)")
+    run_all([proxy], {"prune": es_path}, 1)
+    from curricle.train.checkpoint import latest_complete
+
+    proxy_ckpt = latest_complete(proxy.run_dir / "checkpoints")[1]
+    pruned: dict[str, Path] = {}
+    kinds_kept: dict[str, float] = {}
+    for metric in PRUNE_METRICS:
+        for keep in KEEPS:
+            name = f"{metric}@{keep}"
+            extra = {"run": proxy.run_dir} if metric == "loss" else {"model": proxy_ckpt} if metric == "prototype" else {}
+            cfg = PruneConfig(by=metric, keep=keep, seed=0, **extra)
+            dst = data_root / "pruned" / f"{name}-{config_hash({'cfg': cfg.model_dump(mode='json'), 'store': key, 'proxy': str(proxy.run_dir)})}"
+            if not (dst / "lineage.json").is_file():
+                shutil.rmtree(dst, ignore_errors=True)
+                prune_store(data_dir, cfg, dst, progress=False)
+            pruned[name] = dst
+            kinds = TokenStore(dst).split("web", "train").column("kind")
+            kinds_kept[name] = round(float(np.mean(np.asarray(kinds) == "boilerplate")), 4)
+    say("prune: boilerplate share of the kept documents: " + ", ".join(f"{k} {v}" for k, v in kinds_kept.items()))
+
+    wave: dict[tuple[str, int], Job] = {}
+    for seed in seeds:
+        for b in BUDGETS:
+            wave[(f"uniform@{b}", seed)] = make_job("prune", f"full@{b}", seed,
+                                                   mode_config(mode, data_dir, srcs, seed, round(b * T)), out, es_key, key)
+        for name, dst in pruned.items():
+            wave[(name, seed)] = make_job("prune", name, seed, mode_config(mode, dst, srcs, seed, T), out, es_key,
+                                          store_key(dst))
+    say(f"prune: {len(wave)} runs")
+    run_all(list(wave.values()), {"prune": es_path}, jobs)
+    losses = {k: load_losses(j) for k, j in wave.items()}
+    res = analyse("prune", ["web"], seeds, list(pruned), losses, es, np.random.default_rng(12345), {})
+    rows = res["views"]["all"]["methods"]
+    ranked = [m for m in pruned if not m.startswith("random")]
+    best = max(ranked, key=lambda m: rows[m]["speedup"])
+    best_random = max((m for m in pruned if m.startswith("random")), key=lambda m: rows[m]["speedup"])
+    # Paired by seed: the best metric's speedup over random pruning's at the same kept fraction.
+    control = f"random@{best.split('@')[1]}"
+    ratio = np.log(np.array(rows[best]["speedup_per_seed"]) / np.array(rows[control]["speedup_per_seed"]))
+    half = float(student_t.ppf(0.975, len(ratio) - 1) * ratio.std(ddof=1) / math.sqrt(len(ratio)))
+    return {
+        "prune_best_metric": best,
+        "prune_best_over_random": {"control": control, "ratio": round(float(np.exp(ratio.mean())), 4),
+                                   "ci": [round(float(np.exp(ratio.mean() - half)), 4),
+                                          round(float(np.exp(ratio.mean() + half)), 4)]},
+        "prune_best_speedup": rows[best]["speedup"], "prune_best_speedup_ci": rows[best]["speedup_ci"],
+        "prune_random_speedup": rows[best_random]["speedup"], "prune_random_speedup_ci": rows[best_random]["speedup_ci"],
+        "prune_random_keep": best_random.split("@")[1],
+        "prune_speedups": {m: {"speedup": rows[m]["speedup"], "ci": rows[m]["speedup_ci"],
+                               "test_loss_minus_full": rows[m]["test_loss_minus_uniform"],
+                               "test_loss_minus_full_ci": rows[m]["test_loss_minus_uniform_ci"],
+                               "boilerplate_share_kept": kinds_kept[m]} for m in pruned},
+        "full_data_own_speedup": rows["uniform@1.0"]["speedup"],
+        "full_data_curve": res["views"]["all"]["uniform_curve"],
+        "boilerplate_share": 0.5, "proxy_steps": proxy_steps, "heldout_docs": int(len(es["web"]["lengths"])),
+    }
+
+
+# -- (b) targeted augmentation -----------------------------------------------------------------
+
+AUG_SKILL = "uppercase"
+AUG_LEVELS = ("2", "3", "4", "6", "8")
+AUG_PRESET = {"quick": "tiny-1m", "full": "tiny-5m"}
+
+
+def augment_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs: int) -> dict[str, Any]:
+    """(b) A built-in skill with a difficulty ladder (``uppercase`` at 2 to 8 characters, 80% of
+    the tokens; prose the rest), probed in the loop every 10% of the steps on 200 held-out items
+    per level (log-likelihood against distractors: ``acc``). ``augment`` adds, every 10% of the
+    steps, 64 documents of new *train* items from the skill's generator at the levels scoring
+    below ``fail_below`` (0.5, the default) at the latest probe, up to half of the skill's tokens
+    (``max_share: 0.5``); ``base`` is the same run without it. Both train the same steps, the
+    same mixture weights (augmented rows take the skill's own rows), so equal tokens. Scored: the
+    final accuracy of the levels that failed at the first probe (identical in both arms: it
+    precedes any augmentation), averaged over those levels; the gain is paired by seed. The
+    micro model learns none of the ladder at this budget, so this part uses ``tiny-1m``
+    (``tiny-5m`` in the full mode)."""
+    T = mode.steps
+    srcs = [{"kind": "synthetic", "skill": AUG_SKILL, "domain": "skill", "n_docs": 400, "levels": list(AUG_LEVELS)},
+            {"kind": "python-prose", "domain": "prose", "max_docs": 600}]
+    data_dir = data_root / "skill"
+
+    def config(seed: int, augment: bool) -> dict[str, Any]:
+        cd = mode_config(mode, data_dir, srcs, seed, T)
+        cd["tokenizer"]["vocab_size"] = 512  # small: the transform stays close to a per-character map
+        cd["model"]["preset"] = AUG_PRESET[mode.name]
+        cd["mixture"]["schedule"] = {"kind": "static", "weights": {"skill": 0.8, "prose": 0.2}}
+        every = max(1, T // 10)
+        cd["train"]["probe"] = {"every": every, "suite": {"tasks": [AUG_SKILL], "levels": {AUG_SKILL: list(AUG_LEVELS)},
+                                                          "n": 200, "text_domains": []}}
+        if augment:
+            cd["augment"] = {"every": every, "budget": 64, "target": "failing-levels", "max_share": 0.5,
+                             "augmenter": {"kind": "generator"}}
+        return cd
+
+    build_store(config(seeds[0], False))
+    key = store_key(data_dir)
+    wave = {(arm, s): make_job("augment", arm, s, config(s, arm == "augment"), out, "none", key)
+            for s in seeds for arm in ("base", "augment")}
+    say(f"augment: {len(wave)} runs ({AUG_PRESET[mode.name]}, {T} steps)")
+    run_all_train_only(list(wave.values()), jobs)
+
+    def probes(job: Job) -> dict[int, dict[str, float]]:
+        by: dict[int, dict[str, float]] = {}
+        for line in (job.run_dir / "probes.jsonl").read_text().splitlines():
+            r = json.loads(line)
+            by.setdefault(r["step"], {})[r["level"]] = r["metrics"]["acc"]
+        return by
+
+    per_seed, failing_of = [], {}
+    for s in seeds:
+        base, aug = probes(wave[("base", s)]), probes(wave[("augment", s)])
+        first = base[min(base)]
+        failing = [lv for lv in AUG_LEVELS if first[lv] < 0.5]
+        failing_of[s] = failing
+        if not failing:
+            continue
+        end_b, end_a = base[max(base)], aug[max(aug)]
+        per_seed.append((float(np.mean([end_b[lv] for lv in failing])), float(np.mean([end_a[lv] for lv in failing]))))
+    arr = np.array(per_seed)
+    gains = arr[:, 1] - arr[:, 0]
+    se = float(gains.std(ddof=1) / math.sqrt(len(gains))) if len(gains) > 1 else float("nan")
+    logs = [json.loads(x) for x in (wave[("augment", seeds[0])].run_dir / "augment_log.jsonl").read_text().splitlines()]
+    return {
+        "augment_gain": {"mean": round(float(gains.mean()), 4), "stderr": round(se, 4),
+                         "per_seed": [round(float(g), 4) for g in gains]},
+        "augment_failing_levels": {str(s): v for s, v in failing_of.items()},
+        "augment_final_acc": {"base": round(float(arr[:, 0].mean()), 4), "augment": round(float(arr[:, 1].mean()), 4)},
+        "augment_docs_made": sum(e["n"] for e in logs),
+        "augment_model": AUG_PRESET[mode.name],
+    }
+
+
+def run_all_train_only(jobs_: list[Job], workers: int) -> None:
+    """Train ``jobs_`` (unless finished) in parallel processes; no held-out scoring."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from common import die_with_parent
+
+    with ProcessPoolExecutor(max_workers=workers, initializer=die_with_parent) as pool:
+        for fut in [pool.submit(train_only, j) for j in jobs_]:
+            fut.result()
+
+
+def train_only(job: Job) -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    from curricle.config import parse_config
+    from curricle.train.command import train_run
+
+    steps = job.config["train"]["steps"]
+    done = job.run_dir / "metrics.jsonl"
+    if done.is_file() and (lines := done.read_text().splitlines()) and json.loads(lines[-1]).get("step") == steps:
+        return
+    shutil.rmtree(job.run_dir, ignore_errors=True)
+    train_run(parse_config(job.config, f"{job.method} config"), job.run_dir, progress=False)
+
+
+# -- (c) fairness ------------------------------------------------------------------------------
+
+FAIR_ARMS = ("uniform", "hard-examples", "floors")
+
+
+def fairness_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs: int) -> dict[str, Any]:
+    from scipy.stats import t as student_t
+
+    from curricle.store import TokenStore
+
+    T = mode.steps
+    gen = data_root / "text-sources"
+    write_jsonl(gen / "text.jsonl", fairness_docs(mode))
+    srcs = [{"kind": "jsonl", "domain": "text", "path": str(gen / "text.jsonl"), "meta_fields": ["group"]}]
+    data_dir = data_root / "text"
+    build_store(mode_config(mode, data_dir, srcs, seeds[0], T))
+    store = TokenStore(data_dir)
+    es = everything_tested(eval_set(store, ["text"], mode.seq_len, 10 ** 6))  # every held-out document
+    es_key, es_path = save_eval_set(es, out / "fairness")
+    split = store.split("text", "heldout")
+    n = split.n_docs
+    idx = np.unique(np.linspace(0, n - 1, min(n, 10 ** 6)).round().astype(int))
+    lengths_ok = np.array([len(split.document(int(i))) + 1 >= 2 for i in idx])
+    groups = np.asarray(split.column("group"), dtype=object)[idx][lengths_ok]
+    names = sorted(set(groups))
+    key = store_key(data_dir)
+    update = max(1, round(0.02 * T))
+    he = {"kind": "hard-examples", "warmup_steps": round(0.1 * T), "update_every": update}
+    arms = {"uniform": None, "hard-examples": he, "floors": {**he, "groups": {"column": "group", "gamma": 1.0}}}
+    wave = {}
+    for s in seeds:
+        for arm, ctrl in arms.items():
+            cd = mode_config(mode, data_dir, srcs, s, T)
+            if ctrl:
+                cd["controller"] = ctrl
+            wave[(arm, s)] = make_job("fairness", arm, s, cd, out, es_key, key)
+    say(f"fairness: {len(wave)} runs; held-out documents " + ", ".join(f"{g} {int((groups == g).sum())}" for g in names))
+    run_all(list(wave.values()), {"fairness": es_path}, jobs)
+    loss = {k: load_losses(j)["text"] for k, j in wave.items()}  # per held-out document
+    group_loss = {k: {g: float(v[groups == g].mean()) for g in names} for k, v in loss.items()}
+    worst = {k: max(v.values()) for k, v in group_loss.items()}
+    out_: dict[str, Any] = {"worst_group_loss": {}, "group_loss": {}, "worst_group": {}}
+    for arm in arms:
+        w = np.array([worst[(arm, s)] for s in seeds])
+        out_["worst_group_loss"][arm] = round(float(w.mean()), 4)
+        out_["group_loss"][arm] = {g: round(float(np.mean([group_loss[(arm, s)][g] for s in seeds])), 4) for g in names}
+        out_["worst_group"][arm] = max(out_["group_loss"][arm], key=out_["group_loss"][arm].get)
+    deltas = {}
+    for arm in ("hard-examples", "floors"):
+        d = np.array([worst[(arm, s)] - worst[("uniform", s)] for s in seeds])
+        se = float(d.std(ddof=1) / math.sqrt(len(d)))
+        q = float(student_t.ppf(0.975, len(d) - 1))
+        deltas[arm] = {"mean": round(float(d.mean()), 4), "stderr": round(se, 4),
+                       "ci": [round(float(d.mean() - q * se), 4), round(float(d.mean() + q * se), 4)]}
+    out_["worst_group_delta_vs_uniform"] = deltas
+    out_["heldout_docs"] = {g: int((groups == g).sum()) for g in names}
+    return out_
+
+
+# -- the program -------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help=f"micro model, {QUICK.steps} steps of 8 x 64 tokens a run")
+    parser.add_argument("--seeds", default="0,1,2", help="comma-separated run seeds (at least 3; default 0,1,2)")
+    parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated parts (default: {','.join(PARTS)})")
+    parser.add_argument("--out", type=Path, default=Path("runs/bench-hard-examples"), help="where the runs go")
+    parser.add_argument("--jobs", type=int, default=2, help="runs trained at once, one torch thread each")
+    args = parser.parse_args(argv)
+    try:
+        seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
+    except ValueError:
+        parser.error(f"--seeds: expected comma-separated integers, got {args.seeds!r}")
+    if len(seeds) < 3:
+        parser.error("--seeds: at least 3 seeds")
+    if PROXY_SEED in seeds:
+        parser.error(f"--seeds: seed {PROXY_SEED} is the pruning proxy's own; pick others")
+    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    if bad := [p for p in parts if p not in PARTS]:
+        parser.error(f"--parts: unknown part '{bad[0]}' (known: {', '.join(PARTS)})")
+    mode = QUICK if args.quick else FULL
+    out = args.out / mode.name
+    data_root = args.out / f"{mode.name}-data"
+    say(f"hard-examples benchmark, {mode.name}: {mode.preset}, T = {mode.steps} steps of {mode.batch_rows} x "
+        f"{mode.seq_len} ({mode.tokens_per_run:,} tokens), seeds {seeds}, parts {parts}, {args.jobs} jobs")
+    result: dict[str, Any] = {"benchmark": "hard_examples", "quick": args.quick}
+    runners = {"prune": prune_part, "augment": augment_part, "fairness": fairness_part}
+    for part in parts:
+        t0 = time.perf_counter()
+        result.update(runners[part](mode, seeds, out, data_root, args.jobs))
+        say(f"{part}: done in {time.perf_counter() - t0:.0f}s")
+    targets: dict[str, bool] = {}
+    if "prune" in parts:
+        targets["prune_best_speedup"] = (result["prune_best_speedup"] >= TARGETS["prune_best_speedup"]
+                                         and result["prune_best_speedup"] > result["prune_random_speedup"])
+    if "augment" in parts:
+        g = result["augment_gain"]
+        targets["augment_gain"] = g["mean"] > TARGETS["augment_gain_se"] * g["stderr"]
+    if "fairness" in parts:
+        w = result["worst_group_loss"]
+        targets["floors_worst_group"] = w["floors"] <= w["uniform"]
+    result["targets"] = {"met": targets, "all_met": all(targets.values()) if targets else False, "definitions": {
+        "prune_best_speedup": ">= 1.2 and above random pruning's best",
+        "augment_gain": "mean paired gain > 2 standard errors",
+        "floors_worst_group": "floors' worst-group held-out loss <= uniform's (mean over seeds)"}}
+    result["settings"] = {"mode": mode.name, "preset": mode.preset, "steps": mode.steps, "batch_rows": mode.batch_rows,
+                          "seq_len": mode.seq_len, "tokens_per_run": mode.tokens_per_run, "lr": mode.lr, "seeds": seeds,
+                          "keeps": KEEPS, "prune_metrics": PRUNE_METRICS, "budgets": BUDGETS, "jobs": args.jobs,
+                          "torch_threads_per_job": 1, "load_average_at_end": round(os.getloadavg()[0], 2)}
+    say(f"targets: {targets}")
+    finish("hard_examples", result, _T0, quick=args.quick, variant=None if parts == list(PARTS) else "+".join(parts))
+
+
+_T0 = time.perf_counter()
+
+if __name__ == "__main__":
+    main()
