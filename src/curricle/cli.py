@@ -109,17 +109,23 @@ def prune(
     model: Optional[Path] = typer.Option(None, "--model", help="--by prototype: the checkpoint that embeds documents."),
     clusters: Optional[int] = typer.Option(None, "--clusters", help="--by prototype: k-means centroids (default 8)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed of random choices (default 0)."),
+    groups: Optional[str] = typer.Option(
+        None, "--groups", help="A meta.parquet column whose values are groups: their token shares are recorded."),
+    gamma: Optional[float] = typer.Option(
+        None, "--gamma", help="With --groups: each group keeps at least gamma times its token share."),
     config: Optional[Path] = typer.Option(None, "--config", help="Prune settings (YAML): any of the above and more."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
 ) -> None:
     """Write a pruned copy of a token store: some domains' training documents removed by a
     metric, held-out splits unchanged, with lineage.json and removed.jsonl (every removal and
-    its reason). The new store trains like any other.
+    its reason). The new store trains like any other. With --groups and --gamma (or groups:
+    {column, gamma | min_share} in --config) every group keeps a floor on its share of the
+    kept tokens.
     """
     order = None if hardest is None else ("keep-hardest" if hardest else "keep-easiest")
     names = [d.strip() for d in domains.split(",") if d.strip()] if domains is not None else None
-    _run("prune", store, out, by, keep, config, order=order, domains=names, run=run, model=model,
-         clusters=clusters, seed=seed, verbose=verbose)
+    _run("prune", store, out, by, keep, config, groups=groups, gamma=gamma, order=order, domains=names, run=run,
+         model=model, clusters=clusters, seed=seed, verbose=verbose)
 
 
 @app.command()

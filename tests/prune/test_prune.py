@@ -128,28 +128,6 @@ def test_prototype_prunes_by_distance_to_the_nearest_centroid(literal, tmp_path)
                     tmp_path / "q", progress=False)
 
 
-WORDS = ("river stone garden window paper market silver orange violin castle pencil bridge forest candle "
-         "rocket harbor meadow lantern puzzle thunder").split()
-
-
-def prose(seed, n=30):
-    rng = np.random.default_rng(seed)
-    return " ".join(rng.choice(WORDS, n))
-
-
-@pytest.fixture
-def dup_store(tmp_path):
-    """Eight documents: A, A+1 word, A+2 words, B, B+1 word, and three unrelated ones."""
-    a, b = prose(1), prose(2)
-    texts = [a, a + " tail", b, prose(3), a + " tail end", b + " more", prose(4), prose(5)]
-    path = tmp_path / "d.jsonl"
-    path.write_text("".join(json.dumps({"id": f"t{i}", "text": t}) + "\n" for i, t in enumerate(texts)))
-    prepare_run(parse_config({"data_dir": str(tmp_path / "data"), "tokenizer": {"vocab_size": 300},
-                              "prepare": {"heldout_fraction": 0.0, "min_heldout_docs": 0},
-                              "sources": [{"kind": "jsonl", "path": str(path), "domain": "web"}]}), progress=False)
-    return tmp_path / "data"
-
-
 def test_near_duplicate_removes_duplicates_first_then_random(dup_store, tmp_path):
     # Five representatives (t0, t2, t3, t6, t7) and three near-duplicates (t1, t4 of t0; t5 of t2).
     prune_store(dup_store, PruneConfig(by="near-duplicate", keep=0.75), tmp_path / "p1", progress=False)

@@ -6,7 +6,12 @@ reason and a score (:class:`Removal`). The ranked metrics (``column``, ``loss``,
 harder, NaN: no score); the base class removes the easiest (``keep-hardest``) or the hardest
 (``keep-easiest``) of the scored documents, ties in document order, and never a document
 without a score (it is kept and counted as ``unscored``). ``near-duplicate`` and ``random``
-override :meth:`PruneMetric.removals`.
+override :meth:`PruneMetric.removals` and :meth:`PruneMetric.candidates`.
+
+:meth:`PruneMetric.candidates` is the metric's whole order: every document it could remove,
+first to go first, each with its reason. Its first ``n - n_keep`` are exactly
+:meth:`PruneMetric.removals`; group floors (:mod:`curricle.prune.groups`) walk further down it
+when they keep one of those.
 """
 
 from __future__ import annotations
@@ -75,24 +80,31 @@ class PruneMetric:
         return cache[domain]
 
     def removals(self, domain: str, split: DomainSplit, n_keep: int) -> list[Removal]:
-        """The documents to remove so that ``n_keep`` remain."""
+        """The documents to remove so that ``n_keep`` remain (in document order)."""
+        return sorted(self.candidates(domain, split, n_keep)[: split.n_docs - n_keep], key=lambda r: r.index)
+
+    def candidates(self, domain: str, split: DomainSplit, n_keep: int) -> list[Removal]:
+        """Every document the metric would remove, in the order it removes them; at least
+        ``split.n_docs - n_keep`` of them (else a one-line error)."""
         scores = self._scores(domain, split)
         if len(scores) != split.n_docs:
             raise CurricleError(f"--by {self.config.by}: {len(scores)} scores for the {split.n_docs} training "
                                 f"documents of domain '{domain}'")
         order = self.config.effective_order
-        return ranked_removals(scores, n_keep, order, "easy" if order == "keep-hardest" else "hard", domain,
-                               self.config.by)
+        return ranked_candidates(scores, n_keep, order, "easy" if order == "keep-hardest" else "hard", domain,
+                                 self.config.by)
 
 
-def ranked_removals(scores: np.ndarray, n_keep: int, order: str, reason: str, domain: str, by: str) -> list[Removal]:
-    """Remove ``len(scores) - n_keep`` scored documents: the lowest scores (``keep-hardest``)
-    or the highest (``keep-easiest``), ties in document order; NaN scores are never removed."""
+def ranked_candidates(scores: np.ndarray, n_keep: int, order: str, reason: str, domain: str,
+                      by: str) -> list[Removal]:
+    """The scored documents in removal order: the lowest scores first (``keep-hardest``) or the
+    highest (``keep-easiest``), ties in document order; NaN scores are never candidates, and
+    fewer candidates than the ``len(scores) - n_keep`` removals needed is an error."""
     n_remove = len(scores) - n_keep
     scored = np.flatnonzero(~np.isnan(scores))
     if n_remove > len(scored):
         raise CurricleError(f"--by {by}: domain '{domain}' has {len(scores) - len(scored)} documents without a score, "
                             f"more than the {n_keep} it keeps; keep more, or score them (a longer proxy run)")
     key = scores[scored] if order == "keep-hardest" else -scores[scored]
-    gone = scored[np.argsort(key, kind="stable")[:n_remove]]
-    return [Removal(int(i), reason, float(scores[i])) for i in sorted(gone.tolist())]
+    return [Removal(int(i), reason, float(scores[i])) for i in scored[np.argsort(key, kind="stable")].tolist()]
+

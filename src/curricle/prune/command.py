@@ -33,6 +33,7 @@ from curricle.config import parse_model, read_yaml
 from curricle.errors import CurricleError
 from curricle.prune.base import Removal, keep_count
 from curricle.prune.config import METRICS, PruneConfig
+from curricle.prune.groups import domain_groups, floored_removals, group_lineage
 from curricle.store import TokenStore
 from curricle.store.lineage import LINEAGE_FILE, REMOVED_FILE
 from curricle.store.manifest import DomainEntry, SplitCounts, write_manifest
@@ -86,6 +87,14 @@ def prune_store(store_dir: Path | str, config: PruneConfig, out: Path | str, pro
                             f"{', '.join(store.domains)})")
     lineage: dict[str, Any] = {"parent": str(Path(store_dir).resolve()), "by": config.by, "keep": config.keep,
                                "order": config.effective_order, "seed": config.seed, "domains": {}}
+    groups = config.groups
+    if groups is not None:
+        lineage["groups"] = groups.model_dump(exclude_none=True)
+        by_domain = {d: domain_groups(store.split(d, "train"), groups, d) for d in sorted(domains)}
+        missing = sorted(set(groups.min_share or ()) - {g for dg in by_domain.values() for g in dg.names})
+        if missing:
+            raise CurricleError(f"groups.min_share: no training document of {', '.join(sorted(domains))} has "
+                                f"{groups.column} '{missing[0]}'")
     report = PruneReport(out=out, lineage=lineage)
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    disable=not progress, transient=True)
@@ -95,7 +104,12 @@ def prune_store(store_dir: Path | str, config: PruneConfig, out: Path | str, pro
         for d in sorted(domains):
             split = store.split(d, "train")
             n_keep = keep_count(config.keep, split.n_docs)
-            removed = metric.removals(d, split, n_keep)
+            if groups is not None and groups.floored:
+                candidates = metric.candidates(d, split, n_keep)
+                plain = sorted(candidates[: split.n_docs - n_keep], key=lambda r: r.index)
+                removed = floored_removals(candidates, split.n_docs - n_keep, by_domain[d])
+            else:
+                removed = plain = metric.removals(d, split, n_keep)
             gone = {r.index for r in removed}
             if len(gone) != len(removed) or len(removed) != split.n_docs - n_keep:  # a metric's bug, not the user's
                 raise RuntimeError(f"metric {config.metric} removed {len(gone)} documents of '{d}', not "
@@ -107,6 +121,8 @@ def prune_store(store_dir: Path | str, config: PruneConfig, out: Path | str, pro
                 reasons[r.reason] = reasons.get(r.reason, 0) + 1
             lineage["domains"][d] = {"in": split.n_docs, "kept": len(kept), "unscored": metric.unscored(d, split),
                                      "removed": dict(sorted(reasons.items()))}
+            if groups is not None:
+                lineage["domains"][d].update(group_lineage(by_domain[d], plain, removed))
             report.removed[d] = removed
 
         if out.is_dir():
@@ -152,17 +168,42 @@ def print_report(report: PruneReport, console: Console | None = None) -> None:
         reasons = ", ".join(f"{r} {n:,}" for r, n in c["removed"].items())
         table.add_row(d, f"{c['in']:,}", f"{c['kept']:,}", f"{c['unscored']:,}" if c["unscored"] else "", reasons)
     console.print(table)
+    if "groups" in lin:
+        column = lin["groups"]["column"]
+        for d, c in lin["domains"].items():
+            t = Table(title=f"{d}: token share by {column}", title_justify="left")
+            for col in ("group", "before", "after", "floor", "floor kept"):
+                t.add_column(col, justify="left" if col == "group" else "right")
+            for g, v in c["groups"].items():
+                t.add_row(g, f"{v['before']:.3f}", f"{v['after']:.3f}",
+                          "" if v["floor"] is None else f"{v['floor']:.3f}", f"{c['floor_kept'].get(g, 0):,}")
+            console.print(t)
+            if c["below_floor"]:
+                console.print(f"[yellow]{d}: the floors could not all hold with {c['kept']:,} documents kept; below "
+                              f"their floor: {', '.join(c['below_floor'])}[/yellow]")
     console.print(f"lineage.json and removed.jsonl written; done in {report.seconds:.1f}s")
 
 
 def prune_command(store: Path, out: Path, by: str | None, keep: float | None, config_file: Path | None = None,
-                  **options: Any) -> PruneReport:
+                  groups: str | None = None, gamma: float | None = None, **options: Any) -> PruneReport:
     """The CLI's entry: ``config_file`` (YAML of :class:`PruneConfig` fields) under the
-    options given on the command line (None: not given)."""
+    options given on the command line (None: not given). ``groups`` (``--groups COLUMN``)
+    and ``gamma`` (``--gamma G``) set ``groups.column`` and ``groups.gamma`` over the file's
+    ``groups``."""
     data = (read_yaml(config_file, "prune settings file") if config_file is not None else None) or {}
     if not isinstance(data, dict):
         raise CurricleError(f"{config_file}: expected a mapping of prune settings")
     data = {**data, **{k: v for k, v in {"by": by, "keep": keep, **options}.items() if v is not None}}
+    if groups is not None or gamma is not None:
+        section = data.get("groups")
+        section = dict(section) if isinstance(section, dict) else {}
+        if groups is not None:
+            section["column"] = groups
+        elif "column" not in section:
+            raise CurricleError("--gamma: sets the floors of groups; name their column with --groups COLUMN")
+        if gamma is not None:
+            section["gamma"] = gamma
+        data["groups"] = section
     config = parse_model(data, PruneConfig, "prune")
     report = prune_store(store, config, out)
     print_report(report)

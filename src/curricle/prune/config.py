@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from curricle.controllers.config import GroupsConfig
 from curricle.curate.config import NearDedupConfig
 from curricle.registry import Registry
 
@@ -69,6 +70,17 @@ class PruneConfig(BaseModel):
     near_duplicate: NearDedupConfig = Field(default_factory=NearDedupConfig)
     """``near-duplicate``: the MinHash / LSH settings, as curate's ``near_dedup`` (5-word
     shingles, 14 bands of 8 rows by default)."""
+    groups: GroupsConfig | None = None
+    """Groups of each pruned domain's documents (the values of a ``meta.parquet`` column), as
+    the hard-examples controller's ``groups``: ``{column, gamma | min_share}``. With a floor,
+    each group keeps at least that share of the domain's kept tokens (``n_tokens``): ``gamma``
+    times its share before pruning, or its ``min_share`` (0 for groups not named); removals
+    go in the metric's order, a group's waiting while its next one would take it below its
+    floor, and exactly ``keep`` of the documents are kept all the same
+    (:mod:`curricle.prune.groups` says what happens when the floors cannot all hold).
+    Without a floor the groups' shares are only recorded. ``lineage.json`` has, per domain,
+    each group's share before and after and its floor, the documents the floors kept, and
+    the groups left below their floor."""
 
     @property
     def metric(self) -> str:

@@ -12,6 +12,9 @@ What ``--keep`` means here: with ``n`` documents, ``R`` representatives and
   there are more duplicates than that; every representative stays;
 - ``k < R``: every duplicate is removed, then ``R - k`` representatives at random (reason
   ``random``, no score).
+
+Group floors (``groups``) can keep some of these; the next removals are the other duplicates,
+then the other representatives, each in a seeded random order.
 """
 
 from __future__ import annotations
@@ -68,16 +71,21 @@ class NearDuplicateMetric(PruneMetric):
     def unscored(self, domain: str, split: DomainSplit) -> int:
         return 0
 
-    def removals(self, domain: str, split: DomainSplit, n_keep: int) -> list[Removal]:
+    def candidates(self, domain: str, split: DomainSplit, n_keep: int) -> list[Removal]:
         dups = self.duplicates(domain, split)
         n_remove = split.n_docs - n_keep
         rng = domain_rng(self.config.seed, domain)
         dup_idx = np.array(sorted(dups), dtype=np.int64)
+        reps = np.setdiff1d(np.arange(split.n_docs), dup_idx)
         if n_remove <= len(dup_idx):
             chosen = np.sort(rng.choice(dup_idx, size=n_remove, replace=False)) if n_remove < len(dup_idx) else dup_idx
-            return [Removal(int(i), "near-duplicate", dups[int(i)]) for i in chosen]
-        reps = np.setdiff1d(np.arange(split.n_docs), dup_idx)
-        extra = np.sort(rng.choice(reps, size=n_remove - len(dup_idx), replace=False))
-        out = [Removal(int(i), "near-duplicate", dups[int(i)]) for i in dup_idx]
-        out += [Removal(int(i), "random", None) for i in extra]
-        return sorted(out, key=lambda r: r.index)
+            extra = np.zeros(0, dtype=np.int64)
+        else:
+            chosen = dup_idx
+            extra = np.sort(rng.choice(reps, size=n_remove - len(dup_idx), replace=False))
+        # Past the removals (what group floors may reach): the other duplicates, then the other
+        # representatives, each in an order the same generator draws after the removals'.
+        later_dups = rng.permutation(np.setdiff1d(dup_idx, chosen))
+        later_reps = rng.permutation(np.setdiff1d(reps, extra))
+        return ([Removal(int(i), "near-duplicate", dups[int(i)]) for i in (*chosen, *later_dups)]
+                + [Removal(int(i), "random", None) for i in (*extra, *later_reps)])

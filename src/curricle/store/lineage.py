@@ -11,6 +11,13 @@ domain ``train/`` and ``heldout/``) plus two files::
 
 For every domain ``in == kept + sum(removed.values())``; ``unscored`` counts the documents
 kept because their metric has no value (never seen by the proxy run, a null column).
+
+Pruned with ``groups`` (:mod:`curricle.prune.groups`), ``lineage.json`` also has ``"groups":
+{"column": str, "gamma": float | "min_share": {group: float}}`` and, per domain, ``"groups":
+{group: {"before": share, "after": share, "floor": float | None}}`` (token shares of the
+training split), ``"floor_kept": {group: int}`` (documents the metric alone would have removed
+that the floors kept; as many others were removed instead) and ``"below_floor": [group]``
+(floors that could not all hold).
 ``prepare`` refuses to rewrite a directory holding ``lineage.json`` unless its sources and
 settings are the parent's (then it is up to date and nothing is rewritten).
 """
