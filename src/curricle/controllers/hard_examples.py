@@ -62,6 +62,9 @@ from curricle.train import checkpoint
 
 #: Controllers whose checkpoints hold :class:`DocumentState` arrays (:func:`load_document_state`).
 DOCUMENT_CONTROLLERS = ("hard-examples", "jtt")
+#: Nats per visit within which a document's loss trend counts as flat (``stuck``); ``curricle
+#: mine``'s default ``trend_threshold`` is the same.
+TREND_THRESHOLD = 0.02
 
 
 def mean_ranks(x: np.ndarray) -> np.ndarray:
@@ -275,11 +278,52 @@ def doc_column(context, domain: str, name: str, field: str) -> np.ndarray:
         raise CurricleError(f"controller.{field}: {err}") from None
 
 
-class HardExamples(Controller):
-    name = "hard-examples"
+class DocumentPrioritizer(Controller):
+    """What every document prioritizer shares: the domains it ranks (``targets``), their
+    :class:`DocumentState` (``docs``: observed, checkpointed, reported by group), and no say in
+    the mixture across domains (left to the schedule). Subclasses set ``targets`` and ``docs``
+    and give :meth:`doc_priorities`."""
+
     role = DOCUMENTS
     needs = frozenset({"doc_counts"})
     in_hf_trainer = False
+    targets: list[str]
+    docs: "DocumentState"
+
+    @property
+    def doc_domains(self) -> list[str]:
+        return list(self.targets)
+
+    @property
+    def needs_signals(self) -> bool:
+        """Whether the loss should compute the per-token difficulty signals for it."""
+        return self.config.signals
+
+    def observe_docs(self, step: int, doc_losses) -> None:
+        """Record this step's visits: :class:`Visit` s, or (domain, document, mean loss)."""
+        self.docs.observe(step, doc_losses)
+
+    def group_metrics(self) -> dict[str, float]:
+        return self.docs.group_shares()
+
+    def propose(self, step, signal, current):
+        return None  # the mixture across domains stays with the schedule
+
+    def extra_state(self) -> dict[str, Any]:
+        return self.docs.state()
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        self.docs.load_state(state)
+
+    def array_state(self) -> dict[str, np.ndarray]:
+        return self.docs.arrays()
+
+    def load_array_state(self, arrays: dict[str, np.ndarray]) -> None:
+        self.docs.load_arrays(arrays)
+
+
+class HardExamples(DocumentPrioritizer):
+    name = "hard-examples"
     hf_refusal = ("hard-examples ranks documents, which needs curricle's own sampler state per document; "
                   "use `curricle train`")
 
@@ -330,24 +374,11 @@ class HardExamples(Controller):
         return self.docs.served
 
     @property
-    def doc_domains(self) -> list[str]:
-        return list(self.targets)
-
-    @property
     def priority_reason(self) -> str:
         """The audit log's reason for a change of priorities."""
         score = self.config.score
         return "document priorities from their most recent losses" if score == "loss" else \
             f"document priorities by {score}"
-
-    @property
-    def needs_signals(self) -> bool:
-        """Whether the loss should compute the per-token difficulty signals for it."""
-        return self.config.signals
-
-    def observe_docs(self, step: int, doc_losses) -> None:
-        """Record this step's visits: :class:`Visit` s, or (domain, document, mean loss)."""
-        self.docs.observe(step, doc_losses)
 
     def estimate(self, d: str) -> tuple[np.ndarray, bool]:
         """Domain ``d``'s per-document score, larger harder (NaN: unknown), and whether it is
@@ -395,11 +426,30 @@ class HardExamples(Controller):
                 out[d] = floor_groups(out[d], self.docs.group_ids[d], self.lengths[d], self.floors[d])
         return out or None
 
-    def group_metrics(self) -> dict[str, float]:
-        return self.docs.group_shares()
 
     def propose(self, step, signal, current):
         return None  # the mixture across domains stays with the schedule
+
+    def signal_means(self, d: str) -> dict[str, float]:
+        """Domain ``d``'s difficulty over the documents seen so far, for the audit log (and the
+        report's signals over training): mean latest loss, margin, confidence and calibration
+        contribution, and the shares of documents whose loss is falling (``learning``) or flat
+        (``stuck``) over their last visits, by :data:`TREND_THRESHOLD`."""
+        docs = self.docs
+        seen = np.isfinite(docs.last[d])
+        if not seen.any():
+            return {}
+        out = {"seen_docs": int(seen.sum()), "mean_loss": docs.last[d][seen].mean()}
+        for key, name in (("margin", "mean_margin"), ("conf", "mean_confidence"), ("calib", "mean_calibration")):
+            v = getattr(docs, key)[d][seen]
+            if np.isfinite(v).any():
+                out[name] = np.nanmean(v)
+        trend = loss_trend(docs.hist[d][seen])
+        if np.isfinite(trend).any():
+            kind = classify_trend(trend, TREND_THRESHOLD)
+            out["learning_share"] = float(np.mean(kind == "learning"))
+            out["stuck_share"] = float(np.mean(kind == "stuck"))
+        return {k: round(float(v), 6) for k, v in out.items()}
 
     def summary(self, priorities: dict[str, np.ndarray]) -> dict[str, Any]:
         """What changed, for the audit log: per domain the most favoured documents and how
@@ -410,24 +460,14 @@ class HardExamples(Controller):
             top = np.argsort(-p, kind="stable")[:5]
             out[d] = {"top_docs": top.tolist(), "top_probs": [round(float(x), 6) for x in p[top]],
                       "effective_docs": float(1.0 / np.sum(p * p)),
-                      "capped": int((self.docs.served[d] >= self.config.max_serves).sum())}
+                      "capped": int((self.docs.served[d] >= self.config.max_serves).sum()),
+                      **self.signal_means(d)}
             if d in self.floors:
                 t = np.bincount(self.docs.group_ids[d], p * self.lengths[d], minlength=len(self.floors[d]))
                 out[d]["group_shares"] = {g: round(float(x), 6)
                                           for g, x in zip(self.docs.group_names[d], t / t.sum())}
         return out
 
-    def extra_state(self) -> dict[str, Any]:
-        return self.docs.state()
-
-    def load_extra_state(self, state: dict[str, Any]) -> None:
-        self.docs.load_state(state)
-
-    def array_state(self) -> dict[str, np.ndarray]:
-        return self.docs.arrays()
-
-    def load_array_state(self, arrays: dict[str, np.ndarray]) -> None:
-        self.docs.load_arrays(arrays)
 
 
 def doc_visits(batch, token_loss, domains: list[str], signals=None) -> list[Visit]:

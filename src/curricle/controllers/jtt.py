@@ -32,9 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from curricle.controllers.base import DOCUMENTS, Controller
 from curricle.controllers.config import JTTConfig
-from curricle.controllers.hard_examples import DocumentState, load_document_state
+from curricle.controllers.hard_examples import DocumentPrioritizer, DocumentState, load_document_state
 from curricle.errors import CurricleError
 
 
@@ -50,11 +49,8 @@ def error_set(loss: np.ndarray, top: float) -> np.ndarray:
     return seen[order[:k]]
 
 
-class JTT(Controller):
+class JTT(DocumentPrioritizer):
     name = "jtt"
-    role = DOCUMENTS
-    needs = frozenset({"doc_counts"})
-    in_hf_trainer = False
     hf_refusal = "jtt draws documents by a first run's losses, which needs curricle's own sampler; use `curricle train`"
     priority_reason = "JTT: the first run's error set drawn `factor` times as often"
 
@@ -79,40 +75,11 @@ class JTT(Controller):
             self.table[d] = p / p.sum()
         self.docs = DocumentState(config, context, self.targets)
 
-    @property
-    def doc_domains(self) -> list[str]:
-        return list(self.targets)
-
-    @property
-    def needs_signals(self) -> bool:
-        return self.config.signals
-
-    def observe_docs(self, step: int, doc_losses) -> None:
-        self.docs.observe(step, doc_losses)
-
     def doc_priorities(self, step: int) -> dict[str, np.ndarray] | None:
         """The fixed table, once: at ``warmup_steps`` (default 0: before the first batch)."""
         return dict(self.table) if step == self.config.warmup_steps else None
-
-    def group_metrics(self) -> dict[str, float]:
-        return self.docs.group_shares()
-
-    def propose(self, step, signal, current):
-        return None  # the mixture across domains stays with the schedule
 
     def summary(self, priorities: dict[str, np.ndarray]) -> dict[str, Any]:
         return {d: {"error_set": len(self.errors[d]), "documents": len(p), "factor": self.config.factor,
                     "first_run": str(self.config.run), "first_run_step": self.first_step,
                     "error_share": round(float(p[self.errors[d]].sum()), 6)} for d, p in priorities.items()}
-
-    def extra_state(self) -> dict[str, Any]:
-        return self.docs.state()
-
-    def load_extra_state(self, state: dict[str, Any]) -> None:
-        self.docs.load_state(state)
-
-    def array_state(self) -> dict[str, np.ndarray]:
-        return self.docs.arrays()
-
-    def load_array_state(self, arrays: dict[str, np.ndarray]) -> None:
-        self.docs.load_arrays(arrays)
