@@ -176,24 +176,38 @@ def save_eval_set(es: dict[str, Any], path_dir: Path) -> tuple[str, str]:
     return key, str(path)
 
 
+def one_domain_store(mode: Mode, data_root: Path, domain: str, docs: list[dict[str, str]], meta_field: str,
+                     seed: int) -> tuple[Path, list[dict[str, Any]]]:
+    """A store of one JSONL domain (``meta_field`` carried into its metadata): its directory and
+    sources."""
+    path = data_root / f"{domain}-sources" / f"{domain}.jsonl"
+    write_jsonl(path, docs)
+    srcs = [{"kind": "jsonl", "domain": domain, "path": str(path), "meta_fields": [meta_field]}]
+    data_dir = data_root / domain
+    build_store(mode_config(mode, data_dir, srcs, seed, mode.steps))
+    return data_dir, srcs
+
+
+def paired_interval(d: np.ndarray) -> tuple[float, float, float]:
+    """Mean, standard error and half-width of the 95% Student t interval of paired differences."""
+    from scipy.stats import t as student_t
+
+    se = float(d.std(ddof=1) / math.sqrt(len(d)))
+    return float(d.mean()), se, float(student_t.ppf(0.975, len(d) - 1)) * se
+
+
 def everything_tested(es: dict[str, Any]) -> dict[str, Any]:
     """``es`` with every document in the scored half: no part chooses anything on held-out data."""
     return {d: {**e, "test": np.ones(len(e["lengths"]), dtype=bool)} for d, e in es.items()}
 
 
 def prune_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs: int) -> dict[str, Any]:
-    from scipy.stats import t as student_t
-
     from curricle.prune.command import prune_store
     from curricle.prune.config import PruneConfig
     from curricle.store import TokenStore
 
     T = mode.steps
-    gen = data_root / "web-sources"
-    write_jsonl(gen / "web.jsonl", web_docs(mode))
-    srcs = [{"kind": "jsonl", "domain": "web", "path": str(gen / "web.jsonl"), "meta_fields": ["kind"]}]
-    data_dir = data_root / "web"
-    build_store(mode_config(mode, data_dir, srcs, seeds[0], T))
+    data_dir, srcs = one_domain_store(mode, data_root, "web", web_docs(mode), "kind", seeds[0])
     store = TokenStore(data_dir)
     es = everything_tested(eval_set(store, ["web"], mode.seq_len, mode.max_eval_docs))
     es_key, es_path = save_eval_set(es, out / "prune")
@@ -246,13 +260,12 @@ def prune_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs: i
     best_random = max((m for m in pruned if m.startswith("random")), key=lambda m: rows[m]["speedup"])
     # Paired by seed: the best metric's speedup over random pruning's at the same kept fraction.
     control = f"random@{best.split('@')[1]}"
-    ratio = np.log(np.array(rows[best]["speedup_per_seed"]) / np.array(rows[control]["speedup_per_seed"]))
-    half = float(student_t.ppf(0.975, len(ratio) - 1) * ratio.std(ddof=1) / math.sqrt(len(ratio)))
+    mean, _, half = paired_interval(np.log(np.array(rows[best]["speedup_per_seed"])
+                                           / np.array(rows[control]["speedup_per_seed"])))
     return {
         "prune_best_metric": best,
-        "prune_best_over_random": {"control": control, "ratio": round(float(np.exp(ratio.mean())), 4),
-                                   "ci": [round(float(np.exp(ratio.mean() - half)), 4),
-                                          round(float(np.exp(ratio.mean() + half)), 4)]},
+        "prune_best_over_random": {"control": control, "ratio": round(float(np.exp(mean)), 4),
+                                   "ci": [round(float(np.exp(mean - half)), 4), round(float(np.exp(mean + half)), 4)]},
         "prune_best_speedup": rows[best]["speedup"], "prune_best_speedup_ci": rows[best]["speedup_ci"],
         "prune_random_speedup": rows[best_random]["speedup"], "prune_random_speedup_ci": rows[best_random]["speedup_ci"],
         "prune_random_keep": best_random.split("@")[1],
@@ -329,7 +342,7 @@ def augment_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs:
         per_seed.append((float(np.mean([end_b[lv] for lv in failing])), float(np.mean([end_a[lv] for lv in failing]))))
     arr = np.array(per_seed)
     gains = arr[:, 1] - arr[:, 0]
-    se = float(gains.std(ddof=1) / math.sqrt(len(gains))) if len(gains) > 1 else float("nan")
+    se = paired_interval(gains)[1] if len(gains) > 1 else float("nan")
     logs = [json.loads(x) for x in (wave[("augment", seeds[0])].run_dir / "augment_log.jsonl").read_text().splitlines()]
     return {
         "augment_gain": {"mean": round(float(gains.mean()), 4), "stderr": round(se, 4),
@@ -373,16 +386,10 @@ FAIR_ARMS = ("uniform", "hard-examples", "floors")
 
 
 def fairness_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs: int) -> dict[str, Any]:
-    from scipy.stats import t as student_t
-
     from curricle.store import TokenStore
 
     T = mode.steps
-    gen = data_root / "text-sources"
-    write_jsonl(gen / "text.jsonl", fairness_docs(mode))
-    srcs = [{"kind": "jsonl", "domain": "text", "path": str(gen / "text.jsonl"), "meta_fields": ["group"]}]
-    data_dir = data_root / "text"
-    build_store(mode_config(mode, data_dir, srcs, seeds[0], T))
+    data_dir, srcs = one_domain_store(mode, data_root, "text", fairness_docs(mode), "group", seeds[0])
     store = TokenStore(data_dir)
     es = everything_tested(eval_set(store, ["text"], mode.seq_len, 10 ** 6))  # every held-out document
     es_key, es_path = save_eval_set(es, out / "fairness")
@@ -417,10 +424,9 @@ def fairness_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs
     deltas = {}
     for arm in ("hard-examples", "floors"):
         d = np.array([worst[(arm, s)] - worst[("uniform", s)] for s in seeds])
-        se = float(d.std(ddof=1) / math.sqrt(len(d)))
-        q = float(student_t.ppf(0.975, len(d) - 1))
-        deltas[arm] = {"mean": round(float(d.mean()), 4), "stderr": round(se, 4),
-                       "ci": [round(float(d.mean() - q * se), 4), round(float(d.mean() + q * se), 4)]}
+        mean, se, half = paired_interval(d)
+        deltas[arm] = {"mean": round(mean, 4), "stderr": round(se, 4),
+                       "ci": [round(mean - half, 4), round(mean + half, 4)]}
     out_["worst_group_delta_vs_uniform"] = deltas
     out_["heldout_docs"] = {g: int((groups == g).sum()) for g in names}
     return out_
