@@ -97,6 +97,9 @@ class JTT(Controller):
     def group_metrics(self) -> dict[str, float]:
         return self.docs.group_shares()
 
+    def observe_group_tokens(self, step: int, tokens: list[tuple[str, str, int]]) -> None:
+        self.docs.observe_overlay(tokens)
+
     def propose(self, step, signal, current):
         return None  # the mixture across domains stays with the schedule
 
