@@ -255,3 +255,22 @@ def test_without_floors_the_rows_are_those_of_before_floors_existed(store, tmp_p
     assert digest(None) == before
     # A floor of 0.05 on 'x' (drawn at 55/210 of the store's tokens): the overlay at 0.5 leaves it 0.13.
     assert digest(GroupFloors(["x", "y"], FLOORS.ids, np.array([0.05, 0.0]))) == before
+
+
+def test_ranks_overlay_group_tokens_add_up_to_the_single_process_ones(store, tmp_path):
+    def make(path, **kw):
+        s, overlay = sampler_with_overlay(store, path, share=0.5, prioritized=["a"], **kw)
+        s.attach_overlay("a", overlay, 0.5, FLOORS)
+        overlay.append([grouped(0, "x"), grouped(1, "y")], [np.arange(AUG, AUG + 9), np.arange(6000, 6004)], step=0)
+        return s
+
+    one = make(tmp_path / "one")
+    ranks = [make(tmp_path / f"r{k}", rank=k, world_size=2) for k in range(2)]
+    for _ in range(8):
+        full = one.next_batch()
+        counts: dict = {}
+        for b in [s.next_batch() for s in ranks]:
+            for d, g, n in b.overlay_groups or ():
+                counts[(d, g)] = counts.get((d, g), 0) + n
+        assert counts == {(d, g): n for d, g, n in full.overlay_groups or ()}
+    assert counts and all(s.state_dict()["overlay_floors"] == one.state_dict()["overlay_floors"] for s in ranks)
