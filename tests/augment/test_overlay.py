@@ -226,6 +226,13 @@ def test_resume_with_floors_continues_the_same_rows_and_counts(store, tmp_path):
     again = [r.next_batch() for _ in range(12)]
     assert all(same(x, y) and x.overlay_groups == y.overlay_groups for x, y in zip(after, again))
     assert any(b.overlay_groups for b in after) and r.state_dict() == s.state_dict()
+    # A run saved without floors cannot go on with them: their count of the past is not there.
+    plain, _ = floored_sampler(store, tmp_path / "ov", floors=None)
+    plain.load_state_dict(state)
+    with_floors, _ = floored_sampler(store, tmp_path / "ov")
+    with pytest.raises(CurricleError, match="^sampler state: it was saved without group floors on the augmented "
+                                            "documents of 'a', which this config has$"):
+        with_floors.load_state_dict(plain.state_dict())
 
 
 def test_without_floors_the_rows_are_those_of_before_floors_existed(store, tmp_path):

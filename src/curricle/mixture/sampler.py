@@ -356,6 +356,9 @@ class MixtureSampler:
             groups = self._ov_groups[d]
             groups.invalidate()
             if groups.floored:
+                if self.domains[d] not in expected and since >= 0:
+                    raise CurricleError(f"sampler state: it was saved without group floors on the augmented documents "
+                                        f"of '{self.domains[d]}', which this config has")
                 groups.expected = np.asarray(expected.get(self.domains[d], np.zeros(len(groups.floors))),
                                              dtype=np.float64)
 
