@@ -157,8 +157,63 @@ def test_augmenting_a_domain_the_controller_does_not_rank_is_refused(tmp_path, p
         train_run(cfg, tmp_path / "run", progress=False)
 
 
+# -- group floors ----------------------------------------------------------------------------
+# The 'copy' documents in dialects 'plain' and 'rare' (every third), 'rare' floored at 0.3 of the
+# domain's tokens; augmentation targets the hardest dialect at max_share 0.5.
+FLOORED = {"kind": "hard-examples", "domains": ["copy"], "update_every": 2, "warmup_steps": 2,
+           "groups": {"column": "dialect", "min_share": {"rare": 0.3}}}
+REGIONS = {"every": 5, "budget": 4, "target": "hardest-regions", "region_by": "dialect", "min_region_docs": 1,
+           "max_share": 0.5, "augmenter": {"kind": "perturb"}}
+
+
+def floored_config(prepared_dir, tmp_path, steps=30):
+    from tests.controllers.test_hard_examples import with_dialects
+
+    data = run_config_dict(with_dialects(prepared_dir, tmp_path), steps=steps)
+    data.update({"controller": FLOORED, "augment": REGIONS})
+    return parse_config(data)
+
+
+def test_augmentation_leaves_floored_groups_their_share_and_counts_in_groups(tmp_path, prepared_dir):
+    cfg = floored_config(prepared_dir, tmp_path)
+    run = tmp_path / "run"
+    train_run(cfg, run, progress=False)
+    log = read(run, "augment_log.jsonl")
+    # Step 5 augments 'plain', which would take 'rare' below its floor: the cap says so and why.
+    assert log[0]["region"] == "dialect=plain" and log[0]["limited_by"] == "rare" and 0 < log[0]["floor_cap"] < 0.5
+    assert all(set(e) >= {"floor_cap", "limited_by"} and 0 <= e["floor_cap"] <= 1 for e in log)
+    assert log[1]["share"] < 0.25  # held back by the floor, not by max_share (0.5)
+    # Every augmented document is in its source document's group.
+    store = TokenStore(cfg.data_dir)
+    dialect = dict(zip(store.split("copy").column("doc_id").tolist(), store.split("copy").column("dialect").tolist()))
+    docs = read_overlay(run, "copy")
+    assert docs and all(d["group"] == dialect[d["augmented_from"]] for d in docs)
+    # Group shares count the augmented rows in their groups.
+    for m in read(run, "metrics.jsonl")[10:]:
+        assert m["group/share/copy/plain"] + m["group/share/copy/rare"] == pytest.approx(1.0)
+    for step in (10, 20, 30):  # at every checkpoint, 'rare''s expected share since augmentation began >= 0.3
+        state = json.loads((run / "checkpoints" / f"step_{step}" / "trainer_state.json").read_text())
+        sampler, controller = state["sampler"], state["controller"]
+        _, _, served, since, _, _ = sampler["overlays"]["copy"]
+        total = sampler["served_tokens"][sampler["domains"].index("copy")] - since
+        expected = dict(zip(["plain", "rare"], sampler["overlay_floors"]["copy"]))
+        assert expected["rare"] >= 0.3 * total and sum(expected.values()) == pytest.approx(total)
+        assert sum(controller["overlay_tokens"]["copy"].values()) == served  # every overlay token, in a group
+
+    # Cut back to step 20 (the overlay's files still hold the later rounds) and resumed: the same run.
+    train_run(cfg, tmp_path / "cut", progress=False)
+    shutil.rmtree(tmp_path / "cut" / "checkpoints" / "step_30")
+    train_run(cfg, tmp_path / "cut", resume=True, progress=False)
+    drop = ("tokens_per_s",)
+    assert [{k: v for k, v in m.items() if k not in drop} for m in read(tmp_path / "cut", "metrics.jsonl")] == \
+        [{k: v for k, v in m.items() if k not in drop} for m in read(run, "metrics.jsonl")]
+    assert read(tmp_path / "cut", "augment_log.jsonl") == log
+    assert read_overlay(tmp_path / "cut", "copy") == docs
+
+
 @pytest.mark.slow
-def test_sigkill_mid_run_then_resume_equals_uninterrupted(tmp_path, prepared_dir):
+@pytest.mark.parametrize("floors", [False, True], ids=["plain", "group-floors"])
+def test_sigkill_mid_run_then_resume_equals_uninterrupted(tmp_path, prepared_dir, floors):
     import os
     import subprocess
 
@@ -166,8 +221,16 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted(tmp_path, prepared_dir
 
     from tests.train.conftest import PYTHON, run_killed_then_resumed
 
-    data = run_config_dict(prepared_dir)  # 40 steps, a checkpoint every 10
-    data.update({"controller": HARD, "augment": {**PERTURB, "every": 3}})
+    if floors:  # hard-examples with a floored group, augmenting the hardest dialect of 'copy'
+        from tests.controllers.test_hard_examples import with_dialects
+
+        domain = "copy"
+        data = run_config_dict(with_dialects(prepared_dir, tmp_path))  # 40 steps, a checkpoint every 10
+        data.update({"controller": FLOORED, "augment": {**REGIONS, "every": 3}})
+    else:
+        domain = "arithmetic"
+        data = run_config_dict(prepared_dir)
+        data.update({"controller": HARD, "augment": {**PERTURB, "every": 3}})
     config = tmp_path / "run.yaml"
     config.write_text(yaml.safe_dump(data))
 
@@ -179,9 +242,11 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted(tmp_path, prepared_dir
     r = run_killed_then_resumed(cmd(tmp_path / "killed"), tmp_path / "killed")
     assert r.returncode == 0, r.stderr
     def steps(run):
-        return [(m["step"], m["loss"], m.get("eval/loss"), m["augment/arithmetic/docs"], m["augment/arithmetic/share"])
-                for m in read(tmp_path / run, "metrics.jsonl")]
+        return [(m["step"], m["loss"], m.get("eval/loss"), m[f"augment/{domain}/docs"], m[f"augment/{domain}/share"],
+                 m.get(f"group/share/{domain}/rare")) for m in read(tmp_path / run, "metrics.jsonl")]
 
     assert steps("killed") == steps("full") and len(steps("full")) == 40
     assert read(tmp_path / "killed", "augment_log.jsonl") == read(tmp_path / "full", "augment_log.jsonl")
-    assert read_overlay(tmp_path / "killed", "arithmetic") == read_overlay(tmp_path / "full", "arithmetic")
+    assert read_overlay(tmp_path / "killed", domain) == read_overlay(tmp_path / "full", domain)
+    if floors:
+        assert any(e["limited_by"] == "rare" for e in read(tmp_path / "full", "augment_log.jsonl"))

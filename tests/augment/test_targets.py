@@ -64,3 +64,34 @@ def test_failing_levels_split_the_budget_easier_levels_first(store):
 
 def test_spread():
     assert spread(5, 2) == [3, 2] and spread(2, 3) == [1, 1, 0]
+
+
+# -- groups --------------------------------------------------------------------------------
+
+
+def test_document_targets_are_in_their_documents_group(store):
+    cfg = AugmentConfig(every=1, budget=3, target="hardest-docs", max_share=0.2, augmenter={"kind": "perturb"})
+    f = TargetFinder(cfg, store, [], lambda: {"last/a": np.array([1.0, 3.0, NAN, 2.0, 0.0, 0.5])}, Words(),
+                     group_column="region")
+    assert [(t.augmented_from, t.group) for t, _ in f.find("a", {})[0]] == [("a-1", "x"), ("a-3", "y"), ("a-0", "x")]
+    # Without groups in the run, no group.
+    assert {t.group for t, _ in finder(store, "hardest-docs", [1.0] * 6).find("a", {})[0]} == {None}
+
+
+def test_a_level_target_is_in_the_group_of_the_levels_documents_else_its_own(make_store):
+    # Level 2's documents are in 'easy' (5 + 1 tokens) and 'odd' (2 + 1 tokens): 'easy' has the most
+    # tokens; level 4's are all 'hard'; level 8 has no document in the store.
+    ids = ["copy@2-0-0", "copy@2-0-1", "copy@4-0-2", "copy@4-0-3"]
+    store = TokenStore(make_store({"a": [[1, 2, 3, 4, 5], [6, 7], [8], [9]]},
+                                  extra_meta={"a/doc_id": ids, "a/tier": ["easy", "odd", "hard", "hard"]}))
+    src = SyntheticConfig(skill="copy", domain="a", levels=["2", "4", "8"], n_docs=4)
+    cfg = AugmentConfig(every=1, budget=3, target="failing-levels", max_share=0.2, augmenter={"kind": "generator"})
+    scores = {"copy@2": 0.0, "copy@4": 0.0, "copy@8": 0.0}
+
+    def groups(column):
+        targets, _ = TargetFinder(cfg, store, [src], None, Words(), group_column=column).find("a", scores)
+        return [t.group for t, _ in targets]
+
+    assert groups("tier") == ["easy", "hard", "copy@8"]
+    assert groups("nope") == ["copy@2", "copy@4", "copy@8"]  # the domain has no such column
+    assert groups(None) == [None, None, None]

@@ -1,3 +1,4 @@
+import json
 import shutil
 
 import numpy as np
@@ -273,6 +274,23 @@ def test_group_floors_hold_at_every_update_on_a_history_that_starves_a_group(gro
     assert floored.group_metrics() == pytest.approx(
         {"group/share/a/common": floored.docs.group_tokens["a"][0] / floored.docs.group_tokens["a"].sum(),
          "group/share/a/rare": floored.docs.group_tokens["a"][1] / floored.docs.group_tokens["a"].sum()})
+
+
+def test_augmented_tokens_count_in_their_group_and_resume():
+    ctrl, lengths = group_controller({"column": "dialect", "min_share": {"rare": 0.3}})
+    ctrl.observe_docs(1, [Visit("a", 0, 2.0, 30), Visit("a", 8, 1.0, 10)])
+    ctrl.observe_group_tokens(1, [("a", "rare", 20), ("a", "copy@4", 40), ("b", "rare", 99)])  # 'b': no groups
+    ctrl.observe_group_tokens(2, [("a", "rare", 20)])
+    assert ctrl.group_metrics() == {"group/share/a/common": 0.25, "group/share/a/rare": 50 / 120,
+                                    "group/share/a/copy@4": 40 / 120}
+    again, _ = group_controller({"column": "dialect", "min_share": {"rare": 0.3}})
+    again.load_state_dict(json.loads(json.dumps(ctrl.state_dict())))
+    assert again.group_metrics() == ctrl.group_metrics()
+    # The floors the sampler holds an augmented domain's overlay to.
+    (name, floors), = ctrl.group_floors().items()
+    assert name == "a" and floors.names == ["common", "rare"] and floors.floors.tolist() == [0.0, 0.3]
+    assert floors.ids.tolist() == [0] * 8 + [1] * 2
+    assert group_controller({"column": "dialect"})[0].group_floors() == {}  # groups only reported
 
 
 def test_a_floor_on_a_group_no_document_has_is_refused():

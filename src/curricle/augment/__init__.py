@@ -30,6 +30,13 @@ after it are made again from the same seeds, so a killed and resumed run trains 
 rows an uninterrupted one does. Held-out rows come from the store's ``heldout`` split, which
 the overlay never touches, and every augmented document is checked against the protected
 probe items (what decontamination protects) before it is kept.
+
+Groups. When the controller has ``groups``, every augmented document is in the group of what
+it was made from (:mod:`.targets`; ``group`` in the overlay's ``meta.jsonl``), its rows count in
+that group's ``group/share/<domain>/<group>``, and with floors the sampler gives the overlay
+only the rows that keep every floored group's expected share of the domain's tokens at its
+floor, step by step (:mod:`curricle.mixture.overlay_groups`); each round logs the resulting
+``floor_cap`` and the group that sets it (``limited_by``).
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ each an :class:`Augmented` (its text and the parameters that made it) or a :clas
 the same way for every augmenter: it drops empty documents (``empty``) and documents that
 contain a protected probe item (``probe-item``: the held-out items decontamination protects,
 :func:`protected_items`), counts every drop under its reason, and stamps each kept document
-with its provenance (``augmented_from``, ``augmenter``, ``params`` as a JSON string).
+with its provenance (``augmented_from``, ``augmenter``, ``params`` as a JSON string) and its
+target's ``group`` (when the run has groups).
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ class Target:
     """The source generator's seed (``facts``: it fixes the people)."""
     items_per_doc: int = 16
     """Items per document of the source."""
+    group: str | None = None
+    """The group its documents count in (the value of the controller's ``groups.column`` for
+    what they are made from; see :mod:`curricle.augment.targets`); None: the run has no groups."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,8 @@ class AugmentedDoc:
     augmenter: str
     params: str
     """The parameters that made it, as a JSON string (keys sorted)."""
+    group: str | None = None
+    """Its group: its target's (:attr:`Target.group`)."""
 
 
 def derive_seed(*parts: Any) -> int:
@@ -101,7 +107,7 @@ class Augmenter:
 
     def run(self, target: Target, n: int, seed: int) -> tuple[list[AugmentedDoc], Counter]:
         """:meth:`augment`, checked and stamped: the kept documents with provenance, and the
-        dropped ones counted by reason."""
+        dropped ones counted by reason. Each document is in its target's group."""
         made = self.augment(target, n, seed)
         dropped: Counter = Counter()
         kept: list[AugmentedDoc] = []
@@ -118,7 +124,7 @@ class Augmenter:
                 dropped["probe-item"] += 1
                 continue
             kept.append(AugmentedDoc(out.text, target.augmented_from, self.name,
-                                     json.dumps(out.params, sort_keys=True)))
+                                     json.dumps(out.params, sort_keys=True), target.group))
         if len(kept) > n:
             raise CurricleError(f"augmenter '{self.name}' made {len(kept)} documents, more than the {n} asked for")
         return kept, dropped

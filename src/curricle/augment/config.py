@@ -151,7 +151,8 @@ class AugmentConfig(BaseModel):
     probe score is below ``fail_below``."""
     max_share: float = Field(gt=0, lt=1)
     """The largest share of a domain's training tokens (counted from its first augmented
-    document on) that augmented documents take; the sampler draws them at this share."""
+    document on) that augmented documents take; the sampler draws them at this share, or less
+    where the controller's group floors need it (:mod:`curricle.mixture.overlay_groups`)."""
     augmenter: AugmenterSpec
     """How documents are made (``kind``: generator, perturb, paraphrase, function)."""
     domains: list[str] | None = Field(None, min_length=1)

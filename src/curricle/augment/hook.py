@@ -12,7 +12,12 @@ draws from from step ``s + 1`` on. Each round appends one line to ``RUN/augment_
      "targets": [augmented_from, ...], "dropped": {reason: count}, "reason" | "region" | "scores"}
 
 (``share``: the overlay's share of the domain's tokens so far; ``reason``: why a round made
-nothing). Every step adds ``augment/<domain>/docs`` and ``augment/<domain>/share`` to the
+nothing). When the controller's groups have floors on the domain, the line also has
+``floor_cap``, the largest share of the domain's tokens the overlay (with this round's
+documents) can take at the controller's current draw probabilities with every group at its
+floor, and ``limited_by``, the group that sets it (null: none limits it; the overlay then
+takes ``max_share``); the sampler enforces the floors step by step
+(:mod:`curricle.mixture.overlay_groups`). Every step adds ``augment/<domain>/docs`` and ``augment/<domain>/share`` to the
 metrics. The hook's state is the latest probe score per task (``failing-levels`` reads them);
 the overlays' lengths are the sampler's state.
 """
@@ -88,9 +93,11 @@ class AugmentHook(Hook):
         overlay = self.overlays[domain]
         share = state.sampler.overlay_share()[domain][1]
         overlay.append(docs, ids, step)
+        cap = state.sampler.overlay_floor_cap(domain)
+        floors = {} if cap is None else {"floor_cap": cap[0], "limited_by": cap[1]}
         state.append_log(AUGMENT_LOG, {"step": step, "domain": domain, "augmenter": self.augmenter.name,
                                        "n": len(docs), "target": self.config.target, "params": self._params,
-                                       "share": share, **info})
+                                       "share": share, **floors, **info})
 
     def make(self, domain: str, step: int) -> tuple[list[AugmentedDoc], list[np.ndarray], dict[str, Any]]:
         """One round's documents for ``domain``, their token ids (without EOS), and what the

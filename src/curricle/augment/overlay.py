@@ -6,7 +6,8 @@ Layout of ``RUN/augment/<domain>/`` (written by the main rank)::
                    store's dtype), in the order they were made
     meta.jsonl     one line per document: doc_id (``aug-<domain>-<i>``), augmented_from,
                    augmenter, params (a JSON string), step (the round that made it),
-                   n_tokens (without EOS), text
+                   n_tokens (without EOS), text, and group (the group it counts in; only
+                   when the run has groups)
 
 Only the sampler's *training* stream of the domain reads it (see
 :meth:`curricle.mixture.sampler.MixtureSampler.attach_overlay`); the token store and its
@@ -108,7 +109,8 @@ class Overlay:
         first = self.n_docs
         records = [{"doc_id": f"aug-{self.domain}-{first + i}", "augmented_from": d.augmented_from,
                     "augmenter": d.augmenter, "params": d.params, "step": int(step), "n_tokens": int(len(t)),
-                    "text": d.text} for i, (d, t) in enumerate(zip(docs, ids))]
+                    "text": d.text, **({"group": d.group} if d.group is not None else {})}
+                   for i, (d, t) in enumerate(zip(docs, ids))]
         eos = np.array([self.eos_id], dtype=self.dtype)
         new = np.concatenate([piece for t in ids for piece in (np.asarray(t, dtype=self.dtype), eos)])
         if self.writer:

@@ -17,6 +17,13 @@
 Document targets carry the document's text (decoded from the store's tokens) and, in a
 synthetic domain, its skill and level (read from its ``doc_id``, ``<skill>@<level>-...``), so
 every augmenter can serve them.
+
+**Groups.** When the run's controller has ``groups`` (``group_column``), every target names
+the group its augmented documents count in, as the controller names groups (``str`` of the
+column's value): a document target its document's value; a level target the value of the
+level's training documents (``<skill>@<level>-...``) that has the most tokens among them (ties:
+the lower name), or, when the domain has no such column or no document of that level, the
+level itself (``<skill>@<level>``), a group of its own.
 """
 
 from __future__ import annotations
@@ -44,15 +51,18 @@ class TargetFinder:
     - ``sources``: the run's source configs (to find each domain's synthetic skill);
     - ``doc_state``: a callable returning the hard-examples controller's arrays (``last/<d>``
       ...), or None when the run has none;
-    - ``tokenizer``: the store's ``tokenizers.Tokenizer`` (to decode targeted documents).
+    - ``tokenizer``: the store's ``tokenizers.Tokenizer`` (to decode targeted documents);
+    - ``group_column``: the controller's ``groups.column`` (None: the run has no groups).
     """
 
     def __init__(self, config: AugmentConfig, store: Any, sources: list[Any],
-                 doc_state: Callable[[], dict[str, np.ndarray]] | None, tokenizer: Any):
+                 doc_state: Callable[[], dict[str, np.ndarray]] | None, tokenizer: Any,
+                 group_column: str | None = None):
         self.config = config
         self.store = store
         self.doc_state = doc_state
         self.tokenizer = tokenizer
+        self.group_column = group_column
         self.synthetic: dict[str, list[Any]] = {}
         for s in sources:
             if getattr(s, "kind", None) == "synthetic":
@@ -139,7 +149,8 @@ class TargetFinder:
         if not failing:
             return [], {"reason": f"no level scores below {self.config.fail_below}"}
         targets = [Target(domain, f"{source.skill}@{lv}", skill=source.skill, level=lv, params=dict(source.params),
-                          source_seed=source.seed, items_per_doc=source.items_per_doc) for lv in failing]
+                          source_seed=source.seed, items_per_doc=source.items_per_doc,
+                          group=self._level_group(domain, source.skill, lv)) for lv in failing]
         counts = spread(self.config.budget, len(targets))
         return [(t, c) for t, c in zip(targets, counts) if c], {"scores": {t.augmented_from: named[t.level] for t in targets}}
 
@@ -147,11 +158,38 @@ class TargetFinder:
         split = self.store.split(domain)
         doc_id = str(self._doc_ids(domain)[i])
         text = self.tokenizer.decode(split.document(i).tolist())
+        groups = self._groups(domain)
+        group = None if groups is None else str(groups[i])
         source, level = self._skill_of(domain, doc_id)
         if source is None:
-            return Target(domain, doc_id, text=text)
+            return Target(domain, doc_id, text=text, group=group)
         return Target(domain, doc_id, text=text, skill=source.skill, level=level, params=dict(source.params),
-                      source_seed=source.seed, items_per_doc=source.items_per_doc)
+                      source_seed=source.seed, items_per_doc=source.items_per_doc, group=group)
+
+    def _groups(self, domain: str) -> np.ndarray | None:
+        """The domain's group column (None: the run has no groups, or the domain no such column)."""
+        if self.group_column is None or self.group_column not in self.store.split(domain).meta().column_names:
+            return None
+        cache = self.__dict__.setdefault("_group_values", {})
+        if domain not in cache:
+            cache[domain] = self.store.split(domain).column(self.group_column)
+        return cache[domain]
+
+    def _level_group(self, domain: str, skill: str, level: str) -> str | None:
+        """The group of ladder level ``level``'s documents (see the module doc)."""
+        if self.group_column is None:
+            return None
+        groups = self._groups(domain)
+        prefix = f"{skill}@{level}-"
+        mine = np.flatnonzero([str(x).startswith(prefix) for x in self._doc_ids(domain)])
+        if groups is None or not len(mine):
+            return f"{skill}@{level}"
+        tokens: dict[str, int] = {}
+        lengths = self.store.split(domain).doc_lengths
+        for i in mine.tolist():
+            g = str(groups[i])
+            tokens[g] = tokens.get(g, 0) + int(lengths[i])
+        return min(tokens, key=lambda g: (-tokens[g], g))
 
     def _doc_ids(self, domain: str) -> np.ndarray:
         cache = self.__dict__.setdefault("_ids", {})

@@ -39,6 +39,8 @@ from typing import Any, Callable, ClassVar
 
 import numpy as np
 
+from curricle.mixture.overlay_groups import GroupFloors
+
 from curricle.controllers.config import CONTROLLERS, ControllerConfig
 from curricle.errors import CurricleError
 
@@ -203,6 +205,17 @@ class Controller:
 
     def group_metrics(self) -> dict[str, float]:
         """Metrics it adds to every step (a document prioritizer's groups' shares)."""
+        return {}
+
+    def observe_group_tokens(self, step: int, tokens: list[tuple[str, str, int]]) -> None:
+        """This step's trained tokens that are no document of the store (augmented documents'
+        rows), as ``(domain, group, tokens)``: a controller with groups counts them in
+        ``group/share/...``; no-op by default."""
+
+    def group_floors(self) -> dict[str, GroupFloors]:
+        """Per domain with floored groups, the floors an augmentation overlay of the domain must
+        leave its groups (:meth:`curricle.mixture.sampler.MixtureSampler.attach_overlay`);
+        none by default."""
         return {}
 
     @classmethod

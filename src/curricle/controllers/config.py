@@ -133,7 +133,9 @@ SIGNAL_SCORES = ("margin", "confidence", "calibration")
 class GroupsConfig(BaseModel):
     """Groups of a domain's documents (the values of a metadata column), with floors on their
     share of the draws and per-group reporting. Floors count tokens: a group's share is the
-    expected share of the domain's drawn tokens."""
+    expected share of the domain's drawn tokens. They bind augmentation too: an augmented
+    domain's overlay takes no more rows than leave every group its floor (augmented documents
+    counting in the group of what they were made from)."""
 
     model_config = ConfigDict(extra="forbid")
 

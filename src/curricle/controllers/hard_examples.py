@@ -43,7 +43,10 @@ natural token share times ``gamma``) and the other groups are scaled down, each 
 its documents' relative probabilities (:func:`floor_groups`); this holds exactly at every
 update (a group whose documents are all capped is drawn uniformly within itself to meet its
 floor). Every step the run reports ``group/share/<domain>/<group>``: the cumulative share of
-the domain's trained tokens (rows the guard let through) from each group.
+the domain's trained tokens (rows the guard let through) from each group, augmented documents'
+rows counted in their own group (:mod:`curricle.augment`). The floors also bind augmentation:
+:meth:`HardExamples.group_floors` hands them to the sampler, which caps an augmented domain's
+overlay so that every group keeps its floor (:mod:`curricle.mixture.overlay_groups`).
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ from safetensors.numpy import load_file
 from curricle.controllers.base import DOCUMENTS, Controller, apply_floors
 from curricle.controllers.config import DocumentStateConfig, GroupsConfig, HardExamplesConfig
 from curricle.errors import CurricleError
+from curricle.mixture.overlay_groups import GroupFloors
 from curricle.train import checkpoint
 
 #: Controllers whose checkpoints hold :class:`DocumentState` arrays (:func:`load_document_state`).
@@ -184,7 +188,8 @@ def floor_groups(p: np.ndarray, groups: np.ndarray, lengths: np.ndarray, floors:
 
 class DocumentState:
     """What a document prioritizer keeps per document of its domains (see the module doc),
-    and the groups' served tokens. ``context.doc_column`` gives the groups' column."""
+    and the groups' trained tokens (the store's documents', and augmented documents' by their
+    group). ``context.doc_column`` gives the groups' column."""
 
     def __init__(self, config: DocumentStateConfig, context, targets: list[str]):
         self.config = config
@@ -204,6 +209,9 @@ class DocumentState:
         self.group_names: dict[str, list[str]] = {}
         self.group_ids: dict[str, np.ndarray] = {}
         self.group_tokens: dict[str, np.ndarray] = {}
+        #: Per domain, augmented documents' trained tokens by group (any name: a group of the
+        #: store's, or one of the augmenter's own, such as ``skill@level``).
+        self.overlay_tokens: dict[str, dict[str, int]] = {}
         if self.groups is not None:
             for d in targets:
                 values = doc_column(context, d, self.groups.column, "groups.column")
@@ -239,13 +247,24 @@ class DocumentState:
                     old = arrays[d][doc]
                     arrays[d][doc] = x if np.isnan(old) else a * old + (1 - a) * x
 
+    def observe_overlay(self, tokens: list[tuple[str, str, int]]) -> None:
+        """Count augmented documents' trained tokens, ``(domain, group, tokens)``, in their group."""
+        for d, g, n in tokens:
+            if d in self.group_tokens:
+                held = self.overlay_tokens.setdefault(d, {})
+                held[g] = held.get(g, 0) + int(n)
+
     def group_shares(self) -> dict[str, float]:
-        """``group/share/<domain>/<group>``: each group's share of its domain's trained tokens."""
+        """``group/share/<domain>/<group>``: each group's share of its domain's trained tokens,
+        augmented documents' in their group (groups only they have come after the store's)."""
         out = {}
         for d, tokens in self.group_tokens.items():
-            total = tokens.sum()
+            counts = dict(zip(self.group_names[d], tokens.tolist()))
+            for g, n in self.overlay_tokens.get(d, {}).items():
+                counts[g] = counts.get(g, 0) + n
+            total = sum(counts.values())
             if total > 0:
-                out.update({f"group/share/{d}/{g}": float(n / total) for g, n in zip(self.group_names[d], tokens)})
+                out.update({f"group/share/{d}/{g}": float(n / total) for g, n in counts.items()})
         return out
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -259,12 +278,18 @@ class DocumentState:
                     held[d] = np.asarray(arrays[f"{key}/{d}"], dtype=held[d].dtype).copy()
 
     def state(self) -> dict[str, Any]:
-        return {"group_tokens": {d: t.tolist() for d, t in self.group_tokens.items()}} if self.groups else {}
+        if not self.groups:
+            return {}
+        return {"group_tokens": {d: t.tolist() for d, t in self.group_tokens.items()},
+                **({"overlay_tokens": {d: dict(t) for d, t in self.overlay_tokens.items()}}
+                   if self.overlay_tokens else {})}
 
     def load_state(self, state: dict[str, Any]) -> None:
         for d, t in state.get("group_tokens", {}).items():
             if d in self.group_tokens:
                 self.group_tokens[d] = np.asarray(t, dtype=np.int64)
+        self.overlay_tokens = {d: {g: int(n) for g, n in t.items()}
+                               for d, t in state.get("overlay_tokens", {}).items() if d in self.group_tokens}
 
 
 def doc_column(context, domain: str, name: str, field: str) -> np.ndarray:
@@ -305,6 +330,10 @@ class DocumentPrioritizer(Controller):
 
     def group_metrics(self) -> dict[str, float]:
         return self.docs.group_shares()
+
+    def observe_group_tokens(self, step: int, tokens: list[tuple[str, str, int]]) -> None:
+        """Augmented rows' tokens, counted in their groups' shares."""
+        self.docs.observe_overlay(tokens)
 
     def propose(self, step, signal, current):
         return None  # the mixture across domains stays with the schedule
@@ -426,9 +455,9 @@ class HardExamples(DocumentPrioritizer):
                 out[d] = floor_groups(out[d], self.docs.group_ids[d], self.lengths[d], self.floors[d])
         return out or None
 
-
-    def propose(self, step, signal, current):
-        return None  # the mixture across domains stays with the schedule
+    def group_floors(self) -> dict[str, GroupFloors]:
+        return {d: GroupFloors(list(self.docs.group_names[d]), self.docs.group_ids[d], f)
+                for d, f in self.floors.items()}
 
     def signal_means(self, d: str) -> dict[str, float]:
         """Domain ``d``'s difficulty over the documents seen so far, for the audit log (and the

@@ -7,7 +7,8 @@ new mixture to the sampler (used from the next step on), appending every change 
 the per-token difficulty signals) of each micro-batch, turns them into per-document visits
 (gathered from every rank) and passes the resulting draw probabilities to the sampler (a
 controller with priorities before any visit, such as ``jtt``, sets them before the first
-batch); its groups' token shares join every step's metrics. The controller's state is
+batch); the tokens of augmented documents' rows, by group (``Batch.overlay_groups``), reach it
+too, and its groups' token shares join every step's metrics. The controller's state is
 checkpointed under ``controller``.
 
 :class:`DoReMiProxyHook` is DoReMi's proxy run instead (:mod:`curricle.controllers.doremi`):
@@ -117,8 +118,13 @@ class ControllerHook(Hook):
         # Per-document visits of this step's rows, from every rank (none for a skipped step).
         signals = torch.cat(self._signals) if self._signals else None
         mine = [] if skipped else doc_visits(batch, torch.cat(self._losses), state.domains, signals)
-        observed = [x for part in all_gather_objects(state.dist, mine) for x in part]
+        overlay = [] if skipped else [(state.domains[d], g, n) for d, g, n in batch.overlay_groups or ()]
+        parts = all_gather_objects(state.dist, (mine, overlay))
+        observed = [x for part, _ in parts for x in part]
         self.controller.observe_docs(step, observed)
+        overlay_tokens = [x for _, part in parts for x in part]
+        if overlay_tokens:
+            self.controller.observe_group_tokens(step, overlay_tokens)
         self._apply(state, step, self.controller.doc_priorities(step))
 
     def _apply(self, state: TrainState, step: int, priorities: dict[str, np.ndarray] | None) -> None:

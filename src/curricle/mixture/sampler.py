@@ -33,7 +33,11 @@ How a step's global batch is built (identically on every rank):
    documents in the order they were added, cycling, and jumps to the first new document when
    more are added; its state is a few numbers (position, length seen, tokens served, the
    domain's tokens when it started) and the overlay's length, which a resumed sampler cuts the
-   overlay back to. Overlay rows carry no ``segments`` (they are no document of the store).
+   overlay back to. Overlay rows carry no ``segments`` (they are no document of the store);
+   when its documents have groups, a batch says how many of this rank's overlay tokens each
+   group has (``Batch.overlay_groups``). With group floors (the hard-examples controller's
+   ``groups``), a step's overlay rows are also the most that keep every floored group's
+   expected share of the domain's tokens at its floor (:mod:`curricle.mixture.overlay_groups`).
 
 The state is a few numbers per domain (see :meth:`state_dict`); every rank holds the same
 state and advances every domain's stream for all ``B`` rows, copying only its own rows.
@@ -52,6 +56,7 @@ import torch
 
 from curricle.errors import CurricleError
 from curricle.mixture.config import MixtureConfig, seq_len_at
+from curricle.mixture.overlay_groups import GroupFloors, OverlayGroups
 from curricle.mixture.pacing import DomainPacing, pacing_difficulty
 from curricle.mixture.schedules import WeightSchedule, build_schedule
 from curricle.store import TokenStore
@@ -83,6 +88,9 @@ class Batch:
     segments: list[tuple[int, int, int, int, int]] | None = None
     """For prioritized domains: (row, first column, end column, domain, document) of every
     document piece in this rank's rows (columns index ``tokens``; the end is exclusive)."""
+    overlay_groups: list[tuple[int, str, int]] | None = None
+    """(domain, group, tokens) of this rank's overlay rows, per group of augmented documents
+    (None: no overlay row of a grouped document)."""
 
 
 def allocate_rows(credit: np.ndarray, weights: np.ndarray, batch_rows: int, seq_len: int) -> tuple[np.ndarray, np.ndarray]:
@@ -256,6 +264,7 @@ class MixtureSampler:
         # Drawn domains count document starts as they go (see exposure_state()).
         self._drawn_serves = {d: np.zeros(self._splits[d].n_docs, dtype=np.int32) for d in self._drawn}
         self._overlays: dict[int, Any] = {}  # domain -> (overlay, max_share); see attach_overlay()
+        self._ov_groups: dict[int, OverlayGroups] = {}  # the overlays' groups and floors
         self._reset_state()
 
     # -- state ---------------------------------------------------------------------------
@@ -309,6 +318,8 @@ class MixtureSampler:
             **({"overlays": {self.domains[d]: [*map(int, st), ov.n_docs, ov.n_tokens]
                              for d, st in self._ov_state.items() for ov in [self._overlays[d][0]]}}
                if self._overlays else {}),
+            **({"overlay_floors": {self.domains[d]: g.expected.tolist() for d, g in floored.items()}}
+               if (floored := {d: g for d, g in self._ov_groups.items() if g.floored}) else {}),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -337,10 +348,19 @@ class MixtureSampler:
         if unknown:
             raise CurricleError(f"sampler state: it was saved with augmented documents in domain '{unknown[0]}', "
                                 f"which this config does not augment")
+        expected = state.get("overlay_floors", {})
         for d, (overlay, _) in self._overlays.items():
             pos, seen, served, since, n_docs, n_tokens = saved.get(self.domains[d], [0, 0, 0, -1, 0, 0])
             overlay.restore(int(n_docs), int(n_tokens))
             self._ov_state[d] = [int(pos), int(seen), int(served), int(since)]
+            groups = self._ov_groups[d]
+            groups.invalidate()
+            if groups.floored:
+                if self.domains[d] not in expected and since >= 0:
+                    raise CurricleError(f"sampler state: it was saved without group floors on the augmented documents "
+                                        f"of '{self.domains[d]}', which this config has")
+                groups.expected = np.asarray(expected.get(self.domains[d], np.zeros(len(groups.floors))),
+                                             dtype=np.float64)
 
     def exposure_state(self) -> dict[str, np.ndarray]:
         """How many times each document has been started, per domain (telemetry; not needed to
@@ -407,11 +427,13 @@ class MixtureSampler:
 
     # -- augmented documents ---------------------------------------------------------------
 
-    def attach_overlay(self, domain: str, overlay: Any, max_share: float) -> None:
+    def attach_overlay(self, domain: str, overlay: Any, max_share: float, floors: GroupFloors | None = None) -> None:
         """Train ``domain`` also on ``overlay``'s documents (an
         :class:`~curricle.augment.overlay.Overlay`, which may grow between steps), at
-        ``max_share`` of the domain's tokens (see the module doc, item 6). Attach before
-        :meth:`load_state_dict`: a resumed sampler cuts the overlay back to its saved length."""
+        ``max_share`` of the domain's tokens (see the module doc, item 6), and, with ``floors``,
+        at no more than leaves each group of the domain its floor
+        (:mod:`curricle.mixture.overlay_groups`). Attach before :meth:`load_state_dict`: a
+        resumed sampler cuts the overlay back to its saved length."""
         if domain not in self.domains:
             raise CurricleError(f"augment.domains: unknown domain '{domain}' (the store has: {', '.join(self.domains)})")
         if not 0 < max_share < 1:
@@ -419,8 +441,23 @@ class MixtureSampler:
         if np.dtype(overlay.dtype) != self._splits[self.domains.index(domain)].dtype:
             raise CurricleError(f"overlay of '{domain}': dtype {overlay.dtype} is not the store's")
         d = self.domains.index(domain)
+        if floors is not None and (len(floors.ids) != self._splits[d].n_docs or len(floors.floors) != len(floors.names)):
+            raise CurricleError(f"overlay of '{domain}': group floors for {len(floors.ids)} documents and "
+                                f"{len(floors.names)} groups, but the domain has {self._splits[d].n_docs} documents")
         self._overlays[d] = (overlay, float(max_share))
         self._ov_state[d] = [0, 0, 0, -1]
+        self._ov_groups[d] = OverlayGroups(floors, self._splits[d].doc_lengths)
+
+    def overlay_floor_cap(self, domain: str) -> tuple[float, str | None] | None:
+        """For an overlay domain with group floors: the largest share of the domain's tokens
+        its overlay, as it is now, can take at the current draw probabilities with every group
+        at its floor, and the group that sets it (None: none limits it); None without floors."""
+        d = self.domains.index(domain)
+        groups = self._ov_groups.get(d)
+        if groups is None or not groups.floored:
+            return None
+        groups.sync(self._overlays[d][0])
+        return groups.cap(self._priority_cdf.get(d))
 
     def overlay_share(self) -> dict[str, tuple[int, float]]:
         """Per overlay domain: its augmented documents, and the share of the domain's tokens
@@ -445,7 +482,17 @@ class MixtureSampler:
         for j in range(1, n_rows + 1):
             if st[2] + (k + 1) * row_len <= share * (total + j * row_len):
                 k += 1
+        groups = self._ov_groups[d]
+        if groups.floored:
+            groups.sync(overlay)
+            k = groups.floor_rows(k, n_rows, row_len, self._overlay_start(d), total, self._priority_cdf.get(d))
         return k
+
+    def _overlay_start(self, d: int) -> int:
+        """Where domain ``d``'s overlay stream reads next (see :meth:`_overlay_stream`)."""
+        overlay, _ = self._overlays[d]
+        st = self._ov_state[d]
+        return st[1] if overlay.n_tokens > st[1] else st[0] % overlay.n_tokens
 
     def _overlay_stream(self, d: int, n_tokens: int) -> np.ndarray:
         """The next ``n_tokens`` of domain ``d``'s overlay stream (its documents in order, cycling;
@@ -650,6 +697,7 @@ class MixtureSampler:
         served = self._served
         drawn = self._drawn
         segments = [] if self._prioritized else None
+        overlay_groups = []  # (domain, group, tokens) of this rank's overlay rows
         first = 0  # global index of the domain's first row
         lo = 0  # this rank's index of the domain's first row here
         flats = []  # one process: every domain's rows, copied into the batch at once below
@@ -661,7 +709,9 @@ class MixtureSampler:
                 flat, pieces = self._drawn_rows(d, n - k_ov, row_len, step)
             else:
                 flat = self._stream(d, (n - k_ov) * row_len)
+            ov_start = -1
             if k_ov:  # the overlay's rows after the store's (their pieces index the store's rows only)
+                ov_start = self._overlay_start(d)
                 flat = np.concatenate([flat, self._overlay_stream(d, k_ov * row_len).astype(flat.dtype)])
             if world == 1:
                 flats.append(flat)
@@ -675,6 +725,12 @@ class MixtureSampler:
                 out[lo : lo + k] = rows
             if pieces is not None and d in self._prioritized:
                 segments.extend(_row_segments(pieces, row_len, skip, world, lo, d))
+            if k_ov:
+                groups = self._ov_groups[d]
+                groups.sync(self._overlays[d][0])
+                if groups.grouped:
+                    tokens = groups.rank_tokens(ov_start, k_ov, n, row_len, skip, world)
+                    overlay_groups.extend((d, g, t) for g, t in tokens.items())
             lo += k
             first += n
         if flats:  # the one copy of these tokens: memmap dtype -> int64
@@ -686,7 +742,7 @@ class MixtureSampler:
             self._check_repeats()
         domain_ids = np.repeat(self._domain_index, mine)  # (b,): domains in store order
         return Batch(step=step, tokens=torch.from_numpy(out), domain_ids=torch.from_numpy(domain_ids),
-                     seq_len=L, weights=weights, segments=segments)
+                     seq_len=L, weights=weights, segments=segments, overlay_groups=overlay_groups or None)
 
     def __getstate__(self) -> dict[str, Any]:
         # Memoryviews cannot be pickled; the per-document views are a cache, rebuilt on use.

@@ -99,10 +99,14 @@ def build_trainer(config: RunConfig, run_dir: Path | str, resume: bool = False, 
 def augment_hook(config: RunConfig, store: TokenStore, sampler: MixtureSampler, controller: Controller,
                  tokenizer: Any, run_dir: Path | str, is_main: bool) -> AugmentHook:
     """The augmentation policy's hook: an overlay per augmented domain, attached to the sampler
-    (before any resume restores its length), and the augmenter and target finder."""
+    (before any resume restores its length) with the controller's group floors on that domain,
+    and the augmenter and target finder (which names each target's group, when the controller
+    has groups)."""
     a = config.augment
     doc_state = controller.array_state if controller.role == DOCUMENTS else None
-    finder = TargetFinder(a, store, config.sources, doc_state, tokenizer.backend_tokenizer)
+    groups = getattr(config.controller, "groups", None)
+    finder = TargetFinder(a, store, config.sources, doc_state, tokenizer.backend_tokenizer,
+                          group_column=groups.column if groups is not None else None)
     domains = a.domains or finder.default_domains()
     if not domains:
         raise CurricleError(f"augment: no domain to augment for target {a.target} (name them in augment.domains)")
@@ -110,9 +114,10 @@ def augment_hook(config: RunConfig, store: TokenStore, sampler: MixtureSampler, 
     suites = [config.train.probe.suite] if config.train.probe is not None and config.train.probe.suite else []
     augmenter = AUGMENTERS.build(a.augmenter, protected_items(config.sources, suites))
     overlays = {}
+    floors = controller.group_floors()
     for d in sorted(domains, key=store.domains.index):
         overlays[d] = Overlay(overlay_dir(run_dir, d), d, store.dtype, store.eos_id, writer=is_main)
-        sampler.attach_overlay(d, overlays[d], a.max_share)
+        sampler.attach_overlay(d, overlays[d], a.max_share, floors.get(d))
     return AugmentHook(a, augmenter, finder, overlays, tokenizer.backend_tokenizer, config.seed)
 
 
