@@ -64,6 +64,7 @@ from mixing import (BUDGETS, Job, analyse, base_config, build_store, config_hash
                     load_losses, prose_texts, run_all, write_jsonl)
 
 PARTS = ("prune", "augment", "fairness")
+DEFAULT_SEEDS = [0, 1, 2]
 KEEPS = (0.5, 0.7)
 PRUNE_METRICS = ("loss", "prototype", "near-duplicate", "random")
 PROXY_SHARE = 0.5
@@ -288,9 +289,9 @@ AUG_PRESET = {"quick": "tiny-1m", "full": "tiny-5m"}
 
 def augment_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs: int) -> dict[str, Any]:
     """(b) A built-in skill with a difficulty ladder (``uppercase`` at 2 to 8 characters, 80% of
-    the tokens; prose the rest), probed in the loop every 10% of the steps on 200 held-out items
-    per level (log-likelihood against distractors: ``acc``). ``augment`` adds, every 10% of the
-    steps, 64 documents of new *train* items from the skill's generator at the levels scoring
+    the tokens; prose the rest), probed in the loop every 20% of the steps on 200 held-out items
+    per level (log-likelihood against distractors: ``acc``; a third of a run's time when it
+    probed every 10%). ``augment`` adds, every 10% of the steps, 64 documents of new *train* items from the skill's generator at the levels scoring
     below ``fail_below`` (0.5, the default) at the latest probe, up to half of the skill's tokens
     (``max_share: 0.5``); ``base`` is the same run without it. Both train the same steps, the
     same mixture weights (augmented rows take the skill's own rows), so equal tokens. Scored: the
@@ -309,7 +310,7 @@ def augment_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs:
         cd["model"]["preset"] = AUG_PRESET[mode.name]
         cd["mixture"]["schedule"] = {"kind": "static", "weights": {"skill": 0.8, "prose": 0.2}}
         every = max(1, T // 10)
-        cd["train"]["probe"] = {"every": every, "suite": {"tasks": [AUG_SKILL], "levels": {AUG_SKILL: list(AUG_LEVELS)},
+        cd["train"]["probe"] = {"every": 2 * every, "suite": {"tasks": [AUG_SKILL], "levels": {AUG_SKILL: list(AUG_LEVELS)},
                                                           "n": 200, "text_domains": []}}
         if augment:
             cd["augment"] = {"every": every, "budget": 64, "target": "failing-levels", "max_share": 0.5,
@@ -439,7 +440,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help=f"micro model, {QUICK.steps} steps of 8 x 64 tokens a run")
-    parser.add_argument("--seeds", default="0,1,2", help="comma-separated run seeds (at least 3; default 0,1,2)")
+    parser.add_argument("--seeds", default=",".join(map(str, DEFAULT_SEEDS)),
+                        help="comma-separated run seeds (at least 3; default 0,1,2)")
     parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated parts (default: {','.join(PARTS)})")
     parser.add_argument("--out", type=Path, default=Path("runs/bench-hard-examples"), help="where the runs go")
     parser.add_argument("--jobs", type=int, default=2, help="runs trained at once, one torch thread each")
@@ -485,7 +487,11 @@ def main(argv: list[str] | None = None) -> None:
                           "keeps": KEEPS, "prune_metrics": PRUNE_METRICS, "budgets": BUDGETS, "jobs": args.jobs,
                           "torch_threads_per_job": 1, "load_average_at_end": round(os.getloadavg()[0], 2)}
     say(f"targets: {targets}")
-    finish("hard_examples", result, _T0, quick=args.quick, variant=None if parts == list(PARTS) else "+".join(parts))
+    # A run of some parts, or at other seeds, is a variant: its own results file.
+    variant = "+".join(parts) if parts != list(PARTS) else None
+    if seeds != DEFAULT_SEEDS:
+        variant = f"{variant or 'all'}.seeds-{len(seeds)}"
+    finish("hard_examples", result, _T0, quick=args.quick, variant=variant)
 
 
 _T0 = time.perf_counter()
