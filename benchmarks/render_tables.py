@@ -478,7 +478,7 @@ def hard_examples_rows(files: Files) -> list[Row]:
         f"(a) pruning 50% / 70% of a web-like domain (half boilerplate) by loss, prototype distance, near-duplicate and "
         f"random vs all the data, {s['preset']}, {s['steps']} steps of {s['batch_rows']} x {s['seq_len']}, `S` from the "
         "full data's power-law curve at 0.5-2x; (b) generator augmentation of a skill's failing levels vs none, "
-        f"{r['augment_model']}; (c) uniform vs hard-examples vs group floors on a 5% minority group; "
+        f"{r['augment_model']}, {r['augment_steps']} steps; (c) uniform vs hard-examples vs group floors on a 5% minority group; "
         f"seeds {seeds_text(s['seeds'])} paired, equal training tokens (details under \"Hard examples\")",
         result,
         f"best pruning >= 1.2x and above random: {verdict(met.get('prune_best_speedup'))}; augmentation gain > 2 "
