@@ -464,14 +464,6 @@ def hard_examples_rows(files: Files) -> list[Row]:
               f"loss uniform {w['uniform']:.3f}, hard-examples {w['hard-examples']:.3f} ({d['hard-examples']['mean']:+.3f} "
               f"{ci(d['hard-examples']['ci'])}), with floors **{w['floors']:.3f}** ({d['floors']['mean']:+.3f} "
               f"{ci(d['floors']['ci'])})")
-    more = companion(files, rec, "augment+fairness.seeds-8")
-    if more:
-        m = more["result"]
-        g8, d8 = m["augment_gain"], m["worst_group_delta_vs_uniform"]
-        result += (f"; at seeds {seeds_text(m['settings']['seeds'])}: augmentation **{g8['mean']:+.3f}** (standard error "
-                   f"{g8['stderr']:.3f}), worst group with floors minus uniform **{d8['floors']['mean']:+.3f}** "
-                   f"{ci(d8['floors']['ci'])}, plain hard-examples {d8['hard-examples']['mean']:+.3f} "
-                   f"{ci(d8['hard-examples']['ci'])}")
     met = r["targets"]["met"]
     return [(
         label(rec),
@@ -484,7 +476,7 @@ def hard_examples_rows(files: Files) -> list[Row]:
         f"best pruning >= 1.2x and above random: {verdict(met.get('prune_best_speedup'))}; augmentation gain > 2 "
         f"standard errors: {verdict(met.get('augment_gain'))}; floors' worst group <= uniform's: "
         f"{verdict(met.get('floors_worst_group'))}",
-        provenances(("quick", rec), ("8 seeds", more)),
+        provenances(("quick", rec)),
     )]
 
 
