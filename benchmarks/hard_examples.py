@@ -276,7 +276,7 @@ def prune_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs: i
                                "boilerplate_share_kept": kinds_kept[m]} for m in pruned},
         "full_data_own_speedup": rows["uniform@1.0"]["speedup"],
         "full_data_curve": res["views"]["all"]["uniform_curve"],
-        "boilerplate_share": 0.5, "proxy_steps": proxy_steps, "heldout_docs": int(len(es["web"]["lengths"])),
+        "boilerplate_share": 0.5, "proxy_steps": proxy_steps, "prune_heldout_docs": int(len(es["web"]["lengths"])),
     }
 
 
@@ -433,7 +433,7 @@ def fairness_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs
         deltas[arm] = {"mean": round(mean, 4), "stderr": round(se, 4),
                        "ci": [round(mean - half, 4), round(mean + half, 4)]}
     out_["worst_group_delta_vs_uniform"] = deltas
-    out_["heldout_docs"] = {g: int((groups == g).sum()) for g in names}
+    out_["fairness_heldout_docs"] = {g: int((groups == g).sum()) for g in names}
     return out_
 
 
