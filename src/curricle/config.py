@@ -148,6 +148,19 @@ class RunConfig(BaseModel):
         return self
 
     @model_validator(mode="after")
+    def _controller_has_its_signals(self) -> "RunConfig":
+        reads = getattr(self.controller, "reads", None)
+        wanted = reads() if reads is not None else frozenset()
+        kind = self.controller.kind
+        if "probes" in wanted and self.train.probe is None:
+            raise ValueError(f"controller.kind: {kind} reads in-loop probe scores; set train.probe (with the "
+                             f"skills it reads in train.probe.suite)")
+        if "eval" in wanted and self.prepare.heldout_fraction == 0 and self.prepare.min_heldout_docs == 0:
+            raise ValueError(f"controller.kind: {kind} reads held-out loss; prepare.heldout_fraction and "
+                             f"prepare.min_heldout_docs are 0, so there is no held-out split to evaluate on")
+        return self
+
+    @model_validator(mode="after")
     def _mixture_names_known_domains(self) -> "RunConfig":
         if any(getattr(s, "use_record_domain", False) for s in self.sources):
             return self  # domains come from the records; checked against the store instead

@@ -43,3 +43,40 @@ def test_resumed_run_drops_probe_rows_after_its_checkpoint(probe_run, tmp_path):
     rows = read_rows(tmp_path / "run" / "probes.jsonl")
     assert [r["step"] for r in first] == [r["step"] for r in rows] == [2, 4, 6]
     assert [r["metrics"] for r in rows[:2]] == [r["metrics"] for r in first[:2]]
+
+
+def test_probe_scores_reach_later_hooks_the_same_step_and_their_tokens_count(probe_run, tmp_path):
+    from curricle.controllers.base import ProbeSignal
+    from curricle.train.hooks import Hook
+
+    _, data_dir = probe_run
+    config = parse_config(run_config_dict(data_dir, steps=6))
+    seen = {}
+
+    class Reader(Hook):
+        def on_step_end(self, state, batch, metrics):
+            if state.probes_step == state.step:
+                seen[state.step] = (dict(state.probes), state.eval_tokens)
+
+    probe = ProbeHook(ProbeHookConfig(every=4, suite=SuiteConfig(n=4, tasks=["copy", "agreement"])), data_dir)
+    trainer = build_trainer(config, tmp_path / "run", hooks=[probe, Reader()], progress=False)
+    trainer.fit()
+    assert sorted(seen) == [4, 6]
+    rows = read_rows(tmp_path / "run" / "probes.jsonl")
+    for step, (signals, _) in seen.items():
+        assert sorted(signals) == ["agreement", "copy"]
+        for row in (r for r in rows if r["step"] == step):
+            s = signals[row["task"]]
+            assert isinstance(s, ProbeSignal) and s.step == step and s.n == row["n"]
+            assert (s.metric, s.score, s.stderr) == (row["discrete"], row["metrics"][row["discrete"]],
+                                                     row["metrics"][row["discrete"] + "_se"])
+            assert s.chance == row["chance"][row["discrete"]]
+    metrics = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    spent = 0
+    for m in metrics:  # evaluation (every 5 steps and the last) and probing (4 and 6) both count
+        spent += int(m.get("eval/tokens", 0)) + m.get("probe/tokens", 0)
+        assert m["eval_tokens"] == spent
+    assert [m["step"] for m in metrics if "probe/tokens" in m] == [4, 6]
+    assert all(m["probe/tokens"] > 0 for m in metrics if "probe/tokens" in m)
+    # every held-out label of every domain's rows (a row of L + 1 tokens has L labels)
+    assert metrics[-1]["eval/tokens"] == sum(r.shape[0] * (r.shape[1] - 1) for r in trainer.eval_rows.values())

@@ -153,3 +153,26 @@ def test_a_resumed_run_keeps_its_length_unless_told(tmp_path, make_config):
     assert result["trainer"].step == 40
     assert read(run, "events.jsonl")[-1] == {"step": 20, "event": "run-length", "reason": "--max-steps",
                                              "old": 20, "new": 40}
+
+
+def test_a_hook_can_end_the_run_and_it_stays_ended_on_resume(tmp_path, make_config):
+    from curricle.train.command import build_trainer
+    from curricle.train.hooks import Hook
+
+    class StopAt(Hook):
+        def on_step_end(self, state, batch, metrics):
+            if state.step == 7:
+                state.stop(state.step, "targets-met", detail="test")
+
+    run = tmp_path / "run"
+    trainer = build_trainer(make_config(), run, hooks=[StopAt()], progress=False)
+    trainer.fit()
+    assert trainer.step == 7
+    assert sorted(p.name for p in (run / "checkpoints").iterdir() if p.name.startswith("step_"))[-1] == "step_7"
+    events = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
+    assert events == [{"step": 7, "event": "stop", "reason": "targets-met", "detail": "test"}]
+    resumed = build_trainer(make_config(), run, resume=True, progress=False)
+    resumed.fit()
+    assert resumed.step == 7 and resumed.total_steps == 7
+    metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in metrics] == list(range(1, 8))

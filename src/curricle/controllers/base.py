@@ -59,6 +59,48 @@ class DomainStats:
     """The weights this step was drawn with."""
     eval_loss: np.ndarray | None = None
     """Held-out loss per domain, on evaluation steps only."""
+    eval_ece: np.ndarray | None = None
+    """Held-out expected calibration error per domain, on evaluation steps only."""
+    probes: dict[str, "ProbeSignal"] | None = None
+    """In-loop probe scores by task (``copy@8``), on probe steps only (``train.probe``)."""
+    eval_tokens: int = 0
+    """Tokens spent on evaluation and probing since the start of the run (every rank)."""
+
+
+@dataclass(frozen=True)
+class ProbeSignal:
+    """One in-loop probe task's score at one step, as a controller reads it."""
+
+    task: str
+    """The task's name (``arithmetic@2`` for a ladder level)."""
+    skill: str
+    family: str | None
+    """The ladder a level belongs to (``arithmetic``); None for a task without levels."""
+    level: str | None
+    level_index: int | None
+    """The level's place in its ladder, easiest first."""
+    metric: str
+    """The discrete metric (``acc`` or ``exact_match``)."""
+    score: float
+    stderr: float
+    chance: float | None
+    """The discrete metric's score of guessing (None: no such level)."""
+    continuous: str
+    continuous_score: float
+    continuous_stderr: float
+    step: int
+    """The step the score was measured at."""
+    n: int
+    """Items scored."""
+
+    def value(self, metric: str) -> tuple[float, float]:
+        """``(score, stderr)`` of ``metric``: ``acc`` / ``exact_match`` (the discrete one,
+        whichever the task has), or its continuous metric by name."""
+        if metric in (self.metric, "acc", "exact_match"):
+            return self.score, self.stderr
+        if metric == self.continuous:
+            return self.continuous_score, self.continuous_stderr
+        raise KeyError(f"probe task {self.task} has no metric '{metric}' (it has {self.metric}, {self.continuous})")
 
 
 @dataclass
@@ -180,6 +222,10 @@ class Controller:
     hf_refusal: ClassVar[str] = ""
     #: A document prioritizer's reason for new priorities, in the audit log.
     priority_reason: ClassVar[str] = "document priorities"
+    #: When a weight proposer may update (past ``warmup_steps``): ``steps`` every
+    #: ``update_every`` steps; ``eval`` at each evaluation (the held-out signals are fresh);
+    #: ``probes`` at each in-loop probe.
+    updates_on: ClassVar[str] = "steps"
 
     def __init__(self, config: ControllerConfig, context: ControllerContext):
         missing = sorted(n for n in self.needs if getattr(context, n) is None)
@@ -268,7 +314,7 @@ class Controller:
         a = self.config.ema
         self.smoothed = np.where(fresh, raw, self.smoothed)
         self.smoothed = np.where(seen & ~fresh, a * self.smoothed + (1 - a) * raw, self.smoothed)
-        if step < self.config.warmup_steps or step % self.config.update_every:
+        if step < self.config.warmup_steps or not self._update_time(step, stats):
             return None
         current = np.asarray(stats.weights, dtype=np.float64)
         proposal = self.propose(step, self.smoothed, current)
@@ -285,6 +331,13 @@ class Controller:
             return None
         signal = {d: (float(s) if np.isfinite(s) else None) for d, s in zip(self.domains, self.smoothed)}
         return new, AuditEntry(step, [float(x) for x in current], [float(x) for x in new], signal, reason)
+
+    def _update_time(self, step: int, stats: DomainStats) -> bool:
+        if self.updates_on == "eval":
+            return stats.eval_loss is not None
+        if self.updates_on == "probes":
+            return stats.probes is not None
+        return step % self.config.update_every == 0
 
     def state_dict(self) -> dict[str, Any]:
         return {

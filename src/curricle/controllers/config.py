@@ -32,6 +32,13 @@ class ControllerConfig(BaseModel):
     max_change: float = Field(0.1, gt=0, le=1)
     """Largest change of any one weight in one update."""
 
+    def reads(self) -> frozenset[str]:
+        """The run signals this controller reads beyond the training loss: ``eval`` (held-out
+        loss and calibration per domain, every ``train.eval_every`` steps) and ``probes``
+        (in-loop probe scores, ``train.probe``). A run config that does not collect one is
+        refused at load time."""
+        return frozenset()
+
 
 class ScheduleControllerConfig(ControllerConfig):
     kind: Literal["schedule"] = "schedule"

@@ -47,6 +47,9 @@ def stats_from_metrics(state: TrainState, batch, metrics: dict[str, Any]) -> Dom
         tokens=state.sampler.served_tokens.astype(np.float64),
         weights=np.asarray(batch.weights, dtype=np.float64),
         eval_loss=per_domain("eval/loss/") if "eval/loss" in metrics else None,
+        eval_ece=per_domain("eval/ece/") if "eval/loss" in metrics else None,
+        probes=dict(state.probes) if state.probes_step == metrics["step"] and state.probes else None,
+        eval_tokens=state.eval_tokens,
     )
 
 

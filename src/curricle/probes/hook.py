@@ -7,9 +7,13 @@ FSDP runs probe their checkpoints afterwards. Each probe appends one row per
 task to ``RUN/probes.jsonl`` (the same schema as ``curricle probe``, with ``checkpoint``
 null) and adds ``probe/<task>/<metric>`` scalars to the step's metrics, so they reach
 ``metrics.jsonl`` and TensorBoard. A resumed run drops rows after its checkpoint's step.
+It runs before the controller: every rank publishes the scores in ``TrainState.probes``
+(:class:`~curricle.controllers.base.ProbeSignal`, with standard errors and the step), where a
+controller that reads probes finds them the same step.
 
 Cost: a probe is a few forward passes per item with no gradients, paid once every
-``every`` steps; the log line after each probe says how long it took.
+``every`` steps; the log line after each probe says how long it took, ``probe/tokens`` how
+many tokens the model read for it (they count in the run's ``eval_tokens``).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from curricle.controllers.base import ProbeSignal
 from curricle.probes.builtin import builtin_tasks
 from curricle.probes.config import ProbeHookConfig
 from curricle.probes.lm import ProbeLM
@@ -32,6 +37,18 @@ from curricle.train.hooks import Hook, TrainState
 log = logging.getLogger(__name__)
 
 PROBES_FILE = "probes.jsonl"
+
+
+def probe_signal(task, score, step: int) -> ProbeSignal:
+    """A controller's view of ``task``'s ``score`` at ``step``."""
+    scorer = SCORERS[task.output_type]
+    disc, cont = scorer.discrete, scorer.continuous_metric(task)
+    m = score.metrics
+    return ProbeSignal(task=task.name, skill=task.skill, family=task.family, level=task.level,
+                       level_index=task.level_index, metric=disc, score=float(m[disc]),
+                       stderr=float(m.get(f"{disc}_se", float("nan"))), chance=scorer.chance(task).get(disc),
+                       continuous=cont, continuous_score=float(m[cont]),
+                       continuous_stderr=float(m.get(f"{cont}_se", float("nan"))), step=step, n=score.n)
 
 
 class ProbeHook(Hook):
@@ -70,6 +87,7 @@ class ProbeHook(Hook):
         if not self.tasks or (step % self.config.every and step != state.total_steps):
             return
         t0 = time.perf_counter()
+        read = self.lm.tokens_read
         model = state.model
         was_training = model.training
         model.eval()
@@ -82,8 +100,13 @@ class ProbeHook(Hook):
         finally:
             if was_training:
                 model.train()
+        tokens = (self.lm.tokens_read - read) * state.world_size
+        state.eval_tokens += tokens
+        state.probes = {task.name: probe_signal(task, scored[task.name][0], step) for task in self.tasks}
+        state.probes_step = step
         if not state.is_main:
             return
+        metrics["probe/tokens"] = tokens
         rows = []
         for task in self.tasks:
             score, seconds = scored[task.name]

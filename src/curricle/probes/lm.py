@@ -130,6 +130,8 @@ class ProbeLM:
         self._warned_merge = False
         #: Token ids by text; models with the same tokenizer files may share one.
         self.token_memo = token_memo if token_memo is not None else {}
+        #: Tokens the model has read so far (padding excluded): what probing costs.
+        self.tokens_read = 0
 
     @classmethod
     def load(cls, path: Path | str, device: str = "cpu", dtype: str = "float32", **kw) -> "ProbeLM":
@@ -330,6 +332,7 @@ class ProbeLM:
         """The reads of rows ``batch``: their ids, log-probabilities (float64) and argmax tokens."""
         rows = [layout.rows[i] for i in batch]
         B, T = len(rows), max(len(r.tokens) for r in rows)
+        self.tokens_read += sum(len(r.tokens) for r in rows)
         ids = np.full((B, T), self.pad_id, dtype=np.int64)
         for i, r in enumerate(rows):
             ids[i, : len(r.tokens)] = r.tokens
@@ -516,6 +519,7 @@ class ProbeLM:
         for i, p in enumerate(prompts):  # left padding: every row's next token is at the end
             ids[i, T - len(p):] = torch.tensor(p)
             mask[i, T - len(p):] = 1
+        self.tokens_read += sum(len(p) for p in prompts)
         ids, mask = ids.to(self.device), mask.to(self.device)
         pos = (mask.cumsum(1) - 1).clamp(min=0)
         generated: list[list[int]] = [[] for _ in range(B)]
@@ -541,6 +545,7 @@ class ProbeLM:
             if all(done):
                 break
             step_ids = nxt[:, None]
+            self.tokens_read += B
             step_pos = step_pos[:, -1:] + 1
             mask = torch.cat([mask, torch.ones((B, 1), dtype=mask.dtype, device=mask.device)], dim=1)
         texts = []

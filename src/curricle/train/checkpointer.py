@@ -42,7 +42,7 @@ from curricle.train.parts import ARRAYS_FILE, Parts, Stateful
 #: An FSDP run's sharded model and optimizer state (torch.distributed.checkpoint).
 SHARDED_DIR = "sharded"
 #: Keys of trainer_state.json that are the checkpointer's own (no part may take these names).
-RESERVED = frozenset({"step", "tokens", "total_steps", "log_lines", "files", "model", "tokenizer", "arrays"})
+RESERVED = frozenset({"step", "tokens", "eval_tokens", "stopped", "total_steps", "log_lines", "files", "model", "tokenizer", "arrays"})
 
 
 class RNGState:

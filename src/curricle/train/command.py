@@ -54,7 +54,8 @@ from curricle.train.parallel import shard
 def build_trainer(config: RunConfig, run_dir: Path | str, resume: bool = False, max_steps: int | None = None,
                   hooks: Sequence[Hook] = (), progress: bool = True) -> Trainer:
     """The run's :class:`Trainer`, with every part built from ``config`` (the token store must
-    be prepared). ``hooks`` run after the controller's, before probes and telemetry."""
+    be prepared). ``hooks`` run after the in-loop probes and the controller's, before
+    augmentation and telemetry."""
     check_model(config)
     dist = init_distributed(config.train.device)
     # The seed fixes the initial weights; the sampler derives its own streams from (seed, step, rank).
@@ -82,9 +83,10 @@ def build_trainer(config: RunConfig, run_dir: Path | str, resume: bool = False, 
                            for d in controller.doc_domains}
         except CurricleError as err:
             raise CurricleError(f"controller.groups.column: held-out split: {err}") from None
-    all_hooks: list[Hook] = [controller_hook(controller), *hooks]
-    if config.train.probe is not None:  # before telemetry: it adds probe/* metrics
+    all_hooks: list[Hook] = []
+    if config.train.probe is not None:  # before the controller (it may read the scores) and telemetry
         all_hooks.append(ProbeHook(config.train.probe, config.data_dir, tokenizer))
+    all_hooks += [controller_hook(controller), *hooks]
     if config.augment is not None:  # after the controller and probes: it reads what they found
         all_hooks.append(augment_hook(config, store, sampler, controller, tokenizer, run_dir, dist.is_main))
     trainer = Trainer(loss_model, optimizer, sampler, config.train, run_dir, tokenizer=tokenizer, eval_rows=rows,

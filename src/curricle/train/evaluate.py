@@ -117,6 +117,7 @@ def evaluate(loss_model: TokenLoss, rows: dict[str, np.ndarray], batch_rows: int
         out[f"eval/ece/{d}"] = ece(sums[i])
     total = sums.sum(0)
     out["eval/loss"] = float(total[0] / total[1])
+    out["eval/tokens"] = float(total[1])  # the held-out labels scored, all ranks
     out["eval/ece"] = ece(total)
     worst = None
     for d, start in offsets.items():

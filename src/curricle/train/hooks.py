@@ -71,6 +71,16 @@ class TrainState:
     """Optimizer steps done."""
     tokens: int = 0
     """Training tokens seen (all ranks)."""
+    eval_tokens: int = 0
+    """Tokens spent on evaluation and in-loop probing (all ranks): the held-out labels scored,
+    and every token a probe read (under DDP each rank probes, so each rank's count)."""
+    probes: dict[str, Any] = field(default_factory=dict)
+    """The latest in-loop probe scores by task
+    (:class:`~curricle.controllers.base.ProbeSignal`), every rank; ``probes_step``: when."""
+    probes_step: int | None = None
+    stopped: dict[str, Any] | None = None
+    """Set by :meth:`stop`: the run ends after this step (checkpointed), and stays ended on
+    resume."""
     logs: set[str] = field(default_factory=lambda: {EVENTS})
     """JSONL files in ``run_dir`` the trainer keeps in step with its checkpoints."""
 
@@ -97,6 +107,14 @@ class TrainState:
             raise ValueError(f"{name} is not a log of this run; name it in the hook's `logs`")
         if self.is_main:
             append_jsonl(self.run_dir / name, record)
+
+    def stop(self, step: int, reason: str, **fields: Any) -> None:
+        """End the run after this step (a controller's targets are met, a plateau's ``stop``
+        policy): a ``stop`` event with ``reason``; the trainer checkpoints the step and returns.
+        Every rank must ask alike (hooks decide from global signals)."""
+        if self.stopped is None:
+            self.stopped = {"step": step, "reason": reason, **fields}
+            self.event(step, "stop", reason=reason, **fields)
 
     def event(self, step: int, event: str, **fields: Any) -> None:
         """One line of ``RUN/events.jsonl``: a decision and why."""
@@ -144,6 +162,7 @@ class TelemetryHook(Hook):
         self.sinks = open_sinks(state.run_dir, state.step, self.config)
 
     def on_step_end(self, state, batch, metrics):
+        metrics["eval_tokens"] = state.eval_tokens
         for sink in self.sinks:
             sink.write(metrics["step"], metrics)
 

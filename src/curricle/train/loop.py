@@ -14,7 +14,7 @@
         optimizer step                                 unless skipped
         guard.record -> maybe roll back to the last checkpoint -> on_rollback
         evaluate -> on_eval                            every eval_every steps
-        on_step_end (controllers, probes, telemetry)
+        on_step_end (probes, controllers, telemetry)   a hook may end the run here (state.stop)
         checkpoint -> on_checkpoint                    every checkpoint.every steps
 
 The :class:`Trainer` is handed its parts: a model, an optimizer, a sampler and its config
@@ -212,8 +212,11 @@ class Trainer:
                 self.state.step += 1
                 if self.step % self.config.eval_every == 0 or self.step == self.total_steps:
                     metrics.update(self.evaluate())
+                    self.state.eval_tokens += int(metrics.get("eval/tokens", 0))
                     self._call("on_eval", metrics)
                 self._call("on_step_end", batch, metrics)
+                if self.state.stopped is not None and self.state.stopped["step"] == self.step:
+                    self.state.total_steps = self.step  # a hook ended the run (TrainState.stop)
                 if self.step % self.config.checkpoint.every == 0 or self.step == self.total_steps:
                     path = self.save_checkpoint()
                     self._call("on_checkpoint", path)
@@ -308,7 +311,8 @@ class Trainer:
     # -- checkpoints, resume, rollback -------------------------------------------------------
 
     def save_checkpoint(self) -> Path | None:
-        meta = {"tokens": self.tokens, "total_steps": self.total_steps,
+        meta = {"tokens": self.tokens, "eval_tokens": self.state.eval_tokens, "total_steps": self.total_steps,
+                "stopped": self.state.stopped,
                 "log_lines": {name: count_lines(self.run_dir / name) for name in sorted(self.state.logs)}
                 if self.dist.is_main else {}}
         path = self.checkpointer.save(self.step, meta)
@@ -318,21 +322,25 @@ class Trainer:
     def _resume(self, step: int, path: Path, max_steps: int | None) -> None:
         state = self.checkpointer.restore(path)
         self.state.step, self.state.tokens = state["step"], state["tokens"]
+        self.state.eval_tokens = int(state.get("eval_tokens", 0))
         # The run keeps the length it started with (its LR schedule depends on it), unless
         # max_steps (--max-steps) says otherwise.
         saved = int(state["total_steps"])
+        self.state.stopped = state.get("stopped")
         if max_steps is None:
             if saved != self.config.steps:
                 log.warning("train.steps is %d but this run started with %d steps; it keeps %d "
                             "(pass --max-steps to change it)", self.config.steps, saved, saved)
             self.state.total_steps = saved
+        if self.state.stopped is not None:  # a hook ended it (TrainState.stop): it stays ended
+            self.state.total_steps = min(self.state.total_steps, self.state.stopped["step"])
         if self.dist.is_main:
             # Drop what a killed run wrote after this checkpoint; the resumed run rewrites it.
             for name in self.state.logs:
                 truncate_jsonl(self.run_dir / name, state["log_lines"].get(name, 0))
             checkpoint.remove_stale(self.checkpointer.root)
             self.state.event(step, "resume", checkpoint=str(path))
-            if self.state.total_steps != saved:
+            if self.state.total_steps != saved and self.state.stopped is None:
                 self.state.event(step, "run-length", reason="--max-steps", old=saved, new=self.state.total_steps)
         self.resumed_from = path
         log.info("resumed from %s", path)
