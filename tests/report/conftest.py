@@ -57,7 +57,7 @@ def write_fake_run(root: Path, steps: int = STEPS, total: int = STEPS, probes: b
     lines = []
     for s in range(1, steps + 1):
         w = _weights(s)
-        m = {"step": s, "tokens": s * ROWS_TOKENS, "lr": 0.001 * min(1.0, s / 5), "seq_len": 32 if s <= 10 else 64,
+        m = {"step": s, "tokens": s * ROWS_TOKENS, "eval_tokens": (s // 10) * 60, "lr": 0.001 * min(1.0, s / 5), "seq_len": 32 if s <= 10 else 64,
              "phase": "warmup" if s <= 10 else "main", **{f"weight/{d}": w[d] for d in DOMAINS},
              "loss": 6.0 - 0.1 * s, "grad_norm": 1.0, "tokens_per_s": 1000.0}
         for d in DOMAINS:

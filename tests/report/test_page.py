@@ -27,6 +27,8 @@ def test_every_panel_with_its_data(fake_run):
     assert panels(text) == list(PANELS)
     data = embedded(text)
     assert data["schema"] == "curricle.report/1" and data["path"] == str(fake_run)
+    # what evaluation and probing cost, beside the training tokens
+    assert "2k tokens trained + 120 evaluated and probed (5.7% of all)" in text
     figs = figures(text)
     by_name = {k.split("-")[1]: v for k, v in figs.items()}
     assert set(by_name) == {"losses", "mixture", "schedules", "skills", "funnel"}

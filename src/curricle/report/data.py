@@ -367,6 +367,7 @@ def collect_run(run: Path | str, probes: Sequence[Path | str] = (), map_config=N
     step = last.get("step", 0)
     progress = {
         "step": step, "steps": total, "tokens": last.get("tokens"),
+        "eval_tokens": last.get("eval_tokens"),
         "fraction": (step / total) if total else None,
         "finished": bool(total) and step >= total,
         "latest_checkpoint": max(on_disk) if on_disk else None,

@@ -48,6 +48,9 @@ def _progress(run: dict[str, Any]) -> str:
     else:
         state, bar, text = "", "", f"step {p['step']:,}"
     tokens = f", {short_number(p['tokens'])} tokens" if p.get("tokens") else ""
+    if p.get("tokens") and p.get("eval_tokens"):  # what evaluation and probing cost, beside training
+        tokens += (f" trained + {short_number(p['eval_tokens'])} evaluated and probed "
+                   f"({100 * p['eval_tokens'] / (p['tokens'] + p['eval_tokens']):.1f}% of all)")
     ck = f"; latest checkpoint: step {p['latest_checkpoint']:,}" if p["latest_checkpoint"] is not None else ""
     bad = {k: v for k, v in p["unreadable_lines"].items() if v}
     warn = (f"; unreadable lines skipped: {', '.join(f'{k} {v}' for k, v in bad.items())}" if bad else "")
