@@ -8,7 +8,7 @@ fields documented), ``controllers/<name>.py`` with a
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -38,6 +38,11 @@ class ControllerConfig(BaseModel):
         (in-loop probe scores, ``train.probe``). A run config that does not collect one is
         refused at load time."""
         return frozenset()
+
+    def check_run(self, run: Any) -> "ControllerConfig":
+        """This config checked against the rest of the run config ``run`` (its domains, sources,
+        probes), with what it resolves from it; ``ValueError`` naming the field. Default: as is."""
+        return self
 
 
 class ScheduleControllerConfig(ControllerConfig):
