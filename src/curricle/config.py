@@ -161,6 +161,15 @@ class RunConfig(BaseModel):
         return self
 
     @model_validator(mode="after")
+    def _controller_fits_the_run(self) -> "RunConfig":
+        """The controller's own checks against the run (``check_run``: the domains and probe
+        tasks it names), and what it resolves from it (the domains that train a skill)."""
+        check = getattr(self.controller, "check_run", None)
+        if check is not None:
+            self.controller = check(self)
+        return self
+
+    @model_validator(mode="after")
     def _mixture_names_known_domains(self) -> "RunConfig":
         if any(getattr(s, "use_record_domain", False) for s in self.sources):
             return self  # domains come from the records; checked against the store instead

@@ -29,11 +29,15 @@ the same way for every method, so none of them chases noise:
   weights by at most ``max_change`` (in any one weight) per update;
 - every change is returned as an :class:`AuditEntry` (old and new weights, the signal that
   caused it, and a reason) that the trainer appends to ``RUN/mixture_log.jsonl``.
+
+A controller may also say more about a step than new weights (:class:`StepNotes`, collected by
+its hook after each update): metrics for the step's line, events for ``RUN/events.jsonl``, and
+a request to end the run (a ``targets`` controller whose targets are all met).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ClassVar
 
@@ -153,6 +157,18 @@ class AuditEntry:
         }
 
 
+@dataclass
+class StepNotes:
+    """What a controller says about a step besides its weights; its hook adds ``metrics`` to
+    the step's, writes each of ``events`` (``(name, fields)``) to ``RUN/events.jsonl`` and, on
+    ``stop`` (``(reason, fields)``), ends the run after the step (``TrainState.stop``). Every
+    rank's controller must decide alike (from global signals: held-out loss, probe scores)."""
+
+    metrics: dict[str, Any] = field(default_factory=dict)
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    stop: tuple[str, dict[str, Any]] | None = None
+
+
 def apply_floor(w: np.ndarray, floor: float) -> np.ndarray:
     """The closest-in-spirit weights with every entry >= ``floor``: raise the low ones to the
     floor and scale the others down to keep the sum 1."""
@@ -237,6 +253,13 @@ class Controller:
         self.domains = list(context.domains)
         self.natural = np.array([float(context.natural_tokens[d]) for d in self.domains])
         self.smoothed = np.full(len(self.domains), np.nan)
+        #: This step's notes so far (:meth:`take_notes`).
+        self.notes = StepNotes()
+
+    def take_notes(self) -> StepNotes:
+        """The notes of the step just updated (:class:`StepNotes`); the next step starts empty."""
+        notes, self.notes = self.notes, StepNotes()
+        return notes
 
     @property
     def needs_doc_losses(self) -> bool:
@@ -321,6 +344,13 @@ class Controller:
         if proposal is None:
             return None
         target, reason = proposal
+        signal = {d: (float(s) if np.isfinite(s) else None) for d, s in zip(self.domains, self.smoothed)}
+        return self.move(step, current, target, reason, signal)
+
+    def move(self, step: int, current: np.ndarray, target: np.ndarray, reason: str,
+             signal: dict[str, float | None]) -> tuple[np.ndarray, AuditEntry] | None:
+        """From ``current`` toward ``target``: floored at ``min_weight``, capped at
+        ``max_change``, with its audit entry; None when nothing changes."""
         # The cap is applied last, so it always holds: a convex combination of the weights in
         # use and a floored target is on the simplex, and above the floor wherever the weights
         # in use were; a domain that starts below the floor (a schedule's zero) is raised
@@ -329,7 +359,6 @@ class Controller:
         new = limit_change(current, target, self.config.max_change)
         if np.allclose(new, current, atol=1e-12):
             return None
-        signal = {d: (float(s) if np.isfinite(s) else None) for d, s in zip(self.domains, self.smoothed)}
         return new, AuditEntry(step, [float(x) for x in current], [float(x) for x in new], signal, reason)
 
     def _update_time(self, step: int, stats: DomainStats) -> bool:

@@ -7,12 +7,15 @@ fields documented), ``controllers/<name>.py`` with a
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from curricle.registry import Registry
+from curricle.synthetic.config import SKILL_PARAMS
 
 
 class ControllerConfig(BaseModel):
@@ -38,6 +41,11 @@ class ControllerConfig(BaseModel):
         (in-loop probe scores, ``train.probe``). A run config that does not collect one is
         refused at load time."""
         return frozenset()
+
+    def check_run(self, run: Any) -> "ControllerConfig":
+        """This config checked against the rest of the run config ``run`` (its domains, sources,
+        probes), with what it resolves from it; ``ValueError`` naming the field. Default: as is."""
+        return self
 
 
 class ScheduleControllerConfig(ControllerConfig):
@@ -250,6 +258,173 @@ class JTTConfig(DocumentStateConfig):
         return self
 
 
+#: ``targets``' metrics of a domain's held-out split (lower is better) and of a probe task (its
+#: discrete and continuous metrics; higher is better).
+DOMAIN_METRICS = ("eval_loss", "eval_ece")
+PROBE_METRICS = ("acc", "exact_match", "prob", "logprob")
+
+
+def _no_step_knobs(config: ControllerConfig) -> None:
+    """An evaluation-driven controller updates at its measurements: ``update_every`` and
+    ``ema`` would do nothing, so setting them is an error."""
+    for knob in ("update_every", "ema"):
+        if knob in config.model_fields_set:
+            raise ValueError(f"{knob}: {config.kind} updates when its held-out or probe signals are measured, "
+                             f"unsmoothed; leave {knob} out")
+
+
+class TargetsConfig(ControllerConfig):
+    """Targets the user states, steered toward in proportion to gap times progress; see
+    :mod:`curricle.controllers.targets`."""
+
+    kind: Literal["targets"] = "targets"
+    targets: dict[str, dict[str, float]] = Field(min_length=1)
+    """``{name: {metric: value}}``: a domain's ``eval_loss`` / ``eval_ece`` (lower is better),
+    or an in-loop probe task's (``arithmetic@2c1``, ``copy``) ``acc`` / ``exact_match`` or
+    continuous ``prob`` / ``logprob`` (higher is better)."""
+    train_by: dict[str, list[str]] = Field(default_factory=dict)
+    """Per probe target, the domains that train it; default: the domains of the ``synthetic``
+    sources of its skill (and level), or ``d`` for a ``d-loss`` text probe."""
+    stop_when_met: bool = False
+    """End the run once every target is met (after the ``targets-met`` event)."""
+    window: int = Field(3, ge=2)
+    """Measurements of a target its rate of progress is fitted over (least squares): 3, the
+    fewest that are more than a difference of two noisy values."""
+    warmup_steps: int = Field(0, ge=0)
+    """No change before this step (targets are measured, and met, from the first evaluation)."""
+    ema: float = Field(0.0, ge=0, lt=1)
+    """Not used (refused when set): the rate is a slope over ``window`` measurements."""
+
+    @model_validator(mode="after")
+    def _targets(self) -> "TargetsConfig":
+        _no_step_knobs(self)
+        for name, metrics in self.targets.items():
+            if not metrics:
+                raise ValueError(f"targets.{name}: give a metric and its target, e.g. {{eval_loss: 2.1}}")
+            for metric, value in metrics.items():
+                if metric not in DOMAIN_METRICS + PROBE_METRICS:
+                    raise ValueError(f"targets.{name}.{metric}: unknown metric (a domain's: "
+                                     f"{', '.join(DOMAIN_METRICS)}; a probe task's: {', '.join(PROBE_METRICS)})")
+                if not math.isfinite(value):
+                    raise ValueError(f"targets.{name}.{metric}: the target must be a finite number")
+        for name, domains in self.train_by.items():
+            if not any(m in PROBE_METRICS for m in self.targets.get(name, {})):
+                raise ValueError(f"train_by.{name}: not a probe target (a domain's held-out targets are "
+                                 f"trained by the domain itself)")
+            if not domains:
+                raise ValueError(f"train_by.{name}: name at least one domain")
+        return self
+
+    def reads(self) -> frozenset[str]:
+        return frozenset("eval" if m in DOMAIN_METRICS else "probes" for ms in self.targets.values() for m in ms)
+
+    def probe_targets(self) -> list[str]:
+        """Names of the targets on probe tasks."""
+        return [n for n, ms in self.targets.items() if any(m in PROBE_METRICS for m in ms)]
+
+    def check_run(self, run: Any) -> "TargetsConfig":
+        """Domains known, probe tasks probed, and ``train_by`` resolved for every probe target."""
+        record_domains = any(getattr(s, "use_record_domain", False) for s in run.sources)
+        known = ", ".join(run.domains)
+        for name, metrics in self.targets.items():
+            if any(m in DOMAIN_METRICS for m in metrics) and name not in run.domains and not record_domains:
+                raise ValueError(f"controller.targets.{name}: unknown domain '{name}' (the sources declare: {known})")
+        for name, domains in self.train_by.items():
+            unknown = [d for d in domains if d not in run.domains]
+            if unknown and not record_domains:
+                raise ValueError(f"controller.train_by.{name}: unknown domain '{unknown[0]}' "
+                                 f"(the sources declare: {known})")
+        probe = run.train.probe
+        train_by = dict(self.train_by)
+        probed = _suite_tasks(probe.suite, run.domains) if probe is not None else []
+        for name in self.probe_targets():
+            if name not in probed and not probe.task_files:
+                raise ValueError(f"controller.targets.{name}: no such task in train.probe.suite (it probes: "
+                                 f"{', '.join(probed) or 'nothing'})")
+            if name in train_by:
+                continue
+            skill, _, level = name.partition("@")
+            trains = sorted({s.domain for s in run.sources if getattr(s, "kind", None) == "synthetic"
+                             and s.skill == skill and (not level or s.levels is None or level in s.levels)})
+            if not trains and name.endswith("-loss") and name[:-len("-loss")] in run.domains:
+                trains = [name[:-len("-loss")]]
+            if not trains:
+                raise ValueError(f"controller.targets.{name}: no synthetic source trains skill '{skill}'"
+                                 f"{f' at level {level}' if level else ''}; name the domains that train it in "
+                                 f"controller.train_by.{name}")
+            train_by[name] = trains
+        return self.model_copy(update={"train_by": train_by})
+
+
+def _suite_tasks(suite: Any, domains: list[str]) -> list[str]:
+    """The built-in tasks ``suite`` (a ``train.probe.suite``, or None) probes, by name, as
+    :func:`curricle.probes.builtin.builtin_task_configs` makes them, from the configs alone."""
+    if suite is None:
+        return []
+    names = [f"{skill}@{lv}" if lv is not None else skill
+             for skill in SKILL_PARAMS for lv in (suite.skill_levels(skill) or [None])]
+    names += ["code-syntax", *(f"{d}-loss" for d in suite.text_domains if d in domains)]
+    if suite.tasks is not None:
+        names = [n for n in names if n in suite.tasks or n.split("@")[0] in suite.tasks]
+    return names
+
+
+class GroupDROConfig(AsReleasedConfig):
+    """Online Group DRO (Sagawa et al., 2020) as a sampling mixture; see
+    :mod:`curricle.controllers.group_dro`. As released: no EMA, floor or cap unless set."""
+
+    kind: Literal["group-dro"] = "group-dro"
+    step_size: float = Field(0.01, gt=0)
+    """eta: ``q_d <- q_d exp(eta l_d)`` at each evaluation (the release's ``robust_step_size``,
+    0.01; it updated every batch, this every evaluation: see the module doc)."""
+    reference: Path | None = None
+    """A finished curricle run: ``l_d`` is the excess of each domain's held-out loss over that
+    run's at the same step (its ``metrics.jsonl``, read when the config is loaded)."""
+    adjustment: float = Field(0.0, ge=0)
+    """C of the release's generalization adjustment: ``l_d + C / sqrt(n_d)``, ``n_d`` the
+    domain's training documents (0: none, the release's default)."""
+    warmup_steps: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _knobs(self) -> "GroupDROConfig":
+        _no_step_knobs(self)
+        return self
+
+    def reads(self) -> frozenset[str]:
+        return frozenset({"eval"})
+
+    def check_run(self, run: Any) -> "GroupDROConfig":
+        """The reference run evaluated every domain at every step this run evaluates."""
+        if self.reference is None:
+            return self
+        ref = reference_eval_losses(self.reference)
+        steps = [s for s in range(1, run.train.steps + 1) if s % run.train.eval_every == 0 or s == run.train.steps]
+        for step in steps:
+            missing = [d for d in run.domains if d not in ref.get(step, {})]
+            if missing:
+                raise ValueError(f"controller.reference: {self.reference} has no held-out loss of '{missing[0]}' "
+                                 f"at step {step}, where this run evaluates (it has steps "
+                                 f"{', '.join(map(str, sorted(ref))) or 'none'})")
+        return self
+
+
+def reference_eval_losses(run_dir: Path) -> dict[int, dict[str, float]]:
+    """A finished run's held-out loss per domain by step (``eval/loss/<domain>`` of its
+    ``metrics.jsonl``); ``ValueError`` naming the file when it cannot be read."""
+    path = Path(run_dir) / "metrics.jsonl"
+    out: dict[int, dict[str, float]] = {}
+    try:
+        for line in path.read_text().splitlines():
+            m = json.loads(line)
+            losses = {k[len("eval/loss/"):]: float(v) for k, v in m.items()
+                      if k.startswith("eval/loss/") and isinstance(v, (int, float))}
+            if losses:
+                out[int(m["step"])] = losses
+    except (OSError, ValueError, KeyError) as err:
+        raise ValueError(f"controller.reference: cannot read {path}: {type(err).__name__}: {err}") from None
+    return out
+
+
 CONTROLLERS = Registry("controller", {
     "schedule": (ScheduleControllerConfig, "curricle.controllers.schedule:ScheduleController"),
     "doremi": (DoReMiConfig, "curricle.controllers.doremi:DoReMi"),
@@ -257,6 +432,8 @@ CONTROLLERS = Registry("controller", {
     "ado": (ADOConfig, "curricle.controllers.ado:ADO"),
     "hard-examples": (HardExamplesConfig, "curricle.controllers.hard_examples:HardExamples"),
     "jtt": (JTTConfig, "curricle.controllers.jtt:JTT"),
+    "targets": (TargetsConfig, "curricle.controllers.targets:Targets"),
+    "group-dro": (GroupDROConfig, "curricle.controllers.group_dro:GroupDRO"),
 })
 
 #: The config of any controller, told apart by its ``kind`` field.

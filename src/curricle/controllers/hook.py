@@ -2,7 +2,9 @@
 
 :class:`ControllerHook` feeds each step's per-domain statistics to the controller and hands a
 new mixture to the sampler (used from the next step on), appending every change to
-``RUN/mixture_log.jsonl`` with the signal that caused it. For controllers that rank documents
+``RUN/mixture_log.jsonl`` with the signal that caused it; what else the controller says of the
+step (:class:`~curricle.controllers.base.StepNotes`: metrics, events, a request to end the
+run) goes into the step's metrics, ``RUN/events.jsonl`` and ``TrainState.stop``. For controllers that rank documents
 (hard examples) it also collects the per-token losses (and, when the controller wants them,
 the per-token difficulty signals) of each micro-batch, turns them into per-document visits
 (gathered from every rank) and passes the resulting draw probabilities to the sampler (a
@@ -110,6 +112,12 @@ class ControllerHook(Hook):
             self._priorities(state, batch, step, skipped=metrics.get("skipped") is not None)
             metrics.update(self.controller.group_metrics())
         result = self.controller.update(step, stats_from_metrics(state, batch, metrics))
+        notes = self.controller.take_notes()
+        metrics.update(notes.metrics)
+        for event, fields in notes.events:
+            state.event(step, event, **fields)
+        if notes.stop is not None:
+            state.stop(step, notes.stop[0], **notes.stop[1])
         if result is None:
             return
         weights, entry = result

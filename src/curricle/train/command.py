@@ -28,7 +28,7 @@ from curricle.augment.overlay import Overlay, overlay_dir
 from curricle.augment.targets import TargetFinder
 from curricle.config import RunConfig, load_config
 from curricle.controllers.base import DOCUMENTS, Controller, ControllerContext
-from curricle.controllers.config import CONTROLLERS
+from curricle.controllers.config import CONTROLLERS, ReferenceConfig
 from curricle.controllers.doremi import reference_dir
 from curricle.controllers.hook import controller_hook
 from curricle.errors import CurricleError
@@ -141,6 +141,8 @@ def controller_context(config: RunConfig, store: TokenStore, device: torch.devic
         except ValueError as err:
             raise CurricleError(f"mixture.schedule: {err}") from err
     reference = getattr(config.controller, "reference", None)
+    if not isinstance(reference, ReferenceConfig):  # group-dro's is a run whose held-out losses it reads
+        reference = None
 
     def build_reference(path: Path) -> TokenLoss:
         model = build_model(ModelConfig(path=path), store.vocab_size, store.eos_id).to(device)
