@@ -92,6 +92,9 @@ class ProbeSignal:
     """The step the score was measured at."""
     n: int
     """Items scored."""
+    in_sample: bool = False
+    """Whether the task's items are in the training data (the map counts no emergence of an
+    in-sample task)."""
 
     def value(self, metric: str) -> tuple[float, float]:
         """``(score, stderr)`` of ``metric``: ``acc`` / ``exact_match`` (the discrete one,
@@ -240,7 +243,8 @@ class Controller:
 
     @property
     def needs_doc_losses(self) -> bool:
-        """Whether its hook must collect per-document losses (a document prioritizer)."""
+        """Whether its hook must collect per-document losses (a document prioritizer does,
+        unless its priorities come from elsewhere: ``frontier``'s from probe scores)."""
         return self.role == DOCUMENTS
 
     @property
@@ -252,6 +256,16 @@ class Controller:
     def group_metrics(self) -> dict[str, float]:
         """Metrics it adds to every step (a document prioritizer's groups' shares)."""
         return {}
+
+    def step_metrics(self, step: int) -> dict[str, float]:
+        """Metrics it adds to step ``step``'s line, after its update (none by default)."""
+        return {}
+
+    def take_audit_lines(self) -> list[dict[str, Any]]:
+        """Audit-log lines of its last update that are neither a weight change nor new document
+        priorities (``frontier``: one per level moved), each with its ``step`` and ``reason``;
+        handed over once (the hook appends them to ``RUN/mixture_log.jsonl``); none by default."""
+        return []
 
     def observe_group_tokens(self, step: int, tokens: list[tuple[str, str, int]]) -> None:
         """This step's trained tokens that are no document of the store (augmented documents'
