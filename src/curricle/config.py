@@ -158,6 +158,9 @@ class RunConfig(BaseModel):
         if "eval" in wanted and self.prepare.heldout_fraction == 0 and self.prepare.min_heldout_docs == 0:
             raise ValueError(f"controller.kind: {kind} reads held-out loss; prepare.heldout_fraction and "
                              f"prepare.min_heldout_docs are 0, so there is no held-out split to evaluate on")
+        check = getattr(self.controller, "check_run", None)
+        if check is not None:  # what only the whole run config shows (frontier: its probed levels)
+            check(self)
         return self
 
     @model_validator(mode="after")
