@@ -11,6 +11,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from curricle.probes import SuiteConfig, builtin_tasks
 from curricle.probes.lm import MAX_MASK_ENTRIES, ProbeLM
 from curricle.probes.prefix_tree import Request, layout_rows
+from curricle.probes.runner import score_tasks
 
 # Float32 rounding of the same sums in another order: ~5e-7 measured on the micro model.
 TOL = 1e-5
@@ -206,3 +207,15 @@ def test_token_ids_are_memoized_and_shared(checkpoint):
     assert second.encode_many(["12+34="])[0] == first.tokenizer("12+34=").input_ids
     second.encode_many(["7+8=", "12+34="])
     assert calls == [["7+8="]]  # only the new text is tokenized
+
+
+def test_the_first_calls_check_of_the_model_is_not_counted_as_tokens_read(checkpoint):
+    # A fresh ProbeLM checks once, on its first batch, whether the model takes tree rows and a
+    # read-only head; that is not probing, so the first scoring reads as many tokens as any
+    # later one (and a resumed run's probes cost what the uninterrupted run's did).
+    tasks = builtin_tasks(SuiteConfig(n=6, tasks=["agreement", "copy"]))
+    lm = ProbeLM.load(checkpoint, batch_size=4)
+    score_tasks(lm, tasks)
+    first = lm.tokens_read
+    score_tasks(lm, tasks)
+    assert first > 0 and lm.tokens_read == 2 * first

@@ -96,6 +96,9 @@ class ProbeSignal:
     """The step the score was measured at."""
     n: int
     """Items scored."""
+    in_sample: bool = False
+    """Whether the task's items are in the training data (the map counts no emergence of an
+    in-sample task)."""
 
     def value(self, metric: str) -> tuple[float, float]:
         """``(score, stderr)`` of ``metric``: ``acc`` / ``exact_match`` (the discrete one,
@@ -160,12 +163,16 @@ class AuditEntry:
 @dataclass
 class StepNotes:
     """What a controller says about a step besides its weights; its hook adds ``metrics`` to
-    the step's, writes each of ``events`` (``(name, fields)``) to ``RUN/events.jsonl`` and, on
-    ``stop`` (``(reason, fields)``), ends the run after the step (``TrainState.stop``). Every
-    rank's controller must decide alike (from global signals: held-out loss, probe scores)."""
+    the step's, writes each of ``events`` (``(name, fields)``) to ``RUN/events.jsonl`` and each
+    of ``audit`` (lines that are neither a weight change nor new document priorities, e.g.
+    ``frontier``'s one per level moved, each with its ``step`` and ``reason``) to
+    ``RUN/mixture_log.jsonl``, and, on ``stop`` (``(reason, fields)``), ends the run after the
+    step (``TrainState.stop``). Every rank's controller must decide alike (from global signals:
+    held-out loss, probe scores)."""
 
     metrics: dict[str, Any] = field(default_factory=dict)
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    audit: list[dict[str, Any]] = field(default_factory=list)
     stop: tuple[str, dict[str, Any]] | None = None
 
 
@@ -263,7 +270,8 @@ class Controller:
 
     @property
     def needs_doc_losses(self) -> bool:
-        """Whether its hook must collect per-document losses (a document prioritizer)."""
+        """Whether its hook must collect per-document losses (a document prioritizer does,
+        unless its priorities come from elsewhere: ``frontier``'s from probe scores)."""
         return self.role == DOCUMENTS
 
     @property

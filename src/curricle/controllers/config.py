@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from curricle.registry import Registry
-from curricle.synthetic.config import SKILL_PARAMS
+from curricle.synthetic.config import SKILL_PARAMS, ladder
 
 
 class ControllerConfig(BaseModel):
@@ -423,6 +423,82 @@ def reference_eval_losses(run_dir: Path) -> dict[int, dict[str, float]]:
     except (OSError, ValueError, KeyError) as err:
         raise ValueError(f"controller.reference: cannot read {path}: {type(err).__name__}: {err}") from None
     return out
+class FrontierConfig(BaseModel):
+    """The emergence map feeds the mix: each skill's share moves up its ladder as levels
+    emerge in the in-loop probes; see :mod:`curricle.controllers.frontier`. Level weights
+    count tokens within the skill's domain; the mixture across domains stays with the
+    schedule."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["frontier"] = "frontier"
+    domains: list[str] | None = None
+    """Domains whose documents are drawn by level (default: every domain of a ``synthetic``
+    source with ``levels``); each holds one skill's levels."""
+    start: Literal["easiest", "uniform"] = "easiest"
+    """The level weights before any level emerged: all on the easiest level, or even."""
+    move: float = Field(0.5, gt=0, le=1)
+    """At each probe step, this fraction of an emerged level's weight above ``keep`` moves to
+    the next level up."""
+    keep: float = Field(0.1, ge=0, lt=1)
+    """A move leaves an emerged level at least this share of its domain's tokens, so what the
+    model learned stays reviewed."""
+    z: float = Field(3.0, ge=0)
+    """The emergence map's rule (``curricle map``'s ``z`` and ``min_gain``, the same
+    defaults): a level emerges when its probe score is at least ``z`` standard errors..."""
+    min_gain: float = Field(0.1, ge=0)
+    """...and at least ``min_gain`` above chance."""
+
+    def reads(self) -> frozenset[str]:
+        return frozenset({"probes"})
+
+    def check_run(self, run) -> "FrontierConfig":
+        """What only the whole run config shows (``ValueError``, one line naming the field):
+        each frontier domain holds one synthetic skill's levels, no pacing draws it, and
+        ``train.probe.suite`` probes every one of its levels."""
+        by_domain: dict[str, list] = {}
+        for s in run.sources:
+            by_domain.setdefault(s.domain, []).append(s)
+        leveled = [d for d, ss in sorted(by_domain.items()) if any(getattr(s, "levels", None) for s in ss)]
+        if self.domains is None and not leveled:
+            raise ValueError("controller.kind: frontier moves a skill up its ladder; no synthetic source has levels "
+                             "(give one `levels: [...]`, e.g. copy's [2, 4, 8])")
+        skills: dict[str, str] = {}
+        for d in self.domains if self.domains is not None else leveled:
+            if d not in by_domain:
+                raise ValueError(f"controller.domains: unknown domain '{d}' (the sources declare: "
+                                 f"{', '.join(sorted(by_domain))})")
+            sources = by_domain[d]
+            if not all(getattr(s, "levels", None) for s in sources):
+                raise ValueError(f"controller.domains: domain '{d}' has a source without levels; a frontier domain "
+                                 f"holds only synthetic sources with `levels`")
+            names = sorted({s.skill for s in sources})
+            if len(names) > 1:
+                raise ValueError(f"controller.domains: domain '{d}' holds skills {', '.join(names)}; a frontier "
+                                 f"domain holds one skill's levels")
+            skill = names[0]
+            if skill in skills:
+                raise ValueError(f"controller.domains: skill '{skill}' is in domains '{skills[skill]}' and '{d}'; "
+                                 f"the frontier moves each skill in one domain")
+            skills[skill] = d
+            if d in run.mixture.pacing:
+                raise ValueError(f"mixture.pacing: domain '{d}' is drawn by the frontier controller's level weights; "
+                                 f"drop its pacing")
+            suite = run.train.probe.suite
+            if suite is None:
+                raise ValueError(f"train.probe.suite: the frontier controller reads the built-in probes of {skill}'s "
+                                 f"levels; the suite is off")
+            levels = [lv for lv in ladder(skill) if any(lv in s.levels for s in sources)]
+            missing = [lv for lv in levels if lv not in (suite.skill_levels(skill) or [])]
+            if missing:
+                raise ValueError(f"train.probe.suite.levels: the frontier controller moves {skill} up levels "
+                                 f"{', '.join(levels)}; probe each one (missing: {', '.join(missing)})")
+            left_out = [lv for lv in levels if suite.tasks is not None and skill not in suite.tasks
+                        and f"{skill}@{lv}" not in suite.tasks]
+            if left_out:
+                raise ValueError(f"train.probe.suite.tasks: leaves out {skill}@{left_out[0]}, whose probe the "
+                                 f"frontier controller reads")
+        return self
 
 
 CONTROLLERS = Registry("controller", {
@@ -434,6 +510,7 @@ CONTROLLERS = Registry("controller", {
     "jtt": (JTTConfig, "curricle.controllers.jtt:JTT"),
     "targets": (TargetsConfig, "curricle.controllers.targets:Targets"),
     "group-dro": (GroupDROConfig, "curricle.controllers.group_dro:GroupDRO"),
+    "frontier": (FrontierConfig, "curricle.controllers.frontier:Frontier"),
 })
 
 #: The config of any controller, told apart by its ``kind`` field.

@@ -3,15 +3,16 @@
 :class:`ControllerHook` feeds each step's per-domain statistics to the controller and hands a
 new mixture to the sampler (used from the next step on), appending every change to
 ``RUN/mixture_log.jsonl`` with the signal that caused it; what else the controller says of the
-step (:class:`~curricle.controllers.base.StepNotes`: metrics, events, a request to end the
-run) goes into the step's metrics, ``RUN/events.jsonl`` and ``TrainState.stop``. For controllers that rank documents
-(hard examples) it also collects the per-token losses (and, when the controller wants them,
-the per-token difficulty signals) of each micro-batch, turns them into per-document visits
-(gathered from every rank) and passes the resulting draw probabilities to the sampler (a
-controller with priorities before any visit, such as ``jtt``, sets them before the first
-batch); the tokens of augmented documents' rows, by group (``Batch.overlay_groups``), reach it
-too, and its groups' token shares join every step's metrics. The controller's state is
-checkpointed under ``controller``.
+step (:class:`~curricle.controllers.base.StepNotes`: metrics, events, audit-log lines that are
+no weight change, a request to end the run) goes into the step's metrics,
+``RUN/events.jsonl``, ``RUN/mixture_log.jsonl`` and ``TrainState.stop``. For controllers that
+rank documents it passes their draw probabilities to the sampler (a controller with priorities
+before any visit, such as ``jtt`` or ``frontier``, sets them before the first batch); for those
+that rank them by loss (hard examples) it also collects the per-token losses (and, when the
+controller wants them, the per-token difficulty signals) of each micro-batch and turns them
+into per-document visits (gathered from every rank); the tokens of augmented documents' rows,
+by group (``Batch.overlay_groups``), reach it too, and its groups' token shares join every
+step's metrics. The controller's state is checkpointed under ``controller``.
 
 :class:`DoReMiProxyHook` is DoReMi's proxy run instead (:mod:`curricle.controllers.doremi`):
 it runs the reference model on each micro-batch, updates the domain weights once a step from
@@ -28,7 +29,7 @@ import numpy as np
 import torch
 
 from curricle import atomic
-from curricle.controllers.base import LOSS_WEIGHTING, Controller, DomainStats
+from curricle.controllers.base import DOCUMENTS, LOSS_WEIGHTING, Controller, DomainStats
 from curricle.controllers.doremi import WEIGHTS_FILE, DoReMi
 from curricle.controllers.hard_examples import doc_visits
 from curricle.train.distributed import all_gather_objects
@@ -91,9 +92,10 @@ class ControllerHook(Hook):
         self.controller.load_array_state(arrays)
 
     def on_train_start(self, state):
-        # Priorities known before any visit (a fixed table, a metadata column) apply from the
-        # first batch; a resumed run has them in the sampler's state already.
-        if self.controller.needs_doc_losses and state.step == 0:
+        # Priorities known before any visit (a fixed table, a metadata column, a start on the
+        # easiest level) apply from the first batch; a resumed run has them in the sampler's
+        # state already.
+        if self.controller.role == DOCUMENTS and state.step == 0:
             self._apply(state, 0, self.controller.doc_priorities(0))
 
     def on_step_start(self, state, batch):
@@ -108,11 +110,16 @@ class ControllerHook(Hook):
 
     def on_step_end(self, state, batch, metrics):
         step = metrics["step"]
-        if self.controller.needs_doc_losses:
-            self._priorities(state, batch, step, skipped=metrics.get("skipped") is not None)
-            metrics.update(self.controller.group_metrics())
-        result = self.controller.update(step, stats_from_metrics(state, batch, metrics))
-        notes = self.controller.take_notes()
+        c = self.controller
+        if c.needs_doc_losses:
+            self._observe(state, batch, step, skipped=metrics.get("skipped") is not None)
+            metrics.update(c.group_metrics())
+        result = c.update(step, stats_from_metrics(state, batch, metrics))
+        notes = c.take_notes()
+        for line in notes.audit:
+            state.append_log(MIXTURE_LOG, {"controller": c.name, **line})
+        if c.role == DOCUMENTS:  # from the visits just observed, or the update (frontier)
+            self._apply(state, step, c.doc_priorities(step))
         metrics.update(notes.metrics)
         for event, fields in notes.events:
             state.event(step, event, **fields)
@@ -123,9 +130,9 @@ class ControllerHook(Hook):
         weights, entry = result
         state.sampler.set_weights(weights)
         metrics["mixture_updated"] = True
-        state.append_log(MIXTURE_LOG, {"controller": self.controller.name, **entry.to_json(state.domains)})
+        state.append_log(MIXTURE_LOG, {"controller": c.name, **entry.to_json(state.domains)})
 
-    def _priorities(self, state: TrainState, batch, step: int, skipped: bool) -> None:
+    def _observe(self, state: TrainState, batch, step: int, skipped: bool) -> None:
         # Per-document visits of this step's rows, from every rank (none for a skipped step).
         signals = torch.cat(self._signals) if self._signals else None
         mine = [] if skipped else doc_visits(batch, torch.cat(self._losses), state.domains, signals)
@@ -136,7 +143,6 @@ class ControllerHook(Hook):
         overlay_tokens = [x for _, part in parts for x in part]
         if overlay_tokens:
             self.controller.observe_group_tokens(step, overlay_tokens)
-        self._apply(state, step, self.controller.doc_priorities(step))
 
     def _apply(self, state: TrainState, step: int, priorities: dict[str, np.ndarray] | None) -> None:
         if not priorities:

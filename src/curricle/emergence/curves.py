@@ -204,6 +204,13 @@ class CurveBatch:
     smoothed: np.ndarray  # (B, n)
 
 
+def clears_noise(gain, se, min_gain: float, z: float):
+    """The map's emergence rule (module doc): a gain over the base (chance) of at least
+    ``min_gain`` and at least ``z`` standard errors ``se`` of the score (0 where unknown).
+    Arrays or numbers alike; the frontier controller applies it to each in-loop probe score."""
+    return (gain >= min_gain) & (gain >= z * se)
+
+
 def analyze_many(x: np.ndarray, ys: np.ndarray, chance: float | None, settings: CurveSettings,
                  se: np.ndarray | None = None) -> CurveBatch:
     """Emergence and saturation of every curve of ``ys`` ``(B, n)`` at positions ``x``, each
@@ -222,7 +229,7 @@ def analyze_many(x: np.ndarray, ys: np.ndarray, chance: float | None, settings: 
     else:
         noise = np.asarray(se, dtype=np.float64)[np.argmax(y, axis=1)]  # of the best raw score
         noise = np.where(np.isfinite(noise), noise, 0.0)
-    emerged = (gain >= settings.min_gain) & (gain >= settings.z * noise)
+    emerged = clears_noise(gain, noise, settings.min_gain, settings.z)
     threshold = base + settings.fraction * gain
     crossings = {name: np.where(emerged, fn(sm, threshold, settings.stable_k), np.nan)
                  for name, fn in CROSSINGS.items()}

@@ -48,7 +48,8 @@ def probe_signal(task, score, step: int) -> ProbeSignal:
                        level_index=task.level_index, metric=disc, score=float(m[disc]),
                        stderr=float(m.get(f"{disc}_se", float("nan"))), chance=scorer.chance(task).get(disc),
                        continuous=cont, continuous_score=float(m[cont]),
-                       continuous_stderr=float(m.get(f"{cont}_se", float("nan"))), step=step, n=score.n)
+                       continuous_stderr=float(m.get(f"{cont}_se", float("nan"))), step=step, n=score.n,
+                       in_sample=bool(task.in_sample))
 
 
 class ProbeHook(Hook):

@@ -381,6 +381,17 @@ class ProbeLM:
         return reads, lp.numpy(), argmax[slot]
 
     def _check_paths(self, layout: Layout) -> None:
+        """Decide ``pack`` and ``fast_head`` (:meth:`_decide_paths`). Its forward passes are
+        not counted in ``tokens_read``: a one-time check of the model, not what probing costs,
+        and one a resumed run would pay again (its probe tokens would differ from the
+        uninterrupted run's)."""
+        read = self.tokens_read
+        try:
+            self._decide_paths(layout)
+        finally:
+            self.tokens_read = read
+
+    def _decide_paths(self, layout: Layout) -> None:
         """Decide ``pack`` and ``fast_head`` by comparing them with a plain forward pass on a
         few rows (reads of a tree row are checked against their paths run alone)."""
         sample = [i for i, r in enumerate(layout.rows) if r.masked][:1] or list(range(min(2, len(layout.rows))))
