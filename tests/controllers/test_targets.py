@@ -118,6 +118,33 @@ def test_nothing_moves_while_no_unmet_target_moves():
     assert moving.update(10, step_stats(10, w)) is None  # one measurement: no rate yet
 
 
+def test_a_met_domain_that_slips_back_is_restored_to_the_weight_that_met_it():
+    c = CONTROLLERS.build(TargetsConfig(targets={"code": {"eval_loss": 1.0}, "met": {"eval_loss": 1.0}},
+                                        min_weight=0.05, max_change=1.0), CONTEXT)
+
+    def at(step, code, met, w):
+        losses = np.array([code, 2.0, 2.0, met, 2.0])
+        return c.update(step, DomainStats(step, np.full(5, 2.0), np.full(5, 1.0), np.asarray(w, dtype=float),
+                                          eval_loss=losses, eval_ece=np.zeros(5)))
+
+    w = np.array([0.3, 0.1, 0.1, 0.4, 0.1])
+    assert at(10, 3.0, 1.5, w) is None  # one measurement each: no rate yet
+    # met is met at weight 0.4: released to the floor; code pushed with what the others leave.
+    w, _ = at(20, 2.5, 0.9, w)
+    assert c.met_weight == [None, None, None, 0.4, None]
+    assert w.tolist() == pytest.approx([0.65, 0.1, 0.1, 0.05, 0.1], abs=1e-12)
+    # met slips back above its target: restored to 0.4 (not pushed by its window's slope);
+    # code, still moving, shares what is left.
+    w, entry = at(30, 2.5, 1.1, w)
+    assert w.tolist() == pytest.approx([0.3, 0.1, 0.1, 0.4, 0.1], abs=1e-12)
+    assert entry.reason.endswith("; relapsed, restored: met to 0.4")
+    # Nothing pushed (code stalls, held at 0.3), met still restored: no change.
+    assert at(40, 3.2, 1.2, w) is None
+    # From other weights in use, the held ones and met's 0.4 are scaled to sum 1.
+    w2, _ = at(50, 3.3, 1.2, np.array([0.5, 0.1, 0.1, 0.2, 0.1]))
+    assert w2.tolist() == pytest.approx((np.array([0.5, 0.1, 0.1, 0.4, 0.1]) / 1.2).tolist(), abs=1e-12)
+
+
 def test_the_floor_and_the_cap_apply_last():
     c = CONTROLLERS.build(TargetsConfig(targets={"code": {"eval_loss": 1.0}, "met": {"eval_loss": 1.0}}), CONTEXT)
     w = np.array([0.5, 0.1, 0.1, 0.2, 0.1])

@@ -27,11 +27,17 @@ and, with ``w`` the weights in use, the proposal ``w'``:
 - **pushed** domains (``P_d > 0``) share what the others leave, in proportion to ``P_d``:
   ``w'_d = S * P_d / sum(P)``, ``S = 1 - (held and released weight)``;
 - **released** domains, every target of which is met: ``w'_d = min_weight``;
+- **relapsed** domains, every target of which was met once and one of which is not now:
+  ``w'_d = m_d``, the weight in use when they were first all met (what got them there), in
+  place of any push: a released target that slips back is restored, not left at the floor to
+  be forgotten (a slipping target does not move toward its value, so the rule above would
+  not push it, or only by the little its window still shows);
 - **held**: domains with no target, and lagging ones whose targets do not move (``P_d = 0``
   with one unmet): ``w'_d = w_d``. (A flat lagging domain is not pushed, and not starved
   either: moving its weight to zero would stop the progress it might make.)
 
-No domain pushed, no change. Then the usual floor (``min_weight``) and cap (``max_change``,
+No domain pushed or relapsed, no change (a proposal that does not sum to 1, with nothing
+pushed, is scaled to). Then the usual floor (``min_weight``) and cap (``max_change``,
 applied last), and an audit entry whose signal is ``P_d`` per targeted domain and whose reason
 names the lagging targets (gap, rate) and the met ones. The shared EMA is not used (the slope
 over ``window`` measurements is the smoothing, and an EMA would blur the formula): ``ema`` and
@@ -109,6 +115,8 @@ class Targets(Controller):
         self.initial: list[float | None] = [None] * len(self.targets)
         self.recent: list[list[float]] = [[] for _ in self.targets]
         self.announced = False
+        #: m_d: per domain, its weight when all its targets were first met (None: not yet).
+        self.met_weight: list[float | None] = [None] * len(self.domains)
 
     # -- the formula ------------------------------------------------------------------------
 
@@ -138,23 +146,39 @@ class Targets(Controller):
                 targeted[d] = True
                 priority[d] += p / len(t.domains)
                 unmet[d] |= not self.met(i)
-        pushed = priority > 0
-        if not pushed.any():
+        once = np.array([m is not None for m in self.met_weight])
+        relapsed = targeted & unmet & once
+        pushed = (priority > 0) & ~relapsed
+        if not pushed.any() and not relapsed.any():
             return None
         released = targeted & ~unmet
-        held = ~(pushed | released)
+        held = ~(pushed | released | relapsed)
         new = np.where(held, current, 0.0)
         new[released] = self.config.min_weight
-        rest = max(0.0, 1.0 - new.sum())
-        new[pushed] = rest * priority[pushed] / priority[pushed].sum()
-        return new, priority, targeted, self._reason()
+        new[relapsed] = [self.met_weight[d] for d in np.flatnonzero(relapsed)]
+        if pushed.any():
+            rest = max(0.0, 1.0 - new.sum())
+            new[pushed] = rest * priority[pushed] / priority[pushed].sum()
+        else:
+            new = new / new.sum()
+        return new, priority, targeted, self._reason(relapsed)
 
-    def _reason(self) -> str:
+    def _record_met(self, current: np.ndarray) -> None:
+        """m_d for each domain whose targets are all met for the first time."""
+        for d in range(len(self.domains)):
+            mine = [i for i, t in enumerate(self.targets) if d in t.domains]
+            if mine and self.met_weight[d] is None and all(self.met(i) for i in mine):
+                self.met_weight[d] = float(current[d])
+
+    def _reason(self, relapsed: np.ndarray | None = None) -> str:
         lagging = [f"{t.label} gap {self.gap(i):.3f} rate {self.rate(i):.3f}"
                    for i, t in enumerate(self.targets) if not self.met(i)]
         met = [t.label for i, t in enumerate(self.targets) if self.met(i)]
+        back = [f"{self.domains[d]} to {self.met_weight[d]:.3g}"
+                for d in (np.flatnonzero(relapsed) if relapsed is not None else [])]
         return (f"targets: lagging {', '.join(lagging) or 'none'}; met {', '.join(met) or 'none'}"
-                + (f" (released to {self.config.min_weight:g})" if met else ""))
+                + (f" (released to {self.config.min_weight:g})" if met else "")
+                + (f"; relapsed, restored: {', '.join(back)}" if back else ""))
 
     # -- the step ---------------------------------------------------------------------------
 
@@ -213,9 +237,10 @@ class Targets(Controller):
         if not measured:
             return None
         self._note(step, measured, stats)
+        current = np.asarray(stats.weights, dtype=np.float64)
+        self._record_met(current)
         if step < self.config.warmup_steps:
             return None
-        current = np.asarray(stats.weights, dtype=np.float64)
         plan = self.plan(current)
         if plan is None:
             return None
@@ -224,9 +249,11 @@ class Targets(Controller):
         return self.move(step, current, proposal, reason, signal)
 
     def extra_state(self) -> dict[str, Any]:
-        return {"initial": list(self.initial), "recent": [list(r) for r in self.recent], "announced": self.announced}
+        return {"initial": list(self.initial), "recent": [list(r) for r in self.recent], "announced": self.announced,
+                "met_weight": list(self.met_weight)}
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         self.initial = list(state["initial"])
         self.recent = [list(r) for r in state["recent"]]
         self.announced = bool(state["announced"])
+        self.met_weight = list(state["met_weight"])
