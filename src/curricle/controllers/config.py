@@ -250,6 +250,34 @@ class JTTConfig(DocumentStateConfig):
         return self
 
 
+class AioliConfig(AsReleasedConfig):
+    """Aioli as released (``HazyResearch/aioli``, ``trainer/aioli_trainer.py``); see
+    :mod:`curricle.controllers.aioli`. Defaults: the release's README command."""
+
+    kind: Literal["aioli"] = "aioli"
+    update_every: int = Field(250, ge=1)
+    """Steps in a round (the release's ``update_steps``): its sweeps, then the new mixture."""
+    warmup_steps: int = Field(1, ge=1)
+    """The first round starts after this many steps on the run's own mixture (the release's
+    ``prior_steps``; it starts at step 0, but curricle first evaluates after step 1)."""
+    lp_rounds: int = Field(4, ge=1)
+    """Sweeps through the k domains per round (the release's ``lp_rounds``)."""
+    lp_steps: int = Field(4, ge=1)
+    """Steps of each sweep (the release's ``lp_steps``)."""
+    eta: float = Field(0.2, gt=0)
+    """Step size of the exponentiated-gradient update (the release's ``eta``)."""
+    one_hot_factor: float = Field(0.625, gt=0, le=1)
+    """A sweep's share of its domain's tokens; the others share the rest equally (1: one-hot)."""
+    normalize_a: bool = True
+    """Shift the estimated matrix to be non-negative and scale it to sum 1 (``aioli_normalize_A``)."""
+    ema: float | None = Field(0.1, ge=0, lt=1)
+    """EMA of the estimated matrix over rounds, ``ema * old + (1 - ema) * new`` (the release's
+    ``ema``); None: no EMA, the update multiplies the previous weights."""
+
+    def reads(self) -> frozenset[str]:
+        return frozenset({"eval"})
+
+
 CONTROLLERS = Registry("controller", {
     "schedule": (ScheduleControllerConfig, "curricle.controllers.schedule:ScheduleController"),
     "doremi": (DoReMiConfig, "curricle.controllers.doremi:DoReMi"),
@@ -257,6 +285,7 @@ CONTROLLERS = Registry("controller", {
     "ado": (ADOConfig, "curricle.controllers.ado:ADO"),
     "hard-examples": (HardExamplesConfig, "curricle.controllers.hard_examples:HardExamples"),
     "jtt": (JTTConfig, "curricle.controllers.jtt:JTT"),
+    "aioli": (AioliConfig, "curricle.controllers.aioli:Aioli"),
 })
 
 #: The config of any controller, told apart by its ``kind`` field.
