@@ -37,6 +37,19 @@ evaluated once, from its final checkpoint.
   timing rule: start at 10% of the steps; ``hard-examples`` updates every 2%; ODM updates every
   step and ADO changes its policy every step, as released; ADO refits its laws every 10% (its
   release refits every 1000 steps; a fit of six laws costs ~0.5 s here).
+- ``aioli``: the controller at its released defaults (``eta`` 0.2, ``ema`` 0.1,
+  ``one_hot_factor`` 0.625, A normalized) with its own timing rule, as the release's rounds
+  cannot fit ``T``: rounds of ``AIOLI_ROUND_SHARE`` (20%) of the steps, the first after step 1;
+  one sweep through the domains a round (``lp_rounds`` 1), each ``lp_steps`` = 1% of the steps
+  (2 in ``--quick``), so the sweeps take 30% of a round on the 6-domain suites (the release's
+  scripts: 13% with 2 domains, 29% with 3, 70% with 7). Its held-out losses are the loop's
+  evaluation rows (``train.eval_rows_per_domain``, 2 rows per domain, the first of each
+  held-out split, whose documents may include some of the test half: it reads only their
+  per-domain mean loss changes, never trains on them). **Its evaluations are charged**: its
+  run's ``eval_tokens`` beyond uniform T's (both evaluate once at the end) are added to its
+  budget, token for token like training tokens (a forward pass costs less than a training
+  step, so this is the conservative count): ``S = L_uniform^-1(L_aioli(T)) / (T + E)``, in
+  tokens. ``speedup_uncharged`` is the same without ``E``.
 - ``doremi``: two stages, as the paper: a proxy (``doremi-proxy``, reported too) trains against
   the uniform T run of the same seed as its reference; a fresh model then trains on the
   proxy's averaged weights. The reference is the baseline itself, so it costs no tokens beyond
@@ -57,6 +70,9 @@ draw for every run) and seeds together, refitting every curve. Per domain: the p
 change against uniform T with its interval; a domain counts as improved (or worse) when its
 interval is below (above) 0. ``captured_fraction = (best_speedup - 1) / (oracle_speedup - 1)``.
 An ``S`` outside the uniform runs' range [0.5, 2] is an extrapolation of the fit and says so.
+The null suite's ``max_abs_log_speedup`` judges a charged method (Aioli) on its uncharged
+``S``: what its mixture does, whose correct value there is 1 (its charged ``S`` is lower by its
+own cost).
 Uniform T itself sits off its own fitted curve by the fit's residual, so its ``S`` is not
 exactly 1 (``uniform_own_speedup``); ``speedup_calibrated`` divides every method's ``S`` by
 uniform T's, seed by seed (1 for uniform by construction). Both are reported; the targets
@@ -94,16 +110,22 @@ UPDATE_SHARE = 0.02
 SCHEDULE_WARMUP_SHARE = 0.20
 SCHEDULE_RAMP_SHARE = 0.10
 SYNTHETIC_SKILLS = ("arithmetic", "copy", "facts", "agreement")
+#: Aioli's timing rule (the module doc): rounds of this share of the steps, sweeps of lp_steps each.
+AIOLI_ROUND_SHARE = 0.20
+AIOLI_SWEEP_SHARE = 0.01
 SEARCH_SEED = 1000
 MIX_SEARCH_PROXIES = 12
 HELDOUT_FRACTION = 0.2
 BOOTSTRAP = 1000
 #: Targets of the issue that asked for this benchmark.
 TARGETS = {"builtin_best_speedup": 1.15, "captured_fraction": 0.5, "null_within": 0.05, "entropy_doremi": 1.2}
+#: Suites on which Aioli's (charged) speedup is to be at or above uniform T's own, its interval not below 1.
+AIOLI_TARGET_SUITES = ("builtin", "entropy")
 SUITE_METHODS = {
-    "builtin": ("natural", "temperature", "schedule", "odm", "ado", "hard-examples", "doremi", "mix-search", "oracle"),
-    "null": ("natural", "odm", "ado", "hard-examples", "doremi"),
-    "entropy": ("natural", "temperature", "odm", "ado", "doremi", "mix-search", "oracle"),
+    "builtin": ("natural", "temperature", "schedule", "odm", "ado", "hard-examples", "doremi", "aioli", "mix-search",
+                "oracle"),
+    "null": ("natural", "odm", "ado", "hard-examples", "doremi", "aioli"),
+    "entropy": ("natural", "temperature", "odm", "ado", "doremi", "aioli", "mix-search", "oracle"),
 }
 VIEWS = {"builtin": {"all": None, "text": ("code", "prose"), "skills": SYNTHETIC_SKILLS}}
 
@@ -297,6 +319,12 @@ def _is_complete(run_dir: Path, steps: int) -> bool:
     return bool(lines) and json.loads(lines[-1]).get("step") == steps
 
 
+def eval_tokens(run_dir: Path) -> int:
+    """Tokens the run spent on held-out evaluation (its last step's ``eval_tokens``)."""
+    lines = [line for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    return int(json.loads(lines[-1]).get("eval_tokens", 0))
+
+
 def run_job(job: Job, es_path: str) -> dict[str, Any]:
     """Train ``job`` unless done, evaluate its final checkpoint (unless cached); in a worker."""
     import torch
@@ -396,8 +424,13 @@ def ci(x: np.ndarray, digits: int = 4) -> list[float]:
 
 
 def analyse(suite: str, domains: list[str], seeds: list[int], methods: list[str], losses: dict, es: dict,
-            rng: np.random.Generator, extra_tokens: dict[str, int]) -> dict[str, Any]:
-    """``losses[(method, seed)][domain]``: per-document test losses ('uniform@b' for budgets)."""
+            rng: np.random.Generator, extra_tokens: dict[str, int], charged: dict[str, np.ndarray] | None = None,
+            run_tokens: int = 1) -> dict[str, Any]:
+    """``losses[(method, seed)][domain]``: per-document test losses ('uniform@b' for budgets).
+    ``charged[method]``: per seed, tokens the method spent beyond its ``run_tokens`` of training
+    (Aioli's evaluations), added to its budget: its ``S`` is divided by ``1 + charged / run_tokens``
+    (``speedup_uncharged`` keeps the quotient before)."""
+    charged = charged or {}
     test_idx = {d: np.flatnonzero(es[d]["test"]) for d in domains}
     views = {"all": domains}
     for name, doms in VIEWS.get(suite, {}).items():
@@ -424,7 +457,9 @@ def analyse(suite: str, domains: list[str], seeds: list[int], methods: list[str]
         rows = {}
         own = np.log(invert(params, cur["uniform@1.0"]))  # uniform T on its own fitted curve
         for m in ["uniform@1.0"] + methods:
-            s = invert(params, cur[m])  # (B + 1, S)
+            fitted = invert(params, cur[m])  # (B + 1, S): uniform's budget to get there, in units of T
+            cost = 1 + np.asarray(charged[m], dtype=np.float64) / run_tokens if m in charged else np.ones(n_seeds)
+            s = fitted / cost[None, :]
             logs = np.log(s)
             # Resample seeds (paired: the same seeds for every method in a draw).
             boot = np.array([logs[b + 1, seed_draws[b + 1]].mean() for b in range(BOOTSTRAP)])
@@ -435,7 +470,7 @@ def analyse(suite: str, domains: list[str], seeds: list[int], methods: list[str]
                        "speedup_calibrated": round(float(np.exp(cal[0].mean())), 4),
                        "speedup_calibrated_ci": [round(float(np.exp(v)), 4) for v in ci(boot_cal, 6)],
                        "speedup_per_seed": [round(float(v), 4) for v in s[0]],
-                       "extrapolated_seeds": int(((s[0] < BUDGETS[0]) | (s[0] > BUDGETS[-1])).sum()),
+                       "extrapolated_seeds": int(((fitted[0] < BUDGETS[0]) | (fitted[0] > BUDGETS[-1])).sum()),
                        "test_loss": round(float(cur[m][0].mean()), 5),
                        "test_loss_minus_uniform": round(float((cur[m][0] - cur["uniform@1.0"][0]).mean()), 5),
                        "test_loss_minus_uniform_ci": ci(np.array([(cur[m][b + 1] - cur["uniform@1.0"][b + 1])
@@ -443,6 +478,14 @@ def analyse(suite: str, domains: list[str], seeds: list[int], methods: list[str]
                                                                   for b in range(BOOTSTRAP)]), 5)}
             if m in extra_tokens:
                 rows[m]["extra_tokens"] = extra_tokens[m]
+            if m in charged:
+                unc = np.log(fitted)
+                boot_unc = np.array([unc[b + 1, seed_draws[b + 1]].mean() for b in range(BOOTSTRAP)])
+                rows[m].update({"charged_tokens_per_seed": [int(x) for x in charged[m]],
+                                "budget_factor_per_seed": [round(float(c), 4) for c in cost],
+                                "speedup_uncharged": round(float(np.exp(unc[0].mean())), 4),
+                                "speedup_uncharged_ci": [round(float(np.exp(v)), 4) for v in ci(boot_unc, 6)],
+                                "speedup_uncharged_calibrated": round(float(np.exp((unc - own)[0].mean())), 4)})
         fit = params[0]
         out["views"][vname] = {
             "domains": vdoms, "methods": rows,
@@ -474,6 +517,13 @@ def headline(suite_result: dict[str, Any], methods: list[str]) -> dict[str, Any]
     """The suite's best method (largest S on the ``all`` view, oracle and the proxy excluded)."""
     rows = suite_result["views"]["all"]["methods"]
     candidates = [m for m in methods if m not in ("oracle", "doremi-proxy")]
+
+    def null_s(m: str, key: str = "speedup") -> float:
+        # The null control's correct S is 1 for what a method's mixture does; a charged method's
+        # correct charged S is below 1 by its own cost, so its uncharged S is what is judged.
+        uncharged = {"speedup": "speedup_uncharged", "speedup_calibrated": "speedup_uncharged_calibrated"}[key]
+        return rows[m].get(uncharged, rows[m][key])
+
     best = max(candidates, key=lambda m: rows[m]["speedup"])
     oracle = rows.get("oracle")
     out = {"best_method": best, "best_speedup": rows[best]["speedup"], "best_speedup_ci_low": rows[best]["speedup_ci"][0],
@@ -485,12 +535,12 @@ def headline(suite_result: dict[str, Any], methods: list[str]) -> dict[str, Any]
            "worst_domain_delta_ci": suite_result["per_domain"][best]["worst_domain_delta_ci"],
            "domains_improved": suite_result["per_domain"][best]["improved"],
            "domains_worse": suite_result["per_domain"][best]["worse"],
-           "max_abs_log_speedup": round(max(abs(math.log(rows[m]["speedup"])) for m in candidates), 4),
+           "max_abs_log_speedup": round(max(abs(math.log(null_s(m))) for m in candidates), 4),
            "uniform_own_speedup": rows["uniform@1.0"]["speedup"],
            "best_speedup_calibrated": rows[best]["speedup_calibrated"],
            "best_speedup_calibrated_ci": rows[best]["speedup_calibrated_ci"],
            "oracle_speedup_calibrated": oracle["speedup_calibrated"] if oracle else None,
-           "max_abs_log_speedup_calibrated": round(max(abs(math.log(rows[m]["speedup_calibrated"]))
+           "max_abs_log_speedup_calibrated": round(max(abs(math.log(null_s(m, "speedup_calibrated")))
                                                        for m in candidates), 4)}
     if oracle and oracle["speedup"] != 1.0:
         out["captured_fraction"] = round((rows[best]["speedup"] - 1) / (oracle["speedup"] - 1), 4)
@@ -504,6 +554,17 @@ def headline(suite_result: dict[str, Any], methods: list[str]) -> dict[str, Any]
         dd = suite_result["per_domain"]["doremi"]
         out["doremi_worst_case_excess_loss"] = dd["worst_domain_delta"]
         out["doremi_worst_case_domain"] = dd["worst_domain"]
+    if "aioli" in rows:
+        a = rows["aioli"]
+        out.update({"aioli_speedup": a["speedup"], "aioli_speedup_ci": a["speedup_ci"],
+                    "aioli_speedup_calibrated": a["speedup_calibrated"],
+                    "aioli_speedup_uncharged": a.get("speedup_uncharged", a["speedup"]),
+                    "aioli_speedup_uncharged_ci": a.get("speedup_uncharged_ci", a["speedup_ci"]),
+                    "aioli_eval_tokens": max(a.get("charged_tokens_per_seed", [0])),
+                    "aioli_worst_domain": suite_result["per_domain"]["aioli"]["worst_domain"],
+                    "aioli_worst_domain_delta": suite_result["per_domain"]["aioli"]["worst_domain_delta"]})
+        out["aioli_at_or_above_uniform"] = (a["speedup"] >= rows["uniform@1.0"]["speedup"]
+                                            and a["speedup_ci"][1] >= 1.0)
     return out
 
 
@@ -549,6 +610,9 @@ def method_config(base: dict[str, Any], method: str, domains: list[str], steps: 
         controller = {"kind": "ado", "warmup_steps": warm, "refit_every": warm}
     elif method == "hard-examples":
         controller = {"kind": "hard-examples", "warmup_steps": warm, "update_every": every}
+    elif method == "aioli":
+        controller = {"kind": "aioli", "warmup_steps": 1, "update_every": round(AIOLI_ROUND_SHARE * steps),
+                      "lp_rounds": 1, "lp_steps": max(1, round(AIOLI_SWEEP_SHARE * steps))}
     elif method == "doremi-proxy":
         controller = {"kind": "doremi", "reference": {"run": str(reference)}}
     elif method in ("doremi", "mix-search", "oracle", "proxy"):
@@ -640,7 +704,7 @@ def main(argv: list[str] | None = None) -> None:
             for b in BUDGETS:
                 jobs[(suite, f"uniform@{b}", seed)] = job(suite, "uniform", seed, round(b * T))
             for m in ms:
-                if m in ("natural", "temperature", "schedule", "odm", "ado", "hard-examples"):
+                if m in ("natural", "temperature", "schedule", "odm", "ado", "hard-examples", "aioli"):
                     jobs[(suite, m, seed)] = job(suite, m, seed, T)
         if "mix-search" in ms or "oracle" in ms:
             store = stores[suite][0]
@@ -744,7 +808,12 @@ def main(argv: list[str] | None = None) -> None:
                   for s in args.seeds}
         extra = {"doremi": mode.tokens_per_run, "mix-search": (MIX_SEARCH_PROXIES) * mode.tokens_per_run,
                  "oracle": (len(search_mix.get(suite, [])) + 1) * mode.tokens_per_run}
-        res = analyse(suite, domains_of[suite], args.seeds, ms, losses, es_all[suite], rng, extra)
+        # Aioli's evaluations beyond uniform T's (every run evaluates once at its end), per seed.
+        charged = {"aioli": np.array([eval_tokens(jobs[(suite, "aioli", s)].run_dir)
+                                      - eval_tokens(jobs[(suite, "uniform@1.0", s)].run_dir) for s in args.seeds])
+                   } if "aioli" in ms else {}
+        res = analyse(suite, domains_of[suite], args.seeds, ms, losses, es_all[suite], rng, extra, charged,
+                      mode.tokens_per_run)
         res["headline"] = headline(res, ms)
         if suite in oracle_info:
             oracle_info[suite]["uniform_validation_loss"] = round(float(np.mean(
@@ -771,6 +840,9 @@ def main(argv: list[str] | None = None) -> None:
         targets["null_within_5pct"] = null["max_abs_log_speedup"] <= math.log(1 + TARGETS["null_within"])
     if ent:
         targets["entropy_doremi"] = ent.get("doremi_speedup", 0) >= TARGETS["entropy_doremi"]
+    for suite in AIOLI_TARGET_SUITES:
+        if "aioli_at_or_above_uniform" in results.get(suite, {}).get("headline", {}):
+            targets[f"{suite}_aioli_at_or_above_uniform"] = results[suite]["headline"]["aioli_at_or_above_uniform"]
     wall = time.perf_counter() - _T0
     result = {
         "benchmark": "mixing",
@@ -788,7 +860,10 @@ def main(argv: list[str] | None = None) -> None:
                                     "builtin_captured_fraction": ">= 0.5",
                                     "builtin_no_domain_worse": "no domain's paired change's interval above 0",
                                     "null_within_5pct": "every method's |log S| <= log 1.05",
-                                    "entropy_doremi": "two-stage DoReMi S >= 1.2"}},
+                                    "entropy_doremi": "two-stage DoReMi S >= 1.2",
+                                    "builtin_aioli_at_or_above_uniform": "Aioli's S, its evaluations charged, >= "
+                                    "uniform T's own S, and its interval's high end >= 1",
+                                    "entropy_aioli_at_or_above_uniform": "the same on the entropy suite"}},
         "details": results,
         "settings": {"mode": mode.name, "preset": mode.preset, "steps": T, "batch_rows": mode.batch_rows,
                      "seq_len": mode.seq_len, "tokens_per_run": mode.tokens_per_run, "lr": mode.lr,
@@ -798,6 +873,9 @@ def main(argv: list[str] | None = None) -> None:
                      "search_seed": SEARCH_SEED, "jobs": args.jobs, "torch_threads_per_job": 1,
                      "controller_timing": {"start": f"round({WARMUP_SHARE} * steps)",
                                            "every": f"max(1, round({UPDATE_SHARE} * steps))"},
+                     "aioli_timing": {"warmup_steps": 1, "update_every": f"round({AIOLI_ROUND_SHARE} * steps)",
+                                      "lp_rounds": 1, "lp_steps": f"max(1, round({AIOLI_SWEEP_SHARE} * steps))",
+                                      "evaluations_charged": "eval_tokens beyond uniform T's, as training tokens"},
                      "load_average_at_end": round(os.getloadavg()[0], 2)},
         "wall_s": round(wall, 1),
     }
@@ -816,6 +894,9 @@ def print_suite(suite: str, res: dict[str, Any]) -> None:
             if m == "uniform@1.0":
                 continue
             flag = f"  ({r['extrapolated_seeds']} seeds extrapolated)" if r["extrapolated_seeds"] else ""
+            if "speedup_uncharged" in r:
+                flag += (f"  (evaluations charged: x{r['budget_factor_per_seed'][0]:.3f} budget; uncharged S "
+                         f"{r['speedup_uncharged']:.3f})")
             print(f"    {m:<15} S {r['speedup']:.3f} [{r['speedup_ci'][0]:.3f}, {r['speedup_ci'][1]:.3f}]  "
                   f"calibrated {r['speedup_calibrated']:.3f} [{r['speedup_calibrated_ci'][0]:.3f}, "
                   f"{r['speedup_calibrated_ci'][1]:.3f}]  "

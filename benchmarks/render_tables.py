@@ -321,10 +321,22 @@ def mixing_rows(files: Files) -> list[Row]:
         parts.append(f"entropy: two-stage DoReMi **S {e['doremi_speedup']:.3f}** [{ci[0]:.3f}, {ci[1]:.3f}] "
                      f"({e['doremi_speedup_calibrated']:.3f} calibrated), oracle {e['oracle_speedup']:.3f}")
         target.append(f"entropy DoReMi >= 1.2: {verdict(met['entropy_doremi'])} ({e['doremi_speedup']:.2f})")
+    aioli = {name: h for name, h in suites.items() if "aioli_speedup" in h}
+    if aioli:  # its evaluations charged to its budget, beside uniform T's own S
+        parts.append("aioli (evaluations charged): " + ", ".join(
+            f"{name} **S {h['aioli_speedup']:.3f}** [{h['aioli_speedup_ci'][0]:.3f}, {h['aioli_speedup_ci'][1]:.3f}] "
+            f"vs uniform T {h['uniform_own_speedup']:.3f}" for name, h in aioli.items()))
+        judged = [k for k in met if k.endswith("_aioli_at_or_above_uniform")]
+        if judged:
+            names = ", ".join(k.removesuffix("_aioli_at_or_above_uniform") for k in judged)
+            target.append(f"aioli at or above uniform T, interval not below 1 ({names}): "
+                          f"{verdict(all(met[k] for k in judged))}")
     preset = r["settings"]["preset"]
+    methods = ("10 mixing methods (static, phased, ODM, ADO, two-stage DoReMi, Aioli, hard examples, mix-search)"
+               if aioli else "9 mixing methods (static, phased, ODM, ADO, two-stage DoReMi, hard examples, mix-search)")
     return [(
         label(rec),
-        "9 mixing methods (static, phased, ODM, ADO, two-stage DoReMi, hard examples, mix-search) and an oracle of "
+        f"{methods} and an oracle of "
         f"static mixtures against uniform, {preset} model, {len(r['settings']['seeds'])} seeds paired with uniform, "
         "test half of held-out documents, `S` from uniform's power-law curve at 0.5-2x the budget; "
         f"{WORDS.get(len(suites), len(suites))} suites (details under \"Adapting the mixture\")",

@@ -106,3 +106,34 @@ def test_methods_get_one_timing_rule_and_doremi_two_stages(mixing):
     main = mixing.method_config(base, "doremi", ["a", "b"], 200, weights={"a": 0.7, "b": 0.3})
     assert main["mixture"]["schedule"] == {"kind": "static", "weights": {"a": 0.7, "b": 0.3}}
     assert main["controller"] == {"kind": "schedule"} and main["train"]["steps"] == 200
+
+
+def test_aiolis_evaluations_are_charged_to_its_budget(mixing):
+    domains, seeds, docs = ["a", "b"], [0, 1, 2], 30
+    es = {d: {"test": np.arange(docs) % 2 == 0} for d in domains}
+    noise = np.random.default_rng(2).normal(0, 0.05, docs)
+    losses = {}
+    for s in seeds:
+        for bgt in mixing.BUDGETS:
+            losses[(f"uniform@{bgt}", s)] = {d: 3.0 + bgt ** -0.5 + noise for d in domains}
+        losses[("aioli", s)] = {d: 3.0 + 1.5 ** -0.5 + noise for d in domains}  # uniform's loss at 1.5 T
+    # 1,000 training tokens a run; Aioli evaluated 250 more tokens than uniform T on every seed.
+    res = mixing.analyse("t", domains, seeds, ["aioli"], losses, es, np.random.default_rng(1), {},
+                         {"aioli": np.array([250, 250, 250])}, 1000)
+    row = res["views"]["all"]["methods"]["aioli"]
+    assert row["speedup_uncharged"] == pytest.approx(1.5, rel=1e-2)
+    assert row["speedup"] == pytest.approx(row["speedup_uncharged"] / 1.25, rel=1e-3)  # 1.5 T of uniform for 1.25 T
+    assert row["budget_factor_per_seed"] == [1.25, 1.25, 1.25] and row["charged_tokens_per_seed"] == [250, 250, 250]
+    head = mixing.headline(res, ["aioli"])
+    assert head["aioli_speedup"] == row["speedup"] and head["aioli_eval_tokens"] == 250
+    assert head["aioli_at_or_above_uniform"] is True
+    # The null control judges what the mixture does: the uncharged S.
+    assert head["max_abs_log_speedup"] == round(abs(np.log(row["speedup_uncharged"])), 4)
+
+
+def test_aiolis_timing_rule(mixing):
+    base = {"seed": 0, "data_dir": "x", "mixture": {"batch_rows": 8, "seq_len": 64}, "train": {"steps": 100}}
+    cfg = mixing.method_config(base, "aioli", ["a", "b", "c", "d", "e", "f"], 200)
+    assert cfg["controller"] == {"kind": "aioli", "warmup_steps": 1, "update_every": 40, "lp_rounds": 1,
+                                 "lp_steps": 2}
+    assert cfg["mixture"]["schedule"] == {"kind": "static", "weights": {d: 1.0 for d in "abcdef"}}

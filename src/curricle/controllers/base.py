@@ -139,6 +139,8 @@ class ControllerContext:
     doc_lengths: Callable[[str], np.ndarray] | None = None
     """``doc_lengths(domain)``: tokens per training document of a domain, EOS included (what
     the sampler serves of it)."""
+    seed: int = 0
+    """The run's seed: a controller's own random draws derive from it (and the step)."""
 
 
 @dataclass
@@ -321,6 +323,11 @@ class Controller:
     def propose(self, step: int, signal: np.ndarray, current: np.ndarray) -> tuple[np.ndarray, str] | None:
         """Weights from the smoothed signal, and a one-line reason; None: no opinion."""
         raise NotImplementedError
+
+    def wants_eval(self, step: int) -> bool:
+        """Whether it needs held-out loss after ``step`` besides every ``train.eval_every``
+        (Aioli, at its sweeps' ends); the loop then evaluates there. None by default."""
+        return False
 
     def extra_state(self) -> dict[str, Any]:
         return {}

@@ -408,6 +408,34 @@ class GroupDROConfig(AsReleasedConfig):
         return self
 
 
+class AioliConfig(AsReleasedConfig):
+    """Aioli as released (``HazyResearch/aioli``, ``trainer/aioli_trainer.py``); see
+    :mod:`curricle.controllers.aioli`. Defaults: the release's README command."""
+
+    kind: Literal["aioli"] = "aioli"
+    update_every: int = Field(250, ge=1)
+    """Steps in a round (the release's ``update_steps``): its sweeps, then the new mixture."""
+    warmup_steps: int = Field(1, ge=1)
+    """The first round starts after this many steps on the run's own mixture (the release's
+    ``prior_steps``; it starts at step 0, but curricle first evaluates after step 1)."""
+    lp_rounds: int = Field(4, ge=1)
+    """Sweeps through the k domains per round (the release's ``lp_rounds``)."""
+    lp_steps: int = Field(4, ge=1)
+    """Steps of each sweep (the release's ``lp_steps``)."""
+    eta: float = Field(0.2, gt=0)
+    """Step size of the exponentiated-gradient update (the release's ``eta``)."""
+    one_hot_factor: float = Field(0.625, gt=0, le=1)
+    """A sweep's share of its domain's tokens; the others share the rest equally (1: one-hot)."""
+    normalize_a: bool = True
+    """Shift the estimated matrix to be non-negative and scale it to sum 1 (``aioli_normalize_A``)."""
+    ema: float | None = Field(0.1, ge=0, lt=1)
+    """EMA of the estimated matrix over rounds, ``ema * old + (1 - ema) * new`` (the release's
+    ``ema``); None: no EMA, the update multiplies the previous weights."""
+
+    def reads(self) -> frozenset[str]:
+        return frozenset({"eval"})
+
+
 def reference_eval_losses(run_dir: Path) -> dict[int, dict[str, float]]:
     """A finished run's held-out loss per domain by step (``eval/loss/<domain>`` of its
     ``metrics.jsonl``); ``ValueError`` naming the file when it cannot be read."""
@@ -423,6 +451,8 @@ def reference_eval_losses(run_dir: Path) -> dict[int, dict[str, float]]:
     except (OSError, ValueError, KeyError) as err:
         raise ValueError(f"controller.reference: cannot read {path}: {type(err).__name__}: {err}") from None
     return out
+
+
 class FrontierConfig(BaseModel):
     """The emergence map feeds the mix: each skill's share moves up its ladder as levels
     emerge in the in-loop probes; see :mod:`curricle.controllers.frontier`. Level weights
@@ -511,6 +541,7 @@ CONTROLLERS = Registry("controller", {
     "targets": (TargetsConfig, "curricle.controllers.targets:Targets"),
     "group-dro": (GroupDROConfig, "curricle.controllers.group_dro:GroupDRO"),
     "frontier": (FrontierConfig, "curricle.controllers.frontier:Frontier"),
+    "aioli": (AioliConfig, "curricle.controllers.aioli:Aioli"),
 })
 
 #: The config of any controller, told apart by its ``kind`` field.

@@ -98,6 +98,9 @@ class ControllerHook(Hook):
         if self.controller.role == DOCUMENTS and state.step == 0:
             self._apply(state, 0, self.controller.doc_priorities(0))
 
+    def wants_eval(self, state, step):
+        return self.controller.wants_eval(step)
+
     def on_step_start(self, state, batch):
         self._losses = []
         self._signals = []

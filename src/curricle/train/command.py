@@ -154,7 +154,7 @@ def controller_context(config: RunConfig, store: TokenStore, device: torch.devic
         lr_warmup_steps=config.train.lr_schedule.warmup_steps, fixed_mixture=fixed,
         reference=reference_dir(reference) if reference is not None else None, build_model=build_reference,
         run_dir=Path(run_dir), doc_column=lambda domain, name: store.split(domain).column(name),
-        doc_lengths=lambda domain: store.split(domain).doc_lengths)
+        doc_lengths=lambda domain: store.split(domain).doc_lengths, seed=config.seed)
 
 
 def train_run(config: RunConfig, run_dir: Path | str, max_steps: int | None = None, resume: bool = False,

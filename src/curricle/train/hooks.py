@@ -11,6 +11,8 @@ The loop calls, in order::
         on_micro_batch(state, batch, rows, token_loss)   after each micro-batch's per-token loss
                                                  (``signals=`` too, for a hook that wants them)
         on_rollback(state, checkpoint)           the guard rolled back (parts already restored)
+        wants_eval(state, step)                  whether this hook needs a held-out evaluation
+                                                 after this step (besides every eval_every)
         on_eval(state, metrics)                  evaluation steps
         on_step_end(state, batch, metrics)
         on_checkpoint(state, path)               checkpoint steps
@@ -143,6 +145,11 @@ class Hook:
         ``wants_token_signals`` is called with ``signals=`` too: (rows, L, 3) fp32, each
         label's margin, confidence and top-1 correctness (:data:`curricle.train.loss.SIGNALS`)."""
     def on_rollback(self, state: TrainState, checkpoint: Path) -> None: ...
+    def wants_eval(self, state: TrainState, step: int) -> bool:
+        """Whether the run must evaluate after ``step`` for this hook (a controller that reads
+        held-out loss at its own steps), besides every ``train.eval_every``; the evaluation's
+        tokens are counted in ``eval_tokens`` like any other. Every rank must answer alike."""
+        return False
     def on_eval(self, state: TrainState, metrics: dict[str, Any]) -> None: ...
     def on_step_end(self, state: TrainState, batch: Batch, metrics: dict[str, Any]) -> None: ...
     def on_checkpoint(self, state: TrainState, path: Path | None) -> None: ...

@@ -13,7 +13,7 @@
         guard.check(the global step)                   NaN / spike -> skip the whole step
         optimizer step                                 unless skipped
         guard.record -> maybe roll back to the last checkpoint -> on_rollback
-        evaluate -> on_eval                            every eval_every steps
+        evaluate -> on_eval                            every eval_every steps, and where a hook wants it
         on_step_end (probes, controllers, telemetry)   a hook may end the run here (state.stop)
         checkpoint -> on_checkpoint                    every checkpoint.every steps
 
@@ -210,7 +210,8 @@ class Trainer:
                 self._call("on_step_start", batch)
                 metrics = self.train_step(batch)
                 self.state.step += 1
-                if self.step % self.config.eval_every == 0 or self.step == self.total_steps:
+                if (self.step % self.config.eval_every == 0 or self.step == self.total_steps
+                        or any(h.wants_eval(self.state, self.step) for h in self.hooks)):
                     metrics.update(self.evaluate())
                     self.state.eval_tokens += int(metrics.get("eval/tokens", 0))
                     self._call("on_eval", metrics)
