@@ -14,7 +14,8 @@ SE = 0.02  # an improvement must beat 2 * sqrt(2) * 0.02 = 0.057
 
 def two_stages(b_milestone: float = 0.8, b_max: int = 1000) -> list[dict]:
     return [{"name": "a", "tasks": {"a": 1}, "max_steps": 1000, "advance_when": {"task": "a", "at_least": 0.8}},
-            {"name": "b", "tasks": {"b": 1}, "max_steps": b_max, "advance_when": {"task": "b", "at_least": b_milestone}},
+            {"name": "b", "tasks": {"b": 1}, "max_steps": b_max,
+             "advance_when": {"task": "b", "at_least": b_milestone}},
             {"name": "c", "tasks": {"c": 1}, "max_steps": 1000}]
 
 

@@ -13,9 +13,9 @@ higher being better. After each evaluation the detector judges the last ``patien
 
 So a plateau is ``patience`` evaluations in a row none of which beats the best so far by more
 than ``z`` standard errors of the difference: what noise alone makes likely. A series that
-keeps improving by more than that over every ``patience`` evaluations is never on one. A value without a standard error (NaN) counts as
-exact, so ``min_delta`` alone judges such a series (with ``min_delta: 0``: any improvement at
-all is progress).
+keeps improving by more than that over every ``patience`` evaluations is never on one. A
+value without a standard error (NaN) counts as exact, so ``min_delta`` alone judges such a
+series (with ``min_delta: 0``: any improvement at all is progress).
 
 Defaults (:class:`~curricle.controllers.config.PlateauDetectorConfig`): ``patience`` 3, ``z``
 2, ``min_delta`` 0. The best before the window is the best of many noisy values, so a flat

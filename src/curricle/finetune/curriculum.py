@@ -545,7 +545,8 @@ class Curriculum:
                     if v < s.advance_when.at_least:
                         failing.append(f"{s.name} ({t} {v:g} < {s.advance_when.at_least:g})")
             if failing:
-                records.append({**record, "action": "none", "why": f"milestones that do not hold: {', '.join(failing)}"})
+                records.append({**record, "action": "none",
+                                "why": f"milestones that do not hold: {', '.join(failing)}"})
                 return False
             records.append({**record, "action": "stop"})
             self.stopped = {"step": step, "reason": "every milestone holds and nothing improves"}
