@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from curricle.augment.config import AugmentConfig
-from curricle.controllers.config import ControllerSpec, ScheduleControllerConfig
+from curricle.controllers.config import ControllerSpec, PlateauConfig, ScheduleControllerConfig, suite_task_names
 from curricle.curate.config import CurateConfig
 from curricle.errors import CurricleError
 from curricle.mixture.config import MixtureConfig, max_seq_len
@@ -66,6 +66,10 @@ class RunConfig(BaseModel):
     augment: AugmentConfig | None = None
     """Targeted augmentation during ``curricle train``: every ``every`` steps, more training
     documents like the ones the model fails (:mod:`curricle.augment`). None: off."""
+    plateau: PlateauConfig | None = None
+    """Watch held-out losses and probe scores for plateaus and act on one: reinstate easier
+    material for a while, or stop (:class:`~curricle.controllers.config.PlateauConfig`). None:
+    off."""
 
     @model_validator(mode="before")
     @classmethod
@@ -167,6 +171,43 @@ class RunConfig(BaseModel):
         check = getattr(self.controller, "check_run", None)
         if check is not None:
             self.controller = check(self)
+        return self
+
+    @model_validator(mode="after")
+    def _plateau_watches_what_the_run_has(self) -> "RunConfig":
+        p = self.plateau
+        if p is None:
+            return self
+        records = any(getattr(s, "use_record_domain", False) for s in self.sources)
+        unknown = sorted(set(p.domains or []) - set(self.domains))
+        if unknown and not records:
+            raise ValueError(f"plateau.domains: unknown domain '{unknown[0]}' (the sources declare: "
+                             f"{', '.join(self.domains)})")
+        if p.domains != [] and self.prepare.heldout_fraction == 0 and self.prepare.min_heldout_docs == 0:
+            raise ValueError("plateau.domains: held-out loss is watched, but prepare.heldout_fraction and "
+                             "prepare.min_heldout_docs are 0 (no held-out split); set plateau.domains: [] to watch "
+                             "probes only")
+        probe = self.train.probe
+        if p.probes and probe is None:
+            raise ValueError("plateau.probes: probe scores are watched; set train.probe (with those tasks in "
+                             "train.probe.suite)")
+        if p.probes and probe.suite is not None and not probe.task_files:
+            names = set(suite_task_names(probe.suite, self.domains))
+            missing = [t for t in p.probes if t not in names]
+            if missing:
+                raise ValueError(f"plateau.probes: train.probe.suite has no task '{missing[0]}' (its tasks: "
+                                 f"{', '.join(sorted(names))})")
+        r = p.reinstate
+        if r is not None and r.phase is not None:
+            names = list(self.phase_starts())
+            if r.phase not in names:
+                raise ValueError(f"plateau.reinstate.phase: no phase '{r.phase}' in mixture.schedule (phases: "
+                                 f"{', '.join(names) or 'none'})")
+            if r.phase == names[-1]:
+                raise ValueError(f"plateau.reinstate.phase: '{r.phase}' is the last phase of mixture.schedule; the "
+                                 f"run is never past it, so it is never easier material")
+        if r is not None and r.pacing_start and not self.mixture.pacing:
+            raise ValueError("plateau.reinstate.pacing_start: mixture.pacing paces no domain")
         return self
 
     @model_validator(mode="after")

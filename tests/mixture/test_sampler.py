@@ -262,3 +262,35 @@ def test_the_numpy_allocation_of_many_domains_is_the_loops_bit_for_bit():
         ref_rows, ref_carried = _allocate_rows(credit.tolist(), w.tolist(), batch, seq_len)
         assert rows.tolist() == ref_rows and carried.tolist() == ref_carried, trial
         assert rows.sum() == batch
+
+
+def test_restart_pacing_serves_the_easiest_documents_again_and_resumes(make_store):
+    """Pacing from 0.1 to everything over 30 steps; restarted at step 30, the next batches are
+    the easiest documents again, competence rising from there; None returns to the run's own
+    clock (everything). The restart is sampler state."""
+    docs = [[100 + i] * (3 + i % 10) for i in range(50)]  # document i: difficulty 3 + i % 10
+    store = TokenStore(make_store({"a": docs}))
+    difficulty = np.array([len(d) for d in docs])
+    config = MixtureConfig(batch_rows=4, seq_len=8, schedule=StaticConfig(weights={"a": 1}),
+                           pacing={"a": PacingConfig(column="n_tokens", kind="fixed_linear", start=0.1, steps=30)})
+
+    def hardest(batch) -> int:
+        toks = batch.tokens.numpy()
+        return max(difficulty[int(t) - 100] for t in toks[toks != 0])
+
+    s = MixtureSampler(store, config)
+    draw(s, 30)
+    assert s.weights_override is None
+    with pytest.raises(CurricleError, match=r"restart_pacing: step 31 is not in \[0, 30\]"):
+        s.restart_pacing(31)
+    s.restart_pacing(30)
+    assert s.state_dict()["pacing_from"] == 30
+    # Competence 0.1, 0.13, 0.16 again: the 5, 7, 8 easiest documents (difficulty 3, then 3 and 4);
+    # the first batch also ends the document read when the pacing restarted (difficulty 5).
+    assert [hardest(b) for b in draw(s, 3)] == [5, 4, 4]
+    resumed = MixtureSampler(store, config)
+    resumed.load_state_dict(json.loads(json.dumps(s.state_dict())))
+    assert all(same(x, y) for x, y in zip(draw(s, 20), draw(resumed, 20)))
+    s.restart_pacing(None)
+    assert "pacing_from" not in s.state_dict()
+    assert max(hardest(b) for b in draw(s, 10)) == 12  # everything again

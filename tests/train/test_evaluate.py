@@ -1,7 +1,9 @@
-"""Held-out evaluation: per-group losses map each label to its document's group."""
+"""Held-out evaluation: per-group losses map each label to its document's group; the loss's
+standard error is the spread of the rows' mean losses."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
@@ -43,3 +45,27 @@ def test_group_losses_are_the_mean_loss_of_their_labels_and_the_worst_is_named(m
     assert out["eval/loss/a"] == pytest.approx(nll.mean(), abs=1e-6)
     assert not any(k.startswith("eval/group_loss/b") for k in out)  # no groups there
     assert "eval/worst_group" not in evaluate(loss, rows, 1, torch.device("cpu"))
+
+
+class LiteralLoss(torch.nn.Module):
+    """A stand-in for :class:`TokenLoss` whose per-token loss is the label's token id / 10."""
+
+    def __init__(self):
+        super().__init__()
+        self.model = torch.nn.Linear(1, 1)
+
+    def forward(self, x, with_stats=False):
+        nll = x[:, 1:].float() / 10  # (b, L)
+        return nll, torch.zeros_like(nll), torch.zeros_like(nll, dtype=torch.bool)
+
+
+def test_the_losss_standard_error_is_the_spread_of_the_rows_means():
+    # Domain a's rows' mean losses: 0.25, 0.55, 0.85 (labels 2 3 | 5 6 | 8 9, over 10).
+    rows = {"a": np.array([[1, 2, 3], [4, 5, 6], [7, 8, 9]]), "b": np.array([[1, 4, 4]])}
+    out = evaluate(LiteralLoss(), rows, 2, torch.device("cpu"))
+    assert out["eval/loss/a"] == pytest.approx(0.55)
+    assert out["eval/loss_se/a"] == pytest.approx(np.std([0.25, 0.55, 0.85], ddof=1) / np.sqrt(3))
+    assert out["eval/loss_se/a"] == pytest.approx(0.3 / np.sqrt(3))
+    assert out["eval/loss/b"] == pytest.approx(0.4) and "eval/loss_se/b" not in out  # one row: no spread
+    # However the rows are batched (one a forward pass here), the sums are the same.
+    assert evaluate(LiteralLoss(), rows, 1, torch.device("cpu"))["eval/loss_se/a"] == pytest.approx(out["eval/loss_se/a"])

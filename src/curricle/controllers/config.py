@@ -336,7 +336,7 @@ class TargetsConfig(ControllerConfig):
                                  f"(the sources declare: {known})")
         probe = run.train.probe
         train_by = dict(self.train_by)
-        probed = _suite_tasks(probe.suite, run.domains) if probe is not None else []
+        probed = suite_task_names(probe.suite, run.domains) if probe is not None else []
         for name in self.probe_targets():
             if name not in probed and not probe.task_files:
                 raise ValueError(f"controller.targets.{name}: no such task in train.probe.suite (it probes: "
@@ -356,7 +356,7 @@ class TargetsConfig(ControllerConfig):
         return self.model_copy(update={"train_by": train_by})
 
 
-def _suite_tasks(suite: Any, domains: list[str]) -> list[str]:
+def suite_task_names(suite: Any, domains: list[str]) -> list[str]:
     """The built-in tasks ``suite`` (a ``train.probe.suite``, or None) probes, by name, as
     :func:`curricle.probes.builtin.builtin_task_configs` makes them, from the configs alone."""
     if suite is None:
@@ -546,3 +546,81 @@ CONTROLLERS = Registry("controller", {
 
 #: The config of any controller, told apart by its ``kind`` field.
 ControllerSpec = CONTROLLERS.union()
+
+
+# -- plateaus (not a controller: a hook after it; see controllers/plateau.py) -------------------
+
+
+class PlateauDetectorConfig(BaseModel):
+    """When a series is on a plateau: its last ``patience`` evaluations' best does not beat
+    the best before them by more than ``z`` standard errors of the difference, nor by more
+    than ``min_delta`` (:mod:`curricle.controllers.plateau`). Shared with fine-tuning's
+    ``curriculum.plateau``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    patience: int = Field(3, ge=1)
+    """Evaluations in the window (the first verdict needs one more before it)."""
+    z: float = Field(2.0, ge=0)
+    """Standard errors of the difference, sqrt(se_before**2 + se_window**2), an improvement
+    must exceed to count."""
+    min_delta: float = Field(0.0, ge=0)
+    """The least improvement that counts whatever the standard errors (the whole threshold
+    for a series without them)."""
+
+
+class ReinstateConfig(BaseModel):
+    """What easier material a plateau brings back, and for how long."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    phase: str | None = None
+    """A phase of ``mixture.schedule``, not its last: its mixture is used again while the run
+    is past it."""
+    pacing_start: bool = False
+    """Restart every ``mixture.pacing`` from its start: the easiest documents again, the
+    competence rising on its own schedule from the plateau on."""
+    steps: int = Field(ge=1)
+    """Steps the easier material is used; then the schedule (or the adaptive controller's
+    latest weights) and the pacing's own clock return."""
+
+    @model_validator(mode="after")
+    def _something(self) -> "ReinstateConfig":
+        if self.phase is None and not self.pacing_start:
+            raise ValueError("name the easier material: 'phase' (an earlier phase of mixture.schedule) and/or "
+                             "'pacing_start: true'")
+        return self
+
+
+class PlateauConfig(PlateauDetectorConfig):
+    """``plateau:`` of a run config: watch held-out losses and probe scores, act on a plateau
+    (:class:`curricle.controllers.plateau_hook.PlateauHook`).
+
+    Each watched series has its own detector: a domain's held-out loss at every evaluation
+    (standard error ``eval/loss_se/<d>``), a probe task's score at every in-loop probe.
+    ``policy: reinstate``: when any series plateaus, ``reinstate``'s easier material for its
+    ``steps``, then back (no series is judged meanwhile; each needs ``patience`` evaluations
+    after the return). ``policy: stop``: the run ends when every watched series is on a
+    plateau at once."""
+
+    domains: list[str] | None = None
+    """Domains whose held-out loss is watched (None: every domain; ``[]``: none)."""
+    probes: list[str] = Field(default_factory=list)
+    """In-loop probe tasks whose score is watched (``arithmetic@2``); needs ``train.probe``."""
+    probe_metric: str = "acc"
+    """``acc`` / ``exact_match`` (each task's discrete metric, whichever it has) or a
+    continuous metric by name; higher is better."""
+    policy: Literal["reinstate", "stop"] = "reinstate"
+    reinstate: ReinstateConfig | None = None
+    """What ``policy: reinstate`` brings back (required with it)."""
+
+    @model_validator(mode="after")
+    def _policy(self) -> "PlateauConfig":
+        if self.domains == [] and not self.probes:
+            raise ValueError("nothing to watch: give domains (held-out loss) and/or probes")
+        if self.policy == "reinstate" and self.reinstate is None:
+            raise ValueError("policy: reinstate needs reinstate: {phase: <an earlier phase> and/or "
+                             "pacing_start: true, steps: N}")
+        if self.policy == "stop" and self.reinstate is not None:
+            raise ValueError("reinstate: only policy: reinstate reads it (policy is stop)")
+        return self

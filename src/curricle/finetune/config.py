@@ -31,6 +31,7 @@ from typing import Annotated, ClassVar, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from curricle.config import load_model_file
+from curricle.controllers.config import PlateauDetectorConfig
 from curricle.mixture.config import PACING
 from curricle.posttrain.config import RENAMED_KEYS, CheckpointSettings, HFModelConfig, ProbeTasksConfig
 from curricle.tasks.config import NAME_PATTERN, TaskConfig
@@ -157,6 +158,40 @@ class RevisitConfig(_Config):
     """Share of every step's examples the revisited tasks get together."""
 
 
+class StagePlateau(PlateauDetectorConfig):
+    """Plateaus of a stage's milestone (``curriculum.plateau``): what a stuck stage does
+    instead of running to its ``max_steps``.
+
+    At every evaluation from the stage's ``min_steps`` on, the milestone's value (the worst of
+    its tasks, with that task's standard error) feeds a plateau detector
+    (:mod:`curricle.controllers.plateau`: no gain beyond ``z`` standard errors over
+    ``patience`` evaluations). On a plateau below the milestone's ``at_least``:
+
+    - ``reinstate``: the previous stage's tasks (at their weights there) get ``weight`` of every
+      step's examples for ``steps`` steps, then the stage goes on as before (the first stage
+      has no earlier one: nothing is done);
+    - ``stop``: the stage ends (reason ``plateau``) and the next starts; in the last stage the
+      run ends. In the last stage the run also ends early when its series (its milestone, or
+      without one the worst of its tasks' scores) is on a plateau while every stage's milestone
+      holds: nothing left to reach, and nothing improves.
+    """
+
+    policy: Literal["reinstate", "stop"] = "reinstate"
+    steps: int | None = Field(None, ge=1)
+    """reinstate: steps the earlier stage's tasks come back for (required with it)."""
+    weight: float = Field(0.3, gt=0, lt=1)
+    """reinstate: their share of every step's examples meanwhile."""
+
+    @model_validator(mode="after")
+    def _policy(self) -> "StagePlateau":
+        if self.policy == "reinstate" and self.steps is None:
+            raise ValueError("policy: reinstate needs steps (how long the earlier stage's tasks come back)")
+        given = sorted({"steps", "weight"} & self.model_fields_set)
+        if self.policy == "stop" and given:
+            raise ValueError(f"{given[0]}: only policy: reinstate reads it (policy is stop)")
+        return self
+
+
 class CurriculumConfig(_Config):
     stages: list[StageConfig] = Field(min_length=1)
     """In order; the last one runs until the end of training."""
@@ -167,6 +202,8 @@ class CurriculumConfig(_Config):
     eval_every: int = Field(25, ge=1)
     """Evaluate every task's held-out items every this many optimizer steps (milestones,
     revisits and review are decided then)."""
+    plateau: StagePlateau | None = None
+    """What a stage whose milestone plateaus does (none: it runs to its ``max_steps``)."""
 
     @model_validator(mode="after")
     def _shares(self) -> "CurriculumConfig":
@@ -177,6 +214,10 @@ class CurriculumConfig(_Config):
         share = (self.review.fraction if self.review else 0) + (self.revisit_when.weight if self.revisit_when else 0)
         if share >= 1:
             raise ValueError("review.fraction + revisit_when.weight must be < 1 (the stage's own tasks need a share)")
+        p = self.plateau
+        if p is not None and p.policy == "reinstate" and share + p.weight >= 1:
+            raise ValueError("plateau.weight: review.fraction + revisit_when.weight + plateau.weight must be < 1 (the "
+                             "stage's own tasks need a share)")
         return self
 
     @property

@@ -17,9 +17,11 @@ Three parts, none of which imports torch:
   :meth:`Curriculum.on_evaluate` reads the held-out scores (and the results of the Leitner
   items' tests, each on a fresh held-out item of its task: :meth:`Curriculum.review_tests`),
   ends a stage at its milestone or its ``max_steps``, moves review items between decks,
-  starts and stops revisits (a drop of more than ``margin_se`` standard errors), and returns
-  the records of what it did (the lines of ``RUN/curriculum_log.jsonl``) and the next mix, if
-  any. :attr:`Curriculum.lr_scale` is the current stage's learning-rate multiple.
+  starts and stops revisits (a drop of more than ``margin_se`` standard errors), acts on a
+  stage whose milestone plateaus (``curriculum.plateau``: the earlier stage's tasks come back
+  for a while, or the stage ends, or the run: :attr:`Curriculum.stopped`), and returns the
+  records of what it did (the lines of ``RUN/curriculum_log.jsonl``) and the next mix, if any.
+  :attr:`Curriculum.lr_scale` is the current stage's learning-rate multiple.
 
 A decision taken at the evaluation after step ``s`` applies from step ``s + 2``: a data
 loader has already drawn step ``s + 1``'s examples (it prefetches one batch).
@@ -33,6 +35,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from curricle.controllers.plateau import PlateauDetector
 from curricle.errors import CurricleError
 from curricle.finetune.config import CurriculumConfig, LeitnerReview, ReplayReview, StageConfig
 from curricle.finetune.leitner import LeitnerQueues
@@ -229,6 +232,11 @@ class Curriculum:
         self.baseline: dict[str, float] | None = None
         self.stage_ends: list[dict[str, Any]] = []  # {stage, step, scores}
         self.final_milestone_logged = False
+        #: curriculum.plateau: the current stage's detector, the reinstatement under way
+        #: ({stage: the earlier stage's index, since, until}) and, once the run is to end, why.
+        self.detector = self._detector()
+        self.reinstated: dict[str, int] | None = None
+        self.stopped: dict[str, Any] | None = None
         if batch_size is not None:
             self.set_batch_size(batch_size)
 
@@ -301,7 +309,13 @@ class Curriculum:
         revisit_share = self.config.revisit_when.weight if revisit else 0.0
         for t in revisit:
             extra[t] = extra.get(t, 0.0) + revisit_share / len(revisit)
-        own = 1.0 - review_share - revisit_share
+        reinstate_share = 0.0
+        if self.reinstated is not None:
+            reinstate_share = self.config.plateau.weight
+            earlier = self.config.stages[self.reinstated["stage"]].tasks
+            for t, w in earlier.items():
+                extra[t] = extra.get(t, 0.0) + reinstate_share * w / sum(earlier.values())
+        own = 1.0 - review_share - revisit_share - reinstate_share
         total = sum(stage.tasks.values())
         for t, w in stage.tasks.items():
             weights[t] = own * w / total
@@ -402,6 +416,12 @@ class Curriculum:
                       "patience": m.patience}
             if self.hits >= m.patience:
                 reason = "milestone"
+        if self.config.plateau is not None:
+            if self.reinstated is not None and step >= self.reinstated["until"]:
+                # Back to the stage alone; this evaluation, still of the reinstated window, is not judged.
+                self._end_reinstatement(step, records, "its steps are done")
+            elif (reason is None or last) and self._plateau(step, in_stage, scores, records):
+                reason = "plateau"  # (the last stage's milestone holding is a reason that ends nothing)
         if reason is None and in_stage >= stage.max_steps:
             reason, signal = "max_steps", {"steps_in_stage": in_stage, "max_steps": stage.max_steps}
         if reason == "milestone" and last and not self.final_milestone_logged:
@@ -415,6 +435,9 @@ class Curriculum:
             self.stage += 1
             self.stage_start = step + 1
             self.hits = 0
+            if self.reinstated is not None:
+                self._end_reinstatement(step, records, "the stage ended")
+            self.detector = self._detector()
             nxt = self.current
             records.append({"event": "stage", "step": step, "from": stage.name, "to": nxt.name, "reason": reason,
                             "steps_in_stage": in_stage, "effective_from_step": step + 2, "lr_scale": nxt.lr_scale,
@@ -464,7 +487,86 @@ class Curriculum:
     def _decided(self) -> tuple:
         """What the mix depends on besides the config (a change: a new mix)."""
         queued = len(self.leitner.deck_of) if self.leitner is not None else 0
-        return self.stage, tuple(self.revisiting), tuple(self.pool), queued
+        reinstated = self.reinstated["stage"] if self.reinstated is not None else None
+        return self.stage, tuple(self.revisiting), tuple(self.pool), queued, reinstated
+
+    # -- plateaus (curriculum.plateau) ---------------------------------------------------------
+
+    def _detector(self) -> PlateauDetector | None:
+        """A fresh detector for the current stage's series (None: no ``curriculum.plateau``)."""
+        p = self.config.plateau
+        return None if p is None else PlateauDetector(p.patience, p.z, p.min_delta, higher_is_better=True)
+
+    def _series(self, stage: StageConfig, scores: dict[str, dict[str, float]]) -> tuple[float, float, str, str]:
+        """``stage``'s value at these scores, its standard error, the task it is from and the
+        metric: its milestone's (the worst of the milestone's tasks), or without one the worst
+        of its tasks' discrete scores."""
+        m = stage.advance_when
+        names = ([m.task] if m.task is not None else list(stage.tasks)) if m is not None else list(stage.tasks)
+        metric = {t: m.metric if m is not None else self.discrete_metrics[t] for t in names}
+        worst = min(names, key=lambda t: scores[t][metric[t]])
+        se = scores[worst].get(f"{metric[worst]}_se", float("nan"))
+        return float(scores[worst][metric[worst]]), float(se), worst, metric[worst]
+
+    def _plateau(self, step: int, in_stage: int, scores: dict[str, dict[str, float]],
+                 records: list[dict[str, Any]]) -> bool:
+        """Feed the current stage's series to its detector and act on a plateau (see
+        :class:`~curricle.finetune.config.StagePlateau`); whether the stage ends on it. Not
+        judged: before the stage's ``min_steps``, while an earlier stage is reinstated, and a
+        stage that is neither the last nor has a milestone (it runs to its ``max_steps``)."""
+        p = self.config.plateau
+        stage = self.current
+        last = self.stage == len(self.config.stages) - 1
+        m = stage.advance_when
+        if self.reinstated is not None or in_stage < stage.min_steps or (m is None and not last):
+            return False
+        value, se, task, metric = self._series(stage, scores)
+        verdict = self.detector.observe(step, value, se)
+        if verdict is None:
+            return False
+        below = m is not None and value < m.at_least
+        if not below and (not last or p.policy == "reinstate"):
+            return False  # the milestone holds: the stage is about to advance (or, last, is where it should be)
+        record = {"event": "plateau", "step": step, "stage": stage.name, "task": task, "metric": metric,
+                  "at_least": m.at_least if m is not None else None,
+                  **{k: v for k, v in verdict.to_json().items() if k != "step"}, "policy": p.policy}
+        self.detector.reset()  # one plateau, one decision
+        if p.policy == "stop" and below:
+            records.append({**record, "action": "stop" if last else "next stage"})
+            if last:
+                self.stopped = {"step": step, "reason": "the last stage's milestone plateaued below its threshold"}
+                records.append({"event": "stop", "step": step, "reason": self.stopped["reason"]})
+            return not last
+        if p.policy == "stop":  # the last stage, on a plateau where its milestone holds (or it has none)
+            failing = []
+            for s in self.config.stages:
+                if s.advance_when is not None:
+                    v, _, t, _ = self._series(s, scores)
+                    if v < s.advance_when.at_least:
+                        failing.append(f"{s.name} ({t} {v:g} < {s.advance_when.at_least:g})")
+            if failing:
+                records.append({**record, "action": "none",
+                                "why": f"milestones that do not hold: {', '.join(failing)}"})
+                return False
+            records.append({**record, "action": "stop"})
+            self.stopped = {"step": step, "reason": "every milestone holds and nothing improves"}
+            records.append({"event": "stop", "step": step, "reason": self.stopped["reason"]})
+            return False
+        if self.stage == 0:
+            records.append({**record, "action": "none", "why": "no earlier stage to reinstate"})
+            return False
+        earlier = self.config.stages[self.stage - 1]
+        self.reinstated = {"stage": self.stage - 1, "since": step, "until": step + p.steps}
+        records.append({**record, "action": "reinstate", "reinstated": earlier.name, "tasks": list(earlier.tasks),
+                        "weight": p.weight, "until_step": step + p.steps, "effective_from_step": step + 2})
+        return False
+
+    def _end_reinstatement(self, step: int, records: list[dict[str, Any]], why: str) -> None:
+        r = self.reinstated
+        records.append({"event": "reinstate-end", "step": step, "reinstated": self.config.stages[r["stage"]].name,
+                        "since": r["since"], "why": why, "effective_from_step": step + 2})
+        self.reinstated = None
+        self.detector.reset()
 
     def _se(self, task: str, scores: dict[str, dict[str, float]]) -> float:
         """The standard error of ``task``'s discrete metric in ``scores`` (one that cannot be
@@ -499,7 +601,9 @@ class Curriculum:
                 "leitner": self.leitner.state_dict() if self.leitner is not None else None,
                 "pool": list(self.pool), "tests_taken": dict(self.tests_taken), "floor_intervals": self.floor_intervals,
                 "baseline": self.baseline, "stage_ends": self.stage_ends,
-                "final_milestone_logged": self.final_milestone_logged}
+                "final_milestone_logged": self.final_milestone_logged,
+                **({"plateau": {"detector": self.detector.state_dict(), "reinstated": self.reinstated,
+                                "stopped": self.stopped}} if self.detector is not None else {})}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         missing = [k for k in ("reference_se", "tests_taken", "floor_intervals") if k not in state]
@@ -520,3 +624,8 @@ class Curriculum:
         self.baseline = state["baseline"]
         self.stage_ends = state["stage_ends"]
         self.final_milestone_logged = bool(state["final_milestone_logged"])
+        self.detector = self._detector()
+        saved = state.get("plateau")
+        if self.detector is not None and saved is not None:
+            self.detector.load_state_dict(saved["detector"])
+            self.reinstated, self.stopped = saved["reinstated"], saved["stopped"]

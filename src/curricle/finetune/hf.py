@@ -18,7 +18,8 @@ data order.
 - :class:`CurriculumCallback`: evaluates every task's held-out items every ``eval_every``
   steps (and before training: the baseline), tests the due Leitner items (each on a held-out
   item of its task), lets the curriculum decide, scales the schedule's learning rate by the
-  stage's ``lr_scale``, writes
+  stage's ``lr_scale``, ends training when the curriculum says so (``curriculum.plateau``:
+  checkpointed at that step; resumed, it draws nothing more), writes
   ``OUT/metrics.jsonl`` (and TensorBoard under ``OUT/tb``), ``OUT/curriculum_log.jsonl`` and
   ``OUT/forgetting.json``, and saves the curriculum's state in every ``checkpoint-N``
   (``curricle_curriculum.json``, through the seam kit :mod:`curricle.hf`), so
@@ -103,7 +104,8 @@ class CurriculumSampler(Sampler[int]):
 
     def __iter__(self) -> Iterator[int]:
         stream = self.curriculum.stream
-        while stream.step < self.steps:
+        # A run the curriculum ended early (curriculum.plateau) draws nothing more, also resumed.
+        while stream.step < self.steps and self.curriculum.stopped is None:
             k = stream.step
             self._snapshots.record(k, stream.state_dict())
             rows = self.curriculum.draw(self.mix_at(k))
@@ -188,7 +190,8 @@ class CurriculumCallback(StatefulCallback):
             final = {"step": state.global_step, "stage": self.curriculum.current.name,
                      "heldout": self.last_scores, "test": test,
                      "ungraded": {t: dict(c) for t, c in self.evaluator.ungraded.items() if c},
-                     "served": dict(self.curriculum.stream.served)}
+                     # what the trained steps drew (the loader draws a step ahead of a run ended early)
+                     "served": dict(self.sampler.state_at(state.global_step)["stream"]["served"])}
             atomic.write_text(self.out / "final_scores.json", json.dumps(final, indent=1) + "\n")
             self._write_forgetting(final=True)
         super().on_train_end(args, state, control, **kwargs)
@@ -204,6 +207,9 @@ class CurriculumCallback(StatefulCallback):
             # The scheduler has set step + 1's rate already: a new stage's rate starts at step + 2,
             # with its examples.
             self._scale_lr(kwargs.get("lr_scheduler"), now=False)
+            if self.curriculum.stopped is not None:  # the curriculum ended the run: checkpoint this step, stop
+                control.should_training_stop = True
+                control.should_save = True
 
     def _scale_lr(self, scheduler, now: bool) -> None:
         """Set the schedule's base rates to the current stage's ``lr_scale`` x the trainer's

@@ -284,6 +284,7 @@ class MixtureSampler:
         self._ov_state = {d: [0, 0, 0, -1] for d in self._overlays}
         self._check_repeats(warn=False)
         self._override: np.ndarray | None = None
+        self._pacing_from: int | None = None  # see restart_pacing()
 
     def _check_repeats(self, warn: bool = True) -> None:
         """Warn about each domain that has passed ``max_epochs`` since the last check (served
@@ -315,6 +316,7 @@ class MixtureSampler:
             "drawn": {self.domains[d]: list(map(int, st)) for d, st in self._drawn_state.items()},
             "served_tokens": list(self._served),
             "weights_override": None if self._override is None else [float(w) for w in self._override],
+            **({"pacing_from": self._pacing_from} if self._pacing_from is not None else {}),
             **({"overlays": {self.domains[d]: [*map(int, st), ov.n_docs, ov.n_tokens]
                              for d, st in self._ov_state.items() for ov in [self._overlays[d][0]]}}
                if self._overlays else {}),
@@ -343,6 +345,7 @@ class MixtureSampler:
         self._check_repeats(warn=False)
         ov = state.get("weights_override")
         self._override = None if ov is None else np.asarray(ov, dtype=np.float64)
+        self._pacing_from = state.get("pacing_from")
         saved = state.get("overlays", {})
         unknown = sorted(set(saved) - {self.domains[d] for d in self._overlays})
         if unknown:
@@ -538,6 +541,20 @@ class MixtureSampler:
             raise CurricleError(f"set_weights: weights must be finite, >= 0 and not all zero, got {w.tolist()}")
         self._override = w / total
 
+    @property
+    def weights_override(self) -> np.ndarray | None:
+        """The weights of the last :meth:`set_weights` (a copy), None while the schedule's are used."""
+        return None if self._override is None else self._override.copy()
+
+    def restart_pacing(self, step: int | None) -> None:
+        """Pace every paced domain as if the run had started at ``step`` (0-based, the next
+        batch's step at the latest): the easiest documents again, competence rising on its own
+        schedule from there. ``None`` returns to the run's own clock. Part of the sampler
+        state. (The plateau policy ``reinstate: {pacing_start: true}``.)"""
+        if step is not None and not 0 <= step <= self.step:
+            raise CurricleError(f"restart_pacing: step {step} is not in [0, {self.step}]")
+        self._pacing_from = step
+
     def weights_at(self, step: int) -> np.ndarray:
         """The token weights used at ``step`` (the override if set, else the schedule's)."""
         return self._override if self._override is not None else self.schedule.weights(step)
@@ -642,7 +659,8 @@ class MixtureSampler:
         u = self._uniform(d, draw)
         pacing = self._pacing.get(d)
         if pacing is not None:
-            return int(pacing.order[int(u * pacing.available(step))])
+            clock = step if self._pacing_from is None else step - self._pacing_from
+            return int(pacing.order[int(u * pacing.available(clock))])
         cdf = self._priority_cdf.get(d)
         if cdf is None:
             return int(u * self._splits[d].n_docs)

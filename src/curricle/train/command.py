@@ -31,6 +31,7 @@ from curricle.controllers.base import DOCUMENTS, Controller, ControllerContext
 from curricle.controllers.config import CONTROLLERS, ReferenceConfig
 from curricle.controllers.doremi import reference_dir
 from curricle.controllers.hook import controller_hook
+from curricle.controllers.plateau_hook import PlateauHook
 from curricle.errors import CurricleError
 from curricle.mixture.config import StaticConfig, max_seq_len
 from curricle.mixture.sampler import MixtureSampler
@@ -54,8 +55,8 @@ from curricle.train.parallel import shard
 def build_trainer(config: RunConfig, run_dir: Path | str, resume: bool = False, max_steps: int | None = None,
                   hooks: Sequence[Hook] = (), progress: bool = True) -> Trainer:
     """The run's :class:`Trainer`, with every part built from ``config`` (the token store must
-    be prepared). ``hooks`` run after the in-loop probes and the controller's, before
-    augmentation and telemetry."""
+    be prepared). ``hooks`` run after the in-loop probes, the controller's and the plateau
+    hook (``plateau:``), before augmentation and telemetry."""
     check_model(config)
     dist = init_distributed(config.train.device)
     # The seed fixes the initial weights; the sampler derives its own streams from (seed, step, rank).
@@ -86,7 +87,10 @@ def build_trainer(config: RunConfig, run_dir: Path | str, resume: bool = False, 
     all_hooks: list[Hook] = []
     if config.train.probe is not None:  # before the controller (it may read the scores) and telemetry
         all_hooks.append(ProbeHook(config.train.probe, config.data_dir, tokenizer))
-    all_hooks += [controller_hook(controller), *hooks]
+    all_hooks.append(controller_hook(controller))
+    if config.plateau is not None:  # after the controller: a reinstated mixture holds over its updates
+        all_hooks.append(PlateauHook(config.plateau, sampler.domains))
+    all_hooks += hooks
     if config.augment is not None:  # after the controller and probes: it reads what they found
         all_hooks.append(augment_hook(config, store, sampler, controller, tokenizer, run_dir, dist.is_main))
     trainer = Trainer(loss_model, optimizer, sampler, config.train, run_dir, tokenizer=tokenizer, eval_rows=rows,

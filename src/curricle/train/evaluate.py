@@ -1,8 +1,16 @@
-"""Held-out evaluation per domain: loss, perplexity and next-token calibration (ECE).
+"""Held-out evaluation per domain: loss, its standard error, perplexity and next-token
+calibration (ECE).
 
 Rows are fixed: consecutive windows of each domain's held-out token stream (documents in
 store order, each followed by EOS), so every evaluation scores the same tokens. Under DDP the
 rows are sharded over ranks and the sums all-reduced.
+
+The standard error of a domain's held-out loss, ``eval/loss_se/<d>``, treats its rows as the
+samples: the standard deviation of the rows' mean losses (``ddof=1``) over the square root of
+the number of rows (absent with one row). Rows have equal length, so the mean of the rows' means
+is the loss itself; tokens within a row are not independent, rows (windows of different
+documents) nearly are. It lets a reader of the loss tell a change from noise (the plateau
+detector, :mod:`curricle.controllers.plateau`).
 
 With groups (a metadata column of the held-out documents, :func:`eval_row_groups`), each
 label's loss also counts toward its document's group: ``eval/group_loss/<domain>/<group>``,
@@ -50,7 +58,8 @@ def eval_row_groups(split: DomainSplit, rows: np.ndarray, column: str) -> tuple[
 def evaluate(loss_model: TokenLoss, rows: dict[str, np.ndarray], batch_rows: int, device: torch.device,
              rank: int = 0, world_size: int = 1, autocast=None,
              groups: dict[str, tuple[list[str], np.ndarray]] | None = None) -> dict[str, float | str]:
-    """``eval/loss/<d>``, ``eval/ppl/<d>``, ``eval/ece/<d>`` per domain plus token-weighted
+    """``eval/loss/<d>``, ``eval/loss_se/<d>`` (the module doc), ``eval/ppl/<d>``,
+    ``eval/ece/<d>`` per domain plus token-weighted
     ``eval/loss`` and ``eval/ece`` over all domains. The logits are read a chunk of positions
     at a time (:class:`TokenLoss`). Every rank runs the same number of forward passes (a rank
     short of rows repeats one, uncounted), as a sharded model needs. ``groups``: per domain,
@@ -60,9 +69,11 @@ def evaluate(loss_model: TokenLoss, rows: dict[str, np.ndarray], batch_rows: int
     was_training = model.training
     model.eval()
     domains = sorted(rows)
-    # Per domain: loss sum, tokens, and per ECE bin: count, confidence sum, correct sum.
+    # Per domain: loss sum, tokens, per ECE bin: count, confidence sum, correct sum; then
+    # rows, and the sum and sum of squares of the rows' mean losses (the loss's standard error).
     # Accumulated on the device and copied to the host once, at the end.
-    sums = torch.zeros(len(domains), 2 + 3 * ECE_BINS, dtype=torch.float64, device=device)
+    sums = torch.zeros(len(domains), 2 + 3 * ECE_BINS + 3, dtype=torch.float64, device=device)
+    rows_at = 2 + 3 * ECE_BINS
     # Per (domain, group), flat in domain order: loss sum and tokens.
     offsets, n_groups = {}, 0
     for d in domains:
@@ -88,6 +99,10 @@ def evaluate(loss_model: TokenLoss, rows: dict[str, np.ndarray], batch_rows: int
                 g = torch.from_numpy(ids[start : start + batch_rows]).to(device)[keep].flatten() + offsets[d]
                 group_sums[:, 0].index_add_(0, g, nll[keep].flatten().double())
                 group_sums[:, 1].index_add_(0, g, torch.ones_like(g, dtype=torch.float64))
+            row_mean = nll[keep].double().mean(1)  # (rows,)
+            sums[i, rows_at] += row_mean.numel()
+            sums[i, rows_at + 1] += row_mean.sum()
+            sums[i, rows_at + 2] += row_mean.square().sum()
             nll, top_logp, correct = nll[keep].flatten(), top_logp[keep].flatten(), correct[keep].flatten().double()
             conf = top_logp.double().exp()
             bins = torch.clamp((conf * ECE_BINS).long(), max=ECE_BINS - 1)
@@ -95,7 +110,7 @@ def evaluate(loss_model: TokenLoss, rows: dict[str, np.ndarray], batch_rows: int
             sums[i, 1] += nll.numel()
             sums[i, 2 : 2 + ECE_BINS] += torch.bincount(bins, minlength=ECE_BINS).double()
             sums[i, 2 + ECE_BINS : 2 + 2 * ECE_BINS] += torch.bincount(bins, conf, minlength=ECE_BINS)
-            sums[i, 2 + 2 * ECE_BINS :] += torch.bincount(bins, correct, minlength=ECE_BINS)
+            sums[i, 2 + 2 * ECE_BINS : rows_at] += torch.bincount(bins, correct, minlength=ECE_BINS)
     if world_size > 1:
         dist.all_reduce(sums)
         if n_groups:
@@ -105,7 +120,7 @@ def evaluate(loss_model: TokenLoss, rows: dict[str, np.ndarray], batch_rows: int
         model.train()
 
     def ece(row: torch.Tensor) -> float:
-        count, conf, corr = row[2 : 2 + ECE_BINS], row[2 + ECE_BINS : 2 + 2 * ECE_BINS], row[2 + 2 * ECE_BINS :]
+        count, conf, corr = row[2 : 2 + ECE_BINS], row[2 + ECE_BINS : 2 + 2 * ECE_BINS], row[2 + 2 * ECE_BINS : rows_at]
         total = count.sum()
         return float(((conf - corr).abs()).sum() / total) if total > 0 else float("nan")
 
@@ -113,6 +128,9 @@ def evaluate(loss_model: TokenLoss, rows: dict[str, np.ndarray], batch_rows: int
     for i, d in enumerate(domains):
         loss = float(sums[i, 0] / sums[i, 1])
         out[f"eval/loss/{d}"] = loss
+        n, s1, s2 = sums[i, rows_at : rows_at + 3].tolist()
+        if n > 1:
+            out[f"eval/loss_se/{d}"] = math.sqrt(max((s2 - s1 * s1 / n) / (n - 1), 0.0) / n)
         out[f"eval/ppl/{d}"] = math.exp(min(loss, 50.0))
         out[f"eval/ece/{d}"] = ece(sums[i])
     total = sums.sum(0)

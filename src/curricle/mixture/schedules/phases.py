@@ -32,6 +32,10 @@ class PhasedSchedule(WeightSchedule):
     def phases(self) -> list[tuple[int, str]]:
         return [(s, p.name) for s, p in zip(self._starts, self.config.phases)]
 
+    def phase_weights(self, name: str) -> np.ndarray:
+        """Phase ``name``'s own weights (its ramp's end)."""
+        return self._w[[p.name for p in self.config.phases].index(name)]
+
     def weights(self, step: int) -> np.ndarray:
         i = max(j for j, s in enumerate(self._starts) if step >= s or j == 0)
         phase = self.config.phases[i]
