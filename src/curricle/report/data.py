@@ -393,7 +393,7 @@ def collect_run(run: Path | str, probes: Sequence[Path | str] = (), map_config=N
         missing["audit"] = ("the mixture follows its schedule: no controller changed the weights"
                             if metric_rows else "no mixture_log.jsonl")
     if not events:
-        missing["events"] = "no stability events: no step was skipped or rolled back"
+        missing["events"] = "no events: no step was skipped or rolled back, nothing plateaued or stopped the run"
     if skills is None:
         missing["skills"] = skills_missing
     if funnel is None:

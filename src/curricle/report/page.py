@@ -234,7 +234,7 @@ PRETRAIN_PANELS = (
     Panel("audit", "Controller audit log", _audit),
     Panel("skills", "Skill map", _skills),
     Panel("funnel", "Curation funnel", _funnel),
-    Panel("events", "Stability events", _events),
+    Panel("events", "Events", _events),
     Panel("hard_examples", "Hard examples", _hard_examples),
     Panel("checkpoints", "Checkpoints", _checkpoints),
 )
