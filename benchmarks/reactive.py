@@ -43,10 +43,11 @@ final scores: the number of levels that emerged by the end (``frontier_levels_ga
 minus uniform, per seed), with the probes' tokens counted alike in both arms.
 
 **(d) Plateaus** (``plateau``): the fine-tuning curriculum of ``finetune_curriculum.py`` (its
-base model, tasks, held-out items and settings; ``PLATEAU_STEPS`` steps of 32 examples): the
+base model, tasks, held-out items and settings: in ``--quick`` 800 steps of 32 examples after a
+600-step base): the
 components (``reverse``, ``uppercase``) until their milestone (exact match 0.7, twice) or half
 the steps, then their composition under review. Its first stage's milestone is what that
-benchmark found is rarely reached, so the stage runs to its ``max_steps``; the arm with
+benchmark found is not reached in its budget, so the stage runs to its ``max_steps``; the arm with
 ``curriculum.plateau: {policy: stop}`` (the detector's defaults) ends the stage when the
 milestone's curve is on a plateau below it. Figure per seed: the examples each arm needs to
 reach the plain curriculum's final mean held-out exact match (its first evaluation at or
@@ -86,8 +87,6 @@ NEAR, FAR = 0.25, 0.75
 FRONTIER_SKILL = "uppercase"
 FRONTIER_LEVELS = ["2", "3", "4", "6", "8"]
 TARGETS = {"targets_speedup": 1.3, "dro_mean_within": 0.02}
-#: (d): fine-tuning steps (of 32 examples) and base-model pretraining steps, per mode.
-PLATEAU_STEPS = {"quick": (600, 600), "full": (2000, 2000)}
 
 
 @dataclass(frozen=True)
@@ -425,8 +424,8 @@ def plateau_run(args: tuple[dict[str, Any], str]) -> dict[str, Any]:
 def plateau_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs: int) -> dict[str, Any]:
     import finetune_curriculum as fc
 
-    steps, base_steps = PLATEAU_STEPS[mode.name]
     st = fc.SETTINGS[mode.name]
+    steps, base_steps = st["steps"], st["base_steps"]
     say("plateau: the fine-tuning base model")
     base = fc.pretrained_base(data_root / "plateau-base", base_steps)
     arms = ("curriculum", "curriculum+plateau")

@@ -492,6 +492,46 @@ def hard_examples_rows(files: Files) -> list[Row]:
     )]
 
 
+def reactive_rows(files: Files) -> list[Row]:
+    rec = primary(files, "reactive")
+    r = rec["result"]
+    s = r["settings"]
+
+    def iv(x: dict[str, Any], digits: int = 2, sign: bool = False) -> str:
+        f = f"{{:{'+' if sign else ''}.{digits}f}}"
+        return f"{f.format(x['mean'])} [{f.format(x['ci'][0])}, {f.format(x['ci'][1])}]"
+
+    parts, why = [], []
+    met = r["targets_met"]["met"]
+    if "targets_speedup" in r:
+        parts.append(f"targets: **{iv(r['targets_speedup'])}x** fewer tokens (training + evaluation) than uniform to "
+                     f"meet every target, {iv(r['targets_speedup_vs_best_static'])}x vs the best static "
+                     f"(`{r['targets_best_static']}`; ceiling {r['targets_ceiling']:.2f}x)")
+        why.append(f"targets >= 1.3x, interval above 1: {verdict(met.get('targets_speedup'))}")
+    if "dro_worst_domain_delta" in r:
+        parts.append(f"group-dro: worst domain's held-out loss **{iv(r['dro_worst_domain_delta'], 3, True)}**, mean "
+                     f"{100 * r['dro_mean_delta']['mean']:+.1f}% [{100 * r['dro_mean_delta']['ci'][0]:+.1f}, "
+                     f"{100 * r['dro_mean_delta']['ci'][1]:+.1f}] vs uniform")
+        why.append(f"group-dro lowers the worst domain, mean within 2%: {verdict(met.get('dro'))}")
+    if "frontier_levels_gain" in r:
+        parts.append(f"frontier: **{iv(r['frontier_levels_gain'], 2, True)}** levels emerged vs uniform")
+        why.append(f"frontier emerges more levels: {verdict(met.get('frontier_levels_gain'))}")
+    if "plateau_speedup" in r:
+        parts.append(f"plateau stop: **{iv(r['plateau_speedup'])}x** fewer fine-tuning examples to the plain "
+                     f"curriculum's final score")
+    return [(
+        label(rec),
+        f"(a) `targets` vs uniform and a static mixture on prose + two skills, {s['preset']}, up to "
+        f"{int(s['steps'] * s['max_share'])} steps of {s['batch_rows']} x {s['seq_len']}; (b) `group-dro` vs uniform on "
+        f"4 domains; (c) `frontier` vs uniform on {s['frontier']['skill']}'s ladder, {s['frontier']['preset']}, "
+        f"{s['frontier']['steps']} steps; (d) fine-tuning with `curriculum.plateau` vs without; evaluation and probe "
+        f"tokens counted in every arm, seeds {seeds_text(s['seeds'])} paired (details under \"Steering from the evals\")",
+        "; ".join(parts),
+        "; ".join(why),
+        provenances(("quick", rec)),
+    )]
+
+
 #: Each benchmark program's rows, in the table's order.
 ROWS: dict[str, Callable[[Files], list[Row]]] = {
     "sampler_throughput": sampler_rows,
@@ -504,6 +544,7 @@ ROWS: dict[str, Callable[[Files], list[Row]]] = {
     "rl_curriculum": rl_rows,
     "train_overhead": train_overhead_rows,
     "hard_examples": hard_examples_rows,
+    "reactive": reactive_rows,
 }
 
 
