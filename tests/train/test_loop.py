@@ -93,6 +93,22 @@ def test_guard_skips_nan_and_spikes_then_rolls_back(tmp_path, make_config):
     assert len(metrics) == 20
 
 
+def test_with_no_checkpoint_to_roll_back_to_the_guard_forgets_its_history(tmp_path, make_config):
+    # Without forgetting, a loss level that moved for good would be a spike at every later step:
+    # the run would skip the rest of its steps. After forgetting, step 16's 100x loss is not
+    # judged (no domain has min_history good steps again yet).
+    cfg = make_config(steps=20, checkpoint={"every": 20, "keep_last": 1},
+                      guard={"inject": {12: "spike", 13: "spike", 14: "spike", 16: "spike"}})
+    train_run(cfg, tmp_path / "run", progress=False)
+    events = read(tmp_path / "run", "events.jsonl")
+    assert [(e["step"], e["event"], e.get("done")) for e in events] == [
+        (12, "skip", None), (13, "skip", None), (14, "skip", None), (14, "rollback", False)]
+    assert events[-1]["detail"] == "no checkpoint to roll back to yet; the guard forgets its history and continues"
+    metrics = read(tmp_path / "run", "metrics.jsonl")
+    assert [m["step"] for m in metrics if m.get("skipped")] == [12, 13, 14]
+    assert metrics[15]["loss"] > 50 * metrics[10]["loss"]  # step 16, injected 100x, went through (step 11: normal)
+
+
 def test_resume_without_checkpoint_and_existing_run_errors(tmp_path, make_config):
     with pytest.raises(CurricleError, match="--resume: no complete checkpoint under"):
         train_run(make_config(steps=5), tmp_path / "run", resume=True, progress=False)

@@ -10,8 +10,12 @@ against its own history matters under a curriculum: when a phase brings in a dom
 is naturally far above the others', the overall loss jumps, but no domain spiked (a domain
 with too little history is not judged yet). After ``max_spikes`` consecutive skipped steps,
 the trainer rolls back to the last checkpoint and continues with the data *after* the
-offending window (it is not replayed). Every decision is returned with a reason; the trainer
-writes it to ``events.jsonl``.
+offending window (it is not replayed). With no checkpoint to roll back to yet, the guard
+forgets its history instead (:meth:`StabilityGuard.forget`): the level it compares with is
+stale, and judging every later step against it would skip the rest of the run (a micro run with
+``checkpoint.every`` at its length skipped 516 of its 600 steps so); the domains are judged
+again once they have ``min_history`` good steps. Every decision is returned with a reason; the
+trainer writes it to ``events.jsonl``.
 """
 
 from __future__ import annotations
@@ -64,6 +68,12 @@ class StabilityGuard:
         for d, x in per_domain.items():
             self.history[d].append(x)
         return False
+
+    def forget(self) -> None:
+        """Drop every domain's history (a roll back was due and there was no checkpoint)."""
+        for h in self.history.values():
+            h.clear()
+        self.consecutive = 0
 
     def state_dict(self) -> dict[str, Any]:
         return {"history": {d: list(h) for d, h in self.history.items()}, "consecutive": self.consecutive}

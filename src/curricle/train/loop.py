@@ -351,8 +351,10 @@ class Trainer:
         keep going with later data (the sampler and guard are not rolled back)."""
         found = self.checkpointer.latest()
         if found is None:
+            # Judging on against the stale level would skip every later step: forget it.
+            self.guard.forget()
             self.state.event(step, "rollback", reason="repeated spikes", done=False,
-                             detail="no checkpoint to roll back to yet; continuing")
+                             detail="no checkpoint to roll back to yet; the guard forgets its history and continues")
             return
         ck_step, path = found
         self.checkpointer.restore(path, rollback=True)
