@@ -113,6 +113,42 @@ def machine() -> dict[str, Any]:
             "load": round(os.getloadavg()[0], 2)}
 
 
+def add_parts_arguments(parser, parts: tuple[str, ...], default_seeds: list[int], out: str) -> None:
+    """``--seeds``, ``--parts``, ``--out`` and ``--jobs`` of a benchmark made of parts run over
+    paired seeds (read back with :func:`seeds_and_parts`)."""
+    parser.add_argument("--seeds", default=",".join(map(str, default_seeds)),
+                        help=f"comma-separated run seeds (at least 3; default {','.join(map(str, default_seeds))})")
+    parser.add_argument("--parts", default=",".join(parts), help=f"comma-separated parts (default: {','.join(parts)})")
+    parser.add_argument("--out", type=Path, default=Path(out), help="where the runs go")
+    parser.add_argument("--jobs", type=int, default=2, help="runs trained at once, one torch thread each")
+
+
+def seeds_and_parts(parser, args, parts: tuple[str, ...], reserved: tuple[int, str] | None = None
+                    ) -> tuple[list[int], list[str]]:
+    """The seeds (at least 3; not ``reserved``'s seed, which its own run uses: ``(seed, whose)``)
+    and parts of :func:`add_parts_arguments`; a usage error naming the option otherwise."""
+    try:
+        seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
+    except ValueError:
+        parser.error(f"--seeds: expected comma-separated integers, got {args.seeds!r}")
+    if len(seeds) < 3:
+        parser.error("--seeds: at least 3 seeds")
+    if reserved is not None and reserved[0] in seeds:
+        parser.error(f"--seeds: seed {reserved[0]} is {reserved[1]}'s own; pick others")
+    chosen = [p.strip() for p in args.parts.split(",") if p.strip()]
+    if bad := [p for p in chosen if p not in parts]:
+        parser.error(f"--parts: unknown part '{bad[0]}' (known: {', '.join(parts)})")
+    return seeds, chosen
+
+
+def parts_variant(parts: list[str], all_parts: tuple[str, ...], seeds: list[int], default_seeds: list[int]) -> str | None:
+    """The results file's variant of a run of some parts, or at other seeds (None: the default)."""
+    variant = "+".join(parts) if parts != list(all_parts) else None
+    if seeds != default_seeds:
+        variant = f"{variant or 'all'}.seeds-{len(seeds)}"
+    return variant
+
+
 def finish(name: str, result: dict[str, Any], started: float, *, quick: bool, variant: str | None = None,
            results_dir: Path | None = None) -> Path:
     """Print ``result`` as the last stdout line, then write it with its provenance to its

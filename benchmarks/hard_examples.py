@@ -59,7 +59,7 @@ from typing import Any
 
 import numpy as np
 
-from common import finish, say
+from common import add_parts_arguments, finish, parts_variant, say, seeds_and_parts
 from mixing import (BUDGETS, Job, analyse, base_config, build_store, config_hash, eval_set, eval_set_hash,
                     load_losses, prose_texts, run_all, write_jsonl)
 
@@ -444,23 +444,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help=f"micro model, {QUICK.steps} steps of 8 x 64 tokens a run")
-    parser.add_argument("--seeds", default=",".join(map(str, DEFAULT_SEEDS)),
-                        help="comma-separated run seeds (at least 3; default 0,1,2)")
-    parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated parts (default: {','.join(PARTS)})")
-    parser.add_argument("--out", type=Path, default=Path("runs/bench-hard-examples"), help="where the runs go")
-    parser.add_argument("--jobs", type=int, default=2, help="runs trained at once, one torch thread each")
+    add_parts_arguments(parser, PARTS, DEFAULT_SEEDS, "runs/bench-hard-examples")
     args = parser.parse_args(argv)
-    try:
-        seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
-    except ValueError:
-        parser.error(f"--seeds: expected comma-separated integers, got {args.seeds!r}")
-    if len(seeds) < 3:
-        parser.error("--seeds: at least 3 seeds")
-    if PROXY_SEED in seeds:
-        parser.error(f"--seeds: seed {PROXY_SEED} is the pruning proxy's own; pick others")
-    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
-    if bad := [p for p in parts if p not in PARTS]:
-        parser.error(f"--parts: unknown part '{bad[0]}' (known: {', '.join(PARTS)})")
+    seeds, parts = seeds_and_parts(parser, args, PARTS, reserved=(PROXY_SEED, "the pruning proxy"))
     mode = QUICK if args.quick else FULL
     out = args.out / mode.name
     data_root = args.out / f"{mode.name}-data"
@@ -492,9 +478,7 @@ def main(argv: list[str] | None = None) -> None:
                           "torch_threads_per_job": 1, "load_average_at_end": round(os.getloadavg()[0], 2)}
     say(f"targets: {targets}")
     # A run of some parts, or at other seeds, is a variant: its own results file.
-    variant = "+".join(parts) if parts != list(PARTS) else None
-    if seeds != DEFAULT_SEEDS:
-        variant = f"{variant or 'all'}.seeds-{len(seeds)}"
+    variant = parts_variant(parts, PARTS, seeds, DEFAULT_SEEDS)
     finish("hard_examples", result, _T0, quick=args.quick, variant=variant)
 
 

@@ -77,7 +77,7 @@ from typing import Any
 
 import numpy as np
 
-from common import die_with_parent, finish, say
+from common import add_parts_arguments, die_with_parent, finish, parts_variant, say, seeds_and_parts
 from mixing import build_store, config_hash, doc_losses
 
 PARTS = ("targets", "dro", "frontier", "plateau")
@@ -467,23 +467,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="micro and tiny-1m models, short runs")
-    parser.add_argument("--seeds", default=",".join(map(str, DEFAULT_SEEDS)),
-                        help="comma-separated run seeds (at least 3; default 0,1,2)")
-    parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated parts (default: {','.join(PARTS)})")
-    parser.add_argument("--out", type=Path, default=Path("runs/bench-reactive"), help="where the runs go")
-    parser.add_argument("--jobs", type=int, default=2, help="runs trained at once, one torch thread each")
+    add_parts_arguments(parser, PARTS, DEFAULT_SEEDS, "runs/bench-reactive")
     args = parser.parse_args(argv)
-    try:
-        seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
-    except ValueError:
-        parser.error(f"--seeds: expected comma-separated integers, got {args.seeds!r}")
-    if len(seeds) < 3:
-        parser.error("--seeds: at least 3 seeds")
-    if PILOT_SEED in seeds:
-        parser.error(f"--seeds: seed {PILOT_SEED} is the targets pilot's own; pick others")
-    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
-    if bad := [p for p in parts if p not in PARTS]:
-        parser.error(f"--parts: unknown part '{bad[0]}' (known: {', '.join(PARTS)})")
+    seeds, parts = seeds_and_parts(parser, args, PARTS, reserved=(PILOT_SEED, "the targets pilot"))
     mode = QUICK if args.quick else FULL
     out = args.out / mode.name
     data_root = args.out / f"{mode.name}-data"
@@ -518,9 +504,7 @@ def main(argv: list[str] | None = None) -> None:
                                        "probe_every": mode.frontier_probe_every, "items": mode.frontier_items},
                           "seeds": seeds, "jobs": args.jobs, "load_average_at_end": round(os.getloadavg()[0], 2)}
     say(f"targets met: {met}")
-    variant = "+".join(parts) if parts != list(PARTS) else None
-    if seeds != DEFAULT_SEEDS:
-        variant = f"{variant or 'all'}.seeds-{len(seeds)}"
+    variant = parts_variant(parts, PARTS, seeds, DEFAULT_SEEDS)
     finish("reactive", result, _T0, quick=args.quick, variant=variant)
 
 
