@@ -98,6 +98,26 @@ def test_report_command_writes_the_finetune_page(tmp_path):
     assert 'class="best"' in text and "BWT 0.125" in text
 
 
+def test_plateau_decisions_read_as_sentences_in_the_log(tmp_path):
+    run = write_finetune_run(tmp_path)
+    plateau = {"event": "plateau", "step": 25, "stage": "composite", "task": "composite", "metric": "exact_match",
+               "at_least": 0.9, "value": 0.5, "window": [15, 25], "best_window": 0.5, "best_window_se": 0.05,
+               "best_before": 0.5, "best_before_se": 0.05, "best_before_step": 10, "improvement": 0.0,
+               "threshold": 0.1414, "policy": "reinstate", "action": "reinstate", "reinstated": "components",
+               "tasks": ["reverse", "uppercase"], "weight": 0.3, "until_step": 35, "effective_from_step": 27}
+    extra = [plateau, {"event": "reinstate-end", "step": 30, "reinstated": "components", "since": 25,
+                       "why": "the run ended", "effective_from_step": 32},
+             {"event": "stop", "step": 30, "reason": "every milestone holds and nothing improves"}]
+    with (run / "curriculum_log.jsonl").open("a") as f:
+        f.write("".join(json.dumps(e) + "\n" for e in extra))
+    text = report_command(run, tmp_path / "r.html").read_text()
+    assert ("composite: composite exact_match on a plateau at 0.500 (steps 15-25: best 0.500 vs 0.500 before, "
+            "improvement +0.000 &lt; 0.141), milestone 0.9; reinstate: reinstate components at 0.3 of each step "
+            "until step 35") in text
+    assert "components reinstated since step 25 ends: the run ended" in text
+    assert "the run ends: every milestone holds and nothing improves" in text
+
+
 @pytest.mark.slow
 def test_the_finetune_report_opens_offline_without_errors(chromium, tmp_path):
     out = report_command(write_finetune_run(tmp_path), tmp_path / "r.html")

@@ -127,6 +127,21 @@ def _log_rows(ft: dict[str, Any]) -> list[str]:
             what = f"{e['task']}: {e['score']:.3f} (at its stage's end {e['reference']:.3f})"
             if "limit" in e:
                 what += f"; drop {e['drop']:.3f}, limit {e['margin_se']:g} x s.e. {e['se']:.3f} = {e['limit']:.3f}"
+        elif kind == "plateau":
+            w = e.get("window") or [None, None]
+            what = (f"{e['stage']}: {e['task']} {e['metric']} on a plateau at {e['value']:.3f} (steps {w[0]}-{w[1]}: "
+                    f"best {e['best_window']:.3f} vs {e['best_before']:.3f} before, improvement "
+                    f"{e['improvement']:+.3f} < {e['threshold']:.3f})"
+                    + (f", milestone {e['at_least']:g}" if e.get("at_least") is not None else "")
+                    + f"; {e['policy']}: {e['action']}")
+            if e.get("action") == "reinstate":
+                what += f" {e['reinstated']} at {e['weight']:g} of each step until step {e['until_step']}"
+            if e.get("why"):
+                what += f" ({e['why']})"
+        elif kind == "reinstate-end":
+            what = f"{e['reinstated']} reinstated since step {e['since']} ends: {e['why']}"
+        elif kind == "stop":
+            what = f"the run ends: {e['reason']}"
         else:
             what = json.dumps({k: v for k, v in e.items() if k not in ("event", "step")})
         out.append(f"<tr>{td(e.get('step'))}{td(kind, 'text')}{td(what, 'text')}</tr>")
