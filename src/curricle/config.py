@@ -152,22 +152,19 @@ class RunConfig(BaseModel):
         return self
 
     @model_validator(mode="after")
-    def _controller_has_its_signals(self) -> "RunConfig":
+    def _controller_fits_the_run(self) -> "RunConfig":
+        """The signals the controller reads are collected; then its own checks against the run
+        (``check_run``: the domains and probe tasks it names), and what it resolves from it (the
+        domains that train a skill)."""
         reads = getattr(self.controller, "reads", None)
         wanted = reads() if reads is not None else frozenset()
         kind = self.controller.kind
         if "probes" in wanted and self.train.probe is None:
             raise ValueError(f"controller.kind: {kind} reads in-loop probe scores; set train.probe (with the "
                              f"skills it reads in train.probe.suite)")
-        if "eval" in wanted and self.prepare.heldout_fraction == 0 and self.prepare.min_heldout_docs == 0:
+        if "eval" in wanted and not self.prepare.holds_out:
             raise ValueError(f"controller.kind: {kind} reads held-out loss; prepare.heldout_fraction and "
                              f"prepare.min_heldout_docs are 0, so there is no held-out split to evaluate on")
-        return self
-
-    @model_validator(mode="after")
-    def _controller_fits_the_run(self) -> "RunConfig":
-        """The controller's own checks against the run (``check_run``: the domains and probe
-        tasks it names), and what it resolves from it (the domains that train a skill)."""
         check = getattr(self.controller, "check_run", None)
         if check is not None:
             self.controller = check(self)
@@ -183,7 +180,7 @@ class RunConfig(BaseModel):
         if unknown and not records:
             raise ValueError(f"plateau.domains: unknown domain '{unknown[0]}' (the sources declare: "
                              f"{', '.join(self.domains)})")
-        if p.domains != [] and self.prepare.heldout_fraction == 0 and self.prepare.min_heldout_docs == 0:
+        if p.domains != [] and not self.prepare.holds_out:
             raise ValueError("plateau.domains: held-out loss is watched, but prepare.heldout_fraction and "
                              "prepare.min_heldout_docs are 0 (no held-out split); set plateau.domains: [] to watch "
                              "probes only")

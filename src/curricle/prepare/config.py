@@ -63,6 +63,11 @@ class PrepareConfig(BaseModel):
     consecutive windows of this many tokens (each starting without context). None: the
     model's own limit (its position embeddings), or 2048 if it states none."""
 
+    @property
+    def holds_out(self) -> bool:
+        """Whether any document is held out (a held-out split to evaluate on)."""
+        return self.heldout_fraction > 0 or self.min_heldout_docs > 0
+
 
 #: ``prepare:`` fields that say how the work is run, not what the store holds: changing them
 #: rewrites nothing.
