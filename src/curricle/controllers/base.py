@@ -110,6 +110,21 @@ class ProbeSignal:
         raise KeyError(f"probe task {self.task} has no metric '{metric}' (it has {self.metric}, {self.continuous})")
 
 
+def probe_value(probes: dict[str, ProbeSignal], task: str, metric: str, task_field: str,
+                metric_field: str) -> tuple[float, float]:
+    """``(score, stderr)`` of ``metric`` of probe ``task`` in a step's ``probes``; a one-line
+    :class:`~curricle.errors.CurricleError` naming ``task_field`` when the probes have no such
+    task, ``metric_field`` when the task has no such metric."""
+    signal = probes.get(task)
+    if signal is None:
+        raise CurricleError(f"{task_field}: the in-loop probes have no task '{task}' (they have: "
+                            f"{', '.join(sorted(probes))})")
+    try:
+        return signal.value(metric)
+    except KeyError as err:
+        raise CurricleError(f"{metric_field}: {err.args[0]}") from None
+
+
 @dataclass
 class ControllerContext:
     """What the run knows of itself when it builds its controller. The optional parts are

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from curricle.controllers.base import probe_value
 from curricle.controllers.config import PlateauConfig
 from curricle.controllers.plateau import Plateau, PlateauDetector
 from curricle.errors import CurricleError
@@ -95,14 +96,8 @@ class PlateauHook(Hook):
                     points[f"eval/loss/{d}"] = (value, metrics.get(f"eval/loss_se/{d}"))
         if self.config.probes and state.probes_step == state.step and state.probes:
             for task in self.config.probes:
-                signal = state.probes.get(task)
-                if signal is None:
-                    raise CurricleError(f"plateau.probes: the in-loop probes have no task '{task}' (they have: "
-                                        f"{', '.join(sorted(state.probes))})")
-                try:
-                    points[f"probe/{task}/{self.config.probe_metric}"] = signal.value(self.config.probe_metric)
-                except KeyError as err:
-                    raise CurricleError(f"plateau.probe_metric: {err.args[0]}") from None
+                points[f"probe/{task}/{self.config.probe_metric}"] = probe_value(
+                    state.probes, task, self.config.probe_metric, "plateau.probes", "plateau.probe_metric")
         fired = {}
         for series, (value, se) in points.items():
             detector = self.detectors[series]

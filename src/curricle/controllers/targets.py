@@ -58,7 +58,7 @@ from typing import Any
 
 import numpy as np
 
-from curricle.controllers.base import Controller, DomainStats
+from curricle.controllers.base import Controller, DomainStats, probe_value
 from curricle.controllers.config import PROBE_METRICS, TargetsConfig
 from curricle.errors import CurricleError
 
@@ -189,14 +189,9 @@ class Targets(Controller):
             if t.probe:
                 if stats.probes is None:
                     continue
-                signal = stats.probes.get(t.name)
-                if signal is None:
-                    raise CurricleError(f"controller.targets.{t.name}: the in-loop probes have no task '{t.name}' "
-                                        f"(they ran: {', '.join(sorted(stats.probes))})")
-                try:
-                    remaining = t.value - signal.value(t.metric)[0]
-                except KeyError as err:
-                    raise CurricleError(f"controller.targets.{t.name}.{t.metric}: {err.args[0]}") from None
+                score, _ = probe_value(stats.probes, t.name, t.metric, f"controller.targets.{t.name}",
+                                       f"controller.targets.{t.name}.{t.metric}")
+                remaining = t.value - score
             else:
                 values = stats.eval_loss if t.metric == "eval_loss" else stats.eval_ece
                 if values is None:
