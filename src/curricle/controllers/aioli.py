@@ -146,7 +146,6 @@ class Aioli(Controller):
         # What the rounds learned.
         self.scores = np.zeros(k)  # log-weights: eta * the column sums (accumulated without an EMA)
         self.smoothed_a: np.ndarray | None = None  # the EMA of A (with ema)
-        self.matrix: np.ndarray | None = None  # the last round's A, as used (EMA'd with ema)
         self.rounds_done = 0
         # The round being measured.
         self.round: int | None = None
@@ -239,7 +238,6 @@ class Aioli(Controller):
                 used = a if self.smoothed_a is None else (1 - cfg.ema) * a + cfg.ema * self.smoothed_a
                 self.smoothed_a = used
                 self.scores = cfg.eta * used.sum(0)
-            self.matrix = used
             self.rounds_done += 1
             target = self.learned()
             sums = used.sum(0)
@@ -258,7 +256,7 @@ class Aioli(Controller):
         def listed(x):
             return None if x is None else np.asarray(x).tolist()
 
-        return {"scores": self.scores.tolist(), "smoothed_a": listed(self.smoothed_a), "matrix": listed(self.matrix),
+        return {"scores": self.scores.tolist(), "smoothed_a": listed(self.smoothed_a),
                 "rounds_done": self.rounds_done, "round": self.round, "gains": self.gains.tolist(),
                 "prev_loss": listed(self.prev_loss), "prev_step": self.prev_step, "before": listed(self.before),
                 "complete": self.complete}
@@ -268,7 +266,7 @@ class Aioli(Controller):
             return None if x is None else np.array(x, dtype=np.float64)
 
         self.scores = np.array(state["scores"], dtype=np.float64)
-        self.smoothed_a, self.matrix = array(state["smoothed_a"]), array(state["matrix"])
+        self.smoothed_a = array(state["smoothed_a"])
         self.rounds_done, self.round = int(state["rounds_done"]), state["round"]
         self.gains = np.array(state["gains"], dtype=np.float64)
         self.prev_loss, self.prev_step = array(state["prev_loss"]), state["prev_step"]
