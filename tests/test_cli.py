@@ -18,7 +18,7 @@ def test_every_verb_has_help():
     assert result.exit_code == 0
     verbs = [c.name or c.callback.__name__ for c in app.registered_commands]
     assert verbs == ["curate", "prepare", "prune", "sample", "train", "finetune", "rl", "rft", "pipeline", "mix-search", "demo", "probe", "map", "study",
-                     "mine", "report", "compare"]
+                     "mine", "drift", "report", "compare"]
     for verb in verbs:
         r = runner.invoke(app, [verb, "--help"])
         assert r.exit_code == 0, verb

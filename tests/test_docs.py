@@ -8,7 +8,8 @@ Each check is a plain function of a Markdown file that returns its problems, one
   (:data:`VALIDATORS`): ``run`` (``curricle train``'s run config), ``run-section`` (top-level
   sections of a run config, such as ``curate:``, checked inside a run config with one source),
   ``finetune``, ``rl``, ``rft``, ``pipeline``, ``study``, ``probe`` (``curricle probe
-  --config``), ``map`` (``curricle map --config``) and ``task`` (a probe task file). The block
+  --config``), ``map`` (``curricle map --config``), ``drift`` (``curricle drift --config``) and ``task`` (a
+  probe task file). The block
   is validated by that config model as the loader would (unknown keys are errors); files the
   block names need not exist. ``<!-- docs-test: shorthand (why) -->`` skips a block that is
   deliberately partial (``levels: [...]``, pieces of two files), and says why. A block without
@@ -44,6 +45,7 @@ import pytest
 import yaml
 
 from curricle.config import load_config, parse_config, parse_model
+from curricle.drift.config import parse_drift_config
 from curricle.emergence.config import MapConfig, StudyConfig
 from curricle.errors import CurricleError
 from curricle.finetune.config import FinetuneConfig
@@ -127,6 +129,7 @@ VALIDATORS: dict[str, Callable[[Any, str], None]] = {
     "probe": _model(ProbeConfig),
     "map": _model(MapConfig),
     "task": _probe_task,
+    "drift": parse_drift_config,
 }
 
 

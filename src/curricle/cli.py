@@ -34,6 +34,7 @@ COMMANDS = Registry("command", {
     "probe": "curricle.probes.command:probe_command",
     "map": "curricle.emergence.command:map_command",
     "mine": "curricle.mine.command:mine_command",
+    "drift": "curricle.drift.command:drift_command",
     "study": "curricle.emergence.study:run_study",
     "report": "curricle.report.command:report_command",
     "compare": "curricle.report.command:compare_command",
@@ -322,6 +323,25 @@ def mine(
     into learning (loss falling) and stuck (flat: noise candidates).
     """
     _run("mine", run_dir, out, top, by or [], clusters, model, data_dir, config, verbose=verbose)
+
+
+@app.command()
+def drift(
+    old: Path = typer.Argument(..., help="The old data version: a token store ('curricle prepare' output)."),
+    new: Path = typer.Argument(..., help="The new data version, of the same kind."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Where drift.json and drift.md go (default: ./drift)."),
+    fail_on: Optional[str] = typer.Option(
+        None, "--fail-on", help="Exit 1 when a verdict reaches this level: warn, drift or never (default: never)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="Drift settings (YAML): null_splits, sections, ..."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
+) -> None:
+    """What changed between two data versions: lineage, mixture, metadata columns and token
+    distributions per domain, each statistic judged OK / WARN / DRIFT against its spread over
+    random split-halves of OLD (never by p-value). Writes drift.json and drift.md; the exit
+    status follows --fail-on, so a CI job can gate a data release."""
+    code = _run("drift", old, new, out, fail_on, config, verbose=verbose)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()

@@ -1,0 +1,43 @@
+"""The mixture: each domain's share of the tokens, and how the whole vector moved.
+
+Measures: ``share`` per domain (|NEW's token share - OLD's|), ``js`` (Jensen-Shannon distance
+between the share vectors, over the union of domains: a domain on one side only has share 0
+on the other) and ``effective_domains`` (|exp H(NEW) - exp H(OLD)|, the change in the
+effective number of domains). Shares count tokens, as a run's weights do.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from curricle.drift.corpus import Corpus
+from curricle.drift.sections.base import Section
+from curricle.drift.stats import effective_number, js_distance
+
+
+class MixtureSection(Section):
+    name = "mixture"
+
+    def measure(self, old: Corpus, new: Corpus, detail: bool):
+        names = sorted(set(old.domains) | set(new.domains))
+        so, sn = old.token_shares(), new.token_shares()
+        p = np.array([so.get(d, 0.0) for d in names])
+        q = np.array([sn.get(d, 0.0) for d in names])
+        n_old = sum(d.n_docs for d in old.domains.values())
+        n_new = sum(d.n_docs for d in new.domains.values())
+        out = []
+        for i, d in enumerate(names):
+            od, nd = old.domains.get(d), new.domains.get(d)
+            info = ({"old": round(p[i], 6), "new": round(q[i], 6), "delta": round(q[i] - p[i], 6),
+                     **({"only_in": "new"} if od is None else {"only_in": "old"} if nd is None else {})}
+                    if detail else {})
+            out.append(self.make("share", abs(q[i] - p[i]), d, od.n_docs if od else 0, nd.n_docs if nd else 0,
+                                 **info))
+        if p.sum() > 0 and q.sum() > 0:
+            eo, en = effective_number(p), effective_number(q)
+            out.append(self.make("js", js_distance(p, q), None, n_old, n_new,
+                                 **({"old": dict(zip(names, p.round(6).tolist())),
+                                     "new": dict(zip(names, q.round(6).tolist()))} if detail else {})))
+            out.append(self.make("effective_domains", abs(en - eo), None, n_old, n_new,
+                                 **({"old": round(eo, 4), "new": round(en, 4)} if detail else {})))
+        return out

@@ -1,0 +1,111 @@
+"""The comparison end to end: lineage on literal document sets, no DRIFT between two halves of
+one store, a planted change flagged at its domain and statistic, and the verb's exit codes."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from curricle.cli import app
+from curricle.drift.compare import compare, fails
+from curricle.drift.config import DriftConfig
+from curricle.drift.corpus import Corpus, DomainData, DomainDocs, load_store
+from curricle.drift.lineage import lineage
+from curricle.errors import CurricleError
+from tests.conftest import write_store
+
+
+def corpus(ids: dict[str, list[str]], extra: dict[str, list[str]] | None = None) -> Corpus:
+    domains = {}
+    for name, doc_ids in ids.items():
+        n = len(doc_ids)
+        data = DomainData(name, np.asarray(doc_ids, dtype=object), np.ones(n, dtype=np.int64),
+                          np.arange(n + 1, dtype=np.int64), np.ones(n, dtype=np.int64),
+                          extra_doc_ids=np.asarray((extra or {}).get(name, []), dtype=object))
+        domains[name] = DomainDocs(data, np.arange(n))
+    return Corpus("literal", "store", domains, vocab_size=2)
+
+
+def test_lineage_counts_on_literal_document_sets():
+    old = corpus({"code": ["c1", "c2", "c3"], "prose": ["p1", "p2"], "gone": ["g1"]}, extra={"prose": ["p9"]})
+    new = corpus({"code": ["c2", "c3", "c4", "p2"], "prose": ["p1", "p9"], "fresh": ["f1", "f2"]})
+    lin = lineage(old, new)
+    assert {d: (e["old"], e["new"], e["retained"], e["added"], e["removed"]) for d, e in lin["domains"].items()} == {
+        "code": (3, 4, 2, 2, 1), "fresh": (0, 2, 0, 2, 0), "gone": (1, 0, 0, 0, 1), "prose": (3, 2, 2, 0, 1)}
+    assert lin["domains"]["code"]["examples"] == {"added": ["c4", "p2"], "removed": ["c1"]}
+    assert lin["domains"]["fresh"]["only_in"] == "new" and lin["domains"]["gone"]["only_in"] == "old"
+    assert lin["moved"] == {"prose->code": 1}
+    assert lin["total"] == {"old": 7, "new": 8, "retained": 4, "added": 4, "removed": 3}
+
+
+def zipf_docs(rng: np.random.Generator, n: int, vocab: int, offset: int = 1, length=(20, 60)) -> list[list[int]]:
+    p = 1.0 / np.arange(1, vocab + 1)
+    p /= p.sum()
+    return [list(rng.choice(vocab, size=int(rng.integers(*length)), p=p) + offset) for _ in range(n)]
+
+
+@pytest.fixture(scope="module")
+def stores(tmp_path_factory):
+    rng = np.random.default_rng(0)
+    base = {"code": zipf_docs(rng, 600, 200), "prose": zipf_docs(rng, 600, 300, offset=200)}
+    root = tmp_path_factory.mktemp("drift")
+    half = {d: docs[0::2] for d, docs in base.items()}
+    other = {d: docs[1::2] for d, docs in base.items()}
+    # NEW: a quarter of prose's documents come from another vocabulary and are longer
+    planted = {"code": other["code"],
+               "prose": other["prose"][:225] + zipf_docs(rng, 75, 300, offset=600, length=(60, 120))}
+    return {"a": write_store(root / "a", half), "b": write_store(root / "b", other),
+            "planted": write_store(root / "planted", planted)}
+
+
+def test_two_halves_of_one_store_give_no_drift(stores):
+    result = compare(load_store(stores["a"]), load_store(stores["b"]), DriftConfig(null_splits=20))
+    assert result["counts"]["DRIFT"] == 0
+    stats = {(c["section"], c["domain"], c["statistic"]) for c in result["checks"]}
+    assert ("tokens", "prose", "unigram_js") in stats and ("mixture", None, "js") in stats
+    assert ("metadata", "code", "wasserstein/n_tokens") in stats
+
+
+def test_a_planted_change_is_flagged_where_it_is(stores):
+    result = compare(load_store(stores["a"]), load_store(stores["planted"]), DriftConfig(null_splits=20))
+    drift = {(d["section"], d["domain"], d["statistic"]) for d in result["drifted"] if d["verdict"] == "DRIFT"}
+    assert {("tokens", "prose", "unigram_js"), ("tokens", "prose", "bigram_js"),
+            ("metadata", "prose", "wasserstein/n_tokens")} <= drift
+    # code's own documents did not change; its token share did (prose's new documents are longer)
+    assert {(s, st) for s, d, st in drift if d == "code"} <= {("mixture", "share")}
+    moved = next(c for c in result["checks"] if c["statistic"] == "unigram_js" and c["domain"] == "prose")
+    top = {m["token"]: m["new"] - m["old"] for m in moved["detail"]["moved"][:2]}
+    assert set(top) == {200, 600} and top[600] > 0 > top[200]  # each vocabulary's most frequent token
+    assert result["verdict"] == "DRIFT"
+    assert fails(result, "drift") and fails(result, "warn") and not fails(result, "never")
+
+
+def test_the_verb_writes_its_files_and_follows_fail_on(stores, tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["drift", str(stores["a"]), str(stores["planted"]), "--out", str(out), "--fail-on", "drift"])
+    assert res.exit_code == 1, res.output
+    result = json.loads((out / "drift.json").read_text())
+    assert result["verdict"] == "DRIFT"
+    assert "| DRIFT | tokens | prose | unigram_js |" in (out / "drift.md").read_text()
+    res = runner.invoke(app, ["drift", str(stores["a"]), str(stores["planted"]), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["drift", str(stores["a"]), str(stores["planted"]), "--out", str(out), "--fail-on", "maybe"])
+    assert res.exit_code == 2
+    assert "--fail-on: fail_on: expected one of never, warn, drift" in res.output
+    res = runner.invoke(app, ["drift", str(stores["a"]), str(tmp_path / "nowhere"), "--out", str(out)])
+    assert res.exit_code == 2 and "NEW" in res.output and "no such file or directory" in res.output
+
+
+def test_config_file(tmp_path):
+    from curricle.drift.config import load_drift_config
+
+    path = tmp_path / "drift.yaml"
+    path.write_text("drift:\n  null_splits: 5\n  sections: [mixture]\n")
+    assert load_drift_config(path).null_splits == 5
+    path.write_text("sections: [nothing]\n")
+    with pytest.raises(CurricleError, match="unknown section 'nothing'"):
+        load_drift_config(path)
