@@ -166,18 +166,20 @@ class ControllerHook(Hook):
             if self.window.due(step):
                 self._close_window(state, step)
         if notes.window is not None:
-            self._open_window(state, step, notes.window)
+            self._open_window(state, step, notes.window, batch.weights)
 
-    def _open_window(self, state: TrainState, step: int, request) -> None:
+    def _open_window(self, state: TrainState, step: int, request, drawn) -> None:
+        # old: the weights this step was drawn with (what the controller moved from, as in
+        # every audit entry); new: what the next step draws with.
         sampler = state.sampler
-        old = [float(x) for x in sampler.weights_at(sampler.step)]
+        old = [float(x) for x in drawn]
         weights, why = request.weights, None
         if request.phase is not None:
             phase_weights, why = phase_mixture(sampler, request.phase)
             weights = phase_weights if phase_weights is not None else weights
         phase = request.phase if why is None else None
         self.window.open(sampler, step, request.steps, weights, request.pacing_start, phase=phase)
-        new = [float(x) for x in sampler.weights_at(sampler.step)]
+        new = [float(x) for x in sampler.weights_at(step)]
         state.append_log(MIXTURE_LOG, {
             "controller": self.controller.name, "step": step, "effective_from_step": step + 1,
             "old": dict(zip(state.domains, old)), "new": dict(zip(state.domains, new)),
@@ -186,9 +188,9 @@ class ControllerHook(Hook):
 
     def _close_window(self, state: TrainState, step: int) -> None:
         sampler = state.sampler
-        old = [float(x) for x in sampler.weights_at(sampler.step)]
+        old = [float(x) for x in sampler.weights_at(step)]
         ended = self.window.close(sampler)
-        new = [float(x) for x in sampler.weights_at(sampler.step)]
+        new = [float(x) for x in sampler.weights_at(step)]
         state.append_log(MIXTURE_LOG, {
             "controller": self.controller.name, "step": step, "effective_from_step": step + 1,
             "old": dict(zip(state.domains, old)), "new": dict(zip(state.domains, new)), "window_end": ended,
