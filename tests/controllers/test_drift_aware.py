@@ -102,7 +102,7 @@ def test_run_config_passes_reads_and_checks_to_the_inner(prepared_dir):
 
     data = run_config_dict(prepared_dir)
     data["controller"] = {"kind": "drift-aware", "inner": {"kind": "targets", "targets": {"copy": {"eval_loss": 1}}},
-                          "drift": {"on": "eval"}}
+                          "drift": {"series": "eval"}}
     cfg = parse_config(data)
     assert cfg.controller.reads() == {"drift", "eval"}
     data["controller"] = {"kind": "drift-aware", "inner": {"kind": "targets", "targets": {"nope": {"eval_loss": 1}}}}

@@ -131,7 +131,7 @@ def test_tracker_fills_the_signal_metrics_and_alarms_and_its_state_round_trips()
     assert sorted(metrics) == ["drift/cusum/a", "drift/cusum/b", "drift/z/a"]
     assert metrics["drift/cusum/a"] == pytest.approx(signal.z[0] - 0.5) and metrics["drift/cusum/b"] == 0.0
     (alarm,) = tracker.alarms(signal)
-    assert (alarm["domain"], alarm["consecutive"], alarm["on"]) == ("a", 1, "train")
+    assert (alarm["domain"], alarm["consecutive"], alarm["series"]) == ("a", 1, "train")
     state = json.loads(json.dumps(tracker.state_dict()))
     again = DriftTracker(cfg, ["a", "b"])
     again.load_state_dict(state)
@@ -141,7 +141,7 @@ def test_tracker_fills_the_signal_metrics_and_alarms_and_its_state_round_trips()
 
 
 def test_on_eval_reads_held_out_loss_only_on_evaluation_steps():
-    tracker = DriftTracker(DriftSignalConfig(on="eval", window=4), ["a"])
+    tracker = DriftTracker(DriftSignalConfig(series="eval", window=4), ["a"])
     s = DomainStats(step=1, train_loss=np.array([9.0]), tokens=np.zeros(1), weights=np.ones(1))
     tracker.observe(s)
     assert tracker.detectors[0].baseline == []

@@ -540,7 +540,7 @@ class DriftSignalConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    on: Literal["train", "eval"] = "train"
+    series: Literal["train", "eval"] = "train"
     """The series watched: ``train``, each step's mean training loss of the domain (steps
     without its rows are skipped); ``eval``, its held-out loss at each evaluation."""
     window: int = Field(20, ge=4)
@@ -601,7 +601,7 @@ class DriftAwareConfig(ControllerConfig):
         return self
 
     def reads(self) -> frozenset[str]:
-        return self.inner.reads() | {"drift"} | ({"eval"} if self.drift.on == "eval" else set())
+        return self.inner.reads() | {"drift"} | ({"eval"} if self.drift.series == "eval" else set())
 
     def check_run(self, run: Any) -> "DriftAwareConfig":
         """The inner config's own checks (and what it resolves), and the reinstated material's."""

@@ -1,8 +1,8 @@
 """The in-training drift signal: is a domain's loss leaving its own recent trend?
 
 Per domain, one :class:`DriftDetector` reads one number a step: the domain's mean training
-loss over the step's rows (``on: train``; a step without rows of the domain is skipped), or
-its held-out loss at each evaluation (``on: eval``). It judges each new value ``y`` against the
+loss over the step's rows (``series: train``; a step without rows of the domain is skipped), or
+its held-out loss at each evaluation (``series: eval``). It judges each new value ``y`` against the
 domain's own recent trend, then accumulates the evidence with a one-sided CUSUM:
 
 1. **Residual against the trend.** The *baseline* is the domain's last ``window`` values
@@ -149,9 +149,9 @@ class DriftTracker:
 
     def observe(self, stats: DomainStats) -> DriftSignal:
         """This step's signal: every domain's detector fed the step's value (training loss, or
-        held-out loss on evaluation steps with ``on: eval``; no value: nothing changes)."""
+        held-out loss on evaluation steps with ``series: eval``; no value: nothing changes)."""
         k = len(self.domains)
-        if self.config.on == "eval":
+        if self.config.series == "eval":
             values = stats.eval_loss if stats.eval_loss is not None else np.full(k, np.nan)
         else:
             values = stats.train_loss
@@ -176,7 +176,7 @@ class DriftTracker:
         """One ``drift-alarm`` event's fields per domain that alarmed this step."""
         return [{"domain": self.domains[i], "z": float(signal.z[i]), "cusum": float(signal.cusum[i]),
                  "consecutive": int(signal.consecutive[i]),
-                 "on": self.config.on, "k": self.config.k, "h": self.config.h}
+                 "series": self.config.series, "k": self.config.k, "h": self.config.h}
                 for i in np.flatnonzero(signal.alarm)]
 
     def state_dict(self) -> dict[str, Any]:
