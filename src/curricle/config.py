@@ -194,17 +194,8 @@ class RunConfig(BaseModel):
             if missing:
                 raise ValueError(f"plateau.probes: train.probe.suite has no task '{missing[0]}' (its tasks: "
                                  f"{', '.join(sorted(names))})")
-        r = p.reinstate
-        if r is not None and r.phase is not None:
-            names = list(self.phase_starts())
-            if r.phase not in names:
-                raise ValueError(f"plateau.reinstate.phase: no phase '{r.phase}' in mixture.schedule (phases: "
-                                 f"{', '.join(names) or 'none'})")
-            if r.phase == names[-1]:
-                raise ValueError(f"plateau.reinstate.phase: '{r.phase}' is the last phase of mixture.schedule; the "
-                                 f"run is never past it, so it is never easier material")
-        if r is not None and r.pacing_start and not self.mixture.pacing:
-            raise ValueError("plateau.reinstate.pacing_start: mixture.pacing paces no domain")
+        if p.reinstate is not None:
+            p.reinstate.check_run(self, "plateau.reinstate")
         return self
 
     @model_validator(mode="after")

@@ -69,6 +69,26 @@ class DomainStats:
     """In-loop probe scores by task (``copy@8``), on probe steps only (``train.probe``)."""
     eval_tokens: int = 0
     """Tokens spent on evaluation and probing since the start of the run (every rank)."""
+    drift: "DriftSignal | None" = None
+    """Each domain's drift signal after this step, for a controller whose config reads
+    ``drift`` (its hook's :class:`~curricle.controllers.drift_signal.DriftTracker` fills it
+    before the controller runs); None otherwise."""
+
+
+@dataclass(frozen=True)
+class DriftSignal:
+    """Per domain (the sampler's order), where its loss stands against its own recent trend
+    after a step (:mod:`curricle.controllers.drift_signal`)."""
+
+    z: np.ndarray
+    """The step's standardized residual (NaN: the domain was not judged this step)."""
+    cusum: np.ndarray
+    """The upward CUSUM at the step (at an alarm, the sum that crossed ``h``; it restarts from
+    0 at the domain's next value)."""
+    alarm: np.ndarray
+    """Whether the CUSUM crossed its threshold at this step (bool)."""
+    consecutive: np.ndarray
+    """Alarms since the CUSUM last ended a step at 0 without one (int)."""
 
 
 @dataclass(frozen=True)
@@ -191,6 +211,23 @@ class StepNotes:
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     audit: list[dict[str, Any]] = field(default_factory=list)
     stop: tuple[str, dict[str, Any]] | None = None
+    window: "WindowRequest | None" = None
+    """Other material for a bounded window, from the next step (the hook opens a
+    :class:`~curricle.controllers.mixture_window.MixtureWindow` and logs its start and end)."""
+
+
+@dataclass
+class WindowRequest:
+    """A controller's request for a bounded window: ``weights`` (or, when the run is past
+    ``phase`` of the schedule, that phase's mixture) and/or the pacing from its start, for
+    ``steps`` steps; ``reason`` and ``signal`` go into the audit line of its start."""
+
+    steps: int
+    weights: np.ndarray | None
+    reason: str
+    signal: dict[str, Any]
+    phase: str | None = None
+    pacing_start: bool = False
 
 
 def apply_floor(w: np.ndarray, floor: float) -> np.ndarray:

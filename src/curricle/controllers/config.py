@@ -39,7 +39,9 @@ class ControllerConfig(BaseModel):
         """The run signals this controller reads beyond the training loss: ``eval`` (held-out
         loss and calibration per domain, every ``train.eval_every`` steps) and ``probes``
         (in-loop probe scores, ``train.probe``). A run config that does not collect one is
-        refused at load time."""
+        refused at load time. ``drift``: the per-domain drift signal (``DomainStats.drift``),
+        computed by the controller's hook with the config's ``drift`` section (a
+        :class:`DriftSignalConfig`), which a config that reads it must have."""
         return frozenset()
 
     def check_run(self, run: Any) -> "ControllerConfig":
@@ -531,6 +533,84 @@ class FrontierConfig(BaseModel):
         return self
 
 
+class DriftSignalConfig(BaseModel):
+    """The in-training drift signal (:mod:`curricle.controllers.drift_signal`): per domain, its
+    loss's residual against a line through its own last ``window`` values, standardized, and
+    an upward CUSUM of it that raises alarms."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    series: Literal["train", "eval"] = "train"
+    """The series watched: ``train``, each step's mean training loss of the domain (steps
+    without its rows are skipped); ``eval``, its held-out loss at each evaluation."""
+    window: int = Field(20, ge=4)
+    """Values the trend line is fitted through (none is judged before it is full)."""
+    k: float = Field(0.5, ge=0)
+    """CUSUM reference value, in standard deviations: half the sustained shift to detect
+    (0.5 with ``h`` 5: the standard design for a 1-sd shift)."""
+    h: float = Field(5.0, gt=0)
+    """CUSUM decision threshold, in standard deviations: an alarm when the sum exceeds it."""
+    min_spread: float = Field(0.01, gt=0)
+    """Floor on the residuals' spread, in loss units (nats), so a perfectly smooth curve's
+    rounding errors raise no alarm."""
+
+
+#: Controllers that propose no mixture weights, with their role: drift-aware cannot wrap them.
+NOT_WEIGHTS = {"doremi": "a loss-weighting proxy", "hard-examples": "a document prioritizer",
+               "jtt": "a document prioritizer", "frontier": "a document prioritizer", "drift-aware": "a wrapper itself"}
+
+
+class DriftAwareConfig(ControllerConfig):
+    """Any weight proposer (``inner``), plus a bounded reaction to a drifting domain; see
+    :mod:`curricle.controllers.drift_aware`. ``min_weight`` and ``max_change`` bound the
+    raise; ``warmup_steps``: no reaction before this step (the signal is still computed)."""
+
+    kind: Literal["drift-aware"] = "drift-aware"
+    inner: "ControllerSpec"
+    """The controller whose weights are used when no domain drifts (``{kind: schedule}``,
+    ``{kind: odm}``, ...), with its own knobs."""
+    drift: DriftSignalConfig = Field(default_factory=DriftSignalConfig)
+    """The drift signal's series and detector."""
+    after_alarms: int = Field(2, ge=1)
+    """React to a domain once its detector has raised this many alarms in a row."""
+    raise_by: float = Field(0.1, gt=0, lt=1)
+    """The most a drifting domain's weight is raised (absolute; the others scaled down),
+    before the floor and the cap."""
+    hold_steps: int = Field(50, ge=1)
+    """Steps the raised mixture holds; then the inner controller's latest weights (or the
+    schedule) return."""
+    reinstate: "ReinstateConfig | None" = None
+    """Instead of the raise, easier material for ``reinstate.steps``: an earlier phase's
+    mixture (used when the run is past it; else the raised mixture) and/or the pacing's start."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _inner_proposes_weights(cls, data: Any) -> Any:
+        inner = data.get("inner") if isinstance(data, dict) else None
+        kind = inner.get("kind") if isinstance(inner, dict) else getattr(inner, "kind", None)
+        if kind in NOT_WEIGHTS:
+            raise ValueError(f"inner.kind: drift-aware wraps a controller that proposes mixture weights; {kind} is "
+                             f"{NOT_WEIGHTS[kind]}")
+        return data
+
+    @model_validator(mode="after")
+    def _knobs(self) -> "DriftAwareConfig":
+        for knob in ("update_every", "ema"):
+            if knob in self.model_fields_set:
+                raise ValueError(f"{knob}: drift-aware reacts at alarms, unsmoothed; set {knob} in inner")
+        return self
+
+    def reads(self) -> frozenset[str]:
+        return self.inner.reads() | {"drift"} | ({"eval"} if self.drift.series == "eval" else set())
+
+    def check_run(self, run: Any) -> "DriftAwareConfig":
+        """The inner config's own checks (and what it resolves), and the reinstated material's."""
+        if self.reinstate is not None:
+            self.reinstate.check_run(run, "controller.reinstate")
+        check = getattr(self.inner, "check_run", None)
+        return self if check is None else self.model_copy(update={"inner": check(run)})
+
+
 CONTROLLERS = Registry("controller", {
     "schedule": (ScheduleControllerConfig, "curricle.controllers.schedule:ScheduleController"),
     "doremi": (DoReMiConfig, "curricle.controllers.doremi:DoReMi"),
@@ -542,6 +622,7 @@ CONTROLLERS = Registry("controller", {
     "group-dro": (GroupDROConfig, "curricle.controllers.group_dro:GroupDRO"),
     "frontier": (FrontierConfig, "curricle.controllers.frontier:Frontier"),
     "aioli": (AioliConfig, "curricle.controllers.aioli:Aioli"),
+    "drift-aware": (DriftAwareConfig, "curricle.controllers.drift_aware:DriftAware"),
 })
 
 #: The config of any controller, told apart by its ``kind`` field.
@@ -591,6 +672,20 @@ class ReinstateConfig(BaseModel):
                              "'pacing_start: true'")
         return self
 
+    def check_run(self, run: Any, where: str) -> None:
+        """The phase is one of ``mixture.schedule``'s and not its last, and ``pacing_start`` has
+        a pacing to restart (``ValueError`` naming ``where``'s field)."""
+        if self.phase is not None:
+            names = list(run.phase_starts())
+            if self.phase not in names:
+                raise ValueError(f"{where}.phase: no phase '{self.phase}' in mixture.schedule (phases: "
+                                 f"{', '.join(names) or 'none'})")
+            if self.phase == names[-1]:
+                raise ValueError(f"{where}.phase: '{self.phase}' is the last phase of mixture.schedule; the run "
+                                 f"is never past it, so it is never easier material")
+        if self.pacing_start and not run.mixture.pacing:
+            raise ValueError(f"{where}.pacing_start: mixture.pacing paces no domain")
+
 
 class PlateauConfig(PlateauDetectorConfig):
     """``plateau:`` of a run config: watch held-out losses and probe scores, act on a plateau
@@ -624,3 +719,6 @@ class PlateauConfig(PlateauDetectorConfig):
         if self.policy == "stop" and self.reinstate is not None:
             raise ValueError("reinstate: only policy: reinstate reads it (policy is stop)")
         return self
+
+
+DriftAwareConfig.model_rebuild()  # its ``inner`` is any controller's config, ``reinstate`` a plateau's

@@ -12,7 +12,15 @@ that rank them by loss (hard examples) it also collects the per-token losses (an
 controller wants them, the per-token difficulty signals) of each micro-batch and turns them
 into per-document visits (gathered from every rank); the tokens of augmented documents' rows,
 by group (``Batch.overlay_groups``), reach it too, and its groups' token shares join every
-step's metrics. The controller's state is checkpointed under ``controller``.
+step's metrics. For a controller whose config reads ``drift`` it computes the per-domain drift
+signal first (:class:`~curricle.controllers.drift_signal.DriftTracker`, with the config's
+``drift`` section) into ``DomainStats.drift``, adds ``drift/z/<d>`` and ``drift/cusum/<d>``
+to the step's metrics and writes a ``drift-alarm`` event per alarm; and it opens the bounded
+windows the controller asks for (``StepNotes.window``: a
+:class:`~curricle.controllers.mixture_window.MixtureWindow`, the controller's updates kept
+aside meanwhile), with a line of ``RUN/mixture_log.jsonl`` at each start and end. The
+controller's state is checkpointed under ``controller`` (with the tracker's and the window's
+under ``drift_signal`` and ``mixture_window`` when it reads ``drift``).
 
 :class:`DoReMiProxyHook` is DoReMi's proxy run instead (:mod:`curricle.controllers.doremi`):
 it runs the reference model on each micro-batch, updates the domain weights once a step from
@@ -31,7 +39,9 @@ import torch
 from curricle import atomic
 from curricle.controllers.base import DOCUMENTS, LOSS_WEIGHTING, Controller, DomainStats
 from curricle.controllers.doremi import WEIGHTS_FILE, DoReMi
+from curricle.controllers.drift_signal import DriftTracker
 from curricle.controllers.hard_examples import doc_visits
+from curricle.controllers.mixture_window import MixtureWindow, phase_mixture
 from curricle.train.distributed import all_gather_objects
 from curricle.train.hooks import Hook, TrainState
 
@@ -78,11 +88,22 @@ class ControllerHook(Hook):
         self.wants_token_signals = controller.needs_doc_losses and controller.needs_signals
         self._losses: list[torch.Tensor] = []
         self._signals: list[torch.Tensor] = []
+        reads = getattr(controller.config, "reads", None)
+        self.drift = (DriftTracker(controller.config.drift, controller.domains)
+                      if reads is not None and "drift" in reads() else None)
+        self.window = MixtureWindow()
 
     def state_dict(self) -> dict[str, Any]:
-        return self.controller.state_dict()
+        state = self.controller.state_dict()
+        if self.drift is not None:
+            state = {**state, "drift_signal": self.drift.state_dict(), "mixture_window": self.window.state}
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        if self.drift is not None:
+            state = dict(state)
+            self.drift.load_state_dict(state.pop("drift_signal"))
+            self.window.state = state.pop("mixture_window")
         self.controller.load_state_dict(state)
 
     def array_state(self) -> dict[str, np.ndarray]:
@@ -117,7 +138,13 @@ class ControllerHook(Hook):
         if c.needs_doc_losses:
             self._observe(state, batch, step, skipped=metrics.get("skipped") is not None)
             metrics.update(c.group_metrics())
-        result = c.update(step, stats_from_metrics(state, batch, metrics))
+        stats = stats_from_metrics(state, batch, metrics)
+        if self.drift is not None:
+            stats.drift = self.drift.observe(stats)
+            metrics.update(self.drift.metrics(stats.drift))
+            for fields in self.drift.alarms(stats.drift):
+                state.event(step, "drift-alarm", **fields)
+        result = c.update(step, stats)
         notes = c.take_notes()
         for line in notes.audit:
             state.append_log(MIXTURE_LOG, {"controller": c.name, **line})
@@ -128,12 +155,48 @@ class ControllerHook(Hook):
             state.event(step, event, **fields)
         if notes.stop is not None:
             state.stop(step, notes.stop[0], **notes.stop[1])
-        if result is None:
-            return
-        weights, entry = result
-        state.sampler.set_weights(weights)
-        metrics["mixture_updated"] = True
-        state.append_log(MIXTURE_LOG, {"controller": c.name, **entry.to_json(state.domains)})
+        if result is not None:
+            weights, entry = result
+            state.sampler.set_weights(weights)
+            metrics["mixture_updated"] = True
+            held = {"held_by_window": True} if self.window.open_now else {}
+            state.append_log(MIXTURE_LOG, {"controller": c.name, **entry.to_json(state.domains), **held})
+        if self.window.open_now:
+            self.window.hold(state.sampler, result is not None)
+            if self.window.due(step):
+                self._close_window(state, step)
+        if notes.window is not None:
+            self._open_window(state, step, notes.window, batch.weights)
+
+    def _open_window(self, state: TrainState, step: int, request, drawn) -> None:
+        # old: the weights this step was drawn with (what the controller moved from, as in
+        # every audit entry); new: what the next step draws with.
+        sampler = state.sampler
+        old = [float(x) for x in drawn]
+        weights, why = request.weights, None
+        if request.phase is not None:
+            phase_weights, why = phase_mixture(sampler, request.phase)
+            weights = phase_weights if phase_weights is not None else weights
+        phase = request.phase if why is None else None
+        self.window.open(sampler, step, request.steps, weights, request.pacing_start, phase=phase)
+        new = [float(x) for x in sampler.weights_at(step)]
+        state.append_log(MIXTURE_LOG, {
+            "controller": self.controller.name, "step": step, "effective_from_step": step + 1,
+            "old": dict(zip(state.domains, old)), "new": dict(zip(state.domains, new)),
+            "window": {"until_step": step + request.steps, "phase": phase, "pacing_start": request.pacing_start},
+            "signal": request.signal, "reason": request.reason + (f" ({why}: the raised mixture instead)" if why else "")})
+
+    def _close_window(self, state: TrainState, step: int) -> None:
+        sampler = state.sampler
+        old = [float(x) for x in sampler.weights_at(step)]
+        ended = self.window.close(sampler)
+        new = [float(x) for x in sampler.weights_at(step)]
+        state.append_log(MIXTURE_LOG, {
+            "controller": self.controller.name, "step": step, "effective_from_step": step + 1,
+            "old": dict(zip(state.domains, old)), "new": dict(zip(state.domains, new)), "window_end": ended,
+            "reason": f"the window opened at step {ended['since']} ends: back to "
+                      f"{ended.get('returned_to', 'the mixture in use')}"
+                      f"{' and the pacing clock' if ended['pacing_start'] else ''}"})
 
     def _observe(self, state: TrainState, batch, step: int, skipped: bool) -> None:
         # Per-document visits of this step's rows, from every rank (none for a skipped step).

@@ -27,10 +27,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from curricle.controllers.base import probe_value
 from curricle.controllers.config import PlateauConfig
+from curricle.controllers.mixture_window import MixtureWindow, phase_mixture
 from curricle.controllers.plateau import Plateau, PlateauDetector
 from curricle.errors import CurricleError
 from curricle.train.hooks import Hook, TrainState
@@ -53,30 +52,29 @@ class PlateauHook(Hook):
             **{f"eval/loss/{d}": PlateauDetector(**knobs) for d in watched},
             **{f"probe/{t}/{config.probe_metric}": PlateauDetector(**knobs, higher_is_better=True)
                for t in config.probes}}
-        self.window: dict[str, Any] | None = None
-        """The reinstatement under way: ``since`` / ``until`` (steps), ``phase``, ``pacing_start``,
-        ``weights`` (the reinstated mixture, or None), ``saved`` (the weights to return to: an
-        adaptive controller's, or None for the schedule) and ``held`` (controller updates held
-        back)."""
+        self.window = MixtureWindow()
+        """The reinstatement under way (:class:`~curricle.controllers.mixture_window.MixtureWindow`)."""
 
     # -- state ----------------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
-        return {"detectors": {k: d.state_dict() for k, d in self.detectors.items()}, "window": self.window}
+        return {"detectors": {k: d.state_dict() for k, d in self.detectors.items()}, "window": self.window.state}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         for k, d in self.detectors.items():
             d.load_state_dict(state["detectors"][k])
-        self.window = state["window"]
+        self.window.state = state["window"]
 
     # -- the step ---------------------------------------------------------------------------
 
     def on_step_end(self, state: TrainState, batch, metrics: dict[str, Any]) -> None:
         step = state.step
-        if self.window is not None:
-            self._hold(state, metrics)
-            if step >= self.window["until"]:
-                self._return(state, step)
+        if self.window.open_now:
+            self.window.hold(state.sampler, bool(metrics.get("mixture_updated")))
+            if self.window.due(step):
+                state.event(step, "reinstate-end", **self.window.close(state.sampler))
+                for d in self.detectors.values():
+                    d.reset()
             return
         verdicts = self._observe(state, metrics)
         if not verdicts:
@@ -122,57 +120,16 @@ class PlateauHook(Hook):
 
     def _reinstate(self, state: TrainState, step: int, verdicts: dict[str, Plateau]) -> None:
         r = self.config.reinstate
-        sampler = state.sampler
         weights, why = None, []
         if r.phase is not None:
-            schedule = sampler.schedule
-            names = [name for _, name in schedule.phases()]
-            now = schedule.phase_at(sampler.step)  # the next batch's phase
-            if names.index(now) > names.index(r.phase):
-                weights = schedule.phase_weights(r.phase)
-            else:
-                why.append(f"the run is in phase '{now}', not past '{r.phase}'")
+            weights, not_past = phase_mixture(state.sampler, r.phase)
+            why += [not_past] if not_past else []
         for d in self.detectors.values():  # one plateau, one decision: each series needs patience new evaluations
             d.reset()
         if weights is None and not r.pacing_start:
             self._event(state, step, verdicts, action="none", why="; ".join(why))
             return
-        until = step + r.steps
-        self.window = {"since": step, "until": until, "phase": r.phase if weights is not None else None,
-                       "pacing_start": r.pacing_start,
-                       "weights": None if weights is None else [float(w) for w in weights],
-                       "saved": _listed(sampler.weights_override), "held": 0}
-        if weights is not None:
-            sampler.set_weights(weights)
-        if r.pacing_start:
-            sampler.restart_pacing(sampler.step)
-        self._event(state, step, verdicts, action="reinstate", phase=self.window["phase"],
-                    pacing_start=r.pacing_start, until_step=until, **({"why": "; ".join(why)} if why else {}))
-
-    def _hold(self, state: TrainState, metrics: dict[str, Any]) -> None:
-        """A controller that set new weights this step (it ran before this hook): keep them for
-        the return, and the reinstated mixture in use."""
-        w = self.window
-        if w["weights"] is not None and metrics.get("mixture_updated"):
-            w["saved"] = _listed(state.sampler.weights_override)
-            w["held"] += 1
-            state.sampler.set_weights(np.asarray(w["weights"]))
-
-    def _return(self, state: TrainState, step: int) -> None:
-        w = self.window
-        sampler = state.sampler
-        if w["weights"] is not None:
-            sampler.set_weights(None if w["saved"] is None else np.asarray(w["saved"]))
-        if w["pacing_start"]:
-            sampler.restart_pacing(None)
-        back = {} if w["weights"] is None else {
-            "returned_to": "schedule" if w["saved"] is None else "controller weights",
-            "controller_updates_held": w["held"]}
-        state.event(step, "reinstate-end", since=w["since"], phase=w["phase"], pacing_start=w["pacing_start"], **back)
-        self.window = None
-        for d in self.detectors.values():
-            d.reset()
-
-
-def _listed(w: np.ndarray | None) -> list[float] | None:
-    return None if w is None else [float(x) for x in w]
+        self.window.open(state.sampler, step, r.steps, weights, r.pacing_start,
+                         phase=r.phase if weights is not None else None)
+        self._event(state, step, verdicts, action="reinstate", phase=self.window.state["phase"],
+                    pacing_start=r.pacing_start, until_step=step + r.steps, **({"why": "; ".join(why)} if why else {}))
