@@ -22,6 +22,7 @@ under ``snapshot``.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import logging
@@ -33,6 +34,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+import pyarrow.parquet as pq
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -149,11 +151,7 @@ def _write_snapshot(out: Path, files: dict[str, list[str]], cfg: CurateConfig) -
 def _doc_ids(path: Path) -> list[Any]:
     """The ids of the documents of one curated file (``.jsonl.gz`` or ``.parquet``)."""
     if path.name.endswith(".parquet"):
-        import pyarrow.parquet as pq
-
         return pq.read_table(path, columns=["id"]).column(0).to_pylist()
-    import gzip
-
     with gzip.open(path, "rt", encoding="utf-8") as f:
         return [json.loads(line)["id"] for line in f if line.strip()]
 
