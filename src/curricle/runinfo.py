@@ -10,6 +10,14 @@ it starts or resumes::
 one); ``config_hash`` is the sha256 of the validated config as canonical JSON (keys sorted,
 no spaces), the same config the run writes to ``RUN/config.yaml``, so two runs with the same
 hash were configured alike. ``curricle report`` draws the page of the run's kind.
+
+A run that reads a token store (``pretrain``) adds the data it reads now::
+
+    "data": {"snapshot": "<store snapshot id>", "data_dir": "<path>", "sampler_seed": 0}
+
+(:mod:`curricle.store.snapshot`). Each checkpoint keeps the snapshot id with the sampler's
+state, and a run resumed on another snapshot logs a ``snapshot-changed`` event in
+``RUN/events.jsonl``, so the data of every stretch of the run is on record.
 """
 
 from __future__ import annotations
@@ -35,13 +43,14 @@ def config_hash(config: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def write_run_info(run_dir: Path | str, kind: str, config: Any) -> Path:
-    """Write ``run_dir/run.json`` for a run of ``kind`` configured by ``config``; return its path."""
+def write_run_info(run_dir: Path | str, kind: str, config: Any, data: dict[str, Any] | None = None) -> Path:
+    """Write ``run_dir/run.json`` for a run of ``kind`` configured by ``config`` (and reading
+    ``data``: its ``snapshot``, ``data_dir`` and ``sampler_seed``); return its path."""
     if kind not in KINDS:
         raise ValueError(f"run kind {kind!r}: expected one of {', '.join(KINDS)}")
     path = Path(run_dir) / FILE
     atomic.write_json(path, {"kind": kind, "schema": SCHEMA, "config_hash": config_hash(config),
-                             "curricle_version": __version__})
+                             "curricle_version": __version__, **({"data": data} if data is not None else {})})
     return path
 
 

@@ -22,6 +22,7 @@ from curricle.prune.config import PruneConfig
 from curricle.prune.prototype import prototype_distances
 from curricle.store import TokenStore
 from curricle.store.lineage import read_lineage
+from curricle.store.snapshot import read_snapshot
 from tests.conftest import write_store
 
 QUALITY = [0.5, 0.1, None, 0.9, 0.3, 0.7, 0.2, 0.8, 0.6, 0.4]  # doc 2 has no score
@@ -55,8 +56,9 @@ def test_column_keeps_the_hardest_exactly_and_records_every_removal(literal, tmp
         {"domain": "a", "doc_id": "a-6", "reason": "easy", "score": 0.2},
     ]
     lineage = read_lineage(out)
+    parent_id = TokenStore(literal).snapshot_id
     assert lineage == report.lineage == {
-        "parent": str(literal.resolve()), "by": "column:quality", "keep": 0.7, "order": "keep-hardest", "seed": 0,
+        "parent": str(literal.resolve()), "parent_snapshot": parent_id, "by": "column:quality", "keep": 0.7, "order": "keep-hardest", "seed": 0,
         "domains": {"a": {"in": 10, "kept": 7, "unscored": 1, "removed": {"easy": 3}}}}
     parent, pruned = TokenStore(literal), TokenStore(out)
     train = pruned.split("a")
@@ -73,6 +75,14 @@ def test_column_keeps_the_hardest_exactly_and_records_every_removal(literal, tmp
         assert pruned.split(d, split).meta().equals(parent.split(d, split).meta())
     c = lineage["domains"]["a"]
     assert c["in"] == c["kept"] + sum(c["removed"].values())
+    # The pruned store is a snapshot of its own: its pruned split differs, the linked ones do not.
+    snap = read_snapshot(out)
+    assert snap["id"] == pruned.snapshot_id != parent_id
+    assert snap["manifest"]["config"]["parent_snapshot"] == parent_id
+    assert snap["manifest"]["config"]["prune"]["by"] == "column:quality"
+    assert snap["manifest"]["units"]["a/train"]["docs"] == 7
+    for unit in ("a/heldout", "b/train", "b/heldout"):
+        assert snap["manifest"]["units"][unit] == parent.snapshot["manifest"]["units"][unit]
 
 
 def test_keep_easiest_removes_the_hardest(literal, tmp_path):

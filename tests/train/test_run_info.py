@@ -13,6 +13,8 @@ from rich.console import Console
 import curricle
 from curricle.report.command import report_command
 from curricle.runinfo import SCHEMA, config_hash, read_run_info
+from curricle.store import TokenStore
+from curricle.store.snapshot import read_snapshot
 from curricle.train.command import train_run
 from tests.report.conftest import embedded
 
@@ -23,7 +25,13 @@ def test_a_training_run_writes_run_json(make_config, tmp_path, monkeypatch):
     train_run(config, run, progress=False)
     info = json.loads((run / "run.json").read_text())
     assert info == {"kind": "pretrain", "schema": SCHEMA, "config_hash": config_hash(config),
-                    "curricle_version": curricle.__version__}
+                    "curricle_version": curricle.__version__,
+                    "data": {"snapshot": TokenStore(config.data_dir).snapshot_id, "data_dir": str(config.data_dir),
+                             "sampler_seed": config.seed}}
+    # The data's id is the one prepare wrote, and each checkpoint keeps it with the sampler's state.
+    assert info["data"]["snapshot"] == read_snapshot(config.data_dir)["id"]
+    saved = json.loads((run / "checkpoints" / "step_2" / "trainer_state.json").read_text())
+    assert saved["sampler"]["snapshot"]["id"] == info["data"]["snapshot"]
     # The hash is of the config the run wrote beside it, read back as canonical JSON.
     written = yaml.safe_load((run / "config.yaml").read_text())
     canonical = json.dumps(written, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

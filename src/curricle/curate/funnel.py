@@ -160,6 +160,9 @@ class FunnelReport:
     workers: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
     """Step-specific facts (e.g. the decontamination index's size)."""
+    snapshot: str | None = None
+    """The curated output's snapshot id (``snapshot.json`` beside ``funnel.json``,
+    :mod:`curricle.store.snapshot`); None in a funnel written before snapshots existed."""
 
     def steps(self) -> list[str]:
         """Every step that ran, in pipeline order."""
@@ -219,6 +222,7 @@ class FunnelReport:
             "totals": [{"step": s, **c.to_dict()} for s, c in self.totals()],
             "quarantine": self.quarantine,
             "extra": self.extra,
+            **({"snapshot": self.snapshot} if self.snapshot is not None else {}),
         }
 
     @classmethod
@@ -229,7 +233,7 @@ class FunnelReport:
             files={d: v["files"] for d, v in data["domains"].items()}, quarantine=data.get("quarantine", {}),
             format=data.get("file_format", "jsonl.gz"), shards=data.get("shards", 0),
             seconds=data.get("seconds", 0.0), executor=data.get("executor", "local"),
-            workers=data.get("workers", 1), extra=data.get("extra", {}),
+            workers=data.get("workers", 1), extra=data.get("extra", {}), snapshot=data.get("snapshot"),
         )
 
 

@@ -13,11 +13,16 @@ output (the curate settings, the sources' configs and files, not the worker coun
 after an interruption finds the same work directory and redoes only the ranks (shards) that
 had not finished. ``funnel.json`` is written last and is the commit point: the curated files
 it lists carry the fingerprint in their names, so a half-finished run never mixes with the
-previous output, and a rerun with unchanged inputs does no work at all.
+previous output, and a rerun with unchanged inputs does no work at all. Just before it,
+``snapshot.json`` gets the output's snapshot id (per domain the hash of each curated file's
+decompressed content and of its document-id set, the curate settings less how the work is
+run, and the code version: :mod:`curricle.store.snapshot`); ``funnel.json`` names the id
+under ``snapshot``.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import logging
@@ -29,6 +34,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+import pyarrow.parquet as pq
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -44,6 +50,7 @@ from curricle.errors import CurricleError
 from curricle.extras import require
 from curricle.sources import build_source
 from curricle.sources.config import SourceConfig
+from curricle.store.snapshot import snapshot_of, write_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +94,9 @@ def curate(cfg: CurateConfig, sources: list[SourceConfig], executor: str | None 
     if prev is not None and prev.get("fingerprint") == fingerprint and _files_exist(out, prev):
         report = FunnelReport.from_dict(prev, out)
         report.up_to_date = True
+        if report.snapshot is None:  # written before snapshots existed: give it one
+            report.snapshot = _write_snapshot(out, report.files, cfg)
+            atomic.write_json(out / "funnel.json", {**prev, "snapshot": report.snapshot})
         report.seconds = time.perf_counter() - t0
         return report
 
@@ -118,9 +128,32 @@ def curate(cfg: CurateConfig, sources: list[SourceConfig], executor: str | None 
 
     report = _finalize(out, work, fingerprint, prev, len(shards), cfg, kind, extra, FILTER_OUT, WRITE_OUT)
     report.seconds = time.perf_counter() - t0
+    report.snapshot = _write_snapshot(out, report.files, cfg)
     atomic.write_json(out / "funnel.json", report.to_dict())  # the commit point
     _remove_stale(out, prev, report)
     return report
+
+
+def _write_snapshot(out: Path, files: dict[str, list[str]], cfg: CurateConfig) -> str:
+    """Write ``out/snapshot.json`` for the curated ``files`` (per domain, relative to
+    ``out``); returns its id. A file is named by its shard (``00003.jsonl.gz``), not by the
+    fingerprint its name starts with (which covers the sources' file times)."""
+    units: dict[str, dict[str, Path]] = {}
+    ids: dict[str, list[Any]] = {}
+    for domain, names in sorted(files.items()):
+        units[domain] = {Path(f).name.split("-", 1)[-1]: out / f for f in names}
+        ids[domain] = [i for f in names for i in _doc_ids(out / f)]
+    snap = snapshot_of(units, ids, {"curate": cfg.content_dict()})
+    write_snapshot(out, snap)
+    return snap["id"]
+
+
+def _doc_ids(path: Path) -> list[Any]:
+    """The ids of the documents of one curated file (``.jsonl.gz`` or ``.parquet``)."""
+    if path.name.endswith(".parquet"):
+        return pq.read_table(path, columns=["id"]).column(0).to_pylist()
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        return [json.loads(line)["id"] for line in f if line.strip()]
 
 
 def _check_step_domains(cfg: CurateConfig, sources: list[SourceConfig]) -> None:

@@ -41,6 +41,25 @@ How a step's global batch is built (identically on every rank):
 
 The state is a few numbers per domain (see :meth:`state_dict`); every rank holds the same
 state and advances every domain's stream for all ``B`` rows, copying only its own rows.
+
+The state also names the data it was drawn from: the store's snapshot id and, per domain, a
+hash of its split's documents (:mod:`curricle.store.snapshot`). Resumed on a store of
+another snapshot with the same domains, a domain whose documents are unchanged keeps its exact
+stream; a changed one starts a fresh stream at its beginning, its permutations (or draws)
+seeded by ``(seed, domain, the new snapshot id)``, so positions into the old documents are
+never read against the new ones. Step, credit, served tokens and weights carry on.
+:attr:`MixtureSampler.snapshot_change` says what changed (the trainer logs it as a
+``snapshot-changed`` event). Domains added or removed are refused: every weight vector has one
+entry per domain. A prioritized domain (per-document state kept by the controller) that
+changed is refused too.
+
+Replaying a run's sample selection: the stream is a function of the store's snapshot, the seed,
+the mixture config and the weights used at each step (``RUN/run.json`` records the first two,
+``RUN/config.yaml`` the third). ``curricle sample RUN/config.yaml --steps N`` on a store of
+the recorded snapshot draws exactly the run's first ``N`` batches when the weights come from
+the schedule (no controller changing them); a controller's weights are in
+``RUN/mixture_log.jsonl`` but ``curricle sample`` does not replay them, and ``train.trace``
+records a hash of every row a run trained on.
 """
 
 from __future__ import annotations
@@ -60,6 +79,7 @@ from curricle.mixture.overlay_groups import GroupFloors, OverlayGroups
 from curricle.mixture.pacing import DomainPacing, pacing_difficulty
 from curricle.mixture.schedules import WeightSchedule, build_schedule
 from curricle.store import TokenStore
+from curricle.store.snapshot import unit_digest
 
 log = logging.getLogger(__name__)
 
@@ -228,6 +248,12 @@ class MixtureSampler:
         self.rank = rank
         self.world_size = world_size
         self.domains: list[str] = store.domains
+        self.split = split
+        self.snapshot_change: dict[str, Any] | None = None
+        """Set by :meth:`load_state_dict` when the state was saved on another snapshot of the
+        data: ``{"old", "new", "domains_changed", "docs": {domain: {"old", "new"}}}`` (the
+        training documents of each changed domain); None otherwise."""
+        self._data_state: dict[str, Any] | None = None  # see _data()
         unknown = sorted(config.referenced_domains() - set(self.domains))
         if unknown:
             raise CurricleError(
@@ -285,6 +311,8 @@ class MixtureSampler:
         self._check_repeats(warn=False)
         self._override: np.ndarray | None = None
         self._pacing_from: int | None = None  # see restart_pacing()
+        # Domains whose documents changed under a resumed run: their streams' extra seed.
+        self._reseeded: dict[int, int] = {}
 
     def _check_repeats(self, warn: bool = True) -> None:
         """Warn about each domain that has passed ``max_epochs`` since the last check (served
@@ -303,8 +331,19 @@ class MixtureSampler:
         below = self._repeat_limit[~over] - served[~over]
         self._repeat_slack = float(below.min()) if len(below) else math.inf
 
+    def _data(self) -> dict[str, Any]:
+        """The data this sampler reads: the store's snapshot id and, per domain, the hash of
+        its split and its documents (computed once)."""
+        if self._data_state is None:
+            snap = self.store.snapshot
+            self._data_state = {"id": snap["id"], "streams": {
+                name: [unit_digest(snap, f"{name}/{self.split}"), s.n_docs]
+                for name, s in zip(self.domains, self._splits)}}
+        return self._data_state
+
     def state_dict(self) -> dict[str, Any]:
-        """A small JSON-able dict: enough to continue the exact stream."""
+        """A small JSON-able dict: enough to continue the exact stream, and the snapshot of the
+        data it was drawn from."""
         return {
             "version": STATE_VERSION,
             "seed": self.seed,
@@ -316,6 +355,9 @@ class MixtureSampler:
             "drawn": {self.domains[d]: list(map(int, st)) for d, st in self._drawn_state.items()},
             "served_tokens": list(self._served),
             "weights_override": None if self._override is None else [float(w) for w in self._override],
+            "snapshot": self._data(),
+            **({"reseeded": {self.domains[d]: salt for d, salt in sorted(self._reseeded.items())}}
+               if self._reseeded else {}),
             **({"pacing_from": self._pacing_from} if self._pacing_from is not None else {}),
             **({"overlays": {self.domains[d]: [*map(int, st), ov.n_docs, ov.n_tokens]
                              for d, st in self._ov_state.items() for ov in [self._overlays[d][0]]}}
@@ -325,6 +367,13 @@ class MixtureSampler:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        saved_data = state.get("snapshot")  # None: saved before snapshots were recorded
+        if saved_data is not None and state.get("domains") != self.domains:
+            old, new = set(state.get("domains") or ()), set(self.domains)
+            raise CurricleError(
+                f"sampler state: the data changed its domains (snapshot {saved_data['id'][:12]} -> "
+                f"{self._data()['id'][:12]}; added: {', '.join(sorted(new - old)) or 'none'}; removed: "
+                f"{', '.join(sorted(old - new)) or 'none'}); a run resumes only on the same domains")
         for key, mine in (("version", STATE_VERSION), ("seed", self.seed),
                           ("batch_rows", self.config.batch_rows), ("domains", self.domains)):
             if state.get(key) != mine:
@@ -341,6 +390,11 @@ class MixtureSampler:
         self._pos = [int(p) for p in state["positions"]]
         self._drawn_state = drawn
         self._ahead = {}
+        self._reseeded = {self.domains.index(name): int(salt) for name, salt in state.get("reseeded", {}).items()}
+        self.snapshot_change = None
+        if saved_data is not None and saved_data["id"] != self._data()["id"]:
+            self._restart_changed(saved_data)
+        self._perm_cache, self._uniform_cache = {}, {}
         self._served = [int(t) for t in state["served_tokens"]]
         self._check_repeats(warn=False)
         ov = state.get("weights_override")
@@ -365,6 +419,29 @@ class MixtureSampler:
                 groups.expected = np.asarray(expected.get(self.domains[d], np.zeros(len(groups.floors))),
                                              dtype=np.float64)
 
+    def _restart_changed(self, saved: dict[str, Any]) -> None:
+        """After a state saved on another snapshot: every domain whose documents changed
+        starts a fresh stream (see the module docstring); :attr:`snapshot_change` says which."""
+        now = self._data()
+        changed = [name for name in self.domains if saved["streams"].get(name, [None])[0] != now["streams"][name][0]]
+        prioritized = [name for name in changed if self.domains.index(name) in self._prioritized]
+        if prioritized:
+            raise CurricleError(f"sampler state: the documents of '{prioritized[0]}' changed (snapshot "
+                                f"{saved['id'][:12]} -> {now['id'][:12]}) and the controller keeps per-document "
+                                f"state on them; resume on the old data or start a new run")
+        salt = int(now["id"][:16], 16)
+        for name in changed:
+            d = self.domains.index(name)
+            self._reseeded[d] = salt
+            self._pos[d] = 0
+            if d in self._drawn:
+                self._drawn_state[d] = [0, -1, 0]
+                self._drawn_serves[d] = np.zeros(self._splits[d].n_docs, dtype=np.int32)
+        self.snapshot_change = {
+            "old": saved["id"], "new": now["id"], "domains_changed": changed,
+            "docs": {name: {"old": saved["streams"].get(name, [None, None])[1], "new": now["streams"][name][1]}
+                     for name in changed}}
+
     def exposure_state(self) -> dict[str, np.ndarray]:
         """How many times each document has been started, per domain (telemetry; not needed to
         resume). Streamed domains derive it from their position; drawn ones count as they go."""
@@ -385,9 +462,10 @@ class MixtureSampler:
         return out
 
     def load_exposure_state(self, arrays: dict[str, np.ndarray]) -> None:
+        restarted = set(self.snapshot_change["domains_changed"]) if self.snapshot_change else set()
         for d in self._drawn:
             name = self.domains[d]
-            if name in arrays and len(arrays[name]) == len(self._drawn_serves[d]):
+            if name not in restarted and name in arrays and len(arrays[name]) == len(self._drawn_serves[d]):
                 self._drawn_serves[d] = np.asarray(arrays[name], dtype=np.int32).copy()
 
     def array_state(self) -> dict[str, np.ndarray]:
@@ -577,7 +655,8 @@ class MixtureSampler:
     def _permutation(self, d: int, epoch: int) -> np.ndarray:
         cached = self._perm_cache.get(d)
         if cached is None or cached[0] != epoch:
-            rng = np.random.default_rng([self.seed, self._keys[d], epoch])
+            salt = [self._reseeded[d]] if d in self._reseeded else []  # a restarted stream's (module doc)
+            rng = np.random.default_rng([self.seed, self._keys[d], *salt, epoch])
             perm = rng.permutation(self._splits[d].n_docs)
             cached = (epoch, perm, np.cumsum(self._splits[d].doc_lengths[perm]))
             self._perm_cache[d] = cached
@@ -649,7 +728,8 @@ class MixtureSampler:
         block = draw // _UNIFORM_BLOCK
         cached = self._uniform_cache.get(d)
         if cached is None or cached[0] != block:
-            rng = np.random.default_rng([self.seed, self._keys[d], 1 << 40, block])
+            salt = [self._reseeded[d]] if d in self._reseeded else []
+            rng = np.random.default_rng([self.seed, self._keys[d], *salt, 1 << 40, block])
             cached = (block, rng.random(_UNIFORM_BLOCK))
             self._uniform_cache[d] = cached
         return float(cached[1][draw % _UNIFORM_BLOCK])

@@ -10,7 +10,9 @@
    sources' ``meta_fields`` (null where a document lacks one) and, with
    ``prepare.reference_model``, each document's mean token loss under that checkpoint
    (``reference_loss``, :mod:`curricle.prepare.reference`).
-3. ``manifest.json`` is replaced atomically last: it is the commit point. Directories are named
+3. ``snapshot.json`` (the store's snapshot id: a hash of its files, document ids, these
+   settings, the tokenizer and the code version, :mod:`curricle.store.snapshot`) is written
+   just before ``manifest.json``, which is replaced atomically last: it is the commit point. Directories are named
    by a fingerprint of everything that determines their content (tokenizer, sources' files and
    parameters, these settings), so a rerun with the same inputs does no work, and a killed run
    leaves the previous manifest and its data intact.
@@ -46,8 +48,10 @@ from curricle.sources import build_source
 from curricle.sources.base import Source
 from curricle.sources.config import SourceConfig
 from curricle.store.lineage import LINEAGE_FILE
-from curricle.store.manifest import (FORMAT_VERSION, DomainEntry, GroupEntry, Manifest, SplitCounts, TokenizerEntry,
-                                     read_manifest, write_manifest)
+from curricle.store.manifest import (FORMAT_VERSION, MANIFEST_FILE, DomainEntry, GroupEntry, Manifest, SplitCounts,
+                                     TokenizerEntry, manifest_text, read_manifest, write_manifest)
+from curricle.store.snapshot import (commit_sha256, committed_snapshot, file_cache, read_snapshot, store_snapshot,
+                                     write_snapshot)
 from curricle.store.tokenizer import load_tokenizer, token_dtype, train_bpe
 from curricle.store.writer import DomainSplitWriter
 
@@ -374,6 +378,26 @@ def _stats_from_dir(path: Path) -> dict[str, SplitCounts]:
     return out
 
 
+def _write_snapshot(data_dir: Path, manifest: Manifest, config: PrepareConfig, bar: Any) -> None:
+    """``snapshot.json`` for the store ``manifest`` is about to commit. Files an earlier
+    snapshot hashed are not read again if their size and time are unchanged; a pruned store
+    (up to date, or prepare would have refused it) keeps the snapshot ``prune`` gave it."""
+    commit = commit_sha256(manifest_text(manifest))
+    pruned = (data_dir / LINEAGE_FILE).is_file()
+    if pruned:
+        snap = committed_snapshot(data_dir, MANIFEST_FILE)
+        if snap is not None:
+            write_snapshot(data_dir, snap, commit)
+            return
+    try:
+        old = read_snapshot(data_dir)
+    except CurricleError:
+        old = None
+    settings = None if pruned else {"prepare": config.model_dump(mode="json", exclude=EXECUTION_FIELDS)}
+    snap = store_snapshot(data_dir, manifest, settings, cache=file_cache(old), bar=bar)
+    write_snapshot(data_dir, snap, commit)
+
+
 def prepare(sources: list[SourceConfig], tokenizer: TokenizerConfig, config: PrepareConfig, data_dir: Path,
             progress: bool = True) -> PrepareReport:
     """Build (or bring up to date) the tokenizer and token store of ``data_dir`` from the
@@ -459,6 +483,7 @@ def prepare(sources: list[SourceConfig], tokenizer: TokenizerConfig, config: Pre
                                                            train=stats["train"], heldout=stats["heldout"])
                 manifest.groups[key] = GroupEntry(fingerprint=gfp, domains=sorted(by_domain))
 
+        _write_snapshot(data_dir, manifest, config, bar)
         write_manifest(data_dir, manifest)
 
     # Reports, and garbage: directories no manifest names any more.

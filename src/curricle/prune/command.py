@@ -6,7 +6,9 @@ domains' training counts), the tokenizer, every domain's ``train/`` and ``heldou
 splits and unpruned domains are the parent's files, hard-linked where the file system allows,
 else copied), plus ``lineage.json`` and ``removed.jsonl``
 (:mod:`curricle.store.lineage`). A pruned training split keeps its documents in their order,
-with their metadata rows. Everything is written into a temporary directory renamed to
+with their metadata rows. Its ``snapshot.json`` (:mod:`curricle.store.snapshot`) hashes the
+prune settings and the parent's snapshot id (also ``lineage.json``'s ``parent_snapshot``) with
+its own files. Everything is written into a temporary directory renamed to
 ``--out`` at the end, so a killed prune leaves nothing. A run config whose ``data_dir`` is the
 pruned store and whose sources are the parent's trains on it without re-preparing it.
 """
@@ -36,7 +38,8 @@ from curricle.prune.config import METRICS, PruneConfig
 from curricle.prune.groups import domain_groups, floored_removals, group_lineage
 from curricle.store import TokenStore
 from curricle.store.lineage import LINEAGE_FILE, REMOVED_FILE
-from curricle.store.manifest import DomainEntry, SplitCounts, write_manifest
+from curricle.store.manifest import DomainEntry, SplitCounts, manifest_text, write_manifest
+from curricle.store.snapshot import commit_sha256, file_cache, store_snapshot, write_snapshot
 
 
 @dataclass
@@ -85,8 +88,9 @@ def prune_store(store_dir: Path | str, config: PruneConfig, out: Path | str, pro
     if unknown:
         raise CurricleError(f"--domains: unknown domain '{unknown[0]}' (the store at {store_dir} has: "
                             f"{', '.join(store.domains)})")
-    lineage: dict[str, Any] = {"parent": str(Path(store_dir).resolve()), "by": config.by, "keep": config.keep,
-                               "order": config.effective_order, "seed": config.seed, "domains": {}}
+    lineage: dict[str, Any] = {"parent": str(Path(store_dir).resolve()), "parent_snapshot": store.snapshot_id,
+                               "by": config.by, "keep": config.keep, "order": config.effective_order,
+                               "seed": config.seed, "domains": {}}
     groups = config.groups
     if groups is not None:
         lineage["groups"] = groups.model_dump(exclude_none=True)
@@ -151,6 +155,10 @@ def prune_store(store_dir: Path | str, config: PruneConfig, out: Path | str, pro
                           for r in plans[d][1]]
             (tmp / REMOVED_FILE).write_text("".join(line + "\n" for line in lines))
             atomic.write_json(tmp / LINEAGE_FILE, lineage)
+            # Linked files keep the parent's size and time: their hashes come from its snapshot.
+            settings = {"prune": config.model_dump(mode="json"), "parent_snapshot": store.snapshot_id}
+            snap = store_snapshot(tmp, manifest, settings, cache=file_cache(store.snapshot))
+            write_snapshot(tmp, snap, commit_sha256(manifest_text(manifest)))
             write_manifest(tmp, manifest)
     report.seconds = time.perf_counter() - t0
     return report

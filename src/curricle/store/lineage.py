@@ -1,9 +1,9 @@
 """The lineage of a pruned store (written by ``curricle prune``, :mod:`curricle.prune`).
 
-A pruned store is a complete store directory (its own ``manifest.json``, tokenizer, and per
-domain ``train/`` and ``heldout/``) plus two files::
+A pruned store is a complete store directory (its own ``manifest.json``, ``snapshot.json``,
+tokenizer, and per domain ``train/`` and ``heldout/``) plus two files::
 
-    lineage.json    {"parent": str, "by": str, "keep": float, "order": str, "seed": int,
+    lineage.json    {"parent": str, "parent_snapshot": str (the parent's snapshot id), "by": str, "keep": float, "order": str, "seed": int,
                      "domains": {d: {"in": int, "kept": int, "unscored": int,
                                      "removed": {reason: count}}}}
     removed.jsonl   one line per removed training document:

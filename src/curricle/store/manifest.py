@@ -141,9 +141,15 @@ class Manifest:
             raise CurricleError(f"{where}: not a token store manifest ({err}); rerun 'curricle prepare'") from None
 
 
+def manifest_text(manifest: Manifest) -> str:
+    """The text of ``manifest.json`` for ``manifest`` (sorted keys, indent 2): what
+    :func:`write_manifest` writes, so a snapshot can name it before it is written."""
+    return json.dumps(manifest.to_json(), indent=2, sort_keys=True) + "\n"
+
+
 def write_manifest(data_dir: Path, manifest: Manifest) -> None:
     """Replace ``data_dir/manifest.json`` atomically (sorted keys, indent 2)."""
-    atomic.write_json(Path(data_dir) / MANIFEST_FILE, manifest.to_json())
+    atomic.write_text(Path(data_dir) / MANIFEST_FILE, manifest_text(manifest))
 
 
 def read_manifest(data_dir: Path) -> Manifest:

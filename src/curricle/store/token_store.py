@@ -11,7 +11,8 @@ Layout of ``DATA_DIR`` (written by :mod:`curricle.prepare`)::
                                   n_chars, compression_ratio, mean_token_rarity
 
 ``manifest.json`` is the commit point: a domain directory exists before the manifest names it;
-its schema is :mod:`curricle.store.manifest`.
+its schema is :mod:`curricle.store.manifest`. ``snapshot.json``, written just before it, is
+the store's snapshot id and what it hashes (:mod:`curricle.store.snapshot`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from curricle.errors import CurricleError
-from curricle.store.manifest import Manifest, read_manifest
+from curricle.store.manifest import MANIFEST_FILE, Manifest, read_manifest
+from curricle.store.snapshot import committed_snapshot, store_snapshot
 from curricle.store.tokenizer import load_tokenizer
 
 SPLITS = ("train", "heldout")
@@ -102,6 +104,19 @@ class TokenStore:
     def domains(self) -> list[str]:
         """Domain names in a fixed (sorted) order: the order of every weight vector."""
         return sorted(self.manifest.domains)
+
+    @cached_property
+    def snapshot(self) -> dict:
+        """The store's snapshot (``{"id", "manifest", ...}``): its ``snapshot.json`` when that
+        describes the committed ``manifest.json``, else computed from its files (a hand-built
+        store, or one prepared before snapshots existed; every file is read once)."""
+        snap = committed_snapshot(self.data_dir, MANIFEST_FILE)
+        return snap if snap is not None else store_snapshot(self.data_dir, self.manifest)
+
+    @property
+    def snapshot_id(self) -> str:
+        """The id of the data this store holds (:mod:`curricle.store.snapshot`)."""
+        return self.snapshot["id"]
 
     @property
     def tokenizer_dir(self) -> Path:

@@ -98,7 +98,8 @@ def build_trainer(config: RunConfig, run_dir: Path | str, resume: bool = False, 
                       progress=progress, dist=dist)
     if dist.is_main:
         atomic.write_text(trainer.run_dir / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
-        write_run_info(trainer.run_dir, "pretrain", config)
+        write_run_info(trainer.run_dir, "pretrain", config, data={
+            "snapshot": store.snapshot_id, "data_dir": str(config.data_dir), "sampler_seed": config.seed})
     return trainer
 
 

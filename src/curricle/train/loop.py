@@ -74,7 +74,9 @@ class Trainer:
     - ``guard``: the stability guard (default: one from ``config.guard``).
     - ``resume``: continue from the newest complete checkpoint under ``run_dir/checkpoints``,
       with the run length it started with, unless ``max_steps`` is given (then an event says
-      so).
+      so). On a store of another snapshot than the checkpoint's, a ``snapshot-changed`` event
+      names the domains whose documents changed (they start fresh streams; see
+      :mod:`curricle.mixture.sampler`).
     - ``decay_start``: the step a ``wsd`` learning-rate decay starts at, when it is tied to a
       curriculum phase (:meth:`curricle.config.RunConfig.lr_decay_start`).
     """
@@ -341,6 +343,12 @@ class Trainer:
                 truncate_jsonl(self.run_dir / name, state["log_lines"].get(name, 0))
             checkpoint.remove_stale(self.checkpointer.root)
             self.state.event(step, "resume", checkpoint=str(path))
+            change = self.sampler.snapshot_change  # the store is another snapshot than the checkpoint's
+            if change is not None:
+                self.state.event(step, "snapshot-changed", **change)
+                log.warning("the data changed since %s (snapshot %s -> %s): %s start fresh streams, the other "
+                            "domains continue theirs", path.name, change["old"][:12], change["new"][:12],
+                            ", ".join(change["domains_changed"]) or "no domain")
             if self.state.total_steps != saved and self.state.stopped is None:
                 self.state.event(step, "run-length", reason="--max-steps", old=saved, new=self.state.total_steps)
         self.resumed_from = path
