@@ -109,3 +109,32 @@ def test_config_file(tmp_path):
     path.write_text("sections: [nothing]\n")
     with pytest.raises(CurricleError, match="unknown section 'nothing'"):
         load_drift_config(path)
+
+
+def test_churn_counts_documents_by_content():
+    from curricle.drift.corpus import churn
+
+    def side(docs):
+        n = len(docs)
+        lengths = np.array([len(d) for d in docs], dtype=np.int64)
+        index = np.concatenate([[0], np.cumsum(lengths)])
+        data = DomainData("d", np.asarray([f"id{i}" for i in range(n)], dtype=object),
+                          np.asarray([t for d in docs for t in d], dtype=np.int64), index, lengths)
+        return Corpus("x", "store", {"d": DomainDocs(data, np.arange(n))}, vocab_size=10)
+
+    old = side([[1, 2], [3], [4, 5], [6]])
+    # two of OLD's documents kept (ids differ: content decides), one copied twice, two new
+    new = side([[3], [1, 2], [1, 2], [7], [8, 9]])
+    assert churn(old, new) == {"d": 1 - 2 / 5}
+    assert churn(old, old) == {"d": 0.0}
+
+
+def test_the_null_pair_swaps_the_churned_share():
+    rng = np.random.default_rng(0)
+    base = corpus({"d": [f"x{i}" for i in range(100)]})
+    a, b = base.null_pair(rng, {"d": 0.2})
+    ra, rb = set(a.domains["d"].rows), set(b.domains["d"].rows)
+    assert len(ra) == len(rb) == 50
+    assert len(ra & rb) == 40  # 10 of A's 50 swapped for 10 of B's
+    a, b = base.null_pair(rng, {})
+    assert not set(a.domains["d"].rows) & set(b.domains["d"].rows)

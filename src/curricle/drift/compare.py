@@ -1,5 +1,11 @@
 """Compare two data versions: every section on OLD vs NEW, judged against split-halves of OLD.
 
+The null pairs are split-halves of OLD matched to how much of each domain changed
+(:func:`~curricle.drift.corpus.churn`, :meth:`~curricle.drift.corpus.Corpus.null_pair`): two
+versions that share 90% of a domain's documents are judged against halves that share 90%,
+since a statistic between largely shared sides is far less noisy than between disjoint ones;
+two versions with nothing in common are judged against plain split-halves.
+
 :func:`compare` is the whole comparison as a function (``curricle drift`` and the benchmark
 call it); it returns the JSON-able content of ``drift.json``::
 
@@ -7,6 +13,7 @@ call it); it returns the JSON-able content of ``drift.json``::
      "verdict": worst verdict, "counts": {OK, WARN, DRIFT},
      "drifted": [{section, domain, statistic, verdict, value, z}],   WARN and DRIFT, worst first
      "lineage": {...},                                               curricle.drift.lineage
+     "churn": {domain: share of documents not in common, by content},  what the null swaps
      "checks": [Check.to_json() ...],                                every statistic, judged
      "settings": DriftConfig, "docs": documents read, "seconds": wall time}
 """
@@ -21,7 +28,7 @@ import numpy as np
 from rich.progress import Progress
 
 from curricle.drift.config import SECTIONS, DriftConfig
-from curricle.drift.corpus import Corpus
+from curricle.drift.corpus import Corpus, churn
 from curricle.drift.lineage import lineage
 from curricle.drift.verdict import LEVELS, Check, judge, worst
 
@@ -37,6 +44,7 @@ def compare(old: Corpus, new: Corpus, config: DriftConfig | None = None, progres
     start = time.perf_counter()
     sections = [SECTIONS[name](config) for name in (config.sections or list(SECTIONS))]
     rng = np.random.default_rng(config.seed)
+    swapped = churn(old, new)
     null: dict[tuple, list[float]] = defaultdict(list)
     observed = []
     with Progress(disable=not progress, transient=True) as bar:
@@ -46,17 +54,18 @@ def compare(old: Corpus, new: Corpus, config: DriftConfig | None = None, progres
             observed.extend(section.measure(old, new, detail=True))
             bar.advance(task)
         for r in range(config.null_splits):
-            a, b = old.halves(rng)
+            a, b = old.null_pair(rng, swapped)
             for section in sections:
                 bar.update(task, description=f"drift: {section.name} on halves of OLD ({r + 1}/{config.null_splits})")
                 for m in section.measure(a, b, detail=False):
                     null[m.key].append(m.value)
                 bar.advance(task)
     checks = [judge(m, null.get(m.key, []), config.warn_sd, config.drift_sd, config.min_docs) for m in observed]
-    return summarize(old, new, checks, config, time.perf_counter() - start)
+    return summarize(old, new, checks, config, time.perf_counter() - start, swapped)
 
 
-def summarize(old: Corpus, new: Corpus, checks: list[Check], config: DriftConfig, seconds: float) -> dict[str, Any]:
+def summarize(old: Corpus, new: Corpus, checks: list[Check], config: DriftConfig, seconds: float,
+              swapped: dict[str, float]) -> dict[str, Any]:
     counts = {level: sum(c.verdict == level for c in checks) for level in LEVELS}
     flagged = sorted((c for c in checks if c.verdict != "OK"),
                      key=lambda c: (-LEVELS.index(c.verdict), -(c.z if c.z is not None else 0.0)))
@@ -67,6 +76,7 @@ def summarize(old: Corpus, new: Corpus, checks: list[Check], config: DriftConfig
         "drifted": [{"section": c.section, "domain": c.domain, "statistic": c.statistic, "verdict": c.verdict,
                      "value": round(c.value, 6), "z": None if c.z is None else round(c.z, 2)} for c in flagged],
         "lineage": lineage(old, new),
+        "churn": {d: round(c, 6) for d, c in swapped.items()},
         "checks": [c.to_json() for c in checks],
         "settings": config.model_dump(mode="json"),
         "docs": docs,

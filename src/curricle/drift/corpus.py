@@ -5,7 +5,7 @@ today; curated outputs and runs' served data load into the same shape). Per doma
 :class:`DomainDocs` is a *selection* (``rows``) of a domain's documents (:class:`DomainData`):
 their ids, tokens (documents back to back, as the store holds them: document ``i`` is
 ``tokens[index[i] : index[i] + lengths[i]]``), and numeric metadata columns. A selection
-shares its domain's arrays, so :meth:`Corpus.halves` (the calibration's random split of
+shares its domain's arrays, so :meth:`Corpus.null_pair` (the calibration's random split of
 every domain in two) copies nothing but the row numbers.
 
 From a token store, a domain's **training split** is compared (what a run trains on); the
@@ -14,6 +14,8 @@ held-out split's document ids still count in the lineage (:mod:`curricle.drift.l
 
 from __future__ import annotations
 
+import hashlib
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -53,6 +55,13 @@ class DomainData:
     @property
     def n_docs(self) -> int:
         return len(self.doc_ids)
+
+    @cached_property
+    def content_hashes(self) -> list[bytes]:
+        """A hash of each document's tokens: equal documents, whatever their ids, hash alike."""
+        toks, idx, n = self.tokens, self.index, self.lengths
+        return [hashlib.blake2b(np.ascontiguousarray(toks[idx[i]: idx[i] + n[i]]).tobytes(), digest_size=12).digest()
+                for i in range(self.n_docs)]
 
     @cached_property
     def token_doc(self) -> np.ndarray:
@@ -144,21 +153,49 @@ class Corpus:
 
     def halves(self, rng: np.random.Generator) -> tuple[Corpus, Corpus]:
         """Every domain's documents split at random into two halves (the first gets
-        floor(n / 2))."""
+        floor(n / 2)): :meth:`null_pair` with nothing in common."""
+        return self.null_pair(rng, {})
+
+    def null_pair(self, rng: np.random.Generator, churn: dict[str, float]) -> tuple[Corpus, Corpus]:
+        """Two versions of this corpus that differ only by chance, as much as OLD and NEW differ
+        in content: every domain split at random into halves A and B; the pair is A and A with
+        ``round(churn[d] * |A|)`` of its documents swapped for as many of B's (all of them
+        for a churn of 1: A against B, two plain split-halves). A domain without a churn
+        figure counts as 1."""
         a, b = {}, {}
         for name, docs in self.domains.items():
             perm = rng.permutation(docs.rows)
             cut = len(perm) // 2
-            a[name] = DomainDocs(docs.data, np.sort(perm[:cut]))
-            b[name] = DomainDocs(docs.data, np.sort(perm[cut:]))
-        return (Corpus(f"{self.label} (half A)", self.kind, a, self.vocab_size, None, self.decode),
-                Corpus(f"{self.label} (half B)", self.kind, b, self.vocab_size, None, self.decode))
+            first, second = perm[:cut], perm[cut:]
+            k = min(int(round(churn.get(name, 1.0) * cut)), len(second))
+            out = rng.choice(cut, size=k, replace=False) if k else np.zeros(0, dtype=np.int64)
+            kept = np.delete(first, out)
+            a[name] = DomainDocs(docs.data, np.sort(first))
+            b[name] = DomainDocs(docs.data, np.sort(np.concatenate([kept, second[:k]])))
+        return (Corpus(f"{self.label} (null A)", self.kind, a, self.vocab_size, None, self.decode),
+                Corpus(f"{self.label} (null B)", self.kind, b, self.vocab_size, None, self.decode))
 
     def token_shares(self) -> dict[str, float]:
         """Each domain's share of the corpus's tokens."""
         tokens = {d: docs.n_tokens for d, docs in self.domains.items()}
         total = sum(tokens.values())
         return {d: (t / total if total else 0.0) for d, t in tokens.items()}
+
+
+def churn(old: Corpus, new: Corpus) -> dict[str, float]:
+    """Per domain both sides have: the share of the larger side's documents whose content the
+    other side lacks (1 - shared / max(n_old, n_new), shared counted by content hash as a
+    multiset: a second copy of a document is not shared). 0: the same documents; 1: no
+    document in common."""
+    out = {}
+    for name in sorted(set(old.domains) & set(new.domains)):
+        o, n = old.domains[name], new.domains[name]
+        ho = Counter(o.data.content_hashes[i] for i in o.rows)
+        hn = Counter(n.data.content_hashes[i] for i in n.rows)
+        shared = sum((ho & hn).values())
+        size = max(o.n_docs, n.n_docs)
+        out[name] = 1.0 - shared / size if size else 0.0
+    return out
 
 
 def load_store(path: Path | str) -> Corpus:

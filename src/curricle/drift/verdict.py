@@ -3,9 +3,11 @@
 At corpus scale a significance test rejects everything (a p-value is about 0 for any shift
 at all), so ``curricle drift`` never decides by p-value. It asks instead how large each
 statistic is between two random halves of OLD: the spread a version of *the same* data shows
-against itself. :func:`calibrate` splits every domain of OLD into two random halves
-``null_splits`` times (20 by default) and computes every statistic between the halves; a
-statistic between OLD and NEW is then judged by :func:`judge` against that null distribution:
+against itself. The comparison (:mod:`curricle.drift.compare`) splits every domain of OLD into
+two random halves ``null_splits`` times (20 by default), swaps as large a share of one half's
+documents as OLD and NEW differ by (:meth:`~curricle.drift.corpus.Corpus.null_pair`: all of
+it when they share nothing), and computes every statistic between the pair; a statistic
+between OLD and NEW is then judged by :func:`judge` against that null distribution:
 
 - ``DRIFT`` above null mean + ``drift_sd`` (3) null standard deviations,
 - ``WARN`` above null mean + ``warn_sd`` (2),
