@@ -138,3 +138,13 @@ def test_the_null_pair_swaps_the_churned_share():
     assert len(ra & rb) == 40  # 10 of A's 50 swapped for 10 of B's
     a, b = base.null_pair(rng, {})
     assert not set(a.domains["d"].rows) & set(b.domains["d"].rows)
+
+
+def test_one_changed_document_is_judged_against_one_swapped(tmp_path):
+    rng = np.random.default_rng(3)
+    docs = {"code": zipf_docs(rng, 400, 200)}
+    edited = {"code": docs["code"][:-1] + [zipf_docs(rng, 1, 200)[0]]}
+    old, new = load_store(write_store(tmp_path / "old", docs)), load_store(write_store(tmp_path / "new", edited))
+    result = compare(old, new, DriftConfig())
+    assert result["churn"] == {"code": 1 / 400}
+    assert result["counts"]["DRIFT"] == 0

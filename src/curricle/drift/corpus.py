@@ -159,15 +159,17 @@ class Corpus:
     def null_pair(self, rng: np.random.Generator, churn: dict[str, float]) -> tuple[Corpus, Corpus]:
         """Two versions of this corpus that differ only by chance, as much as OLD and NEW differ
         in content: every domain split at random into halves A and B; the pair is A and A with
-        ``round(churn[d] * |A|)`` of its documents swapped for as many of B's (all of them
-        for a churn of 1: A against B, two plain split-halves). A domain without a churn
+        ``round(churn[d] * |A|)`` of its documents (at least one for any churn above 0: one
+        edited document is judged against one swapped) swapped for as many of B's (all of
+        them for a churn of 1: A against B, two plain split-halves). A domain without a churn
         figure counts as 1."""
         a, b = {}, {}
         for name, docs in self.domains.items():
             perm = rng.permutation(docs.rows)
             cut = len(perm) // 2
             first, second = perm[:cut], perm[cut:]
-            k = min(int(round(churn.get(name, 1.0) * cut)), len(second))
+            c = churn.get(name, 1.0)
+            k = min(max(int(round(c * cut)), 1 if c > 0 else 0), len(second))
             out = rng.choice(cut, size=k, replace=False) if k else np.zeros(0, dtype=np.int64)
             kept = np.delete(first, out)
             a[name] = DomainDocs(docs.data, np.sort(first))
