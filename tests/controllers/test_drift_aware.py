@@ -115,3 +115,16 @@ def test_run_config_passes_reads_and_checks_to_the_inner(prepared_dir):
     data["controller"] = {"kind": "drift-aware", "inner": {"kind": "odm"}, "reinstate": {"phase": "main", "steps": 3}}
     with pytest.raises(CurricleError, match="controller.reinstate.phase: 'main' is the last phase"):
         parse_config(data)
+
+
+def test_a_metadata_shift_after_new_data_reacts_at_once_only_with_shift_alarm():
+    shifted = DriftSignal(z=np.full(3, np.nan), cusum=np.zeros(3), alarm=np.zeros(3, dtype=bool),
+                          consecutive=np.zeros(3, dtype=np.int64), shift=np.array([np.nan, 0.4, 1.5]))
+    c = build()
+    c.update(1, stats(1, [0.5, 0.3, 0.2], shifted))
+    assert c.take_notes().window is None  # reported, not acted on
+    c = build(shift_alarm=1.0)
+    c.update(1, stats(1, [0.5, 0.3, 0.2], shifted))
+    req = c.take_notes().window
+    assert req.reason == ("drift: 'c' (new data: a metadata mean moved 1.50 sd >= 1); raise by up to 0.1 for 3 steps")
+    assert req.weights.tolist() == pytest.approx([0.46875, 0.28125, 0.25], abs=1e-12)

@@ -148,3 +148,18 @@ def test_on_eval_reads_held_out_loss_only_on_evaluation_steps():
     s.eval_loss = np.array([2.0])
     tracker.observe(s)
     assert tracker.detectors[0].baseline == [2.0]
+
+
+def test_the_shift_after_new_data_is_the_largest_metadata_move_of_each_changed_domain():
+    from curricle.controllers.config import DriftSignalConfig
+    from curricle.controllers.drift_signal import DriftTracker
+
+    tracker = DriftTracker(DriftSignalConfig(), ["a", "b", "c"])
+    change = {"domains_changed": ["b", "c"], "metadata": {"b": {
+        "n_tokens": {"old": 10.0, "new": 12.0, "shift": 0.5}, "compression_ratio": {"old": 3.0, "new": 2.0, "shift": -1.25}}}}
+    shift = tracker.shift(change)
+    assert np.isnan(shift[0]) and shift[1:].tolist() == [1.25, 0.0]
+    stats = DomainStats(step=1, train_loss=np.array([2.0, 2.0, 2.0]), tokens=np.zeros(3), weights=np.full(3, 1 / 3))
+    sig = tracker.observe(stats, change)
+    assert tracker.metrics(sig)["drift/shift/b"] == 1.25 and "drift/shift/a" not in tracker.metrics(sig)
+    assert tracker.observe(stats).shift is None

@@ -45,7 +45,8 @@ def test_unchanged_domains_keep_their_stream_and_a_changed_one_starts_afresh(tmp
 
     s = resumed_on(new, state)
     assert s.snapshot_change == {"old": old.snapshot_id, "new": new.snapshot_id, "domains_changed": ["b"],
-                                 "docs": {"b": {"old": 15, "new": 20}}}
+                                 "docs": {"b": {"old": 15, "new": 20}},
+                                 "metadata": {"b": {"n_tokens": {"old": 11.0, "new": 11.0, "shift": 0.0}}}}
     rest = [s.next_batch() for _ in range(18)]
     for d in (0, 2):  # a and c: the very rows the uninterrupted run drew
         assert rows_of(rest, d) == rows_of(uninterrupted[12:], d)
@@ -106,3 +107,14 @@ def test_domains_added_or_removed_are_refused_naming_them(tmp_path):
     with pytest.raises(CurricleError) as err:
         resumed_on(other, first.state_dict(), config)
     assert "added: d; removed: c" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_the_change_says_how_the_new_documents_metadata_moved(tmp_path):
+    # b's documents get longer: 11 tokens each before, 11 or 21 after (5 of 20)
+    longer = {**A, "b": unique_docs(1001, 15, 11) + unique_docs(5001, 5, 21)}
+    old, new = TokenStore(write_store(tmp_path / "old", A)), TokenStore(write_store(tmp_path / "new", longer))
+    first = MixtureSampler(old, cfg(), seed=1)
+    first.next_batch()
+    s = resumed_on(new, first.state_dict())
+    # old sd 0 (every document 11 tokens): the shift is the difference of the means, 2.5 tokens
+    assert s.snapshot_change["metadata"] == {"b": {"n_tokens": {"old": 11.0, "new": 13.5, "shift": 2.5}}}

@@ -34,6 +34,10 @@ def test_a_run_resumed_on_a_store_whose_domain_gained_documents_logs_it_and_cont
     for d in ("arithmetic", "copy"):  # the same documents, so the same streams
         assert unit_digest(new.snapshot, f"{d}/train") == unit_digest(old.snapshot, f"{d}/train")
     changed = [e for e in events(run) if e["event"] == "snapshot-changed"]
+    meta = changed[0].pop("metadata")["agreement"]  # how the new documents' metadata moved
+    assert set(meta) >= {"n_tokens", "compression_ratio", "mean_token_rarity"}
+    assert meta["n_tokens"]["old"] == round(float(old.split("agreement").column("n_tokens").mean()), 6)
+    assert meta["n_tokens"]["new"] == round(float(new.split("agreement").column("n_tokens").mean()), 6)
     assert changed == [{"step": 20, "event": "snapshot-changed", "old": old.snapshot_id, "new": new.snapshot_id,
                         "domains_changed": ["agreement"],
                         "docs": {"agreement": {"old": old.split("agreement").n_docs,
@@ -59,3 +63,21 @@ def test_a_run_resumed_on_a_store_whose_domain_gained_documents_logs_it_and_cont
         (run / "checkpoints" / "step_20" / "trainer_state.json").read_text())["sampler"]["served_tokens"][agreement]
     assert resumed["positions"][agreement] == since
     assert resumed["snapshot"]["id"] == new.snapshot_id and list(resumed["reseeded"]) == ["agreement"]
+
+
+def test_a_drift_aware_run_reads_the_new_data_s_metadata_shift_at_the_resume(tmp_path):
+    spec = run_config_dict(tmp_path / "data")
+    spec["controller"] = {"kind": "drift-aware", "inner": {"kind": "schedule"}, "shift_alarm": 1e-9, "hold_steps": 3,
+                          "warmup_steps": 0}
+    moved = run_config_dict(tmp_path / "data2")
+    moved["controller"] = spec["controller"]
+    moved["sources"][2]["n_docs"] = 50
+    run = tmp_path / "run"
+    train_run(parse_config(spec), run, max_steps=10, progress=False)
+    train_run(parse_config(moved), run, max_steps=14, progress=False, resume=True)
+    lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    shifts = [(x["step"], {k: v for k, v in x.items() if k.startswith("drift/shift/")}) for x in lines]
+    assert [(step, sorted(v)) for step, v in shifts if v] == [(11, ["drift/shift/agreement"])]
+    log = [json.loads(x) for x in (run / "mixture_log.jsonl").read_text().splitlines()]
+    starts = [x for x in log if "new data" in str(x.get("reason", ""))]
+    assert len(starts) == 1 and "'agreement' (new data: a metadata mean moved" in starts[0]["reason"]

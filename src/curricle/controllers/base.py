@@ -89,6 +89,11 @@ class DriftSignal:
     """Whether the CUSUM crossed its threshold at this step (bool)."""
     consecutive: np.ndarray
     """Alarms since the CUSUM last ended a step at 0 without one (int)."""
+    shift: np.ndarray | None = None
+    """At the first step after a resume on another snapshot of the data only: per domain the
+    largest move of a metadata column's mean (``n_tokens``, ``compression_ratio``, ...) in the
+    old data's standard deviations, the shift of the batches the restarted stream now serves
+    (NaN: the domain's documents did not change); None on every other step."""
 
 
 @dataclass(frozen=True)

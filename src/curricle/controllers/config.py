@@ -582,6 +582,10 @@ class DriftAwareConfig(ControllerConfig):
     reinstate: "ReinstateConfig | None" = None
     """Instead of the raise, easier material for ``reinstate.steps``: an earlier phase's
     mixture (used when the run is past it; else the raised mixture) and/or the pacing's start."""
+    shift_alarm: float | None = Field(None, gt=0)
+    """Also react, at once, to a domain whose documents changed under a run resumed on another
+    snapshot of the data when a metadata column's mean moved by at least this many of the old
+    data's standard deviations (``stats.drift.shift``). None: the shift is reported, not acted on."""
 
     @model_validator(mode="before")
     @classmethod

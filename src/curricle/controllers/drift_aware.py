@@ -5,7 +5,9 @@ alone, on the step's statistics with its own latest weights as the weights in us
 are the run's, with its own audit lines. The drift signal (``stats.drift``, filled by the
 controller hook from :class:`~curricle.controllers.drift_signal.DriftTracker` with the config's
 ``drift`` section) is read after it: once a domain's detector has raised ``after_alarms``
-alarms in a row (and the step is past ``warmup_steps``), the wrapper asks for a window
+alarms in a row, or (with ``shift_alarm``) at the first step after a resume on new data whose
+documents' metadata moved at least ``shift_alarm`` standard deviations (``stats.drift.shift``),
+and the step is past ``warmup_steps``, the wrapper asks for a window
 (:class:`~curricle.controllers.base.WindowRequest`) from the next step:
 
 - without ``reinstate``: for ``hold_steps`` steps, the weights in use with each drifting
@@ -95,17 +97,29 @@ class DriftAware(Controller):
         if drift is None or self.until is not None or step < self.config.warmup_steps:
             return result
         drifting = [i for i in range(len(self.domains))
-                    if drift.alarm[i] and drift.consecutive[i] >= self.config.after_alarms]
+                    if drift.alarm[i] and drift.consecutive[i] >= self.config.after_alarms
+                    or self._shifted(drift, i)]
         if drifting:
             self._react(step, result[0] if result is not None else stats.weights, drifting, drift)
         return result
+
+    def _shifted(self, drift, i: int) -> bool:
+        t = self.config.shift_alarm
+        return t is not None and drift.shift is not None and bool(np.isfinite(drift.shift[i])) and drift.shift[i] >= t
 
     def _react(self, step: int, current: np.ndarray, drifting: list[int], drift) -> None:
         c = self.config
         r = c.reinstate
         steps = r.steps if r is not None else c.hold_steps
-        who = ", ".join(f"'{self.domains[i]}' ({int(drift.consecutive[i])} alarms in a row, z {drift.z[i]:.2f}, "
-                        f"cusum {drift.cusum[i]:.2f} > {c.drift.h:g})" for i in drifting)
+
+        def why(i: int) -> str:
+            if self._shifted(drift, i):
+                return (f"'{self.domains[i]}' (new data: a metadata mean moved {drift.shift[i]:.2f} sd >= "
+                        f"{c.shift_alarm:g})")
+            return (f"'{self.domains[i]}' ({int(drift.consecutive[i])} alarms in a row, z {drift.z[i]:.2f}, "
+                    f"cusum {drift.cusum[i]:.2f} > {c.drift.h:g})")
+
+        who = ", ".join(why(i) for i in drifting)
         what = ("reinstate " + " and ".join(x for x in (r.phase and f"phase '{r.phase}'",
                                                          r.pacing_start and "the pacing's start") if x)
                 if r is not None else f"raise by up to {c.raise_by:g}")

@@ -147,9 +147,11 @@ class DriftTracker:
         self.domains = list(domains)
         self.detectors = [DriftDetector(config.window, config.k, config.h, config.min_spread) for _ in self.domains]
 
-    def observe(self, stats: DomainStats) -> DriftSignal:
+    def observe(self, stats: DomainStats, snapshot_change: dict[str, Any] | None = None) -> DriftSignal:
         """This step's signal: every domain's detector fed the step's value (training loss, or
-        held-out loss on evaluation steps with ``series: eval``; no value: nothing changes)."""
+        held-out loss on evaluation steps with ``series: eval``; no value: nothing changes);
+        with ``snapshot_change`` (the sampler's, at the first step after a resume on another
+        snapshot) also each changed domain's metadata ``shift``."""
         k = len(self.domains)
         if self.config.series == "eval":
             values = stats.eval_loss if stats.eval_loss is not None else np.full(k, np.nan)
@@ -164,12 +166,27 @@ class DriftTracker:
                 z[i], cusum[i], alarm[i] = out
         return DriftSignal(
             z=z, cusum=cusum, alarm=alarm,
-            consecutive=np.array([d.consecutive for d in self.detectors], dtype=np.int64))
+            consecutive=np.array([d.consecutive for d in self.detectors], dtype=np.int64),
+            shift=None if snapshot_change is None else self.shift(snapshot_change))
+
+    def shift(self, change: dict[str, Any]) -> np.ndarray:
+        """Per domain, the largest |shift| of a metadata column's mean in ``change`` (the
+        sampler's ``snapshot_change``); NaN for a domain whose documents did not change, 0 for
+        one that changed with no column to compare."""
+        meta = change.get("metadata", {})
+        out = np.full(len(self.domains), np.nan)
+        for i, d in enumerate(self.domains):
+            if d in change.get("domains_changed", []):
+                out[i] = max((abs(c["shift"]) for c in meta.get(d, {}).values()), default=0.0)
+        return out
 
     def metrics(self, signal: DriftSignal) -> dict[str, float]:
-        """``drift/z/<d>`` (domains judged this step) and ``drift/cusum/<d>`` (every domain)."""
+        """``drift/z/<d>`` (domains judged this step), ``drift/cusum/<d>`` (every domain) and,
+        after a resume on new data, ``drift/shift/<d>`` (each changed domain)."""
         out = {f"drift/z/{d}": float(z) for d, z in zip(self.domains, signal.z) if math.isfinite(z)}
         out.update({f"drift/cusum/{d}": float(s) for d, s in zip(self.domains, signal.cusum)})
+        if signal.shift is not None:
+            out.update({f"drift/shift/{d}": float(x) for d, x in zip(self.domains, signal.shift) if math.isfinite(x)})
         return out
 
     def alarms(self, signal: DriftSignal) -> list[dict[str, Any]]:

@@ -92,6 +92,7 @@ class ControllerHook(Hook):
         self.drift = (DriftTracker(controller.config.drift, controller.domains)
                       if reads is not None and "drift" in reads() else None)
         self.window = MixtureWindow()
+        self._change_seen = False
 
     def state_dict(self) -> dict[str, Any]:
         state = self.controller.state_dict()
@@ -140,7 +141,10 @@ class ControllerHook(Hook):
             metrics.update(c.group_metrics())
         stats = stats_from_metrics(state, batch, metrics)
         if self.drift is not None:
-            stats.drift = self.drift.observe(stats)
+            # The first step this hook sees after a resume on another snapshot of the data
+            # carries the sampler's account of what changed (the hook is built anew at a resume).
+            change, self._change_seen = (None if self._change_seen else state.sampler.snapshot_change), True
+            stats.drift = self.drift.observe(stats, change)
             metrics.update(self.drift.metrics(stats.drift))
             for fields in self.drift.alarms(stats.drift):
                 state.event(step, "drift-alarm", **fields)

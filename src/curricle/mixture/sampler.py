@@ -49,7 +49,11 @@ stream; a changed one starts a fresh stream at its beginning, its permutations (
 seeded by ``(seed, domain, the new snapshot id)``, so positions into the old documents are
 never read against the new ones. Step, credit, served tokens and weights carry on.
 :attr:`MixtureSampler.snapshot_change` says what changed (the trainer logs it as a
-``snapshot-changed`` event). Domains added or removed are refused: every weight vector has one
+``snapshot-changed`` event), with, per changed domain, how the means of its numeric metadata
+columns (``n_tokens``, ``compression_ratio``, ...) moved, in units of the old data's standard
+deviation: the documents the restarted stream now serves are drawn from the new split, so this
+is the shift of the incoming batches' metadata (the drift signal passes it to the controllers,
+:mod:`curricle.controllers.drift_signal`). Domains added or removed are refused: every weight vector has one
 entry per domain. A prioritized domain (per-document state kept by the controller) that
 changed is refused too.
 
@@ -111,6 +115,43 @@ class Batch:
     overlay_groups: list[tuple[int, str, int]] | None = None
     """(domain, group, tokens) of this rank's overlay rows, per group of augmented documents
     (None: no overlay row of a grouped document)."""
+
+
+#: Metadata columns a sampler summarizes to say how a resumed run's new data differs (numeric
+#: ones only; identifiers are not distributions).
+NOT_SUMMARIZED = frozenset({"doc_id", "source"})
+
+
+def metadata_summary(split) -> dict[str, list[float]]:
+    """``{column: [documents, mean, sd]}`` of a split's numeric metadata columns (finite values)."""
+    table = split.meta()
+    out = {}
+    for col in table.column_names:
+        if col in NOT_SUMMARIZED:
+            continue
+        try:
+            values = np.asarray(table.column(col).to_numpy(zero_copy_only=False), dtype=np.float64)
+        except (TypeError, ValueError):
+            continue
+        values = values[np.isfinite(values)]
+        if len(values):
+            out[col] = [int(len(values)), float(values.mean()), float(values.std())]
+    return out
+
+
+def metadata_shift(old: dict[str, list[float]] | None, new: dict[str, list[float]]) -> dict[str, dict[str, float]]:
+    """Per column both summaries have: the old and new means and the shift of the mean in units
+    of the old sd (``inf``-free: a constant old column shifts by 0 when equal, else by the
+    difference itself)."""
+    out = {}
+    for col, (_, mean_new, _) in sorted(new.items()):
+        if not old or col not in old:
+            continue
+        _, mean_old, sd_old = old[col]
+        diff = mean_new - mean_old
+        out[col] = {"old": round(mean_old, 6), "new": round(mean_new, 6),
+                    "shift": round(diff / sd_old if sd_old > 0 else diff, 6)}
+    return out
 
 
 def allocate_rows(credit: np.ndarray, weights: np.ndarray, batch_rows: int, seq_len: int) -> tuple[np.ndarray, np.ndarray]:
@@ -333,12 +374,14 @@ class MixtureSampler:
 
     def _data(self) -> dict[str, Any]:
         """The data this sampler reads: the store's snapshot id and, per domain, the hash of
-        its split and its documents (computed once)."""
+        its split and its documents, and the mean and sd of its numeric metadata columns
+        (computed once)."""
         if self._data_state is None:
             snap = self.store.snapshot
             self._data_state = {"id": snap["id"], "streams": {
                 name: [unit_digest(snap, f"{name}/{self.split}"), s.n_docs]
-                for name, s in zip(self.domains, self._splits)}}
+                for name, s in zip(self.domains, self._splits)},
+                "meta": {name: metadata_summary(s) for name, s in zip(self.domains, self._splits)}}
         return self._data_state
 
     def state_dict(self) -> dict[str, Any]:
@@ -441,6 +484,9 @@ class MixtureSampler:
             "old": saved["id"], "new": now["id"], "domains_changed": changed,
             "docs": {name: {"old": saved["streams"].get(name, [None, None])[1], "new": now["streams"][name][1]}
                      for name in changed}}
+        shifts = {name: metadata_shift(saved.get("meta", {}).get(name), now["meta"][name]) for name in changed}
+        if any(shifts.values()):
+            self.snapshot_change["metadata"] = {name: shift for name, shift in shifts.items() if shift}
 
     def exposure_state(self) -> dict[str, np.ndarray]:
         """How many times each document has been started, per domain (telemetry; not needed to
