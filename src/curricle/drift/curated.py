@@ -61,21 +61,29 @@ def _number(v: Any) -> bool:
 
 
 def funnels(old: Corpus, new: Corpus) -> dict[str, Any] | None:
-    """Both sides' funnels side by side, per domain and step: documents in, kept, and dropped
-    per reason on OLD and on NEW (None on a side that lacks the domain or the step); None
-    unless both sides are curated outputs."""
+    """Both sides' funnels side by side, per domain and step (in pipeline order): documents in,
+    kept, and dropped per reason on OLD and on NEW (None on a side that lacks the domain or the
+    step); None unless both sides are curated outputs."""
     fo, fn = old.info.get("funnel"), new.info.get("funnel")
     if fo is None or fn is None:
         return None
     out: dict[str, Any] = {}
     for domain in sorted(set(fo["domains"]) | set(fn["domains"])):
-        rows = {}
-        for side, funnel in (("old", fo), ("new", fn)):
-            for r in funnel["domains"].get(domain, {}).get("steps", []):
-                rows.setdefault(r["step"], {"old": None, "new": None})[side] = {
-                    "in": r["docs"]["in"], "kept": r["docs"]["kept"], "dropped": r["docs"]["dropped"]}
-        out[domain] = [{"step": step, **sides} for step, sides in rows.items()]
+        sides = {side: {r["step"]: {"in": r["docs"]["in"], "kept": r["docs"]["kept"], "dropped": r["docs"]["dropped"]}
+                        for r in funnel["domains"].get(domain, {}).get("steps", [])}
+                 for side, funnel in (("old", fo), ("new", fn))}
+        out[domain] = [{"step": s, "old": sides["old"].get(s), "new": sides["new"].get(s)}
+                       for s in _step_order(list(sides["old"]), list(sides["new"]))]
     return out
+
+
+def _step_order(old: list[str], new: list[str]) -> list[str]:
+    """NEW's steps in its pipeline order, each step only OLD ran placed after its predecessor in OLD."""
+    order = list(new)
+    for i, s in enumerate(old):
+        if s not in order:
+            order.insert(order.index(old[i - 1]) + 1 if i else 0, s)
+    return order
 
 
 __all__ = ["LOCATIONS", "is_curated", "load_curated", "funnels"]
