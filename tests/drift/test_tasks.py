@@ -155,3 +155,35 @@ def test_the_verb_on_two_task_files(task_files, tmp_path):
     result = json.loads((out / "drift.json").read_text())
     assert (result["old"]["kind"], result["new"]["kind"]) == ("tasks", "tasks")
     assert result["lineage"]["overlap"]["exact"]["total"]["in_old"] == 40
+
+
+def test_newcombe_interval_on_literal_counts():
+    from curricle.drift.stats import newcombe_difference, wilson
+
+    assert wilson(0, 10) == (0.0, pytest.approx(3.8416 / 13.8416, abs=1e-4))  # z^2 / (n + z^2)
+    d, lo, hi = newcombe_difference(10, 10, 0, 10)
+    assert (d, lo) == (-1.0, -1.0) and hi == pytest.approx(-1 + 2 ** 0.5 * 3.8416 / 13.8416, abs=1e-4)
+    d, lo, hi = newcombe_difference(30, 60, 30, 60)
+    assert d == 0.0 and lo == pytest.approx(-hi) and 0.17 < hi < 0.18
+
+
+def test_pass_rates_under_a_checkpoint(tmp_path, task_files):
+    from curricle.drift.tasks import pass_rate_shift, pass_rates
+    from tests.finetune.conftest import tiny_checkpoint
+
+    ckpt = tiny_checkpoint(tmp_path / "ckpt")
+    items = tmp_path / "ten.jsonl"
+    write(items, [copy(i) for i in range(10)])
+    sides = {}
+    for name, pattern in (("old", ".*"), ("new", "(?!)")):  # a grader every completion passes, one none does
+        cfg = tmp_path / f"{name}.yaml"
+        cfg.write_text(f"tasks:\n  - {{name: t, source: {{kind: jsonl, path: {items}}}, "
+                       f"grader: {{kind: regex, pattern: '{pattern}'}}}}\n")
+        sides[name] = pass_rates(ckpt, load_side(cfg, name), samples=2, batch_size=8)
+    assert sides["old"] == {"t": {"items": 10, "samples": 2, "passed": 20, "graded": 20, "ungraded": {}}}
+    assert sides["new"]["t"]["passed"] == 0
+    shift = pass_rate_shift(sides["old"], sides["new"])
+    u = 3.8416 / 23.8416  # Wilson's upper bound of 0 of 20
+    assert shift["tasks"]["t"]["difference"] == -1.0 and shift["tasks"]["t"]["interval"][0] == -1.0
+    assert shift["tasks"]["t"]["interval"][1] == pytest.approx(-1 + 2 ** 0.5 * u, abs=1e-4)
+    assert shift["total"] == shift["tasks"]["t"]
