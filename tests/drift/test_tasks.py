@@ -168,7 +168,7 @@ def test_newcombe_interval_on_literal_counts():
 
 
 def test_pass_rates_under_a_checkpoint(tmp_path, task_files):
-    from curricle.drift.tasks import pass_rate_shift, pass_rates
+    from curricle.drift.passrate import pass_rate_shift, pass_rates
     from tests.finetune.conftest import tiny_checkpoint
 
     ckpt = tiny_checkpoint(tmp_path / "ckpt")

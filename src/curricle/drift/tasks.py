@@ -18,10 +18,7 @@ and completion (a chat item's messages), the id the item's id. Columns per item:
 have one, ``level``. Labels: ``skill`` and ``prompt`` (whitespace collapsed), which the task
 section (:mod:`curricle.drift.sections.tasks`) and :func:`prompt_overlap` read. Records a
 loader skips are counted in ``Corpus.info["skipped"]``; the items and each task's grader stay in
-``info`` for :func:`pass_rates` (a checkpoint's pass rate on each side) and
-:func:`pass_rate_shift` (NEW minus OLD with a 95% interval: "the new version is harder" as a
-number). The ``--ref-model`` flag is to call these for task sides; until it does, they are a
-library function.
+``info`` for :mod:`curricle.drift.passrate` (a checkpoint's pass rate on each side).
 """
 
 from __future__ import annotations
@@ -35,6 +32,7 @@ from curricle.curate.words import WORD
 from curricle.drift.corpus import Corpus, DomainData
 from curricle.drift.text import WordBins, text_corpus, text_domain
 from curricle.errors import CurricleError
+from curricle.runinfo import read_run_info
 from curricle.tasks.config import TASK_SOURCES, HFDiskTaskConfig, JsonlTaskConfig, TaskConfig
 from curricle.tasks.items import TaskItem, normalized
 
@@ -54,8 +52,6 @@ def is_task_side(path: Path) -> bool:
 
 
 def _run_kind(path: Path) -> str | None:
-    from curricle.runinfo import read_run_info
-
     info = read_run_info(path)
     return None if info is None else info.get("kind")
 
@@ -91,7 +87,7 @@ def load_tasks(path: Path | str) -> Corpus:
         mine = [(skill, item) for t, skill, item in rows if t == task]
         items = by_task[task] = [item for _, item in mine]
         texts = [_text(item) for item in items]
-        prompts = [_prompt(item) for item in items]
+        prompts = [item_prompt(item) for item in items]
         columns: dict[str, list[float | None]] = {
             "prompt_chars": [len(p) for p in prompts],
             "prompt_words": [len(WORD.findall(p)) for p in prompts],
@@ -116,14 +112,15 @@ def _task_configs(path: Path) -> list[TaskConfig]:
     return [parse_model(t, TaskConfig, f"{where}: tasks[{i}]") for i, t in enumerate(tasks)]
 
 
-def _prompt(item: TaskItem) -> str:
+def item_prompt(item: TaskItem) -> str:
+    """What the item asks: its prompt, or a chat item's messages before the answer (unrendered)."""
     if item.messages is not None and not item.prompt:
         return "\n".join(m["content"] for m in item.messages[:-1])
     return item.prompt
 
 
 def _text(item: TaskItem) -> str:
-    return _prompt(item) + "\n" + item.completion
+    return item_prompt(item) + "\n" + item.completion
 
 
 def _number(v: Any) -> bool:
@@ -156,57 +153,5 @@ def skill_counts(corpus: Corpus) -> Counter:
     return out
 
 
-def pass_rates(checkpoint: Path | str, corpus: Corpus, samples: int = 4, max_items: int | None = 256,
-               temperature: float = 1.0, seed: int = 0, batch_size: int = 16) -> dict[str, dict[str, Any]]:
-    """Per task of a task side: how many of ``samples`` completions per item, sampled from the
-    HF checkpoint at ``checkpoint``, its grader passes (score 1), over the task's first
-    ``max_items`` items by hash of their id (None: all). Completions are cut at the first
-    newline and at the longest completion's characters + 2 tokens, as scoring does;
-    ungraded ones (grader errors, timeouts) are counted by reason, not as failures."""
-    from pydantic import TypeAdapter
-
-    from curricle.graders.base import build_grader, grade_all
-    from curricle.graders.config import GraderSpec
-    from curricle.posttrain.checkpoints import load_model
-    from curricle.posttrain.sampling import sample_completions
-    from curricle.tasks.items import unit_hash
-
-    model, tokenizer = load_model(Path(checkpoint))
-    model.eval()
-    out = {}
-    for task, items in sorted(corpus.info["items"].items()):
-        chosen = sorted(items, key=lambda i: unit_hash(task, i.id))[:max_items]
-        groups = sample_completions(model, tokenizer, [_prompt(i) for i in chosen], samples, temperature, 1.0,
-                                    max(len(i.completion) for i in chosen) + 2, ["\n"], seed, batch_size)
-        grader = build_grader(TypeAdapter(GraderSpec).validate_python(corpus.info["graders"][task]))
-        flat_items = [i for i, g in zip(chosen, groups) for _ in g]
-        grades, reasons = grade_all(grader, flat_items, [c for g in groups for c in g])
-        graded = [g for g in grades if g.score is not None]
-        out[task] = {"items": len(chosen), "samples": samples, "passed": sum(g.score >= 1.0 for g in graded),
-                     "graded": len(graded), "ungraded": dict(reasons)}
-    return out
-
-
-def pass_rate_shift(old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """OLD's and NEW's pass rates (from :func:`pass_rates`) per task both have and over every
-    task, with NEW minus OLD and its 95% Newcombe interval: an interval below 0 says the new
-    version is harder for the checkpoint. Samples of one item are not independent, so with
-    ``samples`` > 1 the interval is narrower than the items alone would give."""
-    from curricle.drift.stats import newcombe_difference
-
-    def row(k0: int, n0: int, k1: int, n1: int) -> dict[str, Any]:
-        if not n0 or not n1:
-            return {"old": None if not n0 else round(k0 / n0, 6), "new": None if not n1 else round(k1 / n1, 6)}
-        d, lo, hi = newcombe_difference(k0, n0, k1, n1)
-        return {"old": round(k0 / n0, 6), "new": round(k1 / n1, 6), "difference": round(d, 6),
-                "interval": [round(lo, 6), round(hi, 6)], "graded": [n0, n1]}
-
-    tasks = {t: row(old[t]["passed"], old[t]["graded"], new[t]["passed"], new[t]["graded"])
-             for t in sorted(set(old) & set(new))}
-    total = row(sum(r["passed"] for r in old.values()), sum(r["graded"] for r in old.values()),
-                sum(r["passed"] for r in new.values()), sum(r["graded"] for r in new.values()))
-    return {"total": total, "tasks": tasks}
-
-
-__all__ = ["TASK_FILE_SUFFIXES", "DEFAULT_TASK", "is_task_side", "load_tasks", "prompt_overlap", "skill_counts", "pass_rates",
-           "pass_rate_shift"]
+__all__ = ["TASK_FILE_SUFFIXES", "DEFAULT_TASK", "is_task_side", "load_tasks", "item_prompt", "prompt_overlap",
+           "skill_counts"]
