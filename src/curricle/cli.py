@@ -327,7 +327,8 @@ def mine(
 
 @app.command()
 def drift(
-    old: Path = typer.Argument(..., help="The old data version: a token store ('curricle prepare' output)."),
+    old: Path = typer.Argument(..., help="The old data version: a token store ('curricle prepare' output), a "
+                                         "'curricle curate' output, or a task set (task file, finetune/rl config or run)."),
     new: Path = typer.Argument(..., help="The new data version, of the same kind."),
     out: Optional[Path] = typer.Option(None, "--out", help="Where drift.json and drift.md go (default: ./drift)."),
     fail_on: Optional[str] = typer.Option(

@@ -1,6 +1,8 @@
 """``curricle drift OLD NEW``: what changed between two data versions, and whether it matters.
 
-OLD and NEW are token stores (``curricle prepare``'s data directories). Writes
+OLD and NEW are two of a kind: token stores (``curricle prepare``'s data directories), curated
+outputs (``curricle curate``'s, :mod:`curricle.drift.curated`) or task sets (task files, or
+finetune / rl configs or runs: :mod:`curricle.drift.tasks`). Writes
 ``OUT/drift.json`` (:mod:`curricle.drift.compare`) and ``OUT/drift.md`` (the flagged checks
 and the lineage, for a pull request), prints the flagged checks, and returns the exit status
 ``--fail-on`` asks for: 1 when the worst verdict reaches it, else 0 (errors exit 2, as every
@@ -18,20 +20,27 @@ from curricle.drift.compare import compare, fails
 from curricle.config import parse_model
 from curricle.drift.config import DriftConfig, load_drift_config
 from curricle.drift.corpus import Corpus, load_store
+from curricle.drift.curated import is_curated, load_curated
+from curricle.drift.tasks import is_task_side, load_tasks
+from curricle.drift.text import share_words
 from curricle.errors import CurricleError
 
 log = logging.getLogger(__name__)
 
 
 def load_side(path: Path, which: str) -> Corpus:
-    """The data version at ``path`` (a token store)."""
+    """The data version at ``path``: a token store, a curated output or a task set."""
     path = Path(path)
     if not path.exists():
         raise CurricleError(f"{which} {path}: no such file or directory")
     if (path / "manifest.json").is_file():
         return load_store(path)
-    raise CurricleError(f"{which} {path}: not a token store (no manifest.json); "
-                        f"give two 'curricle prepare' data directories")
+    if is_curated(path):
+        return load_curated(path)
+    if is_task_side(path):
+        return load_tasks(path)
+    raise CurricleError(f"{which} {path}: not a token store (no manifest.json), a curated output (no funnel.json) "
+                        f"or a task set (a .jsonl task file, a finetune/rl config or run)")
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -59,6 +68,9 @@ def drift_command(old: Path, new: Path, out: Path | None, fail_on: str | None, c
     if fail_on is not None:
         config = parse_model({**config.model_dump(), "fail_on": fail_on}, DriftConfig, "--fail-on")
     a, b = load_side(old, "OLD"), load_side(new, "NEW")
+    if a.kind != b.kind:
+        raise CurricleError(f"OLD {old} is a {a.kind} side and NEW {new} a {b.kind} side: compare two of a kind")
+    share_words(a, b)
     result = compare(a, b, config, progress=progress)
     out = Path(out) if out is not None else Path("drift")
     out.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,7 @@ SECTIONS = Registry("drift section", {
     "mixture": "curricle.drift.sections.mixture:MixtureSection",
     "metadata": "curricle.drift.sections.metadata:MetadataSection",
     "tokens": "curricle.drift.sections.tokens:TokensSection",
+    "tasks": "curricle.drift.sections.tasks:TasksSection",
 })
 
 #: ``--fail-on`` values: the mildest verdict that makes the command exit 1 (``never``: exit 0).

@@ -51,6 +51,8 @@ class DomainData:
     extra_doc_ids: np.ndarray | None = None
     """Ids of the domain's documents that are not compared but count in the lineage (a
     store's held-out split)."""
+    labels: dict[str, np.ndarray] = field(default_factory=dict)
+    """Categorical values per document (object arrays): a task item's ``skill``, its ``prompt``."""
 
     @property
     def n_docs(self) -> int:
@@ -105,6 +107,10 @@ class DomainDocs:
         values = self.data.columns[name][self.rows]
         return values[np.isfinite(values)]
 
+    def label(self, name: str) -> np.ndarray:
+        """A categorical label's values over the selection."""
+        return self.data.labels[name][self.rows]
+
     @cached_property
     def _positions(self) -> np.ndarray:
         """Positions in ``data.tokens`` of the selection's tokens, in order."""
@@ -142,7 +148,8 @@ class Corpus:
     label: str
     """Where it came from (a path), for the report."""
     kind: str
-    """``store`` (more to come: ``curated``, ``run``)."""
+    """``store``, ``curated`` (:mod:`curricle.drift.curated`), ``tasks`` (:mod:`curricle.drift.tasks`)
+    (more to come: ``run``)."""
     domains: dict[str, DomainDocs]
     vocab_size: int
     snapshot: str | None = None

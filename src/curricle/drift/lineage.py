@@ -5,6 +5,8 @@ By document id (a store's ``doc_id``, training and held-out splits together): ``
 example ids of each. A document that moved to another domain counts as removed from one and
 added to the other (``moved`` lists how many went where). Counts are facts, not statistics:
 they get no verdict (the split-halves of OLD share no documents, so a null says nothing here).
+Two curated outputs add ``funnels`` (:func:`curricle.drift.curated.funnels`), two task sets
+``overlap`` (:func:`curricle.drift.tasks.prompt_overlap`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Any
 import numpy as np
 
 from curricle.drift.corpus import Corpus
+from curricle.drift.curated import funnels
+from curricle.drift.tasks import prompt_overlap
 
 #: Example ids listed per domain and kind.
 EXAMPLES = 5
@@ -53,4 +57,8 @@ def lineage(old: Corpus, new: Corpus) -> dict[str, Any]:
                            "total": total, "domains": domains}
     if moved:
         out["moved"] = dict(sorted(moved.items()))
+    # Facts of a kind of side: two curated outputs' funnels, two task sets' shared prompts.
+    for key, facts in (("funnels", funnels(old, new)), ("overlap", prompt_overlap(old, new))):
+        if facts is not None:
+            out[key] = facts
     return out

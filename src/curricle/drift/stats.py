@@ -17,7 +17,9 @@ so a section (:mod:`curricle.drift.sections`) is a loop over domains and the cal
 - :func:`quantile_shift`: NEW's quantiles minus OLD's at 10/25/50/75/90%;
 - :func:`roc_auc`: the area under the ROC curve of scores against 0/1 labels (ties count a
   half), the Mann-Whitney statistic over n_pos * n_neg;
-- :func:`top_moved`: the entries whose probability changed most between two count vectors.
+- :func:`top_moved`: the entries whose probability changed most between two count vectors;
+- :func:`newcombe_difference`: the difference of two proportions (pass rates) with Newcombe's
+  interval from two Wilson intervals (:func:`wilson`).
 """
 
 from __future__ import annotations
@@ -119,5 +121,25 @@ def top_moved(old: np.ndarray, new: np.ndarray, k: int = 10) -> list[tuple[int, 
     return [(int(i), float(p[i]), float(q[i])) for i in order if diff[i] > 0]
 
 
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a proportion ``k / n`` (``(0, 1)`` for n = 0)."""
+    if n == 0:
+        return 0.0, 1.0
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def newcombe_difference(k_old: int, n_old: int, k_new: int, n_new: int, z: float = 1.96) -> tuple[float, float, float]:
+    """NEW's proportion minus OLD's, with Newcombe's interval (his method 10: the two Wilson
+    intervals combined), as ``(difference, low, high)``; 95% for the default ``z``."""
+    p0, p1 = k_old / n_old, k_new / n_new
+    l0, u0 = wilson(k_old, n_old, z)
+    l1, u1 = wilson(k_new, n_new, z)
+    d = p1 - p0
+    return d, d - math.sqrt((p1 - l1) ** 2 + (u0 - p0) ** 2), d + math.sqrt((u1 - p1) ** 2 + (p0 - l0) ** 2)
+
+
 __all__ = ["QUANTILES", "js_distance", "effective_number", "scaled_wasserstein", "ks", "quantile_shift",
-           "roc_auc", "top_moved"]
+           "roc_auc", "top_moved", "wilson", "newcombe_difference"]
