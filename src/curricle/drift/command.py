@@ -1,6 +1,7 @@
 """``curricle drift OLD NEW``: what changed between two data versions, and whether it matters.
 
-OLD and NEW are token stores (``curricle prepare``'s data directories). Writes
+OLD and NEW are token stores (``curricle prepare``'s data directories) or training runs
+(``curricle train``'s run directories: :mod:`curricle.drift.runs`). Writes
 ``OUT/drift.json`` (:mod:`curricle.drift.compare`) and ``OUT/drift.md`` (the flagged checks
 and the lineage, for a pull request), prints the flagged checks, and returns the exit status
 ``--fail-on`` asks for: 1 when the worst verdict reaches it, else 0 (errors exit 2, as every
@@ -18,20 +19,24 @@ from curricle.drift.compare import compare, fails
 from curricle.config import parse_model
 from curricle.drift.config import DriftConfig, load_drift_config
 from curricle.drift.corpus import Corpus, load_store
+from curricle.drift.runs import is_run, load_run
 from curricle.errors import CurricleError
 
 log = logging.getLogger(__name__)
 
 
 def load_side(path: Path, which: str) -> Corpus:
-    """The data version at ``path`` (a token store)."""
+    """The data version at ``path`` (a token store, or the store a training run read and what it served)."""
     path = Path(path)
     if not path.exists():
         raise CurricleError(f"{which} {path}: no such file or directory")
     if (path / "manifest.json").is_file():
         return load_store(path)
-    raise CurricleError(f"{which} {path}: not a token store (no manifest.json); "
-                        f"give two 'curricle prepare' data directories")
+    if is_run(path):
+        return load_run(path)
+    raise CurricleError(f"{which} {path}: not a token store (no manifest.json) nor a training run (no "
+                        f"config.yaml and metrics.jsonl); give two 'curricle prepare' data directories or two "
+                        f"'curricle train' runs")
 
 
 def markdown(result: dict[str, Any]) -> str:
