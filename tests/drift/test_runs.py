@@ -4,20 +4,23 @@ domain's served share; the same config twice drifts nowhere)."""
 
 from __future__ import annotations
 
+import io
 import json
 
 import numpy as np
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from curricle.cli import app
 from curricle.config import parse_config
+from curricle.drift.config import DriftConfig
 from curricle.drift.corpus import Corpus, DomainData, DomainDocs
 from curricle.drift.runs import Served, read_served, recorded_snapshot
 from curricle.drift.sections.mixture import MixtureSection
-from curricle.drift.config import DriftConfig
 from curricle.errors import CurricleError
 from curricle.prepare.command import prepare_run
+from curricle.report.command import report_command
 from curricle.train.command import train_run
 from tests.train.conftest import run_config_dict
 
@@ -116,6 +119,9 @@ def test_a_changed_weight_is_flagged_at_its_domains_served_share(runs, tmp_path)
     share = next(c for c in result["checks"] if c["statistic"] == "share" and c["domain"] == "copy")
     assert share["detail"]["old"] == old["served"]["shares"]["copy"]
     assert share["detail"]["new"] == new["served"]["shares"]["copy"]
+    # the report page says what each run served
+    page = report_command(tmp_path / "out", console=Console(file=io.StringIO())).read_text()
+    assert "run of 12 steps on" in page and "OLD: served share" in page and "A run&#x27;s side shows" in page
 
 
 def test_the_same_config_twice_drifts_nowhere(runs, tmp_path):
