@@ -328,7 +328,8 @@ def mine(
 @app.command()
 def drift(
     old: Path = typer.Argument(..., help="The old data version: a token store ('curricle prepare' output), a "
-                                         "'curricle curate' output, or a task set (task file, finetune/rl config or run)."),
+                                         "'curricle curate' output, a task set (task file, finetune/rl config or run), "
+                                         "or a 'curricle train' run (what it served)."),
     new: Path = typer.Argument(..., help="The new data version, of the same kind."),
     out: Optional[Path] = typer.Option(None, "--out", help="Where drift.json and drift.md go (default: ./drift)."),
     fail_on: Optional[str] = typer.Option(
@@ -348,7 +349,7 @@ def drift(
 @app.command()
 def report(
     run_dir: Path = typer.Argument(..., help="A curricle run directory (train, finetune, rl or pipeline; "
-                                             "finished or still running)."),
+                                             "finished or still running), or a 'curricle drift' output."),
     out: Optional[Path] = typer.Option(None, "--out", help="The HTML file (default: RUN/report.html)."),
     probes: Optional[List[Path]] = typer.Option(
         None, "--probes", help="More probe results (from 'curricle probe'); RUN/probes.jsonl is always read."),
@@ -359,7 +360,8 @@ def report(
     losses, mixture, audit log, skill map, curation funnel, stability events, checkpoints. A
     fine-tuning run: per-task curves, forgetting matrix, curriculum log. An RL run: reward and
     held-out metric, zero-variance groups, what was drawn, grader reasons, flags. A pipeline: the
-    checkpoint table across stages, and each stage's own report."""
+    checkpoint table across stages, and each stage's own report. A drift output (drift.json):
+    the verdicts, the flagged checks, per section its figures, the lineage."""
     _run("report", run_dir, out, probes or [], map_config, verbose=verbose)
 
 

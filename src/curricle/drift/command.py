@@ -1,8 +1,9 @@
 """``curricle drift OLD NEW``: what changed between two data versions, and whether it matters.
 
 OLD and NEW are two of a kind: token stores (``curricle prepare``'s data directories), curated
-outputs (``curricle curate``'s, :mod:`curricle.drift.curated`) or task sets (task files, or
-finetune / rl configs or runs: :mod:`curricle.drift.tasks`). Writes
+outputs (``curricle curate``'s, :mod:`curricle.drift.curated`), task sets (task files, or
+finetune / rl configs or runs: :mod:`curricle.drift.tasks`) or training runs (``curricle
+train``'s run directories, compared on what they served: :mod:`curricle.drift.runs`). Writes
 ``OUT/drift.json`` (:mod:`curricle.drift.compare`) and ``OUT/drift.md`` (the flagged checks
 and the lineage, for a pull request), prints the flagged checks, and returns the exit status
 ``--fail-on`` asks for: 1 when the worst verdict reaches it, else 0 (errors exit 2, as every
@@ -16,12 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from curricle import atomic
-from curricle.drift.compare import compare, fails
 from curricle.config import parse_model
+from curricle.drift.compare import compare, fails
 from curricle.drift.config import DriftConfig, load_drift_config
 from curricle.drift.corpus import Corpus, load_store
 from curricle.drift.curated import is_curated, load_curated
 from curricle.drift.tasks import is_task_side, load_tasks
+from curricle.drift.runs import is_run, load_run
 from curricle.drift.text import share_words
 from curricle.errors import CurricleError
 
@@ -29,7 +31,8 @@ log = logging.getLogger(__name__)
 
 
 def load_side(path: Path, which: str) -> Corpus:
-    """The data version at ``path``: a token store, a curated output or a task set."""
+    """The data version at ``path``: a token store, a curated output, a task set, or the store a
+    training run read and what it served."""
     path = Path(path)
     if not path.exists():
         raise CurricleError(f"{which} {path}: no such file or directory")
@@ -37,10 +40,13 @@ def load_side(path: Path, which: str) -> Corpus:
         return load_store(path)
     if is_curated(path):
         return load_curated(path)
-    if is_task_side(path):
+    if is_task_side(path):  # before runs: a finetune / rl run is a task set
         return load_tasks(path)
-    raise CurricleError(f"{which} {path}: not a token store (no manifest.json), a curated output (no funnel.json) "
-                        f"or a task set (a .jsonl task file, a finetune/rl config or run)")
+    if is_run(path):
+        return load_run(path)
+    raise CurricleError(f"{which} {path}: not a token store (no manifest.json), a curated output (no funnel.json), "
+                        f"a training run (no config.yaml and metrics.jsonl) or a task set (a .jsonl task file, a "
+                        f"finetune/rl config or run)")
 
 
 def markdown(result: dict[str, Any]) -> str:

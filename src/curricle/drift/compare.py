@@ -9,7 +9,7 @@ two versions with nothing in common are judged against plain split-halves.
 :func:`compare` is the whole comparison as a function (``curricle drift`` and the benchmark
 call it); it returns the JSON-able content of ``drift.json``::
 
-    {"old": {label, kind, snapshot, domains}, "new": {...},
+    {"old": {label, kind, snapshot, domains}, "new": {...},   a run's side adds store and served
      "verdict": worst verdict, "counts": {OK, WARN, DRIFT},
      "drifted": [{section, domain, statistic, verdict, value, z}],   WARN and DRIFT, worst first
      "lineage": {...},                                               curricle.drift.lineage
@@ -34,8 +34,11 @@ from curricle.drift.verdict import LEVELS, Check, judge, worst
 
 
 def _side(corpus: Corpus) -> dict[str, Any]:
-    return {"label": corpus.label, "kind": corpus.kind, "snapshot": corpus.snapshot,
+    side = {"label": corpus.label, "kind": corpus.kind, "snapshot": corpus.snapshot,
             "domains": {d: {"docs": docs.n_docs, "tokens": docs.n_tokens} for d, docs in sorted(corpus.domains.items())}}
+    if corpus.served is not None:  # a training run: its store and what it served
+        side.update(store=corpus.info.get("store"), served=corpus.served.to_json())
+    return side
 
 
 def compare(old: Corpus, new: Corpus, config: DriftConfig | None = None, progress: bool = False) -> dict[str, Any]:

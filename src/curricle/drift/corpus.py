@@ -157,6 +157,9 @@ class Corpus:
     """Token ids to text (a store's tokenizer), for the tokens that moved most."""
     info: dict[str, Any] = field(default_factory=dict)
     """What else the side knows of itself: a curated output's funnel, a pruned store's lineage."""
+    served: Any = None
+    """For a training run: the tokens it served per domain and step
+    (:class:`curricle.drift.runs.Served`); None for a data version."""
 
     def halves(self, rng: np.random.Generator) -> tuple[Corpus, Corpus]:
         """Every domain's documents split at random into two halves (the first gets
@@ -181,14 +184,19 @@ class Corpus:
             kept = np.delete(first, out)
             a[name] = DomainDocs(docs.data, np.sort(first))
             b[name] = DomainDocs(docs.data, np.sort(np.concatenate([kept, second[:k]])))
-        return (Corpus(f"{self.label} (null A)", self.kind, a, self.vocab_size, None, self.decode),
-                Corpus(f"{self.label} (null B)", self.kind, b, self.vocab_size, None, self.decode))
+        sa, sb = self.served.halves(rng) if self.served is not None else (None, None)  # a run: halves of its steps
+        return (Corpus(f"{self.label} (null A)", self.kind, a, self.vocab_size, None, self.decode, served=sa),
+                Corpus(f"{self.label} (null B)", self.kind, b, self.vocab_size, None, self.decode, served=sb))
 
     def token_shares(self) -> dict[str, float]:
         """Each domain's share of the corpus's tokens."""
         tokens = {d: docs.n_tokens for d, docs in self.domains.items()}
         total = sum(tokens.values())
         return {d: (t / total if total else 0.0) for d, t in tokens.items()}
+
+    def mixture_shares(self) -> dict[str, float]:
+        """The shares the mixture is judged on: what a run served, else the side's own tokens."""
+        return self.served.shares() if self.served is not None else self.token_shares()
 
 
 def churn(old: Corpus, new: Corpus) -> dict[str, float]:

@@ -5,7 +5,8 @@ The page follows the run's kind, from its ``run.json`` (:mod:`~curricle.report.k
 pretraining run's (:mod:`~curricle.report.data` reads the run into a dict,
 :mod:`~curricle.report.figures` draws it, :mod:`~curricle.report.page` writes the page, and the
 comparison), a fine-tuning run's (:mod:`~curricle.report.finetune`), an RL run's
-(:mod:`~curricle.report.rl`) or a pipeline's (:mod:`~curricle.report.pipeline`). Each declares its
+(:mod:`~curricle.report.rl`) or a pipeline's (:mod:`~curricle.report.pipeline`); a ``curricle drift``
+output gets the drift page (:mod:`~curricle.report.drift`). Each declares its
 panels and draws its own figures with the shared kits: :mod:`~curricle.report.kit` (the page,
 panels, tables, cells) and :mod:`~curricle.report.plots` (colours, layout, axes).
 """

@@ -9,6 +9,7 @@ from rich.console import Console
 
 from curricle.emergence.config import load_map_config
 from curricle.report.data import collect_run
+from curricle.report.drift import collect_drift, save_drift_report
 from curricle.report.finetune import collect_finetune, save_finetune_report
 from curricle.report.kind import run_kind
 from curricle.report.kit import run_state
@@ -69,10 +70,21 @@ def _pipeline_report(run_dir: Path, out: Path | None, console, *_) -> Path:
     return out
 
 
-#: The page each kind of run gets (:data:`curricle.runinfo.KINDS`); ``probes`` and ``map_config`` are the
-#: pretraining page's.
+def _drift_report(out_dir: Path, out: Path | None, console, *_) -> Path:
+    dr = collect_drift(out_dir)
+    out = save_drift_report(dr, out)
+    c = dr["counts"]
+    console.print(f"report: {out} ({out.stat().st_size / 1e6:.1f} MB; drift verdict {dr['verdict']}: "
+                  f"{c['DRIFT']} DRIFT, {c['WARN']} WARN, {c['OK']} OK)")
+    for part, why in dr["missing"].items():
+        console.print(f"  no {part.removeprefix('drift_')} panel: {why}")
+    return out
+
+
+#: The page each kind of run gets (:data:`curricle.runinfo.KINDS`), and a drift comparison's
+#: (``drift``); ``probes`` and ``map_config`` are the pretraining page's.
 REPORTS = {"pretrain": _pretrain_report, "finetune": _finetune_report, "rl": _rl_report,
-           "pipeline": _pipeline_report}
+           "pipeline": _pipeline_report, "drift": _drift_report}
 
 
 def compare_command(run_dirs: Sequence[Path], out: Path, probes: Sequence[Path] = (),

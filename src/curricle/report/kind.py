@@ -1,7 +1,8 @@
 """Which page a run directory gets: the kind its ``run.json`` names (:mod:`curricle.runinfo`).
 
 A run without ``run.json`` (one from before it existed, or written by a user's own trainer
-through curricle's callbacks) is recognised by its files, in :func:`kind_from_files` alone.
+through curricle's callbacks) is recognised by its files, in :func:`kind_from_files` alone; so
+is a ``curricle drift`` output (``drift.json``), whose page is ``drift``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from curricle.runinfo import read_run_info
 
 
 def run_kind(run: Path | str) -> str:
-    """``pretrain``, ``finetune``, ``rl`` or ``pipeline``: ``run.json``'s kind, else the files'."""
+    """``pretrain``, ``finetune``, ``rl`` or ``pipeline``: ``run.json``'s kind, else the files'
+    (``drift`` for a ``curricle drift`` output)."""
     info = read_run_info(run)
     return info["kind"] if info is not None else kind_from_files(Path(run))
 
@@ -22,11 +24,13 @@ def run_kind(run: Path | str) -> str:
 def kind_from_files(run: Path) -> str:
     """The kind of a run without ``run.json``, from the files only its kind writes.
 
-    A pipeline has ``pipeline.json``. Fine-tuning and RL runs both write
+    A drift comparison's output has ``drift.json``. A pipeline has ``pipeline.json``. Fine-tuning and RL runs both write
     ``curriculum_log.jsonl``; an RL run's starts with a record naming its group size
     (``num_generations``), so that is checked first. Anything else is a pretraining run (whose
     page says what it lacks, or that it is not a curricle run).
     """
+    if (run / "drift.json").is_file():
+        return "drift"
     if (run / "pipeline.json").is_file():
         return "pipeline"
     log = run / "curriculum_log.jsonl"

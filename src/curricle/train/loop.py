@@ -290,6 +290,8 @@ class Trainer:
         metrics: dict[str, Any] = {"step": step, "tokens": self.tokens, "lr": lr, "seq_len": batch.seq_len,
                                    "phase": self.sampler.schedule.phase_at(batch.step)}
         metrics.update({f"weight/{d}": float(w) for d, w in zip(self.domains, batch.weights)})
+        # tokens served per domain so far (all ranks' rows): what `curricle drift RUN_A RUN_B` compares
+        metrics.update({f"served/{d}": int(t) for d, t in zip(self.domains, self.sampler.served_tokens)})
         if verdict != "ok":
             self.optimizer.zero_grad(set_to_none=True)
             metrics.update({"loss": None, "skipped": verdict})

@@ -3,7 +3,8 @@
 Measures: ``share`` per domain (|NEW's token share - OLD's|), ``js`` (Jensen-Shannon distance
 between the share vectors, over the union of domains: a domain on one side only has share 0
 on the other) and ``effective_domains`` (|exp H(NEW) - exp H(OLD)|, the change in the
-effective number of domains). Shares count tokens, as a run's weights do.
+effective number of domains). Shares count tokens, as a run's weights do; a training run's
+side has the shares it served (:mod:`curricle.drift.runs`).
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ class MixtureSection(Section):
     name = "mixture"
 
     def measure(self, old: Corpus, new: Corpus, detail: bool):
-        names = sorted(set(old.domains) | set(new.domains))
-        so, sn = old.token_shares(), new.token_shares()
+        so, sn = old.mixture_shares(), new.mixture_shares()
+        names = sorted(set(old.domains) | set(new.domains) | set(so) | set(sn))
         p = np.array([so.get(d, 0.0) for d in names])
         q = np.array([sn.get(d, 0.0) for d in names])
         n_old = sum(d.n_docs for d in old.domains.values())
