@@ -27,6 +27,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from curricle import __version__, atomic
 from curricle.errors import CurricleError
 
@@ -76,4 +78,33 @@ def read_run_info(run_dir: Path | str) -> dict[str, Any] | None:
     return info
 
 
-__all__ = ["FILE", "SCHEMA", "KINDS", "config_hash", "write_run_info", "read_run_info"]
+def run_config(run_dir: Path) -> dict[str, Any]:
+    """``RUN/config.yaml`` as a dict; a one-line error when the run has none."""
+    path = Path(run_dir) / "config.yaml"
+    if not path.is_file():
+        raise CurricleError(f"{run_dir}: no config.yaml: not a curricle training run")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise CurricleError(f"{path}: not a readable run config ({err})") from None
+    return data if isinstance(data, dict) else {}
+
+
+def resolve_data_dir(run_dir: Path, config: dict[str, Any], data_dir: Path | None) -> Path:
+    """The run's token store: ``data_dir`` if given, else its config's ``data_dir`` (a relative
+    one tried from here, then from the run's ancestors: where the run was started)."""
+    if data_dir is not None:
+        candidates = [Path(data_dir)]
+    else:
+        raw = config.get("data_dir")
+        if not raw:
+            raise CurricleError(f"{run_dir}/config.yaml: no data_dir; pass --data-dir")
+        raw = Path(raw)
+        candidates = [raw] if raw.is_absolute() else [Path.cwd() / raw, *(a / raw for a in run_dir.resolve().parents)]
+    for c in candidates:
+        if (c / "manifest.json").is_file():
+            return c
+    raise CurricleError(f"{candidates[0]}: no token store (manifest.json) there; pass --data-dir")
+
+
+__all__ = ["FILE", "SCHEMA", "KINDS", "config_hash", "write_run_info", "read_run_info", "run_config", "resolve_data_dir"]

@@ -70,8 +70,11 @@ def compare(old: Corpus, new: Corpus, config: DriftConfig | None = None, progres
 def summarize(old: Corpus, new: Corpus, checks: list[Check], config: DriftConfig, seconds: float,
               swapped: dict[str, float]) -> dict[str, Any]:
     counts = {level: sum(c.verdict == level for c in checks) for level in LEVELS}
+    # Worst first: DRIFT before WARN, then by z as drift.json writes it (6 decimals), then by
+    # name, so the order is the same for every reader of the file.
     flagged = sorted((c for c in checks if c.verdict != "OK"),
-                     key=lambda c: (-LEVELS.index(c.verdict), -(c.z if c.z is not None else 0.0)))
+                     key=lambda c: (-LEVELS.index(c.verdict), -(round(c.z, 6) if c.z is not None else 0.0),
+                                    c.section, c.domain or "", c.statistic))
     docs = sum(d.n_docs for d in old.domains.values()) + sum(d.n_docs for d in new.domains.values())
     return {
         "old": _side(old), "new": _side(new),

@@ -179,7 +179,7 @@ class Corpus:
             cut = len(perm) // 2
             first, second = perm[:cut], perm[cut:]
             c = churn.get(name, 1.0)
-            k = min(max(int(round(c * cut)), 1 if c > 0 else 0), len(second))
+            k = min(max(int(round(c * cut)), 1 if c > 0 else 0), len(second), cut)
             out = rng.choice(cut, size=k, replace=False) if k else np.zeros(0, dtype=np.int64)
             kept = np.delete(first, out)
             a[name] = DomainDocs(docs.data, np.sort(first))

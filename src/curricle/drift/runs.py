@@ -32,7 +32,8 @@ import numpy as np
 
 from curricle.drift.corpus import Corpus, load_store
 from curricle.errors import CurricleError
-from curricle.runinfo import read_run_info
+from curricle.report.data import read_jsonl
+from curricle.runinfo import read_run_info, resolve_data_dir, run_config
 
 SERVED = "served/"
 
@@ -78,8 +79,6 @@ def is_run(path: Path) -> bool:
 def read_served(metrics: Path) -> Served:
     """The served tokens per step from a run's ``metrics.jsonl`` (a step logged twice, by a
     resumed or rolled-back run, counts by its last line)."""
-    from curricle.report.data import read_jsonl
-
     rows, _ = read_jsonl(metrics)
     last: dict[int, dict[str, Any]] = {}
     for r in rows:
@@ -112,9 +111,6 @@ def recorded_snapshot(run: Path, info: dict[str, Any] | None) -> str | None:
 
 def load_run(path: Path | str) -> Corpus:
     """A pretraining run as a side: its store's documents and the tokens it served."""
-    from curricle.mine.command import resolve_data_dir
-    from curricle.mine.signals import run_config
-
     path = Path(path)
     info = read_run_info(path)
     if info is not None and info["kind"] != "pretrain":

@@ -41,10 +41,11 @@ from curricle.jsonable import jsonable
 from curricle.mine.config import MineConfig, load_mine_config
 from curricle.mine.regions import (Grouping, domain_regions, hard_split, kmeans_grouping, metadata_groupings,
                                    minhash_grouping)
-from curricle.mine.signals import SIGNALS, classify_trend, document_signals, load_document_state, run_config, state_domains
+from curricle.mine.signals import SIGNALS, classify_trend, document_signals, load_document_state, state_domains
 from curricle.model.build import build_model
 from curricle.model.config import ModelConfig
 from curricle.probes.console import wide_console
+from curricle.runinfo import resolve_data_dir, run_config
 from curricle.store import DomainSplit, TokenStore
 from curricle.train.checkpoint import latest_complete
 
@@ -55,23 +56,6 @@ REGIONS = "regions.json"
 REGIONS_MD = "regions.md"
 #: Regions shown per domain in regions.md and on the console (regions.json has them all).
 SHOWN = 15
-
-
-def resolve_data_dir(run_dir: Path, config: dict[str, Any], data_dir: Path | None) -> Path:
-    """The run's token store: ``data_dir`` if given, else its config's ``data_dir`` (a relative
-    one tried from here, then from the run's ancestors: where the run was started)."""
-    if data_dir is not None:
-        candidates = [Path(data_dir)]
-    else:
-        raw = config.get("data_dir")
-        if not raw:
-            raise CurricleError(f"{run_dir}/config.yaml: no data_dir; pass --data-dir")
-        raw = Path(raw)
-        candidates = [raw] if raw.is_absolute() else [Path.cwd() / raw, *(a / raw for a in run_dir.resolve().parents)]
-    for c in candidates:
-        if (c / "manifest.json").is_file():
-            return c
-    raise CurricleError(f"{candidates[0]}: no token store (manifest.json) there; pass --data-dir")
 
 
 class _Texts:

@@ -17,14 +17,11 @@ the domains a state holds.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from curricle.controllers.hard_examples import classify_trend, document_signals, load_document_state, loss_trend
-from curricle.errors import CurricleError
 
 #: The columns of :func:`document_signals`, in order.
 SIGNALS = ("loss", "loss_ema", "trend", "margin", "confidence", "accuracy", "calibration", "served", "last_step")
@@ -35,17 +32,5 @@ def state_domains(arrays: dict[str, np.ndarray]) -> list[str]:
     return sorted(k.split("/", 1)[1] for k in arrays if k.startswith("last/"))
 
 
-def run_config(run_dir: Path) -> dict[str, Any]:
-    """``RUN/config.yaml`` as a dict; a one-line error when the run has none."""
-    path = Path(run_dir) / "config.yaml"
-    if not path.is_file():
-        raise CurricleError(f"{run_dir}: no config.yaml: not a curricle training run")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
-        raise CurricleError(f"{path}: not a readable run config ({err})") from None
-    return data if isinstance(data, dict) else {}
-
-
-__all__ = ["SIGNALS", "loss_trend", "document_signals", "state_domains", "classify_trend", "run_config",
+__all__ = ["SIGNALS", "loss_trend", "document_signals", "state_domains", "classify_trend",
            "load_document_state"]

@@ -66,9 +66,11 @@ def collect_drift(out_dir: Path | str) -> dict[str, Any]:
 
 
 def ranked(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The flagged checks (WARN, DRIFT), worst first: DRIFT before WARN, then by z, largest first."""
+    """The flagged checks (WARN, DRIFT), worst first: DRIFT before WARN, then by z, largest
+    first, then by name (as :func:`curricle.drift.compare.summarize` orders ``drifted``)."""
     return sorted((c for c in checks if c["verdict"] != "OK"),
-                  key=lambda c: (-LEVELS.index(c["verdict"]), -(_num(c["z"]) or 0.0)))
+                  key=lambda c: (-LEVELS.index(c["verdict"]), -(_num(c["z"]) or 0.0), c["section"], c["domain"] or "",
+                                 c["statistic"]))
 
 
 def _num(v: Any) -> float | None:
