@@ -3,7 +3,8 @@
 - :mod:`~curricle.drift.config`: the settings (``--config``) and the registry of sections;
 - :mod:`~curricle.drift.corpus`: one side as arrays (a token store's documents per domain);
 - :mod:`~curricle.drift.stats`: the statistics as pure functions;
-- :mod:`~curricle.drift.sections`: one file per kind of statistic (mixture, metadata, tokens);
+- :mod:`~curricle.drift.sections`: one file per kind of statistic (mixture, metadata, tokens, content,
+  near_duplicates, reference);
 - :mod:`~curricle.drift.verdict`: the split-half calibration's verdicts (OK / WARN / DRIFT);
 - :mod:`~curricle.drift.lineage`: documents retained / added / removed per domain;
 - :mod:`~curricle.drift.compare`: the comparison as a function (drift.json's content);

@@ -49,10 +49,20 @@ class DomainData:
     extra_doc_ids: np.ndarray | None = None
     """Ids of the domain's documents that are not compared but count in the lineage (a
     store's held-out split)."""
+    cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
+    """What a section computes once per document and every null split reuses (features,
+    signatures, a model's losses), keyed by what made it: see :meth:`cached`."""
 
     @property
     def n_docs(self) -> int:
         return len(self.doc_ids)
+
+    def cached(self, key: Any, make: Callable[[], Any]) -> Any:
+        """``cache[key]``, made by ``make()`` the first time: the split-halves select rows of the
+        same domain, so per-document work is done once, not once per null split."""
+        if key not in self.cache:
+            self.cache[key] = make()
+        return self.cache[key]
 
     @cached_property
     def token_doc(self) -> np.ndarray:
@@ -151,8 +161,8 @@ class Corpus:
             cut = len(perm) // 2
             a[name] = DomainDocs(docs.data, np.sort(perm[:cut]))
             b[name] = DomainDocs(docs.data, np.sort(perm[cut:]))
-        return (Corpus(f"{self.label} (half A)", self.kind, a, self.vocab_size, None, self.decode),
-                Corpus(f"{self.label} (half B)", self.kind, b, self.vocab_size, None, self.decode))
+        return (Corpus(f"{self.label} (half A)", self.kind, a, self.vocab_size, None, self.decode, self.info),
+                Corpus(f"{self.label} (half B)", self.kind, b, self.vocab_size, None, self.decode, self.info))
 
     def token_shares(self) -> dict[str, float]:
         """Each domain's share of the corpus's tokens."""
@@ -192,7 +202,11 @@ def load_store(path: Path | str) -> Corpus:
     decode = _decoder(store)
     for docs in domains.values():
         docs.data.text = _texter(docs.data, decode)
-    return Corpus(str(path), "store", domains, store.vocab_size, getattr(store, "snapshot_id", None), decode)
+    info = {"eos_id": store.eos_id}
+    if store.tokenizer_dir.is_dir():
+        info["tokenizer_dir"] = str(store.tokenizer_dir)  # a reference model checks it reads these tokens
+    return Corpus(str(path), "store", domains, store.vocab_size, getattr(store, "snapshot_id", None), decode,
+                  info=info)
 
 
 def _decoder(store) -> Callable[[list[int]], str] | None:
