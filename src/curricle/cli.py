@@ -335,13 +335,15 @@ def drift(
     fail_on: Optional[str] = typer.Option(
         None, "--fail-on", help="Exit 1 when a verdict reaches this level: warn, drift or never (default: never)."),
     config: Optional[Path] = typer.Option(None, "--config", help="Drift settings (YAML): null_splits, sections, ..."),
+    ref_model: Optional[Path] = typer.Option(
+        None, "--ref-model", help="An HF checkpoint (or a run) whose per-document loss is compared too."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
 ) -> None:
     """What changed between two data versions: lineage, mixture, metadata columns and token
     distributions per domain, each statistic judged OK / WARN / DRIFT against its spread over
     random split-halves of OLD (never by p-value). Writes drift.json and drift.md; the exit
     status follows --fail-on, so a CI job can gate a data release."""
-    code = _run("drift", old, new, out, fail_on, config, verbose=verbose)
+    code = _run("drift", old, new, out, fail_on, config, ref_model=ref_model, verbose=verbose)
     if code:
         raise typer.Exit(code)
 

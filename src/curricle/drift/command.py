@@ -68,11 +68,13 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 def drift_command(old: Path, new: Path, out: Path | None, fail_on: str | None, config_path: Path | None,
-                  progress: bool = True) -> int:
+                  progress: bool = True, ref_model: Path | None = None) -> int:
     """Compare OLD and NEW, write OUT/drift.json and drift.md; return the exit status."""
     config = load_drift_config(config_path)
     if fail_on is not None:
         config = parse_model({**config.model_dump(), "fail_on": fail_on}, DriftConfig, "--fail-on")
+    if ref_model is not None:
+        config = parse_model({**config.model_dump(), "ref_model": ref_model}, DriftConfig, "--ref-model")
     a, b = load_side(old, "OLD"), load_side(new, "NEW")
     if a.kind != b.kind:
         raise CurricleError(f"OLD {old} is a {a.kind} side and NEW {new} a {b.kind} side: compare two of a kind")

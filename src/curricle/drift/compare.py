@@ -45,7 +45,7 @@ def compare(old: Corpus, new: Corpus, config: DriftConfig | None = None, progres
     """OLD against NEW (see the module docstring)."""
     config = config or DriftConfig()
     start = time.perf_counter()
-    sections = [SECTIONS[name](config) for name in (config.sections or list(SECTIONS))]
+    sections = [SECTIONS[name](config) for name in config.section_names()]
     rng = np.random.default_rng(config.seed)
     swapped = churn(old, new)
     null: dict[tuple, list[float]] = defaultdict(list)

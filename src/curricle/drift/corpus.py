@@ -53,10 +53,20 @@ class DomainData:
     store's held-out split)."""
     labels: dict[str, np.ndarray] = field(default_factory=dict)
     """Categorical values per document (object arrays): a task item's ``skill``, its ``prompt``."""
+    cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
+    """What a section computes once per document and every null split reuses (features,
+    signatures, a model's losses), keyed by what made it: see :meth:`cached`."""
 
     @property
     def n_docs(self) -> int:
         return len(self.doc_ids)
+
+    def cached(self, key: Any, make: Callable[[], Any]) -> Any:
+        """``cache[key]``, made by ``make()`` the first time: the split-halves select rows of the
+        same domain, so per-document work is done once, not once per null split."""
+        if key not in self.cache:
+            self.cache[key] = make()
+        return self.cache[key]
 
     @cached_property
     def content_hashes(self) -> list[bytes]:
@@ -185,8 +195,8 @@ class Corpus:
             a[name] = DomainDocs(docs.data, np.sort(first))
             b[name] = DomainDocs(docs.data, np.sort(np.concatenate([kept, second[:k]])))
         sa, sb = self.served.halves(rng) if self.served is not None else (None, None)  # a run: halves of its steps
-        return (Corpus(f"{self.label} (null A)", self.kind, a, self.vocab_size, None, self.decode, served=sa),
-                Corpus(f"{self.label} (null B)", self.kind, b, self.vocab_size, None, self.decode, served=sb))
+        return (Corpus(f"{self.label} (null A)", self.kind, a, self.vocab_size, None, self.decode, self.info, served=sa),
+                Corpus(f"{self.label} (null B)", self.kind, b, self.vocab_size, None, self.decode, self.info, served=sb))
 
     def token_shares(self) -> dict[str, float]:
         """Each domain's share of the corpus's tokens."""
@@ -246,7 +256,11 @@ def load_store(path: Path | str) -> Corpus:
     decode = _decoder(store)
     for docs in domains.values():
         docs.data.text = _texter(docs.data, decode)
-    return Corpus(str(path), "store", domains, store.vocab_size, getattr(store, "snapshot_id", None), decode)
+    info = {"eos_id": store.eos_id}
+    if store.tokenizer_dir.is_dir():
+        info["tokenizer_dir"] = str(store.tokenizer_dir)  # a reference model checks it reads these tokens
+    return Corpus(str(path), "store", domains, store.vocab_size, getattr(store, "snapshot_id", None), decode,
+                  info=info)
 
 
 def _decoder(store) -> Callable[[list[int]], str] | None:

@@ -5,7 +5,7 @@ A section computes its statistics between two :class:`~curricle.drift.corpus.Cor
 measure's ``detail`` for the report) and ``null_splits`` times on two random halves of OLD
 (``detail=False``: only values), so it must name its measures the same way both times and
 compute only what the verdict reads when ``detail`` is False. Every statistic is "larger is
-more different" (an absolute difference, a distance, an AUC's distance from 0.5 ...).
+more different" (an absolute difference, a distance, a classifier's held-out AUC ...).
 
 A domain present on one side only is not compared by the per-domain sections (the mixture
 section and the lineage say it appeared or went).
