@@ -4,14 +4,17 @@ Per domain both sides have, each document becomes hashed token n-gram features (
 and adjacent-token bigrams hashed into ``content_buckets`` bins, ``log(1 + count)``, each row
 L2-normalized), and an L2-regularized logistic regression (full-batch L-BFGS, scipy) learns
 NEW (1) against OLD (0). It is scored by cross-validation: the documents are split into
-``content_folds`` folds (stratified, seeded), each fold is scored by a model trained on the
-others, and the statistic ``auc`` is the ROC AUC of those held-out scores, pooled over the
+``content_folds`` folds (seeded; a document both versions hold, by content, goes to one fold
+with both its labels, so it is scored alike on each side and adds exactly 0.5: shared
+documents dilute the AUC toward 0.5 instead of teaching the model noise), each fold is scored
+by a model trained on the others, and the statistic ``auc`` is the ROC AUC of those held-out scores, pooled over the
 folds: 0.5 when the versions are indistinguishable, 1.0 when every NEW document is told from
 every OLD one. A held-out AUC below 0.5 is noise (a model does not learn the reverse of its
 training labels), so it is not folded up: larger is more different, as for every statistic.
 
-Each side reads at most ``content_max_docs`` documents per domain, a seeded sample drawn once
-per domain and featurized once (cached on the domain's data); a split-half of OLD reads the
+Each side reads at most ``content_max_docs`` documents per domain, a sample drawn by content
+(the documents with the smallest seeded hash of their tokens: one both versions hold is drawn
+on both sides or on neither) once per domain and featurized once (cached on the domain's data); a split-half of OLD reads the
 sample's documents that fall in it, so the null splits only refit. The detail (OLD against NEW)
 lists the most typical documents of each side (the highest held-out probability of NEW, and of
 OLD) with their text, and the n-grams with the largest weights (averaged over the folds' models).
@@ -19,6 +22,7 @@ OLD) with their text, and the n-grams with the largest weights (averaged over th
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 
 import numpy as np
@@ -105,10 +109,14 @@ def features(docs: DomainDocs, max_docs: int, buckets: int, seed: int) -> Featur
     data = docs.data
 
     def make() -> Features:
-        rng = np.random.default_rng([seed, zlib.crc32(data.domain.encode())])
-        rows = (np.arange(data.n_docs) if data.n_docs <= max_docs
-                else np.sort(rng.choice(data.n_docs, size=max_docs, replace=False)))
-        return Features(data, rows, buckets)
+        if data.n_docs <= max_docs:
+            return Features(data, np.arange(data.n_docs), buckets)
+        # By content: a document both versions hold is drawn on both sides (or on neither).
+        u = np.array([int.from_bytes(hashlib.blake2b(h, digest_size=8, key=seed.to_bytes(8, "little", signed=True)
+                                                     ).digest(), "little") for h in data.content_hashes],
+                     dtype=np.uint64)
+        order = np.lexsort((np.arange(data.n_docs), u))
+        return Features(data, np.sort(order[:max_docs]), buckets)
 
     return data.cached(("content", max_docs, buckets, seed), make)
 
@@ -133,14 +141,21 @@ def fit_logistic(x: sp.csr_matrix, y: np.ndarray, l2: float) -> tuple[np.ndarray
 
 
 def cross_validated(x: sp.csr_matrix, y: np.ndarray, folds: int, l2: float, rng: np.random.Generator,
-                    weights: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+                    weights: bool = False, groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Held-out log-odds of NEW for every row (each fold scored by a model fitted on the
-    others; folds stratified by label), and the folds' mean weights over all columns when
-    ``weights``. Each fit only sees the columns at least :data:`MIN_DF` of its training rows use."""
+    others), and the folds' mean weights over all columns when ``weights``. Rows of one group
+    (``groups``: the same document on both sides) share a fold, so a document both versions
+    hold is scored alike on each side and adds exactly 0.5 to the AUC; without groups the folds
+    are stratified by label. Each fit only sees the columns at least :data:`MIN_DF` of its
+    training rows use."""
     fold = np.zeros(len(y), dtype=np.int64)
-    for label in (0, 1):
-        idx = np.flatnonzero(y == label)
-        fold[rng.permutation(idx)] = np.arange(len(idx)) % folds
+    if groups is not None:
+        ids, inverse = np.unique(groups, return_inverse=True)
+        fold = (rng.permutation(len(ids)) % folds)[inverse]
+    else:
+        for label in (0, 1):
+            idx = np.flatnonzero(y == label)
+            fold[rng.permutation(idx)] = np.arange(len(idx)) % folds
     scores = np.zeros(len(y))
     mean_w = np.zeros(x.shape[1]) if weights else None
     for k in range(folds):
@@ -169,7 +184,12 @@ class ContentSection(Section):
             x = sp.vstack([fo.x[io], fn.x[in_]]).tocsr()
             y = np.concatenate([np.zeros(len(io), dtype=np.int64), np.ones(len(in_), dtype=np.int64)])
             rng = np.random.default_rng([cfg.seed, zlib.crc32(domain.encode()), 1])
-            scores, w = cross_validated(x, y, cfg.content_folds, cfg.content_l2, rng, weights=detail)
+            hashes = [fo.data.content_hashes[int(r)] for r in fo.rows[io]] + \
+                     [fn.data.content_hashes[int(r)] for r in fn.rows[in_]]
+            groups = np.unique(np.array(hashes, dtype=object), return_inverse=True)[1]
+            if groups.max(initial=-1) + 1 < cfg.content_folds:
+                continue  # fewer distinct documents than folds
+            scores, w = cross_validated(x, y, cfg.content_folds, cfg.content_l2, rng, weights=detail, groups=groups)
             auc = roc_auc(scores, y)
             info = self._detail(old, fo, fn, io, in_, scores, w) if detail else {}
             out.append(self.make("auc", auc, domain, len(io), len(in_), **info))
