@@ -187,3 +187,27 @@ def test_pass_rates_under_a_checkpoint(tmp_path, task_files):
     assert shift["tasks"]["t"]["difference"] == -1.0 and shift["tasks"]["t"]["interval"][0] == -1.0
     assert shift["tasks"]["t"]["interval"][1] == pytest.approx(-1 + 2 ** 0.5 * u, abs=1e-4)
     assert shift["total"] == shift["tasks"]["t"]
+
+
+def test_two_task_sets_compared_on_a_checkpoint_s_pass_rate(tmp_path):
+    from curricle.drift.compare import compare
+    from curricle.drift.config import DriftConfig
+    from tests.finetune.conftest import tiny_checkpoint
+
+    ckpt = tiny_checkpoint(tmp_path / "ckpt")
+    items = tmp_path / "ten.jsonl"
+    write(items, [copy(i) for i in range(10)])
+    sides = {}
+    for name, pattern in (("old", ".*"), ("new", "(?!)")):  # a grader every completion passes, one none does
+        cfg = tmp_path / f"{name}.yaml"
+        cfg.write_text(f"tasks:\n  - {{name: t, source: {{kind: jsonl, path: {items}}}, "
+                       f"grader: {{kind: regex, pattern: '{pattern}'}}}}\n")
+        sides[name] = load_side(cfg, name)
+    result = compare(sides["old"], sides["new"], DriftConfig(ref_model=ckpt, ref_samples=2, null_splits=5))
+    rates = {c["domain"]: c for c in result["checks"] if c["section"] == "pass_rate"}
+    assert set(rates) == {"t", None}  # the task and the whole set
+    t = rates["t"]
+    assert (t["value"], t["detail"]["old"], t["detail"]["new"], t["detail"]["difference"]) == (1.0, 1.0, 0.0, -1.0)
+    assert t["detail"]["graded"] == [20, 20] and t["detail"]["interval"][0] == -1.0
+    assert t["verdict"] == "WARN" and not t["reliable"]  # 10 items a side: too few to say DRIFT
+    assert not [c for c in result["checks"] if c["section"] == "reference"]  # hashed words: no model loss

@@ -19,10 +19,11 @@ SECTIONS = Registry("drift section", {
     "near_duplicates": "curricle.drift.sections.near_duplicates:NearDuplicatesSection",
     "reference": "curricle.drift.sections.reference:ReferenceSection",
     "tasks": "curricle.drift.sections.tasks:TasksSection",
+    "pass_rate": "curricle.drift.sections.pass_rate:PassRateSection",
 })
 
 #: Sections that run only when their setting is given (not part of "all"): the section -> the field.
-NEEDS = {"reference": "ref_model"}
+NEEDS = {"reference": "ref_model", "pass_rate": "ref_model"}
 
 _NEAR = NearDedupConfig.model_fields
 
@@ -90,11 +91,16 @@ class DriftConfig(BaseModel):
     """``reference``: an HF checkpoint (or a curricle run: its newest checkpoint) whose mean token
     loss per document is compared; the section runs only when it is set (``--ref-model``)."""
     ref_max_docs: int = Field(200, ge=1)
-    """``reference``: documents per side and domain scored (a seeded sample)."""
+    """``reference``: documents per side and domain scored (a seeded sample); ``pass_rate``:
+    items per side and task."""
     ref_max_tokens: int | None = Field(None, ge=1)
     """``reference``: the window a document is read in (None: the checkpoint's position limit)."""
     ref_batch_docs: int = Field(8, ge=1)
     """``reference``: windows per forward pass."""
+    ref_samples: int = Field(4, ge=1)
+    """``pass_rate`` (two task sets): completions sampled per item from ``ref_model``."""
+    ref_temperature: float = Field(1.0, gt=0)
+    """``pass_rate``: the sampling temperature (1: sampled pass@1)."""
     fail_on: str = "never"
     """The mildest verdict that makes ``curricle drift`` exit with status 1: ``warn``,
     ``drift`` or ``never`` (exit 0 whatever it finds). ``--fail-on`` overrides it."""

@@ -4,9 +4,10 @@ harder" as a number with an interval.
 :func:`pass_rates` samples completions of each task's items from an HF checkpoint and grades
 them with the task's own grader (a task file's: exact match); :func:`pass_rate_shift` gives
 NEW's pass rate minus OLD's per task and overall with Newcombe's 95% interval
-(:func:`curricle.drift.stats.newcombe_difference`). This is what ``--ref-model CHECKPOINT``
-runs for two task sets (a separate module: it loads torch and transformers, which a comparison
-of stores never needs).
+(:func:`curricle.drift.stats.newcombe_difference`). With ``--ref-model CHECKPOINT``, two task
+sets are compared on it by the ``pass_rate`` section (:mod:`curricle.drift.sections.pass_rate`),
+which scores each item once through :func:`item_passes` (a separate module: it loads torch and
+transformers, which a comparison of stores never needs).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import TypeAdapter
 
 from curricle.drift.corpus import Corpus
@@ -26,26 +28,42 @@ from curricle.posttrain.sampling import sample_completions
 from curricle.tasks.items import unit_hash
 
 
+def item_passes(model, tokenizer, items: list, grader_spec: dict[str, Any], samples: int, temperature: float = 1.0,
+                seed: int = 0, batch_size: int = 16) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """Per item: how many of ``samples`` completions, sampled from ``model`` at ``temperature``,
+    the task's grader passes (score 1), and how many it graded; and the ungraded ones by reason
+    (grader errors, timeouts: counted, never scored 0). Completions are cut at the first newline
+    and at the longest completion's characters + 2 tokens, as scoring does."""
+    if not items:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), {}
+    groups = sample_completions(model, tokenizer, [item_prompt(i) for i in items], samples, temperature, 1.0,
+                                max(len(i.completion) for i in items) + 2, ["\n"], seed, batch_size)
+    grader = build_grader(TypeAdapter(GraderSpec).validate_python(grader_spec))
+    owner = np.repeat(np.arange(len(items)), [len(g) for g in groups])
+    flat_items = [i for i, g in zip(items, groups) for _ in g]
+    grades, reasons = grade_all(grader, flat_items, [c for g in groups for c in g])
+    passed, graded = np.zeros(len(items), dtype=np.int64), np.zeros(len(items), dtype=np.int64)
+    for k, g in zip(owner, grades):
+        if g.score is not None:
+            graded[k] += 1
+            passed[k] += g.score >= 1.0
+    return passed, graded, dict(reasons)
+
+
 def pass_rates(checkpoint: Path | str, corpus: Corpus, samples: int = 4, max_items: int | None = 256,
                temperature: float = 1.0, seed: int = 0, batch_size: int = 16) -> dict[str, dict[str, Any]]:
     """Per task of a task side: how many of ``samples`` completions per item, sampled from the
-    HF checkpoint at ``checkpoint``, its grader passes (score 1), over the task's first
-    ``max_items`` items by hash of their id (None: all). Completions are cut at the first
-    newline and at the longest completion's characters + 2 tokens, as scoring does;
-    ungraded ones (grader errors, timeouts) are counted by reason, not as failures."""
+    HF checkpoint at ``checkpoint``, its grader passes, over the task's first ``max_items``
+    items by hash of their id (None: all) (:func:`item_passes`)."""
     model, tokenizer = load_model(Path(checkpoint))
     model.eval()
     out = {}
     for task, items in sorted(corpus.info["items"].items()):
         chosen = sorted(items, key=lambda i: unit_hash(task, i.id))[:max_items]
-        groups = sample_completions(model, tokenizer, [item_prompt(i) for i in chosen], samples, temperature, 1.0,
-                                    max(len(i.completion) for i in chosen) + 2, ["\n"], seed, batch_size)
-        grader = build_grader(TypeAdapter(GraderSpec).validate_python(corpus.info["graders"][task]))
-        flat_items = [i for i, g in zip(chosen, groups) for _ in g]
-        grades, reasons = grade_all(grader, flat_items, [c for g in groups for c in g])
-        graded = [g for g in grades if g.score is not None]
-        out[task] = {"items": len(chosen), "samples": samples, "passed": sum(g.score >= 1.0 for g in graded),
-                     "graded": len(graded), "ungraded": dict(reasons)}
+        passed, graded, reasons = item_passes(model, tokenizer, chosen, corpus.info["graders"][task], samples,
+                                              temperature, seed, batch_size)
+        out[task] = {"items": len(chosen), "samples": samples, "passed": int(passed.sum()),
+                     "graded": int(graded.sum()), "ungraded": reasons}
     return out
 
 
@@ -68,4 +86,4 @@ def pass_rate_shift(old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any
     return {"total": total, "tasks": tasks}
 
 
-__all__ = ["pass_rates", "pass_rate_shift"]
+__all__ = ["item_passes", "pass_rates", "pass_rate_shift"]
