@@ -142,7 +142,8 @@ def prompt_overlap(old: Corpus, new: Corpus) -> dict[str, Any] | None:
     n = sum(t["new"] for t in tasks.values())
     hits = sum(t["in_old"] for t in tasks.values())
     return {"exact": {"total": {"new": n, "in_old": hits, "share": round(hits / n, 6) if n else 0.0}, "tasks": tasks},
-            "near_duplicates": "not measured (exact prompts only)"}
+            "near_duplicates": "prompts: not measured here; near-duplicate items (prompt and completion) are in the "
+                               "near_duplicates section's cross-version overlap"}
 
 
 def skill_counts(corpus: Corpus) -> Counter:
