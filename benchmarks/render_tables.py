@@ -532,6 +532,26 @@ def reactive_rows(files: Files) -> list[Row]:
     )]
 
 
+def drift_rows(files: Files) -> list[Row]:
+    rec = primary(files, "drift")
+    r = rec["result"]
+    s = r["settings"]
+    plants = ", ".join(f"{name} at {p['domain']} {'found' if p['detected'] else '**missed**'}"
+                       for name, p in r["plants"].items())
+    return [(
+        label(rec),
+        f"`curricle drift` at its defaults on a base store of {sum(s['base_docs'].values()):,} documents from the "
+        f"built-in sources (prose, code, two skills) against four planted versions (a domain's share +2 points, 10% "
+        f"of a domain boilerplate-heavy, a new source at 10%, 5% duplicates) and {r['null_pairs']} null pairs "
+        f"(random halves of the base); sections {', '.join(s['sections'])}",
+        f"false alarms **{r['false_alarms']}** of {r['null_checks']:,} checks on the null pairs ({r['null_warns']} "
+        f"WARN); planted changes flagged DRIFT at their domain and statistic **{r['detected']}/{r['planted']}** "
+        f"({plants}); {r['docs_per_s']:,.0f} documents/s (both sides, 20 split-halves included)",
+        f"no false alarm: {verdict(r['targets']['false_alarms'])}; every plant found: {verdict(r['targets']['detected'])}",
+        provenance(rec),
+    )]
+
+
 #: Each benchmark program's rows, in the table's order.
 ROWS: dict[str, Callable[[Files], list[Row]]] = {
     "sampler_throughput": sampler_rows,
@@ -545,6 +565,7 @@ ROWS: dict[str, Callable[[Files], list[Row]]] = {
     "train_overhead": train_overhead_rows,
     "hard_examples": hard_examples_rows,
     "reactive": reactive_rows,
+    "drift": drift_rows,
 }
 
 
