@@ -142,3 +142,9 @@ def test_a_run_of_another_kind_is_refused(runs, tmp_path):
     # a finetune run is a task set: this one's config has no tasks to compare
     assert res.exit_code == 2 and "config.yaml: no 'tasks' list" in res.output
 
+
+
+def test_drift_md_shows_the_served_shares(runs, tmp_path):
+    drift(runs["a"], runs["again"], tmp_path / "out")
+    text = (tmp_path / "out" / "drift.md").read_text()
+    assert "## Tokens served (runs)" in text and "| copy |" in text.split("## Tokens served (runs)")[1]

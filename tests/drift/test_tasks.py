@@ -167,19 +167,27 @@ def test_newcombe_interval_on_literal_counts():
     assert d == 0.0 and lo == pytest.approx(-hi) and 0.17 < hi < 0.18
 
 
-def test_pass_rates_under_a_checkpoint(tmp_path, task_files):
-    from curricle.drift.passrate import pass_rate_shift, pass_rates
+def pass_and_fail(tmp_path):
+    """A tiny checkpoint, and two configs of one task of ten copy items: OLD's grader passes
+    every completion, NEW's none."""
     from tests.finetune.conftest import tiny_checkpoint
 
     ckpt = tiny_checkpoint(tmp_path / "ckpt")
     items = tmp_path / "ten.jsonl"
     write(items, [copy(i) for i in range(10)])
-    sides = {}
-    for name, pattern in (("old", ".*"), ("new", "(?!)")):  # a grader every completion passes, one none does
-        cfg = tmp_path / f"{name}.yaml"
-        cfg.write_text(f"tasks:\n  - {{name: t, source: {{kind: jsonl, path: {items}}}, "
-                       f"grader: {{kind: regex, pattern: '{pattern}'}}}}\n")
-        sides[name] = pass_rates(ckpt, load_side(cfg, name), samples=2, batch_size=8)
+    configs = {}
+    for name, pattern in (("old", ".*"), ("new", "(?!)")):
+        configs[name] = tmp_path / f"{name}.yaml"
+        configs[name].write_text(f"tasks:\n  - {{name: t, source: {{kind: jsonl, path: {items}}}, "
+                                 f"grader: {{kind: regex, pattern: '{pattern}'}}}}\n")
+    return ckpt, configs
+
+
+def test_pass_rates_under_a_checkpoint(tmp_path, task_files):
+    from curricle.drift.passrate import pass_rate_shift, pass_rates
+
+    ckpt, configs = pass_and_fail(tmp_path)
+    sides = {name: pass_rates(ckpt, load_side(cfg, name), samples=2, batch_size=8) for name, cfg in configs.items()}
     assert sides["old"] == {"t": {"items": 10, "samples": 2, "passed": 20, "graded": 20, "ungraded": {}}}
     assert sides["new"]["t"]["passed"] == 0
     shift = pass_rate_shift(sides["old"], sides["new"])
@@ -192,17 +200,9 @@ def test_pass_rates_under_a_checkpoint(tmp_path, task_files):
 def test_two_task_sets_compared_on_a_checkpoint_s_pass_rate(tmp_path):
     from curricle.drift.compare import compare
     from curricle.drift.config import DriftConfig
-    from tests.finetune.conftest import tiny_checkpoint
 
-    ckpt = tiny_checkpoint(tmp_path / "ckpt")
-    items = tmp_path / "ten.jsonl"
-    write(items, [copy(i) for i in range(10)])
-    sides = {}
-    for name, pattern in (("old", ".*"), ("new", "(?!)")):  # a grader every completion passes, one none does
-        cfg = tmp_path / f"{name}.yaml"
-        cfg.write_text(f"tasks:\n  - {{name: t, source: {{kind: jsonl, path: {items}}}, "
-                       f"grader: {{kind: regex, pattern: '{pattern}'}}}}\n")
-        sides[name] = load_side(cfg, name)
+    ckpt, configs = pass_and_fail(tmp_path)
+    sides = {name: load_side(cfg, name) for name, cfg in configs.items()}
     result = compare(sides["old"], sides["new"], DriftConfig(ref_model=ckpt, ref_samples=2, null_splits=5))
     rates = {c["domain"]: c for c in result["checks"] if c["section"] == "pass_rate"}
     assert set(rates) == {"t", None}  # the task and the whole set
@@ -211,3 +211,18 @@ def test_two_task_sets_compared_on_a_checkpoint_s_pass_rate(tmp_path):
     assert t["detail"]["graded"] == [20, 20] and t["detail"]["interval"][0] == -1.0
     assert t["verdict"] == "WARN" and not t["reliable"]  # 10 items a side: too few to say DRIFT
     assert not [c for c in result["checks"] if c["section"] == "reference"]  # hashed words: no model loss
+
+
+def test_drift_md_shows_the_pass_rates(tmp_path):
+    from typer.testing import CliRunner
+
+    from curricle.cli import app
+
+    ckpt, configs = pass_and_fail(tmp_path)
+    cfg = tmp_path / "drift.yaml"
+    cfg.write_text("null_splits: 5\nref_samples: 2\n")
+    res = CliRunner().invoke(app, ["drift", str(configs["old"]), str(configs["new"]), "--out", str(tmp_path / "out"),
+                                   "--ref-model", str(ckpt), "--config", str(cfg)])
+    assert res.exit_code == 0, res.output
+    text = (tmp_path / "out" / "drift.md").read_text()
+    assert "| t | 1.0 | 0.0 | -1.0 | [-1.0, " in text

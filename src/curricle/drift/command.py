@@ -50,7 +50,8 @@ def load_side(path: Path, which: str) -> Corpus:
 
 
 def markdown(result: dict[str, Any]) -> str:
-    """The flagged checks and the lineage as a short Markdown page."""
+    """The flagged checks, pass rates (task sets with ``--ref-model``), served shares (runs) and
+    the lineage as a short Markdown page."""
     lines = [f"# Drift: {result['old']['label']} -> {result['new']['label']}", "",
              f"Verdict: **{result['verdict']}** ({result['counts']['DRIFT']} DRIFT, {result['counts']['WARN']} WARN, "
              f"{result['counts']['OK']} OK; calibrated on {result['settings']['null_splits']} split-halves of OLD)", ""]
@@ -59,10 +60,23 @@ def markdown(result: dict[str, Any]) -> str:
         lines += [f"| {d['verdict']} | {d['section']} | {d['domain'] or '(all)'} | {d['statistic']} | {d['value']} | "
                   f"{d['z']} |" for d in result["drifted"]]
         lines.append("")
-    lin = result["lineage"]
+    rates = [c for c in result["checks"] if c["section"] == "pass_rate" and "difference" in c["detail"]]
+    if rates:
+        lines += ["## Pass rate under the reference checkpoint", "",
+                  "| task | old | new | new - old | 95% interval | verdict |", "|---|---|---|---|---|---|"]
+        lines += [f"| {c['domain'] or '(all)'} | {c['detail']['old']} | {c['detail']['new']} | "
+                  f"{c['detail']['difference']} | {c['detail']['interval']} | {c['verdict']} |" for c in rates]
+        lines.append("")
+    served = {side: result[side].get("served") for side in ("old", "new")}
+    if all(served.values()):
+        lines += ["## Tokens served (runs)", "", "| domain | old share | new share |", "|---|---|---|"]
+        lines += [f"| {d} | {served['old']['shares'].get(d)} | {served['new']['shares'].get(d)} |"
+                  for d in sorted(set(served["old"]["shares"]) | set(served["new"]["shares"]))]
+        lines.append("")
+    lin, churn = result["lineage"], result.get("churn", {})
     lines += ["## Lineage", "", f"Snapshots: {lin['snapshots']['old']} -> {lin['snapshots']['new']}", "",
-              "| domain | old | new | retained | added | removed |", "|---|---|---|---|---|---|"]
-    lines += [f"| {d} | {e['old']} | {e['new']} | {e['retained']} | {e['added']} | {e['removed']} |"
+              "| domain | old | new | retained | added | removed | churn (by content) |", "|---|---|---|---|---|---|---|"]
+    lines += [f"| {d} | {e['old']} | {e['new']} | {e['retained']} | {e['added']} | {e['removed']} | {churn.get(d, '')} |"
               for d, e in lin["domains"].items()]
     return "\n".join(lines) + "\n"
 

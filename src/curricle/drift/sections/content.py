@@ -31,6 +31,7 @@ import scipy.sparse as sp
 from scipy.special import expit
 
 from curricle.drift.corpus import Corpus, DomainData, DomainDocs
+from curricle.drift.hashing import mix64
 from curricle.drift.sections.base import Section
 from curricle.drift.stats import roc_auc
 
@@ -44,17 +45,7 @@ MIN_DF = 2
 #: Characters of a document's text shown in the detail (token ids where there is no text: 50).
 SNIPPET = 200
 
-_M1, _M2 = np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53)
 _BIGRAM = np.uint64(0x9E3779B97F4A7C15)
-
-
-def _mix(x: np.ndarray) -> np.ndarray:
-    """MurmurHash3's 64-bit finalizer (an avalanching bijection on uint64)."""
-    x = x ^ (x >> np.uint64(33))
-    x = x * _M1
-    x = x ^ (x >> np.uint64(33))
-    x = x * _M2
-    return x ^ (x >> np.uint64(33))
 
 
 def ngram_keys(tokens: np.ndarray, owner: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -62,9 +53,9 @@ def ngram_keys(tokens: np.ndarray, owner: np.ndarray) -> tuple[np.ndarray, np.nd
     each token's document, ascending): ``(keys, owner of each key, first token position)``;
     a bigram's key never equals a unigram's but by a 64-bit hash collision."""
     t = tokens.astype(np.uint64)
-    uni = _mix(t * np.uint64(2))
+    uni = mix64(t * np.uint64(2))
     pair = np.flatnonzero(owner[1:] == owner[:-1]) if len(t) > 1 else np.zeros(0, dtype=np.int64)
-    bi = _mix((_mix(t[pair] * np.uint64(2) + np.uint64(1)) ^ t[pair + 1]) * _BIGRAM + np.uint64(1))
+    bi = mix64((mix64(t[pair] * np.uint64(2) + np.uint64(1)) ^ t[pair + 1]) * _BIGRAM + np.uint64(1))
     return (np.concatenate([uni, bi]), np.concatenate([owner, owner[pair]]),
             np.concatenate([np.arange(len(t)), pair]))
 

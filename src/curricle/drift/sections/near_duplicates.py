@@ -30,6 +30,7 @@ import logging
 import numpy as np
 
 from curricle.drift.corpus import Corpus, DomainData, DomainDocs
+from curricle.drift.hashing import mix64
 from curricle.drift.sections.base import Section
 from curricle.errors import CurricleError
 from curricle.extras import require
@@ -41,16 +42,7 @@ EXAMPLES = 5
 #: Shingles permuted at once: the (shingles, permutations) array stays in cache (about 2 MB).
 CHUNK = 1 << 12
 
-_M1, _M2 = np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53)
 _FOLD = np.uint64(0x100000001B3)
-
-
-def _mix64(x: np.ndarray) -> np.ndarray:
-    x = x ^ (x >> np.uint64(33))
-    x = x * _M1
-    x = x ^ (x >> np.uint64(33))
-    x = x * _M2
-    return x ^ (x >> np.uint64(33))
 
 
 def fmix32(h: np.ndarray) -> np.ndarray:
@@ -87,7 +79,7 @@ def shingle_hashes(tokens: np.ndarray, owner: np.ndarray, k: int) -> tuple[np.nd
     hashes, docs = [h, s_hash], [owner[starts], s_doc.astype(owner.dtype)]
     h, d = np.concatenate(hashes), np.concatenate(docs)
     order = np.argsort(d, kind="stable")
-    return (_mix64(h[order]) >> np.uint64(32)).astype(np.uint32), d[order]
+    return (mix64(h[order]) >> np.uint64(32)).astype(np.uint32), d[order]
 
 
 def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -133,7 +125,7 @@ class Signed:
         bands = sig.reshape(data.n_docs, cfg.bands, cfg.rows).astype(np.uint64)
         key = np.zeros((data.n_docs, cfg.bands), dtype=np.uint64)
         for r in range(cfg.rows):
-            key = _mix64(key ^ bands[:, :, r]) + np.uint64(r + 1)
+            key = mix64(key ^ bands[:, :, r]) + np.uint64(r + 1)
         key += np.arange(cfg.bands, dtype=np.uint64)[None, :] * _FOLD  # band b's keys are band b's
         self.keys = key
 
