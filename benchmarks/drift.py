@@ -18,8 +18,9 @@ catch it (fixed here before any run; a plant counts as *detected* when at least 
 statistics is ``DRIFT`` at its domain):
 
 - ``share``: ``arithmetic``'s token share up by 2 points (new documents from the same
-  generator with another seed, as many as make +2 points in characters; the realized token
-  share change is reported): ``mixture/share``;
+  generator with another seed, as many as make +2 points of the training tokens, counted with
+  the base's tokenizer; 5% of them fall in the held-out split, so the realized change of the
+  training share is reported): ``mixture/share``;
 - ``quality``: 10% of ``prose`` replaced by boilerplate-heavy documents (cookie notices,
   copyright lines, navigation bars around a sentence of the document they replace):
   ``metadata`` (any column's Wasserstein or KS), ``content/auc``;
@@ -138,23 +139,26 @@ def boilerplate_heavy(i: int, text: str) -> str:
     return "\n".join(lines)
 
 
-def variants(base: dict[str, list[dict[str, str]]], mode: Mode) -> dict[str, dict[str, list[dict[str, str]]]]:
+def variants(base: dict[str, list[dict[str, str]]], mode: Mode, base_store: Path) -> dict[str, dict[str, list[dict[str, str]]]]:
     """The four planted versions (see the module docstring)."""
+    from curricle.store import TokenStore
+
     rng = np.random.default_rng(0xD1F7)
     out = {}
-    # share: arithmetic +2 points of the characters
-    chars = {d: sum(len(x["text"]) for x in docs) for d, docs in base.items()}
-    total, own = sum(chars.values()), chars["arithmetic"]
-    share = own / total
-    need = (share + 0.02) * total - own
-    need /= 1 - (share + 0.02)  # adding x chars: (own + x) / (total + x) = share + 0.02
+    # share: arithmetic +2 points of the training tokens (counted with the base's tokenizer, EOS included)
+    store = TokenStore(base_store)
+    tokens = store.natural_tokens("train")
+    total, own = sum(tokens.values()), tokens["arithmetic"]
+    target = own / total + 0.02
+    need = (target * total - own) / (1 - target)  # adding x tokens: (own + x) / (total + x) = target
+    tok = store.load_tokenizer()
     extra = builtin("synthetic", domain="arithmetic", skill="arithmetic", n_docs=mode.synthetic_docs, seed=1)
     added, got = [], 0
     for x in extra:
         if got >= need:
             break
         added.append({"id": f"more-{x['id']}", "text": x["text"]})
-        got += len(x["text"])
+        got += len(tok(x["text"])["input_ids"]) + 1
     out["share"] = {**base, "arithmetic": base["arithmetic"] + added}
     # quality: 10% of prose replaced by boilerplate-heavy documents
     prose = list(base["prose"])
@@ -241,7 +245,8 @@ def main(argv: list[str] | None = None) -> None:
     say("stores: base (its own BPE) and four planted versions (the base's tokenizer)")
     base_dir = prepare_version(base, args.work, "base", None)
     tokenizer = next(base_dir.glob("tokenizer-*"))
-    planted = {name: prepare_version(docs, args.work, name, tokenizer) for name, docs in variants(base, mode).items()}
+    planted = {name: prepare_version(docs, args.work, name, tokenizer)
+               for name, docs in variants(base, mode, base_dir).items()}
     config = DriftConfig()
     old = load_store(base_dir)
     n_docs = {d: docs.n_docs for d, docs in old.domains.items()}
