@@ -226,3 +226,15 @@ def test_drift_md_shows_the_pass_rates(tmp_path):
     assert res.exit_code == 0, res.output
     text = (tmp_path / "out" / "drift.md").read_text()
     assert "| t | 1.0 | 0.0 | -1.0 | [-1.0, " in text
+
+
+def test_ref_model_may_be_a_post_training_run(tmp_path):
+    from curricle.drift.sections.pass_rate import checkpoint_of
+    from curricle.errors import CurricleError
+
+    (tmp_path / "run" / "final").mkdir(parents=True)
+    (tmp_path / "run" / "final" / "config.json").write_text("{}")
+    assert checkpoint_of(tmp_path / "run") == tmp_path / "run" / "final"
+    assert checkpoint_of(tmp_path / "run" / "final") == tmp_path / "run" / "final"
+    with pytest.raises(CurricleError, match="--ref-model: .* neither an HF checkpoint"):
+        checkpoint_of(tmp_path)

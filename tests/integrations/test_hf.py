@@ -172,4 +172,4 @@ def test_a_controller_dict_is_validated_and_built(store):
     assert str(err.value) == "controller: update_every: Input should be greater than or equal to 1"
     with pytest.raises(CurricleError) as err:
         CurricleCallback(dataset, {"kind": "odn"})
-    assert str(err.value) == "controller.kind: expected one of schedule, odm, ado, hard-examples, jtt, targets, group-dro, frontier, aioli, got 'odn'"
+    assert str(err.value) == "controller.kind: expected one of schedule, odm, ado, hard-examples, jtt, targets, group-dro, frontier, aioli, drift-aware, got 'odn'"

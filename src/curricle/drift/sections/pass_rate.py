@@ -26,7 +26,17 @@ from curricle.drift.corpus import Corpus, DomainDocs
 from curricle.drift.passrate import item_passes, pass_rate_shift
 from curricle.drift.sections.base import Section
 from curricle.posttrain.checkpoints import load_model
+from curricle.prepare.reference import resolve_checkpoint
 from curricle.tasks.items import unit_hash
+
+
+def checkpoint_of(path: Path | str) -> Path:
+    """The HF model ``--ref-model`` names: a checkpoint directory, a fine-tuning / RL run's
+    ``final/`` model, or a training run's newest complete checkpoint."""
+    p = Path(path).expanduser()
+    if not (p / "config.json").is_file() and (p / "final" / "config.json").is_file():
+        return p / "final"
+    return resolve_checkpoint(p, "--ref-model")
 
 
 class PassRateSection(Section):
@@ -39,7 +49,7 @@ class PassRateSection(Section):
     def model(self):
         """The checkpoint and its tokenizer, loaded once."""
         if self._model is None:
-            model, tokenizer = load_model(Path(self.config.ref_model))
+            model, tokenizer = load_model(checkpoint_of(self.config.ref_model))
             model.eval()
             self._model = (model, tokenizer)
         return self._model
