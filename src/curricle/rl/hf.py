@@ -431,7 +431,7 @@ class PolicyFeed:
             row[f"drawn/{cat}"] = n
         for reason, n in stats["reasons"].items():
             row[f"ungraded/{reason}"] = n
-        for name, vals in stats["components"].items():
+        for name, vals in stats.get("components", {}).items():  # (a user's own reward functions: none)
             row[f"reward/{name}"] = float(np.mean(vals)) if vals else None
         if getattr(self.trainer, "gates", None) or getattr(self.trainer, "pool_factor", 1) > 1:
             row["replaced_groups"] = self.trainer.replaced
