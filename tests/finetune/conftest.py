@@ -9,8 +9,9 @@ import pytest
 import torch
 
 
-def tiny_checkpoint(out: Path, seed: int = 0) -> Path:
-    """A 2-layer, d=32 Llama and its tokenizer, saved with ``save_pretrained`` to ``out``."""
+def tiny_checkpoint(out: Path, seed: int = 0, vocab_size: int = 320) -> Path:
+    """A 2-layer, d=32 Llama and its tokenizer (a BPE of ``vocab_size``), saved with
+    ``save_pretrained`` to ``out``."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
@@ -22,7 +23,7 @@ def tiny_checkpoint(out: Path, seed: int = 0) -> Path:
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    tok.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=320, special_tokens=["<|endoftext|>", "<|pad|>"],
+    tok.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<|endoftext|>", "<|pad|>"],
                                                        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", bos_token="<|endoftext|>",
                                         pad_token="<|pad|>")

@@ -124,3 +124,24 @@ def test_the_process_grader_scores_each_written_step():
     steps = grader(kind="process", reward="steps")
     assert steps.grade(sum_item, " 7+5=12 ; 4+8=12 ; 122").score == pytest.approx(1 / 3)
     assert g.grade(item("x"), "x") == Grade(None, "item has no expected steps")
+
+
+def test_format_matches_the_whole_completion_or_searches_it():
+    g = grader(kind="format", pattern=r"<answer>\d+</answer>")
+    assert g.grade(item("7"), " <answer>12</answer>\n") == Grade(1.0)
+    assert g.grade(item("7"), "so <answer>12</answer>") == Grade(0.0, "no match")
+    assert g.grade(item("7"), "<answer>x</answer>") == Grade(0.0, "no match")
+    assert grader(kind="format", pattern=r"<answer>\d+</answer>", full=False).grade(item("7"), "so <answer>1</answer>!") \
+        == Grade(1.0)
+    with pytest.raises(ValidationError, match="not a valid regular expression"):
+        grader(kind="format", pattern="(")
+
+
+def test_length_penalty_over_the_budget():
+    g = grader(kind="length", budget=4)  # scale = budget: 1 at 8 characters and beyond
+    assert [g.grade(item(""), c).score for c in ("", "abcd", "abcde", "abcdef", "abcdefgh", "a" * 30)] == \
+        [0.0, 0.0, 0.25, 0.5, 1.0, 1.0]
+    words = grader(kind="length", budget=2, scale=4, unit="words")
+    assert [words.grade(item(""), c).score for c in ("a b", "a b c", "a  b c d e f", "a b c d e f g")] == \
+        [0.0, 0.25, 1.0, 1.0]
+    assert grader(kind="length", budget=0).grade(item(""), "ab").score == 1.0

@@ -67,3 +67,28 @@ def test_a_two_stage_pipeline_runs_end_to_end(tmp_path):
     # A rerun skips the finished stages.
     again = subprocess.run(run, capture_output=True, text=True)
     assert again.returncode == 0 and json.loads((tmp_path / "run" / "pipeline.json").read_text())["stages"] == out["stages"]
+
+
+def test_an_rft_stage_distills_from_an_earlier_stage_named_as_its_teacher(tmp_path):
+    from curricle.errors import CurricleError
+    from curricle.pipeline.command import run_stage
+    from curricle.pipeline.config import PipelineConfig, StageSpec
+
+    student, teacher = tiny_checkpoint(tmp_path / "student"), tiny_checkpoint(tmp_path / "teacher", seed=1,
+                                                                               vocab_size=290)
+    rft = {"tasks": [{"name": "rev", "source": {"kind": "builtin", "skill": "reverse", "n_train": 6, "n_heldout": 2,
+                                                "n_test": 2}}], "samples": 2, "max_new_tokens": 3,
+           "grader_timeout_s": None}
+    (tmp_path / "rft.yaml").write_text(yaml.safe_dump(rft))
+    spec = StageSpec(name="distill", kind="rft", config=tmp_path / "rft.yaml", teacher="big")
+    result = run_stage(spec, student, tmp_path / "run", "best-mean", {"big": str(teacher)})
+    assert result["chosen"] == str(student)  # the line goes on from the student
+    summary = json.loads((tmp_path / "run" / "distill" / "rft.summary.json").read_text())
+    assert (summary["teacher"], summary["student"]) == (str(teacher), str(student))
+    with pytest.raises(CurricleError, match="stages.nope.teacher: 'gone' is neither an earlier stage"):
+        run_stage(StageSpec(name="nope", kind="rft", config=tmp_path / "rft.yaml", teacher="gone"), student,
+                  tmp_path / "run", "best-mean", {})
+    with pytest.raises(ValueError, match="only an rft stage samples a teacher"):
+        PipelineConfig.model_validate({"model": {"path": str(student)}, "evaluate": {"tasks": rft["tasks"]},
+                                       "stages": [{"name": "a", "kind": "finetune", "config": "x.yaml",
+                                                   "teacher": "b"}]})

@@ -56,3 +56,42 @@ def test_rft_writes_the_passing_completions_as_a_task(tmp_path):
     (task,) = build_tasks([TaskConfig.model_validate({"name": "rev-rft", "source": {
         "kind": "jsonl", "path": str(out), "split_field": "split"}})])
     assert len(task.train) == len(want) and len(task.heldout) == 4 and len(task.test) == 3
+
+
+@pytest.mark.slow
+def test_a_teacher_with_another_tokenizer_writes_a_task_the_student_trains_on(tmp_path):
+    from transformers import AutoTokenizer
+
+    from curricle.finetune.command import finetune_run
+    from curricle.finetune.config import FinetuneConfig
+    from curricle.rft.command import rft_command
+
+    student = tiny_checkpoint(tmp_path / "student")
+    teacher = tiny_checkpoint(tmp_path / "teacher", seed=1, vocab_size=290)
+    s_tok, t_tok = (AutoTokenizer.from_pretrained(str(p)) for p in (student, teacher))
+    assert len(s_tok) != len(t_tok)
+    source = {"kind": "builtin", "skill": "reverse", "n_train": 12, "n_heldout": 4, "n_test": 3}
+    cfg = {"tasks": [{"name": "rev", "source": source,
+                      "grader": {"kind": "python", "function": f"{__name__}:even_length"}}],
+           "samples": 6, "max_new_tokens": 4, "keep": 2, "grader_timeout_s": 20}
+    (tmp_path / "distill.yaml").write_text(yaml.safe_dump({**cfg, "teacher": {"path": str(teacher)}}))
+    (tmp_path / "self.yaml").write_text(yaml.safe_dump(cfg))
+    out = tmp_path / "distill.jsonl"
+    result = rft_command(student, tmp_path / "distill.yaml", out)
+    assert (result["checkpoint"], result["teacher"], result["student"]) == (str(teacher), str(teacher), str(student))
+    # The teacher's samples are exactly what sampling the teacher itself gives (its tokenizer decoded them).
+    rft_command(teacher, tmp_path / "self.yaml", tmp_path / "self.jsonl")
+    read = lambda p: [json.loads(line) for line in p.read_text().splitlines()]  # noqa: E731
+    assert read(out.with_suffix(".samples.jsonl")) == read(tmp_path / "self.samples.jsonl")
+    kept = [r for r in read(out) if r["split"] == "train"]
+    assert kept and result["tasks"]["rev"]["kept"] == len(kept)
+
+    ft = {"seed": 0, "model": {"path": str(student)},
+          "tasks": [{"name": "distilled", "source": {"kind": "jsonl", "path": str(out), "split_field": "split"},
+                     "eval_items": 4}],
+          "curriculum": {"stages": [{"name": "all", "tasks": {"distilled": 1}, "max_steps": 2}], "eval_every": 2},
+          "train": {"batch_size": 2, "lr": 1e-3, "checkpoint": {"every": 2}, "log_every": 1, "use_cpu": True,
+                    "tensorboard": False, "eval_batch_size": 8}}
+    finetune_run(FinetuneConfig.model_validate(ft), tmp_path / "ft")
+    steps = [json.loads(line) for line in (tmp_path / "ft" / "metrics.jsonl").read_text().splitlines()]
+    assert max(m["step"] for m in steps) == 2 and (tmp_path / "ft" / "final" / "config.json").is_file()

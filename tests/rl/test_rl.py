@@ -258,7 +258,7 @@ def test_groups_split_across_processes_are_joined_before_the_policy_sees_them(mo
 
     reward = hf.GradedReward(items=[], graders={}, num_generations=4, random_reward=True, seed=0,
                              accelerator=SimpleNamespace(num_processes=2, process_index=0))
-    other = ([7, 7], [1.0, 1.0], [3, 3], {})  # process 1's half of the group
+    other = ([7, 7], [1.0, 1.0], [3, 3], {}, {}, {})  # process 1's half of the group
     monkeypatch.setattr(hf, "gather_object", lambda mine: [*mine, other])
     mine = reward(prompts=["p", "p"], completions=["ab", "ba"], curricle_row=[7, 7])
     groups, stats = reward.take()

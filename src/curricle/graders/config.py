@@ -77,6 +77,34 @@ class ProcessGraderConfig(GraderConfig):
     reward: Literal["outcome", "steps"] = "outcome"
 
 
+class FormatGraderConfig(GraderConfig):
+    """1 when the completion has the stated form, else 0 (with reason ``no match``, so the
+    format drift guard counts it): the whole completion matches ``pattern`` (``full: true``,
+    leading and trailing whitespace removed first) or the pattern is found in it (``full:
+    false``). The target is not read: a shaping term of a composite reward."""
+
+    kind: Literal["format"] = "format"
+    pattern: str
+    """A Python regular expression, e.g. ``'<answer>.*</answer>'``."""
+    full: bool = True
+
+    _compiles = field_validator("pattern")(RegexGraderConfig._compiles.__func__)
+    """(The regex grader's check: the pattern compiles.)"""
+
+
+class LengthGraderConfig(GraderConfig):
+    """A penalty for running over a length budget: ``min(1, max(0, n - budget) / scale)`` with
+    ``n`` the completion's length in ``unit`` (characters, or whitespace-separated words): 0 at
+    or under the budget, rising linearly to 1 at ``budget + scale`` (``scale`` defaults to the
+    budget: 1 at twice it). A penalty, so give it a negative weight in a composite reward."""
+
+    kind: Literal["length"] = "length"
+    budget: int = Field(ge=0)
+    scale: int | None = Field(None, ge=1)
+    """Length over the budget at which the penalty reaches 1 (None: ``budget``, or 1 for a 0 budget)."""
+    unit: Literal["chars", "words"] = "chars"
+
+
 #: Graders by kind: config eagerly, implementation lazily.
 GRADERS = Registry("grader", {
     "exact": (ExactGraderConfig, "curricle.graders.exact:ExactGrader"),
@@ -84,6 +112,8 @@ GRADERS = Registry("grader", {
     "regex": (RegexGraderConfig, "curricle.graders.regex:RegexGrader"),
     "python": (PythonGraderConfig, "curricle.graders.python:PythonGrader"),
     "process": (ProcessGraderConfig, "curricle.graders.process:ProcessGrader"),
+    "format": (FormatGraderConfig, "curricle.graders.format:FormatGrader"),
+    "length": (LengthGraderConfig, "curricle.graders.length:LengthGrader"),
 })
 
 GraderSpec = GRADERS.union()

@@ -26,11 +26,13 @@ from rich.table import Table
 
 from curricle import atomic
 from curricle.config import load_config, parse_model, read_yaml
+from curricle.errors import CurricleError
 from curricle.finetune.command import finetune_run
 from curricle.finetune.config import FinetuneConfig
 from curricle.finetune.hf import STATE_FILE as FINETUNE_STATE
 from curricle.pipeline.config import PipelineConfig, StageSpec, load_pipeline_config
 from curricle.hf.checkpoints import complete_checkpoints
+from curricle.model.config import ModelSource
 from curricle.model.pretrained import checkpoint_dir
 from curricle.posttrain.evaluate import Evaluator, probe_tasks
 from curricle.probes.lm import ProbeLM
@@ -84,7 +86,8 @@ def start_from(model: dict | None, checkpoint: Path) -> dict:
     return {**kept, "path": str(checkpoint)}
 
 
-def run_stage(spec: StageSpec, model: Path | None, run_dir: Path, select: str) -> dict[str, Any]:
+def run_stage(spec: StageSpec, model: Path | None, run_dir: Path, select: str,
+              chosen_by_stage: dict[str, str] | None = None) -> dict[str, Any]:
     stage_dir = run_dir / spec.name
     done = stage_dir / "stage.json"
     if done.is_file():
@@ -118,7 +121,14 @@ def run_stage(spec: StageSpec, model: Path | None, run_dir: Path, select: str) -
     else:  # rft: a task file; the model goes on unchanged
         stage_dir.mkdir(parents=True, exist_ok=True)
         rft = load_rft_config(spec.config)
-        rft_run(model, rft.model_copy(update={"model": None}), stage_dir / "rft.jsonl")  # the stage's start
+        update: dict[str, Any] = {"model": None}
+        if spec.teacher is not None:  # an earlier stage's chosen checkpoint, or a path
+            path = Path((chosen_by_stage or {}).get(spec.teacher, spec.teacher))
+            if not path.is_dir():
+                raise CurricleError(f"stages.{spec.name}.teacher: '{spec.teacher}' is neither an earlier stage "
+                                    f"nor a checkpoint directory")
+            update["teacher"] = ModelSource(path=path)
+        rft_run(model, rft.model_copy(update=update), stage_dir / "rft.jsonl")  # the stage's start
         chosen, step = model, None
     result = {"stage": spec.name, "kind": spec.kind, "from": str(model) if model else None, "chosen": str(chosen),
               "step": step, "rule": select if spec.kind in ("finetune", "rl") else None, "tokens": tokens}
@@ -154,7 +164,7 @@ def pipeline_run(config: PipelineConfig, run_dir: Path | str) -> dict[str, Any]:
     model = model_start = checkpoint_dir(config.model) if config.model is not None else None
     stages = []
     for spec in config.stages:
-        result = run_stage(spec, model, run_dir, config.select)
+        result = run_stage(spec, model, run_dir, config.select, {s["stage"]: s["chosen"] for s in stages})
         stages.append(result)
         model = Path(result["chosen"])
     rows = []

@@ -8,7 +8,7 @@ previous stage's chosen checkpoint.
     stages:
       - {name: sft, kind: finetune, config: configs/post/sft.yaml}
       - {name: grpo, kind: rl, config: configs/post/rl.yaml}
-      - {name: rft, kind: rft, config: configs/post/rft.yaml}
+      - {name: rft, kind: rft, config: configs/post/rft.yaml}          # teacher: <stage> or a path: distill
       - {name: sft2, kind: finetune, config: configs/post/sft2.yaml, tasks_from: rft}
     select: best-mean
     evaluate: {tasks: [...]}                              # the checkpoint table's common yardstick
@@ -40,6 +40,9 @@ class StageSpec(BaseModel):
     tasks_from: str | None = None
     """For ``finetune``: an earlier ``rft`` stage whose file joins this stage's tasks, as a task
     named after that stage (your curriculum's stages may name it)."""
+    teacher: str | None = None
+    """For ``rft``: distill from a teacher, an earlier stage's name (its chosen checkpoint) or a
+    checkpoint directory (replaces the rft config's own ``teacher:``)."""
 
 
 class EvaluateConfig(BaseModel):
@@ -77,6 +80,8 @@ class PipelineConfig(BaseModel):
                     raise ValueError(f"stages.{i}.tasks_from: only a finetune stage takes tasks from an rft stage")
                 if seen.get(s.tasks_from) != "rft":
                     raise ValueError(f"stages.{i}.tasks_from: '{s.tasks_from}' is not an earlier rft stage")
+            if s.teacher is not None and s.kind != "rft":
+                raise ValueError(f"stages.{i}.teacher: only an rft stage samples a teacher")
             seen[s.name] = s.kind
         if self.model is None and self.stages[0].kind != "pretrain":
             raise ValueError("model: the first stage needs a model to start from (or make it a pretrain stage)")

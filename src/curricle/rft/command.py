@@ -6,7 +6,8 @@ the task's own held-out and test items (``split: heldout`` / ``test``, their ref
 completions), so ``curricle finetune`` reads the file as one task with
 ``source: {kind: jsonl, path: FILE, split_field: split}``. Every sample with its grade goes to
 ``FILE`` with ``.samples.jsonl`` for its suffix; the pass rate and the ungraded reasons per
-task are printed and written to ``.summary.json``.
+task are printed and written to ``.summary.json``. With ``teacher:`` (distillation) the teacher
+is sampled, with its own tokenizer, and the file is written as text for the student.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from transformers import AutoTokenizer
 from rich.table import Table
 
 from curricle import atomic
@@ -40,14 +42,27 @@ def select(completions: list[str], scores: list[float | None], keep: int, order:
 
 
 def rft_run(checkpoint: Path | None, config: RFTConfig, out: Path) -> dict[str, Any]:
-    """Sample ``checkpoint`` (None: the config's ``model:``) into the task file ``out``."""
-    if (checkpoint is None) == (config.model is None):
+    """Sample ``checkpoint`` (None: the config's ``model:``), or the config's ``teacher:``, into
+    the task file ``out``."""
+    if checkpoint is not None and config.model is not None:
         raise CurricleError("model: give the checkpoint to sample either on the command line (CHECKPOINT) "
-                            "or as model: in the config" + (", not both" if checkpoint is not None else ""))
-    checkpoint = Path(checkpoint) if checkpoint is not None else checkpoint_dir(config.model)
-    model, tokenizer = load_model(checkpoint)
+                            "or as model: in the config, not both")
+    if checkpoint is None and config.model is None and config.teacher is None:
+        raise CurricleError("model: give the checkpoint to sample on the command line (CHECKPOINT), as model: "
+                            "or as teacher: in the config")
+    student = Path(checkpoint) if checkpoint is not None else (
+        checkpoint_dir(config.model) if config.model is not None else None)
+    sampled = checkpoint_dir(config.teacher) if config.teacher is not None else student
+    model, tokenizer = load_model(sampled)
     model.to(config.device).eval()
-    tasks = build_tasks(config.tasks, tokenizer)
+    tasks = build_tasks(config.tasks, tokenizer)  # the prompts as the sampled model reads them
+    prompt_of = {}  # (task, item id) -> the prompt written, where it is not the one sampled
+    if config.teacher is not None:
+        # The written file is the student's: chat prompts rendered with its own template (a
+        # plain prompt is the same text for both; chat items need the student's tokenizer).
+        mine = AutoTokenizer.from_pretrained(str(student), local_files_only=True) if student is not None else None
+        prompt_of = {(t.name, i.id): i.prompt for t in build_tasks(config.tasks, mine)
+                     for i in (*t.train, *t.heldout, *t.test)}
     records, samples, summary = [], [], {}
     for t, tc in zip(tasks, config.tasks):
         items = sorted(t.train, key=lambda i: unit_hash(t.name, i.id))
@@ -74,11 +89,13 @@ def rft_run(checkpoint: Path | None, config: RFTConfig, out: Path) -> dict[str, 
             passed += sum(s == 1.0 for s in scores)
             for j, c in enumerate(select(group, scores, config.keep, config.order)):
                 kept += 1
-                records.append({"id": f"{t.name}:{item.id}:{j}", "prompt": item.prompt, "completion": c,
+                records.append({"id": f"{t.name}:{item.id}:{j}", "prompt": prompt_of.get((t.name, item.id), item.prompt),
+                                "completion": c,
                                 "difficulty": item.difficulty, "task": t.name, "split": "train"})
         for split, held in (("heldout", t.heldout), ("test", t.test)):
             for item in held:
-                records.append({"id": f"{t.name}:{item.id}", "prompt": item.prompt, "completion": item.completion,
+                records.append({"id": f"{t.name}:{item.id}", "prompt": prompt_of.get((t.name, item.id), item.prompt),
+                                "completion": item.completion,
                                 "difficulty": item.difficulty, "task": t.name, "split": split})
         n = len(items) * config.samples
         summary[t.name] = {"prompts": len(items), "samples": n, "passed": passed, "pass_rate": passed / n if n else None,
@@ -87,7 +104,8 @@ def rft_run(checkpoint: Path | None, config: RFTConfig, out: Path) -> dict[str, 
                            "ungraded": dict(reasons)}
     atomic.write_text(out, "".join(json.dumps(r) + "\n" for r in records))
     atomic.write_text(out.with_suffix(".samples.jsonl"), "".join(json.dumps(s) + "\n" for s in samples))
-    result = {"checkpoint": str(checkpoint), "out": str(out), "tasks": summary,
+    result = {"checkpoint": str(sampled), "teacher": str(sampled) if config.teacher is not None else None,
+              "student": str(student) if student is not None else None, "out": str(out), "tasks": summary,
               "settings": config.model_dump(mode="json", exclude={"tasks"})}
     atomic.write_text(out.with_suffix(".summary.json"), json.dumps(result, indent=1) + "\n")
     return result
@@ -97,7 +115,7 @@ def rft_command(checkpoint: Path | None, config_path: Path, out: Path, console: 
                 ) -> dict[str, Any]:
     console = console or Console()
     result = rft_run(checkpoint, load_rft_config(config_path), Path(out))
-    table = Table(title=f"RFT from {result['checkpoint']}")
+    table = Table(title=f"RFT from {result['checkpoint']}" + (" (teacher)" if result["teacher"] else ""))
     for col in ("task", "prompts", "samples", "pass rate", "kept", "ungraded"):
         table.add_column(col, justify="left" if col in ("task", "ungraded") else "right")
     for task, s in result["tasks"].items():

@@ -3,6 +3,7 @@
 ::
 
     model: {preset: smollm2-135m-instruct}   # or CHECKPOINT on the command line
+    teacher: {path: runs/big/final}          # optional: distill (sample the teacher instead)
     tasks: [{name: add, source: {kind: builtin, skill: arithmetic, levels: [{digits: 1}, {digits: 2}]}}]
     samples: 8                 # completions sampled per prompt
     temperature: 1.0
@@ -30,6 +31,12 @@ class RFTConfig(BaseModel):
     model: ModelSource | None = None
     """The model to sample from, when the command line names no CHECKPOINT (a path, a
     pretrained preset or a GGUF file; exclusive with CHECKPOINT)."""
+    teacher: ModelSource | None = None
+    """Distillation: sample from this checkpoint instead (a path or a preset, with its own
+    tokenizer: the prompts are rendered for it and its completions decoded to text). The
+    completions are written as text, so the student re-tokenizes them with its own tokenizer
+    when it fine-tunes on the file; the student (CHECKPOINT or ``model:``) is then optional and
+    only renders chat prompts for the written file."""
     tasks: list[TaskConfig] = Field(min_length=1)
     """The tasks whose train prompts are sampled; each one's grader decides what passes."""
     samples: int = Field(8, ge=1)

@@ -5,7 +5,10 @@ Writes, under ``RUN``: ``metrics.jsonl`` and ``tb/`` (per step: rollouts, mean r
 share of zero-variance groups, completion length, the drawn prompts' difficulty and
 categories, ungraded completions by reason; per evaluation: each task's test exact match),
 ``curriculum_log.jsonl`` (the sampling distribution's changes), ``events.jsonl`` (flags: reward
-rising while the held-out metric falls, length or format drift; the budget's end),
+rising while the held-out metric falls, length or format drift, a step's graders failing on
+too many completions (``grader-failure``, which stops the run after ``stop_after`` steps in a
+row with a one-line error); the budget's end), ``reward/<component>`` per step for a task's
+composite reward,
 ``final_scores.json``, ``checkpoints/checkpoint-N`` (with curricle's state) and ``final/``.
 """
 
@@ -24,14 +27,13 @@ from rich.table import Table
 from curricle import atomic
 from curricle.errors import CurricleError
 from curricle.extras import require
-from curricle.graders.config import GRADERS
-from curricle.graders.runner import GraderRunner
 from curricle.hf.checkpoints import complete_checkpoints
 from curricle.posttrain.checkpoints import load_start_model, save_final
 from curricle.posttrain.evaluate import Evaluator
 from curricle.posttrain.ranks import is_main
 from curricle.rl.config import STATE_FILE, RLConfig, load_rl_config
 from curricle.rl.curricula import build_gates, build_policy
+from curricle.rl.rewards import CompositeReward, GraderReward, build_runner
 from curricle.runinfo import write_run_info
 from curricle.tasks.config import ScoringConfig
 from curricle.tasks.load import build_tasks, write_quarantine
@@ -82,8 +84,10 @@ def build_rl(config: RLConfig, run_dir: Path, max_steps: int | None = None):
         bf16=config.model.dtype == "bfloat16", activation_checkpointing=False, log_completions=False,
         remove_unused_columns=False,
     )
-    graders = {t.name: GraderRunner(GRADERS.configs[c["kind"]].model_validate(c), config.train.grader_timeout_s)
-               for t, c in ((t, tc.grader_config()) for t, tc in zip(tasks, config.tasks))}
+    timeout = config.train.grader_timeout_s
+    graders = {tc.name: (CompositeReward.from_config(tc.name, tc.reward, timeout) if tc.reward is not None else
+                         GraderReward(build_runner(tc.grader_config(), timeout), tc.name))
+               for tc in config.tasks}
     profile = None
     if config.profile is not None:
         saved = run_dir / PROFILE

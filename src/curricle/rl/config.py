@@ -23,8 +23,9 @@ from typing import Annotated, ClassVar, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from curricle.config import load_model_file
+from curricle.graders.config import GraderSpec
 from curricle.posttrain.config import RENAMED_KEYS, CheckpointSettings, HFModelConfig
-from curricle.tasks.config import TaskConfig
+from curricle.tasks.config import NAME_PATTERN, TaskConfig
 
 #: curricle's state in each ``checkpoint-N`` of an RL run.
 STATE_FILE = "curricle_rl.json"
@@ -265,6 +266,48 @@ PromptCurriculumSpec = Annotated[Union[UniformCurriculum, DynamicFilterCurriculu
                                  Field(discriminator="kind")]
 
 
+class AnnealConfig(_Config):
+    """A component's weight moving linearly from its ``weight`` (at trainer step 0) to ``to``
+    (at step ``steps`` and after): ``w(t) = weight + (to - weight) min(t / steps, 1)``, ``t`` the
+    trainer's global step when the completions were generated (optimizer steps done before)."""
+
+    to: float
+    steps: int = Field(ge=1)
+
+
+class RewardComponent(_Config):
+    """One term of a composite reward: ``weight(t) x`` its grader's score."""
+
+    name: str | None = Field(None, pattern=NAME_PATTERN)
+    """What its metrics are called (``reward/<name>``); default: the grader's kind."""
+    grader: GraderSpec
+    weight: float = 1.0
+    """Negative for a penalty (e.g. the ``length`` grader)."""
+    anneal: AnnealConfig | None = None
+
+
+class RLTaskConfig(TaskConfig):
+    """A task of an RL run: a task whose reward may be a weighted list of graders."""
+
+    reward: list[RewardComponent] | None = Field(None, min_length=1)
+    """A composite reward, ``sum_i weight_i(t) x score_i`` (exclusive with ``grader``). A
+    completion that any component fails to grade (an error, a timeout) is ungraded, as with one
+    grader: counted under ``<component>: <reason>`` and left out of its group (no advantage),
+    never a 0. The policies, gates and the profile read the total as they read a grader's score
+    (the profile counts a total of at least 1 at step 0 as a pass)."""
+
+    @model_validator(mode="after")
+    def _one_reward(self) -> "RLTaskConfig":
+        if self.reward is not None:
+            if self.grader is not None:
+                raise ValueError("give either grader or reward (a weighted list of graders), not both")
+            names = [c.name or c.grader.kind for c in self.reward]
+            dup = sorted({n for n in names if names.count(n) > 1})
+            if dup:
+                raise ValueError(f"reward: two components are named '{dup[0]}' (give them distinct name:)")
+        return self
+
+
 class GRPOSettings(_Config):
     """The GRPO settings passed to TRL's ``GRPOConfig``."""
 
@@ -306,6 +349,16 @@ class EvalSettings(_Config):
     temperature: float = Field(1.0, gt=0)
 
 
+class GraderFailureGuard(_Config):
+    """A step whose share of ungraded completions (a grader raised, timed out or returned
+    nothing) is above ``max_ungraded_share`` is flagged ``grader-failure``; after ``stop_after``
+    such steps in a row the run stops with an error naming the grader and its top reason."""
+
+    max_ungraded_share: float = Field(0.5, ge=0, lt=1)
+    stop_after: int | None = Field(3, ge=1)
+    """None: flag, never stop."""
+
+
 class GuardSettings(_Config):
     """Flags (``RUN/events.jsonl`` and the report), computed at every evaluation."""
 
@@ -324,6 +377,8 @@ class GuardSettings(_Config):
     format_share: float = Field(0.2, gt=0, lt=1)
     """A share of completions the grader could not read (no number, no match) above this,
     up from the first evaluation's: ``format-drift``."""
+    grader_failure: GraderFailureGuard | None = Field(default_factory=lambda: GraderFailureGuard())
+    """Every step: the share of completions left ungraded (None: no check)."""
 
 
 class RLCheckpointSettings(CheckpointSettings):
@@ -350,7 +405,7 @@ class RLConfig(_Config):
     name: str = "rl"
     seed: int = 0
     model: HFModelConfig
-    tasks: list[TaskConfig] = Field(min_length=1)
+    tasks: list[RLTaskConfig] = Field(min_length=1)
     curriculum: PromptCurriculumSpec = Field(default_factory=UniformCurriculum)
     profile: ProfileConfig | None = None
     """The base sampling pass; required by (and defaulted for) the curricula that read it."""

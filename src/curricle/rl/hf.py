@@ -42,6 +42,7 @@ from curricle.posttrain.evaluate import Evaluator
 from curricle.posttrain.ranks import is_main
 from curricle.posttrain.sampling import sample_apart, sampled_pass_rates
 from curricle.rl.config import STATE_FILE
+from curricle.rl.rewards import FORMAT_REASONS, GraderReward
 from curricle.rl.curricula import (Gate, Prompt, PromptPolicy, difficulty_scale, replacement_prompts, top_learnable,
                                    verdicts)
 from curricle.tasks.load import Task
@@ -55,8 +56,6 @@ EVENTS = "events.jsonl"
 FINAL = "final_scores.json"
 #: Each process's prompts, step by step (``train.trace``).
 TRACE = f"{TRACE_DIR}/prompts.rank{{rank}}.jsonl"
-#: Format failures: grader reasons that mean the completion could not be read at all.
-FORMAT_REASONS = ("no number", "no match")
 
 
 def rl_dataset(tasks: Sequence[Task]):
@@ -76,7 +75,7 @@ def rl_dataset(tasks: Sequence[Task]):
     return data, prompts, items
 
 
-def base_profile(model, tokenizer, items: Sequence[tuple[Task, Any]], graders: dict[str, GraderRunner], config,
+def base_profile(model, tokenizer, items: Sequence[tuple[Task, Any]], graders: dict[str, Any], config,
                  temperature: float, max_new_tokens: int, seed: int, out: Path | None = None) -> dict[str, Any]:
     """The base sampling pass: each training prompt (by row) rolled out ``config.samples``
     times by ``model`` at ``temperature`` and graded by its task's grader; its pass rate is the
@@ -169,17 +168,21 @@ class PromptSampler(Sampler[int]):
 
 
 class GradedReward:
-    """TRL reward function: each completion graded by its task's grader (``random``: a coin).
+    """TRL reward function: each completion scored by its task's reward (``random``: a coin):
+    its grader (a :class:`~curricle.graders.runner.GraderRunner`, or a
+    :class:`~curricle.rl.rewards.GraderReward`) or a
+    :class:`~curricle.rl.rewards.CompositeReward`, whose weights anneal by the trainer's step.
 
     Records each call's groups (gathered from every process) for the policy, and the step's
-    rollouts, rewards, lengths and grader reasons for the logs."""
+    rollouts, rewards, lengths, grader reasons, components' scores and ungraded completions (by
+    grader and reason) for the logs and the grader-failure guard."""
 
     __name__ = "graded"
 
-    def __init__(self, items: Sequence[tuple[Task, Any]], graders: dict[str, GraderRunner], num_generations: int,
+    def __init__(self, items: Sequence[tuple[Task, Any]], graders: dict[str, Any], num_generations: int,
                  random_reward: bool = False, seed: int = 0, accelerator=None):
         self.items = items
-        self.graders = graders
+        self.graders = {t: GraderReward(r) if isinstance(r, GraderRunner) else r for t, r in graders.items()}
         self.g = num_generations
         self.random_reward = random_reward
         self.seed = seed
@@ -192,11 +195,16 @@ class GradedReward:
 
     @staticmethod
     def _empty() -> dict[str, Any]:
-        return {"rewards": [], "lengths": [], "reasons": Counter(), "zero_var": 0, "groups": 0}
+        return {"rewards": [], "lengths": [], "reasons": Counter(), "zero_var": 0, "groups": 0, "ungraded": 0,
+                "components": {}, "failures": Counter()}
 
-    def __call__(self, prompts, completions, curricle_row, completion_ids=None, **kw) -> list[float | None]:
+    def __call__(self, prompts, completions, curricle_row, completion_ids=None, trainer_state=None,
+                 **kw) -> list[float | None]:
         rows = [int(r) for r in curricle_row]
         self.calls += 1
+        step = trainer_state.global_step if trainer_state is not None else 0
+        components: dict[str, list[float]] = {}
+        failures: Counter = Counter()
         if self.random_reward:
             # A coin per completion, seeded by its place in the step's global batch: the same
             # coins whatever the number of processes.
@@ -210,15 +218,16 @@ class GradedReward:
             for k, r in enumerate(rows):
                 by_task.setdefault(self.items[r][0].name, []).append(k)
             for task, ks in by_task.items():
-                grades, why = self.graders[task].grade([self.items[rows[k]][1] for k in ks], [completions[k] for k in ks])
-                reasons.update(why)
-                for k, g in zip(ks, grades):
-                    scores[k] = g.score
-                    if g.score is not None and g.reason in FORMAT_REASONS:
-                        reasons[g.reason] += 1
+                got = self.graders[task].score([self.items[rows[k]][1] for k in ks], [completions[k] for k in ks], step)
+                reasons.update(got.reasons)
+                failures.update(got.failures)
+                for name, vals in got.components.items():
+                    components.setdefault(name, []).extend(v for v in vals if v is not None)
+                for k, v in zip(ks, got.totals):
+                    scores[k] = v
         self.last_local = list(scores)
         lengths = [len(c) for c in completion_ids] if completion_ids is not None else [len(c) for c in completions]
-        payload = (rows, scores, lengths, dict(reasons))
+        payload = (rows, scores, lengths, dict(reasons), components, dict(failures))
         parts = [payload]
         if self.accelerator is not None and self.accelerator.num_processes > 1:
             parts = gather_object([payload])
@@ -233,10 +242,14 @@ class GradedReward:
             got = [s for s in group if s is not None]
             self.stats["groups"] += 1
             self.stats["zero_var"] += int(len(set(got)) <= 1)
-        for _, scores_p, lengths_p, reasons_p in parts:
+        for _, scores_p, lengths_p, reasons_p, components_p, failures_p in parts:
             self.stats["rewards"].extend(s for s in scores_p if s is not None)
+            self.stats["ungraded"] += sum(s is None for s in scores_p)
             self.stats["lengths"].extend(lengths_p)
             self.stats["reasons"].update(reasons_p)
+            self.stats["failures"].update(failures_p)
+            for name, vals in components_p.items():
+                self.stats["components"].setdefault(name, []).extend(vals)
         return scores
 
     def take(self) -> tuple[list[tuple[int, list[float | None]]], dict[str, Any]]:
@@ -418,6 +431,8 @@ class PolicyFeed:
             row[f"drawn/{cat}"] = n
         for reason, n in stats["reasons"].items():
             row[f"ungraded/{reason}"] = n
+        for name, vals in stats.get("components", {}).items():  # (a user's own reward functions: none)
+            row[f"reward/{name}"] = float(np.mean(vals)) if vals else None
         if getattr(self.trainer, "gates", None) or getattr(self.trainer, "pool_factor", 1) > 1:
             row["replaced_groups"] = self.trainer.replaced
             row["unfilled_groups"] = self.trainer.unfilled
@@ -590,6 +605,7 @@ class RLCallback(FeedCallback):
         self.eval_every_rollouts = eval_every_rollouts
         self.profile_rollouts = 0  # the base sampling pass's, counted apart from the budget
         self.budget = rollout_budget
+        self.failing = 0  # steps in a row over the grader-failure guard's ungraded share
         self._window: dict[str, list] = {"rewards": [], "lengths": [], "reasons": Counter(), "n": 0}
 
     @property
@@ -613,6 +629,7 @@ class RLCallback(FeedCallback):
         w["lengths"].extend(stats["lengths"])
         w["reasons"].update(stats["reasons"])
         w["n"] += len(stats["lengths"])
+        self._grader_failure(step, stats)
         if self.eval_every_rollouts:
             last = self.check.history[-1]["rollouts"] if self.check.history else 0
             due = self.reward.rollouts // self.eval_every_rollouts > last // self.eval_every_rollouts
@@ -626,6 +643,34 @@ class RLCallback(FeedCallback):
                 self._evaluate(step, model, self._window)
             self._append(EVENTS, {"step": step, "event": "budget", "rollouts": self.reward.rollouts})
             control.should_training_stop = True
+
+    def _grader_failure(self, step: int, stats: dict[str, Any]) -> None:
+        """The ``grader-failure`` guard: a step whose share of ungraded completions is above
+        ``max_ungraded_share`` is flagged (with the grader that failed most and its top reason);
+        ``stop_after`` such steps in a row stop the run with a one-line error."""
+        guard = getattr(self.check.guards, "grader_failure", None)
+        n = len(stats["lengths"])
+        if guard is None or not n:
+            return
+        share = stats["ungraded"] / n
+        if share <= guard.max_ungraded_share:
+            self.failing = 0
+            return
+        self.failing += 1
+        if stats["failures"]:
+            (grader, reason), count = stats["failures"].most_common(1)[0]
+        else:  # (a reward function of the user's own that returned None)
+            grader, reason, count = "the reward", "ungraded", stats["ungraded"]
+        stop = guard.stop_after is not None and self.failing >= guard.stop_after
+        raised: list[dict[str, Any]] = []
+        self.check._flag(raised, step, "grader-failure", share=share, grader=grader, reason=reason, count=count,
+                         steps_in_a_row=self.failing, stopped=stop)
+        for rec in raised:
+            self._append(EVENTS, rec)
+        if stop:
+            raise CurricleError(f"grader-failure: {grader} left {share:.0%} of the completions ungraded in each of the "
+                                f"last {self.failing} steps (step {step}; guards.grader_failure.max_ungraded_share "
+                                f"{guard.max_ungraded_share}); top reason: {reason!r} ({count} of {n} at step {step})")
 
     def _evaluate(self, step: int, model, window: dict) -> None:
         flat, raised = self.check.evaluate(step, model, self.reward.rollouts, window)
@@ -649,13 +694,15 @@ class RLCallback(FeedCallback):
 
     def own_state(self) -> dict[str, Any]:
         trainer = self.feed.trainer
-        return {"rollouts": self.reward.rollouts, "calls": self.reward.calls, **self.check.state_dict(),
+        return {"rollouts": self.reward.rollouts, "calls": self.reward.calls, "failing": self.failing,
+                **self.check.state_dict(),
                 "window": {**self._window, "reasons": dict(self._window["reasons"])},
                 "replaced": getattr(trainer, "replaced", 0), "unfilled": getattr(trainer, "unfilled", 0),
                 "gates": [gate.state_dict() for gate in getattr(trainer, "gates", [])]}
 
     def load_own_state(self, saved: dict[str, Any]) -> None:
         self.reward.rollouts, self.reward.calls = saved["rollouts"], saved["calls"]
+        self.failing = saved.get("failing", 0)  # (0 in checkpoints from before the guard)
         self.check.load_state_dict(saved)
         w = saved["window"]
         self._window = {**w, "reasons": Counter(w["reasons"])}
