@@ -36,7 +36,7 @@ FILE = "run.json"
 #: The version of run.json's fields; bump it when a field changes meaning.
 SCHEMA = 1
 #: The kinds of run a command writes: pretraining (``train``), ``finetune``, ``rl``, ``pipeline``.
-KINDS = ("pretrain", "finetune", "rl", "pipeline")
+KINDS = ("pretrain", "finetune", "rl", "dpo", "pipeline")
 
 
 def config_hash(config: Any) -> str:
