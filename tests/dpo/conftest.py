@@ -23,7 +23,7 @@ def pair_records() -> list[dict]:
     """48 pairs: reverse a word (chosen: the reversal, rejected: the word), margins 0.1 .. 1."""
     out = []
     for k in range(48):
-        w = WORDS[k % len(WORDS)] + WORDS[(k * 7 + 3) % len(WORDS)]
+        w = WORDS[k % len(WORDS)] + WORDS[(k // len(WORDS) + 1 + k) % len(WORDS)]  # 48 distinct
         out.append({"prompt": f"reverse: {w} ->", "chosen": f" {w[::-1]}", "rejected": f" {w}",
                     "task": "reverse", "margin": round(0.1 + 0.9 * (k % 10) / 9, 3)})
     return out
