@@ -230,7 +230,7 @@ def pipeline(
     run_dir: Path = typer.Option(..., "--run-dir", help="Each stage's run goes under it; pipeline.json at the end."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
 ) -> None:
-    """Run post-training stages in order (pretrain, finetune, rl, rft), each from the previous
+    """Run post-training stages in order (pretrain, finetune, rl, rft, dpo), each from the previous
     stage's chosen checkpoint, then compare the checkpoints on several criteria.
 
     A rerun skips the stages that are done and continues an interrupted one.

@@ -118,3 +118,25 @@ def test_a_killed_dpo_run_resumes_to_the_same_pairs_order_and_losses(tmp_path, c
         for k in x:
             want = x[k] if isinstance(x[k], str) else pytest.approx(x[k], rel=1e-5, abs=1e-6)
             assert y[k] == want, (x["step"], k)
+
+
+def test_a_pipeline_dpo_stage_starts_from_the_previous_chosen_checkpoint(tmp_path, checkpoint):
+    cfg = dpo_config(tmp_path / "ignored", write_pairs(tmp_path / "pairs.jsonl"), steps=4)
+    (tmp_path / "dpo.yaml").write_text(yaml.safe_dump(cfg))
+    line = {"name": "line", "model": {"path": str(checkpoint)},
+            "stages": [{"name": "pref", "kind": "dpo", "config": str(tmp_path / "dpo.yaml")}],
+            "evaluate": {"tasks": cfg["tasks"]}}
+    (tmp_path / "line.yaml").write_text(yaml.safe_dump(line))
+    r = subprocess.run([sys.executable, "-m", "curricle.cli", "pipeline", str(tmp_path / "line.yaml"), "--run-dir",
+                        str(tmp_path / "run")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = json.loads((tmp_path / "run" / "pipeline.json").read_text())
+    (stage,) = out["stages"]
+    assert stage["kind"] == "dpo" and stage["from"] == str(checkpoint) and stage["rule"] == "best-mean"
+    assert yaml.safe_load((tmp_path / "run" / "pref" / "config.yaml").read_text())["model"]["path"] == str(checkpoint)
+    assert [row["stage"] for row in out["table"]] == ["start", "pref"]
+    from curricle.report.command import report_command
+    from tests.report.conftest import embedded
+
+    assert embedded(report_command(tmp_path / "run").read_text())["stage_reports"] == {"pref": "pref/report.html"}
+    assert embedded((tmp_path / "run" / "pref" / "report.html").read_text())["kind"] == "dpo"

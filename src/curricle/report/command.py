@@ -8,9 +8,9 @@ from typing import Sequence
 from rich.console import Console
 
 from curricle.emergence.config import load_map_config
-from curricle.report.data import collect_run, read_json
+from curricle.report.data import collect_run
 from curricle.report.drift import collect_drift, save_drift_report
-from curricle.report.finetune import collect_finetune, save_finetune_report
+from curricle.report.finetune import collect_dpo, collect_finetune, save_finetune_report
 from curricle.report.kind import run_kind
 from curricle.report.kit import run_state
 from curricle.report.page import save_report, write_compare
@@ -57,8 +57,7 @@ def _finetune_report(run_dir: Path, out: Path | None, console, *_) -> Path:
 
 def _dpo_report(run_dir: Path, out: Path | None, console, *_) -> Path:
     """A DPO run: the fine-tuning page (its bands are the curriculum's tasks) with its pairs."""
-    ft = collect_finetune(run_dir)
-    ft.update(kind="dpo", pairs=read_json(Path(run_dir) / "pairs.json"))
+    ft = collect_dpo(run_dir)
     return _post_report("DPO run", ft, save_finetune_report(ft, out), console, "ft_")
 
 

@@ -103,6 +103,14 @@ def collect_finetune(run: Path | str) -> dict[str, Any]:
     }
 
 
+def collect_dpo(run: Path | str) -> dict[str, Any]:
+    """A DPO run's page data: fine-tuning's (its margin bands are the curriculum's tasks) and
+    its ``pairs.json``."""
+    ft = collect_finetune(run)
+    ft.update(kind="dpo", pairs=read_json(Path(run) / "pairs.json"))
+    return ft
+
+
 def _log_rows(ft: dict[str, Any]) -> list[str]:
     out = []
     for e in ft["log"]:
