@@ -7,7 +7,7 @@ Each check is a plain function of a Markdown file that returns its problems, one
   line right before its fence, ``<!-- docs-test: KIND -->``, naming the loader that reads it
   (:data:`VALIDATORS`): ``run`` (``curricle train``'s run config), ``run-section`` (top-level
   sections of a run config, such as ``curate:``, checked inside a run config with one source),
-  ``finetune``, ``rl``, ``rft``, ``pipeline``, ``study``, ``probe`` (``curricle probe
+  ``finetune``, ``rl``, ``rft``, ``dpo``, ``pipeline``, ``study``, ``probe`` (``curricle probe
   --config``), ``map`` (``curricle map --config``), ``drift`` (``curricle drift --config``) and ``task`` (a
   probe task file). The block
   is validated by that config model as the loader would (unknown keys are errors); files the
@@ -45,6 +45,7 @@ import pytest
 import yaml
 
 from curricle.config import load_config, parse_config, parse_model
+from curricle.dpo.config import DPOConfig
 from curricle.drift.config import parse_drift_config
 from curricle.emergence.config import MapConfig, StudyConfig
 from curricle.errors import CurricleError
@@ -124,6 +125,7 @@ VALIDATORS: dict[str, Callable[[Any, str], None]] = {
     "finetune": _model(FinetuneConfig),
     "rl": _model(RLConfig),
     "rft": _model(RFTConfig),
+    "dpo": _model(DPOConfig),
     "pipeline": _model(PipelineConfig),
     "study": _study,
     "probe": _model(ProbeConfig),

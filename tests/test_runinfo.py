@@ -59,7 +59,7 @@ def test_a_run_without_run_json_reads_as_none(tmp_path):
 
 @pytest.mark.parametrize("text, message", [
     ('{"kind": "rl", "schema": 99}', "schema 99 is newer than this curricle reads"),
-    ('{"kind": "dpo", "schema": 1}', "kind 'dpo' is not one curricle knows"),
+    ('{"kind": "orpo", "schema": 1}', "kind 'orpo' is not one curricle knows"),
     ('{"kind": "rl"}', "no integer 'schema'"),
     ('{"kind": "rl", "sch', "not a run.json curricle can read"),
 ])
@@ -71,7 +71,7 @@ def test_a_run_json_this_curricle_cannot_read_is_a_one_line_error_naming_it(tmp_
 
 
 def test_only_known_kinds_are_written(tmp_path):
-    assert KINDS == ("pretrain", "finetune", "rl", "pipeline")
+    assert KINDS == ("pretrain", "finetune", "rl", "dpo", "pipeline")
     with pytest.raises(ValueError, match="run kind 'sft'"):
         write_run_info(tmp_path, "sft", Config())
     assert not (tmp_path / FILE).exists()

@@ -28,6 +28,7 @@ COMMANDS = Registry("command", {
     "finetune": "curricle.finetune.command:finetune_command",
     "rl": "curricle.rl.command:rl_command",
     "rft": "curricle.rft.command:rft_command",
+    "dpo": "curricle.dpo.command:dpo_command",
     "pipeline": "curricle.pipeline.command:pipeline_command",
     "mix-search": "curricle.search.command:mix_search_command",
     "demo": "curricle.demo.command:run_demo",
@@ -207,12 +208,29 @@ def rft(
 
 
 @app.command()
+def dpo(
+    config: Path = typer.Argument(..., help="DPO config (YAML): model, tasks, pairs, curriculum, train."),
+    run_dir: Path = typer.Option(..., "--run-dir", help="Where the pairs, metrics, curriculum log and checkpoints go."),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Override the run's length in optimizer steps."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the newest complete checkpoint."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
+) -> None:
+    """Preference training (TRL DPOTrainer) on pairs from files or graded samples, clear margins first.
+
+    Pairs go into margin bands trained in fine-tuning's curriculum (stages, milestones, review);
+    every band's preference accuracy and every task's held-out score at each evaluation; the
+    forgetting matrix. A killed run resumed with --resume continues the same pairs in the same order.
+    """
+    _run("dpo", config, run_dir, resume=resume, max_steps=max_steps, verbose=verbose)
+
+
+@app.command()
 def pipeline(
     config: Path = typer.Argument(..., help="Pipeline (YAML): the model to start from, stages, selection rule, evaluation."),
     run_dir: Path = typer.Option(..., "--run-dir", help="Each stage's run goes under it; pipeline.json at the end."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
 ) -> None:
-    """Run post-training stages in order (pretrain, finetune, rl, rft), each from the previous
+    """Run post-training stages in order (pretrain, finetune, rl, rft, dpo), each from the previous
     stage's chosen checkpoint, then compare the checkpoints on several criteria.
 
     A rerun skips the stages that are done and continues an interrupted one.

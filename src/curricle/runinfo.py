@@ -1,6 +1,6 @@
 """``RUN/run.json``: what kind of run a directory holds, so nothing has to guess it from its files.
 
-Every command that makes a run directory writes it (``train``, ``finetune``, ``rl``,
+Every command that makes a run directory writes it (``train``, ``finetune``, ``rl``, ``dpo``,
 ``pipeline``; ``demo``, ``study`` and ``mix-search`` through ``train``), atomically, each time
 it starts or resumes::
 
@@ -35,8 +35,8 @@ from curricle.errors import CurricleError
 FILE = "run.json"
 #: The version of run.json's fields; bump it when a field changes meaning.
 SCHEMA = 1
-#: The kinds of run a command writes: pretraining (``train``), ``finetune``, ``rl``, ``pipeline``.
-KINDS = ("pretrain", "finetune", "rl", "pipeline")
+#: The kinds of run a command writes: pretraining (``train``), ``finetune``, ``rl``, ``dpo``, ``pipeline``.
+KINDS = ("pretrain", "finetune", "rl", "dpo", "pipeline")
 
 
 def config_hash(config: Any) -> str:

@@ -22,13 +22,25 @@ from tests.report.test_rl_report import write_pipeline_run, write_rl_run
 
 #: The data each kind's page embeds is marked with its schema.
 PAGE_SCHEMA = {"pretrain": "curricle.report/1", "finetune": "curricle.finetune-report/1",
-               "rl": "curricle.rl-report/1", "pipeline": "curricle.pipeline-report/1"}
+               "rl": "curricle.rl-report/1", "pipeline": "curricle.pipeline-report/1",
+               "dpo": "curricle.finetune-report/1"}  # a DPO run's page is fine-tuning's, with its pairs
 
 
 def write_run(kind: str, root: Path) -> Path:
     """The report tests' run of ``kind``, with the files its command writes (no run.json)."""
     return {"pretrain": write_fake_run, "finetune": write_finetune_run, "rl": write_rl_run,
-            "pipeline": write_pipeline_run}[kind](root)
+            "pipeline": write_pipeline_run, "dpo": write_dpo_run}[kind](root)
+
+
+def write_dpo_run(root: Path) -> Path:
+    """A fine-tuning run's files and the pairs.json only ``curricle dpo`` writes."""
+    run = write_finetune_run(root)
+    pairs = {"sources": [{"source": 0, "kind": "from_samples", "built": 5, "dropped": {"no_margin": 3}}],
+             "pairs": 5, "kept": 4, "dropped": {"identical": 1}, "order": "margin",
+             "bands": {"clear": {"train": 2, "heldout": 0, "margin": [1.0, 1.0]},
+                       "subtle": {"train": 1, "heldout": 1, "margin": [0.5, 0.5]}}}
+    (run / "pairs.json").write_text(json.dumps(pairs))
+    return run
 
 
 class FixtureConfig(BaseModel):
@@ -91,7 +103,16 @@ def test_run_json_decides_where_the_files_would_mislead(tmp_path):
 
 def test_a_run_json_of_an_unknown_kind_is_refused_by_name(tmp_path):
     run = write_rl_run(tmp_path)
-    (run / "run.json").write_text(json.dumps({"kind": "dpo", "schema": 1}))
-    with pytest.raises(CurricleError, match=r"run\.json: kind 'dpo' is not one curricle knows"):
+    (run / "run.json").write_text(json.dumps({"kind": "orpo", "schema": 1}))
+    with pytest.raises(CurricleError, match=r"run\.json: kind 'orpo' is not one curricle knows"):
         report_command(run, tmp_path / "report.html", console=quiet())
     assert not (tmp_path / "report.html").exists()
+
+
+def test_a_dpo_page_shows_its_pairs(tmp_path):
+    run = stamp(write_dpo_run(tmp_path), "dpo")
+    page = report_command(run, run / "report.html", console=quiet()).read_text()
+    data = embedded(page)
+    assert data["kind"] == "dpo" and data["pairs"]["kept"] == 4
+    assert "curricle DPO:" in page and "Preference pairs" in page
+    assert "4 pairs kept of 5 (margin order); dropped: identical 1, no_margin 3" in page

@@ -151,6 +151,8 @@ class CurriculumCallback(StatefulCallback):
     logs = (CURRICULUM_LOG, DATA_ORDER)
     outputs = (FORGETTING,)
     metrics = True
+    #: The trainer's logged numbers written to metrics.jsonl (as ``train/<key>``).
+    log_keys: tuple[str, ...] = ("loss", "learning_rate", "grad_norm")
 
     def __init__(self, curriculum: Curriculum, sampler: CurriculumSampler, evaluator: Evaluator,
                  eval_every: int, out: Path | str | None = None, tensorboard: bool = True,
@@ -237,7 +239,7 @@ class CurriculumCallback(StatefulCallback):
         if not logs or not self._main:
             return
         row = {f"train/{k}": float(v) for k, v in logs.items()
-               if k in ("loss", "learning_rate", "grad_norm") and isinstance(v, (int, float))}
+               if k in self.log_keys and isinstance(v, (int, float))}
         if row:
             row["examples"] = state.global_step * self.sampler.batch_size
             self._write(state.global_step, row)
@@ -310,12 +312,14 @@ class CurriculumCallback(StatefulCallback):
 
 def use_curriculum(trainer, curriculum: Curriculum, eval_every: int | None = None, out: Path | str | None = None,
                    evaluator: Evaluator | None = None, tensorboard: bool = True,
-                   eval_batch_size: int = 64, trace: bool = False, tokenizer: Any = None) -> CurriculumCallback:
+                   eval_batch_size: int = 64, trace: bool = False, tokenizer: Any = None,
+                   callback_class: type[CurriculumCallback] = CurriculumCallback) -> CurriculumCallback:
     """Make ``trainer`` draw its examples from ``curriculum`` and evaluate, decide and log with
     it; returns the callback added. ``eval_every``: default the curriculum config's; ``out``:
     where the logs go (default: the trainer's ``output_dir``); ``trace``: each step's rows to
     ``OUT/trace/examples.jsonl``; ``tokenizer``: what evaluation encodes with (default: the trainer's
-    ``processing_class``)."""
+    ``processing_class``); ``callback_class``: a subclass to add (``curricle dpo``'s logs DPO's
+    reward numbers too)."""
     args = trainer.args
     wrong = [f"{k}={v}" for k, v, ok in (("max_steps", args.max_steps, args.max_steps > 0),
                                         ("ignore_data_skip", args.ignore_data_skip, args.ignore_data_skip),
@@ -343,7 +347,7 @@ def use_curriculum(trainer, curriculum: Curriculum, eval_every: int | None = Non
     sampler = CurriculumSampler(curriculum, args.max_steps, positions)
     trainer._get_train_sampler = lambda *a, **k: sampler  # the one hook HF's Trainer offers for order
     curriculum.discrete_metrics.update(evaluator.discrete_metrics)
-    callback = CurriculumCallback(curriculum, sampler, evaluator, eval_every or curriculum.config.eval_every,
-                                  out=out, tensorboard=tensorboard, trace=trace)
+    callback = callback_class(curriculum, sampler, evaluator, eval_every or curriculum.config.eval_every,
+                              out=out, tensorboard=tensorboard, trace=trace)
     trainer.add_callback(callback)
     return callback

@@ -26,6 +26,8 @@ from rich.table import Table
 
 from curricle import atomic
 from curricle.config import load_config, parse_model, read_yaml
+from curricle.dpo.command import dpo_run
+from curricle.dpo.config import DPOConfig
 from curricle.errors import CurricleError
 from curricle.finetune.command import finetune_run
 from curricle.finetune.config import FinetuneConfig
@@ -118,6 +120,14 @@ def run_stage(spec: StageSpec, model: Path | None, run_dir: Path, select: str,
         rl_run(cfg, stage_dir, resume=bool(complete_checkpoints(saved, RL_STATE)))
         chosen, step = choose_checkpoint(stage_dir, select, complete_checkpoints(saved, RL_STATE))
         tokens = _tokens(stage_dir)
+    elif spec.kind == "dpo":  # its pairs' from_samples sample this starting model too
+        data = read_yaml(spec.config, "dpo config") or {}
+        data["model"] = start_from(data.get("model"), model)
+        cfg = parse_model(data, DPOConfig, str(spec.config))
+        saved = stage_dir / "checkpoints"
+        dpo_run(cfg, stage_dir, resume=bool(complete_checkpoints(saved, FINETUNE_STATE)))
+        chosen, step = choose_checkpoint(stage_dir, select, complete_checkpoints(saved, FINETUNE_STATE))
+        tokens = _tokens(stage_dir)
     else:  # rft: a task file; the model goes on unchanged
         stage_dir.mkdir(parents=True, exist_ok=True)
         rft = load_rft_config(spec.config)
@@ -131,7 +141,7 @@ def run_stage(spec: StageSpec, model: Path | None, run_dir: Path, select: str,
         rft_run(model, rft.model_copy(update=update), stage_dir / "rft.jsonl")  # the stage's start
         chosen, step = model, None
     result = {"stage": spec.name, "kind": spec.kind, "from": str(model) if model else None, "chosen": str(chosen),
-              "step": step, "rule": select if spec.kind in ("finetune", "rl") else None, "tokens": tokens}
+              "step": step, "rule": select if spec.kind in ("finetune", "rl", "dpo") else None, "tokens": tokens}
     atomic.write_text(done, json.dumps(result, indent=1) + "\n")
     return result
 

@@ -33,9 +33,9 @@ class StageSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(pattern=NAME_PATTERN)
-    kind: Literal["pretrain", "finetune", "rl", "rft"]
+    kind: Literal["pretrain", "finetune", "rl", "rft", "dpo"]
     """``pretrain``: ``curricle train`` (a run config; it starts from its own model settings);
-    ``finetune``, ``rl``: their configs; ``rft``: sample the current model and write a task."""
+    ``finetune``, ``rl``, ``dpo``: their configs; ``rft``: sample the current model and write a task."""
     config: Path
     tasks_from: str | None = None
     """For ``finetune``: an earlier ``rft`` stage whose file joins this stage's tasks, as a task

@@ -10,7 +10,7 @@ from rich.console import Console
 from curricle.emergence.config import load_map_config
 from curricle.report.data import collect_run
 from curricle.report.drift import collect_drift, save_drift_report
-from curricle.report.finetune import collect_finetune, save_finetune_report
+from curricle.report.finetune import collect_dpo, collect_finetune, save_finetune_report
 from curricle.report.kind import run_kind
 from curricle.report.kit import run_state
 from curricle.report.page import save_report, write_compare
@@ -55,6 +55,12 @@ def _finetune_report(run_dir: Path, out: Path | None, console, *_) -> Path:
     return _post_report("fine-tuning run", ft, save_finetune_report(ft, out), console, "ft_")
 
 
+def _dpo_report(run_dir: Path, out: Path | None, console, *_) -> Path:
+    """A DPO run: the fine-tuning page (its bands are the curriculum's tasks) with its pairs."""
+    ft = collect_dpo(run_dir)
+    return _post_report("DPO run", ft, save_finetune_report(ft, out), console, "ft_")
+
+
 def _rl_report(run_dir: Path, out: Path | None, console, *_) -> Path:
     rl = collect_rl(run_dir)
     return _post_report("RL run", rl, save_rl_report(rl, out), console, "rl_", f", {len(rl['flags'])} flag(s)")
@@ -83,7 +89,7 @@ def _drift_report(out_dir: Path, out: Path | None, console, *_) -> Path:
 
 #: The page each kind of run gets (:data:`curricle.runinfo.KINDS`), and a drift comparison's
 #: (``drift``); ``probes`` and ``map_config`` are the pretraining page's.
-REPORTS = {"pretrain": _pretrain_report, "finetune": _finetune_report, "rl": _rl_report,
+REPORTS = {"pretrain": _pretrain_report, "finetune": _finetune_report, "rl": _rl_report, "dpo": _dpo_report,
            "pipeline": _pipeline_report, "drift": _drift_report}
 
 

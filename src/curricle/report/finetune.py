@@ -103,6 +103,14 @@ def collect_finetune(run: Path | str) -> dict[str, Any]:
     }
 
 
+def collect_dpo(run: Path | str) -> dict[str, Any]:
+    """A DPO run's page data: fine-tuning's (its margin bands are the curriculum's tasks) and
+    its ``pairs.json``."""
+    ft = collect_finetune(run)
+    ft.update(kind="dpo", pairs=read_json(Path(run) / "pairs.json"))
+    return ft
+
+
 def _log_rows(ft: dict[str, Any]) -> list[str]:
     out = []
     for e in ft["log"]:
@@ -279,8 +287,28 @@ def _checkpoints(page: Page, ft: dict[str, Any], colors: dict[str, str]) -> str 
     return f'<p class="note">{esc(note)}</p>' + table(head, rows, text=(2,))
 
 
-#: The fine-tuning run's panels, in page order.
+def _pairs(page: Page, ft: dict[str, Any], colors: dict[str, str]) -> str | None:
+    """A DPO run's pairs (``pairs.json``): kept and dropped by reason, and each margin band."""
+    pairs = ft.get("pairs")
+    if not pairs:
+        return None
+    dropped = dict(pairs.get("dropped") or {})
+    for src in pairs.get("sources") or []:
+        for k, v in (src.get("dropped") or {}).items():
+            dropped[k] = dropped.get(k, 0) + v
+    note = (f"{pairs['kept']:,} pairs kept of {pairs['pairs']:,} ({pairs['order']} order); dropped: "
+            + (", ".join(f"{k} {v:,}" for k, v in sorted(dropped.items())) or "none"))
+    rows = []
+    for band, c in pairs["bands"].items():
+        m = c["margin"]
+        margins = "-" if m is None else f"{num(m[0])} .. {num(m[1])}"
+        rows.append(f"<tr>{td(band, 'text')}{td(c['train'])}{td(c['heldout'])}{td(margins, 'text')}</tr>")
+    return f'<p class="note">{esc(note)}</p>' + table(["band", "train", "held-out", "margins"], rows, text=(0, 3))
+
+
+#: The fine-tuning run's panels, in page order (``ft_pairs``: a DPO run's only).
 FINETUNE_PANELS = (
+    Panel("ft_pairs", "Preference pairs", _pairs),
     Panel("ft_curves", "Held-out scores", _curves),
     Panel("ft_forgetting", "Forgetting matrix", _forgetting),
     Panel("ft_log", "Curriculum log", _log),
@@ -294,7 +322,8 @@ def render_finetune(ft: dict[str, Any]) -> str:
     panels = render_panels(page, FINETUNE_PANELS, ft, domain_colors(ft["tasks"]))
     p = ft["progress"]
     state = run_state(p)
-    header = (f"<h1>curricle fine-tuning: {esc(ft['name'])}</h1><div class=\"meta\"><code>{esc(ft['path'])}</code> · "
+    what = "DPO" if ft["kind"] == "dpo" else "fine-tuning"
+    header = (f"<h1>curricle {what}: {esc(ft['name'])}</h1><div class=\"meta\"><code>{esc(ft['path'])}</code> · "
               f"{len(ft['tasks'])} tasks ({len(ft['eval_only'])} evaluation-only) · {esc(state)} · report written "
               f"{esc(ft['generated'])}</div>{missing_list(ft)}")
     return page.html(f"curricle: {ft['name']}", header, nav(FINETUNE_PANELS, panels), sections(FINETUNE_PANELS, panels),

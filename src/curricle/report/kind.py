@@ -24,7 +24,8 @@ def run_kind(run: Path | str) -> str:
 def kind_from_files(run: Path) -> str:
     """The kind of a run without ``run.json``, from the files only its kind writes.
 
-    A drift comparison's output has ``drift.json``. A pipeline has ``pipeline.json``. Fine-tuning and RL runs both write
+    A drift comparison's output has ``drift.json``. A pipeline has ``pipeline.json``. A DPO run
+    has ``pairs.json`` beside its curriculum log. Fine-tuning and RL runs both write
     ``curriculum_log.jsonl``; an RL run's starts with a record naming its group size
     (``num_generations``), so that is checked first. Anything else is a pretraining run (whose
     page says what it lacks, or that it is not a curricle run).
@@ -34,6 +35,8 @@ def kind_from_files(run: Path) -> str:
     if (run / "pipeline.json").is_file():
         return "pipeline"
     log = run / "curriculum_log.jsonl"
+    if log.is_file() and (run / "pairs.json").is_file():
+        return "dpo"
     if "num_generations" in _first_record(log):
         return "rl"
     if log.is_file():

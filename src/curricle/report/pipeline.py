@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 
 from curricle import atomic
 from curricle.errors import CurricleError
-from curricle.report.finetune import collect_finetune, save_finetune_report
+from curricle.report.finetune import collect_dpo, collect_finetune, save_finetune_report
 from curricle.report.kind import run_kind
 from curricle.report.kit import Page, Panel, esc, missing_list, nav, render_panels, sections, table, td
 from curricle.report.plots import domain_colors, layout
@@ -26,7 +26,8 @@ from curricle.report.rl import collect_rl, save_rl_report
 
 SCHEMA = "curricle.pipeline-report/1"
 #: A stage's own page, by its run kind (pretraining and rft stages have none here).
-STAGE_PAGES = {"finetune": (collect_finetune, save_finetune_report), "rl": (collect_rl, save_rl_report)}
+STAGE_PAGES = {"finetune": (collect_finetune, save_finetune_report), "rl": (collect_rl, save_rl_report),
+               "dpo": (collect_dpo, save_finetune_report)}
 
 
 def collect_pipeline(run: Path | str) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""``curricle dpo``: preference training (TRL's DPOTrainer) on pairs in a margin curriculum."""

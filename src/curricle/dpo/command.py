@@ -1,0 +1,200 @@
+"""``curricle dpo CONFIG --run-dir DIR``: TRL's ``DPOTrainer`` on preference pairs, in a curriculum
+from clear to subtle margins.
+
+Wires the parts: the model and tokenizer from ``model:`` (also DPO's frozen reference), the
+evaluation tasks and probes, the pairs (files, and the starting model's graded samples:
+:mod:`curricle.dpo.pairs`), the margin bands as the tasks of fine-tuning's curriculum, its
+sampler and callback (:func:`curricle.finetune.hf.use_curriculum`) with
+:class:`~curricle.dpo.evaluate.PairEvaluator` scoring tasks and bands, and ``DPOTrainer`` on
+the ``prompt``/``chosen``/``rejected`` dataset. Writes, under ``RUN``: ``pairs.json`` (pairs
+read, built and dropped by reason, the bands), ``pairs.jsonl`` (every pair with its band and
+split; a resumed run reads the pairs back from it rather than sampling again),
+``metrics.jsonl`` (DPO's loss, reward accuracy and margin beside the held-out scores),
+``curriculum_log.jsonl``, ``forgetting.json``, ``final_scores.json``,
+``checkpoints/checkpoint-N`` (with the curriculum's state) and ``final/``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from curricle import atomic
+from curricle.dpo.config import DPOConfig, PairFile, PairsFromSamples, load_dpo_config
+from curricle.dpo.evaluate import PairEvaluator
+from curricle.dpo.pairs import Pair, band_tasks, read_pair_file, sample_pairs
+from curricle.errors import CurricleError
+from curricle.extras import require
+from curricle.finetune.curriculum import Curriculum
+from curricle.finetune.hf import ROW_COLUMN, STATE_FILE, CurriculumCallback, use_curriculum
+from curricle.hf.checkpoints import complete_checkpoints
+from curricle.posttrain.checkpoints import load_start_model, save_final
+from curricle.posttrain.evaluate import Evaluator, probe_tasks
+from curricle.posttrain.ranks import is_main
+from curricle.runinfo import write_run_info
+from curricle.tasks.load import build_tasks, write_quarantine
+
+log = logging.getLogger(__name__)
+
+PAIRS_SUMMARY = "pairs.json"
+PAIRS_FILE = "pairs.jsonl"
+
+
+class DPOCallback(CurriculumCallback):
+    """Fine-tuning's curriculum callback, logging DPO's reward numbers with the loss."""
+
+    log_keys = (*CurriculumCallback.log_keys, "rewards/accuracies", "rewards/margins", "rewards/chosen",
+                "rewards/rejected", "logps/chosen", "logps/rejected")
+
+
+def collect_pairs(config: DPOConfig, model, tokenizer, tasks, run_dir: Path, resume: bool
+                  ) -> tuple[list[Pair], dict[str, Any]]:
+    """Every source's pairs (a resumed run: the ones it wrote before) and what was read/built."""
+    saved = run_dir / PAIRS_FILE
+    if resume and saved.is_file():
+        records = [json.loads(line) for line in saved.read_text().splitlines()]
+        return [Pair(**r) for r in records], json.loads((run_dir / PAIRS_SUMMARY).read_text())["sources"]
+    by_name = {t.name: t for t in tasks}
+    configs = {t.name: t for t in config.tasks}
+    pairs: list[Pair] = []
+    sources: list[dict[str, Any]] = []
+    for i, src in enumerate(config.pairs):
+        if isinstance(src, PairFile):
+            got = read_pair_file(src)
+            sources.append({"source": i, "kind": src.kind, "path": str(src.path), "read": len(got)})
+        else:
+            assert isinstance(src, PairsFromSamples)
+            got, summary = sample_pairs(model, tokenizer, src, by_name, configs, config.seed + i)
+            sources.append({"source": i, "kind": src.kind, "built": len(got), "tasks": summary,
+                            "dropped": _sum([s["dropped"] for s in summary.values()])})
+        pairs.extend(got)
+    if is_main():
+        atomic.write_text(saved, "".join(json.dumps(p.__dict__) + "\n" for p in pairs))
+    return pairs, sources
+
+
+def _sum(counts: list[dict[str, int]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for c in counts:
+        for k, v in c.items():
+            out[k] = out.get(k, 0) + v
+    return out
+
+
+def train_dataset(curriculum: Curriculum):
+    """The bands' train pairs as an HF ``Dataset`` in DPO's format, with the curriculum's row."""
+    import datasets
+
+    rows = curriculum.rows
+    return datasets.Dataset.from_dict({
+        "prompt": [r.item.prompt for r in rows], "chosen": [r.item.completion for r in rows],
+        "rejected": [r.item.meta["rejected"] for r in rows], "task": [r.task for r in rows],
+        ROW_COLUMN: list(range(len(rows))),
+    })
+
+
+def build_dpo(config: DPOConfig, run_dir: Path, resume: bool = False, max_steps: int | None = None):
+    """The trainer and callback of a DPO run, ready to train."""
+    require("trl", "curricle dpo")
+    from trl import DPOConfig as TRLDPOConfig
+    from trl import DPOTrainer
+
+    model, tokenizer = load_start_model(config.model)
+    tasks = build_tasks(config.tasks, tokenizer)
+    probes = probe_tasks(config.probes)
+    pairs, sources = collect_pairs(config, model, tokenizer, tasks, run_dir, resume)
+    bands, summary = band_tasks(pairs, config, tasks)
+    if is_main():
+        atomic.write_text(run_dir / PAIRS_SUMMARY, json.dumps({"sources": sources, **summary}, indent=1) + "\n")
+        atomic.write_text(run_dir / "tasks.json", json.dumps({"tasks": [t.summary() for t in tasks],
+                                                               "probes": [p.name for p in probes]}, indent=1) + "\n")
+        write_quarantine(tasks, run_dir / "tasks_quarantine.jsonl")
+
+    curriculum = Curriculum(config.curriculum, bands, seed=config.seed)
+    t = config.train
+    args = TRLDPOConfig(
+        output_dir=str(run_dir / "checkpoints"), max_steps=max_steps or config.steps,
+        per_device_train_batch_size=t.batch_size, gradient_accumulation_steps=t.grad_accum, learning_rate=t.lr,
+        lr_scheduler_type=t.lr_scheduler, warmup_steps=t.warmup_steps, weight_decay=t.weight_decay,
+        logging_steps=t.log_every, save_steps=t.checkpoint.every, save_total_limit=t.checkpoint.keep_last,
+        seed=config.seed, data_seed=config.seed, report_to=[], ignore_data_skip=True, dataloader_num_workers=0,
+        max_length=t.max_length, beta=t.beta, loss_type=[t.loss_type], use_cpu=t.use_cpu,
+        bf16=config.model.dtype == "bfloat16", save_only_model=False,
+        gradient_checkpointing=t.activation_checkpointing,
+    )
+    trainer = DPOTrainer(model=model, args=args, train_dataset=train_dataset(curriculum), processing_class=tokenizer)
+    evaluator = PairEvaluator(Evaluator(tasks, tokenizer, batch_size=t.eval_batch_size, probe_tasks=probes), bands)
+    callback = use_curriculum(trainer, curriculum, out=run_dir, evaluator=evaluator, tensorboard=t.tensorboard,
+                              trace=t.trace, callback_class=DPOCallback)
+    return trainer, callback
+
+
+def dpo_run(config: DPOConfig, run_dir: Path | str, resume: bool = False,
+            max_steps: int | None = None) -> dict[str, Any]:
+    """Train as ``config`` says; returns the final scores, the forgetting report and the pairs."""
+    run_dir = Path(run_dir)
+    found = complete_checkpoints(run_dir / "checkpoints", STATE_FILE)
+    if resume and not found:
+        raise CurricleError(f"--resume: no complete checkpoint under {run_dir / 'checkpoints'}")
+    if not resume and found:
+        raise CurricleError(f"{run_dir} already has checkpoints: pass --resume to continue it, "
+                            f"or choose another --run-dir")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if is_main():
+        atomic.write_text(run_dir / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+        write_run_info(run_dir, "dpo", config)
+    trainer, _ = build_dpo(config, run_dir, resume, max_steps)
+    trainer.train(resume_from_checkpoint=str(found[0][1]) if resume else None)
+    if trainer.is_world_process_zero():
+        save_final(trainer, run_dir / "final")
+    trainer.accelerator.wait_for_everyone()
+    return {"final": json.loads((run_dir / "final_scores.json").read_text()),
+            "forgetting": json.loads((run_dir / "forgetting.json").read_text()),
+            "pairs": json.loads((run_dir / PAIRS_SUMMARY).read_text())}
+
+
+def print_dpo(result: dict[str, Any], console: Console) -> None:
+    pairs = result["pairs"]
+    table = Table(title=f"pairs: {pairs['kept']} kept of {pairs['pairs']} ({pairs['order']} order)")
+    for col in ("band", "train", "held-out", "margin"):
+        table.add_column(col, justify="left" if col == "band" else "right")
+    for band, c in pairs["bands"].items():
+        m = c["margin"]
+        table.add_row(band, str(c["train"]), str(c["heldout"]), "-" if m is None else f"{m[0]:g}..{m[1]:g}")
+    console.print(table)
+    dropped = _sum([pairs["dropped"], *[s.get("dropped", {}) for s in pairs["sources"]]])
+    if dropped:
+        console.print("dropped: " + ", ".join(f"{k} {v}" for k, v in sorted(dropped.items())))
+    final, forgetting = result["final"], result["forgetting"]
+    metrics = forgetting.get("metrics", {})
+    table = Table(title=f"DPO: step {final['step']} (stage {final['stage']})")
+    for col in ("band or task", "metric", "baseline", "held-out", "test"):
+        table.add_column(col, justify="left" if col in ("band or task", "metric") else "right")
+    base = dict(zip(forgetting["tasks"], forgetting.get("baseline") or []))
+    for name in forgetting["tasks"]:
+        m = metrics.get(name, "")
+        held = (final.get("heldout") or {}).get(name, {}).get(m)
+        test = (final.get("test") or {}).get(name, {}).get(m)
+        table.add_row(name, m, _fmt(base.get(name)), _fmt(held), _fmt(test))
+    console.print(table)
+
+
+def _fmt(v: Any) -> str:
+    return "-" if v is None or v != v else f"{v:.3f}"
+
+
+def dpo_command(config_path: Path, run_dir: Path, resume: bool = False, max_steps: int | None = None,
+                console: Console | None = None) -> dict[str, Any]:
+    console = console or Console()
+    config = load_dpo_config(config_path)
+    result = dpo_run(config, run_dir, resume=resume, max_steps=max_steps)
+    if is_main():
+        print_dpo(result, console)
+        console.print(f"run: {run_dir} (pairs.json, metrics.jsonl, curriculum_log.jsonl, forgetting.json, final/)")
+    return result

@@ -1,0 +1,211 @@
+"""``curricle dpo``'s config: the model, the pairs, the evaluation tasks and the pair curriculum.
+
+::
+
+    model: {path: runs/sft/final}            # as finetune's (a path, a preset or a GGUF file)
+    tasks:                                   # scored on their held-out items at every evaluation
+      - {name: reverse, source: {kind: builtin, skill: reverse}}
+    pairs:
+      - {kind: jsonl, path: pairs.jsonl}     # {prompt, chosen, rejected[, task, margin]} per line
+      - {kind: from_samples, tasks: [reverse], samples: 4, temperature: 1.0}
+    curriculum:
+      order: margin                          # margin: clear pairs first | random: the control | none
+      bands: [clear, subtle]                 # equal-count margin bands, largest margin first
+      stages:
+        - {name: clear, tasks: {clear: 1}, advance_when: {task: clear, metric: pref_acc, at_least: 0.8},
+           max_steps: 100}
+        - {name: subtle, tasks: {subtle: 1}, max_steps: 100}
+      review: {kind: replay, fraction: 0.2}
+    train: {batch_size: 8, lr: 5.0e-6, beta: 0.1}
+
+The pair curriculum is fine-tuning's (:mod:`curricle.finetune.curriculum`) with the margin
+*bands* as its tasks: a stage's ``tasks`` weights name bands, a milestone names a band (its
+``pref_acc`` or ``margin`` on the band's held-out pairs) or an evaluation task (its metrics),
+and review, revisits and plateaus work as there. **Weights count pairs.** Imports only pydantic
+and other config modules.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, ClassVar, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from curricle.config import load_model_file
+from curricle.finetune.config import CurriculumConfig, StageConfig
+from curricle.posttrain.config import RENAMED_KEYS, CheckpointSettings, HFModelConfig, ProbeTasksConfig
+from curricle.tasks.config import NAME_PATTERN, TaskConfig
+
+#: The metrics a band's held-out pairs are scored by (each also with ``_se``): the share of
+#: pairs whose chosen answer the model prefers (per-token mean log-probability), and the mean
+#: difference of those log-probabilities.
+BAND_METRICS = ("pref_acc", "margin")
+#: The band of a run without bands (``order: none``).
+ALL_PAIRS = "pairs"
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PairFile(_Config):
+    """Pairs from a JSON Lines file or an HF dataset saved with ``save_to_disk``: every record
+    has ``prompt``, ``chosen`` and ``rejected`` (strings), optionally ``task`` (a name) and
+    ``margin`` (how much better chosen is: a number >= 0; ``order: margin`` needs it)."""
+
+    kind: Literal["jsonl", "hf-disk"]
+    path: Path
+
+
+class PairsFromSamples(_Config):
+    """Pairs built from the starting checkpoint's own samples: ``samples`` completions of each
+    train prompt of ``tasks``, graded by each task's grader; chosen = the best-scored,
+    rejected = the worst-scored, margin = their difference. A prompt whose best and worst
+    scores are equal (no margin), or with fewer than 2 graded samples, gives no pair: counted
+    by reason in ``RUN/pairs.json``."""
+
+    kind: Literal["from_samples"] = "from_samples"
+    tasks: list[str] = Field(min_length=1)
+    """Names of ``tasks`` entries whose train prompts are sampled."""
+    samples: int = Field(4, ge=2)
+    temperature: float = Field(1.0, gt=0)
+    max_new_tokens: int = Field(32, ge=1)
+    max_prompts: int | None = Field(None, ge=1)
+    """At most this many train prompts per task (the first by id hash)."""
+    batch_size: int = Field(32, ge=1)
+    """Prompts per generation call."""
+    grader_timeout_s: float | None = Field(10.0, gt=0)
+
+
+PairSource = Annotated[Union[PairFile, PairsFromSamples], Field(discriminator="kind")]
+
+
+class DPOCurriculumConfig(CurriculumConfig):
+    """Fine-tuning's curriculum over margin bands (see the module doc).
+
+    ``order``: ``margin`` puts the pairs, largest margin first (ties by a hash of the pair),
+    into ``bands`` of equal counts (the first band the clearest); ``random`` fills the same
+    bands in a seeded random order (the control: the same stages and steps, no margin order);
+    ``none``: one band of every pair, named ``pairs`` (plain DPO). Within a band, pairs are
+    ranked by margin, largest first, for a stage's ``pacing``. ``stages`` default to one stage
+    per band, in order, sharing ``train.max_steps`` equally."""
+
+    order: Literal["margin", "random", "none"] = "margin"
+    bands: list[str] = Field(default_factory=lambda: ["clear", "subtle"], min_length=1)
+    stages: list[StageConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _bands(self) -> "DPOCurriculumConfig":
+        bad = [b for b in self.bands if not _named(b)]
+        if bad:
+            raise ValueError(f"bands: '{bad[0]}' is not a name (letters, digits, - _ . +)")
+        if len(set(self.bands)) != len(self.bands):
+            raise ValueError("bands: a band is named twice")
+        if self.order == "none" and "bands" in self.model_fields_set and self.bands != [ALL_PAIRS]:
+            raise ValueError(f"bands: order none has one band, '{ALL_PAIRS}' (leave bands out)")
+        return self
+
+    @property
+    def band_names(self) -> list[str]:
+        return [ALL_PAIRS] if self.order == "none" else list(self.bands)
+
+
+def _named(name: str) -> bool:
+    return re.fullmatch(NAME_PATTERN, name) is not None
+
+
+class DPOTrainConfig(_Config):
+    """The trainer's settings (TRL ``DPOConfig`` underneath)."""
+
+    max_steps: int | None = Field(None, ge=1)
+    """Optimizer steps (default: every stage's ``max_steps`` together)."""
+    batch_size: int = Field(8, ge=1)
+    """Pairs per device per micro-batch."""
+    grad_accum: int = Field(1, ge=1)
+    lr: float = Field(5e-6, gt=0)
+    lr_scheduler: Literal["constant", "constant_with_warmup", "linear", "cosine"] = "constant_with_warmup"
+    warmup_steps: int = Field(0, ge=0)
+    weight_decay: float = Field(0.0, ge=0)
+    beta: float = Field(0.1, gt=0)
+    """DPO's temperature: how far the policy may move from the reference (the start)."""
+    loss_type: Literal["sigmoid", "ipo", "hinge", "robust"] = "sigmoid"
+    max_length: int = Field(512, ge=8)
+    """Longest prompt + answer in tokens (longer ones are cut, keeping the start)."""
+    checkpoint: CheckpointSettings = Field(default_factory=CheckpointSettings)
+    log_every: int = Field(10, ge=1)
+    eval_batch_size: int = Field(64, ge=1)
+    eval_pairs: int = Field(64, ge=1)
+    """Held-out pairs per band scored at each evaluation (the first by hash)."""
+    activation_checkpointing: bool = False
+    trace: bool = False
+    """Write every step's pair rows to RUN/trace/examples.jsonl (to check the data order)."""
+    use_cpu: bool = False
+    tensorboard: bool = True
+
+
+class DPOConfig(_Config):
+    RENAMED_KEYS: ClassVar[dict[str, str]] = RENAMED_KEYS
+
+    name: str = "dpo"
+    seed: int = 0
+    """Pair order, band assignment under ``order: random``, sampling and the trainer's seed."""
+    model: HFModelConfig
+    tasks: list[TaskConfig] = Field(default_factory=list)
+    """Scored on their held-out items at every evaluation (the forgetting matrix's tasks); the
+    tasks ``from_samples`` samples."""
+    pairs: list[PairSource] = Field(min_length=1)
+    heldout_pairs: float = Field(0.1, gt=0, lt=1)
+    """Share of pairs held out (by a hash of the prompt) to score each band on, never trained."""
+    curriculum: DPOCurriculumConfig = Field(default_factory=DPOCurriculumConfig)
+    train: DPOTrainConfig = Field(default_factory=DPOTrainConfig)
+    probes: ProbeTasksConfig | None = None
+    """Pretraining probes scored beside the tasks (none: only the tasks)."""
+
+    @model_validator(mode="after")
+    def _check(self) -> "DPOConfig":
+        c = self.curriculum
+        bands = c.band_names
+        scoring = {t.name: t.scoring for t in self.tasks}
+        clash = sorted(set(bands) & set(scoring))
+        if clash:
+            raise ValueError(f"curriculum.bands: '{clash[0]}' is also a task's name")
+        for i, src in enumerate(self.pairs):
+            if isinstance(src, PairsFromSamples):
+                unknown = [t for t in src.tasks if t not in scoring]
+                if unknown:
+                    raise ValueError(f"pairs.{i}.tasks: unknown task '{unknown[0]}' (tasks: "
+                                     f"{', '.join(scoring) or 'none'})")
+        if not c.stages:
+            if self.train.max_steps is None:
+                raise ValueError("train.max_steps: needed when curriculum.stages is left out (the bands share it)")
+            n = len(bands)
+            steps = [self.train.max_steps // n + (k < self.train.max_steps % n) for k in range(n)]
+            c.stages = [StageConfig(name=b, tasks={b: 1}, max_steps=max(1, s)) for b, s in zip(bands, steps)]
+        for i, stage in enumerate(c.stages):
+            where = f"curriculum.stages.{i}"
+            unknown = [t for t in stage.tasks if t not in bands]
+            if unknown:
+                raise ValueError(f"{where}.tasks: unknown band '{unknown[0]}' (bands: {', '.join(bands)})")
+            m = stage.advance_when
+            if m is None:
+                continue
+            names = [m.task] if m.task is not None else list(stage.tasks)
+            for t in names:
+                metrics = BAND_METRICS if t in bands else scoring[t].metrics if t in scoring else None
+                if metrics is None:
+                    raise ValueError(f"{where}.advance_when.task: unknown band or task '{t}'")
+                if m.metric not in metrics:
+                    raise ValueError(f"{where}.advance_when.metric: {t} reports {', '.join(metrics)}, "
+                                     f"not '{m.metric}'")
+        return self
+
+    @property
+    def steps(self) -> int:
+        return self.train.max_steps or self.curriculum.steps
+
+
+def load_dpo_config(path: Path | str) -> DPOConfig:
+    """A DPO config file, validated (errors: one line naming the file and field)."""
+    return load_model_file(path, DPOConfig)

@@ -1,0 +1,142 @@
+"""``curricle dpo`` end to end on a tiny checkpoint: TRL's DPOTrainer on the pair curriculum,
+the logs and checkpoints, the report, and a SIGKILL resume to the same pairs and losses."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.dpo.conftest import dpo_config, write_pairs
+
+pytestmark = pytest.mark.slow
+
+
+def rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def write(tmp_path: Path, cfg: dict) -> Path:
+    path = tmp_path / "dpo.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def cli(*args) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "curricle.cli", "dpo", *map(str, args)], env=env,
+                          capture_output=True, text=True)
+
+
+def test_dpo_end_to_end(tmp_path, checkpoint):
+    cfg = dpo_config(checkpoint, write_pairs(tmp_path / "pairs.jsonl"), steps=8)
+    cfg["train"]["trace"] = True
+    r = cli(write(tmp_path, cfg), "--run-dir", tmp_path / "run")
+    assert r.returncode == 0, r.stderr[-3000:]
+    run = tmp_path / "run"
+    assert "DPO: step 8 (stage subtle)" in r.stdout and "pairs: 48 kept of 48 (margin order)" in r.stdout
+    assert json.loads((run / "run.json").read_text())["kind"] == "dpo"
+    pairs = json.loads((run / "pairs.json").read_text())
+    assert pairs["kept"] == 48 and pairs["sources"] == [{"source": 0, "kind": "jsonl", "path": str(tmp_path / "pairs.jsonl"),
+                                                         "read": 48}]
+    assert len(rows(run / "pairs.jsonl")) == 48
+    log = rows(run / "curriculum_log.jsonl")
+    assert log[1] == {**log[1], "event": "stage", "step": 4, "from": "clear", "to": "subtle", "reason": "max_steps"}
+    # the clear band's pairs until the stage's change applies (from step 4 + 2), then the subtle band's
+    trace = rows(run / "trace/examples.jsonl")  # curriculum rows: the clear band's train pairs first
+    n_clear = pairs["bands"]["clear"]["train"]
+    assert [t["step"] for t in trace] == list(range(1, 9))
+    assert [all(r < n_clear for r in t["rows"]) for t in trace] == [True] * 5 + [False] * 3
+    assert all(r >= n_clear for t in trace[5:] for r in t["rows"])
+    metrics = rows(run / "metrics.jsonl")
+    evals = [m for m in metrics if "eval/mean" in m]
+    assert [m["step"] for m in evals] == [0, 2, 4, 6, 8]
+    for m in evals:
+        assert 0 <= m["eval/clear/pref_acc"] <= 1 and "eval/subtle/margin_se" in m and m["eval/reverse/n"] == 8
+    steps = [m for m in metrics if "train/loss" in m]
+    assert len(steps) == 8 and all("train/rewards/accuracies" in m and "train/rewards/margins" in m for m in steps)
+    assert steps[0]["train/loss"] == pytest.approx(0.6931, abs=1e-3)  # log 2: the policy is the reference
+    assert evals[-1]["served/clear"] + evals[-1]["served/subtle"] == 32
+    f = json.loads((run / "forgetting.json").read_text())
+    assert f["final"] and f["stages"] == ["clear", "subtle"] and f["tasks"] == ["clear", "subtle", "reverse"]
+    assert f["learned_at"] == {"clear": 0, "subtle": 1, "reverse": None} and "reverse" in f["change_from_baseline"]
+    assert f["metrics"] == {"clear": "pref_acc", "subtle": "pref_acc", "reverse": "exact_match"}
+    assert sorted(p.name for p in (run / "checkpoints").glob("checkpoint-*")) == ["checkpoint-4", "checkpoint-8"]
+    assert (run / "final" / "config.json").is_file()
+    from curricle.report.command import report_command
+    from tests.report.conftest import embedded
+
+    data = embedded(report_command(run).read_text())
+    assert data["kind"] == "dpo" and data["eval"]["step"] == [0, 2, 4, 6, 8]
+    assert data["pairs"]["kept"] == 48
+
+
+def test_a_killed_dpo_run_resumes_to_the_same_pairs_order_and_losses(tmp_path, checkpoint):
+    """Leitner review of the clear band's pairs after its stage ends at step 6, tested on held-out
+    pairs; killed after the step-8 checkpoint, resumed: the same pairs, order, decisions, losses."""
+    cfg = dpo_config(checkpoint, write_pairs(tmp_path / "pairs.jsonl"), steps=20,
+                     review={"kind": "leitner", "items_per_task": 4})
+    cfg["curriculum"]["eval_every"] = 3
+    cfg["curriculum"]["stages"][0]["max_steps"] = 6
+    cfg["train"].update(trace=True, checkpoint={"every": 8}, max_steps=20)
+    config = write(tmp_path, cfg)
+    r = cli(config, "--run-dir", tmp_path / "full")
+    assert r.returncode == 0, r.stderr[-3000:]
+    run = tmp_path / "killed"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "curricle.cli", "dpo", str(config), "--run-dir", str(run)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 180
+    while not (run / "checkpoints" / "checkpoint-8" / "curricle_curriculum.json").is_file():
+        assert proc.poll() is None, "the run ended before its step-8 checkpoint"
+        assert time.time() < deadline
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (run / "final").exists()
+    assert cli(config, "--run-dir", run).returncode == 2  # it has checkpoints: --resume is needed
+    r = cli(config, "--run-dir", run, "--resume")
+    assert r.returncode == 0, r.stderr[-3000:]
+    full, resumed = tmp_path / "full", run
+    assert rows(resumed / "pairs.jsonl") == rows(full / "pairs.jsonl")
+    assert rows(resumed / "trace/examples.jsonl") == rows(full / "trace/examples.jsonl")
+    assert len(rows(full / "trace/examples.jsonl")) == 20
+    assert rows(resumed / "curriculum_log.jsonl") == rows(full / "curriculum_log.jsonl")
+    events = [e["event"] for e in rows(full / "curriculum_log.jsonl")]
+    assert events[:3] == ["start", "stage", "review-added"] and "review" in events
+    a, b = rows(full / "metrics.jsonl"), rows(resumed / "metrics.jsonl")
+    assert [m["step"] for m in a] == [m["step"] for m in b]
+    for x, y in zip(a, b):
+        assert x.keys() == y.keys()
+        for k in x:
+            want = x[k] if isinstance(x[k], str) else pytest.approx(x[k], rel=1e-5, abs=1e-6)
+            assert y[k] == want, (x["step"], k)
+
+
+def test_a_pipeline_dpo_stage_starts_from_the_previous_chosen_checkpoint(tmp_path, checkpoint):
+    cfg = dpo_config(tmp_path / "ignored", write_pairs(tmp_path / "pairs.jsonl"), steps=4)
+    (tmp_path / "dpo.yaml").write_text(yaml.safe_dump(cfg))
+    line = {"name": "line", "model": {"path": str(checkpoint)},
+            "stages": [{"name": "pref", "kind": "dpo", "config": str(tmp_path / "dpo.yaml")}],
+            "evaluate": {"tasks": cfg["tasks"]}}
+    (tmp_path / "line.yaml").write_text(yaml.safe_dump(line))
+    r = subprocess.run([sys.executable, "-m", "curricle.cli", "pipeline", str(tmp_path / "line.yaml"), "--run-dir",
+                        str(tmp_path / "run")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = json.loads((tmp_path / "run" / "pipeline.json").read_text())
+    (stage,) = out["stages"]
+    assert stage["kind"] == "dpo" and stage["from"] == str(checkpoint) and stage["rule"] == "best-mean"
+    assert yaml.safe_load((tmp_path / "run" / "pref" / "config.yaml").read_text())["model"]["path"] == str(checkpoint)
+    assert [row["stage"] for row in out["table"]] == ["start", "pref"]
+    from curricle.report.command import report_command
+    from tests.report.conftest import embedded
+
+    assert embedded(report_command(tmp_path / "run").read_text())["stage_reports"] == {"pref": "pref/report.html"}
+    assert embedded((tmp_path / "run" / "pref" / "report.html").read_text())["kind"] == "dpo"

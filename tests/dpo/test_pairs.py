@@ -1,0 +1,154 @@
+"""Preference pairs: built from scripted grades (chosen best, rejected worst, no-margin pairs
+dropped and counted), read from files (one-line errors), cut into margin bands, and the pair
+curriculum's order and milestone with scripted scores."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from curricle.config import parse_model
+from curricle.dpo import pairs as pairs_module
+from curricle.dpo.config import DPOConfig, PairFile, PairsFromSamples
+from curricle.dpo.pairs import Pair, band_tasks, pairs_from_grades, read_pair_file, sample_pairs
+from curricle.errors import CurricleError
+from curricle.finetune.config import Milestone
+from curricle.finetune.curriculum import Curriculum
+from curricle.tasks.config import ScoringConfig, TaskConfig
+from curricle.tasks.items import TaskItem
+from curricle.tasks.load import Task
+from tests.dpo.conftest import dpo_config, pair_records, write_pairs
+
+
+def config(tmp_path, **curriculum) -> DPOConfig:
+    cfg = dpo_config(tmp_path / "model", write_pairs(tmp_path / "pairs.jsonl"), **curriculum)
+    return parse_model(cfg, DPOConfig, "dpo.yaml")
+
+
+def test_chosen_is_the_best_rejected_the_worst_and_ties_give_no_pair():
+    pair, why = pairs_from_grades("t", "i1", "p", ["a", "b", "c", "d"], [0.0, 1.0, 0.5, 1.0])
+    assert why is None and (pair.chosen, pair.rejected, pair.margin) == ("b", "a", 1.0)
+    pair, _ = pairs_from_grades("t", "i2", "p", ["a", "b", "c"], [None, 0.2, 0.7])
+    assert (pair.chosen, pair.rejected, pair.margin, pair.source) == ("c", "b", pytest.approx(0.5), "t:i2")
+    assert pairs_from_grades("t", "i3", "p", ["a", "b", "c"], [1.0, 1.0, 1.0]) == (None, "no_margin")
+    assert pairs_from_grades("t", "i4", "p", ["a", "b"], [None, 1.0]) == (None, "ungraded")
+
+
+def test_pairs_from_samples_are_graded_by_the_tasks_grader_and_drops_counted(monkeypatch):
+    from curricle.tasks.load import build_tasks
+
+    tc = TaskConfig.model_validate({"name": "reverse", "source": {"kind": "builtin", "skill": "reverse", "n_train": 6,
+                                                                   "n_heldout": 2, "n_test": 2}})
+    task = build_tasks([tc])[0]
+    items = sorted(task.train, key=lambda i: pairs_module.unit_hash("reverse", i.id))[:4]
+    scripted = [[items[0].completion, " no"],       # a pair: right vs wrong
+                [" no", " nope"],                    # both wrong: no margin
+                [items[2].completion] * 2,           # both right: no margin
+                [" x", items[3].completion]]         # a pair, chosen sampled second
+
+    def fake_sample(model, tokenizer, prompts, k, *args):
+        assert prompts == [i.prompt for i in items] and k == 2
+        return scripted
+
+    monkeypatch.setattr(pairs_module, "sample_apart", fake_sample)
+    src = PairsFromSamples(tasks=["reverse"], samples=2, max_prompts=4)
+    got, summary = sample_pairs(None, None, src, {"reverse": task}, {"reverse": tc}, seed=0)
+    assert [(p.chosen, p.rejected, p.margin) for p in got] == [(items[0].completion, " no", 1.0),
+                                                                (items[3].completion, " x", 1.0)]
+    assert summary == {"reverse": {"prompts": 4, "samples": 8, "built": 2, "dropped": {"no_margin": 2},
+                                   "ungraded_samples": {}}}
+
+
+def test_a_pairs_file_missing_a_field_is_a_one_line_error(tmp_path):
+    records = pair_records()[:3]
+    del records[1]["rejected"]
+    path = write_pairs(tmp_path / "p.jsonl", records)
+    with pytest.raises(CurricleError, match=r"^[^\n]*p\.jsonl:2: no 'rejected' field \(a pair needs prompt, chosen, "
+                                            r"rejected\)$"):
+        read_pair_file(PairFile(kind="jsonl", path=path))
+    bad = write_pairs(tmp_path / "m.jsonl", [{**pair_records()[0], "margin": -1}])
+    with pytest.raises(CurricleError, match=r"m\.jsonl:1: 'margin' must be a number >= 0, got -1"):
+        read_pair_file(PairFile(kind="jsonl", path=bad))
+
+
+def test_hf_disk_pairs(tmp_path):
+    import datasets
+
+    datasets.Dataset.from_list(pair_records()[:5]).save_to_disk(str(tmp_path / "ds"))
+    got = read_pair_file(PairFile(kind="hf-disk", path=tmp_path / "ds"))
+    assert [p.prompt for p in got] == [r["prompt"] for r in pair_records()[:5]] and got[0].margin == 0.1
+
+
+def test_margin_bands_hold_the_clearest_pairs_first_and_drops_are_counted(tmp_path):
+    cfg = config(tmp_path)
+    records = pair_records()
+    pairs = [Pair(r["prompt"], r["chosen"], r["rejected"], r["task"], r["margin"], f"f:{k}")
+             for k, r in enumerate(records)]
+    pairs.append(Pair("q", " same", " same", None, 0.5, "f:dup"))
+    bands, summary = band_tasks(pairs, cfg, eval_tasks=[])
+    assert [b.name for b in bands] == ["clear", "subtle"]
+    assert summary["pairs"] == 49 and summary["kept"] == 48 and summary["dropped"] == {"identical": 1}
+    clear = [i.meta["margin"] for i in bands[0].train + bands[0].heldout]
+    subtle = [i.meta["margin"] for i in bands[1].train + bands[1].heldout]
+    assert len(clear) == len(subtle) == 24 and min(clear) >= max(subtle)
+    assert summary["bands"]["clear"]["train"] + summary["bands"]["clear"]["heldout"] == 24
+    held = {i.prompt for b in bands for i in b.heldout}
+    assert held and not held & {i.prompt for b in bands for i in b.train}
+    # random order: the same band sizes, margins mixed; the pairs' prompts in eval items are dropped
+    rnd = config(tmp_path, order="random")
+    ev = Task("reverse", "reverse", ScoringConfig(), [], [TaskItem("h", records[0]["prompt"], " x", split="heldout")], [])
+    bands, summary = band_tasks(pairs[:48], rnd, eval_tasks=[ev])
+    assert summary["dropped"] == {"prompt_in_eval": 1} and summary["kept"] == 47
+    assert [len(b.train) + len(b.heldout) for b in bands] == [23, 24]
+    clear = [i.meta["margin"] for i in bands[0].train + bands[0].heldout]
+    assert min(clear) < 0.5 < max(clear)
+
+
+def test_order_margin_needs_every_margin(tmp_path):
+    cfg = config(tmp_path)
+    with pytest.raises(CurricleError, match=r"^f:3: no 'margin' field \(curriculum.order margin needs one"):
+        band_tasks([Pair("p", "a", "b", None, 1.0, "f:1"), Pair("p2", "a", "b", None, None, "f:3")], cfg, [])
+
+
+def test_the_pair_curriculum_draws_the_clear_band_first_and_advances_on_its_milestone(tmp_path):
+    cfg = config(tmp_path, order="margin")
+    cfg.curriculum.stages[0].advance_when = Milestone(task="clear", metric="pref_acc", at_least=0.75, patience=2)
+    pairs = [Pair(r["prompt"], r["chosen"], r["rejected"], r["task"], r["margin"], f"f:{k}")
+             for k, r in enumerate(pair_records())]
+    bands, _ = band_tasks(pairs, cfg, [])
+    c = Curriculum(cfg.curriculum, bands, seed=0, batch_size=4)
+    c.discrete_metrics.update({"clear": "pref_acc", "subtle": "pref_acc"})
+    mix = c.initial_mix()
+    assert {c.task_of[r] for _ in range(3) for r in c.draw(mix)} == {"clear"}
+
+    def scores(acc):
+        return {"clear": {"pref_acc": acc, "pref_acc_se": 0.1}, "subtle": {"pref_acc": 0.5, "pref_acc_se": 0.1}}
+
+    c.on_baseline(scores(0.4))
+    records, new = c.on_evaluate(2, scores(0.8))
+    assert records == [] and new is None  # 1 of the 2 evaluations in a row
+    records, new = c.on_evaluate(4, scores(0.9))
+    assert records[0] == {**records[0], "event": "stage", "from": "clear", "to": "subtle", "reason": "milestone",
+                          "step": 4}
+    assert new.weights == {"subtle": 1.0} and new.start == 5
+
+
+def test_bad_dpo_configs_name_the_field(tmp_path):
+    base = dpo_config(tmp_path / "m", tmp_path / "p.jsonl")
+    cases = [
+        ({"curriculum": {**base["curriculum"], "stages": [{"name": "s", "tasks": {"loud": 1}, "max_steps": 2}]}},
+         "curriculum.stages.0.tasks: unknown band 'loud' (bands: clear, subtle)"),
+        ({"curriculum": {**base["curriculum"], "stages": [{"name": "s", "tasks": {"clear": 1}, "max_steps": 2,
+                                                           "advance_when": {"task": "clear", "at_least": 1}}]}},
+         "advance_when.metric: clear reports pref_acc, margin, not 'exact_match'"),
+        ({"pairs": [{"kind": "from_samples", "tasks": ["nope"]}]}, "pairs.0.tasks: unknown task 'nope'"),
+        ({"curriculum": {"order": "none"}}, "train.max_steps: needed when curriculum.stages is left out"),
+    ]
+    for change, message in cases:
+        with pytest.raises(CurricleError) as err:
+            parse_model({**base, **change}, DPOConfig, "dpo.yaml")
+        assert message in str(err.value) and "\n" not in str(err.value), str(err.value)
+    ok = parse_model({**base, "curriculum": {"order": "none"}, "train": {"max_steps": 6}}, DPOConfig, "dpo.yaml")
+    assert [(s.name, s.tasks, s.max_steps) for s in ok.curriculum.stages] == [("pairs", {"pairs": 1}, 6)]
+    json.dumps(ok.model_dump(mode="json"))
