@@ -64,7 +64,8 @@ def stage_rule(rule: SelectRule, columns: list[str]) -> SelectRule:
                       tie=rule.tie if rule.tie in columns else None)
 
 
-def choose_checkpoint(stage_dir: Path, rule: SelectSpec, checkpoints: list[tuple[int, Path]]) -> tuple[Path, int | None]:
+def choose_checkpoint(stage_dir: Path, rule: SelectSpec,
+                      checkpoints: list[tuple[int, Path]]) -> tuple[Path, int | None]:
     """The checkpoint the next stage starts from: ``final/`` (at the last step) or, under
     ``best-mean``, whichever on-disk checkpoint had the best ``eval/mean`` at its step, or under
     a rule, the best by it (:func:`stage_rule`) among them (ties: the earlier)."""

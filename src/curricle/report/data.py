@@ -13,7 +13,9 @@ calibration on evaluation steps), ``mixture_log.jsonl`` (the controller's audit 
 ``probes.jsonl`` (probe scores; more files with ``probes=``). The curation funnel is the
 ``funnel.json`` in the config's ``curate.output_dir``. Hard examples (:func:`hard_examples`):
 the document priorities in ``mixture_log.jsonl``, ``RUN/mine/regions.json`` (``curricle mine``),
-the group metrics, ``RUN/augment_log.jsonl`` and the ``lineage.json`` of a pruned store.
+the group metrics, ``RUN/augment_log.jsonl`` and the ``lineage.json`` of a pruned store. The
+checkpoint table's choice: by the rule in ``RUN/selection.json`` (``curricle select``), else
+``best-mean`` (:func:`_selection`).
 """
 
 from __future__ import annotations
@@ -436,7 +438,8 @@ def collect_run(run: Path | str, probes: Sequence[Path | str] = (), map_config=N
         "progress": progress, "domains": m["domains"], "phases": phases,
         "controller": _controller_name(config), "series": m["series"], "eval": m["eval"],
         "audit": audit, "events": events, "counts": counts, "checkpoints": table, "best_checkpoint": best,
-        "selection": selection, "skills": skills, "probe_files": probe_files, "funnel": funnel, "hard_examples": hard, "missing": missing,
+        "selection": selection, "skills": skills, "probe_files": probe_files, "funnel": funnel,
+        "hard_examples": hard, "missing": missing,
     }
     if keep_probe_rows:
         out["_probe_rows"] = rows

@@ -100,8 +100,8 @@ def _checkpoint_table(run: dict[str, Any]) -> str:
     sel = run.get("selection") or {}
     note = ""
     if best is not None:
-        note = (f"Highlighted: step {best:,}, by {'the rule given to curricle select' if sel.get('given') else 'the default rule'}: "
-                f"{sel.get('rule', 'the lowest mean held-out loss')}. ")
+        by = "the rule given to curricle select" if sel.get("given") else "the default rule"
+        note = f"Highlighted: step {best:,}, by {by}: {sel.get('rule', 'the lowest mean held-out loss')}. "
         if sel.get("feasible") is False:
             note += f"No checkpoint met every constraint: {sel.get('reason')}. "
     metric = (run.get("skills") or {}).get("metric_setting")

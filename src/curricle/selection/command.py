@@ -99,8 +99,8 @@ def print_selection(result: dict[str, Any], console: Console) -> None:
         console.print(f"[yellow]no checkpoint chosen: {result['reason']}[/]")
     else:
         what = {k: v for k, v in result["chosen"].items() if k != "row"}
-        console.print(f"chosen: {json.dumps(what)}" + ("" if result["feasible"] else f" [yellow]({result['reason']})[/]"),
-                      soft_wrap=True)
+        compromise = "" if result["feasible"] else f" [yellow]({result['reason']})[/]"
+        console.print(f"chosen: {json.dumps(what)}{compromise}", soft_wrap=True)
 
 
 def select_command(run: Path, rule: Path | None = None, console: Console | None = None) -> dict[str, Any]:
