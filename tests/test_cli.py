@@ -17,7 +17,7 @@ def test_every_verb_has_help():
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
     verbs = [c.name or c.callback.__name__ for c in app.registered_commands]
-    assert verbs == ["curate", "prepare", "prune", "sample", "train", "finetune", "rl", "rft", "dpo", "pipeline", "mix-search", "demo", "probe", "map", "study",
+    assert verbs == ["curate", "prepare", "prune", "sample", "train", "finetune", "rl", "rft", "dpo", "pipeline", "select", "mix-search", "demo", "probe", "map", "study",
                      "mine", "drift", "report", "compare"]
     for verb in verbs:
         r = runner.invoke(app, [verb, "--help"])

@@ -44,6 +44,7 @@ from typing import Any, Callable
 import pytest
 import yaml
 
+from curricle.selection.config import SelectFile
 from curricle.config import load_config, parse_config, parse_model
 from curricle.dpo.config import DPOConfig
 from curricle.drift.config import parse_drift_config
@@ -132,6 +133,8 @@ VALIDATORS: dict[str, Callable[[Any, str], None]] = {
     "map": _model(MapConfig),
     "task": _probe_task,
     "drift": parse_drift_config,
+    "select": lambda data, where: parse_model(data if isinstance(data, dict) and "rule" in data else {"rule": data},
+                                              SelectFile, where),
 }
 
 

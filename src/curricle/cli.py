@@ -30,6 +30,7 @@ COMMANDS = Registry("command", {
     "rft": "curricle.rft.command:rft_command",
     "dpo": "curricle.dpo.command:dpo_command",
     "pipeline": "curricle.pipeline.command:pipeline_command",
+    "select": "curricle.selection.command:select_command",
     "mix-search": "curricle.search.command:mix_search_command",
     "demo": "curricle.demo.command:run_demo",
     "probe": "curricle.probes.command:probe_command",
@@ -236,6 +237,20 @@ def pipeline(
     A rerun skips the stages that are done and continues an interrupted one.
     """
     _run("pipeline", config, run_dir, verbose=verbose)
+
+
+@app.command()
+def select(
+    run_dir: Path = typer.Argument(..., help="A pretraining run or a pipeline directory."),
+    rule: Optional[Path] = typer.Option(None, "--rule", help="The selection rule (YAML: maximize|minimize, "
+                                                           "subject_to, tie; or best-mean | last). "
+                                                           "Default: best-mean."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
+) -> None:
+    """Choose the release checkpoint by a stated rule: constraints and an objective over the
+    checkpoint table's columns. Prints the table with the chosen row marked and writes
+    RUN/selection.json (with the Pareto front), which the report marks."""
+    _run("select", run_dir, rule, verbose=verbose)
 
 
 @app.command("mix-search")

@@ -43,7 +43,7 @@ def test_report_opens_offline_without_errors(chromium, fake_run, tmp_path):
     try:
         assert requests == [out.as_uri()]
         assert errors == []
-        assert drawn == len(figures(out.read_text())) == 5
+        assert drawn == len(figures(out.read_text())) == 6  # with the checkpoints' Pareto front
         assert (tmp_path / "report.png").stat().st_size > 50_000
         # A click on the audit log's row marks its step on the weights plot.
         page = handles[2]
@@ -84,7 +84,7 @@ def test_the_hard_examples_panel_draws_without_errors(chromium, tmp_path):
     requests, errors, drawn, handles = open_page(chromium, out, tmp_path / "hard.png")
     try:
         assert requests == [out.as_uri()] and errors == []
-        assert drawn == len(figures(out.read_text())) == 7  # the page's 5, the signals and the groups
+        assert drawn == len(figures(out.read_text())) == 8  # the page's 5, the Pareto front, the signals, the groups
         _, _, page = handles
         assert page.evaluate("document.querySelectorAll('#hard_examples .plot.js-plotly-plot').length") == 2
     finally:

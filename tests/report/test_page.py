@@ -31,7 +31,10 @@ def test_every_panel_with_its_data(fake_run):
     assert "2k tokens trained + 120 evaluated and probed (5.7% of all)" in text
     figs = figures(text)
     by_name = {k.split("-")[1]: v for k, v in figs.items()}
-    assert set(by_name) == {"losses", "mixture", "schedules", "skills", "funnel"}
+    assert set(by_name) == {"losses", "mixture", "schedules", "skills", "funnel", "pareto"}
+    # The checkpoint table's choice (best-mean: the lowest mean held-out loss) ringed on its Pareto front.
+    chosen = [t["name"] for t in by_name["pareto"]["data"] if t["name"].startswith("chosen")]
+    assert chosen == [f"chosen: step {data['best_checkpoint']:,}"]
 
     # Losses: per-domain held-out loss at the evaluation tokens; phase boundary at token 1000.
     loss = by_name["losses"]

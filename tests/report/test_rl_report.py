@@ -191,3 +191,25 @@ def test_a_run_with_sampled_pass1_plots_it_and_keeps_greedy_in_the_table(tmp_pat
     named = {t["name"]: t for t in progress["data"] if t.get("name")}
     assert named["add1"]["y"] == [0.25, 0.375, 0.25] and named["mean over tasks"]["y"] == [0.125, 0.1875, 0.125]
     assert '<tr data-step="4" class="best">' in text  # the table: greedy exact match, as before
+
+
+def test_a_run_with_diversity_draws_it_and_marks_a_mode_collapse(tmp_path):
+    run = write_rl_run(tmp_path)
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    edits = iter([0.6, 0.4, 0.25])
+    for r in rows:
+        if "eval/mean" in r:
+            r.update({"diversity/edit_distance": next(edits), "diversity/answer_entropy": 1.0})
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    evals = [r["step"] for r in rows if "eval/mean" in r]
+    with (run / "events.jsonl").open("a") as f:
+        f.write(json.dumps({"step": evals[-1], "event": "mode-collapse", "metric": "edit_distance", "first": 0.6,
+                            "now": 0.25, "since_step": 0, "score": [0.1, 0.3], "reward": None}) + "\n")
+    rl = collect_rl(run)
+    assert rl["eval"]["diversity"] == {"edit_distance": [0.6, 0.4, 0.25], "answer_entropy": [1.0, 1.0, 1.0]}
+    text = report_command(run, tmp_path / "r.html").read_text()
+    fig = next(f for f in figures(text).values() if f["layout"]["title"]["text"].startswith("Diversity"))
+    assert {t["name"]: t["y"] for t in fig["data"]} == {"pairwise edit distance": [0.6, 0.4, 0.25],
+                                                       "answer entropy (bits)": [1.0, 1.0, 1.0]}
+    assert [a["text"] for a in fig["layout"]["annotations"]] == ["mode-collapse"]
+    assert "edit_distance fell from 0.600 to 0.250" in text

@@ -277,6 +277,8 @@ def test_lilo_trains_the_top_groups_of_its_pool_and_charges_the_whole_pool(tmp_p
     evals = [m for m in rows(tmp_path / "run" / "metrics.jsonl") if "eval/mean" in m]
     assert [m["rollouts"] for m in evals] == [0, 64, 128]
     assert all(0 <= m["eval/pass1_sampled_mean"] <= 1 and "eval/rev/pass1_sampled" in m for m in evals)
+    # The sampled completions' diversity is logged beside them (the measures: tests/rl/test_diversity.py).
+    assert all(0 <= m["diversity/edit_distance"] <= 1 and 0 <= m["diversity/answer_entropy"] <= 1 for m in evals)
     steps = [m for m in rows(tmp_path / "run" / "metrics.jsonl") if "reward" in m]
     # Each step generates a pool of 4 x 2 prompts x 4 completions and trains 2 groups of it.
     assert [m["rollouts"] for m in steps] == [32, 64, 96, 128]

@@ -8,9 +8,12 @@ killed midway continues from its own newest checkpoint). At the end every chosen
 and the starting model, is scored on ``evaluate.tasks``' test items and the probes, and
 ``DIR/pipeline.json`` holds the checkpoint table: per-task test scores, their mean and worst,
 the mean greedy completion length, the probes' mean and its change from the start, the
-training tokens spent to get there; the best is marked by the stated rule (highest mean test
-score among checkpoints whose probe mean fell by no more than ``max_probe_drop``; ties: fewer
-tokens). ``curricle report DIR`` draws it.
+training tokens spent to get there, the stage's RL flags; the best is marked by ``select``
+(:mod:`curricle.selection`; the shorthands: highest mean test score among checkpoints whose
+probe mean fell by no more than ``max_probe_drop``, ties: fewer tokens), with the Pareto front
+of its objective against tokens and completion length. When no checkpoint meets every
+constraint, the ones breaking the fewest are ranked by the objective, and ``pipeline.json``
+says so (``feasible: false``, ``reason``; logged as a warning). ``curricle report DIR`` draws it.
 """
 
 from __future__ import annotations
@@ -40,6 +43,9 @@ from curricle.posttrain.evaluate import Evaluator, probe_tasks
 from curricle.probes.lm import ProbeLM
 from curricle.report.data import read_jsonl
 from curricle.rft.command import rft_run
+from curricle.selection.config import SelectRule, SelectSpec
+from curricle.selection.rule import choose, pareto_front
+from curricle.selection.tables import pipeline_rows, pipeline_rule, stage_flags
 from curricle.rft.config import load_rft_config
 from curricle.rl.command import rl_run
 from curricle.rl.config import STATE_FILE as RL_STATE
@@ -53,21 +59,39 @@ from curricle.train.command import train_run
 log = logging.getLogger(__name__)
 
 
-def choose_checkpoint(stage_dir: Path, rule: str, checkpoints: list[tuple[int, Path]]) -> tuple[Path, int | None]:
+def stage_rule(rule: SelectRule, columns: list[str]) -> SelectRule:
+    """``rule`` as far as a stage's own evaluations can judge it: constraints on the ``columns``
+    they have, its objective if they have it (else the highest ``mean``), its tie-break likewise."""
+    objective = rule.objective if rule.objective in columns else None
+    return SelectRule(**({rule.sense + "imize": objective} if objective else {"maximize": "mean"}),
+                      subject_to={c: t for c, t in rule.subject_to.items() if c in columns},
+                      tie=rule.tie if rule.tie in columns else None)
+
+
+def choose_checkpoint(stage_dir: Path, rule: SelectSpec,
+                      checkpoints: list[tuple[int, Path]]) -> tuple[Path, int | None]:
     """The checkpoint the next stage starts from: ``final/`` (at the last step) or, under
-    ``best-mean``, whichever on-disk checkpoint had the best ``eval/mean`` at its step (ties: the
-    earlier)."""
+    ``best-mean``, whichever on-disk checkpoint had the best ``eval/mean`` at its step, or under
+    a rule, the best by it (:func:`stage_rule`) among them (ties: the earlier)."""
     final = stage_dir / "final"
     rows, _ = read_jsonl(stage_dir / "metrics.jsonl")
-    mean_at = {r["step"]: r["eval/mean"] for r in rows if "eval/mean" in r}
-    last = max(mean_at) if mean_at else None
-    if rule == "last" or not mean_at:
+    evals = {r["step"]: r for r in rows if "eval/mean" in r}
+    last = max(evals) if evals else None
+    if rule == "last" or not evals:
         return final, last
-    candidates = [(mean_at[s], -s, p) for s, p in checkpoints if s in mean_at]
-    if last is not None:
-        candidates.append((mean_at[last], -last, final))
-    best = max(candidates, key=lambda c: (c[0], c[1]))
-    return best[2], -best[1]
+    candidates = [(s, p) for s, p in sorted(checkpoints) if s in evals and s != last] + [(last, final)]
+    table = []
+    for s, _ in candidates:
+        r = evals[s]
+        row = {k.split("/")[1]: v for k, v in r.items()
+               if k.startswith("eval/") and k.count("/") == 2 and k.rsplit("/", 1)[1] in ("exact_match", "score")}
+        table.append({**row, "mean": r["eval/mean"], "worst": r.get("eval/worst"), "step": s})
+    columns = list(dict.fromkeys(c for r in table for c in r))
+    choice = choose(table, stage_rule(pipeline_rule(rule, 0.0), columns), columns)
+    if choice["chosen"] is None:
+        return final, last
+    step, path = candidates[choice["chosen"]]
+    return path, step
 
 
 def _tokens(stage_dir: Path) -> int | None:
@@ -88,7 +112,7 @@ def start_from(model: dict | None, checkpoint: Path) -> dict:
     return {**kept, "path": str(checkpoint)}
 
 
-def run_stage(spec: StageSpec, model: Path | None, run_dir: Path, select: str,
+def run_stage(spec: StageSpec, model: Path | None, run_dir: Path, select: SelectSpec,
               chosen_by_stage: dict[str, str] | None = None) -> dict[str, Any]:
     stage_dir = run_dir / spec.name
     done = stage_dir / "stage.json"
@@ -141,7 +165,8 @@ def run_stage(spec: StageSpec, model: Path | None, run_dir: Path, select: str,
         rft_run(model, rft.model_copy(update=update), stage_dir / "rft.jsonl")  # the stage's start
         chosen, step = model, None
     result = {"stage": spec.name, "kind": spec.kind, "from": str(model) if model else None, "chosen": str(chosen),
-              "step": step, "rule": select if spec.kind in ("finetune", "rl", "dpo") else None, "tokens": tokens}
+              "step": step, "rule": (select if isinstance(select, str) else select.describe())
+              if spec.kind in ("finetune", "rl", "dpo") else None, "tokens": tokens}
     atomic.write_text(done, json.dumps(result, indent=1) + "\n")
     return result
 
@@ -186,12 +211,19 @@ def pipeline_run(config: PipelineConfig, run_dir: Path | str) -> dict[str, Any]:
     base = rows[0]["probe_mean"] if rows else None
     for r in rows:
         r["probe_change"] = (r["probe_mean"] - base) if r["probe_mean"] is not None and base is not None else None
-    eligible = [r for r in rows if r["mean"] is not None
-                and (r["probe_change"] is None or r["probe_change"] >= -config.evaluate.max_probe_drop)]
-    best = max(eligible, key=lambda r: (r["mean"], -r["tokens"]))["stage"] if eligible else None
-    out = {"name": config.name, "stages": stages, "table": rows, "best": best,
-           "rule": f"highest mean test exact match among checkpoints whose probe mean fell by at most "
-                   f"{config.evaluate.max_probe_drop} from the start; ties: fewer tokens"}
+    rule = pipeline_rule(config.select if not isinstance(config.select, str) else "best-mean",
+                         config.evaluate.max_probe_drop)
+    table, known = pipeline_rows(rows, stage_flags(run_dir, [r["stage"] for r in rows]))
+    choice = choose(table, rule, known, where="select")
+    if not choice["feasible"] and choice.get("reason"):
+        log.warning("pipeline %s: %s", config.name, choice["reason"])
+    best = rows[choice["chosen"]]["stage"] if choice["chosen"] is not None else None
+    out = {"name": config.name, "stages": stages, "table": rows, "best": best, "rule": choice["rule"],
+           "feasible": choice["feasible"], "reason": choice.get("reason"),
+           "broken": {rows[i]["stage"]: b for i, b in choice["broken"].items()},
+           "pareto": {cost: [rows[i]["stage"] for i in pareto_front(table, rule.objective, cost, rule.sense == "max")]
+                      for cost in ("tokens", "length")},
+           "objective": rule.objective, "max_probe_drop": config.evaluate.max_probe_drop}
     atomic.write_text(run_dir / "pipeline.json", json.dumps(out, indent=1) + "\n")
     return out
 

@@ -10,7 +10,7 @@ previous stage's chosen checkpoint.
       - {name: grpo, kind: rl, config: configs/post/rl.yaml}
       - {name: rft, kind: rft, config: configs/post/rft.yaml}          # teacher: <stage> or a path: distill
       - {name: sft2, kind: finetune, config: configs/post/sft2.yaml, tasks_from: rft}
-    select: best-mean
+    select: best-mean                                     # or a rule: {maximize: mean, subject_to: {...}}
     evaluate: {tasks: [...]}                              # the checkpoint table's common yardstick
 
 A stage's own config names its model too; the pipeline replaces it with the previous stage's
@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from curricle.config import load_model_file
 from curricle.posttrain.config import HFModelConfig, ProbeTasksConfig
+from curricle.selection.config import PIPELINE_COLUMNS, SelectRule, SelectSpec
 from curricle.tasks.config import NAME_PATTERN, TaskConfig
 
 
@@ -64,9 +65,15 @@ class PipelineConfig(BaseModel):
     model: HFModelConfig | None = None
     """Where the first stage starts (a ``pretrain`` first stage makes its own)."""
     stages: list[StageSpec] = Field(min_length=1)
-    select: Literal["best-mean", "last"] = "best-mean"
-    """Which checkpoint of a stage the next one starts from: the one with the best mean
-    held-out score among those on disk (its final model counts, at its last step), or the last."""
+    select: SelectSpec = "best-mean"
+    """How checkpoints are chosen: ``best-mean``, ``last`` or a rule (``{maximize | minimize:
+    COLUMN, subject_to: {COLUMN: ">= 0.5", ...}, tie: COLUMN}``, :mod:`curricle.selection`).
+    Within a stage, the checkpoint the next stage starts from: ``last``, its final model;
+    otherwise the best by the rule among those on disk (its final model counts, at its last
+    step) judged on the columns its own evaluations have (``mean``, ``worst``, each task's
+    held-out score, ``step``; ``best-mean``: the highest mean). Across stages, the checkpoint
+    table's best: by the rule over the table's columns (the shorthands: highest ``mean`` with
+    ``probe_drop <= evaluate.max_probe_drop``, ties: fewer tokens)."""
     evaluate: EvaluateConfig
 
     @model_validator(mode="after")
@@ -85,6 +92,12 @@ class PipelineConfig(BaseModel):
             seen[s.name] = s.kind
         if self.model is None and self.stages[0].kind != "pretrain":
             raise ValueError("model: the first stage needs a model to start from (or make it a pretrain stage)")
+        if isinstance(self.select, SelectRule):
+            tasks = [t.name for t in self.evaluate.tasks]
+            known = [*tasks, *PIPELINE_COLUMNS]
+            for col in self.select.columns():
+                if col not in known and not col.startswith("probe:"):
+                    raise ValueError(f"select: unknown column '{col}' (known: {', '.join(known)}, probe:<name>)")
         if self.stages[0].kind == "rft":
             raise ValueError("stages.0: an rft stage needs a stage before it to sample from")
         return self

@@ -13,7 +13,9 @@ calibration on evaluation steps), ``mixture_log.jsonl`` (the controller's audit 
 ``probes.jsonl`` (probe scores; more files with ``probes=``). The curation funnel is the
 ``funnel.json`` in the config's ``curate.output_dir``. Hard examples (:func:`hard_examples`):
 the document priorities in ``mixture_log.jsonl``, ``RUN/mine/regions.json`` (``curricle mine``),
-the group metrics, ``RUN/augment_log.jsonl`` and the ``lineage.json`` of a pruned store.
+the group metrics, ``RUN/augment_log.jsonl`` and the ``lineage.json`` of a pruned store. The
+checkpoint table's choice: by the rule in ``RUN/selection.json`` (``curricle select``), else
+``best-mean`` (:func:`_selection`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from pydantic import ValidationError
+
 from curricle.config import read_yaml
 from curricle.curate.funnel import read_funnel
 from curricle.emergence.config import MapConfig
@@ -31,6 +35,9 @@ from curricle.emergence.map import map_rows, metric_of
 from curricle.emergence.phases import run_phases
 from curricle.errors import CurricleError
 from curricle.probes.results import read_rows
+from curricle.selection.config import SelectRule
+from curricle.selection.rule import choose, pareto_front
+from curricle.selection.tables import pretrain_rows, pretrain_rule
 from curricle.train.checkpoint import check_complete, step_dirs
 
 SCHEMA = "curricle.report/1"
@@ -337,6 +344,29 @@ def _checkpoint_table(evals: dict[str, Any], domains: list[str], on_disk: dict[i
     return out
 
 
+def _selection(run: Path, table: list[dict[str, Any]]) -> dict[str, Any]:
+    """The checkpoint table's choice: by the rule ``curricle select`` last wrote to
+    ``RUN/selection.json`` (applied to the table as it is now), else by ``best-mean`` (the
+    lowest mean held-out loss among checkpoints on disk); with the Pareto front of the
+    objective against tokens, as steps."""
+    saved = read_json(run / "selection.json")
+    try:
+        rule = SelectRule.model_validate(saved["spec"]) if isinstance(saved, dict) and "spec" in saved else None
+    except ValidationError:
+        rule = None
+    rule = rule or pretrain_rule(None)
+    rows, known = pretrain_rows(table)
+    try:
+        choice = choose(rows, rule, known)
+    except CurricleError:  # a saved rule naming a column this table no longer has
+        rule = pretrain_rule(None)
+        choice = choose(rows, rule, known)
+    front = pareto_front(rows, rule.objective, "tokens", maximize=rule.sense == "max")
+    return {"rule": choice["rule"], "given": rule != pretrain_rule(None), "chosen": choice["chosen"],
+            "feasible": choice["feasible"], "reason": choice.get("reason"), "objective": rule.objective,
+            "sense": rule.sense, "pareto_steps": [table[i]["step"] for i in front]}
+
+
 def collect_run(run: Path | str, probes: Sequence[Path | str] = (), map_config=None,
                 keep_probe_rows: bool = False) -> dict[str, Any]:
     """Everything the report of ``run`` shows (see the module docstring). With
@@ -380,9 +410,8 @@ def collect_run(run: Path | str, probes: Sequence[Path | str] = (), map_config=N
     scores = _probe_scores(rows, map_config.metric) if rows else {}
     funnel, funnel_missing = _funnel(run, config)
     table = _checkpoint_table(m["eval"], m["domains"], on_disk, scores, m["token_at_step"])
-    ranked = [r for r in table if r.get("eval_loss_mean") is not None and r["on_disk"]] or \
-        [r for r in table if r.get("eval_loss_mean") is not None]
-    best = min(ranked, key=lambda r: r["eval_loss_mean"])["step"] if ranked else None
+    selection = _selection(run, table)
+    best = table[selection["chosen"]]["step"] if selection["chosen"] is not None else None
 
     missing: dict[str, str] = {}
     if not metric_rows:
@@ -409,7 +438,8 @@ def collect_run(run: Path | str, probes: Sequence[Path | str] = (), map_config=N
         "progress": progress, "domains": m["domains"], "phases": phases,
         "controller": _controller_name(config), "series": m["series"], "eval": m["eval"],
         "audit": audit, "events": events, "counts": counts, "checkpoints": table, "best_checkpoint": best,
-        "skills": skills, "probe_files": probe_files, "funnel": funnel, "hard_examples": hard, "missing": missing,
+        "selection": selection, "skills": skills, "probe_files": probe_files, "funnel": funnel,
+        "hard_examples": hard, "missing": missing,
     }
     if keep_probe_rows:
         out["_probe_rows"] = rows

@@ -34,6 +34,7 @@ from curricle.report import figures, hard_examples
 from curricle.report.data import collect_run
 from curricle.report.kit import (Page, Panel, esc, missing_list, nav, num, render_panels, section, sections,
                                  state_word, table, td)
+from curricle.report import plots
 from curricle.report.plots import domain_colors, x_axis
 
 
@@ -96,9 +97,13 @@ def _checkpoint_table(run: dict[str, Any]) -> str:
         cells += [td(r.get("ece"), digits=3)] + [td(r["probes"].get(t), digits=3) for t in tasks]
         rows.append(f'<tr data-step="{r["step"]}"{cls}>{"".join(cells)}</tr>')
     best = run["best_checkpoint"]
-    note = (f"Highlighted: step {best:,}, the lowest mean held-out loss over domains"
-            f"{' among checkpoints still on disk' if any(r['on_disk'] for r in run['checkpoints']) else ''}. "
-            if best is not None else "")
+    sel = run.get("selection") or {}
+    note = ""
+    if best is not None:
+        by = "the rule given to curricle select" if sel.get("given") else "the default rule"
+        note = f"Highlighted: step {best:,}, by {by}: {sel.get('rule', 'the lowest mean held-out loss')}. "
+        if sel.get("feasible") is False:
+            note += f"No checkpoint met every constraint: {sel.get('reason')}. "
     metric = (run.get("skills") or {}).get("metric_setting")
     note += f"Probe columns: the {metric} metric of each task." if tasks and metric else ""
     return f'<p class="note">{esc(note)}</p>' + table(head, rows)
@@ -220,7 +225,27 @@ def _events(page: Page, run: dict[str, Any], view: _View) -> str | None:
 
 
 def _checkpoints(page: Page, run: dict[str, Any], view: _View) -> str | None:
-    return _checkpoint_table(run) if run["checkpoints"] else None
+    if not run["checkpoints"]:
+        return None
+    return page.fig(_pareto(run), f"pareto-{view.key}") + _checkpoint_table(run)
+
+
+def _pareto(run: dict[str, Any]):
+    """The selection's objective against tokens, the Pareto front and the chosen step."""
+    sel = run.get("selection") or {}
+    rows = run["checkpoints"]
+    if not sel.get("objective") or len(rows) < 2:
+        return None
+    column = {"loss_mean": "eval_loss_mean", "loss_worst": "eval_loss_worst", "loss_all": "eval_loss_all"}
+    key = column.get(sel["objective"], sel["objective"])
+    steps = [r["step"] for r in rows]
+    y = [r.get(key) for r in rows]
+    if all(v is None for v in y):
+        return None
+    front = [steps.index(s) for s in sel.get("pareto_steps", [])]
+    chosen = steps.index(run["best_checkpoint"]) if run["best_checkpoint"] in steps else None
+    return plots.pareto([f"step {s:,}" for s in steps], [r.get("tokens") for r in rows], y, front, chosen,
+                        "tokens", sel["objective"], f"Checkpoints: {sel['objective']} against tokens, the Pareto front")
 
 
 def _hard_examples(page: Page, run: dict[str, Any], view: _View) -> str | None:

@@ -3,7 +3,8 @@
 Read from ``DIR/pipeline.json`` (the checkpoint table and the rule that chose the best) and each
 stage's ``DIR/<stage>/stage.json``. Panels: each chosen checkpoint's test score per task with
 the probes' mean (a regression check against the starting model), the checkpoint table with
-the best marked, and the stages with links to their own reports, which
+the best marked by the selection rule and the Pareto front of its objective against tokens
+and completion length, and the stages with links to their own reports, which
 :func:`save_pipeline_report` writes too (fine-tuning and RL stages).
 """
 
@@ -21,7 +22,7 @@ from curricle.errors import CurricleError
 from curricle.report.finetune import collect_dpo, collect_finetune, save_finetune_report
 from curricle.report.kind import run_kind
 from curricle.report.kit import Page, Panel, esc, missing_list, nav, render_panels, sections, table, td
-from curricle.report.plots import domain_colors, layout
+from curricle.report.plots import domain_colors, layout, pareto
 from curricle.report.rl import collect_rl, save_rl_report
 
 SCHEMA = "curricle.pipeline-report/1"
@@ -41,6 +42,8 @@ def collect_pipeline(run: Path | str) -> dict[str, Any]:
     return {"schema": SCHEMA, "kind": "pipeline", "name": pl.get("name") or run.name, "path": str(run),
             "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "stages": pl.get("stages", []),
             "table": pl.get("table", []), "best": pl.get("best"), "rule": pl.get("rule", ""), "tasks": tasks,
+            "feasible": pl.get("feasible", True), "reason": pl.get("reason"), "pareto": pl.get("pareto") or {},
+            "objective": pl.get("objective", "mean"),
             "probes": probes, "stage_reports": {}, "missing": {} if pl.get("table") else
             {"pl_table": "no checkpoint was scored"}}
 
@@ -93,6 +96,20 @@ def pipeline_scores(pl: dict[str, Any], colors: dict[str, str]) -> go.Figure | N
                    xaxis_title="stage", yaxis_title="score", yaxis_range=[0, 1.02], hovermode="closest")
 
 
+def pipeline_pareto(pl: dict[str, Any], cost: str) -> go.Figure | None:
+    """The selection's objective against ``cost`` (tokens spent, completion length) per
+    checkpoint, the Pareto front and the chosen one."""
+    rows = pl["table"]
+    names = [r["stage"] for r in rows]
+    objective = pl["objective"]
+    y = [r.get(objective, (r.get("test") or {}).get(objective)) for r in rows]
+    front = [names.index(n) for n in pl["pareto"].get(cost, []) if n in names]
+    chosen = names.index(pl["best"]) if pl["best"] in names else None
+    label = {"tokens": "training tokens spent", "length": "mean completion length (tokens)"}[cost]
+    return pareto(names, [r.get(cost) for r in rows], y, front, chosen, label, objective,
+                  f"{objective} against {label}: the Pareto front")
+
+
 # -- panels --------------------------------------------------------------------------------
 
 def _scores(page: Page, pl: dict[str, Any], colors: dict[str, str]) -> str | None:
@@ -103,9 +120,12 @@ def _checkpoints(page: Page, pl: dict[str, Any], colors: dict[str, str]) -> str 
     if not pl["table"]:
         return None
     head, rows = _table_rows(pl)
-    return (f'<p class="note">Highlighted: <b>{esc(pl["best"])}</b>, by the rule: {esc(pl["rule"])}. '
+    compromise = ("" if pl["feasible"] else f' <b>No checkpoint met every constraint</b>: {esc(pl["reason"])}.')
+    figs = "".join(page.fig(pipeline_pareto(pl, cost), f"pl-pareto-{cost}") for cost in ("tokens", "length")
+                   if cost in pl["pareto"])
+    return (f'<p class="note">Highlighted: <b>{esc(pl["best"])}</b>, by the rule: {esc(pl["rule"])}.{compromise} '
             "The release is a choice among these checkpoints, not the last one.</p>"
-            + table(head, rows, text=(0, len(head) - 1)))
+            + table(head, rows, text=(0, len(head) - 1)) + figs)
 
 
 def _stages(page: Page, pl: dict[str, Any], colors: dict[str, str]) -> str | None:

@@ -58,4 +58,27 @@ def se_band(x: list, y: list, se: list, color: str, group: str) -> go.Scatter:
                       line={"width": 0}, hoverinfo="skip", showlegend=False, legendgroup=group)
 
 
-__all__ = ["PALETTE", "FONT", "domain_colors", "layout", "x_axis", "ema", "se_band"]
+def pareto(names: list[str], x: list, y: list, front: list[int], chosen: int | None, x_title: str, y_title: str,
+           title: str) -> go.Figure | None:
+    """Checkpoints as points of ``y`` (the selection's objective) against ``x`` (a cost: tokens,
+    completion length), the Pareto front (indices ``front``, in order of ``x``) joined as a
+    step line and the chosen one ringed; None when no point has both values."""
+    pts = [i for i in range(len(names)) if x[i] is not None and y[i] is not None]
+    if not pts:
+        return None
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=[x[i] for i in pts], y=[y[i] for i in pts], text=[names[i] for i in pts],
+                             mode="markers+text", textposition="top center", name="checkpoints",
+                             marker={"color": "#7f7f7f", "size": 8}))
+    if front:
+        fig.add_trace(go.Scatter(x=[x[i] for i in front], y=[y[i] for i in front], mode="lines+markers",
+                                 name="Pareto front", line={"color": PALETTE[0], "shape": "hv"},
+                                 marker={"color": PALETTE[0], "size": 9}))
+    if chosen is not None and x[chosen] is not None and y[chosen] is not None:
+        fig.add_trace(go.Scatter(x=[x[chosen]], y=[y[chosen]], mode="markers", name=f"chosen: {names[chosen]}",
+                                 marker={"symbol": "circle-open", "size": 18, "color": "#d62728",
+                                         "line": {"width": 2}}))
+    return layout(fig, title, height=360, xaxis_title=x_title, yaxis_title=y_title, hovermode="closest")
+
+
+__all__ = ["PALETTE", "FONT", "domain_colors", "layout", "x_axis", "ema", "se_band", "pareto"]

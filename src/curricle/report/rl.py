@@ -8,7 +8,8 @@ distribution's changes), ``events.jsonl`` (the guards' flags, the budget's end),
 ``final_scores.json``, ``config.yaml`` and ``checkpoints/``. Panels: training reward, the share
 of zero-variance groups and the held-out metric per task over rollouts, with the flags marked;
 the drawn difficulty (and the target, for ``target-difficulty``) and categories over rollouts;
-grader reasons; flags; the curriculum log; one row per evaluation. Every part is optional: a
+grader reasons; the sampled completions' diversity (with ``eval.samples``); flags; the
+curriculum log; one row per evaluation. Every part is optional: a
 run in progress shows what it has.
 """
 
@@ -30,6 +31,9 @@ from curricle.report.kit import Page, Panel, esc, missing_list, nav, render_pane
 from curricle.report.plots import PALETTE, domain_colors, ema, layout, se_band
 
 SCHEMA = "curricle.rl-report/1"
+#: The diversity measures drawn (``diversity/<name>`` in metrics.jsonl), with their labels.
+DIVERSITY = {"edit_distance": "pairwise edit distance", "distinct_1": "distinct-1", "distinct_2": "distinct-2",
+             "answer_entropy": "answer entropy (bits)", "distinct_1_all": "distinct-1 over all prompts"}
 LOG_ROWS = 200  # the curriculum log's table shows at most this many records, evenly spaced
 
 
@@ -81,6 +85,9 @@ def collect_rl(run: Path | str) -> dict[str, Any]:
           "score": {t: [evals[s].get(f"eval/{t}/exact_match") for s in e_steps] for t in tasks},
           "se": {t: [evals[s].get(f"eval/{t}/exact_match_se") for s in e_steps] for t in tasks},
           "mean": [evals[s].get("eval/mean") for s in e_steps], "worst": [evals[s].get("eval/worst") for s in e_steps]}
+    # The sampled completions' diversity (curricle.rl.diversity), where the run measured it.
+    measures = [m for m in DIVERSITY if any(f"diversity/{m}" in evals[s] for s in e_steps)]
+    ev["diversity"] = {m: [evals[s].get(f"diversity/{m}") for s in e_steps] for m in measures}
     # The plot shows sampled pass@1 when the run scored it (eval.samples), else greedy exact match.
     sampled = any("eval/pass1_sampled_mean" in evals[s] for s in e_steps)
     ev["plot"] = ({"label": "sampled pass@1", "mean": [evals[s].get("eval/pass1_sampled_mean") for s in e_steps],
@@ -255,6 +262,27 @@ def rl_sampling(rl: dict[str, Any]) -> go.Figure | None:
     return layout(fig, "What the curriculum drew", height=400)
 
 
+def rl_diversity(rl: dict[str, Any]) -> go.Figure | None:
+    """The sampled completions' diversity at each evaluation over rollouts (each measure per
+    prompt, averaged over prompts), with the ``mode-collapse`` flags marked."""
+    ev = rl["eval"]
+    div = ev.get("diversity") or {}
+    if not div:
+        return None
+    fig = go.Figure()
+    for i, (m, y) in enumerate(div.items()):
+        fig.add_trace(go.Scatter(x=ev["rollouts"], y=y, name=DIVERSITY[m], mode="lines+markers",
+                                 line={"color": PALETTE[i]}, marker={"size": 4}))
+    at = dict(zip(ev["step"], ev["rollouts"]))
+    for f in rl["flags"]:
+        if f.get("event") == "mode-collapse" and at.get(f["step"]) is not None:
+            fig.add_vline(x=at[f["step"]], line={"dash": "dot", "color": "#d62728", "width": 1},
+                          annotation_text="mode-collapse", annotation_position="top left",
+                          annotation_font={"size": 10, "color": "#d62728"})
+    fig.update_xaxes(title_text="rollouts (completions generated)")
+    return layout(fig, "Diversity of the sampled test completions", height=360)
+
+
 # -- panels --------------------------------------------------------------------------------
 
 def _progress(page: Page, rl: dict[str, Any], colors: dict[str, str]) -> str | None:
@@ -290,10 +318,22 @@ def _flags(page: Page, rl: dict[str, Any], colors: dict[str, str]) -> str | None
     flags = rl["flags"]
     return (
         (f'<p class="note">{len(flags)} flag(s): training reward rising while the held-out metric falls '
-         f'(reward-hacking), or completions\' length or format drifting.</p>' if flags else
+         f'(reward-hacking), completions\' length or format drifting, or their diversity collapsing.</p>' if flags else
          '<p class="note">No flag: the held-out metric did not fall while the reward rose, and completions\' '
          'length and format held.</p>')
         + (table(["step", "event", "details"], _flag_rows(rl), sortable=False, text=(1, 2)) if rl["events"] else ""))
+
+
+def _diversity(page: Page, rl: dict[str, Any], colors: dict[str, str]) -> str | None:
+    if not (rl["eval"].get("diversity") or {}):
+        return None
+    collapsed = [f for f in rl["flags"] if f.get("event") == "mode-collapse"]
+    note = ("Per test prompt, over its sampled completions (eval.samples): pairwise edit distance over the longer "
+            "length, distinct word n-grams over all, the answers' entropy; averaged over prompts. "
+            + (f"Mode collapse flagged at step {collapsed[0]['step']:,}: {collapsed[0]['metric']} fell from "
+               f"{collapsed[0]['first']:.3f} to {collapsed[0]['now']:.3f} while the score or reward rose."
+               if collapsed else "No mode-collapse flag."))
+    return page.fig(rl_diversity(rl), "rl-diversity") + f'<p class="note">{esc(note)}</p>'
 
 
 def _log(page: Page, rl: dict[str, Any], colors: dict[str, str]) -> str | None:
@@ -317,6 +357,7 @@ RL_PANELS = (
     Panel("rl_progress", "Reward and held-out metric", _progress),
     Panel("rl_sampling", "What was drawn", _sampling),
     Panel("rl_graders", "Graders", _graders),
+    Panel("rl_diversity", "Diversity", _diversity),
     Panel("rl_flags", "Flags", _flags),
     Panel("rl_log", "Curriculum log", _log),
     Panel("rl_evals", "Evaluations", _evals),

@@ -359,6 +359,19 @@ class GraderFailureGuard(_Config):
     """None: flag, never stop."""
 
 
+class ModeCollapseGuard(_Config):
+    """``mode-collapse``: the sampled completions' diversity (:mod:`curricle.rl.diversity`,
+    measured at each evaluation with ``eval.samples`` of at least 2) at or below its first
+    evaluation's divided by ``factor``, while the held-out score (sampled pass@1 where scored,
+    else greedy) or the training reward rose since then: the policy is narrowing onto fewer
+    answers while looking better."""
+
+    metric: Literal["edit_distance", "distinct_1", "distinct_2", "answer_entropy"] = "edit_distance"
+    """The per-prompt diversity watched (``diversity/<metric>``): mean pairwise normalized edit
+    distance by default."""
+    factor: float = Field(2.0, gt=1)
+
+
 class GuardSettings(_Config):
     """Flags (``RUN/events.jsonl`` and the report), computed at every evaluation."""
 
@@ -379,6 +392,7 @@ class GuardSettings(_Config):
     up from the first evaluation's: ``format-drift``."""
     grader_failure: GraderFailureGuard | None = Field(default_factory=lambda: GraderFailureGuard())
     """Every step: the share of completions left ungraded (None: no check)."""
+    mode_collapse: ModeCollapseGuard = Field(default_factory=ModeCollapseGuard)
 
 
 class RLCheckpointSettings(CheckpointSettings):

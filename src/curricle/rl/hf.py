@@ -40,8 +40,9 @@ from curricle.hf.callback import StatefulCallback
 from curricle.hf.snapshots import StepSnapshots
 from curricle.posttrain.evaluate import Evaluator
 from curricle.posttrain.ranks import is_main
-from curricle.posttrain.sampling import sample_apart, sampled_pass_rates
+from curricle.posttrain.sampling import sample_apart
 from curricle.rl.config import STATE_FILE
+from curricle.rl.diversity import group_diversity
 from curricle.rl.rewards import FORMAT_REASONS, GraderReward
 from curricle.rl.curricula import (Gate, Prompt, PromptPolicy, difficulty_scale, replacement_prompts, top_learnable,
                                    verdicts)
@@ -450,8 +451,9 @@ class PolicyFeed:
 class HeldOutCheck:
     """The held-out check against reward hacking: each task's ``split`` items scored by
     ``evaluator`` (greedy exact match, independent of the reward's grader) at each evaluation,
-    its history, and the flags (``reward-hacking``, ``length-drift``, ``format-drift``) judged
-    on it with ``guards``."""
+    with ``samples`` also sampled pass@1 and the sampled completions' diversity, its history,
+    and the flags (``reward-hacking``, ``length-drift``, ``format-drift``, ``mode-collapse``)
+    judged on it with ``guards``."""
 
     def __init__(self, evaluator: Evaluator, guards, split: str = "test", samples: int = 0, temperature: float = 1.0,
                  seed: int = 0):
@@ -473,7 +475,7 @@ class HeldOutCheck:
         mean_se = (float(np.sqrt(sum(e * e for e in ses)) / len(ses))
                    if ses and all(e is not None and np.isfinite(e) for e in ses) else None)
         fmt = sum(window["reasons"][r] for r in FORMAT_REASONS) / window["n"] if window.get("n") else None
-        sampled = self.sampled(model, step) if self.samples else {}
+        sampled, diversity = self.sampled(model, step) if self.samples else ({}, {})
         entry = {"step": step, "rollouts": rollouts, "metric": metric,
                  "mean": float(np.mean(vals)) if vals else None, "worst": float(np.min(vals)) if vals else None,
                  "mean_se": mean_se,
@@ -482,8 +484,11 @@ class HeldOutCheck:
         if sampled:
             entry.update({"sampled": sampled, "sampled_mean": float(np.mean(list(sampled.values()))),
                           "sampled_worst": float(np.min(list(sampled.values())))})
+        if diversity:
+            entry["diversity"] = diversity
         self.history.append(entry)
         flat = {"rollouts": rollouts}
+        flat.update({f"diversity/{k}": v for k, v in diversity.items()})
         for t, s in scores.items():
             for k, v in s.items():
                 if isinstance(v, (int, float)) and np.isfinite(v):
@@ -496,23 +501,25 @@ class HeldOutCheck:
             flat["eval/pass1_sampled_mean"], flat["eval/pass1_sampled_worst"] = entry["sampled_mean"], entry["sampled_worst"]
         return flat, self._flags(step)
 
-    def sampled(self, model, step: int) -> dict[str, float]:
+    def sampled(self, model, step: int) -> tuple[dict[str, float], dict[str, float]]:
         """Each task's sampled pass@1 on ``split``: the share of ``samples`` completions at
         ``temperature`` that equal the item's completion exactly, averaged over items (seeded by
-        the step, drawn apart from the training run's random stream)."""
+        the step, drawn apart from the training run's random stream); and the diversity of those
+        completions over every task's items (:func:`curricle.rl.diversity.group_diversity`)."""
         out = {}
+        groups: list[list[str]] = []
         for j, task in enumerate(self.evaluator.tasks):
             items = task.eval_set(self.split)
             if not items:
                 continue
             max_new = task.scoring.max_new_tokens or max(len(i.completion) for i in items) + 2
-            rates = sampled_pass_rates(model, self.evaluator.tokenizer, [i.prompt for i in items], self.samples,
-                                       self.temperature, max_new, task.scoring.until,
-                                       seed=(self.seed * 1_000_003 + step) * 101 + j,
-                                       batch_size=self.evaluator.batch_size,
-                                       passed=lambda i, text, items=items: text == items[i].completion)
+            texts = sample_apart(model, self.evaluator.tokenizer, [i.prompt for i in items], self.samples,
+                                 self.temperature, max_new, task.scoring.until,
+                                 seed=(self.seed * 1_000_003 + step) * 101 + j, batch_size=self.evaluator.batch_size)
+            rates = [sum(t == item.completion for t in group) / self.samples for item, group in zip(items, texts)]
             out[task.name] = float(np.mean(rates))
-        return out
+            groups.extend(texts)
+        return out, group_diversity(groups)
 
     def _flags(self, step: int) -> list[dict[str, Any]]:
         raised: list[dict[str, Any]] = []
@@ -534,7 +541,31 @@ class HeldOutCheck:
         if len(h) >= 2 and h[-1]["format"] is not None and h[-1]["format"] >= g.format_share \
                 and h[-1]["format"] > (h[0]["format"] or 0.0):
             self._flag(raised, step, "format-drift", share=h[-1]["format"], first=h[0]["format"])
+        self._mode_collapse(raised, step)
         return raised
+
+    def _mode_collapse(self, raised: list, step: int) -> None:
+        """``mode-collapse`` (:class:`~curricle.rl.config.ModeCollapseGuard`): the watched
+        diversity at or below the first evaluation's over ``factor``, while the held-out score
+        rose from the first evaluation or the training reward from the first that had one."""
+        g = getattr(self.guards, "mode_collapse", None)
+        if g is None:
+            return
+        h = [e for e in self.history if (e.get("diversity") or {}).get(g.metric) is not None]
+        if len(h) < 2:
+            return
+        first, now = h[0], h[-1]
+        d0, d1 = first["diversity"][g.metric], now["diversity"][g.metric]
+        if d0 <= 0 or d1 > d0 / g.factor:
+            return
+        key = "sampled_mean" if now.get("sampled_mean") is not None else "mean"
+        score_rose = None not in (first.get(key), now.get(key)) and now[key] > first[key]
+        rewarded = [e for e in h if e.get("reward") is not None]
+        reward_rose = len(rewarded) >= 2 and rewarded[-1]["reward"] > rewarded[0]["reward"]
+        if score_rose or reward_rose:
+            self._flag(raised, step, "mode-collapse", metric=g.metric, first=d0, now=d1, since_step=first["step"],
+                       score=[first.get(key), now.get(key)],
+                       reward=[rewarded[0]["reward"], rewarded[-1]["reward"]] if len(rewarded) >= 2 else None)
 
     def _flag(self, raised: list, step: int, kind: str, **detail) -> None:
         if self.flags and self.flags[-1]["event"] == kind and self.flags[-1]["step"] == step:
