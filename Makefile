@@ -8,9 +8,10 @@ PIP    := $(PY) -m pip install --disable-pip-version-check -q
 
 .PHONY: demo test install install-dev bench clean
 
+# The demo curates (curate), then post-trains with TRL (posttrain).
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) -e '.[curate]'
+	$(PIP) -e '.[curate,posttrain]'
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed

@@ -169,6 +169,10 @@ SHIPPED = [
     ("curricle.rl.config:load_rl_config", "configs/post/rl.yaml"),
     ("curricle.rft.config:load_rft_config", "configs/post/rft.yaml"),
     ("curricle.pipeline.config:load_pipeline_config", "configs/post/pipeline.yaml"),
+    ("curricle.pipeline.config:load_pipeline_config", "src/curricle/configs/demo-post/pipeline.yaml"),
+    ("curricle.finetune.config:load_finetune_config", "src/curricle/configs/demo-post/sft.yaml"),
+    ("curricle.rl.config:load_rl_config", "src/curricle/configs/demo-post/grpo.yaml"),
+    ("curricle.rft.config:load_rft_config", "src/curricle/configs/demo-post/rft.yaml"),
 ]
 
 PARSE = """

@@ -274,8 +274,8 @@ def demo(
     max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Shorten training (a quick look)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
 ) -> None:
-    """Run the whole pipeline on built-in sources, offline: prepare, then train a tiny model
-    under a phased curriculum (about 5 minutes on 2 CPU cores)."""
+    """Run the whole pipeline on built-in sources, offline: prepare, train a tiny model under a
+    phased curriculum, probe and map it, then post-train it (SFT, GRPO, RFT, SFT again)."""
     _run("demo", out, max_steps, verbose=verbose)
 
 

@@ -7,10 +7,15 @@ domains, consolidation while the learning rate anneals), then probe every checkp
 the skills it trained, at the levels it trained them (``copy@2`` .. ``copy@16``), map the order
 in which skill levels emerged and how far up each ladder the model got, and write the run's
 report (``OUT/report.html``, one
-self-contained page). Each stage's files land under ``--out`` (default ``runs/demo``) so any
+self-contained page). Then post-training from the pretrained model, as ``curricle pipeline``
+runs it (:func:`post_train`, ``OUT/post``): an SFT cold start on built-in string transforms,
+GRPO with a learnability prompt curriculum, rejection sampling of the model's successes (RFT)
+and SFT again on them, each stage from the previous one's best checkpoint; the checkpoint
+table across the stages is printed, and the report links the pipeline's page and each stage's
+own. Each stage's files land under ``--out`` (default ``runs/demo``) so any
 stage can be inspected or rerun alone. Rerunning the demo continues an
 interrupted run and reuses what is up to date. The last line printed is the map's summary
-(``OUT/map/summary.json``) as one JSON line.
+(``OUT/map/summary.json``) with the post-training figures (:func:`post_summary`) as one JSON line.
 """
 
 from __future__ import annotations
@@ -22,14 +27,19 @@ from pathlib import Path
 import yaml
 from rich.console import Console
 
-from curricle.config import RunConfig, parse_config
+from curricle import atomic
+from curricle.config import RunConfig, parse_config, parse_model, read_yaml
 from curricle.curate.command import curate_run
 from curricle.curate.funnel import print_funnel
 from curricle.emergence.command import map_command
+from curricle.pipeline.command import pipeline_run, print_pipeline
+from curricle.pipeline.config import PipelineConfig
 from curricle.prepare.command import prepare_run, print_report
 from curricle.probes.command import probe_command
 from curricle.probes.config import ProbeConfig, SuiteConfig
-from curricle.report.command import report_command
+from curricle.report.data import collect_run
+from curricle.report.page import save_report
+from curricle.report.pipeline import collect_pipeline, post_training_links, save_pipeline_report
 from curricle.train.checkpoint import latest_complete
 from curricle.train.command import print_summary, train_run
 
@@ -58,34 +68,97 @@ def demo_suite(config: RunConfig) -> SuiteConfig:
     return SuiteConfig(n=100, text_passages=32, levels=levels, tasks=[*skills, "code-syntax", *text])
 
 
+#: The post-training line's configs, shipped beside demo.yaml; the demo copies them to OUT/post.
+POST_CONFIGS = ("pipeline.yaml", "sft.yaml", "grpo.yaml", "rft.yaml", "sft2.yaml")
+
+
+def demo_pipeline(start: Path, post_dir: Path) -> PipelineConfig:
+    """The demo's post-training line from the checkpoint ``start``: the shipped
+    ``configs/demo-post/`` copied to ``post_dir/configs`` (unless already there, so an edited copy
+    is what a rerun runs), the pipeline's ``model`` and stage config paths pointed at them and
+    written to ``post_dir/pipeline.yaml`` (``curricle pipeline`` reruns it alone)."""
+    folder = resources.files("curricle").joinpath("configs/demo-post")
+    configs = Path(post_dir) / "configs"
+    configs.mkdir(parents=True, exist_ok=True)
+    for name in POST_CONFIGS:
+        if not (configs / name).is_file():
+            atomic.write_text(configs / name, folder.joinpath(name).read_text(encoding="utf-8"))
+    data = read_yaml(configs / "pipeline.yaml", "demo pipeline config")
+    data["model"] = {"path": str(start)}
+    for stage in data["stages"]:
+        stage["config"] = str(configs / stage["config"])
+    config = parse_model(data, PipelineConfig, str(configs / "pipeline.yaml"))
+    atomic.write_text(Path(post_dir) / "pipeline.yaml", yaml.safe_dump(data, sort_keys=False))
+    return config
+
+
+def post_train(config: PipelineConfig, post_dir: Path, console: Console) -> dict:
+    """Run the post-training line (a rerun skips finished stages), print its checkpoint table,
+    and write its page with each stage's own (``post_dir/report.html``); the pipeline's result
+    gains ``report`` (that page's path) and ``pl`` (the report's data, with the stages' pages)."""
+    result = pipeline_run(config, post_dir)
+    print_pipeline(result, console)
+    pl = collect_pipeline(post_dir)
+    result["report"] = save_pipeline_report(pl)
+    result["pl"] = pl
+    return result
+
+
+def post_summary(result: dict) -> dict:
+    """The post-training figures of the demo's summary line: the chosen stage and checkpoint
+    (the pipeline's rule), its mean and worst test exact match, the starting model's mean, and
+    the change in the probes' mean from the start."""
+    rows = {r["stage"]: r for r in result["table"]}
+    best = rows.get(result["best"]) or {}
+
+    def r3(v):
+        return None if v is None else round(v, 3)
+
+    return {"post_chosen": result["best"], "post_checkpoint": best.get("checkpoint"),
+            "post_mean_test": r3(best.get("mean")), "post_worst_test": r3(best.get("worst")),
+            "post_start_mean_test": r3((rows.get("start") or {}).get("mean")),
+            "post_probe_change": r3(best.get("probe_change"))}
+
+
 def run_demo(out: Path, max_steps: int | None = None) -> dict:
     console = Console()
     out = Path(out)
     config = demo_config(out)
-    console.rule("[bold]1/5 curate: built-in sources -> curated documents per domain")
+    console.rule("[bold]1/6 curate: built-in sources -> curated documents per domain")
     funnel = curate_run(config)
     print_funnel(funnel, console)
 
-    console.rule("[bold]2/5 prepare: curated documents -> tokenizer + token store")
+    console.rule("[bold]2/6 prepare: curated documents -> tokenizer + token store")
     prepare_report = prepare_run(config)
     print_report(prepare_report, console)
 
     run_dir = out / "run"
     steps = max_steps or config.train.steps
-    console.rule(f"[bold]3/5 train: {steps} steps of a phased curriculum")
+    console.rule(f"[bold]3/6 train: {steps} steps of a phased curriculum")
     phases = ", ".join(f"{name} from step {start + 1}" for name, start in config.phase_starts().items())
     console.print(f"phases: {phases}")
     resume = latest_complete(run_dir / "checkpoints") is not None
     result = train_run(config, run_dir, max_steps=steps, resume=resume)  # a rerun may lengthen a --max-steps run
     print_summary(result, console)
 
-    console.rule("[bold]4/5 probe every checkpoint, then map which skills emerged and when")
+    console.rule("[bold]4/6 probe every checkpoint, then map which skills emerged and when")
     probes = run_dir / "probes.jsonl"
     probe_command([run_dir], probes, config=ProbeConfig(suite=demo_suite(config)))
     emergence = map_command([probes], out / "map")
 
-    console.rule("[bold]5/5 report: one page with all of it")
-    report = report_command(run_dir, out / "report.html", console=console)
+    post_dir = out / "post"
+    start = latest_complete(run_dir / "checkpoints")[1]
+    console.rule("[bold]5/6 post-train: SFT -> GRPO (learnability curriculum) -> RFT -> SFT on its successes")
+    console.print(f"from {start}; each stage from the previous one's best checkpoint")
+    post = post_train(demo_pipeline(start, post_dir), post_dir, console)
+
+    console.rule("[bold]6/6 report: one page with all of it, linking the post-training stages' pages")
+    run = collect_run(run_dir)
+    run["post_training"] = post_training_links(post["pl"], post["report"], out / "report.html")
+    report = save_report(run, out / "report.html")
+    console.print(f"report: {report} ({report.stat().st_size / 1e6:.1f} MB); post-training: {post['report']}")
+    for stage, page in post["pl"]["stage_reports"].items():
+        console.print(f"  stage {stage}: {post_dir / page}")
 
     console.rule("[bold]done")
     console.print(f"curated documents, quarantine and funnel.json: {config.curate.output_dir}")
@@ -93,7 +166,11 @@ def run_demo(out: Path, max_steps: int | None = None) -> dict:
     console.print(f"run: {run_dir} (metrics.jsonl, tb/ for TensorBoard, checkpoints/step_N in HF format)")
     console.print(f"probes: {probes}; emergence map: {out / 'map'} (emergence.json, emergence.csv, ordering.csv, "
                   f"summary.json)")
+    console.print(f"post-training: {post_dir} (pipeline.json: the checkpoint table; <stage>/ each stage's run; "
+                  f"rerun alone: curricle pipeline {post_dir / 'pipeline.yaml'} --run-dir {post_dir})")
     console.print(f"[bold]report: {report}[/] (open it in any browser; it needs no network)")
-    # The map's counts, as written to summary.json: the one line a script reads.
-    print(json.dumps(emergence["summary"]), flush=True)
-    return {"curate": funnel, "prepare": prepare_report, "train": result, "map": emergence, "report": report}
+    # The map's counts, as written to summary.json, and the post-training's choice: the one line a script reads.
+    summary = {**emergence["summary"], **post_summary(post)}
+    print(json.dumps(summary), flush=True)
+    return {"curate": funnel, "prepare": prepare_report, "train": result, "map": emergence, "post": post,
+            "report": report, "summary": summary}

@@ -14,6 +14,9 @@ emergence and saturation points and their intervals), ``funnel``, ``events``, ``
 (difficulty signals, mined regions, group shares and losses, augmentation, pruning:
 :mod:`~curricle.report.hard_examples`), ``checkpoints``
 (held-out loss per domain, calibration and probe scores per checkpoint; columns sort on click).
+A run that post-training went on from (``run["post_training"]``, which ``curricle demo`` sets
+from :func:`~curricle.report.pipeline.post_training_links`) gets a last panel,
+``post_training``: its stages' scores with links to the pipeline's page and each stage's.
 
 All data is also embedded as JSON in ``<script type="application/json" id="curricle-data">``.
 """
@@ -252,6 +255,26 @@ def _hard_examples(page: Page, run: dict[str, Any], view: _View) -> str | None:
     return hard_examples.render(page, run, view.colors, view.key)
 
 
+def _post_training(page: Page, run: dict[str, Any], view: _View) -> str | None:
+    post = run.get("post_training")
+    if not post:
+        return None
+    rows = []
+    for r in post["rows"]:
+        name = f'<a href="{esc(r["page"])}">{esc(r["stage"])}</a>' if r["page"] else esc(r["stage"])
+        cls = ' class="best"' if r["stage"] == post["best"] else ""
+        rows.append(f'<tr{cls}><td data-v="{esc(r["stage"])}" class="text">{name}</td>{td(r["kind"], "text")}'
+                    f'{td(r["mean"], digits=3)}{td(r["worst"], digits=3)}{td(r["probe_change"], digits=3)}'
+                    f'{td(r["checkpoint"], "text")}</tr>')
+    line = " → ".join(f'<a href="{esc(s["page"])}">{esc(s["stage"])}</a> ({esc(s["kind"])})' if s["page"]
+                      else f'{esc(s["stage"])} ({esc(s["kind"])})' for s in post["stages"])
+    return (f'<p class="note">From this run\'s last checkpoint: {line}. The pipeline\'s page: '
+            f'<a href="{esc(post["page"])}">{esc(post["name"])}</a>. Chosen: <b>{esc(post["best"])}</b>, by the rule: '
+            f'{esc(post["rule"])}.</p>'
+            + table(["stage", "kind", "mean test score", "worst task", "Δ probes from start", "checkpoint"], rows,
+                    text=(0, 1, 5)))
+
+
 #: The pretraining run's panels, in page order (a comparison shows each for every run).
 PRETRAIN_PANELS = (
     Panel("losses", "Losses", _losses),
@@ -264,17 +287,19 @@ PRETRAIN_PANELS = (
     Panel("checkpoints", "Checkpoints", _checkpoints),
 )
 PANELS = tuple(p.name for p in PRETRAIN_PANELS)
+#: Shown on a run's own page only, after the others, where post-training went on from the run.
+POST_TRAINING_PANEL = Panel("post_training", "Post-training", _post_training)
 
 
 def render_report(run: dict[str, Any]) -> str:
     page = Page()
-    panels = render_panels(page, PRETRAIN_PANELS, run, _View(domain_colors(run["domains"]), "0"))
+    shown = (*PRETRAIN_PANELS, POST_TRAINING_PANEL)
+    panels = render_panels(page, shown, run, _View(domain_colors(run["domains"]), "0"))
     header = (f"<h1>curricle run: {esc(run['name'])}</h1><div class=\"meta\"><code>{esc(run['path'])}</code> · "
               f"{len(run['domains'])} domains · mixture: {esc(run['controller'])}"
               f"{' · phases: ' + esc(', '.join(p['name'] for p in run['phases'])) if run['phases'] else ''}"
               f" · report written {esc(run['generated'])}</div>{_progress(run)}{missing_list(run)}")
-    return page.html(f"curricle: {run['name']}", header, nav(PRETRAIN_PANELS, panels),
-                     sections(PRETRAIN_PANELS, panels), run)
+    return page.html(f"curricle: {run['name']}", header, nav(shown, panels), sections(shown, panels), run)
 
 
 def write_report(run_dir: Path | str, out: Path | str | None = None, probes: Sequence[Path | str] = (),

@@ -5,12 +5,14 @@ stage's ``DIR/<stage>/stage.json``. Panels: each chosen checkpoint's test score 
 the probes' mean (a regression check against the starting model), the checkpoint table with
 the best marked by the selection rule and the Pareto front of its objective against tokens
 and completion length, and the stages with links to their own reports, which
-:func:`save_pipeline_report` writes too (fine-tuning and RL stages).
+:func:`save_pipeline_report` writes too (fine-tuning, DPO and RL stages). :func:`post_training_links`
+is what the pretraining page of the run the pipeline started from shows of it (``curricle demo``).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -171,3 +173,22 @@ def save_pipeline_report(pl: dict[str, Any], out: Path | str | None = None, stag
                 else str(page)
     atomic.write_text(out, render_pipeline(pl))
     return out
+
+
+def post_training_links(pl: dict[str, Any], page: Path, out: Path) -> dict[str, Any]:
+    """What a pretraining run's page (written to ``out``) shows of a pipeline that started from
+    it: ``pl`` (from :func:`collect_pipeline`, after :func:`save_pipeline_report` wrote its page
+    ``page`` and the stages' pages) as links relative to ``out``'s folder, and the checkpoint
+    table's rows (stage, its page, mean and worst test score, the probes' change), best marked."""
+    here = Path(out).parent
+
+    def rel(p: Path) -> str:
+        return Path(os.path.relpath(Path(p).resolve(), here.resolve())).as_posix()
+
+    links = {s: rel(Path(page).parent / link) for s, link in pl["stage_reports"].items()}
+    kinds = {s["stage"]: s["kind"] for s in pl["stages"]}
+    rows = [{"stage": r["stage"], "kind": kinds.get(r["stage"], "start"), "page": links.get(r["stage"]),
+             "mean": r["mean"], "worst": r["worst"], "probe_change": r.get("probe_change"),
+             "checkpoint": r["checkpoint"]} for r in pl["table"]]
+    return {"page": rel(page), "name": pl["name"], "best": pl["best"], "rule": pl["rule"], "rows": rows,
+            "stages": [{"stage": s["stage"], "kind": s["kind"], "page": links.get(s["stage"])} for s in pl["stages"]]}
