@@ -271,7 +271,8 @@ def mix_search(
 @app.command()
 def demo(
     out: Path = typer.Option(Path("runs/demo"), help="Where the demo writes its data and run."),
-    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Shorten training (a quick look)."),
+    max_steps: Optional[int] = typer.Option(
+        None, "--max-steps", help="Shorten training, pretraining and every post-training stage (a quick look)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
 ) -> None:
     """Run the whole pipeline on built-in sources, offline: prepare, train a tiny model under a

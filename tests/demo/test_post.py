@@ -159,3 +159,19 @@ def test_the_post_training_line_runs_on_a_tiny_checkpoint(tmp_path):
     summary = post_summary(result)
     assert summary["post_chosen"] == result["best"]
     assert summary["post_start_mean_test"] == round(result["table"][0]["mean"], 3)
+
+
+def test_a_short_demo_cuts_every_post_training_stage(tmp_path):
+    from curricle.demo.command import demo_pipeline
+    from curricle.finetune.config import load_finetune_config
+    from curricle.rft.config import load_rft_config
+    from curricle.rl.config import load_rl_config
+
+    config = demo_pipeline(tmp_path / "start", tmp_path / "post", max_steps=6)
+    stages = {s.name: s.config for s in config.stages}
+    ft = load_finetune_config(stages["sft"])
+    assert [st.max_steps for st in ft.curriculum.stages] == [6] and ft.curriculum.eval_every == 6
+    sft2 = yaml.safe_load(stages["sft2"].read_text())  # its "rft" task is the pipeline's to add
+    assert [st["max_steps"] for st in sft2["curriculum"]["stages"]] == [6] and sft2["train"]["checkpoint"]["every"] == 6
+    assert load_rl_config(stages["grpo"]).grpo.steps == 6
+    assert load_rft_config(stages["rft"]).max_prompts == 24

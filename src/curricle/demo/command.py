@@ -72,17 +72,42 @@ def demo_suite(config: RunConfig) -> SuiteConfig:
 POST_CONFIGS = ("pipeline.yaml", "sft.yaml", "grpo.yaml", "rft.yaml", "sft2.yaml")
 
 
-def demo_pipeline(start: Path, post_dir: Path) -> PipelineConfig:
+def shortened(name: str, data: dict, steps: int) -> dict:
+    """A stage config of the demo's post-training line cut to at most ``steps`` optimizer steps
+    (and its evaluations and checkpoints to match): what ``curricle demo --max-steps`` runs."""
+    if "curriculum" in data and "stages" in data["curriculum"]:  # finetune
+        cur = data["curriculum"]
+        cur["eval_every"] = min(cur.get("eval_every", steps), steps)
+        for stage in cur["stages"]:
+            stage["max_steps"] = min(stage.get("max_steps", steps), steps)
+    if "grpo" in data:  # rl
+        data["grpo"]["steps"] = min(data["grpo"].get("steps", steps), steps)
+        data.setdefault("eval", {})["every"] = min(data["eval"].get("every", steps), steps)
+    if "samples" in data and "max_prompts" in data:  # rft
+        data["max_prompts"] = min(data["max_prompts"], 4 * steps)
+    train = data.get("train", {})
+    if "checkpoint" in train:
+        train["checkpoint"]["every"] = min(train["checkpoint"].get("every", steps), steps)
+    if "warmup_steps" in train:
+        train["warmup_steps"] = min(train["warmup_steps"], steps // 2)
+    return data
+
+
+def demo_pipeline(start: Path, post_dir: Path, max_steps: int | None = None) -> PipelineConfig:
     """The demo's post-training line from the checkpoint ``start``: the shipped
     ``configs/demo-post/`` copied to ``post_dir/configs`` (unless already there, so an edited copy
     is what a rerun runs), the pipeline's ``model`` and stage config paths pointed at them and
-    written to ``post_dir/pipeline.yaml`` (``curricle pipeline`` reruns it alone)."""
+    written to ``post_dir/pipeline.yaml`` (``curricle pipeline`` reruns it alone). With
+    ``max_steps`` (``curricle demo --max-steps``) every stage is :func:`shortened` to it."""
     folder = resources.files("curricle").joinpath("configs/demo-post")
     configs = Path(post_dir) / "configs"
     configs.mkdir(parents=True, exist_ok=True)
     for name in POST_CONFIGS:
         if not (configs / name).is_file():
-            atomic.write_text(configs / name, folder.joinpath(name).read_text(encoding="utf-8"))
+            text = folder.joinpath(name).read_text(encoding="utf-8")
+            if max_steps is not None and name != "pipeline.yaml":
+                text = yaml.safe_dump(shortened(name, yaml.safe_load(text), max_steps), sort_keys=False)
+            atomic.write_text(configs / name, text)
     data = read_yaml(configs / "pipeline.yaml", "demo pipeline config")
     data["model"] = {"path": str(start)}
     for stage in data["stages"]:
@@ -150,7 +175,7 @@ def run_demo(out: Path, max_steps: int | None = None) -> dict:
     start = latest_complete(run_dir / "checkpoints")[1]
     console.rule("[bold]5/6 post-train: SFT -> GRPO (learnability curriculum) -> RFT -> SFT on its successes")
     console.print(f"from {start}; each stage from the previous one's best checkpoint")
-    post = post_train(demo_pipeline(start, post_dir), post_dir, console)
+    post = post_train(demo_pipeline(start, post_dir, max_steps), post_dir, console)
 
     console.rule("[bold]6/6 report: one page with all of it, linking the post-training stages' pages")
     run = collect_run(run_dir)
