@@ -4,9 +4,9 @@ same pairs in random order?
 
 Usage::
 
-    .venv/bin/python benchmarks/preference.py --quick                 # 3 seeds; see "Cost"
+    .venv/bin/python benchmarks/preference.py --quick                 # 5 seeds; see "Cost"
     .venv/bin/python benchmarks/preference.py --quick --base PATH     # another SFT'd HF checkpoint
-    .venv/bin/python benchmarks/preference.py --quick --seeds 0,1,2,3,4
+    .venv/bin/python benchmarks/preference.py --quick --seeds 0,1,2   # the least it takes
 
 Stages:
 
@@ -47,12 +47,15 @@ method under test, decided before running, not the better of the two DPO arms);
 **Ceiling.** DPO only moves probability between answers the base already samples: a prompt
 whose chosen answer is wrong can at best teach a nearer miss. ``ceiling`` reports the share of
 pairs whose chosen answer is exactly right and ``none``'s room, 1 - its sampled pass@1. With
-3 seeds the standard error is itself rough (2 degrees of freedom).
+5 seeds the standard error is itself rough (4 degrees of freedom).
 
-**Cost.** A DPO run is ``STEPS`` steps of ``BATCH`` pairs with the reference model's forward
-passes, about a minute of one core; pairs and scoring are sampling passes of the tiny model.
-``--quick`` is 3 seeds x (pairs + 2 DPO runs + 3 scorings), ``--jobs`` at a time, after the
-base (cached). Every piece is cached under ``--out`` by its config's hash.
+**Cost.** A DPO run of 160 steps of 8 pairs, with the reference model's forward passes and
+its scoring, took 10-15 s of one core here; pairs and scoring are sampling passes of the tiny
+model. ``--quick`` is 5 seeds x (pairs + 2 DPO runs + 3 scorings), ``--jobs`` at a time, after
+the base (cached; building it is rl_curriculum's pretraining and cold start, a few minutes).
+A first run at 3 seeds and 64 test items took 53 s, so ``--quick`` was sized up to 5 seeds and
+128 test items for precision (steps, learning rate and beta unchanged). Every piece is cached
+under ``--out`` by its config's hash.
 
 The last line printed is the JSON summary (also in ``benchmarks/results/preference.json``).
 """
@@ -84,10 +87,10 @@ from common import die_with_parent, finish, say  # noqa: E402
 RUNGS = rlbench.RUNGS  # reverse at input lengths 2..7, one task each (the cold start's ladder)
 ARMS = ["none", "random", "margin"]
 SETTINGS = {
-    "quick": {"train_prompts": 64, "pair_samples": 8, "test_items": 64, "samples": 8, "steps": 160, "batch": 8,
-              "seeds": [0, 1, 2]},
-    "full": {"train_prompts": 128, "pair_samples": 8, "test_items": 128, "samples": 8, "steps": 400, "batch": 8,
-             "seeds": [0, 1, 2, 3, 4]},
+    "quick": {"train_prompts": 64, "pair_samples": 8, "test_items": 128, "samples": 8, "steps": 160, "batch": 8,
+              "seeds": [0, 1, 2, 3, 4]},
+    "full": {"train_prompts": 128, "pair_samples": 8, "test_items": 256, "samples": 8, "steps": 400, "batch": 8,
+             "seeds": list(range(10))},
 }
 LR = 1e-4
 BETA = 0.1
@@ -293,9 +296,9 @@ def summarize(results: dict[str, dict[int, dict]], seeds: list[int]) -> dict:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="3 seeds, 160 DPO steps, 64 test items a task, 8 samples")
+    ap.add_argument("--quick", action="store_true", help="5 seeds, 160 DPO steps, 128 test items a task, 8 samples")
     ap.add_argument("--base", help="an SFT'd HF checkpoint (default: rl_curriculum.py's cold-started base)")
-    ap.add_argument("--seeds", help="comma-separated seeds (default: 0,1,2 quick, 0-4 full; at least 3)")
+    ap.add_argument("--seeds", help="comma-separated seeds (default: 0-4 quick, 0-9 full; at least 3)")
     ap.add_argument("--cache", type=Path, default=ROOT / "runs",
                     help="where the default base is built and cached (as rl_curriculum.py does)")
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "bench-preference")
