@@ -54,7 +54,8 @@ its scoring, took 10-15 s of one core here; pairs and scoring are sampling passe
 model. ``--quick`` is 5 seeds x (pairs + 2 DPO runs + 3 scorings), ``--jobs`` at a time, after
 the base (cached; building it is rl_curriculum's pretraining and cold start, a few minutes).
 A first run at 3 seeds and 64 test items took 53 s, so ``--quick`` was sized up to 5 seeds and
-128 test items for precision (steps, learning rate and beta unchanged). Every piece is cached
+112 test items for precision (steps, learning rate and beta unchanged; length 2 has only 143
+distinct held-out strings, 16 of them the DPO runs' held-out items). Every piece is cached
 under ``--out`` by its config's hash.
 
 The last line printed is the JSON summary (also in ``benchmarks/results/preference.json``).
@@ -87,9 +88,9 @@ from common import die_with_parent, finish, say  # noqa: E402
 RUNGS = rlbench.RUNGS  # reverse at input lengths 2..7, one task each (the cold start's ladder)
 ARMS = ["none", "random", "margin"]
 SETTINGS = {
-    "quick": {"train_prompts": 64, "pair_samples": 8, "test_items": 128, "samples": 8, "steps": 160, "batch": 8,
+    "quick": {"train_prompts": 64, "pair_samples": 8, "test_items": 112, "samples": 8, "steps": 160, "batch": 8,
               "seeds": [0, 1, 2, 3, 4]},
-    "full": {"train_prompts": 128, "pair_samples": 8, "test_items": 256, "samples": 8, "steps": 400, "batch": 8,
+    "full": {"train_prompts": 128, "pair_samples": 8, "test_items": 120, "samples": 8, "steps": 400, "batch": 8,
              "seeds": list(range(10))},
 }
 LR = 1e-4
@@ -296,7 +297,7 @@ def summarize(results: dict[str, dict[int, dict]], seeds: list[int]) -> dict:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="5 seeds, 160 DPO steps, 128 test items a task, 8 samples")
+    ap.add_argument("--quick", action="store_true", help="5 seeds, 160 DPO steps, 112 test items a task, 8 samples")
     ap.add_argument("--base", help="an SFT'd HF checkpoint (default: rl_curriculum.py's cold-started base)")
     ap.add_argument("--seeds", help="comma-separated seeds (default: 0-4 quick, 0-9 full; at least 3)")
     ap.add_argument("--cache", type=Path, default=ROOT / "runs",
