@@ -43,6 +43,11 @@ deviation / sqrt(seeds)): ``dpo_gain`` = ``margin``'s sampled pass@1 minus ``non
 method under test, decided before running, not the better of the two DPO arms);
 ``random_gain`` likewise; ``curriculum_vs_random`` = ``margin`` minus ``random``.
 ``targets_met``: ``curriculum_vs_random`` mean >= 0, and ``dpo_gain`` mean > 2 standard errors.
+``dpo`` gives, per DPO arm and seed, the last logged train reward accuracy, the bands'
+``pref_acc`` on their held-out pairs at the end, and DPO's implicit rewards of the chosen and
+rejected answers (beta x the log-probability ratio to the reference; a negative chosen reward:
+the chosen answers themselves became less likely, so the preference was learned by pushing the
+rejected ones down faster).
 
 **Ceiling.** DPO only moves probability between answers the base already samples: a prompt
 whose chosen answer is wrong can at best teach a nearer miss. ``ceiling`` reports the share of
@@ -243,6 +248,10 @@ def run_arm(arm: str, base: str, seed: int, pairs: str, s: dict, out: Path) -> d
         acc = [r["train/rewards/accuracies"] for r in rows if "train/rewards/accuracies" in r]
         result["pairs"] = {b: c for b, c in got["pairs"]["bands"].items()}
         result["train_reward_accuracy"] = acc[-1] if acc else None
+        # DPO's implicit rewards at the last log, beta x (log-prob under the policy - under the
+        # reference): a negative chosen reward means the chosen answers themselves became less likely.
+        last = [r for r in rows if "train/rewards/chosen" in r][-1:]
+        result["train_rewards"] = {k: last[0][f"train/rewards/{k}"] if last else None for k in ("chosen", "rejected")}
         result["band_pref_acc"] = {b: (got["final"].get("heldout") or {}).get(b, {}).get("pref_acc")
                                    for b in result["pairs"]}
         model = str(run / "dpo" / "final")
@@ -348,7 +357,8 @@ def main(argv: list[str] | None = None) -> None:
                                       "dropped": {t: v["dropped"] for t, v in p["per_task"].items()}}
                                for seed, p in pairs.items()},
                      "dpo": {arm: {"train_reward_accuracy": [results[arm][s_]["train_reward_accuracy"] for s_ in seeds],
-                                   "band_pref_acc": [results[arm][s_]["band_pref_acc"] for s_ in seeds]}
+                                   "band_pref_acc": [results[arm][s_]["band_pref_acc"] for s_ in seeds],
+                                   "train_rewards": [results[arm][s_]["train_rewards"] for s_ in seeds]}
                              for arm in ("random", "margin")},
                      "setup_s": round(setup_s, 1),
                      "runs_from_cache": sum(bool(r.get("cached")) for m in results.values() for r in m.values())}
