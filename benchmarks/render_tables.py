@@ -570,10 +570,14 @@ def preference_rows(files: Files) -> list[Row]:
         f"random order vs no DPO; `reverse` at 6 lengths, {s['test_items']} test items a length apart from the pair "
         f"prompts, sampled pass@1 ({s['samples']} samples at temperature 1), seeds {seeds_text(r['seeds'])} paired, "
         f"mean ± standard error over seeds",
-        f"DPO gain (margin - none) **{pm(r['dpo_gain'])}**, margin - random **{pm(r['curriculum_vs_random'])}**; "
-        f"sampled pass@1 {per_arm}",
+        f"DPO gain (margin - none) **{pm(r['dpo_gain'])}**, margin - random **{pm(r['curriculum_vs_random'])}**"
+        + (f"; with the chosen answers' NLL (`nll_weight: {s['nll_weight (+nll arms)']:g}`, Iterative RPO): gain "
+           f"**{pm(r['dpo_nll_gain'])}**, margin - random **{pm(r['curriculum_vs_random_nll'])}**"
+           if "dpo_nll_gain" in r else "") + f"; sampled pass@1 {per_arm}",
         f"margin order >= random: {verdict(met['curriculum_vs_random'])}; DPO > none by 2 standard errors: "
-        f"{verdict(met['dpo_gain'])}",
+        f"{verdict(met['dpo_gain'])}"
+        + (f"; with NLL: margin >= random {verdict(met['curriculum_vs_random_nll'])}, > none by 2 standard errors "
+           f"{verdict(met['dpo_nll_gain'])}" if "dpo_nll_gain" in met else ""),
         provenance(rec),
     )]
 

@@ -60,6 +60,11 @@ def test_arm_figures_and_summary(bench):
     assert out["dpo_gain_greedy"]["per_seed"] == [0.1, 0.05, 0.05]
     # 0.1333 > 2 x 0.0333; margin - random's mean 0.0333 >= 0.
     assert out["targets_met"] == {"curriculum_vs_random": True, "dpo_gain": True}
+    assert "dpo_nll_gain" not in out  # only arms that ran are compared
+    plus = bench.summarize({**results, "margin+nll": results["margin"], "random+nll": results["none"]}, [0, 1, 2])
+    assert plus["dpo_nll_gain"] == gain and plus["curriculum_vs_random_nll"]["per_seed"] == [0.2, 0.1, 0.1]
+    assert plus["targets_met"] == {"curriculum_vs_random": True, "curriculum_vs_random_nll": True, "dpo_gain": True,
+                                   "dpo_nll_gain": True}
     worse = {**results, "margin": results["none"]}
     assert bench.summarize(worse, [0, 1, 2])["targets_met"] == {"curriculum_vs_random": False, "dpo_gain": False}
 
@@ -71,6 +76,10 @@ def test_arm_configs_validate_and_differ_only_in_order(bench, tmp_path):
     for arm, cfg in configs.items():
         c = DPOConfig.model_validate(cfg)
         assert c.curriculum.order == arm and c.steps == s["steps"] and c.train.beta == 0.1
+        assert c.train.nll_weight == 0
+        plus = DPOConfig.model_validate(bench.dpo_config(f"{arm}+nll", str(tmp_path), str(tmp_path / "p.jsonl"), 3, s))
+        assert plus.curriculum.order == arm and plus.train.nll_weight == 1.0
+        assert plus.train.model_dump(exclude={"nll_weight"}) == c.train.model_dump(exclude={"nll_weight"})
         assert [st.max_steps for st in c.curriculum.stages] == [s["steps"] // 2] * 2
         assert [st.advance_when for st in c.curriculum.stages] == [None, None]
     strip = [{k: v for k, v in cfg.items() if k != "name"} for cfg in configs.values()]

@@ -4,6 +4,7 @@ the logs and checkpoints, the report, and a SIGKILL resume to the same pairs and
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -140,3 +141,45 @@ def test_a_pipeline_dpo_stage_starts_from_the_previous_chosen_checkpoint(tmp_pat
 
     assert embedded(report_command(tmp_path / "run").read_text())["stage_reports"] == {"pref": "pref/report.html"}
     assert embedded((tmp_path / "run" / "pref" / "report.html").read_text())["kind"] == "dpo"
+
+
+def test_nll_weight_adds_the_chosen_answers_nll_to_the_first_step_loss(tmp_path, checkpoint):
+    """With ``nll_weight: w`` the first step's loss is log 2 (the policy is the reference) plus w x
+    the mean NLL of the batch's chosen answer tokens (EOS included) under the start model."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from curricle.dpo.command import loss_args
+    from curricle.dpo.config import DPOTrainConfig
+
+    assert loss_args(DPOTrainConfig()) == {"loss_type": ["sigmoid"]}
+    assert loss_args(DPOTrainConfig(nll_weight=0.5)) == {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, 0.5]}
+    cfg = dpo_config(checkpoint, write_pairs(tmp_path / "pairs.jsonl"), steps=2)
+    cfg["train"].update(trace=True, nll_weight=0.5)
+    r = cli(write(tmp_path, cfg), "--run-dir", tmp_path / "run")
+    assert r.returncode == 0, r.stderr[-3000:]
+    run = tmp_path / "run"
+    first = rows(run / "trace/examples.jsonl")[0]["rows"]
+    from curricle.dpo.command import train_dataset
+    from curricle.dpo.config import DPOConfig
+    from curricle.dpo.pairs import Pair, band_tasks
+    from curricle.finetune.curriculum import Curriculum
+    from curricle.tasks.load import build_tasks
+
+    config = DPOConfig.model_validate(cfg)
+    tok = AutoTokenizer.from_pretrained(checkpoint)
+    bands, _ = band_tasks([Pair(**p) for p in rows(run / "pairs.jsonl")], config, build_tasks(config.tasks, tok))
+    data = train_dataset(Curriculum(config.curriculum, bands, seed=config.seed))
+    model = AutoModelForCausalLM.from_pretrained(checkpoint)
+    nll, n = 0.0, 0
+    with torch.no_grad():
+        for k in first:
+            p = data[k]
+            prompt = tok(p["prompt"])["input_ids"]
+            ids = tok(p["prompt"] + p["chosen"] + tok.eos_token)["input_ids"]
+            logp = torch.log_softmax(model(torch.tensor([ids])).logits[0, :-1], -1)
+            for t in range(len(prompt), len(ids)):
+                nll -= logp[t - 1, ids[t]].item()
+                n += 1
+    loss = [m["train/loss"] for m in rows(run / "metrics.jsonl") if "train/loss" in m][0]
+    assert loss == pytest.approx(math.log(2) + 0.5 * nll / n, abs=2e-3)

@@ -99,6 +99,13 @@ def train_dataset(curriculum: Curriculum):
     })
 
 
+def loss_args(t) -> dict[str, Any]:
+    """TRL's loss settings: ``loss_type`` alone, or with the chosen answers' NLL beside it."""
+    if not t.nll_weight:
+        return {"loss_type": [t.loss_type]}
+    return {"loss_type": [t.loss_type, "sft"], "loss_weights": [1.0, t.nll_weight]}
+
+
 def build_dpo(config: DPOConfig, run_dir: Path, resume: bool = False, max_steps: int | None = None):
     """The trainer and callback of a DPO run, ready to train."""
     require("trl", "curricle dpo")
@@ -124,7 +131,7 @@ def build_dpo(config: DPOConfig, run_dir: Path, resume: bool = False, max_steps:
         lr_scheduler_type=t.lr_scheduler, warmup_steps=t.warmup_steps, weight_decay=t.weight_decay,
         logging_steps=t.log_every, save_steps=t.checkpoint.every, save_total_limit=t.checkpoint.keep_last,
         seed=config.seed, data_seed=config.seed, report_to=[], ignore_data_skip=True, dataloader_num_workers=0,
-        max_length=t.max_length, beta=t.beta, loss_type=[t.loss_type], use_cpu=t.use_cpu,
+        max_length=t.max_length, beta=t.beta, use_cpu=t.use_cpu, **loss_args(t),
         bf16=config.model.dtype == "bfloat16", save_only_model=False,
         gradient_checkpointing=t.activation_checkpointing,
     )

@@ -131,6 +131,11 @@ class DPOTrainConfig(_Config):
     beta: float = Field(0.1, gt=0)
     """DPO's temperature: how far the policy may move from the reference (the start)."""
     loss_type: Literal["sigmoid", "ipo", "hinge", "robust"] = "sigmoid"
+    nll_weight: float = Field(0.0, ge=0)
+    """Weight of a negative log-likelihood term on the chosen answers added to the preference
+    loss (TRL's ``sft`` loss beside ``loss_type``; 0: plain DPO). Iterative RPO (Pang et al.
+    2024) adds it with weight 1 for pairs graded by a verifier: without it, DPO on such pairs
+    lowers the chosen answers' likelihood along with the rejected ones' and accuracy falls."""
     max_length: int = Field(512, ge=8)
     """Longest prompt + answer in tokens (longer ones are cut, keeping the start)."""
     checkpoint: CheckpointSettings = Field(default_factory=CheckpointSettings)
