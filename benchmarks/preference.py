@@ -38,7 +38,10 @@ Stages:
      lost 0.17 sampled pass@1 against no DPO (0.54 against 0.71, 5 seeds), with train reward
      accuracy near 1 and the chosen answers' own likelihood falling, the failure that paper
      reports for DPO on verifier-graded pairs and removes with the NLL term. The plain arms and
-     their targets stay as they were decided; the ``+nll`` arms are reported beside them.
+     their targets stay as they were decided; the ``+nll`` arms are reported beside them;
+   - ``nll``: the control for the ``+nll`` arms, ``loss_type: sft``: the chosen answers' NLL
+     alone (fine-tuning on the pairs' chosen answers, the same pairs in random order, no
+     preference term): what the rejected answers add.
 4. **Scores**, on ``TEST_ITEMS`` test items a length from the generator's held-out split, never
    trained on (asserted: no pair prompt and no cold-start item is a test item): **sampled
    pass@1** (``SAMPLES`` completions at temperature 1 an item, exact match, the same sampling
@@ -49,7 +52,8 @@ Figures, per seed and then mean and standard error over seeds (``stderr`` = samp
 deviation / sqrt(seeds)): ``dpo_gain`` = ``margin``'s sampled pass@1 minus ``none``'s (the
 method under test, decided before running, not the better of the two DPO arms);
 ``random_gain`` likewise; ``curriculum_vs_random`` = ``margin`` minus ``random``;
-``dpo_nll_gain``, ``random_nll_gain`` and ``curriculum_vs_random_nll`` the same for the ``+nll`` arms.
+``dpo_nll_gain``, ``random_nll_gain`` and ``curriculum_vs_random_nll`` the same for the ``+nll`` arms;
+``nll_only_gain`` = ``nll`` minus ``none``, ``dpo_nll_vs_nll_only`` = ``margin+nll`` minus ``nll``.
 ``targets_met``: ``curriculum_vs_random`` mean >= 0, and ``dpo_gain`` mean > 2 standard errors
 (and the same of the ``+nll`` figures).
 ``dpo`` gives, per DPO arm and seed, the last logged train reward accuracy, the bands'
@@ -100,7 +104,7 @@ import rl_curriculum as rlbench  # noqa: E402
 from common import die_with_parent, finish, say  # noqa: E402
 
 RUNGS = rlbench.RUNGS  # reverse at input lengths 2..7, one task each (the cold start's ladder)
-ARMS = ["none", "random", "margin", "random+nll", "margin+nll"]
+ARMS = ["none", "random", "margin", "random+nll", "margin+nll", "nll"]
 NLL_WEIGHT = 1.0  # Iterative RPO (Pang et al. 2024): the chosen answers' NLL at weight 1 beside DPO's loss
 SETTINGS = {
     "quick": {"train_prompts": 64, "pair_samples": 8, "test_items": 112, "samples": 8, "steps": 160, "batch": 8,
@@ -204,13 +208,15 @@ def build_pairs(base: str, seed: int, s: dict, out: Path) -> dict:
 def dpo_config(arm: str, base: str, pairs: str, seed: int, s: dict) -> dict:
     steps = s["steps"]
     order, _, nll = arm.partition("+")
+    if arm == "nll":  # the control: the chosen answers' NLL alone, the same pairs in random order
+        order, nll = "random", ""
     return {
         "name": f"{arm}-seed{seed}", "seed": seed, "model": {"path": base},
         "tasks": [{**t, "eval_items": 16} for t in task_configs(s["train_prompts"], s["test_items"])],
         "pairs": [{"kind": "jsonl", "path": pairs}],
         "curriculum": {"order": order, "bands": ["clear", "subtle"], "eval_every": steps // 2},
-        "train": {"max_steps": steps, "batch_size": s["batch"], "lr": LR, "beta": BETA, "loss_type": "sigmoid",
-                  "nll_weight": NLL_WEIGHT if nll else 0.0,
+        "train": {"max_steps": steps, "batch_size": s["batch"], "lr": LR, "beta": BETA,
+                  "loss_type": "sft" if arm == "nll" else "sigmoid", "nll_weight": NLL_WEIGHT if nll else 0.0,
                   "lr_scheduler": "constant", "max_length": 64, "checkpoint": {"every": steps, "keep_last": 1},
                   "log_every": 10, "use_cpu": True, "tensorboard": False, "eval_batch_size": 128, "eval_pairs": 32},
     }
@@ -304,7 +310,8 @@ def summarize(results: dict[str, dict[int, dict]], seeds: list[int]) -> dict:
     out: dict = {"arms": arms}
     diff = {"dpo_gain": ("margin", "none"), "random_gain": ("random", "none"), "curriculum_vs_random": ("margin", "random"),
             "dpo_nll_gain": ("margin+nll", "none"), "random_nll_gain": ("random+nll", "none"),
-            "curriculum_vs_random_nll": ("margin+nll", "random+nll")}
+            "curriculum_vs_random_nll": ("margin+nll", "random+nll"), "nll_only_gain": ("nll", "none"),
+            "dpo_nll_vs_nll_only": ("margin+nll", "nll")}
     for name, (a, b) in diff.items():
         if a in figs and b in figs:
             out[name] = mean_stderr([figs[a][s]["pass1"] - figs[b][s]["pass1"] for s in seeds])

@@ -85,6 +85,10 @@ def test_arm_configs_validate_and_differ_only_in_order(bench, tmp_path):
     strip = [{k: v for k, v in cfg.items() if k != "name"} for cfg in configs.values()]
     strip[0]["curriculum"].pop("order"), strip[1]["curriculum"].pop("order")
     assert strip[0] == strip[1]
+    control = DPOConfig.model_validate(bench.dpo_config("nll", str(tmp_path), str(tmp_path / "p.jsonl"), 3, s))
+    assert control.curriculum.order == "random" and control.train.loss_type == "sft" and control.train.nll_weight == 0
+    random_train = DPOConfig.model_validate(configs["random"]).train
+    assert control.train.model_dump(exclude={"loss_type"}) == random_train.model_dump(exclude={"loss_type"})
 
 
 def test_pair_prompts_are_apart_from_test_items(bench):

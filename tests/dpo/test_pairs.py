@@ -152,3 +152,11 @@ def test_bad_dpo_configs_name_the_field(tmp_path):
     ok = parse_model({**base, "curriculum": {"order": "none"}, "train": {"max_steps": 6}}, DPOConfig, "dpo.yaml")
     assert [(s.name, s.tasks, s.max_steps) for s in ok.curriculum.stages] == [("pairs", {"pairs": 1}, 6)]
     json.dumps(ok.model_dump(mode="json"))
+
+
+def test_nll_weight_beside_the_nll_alone_is_refused():
+    from curricle.dpo.config import DPOTrainConfig
+
+    assert DPOTrainConfig(loss_type="sft").nll_weight == 0
+    with pytest.raises(ValueError, match="nll_weight: loss_type sft is the NLL alone"):
+        DPOTrainConfig(loss_type="sft", nll_weight=1)

@@ -130,7 +130,10 @@ class DPOTrainConfig(_Config):
     weight_decay: float = Field(0.0, ge=0)
     beta: float = Field(0.1, gt=0)
     """DPO's temperature: how far the policy may move from the reference (the start)."""
-    loss_type: Literal["sigmoid", "ipo", "hinge", "robust"] = "sigmoid"
+    loss_type: Literal["sigmoid", "ipo", "hinge", "robust", "sft"] = "sigmoid"
+    """The preference loss (TRL's names); ``sft``: no preference term, only the chosen answers'
+    NLL (fine-tuning on the chosen answers: the control that says what the pairs' rejected side
+    adds)."""
     nll_weight: float = Field(0.0, ge=0)
     """Weight of a negative log-likelihood term on the chosen answers added to the preference
     loss (TRL's ``sft`` loss beside ``loss_type``; 0: plain DPO). Iterative RPO (Pang et al.
@@ -148,6 +151,12 @@ class DPOTrainConfig(_Config):
     """Write every step's pair rows to RUN/trace/examples.jsonl (to check the data order)."""
     use_cpu: bool = False
     tensorboard: bool = True
+
+    @model_validator(mode="after")
+    def _nll_beside_a_preference_loss(self):
+        if self.nll_weight and self.loss_type == "sft":
+            raise ValueError("nll_weight: loss_type sft is the NLL alone; nll_weight adds it beside a preference loss")
+        return self
 
 
 class DPOConfig(_Config):
