@@ -573,7 +573,9 @@ def preference_rows(files: Files) -> list[Row]:
         f"DPO gain (margin - none) **{pm(r['dpo_gain'])}**, margin - random **{pm(r['curriculum_vs_random'])}**"
         + (f"; with the chosen answers' NLL (`nll_weight: {s['nll_weight (+nll arms)']:g}`, Iterative RPO): gain "
            f"**{pm(r['dpo_nll_gain'])}**, margin - random **{pm(r['curriculum_vs_random_nll'])}**"
-           if "dpo_nll_gain" in r else "") + f"; sampled pass@1 {per_arm}",
+           if "dpo_nll_gain" in r else "")
+        + (f"; the NLL alone (no preference term) **{pm(r['nll_only_gain'])}** over none, DPO + NLL - NLL alone "
+           f"**{pm(r['dpo_nll_vs_nll_only'])}**" if "nll_only_gain" in r else "") + f"; sampled pass@1 {per_arm}",
         f"margin order >= random: {verdict(met['curriculum_vs_random'])}; DPO > none by 2 standard errors: "
         f"{verdict(met['dpo_gain'])}"
         + (f"; with NLL: margin >= random {verdict(met['curriculum_vs_random_nll'])}, > none by 2 standard errors "
