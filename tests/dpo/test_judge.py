@@ -139,6 +139,7 @@ def test_a_judge_checkpoint_not_found_is_a_one_line_error_before_any_sampling(tm
                                             rf"{re.escape(str(tmp_path / 'nope'))}$"):
         collect_pairs(cfg, None, None, [], tmp_path / "run", resume=False)
     # a directory that is not a checkpoint
-    with pytest.raises(CurricleError, match=rf"^pairs\.0\.judge\.model\.path: {re.escape(str(tmp_path))} is not an HF checkpoint "
+    here = re.escape(str(tmp_path))
+    with pytest.raises(CurricleError, match=rf"^pairs\.0\.judge\.model\.path: {here} is not an HF checkpoint "
                                             rf"directory \(no config\.json\)$"):
         Judge.load(cfg.pairs[0].judge, "cpu", "pairs.0.judge")
