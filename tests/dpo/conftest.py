@@ -51,3 +51,34 @@ def dpo_config(model: Path, pairs: Path, steps: int = 8, **curriculum) -> dict:
         "train": {"batch_size": 4, "lr": 1e-3, "checkpoint": {"every": 4}, "log_every": 1, "use_cpu": True,
                   "tensorboard": False, "eval_batch_size": 32, "eval_pairs": 8},
     }
+
+
+def tiny_judge(out: Path, seed: int = 1, max_positions: int = 512) -> Path:
+    """A judge unlike the policy (:func:`tiny_checkpoint`): a 2-layer, d=32 Llama of
+    ``max_positions`` positions (the default template alone is ~60 of its tokens) with its own
+    tokenizer, a byte-level BPE of 400 tokens trained on English and the judge's template
+    (another vocabulary, other ids and other splits of the same text)."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    from curricle.dpo.config import JUDGE_TEMPLATE
+
+    texts = [JUDGE_TEMPLATE, "The response is polite and answers the question.",
+             "The response reverses the word.", "Yes", "No", " Yes", " No"] * 20
+    texts += [f"reverse: {a}{b} -> {(a + b)[::-1]}" for a in WORDS for b in WORDS[:6]]
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=400, special_tokens=["<s>", "</s>", "<pad>"],
+                                                       initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>")
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
+                                         num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2,
+                                         max_position_embeddings=max_positions, tie_word_embeddings=True,
+                                         eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.bos_token_id,
+                                         pad_token_id=tokenizer.pad_token_id))
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out

@@ -1,5 +1,6 @@
 """``curricle dpo`` end to end on a tiny checkpoint: TRL's DPOTrainer on the pair curriculum,
-the logs and checkpoints, the report, and a SIGKILL resume to the same pairs and losses."""
+the logs and checkpoints, the report, a SIGKILL resume to the same pairs and losses, and pairs
+built from the checkpoint's samples scored by a judge checkpoint."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.dpo.conftest import dpo_config, write_pairs
+from tests.dpo.conftest import dpo_config, tiny_judge, write_pairs
 
 pytestmark = pytest.mark.slow
 
@@ -183,3 +184,37 @@ def test_nll_weight_adds_the_chosen_answers_nll_to_the_first_step_loss(tmp_path,
                 n += 1
     loss = [m["train/loss"] for m in rows(run / "metrics.jsonl") if "train/loss" in m][0]
     assert loss == pytest.approx(math.log(2) + 0.5 * nll / n, abs=2e-3)
+
+
+def test_dpo_on_pairs_a_judge_scored(tmp_path, checkpoint):
+    """The checkpoint's samples of reverse prompts scored by a judge with its own tokenizer:
+    pairs.json records the judge and counts every prompt (the random judge's margins are 0.005 to
+    0.05 nats: a min_margin of 0.015 drops some), and each pair's margin is the judge's score of
+    chosen minus rejected."""
+    from curricle.dpo.config import JUDGE_TEMPLATE, JudgeConfig
+    from curricle.dpo.judge import Judge
+
+    judge = {"model": {"path": str(tiny_judge(tmp_path / "judge"))}, "principle": "The response reverses the word."}
+    cfg = dpo_config(checkpoint, tmp_path / "unused.jsonl", steps=4)
+    cfg["pairs"] = [{"kind": "from_samples", "tasks": ["reverse"], "samples": 4, "max_prompts": 32,
+                     "max_new_tokens": 6, "score": "judge", "judge": judge, "min_margin": 0.015}]
+    r = cli(write(tmp_path, cfg), "--run-dir", tmp_path / "run")
+    assert r.returncode == 0, r.stderr[-3000:]
+    run = tmp_path / "run"
+    (src,) = json.loads((run / "pairs.json").read_text())["sources"]
+    assert src["score"] == "judge" and src["min_margin"] == 0.015
+    assert src["judge"] == {"model": judge["model"]["path"], "principle": judge["principle"],
+                            "template": JUDGE_TEMPLATE, "yes": " Yes", "no": " No",
+                            "score": "log P(yes | template) - log P(no | template)"}
+    t = src["tasks"]["reverse"]
+    assert t["prompts"] == 32 and t["samples"] == 128 and t["built"] == src["built"] >= 8
+    assert t["built"] + t["dropped"]["no_margin"] == 32 and src["dropped"] == t["dropped"]
+    assert t["ungraded_samples"] == {}
+    pairs = rows(run / "pairs.jsonl")
+    assert len(pairs) == src["built"] and all(p["margin"] >= 0.015 for p in pairs)
+    scorer = Judge.load(JudgeConfig.model_validate(judge), "cpu")
+    scores, _ = scorer.score([p["prompt"] for p in pairs for _ in (0, 1)],
+                             [x for p in pairs for x in (p["chosen"], p["rejected"])])
+    assert [a - b for a, b in zip(scores[::2], scores[1::2])] == pytest.approx([p["margin"] for p in pairs],
+                                                                                abs=1e-4)
+    assert "DPO: step 4 (stage subtle)" in r.stdout

@@ -7,8 +7,10 @@ evaluation tasks and probes, the pairs (files, and the starting model's graded s
 sampler and callback (:func:`curricle.finetune.hf.use_curriculum`) with
 :class:`~curricle.dpo.evaluate.PairEvaluator` scoring tasks and bands, and ``DPOTrainer`` on
 the ``prompt``/``chosen``/``rejected`` dataset. Writes, under ``RUN``: ``pairs.json`` (pairs
-read, built and dropped by reason, the bands), ``pairs.jsonl`` (every pair with its band and
-split; a resumed run reads the pairs back from it rather than sampling again),
+read, built and dropped by reason, how each source's samples were scored: ``grader``, or
+``judge`` with the judge's checkpoint, principle and template; the bands), ``pairs.jsonl``
+(every pair with its band and split; a resumed run reads the pairs back from it rather than
+sampling again),
 ``metrics.jsonl`` (DPO's loss, reward accuracy and margin beside the held-out scores),
 ``curriculum_log.jsonl``, ``forgetting.json``, ``final_scores.json``,
 ``checkpoints/checkpoint-N`` (with the curriculum's state) and ``final/``.
@@ -28,6 +30,7 @@ from rich.table import Table
 from curricle import atomic
 from curricle.dpo.config import DPOConfig, PairFile, PairsFromSamples, load_dpo_config
 from curricle.dpo.evaluate import PairEvaluator
+from curricle.dpo.judge import Judge
 from curricle.dpo.pairs import Pair, band_tasks, read_pair_file, sample_pairs
 from curricle.errors import CurricleError
 from curricle.extras import require
@@ -65,14 +68,22 @@ def collect_pairs(config: DPOConfig, model, tokenizer, tasks, run_dir: Path, res
     pairs: list[Pair] = []
     sources: list[dict[str, Any]] = []
     for i, src in enumerate(config.pairs):
+        if isinstance(src, PairsFromSamples) and src.judge is not None:
+            Judge.check(src.judge, f"pairs.{i}.judge")
+    for i, src in enumerate(config.pairs):
         if isinstance(src, PairFile):
             got = read_pair_file(src)
             sources.append({"source": i, "kind": src.kind, "path": str(src.path), "read": len(got)})
         else:
             assert isinstance(src, PairsFromSamples)
-            got, summary = sample_pairs(model, tokenizer, src, by_name, configs, config.seed + i)
-            sources.append({"source": i, "kind": src.kind, "built": len(got), "tasks": summary,
+            # The judge on the policy's device, loaded before sampling so a bad checkpoint fails early.
+            judge = Judge.load(src.judge, model.device, f"pairs.{i}.judge") if src.judge is not None else None
+            got, summary = sample_pairs(model, tokenizer, src, by_name, configs, config.seed + i, judge)
+            sources.append({"source": i, "kind": src.kind, "score": src.score,
+                            **({"judge": judge.describe()} if judge is not None else {}),
+                            "min_margin": src.min_margin, "built": len(got), "tasks": summary,
                             "dropped": _sum([s["dropped"] for s in summary.values()])})
+            del judge  # its memory back before the next source and training
         pairs.extend(got)
     if is_main():
         atomic.write_text(saved, "".join(json.dumps(p.__dict__) + "\n" for p in pairs))

@@ -8,6 +8,10 @@
     pairs:
       - {kind: jsonl, path: pairs.jsonl}     # {prompt, chosen, rejected[, task, margin]} per line
       - {kind: from_samples, tasks: [reverse], samples: 4, temperature: 1.0}
+      - kind: from_samples                   # no verifier: a judge checkpoint scores the samples
+        tasks: [chat]
+        score: judge
+        judge: {model: {path: runs/judge/final}, principle: "The response is polite."}
     curriculum:
       order: margin                          # margin: clear pairs first | random: the control | none
       bands: [clear, subtle]                 # equal-count margin bands, largest margin first
@@ -28,6 +32,7 @@ and other config modules.
 from __future__ import annotations
 
 import re
+import string
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal, Union
 
@@ -59,12 +64,68 @@ class PairFile(_Config):
     path: Path
 
 
+#: The judge's prompt: the principle, the prompt and the sampled completion, then the question
+#: its verdict answers (``judge.yes`` / ``judge.no`` continue it).
+JUDGE_TEMPLATE = ("{principle}\nPrompt: {prompt}\nResponse: {completion}\n"
+                  "Does the response satisfy the principle? Answer:")
+JUDGE_FIELDS = ("principle", "prompt", "completion")
+
+
+class JudgeConfig(_Config):
+    """A judge checkpoint scoring completions against a stated principle, for tasks without a
+    verifier. A completion's score is the judge's log-odds of affirming the principle:
+
+        score = log P(yes | T) - log P(no | T),  T = template.format(principle, prompt, completion)
+
+    where ``log P(v | T)`` is the sum of the log-probabilities the judge gives the tokens of the
+    verdict ``v`` after ``T`` (split from ``T`` as lm-evaluation-harness splits a continuation).
+    The contrast, rather than ``log P(yes | T)`` alone, cancels what both answers share: how
+    likely the judge is to answer at all after this text (long or odd completions lower every
+    answer's probability) and its prior for the format, so completions are compared on the
+    principle. The judge reads text with its own tokenizer (it may differ from the policy's)."""
+
+    model: HFModelConfig
+    """The judge checkpoint (a path, a pretrained preset or a GGUF file, as ``model:``), run on
+    the policy's device."""
+    principle: str = Field(min_length=1)
+    """What a good completion does, in a sentence (``The response is polite and answers the
+    question.``)."""
+    template: str = JUDGE_TEMPLATE
+    """The judge's prompt, with ``{principle}``, ``{prompt}`` and ``{completion}`` (braces meant
+    literally doubled: ``{{``)."""
+    yes: str = " Yes"
+    """The verdict affirming the principle (a continuation of the template)."""
+    no: str = " No"
+    """The verdict denying it."""
+    batch_size: int = Field(16, ge=1)
+    """Rows per forward pass of the judge (rows of the scoring prefix tree: one completion's
+    text is read once for both verdicts)."""
+
+    @model_validator(mode="after")
+    def _template(self) -> "JudgeConfig":
+        try:
+            fields = [f for _, f, _, _ in string.Formatter().parse(self.template) if f is not None]
+        except ValueError as err:
+            raise ValueError(f"template: not a format string ({err}; write a literal brace as {{{{ or }}}})") from None
+        unknown = [f for f in fields if f not in JUDGE_FIELDS]
+        if unknown:
+            raise ValueError(f"template: unknown field {{{unknown[0]}}} (fields: "
+                             f"{', '.join('{' + f + '}' for f in JUDGE_FIELDS)})")
+        if "completion" not in fields:
+            raise ValueError("template: no {completion} field (the judge must read the completion)")
+        if not self.yes or not self.no or self.yes == self.no:
+            raise ValueError("yes, no: two different, non-empty verdicts")
+        return self
+
+
 class PairsFromSamples(_Config):
     """Pairs built from the starting checkpoint's own samples: ``samples`` completions of each
-    train prompt of ``tasks``, graded by each task's grader; chosen = the best-scored,
-    rejected = the worst-scored, margin = their difference. A prompt whose best and worst
-    scores are equal (no margin), or with fewer than 2 graded samples, gives no pair: counted
-    by reason in ``RUN/pairs.json``."""
+    train prompt of ``tasks``, scored by each task's grader (``score: grader``) or by a judge
+    checkpoint (``score: judge``, see :class:`JudgeConfig`); chosen = the best-scored,
+    rejected = the worst-scored (the first sampled on ties), margin = their difference. A
+    prompt whose margin is 0 or below ``min_margin`` (``no_margin``), or with fewer than 2
+    scored samples (``ungraded``), gives no pair: counted by reason in ``RUN/pairs.json``, as
+    are the samples without a score (a grader's timeout, a text too long for the judge)."""
 
     kind: Literal["from_samples"] = "from_samples"
     tasks: list[str] = Field(min_length=1)
@@ -77,6 +138,22 @@ class PairsFromSamples(_Config):
     batch_size: int = Field(32, ge=1)
     """Prompts per generation call."""
     grader_timeout_s: float | None = Field(10.0, gt=0)
+    score: Literal["grader", "judge"] = "grader"
+    """What scores the samples: each task's grader (scores in [0, 1]), or ``judge`` (log-odds,
+    unbounded: a margin in nats)."""
+    judge: JudgeConfig | None = None
+    """The judge of ``score: judge`` (given exactly then)."""
+    min_margin: float = Field(0.0, ge=0)
+    """A prompt whose best and worst scores differ by less gives no pair (``no_margin``); 0:
+    only equal scores."""
+
+    @model_validator(mode="after")
+    def _judge_iff_scored_by_it(self) -> "PairsFromSamples":
+        if self.score == "judge" and self.judge is None:
+            raise ValueError("judge: needed with score: judge (judge: {model: ..., principle: ...})")
+        if self.score == "grader" and self.judge is not None:
+            raise ValueError("judge: given, but score is grader (set score: judge to score by the judge)")
+        return self
 
 
 PairSource = Annotated[Union[PairFile, PairsFromSamples], Field(discriminator="kind")]

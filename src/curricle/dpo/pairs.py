@@ -4,10 +4,11 @@ bands.
 - :func:`read_pair_file`: a JSON Lines file or an HF dataset on disk, one pair a record
   (``prompt``, ``chosen``, ``rejected``, optionally ``task`` and ``margin``); a record missing a
   field is a one-line error naming the file, the record and the field.
-- :func:`pairs_from_grades`: one prompt's graded samples -> its pair (chosen the best-scored,
+- :func:`pairs_from_grades`: one prompt's scored samples -> its pair (chosen the best-scored,
   rejected the worst-scored, the first sampled on ties) or the reason there is none
-  (``no_margin``: best and worst equal; ``ungraded``: fewer than 2 graded samples);
-  :func:`sample_pairs` samples a checkpoint and grades with each task's grader to feed it.
+  (``no_margin``: best and worst equal or closer than ``min_margin``; ``ungraded``: fewer
+  than 2 scored samples); :func:`sample_pairs` samples a checkpoint and scores the samples
+  with each task's grader, or with a judge checkpoint (:mod:`curricle.dpo.judge`), to feed it.
 - :func:`band_tasks`: the pairs with a prompt of an evaluation task's held-out or test item
   dropped (``prompt_in_eval``), the rest split by a hash of the prompt into train and held-out,
   then ordered (``margin``: largest first; ``random``: a seeded hash order) and cut into the
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from curricle.dpo.config import DPOConfig, PairFile, PairsFromSamples
+from curricle.dpo.judge import Judge
 from curricle.errors import CurricleError
 from curricle.extras import require
 from curricle.graders.config import GRADERS
@@ -97,42 +99,51 @@ def read_pair_file(source: PairFile) -> list[Pair]:
 
 
 def pairs_from_grades(task: str, item_id: str, prompt: str, completions: Sequence[str],
-                      scores: Sequence[float | None]) -> tuple[Pair | None, str | None]:
-    """One prompt's pair from its graded samples, or None and the reason (see the module doc)."""
+                      scores: Sequence[float | None], min_margin: float = 0.0) -> tuple[Pair | None, str | None]:
+    """One prompt's pair from its scored samples, or None and the reason (see the module doc)."""
     graded = [(s, k) for k, s in enumerate(scores) if s is not None]
     if len(graded) < 2:
         return None, "ungraded"
     best = max(graded, key=lambda g: (g[0], -g[1]))
     worst = min(graded, key=lambda g: (g[0], g[1]))
-    if best[0] == worst[0]:
+    if best[0] == worst[0] or best[0] - worst[0] < min_margin:
         return None, "no_margin"
     return Pair(prompt, completions[best[1]], completions[worst[1]], task, float(best[0] - worst[0]),
                 f"{task}:{item_id}"), None
 
 
 def sample_pairs(model, tokenizer, source: PairsFromSamples, tasks: dict[str, Task], task_configs: dict[str, Any],
-                 seed: int) -> tuple[list[Pair], dict[str, dict[str, Any]]]:
-    """Pairs from ``model``'s samples of each task's train prompts, and per task: prompts,
-    samples, pairs built and pairs dropped by reason (ungraded samples by reason too)."""
+                 seed: int, judge: Judge | None = None) -> tuple[list[Pair], dict[str, dict[str, Any]]]:
+    """Pairs from ``model``'s samples of each task's train prompts, scored by each task's grader
+    (``score: grader``) or by ``judge`` (``score: judge``), and per task: prompts, samples,
+    pairs built and pairs dropped by reason (unscored samples by reason too)."""
+    if (source.score == "judge") != (judge is not None):
+        raise ValueError("sample_pairs: pass a judge exactly when the source's score is judge")
     pairs, summary = [], {}
     for name in source.tasks:
         task = tasks[name]
         items = sorted(task.train, key=lambda i: unit_hash(name, i.id))
         if source.max_prompts is not None:
             items = items[: source.max_prompts]
-        gcfg = task_configs[name].grader_config()
-        runner = GraderRunner(GRADERS.configs[gcfg["kind"]].model_validate(gcfg), source.grader_timeout_s)
-        try:
-            groups = sample_apart(model, tokenizer, [i.prompt for i in items], source.samples, source.temperature,
-                                  source.max_new_tokens, task.scoring.until, seed, source.batch_size)
-            grades, reasons = runner.grade([i for i, g in zip(items, groups) for _ in g], [c for g in groups for c in g])
-        finally:
-            runner.close()
+        groups = sample_apart(model, tokenizer, [i.prompt for i in items], source.samples, source.temperature,
+                              source.max_new_tokens, task.scoring.until, seed, source.batch_size)
+        flat_items = [i for i, g in zip(items, groups) for _ in g]
+        flat = [c for g in groups for c in g]
+        if judge is not None:
+            scored, reasons = judge.score([i.prompt for i in flat_items], flat)
+        else:
+            gcfg = task_configs[name].grader_config()
+            runner = GraderRunner(GRADERS.configs[gcfg["kind"]].model_validate(gcfg), source.grader_timeout_s)
+            try:
+                grades, reasons = runner.grade(flat_items, flat)
+            finally:
+                runner.close()
+            scored = [g.score for g in grades]
         dropped: Counter = Counter()
         built = 0
         for k, (item, group) in enumerate(zip(items, groups)):
-            scores = [g.score for g in grades[k * source.samples:(k + 1) * source.samples]]
-            pair, why = pairs_from_grades(name, item.id, item.prompt, group, scores)
+            scores = scored[k * source.samples:(k + 1) * source.samples]
+            pair, why = pairs_from_grades(name, item.id, item.prompt, group, scores, source.min_margin)
             if pair is None:
                 dropped[why] += 1
             else:
