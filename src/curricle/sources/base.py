@@ -137,6 +137,13 @@ class Source:
                 out["license"] = value.strip()
         return out
 
+    def add_license(self, meta: dict[str, Any]) -> dict[str, Any]:
+        """``meta`` with the source's ``license`` where the record named none (in place).
+        :meth:`__iter__` applies it; so does curate, which reads ``_iter`` file by file."""
+        if self.config.license is not None and meta.get("license") is None:
+            meta["license"] = self.config.license
+        return meta
+
     def fingerprint(self) -> dict[str, Any]:
         """What identifies this source's content, for incremental prepare.
 
@@ -149,12 +156,10 @@ class Source:
         self.stats = SourceStats(name=self.describe())
         n = 0
         limit = self.config.max_docs
-        license = self.config.license
         for doc in self._iter():
             n += 1
             self.stats.read += 1
-            if license is not None and doc.meta.get("license") is None:
-                doc.meta["license"] = license
+            self.add_license(doc.meta)
             yield doc
             if limit is not None and n >= limit:
                 return  # stop before reading (and counting) anything past the limit
