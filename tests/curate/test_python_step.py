@@ -158,3 +158,24 @@ def test_an_unimportable_user_step_fails_before_any_work(tmp_path, entry, messag
         curate(run.curate, run.sources, progress=False)
     assert "\n" not in str(err.value)
     assert not (tmp_path / "curated").exists()
+
+
+def test_editing_a_user_step_recurates_and_an_unchanged_rerun_does_nothing(tmp_path, monkeypatch):
+    mod = tmp_path / "mod"
+    mod.mkdir()
+    (mod / "my_filter_mod.py").write_text("def keep(doc):\n    return None\n")
+    monkeypatch.syspath_prepend(str(mod))
+    run = pipeline_run(tmp_path, [{"kind": "python", "function": "my_filter_mod:keep"}])
+    first = curate(run.curate, run.sources, progress=False)
+    assert not first.up_to_date and first.kept("web")[0] == 6
+    assert curate(run.curate, run.sources, progress=False).up_to_date
+
+    (mod / "my_filter_mod.py").write_text("from curricle.curate.document import Drop\n\n"
+                                          "def keep(doc):\n    return Drop('edited') if 'BUY' in doc.text else None\n")
+    import importlib
+    import sys
+
+    importlib.reload(sys.modules["my_filter_mod"])
+    again = curate(run.curate, run.sources, progress=False)
+    assert not again.up_to_date and again.fingerprint != first.fingerprint
+    assert dict(again.domains["web"])["keep"].docs_dropped == Counter({"edited": 1})
