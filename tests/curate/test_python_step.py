@@ -129,6 +129,8 @@ SOURCES = [{"kind": "synthetic", "skill": "copy", "domain": "copy", "n_docs": 3}
      r"^config: curate\.pipeline: entry 1 \(pii\): per-document steps come before the dedup steps"),
     ({"pipeline": [{"kind": "near-dedup"}, {"kind": "exact-dedup"}]},
      r"^config: curate\.pipeline: entry 1 \(exact-dedup\): the dedup steps run at most once each, in the order"),
+    ({"pipeline": [{"kind": "decontam"}, {"kind": "decontam", "name": "decontam-2"}]},
+     r"^config: curate\.pipeline: entry 1 \(decontam\): at most one decontam step"),
     ({"pipeline": [{"kind": "pii"}, {"kind": "pii"}]},
      r"^config: curate\.pipeline: entries 0 and 1 are both named 'pii'; give one a distinct 'name'"),
 ])

@@ -605,6 +605,9 @@ class CurateConfig(BaseModel):
                 raise ValueError(f"entry {i} ({step.kind}): per-document steps come before the dedup steps "
                                  f"(deduplication needs the whole corpus, so it runs after every "
                                  f"per-document step)")
+            if step.kind == "decontam" and any(e.kind == "decontam" for e in v[:i]):
+                raise ValueError(f"entry {i} (decontam): at most one decontam step (the run builds one index of "
+                                 f"probe and evaluation items; list every eval_file in it)")
             name = step.step_name
             if name in names:
                 raise ValueError(f"entries {names[name]} and {i} are both named '{name}'; give one a "
