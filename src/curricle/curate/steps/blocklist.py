@@ -13,8 +13,10 @@ The lists are files, one entry per line (blank lines and lines starting with ``#
 
 Every occurrence counts; a document is dropped when the count (over the three lists, in that
 order) reaches ``max_hits`` (default 1: the first match), under the reason of the match that
-reached it, with the matches in the quarantine detail. The words become one compiled
-alternation, so a list of thousands costs one regex scan per document.
+reached it, with the matches in the quarantine detail. Single words (letters, digits, ``_``)
+are looked up in a set, one pass over the document's words whatever the list's size (a
+regex alternation of 10,000 words ran at about 100 documents/s); phrases and entries with other
+characters become one compiled alternation.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from curricle.curate.steps.base import CurationStep
 from curricle.errors import CurricleError
 
 #: A link's host: after ``http(s)://`` (and any ``user@``), or a bare ``www.`` host.
+WORD = re.compile(r"\w+")
 URL_HOST = re.compile(r"(?:\bhttps?://(?:[^\s/@?#]*@)?|(?<![\w.-])(?=www\.))([\w.-]+)", re.IGNORECASE)
 
 
@@ -75,11 +78,17 @@ class BlocklistStep(CurationStep):
         c = self.config
         entries = {f: [e for path in getattr(c, f) for _, e in read_list(path, f"blocklist.{f}")]
                    for f in ("words", "regexes", "url_domains")}
-        self._words = words_pattern(entries["words"])
+        single = [w for w in entries["words"] if WORD.fullmatch(w)]
+        self._word_set = {w.lower() for w in single}
+        self._words = words_pattern([w for w in entries["words"] if not WORD.fullmatch(w)])
         self._regexes = [re.compile(rx) for rx in dict.fromkeys(entries["regexes"])]
         self._domains = {d.lower().strip(".") for d in entries["url_domains"]}
 
     def _hits(self, text: str) -> Iterator[tuple[str, str]]:
+        if self._word_set:
+            for m in WORD.finditer(text):
+                if m.group(0).lower() in self._word_set:
+                    yield "blocklist-word", m.group(0)
         if self._words is not None:
             for m in self._words.finditer(text):
                 yield "blocklist-word", m.group(0)
