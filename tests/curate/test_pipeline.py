@@ -236,3 +236,31 @@ def test_synthetic_skill_domains_skip_the_prose_and_near_duplicate_rules(tmp_pat
     # A domain that also has a non-synthetic source is prose: its arithmetic documents fail language ID.
     assert "langid" in dict(report.domains["mixed"])
     assert report.extra["other_domains"] == ["brackets"]
+
+
+def test_the_default_pipeline_is_todays_steps_and_its_explicit_list_gives_the_same_funnel(tmp_path):
+    """Without ``pipeline:``, curate runs exactly the steps it ran before pipelines existed:
+    the same funnel as the explicit equivalent list, and as the code before pipelines wrote
+    (``data/default_funnel_before_pipelines.json``, recorded on the built-in sources)."""
+    import platform
+
+    from curricle.config import parse_config
+    from curricle.curate.config import CURATION_STEPS, DEFAULT_PIPELINE
+
+    before = json.loads((Path(__file__).parent / "data" / "default_funnel_before_pipelines.json").read_text())
+    explicit = [{"kind": field.replace("_", "-")} for field in DEFAULT_PIPELINE]
+    assert [e["kind"] for e in explicit] == [*list(CURATION_STEPS)[:6], "exact-dedup", "near-dedup", "line-dedup"]
+
+    def funnel(out: str, **curate_block) -> dict:
+        run = parse_config({"data_dir": str(tmp_path / "data"), "sources": before["sources"],
+                            "curate": {"output_dir": str(tmp_path / out), **curate_block}})
+        assert [s.kind for s in run.curate.steps()] == [e["kind"] for e in explicit]
+        report = curate(run.curate, run.sources, progress=False)
+        return {d: v["steps"] for d, v in report.to_dict()["domains"].items()}
+
+    default = funnel("default")
+    assert funnel("explicit", pipeline=explicit) == default
+    if platform.python_version() == before["python"]:  # the built-in sources read this Python's standard library
+        assert default == before["domains"]
+    # Drops at several steps, so "the same" says something.
+    assert sum(sum(s["docs"]["dropped"].values()) for s in default["prose"]) == 42

@@ -41,3 +41,26 @@ def test_ray_executor_matches_local(tmp_path, local_ray):
     assert on_ray.to_dict()["domains"] == local.to_dict()["domains"]
     assert [e["id"] for e in quarantine(tmp_path / "ray" / "curated", "exact-dedup")] == ["dup1", "dup2"]
     assert len(quarantine(tmp_path / "ray" / "curated", "read")) == 3
+
+
+@pytest.mark.slow
+def test_ray_runs_user_steps_from_an_importable_module(tmp_path, local_ray):
+    from collections import Counter
+
+    from curricle.config import parse_config
+
+    records = [{"id": "ok", "text": make_prose(1)}, {"id": "ad", "text": "BUY NOW " + make_prose(2)},
+               {"id": "boom", "text": make_prose(3) + " explode"}]
+    for k in range(2):
+        write_jsonl(tmp_path / "in" / f"{k}.jsonl", [{**r, "id": f"{r['id']}-{k}"} for r in records])
+
+    def run(out, **kw):
+        cfg = parse_config({"sources": [{"kind": "jsonl", "path": str(tmp_path / "in" / "*.jsonl"), "domain": "web"}],
+                            "curate": {"output_dir": str(tmp_path / out), "ray_memory_per_task_gb": 0.5, **kw,
+                                       "pipeline": [{"kind": "python", "function": "tests.curate.user_steps:drop_ads"},
+                                                    {"kind": "exact-dedup"}]}})
+        return curate(cfg.curate, cfg.sources, progress=False, executor="ray" if out == "ray" else None)
+
+    on_ray, local = run("ray", workers=2), run("local")
+    assert on_ray.to_dict()["domains"] == local.to_dict()["domains"]
+    assert dict(on_ray.domains["web"])["drop_ads"].docs_dropped == Counter({"advert": 2, "error": 2})

@@ -140,3 +140,45 @@ def test_cli_report_and_compare(tmp_path):
     assert res.exit_code == 0 and (tmp_path / "c.html").stat().st_size > 1_000_000
     res = runner.invoke(app, ["report", str(tmp_path / "nope")])
     assert res.exit_code == 2 and "error:" in res.output and "no such run directory" in res.output
+
+
+def test_the_funnel_panel_lists_the_pipeline_in_order_with_user_steps_errors_and_licences(tmp_path):
+    import json
+
+    from tests.report.conftest import FUNNEL
+
+    def step(name, n_in, dropped):
+        kept = n_in - sum(dropped.values())
+        return {"step": name, "docs": {"in": n_in, "kept": kept, "dropped": dropped, "rewritten": 0},
+                "tokens": {"in": n_in * 10, "kept": kept * 10, "dropped": {r: n * 10 for r, n in dropped.items()},
+                           "removed_by_rewrite": 0}, "replaced": {}}
+
+    run_dir = write_fake_run(tmp_path)
+    funnel = {**FUNNEL, "domains": {"web": {"in": {"docs": 10, "tokens": 100}, "out": {"docs": 5, "tokens": 50},
+                                            "files": [], "steps": [
+        step("read", 10, {}), step("drop_ads", 10, {"advert": 2, "error": 1}), step("license", 7, {"license": 2}),
+        step("exact-dedup", 5, {})]}},
+        "pipeline": [{"step": "read", "kind": "read"},
+                     {"step": "drop_ads", "kind": "python", "ref": "my_filters:drop_ads"},
+                     {"step": "blocklist", "kind": "blocklist"},  # ran on no domain
+                     {"step": "license", "kind": "license"}, {"step": "exact-dedup", "kind": "exact-dedup"}],
+        "licenses": [{"license": "cc-by-4.0", "in": 6, "kept": 5, "dropped": {"advert": 1}, "tokens_kept": 50},
+                     {"license": None, "in": 4, "kept": 0, "dropped": {"license": 2, "advert": 1, "error": 1},
+                      "tokens_kept": 0}]}
+    (tmp_path / "curated" / "funnel.json").write_text(json.dumps(funnel))
+    text = write_report(run_dir).read_text()
+
+    rows = re.findall(r'<tr data-curate-step="([^"]+)">(.*?)</tr>', text)
+    cells = [(name, re.findall(r'<td data-v="([^"]*)"', row)) for name, row in rows]
+    assert cells == [
+        ("read", ["0", "read", "read", "10", "10", "0", "0", ""]),
+        ("drop_ads", ["1", "drop_ads", "python my_filters:drop_ads", "10", "7", "2", "1", "advert 2"]),
+        ("blocklist", ["2", "blocklist", "blocklist", "", "", "", "", ""]),
+        ("license", ["3", "license", "license", "7", "5", "2", "0", "license 2"]),
+        ("exact-dedup", ["4", "exact-dedup", "exact-dedup", "5", "5", "0", "0", ""]),
+    ]
+    assert ('<td data-v="(none)" class="text">(none)</td><td data-v="4">4</td><td data-v="0">0</td>'
+            '<td data-v="4">4</td><td data-v="license 2, advert 1, error 1" class="text">') in text
+    # The funnel figure's steps follow the pipeline too.
+    fun = next(v for k, v in figures(text).items() if k.startswith("fig-funnel"))
+    assert fun["data"][0]["y"] == ["read", "drop_ads", "license", "exact-dedup"]

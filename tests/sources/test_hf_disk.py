@@ -94,3 +94,10 @@ def test_meta_fields_reach_the_documents_meta(tmp_path):
     with pytest.raises(CurricleError) as e:
         read(path=path, meta_fields=["toxicity"])
     assert str(e.value) == f"source 'hf-disk {path}': no column 'toxicity' (columns: text, quality, tag)"
+
+
+def test_license_field_and_source_license(tmp_path):
+    path = str(tmp_path / "l")
+    datasets.Dataset.from_dict({"text": ["a", "b"], "lic": ["mit", None]}).save_to_disk(path)
+    docs, _ = read(path=path, license="cc-by-4.0", license_field="lic")
+    assert [d.meta["license"] for d in docs] == ["mit", "cc-by-4.0"]

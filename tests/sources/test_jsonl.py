@@ -156,3 +156,19 @@ def test_describe_and_config():
 def test_directory_path_gets_a_hint(tmp_path):
     with pytest.raises(CurricleError, match=r"no such file or directory: .* \(a directory: give a glob"):
         read(path=str(tmp_path))
+
+
+def test_license_of_the_source_and_of_each_record(tmp_path):
+    p = tmp_path / "a.jsonl"
+    p.write_text('{"id": 1, "text": "a", "lic": "MIT"}\n{"id": 2, "text": "b"}\n{"id": 3, "text": "c", "lic": null}\n'
+                 '{"id": 4, "text": "d", "lic": " "}\n')
+    docs, _ = read(path=str(p), license="cc-by-4.0", license_field="lic")
+    assert [d.meta.get("license") for d in docs] == ["MIT", "cc-by-4.0", "cc-by-4.0", "cc-by-4.0"]
+    docs, _ = read(path=str(p), license_field="lic")  # no source licence: only records that name one
+    assert [d.meta.get("license") for d in docs] == ["MIT", None, None, None]
+    docs, _ = read(path=str(p))
+    assert all("license" not in d.meta for d in docs)  # nothing said, nothing added
+    p.write_text('{"id": 1, "text": "a", "lic": ["MIT"]}\n')
+    with pytest.raises(CurricleError, match=rf"^source 'jsonl {p}': {p}:1: license field 'lic' is a list; "
+                                            r"expected a string$"):
+        read(path=str(p), license_field="lic")

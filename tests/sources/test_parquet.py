@@ -113,3 +113,13 @@ def test_max_docs_and_fingerprint(tmp_path):
     fp = ParquetSource(ParquetConfig(domain="web", path=str(p))).fingerprint()
     assert fp["files"] == [[str(p), p.stat().st_size, p.stat().st_mtime_ns]]
     assert fp["kind"] == "parquet" and fp["id_field"] is None
+
+
+def test_license_column_overrides_the_source_license(tmp_path):
+    p = tmp_path / "a.parquet"
+    write(p, text=["a", "b"], lic=["apache-2.0", None])
+    docs, _ = read(path=str(p), license="cc0-1.0", license_field="lic")
+    assert [d.meta for d in docs] == [{"source": str(p), "row": 0, "license": "apache-2.0"},
+                                      {"source": str(p), "row": 1, "license": "cc0-1.0"}]
+    with pytest.raises(CurricleError, match="has no column 'licence'"):
+        read(path=str(p), license_field="licence")

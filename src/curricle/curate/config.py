@@ -1,33 +1,89 @@
 """The ``curate:`` block of a run config: where curated documents go, how the work is run, and
-each step's settings (every step optional, thresholds defaulting to the published ones).
+the steps documents go through.
 
-Adding a step: its config (a :class:`StepConfig` subclass) here and a field for it in
-:class:`CurateConfig`, its implementation in ``steps/<name>.py``, and one line in ``STEPS``
-(``steps/__init__.py``).
+The steps are either ``pipeline:``, an ordered list of ``{kind: ..., ...}`` entries (built-in
+kinds and the user's own ``python`` steps), or, when ``pipeline`` is absent, the default
+pipeline: the built-in steps in their fixed order, each configured by its own field
+(``extract:``, ``langid:``, ...), exactly as before pipelines existed. Giving both is an error.
+
+Adding a built-in per-document step: its config here (a :class:`DocStepConfig` subclass whose
+``kind`` is a ``Literal``), its implementation in ``steps/<kind>.py`` (a
+:class:`~curricle.curate.steps.base.CurationStep` subclass), and one line in
+:data:`CURATION_STEPS`. It can then be placed in any ``pipeline:``; only the steps of the
+default pipeline have a field of their own in :class:`CurateConfig`.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from curricle.registry import Registry
+from curricle.sources.config import RESERVED_META
 
 # -- the steps' configs (one per step; a step's implementation is in steps/<name>.py or dedup.py) --
+
+#: A step's name: its row in the funnel and its quarantine file (``quarantine/<name>.jsonl``).
+STEP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+#: ``package.module:attribute`` (a user step's function or class, a classifier's function).
+REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+
+
+def _ref(v: str) -> str:
+    if not REF.match(v):
+        raise ValueError(f"expected 'package.module:name', got {v!r}")
+    return v
+
 
 class StepConfig(BaseModel):
     """Fields every step shares."""
 
     model_config = ConfigDict(extra="forbid")
 
+    kind: str
+    """The step's kind (a key of :data:`CURATION_STEPS` or :data:`CORPUS_STEPS`); in a
+    ``pipeline:`` entry it says which step this is, in a per-step field it may be left out."""
     enabled: bool = True
     """Run this step (False: it is left out of the pipeline and the funnel)."""
     domains: list[str] | None = None
     """The domains it runs on. None: the step's default (all domains, the prose domains for
     prose-only steps, the code domains for code-only steps; see ``CurateConfig``)."""
 
+    @property
+    def step_name(self) -> str:
+        """The step's row in the funnel and its quarantine file name."""
+        return self.kind
 
-class ExtractConfig(StepConfig):
+
+class DocStepConfig(StepConfig):
+    """Fields every per-document step shares (the corpus-level dedup steps have fixed names)."""
+
+    name: str | None = None
+    """The step's name in the funnel and its quarantine file (``quarantine/<name>.jsonl``).
+    None: its kind (``python``: the function's or class's name; ``classifier``:
+    ``classifier-<field>``). Two steps of one ``pipeline`` need distinct names."""
+
+    @field_validator("name")
+    @classmethod
+    def _file_safe(cls, v: str | None) -> str | None:
+        if v is not None and (not STEP_NAME.match(v) or v == "read"):
+            raise ValueError(f"expected letters, digits, '_', '.', '-' (at most 64, not 'read'), got {v!r}")
+        return v
+
+    @property
+    def step_name(self) -> str:
+        return self.name or self.default_name()
+
+    def default_name(self) -> str:
+        return self.kind
+
+
+class ExtractConfig(DocStepConfig):
+    kind: Literal["extract"] = "extract"
+    """Always ``extract``."""
     mode: Literal["auto", "always"] = "auto"
     """``auto``: extract documents that look like HTML, pass the rest through; ``always``:
     every document is HTML."""
@@ -38,7 +94,9 @@ class ExtractConfig(StepConfig):
     """Trafilatura's ``favor_precision``: less text, less boilerplate (datatrove's default)."""
 
 
-class LangIdConfig(StepConfig):
+class LangIdConfig(DocStepConfig):
+    kind: Literal["langid"] = "langid"
+    """Always ``langid``."""
     languages: list[str] = Field(default_factory=lambda: ["en"], min_length=1)
     """Allowed languages (ISO 639-1 codes as lid.176 spells them: ``en``, ``de``, ``zh``...)
     for every domain the step runs on, unless ``per_domain`` names the domain."""
@@ -144,7 +202,9 @@ class FineWebConfig(_Rules):
     """Max ratio of newlines to words."""
 
 
-class QualityConfig(StepConfig):
+class QualityConfig(DocStepConfig):
+    kind: Literal["quality"] = "quality"
+    """Always ``quality``."""
     gopher_repetition: GopherRepetitionConfig = Field(default_factory=GopherRepetitionConfig)
     """Gopher's repetition rules."""
     gopher_quality: GopherQualityConfig = Field(default_factory=GopherQualityConfig)
@@ -155,7 +215,9 @@ class QualityConfig(StepConfig):
     """FineWeb's rules."""
 
 
-class CodeQualityConfig(StepConfig):
+class CodeQualityConfig(DocStepConfig):
+    kind: Literal["code-quality"] = "code-quality"
+    """Always ``code-quality``."""
     max_line_length: int | None = Field(1000, ge=1)
     """Drop files with a longer line (None: off)."""
     max_mean_line_length: float | None = Field(100, gt=0)
@@ -185,7 +247,9 @@ class Replacements(BaseModel):
     """What a key, token or password becomes."""
 
 
-class PIIConfig(StepConfig):
+class PIIConfig(DocStepConfig):
+    kind: Literal["pii"] = "pii"
+    """Always ``pii``."""
     emails: bool = True
     """Redact e-mail addresses."""
     phones: bool = True
@@ -215,7 +279,9 @@ class EvalFileConfig(BaseModel):
     answer]`` checks each separately)."""
 
 
-class DecontamConfig(StepConfig):
+class DecontamConfig(DocStepConfig):
+    kind: Literal["decontam"] = "decontam"
+    """Always ``decontam``."""
     n: int = Field(13, ge=2)
     """n-gram length for long items (13: GPT-3's decontamination)."""
     min_item_tokens: int = Field(4, ge=1)
@@ -236,14 +302,21 @@ class DecontamConfig(StepConfig):
 class ExactDedupConfig(StepConfig):
     """Drop documents whose text is identical to an earlier document's."""
 
+    kind: Literal["exact-dedup"] = "exact-dedup"
+    """Always ``exact-dedup``."""
+
 
 class LineDedupConfig(StepConfig):
+    kind: Literal["line-dedup"] = "line-dedup"
+    """Always ``line-dedup``."""
     min_line_chars: int = Field(40, ge=1)
     """Lines shorter than this (after stripping) are never removed: headings, list items and
     short sentences repeat by nature."""
 
 
 class NearDedupConfig(StepConfig):
+    kind: Literal["near-dedup"] = "near-dedup"
+    """Always ``near-dedup``."""
     shingle_size: int = Field(5, ge=1)
     """Words per shingle (5: FineWeb, datatrove, Lee et al. 2022)."""
     bands: int = Field(14, ge=1)
@@ -267,6 +340,164 @@ class NearDedupConfig(StepConfig):
         return self.bands * self.rows
 
 
+# -- steps that are not in the default pipeline (placed with ``pipeline:``) ---------------------
+
+def _as_list(v: Any) -> Any:
+    return [v] if isinstance(v, str) else v
+
+
+Files = Annotated[list[str], BeforeValidator(_as_list)]
+
+
+class PythonStepConfig(DocStepConfig):
+    """The user's own step: a function or a class, imported by name (in every worker, so the
+    module must be importable there: on ``PYTHONPATH`` or installed)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    kind: Literal["python"] = "python"
+    """Always ``python``."""
+    function: Annotated[str, AfterValidator(_ref)] | None = None
+    """``package.module:function``, called as ``function(doc)`` on each document (a
+    :class:`~curricle.curate.document.CurDoc`) with the contract of
+    :meth:`curricle.curate.steps.base.CurationStep.apply`: ``None`` (or ``True``) keeps it,
+    possibly rewritten (``doc.text``) or with fields written (``doc.meta["toxicity"] = 0.3``);
+    a :class:`~curricle.curate.document.Drop` drops it under ``Drop.reason``; ``False`` drops
+    it under the step's name. An exception drops it under ``error``."""
+    class_: Annotated[str, AfterValidator(_ref)] | None = Field(None, alias="class")
+    """``package.module:Class``, built once per shard as ``Class(**args)``; its ``apply(doc)``
+    answers as ``function`` does; optional ``setup()`` / ``teardown()`` run before the
+    shard's first document and after its last."""
+    args: dict[str, Any] = Field(default_factory=dict)
+    """Keyword arguments of ``Class`` (with ``class`` only)."""
+
+    @model_validator(mode="after")
+    def _one_target(self) -> "PythonStepConfig":
+        if (self.function is None) == (self.class_ is None):
+            raise ValueError("give exactly one of 'function' and 'class'")
+        if self.args and self.class_ is None:
+            raise ValueError("'args' go with 'class' (a function is called as function(doc))")
+        return self
+
+    @property
+    def ref(self) -> str:
+        """What the step imports: its function or class."""
+        return self.function or self.class_  # type: ignore[return-value]
+
+    def default_name(self) -> str:
+        return self.ref.rpartition(":")[2].rpartition(".")[2]
+
+
+class BlocklistConfig(DocStepConfig):
+    """Drop documents holding listed words, regex matches or links to listed domains. Every
+    list is given as files: one entry per line, blank lines and lines starting with ``#``
+    ignored."""
+
+    kind: Literal["blocklist"] = "blocklist"
+    """Always ``blocklist``."""
+    words: Files = Field(default_factory=list)
+    """Files of words or phrases, matched whole (not inside a longer word) and
+    case-insensitively; a phrase's spaces match any run of whitespace (reason
+    ``blocklist-word``)."""
+    regexes: Files = Field(default_factory=list)
+    """Files of Python regular expressions, searched as written (reason ``blocklist-regex``)."""
+    url_domains: Files = Field(default_factory=list)
+    """Files of domains (``example.com``): a link in the text (``http://``, ``https://`` or
+    ``www.``) whose host is the domain or one of its subdomains matches, case-insensitively
+    (reason ``blocklist-url``)."""
+    max_hits: int = Field(1, ge=1)
+    """Drop a document at this many matches (every occurrence counts, over all lists
+    together); the reason is the list of the match that reached it."""
+
+    @model_validator(mode="after")
+    def _some_list(self) -> "BlocklistConfig":
+        if not (self.words or self.regexes or self.url_domains):
+            raise ValueError("give at least one of 'words', 'regexes', 'url_domains' (files)")
+        return self
+
+
+class ClassifierConfig(DocStepConfig):
+    """A hook for the user's own classifier: scores each document, writes the score as a
+    document field, and drops by threshold."""
+
+    kind: Literal["classifier"] = "classifier"
+    """Always ``classifier``."""
+    function: Annotated[str, AfterValidator(_ref)]
+    """``package.module:function`` taking the document's text and returning a number (imported
+    in every worker, like a ``python`` step's). Anything else, NaN, or an exception drops the
+    document under ``error``."""
+    field: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    """The document field the score is written to (``doc.meta[field]``), e.g. ``toxicity``:
+    later steps and the curated documents carry it."""
+    drop_above: float | None = None
+    """Drop documents scoring above this (None: no upper bound)."""
+    drop_below: float | None = None
+    """Drop documents scoring below this (None: no lower bound). Drops are counted under
+    ``classifier-<field>``, the score and the bound in the quarantine detail."""
+
+    @field_validator("field")
+    @classmethod
+    def _not_reserved(cls, v: str) -> str:
+        if v in RESERVED_META or v in ("license", "language"):
+            raise ValueError(f"'{v}' is a field curricle writes itself; choose another name")
+        return v
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "ClassifierConfig":
+        if self.drop_above is not None and self.drop_below is not None and self.drop_below > self.drop_above:
+            raise ValueError(f"drop_below ({self.drop_below}) is above drop_above ({self.drop_above}): "
+                             f"every document would be dropped")
+        return self
+
+    def default_name(self) -> str:
+        return f"classifier-{self.field}"
+
+
+class LicenseConfig(DocStepConfig):
+    """Keep documents whose licence (``meta["license"]``: the source's ``license``, or the
+    record's ``license_field``) is allowed."""
+
+    kind: Literal["license"] = "license"
+    """Always ``license``."""
+    allowed: list[str] = Field(min_length=1)
+    """Allowed licences, e.g. ``[cc-by-4.0, cc0-1.0, mit]``, compared case-insensitively.
+    Others are dropped under ``license``, documents with no licence under
+    ``license-missing``."""
+
+
+#: kind -> (config, implementation) of the per-document steps, built-in and ``python``. A new
+#: kind is one config class above and one line here.
+CURATION_STEPS = Registry("curation step", {
+    "extract": (ExtractConfig, "curricle.curate.steps.extract:ExtractStep"),
+    "langid": (LangIdConfig, "curricle.curate.steps.langid:LangIdStep"),
+    "quality": (QualityConfig, "curricle.curate.steps.quality:QualityStep"),
+    "code-quality": (CodeQualityConfig, "curricle.curate.steps.code_quality:CodeQualityStep"),
+    "pii": (PIIConfig, "curricle.curate.steps.pii:PIIStep"),
+    "decontam": (DecontamConfig, "curricle.curate.steps.decontam:DecontamStep"),
+    "blocklist": (BlocklistConfig, "curricle.curate.steps.blocklist:BlocklistStep"),
+    "classifier": (ClassifierConfig, "curricle.curate.steps.classifier:ClassifierStep"),
+    "license": (LicenseConfig, "curricle.curate.steps.license:LicenseStep"),
+    "python": (PythonStepConfig, "curricle.curate.steps.python:PythonStep"),
+})
+
+#: kind -> config of the corpus-level steps, in the order they run. They need the whole corpus,
+#: so they run after every per-document step (:mod:`curricle.curate.dedup`); in a ``pipeline:``
+#: they come last, in this order.
+CORPUS_STEPS: dict[str, type[StepConfig]] = {
+    "exact-dedup": ExactDedupConfig,
+    "near-dedup": NearDedupConfig,
+    "line-dedup": LineDedupConfig,
+}
+
+#: The config of any step kind, told apart by ``kind``.
+StepSpec = Annotated[Union[tuple([*CURATION_STEPS.configs.values(), *CORPUS_STEPS.values()])],
+                     Field(discriminator="kind")]
+
+#: The default pipeline: the ``CurateConfig`` field of each step, in order.
+DEFAULT_PIPELINE = ("extract", "langid", "quality", "code_quality", "pii", "decontam",
+                    "exact_dedup", "near_dedup", "line_dedup")
+
+
 # -- the curate: block -------------------------------------------------------------------------
 
 #: Fields that say how the work is run, not what it produces: changing them between an
@@ -276,8 +507,9 @@ EXECUTION_FIELDS = frozenset({"output_dir", "workers", "executor", "start_method
 
 
 class CurateConfig(BaseModel):
-    """``curricle curate``: the run's sources through extraction, language ID, quality, PII,
-    decontamination and deduplication, into per-domain files that ``prepare`` reads."""
+    """``curricle curate``: the run's sources through the curation steps (``pipeline:``, or
+    by default extraction, language ID, quality, PII, decontamination and deduplication) into
+    per-domain files that ``prepare`` reads."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -316,6 +548,14 @@ class CurateConfig(BaseModel):
     """Keep at most this many characters of each quarantined document's text (None: all of
     it, so nothing is lost)."""
 
+    pipeline: list[StepSpec] | None = None
+    """The steps, in the order documents go through them: ``{kind: ..., ...}`` entries, each
+    a kind's settings (``{kind: langid, languages: [en, de]}``), the built-in kinds of
+    :data:`CURATION_STEPS` (``blocklist``, ``classifier``, ``license`` among them) and the
+    user's own (``{kind: python, function: my_filters:drop_ads}``). The corpus-level
+    ``exact-dedup``, ``near-dedup`` and ``line-dedup`` come last, in that order. None: the
+    default pipeline, each step configured by its field below. Giving both ``pipeline`` and
+    one of those fields is an error."""
     extract: ExtractConfig = Field(default_factory=ExtractConfig)
     """Text extraction from HTML."""
     langid: LangIdConfig = Field(default_factory=LangIdConfig)
@@ -335,10 +575,64 @@ class CurateConfig(BaseModel):
     line_dedup: LineDedupConfig = Field(default_factory=LineDedupConfig)
     """Repeated-line removal."""
 
-    def step_config(self, name: str) -> Any:
-        """The config of the step registered as ``name`` (``code-quality`` -> ``code_quality``)."""
-        return getattr(self, name.replace("-", "_"))
+    @model_validator(mode="before")
+    @classmethod
+    def _pipeline_or_fields(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("pipeline") is not None:
+            given = [f for f in DEFAULT_PIPELINE if f in data]
+            if given:
+                raise ValueError(f"pipeline: give either 'pipeline' or the per-step field '{given[0]}', not "
+                                 f"both (in a pipeline a step's settings go in its entry: "
+                                 f"{{kind: {given[0].replace('_', '-')}, ...}})")
+        return data
+
+    @field_validator("pipeline")
+    @classmethod
+    def _valid_order(cls, v: list[StepConfig] | None) -> list[StepConfig] | None:
+        if v is None:
+            return v
+        names: dict[str, int] = {}
+        corpus = list(CORPUS_STEPS)
+        last_corpus = -1
+        for i, step in enumerate(v):
+            if step.kind in CORPUS_STEPS:
+                rank = corpus.index(step.kind)
+                if rank <= last_corpus:
+                    raise ValueError(f"entry {i} ({step.kind}): the dedup steps run at most once each, in the "
+                                     f"order {', '.join(corpus)}")
+                last_corpus = rank
+            elif last_corpus >= 0:
+                raise ValueError(f"entry {i} ({step.kind}): per-document steps come before the dedup steps "
+                                 f"(deduplication needs the whole corpus, so it runs after every "
+                                 f"per-document step)")
+            if step.kind == "decontam" and any(e.kind == "decontam" for e in v[:i]):
+                raise ValueError(f"entry {i} (decontam): at most one decontam step (the run builds one index of "
+                                 f"probe and evaluation items; list every eval_file in it)")
+            name = step.step_name
+            if name in names:
+                raise ValueError(f"entries {names[name]} and {i} are both named '{name}'; give one a "
+                                 f"distinct 'name' (a step's funnel row and quarantine file)")
+            names[name] = i
+        return v
+
+    def located_steps(self) -> list[tuple[str, StepConfig]]:
+        """``(where, config)`` of every step in pipeline order, enabled or not; ``where`` is
+        the config path errors name (``curate.pipeline.2``, or ``curate.langid`` for the
+        default pipeline)."""
+        if self.pipeline is not None:
+            return [(f"curate.pipeline.{i}", s) for i, s in enumerate(self.pipeline)]
+        return [(f"curate.{f}", getattr(self, f)) for f in DEFAULT_PIPELINE]
+
+    def steps(self) -> list[StepConfig]:
+        """The enabled steps, in pipeline order (per-document steps, then the dedup steps)."""
+        return [s for _, s in self.located_steps() if s.enabled]
+
+    def step(self, kind: str) -> Any:
+        """The enabled step of ``kind`` (the first, if several), or None."""
+        return next((s for s in self.steps() if s.kind == kind), None)
 
     def content_dict(self) -> dict[str, Any]:
-        """Everything that determines the curated output (not how the work is run)."""
-        return self.model_dump(mode="json", exclude=set(EXECUTION_FIELDS))
+        """Everything that determines the curated output (not how the work is run): with a
+        ``pipeline``, the unused per-step fields are left out."""
+        exclude = set(EXECUTION_FIELDS) | (set(DEFAULT_PIPELINE) if self.pipeline is not None else set())
+        return self.model_dump(mode="json", exclude=exclude)

@@ -14,6 +14,12 @@ files hold. Records that never became text (a line that is not JSON, a binary fi
 file with the wrong schema, counted as one record) count as documents with 0 tokens.
 
 "Tokens" are whitespace-separated words (:func:`curricle.curate.document.count_tokens`).
+
+Beside the rows, the funnel counts documents per licence (``doc.meta["license"]``, None for
+documents without one), from the moment a document is read (the ``read`` step's kept) to the
+curated files: ``in == kept + sum(dropped by reason)`` per licence, and over all licences
+``in`` is the ``read`` steps' kept and ``kept`` the curated documents. ``funnel.json`` also
+lists the pipeline that ran (``pipeline``: each step's name and kind, in order).
 """
 
 from __future__ import annotations
@@ -110,11 +116,64 @@ class StepCounts:
         return out
 
 
+@dataclass
+class LicenseCounts:
+    """Documents of one licence: read, kept in the curated files, dropped by reason; and the
+    tokens of those kept."""
+
+    docs_in: int = 0
+    docs_kept: int = 0
+    docs_dropped: Counter = field(default_factory=Counter)
+    tokens_kept: int = 0
+
+    def add(self, other: "LicenseCounts") -> None:
+        self.docs_in += other.docs_in
+        self.docs_kept += other.docs_kept
+        self.docs_dropped.update(other.docs_dropped)
+        self.tokens_kept += other.tokens_kept
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"in": self.docs_in, "kept": self.docs_kept, "dropped": dict(sorted(self.docs_dropped.items())),
+                "tokens_kept": self.tokens_kept}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "LicenseCounts":
+        return cls(d["in"], d["kept"], Counter(d["dropped"]), d["tokens_kept"])
+
+
+def _license_of(doc: Any) -> str | None:
+    value = doc.meta.get("license")
+    return None if value is None or value == "" else str(value)
+
+
 class FunnelCounter:
-    """Rows by (domain, step), as one shard's stage counts them; saved as JSON per shard."""
+    """Rows by (domain, step), and counts by licence, as one shard's stage counts them; saved
+    as JSON per shard."""
 
     def __init__(self) -> None:
         self.rows: dict[tuple[str, str], StepCounts] = {}
+        self.licenses: dict[str | None, LicenseCounts] = {}
+
+    def _license(self, doc: Any) -> LicenseCounts:
+        key = _license_of(doc)
+        c = self.licenses.get(key)
+        if c is None:
+            c = self.licenses[key] = LicenseCounts()
+        return c
+
+    def license_in(self, doc: Any) -> None:
+        """``doc`` was read (it starts the per-licence count)."""
+        self._license(doc).docs_in += 1
+
+    def license_drop(self, doc: Any, reason: str) -> None:
+        """``doc`` was dropped under ``reason``."""
+        self._license(doc).docs_dropped[reason] += 1
+
+    def license_keep(self, doc: Any) -> None:
+        """``doc`` went into the curated files."""
+        c = self._license(doc)
+        c.docs_kept += 1
+        c.tokens_kept += doc.tokens
 
     def row(self, domain: str, step: str) -> StepCounts:
         key = (domain, step)
@@ -126,15 +185,21 @@ class FunnelCounter:
     def merge(self, other: "FunnelCounter") -> None:
         for key, counts in other.rows.items():
             self.row(*key).add(counts)
+        for lic, lcounts in other.licenses.items():
+            self.licenses.setdefault(lic, LicenseCounts()).add(lcounts)
 
     def to_json(self) -> str:
-        return json.dumps([[d, s, c.to_dict()] for (d, s), c in sorted(self.rows.items())])
+        return json.dumps({"rows": [[d, s, c.to_dict()] for (d, s), c in sorted(self.rows.items())],
+                           "licenses": [[k, c.to_dict()] for k, c in self.licenses.items()]})
 
     @classmethod
     def load(cls, path: Path) -> "FunnelCounter":
         out = cls()
-        for d, s, c in json.loads(Path(path).read_text()):
+        data = json.loads(Path(path).read_text())
+        for d, s, c in data["rows"]:
             out.rows[(d, s)] = StepCounts.from_dict(c)
+        for k, c in data["licenses"]:
+            out.licenses[k] = LicenseCounts.from_dict(c)
         return out
 
 
@@ -163,6 +228,12 @@ class FunnelReport:
     snapshot: str | None = None
     """The curated output's snapshot id (``snapshot.json`` beside ``funnel.json``,
     :mod:`curricle.store.snapshot`); None in a funnel written before snapshots existed."""
+    pipeline: list[dict[str, Any]] = field(default_factory=list)
+    """The steps that ran, in order: ``{"step": name, "kind": kind}`` (a ``python`` step or a
+    ``classifier`` also its ``ref``), ``read`` first; empty in a funnel written before
+    pipelines existed."""
+    licenses: dict[str | None, LicenseCounts] = field(default_factory=dict)
+    """licence (None: none) -> documents read, kept and dropped by reason."""
 
     def steps(self) -> list[str]:
         """Every step that ran, in pipeline order."""
@@ -197,7 +268,22 @@ class FunnelReport:
                     out.append(f"{domain}/{step}: in ({c.docs_in} docs, {c.tokens_in} tokens) != previous "
                                f"step's kept ({prev.docs_kept}, {prev.tokens_kept})")
                 prev = c
+        if self.licenses or self.pipeline:
+            lic_in = sum(c.docs_in for c in self.licenses.values())
+            lic_kept = sum(c.docs_kept for c in self.licenses.values())
+            read_kept = sum(c.docs_kept for rows in self.domains.values() for s, c in rows if s == "read")
+            out_docs = sum(self.kept(d)[0] for d in self.domains)
+            for lic, c in self.licenses.items():
+                if c.docs_in != c.docs_kept + sum(c.docs_dropped.values()):
+                    out.append(f"license {lic}: in {c.docs_in} != kept {c.docs_kept} + dropped "
+                               f"{sum(c.docs_dropped.values())}")
+            if (lic_in, lic_kept) != (read_kept, out_docs):
+                out.append(f"licenses: in {lic_in}, kept {lic_kept} != read's kept {read_kept}, curated {out_docs}")
         return out
+
+    def license_rows(self) -> list[tuple[str | None, LicenseCounts]]:
+        """(licence, counts), by licence, documents without one last."""
+        return sorted(self.licenses.items(), key=lambda kv: (kv[0] is None, kv[0] or ""))
 
     def to_dict(self) -> dict[str, Any]:
         domains = {}
@@ -221,6 +307,8 @@ class FunnelReport:
             "domains": domains,
             "totals": [{"step": s, **c.to_dict()} for s, c in self.totals()],
             "quarantine": self.quarantine,
+            "pipeline": self.pipeline,
+            "licenses": [{"license": k, **c.to_dict()} for k, c in self.license_rows()],
             "extra": self.extra,
             **({"snapshot": self.snapshot} if self.snapshot is not None else {}),
         }
@@ -234,6 +322,8 @@ class FunnelReport:
             format=data.get("file_format", "jsonl.gz"), shards=data.get("shards", 0),
             seconds=data.get("seconds", 0.0), executor=data.get("executor", "local"),
             workers=data.get("workers", 1), extra=data.get("extra", {}), snapshot=data.get("snapshot"),
+            pipeline=data.get("pipeline", []),
+            licenses={r["license"]: LicenseCounts.from_dict(r) for r in data.get("licenses", [])},
         )
 
 

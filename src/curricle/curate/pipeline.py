@@ -3,9 +3,16 @@
 The path of the data::
 
     sources ──▶ filter (per shard) ──▶ dedup (one task) ──▶ write (per shard) ──▶ finalize
-     read, extract, langid, quality,   exact, near and      apply decisions,     funnel.json,
-     code-quality, pii, decontam;      line duplicates      write <domain>/      quarantine/,
-     sign for dedup                    over the corpus      files                publish
+     read, the per-document steps      exact, near and      apply decisions,     funnel.json,
+     in pipeline order (default:       line duplicates      write <domain>/      quarantine/,
+     extract, langid, quality,         over the corpus      files                publish
+     code-quality, pii, decontam);
+     sign for dedup
+
+The steps are ``cfg.steps()``: ``curate.pipeline`` when given, else the default pipeline.
+Before any work each step's :meth:`~curricle.curate.steps.base.CurationStep.prepare` checks
+what it names (a user function imports, a blocklist file exists) in this process, so a typo is
+a one-line error, not a failed worker.
 
 Each stage runs on datatrove's executor (local worker processes or Ray) in a work directory
 ``<output_dir>/.work/<fingerprint>/``; the fingerprint covers everything that determines the
@@ -40,7 +47,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from curricle import atomic
 from curricle.curate.config import CurateConfig
-from curricle.curate.dedup import EXACT, LINES, NEAR
 from curricle.curate.funnel import FORMAT_VERSION, FunnelCounter, FunnelReport, domain_slug, read_funnel
 from curricle.curate.shards import READ, plan_shards
 from curricle.curate.steps import STEPS
@@ -55,7 +61,23 @@ from curricle.store.snapshot import snapshot_of, write_snapshot
 log = logging.getLogger(__name__)
 
 WORK = ".work"
-STEP_ORDER = [READ, *STEPS, EXACT, NEAR, LINES]
+
+
+def step_order(cfg: CurateConfig) -> list[str]:
+    """The funnel's step names in pipeline order, ``read`` first."""
+    return [READ, *(s.step_name for s in cfg.steps())]
+
+
+def pipeline_of(cfg: CurateConfig) -> list[dict[str, Any]]:
+    """The pipeline as ``funnel.json`` lists it: name, kind (and a user step's reference)."""
+    out: list[dict[str, Any]] = [{"step": READ, "kind": READ}]
+    for step in cfg.steps():
+        entry: dict[str, Any] = {"step": step.step_name, "kind": step.kind}
+        ref = getattr(step, "ref", None) or getattr(step, "function", None)
+        if ref:
+            entry["ref"] = ref
+        out.append(entry)
+    return out
 
 
 def _hash(obj: Any) -> str:
@@ -84,11 +106,13 @@ def curate(cfg: CurateConfig, sources: list[SourceConfig], executor: str | None 
     out = Path(cfg.output_dir)
     specs = list(sources)
     sources = [build_source(s) for s in specs]
+    decontam = cfg.step("decontam")
     fingerprint = _hash({
         "format": FORMAT_VERSION,
         "curate": cfg.content_dict(),
         "sources": [[s.config.model_dump(mode="json"), s.fingerprint()] for s in sources],
-        "eval_files": eval_files_fingerprint(cfg.decontam) if cfg.decontam.enabled else [],
+        "eval_files": eval_files_fingerprint(decontam) if decontam is not None else [],
+        "steps": _prepare_steps(cfg),
     })
     prev = read_funnel(out)
     if prev is not None and prev.get("fingerprint") == fingerprint and _files_exist(out, prev):
@@ -108,8 +132,8 @@ def curate(cfg: CurateConfig, sources: list[SourceConfig], executor: str | None 
     extra: dict[str, Any] = {"code_domains": sorted(roles.code),
                              "prose_domains": sorted(roles.prose) if roles.prose is not None else None,
                              "other_domains": sorted(roles.other)}
-    if cfg.decontam.enabled:
-        extra["decontam_index"] = _decontam_index(cfg, specs, work)
+    if decontam is not None:
+        extra["decontam_index"] = _decontam_index(decontam, specs, work)
 
     args = (work, [s.model_dump(mode="json") for s in specs], cfg, shards, roles)
     stages = [("filter", FilterStage(*args), len(shards)), ("dedup", DedupStage(*args), 1),
@@ -156,16 +180,23 @@ def _doc_ids(path: Path) -> list[Any]:
         return [json.loads(line)["id"] for line in f if line.strip()]
 
 
+def _prepare_steps(cfg: CurateConfig) -> list[Any]:
+    """Each enabled per-document step's :meth:`prepare` (checks, and what it adds to the
+    fingerprint), in pipeline order."""
+    return [STEPS[step.kind].prepare(step, where) for where, step in cfg.located_steps()
+            if step.enabled and step.kind in STEPS]
+
+
 def _check_step_domains(cfg: CurateConfig, sources: list[SourceConfig]) -> None:
     """A step's ``domains`` naming a domain no source declares is a typo: say so."""
     if any(getattr(s, "use_record_domain", False) for s in sources):
         return  # domains come from the records
     known = {s.domain for s in sources}
-    names = [*STEPS, "exact-dedup", "near-dedup", "line-dedup"]
-    places = [(f"curate.{n.replace('-', '_')}.domains", cfg.step_config(n).domains or []) for n in names]
+    places = [(f"{where}.domains", step.domains or []) for where, step in cfg.located_steps()]
     places.append(("curate.code_domains", cfg.code_domains or []))
     places.append(("curate.prose_domains", cfg.prose_domains or []))
-    places.append(("curate.langid.per_domain", list(cfg.langid.per_domain)))
+    places += [(f"{where}.per_domain", list(step.per_domain)) for where, step in cfg.located_steps()
+               if step.kind == "langid"]
     for where, domains in places:
         unknown = sorted(set(domains) - known)
         if unknown:
@@ -173,11 +204,11 @@ def _check_step_domains(cfg: CurateConfig, sources: list[SourceConfig]) -> None:
                                 f"{', '.join(sorted(known))})")
 
 
-def _decontam_index(cfg: CurateConfig, sources: list[SourceConfig], work: Path) -> dict[str, Any]:
+def _decontam_index(decontam: Any, sources: list[SourceConfig], work: Path) -> dict[str, Any]:
     path = work / INDEX_FILE
     stats_path = work / "decontam-index.json"
     if not path.exists() or not stats_path.exists():
-        index = build_index(cfg.decontam, sources)
+        index = build_index(decontam, sources)
         index.save(path)
         atomic.write_json(stats_path, index.stats)
     return json.loads(stats_path.read_text())
@@ -246,9 +277,11 @@ def _finalize(out: Path, work: Path, fingerprint: str, prev: dict | None, n_shar
     rows_by_domain: dict[str, dict[str, Any]] = {}
     for (domain, step), counts in funnel.rows.items():
         rows_by_domain.setdefault(domain, {})[step] = counts
-    domains = {d: [(s, rows[s]) for s in STEP_ORDER if s in rows] for d, rows in sorted(rows_by_domain.items())}
+    order = step_order(cfg)
+    domains = {d: [(s, rows[s]) for s in order if s in rows] for d, rows in sorted(rows_by_domain.items())}
     report = FunnelReport(output_dir=out, fingerprint=fingerprint, domains=domains, format=cfg.format,
-                          shards=n_shards, executor=kind, workers=cfg.workers, extra=extra)
+                          shards=n_shards, executor=kind, workers=cfg.workers, extra=extra,
+                          pipeline=pipeline_of(cfg), licenses=funnel.licenses)
     problems = report.check()
     if problems:  # a bug, not bad input: refuse to commit a funnel that does not add up
         raise RuntimeError("curate: the funnel does not reconcile: " + "; ".join(problems[:5]))
@@ -269,7 +302,7 @@ def _finalize(out: Path, work: Path, fingerprint: str, prev: dict | None, n_shar
     # Quarantine: one file per step that ran, shards in order.
     qdir = out / "quarantine"
     qdir.mkdir(parents=True, exist_ok=True)
-    for step in [s for s in STEP_ORDER if s in report.steps()]:
+    for step in [s for s in order if s in report.steps()]:
         target = qdir / f"{step}.jsonl"
         tmp = qdir / f".{step}.jsonl.tmp"
         with open(tmp, "wb") as dst:

@@ -173,7 +173,8 @@ def read_shard(sources: list[Source], shard: Shard, funnel: FunnelCounter, quara
             if reader.config.max_docs is not None:
                 docs = islice(docs, reader.config.max_docs)
             for d in docs:
-                doc = CurDoc(id=d.id, text=d.text, domain=d.domain, meta=dict(d.meta), source=desc,
+                meta = reader.add_license(dict(d.meta))
+                doc = CurDoc(id=d.id, text=d.text, domain=d.domain, meta=meta, source=desc,
                              location=location_of(desc, d.id, d.meta))
                 verdict = _check_text(doc.text, max_doc_bytes)
                 if verdict is None:

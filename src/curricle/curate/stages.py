@@ -43,6 +43,7 @@ from curricle.curate.document import CurDoc, Drop
 from curricle.curate.funnel import FunnelCounter, domain_slug
 from curricle.curate.quarantine import QuarantineWriter, dumps
 from curricle.curate.shards import Shard, read_shard
+from curricle.curate.config import CORPUS_STEPS
 from curricle.curate.steps import STEPS, CurationStep, DomainRoles, StepContext
 from curricle.sources import build_source
 from curricle.sources.config import SourceSpec
@@ -83,8 +84,10 @@ class _Stage(PipelineStep):
         self.roles = roles
 
     def dedup_plan(self) -> DedupPlan:
+        """The dedup steps of the pipeline (a kind it leaves out: a disabled config)."""
         c = self.curate_config
-        return DedupPlan(c.exact_dedup, c.near_dedup, c.line_dedup, self.roles)
+        exact, near, lines = (c.step(kind) or CORPUS_STEPS[kind](enabled=False) for kind in CORPUS_STEPS)
+        return DedupPlan(exact, near, lines, self.roles)
 
     def run(self, data: Any = None, rank: int = 0, world_size: int = 1) -> None:
         out = _RankDir(self.final_dir(rank))
@@ -104,17 +107,13 @@ class _Stage(PipelineStep):
 
 
 def build_steps(curate_config: Any, context: StepContext) -> list[CurationStep]:
-    """The enabled per-document steps, in registry order."""
-    steps = []
-    for cls in STEPS.values():
-        cfg = curate_config.step_config(cls.name)
-        if cfg.enabled:
-            steps.append(cls(cfg, context))
-    return steps
+    """The enabled per-document steps, in pipeline order."""
+    return [STEPS.build(cfg, context) for cfg in curate_config.steps() if cfg.kind in STEPS]
 
 
 def run_steps(doc: CurDoc, steps: list[CurationStep], funnel: FunnelCounter, quarantine: QuarantineWriter) -> bool:
-    """Pass ``doc`` through ``steps`` (those applying to its domain); True if it survives."""
+    """Pass ``doc`` through ``steps`` (those applying to its domain); True if it survives.
+    A drop is also counted under the document's licence (:meth:`FunnelCounter.license_drop`)."""
     for step in steps:
         row = funnel.row(doc.domain, step.name)
         text, tokens = doc.text, doc.tokens
@@ -129,6 +128,7 @@ def run_steps(doc: CurDoc, steps: list[CurationStep], funnel: FunnelCounter, qua
             row.keep(tokens, doc.tokens, rewritten, doc.replaced)
         else:
             row.drop(verdict.reason, tokens)
+            funnel.license_drop(doc, verdict.reason)
             quarantine.drop(step.name, doc, verdict, text=text)
             return False
     return True
@@ -150,7 +150,7 @@ class FilterStage(_Stage):
         steps = build_steps(cfg, StepContext(self.roles, self.work_dir))
         by_domain: dict[str, list[CurationStep]] = {}
         signer = Signer(self.dedup_plan())
-        schema = signature_schema(cfg.near_dedup.num_perm)
+        schema = signature_schema(signer.plan.near.num_perm)
         for name in ("text", "meta", "source", "location"):
             schema = schema.append(pa.field(name, pa.string()))
         writer = pq.ParquetWriter(tmp / "shard.parquet", schema)
@@ -169,6 +169,7 @@ class FilterStage(_Stage):
         try:
             idx = 0
             for doc in read_shard(sources, shard, funnel, quarantine, cfg.max_doc_bytes):
+                funnel.license_in(doc)
                 doc_steps = by_domain.get(doc.domain)
                 if doc_steps is None:
                     doc_steps = by_domain[doc.domain] = [s for s in steps if s.applies_to(doc.domain)]
@@ -239,6 +240,7 @@ class WriteStage(_Stage):
                                  meta=json.loads(cols["meta"][i]), source=cols["source"][i],
                                  location=cols["location"][i])
                     if self._apply(doc, decisions.get(cols["idx"][i]), plan, funnel, quarantine):
+                        funnel.license_keep(doc)
                         w = writers.get(doc.domain)
                         if w is None:
                             w = writers[doc.domain] = _DocWriter(tmp / domain_slug(doc.domain), cfg.format)
@@ -261,6 +263,7 @@ class WriteStage(_Stage):
             if step in (EXACT, NEAR):
                 reason = "duplicate" if step == EXACT else "near-duplicate"
                 row.drop(reason, tokens)
+                funnel.license_drop(doc, reason)
                 quarantine.drop(step, doc, Drop(reason, decision.detail))
                 return False
             assert step == LINES
@@ -269,6 +272,7 @@ class WriteStage(_Stage):
             text = "\n".join(line for i, line in enumerate(lines) if i not in drop)
             if not text.strip():
                 row.drop("all-lines-repeated", tokens)
+                funnel.license_drop(doc, "all-lines-repeated")
                 quarantine.drop(step, doc, Drop("all-lines-repeated", decision.detail))
                 return False
             doc.text = text

@@ -243,12 +243,28 @@ def funnel(run: dict[str, Any]) -> go.Figure | None:
 
 
 def funnel_steps(f: dict[str, Any]) -> list[str]:
+    """The steps some domain ran, in pipeline order."""
     steps: list[str] = []
     for d in f["domains"].values():
         for st in d["steps"]:
             if st["step"] not in steps:
                 steps.append(st["step"])
-    return steps
+    order = [name for name, _, _ in funnel_pipeline(f)]
+    return sorted(steps, key=lambda s: order.index(s) if s in order else len(order))
+
+
+def funnel_pipeline(f: dict[str, Any]) -> list[tuple[str, str, str | None]]:
+    """``(step, kind, ref)`` of every step of the pipeline, in order (``ref``: a user step's
+    function or class). A funnel written before pipelines existed: the steps it holds, each
+    its own kind."""
+    if f.get("pipeline"):
+        return [(p["step"], p["kind"], p.get("ref")) for p in f["pipeline"]]
+    steps: list[str] = []
+    for d in f["domains"].values():
+        for st in d["steps"]:
+            if st["step"] not in steps:
+                steps.append(st["step"])
+    return [(s, s, None) for s in steps]
 
 
 def funnel_totals(f: dict[str, Any], unit: str) -> dict[str, dict[str, Any]]:
@@ -287,4 +303,5 @@ def mean_eval(runs: list[dict[str, Any]]) -> go.Figure | None:
     return layout(fig, "Held-out loss, all runs", height=400) if any_data else None
 
 
-__all__ = ["losses", "mixture", "schedules", "skill_map", "funnel", "funnel_steps", "funnel_totals", "mean_eval"]
+__all__ = ["losses", "mixture", "schedules", "skill_map", "funnel", "funnel_steps", "funnel_pipeline", "funnel_totals",
+           "mean_eval"]

@@ -162,7 +162,44 @@ def _funnel_table(run: dict[str, Any]) -> str:
         rows.append(f"<tr>{td(d, 'text')}{td(i['docs'])}{td(o['docs'])}{td(frac, digits=3)}"
                     f"{td(i['tokens'])}{td(o['tokens'])}</tr>")
     by_domain = table(["domain", "docs in", "docs kept", "kept share", "tokens in", "tokens kept"], rows)
-    return f'<div class="grid2"><div>{by_domain}</div><div>{by_reason}</div></div>'
+    return (f'<div class="grid2"><div>{by_domain}</div><div>{by_reason}</div></div>'
+            + _pipeline_table(f, docs) + _license_table(f))
+
+
+def _pipeline_table(f: dict[str, Any], docs: dict[str, dict[str, Any]]) -> str:
+    """The steps in pipeline order (user steps too), each with its documents in / kept /
+    dropped, errors (reason ``error``) apart, summed over domains."""
+    rows = []
+    for i, (step, kind, ref) in enumerate(figures.funnel_pipeline(f)):
+        t = docs.get(step)
+        dropped = dict(t["dropped"]) if t else {}
+        errors = dropped.pop("error", 0)
+        reasons = ", ".join(f"{r} {n:,}" for r, n in sorted(dropped.items(), key=lambda kv: (-kv[1], kv[0])))
+        kept = t["kept"] if t else None
+        n_in = kept + sum(dropped.values()) + errors if t else None
+        what = kind + (f" {ref}" if ref else "")
+        rows.append(f'<tr data-curate-step="{esc(step)}">{td(i)}{td(step, "text")}{td(what, "text")}'
+                    f"{td(n_in)}{td(kept)}{td(sum(dropped.values()) if t else None)}{td(errors if t else None)}"
+                    f"{td(reasons, 'text')}</tr>")
+    return ('<p class="note">The pipeline, in order (documents summed over domains; a step no domain ran is '
+            'blank).</p>' + table(["#", "step", "kind", "docs in", "kept", "dropped", "errors", "drop reasons"],
+                                  rows, sortable=False, text=(1, 2, 7)))
+
+
+def _license_table(f: dict[str, Any]) -> str:
+    """Documents per licence, read to curated (shown when any document has one)."""
+    lic = f.get("licenses") or []
+    if not any(r["license"] is not None for r in lic):
+        return ""
+    rows = []
+    for r in lic:
+        reasons = ", ".join(f"{k} {n:,}" for k, n in sorted(r["dropped"].items(), key=lambda kv: (-kv[1], kv[0])))
+        name = r["license"] if r["license"] is not None else "(none)"
+        rows.append(f'<tr>{td(name, "text")}{td(r["in"])}{td(r["kept"])}{td(sum(r["dropped"].values()))}'
+                    f'{td(reasons, "text")}{td(r["tokens_kept"])}</tr>')
+    return ('<p class="note">Documents per licence (the source\'s <code>license</code> or the record\'s '
+            '<code>license_field</code>), from read to curated.</p>'
+            + table(["licence", "docs in", "kept", "dropped", "drop reasons", "tokens kept"], rows, text=(0, 4)))
 
 
 @dataclass(frozen=True)

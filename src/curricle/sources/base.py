@@ -4,7 +4,8 @@ Every document a source cannot use is skipped under a reason and counted in
 :class:`SourceStats`; the first few locations (``file:line``) per reason are kept so a log
 line can point at them. A source with ``meta_fields`` puts each record's value of those fields
 in the document's ``meta`` under the field's name (None where the record lacks it, counted per
-field in ``SourceStats.missing``). Fatal problems (a missing path, a source with no documents at all)
+field in ``SourceStats.missing``). A document's licence is ``meta["license"]``: the record's
+``license_field`` where it holds one, else the source's ``license`` (absent when neither). Fatal problems (a missing path, a source with no documents at all)
 raise :class:`~curricle.errors.CurricleError` with one line naming the source.
 """
 
@@ -126,7 +127,22 @@ class Source:
                 raise CurricleError(f"source '{self.describe()}': {where}: meta field '{name}' is a "
                                     f"{type(value).__name__}; expected a number, string or bool")
             out[name] = value
+        license_field = getattr(self.config, "license_field", None)
+        if license_field is not None:
+            value = record.get(license_field)
+            if value is not None and not isinstance(value, str):
+                raise CurricleError(f"source '{self.describe()}': {where}: license field '{license_field}' is a "
+                                    f"{type(value).__name__}; expected a string")
+            if value is not None and value.strip():
+                out["license"] = value.strip()
         return out
+
+    def add_license(self, meta: dict[str, Any]) -> dict[str, Any]:
+        """``meta`` with the source's ``license`` where the record named none (in place).
+        :meth:`__iter__` applies it; so does curate, which reads ``_iter`` file by file."""
+        if self.config.license is not None and meta.get("license") is None:
+            meta["license"] = self.config.license
+        return meta
 
     def fingerprint(self) -> dict[str, Any]:
         """What identifies this source's content, for incremental prepare.
@@ -143,6 +159,7 @@ class Source:
         for doc in self._iter():
             n += 1
             self.stats.read += 1
+            self.add_license(doc.meta)
             yield doc
             if limit is not None and n >= limit:
                 return  # stop before reading (and counting) anything past the limit

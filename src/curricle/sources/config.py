@@ -28,6 +28,11 @@ class SourceConfig(BaseModel):
     """The domain its documents belong to (the unit the mixture weights)."""
     max_docs: int | None = Field(None, ge=1)
     """Stop after this many documents (None: all)."""
+    license: str | None = Field(None, min_length=1)
+    """The licence of the source's documents (e.g. ``cc-by-4.0``; an SPDX id is a good
+    choice), carried into each document's ``meta["license"]`` unless the record names its own
+    (``license_field``). Curation counts documents per licence and can filter by it
+    (``{kind: license, allowed: [...]}`` in ``curate.pipeline``). None: unknown."""
 
 
 #: Names a ``meta_fields`` entry may not take: the store's own metadata columns and the keys
@@ -59,6 +64,18 @@ class MetaFieldsConfig(SourceConfig):
                 raise ValueError(f"'{name}' is a column the store writes itself; rename the field "
                                  f"(reserved: {', '.join(sorted(RESERVED_META))})")
         return v
+
+    license_field: str | None = Field(None, min_length=1)
+    """The record field (JSONL key, Parquet or dataset column) holding each record's licence,
+    which overrides the source's ``license`` in ``meta["license"]`` where it holds a non-empty
+    string (a missing or null value falls back to ``license``; any other value is a one-line
+    error naming the field and the record). None: the source's ``license`` only."""
+
+    @property
+    def record_fields(self) -> list[str]:
+        """The record fields to read: ``meta_fields`` and ``license_field``."""
+        extra = [self.license_field] if self.license_field and self.license_field not in self.meta_fields else []
+        return [*self.meta_fields, *extra]
 
 
 class JsonlConfig(MetaFieldsConfig):

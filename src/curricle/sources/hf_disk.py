@@ -62,7 +62,7 @@ class HFDiskSource(Source):
                 )
             ds = ds[cfg.split]
         domain_field = cfg.domain_field if cfg.use_record_domain else None
-        for name in (cfg.text_field, cfg.id_field, domain_field, *cfg.meta_fields):
+        for name in (cfg.text_field, cfg.id_field, domain_field, *cfg.record_fields):
             if name is not None and name not in ds.column_names:
                 raise CurricleError(
                     f"source '{self.describe()}': no column '{name}' "
@@ -75,7 +75,7 @@ class HFDiskSource(Source):
                 f"expected a string column"
             )
         columns = [c for c in (cfg.text_field, cfg.id_field, domain_field) if c]
-        columns += [c for c in cfg.meta_fields if c not in columns]
+        columns += [c for c in cfg.record_fields if c not in columns]
         # A format set before saving (torch, numpy) would turn values into tensors; read plain.
         return ds.select_columns(columns).with_format(None)
 
@@ -87,6 +87,6 @@ class HFDiskSource(Source):
             texts = batch[cfg.text_field]
             ids = batch[cfg.id_field] if cfg.id_field else None
             domains = batch[cfg.domain_field] if cfg.use_record_domain else None
-            fields = {f: batch[f] for f in cfg.meta_fields}
+            fields = {f: batch[f] for f in cfg.record_fields}
             yield from self._table_docs(texts, ids, row, cfg.path, domains=domains, fields=fields)
             row += len(texts)

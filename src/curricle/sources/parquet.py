@@ -59,7 +59,7 @@ class ParquetSource(Source):
         cfg = self.config
         domain_field = cfg.domain_field if cfg.use_record_domain else None
         columns = [c for c in (cfg.text_field, cfg.id_field, domain_field) if c]
-        columns += [c for c in cfg.meta_fields if c not in columns]
+        columns += [c for c in cfg.record_fields if c not in columns]
         row = 0
         # One file open at a time: a glob may match more shards than the fd limit.
         with pq.ParquetFile(path) as pf:
@@ -67,7 +67,7 @@ class ParquetSource(Source):
                 texts = batch.column(cfg.text_field).to_pylist()
                 ids = batch.column(cfg.id_field).to_pylist() if cfg.id_field else None
                 domains = batch.column(domain_field).to_pylist() if domain_field else None
-                fields = {f: batch.column(f).to_pylist() for f in cfg.meta_fields}
+                fields = {f: batch.column(f).to_pylist() for f in cfg.record_fields}
                 yield from self._table_docs(texts, ids, row, path, id_prefix=f"{name}:", domains=domains,
                                             fields=fields)
                 row += len(texts)
@@ -79,7 +79,7 @@ class ParquetSource(Source):
         except (pa.ArrowException, OSError) as e:
             raise CurricleError(f"source '{self.describe()}': {path}: not a Parquet file ({e})") from e
         for field_name in (cfg.text_field, cfg.id_field, cfg.domain_field if cfg.use_record_domain else None,
-                           *cfg.meta_fields):
+                           *cfg.record_fields):
             if field_name is not None and field_name not in schema.names:
                 raise CurricleError(
                     f"source '{self.describe()}': {path} has no column '{field_name}' "

@@ -1,29 +1,20 @@
-"""Per-document curation steps: one file per step, registered here by name, in pipeline order.
+"""Per-document curation steps: one file per step kind, registered by kind in
+:data:`curricle.curate.config.CURATION_STEPS` (config eagerly, implementation lazily).
 
-Each step answers keep / drop-with-reason (and may rewrite the text); see :mod:`.base`. The
-deduplication steps need the whole corpus and live in :mod:`curricle.curate.dedup`.
+Each step answers keep / drop-with-reason (and may rewrite the text or write document
+fields); see :mod:`.base`. The built-in kinds: ``extract``, ``langid``, ``quality``,
+``code-quality``, ``pii``, ``decontam`` (the default pipeline, in that order), and
+``blocklist``, ``classifier``, ``license`` and ``python`` (the user's own function or class),
+placed with ``curate.pipeline``. The deduplication steps need the whole corpus and live in
+:mod:`curricle.curate.dedup`.
 """
 
 from __future__ import annotations
 
+from curricle.curate.config import CURATION_STEPS
 from curricle.curate.steps.base import CurationStep, DomainRoles, StepContext
-from curricle.curate.steps.code_quality import CodeQualityStep
-from curricle.curate.steps.decontam import DecontamStep
-from curricle.curate.steps.extract import ExtractStep
-from curricle.curate.steps.langid import LangIdStep
-from curricle.curate.steps.pii import PIIStep
-from curricle.curate.steps.quality import QualityStep
 
-#: name -> step, in the order documents go through them. The key is the step's name in the
-#: funnel, its quarantine file name, and the attribute of ``CurateConfig`` holding its config
-#: (with ``-`` as ``_``).
-STEPS: dict[str, type[CurationStep]] = {
-    "extract": ExtractStep,
-    "langid": LangIdStep,
-    "quality": QualityStep,
-    "code-quality": CodeQualityStep,
-    "pii": PIIStep,
-    "decontam": DecontamStep,
-}
+#: kind -> step class (imported on first lookup): the per-document part of the registry.
+STEPS = CURATION_STEPS
 
 __all__ = ["STEPS", "CurationStep", "DomainRoles", "StepContext"]

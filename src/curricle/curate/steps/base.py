@@ -6,15 +6,22 @@ A step looks at one document and answers with :meth:`CurationStep.apply`:
   redaction, C4's line removal) and may have counted what it replaced in ``doc.replaced``.
 - a :class:`~curricle.curate.document.Drop`: remove it, under ``Drop.reason``.
 
-The runner (:mod:`curricle.curate.runner`) does everything else, the same way for every step:
-it skips domains the step does not apply to, counts documents and tokens in / kept / dropped by
-reason / rewritten per domain, writes each dropped document to ``quarantine/<step>.jsonl``,
-and turns an exception raised on one document into a drop with reason ``error`` (the document
-is bad input; the run goes on).
+Either way a step may write document fields into ``doc.meta`` (a score: ``doc.meta["toxicity"]
+= 0.3``; language ID writes ``language``): later steps see them, and the curated documents
+carry them in their ``meta`` (and from there ``prepare``'s per-document metadata). A field is
+a number, string or bool; a step never changes the fields the sources wrote (``source``,
+``line``, ``row``, ``license``) or ``id`` / ``domain``.
 
-Adding a step: its config (a ``StepConfig`` subclass) and field in
-:class:`~curricle.curate.config.CurateConfig`, ``steps/<name>.py`` with a :class:`CurationStep`
-subclass, and one line in ``STEPS`` (``steps/__init__.py``).
+The runner (:func:`curricle.curate.stages.run_steps`) does everything else, the same way for
+every step, built-in or the user's (``python``): it skips domains the step does not apply to,
+counts documents and tokens in / kept / dropped by reason / rewritten per domain, writes each
+dropped document to ``quarantine/<step name>.jsonl``, and turns an exception raised on one
+document into a drop with reason ``error`` (the exception's type and message in the quarantine
+detail; the document is bad input, the run goes on).
+
+Adding a built-in step: its config (a ``DocStepConfig`` subclass with a ``kind`` literal) in
+:mod:`curricle.curate.config`, ``steps/<kind>.py`` with a :class:`CurationStep` subclass, and
+one line in ``CURATION_STEPS`` (the same module); ``pipeline:`` entries can then name it.
 """
 
 from __future__ import annotations
@@ -28,10 +35,11 @@ from curricle.sources.config import SourceConfig
 
 
 class CurationStep:
-    """Base class of the per-document steps; subclasses set ``name`` and implement :meth:`apply`."""
+    """Base class of the per-document steps; subclasses implement :meth:`apply`."""
 
-    name: ClassVar[str]
-    """The step's key in the funnel and its quarantine file name."""
+    name: str
+    """The step's key in the funnel and its quarantine file name (its config's ``step_name``:
+    the kind unless the config names it)."""
     default_domains: ClassVar[str] = "all"
     """Which domains the step runs on when its config names none: ``all``, ``prose``,
     ``code``, or ``text`` (prose and code, not synthetic skills) (:class:`DomainRoles`)."""
@@ -39,6 +47,16 @@ class CurationStep:
     def __init__(self, config: StepConfig, context: "StepContext"):
         self.config = config
         self.context = context
+        self.name = config.step_name
+
+    @classmethod
+    def prepare(cls, config: StepConfig, where: str) -> Any:
+        """Called once per run, in the launching process, before any work: check what the
+        config names (files, importable functions) and raise
+        :class:`~curricle.errors.CurricleError` naming ``where`` (``curate.pipeline.2``) and
+        the field if it is wrong. Returns what, besides the config, determines the step's
+        output (the files' hashes), for the run's fingerprint; None: nothing."""
+        return None
 
     def applies_to(self, domain: str) -> bool:
         return self.context.roles.applies(self.config, self.default_domains, domain)

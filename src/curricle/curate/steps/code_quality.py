@@ -34,7 +34,6 @@ _ENCODED = re.compile(
 
 
 class CodeQualityStep(CurationStep):
-    name = "code-quality"
     default_domains = "code"
     config: CodeQualityConfig
 

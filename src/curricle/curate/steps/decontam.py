@@ -245,7 +245,6 @@ def build_index(config: DecontamConfig, sources: list[SourceConfig] | None = Non
 
 
 class DecontamStep(CurationStep):
-    name = "decontam"
     config: DecontamConfig
 
     def setup(self) -> None:

@@ -32,7 +32,6 @@ def looks_like_html(text: str) -> bool:
 
 
 class ExtractStep(CurationStep):
-    name = "extract"
     default_domains = "prose"  # source code that writes HTML is not a web page
     config: ExtractConfig
 

@@ -23,7 +23,6 @@ from curricle.curate.steps.base import CurationStep
 
 
 class LangIdStep(CurationStep):
-    name = "langid"
     default_domains = "prose"
     config: LangIdConfig
 

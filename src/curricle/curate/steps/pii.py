@@ -142,7 +142,6 @@ def build_rules(config: PIIConfig) -> list[_Rule]:
 
 
 class PIIStep(CurationStep):
-    name = "pii"
     config: PIIConfig
 
     def __init__(self, config: PIIConfig, context: Any):

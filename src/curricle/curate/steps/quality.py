@@ -28,7 +28,6 @@ from curricle.curate.steps.base import CurationStep
 
 
 class QualityStep(CurationStep):
-    name = "quality"
     default_domains = "prose"
     config: QualityConfig
 
