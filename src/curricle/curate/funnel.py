@@ -163,6 +163,9 @@ class FunnelReport:
     snapshot: str | None = None
     """The curated output's snapshot id (``snapshot.json`` beside ``funnel.json``,
     :mod:`curricle.store.snapshot`); None in a funnel written before snapshots existed."""
+    fields: dict[str, list[dict[str, Any]]] | None = None
+    """Per domain, the fields its kept documents carry and who wrote them
+    (:mod:`curricle.curate.fields`); None in a funnel written before fields were recorded."""
 
     def steps(self) -> list[str]:
         """Every step that ran, in pipeline order."""
@@ -223,6 +226,7 @@ class FunnelReport:
             "quarantine": self.quarantine,
             "extra": self.extra,
             **({"snapshot": self.snapshot} if self.snapshot is not None else {}),
+            **({"fields": self.fields} if self.fields is not None else {}),
         }
 
     @classmethod
@@ -234,6 +238,7 @@ class FunnelReport:
             format=data.get("file_format", "jsonl.gz"), shards=data.get("shards", 0),
             seconds=data.get("seconds", 0.0), executor=data.get("executor", "local"),
             workers=data.get("workers", 1), extra=data.get("extra", {}), snapshot=data.get("snapshot"),
+            fields=data.get("fields"),
         )
 
 
