@@ -122,6 +122,31 @@ def test_same_seed_same_stream_and_resume_is_exact(store):
         resumed.load_state_dict(plain.state_dict())
 
 
+@pytest.mark.parametrize("world", [1, 2])
+def test_the_batched_weighted_stream_is_the_document_loop_bit_for_bit(make_store, world):
+    rng = np.random.default_rng(0)
+    lengths = [1, 2, 40, 5, 13, 1, 70, 3, 9, 25, 2, 6]  # some longer than a row, some of one token
+    start, a = 1, []
+    for n in lengths:
+        a.append(list(range(start, start + n)))
+        start += n
+    store = TokenStore(make_store({"a": a, "b": docs(4)},
+                                  extra_meta={"a/quality": rng.normal(size=len(lengths)).tolist()}))
+    cfg = mixture(batch_rows=64, schedule=StaticConfig(weights={"a": 0.8, "b": 0.2}),
+                  seq_len={"points": [[0, 4], [30, 24]], "multiple_of": 2},
+                  weight_by={"a": WeightByConfig(column="quality", temperature=0.7)})
+    for rank in range(world):
+        fast = MixtureSampler(store, cfg, seed=4, rank=rank, world_size=world)
+        loop = MixtureSampler(store, cfg, seed=4, rank=rank, world_size=world)
+        loop._weighted_mean_len = {}  # the per-document loop of drawn domains
+        for _ in range(150):
+            x, y = fast.next_batch(), loop.next_batch()
+            assert np.array_equal(x.tokens, y.tokens) and np.array_equal(x.domain_ids, y.domain_ids)
+            assert fast.state_dict() == loop.state_dict()
+        assert np.array_equal(fast.exposure_state()["a"], loop.exposure_state()["a"])
+        assert fast.state_dict()["drawn"]["a"][0] > 4096  # past the first block of uniform numbers
+
+
 def test_bad_weight_by_fails_with_one_line(store):
     def build(**wb):
         return MixtureSampler(store, mixture(weight_by={"a": WeightByConfig(**{"temperature": 1, **wb})}))
@@ -166,3 +191,40 @@ def test_weight_by_an_unknown_domain_is_refused_at_load():
     with pytest.raises(CurricleError, match=r"^config: mixture.weight_by: unknown domain 'cod' \(the sources "
                                             r"declare: copy\)$"):
         parse_config(data)
+
+
+@pytest.mark.slow
+def test_a_training_run_with_weight_by_killed_and_resumed_serves_the_same_rows(tmp_path, prepared_dir):
+    import subprocess
+
+    import yaml
+
+    from tests.train.conftest import PYTHON, run_config_dict, run_killed_then_resumed
+
+    data = run_config_dict(prepared_dir, trace=True)
+    data["mixture"]["weight_by"] = {"copy": {"column": "mean_token_rarity", "temperature": 0.2},
+                                    "arithmetic": {"column": "compression_ratio", "temperature": 0.5, "prefer": "low"}}
+    config = tmp_path / "run.yaml"
+    config.write_text(yaml.safe_dump(data))
+    sampler = MixtureSampler(TokenStore(prepared_dir), parse_config(data).mixture)
+    assert sorted(sampler.domains[d] for d in sampler._weight_cdf) == ["arithmetic", "copy"]
+
+    def cmd(run_dir):
+        return [PYTHON, "-m", "curricle.cli", "train", str(config), "--run-dir", str(run_dir)]
+
+    subprocess.run(cmd(tmp_path / "full"), check=True, capture_output=True)
+    r = run_killed_then_resumed(cmd(tmp_path / "killed"), tmp_path / "killed")
+    assert r.returncode == 0, r.stderr
+
+    def rows(run):
+        return {t["step"]: t["rows"] for t in map(json.loads, (tmp_path / run / "trace" / "rows.rank0.jsonl")
+                                                  .read_text().splitlines())}
+
+    def losses(run):
+        return [(m["step"], m["loss"]) for m in map(json.loads, (tmp_path / run / "metrics.jsonl").read_text()
+                                                     .splitlines())]
+
+    full, killed = rows("full"), rows("killed")
+    # Every step's rows, hashed (a step redone after the kill: its last record).
+    assert sorted(full) == list(range(1, 41)) and killed == full
+    assert losses("killed") == losses("full")

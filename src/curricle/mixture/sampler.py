@@ -335,12 +335,14 @@ class MixtureSampler:
         # order (no pacing: normalized) or in pacing order (with pacing: not normalized, so
         # a prefix's total is the available documents' weight).
         self._weight_cdf: dict[int, np.ndarray] = {}
+        self._weighted_mean_len: dict[int, float] = {}  # unpaced ones: expected tokens a draw
         for name, wb in config.weight_by.items():
             d = self.domains.index(name)
             p = draw_probabilities(weight_by_scores(self._splits[d], name, wb), wb)
             self._weight_cdf[d] = np.cumsum(p[self._pacing[d].order] if d in self._pacing else p)
             if d not in self._pacing:
                 self._weight_cdf[d] /= self._weight_cdf[d][-1]
+                self._weighted_mean_len[d] = max(1.0, float((p * self._splits[d].doc_lengths).sum()))
         self._drawn = set(self._pacing) | self._prioritized | set(self._weight_cdf)
         self._keys = [_domain_key(d) for d in self.domains]
         self._domain_index = np.arange(len(self.domains), dtype=np.int64)
@@ -827,6 +829,65 @@ class MixtureSampler:
             return int(u * self._splits[d].n_docs)
         return min(int(np.searchsorted(cdf, u, side="right")), len(cdf) - 1)
 
+    def _uniforms(self, d: int, first: int, k: int) -> np.ndarray:
+        """The uniform numbers of draws ``first .. first + k - 1`` of domain ``d`` (those
+        :meth:`_uniform` gives one at a time)."""
+        out = []
+        draw, end = first, first + k
+        while draw < end:
+            self._uniform(d, draw)  # fills the cache with draw's block
+            block = self._uniform_cache[d][1]
+            i = draw % _UNIFORM_BLOCK
+            take = min(end - draw, _UNIFORM_BLOCK - i)
+            out.append(block[i : i + take])
+            draw += take
+        return np.concatenate(out) if len(out) > 1 else out[0]
+
+    def _weighted_stream(self, d: int, n_tokens: int) -> np.ndarray:
+        """The next ``n_tokens`` of unpaced weight_by domain ``d``: what :meth:`_drawn_rows`
+        would give (the same documents, state and serve counts, bit for bit), with documents
+        drawn a batch at a time by one ``searchsorted`` and laid out by one ``bytes.join`` of
+        their memoryviews, as the stream does."""
+        split = self._splits[d]
+        index = split.index
+        cdf = self._weight_cdf[d]
+        serves = self._drawn_serves[d]
+        draws, doc, offset = self._drawn_state[d]
+        parts: list[memoryview] = []
+        got = 0
+        if doc >= 0:  # the rest of the current document first
+            start, end = int(index[doc]) + offset, int(index[doc + 1])
+            take = min(end - start, n_tokens)
+            parts.append(memoryview(split.tokens)[start : start + take])
+            got, offset = take, offset + take
+            if start + take == end:
+                doc = -1
+        mean = self._weighted_mean_len[d]
+        while got < n_tokens:
+            need = n_tokens - got
+            k = int(need / mean * 1.25) + 2  # enough documents, most of the time
+            # cdf[-1] is exactly 1.0 (x / x) and u < 1, so no index runs past the last document.
+            ids = np.searchsorted(cdf, self._uniforms(d, draws, k), side="right")
+            lengths = split.doc_lengths[ids]
+            ends = np.cumsum(lengths)
+            m = min(k, int(np.searchsorted(ends, need, side="left")) + 1)  # documents used
+            ids = ids[:m]
+            views = self._doc_views(d, ids)
+            total = int(ends[m - 1])
+            last = int(lengths[m - 1])
+            if total > need:  # the last one is cut: it stays current
+                offset = last - (total - need)
+                views[-1] = views[-1][:offset]
+                doc = int(ids[-1])
+            else:  # every one ends here (as in _drawn_rows: none current, the offset its length)
+                offset, doc = last, -1
+            parts += views
+            np.add.at(serves, ids, 1)
+            draws += m
+            got += min(total, need)
+        self._drawn_state[d] = [draws, doc, offset]
+        return np.frombuffer(b"".join(parts), dtype=split.dtype)
+
     def _drawn_rows(self, d: int, n_rows: int, row_len: int, step: int) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
         """``n_rows`` rows of drawn domain ``d``, document by document, and the pieces
         (flat start, flat end, document) they are made of."""
@@ -884,7 +945,9 @@ class MixtureSampler:
             k_ov = self._overlay_rows(d, n, row_len) if d in self._overlays else 0
             served[d] += n * row_len
             pieces = None
-            if d in drawn:
+            if d in self._weighted_mean_len:  # weight_by without pacing: no Python loop per document
+                flat = self._weighted_stream(d, (n - k_ov) * row_len)
+            elif d in drawn:
                 flat, pieces = self._drawn_rows(d, n - k_ov, row_len, step)
             else:
                 flat = self._stream(d, (n - k_ov) * row_len)
