@@ -139,9 +139,12 @@ class WeightByConfig(BaseModel):
     own units (a document scoring ``temperature * ln 2`` more is drawn twice as often).
 
     With ``mixture.pacing`` on the same domain, the draw is among the documents pacing makes
-    available at the step, with the same formula restricted to them. A domain whose documents
-    a controller prioritizes (``hard-examples``, ``frontier``) cannot also have ``weight_by``
-    (one-line error when the sampler is built)."""
+    available at the step, with the same formula restricted to them (should every available
+    document's weight underflow to 0, scores some ``745 * temperature`` below the domain's
+    best, the draw among them is uniform). A domain whose documents a controller prioritizes
+    (``hard-examples``, ``frontier``) cannot also have ``weight_by`` (one-line error when the
+    sampler is built). The table is rebuilt from the config when a run resumes: a changed
+    ``weight_by`` draws by the new table from the resumed step on."""
 
     model_config = ConfigDict(extra="forbid")
 
