@@ -175,9 +175,14 @@ def run_config(**weight_by):
     ({"temperature": 0}, "config: mixture.weight_by.copy.temperature: Input should be greater than 0"),
     ({"temperature": -1}, "config: mixture.weight_by.copy.temperature: Input should be greater than 0"),
     ({}, "config: mixture.weight_by.copy.temperature: Field required"),
+    ({"temperature": float("inf")}, "config: mixture.weight_by.copy.temperature: Input should be a finite number"),
     ({"temperature": 1, "prefer": "up"}, "config: mixture.weight_by.copy.prefer: Input should be 'high' or 'low'"),
-    ({"temperature": 1, "missing": "mean"}, "config: mixture.weight_by.copy.missing.literal['median','min','max']: "
-                                            "Input should be 'median', 'min' or 'max' (and 1 more error)"),
+    ({"temperature": 1, "missing": "mean"}, "config: mixture.weight_by.copy.missing: expected median, min, max or "
+                                            "a finite number, got 'mean'"),
+    ({"temperature": 1, "missing": float("nan")}, "config: mixture.weight_by.copy.missing: expected median, min, max "
+                                                  "or a finite number, got nan"),
+    ({"column": "", "temperature": 1}, "config: mixture.weight_by.copy.column: String should have at least 1 "
+                                       "character"),
 ])
 def test_bad_weight_by_config_is_one_line_naming_the_field(weight_by, message):
     with pytest.raises(CurricleError) as err:

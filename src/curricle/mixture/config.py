@@ -164,11 +164,13 @@ class WeightByConfig(BaseModel):
     of the two middle values), minimum or maximum of the domain's non-null values, or a
     number. A domain whose every value is null is a one-line error."""
 
-    @field_validator("missing")
+    @field_validator("missing", mode="before")
     @classmethod
-    def _finite(cls, v):
-        if isinstance(v, float) and not math.isfinite(v):
-            raise ValueError(f"expected median, min, max or a finite number, got {v}")
+    def _median_min_max_or_a_number(cls, v):
+        ok = v in ("median", "min", "max") if isinstance(v, str) else \
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        if not ok:
+            raise ValueError(f"expected median, min, max or a finite number, got {v!r}")
         return v
 
 
