@@ -48,7 +48,13 @@ class CuratedSource(Source):
         return funnel
 
     def meta_fields(self) -> list[str]:
-        """The fields carried into ``meta.parquet`` (see the module doc)."""
+        """The fields carried into ``meta.parquet`` (see the module doc); read from
+        ``funnel.json`` once (this is asked for every document)."""
+        if getattr(self, "_meta_fields", None) is None:
+            self._meta_fields = self._resolve_meta_fields()
+        return self._meta_fields
+
+    def _resolve_meta_fields(self) -> list[str]:
         funnel = self._funnel()
         record = recorded_fields(funnel, self.config.domain)
         if self.config.meta_fields is None:
