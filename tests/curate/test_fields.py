@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from curricle.config import parse_config
+from curricle.curate.config import CurateConfig
 from curricle.curate.document import CurDoc, Drop
 from curricle.curate.fields import FieldRecorder, written_fields
 from curricle.curate.pipeline import curate
@@ -30,18 +31,41 @@ SENTENCES = [
 ]
 
 
+def score(doc: CurDoc) -> Drop | None:
+    """A test-only curation step: writes ``meta["quality"]`` (words / 20) on every document but
+    the last, ``meta["band"]`` (a string) on all, and drops none."""
+    if not doc.text.startswith("Children"):
+        doc.meta["quality"] = round(len(doc.text.split()) / 20, 4)
+    doc.meta["band"] = "long" if len(doc.text.split()) > 16 else "short"
+    return None
+
+
 class ScoreStep(CurationStep):
-    """A test-only step: writes ``meta["quality"]`` (words / 20) on every document but the last,
-    ``meta["band"]`` (a string) on all, and drops none."""
+    """:func:`score` as a built-in step, standing in for ``quality`` where curate has no
+    ``pipeline:`` of user steps."""
 
     name = "quality"
     default_domains = "all"
 
     def apply(self, doc: CurDoc) -> Drop | None:
-        if not doc.text.startswith("Children"):
-            doc.meta["quality"] = round(len(doc.text.split()) / 20, 4)
-        doc.meta["band"] = "long" if len(doc.text.split()) > 16 else "short"
-        return None
+        return score(doc)
+
+
+def scoring_curate_config(tmp_path, monkeypatch) -> CurateConfig:
+    """A curate config whose one step is :func:`score`: a user step of ``curate.pipeline``
+    where curate has one, else the ``quality`` step replaced by :class:`ScoreStep` in this
+    process (the test runs curate with one worker, in process)."""
+    if "pipeline" in CurateConfig.model_fields:
+        return CurateConfig.model_validate({"output_dir": str(tmp_path / "curated"), "pipeline": [
+            {"kind": "python", "function": "tests.curate.test_fields:score"}]})
+    monkeypatch.setitem(STEPS, "quality", ScoreStep)
+    return curate_config(tmp_path, quality={"enabled": True})
+
+
+def the_step(report) -> str:
+    """The one per-document step of a report's funnel (its name is the writer of the fields)."""
+    (name,) = [s for s in report.steps() if s not in ("read", "exact-dedup", "near-dedup", "line-dedup")]
+    return name
 
 
 def expected_quality(text):
@@ -51,10 +75,9 @@ def expected_quality(text):
 @pytest.fixture
 def curated_run(tmp_path, monkeypatch):
     """A run config whose one prose source is curated by the scoring step."""
-    monkeypatch.setitem(STEPS, "quality", ScoreStep)  # in this process: the test runs curate with 1 worker
     path = write_jsonl(tmp_path / "web.jsonl", [{"id": f"d{i}", "text": t, "topic": i % 2}
                                                 for i, t in enumerate(SENTENCES)])
-    curate_cfg = curate_config(tmp_path, quality={"enabled": True})
+    curate_cfg = scoring_curate_config(tmp_path, monkeypatch)
     return parse_config({
         "data_dir": str(tmp_path / "data"), "tokenizer": {"vocab_size": 300},
         "prepare": {"heldout_fraction": 0.0, "min_heldout_docs": 0},
@@ -65,9 +88,10 @@ def curated_run(tmp_path, monkeypatch):
 
 def test_a_quality_field_written_during_curation_reaches_meta_parquet(curated_run, tmp_path):
     report = curate(curated_run.curate, curated_run.sources, progress=False)
+    step = the_step(report)
     assert report.fields == {"web": [
-        {"name": "band", "kinds": ["string"], "by": ["quality"]},
-        {"name": "quality", "kinds": ["number"], "by": ["quality"]},
+        {"name": "band", "kinds": ["string"], "by": [step]},
+        {"name": "quality", "kinds": ["number"], "by": [step]},
         {"name": "topic", "kinds": ["number"], "by": ["source"]},
     ]}
     assert json.loads((tmp_path / "curated" / "funnel.json").read_text())["fields"] == report.fields
