@@ -51,15 +51,15 @@ class ScoreStep(CurationStep):
         return score(doc)
 
 
-def scoring_curate_config(tmp_path, monkeypatch) -> CurateConfig:
-    """A curate config whose one step is :func:`score`: a user step of ``curate.pipeline``
-    where curate has one, else the ``quality`` step replaced by :class:`ScoreStep` in this
-    process (the test runs curate with one worker, in process)."""
+def scoring_curate_section(tmp_path, monkeypatch) -> dict:
+    """A run config's ``curate:`` whose one step is :func:`score`: a user step of
+    ``curate.pipeline`` where curate has one, else the ``quality`` step replaced by
+    :class:`ScoreStep` in this process (the test runs curate with one worker, in process)."""
     if "pipeline" in CurateConfig.model_fields:
-        return CurateConfig.model_validate({"output_dir": str(tmp_path / "curated"), "pipeline": [
-            {"kind": "python", "function": "tests.curate.test_fields:score"}]})
+        return {"output_dir": str(tmp_path / "curated"),
+                "pipeline": [{"kind": "python", "function": "tests.curate.test_fields:score"}]}
     monkeypatch.setitem(STEPS, "quality", ScoreStep)
-    return curate_config(tmp_path, quality={"enabled": True})
+    return curate_config(tmp_path, quality={"enabled": True}).model_dump(mode="json")
 
 
 def the_step(report) -> str:
@@ -77,12 +77,12 @@ def curated_run(tmp_path, monkeypatch):
     """A run config whose one prose source is curated by the scoring step."""
     path = write_jsonl(tmp_path / "web.jsonl", [{"id": f"d{i}", "text": t, "topic": i % 2}
                                                 for i, t in enumerate(SENTENCES)])
-    curate_cfg = scoring_curate_config(tmp_path, monkeypatch)
+    curate_section = scoring_curate_section(tmp_path, monkeypatch)
     return parse_config({
         "data_dir": str(tmp_path / "data"), "tokenizer": {"vocab_size": 300},
         "prepare": {"heldout_fraction": 0.0, "min_heldout_docs": 0},
         "sources": [{"kind": "jsonl", "path": str(path), "domain": "web", "meta_fields": ["topic"]}],
-        "curate": curate_cfg.model_dump(mode="json"),
+        "curate": curate_section,
     })
 
 
