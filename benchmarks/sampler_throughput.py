@@ -22,6 +22,10 @@ Stages:
 
    - ``curricle``: ``MixtureSampler.next_batch()``, its weights changed every step with
      ``set_weights`` (a seeded, mean-reverting random walk of the log-weights).
+   - ``curricle_weight_by``: the same, with ``mixture.weight_by`` on every domain
+     (``compression_ratio``, temperature ``WEIGHT_BY_TEMPERATURE``): each domain's documents
+     drawn one at a time by their score instead of streamed in a shuffled order. Its ratio to
+     ``curricle`` (``weight_by_vs_curricle``) is the cost of within-domain weights.
    - ``raw``: the floor of any sampler on these memmaps. Per row, a domain drawn by the same
      per-step weights and a window of ``seq_len + 1`` tokens at a random offset of that
      domain's ``DomainSplit.tokens``, copied into one preallocated int64 batch, then
@@ -82,6 +86,8 @@ SEED = 0
 #: Fixed weights of the peers, and the centre of curricle's and raw's per-step random walk.
 BASE_WEIGHTS = {"code": 0.30, "prose": 0.25, "arithmetic": 0.15, "copy": 0.15, "facts": 0.15}
 TARGET_COST_1000_VS_10 = 2.0
+#: The curricle_weight_by contender: every domain drawn by exp(compression_ratio / this).
+WEIGHT_BY_TEMPERATURE = 0.5
 #: Tokens in each synthetic domain of the domain-count sweep.
 SWEEP_DOMAIN_TOKENS = 60_000
 TARGET_RATIO_VS_RAW = 0.8
@@ -205,6 +211,23 @@ def curricle_contender(store, walk: np.ndarray) -> Callable[[], Any]:
     from curricle.mixture.sampler import MixtureSampler
 
     config = MixtureConfig(batch_rows=BATCH_ROWS, seq_len=SEQ_LEN, max_epochs=1e12)
+    sampler = MixtureSampler(store, config, seed=SEED)
+    weights = iter(walk)
+
+    def next_batch():
+        sampler.set_weights(next(weights))
+        return sampler.next_batch().tokens
+
+    return next_batch
+
+
+def curricle_weight_by_contender(store, walk: np.ndarray) -> Callable[[], Any]:
+    from curricle.mixture.config import MixtureConfig, WeightByConfig
+    from curricle.mixture.sampler import MixtureSampler
+
+    by = WeightByConfig(column="compression_ratio", temperature=WEIGHT_BY_TEMPERATURE)
+    config = MixtureConfig(batch_rows=BATCH_ROWS, seq_len=SEQ_LEN, max_epochs=1e12,
+                           weight_by={d: by for d in store.domains})
     sampler = MixtureSampler(store, config, seed=SEED)
     weights = iter(walk)
 
@@ -691,6 +714,7 @@ def main(argv: list[str] | None = None) -> None:
     mixed, hf_setup_s = hf_interleaved(store, base, n_rows)
     contenders: dict[str, Any] = {
         "curricle": LocalContender(curricle_contender(store, walk), store.vocab_size),
+        "curricle_weight_by": LocalContender(curricle_weight_by_contender(store, walk), store.vocab_size),
         "raw": LocalContender(raw_contender(store, walk), store.vocab_size),
         "hf_interleave": LocalContender(hf_contender(mixed, "numpy"), store.vocab_size),
         "hf_interleave_torch_format": LocalContender(hf_contender(mixed, "torch"), store.vocab_size),
@@ -734,7 +758,8 @@ def main(argv: list[str] | None = None) -> None:
         "tokens_per_batch": BATCH_ROWS * ROW_TOKENS,
         "domains": store.domains,
         "base_weights": dict(zip(store.domains, base.tolist())),
-        "weights_change_every_step": {"curricle": True, "raw": True, "hf_interleave": False, "litdata": False},
+        "weights_change_every_step": {"curricle": True, "curricle_weight_by": True, "raw": True,
+                                      "hf_interleave": False, "litdata": False},
         "warmup_steps": mode.warmup_steps,
         "steps_per_round": mode.steps,
         "rounds": mode.rounds,
@@ -744,6 +769,8 @@ def main(argv: list[str] | None = None) -> None:
         "hf_interleave_tokens_per_s": round(tps["hf_interleave"]),
         "hf_interleave_torch_format_tokens_per_s": round(tps["hf_interleave_torch_format"]),
         "litdata_tokens_per_s": None if lit is None else round(lit),
+        "weight_by_tokens_per_s": round(tps["curricle_weight_by"]),
+        "weight_by_vs_curricle": _ratio(tps["curricle_weight_by"], cur),
         "ratio_vs_raw": ratio_vs_raw,
         "speedup_vs_hf_interleave": speedup_vs_hf,
         "speedup_vs_litdata": _ratio(cur, lit),
@@ -787,7 +814,8 @@ def main(argv: list[str] | None = None) -> None:
             result["targets"]["domain_cost"] = sweep["target"]
         result["seconds_total"] = round(time.perf_counter() - _T0, 1)
 
-    rows = [("curricle (weights every step)", cur), ("raw memmap copy (floor)", tps["raw"]),
+    rows = [("curricle (weights every step)", cur), ("curricle, weight_by everywhere", tps["curricle_weight_by"]),
+            ("raw memmap copy (floor)", tps["raw"]),
             ("hf interleave, numpy", tps["hf_interleave"]),
             ("hf interleave, torch format", tps["hf_interleave_torch_format"]),
             ("litdata combined", lit)]

@@ -211,6 +211,7 @@ class RunConfig(BaseModel):
         else:
             places.append(("mixture.schedule.weights", schedule.referenced_domains()))
         places.append(("mixture.pacing", set(self.mixture.pacing)))
+        places.append(("mixture.weight_by", set(self.mixture.weight_by)))
         for where, names in places:
             unknown = sorted(names - known)
             if unknown:

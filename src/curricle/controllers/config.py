@@ -516,6 +516,9 @@ class FrontierConfig(BaseModel):
             if d in run.mixture.pacing:
                 raise ValueError(f"mixture.pacing: domain '{d}' is drawn by the frontier controller's level weights; "
                                  f"drop its pacing")
+            if d in run.mixture.weight_by:
+                raise ValueError(f"mixture.weight_by: domain '{d}' is drawn by the frontier controller's level "
+                                 f"weights; drop its weight_by")
             suite = run.train.probe.suite
             if suite is None:
                 raise ValueError(f"train.probe.suite: the frontier controller reads the built-in probes of {skill}'s "

@@ -234,6 +234,9 @@ class FunnelReport:
     pipelines existed."""
     licenses: dict[str | None, LicenseCounts] = field(default_factory=dict)
     """licence (None: none) -> documents read, kept and dropped by reason."""
+    fields: dict[str, list[dict[str, Any]]] | None = None
+    """Per domain, the fields its kept documents carry and who wrote them
+    (:mod:`curricle.curate.fields`); None in a funnel written before fields were recorded."""
 
     def steps(self) -> list[str]:
         """Every step that ran, in pipeline order."""
@@ -311,6 +314,7 @@ class FunnelReport:
             "licenses": [{"license": k, **c.to_dict()} for k, c in self.license_rows()],
             "extra": self.extra,
             **({"snapshot": self.snapshot} if self.snapshot is not None else {}),
+            **({"fields": self.fields} if self.fields is not None else {}),
         }
 
     @classmethod
@@ -324,6 +328,7 @@ class FunnelReport:
             workers=data.get("workers", 1), extra=data.get("extra", {}), snapshot=data.get("snapshot"),
             pipeline=data.get("pipeline", []),
             licenses={r["license"]: LicenseCounts.from_dict(r) for r in data.get("licenses", [])},
+            fields=data.get("fields"),
         )
 
 

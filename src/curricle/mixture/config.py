@@ -1,5 +1,5 @@
-"""The mixture's config: batch shape, sequence-length schedule, domain-weight schedules and
-difficulty pacing, and the registry of schedule kinds.
+"""The mixture's config: batch shape, sequence-length schedule, domain-weight schedules,
+difficulty pacing and within-domain weights, and the registry of schedule kinds.
 
 Adding a schedule kind: a ``ScheduleConfig`` subclass here (its ``kind`` a ``Literal``), an
 implementation in ``mixture/schedules/<kind>.py`` (a
@@ -118,6 +118,60 @@ class PacingConfig(BaseModel):
 
     def competence(self, step: int) -> float:
         return PACING[self.kind](max(0, step), self.steps, self.start, self.buckets)
+
+
+# -- within-domain weights (upsampling by a document score, as FineWeb-Edu-style training does) --
+
+class WeightByConfig(BaseModel):
+    """Draw one domain's documents by a per-document score: each next document of the domain
+    is document ``i`` with probability
+
+        p(i) = exp(s_i / temperature) / sum_j exp(s_j / temperature)
+
+    where ``s_i`` is the document's value of ``column`` (``-value`` with ``prefer: low``; a
+    bool counts as 1 / 0; a null gets ``missing``). Draws are independent (with replacement)
+    and count documents, not tokens: a long document drawn once serves all its tokens. The
+    domain's share of the mixture (its token weight) is unchanged; only which of its documents
+    fill its rows changes. Deterministic from the run's seed, and exact on resume (the state
+    is the number of documents drawn). A softmax rather than ``s ** (1 / temperature)``: it
+    takes any real score (a classifier's probability, a log-probability, a negative loss),
+    adding a constant to every score changes nothing, and ``temperature`` is in the score's
+    own units (a document scoring ``temperature * ln 2`` more is drawn twice as often).
+
+    With ``mixture.pacing`` on the same domain, the draw is among the documents pacing makes
+    available at the step, with the same formula restricted to them (should every available
+    document's weight underflow to 0, scores some ``745 * temperature`` below the domain's
+    best, the draw among them is uniform). A domain whose documents a controller prioritizes
+    (``hard-examples``, ``frontier``) cannot also have ``weight_by`` (one-line error when the
+    sampler is built). The table is rebuilt from the config when a run resumes: a changed
+    ``weight_by`` draws by the new table from the resumed step on."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    column: str = Field(min_length=1)
+    """The ``meta.parquet`` column: a number or bool per document, e.g. ``quality`` written
+    by a curation step or carried from a source's ``meta_fields``, ``language_score``,
+    ``reference_loss``, ``compression_ratio``. A column the store lacks, or one of strings, is
+    a one-line error when the sampler is built."""
+    temperature: float = Field(gt=0, allow_inf_nan=False)
+    """In the score's units: smaller concentrates the draws on the best-scored documents,
+    larger flattens them toward uniform (e.g. 0.1 for a quality probability in [0, 1]: the
+    best document is drawn e**10 times as often as the worst)."""
+    prefer: Literal["high", "low"] = "high"
+    """``high``: a larger score is drawn more often; ``low``: a smaller one (e.g. toxicity)."""
+    missing: Literal["median", "min", "max"] | float = "median"
+    """The score of a document whose value is null: the median (of an even count, the mean
+    of the two middle values), minimum or maximum of the domain's non-null values, or a
+    number. A domain whose every value is null is a one-line error."""
+
+    @field_validator("missing", mode="before")
+    @classmethod
+    def _median_min_max_or_a_number(cls, v):
+        ok = v in ("median", "min", "max") if isinstance(v, str) else \
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        if not ok:
+            raise ValueError(f"expected median, min, max or a finite number, got {v!r}")
+        return v
 
 
 # -- weight schedules ----------------------------------------------------------------------
@@ -256,8 +310,12 @@ class MixtureConfig(BaseModel):
     """Domain weights over time (static / temperature / phases). Default: natural sizes."""
     pacing: dict[str, PacingConfig] = Field(default_factory=dict)
     """Difficulty pacing per domain name (domains not listed are not paced)."""
+    weight_by: dict[str, WeightByConfig] = Field(default_factory=dict)
+    """Within-domain sampling weights per domain name: documents drawn in proportion to
+    ``exp(score / temperature)`` (see :class:`WeightByConfig`); domains not listed are not
+    weighted."""
     max_epochs: float = Field(4.0, gt=0)
     """Warn when a domain has been served more than this many times its size."""
 
     def referenced_domains(self) -> set[str]:
-        return self.schedule.referenced_domains() | set(self.pacing)
+        return self.schedule.referenced_domains() | set(self.pacing) | set(self.weight_by)

@@ -25,20 +25,26 @@ from curricle.errors import CurricleError
 from curricle.mixture.config import PacingConfig
 
 
-def pacing_difficulty(split, domain: str, config: PacingConfig) -> np.ndarray:
-    """The difficulty column of ``split`` (a :class:`~curricle.store.DomainSplit`) that
-    ``config`` ranks by, as float64 (null: NaN). A missing or non-numeric column is a one-line
-    error naming ``mixture.pacing.<domain>.column``."""
+def numeric_column(split, column: str, where: str, what: str) -> np.ndarray:
+    """Column ``column`` of ``split`` (a :class:`~curricle.store.DomainSplit`) as float64
+    (null: NaN; a bool: 1 / 0). A missing or non-numeric column is a one-line error starting
+    with ``where`` (the config field, e.g. ``mixture.pacing.web.column``); ``what`` ends it
+    (``pacing ranks numbers``)."""
     names = split.meta().column_names
-    if config.column not in names:
-        raise CurricleError(f"mixture.pacing.{domain}.column: domain '{domain}' has no metadata column "
-                            f"'{config.column}' (has: {', '.join(names)})")
-    column = split.meta([config.column]).column(0)
-    t = column.type
+    if column not in names:
+        raise CurricleError(f"{where}: domain '{split.domain}' has no metadata column "
+                            f"'{column}' (has: {', '.join(names)})")
+    values = split.meta([column]).column(0)
+    t = values.type
     if not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t) or pa.types.is_null(t)):
-        raise CurricleError(f"mixture.pacing.{domain}.column: '{config.column}' holds {t} values; pacing ranks "
-                            f"numbers")
-    return np.asarray(column.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+        raise CurricleError(f"{where}: '{column}' holds {t} values; {what}")
+    return np.asarray(values.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
+def pacing_difficulty(split, domain: str, config: PacingConfig) -> np.ndarray:
+    """The difficulty column of ``split`` that ``config`` ranks by, as float64 (null: NaN). A
+    missing or non-numeric column is a one-line error naming ``mixture.pacing.<domain>.column``."""
+    return numeric_column(split, config.column, f"mixture.pacing.{domain}.column", "pacing ranks numbers")
 
 
 class DomainPacing:

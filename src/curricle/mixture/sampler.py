@@ -22,9 +22,16 @@ How a step's global batch is built (identically on every rank):
    document.
 5. *Drawn* domains take their documents one at a time instead: with pacing, each next
    document is drawn from the easiest ones available at that step; with priorities (set by
-   the hard-examples controller through :meth:`set_doc_priorities`), in proportion to them.
-   Their state is the number of documents drawn and where the current one stands; their
-   batches say which document each row segment came from (``Batch.segments``).
+   the hard-examples controller through :meth:`set_doc_priorities`), in proportion to them;
+   with ``weight_by``, in proportion to ``exp(score / temperature)``
+   (:mod:`curricle.mixture.weight_by`: a table fixed when the sampler is built), and with
+   pacing as well, in that proportion among the documents pacing makes available (a draw
+   ``u`` picks the first available document, in pacing order, whose cumulative weight exceeds
+   ``u`` times the available documents' total). Priorities and ``weight_by`` on one domain
+   are refused (as are priorities and pacing). Each draw uses one uniform number of a
+   per-domain stream seeded by ``(seed, domain)``. Their state is the number of documents
+   drawn and where the current one stands; prioritized domains' batches say which document
+   each row segment came from (``Batch.segments``).
 6. A domain with an *overlay* (augmented documents, :meth:`attach_overlay`) gives some of its
    rows to the overlay's own stream: row by row, a row is the overlay's while that keeps the
    overlay's tokens within ``max_share`` of the domain's tokens since its first augmented
@@ -82,6 +89,7 @@ from curricle.mixture.config import MixtureConfig, seq_len_at
 from curricle.mixture.overlay_groups import GroupFloors, OverlayGroups
 from curricle.mixture.pacing import DomainPacing, pacing_difficulty
 from curricle.mixture.schedules import WeightSchedule, build_schedule
+from curricle.mixture.weight_by import draw_probabilities, weight_by_scores
 from curricle.store import TokenStore
 from curricle.store.snapshot import unit_digest
 
@@ -317,9 +325,25 @@ class MixtureSampler:
                 raise CurricleError(f"controller.domains: unknown domain '{name}' (the store has: {', '.join(self.domains)})")
             if name in config.pacing:
                 raise CurricleError(f"domain '{name}' cannot have both difficulty pacing and hard-example priorities")
+            if name in config.weight_by:
+                raise CurricleError(f"mixture.weight_by.{name}: the controller draws domain '{name}' by its own "
+                                    f"document priorities; drop weight_by there or leave the domain out of "
+                                    f"controller.domains")
         self._prioritized = {self.domains.index(n) for n in prioritized}
         self._priority_cdf: dict[int, np.ndarray] = {}
-        self._drawn = set(self._pacing) | self._prioritized
+        # weight_by: per domain, the draw probabilities as a cumulative table, in document
+        # order (no pacing: normalized) or in pacing order (with pacing: not normalized, so
+        # a prefix's total is the available documents' weight).
+        self._weight_cdf: dict[int, np.ndarray] = {}
+        self._weighted_mean_len: dict[int, float] = {}  # unpaced ones: expected tokens a draw
+        for name, wb in config.weight_by.items():
+            d = self.domains.index(name)
+            p = draw_probabilities(weight_by_scores(self._splits[d], name, wb), wb)
+            self._weight_cdf[d] = np.cumsum(p[self._pacing[d].order] if d in self._pacing else p)
+            if d not in self._pacing:
+                self._weight_cdf[d] /= self._weight_cdf[d][-1]
+                self._weighted_mean_len[d] = max(1.0, float((p * self._splits[d].doc_lengths).sum()))
+        self._drawn = set(self._pacing) | self._prioritized | set(self._weight_cdf)
         self._keys = [_domain_key(d) for d in self.domains]
         self._domain_index = np.arange(len(self.domains), dtype=np.int64)
         self._n_tokens = np.array([s.n_tokens for s in self._splits], dtype=np.float64)
@@ -426,8 +450,8 @@ class MixtureSampler:
                 )
         drawn = {self.domains.index(name): list(map(int, st)) for name, st in state["drawn"].items()}
         if set(drawn) != self._drawn:
-            raise CurricleError("sampler state: it was saved with pacing or priorities on other domains "
-                                "than this config's")
+            raise CurricleError("sampler state: it was saved with pacing, priorities or weight_by on other "
+                                "domains than this config's")
         self.step = int(state["step"])
         self._credit = [float(c) for c in state["credit"]]
         self._pos = [int(p) for p in state["positions"]]
@@ -584,7 +608,7 @@ class MixtureSampler:
         if groups is None or not groups.floored:
             return None
         groups.sync(self._overlays[d][0])
-        return groups.cap(self._priority_cdf.get(d))
+        return groups.cap(self._draw_cdf(d))
 
     def overlay_share(self) -> dict[str, tuple[int, float]]:
         """Per overlay domain: its augmented documents, and the share of the domain's tokens
@@ -612,7 +636,7 @@ class MixtureSampler:
         groups = self._ov_groups[d]
         if groups.floored:
             groups.sync(overlay)
-            k = groups.floor_rows(k, n_rows, row_len, self._overlay_start(d), total, self._priority_cdf.get(d))
+            k = groups.floor_rows(k, n_rows, row_len, self._overlay_start(d), total, self._draw_cdf(d))
         return k
 
     def _overlay_start(self, d: int) -> int:
@@ -780,17 +804,89 @@ class MixtureSampler:
             self._uniform_cache[d] = cached
         return float(cached[1][draw % _UNIFORM_BLOCK])
 
+    def _draw_cdf(self, d: int) -> np.ndarray | None:
+        """The cumulative draw probabilities of unpaced domain ``d`` in document order (its
+        priorities', else its weight_by table); None: uniform draws."""
+        cdf = self._priority_cdf.get(d)
+        if cdf is None and d not in self._pacing:
+            cdf = self._weight_cdf.get(d)
+        return cdf
+
     def _choose(self, d: int, draw: int, step: int) -> int:
-        """Drawn domain ``d``'s next document: by pacing, by priority, or uniformly."""
+        """Drawn domain ``d``'s next document: by pacing (weighted by weight_by among the
+        available documents, if set), by priority or weight_by, or uniformly."""
         u = self._uniform(d, draw)
         pacing = self._pacing.get(d)
         if pacing is not None:
             clock = step if self._pacing_from is None else step - self._pacing_from
-            return int(pacing.order[int(u * pacing.available(clock))])
-        cdf = self._priority_cdf.get(d)
+            n = pacing.available(clock)
+            cum = self._weight_cdf.get(d)
+            if cum is not None and cum[n - 1] > 0:  # 0: every available weight underflowed; uniform
+                return int(pacing.order[min(int(np.searchsorted(cum, u * cum[n - 1], side="right")), n - 1)])
+            return int(pacing.order[int(u * n)])
+        cdf = self._draw_cdf(d)
         if cdf is None:
             return int(u * self._splits[d].n_docs)
         return min(int(np.searchsorted(cdf, u, side="right")), len(cdf) - 1)
+
+    def _uniforms(self, d: int, first: int, k: int) -> np.ndarray:
+        """The uniform numbers of draws ``first .. first + k - 1`` of domain ``d`` (those
+        :meth:`_uniform` gives one at a time)."""
+        out = []
+        draw, end = first, first + k
+        while draw < end:
+            self._uniform(d, draw)  # fills the cache with draw's block
+            block = self._uniform_cache[d][1]
+            i = draw % _UNIFORM_BLOCK
+            take = min(end - draw, _UNIFORM_BLOCK - i)
+            out.append(block[i : i + take])
+            draw += take
+        return np.concatenate(out) if len(out) > 1 else out[0]
+
+    def _weighted_stream(self, d: int, n_tokens: int) -> np.ndarray:
+        """The next ``n_tokens`` of unpaced weight_by domain ``d``: what :meth:`_drawn_rows`
+        would give (the same documents, state and serve counts, bit for bit), with documents
+        drawn a batch at a time by one ``searchsorted`` and laid out by one ``bytes.join`` of
+        their memoryviews, as the stream does."""
+        split = self._splits[d]
+        index = split.index
+        cdf = self._weight_cdf[d]
+        serves = self._drawn_serves[d]
+        draws, doc, offset = self._drawn_state[d]
+        parts: list[memoryview] = []
+        got = 0
+        if doc >= 0:  # the rest of the current document first
+            start, end = int(index[doc]) + offset, int(index[doc + 1])
+            take = min(end - start, n_tokens)
+            parts.append(memoryview(split.tokens)[start : start + take])
+            got, offset = take, offset + take
+            if start + take == end:
+                doc = -1
+        mean = self._weighted_mean_len[d]
+        while got < n_tokens:
+            need = n_tokens - got
+            k = int(need / mean * 1.25) + 2  # enough documents, most of the time
+            # cdf[-1] is exactly 1.0 (x / x) and u < 1, so no index runs past the last document.
+            ids = np.searchsorted(cdf, self._uniforms(d, draws, k), side="right")
+            lengths = split.doc_lengths[ids]
+            ends = np.cumsum(lengths)
+            m = min(k, int(np.searchsorted(ends, need, side="left")) + 1)  # documents used
+            ids = ids[:m]
+            views = self._doc_views(d, ids)
+            total = int(ends[m - 1])
+            last = int(lengths[m - 1])
+            if total > need:  # the last one is cut: it stays current
+                offset = last - (total - need)
+                views[-1] = views[-1][:offset]
+                doc = int(ids[-1])
+            else:  # every one ends here (as in _drawn_rows: none current, the offset its length)
+                offset, doc = last, -1
+            parts += views
+            np.add.at(serves, ids, 1)
+            draws += m
+            got += min(total, need)
+        self._drawn_state[d] = [draws, doc, offset]
+        return np.frombuffer(b"".join(parts), dtype=split.dtype)
 
     def _drawn_rows(self, d: int, n_rows: int, row_len: int, step: int) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
         """``n_rows`` rows of drawn domain ``d``, document by document, and the pieces
@@ -849,7 +945,9 @@ class MixtureSampler:
             k_ov = self._overlay_rows(d, n, row_len) if d in self._overlays else 0
             served[d] += n * row_len
             pieces = None
-            if d in drawn:
+            if d in self._weighted_mean_len:  # weight_by without pacing: no Python loop per document
+                flat = self._weighted_stream(d, (n - k_ov) * row_len)
+            elif d in drawn:
                 flat, pieces = self._drawn_rows(d, n - k_ov, row_len, step)
             else:
                 flat = self._stream(d, (n - k_ov) * row_len)

@@ -10,10 +10,11 @@ from rich.console import Console
 from rich.table import Table
 
 from curricle.config import RunConfig, load_config
-from curricle.curate.funnel import curated_source_configs
+from curricle.curate.fields import step_fields
+from curricle.curate.funnel import curated_source_configs, read_funnel
 from curricle.model.pretrained import checkpoint_dir
 from curricle.prepare.pipeline import PrepareReport, prepare, up_to_date
-from curricle.sources.config import CuratedConfig, SourceConfig
+from curricle.sources.config import RESERVED_META, CuratedConfig, SourceConfig
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,8 @@ def run_sources(config: RunConfig) -> list[SourceConfig]:
     """What prepare reads: the curated documents when the run has a ``curate:`` block (run
     ``curricle curate`` first), else the sources themselves. A curated domain carries the
     ``meta_fields`` of the sources that write it (a source taking domains from its records
-    writes every domain)."""
+    writes every domain), then the fields curation steps wrote on its documents (numbers,
+    strings or bools, by name; :mod:`curricle.curate.fields`)."""
     if config.curate is None:
         return list(config.sources)
     fields: dict[str, list[str]] = {}  # domain ("*": every domain) -> its sources' meta_fields, in order
@@ -32,9 +34,12 @@ def run_sources(config: RunConfig) -> list[SourceConfig]:
             if f not in fields.setdefault(key, []):
                 fields[key].append(f)
     out = []
+    funnel = read_funnel(Path(config.curate.output_dir))
     for c in curated_source_configs(config.curate.output_dir):
         own = fields.get(c["domain"], [])
-        out.append(CuratedConfig(**c, meta_fields=own + [f for f in fields.get("*", []) if f not in own]))
+        own = own + [f for f in fields.get("*", []) if f not in own]
+        written = [f for f in step_fields(funnel or {}, c["domain"]) if f not in own and f not in RESERVED_META]
+        out.append(CuratedConfig(**c, meta_fields=own + written))
     return out
 
 

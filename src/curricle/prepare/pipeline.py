@@ -449,7 +449,7 @@ def prepare(sources: list[SourceConfig], tokenizer: TokenizerConfig, config: Pre
                     for i in members:
                         src = sources[i]
                         name = src.describe()
-                        fields = getattr(src.config, "meta_fields", [])
+                        fields = src.meta_fields()
                         task = bar.add_task(f"reading {name}", total=src.config.max_docs)
                         for docs, enc in encoder.map(_batches(src, config.encode_batch_docs)):
                             ends = np.cumsum(enc.lengths)

@@ -119,7 +119,7 @@ class Source:
         that is not a number, string or bool is a one-line error naming the field and
         ``where`` (``path:line``)."""
         out: dict[str, Any] = {}
-        for name in getattr(self.config, "meta_fields", ()):
+        for name in self.meta_fields():
             value = record.get(name)
             if value is None:
                 self.stats.missing[name] += 1
@@ -143,6 +143,10 @@ class Source:
         if self.config.license is not None and meta.get("license") is None:
             meta["license"] = self.config.license
         return meta
+
+    def meta_fields(self) -> list[str]:
+        """The fields this source puts in each document's ``meta`` (its ``meta_fields``)."""
+        return list(getattr(self.config, "meta_fields", None) or ())
 
     def fingerprint(self) -> dict[str, Any]:
         """What identifies this source's content, for incremental prepare.

@@ -54,7 +54,9 @@ class MetaFieldsConfig(SourceConfig):
 
     @field_validator("meta_fields")
     @classmethod
-    def _valid_names(cls, v: list[str]) -> list[str]:
+    def _valid_names(cls, v: list[str] | None) -> list[str] | None:
+        if v is None:
+            return v
         if len(set(v)) != len(v):
             raise ValueError(f"expected each field at most once, got {v}")
         for name in v:
@@ -220,9 +222,16 @@ class CuratedConfig(MetaFieldsConfig):
     kind: Literal["curated"] = "curated"
     """Always ``curated``."""
     path: str = Field(min_length=1)
-    """The curate output directory (``curate.output_dir``, holding ``funnel.json``). Its
-    ``meta_fields`` are read from each curated document's ``meta`` (curate keeps the fields
-    the sources read); ``prepare`` gives it the ``meta_fields`` of the sources of its domain."""
+    """The curate output directory (``curate.output_dir``, holding ``funnel.json``)."""
+    meta_fields: list[str] | None = None
+    """Fields of each curated document's ``meta`` carried into ``meta.parquet``: the ones the
+    original sources read (their ``meta_fields``) and the ones curation steps wrote (langid's
+    ``language`` and ``language_score``, a quality classifier's ``quality``), which curate
+    records per domain in ``funnel.json`` (``fields``). None: every recorded field of the
+    domain that holds numbers, strings or bools, by name, less the store's own column names.
+    A list: those, each one curate recorded (else a one-line error naming it). With a
+    ``curate:`` block in the run config, ``prepare`` gives each domain the ``meta_fields`` of
+    its sources and then the fields the steps wrote on it."""
 
 SOURCES = Registry("source", {
     "jsonl": (JsonlConfig, "curricle.sources.jsonl:JsonlSource"),

@@ -5,8 +5,11 @@ leaves ``funnel.json`` and the files it names untouched), in shard order, ``.jso
 ``.parquet`` as curate wrote them. Ids and metadata are the ones curate kept (the original
 sources'); the location of each document in the curated file is added to its ``meta``
 (``curated_file``, ``curated_line`` / ``curated_row``). ``meta_fields`` are looked up in
-that ``meta`` (where the original source put them); a document without one gets None there,
-counted in ``missing_fields``.
+that ``meta`` (where the original source or a curation step put them); a document without one
+gets None there, counted in ``missing_fields``. Unset, they are every field curate recorded
+for the domain (``funnel.json``'s ``fields``, :mod:`curricle.curate.fields`) that the store
+can hold; given, each must be one curate recorded (a funnel written before fields were
+recorded is not checked).
 """
 
 from __future__ import annotations
@@ -18,10 +21,11 @@ from typing import Any, Iterator
 
 import pyarrow.parquet as pq
 
+from curricle.curate.fields import STORE_KINDS, recorded_fields
 from curricle.curate.funnel import read_funnel
 from curricle.errors import CurricleError
 from curricle.sources.base import Document, Source
-from curricle.sources.config import CuratedConfig
+from curricle.sources.config import RESERVED_META, CuratedConfig
 from curricle.sources.files import files_fingerprint
 
 
@@ -42,6 +46,27 @@ class CuratedSource(Source):
             raise CurricleError(f"source '{self.describe()}': the curated output has no domain "
                                 f"'{self.config.domain}' (domains: {', '.join(sorted(funnel['domains']))})")
         return funnel
+
+    def meta_fields(self) -> list[str]:
+        """The fields carried into ``meta.parquet`` (see the module doc); read from
+        ``funnel.json`` once (this is asked for every document)."""
+        if getattr(self, "_meta_fields", None) is None:
+            self._meta_fields = self._resolve_meta_fields()
+        return self._meta_fields
+
+    def _resolve_meta_fields(self) -> list[str]:
+        funnel = self._funnel()
+        record = recorded_fields(funnel, self.config.domain)
+        if self.config.meta_fields is None:
+            return [f["name"] for f in record or () if f["kinds"] and set(f["kinds"]) <= STORE_KINDS
+                    and f["name"] not in RESERVED_META]
+        if record is not None:
+            known = sorted({f["name"] for fields in funnel["fields"].values() for f in fields})
+            for name in self.config.meta_fields:
+                if name not in known:
+                    raise CurricleError(f"source '{self.describe()}': meta_fields: curate recorded no field "
+                                        f"'{name}' on its documents (recorded: {', '.join(known) or 'none'})")
+        return list(self.config.meta_fields)
 
     def _files(self) -> list[Path]:
         root = Path(self.config.path).expanduser()
