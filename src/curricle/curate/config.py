@@ -8,6 +8,7 @@ Adding a step: its config (a :class:`StepConfig` subclass) here and a field for 
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,6 +26,11 @@ class StepConfig(BaseModel):
     domains: list[str] | None = None
     """The domains it runs on. None: the step's default (all domains, the prose domains for
     prose-only steps, the code domains for code-only steps; see ``CurateConfig``)."""
+
+    def files_fingerprint(self) -> dict[str, Any] | None:
+        """What the step reads from files besides its settings (a model's hash), for curate's
+        fingerprint; None: nothing."""
+        return None
 
 
 class ExtractConfig(StepConfig):
@@ -168,6 +174,56 @@ class CodeQualityConfig(StepConfig):
     """Drop files whose encoded-data runs cover a larger share of characters (None: off)."""
     max_encoded_run: int | None = Field(1024, ge=1)
     """Drop files holding a longer encoded-data run (None: off)."""
+
+
+class QualityModelConfig(StepConfig):
+    """The ``quality-model`` step: score every document with a classifier trained by
+    ``curricle quality train`` and keep by the score."""
+
+    model: Path | None = None
+    """The model file ``curricle quality train`` wrote (required when the step is on)."""
+    field: str = Field("quality", min_length=1)
+    """The document field (``meta``) the score is written to: the probability, in [0, 1], that
+    the document is like the reference documents. A ``curated`` source with ``meta_fields:
+    [quality]`` carries it into the token store."""
+    threshold: float | None = Field(None, ge=0, le=1)
+    """Keep documents scoring at least this."""
+    top_share: float | None = Field(None, gt=0, le=1)
+    """Keep this share of the documents reaching the step: those scoring at or above the
+    threshold that keeps it on a seeded sample of them (``sample_docs``), computed once before
+    the documents are scored."""
+    keep_all: bool = False
+    """Only score: write the field, drop nothing."""
+    sample_docs: int = Field(10_000, ge=1)
+    """``top_share``: how many documents (a seeded uniform sample of those the step applies to,
+    after the steps before it) the threshold is computed on. A corpus this small or smaller is
+    scored whole: the share is then exact up to ties at the threshold (which are kept)."""
+    seed: int = 0
+    """``top_share``: the seed of the sample."""
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> "QualityModelConfig":
+        if not self.enabled:
+            return self
+        if self.model is None:
+            raise ValueError("'model' is required: a model file from `curricle quality train`")
+        rules = [name for name, on in (("threshold", self.threshold is not None),
+                                       ("top_share", self.top_share is not None), ("keep_all", self.keep_all)) if on]
+        if len(rules) != 1:
+            raise ValueError("give exactly one of 'threshold', 'top_share' or 'keep_all: true'"
+                             + (f" (got {', '.join(rules)})" if rules else ""))
+        return self
+
+    def files_fingerprint(self) -> dict[str, Any] | None:
+        """The model file's SHA-256: curate's fingerprint covers the model's content, not only
+        its path, so a retrained model re-curates."""
+        if not self.enabled or self.model is None or not Path(self.model).expanduser().is_file():
+            return None
+        h = hashlib.sha256()
+        with open(Path(self.model).expanduser(), "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        return {"model_sha256": h.hexdigest()}
 
 
 class Replacements(BaseModel):
@@ -328,6 +384,8 @@ class CurateConfig(BaseModel):
     """PII redaction."""
     decontam: DecontamConfig = Field(default_factory=DecontamConfig)
     """Decontamination against probe items and evaluation files."""
+    quality_model: QualityModelConfig = Field(default_factory=lambda: QualityModelConfig(enabled=False))
+    """A quality classifier's score (``curricle quality train``); off unless configured."""
     exact_dedup: ExactDedupConfig = Field(default_factory=ExactDedupConfig)
     """Exact document deduplication."""
     near_dedup: NearDedupConfig = Field(default_factory=NearDedupConfig)
@@ -341,4 +399,8 @@ class CurateConfig(BaseModel):
 
     def content_dict(self) -> dict[str, Any]:
         """Everything that determines the curated output (not how the work is run)."""
-        return self.model_dump(mode="json", exclude=set(EXECUTION_FIELDS))
+        out = self.model_dump(mode="json", exclude=set(EXECUTION_FIELDS))
+        for name, value in self:
+            if isinstance(value, StepConfig) and (files := value.files_fingerprint()) is not None:
+                out[name]["files"] = files
+        return out

@@ -110,6 +110,7 @@ def build_steps(curate_config: Any, context: StepContext) -> list[CurationStep]:
         cfg = curate_config.step_config(cls.name)
         if cfg.enabled:
             steps.append(cls(cfg, context))
+    context.steps = steps
     return steps
 
 
@@ -147,7 +148,7 @@ class FilterStage(_Stage):
         shard = self.shards[rank]
         funnel = FunnelCounter()
         quarantine = QuarantineWriter(tmp / "quarantine", cfg.quarantine_text_chars)
-        steps = build_steps(cfg, StepContext(self.roles, self.work_dir))
+        steps = build_steps(cfg, StepContext(self.roles, self.work_dir, self.source_specs, cfg))
         by_domain: dict[str, list[CurationStep]] = {}
         signer = Signer(self.dedup_plan())
         schema = signature_schema(cfg.near_dedup.num_perm)

@@ -13,6 +13,7 @@ from curricle.curate.steps.extract import ExtractStep
 from curricle.curate.steps.langid import LangIdStep
 from curricle.curate.steps.pii import PIIStep
 from curricle.curate.steps.quality import QualityStep
+from curricle.curate.steps.quality_model import QualityModelStep
 
 #: name -> step, in the order documents go through them. The key is the step's name in the
 #: funnel, its quarantine file name, and the attribute of ``CurateConfig`` holding its config
@@ -22,6 +23,7 @@ STEPS: dict[str, type[CurationStep]] = {
     "langid": LangIdStep,
     "quality": QualityStep,
     "code-quality": CodeQualityStep,
+    "quality-model": QualityModelStep,
     "pii": PIIStep,
     "decontam": DecontamStep,
 }
