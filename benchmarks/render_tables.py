@@ -522,7 +522,9 @@ def quality_filter_rows(files: Files) -> list[Row]:
         f"top-50% keeps precision {r['precision']:.3f}, recall {r['recall']:.3f}; tokens to the unfiltered run's final "
         f"loss {speed} (ceiling {r['ceiling']:.2f}x); held-out loss " + ", ".join(arm(a) for a in loss) +
         f"; curation {r['docs_per_s']:.0f} docs/s with the step vs {r['docs_per_s_without']:.0f} without "
-        f"({100 * r['throughput_ratio']:.0f}%; the step alone scores {r['curation']['step_docs_per_s']:,} docs/s)",
+        f"(paired ratio {100 * r['throughput_ratio']:.0f}%; the step itself, a model load and "
+        f"{r['curation']['step_docs_per_s']:,} docs/s, {r['curation']['step_seconds']:.2f} s of a "
+        f"{r['curation']['run_seconds_without']:.1f} s run)",
         f"AUC >= 0.95: {verdict(met['auc'])}; >= 1.2x fewer tokens: {verdict(met['filter_speedup'])}; throughput "
         f">= 90% of without: {verdict(met['throughput_ratio'])}",
         provenance(rec),
