@@ -505,9 +505,13 @@ def quality_filter_rows(files: Files) -> list[Row]:
         d = v.get("minus_everything")
         return f"{name} {v['mean']:.3f} ± {v['stderr']:.3f}" + (f" ({d['mean']:+.3f})" if d else "")
 
+    def per_seed(x: dict[str, Any]) -> str:
+        return ", ".join("never" if v is None else f"{v:.2f}" for v in x["per_seed"])
+
     fs = r["filter_speedup_detail"]
     speed = (f"**{r['filter_speedup']:.2f}x**" if r["filter_speedup"] is not None
              else f"**not reached** in {len(fs['per_seed']) - int(fs['reached'].split('/')[0])} of {len(fs['per_seed'])} seeds")
+    speed += f" (per seed {per_seed(fs)}; random 50%: {per_seed(r['speedups']['random50'])})"
     c = r["classifier"]
     met = r["targets"]["met"]
     return [(
