@@ -133,3 +133,17 @@ def test_a_retrained_model_re_curates(tmp_path, model):
     pos, neg = planted(range(300, 340))
     train(pos, neg, SMALL).classifier.save(m)
     assert not curate(cfg, run.sources, progress=False).up_to_date
+
+
+def test_a_missing_or_bad_model_is_one_line_before_any_work(tmp_path):
+    run = corpus(tmp_path)
+    missing = tmp_path / "none.zip"
+    cfg = curate_config(tmp_path, quality_model={"model": str(missing), "threshold": 0.5})
+    with pytest.raises(CurricleError) as e:
+        curate(cfg, run.sources, progress=False)
+    assert str(e.value) == f"curate.quality_model.model: quality model {missing}: no such file"
+    (tmp_path / "bad.zip").write_text("not a model")
+    cfg = curate_config(tmp_path, quality_model={"model": str(tmp_path / "bad.zip"), "keep_all": True})
+    with pytest.raises(CurricleError, match=r"^curate.quality_model.model: quality model .*bad.zip: not a curricle"):
+        curate(cfg, run.sources, progress=False)
+    assert not (tmp_path / "curated" / "funnel.json").exists()

@@ -101,6 +101,9 @@ def curate(cfg: CurateConfig, sources: list[SourceConfig], executor: str | None 
         return report
 
     _check_step_domains(cfg, specs)
+    for step_cls in STEPS.values():
+        if cfg.step_config(step_cls.name).enabled:
+            step_cls.check(cfg.step_config(step_cls.name))
     shards = plan_shards(sources, cfg.text_files_per_shard)
     work = out / WORK / fingerprint[:16]
     work.mkdir(parents=True, exist_ok=True)

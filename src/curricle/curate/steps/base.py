@@ -43,6 +43,12 @@ class CurationStep:
     def applies_to(self, domain: str) -> bool:
         return self.context.roles.applies(self.config, self.default_domains, domain)
 
+    @classmethod
+    def check(cls, config: StepConfig) -> None:
+        """Called once in the main process before the run, when the step is on: raise a one-line
+        :class:`~curricle.errors.CurricleError` for inputs that would fail in every worker (a
+        missing or damaged model file)."""
+
     def setup(self) -> None:
         """Called once per shard before the first document (load a model, open a sandbox)."""
 

@@ -48,6 +48,7 @@ from curricle.curate.funnel import FunnelCounter
 from curricle.curate.quarantine import QuarantineWriter
 from curricle.curate.shards import plan_shards, read_shard
 from curricle.curate.steps.base import CurationStep
+from curricle.errors import CurricleError
 from curricle.quality.classifier import QualityClassifier, load_cached
 from curricle.sources import build_source
 from curricle.sources.config import SourceConfig, SourceSpec
@@ -67,6 +68,14 @@ class QualityModelStep(CurationStep):
         super().__init__(config, context)
         self._clf: QualityClassifier | None = None
         self._threshold: float | None = None
+
+    @classmethod
+    def check(cls, config: QualityModelConfig) -> None:  # type: ignore[override]
+        """The model loads (in the main process, before any worker does)."""
+        try:
+            load_cached(config.model)  # type: ignore[arg-type]
+        except CurricleError as e:
+            raise CurricleError(f"curate.quality_model.model: {e}") from None
 
     def setup(self) -> None:
         self._clf = load_cached(self.config.model)  # type: ignore[arg-type]
