@@ -11,7 +11,9 @@ into the token store, where pacing, pruning and within-domain weights can read i
 - ``keep_all: true`` only scores.
 
 A dropped document is quarantined under reason ``quality-model`` with its score and the
-threshold in the detail. The model is loaded once per worker process.
+threshold in the detail. The model is loaded once in the main process before the run
+(:meth:`QualityModelStep.check`: a missing or damaged file is one line naming the field) and at
+most once per worker process (forked workers inherit it).
 
 **Why top_share is computed on a sample first.** A per-document step sees one document at a
 time on one shard, so it cannot know the corpus's quantile in its one pass. A second pass over
