@@ -147,3 +147,22 @@ def test_a_missing_or_bad_model_is_one_line_before_any_work(tmp_path):
     with pytest.raises(CurricleError, match=r"^curate.quality_model.model: quality model .*bad.zip: not a curricle"):
         curate(cfg, run.sources, progress=False)
     assert not (tmp_path / "curated" / "funnel.json").exists()
+
+
+def test_the_score_reaches_the_token_store(tmp_path, model):
+    """curate writes meta.quality; a curated source with meta_fields: [quality] carries it into
+    the store's metadata, document for document."""
+    from curricle.prepare.command import prepare_run
+    from curricle.store import TokenStore
+
+    run = corpus(tmp_path)
+    cfg = curate_config(tmp_path, quality_model={"model": str(model), "keep_all": True})
+    report = curate(cfg, run.sources, progress=False)
+    scores = {r["id"]: r["meta"]["quality"] for r in curated_docs(report)["web"]}
+    prepared = parse_config({"data_dir": str(tmp_path / "data"), "tokenizer": {"vocab_size": 300},
+                             "prepare": {"heldout_fraction": 0, "min_heldout_docs": 0},
+                             "sources": [{"kind": "curated", "path": str(cfg.output_dir), "domain": "web",
+                                          "meta_fields": ["quality"]}]})
+    prepare_run(prepared, progress=False)
+    split = TokenStore(tmp_path / "data").split("web", "train")
+    assert dict(zip(split.column("doc_id"), split.column("quality"))) == scores
