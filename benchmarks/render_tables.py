@@ -492,6 +492,49 @@ def hard_examples_rows(files: Files) -> list[Row]:
     )]
 
 
+def quality_filter_rows(files: Files) -> list[Row]:
+    rec = primary(files, "quality_filter")
+    r = rec["result"]
+    s = r["settings"]
+    loss = r["heldout_loss"]
+
+    def arm(name: str) -> str:
+        v = loss[name]
+        if isinstance(v, str):
+            return f"{name} {v}"
+        d = v.get("minus_everything")
+        return f"{name} {v['mean']:.3f} ± {v['stderr']:.3f}" + (f" ({d['mean']:+.3f})" if d else "")
+
+    def per_seed(x: dict[str, Any]) -> str:
+        return ", ".join("never" if v is None else f"{v:.2f}" for v in x["per_seed"])
+
+    fs = r["filter_speedup_detail"]
+    speed = (f"**{r['filter_speedup']:.2f}x**" if r["filter_speedup"] is not None
+             else f"**not reached** in {len(fs['per_seed']) - int(fs['reached'].split('/')[0])} of {len(fs['per_seed'])} seeds")
+    speed += f" (per seed {per_seed(fs)}; random 50%: {per_seed(r['speedups']['random50'])})"
+    c = r["classifier"]
+    met = r["targets"]["met"]
+    return [(
+        label(rec),
+        f"`curricle quality train` (fastText via floret, DCLM's recipe: {c['trained_on']['positives']} reference "
+        f"documents against the corpus's own sample) on a corpus of Python's documentation prose plus as much planted "
+        f"junk (boilerplate, shuffled words, repetition: {100 * r['junk_token_share']:.0f}% of the tokens); held-out "
+        f"reference loss of {s['preset']}, {s['steps']} steps of {s['batch_rows']} x {s['seq_len']} (equal tokens), "
+        f"on everything, today's heuristics, classifier top-50%, random 50% and quality-weighted sampling; seeds "
+        f"{seeds_text(s['seeds'])} paired; curate's docs/s with and without the step (details under \"Quality classifier\")",
+        f"AUC **{r['auc']:.3f}** on the planted labels (at fastText's own defaults {c['auc_at_fasttext_defaults']:.3f}); "
+        f"top-50% keeps precision {r['precision']:.3f}, recall {r['recall']:.3f}; tokens to the unfiltered run's final "
+        f"loss {speed} (ceiling {r['ceiling']:.2f}x); held-out loss " + ", ".join(arm(a) for a in loss) +
+        f"; curation {r['docs_per_s']:.0f} docs/s with the step vs {r['docs_per_s_without']:.0f} without "
+        f"(paired ratio {100 * r['throughput_ratio']:.0f}%; the step itself, a model load and "
+        f"{r['curation']['step_docs_per_s']:,} docs/s, {r['curation']['step_seconds']:.2f} s of a "
+        f"{r['curation']['run_seconds_without']:.1f} s run)",
+        f"AUC >= 0.95: {verdict(met['auc'])}; >= 1.2x fewer tokens: {verdict(met['filter_speedup'])}; throughput "
+        f">= 90% of without: {verdict(met['throughput_ratio'])}",
+        provenance(rec),
+    )]
+
+
 def reactive_rows(files: Files) -> list[Row]:
     rec = primary(files, "reactive")
     r = rec["result"]
@@ -596,6 +639,7 @@ ROWS: dict[str, Callable[[Files], list[Row]]] = {
     "rl_curriculum": rl_rows,
     "train_overhead": train_overhead_rows,
     "hard_examples": hard_examples_rows,
+    "quality_filter": quality_filter_rows,
     "reactive": reactive_rows,
     "drift": drift_rows,
     "preference": preference_rows,

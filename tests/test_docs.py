@@ -214,8 +214,12 @@ def verb_flags() -> dict[str, set[str]]:
 
     from curricle.cli import app
 
+    def flags(cmd: Any) -> set[str]:
+        return {o for p in cmd.params for o in (*p.opts, *p.secondary_opts) if o.startswith("--")}
+
     group = typer.main.get_command(app)
-    return {name: {o for p in cmd.params for o in (*p.opts, *p.secondary_opts) if o.startswith("--")} | {"--help"}
+    # A verb with subcommands (`curricle quality train`) takes the flags of each of them.
+    return {name: flags(cmd).union(*(flags(sub) for sub in getattr(cmd, "commands", {}).values())) | {"--help"}
             for name, cmd in group.commands.items()}
 
 

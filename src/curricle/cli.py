@@ -21,6 +21,7 @@ from curricle.registry import Registry
 #: Each verb's command function, imported when the verb runs.
 COMMANDS = Registry("command", {
     "curate": "curricle.curate.command:curate_command",
+    "quality": "curricle.quality.command:quality_train_command",
     "prepare": "curricle.prepare.command:prepare_command",
     "prune": "curricle.prune.command:prune_command",
     "sample": "curricle.mixture.command:preview_command",
@@ -83,6 +84,34 @@ def curate(
     rerun with unchanged inputs does nothing. prepare then reads the curated documents.
     """
     _run("curate", config, executor, verbose=verbose)
+
+
+quality_app = typer.Typer(no_args_is_help=True, help="A quality classifier trained on your reference documents.")
+app.add_typer(quality_app, name="quality")
+
+
+@quality_app.command("train")
+def quality_train(
+    config: Optional[Path] = typer.Argument(None, help="Run config (YAML): its sources, for --negative-from."),
+    positive: List[str] = typer.Option(..., "--positive", help="Reference documents: .jsonl[.gz|.zst], .parquet, "
+                                                               "a directory of .txt files, any other file (one "
+                                                               "document), or a glob (repeatable)."),
+    negative: Optional[List[str]] = typer.Option(None, "--negative", help="Documents to tell them from, as "
+                                                                         "--positive (repeatable)."),
+    negative_from: Optional[str] = typer.Option(
+        None, "--negative-from", help="Instead of --negative: a seeded random sample of this domain of CONFIG."),
+    out: Path = typer.Option(..., "--out", help="The model file to write (one file; metrics go beside it)."),
+    text_field: Optional[str] = typer.Option(None, "--text-field", help="JSONL key / Parquet column of the text "
+                                                                        "(default: text)."),
+    settings: Optional[Path] = typer.Option(None, "--config", help="Training settings (YAML): seed, holdout_fraction, "
+                                                                   "max_docs_per_class, fastText's dim, epoch, ..."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
+) -> None:
+    """Train a fastText classifier of reference-like documents (DCLM's recipe): the reference
+    documents against --negative files or a random sample of a domain, balanced, 10% of each
+    held out. Prints held-out precision, recall and AUC and writes them beside the model. The
+    curate step quality-model scores documents with it."""
+    _run("quality", config, positive, negative or [], negative_from, out, settings, text_field, verbose=verbose)
 
 
 @app.command()

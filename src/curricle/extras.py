@@ -33,6 +33,8 @@ LAZY_IMPORTS: dict[str, str] = {
     "curricle.curate.stages": "curricle[curate]",
     "curricle.curate.executors": "curricle[curate]",
     "curricle.curate.regex_tokenizer": "curricle[curate]",
+    # the quality classifier (`curricle quality train`, the quality-model step)
+    "floret": "curricle[curate]",
     # curricle curate --executor ray
     "ray": "curricle[ray]",
     # mix_search.regressor: lightgbm

@@ -232,6 +232,47 @@ class CodeQualityConfig(DocStepConfig):
     """Drop files holding a longer encoded-data run (None: off)."""
 
 
+class QualityModelConfig(DocStepConfig):
+    """The ``quality-model`` step: score every document with a classifier trained by
+    ``curricle quality train`` and keep by the score."""
+
+    kind: Literal["quality-model"] = "quality-model"
+    """Always ``quality-model``."""
+    model: Path | None = None
+    """The model file ``curricle quality train`` wrote (required when the step is on)."""
+    field: str = Field("quality", min_length=1)
+    """The document field (``meta``) the score is written to: the probability, in [0, 1], that
+    the document is like the reference documents. A ``curated`` source with ``meta_fields:
+    [quality]`` carries it into the token store."""
+    threshold: float | None = Field(None, ge=0, le=1)
+    """Keep documents scoring at least this."""
+    top_share: float | None = Field(None, gt=0, le=1)
+    """Keep this share of the documents reaching the step: those scoring at or above the
+    threshold that keeps it on a seeded sample of them (``sample_docs``), computed once before
+    the documents are scored."""
+    keep_all: bool = False
+    """Only score: write the field, drop nothing."""
+    sample_docs: int = Field(10_000, ge=1)
+    """``top_share``: how many documents (a seeded uniform sample of those the step applies to,
+    after the steps before it) the threshold is computed on. A corpus this small or smaller is
+    scored whole: the share is then exact up to ties at the threshold (which are kept)."""
+    seed: int = 0
+    """``top_share``: the seed of the sample."""
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> "QualityModelConfig":
+        if not self.enabled:
+            return self
+        if self.model is None:
+            raise ValueError("'model' is required: a model file from `curricle quality train`")
+        rules = [name for name, on in (("threshold", self.threshold is not None),
+                                       ("top_share", self.top_share is not None), ("keep_all", self.keep_all)) if on]
+        if len(rules) != 1:
+            raise ValueError("give exactly one of 'threshold', 'top_share' or 'keep_all: true'"
+                             + (f" (got {', '.join(rules)})" if rules else ""))
+        return self
+
+
 class Replacements(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -472,6 +513,7 @@ CURATION_STEPS = Registry("curation step", {
     "langid": (LangIdConfig, "curricle.curate.steps.langid:LangIdStep"),
     "quality": (QualityConfig, "curricle.curate.steps.quality:QualityStep"),
     "code-quality": (CodeQualityConfig, "curricle.curate.steps.code_quality:CodeQualityStep"),
+    "quality-model": (QualityModelConfig, "curricle.curate.steps.quality_model:QualityModelStep"),
     "pii": (PIIConfig, "curricle.curate.steps.pii:PIIStep"),
     "decontam": (DecontamConfig, "curricle.curate.steps.decontam:DecontamStep"),
     "blocklist": (BlocklistConfig, "curricle.curate.steps.blocklist:BlocklistStep"),
@@ -494,7 +536,7 @@ StepSpec = Annotated[Union[tuple([*CURATION_STEPS.configs.values(), *CORPUS_STEP
                      Field(discriminator="kind")]
 
 #: The default pipeline: the ``CurateConfig`` field of each step, in order.
-DEFAULT_PIPELINE = ("extract", "langid", "quality", "code_quality", "pii", "decontam",
+DEFAULT_PIPELINE = ("extract", "langid", "quality", "code_quality", "quality_model", "pii", "decontam",
                     "exact_dedup", "near_dedup", "line_dedup")
 
 
@@ -568,6 +610,8 @@ class CurateConfig(BaseModel):
     """PII redaction."""
     decontam: DecontamConfig = Field(default_factory=DecontamConfig)
     """Decontamination against probe items and evaluation files."""
+    quality_model: QualityModelConfig = Field(default_factory=lambda: QualityModelConfig(enabled=False))
+    """A quality classifier's score (``curricle quality train``); off unless configured."""
     exact_dedup: ExactDedupConfig = Field(default_factory=ExactDedupConfig)
     """Exact document deduplication."""
     near_dedup: NearDedupConfig = Field(default_factory=NearDedupConfig)

@@ -111,7 +111,9 @@ class _Stage(PipelineStep):
 
 def build_steps(curate_config: Any, context: StepContext) -> list[CurationStep]:
     """The enabled per-document steps, in pipeline order."""
-    return [STEPS.build(cfg, context) for cfg in curate_config.steps() if cfg.kind in STEPS]
+    steps = [STEPS.build(cfg, context) for cfg in curate_config.steps() if cfg.kind in STEPS]
+    context.steps = steps
+    return steps
 
 
 def run_steps(doc: CurDoc, steps: list[CurationStep], funnel: FunnelCounter, quarantine: QuarantineWriter) -> bool:
@@ -155,7 +157,7 @@ class FilterStage(_Stage):
         funnel = FunnelCounter()
         fields = FieldRecorder([f for s in sources for f in getattr(s.config, "meta_fields", None) or ()])
         quarantine = QuarantineWriter(tmp / "quarantine", cfg.quarantine_text_chars)
-        steps = build_steps(cfg, StepContext(self.roles, self.work_dir))
+        steps = build_steps(cfg, StepContext(self.roles, self.work_dir, self.source_specs, cfg))
         by_domain: dict[str, list[CurationStep]] = {}
         signer = Signer(self.dedup_plan())
         schema = signature_schema(signer.plan.near.num_perm)

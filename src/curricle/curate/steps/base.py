@@ -117,9 +117,17 @@ def domain_roles(config: CurateConfig, sources: list[SourceConfig]) -> DomainRol
 
 
 class StepContext:
-    """What a step may need besides its own config: the domains' roles, and the work directory
-    holding artifacts built once per run (the decontamination index)."""
+    """What a step may need besides its own config: the domains' roles, the work directory
+    holding artifacts built once per run (the decontamination index, quality-model's
+    threshold), and, for a step that looks at the corpus before its pass (quality-model's
+    ``top_share``), the run's sources, curate settings and steps in order."""
 
-    def __init__(self, roles: DomainRoles, work_dir: Any = None):
+    def __init__(self, roles: DomainRoles, work_dir: Any = None, sources: list[Any] | None = None,
+                 curate_config: CurateConfig | None = None):
         self.roles = roles
         self.work_dir = work_dir
+        self.sources = sources
+        """The run's source configs (or their JSON dicts)."""
+        self.curate_config = curate_config
+        self.steps: list[CurationStep] = []
+        """The run's per-document steps in order (set by whoever builds them)."""

@@ -1,0 +1,61 @@
+"""``curricle quality train --config``: how the quality classifier is trained.
+
+Defaults follow DCLM's fastText classifier (Li et al. 2024: reference documents against a
+random sample of the corpus, word unigrams and bigrams) with two changes for a user's smaller
+reference sets: fastText's small-data epochs and learning rate (25, 1.0; see ``epoch``), and a
+smaller embedding table: fastText's default 2M hash buckets x 100 dimensions make an 800 MB
+file, curricle's 2^18 x 32 one of about 35 MB (set ``bucket``, ``dim``, ``epoch`` and ``lr``
+to train at fastText's defaults).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class QualityTrainConfig(BaseModel):
+    """Settings of ``curricle quality train`` (every field optional)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text_field: str = Field("text", min_length=1)
+    """The JSON Lines key (or Parquet column) holding a document's text."""
+    max_docs_per_class: int | None = Field(100_000, ge=1)
+    """At most this many documents of each class. Classes are balanced: both get
+    ``min(positives, negatives, max_docs_per_class)`` documents, a seeded sample of the larger."""
+    holdout_fraction: float = Field(0.1, gt=0, lt=1)
+    """Share of each class held out of training and scored for the metrics."""
+    seed: int = 0
+    """Seed of the samples, the held-out split and fastText's initialisation."""
+    threshold: float = Field(0.5, ge=0, le=1)
+    """Score at or above which a held-out document counts as predicted reference-like, for
+    precision and recall (AUC needs none)."""
+    lowercase: bool = False
+    """Lowercase texts before training and scoring (the model remembers it)."""
+    max_chars: int | None = Field(None, ge=1)
+    """Train and score on the first this many characters of a document (None: all)."""
+    # fastText's train_supervised arguments
+    dim: int = Field(32, ge=1)
+    """Embedding dimensions (fastText ``dim``)."""
+    word_ngrams: int = Field(2, ge=1)
+    """Longest word n-gram used as a feature (fastText ``wordNgrams``; 2: DCLM's bigrams)."""
+    bucket: int = Field(262_144, ge=1)
+    """Hash buckets of the n-gram features (fastText ``bucket``). Very few (100) made fastText's
+    training diverge here: a one-line error says so."""
+    minn: int = Field(0, ge=0)
+    """Shortest character n-gram (fastText ``minn``; 0: none, as DCLM)."""
+    maxn: int = Field(0, ge=0)
+    """Longest character n-gram (fastText ``maxn``)."""
+    min_count: int = Field(1, ge=1)
+    """A word occurring fewer times is left out of the vocabulary (fastText ``minCount``)."""
+    epoch: int = Field(25, ge=1)
+    """Passes over the training documents (fastText ``epoch``). 25 and ``lr`` 1.0: fastText's
+    own advice for small training sets (its supervised tutorial); a reference set is typically
+    thousands of documents, not the hundreds of thousands DCLM trained on with fastText's
+    defaults (5 epochs, 0.1), which left every score near 0.5 on 900 documents here."""
+    lr: float = Field(1.0, gt=0)
+    """Learning rate (fastText ``lr``)."""
+    threads: int = Field(1, ge=1)
+    """fastText's training threads. 1 makes training exact (the same model file from the same
+    inputs); more threads train faster but, as fastText's Hogwild updates race, not exactly
+    reproducibly."""
