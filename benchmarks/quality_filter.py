@@ -271,7 +271,9 @@ def arm_config(mode: Mode, data_dir: Path, srcs: list[dict], seed: int, steps: i
 
 
 def curated_source(out: Path) -> list[dict[str, Any]]:
-    return [{"kind": "curated", "path": str(out), "domain": "web", "meta_fields": ["quality", "kind"]}]
+    """A curated output as the run's source: it carries every field curate recorded (``kind``,
+    and ``quality`` where the quality-model step ran)."""
+    return [{"kind": "curated", "path": str(out), "domain": "web"}]
 
 
 def weight_by_mixture(cd: dict[str, Any]) -> dict[str, Any]:
