@@ -103,6 +103,8 @@ import finetune_curriculum as ftbench  # noqa: E402
 import rl_curriculum as rlbench  # noqa: E402
 from common import die_with_parent, finish, say  # noqa: E402
 
+from curricle.rl.diversity import levenshtein  # noqa: E402  (the diversity watch's edit distance)
+
 RUNGS = rlbench.RUNGS  # reverse at input lengths 2..7, one task each (the cold start's ladder)
 ARMS = ["none", "random", "margin", "random+nll", "margin+nll", "nll"]
 NLL_WEIGHT = 1.0  # Iterative RPO (Pang et al. 2024): the chosen answers' NLL at weight 1 beside DPO's loss
@@ -119,16 +121,6 @@ TARGETS = {"curriculum_vs_random": "mean >= 0 (margin order at least as good as 
            "dpo_gain": "mean > 2 standard errors (DPO beats no DPO)",
            "curriculum_vs_random_nll": "mean >= 0 (the same, with the chosen answers' NLL)",
            "dpo_nll_gain": "mean > 2 standard errors (DPO + NLL, margin order, beats no DPO)"}
-
-
-def levenshtein(a: str, b: str) -> int:
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
 
 
 def similarity(item, completion: str) -> float:
