@@ -92,3 +92,26 @@ def test_an_rft_stage_distills_from_an_earlier_stage_named_as_its_teacher(tmp_pa
         PipelineConfig.model_validate({"model": {"path": str(student)}, "evaluate": {"tasks": rft["tasks"]},
                                        "stages": [{"name": "a", "kind": "finetune", "config": "x.yaml",
                                                    "teacher": "b"}]})
+
+
+def test_a_finetune_stage_on_an_rft_set_that_kept_nothing_is_skipped_and_said(tmp_path):
+    """RFT kept no passing completion: the stage that trains on its set is skipped with its
+    reason (no run, no table row), and the line goes on from the same model."""
+    from rich.console import Console
+
+    from curricle.pipeline.command import print_pipeline, run_stage
+    from curricle.pipeline.config import StageSpec
+
+    (tmp_path / "run" / "rft").mkdir(parents=True)
+    (tmp_path / "run" / "rft" / "rft.jsonl").write_text(json.dumps({"prompt": "p", "completion": "c",
+                                                                      "split": "heldout"}) + "\n")
+    spec = StageSpec(name="sft2", kind="finetune", config=tmp_path / "never-read.yaml", tasks_from="rft")
+    got = run_stage(spec, tmp_path / "model", tmp_path / "run", "best-mean")
+    reason = "skipped: rft kept no passing completion to train on"
+    assert got == {"stage": "sft2", "kind": "finetune", "from": str(tmp_path / "model"),
+                   "chosen": str(tmp_path / "model"), "step": None, "rule": None, "tokens": 0, "skipped": reason}
+    assert json.loads((tmp_path / "run" / "sft2" / "stage.json").read_text()) == got
+    assert sorted(p.name for p in (tmp_path / "run" / "sft2").iterdir()) == ["stage.json"]
+    console = Console(record=True, width=200)
+    print_pipeline({"name": "line", "best": None, "rule": "r", "table": [], "stages": [got]}, console)
+    assert f"stage sft2: {reason}" in console.export_text()

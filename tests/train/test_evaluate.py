@@ -37,8 +37,12 @@ def test_group_losses_are_the_mean_loss_of_their_labels_and_the_worst_is_named(m
     with torch.no_grad():
         nll = loss(torch.from_numpy(rows["a"]), with_stats=True)[0].double().numpy()
     ids = groups["a"][1]
-    assert out["eval/group_loss/a/x"] == pytest.approx(nll[ids == 0].mean(), abs=1e-12)
-    assert out["eval/group_loss/a/y"] == pytest.approx(nll[ids == 1].mean(), abs=1e-12)
+    # evaluate's forward pass batches the rows otherwise than this one, so float32 kernels may
+    # differ in the last bits (they do on an AMD EPYC): equal to float32's precision, while the
+    # two groups' means differ in the first digits.
+    assert abs(nll[ids == 0].mean() - nll[ids == 1].mean()) > 1e-3
+    assert out["eval/group_loss/a/x"] == pytest.approx(nll[ids == 0].mean(), rel=1e-6)
+    assert out["eval/group_loss/a/y"] == pytest.approx(nll[ids == 1].mean(), rel=1e-6)
     worst = max(("x", "y"), key=lambda g: out[f"eval/group_loss/a/{g}"])
     assert out["eval/worst_group"] == f"a/{worst}"
     assert out["eval/worst_group_loss"] == out[f"eval/group_loss/a/{worst}"]

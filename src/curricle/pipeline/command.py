@@ -125,6 +125,16 @@ def run_stage(spec: StageSpec, model: Path | None, run_dir: Path, select: Select
         chosen, step = latest_complete(stage_dir / "checkpoints")[1], None
         rows, _ = read_jsonl(stage_dir / "metrics.jsonl")
         tokens = next((r.get("tokens") for r in reversed(rows) if r.get("tokens")), None)
+    elif spec.kind == "finetune" and spec.tasks_from is not None and not _rft_train_records(run_dir / spec.tasks_from):
+        # An RFT stage that kept no passing completion leaves nothing to fine-tune on: the stage
+        # is skipped, said so, and the model goes on unchanged (the table has no row for it).
+        reason = f"skipped: {spec.tasks_from} kept no passing completion to train on"
+        log.warning("pipeline stage %s %s", spec.name, reason)
+        stage_dir.mkdir(parents=True, exist_ok=True)
+        result = {"stage": spec.name, "kind": spec.kind, "from": str(model) if model else None, "chosen": str(model),
+                  "step": None, "rule": None, "tokens": 0, "skipped": reason}
+        atomic.write_text(done, json.dumps(result, indent=1) + "\n")
+        return result
     elif spec.kind == "finetune":
         data = read_yaml(spec.config, "finetune config") or {}
         data["model"] = start_from(data.get("model"), model)
@@ -171,6 +181,14 @@ def run_stage(spec: StageSpec, model: Path | None, run_dir: Path, select: Select
     return result
 
 
+def _rft_train_records(stage_dir: Path) -> int:
+    """How many train records an RFT stage wrote to its ``rft.jsonl``."""
+    path = stage_dir / "rft.jsonl"
+    if not path.is_file():
+        return 0
+    return sum(json.loads(line).get("split") == "train" for line in path.read_text().splitlines() if line.strip())
+
+
 def score_checkpoint(path: Path, config: PipelineConfig) -> dict[str, Any]:
     """Test scores, completion length and probes of one checkpoint."""
     lm = ProbeLM.load(path, batch_size=config.evaluate.batch_size)
@@ -205,7 +223,8 @@ def pipeline_run(config: PipelineConfig, run_dir: Path | str) -> dict[str, Any]:
     rows = []
     spent = 0
     start = [("start", str(model_start), None)] if config.model is not None else []
-    for name, path, tokens in start + [(s["stage"], s["chosen"], s["tokens"]) for s in stages if s["kind"] != "rft"]:
+    for name, path, tokens in start + [(s["stage"], s["chosen"], s["tokens"]) for s in stages
+                                         if s["kind"] != "rft" and not s.get("skipped")]:
         spent += tokens or 0
         rows.append({"stage": name, "checkpoint": path, "tokens": spent, **score_checkpoint(Path(path), config)})
     base = rows[0]["probe_mean"] if rows else None
@@ -246,6 +265,9 @@ def print_pipeline(result: dict[str, Any], console: Console) -> None:
     console.print(table)
     console.width = before
     console.print(f"rule: {result['rule']}")
+    for s in result["stages"]:
+        if s.get("skipped"):
+            console.print(f"stage {s['stage']}: {s['skipped']}")
 
 
 def pipeline_command(config_path: Path, run_dir: Path, console: Console | None = None) -> dict[str, Any]:

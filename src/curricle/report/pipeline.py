@@ -71,6 +71,8 @@ def _stage_rows(pl: dict[str, Any]) -> list[str]:
         link = pl["stage_reports"].get(s["stage"])
         name = f'<a href="{esc(link)}">{esc(s["stage"])}</a>' if link else esc(s["stage"])
         chosen = s["chosen"] + (f" (step {s['step']:,}, rule {s['rule']})" if s.get("step") is not None else "")
+        if s.get("skipped"):
+            chosen = f"{s['skipped']} (goes on from {s['chosen']})"
         out.append(f'<tr><td data-v="{esc(s["stage"])}" class="text">{name}</td>{td(s["kind"], "text")}'
                    f'{td(s.get("from") or "", "text")}{td(chosen, "text")}{td(s.get("tokens"))}</tr>')
     return out
