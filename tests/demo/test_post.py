@@ -175,3 +175,24 @@ def test_a_short_demo_cuts_every_post_training_stage(tmp_path):
     assert [st["max_steps"] for st in sft2["curriculum"]["stages"]] == [6] and sft2["train"]["checkpoint"]["every"] == 6
     assert load_rl_config(stages["grpo"]).grpo.steps == 6
     assert load_rft_config(stages["rft"]).max_prompts == 24
+
+
+def test_step_logs_are_not_printed_inside_the_demo_and_are_again_after(capsys):
+    """transformers' ProgressCallback prints each logging step's dict; within the demo's
+    post-training it does not, and the callback is as it was afterwards."""
+    from types import SimpleNamespace
+
+    from transformers.trainer_callback import ProgressCallback
+
+    from curricle.demo.command import step_logs_unprinted
+
+    original = ProgressCallback.on_log
+    state = SimpleNamespace(is_world_process_zero=True)
+    bar = ProgressCallback()
+    bar.training_bar = SimpleNamespace(write=print)
+    with step_logs_unprinted():
+        bar.on_log(None, state, None, logs={"loss": 1.5})
+    assert capsys.readouterr().out == ""
+    assert ProgressCallback.on_log is original
+    bar.on_log(None, state, None, logs={"loss": 1.5})
+    assert capsys.readouterr().out == "{'loss': '1.5'}\n"

@@ -21,6 +21,8 @@ interrupted run and reuses what is up to date. The last line printed is the map'
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
@@ -117,11 +119,30 @@ def demo_pipeline(start: Path, post_dir: Path, max_steps: int | None = None) -> 
     return config
 
 
+@contextmanager
+def step_logs_unprinted() -> Iterator[None]:
+    """Within it, transformers' progress bars stay but each logging step's dict of numbers is
+    not printed (``ProgressCallback.on_log``): the demo's console shows the stages' tables; the
+    numbers are in each stage's ``metrics.jsonl`` and TensorBoard files."""
+    from transformers.trainer_callback import ProgressCallback
+
+    def unprinted(self, args, state, control, logs=None, **kwargs):
+        return None
+
+    original = ProgressCallback.on_log
+    ProgressCallback.on_log = unprinted  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        ProgressCallback.on_log = original  # type: ignore[method-assign]
+
+
 def post_train(config: PipelineConfig, post_dir: Path, console: Console) -> dict:
     """Run the post-training line (a rerun skips finished stages), print its checkpoint table,
     and write its page with each stage's own (``post_dir/report.html``); the pipeline's result
     gains ``report`` (that page's path) and ``pl`` (the report's data, with the stages' pages)."""
-    result = pipeline_run(config, post_dir)
+    with step_logs_unprinted():
+        result = pipeline_run(config, post_dir)
     print_pipeline(result, console)
     pl = collect_pipeline(post_dir)
     result["report"] = save_pipeline_report(pl)
