@@ -28,6 +28,7 @@ from pathlib import Path
 
 import yaml
 from rich.console import Console
+from transformers.trainer_callback import ProgressCallback
 
 from curricle import atomic
 from curricle.config import RunConfig, parse_config, parse_model, read_yaml
@@ -124,8 +125,6 @@ def step_logs_unprinted() -> Iterator[None]:
     """Within it, transformers' progress bars stay but each logging step's dict of numbers is
     not printed (``ProgressCallback.on_log``): the demo's console shows the stages' tables; the
     numbers are in each stage's ``metrics.jsonl`` and TensorBoard files."""
-    from transformers.trainer_callback import ProgressCallback
-
     def unprinted(self, args, state, control, logs=None, **kwargs):
         return None
 
