@@ -23,7 +23,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import yaml
 from rich.console import Console
 from rich.table import Table
 
@@ -32,15 +31,12 @@ from curricle.dpo.config import DPOConfig, PairFile, PairsFromSamples, load_dpo_
 from curricle.dpo.evaluate import PairEvaluator
 from curricle.dpo.judge import Judge
 from curricle.dpo.pairs import Pair, band_tasks, read_pair_file, sample_pairs
-from curricle.errors import CurricleError
 from curricle.extras import require
 from curricle.finetune.curriculum import Curriculum
 from curricle.finetune.hf import ROW_COLUMN, STATE_FILE, CurriculumCallback, use_curriculum
-from curricle.hf.checkpoints import complete_checkpoints
-from curricle.posttrain.checkpoints import load_start_model, save_final
+from curricle.posttrain.checkpoints import load_start_model, save_final, start_run
 from curricle.posttrain.evaluate import Evaluator, probe_tasks
 from curricle.posttrain.ranks import is_main
-from curricle.runinfo import write_run_info
 from curricle.tasks.load import build_tasks, write_quarantine
 
 log = logging.getLogger(__name__)
@@ -157,18 +153,9 @@ def dpo_run(config: DPOConfig, run_dir: Path | str, resume: bool = False,
             max_steps: int | None = None) -> dict[str, Any]:
     """Train as ``config`` says; returns the final scores, the forgetting report and the pairs."""
     run_dir = Path(run_dir)
-    found = complete_checkpoints(run_dir / "checkpoints", STATE_FILE)
-    if resume and not found:
-        raise CurricleError(f"--resume: no complete checkpoint under {run_dir / 'checkpoints'}")
-    if not resume and found:
-        raise CurricleError(f"{run_dir} already has checkpoints: pass --resume to continue it, "
-                            f"or choose another --run-dir")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if is_main():
-        atomic.write_text(run_dir / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
-        write_run_info(run_dir, "dpo", config)
+    start = start_run(run_dir, resume, config, "dpo", STATE_FILE)
     trainer, _ = build_dpo(config, run_dir, resume, max_steps)
-    trainer.train(resume_from_checkpoint=str(found[0][1]) if resume else None)
+    trainer.train(resume_from_checkpoint=start)
     if trainer.is_world_process_zero():
         save_final(trainer, run_dir / "final")
     trainer.accelerator.wait_for_everyone()

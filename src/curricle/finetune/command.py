@@ -17,22 +17,18 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import yaml
 from rich.console import Console
 from rich.table import Table
 
 from curricle import atomic
-from curricle.errors import CurricleError
 from curricle.extras import require
 from curricle.finetune.config import FinetuneConfig, load_finetune_config
 from curricle.finetune.curriculum import Curriculum
 from curricle.finetune.hf import STATE_FILE, train_dataset, use_curriculum
-from curricle.hf.checkpoints import complete_checkpoints
-from curricle.posttrain.checkpoints import load_start_model, save_final
+from curricle.posttrain.checkpoints import load_start_model, save_final, start_run
 from curricle.posttrain.evaluate import Evaluator, probe_tasks
 from curricle.posttrain.ranks import is_main
 from curricle.probes.contamination import check_contamination
-from curricle.runinfo import write_run_info
 from curricle.tasks.load import build_tasks, write_quarantine
 
 log = logging.getLogger(__name__)
@@ -81,18 +77,9 @@ def finetune_run(config: FinetuneConfig, run_dir: Path | str, resume: bool = Fal
                  max_steps: int | None = None) -> dict[str, Any]:
     """Fine-tune as ``config`` says; returns the final scores and the forgetting report."""
     run_dir = Path(run_dir)
-    found = complete_checkpoints(run_dir / "checkpoints", STATE_FILE)
-    if resume and not found:
-        raise CurricleError(f"--resume: no complete checkpoint under {run_dir / 'checkpoints'}")
-    if not resume and found:
-        raise CurricleError(f"{run_dir} already has checkpoints: pass --resume to continue it, "
-                            f"or choose another --run-dir")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if is_main():
-        atomic.write_text(run_dir / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
-        write_run_info(run_dir, "finetune", config)
+    start = start_run(run_dir, resume, config, "finetune", STATE_FILE)
     trainer, callback, _ = build_finetune(config, run_dir, max_steps)
-    trainer.train(resume_from_checkpoint=str(found[0][1]) if resume else None)
+    trainer.train(resume_from_checkpoint=start)
     if trainer.is_world_process_zero():
         save_final(trainer, run_dir / "final")
     trainer.accelerator.wait_for_everyone()  # the files below are the main process's

@@ -12,13 +12,19 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import torch
+import yaml
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from curricle import atomic
 from curricle.errors import CurricleError
+from curricle.hf.checkpoints import complete_checkpoints
 from curricle.model.pretrained import checkpoint_dir
 from curricle.posttrain.config import HFModelConfig
+from curricle.posttrain.ranks import is_main
+from curricle.runinfo import write_run_info
 
 def load_model(path: Path, dtype: str = "float32"):
     """A local HF causal LM and its tokenizer (pad token: EOS where it has none), or a one-line
@@ -54,3 +60,19 @@ def save_final(trainer, out: Path) -> None:
         shutil.rmtree(out)
     os.replace(tmp, out)
 
+
+def start_run(run_dir: Path, resume: bool, config: Any, kind: str, state_file: str) -> str | None:
+    """The start of a post-training verb's run: refuse ``--resume`` without a complete checkpoint
+    and a fresh run over existing ones, write ``config.yaml`` and ``run.json`` (main process);
+    returns the checkpoint to resume from (None: a fresh run)."""
+    found = complete_checkpoints(run_dir / "checkpoints", state_file)
+    if resume and not found:
+        raise CurricleError(f"--resume: no complete checkpoint under {run_dir / 'checkpoints'}")
+    if not resume and found:
+        raise CurricleError(f"{run_dir} already has checkpoints: pass --resume to continue it, "
+                            f"or choose another --run-dir")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if is_main():
+        atomic.write_text(run_dir / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+        write_run_info(run_dir, kind, config)
+    return str(found[0][1]) if resume else None

@@ -20,21 +20,18 @@ import os
 from pathlib import Path
 from typing import Any
 
-import yaml
 from rich.console import Console
 from rich.table import Table
 
 from curricle import atomic
 from curricle.errors import CurricleError
 from curricle.extras import require
-from curricle.hf.checkpoints import complete_checkpoints
-from curricle.posttrain.checkpoints import load_start_model, save_final
+from curricle.posttrain.checkpoints import load_start_model, save_final, start_run
 from curricle.posttrain.evaluate import Evaluator
 from curricle.posttrain.ranks import is_main
 from curricle.rl.config import STATE_FILE, RLConfig, load_rl_config
 from curricle.rl.curricula import build_gates, build_policy
 from curricle.rl.rewards import CompositeReward, GraderReward, build_runner
-from curricle.runinfo import write_run_info
 from curricle.tasks.config import ScoringConfig
 from curricle.tasks.load import build_tasks, write_quarantine
 
@@ -125,18 +122,10 @@ def build_rl(config: RLConfig, run_dir: Path, max_steps: int | None = None):
 
 def rl_run(config: RLConfig, run_dir: Path | str, resume: bool = False, max_steps: int | None = None) -> dict[str, Any]:
     run_dir = Path(run_dir)
-    found = complete_checkpoints(run_dir / "checkpoints", STATE_FILE)
-    if resume and not found:
-        raise CurricleError(f"--resume: no complete checkpoint under {run_dir / 'checkpoints'}")
-    if not resume and found:
-        raise CurricleError(f"{run_dir} already has checkpoints: pass --resume to continue it, or choose another --run-dir")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if is_main():
-        atomic.write_text(run_dir / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
-        write_run_info(run_dir, "rl", config)
+    start = start_run(run_dir, resume, config, "rl", STATE_FILE)
     trainer, callback, graders = build_rl(config, run_dir, max_steps)
     try:
-        trainer.train(resume_from_checkpoint=str(found[0][1]) if resume else None)
+        trainer.train(resume_from_checkpoint=start)
     finally:
         for g in graders.values():
             g.close()
