@@ -39,8 +39,8 @@ from typing import Annotated, ClassVar, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from curricle.config import load_model_file
-from curricle.finetune.config import CurriculumConfig, StageConfig
-from curricle.posttrain.config import RENAMED_KEYS, CheckpointSettings, HFModelConfig, ProbeTasksConfig
+from curricle.finetune.config import CurriculumConfig, FinetuneTrainConfig, StageConfig
+from curricle.posttrain.config import RENAMED_KEYS, HFModelConfig, ProbeTasksConfig
 from curricle.tasks.config import NAME_PATTERN, TaskConfig
 
 #: The metrics a band's held-out pairs are scored by (each also with ``_se``): the share of
@@ -193,18 +193,13 @@ def _named(name: str) -> bool:
     return re.fullmatch(NAME_PATTERN, name) is not None
 
 
-class DPOTrainConfig(_Config):
-    """The trainer's settings (TRL ``DPOConfig`` underneath)."""
+class DPOTrainConfig(FinetuneTrainConfig):
+    """The trainer's settings (TRL ``DPOConfig`` underneath): fine-tuning's, with DPO's own
+    defaults and fields."""
 
-    max_steps: int | None = Field(None, ge=1)
-    """Optimizer steps (default: every stage's ``max_steps`` together)."""
     batch_size: int = Field(8, ge=1)
     """Pairs per device per micro-batch."""
-    grad_accum: int = Field(1, ge=1)
     lr: float = Field(5e-6, gt=0)
-    lr_scheduler: Literal["constant", "constant_with_warmup", "linear", "cosine"] = "constant_with_warmup"
-    warmup_steps: int = Field(0, ge=0)
-    weight_decay: float = Field(0.0, ge=0)
     beta: float = Field(0.1, gt=0)
     """DPO's temperature: how far the policy may move from the reference (the start)."""
     loss_type: Literal["sigmoid", "ipo", "hinge", "robust", "sft"] = "sigmoid"
@@ -216,18 +211,8 @@ class DPOTrainConfig(_Config):
     loss (TRL's ``sft`` loss beside ``loss_type``; 0: plain DPO). Iterative RPO (Pang et al.
     2024) adds it with weight 1 for pairs graded by a verifier: without it, DPO on such pairs
     lowers the chosen answers' likelihood along with the rejected ones' and accuracy falls."""
-    max_length: int = Field(512, ge=8)
-    """Longest prompt + answer in tokens (longer ones are cut, keeping the start)."""
-    checkpoint: CheckpointSettings = Field(default_factory=CheckpointSettings)
-    log_every: int = Field(10, ge=1)
-    eval_batch_size: int = Field(64, ge=1)
     eval_pairs: int = Field(64, ge=1)
     """Held-out pairs per band scored at each evaluation (the first by hash)."""
-    activation_checkpointing: bool = False
-    trace: bool = False
-    """Write every step's pair rows to RUN/trace/examples.jsonl (to check the data order)."""
-    use_cpu: bool = False
-    tensorboard: bool = True
 
     @model_validator(mode="after")
     def _nll_beside_a_preference_loss(self):
