@@ -35,7 +35,7 @@ from curricle.extras import require
 from curricle.finetune.curriculum import Curriculum
 from curricle.finetune.hf import ROW_COLUMN, STATE_FILE, CurriculumCallback, use_curriculum
 from curricle.posttrain.checkpoints import load_start_model, save_final, start_run
-from curricle.posttrain.evaluate import Evaluator, probe_tasks
+from curricle.posttrain.evaluate import Evaluator, fmt_score, probe_tasks
 from curricle.posttrain.ranks import is_main
 from curricle.tasks.load import build_tasks, write_quarantine
 
@@ -186,12 +186,8 @@ def print_dpo(result: dict[str, Any], console: Console) -> None:
         m = metrics.get(name, "")
         held = (final.get("heldout") or {}).get(name, {}).get(m)
         test = (final.get("test") or {}).get(name, {}).get(m)
-        table.add_row(name, m, _fmt(base.get(name)), _fmt(held), _fmt(test))
+        table.add_row(name, m, fmt_score(base.get(name)), fmt_score(held), fmt_score(test))
     console.print(table)
-
-
-def _fmt(v: Any) -> str:
-    return "-" if v is None or v != v else f"{v:.3f}"
 
 
 def dpo_command(config_path: Path, run_dir: Path, resume: bool = False, max_steps: int | None = None,

@@ -26,7 +26,7 @@ from curricle.finetune.config import FinetuneConfig, load_finetune_config
 from curricle.finetune.curriculum import Curriculum
 from curricle.finetune.hf import STATE_FILE, train_dataset, use_curriculum
 from curricle.posttrain.checkpoints import load_start_model, save_final, start_run
-from curricle.posttrain.evaluate import Evaluator, probe_tasks
+from curricle.posttrain.evaluate import Evaluator, fmt_score, probe_tasks
 from curricle.posttrain.ranks import is_main
 from curricle.probes.contamination import check_contamination
 from curricle.tasks.load import build_tasks, write_quarantine
@@ -99,15 +99,11 @@ def print_finetune(result: dict[str, Any], console: Console) -> None:
         held = (final.get("heldout") or {}).get(task, {}).get(m)
         test = (final.get("test") or {}).get(task, {}).get(m)
         f = forgetting.get("forgetting", {}).get(task)
-        table.add_row(task, m, _fmt(base.get(task)), _fmt(held), _fmt(test), _fmt(f))
+        table.add_row(task, m, fmt_score(base.get(task)), fmt_score(held), fmt_score(test), fmt_score(f))
     console.print(table)
     stats = {k: forgetting.get(k) for k in ("acc", "bwt", "fwt", "mean_forgetting")}
-    console.print("  ".join(f"{k.upper() if k != 'mean_forgetting' else 'forgetting'} {_fmt(v)}"
+    console.print("  ".join(f"{k.upper() if k != 'mean_forgetting' else 'forgetting'} {fmt_score(v)}"
                             for k, v in stats.items()))
-
-
-def _fmt(v: Any) -> str:
-    return "-" if v is None or v != v else f"{v:.3f}"
 
 
 def finetune_command(config_path: Path, run_dir: Path, resume: bool = False, max_steps: int | None = None,

@@ -141,3 +141,8 @@ class Evaluator:
         logprob = [s[0].logprob for s in lm.score([(i.prompt, (i.completion,)) for i in items])]
         out["logprob"], out["logprob_se"] = mean_se(logprob)
         return out, scores
+
+
+def fmt_score(v: Any) -> str:
+    """A score in a console table: three decimals, ``-`` for none or NaN."""
+    return "-" if v is None or v != v else f"{v:.3f}"
