@@ -112,6 +112,12 @@ def start_from(model: dict | None, checkpoint: Path) -> dict:
     return {**kept, "path": str(checkpoint)}
 
 
+#: kind -> (config class, run function, checkpoint state file) of the stages that train a model
+#: from the previous stage's chosen checkpoint.
+TRAINED = {"finetune": (FinetuneConfig, finetune_run, FINETUNE_STATE), "rl": (RLConfig, rl_run, RL_STATE),
+           "dpo": (DPOConfig, dpo_run, FINETUNE_STATE)}
+
+
 def run_stage(spec: StageSpec, model: Path | None, run_dir: Path, select: SelectSpec,
               chosen_by_stage: dict[str, str] | None = None) -> dict[str, Any]:
     stage_dir = run_dir / spec.name
@@ -135,32 +141,17 @@ def run_stage(spec: StageSpec, model: Path | None, run_dir: Path, select: Select
                   "step": None, "rule": None, "tokens": 0, "skipped": reason}
         atomic.write_text(done, json.dumps(result, indent=1) + "\n")
         return result
-    elif spec.kind == "finetune":
-        data = read_yaml(spec.config, "finetune config") or {}
-        data["model"] = start_from(data.get("model"), model)
+    elif spec.kind in TRAINED:
+        config_class, run, state = TRAINED[spec.kind]
+        data = read_yaml(spec.config, f"{spec.kind} config") or {}
+        data["model"] = start_from(data.get("model"), model)  # a dpo stage's from_samples sample it too
         if spec.tasks_from is not None:
             data.setdefault("tasks", []).append({"name": spec.tasks_from, "source": {
                 "kind": "jsonl", "path": str(run_dir / spec.tasks_from / "rft.jsonl"), "split_field": "split"}})
-        cfg = parse_model(data, FinetuneConfig, str(spec.config))
+        cfg = parse_model(data, config_class, str(spec.config))
         saved = stage_dir / "checkpoints"
-        finetune_run(cfg, stage_dir, resume=bool(complete_checkpoints(saved, FINETUNE_STATE)))
-        chosen, step = choose_checkpoint(stage_dir, select, complete_checkpoints(saved, FINETUNE_STATE))
-        tokens = _tokens(stage_dir)
-    elif spec.kind == "rl":
-        data = read_yaml(spec.config, "rl config") or {}
-        data["model"] = start_from(data.get("model"), model)
-        cfg = parse_model(data, RLConfig, str(spec.config))
-        saved = stage_dir / "checkpoints"
-        rl_run(cfg, stage_dir, resume=bool(complete_checkpoints(saved, RL_STATE)))
-        chosen, step = choose_checkpoint(stage_dir, select, complete_checkpoints(saved, RL_STATE))
-        tokens = _tokens(stage_dir)
-    elif spec.kind == "dpo":  # its pairs' from_samples sample this starting model too
-        data = read_yaml(spec.config, "dpo config") or {}
-        data["model"] = start_from(data.get("model"), model)
-        cfg = parse_model(data, DPOConfig, str(spec.config))
-        saved = stage_dir / "checkpoints"
-        dpo_run(cfg, stage_dir, resume=bool(complete_checkpoints(saved, FINETUNE_STATE)))
-        chosen, step = choose_checkpoint(stage_dir, select, complete_checkpoints(saved, FINETUNE_STATE))
+        run(cfg, stage_dir, resume=bool(complete_checkpoints(saved, state)))
+        chosen, step = choose_checkpoint(stage_dir, select, complete_checkpoints(saved, state))
         tokens = _tokens(stage_dir)
     else:  # rft: a task file; the model goes on unchanged
         stage_dir.mkdir(parents=True, exist_ok=True)
