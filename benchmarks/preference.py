@@ -42,6 +42,19 @@ Stages:
    - ``nll``: the control for the ``+nll`` arms, ``loss_type: sft``: the chosen answers' NLL
      alone (fine-tuning on the pairs' chosen answers, the same pairs in random order, no
      preference term): what the rejected answers add.
+   - ``curri``, ``curri-random``, ``curri+nll``, ``curri-random+nll``: **Curri-DPO as its paper
+     runs it** (Pattnaik et al. 2024), added in a later session after the arms above had missed
+     their curriculum target, and decided before running: *ranked pairs* (``rejected: each``:
+     from the same samples, each prompt's best completion against every distinct worse one,
+     so a prompt gives its clear pairs and its subtle ones), three equal-count bands
+     (``clear``, ``middle``, ``subtle``: the paper's three stages) of equal steps, and
+     *iterative reference* (``train.reference: stage``: at each stage change DPO's reference
+     becomes the policy). ``curri`` in margin order, ``curri-random`` the same pairs, stages and
+     reference moves in random order; ``+nll`` as above. Deviations: 8 samples a prompt (the
+     paper ranks 4 responses by GPT-4 ratings; here the similarity grader ranks 8 samples, so a
+     prompt gives up to 7 pairs, cut into bands by count rather than by rank), and the same
+     160 steps of 8 pairs as the other arms (about one epoch of the ranked pairs, where the
+     paper trains each stage to convergence).
 4. **Scores**, on ``TEST_ITEMS`` test items a length from the generator's held-out split, never
    trained on (asserted: no pair prompt and no cold-start item is a test item): **sampled
    pass@1** (``SAMPLES`` completions at temperature 1 an item, exact match, the same sampling
@@ -53,9 +66,12 @@ deviation / sqrt(seeds)): ``dpo_gain`` = ``margin``'s sampled pass@1 minus ``non
 method under test, decided before running, not the better of the two DPO arms);
 ``random_gain`` likewise; ``curriculum_vs_random`` = ``margin`` minus ``random``;
 ``dpo_nll_gain``, ``random_nll_gain`` and ``curriculum_vs_random_nll`` the same for the ``+nll`` arms;
-``nll_only_gain`` = ``nll`` minus ``none``, ``dpo_nll_vs_nll_only`` = ``margin+nll`` minus ``nll``.
+``nll_only_gain`` = ``nll`` minus ``none``, ``dpo_nll_vs_nll_only`` = ``margin+nll`` minus ``nll``;
+``curri_gain``, ``curri_vs_random``, ``curri_nll_gain``, ``curri_vs_random_nll`` the same for
+the Curri-DPO arms (and ``curri_vs_margin``: ranked pairs with moving reference minus one pair a
+prompt, both margin order).
 ``targets_met``: ``curriculum_vs_random`` mean >= 0, and ``dpo_gain`` mean > 2 standard errors
-(and the same of the ``+nll`` figures).
+(and the same of the ``+nll`` and Curri-DPO figures).
 ``dpo`` gives, per DPO arm and seed, the last logged train reward accuracy, the bands'
 ``pref_acc`` on their held-out pairs at the end, and DPO's implicit rewards of the chosen and
 rejected answers (beta x the log-probability ratio to the reference; a negative chosen reward:
@@ -106,8 +122,10 @@ from common import die_with_parent, finish, say  # noqa: E402
 from curricle.rl.diversity import levenshtein  # noqa: E402  (the diversity watch's edit distance)
 
 RUNGS = rlbench.RUNGS  # reverse at input lengths 2..7, one task each (the cold start's ladder)
-ARMS = ["none", "random", "margin", "random+nll", "margin+nll", "nll"]
+CURRI_ARMS = ["curri", "curri-random", "curri+nll", "curri-random+nll"]
+ARMS = ["none", "random", "margin", "random+nll", "margin+nll", "nll", *CURRI_ARMS]
 NLL_WEIGHT = 1.0  # Iterative RPO (Pang et al. 2024): the chosen answers' NLL at weight 1 beside DPO's loss
+CURRI_BANDS = ["clear", "middle", "subtle"]  # Curri-DPO's three stages (its four ranked responses give three pairs)
 SETTINGS = {
     "quick": {"train_prompts": 64, "pair_samples": 8, "test_items": 112, "samples": 8, "steps": 160, "batch": 8,
               "seeds": [0, 1, 2, 3, 4]},
@@ -120,7 +138,11 @@ GRADER = "preference:similarity"
 TARGETS = {"curriculum_vs_random": "mean >= 0 (margin order at least as good as random order)",
            "dpo_gain": "mean > 2 standard errors (DPO beats no DPO)",
            "curriculum_vs_random_nll": "mean >= 0 (the same, with the chosen answers' NLL)",
-           "dpo_nll_gain": "mean > 2 standard errors (DPO + NLL, margin order, beats no DPO)"}
+           "dpo_nll_gain": "mean > 2 standard errors (DPO + NLL, margin order, beats no DPO)",
+           "curri_vs_random": "mean >= 0 (Curri-DPO: ranked pairs in margin order at least as good as random order)",
+           "curri_gain": "mean > 2 standard errors (Curri-DPO beats no DPO)",
+           "curri_vs_random_nll": "mean >= 0 (the same, with the chosen answers' NLL)",
+           "curri_nll_gain": "mean > 2 standard errors (Curri-DPO + NLL beats no DPO)"}
 
 
 def similarity(item, completion: str) -> float:
@@ -162,10 +184,14 @@ def _key(cfg: dict) -> str:
     return hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:10]
 
 
-def build_pairs(base: str, seed: int, s: dict, out: Path) -> dict:
-    """The seed's pairs from the base's graded samples, written to ``pairs.jsonl`` (cached)."""
+def build_pairs(base: str, seed: int, s: dict, out: Path, rejected: str = "worst") -> dict:
+    """The seed's pairs from the base's graded samples, written to ``pairs.jsonl`` (cached);
+    ``rejected``: ``worst`` (one pair a prompt) or ``each`` (Curri-DPO's ranked pairs, from the
+    same samples: the same sampling seed)."""
     spec = {"base": base, "seed": seed, "tasks": task_configs(s["train_prompts"], s["test_items"]),
             "samples": s["pair_samples"]}
+    if rejected != "worst":  # the worst pairs' cache key as it was
+        spec["rejected"] = rejected
     run = out / f"pairs-seed{seed}-{_key(spec)}"
     done = run / "summary.json"
     if done.is_file():
@@ -183,7 +209,7 @@ def build_pairs(base: str, seed: int, s: dict, out: Path) -> dict:
     configs = [TaskConfig.model_validate(t) for t in spec["tasks"]]
     tasks = build_tasks(configs, tok)
     source = PairsFromSamples(tasks=[t.name for t in configs], samples=s["pair_samples"], temperature=1.0,
-                              max_new_tokens=10, batch_size=64, grader_timeout_s=None)
+                              max_new_tokens=10, batch_size=64, grader_timeout_s=None, rejected=rejected)
     pairs, per_task = sample_pairs(model, tok, source, {t.name: t for t in tasks}, {c.name: c for c in configs}, seed)
     run.mkdir(parents=True, exist_ok=True)
     path = run / "pairs.jsonl"
@@ -192,7 +218,7 @@ def build_pairs(base: str, seed: int, s: dict, out: Path) -> dict:
     summary = {"path": str(path), "pairs": len(pairs), "per_task": per_task, "wall_s": time.perf_counter() - t0,
                "chosen_exact": sum(p.chosen.strip() == targets[p.prompt].strip() for p in pairs) / max(1, len(pairs)),
                "margin_mean": statistics.fmean(p.margin for p in pairs) if pairs else None,
-               "prompts": sorted({p.prompt for p in pairs})}
+               "pair_prompts": len({p.prompt for p in pairs}), "prompts": sorted({p.prompt for p in pairs})}
     done.write_text(json.dumps(summary))
     return summary
 
@@ -202,16 +228,22 @@ def dpo_config(arm: str, base: str, pairs: str, seed: int, s: dict) -> dict:
     order, _, nll = arm.partition("+")
     if arm == "nll":  # the control: the chosen answers' NLL alone, the same pairs in random order
         order, nll = "random", ""
-    return {
+    curri = order.startswith("curri")  # ranked pairs, three bands, the reference moved at each stage
+    bands = CURRI_BANDS if curri else ["clear", "subtle"]
+    cfg = {
         "name": f"{arm}-seed{seed}", "seed": seed, "model": {"path": base},
         "tasks": [{**t, "eval_items": 16} for t in task_configs(s["train_prompts"], s["test_items"])],
         "pairs": [{"kind": "jsonl", "path": pairs}],
-        "curriculum": {"order": order, "bands": ["clear", "subtle"], "eval_every": steps // 2},
+        "curriculum": {"order": {"curri": "margin", "curri-random": "random"}.get(order, order), "bands": bands,
+                       "eval_every": steps // len(bands)},
         "train": {"max_steps": steps, "batch_size": s["batch"], "lr": LR, "beta": BETA,
                   "loss_type": "sft" if arm == "nll" else "sigmoid", "nll_weight": NLL_WEIGHT if nll else 0.0,
                   "lr_scheduler": "constant", "max_length": 64, "checkpoint": {"every": steps, "keep_last": 1},
                   "log_every": 10, "use_cpu": True, "tensorboard": False, "eval_batch_size": 128, "eval_pairs": 32},
     }
+    if curri:
+        cfg["train"]["reference"] = "stage"
+    return cfg
 
 
 def score(model_path: str, seed: int, s: dict) -> dict:
@@ -303,16 +335,20 @@ def summarize(results: dict[str, dict[int, dict]], seeds: list[int]) -> dict:
     diff = {"dpo_gain": ("margin", "none"), "random_gain": ("random", "none"), "curriculum_vs_random": ("margin", "random"),
             "dpo_nll_gain": ("margin+nll", "none"), "random_nll_gain": ("random+nll", "none"),
             "curriculum_vs_random_nll": ("margin+nll", "random+nll"), "nll_only_gain": ("nll", "none"),
-            "dpo_nll_vs_nll_only": ("margin+nll", "nll")}
+            "dpo_nll_vs_nll_only": ("margin+nll", "nll"),
+            "curri_gain": ("curri", "none"), "curri_random_gain": ("curri-random", "none"),
+            "curri_vs_random": ("curri", "curri-random"), "curri_nll_gain": ("curri+nll", "none"),
+            "curri_vs_random_nll": ("curri+nll", "curri-random+nll"), "curri_nll_vs_nll_only": ("curri+nll", "nll"),
+            "curri_vs_margin": ("curri", "margin"), "curri_nll_vs_margin_nll": ("curri+nll", "margin+nll")}
     for name, (a, b) in diff.items():
         if a in figs and b in figs:
             out[name] = mean_stderr([figs[a][s]["pass1"] - figs[b][s]["pass1"] for s in seeds])
             out[f"{name}_greedy"] = mean_stderr([figs[a][s]["greedy"] - figs[b][s]["greedy"] for s in seeds])
     met = {}
-    for name in ("curriculum_vs_random", "curriculum_vs_random_nll"):
+    for name in ("curriculum_vs_random", "curriculum_vs_random_nll", "curri_vs_random", "curri_vs_random_nll"):
         if name in out:
             met[name] = out[name]["mean"] >= 0
-    for name in ("dpo_gain", "dpo_nll_gain"):
+    for name in ("dpo_gain", "dpo_nll_gain", "curri_gain", "curri_nll_gain"):
         if name in out:
             g = out[name]
             met[name] = g["stderr"] is not None and g["mean"] > 2 * g["stderr"]
@@ -350,12 +386,19 @@ def main(argv: list[str] | None = None) -> None:
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=a.jobs, mp_context=ctx, initializer=die_with_parent) as pool:
         pairs = {seed: f.result() for seed, f in [(seed, pool.submit(build_pairs, base, seed, s, out)) for seed in seeds]}
+        ranked = {seed: f.result() for seed, f in
+                  [(seed, pool.submit(build_pairs, base, seed, s, out, "each")) for seed in seeds]}
         for seed, p in pairs.items():
             every = set().union(*train_prompts.values())
             assert set(p["prompts"]) <= every, f"seed {seed}: a pair prompt is not a train prompt"
             say(f"seed {seed}: {p['pairs']} pairs, chosen exactly right {p['chosen_exact']:.2f}, mean margin "
                 f"{p['margin_mean']:.3f}")
-        futures = [(arm, seed, pool.submit(run_arm, arm, base, seed, pairs[seed]["path"], s, out))
+        for seed, p in ranked.items():
+            assert set(p["prompts"]) == set(pairs[seed]["prompts"]), f"seed {seed}: ranked pairs from other prompts"
+            say(f"seed {seed}: {p['pairs']} ranked pairs of {p['pair_prompts']} prompts, mean margin "
+                f"{p['margin_mean']:.3f}")
+        futures = [(arm, seed, pool.submit(run_arm, arm, base, seed,
+                                           (ranked if arm in CURRI_ARMS else pairs)[seed]["path"], s, out))
                    for seed in seeds for arm in ARMS]
         results: dict[str, dict[int, dict]] = {arm: {} for arm in ARMS}
         for arm, seed, f in futures:
@@ -367,12 +410,18 @@ def main(argv: list[str] | None = None) -> None:
                      "settings": {**{k: v for k, v in s.items() if k != "seeds"}, "lr": LR, "beta": BETA,
                                   "loss": "sigmoid", "nll_weight (+nll arms)": NLL_WEIGHT, "bands": ["clear", "subtle"],
                                   "stages": "two of equal steps, no milestones", "tasks": [rlbench.rung(n) for n in RUNGS],
+                                  "curri_arms": {"pairs": "rejected: each", "bands": CURRI_BANDS,
+                                                 "stages": "three of equal steps, no milestones",
+                                                 "reference": "stage"},
                                   "pair_grader": "1 - Levenshtein / longer length", "score": "exact match",
                                   "temperature": 1.0},
                      "pairs": {seed: {"pairs": p["pairs"], "chosen_exact": round(p["chosen_exact"], 4),
                                       "margin_mean": round(p["margin_mean"], 4),
                                       "dropped": {t: v["dropped"] for t, v in p["per_task"].items()}}
                                for seed, p in pairs.items()},
+                     "ranked_pairs": {seed: {"pairs": p["pairs"], "prompts": p["pair_prompts"],
+                                             "chosen_exact": round(p["chosen_exact"], 4),
+                                             "margin_mean": round(p["margin_mean"], 4)} for seed, p in ranked.items()},
                      "dpo": {arm: {"train_reward_accuracy": [results[arm][s_]["train_reward_accuracy"] for s_ in seeds],
                                    "band_pref_acc": [results[arm][s_]["band_pref_acc"] for s_ in seeds],
                                    "train_rewards": [results[arm][s_]["train_rewards"] for s_ in seeds]}

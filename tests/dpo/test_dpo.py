@@ -218,3 +218,48 @@ def test_dpo_on_pairs_a_judge_scored(tmp_path, checkpoint):
     assert [a - b for a, b in zip(scores[::2], scores[1::2])] == pytest.approx([p["margin"] for p in pairs],
                                                                                 abs=1e-4)
     assert "DPO: step 4 (stage subtle)" in r.stdout
+
+
+def test_a_stage_reference_is_the_policy_at_the_stage_change_and_a_resumed_run_trains_against_it(tmp_path, checkpoint):
+    """``train.reference: stage``: the clear stage ends at step 4, so the reference becomes the
+    policy after step 4's update: step 5's loss is log 2 and its rewards 0 (policy = reference),
+    as at step 1, while step 4's is not. Resumed from the step-6 checkpoint (after the move),
+    the run reads that reference back and repeats the uninterrupted run's losses."""
+    import shutil
+
+    cfg = dpo_config(checkpoint, write_pairs(tmp_path / "pairs.jsonl"), steps=12)
+    cfg["curriculum"]["stages"][0]["max_steps"] = 4
+    cfg["train"].update(reference="stage", checkpoint={"every": 6}, max_steps=12)
+    config = write(tmp_path, cfg)
+    full = tmp_path / "full"
+    r = cli(config, "--run-dir", full)
+    assert r.returncode == 0, r.stderr[-3000:]
+    steps = {m["step"]: m for m in rows(full / "metrics.jsonl") if "train/loss" in m}
+    for s in (1, 5):
+        assert steps[s]["train/loss"] == pytest.approx(math.log(2), abs=1e-6), s
+        assert steps[s]["train/rewards/chosen"] == pytest.approx(0, abs=1e-6)
+    for s in (4, 6):
+        assert abs(steps[s]["train/loss"] - math.log(2)) > 1e-3, s
+    moves = [e for e in rows(full / "curriculum_log.jsonl") if e["event"] == "reference"]
+    assert moves == [{"event": "reference", "step": 4, "stage": "subtle", "sync": 1}]
+    assert sorted(p.name for p in (full / "reference").iterdir()) == ["sync-1.safetensors"]
+    # killed after the step-6 checkpoint: what is on disk then, less what came later
+    run = tmp_path / "killed"
+    shutil.copytree(full, run)
+    shutil.rmtree(run / "final")
+    shutil.rmtree(run / "checkpoints" / "checkpoint-12")
+    r = cli(config, "--run-dir", run, "--resume")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert rows(run / "curriculum_log.jsonl") == rows(full / "curriculum_log.jsonl")
+    a, b = rows(full / "metrics.jsonl"), rows(run / "metrics.jsonl")
+    assert [m["step"] for m in a] == [m["step"] for m in b]
+    for x, y in zip(a, b):
+        for k in x:
+            want = x[k] if isinstance(x[k], str) else pytest.approx(x[k], rel=1e-5, abs=1e-6)
+            assert y[k] == want, (x["step"], k)
+    # without the reference file the resume refuses in one line
+    shutil.rmtree(run / "final")
+    shutil.rmtree(run / "checkpoints" / "checkpoint-12")
+    (run / "reference" / "sync-1.safetensors").unlink()
+    r = cli(config, "--run-dir", run, "--resume")
+    assert r.returncode == 2 and "sync-1.safetensors: missing" in r.stderr, r.stderr[-2000:]

@@ -27,12 +27,33 @@ def config(tmp_path, **curriculum) -> DPOConfig:
 
 
 def test_chosen_is_the_best_rejected_the_worst_and_ties_give_no_pair():
-    pair, why = pairs_from_grades("t", "i1", "p", ["a", "b", "c", "d"], [0.0, 1.0, 0.5, 1.0])
+    [pair], why = pairs_from_grades("t", "i1", "p", ["a", "b", "c", "d"], [0.0, 1.0, 0.5, 1.0])
     assert why is None and (pair.chosen, pair.rejected, pair.margin) == ("b", "a", 1.0)
-    pair, _ = pairs_from_grades("t", "i2", "p", ["a", "b", "c"], [None, 0.2, 0.7])
+    [pair], _ = pairs_from_grades("t", "i2", "p", ["a", "b", "c"], [None, 0.2, 0.7])
     assert (pair.chosen, pair.rejected, pair.margin, pair.source) == ("c", "b", pytest.approx(0.5), "t:i2")
-    assert pairs_from_grades("t", "i3", "p", ["a", "b", "c"], [1.0, 1.0, 1.0]) == (None, "no_margin")
-    assert pairs_from_grades("t", "i4", "p", ["a", "b"], [None, 1.0]) == (None, "ungraded")
+    assert pairs_from_grades("t", "i3", "p", ["a", "b", "c"], [1.0, 1.0, 1.0]) == ([], "no_margin")
+    assert pairs_from_grades("t", "i4", "p", ["a", "b"], [None, 1.0]) == ([], "ungraded")
+    assert pairs_from_grades("t", "i5", "p", ["a", "b"], [0.7, 1.0], min_margin=0.5) == ([], "no_margin")
+
+
+def test_ranked_pairs_set_the_best_against_each_distinct_worse_completion_worst_first():
+    """Curri-DPO's ranked pairs: chosen the best (the first sampled on ties), one pair per distinct
+    worse text (a repeated text once, at its first sample), the worst first, margins their
+    differences; min_margin drops the near ones; a text equal to chosen is never a rejected."""
+    texts = ["w", "best", "mid", "w", "near", "best", "low", "best2"]
+    scores = [0.0, 1.0, 0.5, 0.0, 0.9, 1.0, 0.2, 1.0]
+    got, why = pairs_from_grades("t", "i", "p", texts, scores, rejected="each")
+    assert why is None
+    assert [(q.chosen, q.rejected, q.margin) for q in got] == [
+        ("best", "w", 1.0), ("best", "low", 0.8), ("best", "mid", 0.5), ("best", "near", pytest.approx(0.1))]
+    assert {q.source for q in got} == {"t:i"}
+    got, _ = pairs_from_grades("t", "i", "p", texts, scores, min_margin=0.5, rejected="each")
+    assert [q.rejected for q in got] == ["w", "low", "mid"]
+    assert pairs_from_grades("t", "i", "p", ["x", "x"], [1.0, 1.0], rejected="each") == ([], "no_margin")
+    assert pairs_from_grades("t", "i", "p", ["x"], [1.0], rejected="each") == ([], "ungraded")
+    # worst (the default) is the first of these: the same chosen, the worst rejected
+    [worst], _ = pairs_from_grades("t", "i", "p", texts, scores)
+    assert worst == got[0]
 
 
 def test_pairs_from_samples_are_graded_by_the_tasks_grader_and_drops_counted(monkeypatch):
@@ -58,6 +79,23 @@ def test_pairs_from_samples_are_graded_by_the_tasks_grader_and_drops_counted(mon
                                                                 (items[3].completion, " x", 1.0)]
     assert summary == {"reverse": {"prompts": 4, "samples": 8, "built": 2, "dropped": {"no_margin": 2},
                                    "ungraded_samples": {}}}
+
+
+def test_ranked_pairs_from_samples_count_every_pair_built(monkeypatch):
+    from curricle.tasks.load import build_tasks
+
+    tc = TaskConfig.model_validate({"name": "reverse", "source": {"kind": "builtin", "skill": "reverse", "n_train": 6,
+                                                                   "n_heldout": 2, "n_test": 2}})
+    task = build_tasks([tc])[0]
+    items = sorted(task.train, key=lambda i: pairs_module.unit_hash("reverse", i.id))[:2]
+    right = [i.completion for i in items]
+    scripted = [[right[0], " a", " b", " a"],   # two distinct wrong answers: two pairs
+                [right[1]] * 4]                   # all right: no margin
+    monkeypatch.setattr(pairs_module, "sample_apart", lambda *a, **k: scripted)
+    src = PairsFromSamples(tasks=["reverse"], samples=4, max_prompts=2, rejected="each")
+    got, summary = sample_pairs(None, None, src, {"reverse": task}, {"reverse": tc}, seed=0)
+    assert [(p.chosen, p.rejected) for p in got] == [(right[0], " a"), (right[0], " b")]
+    assert summary["reverse"]["built"] == 2 and summary["reverse"]["dropped"] == {"no_margin": 1}
 
 
 def test_a_pairs_file_missing_a_field_is_a_one_line_error(tmp_path):

@@ -13,27 +13,32 @@ read, built and dropped by reason, how each source's samples were scored: ``grad
 sampling again),
 ``metrics.jsonl`` (DPO's loss, reward accuracy and margin beside the held-out scores),
 ``curriculum_log.jsonl``, ``forgetting.json``, ``final_scores.json``,
-``checkpoints/checkpoint-N`` (with the curriculum's state) and ``final/``.
+``checkpoints/checkpoint-N`` (with the curriculum's state), ``final/`` and, with
+``train.reference: stage``, ``reference/sync-N.safetensors`` (the reference after its N-th move).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
+import torch
 from rich.console import Console
 from rich.table import Table
+from safetensors.torch import load_file, save_file
 
 from curricle import atomic
 from curricle.dpo.config import DPOConfig, PairFile, PairsFromSamples, load_dpo_config
 from curricle.dpo.evaluate import PairEvaluator
 from curricle.dpo.judge import Judge
 from curricle.dpo.pairs import Pair, band_tasks, read_pair_file, sample_pairs
+from curricle.errors import CurricleError
 from curricle.extras import require
 from curricle.finetune.curriculum import Curriculum
-from curricle.finetune.hf import ROW_COLUMN, STATE_FILE, CurriculumCallback, use_curriculum
+from curricle.finetune.hf import CURRICULUM_LOG, ROW_COLUMN, STATE_FILE, CurriculumCallback, use_curriculum
 from curricle.posttrain.checkpoints import load_start_model, save_final, start_run
 from curricle.posttrain.evaluate import Evaluator, fmt_score, probe_tasks
 from curricle.posttrain.ranks import is_main
@@ -43,13 +48,71 @@ log = logging.getLogger(__name__)
 
 PAIRS_SUMMARY = "pairs.json"
 PAIRS_FILE = "pairs.jsonl"
+REFERENCE_DIR = "reference"  # train.reference: stage
 
 
 class DPOCallback(CurriculumCallback):
-    """Fine-tuning's curriculum callback, logging DPO's reward numbers with the loss."""
+    """Fine-tuning's curriculum callback, logging DPO's reward numbers with the loss, and with
+    ``train.reference: stage`` moving DPO's reference to the policy at every stage change (see
+    :meth:`use_stage_reference`)."""
 
     log_keys = (*CurriculumCallback.log_keys, "rewards/accuracies", "rewards/margins", "rewards/chosen",
                 "rewards/rejected", "logps/chosen", "logps/rejected")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.reference_model = None
+        self._unwrap = None
+        self.reference_syncs = 0  # how many times the reference became the policy
+        self._reference_stage = 0  # the stage the reference was last set at
+
+    def use_stage_reference(self, reference_model, unwrap) -> None:
+        """Copy the policy (``unwrap(model)``) into ``reference_model`` whenever the curriculum's
+        stage changes; each copy is written to ``OUT/reference/sync-N.safetensors``
+        (atomically, main process) and read back on resume."""
+        self.reference_model, self._unwrap = reference_model, unwrap
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        super().on_step_end(args, state, control, model=model, **kwargs)
+        if self.reference_model is not None and self.curriculum.stage != self._reference_stage:
+            policy = self._unwrap(model)
+            with torch.no_grad():
+                for ref, p in zip(self.reference_model.parameters(), policy.parameters(), strict=True):
+                    ref.copy_(p)
+            self.reference_syncs += 1
+            self._reference_stage = self.curriculum.stage
+            if self._main:  # a file replaced atomically (a resumed run rewrites the same weights)
+                path = self._reference_file(self.reference_syncs)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name(f".{path.name}.tmp")
+                save_file({k: v.detach().cpu().clone() for k, v in self.reference_model.state_dict().items()},
+                          str(tmp))
+                with open(tmp, "rb") as f:
+                    os.fsync(f.fileno())
+                os.replace(tmp, path)
+            self._append(CURRICULUM_LOG, {"event": "reference", "step": state.global_step,
+                                          "stage": self.curriculum.current.name, "sync": self.reference_syncs})
+
+    def _reference_file(self, sync: int) -> Path:
+        return self.out / REFERENCE_DIR / f"sync-{sync}.safetensors"
+
+    def own_state(self) -> dict[str, Any]:
+        return {**super().own_state(), "reference_syncs": self.reference_syncs,
+                "reference_stage": self._reference_stage}
+
+    def load_own_state(self, saved: dict[str, Any]) -> None:
+        super().load_own_state(saved)
+        self.reference_syncs = saved.get("reference_syncs", 0)
+        self._reference_stage = saved.get("reference_stage", 0)
+        if self.reference_model is not None and self.reference_syncs:
+            path = self._reference_file(self.reference_syncs)
+            if not path.is_file():
+                raise CurricleError(f"{path}: missing (the reference this checkpoint trained against); "
+                                    f"resume needs the run directory it was written in")
+            weights = load_file(str(path))
+            with torch.no_grad():
+                for name, t in self.reference_model.state_dict().items():
+                    t.copy_(weights[name])
 
 
 def collect_pairs(config: DPOConfig, model, tokenizer, tasks, run_dir: Path, resume: bool
@@ -146,6 +209,10 @@ def build_dpo(config: DPOConfig, run_dir: Path, resume: bool = False, max_steps:
     evaluator = PairEvaluator(Evaluator(tasks, tokenizer, batch_size=t.eval_batch_size, probe_tasks=probes), bands)
     callback = use_curriculum(trainer, curriculum, out=run_dir, evaluator=evaluator, tensorboard=t.tensorboard,
                               trace=t.trace, callback_class=DPOCallback)
+    if t.reference == "stage":
+        if trainer.ref_model is None:
+            raise CurricleError("train.reference: stage needs a reference model in memory (TRL built none)")
+        callback.use_stage_reference(trainer.ref_model, trainer.accelerator.unwrap_model)
     return trainer, callback
 
 

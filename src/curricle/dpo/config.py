@@ -122,8 +122,10 @@ class PairsFromSamples(_Config):
     """Pairs built from the starting checkpoint's own samples: ``samples`` completions of each
     train prompt of ``tasks``, scored by each task's grader (``score: grader``) or by a judge
     checkpoint (``score: judge``, see :class:`JudgeConfig`); chosen = the best-scored,
-    rejected = the worst-scored (the first sampled on ties), margin = their difference. A
-    prompt whose margin is 0 or below ``min_margin`` (``no_margin``), or with fewer than 2
+    rejected = the worst-scored (the first sampled on ties), margin = their difference; with
+    ``rejected: each``, one pair per distinct worse-scored completion. A prompt with no
+    completion scored below the best by more than 0 and at least ``min_margin``
+    (``no_margin``), or with fewer than 2
     scored samples (``ungraded``), gives no pair: counted by reason in ``RUN/pairs.json``, as
     are the samples without a score (a grader's timeout, a text too long for the judge)."""
 
@@ -145,7 +147,13 @@ class PairsFromSamples(_Config):
     """The judge of ``score: judge`` (given exactly then)."""
     min_margin: float = Field(0.0, ge=0)
     """A prompt whose best and worst scores differ by less gives no pair (``no_margin``); 0:
-    only equal scores."""
+    only equal scores. With ``rejected: each``, the least margin of every pair."""
+    rejected: Literal["worst", "each"] = "worst"
+    """``worst``: one pair a prompt, its best against its worst completion. ``each``: the best
+    against every distinct completion text scored below it (at most ``samples - 1`` pairs a
+    prompt, the worst first): Curri-DPO's ranked pairs (Pattnaik et al. 2024), which give
+    ``order: margin`` the same prompt's clear pairs (against its worst answers) before its
+    subtle ones (against its near misses)."""
 
     @model_validator(mode="after")
     def _judge_iff_scored_by_it(self) -> "PairsFromSamples":
@@ -213,11 +221,19 @@ class DPOTrainConfig(FinetuneTrainConfig):
     lowers the chosen answers' likelihood along with the rejected ones' and accuracy falls."""
     eval_pairs: int = Field(64, ge=1)
     """Held-out pairs per band scored at each evaluation (the first by hash)."""
+    reference: Literal["start", "stage"] = "start"
+    """DPO's frozen reference model: ``start``, the starting checkpoint throughout; ``stage``:
+    at every stage change the reference becomes a copy of the policy as it is then, so each
+    stage is anchored to where the previous one left the model (Curri-DPO's iterative
+    training, Pattnaik et al. 2024). Each copy is saved under ``RUN/reference/`` so a resumed run
+    uses the reference the interrupted one had."""
 
     @model_validator(mode="after")
     def _nll_beside_a_preference_loss(self):
         if self.nll_weight and self.loss_type == "sft":
             raise ValueError("nll_weight: loss_type sft is the NLL alone; nll_weight adds it beside a preference loss")
+        if self.reference == "stage" and self.loss_type == "sft":
+            raise ValueError("reference: loss_type sft reads no reference model; leave reference at start")
         return self
 
 

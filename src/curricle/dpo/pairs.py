@@ -4,11 +4,13 @@ bands.
 - :func:`read_pair_file`: a JSON Lines file or an HF dataset on disk, one pair a record
   (``prompt``, ``chosen``, ``rejected``, optionally ``task`` and ``margin``); a record missing a
   field is a one-line error naming the file, the record and the field.
-- :func:`pairs_from_grades`: one prompt's scored samples -> its pair (chosen the best-scored,
-  rejected the worst-scored, the first sampled on ties) or the reason there is none
-  (``no_margin``: best and worst equal or closer than ``min_margin``; ``ungraded``: fewer
-  than 2 scored samples); :func:`sample_pairs` samples a checkpoint and scores the samples
-  with each task's grader, or with a judge checkpoint (:mod:`curricle.dpo.judge`), to feed it.
+- :func:`pairs_from_grades`: one prompt's scored samples -> its pairs (chosen the best-scored,
+  the first sampled on ties; rejected the worst-scored, or with ``rejected: each`` every
+  distinct worse-scored completion, one pair each, as Curri-DPO ranks a prompt's responses)
+  or the reason there are none (``no_margin``: no completion scored at least ``min_margin``
+  and above 0 below the best; ``ungraded``: fewer than 2 scored samples); :func:`sample_pairs`
+  samples a checkpoint and scores the samples with each task's grader, or with a judge
+  checkpoint (:mod:`curricle.dpo.judge`), to feed it.
 - :func:`band_tasks`: the pairs with a prompt of an evaluation task's held-out or test item
   dropped (``prompt_in_eval``), the rest split by a hash of the prompt into train and held-out,
   then ordered (``margin``: largest first; ``random``: a seeded hash order) and cut into the
@@ -99,17 +101,29 @@ def read_pair_file(source: PairFile) -> list[Pair]:
 
 
 def pairs_from_grades(task: str, item_id: str, prompt: str, completions: Sequence[str],
-                      scores: Sequence[float | None], min_margin: float = 0.0) -> tuple[Pair | None, str | None]:
-    """One prompt's pair from its scored samples, or None and the reason (see the module doc)."""
+                      scores: Sequence[float | None], min_margin: float = 0.0,
+                      rejected: str = "worst") -> tuple[list[Pair], str | None]:
+    """One prompt's pairs from its scored samples, or none and the reason (see the module doc).
+    ``rejected: each``: one pair per distinct completion text scored below the best by at
+    least ``min_margin`` (and by more than 0), the worst first (ties: the first sampled)."""
     graded = [(s, k) for k, s in enumerate(scores) if s is not None]
     if len(graded) < 2:
-        return None, "ungraded"
+        return [], "ungraded"
     best = max(graded, key=lambda g: (g[0], -g[1]))
-    worst = min(graded, key=lambda g: (g[0], g[1]))
-    if best[0] == worst[0] or best[0] - worst[0] < min_margin:
-        return None, "no_margin"
-    return Pair(prompt, completions[best[1]], completions[worst[1]], task, float(best[0] - worst[0]),
-                f"{task}:{item_id}"), None
+    losers = sorted((g for g in graded if g[0] < best[0] and best[0] - g[0] >= min_margin),
+                    key=lambda g: (g[0], g[1]))
+    if not losers:
+        return [], "no_margin"
+    chosen = completions[best[1]]
+    if rejected == "worst":  # the lowest score (ties: the first sampled); a text equal to chosen is band_tasks' to drop
+        return [Pair(prompt, chosen, completions[losers[0][1]], task, float(best[0] - losers[0][0]),
+                     f"{task}:{item_id}")], None
+    seen, out = {chosen}, []
+    for s, k in losers:
+        if completions[k] not in seen:
+            seen.add(completions[k])
+            out.append(Pair(prompt, chosen, completions[k], task, float(best[0] - s), f"{task}:{item_id}"))
+    return out, None if out else "no_margin"
 
 
 def sample_pairs(model, tokenizer, source: PairsFromSamples, tasks: dict[str, Task], task_configs: dict[str, Any],
@@ -143,12 +157,12 @@ def sample_pairs(model, tokenizer, source: PairsFromSamples, tasks: dict[str, Ta
         built = 0
         for k, (item, group) in enumerate(zip(items, groups)):
             scores = scored[k * source.samples:(k + 1) * source.samples]
-            pair, why = pairs_from_grades(name, item.id, item.prompt, group, scores, source.min_margin)
-            if pair is None:
+            got, why = pairs_from_grades(name, item.id, item.prompt, group, scores, source.min_margin,
+                                         source.rejected)
+            if why is not None:
                 dropped[why] += 1
-            else:
-                pairs.append(pair)
-                built += 1
+            pairs.extend(got)
+            built += len(got)
         summary[name] = {"prompts": len(items), "samples": len(items) * source.samples, "built": built,
                          "dropped": dict(dropped), "ungraded_samples": dict(reasons)}
     return pairs, summary

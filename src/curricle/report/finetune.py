@@ -150,6 +150,8 @@ def _log_rows(ft: dict[str, Any]) -> list[str]:
             what = f"{e['reinstated']} reinstated since step {e['since']} ends: {e['why']}"
         elif kind == "stop":
             what = f"the run ends: {e['reason']}"
+        elif kind == "reference":
+            what = f"{e['stage']}: DPO's reference is now the policy at this step (move {e['sync']})"
         else:
             what = json.dumps({k: v for k, v in e.items() if k not in ("event", "step")})
         out.append(f"<tr>{td(e.get('step'))}{td(kind, 'text')}{td(what, 'text')}</tr>")
