@@ -618,11 +618,18 @@ def preference_rows(files: Files) -> list[Row]:
            f"**{pm(r['dpo_nll_gain'])}**, margin - random **{pm(r['curriculum_vs_random_nll'])}**"
            if "dpo_nll_gain" in r else "")
         + (f"; the NLL alone (no preference term) **{pm(r['nll_only_gain'])}** over none, DPO + NLL - NLL alone "
-           f"**{pm(r['dpo_nll_vs_nll_only'])}**" if "nll_only_gain" in r else "") + f"; sampled pass@1 {per_arm}",
+           f"**{pm(r['dpo_nll_vs_nll_only'])}**" if "nll_only_gain" in r else "")
+        + (f"; Curri-DPO (ranked pairs, 3 bands, the reference moved at each stage): gain **{pm(r['curri_gain'])}**, "
+           f"margin - random **{pm(r['curri_vs_random'])}**; with the NLL gain **{pm(r['curri_nll_gain'])}**, "
+           f"margin - random **{pm(r['curri_vs_random_nll'])}**, - the NLL alone **{pm(r['curri_nll_vs_nll_only'])}**"
+           if "curri_gain" in r else "") + f"; sampled pass@1 {per_arm}",
         f"margin order >= random: {verdict(met['curriculum_vs_random'])}; DPO > none by 2 standard errors: "
         f"{verdict(met['dpo_gain'])}"
         + (f"; with NLL: margin >= random {verdict(met['curriculum_vs_random_nll'])}, > none by 2 standard errors "
-           f"{verdict(met['dpo_nll_gain'])}" if "dpo_nll_gain" in met else ""),
+           f"{verdict(met['dpo_nll_gain'])}" if "dpo_nll_gain" in met else "")
+        + (f"; Curri-DPO: margin >= random {verdict(met['curri_vs_random'])}, > none by 2 standard errors "
+           f"{verdict(met['curri_gain'])}; with NLL: margin >= random {verdict(met['curri_vs_random_nll'])}, > none "
+           f"by 2 standard errors {verdict(met['curri_nll_gain'])}" if "curri_gain" in met else ""),
         provenance(rec),
     )]
 
