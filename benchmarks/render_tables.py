@@ -472,7 +472,9 @@ def hard_examples_rows(files: Files) -> list[Row]:
               f"fewer tokens to the full data's held-out loss, random pruning's best {r['prune_random_speedup']:.2f}x "
               f"{ci(r['prune_random_speedup_ci'])}, paired ratio to random at the same fraction {vs['ratio']:.2f} "
               f"{ci(vs['ci'])} ({prune}); augmentation: failing levels' final accuracy **{g['mean']:+.3f}** "
-              f"(standard error {g['stderr']:.3f}; {r['augment_final_acc']['base']:.3f} without); worst-group held-out "
+              f"(standard error {g['stderr']:.3f}; {r['augment_final_acc']['base']:.3f} without"
+              + (f"; the skill's {r['augment_skill_docs']} documents read {r['augment_skill_passes']:g} times in a run"
+                 if "augment_skill_docs" in r else "") + "); worst-group held-out "
               f"loss uniform {w['uniform']:.3f}, hard-examples {w['hard-examples']:.3f} ({d['hard-examples']['mean']:+.3f} "
               f"{ci(d['hard-examples']['ci'])}), with floors **{w['floors']:.3f}** ({d['floors']['mean']:+.3f} "
               f"{ci(d['floors']['ci'])})")
