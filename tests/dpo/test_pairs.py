@@ -182,11 +182,21 @@ def test_bad_dpo_configs_name_the_field(tmp_path):
          "advance_when.metric: clear reports pref_acc, margin, not 'exact_match'"),
         ({"pairs": [{"kind": "from_samples", "tasks": ["nope"]}]}, "pairs.0.tasks: unknown task 'nope'"),
         ({"curriculum": {"order": "none"}}, "train.max_steps: needed when curriculum.stages is left out"),
+        ({"pairs": [{"kind": "from_samples", "tasks": ["reverse"]},
+                    {"kind": "from_samples", "tasks": ["reverse"], "score": "judge",
+                     "judge": {"model": {"path": "j"}, "principle": "Be right."}}]},
+         "curriculum.order: margin cannot order pairs.0 (grader scores, 0 to 1) together with pairs.1 (judge "
+         "log-odds, in nats)"),
+        ({"train": {"reference": "stage", "loss_type": "sft"}}, "reference: loss_type sft reads no reference model"),
     ]
     for change, message in cases:
         with pytest.raises(CurricleError) as err:
             parse_model({**base, **change}, DPOConfig, "dpo.yaml")
         assert message in str(err.value) and "\n" not in str(err.value), str(err.value)
+    mixed = [{"kind": "from_samples", "tasks": ["reverse"]},
+             {"kind": "from_samples", "tasks": ["reverse"], "score": "judge",
+              "judge": {"model": {"path": "j"}, "principle": "Be right."}}]
+    parse_model({**base, "pairs": mixed, "curriculum": {**base["curriculum"], "order": "random"}}, DPOConfig, "dpo.yaml")
     ok = parse_model({**base, "curriculum": {"order": "none"}, "train": {"max_steps": 6}}, DPOConfig, "dpo.yaml")
     assert [(s.name, s.tasks, s.max_steps) for s in ok.curriculum.stages] == [("pairs", {"pairs": 1}, 6)]
     json.dumps(ok.model_dump(mode="json"))

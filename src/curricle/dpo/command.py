@@ -41,7 +41,7 @@ from curricle.finetune.curriculum import Curriculum
 from curricle.finetune.hf import CURRICULUM_LOG, ROW_COLUMN, STATE_FILE, CurriculumCallback, use_curriculum
 from curricle.posttrain.checkpoints import load_start_model, save_final, start_run
 from curricle.posttrain.evaluate import Evaluator, fmt_score, probe_tasks
-from curricle.posttrain.ranks import is_main
+from curricle.posttrain.ranks import is_main, train_device
 from curricle.tasks.load import build_tasks, write_quarantine
 
 log = logging.getLogger(__name__)
@@ -185,6 +185,8 @@ def build_dpo(config: DPOConfig, run_dir: Path, resume: bool = False, max_steps:
     model, tokenizer = load_start_model(config.model)
     tasks = build_tasks(config.tasks, tokenizer)
     probes = probe_tasks(config.probes)
+    if any(isinstance(src, PairsFromSamples) for src in config.pairs) and not (resume and (run_dir / PAIRS_FILE).is_file()):
+        model.to(train_device(config.train.use_cpu))  # sample where it will train, not on the CPU first
     pairs, sources = collect_pairs(config, model, tokenizer, tasks, run_dir, resume)
     bands, summary = band_tasks(pairs, config, tasks)
     if is_main():

@@ -269,6 +269,11 @@ class DPOConfig(_Config):
                 if unknown:
                     raise ValueError(f"pairs.{i}.tasks: unknown task '{unknown[0]}' (tasks: "
                                      f"{', '.join(scoring) or 'none'})")
+        scored = {src.score: i for i, src in reversed(list(enumerate(self.pairs))) if isinstance(src, PairsFromSamples)}
+        if c.order == "margin" and len(scored) > 1:
+            raise ValueError(f"curriculum.order: margin cannot order pairs.{scored['grader']} (grader scores, 0 to 1) "
+                             f"together with pairs.{scored['judge']} (judge log-odds, in nats): one kind of score, "
+                             f"or order: random")
         if not c.stages:
             if self.train.max_steps is None:
                 raise ValueError("train.max_steps: needed when curriculum.stages is left out (the bands share it)")

@@ -5,7 +5,18 @@ from __future__ import annotations
 
 import os
 
+import torch
+
 
 def is_main() -> bool:
     """Whether this is the main process (rank 0, or no torchrun at all)."""
     return int(os.environ.get("RANK", "0")) == 0
+
+
+def train_device(use_cpu: bool = False) -> torch.device:
+    """The device this process will train on: its GPU (``LOCAL_RANK`` under torchrun) when
+    there is one and ``use_cpu`` is false, else the CPU; what HF's Trainer picks, known
+    before the trainer exists (so work done before it, like sampling pairs, runs there too)."""
+    if use_cpu or not torch.cuda.is_available():
+        return torch.device("cpu")
+    return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
