@@ -7,11 +7,14 @@ import torch
 from curricle.posttrain.ranks import train_device
 
 
-def test_the_cpu_when_asked_or_when_there_is_no_gpu(monkeypatch):
+def test_the_cpu_when_asked_or_when_there_is_no_accelerator(monkeypatch):
     monkeypatch.setenv("LOCAL_RANK", "1")
     assert train_device(use_cpu=True) == torch.device("cpu")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
     assert train_device() == torch.device("cpu")
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert train_device() == torch.device("mps") and train_device(use_cpu=True) == torch.device("cpu")
 
 
 def test_this_processs_gpu_under_torchrun(monkeypatch):

@@ -185,7 +185,8 @@ def build_dpo(config: DPOConfig, run_dir: Path, resume: bool = False, max_steps:
     model, tokenizer = load_start_model(config.model)
     tasks = build_tasks(config.tasks, tokenizer)
     probes = probe_tasks(config.probes)
-    if any(isinstance(src, PairsFromSamples) for src in config.pairs) and not (resume and (run_dir / PAIRS_FILE).is_file()):
+    samples = any(isinstance(src, PairsFromSamples) for src in config.pairs)
+    if samples and not (resume and (run_dir / PAIRS_FILE).is_file()):
         model.to(train_device(config.train.use_cpu))  # sample where it will train, not on the CPU first
     pairs, sources = collect_pairs(config, model, tokenizer, tasks, run_dir, resume)
     bands, summary = band_tasks(pairs, config, tasks)

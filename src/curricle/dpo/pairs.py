@@ -115,7 +115,7 @@ def pairs_from_grades(task: str, item_id: str, prompt: str, completions: Sequenc
     if not losers:
         return [], "no_margin"
     chosen = completions[best[1]]
-    if rejected == "worst":  # the lowest score (ties: the first sampled); a text equal to chosen is band_tasks' to drop
+    if rejected == "worst":  # the lowest score (ties: the first sampled); band_tasks drops one equal to chosen
         return [Pair(prompt, chosen, completions[losers[0][1]], task, float(best[0] - losers[0][0]),
                      f"{task}:{item_id}")], None
     seen, out = {chosen}, []

@@ -15,8 +15,13 @@ def is_main() -> bool:
 
 def train_device(use_cpu: bool = False) -> torch.device:
     """The device this process will train on: its GPU (``LOCAL_RANK`` under torchrun) when
-    there is one and ``use_cpu`` is false, else the CPU; what HF's Trainer picks, known
-    before the trainer exists (so work done before it, like sampling pairs, runs there too)."""
-    if use_cpu or not torch.cuda.is_available():
+    there is one and ``use_cpu`` is false, Apple's MPS when that is all there is, else the CPU;
+    what HF's Trainer picks, known before the trainer exists (so work done before it, like
+    sampling pairs, runs there too)."""
+    if use_cpu:
         return torch.device("cpu")
-    return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    if torch.cuda.is_available():
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
