@@ -154,7 +154,8 @@ def test_report_command_writes_the_pipeline_page_and_each_stage_report(tmp_path)
 
 @pytest.mark.slow
 def test_the_rl_and_pipeline_reports_open_offline_without_errors(chromium, tmp_path):
-    for run, n in ((write_rl_run(tmp_path / "a"), 2), (write_pipeline_run(tmp_path / "b"), 1)):
+    for run, n in ((write_rl_run(tmp_path / "a"), 2), (add_reward_components(write_rl_run(tmp_path / "c")), 3),
+                   (write_pipeline_run(tmp_path / "b"), 1)):
         out = report_command(run, run / "report.html")
         requests, errors, drawn, handles = open_page(chromium, out, tmp_path / "r.png")
         try:
@@ -213,3 +214,38 @@ def test_a_run_with_diversity_draws_it_and_marks_a_mode_collapse(tmp_path):
                                                        "answer entropy (bits)": [1.0, 1.0, 1.0]}
     assert [a["text"] for a in fig["layout"]["annotations"]] == ["mode-collapse"]
     assert "edit_distance fell from 0.600 to 0.250" in text
+
+
+def add_reward_components(run: Path) -> Path:
+    """A composite reward in the run's config (exact, and a length penalty annealed to 0) and
+    its components' per-step scores in its metrics: exact step / 8, length 1."""
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    for r in rows:
+        if "reward" in r:
+            r.update({"reward/exact": r["step"] / 8, "reward/length": 1.0})
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    cfg["tasks"] = [{"name": "add1", "reward": [
+        {"name": "exact", "grader": {"kind": "exact"}, "weight": 1.0},
+        {"name": "length", "grader": {"kind": "length", "max_chars": 8}, "weight": -0.5,
+         "anneal": {"to": 0.0, "steps": 100}}]}]
+    (run / "config.yaml").write_text(yaml.safe_dump(cfg))
+    return run
+
+
+def test_a_composite_reward_draws_each_component_with_its_configured_weight(tmp_path):
+    run = add_reward_components(write_rl_run(tmp_path))
+    rl = collect_rl(run)
+    assert rl["series"]["components"] == {"exact": [s / 8 for s in range(1, 9)], "length": [1.0] * 8}
+    assert rl["reward_terms"] == [
+        {"task": "add1", "name": "exact", "grader": "exact", "weight": 1.0, "anneal_to": None, "anneal_steps": None},
+        {"task": "add1", "name": "length", "grader": "length", "weight": -0.5, "anneal_to": 0.0, "anneal_steps": 100}]
+    text = report_command(run, tmp_path / "r.html").read_text()
+    fig = next(f for f in figures(text).values() if f["layout"]["title"]["text"].startswith("Reward components"))
+    named = {t["name"]: t for t in fig["data"]}
+    assert named["length"]["y"] == [1.0] * 8 and named["exact"]["x"] == [8 * s for s in range(1, 9)]
+    assert named["exact"]["y"][0] == 0.125 and named["exact"]["y"][-1] < 1.0  # EMA 0.9 of s / 8
+    assert 'data-panel="rl_components"' in text and "to 0 by step 100" in text
+    # a run with one grader has no such panel
+    assert 'data-panel="rl_components"' not in report_command(write_rl_run(tmp_path / "plain"),
+                                                               tmp_path / "p.html").read_text()

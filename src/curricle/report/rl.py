@@ -2,12 +2,14 @@
 
 Read from ``RUN/``: ``metrics.jsonl`` (per step: rollouts, mean reward, the share of
 zero-variance groups, completion length, the drawn prompts' difficulty and categories,
-ungraded completions by reason; per evaluation: each task's test exact match),
+ungraded completions by reason, each composite-reward component's mean score; per evaluation:
+each task's test exact match),
 ``curriculum_log.jsonl`` (its first record names the curriculum; then the sampling
 distribution's changes), ``events.jsonl`` (the guards' flags, the budget's end),
 ``final_scores.json``, ``config.yaml`` and ``checkpoints/``. Panels: training reward, the share
 of zero-variance groups and the held-out metric per task over rollouts, with the flags marked;
 the drawn difficulty (and the target, for ``target-difficulty``) and categories over rollouts;
+a composite reward's components over rollouts, with their configured weights and annealing;
 grader reasons; the sampled completions' diversity (with ``eval.samples``); flags; the
 curriculum log; one row per evaluation. Every part is optional: a
 run in progress shows what it has.
@@ -72,6 +74,7 @@ def collect_rl(run: Path | str) -> dict[str, Any]:
     categories = sorted({k.removeprefix("drawn/") for r in steps.values() for k in r
                          if k.startswith("drawn/") and k != "drawn/difficulty"})
     reasons = sorted({k.removeprefix("ungraded/") for r in steps.values() for k in r if k.startswith("ungraded/")})
+    components = sorted({k.removeprefix("reward/") for r in steps.values() for k in r if k.startswith("reward/")})
     series = {"step": s_steps, "rollouts": [steps[s]["rollouts"] for s in s_steps],
               "reward": [steps[s].get("reward") for s in s_steps],
               "zero_variance": [steps[s].get("zero_variance_groups") for s in s_steps],
@@ -79,7 +82,8 @@ def collect_rl(run: Path | str) -> dict[str, Any]:
               "difficulty": [steps[s].get("drawn/difficulty") for s in s_steps],
               "drawn": {c: [steps[s].get(f"drawn/{c}", 0) for s in s_steps] for c in categories},
               "ungraded": {r: [steps[s].get(f"ungraded/{r}", 0) for s in s_steps] for r in reasons},
-              "replaced": [steps[s].get("replaced_groups") for s in s_steps]}
+              "replaced": [steps[s].get("replaced_groups") for s in s_steps],
+              "components": {c: [steps[s].get(f"reward/{c}") for s in s_steps] for c in components}}
     e_steps = sorted(evals)
     ev = {"step": e_steps, "rollouts": [evals[s].get("rollouts") for s in e_steps],
           "score": {t: [evals[s].get(f"eval/{t}/exact_match") for s in e_steps] for t in tasks},
@@ -126,6 +130,7 @@ def collect_rl(run: Path | str) -> dict[str, Any]:
                                           "events.jsonl": bad_events}},
         "curriculum": start.get("curriculum") or (config.get("curriculum") or {}).get("kind"),
         "reward_kind": (config.get("grpo") or {}).get("reward", "grader"),
+        "reward_terms": _reward_terms(config),
         "num_generations": start.get("num_generations"), "prompts_per_step": start.get("prompts_per_step"),
         "prompts": start.get("prompts"), "tasks": tasks, "categories": categories, "series": series, "eval": ev,
         "evaluations": table, "log": [e for e in log if e.get("event") != "start"], "events": events,
@@ -133,6 +138,20 @@ def collect_rl(run: Path | str) -> dict[str, Any]:
         "pass_rates": (final or {}).get("pass_rates"), "checkpoints_on_disk": sorted(on_disk),
         "final": final, "missing": missing,
     }
+
+
+def _reward_terms(config: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each composite reward's components as the run's config states them: task, name, grader,
+    weight and its annealing (``to`` by ``steps``)."""
+    out = []
+    for task in config.get("tasks") or []:
+        for c in (task or {}).get("reward") or []:
+            grader = c.get("grader") or {}
+            anneal = c.get("anneal") or {}
+            out.append({"task": task.get("name"), "name": c.get("name") or grader.get("kind"),
+                        "grader": grader.get("function") or grader.get("kind"), "weight": c.get("weight", 1.0),
+                        "anneal_to": anneal.get("to"), "anneal_steps": anneal.get("steps")})
+    return out
 
 
 def _summary(e: dict[str, Any]) -> str:
@@ -262,6 +281,23 @@ def rl_sampling(rl: dict[str, Any]) -> go.Figure | None:
     return layout(fig, "What the curriculum drew", height=400)
 
 
+def rl_components(rl: dict[str, Any]) -> go.Figure | None:
+    """Each composite-reward component's mean score per step (EMA 0.9) over rollouts: what the
+    total is made of, before its weights; flags marked."""
+    s = rl["series"]
+    comps = s.get("components") or {}
+    if not comps or not s["step"]:
+        return None
+    fig = go.Figure()
+    for i, (name, y) in enumerate(comps.items()):
+        fig.add_trace(go.Scatter(x=s["rollouts"], y=ema(y), name=name, mode="lines",
+                                 line={"color": PALETTE[i % len(PALETTE)]}))
+    _flag_marks(fig, rl)
+    fig.update_xaxes(title_text="rollouts (completions generated)")
+    fig.update_yaxes(title_text="mean score of the step's completions")
+    return layout(fig, "Reward components (EMA 0.9)", height=360)
+
+
 def rl_diversity(rl: dict[str, Any]) -> go.Figure | None:
     """The sampled completions' diversity at each evaluation over rollouts (each measure per
     prompt, averaged over prompts), with the ``mode-collapse`` flags marked."""
@@ -299,6 +335,26 @@ def _progress(page: Page, rl: dict[str, Any], colors: dict[str, str]) -> str | N
 
 def _sampling(page: Page, rl: dict[str, Any], colors: dict[str, str]) -> str | None:
     return page.fig(rl_sampling(rl), "rl-sampling") if rl["series"]["step"] else None
+
+
+def _annealed(term: dict[str, Any]) -> str:
+    if term["anneal_to"] is None:
+        return "-"
+    return f"to {term['anneal_to']:g} by step {term['anneal_steps']:,}"
+
+
+def _components(page: Page, rl: dict[str, Any], colors: dict[str, str]) -> str | None:
+    fig = rl_components(rl)
+    if fig is None:
+        return None
+    rows = [f"<tr>{td(t['task'], 'text')}{td(t['name'], 'text')}{td(t['grader'], 'text')}{td(t['weight'])}"
+            f"{td(_annealed(t), 'text')}</tr>" for t in rl["reward_terms"]]
+    note = ("Each component's mean score over the step's graded completions (a completion any component could not "
+            "grade has no total and is counted under Graders). The total is the weighted sum, the weights "
+            "as configured:")
+    return (page.fig(fig, "rl-components") + f'<p class="note">{esc(note)}</p>'
+            + (table(["task", "component", "grader", "weight", "annealed"], rows, sortable=False, text=(0, 1, 2, 4))
+               if rows else ""))
 
 
 def _graders(page: Page, rl: dict[str, Any], colors: dict[str, str]) -> str | None:
@@ -356,6 +412,7 @@ def _evals(page: Page, rl: dict[str, Any], colors: dict[str, str]) -> str | None
 RL_PANELS = (
     Panel("rl_progress", "Reward and held-out metric", _progress),
     Panel("rl_sampling", "What was drawn", _sampling),
+    Panel("rl_components", "Reward components", _components),
     Panel("rl_graders", "Graders", _graders),
     Panel("rl_diversity", "Diversity", _diversity),
     Panel("rl_flags", "Flags", _flags),
