@@ -475,6 +475,10 @@ class FrontierConfig(BaseModel):
     keep: float = Field(0.1, ge=0, lt=1)
     """A move leaves an emerged level at least this share of its domain's tokens, so what the
     model learned stays reviewed."""
+    min_move: float = Field(1e-3, ge=0)
+    """A move of less than this share of the domain's tokens is not made (the level has settled
+    near ``keep``: each move takes ``move`` of what is left above it, so without a floor the
+    moves shrink forever, one audit line each); 0: every move, however small."""
     z: float = Field(3.0, ge=0)
     """The emergence map's rule (``curricle map``'s ``z`` and ``min_gain``, the same
     defaults): a level emerges when its probe score is at least ``z`` standard errors..."""

@@ -31,7 +31,7 @@ An emerged level stays emerged (as in the map, whose emergence is read at the cu
 From that step on, at every probe step, each emerged level below the top of the domain's
 ladder moves::
 
-    m_l = move * max(w_l - keep, 0)
+    m_l = move * max(w_l - keep, 0)    (0 when below min_move: the level has settled)
 
 of its weight to the next level up (every move computed from the weights before the step, so
 they still sum to 1): the share flows up the ladder as levels emerge, and an emerged level
@@ -40,7 +40,7 @@ emerged with less, before it was trained on, keeps what it has). Each move is on
 ``RUN/mixture_log.jsonl`` naming the level that emerged (domain, skill, level, task, the step
 it emerged at), this step's score, standard error and chance, the level it moved to, how much,
 and the level weights before and after; the step a level emerges has its line even when it has
-nothing to move (the top of the ladder, or at or below ``keep``). New draw probabilities follow
+nothing to move (the top of the ladder, or at or below ``keep``, or settled). New draw probabilities follow
 as a ``priorities`` line (the level weights per domain).
 
 Metrics at each probe step: ``frontier/<skill>/weight/<level>`` and ``frontier/<skill>/level``,
@@ -214,6 +214,7 @@ class Frontier(Controller):
             top = len(lad.levels) - 1
             out = np.array([c.move * max(old[i] - c.keep, 0.0) if lad.emergence[i] is not None and i < top else 0.0
                             for i in range(len(old))])
+            out[out < c.min_move] = 0.0  # settled: too little left above keep to move
             new = old - out
             new[1:] += out[:-1]
             lad.weights = new
