@@ -25,3 +25,16 @@ def test_directory_appears_whole_or_not_at_all(tmp_path):
             (d / "x").write_text("x")
             raise RuntimeError("killed half-way")
     assert sorted(f.name for f in tmp_path.iterdir()) == ["d"]
+
+
+def test_file_replaces_the_target_whole_or_leaves_it_as_it_was(tmp_path):
+    p = tmp_path / "w.bin"
+    for data in (b"one", b"two"):
+        with atomic.file(p) as tmp:
+            tmp.write_bytes(data)
+    assert p.read_bytes() == b"two" and os.stat(p).st_mode & 0o777 == 0o666 & ~atomic._MASK
+    with pytest.raises(RuntimeError):
+        with atomic.file(p) as tmp:
+            tmp.write_bytes(b"half")
+            raise RuntimeError("killed half-way")
+    assert p.read_bytes() == b"two" and [f.name for f in tmp_path.iterdir()] == ["w.bin"]

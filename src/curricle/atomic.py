@@ -45,6 +45,26 @@ def write_json(path: Path, obj: Any) -> None:
 
 
 @contextmanager
+def file(path: Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``path`` for a writer that takes a file name (safetensors,
+    torch.save); on success make it durable and rename it over ``path``. On error the temporary
+    file is removed and ``path`` is untouched."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_MASK)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
 def directory(final: Path) -> Iterator[Path]:
     """Yield a temporary directory next to ``final``; on success rename it to ``final``.
 

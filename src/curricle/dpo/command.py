@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -81,15 +80,10 @@ class DPOCallback(CurriculumCallback):
                     ref.copy_(p)
             self.reference_syncs += 1
             self._reference_stage = self.curriculum.stage
-            if self._main:  # a file replaced atomically (a resumed run rewrites the same weights)
-                path = self._reference_file(self.reference_syncs)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_name(f".{path.name}.tmp")
-                save_file({k: v.detach().cpu().clone() for k, v in self.reference_model.state_dict().items()},
-                          str(tmp))
-                with open(tmp, "rb") as f:
-                    os.fsync(f.fileno())
-                os.replace(tmp, path)
+            if self._main:  # replaced atomically (a resumed run rewrites the same weights)
+                with atomic.file(self._reference_file(self.reference_syncs)) as tmp:
+                    save_file({k: v.detach().cpu().clone() for k, v in self.reference_model.state_dict().items()},
+                              str(tmp))
             self._append(CURRICULUM_LOG, {"event": "reference", "step": state.global_step,
                                           "stage": self.curriculum.current.name, "sync": self.reference_syncs})
 
@@ -129,6 +123,8 @@ def collect_pairs(config: DPOConfig, model, tokenizer, tasks, run_dir: Path, res
     for i, src in enumerate(config.pairs):
         if isinstance(src, PairsFromSamples) and src.judge is not None:
             Judge.check(src.judge, f"pairs.{i}.judge")
+    if any(isinstance(src, PairsFromSamples) for src in config.pairs):
+        model.to(train_device(config.train.use_cpu))  # sample where it will train, not on the CPU first
     for i, src in enumerate(config.pairs):
         if isinstance(src, PairFile):
             got = read_pair_file(src)
@@ -185,9 +181,6 @@ def build_dpo(config: DPOConfig, run_dir: Path, resume: bool = False, max_steps:
     model, tokenizer = load_start_model(config.model)
     tasks = build_tasks(config.tasks, tokenizer)
     probes = probe_tasks(config.probes)
-    samples = any(isinstance(src, PairsFromSamples) for src in config.pairs)
-    if samples and not (resume and (run_dir / PAIRS_FILE).is_file()):
-        model.to(train_device(config.train.use_cpu))  # sample where it will train, not on the CPU first
     pairs, sources = collect_pairs(config, model, tokenizer, tasks, run_dir, resume)
     bands, summary = band_tasks(pairs, config, tasks)
     if is_main():
