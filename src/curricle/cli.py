@@ -130,7 +130,8 @@ def prepare(
 def prune(
     store: Path = typer.Argument(..., help="A prepared data directory (its manifest.json)."),
     by: Optional[str] = typer.Option(
-        None, "--by", help="column:<name>, loss, prototype, near-duplicate or random (larger = harder)."),
+        None, "--by",
+        help="column:<name>, loss, prototype, near-duplicate, semantic-duplicate or random (larger = harder)."),
     keep: Optional[float] = typer.Option(
         None, "--keep", help="Share of each pruned domain's training documents kept (rounded half up)."),
     out: Path = typer.Option(..., "--out", help="The new store (a new or empty directory)."),
@@ -138,8 +139,10 @@ def prune(
         None, "--keep-hardest/--keep-easiest", help="Keep the hard documents (default) or the easy ones."),
     domains: Optional[str] = typer.Option(None, "--domains", help="Comma-separated domains to prune (default: all)."),
     run: Optional[Path] = typer.Option(None, "--run", help="--by loss: the hard-examples proxy run."),
-    model: Optional[Path] = typer.Option(None, "--model", help="--by prototype: the checkpoint that embeds documents."),
-    clusters: Optional[int] = typer.Option(None, "--clusters", help="--by prototype: k-means centroids (default 8)."),
+    model: Optional[Path] = typer.Option(
+        None, "--model", help="--by prototype / semantic-duplicate: the checkpoint that embeds documents."),
+    clusters: Optional[int] = typer.Option(
+        None, "--clusters", help="--by prototype / semantic-duplicate: k-means centroids (default 8)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed of random choices (default 0)."),
     groups: Optional[str] = typer.Option(
         None, "--groups", help="A meta.parquet column whose values are groups: their token shares are recorded."),

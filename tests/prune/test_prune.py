@@ -19,7 +19,9 @@ from curricle.prepare.reference import CheckpointScorer
 from curricle.prune.base import domain_rng, keep_count
 from curricle.prune.command import prune_command, prune_store
 from curricle.prune.config import PruneConfig
+from curricle.prune import semantic_duplicate
 from curricle.prune.prototype import prototype_distances
+from curricle.prune.semantic_duplicate import semantic_duplicate_scores
 from curricle.store import TokenStore
 from curricle.store.lineage import read_lineage
 from curricle.store.snapshot import read_snapshot
@@ -138,6 +140,49 @@ def test_prototype_prunes_by_distance_to_the_nearest_centroid(literal, tmp_path)
                     tmp_path / "q", progress=False)
 
 
+def test_semantic_duplicate_scores_on_literal_embeddings(monkeypatch):
+    # One cluster: the centroid of the unit vectors e1, e2, (0.6, 0.8) is (0.533, 0.6); farthest
+    # first is e1 (0.76), e2 (0.67), then (0.6, 0.8) (0.21). Each row's score is its largest
+    # cosine to a row before it: none (-1), e1 (0), max(0.6, 0.8).
+    m = semantic_duplicate_scores(np.array([[2.0, 0.0], [0.0, 3.0], [0.6, 0.8]]), 1, np.random.default_rng(0))
+    assert np.allclose(m, [-1.0, 0.0, 0.8])
+    # Two clusters: similarity is only measured within one (the far pair gets -1 and 1 - ~0).
+    x = np.array([[1, 0], [1, 0.01], [0, 1], [0.01, 1], [0.02, 1]], dtype=float)
+    m = semantic_duplicate_scores(x, 2, np.random.default_rng(0))
+    assert sorted(m[:2].round(3).tolist()) == [-1.0, 1.0] and sorted(m[2:].round(3).tolist()) == [-1.0, 1.0, 1.0]
+    # Blocks of rows give exactly the one-matrix answer.
+    x = np.random.default_rng(1).normal(size=(40, 6))
+    whole = semantic_duplicate_scores(x, 3, np.random.default_rng(2))
+    monkeypatch.setattr(semantic_duplicate, "BLOCK", 3)
+    assert np.array_equal(semantic_duplicate_scores(x, 3, np.random.default_rng(2)), whole)
+
+
+def test_semantic_duplicate_removes_the_most_similar_first(tmp_path):
+    # Documents 3, 5 and 7 repeat documents 0, 1 and 2 token for token: same embedding, cosine 1.
+    base = [[10, 11, 12, 13], [40, 41], [70, 71, 72], [100, 101, 102, 103, 104], [130, 131]]
+    docs = base[:3] + [base[0], base[3], base[1], base[4], base[2]]
+    data = write_store(tmp_path / "data", {"a": docs})
+    torch.manual_seed(0)
+    build_model(ModelConfig(preset="micro", max_position_embeddings=64), 1000, 0).save_pretrained(tmp_path / "m")
+    cfg = PruneConfig(by="semantic-duplicate", model=tmp_path / "m", clusters=2, keep=0.625)
+    out = tmp_path / "p"
+    prune_store(data, cfg, out, progress=False)
+    lines = removed_lines(out)
+    assert [r["doc_id"] for r in lines] == ["a-3", "a-5", "a-7"]
+    assert all(r["reason"] == "semantic-duplicate" and abs(r["score"] - 1.0) < 1e-6 for r in lines)
+    lineage = read_lineage(out)
+    assert lineage["order"] == "most-similar-first"
+    assert lineage["domains"]["a"]["removed"] == {"semantic-duplicate": 3} and lineage["domains"]["a"]["kept"] == 5
+    # Past the duplicates the order is the scores' (the run's own embeddings, seeded k-means).
+    split = TokenStore(data).split("a")
+    emb = CheckpointScorer(tmp_path / "m", 1000).mean_hidden([split.document(i) for i in range(8)])
+    m = semantic_duplicate_scores(emb, 2, domain_rng(0, "a"))
+    prune_store(data, cfg.model_copy(update={"keep": 0.25}), tmp_path / "q", progress=False)
+    expected = sorted(np.argsort(-m, kind="stable")[:6].tolist())
+    assert [r["doc_id"] for r in removed_lines(tmp_path / "q")] == [f"a-{i}" for i in expected]
+    assert {3, 5, 7} <= set(expected)
+
+
 def test_near_duplicate_removes_duplicates_first_then_random(dup_store, tmp_path):
     # Five representatives (t0, t2, t3, t6, t7) and three near-duplicates (t1, t4 of t0; t5 of t2).
     prune_store(dup_store, PruneConfig(by="near-duplicate", keep=0.75), tmp_path / "p1", progress=False)
@@ -228,10 +273,13 @@ def test_errors_are_one_line(literal, tmp_path):
         assert "\n" not in str(err.value)
     for kw, msg in [
         (dict(by="size", keep=0.5), r"^prune: by: unknown metric 'size' \(expected column:<name>, loss, prototype, "
-                                    r"near-duplicate, random\)$"),
+                                    r"near-duplicate, semantic-duplicate, random\)$"),
         (dict(by="loss", keep=0.5), r"^prune: run: --by loss needs --run$"),
         (dict(by="random", keep=0.5, order="keep-easiest"), r"^prune: order: --by random does not rank documents"),
-        (dict(by="random", keep=0.5, model="m"), r"^prune: model: only --by prototype reads it$"),
+        (dict(by="random", keep=0.5, model="m"), r"^prune: model: only --by prototype and semantic-duplicate reads it$"),
+        (dict(by="semantic-duplicate", keep=0.5), r"^prune: model: --by semantic-duplicate needs --model$"),
+        (dict(by="semantic-duplicate", keep=0.5, model="m", order="keep-hardest"),
+         r"^prune: order: --by semantic-duplicate does not rank documents"),
         (dict(by="random", keep=1.5), r"^prune: keep: Input should be less than or equal to 1$"),
     ]:
         with pytest.raises(CurricleError, match=msg):

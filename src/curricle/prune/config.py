@@ -21,6 +21,7 @@ METRICS = Registry("prune metric", {
     "loss": "curricle.prune.loss:LossMetric",
     "prototype": "curricle.prune.prototype:PrototypeMetric",
     "near-duplicate": "curricle.prune.near_duplicate:NearDuplicateMetric",
+    "semantic-duplicate": "curricle.prune.semantic_duplicate:SemanticDuplicateMetric",
     "random": "curricle.prune.random_sample:RandomMetric",
 })
 
@@ -40,8 +41,10 @@ class PruneConfig(BaseModel):
     source's ``meta_fields`` entry...), ``loss`` (each document's latest loss in a
     ``hard-examples`` run: ``run``), ``prototype`` (distance to the nearest of ``clusters``
     k-means centroids of a checkpoint's mean-pooled last hidden states: ``model``),
-    ``near-duplicate`` (one representative per MinHash cluster) or ``random`` (the control).
-    For the ranked metrics a larger value is harder."""
+    ``near-duplicate`` (one representative per MinHash cluster), ``semantic-duplicate``
+    (SemDeDup: the documents most similar to another of their k-means cluster in a
+    checkpoint's embedding go first: ``model``) or ``random`` (the control). For the ranked
+    metrics a larger value is harder."""
     keep: float = Field(gt=0, le=1)
     """Share of each pruned domain's training documents kept: exactly
     ``floor(keep * n + 0.5)`` of ``n`` (half up), and at least one."""
@@ -58,15 +61,16 @@ class PruneConfig(BaseModel):
     """``loss``: the proxy run directory (``controller.kind: hard-examples`` on the pruned
     domains, trained on this store); its newest complete checkpoint's per-document losses."""
     model: Path | None = None
-    """``prototype``: an HF checkpoint directory (or a curricle run: its newest complete
-    checkpoint) that reads this store's tokens."""
+    """``prototype`` and ``semantic-duplicate``: an HF checkpoint directory (or a curricle
+    run: its newest complete checkpoint) that reads this store's tokens."""
     clusters: int = Field(8, ge=1)
-    """``prototype``: k, the number of k-means centroids per domain (at most its documents)."""
+    """``prototype`` and ``semantic-duplicate``: k, the number of k-means centroids per domain
+    (at most its documents)."""
     batch_docs: int = Field(16, ge=1)
-    """``prototype``: windows per forward pass."""
+    """``prototype`` and ``semantic-duplicate``: windows per forward pass."""
     max_tokens: int | None = Field(512, ge=2)
-    """``prototype``: tokens of a document read at once (longer ones in windows, averaged
-    over all of them). None: the model's limit."""
+    """``prototype`` and ``semantic-duplicate``: tokens of a document read at once (longer
+    ones in windows, averaged over all of them). None: the model's limit."""
     near_duplicate: NearDedupConfig = Field(default_factory=NearDedupConfig)
     """``near-duplicate``: the MinHash / LSH settings, as curate's ``near_dedup`` (5-word
     shingles, 14 bands of 8 rows by default)."""
@@ -97,7 +101,8 @@ class PruneConfig(BaseModel):
         """What ``lineage.json`` records as the order."""
         if self.metric in RANKED:
             return self.order or "keep-hardest"
-        return "random" if self.metric == "random" else "near-duplicate-then-random"
+        return {"random": "random", "semantic-duplicate": "most-similar-first"}.get(self.metric,
+                                                                                    "near-duplicate-then-random")
 
     @model_validator(mode="after")
     def _check(self) -> "PruneConfig":
@@ -111,11 +116,11 @@ class PruneConfig(BaseModel):
         if self.order is not None and self.metric not in RANKED:
             raise ValueError(f"order: --by {self.metric} does not rank documents; keep-hardest / keep-easiest "
                              f"apply to column, loss and prototype")
-        for field, metric in (("run", "loss"), ("model", "prototype")):
-            if getattr(self, field) is None and self.metric == metric:
-                raise ValueError(f"{field}: --by {metric} needs --{field}")
-            if getattr(self, field) is not None and self.metric != metric:
-                raise ValueError(f"{field}: only --by {metric} reads it")
+        for field, metrics in (("run", ("loss",)), ("model", ("prototype", "semantic-duplicate"))):
+            if getattr(self, field) is None and self.metric in metrics:
+                raise ValueError(f"{field}: --by {self.metric} needs --{field}")
+            if getattr(self, field) is not None and self.metric not in metrics:
+                raise ValueError(f"{field}: only --by {' and '.join(metrics)} reads it")
         if self.domains is not None and len(set(self.domains)) != len(self.domains):
             raise ValueError(f"domains: expected each domain at most once, got {self.domains}")
         return self
