@@ -193,6 +193,15 @@ def one_domain_store(mode: Mode, data_root: Path, domain: str, docs: list[dict[s
     return data_dir, srcs
 
 
+def heldout_kinds(store, domain: str, seq_len: int, max_docs: int) -> np.ndarray:
+    """The ``kind`` of each document ``eval_set`` scores in ``domain`` (the same selection)."""
+    split = store.split(domain, "heldout")
+    n = split.n_docs
+    idx = np.unique(np.linspace(0, n - 1, min(n, max_docs)).round().astype(int)) if n else np.zeros(0, int)
+    kinds = np.asarray(split.column("kind"))
+    return np.array([kinds[i] for i in idx if min(len(split.document(int(i))) + 1, seq_len + 1) >= 2])
+
+
 def paired_interval(d: np.ndarray) -> tuple[float, float, float]:
     """Mean, standard error and half-width of the 95% Student t interval of paired differences."""
     from scipy.stats import t as student_t
@@ -260,6 +269,10 @@ def prune_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs: i
     run_all(list(wave.values()), {"prune": es_path}, jobs)
     losses = {k: load_losses(j) for k, j in wave.items()}
     res = analyse("prune", ["web"], seeds, list(pruned), losses, es, np.random.default_rng(12345), {})
+    # Held-out loss by kind (mean over documents, then seeds): what each metric traded for what.
+    kinds = heldout_kinds(store, "web", mode.seq_len, mode.max_eval_docs)
+    by_kind = {name: {kind: round(float(np.mean([losses[(name, s)]["web"][kinds == kind].mean() for s in seeds])), 4)
+                      for kind in ("prose", "boilerplate")} for name in ["uniform@1.0", *pruned]}
     rows = res["views"]["all"]["methods"]
     ranked = [m for m in pruned if not m.startswith("random")]
     best = max(ranked, key=lambda m: rows[m]["speedup"])
@@ -279,6 +292,7 @@ def prune_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs: i
                                "test_loss_minus_full": rows[m]["test_loss_minus_uniform"],
                                "test_loss_minus_full_ci": rows[m]["test_loss_minus_uniform_ci"],
                                "boilerplate_share_kept": kinds_kept[m]} for m in pruned},
+        "prune_heldout_loss_by_kind": {("full" if k == "uniform@1.0" else k): v for k, v in by_kind.items()},
         "full_data_own_speedup": rows["uniform@1.0"]["speedup"],
         "full_data_curve": res["views"]["all"]["uniform_curve"],
         "boilerplate_share": 0.5, "proxy_steps": proxy_steps, "prune_heldout_docs": int(len(es["web"]["lengths"])),
