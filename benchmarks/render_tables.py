@@ -479,10 +479,12 @@ def hard_examples_rows(files: Files) -> list[Row]:
               f"{ci(d['hard-examples']['ci'])}), with floors **{w['floors']:.3f}** ({d['floors']['mean']:+.3f} "
               f"{ci(d['floors']['ci'])})")
     met = r["targets"]["met"]
+    names = {"prototype": "prototype distance"}
+    metrics = [names.get(m, m) for m in s.get("prune_metrics", ["loss", "prototype", "near-duplicate", "random"])]
+    metrics = ", ".join(metrics[:-1]) + " and " + metrics[-1]
     return [(
         label(rec),
-        f"(a) pruning 50% / 70% of a web-like domain (half boilerplate) by loss, prototype distance, near-duplicate and "
-        f"random vs all the data, {s['preset']}, {s['steps']} steps of {s['batch_rows']} x {s['seq_len']}, `S` from the "
+        f"(a) pruning 50% / 70% of a web-like domain (half boilerplate) by {metrics} vs all the data, {s['preset']}, {s['steps']} steps of {s['batch_rows']} x {s['seq_len']}, `S` from the "
         "full data's power-law curve at 0.5-2x; (b) generator augmentation of a skill's failing levels vs none, "
         f"{r['augment_model']}, {r['augment_steps']} steps; (c) uniform vs hard-examples vs group floors on a 5% minority group; "
         f"seeds {seeds_text(s['seeds'])} paired, equal training tokens (details under \"Hard examples\")",
