@@ -24,8 +24,10 @@ install-dev: $(VENV)/.installed-dev
 demo: $(VENV)/.installed
 	$(VENV)/bin/curricle demo
 
+# One pytest-xdist worker a core (at most 4), each on one torch thread (tests/conftest.py):
+# 7.5 minutes on 2 cores where one process took 13-15.
 test: $(VENV)/.installed-dev
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --maxprocesses 4
 
 bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/sampler_throughput.py --quick

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-import numpy as np
-import pytest
+# Under pytest-xdist (`make test` runs a worker a core) each worker, and every process it starts,
+# computes on one thread: workers that each spin up a core's worth of OpenMP threads on the
+# same cores slow each other down, the contention the demo's CPU check warns about. Set before
+# anything imports torch.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 from curricle.store.manifest import DomainEntry, Manifest, SplitCounts, TokenizerEntry, write_manifest
 from curricle.store.writer import DomainSplitWriter
