@@ -234,6 +234,36 @@ def test_state_round_trip_with_review_floor_and_revisits():
         curriculum(stages, **kw).load_state_dict(old)
 
 
+def test_a_resume_on_other_task_items_is_refused_in_one_line():
+    """The state records each task's fingerprint; a curriculum built on other items (one
+    completion changed, an item more, a task added) refuses it, naming the task; a state from
+    before fingerprints were recorded loads unchecked."""
+    from dataclasses import replace
+
+    stages = [{"name": "s", "tasks": {"a": 1, "b": 1}, "max_steps": 10}]
+    cfg = CurriculumConfig.model_validate({"stages": stages})
+    a, b = make_task("a"), make_task("b")
+    state = Curriculum(cfg, [a, b], batch_size=10).state_dict()
+    assert state["tasks"] == {"a": a.fingerprint(), "b": b.fingerprint()} and a.fingerprint() != b.fingerprint()
+    Curriculum(cfg, [make_task("a"), make_task("b")], batch_size=10).load_state_dict(state)  # same items: loads
+    edited = replace(b, train=[*b.train[:3], replace(b.train[3], completion=" 33"), *b.train[4:]])
+    longer = make_task("b", n=21)
+    for tasks, stage_tasks, what in [
+        ([a, edited], {"a": 1, "b": 1}, "task 'b' has other items (its file or generator changed)"),
+        ([a, longer], {"a": 1, "b": 1}, "task 'b' has other items (its file or generator changed)"),
+        ([a, b, make_task("c")], {"a": 1, "b": 1, "c": 1}, "task 'c' is new"),
+        ([a], {"a": 1}, "task 'b' is gone"),
+    ]:
+        cfg2 = CurriculumConfig.model_validate({"stages": [{"name": "s", "tasks": stage_tasks, "max_steps": 10}]})
+        with pytest.raises(CurricleError) as err:
+            Curriculum(cfg2, tasks, batch_size=10).load_state_dict(state)
+        assert str(err.value) == (f"--resume: {what} since the checkpoint was saved, whose data order indexes "
+                                  f"the items it had; resume with the same tasks, or start a new run (model.path: "
+                                  f"the checkpoint)")
+    old = {k: v for k, v in state.items() if k != "tasks"}
+    Curriculum(cfg, [a, edited], batch_size=10).load_state_dict(old)
+
+
 def rows_of(tasks: dict[str, int]) -> list[Row]:
     return [Row(t, TaskItem(f"{t}-{i}", f"{t}{i}", "x", difficulty=float(i))) for t, n in tasks.items()
             for i in range(n)]

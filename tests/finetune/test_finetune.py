@@ -129,6 +129,36 @@ def test_a_killed_run_resumes_to_the_same_data_order_and_losses(tmp_path, checkp
     assert events[:3] == ["start", "stage", "review-added"] and "review" in events
 
 
+def test_a_resume_after_the_task_file_changed_is_refused(tmp_path, checkpoint):
+    """The checkpoint's data order indexes the items it was drawn from: with one completion of
+    the task file edited, --resume refuses in one line, naming the task; unedited, it resumes."""
+    from curricle.config import parse_model
+    from curricle.finetune.command import finetune_run
+    from curricle.finetune.config import FinetuneConfig
+
+    path = tmp_path / "rev.jsonl"
+    recs = [{"id": i, "prompt": f"reverse: {w} ->", "completion": " " + w[::-1]}
+            for i, w in enumerate(f"{a}{b}" for a in "abcdefgh" for b in "abcdefgh")]
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    cfg = finetune_config(checkpoint, steps=4)
+    cfg["tasks"][0] = {"name": "reverse", "source": {"kind": "jsonl", "path": str(path), "heldout_share": 0.25},
+                       "eval_items": 8}
+    cfg["train"].update(batch_size=2, checkpoint={"every": 2})
+    config = parse_model(cfg, FinetuneConfig, "ft")
+    run = tmp_path / "run"
+    finetune_run(config, run)  # checkpoints at steps 2 and 4
+    recs[5]["completion"] = " edited"
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    with pytest.raises(CurricleError, match=r"^--resume: task 'reverse' has other items \(its file or generator "
+                                            r"changed\) since the checkpoint was saved") as err:
+        finetune_run(config, run, resume=True)
+    assert "\n" not in str(err.value)
+    recs[5]["completion"] = " " + recs[5]["prompt"].split()[1][::-1]
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    result = finetune_run(config, run, resume=True)
+    assert result["final"]["step"] == 4
+
+
 def test_checkpoint_every_and_trace_write_where_they_say(tmp_path, checkpoint):
     """``train.checkpoint.every`` / ``keep_last`` set the checkpoints' steps and how many stay;
     ``train.trace`` writes each step's rows to ``RUN/trace/examples.jsonl``."""

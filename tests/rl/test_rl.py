@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from curricle.errors import CurricleError
 from tests.finetune.conftest import tiny_checkpoint
 
 
@@ -320,3 +321,24 @@ def test_greso_skips_prompts_before_generation_at_no_rollout_cost(tmp_path, chec
     final = json.loads((tmp_path / "run" / "final_scores.json").read_text())
     assert sum(v for k, v in final["skipped_prompts"].items() if k.startswith("greso/")) == \
         sum(m["skipped_prompts"] for m in steps)
+
+
+def test_a_resume_on_other_task_items_is_refused_in_one_line(tmp_path, checkpoint):
+    """Every checkpoint records its tasks' fingerprints: resumed with more training items of
+    the task, the run refuses in one line naming it (the checkpoint's prompt draws index the
+    items it had); with the same tasks, it resumes."""
+    from curricle.config import parse_model
+    from curricle.rl.command import rl_run
+    from curricle.rl.config import RLConfig
+
+    cfg = rl_config(checkpoint, steps=4)
+    rl_run(parse_model(cfg, RLConfig, "rl"), tmp_path / "run")  # a checkpoint at step 4
+    state = json.loads((tmp_path / "run" / "checkpoints" / "checkpoint-4" / "curricle_rl.json").read_text())
+    assert list(state["tasks"]) == ["rev"] and len(state["tasks"]["rev"]) == 64
+    other = json.loads(json.dumps(cfg))
+    other["tasks"][0]["source"]["n_train"] = 41
+    with pytest.raises(CurricleError) as err:
+        rl_run(parse_model(other, RLConfig, "rl"), tmp_path / "run", resume=True)
+    assert str(err.value).startswith("--resume: task 'rev' has other items (its file or generator changed) since "
+                                     "the checkpoint was saved") and "\n" not in str(err.value)
+    assert rl_run(parse_model(cfg, RLConfig, "rl"), tmp_path / "run", resume=True)["step"] == 4

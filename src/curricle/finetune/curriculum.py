@@ -40,7 +40,7 @@ from curricle.errors import CurricleError
 from curricle.finetune.config import CurriculumConfig, LeitnerReview, ReplayReview, StageConfig
 from curricle.finetune.leitner import LeitnerQueues
 from curricle.tasks.items import TaskItem, unit_hash
-from curricle.tasks.load import Task
+from curricle.tasks.load import Task, check_fingerprints, fingerprints
 
 #: The source name of the Leitner review pool in a mix's weights.
 REVIEW = "@review"
@@ -206,6 +206,8 @@ class Curriculum:
         self.seed = seed
         #: Task (or evaluation-only probe) -> the metric milestones and the matrix read.
         self.discrete_metrics = {t.name: t.scoring.discrete for t in tasks}
+        #: Task -> :meth:`Task.fingerprint`: a checkpoint records them, a resume checks them.
+        self.fingerprints = fingerprints(tasks)
         self.rows: list[Row] = [Row(t.name, item) for t in tasks for item in t.train]
         self.task_of = [r.task for r in self.rows]
         self.stream: ExampleStream | None = None
@@ -595,7 +597,8 @@ class Curriculum:
     # -- state ----------------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
-        return {"stage": self.stage, "stage_start": self.stage_start, "evaluations": self.evaluations,
+        return {"tasks": dict(self.fingerprints),
+                "stage": self.stage, "stage_start": self.stage_start, "evaluations": self.evaluations,
                 "hits": self.hits, "reference": dict(self.reference), "reference_se": dict(self.reference_se),
                 "revisiting": list(self.revisiting),
                 "leitner": self.leitner.state_dict() if self.leitner is not None else None,
@@ -611,6 +614,7 @@ class Curriculum:
             raise CurricleError(f"--resume: the checkpoint's curriculum state is from an older curricle (no "
                                 f"{', '.join(missing)}: before the review floor, held-out Leitner tests and revisit "
                                 f"margins in standard errors); resume it with that version, or start a new run")
+        check_fingerprints(state.get("tasks"), self.fingerprints)  # (None: a checkpoint from before them)
         self.stage, self.stage_start = int(state["stage"]), int(state["stage_start"])
         self.evaluations, self.hits = int(state["evaluations"]), int(state["hits"])
         self.reference = {k: float(v) for k, v in state["reference"].items()}

@@ -33,7 +33,7 @@ from curricle.rl.config import STATE_FILE, RLConfig, load_rl_config
 from curricle.rl.curricula import build_gates, build_policy
 from curricle.rl.rewards import CompositeReward, GraderReward, build_runner
 from curricle.tasks.config import ScoringConfig
-from curricle.tasks.load import build_tasks, write_quarantine
+from curricle.tasks.load import build_tasks, check_fingerprints, fingerprints, write_quarantine
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 PROFILE = "profile.json"
 
 
-def build_rl(config: RLConfig, run_dir: Path, max_steps: int | None = None):
+def build_rl(config: RLConfig, run_dir: Path, max_steps: int | None = None, resume_from: str | None = None):
     """The trainer and its callback, ready to train."""
     require("trl", "curricle rl")
     from trl import GRPOConfig
@@ -50,6 +50,9 @@ def build_rl(config: RLConfig, run_dir: Path, max_steps: int | None = None):
 
     model, tokenizer = load_start_model(config.model)
     tasks = build_tasks(config.tasks, tokenizer)
+    if resume_from is not None:  # its prompt draws index the items it had: the same ones, or a one-line refusal
+        saved = json.loads((Path(resume_from) / STATE_FILE).read_text())
+        check_fingerprints(saved.get("tasks"), fingerprints(tasks))  # (None: a checkpoint from before them)
     # The held-out check: greedy exact match, whatever the reward's grader is.
     for t in tasks:
         t.scoring = ScoringConfig(metric="exact_match", until=t.scoring.until,
@@ -114,7 +117,8 @@ def build_rl(config: RLConfig, run_dir: Path, max_steps: int | None = None):
                          temperature=config.eval.temperature, seed=config.seed)
     callback = RLCallback(PolicyFeed(sampler, reward, trainer), check,
                           config.eval.every, run_dir, rollout_budget=g.rollouts, tensorboard=config.train.tensorboard,
-                          trace=config.train.trace, eval_every_rollouts=config.eval.every_rollouts)
+                          trace=config.train.trace, eval_every_rollouts=config.eval.every_rollouts,
+                          tasks=fingerprints(tasks))
     callback.profile_rollouts = found["rollouts"] if profile is not None else 0
     trainer.add_callback(callback)
     return trainer, callback, graders
@@ -123,7 +127,7 @@ def build_rl(config: RLConfig, run_dir: Path, max_steps: int | None = None):
 def rl_run(config: RLConfig, run_dir: Path | str, resume: bool = False, max_steps: int | None = None) -> dict[str, Any]:
     run_dir = Path(run_dir)
     start = start_run(run_dir, resume, config, "rl", STATE_FILE)
-    trainer, callback, graders = build_rl(config, run_dir, max_steps)
+    trainer, callback, graders = build_rl(config, run_dir, max_steps, resume_from=start)
     try:
         trainer.train(resume_from_checkpoint=start)
     finally:

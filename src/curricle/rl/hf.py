@@ -629,8 +629,11 @@ class RLCallback(FeedCallback):
 
     def __init__(self, feed: PolicyFeed, check: HeldOutCheck, eval_every: int, out: Path,
                  rollout_budget: int | None = None, tensorboard: bool = True, trace: bool = False,
-                 eval_every_rollouts: int | None = None):
+                 eval_every_rollouts: int | None = None, tasks: dict[str, str] | None = None):
         super().__init__(feed, out, tensorboard, trace)
+        self.tasks = tasks
+        """Task -> fingerprint of its items (:func:`curricle.tasks.load.fingerprints`), recorded
+        in every checkpoint (``curricle rl --resume`` checks them before it builds anything)."""
         self.check = check
         self.eval_every = eval_every
         self.eval_every_rollouts = eval_every_rollouts
@@ -725,7 +728,8 @@ class RLCallback(FeedCallback):
 
     def own_state(self) -> dict[str, Any]:
         trainer = self.feed.trainer
-        return {"rollouts": self.reward.rollouts, "calls": self.reward.calls, "failing": self.failing,
+        return {**({"tasks": self.tasks} if self.tasks is not None else {}),
+                "rollouts": self.reward.rollouts, "calls": self.reward.calls, "failing": self.failing,
                 **self.check.state_dict(),
                 "window": {**self._window, "reasons": dict(self._window["reasons"])},
                 "replaced": getattr(trainer, "replaced", 0), "unfilled": getattr(trainer, "unfilled", 0),

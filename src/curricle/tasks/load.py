@@ -9,6 +9,7 @@ does for pretraining data.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections import Counter
@@ -46,12 +47,44 @@ class Task:
         items = sorted(self.heldout, key=lambda i: unit_hash(self.name, i.id))
         return items if self.eval_items is None else items[: self.eval_items]
 
+    def fingerprint(self) -> str:
+        """The sha256 of the task's items by split, in order (id, prompt, completion, difficulty,
+        distractors): two loads with the same fingerprint give a run the same rows."""
+        h = hashlib.sha256()
+        for split, items in (("train", self.train), ("heldout", self.heldout), ("test", self.test)):
+            for i in items:
+                h.update(json.dumps([split, i.id, i.prompt, i.completion, i.difficulty, list(i.distractors)],
+                                    ensure_ascii=False).encode("utf-8"))
+                h.update(b"\n")
+        return h.hexdigest()
+
     def summary(self) -> dict[str, Any]:
         return {"task": self.name, "skill": self.skill, "train": len(self.train), "heldout": len(self.heldout),
                 "test": len(self.test), "skipped": dict(Counter(r for _, r in self.skipped)),
                 "overlap_dropped": self.overlap_dropped,
                 "difficulty": [min((i.difficulty for i in self.train), default=0.0),
                                max((i.difficulty for i in self.train), default=0.0)]}
+
+
+def fingerprints(tasks: Sequence[Task]) -> dict[str, str]:
+    """Task -> :meth:`Task.fingerprint`, what a run's checkpoints record of its items."""
+    return {t.name: t.fingerprint() for t in tasks}
+
+
+def check_fingerprints(saved: dict[str, str] | None, now: dict[str, str]) -> None:
+    """Refuse, in one line naming the task, to resume a run on other items than its
+    checkpoint's (``saved``): its data order indexes the items it had. None (a checkpoint from
+    before curricle recorded them) is not checked."""
+    if saved is None:
+        return
+    changed = [t for t in (*now, *[t for t in saved if t not in now]) if saved.get(t) != now.get(t)]
+    if changed:
+        t = changed[0]
+        what = "is new" if t not in saved else "is gone" if t not in now else "has other items (its file or " \
+               "generator changed)"
+        raise CurricleError(f"--resume: task '{t}' {what} since the checkpoint was saved, whose data order indexes "
+                            f"the items it had; resume with the same tasks, or start a new run (model.path: the "
+                            f"checkpoint)")
 
 
 def render_chat(item: TaskItem, tokenizer: Any, task: str) -> TaskItem:
