@@ -13,7 +13,8 @@ from pydantic import BaseModel
 
 import curricle
 from curricle.errors import CurricleError
-from curricle.runinfo import FILE, KINDS, SCHEMA, config_hash, read_run_info, write_run_info
+from curricle.runinfo import (FILE, KINDS, SCHEMA, changed_fields, config_changes, config_hash, read_run_info,
+                              resume_record, write_run_info)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,6 +52,34 @@ def test_a_second_write_replaces_the_first(tmp_path):
     write_run_info(tmp_path, "pretrain", Config())
     write_run_info(tmp_path, "pretrain", Config(name="resumed"))
     assert read_run_info(tmp_path)["config_hash"] == config_hash(Config(name="resumed"))
+
+
+def test_changed_fields_are_the_dotted_paths_where_two_configs_differ():
+    old = {"seed": 0, "train": {"lr": 0.001, "steps": 10, "eval": {"every": 5}}, "tags": ["a"], "gone": 1}
+    new = {"seed": 0, "train": {"lr": 0.002, "steps": 10, "eval": {"every": 5, "rows": 8}}, "tags": ["a", "b"],
+           "added": None}
+    assert changed_fields(old, new) == ["added", "gone", "tags", "train.eval.rows", "train.lr"]
+    assert changed_fields(old, old) == [] and changed_fields({"a": {"b": 1}}, {"a": None}) == ["a"]
+
+
+def test_each_resume_adds_its_line_with_what_changed_in_the_config(tmp_path, caplog):
+    import yaml
+
+    assert config_changes(tmp_path, Config()) is None  # no config.yaml yet
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(Config().model_dump(mode="json")))
+    write_run_info(tmp_path, "finetune", Config())
+    assert "resumes" not in read_run_info(tmp_path)
+    same = resume_record(tmp_path, Config(), "checkpoint-4")
+    assert same == {"checkpoint": "checkpoint-4", "config_changed": []} and not caplog.records
+    write_run_info(tmp_path, "finetune", Config(), resumed=same)
+    changed = Config(section=Section(lr=2e-3), tags=["x"])
+    record = resume_record(tmp_path, changed, "checkpoint-8")
+    assert record == {"checkpoint": "checkpoint-8", "config_changed": ["section.lr", "tags"]}
+    assert "section.lr, tags" in caplog.text and "not what the uninterrupted one would have been" in caplog.text
+    write_run_info(tmp_path, "finetune", changed, resumed=record)
+    assert read_run_info(tmp_path)["resumes"] == [same, record]
+    write_run_info(tmp_path, "finetune", changed)  # a fresh start: no resumes
+    assert "resumes" not in read_run_info(tmp_path)
 
 
 def test_a_run_without_run_json_reads_as_none(tmp_path):

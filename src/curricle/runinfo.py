@@ -18,12 +18,25 @@ A run that reads a token store (``pretrain``) adds the data it reads now::
 (:mod:`curricle.store.snapshot`). Each checkpoint keeps the snapshot id with the sampler's
 state, and a run resumed on another snapshot logs a ``snapshot-changed`` event in
 ``RUN/events.jsonl``, so the data of every stretch of the run is on record.
+
+A resumed run adds a line to ``resumes``, one per start with ``--resume`` (one refused later,
+say on changed task items, too), oldest first::
+
+    "resumes": [{"checkpoint": "step_20", "config_changed": ["mixture.weight_by.temperature"]}]
+
+``config_changed``: the dotted paths where the validated config differs from the one the run
+last started with (its ``config.yaml``, before this start rewrites it; empty when none, null
+when there was no readable ``config.yaml``). A
+resumed run is what the uninterrupted one would have been only when it is empty; a resume
+that changed something says so in a warning (and, for pretraining, a ``config-changed`` event
+in ``RUN/events.jsonl``), so the config of every stretch of the run is on record.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +44,8 @@ import yaml
 
 from curricle import __version__, atomic
 from curricle.errors import CurricleError
+
+log = logging.getLogger(__name__)
 
 FILE = "run.json"
 #: The version of run.json's fields; bump it when a field changes meaning.
@@ -45,14 +60,57 @@ def config_hash(config: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def write_run_info(run_dir: Path | str, kind: str, config: Any, data: dict[str, Any] | None = None) -> Path:
+def changed_fields(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """The dotted paths where two configs (as JSON-like dicts) differ: a key only one has, or
+    a value (a list is one value), sorted."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out: list[str] = []
+        for key in sorted(set(old) | set(new), key=str):
+            path = f"{prefix}.{key}" if prefix else str(key)
+            out += [path] if key not in old or key not in new else changed_fields(old[key], new[key], path)
+        return out
+    return [] if old == new else [prefix or "(the whole config)"]
+
+
+def config_changes(run_dir: Path | str, config: Any) -> list[str] | None:
+    """Where ``config`` differs from the config ``run_dir`` last started with (its
+    ``config.yaml``): :func:`changed_fields`. None when there is no readable ``config.yaml``."""
+    path = Path(run_dir) / "config.yaml"
+    try:
+        old = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    return changed_fields(old, config.model_dump(mode="json"))
+
+
+def resume_record(run_dir: Path | str, config: Any, checkpoint: str) -> dict[str, Any]:
+    """The ``resumes`` line of a run resumed from ``checkpoint`` with ``config`` (read before
+    ``config.yaml`` is rewritten); a warning names what changed."""
+    changed = config_changes(run_dir, config)
+    if changed:
+        log.warning("--resume: the config differs from the one %s last started with (%s): the resumed run is not "
+                    "what the uninterrupted one would have been", run_dir, ", ".join(changed))
+    return {"checkpoint": checkpoint, "config_changed": changed}
+
+
+def write_run_info(run_dir: Path | str, kind: str, config: Any, data: dict[str, Any] | None = None,
+                   resumed: dict[str, Any] | None = None) -> Path:
     """Write ``run_dir/run.json`` for a run of ``kind`` configured by ``config`` (and reading
-    ``data``: its ``snapshot``, ``data_dir`` and ``sampler_seed``); return its path."""
+    ``data``: its ``snapshot``, ``data_dir`` and ``sampler_seed``); ``resumed``: this start's
+    :func:`resume_record`, added to the earlier ones. Returns its path."""
     if kind not in KINDS:
         raise ValueError(f"run kind {kind!r}: expected one of {', '.join(KINDS)}")
     path = Path(run_dir) / FILE
+    resumes = None
+    if resumed is not None:
+        try:
+            before = read_run_info(run_dir) or {}
+        except CurricleError:
+            before = {}
+        resumes = [*before.get("resumes", []), resumed]
     atomic.write_json(path, {"kind": kind, "schema": SCHEMA, "config_hash": config_hash(config),
-                             "curricle_version": __version__, **({"data": data} if data is not None else {})})
+                             "curricle_version": __version__, **({"data": data} if data is not None else {}),
+                             **({"resumes": resumes} if resumes is not None else {})})
     return path
 
 

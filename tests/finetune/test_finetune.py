@@ -157,6 +157,9 @@ def test_a_resume_after_the_task_file_changed_is_refused(tmp_path, checkpoint):
     path.write_text("".join(json.dumps(r) + "\n" for r in recs))
     result = finetune_run(config, run, resume=True)
     assert result["final"]["step"] == 4
+    # Both starts with --resume are on record (the refused one too), with an unchanged config.
+    assert json.loads((run / "run.json").read_text())["resumes"] == [
+        {"checkpoint": "checkpoint-4", "config_changed": []}] * 2
 
 
 def test_checkpoint_every_and_trace_write_where_they_say(tmp_path, checkpoint):

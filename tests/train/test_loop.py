@@ -125,7 +125,8 @@ def test_half_written_checkpoint_falls_back_to_the_previous_one(tmp_path, make_c
     result = train_run(make_config(steps=30), run, resume=True, max_steps=30, progress=False)
     assert "checkpoint" in caplog.text and "step_20 is incomplete (model.safetensors has 100 bytes" in caplog.text
     events = read(run, "events.jsonl")
-    assert events[-2]["event"] == "resume" and events[-2]["checkpoint"].endswith("step_10")
+    assert [e["event"] for e in events[-3:]] == ["resume", "run-length", "config-changed"]  # (steps: 20 -> 30)
+    assert events[-3]["checkpoint"].endswith("step_10")
     assert result["trainer"].step == 30
     assert [m["step"] for m in read(run, "metrics.jsonl")] == list(range(1, 31))
 
@@ -163,12 +164,19 @@ def test_a_resumed_run_keeps_its_length_unless_told(tmp_path, make_config):
     result = train_run(make_config(steps=30), run, resume=True, progress=False)
     assert result["trainer"].step == 20 and result["trainer"].total_steps == 20
     assert [m["step"] for m in read(run, "metrics.jsonl")] == list(range(1, 21))
-    assert [e["event"] for e in read(run, "events.jsonl")] == ["resume"]
-    # --max-steps lengthens it, and the event log says so.
+    # The config changed since the run started: on record in the events and run.json.
+    assert read(run, "events.jsonl") == [
+        {"step": 10, "event": "resume", "checkpoint": str(run / "checkpoints" / "step_10")},
+        {"step": 10, "event": "config-changed", "fields": ["train.steps"]}]
+    assert json.loads((run / "run.json").read_text())["resumes"] == [
+        {"checkpoint": "step_10", "config_changed": ["train.steps"]}]
+    # --max-steps lengthens it, and the event log says so (the config is the one it resumed with).
     result = train_run(make_config(steps=30), run, resume=True, max_steps=40, progress=False)
     assert result["trainer"].step == 40
     assert read(run, "events.jsonl")[-1] == {"step": 20, "event": "run-length", "reason": "--max-steps",
                                              "old": 20, "new": 40}
+    assert json.loads((run / "run.json").read_text())["resumes"] == [
+        {"checkpoint": "step_10", "config_changed": ["train.steps"]}, {"checkpoint": "step_20", "config_changed": []}]
 
 
 def test_a_hook_can_end_the_run_and_it_stays_ended_on_resume(tmp_path, make_config):

@@ -24,7 +24,7 @@ from curricle.hf.checkpoints import complete_checkpoints
 from curricle.model.pretrained import checkpoint_dir
 from curricle.posttrain.config import HFModelConfig
 from curricle.posttrain.ranks import is_main
-from curricle.runinfo import write_run_info
+from curricle.runinfo import resume_record, write_run_info
 
 def load_model(path: Path, dtype: str = "float32"):
     """A local HF causal LM and its tokenizer (pad token: EOS where it has none), or a one-line
@@ -63,7 +63,8 @@ def save_final(trainer, out: Path) -> None:
 
 def start_run(run_dir: Path, resume: bool, config: Any, kind: str, state_file: str) -> str | None:
     """The start of a post-training verb's run: refuse ``--resume`` without a complete checkpoint
-    and a fresh run over existing ones, write ``config.yaml`` and ``run.json`` (main process);
+    and a fresh run over existing ones, write ``config.yaml`` and ``run.json`` (main process; a
+    resume adds its line to ``run.json``'s ``resumes``, with what changed in the config);
     returns the checkpoint to resume from (None: a fresh run)."""
     found = complete_checkpoints(run_dir / "checkpoints", state_file)
     if resume and not found:
@@ -73,6 +74,7 @@ def start_run(run_dir: Path, resume: bool, config: Any, kind: str, state_file: s
                             f"or choose another --run-dir")
     run_dir.mkdir(parents=True, exist_ok=True)
     if is_main():
+        resumed = resume_record(run_dir, config, found[0][1].name) if resume else None  # before config.yaml changes
         atomic.write_text(run_dir / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
-        write_run_info(run_dir, kind, config)
+        write_run_info(run_dir, kind, config, resumed=resumed)
     return str(found[0][1]) if resume else None

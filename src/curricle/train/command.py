@@ -41,7 +41,7 @@ from curricle.model.config import ModelConfig
 from curricle.model.pretrained import checkpoint_dir
 from curricle.prepare.command import prepare_run, wait_for_prepared
 from curricle.probes.hook import ProbeHook
-from curricle.runinfo import write_run_info
+from curricle.runinfo import resume_record, write_run_info
 from curricle.store import TokenStore
 from curricle.train.distributed import barrier, init_distributed
 from curricle.train.evaluate import eval_row_groups, eval_rows
@@ -97,9 +97,15 @@ def build_trainer(config: RunConfig, run_dir: Path | str, resume: bool = False, 
                       eval_groups=eval_groups, hooks=all_hooks, resume=resume, max_steps=max_steps, decay_start=config.lr_decay_start(),
                       progress=progress, dist=dist)
     if dist.is_main:
+        resumed = None
+        if trainer.resumed_from is not None:  # before config.yaml is rewritten: what changed, on record
+            resumed = resume_record(trainer.run_dir, config, trainer.resumed_from.name)
+            if resumed["config_changed"]:
+                trainer.state.event(trainer.state.step, "config-changed", fields=resumed["config_changed"])
         atomic.write_text(trainer.run_dir / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
         write_run_info(trainer.run_dir, "pretrain", config, data={
-            "snapshot": store.snapshot_id, "data_dir": str(config.data_dir), "sampler_seed": config.seed})
+            "snapshot": store.snapshot_id, "data_dir": str(config.data_dir), "sampler_seed": config.seed},
+            resumed=resumed)
     return trainer
 
 
