@@ -310,15 +310,13 @@ def _finalize(out: Path, work: Path, fingerprint: str, prev: dict | None, n_shar
     qdir.mkdir(parents=True, exist_ok=True)
     for step in [s for s in order if s in report.steps()]:
         target = qdir / f"{step}.jsonl"
-        tmp = qdir / f".{step}.jsonl.tmp"
-        with open(tmp, "wb") as dst:
+        with atomic.file(target) as tmp, open(tmp, "wb") as dst:
             for stage_out in (filter_out, write_out):
                 for r in range(n_shards):
                     part = work / stage_out / f"{r:05d}" / "quarantine" / f"{step}.jsonl"
                     if part.exists():
                         with open(part, "rb") as src_f:
                             shutil.copyfileobj(src_f, dst)
-        os.replace(tmp, target)
         report.quarantine[step] = target.relative_to(out).as_posix()
     return report
 

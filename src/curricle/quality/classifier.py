@@ -39,7 +39,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import tempfile
 import time
 import zipfile
@@ -49,6 +48,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from curricle import atomic
 from curricle.errors import CurricleError
 from curricle.extras import require
 from curricle.quality.config import QualityTrainConfig
@@ -124,14 +124,11 @@ class QualityClassifier:
             self._model.save_model(str(bin_path))
             data = bin_path.read_bytes()
             info = {**self.info, "model_bin_sha256": hashlib.sha256(data).hexdigest()}
-            zpath = Path(tmp) / "model.zip"
-            with zipfile.ZipFile(zpath, "w", compression=zipfile.ZIP_STORED) as z:
+            with atomic.file(path) as zpath, zipfile.ZipFile(zpath, "w", compression=zipfile.ZIP_STORED) as z:
                 # Fixed timestamps: the same model gives the same file.
                 z.writestr(zipfile.ZipInfo("model.json", (1980, 1, 1, 0, 0, 0)),
                            json.dumps(info, indent=2, sort_keys=True) + "\n")
                 z.writestr(zipfile.ZipInfo("model.bin", (1980, 1, 1, 0, 0, 0)), data)
-            os.chmod(zpath, 0o644)
-            os.replace(zpath, path)
         self.info = info
         self.sha256 = file_sha256(path)
         return self.sha256

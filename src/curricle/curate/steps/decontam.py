@@ -38,6 +38,7 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
+from curricle import atomic
 from curricle.curate.config import DecontamConfig, EvalFileConfig
 from curricle.curate.document import CurDoc, Drop
 from curricle.curate.steps.base import CurationStep
@@ -137,9 +138,8 @@ class ItemIndex:
             arrays[f"h{L}"] = h
             arrays[f"l{L}"] = ids
         arrays["meta"] = np.frombuffer(json.dumps({"labels": self.labels, "stats": self.stats}).encode(), dtype=np.uint8)
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
+        with atomic.file(path) as tmp, open(tmp, "wb") as f:  # a file object: savez adds no ".npz"
+            np.savez(f, **arrays)
 
     @classmethod
     def load(cls, path: Path) -> "ItemIndex":
