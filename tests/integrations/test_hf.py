@@ -103,6 +103,27 @@ def test_a_resumed_hf_trainer_continues_the_same_stream(tmp_path, store):
             assert a[k] == pytest.approx(b[k], rel=1e-6, abs=1e-9), (a["step"], k)
     mix_full = (tmp_path / "full" / "mixture_log.jsonl").read_text()
     assert (tmp_path / "cut" / "mixture_log.jsonl").read_text() == mix_full
+    # The resume is on record; the uninterrupted run has no event.
+    assert not (tmp_path / "full" / "events.jsonl").exists()
+    assert [json.loads(line) for line in (tmp_path / "cut" / "events.jsonl").read_text().splitlines()] == [
+        {"step": 3, "event": "resume", "checkpoint": "checkpoint-3"}]
+
+
+def test_a_resume_on_another_snapshot_of_the_store_logs_which_domains_changed(tmp_path, store, caplog):
+    train(store, tmp_path / "cut", stop=3)
+    # As if copy's documents had changed since the checkpoint: another snapshot id and stream.
+    state_file = tmp_path / "cut" / "checkpoint-3" / STATE_FILE
+    saved = json.loads(state_file.read_text())
+    snap = saved["dataset"]["sampler"]["snapshot"]
+    now = snap["id"]
+    snap["id"], snap["streams"]["copy"] = "0" * 64, ["0" * 16, 50]
+    state_file.write_text(json.dumps(saved))
+    train(store, tmp_path / "cut", resume=str(tmp_path / "cut" / "checkpoint-3"))
+    events = [json.loads(line) for line in (tmp_path / "cut" / "events.jsonl").read_text().splitlines()]
+    assert [e["event"] for e in events] == ["resume", "snapshot-changed"]
+    assert {k: events[1][k] for k in ("step", "old", "new", "domains_changed", "docs")} == {
+        "step": 3, "old": "0" * 64, "new": now, "domains_changed": ["copy"], "docs": {"copy": {"old": 50, "new": 56}}}
+    assert "copy start fresh streams" in caplog.text
 
 
 def test_checkpoints_are_sealed_by_the_seam_kit_and_old_ones_still_resume(tmp_path, store):

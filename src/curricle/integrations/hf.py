@@ -14,7 +14,9 @@
   train`` writes). Its state (the sampler's position, pending weights, the controller) is saved
   in each ``checkpoint-N`` directory (``curricle_state.json``, through the seam kit
   :mod:`curricle.hf`), so ``trainer.train(resume_from_checkpoint=...)`` continues the same
-  stream.
+  stream; a resume is a ``resume`` event in ``OUT/events.jsonl``, and on a store of another
+  snapshot a ``snapshot-changed`` event (and a warning) says which domains start fresh
+  streams, as ``curricle train`` logs them.
 
 The trainer needs ``remove_unused_columns=False`` (the rows carry their domain),
 ``ignore_data_skip=True`` (the dataset resumes itself instead of being replayed) and
@@ -26,6 +28,7 @@ already.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -45,9 +48,12 @@ from curricle.mixture.config import MixtureConfig
 from curricle.mixture.sampler import MixtureSampler
 from curricle.store import TokenStore
 
+log = logging.getLogger(__name__)
+
 STATE_FILE = "curricle_state.json"
 LOSSES_LOG = "domain_losses.jsonl"
 MIXTURE_LOG = "mixture_log.jsonl"
+EVENTS = "events.jsonl"
 _BATCH_HINT = "is mixture.batch_rows the trainer's rows per optimizer step?"
 
 
@@ -102,7 +108,7 @@ class CurricleCallback(StatefulCallback):
     trainer's ``output_dir``)."""
 
     state_file = STATE_FILE
-    logs = (LOSSES_LOG, MIXTURE_LOG)
+    logs = (LOSSES_LOG, MIXTURE_LOG, EVENTS)
 
     def __init__(self, dataset: MixtureDataset,
                  controller: Controller | ControllerConfig | DoReMiConfig | dict | None = None,
@@ -149,6 +155,15 @@ class CurricleCallback(StatefulCallback):
         if self.controller is not None:  # known only now (ADO leaves it out of its fits; a resume restores it)
             self.controller.set_lr_warmup(args.get_warmup_steps(state.max_steps))
         super().on_train_begin(args, state, control, **kwargs)  # the logs, and the state on resume
+        step = state.global_step
+        if step > 0:  # resumed: on record, as curricle's own loop records it
+            self._append(EVENTS, {"step": step, "event": "resume", "checkpoint": f"checkpoint-{step}"})
+            change = self.dataset.sampler.snapshot_change  # the store is another snapshot than the checkpoint's
+            if change is not None:
+                self._append(EVENTS, {"step": step, "event": "snapshot-changed", **change})
+                log.warning("the data changed since checkpoint-%d (snapshot %s -> %s): %s start fresh streams, the "
+                            "other domains continue theirs", step, change["old"][:12], change["new"][:12],
+                            ", ".join(change["domains_changed"]) or "no domain")
         self._handles = [model.register_forward_pre_hook(self._take_domains, with_kwargs=True),
                          model.register_forward_hook(self._add_losses, with_kwargs=True)]
 
