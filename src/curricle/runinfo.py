@@ -22,7 +22,7 @@ state, and a run resumed on another snapshot logs a ``snapshot-changed`` event i
 A resumed run adds a line to ``resumes``, one per start with ``--resume`` (one refused later,
 say on changed task items, too), oldest first::
 
-    "resumes": [{"checkpoint": "step_20", "config_changed": ["mixture.weight_by.temperature"]}]
+    "resumes": [{"checkpoint": "step_20", "config_changed": ["mixture.weight_by.code.temperature"]}]
 
 ``config_changed``: the dotted paths where the validated config differs from the one the run
 last started with (its ``config.yaml``, before this start rewrites it; empty when none, null
