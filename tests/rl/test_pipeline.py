@@ -23,6 +23,23 @@ def test_the_chosen_checkpoint_is_the_best_on_disk(tmp_path):
     assert choose_checkpoint(run, "last", ck) == (run / "final", 12)
 
 
+def test_a_dpo_stage_hands_on_the_checkpoint_with_the_best_task_scores(tmp_path):
+    """A dpo stage's eval/mean is its bands' preference accuracy, which can rise while the
+    tasks' own scores fall: with ``tasks_mean`` the tasks' held-out scores decide."""
+    run = tmp_path / "s"
+    (run / "final").mkdir(parents=True)
+    rows = [{"step": s, "eval/mean": m, "eval/clear/pref_acc": m, "eval/reverse/exact_match": r,
+             "eval/upper/score": u} for s, m, r, u in ((0, 0.5, 0.6, 0.5), (4, 0.7, 0.7, 0.5), (8, 0.9, 0.3, 0.2))]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    ck = [(4, run / "checkpoints" / "checkpoint-4")]
+    assert choose_checkpoint(run, "best-mean", ck) == (run / "final", 8)  # by preference accuracy
+    assert choose_checkpoint(run, "best-mean", ck, tasks_mean=True) == (ck[0][1], 4)  # (0.7 + 0.5) / 2
+    # Without task scores in its evaluations, the stage's eval/mean decides.
+    rows = [{"step": s, "eval/mean": m, "eval/clear/pref_acc": m} for s, m in ((0, 0.5), (4, 0.7), (8, 0.9))]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert choose_checkpoint(run, "best-mean", ck, tasks_mean=True) == (run / "final", 8)
+
+
 @pytest.mark.slow
 def test_a_two_stage_pipeline_runs_end_to_end(tmp_path):
     import subprocess

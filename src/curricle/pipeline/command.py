@@ -68,11 +68,17 @@ def stage_rule(rule: SelectRule, columns: list[str]) -> SelectRule:
                       tie=rule.tie if rule.tie in columns else None)
 
 
-def choose_checkpoint(stage_dir: Path, rule: SelectSpec,
-                      checkpoints: list[tuple[int, Path]]) -> tuple[Path, int | None]:
+def choose_checkpoint(stage_dir: Path, rule: SelectSpec, checkpoints: list[tuple[int, Path]],
+                      tasks_mean: bool = False) -> tuple[Path, int | None]:
     """The checkpoint the next stage starts from: ``final/`` (at the last step) or, under
     ``best-mean``, whichever on-disk checkpoint had the best ``eval/mean`` at its step, or under
-    a rule, the best by it (:func:`stage_rule`) among them (ties: the earlier)."""
+    a rule, the best by it (:func:`stage_rule`) among them (ties: the earlier).
+
+    ``tasks_mean`` (a ``dpo`` stage): ``mean`` is the mean of the tasks' held-out scores
+    (``exact_match`` or ``score``) where the evaluations have any, not ``eval/mean``, which
+    for DPO is its pair bands' preference accuracy: a checkpoint that prefers the held-out
+    chosen answers best can be one whose own answers are worst (plain DPO lowers the chosen
+    answers' likelihood too)."""
     final = stage_dir / "final"
     rows, _ = read_jsonl(stage_dir / "metrics.jsonl")
     evals = {r["step"]: r for r in rows if "eval/mean" in r}
@@ -85,7 +91,10 @@ def choose_checkpoint(stage_dir: Path, rule: SelectSpec,
         r = evals[s]
         row = {k.split("/")[1]: v for k, v in r.items()
                if k.startswith("eval/") and k.count("/") == 2 and k.rsplit("/", 1)[1] in ("exact_match", "score")}
-        table.append({**row, "mean": r["eval/mean"], "worst": r.get("eval/worst"), "step": s})
+        mean, worst = r["eval/mean"], r.get("eval/worst")
+        if tasks_mean and row:
+            mean, worst = sum(row.values()) / len(row), min(row.values())
+        table.append({**row, "mean": mean, "worst": worst, "step": s})
     columns = list(dict.fromkeys(c for r in table for c in r))
     choice = choose(table, stage_rule(pipeline_rule(rule, 0.0), columns), columns)
     if choice["chosen"] is None:
@@ -151,7 +160,8 @@ def run_stage(spec: StageSpec, model: Path | None, run_dir: Path, select: Select
         cfg = parse_model(data, config_class, str(spec.config))
         saved = stage_dir / "checkpoints"
         run(cfg, stage_dir, resume=bool(complete_checkpoints(saved, state)))
-        chosen, step = choose_checkpoint(stage_dir, select, complete_checkpoints(saved, state))
+        chosen, step = choose_checkpoint(stage_dir, select, complete_checkpoints(saved, state),
+                                         tasks_mean=spec.kind == "dpo")
         tokens = _tokens(stage_dir)
     else:  # rft: a task file; the model goes on unchanged
         stage_dir.mkdir(parents=True, exist_ok=True)

@@ -71,7 +71,9 @@ class PipelineConfig(BaseModel):
     Within a stage, the checkpoint the next stage starts from: ``last``, its final model;
     otherwise the best by the rule among those on disk (its final model counts, at its last
     step) judged on the columns its own evaluations have (``mean``, ``worst``, each task's
-    held-out score, ``step``; ``best-mean``: the highest mean). Across stages, the checkpoint
+    held-out score, ``step``; ``best-mean``: the highest mean; a ``dpo`` stage's mean is that
+    of its tasks' held-out scores where it has any, not its bands' preference accuracy).
+    Across stages, the checkpoint
     table's best: by the rule over the table's columns (the shorthands: highest ``mean`` with
     ``probe_drop <= evaluate.max_probe_drop``, ties: fewer tokens)."""
     evaluate: EvaluateConfig
