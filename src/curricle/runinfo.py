@@ -75,12 +75,8 @@ def changed_fields(old: Any, new: Any, prefix: str = "") -> list[str]:
 def config_changes(run_dir: Path | str, config: Any) -> list[str] | None:
     """Where ``config`` differs from the config ``run_dir`` last started with (its
     ``config.yaml``): :func:`changed_fields`. None when there is no readable ``config.yaml``."""
-    path = Path(run_dir) / "config.yaml"
-    try:
-        old = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return None
-    return changed_fields(old, config.model_dump(mode="json"))
+    old = read_run_config(run_dir)
+    return None if old is None else changed_fields(old, config.model_dump(mode="json"))
 
 
 def resume_record(run_dir: Path | str, config: Any, checkpoint: str) -> dict[str, Any]:
@@ -134,6 +130,17 @@ def read_run_info(run_dir: Path | str) -> dict[str, Any] | None:
         raise CurricleError(f"{path}: kind {info.get('kind')!r} is not one curricle knows "
                             f"({', '.join(KINDS)})")
     return info
+
+
+def read_run_config(run_dir: Path | str) -> dict[str, Any] | None:
+    """``RUN/config.yaml`` as a dict, or None when there is none or it is not a readable
+    mapping: for readers that can do without it (the emergence map's phases, the RL report, a
+    resume's comparison). :func:`run_config` is the strict one."""
+    try:
+        data = yaml.safe_load((Path(run_dir) / "config.yaml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def run_config(run_dir: Path) -> dict[str, Any]:

@@ -39,7 +39,7 @@ from curricle.emergence.ordering import CENSORED, consistency
 from curricle.emergence.phases import phase_summary, place, run_phases
 from curricle.errors import CurricleError
 from curricle.jsonable import jsonable
-from curricle.probes.checkpoints import run_config
+from curricle.runinfo import read_run_config
 from curricle.probes.results import read_rows
 
 SCHEMA = "curricle.map/1"
@@ -71,7 +71,7 @@ def _curves(rows: list[dict[str, Any]], config: MapConfig) -> dict[str, dict[str
 def analyze_run(run: str, curves: dict[str, list[dict[str, Any]]], config: MapConfig) -> dict[str, Any]:
     """Per skill of one run: emergence, saturation (each with its bootstrap interval),
     censoring, instability, phase."""
-    phases = run_phases(run_config(Path(run))) if run != "-" else []
+    phases = run_phases(read_run_config(Path(run))) if run != "-" else []
     settings = config.curve_settings()
     skills: dict[str, Any] = {}
     last_step = 0

@@ -23,10 +23,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 
 from curricle import atomic
 from curricle.errors import CurricleError
+from curricle.runinfo import read_run_config
 from curricle.train.checkpoint import check_complete, step_dirs
 
 STATE_FILE = "trainer_state.json"
@@ -171,21 +171,9 @@ def write_hash_memo(path: Path, memo: dict[str, str]) -> None:
     atomic.write_text(path, json.dumps(memo))
 
 
-def run_config(run: Path) -> dict | None:
-    """A curricle run's ``config.yaml`` as a dict (None if there is none)."""
-    p = run / "config.yaml"
-    if not p.is_file():
-        return None
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError:
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def run_data_dir(run: Path) -> Path | None:
     """The token store a curricle run trained on (from its ``config.yaml``), if it exists."""
-    cfg = run_config(run)
+    cfg = read_run_config(run)
     if not cfg or not cfg.get("data_dir"):
         return None
     p = Path(cfg["data_dir"])
@@ -193,4 +181,4 @@ def run_data_dir(run: Path) -> Path | None:
 
 
 __all__ = ["CheckpointRef", "find_checkpoints", "position_from_name", "read_position", "weights_hash",
-           "tokenizer_hash", "run_config", "run_data_dir"]
+           "tokenizer_hash", "run_data_dir"]

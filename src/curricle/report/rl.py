@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import plotly.graph_objects as go
-import yaml
 from plotly.subplots import make_subplots
 
 from curricle import atomic
@@ -31,6 +30,7 @@ from curricle.report.data import read_json, read_jsonl
 from curricle.report.kind import run_kind
 from curricle.report.kit import Page, Panel, esc, missing_list, nav, render_panels, run_state, sections, table, td
 from curricle.report.plots import PALETTE, domain_colors, ema, layout, se_band
+from curricle.runinfo import read_run_config
 
 SCHEMA = "curricle.rl-report/1"
 #: The diversity measures drawn (``diversity/<name>`` in metrics.jsonl), with their labels.
@@ -54,10 +54,7 @@ def collect_rl(run: Path | str) -> dict[str, Any]:
     events, bad_events = read_jsonl(run / "events.jsonl")
     start = next((e for e in log if e.get("event") == "start"), {})
     final = read_json(run / "final_scores.json")
-    try:
-        config = yaml.safe_load((run / "config.yaml").read_text()) or {}
-    except (OSError, yaml.YAMLError):
-        config = {}
+    config = read_run_config(run) or {}
     steps: dict[int, dict] = {}
     evals: dict[int, dict] = {}
     for r in rows:  # a resumed run rewrites a step: the last record counts
