@@ -181,6 +181,11 @@ def test_semantic_duplicate_removes_the_most_similar_first(tmp_path):
     expected = sorted(np.argsort(-m, kind="stable")[:6].tolist())
     assert [r["doc_id"] for r in removed_lines(tmp_path / "q")] == [f"a-{i}" for i in expected]
     assert {3, 5, 7} <= set(expected)
+    # The same from the command line.
+    r = CliRunner().invoke(app, ["prune", str(data), "--by", "semantic-duplicate", "--model", str(tmp_path / "m"),
+                                 "--clusters", "2", "--keep", "0.625", "--out", str(tmp_path / "cli")])
+    assert r.exit_code == 0, r.output
+    assert removed_lines(tmp_path / "cli") == lines
 
 
 def test_near_duplicate_removes_duplicates_first_then_random(dup_store, tmp_path):
