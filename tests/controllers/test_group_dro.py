@@ -133,6 +133,33 @@ def test_in_a_run_q_is_the_exponentiated_sum_of_the_held_out_losses(tmp_path, pr
                 assert used == pytest.approx(e["new"], abs=1e-12)
 
 
+def test_reference_train_trains_the_reference_first_at_seed_plus_one_and_reuses_it(tmp_path, prepared_dir):
+    """``reference: train``: RUN/reference is this run without the controller at seed + 1; the
+    run steps on the excess over it; a second call finds it finished and trains it no more;
+    the controller itself refuses the unresolved value."""
+    run = tmp_path / "run"
+    ctrl = {"kind": "group-dro", "step_size": 0.5, "reference": "train"}
+    config = parse_config(_config(prepared_dir, ctrl))
+    train_run(config, run, progress=False)
+    ref_cfg = yaml.safe_load((run / "reference" / "config.yaml").read_text())
+    assert ref_cfg["seed"] == config.seed + 1 and ref_cfg["controller"]["kind"] == "schedule"
+    assert ref_cfg["train"] == yaml.safe_load((run / "config.yaml").read_text())["train"]
+    assert yaml.safe_load((run / "config.yaml").read_text())["controller"]["reference"] == str(run / "reference")
+    ref = {m["step"]: m for m in _read(run / "reference" / "metrics.jsonl")}
+    metrics = {m["step"]: m for m in _read(run / "metrics.jsonl")}
+    log = _read(run / "mixture_log.jsonl")
+    assert [e["step"] for e in log] == [10, 20, 30, 40]
+    excess = {d: metrics[10][f"eval/loss/{d}"] - ref[10][f"eval/loss/{d}"] for d in ("agreement", "arithmetic", "copy")}
+    z = sum(math.exp(0.5 * v) for v in excess.values())
+    assert log[0]["new"] == pytest.approx({d: math.exp(0.5 * v) / z for d, v in excess.items()}, abs=1e-12)
+    assert "over the reference" in log[0]["reason"]
+    before = (run / "reference" / "metrics.jsonl").read_text()
+    train_run(config, run, resume=True, progress=False)  # finished: nothing trains again
+    assert (run / "reference" / "metrics.jsonl").read_text() == before
+    with pytest.raises(CurricleError, match=r"^controller.reference: train: the reference run is trained by"):
+        CONTROLLERS.build(GroupDROConfig(reference="train"), CONTEXT)
+
+
 @pytest.mark.slow
 def test_sigkill_then_resume_with_group_dro_equals_the_uninterrupted_run(tmp_path, prepared_dir):
     config = tmp_path / "run.yaml"

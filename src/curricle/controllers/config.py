@@ -379,9 +379,13 @@ class GroupDROConfig(AsReleasedConfig):
     step_size: float = Field(0.01, gt=0)
     """eta: ``q_d <- q_d exp(eta l_d)`` at each evaluation (the release's ``robust_step_size``,
     0.01; it updated every batch, this every evaluation: see the module doc)."""
-    reference: Path | None = None
+    reference: Literal["train"] | Path | None = None
     """A finished curricle run: ``l_d`` is the excess of each domain's held-out loss over that
-    run's at the same step (its ``metrics.jsonl``, read when the config is loaded)."""
+    run's at the same step (its ``metrics.jsonl``, read when the config is loaded); or
+    ``train``: first train that reference into ``RUN/reference``, this run without the
+    controller (its own mixture schedule, steps and evaluations) at seed + 1 (at the run's own
+    seed it would be this run until ``q`` moved, so ``q`` would never move); a finished one is
+    reused, a killed one resumed."""
     adjustment: float = Field(0.0, ge=0)
     """C of the release's generalization adjustment: ``l_d + C / sqrt(n_d)``, ``n_d`` the
     domain's training documents (0: none, the release's default)."""
@@ -396,8 +400,9 @@ class GroupDROConfig(AsReleasedConfig):
         return frozenset({"eval"})
 
     def check_run(self, run: Any) -> "GroupDROConfig":
-        """The reference run evaluated every domain at every step this run evaluates."""
-        if self.reference is None:
+        """The reference run evaluated every domain at every step this run evaluates (one
+        trained here does: it is this run's config)."""
+        if self.reference is None or self.reference == "train":
             return self
         ref = reference_eval_losses(self.reference)
         steps = [s for s in range(1, run.train.steps + 1) if s % run.train.eval_every == 0 or s == run.train.steps]

@@ -12,7 +12,8 @@ with ``eta = step_size`` (the release's ``robust_step_size``, default 0.01, kept
 ``l_d`` the domain's held-out loss (``eval/loss/<d>``, nats per token), or with ``reference:
 RUN`` its excess over that finished run's held-out loss at the same step (from its
 ``metrics.jsonl``; the config is refused when the reference did not evaluate every domain at
-every step this run evaluates). With ``adjustment: C``, ``l_d + C / sqrt(n_d)`` (the release's
+every step this run evaluates). ``reference: train`` trains that reference first
+(:meth:`GroupDRO.train`): this run without the controller, at seed + 1, into ``RUN/reference``. With ``adjustment: C``, ``l_d + C / sqrt(n_d)`` (the release's
 generalization adjustment, ``n_d`` its group's training count: here the domain's training
 documents). The mixture is ``q``: sampling tokens in proportion to ``q`` gives, in expectation,
 the gradient of the ``q``-weighted loss the release trains on. As released, there is no EMA,
@@ -40,13 +41,19 @@ At each evaluation it adds the worst domain by ``l_d`` to the step's metrics
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 
 from curricle.controllers.base import Controller, DomainStats
-from curricle.controllers.config import GroupDROConfig, reference_eval_losses
+from curricle.controllers.config import GroupDROConfig, ScheduleControllerConfig, reference_eval_losses
 from curricle.errors import CurricleError
+from curricle.train.checkpoint import latest_complete
+
+#: ``reference: train``: the reference run's seed is the run's plus this.
+REFERENCE_SEED_OFFSET = 1
+REFERENCE_DIR = "reference"
 
 
 def group_dro_step(q: np.ndarray, losses: np.ndarray, step_size: float) -> np.ndarray:
@@ -64,11 +71,31 @@ class GroupDRO(Controller):
     hf_refusal = ("group-dro reads the held-out losses of curricle's own evaluations, which an HF Trainer does not "
                   "give its controller; train with `curricle train`")
 
+    @classmethod
+    def train(cls, config: Any, run_dir: Path, resume: bool, train_one: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+        """With ``reference: train``, the reference run first (into ``RUN/reference``; a finished
+        one is reused, a killed one resumed), then this run against it."""
+        dro = config.controller
+        if dro.reference != "train":
+            return train_one(config, run_dir, resume)
+        ref_dir = Path(run_dir) / REFERENCE_DIR
+        found = latest_complete(ref_dir / "checkpoints")
+        if found is None or found[0] < config.train.steps:
+            ref = config.model_copy(update={"controller": ScheduleControllerConfig(),
+                                            "seed": config.seed + REFERENCE_SEED_OFFSET})
+            train_one(ref, ref_dir, found is not None, reference=True)
+        run = config.model_copy(update={"controller": dro.model_copy(update={"reference": ref_dir})})
+        return train_one(run, run_dir, resume)
+
     def __init__(self, config: GroupDROConfig, context):
         super().__init__(config, context)
         k = len(self.domains)
         self.q = np.full(k, 1.0 / k)
         self.reference: dict[int, dict[str, float]] | None = None
+        if config.reference == "train":
+            raise CurricleError("controller.reference: train: the reference run is trained by curricle train "
+                                "(GroupDRO.train) before this controller is built; give a finished run's directory "
+                                "here")
         if config.reference is not None:
             try:
                 self.reference = reference_eval_losses(config.reference)
