@@ -26,10 +26,10 @@ say on changed task items, too), oldest first::
 
 ``config_changed``: the dotted paths where the validated config differs from the one the run
 last started with (its ``config.yaml``, before this start rewrites it; empty when none, null
-when there was no readable ``config.yaml``). A
-resumed run is what the uninterrupted one would have been only when it is empty; a resume
-that changed something says so in a warning (and, for pretraining, a ``config-changed`` event
-in ``RUN/events.jsonl``), so the config of every stretch of the run is on record.
+when there was no readable ``config.yaml``). A resumed run is what the uninterrupted one
+would have been only when it is empty; a resume that changed something says so in a warning
+(and, for pretraining, a ``config-changed`` event in ``RUN/events.jsonl``), so the config of
+every stretch of the run is on record.
 """
 
 from __future__ import annotations

@@ -50,9 +50,10 @@ def build_rl(config: RLConfig, run_dir: Path, max_steps: int | None = None, resu
 
     model, tokenizer = load_start_model(config.model)
     tasks = build_tasks(config.tasks, tokenizer)
+    prints = fingerprints(tasks)
     if resume_from is not None:  # its prompt draws index the items it had: the same ones, or a one-line refusal
         saved = json.loads((Path(resume_from) / STATE_FILE).read_text())
-        check_fingerprints(saved.get("tasks"), fingerprints(tasks))  # (None: a checkpoint from before them)
+        check_fingerprints(saved.get("tasks"), prints)  # (None: a checkpoint from before them)
     # The held-out check: greedy exact match, whatever the reward's grader is.
     for t in tasks:
         t.scoring = ScoringConfig(metric="exact_match", until=t.scoring.until,
@@ -118,7 +119,7 @@ def build_rl(config: RLConfig, run_dir: Path, max_steps: int | None = None, resu
     callback = RLCallback(PolicyFeed(sampler, reward, trainer), check,
                           config.eval.every, run_dir, rollout_budget=g.rollouts, tensorboard=config.train.tensorboard,
                           trace=config.train.trace, eval_every_rollouts=config.eval.every_rollouts,
-                          tasks=fingerprints(tasks))
+                          tasks=prints)
     callback.profile_rollouts = found["rollouts"] if profile is not None else 0
     trainer.add_callback(callback)
     return trainer, callback, graders
