@@ -193,13 +193,14 @@ def one_domain_store(mode: Mode, data_root: Path, domain: str, docs: list[dict[s
     return data_dir, srcs
 
 
-def heldout_kinds(store, domain: str, seq_len: int, max_docs: int) -> np.ndarray:
-    """The ``kind`` of each document ``eval_set`` scores in ``domain`` (the same selection)."""
+def heldout_column(store, domain: str, column: str, max_docs: int) -> np.ndarray:
+    """A ``meta.parquet`` column of the documents ``eval_set`` scores in ``domain`` (the same
+    selection: at most ``max_docs`` spread over the held-out split, none shorter than a token)."""
     split = store.split(domain, "heldout")
     n = split.n_docs
     idx = np.unique(np.linspace(0, n - 1, min(n, max_docs)).round().astype(int)) if n else np.zeros(0, int)
-    kinds = np.asarray(split.column("kind"))
-    return np.array([kinds[i] for i in idx if min(len(split.document(int(i))) + 1, seq_len + 1) >= 2])
+    values = np.asarray(split.column(column), dtype=object)
+    return np.array([values[i] for i in idx if len(split.document(int(i))) >= 1], dtype=object)
 
 
 def paired_interval(d: np.ndarray) -> tuple[float, float, float]:
@@ -270,7 +271,7 @@ def prune_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs: i
     losses = {k: load_losses(j) for k, j in wave.items()}
     res = analyse("prune", ["web"], seeds, list(pruned), losses, es, np.random.default_rng(12345), {})
     # Held-out loss by kind (mean over documents, then seeds): what each metric traded for what.
-    kinds = heldout_kinds(store, "web", mode.seq_len, mode.max_eval_docs)
+    kinds = heldout_column(store, "web", "kind", mode.max_eval_docs)
     by_kind = {name: {kind: round(float(np.mean([losses[(name, s)]["web"][kinds == kind].mean() for s in seeds])), 4)
                       for kind in ("prose", "boilerplate")} for name in ["uniform@1.0", *pruned]}
     rows = res["views"]["all"]["methods"]
@@ -432,11 +433,7 @@ def fairness_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs
     store = TokenStore(data_dir)
     es = everything_tested(eval_set(store, ["text"], mode.seq_len, 10 ** 6))  # every held-out document
     es_key, es_path = save_eval_set(es, out / "fairness")
-    split = store.split("text", "heldout")
-    n = split.n_docs
-    idx = np.unique(np.linspace(0, n - 1, min(n, 10 ** 6)).round().astype(int))
-    lengths_ok = np.array([len(split.document(int(i))) + 1 >= 2 for i in idx])
-    groups = np.asarray(split.column("group"), dtype=object)[idx][lengths_ok]
+    groups = heldout_column(store, "text", "group", 10 ** 6)
     names = sorted(set(groups))
     key = store_key(data_dir)
     update = max(1, round(0.02 * T))

@@ -19,21 +19,31 @@ from curricle.prune.base import PruneMetric, domain_rng
 from curricle.store import DomainSplit
 
 
-def prototype_distances(embeddings: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """Each row's distance to the nearest of ``k`` k-means centroids of the rows scaled to
-    unit length (a zero row stays zero)."""
+def unit_kmeans(embeddings: np.ndarray, k: int,
+                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows scaled to unit length (a zero row stays zero), and k-means on them
+    (k-means++ from ``rng``): ``(rows, centroids, labels)``."""
     x = np.asarray(embeddings, dtype=np.float64)
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     x = x / np.where(norms > 0, norms, 1.0)
     with warnings.catch_warnings():  # an empty cluster is warned of; its centroid simply goes unused
         warnings.simplefilter("ignore")
-        centroids, _ = kmeans2(x, k, minit="++", rng=rng)
+        centroids, labels = kmeans2(x, k, minit="++", rng=rng)
+    return x, centroids, labels
+
+
+def prototype_distances(embeddings: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Each row's distance to the nearest of ``k`` k-means centroids of the rows scaled to
+    unit length (a zero row stays zero)."""
+    x, centroids, _ = unit_kmeans(embeddings, k, rng)
     d = np.linalg.norm(x[:, None, :] - centroids[None, :, :], axis=2)  # (n, k)
     return d.min(axis=1)
 
 
 class PrototypeMetric(PruneMetric):
     name = "prototype"
+    #: What each document's score is, from the embeddings, k and the domain's generator.
+    measure = staticmethod(prototype_distances)
 
     def __init__(self, config, store, progress=None):
         super().__init__(config, store, progress)
@@ -59,5 +69,4 @@ class PrototypeMetric(PruneMetric):
         if self.config.clusters > split.n_docs:
             raise CurricleError(f"--clusters {self.config.clusters}: domain '{domain}' has only {split.n_docs} "
                                 f"training documents")
-        return prototype_distances(self.embeddings(domain, split), self.config.clusters,
-                                   domain_rng(self.config.seed, domain))
+        return self.measure(self.embeddings(domain, split), self.config.clusters, domain_rng(self.config.seed, domain))

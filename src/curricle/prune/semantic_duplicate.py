@@ -20,14 +20,10 @@ Removals have reason ``semantic-duplicate`` and score ``M_j``; the order is not 
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
-from scipy.cluster.vq import kmeans2
 
-from curricle.errors import CurricleError
-from curricle.prune.base import Removal, domain_rng
-from curricle.prune.prototype import PrototypeMetric
+from curricle.prune.base import Removal
+from curricle.prune.prototype import PrototypeMetric, unit_kmeans
 from curricle.store import DomainSplit
 
 BLOCK = 2048
@@ -38,12 +34,7 @@ def semantic_duplicate_scores(embeddings: np.ndarray, k: int, rng: np.random.Gen
     """SemDeDup's ``M`` for each row: its largest cosine similarity to a row before it in its
     k-means cluster, ordered farthest from the centroid first (-1 for a cluster's first row;
     a zero row has similarity 0 to everything)."""
-    x = np.asarray(embeddings, dtype=np.float64)
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    x = x / np.where(norms > 0, norms, 1.0)
-    with warnings.catch_warnings():  # an empty cluster is warned of; it simply has no rows
-        warnings.simplefilter("ignore")
-        centroids, labels = kmeans2(x, k, minit="++", rng=rng)
+    x, centroids, labels = unit_kmeans(embeddings, k, rng)  # an empty cluster simply has no rows
     scores = np.full(len(x), -1.0)
     for c in range(len(centroids)):
         rows = np.flatnonzero(labels == c)
@@ -62,13 +53,7 @@ def semantic_duplicate_scores(embeddings: np.ndarray, k: int, rng: np.random.Gen
 
 class SemanticDuplicateMetric(PrototypeMetric):
     name = "semantic-duplicate"
-
-    def scores(self, domain: str, split: DomainSplit) -> np.ndarray:
-        if self.config.clusters > split.n_docs:
-            raise CurricleError(f"--clusters {self.config.clusters}: domain '{domain}' has only {split.n_docs} "
-                                f"training documents")
-        return semantic_duplicate_scores(self.embeddings(domain, split), self.config.clusters,
-                                         domain_rng(self.config.seed, domain))
+    measure = staticmethod(semantic_duplicate_scores)
 
     def unscored(self, domain: str, split: DomainSplit) -> int:
         return 0
