@@ -35,6 +35,8 @@ LAZY_IMPORTS: dict[str, str] = {
     "curricle.curate.regex_tokenizer": "curricle[curate]",
     # the quality classifier (`curricle quality train`, the quality-model step)
     "floret": "curricle[curate]",
+    "sklearn": "curricle[curate]",
+    "curricle.quality.signals": "curricle[curate]",
     # curricle curate --executor ray
     "ray": "curricle[ray]",
     # mix_search.regressor: lightgbm

@@ -54,8 +54,9 @@ def test_the_model_file_round_trips_exactly(trained, tmp_path):
                                                                           "min_count", "epoch", "lr", "threads", "seed")},
                                        "loss": "softmax"}
     assert loaded.info["format"] == FORMAT and loaded.info["heldout"] == trained.metrics["heldout"]
+    assert loaded.features == ["fasttext", "perplexity", "gopher"]
     with zipfile.ZipFile(path) as z:
-        assert z.namelist() == ["model.json", "model.bin"]
+        assert z.namelist() == ["model.json", "model.bin", "reference-lm.json"]
         assert json.loads(z.read("model.json"))["labels"] == {"positive": "__label__reference",
                                                              "negative": "__label__other"}
     assert load_cached(path) is load_cached(path)  # once per process
@@ -77,16 +78,24 @@ def test_a_bad_model_file_is_one_line(tmp_path):
         QualityClassifier.load(tmp_path / "junk.zip")
 
 
-def test_a_damaged_model_bin_is_refused(trained, tmp_path):
+@pytest.mark.parametrize("entry", ["model.bin", "reference-lm.json"])
+def test_a_damaged_entry_is_refused(trained, tmp_path, entry):
     path = tmp_path / "m.zip"
     trained.classifier.save(path)
     with zipfile.ZipFile(path) as z:
-        info, data = z.read("model.json"), z.read("model.bin")
+        entries = {name: z.read(name) for name in z.namelist()}
+    entries[entry] = entries[entry][:-10] + b"0" * 10
     with zipfile.ZipFile(tmp_path / "bad.zip", "w") as z:
-        z.writestr("model.json", info)
-        z.writestr("model.bin", data[:-10] + b"0" * 10)
-    with pytest.raises(CurricleError, match="does not match its recorded SHA-256"):
+        for name, data in entries.items():
+            z.writestr(name, data)
+    with pytest.raises(CurricleError, match=rf"bad.zip: {entry} does not match its recorded SHA-256 \(damaged file\)$"):
         QualityClassifier.load(tmp_path / "bad.zip")
+    del entries[entry]
+    with zipfile.ZipFile(tmp_path / "short.zip", "w") as z:
+        for name, data in entries.items():
+            z.writestr(name, data)
+    with pytest.raises(CurricleError, match=rf"short.zip: not a curricle quality model .*{entry}"):
+        QualityClassifier.load(tmp_path / "short.zip")
 
 
 def test_auc_counts_ties_half_and_metrics_are_exact():

@@ -1,4 +1,5 @@
-"""The quality classifier: fastText, trained on reference documents against other documents.
+"""The quality classifier: fastText, trained on reference documents against other documents,
+and by default two signals beside it that a small reference set needs, combined.
 
 **The learner.** fastText's supervised classifier (Joulin et al. 2017), as DCLM trained its
 quality filter (reference documents, OpenHermes and ELI5, against a random sample of the
@@ -25,13 +26,27 @@ DCLM; a document's text has its whitespace collapsed to single spaces (fastText 
 per example), optionally lowercased and cut to ``max_chars``. The same normalisation is applied
 when scoring: it is stored with the model.
 
-**The score** of a document is the classifier's probability of the reference class, in [0, 1].
+**The other signals** (``features``, all three by default; :mod:`curricle.quality.signals`): a
+bigram model of the reference documents gives each document's mean log-probability per word
+(CCNet's perplexity filter), and Gopher's repetition and shape statistics. fastText learns
+from a few hundred reference documents which words and bigrams they use, and cannot see word
+order or repetition: on ``benchmarks/quality_filter.py``'s planted junk it ranked reference
+documents above shuffled reference words and repeated reference spans only 68% and 56% of the
+time. A logistic regression (scikit-learn's, C = 1, on standardized signals) weighs fastText's
+log-odds and the other signals; it is fitted on signals *cross-fitted* over ``folds`` folds of
+the training documents (each document's fastText and reference-model signals from models fitted
+without its fold), since signals of a model that trained on a document are overconfident about
+it. The final fastText and reference models are fitted on all the training documents.
+
+**The score** of a document is the probability of the reference class, in [0, 1]: fastText's
+with ``features: [fasttext]``, else the logistic regression's.
 
 **The model file** is one artifact, written atomically: a zip archive holding ``model.json``
-(format, labels, the text normalisation, the fastText settings, what it was trained on, the
-held-out metrics, and the SHA-256 of the fastText model) and ``model.bin`` (fastText's own
-file). :func:`file_sha256` of the whole file identifies it (curate's fingerprint covers it,
-so a retrained model re-curates).
+(format, labels, the text normalisation, the features, the fastText settings, the combiner's
+signals and coefficients, what it was trained on, the held-out metrics, and the SHA-256 of each
+other entry, checked on load), ``model.bin`` (fastText's own file) and ``reference-lm.json``
+(the reference model's log-probabilities). :func:`file_sha256` of the whole file identifies it
+(curate's fingerprint covers it, so a retrained model re-curates).
 """
 
 from __future__ import annotations
@@ -39,6 +54,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import tempfile
 import time
 import zipfile
@@ -57,9 +73,18 @@ FORMAT = "curricle-quality-model"
 VERSION = 1
 POSITIVE = "__label__reference"
 NEGATIVE = "__label__other"
+LM_ENTRY = "reference-lm.json"
+#: The model file's entries besides model.json -> the model.json key holding the entry's SHA-256.
+SHA_KEYS = {"model.bin": "model_bin_sha256", LM_ENTRY: "reference_lm_sha256"}
 #: The fastText settings a model records (``QualityTrainConfig`` field -> fastText argument).
 FASTTEXT_ARGS = {"dim": "dim", "word_ngrams": "wordNgrams", "bucket": "bucket", "minn": "minn", "maxn": "maxn",
                  "min_count": "minCount", "epoch": "epoch", "lr": "lr", "threads": "thread", "seed": "seed"}
+
+
+def fasttext_logit(p: float) -> float:
+    """The log-odds of a fastText probability, clipped to fastText's own floor (it adds 1e-5)."""
+    p = min(max(p, 1e-5), 1 - 1e-5)
+    return math.log(p / (1 - p))
 
 
 def normalize(text: str, lowercase: bool = False, max_chars: int | None = None) -> str:
@@ -89,20 +114,34 @@ def _fasttext() -> Any:
 
 
 class QualityClassifier:
-    """A trained classifier: :meth:`score` is the probability that a text is reference-like."""
+    """A trained classifier: :meth:`score` is the probability that a text is reference-like.
 
-    def __init__(self, model: Any, info: dict[str, Any], sha256: str | None = None):
+    With ``features: [fasttext]`` that is fastText's probability; with more, the combiner's: a
+    logistic regression on the standardized signals (fastText's log-odds, the reference model's
+    log-probabilities, Gopher's statistics), its coefficients in ``info["combiner"]``."""
+
+    def __init__(self, model: Any, info: dict[str, Any], sha256: str | None = None, lm: Any = None):
         self._model = model
         self.info = info
         self.sha256 = sha256
         """SHA-256 of the model file it was loaded from (None before it is saved)."""
+        self.lm = lm
+        """The reference language model (:class:`~curricle.quality.signals.ReferenceLM`), when
+        ``perplexity`` is a feature."""
         text = info["text"]
         self._lowercase = bool(text["lowercase"])
         self._max_chars = text["max_chars"]
         self._positive = info["labels"]["positive"]
+        self.features: list[str] = list(info.get("features", ["fasttext"]))
+        self._combiner = info.get("combiner")
+        if self._combiner is not None:
+            c = self._combiner
+            self._mean, self._scale = np.array(c["mean"]), np.array(c["scale"])
+            self._coef, self._intercept = np.array(c["coef"]), float(c["intercept"])
+            self._signals = require("curricle.quality.signals", "the quality model's signals")
 
-    def score(self, text: str) -> float:
-        """The probability (in [0, 1]) that ``text`` is reference-like."""
+    def fasttext_probability(self, text: str) -> float:
+        """fastText's probability of the reference class for ``text``, in [0, 1]."""
         t = normalize(text, self._lowercase, self._max_chars)
         # The binding's own predict: the Python wrapper's builds its array with
         # np.array(copy=False), which numpy 2 refuses. (probability, label) pairs.
@@ -112,23 +151,48 @@ class QualityClassifier:
                 p = float(prob)
         return min(1.0, max(0.0, p))  # fastText adds 1e-5 to each probability
 
+    def signal_matrix(self, texts: Sequence[str]) -> np.ndarray:
+        """The combiner's inputs, one row per text, in ``info["combiner"]["signals"]`` order."""
+        cols = [np.array([[fasttext_logit(self.fasttext_probability(t))] for t in texts]).reshape(len(texts), -1)] \
+            if "fasttext" in self.features else []
+        cols.append(self._signals.signal_matrix([self._cut(t) for t in texts], self.lm, "gopher" in self.features))
+        return np.concatenate(cols, axis=1)
+
+    def _cut(self, text: str) -> str:
+        return text[: self._max_chars] if self._max_chars is not None else text
+
+    def score(self, text: str) -> float:
+        """The probability (in [0, 1]) that ``text`` is reference-like."""
+        if self._combiner is None:
+            return self.fasttext_probability(text)
+        return float(self.scores([text])[0])
+
     def scores(self, texts: Sequence[str]) -> np.ndarray:
-        return np.array([self.score(t) for t in texts], dtype=np.float64)
+        if self._combiner is None:
+            return np.array([self.fasttext_probability(t) for t in texts], dtype=np.float64)
+        z = ((self.signal_matrix(texts) - self._mean) / self._scale) @ self._coef + self._intercept
+        return 1.0 / (1.0 + np.exp(-z))
 
     def save(self, path: Path | str) -> str:
         """Write the model file (atomically); returns its SHA-256."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        entries: dict[str, bytes] = {}
         with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.") as tmp:
-            bin_path = Path(tmp) / "model.bin"
-            self._model.save_model(str(bin_path))
-            data = bin_path.read_bytes()
-            info = {**self.info, "model_bin_sha256": hashlib.sha256(data).hexdigest()}
-            with atomic.file(path) as zpath, zipfile.ZipFile(zpath, "w", compression=zipfile.ZIP_STORED) as z:
-                # Fixed timestamps: the same model gives the same file.
-                z.writestr(zipfile.ZipInfo("model.json", (1980, 1, 1, 0, 0, 0)),
-                           json.dumps(info, indent=2, sort_keys=True) + "\n")
-                z.writestr(zipfile.ZipInfo("model.bin", (1980, 1, 1, 0, 0, 0)), data)
+            if self._model is not None:
+                bin_path = Path(tmp) / "model.bin"
+                self._model.save_model(str(bin_path))
+                entries["model.bin"] = bin_path.read_bytes()
+        if self.lm is not None:
+            entries[LM_ENTRY] = (json.dumps(self.lm.to_json(), separators=(",", ":")) + "\n").encode()
+        info = {**self.info, **{SHA_KEYS[name]: hashlib.sha256(data).hexdigest() for name, data in entries.items()}}
+        with atomic.file(path) as zpath, zipfile.ZipFile(zpath, "w", compression=zipfile.ZIP_DEFLATED) as z:
+            # Fixed timestamps: the same model gives the same file.
+            z.writestr(zipfile.ZipInfo("model.json", (1980, 1, 1, 0, 0, 0)),
+                       json.dumps(info, indent=2, sort_keys=True) + "\n", compress_type=zipfile.ZIP_STORED)
+            for name, data in entries.items():
+                z.writestr(zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0)), data,
+                           compress_type=zipfile.ZIP_STORED if name == "model.bin" else zipfile.ZIP_DEFLATED)
         self.info = info
         self.sha256 = file_sha256(path)
         return self.sha256
@@ -143,22 +207,31 @@ class QualityClassifier:
         try:
             with zipfile.ZipFile(path) as z:
                 info = json.loads(z.read("model.json"))
-                data = z.read("model.bin")
-        except (zipfile.BadZipFile, KeyError, ValueError) as e:
+                features = info.get("features", ["fasttext"])
+                needed = (["model.bin"] if "fasttext" in features else []) + \
+                    ([LM_ENTRY] if "perplexity" in features else [])
+                entries = {name: z.read(name) for name in needed}
+        except (zipfile.BadZipFile, KeyError, ValueError, AttributeError) as e:
             raise CurricleError(f"quality model {path}: not a curricle quality model ({e}); train one with "
                                 f"`curricle quality train`") from None
         if info.get("format") != FORMAT or info.get("version") != VERSION:
             raise CurricleError(f"quality model {path}: format {info.get('format')!r} version {info.get('version')!r}; "
                                 f"expected {FORMAT!r} version {VERSION}")
-        if hashlib.sha256(data).hexdigest() != info.get("model_bin_sha256"):
-            raise CurricleError(f"quality model {path}: model.bin does not match its recorded SHA-256 (damaged file)")
-        ft = _fasttext()
-        with tempfile.TemporaryDirectory(prefix="curricle-quality-") as tmp:
-            bin_path = Path(tmp) / "model.bin"
-            bin_path.write_bytes(data)
-            model = ft.load_model(str(bin_path))
+        for name, data in entries.items():
+            if hashlib.sha256(data).hexdigest() != info.get(SHA_KEYS[name]):
+                raise CurricleError(f"quality model {path}: {name} does not match its recorded SHA-256 (damaged file)")
+        model = lm = None
+        if "model.bin" in entries:
+            ft = _fasttext()
+            with tempfile.TemporaryDirectory(prefix="curricle-quality-") as tmp:
+                bin_path = Path(tmp) / "model.bin"
+                bin_path.write_bytes(entries["model.bin"])
+                model = ft.load_model(str(bin_path))
+        if LM_ENTRY in entries:
+            signals = require("curricle.quality.signals", "the quality model's signals")
+            lm = signals.ReferenceLM.from_json(json.loads(entries[LM_ENTRY]))
         sha = hashlib.sha256(path.read_bytes()).hexdigest()
-        return cls(model, info, sha)
+        return cls(model, info, sha, lm)
 
 
 _LOADED: dict[tuple[str, int, int], QualityClassifier] = {}
@@ -224,20 +297,12 @@ def holdout_split(n: int, fraction: float, rng: np.random.Generator) -> tuple[np
     return np.sort(order[k:]), np.sort(order[:k])
 
 
-def train(positives: Sequence[str], negatives: Sequence[str], cfg: QualityTrainConfig,
-          provenance: dict[str, Any] | None = None) -> TrainResult:
-    """Train on ``positives`` (reference documents) against ``negatives`` (already balanced and
-    sampled by the caller), holding out ``cfg.holdout_fraction`` of each class for the metrics."""
+def _train_fasttext(pos: Sequence[str], neg: Sequence[str], cfg: QualityTrainConfig,
+                    rng: np.random.Generator) -> tuple[Any, int, float]:
+    """fastText trained on normalized ``pos`` against ``neg`` (their examples shuffled by
+    ``rng``); returns the model, the words it read per epoch and the seconds it took."""
     ft = _fasttext()
-    pos = [t for t in (normalize(x, cfg.lowercase, cfg.max_chars) for x in positives) if t]
-    neg = [t for t in (normalize(x, cfg.lowercase, cfg.max_chars) for x in negatives) if t]
-    if len(pos) < 2 or len(neg) < 2:
-        raise CurricleError(f"quality train: need at least 2 non-empty documents of each class "
-                            f"(got {len(pos)} positive, {len(neg)} negative)")
-    rng = np.random.default_rng(cfg.seed)
-    pos_tr, pos_ho = holdout_split(len(pos), cfg.holdout_fraction, rng)
-    neg_tr, neg_ho = holdout_split(len(neg), cfg.holdout_fraction, rng)
-    examples = [f"{POSITIVE} {pos[i]}" for i in pos_tr] + [f"{NEGATIVE} {neg[i]}" for i in neg_tr]
+    examples = [f"{POSITIVE} {t}" for t in pos] + [f"{NEGATIVE} {t}" for t in neg]
     examples = [examples[i] for i in rng.permutation(len(examples))]
     words = sum(len(e.split()) - 1 for e in examples)
     with tempfile.TemporaryDirectory(prefix="curricle-quality-train-") as tmp:
@@ -246,27 +311,106 @@ def train(positives: Sequence[str], negatives: Sequence[str], cfg: QualityTrainC
         t0 = time.perf_counter()
         model = ft.train_supervised(str(train_file), verbose=0, loss="softmax",
                                     **{a: getattr(cfg, f) for f, a in FASTTEXT_ARGS.items()})
-        train_s = time.perf_counter() - t0
+        return model, words, time.perf_counter() - t0
+
+
+def _info(cfg: QualityTrainConfig, n_pos: int, n_neg: int, provenance: dict[str, Any] | None) -> dict[str, Any]:
     info = {
         "format": FORMAT, "version": VERSION, "learner": "fasttext",
         "labels": {"positive": POSITIVE, "negative": NEGATIVE},
         "text": {"lowercase": cfg.lowercase, "max_chars": cfg.max_chars, "whitespace": "collapsed"},
-        "fasttext": {f: getattr(cfg, f) for f in FASTTEXT_ARGS} | {"loss": "softmax"},
-        "trained_on": {"positives": len(pos_tr), "negatives": len(neg_tr), **(provenance or {})},
+        "features": list(cfg.features),
+        "trained_on": {"positives": n_pos, "negatives": n_neg, **(provenance or {})},
     }
-    clf = QualityClassifier(model, info)
-    held = [pos[i] for i in pos_ho] + [neg[i] for i in neg_ho]
+    if "fasttext" in cfg.features:
+        info["fasttext"] = {f: getattr(cfg, f) for f in FASTTEXT_ARGS} | {"loss": "softmax"}
+    return info
+
+
+def _combiner(pos_raw: list[str], neg_raw: list[str], pos: list[str], neg: list[str], cfg: QualityTrainConfig,
+              rng: np.random.Generator, info: dict[str, Any]) -> dict[str, Any]:
+    """The logistic regression on cross-fitted signals: every training document's fastText
+    log-odds and reference-model signals come from models fitted without its fold (Gopher's
+    statistics need no fitting), so the combiner learns how much each signal counts on documents
+    the signals' models never saw."""
+    signals = require("curricle.quality.signals", "quality train's features")
+    linear = require("sklearn.linear_model", "quality train's combiner")
+    preprocessing = require("sklearn.preprocessing", "quality train's combiner")
+    fold_pos = rng.permutation(len(pos)) % cfg.folds
+    fold_neg = rng.permutation(len(neg)) % cfg.folds
+    names = (["fasttext_logit"] if "fasttext" in cfg.features else []) + \
+        (list(signals.PERPLEXITY_NAMES) if "perplexity" in cfg.features else []) + \
+        (list(signals.GOPHER_NAMES) if "gopher" in cfg.features else [])
+    x = np.zeros((len(pos) + len(neg), len(names)))
+    for f in range(cfg.folds):
+        out_p, out_n = fold_pos == f, fold_neg == f
+        if not out_p.any() and not out_n.any():
+            continue
+        lm = signals.ReferenceLM.fit(t for t, o in zip(pos_raw, out_p) if not o) \
+            if "perplexity" in cfg.features else None
+        model = _train_fasttext([t for t, o in zip(pos, out_p) if not o], [t for t, o in zip(neg, out_n) if not o],
+                                cfg, rng)[0] if "fasttext" in cfg.features else None
+        fold_clf = QualityClassifier(model, {**info, "combiner": None}, lm=lm)
+        rows = np.r_[np.flatnonzero(out_p), len(pos) + np.flatnonzero(out_n)]
+        texts = [pos_raw[i] for i in np.flatnonzero(out_p)] + [neg_raw[i] for i in np.flatnonzero(out_n)]
+        cols = [np.array([[fasttext_logit(fold_clf.fasttext_probability(t))] for t in texts]).reshape(len(texts), -1)] \
+            if model is not None else []
+        cols.append(signals.signal_matrix([fold_clf._cut(t) for t in texts], lm, False))
+        x[rows, : sum(c.shape[1] for c in cols)] = np.concatenate(cols, axis=1)
+    if "gopher" in cfg.features:
+        texts = [t[: cfg.max_chars] if cfg.max_chars else t for t in pos_raw + neg_raw]
+        x[:, -len(signals.GOPHER_NAMES):] = signals.signal_matrix(texts, None, True)
+    y = np.r_[np.ones(len(pos), int), np.zeros(len(neg), int)]
+    scaler = preprocessing.StandardScaler().fit(x)
+    scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
+    lr = linear.LogisticRegression(C=1.0, max_iter=2000).fit((x - scaler.mean_) / scale, y)
+    return {"kind": "logistic-regression", "C": 1.0, "folds": cfg.folds, "signals": names,
+            "mean": [float(v) for v in scaler.mean_], "scale": [float(v) for v in scale],
+            "coef": [float(v) for v in lr.coef_[0]], "intercept": float(lr.intercept_[0])}
+
+
+def train(positives: Sequence[str], negatives: Sequence[str], cfg: QualityTrainConfig,
+          provenance: dict[str, Any] | None = None) -> TrainResult:
+    """Train on ``positives`` (reference documents) against ``negatives`` (already balanced and
+    sampled by the caller), holding out ``cfg.holdout_fraction`` of each class for the metrics."""
+    keep_pos = [x for x in positives if normalize(x, cfg.lowercase, cfg.max_chars)]
+    keep_neg = [x for x in negatives if normalize(x, cfg.lowercase, cfg.max_chars)]
+    if len(keep_pos) < 2 or len(keep_neg) < 2:
+        raise CurricleError(f"quality train: need at least 2 non-empty documents of each class "
+                            f"(got {len(keep_pos)} positive, {len(keep_neg)} negative)")
+    rng = np.random.default_rng(cfg.seed)
+    pos_tr, pos_ho = holdout_split(len(keep_pos), cfg.holdout_fraction, rng)
+    neg_tr, neg_ho = holdout_split(len(keep_neg), cfg.holdout_fraction, rng)
+    raw_pos, raw_neg = [keep_pos[i] for i in pos_tr], [keep_neg[i] for i in neg_tr]
+    norm = lambda xs: [normalize(x, cfg.lowercase, cfg.max_chars) for x in xs]  # noqa: E731
+    pos, neg = norm(raw_pos), norm(raw_neg)
+    info = _info(cfg, len(pos), len(neg), provenance)
+    model, words, train_s = None, 0, 0.0
+    if "fasttext" in cfg.features:
+        model, words, train_s = _train_fasttext(pos, neg, cfg, rng)
+    lm = None
+    t0 = time.perf_counter()
+    if cfg.features != ["fasttext"]:
+        if "perplexity" in cfg.features:
+            lm = require("curricle.quality.signals", "quality train's features").ReferenceLM.fit(raw_pos)
+        info["combiner"] = _combiner(raw_pos, raw_neg, pos, neg, cfg, rng, info)
+    combine_s = time.perf_counter() - t0
+    clf = QualityClassifier(model, info, lm=lm)
+    held = [keep_pos[i] for i in pos_ho] + [keep_neg[i] for i in neg_ho]
     labels = np.r_[np.ones(len(pos_ho), bool), np.zeros(len(neg_ho), bool)]
     t0 = time.perf_counter()
     scores = np.array([clf.score(t) for t in held])
     score_s = time.perf_counter() - t0
     metrics = {
         "heldout": binary_metrics(labels, scores, cfg.threshold),
-        "train": {"positives": len(pos_tr), "negatives": len(neg_tr), "words": words,
-                  "seconds": round(train_s, 3),
+        "train": {"positives": len(pos), "negatives": len(neg), "words": words,
+                  "seconds": round(train_s + combine_s, 3),
                   "words_per_s": round(words * cfg.epoch / train_s) if train_s > 0 else None},
         "scoring": {"docs": len(held), "docs_per_s": round(len(held) / score_s) if score_s > 0 else None},
     }
+    if "combiner" in info:
+        metrics["combiner"] = {"seconds": round(combine_s, 3),
+                               "coef": dict(zip(info["combiner"]["signals"], info["combiner"]["coef"]))}
     clf.info["heldout"] = metrics["heldout"]  # not the timings: the same inputs give the same file
     return TrainResult(clf, metrics)
 

@@ -168,6 +168,12 @@ def print_metrics(result: TrainResult, console: Console) -> None:
     t = m["train"]
     console.print(f"trained on {t['positives']} + {t['negatives']} documents ({t['words']:,} words) in "
                   f"{t['seconds']:.2f}s; precision and recall at score >= {h['threshold']}")
+    info = result.classifier.info
+    if "combiner" in info:
+        console.print(f"score: a logistic regression on {', '.join(info['features'])} "
+                      f"({len(info['combiner']['signals'])} signals, cross-fitted in {info['combiner']['folds']} folds)")
+    else:
+        console.print("score: fastText's probability")
     console.print(f"model: {m['model']['path']} (sha256 {m['model']['sha256'][:16]}); metrics: "
                   f"{metrics_path(Path(m['model']['path']))}")
 

@@ -1,5 +1,6 @@
 """A quality classifier's score: every document scored by a model ``curricle quality train``
-made (fastText, DCLM's recipe; :mod:`curricle.quality.classifier`), kept by the score.
+made (fastText, DCLM's recipe, with a reference model's perplexity and Gopher's statistics by
+default; :mod:`curricle.quality.classifier`), kept by the score.
 
 The score (the probability that a document is like the reference documents, in [0, 1], rounded
 to 6 decimals) is written to the document's ``meta[field]`` (``quality`` by default), so the

@@ -1,0 +1,142 @@
+"""The quality model's signals on literal texts, and the combiner that weighs them."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from datatrove.pipeline.filters.gopher_repetition_filter import find_top_duplicate, get_n_grams
+from pydantic import ValidationError
+
+from curricle.curate.words import PROSE_WORD
+from curricle.quality.classifier import QualityClassifier, auc, fasttext_logit, train
+from curricle.quality.config import QualityTrainConfig
+from curricle.quality.signals import GOPHER_NAMES, ReferenceLM, gopher_signals, lm_words, top_ngram_chars
+from curricle.sources.python_prose import PythonProseConfig, PythonProseSource
+
+from tests.curate.conftest import make_prose
+from tests.quality.corpus import junk
+
+SMALL = QualityTrainConfig(dim=16, bucket=20_000)
+
+
+def test_the_reference_model_is_interpolated_kneser_ney_by_its_formula():
+    """Two documents, "a b" and "a c": bigrams (<s>,a) x2, (a,b), (b,</s>), (a,c), (c,</s>);
+    N = 5 distinct bigrams, V = 4 words with a predecessor, so pc(w) = (N(w) + 1) / 10."""
+    lm = ReferenceLM.fit(["A b", "a  c"])
+    pc = {"a": 0.2, "b": 0.2, "c": 0.2, "</s>": 0.3}
+    assert {w: math.exp(v) for w, v in lm.unigram.items()} == pytest.approx(pc)
+    assert math.exp(lm.unknown) == pytest.approx(0.1)
+    # p(b | a) = max(c(a b) - d, 0) / c(a) + d T(a) / c(a) pc(b), d = 0.75
+    p_a = (2 - 0.75) / 2 + 0.75 * 1 / 2 * 0.2        # after <s>: 0.7
+    p_b = (1 - 0.75) / 2 + 0.75 * 2 / 2 * 0.2        # after a: 0.275
+    p_end = (1 - 0.75) / 1 + 0.75 * 1 / 1 * 0.3      # after b: 0.475
+    bigram, unigram = lm.signals("a b")
+    assert bigram == pytest.approx((math.log(p_a) + math.log(p_b) + math.log(p_end)) / 3)
+    assert unigram == pytest.approx((math.log(0.2) * 2 + math.log(0.3)) / 3)
+    # Unseen bigrams back off: p(b | <s>) = d T(<s>) / c(<s>) pc(b); after an unknown word, pc.
+    bigram, _ = lm.signals("b zzz")
+    assert bigram == pytest.approx((math.log(0.75 / 2 * 0.2) + math.log(0.75 * 0.1) + math.log(0.3)) / 3)
+    # A distribution: every context's probabilities over the words and the unknown sum to 1.
+    for ctx in ("<s>", "a", "b", "c"):
+        total = sum(math.exp(lm.bigram.get((ctx, w), lm.backoff[ctx] + lm.unigram[w])) for w in pc)
+        assert total + math.exp(lm.backoff[ctx] + lm.unknown) == pytest.approx(1.0)
+    again = ReferenceLM.from_json(lm.to_json())
+    assert (again.unigram, again.unknown, again.backoff, again.bigram) == (lm.unigram, lm.unknown, lm.backoff, lm.bigram)
+
+
+def test_word_order_moves_the_bigram_signal_and_not_the_unigram_one():
+    lm = ReferenceLM.fit([make_prose(s) for s in range(50)])
+    text = make_prose(500)
+    words = text.split()
+    shuffled = " ".join(words[i] for i in np.random.default_rng(0).permutation(len(words)))
+    (b1, u1), (b2, u2) = lm.signals(text), lm.signals(shuffled)
+    assert b1 > b2 + 1.0  # over a nat per word more probable in order
+    assert u1 == pytest.approx(u2, abs=0.02)  # the same words ("." ends a word once either way)
+    assert lm_words("Don't STOP.") == ["don't", "stop", "."]
+
+
+def test_gophers_statistics_of_a_literal_repetition():
+    """"a b c d e a b c d e": 10 words, 19 characters. The top 2-gram is "a b" twice (3 chars
+    each), the 5-gram "abcde" comes again at word 5 (5 characters), no 6-gram repeats."""
+    s = dict(zip(GOPHER_NAMES, gopher_signals("a b c d e a b c d e")))
+    assert s["top_2_gram_char_share"] == 6 / 19
+    assert s["top_3_gram_char_share"] == 10 / 19  # "a b c" twice, 5 characters each
+    assert s["dup_5_gram_char_share"] == 5 / 19
+    assert s["dup_6_gram_char_share"] == 0.0
+    assert (s["dup_line_share"], s["log_words"], s["mean_word_chars"]) == (0.0, math.log1p(10), 1.0)
+    assert (s["distinct_word_share"], s["alpha_word_share"]) == (0.5, 1.0)
+    lines = dict(zip(GOPHER_NAMES, gopher_signals("same line\nsame line\n\nother 42 !")))
+    assert lines["dup_line_share"] == 1 / 3 and lines["dup_line_char_share"] == 9 / 31  # 31 characters
+    assert lines["alpha_word_share"] == 5 / 7  # of 7 words, "42" and "!" have no letter
+    assert gopher_signals("") == [0.0] * len(GOPHER_NAMES)
+
+
+def own_words_junk(seeds: range) -> list[str]:
+    """Junk made of the reference's own words: shuffled prose and a repeated phrase."""
+    return [junk(s) for s in seeds if s % 3]
+
+
+def test_the_signals_see_junk_made_of_the_reference_words_that_fasttext_misses():
+    """Trained DCLM's way, reference documents against a corpus sample that is half reference
+    (100 documents) and half junk made of reference words (100). On unseen documents, fastText
+    alone ranks some junk above some reference documents; with the reference model's perplexity
+    and Gopher's statistics every reference document ranks above every junk one (exact
+    training, so these are fixed numbers)."""
+    pos = [make_prose(s) for s in range(200)]
+    neg = [make_prose(s) for s in range(5000, 5100)] + own_words_junk(range(150))
+    test_pos, test_neg = [make_prose(s) for s in range(1000, 1100)], own_words_junk(range(1000, 1150))
+    labels = np.r_[np.ones(len(test_pos), bool), np.zeros(len(test_neg), bool)]
+    alone = train(pos, neg, SMALL.model_copy(update={"features": ["fasttext"]})).classifier
+    both = train(pos, neg, SMALL).classifier
+    assert auc(labels, alone.scores(test_pos + test_neg)) < 0.99
+    assert auc(labels, both.scores(test_pos + test_neg)) == 1.0
+    assert "combiner" not in alone.info and alone.features == ["fasttext"]
+
+
+def test_the_score_is_the_logistic_regression_on_the_standardized_signals():
+    pos = [make_prose(s) for s in range(60)]
+    neg = [make_prose(s) for s in range(5000, 5030)] + own_words_junk(range(45))
+    clf = train(pos, neg, SMALL.model_copy(update={"folds": 3})).classifier
+    c = clf.info["combiner"]
+    assert c["signals"] == ["fasttext_logit", "lm_bigram_logprob", "lm_unigram_logprob", *GOPHER_NAMES]
+    assert (c["kind"], c["C"], c["folds"]) == ("logistic-regression", 1.0, 3)
+    texts = [make_prose(7777), junk(7778)]
+    rows = [[fasttext_logit(clf.fasttext_probability(t)), *clf.lm.signals(t), *gopher_signals(t)] for t in texts]
+    z = ((np.array(rows) - c["mean"]) / c["scale"]) @ c["coef"] + c["intercept"]
+    assert clf.scores(texts) == pytest.approx(1 / (1 + np.exp(-z)))
+    assert clf.score(texts[0]) == pytest.approx(float(1 / (1 + np.exp(-z[0]))))
+
+
+def test_features_without_fasttext_write_no_fasttext_model(tmp_path):
+    pos = [make_prose(s) for s in range(40)]
+    neg = own_words_junk(range(60))
+    result = train(pos, neg, SMALL.model_copy(update={"features": ["perplexity", "gopher"]}))
+    path = tmp_path / "m.zip"
+    result.classifier.save(path)
+    loaded = QualityClassifier.load(path)
+    assert loaded.info["combiner"]["signals"][:2] == ["lm_bigram_logprob", "lm_unigram_logprob"]
+    assert "fasttext" not in loaded.info and loaded._model is None
+    texts = [make_prose(900), junk(901)]
+    assert loaded.scores(texts).tolist() == result.classifier.scores(texts).tolist()
+
+
+@pytest.mark.parametrize("features, message", [([], "at least 1 item"),
+                                               (["fasttext", "fasttext"], "each feature at most once"),
+                                               (["kenlm"], "'fasttext', 'perplexity' or 'gopher'")])
+def test_bad_features_are_refused(features, message):
+    with pytest.raises(ValidationError, match=message):
+        QualityTrainConfig(features=features)
+
+
+def test_the_top_ngram_share_equals_datatroves_on_real_prose_and_junk():
+    """curricle counts word tuples where datatrove joins strings: the same numbers, on 300 of
+    the standard library's docstrings and the planted junk."""
+    docs = PythonProseSource(PythonProseConfig(domain="prose", parts=["docstrings"]))
+    texts = [d.text for _, d in zip(range(300), docs)] + [junk(s) for s in range(60)] + ["", "one"]
+    for text in texts:
+        words = PROSE_WORD.findall(text)
+        for n in (2, 3, 4):
+            grams = get_n_grams(words, n)
+            assert top_ngram_chars(words, n) == (find_top_duplicate(grams) if grams else 0)
