@@ -50,7 +50,8 @@ seed), read off its curve by linear interpolation between the two checkpoints th
 A run whose curve never gets there within T has *not reached* it: its speedup is no number
 (below 1 by the definition), counted as such, never averaged in. A run already below it at its
 first checkpoint has only a lower bound (T over that checkpoint's tokens), said so. The
-headline is the geometric mean over seeds when every seed reached it, else null with the count.
+headline is the geometric mean over seeds when every seed reached it (with the 95% t interval
+of the mean log speedup over the paired seeds, exponentiated), else null with the count.
 The same is reported for the other arms.
 
 **Why a gain is possible, and its ceiling.** The unfiltered run spends the junk's share ``j``
@@ -404,6 +405,9 @@ def speedups(curves: dict[tuple[str, int], dict], arm: str, seeds: list[int], mo
         logs = np.log(np.array(reached))
         out["geomean"] = round(float(np.exp(logs.mean())), 4)
         out["stderr_log"] = round(float(logs.std(ddof=1) / math.sqrt(len(logs))), 4) if len(logs) > 1 else None
+        if len(logs) > 1:  # the 95% Student t interval of the mean log speedup, back on the ratio scale
+            mean, _, half = paired_interval(logs)
+            out["ci"] = [round(math.exp(mean - half), 4), round(math.exp(mean + half), 4)]
         out["lower_bound_only"] = "at-first" in status
     else:
         out["geomean"] = None
@@ -570,6 +574,7 @@ def main(argv: list[str] | None = None) -> None:
     result: dict[str, Any] = {
         "auc": fig["auc"], "precision": fig["precision"], "recall": fig["recall"],
         "filter_speedup": main_speed["geomean"],
+        "filter_speedup_ci": main_speed.get("ci"),
         "filter_speedup_detail": main_speed,
         "docs_per_s": thr["docs_per_s"], "docs_per_s_without": thr["docs_per_s_without"],
         "throughput_ratio": thr["ratio"],

@@ -496,6 +496,27 @@ def hard_examples_rows(files: Files) -> list[Row]:
     )]
 
 
+def learner(c: dict[str, Any]) -> str:
+    """What the quality model read: fastText alone (results before its signals) or the combiner."""
+    features = c.get("features") or ["fasttext"]
+    if features == ["fasttext"]:
+        return "fastText via floret"
+    names = {"fasttext": "fastText's score", "perplexity": "a reference bigram model's perplexity",
+             "gopher": "Gopher's statistics"}
+    return ", ".join(names[f] for f in features) + " in a logistic regression"
+
+
+def by_kind(c: dict[str, Any], key: str = "auc_by_kind") -> str:
+    k = c.get(key)
+    return f" (against {', '.join(f'{n} {v:.3f}' for n, v in k.items())})" if k else ""
+
+
+def fasttext_alone(c: dict[str, Any]) -> str:
+    if "auc_fasttext_only" not in c:
+        return "the model above"
+    return f"{c['auc_fasttext_only']:.3f}{by_kind(c, 'auc_fasttext_only_by_kind')}"
+
+
 def quality_filter_rows(files: Files) -> list[Row]:
     rec = primary(files, "quality_filter")
     r = rec["result"]
@@ -513,20 +534,23 @@ def quality_filter_rows(files: Files) -> list[Row]:
         return ", ".join("never" if v is None else f"{v:.2f}" for v in x["per_seed"])
 
     fs = r["filter_speedup_detail"]
-    speed = (f"**{r['filter_speedup']:.2f}x**" if r["filter_speedup"] is not None
+    ci = fs.get("ci")
+    speed = (f"**{r['filter_speedup']:.2f}x**" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
+             if r["filter_speedup"] is not None
              else f"**not reached** in {len(fs['per_seed']) - int(fs['reached'].split('/')[0])} of {len(fs['per_seed'])} seeds")
     speed += f" (per seed {per_seed(fs)}; random 50%: {per_seed(r['speedups']['random50'])})"
     c = r["classifier"]
     met = r["targets"]["met"]
     return [(
         label(rec),
-        f"`curricle quality train` (fastText via floret, DCLM's recipe: {c['trained_on']['positives']} reference "
+        f"`curricle quality train` ({learner(c)}, DCLM's recipe: {c['trained_on']['positives']} reference "
         f"documents against the corpus's own sample) on a corpus of Python's documentation prose plus as much planted "
         f"junk (boilerplate, shuffled words, repetition: {100 * r['junk_token_share']:.0f}% of the tokens); held-out "
         f"reference loss of {s['preset']}, {s['steps']} steps of {s['batch_rows']} x {s['seq_len']} (equal tokens), "
         f"on everything, today's heuristics, classifier top-50%, random 50% and quality-weighted sampling; seeds "
         f"{seeds_text(s['seeds'])} paired; curate's docs/s with and without the step (details under \"Quality classifier\")",
-        f"AUC **{r['auc']:.3f}** on the planted labels (at fastText's own defaults {c['auc_at_fasttext_defaults']:.3f}); "
+        f"AUC **{r['auc']:.3f}** on the planted labels{by_kind(c)} (fastText alone {fasttext_alone(c)}; "
+        f"at fastText's own defaults {c['auc_at_fasttext_defaults']:.3f}); "
         f"top-50% keeps precision {r['precision']:.3f}, recall {r['recall']:.3f}; tokens to the unfiltered run's final "
         f"loss {speed} (ceiling {r['ceiling']:.2f}x); held-out loss " + ", ".join(arm(a) for a in loss) +
         f"; curation {r['docs_per_s']:.0f} docs/s with the step vs {r['docs_per_s_without']:.0f} without "
