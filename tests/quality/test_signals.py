@@ -10,7 +10,7 @@ from datatrove.pipeline.filters.gopher_repetition_filter import find_top_duplica
 from pydantic import ValidationError
 
 from curricle.curate.words import PROSE_WORD
-from curricle.quality.classifier import QualityClassifier, auc, fasttext_logit, train
+from curricle.quality.classifier import QualityClassifier, auc, fasttext_logit, lm_sample, train
 from curricle.quality.config import QualityTrainConfig
 from curricle.quality.signals import GOPHER_NAMES, ReferenceLM, gopher_signals, lm_words, top_ngram_chars
 from curricle.sources.python_prose import PythonProseConfig, PythonProseSource
@@ -140,3 +140,15 @@ def test_the_top_ngram_share_equals_datatroves_on_real_prose_and_junk():
         for n in (2, 3, 4):
             grams = get_n_grams(words, n)
             assert top_ngram_chars(words, n) == (find_top_duplicate(grams) if grams else 0)
+
+
+def test_the_reference_model_reads_at_most_perplexity_max_docs():
+    texts = [make_prose(s) for s in range(30)]
+    cfg = SMALL.model_copy(update={"perplexity_max_docs": 7})
+    a = lm_sample(texts, cfg, np.random.default_rng(0))
+    assert len(a) == 7 and a == sorted(a, key=texts.index)  # a sample, in order
+    assert a == lm_sample(texts, cfg, np.random.default_rng(0))  # seeded
+    assert lm_sample(texts, SMALL, np.random.default_rng(0)) is texts  # under the cap: all of them
+    capped = train(texts, own_words_junk(range(45)), cfg).classifier.lm
+    whole = train(texts, own_words_junk(range(45)), SMALL).classifier.lm
+    assert len(capped.bigram) < len(whole.bigram)

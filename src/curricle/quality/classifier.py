@@ -60,9 +60,10 @@ import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from curricle import atomic
 from curricle.errors import CurricleError
@@ -327,8 +328,15 @@ def _info(cfg: QualityTrainConfig, n_pos: int, n_neg: int, provenance: dict[str,
     return info
 
 
+def lm_sample(texts: list[str], cfg: QualityTrainConfig, rng: np.random.Generator) -> list[str]:
+    """At most ``cfg.perplexity_max_docs`` of ``texts`` (a seeded sample, in order)."""
+    if len(texts) <= cfg.perplexity_max_docs:
+        return texts
+    return [texts[i] for i in np.sort(rng.choice(len(texts), cfg.perplexity_max_docs, replace=False))]
+
+
 def _combiner(pos_raw: list[str], neg_raw: list[str], pos: list[str], neg: list[str], cfg: QualityTrainConfig,
-              rng: np.random.Generator, info: dict[str, Any]) -> dict[str, Any]:
+              rng: np.random.Generator, info: dict[str, Any], done: Callable[[], None]) -> dict[str, Any]:
     """The logistic regression on cross-fitted signals: every training document's fastText
     log-odds and reference-model signals come from models fitted without its fold (Gopher's
     statistics need no fitting), so the combiner learns how much each signal counts on documents
@@ -346,7 +354,7 @@ def _combiner(pos_raw: list[str], neg_raw: list[str], pos: list[str], neg: list[
         out_p, out_n = fold_pos == f, fold_neg == f
         if not out_p.any() and not out_n.any():
             continue
-        lm = signals.ReferenceLM.fit(t for t, o in zip(pos_raw, out_p) if not o) \
+        lm = signals.ReferenceLM.fit(lm_sample([t for t, o in zip(pos_raw, out_p) if not o], cfg, rng)) \
             if "perplexity" in cfg.features else None
         model = _train_fasttext([t for t, o in zip(pos, out_p) if not o], [t for t, o in zip(neg, out_n) if not o],
                                 cfg, rng)[0] if "fasttext" in cfg.features else None
@@ -357,6 +365,7 @@ def _combiner(pos_raw: list[str], neg_raw: list[str], pos: list[str], neg: list[
             if model is not None else []
         cols.append(signals.signal_matrix([fold_clf._cut(t) for t in texts], lm, False))
         x[rows, : sum(c.shape[1] for c in cols)] = np.concatenate(cols, axis=1)
+        done()
     if "gopher" in cfg.features:
         texts = [t[: cfg.max_chars] if cfg.max_chars else t for t in pos_raw + neg_raw]
         x[:, -len(signals.GOPHER_NAMES):] = signals.signal_matrix(texts, None, True)
@@ -370,9 +379,10 @@ def _combiner(pos_raw: list[str], neg_raw: list[str], pos: list[str], neg: list[
 
 
 def train(positives: Sequence[str], negatives: Sequence[str], cfg: QualityTrainConfig,
-          provenance: dict[str, Any] | None = None) -> TrainResult:
+          provenance: dict[str, Any] | None = None, progress: bool = False) -> TrainResult:
     """Train on ``positives`` (reference documents) against ``negatives`` (already balanced and
-    sampled by the caller), holding out ``cfg.holdout_fraction`` of each class for the metrics."""
+    sampled by the caller), holding out ``cfg.holdout_fraction`` of each class for the metrics.
+    ``progress``: a bar over the fits (the final models, then one per fold)."""
     keep_pos = [x for x in positives if normalize(x, cfg.lowercase, cfg.max_chars)]
     keep_neg = [x for x in negatives if normalize(x, cfg.lowercase, cfg.max_chars)]
     if len(keep_pos) < 2 or len(keep_neg) < 2:
@@ -385,16 +395,25 @@ def train(positives: Sequence[str], negatives: Sequence[str], cfg: QualityTrainC
     norm = lambda xs: [normalize(x, cfg.lowercase, cfg.max_chars) for x in xs]  # noqa: E731
     pos, neg = norm(raw_pos), norm(raw_neg)
     info = _info(cfg, len(pos), len(neg), provenance)
-    model, words, train_s = None, 0, 0.0
-    if "fasttext" in cfg.features:
-        model, words, train_s = _train_fasttext(pos, neg, cfg, rng)
-    lm = None
-    t0 = time.perf_counter()
-    if cfg.features != ["fasttext"]:
-        if "perplexity" in cfg.features:
-            lm = require("curricle.quality.signals", "quality train's features").ReferenceLM.fit(raw_pos)
-        info["combiner"] = _combiner(raw_pos, raw_neg, pos, neg, cfg, rng, info)
-    combine_s = time.perf_counter() - t0
+    combined = cfg.features != ["fasttext"]
+    columns = (TextColumn("quality train: {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, disable=not progress, transient=True) as bar:
+        task = bar.add_task("final models", total=1 + (cfg.folds if combined else 0))
+        model, words, train_s = None, 0, 0.0
+        if "fasttext" in cfg.features:
+            model, words, train_s = _train_fasttext(pos, neg, cfg, rng)
+        lm = None
+        t0 = time.perf_counter()
+        if combined:
+            if "perplexity" in cfg.features:
+                signals = require("curricle.quality.signals", "quality train's features")
+                lm = signals.ReferenceLM.fit(lm_sample(raw_pos, cfg, rng))
+            bar.update(task, advance=1, description=f"cross-fitting {cfg.folds} folds")
+            info["combiner"] = _combiner(raw_pos, raw_neg, pos, neg, cfg, rng, info,
+                                         lambda: bar.update(task, advance=1))
+        else:
+            bar.update(task, advance=1)
+        combine_s = time.perf_counter() - t0
     clf = QualityClassifier(model, info, lm=lm)
     held = [keep_pos[i] for i in pos_ho] + [keep_neg[i] for i in neg_ho]
     labels = np.r_[np.ones(len(pos_ho), bool), np.zeros(len(neg_ho), bool)]

@@ -115,7 +115,7 @@ def balanced(pos: list[str], neg: list[str], cap: int | None, rng: np.random.Gen
 
 def train_quality_model(positive: list[str], out: Path, *, negative: list[str] | None = None,
                         negative_from: str | None = None, run_config: Path | None = None,
-                        cfg: QualityTrainConfig | None = None) -> TrainResult:
+                        cfg: QualityTrainConfig | None = None, progress: bool = False) -> TrainResult:
     """Train, write the model to ``out`` and its metrics beside it; returns both."""
     cfg = cfg or QualityTrainConfig()
     if not positive:
@@ -143,7 +143,7 @@ def train_quality_model(positive: list[str], out: Path, *, negative: list[str] |
         where = {"negative_from": negative_from, "run_config": str(run_config)}
     pos_b, neg_b = balanced(pos, neg, cfg.max_docs_per_class, rng)
     provenance = {"positive_files": list(positive), **where, "positives_read": len(pos), "negatives_read": seen}
-    result = train(pos_b, neg_b, cfg, provenance)
+    result = train(pos_b, neg_b, cfg, provenance, progress=progress)
     sha = result.classifier.save(out)
     result.metrics["model"] = {"path": str(out), "sha256": sha, "bytes": out.stat().st_size}
     result.metrics["data"] = provenance
@@ -185,7 +185,7 @@ def quality_train_command(config: Path | None, positive: list[str], negative: li
     if text_field is not None:
         cfg = parse_model({**cfg.model_dump(), "text_field": text_field}, QualityTrainConfig, "--text-field")
     result = train_quality_model(positive, Path(out), negative=negative, negative_from=negative_from,
-                                 run_config=config, cfg=cfg)
+                                 run_config=config, cfg=cfg, progress=True)
     print_metrics(result, Console())
     return result
 

@@ -55,7 +55,13 @@ class QualityTrainConfig(BaseModel):
     """Folds of the cross-fitting that gives the combiner its training signals (when
     ``features`` has more than ``fasttext``): fastText and the reference model are fitted
     ``folds`` more times, each without one fold, so a document's signals never come from a
-    model that saw it."""
+    model that saw it. Training takes about ``folds + 1`` times fastText's own time (2 halves
+    it, for large reference sets)."""
+    perplexity_max_docs: int = Field(10_000, ge=1)
+    """The reference model is fitted on at most this many reference documents (a seeded
+    sample of the training positives, in each fold too): its size grows with the distinct
+    bigrams it has seen (about 3 million in 10,000 documents of 1,000 words, some 300 MB in
+    memory and a model file of tens of MB)."""
 
     @field_validator("features")
     @classmethod
