@@ -114,12 +114,24 @@ def stop(*args, **kwargs):
     raise Stop
 
 
+class StoppingTrainer:
+    """What a post-training verb's build returns, whose ``train`` stops the run."""
+
+    def train(self, **kwargs):
+        raise Stop
+
+
+def built(*parts):
+    """A stand-in for a verb's build: the trainer above, then ``parts``."""
+    return lambda *args, **kwargs: (StoppingTrainer(), *parts)
+
+
 def test_finetune_writes_run_json_beside_its_config(tmp_path, monkeypatch):
     from curricle.finetune import command
     from curricle.finetune.config import load_finetune_config
 
     config = load_finetune_config(ROOT / "configs" / "finetune.yaml")
-    monkeypatch.setattr(command, "build_finetune", stop)
+    monkeypatch.setattr(command, "build_finetune", built(None, None))
     with pytest.raises(Stop):
         command.finetune_run(config, tmp_path / "ft")
     assert read_run_info(tmp_path / "ft") == {"kind": "finetune", "schema": SCHEMA,
@@ -133,7 +145,7 @@ def test_rl_writes_run_json_beside_its_config(tmp_path, monkeypatch):
     from curricle.rl.config import load_rl_config
 
     config = load_rl_config(ROOT / "configs" / "post" / "rl.yaml")
-    monkeypatch.setattr(command, "build_rl", stop)
+    monkeypatch.setattr(command, "build_rl", built(None, {}))
     with pytest.raises(Stop):
         command.rl_run(config, tmp_path / "rl")
     info = read_run_info(tmp_path / "rl")

@@ -19,8 +19,10 @@ A run that reads a token store (``pretrain``) adds the data it reads now::
 state, and a run resumed on another snapshot logs a ``snapshot-changed`` event in
 ``RUN/events.jsonl``, so the data of every stretch of the run is on record.
 
-A resumed run adds a line to ``resumes``, one per start with ``--resume`` (one refused later,
-say on changed task items, too), oldest first::
+A resumed run adds a line to ``resumes``, one per start with ``--resume`` that went ahead,
+oldest first (``finetune``, ``rl`` and ``dpo`` check the checkpoint's task items before they
+write anything, so a resume refused on changed items leaves ``run.json`` and ``config.yaml``
+as they were)::
 
     "resumes": [{"checkpoint": "step_20", "config_changed": ["mixture.weight_by.code.temperature"]}]
 

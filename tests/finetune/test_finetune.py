@@ -149,17 +149,20 @@ def test_a_resume_after_the_task_file_changed_is_refused(tmp_path, checkpoint):
     finetune_run(config, run)  # checkpoints at steps 2 and 4
     recs[5]["completion"] = " edited"
     path.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    files = {name: (run / name).read_bytes() for name in ("config.yaml", "run.json", "tasks.json")}
     with pytest.raises(CurricleError, match=r"^--resume: task 'reverse' has other items \(its file or generator "
                                             r"changed\) since the checkpoint was saved") as err:
         finetune_run(config, run, resume=True)
     assert "\n" not in str(err.value)
+    # Refused before the run rewrote anything: its config, run.json and task summary as they were.
+    assert {name: (run / name).read_bytes() for name in files} == files
     recs[5]["completion"] = " " + recs[5]["prompt"].split()[1][::-1]
     path.write_text("".join(json.dumps(r) + "\n" for r in recs))
     result = finetune_run(config, run, resume=True)
     assert result["final"]["step"] == 4
-    # Both starts with --resume are on record (the refused one too), with an unchanged config.
+    # The resume that ran is on record, with an unchanged config; the refused one is not.
     assert json.loads((run / "run.json").read_text())["resumes"] == [
-        {"checkpoint": "checkpoint-4", "config_changed": []}] * 2
+        {"checkpoint": "checkpoint-4", "config_changed": []}]
 
 
 def test_checkpoint_every_and_trace_write_where_they_say(tmp_path, checkpoint):

@@ -337,8 +337,10 @@ def test_a_resume_on_other_task_items_is_refused_in_one_line(tmp_path, checkpoin
     assert list(state["tasks"]) == ["rev"] and len(state["tasks"]["rev"]) == 64
     other = json.loads(json.dumps(cfg))
     other["tasks"][0]["source"]["n_train"] = 41
+    files = {name: (tmp_path / "run" / name).read_bytes() for name in ("config.yaml", "run.json", "tasks.json")}
     with pytest.raises(CurricleError) as err:
         rl_run(parse_model(other, RLConfig, "rl"), tmp_path / "run", resume=True)
     assert str(err.value).startswith("--resume: task 'rev' has other items (its file or generator changed) since "
                                      "the checkpoint was saved") and "\n" not in str(err.value)
+    assert {name: (tmp_path / "run" / name).read_bytes() for name in files} == files  # nothing rewritten
     assert rl_run(parse_model(cfg, RLConfig, "rl"), tmp_path / "run", resume=True)["step"] == 4

@@ -38,10 +38,10 @@ from curricle.errors import CurricleError
 from curricle.extras import require
 from curricle.finetune.curriculum import Curriculum
 from curricle.finetune.hf import CURRICULUM_LOG, ROW_COLUMN, STATE_FILE, CurriculumCallback, use_curriculum
-from curricle.posttrain.checkpoints import load_start_model, save_final, start_run
+from curricle.posttrain.checkpoints import check_resume_tasks, load_start_model, record_start, save_final, start_run
 from curricle.posttrain.evaluate import Evaluator, fmt_score, probe_tasks
 from curricle.posttrain.ranks import is_main, train_device
-from curricle.tasks.load import build_tasks, write_quarantine
+from curricle.tasks.load import build_tasks, fingerprints, write_quarantine
 
 log = logging.getLogger(__name__)
 
@@ -172,8 +172,10 @@ def loss_args(t) -> dict[str, Any]:
     return {"loss_type": [t.loss_type, "sft"], "loss_weights": [1.0, t.nll_weight]}
 
 
-def build_dpo(config: DPOConfig, run_dir: Path, resume: bool = False, max_steps: int | None = None):
-    """The trainer and callback of a DPO run, ready to train."""
+def build_dpo(config: DPOConfig, run_dir: Path, resume: bool = False, max_steps: int | None = None,
+              resume_from: str | None = None):
+    """The trainer and callback of a DPO run, ready to train; a resume from ``resume_from``
+    onto other bands than it was saved with is refused before the summaries are rewritten."""
     require("trl", "curricle dpo")
     from trl import DPOConfig as TRLDPOConfig
     from trl import DPOTrainer
@@ -183,6 +185,7 @@ def build_dpo(config: DPOConfig, run_dir: Path, resume: bool = False, max_steps:
     probes = probe_tasks(config.probes)
     pairs, sources = collect_pairs(config, model, tokenizer, tasks, run_dir, resume)
     bands, summary = band_tasks(pairs, config, tasks)
+    check_resume_tasks(resume_from, STATE_FILE, fingerprints(bands), part="curriculum")
     if is_main():
         atomic.write_text(run_dir / PAIRS_SUMMARY, json.dumps({"sources": sources, **summary}, indent=1) + "\n")
         atomic.write_text(run_dir / "tasks.json", json.dumps({"tasks": [t.summary() for t in tasks],
@@ -217,7 +220,8 @@ def dpo_run(config: DPOConfig, run_dir: Path | str, resume: bool = False,
     """Train as ``config`` says; returns the final scores, the forgetting report and the pairs."""
     run_dir = Path(run_dir)
     start = start_run(run_dir, resume, config, "dpo", STATE_FILE)
-    trainer, _ = build_dpo(config, run_dir, resume, max_steps)
+    trainer, _ = build_dpo(config, run_dir, resume, max_steps, resume_from=start)
+    record_start(run_dir, config, "dpo", start)
     trainer.train(resume_from_checkpoint=start)
     if trainer.is_world_process_zero():
         save_final(trainer, run_dir / "final")

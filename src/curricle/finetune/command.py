@@ -25,22 +25,25 @@ from curricle.extras import require
 from curricle.finetune.config import FinetuneConfig, load_finetune_config
 from curricle.finetune.curriculum import Curriculum
 from curricle.finetune.hf import STATE_FILE, train_dataset, use_curriculum
-from curricle.posttrain.checkpoints import load_start_model, save_final, start_run
+from curricle.posttrain.checkpoints import check_resume_tasks, load_start_model, record_start, save_final, start_run
 from curricle.posttrain.evaluate import Evaluator, fmt_score, probe_tasks
 from curricle.posttrain.ranks import is_main
 from curricle.probes.contamination import check_contamination
-from curricle.tasks.load import build_tasks, write_quarantine
+from curricle.tasks.load import build_tasks, fingerprints, write_quarantine
 
 log = logging.getLogger(__name__)
 
 
-def build_finetune(config: FinetuneConfig, run_dir: Path, max_steps: int | None = None):
-    """The trainer, the callback and the tasks of a fine-tuning run, ready to train."""
+def build_finetune(config: FinetuneConfig, run_dir: Path, max_steps: int | None = None,
+                   resume_from: str | None = None):
+    """The trainer, the callback and the tasks of a fine-tuning run, ready to train; a resume
+    from ``resume_from`` onto other task items is refused before any file is written."""
     require("trl", "curricle finetune")
     from trl import SFTConfig, SFTTrainer
 
     model, tokenizer = load_start_model(config.model)
     tasks = build_tasks(config.tasks, tokenizer)
+    check_resume_tasks(resume_from, STATE_FILE, fingerprints(tasks), part="curriculum")
     probes = probe_tasks(config.probes)
     summary = {"tasks": [t.summary() for t in tasks], "probes": [p.name for p in probes]}
     if probes:
@@ -78,7 +81,8 @@ def finetune_run(config: FinetuneConfig, run_dir: Path | str, resume: bool = Fal
     """Fine-tune as ``config`` says; returns the final scores and the forgetting report."""
     run_dir = Path(run_dir)
     start = start_run(run_dir, resume, config, "finetune", STATE_FILE)
-    trainer, callback, _ = build_finetune(config, run_dir, max_steps)
+    trainer, callback, _ = build_finetune(config, run_dir, max_steps, resume_from=start)
+    record_start(run_dir, config, "finetune", start)
     trainer.train(resume_from_checkpoint=start)
     if trainer.is_world_process_zero():
         save_final(trainer, run_dir / "final")

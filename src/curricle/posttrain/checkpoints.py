@@ -9,6 +9,7 @@ the ``checkpoint-N`` directories a run can resume from are found by the HF seam 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -25,6 +26,7 @@ from curricle.model.pretrained import checkpoint_dir
 from curricle.posttrain.config import HFModelConfig
 from curricle.posttrain.ranks import is_main
 from curricle.runinfo import resume_record, write_run_info
+from curricle.tasks.load import check_fingerprints
 
 def load_model(path: Path, dtype: str = "float32"):
     """A local HF causal LM and its tokenizer (pad token: EOS where it has none), or a one-line
@@ -62,10 +64,12 @@ def save_final(trainer, out: Path) -> None:
 
 
 def start_run(run_dir: Path, resume: bool, config: Any, kind: str, state_file: str) -> str | None:
-    """The start of a post-training verb's run: refuse ``--resume`` without a complete checkpoint
-    and a fresh run over existing ones, write ``config.yaml`` and ``run.json`` (main process; a
-    resume adds its line to ``run.json``'s ``resumes``, with what changed in the config);
-    returns the checkpoint to resume from (None: a fresh run)."""
+    """The checks at the start of a post-training verb's run: refuse ``--resume`` without a
+    complete checkpoint and a fresh run over existing ones; returns the checkpoint to resume
+    from (None: a fresh run). Nothing of the run is written yet: :func:`record_start` writes
+    ``config.yaml`` and ``run.json`` once the verb has built its run and checked that the
+    checkpoint's tasks are this config's (:func:`check_resume_tasks`), so a refused resume
+    leaves the run as it was."""
     found = complete_checkpoints(run_dir / "checkpoints", state_file)
     if resume and not found:
         raise CurricleError(f"--resume: no complete checkpoint under {run_dir / 'checkpoints'}")
@@ -73,8 +77,26 @@ def start_run(run_dir: Path, resume: bool, config: Any, kind: str, state_file: s
         raise CurricleError(f"{run_dir} already has checkpoints: pass --resume to continue it, "
                             f"or choose another --run-dir")
     run_dir.mkdir(parents=True, exist_ok=True)
+    return str(found[0][1]) if resume else None
+
+
+def check_resume_tasks(checkpoint: str | None, state_file: str, now: dict[str, str], part: str | None = None) -> None:
+    """Refuse (:func:`~curricle.tasks.load.check_fingerprints`' one line) to resume from
+    ``checkpoint`` onto other task items than it was saved with, before the run rewrites any of
+    its files. ``now``: the tasks' fingerprints; ``part``: the key of ``state_file`` holding the
+    state that records them (None: the file's top level)."""
+    if checkpoint is None:
+        return
+    saved = json.loads((Path(checkpoint) / state_file).read_text())
+    if part is not None:
+        saved = saved.get(part) or {}
+    check_fingerprints(saved.get("tasks"), now)
+
+
+def record_start(run_dir: Path, config: Any, kind: str, checkpoint: str | None) -> None:
+    """Write ``config.yaml`` and ``run.json`` (main process); a resume adds its line to
+    ``run.json``'s ``resumes``, with what changed in the config."""
     if is_main():
-        resumed = resume_record(run_dir, config, found[0][1].name) if resume else None  # before config.yaml changes
+        resumed = resume_record(run_dir, config, Path(checkpoint).name) if checkpoint else None  # before config.yaml
         atomic.write_text(run_dir / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
         write_run_info(run_dir, kind, config, resumed=resumed)
-    return str(found[0][1]) if resume else None

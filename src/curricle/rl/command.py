@@ -26,14 +26,14 @@ from rich.table import Table
 from curricle import atomic
 from curricle.errors import CurricleError
 from curricle.extras import require
-from curricle.posttrain.checkpoints import load_start_model, save_final, start_run
+from curricle.posttrain.checkpoints import check_resume_tasks, load_start_model, record_start, save_final, start_run
 from curricle.posttrain.evaluate import Evaluator
 from curricle.posttrain.ranks import is_main
 from curricle.rl.config import STATE_FILE, RLConfig, load_rl_config
 from curricle.rl.curricula import build_gates, build_policy
 from curricle.rl.rewards import CompositeReward, GraderReward, build_runner
 from curricle.tasks.config import ScoringConfig
-from curricle.tasks.load import build_tasks, check_fingerprints, fingerprints, write_quarantine
+from curricle.tasks.load import build_tasks, fingerprints, write_quarantine
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +51,8 @@ def build_rl(config: RLConfig, run_dir: Path, max_steps: int | None = None, resu
     model, tokenizer = load_start_model(config.model)
     tasks = build_tasks(config.tasks, tokenizer)
     prints = fingerprints(tasks)
-    if resume_from is not None:  # its prompt draws index the items it had: the same ones, or a one-line refusal
-        saved = json.loads((Path(resume_from) / STATE_FILE).read_text())
-        check_fingerprints(saved.get("tasks"), prints)  # (None: a checkpoint from before them)
+    # Its prompt draws index the items it had: the same ones, or a one-line refusal.
+    check_resume_tasks(resume_from, STATE_FILE, prints)
     # The held-out check: greedy exact match, whatever the reward's grader is.
     for t in tasks:
         t.scoring = ScoringConfig(metric="exact_match", until=t.scoring.until,
@@ -129,6 +128,7 @@ def rl_run(config: RLConfig, run_dir: Path | str, resume: bool = False, max_step
     run_dir = Path(run_dir)
     start = start_run(run_dir, resume, config, "rl", STATE_FILE)
     trainer, callback, graders = build_rl(config, run_dir, max_steps, resume_from=start)
+    record_start(run_dir, config, "rl", start)
     try:
         trainer.train(resume_from_checkpoint=start)
     finally:
