@@ -92,7 +92,7 @@ def test_the_signals_see_junk_made_of_the_reference_words_that_fasttext_misses()
     both = train(pos, neg, SMALL).classifier
     assert auc(labels, alone.scores(test_pos + test_neg)) < 0.99
     assert auc(labels, both.scores(test_pos + test_neg)) == 1.0
-    assert "combiner" not in alone.info and alone.features == ["fasttext"]
+    assert "combiner" not in alone.info and alone.features == ["fasttext"] and alone.info["learner"] == "fasttext"
 
 
 def test_the_score_is_the_logistic_regression_on_the_standardized_signals():
@@ -102,6 +102,7 @@ def test_the_score_is_the_logistic_regression_on_the_standardized_signals():
     c = clf.info["combiner"]
     assert c["signals"] == ["fasttext_logit", "lm_bigram_logprob", "lm_unigram_logprob", *GOPHER_NAMES]
     assert (c["kind"], c["C"], c["folds"]) == ("logistic-regression", 1.0, 3)
+    assert clf.info["learner"] == "logistic-regression on signals"
     texts = [make_prose(7777), junk(7778)]
     rows = [[fasttext_logit(clf.fasttext_probability(t)), *clf.lm.signals(t), *gopher_signals(t)] for t in texts]
     z = ((np.array(rows) - c["mean"]) / c["scale"]) @ c["coef"] + c["intercept"]

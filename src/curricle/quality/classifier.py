@@ -317,7 +317,8 @@ def _train_fasttext(pos: Sequence[str], neg: Sequence[str], cfg: QualityTrainCon
 
 def _info(cfg: QualityTrainConfig, n_pos: int, n_neg: int, provenance: dict[str, Any] | None) -> dict[str, Any]:
     info = {
-        "format": FORMAT, "version": VERSION, "learner": "fasttext",
+        "format": FORMAT, "version": VERSION,
+        "learner": "fasttext" if cfg.features == ["fasttext"] else "logistic-regression on signals",
         "labels": {"positive": POSITIVE, "negative": NEGATIVE},
         "text": {"lowercase": cfg.lowercase, "max_chars": cfg.max_chars, "whitespace": "collapsed"},
         "features": list(cfg.features),
