@@ -64,6 +64,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from scipy.special import expit
 
 from curricle import atomic
 from curricle.errors import CurricleError
@@ -172,7 +173,7 @@ class QualityClassifier:
         if self._combiner is None:
             return np.array([self.fasttext_probability(t) for t in texts], dtype=np.float64)
         z = ((self.signal_matrix(texts) - self._mean) / self._scale) @ self._coef + self._intercept
-        return 1.0 / (1.0 + np.exp(-z))
+        return expit(z)  # 1 / (1 + e^-z), without overflow far from 0
 
     def save(self, path: Path | str) -> str:
         """Write the model file (atomically); returns its SHA-256."""
