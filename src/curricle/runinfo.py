@@ -19,10 +19,10 @@ A run that reads a token store (``pretrain``) adds the data it reads now::
 state, and a run resumed on another snapshot logs a ``snapshot-changed`` event in
 ``RUN/events.jsonl``, so the data of every stretch of the run is on record.
 
-A resumed run adds a line to ``resumes``, one per start with ``--resume`` that went ahead,
-oldest first (``finetune``, ``rl`` and ``dpo`` check the checkpoint's task items before they
-write anything, so a resume refused on changed items leaves ``run.json`` and ``config.yaml``
-as they were)::
+A resumed run adds a line to ``resumes``, one per start with ``--resume``, oldest first.
+``finetune``, ``rl`` and ``dpo`` check the checkpoint's task items before they write anything,
+so a resume refused on changed items leaves ``run.json`` and ``config.yaml`` as they were; one
+refused later, when training starts (say on other RL gates), has its line::
 
     "resumes": [{"checkpoint": "step_20", "config_changed": ["mixture.weight_by.code.temperature"]}]
 

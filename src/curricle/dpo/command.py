@@ -219,7 +219,7 @@ def dpo_run(config: DPOConfig, run_dir: Path | str, resume: bool = False,
             max_steps: int | None = None) -> dict[str, Any]:
     """Train as ``config`` says; returns the final scores, the forgetting report and the pairs."""
     run_dir = Path(run_dir)
-    start = start_run(run_dir, resume, config, "dpo", STATE_FILE)
+    start = start_run(run_dir, resume, STATE_FILE)
     trainer, _ = build_dpo(config, run_dir, resume, max_steps, resume_from=start)
     record_start(run_dir, config, "dpo", start)
     trainer.train(resume_from_checkpoint=start)

@@ -80,7 +80,7 @@ def finetune_run(config: FinetuneConfig, run_dir: Path | str, resume: bool = Fal
                  max_steps: int | None = None) -> dict[str, Any]:
     """Fine-tune as ``config`` says; returns the final scores and the forgetting report."""
     run_dir = Path(run_dir)
-    start = start_run(run_dir, resume, config, "finetune", STATE_FILE)
+    start = start_run(run_dir, resume, STATE_FILE)
     trainer, callback, _ = build_finetune(config, run_dir, max_steps, resume_from=start)
     record_start(run_dir, config, "finetune", start)
     trainer.train(resume_from_checkpoint=start)

@@ -126,7 +126,7 @@ def build_rl(config: RLConfig, run_dir: Path, max_steps: int | None = None, resu
 
 def rl_run(config: RLConfig, run_dir: Path | str, resume: bool = False, max_steps: int | None = None) -> dict[str, Any]:
     run_dir = Path(run_dir)
-    start = start_run(run_dir, resume, config, "rl", STATE_FILE)
+    start = start_run(run_dir, resume, STATE_FILE)
     trainer, callback, graders = build_rl(config, run_dir, max_steps, resume_from=start)
     record_start(run_dir, config, "rl", start)
     try:
