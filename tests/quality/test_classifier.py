@@ -90,6 +90,15 @@ def test_a_damaged_entry_is_refused(trained, tmp_path, entry):
             z.writestr(name, data)
     with pytest.raises(CurricleError, match=rf"bad.zip: {entry} does not match its recorded SHA-256 \(damaged file\)$"):
         QualityClassifier.load(tmp_path / "bad.zip")
+    # Damaged inside the zip's compressed stream: still one line.
+    with zipfile.ZipFile(path) as z:
+        info = z.getinfo(entry)
+        raw = bytearray(path.read_bytes())
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    raw[start + 10 : start + 30] = bytes(20)
+    (tmp_path / "torn.zip").write_bytes(bytes(raw))
+    with pytest.raises(CurricleError, match=r"^quality model .*torn.zip: "):
+        QualityClassifier.load(tmp_path / "torn.zip")
     del entries[entry]
     with zipfile.ZipFile(tmp_path / "short.zip", "w") as z:
         for name, data in entries.items():

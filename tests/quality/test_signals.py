@@ -10,6 +10,7 @@ from datatrove.pipeline.filters.gopher_repetition_filter import find_top_duplica
 from pydantic import ValidationError
 
 from curricle.curate.words import PROSE_WORD
+from curricle.errors import CurricleError
 from curricle.quality.classifier import QualityClassifier, auc, fasttext_logit, lm_sample, train
 from curricle.quality.config import QualityTrainConfig
 from curricle.quality.signals import GOPHER_NAMES, ReferenceLM, gopher_signals, lm_words, top_ngram_chars
@@ -153,3 +154,21 @@ def test_the_reference_model_reads_at_most_perplexity_max_docs():
     capped = train(texts, own_words_junk(range(45)), cfg).classifier.lm
     whole = train(texts, own_words_junk(range(45)), SMALL).classifier.lm
     assert len(capped.bigram) < len(whole.bigram)
+
+
+def test_every_signal_reads_max_chars_and_an_empty_text_scores_zero():
+    pos = [make_prose(s) for s in range(40)]
+    neg = own_words_junk(range(60))
+    clf = train(pos, neg, SMALL.model_copy(update={"max_chars": 40})).classifier
+    # The reference model saw only the first 40 characters of each training positive.
+    assert set(clf.lm.unigram) <= {w for t in pos for w in lm_words(t[:40])} | {"</s>"}
+    long = make_prose(4242)
+    assert clf.score(long) == clf.score(long[:40])
+    assert clf.scores(["", "  \n ", long]).tolist()[:2] == [0.0, 0.0]
+
+
+def test_too_few_documents_for_the_folds_is_one_line():
+    with pytest.raises(CurricleError, match=r"^quality train: cross-fitting the signals in 5 folds needs at least 5 "
+                                            r"training documents of each class \(got 3 positive, 9 negative"):
+        train([make_prose(s) for s in range(4)], own_words_junk(range(15)), SMALL)
+    train([make_prose(s) for s in range(4)], own_words_junk(range(15)), SMALL.model_copy(update={"folds": 3}))

@@ -21,8 +21,8 @@ for byte.
 Scores come from the binding's own ``predict`` (``model.f.predict``): floret's Python wrapper
 builds its result with ``np.array(copy=False)``, which numpy 2 refuses.
 
-**Features.** Word unigrams and bigrams (``word_ngrams: 2``) hashed into ``bucket`` rows, as
-DCLM; a document's text has its whitespace collapsed to single spaces (fastText reads one line
+**Features.** Word unigrams (a vocabulary row each) and bigrams (``word_ngrams: 2``, hashed
+into ``bucket`` rows), as DCLM; a document's text has its whitespace collapsed to single spaces (fastText reads one line
 per example), optionally lowercased and cut to ``max_chars``. The same normalisation is applied
 when scoring: it is stored with the model.
 
@@ -31,12 +31,13 @@ bigram model of the reference documents gives each document's mean log-probabili
 (CCNet's perplexity filter), and Gopher's repetition and shape statistics. fastText learns
 from a few hundred reference documents which words and bigrams they use, and cannot see word
 order or repetition: on ``benchmarks/quality_filter.py``'s planted junk it ranked reference
-documents above shuffled reference words and repeated reference spans only 68% and 56% of the
+documents above shuffled reference words and repeated reference spans only 66% and 57% of the
 time. A logistic regression (scikit-learn's, C = 1, on standardized signals) weighs fastText's
 log-odds and the other signals; it is fitted on signals *cross-fitted* over ``folds`` folds of
 the training documents (each document's fastText and reference-model signals from models fitted
 without its fold), since signals of a model that trained on a document are overconfident about
-it. The final fastText and reference models are fitted on all the training documents.
+it. The final fastText model is fitted on all the training documents, the reference model on
+the training positives (at most ``perplexity_max_docs`` of them, a seeded sample).
 
 **The score** of a document is the probability of the reference class, in [0, 1]: fastText's
 with ``features: [fasttext]``, else the logistic regression's.
@@ -58,6 +59,7 @@ import math
 import tempfile
 import time
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -170,10 +172,13 @@ class QualityClassifier:
         return float(self.scores([text])[0])
 
     def scores(self, texts: Sequence[str]) -> np.ndarray:
+        """:meth:`score` of each text. A text with nothing to read (empty once normalized) scores
+        0, whatever the model: training never saw one (fastText's own probability is 0 there)."""
         if self._combiner is None:
             return np.array([self.fasttext_probability(t) for t in texts], dtype=np.float64)
         z = ((self.signal_matrix(texts) - self._mean) / self._scale) @ self._coef + self._intercept
-        return expit(z)  # 1 / (1 + e^-z), without overflow far from 0
+        empty = np.array([not normalize(t, False, self._max_chars) for t in texts], dtype=bool)
+        return np.where(empty, 0.0, expit(z))  # expit: 1 / (1 + e^-z), without overflow far from 0
 
     def save(self, path: Path | str) -> str:
         """Write the model file (atomically); returns its SHA-256."""
@@ -213,7 +218,7 @@ class QualityClassifier:
                 needed = (["model.bin"] if "fasttext" in features else []) + \
                     ([LM_ENTRY] if "perplexity" in features else [])
                 entries = {name: z.read(name) for name in needed}
-        except (zipfile.BadZipFile, KeyError, ValueError, AttributeError) as e:
+        except (zipfile.BadZipFile, zlib.error, EOFError, KeyError, ValueError, AttributeError) as e:
             raise CurricleError(f"quality model {path}: not a curricle quality model ({e}); train one with "
                                 f"`curricle quality train`") from None
         if info.get("format") != FORMAT or info.get("version") != VERSION:
@@ -311,8 +316,12 @@ def _train_fasttext(pos: Sequence[str], neg: Sequence[str], cfg: QualityTrainCon
         train_file = Path(tmp) / "train.txt"
         train_file.write_text("\n".join(examples) + "\n", encoding="utf-8")
         t0 = time.perf_counter()
-        model = ft.train_supervised(str(train_file), verbose=0, loss="softmax",
-                                    **{a: getattr(cfg, f) for f, a in FASTTEXT_ARGS.items()})
+        try:
+            model = ft.train_supervised(str(train_file), verbose=0, loss="softmax",
+                                        **{a: getattr(cfg, f) for f, a in FASTTEXT_ARGS.items()})
+        except (RuntimeError, ValueError) as e:  # fastText's own errors ("Encountered NaN.")
+            raise CurricleError(f"quality train: fastText failed: {str(e).strip() or type(e).__name__} (a few "
+                                f"`bucket`s or a high `lr` can make it diverge)") from None
         return model, words, time.perf_counter() - t0
 
 
@@ -328,6 +337,11 @@ def _info(cfg: QualityTrainConfig, n_pos: int, n_neg: int, provenance: dict[str,
     if "fasttext" in cfg.features:
         info["fasttext"] = {f: getattr(cfg, f) for f in FASTTEXT_ARGS} | {"loss": "softmax"}
     return info
+
+
+def cut(texts: list[str], cfg: QualityTrainConfig) -> list[str]:
+    """``texts`` cut to ``cfg.max_chars`` (as the model reads them when scoring)."""
+    return [t[: cfg.max_chars] for t in texts] if cfg.max_chars is not None else texts
 
 
 def lm_sample(texts: list[str], cfg: QualityTrainConfig, rng: np.random.Generator) -> list[str]:
@@ -356,7 +370,7 @@ def _combiner(pos_raw: list[str], neg_raw: list[str], pos: list[str], neg: list[
         out_p, out_n = fold_pos == f, fold_neg == f
         if not out_p.any() and not out_n.any():
             continue
-        lm = signals.ReferenceLM.fit(lm_sample([t for t, o in zip(pos_raw, out_p) if not o], cfg, rng)) \
+        lm = signals.ReferenceLM.fit(cut(lm_sample([t for t, o in zip(pos_raw, out_p) if not o], cfg, rng), cfg)) \
             if "perplexity" in cfg.features else None
         model = _train_fasttext([t for t, o in zip(pos, out_p) if not o], [t for t, o in zip(neg, out_n) if not o],
                                 cfg, rng)[0] if "fasttext" in cfg.features else None
@@ -369,7 +383,7 @@ def _combiner(pos_raw: list[str], neg_raw: list[str], pos: list[str], neg: list[
         x[rows, : sum(c.shape[1] for c in cols)] = np.concatenate(cols, axis=1)
         done()
     if "gopher" in cfg.features:
-        texts = [t[: cfg.max_chars] if cfg.max_chars else t for t in pos_raw + neg_raw]
+        texts = cut(pos_raw + neg_raw, cfg)
         x[:, -len(signals.GOPHER_NAMES):] = signals.signal_matrix(texts, None, True)
     y = np.r_[np.ones(len(pos), int), np.zeros(len(neg), int)]
     scaler = preprocessing.StandardScaler().fit(x)
@@ -398,6 +412,10 @@ def train(positives: Sequence[str], negatives: Sequence[str], cfg: QualityTrainC
     pos, neg = norm(raw_pos), norm(raw_neg)
     info = _info(cfg, len(pos), len(neg), provenance)
     combined = cfg.features != ["fasttext"]
+    if combined and min(len(raw_pos), len(raw_neg)) < cfg.folds:
+        raise CurricleError(f"quality train: cross-fitting the signals in {cfg.folds} folds needs at least {cfg.folds} "
+                            f"training documents of each class (got {len(raw_pos)} positive, {len(raw_neg)} negative "
+                            f"after the held-out share); give more documents, fewer folds, or features: [fasttext]")
     columns = (TextColumn("quality train: {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, disable=not progress, transient=True) as bar:
         task = bar.add_task("final models", total=1 + (cfg.folds if combined else 0))
@@ -409,7 +427,7 @@ def train(positives: Sequence[str], negatives: Sequence[str], cfg: QualityTrainC
         if combined:
             if "perplexity" in cfg.features:
                 signals = require("curricle.quality.signals", "quality train's features")
-                lm = signals.ReferenceLM.fit(lm_sample(raw_pos, cfg, rng))
+                lm = signals.ReferenceLM.fit(cut(lm_sample(raw_pos, cfg, rng), cfg))
             bar.update(task, advance=1, description=f"cross-fitting {cfg.folds} folds")
             info["combiner"] = _combiner(raw_pos, raw_neg, pos, neg, cfg, rng, info,
                                          lambda: bar.update(task, advance=1))

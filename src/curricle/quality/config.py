@@ -37,23 +37,26 @@ class QualityTrainConfig(BaseModel):
     """Score at or above which a held-out document counts as predicted reference-like, for
     precision and recall (AUC needs none)."""
     lowercase: bool = False
-    """Lowercase texts before training and scoring (the model remembers it)."""
+    """Lowercase texts for fastText, training and scoring (the model remembers it). The
+    reference model always reads lowercased words; Gopher's statistics read the text as it is."""
     max_chars: int | None = Field(None, ge=1)
-    """Train and score on the first this many characters of a document (None: all)."""
+    """Train and score on the first this many characters of a document (None: all), for every
+    feature."""
     features: list[Feature] = Field(default_factory=lambda: ["fasttext", "perplexity", "gopher"], min_length=1)
     """What the model reads: ``fasttext`` (the classifier's log-odds), ``perplexity`` (a
     reference bigram model's mean log-probabilities, as CCNet scores with KenLM) and ``gopher``
-    (Gopher's repetition and shape statistics); see :mod:`curricle.quality.signals`. One
-    ``fasttext`` alone is fastText's probability as it is. More than one: each is computed for
+    (Gopher's repetition and shape statistics); see :mod:`curricle.quality.signals`.
+    ``[fasttext]`` is fastText's probability as it is. Anything else: each is computed for
     every training document by a model fitted without its fold (``folds``), and a logistic
     regression on the standardized signals (scikit-learn's, C = 1) learns how much each counts;
-    the score is its probability. Why all three by default: on 455 reference documents fastText
-    alone kept 45% of shuffled reference words and 51% of repeated reference spans against 68%
-    of the reference (AUC 0.74, ``benchmarks/quality_filter.py``): a bag of n-grams this small
-    cannot see word order or repetition, which the other two measure."""
+    the score is its probability. Why all three by default: trained on 455 reference documents,
+    fastText alone ranked a reference document above shuffled reference words 66% of the time
+    and above a repeated reference span 57% (AUC 0.74 overall, ``benchmarks/quality_filter.py``):
+    a bag of n-grams this small cannot see word order or repetition, which the other two
+    measure."""
     folds: int = Field(5, ge=2)
     """Folds of the cross-fitting that gives the combiner its training signals (when
-    ``features`` has more than ``fasttext``): fastText and the reference model are fitted
+    ``features`` is not ``[fasttext]``): fastText and the reference model are fitted
     ``folds`` more times, each without one fold, so a document's signals never come from a
     model that saw it. Training takes about ``folds + 1`` times fastText's own time (2 halves
     it, for large reference sets)."""

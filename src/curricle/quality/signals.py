@@ -17,15 +17,17 @@ reference's). The field catches those with two other signals, and these are they
   hand: KenLM's Python package only queries models (training is its ``lmplz`` binary, which no
   wheel ships) and NLTK's ``KneserNeyInterpolated`` took 1.3 s a document where a dictionary of
   precomputed log-probabilities takes 0.2 ms (the benchmark's corpus, 2-core machine).
-- **Gopher's statistics** (Rae et al. 2021), as datatrove's ``GopherRepetitionFilter``
-  computes them before it thresholds them: the duplicated-line share (of lines and of
-  characters; datatrove's ``find_duplicates``), the character share of the most frequent 2-,
-  3- and 4-gram, and the character share of duplicated 5- to 10-grams (datatrove's
-  ``find_all_duplicate``); and the shape
-  statistics of its quality filter: the word
-  count (log), the mean word length, the share of distinct words and the share of words with a
-  letter. Words are split by :data:`~curricle.curate.words.PROSE_WORD`, as curate's
-  ``quality`` step splits them for datatrove. Gopher's rules cut each at a threshold set for
+- **Gopher's statistics** (Rae et al. 2021): its repetition statistics, as datatrove's
+  ``GopherRepetitionFilter`` computes them before it thresholds them (the character share of
+  the most frequent 2-, 3- and 4-gram, the character share of duplicated 5- to 10-grams with
+  datatrove's ``find_all_duplicate``, and the duplicated-line share, of lines and of
+  characters, with datatrove's ``find_duplicates`` on the non-blank lines, where datatrove
+  splits on runs of newlines and keeps blank ones), and four shape statistics in the manner of
+  its quality filter, written here: the word count (log), the mean word length, the share of
+  distinct words and the share of words with a letter, over every word and punctuation mark
+  (Gopher's filter counts words only, and has no distinct-word share). Words are split by
+  :data:`~curricle.curate.words.PROSE_WORD`, as curate's ``quality`` step splits them for
+  datatrove. Gopher's rules cut each at a threshold set for
   English web text; a quality model learns from the user's reference documents how much each
   counts (the rules dropped 79% of Python's documentation prose in
   ``benchmarks/quality_filter.py``). The top n-gram's share is written here rather than taken
@@ -107,7 +109,8 @@ class ReferenceLM:
     """
 
     def __init__(self, unigram: dict[str, float], unknown: float, backoff: dict[str, float],
-                 bigram: dict[tuple[str, str], float]):
+                 bigram: dict[tuple[str, str], float], discount: float = DISCOUNT):
+        self.discount = discount
         self.unigram = unigram
         self.unknown = unknown
         self.backoff = backoff
@@ -115,6 +118,8 @@ class ReferenceLM:
 
     @classmethod
     def fit(cls, texts: Iterable[str], discount: float = DISCOUNT) -> "ReferenceLM":
+        if not 0 < discount < 1:
+            raise ValueError(f"discount must be in (0, 1), got {discount}")
         counts: Counter[tuple[str, str]] = Counter()
         for text in texts:
             w = [BOS, *lm_words(text), EOS]
@@ -134,7 +139,7 @@ class ReferenceLM:
         bigram = {(a, b): math.log((c - discount) / context[a] + discount * after[a] / context[a]
                                    * math.exp(unigram[b]))
                   for (a, b), c in counts.items()}
-        return cls(unigram, math.log(1 / denom), backoff, bigram)
+        return cls(unigram, math.log(1 / denom), backoff, bigram, discount)
 
     def signals(self, text: str) -> list[float]:
         """Mean log-probability per predicted word (``</s>`` included) under the bigram model
@@ -156,7 +161,7 @@ class ReferenceLM:
         vocab = sorted(set(self.unigram) | set(self.backoff) | {w for pair in self.bigram for w in pair})
         index = {w: i for i, w in enumerate(vocab)}
         pairs = sorted(self.bigram)
-        return {"format": "interpolated-kneser-ney-bigram", "discount": DISCOUNT, "vocab": vocab,
+        return {"format": "interpolated-kneser-ney-bigram", "discount": self.discount, "vocab": vocab,
                 "unigram": [self.unigram.get(w) for w in vocab], "unknown": self.unknown,
                 "backoff": [self.backoff.get(w) for w in vocab],
                 "bigram": [[index[a], index[b], self.bigram[(a, b)]] for a, b in pairs]}
@@ -166,7 +171,7 @@ class ReferenceLM:
         vocab = data["vocab"]
         return cls({w: p for w, p in zip(vocab, data["unigram"]) if p is not None}, data["unknown"],
                    {w: p for w, p in zip(vocab, data["backoff"]) if p is not None},
-                   {(vocab[a], vocab[b]): p for a, b, p in data["bigram"]})
+                   {(vocab[a], vocab[b]): p for a, b, p in data["bigram"]}, data.get("discount", DISCOUNT))
 
 
 def signal_matrix(texts: Sequence[str], lm: ReferenceLM | None, gopher: bool) -> np.ndarray:
