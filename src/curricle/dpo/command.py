@@ -110,12 +110,13 @@ class DPOCallback(CurriculumCallback):
 
 
 def collect_pairs(config: DPOConfig, model, tokenizer, tasks, run_dir: Path, resume: bool
-                  ) -> tuple[list[Pair], dict[str, Any]]:
-    """Every source's pairs (a resumed run: the ones it wrote before) and what was read/built."""
+                  ) -> tuple[list[Pair], dict[str, Any], bool]:
+    """Every source's pairs (a resumed run: the ones it wrote before), what was read/built, and
+    whether they are new (the caller writes new ones to ``PAIRS_FILE`` once the run goes ahead)."""
     saved = run_dir / PAIRS_FILE
     if resume and saved.is_file():
         records = [json.loads(line) for line in saved.read_text().splitlines()]
-        return [Pair(**r) for r in records], json.loads((run_dir / PAIRS_SUMMARY).read_text())["sources"]
+        return [Pair(**r) for r in records], json.loads((run_dir / PAIRS_SUMMARY).read_text())["sources"], False
     by_name = {t.name: t for t in tasks}
     configs = {t.name: t for t in config.tasks}
     pairs: list[Pair] = []
@@ -140,9 +141,7 @@ def collect_pairs(config: DPOConfig, model, tokenizer, tasks, run_dir: Path, res
                             "dropped": _sum([s["dropped"] for s in summary.values()])})
             del judge  # its memory back before the next source and training
         pairs.extend(got)
-    if is_main():
-        atomic.write_text(saved, "".join(json.dumps(p.__dict__) + "\n" for p in pairs))
-    return pairs, sources
+    return pairs, sources, True
 
 
 def _sum(counts: list[dict[str, int]]) -> dict[str, int]:
@@ -183,10 +182,12 @@ def build_dpo(config: DPOConfig, run_dir: Path, resume: bool = False, max_steps:
     model, tokenizer = load_start_model(config.model)
     tasks = build_tasks(config.tasks, tokenizer)
     probes = probe_tasks(config.probes)
-    pairs, sources = collect_pairs(config, model, tokenizer, tasks, run_dir, resume)
+    pairs, sources, new = collect_pairs(config, model, tokenizer, tasks, run_dir, resume)
     bands, summary = band_tasks(pairs, config, tasks)
     check_resume_tasks(resume_from, STATE_FILE, fingerprints(bands), part="curriculum")
     if is_main():
+        if new:
+            atomic.write_text(run_dir / PAIRS_FILE, "".join(json.dumps(p.__dict__) + "\n" for p in pairs))
         atomic.write_text(run_dir / PAIRS_SUMMARY, json.dumps({"sources": sources, **summary}, indent=1) + "\n")
         atomic.write_text(run_dir / "tasks.json", json.dumps({"tasks": [t.summary() for t in tasks],
                                                                "probes": [p.name for p in probes]}, indent=1) + "\n")
@@ -220,8 +221,11 @@ def dpo_run(config: DPOConfig, run_dir: Path | str, resume: bool = False,
     """Train as ``config`` says; returns the final scores, the forgetting report and the pairs."""
     run_dir = Path(run_dir)
     start = start_run(run_dir, resume, STATE_FILE)
+    if start is None:  # a fresh run is on record before its build (the report reads its kind)
+        record_start(run_dir, config, "dpo", None)
     trainer, _ = build_dpo(config, run_dir, resume, max_steps, resume_from=start)
-    record_start(run_dir, config, "dpo", start)
+    if start is not None:  # a resume, once its tasks were checked
+        record_start(run_dir, config, "dpo", start)
     trainer.train(resume_from_checkpoint=start)
     if trainer.is_world_process_zero():
         save_final(trainer, run_dir / "final")

@@ -81,8 +81,11 @@ def finetune_run(config: FinetuneConfig, run_dir: Path | str, resume: bool = Fal
     """Fine-tune as ``config`` says; returns the final scores and the forgetting report."""
     run_dir = Path(run_dir)
     start = start_run(run_dir, resume, STATE_FILE)
+    if start is None:  # a fresh run is on record before its build (the report reads its kind)
+        record_start(run_dir, config, "finetune", None)
     trainer, callback, _ = build_finetune(config, run_dir, max_steps, resume_from=start)
-    record_start(run_dir, config, "finetune", start)
+    if start is not None:  # a resume, once its tasks were checked
+        record_start(run_dir, config, "finetune", start)
     trainer.train(resume_from_checkpoint=start)
     if trainer.is_world_process_zero():
         save_final(trainer, run_dir / "final")

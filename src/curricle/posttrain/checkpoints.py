@@ -67,9 +67,10 @@ def start_run(run_dir: Path, resume: bool, state_file: str) -> str | None:
     """The checks at the start of a post-training verb's run: refuse ``--resume`` without a
     complete checkpoint and a fresh run over existing ones; returns the checkpoint to resume
     from (None: a fresh run). Nothing of the run is written yet: :func:`record_start` writes
-    ``config.yaml`` and ``run.json`` once the verb has built its run and checked that the
-    checkpoint's tasks are this config's (:func:`check_resume_tasks`), so a resume refused on
-    changed task items leaves the run as it was."""
+    ``config.yaml`` and ``run.json``, for a fresh run before the verb builds it, for a resume
+    once the build has checked that the checkpoint's tasks are this config's
+    (:func:`check_resume_tasks`), so a resume refused on changed task items leaves the run as
+    it was."""
     found = complete_checkpoints(run_dir / "checkpoints", state_file)
     if resume and not found:
         raise CurricleError(f"--resume: no complete checkpoint under {run_dir / 'checkpoints'}")

@@ -127,8 +127,11 @@ def build_rl(config: RLConfig, run_dir: Path, max_steps: int | None = None, resu
 def rl_run(config: RLConfig, run_dir: Path | str, resume: bool = False, max_steps: int | None = None) -> dict[str, Any]:
     run_dir = Path(run_dir)
     start = start_run(run_dir, resume, STATE_FILE)
+    if start is None:  # a fresh run is on record before its build (the report reads its kind)
+        record_start(run_dir, config, "rl", None)
     trainer, callback, graders = build_rl(config, run_dir, max_steps, resume_from=start)
-    record_start(run_dir, config, "rl", start)
+    if start is not None:  # a resume, once its tasks were checked
+        record_start(run_dir, config, "rl", start)
     try:
         trainer.train(resume_from_checkpoint=start)
     finally:
