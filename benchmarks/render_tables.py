@@ -517,6 +517,14 @@ def fasttext_alone(c: dict[str, Any]) -> str:
     return f"{c['auc_fasttext_only']:.3f}{by_kind(c, 'auc_fasttext_only_by_kind')}"
 
 
+def unseen(r: dict[str, Any]) -> str:
+    u = r.get("unseen_junk_check")
+    if not u:
+        return ""
+    return (f"; on junk kinds not seen while choosing the signals (decided before it ran) "
+            f"{u['default']['auc']:.3f}{by_kind(u['default'])} against fastText alone's {u['fasttext_only']['auc']:.3f}")
+
+
 def quality_filter_rows(files: Files) -> list[Row]:
     rec = primary(files, "quality_filter")
     r = rec["result"]
@@ -550,7 +558,7 @@ def quality_filter_rows(files: Files) -> list[Row]:
         f"on everything, today's heuristics, classifier top-50%, random 50% and quality-weighted sampling; seeds "
         f"{seeds_text(s['seeds'])} paired; curate's docs/s with and without the step (details under \"Quality classifier\")",
         f"AUC **{r['auc']:.3f}** on the planted labels{by_kind(c)} (fastText alone {fasttext_alone(c)}; "
-        f"at fastText's own defaults {c['auc_at_fasttext_defaults']:.3f}); "
+        f"at fastText's own defaults {c['auc_at_fasttext_defaults']:.3f}){unseen(r)}; "
         f"top-50% keeps precision {r['precision']:.3f}, recall {r['recall']:.3f}; tokens to the unfiltered run's final "
         f"loss {speed} (ceiling {r['ceiling']:.2f}x); held-out loss " + ", ".join(arm(a) for a in loss) +
         f"; curation {r['docs_per_s']:.0f} docs/s with the step vs {r['docs_per_s_without']:.0f} without "
