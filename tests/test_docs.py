@@ -53,6 +53,7 @@ from curricle.errors import CurricleError
 from curricle.finetune.config import FinetuneConfig
 from curricle.pipeline.config import PipelineConfig
 from curricle.probes.config import ProbeConfig
+from curricle.quality.config import QualityTrainConfig
 from curricle.rft.config import RFTConfig
 from curricle.rl.config import RLConfig
 
@@ -133,6 +134,7 @@ VALIDATORS: dict[str, Callable[[Any, str], None]] = {
     "map": _model(MapConfig),
     "task": _probe_task,
     "drift": parse_drift_config,
+    "quality": _model(QualityTrainConfig),
     "select": lambda data, where: parse_model(data if isinstance(data, dict) and "rule" in data else {"rule": data},
                                               SelectFile, where),
 }
