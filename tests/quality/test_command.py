@@ -6,12 +6,13 @@ import json
 
 import pytest
 import yaml
+from rich.console import Console
 from typer.testing import CliRunner
 
 from curricle.cli import app
 from curricle.errors import CurricleError
 from curricle.quality.classifier import QualityClassifier, file_sha256
-from curricle.quality.command import balanced, read_texts, reservoir, train_quality_model
+from curricle.quality.command import balanced, print_metrics, read_texts, reservoir, train_quality_model
 from curricle.quality.config import QualityTrainConfig
 
 from tests.curate.conftest import write_jsonl
@@ -58,6 +59,14 @@ def test_negatives_from_a_domain_of_the_run_config_are_a_seeded_balanced_sample(
     assert a.metrics["data"]["negatives_read"] == 150
     assert a.metrics["train"]["positives"] == a.metrics["train"]["negatives"] == 36  # 40 each, 4 held out
     assert file_sha256(tmp_path / "a.zip") == file_sha256(tmp_path / "b.zip")
+    # The printed table says why the held-out AUC is bounded with a corpus sample as negatives.
+    console = Console(record=True, width=300)
+    print_metrics(a, console)
+    assert "even a perfect classifier's held-out AUC is 1 - (their share) / 2" in console.export_text()
+    given = train_quality_model([str(ref)], tmp_path / "c.zip", negative=[str(web)], cfg=SMALL)
+    console = Console(record=True, width=300)
+    print_metrics(given, console)
+    assert "perfect classifier" not in console.export_text()
 
 
 def test_sampling_helpers_are_uniform_seeded_and_keep_order():
