@@ -38,7 +38,7 @@ from curricle.errors import CurricleError
 from curricle.extras import require
 from curricle.finetune.curriculum import Curriculum
 from curricle.finetune.hf import CURRICULUM_LOG, ROW_COLUMN, STATE_FILE, CurriculumCallback, use_curriculum
-from curricle.posttrain.checkpoints import check_resume_tasks, load_start_model, record_start, save_final, start_run
+from curricle.posttrain.checkpoints import begin_run, check_resume_tasks, load_start_model, save_final
 from curricle.posttrain.evaluate import Evaluator, fmt_score, probe_tasks
 from curricle.posttrain.ranks import is_main, train_device
 from curricle.tasks.load import build_tasks, fingerprints, write_quarantine
@@ -220,12 +220,9 @@ def dpo_run(config: DPOConfig, run_dir: Path | str, resume: bool = False,
             max_steps: int | None = None) -> dict[str, Any]:
     """Train as ``config`` says; returns the final scores, the forgetting report and the pairs."""
     run_dir = Path(run_dir)
-    start = start_run(run_dir, resume, STATE_FILE)
-    if start is None:  # a fresh run is on record before its build (the report reads its kind)
-        record_start(run_dir, config, "dpo", None)
-    trainer, _ = build_dpo(config, run_dir, resume, max_steps, resume_from=start)
-    if start is not None:  # a resume, once its tasks were checked
-        record_start(run_dir, config, "dpo", start)
+    start, (trainer, _) = begin_run(
+        run_dir, resume, config, "dpo", STATE_FILE,
+        lambda checkpoint: build_dpo(config, run_dir, resume, max_steps, resume_from=checkpoint))
     trainer.train(resume_from_checkpoint=start)
     if trainer.is_world_process_zero():
         save_final(trainer, run_dir / "final")

@@ -25,7 +25,7 @@ from curricle.extras import require
 from curricle.finetune.config import FinetuneConfig, load_finetune_config
 from curricle.finetune.curriculum import Curriculum
 from curricle.finetune.hf import STATE_FILE, train_dataset, use_curriculum
-from curricle.posttrain.checkpoints import check_resume_tasks, load_start_model, record_start, save_final, start_run
+from curricle.posttrain.checkpoints import begin_run, check_resume_tasks, load_start_model, save_final
 from curricle.posttrain.evaluate import Evaluator, fmt_score, probe_tasks
 from curricle.posttrain.ranks import is_main
 from curricle.probes.contamination import check_contamination
@@ -80,12 +80,9 @@ def finetune_run(config: FinetuneConfig, run_dir: Path | str, resume: bool = Fal
                  max_steps: int | None = None) -> dict[str, Any]:
     """Fine-tune as ``config`` says; returns the final scores and the forgetting report."""
     run_dir = Path(run_dir)
-    start = start_run(run_dir, resume, STATE_FILE)
-    if start is None:  # a fresh run is on record before its build (the report reads its kind)
-        record_start(run_dir, config, "finetune", None)
-    trainer, callback, _ = build_finetune(config, run_dir, max_steps, resume_from=start)
-    if start is not None:  # a resume, once its tasks were checked
-        record_start(run_dir, config, "finetune", start)
+    start, (trainer, callback, _) = begin_run(
+        run_dir, resume, config, "finetune", STATE_FILE,
+        lambda checkpoint: build_finetune(config, run_dir, max_steps, resume_from=checkpoint))
     trainer.train(resume_from_checkpoint=start)
     if trainer.is_world_process_zero():
         save_final(trainer, run_dir / "final")

@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import torch
 import yaml
@@ -27,6 +27,8 @@ from curricle.posttrain.config import HFModelConfig
 from curricle.posttrain.ranks import is_main
 from curricle.runinfo import resume_record, write_run_info
 from curricle.tasks.load import check_fingerprints
+
+Built = TypeVar("Built")
 
 def load_model(path: Path, dtype: str = "float32"):
     """A local HF causal LM and its tokenizer (pad token: EOS where it has none), or a one-line
@@ -61,6 +63,22 @@ def save_final(trainer, out: Path) -> None:
     if out.exists():
         shutil.rmtree(out)
     os.replace(tmp, out)
+
+
+def begin_run(run_dir: Path, resume: bool, config: Any, kind: str, state_file: str,
+              build: Callable[[str | None], Built]) -> tuple[str | None, Built]:
+    """A post-training verb's start: :func:`start_run`'s checks, ``build(checkpoint)`` (which
+    calls :func:`check_resume_tasks` once it has the tasks), and :func:`record_start`: before
+    the build for a fresh run (so a build that fails leaves the run's kind for the report),
+    after it for a resume (so one refused on changed task items rewrites nothing). Returns the
+    checkpoint to resume from (None: a fresh run) and what ``build`` returned."""
+    start = start_run(run_dir, resume, state_file)
+    if start is None:
+        record_start(run_dir, config, kind, None)
+    built = build(start)
+    if start is not None:
+        record_start(run_dir, config, kind, start)
+    return start, built
 
 
 def start_run(run_dir: Path, resume: bool, state_file: str) -> str | None:

@@ -26,7 +26,7 @@ from rich.table import Table
 from curricle import atomic
 from curricle.errors import CurricleError
 from curricle.extras import require
-from curricle.posttrain.checkpoints import check_resume_tasks, load_start_model, record_start, save_final, start_run
+from curricle.posttrain.checkpoints import begin_run, check_resume_tasks, load_start_model, save_final
 from curricle.posttrain.evaluate import Evaluator
 from curricle.posttrain.ranks import is_main
 from curricle.rl.config import STATE_FILE, RLConfig, load_rl_config
@@ -126,12 +126,9 @@ def build_rl(config: RLConfig, run_dir: Path, max_steps: int | None = None, resu
 
 def rl_run(config: RLConfig, run_dir: Path | str, resume: bool = False, max_steps: int | None = None) -> dict[str, Any]:
     run_dir = Path(run_dir)
-    start = start_run(run_dir, resume, STATE_FILE)
-    if start is None:  # a fresh run is on record before its build (the report reads its kind)
-        record_start(run_dir, config, "rl", None)
-    trainer, callback, graders = build_rl(config, run_dir, max_steps, resume_from=start)
-    if start is not None:  # a resume, once its tasks were checked
-        record_start(run_dir, config, "rl", start)
+    start, (trainer, callback, graders) = begin_run(
+        run_dir, resume, config, "rl", STATE_FILE,
+        lambda checkpoint: build_rl(config, run_dir, max_steps, resume_from=checkpoint))
     try:
         trainer.train(resume_from_checkpoint=start)
     finally:
