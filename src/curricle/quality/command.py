@@ -170,7 +170,8 @@ def print_metrics(result: TrainResult, console: Console) -> None:
                   f"{t['seconds']:.2f}s; precision and recall at score >= {h['threshold']}")
     if m.get("data", {}).get("negative_from"):
         console.print("negatives are a sample of the corpus: its reference-like documents count as negatives here, "
-                      "so even a perfect classifier's held-out AUC is 1 - (their share) / 2 (0.75 at half)")
+                      "so a classifier that finds every junk document has a held-out AUC of about 1 - (their share) "
+                      "/ 2 (0.75 at half), not 1")
     info = result.classifier.info
     if "combiner" in info:
         console.print(f"score: a logistic regression on {', '.join(info['features'])} "
