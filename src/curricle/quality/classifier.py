@@ -138,11 +138,12 @@ class QualityClassifier:
         self._positive = info["labels"]["positive"]
         self.features: list[str] = list(info.get("features", ["fasttext"]))
         self._combiner = info.get("combiner")
+        if self.features != ["fasttext"]:
+            self._signals = require("curricle.quality.signals", "the quality model's signals")
         if self._combiner is not None:
             c = self._combiner
             self._mean, self._scale = np.array(c["mean"]), np.array(c["scale"])
             self._coef, self._intercept = np.array(c["coef"]), float(c["intercept"])
-            self._signals = require("curricle.quality.signals", "the quality model's signals")
 
     def fasttext_probability(self, text: str) -> float:
         """fastText's probability of the reference class for ``text``, in [0, 1]."""
@@ -368,23 +369,16 @@ def _combiner(pos_raw: list[str], neg_raw: list[str], pos: list[str], neg: list[
     x = np.zeros((len(pos) + len(neg), len(names)))
     for f in range(cfg.folds):
         out_p, out_n = fold_pos == f, fold_neg == f
-        if not out_p.any() and not out_n.any():
-            continue
         lm = signals.ReferenceLM.fit(cut(lm_sample([t for t, o in zip(pos_raw, out_p) if not o], cfg, rng), cfg)) \
             if "perplexity" in cfg.features else None
         model = _train_fasttext([t for t, o in zip(pos, out_p) if not o], [t for t, o in zip(neg, out_n) if not o],
                                 cfg, rng)[0] if "fasttext" in cfg.features else None
-        fold_clf = QualityClassifier(model, {**info, "combiner": None}, lm=lm)
+        # The fold's documents read by the fold's models, as a trained model reads any text
+        # (Gopher's statistics need no fitting: each document is in one fold, so read once).
         rows = np.r_[np.flatnonzero(out_p), len(pos) + np.flatnonzero(out_n)]
         texts = [pos_raw[i] for i in np.flatnonzero(out_p)] + [neg_raw[i] for i in np.flatnonzero(out_n)]
-        cols = [np.array([[fasttext_logit(fold_clf.fasttext_probability(t))] for t in texts]).reshape(len(texts), -1)] \
-            if model is not None else []
-        cols.append(signals.signal_matrix([fold_clf._cut(t) for t in texts], lm, False))
-        x[rows, : sum(c.shape[1] for c in cols)] = np.concatenate(cols, axis=1)
+        x[rows] = QualityClassifier(model, {**info, "combiner": None}, lm=lm).signal_matrix(texts)
         done()
-    if "gopher" in cfg.features:
-        texts = cut(pos_raw + neg_raw, cfg)
-        x[:, -len(signals.GOPHER_NAMES):] = signals.signal_matrix(texts, None, True)
     y = np.r_[np.ones(len(pos), int), np.zeros(len(neg), int)]
     scaler = preprocessing.StandardScaler().fit(x)
     scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
