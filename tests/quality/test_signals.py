@@ -6,14 +6,15 @@ import math
 
 import numpy as np
 import pytest
-from datatrove.pipeline.filters.gopher_repetition_filter import find_top_duplicate, get_n_grams
+from datatrove.pipeline.filters.gopher_repetition_filter import find_all_duplicate, find_top_duplicate, get_n_grams
 from pydantic import ValidationError
 
 from curricle.curate.words import PROSE_WORD
 from curricle.errors import CurricleError
 from curricle.quality.classifier import QualityClassifier, auc, fasttext_logit, lm_sample, train
 from curricle.quality.config import QualityTrainConfig
-from curricle.quality.signals import GOPHER_NAMES, ReferenceLM, gopher_signals, lm_words, top_ngram_chars
+from curricle.quality.signals import (DUP_NGRAMS, GOPHER_NAMES, ReferenceLM, dup_ngram_chars, gopher_signals, lm_words,
+                                      top_ngram_chars)
 from curricle.sources.python_prose import PythonProseConfig, PythonProseSource
 
 from tests.curate.conftest import make_prose
@@ -142,6 +143,26 @@ def test_the_top_ngram_share_equals_datatroves_on_real_prose_and_junk():
         for n in (2, 3, 4):
             grams = get_n_grams(words, n)
             assert top_ngram_chars(words, n) == (find_top_duplicate(grams) if grams else 0)
+
+
+def test_the_duplicated_ngram_chars_equal_datatroves_on_real_prose_junk_and_joins_that_collide():
+    """The hashed walk gives datatrove's ``find_all_duplicate`` exactly: on 300 docstrings (half
+    repeat some 5-gram), the planted junk, n-grams that differ as words but join to the same
+    string (datatrove joins with no separator, so "ab c" repeats "a bc"), long runs, non-ASCII
+    words and texts shorter than n."""
+    docs = PythonProseSource(PythonProseConfig(domain="prose", parts=["docstrings"]))
+    rng = np.random.default_rng(0)
+    words = [PROSE_WORD.findall(d.text) for _, d in zip(range(300), docs)]
+    words += [PROSE_WORD.findall(junk(s)) for s in range(60)]
+    words += [list(rng.choice(["a", "b", "ab", "ba", "c"], size=int(rng.integers(0, 200)))) for _ in range(100)]
+    words += [[], ["x"], ["w"] * 3000, ["ab", "c", "a", "bc"] * 5, ["é", "日本", "語", "ü"] * 20]
+    counted = 0
+    for w in words:
+        expected = [find_all_duplicate(w, n) for n in DUP_NGRAMS]
+        assert dup_ngram_chars(w, DUP_NGRAMS) == expected, w[:12]
+        counted += expected[0] > 0
+    assert counted > 200  # the walk, not only the no-repeat shortcut, was checked
+    assert dup_ngram_chars(["ab", "c", "x", "y", "z", "a", "bc", "x", "y", "z"], [5]) == [6]
 
 
 def test_the_reference_model_reads_at_most_perplexity_max_docs():
