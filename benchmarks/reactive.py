@@ -39,7 +39,7 @@ the issue call uniform, and the natural mixture kept as an arm; decided before t
 reported whatever it gave.
 
 **(b) Worst-domain protection** (``dro``): ``code``, ``prose``, ``copy`` and ``arithmetic``;
-``uniform`` against ``group-dro`` (on each domain's held-out loss, its step size the release's
+``uniform`` (equal weights; every arm and reference starts from them) against ``group-dro`` (on each domain's held-out loss, its step size the release's
 0.01 per batch taken as ``0.01 x eval_every`` per evaluation) and ``group-dro-excess`` (the
 same on each domain's excess over a reference run's held-out loss at the same step: uniform
 at seed + ``REFERENCE_SEED_OFFSET``) at equal tokens (the references' tokens not charged);
@@ -47,7 +47,9 @@ scored on held-out documents the runs never evaluated on (beyond the rows the in
 evaluation reads): the worst domain's loss (``dro_worst_domain_delta``, group-dro minus
 uniform; negative is better) and the mean over domains (``dro_mean_delta``, relative), and the
 same for the excess arm (``dro_excess_*``). The target is judged on ``group-dro``; the excess
-arm's figures are reported beside it.
+arm's figures are reported beside it. Until commit 2fc5e03 every arm here started from the run
+config's default, the natural mixture (code 79%, prose 11%, copy 8%, arithmetic 2%), not
+equal weights; fixed with (a)'s, before the rerun.
 
 **(c) The map feeds the mix** (``frontier``): one skill with a ladder, ``uppercase`` at lengths
 2, 3, 4, 6 and 8, its documents split evenly over the levels. ``uniform`` draws them as they
@@ -352,11 +354,18 @@ def dro_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs: int
     data_dir = data_root / "dro"
     T = mode.steps
     build_store(base_config(mode, data_dir, srcs, seeds[0], T))
+    uniform = static({d: 1 / len(domains) for d in domains})  # every arm starts from it
+
+    def config(seed: int) -> dict[str, Any]:
+        cd = base_config(mode, data_dir, srcs, seed, T)
+        cd["mixture"]["schedule"] = uniform
+        return cd
+
     runs = {}
     for s in seeds:
         for arm in ("uniform", "group-dro", "reference"):
             # the reference: uniform at another seed, as DoReMi's is trained on the baseline mixture
-            cd = base_config(mode, data_dir, srcs, s + REFERENCE_SEED_OFFSET if arm == "reference" else s, T)
+            cd = config(s + REFERENCE_SEED_OFFSET if arm == "reference" else s)
             if arm == "group-dro":
                 # The release's step (0.01) was taken every batch; one every evaluation moves as
                 # far with 0.01 x eval_every (the controller's docs).
@@ -364,7 +373,7 @@ def dro_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs: int
             runs[(arm, s)] = make_run("dro", arm, s, cd, out)
     run_all(list(runs.values()), jobs)
     for s in seeds:  # the excess over the reference needs the reference's finished evaluations
-        cd = base_config(mode, data_dir, srcs, s, T)
+        cd = config(s)
         cd["controller"] = {"kind": "group-dro", "step_size": 0.01 * mode.eval_every,
                             "reference": str(runs[("reference", s)].run_dir)}
         runs[("group-dro-excess", s)] = make_run("dro", "group-dro-excess", s, cd, out)
