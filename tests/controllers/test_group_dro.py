@@ -66,9 +66,22 @@ def write_reference(run_dir, losses_by_step):
     return run_dir
 
 
-def test_with_a_reference_it_steps_on_the_excess_loss(tmp_path):
-    ref = write_reference(tmp_path / "ref", {10: {"a": 4.0, "b": 4.5, "c": 5.0}})
+def test_with_a_reference_it_steps_on_the_excess_over_the_references_final_loss(tmp_path):
+    """``reference_at: final`` (the default): every evaluation is measured against the
+    reference's last one, whatever step it is at."""
+    ref = write_reference(tmp_path / "ref", {10: {"a": 9.0, "b": 9.0, "c": 9.0}, 40: {"a": 4.0, "b": 4.5, "c": 5.0}})
+    assert GroupDROConfig(reference=ref).reference_at == "final"
     c = CONTROLLERS.build(GroupDROConfig(step_size=1.0, reference=ref), CONTEXT)
+    w, entry = c.update(10, at(10, [5.0, 4.0, 6.0]))
+    assert w.tolist() == pytest.approx(normalized([math.exp(1.0), math.exp(-0.5), math.exp(1.0)]), abs=1e-12)
+    assert c.take_notes().metrics == {"dro/worst_domain": "a", "dro/worst_loss": 5.0, "dro/worst_excess": 1.0}
+    w, _ = c.update(20, at(20, [4.5, 4.0, 5.5]))  # a step the reference never evaluated at
+    assert w.tolist() == pytest.approx(normalized([math.exp(1.5), math.exp(-1.0), math.exp(1.5)]), abs=1e-12)
+
+
+def test_with_a_same_step_reference_it_steps_on_the_excess_at_that_step(tmp_path):
+    ref = write_reference(tmp_path / "ref", {10: {"a": 4.0, "b": 4.5, "c": 5.0}, 40: {"a": 1.0, "b": 1.0, "c": 1.0}})
+    c = CONTROLLERS.build(GroupDROConfig(step_size=1.0, reference=ref, reference_at="same-step"), CONTEXT)
     w, entry = c.update(10, at(10, [5.0, 4.0, 6.0]))
     assert w.tolist() == pytest.approx(normalized([math.exp(1.0), math.exp(-0.5), math.exp(1.0)]), abs=1e-12)
     # a and c are both 1.0 over: the first is the worst; the excess is not clipped (b's -0.5 counts)
@@ -92,10 +105,16 @@ def test_a_run_without_what_it_reads_is_refused_in_one_line(tmp_path):
                               "prepare.min_heldout_docs are 0, so there is no held-out split to evaluate on")
     ref = write_reference(tmp_path / "ref", {s: dict.fromkeys(("agreement", "arithmetic", "copy"), 1.0)
                                              for s in (10, 20, 30)})
+    parse_config(_config(tmp_path, {"kind": "group-dro", "reference": str(ref)}))  # final: its step 30 will do
     with pytest.raises(CurricleError) as err:
-        parse_config(_config(tmp_path, {"kind": "group-dro", "reference": str(ref)}))
+        parse_config(_config(tmp_path, {"kind": "group-dro", "reference": str(ref), "reference_at": "same-step"}))
     assert str(err.value) == (f"config: controller.reference: {ref} has no held-out loss of 'agreement' at step 40, "
                               f"where this run evaluates (it has steps 10, 20, 30)")
+    partial = write_reference(tmp_path / "partial", {10: {"agreement": 1.0, "copy": 1.0}})
+    with pytest.raises(CurricleError) as err:
+        parse_config(_config(tmp_path, {"kind": "group-dro", "reference": str(partial)}))
+    assert str(err.value) == (f"config: controller.reference: {partial} has no held-out loss of 'arithmetic' at its "
+                              f"last evaluation (step 10)")
     with pytest.raises(CurricleError) as err:
         parse_config(_config(tmp_path, {"kind": "group-dro", "ema": 0.5}))
     assert str(err.value) == ("config: controller.group-dro: ema: group-dro updates when its held-out or probe "
@@ -109,9 +128,10 @@ def _read(path):
 def test_in_a_run_q_is_the_exponentiated_sum_of_the_held_out_losses(tmp_path, prepared_dir):
     ref_dir = tmp_path / "uniform"
     train_run(parse_config(run_config_dict(prepared_dir)), ref_dir, progress=False)
-    for reference in (None, ref_dir):
-        run = tmp_path / ("excess" if reference else "loss")
-        ctrl = {"kind": "group-dro", "step_size": 0.5, **({"reference": str(reference)} if reference else {})}
+    for reference, at_ in ((None, None), (ref_dir, "final"), (ref_dir, "same-step")):
+        run = tmp_path / (f"excess-{at_}" if reference else "loss")
+        ctrl = {"kind": "group-dro", "step_size": 0.5,
+                **({"reference": str(reference), "reference_at": at_} if reference else {})}
         train_run(parse_config(_config(prepared_dir, ctrl)), run, progress=False)
         metrics = {m["step"]: m for m in _read(run / "metrics.jsonl")}
         ref = {m["step"]: m for m in _read(ref_dir / "metrics.jsonl")}
@@ -120,7 +140,8 @@ def test_in_a_run_q_is_the_exponentiated_sum_of_the_held_out_losses(tmp_path, pr
         total = {d: 0.0 for d in ("agreement", "arithmetic", "copy")}
         for e in log:
             m = metrics[e["step"]]
-            l = {d: m[f"eval/loss/{d}"] - (ref[e["step"]][f"eval/loss/{d}"] if reference else 0.0) for d in total}
+            against = {None: None, "final": 40, "same-step": e["step"]}[at_]
+            l = {d: m[f"eval/loss/{d}"] - (ref[against][f"eval/loss/{d}"] if reference else 0.0) for d in total}
             total = {d: total[d] + l[d] for d in total}
             # q from uniform after these evaluations: exp(eta * the sum of l) / Z
             z = sum(math.exp(0.5 * v) for v in total.values())
@@ -149,7 +170,7 @@ def test_reference_train_trains_the_reference_first_at_seed_plus_one_and_reuses_
     metrics = {m["step"]: m for m in _read(run / "metrics.jsonl")}
     log = _read(run / "mixture_log.jsonl")
     assert [e["step"] for e in log] == [10, 20, 30, 40]
-    excess = {d: metrics[10][f"eval/loss/{d}"] - ref[10][f"eval/loss/{d}"] for d in ("agreement", "arithmetic", "copy")}
+    excess = {d: metrics[10][f"eval/loss/{d}"] - ref[40][f"eval/loss/{d}"] for d in ("agreement", "arithmetic", "copy")}
     z = sum(math.exp(0.5 * v) for v in excess.values())
     assert log[0]["new"] == pytest.approx({d: math.exp(0.5 * v) / z for d, v in excess.items()}, abs=1e-12)
     assert "over the reference" in log[0]["reason"]

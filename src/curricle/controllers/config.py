@@ -381,11 +381,16 @@ class GroupDROConfig(AsReleasedConfig):
     0.01; it updated every batch, this every evaluation: see the module doc)."""
     reference: Literal["train"] | Path | None = None
     """A finished curricle run: ``l_d`` is the excess of each domain's held-out loss over that
-    run's at the same step (its ``metrics.jsonl``, read when the config is loaded); or
-    ``train``: first train that reference into ``RUN/reference``, this run without the
-    controller (its own mixture schedule, steps and evaluations) at seed + 1 (at the run's own
-    seed it would be this run until ``q`` moved, so ``q`` would never move); a finished one is
-    reused, a killed one resumed."""
+    run's (its ``metrics.jsonl``, read when the config is loaded; which of its evaluations:
+    ``reference_at``); or ``train``: first train that reference into ``RUN/reference``, this
+    run without the controller (its own mixture schedule, steps and evaluations) at seed + 1
+    (at the run's own seed it would be this run until ``q`` moved, so ``q`` would never move);
+    a finished one is reused, a killed one resumed."""
+    reference_at: Literal["final", "same-step"] = "final"
+    """Which of the reference's held-out losses ``l_d`` is measured against: ``final``, its
+    last evaluation (what the reference reached: DoReMi's excess over a trained reference
+    model, Oren et al.'s baselined loss), or ``same-step``, its evaluation at this run's step
+    (how far this run is behind the reference's course so far)."""
     adjustment: float = Field(0.0, ge=0)
     """C of the release's generalization adjustment: ``l_d + C / sqrt(n_d)``, ``n_d`` the
     domain's training documents (0: none, the release's default)."""
@@ -405,6 +410,13 @@ class GroupDROConfig(AsReleasedConfig):
         if self.reference is None or self.reference == "train":
             return self
         ref = reference_eval_losses(self.reference)
+        if self.reference_at == "final":
+            last = max(ref, default=None)
+            missing = [d for d in run.domains if d not in ref.get(last, {})]
+            if missing:
+                raise ValueError(f"controller.reference: {self.reference} has no held-out loss of '{missing[0]}' at "
+                                 f"its last evaluation" + (f" (step {last})" if last is not None else " (it has none)"))
+            return self
         steps = [s for s in range(1, run.train.steps + 1) if s % run.train.eval_every == 0 or s == run.train.steps]
         for step in steps:
             missing = [d for d in run.domains if d not in ref.get(step, {})]

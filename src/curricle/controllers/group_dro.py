@@ -10,9 +10,11 @@ domains) starts uniform and takes an exponentiated-gradient step on each group's
 
 with ``eta = step_size`` (the release's ``robust_step_size``, default 0.01, kept here), and
 ``l_d`` the domain's held-out loss (``eval/loss/<d>``, nats per token), or with ``reference:
-RUN`` its excess over that finished run's held-out loss at the same step (from its
-``metrics.jsonl``; the config is refused when the reference did not evaluate every domain at
-every step this run evaluates). ``reference: train`` trains that reference first
+RUN`` its excess over that finished run's held-out loss (from its ``metrics.jsonl``): at its
+last evaluation (``reference_at: final``, the default: what the reference reached, as DoReMi
+measures a proxy's excess against a trained reference model and Oren et al. 2019 baseline
+each topic's loss), or at this run's step (``same-step``; the config is refused when the
+reference did not evaluate every domain there). ``reference: train`` trains that reference first
 (:meth:`GroupDRO.train`): this run without the controller, at seed + 1, into ``RUN/reference``. With ``adjustment: C``, ``l_d + C / sqrt(n_d)`` (the release's
 generalization adjustment, ``n_d`` its group's training count: here the domain's training
 documents). The mixture is ``q``: sampling tokens in proportion to ``q`` gives, in expectation,
@@ -101,6 +103,9 @@ class GroupDRO(Controller):
                 self.reference = reference_eval_losses(config.reference)
             except ValueError as err:
                 raise CurricleError(str(err)) from None
+        #: ``reference_at: final``: the reference's last evaluation, whatever this run's step
+        self.final_step = (max(self.reference, default=None)
+                           if self.reference is not None and config.reference_at == "final" else None)
         self.adjust = np.zeros(k)
         if config.adjustment > 0:
             if context.doc_counts is None:
@@ -116,11 +121,12 @@ class GroupDRO(Controller):
         loss = np.asarray(stats.eval_loss, dtype=np.float64)
         excess = None
         if self.reference is not None:
-            ref = self.reference.get(stats.step, {})
+            at = stats.step if self.final_step is None else self.final_step
+            ref = self.reference.get(at, {})
             missing = [d for d in self.domains if d not in ref]
             if missing:
                 raise CurricleError(f"controller.reference: {self.config.reference} has no held-out loss of "
-                                    f"'{missing[0]}' at step {stats.step}")
+                                    f"'{missing[0]}' at step {at}")
             excess = loss - np.array([ref[d] for d in self.domains])
         objective = (loss if excess is None else excess) + self.adjust
         self.worst = None
