@@ -575,7 +575,8 @@ def main(argv: list[str] | None = None) -> None:
         "plateau_speedup": "reported (the issue sets no target): above 1 means fewer examples"}}
     result["settings"] = {"mode": mode.name, "preset": mode.preset, "steps": mode.steps, "batch_rows": mode.batch_rows,
                           "seq_len": mode.seq_len, "lr": mode.lr, "eval_every": mode.eval_every,
-                          "eval_rows_per_domain": mode.eval_rows, "targets_eval_rows_per_domain": TARGETS_EVAL_ROWS, "near": NEAR, "far": FAR, "max_share": MAX_SHARE,
+                          "eval_rows_per_domain": mode.eval_rows, "targets_eval_rows_per_domain": TARGETS_EVAL_ROWS,
+                          "near": NEAR, "far": FAR, "max_share": MAX_SHARE,
                           "frontier": {"preset": mode.frontier_preset, "steps": mode.frontier_steps,
                                        "skill": FRONTIER_SKILL, "levels": FRONTIER_LEVELS,
                                        "probe_every": mode.frontier_probe_every, "items": mode.frontier_items},
