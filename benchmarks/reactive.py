@@ -32,7 +32,7 @@ Ceiling: if each domain's loss depended only on its own tokens, the best any sch
 to give every domain just what its target needs, ``3 * FAR / (2 * NEAR + FAR)`` times fewer
 tokens than uniform (1.8 at the defaults); transfer between domains moves it either way.
 
-Until commit 2fc5e03 the ``uniform`` arm and the pilot ran the run config's default mixture,
+Before commit 03b7db2 the ``uniform`` arm and the pilot ran the run config's default mixture,
 which is the natural one, not equal weights, so the stated ceiling did not hold for them (under
 the natural mixture it is ``0.75 / (0.25 x 0.43 + 0.75 x 0.57)`` = 1.40): found while reading
 why the measured room was small (1.22x, the target missed), fixed to what this docstring and
@@ -50,7 +50,7 @@ scored on held-out documents the runs never evaluated on (beyond the rows the in
 evaluation reads): the worst domain's loss (``dro_worst_domain_delta``, group-dro minus
 uniform; negative is better) and the mean over domains (``dro_mean_delta``, relative), and the
 same for the excess arm (``dro_excess_*``). The target is judged on ``group-dro``; the excess
-arm's figures are reported beside it. Until commit 2fc5e03 every arm here started from the run
+arm's figures are reported beside it. Before commit dd2fc2b every arm here started from the run
 config's default, the natural mixture (code 79%, prose 11%, copy 8%, arithmetic 2%), not
 equal weights; fixed with (a)'s, before the rerun. From equal weights the same-step excess
 stays near 0 (the run and its reference follow the same course), so ``q`` barely moved
@@ -79,9 +79,9 @@ above it); ``plateau_speedup`` is the plain arm's over the plateau arm's ("never
 lower bound). Ceiling: the first stage's share of the run, ``1 / (1 - 1/2)`` = 2 if the
 composition needed nothing from it.
 
-**Cost.** ``--quick`` trains the micro model for (a) and (b) (16 runs of up to 1,800 steps),
-the tiny-1m model for (c) (6 runs) and fine-tunes it for (d) (a base, then 6 runs); about 15
-minutes on 2 CPU cores with ``--jobs 2``.
+**Cost.** ``--quick`` trains the micro model for (a) (a pilot and 12 runs of up to 1,800
+steps) and (b) (15 runs of 1,200 steps), the tiny-1m model for (c) (6 runs) and fine-tunes it
+for (d) (a base, then 6 runs) on 2 CPU cores with ``--jobs 2``: about 15 minutes.
 Runs go under ``--out/<mode>/<part>/<arm>/seed<k>-<hash>``; a finished run is read, not
 retrained. The last stdout line is one JSON object (also in ``benchmarks/results/``).
 """

@@ -77,6 +77,10 @@ def test_with_a_reference_it_steps_on_the_excess_over_the_references_final_loss(
     assert c.take_notes().metrics == {"dro/worst_domain": "a", "dro/worst_loss": 5.0, "dro/worst_excess": 1.0}
     w, _ = c.update(20, at(20, [4.5, 4.0, 5.5]))  # a step the reference never evaluated at
     assert w.tolist() == pytest.approx(normalized([math.exp(1.5), math.exp(-1.0), math.exp(1.5)]), abs=1e-12)
+    empty = write_reference(tmp_path / "empty", {})
+    with pytest.raises(CurricleError, match=r"^controller.reference: .*empty has no held-out evaluation to measure "
+                                            r"against$"):
+        CONTROLLERS.build(GroupDROConfig(reference=empty), CONTEXT)
 
 
 def test_with_a_same_step_reference_it_steps_on_the_excess_at_that_step(tmp_path):

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from curricle.curate.words import PROSE_WORD
 from curricle.errors import CurricleError
 from curricle.quality.classifier import QualityClassifier, auc, fasttext_logit, lm_sample, train
+from curricle.quality import signals
 from curricle.quality.config import QualityTrainConfig
 from curricle.quality.signals import (DUP_NGRAMS, GOPHER_NAMES, ReferenceLM, dup_ngram_chars, gopher_signals, lm_words,
                                       top_ngram_chars)
@@ -155,7 +156,8 @@ def test_the_duplicated_ngram_chars_equal_datatroves_on_real_prose_junk_and_join
     words = [PROSE_WORD.findall(d.text) for _, d in zip(range(300), docs)]
     words += [PROSE_WORD.findall(junk(s)) for s in range(60)]
     words += [list(rng.choice(["a", "b", "ab", "ba", "c"], size=int(rng.integers(0, 200)))) for _ in range(100)]
-    words += [[], ["x"], ["w"] * 3000, ["ab", "c", "a", "bc"] * 5, ["é", "日本", "語", "ü"] * 20]
+    words += [[], ["x"], ["w"] * 3000, ["ab", "c", "a", "bc"] * 5, ["é", "日本", "語", "ü"] * 20,
+              ["", "a", "", "b", ""] * 6, ["\ud800", "x", "y", "z", "w"] * 4]  # empty words, a lone surrogate
     counted = 0
     for w in words:
         expected = [find_all_duplicate(w, n) for n in DUP_NGRAMS]
@@ -163,6 +165,16 @@ def test_the_duplicated_ngram_chars_equal_datatroves_on_real_prose_junk_and_join
         counted += expected[0] > 0
     assert counted > 200  # the walk, not only the no-repeat shortcut, was checked
     assert dup_ngram_chars(["ab", "c", "x", "y", "z", "a", "bc", "x", "y", "z"], [5]) == [6]
+
+
+def test_a_text_longer_than_the_kept_hash_powers_gets_its_own(monkeypatch):
+    monkeypatch.setattr(signals, "MAX_KEPT_POWERS", 64)
+    monkeypatch.setattr(signals, "_powers", [])
+    short, long = ["ab", "cd"] * 10, ["ab", "cd", "e"] * 200
+    assert dup_ngram_chars(short, DUP_NGRAMS) == [find_all_duplicate(short, n) for n in DUP_NGRAMS]
+    kept = len(signals._powers[0])
+    assert dup_ngram_chars(long, DUP_NGRAMS) == [find_all_duplicate(long, n) for n in DUP_NGRAMS]
+    assert len(signals._powers[0]) == kept <= 64  # the long text's powers were not kept
 
 
 def test_the_reference_model_reads_at_most_perplexity_max_docs():

@@ -405,8 +405,9 @@ class GroupDROConfig(AsReleasedConfig):
         return frozenset({"eval"})
 
     def check_run(self, run: Any) -> "GroupDROConfig":
-        """The reference run evaluated every domain at every step this run evaluates (one
-        trained here does: it is this run's config)."""
+        """The reference run evaluated every domain at its last evaluation (``reference_at:
+        final``) or at every step this run evaluates (``same-step``); one trained here does: it
+        is this run's config."""
         if self.reference is None or self.reference == "train":
             return self
         ref = reference_eval_losses(self.reference)

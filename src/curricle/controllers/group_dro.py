@@ -104,8 +104,12 @@ class GroupDRO(Controller):
             except ValueError as err:
                 raise CurricleError(str(err)) from None
         #: ``reference_at: final``: the reference's last evaluation, whatever this run's step
-        self.final_step = (max(self.reference, default=None)
-                           if self.reference is not None and config.reference_at == "final" else None)
+        self.final_step: int | None = None
+        if self.reference is not None and config.reference_at == "final":
+            if not self.reference:
+                raise CurricleError(f"controller.reference: {config.reference} has no held-out evaluation to "
+                                    f"measure against")
+            self.final_step = max(self.reference)
         self.adjust = np.zeros(k)
         if config.adjustment > 0:
             if context.doc_counts is None:

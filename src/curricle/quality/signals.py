@@ -78,14 +78,20 @@ def top_ngram_chars(words: Sequence[str], n: int) -> int:
 HASH_BASE = 0x9E3779B97F4A7C15
 HASH_INV = pow(HASH_BASE, -1, 2 ** 64)
 _powers: list[np.ndarray] = []  # [INV^(j+1), BASE^(j+1)] for j < a length that grows as needed
+#: The longest text whose powers are kept between calls (16 bytes a character); a longer one's
+#: are computed for it alone.
+MAX_KEPT_POWERS = 1 << 20
 
 
 def _hash_powers(n: int) -> tuple[np.ndarray, np.ndarray]:
-    if not _powers or len(_powers[0]) < n:
-        size = max(n, 2 * len(_powers[0]) if _powers else 4096)
-        with np.errstate(over="ignore"):
-            _powers[:] = [np.cumprod(np.full(size, h, dtype=np.uint64)) for h in (HASH_INV, HASH_BASE)]
-    return _powers[0], _powers[1]
+    if _powers and len(_powers[0]) >= n:
+        return _powers[0], _powers[1]
+    size = max(n, min(2 * len(_powers[0]) if _powers else 4096, MAX_KEPT_POWERS))
+    with np.errstate(over="ignore"):
+        powers = [np.cumprod(np.full(size, h, dtype=np.uint64)) for h in (HASH_INV, HASH_BASE)]
+    if size <= MAX_KEPT_POWERS:
+        _powers[:] = powers
+    return powers[0], powers[1]
 
 
 def dup_ngram_chars(words: Sequence[str], ns: Sequence[int]) -> list[int]:
@@ -105,7 +111,8 @@ def dup_ngram_chars(words: Sequence[str], ns: Sequence[int]) -> list[int]:
     text = "".join(words)
     starts = np.zeros(k + 1, dtype=np.int64)
     np.cumsum(np.fromiter(map(len, words), dtype=np.int64, count=k), out=starts[1:])
-    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    # one code unit a code point, as len() counts them (a lone surrogate included)
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
     inv, base = _hash_powers(len(codes) + 1)
     prefix = np.zeros(len(codes) + 1, dtype=np.uint64)
     with np.errstate(over="ignore"):
