@@ -81,7 +81,7 @@ composition needed nothing from it.
 
 **Cost.** ``--quick`` trains the micro model for (a) (a pilot and 12 runs of up to 1,800
 steps) and (b) (15 runs of 1,200 steps), the tiny-1m model for (c) (6 runs) and fine-tunes it
-for (d) (a base, then 6 runs) on 2 CPU cores with ``--jobs 2``: about 15 minutes.
+for (d) (a base, then 6 runs): 14.9 minutes from scratch on 2 CPU cores with ``--jobs 2``.
 Runs go under ``--out/<mode>/<part>/<arm>/seed<k>-<hash>``; a finished run is read, not
 retrained. The last stdout line is one JSON object (also in ``benchmarks/results/``).
 """
