@@ -160,11 +160,8 @@ class QualityClassifier:
         """The combiner's inputs, one row per text, in ``info["combiner"]["signals"]`` order."""
         cols = [np.array([[fasttext_logit(self.fasttext_probability(t))] for t in texts]).reshape(len(texts), -1)] \
             if "fasttext" in self.features else []
-        cols.append(self._signals.signal_matrix([self._cut(t) for t in texts], self.lm, "gopher" in self.features))
+        cols.append(self._signals.signal_matrix(cut(texts, self._max_chars), self.lm, "gopher" in self.features))
         return np.concatenate(cols, axis=1)
-
-    def _cut(self, text: str) -> str:
-        return text[: self._max_chars] if self._max_chars is not None else text
 
     def score(self, text: str) -> float:
         """The probability (in [0, 1]) that ``text`` is reference-like."""
@@ -340,9 +337,9 @@ def _info(cfg: QualityTrainConfig, n_pos: int, n_neg: int, provenance: dict[str,
     return info
 
 
-def cut(texts: list[str], cfg: QualityTrainConfig) -> list[str]:
-    """``texts`` cut to ``cfg.max_chars`` (as the model reads them when scoring)."""
-    return [t[: cfg.max_chars] for t in texts] if cfg.max_chars is not None else texts
+def cut(texts: Sequence[str], max_chars: int | None) -> Sequence[str]:
+    """``texts`` cut to ``max_chars`` characters (None: whole), as the signals read them."""
+    return [t[:max_chars] for t in texts] if max_chars is not None else texts
 
 
 def lm_sample(texts: list[str], cfg: QualityTrainConfig, rng: np.random.Generator) -> list[str]:
@@ -369,7 +366,7 @@ def _combiner(pos_raw: list[str], neg_raw: list[str], pos: list[str], neg: list[
     x = np.zeros((len(pos) + len(neg), len(names)))
     for f in range(cfg.folds):
         out_p, out_n = fold_pos == f, fold_neg == f
-        lm = signals.ReferenceLM.fit(cut(lm_sample([t for t, o in zip(pos_raw, out_p) if not o], cfg, rng), cfg)) \
+        lm = signals.ReferenceLM.fit(cut(lm_sample([t for t, o in zip(pos_raw, out_p) if not o], cfg, rng), cfg.max_chars)) \
             if "perplexity" in cfg.features else None
         model = _train_fasttext([t for t, o in zip(pos, out_p) if not o], [t for t, o in zip(neg, out_n) if not o],
                                 cfg, rng)[0] if "fasttext" in cfg.features else None
@@ -421,7 +418,7 @@ def train(positives: Sequence[str], negatives: Sequence[str], cfg: QualityTrainC
         if combined:
             if "perplexity" in cfg.features:
                 signals = require("curricle.quality.signals", "quality train's features")
-                lm = signals.ReferenceLM.fit(cut(lm_sample(raw_pos, cfg, rng), cfg))
+                lm = signals.ReferenceLM.fit(cut(lm_sample(raw_pos, cfg, rng), cfg.max_chars))
             bar.update(task, advance=1, description=f"cross-fitting {cfg.folds} folds")
             info["combiner"] = _combiner(raw_pos, raw_neg, pos, neg, cfg, rng, info,
                                          lambda: bar.update(task, advance=1))
