@@ -50,6 +50,17 @@ evaluated once, from its final checkpoint.
   budget, token for token like training tokens (a forward pass costs less than a training
   step, so this is the conservative count): ``S = L_uniform^-1(L_aioli(T)) / (T + E)``, in
   tokens. ``speedup_uncharged`` is the same without ``E``.
+- ``aioli-reach`` (suites with an oracle; a ceiling, not a method): what Aioli as configured
+  could reach at best with a static mixture. With its matrix normalized (non-negative, summing
+  to 1; an EMA of such matrices sums to 1 too), every mixture it can set is
+  ``p = softmax(eta c)`` with ``c`` (the column sums) on the simplex, so no weight leaves
+  ``[1 / (e^eta + k - 1), e^eta / (e^eta + k - 1)]``. Among ``REACH_CANDIDATES`` such mixtures
+  (``c`` drawn from a flat Dirichlet, plus every vertex and edge midpoint), the oracle's mixing
+  law (fitted on all its proxies' validation losses) picks the one it predicts best; that
+  mixture is trained at every seed for ``T`` steps, with no sweeps, and charged Aioli's own
+  evaluation tokens of the same seed. Its ``S`` estimates the most Aioli could show here at its
+  ``eta``; the oracle's ``S`` divided by Aioli's budget factor (``aioli_oracle_bound``) bounds it
+  by any static mixture at all.
 - ``doremi``: two stages, as the paper: a proxy (``doremi-proxy``, reported too) trains against
   the uniform T run of the same seed as its reference; a fresh model then trains on the
   proxy's averaged weights. The reference is the baseline itself, so it costs no tokens beyond
@@ -114,6 +125,8 @@ SYNTHETIC_SKILLS = ("arithmetic", "copy", "facts", "agreement")
 AIOLI_ROUND_SHARE = 0.20
 AIOLI_SWEEP_SHARE = 0.01
 SEARCH_SEED = 1000
+#: Mixtures within Aioli's reach scored by the oracle's mixing law (``aioli-reach``).
+REACH_CANDIDATES = 4096
 MIX_SEARCH_PROXIES = 12
 HELDOUT_FRACTION = 0.2
 BOOTSTRAP = 1000
@@ -374,6 +387,24 @@ def run_all(jobs: list[Job], es_paths: dict[str, str], workers: int) -> None:
                     f"{j.suite} {j.method} seed {j.seed}")
 
 
+def aioli_reach_bounds(k: int, eta: float) -> tuple[float, float]:
+    """The least and the largest weight Aioli with a normalized matrix can give a domain
+    among ``k``: ``softmax(eta c)`` with ``c`` on the simplex (all of ``c`` on the domain, or
+    on another)."""
+    z = math.exp(eta) + k - 1
+    return 1 / z, math.exp(eta) / z
+
+
+def aioli_reach_mixtures(rng: np.random.Generator, k: int, eta: float, n: int) -> np.ndarray:
+    """``n`` mixtures Aioli can set (``softmax(eta c)``, ``c`` from a flat Dirichlet), then
+    those of every vertex and every edge midpoint of the simplex of ``c``."""
+    eye = np.eye(k)
+    mids = [(eye[i] + eye[j]) / 2 for i in range(k) for j in range(i + 1, k)]
+    c = np.vstack([rng.dirichlet(np.ones(k), n), eye, *mids])
+    e = np.exp(eta * c)
+    return e / e.sum(1, keepdims=True)
+
+
 # -- 4. the estimators -----------------------------------------------------------------------
 
 
@@ -516,7 +547,7 @@ def analyse(suite: str, domains: list[str], seeds: list[int], methods: list[str]
 def headline(suite_result: dict[str, Any], methods: list[str]) -> dict[str, Any]:
     """The suite's best method (largest S on the ``all`` view, oracle and the proxy excluded)."""
     rows = suite_result["views"]["all"]["methods"]
-    candidates = [m for m in methods if m not in ("oracle", "doremi-proxy")]
+    candidates = [m for m in methods if m not in ("oracle", "doremi-proxy", "aioli-reach")]
 
     def null_s(m: str, key: str = "speedup") -> float:
         # The null control's correct S is 1 for what a method's mixture does; a charged method's
@@ -565,6 +596,13 @@ def headline(suite_result: dict[str, Any], methods: list[str]) -> dict[str, Any]
                     "aioli_worst_domain_delta": suite_result["per_domain"]["aioli"]["worst_domain_delta"]})
         out["aioli_at_or_above_uniform"] = (a["speedup"] >= rows["uniform@1.0"]["speedup"]
                                             and a["speedup_ci"][1] >= 1.0)
+        if oracle:  # the best static mixture at all, trained at T with Aioli's evaluations charged
+            factor = float(np.exp(np.mean(np.log(a["budget_factor_per_seed"]))))
+            out["aioli_oracle_bound"] = round(oracle["speedup"] / factor, 4)
+        if "aioli-reach" in rows:
+            r = rows["aioli-reach"]
+            out.update({"aioli_reach_speedup": r["speedup"], "aioli_reach_speedup_ci": r["speedup_ci"],
+                        "aioli_reach_speedup_uncharged": r["speedup_uncharged"]})
     return out
 
 
@@ -615,7 +653,7 @@ def method_config(base: dict[str, Any], method: str, domains: list[str], steps: 
                       "lp_rounds": 1, "lp_steps": max(1, round(AIOLI_SWEEP_SHARE * steps))}
     elif method == "doremi-proxy":
         controller = {"kind": "doremi", "reference": {"run": str(reference)}}
-    elif method in ("doremi", "mix-search", "oracle", "proxy"):
+    elif method in ("doremi", "mix-search", "oracle", "proxy", "aioli-reach"):
         schedule = {"kind": "static", "weights": {d: round(float(weights[d]), 8) for d in domains}}
     elif not method.startswith("uniform"):
         raise ValueError(method)
@@ -655,6 +693,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--oracle-proxies: at least {MIX_SEARCH_PROXIES} (mix-search uses the first {MIX_SEARCH_PROXIES})")
 
     from curricle.controllers.base import apply_floor
+    from curricle.controllers.config import AioliConfig
     from curricle.errors import CurricleError
     from curricle.search.config import MixSearchConfig
     from curricle.search.mixing_laws import MixtureModel, draw_mixtures
@@ -746,6 +785,16 @@ def main(argv: list[str] | None = None) -> None:
         top = cands[np.argsort(model.predict(cands))[: cfg.top_k]].mean(0)
         return apply_floor(top, cfg.min_weight)
 
+    def reach_proposal(suite: str) -> np.ndarray:
+        """The mixture within Aioli's reach that the mixing law of every oracle proxy predicts best."""
+        doms = domains_of[suite]
+        per = np.stack([val_loss(jobs[(suite, f"proxy{i}", SEARCH_SEED)], suite)
+                        for i in range(len(search_mix[suite]))])
+        model = MixtureModel("mixing-law", search_mix[suite], per)
+        cands = aioli_reach_mixtures(np.random.default_rng([SEARCH_SEED, 0xA10]), len(doms), AioliConfig().eta,
+                                     REACH_CANDIDATES)
+        return cands[int(np.argmin(model.predict(cands)))]
+
     # Wave 2: DoReMi proxies (reference: uniform T, same seed), mix-search, the oracle's law.
     wave, proposals = [], {}
     for suite in suites:
@@ -762,6 +811,8 @@ def main(argv: list[str] | None = None) -> None:
                 jobs[(suite, "mix-search", seed)] = job(suite, "mix-search", seed, T,
                                                         weights=dict(zip(doms, proposals[(suite, "mix-search")])))
                 wave.append(jobs[(suite, "mix-search", seed)])
+        if "oracle" in ms and "aioli" in ms:
+            proposals[(suite, "aioli-reach")] = reach_proposal(suite)
         if "oracle" in ms:
             proposals[(suite, "law")] = law_proposal(suite, len(search_mix[suite]))
             jobs[(suite, "law", SEARCH_SEED)] = job(suite, "proxy", SEARCH_SEED, T,
@@ -794,6 +845,11 @@ def main(argv: list[str] | None = None) -> None:
             for seed in args.seeds:
                 jobs[(suite, "oracle", seed)] = job(suite, "oracle", seed, T, weights=dict(zip(doms, best_w)))
                 wave.append(jobs[(suite, "oracle", seed)])
+        if (suite, "aioli-reach") in proposals:
+            w = proposals[(suite, "aioli-reach")]
+            for seed in args.seeds:
+                jobs[(suite, "aioli-reach", seed)] = job(suite, "aioli-reach", seed, T, weights=dict(zip(doms, w)))
+                wave.append(jobs[(suite, "aioli-reach", seed)])
     say(f"wave 3: {len(wave)} runs")
     run_all(wave, es_paths, args.jobs)
 
@@ -804,6 +860,8 @@ def main(argv: list[str] | None = None) -> None:
         ms = list(SUITE_METHODS[suite])
         if "doremi" in ms:
             ms.insert(ms.index("doremi") + 1, "doremi-proxy")
+        if (suite, "aioli-reach") in proposals:
+            ms.insert(ms.index("aioli") + 1, "aioli-reach")
         losses = {(m, s): load_losses(jobs[(suite, m, s)]) for m in [f"uniform@{b}" for b in BUDGETS] + ms
                   for s in args.seeds}
         extra = {"doremi": mode.tokens_per_run, "mix-search": (MIX_SEARCH_PROXIES) * mode.tokens_per_run,
@@ -812,6 +870,8 @@ def main(argv: list[str] | None = None) -> None:
         charged = {"aioli": np.array([eval_tokens(jobs[(suite, "aioli", s)].run_dir)
                                       - eval_tokens(jobs[(suite, "uniform@1.0", s)].run_dir) for s in args.seeds])
                    } if "aioli" in ms else {}
+        if "aioli-reach" in ms:  # the ceiling pays what Aioli paid for its evaluations, seed by seed
+            charged["aioli-reach"] = charged["aioli"]
         res = analyse(suite, domains_of[suite], args.seeds, ms, losses, es_all[suite], rng, extra, charged,
                       mode.tokens_per_run)
         res["headline"] = headline(res, ms)
@@ -819,6 +879,14 @@ def main(argv: list[str] | None = None) -> None:
             oracle_info[suite]["uniform_validation_loss"] = round(float(np.mean(
                 [val_loss(jobs[(suite, "uniform@1.0", s)], suite).mean() for s in args.seeds])), 5)
             res["oracle"] = oracle_info[suite]
+        if (suite, "aioli-reach") in proposals:
+            eta = AioliConfig().eta
+            low, high = aioli_reach_bounds(len(domains_of[suite]), eta)
+            res["aioli_reach"] = {"eta": eta, "weight_bounds": [round(low, 4), round(high, 4)],
+                                  "weights": {d: round(float(x), 4) for d, x in
+                                              zip(domains_of[suite], proposals[(suite, "aioli-reach")])},
+                                  "candidates": REACH_CANDIDATES + len(domains_of[suite])
+                                  + len(domains_of[suite]) * (len(domains_of[suite]) - 1) // 2}
         res["doremi_weights"] = ({d: round(float(np.mean([json.loads((jobs[(suite, "doremi-proxy", s)].run_dir
                                                                        / "doremi_weights.json").read_text())
                                                            ["weights"][d] for s in args.seeds])), 4)
@@ -863,7 +931,12 @@ def main(argv: list[str] | None = None) -> None:
                                     "entropy_doremi": "two-stage DoReMi S >= 1.2",
                                     "builtin_aioli_at_or_above_uniform": "Aioli's S, its evaluations charged, >= "
                                     "uniform T's own S, and its interval's high end >= 1",
-                                    "entropy_aioli_at_or_above_uniform": "the same on the entropy suite"}},
+                                    "entropy_aioli_at_or_above_uniform": "the same on the entropy suite"},
+                    "aioli_ceilings": {"aioli_oracle_bound": "the oracle's S over Aioli's budget factor: the best "
+                                       "static mixture found, no sweeps, Aioli's evaluations charged",
+                                       "aioli_reach_speedup": "the static mixture within Aioli's reach at its eta "
+                                       "that the oracle's mixing law predicts best, trained at T, Aioli's "
+                                       "evaluations charged"}},
         "details": results,
         "settings": {"mode": mode.name, "preset": mode.preset, "steps": T, "batch_rows": mode.batch_rows,
                      "seq_len": mode.seq_len, "tokens_per_run": mode.tokens_per_run, "lr": mode.lr,

@@ -137,3 +137,53 @@ def test_aiolis_timing_rule(mixing):
     assert cfg["controller"] == {"kind": "aioli", "warmup_steps": 1, "update_every": 40, "lp_rounds": 1,
                                  "lp_steps": 2}
     assert cfg["mixture"]["schedule"] == {"kind": "static", "weights": {d: 1.0 for d in "abcdef"}}
+
+
+def test_aiolis_reach_is_every_mixture_its_normalized_matrix_can_set(mixing):
+    from curricle.controllers.aioli import interaction_matrix, softmax
+
+    low, high = mixing.aioli_reach_bounds(6, 0.2)
+    assert (low, high) == (pytest.approx(1 / (np.exp(0.2) + 5)), pytest.approx(np.exp(0.2) / (np.exp(0.2) + 5)))
+    assert (round(low, 4), round(high, 4)) == (0.1607, 0.1963)
+    # The controller's own update, on any round's gains, stays inside the bounds (and so does an
+    # EMA of normalized matrices, a convex combination of them).
+    rng = np.random.default_rng(0)
+    smoothed = None
+    for _ in range(200):
+        a = interaction_matrix(rng.normal(0, 1, (6, 6)) * rng.uniform(0, 3), 1, 0.625, True)
+        assert a.sum() == pytest.approx(1.0) and a.min() >= 0
+        smoothed = a if smoothed is None else 0.9 * a + 0.1 * smoothed
+        for m in (a, smoothed):
+            p = softmax(0.2 * m.sum(0))
+            assert p.min() >= low - 1e-12 and p.max() <= high + 1e-12
+    cands = mixing.aioli_reach_mixtures(np.random.default_rng(1), 4, 1.0, 100)
+    assert cands.shape == (100 + 4 + 6, 4) and np.allclose(cands.sum(1), 1.0)
+    low, high = mixing.aioli_reach_bounds(4, 1.0)
+    assert cands.min() >= low - 1e-12 and cands.max() <= high + 1e-12
+    # Each vertex of c puts the most Aioli can on one domain; each edge midpoint splits it.
+    assert np.allclose(cands[100:104].max(1), high) and np.allclose(cands[100:104].min(1), low)
+    assert np.allclose(cands[104], softmax(np.array([0.5, 0.5, 0.0, 0.0])))
+
+
+def test_aiolis_ceilings_are_charged_as_aioli_and_never_the_best_method(mixing):
+    domains, seeds, docs = ["a", "b"], [0, 1, 2], 30
+    es = {d: {"test": np.arange(docs) % 2 == 0} for d in domains}
+    noise = np.random.default_rng(2).normal(0, 0.05, docs)
+    losses = {}
+    for s in seeds:
+        for bgt in mixing.BUDGETS:
+            losses[(f"uniform@{bgt}", s)] = {d: 3.0 + bgt ** -0.5 + noise for d in domains}
+        losses[("aioli", s)] = {d: 3.0 + 1.0 ** -0.5 + noise for d in domains}  # uniform T's loss
+        losses[("aioli-reach", s)] = {d: 3.0 + 1.6 ** -0.5 + noise for d in domains}  # uniform's at 1.6 T
+        losses[("oracle", s)] = {d: 3.0 + 2.0 ** -0.5 + noise for d in domains}  # uniform's at 2 T
+    charges = np.array([250, 250, 250])
+    res = mixing.analyse("t", domains, seeds, ["aioli", "aioli-reach", "oracle"], losses, es,
+                         np.random.default_rng(1), {}, {"aioli": charges, "aioli-reach": charges}, 1000)
+    rows = res["views"]["all"]["methods"]
+    assert rows["aioli-reach"]["speedup_uncharged"] == pytest.approx(1.6, rel=1e-2)
+    assert rows["aioli-reach"]["speedup"] == pytest.approx(rows["aioli-reach"]["speedup_uncharged"] / 1.25, rel=1e-3)
+    head = mixing.headline(res, ["aioli", "aioli-reach", "oracle"])
+    assert head["best_method"] == "aioli"  # the ceilings (1.28 and 1.6 charged) are not methods
+    assert head["aioli_reach_speedup"] == rows["aioli-reach"]["speedup"]
+    assert head["aioli_reach_speedup_uncharged"] == rows["aioli-reach"]["speedup_uncharged"]
+    assert head["aioli_oracle_bound"] == pytest.approx(rows["oracle"]["speedup"] / 1.25, abs=1e-4)
