@@ -137,6 +137,8 @@ def test_aiolis_timing_rule(mixing):
     assert cfg["controller"] == {"kind": "aioli", "warmup_steps": 1, "update_every": 40, "lp_rounds": 1,
                                  "lp_steps": 2}
     assert cfg["mixture"]["schedule"] == {"kind": "static", "weights": {d: 1.0 for d in "abcdef"}}
+    eta1 = mixing.method_config(base, "aioli-eta1", ["a", "b", "c", "d", "e", "f"], 200)
+    assert eta1["controller"] == {**cfg["controller"], "eta": 1.0} and eta1["mixture"] == cfg["mixture"]
 
 
 def test_aiolis_reach_is_every_mixture_its_normalized_matrix_can_set(mixing):
@@ -176,14 +178,20 @@ def test_aiolis_ceilings_are_charged_as_aioli_and_never_the_best_method(mixing):
         losses[("aioli", s)] = {d: 3.0 + 1.0 ** -0.5 + noise for d in domains}  # uniform T's loss
         losses[("aioli-reach", s)] = {d: 3.0 + 1.6 ** -0.5 + noise for d in domains}  # uniform's at 1.6 T
         losses[("oracle", s)] = {d: 3.0 + 2.0 ** -0.5 + noise for d in domains}  # uniform's at 2 T
+        losses[("aioli-eta1", s)] = {d: 3.0 + 1.4 ** -0.5 + noise for d in domains}  # uniform's at 1.4 T
     charges = np.array([250, 250, 250])
-    res = mixing.analyse("t", domains, seeds, ["aioli", "aioli-reach", "oracle"], losses, es,
-                         np.random.default_rng(1), {}, {"aioli": charges, "aioli-reach": charges}, 1000)
+    methods = ["aioli", "aioli-reach", "aioli-eta1", "oracle"]
+    res = mixing.analyse("t", domains, seeds, methods, losses, es, np.random.default_rng(1), {},
+                         {"aioli": charges, "aioli-reach": charges, "aioli-eta1": 2 * charges}, 1000)
     rows = res["views"]["all"]["methods"]
     assert rows["aioli-reach"]["speedup_uncharged"] == pytest.approx(1.6, rel=1e-2)
     assert rows["aioli-reach"]["speedup"] == pytest.approx(rows["aioli-reach"]["speedup_uncharged"] / 1.25, rel=1e-3)
-    head = mixing.headline(res, ["aioli", "aioli-reach", "oracle"])
-    assert head["best_method"] == "aioli"  # the ceilings (1.28 and 1.6 charged) are not methods
+    assert rows["aioli-eta1"]["speedup"] == pytest.approx(rows["aioli-eta1"]["speedup_uncharged"] / 1.5, rel=1e-3)
+    head = mixing.headline(res, methods)
+    # The ceilings (1.28 and 1.6 charged) are not methods, and the eta-1 variant (0.93) is reported apart.
+    assert head["best_method"] == "aioli"
+    assert head["aioli_eta1_speedup"] == rows["aioli-eta1"]["speedup"]
+    assert head["aioli_eta1_speedup_uncharged_ci"] == rows["aioli-eta1"]["speedup_uncharged_ci"]
     assert head["aioli_reach_speedup"] == rows["aioli-reach"]["speedup"]
     assert head["aioli_reach_speedup_uncharged"] == rows["aioli-reach"]["speedup_uncharged"]
     assert head["aioli_oracle_bound"] == pytest.approx(rows["oracle"]["speedup"] / 1.25, abs=1e-4)
