@@ -608,7 +608,8 @@ def headline(suite_result: dict[str, Any], methods: list[str]) -> dict[str, Any]
             out["aioli_oracle_bound"] = round(oracle["speedup"] / factor, 4)
         if "aioli-reach" in rows:
             r = rows["aioli-reach"]
-            out.update({"aioli_reach_speedup": r["speedup"], "aioli_reach_speedup_ci": r["speedup_ci"],
+            out.update({"aioli_reach_eta": suite_result["aioli_reach"]["eta"], "aioli_reach_speedup": r["speedup"],
+                        "aioli_reach_speedup_ci": r["speedup_ci"],
                         "aioli_reach_speedup_uncharged": r["speedup_uncharged"]})
         if "aioli-eta1" in rows:
             r = rows["aioli-eta1"]
@@ -888,11 +889,6 @@ def main(argv: list[str] | None = None) -> None:
             charged["aioli-reach"] = charged["aioli"]
         res = analyse(suite, domains_of[suite], args.seeds, ms, losses, es_all[suite], rng, extra, charged,
                       mode.tokens_per_run)
-        res["headline"] = headline(res, ms)
-        if suite in oracle_info:
-            oracle_info[suite]["uniform_validation_loss"] = round(float(np.mean(
-                [val_loss(jobs[(suite, "uniform@1.0", s)], suite).mean() for s in args.seeds])), 5)
-            res["oracle"] = oracle_info[suite]
         if (suite, "aioli-reach") in proposals:
             eta = AioliConfig().eta
             low, high = aioli_reach_bounds(len(domains_of[suite]), eta)
@@ -901,6 +897,11 @@ def main(argv: list[str] | None = None) -> None:
                                               zip(domains_of[suite], proposals[(suite, "aioli-reach")])},
                                   "candidates": REACH_CANDIDATES + len(domains_of[suite])
                                   + len(domains_of[suite]) * (len(domains_of[suite]) - 1) // 2}
+        res["headline"] = headline(res, ms)
+        if suite in oracle_info:
+            oracle_info[suite]["uniform_validation_loss"] = round(float(np.mean(
+                [val_loss(jobs[(suite, "uniform@1.0", s)], suite).mean() for s in args.seeds])), 5)
+            res["oracle"] = oracle_info[suite]
         res["doremi_weights"] = ({d: round(float(np.mean([json.loads((jobs[(suite, "doremi-proxy", s)].run_dir
                                                                        / "doremi_weights.json").read_text())
                                                            ["weights"][d] for s in args.seeds])), 4)

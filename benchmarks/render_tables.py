@@ -325,7 +325,9 @@ def mixing_rows(files: Files) -> list[Row]:
     if aioli:  # its evaluations charged to its budget, beside uniform T's own S
         parts.append("aioli (evaluations charged): " + ", ".join(
             f"{name} **S {h['aioli_speedup']:.3f}** [{h['aioli_speedup_ci'][0]:.3f}, {h['aioli_speedup_ci'][1]:.3f}] "
-            f"vs uniform T {h['uniform_own_speedup']:.3f}" for name, h in aioli.items()))
+            f"vs uniform T {h['uniform_own_speedup']:.3f}"
+            + (f" (its ceiling at eta {h['aioli_reach_eta']:g}: {h['aioli_reach_speedup']:.3f})"
+               if "aioli_reach_speedup" in h else "") for name, h in aioli.items()))
         judged = [k for k in met if k.endswith("_aioli_at_or_above_uniform")]
         if judged:
             names = ", ".join(k.removesuffix("_aioli_at_or_above_uniform") for k in judged)

@@ -187,7 +187,9 @@ def test_aiolis_ceilings_are_charged_as_aioli_and_never_the_best_method(mixing):
     assert rows["aioli-reach"]["speedup_uncharged"] == pytest.approx(1.6, rel=1e-2)
     assert rows["aioli-reach"]["speedup"] == pytest.approx(rows["aioli-reach"]["speedup_uncharged"] / 1.25, rel=1e-3)
     assert rows["aioli-eta1"]["speedup"] == pytest.approx(rows["aioli-eta1"]["speedup_uncharged"] / 1.5, rel=1e-3)
+    res["aioli_reach"] = {"eta": 0.2}  # main() records the eta the reach was drawn at
     head = mixing.headline(res, methods)
+    assert head["aioli_reach_eta"] == 0.2
     # The ceilings (1.28 and 1.6 charged) are not methods, and the eta-1 variant (0.93) is reported apart.
     assert head["best_method"] == "aioli"
     assert head["aioli_eta1_speedup"] == rows["aioli-eta1"]["speedup"]
