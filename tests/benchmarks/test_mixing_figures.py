@@ -108,15 +108,22 @@ def test_methods_get_one_timing_rule_and_doremi_two_stages(mixing):
     assert main["controller"] == {"kind": "schedule"} and main["train"]["steps"] == 200
 
 
-def test_aiolis_evaluations_are_charged_to_its_budget(mixing):
+def on_uniforms_curve(mixing, budgets: dict[str, float]):
+    """Two domains, 3 seeds, 30 documents (every other one a test document): uniform's runs at
+    each budget on the curve ``3 + N^-0.5``, and each named method at the loss uniform has at
+    its budget (in units of T). Returns ``(domains, seeds, losses, es)``."""
     domains, seeds, docs = ["a", "b"], [0, 1, 2], 30
     es = {d: {"test": np.arange(docs) % 2 == 0} for d in domains}
     noise = np.random.default_rng(2).normal(0, 0.05, docs)
     losses = {}
     for s in seeds:
-        for bgt in mixing.BUDGETS:
-            losses[(f"uniform@{bgt}", s)] = {d: 3.0 + bgt ** -0.5 + noise for d in domains}
-        losses[("aioli", s)] = {d: 3.0 + 1.5 ** -0.5 + noise for d in domains}  # uniform's loss at 1.5 T
+        for name, bgt in [*((f"uniform@{b}", b) for b in mixing.BUDGETS), *budgets.items()]:
+            losses[(name, s)] = {d: 3.0 + bgt ** -0.5 + noise for d in domains}
+    return domains, seeds, losses, es
+
+
+def test_aiolis_evaluations_are_charged_to_its_budget(mixing):
+    domains, seeds, losses, es = on_uniforms_curve(mixing, {"aioli": 1.5})  # uniform's loss at 1.5 T
     # 1,000 training tokens a run; Aioli evaluated 250 more tokens than uniform T on every seed.
     res = mixing.analyse("t", domains, seeds, ["aioli"], losses, es, np.random.default_rng(1), {},
                          {"aioli": np.array([250, 250, 250])}, 1000)
@@ -168,17 +175,8 @@ def test_aiolis_reach_is_every_mixture_its_normalized_matrix_can_set(mixing):
 
 
 def test_aiolis_ceilings_are_charged_as_aioli_and_never_the_best_method(mixing):
-    domains, seeds, docs = ["a", "b"], [0, 1, 2], 30
-    es = {d: {"test": np.arange(docs) % 2 == 0} for d in domains}
-    noise = np.random.default_rng(2).normal(0, 0.05, docs)
-    losses = {}
-    for s in seeds:
-        for bgt in mixing.BUDGETS:
-            losses[(f"uniform@{bgt}", s)] = {d: 3.0 + bgt ** -0.5 + noise for d in domains}
-        losses[("aioli", s)] = {d: 3.0 + 1.0 ** -0.5 + noise for d in domains}  # uniform T's loss
-        losses[("aioli-reach", s)] = {d: 3.0 + 1.6 ** -0.5 + noise for d in domains}  # uniform's at 1.6 T
-        losses[("oracle", s)] = {d: 3.0 + 2.0 ** -0.5 + noise for d in domains}  # uniform's at 2 T
-        losses[("aioli-eta1", s)] = {d: 3.0 + 1.4 ** -0.5 + noise for d in domains}  # uniform's at 1.4 T
+    domains, seeds, losses, es = on_uniforms_curve(mixing, {"aioli": 1.0, "aioli-reach": 1.6, "oracle": 2.0,
+                                                            "aioli-eta1": 1.4})
     charges = np.array([250, 250, 250])
     methods = ["aioli", "aioli-reach", "aioli-eta1", "oracle"]
     res = mixing.analyse("t", domains, seeds, methods, losses, es, np.random.default_rng(1), {},
