@@ -15,8 +15,10 @@ Stages:
    with it), then a cold start with ``curricle finetune``: one stage of 600 steps of 32 mixing
    the rungs of the ladder, ``reverse`` at a single input length each, lengths 2 to 7
    (``RUNGS``), ``SFT_ITEMS`` train items a rung (cached). The base solves short inputs and
-   often fails long ones (sampled pass@1 from about 0.93 at length 2 to 0.54 at 7; per rung in
-   the JSON, ``base``), so that under uniform sampling most groups are all right or all wrong.
+   often fails long ones (sampled pass@1 from 0.86 at length 2 to 0.36 at 7 at 37eb2d9; 0.93 to
+   0.54 on the base of fde2d03, before a code change between them gave a weaker pretrained
+   model; per rung in the JSON, ``base``), so that under uniform sampling many groups are all
+   right or all wrong.
    (A cold start on lengths 2-4 only left lengths 5-7 at 0, where no RL method has a signal.)
 2. **Prompts.** RL trains on ``RL_PROMPTS`` prompts a rung taken from the same generator's
    train stream *after* the cold start's items (``train_offset``), so no RL prompt is a cold
@@ -39,9 +41,11 @@ Stages:
    model on 2 CPU cores), with AdaRFT's eta scaled to it; GRESO adjusts its exploration
    probabilities every step, not once an epoch. The learning rate (``LR``, 3e-5, the same for
    every method, no KL term) was chosen on uniform's and the coin's curves at seed 0 alone, to
-   be small enough that a random reward does not destroy the model: at 1e-4 uniform went from
-   0.745 to 0.862 sampled pass@1 but the coin run fell to 0.341; at 3e-5 uniform reached 0.817
-   and the coin run stayed at 0.742.
+   be small enough that a random reward does not destroy the model, on the base of fde2d03: at
+   1e-4 uniform went from 0.745 to 0.862 sampled pass@1 but the coin run fell to 0.341; at
+   3e-5 uniform reached 0.817 and the coin run stayed at 0.742. On the base of 37eb2d9 the
+   coin run at 3e-5 does drift down (0.653 to 0.597 over seeds 0-4): not chosen again, so the
+   learning rate stays the one chosen before.
 4. **Figures**, per method over paired seeds, each with a 95% bootstrap interval over seeds
    (``ci``): at **equal rollouts**, ``speedup`` = uniform's rollouts to its own final sampled
    pass@1 (the mean of its last two evaluations) over the method's (linear interpolation
