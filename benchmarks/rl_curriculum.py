@@ -5,7 +5,7 @@ fewer rollouts, without giving up the hardest rung, and does a coin for a reward
 Usage::
 
     .venv/bin/python benchmarks/rl_curriculum.py --quick            # 6 methods x 5 seeds, 3,200 rollouts each
-    .venv/bin/python benchmarks/rl_curriculum.py                    # all 9 methods, 6,400 rollouts each
+    .venv/bin/python benchmarks/rl_curriculum.py                    # all 10 methods, 6,400 rollouts each
     .venv/bin/python benchmarks/rl_curriculum.py --real             # SmolLM2-135M-Instruct (a GPU; benchmarks/rl_real.py)
     .venv/bin/python benchmarks/rl_curriculum.py --real --smoke     # the same, two steps of two methods (CPU)
 
@@ -33,7 +33,11 @@ Stages:
    ``target-difficulty`` (AdaRFT; difficulty from the base profile, eta scaled to B = 4);
    ``category-bandit`` (SEC over the rungs, tau 0.4, all arms updated); ``greso`` (uniform with
    GRESO's gate before generation); ``gaussian`` (uniform with the Gaussian gate before
-   generation, mean 0.5 -> 0.25); and ``random-reward`` (uniform prompts, a coin for a reward:
+   generation, mean 0.5 -> 0.25); ``band`` (uniform with the pass-rate band before generation
+   at its no-parameter form, the filter DAPO and prime-rl apply to generated groups, 0 < p < 1,
+   applied to the estimate instead: a prompt whose profiled or tracked pass rate is below 0.01
+   or above 0.99 is skipped; added after the others, decided before it ran); and
+   ``random-reward`` (uniform prompts, a coin for a reward:
    the control, at the same learning rate). The base profile (8 samples of every RL prompt, once per base) is shared by
    the methods that read it; its rollouts are given apart (``profile_rollouts``), not in the
    budget. ``--quick`` runs the subset ``QUICK_METHODS`` unless ``--methods`` names others.
@@ -100,7 +104,9 @@ TEST_ITEMS = 64  # test items a rung
 LR = 3e-5
 SAMPLES = 8  # sampled pass@1: completions an item
 METHODS = ["uniform", "dynamic-filter", "learnability", "lilo", "target-difficulty", "category-bandit", "greso",
-           "gaussian", "random-reward"]
+           "gaussian", "band", "random-reward"]
+#: The methods that read the base sampling pass (its pass rates).
+PROFILE_METHODS = ("target-difficulty", "gaussian", "band")
 QUICK_METHODS = ["uniform", "dynamic-filter", "learnability", "lilo", "greso", "random-reward"]
 CURRICULA = {
     "uniform": {"kind": "uniform"},
@@ -112,6 +118,7 @@ CURRICULA = {
     "category-bandit": {"kind": "category-bandit", "categories": "task"},
     "greso": {"kind": "uniform", "gates": [{"kind": "greso"}]},
     "gaussian": {"kind": "uniform", "gates": [{"kind": "gaussian"}]},
+    "band": {"kind": "uniform", "gates": [{"kind": "pass-rate-band", "low": 0.01, "high": 0.99, "before_rollout": True}]},
 }
 
 
@@ -397,7 +404,7 @@ def main(argv: list[str] | None = None) -> None:
     say(f"{n_prompts} RL prompts, none a cold-start item; pretraining and cold start (cached after the first run)")
     pretrained = ftbench.pretrained_base(ROOT / "runs" / "bench-finetune" / mode, 600 if a.quick else 2000)
     base = sft_base(out, pretrained, sft_steps)
-    needs_profile = [m for m in methods if m in ("target-difficulty", "gaussian")]
+    needs_profile = [m for m in methods if m in PROFILE_METHODS]
     profile, profile_s = (make_profile(out, base, method_config("uniform", base, 0, budget, eval_every, None))
                           if needs_profile else (None, 0.0))
     setup_s = time.perf_counter() - t0

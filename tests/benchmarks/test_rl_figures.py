@@ -72,7 +72,7 @@ def test_the_methods_share_a_budget_and_rl_prompts_are_not_cold_start_items(benc
     from curricle.rl.config import RLConfig
 
     cfgs = {m: RLConfig.model_validate(bench.method_config(m, tmp_path, 0, 4800, 800,
-                                                           tmp_path / "p.json" if m in ("target-difficulty", "gaussian")
+                                                           tmp_path / "p.json" if m in bench.PROFILE_METHODS
                                                            else None))
             for m in bench.METHODS}
     assert {c.grpo.rollouts for c in cfgs.values()} == {4800}
@@ -80,6 +80,9 @@ def test_the_methods_share_a_budget_and_rl_prompts_are_not_cold_start_items(benc
             for c in cfgs.values()} == {(8, 4, bench.LR, 1.0)}
     assert {(c.eval.every_rollouts, c.eval.samples) for c in cfgs.values()} == {(800, 8)}
     assert cfgs["random-reward"].grpo.reward == "random" and cfgs["random-reward"].curriculum.kind == "uniform"
+    band = cfgs["band"].curriculum
+    assert band.kind == "uniform" and [(g.kind, g.low, g.high, g.before_rollout) for g in band.gates] == [
+        ("pass-rate-band", 0.01, 0.99, True)]
     assert [t.name for t in cfgs["uniform"].tasks] == [f"reverse-L{n}" for n in bench.RUNGS]
     assert {t.source.train_offset for t in cfgs["uniform"].tasks} == {bench.SFT_ITEMS}
     assert bench.check_disjoint() == bench.RL_PROMPTS * len(bench.RUNGS)
