@@ -16,9 +16,9 @@ Stages:
    the rungs of the ladder, ``reverse`` at a single input length each, lengths 2 to 7
    (``RUNGS``), ``SFT_ITEMS`` train items a rung (cached). The base solves short inputs and
    often fails long ones (sampled pass@1 from 0.86 at length 2 to 0.36 at 7 at 37eb2d9; 0.93 to
-   0.54 on the base of fde2d03, before a code change between them gave a weaker pretrained
-   model; per rung in the JSON, ``base``), so that under uniform sampling many groups are all
-   right or all wrong.
+   0.54 on the base of fde2d03, whose pretraining skipped 516 of its 600 steps before the
+   stability guard's fix, 2084a19; per rung in the JSON, ``base``), so that under uniform
+   sampling many groups are all right or all wrong.
    (A cold start on lengths 2-4 only left lengths 5-7 at 0, where no RL method has a signal.)
 2. **Prompts.** RL trains on ``RL_PROMPTS`` prompts a rung taken from the same generator's
    train stream *after* the cold start's items (``train_offset``), so no RL prompt is a cold
