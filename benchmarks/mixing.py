@@ -786,10 +786,14 @@ def main(argv: list[str] | None = None) -> None:
         lo = load_losses(j)
         return np.array([lo[d][~es_all[suite][d]["test"]].mean() for d in domains_of[suite]])
 
+    def law_model(suite: str, n: int) -> MixtureModel:
+        """The mixing law fitted to the first ``n`` proxies' validation losses."""
+        per = np.stack([val_loss(jobs[(suite, f"proxy{i}", SEARCH_SEED)], suite) for i in range(n)])
+        return MixtureModel("mixing-law", search_mix[suite][:n], per)
+
     def law_proposal(suite: str, n: int) -> np.ndarray:
         doms = domains_of[suite]
-        per = np.stack([val_loss(jobs[(suite, f"proxy{i}", SEARCH_SEED)], suite) for i in range(n)])
-        model = MixtureModel("mixing-law", search_mix[suite][:n], per)
+        model = law_model(suite, n)
         cfg = MixSearchConfig()
         store = stores[suite][0]
         nat = np.array([store.natural_tokens()[d] for d in doms], dtype=np.float64)
@@ -800,18 +804,15 @@ def main(argv: list[str] | None = None) -> None:
         top = cands[np.argsort(model.predict(cands))[: cfg.top_k]].mean(0)
         return apply_floor(top, cfg.min_weight)
 
-    def reach_proposal(suite: str) -> np.ndarray:
-        """The mixture within Aioli's reach that the mixing law of every oracle proxy predicts best."""
-        doms = domains_of[suite]
-        per = np.stack([val_loss(jobs[(suite, f"proxy{i}", SEARCH_SEED)], suite)
-                        for i in range(len(search_mix[suite]))])
-        model = MixtureModel("mixing-law", search_mix[suite], per)
-        cands = aioli_reach_mixtures(np.random.default_rng([SEARCH_SEED, 0xA10]), len(doms), AioliConfig().eta,
-                                     REACH_CANDIDATES)
-        return cands[int(np.argmin(model.predict(cands)))]
+    def reach_proposal(suite: str) -> tuple[np.ndarray, int]:
+        """The mixture within Aioli's reach that the mixing law of every oracle proxy predicts
+        best, and how many it chose among."""
+        cands = aioli_reach_mixtures(np.random.default_rng([SEARCH_SEED, 0xA10]), len(domains_of[suite]),
+                                     AioliConfig().eta, REACH_CANDIDATES)
+        return cands[int(np.argmin(law_model(suite, len(search_mix[suite])).predict(cands)))], len(cands)
 
     # Wave 2: DoReMi proxies (reference: uniform T, same seed), mix-search, the oracle's law.
-    wave, proposals = [], {}
+    wave, proposals, reach_candidates = [], {}, {}
     for suite in suites:
         ms = SUITE_METHODS[suite]
         doms = domains_of[suite]
@@ -827,7 +828,7 @@ def main(argv: list[str] | None = None) -> None:
                                                         weights=dict(zip(doms, proposals[(suite, "mix-search")])))
                 wave.append(jobs[(suite, "mix-search", seed)])
         if "oracle" in ms and "aioli" in ms:
-            proposals[(suite, "aioli-reach")] = reach_proposal(suite)
+            proposals[(suite, "aioli-reach")], reach_candidates[suite] = reach_proposal(suite)
         if "oracle" in ms:
             proposals[(suite, "law")] = law_proposal(suite, len(search_mix[suite]))
             jobs[(suite, "law", SEARCH_SEED)] = job(suite, "proxy", SEARCH_SEED, T,
@@ -895,8 +896,7 @@ def main(argv: list[str] | None = None) -> None:
             res["aioli_reach"] = {"eta": eta, "weight_bounds": [round(low, 4), round(high, 4)],
                                   "weights": {d: round(float(x), 4) for d, x in
                                               zip(domains_of[suite], proposals[(suite, "aioli-reach")])},
-                                  "candidates": REACH_CANDIDATES + len(domains_of[suite])
-                                  + len(domains_of[suite]) * (len(domains_of[suite]) - 1) // 2}
+                                  "candidates": reach_candidates[suite]}
         res["headline"] = headline(res, ms)
         if suite in oracle_info:
             oracle_info[suite]["uniform_validation_loss"] = round(float(np.mean(
