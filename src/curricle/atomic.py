@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import json
 import os
 import shutil
@@ -55,11 +57,12 @@ def file(path: Path) -> Iterator[Path]:
 
 
 @contextmanager
-def directory(final: Path) -> Iterator[Path]:
+def directory(final: Path, replace: bool = False) -> Iterator[Path]:
     """Yield a temporary directory next to ``final``; on success rename it to ``final``.
 
-    ``final`` must not exist yet (callers use content-addressed names). On error the
-    temporary directory is removed and ``final`` is untouched.
+    ``final`` must not exist yet (callers use content-addressed names), unless ``replace``:
+    then an existing ``final`` is swapped out whole (:func:`swap_in`). On error the temporary
+    directory is removed and ``final`` is untouched.
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -67,7 +70,49 @@ def directory(final: Path) -> Iterator[Path]:
     try:
         yield tmp
         os.chmod(tmp, 0o777 & ~_MASK)
-        os.rename(tmp, final)
+        if replace:
+            swap_in(tmp, final)
+        else:
+            os.rename(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+_RENAME_EXCHANGE = 2  # linux/fs.h
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step (Linux ``renameat2(RENAME_EXCHANGE)``); False where the
+    system or file system cannot, so the caller falls back."""
+    try:
+        call = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):  # not glibc >= 2.28 (macOS, musl): no such call
+        return False
+    if call(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def swap_in(tmp: Path, final: Path) -> None:
+    """Move the finished directory ``tmp`` to ``final``, replacing a ``final`` that exists.
+
+    Where Linux can, the two are exchanged in one step, so a reader (or a crash) sees the old
+    directory or the new one, never neither; elsewhere the old one is renamed aside first, so
+    a crash between the two renames leaves both whole (the old as ``.NAME.*.old``), never
+    half of either. The old one is removed last."""
+    tmp, final = Path(tmp), Path(final)
+    if not final.exists():
+        os.rename(tmp, final)
+        return
+    if _exchange(tmp, final):
+        shutil.rmtree(tmp)  # now the old one
+        return
+    aside = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".old"))
+    os.replace(final, aside)  # onto the empty directory just made
+    os.rename(tmp, final)
+    shutil.rmtree(aside)

@@ -10,7 +10,6 @@ the ``checkpoint-N`` directories a run can resume from are found by the HF seam 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -55,14 +54,13 @@ def load_start_model(config: HFModelConfig):
 
 
 def save_final(trainer, out: Path) -> None:
-    """The model and tokenizer to ``out``, written beside it first and renamed (atomic)."""
+    """The model and tokenizer to ``out``, written beside it first and swapped in whole
+    (:func:`curricle.atomic.swap_in`: an ``out`` there before stays until the new one is)."""
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     trainer.save_model(str(tmp))
     trainer.processing_class.save_pretrained(str(tmp))
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(tmp, out)
+    atomic.swap_in(tmp, out)
 
 
 def begin_run(run_dir: Path, resume: bool, config: Any, kind: str, state_file: str,

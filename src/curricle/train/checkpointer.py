@@ -13,7 +13,6 @@ too), so a new part needs no change here. The files are described in
 from __future__ import annotations
 
 import json
-import os
 import random
 import shutil
 from pathlib import Path
@@ -108,16 +107,14 @@ class Checkpointer:
         if self.sharded is None:
             if not self.dist.is_main:
                 return None
-            if final.exists():  # the same step written again (a run restarted from scratch)
-                shutil.rmtree(final)
-            with atomic.directory(final) as tmp:
+            # replace: the same step written again (a run restarted from scratch)
+            with atomic.directory(final, replace=True) as tmp:
                 self.model.save_pretrained(str(tmp), safe_serialization=True, max_shard_size=self.config.max_shard_size)
                 self._write_rest(tmp, step, meta)
         else:
             # Every rank writes its shards into a directory whose name they all know.
             tmp = self.root / f".step_{step}.tmp"
             if self.dist.is_main:
-                shutil.rmtree(final, ignore_errors=True)
                 shutil.rmtree(tmp, ignore_errors=True)
                 tmp.mkdir(parents=True)
             barrier(self.dist)
@@ -131,7 +128,7 @@ class Checkpointer:
                 self.model.save_pretrained(str(tmp), state_dict=hf_state, safe_serialization=True,
                                            max_shard_size=self.config.max_shard_size)
                 self._write_rest(tmp, step, meta)
-                os.replace(tmp, final)
+                atomic.swap_in(tmp, final)
             barrier(self.dist)
         if not self.dist.is_main:
             return None
