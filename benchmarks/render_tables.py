@@ -359,16 +359,27 @@ def finetune_rows(files: Files) -> list[Row]:
 
     per_seed = " / ".join(x if isinstance(x, str) else "n/a" if x is None else f"{x:.2f}" for x in sp["per_seed"])
     half = (bc["ci"][1] - bc["ci"][0]) / 2
+    schedule = r.get("lr_scheduler", "constant_with_warmup")
+    constant = companion(files, rec, "constant-with-warmup") if schedule != "constant_with_warmup" else None
+    earlier = ""
+    if constant is not None:
+        c = constant["result"]
+        cs, cb, cem = c["curriculum_speedup_vs_mixed"], c["bwt_curriculum"], c["mean_em"]
+        earlier = (f". At a constant rate (`--lr-scheduler constant_with_warmup`): {cs['mean']:.2f}x {ci(cs)}, BWT "
+                   f"curriculum {cb['mean']:.3f} {ci(cb)}, mean EM curriculum {cem['curriculum']['mean']:.3f}, mixed "
+                   f"{cem['mixed']['mean']:.3f}")
     return [(
         label(rec),
         "curriculum fine-tuning (pacing, milestones, Leitner review with a floor and held-out tests, revisits at 2 "
         "standard errors) against mixed and sequential training, TRL `SFTTrainer`, equal examples "
-        f"({r['steps']} x {r['examples'] // r['steps']}), tiny-1m base, {r['heldout_items_per_task']} held-out items "
+        f"({r['steps']} x {r['examples'] // r['steps']}), `{schedule}` learning-rate schedule for every method, "
+        f"tiny-1m base, {r['heldout_items_per_task']} held-out items "
         f"a task, seeds {seeds_text(r['seeds'])} paired, means with 95% bootstrap intervals over seeds (details under "
         "\"Fine-tuning with a curriculum\")",
         f"**{sp['mean']:.2f}x** {ci(sp)} fewer examples to mixed's final mean held-out exact match ({per_seed} per "
         f"seed; never counts as 0); BWT curriculum **{bc['mean']:.3f}** {ci(bc)}, sequential {bs['mean']:.3f} "
-        f"{ci(bs)}; mean EM " + ", ".join(f"{m} {em[m]['mean']:.3f}" for m in ("curriculum", "mixed", "sequential")),
+        f"{ci(bs)}; mean EM " + ", ".join(f"{m} {em[m]['mean']:.3f}" for m in ("curriculum", "mixed", "sequential"))
+        + earlier,
         f"speedup >= 1.3 with its interval above 1: {verdict(met['curriculum_speedup_vs_mixed'])}; BWT curriculum "
         f">= -0.02 with half-width < 0.04: {verdict(met['bwt_curriculum'])} (half-width {half:.3f})",
         provenance(rec),

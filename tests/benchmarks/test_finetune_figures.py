@@ -80,10 +80,11 @@ def test_the_methods_have_the_same_budget_and_valid_configs(bench, tmp_path):
     assert q["n_heldout"] >= 256 and len(q["seeds"]) >= 5
     cfgs = {m: FinetuneConfig.model_validate(bench.method_config(m, tmp_path, 0, q["steps"], q["eval_every"],
                                                                  q["batch"], q["lr"], q["n_train"], q["n_heldout"],
-                                                                 q["n_test"]))
+                                                                 q["n_test"], q["lr_scheduler"]))
             for m in bench.METHODS}
     assert {c.steps for c in cfgs.values()} == {800} and {c.train.batch_size for c in cfgs.values()} == {32}
     assert {c.train.lr for c in cfgs.values()} == {3e-3}
+    assert {(c.train.lr_scheduler, c.train.warmup_steps) for c in cfgs.values()} == {("linear", 40)}
     assert all(s.lr_scale == 1 for c in cfgs.values() for s in c.curriculum.stages)
     assert [s.name for s in cfgs["sequential"].curriculum.stages] == ["components", "compositions"]
     assert cfgs["sequential"].curriculum.review is None and cfgs["mixed"].curriculum.stages[0].tasks == {
