@@ -346,7 +346,8 @@ def main(argv: list[str] | None = None) -> None:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="800 steps, 256 held-out items a task, seeds 0-4.")
     ap.add_argument("--base", type=Path, help="An HF checkpoint to fine-tune (default: pretrain one here).")
-    ap.add_argument("--seeds", help="Comma-separated seeds (default: 0-4 quick, 0-9 full; at least 2).")
+    ap.add_argument("--seeds", help="Comma-separated seeds (default: 0-4 quick, 0-9 full; at least 2); others "
+                                    "write results/finetune_curriculum.seeds-<n>.json.")
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "bench-finetune")
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--workers", type=int, default=2, help="Runs at a time (one torch thread each).")
@@ -358,6 +359,8 @@ def main(argv: list[str] | None = None) -> None:
     cfg = SETTINGS[mode]
     scheduler = a.lr_scheduler or cfg["lr_scheduler"]
     variant = None if scheduler == cfg["lr_scheduler"] else scheduler.replace("_", "-")
+    if seeds != cfg["seeds"]:  # another results file: finetune_curriculum[.<schedule>].seeds-<n>.json
+        variant = f"{variant + '.' if variant else ''}seeds-{len(seeds)}"
     seeds = [int(s) for s in a.seeds.split(",")] if a.seeds else cfg["seeds"]
     if len(seeds) < 2:
         ap.error("--seeds: at least 2 (the intervals are over seeds)")
