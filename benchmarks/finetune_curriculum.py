@@ -358,12 +358,12 @@ def main(argv: list[str] | None = None) -> None:
     mode = "quick" if a.quick else "full"
     cfg = SETTINGS[mode]
     scheduler = a.lr_scheduler or cfg["lr_scheduler"]
-    variant = None if scheduler == cfg["lr_scheduler"] else scheduler.replace("_", "-")
-    if seeds != cfg["seeds"]:  # another results file: finetune_curriculum[.<schedule>].seeds-<n>.json
-        variant = f"{variant + '.' if variant else ''}seeds-{len(seeds)}"
     seeds = [int(s) for s in a.seeds.split(",")] if a.seeds else cfg["seeds"]
     if len(seeds) < 2:
         ap.error("--seeds: at least 2 (the intervals are over seeds)")
+    variant = None if scheduler == cfg["lr_scheduler"] else scheduler.replace("_", "-")
+    if seeds != cfg["seeds"]:  # another results file: finetune_curriculum[.<schedule>].seeds-<n>.json
+        variant = f"{variant + '.' if variant else ''}seeds-{len(seeds)}"
     methods = a.methods.split(",")
     torch.set_num_threads(1)
     out = a.out / mode
