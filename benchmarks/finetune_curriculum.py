@@ -341,6 +341,15 @@ def verdicts(summary: dict) -> dict:
     return met
 
 
+def results_variant(settings: dict, scheduler: str, seeds: list[int]) -> str | None:
+    """The results file's variant: None for the mode's own schedule and seeds, else the schedule
+    (``constant-with-warmup``) and/or ``seeds-<n>``, so a check never overwrites the headline."""
+    parts = [] if scheduler == settings["lr_scheduler"] else [scheduler.replace("_", "-")]
+    if seeds != settings["seeds"]:
+        parts.append(f"seeds-{len(seeds)}")
+    return ".".join(parts) or None
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -361,9 +370,7 @@ def main(argv: list[str] | None = None) -> None:
     seeds = [int(s) for s in a.seeds.split(",")] if a.seeds else cfg["seeds"]
     if len(seeds) < 2:
         ap.error("--seeds: at least 2 (the intervals are over seeds)")
-    variant = None if scheduler == cfg["lr_scheduler"] else scheduler.replace("_", "-")
-    if seeds != cfg["seeds"]:  # another results file: finetune_curriculum[.<schedule>].seeds-<n>.json
-        variant = f"{variant + '.' if variant else ''}seeds-{len(seeds)}"
+    variant = results_variant(cfg, scheduler, seeds)
     methods = a.methods.split(",")
     torch.set_num_threads(1)
     out = a.out / mode

@@ -94,3 +94,11 @@ def test_the_methods_have_the_same_budget_and_valid_configs(bench, tmp_path):
     assert (c.review.fraction, c.review.floor, c.revisit_when.margin_se) == (0.3, 0.1, 2.0)
     task = cfgs["mixed"].tasks[0]
     assert (task.source.n_heldout, task.eval_items, task.source.n_test) == (256, 256, 256)
+
+
+def test_a_run_at_another_schedule_or_seeds_writes_its_own_results_file(bench):
+    q = bench.SETTINGS["quick"]
+    assert bench.results_variant(q, "linear", [0, 1, 2, 3, 4]) is None
+    assert bench.results_variant(q, "constant_with_warmup", [0, 1, 2, 3, 4]) == "constant-with-warmup"
+    assert bench.results_variant(q, "linear", list(range(10))) == "seeds-10"
+    assert bench.results_variant(q, "cosine", [0, 1]) == "cosine.seeds-2"
