@@ -368,6 +368,14 @@ def finetune_rows(files: Files) -> list[Row]:
         earlier = (f". At a constant rate (`--lr-scheduler constant_with_warmup`): {cs['mean']:.2f}x {ci(cs)}, BWT "
                    f"curriculum {cb['mean']:.3f} {ci(cb)}, mean EM curriculum {cem['curriculum']['mean']:.3f}, mixed "
                    f"{cem['mixed']['mean']:.3f}")
+    more = companion(files, rec, f"seeds-{2 * len(r['seeds'])}")  # the check at twice the seeds
+    if more is not None:
+        m = more["result"]
+        ms, mb = m["curriculum_speedup_vs_mixed"], m["bwt_curriculum"]
+        earlier += (f". At seeds {seeds_text(m['seeds'])} (a check): {ms['mean']:.2f}x {ci(ms)}, BWT curriculum "
+                    f"{mb['mean']:.3f} {ci(mb)} (half-width {(mb['ci'][1] - mb['ci'][0]) / 2:.3f}; targets met: "
+                    f"speedup {verdict(m['targets']['met']['curriculum_speedup_vs_mixed'])}, BWT "
+                    f"{verdict(m['targets']['met']['bwt_curriculum'])})")
     return [(
         label(rec),
         "curriculum fine-tuning (pacing, milestones, Leitner review with a floor and held-out tests, revisits at 2 "
