@@ -68,7 +68,8 @@ minus uniform, per seed), with the probes' tokens counted alike in both arms.
 
 **(d) Plateaus** (``plateau``): the fine-tuning curriculum of ``finetune_curriculum.py`` (its
 base model, tasks, held-out items and settings: in ``--quick`` 800 steps of 32 examples after a
-600-step base): the
+600-step base; at the constant rate that benchmark used until it moved to a linear decay, which
+is ``method_config``'s default, so these runs and figures are unchanged): the
 components (``reverse``, ``uppercase``) until their milestone (exact match 0.7, twice) or half
 the steps, then their composition under review. Its first stage's milestone is what that
 benchmark found is not reached in its budget, so the stage runs to its ``max_steps``; the arm with
