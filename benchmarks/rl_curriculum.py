@@ -44,8 +44,9 @@ Stages:
    **Deviations**, said here: papers run batches of 128-1,024 prompts; this runs 4 (a tiny
    model on 2 CPU cores), with AdaRFT's eta scaled to it; GRESO adjusts its exploration
    probabilities every step, not once an epoch, and its gate, which reads only a prompt's own
-   past groups, sees each prompt about twice a run (``--quick``: 400 groups over 192 prompts),
-   where the paper's come round every epoch for many epochs. The learning rate (``LR``, 3e-5, the same for
+   past groups, sees each prompt two or three times a run (``--quick``: 400 trained groups and
+   the skipped prompts over 192 prompts), where the paper's come round every epoch for many
+   epochs. The learning rate (``LR``, 3e-5, the same for
    every method, no KL term) was chosen on uniform's and the coin's curves at seed 0 alone, to
    be small enough that a random reward does not destroy the model, on the base of fde2d03: at
    1e-4 uniform went from 0.745 to 0.862 sampled pass@1 but the coin run fell to 0.341; at

@@ -16,7 +16,8 @@ PLATEAU = {"patience": 3, "policy": "stop"}
 
 def warnings_at_start(prepared_dir, run_dir, caplog, controller=None, plateau=None, rows=16) -> list[str]:
     data = run_config_dict(prepared_dir, eval_rows_per_domain=rows)
-    if plateau is not None and plateau.get("probes"):
+    probe_targets = controller is not None and any("@" in name for name in controller.get("targets", {}))
+    if (plateau is not None and plateau.get("probes")) or probe_targets:
         data["train"]["probe"] = {"every": 10, "suite": {"tasks": ["arithmetic"], "levels": {"arithmetic": [1]}}}
     if controller is not None:
         data["controller"] = controller
@@ -44,7 +45,9 @@ def test_a_run_that_decides_on_few_held_out_rows_is_warned_in_one_line(prepared_
     (None, PLATEAU, 16, "plateau decides "),
     (TARGETS, PLATEAU, 16, "controller targets and plateau decide "),
     (None, {**PLATEAU, "domains": [], "probes": ["arithmetic@1"]}, 16, None),  # it watches no held-out loss
-], ids=["enough-rows", "schedule", "drift-aware", "group-dro", "plateau", "both", "plateau-no-domains"])
+    ({"kind": "targets", "targets": {"arithmetic@1": {"acc": 0.9}}}, None, 16, None),  # probe targets only
+], ids=["enough-rows", "schedule", "drift-aware", "group-dro", "plateau", "both", "plateau-no-domains",
+        "probe-targets"])
 def test_which_runs_are_warned(prepared_dir, tmp_path, caplog, controller, plateau, rows, starts):
     said = warnings_at_start(prepared_dir, tmp_path / "run", caplog, controller, plateau, rows)
     assert said == [] if starts is None else (len(said) == 1 and said[0].startswith(starts))

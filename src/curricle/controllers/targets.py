@@ -112,6 +112,8 @@ class Targets(Controller):
                     raise CurricleError(f"{where}: unknown domain '{unknown[0]}' (the store has: "
                                         f"{', '.join(self.domains)})")
                 self.targets.append(Target(name, metric, float(value), probe, tuple(index[d] for d in names)))
+        #: Whether any target is a domain's held-out metric (a run with probe targets only reads none).
+        self.reads_heldout = any(not t.probe for t in self.targets)
         self.initial: list[float | None] = [None] * len(self.targets)
         self.recent: list[list[float]] = [[] for _ in self.targets]
         self.announced = False

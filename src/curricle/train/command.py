@@ -67,7 +67,8 @@ def eval_noise_warning(config: RunConfig, controller: Controller) -> str | None:
     or ``plateau``) averaged over fewer than :data:`ADVISED_EVAL_ROWS` rows a domain; else None."""
     rows = config.train.eval_rows_per_domain
     inner = getattr(controller, "inner", controller)  # drift-aware's decisions are its inner controller's
-    readers = [f"controller {inner.name}"] if inner.updates_on == "eval" else []
+    reads = getattr(inner, "reads_heldout", inner.updates_on == "eval")  # targets: not with probe targets only
+    readers = [f"controller {inner.name}"] if reads else []
     readers += ["plateau"] if config.plateau is not None and config.plateau.domains != [] else []
     if not readers or rows >= ADVISED_EVAL_ROWS:
         return None
