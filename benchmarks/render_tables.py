@@ -361,18 +361,18 @@ def finetune_rows(files: Files) -> list[Row]:
     half = (bc["ci"][1] - bc["ci"][0]) / 2
     schedule = r.get("lr_scheduler", "constant_with_warmup")
     constant = companion(files, rec, "constant-with-warmup") if schedule != "constant_with_warmup" else None
-    earlier = ""
+    beside = ""
     if constant is not None:
         c = constant["result"]
         cs, cb, cem = c["curriculum_speedup_vs_mixed"], c["bwt_curriculum"], c["mean_em"]
-        earlier = (f". At a constant rate (`--lr-scheduler constant_with_warmup`): {cs['mean']:.2f}x {ci(cs)}, BWT "
+        beside = (f". At a constant rate (`--lr-scheduler constant_with_warmup`): {cs['mean']:.2f}x {ci(cs)}, BWT "
                    f"curriculum {cb['mean']:.3f} {ci(cb)}, mean EM curriculum {cem['curriculum']['mean']:.3f}, mixed "
                    f"{cem['mixed']['mean']:.3f}")
     more = companion(files, rec, f"seeds-{2 * len(r['seeds'])}")  # the check at twice the seeds
     if more is not None:
         m = more["result"]
         ms, mb = m["curriculum_speedup_vs_mixed"], m["bwt_curriculum"]
-        earlier += (f". At seeds {seeds_text(m['seeds'])} (a check): {ms['mean']:.2f}x {ci(ms)}, BWT curriculum "
+        beside += (f". At seeds {seeds_text(m['seeds'])} (a check): {ms['mean']:.2f}x {ci(ms)}, BWT curriculum "
                     f"{mb['mean']:.3f} {ci(mb)} (half-width {(mb['ci'][1] - mb['ci'][0]) / 2:.3f}; targets met: "
                     f"speedup {verdict(m['targets']['met']['curriculum_speedup_vs_mixed'])}, BWT "
                     f"{verdict(m['targets']['met']['bwt_curriculum'])})")
@@ -387,7 +387,7 @@ def finetune_rows(files: Files) -> list[Row]:
         f"**{sp['mean']:.2f}x** {ci(sp)} fewer examples to mixed's final mean held-out exact match ({per_seed} per "
         f"seed; never counts as 0); BWT curriculum **{bc['mean']:.3f}** {ci(bc)}, sequential {bs['mean']:.3f} "
         f"{ci(bs)}; mean EM " + ", ".join(f"{m} {em[m]['mean']:.3f}" for m in ("curriculum", "mixed", "sequential"))
-        + earlier,
+        + beside,
         f"speedup >= 1.3 with its interval above 1: {verdict(met['curriculum_speedup_vs_mixed'])}; BWT curriculum "
         f">= -0.02 with half-width < 0.04: {verdict(met['bwt_curriculum'])} (half-width {half:.3f})",
         provenance(rec),

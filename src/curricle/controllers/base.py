@@ -334,6 +334,17 @@ class Controller:
         return self.role == DOCUMENTS
 
     @property
+    def reads_heldout(self) -> bool:
+        """Whether its decisions read the held-out losses of evaluations (the run's start warns
+        when those average few rows: :func:`curricle.train.command.eval_noise_warning`)."""
+        return self.updates_on == "eval"
+
+    @property
+    def decider(self) -> str:
+        """The name of the controller whose rule decides (a wrapper's inner one's)."""
+        return self.name
+
+    @property
     def needs_signals(self) -> bool:
         """Whether its hook must collect the per-token difficulty signals too
         (:func:`curricle.train.loss.token_signals`); a document prioritizer may."""

@@ -77,6 +77,14 @@ class DriftAware(Controller):
     def wants_eval(self, step: int) -> bool:
         return self.inner.wants_eval(step)
 
+    @property
+    def reads_heldout(self) -> bool:
+        return self.inner.reads_heldout
+
+    @property
+    def decider(self) -> str:
+        return self.inner.decider
+
     def set_lr_warmup(self, steps: int) -> None:
         self.inner.set_lr_warmup(steps)
 

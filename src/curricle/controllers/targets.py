@@ -112,13 +112,16 @@ class Targets(Controller):
                     raise CurricleError(f"{where}: unknown domain '{unknown[0]}' (the store has: "
                                         f"{', '.join(self.domains)})")
                 self.targets.append(Target(name, metric, float(value), probe, tuple(index[d] for d in names)))
-        #: Whether any target is a domain's held-out metric (a run with probe targets only reads none).
-        self.reads_heldout = any(not t.probe for t in self.targets)
         self.initial: list[float | None] = [None] * len(self.targets)
         self.recent: list[list[float]] = [[] for _ in self.targets]
         self.announced = False
         #: m_d: per domain, its weight when all its targets were first met (None: not yet).
         self.met_weight: list[float | None] = [None] * len(self.domains)
+
+    @property
+    def reads_heldout(self) -> bool:
+        """Only when a target is a domain's held-out metric (probe targets read probe scores)."""
+        return any(not t.probe for t in self.targets)
 
     # -- the formula ------------------------------------------------------------------------
 

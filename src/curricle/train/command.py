@@ -63,12 +63,10 @@ ADVISED_EVAL_ROWS = 64
 
 
 def eval_noise_warning(config: RunConfig, controller: Controller) -> str | None:
-    """One line when a decision reads held-out losses (a controller that updates at evaluations,
-    or ``plateau``) averaged over fewer than :data:`ADVISED_EVAL_ROWS` rows a domain; else None."""
+    """One line when a decision reads held-out losses (a controller's
+    :attr:`~curricle.controllers.base.Controller.reads_heldout`, or ``plateau``) averaged over fewer than :data:`ADVISED_EVAL_ROWS` rows a domain; else None."""
     rows = config.train.eval_rows_per_domain
-    inner = getattr(controller, "inner", controller)  # drift-aware's decisions are its inner controller's
-    reads = getattr(inner, "reads_heldout", inner.updates_on == "eval")  # targets: not with probe targets only
-    readers = [f"controller {inner.name}"] if reads else []
+    readers = [f"controller {controller.decider}"] if controller.reads_heldout else []
     readers += ["plateau"] if config.plateau is not None and config.plateau.domains != [] else []
     if not readers or rows >= ADVISED_EVAL_ROWS:
         return None
