@@ -99,6 +99,7 @@ import shutil
 import statistics
 import sys
 import time
+import typing
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -110,7 +111,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from curricle.config import parse_config  # noqa: E402
 from curricle.finetune.command import finetune_run  # noqa: E402
-from curricle.finetune.config import FinetuneConfig  # noqa: E402
+from curricle.finetune.config import FinetuneConfig, FinetuneTrainConfig  # noqa: E402
 from curricle.prepare.command import prepare_run  # noqa: E402
 from curricle.train.checkpoint import latest_complete  # noqa: E402
 from curricle.train.command import train_run  # noqa: E402
@@ -131,6 +132,8 @@ SETTINGS = {
              "n_test": 512, "seeds": list(range(10)), "base_steps": 2000, "lr_scheduler": "linear"},
 }
 N_BOOTSTRAP = 10_000
+#: The schedules ``--lr-scheduler`` takes: those ``curricle finetune``'s config does.
+SCHEDULES = typing.get_args(FinetuneTrainConfig.model_fields["lr_scheduler"].annotation)
 #: The aims, in words (``met`` says whether this run reaches each).
 TARGETS = {
     "curriculum_speedup_vs_mixed": "mean >= 1.3 with its 95% interval above 1",
@@ -362,7 +365,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "bench-finetune")
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--workers", type=int, default=2, help="Runs at a time (one torch thread each).")
-    ap.add_argument("--lr-scheduler", choices=["linear", "constant_with_warmup", "cosine", "constant"],
+    ap.add_argument("--lr-scheduler", choices=SCHEDULES,
                     help="Every method's learning-rate schedule (default: linear); another one is a variant, "
                          "written to results/finetune_curriculum.<it>.json.")
     a = ap.parse_args(argv)
