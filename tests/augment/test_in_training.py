@@ -8,7 +8,9 @@ import shutil
 import pytest
 
 from curricle.augment.base import protected_items
+from curricle.augment.hook import round_order
 from curricle.augment.overlay import read_overlay
+from curricle.augment.targets import spread
 from curricle.config import parse_config
 from curricle.errors import CurricleError
 from curricle.prepare.command import prepare_run
@@ -130,6 +132,18 @@ def test_failing_levels_make_generator_items_at_those_levels(tmp_path, levels_di
         params = json.loads(d["params"])
         assert d["augmenter"] == "generator" and params["level"] == d["augmented_from"].split("@")[1]
         assert len(d["text"].splitlines()) == 16 and protect.find(d["text"]) is None
+    # each round's documents go in shuffled by round_order, not target by target
+    for e in log:
+        made = [(t, i) for t, n in zip(e["targets"], spread(3, len(e["targets"]))) for i in range(n)]
+        placed = [(d["augmented_from"], json.loads(d["params"])["doc"]) for d in docs if d["step"] == e["step"]]
+        assert placed == [made[i] for i in round_order(cfg.seed, "copy", e["step"], len(made))]
+
+
+def test_round_order_is_a_seeded_permutation():
+    orders = {tuple(round_order(0, "copy", step, 8)) for step in range(5, 55, 5)}
+    assert all(sorted(o) == list(range(8)) for o in orders) and len(orders) == 10  # a new order every round
+    assert (round_order(0, "copy", 5, 8) == round_order(0, "copy", 5, 8)).all()
+    assert not (round_order(0, "copy", 5, 8) == round_order(1, "copy", 5, 8)).all()
 
 
 @pytest.mark.parametrize("augment,extra,message", [

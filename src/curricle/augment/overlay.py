@@ -3,7 +3,8 @@
 Layout of ``RUN/augment/<domain>/`` (written by the main rank)::
 
     tokens.bin     every augmented document's tokens followed by EOS, back to back (the
-                   store's dtype), in the order they were made
+                   store's dtype), in the order they were added (a round's documents in
+                   the hook's seeded shuffled order)
     meta.jsonl     one line per document: doc_id (``aug-<domain>-<i>``), augmented_from,
                    augmenter, params (a JSON string), step (the round that made it),
                    n_tokens (without EOS), text, and group (the group it counts in; only
