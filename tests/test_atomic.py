@@ -81,11 +81,74 @@ def test_swap_in_never_loses_the_old_directory_before_the_new_one_is_there(tmp_p
         atomic.swap_in(tmp, final)
         assert (final / "w").read_text() == "new" and sorted(f.name for f in tmp_path.iterdir()) == ["final"]
         assert renamed == []  # one exchange, no rename
-    else:
+    else:  # an error at the last rename puts the old one back at once
         with pytest.raises(KeyboardInterrupt):
             atomic.swap_in(tmp, final)
-        aside = [f for f in tmp_path.iterdir() if f.name.endswith(".old")]
-        assert len(aside) == 1 and (aside[0] / "w").read_text() == "old" and (tmp / "w").read_text() == "new"
+        assert (final / "w").read_text() == "old" and (tmp / "w").read_text() == "new"
+        assert sorted(f.name for f in tmp_path.iterdir()) == ["final", "final.tmp"]
+        assert [os.path.basename(b) for _, b in renamed] == ["final", "final"]  # tmp's try, then the old one back
+
+
+def test_directory_with_replace_keeps_the_old_one_when_the_swap_fails(tmp_path, monkeypatch):
+    final = tmp_path / "step_5"
+    with atomic.directory(final) as d:
+        (d / "w").write_text("old")
+    monkeypatch.setattr(atomic, "_exchange", lambda a, b: False)
+    real_rename = os.rename
+
+    def rename(a, b):
+        if os.path.basename(a).endswith(".tmp"):
+            raise OSError("disk full")
+        return real_rename(a, b)
+
+    monkeypatch.setattr(atomic.os, "rename", rename)
+    with pytest.raises(OSError, match="disk full"):
+        with atomic.directory(final, replace=True) as d:
+            (d / "w").write_text("new")
+    assert (final / "w").read_text() == "old" and [f.name for f in tmp_path.iterdir()] == ["step_5"]
+
+
+def crashed_between_renames(tmp_path, new_in_place):
+    """What a process killed inside swap_in's rename-aside path leaves: the old one aside, the
+    new one still temporary (or already in place)."""
+    final = tmp_path / "step_5"
+    aside = tmp_path / ".step_5.k2x9_q.old"
+    aside.mkdir()
+    (aside / "w").write_text("old")
+    new = final if new_in_place else tmp_path / ".step_5.a81z.tmp"
+    new.mkdir()
+    (new / "w").write_text("new")
+    (tmp_path / ".step_50.zz.old").mkdir()  # another name's: never touched
+    return final, aside
+
+
+def test_recover_aside_puts_the_old_directory_back_where_the_swap_did_not_finish(tmp_path):
+    final, aside = crashed_between_renames(tmp_path, new_in_place=False)
+    assert atomic.recover_aside(final) == [aside]
+    assert (final / "w").read_text() == "old" and not aside.exists()
+    assert atomic.recover_aside(final) == []  # nothing left to do
+
+
+def test_recover_aside_removes_the_old_directory_where_the_new_one_is_in_place(tmp_path):
+    final, aside = crashed_between_renames(tmp_path, new_in_place=True)
+    assert atomic.recover_aside(final) == [aside]
+    assert (final / "w").read_text() == "new" and not aside.exists()
+    assert sorted(f.name for f in tmp_path.iterdir()) == [".step_50.zz.old", "step_5"]
+
+
+def test_fsync_tree_syncs_every_file_and_fsync_dir_the_directory(tmp_path, monkeypatch):
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    for name in ("a/f", "a/b/g"):
+        (tmp_path / name).write_text("x")
+    synced = []
+    real = os.fsync
+    monkeypatch.setattr(atomic.os, "fsync", lambda fd: (synced.append(os.readlink(f"/proc/self/fd/{fd}")), real(fd)))
+    atomic.fsync_tree(tmp_path)
+    assert synced == [str(tmp_path / "a" / "b" / "g"), str(tmp_path / "a" / "f")]  # files only, in path order
+    synced.clear()
+    atomic.fsync_dir(tmp_path)
+    atomic.fsync_dir(tmp_path / "missing")  # nothing there: nothing synced, no error
+    assert synced == [str(tmp_path)]
 
 
 def test_swap_in_to_a_new_name_is_a_rename(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import glob
 import json
 import os
 import shutil
@@ -54,6 +55,7 @@ def file(path: Path) -> Iterator[Path]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    fsync_dir(path.parent)  # the rename itself reaches the disk
 
 
 @contextmanager
@@ -77,6 +79,30 @@ def directory(final: Path, replace: bool = False) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    fsync_dir(final.parent)
+
+
+def fsync_dir(path: Path) -> None:
+    """Make the entries of directory ``path`` (a rename into it) durable, where the system
+    lets a directory be synced (POSIX; elsewhere nothing)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # a file system that cannot sync a directory
+        pass
+    finally:
+        os.close(fd)
+
+
+def fsync_tree(path: Path) -> None:
+    """Make every file under directory ``path`` durable (before it is renamed into place)."""
+    for p in sorted(Path(path).rglob("*")):
+        if p.is_file():
+            with open(p, "rb") as f:
+                os.fsync(f.fileno())
 
 
 _RENAME_EXCHANGE = 2  # linux/fs.h
@@ -88,12 +114,14 @@ def _exchange(a: Path, b: Path) -> bool:
     system or file system cannot, so the caller falls back."""
     try:
         call = ctypes.CDLL(None, use_errno=True).renameat2
-    except (AttributeError, OSError):  # not glibc >= 2.28 (macOS, musl): no such call
+    except (AttributeError, OSError, TypeError):  # not glibc >= 2.28 (macOS, musl; Windows): no such call
         return False
     if call(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
         return True
     err = ctypes.get_errno()
-    if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+    # ENOSYS/EPERM: no such call, or a sandbox refuses it; EINVAL/ENOTSUP: a file system that
+    # cannot exchange (NFS, many FUSE ones)
+    if err in (errno.ENOSYS, errno.EPERM, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
         return False
     raise OSError(err, os.strerror(err), str(b))
 
@@ -102,17 +130,45 @@ def swap_in(tmp: Path, final: Path) -> None:
     """Move the finished directory ``tmp`` to ``final``, replacing a ``final`` that exists.
 
     Where Linux can, the two are exchanged in one step, so a reader (or a crash) sees the old
-    directory or the new one, never neither; elsewhere the old one is renamed aside first, so
-    a crash between the two renames leaves both whole (the old as ``.NAME.*.old``), never
-    half of either. The old one is removed last."""
+    directory or the new one, never neither. Elsewhere (macOS; file systems that cannot
+    exchange, such as NFS) the old one is renamed aside first, so a crash between the two
+    renames leaves both whole, the old as ``.NAME.*.old``, which :func:`recover_aside` puts back;
+    an error there puts it back at once. The old one is removed last (its removal failing
+    fails nothing: the swap is done)."""
     tmp, final = Path(tmp), Path(final)
     if not final.exists():
         os.rename(tmp, final)
         return
     if _exchange(tmp, final):
-        shutil.rmtree(tmp)  # now the old one
+        fsync_dir(final.parent)
+        shutil.rmtree(tmp, ignore_errors=True)  # now the old one
         return
-    aside = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".old"))
+    aside = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=ASIDE_SUFFIX))
     os.replace(final, aside)  # onto the empty directory just made
-    os.rename(tmp, final)
-    shutil.rmtree(aside)
+    try:
+        os.rename(tmp, final)
+    except BaseException:
+        os.rename(aside, final)
+        raise
+    fsync_dir(final.parent)
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+ASIDE_SUFFIX = ".old"
+
+
+def recover_aside(final: Path) -> list[Path]:
+    """After a crash inside :func:`swap_in`'s rename-aside path: where ``final`` is missing, its
+    old directory renamed aside (``.NAME.*.old``) goes back to ``final``; every other one (left
+    by a crash after the new one was in place) is removed. Returns what it put back or removed."""
+    final = Path(final)
+    done = []
+    for p in sorted(final.parent.glob(f".{glob.escape(final.name)}.*{ASIDE_SUFFIX}")):
+        if not p.is_dir() or p.name[len(final.name) + 2 :].count(".") != 1:  # .NAME.<random>.old only
+            continue
+        if final.exists():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            os.rename(p, final)
+        done.append(p)
+    return done

@@ -32,7 +32,7 @@ def warnings_at_start(prepared_dir, run_dir, caplog, controller=None, plateau=No
 def test_a_run_that_decides_on_few_held_out_rows_is_warned_in_one_line(prepared_dir, tmp_path, caplog):
     assert warnings_at_start(prepared_dir, tmp_path / "run", caplog, TARGETS) == [
         "controller targets decides on held-out losses averaged over train.eval_rows_per_domain = 16 rows a domain, "
-        "so on their noise too (eval/loss_se/<domain> in the metrics; a dip can meet a target or end a plateau); "
+        "so on their noise too (eval/loss_se/<domain> in the metrics; a noisy value can meet a target early, or start or delay a plateau); "
         "64 rows would cut it 2.0x"]
     assert ADVISED_EVAL_ROWS == 64
 
@@ -41,12 +41,15 @@ def test_a_run_that_decides_on_few_held_out_rows_is_warned_in_one_line(prepared_
     (TARGETS, None, ADVISED_EVAL_ROWS, None),  # enough rows
     (None, None, 16, None),  # a schedule reads no held-out loss
     ({"kind": "drift-aware", "inner": TARGETS}, None, 16, "controller targets decides "),  # its inner one decides
+    ({"kind": "drift-aware", "inner": {"kind": "schedule"}, "drift": {"series": "eval"}}, None, 16,
+     "controller drift-aware decides "),  # its own signal reads held-out losses
+    ({"kind": "drift-aware", "inner": {"kind": "schedule"}}, None, 16, None),  # nor does its train-loss signal
     ({"kind": "group-dro"}, None, 16, "controller group-dro decides "),
     (None, PLATEAU, 16, "plateau decides "),
     (TARGETS, PLATEAU, 16, "controller targets and plateau decide "),
     (None, {**PLATEAU, "domains": [], "probes": ["arithmetic@1"]}, 16, None),  # it watches no held-out loss
     ({"kind": "targets", "targets": {"arithmetic@1": {"acc": 0.9}}}, None, 16, None),  # probe targets only
-], ids=["enough-rows", "schedule", "drift-aware", "group-dro", "plateau", "both", "plateau-no-domains",
+], ids=["enough-rows", "schedule", "drift-aware", "drift-aware-eval-series", "drift-aware-train-series", "group-dro", "plateau", "both", "plateau-no-domains",
         "probe-targets"])
 def test_which_runs_are_warned(prepared_dir, tmp_path, caplog, controller, plateau, rows, starts):
     said = warnings_at_start(prepared_dir, tmp_path / "run", caplog, controller, plateau, rows)

@@ -131,6 +131,21 @@ def test_half_written_checkpoint_falls_back_to_the_previous_one(tmp_path, make_c
     assert [m["step"] for m in read(run, "metrics.jsonl")] == list(range(1, 31))
 
 
+def test_resume_puts_back_a_checkpoint_a_save_killed_between_its_two_renames(tmp_path, make_config, caplog):
+    run = tmp_path / "run"
+    train_run(make_config(steps=20), run, progress=False)
+    ckpts = run / "checkpoints"
+    # What swap_in's rename-aside path leaves when killed between its renames: step_20 aside,
+    # the new copy still temporary.
+    (ckpts / "step_20").rename(ckpts / ".step_20.q7x2a.old")
+    shutil.copytree(ckpts / ".step_20.q7x2a.old", ckpts / ".step_20.b3k1.tmp")
+    result = train_run(make_config(steps=30), run, resume=True, max_steps=30, progress=False)
+    assert "finished a checkpoint swap a killed save left (.step_20.q7x2a.old)" in caplog.text
+    assert read(run, "events.jsonl")[0] == {"step": 20, "event": "resume", "checkpoint": str(ckpts / "step_20")}
+    assert result["trainer"].step == 30
+    assert sorted(p.name for p in ckpts.iterdir()) == ["step_10", "step_20", "step_30"]  # nothing left aside
+
+
 def test_retention_keeps_last_and_every(tmp_path, make_config):
     train_run(make_config(steps=40, checkpoint={"every": 5, "keep_last": 2, "keep_every": 20}),
               tmp_path / "run", progress=False)

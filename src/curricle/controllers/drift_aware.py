@@ -79,11 +79,13 @@ class DriftAware(Controller):
 
     @property
     def reads_heldout(self) -> bool:
-        return self.inner.reads_heldout
+        """Its inner controller's answer, or its own drift signal's when that watches
+        held-out losses (``drift.series: eval``)."""
+        return self.inner.reads_heldout or self.config.drift.series == "eval"
 
     @property
     def decider(self) -> str:
-        return self.inner.decider
+        return self.inner.decider if self.inner.reads_heldout else self.name
 
     def set_lr_warmup(self, steps: int) -> None:
         self.inner.set_lr_warmup(steps)

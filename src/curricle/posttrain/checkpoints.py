@@ -54,12 +54,16 @@ def load_start_model(config: HFModelConfig):
 
 
 def save_final(trainer, out: Path) -> None:
-    """The model and tokenizer to ``out``, written beside it first and swapped in whole
-    (:func:`curricle.atomic.swap_in`: an ``out`` there before stays until the new one is)."""
+    """The model and tokenizer to ``out``, written beside it first, made durable and swapped in
+    whole (:func:`curricle.atomic.swap_in`: an ``out`` there before stays until the new one is;
+    what a save killed between the fallback's two renames left is finished first,
+    :func:`curricle.atomic.recover_aside`)."""
+    atomic.recover_aside(out)
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     trainer.save_model(str(tmp))
     trainer.processing_class.save_pretrained(str(tmp))
+    atomic.fsync_tree(tmp)
     atomic.swap_in(tmp, out)
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import shutil
 from pathlib import Path
@@ -40,12 +39,24 @@ STATE_FILE = "trainer_state.json"
 #: Per-document arrays of the parts that have them, under ``"<name>/<key>"``.
 ARRAYS_FILE = "arrays.safetensors"
 _STEP_DIR = re.compile(r"^step_(\d+)$")
+_ASIDE_DIR = re.compile(r"^\.(step_\d+)\.[^.]+\.old$")
 
 
 def remove_stale(ckpt_root: Path) -> None:
     """Remove temporary directories a killed save left behind."""
     for p in ckpt_root.glob(".step_*.tmp"):
         shutil.rmtree(p, ignore_errors=True)
+
+
+def recover_swaps(ckpt_root: Path) -> list[Path]:
+    """Finish what a save killed inside :func:`curricle.atomic.swap_in`'s rename-aside path
+    (a step written again where the file system cannot exchange directories) left: the old
+    ``step_N`` put back from ``.step_N.*.old`` when ``step_N`` is missing, removed otherwise
+    (:func:`curricle.atomic.recover_aside`). Run before the latest checkpoint is looked up."""
+    if not ckpt_root.is_dir():
+        return []
+    names = {m.group(1) for p in ckpt_root.glob(".step_*.old") if (m := _ASIDE_DIR.match(p.name))}
+    return [p for name in sorted(names) for p in atomic.recover_aside(ckpt_root / name)]
 
 
 def step_dirs(ckpt_root: Path) -> list[tuple[int, Path]]:
@@ -62,9 +73,7 @@ def seal(path: Path, state: dict[str, Any], state_file: str = STATE_FILE) -> Non
     the one that makes it complete (:func:`check_complete`)."""
     files = sorted(p for p in path.rglob("*") if p.is_file() and p != path / state_file)
     state = {**state, "files": {p.relative_to(path).as_posix(): p.stat().st_size for p in files}}
-    for p in files:  # the contents reach the disk before the file that vouches for them
-        with open(p, "rb") as f:
-            os.fsync(f.fileno())
+    atomic.fsync_tree(path)  # the contents reach the disk before the file that vouches for them
     atomic.write_text(path / state_file, json.dumps(state))
 
 

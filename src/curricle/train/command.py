@@ -72,8 +72,8 @@ def eval_noise_warning(config: RunConfig, controller: Controller) -> str | None:
         return None
     return (f"{' and '.join(readers)} decide{'s' if len(readers) == 1 else ''} on held-out losses averaged over "
             f"train.eval_rows_per_domain = {rows} rows a domain, so on their noise too (eval/loss_se/<domain> in the "
-            f"metrics; a dip can meet a target or end a plateau); {ADVISED_EVAL_ROWS} rows would cut it "
-            f"{math.sqrt(ADVISED_EVAL_ROWS / rows):.1f}x")
+            f"metrics; a noisy value can meet a target early, or start or delay a plateau); "
+            f"{ADVISED_EVAL_ROWS} rows would cut it {math.sqrt(ADVISED_EVAL_ROWS / rows):.1f}x")
 
 
 def build_trainer(config: RunConfig, run_dir: Path | str, resume: bool = False, max_steps: int | None = None,

@@ -143,6 +143,11 @@ class Trainer:
             if hasattr(hook, "state_dict"):
                 self.checkpointer.register(hook.name or type(hook).__name__, hook)
 
+        if resume:
+            if self.dist.is_main:
+                for p in checkpoint.recover_swaps(self.checkpointer.root):
+                    log.warning("%s: finished a checkpoint swap a killed save left (%s)", self.checkpointer.root, p.name)
+            barrier(self.dist)
         found = self.checkpointer.latest()
         if resume and found is None:
             raise CurricleError(f"--resume: no complete checkpoint under {self.checkpointer.root}")
