@@ -11,6 +11,8 @@ import math
 import numpy as np
 import pytest
 
+from curricle.errors import CurricleError
+from curricle.rl.command import run_steps
 from curricle.rl.config import (
     CategoryBanditCurriculum,
     DynamicFilterCurriculum,
@@ -116,6 +118,30 @@ def test_sec_updates_every_arm_at_the_release_temperature_and_reads_its_categori
     assert level.categories == ["A", "B"]
 
 
+def test_sec_with_batch_scaled_rewards_divides_by_the_steps_std():
+    p = build_policy(CategoryBanditCurriculum(categories="task"), PROMPTS, seed=0, pass_rate=PassRateConfig(),
+                     scale_rewards="batch")
+    p.q = {"t1": 0.0, "t2": 0.0}
+    groups = [(0, [1.0, 0.0]), (6, [1.0, 1.0])]  # t1 learnable, t2 all correct
+    rec = p.observe(0, groups)
+    std = float(np.std([1.0, 0.0, 1.0, 1.0], ddof=1))  # every graded reward of the step (TRL: torch's std)
+    assert rec["q"]["t1"] == pytest.approx(0.5 * 0.5 / (std + 1e-4))  # mean |r - 0.5| / std, at lr 0.5
+    assert rec["q"]["t2"] == 0.0
+
+
+def test_learnability_without_a_floor_fills_a_step_when_few_prompts_are_learnable():
+    p = build(LearnabilityCurriculum(floor=0.0, stale_after=10_000), batch=4)
+    # rows 0-8 solved, row 9 learnable: one prompt of weight > 0 for a step of 4
+    p.observe(0, [(r, [1.0, 1.0]) for r in range(9)] + [(9, [1.0, 0.0])])
+    rows = p.choose(p.snapshot(), 1, 4)
+    assert rows[0] == 9 and len(set(rows)) == 4  # the learnable one, then three of the others
+    rng = np.random.default_rng([0, 31, 1])  # the draws the rule makes, in order
+    assert rng.permutation([9]).tolist() == [9]
+    assert rows[1:] == rng.choice(np.arange(9), size=3, replace=False).tolist()
+    p.observe(1, [(9, [1.0, 1.0])])  # now every weight is 0: drawn uniformly, its record finite
+    assert len(set(p.choose(p.snapshot(), 2, 4))) == 4 and p.observe(2, [])["effective_prompts"] == 10.0
+
+
 def test_greso_skip_probability_follows_its_streaks_with_a_floor():
     gate = GresoPromptGate(GresoGate(), steps=10)
     gate.observe(0, [(0, [1.0] * 4), (1, [0.0] * 4), (2, [1.0, 0.0, 1.0, 0.0])])
@@ -160,10 +186,50 @@ def test_draw_skips_by_the_rules_refills_from_the_policy_and_counts_every_skip()
     assert p.draw(snap, 0, 4) == (rows, skipped)  # pure
     p.observe(0, [(r, [0.5, 0.5]) for r in rows], skipped)
     assert p.skips == {"pass-rate-band/below-band": len(skipped)}
-    # Nothing passes: after max_draws rounds the step is filled with skipped prompts, counted.
+    # Nothing passes: after max_draws rounds the step is filled with skipped prompts, counted as
+    # forced (generated after all), not also under their gate's reason.
     never = build(UniformCurriculum(gates=[PassRateBandGate(low=0.9, before_rollout=True)]), profile=profile, batch=4)
     rows, skipped = never.draw(never.snapshot(), 0, 4, max_draws=2)
-    assert len(rows) == 4 and sum(why == "forced" for _, why in skipped) == 4
+    assert len(rows) == 4 and [(r, "forced") for r in rows] == skipped[:4]
+    assert not set(rows) & {r for r, _ in skipped[4:]}  # a forced row is not also counted skipped
+    assert all(why == "pass-rate-band/below-band" for _, why in skipped[4:])
+
+
+def test_each_gate_before_generation_draws_its_own_uniform_numbers():
+    seen: dict[str, list[float]] = {"greso": [], "gaussian": []}
+
+    def recording(gate):
+        real = gate.skip
+
+        def skip(st, row, p, step, u):
+            seen[gate.kind].append(u)
+            return real(st, row, p, step, u)
+        gate.skip = skip
+
+    p = build(UniformCurriculum(gates=[GresoGate(), GaussianGate()]), batch=4)
+    for gate in p.prompt_gates:
+        recording(gate)
+    rows, skipped = p.draw(p.snapshot(), 3, 4, max_draws=1)
+    assert skipped == []  # nothing known: GRESO skips nothing, the Gaussian admits unknown rates
+    first = np.random.default_rng([0, 43, 3, 0]).random(4).tolist()  # a single gate's stream, as before
+    second = np.random.default_rng([0, 43, 3, 0, 1]).random(4).tolist()
+    assert seen == {"greso": first, "gaussian": second}
+
+
+def test_a_resume_with_other_gates_before_generation_is_refused():
+    two = build(UniformCurriculum(gates=[GresoGate(), GaussianGate()]))
+    state = two.state_dict()
+    assert state["prompt_gate_kinds"] == ["greso", "gaussian"]
+    build(UniformCurriculum(gates=[GresoGate(), GaussianGate()])).load_state_dict(state)  # the same: fine
+    for gates in ([GaussianGate(), GresoGate()], [GresoGate()], []):
+        with pytest.raises(CurricleError, match=r"curriculum.gates: the checkpoint's gates before generation "
+                                                r"\['greso', 'gaussian'\] are not this run's"):
+            build(UniformCurriculum(gates=gates)).load_state_dict(state)
+
+
+def test_a_budgeted_runs_schedule_spans_the_steps_its_budget_affords():
+    assert run_steps(400, 3200, 32) == 100  # the RL benchmark: 3,200 rollouts of 4 prompts x 8
+    assert run_steps(400, 3201, 32) == 101 and run_steps(50, 3200, 32) == 50 and run_steps(400, None, 32) == 400
 
 
 def test_the_sampler_generates_only_the_admitted_prompts():

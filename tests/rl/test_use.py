@@ -48,7 +48,8 @@ def test_a_users_grpo_trainer_draws_the_policys_prompts_in_order(tmp_path, check
         return given[-1]
 
     trainer = user_trainer(checkpoint, tmp_path / "run", my_reward)
-    use_prompt_curriculum(trainer, {"kind": "learnability"}, trace=True)
+    callback = use_prompt_curriculum(trainer, {"kind": "learnability", "max_draws": 3}, trace=True)
+    assert callback.feed.sampler.max_draws == 3  # the config's, as curricle rl passes it
     trainer.train()
     trace = [json.loads(line) for line in (tmp_path / "run" / "trace" / "prompts.rank0.jsonl").read_text().splitlines()]
     assert [t["step"] for t in trace] == list(range(1, STEPS + 1))

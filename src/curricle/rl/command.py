@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from curricle.extras import require
 from curricle.posttrain.checkpoints import begin_run, check_resume_tasks, load_start_model, save_final
 from curricle.posttrain.evaluate import Evaluator
 from curricle.posttrain.ranks import is_main
-from curricle.rl.config import STATE_FILE, RLConfig, load_rl_config
+from curricle.rl.config import STATE_FILE, RLConfig, before_rollout, load_rl_config
 from curricle.rl.curricula import build_gates, build_policy
 from curricle.rl.rewards import CompositeReward, GraderReward, build_runner
 from curricle.tasks.config import ScoringConfig
@@ -39,6 +40,14 @@ log = logging.getLogger(__name__)
 
 #: The base sampling pass's pass rates (``profile``).
 PROFILE = "profile.json"
+
+
+def run_steps(steps: int, rollouts: int | None, per_step: int) -> int:
+    """The run's length in steps for what is scheduled over it (the Gaussian gate's mean):
+    ``steps``, or, with a rollout budget, the steps it affords at one group a prompt
+    (``ceil(rollouts / per_step)``, ``per_step`` = prompts x generations) when fewer. Gates that
+    replace generated groups spend the budget faster, so such a run ends before the schedule."""
+    return min(steps, math.ceil(rollouts / per_step)) if rollouts else steps
 
 
 def build_rl(config: RLConfig, run_dir: Path, max_steps: int | None = None, resume_from: str | None = None):
@@ -69,8 +78,10 @@ def build_rl(config: RLConfig, run_dir: Path, max_steps: int | None = None, resu
     per_step = g.prompts_per_step * g.num_generations
     if per_step % world:
         raise CurricleError(f"grpo: prompts_per_step x num_generations ({per_step}) must divide among {world} processes")
-    if (config.curriculum.all_gates() or config.curriculum.kind == "lilo") and (per_step // world) % g.num_generations:
-        raise CurricleError(f"curriculum.gates: each process judges and replaces whole groups, but its "
+    judges_groups = [gate.kind for gate in config.curriculum.all_gates() if not before_rollout(gate)]
+    if (judges_groups or config.curriculum.kind == "lilo") and (per_step // world) % g.num_generations:
+        field = "curriculum.gates" if judges_groups else "curriculum.kind: lilo"
+        raise CurricleError(f"{field}: each process judges and replaces whole groups, but its "
                             f"{per_step // world} completions a step are not whole groups of {g.num_generations} "
                             f"(prompts_per_step must divide among {world} processes)")
     steps = max_steps or g.steps
@@ -99,7 +110,7 @@ def build_rl(config: RLConfig, run_dir: Path, max_steps: int | None = None, resu
         profile = dict(enumerate(found["pass_rates"]))
     c = config.curriculum
     policy = build_policy(c, prompts, config.seed, config.pass_rate, g.scale_rewards, profile=profile,
-                          batch=g.prompts_per_step, steps=steps)
+                          batch=g.prompts_per_step, steps=run_steps(steps, g.rollouts, per_step))
     reward = GradedReward(items, graders, g.num_generations, random_reward=g.reward == "random", seed=config.seed)
     trainer = CurricleGRPOTrainer(model=model, args=args, reward_funcs=[reward], train_dataset=data,
                                   processing_class=tokenizer, gates=build_gates(c), max_resamples=c.max_resamples,

@@ -101,7 +101,8 @@ class GaussianGate(_Config):
     Nemotron-3's RL curriculum): a prompt with tracked pass rate ``p`` (the profile's, before it
     is rolled out; a prompt with neither is admitted) is admitted with probability
     ``exp(-(p - mu)^2 / (2 sigma^2))``, ``mu`` moving linearly from ``start`` to ``end`` over the
-    run's steps (reason ``off-target``). The defaults are curricle's (the report gives the shape,
+    run's steps (``grpo.steps``, or with ``grpo.rollouts`` the steps that budget affords at one
+    group a prompt, when fewer: :func:`curricle.rl.command.run_steps`) (reason ``off-target``). The defaults are curricle's (the report gives the shape,
     not its numbers): start at 0.5, where a group's variance is largest, and fall to 0.25."""
 
     kind: Literal["gaussian"] = "gaussian"
@@ -197,7 +198,9 @@ class LearnabilityCurriculum(_Curriculum):
     kind: Literal["learnability"] = "learnability"
     floor: float = Field(0.05, ge=0)
     """Added to every weight: 0.2 of the largest ``p (1 - p)`` (0.25), so that a prompt once
-    seen at 0/8 or 8/8 is still drawn a fifth as often as the most learnable one."""
+    seen at 0/8 or 8/8 is still drawn a sixth as often as the most learnable one (0.05 against
+    0.30). At 0 (pure ``p (1 - p)``), a step with fewer than ``B`` prompts of weight above 0
+    draws those, then the rest uniformly."""
     prior: Literal["profile", "category"] = "profile"
     stale_after: int | None = Field(None, ge=1)
     """Steps after which an estimate is stale (None: one pass over the prompts, ``N / B``)."""

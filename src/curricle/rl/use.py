@@ -209,7 +209,8 @@ def use_prompt_curriculum(trainer, curriculum: Any = None, prompts: Sequence[Pro
     recorder = RewardRecorder(funcs, weights, g, trainer.accelerator)
     trainer.reward_funcs = recorder.wrapped()
     per_generation = args.generation_batch_size // g
-    sampler = PromptSampler(policy, args.max_steps, per_generation, g, repeat_count=args.steps_per_generation)
+    sampler = PromptSampler(policy, args.max_steps, per_generation, g, repeat_count=args.steps_per_generation,
+                            max_draws=config.max_draws)
     sampler.positions = {int(r): i for i, r in enumerate(trainer.train_dataset[ROW_COLUMN])}
     # The one hook TRL's trainer offers for the order of its data (as fine-tuning's use_curriculum).
     trainer._get_train_sampler = lambda *a, **k: sampler

@@ -14,6 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from curricle.errors import CurricleError
 from curricle.rl.config import PassRateConfig
 
 
@@ -114,8 +115,9 @@ class PromptPolicy:
         self.profile = dict(profile) if profile is not None else None
         self.batch, self.steps = batch, steps
         self.prompt_gates = list(prompt_gates)
-        #: Prompts skipped before generation, by ``gate/reason`` (and ``forced``: skipped ones used
-        #: to fill a step the policy's choices could not).
+        #: Prompts skipped before generation, by ``gate/reason``; ``forced``: rows a gate skipped
+        #: that then filled a step the policy's choices could not, so generated after all (and
+        #: not counted under their gate's reason).
         self.skips: dict[str, int] = {}
 
     @property
@@ -132,11 +134,18 @@ class PromptPolicy:
         return snap
 
     def state_dict(self) -> dict[str, Any]:
-        return {**self.snapshot(), "skips": dict(self.skips)}
+        kinds = {"prompt_gate_kinds": [g.kind for g in self.prompt_gates]} if self.prompt_gates else {}
+        return {**self.snapshot(), "skips": dict(self.skips), **kinds}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        saved = state.get("prompt_gates", [])
+        kinds = state.get("prompt_gate_kinds", [None] * len(saved))  # (older checkpoints: the count only)
+        now = [g.kind for g in self.prompt_gates]
+        if len(kinds) != len(now) or any(k is not None and k != n for k, n in zip(kinds, now)):
+            raise CurricleError(f"curriculum.gates: the checkpoint's gates before generation {kinds} are not this "
+                                f"run's {now}: resume with the same gates")
         self.pass_rates.load_state_dict(state["pass_rates"])
-        for g, st in zip(self.prompt_gates, state.get("prompt_gates", [])):
+        for g, st in zip(self.prompt_gates, saved):
             g.load_state_dict(st)
         self.skips = {str(k): int(v) for k, v in state.get("skips", {}).items()}
 
@@ -166,7 +175,8 @@ class PromptPolicy:
         """Step ``step``'s ``k`` rows after the gates before generation, and the rows they
         skipped with ``gate/reason``: the policy's choices are judged in order, a skipped row
         replaced by the next choice (:meth:`choose` with a higher ``attempt``), a row not twice
-        in a step; after ``max_draws`` rounds the step is filled with skipped rows (``forced``).
+        in a step; after ``max_draws`` rounds the step is filled with skipped rows, listed as
+        ``forced`` instead of their gate's reason. Each gate draws its own uniform numbers.
         Pure: a function of the snapshot, the seed and the step."""
         if not self.prompt_gates:
             return self.choose(snapshot, step, k), []
@@ -175,16 +185,20 @@ class PromptPolicy:
         skipped: list[tuple[int, str]] = []
         seen: set[int] = set()
         for attempt in range(max_draws):
-            rng = np.random.default_rng([self.seed, 43, step, attempt])
+            # One stream per gate: two random rules judged on one u would be correlated (a
+            # row passing GRESO's u >= s and the Gaussian's u < a with probability a - s, not
+            # a (1 - s)). The first gate's stream is the one a single gate always had.
+            rngs = [np.random.default_rng([self.seed, 43, step, attempt] + ([j] if j else []))
+                    for j in range(len(self.prompt_gates))]
             for row in self.choose(snapshot, step, k, attempt):
                 if len(rows) == k:
                     break
                 if row in seen:
                     continue
                 seen.add(row)
-                u = float(rng.random())
+                us = [float(rng.random()) for rng in rngs]
                 reason = None
-                for gate, st in zip(self.prompt_gates, states):
+                for gate, st, u in zip(self.prompt_gates, states, us):
                     why = gate.skip(st, row, self.rate(snapshot, row), step, u)
                     if why is not None:
                         reason = f"{gate.kind}/{why}"
@@ -195,9 +209,11 @@ class PromptPolicy:
                     skipped.append((row, reason))
             if len(rows) == k:
                 break
-        for row, _ in skipped[:k - len(rows)]:
-            rows.append(row)
-            skipped.append((row, "forced"))
+        # Still short after max_draws rounds: the first skipped rows are generated after all,
+        # counted as forced (not as skipped: they cost rollouts).
+        n_forced = k - len(rows)
+        rows += [row for row, _ in skipped[:n_forced]]
+        skipped = [(row, "forced") for row, _ in skipped[:n_forced]] + skipped[n_forced:]
         return rows, skipped
 
     def observe(self, step: int, groups: Sequence[tuple[int, Sequence[float | None]]],

@@ -46,8 +46,12 @@ class CategoryBanditPolicy(PromptPolicy):
 
     def _observe(self, step, groups):
         by_cat: dict[str, list[float]] = {}
+        # scale_rewards: batch divides by the step's standard deviation over every graded
+        # reward, as TRL does (unbiased, like torch's std)
+        graded = [r for _, rewards in groups for r in rewards if r is not None]
+        batch_std = float(np.std(graded, ddof=1)) if len(graded) > 1 else 0.0
         for row, rewards in groups:
-            adv = group_advantages(rewards, self.scale_rewards)
+            adv = group_advantages(rewards, self.scale_rewards, batch_std)
             by_cat.setdefault(self.category_of[self.index[row]], []).append(float(np.mean(np.abs(adv))))
         for c in self.categories:
             r = float(np.mean(by_cat[c])) if c in by_cat else 0.0

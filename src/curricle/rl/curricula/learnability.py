@@ -46,12 +46,18 @@ class LearnabilityPolicy(PromptPolicy):
     def choose(self, snapshot, step, k, attempt=0):
         w = self.weights(snapshot, step)
         rng = np.random.default_rng([self.seed, 31, step] + ([attempt] if attempt else []))
-        idx = rng.choice(len(self.prompts), size=min(k, len(self.prompts)), replace=False, p=w / w.sum())
+        k = min(k, len(self.prompts))
+        positive = np.flatnonzero(w > 0)
+        if len(positive) >= k:
+            idx = rng.choice(len(self.prompts), size=k, replace=False, p=w / w.sum())
+        else:  # floor 0 and fewer than k prompts of weight > 0: those, then uniformly among the rest
+            rest = np.setdiff1d(np.arange(len(self.prompts)), positive)
+            idx = np.concatenate([rng.permutation(positive), rng.choice(rest, size=k - len(positive), replace=False)])
         return [self.prompts[int(i)].row for i in idx]
 
     def _observe(self, step, groups):
         w = self.weights(self.snapshot(), step)
-        q = w / w.sum()
+        q = w / w.sum() if w.sum() > 0 else np.full(len(w), 1 / len(w))  # (all 0: drawn uniformly)
         q = q[q > 0]
         entropy = float(-(q * np.log(q)).sum())
         return {"event": "learnability", "step": step, **self.pass_rate_summary(),
