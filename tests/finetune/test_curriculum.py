@@ -195,6 +195,10 @@ def test_scores_without_standard_errors_are_refused_by_revisits():
     c = curriculum(stages, revisit_when={})
     with pytest.raises(CurricleError, match="no 'exact_match_se'"):
         c.on_evaluate(10, {"a": {"exact_match": 1.0}, "b": {"exact_match": 0.0}})
+    # Without revisits nothing reads them: a stage ends on scores that have none.
+    plain = curriculum(stages)
+    records, mix = plain.on_evaluate(10, {"a": {"exact_match": 1.0}, "b": {"exact_match": 0.0}})
+    assert [r["event"] for r in records] == ["stage"] and mix.weights == {"b": 1.0} and plain.stage == 1
 
 
 def test_state_round_trip_continues_the_same_decisions():

@@ -122,6 +122,21 @@ def test_metadata_groupings_choose_columns_by_their_values():
     assert quantile_labels([1, None, 3], np.array([True, True, True]), 4)[1] is None
 
 
+def test_source_is_grouped_however_many_values_it_has_and_left_out_columns_are_noted():
+    seen = np.ones(60, dtype=bool)
+    meta = {"source": [f"s{i % 30}" for i in range(60)], "url": [f"u{i}" for i in range(60)],
+            "one": ["x"] * 60, "score": [float(i) for i in range(60)], "flag": [7] * 60}
+    notes: list[str] = []
+    gs = metadata_groupings(meta, seen, ["flag"], max_values=20, numeric_bins=0, notes=notes)
+    assert [g.name for g in gs] == ["source"] and gs[0].labels[:2] == ["s0", "s1"]
+    assert notes == ["metadata column 'url' left out: 60 values, more than max_values (20); --by url groups by it "
+                     "anyway",
+                     "metadata column 'score' left out: numeric, and numeric_bins is 0",
+                     "metadata column 'flag' left out: a single value among the seen documents"]
+    one_source = metadata_groupings({"source": ["a"] * 60}, seen, [], 20, 4)
+    assert one_source == []  # one source: no regions to compare
+
+
 def test_minhash_bands_join_documents_that_share_one():
     sig = lambda *v: np.array(v, dtype=np.uint32)  # noqa: E731 - 2 bands of 2 rows
     comp = band_components([sig(1, 2, 3, 4), sig(1, 2, 9, 9), sig(7, 7, 9, 9), sig(5, 5, 6, 6), None], 2, 2)

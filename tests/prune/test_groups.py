@@ -186,7 +186,8 @@ def test_group_errors_are_one_line(grouped, tmp_path):
                         progress=False)
     with pytest.raises(CurricleError, match=r"^--gamma: sets the floors of groups; name their column with --groups"):
         prune_command(grouped, tmp_path / "o", "random", 0.5, gamma=0.5)
-    with pytest.raises(CurricleError, match=r"^prune: groups: give one of 'min_share' or 'gamma', not both$"):
+    with pytest.raises(CurricleError, match=rf"^{tmp_path / 's.yaml'} \(with the flags\): groups: give one of "
+                                            r"'min_share' or 'gamma', not both$"):
         (tmp_path / "s.yaml").write_text("groups: {column: grp, min_share: {y: 0.2}}\n")
         prune_command(grouped, tmp_path / "o", "random", 0.5, config_file=tmp_path / "s.yaml", gamma=0.5)
     assert not (tmp_path / "o").exists()

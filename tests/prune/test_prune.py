@@ -108,6 +108,26 @@ def test_random_keeps_the_exact_fraction_of_every_domain_reproducibly(literal, t
            sorted(f"a-{i}" for i in np.argsort(draws)[:5])
 
 
+def test_an_infinite_score_is_unscored_and_never_written(tmp_path):
+    quality = [0.5, float("-inf"), 0.2, float("inf"), 0.3, float("nan"), 0.1, 0.8]
+    docs = [[10 + i] * (i + 2) for i in range(8)]
+    store = write_store(tmp_path / "data", {"a": docs}, heldout={"a": [[7, 7]]}, extra_meta={"a/quality": quality})
+    prune_store(store, PruneConfig(by="column:quality", keep=0.5), tmp_path / "p", progress=False)
+    text = (tmp_path / "p" / "removed.jsonl").read_text()
+    assert "Infinity" not in text and "NaN" not in text  # valid JSON lines
+    # Four kept of eight: the three unscored (-inf, inf, nan) stay, and the hardest scored one (0.8).
+    assert [(r["doc_id"], r["score"]) for r in removed_lines(tmp_path / "p")] == \
+           [("a-0", 0.5), ("a-2", 0.2), ("a-4", 0.3), ("a-6", 0.1)]  # (in document order)
+
+
+def test_a_bad_setting_in_the_settings_file_names_the_file(literal, tmp_path):
+    settings = tmp_path / "prune.yaml"
+    settings.write_text("by: random\nkeep: 2\n")
+    with pytest.raises(CurricleError, match=rf"^{settings} \(with the flags\): keep: Input should be less than or "
+                                            r"equal to 1$"):
+        prune_command(literal, tmp_path / "o", by=None, keep=None, config_file=settings)
+
+
 def test_prototype_distances_on_literal_embeddings():
     # One cluster of two unit vectors: the centroid is their mean, each sqrt(0.2) from it.
     d = prototype_distances(np.array([[5.0, 0.0], [3.0, 4.0]]), 1, np.random.default_rng(0))

@@ -15,12 +15,13 @@
         - {name: compositions, tasks: {reverse+uppercase: 1}, max_steps: 300}
       review: {kind: leitner, decks: 3, fraction: 0.2, floor: 0.1}
       revisit_when: {margin_se: 2.0, weight: 0.25}
-    train: {batch_size: 16, lr: 1.0e-4, eval_every: 25}
+      eval_every: 25
+    train: {batch_size: 16, lr: 1.0e-4}
 
 **Weights count examples** (prompt-completion pairs), not tokens: a stage's ``tasks`` weights
-are the shares of each optimizer step's examples its tasks get, allocated exactly (a divisor
-method over the stage's steps, so after n examples every share is within one example of its
-weight). Imports only pydantic and other config modules.
+are the shares of each optimizer step's examples its tasks get, allocated without a random
+draw (a divisor method over the stage's steps, so every count stays close to its share:
+usually within one example, within two where several sources are small). Imports only pydantic and other config modules.
 """
 
 from __future__ import annotations

@@ -9,7 +9,9 @@ Three parts, none of which imports torch:
   item at ``floor`` when no deck is due);
 - an :class:`ExampleStream` turns mixes into example rows, step by step: each step's slots
   are given to sources by a divisor method (Sainte-Laguë over the mix's steps so far, so
-  every source's count stays within one example of its share), and each source walks
+  every source's count stays close to its share: a divisor method holds no strict bound, and
+  one task at 0.8 with five at 0.04 gets 10 of a first step's 15 examples, not 12, and 60 of
+  five steps' 75, its share), and each source walks
   through its items in a seeded permutation, one epoch after another, skipping items that
   the stage's difficulty pacing does not yet allow. Its state is a few counters, so it
   resumes exactly;
@@ -433,7 +435,8 @@ class Curriculum:
             self.stage_ends.append({"stage": stage.name, "step": step, "scores": discrete})
             for t in stage.tasks:
                 self.reference[t] = discrete[t]
-                self.reference_se[t] = self._se(t, scores)
+                if self.config.revisit_when is not None:  # (only revisits read it; a user's evaluator may report no _se)
+                    self.reference_se[t] = self._se(t, scores)
             self.stage += 1
             self.stage_start = step + 1
             self.hits = 0

@@ -130,7 +130,8 @@ def mine_domain(domain: str, arrays: dict[str, np.ndarray], split: DomainSplit, 
     texts = _Texts(split, tokenizer)
     notes: list[str] = []
 
-    groupings: list[Grouping] = metadata_groupings(meta, seen, config.by, config.max_values, config.numeric_bins)
+    groupings: list[Grouping] = metadata_groupings(meta, seen, config.by, config.max_values, config.numeric_bins,
+                                                   notes)
     if config.minhash and seen.any():
         try:
             require("datasketch", "curricle mine's MinHash clusters")

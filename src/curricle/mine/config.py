@@ -17,8 +17,9 @@ class MineConfig(BaseModel):
     top: int = Field(20, ge=1)
     """Hardest documents written per domain (``hardest.jsonl``), by latest loss."""
     by: list[str] = Field(default_factory=list)
-    """Metadata columns to group regions by, besides ``source`` and every column with at most
-    ``max_values`` values (which are always used): e.g. a source's ``meta_fields``."""
+    """Metadata columns to group regions by, besides ``source`` (with two values or more) and
+    every column with at most ``max_values`` values (which are always used): e.g. a source's
+    ``meta_fields``. A column with more values is left out, and the domain's notes say so."""
     max_values: int = Field(20, ge=2)
     """A metadata column with at most this many distinct values (over a domain's documents) is
     categorical: one region per value."""

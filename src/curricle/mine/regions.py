@@ -162,11 +162,12 @@ def quantile_labels(values: Sequence[Any], seen: np.ndarray, bins: int) -> list[
 
 
 def metadata_groupings(meta: dict[str, list[Any]], seen: np.ndarray, by: Sequence[str], max_values: int,
-                       numeric_bins: int) -> list[Grouping]:
+                       numeric_bins: int, notes: list[str] | None = None) -> list[Grouping]:
     """Groupings by metadata: every column with 2 to ``max_values`` distinct values over the
-    seen documents, numeric columns with more in ``numeric_bins`` quantile bins, and the
-    columns in ``by`` whatever their values (numeric ones binned, 4 bins if ``numeric_bins``
-    is 0). Identifiers (``doc_id``) are never used."""
+    seen documents, numeric columns with more in ``numeric_bins`` quantile bins, ``source``
+    whenever it has 2 values or more, and the columns in ``by`` whatever their values (numeric
+    ones binned, 4 bins if ``numeric_bins`` is 0). Identifiers (``doc_id``) are never used.
+    ``notes``: where to say which columns with values to group by were left out, and why."""
     out = []
     for col, values in meta.items():
         if col in IDENTIFIERS and col not in by:
@@ -175,10 +176,16 @@ def metadata_groupings(meta: dict[str, list[Any]], seen: np.ndarray, by: Sequenc
         present = [v for v, s in zip(values, seen) if s and v is not None]
         distinct = set(map(str, present))
         numeric = present and all(_is_number(v) for v in present)
-        if 2 <= len(distinct) <= max_values or (col in by and not numeric and distinct):
+        always = col in by or (col == "source" and len(distinct) >= 2)
+        if 2 <= len(distinct) <= max_values or (always and not numeric and distinct):
             out.append(Grouping("meta", col, [None if v is None else _label(v) for v in values]))
         elif numeric and len(distinct) > max_values and (numeric_bins or col in by):
             out.append(Grouping("meta", col, quantile_labels(values, seen, numeric_bins or 4)))
+        elif notes is not None and (len(distinct) > max_values or col in by):
+            why = ("a single value among the seen documents" if len(distinct) <= 1 else
+                   "numeric, and numeric_bins is 0" if numeric else
+                   f"{len(distinct)} values, more than max_values ({max_values}); --by {col} groups by it anyway")
+            notes.append(f"metadata column '{col}' left out: {why}")
     return out
 
 

@@ -1,6 +1,6 @@
 """``--by column:<name>``: rank by a ``meta.parquet`` column (``reference_loss``, a source's
-``meta_fields`` entry such as ``quality``, or any numeric column); null values are unscored
-(kept)."""
+``meta_fields`` entry such as ``quality``, or any numeric column); null and non-finite values
+(NaN, +/-inf) are unscored (kept)."""
 
 from __future__ import annotations
 
@@ -26,4 +26,5 @@ class ColumnMetric(PruneMetric):
         if not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t) or pa.types.is_null(t)):
             raise CurricleError(f"--by column:{name}: domain '{domain}': the column holds {t} values; pruning "
                                 f"ranks numbers")
-        return np.asarray(column.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+        values = np.asarray(column.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+        return np.where(np.isfinite(values), values, np.nan)  # an infinite score ranks nothing (and is no JSON)

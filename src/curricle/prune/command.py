@@ -212,7 +212,7 @@ def prune_command(store: Path, out: Path, by: str | None, keep: float | None, co
         if gamma is not None:
             section["gamma"] = gamma
         data["groups"] = section
-    config = parse_model(data, PruneConfig, "prune")
+    config = parse_model(data, PruneConfig, f"{config_file} (with the flags)" if config_file is not None else "prune")
     report = prune_store(store, config, out)
     print_report(report)
     return report

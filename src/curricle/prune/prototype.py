@@ -26,7 +26,7 @@ def unit_kmeans(embeddings: np.ndarray, k: int,
     x = np.asarray(embeddings, dtype=np.float64)
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     x = x / np.where(norms > 0, norms, 1.0)
-    with warnings.catch_warnings():  # an empty cluster is warned of; its centroid simply goes unused
+    with warnings.catch_warnings():  # an empty cluster is warned of (its centroid stays a candidate)
         warnings.simplefilter("ignore")
         centroids, labels = kmeans2(x, k, minit="++", rng=rng)
     return x, centroids, labels
@@ -36,8 +36,10 @@ def prototype_distances(embeddings: np.ndarray, k: int, rng: np.random.Generator
     """Each row's distance to the nearest of ``k`` k-means centroids of the rows scaled to
     unit length (a zero row stays zero)."""
     x, centroids, _ = unit_kmeans(embeddings, k, rng)
-    d = np.linalg.norm(x[:, None, :] - centroids[None, :, :], axis=2)  # (n, k)
-    return d.min(axis=1)
+    d = np.full(len(x), np.inf)
+    for c in centroids:  # one centroid at a time: (n, hidden) at most, never (n, k, hidden)
+        np.minimum(d, np.linalg.norm(x - c, axis=1), out=d)
+    return d
 
 
 class PrototypeMetric(PruneMetric):
