@@ -69,3 +69,22 @@ def test_without_the_filter_documents_without_a_licence_are_kept_and_with_it_dro
     report = curate(run.curate, run.sources, progress=False)
     assert dict(report.domains["web"])["license"].docs_dropped == Counter({"license-missing": 1})
     assert [e["id"] for e in quarantine(tmp_path / "c", "license")] == ["a"]
+
+
+def test_a_step_editing_the_licence_leaves_the_document_counted_under_the_licence_it_was_read_with(tmp_path):
+    data = write_jsonl(tmp_path / "a.jsonl", [
+        {"id": "a", "text": make_prose(1)},
+        {"id": "b", "text": "BUY NOW " + make_prose(2)},  # dropped by a per-document step
+        {"id": "c", "text": make_prose(1)},  # a duplicate of a: dropped by exact-dedup, after the rewrite
+    ])
+    run = parse_config({"sources": [{"kind": "jsonl", "path": str(data), "domain": "web", "license": "MIT"}],
+                        "curate": {"output_dir": str(tmp_path / "c"), "pipeline": [
+                            {"kind": "python", "function": "tests.curate.user_steps:lower_license"},
+                            {"kind": "python", "function": "tests.curate.user_steps:drop_ads"},
+                            {"kind": "exact-dedup"}]}})
+    report = curate(run.curate, run.sources, progress=False)
+    assert report.check() == []
+    assert [(r["id"], r["meta"]["license"]) for r in curated_docs(report)["web"]] == [("a", "mit")]
+    assert json.loads((tmp_path / "c" / "funnel.json").read_text())["licenses"] == [
+        {"license": "MIT", "in": 3, "kept": 1, "dropped": {"advert": 1, "duplicate": 1},
+         "tokens_kept": len(make_prose(1).split())}]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from curricle.curate.config import CurateConfig
 from curricle.curate.funnel import curated_source_configs
 from curricle.curate.pipeline import curate
 from curricle.curate.document import count_tokens
@@ -222,6 +223,41 @@ def test_curate_command_reads_the_curate_block(tmp_path, capsys):
                       f"curate:\n  near_dedup: {{bands: 0}}\n")
     with pytest.raises(CurricleError, match=r"curate.near_dedup.bands: "):
         curate_command(config)
+
+
+def test_decontam_finds_an_item_holding_pii_in_a_document_an_earlier_pii_step_redacted(tmp_path):
+    """The default pipeline runs pii before decontam: an evaluation item with an e-mail and an IP
+    address is found both in a redacted document (web) and in one pii skips (notes)."""
+    item = "contact admin@example.org about the server at 8.8.8.8"
+    evals = write_jsonl(tmp_path / "evals.jsonl", [{"question": item}])
+    web = write_jsonl(tmp_path / "web.jsonl", [{"id": "w-leak", "text": f"Please {item} before noon."},
+                                               {"id": "w-clean", "text": make_prose(1)}])
+    notes = write_jsonl(tmp_path / "notes.jsonl", [{"id": "n-leak", "text": f"Notes: {item}."}])
+    run = run_config(tmp_path, [{"kind": "jsonl", "path": str(web), "domain": "web"},
+                                {"kind": "jsonl", "path": str(notes), "domain": "notes"}])
+    cfg = curate_config(tmp_path, pii={"domains": ["web"]}, decontam={
+        "probes": False, "eval_files": [{"path": str(evals), "text_fields": ["question"]}]})
+    report = curate(cfg, run.sources, progress=False)
+    assert report.check() == []
+    assert dict(report.domains["web"])["pii"].replaced == Counter({"email": 1, "ip_address": 1})
+    assert sorted((e["id"], e["detail"]["matched"]) for e in quarantine(cfg.output_dir, "decontam")) == [
+        ("n-leak", f"eval:{evals}"), ("w-leak", f"eval:{evals}")]
+    assert [r["id"] for rows in curated_docs(report).values() for r in rows] == ["w-clean"]
+    assert report.extra["decontam_index"]["items"] == 2  # the item as given and as pii redacts it
+
+
+@pytest.mark.parametrize("pipeline", [False, True])
+def test_a_missing_eval_file_names_the_decontam_steps_config_path(tmp_path, corpus, pipeline):
+    step = {"eval_files": [{"path": str(tmp_path / "none.jsonl")}]}
+    if pipeline:
+        cfg = CurateConfig.model_validate({"output_dir": str(tmp_path / "c"),
+                                           "pipeline": [{"kind": "pii"}, {"kind": "decontam", **step}]})
+    else:
+        cfg = curate_config(tmp_path, decontam=step)
+    where = "curate.pipeline.1" if pipeline else "curate.decontam"
+    with pytest.raises(CurricleError) as e:
+        curate(cfg, corpus.sources, progress=False)
+    assert str(e.value) == f"{where}.eval_files: no such file or directory: {tmp_path / 'none.jsonl'}"
 
 
 def test_synthetic_skill_domains_skip_the_prose_and_near_duplicate_rules(tmp_path):

@@ -99,6 +99,17 @@ def test_false_drops_under_the_step_name_and_a_wrong_answer_is_an_error(tmp_path
                                         f"False or a Drop"}
 
 
+def test_a_drop_detail_json_cannot_hold_is_quarantined_as_strings_and_the_run_completes(tmp_path):
+    run = pipeline_run(tmp_path, [{"kind": "python", "function": f"{USER}:numpy_detail"}])
+    report = curate(run.curate, run.sources, progress=False)
+    assert report.check() == []
+    counts = dict(report.domains["web"])["numpy_detail"]
+    assert (counts.docs_in, counts.docs_kept, counts.docs_dropped) == (6, 5, Counter({"odd-detail": 1}))
+    (entry,) = quarantine(tmp_path / "curated", "numpy_detail")
+    assert (entry["id"], entry["reason"], entry["detail"]) == ("boom", "odd-detail", {"score": "0.9", "ids": "{1, 2}"})
+    assert sorted(r["id"] for r in curated_docs(report)["web"]) == ["ad", "ok1", "ok1-again", "short", "tabs"]
+
+
 @pytest.mark.parametrize("start_method", ["fork", "spawn"])
 def test_worker_processes_import_user_steps_by_name(tmp_path, start_method):
     one = pipeline_run(tmp_path, MIDDLE, files=3, out="one")

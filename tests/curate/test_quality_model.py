@@ -182,3 +182,21 @@ def test_in_a_pipeline_it_is_one_entry_and_top_share_counts_after_the_steps_befo
     assert {s: r.to_dict() for s, r in piped.domains["web"]} == {s: r.to_dict() for s, r in fields.domains["web"]}
     reached = dict(piped.domains["web"])["quality-model"].docs_in
     assert reached < 200 and abs(len(curated_docs(piped)["web"]) - 0.5 * reached) <= 1
+
+
+def test_two_top_share_steps_each_compute_their_own_threshold(tmp_path, model):
+    """Two quality-model steps keeping half each: the second's threshold is the median of what
+    the first kept (its own file in the work directory), so a quarter of the corpus is kept."""
+    run = corpus(tmp_path)
+    report = curate(CurateConfig.model_validate({"output_dir": str(tmp_path / "curated"), "pipeline": [
+        {"kind": "quality-model", "model": str(model), "top_share": 0.5, "name": "qm-a", "field": "qa"},
+        {"kind": "quality-model", "model": str(model), "top_share": 0.5, "name": "qm-b", "field": "qb"}]}),
+        run.sources, progress=False)
+    assert report.check() == []
+    rows = dict(report.domains["web"])
+    kept = curated_docs(report)["web"]
+    assert abs(rows["qm-b"].docs_in - 100) <= 1 and abs(len(kept) - rows["qm-b"].docs_in / 2) <= 1
+    first = {r["detail"]["threshold"] for r in quarantine(tmp_path / "curated", "qm-a")}
+    second = {r["detail"]["threshold"] for r in quarantine(tmp_path / "curated", "qm-b")}
+    assert second == {min(r["meta"]["qb"] for r in kept)}
+    assert len(first) == 1 and second.pop() > first.pop()

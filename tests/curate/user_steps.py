@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from curricle.curate.document import Drop
 
 
@@ -19,6 +21,20 @@ def drop_ads(doc):
 def keep_or_false(doc):
     """``False`` drops under the step's name; ``True`` keeps."""
     return "spam" not in doc.text
+
+
+def numpy_detail(doc):
+    """Drops documents that explode, with a detail JSON has no type for."""
+    if "explode" in doc.text:
+        return Drop("odd-detail", {"score": np.float32(0.9), "ids": {1, 2}})
+    return None
+
+
+def lower_license(doc):
+    """Lower-cases the document's licence (``MIT`` -> ``mit``)."""
+    if doc.meta.get("license"):
+        doc.meta["license"] = doc.meta["license"].lower()
+    return None
 
 
 def returns_a_string(doc):

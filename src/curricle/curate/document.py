@@ -43,6 +43,10 @@ class CurDoc:
     """Where the document is in its source: ``path:line``, ``path:row``, ``path`` or the id."""
     replaced: Counter = field(default_factory=Counter)
     """What the current step replaced inside the text, by kind (PII redaction fills it)."""
+    license: str | None = None
+    """The licence the funnel counts it under: ``meta["license"]`` when it was read
+    (:meth:`~curricle.curate.funnel.FunnelCounter.license_in` sets it), whatever a step later
+    writes into that field."""
     written: dict[str, str] = field(default_factory=dict)
     """The ``meta`` fields curation steps wrote (new keys, or new values of old ones), each
     with the step that wrote it last; the runner fills it (:mod:`curricle.curate.fields`)."""

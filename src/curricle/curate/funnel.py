@@ -15,11 +15,13 @@ file with the wrong schema, counted as one record) count as documents with 0 tok
 
 "Tokens" are whitespace-separated words (:func:`curricle.curate.document.count_tokens`).
 
-Beside the rows, the funnel counts documents per licence (``doc.meta["license"]``, None for
-documents without one), from the moment a document is read (the ``read`` step's kept) to the
-curated files: ``in == kept + sum(dropped by reason)`` per licence, and over all licences
-``in`` is the ``read`` steps' kept and ``kept`` the curated documents. ``funnel.json`` also
-lists the pipeline that ran (``pipeline``: each step's name and kind, in order).
+Beside the rows, the funnel counts documents per licence (``doc.meta["license"]`` as read,
+None for documents without one; recorded in ``doc.license`` then, so a step that edits the field
+does not move the document to another licence), from the moment a document is read (the
+``read`` step's kept) to the curated files: ``in == kept + sum(dropped by reason)`` per
+licence, and over all licences ``in`` is the ``read`` steps' kept and ``kept`` the curated
+documents. ``funnel.json`` also lists the pipeline that ran (``pipeline``: each step's name and
+kind, in order).
 """
 
 from __future__ import annotations
@@ -154,24 +156,25 @@ class FunnelCounter:
         self.rows: dict[tuple[str, str], StepCounts] = {}
         self.licenses: dict[str | None, LicenseCounts] = {}
 
-    def _license(self, doc: Any) -> LicenseCounts:
-        key = _license_of(doc)
+    def _license(self, key: str | None) -> LicenseCounts:
         c = self.licenses.get(key)
         if c is None:
             c = self.licenses[key] = LicenseCounts()
         return c
 
     def license_in(self, doc: Any) -> None:
-        """``doc`` was read (it starts the per-licence count)."""
-        self._license(doc).docs_in += 1
+        """``doc`` was read: it starts the count of its licence, ``meta["license"]`` now, which
+        is recorded in ``doc.license`` for :meth:`license_drop` and :meth:`license_keep`."""
+        doc.license = _license_of(doc)
+        self._license(doc.license).docs_in += 1
 
     def license_drop(self, doc: Any, reason: str) -> None:
-        """``doc`` was dropped under ``reason``."""
-        self._license(doc).docs_dropped[reason] += 1
+        """``doc`` was dropped under ``reason`` (counted under ``doc.license``)."""
+        self._license(doc.license).docs_dropped[reason] += 1
 
     def license_keep(self, doc: Any) -> None:
-        """``doc`` went into the curated files."""
-        c = self._license(doc)
+        """``doc`` went into the curated files (counted under ``doc.license``)."""
+        c = self._license(doc.license)
         c.docs_kept += 1
         c.tokens_kept += doc.tokens
 

@@ -107,12 +107,12 @@ def curate(cfg: CurateConfig, sources: list[SourceConfig], executor: str | None 
     out = Path(cfg.output_dir)
     specs = list(sources)
     sources = [build_source(s) for s in specs]
-    decontam = cfg.step("decontam")
+    decontam = _decontam_step(cfg)
     fingerprint = _hash({
         "format": FORMAT_VERSION,
         "curate": cfg.content_dict(),
         "sources": [[s.config.model_dump(mode="json"), s.fingerprint()] for s in sources],
-        "eval_files": eval_files_fingerprint(decontam) if decontam is not None else [],
+        "eval_files": eval_files_fingerprint(decontam[1], decontam[0]) if decontam is not None else [],
         "steps": _prepare_steps(cfg),
     })
     prev = read_funnel(out)
@@ -206,11 +206,26 @@ def _check_step_domains(cfg: CurateConfig, sources: list[SourceConfig]) -> None:
                                 f"{', '.join(sorted(known))})")
 
 
-def _decontam_index(decontam: Any, sources: list[SourceConfig], work: Path) -> dict[str, Any]:
+def _decontam_step(cfg: CurateConfig) -> tuple[str, Any, list[Any]] | None:
+    """The enabled decontam step as ``(where, config, pii)``: its config path (errors name it),
+    its config, and the configs of the enabled ``pii`` steps before it (the index holds the
+    items as they redact them too); None without one."""
+    pii: list[Any] = []
+    for where, step in cfg.located_steps():
+        if step.enabled and step.kind == "pii":
+            pii.append(step)
+        elif step.enabled and step.kind == "decontam":
+            return where, step, pii
+    return None
+
+
+def _decontam_index(decontam: tuple[str, Any, list[Any]], sources: list[SourceConfig], work: Path) -> dict[str, Any]:
+    """Build the decontamination index in ``work`` (once per work directory); its stats."""
     path = work / INDEX_FILE
     stats_path = work / "decontam-index.json"
     if not path.exists() or not stats_path.exists():
-        index = build_index(decontam, sources)
+        where, config, pii = decontam
+        index = build_index(config, sources, redact=pii, where=where)
         index.save(path)
         atomic.write_json(stats_path, index.stats)
     return json.loads(stats_path.read_text())

@@ -3,7 +3,8 @@
 An entry holds the step, the reason, the domain, the document id, the source and the
 location in it (``path:line``, ``path:row``, ``path``), the text as the dropping step received
 it (or, for records that never became a document, the raw line when there is one), and the
-step's detail (the matched n-gram, the kept duplicate, the exception).
+step's detail (the matched n-gram, the kept duplicate, the exception; a value JSON cannot hold
+is written as its ``str``).
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ from curricle.curate.document import CurDoc, Drop
 
 
 def dumps(record: dict[str, Any]) -> str:
-    """One JSON line; text holding lone surrogates (from ``\\ud800`` escapes in the input)
-    is written with ASCII escapes so the file stays valid UTF-8."""
-    line = json.dumps(record, ensure_ascii=False)
+    """One JSON line; a value JSON has no type for (a step's detail holding a ``numpy.float32``
+    or a set) is written as its ``str``, and text holding lone surrogates (from ``\\ud800``
+    escapes in the input) with ASCII escapes so the file stays valid UTF-8."""
+    line = json.dumps(record, ensure_ascii=False, default=str)
     try:
         line.encode("utf-8")
     except UnicodeEncodeError:
-        line = json.dumps(record, ensure_ascii=True)
+        line = json.dumps(record, ensure_ascii=True, default=str)
     return line
 
 

@@ -2,7 +2,8 @@
 
 - :class:`FilterStage` (one task per source shard): read the shard, run the per-document steps,
   sign the survivors for deduplication; writes ``filter-out/<rank>/`` (survivors with their
-  signatures as Parquet, the shard's funnel rows, its quarantine entries).
+  signatures and the licence each is counted under as Parquet, the shard's funnel rows, its
+  quarantine entries).
 - :class:`DedupStage` (one task): decide every duplicate over the whole corpus
   (:func:`curricle.curate.dedup.decide`); writes ``dedup-out/<rank>.parquet`` per shard.
 - :class:`WriteStage` (one task per shard): apply the decisions, write the shard's curated
@@ -118,7 +119,8 @@ def build_steps(curate_config: Any, context: StepContext) -> list[CurationStep]:
 
 def run_steps(doc: CurDoc, steps: list[CurationStep], funnel: FunnelCounter, quarantine: QuarantineWriter) -> bool:
     """Pass ``doc`` through ``steps`` (those applying to its domain); True if it survives.
-    A drop is also counted under the document's licence (:meth:`FunnelCounter.license_drop`).
+    A drop is also counted under the licence the document was read with, ``doc.license``
+    (:meth:`FunnelCounter.license_drop`), whatever a step wrote into ``meta["license"]``.
     The ``meta`` fields a step that kept the document wrote are noted in ``doc.written``."""
     for step in steps:
         row = funnel.row(doc.domain, step.name)
@@ -161,7 +163,7 @@ class FilterStage(_Stage):
         by_domain: dict[str, list[CurationStep]] = {}
         signer = Signer(self.dedup_plan())
         schema = signature_schema(signer.plan.near.num_perm)
-        for name in ("text", "meta", "source", "location"):
+        for name in ("text", "meta", "source", "location", "license"):
             schema = schema.append(pa.field(name, pa.string()))
         writer = pq.ParquetWriter(tmp / "shard.parquet", schema)
         rows: dict[str, list] = {name: [] for name in schema.names}
@@ -200,6 +202,7 @@ class FilterStage(_Stage):
                 rows["meta"].append(json.dumps(doc.meta, default=str))
                 rows["source"].append(doc.source)
                 rows["location"].append(doc.location)
+                rows["license"].append(doc.license)
                 idx += 1
                 pending_chars += len(doc.text)
                 if len(rows["idx"]) >= ROW_GROUP_DOCS or pending_chars >= ROW_GROUP_CHARS:
@@ -245,12 +248,13 @@ class WriteStage(_Stage):
         pf = pq.ParquetFile(self.work_dir / FILTER_OUT / f"{rank:05d}" / "shard.parquet")
         try:
             for batch in pf.iter_batches(batch_size=ROW_GROUP_DOCS,
-                                         columns=["idx", "id", "domain", "text", "meta", "source", "location"]):
+                                         columns=["idx", "id", "domain", "text", "meta", "source", "location",
+                                                  "license"]):
                 cols = batch.to_pydict()
                 for i in range(batch.num_rows):
                     doc = CurDoc(id=cols["id"][i], text=cols["text"][i], domain=cols["domain"][i],
                                  meta=json.loads(cols["meta"][i]), source=cols["source"][i],
-                                 location=cols["location"][i])
+                                 location=cols["location"][i], license=cols["license"][i])
                     if self._apply(doc, decisions.get(cols["idx"][i]), plan, funnel, quarantine):
                         funnel.license_keep(doc)
                         w = writers.get(doc.domain)

@@ -10,7 +10,8 @@ Either way a step may write document fields into ``doc.meta`` (a score: ``doc.me
 = 0.3``; language ID writes ``language``): later steps see them, and the curated documents
 carry them in their ``meta`` (and from there ``prepare``'s per-document metadata). A field is
 a number, string or bool; a step never changes the fields the sources wrote (``source``,
-``line``, ``row``, ``license``) or ``id`` / ``domain``.
+``line``, ``row``, ``license``) or ``id`` / ``domain`` (a user's step that edits ``license``
+anyway leaves the funnel counting the document under the licence it was read with).
 
 The runner (:func:`curricle.curate.stages.run_steps`) does everything else, the same way for
 every step, built-in or the user's (``python``): it skips domains the step does not apply to,

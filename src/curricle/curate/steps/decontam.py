@@ -22,6 +22,12 @@ skips items shorter than ``n``. The matcher here hashes each token once and chec
 n-gram length with a few vectorised numpy operations per length (binary search in a sorted
 array of index hashes), not a Python loop per n-gram.
 
+**After PII redaction.** The ``pii`` steps that come before this one rewrite an e-mail
+address in a document to ``<EMAIL>`` (an IP address to ``<IP_ADDRESS>``, ...), so an item
+holding one (``contact admin@example.org``) would no longer be found in it. The index therefore
+holds each item both as given and as those steps redact it (each in turn, so with several
+``pii`` steps every combination); the run passes them in (:func:`build_index`'s ``redact``).
+
 Drop reason: ``contaminated``; the quarantine entry names the matching reference set
 (``probe:<skill>`` or ``eval:<file>``) and the matched tokens.
 """
@@ -39,9 +45,10 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 
 from curricle import atomic
-from curricle.curate.config import DecontamConfig, EvalFileConfig
+from curricle.curate.config import DecontamConfig, EvalFileConfig, PIIConfig
 from curricle.curate.document import CurDoc, Drop
 from curricle.curate.steps.base import CurationStep
+from curricle.curate.steps.pii import build_rules
 from curricle.curate.words import WORD_OR_PUNCT
 from curricle.errors import CurricleError
 from curricle.sources.config import SourceConfig
@@ -193,30 +200,32 @@ def probe_items(config: DecontamConfig, sources: list[SourceConfig] | None = Non
     return out
 
 
-def _eval_paths(ef: EvalFileConfig) -> list[str]:
+def _eval_paths(ef: EvalFileConfig, where: str) -> list[str]:
     pattern = os.path.expanduser(ef.path)
     files = sorted(glob.glob(pattern, recursive=True)) if set("*?[") & set(pattern) else [pattern]
     files = [f for f in files if os.path.isfile(f)]
     if not files:
-        raise CurricleError(f"curate.decontam.eval_files: no such file or directory: {ef.path}")
+        raise CurricleError(f"{where}.eval_files: no such file or directory: {ef.path}")
     return files
 
 
-def eval_files_fingerprint(config: DecontamConfig) -> list[list[Any]]:
-    """``[path, size, mtime_ns]`` of every evaluation file: changes when one does."""
-    return files_fingerprint([p for ef in config.eval_files for p in _eval_paths(ef)])
+def eval_files_fingerprint(config: DecontamConfig, where: str = "curate.decontam") -> list[list[Any]]:
+    """``[path, size, mtime_ns]`` of every evaluation file: changes when one does. ``where``:
+    the step's config path, which errors name (``curate.pipeline.3``)."""
+    return files_fingerprint([p for ef in config.eval_files for p in _eval_paths(ef, where)])
 
 
-def eval_items(config: DecontamConfig) -> dict[str, list[str]]:
-    """``eval:<file>`` -> item texts of each evaluation file."""
+def eval_items(config: DecontamConfig, where: str = "curate.decontam") -> dict[str, list[str]]:
+    """``eval:<file>`` -> item texts of each evaluation file (``where`` as for
+    :func:`eval_files_fingerprint`)."""
     out: dict[str, list[str]] = {}
     for ef in config.eval_files:
-        for path in _eval_paths(ef):
-            out[f"eval:{path}"] = list(_read_eval_file(path, ef.text_fields))
+        for path in _eval_paths(ef, where):
+            out[f"eval:{path}"] = list(_read_eval_file(path, ef.text_fields, where))
     return out
 
 
-def _read_eval_file(path: str, fields: list[str]) -> Iterator[str]:
+def _read_eval_file(path: str, fields: list[str], where: str) -> Iterator[str]:
     if path.endswith((".jsonl", ".jsonl.gz")):
         opener = gzip.open if path.endswith(".gz") else open
         with opener(path, "rt", encoding="utf-8", errors="replace") as f:
@@ -233,14 +242,38 @@ def _read_eval_file(path: str, fields: list[str]) -> Iterator[str]:
         with open(path, encoding="utf-8", errors="replace") as f:
             yield from (line.strip() for line in f if line.strip())
     else:
-        raise CurricleError(f"curate.decontam.eval_files: {path}: expected .jsonl, .jsonl.gz or .txt")
+        raise CurricleError(f"{where}.eval_files: {path}: expected .jsonl, .jsonl.gz or .txt")
 
 
-def build_index(config: DecontamConfig, sources: list[SourceConfig] | None = None) -> ItemIndex:
+def with_redactions(items: list[str], redact: list[PIIConfig]) -> list[str]:
+    """``items``, then each one as the ``redact`` steps rewrite it where that differs: after
+    each step, every text so far and its redaction (so a document that one of several ``pii``
+    steps skipped, by its ``domains``, is covered too)."""
+    out = list(items)
+    for config in redact:
+        rules = build_rules(config)
+        seen = set(out)
+        for text in list(out):
+            for rule in rules:
+                text, _ = rule.apply(text)
+            if text not in seen:
+                seen.add(text)
+                out.append(text)
+    return out
+
+
+def build_index(config: DecontamConfig, sources: list[SourceConfig] | None = None,
+                redact: Iterable[PIIConfig] = (), where: str = "curate.decontam") -> ItemIndex:
+    """The index of the probe and evaluation items, each also as the ``redact`` configs (the
+    enabled ``pii`` steps before this one, in order) rewrite it; ``where``: the step's config
+    path, which errors name."""
     sets: dict[str, list[str]] = {}
     if config.probes:
         sets.update(probe_items(config, sources))
-    sets.update(eval_items(config))
+    sets.update(eval_items(config, where))
+    redact = list(redact)
+    if redact:
+        sets = {label: with_redactions(texts, redact) for label, texts in sets.items()}
     return ItemIndex.build(sets, config.n, config.min_item_tokens, config.min_ngram_words)
 
 

@@ -23,8 +23,9 @@ first shard to need it computes the threshold once, before scoring: a seeded uni
 ``sample_docs`` documents of the step's domains (Algorithm R over the sources, read as curate
 reads them), passed through the steps before this one (so the share is of the documents that
 reach it, not of the raw input), scored, and cut at the share. The threshold is written to the
-run's work directory (``quality-model-threshold.json``; other workers wait on a lock and read
-it, a resumed run reuses it). A corpus of at most ``sample_docs`` documents is scored whole, so
+run's work directory (``<step name>-threshold.json``, ``quality-model-threshold.json`` for the
+default name, so each quality-model step has its own; other workers wait on a lock and read it,
+a resumed run reuses it). A corpus of at most ``sample_docs`` documents is scored whole, so
 the kept share is then exact up to ties at the threshold (which are kept); a larger one keeps
 the share within sampling error (standard error ``sqrt(s (1 - s) / sample_docs)``, 0.5
 percentage points at the default 10,000 and s = 0.5). The cost is one more read of the step's
@@ -60,8 +61,14 @@ from curricle.sources.config import SourceConfig, SourceSpec
 
 log = logging.getLogger(__name__)
 
-THRESHOLD_FILE = "quality-model-threshold.json"
 REASON = "quality-model"
+
+
+def threshold_file(step_name: str) -> str:
+    """The work-directory file holding the ``top_share`` threshold of the step named
+    ``step_name`` (``quality-model-threshold.json`` for the default name): one per step, since
+    two steps keep different shares of different documents."""
+    return f"{step_name}-threshold.json"
 
 
 class QualityModelStep(CurationStep):
@@ -114,9 +121,9 @@ class QualityModelStep(CurationStep):
         work = getattr(self.context, "work_dir", None)
         if work is None:  # no run around it (a library caller): compute, keep in memory
             return self.compute_share_threshold()["threshold"]
-        path = Path(work) / THRESHOLD_FILE
+        path = Path(work) / threshold_file(self.name)
         Path(work).mkdir(parents=True, exist_ok=True)
-        with open(Path(work) / (THRESHOLD_FILE + ".lock"), "w") as lock:
+        with open(path.with_name(path.name + ".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # one worker computes, the others wait and read
             if not path.is_file():
                 atomic.write_json(path, self.compute_share_threshold())
