@@ -16,6 +16,7 @@ from curricle.drift.corpus import Corpus, DomainData, DomainDocs, load_store
 from curricle.drift.lineage import lineage
 from curricle.errors import CurricleError
 from tests.conftest import write_store
+from tests.drift.documents import literal_corpus, random_docs
 
 
 def corpus(ids: dict[str, list[str]], extra: dict[str, list[str]] | None = None) -> Corpus:
@@ -148,3 +149,41 @@ def test_one_changed_document_is_judged_against_one_swapped(tmp_path):
     result = compare(old, new, DriftConfig())
     assert result["churn"] == {"code": 1 / 400}
     assert result["counts"]["DRIFT"] == 0
+
+
+def test_a_domain_on_one_side_only_is_drift_on_its_share():
+    rng = np.random.default_rng(2)
+    old = literal_corpus({"kept": random_docs(rng, 100, 50), "gone": random_docs(rng, 100, 50)})
+    new = literal_corpus({"kept": random_docs(rng, 100, 50), "fresh": random_docs(rng, 100, 50)}, "n")
+    result = compare(old, new, DriftConfig(sections=["mixture"], null_splits=5))
+    share = {c["domain"]: c for c in result["checks"] if c["statistic"] == "share"}
+    assert {d: (c["verdict"], c["reliable"], c["note"], c["detail"].get("only_in")) for d, c in share.items()
+            if d != "kept"} == {"gone": ("DRIFT", True, "domain only in OLD: it went", "old"),
+                                "fresh": ("DRIFT", True, "domain only in NEW: it appeared", "new")}
+    assert (share["gone"]["n_new"], share["fresh"]["n_old"], share["fresh"]["null_n"]) == (0, 0, 0)
+    assert share["kept"]["note"] == "" and "only_in" not in share["kept"]["detail"]
+    drifted = {(d["statistic"], d["domain"]) for d in result["drifted"] if d["verdict"] == "DRIFT"}
+    assert {("share", "gone"), ("share", "fresh")} <= drifted
+
+
+def _no_constant(name):
+    raise ValueError(f"not JSON: {name}")
+
+
+def test_drift_json_is_valid_json_with_an_infinite_statistic(tmp_path):
+    rng = np.random.default_rng(6)
+    docs = zipf_docs(rng, 100, 200)
+    old = write_store(tmp_path / "old", {"code": docs}, extra_meta={"code/score": [1.0] * 100})
+    new = write_store(tmp_path / "new", {"code": docs}, extra_meta={"code/score": rng.random(100).tolist()})
+    config = tmp_path / "drift.yaml"
+    config.write_text("drift:\n  sections: [metadata]\n  null_splits: 5\n")
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["drift", str(old), str(new), "--out", str(out), "--config", str(config)])
+    assert res.exit_code == 0, res.output
+    result = json.loads((out / "drift.json").read_text(), parse_constant=_no_constant)
+    # OLD's score is constant: NEW's moved infinitely many of its standard deviations
+    flagged = {d["statistic"]: d for d in result["drifted"]}
+    assert {k: flagged["wasserstein/score"][k] for k in ("verdict", "value", "z")} == {
+        "verdict": "DRIFT", "value": "inf", "z": "inf"}
+    check = next(c for c in result["checks"] if c["statistic"] == "wasserstein/score")
+    assert (check["value"], check["z"], check["null_mean"]) == ("inf", "inf", 0.0)

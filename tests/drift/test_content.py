@@ -11,6 +11,7 @@ import scipy.sparse as sp
 from curricle.drift.compare import compare
 from curricle.drift.config import DriftConfig
 from curricle.drift.corpus import load_store
+from curricle.drift.hashing import content_sample
 from curricle.drift.sections import content
 from curricle.drift.sections.content import ContentSection, cross_validated, ngram_keys
 from tests.conftest import write_store
@@ -38,6 +39,20 @@ def test_the_same_documents_on_both_sides_are_indistinguishable():
                                                  detail=False)
     # each document's twin is in the other class and in its fold: both score alike, so exactly chance
     assert m.value == 0.5 and m.detail == {}
+
+
+def test_the_sample_is_drawn_by_content_not_by_row():
+    hashes = [bytes([i, 7]) for i in range(100)]
+    rows = content_sample(hashes, 10, seed=0)
+    assert len(rows) == 10 and rows.tolist() == sorted(rows.tolist())
+    perm = np.random.default_rng(0).permutation(100)
+    shuffled = content_sample([hashes[i] for i in perm], 10, seed=0)
+    assert sorted(perm[shuffled].tolist()) == rows.tolist()  # the same documents, wherever they are
+    # a side with more documents cuts lower: of the shared ones it draws a subset of the smaller side's
+    more = content_sample(hashes + [bytes([i, 8]) for i in range(100)], 10, seed=0)
+    assert set(more[more < 100].tolist()) <= set(rows.tolist())
+    assert content_sample(hashes, 10, seed=1).tolist() != rows.tolist()
+    assert content_sample(hashes[:5], 10, seed=0).tolist() == [0, 1, 2, 3, 4]
 
 
 def test_ngram_keys_are_unigrams_then_bigrams_within_a_document():

@@ -20,6 +20,7 @@ from curricle.model.build import build_model
 from curricle.model.config import ModelConfig
 from curricle.prepare.reference import CheckpointScorer
 from tests.conftest import write_store
+from tests.drift.documents import literal_corpus, random_docs
 from tests.drift.test_compare import zipf_docs
 
 
@@ -102,3 +103,27 @@ def test_the_verb_takes_ref_model(setup, tmp_path):
     res = CliRunner().invoke(app, ["drift", str(setup["old"]), str(setup["new"]), "--out", str(out),
                                    "--config", str(config), "--ref-model", str(tmp_path / "nowhere")])
     assert res.exit_code == 2 and "--ref-model: no such directory" in res.output
+
+
+class MeanTokenScorer:
+    """A stand-in for the checkpoint: a document's "loss" is its mean token id / 100."""
+
+    def mean_losses(self, docs):
+        return np.array([float(np.mean(d)) / 100 for d in docs])
+
+
+def test_a_shuffled_corpus_scores_the_same_documents_and_does_not_drift(monkeypatch, tmp_path):
+    monkeypatch.setattr(ReferenceSection, "scorer", lambda self, corpus: MeanTokenScorer())
+    docs = random_docs(np.random.default_rng(4), 400, 50)
+    perm = np.random.default_rng(5).permutation(400)
+    old, new = literal_corpus({"web": docs}), literal_corpus({"web": [docs[i] for i in perm]}, "n")
+    config = DriftConfig(ref_model=tmp_path, ref_max_docs=50, sections=["mixture"], null_splits=5)
+    section = ReferenceSection(config)
+    (rows_o, loss_o), (rows_n, loss_n) = (section.losses(old, old.domains["web"]),
+                                          section.losses(new, new.domains["web"]))
+    assert len(rows_o) == 50 and sorted(perm[rows_n].tolist()) == rows_o.tolist()  # the same 50 documents
+    assert sorted(loss_n) == sorted(loss_o)
+    checks = {c["statistic"]: c for c in compare(old, new, config)["checks"] if c["section"] == "reference"}
+    assert {k: c["verdict"] for k, c in checks.items()} == {"mean_loss": "OK", "wasserstein/ref_loss": "OK"}
+    assert checks["mean_loss"]["value"] == pytest.approx(0.0, abs=1e-12)
+    assert checks["wasserstein/ref_loss"]["value"] == 0.0

@@ -46,6 +46,15 @@ def test_a_null_without_spread():
     assert judge(measure(0.01), [0.0] * 5).verdict == "DRIFT"
 
 
+def test_a_fact_is_drift_whatever_the_null_and_the_counts():
+    fact = Measure("mixture", "share", 0.01, "web", 100, 0, fact="domain only in OLD: it went")
+    check = judge(fact, NULL, min_docs=50)
+    assert (check.verdict, check.reliable, check.note) == ("DRIFT", True, "domain only in OLD: it went")
+    assert check.z == pytest.approx((0.01 - 3) / SD)  # as judged, for reading
+    check = judge(Measure("mixture", "share", 0.5, "web", 0, 100, fact="domain only in NEW: it appeared"), [])
+    assert (check.verdict, check.reliable, check.null_n, check.z) == ("DRIFT", True, 0, None)
+
+
 def test_worst():
     assert worst(["OK", "DRIFT", "WARN"]) == "DRIFT"
     assert worst([]) == "OK"

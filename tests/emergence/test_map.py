@@ -9,6 +9,7 @@ import yaml
 
 from curricle.emergence.config import MapConfig
 from curricle.emergence.map import map_rows, map_runs
+from curricle.errors import CurricleError
 from curricle.probes.results import SCHEMA, write_rows
 
 STEPS = [10, 20, 40, 80, 160, 320]
@@ -219,3 +220,17 @@ def test_the_summary_counts_from_the_map(tmp_path):
     for r in rows:
         r["contaminated"] = None
     assert map_rows(rows, MapConfig(bootstrap=0, permutations=0))["summary"]["contaminated_items"] is None
+
+
+def test_two_tasks_of_one_skill_are_refused():
+    rows = [{**r, "skill": "arithmetic"} for r in rows_for("r", {"arith_mc": 1, "arith_gen": 3, "copy": 2})
+            if r["task"] != "copy"] + [r for r in rows_for("r", {"copy": 2})]
+    config = MapConfig(sigma=0.0, bootstrap=0, permutations=0)
+    with pytest.raises(CurricleError) as err:
+        map_rows(rows, config)
+    assert str(err.value) == ("run r: tasks arith_mc and arith_gen both have skill 'arithmetic' (the map has one "
+                              "entry per skill: give one its own skill, or map one with tasks:)")
+    # mapping one of them is fine
+    one = map_rows(rows, MapConfig(sigma=0.0, bootstrap=0, permutations=0, tasks=["arith_gen", "copy"]))
+    skills = one["runs"]["r"]["skills"]
+    assert set(skills) == {"arithmetic", "copy"} and skills["arithmetic"]["task"] == "arith_gen"

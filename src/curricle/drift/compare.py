@@ -16,6 +16,11 @@ call it); it returns the JSON-able content of ``drift.json``::
      "churn": {domain: share of documents not in common, by content},  what the null swaps
      "checks": [Check.to_json() ...],                                every statistic, judged
      "settings": DriftConfig, "docs": documents read, "seconds": wall time}
+
+A check's numbers, in ``drifted`` and ``checks`` alike, are valid JSON
+(:func:`~curricle.drift.verdict.json_number`): NaN as null and an infinity as the string
+``"inf"`` (a constant column on OLD against a varying one on NEW moves infinitely many of
+OLD's standard deviations).
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from rich.progress import Progress
 from curricle.drift.config import SECTIONS, DriftConfig
 from curricle.drift.corpus import Corpus, churn
 from curricle.drift.lineage import lineage
-from curricle.drift.verdict import LEVELS, Check, judge, worst
+from curricle.drift.verdict import LEVELS, Check, judge, json_number, worst
 
 
 def _side(corpus: Corpus) -> dict[str, Any]:
@@ -80,7 +85,7 @@ def summarize(old: Corpus, new: Corpus, checks: list[Check], config: DriftConfig
         "old": _side(old), "new": _side(new),
         "verdict": worst([c.verdict for c in checks]), "counts": counts,
         "drifted": [{"section": c.section, "domain": c.domain, "statistic": c.statistic, "verdict": c.verdict,
-                     "value": round(c.value, 6), "z": None if c.z is None else round(c.z, 2)} for c in flagged],
+                     "value": json_number(c.value), "z": json_number(c.z, 2)} for c in flagged],
         "lineage": lineage(old, new),
         "churn": {d: round(c, 6) for d, c in swapped.items()},
         "checks": [c.to_json() for c in checks],

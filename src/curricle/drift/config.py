@@ -77,8 +77,8 @@ class DriftConfig(BaseModel):
     top_tokens: int = Field(10, ge=0)
     """Tokens listed per domain among those whose share moved most."""
     content_max_docs: int = Field(1000, ge=10)
-    """``content``: documents per side and domain the classifier reads (a seeded sample; the
-    split-halves read half of OLD's)."""
+    """``content``: documents per side and domain the classifier reads (a sample drawn by a seeded
+    hash of their content; the split-halves read half of OLD's)."""
     content_folds: int = Field(2, ge=2, le=10)
     """``content``: cross-validation folds (every document is scored by a model not trained on it)."""
     content_buckets: int = Field(1 << 18, ge=16)
@@ -91,8 +91,8 @@ class DriftConfig(BaseModel):
     """``reference``: an HF checkpoint (or a curricle run: its newest checkpoint) whose mean token
     loss per document is compared; the section runs only when it is set (``--ref-model``)."""
     ref_max_docs: int = Field(200, ge=1)
-    """``reference``: documents per side and domain scored (a seeded sample); ``pass_rate``:
-    items per side and task."""
+    """``reference``: documents per side and domain scored (a sample drawn by a seeded hash of
+    their content); ``pass_rate``: items per side and task."""
     ref_max_tokens: int | None = Field(None, ge=1)
     """``reference``: the window a document is read in (None: the checkpoint's position limit)."""
     ref_batch_docs: int = Field(8, ge=1)

@@ -19,6 +19,9 @@ which is the side a gate on a data release should err on. Every check also carri
 empirical p-value ``(1 + #null >= value) / (1 + null_n)`` and the null's mean and sd, for
 reading, not deciding. A statistic measured on fewer than ``min_docs`` documents on a side
 is marked unreliable and can at most WARN; so is one whose null has fewer than 5 values.
+A measure a section states as a fact (``Measure.fact``: the mixture's share of a domain
+that only one side has, one that appeared or went) is DRIFT, whatever its null and document
+counts say, with the fact as its note.
 """
 
 from __future__ import annotations
@@ -53,6 +56,9 @@ class Measure:
     detail: dict[str, Any] = field(default_factory=dict)
     """What a reader needs to see why (the two sides' values, quantile shifts, tokens that
     moved most...); only filled for OLD against NEW, not for the calibration's halves."""
+    fact: str = ""
+    """Why the value is a fact, not an estimate to judge against the null (``domain only in
+    NEW``); empty for an estimate. A fact is DRIFT (:func:`judge`)."""
 
     @property
     def key(self) -> tuple[str, str | None, str]:
@@ -85,15 +91,31 @@ class Check:
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
         for k in ("value", "z", "null_mean", "null_sd", "p_value"):
-            v = out[k]
-            if isinstance(v, float):
-                out[k] = None if math.isnan(v) else (round(v, 6) if math.isfinite(v) else str(v))
+            out[k] = json_number(out[k])
         return out
+
+
+def json_number(v: float | None, digits: int = 6) -> float | str | None:
+    """``v`` as drift.json writes it: rounded to ``digits``, NaN as None and an infinity as the
+    string ``inf`` or ``-inf`` (JSON has neither); None stays None."""
+    if v is None:
+        return None
+    v = float(v)
+    return None if math.isnan(v) else round(v, digits) if math.isfinite(v) else str(v)
 
 
 def judge(measure: Measure, null: list[float], warn_sd: float = 2.0, drift_sd: float = 3.0,
           min_docs: int = 50) -> Check:
-    """Judge ``measure`` against the values the same statistic took between halves of OLD."""
+    """Judge ``measure`` against the values the same statistic took between halves of OLD; a
+    fact (``measure.fact``) is DRIFT and reliable, its note the fact (z, null and p-value as
+    judged, for reading)."""
+    check = _judge(measure, null, warn_sd, drift_sd, min_docs)
+    if measure.fact:
+        check.verdict, check.reliable, check.note = "DRIFT", True, measure.fact
+    return check
+
+
+def _judge(measure: Measure, null: list[float], warn_sd: float, drift_sd: float, min_docs: int) -> Check:
     vals = np.asarray([v for v in null if v is not None and math.isfinite(v)], dtype=np.float64)
     notes = []
     reliable = True
@@ -131,4 +153,4 @@ def worst(verdicts: list[str]) -> str:
     return max(verdicts, key=LEVELS.index, default="OK")
 
 
-__all__ = ["LEVELS", "MIN_NULL", "Measure", "Check", "judge", "worst"]
+__all__ = ["LEVELS", "MIN_NULL", "Measure", "Check", "judge", "json_number", "worst"]

@@ -70,7 +70,15 @@ def _curves(rows: list[dict[str, Any]], config: MapConfig) -> dict[str, dict[str
 
 def analyze_run(run: str, curves: dict[str, list[dict[str, Any]]], config: MapConfig) -> dict[str, Any]:
     """Per skill of one run: emergence, saturation (each with its bootstrap interval),
-    censoring, instability, phase."""
+    censoring, instability, phase. Two tasks of one skill are refused (the map has one entry
+    per skill)."""
+    task_of: dict[str, str] = {}
+    for task, rs in curves.items():
+        skill = rs[0]["skill"]
+        if skill in task_of:
+            raise CurricleError(f"run {run}: tasks {task_of[skill]} and {task} both have skill '{skill}' (the map "
+                                f"has one entry per skill: give one its own skill, or map one with tasks:)")
+        task_of[skill] = task
     phases = run_phases(read_run_config(Path(run))) if run != "-" else []
     settings = config.curve_settings()
     skills: dict[str, Any] = {}

@@ -60,7 +60,8 @@ class TaskConfig(BaseModel):
     """The task's name (letters, digits, ``_ . + @ -``), unique within a suite; a level of a
     difficulty ladder is ``skill@level`` (``copy@8``)."""
     skill: str | None = None
-    """The skill the emergence map reports (default: the task name)."""
+    """The skill the emergence map reports (default: the task name); the map refuses two tasks
+    of one skill."""
     family: str | None = None
     """The family of skills whose levels the map lines up as one ladder (default: what the
     dataset says, e.g. a generator level's skill; else the part of ``skill`` before ``@``)."""

@@ -36,6 +36,6 @@ class Section:
         for name in sorted(set(old.domains) & set(new.domains)):
             yield name, old.domains[name], new.domains[name]
 
-    def make(self, statistic: str, value: float, domain: str | None, n_old: int, n_new: int,
+    def make(self, statistic: str, value: float, domain: str | None, n_old: int, n_new: int, fact: str = "",
              **detail) -> Measure:
-        return Measure(self.name, statistic, float(value), domain, n_old, n_new, detail)
+        return Measure(self.name, statistic, float(value), domain, n_old, n_new, detail, fact)

@@ -13,16 +13,18 @@ every OLD one. A held-out AUC below 0.5 is noise (a model does not learn the rev
 training labels), so it is not folded up: larger is more different, as for every statistic.
 
 Each side reads at most ``content_max_docs`` documents per domain, a sample drawn by content
-(the documents with the smallest seeded hash of their tokens: one both versions hold is drawn
-on both sides or on neither) once per domain and featurized once (cached on the domain's data); a split-half of OLD reads the
-sample's documents that fall in it, so the null splits only refit. The detail (OLD against NEW)
-lists the most typical documents of each side (the highest held-out probability of NEW, and of
-OLD) with their text, and the n-grams with the largest weights (averaged over the folds' models).
+(the documents with the smallest seeded hash of their tokens,
+:func:`~curricle.drift.hashing.content_sample`: two sides holding the same documents, in any
+order, draw the same ones; where the sides differ, each side's cut-off is its own, so a shared
+document near the cut-offs can be drawn on one side only) once per domain and featurized once
+(cached on the domain's data); a split-half of OLD reads the sample's documents that fall in
+it, so the null splits only refit. The detail (OLD against NEW) lists the most typical
+documents of each side (the highest held-out probability of NEW, and of OLD) with their text,
+and the n-grams with the largest weights (averaged over the folds' models).
 """
 
 from __future__ import annotations
 
-import hashlib
 import zlib
 
 import numpy as np
@@ -31,7 +33,7 @@ import scipy.sparse as sp
 from scipy.special import expit
 
 from curricle.drift.corpus import Corpus, DomainData, DomainDocs
-from curricle.drift.hashing import mix64
+from curricle.drift.hashing import content_sample, mix64
 from curricle.drift.sections.base import Section
 from curricle.drift.stats import roc_auc
 
@@ -95,19 +97,12 @@ class Features:
 
 
 def features(docs: DomainDocs, max_docs: int, buckets: int, seed: int) -> Features:
-    """The domain's sample (at most ``max_docs`` of its documents, seeded by ``seed`` and the
-    domain's name), featurized once per domain."""
+    """The domain's sample (at most ``max_docs`` of its documents, drawn by content under
+    ``seed``: :func:`~curricle.drift.hashing.content_sample`), featurized once per domain."""
     data = docs.data
 
     def make() -> Features:
-        if data.n_docs <= max_docs:
-            return Features(data, np.arange(data.n_docs), buckets)
-        # By content: a document both versions hold is drawn on both sides (or on neither).
-        u = np.array([int.from_bytes(hashlib.blake2b(h, digest_size=8, key=seed.to_bytes(8, "little", signed=True)
-                                                     ).digest(), "little") for h in data.content_hashes],
-                     dtype=np.uint64)
-        order = np.lexsort((np.arange(data.n_docs), u))
-        return Features(data, np.sort(order[:max_docs]), buckets)
+        return Features(data, content_sample(data.content_hashes, max_docs, seed), buckets)
 
     return data.cached(("content", max_docs, buckets, seed), make)
 

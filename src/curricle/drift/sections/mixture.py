@@ -5,6 +5,11 @@ between the share vectors, over the union of domains: a domain on one side only 
 on the other) and ``effective_domains`` (|exp H(NEW) - exp H(OLD)|, the change in the
 effective number of domains). Shares count tokens, as a run's weights do; a training run's
 side has the shares it served (:mod:`curricle.drift.runs`).
+
+A domain that only one side has (by the sides' domains: it appeared or went) is a fact, not
+noise: its ``share`` is DRIFT whatever the null (NEW's domain has none from OLD's halves) and
+the document counts (a removed domain has none on NEW's side), noted ``domain only in NEW: it
+appeared`` or ``domain only in OLD: it went`` (``Measure.fact``).
 """
 
 from __future__ import annotations
@@ -29,11 +34,12 @@ class MixtureSection(Section):
         out = []
         for i, d in enumerate(names):
             od, nd = old.domains.get(d), new.domains.get(d)
+            only = "new" if od is None else "old" if nd is None else None
             info = ({"old": round(p[i], 6), "new": round(q[i], 6), "delta": round(q[i] - p[i], 6),
-                     **({"only_in": "new"} if od is None else {"only_in": "old"} if nd is None else {})}
-                    if detail else {})
+                     **({"only_in": only} if only else {})} if detail else {})
+            fact = f"domain only in {only.upper()}: it {'appeared' if only == 'new' else 'went'}" if only else ""
             out.append(self.make("share", abs(q[i] - p[i]), d, od.n_docs if od else 0, nd.n_docs if nd else 0,
-                                 **info))
+                                 fact=fact, **info))
         if p.sum() > 0 and q.sum() > 0:
             eo, en = effective_number(p), effective_number(q)
             out.append(self.make("js", js_distance(p, q), None, n_old, n_new,

@@ -4,9 +4,11 @@ Runs only with ``ref_model`` (``curricle drift --ref-model CHECKPOINT``): an HF 
 a curricle run (its newest complete checkpoint), that reads the stores' tokens. Each document's
 mean token loss (nats) is computed as ``prepare.reference_model`` computes its
 ``reference_loss`` column (:class:`~curricle.prepare.reference.CheckpointScorer`: the
-document after an EOS, windows of ``ref_max_tokens``, on the CPU), for a seeded sample of at
-most ``ref_max_docs`` documents per domain and side, once (cached on the domain's data); a
-split-half of OLD reads the sample's documents that fall in it.
+document after an EOS, windows of ``ref_max_tokens``, on the CPU), for a sample of at most
+``ref_max_docs`` documents per domain and side drawn by a seeded hash of their content, as
+the content section draws its sample (:func:`~curricle.drift.hashing.content_sample`: two
+sides holding the same documents, in any order, score the same ones), once (cached on the
+domain's data); a split-half of OLD reads the sample's documents that fall in it.
 
 Statistics per domain: ``mean_loss`` (|NEW's mean loss - OLD's|) and ``wasserstein/ref_loss``
 (W1 in units of OLD's standard deviation, as the metadata section's). The detail has both
@@ -17,11 +19,11 @@ highest loss, with their text.
 from __future__ import annotations
 
 import math
-import zlib
 
 import numpy as np
 
 from curricle.drift.corpus import Corpus, DomainDocs
+from curricle.drift.hashing import content_sample
 from curricle.drift.sections.base import Section
 from curricle.drift.stats import quantile_shift, scaled_wasserstein
 from curricle.prepare.reference import CheckpointScorer
@@ -51,13 +53,12 @@ class ReferenceSection(Section):
         return self._scorer
 
     def losses(self, corpus: Corpus, docs: DomainDocs) -> tuple[np.ndarray, np.ndarray]:
-        """The domain's sampled rows (ascending) and their mean token losses, scored once."""
+        """The domain's sampled rows (ascending; drawn by content, as the content section draws
+        its sample) and their mean token losses, scored once."""
         data, cfg = docs.data, self.config
 
         def make():
-            rng = np.random.default_rng([cfg.seed, zlib.crc32(data.domain.encode()), 2])
-            rows = (np.arange(data.n_docs) if data.n_docs <= cfg.ref_max_docs
-                    else np.sort(rng.choice(data.n_docs, size=cfg.ref_max_docs, replace=False)))
+            rows = content_sample(data.content_hashes, cfg.ref_max_docs, cfg.seed)
             return rows, self.scorer(corpus).mean_losses(docs.documents(rows))
 
         return data.cached(("reference", str(cfg.ref_model), cfg.ref_max_docs, cfg.ref_max_tokens, cfg.seed), make)
