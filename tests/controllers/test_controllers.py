@@ -200,6 +200,30 @@ def test_ema_smooths_the_signal_and_keeps_absent_domains():
     assert c.smoothed.tolist() == [3.0, 1.0, 4.0]
 
 
+def test_odm_moves_only_the_rewards_of_the_domains_a_step_sampled():
+    c = CONTROLLERS.build(ODMConfig(), ControllerContext(DOMAINS, NATURAL))
+    c.update(1, stats(1, [1.0, 2.0, 0.5], [1 / 3] * 3))
+    c.update(2, stats(2, [1.0, np.nan, 0.5], [1 / 3] * 3))  # b: no rows this step
+    c.update(3, stats(3, [1.0, np.nan, 0.5], [1 / 3] * 3))
+    assert c.rewards[1] == pytest.approx(0.1 * math.e**2)  # as after step 1: not moved on its old loss
+    assert c.rewards[0] == pytest.approx(0.1 * math.e * (1 + 0.9 + 0.81))
+
+
+def test_a_non_finite_excess_loss_leaves_doremis_weights_finite():
+    c = CONTROLLERS.build(DoReMiConfig(reference={"run": "x"}), DOREMI_CONTEXT)
+    first = c.step(np.array([3.0, 1.0, 1.0]), np.array([10, 10, 10])).copy()
+    second = c.step(np.array([np.nan, 1.0, np.inf]), np.array([10, 10, 10]))  # a bad proxy step
+    assert np.isfinite(second).all() and c.scores.tolist() == pytest.approx([0.3, 0.1, 0.1])
+    z = [f * math.exp(v) for f, v in zip(first, [0.3, 0.1, 0.1])]  # a and c keep their scores
+    assert second.tolist() == pytest.approx([0.999 * v / sum(z) + 0.001 / 3 for v in z], abs=1e-12)
+
+
+def test_ado_refuses_an_ema_it_would_ignore():
+    assert ADOConfig().ema == 0.0
+    with pytest.raises(ValueError, match="ema: ado fits its scaling laws to the raw per-step losses"):
+        ADOConfig(ema=0.9)
+
+
 def test_odm_exploration_decays_with_steps_not_updates():
     c = CONTROLLERS.build(ODMConfig(update_every=10, warmup_steps=100), ControllerContext(DOMAINS, NATURAL))
     w, log = run(c, lambda s: [1.0, 4.0, 1.0], 100)

@@ -22,7 +22,9 @@ This follows ``AdoSelector`` in the authors' release (yidingjiang/ado,
 - **Policy** (every step from ``warmup_steps``, once a fit exists): the predicted loss drop per
   sample ``slope_d = max(alpha_d, 0.05) * (L_d(n) - exp(e_d)) / n`` is weighted by the prior
   ``mu`` (the domains' natural token shares) and by ``sqrt(h_d (1 - h_d))``, where ``h`` is an
-  EMA (0.9) of the shares each step actually sampled; normalized, clipped to at least
+  EMA (0.9) of the weights each step was drawn with (the release counts the samples each step
+  drew; a step's rows follow its weights by credit allocation, so the two stay close but are
+  not the same); normalized, clipped to at least
   ``min_probability`` per domain, it is mixed into the running average of all earlier ones::
 
       p     = 0.9 * p_avg + 0.1 * dist

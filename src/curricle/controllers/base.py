@@ -319,6 +319,8 @@ class Controller:
         self.domains = list(context.domains)
         self.natural = np.array([float(context.natural_tokens[d]) for d in self.domains])
         self.smoothed = np.full(len(self.domains), np.nan)
+        #: The latest step's raw signal (NaN for a domain the step had none of).
+        self.step_signal = np.full(len(self.domains), np.nan)
         #: This step's notes so far (:meth:`take_notes`).
         self.notes = StepNotes()
 
@@ -415,6 +417,7 @@ class Controller:
     def update(self, step: int, stats: DomainStats) -> tuple[np.ndarray, AuditEntry] | None:
         """Ingest one step; at update times return (new weights, audit entry), else None."""
         raw = np.asarray(self.signal(stats), dtype=np.float64)
+        self.step_signal = raw
         seen = np.isfinite(raw)
         fresh = seen & ~np.isfinite(self.smoothed)
         a = self.config.ema

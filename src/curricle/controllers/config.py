@@ -120,7 +120,8 @@ class ODMConfig(AsReleasedConfig):
 
 
 class ADOConfig(AsReleasedConfig):
-    """ADO as released (``yidingjiang/ado``); see :mod:`curricle.controllers.ado`."""
+    """ADO as released (``yidingjiang/ado``); see :mod:`curricle.controllers.ado`. Its fits
+    read the raw per-step losses, so ``ema`` (the shared smoothing of the signal) is refused."""
 
     kind: Literal["ado"] = "ado"
     warmup_steps: int = Field(50, ge=0)
@@ -138,6 +139,13 @@ class ADOConfig(AsReleasedConfig):
     """Lower bound on each law's exponent in the predicted slope (ADO: 0.05)."""
     min_probability: float = Field(0.01, ge=0, lt=1)
     """ADO's minimum probability per domain (its ``clip_min_probability``)."""
+
+    @model_validator(mode="after")
+    def _no_ema(self) -> "ADOConfig":
+        if "ema" in self.model_fields_set:
+            raise ValueError("ema: ado fits its scaling laws to the raw per-step losses, so an EMA of the signal "
+                             "would do nothing; leave ema out (savgol_window smooths the history)")
+        return self
 
 
 #: ``hard-examples``' ranking scores besides ``column:<name>`` (see

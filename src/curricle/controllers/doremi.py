@@ -124,8 +124,10 @@ class DoReMi(Controller):
 
     def step(self, excess_sums: np.ndarray, token_counts: np.ndarray) -> np.ndarray:
         """One update from the step's clipped excess-loss sums and token counts per domain."""
-        present = np.asarray(token_counts) > 0
         means = np.asarray(excess_sums, dtype=np.float64) / np.maximum(token_counts, 1)
+        # a domain without tokens, or whose excess loss is not finite (a bad proxy step), keeps
+        # its score: one NaN would otherwise make every later weight NaN
+        present = (np.asarray(token_counts) > 0) & np.isfinite(means)
         self.scores = np.where(present, means, self.scores)
         logits = np.log(self.alpha) + self.config.step_size * self.scores
         soft = np.exp(logits - logits.max())

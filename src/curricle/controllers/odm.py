@@ -53,7 +53,10 @@ class ODM(Controller):
         self.rewards = np.zeros(len(self.domains))
 
     def propose(self, step, signal, current):
-        self.rewards, pi = smoothed_mean_update(self.rewards, signal, self.config.reward_smoothing, step)
+        # Only the domains this step sampled move their reward: the smoothed signal still holds
+        # a domain's last loss when the step had none of it.
+        losses = np.where(np.isfinite(self.step_signal), signal, np.nan)
+        self.rewards, pi = smoothed_mean_update(self.rewards, losses, self.config.reward_smoothing, step)
         top = int(np.argmax(self.rewards))
         return pi, (f"smoothed mean: highest smoothed perplexity '{self.domains[top]}' ({self.rewards[top]:.2f}), "
                     f"exploration {exploration(len(self.domains), step):.3f}")
