@@ -375,6 +375,10 @@ def test_jtt_draws_the_first_runs_error_set_factor_times_as_often(tmp_path, make
     assert entry["error_share"] == pytest.approx(4 * len(errors) / (4 * len(errors) + n - len(errors)), abs=1e-6)
     m = read(tmp_path / "second", "metrics.jsonl")[-1]
     assert m["group/share/copy/synthetic copy"] == 1.0 and "eval/group_loss/copy/synthetic copy" in m
+    other = _ctrl({"kind": "jtt", "run": str(tmp_path / "first"), "domains": ["arithmetic"]})
+    with pytest.raises(CurricleError, match=rf"^controller.domains: {tmp_path / 'first'} kept no document state of "
+                                            r"domain 'arithmetic' \(it has: copy\)$"):
+        train_run(make_config(steps=2).model_copy(update={"controller": other}), tmp_path / "third", progress=False)
     with pytest.raises(CurricleError, match=r"plain: its controller is schedule, not one that keeps document state \(hard-examples or jtt\)$"):
         load_document_state(_plain_run(tmp_path, make_config))
     with pytest.raises(CurricleError, match="no complete checkpoint"):

@@ -260,6 +260,16 @@ def test_a_missing_eval_file_names_the_decontam_steps_config_path(tmp_path, corp
     assert str(e.value) == f"{where}.eval_files: no such file or directory: {tmp_path / 'none.jsonl'}"
 
 
+def test_an_eval_file_with_no_items_is_refused_in_one_line(tmp_path, corpus):
+    evals = tmp_path / "evals.jsonl"
+    evals.write_text(json.dumps({"question": "What is the capital of France?"}) + "\nnot json\n")
+    cfg = curate_config(tmp_path, decontam={"eval_files": [{"path": str(evals), "text_fields": ["quesiton"]}]})
+    with pytest.raises(CurricleError) as e:
+        curate(cfg, corpus.sources, progress=False)
+    assert str(e.value) == (f"curate.decontam.eval_files: {evals}: no evaluation items (no line has a string in "
+                            f"text_fields ['quesiton'])")
+
+
 def test_synthetic_skill_domains_skip_the_prose_and_near_duplicate_rules(tmp_path):
     run = run_config(tmp_path, [
         {"kind": "synthetic", "skill": "brackets", "domain": "brackets", "n_docs": 30},

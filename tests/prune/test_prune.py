@@ -306,6 +306,8 @@ def test_errors_are_one_line(literal, tmp_path):
         (dict(by="semantic-duplicate", keep=0.5, model="m", order="keep-hardest"),
          r"^prune: order: --by semantic-duplicate does not rank documents"),
         (dict(by="random", keep=1.5), r"^prune: keep: Input should be less than or equal to 1$"),
+        (dict(by="random", keep=0.5, domains=[]), r"^prune: domains: name at least one domain to prune \(leave it "
+                                                  r"out to prune every domain\)$"),
     ]:
         with pytest.raises(CurricleError, match=msg):
             prune_command(literal, tmp_path / "o", **kw)

@@ -62,8 +62,8 @@ class JTT(DocumentPrioritizer):
         self.table: dict[str, np.ndarray] = {}
         self.errors: dict[str, np.ndarray] = {}
         for d in self.targets:
-            if d not in kept:
-                raise CurricleError(f"controller.run: {config.run} kept no document state of domain '{d}' "
+            if d not in kept:  # (only a domain the user named can be missing)
+                raise CurricleError(f"controller.domains: {config.run} kept no document state of domain '{d}' "
                                     f"(it has: {', '.join(kept) or 'none'})")
             last = np.asarray(arrays[f"last/{d}"], dtype=np.float64)
             if len(last) != context.doc_counts[d]:

@@ -123,4 +123,6 @@ class PruneConfig(BaseModel):
                 raise ValueError(f"{field}: only --by {' and '.join(metrics)} reads it")
         if self.domains is not None and len(set(self.domains)) != len(self.domains):
             raise ValueError(f"domains: expected each domain at most once, got {self.domains}")
+        if self.domains == []:  # (--domains "" would write an unpruned copy)
+            raise ValueError("domains: name at least one domain to prune (leave it out to prune every domain)")
         return self

@@ -221,7 +221,12 @@ def eval_items(config: DecontamConfig, where: str = "curate.decontam") -> dict[s
     out: dict[str, list[str]] = {}
     for ef in config.eval_files:
         for path in _eval_paths(ef, where):
-            out[f"eval:{path}"] = list(_read_eval_file(path, ef.text_fields, where))
+            items = list(_read_eval_file(path, ef.text_fields, where))
+            if not items:  # a misspelled text field, or no line of JSON: nothing would be protected
+                what = (f"no line has a string in text_fields {ef.text_fields}" if not path.endswith(".txt")
+                        else "it has no non-empty line")
+                raise CurricleError(f"{where}.eval_files: {path}: no evaluation items ({what})")
+            out[f"eval:{path}"] = items
     return out
 
 
