@@ -143,6 +143,9 @@ def test_a_met_domain_that_slips_back_is_restored_to_the_weight_that_met_it():
     # From other weights in use, the held ones and met's 0.4 are scaled to sum 1.
     w2, _ = at(50, 3.3, 1.2, np.array([0.5, 0.1, 0.1, 0.2, 0.1]))
     assert w2.tolist() == pytest.approx((np.array([0.5, 0.1, 0.1, 0.4, 0.1]) / 1.2).tolist(), abs=1e-12)
+    # A relapse to a weight of 0 with nothing else held: nothing to scale, no change (not NaN).
+    c.met_weight = [None, None, None, 0.0, None]
+    assert c.plan(np.array([0.0, 0.0, 0.0, 0.0, 0.0])) is None
 
 
 def test_the_floor_and_the_cap_apply_last():

@@ -25,7 +25,7 @@ distance; a target met from the start has none, and gap 0, until it is first unm
 and, with ``w`` the weights in use, the proposal ``w'``:
 
 - **pushed** domains (``P_d > 0``) share what the others leave, in proportion to ``P_d``:
-  ``w'_d = S * P_d / sum(P)``, ``S = 1 - (held and released weight)``;
+  ``w'_d = S * P_d / sum(P)``, ``S = 1 - (held, released and relapsed weight)``;
 - **released** domains, every target of which is met: ``w'_d = min_weight``;
 - **relapsed** domains, every target of which was met once and one of which is not now:
   ``w'_d = m_d``, the weight in use when they were first all met (what got them there), in
@@ -37,7 +37,7 @@ and, with ``w`` the weights in use, the proposal ``w'``:
   either: moving its weight to zero would stop the progress it might make.)
 
 No domain pushed or relapsed, no change (a proposal that does not sum to 1, with nothing
-pushed, is scaled to). Then the usual floor (``min_weight``) and cap (``max_change``,
+pushed, is scaled to; one that sums to 0, nothing to scale, is no change either). Then the usual floor (``min_weight``) and cap (``max_change``,
 applied last), and an audit entry whose signal is ``P_d`` per targeted domain and whose reason
 names the lagging targets (gap, rate) and the met ones. The shared EMA is not used (the slope
 over ``window`` measurements is the smoothing, and an EMA would blur the formula): ``ema`` and
@@ -164,8 +164,10 @@ class Targets(Controller):
         if pushed.any():
             rest = max(0.0, 1.0 - new.sum())
             new[pushed] = rest * priority[pushed] / priority[pushed].sum()
-        else:
+        elif new.sum() > 0:
             new = new / new.sum()
+        else:  # relapsed at a weight of 0 with nothing else held: nothing to scale
+            return None
         return new, priority, targeted, self._reason(relapsed)
 
     def _record_met(self, current: np.ndarray) -> None:
