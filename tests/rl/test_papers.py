@@ -227,6 +227,13 @@ def test_a_resume_with_other_gates_before_generation_is_refused():
             build(UniformCurriculum(gates=gates)).load_state_dict(state)
 
 
+def test_gresos_bounds_must_be_ordered():
+    with pytest.raises(ValueError, match=r"min_p: 0.6 is above max_p 0.5"):
+        GresoGate(min_p=0.6, max_p=0.5)
+    with pytest.raises(ValueError, match=r"hard_below: 0.5 is not below easy_above 0.5"):
+        GresoGate(hard_below=0.5, easy_above=0.5)
+
+
 def test_a_budgeted_runs_schedule_spans_the_steps_its_budget_affords():
     assert run_steps(400, 3200, 32) == 100  # the RL benchmark: 3,200 rollouts of 4 prompts x 8
     assert run_steps(400, 3201, 32) == 101 and run_steps(50, 3200, 32) == 50 and run_steps(400, None, 32) == 400

@@ -95,6 +95,15 @@ class GresoGate(_Config):
     easy_above: float = Field(0.98, ge=0, le=1)
     hard_below: float = Field(0.11, ge=0, le=1)
 
+    @model_validator(mode="after")
+    def _ordered(self) -> "GresoGate":
+        if self.min_p > self.max_p:
+            raise ValueError(f"min_p: {self.min_p} is above max_p {self.max_p}")
+        if self.hard_below >= self.easy_above:
+            raise ValueError(f"hard_below: {self.hard_below} is not below easy_above {self.easy_above} (a group "
+                             f"would be both all-wrong and all-correct)")
+        return self
+
 
 class GaussianGate(_Config):
     """A Gaussian over pass rate with a scheduled mean, before generation (the sampling of
@@ -102,8 +111,9 @@ class GaussianGate(_Config):
     is rolled out; a prompt with neither is admitted) is admitted with probability
     ``exp(-(p - mu)^2 / (2 sigma^2))``, ``mu`` moving linearly from ``start`` to ``end`` over the
     run's steps (``grpo.steps``, or with ``grpo.rollouts`` the steps that budget affords at one
-    group a prompt, when fewer: :func:`curricle.rl.command.run_steps`) (reason ``off-target``). The defaults are curricle's (the report gives the shape,
-    not its numbers): start at 0.5, where a group's variance is largest, and fall to 0.25."""
+    group a prompt, when fewer: :func:`curricle.rl.command.run_steps`) (reason ``off-target``).
+    The defaults are curricle's (the report gives the shape, not its numbers): start at 0.5,
+    where a group's variance is largest, and fall to 0.25."""
 
     kind: Literal["gaussian"] = "gaussian"
     start: float = Field(0.5, ge=0, le=1)
