@@ -110,6 +110,17 @@ def test_a_drop_detail_json_cannot_hold_is_quarantined_as_strings_and_the_run_co
     assert sorted(r["id"] for r in curated_docs(report)["web"]) == ["ad", "ok1", "ok1-again", "short", "tabs"]
 
 
+def test_a_step_that_sets_the_text_to_no_string_drops_the_document_as_an_error(tmp_path):
+    run = pipeline_run(tmp_path, [{"kind": "python", "function": f"{USER}:bytes_text"}])
+    report = curate(run.curate, run.sources, progress=False)
+    assert report.check() == []
+    counts = dict(report.domains["web"])["bytes_text"]
+    assert (counts.docs_in, counts.docs_kept, counts.docs_dropped) == (6, 5, Counter({"error": 1}))
+    (entry,) = quarantine(tmp_path / "curated", "bytes_text")
+    assert (entry["id"], entry["detail"]) == ("boom", {"error": "TypeError: the step set the text to bytes, not str"})
+    assert entry["text"].endswith("This one will explode.")  # the text as the step got it
+
+
 @pytest.mark.parametrize("start_method", ["fork", "spawn"])
 def test_worker_processes_import_user_steps_by_name(tmp_path, start_method):
     one = pipeline_run(tmp_path, MIDDLE, files=3, out="one")

@@ -210,6 +210,13 @@ def test_state_round_trip_continues_the_same_decisions():
     b.load_state_dict(a.state_dict())
     for step, v in seq[3:]:
         assert a.on_evaluate(step, scores(a=v, b=v, c=v)) == b.on_evaluate(step, scores(a=v, b=v, c=v))
+    # A config with fewer stages than the checkpoint has reached: one line, not an IndexError.
+    state = a.state_dict()
+    assert state["stage"] == 2
+    fewer = curriculum([stages[0], stages[2]])  # the same tasks, one stage less
+    with pytest.raises(CurricleError, match=r"^curriculum.stages: the checkpoint is in stage 3, but this config has 2; "
+                                            r"resume with its stages$"):
+        fewer.load_state_dict(state)
 
 
 def test_state_round_trip_with_review_floor_and_revisits():

@@ -129,6 +129,8 @@ def run_steps(doc: CurDoc, steps: list[CurationStep], funnel: FunnelCounter, qua
         doc.replaced.clear()
         try:
             verdict = step.apply(doc)
+            if verdict is None and not isinstance(doc.text, str):  # (a user's step returning None text...)
+                raise TypeError(f"the step set the text to {type(doc.text).__name__}, not str")
         except Exception as e:  # a document that breaks a step is bad input: drop it, go on
             doc.text = text
             verdict = Drop("error", {"error": f"{type(e).__name__}: {e}"})

@@ -618,6 +618,9 @@ class Curriculum:
                                 f"{', '.join(missing)}: before the review floor, held-out Leitner tests and revisit "
                                 f"margins in standard errors); resume it with that version, or start a new run")
         check_fingerprints(state.get("tasks"), self.fingerprints)  # (None: a checkpoint from before them)
+        if int(state["stage"]) >= len(self.config.stages):
+            raise CurricleError(f"curriculum.stages: the checkpoint is in stage {int(state['stage']) + 1}, but this "
+                                f"config has {len(self.config.stages)}; resume with its stages")
         self.stage, self.stage_start = int(state["stage"]), int(state["stage_start"])
         self.evaluations, self.hits = int(state["evaluations"]), int(state["hits"])
         self.reference = {k: float(v) for k, v in state["reference"].items()}
