@@ -100,7 +100,7 @@ def test_the_classifier_writes_its_field_and_drops_by_threshold():
 def test_a_classifier_in_a_pipeline_counts_bad_scores_as_errors(tmp_path):
     write_jsonl(tmp_path / "a.jsonl", [
         {"id": "ok", "text": "a calm text"}, {"id": "nan", "text": "gives nan"}, {"id": "boom", "text": "goes boom"},
-        {"id": "str", "text": "a string score"}])
+        {"id": "str", "text": "a string score"}, {"id": "inf", "text": "an infinite score"}])
     run = parse_config({"sources": [{"kind": "jsonl", "path": str(tmp_path / "a.jsonl"), "domain": "web"}],
                         "curate": {"output_dir": str(tmp_path / "curated"), "pipeline": [
                             {"kind": "classifier", "function": f"{USER}:bad_score", "field": "risk",
@@ -109,11 +109,12 @@ def test_a_classifier_in_a_pipeline_counts_bad_scores_as_errors(tmp_path):
     report = curate(run.curate, run.sources, progress=False)
     rows = dict(report.domains["web"])
     assert [s for s, _ in report.domains["web"]] == ["read", "classifier-risk", "classifier-toxicity"]
-    assert rows["classifier-risk"].docs_dropped == Counter({"error": 3})
+    assert rows["classifier-risk"].docs_dropped == Counter({"error": 4})
     assert {e["id"]: e["detail"]["error"] for e in quarantine(tmp_path / "curated", "classifier-risk")} == {
-        "nan": f"TypeError: {USER}:bad_score returned nan; expected a number",
+        "nan": f"TypeError: {USER}:bad_score returned nan; expected a finite number",
         "boom": "RuntimeError: model crashed",
-        "str": f"TypeError: {USER}:bad_score returned 'high'; expected a number"}
+        "str": f"TypeError: {USER}:bad_score returned 'high'; expected a finite number",
+        "inf": f"TypeError: {USER}:bad_score returned inf; expected a finite number"}
     (kept,) = curated_docs(report)["web"]
     assert kept["meta"]["risk"] == 0.5 and kept["meta"]["toxicity"] == 0.0  # both fields reach the output
 

@@ -77,6 +77,8 @@ def toxicity(text: str) -> float:
 def bad_score(text: str):
     if "nan" in text:
         return float("nan")
+    if "infinite" in text:
+        return float("inf")
     if "boom" in text:
         raise RuntimeError("model crashed")
     return "high" if "string" in text else 0.5

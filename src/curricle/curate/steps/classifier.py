@@ -4,8 +4,9 @@
 ``toxicity(text)`` on each document, writes the score to ``doc.meta["toxicity"]`` (so later
 steps and the curated documents carry it), and drops documents scoring above 0.8 (or below
 ``drop_below``) under reason ``classifier-toxicity``, the score and the bound in the
-quarantine detail. A score that is not a number (a bool, a string, None, NaN) or an exception
-drops the document under ``error``. The function is imported like a ``python`` step's
+quarantine detail. A score that is not a finite number (a bool, a string, None, NaN, an
+infinity, which no curated JSON line could hold) or an exception drops the document under
+``error``. The function is imported like a ``python`` step's
 (:mod:`.python`): in the launching process first, then in each worker.
 """
 
@@ -39,8 +40,8 @@ class ClassifierStep(CurationStep):
     def apply(self, doc: CurDoc) -> Drop | None:
         c = self.config
         score = self._score(doc.text)
-        if isinstance(score, bool) or not isinstance(score, Real) or math.isnan(score):
-            raise TypeError(f"{c.function} returned {score!r}; expected a number")
+        if isinstance(score, bool) or not isinstance(score, Real) or not math.isfinite(score):
+            raise TypeError(f"{c.function} returned {score!r}; expected a finite number")
         score = float(score)
         doc.meta[c.field] = score
         if c.drop_above is not None and score > c.drop_above:
