@@ -136,6 +136,15 @@ def test_recover_aside_removes_the_old_directory_where_the_new_one_is_in_place(t
     assert sorted(f.name for f in tmp_path.iterdir()) == [".step_50.zz.old", "step_5"]
 
 
+def test_recover_asides_finishes_every_swap_in_a_directory(tmp_path):
+    final, aside = crashed_between_renames(tmp_path, new_in_place=False)
+    (tmp_path / "step_9").mkdir()
+    (tmp_path / ".step_9.zz1.old").mkdir()  # step_9 is in place: its aside goes
+    assert atomic.recover_asides(tmp_path) == [aside, tmp_path / ".step_50.zz.old", tmp_path / ".step_9.zz1.old"]
+    assert (final / "w").read_text() == "old" and (tmp_path / "step_50").is_dir()  # step_50's aside put back
+    assert atomic.recover_asides(tmp_path / "missing") == []
+
+
 def test_fsync_tree_syncs_every_file_and_fsync_dir_the_directory(tmp_path, monkeypatch):
     (tmp_path / "a" / "b").mkdir(parents=True)
     for name in ("a/f", "a/b/g"):

@@ -7,6 +7,7 @@ import errno
 import glob
 import json
 import os
+import re
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -106,6 +107,9 @@ def fsync_tree(path: Path) -> None:
 
 
 _RENAME_EXCHANGE = 2  # linux/fs.h
+#: :func:`swap_in`'s old directory renamed aside: ``.NAME.<random>.old`` beside ``NAME``.
+ASIDE_SUFFIX = ".old"
+_ASIDE = re.compile(r"^\.(?P<final>.+)\.[^.]+\.old$")
 _AT_FDCWD = -100
 
 
@@ -154,9 +158,6 @@ def swap_in(tmp: Path, final: Path) -> None:
     shutil.rmtree(aside, ignore_errors=True)
 
 
-ASIDE_SUFFIX = ".old"
-
-
 def recover_aside(final: Path) -> list[Path]:
     """After a crash inside :func:`swap_in`'s rename-aside path: where ``final`` is missing, its
     old directory renamed aside (``.NAME.*.old``) goes back to ``final``; every other one (left
@@ -164,7 +165,8 @@ def recover_aside(final: Path) -> list[Path]:
     final = Path(final)
     done = []
     for p in sorted(final.parent.glob(f".{glob.escape(final.name)}.*{ASIDE_SUFFIX}")):
-        if not p.is_dir() or p.name[len(final.name) + 2 :].count(".") != 1:  # .NAME.<random>.old only
+        m = _ASIDE.match(p.name)
+        if not p.is_dir() or m is None or m["final"] != final.name:
             continue
         if final.exists():
             shutil.rmtree(p, ignore_errors=True)
@@ -172,3 +174,12 @@ def recover_aside(final: Path) -> list[Path]:
             os.rename(p, final)
         done.append(p)
     return done
+
+
+def recover_asides(parent: Path) -> list[Path]:
+    """:func:`recover_aside` for every directory of ``parent`` that has one aside."""
+    parent = Path(parent)
+    if not parent.is_dir():
+        return []
+    names = {m["final"] for p in parent.glob(f".*{ASIDE_SUFFIX}") if (m := _ASIDE.match(p.name))}
+    return [p for name in sorted(names) for p in recover_aside(parent / name)]

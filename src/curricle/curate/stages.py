@@ -129,7 +129,7 @@ def run_steps(doc: CurDoc, steps: list[CurationStep], funnel: FunnelCounter, qua
         doc.replaced.clear()
         try:
             verdict = step.apply(doc)
-            if verdict is None and not isinstance(doc.text, str):  # (a user's step returning None text...)
+            if verdict is None and not isinstance(doc.text, str):  # a user's step may set anything
                 raise TypeError(f"the step set the text to {type(doc.text).__name__}, not str")
         except Exception as e:  # a document that breaks a step is bad input: drop it, go on
             doc.text = text

@@ -44,8 +44,8 @@ from curricle.posttrain.sampling import sample_apart
 from curricle.rl.config import STATE_FILE
 from curricle.rl.diversity import group_diversity
 from curricle.rl.rewards import FORMAT_REASONS, GraderReward
-from curricle.rl.curricula import (Gate, Prompt, PromptPolicy, difficulty_scale, replacement_prompts, top_learnable,
-                                   verdicts)
+from curricle.rl.curricula import (Gate, Prompt, PromptPolicy, check_gate_kinds, difficulty_scale, replacement_prompts,
+                                   top_learnable, verdicts)
 from curricle.tasks.load import Task
 from curricle.telemetry.trace import TRACE_DIR
 
@@ -747,9 +747,7 @@ class RLCallback(FeedCallback):
             trainer.unfilled = saved.get("unfilled", 0)
             gates, states = getattr(trainer, "gates", []), saved.get("gates")
             if states is not None:  # (checkpoints from before gates had none: counts start at 0)
-                if [st["config"]["kind"] for st in states] != [gate.kind for gate in gates]:
-                    raise CurricleError(f"curriculum.gates: the checkpoint's gates {[st['config']['kind'] for st in states]} "
-                                        f"are not this run's {[gate.kind for gate in gates]}: resume with the same gates")
+                check_gate_kinds([st["config"]["kind"] for st in states], [gate.kind for gate in gates])
                 for gate, st in zip(gates, states):
                     gate.load_state_dict(st)
         if "trace_lines" in saved:  # a checkpoint from before the seam kit kept the trace's count apart

@@ -39,24 +39,12 @@ STATE_FILE = "trainer_state.json"
 #: Per-document arrays of the parts that have them, under ``"<name>/<key>"``.
 ARRAYS_FILE = "arrays.safetensors"
 _STEP_DIR = re.compile(r"^step_(\d+)$")
-_ASIDE_DIR = re.compile(r"^\.(step_\d+)\.[^.]+\.old$")
 
 
 def remove_stale(ckpt_root: Path) -> None:
     """Remove temporary directories a killed save left behind."""
     for p in ckpt_root.glob(".step_*.tmp"):
         shutil.rmtree(p, ignore_errors=True)
-
-
-def recover_swaps(ckpt_root: Path) -> list[Path]:
-    """Finish what a save killed inside :func:`curricle.atomic.swap_in`'s rename-aside path
-    (a step written again where the file system cannot exchange directories) left: the old
-    ``step_N`` put back from ``.step_N.*.old`` when ``step_N`` is missing, removed otherwise
-    (:func:`curricle.atomic.recover_aside`). Run before the latest checkpoint is looked up."""
-    if not ckpt_root.is_dir():
-        return []
-    names = {m.group(1) for p in ckpt_root.glob(".step_*.old") if (m := _ASIDE_DIR.match(p.name))}
-    return [p for name in sorted(names) for p in atomic.recover_aside(ckpt_root / name)]
 
 
 def step_dirs(ckpt_root: Path) -> list[tuple[int, Path]]:

@@ -41,6 +41,7 @@ import torch
 from torch.distributed.tensor import DTensor
 from torch.nn.parallel import DistributedDataParallel as DDP
 
+from curricle import atomic
 from curricle.errors import CurricleError
 from curricle.mixture.sampler import Batch, MixtureSampler
 from curricle.telemetry.sinks.jsonl import count_lines, truncate_jsonl
@@ -145,8 +146,9 @@ class Trainer:
 
         if resume:
             if self.dist.is_main:
-                for p in checkpoint.recover_swaps(self.checkpointer.root):
-                    log.warning("%s: finished a checkpoint swap a killed save left (%s)", self.checkpointer.root, p.name)
+                for p in atomic.recover_asides(self.checkpointer.root):  # a save killed mid-swap
+                    log.warning("%s: finished a checkpoint swap a killed save left (%s)", self.checkpointer.root,
+                                p.name)
             barrier(self.dist)
         found = self.checkpointer.latest()
         if resume and found is None:

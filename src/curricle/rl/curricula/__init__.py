@@ -41,6 +41,7 @@ from typing import Sequence
 from curricle.rl.config import PassRateConfig, before_rollout
 from curricle.rl.curricula.base import (
     PassRates,
+    check_gate_kinds,
     Prompt,
     PromptPolicy,
     difficulty_scale,
@@ -86,5 +87,5 @@ def build_gates(config) -> list[Gate]:
 
 
 __all__ = ["GATES", "POLICIES", "PROMPT_GATES", "Gate", "PassRates", "Prompt", "PromptGate", "PromptPolicy",
-           "build_gates", "build_policy", "difficulty_scale", "group_advantages", "replacement_prompts",
-           "top_learnable", "verdicts"]
+           "build_gates", "build_policy", "check_gate_kinds", "difficulty_scale", "group_advantages",
+           "replacement_prompts", "top_learnable", "verdicts"]

@@ -96,6 +96,14 @@ def _epoch_rows(n: int, seed: int, start: int, k: int) -> list[int]:
     return out
 
 
+def check_gate_kinds(saved: list[str | None], now: list[str], which: str = "") -> None:
+    """Refuse (one line) a checkpoint whose gates (``saved``, their kinds in order; None: a kind
+    not recorded) are not this run's (``now``); ``which``: the gates' kind of judging."""
+    if len(saved) != len(now) or any(k is not None and k != n for k, n in zip(saved, now)):
+        raise CurricleError(f"curriculum.gates: the checkpoint's gates{which} {saved} are not this run's {now}: "
+                            f"resume with the same gates")
+
+
 class PromptPolicy:
     """Base: uniform epochs. ``prompts``: every training prompt; ``scale_rewards``: how the
     trainer normalizes advantages (the bandit's reward uses the same); ``profile``: each row's
@@ -139,11 +147,9 @@ class PromptPolicy:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         saved = state.get("prompt_gates", [])
-        kinds = state.get("prompt_gate_kinds", [None] * len(saved))  # (older checkpoints: the count only)
-        now = [g.kind for g in self.prompt_gates]
-        if len(kinds) != len(now) or any(k is not None and k != n for k, n in zip(kinds, now)):
-            raise CurricleError(f"curriculum.gates: the checkpoint's gates before generation {kinds} are not this "
-                                f"run's {now}: resume with the same gates")
+        # (older checkpoints: the count only)
+        check_gate_kinds(state.get("prompt_gate_kinds", [None] * len(saved)), [g.kind for g in self.prompt_gates],
+                         " before generation")
         self.pass_rates.load_state_dict(state["pass_rates"])
         for g, st in zip(self.prompt_gates, saved):
             g.load_state_dict(st)
