@@ -239,7 +239,7 @@ def kmeans_grouping(embeddings: np.ndarray, index: Sequence[int], n_docs: int, k
     labels: list[str | None] = [None] * n_docs
     if k < 2:
         return Grouping("kmeans", "kmeans", labels)
-    _, assign = kmeans2(x, k, minit="++", seed=np.random.default_rng(seed))
+    _, assign = kmeans2(x, k, minit="++", rng=np.random.default_rng(seed))
     for doc, c in zip(index, assign.tolist()):
         labels[doc] = f"k-means {c}"
     return Grouping("kmeans", "kmeans", labels)
