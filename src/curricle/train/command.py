@@ -15,7 +15,7 @@ import math
 import os
 import random
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import torch
 import yaml
@@ -62,18 +62,26 @@ log = logging.getLogger(__name__)
 ADVISED_EVAL_ROWS = 64
 
 
-def eval_noise_warning(config: RunConfig, controller: Controller) -> str | None:
-    """One line when a decision reads held-out losses (a controller's
-    :attr:`~curricle.controllers.base.Controller.reads_heldout`, or ``plateau``) averaged over fewer than :data:`ADVISED_EVAL_ROWS` rows a domain; else None."""
-    rows = config.train.eval_rows_per_domain
+def eval_noise_warning(config: RunConfig, controller: Controller, rows: Mapping[str, int] | None = None) -> str | None:
+    """One line when a decision reads held-out evaluations (a controller's
+    :attr:`~curricle.controllers.base.Controller.reads_heldout`, or ``plateau``) averaged over
+    fewer than :data:`ADVISED_EVAL_ROWS` rows a domain; else None. ``rows``: the rows each
+    domain's held-out split gives (a short split gives fewer than ``train.eval_rows_per_domain``;
+    the fewest is what the line quotes)."""
+    asked = config.train.eval_rows_per_domain
     readers = [f"controller {controller.decider}"] if controller.reads_heldout else []
     readers += ["plateau"] if config.plateau is not None and config.plateau.domains != [] else []
-    if not readers or rows >= ADVISED_EVAL_ROWS:
+    short = min(rows.items(), key=lambda kv: (kv[1], kv[0])) if rows else None
+    fewest = min(asked, short[1]) if short is not None else asked
+    if not readers or fewest >= ADVISED_EVAL_ROWS:
         return None
-    return (f"{' and '.join(readers)} decide{'s' if len(readers) == 1 else ''} on held-out losses averaged over "
-            f"train.eval_rows_per_domain = {rows} rows a domain, so on their noise too (eval/loss_se/<domain> in the "
+    where = f"train.eval_rows_per_domain = {asked} rows a domain"
+    if fewest < asked:
+        where += f" ({short[0]}'s held-out split gives {fewest})"
+    return (f"{' and '.join(readers)} decide{'s' if len(readers) == 1 else ''} on held-out evaluations averaged over "
+            f"{where}, so on their noise too (eval/loss_se/<domain> in the "
             f"metrics; a noisy value can meet a target early, or start or delay a plateau); "
-            f"{ADVISED_EVAL_ROWS} rows would cut it {math.sqrt(ADVISED_EVAL_ROWS / rows):.1f}x")
+            f"{ADVISED_EVAL_ROWS} rows would cut it {math.sqrt(ADVISED_EVAL_ROWS / max(1, fewest)):.1f}x")
 
 
 def build_trainer(config: RunConfig, run_dir: Path | str, resume: bool = False, max_steps: int | None = None,
@@ -97,12 +105,12 @@ def build_trainer(config: RunConfig, run_dir: Path | str, resume: bool = False, 
     controller: Controller = CONTROLLERS.build(config.controller, controller_context(config, store, dist.device, run_dir))
     sampler = MixtureSampler(store, config.mixture, seed=config.seed, rank=dist.rank, world_size=dist.world_size,
                              prioritized=controller.doc_domains)
-    noise = eval_noise_warning(config, controller)
-    if noise is not None and dist.is_main:
-        log.warning(noise)
     eval_len = config.train.eval_seq_len or max_seq_len(config.mixture.seq_len)
     rows = {d: eval_rows(store.split(d, "heldout"), eval_len, config.train.eval_rows_per_domain)
             for d in sampler.domains}
+    noise = eval_noise_warning(config, controller, {d: len(r) for d, r in rows.items()})
+    if noise is not None and dist.is_main:
+        log.warning(noise)
     groups = getattr(config.controller, "groups", None)
     eval_groups = None
     if groups is not None:  # per-group held-out losses of the domains whose documents it tracks
