@@ -15,6 +15,7 @@ from curricle.curate.document import count_tokens
 from curricle.sources.config import CuratedConfig
 from curricle.sources.curated import CuratedSource
 from curricle.errors import CurricleError
+from curricle.store.snapshot import read_snapshot
 
 from tests.curate.conftest import curate_config, curated_docs, make_prose, quarantine, run_config, write_jsonl
 from tests.curate.test_steps import GOOD
@@ -163,6 +164,56 @@ def test_an_interrupted_run_resumes_and_redoes_only_unfinished_shards(tmp_path, 
     assert curated_docs(resumed) == curated_docs(fresh)
     drop_timing = lambda d: {k: v for k, v in d.items() if k != "seconds"}  # noqa: E731
     assert drop_timing(resumed.to_dict()) == drop_timing(fresh.to_dict())
+
+
+def test_a_run_stopped_before_its_funnel_is_redone_and_ends_consistent(tmp_path, monkeypatch):
+    import curricle.atomic as atomic
+    import curricle.curate.pipeline as pipeline
+
+    records = prose_records("a", 3) + [{"id": "dup", "text": prose_records("a", 1)[0]["text"]},
+                                       {"id": "short", "text": "This page is far too short to keep."}]
+    write_jsonl(tmp_path / "in" / "a.jsonl", records)
+    run = run_config(tmp_path, [{"kind": "jsonl", "path": str(tmp_path / "in" / "a.jsonl"), "domain": "web"}])
+    dedup = curate_config(tmp_path, exact_dedup={})  # drops dup
+    quality = curate_config(tmp_path, quality={})  # drops short, keeps dup
+    out = Path(dedup.output_dir)
+    first = curate(dedup, run.sources, progress=False)
+    funnel_bytes = (out / "funnel.json").read_bytes()
+
+    write_json = atomic.write_json
+
+    def stop_at_the_funnel(path, obj):
+        if Path(path).name == "funnel.json":
+            raise Crash()
+        write_json(path, obj)
+
+    monkeypatch.setattr(atomic, "write_json", stop_at_the_funnel)
+    with pytest.raises(Crash):
+        curate(quality, run.sources, progress=False)
+    monkeypatch.setattr(atomic, "write_json", write_json)
+    # Stopped between the writes: the old funnel, the new quarantine and snapshot.
+    assert (out / "funnel.json").read_bytes() == funnel_bytes
+    assert sorted(p.name for p in (out / "quarantine").iterdir()) == ["quality.jsonl", "read.jsonl", "run.json"]
+    assert read_snapshot(out)["id"] != first.snapshot
+    assert len(list((out / "web").iterdir())) == 2  # the stopped run's curated file too
+
+    planned = []
+    plan_shards = pipeline.plan_shards
+    monkeypatch.setattr(pipeline, "plan_shards", lambda *a: planned.append(1) or plan_shards(*a))
+    again = curate(dedup, run.sources, progress=False)
+    assert planned == [1] and not again.up_to_date  # the mixed output was not taken as current
+    drop_timing = lambda d: {k: v for k, v in d.items() if k != "seconds"}  # noqa: E731
+    assert drop_timing(again.to_dict()) == drop_timing(first.to_dict())
+    assert json.loads((out / "funnel.json").read_text()) == again.to_dict()
+    assert sorted(p.name for p in (out / "quarantine").iterdir()) == ["exact-dedup.jsonl", "read.jsonl", "run.json"]
+    assert [e["id"] for e in quarantine(out, "exact-dedup")] == ["dup"]
+    assert json.loads((out / "quarantine" / "run.json").read_text()) == {"fingerprint": first.fingerprint}
+    assert read_snapshot(out)["id"] == again.snapshot == first.snapshot
+    assert sorted(p.relative_to(out).as_posix() for p in (out / "web").iterdir()) == again.files["web"]
+    assert sorted(p.name for p in out.iterdir()) == ["funnel.json", "quarantine", "snapshot.json", "web"]
+
+    planned.clear()
+    assert curate(dedup, run.sources, progress=False).up_to_date and planned == []
 
 
 def test_two_workers_write_what_one_does(tmp_path, corpus):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import socket
+import unicodedata
 
 import pytest
 
+from curricle.config import parse_config
 from curricle.curate.document import Drop
 from curricle.curate.steps.code_quality import CodeQualityConfig, CodeQualityStep
 from curricle.curate.steps.decontam import DecontamConfig, DecontamStep, ItemIndex, INDEX_FILE
@@ -13,6 +15,7 @@ from curricle.curate.steps.extract import ExtractConfig, ExtractStep, looks_like
 from curricle.curate.steps.langid import LangIdConfig, LangIdStep
 from curricle.curate.steps.pii import PIIConfig, PIIStep
 from curricle.curate.steps.quality import QualityConfig, QualityStep
+from curricle.errors import CurricleError
 
 from tests.curate.conftest import context, doc
 
@@ -68,6 +71,26 @@ def test_langid_keeps_allowed_languages_and_names_the_others():
     assert step.apply(doc(de, domain="wiki_de")) is None
     assert step.apply(doc("12 34 56 78")) == Drop("low-score", {"language": "en", "score": 0.1245})
     assert not step.applies_to("code") and step.applies_to("wiki_de")
+
+
+def test_langid_domains_is_every_domain_it_runs_on_and_per_domain_adds_none():
+    # Without ``domains``: the prose domains and those ``per_domain`` names (a code domain too).
+    default = LangIdStep(LangIdConfig(per_domain={"code": ["en"]}), context())
+    assert [d for d in ("prose", "code", "wiki_de") if default.applies_to(d)] == ["prose", "code", "wiki_de"]
+    # With ``domains``: exactly those, whatever ``per_domain`` names inside them.
+    given = LangIdStep(LangIdConfig(domains=["web", "wiki_de"], per_domain={"wiki_de": ["de"]}), context())
+    assert [d for d in ("web", "wiki_de", "prose", "code") if given.applies_to(d)] == ["web", "wiki_de"]
+    off = LangIdStep(LangIdConfig(enabled=False, per_domain={"wiki_de": ["de"]}), context())
+    assert not off.applies_to("wiki_de") and not off.applies_to("prose")
+
+
+def test_langid_per_domain_naming_a_domain_outside_domains_is_a_config_error():
+    run = {"data_dir": "data", "sources": [{"kind": "jsonl", "path": "a.jsonl", "domain": "web"}],
+           "curate": {"langid": {"domains": ["web"], "per_domain": {"wiki_de": ["de"], "web": ["en"]}}}}
+    with pytest.raises(CurricleError) as err:
+        parse_config(run)
+    assert str(err.value) == ("config: curate.langid: per_domain: domain 'wiki_de' is not in 'domains' (web), "
+                              "so the step never runs on it; add it there or remove it here")
 
 
 def test_langid_model_ships_in_the_wheel_and_loads_without_network(monkeypatch):
@@ -216,6 +239,27 @@ def test_decontam_matches_whole_short_items_and_long_items_by_13_grams(decontam)
     assert step.apply(doc(leak)) == Drop("contaminated", {
         "matched": "eval:qa.jsonl", "tokens": 13,
         "ngram": "the committee decided that every member of the village would receive a small"})
+
+
+NFC = "the caf\u00e9 on the corner sells cr\u00e8me br\u00fbl\u00e9e"  # one code point per accented letter
+NFD = "the cafe\u0301 on the corner sells cre\u0300me bru\u0302le\u0301e"  # letters + combining accents
+
+
+def test_decontam_matches_across_unicode_forms_and_case(tmp_path):
+    assert NFC != NFD and unicodedata.normalize("NFC", NFD) == NFC
+    sets = {"eval:nfc.jsonl": [NFC], "eval:nfd.jsonl": ["Die Stra\u00dfe am Fluss ist lang"],
+            "probe:arithmetic": ["31+79=110"]}
+    ItemIndex.build(sets, n=13, min_item_tokens=4).save(tmp_path / INDEX_FILE)
+    step = DecontamStep(DecontamConfig(), context(tmp_path))
+    step.setup()
+    matched = {"matched": "eval:nfc.jsonl", "ngram": NFC, "tokens": 8}
+    assert step.apply(doc(f"Menu: {NFD}.")) == Drop("contaminated", matched)
+    assert step.apply(doc(f"Menu: {NFD.upper()}.")) == Drop("contaminated", matched)
+    assert step.apply(doc("DIE STRASSE AM FLUSS IST LANG.")) == Drop(
+        "contaminated", {"matched": "eval:nfd.jsonl", "ngram": "die strasse am fluss ist lang", "tokens": 6})
+    assert step.apply(doc("Homework: \uff13\uff11\uff0b\uff17\uff19\uff1d\uff11\uff11\uff10")) == Drop(
+        "contaminated", {"matched": "probe:arithmetic", "ngram": "31 + 79 = 110", "tokens": 5})
+    assert step.apply(doc("the cafe on the corner sells creme brulee")) is None  # no accents: other words
 
 
 @pytest.mark.parametrize("text", [

@@ -101,12 +101,22 @@ class LangIdConfig(DocStepConfig):
     """Allowed languages (ISO 639-1 codes as lid.176 spells them: ``en``, ``de``, ``zh``...)
     for every domain the step runs on, unless ``per_domain`` names the domain."""
     per_domain: dict[str, list[str]] = Field(default_factory=dict)
-    """Allowed languages of particular domains, e.g. ``{wiki_de: [de]}``."""
+    """Allowed languages of particular domains, e.g. ``{wiki_de: [de]}``. Without ``domains``
+    the step also runs on the domains named here (a code or synthetic domain too); with
+    ``domains``, that list is every domain it runs on, and naming another one here is an error."""
     threshold: float = Field(0.65, ge=0, le=1)
     """Minimum score of the top language (datatrove / FineWeb: 0.65)."""
     max_chars: int | None = Field(2000, ge=1)
     """Classify only the first this many characters (fastText's cost is linear in length;
     the first 2000 characters decide the language of nearly every document). None: all."""
+
+    @model_validator(mode="after")
+    def _per_domain_in_domains(self) -> "LangIdConfig":
+        outside = sorted(set(self.per_domain) - set(self.domains)) if self.domains is not None else []
+        if outside:
+            raise ValueError(f"per_domain: domain '{outside[0]}' is not in 'domains' ({', '.join(self.domains)}), "
+                             "so the step never runs on it; add it there or remove it here")
+        return self
 
 
 class _Rules(BaseModel):

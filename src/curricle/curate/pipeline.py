@@ -20,11 +20,17 @@ output (the curate settings, the sources' configs and files, not the worker coun
 after an interruption finds the same work directory and redoes only the ranks (shards) that
 had not finished. ``funnel.json`` is written last and is the commit point: the curated files
 it lists carry the fingerprint in their names, so a half-finished run never mixes with the
-previous output, and a rerun with unchanged inputs does no work at all. Just before it,
+previous output. Before it, ``quarantine/`` is staged whole with the run's fingerprint
+(``quarantine/run.json``) and swapped in (:func:`curricle.atomic.directory`), then
 ``snapshot.json`` gets the output's snapshot id (per domain the hash of each curated file's
 decompressed content and of its document-id set, the curate settings less how the work is
 run, and the code version: :mod:`curricle.store.snapshot`); ``funnel.json`` names the id
-under ``snapshot``.
+under ``snapshot``. A rerun with unchanged inputs does no work at all when the output is whole:
+the funnel's fingerprint is the run's, its files are there, the quarantine holds the same
+fingerprint and ``snapshot.json`` the id the funnel names. A run stopped between those writes
+(new quarantine, old funnel) fails that check, so the next run curates again and commits a
+consistent output; after a commit, curated files no funnel lists (an interrupted run's) are
+removed.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import threading
 import time
@@ -49,6 +56,7 @@ from curricle import atomic
 from curricle.curate.config import CurateConfig
 from curricle.curate.fields import FieldRecorder
 from curricle.curate.funnel import FORMAT_VERSION, FunnelCounter, FunnelReport, domain_slug, read_funnel
+from curricle.curate.quarantine import RUN_FILE, quarantine_fingerprint
 from curricle.curate.shards import READ, plan_shards
 from curricle.curate.steps import STEPS
 from curricle.curate.steps.base import domain_roles
@@ -57,11 +65,14 @@ from curricle.errors import CurricleError
 from curricle.extras import require
 from curricle.sources import build_source
 from curricle.sources.config import SourceConfig
-from curricle.store.snapshot import snapshot_of, write_snapshot
+from curricle.store.snapshot import read_snapshot, snapshot_of, write_snapshot
 
 log = logging.getLogger(__name__)
 
 WORK = ".work"
+QUARANTINE = "quarantine"
+#: A curated file's name: the run's fingerprint (8 hex digits) and the shard.
+CURATED_FILE = re.compile(r"^[0-9a-f]{8}-[0-9]{5}\.(?:jsonl\.gz|parquet)$")
 
 
 def step_order(cfg: CurateConfig) -> list[str]:
@@ -115,9 +126,9 @@ def curate(cfg: CurateConfig, sources: list[SourceConfig], executor: str | None 
         "eval_files": eval_files_fingerprint(decontam[1], decontam[0]) if decontam is not None else [],
         "steps": _prepare_steps(cfg),
     })
+    atomic.recover_aside(out / QUARANTINE)  # a swap killed midway (where it takes two renames)
     prev = read_funnel(out)
-    # A funnel without a record of its documents' fields (an older curate's) is redone once.
-    if prev is not None and prev.get("fingerprint") == fingerprint and _files_exist(out, prev) and "fields" in prev:
+    if _up_to_date(out, prev, fingerprint):
         report = FunnelReport.from_dict(prev, out)
         report.up_to_date = True
         if report.snapshot is None:  # written before snapshots existed: give it one
@@ -156,8 +167,27 @@ def curate(cfg: CurateConfig, sources: list[SourceConfig], executor: str | None 
     report.seconds = time.perf_counter() - t0
     report.snapshot = _write_snapshot(out, report.files, cfg)
     atomic.write_json(out / "funnel.json", report.to_dict())  # the commit point
-    _remove_stale(out, prev, report)
+    _remove_stale(out, report)
     return report
+
+
+def _up_to_date(out: Path, prev: dict[str, Any] | None, fingerprint: str) -> bool:
+    """Whether the committed output (``prev``: its ``funnel.json``) is this run's and whole: the
+    funnel's fingerprint is ``fingerprint``, the curated and quarantine files it lists exist, the
+    quarantine was written by the same run, and ``snapshot.json`` has the id the funnel names
+    (a funnel from before snapshots names none). A funnel without a record of its documents'
+    fields, or a quarantine without its run's fingerprint (an older curate's), is redone once."""
+    if prev is None or prev.get("fingerprint") != fingerprint or "fields" not in prev:
+        return False
+    if not _files_exist(out, prev) or quarantine_fingerprint(out / QUARANTINE) != fingerprint:
+        return False
+    if prev.get("snapshot") is None:
+        return True
+    try:
+        snap = read_snapshot(out)
+    except CurricleError:  # unreadable: curate again, which rewrites it
+        return False
+    return snap is not None and snap["id"] == prev["snapshot"]
 
 
 def _write_snapshot(out: Path, files: dict[str, list[str]], cfg: CurateConfig) -> str:
@@ -282,7 +312,8 @@ def _ray_session(kind: str, cfg: CurateConfig) -> Iterator[None]:
 
 
 def _files_exist(out: Path, funnel: dict[str, Any]) -> bool:
-    return all((out / f).is_file() for d in funnel["domains"].values() for f in d["files"])
+    files = [f for d in funnel["domains"].values() for f in d["files"]] + list(funnel.get("quarantine", {}).values())
+    return all((out / f).is_file() for f in files)
 
 
 def _finalize(out: Path, work: Path, fingerprint: str, prev: dict | None, n_shards: int, cfg: CurateConfig,
@@ -320,19 +351,21 @@ def _finalize(out: Path, work: Path, fingerprint: str, prev: dict | None, n_shar
                 files.append(dst.relative_to(out).as_posix())
         report.files[domain] = files
 
-    # Quarantine: one file per step that ran, shards in order.
-    qdir = out / "quarantine"
-    qdir.mkdir(parents=True, exist_ok=True)
-    for step in [s for s in order if s in report.steps()]:
-        target = qdir / f"{step}.jsonl"
-        with atomic.file(target) as tmp, open(tmp, "wb") as dst:
-            for stage_out in (filter_out, write_out):
-                for r in range(n_shards):
-                    part = work / stage_out / f"{r:05d}" / "quarantine" / f"{step}.jsonl"
-                    if part.exists():
-                        with open(part, "rb") as src_f:
-                            shutil.copyfileobj(src_f, dst)
-        report.quarantine[step] = target.relative_to(out).as_posix()
+    # Quarantine: one file per step that ran, shards in order, and the run's fingerprint; staged
+    # whole and swapped in at once, so it is all of one run (stale step files go with the old one).
+    qdir = out / QUARANTINE
+    with atomic.directory(qdir, replace=True) as staged:
+        for step in [s for s in order if s in report.steps()]:
+            with open(staged / f"{step}.jsonl", "wb") as dst:
+                for stage_out in (filter_out, write_out):
+                    for r in range(n_shards):
+                        part = work / stage_out / f"{r:05d}" / "quarantine" / f"{step}.jsonl"
+                        if part.exists():
+                            with open(part, "rb") as src_f:
+                                shutil.copyfileobj(src_f, dst)
+            report.quarantine[step] = (qdir / f"{step}.jsonl").relative_to(out).as_posix()
+        (staged / RUN_FILE).write_text(json.dumps({"fingerprint": fingerprint}) + "\n", encoding="utf-8")
+        atomic.fsync_tree(staged)  # the contents reach the disk before the rename that publishes them
     return report
 
 
@@ -346,20 +379,18 @@ def _link(src: Path, dst: Path) -> None:
         shutil.copyfile(src, dst)
 
 
-def _remove_stale(out: Path, prev: dict | None, report: FunnelReport) -> None:
-    """After the commit: files the previous funnel listed and this one does not, stale
-    quarantine files, empty domain directories, and every work directory."""
+def _remove_stale(out: Path, report: FunnelReport) -> None:
+    """After the commit: curated files (``<domain>/<fingerprint>-<shard>``) this funnel does
+    not list, whether the previous funnel listed them or an interrupted run left them; domain
+    directories that leaves empty; a quarantine staged by a killed run; every work directory."""
     keep = {f for files in report.files.values() for f in files}
-    if prev is not None:
-        for d in prev.get("domains", {}).values():
-            for f in d.get("files", []):
-                if f not in keep:
-                    (out / f).unlink(missing_ok=True)
-                    parent = (out / f).parent
-                    if parent.is_dir() and not any(parent.iterdir()):
-                        parent.rmdir()
-    qdir = out / "quarantine"
-    for p in qdir.glob("*.jsonl"):
-        if p.stem not in report.quarantine:
-            p.unlink()
+    for path in sorted(out.glob("*/*")):
+        if path.parent.name in (WORK, QUARANTINE) or not CURATED_FILE.match(path.name) or not path.is_file():
+            continue
+        if path.relative_to(out).as_posix() not in keep:
+            path.unlink()
+            if not any(path.parent.iterdir()):
+                path.parent.rmdir()
+    for staged in out.glob(f".{QUARANTINE}.*.tmp"):  # atomic.directory's temporary name
+        shutil.rmtree(staged, ignore_errors=True)
     shutil.rmtree(out / WORK, ignore_errors=True)

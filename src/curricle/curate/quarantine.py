@@ -5,6 +5,10 @@ location in it (``path:line``, ``path:row``, ``path``), the text as the dropping
 it (or, for records that never became a document, the raw line when there is one), and the
 step's detail (the matched n-gram, the kept duplicate, the exception; a value JSON cannot hold
 is written as its ``str``).
+
+Beside the step files, ``quarantine/run.json`` (:data:`RUN_FILE`) holds the fingerprint of the
+run that wrote them (``{"fingerprint": ...}``): curate swaps the directory in whole before it
+commits ``funnel.json``, and counts an output as up to date only when the two fingerprints agree.
 """
 
 from __future__ import annotations
@@ -14,6 +18,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from curricle.curate.document import CurDoc, Drop
+
+#: The quarantine directory's record of the run that wrote it.
+RUN_FILE = "run.json"
 
 
 def dumps(record: dict[str, Any]) -> str:
@@ -64,3 +71,13 @@ class QuarantineWriter:
         for f in self._files.values():
             f.close()
         self._files.clear()
+
+
+def quarantine_fingerprint(directory: Path) -> str | None:
+    """The fingerprint of the run that wrote the quarantine ``directory`` (None: no readable
+    :data:`RUN_FILE`, as in a quarantine written before it existed or half-written)."""
+    try:
+        data = json.loads((Path(directory) / RUN_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return data.get("fingerprint") if isinstance(data, dict) else None

@@ -2,9 +2,12 @@
 
 The reference set is, by default, the held-out items of every registered synthetic skill
 generator (``curricle.synthetic.GENERATORS``: the items the skill probes score), plus every item
-of the evaluation files given. Text is lowercased and split into words and single punctuation
-marks (:data:`~curricle.curate.words.WORD_OR_PUNCT`), without other normalisation: ``31+79=110``
-and ``31 + 79 = 110`` are the same five tokens, ``31+79=111`` is not.
+of the evaluation files given. Items and documents alike are brought to Unicode NFKC form,
+case-folded, and split into words and single punctuation marks
+(:data:`~curricle.curate.words.WORD_OR_PUNCT`), without other normalisation: ``31+79=110``,
+``31 + 79 = 110`` and the full-width ``３１＋７９＝１１０`` are the same five tokens, ``café``
+matches whether its accent is one code point (NFC) or a combining mark (NFD), and
+``31+79=111`` is not a match.
 
 - An item of at least ``n`` tokens (13 by default, GPT-3's choice) contributes its
   ``n``-grams that hold at least ``min_ngram_words`` words (7: a majority): a run of table
@@ -39,6 +42,7 @@ import gzip
 import json
 import logging
 import os
+import unicodedata
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -60,10 +64,15 @@ log = logging.getLogger(__name__)
 #: The multiplier of the rolling n-gram hash (odd, so multiplication is invertible mod 2^64).
 _P = np.uint64(0x9E3779B97F4A7C15)
 INDEX_FILE = "decontam-index.npz"
+#: How :func:`tokens_of` normalises text; in the run's fingerprint (:meth:`DecontamStep.prepare`),
+#: so an output curated under another normalisation is curated again.
+NORMALISATION = "NFKC, casefold"
 
 
 def tokens_of(text: str) -> list[str]:
-    return WORD_OR_PUNCT.findall(text.lower())
+    """The tokens items and documents are compared by: ``text`` in NFKC form, case-folded, as
+    words and single punctuation marks (so an NFD or full-width copy of an item still matches)."""
+    return WORD_OR_PUNCT.findall(unicodedata.normalize("NFKC", text).casefold())
 
 
 def token_hashes(tokens: list[str]) -> np.ndarray:
@@ -284,6 +293,10 @@ def build_index(config: DecontamConfig, sources: list[SourceConfig] | None = Non
 
 class DecontamStep(CurationStep):
     config: DecontamConfig
+
+    @classmethod
+    def prepare(cls, config: DecontamConfig, where: str) -> Any:
+        return {"normalisation": NORMALISATION}
 
     def setup(self) -> None:
         self._index = ItemIndex.load(Path(self.context.work_dir) / INDEX_FILE)

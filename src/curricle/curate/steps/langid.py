@@ -10,7 +10,8 @@ A document is kept when its most likely language is one its domain allows with a
 and score go into ``meta``. Drop reasons: ``lang-<code>`` (confidently another language, e.g.
 ``lang-de``) and ``low-score`` (no language reaches the threshold). Code domains are left out
 by default (identifying the natural language of source code is not meaningful), and so are
-synthetic skill domains.
+synthetic skill domains, unless ``per_domain`` names them; a given ``domains`` is every domain
+the step runs on (``per_domain`` adds none: one outside it is a config error).
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ class LangIdStep(CurationStep):
         self._detector: Any = None
 
     def applies_to(self, domain: str) -> bool:
+        """The step's ``domains`` when given (all of them: ``per_domain`` adds none), else its
+        default (prose) domains and those ``per_domain`` names."""
+        if self.config.domains is not None:
+            return super().applies_to(domain)
         return super().applies_to(domain) or (self.config.enabled and domain in self.config.per_domain)
 
     def setup(self) -> None:
