@@ -8,7 +8,7 @@ from curricle.errors import CurricleError
 from curricle.finetune.config import CurriculumConfig
 from curricle.finetune.curriculum import REVIEW, Curriculum, ExampleStream, Row
 from curricle.tasks.config import ScoringConfig
-from curricle.tasks.items import TaskItem
+from curricle.tasks.items import TaskItem, unit_hash
 from curricle.tasks.load import Task
 
 
@@ -22,6 +22,12 @@ def curriculum(stages, seed=0, batch_size=10, **kw) -> Curriculum:
     cfg = CurriculumConfig.model_validate({"stages": stages, **kw})
     names = sorted({t for s in stages for t in s["tasks"]})
     return Curriculum(cfg, [make_task(n) for n in names], seed=seed, batch_size=batch_size)
+
+
+def train(c: Curriculum, steps: int) -> list[int]:
+    """Draw ``steps`` steps under the current mix (the rows trained on); the rows drawn."""
+    mix = c.mix(c.stream.step)
+    return [r for _ in range(steps) for r in c.draw(mix)]
 
 
 def scores(se: float = 0.0, **em) -> dict:
@@ -77,6 +83,7 @@ def test_min_steps_holds_the_milestone_back():
 def test_leitner_decks_and_review_pool():
     stages = [{"name": "a", "tasks": {"a": 1}, "max_steps": 10}, {"name": "b", "tasks": {"b": 1}, "max_steps": 100}]
     c = curriculum(stages, review={"kind": "leitner", "decks": 3, "fraction": 0.2, "items_per_task": 4})
+    train(c, 10)  # stage a's 10 steps draw each of a's 20 items
     records, mix = c.on_evaluate(10, scores(a=1.0, b=0.0))  # evaluation 1: stage a ends
     added = [r for r in records if r["event"] == "review-added"][0]
     assert added["items"] == {"a": 4} and added["decks"] == [4, 0, 0]
@@ -137,15 +144,47 @@ def test_review_never_drops_below_its_floor():
     # 10 examples a step: 1 at the floor, 3 when decks are due; never fewer.
     assert all(n == round(10 * w) for w, n in steps) and min(n for _, n in steps) == 1
     assert sum(w == 0.1 for w, _ in steps) == 7 * 5  # the intervals after evaluations 2 ... 10
-    # Without a floor, those intervals review nothing.
-    _, _, steps = run(floor=0.0)
+    # Without a floor, those intervals review nothing, and no floor interval is logged or counted.
+    c, log, steps = run(floor=0.0)
     assert min(n for _, n in steps) == 0 and sum(n == 0 for _, n in steps) == 7 * 5
+    assert [r["evaluation"] for r in log if r["event"] == "review"] == [2, 4, 8, 12]
+    assert [r for r in log if r["event"] == "review-floor"] == [] and c.floor_intervals == 0
+
+
+def test_review_holds_only_items_training_drew():
+    """Stage a ends at step 5 under pacing that had released a's 5 easiest items (4, then 5 of
+    20): only those, trained on, go into the decks, though items_per_task asks for 8; with 3,
+    the first 3 of them by the review hash. The kept rows survive a JSON round trip."""
+    import json
+
+    stages = [{"name": "a", "tasks": {"a": 1}, "max_steps": 5,
+               "pacing": {"kind": "fixed_linear", "start": 0.2, "steps": 100}},
+              {"name": "b", "tasks": {"b": 1}, "max_steps": 100}]
+    c = curriculum(stages, review={"kind": "leitner", "items_per_task": 8})
+    drawn = train(c, 5)
+    assert sorted({c.rows[r].item.id for r in drawn}) == ["a-0", "a-1", "a-2", "a-3", "a-4"]
+    records, _ = c.on_evaluate(5, scores(a=1.0, b=0.0))
+    assert [r for r in records if r["event"] == "review-added"] == [
+        {"event": "review-added", "step": 5, "items": {"a": 5}, "decks": [5, 0, 0]}]
+    assert set(c.leitner.deck_of) == set(drawn)
+    few = curriculum(stages, review={"kind": "leitner", "items_per_task": 3})
+    assert train(few, 5) == drawn
+    restored = curriculum(stages, review={"kind": "leitner", "items_per_task": 3})
+    restored.load_state_dict(json.loads(json.dumps(few.state_dict())))
+    assert restored.review_candidates == few.review_candidates
+    few.on_evaluate(5, scores(a=1.0, b=0.0))
+    first = sorted(set(drawn), key=lambda r: unit_hash("review", "a", c.rows[r].item.id))[:3]
+    assert list(few.leitner.deck_of) == first
+    old = {k: v for k, v in few.state_dict().items() if k != "review_candidates"}
+    with pytest.raises(CurricleError, match=r"^--resume: .* \(no review_candidates, which curriculum.review: leitner"):
+        curriculum(stages, review={"kind": "leitner"}).load_state_dict(old)
 
 
 def test_leitner_items_are_tested_on_fresh_heldout_items_of_their_task():
     stages = [{"name": "a", "tasks": {"a": 1}, "max_steps": 10}, {"name": "b", "tasks": {"b": 1}, "max_steps": 100}]
     c = curriculum(stages, review={"kind": "leitner", "decks": 3, "fraction": 0.2, "items_per_task": 3})
     assert c.review_tests() == []
+    train(c, 10)
     c.on_evaluate(10, scores(a=1.0, b=0.0))
     pool = c.review_rows()
     tests = c.review_tests()
@@ -159,6 +198,13 @@ def test_leitner_items_are_tested_on_fresh_heldout_items_of_their_task():
     c.on_evaluate(20, scores(a=1.0, b=0.0), {pool[0]: True, pool[1]: False, pool[2]: False})
     assert c.tests_taken == {"a": 3, "b": 0} and c.review_rows() == [pool[1], pool[2]]
     assert [i for _, _, i in c.review_tests()] == [c.test_items["a"][3], c.test_items["a"][0]]
+    # Within one evaluation the draw is without replacement while the task has enough held-out
+    # items (4 here); 6 due rows take the 4, then the cycle wraps: the first 2 judge 2 rows each.
+    six = curriculum(stages, review={"kind": "leitner", "decks": 3, "fraction": 0.2, "items_per_task": 6})
+    train(six, 10)
+    six.on_evaluate(10, scores(a=1.0, b=0.0))
+    held = six.test_items["a"]
+    assert [i for _, _, i in six.review_tests()] == [held[0], held[1], held[2], held[3], held[0], held[1]]
     # A task without held-out items cannot have its Leitner items tested.
     cfg = CurriculumConfig.model_validate({"stages": stages, "review": {"kind": "leitner"}})
     bare = make_task("a")
@@ -188,6 +234,22 @@ def test_replay_and_revisits_at_margin_se_standard_errors():
     # 0.125 is more than 2 x 3/64 (with 4/64 now it would not be more than 2 x 5/64).
     records, _ = c.on_evaluate(60, scores(a=0.875, b=0.1, se=float("nan")))
     assert [(r["event"], r["se"], r["limit"]) for r in records] == [("revisit", 3 / 64, 0.09375)]
+
+
+def test_a_revisit_ends_when_a_later_stage_trains_the_task():
+    """a regresses in stage b (a revisit); stage c trains a again: the revisit ends with a
+    record saying why, not silently, and a is no longer revisited."""
+    stages = [{"name": "a", "tasks": {"a": 1}, "max_steps": 5}, {"name": "b", "tasks": {"b": 1}, "max_steps": 10},
+              {"name": "c", "tasks": {"a": 1, "c": 1}, "max_steps": 100}]
+    c = curriculum(stages, revisit_when={"margin_se": 1.0, "weight": 0.2})
+    c.on_evaluate(5, scores(a=1.0, b=0.0, c=0.0, se=0.03))
+    records, _ = c.on_evaluate(10, scores(a=0.5, b=0.5, c=0.0, se=0.04))
+    assert [(r["event"], r["task"]) for r in records] == [("revisit", "a")] and c.revisiting == ["a"]
+    records, mix = c.on_evaluate(20, scores(a=0.625, b=0.5, c=0.0, se=0.04))
+    assert [r["event"] for r in records] == ["stage", "revisit-end"] and c.revisiting == []
+    assert records[1] == {"event": "revisit-end", "step": 20, "task": "a", "score": 0.625, "reference": 1.0,
+                          "why": "stage c trains it", "effective_from_step": 22}
+    assert mix.weights == {"a": 0.5, "c": 0.5}
 
 
 def test_scores_without_standard_errors_are_refused_by_revisits():
@@ -233,6 +295,7 @@ def test_state_round_trip_with_review_floor_and_revisits():
     def step(c, k, v):
         return c.on_evaluate(k, scores(a=v, b=0.5, se=0.05), {r: v > 0.5 for r in c.review_rows()})
 
+    train(a, 5)
     for k, v in seq[:4]:
         step(a, k, v)
     assert a.floor_intervals == 1 and a.tests_taken["a"] == 9 and a.reference_se == {"a": 0.05}

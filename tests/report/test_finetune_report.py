@@ -126,3 +126,15 @@ def test_the_finetune_report_opens_offline_without_errors(chromium, tmp_path):
         assert requests == [out.as_uri()] and errors == [] and drawn == 3
     finally:
         close(handles)
+
+
+def test_a_revisit_ended_by_a_stage_reads_as_a_sentence_and_is_marked(tmp_path):
+    run = write_finetune_run(tmp_path)
+    end = {"event": "revisit-end", "step": 30, "task": "uppercase", "score": 1.0, "reference": 0.75,
+           "why": "stage review trains it", "effective_from_step": 32}
+    with (run / "curriculum_log.jsonl").open("a") as f:
+        f.write(json.dumps(end) + "\n")
+    text = report_command(run, tmp_path / "r.html").read_text()
+    assert "uppercase: revisit ends, stage review trains it" in text
+    curves = next(f for f in figures(text).values() if f["layout"]["title"]["text"].startswith("Held-out score"))
+    assert sorted(s["x0"] for s in curves["layout"]["shapes"]) == [44, 80, 120]  # the revisit's end at step 30

@@ -105,16 +105,19 @@ class LeitnerReview(_Config):
     floor.
 
     When a stage ends, ``items_per_task`` train items of each of its tasks that the next stage
-    does not train go into deck 0. Deck ``i`` is due every ``2**i`` evaluations. Between two
-    evaluations, ``fraction`` of every step's examples are drawn from the items of the decks
-    due; when no deck is due, ``floor`` of every step's examples are drawn from every queued
-    item, so review never stops while the queues hold items. At the evaluation each due item is
-    tested on a fresh held-out item of its task, not on itself (it was just trained on, so it
-    is known by heart; the task's held-out items say whether the skill is kept): the next item
-    of a cycle through the task's held-out split in a fixed hashed order, so consecutive tests
-    take different items and no train or test item is ever a test. Right moves the item up a
-    deck (at most ``decks - 1``), wrong back to deck 0: a task that is forgotten has more items
-    due, so it is reviewed more.
+    does not train go into deck 0: items training has drawn (trained on), never one the pacing
+    had not released or the stage did not reach (fewer drawn: fewer go in). Deck ``i`` is due
+    every ``2**i`` evaluations. Between two evaluations, ``fraction`` of every step's examples
+    are drawn from the items of the decks due; when no deck is due, ``floor`` of every step's
+    examples are drawn from every queued item, so review never stops while the queues hold
+    items. At the evaluation each due item is tested on a fresh held-out item of its task, not
+    on itself (it was just trained on, so it is known by heart; the task's held-out items say
+    whether the skill is kept): the next item of a cycle through the task's held-out split in a
+    fixed hashed order, so consecutive tests take different items (within one evaluation,
+    distinct ones while the task has at least as many as it has due items; with fewer the
+    cycle wraps) and no train or test item is ever a test. Right moves the item up a deck (at
+    most ``decks - 1``), wrong back to deck 0: a task that is forgotten has more items due, so
+    it is reviewed more.
     """
 
     kind: Literal["leitner"] = "leitner"
@@ -123,9 +126,9 @@ class LeitnerReview(_Config):
     """Share of every step's examples drawn from the due decks' items."""
     floor: float = Field(0.1, ge=0, lt=1)
     """Share of every step's examples drawn from every queued item when no deck is due (at most
-    ``fraction``; 0: no review in those intervals)."""
+    ``fraction``; 0: no review in those intervals, and no ``review-floor`` record)."""
     items_per_task: int = Field(32, ge=1)
-    """Train items of each finished task put into the queues."""
+    """Train items of each finished task put into the queues (at most: only items already drawn)."""
 
     @model_validator(mode="after")
     def _floor_below_fraction(self) -> "LeitnerReview":
@@ -151,7 +154,8 @@ class RevisitConfig(_Config):
     within them. The standard error is the drop's, ``sqrt(se_end**2 + se_now**2)`` from the
     evaluator's ``<metric>_se`` at the two evaluations (an error that cannot be computed, with
     fewer than 2 items, counts as 0), so the margin follows how many items a task has and how
-    far its score is from 0 or 1."""
+    far its score is from 0 or 1. A later stage that trains a revisited task ends its revisit
+    (a ``revisit-end`` record saying why)."""
 
     margin_se: float = Field(2.0, gt=0)
     """The margin, in standard errors of the drop (2: a drop that noise alone rarely makes)."""

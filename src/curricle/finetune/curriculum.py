@@ -31,6 +31,7 @@ loader has already drawn step ``s + 1``'s examples (it prefetches one batch).
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
@@ -227,6 +228,9 @@ class Curriculum:
         self.test_items: dict[str, list[TaskItem]] = {
             t.name: sorted(t.heldout, key=lambda i, n=t.name: unit_hash("leitner-test", n, i.id)) for t in tasks}
         self.tests_taken: dict[str, int] = {t: 0 for t in self.tasks}
+        #: Leitner review: per task, the rows drawn so far (trained on before any review draws them) that
+        #: come first by a hash of their item ids, at most ``items_per_task``, in that order.
+        self.review_candidates: dict[str, list[int]] = {t: [] for t in self.tasks}
         #: Evaluation intervals reviewed at the floor (no deck due).
         self.floor_intervals = 0
         if self.leitner is not None:
@@ -337,6 +341,8 @@ class Curriculum:
             raise CurricleError("the curriculum has no batch size yet (use_curriculum sets it from the trainer)")
         rows = self.stream.next_batch(mix)
         self.stream.count_served(rows, self.task_of)
+        if self.leitner is not None:
+            self._note_trained(rows)
         return rows
 
     # -- decisions ------------------------------------------------------------------------
@@ -355,7 +361,10 @@ class Curriculum:
     def review_tests(self) -> list[tuple[int, str, TaskItem]]:
         """``(row, task, held-out item)`` for each of :meth:`review_rows`: the item the row is
         tested on, the next of its task's held-out items in :attr:`test_items` (cycling), so
-        an item is judged on its task's skill, not on a row it was just trained on."""
+        an item is judged on its task's skill, not on a row it was just trained on. Within one
+        evaluation the draw is without replacement: a task's due rows take distinct held-out
+        items while it has at least as many; with fewer, the cycle wraps, and each held-out item
+        judges at most ``ceil(due rows / held-out items)`` of them."""
         out, taken = [], dict(self.tests_taken)
         for r in self.review_rows():
             t = self.task_of[r]
@@ -447,7 +456,11 @@ class Curriculum:
             records.append({"event": "stage", "step": step, "from": stage.name, "to": nxt.name, "reason": reason,
                             "steps_in_stage": in_stage, "effective_from_step": step + 2, "lr_scale": nxt.lr_scale,
                             **signal})
-            self.revisiting = [t for t in self.revisiting if t not in nxt.tasks]
+            for t in [t for t in self.revisiting if t in nxt.tasks]:  # trained again: no longer a revisit
+                self.revisiting.remove(t)
+                records.append({"event": "revisit-end", "step": step, "task": t, "score": discrete.get(t),
+                                "reference": self.reference.get(t), "why": f"stage {nxt.name} trains it",
+                                "effective_from_step": step + 2})
             if self.leitner is not None:
                 added = {}
                 for t in stage.tasks:
@@ -477,10 +490,11 @@ class Curriculum:
                     self.revisiting.remove(t)
                     records.append({"event": "recovered", "step": step, **signal})
 
-        # 4. What is reviewed until the next evaluation: the due decks, else every queued item at the floor.
+        # 4. What is reviewed until the next evaluation: the due decks, else every queued item at the floor
+        # (floor 0: nothing, and nothing to log).
         if self.leitner is not None:
             self.pool = self.leitner.due(e + 1)
-            if not self.pool and self.leitner.deck_of:
+            if not self.pool and self.leitner.deck_of and self.config.review.floor > 0:
                 self.floor_intervals += 1
                 records.append({"event": "review-floor", "step": step, "evaluation": e, "share": self.config.review.floor,
                                 "items": len(self.leitner.deck_of), "decks": self.leitner.sizes(),
@@ -583,14 +597,26 @@ class Curriculum:
         se = float(scores[task][key])
         return se if math.isfinite(se) else 0.0
 
+    def _review_key(self, row: int) -> tuple[float, int]:
+        return unit_hash("review", self.task_of[row], self.rows[row].item.id), row
+
+    def _note_trained(self, rows: Sequence[int]) -> None:
+        """Keep each task's first ``items_per_task`` drawn rows by :meth:`_review_key` (see
+        :attr:`review_candidates`)."""
+        n = self.config.review.items_per_task
+        for r in rows:
+            kept = self.review_candidates[self.task_of[r]]
+            if r in kept or (len(kept) >= n and self._review_key(r) > self._review_key(kept[-1])):
+                continue
+            bisect.insort(kept, r, key=self._review_key)
+            del kept[n:]
+
     def _review_items(self, task: str, n: int) -> list[int]:
-        """``n`` train rows of ``task`` for review: the first by a hash of their item ids."""
-        rows = [r for r in range(len(self.rows)) if self.rows[r].task == task]
-        if self.stream is not None:
-            allowed = set(self.stream.ranked[task].tolist())
-            rows = [r for r in rows if r in allowed]
-        rows.sort(key=lambda r: unit_hash("review", task, self.rows[r].item.id))
-        return rows[:n]
+        """At most ``n`` train rows of ``task`` for review: of the rows drawn so far, the first by
+        a hash of their item ids. Only rows drawn: a row pacing had not yet released, or one the
+        stage ended before reaching, was never trained on (fewer than ``n`` drawn: fewer go in).
+        A row drawn ahead by the data loader (one step) is trained before a decision takes effect."""
+        return self.review_candidates[task][:n]
 
     def matrix_rows(self, final: dict[str, float] | None) -> list[dict[str, float]]:
         """``R``'s rows: each finished stage's scores, then ``final`` for the current one."""
@@ -606,6 +632,7 @@ class Curriculum:
                 "revisiting": list(self.revisiting),
                 "leitner": self.leitner.state_dict() if self.leitner is not None else None,
                 "pool": list(self.pool), "tests_taken": dict(self.tests_taken), "floor_intervals": self.floor_intervals,
+                "review_candidates": {t: list(rows) for t, rows in self.review_candidates.items()},
                 "baseline": self.baseline, "stage_ends": self.stage_ends,
                 "final_milestone_logged": self.final_milestone_logged,
                 **({"plateau": {"detector": self.detector.state_dict(), "reinstated": self.reinstated,
@@ -617,6 +644,10 @@ class Curriculum:
             raise CurricleError(f"--resume: the checkpoint's curriculum state is from an older curricle (no "
                                 f"{', '.join(missing)}: before the review floor, held-out Leitner tests and revisit "
                                 f"margins in standard errors); resume it with that version, or start a new run")
+        if self.leitner is not None and "review_candidates" not in state:
+            raise CurricleError("--resume: the checkpoint's curriculum state is from an older curricle (no "
+                                "review_candidates, which curriculum.review: leitner reads: before review took only "
+                                "items already trained on); resume it with that version, or start a new run")
         check_fingerprints(state.get("tasks"), self.fingerprints)  # (None: a checkpoint from before them)
         if int(state["stage"]) >= len(self.config.stages):
             raise CurricleError(f"curriculum.stages: the checkpoint is in stage {int(state['stage']) + 1}, but this "
@@ -631,6 +662,8 @@ class Curriculum:
         self.pool = [int(r) for r in state["pool"]]
         self.tests_taken = {**{t: 0 for t in self.tasks}, **{k: int(v) for k, v in state["tests_taken"].items()}}
         self.floor_intervals = int(state["floor_intervals"])
+        kept = state.get("review_candidates", {})  # (none: a state without Leitner review, from before them)
+        self.review_candidates = {t: [int(r) for r in kept.get(t, [])] for t in self.tasks}
         self.baseline = state["baseline"]
         self.stage_ends = state["stage_ends"]
         self.final_milestone_logged = bool(state["final_milestone_logged"])

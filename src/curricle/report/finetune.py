@@ -135,6 +135,8 @@ def _log_rows(ft: dict[str, Any]) -> list[str]:
             what = f"{e['task']}: {e['score']:.3f} (at its stage's end {e['reference']:.3f})"
             if "limit" in e:
                 what += f"; drop {e['drop']:.3f}, limit {e['margin_se']:g} x s.e. {e['se']:.3f} = {e['limit']:.3f}"
+        elif kind == "revisit-end":
+            what = f"{e['task']}: revisit ends, {e['why']}"
         elif kind == "plateau":
             w = e.get("window") or [None, None]
             what = (f"{e['stage']}: {e['task']} {e['metric']} on a plateau at {e['value']:.3f} (steps {w[0]}-{w[1]}: "
@@ -192,7 +194,7 @@ def _stage_marks(fig: go.Figure, ft: dict[str, Any], x_of) -> None:
             fig.add_vline(x=x_of(e["effective_from_step"] - 1), line={"dash": "dash", "color": "#888", "width": 1},
                           annotation_text=f"{e['to']} ({e['reason']})", annotation_position="top right",
                           annotation_font={"size": 10, "color": "#555"})
-        elif kind in ("revisit", "recovered"):
+        elif kind in ("revisit", "recovered", "revisit-end"):
             fig.add_vline(x=x_of(e["step"]), line={"dash": "dot", "color": "#d62728" if kind == "revisit"
                                                    else "#2ca02c", "width": 1})
 
@@ -224,7 +226,7 @@ def finetune_tasks(ft: dict[str, Any], colors: dict[str, str]) -> go.Figure | No
                                          marker={"symbol": "star", "size": 12, "color": colors.get(task, "#000")},
                                          hovertext=f"milestone: {task} {v:.3f} >= {e['at_least']}"))
     _stage_marks(fig, ft, x_of)
-    return layout(fig, "Held-out score per task (band: ±1 s.e.; ★ milestone; dotted: revisit / recovered)",
+    return layout(fig, "Held-out score per task (band: ±1 s.e.; ★ milestone; dotted: revisit / its end)",
                    height=440, xaxis_title="training examples", yaxis_title="score")
 
 
