@@ -2,7 +2,8 @@
 defaults: learnability's warm start, floor and refresh; LILO's top B; AdaRFT's difficulty from
 base pass rates, its batch-scaled eta and smoothed reward; SEC's temperature and all-arm
 update; the gates before generation (GRESO, the Gaussian, the band) skipping exactly as their
-rules say, and the sampler charging nothing for a skipped prompt."""
+rules say, on the policy's choices and on the trainer's fresh prompts (a refill, LILO's pool)
+alike, and the sampler charging nothing for a skipped prompt."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from curricle.rl.config import (
     TargetDifficultyCurriculum,
     UniformCurriculum,
 )
-from curricle.rl.curricula import Prompt, build_gates, build_policy, top_learnable
+from curricle.rl.curricula import Prompt, build_gates, build_policy, replacement_prompts, top_learnable
 from curricle.rl.curricula.gaussian import GaussianPromptGate
 from curricle.rl.curricula.greso import GresoPromptGate
 from curricle.rl.hf import PromptSampler
@@ -195,25 +196,85 @@ def test_draw_skips_by_the_rules_refills_from_the_policy_and_counts_every_skip()
     assert all(why == "pass-rate-band/below-band" for _, why in skipped[4:])
 
 
+def recording(gate, seen: dict[str, list[float]]) -> None:
+    """``gate`` judging as before, each uniform number it is given appended to ``seen[kind]``."""
+    real = gate.skip
+
+    def skip(st, row, p, step, u):
+        seen[gate.kind].append(u)
+        return real(st, row, p, step, u)
+    gate.skip = skip
+
+
 def test_each_gate_before_generation_draws_its_own_uniform_numbers():
     seen: dict[str, list[float]] = {"greso": [], "gaussian": []}
-
-    def recording(gate):
-        real = gate.skip
-
-        def skip(st, row, p, step, u):
-            seen[gate.kind].append(u)
-            return real(st, row, p, step, u)
-        gate.skip = skip
-
     p = build(UniformCurriculum(gates=[GresoGate(), GaussianGate()]), batch=4)
     for gate in p.prompt_gates:
-        recording(gate)
+        recording(gate, seen)
     rows, skipped = p.draw(p.snapshot(), 3, 4, max_draws=1)
     assert skipped == []  # nothing known: GRESO skips nothing, the Gaussian admits unknown rates
     first = np.random.default_rng([0, 43, 3, 0]).random(4).tolist()  # a single gate's stream, as before
     second = np.random.default_rng([0, 43, 3, 0, 1]).random(4).tolist()
     assert seen == {"greso": first, "gaussian": second}
+
+
+def test_fresh_prompts_pass_the_gates_before_generation_as_the_steps_own_do():
+    """A refill round's or a pool's prompts (``draw_more``) are judged by the same gates: a
+    skipped row is replaced by the next round of uniform draws (a row judged once), each process
+    draws its own, and the skips are counted as the step's own; without gates the draw is the
+    uniform one, unchanged."""
+    below = "pass-rate-band/below-band"
+    profile = {r: (0.0 if r < 5 else 0.5) for r in range(10)}  # rows 0-4 below the band
+    p = build(UniformCurriculum(gates=[PassRateBandGate(low=0.2, high=0.8, before_rollout=True)]), profile=profile,
+              batch=4)
+    # Step 2, refill round 1, process 0: the uniform rounds are [1, 0, 2], [5, 7, 0], [6, 0, 5].
+    assert [replacement_prompts(PROMPTS, 0, 2, 1, 0, 3, r) for r in range(3)] == [[1, 0, 2], [5, 7, 0], [6, 0, 5]]
+    rows, skipped = p.draw_more(p.snapshot(), 2, 3, attempt=1, process=0)
+    assert (rows, skipped) == ([5, 7, 6], [(1, below), (0, below), (2, below)])
+    assert replacement_prompts(PROMPTS, 0, 2, 1, 1, 3) == [0, 2, 8]  # process 1's
+    assert p.draw_more(p.snapshot(), 2, 3, attempt=1, process=1) == ([8, 7, 9], [(0, below), (2, below), (3, below)])
+    p.observe(2, [(r, [0.5, 0.5]) for r in rows], skipped)
+    assert p.skips == {below: 3}
+    plain = build(UniformCurriculum(), profile=profile, batch=4)
+    assert plain.draw_more(plain.snapshot(), 2, 3, attempt=1, process=0) == ([1, 0, 2], [])
+    # A gate that skips everything: max_draws bounds the rounds, then skipped rows fill, forced.
+    never = build(UniformCurriculum(gates=[PassRateBandGate(low=0.9, before_rollout=True)]), profile=profile, batch=4)
+    rows, skipped = never.draw_more(never.snapshot(), 2, 3, attempt=1, process=0, max_draws=2)
+    assert rows == [1, 0, 2] and skipped == [(1, "forced"), (0, "forced"), (2, "forced"), (5, below), (7, below)]
+    never.observe(2, [(r, [0.0, 0.0]) for r in rows], skipped)
+    assert never.skips == {"forced": 3, below: 2}
+
+
+def test_lilos_pool_is_gated_like_its_first_b_and_every_skip_is_counted_with_the_step():
+    """GRESO on a scripted history (rows 0-4 all-correct six times: skipped with probability
+    0.99): the step's first B and the rest of LILO's pool both pass the gate, and the policy
+    counts the skips of both, every process's, under the gate's reason."""
+    p = build(LiloCurriculum(pool_factor=3, gates=[GresoGate()]), batch=2)
+    for step in range(6):
+        p.observe(step, [(r, [1.0] * 4) for r in range(5)] + [(r, [1.0, 0.0, 1.0, 0.0]) for r in range(5, 10)])
+    s = PromptSampler(p, steps=3, prompts_per_step=2, num_generations=4)
+    s.snapshots.record(-1, p.snapshot())
+    assert len(list(zip(range(8), s))) == 8  # step 0: its 2 prompts x 4 completions
+    assert (s.drawn[0], s.skipped[0]) == ([9, 8], [(3, "greso/easy")])
+    # The pool's other 4 prompts on process 0: the uniform draw was [5, 2, 7, 6], then [0, 6, 5, 7], ...
+    assert replacement_prompts(PROMPTS, 0, 0, 0, 0, 4) == [5, 2, 7, 6]
+    rows, skipped = s.draw_more(0, 0, 0, 4)
+    assert rows == [5, 7, 6, 9] and skipped == [(2, "greso/easy"), (0, "greso/easy"), (3, "greso/easy")]
+    s.add_skipped(0, skipped + [(2, "greso/easy"), (0, "greso/easy")])  # with process 1's (the trainer gathers)
+    s.observe(0, [(r, [1.0, 0.0, 1.0, 0.0]) for r in [9, 8] + rows])
+    assert p.skips == {"greso/easy": 6}
+
+
+def test_fresh_prompts_draw_each_gates_numbers_from_streams_of_their_own():
+    seen: dict[str, list[float]] = {"greso": [], "gaussian": []}
+    p = build(UniformCurriculum(gates=[GresoGate(), GaussianGate()]), batch=4)
+    for gate in p.prompt_gates:
+        recording(gate, seen)
+    rows, skipped = p.draw_more(p.snapshot(), 3, 4, attempt=2, process=1, max_draws=1)
+    assert rows == replacement_prompts(PROMPTS, 0, 3, 2, 1, 4) and skipped == []  # nothing known: all admitted
+    # Apart from the step's own draw ([0, 43, 3, 0] and [0, 43, 3, 0, 1]): (step, attempt, process, round).
+    assert seen == {"greso": np.random.default_rng([0, 53, 3, 2, 1, 0]).random(4).tolist(),
+                    "gaussian": np.random.default_rng([0, 53, 3, 2, 1, 0, 1]).random(4).tolist()}
 
 
 def test_a_resume_with_other_gates_before_generation_is_refused():

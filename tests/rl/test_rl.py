@@ -267,6 +267,47 @@ def test_groups_split_across_processes_are_joined_before_the_policy_sees_them(mo
     assert (stats["groups"], reward.rollouts) == (1, 4)
 
 
+def test_the_trainers_fresh_prompts_pass_the_gates_before_generation(monkeypatch):
+    """A refill or pool (``_generate_more``) generates only the prompts the gates before
+    generation admit, at their dataset positions, and every process's skips join the step's."""
+    from types import SimpleNamespace
+
+    from trl import GRPOTrainer
+
+    import curricle.rl.hf as hf
+    from curricle.rl.config import PassRateBandGate, PassRateConfig, UniformCurriculum
+    from curricle.rl.curricula import Prompt, build_policy
+
+    below = "pass-rate-band/below-band"
+    prompts = [Prompt(r, "t", float(r), "A") for r in range(10)]
+    policy = build_policy(UniformCurriculum(gates=[PassRateBandGate(low=0.2, high=0.8, before_rollout=True)]),
+                          prompts, seed=0, pass_rate=PassRateConfig(), profile={r: 0.0 if r < 5 else 0.5
+                                                                                for r in range(10)}, batch=4)
+    sampler = hf.PromptSampler(policy, steps=3, prompts_per_step=4, num_generations=2)
+    sampler.positions = {r: 9 - r for r in range(10)}
+    sampler.snapshots.record(0, policy.snapshot())  # (step 2 draws from step 0's)
+    t = hf.CurricleGRPOTrainer.__new__(hf.CurricleGRPOTrainer)
+    t.prompt_sampler, t.num_generations = sampler, 2
+    t.train_dataset = [{"prompt": f"p{9 - i}", hf.ROW_COLUMN: 9 - i} for i in range(10)]
+    t.accelerator = SimpleNamespace(process_index=1, num_processes=2)
+    t.graded = SimpleNamespace(last_local=[])
+    other = [(1, below), (0, below), (2, below)]  # process 0's skips (PromptPolicy.draw_more's, process 0)
+    monkeypatch.setattr(hf, "gather_object", lambda mine: [*other, *mine])
+    generated = []
+
+    def generate(self, inputs):
+        generated.extend(x[hf.ROW_COLUMN] for x in inputs)
+        self.graded.last_local = [1.0, 0.0] * (len(inputs) // 2)
+        return {}
+    monkeypatch.setattr(GRPOTrainer, "_generate_and_score_completions", generate)
+    _, groups = t._generate_more(step=2, attempt=1, n=3)
+    # Process 1's uniform draw was [0, 2, 8], then [7, ...], [9, ...]: rows 0-4 skipped, never generated.
+    assert generated == [8, 8, 7, 7, 9, 9] and groups == [[1.0, 0.0]] * 3
+    assert sampler.skipped[2] == other + [(0, below), (2, below), (3, below)]
+    sampler.observe(2, [(r, [1.0, 0.0]) for r in (8, 7, 9)])
+    assert policy.skips == {below: 6}
+
+
 def test_lilo_trains_the_top_groups_of_its_pool_and_charges_the_whole_pool(tmp_path, checkpoint):
     cfg = rl_config(checkpoint, kind="lilo", steps=4)
     cfg["grpo"]["reward"] = "grader"
@@ -320,6 +361,25 @@ def test_greso_skips_prompts_before_generation_at_no_rollout_cost(tmp_path, chec
     assert sum(m["skipped_prompts"] for m in steps) > 0
     final = json.loads((tmp_path / "run" / "final_scores.json").read_text())
     assert sum(v for k, v in final["skipped_prompts"].items() if k.startswith("greso/")) == \
+        sum(m["skipped_prompts"] for m in steps)
+
+
+def test_lilo_with_greso_gates_its_whole_pool_at_no_rollout_cost(tmp_path, checkpoint):
+    cfg = rl_config(checkpoint, kind="lilo", steps=8)
+    cfg["curriculum"].update(pool_factor=2, gates=[{"kind": "greso", "p_easy": 0.05, "p_hard": 0.05}])
+    cfg["grpo"]["reward"] = "grader"
+    cfg["tasks"][0]["source"]["n_train"] = 8
+    path = tmp_path / "rl.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    r = cli(path, "--run-dir", tmp_path / "run")
+    assert r.returncode == 0, r.stderr[-3000:]
+    steps = [m for m in rows(tmp_path / "run" / "metrics.jsonl") if "reward" in m]
+    # Every step generates exactly its pool, 2 x 2 prompts x 4 completions: skipped prompts cost nothing.
+    assert [m["rollouts"] for m in steps] == [16 * k for k in range(1, 9)]
+    assert all(m["generated/groups"] == 4 for m in steps)
+    final = json.loads((tmp_path / "run" / "final_scores.json").read_text())
+    assert sum(m["skipped_prompts"] for m in steps) > 0
+    assert sum(v for k, v in final["skipped_prompts"].items() if k != "forced") == \
         sum(m["skipped_prompts"] for m in steps)
 
 

@@ -114,14 +114,13 @@ def build_rl(config: RLConfig, run_dir: Path, max_steps: int | None = None, resu
     reward = GradedReward(items, graders, g.num_generations, random_reward=g.reward == "random", seed=config.seed)
     trainer = CurricleGRPOTrainer(model=model, args=args, reward_funcs=[reward], train_dataset=data,
                                   processing_class=tokenizer, gates=build_gates(c), max_resamples=c.max_resamples,
-                                  oversample=c.oversample, pool_factor=getattr(c, "pool_factor", 1), reward=reward,
-                                  prompts=prompts)
+                                  oversample=c.oversample, pool_factor=getattr(c, "pool_factor", 1), reward=reward)
     reward.accelerator = trainer.accelerator
     sampler = PromptSampler(policy, steps, g.prompts_per_step, g.num_generations,
                             repeat_count=trainer.args.steps_per_generation * trainer.num_iterations,
                             max_draws=c.max_draws)
     sampler.positions = {int(r): i for i, r in enumerate(trainer.train_dataset[ROW_COLUMN])}
-    trainer._positions = sampler.positions
+    trainer.prompt_sampler = sampler
     trainer._get_train_sampler = lambda *a, **k: sampler
     evaluator = Evaluator(tasks, tokenizer, batch_size=config.eval.batch_size)
     check = HeldOutCheck(evaluator, config.guards, config.eval.split, samples=config.eval.samples,

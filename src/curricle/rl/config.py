@@ -152,18 +152,20 @@ class _Curriculum(_Config):
     gates: list[GateSpec] = []
     """Gates, in order (the first that rejects gives the reason). Gates before generation
     (``greso``, ``gaussian``, ``pass-rate-band`` with ``before_rollout``) skip the policy's
-    prompts, which are replaced by its next choices, at no rollout cost; gates after generation
-    judge each generated group, and the step's batch is filled from admitted groups by
-    generating more (``oversample``, ``max_resamples``); every rollout generated counts toward
-    the budget and every rejection is counted under its reason."""
+    prompts, which are replaced by its next choices, and the fresh prompts of a refill or of
+    LILO's pool, at no rollout cost; gates after generation judge each generated group, and the
+    step's batch is filled from admitted groups by generating more (``oversample``,
+    ``max_resamples``); every rollout generated counts toward the budget and every rejection is
+    counted under its reason."""
     max_resamples: int = Field(3, ge=1)
     """Extra generation rounds a step for filling the batch (with gates after generation)."""
     oversample: int = Field(1, ge=1)
     """Prompts generated in each extra round, in batches (``B``): 1 replaces one batch's worth a
     round; ``dynamic-filter``'s is DAPO's recipe's 3 (verl's ``gen_batch_size = 3 x B``)."""
     max_draws: int = Field(16, ge=1)
-    """Rounds of the policy's choices a step for gates before generation; prompts still short
-    after them are filled with skipped ones (counted ``forced``)."""
+    """Rounds of the policy's choices a step for gates before generation (and of fresh draws for
+    each refill or pool the trainer generates); prompts still short after them are filled with
+    skipped ones (counted ``forced``)."""
 
     def all_gates(self) -> list:
         """The gates this curriculum runs (``dynamic-filter`` adds its zero-variance gate)."""
@@ -222,9 +224,10 @@ class LearnabilityCurriculum(_Curriculum):
 class LiloCurriculum(_Curriculum):
     """Learnability as LILO runs it (Foster et al. 2025): each step a pool of ``pool_factor x B``
     uniformly drawn prompts is rolled out under the current model, and the ``B`` groups with the
-    largest ``p (1 - p)`` of their own pass rate ``p`` are trained on (ties: first generated).
-    Stateless; every pool rollout counts toward the budget (its gain is per optimizer step;
-    the benchmark gives both). ``pool_factor``: the paper's 4."""
+    largest ``p (1 - p)`` of their own pass rate ``p`` are trained on (ties: first generated; with
+    several processes, each process keeps the top of its own pool). Gates before generation judge
+    every pool prompt. Stateless; every pool rollout counts toward the budget (its gain is per
+    optimizer step; the benchmark gives both). ``pool_factor``: the paper's 4."""
 
     kind: Literal["lilo"] = "lilo"
     pool_factor: int = Field(4, ge=2)

@@ -11,7 +11,8 @@
   gives no advantage), the groups gathered from every process for the policy;
 - :class:`CurricleGRPOTrainer`: ``GRPOTrainer`` plus the curriculum's admission gates (a group
   a gate rejects, e.g. DAPO's zero-variance filter, replaced by a freshly generated one, up to
-  a cap; every rejection counted under its reason);
+  a cap; every rejection counted under its reason) and LILO's pool, the fresh prompts drawn
+  through the gates before generation;
 - :class:`RLCallback`: held-out evaluation (test items, greedy exact match, independent of
   the reward), the reward-hacking and drift flags, logs and the checkpointed state (logs and
   state through the seam kit :mod:`curricle.hf`).
@@ -44,8 +45,8 @@ from curricle.posttrain.sampling import sample_apart
 from curricle.rl.config import STATE_FILE
 from curricle.rl.diversity import group_diversity
 from curricle.rl.rewards import FORMAT_REASONS, GraderReward
-from curricle.rl.curricula import (Gate, Prompt, PromptPolicy, check_gate_kinds, difficulty_scale, replacement_prompts,
-                                   top_learnable, verdicts)
+from curricle.rl.curricula import (Gate, Prompt, PromptPolicy, check_gate_kinds, difficulty_scale, top_learnable,
+                                   verdicts)
 from curricle.tasks.load import Task
 from curricle.telemetry.trace import TRACE_DIR
 
@@ -132,19 +133,38 @@ class PromptSampler(Sampler[int]):
     def __iter__(self) -> Iterator[int]:
         while self.next_step < self.steps:
             k = self.next_step
-            snap = self.snapshots.get(max(k - 2, -1))
-            if snap is None:
-                raise CurricleError(f"prompt sampler: step {k + 1} is drawn before step {k - 1}'s rewards were "
-                                    f"observed (the curriculum callback must be in the trainer)")
-            rows, skipped = self.policy.draw(snap, k, self.k, self.max_draws)
+            rows, skipped = self.policy.draw(self._snapshot(k), k, self.k, self.max_draws)
             self.drawn.record(k, rows)
             self.skipped.record(k, skipped)
             self.next_step += 1
             for _ in range(self.repeat):
                 for r in rows:
-                    pos = r if self.positions is None else self.positions[r]
+                    pos = self.position(r)
                     for _ in range(self.g):
                         yield pos
+
+    def _snapshot(self, k: int) -> dict[str, Any]:
+        """The policy's snapshot step ``k`` draws from (after step ``k - 2`` was observed)."""
+        snap = self.snapshots.get(max(k - 2, -1))
+        if snap is None:
+            raise CurricleError(f"prompt sampler: step {k + 1} is drawn before step {k - 1}'s rewards were "
+                                f"observed (the curriculum callback must be in the trainer)")
+        return snap
+
+    def position(self, row: int) -> int:
+        """The dataset position of prompt ``row``."""
+        return row if self.positions is None else self.positions[row]
+
+    def draw_more(self, step: int, attempt: int, process: int, n: int) -> tuple[list[int], list[tuple[int, str]]]:
+        """``n`` fresh rows for process ``process``'s extra generations in step ``step`` (round
+        ``attempt``), through the gates before generation from the snapshot the step's own rows
+        were judged on (:meth:`PromptPolicy.draw_more`): ``(rows, skipped)``."""
+        return self.policy.draw_more(self._snapshot(step), step, n, attempt, process, self.max_draws)
+
+    def add_skipped(self, step: int, skipped: Sequence[tuple[int, str]]) -> None:
+        """Count ``skipped`` (every process's, from :meth:`draw_more`) with step ``step``'s own skips."""
+        if skipped:
+            self.skipped.record(step, list(self.skipped.get(step) or []) + [tuple(x) for x in skipped])
 
     def observe(self, step: int, groups: Sequence[tuple[int, Sequence[float | None]]]) -> dict[str, Any] | None:
         record = self.policy.observe(step, groups, self.skipped.get(step) or [])
@@ -276,10 +296,14 @@ class CurricleGRPOTrainer(GRPOTrainer):
       DAPO: over-generate, filter, truncate); short of ``B``, rejected groups fill it (counted as
       ``unfilled``);
     - with ``pool_factor`` > 1 (LILO): ``(pool_factor - 1) x B`` fresh prompts are generated
-      beside the step's ``B`` and the ``B`` groups with the largest ``p (1 - p)`` are kept.
+      beside the step's ``B`` and the ``B`` groups with the largest ``p (1 - p)`` are kept (``B``
+      each process's share: with several processes, the top of each process's own pool, as a
+      process trains the groups it generated).
 
-    Every verdict of every process is counted on every process, so the gates' counts are
-    global; every generated rollout is counted by the reward function (the budget).
+    The fresh prompts come from the sampler (:meth:`PromptSampler.draw_more`), through the gates
+    before generation as the step's own prompts, their skips counted with the step's. Every
+    verdict of every process is counted on every process, so the gates' counts are global;
+    every generated rollout is counted by the reward function (the budget).
     :attr:`trained` holds the kept groups' rewards for the step's metrics.
 
     TRL 1.16.0: overrides ``GRPOTrainer._generate_and_score_completions`` (the one method that
@@ -287,18 +311,18 @@ class CurricleGRPOTrainer(GRPOTrainer):
     the step's and the extra generations."""
 
     def __init__(self, *a, gates: Sequence[Gate] = (), max_resamples: int = 3, oversample: int = 1,
-                 pool_factor: int = 1, reward: GradedReward | None = None, prompts: Sequence[Prompt] = (), **kw):
+                 pool_factor: int = 1, reward: GradedReward | None = None, **kw):
         super().__init__(*a, **kw)
         self.gates = list(gates)
         self.max_resamples = max_resamples
         self.oversample = oversample
         self.pool_factor = pool_factor
         self.graded = reward
-        self.prompt_list = list(prompts)
         self.replaced = 0
         self.unfilled = 0
         self.trained: list[list[float | None]] = []  # the kept groups' rewards (every process's), this step
-        self._positions: dict[int, int] = {}
+        #: The run's sampler (set with it): it draws the extra generations' prompts too.
+        self.prompt_sampler: PromptSampler | None = None
 
     def _judge(self, rewards: list[float | None], g: int) -> list[bool]:
         """Each group's (of ``g``) verdict, every process's verdicts counted."""
@@ -316,10 +340,17 @@ class CurricleGRPOTrainer(GRPOTrainer):
         return int(self.accelerator.gather(t).max().item())
 
     def _generate_more(self, step: int, attempt: int, n: int) -> tuple[dict, list[list[float | None]]]:
-        rows = replacement_prompts(self.prompt_list, self.args.seed, step, attempt, self.accelerator.process_index, n)
+        """``n`` fresh groups generated and scored (round ``attempt`` of step ``step``): their prompts
+        pass the gates before generation as the step's own did, every process's skips counted
+        with the step's (a skipped prompt is never generated)."""
+        sampler = self.prompt_sampler
+        rows, skipped = sampler.draw_more(step, attempt, self.accelerator.process_index, n)
+        if self.accelerator.num_processes > 1 and sampler.policy.prompt_gates:  # (the same on every process)
+            skipped = gather_object(skipped)
+        sampler.add_skipped(step, skipped)
         g = self.num_generations
         extra = super()._generate_and_score_completions(
-            [dict(self.train_dataset[self._positions[r]]) for r in rows for _ in range(g)])
+            [dict(self.train_dataset[sampler.position(r)]) for r in rows for _ in range(g)])
         local = self.graded.last_local
         return extra, [local[k:k + g] for k in range(0, len(local), g)]
 

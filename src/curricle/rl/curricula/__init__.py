@@ -31,7 +31,8 @@ number with any policy (``curriculum.gates``), every rejection counted under its
 fresh prompts (:func:`~curricle.rl.curricula.base.replacement_prompts`); *before generation*
 (``prompt_gate`` has the contract) a gate skips a chosen prompt at no rollout cost (``greso``,
 ``gaussian``, ``pass-rate-band`` with ``before_rollout``), the policy's next choice taking its
-place (:meth:`PromptPolicy.draw`). All are registered by ``kind`` below.
+place (:meth:`PromptPolicy.draw`), and judges the trainer's fresh prompts (a refill, LILO's
+pool) the same way (:meth:`PromptPolicy.draw_more`). All are registered by ``kind`` below.
 """
 
 from __future__ import annotations

@@ -186,17 +186,40 @@ class PromptPolicy:
         Pure: a function of the snapshot, the seed and the step."""
         if not self.prompt_gates:
             return self.choose(snapshot, step, k), []
+        return self._gated(snapshot, step, k, max_draws, lambda attempt: self.choose(snapshot, step, k, attempt),
+                           lambda attempt: [self.seed, 43, step, attempt])
+
+    def draw_more(self, snapshot: dict[str, Any], step: int, k: int, attempt: int, process: int,
+                  max_draws: int = 16) -> tuple[list[int], list[tuple[int, str]]]:
+        """``k`` fresh rows for process ``process``'s extra generations in step ``step`` (DAPO's
+        refill round ``attempt``, LILO's pool), and the rows the gates before generation skipped:
+        :func:`replacement_prompts`' uniform draws, judged as :meth:`draw` judges the policy's
+        choices (a skipped row replaced by the next round of draws; after ``max_draws`` rounds
+        skipped rows fill, ``forced``), each gate on a stream of its own apart from :meth:`draw`'s.
+        Without gates, exactly :func:`replacement_prompts`. Pure."""
+        def candidates(round_: int) -> list[int]:
+            return replacement_prompts(self.prompts, self.seed, step, attempt, process, k, round_)
+        if not self.prompt_gates:
+            return candidates(0), []
+        return self._gated(snapshot, step, k, max_draws, candidates,
+                           lambda round_: [self.seed, 53, step, attempt, process, round_])
+
+    def _gated(self, snapshot: dict[str, Any], step: int, k: int, max_draws: int, candidates, seeds
+               ) -> tuple[list[int], list[tuple[int, str]]]:
+        """``k`` rows of ``candidates(round)`` (rounds ``0 .. max_draws - 1``) that the gates before
+        generation admit, judged in order, a row not twice; gate ``j`` draws its uniform numbers of
+        a round from ``seeds(round) + [j]`` (gate 0: ``seeds(round)``). Still short after the
+        rounds: the first skipped rows fill, counted ``forced``."""
         states = snapshot.get("prompt_gates", [])
         rows: list[int] = []
         skipped: list[tuple[int, str]] = []
         seen: set[int] = set()
-        for attempt in range(max_draws):
+        for round_ in range(max_draws):
             # One stream per gate: two random rules judged on one u would be correlated (a
             # row passing GRESO's u >= s and the Gaussian's u < a with probability a - s, not
             # a (1 - s)). The first gate's stream is the one a single gate always had.
-            rngs = [np.random.default_rng([self.seed, 43, step, attempt] + ([j] if j else []))
-                    for j in range(len(self.prompt_gates))]
-            for row in self.choose(snapshot, step, k, attempt):
+            rngs = [np.random.default_rng(seeds(round_) + ([j] if j else [])) for j in range(len(self.prompt_gates))]
+            for row in candidates(round_):
                 if len(rows) == k:
                     break
                 if row in seen:
@@ -248,9 +271,11 @@ class PromptPolicy:
                 "failed": int((p <= 0).sum()), "mean": float(p.mean())}
 
 
-def replacement_prompts(prompts: Sequence[Prompt], seed: int, step: int, attempt: int, process: int, k: int) -> list[int]:
-    """Fresh prompts for ``k`` dropped groups (DAPO): uniform without replacement, seeded by
-    (step, attempt, process), so every process and every rerun draws the same."""
-    rng = np.random.default_rng([seed, 29, step, attempt, process])
+def replacement_prompts(prompts: Sequence[Prompt], seed: int, step: int, attempt: int, process: int, k: int,
+                        round_: int = 0) -> list[int]:
+    """Fresh prompts for ``k`` extra groups (DAPO's dropped ones, LILO's pool): uniform without
+    replacement, seeded by (step, attempt, process), so every rerun draws the same; ``round_`` > 0:
+    the next ``k`` when gates before generation skipped some (:meth:`PromptPolicy.draw_more`)."""
+    rng = np.random.default_rng([seed, 29, step, attempt, process] + ([round_] if round_ else []))
     idx = rng.choice(len(prompts), size=min(k, len(prompts)), replace=False)
     return [prompts[int(i)].row for i in idx]

@@ -1,7 +1,9 @@
 """``lilo``: each step a pool of ``pool_factor x B`` uniformly drawn prompts is rolled out and
 the ``B`` groups with the largest ``p (1 - p)`` of their own pass rate are trained on (LILO,
 Foster et al. 2025). The policy draws the step's first ``B`` prompts (uniform epochs); the
-trainer generates the rest of the pool and keeps the top ``B`` (:func:`top_learnable`)."""
+trainer generates the rest of the pool (:meth:`PromptPolicy.draw_more`: through the gates
+before generation too) and keeps the top ``B`` (:func:`top_learnable`; with several processes,
+each process the top of its own pool)."""
 
 from __future__ import annotations
 

@@ -12,7 +12,9 @@ rollout is spent on it.
 
 The policy's :meth:`~curricle.rl.curricula.base.PromptPolicy.draw` applies them, replaces a
 skipped prompt by its next choice and counts every skip under ``gate/reason``; a skipped prompt
-is never generated, so it costs no rollout.
+is never generated, so it costs no rollout. The trainer's fresh prompts (a refill after gates
+after generation, LILO's pool) pass them the same way
+(:meth:`~curricle.rl.curricula.base.PromptPolicy.draw_more`).
 """
 
 from __future__ import annotations
