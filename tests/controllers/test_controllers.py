@@ -72,21 +72,69 @@ def test_doremi_proxy_clips_excess_per_token_and_weighs_the_loss_by_alpha_over_p
 
     c = CONTROLLERS.build(DoReMiConfig(reference={"run": "x"}, smoothing=0.0), DOREMI_CONTEXT)
     hook = DoReMiProxyHook(c, _FixedReference([[1.0, 2.0], [2.0, 1.0]]), np.array([0.5, 0.25, 0.25]), "ref")
+    lines = []
     state = SimpleNamespace(domains=DOMAINS, dist=DistInfo(rank=0, world_size=1, local_rank=0,
-                                                           device=torch.device("cpu")), autocast=None)
+                                                           device=torch.device("cpu")), autocast=None,
+                            append_log=lambda name, line: lines.append(line))
     batch = SimpleNamespace(tokens=torch.zeros(2, 3, dtype=torch.long), domain_ids=torch.tensor([0, 1]))
     hook.on_step_start(state, batch)
     proxy = torch.tensor([[3.0, 1.0], [2.0, 2.0]])
     w = hook.token_weights(state, batch, slice(0, 2), True, proxy)
+    assert c.updates == 0  # applied at the step's end, once the guard let the step through
+    hook.on_step_end(state, batch, {"step": 1})
     # a: max(3-1, 0), max(1-2, 0) -> mean 1.0 (clipping after averaging would give 0.5);
     # b: max(2-2, 0), max(2-1, 0) -> 0.5; c absent -> 0.
     assert c.scores.tolist() == pytest.approx([1.0, 0.5, 0.0])
+    assert c.updates == 1 and [line["step"] for line in lines] == [1]
     z = np.exp([1.0, 0.5, 0.0])
     assert c.alpha.tolist() == pytest.approx((z / z.sum()).tolist())
     ratio = c.alpha / np.array([0.5, 0.25, 0.25])  # alpha / pi, normalized over the tokens
     expected = np.array([[ratio[0]] * 2, [ratio[1]] * 2]) / (2 * ratio[0] + 2 * ratio[1])
     assert w.numpy() == pytest.approx(expected.astype(np.float32))
     assert float(w.sum()) == pytest.approx(1.0)
+
+
+def test_a_step_the_guard_skipped_leaves_doremis_weights_as_they_were():
+    from types import SimpleNamespace
+
+    from curricle.controllers.hook import DoReMiProxyHook
+    from curricle.train.distributed import DistInfo
+
+    c = CONTROLLERS.build(DoReMiConfig(reference={"run": "x"}, smoothing=0.0), DOREMI_CONTEXT)
+    hook = DoReMiProxyHook(c, _FixedReference([[1.0, 2.0], [2.0, 1.0]]), np.array([0.5, 0.25, 0.25]), "ref")
+    lines = []
+    state = SimpleNamespace(domains=DOMAINS, dist=DistInfo(rank=0, world_size=1, local_rank=0,
+                                                           device=torch.device("cpu")), autocast=None,
+                            append_log=lambda name, line: lines.append(line))
+    batch = SimpleNamespace(tokens=torch.zeros(2, 3, dtype=torch.long), domain_ids=torch.tensor([0, 1]))
+    # A spike: excess 99 on a's tokens (the guard skips the step after the weights were computed).
+    hook.on_step_start(state, batch)
+    hook.token_weights(state, batch, slice(0, 2), True, torch.tensor([[100.0, 101.0], [2.0, 1.0]]))
+    metrics = {"step": 1, "skipped": "spike"}
+    hook.on_step_end(state, batch, metrics)
+    assert c.updates == 0 and lines == [] and metrics == {"step": 1, "skipped": "spike"}
+    assert c.alpha.tolist() == [1 / 3] * 3 and c.scores.tolist() == [0.0] * 3 and c.average.tolist() == [0.0] * 3
+    # The next step is the first update, from its own excess alone: a 1.0, b 0.0, c absent.
+    hook.on_step_start(state, batch)
+    hook.token_weights(state, batch, slice(0, 2), True, torch.tensor([[3.0, 1.0], [2.0, 1.0]]))
+    hook.on_step_end(state, batch, {"step": 2})
+    z = np.exp([1.0, 0.0, 0.0])
+    assert c.updates == 1 and [line["step"] for line in lines] == [2]
+    assert c.alpha.tolist() == pytest.approx((z / z.sum()).tolist(), abs=1e-12)
+    assert c.average.tolist() == pytest.approx((z / z.sum()).tolist(), abs=1e-12)
+
+
+def test_a_step_the_guard_skipped_moves_no_step_driven_controller():
+    for cfg in (ODMConfig(), ADOConfig(warmup_steps=2, refit_every=1, fit_stride=1, savgol_window=3)):
+        c = CONTROLLERS.build(cfg, ControllerContext(DOMAINS, NATURAL))
+        run(c, lambda s: [2.0 / s, 3.0 / s, 4.0 / s], 4)
+        before = json.dumps(c.state_dict())
+        skipped = DomainStats(step=5, train_loss=np.full(3, np.nan), tokens=np.full(3, 500.0),
+                              weights=np.full(3, 1 / 3), skipped=True)
+        assert c.update(5, skipped) is None, cfg.kind
+        assert json.dumps(c.state_dict()) == before, cfg.kind
+    # ADO's history holds the four steps it trained on, not a fifth copied from step 4.
+    assert c.n == [300 / 1024, 600 / 1024, 900 / 1024, 1200 / 1024] and len(c.losses) == 4
 
 
 def test_odm_is_the_smoothed_mean_update_on_literal_inputs():

@@ -79,6 +79,25 @@ def test_doremi_proxy_averages_its_weights_and_a_fresh_run_trains_on_them(tmp_pa
     assert {d: used[f"weight/{d}"] for d in out["weights"]} == pytest.approx(out["weights"])
 
 
+def test_a_step_the_guard_skips_moves_no_controller(tmp_path, make_config):
+    # DoReMi computes a step's weights before the guard judges the step: step 5's are dropped.
+    ctrl = {"kind": "doremi", "reference": {"steps": 4}}
+    cfg = uniform(make_config(steps=8, guard={"inject": {5: "nan"}})).model_copy(update={"controller": _ctrl(ctrl)})
+    train_run(cfg, tmp_path / "proxy", progress=False)
+    assert read(tmp_path / "proxy", "metrics.jsonl")[4]["skipped"] == "nan"
+    log = read(tmp_path / "proxy", "mixture_log.jsonl")
+    assert [e["step"] for e in log] == [1, 2, 3, 4, 6, 7, 8]
+    out = json.loads((tmp_path / "proxy" / "doremi_weights.json").read_text())
+    assert out["steps"] == 7
+    for d, w in out["weights"].items():
+        assert w == pytest.approx(sum(e["alpha"][d] for e in log) / 7, abs=1e-12)
+    # ODM, due to update at step 6, which is skipped: the update waits for step 9.
+    odm = {"kind": "odm", "update_every": 3, "warmup_steps": 3}
+    cfg = make_config(steps=9, guard={"inject": {6: "nan"}}).model_copy(update={"controller": _ctrl(odm)})
+    train_run(cfg, tmp_path / "odm", progress=False)
+    assert [e["step"] for e in read(tmp_path / "odm", "mixture_log.jsonl")] == [3, 9]
+
+
 def test_doremi_proxy_resumes_exactly(tmp_path, make_config):
     import shutil
 

@@ -28,7 +28,11 @@ the same way for every method, so none of them chases noise:
 - the proposal is floored at ``min_weight`` per domain, then moved toward from the current
   weights by at most ``max_change`` (in any one weight) per update;
 - every change is returned as an :class:`AuditEntry` (old and new weights, the signal that
-  caused it, and a reason) that the trainer appends to ``RUN/mixture_log.jsonl``.
+  caused it, and a reason) that the trainer appends to ``RUN/mixture_log.jsonl``;
+- a step the stability guard skipped (``DomainStats.skipped``) trained nothing, so a controller
+  that updates on training steps (``updates_on: steps``) takes nothing from it: no signal, no
+  smoothing, no update (one due then waits for the next update step). One that updates on
+  held-out or probe signals still reads an evaluation made after it (the model as it stands).
 
 A controller may also say more about a step than new weights (:class:`StepNotes`, collected by
 its hook after each update): metrics for the step's line, events for ``RUN/events.jsonl``, and
@@ -73,6 +77,8 @@ class DomainStats:
     """Each domain's drift signal after this step, for a controller whose config reads
     ``drift`` (its hook's :class:`~curricle.controllers.drift_signal.DriftTracker` fills it
     before the controller runs); None otherwise."""
+    skipped: bool = False
+    """The stability guard skipped this step (nothing was trained; ``train_loss`` is all NaN)."""
 
 
 @dataclass(frozen=True)
@@ -415,7 +421,10 @@ class Controller:
     # -- the shared machinery ---------------------------------------------------------------
 
     def update(self, step: int, stats: DomainStats) -> tuple[np.ndarray, AuditEntry] | None:
-        """Ingest one step; at update times return (new weights, audit entry), else None."""
+        """Ingest one step; at update times return (new weights, audit entry), else None (and
+        nothing at all from a skipped step, for a controller that updates on training steps)."""
+        if stats.skipped and self.updates_on == "steps":
+            return None
         raw = np.asarray(self.signal(stats), dtype=np.float64)
         self.step_signal = raw
         seen = np.isfinite(raw)

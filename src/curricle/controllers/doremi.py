@@ -20,7 +20,9 @@ this follows ``DoReMiTrainer`` in the authors' release (sangmichaelxie/doremi,
    loss of its last micro-batch, as the release does (earlier micro-batches of the step use
    the previous weights). The product is the average of alpha over all steps, written to
    ``RUN/doremi_weights.json`` (with the last alpha and the sampling mixture); each step's
-   alpha and lambda are in ``RUN/mixture_log.jsonl``.
+   alpha and lambda are in ``RUN/mixture_log.jsonl``. A step the stability guard skips
+   (NaN or a spike; its gradients are dropped) makes no update: computed before the guard
+   judges the step, it is dropped then, and the step has no line and no part in the average.
 2. **Main run**: a fresh model trained on the averaged weights
    (``mixture.schedule: {kind: static, weights_from: RUN/doremi_weights.json}``).
 
@@ -123,20 +125,31 @@ class DoReMi(Controller):
         return result
 
     def step(self, excess_sums: np.ndarray, token_counts: np.ndarray) -> np.ndarray:
-        """One update from the step's clipped excess-loss sums and token counts per domain."""
+        """One update from the step's clipped excess-loss sums and token counts per domain
+        (:meth:`next_update`, then :meth:`apply`); the new alpha."""
+        self.apply(*self.next_update(excess_sums, token_counts))
+        return self.alpha
+
+    def next_update(self, excess_sums: np.ndarray, token_counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(scores, alpha)`` after one update from the step's clipped excess-loss sums and
+        token counts per domain, without applying it (the hook applies it once the guard let
+        the step through)."""
         means = np.asarray(excess_sums, dtype=np.float64) / np.maximum(token_counts, 1)
         # a domain without tokens, or whose excess loss is not finite (a bad proxy step), keeps
         # its score: one NaN would otherwise make every later weight NaN
         present = (np.asarray(token_counts) > 0) & np.isfinite(means)
-        self.scores = np.where(present, means, self.scores)
-        logits = np.log(self.alpha) + self.config.step_size * self.scores
+        scores = np.where(present, means, self.scores)
+        logits = np.log(self.alpha) + self.config.step_size * scores
         soft = np.exp(logits - logits.max())
         soft /= soft.sum()
         c = self.config.smoothing
-        self.alpha = (1 - c) * soft + c / len(soft)
+        return scores, (1 - c) * soft + c / len(soft)
+
+    def apply(self, scores: np.ndarray, alpha: np.ndarray) -> None:
+        """Take an update of :meth:`next_update`: the new scores and alpha, counted in the average."""
+        self.scores, self.alpha = scores, alpha
         self.updates += 1
         self.average = (self.average * (self.updates - 1) + self.alpha) / self.updates
-        return self.alpha
 
     def state_dict(self):
         return {"name": self.name, "alpha": self.alpha.tolist(), "average": self.average.tolist(),

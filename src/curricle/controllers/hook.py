@@ -25,6 +25,11 @@ under ``drift_signal`` and ``mixture_window`` when it reads ``drift``).
 :class:`DoReMiProxyHook` is DoReMi's proxy run instead (:mod:`curricle.controllers.doremi`):
 it runs the reference model on each micro-batch, updates the domain weights once a step from
 the clipped per-token excess loss, and weighs the proxy's loss by them.
+
+A step the stability guard skipped trained nothing, and no controller learns from it: its
+statistics say so (``DomainStats.skipped``, no training loss, no document visits), and DoReMi's
+update of the step, computed before the guard judged it (its weights weigh the step's last
+micro-batch), is dropped rather than applied.
 """
 
 from __future__ import annotations
@@ -63,6 +68,7 @@ def stats_from_metrics(state: TrainState, batch, metrics: dict[str, Any]) -> Dom
         eval_ece=per_domain("eval/ece/") if "eval/loss" in metrics else None,
         probes=dict(state.probes) if state.probes_step == metrics["step"] and state.probes else None,
         eval_tokens=state.eval_tokens,
+        skipped=metrics.get("skipped") is not None,
     )
 
 
@@ -136,10 +142,10 @@ class ControllerHook(Hook):
     def on_step_end(self, state, batch, metrics):
         step = metrics["step"]
         c = self.controller
-        if c.needs_doc_losses:
-            self._observe(state, batch, step, skipped=metrics.get("skipped") is not None)
-            metrics.update(c.group_metrics())
         stats = stats_from_metrics(state, batch, metrics)
+        if c.needs_doc_losses:
+            self._observe(state, batch, step, skipped=stats.skipped)
+            metrics.update(c.group_metrics())
         if self.drift is not None:
             # The first step this hook sees after a resume on another snapshot of the data
             # carries the sampler's account of what changed (the hook is built anew at a resume).
@@ -241,7 +247,8 @@ class DoReMiProxyHook(Hook):
         self.source = source
         self._sums: torch.Tensor | None = None
         self._counts: torch.Tensor | None = None
-        self._lambda: np.ndarray | None = None
+        #: The step's update (scores, alpha), applied at the step's end unless the guard skipped it.
+        self._pending: tuple[np.ndarray, np.ndarray] | None = None
 
     def state_dict(self) -> dict[str, Any]:
         return self.controller.state_dict()
@@ -253,7 +260,7 @@ class DoReMiProxyHook(Hook):
         k = len(state.domains)
         self._sums = torch.zeros(k, dtype=torch.float64, device=state.dist.device)
         self._counts = torch.zeros(k, dtype=torch.float64, device=state.dist.device)
-        self._lambda = None
+        self._pending = None
 
     @torch.no_grad()
     def token_weights(self, state: TrainState, batch, rows: slice, last: bool, token_loss: torch.Tensor) -> torch.Tensor:
@@ -271,9 +278,9 @@ class DoReMiProxyHook(Hook):
                 both = torch.stack([sums, counts])
                 torch.distributed.all_reduce(both)
                 sums, counts = both[0], both[1]
-            self.controller.step(sums.cpu().numpy(), counts.cpu().numpy())
-            self._lambda = self.controller.scores.copy()
-        ratio = torch.as_tensor(self.controller.alpha / self.sampling, dtype=torch.float32, device=token_loss.device)
+            self._pending = self.controller.next_update(sums.cpu().numpy(), counts.cpu().numpy())
+        alpha = self.controller.alpha if self._pending is None else self._pending[1]
+        ratio = torch.as_tensor(alpha / self.sampling, dtype=torch.float32, device=token_loss.device)
         w = ratio[domain][:, None].expand_as(token_loss)
         total = w.sum()
         if state.dist.active:  # normalized over every rank's tokens (DDP averages the gradients)
@@ -283,13 +290,15 @@ class DoReMiProxyHook(Hook):
         return w / total
 
     def on_step_end(self, state, batch, metrics):
-        if self._lambda is None:
-            return
+        pending, self._pending = self._pending, None
+        if pending is None or metrics.get("skipped") is not None:
+            return  # a skipped step trained nothing: its update is dropped (the module doc)
         c = self.controller
+        c.apply(*pending)
         metrics.update({f"doremi/weight/{d}": float(a) for d, a in zip(state.domains, c.alpha)})
         state.append_log(MIXTURE_LOG, {"controller": c.name, "step": metrics["step"],
                                        "alpha": dict(zip(state.domains, c.alpha.tolist())),
-                                       "excess": dict(zip(state.domains, self._lambda.tolist())),
+                                       "excess": dict(zip(state.domains, c.scores.tolist())),
                                        "reason": "exponentiated-gradient step on the clipped excess loss"})
 
     def on_train_end(self, state):
