@@ -205,6 +205,28 @@ def test_ado_waits_for_its_start_step_and_leaves_the_warmup_out_of_the_fit():
     assert c.fit() is not None and len(c.n) == 60
 
 
+def test_ado_leaves_a_nan_first_step_out_of_its_fits():
+    def curves(step):
+        n = step * 300 / 1024
+        return [math.exp(0.6) + 3 * n ** -0.5, math.exp(0.6) + 0.1 * n ** -0.1, math.exp(0.6) + 1 * n ** -0.3]
+
+    cfg = ADOConfig(warmup_steps=40, refit_every=10, fit_stride=1, ignore_steps=0)  # savgol_window 101
+    c = CONTROLLERS.build(cfg, ControllerContext(DOMAINS, NATURAL))
+    w, log = run(c, lambda s: [np.nan] * 3 if s == 1 else curves(s), 60)
+    assert c.state_dict()["losses"][0] == [None, None, None] and len(c.n) == 60
+    # The fit is the one of the history without step 1 (before the fix: NaN, so no law ever).
+    twin = CONTROLLERS.build(cfg, ControllerContext(DOMAINS, NATURAL))
+    for step in range(2, 61):
+        twin.signal(stats(step, curves(step), [1 / 3] * 3))
+    assert np.array_equal(c.fit(), twin.fit()) and np.isfinite(c.fit()).all()
+    assert log[0].step == 40 and log[-1].reason.startswith("ADO: most predicted progress 'a'")
+    # A domain without a value yet takes the first finite step's mean; later NaNs repeat the last value.
+    c2 = CONTROLLERS.build(cfg, ControllerContext(DOMAINS, NATURAL))
+    for step, loss in enumerate([[np.nan] * 3, [2.0, np.nan, 4.0], [np.inf, 1.0, np.nan]], start=1):
+        c2.signal(stats(step, loss, [1 / 3] * 3))
+    assert c2.state_dict()["losses"] == [[None, None, None], [2.0, 3.0, 4.0], [2.0, 1.0, 4.0]]
+
+
 def test_the_lr_warmup_reaches_ado_alone():
     """The training command tells every controller the warm-up; ADO leaves it out of its fits
     unless its config says how many steps to leave out, and the others ignore it."""

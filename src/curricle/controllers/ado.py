@@ -5,9 +5,15 @@ This follows ``AdoSelector`` in the authors' release (yidingjiang/ado,
 ``src/data_selectors/ado.py``), step for step:
 
 - **Data.** Each step records every domain's mean training loss (a domain the step did not
-  sample repeats its last value) and the run's total count ``n`` so far, the same x axis for
-  every domain (ADO's ``use_same_step_size``). ``n`` counts sequences of 1024 tokens, ADO's, so
-  that the bounds below mean what they mean there.
+  sample repeats its last value, or with none yet takes the step's mean, as at ADO's first
+  step) and the run's
+  total count ``n`` so far, the same x axis for every domain (ADO's ``use_same_step_size``).
+  ``n`` counts sequences of 1024 tokens, ADO's, so that the bounds below mean what they mean
+  there. A non-finite loss (NaN, inf) counts as no value, like a domain not sampled; steps
+  before the first with a finite loss (a first step whose losses were all NaN) hold no value
+  and are left out of the fits (filtered, a NaN spreads over the filter's window, and scipy
+  refuses one within its edge fit). A step the stability guard skipped is not recorded at all
+  (:mod:`curricle.controllers.base`).
 - **Fit** (every ``refit_every`` steps from ``warmup_steps``, ADO's ``start_step``): the loss history is filtered with
   a Savitzky-Golay filter (window ``savgol_window``, order ``savgol_order``), the first
   ``ignore_steps`` steps are dropped (the learning-rate warm-up by default) and every
@@ -121,7 +127,7 @@ class ADO(Controller):
         super().__init__(config, context)
         self.prior = self.natural / self.natural.sum()
         self.n: list[float] = []  # total sequences after each step
-        self.losses: list[list[float]] = []  # per step, per domain
+        self.losses: list[list[float]] = []  # per step, per domain (NaN: no value yet)
         self.params: np.ndarray | None = None  # (K, 3) of the last valid fit
         self.history = self.prior.copy()  # h: EMA of the sampled shares
         self.p_avg = self.prior.copy()
@@ -137,8 +143,11 @@ class ADO(Controller):
 
     def signal(self, stats: DomainStats) -> np.ndarray:
         loss = np.asarray(stats.train_loss, dtype=np.float64)
-        prev = np.array(self.losses[-1]) if self.losses else np.full(len(self.domains), np.nanmean(loss))
-        self.losses.append(np.where(np.isfinite(loss), loss, prev).tolist())
+        finite = np.isfinite(loss)
+        prev = np.array(self.losses[-1]) if self.losses else np.full(len(self.domains), np.nan)
+        if finite.any():  # a domain without a value yet takes the step's mean (the release's first step)
+            prev = np.where(np.isfinite(prev), prev, np.nanmean(np.where(finite, loss, np.nan)))
+        self.losses.append(np.where(finite, loss, prev).tolist())  # all NaN until a step has a finite loss
         self.n.append(float(np.sum(stats.tokens)) / SEQUENCE_TOKENS)
         used = np.asarray(stats.weights, dtype=np.float64)
         self.history = 0.9 * self.history + 0.1 * used / used.sum()
@@ -147,9 +156,14 @@ class ADO(Controller):
     def fit(self) -> np.ndarray | None:
         """Refit every domain's law on the history (None: too few points yet)."""
         cfg = self.config
-        losses = savgol(np.array(self.losses).T, cfg.savgol_window, cfg.savgol_order)
-        keep = slice(self.ignore_steps, None, cfg.fit_stride)
-        n, losses = np.array(self.n)[keep], losses[:, keep]
+        losses = np.array(self.losses, dtype=np.float64).T  # (K, T)
+        # The steps before the first finite loss hold no value (NaN): left out, not filtered.
+        known = np.isfinite(losses).all(0)
+        start = int(np.argmax(known)) if known.any() else losses.shape[1]
+        losses = savgol(losses[:, start:], cfg.savgol_window, cfg.savgol_order)
+        at = np.arange(start, len(self.n))  # each entry's 0-based step
+        keep = (at >= self.ignore_steps) & ((at - self.ignore_steps) % cfg.fit_stride == 0)
+        n, losses = np.array(self.n)[start:][keep], losses[:, keep]
         if len(n) < 3 or np.any(losses <= 0):
             return None
         params = np.stack([fit_scaling_law(n, row) for row in losses])
@@ -181,13 +195,14 @@ class ADO(Controller):
                    f"{self.params[top, 2]:.3f}, irreducible {np.exp(self.params[top, 1]):.3f})")
 
     def extra_state(self):
-        return {"n": self.n, "losses": self.losses, "history": self.history.tolist(), "p_avg": self.p_avg.tolist(),
+        losses = [[v if np.isfinite(v) else None for v in x] for x in self.losses]  # NaN: null in JSON
+        return {"n": self.n, "losses": losses, "history": self.history.tolist(), "p_avg": self.p_avg.tolist(),
                 "p": self.p.tolist(), "params": None if self.params is None else self.params.tolist(),
                 "ignore_steps": self.ignore_steps}
 
     def load_extra_state(self, state):
         self.n = list(state["n"])
-        self.losses = [list(x) for x in state["losses"]]
+        self.losses = [[np.nan if v is None else float(v) for v in x] for x in state["losses"]]
         self.history = np.array(state["history"])
         self.p_avg = np.array(state["p_avg"])
         self.p = np.array(state["p"])
