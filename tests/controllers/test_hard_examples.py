@@ -7,6 +7,7 @@ import torch
 
 from pydantic import ValidationError
 
+from curricle.config import parse_config
 from curricle.controllers.base import ControllerContext
 from curricle.controllers.config import JTTConfig
 from curricle.controllers.hard_examples import (HardExamples, HardExamplesConfig, Visit, classify_trend, doc_losses,
@@ -19,6 +20,7 @@ from curricle.mixture.sampler import Batch, MixtureSampler
 from curricle.store import TokenStore
 from curricle.train.command import train_run
 from tests.controllers.test_in_training import _ctrl, read
+from tests.train.conftest import run_config_dict
 
 
 def controller(**kw):
@@ -222,6 +224,35 @@ def test_bad_hard_example_configs_are_refused(fields, message):
         HardExamplesConfig(**fields)
     with pytest.raises(ValidationError, match="only for reporting"):
         JTTConfig(run="r", groups={"column": "source", "gamma": 0.5})
+
+
+@pytest.mark.parametrize("controller, message", [
+    ({"kind": "hard-examples", "min_weight": 0.1},
+     "min_weight: hard-examples ranks documents within domains and sets no mixture weights (the schedule does), so "
+     "it never reads it; leave min_weight out"),
+    ({"kind": "hard-examples", "max_change": 0.5},
+     "max_change: hard-examples ranks documents within domains and sets no mixture weights (the schedule does), so "
+     "it never reads it; leave max_change out"),
+    ({"kind": "hard-examples", "ema": 0.5},
+     "ema: hard-examples ranks documents within domains and sets no mixture weights (the schedule does), so it "
+     "never reads it; leave ema out"),
+    ({"kind": "jtt", "run": "first", "min_weight": 0.1},
+     "min_weight: jtt ranks documents within domains and sets no mixture weights (the schedule does), so it never "
+     "reads it; leave min_weight out"),
+    ({"kind": "jtt", "run": "first", "max_change": 0.5},
+     "max_change: jtt ranks documents within domains and sets no mixture weights (the schedule does), so it never "
+     "reads it; leave max_change out"),
+    ({"kind": "jtt", "run": "first", "update_every": 3},
+     "update_every: jtt sets its draw probabilities once, at warmup_steps, so it never reads it; leave "
+     "update_every out"),
+])
+def test_knobs_a_document_prioritizer_never_reads_are_refused_in_one_line(tmp_path, controller, message):
+    with pytest.raises(CurricleError) as err:
+        parse_config({**run_config_dict(tmp_path), "controller": controller})
+    assert str(err.value) == f"config: controller.{controller['kind']}: {message}"
+    # what they do read is accepted
+    parse_config({**run_config_dict(tmp_path), "controller": {"kind": "hard-examples", "update_every": 3,
+                                                              "warmup_steps": 2}})
 
 
 # -- groups -----------------------------------------------------------------------------

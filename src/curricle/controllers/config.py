@@ -191,9 +191,24 @@ class GroupsConfig(BaseModel):
         return self.min_share is not None or self.gamma is not None
 
 
+#: The shared knobs of a weight proposer, which a document prioritizer (it sets no mixture
+#: weights: the schedule does) never reads.
+WEIGHT_KNOBS = ("ema", "min_weight", "max_change")
+
+
+def _refuse_unread(config: ControllerConfig, knobs: tuple[str, ...], why: str) -> None:
+    """``ValueError`` naming the first of ``knobs`` set in ``config``, which its method never
+    reads (``why``, completing "<kind> ...")."""
+    for knob in knobs:
+        if knob in config.model_fields_set:
+            raise ValueError(f"{knob}: {config.kind} {why}; leave {knob} out")
+
+
 class DocumentStateConfig(ControllerConfig):
     """What a document prioritizer keeps per document (see
-    :class:`curricle.controllers.hard_examples.DocumentState`)."""
+    :class:`curricle.controllers.hard_examples.DocumentState`). It ranks documents within
+    domains and sets no mixture weights, so the weight proposers' ``ema``, ``min_weight`` and
+    ``max_change`` are refused."""
 
     domains: list[str] | None = None
     """Domains whose documents are prioritized (default: all)."""
@@ -209,6 +224,12 @@ class DocumentStateConfig(ControllerConfig):
     """Groups of documents: floors on their share (``hard-examples``) and per-group reporting
     (``group/share/<domain>/<group>``, ``eval/group_loss/<domain>/<group>``,
     ``eval/worst_group_loss``, ``eval/worst_group``)."""
+
+    @model_validator(mode="after")
+    def _no_weight_knobs(self) -> "DocumentStateConfig":
+        _refuse_unread(self, WEIGHT_KNOBS, "ranks documents within domains and sets no mixture weights (the "
+                                           "schedule does), so it never reads it")
+        return self
 
 
 class HardExamplesConfig(DocumentStateConfig):
@@ -262,6 +283,8 @@ class JTTConfig(DocumentStateConfig):
 
     @model_validator(mode="after")
     def _report_only(self) -> "JTTConfig":
+        _refuse_unread(self, ("update_every",), "sets its draw probabilities once, at warmup_steps, so it never "
+                                                "reads it")
         if self.groups is not None and self.groups.floored:
             raise ValueError("groups: jtt uses groups only for reporting (as the paper does); "
                              "drop groups.min_share / groups.gamma")
