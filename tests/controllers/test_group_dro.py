@@ -45,10 +45,25 @@ def test_the_update_on_literal_losses_is_q_exp_eta_l_over_z():
     capped = CONTROLLERS.build(GroupDROConfig(step_size=0.5, max_change=0.01), CONTEXT)
     w, _ = capped.update(10, at(10, [5.0, 4.0, 6.0]))
     assert np.max(np.abs(w - 1 / 3)) == pytest.approx(0.01) and capped.q.tolist() == pytest.approx(q1, abs=1e-12)
-    # A domain without a held-out loss keeps its (unnormalized) q.
+    # A domain without a held-out loss keeps its share of q; the others share the rest by the step.
     nan = CONTROLLERS.build(GroupDROConfig(step_size=0.5), CONTEXT)
     w, _ = nan.update(10, at(10, [5.0, float("nan"), 6.0]))
-    assert w.tolist() == pytest.approx(normalized([math.exp(2.5), 1.0, math.exp(3.0)]), abs=1e-12)
+    a, c = normalized([math.exp(2.5), math.exp(3.0)])
+    assert w.tolist() == pytest.approx([2 / 3 * a, 1 / 3, 2 / 3 * c], abs=1e-12)
+
+
+def test_a_domain_without_held_out_rows_at_a_later_evaluation_is_not_stepped_on_its_old_loss():
+    c = CONTROLLERS.build(GroupDROConfig(step_size=0.5), CONTEXT)
+    w1, _ = c.update(10, at(10, [5.0, 4.0, 6.0]))
+    q1 = normalized([math.exp(0.5 * x) for x in (5.0, 4.0, 6.0)])
+    # At step 20, b has no held-out rows: it keeps q1's share (its loss 4.0 of step 10 is not reused).
+    w2, entry = c.update(20, at(20, [4.0, float("nan"), 3.0], weights=w1))
+    ac = [q1[0] * math.exp(2.0), q1[2] * math.exp(1.5)]
+    expected = [(1 - q1[1]) * ac[0] / sum(ac), q1[1], (1 - q1[1]) * ac[1] / sum(ac)]
+    assert w2.tolist() == pytest.approx(expected, abs=1e-12) and c.q.tolist() == pytest.approx(expected, abs=1e-12)
+    assert entry.signal == {"a": 4.0, "b": None, "c": 3.0}
+    assert entry.reason == "group DRO: worst domain 'a' (held-out loss 4.0000); q *= exp(0.5 l)"
+    assert c.state_dict()["smoothed"] == [4.0, None, 3.0]
 
 
 def test_the_adjustment_adds_c_over_root_n():

@@ -34,7 +34,12 @@ Where it departs from the release, and why:
   release's step size was not tuned for);
 - **the excess** over a reference is not clipped at 0 (the release has no reference; DoReMi
   clips per token): a domain ahead of its reference gets a negative ``l_d`` and gives up
-  weight, which clipping would hide.
+  weight, which clipping would hide;
+- **a domain without held-out rows** at an evaluation (no ``eval/loss/<d>``) is not updated:
+  it keeps its share of ``q``, and the step moves the rest among the domains measured then
+  (:func:`group_dro_step`). Its loss of an earlier evaluation is not reused (it would be stale),
+  and its signal in the audit line is null. (In the release every group of a batch has a
+  loss or none of its weight moves by it.)
 
 At each evaluation it adds the worst domain by ``l_d`` to the step's metrics
 (``dro/worst_domain``, its held-out loss ``dro/worst_loss``, and with a reference
@@ -59,11 +64,17 @@ REFERENCE_DIR = "reference"
 
 
 def group_dro_step(q: np.ndarray, losses: np.ndarray, step_size: float) -> np.ndarray:
-    """One exponentiated-gradient step of the adversary: ``q * exp(step_size * l) / Z``; a
-    domain without a loss (NaN) keeps its unnormalized ``q``."""
-    l = np.where(np.isfinite(losses), losses, 0.0)
-    q = q * np.exp(step_size * l)
-    return q / q.sum()
+    """One exponentiated-gradient step of the adversary: ``q * exp(step_size * l) / Z``. A
+    domain without a loss (NaN) is not updated: it keeps its share of ``q``, and the domains
+    with one share the rest by the step (``Z`` normalizes over them); with none, ``q`` stays."""
+    seen = np.isfinite(losses)
+    stepped = q * np.exp(step_size * np.where(seen, losses, 0.0))
+    if seen.all():
+        return stepped / stepped.sum()
+    share = q / q.sum()
+    if not seen.any():
+        return share
+    return np.where(seen, stepped / stepped[seen].sum() * share[seen].sum(), share)
 
 
 class GroupDRO(Controller):
@@ -146,7 +157,11 @@ class GroupDRO(Controller):
     def propose(self, step, signal, current):
         if self.worst is None:  # no domain has a held-out loss
             return None
-        self.q = group_dro_step(self.q, signal, self.config.step_size)
+        # A domain without held-out rows at this evaluation has no loss now; the one the shared
+        # smoothing kept from an earlier evaluation is stale: dropped, so it is neither stepped
+        # on nor logged as this update's signal.
+        self.smoothed = np.where(np.isfinite(self.step_signal), signal, np.nan)
+        self.q = group_dro_step(self.q, self.smoothed, self.config.step_size)
         domain, loss, excess = self.worst
         over = "" if excess is None else f", {excess:+.4f} over the reference"
         return self.q.copy(), (f"group DRO: worst domain '{domain}' (held-out loss {loss:.4f}{over}); "
