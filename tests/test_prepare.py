@@ -1,5 +1,6 @@
 import json
 import logging
+import shutil
 
 import numpy as np
 import pytest
@@ -100,6 +101,27 @@ def test_bad_jsonl_lines_are_skipped_and_counted_with_file_and_line(corpus, capl
     assert skipped == {"not-json": 1, "missing-text": 1}
     messages = " ".join(r.getMessage() for r in caplog.records)
     assert "a.jsonl:6: not json, skipped" in messages and "a.jsonl:7: missing text, skipped" in messages
+
+
+def test_a_lone_surrogate_is_skipped_as_invalid_utf8_with_either_tokenizer(corpus):
+    # "\ud800" is valid JSON and decodes to a string no tokenizer takes (BPE training raised
+    # UnicodeEncodeError, a pretrained tokenizer TypeError).
+    bad = ['{"text": "bad \\ud800 surrogate", "id": "s1"}', '{"text": "fine", "id": "s2", "q": "x\\udc00"}']
+    write_jsonl(corpus / "a.jsonl", A_DOCS, bad_lines=bad)
+    sources = [{"kind": "jsonl", "path": str(corpus / "a.jsonl"), "domain": "prose", "meta_fields": ["q"]},
+               {"kind": "jsonl", "path": str(corpus / "b.jsonl"), "domain": "code"}]
+    report = prepare_run(config(corpus, sources=sources), progress=False)
+    assert report.skipped[f"jsonl {corpus / 'a.jsonl'}"] == {"invalid-utf8": 2}
+    store = TokenStore(corpus / "data")
+    assert store.split("prose").n_docs + store.split("prose", "heldout").n_docs == 30
+    tok_dir = shutil.copytree(store.tokenizer_dir, corpus / "my-tokenizer")
+    pretrained = config(corpus, sources=sources, data_dir=str(corpus / "data2"),
+                        tokenizer={"kind": "pretrained", "path": str(tok_dir)})
+    report = prepare_run(pretrained, progress=False)
+    assert report.skipped[f"jsonl {corpus / 'a.jsonl'}"] == {"invalid-utf8": 2}
+    manifest = json.loads((corpus / "data2" / "manifest.json").read_text())
+    assert manifest["sources"][f"jsonl {corpus / 'a.jsonl'}"]["examples"] == {
+        "invalid-utf8": [f"{corpus / 'a.jsonl'}:31", f"{corpus / 'a.jsonl'}:32"]}
 
 
 def test_empty_or_missing_source_fails_and_leaves_the_previous_store(corpus):

@@ -89,6 +89,37 @@ def test_corrupt_gzip_is_one_line_error(tmp_path):
         read(path=str(p))
 
 
+def test_a_gzip_file_whose_compressed_data_is_corrupt_is_one_line_error(tmp_path):
+    # A valid gzip header over damaged deflate data: zlib, not gzip, raises.
+    data = gzip.compress(b'{"text": "one two three"}\n' * 200, mtime=0)
+    p = tmp_path / "c.jsonl.gz"
+    p.write_bytes(data[:10] + b"\xff" * 8 + data[18:])
+    with pytest.raises(CurricleError) as err:
+        read(path=str(p))
+    assert str(err.value) == (f"source 'jsonl {p}': {p}: corrupt gzip file "
+                              f"(Error -3 while decompressing data: invalid block type)")
+
+
+def test_a_lone_surrogate_in_text_or_a_meta_field_is_skipped_as_invalid_utf8(tmp_path):
+    # Valid UTF-8 bytes and valid JSON, but "\ud800" decodes to a lone surrogate, which no
+    # tokenizer or Arrow column takes.
+    p = tmp_path / "a.jsonl"
+    p.write_bytes(b'{"text": "fine", "q": "a"}\n'
+                  b'{"text": "bad \\ud800 x", "q": "b"}\n'
+                  b'{"text": "ok", "q": "m\\udc00"}\n'
+                  b'{"text": "pair \\ud83d\\ude00", "q": 1}\n'  # a surrogate pair is one character
+                  b'{"text": "id", "id": "k\\ud800"}\n')
+    docs, stats = read(path=str(p), meta_fields=["q"])
+    assert [(d.id, d.text, d.meta["q"]) for d in docs] == [("a.jsonl:1", "fine", "a"),
+                                                            ("a.jsonl:4", "pair \U0001f600", 1)]
+    assert stats.read == 2 and dict(stats.skipped) == {"invalid-utf8": 3}
+    assert stats.examples == {"invalid-utf8": [f"{p}:2", f"{p}:3", f"{p}:5"]}
+    # Without meta_fields, a surrogate in a field the store never holds is no reason to skip.
+    docs, stats = read(path=str(p))
+    assert [d.text for d in docs] == ["fine", "ok", "pair \U0001f600"]
+    assert stats.examples == {"invalid-utf8": [f"{p}:2", f"{p}:5"]}
+
+
 def test_zstd_is_read_and_a_corrupt_one_is_one_line_error(tmp_path):
     p = tmp_path / "c.jsonl.zst"
     p.write_bytes(zstandard.ZstdCompressor().compress(b'{"text": "one"}\n{"text": "two"}\n' * 3000))

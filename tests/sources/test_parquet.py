@@ -123,3 +123,19 @@ def test_license_column_overrides_the_source_license(tmp_path):
                                       {"source": str(p), "row": 1, "license": "cc0-1.0"}]
     with pytest.raises(CurricleError, match="has no column 'licence'"):
         read(path=str(p), license_field="licence")
+
+
+def invalid_strings(values: list[bytes | None]) -> pa.Array:
+    """A string column holding these bytes as they are (as a file may: Arrow checks no UTF-8 it reads)."""
+    raw = pa.array(values, pa.binary())
+    return pa.Array.from_buffers(pa.string(), len(raw), raw.buffers(), null_count=raw.null_count)
+
+
+def test_a_value_that_is_not_utf8_skips_its_row_as_invalid_utf8(tmp_path):
+    p = tmp_path / "a.parquet"
+    pq.write_table(pa.table({"text": invalid_strings([b"r0", b"bad \xff", None, b"r3", b"r4"]),
+                             "q": invalid_strings([b"a", b"b", b"c", b"\xfe", b"e"])}), p)
+    docs, stats = read(path=str(p), meta_fields=["q"])
+    assert [(d.text, d.meta["q"]) for d in docs] == [("r0", "a"), ("r4", "e")]
+    assert dict(stats.skipped) == {"invalid-utf8": 2, "null-text": 1}
+    assert stats.examples == {"invalid-utf8": [f"{p}:1", f"{p}:3"], "null-text": [f"{p}:2"]}

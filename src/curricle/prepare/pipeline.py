@@ -45,7 +45,7 @@ from curricle.prepare.config import EXECUTION_FIELDS, PrepareConfig, TokenizerCo
 from curricle.prepare.encode import BatchEncoder
 from curricle.prepare.reference import CheckpointScorer, reference_fingerprint
 from curricle.sources import build_source
-from curricle.sources.base import Source
+from curricle.sources.base import Source, location
 from curricle.sources.config import SourceConfig
 from curricle.store.lineage import LINEAGE_FILE
 from curricle.store.manifest import (FORMAT_VERSION, MANIFEST_FILE, DomainEntry, GroupEntry, Manifest, SplitCounts,
@@ -196,16 +196,6 @@ def _kind(value: Any) -> str:
     return "bool" if isinstance(value, bool) else "string" if isinstance(value, str) else "number"
 
 
-def _where(doc: Any) -> str:
-    """A document's location for an error: ``path:line``, ``path:row`` or its id."""
-    meta = doc.meta
-    for path_key, at_key in (("curated_file", "curated_line"), ("curated_file", "curated_row"),
-                             ("source", "line"), ("source", "row")):
-        if path_key in meta and at_key in meta:
-            return f"{meta[path_key]}:{meta[at_key]}"
-    return f"document '{doc.id}'"
-
-
 class _Spool:
     """One domain's encoded documents in the order they were read: tokens appended to a file,
     and per document its id, source, length, characters, compression ratio and the values of
@@ -230,9 +220,9 @@ class _Spool:
         n = len(self.doc_ids)
         for name, value in (fields or {}).items():
             if value is not None:
-                kind, first = self._kinds.setdefault(name, (_kind(value), _where(doc)))
+                kind, first = self._kinds.setdefault(name, (_kind(value), location(doc)))
                 if _kind(value) != kind:
-                    raise CurricleError(f"meta field '{name}' is a {_kind(value)} at {_where(doc)} but a {kind} at "
+                    raise CurricleError(f"meta field '{name}' is a {_kind(value)} at {location(doc)} but a {kind} at "
                                         f"{first} (domain '{self.domain}'); one field holds one kind of value")
                 if isinstance(value, float):
                     self._floats.add(name)

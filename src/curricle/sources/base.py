@@ -7,6 +7,10 @@ in the document's ``meta`` under the field's name (None where the record lacks i
 field in ``SourceStats.missing``). A document's licence is ``meta["license"]``: the record's
 ``license_field`` where it holds one, else the source's ``license`` (absent when neither). Fatal problems (a missing path, a source with no documents at all)
 raise :class:`~curricle.errors.CurricleError` with one line naming the source.
+
+A document whose text, id, domain or a string ``meta_fields`` value is not valid Unicode (a
+lone surrogate, which a JSON ``\\ud800`` escape decodes to and no tokenizer or Arrow column
+takes) is skipped as ``invalid-utf8``, whatever its kind, by :meth:`Source.__iter__`.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from curricle.errors import CurricleError
 from curricle.sources.config import SourceConfig
@@ -33,6 +37,28 @@ class Document:
     text: str
     domain: str
     meta: dict[str, Any] = field(default_factory=dict)
+
+
+def location(doc: Document) -> str:
+    """A document's location for a log line or an error: ``path:line``, ``path:row`` (of the
+    curated file, else of the source's) or its id."""
+    meta = doc.meta
+    for path_key, at_key in (("curated_file", "curated_line"), ("curated_file", "curated_row"),
+                             ("source", "line"), ("source", "row")):
+        if path_key in meta and at_key in meta:
+            return f"{meta[path_key]}:{meta[at_key]}"
+    return f"document '{doc.id}'"
+
+
+def _valid_unicode(values: Iterable[Any]) -> bool:
+    """Whether every string among ``values`` encodes as UTF-8 (holds no lone surrogate)."""
+    try:
+        for value in values:
+            if isinstance(value, str) and not value.isascii():
+                value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @dataclass
@@ -160,7 +186,11 @@ class Source:
         self.stats = SourceStats(name=self.describe())
         n = 0
         limit = self.config.max_docs
+        fields = self.meta_fields()
         for doc in self._iter():
+            if not _valid_unicode([doc.text, doc.id, doc.domain, *(doc.meta.get(f) for f in fields)]):
+                self.stats.skip("invalid-utf8", location(doc))
+                continue
             n += 1
             self.stats.read += 1
             self.add_license(doc.meta)

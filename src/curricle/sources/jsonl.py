@@ -5,13 +5,17 @@ streaming. The text, id and domain keys are configurable (``text_field``, ``id_f
 ``domain_field``); ``meta_fields`` keys are carried into the document's ``meta``.
 A bad line never stops the read: it is skipped and counted under its reason
 (``not-json``, ``not-object``, ``missing-text``, ``empty-text``, ``invalid-utf8``,
-``bad-domain``) with its ``path:line``. Blank lines are not records and are passed over.
+``bad-domain``) with its ``path:line``; ``invalid-utf8`` includes a line of valid bytes whose
+``\\ud800``-style escape leaves a lone surrogate in its text or a string ``meta_fields``
+value (:mod:`curricle.sources.base`). Blank lines are not records and are passed over. A
+truncated or corrupt archive is a one-line error naming the file.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+import zlib
 from typing import Any, Iterator
 
 import zstandard
@@ -82,7 +86,7 @@ class JsonlSource(Source):
                         domain=domain,
                         meta={"source": path, "line": lineno, **self._fields(record, where)},
                     )
-        except (gzip.BadGzipFile, EOFError, zstandard.ZstdError) as e:
+        except (gzip.BadGzipFile, zlib.error, EOFError, zstandard.ZstdError) as e:
             # A truncated or corrupt archive cannot be resynchronised: the rest of the file is lost.
             kind = "zstd" if path.endswith(".zst") else "gzip"
             raise CurricleError(f"source '{self.describe()}': {path}: corrupt {kind} file ({e})") from e

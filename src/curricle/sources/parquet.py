@@ -4,7 +4,9 @@ Files are streamed in record batches, so a file larger than memory is fine. Ever
 file's schema is checked before the first document: a missing or non-string text column
 (or a missing id column) is a user error naming the file and the field, not a skip. Rows
 whose text is null or blank are skipped (``null-text``, ``empty-text``), as are rows whose
-id is null when ``id_field`` is set (``missing-id``); the location is ``path:row`` with
+id is null when ``id_field`` is set (``missing-id``) and rows whose text, id, domain or a string
+``meta_fields`` value is not valid UTF-8 (``invalid-utf8``: Arrow does not check the bytes a
+file holds); the location is ``path:row`` with
 rows counted from 0 within the file. ``meta_fields`` columns must exist in every file and
 hold numbers, strings or bools (else a one-line error naming the column and the file); their
 values go into each document's ``meta``, null ones counted in ``missing_fields``.
@@ -30,6 +32,23 @@ def scalar_column(t: pa.DataType) -> bool:
     """Whether a column of type ``t`` can be a ``meta_fields`` column (numbers, strings, bools)."""
     return (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t) or pa.types.is_string(t)
             or pa.types.is_large_string(t) or pa.types.is_null(t))
+
+
+#: The binary type whose values are a string type's bytes, unchecked.
+_BYTES = {pa.string(): pa.binary(), pa.large_string(): pa.large_binary(), pa.string_view(): pa.binary_view()}
+
+
+def column_values(column: pa.Array) -> list:
+    """A column's values as Python objects. A string that is not valid UTF-8 is decoded with
+    ``surrogateescape``: its lone surrogates get its row skipped as ``invalid-utf8``
+    (:meth:`~curricle.sources.base.Source.__iter__`) instead of failing the whole batch."""
+    try:
+        return column.to_pylist()
+    except UnicodeDecodeError:
+        if column.type not in _BYTES:
+            raise
+        raw = column.cast(_BYTES[column.type]).to_pylist()
+        return [None if v is None else v.decode("utf-8", "surrogateescape") for v in raw]
 
 
 class ParquetSource(Source):
@@ -64,10 +83,10 @@ class ParquetSource(Source):
         # One file open at a time: a glob may match more shards than the fd limit.
         with pq.ParquetFile(path) as pf:
             for batch in pf.iter_batches(batch_size=BATCH_ROWS, columns=columns):
-                texts = batch.column(cfg.text_field).to_pylist()
-                ids = batch.column(cfg.id_field).to_pylist() if cfg.id_field else None
-                domains = batch.column(domain_field).to_pylist() if domain_field else None
-                fields = {f: batch.column(f).to_pylist() for f in cfg.record_fields}
+                texts = column_values(batch.column(cfg.text_field))
+                ids = column_values(batch.column(cfg.id_field)) if cfg.id_field else None
+                domains = column_values(batch.column(domain_field)) if domain_field else None
+                fields = {f: column_values(batch.column(f)) for f in cfg.record_fields}
                 yield from self._table_docs(texts, ids, row, path, id_prefix=f"{name}:", domains=domains,
                                             fields=fields)
                 row += len(texts)
