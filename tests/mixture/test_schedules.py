@@ -2,7 +2,10 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from curricle.mixture.config import PacingConfig, PhasesConfig, SeqLenSchedule, StaticConfig, TemperatureConfig
+from curricle.config import parse_model
+from curricle.errors import CurricleError
+from curricle.mixture.config import (MixtureConfig, PacingConfig, PhasesConfig, SeqLenSchedule, StaticConfig,
+                                     TemperatureConfig)
 from curricle.mixture.pacing import DomainPacing
 from curricle.mixture.schedules import build_schedule
 
@@ -71,6 +74,26 @@ def test_seq_len_schedule():
     assert [step.at(t) for t in (0, 10, 19, 20)] == [32, 32, 32, 64]
     with pytest.raises(ValidationError, match="strictly increasing"):
         SeqLenSchedule(points=[(10, 32), (10, 64)])
+
+
+def test_each_point_holds_its_exact_length_and_rounding_never_leaves_the_neighbouring_points():
+    # A point's length holds at its step, unrounded (100 used to be 96 at step 0).
+    up = SeqLenSchedule(points=[(0, 100), (10, 200)])
+    assert [up.at(t) for t in (0, 1, 5, 9, 10, 11)] == [100, 104, 144, 184, 200, 200]
+    # No multiple of 8 lies between 4 and 6: the lower point's length, never 8 (above both).
+    short = SeqLenSchedule(points=[(0, 4), (100, 6)])
+    assert [short.at(t) for t in (0, 50, 99, 100)] == [4, 4, 4, 6]
+    assert max(short.at(t) for t in range(120)) == short.max_len == 6
+    down = SeqLenSchedule(points=[(0, 250), (100, 60)], multiple_of=16)
+    assert [down.at(t) for t in (0, 1, 50, 99, 100)] == [250, 240, 144, 60, 60]
+
+
+@pytest.mark.parametrize("seq_len", [0, -4, 1])
+def test_a_fixed_seq_len_below_two_is_a_one_line_error(seq_len):
+    with pytest.raises(CurricleError) as err:
+        parse_model({"seq_len": seq_len}, MixtureConfig, "mixture")
+    assert str(err.value) == f"mixture: seq_len: expected at least 2 tokens per row, got {seq_len}"
+    assert parse_model({"seq_len": 2}, MixtureConfig, "mixture").seq_len == 2
 
 
 @pytest.mark.parametrize("kind, values", [

@@ -24,9 +24,11 @@ from curricle.registry import Registry
 class SeqLenSchedule(BaseModel):
     """``points: [[0, 64], [500, 256]]``: 64 tokens per row at step 0, 256 from step 500.
 
-    Between points the length is interpolated (``linear``) or held (``step``), then rounded
-    down to a multiple of ``multiple_of``. Before the first point the first length holds,
-    after the last the last.
+    At a point's step the length is that point's, exactly. Between points it is interpolated
+    (``linear``), rounded down to a multiple of ``multiple_of`` and kept within the two
+    points' lengths (the lower one where rounding down would leave it, e.g. 4 between
+    ``[0, 4]`` and ``[100, 6]`` with ``multiple_of: 8``), or held (``step``). Before the first
+    point the first length holds, after the last the last.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -36,7 +38,8 @@ class SeqLenSchedule(BaseModel):
     interpolate: Literal["linear", "step"] = "linear"
     """How the length moves between points."""
     multiple_of: int = Field(8, ge=1)
-    """Round interpolated lengths down to a multiple of this (kernel-friendly shapes)."""
+    """Round interpolated lengths down to a multiple of this (kernel-friendly shapes); the
+    points' own lengths are used as given."""
 
     @model_validator(mode="after")
     def _check(self) -> "SeqLenSchedule":
@@ -54,11 +57,12 @@ class SeqLenSchedule(BaseModel):
         i = bisect.bisect_right(steps, step) - 1
         if i < 0:
             return self.points[0][1]
-        if i == len(self.points) - 1 or self.interpolate == "step":
-            return self.points[i][1]
-        (s0, n0), (s1, n1) = self.points[i], self.points[i + 1]
+        (s0, n0) = self.points[i]
+        if step == s0 or i == len(self.points) - 1 or self.interpolate == "step":
+            return n0
+        (s1, n1) = self.points[i + 1]
         n = n0 + (n1 - n0) * (step - s0) / (s1 - s0)
-        return max(self.multiple_of, int(n) // self.multiple_of * self.multiple_of)
+        return min(max(n0, n1), max(min(n0, n1), int(n) // self.multiple_of * self.multiple_of))
 
     @property
     def max_len(self) -> int:
@@ -304,8 +308,8 @@ class MixtureConfig(BaseModel):
     batch_rows: int = Field(16, ge=1)
     """Global batch: rows per optimizer step over all ranks (must divide by the world size)."""
     seq_len: int | SeqLenSchedule = 128
-    """Tokens per row (model inputs), fixed or a schedule; each row carries one more token for
-    the shifted labels."""
+    """Tokens per row (model inputs), fixed (at least 2) or a schedule; each row carries one
+    more token for the shifted labels."""
     schedule: ScheduleSpec = Field(default_factory=lambda: StaticConfig(temperature=1.0))
     """Domain weights over time (static / temperature / phases). Default: natural sizes."""
     pacing: dict[str, PacingConfig] = Field(default_factory=dict)
@@ -316,6 +320,14 @@ class MixtureConfig(BaseModel):
     weighted."""
     max_epochs: float = Field(4.0, gt=0)
     """Warn when a domain has been served more than this many times its size."""
+
+    @field_validator("seq_len")
+    @classmethod
+    def _at_least_two_tokens(cls, v: int | SeqLenSchedule) -> int | SeqLenSchedule:
+        # The bound SeqLenSchedule puts on its lengths: a row shorter than 2 trains on nothing.
+        if isinstance(v, int) and v < 2:
+            raise ValueError(f"expected at least 2 tokens per row, got {v}")
+        return v
 
     def referenced_domains(self) -> set[str]:
         return self.schedule.referenced_domains() | set(self.pacing) | set(self.weight_by)
