@@ -124,6 +124,34 @@ def test_a_lone_surrogate_is_skipped_as_invalid_utf8_with_either_tokenizer(corpu
         "invalid-utf8": [f"{corpus / 'a.jsonl'}:31", f"{corpus / 'a.jsonl'}:32"]}
 
 
+def test_one_file_read_as_two_domains_keeps_each_sources_skip_counts(corpus):
+    # Both sources describe themselves as "jsonl .../x.jsonl": each is keyed with its domain,
+    # in the report and the manifest, on a first run and a rerun that reuses the store.
+    path = corpus / "x.jsonl"
+    records = [{"title": f"title {i}", "body": f"body of document {i}"} for i in range(6)]
+    records[1]["title"] = ""  # title: one empty-text
+    del records[2]["body"], records[3]["body"]  # body: two missing-text
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    sources = [{"kind": "jsonl", "path": str(path), "domain": "body", "text_field": "body"},
+               {"kind": "jsonl", "path": str(path), "domain": "title", "text_field": "title"},
+               {"kind": "jsonl", "path": str(corpus / "a.jsonl"), "domain": "prose"}]
+    cfg = config(corpus, sources=sources)
+    body, title, prose = f"jsonl {path} [body]", f"jsonl {path} [title]", f"jsonl {corpus / 'a.jsonl'}"
+    report = prepare_run(cfg, progress=False)
+    assert report.skipped == {body: {"missing-text": 2}, title: {"empty-text": 1}, prose: {}}
+    manifest = json.loads((corpus / "data" / "manifest.json").read_text())["sources"]
+    assert {k: (v["name"], v["read"], v["skipped"]) for k, v in manifest.items()} == {
+        body: (f"jsonl {path}", 4, {"missing-text": 2}), title: (f"jsonl {path}", 5, {"empty-text": 1}),
+        prose: (prose, 30, {})}
+    assert not prepare_run(cfg, progress=False).did_work
+    assert json.loads((corpus / "data" / "manifest.json").read_text())["sources"] == manifest
+    # The same file and domain twice (another text field): their place in the config tells them apart.
+    twice = [{**sources[0], "domain": "both"}, {**sources[1], "domain": "both"}]
+    report = prepare_run(config(corpus, sources=twice), progress=False)
+    assert report.skipped == {f"jsonl {path} [both] [sources.0]": {"missing-text": 2},
+                              f"jsonl {path} [both] [sources.1]": {"empty-text": 1}}
+
+
 def test_empty_or_missing_source_fails_and_leaves_the_previous_store(corpus):
     prepare_run(config(corpus), progress=False)
     manifest = (corpus / "data" / "manifest.json").read_text()

@@ -74,8 +74,9 @@ class PrepareReport:
     tokenizer_trained: bool
     domains: list[DomainReport] = field(default_factory=list)
     skipped: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Per source read (by :func:`source_keys`), how many records it skipped under each reason."""
     missing_fields: dict[str, dict[str, int]] = field(default_factory=dict)
-    """Per source read, how many documents lacked each of its ``meta_fields``."""
+    """Per source read (by :func:`source_keys`), how many documents lacked each of its ``meta_fields``."""
     seconds: float = 0.0
 
     @property
@@ -132,6 +133,18 @@ def _groups(sources: list[Source]) -> dict[str, list[int]]:
     for i, s in enumerate(sources):
         groups.setdefault("*" if record_domains else s.config.domain, []).append(i)
     return groups
+
+
+def source_keys(sources: list[Source]) -> list[str]:
+    """Each source's key in the report's ``skipped`` / ``missing_fields`` and the manifest's
+    ``sources``: its :meth:`~curricle.sources.base.Source.describe`, unless another source
+    describes itself the same (one file read as two domains, with another ``text_field``):
+    then ``"<describe> [<domain>]"``, and where that is shared too, ``"... [sources.<i>]"``
+    (its place in the config). Stable across reruns of one config, and a source's key names
+    its own counts even when a reused group's are copied from the previous manifest."""
+    names = [s.describe() for s in sources]
+    keys = [n if names.count(n) == 1 else f"{n} [{s.config.domain}]" for n, s in zip(names, sources)]
+    return [k if keys.count(k) == 1 else f"{k} [sources.{i}]" for i, k in enumerate(keys)]
 
 
 def _group_fingerprint(tokenizer_fp: str, fps: list[Any], config: PrepareConfig) -> str:
@@ -414,6 +427,7 @@ def prepare(sources: list[SourceConfig], tokenizer: TokenizerConfig, config: Pre
         tok_dir = data_dir / tok_entry.dir
 
         groups = _groups(sources)
+        keys = source_keys(sources)
 
         manifest = Manifest(dtype=dtype.name, eos_id=eos_id, vocab_size=vocab_size, tokenizer=tok_entry)
         for key, members in groups.items():
@@ -426,8 +440,7 @@ def prepare(sources: list[SourceConfig], tokenizer: TokenizerConfig, config: Pre
                 for d in prev.domains:
                     manifest.domains[d] = old.domains[d]
                 for i in members:
-                    name = sources[i].describe()
-                    manifest.sources[name] = old.sources.get(name, {})
+                    manifest.sources[keys[i]] = old.sources.get(keys[i], {})
                 continue
 
             # Read and encode every document of the group, spooling each domain to disk.
@@ -452,9 +465,9 @@ def prepare(sources: list[SourceConfig], tokenizer: TokenizerConfig, config: Pre
                                           enc.compression[k], {f: doc.meta.get(f) for f in fields}, doc)
                             bar.advance(task, len(docs))
                         bar.remove_task(task)
-                        manifest.sources[name] = src.stats.to_dict()
-                        report.skipped[name] = dict(src.stats.skipped)
-                        report.missing_fields[name] = dict(src.stats.missing)
+                        manifest.sources[keys[i]] = src.stats.to_dict()
+                        report.skipped[keys[i]] = dict(src.stats.skipped)
+                        report.missing_fields[keys[i]] = dict(src.stats.missing)
                 by_domain = spools
 
                 for domain in sorted(by_domain):

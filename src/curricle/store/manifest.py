@@ -12,7 +12,8 @@ module is the one place that knows its keys::
     tokenizer     {dir, and from prepare: fingerprint, kind, vocab_size, eos_id}
     domains       per domain {dir, group, train: {docs, tokens}, heldout: {docs, tokens}}
     groups        per source group {fingerprint, domains}: what prepare reuses on a rerun
-    sources       per source, what it read and skipped (SourceStats.to_dict())
+    sources       per source, what it read and skipped (SourceStats.to_dict()), keyed by its
+                  name, with its domain where sources share one (prepare.pipeline.source_keys)
 
 Written as JSON with sorted keys and an indent of 2, atomically: the same manifest gives the
 same bytes.
