@@ -93,6 +93,50 @@ def test_changed_source_rewrites_only_its_domain(corpus):
     assert store.split("code").n_docs + store.split("code", "heldout").n_docs == 41
 
 
+def test_with_the_default_bpe_tokenizer_a_changed_source_rewrites_every_domain(corpus):
+    # The BPE is trained on a sample of every source: a changed one retrains it, and every
+    # domain is written again with the new tokenizer (the README says so).
+    first = prepare_run(config(corpus), progress=False)
+    old_dirs = {d: TokenStore(corpus / "data").split(d).path.parent.name for d in ("code", "prose")}
+    write_jsonl(corpus / "b.jsonl", B_DOCS + ["def extra():\n    pass\n"])
+    report = prepare_run(config(corpus), progress=False)
+    assert first.tokenizer_trained and report.tokenizer_trained
+    assert {d.domain: d.up_to_date for d in report.domains} == {"code": False, "prose": False}
+    new_dirs = {d: TokenStore(corpus / "data").split(d).path.parent.name for d in ("code", "prose")}
+    assert all(new_dirs[d] != old_dirs[d] for d in new_dirs)
+
+
+def ids_by_split(root, domain):
+    store = TokenStore(root)
+    return {split: set(store.split(domain, split).meta().column("doc_id").to_pylist())
+            for split in ("train", "heldout")}
+
+
+def test_a_split_is_stable_under_additions_only_where_the_hash_alone_meets_min_heldout_docs(corpus):
+    # Hashes (pipeline._heldout_u) of these ids, against heldout_fraction 0.1: prose d7 0.197,
+    # d2 0.262, its other d* >= 0.35, n16 0.027; code c27 0.020, c19 0.023, c26 0.078, its
+    # other c* >= 0.15, x14 0.011.
+    def run(prose_ids, code_ids):
+        for name, ids in (("p", prose_ids), ("c", code_ids)):
+            (corpus / f"{name}.jsonl").write_text("".join(json.dumps({"id": i, "text": f"text of {i}"}) + "\n"
+                                                          for i in ids))
+        sources = [{"kind": "jsonl", "path": str(corpus / "p.jsonl"), "domain": "prose"},
+                   {"kind": "jsonl", "path": str(corpus / "c.jsonl"), "domain": "code"}]
+        prepare_run(config(corpus, sources=sources, prepare={"heldout_fraction": 0.1, "min_heldout_docs": 2}),
+                    progress=False)
+        return ids_by_split(corpus / "data", "prose"), ids_by_split(corpus / "data", "code")
+
+    prose_ids, code_ids = [f"d{i}" for i in range(8)], [f"c{i}" for i in range(30)]
+    prose, code = run(prose_ids, code_ids)
+    assert prose["heldout"] == {"d7", "d2"}  # no hash under 0.1: the two lowest make up the minimum
+    assert code["heldout"] == {"c27", "c19", "c26"}  # the hash alone holds out more than the minimum
+    prose, code = run(prose_ids + ["n16"], code_ids + ["x14"])
+    # prose is below the minimum: n16 is held out by its hash and d2, no longer among the two
+    # lowest, moves to train. code is above it: every document keeps its split.
+    assert prose == {"heldout": {"n16", "d7"}, "train": set(prose_ids) - {"d7"}}
+    assert code == {"heldout": {"c27", "c19", "c26", "x14"}, "train": set(code_ids) - {"c27", "c19", "c26"}}
+
+
 def test_bad_jsonl_lines_are_skipped_and_counted_with_file_and_line(corpus, caplog):
     write_jsonl(corpus / "a.jsonl", A_DOCS[:5], bad_lines=["{not json", json.dumps({"txt": "no text"})])
     with caplog.at_level(logging.WARNING):

@@ -42,7 +42,11 @@ class PrepareConfig(BaseModel):
     heldout_fraction: float = Field(0.05, ge=0, lt=1)
     """Share of each domain's documents held out for evaluation (chosen by a hash of the id)."""
     min_heldout_docs: int = Field(1, ge=0)
-    """Hold out at least this many documents per domain (if it has more than that)."""
+    """Hold out at least this many documents per domain (if it has more than that): where the
+    hash holds out fewer, the lowest-hash documents make up the rest. Those depend on the
+    domain's other documents, so in such a domain adding documents can move one of them to
+    train (or a train document into held-out); a domain whose hash alone holds out this many
+    keeps every document's split as documents are added."""
     encode_batch_docs: int = Field(256, ge=1)
     """Documents per tokenizer call."""
     workers: int | None = Field(None, ge=0)

@@ -4,8 +4,8 @@
    tokenizer. Saved under ``tokenizer-<hash>/`` as a transformers fast tokenizer.
 2. Per domain: documents are tokenized (HF ``tokenizers``, batched, over worker processes for a
    large corpus: :mod:`curricle.prepare.encode`) and spooled to disk as they are read; then
-   split into train / heldout by a hash of the document id (stable across reruns and
-   additions) and written with per-document difficulty metrics under
+   split into train / heldout by a hash of the document id (topped up to ``min_heldout_docs``:
+   below) and written with per-document difficulty metrics under
    ``store/<domain>-<hash>/``: length, characters, compression ratio, token rarity, the
    sources' ``meta_fields`` (null where a document lacks one) and, with
    ``prepare.reference_model``, each document's mean token loss under that checkpoint
@@ -16,6 +16,14 @@
    by a fingerprint of everything that determines their content (tokenizer, sources' files and
    parameters, these settings), so a rerun with the same inputs does no work, and a killed run
    leaves the previous manifest and its data intact.
+
+The split is stable across reruns. A document whose hash falls under ``heldout_fraction`` is
+held out whatever else the domain holds; the rest are stable across additions only in a domain
+above the minimum, where the hash alone holds out at least ``min_heldout_docs`` documents. A
+domain below it (with more documents than the minimum) has its lowest-hash documents held out to
+make it up, so adding a document can move one of those to train, or, once a domain grows past
+``min_heldout_docs`` documents, a train document into held-out. (Which documents current stores
+hold out is kept as it is: benchmarks and runs compare against them.)
 
 Memory does not grow with the corpus: tokens go to a spool file per domain as they are
 encoded, and the split is written from the spool a block at a time; what is kept per document
@@ -274,6 +282,8 @@ def _write_domain(domain: str, spool: _Spool, pcfg: PrepareConfig, final: Path, 
     n = len(spool.doc_ids)
     u = np.array([_heldout_u(domain, d) for d in spool.doc_ids])
     heldout = u < pcfg.heldout_fraction
+    # Topped up with the lowest-hash documents: which ones depends on the domain's other
+    # documents, so these (only these) may change split when documents are added.
     if heldout.sum() < pcfg.min_heldout_docs and n > pcfg.min_heldout_docs:
         heldout[np.argsort(u, kind="stable")[: pcfg.min_heldout_docs]] = True
     # Token rarity: mean surprisal of a document's tokens under the domain's train unigram
