@@ -32,10 +32,10 @@ def store(tmp_path_factory):
     return data_dir
 
 
-def model(vocab: int):
+def model(vocab: int, positions: int = 64):
     torch.manual_seed(0)
     return LlamaForCausalLM(LlamaConfig(vocab_size=vocab, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                                        intermediate_size=64, max_position_embeddings=64))
+                                        intermediate_size=64, max_position_embeddings=positions))
 
 
 def args(out, **kw):
@@ -194,3 +194,41 @@ def test_a_controller_dict_is_validated_and_built(store):
     with pytest.raises(CurricleError) as err:
         CurricleCallback(dataset, {"kind": "odn"})
     assert str(err.value) == "controller.kind: expected one of schedule, odm, ado, hard-examples, jtt, targets, group-dro, frontier, aioli, drift-aware, got 'odn'"
+
+
+def test_each_example_is_a_whole_row_of_seq_len_plus_one_tokens_as_the_sampler_draws_it(store):
+    # input_ids = labels = the row: the model predicts its last 32 tokens (curricle train's
+    # targets), and consecutive rows of a domain continue its stream with no token left out.
+    dataset = MixtureDataset(store, MIXTURE, seed=0)
+    sampler = MixtureSampler(dataset.store, dataset.mixture, seed=0)
+    examples = iter(dataset)
+    for _ in range(2):
+        batch = sampler.next_batch()
+        for row, domain in zip(batch.tokens, batch.domain_ids):
+            ex = next(examples)
+            assert ex["input_ids"].shape == (33,) and ex["input_ids"] is ex["labels"]
+            assert torch.equal(ex["input_ids"], row) and int(ex["domain_ids"]) == int(domain)
+
+
+def test_a_model_with_fewer_positions_than_a_row_is_a_one_line_error_when_training_begins(tmp_path, store):
+    dataset = MixtureDataset(store, {**MIXTURE, "seq_len": {"points": [[0, 16], [4, 32]]}})
+    trainer = Trainer(model=model(dataset.store.vocab_size, positions=32), args=args(tmp_path), train_dataset=dataset,
+                      callbacks=[CurricleCallback(dataset)])
+    with pytest.raises(CurricleError) as err:
+        trainer.train()
+    assert str(err.value) == ("mixture.seq_len: 32 gives rows of 33 tokens (input_ids and labels alike: the model "
+                              "shifts the labels), but the model takes at most 32 positions (max_position_embeddings); "
+                              "use a seq_len of at most 31")
+    assert not (tmp_path / "domain_losses.jsonl").exists()
+    fits = Trainer(model=model(dataset.store.vocab_size, positions=33), args=args(tmp_path / "ok", max_steps=1),
+                   train_dataset=dataset, callbacks=[CurricleCallback(dataset)])
+    fits.train()
+    assert len((tmp_path / "ok" / "domain_losses.jsonl").read_text().splitlines()) == 1
+
+
+def test_a_bad_mixture_is_a_one_line_error(store):
+    for mixture, message in (({**MIXTURE, "seq_len": 0}, "mixture: seq_len: expected at least 2 tokens per row, got 0"),
+                             ({"batch_rowz": 8}, "mixture: batch_rowz: unknown key")):
+        with pytest.raises(CurricleError) as err:
+            MixtureDataset(store, mixture)
+        assert str(err.value) == message

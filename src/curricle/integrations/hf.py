@@ -6,6 +6,14 @@
   example is ``{"input_ids", "labels", "domain_ids"}``; ``mixture.batch_rows`` must be the
   trainer's rows per optimizer step (``per_device_train_batch_size`` x processes x
   ``gradient_accumulation_steps``), so one sampler step is one optimizer step.
+  ``input_ids`` and ``labels`` are both the sampler's whole row, ``seq_len + 1`` tokens: an HF
+  causal LM shifts its labels itself, so it predicts the row's last ``seq_len`` tokens from the
+  ones before them, the very targets and contexts of ``curricle train`` (which feeds
+  ``tokens[:, :-1]`` and scores ``tokens[:, 1:]``), and no token a row draws goes unused (rows
+  do not overlap: cutting the row to ``seq_len`` would drop its last token as a target). The
+  model reads ``seq_len + 1`` positions, one more than in ``curricle train`` (the last one's
+  prediction has no label); the callback checks, when training begins, that the model takes
+  that many (its ``max_position_embeddings``), a one-line error otherwise.
 - :class:`CurricleCallback`: a ``TrainerCallback`` that takes each row's domain off the batch
   before the model sees it, computes the exact per-domain training loss from the model's
   logits, writes it every optimizer step to ``OUT/domain_losses.jsonl``, and, with a
@@ -44,8 +52,9 @@ from curricle.controllers.config import CONTROLLERS, ControllerConfig, DoReMiCon
 from curricle.errors import CurricleError
 from curricle.hf.callback import StatefulCallback
 from curricle.hf.snapshots import StepSnapshots
-from curricle.mixture.config import MixtureConfig
+from curricle.mixture.config import MixtureConfig, max_seq_len
 from curricle.mixture.sampler import MixtureSampler
+from curricle.model.build import max_positions
 from curricle.store import TokenStore
 
 log = logging.getLogger(__name__)
@@ -63,7 +72,7 @@ class MixtureDataset(IterableDataset):
     def __init__(self, data_dir: Path | str, mixture: MixtureConfig | dict, seed: int = 0):
         super().__init__()
         self.store = TokenStore(data_dir)
-        self.mixture = mixture if isinstance(mixture, MixtureConfig) else MixtureConfig.model_validate(mixture)
+        self.mixture = mixture if isinstance(mixture, MixtureConfig) else parse_model(mixture, MixtureConfig, "mixture")
         self.sampler = MixtureSampler(self.store, self.mixture, seed=seed)
         self.domains = self.sampler.domains
         self._pending: dict[int, list[float]] = {}  # batch index -> weights to use from it on
@@ -78,7 +87,7 @@ class MixtureDataset(IterableDataset):
             self._snapshots.record(k, self.sampler.state_dict())
             batch = self.sampler.next_batch()
             self._weights.record(k, [float(w) for w in batch.weights])
-            for row, domain in zip(batch.tokens, batch.domain_ids):
+            for row, domain in zip(batch.tokens, batch.domain_ids):  # row: (seq_len + 1,), see the module doc
                 yield {"input_ids": row, "labels": row, "domain_ids": domain}
 
     def set_weights_from(self, batch: int, weights) -> None:
@@ -152,6 +161,12 @@ class CurricleCallback(StatefulCallback):
                                 f"gradient_accumulation_steps)")
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
+        row = max_seq_len(self.dataset.mixture.seq_len) + 1  # input_ids are whole rows (module doc)
+        limit = max_positions(model.config) if getattr(model, "config", None) is not None else None
+        if limit is not None and row > limit:
+            raise CurricleError(f"mixture.seq_len: {row - 1} gives rows of {row} tokens (input_ids and labels alike: "
+                                f"the model shifts the labels), but the model takes at most {limit} positions "
+                                f"(max_position_embeddings); use a seq_len of at most {limit - 1}")
         if self.controller is not None:  # known only now (ADO leaves it out of its fits; a resume restores it)
             self.controller.set_lr_warmup(args.get_warmup_steps(state.max_steps))
         super().on_train_begin(args, state, control, **kwargs)  # the logs, and the state on resume

@@ -309,7 +309,8 @@ class MixtureConfig(BaseModel):
     """Global batch: rows per optimizer step over all ranks (must divide by the world size)."""
     seq_len: int | SeqLenSchedule = 128
     """Tokens per row (model inputs), fixed (at least 2) or a schedule; each row carries one
-    more token for the shifted labels."""
+    more token for the shifted labels (an HF ``Trainer``'s ``MixtureDataset`` yields the whole
+    row of ``seq_len + 1`` as ``input_ids`` and ``labels``: :mod:`curricle.integrations.hf`)."""
     schedule: ScheduleSpec = Field(default_factory=lambda: StaticConfig(temperature=1.0))
     """Domain weights over time (static / temperature / phases). Default: natural sizes."""
     pacing: dict[str, PacingConfig] = Field(default_factory=dict)
