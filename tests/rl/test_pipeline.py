@@ -34,10 +34,43 @@ def test_a_dpo_stage_hands_on_the_checkpoint_with_the_best_task_scores(tmp_path)
     ck = [(4, run / "checkpoints" / "checkpoint-4")]
     assert choose_checkpoint(run, "best-mean", ck) == (run / "final", 8)  # by preference accuracy
     assert choose_checkpoint(run, "best-mean", ck, tasks_mean=True) == (ck[0][1], 4)  # (0.7 + 0.5) / 2
+    # The probes' scores are columns, not tasks: they stay out of the mean and worst.
+    rows = [{"step": s, "eval/mean": m, "eval/clear/pref_acc": m, "eval/reverse/exact_match": r,
+             "eval/probe:copy/exact_match": p} for s, m, r, p in ((0, 0.5, 0.1, 0.5), (4, 0.9, 0.2, 0.9),
+                                                                 (8, 0.5, 0.4, 0.1))]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert choose_checkpoint(run, "best-mean", ck, tasks_mean=True) == (run / "final", 8)  # 0.4 > 0.2, not 0.55
     # Without task scores in its evaluations, the stage's eval/mean decides.
     rows = [{"step": s, "eval/mean": m, "eval/clear/pref_acc": m} for s, m in ((0, 0.5), (4, 0.7), (8, 0.9))]
     (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert choose_checkpoint(run, "best-mean", ck, tasks_mean=True) == (run / "final", 8)
+
+
+def test_an_evaluate_task_without_test_items_is_refused_before_any_stage_trains(tmp_path):
+    """The checkpoint table scores test items only: such a task used to fail after every stage
+    had trained, before pipeline.json was written."""
+    from curricle.errors import CurricleError
+    from curricle.pipeline.command import pipeline_run
+    from curricle.pipeline.config import PipelineConfig
+
+    source = {"kind": "builtin", "skill": "reverse", "n_train": 8, "n_heldout": 4}
+    (tmp_path / "add.jsonl").write_text("".join(json.dumps({"prompt": f"{k}+1=", "completion": f"{k + 1}"}) + "\n"
+                                                for k in range(20)))
+    cfg = PipelineConfig.model_validate({
+        "model": {"path": str(tmp_path / "never-loaded")},
+        "stages": [{"name": "sft", "kind": "finetune", "config": str(tmp_path / "never-read.yaml")}],
+        "evaluate": {"tasks": [{"name": "rev", "source": {**source, "n_test": 2}},
+                               {"name": "add", "source": {"kind": "jsonl", "path": str(tmp_path / "add.jsonl"),
+                                                          "test_share": 0}},
+                               {"name": "rev0", "source": {**source, "n_test": 0}}]}})
+    with pytest.raises(CurricleError) as err:
+        pipeline_run(cfg, tmp_path / "run")
+    assert str(err.value) == ("evaluate.tasks.1: task add has no test items (the checkpoint table scores test items; "
+                              "give it some: test_share, n_test or its split field)")
+    assert not (tmp_path / "run").exists()
+    cfg.evaluate.tasks[1].source.test_share = 0.5
+    with pytest.raises(CurricleError, match=r"^evaluate\.tasks\.2: task rev0 has no test items"):
+        pipeline_run(cfg, tmp_path / "run")
 
 
 @pytest.mark.slow

@@ -4,7 +4,8 @@ checkpoints they chose.
 Each stage runs under ``DIR/<stage>`` from the previous stage's chosen checkpoint (its own
 config's model replaced) and writes ``DIR/<stage>/stage.json`` when done; a rerun skips the
 stages that are done, so an interrupted pipeline continues where it stopped (a stage that was
-killed midway continues from its own newest checkpoint). At the end every chosen checkpoint,
+killed midway continues from its own newest checkpoint). An ``evaluate`` task with no test
+items is refused before the first stage trains. At the end every chosen checkpoint,
 and the starting model, is scored on ``evaluate.tasks``' test items and the probes, and
 ``DIR/pipeline.json`` holds the checkpoint table: per-task test scores, their mean and worst,
 the mean greedy completion length, the probes' mean and its change from the start, the
@@ -51,7 +52,7 @@ from curricle.rl.command import rl_run
 from curricle.rl.config import STATE_FILE as RL_STATE
 from curricle.rl.config import RLConfig
 from curricle.runinfo import write_run_info
-from curricle.tasks.config import ScoringConfig
+from curricle.tasks.config import TASK_SOURCES, ScoringConfig, TaskConfig
 from curricle.tasks.load import build_tasks
 from curricle.train.checkpoint import latest_complete
 from curricle.train.command import train_run
@@ -75,10 +76,10 @@ def choose_checkpoint(stage_dir: Path, rule: SelectSpec, checkpoints: list[tuple
     a rule, the best by it (:func:`stage_rule`) among them (ties: the earlier).
 
     ``tasks_mean`` (a ``dpo`` stage): ``mean`` is the mean of the tasks' held-out scores
-    (``exact_match`` or ``score``) where the evaluations have any, not ``eval/mean``, which
-    for DPO is its pair bands' preference accuracy: a checkpoint that prefers the held-out
-    chosen answers best can be one whose own answers are worst (plain DPO lowers the chosen
-    answers' likelihood too)."""
+    (``exact_match`` or ``score``; the probes' are columns, not in it) where the evaluations
+    have any, not ``eval/mean``, which for DPO is its pair bands' preference accuracy: a
+    checkpoint that prefers the held-out chosen answers best can be one whose own answers are
+    worst (plain DPO lowers the chosen answers' likelihood too)."""
     final = stage_dir / "final"
     rows, _ = read_jsonl(stage_dir / "metrics.jsonl")
     evals = {r["step"]: r for r in rows if "eval/mean" in r}
@@ -92,8 +93,9 @@ def choose_checkpoint(stage_dir: Path, rule: SelectSpec, checkpoints: list[tuple
         row = {k.split("/")[1]: v for k, v in r.items()
                if k.startswith("eval/") and k.count("/") == 2 and k.rsplit("/", 1)[1] in ("exact_match", "score")}
         mean, worst = r["eval/mean"], r.get("eval/worst")
-        if tasks_mean and row:
-            mean, worst = sum(row.values()) / len(row), min(row.values())
+        tasks = [v for k, v in row.items() if not k.startswith("probe:")]  # the probes stay columns, not in mean
+        if tasks_mean and tasks:
+            mean, worst = sum(tasks) / len(tasks), min(tasks)
         table.append({**row, "mean": mean, "worst": worst, "step": s})
     columns = list(dict.fromkeys(c for r in table for c in r))
     choice = choose(table, stage_rule(pipeline_rule(rule, 0.0), columns), columns)
@@ -211,8 +213,19 @@ def score_checkpoint(path: Path, config: PipelineConfig) -> dict[str, Any]:
             "probes": probe, "probe_mean": float(np.mean(list(probe.values()))) if probe else None}
 
 
+def check_evaluate_tasks(tasks: list[TaskConfig]) -> None:
+    """Refuse, in one line naming it and before any stage trains, an ``evaluate`` task with no
+    test items: the checkpoint table scores every checkpoint on them."""
+    for i, t in enumerate(tasks):
+        items, _ = TASK_SOURCES[t.source.kind](t.source, t.name)
+        if not any(item.split == "test" for item in items):
+            raise CurricleError(f"evaluate.tasks.{i}: task {t.name} has no test items (the checkpoint table scores "
+                                f"test items; give it some: test_share, n_test or its split field)")
+
+
 def pipeline_run(config: PipelineConfig, run_dir: Path | str) -> dict[str, Any]:
     run_dir = Path(run_dir)
+    check_evaluate_tasks(config.evaluate.tasks)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_run_info(run_dir, "pipeline", config)
     model = model_start = checkpoint_dir(config.model) if config.model is not None else None
