@@ -20,6 +20,32 @@ def test_select_keeps_passing_unique_shortest_first():
     assert select(completions, [0.0] * 6, keep=3, order="shortest") == []
 
 
+def test_a_distilling_runs_student_not_found_is_a_one_line_error_before_the_teacher_loads(tmp_path):
+    """The student renders the written file's prompts; a wrong path was an OSError about
+    huggingface.co after the teacher had loaded (here the teacher is never read)."""
+    from curricle.errors import CurricleError
+    from curricle.rft.command import rft_run
+    from curricle.rft.config import RFTConfig
+
+    tasks = [{"name": "rev", "source": {"kind": "builtin", "skill": "reverse", "n_train": 4, "n_heldout": 2,
+                                        "n_test": 2}}]
+    cfg = RFTConfig.model_validate({"teacher": {"path": str(tmp_path / "teacher")}, "tasks": tasks})
+    missing = tmp_path / "no-such-student"
+    with pytest.raises(CurricleError) as err:
+        rft_run(missing, cfg, tmp_path / "out.jsonl")
+    assert str(err.value) == f"CHECKPOINT: {missing} is not an HF checkpoint directory (no config.json)"
+    with pytest.raises(CurricleError) as err:
+        rft_run(None, cfg.model_copy(update={"model": cfg.teacher.model_copy(update={"path": missing})}),
+                tmp_path / "out.jsonl")
+    assert str(err.value) == f"model.path: {missing} is not an HF checkpoint directory (no config.json)"
+    (tmp_path / "bare").mkdir()
+    (tmp_path / "bare" / "config.json").write_text("{}")
+    with pytest.raises(CurricleError, match=rf"^CHECKPOINT: cannot load a tokenizer from {tmp_path}/bare \(") as err:
+        rft_run(tmp_path / "bare", cfg, tmp_path / "out.jsonl")
+    assert "\n" not in str(err.value)
+    assert not (tmp_path / "out.jsonl").exists()
+
+
 def even_length(item, completion):
     return float(len(completion) % 2 == 0)
 

@@ -29,11 +29,16 @@ from curricle.tasks.load import check_fingerprints
 
 Built = TypeVar("Built")
 
+def check_checkpoint(path: Path, field: str = "model.path") -> None:
+    """A one-line error naming ``field`` where ``path`` is no HF checkpoint directory."""
+    if not (Path(path) / "config.json").is_file():
+        raise CurricleError(f"{field}: {path} is not an HF checkpoint directory (no config.json)")
+
+
 def load_model(path: Path, dtype: str = "float32"):
     """A local HF causal LM and its tokenizer (pad token: EOS where it has none), or a one-line
     error naming ``model.path``. Fine-tuning, RL and RFT load their checkpoints with it."""
-    if not (path / "config.json").is_file():
-        raise CurricleError(f"model.path: {path} is not an HF checkpoint directory (no config.json)")
+    check_checkpoint(path)
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
         model = AutoModelForCausalLM.from_pretrained(

@@ -25,7 +25,7 @@ from curricle.errors import CurricleError
 from curricle.graders.config import GRADERS
 from curricle.graders.runner import GraderRunner
 from curricle.model.pretrained import checkpoint_dir
-from curricle.posttrain.checkpoints import load_model
+from curricle.posttrain.checkpoints import check_checkpoint, load_model
 from curricle.posttrain.sampling import sample_completions
 from curricle.rft.config import RFTConfig, load_rft_config
 from curricle.tasks.items import unit_hash
@@ -52,6 +52,16 @@ def rft_run(checkpoint: Path | None, config: RFTConfig, out: Path) -> dict[str, 
                             "or as teacher: in the config")
     student = Path(checkpoint) if checkpoint is not None else (
         checkpoint_dir(config.model) if config.model is not None else None)
+    mine = None  # a distilling run's student tokenizer, read before the teacher loads
+    if student is not None:
+        named = "CHECKPOINT" if checkpoint is not None else "model.path"
+        check_checkpoint(student, named)
+        if config.teacher is not None:
+            try:
+                mine = AutoTokenizer.from_pretrained(str(student), local_files_only=True)
+            except (OSError, ValueError) as err:
+                raise CurricleError(f"{named}: cannot load a tokenizer from {student} "
+                                    f"({str(err).splitlines()[0]})") from None
     sampled = checkpoint_dir(config.teacher) if config.teacher is not None else student
     model, tokenizer = load_model(sampled)
     model.to(config.device).eval()
@@ -60,7 +70,6 @@ def rft_run(checkpoint: Path | None, config: RFTConfig, out: Path) -> dict[str, 
     if config.teacher is not None:
         # The written file is the student's: chat prompts rendered with its own template (a
         # plain prompt is the same text for both; chat items need the student's tokenizer).
-        mine = AutoTokenizer.from_pretrained(str(student), local_files_only=True) if student is not None else None
         prompt_of = {(t.name, i.id): i.prompt for t in build_tasks(config.tasks, mine)
                      for i in (*t.train, *t.heldout, *t.test)}
     records, samples, summary = [], [], {}
