@@ -15,12 +15,13 @@ import torch
 @torch.no_grad()
 def sample_completions(model, tokenizer, prompts: list[str], k: int, temperature: float, top_p: float,
                        max_new_tokens: int, until: list[str], seed: int, batch_size: int) -> list[list[str]]:
-    """``k`` sampled completions per prompt (cut at the first of ``until``), seeded per batch."""
-    tokenizer.padding_side = "left"
+    """``k`` sampled completions per prompt (cut at the first of ``until``), seeded per batch.
+    The prompts are padded on the left; the tokenizer's own side is left as it was (it is saved
+    with the model)."""
     out: list[list[str]] = []
     for b in range(0, len(prompts), batch_size):
         chunk = prompts[b:b + batch_size]
-        enc = tokenizer(chunk, return_tensors="pt", padding=True).to(model.device)
+        enc = tokenizer(chunk, return_tensors="pt", padding=True, padding_side="left").to(model.device)
         torch.manual_seed(seed * 1_000_003 + b)
         gen = model.generate(**enc, do_sample=True, temperature=temperature, top_p=top_p, top_k=0,
                              max_new_tokens=max_new_tokens, num_return_sequences=k,
