@@ -21,7 +21,7 @@ from curricle.dpo.pairs import sample_pairs
 from curricle.errors import CurricleError
 from curricle.tasks.config import TaskConfig
 from curricle.tasks.load import build_tasks
-from tests.dpo.conftest import dpo_config, tiny_judge
+from tests.dpo.conftest import WORDS, dpo_config, tiny_judge
 
 PRINCIPLE = "The response reverses the word."
 
@@ -142,4 +142,37 @@ def test_a_judge_checkpoint_not_found_is_a_one_line_error_before_any_sampling(tm
     here = re.escape(str(tmp_path))
     with pytest.raises(CurricleError, match=rf"^pairs\.0\.judge\.model\.path: {here} is not an HF checkpoint "
                                             rf"directory \(no config\.json\)$"):
+        Judge.load(cfg.pairs[0].judge, "cpu", "pairs.0.judge")
+
+
+def test_a_text_that_exactly_fits_the_judges_positions_is_scored(tmp_path):
+    """The judge reads the text and the verdict less its last token (only predicted): text +
+    verdict of max_length + 1 tokens fits whole and is scored as by hand; one token more does not."""
+    judge_dir = tiny_judge(tmp_path / "judge", max_positions=96)
+    judge = Judge.load(judge_config(judge_dir), "cpu")
+    lm, prompt = judge.lm, "reverse: catdog ->"
+
+    def tokens(completion: str) -> int:  # text + the longer verdict, as the judge splits them
+        text = judge.text(prompt, completion)
+        return max(len(ctx) + len(cont) for ctx, cont in lm.encode_pairs([(text, " Yes"), (text, " No")]))
+
+    grown = [" " + " ".join(WORDS * 3)[:n] for n in range(1, 300)]
+    fits = next(c for c in grown if tokens(c) == lm.max_length + 1)
+    over = next(c for c in grown if tokens(c) == lm.max_length + 2)
+    assert lm.max_length == 96
+    scores, reasons = judge.score([prompt, prompt], [fits, over])
+    assert scores[1] is None and reasons == {"too_long_for_judge": 1}
+    assert scores[0] == pytest.approx(hand_scores(judge_dir, [prompt], [fits])[0], abs=1e-4)
+
+
+def test_a_judge_gguf_not_found_is_a_one_line_error_naming_its_field(tmp_path):
+    base = dpo_config(tmp_path / "m", tmp_path / "p.jsonl")
+    src = {"kind": "from_samples", "tasks": ["reverse"], "score": "judge"}
+    gguf = tmp_path / "judge.gguf"
+    cfg = parse_model({**base, "pairs": [{**src, "judge": {"model": {"gguf": str(gguf)}, "principle": PRINCIPLE}}]},
+                      DPOConfig, "dpo.yaml")
+    want = rf"^pairs\.0\.judge\.model\.gguf: no such file: {re.escape(str(gguf))}$"
+    with pytest.raises(CurricleError, match=want):  # before any source is sampled (the policy is None)
+        collect_pairs(cfg, None, None, [], tmp_path / "run", resume=False)
+    with pytest.raises(CurricleError, match=want):
         Judge.load(cfg.pairs[0].judge, "cpu", "pairs.0.judge")

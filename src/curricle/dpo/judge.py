@@ -23,7 +23,7 @@ from typing import Any, Sequence
 
 from curricle.dpo.config import JudgeConfig
 from curricle.errors import CurricleError
-from curricle.model.pretrained import checkpoint_dir
+from curricle.model.pretrained import checkpoint_dir, gguf_source
 from curricle.posttrain.checkpoints import load_model
 from curricle.probes.lm import ProbeLM
 
@@ -42,8 +42,8 @@ class Judge:
         is a one-line error naming ``where``'s field and the directory."""
         cls.check(config, where)
         src = config.model
-        path = checkpoint_dir(src)
         try:
+            path = checkpoint_dir(src)
             model, tokenizer = load_model(Path(path).expanduser(), src.dtype)
         except CurricleError as err:  # "model.path: ..." -> "pairs.N.judge.model.path: ..."
             raise CurricleError(f"{where}.{err}") from None
@@ -51,11 +51,18 @@ class Judge:
 
     @staticmethod
     def check(config: JudgeConfig, where: str = "judge") -> None:
-        """A one-line error naming ``where``'s field where the judge's ``path`` is no directory
-        (checked for every source before any is sampled)."""
-        path = config.model.path
-        if path is not None and not Path(path).expanduser().is_dir():
-            raise CurricleError(f"{where}.model.path: no such checkpoint directory: {path}")
+        """A one-line error naming ``where``'s field where the judge's ``path`` is no directory,
+        its ``gguf`` no file or its ``preset``'s package or file is not installed (checked for
+        every source before any is sampled; nothing is materialized)."""
+        src = config.model
+        if src.path is not None:
+            if not Path(src.path).expanduser().is_dir():
+                raise CurricleError(f"{where}.model.path: no such checkpoint directory: {src.path}")
+            return
+        try:
+            gguf_source(src.preset, src.gguf)
+        except CurricleError as err:  # "model.gguf: ..." -> "pairs.N.judge.model.gguf: ..."
+            raise CurricleError(f"{where}.{err}") from None
 
     def text(self, prompt: str, completion: str) -> str:
         """What the judge reads before its verdict."""
@@ -71,7 +78,9 @@ class Judge:
         fits = []
         for k in range(len(texts)):
             yes, no = encoded[2 * k], encoded[2 * k + 1]
-            if max(len(yes[0]) + len(yes[1]), len(no[0]) + len(no[1])) > lm.max_length:
+            # The model reads the text and the verdict less its last token (only predicted):
+            # whole in max_length positions when text + verdict is at most max_length + 1 tokens.
+            if max(len(yes[0]) + len(yes[1]), len(no[0]) + len(no[1])) > lm.max_length + 1:
                 reasons["too_long_for_judge"] += 1
             else:
                 fits.append(k)
