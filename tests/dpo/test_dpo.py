@@ -153,8 +153,9 @@ def test_nll_weight_adds_the_chosen_answers_nll_to_the_first_step_loss(tmp_path,
     from curricle.dpo.command import loss_args
     from curricle.dpo.config import DPOTrainConfig
 
-    assert loss_args(DPOTrainConfig()) == {"loss_type": ["sigmoid"]}
-    assert loss_args(DPOTrainConfig(nll_weight=0.5)) == {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, 0.5]}
+    assert loss_args(DPOTrainConfig()) == {"loss_type": ["sigmoid"], "label_smoothing": 0.0}
+    assert loss_args(DPOTrainConfig(nll_weight=0.5)) == {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, 0.5],
+                                                         "label_smoothing": 0.0}
     cfg = dpo_config(checkpoint, write_pairs(tmp_path / "pairs.jsonl"), steps=2)
     cfg["train"].update(trace=True, nll_weight=0.5)
     r = cli(write(tmp_path, cfg), "--run-dir", tmp_path / "run")

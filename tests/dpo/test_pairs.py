@@ -208,3 +208,115 @@ def test_nll_weight_beside_the_nll_alone_is_refused():
     assert DPOTrainConfig(loss_type="sft").nll_weight == 0
     with pytest.raises(ValueError, match="nll_weight: loss_type sft is the NLL alone"):
         DPOTrainConfig(loss_type="sft", nll_weight=1)
+
+
+def stage_ends(cfg: DPOConfig, bands: list) -> list[tuple[str, int]]:
+    """Where the curriculum ends each stage, evaluating every eval_every steps and at the last."""
+    c = Curriculum(cfg.curriculum, bands, seed=0, batch_size=4)
+    c.discrete_metrics.update({b.name: "pref_acc" for b in bands})
+    every, steps, ends = cfg.curriculum.eval_every, cfg.train.max_steps, []
+    scores = {b.name: {"pref_acc": 0.5, "pref_acc_se": 0.1, "margin": 0.0, "margin_se": 0.1} for b in bands}
+    for step in range(1, steps + 1):
+        if step % every == 0 or step == steps:
+            records, _ = c.on_evaluate(step, scores)
+            ends += [(r["from"], r["step"]) for r in records if r["event"] == "stage"]
+    return ends
+
+
+def test_default_stages_end_at_their_planned_evaluations(tmp_path):
+    """One stage a band, each ending at the evaluation nearest its equal share of max_steps (the
+    README's Curri-DPO config: 160 steps, three bands, evaluations every 25 -> 50, 100, 160),
+    not at the first evaluation after an equal share (75, 150); a later stage's max_steps counts
+    the steps drawing its own pairs (the step after a change still draws the previous band's)."""
+    base = dpo_config(tmp_path / "m", tmp_path / "p.jsonl")
+    three = ["clear", "middle", "subtle"]
+    pairs = [Pair(f"prompt {k}", "a", "b", None, float(k % 17), f"f:{k}") for k in range(300)]
+    for every, stages, ends in [(25, [50, 49, 59], [50, 100]), (53, [53, 52, 53], [53, 106]),
+                                (40, [40, 79, 39], [40, 120])]:
+        cfg = parse_model({**base, "curriculum": {"order": "margin", "bands": three, "eval_every": every},
+                           "train": {"max_steps": 160}}, DPOConfig, "dpo.yaml")
+        assert [(s.name, s.tasks, s.max_steps) for s in cfg.curriculum.stages] == [
+            (b, {b: 1}, n) for b, n in zip(three, stages)]
+        bands, _ = band_tasks(pairs, cfg, [])
+        assert stage_ends(cfg, bands) == list(zip(three, ends))
+    # A band needs an evaluation of its own before its stage can end.
+    for steps, every, need in [(2, 25, 75), (74, 25, 75), (5, 1, 6)]:
+        with pytest.raises(CurricleError) as err:
+            parse_model({**base, "curriculum": {"bands": three, "eval_every": every}, "train": {"max_steps": steps}},
+                        DPOConfig, "dpo.yaml")
+        assert str(err.value) == (
+            f"dpo.yaml: train.max_steps: {steps} steps cannot end 3 band stages (curriculum.bands) each at an "
+            f"evaluation every {every} steps (curriculum.eval_every): give at least {need}, a smaller eval_every, "
+            f"or curriculum.stages")
+    one = parse_model({**base, "curriculum": {"order": "none"}, "train": {"max_steps": 3}}, DPOConfig, "dpo.yaml")
+    assert [(s.name, s.max_steps) for s in one.curriculum.stages] == [("pairs", 3)]  # one stage: no end to plan
+
+
+def test_a_written_dpo_config_reads_back(tmp_path):
+    """config.yaml (the config's dump) loads again as the same config: with order none (its one
+    band, not the default two) and with the default stages planned."""
+    import yaml
+
+    from curricle.dpo.config import load_dpo_config
+
+    base = dpo_config(tmp_path / "m", tmp_path / "p.jsonl")
+    for curriculum in ({"order": "none"}, {"order": "margin", "bands": ["clear", "middle", "subtle"]},
+                       base["curriculum"]):
+        cfg = parse_model({**base, "curriculum": curriculum, "train": {"max_steps": 160}}, DPOConfig, "dpo.yaml")
+        path = tmp_path / "config.yaml"
+        path.write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+        assert load_dpo_config(path) == cfg
+    assert cfg.curriculum.band_names == ["clear", "subtle"]
+    none = parse_model({**base, "curriculum": {"order": "none"}, "train": {"max_steps": 8}}, DPOConfig, "dpo.yaml")
+    assert none.curriculum.bands == none.curriculum.band_names == ["pairs"]
+
+
+def test_a_band_without_held_out_pairs_is_refused_before_training(tmp_path):
+    """Held-out pairs are drawn by a hash of the prompt: a band whose prompts all hash to train
+    has nothing to be scored on (it used to fail with a KeyError at the first evaluation)."""
+    cfg = config(tmp_path).model_copy(update={"heldout_pairs": 0.1, "seed": 1})
+    pairs = [Pair(f"prompt {k}", "a", "b", None, float(20 - k), f"f:{k}") for k in range(20)]
+    with pytest.raises(CurricleError) as err:
+        band_tasks(pairs, cfg, [])
+    assert str(err.value) == ("curriculum.bands: band clear has no held-out pair (20 pairs in 2 bands, heldout_pairs "
+                              "0.1); use fewer bands, more pairs or a larger heldout_pairs")
+    bands, summary = band_tasks(pairs, cfg.model_copy(update={"seed": 0}), [])  # seed 0 holds out 2 and 1
+    assert [(c["train"], c["heldout"]) for c in summary["bands"].values()] == [(8, 2), (9, 1)]
+
+
+def test_a_pairs_file_not_utf8_is_a_one_line_error_naming_the_line(tmp_path):
+    path = tmp_path / "latin1.jsonl"
+    good = json.dumps(pair_records()[0]).encode()
+    path.write_bytes(good + b"\n\n" + '{"prompt": "café", "chosen": "a", "rejected": "b"}\n'.encode("latin-1"))
+    with pytest.raises(CurricleError) as err:
+        read_pair_file(PairFile(kind="jsonl", path=path))
+    assert str(err.value) == f"{path}:3: not UTF-8 text"
+    path.write_bytes(b"\xef\xbb\xbf" + good + b"\n" + b"{nope\n")  # a byte-order mark is dropped; bad JSON named
+    with pytest.raises(CurricleError) as err:
+        read_pair_file(PairFile(kind="jsonl", path=path))
+    assert str(err.value).startswith(f"{path}:2: not JSON (")
+
+
+def test_label_smoothing_is_robust_dpos_flip_rate_passed_to_trl(tmp_path):
+    from trl import DPOConfig as TRLDPOConfig
+
+    from curricle.dpo.command import loss_args
+    from curricle.dpo.config import DPOTrainConfig
+
+    robust = DPOTrainConfig(loss_type="robust", label_smoothing=0.1)
+    assert loss_args(robust) == {"loss_type": ["robust"], "label_smoothing": 0.1}
+    assert loss_args(DPOTrainConfig(loss_type="robust", label_smoothing=0.2, nll_weight=1.0)) == {
+        "loss_type": ["robust", "sft"], "loss_weights": [1.0, 1.0], "label_smoothing": 0.2}
+    assert loss_args(DPOTrainConfig()) == {"loss_type": ["sigmoid"], "label_smoothing": 0.0}
+    trl = TRLDPOConfig(output_dir=str(tmp_path), use_cpu=True, report_to=[], **loss_args(robust))
+    assert (trl.loss_type, trl.label_smoothing) == (["robust"], 0.1)
+    base = dpo_config(tmp_path / "m", tmp_path / "p.jsonl")
+    cases = [({"loss_type": "robust"}, "train: label_smoothing: loss_type robust needs the share of mislabelled "
+                                      "pairs, in (0, 0.5) (e.g. 0.1; at 0 it is sigmoid DPO)"),
+             ({"label_smoothing": 0.1}, "train: label_smoothing: only loss_type robust reads it (TRL's sigmoid loss "
+                                        "has none)"),
+             ({"loss_type": "robust", "label_smoothing": 0.5}, "train.label_smoothing: Input should be less than 0.5")]
+    for change, message in cases:
+        with pytest.raises(CurricleError) as err:
+            parse_model({**base, "train": {**base["train"], **change}}, DPOConfig, "dpo.yaml")
+        assert message in str(err.value) and "\n" not in str(err.value), str(err.value)

@@ -165,10 +165,12 @@ def train_dataset(curriculum: Curriculum):
 
 
 def loss_args(t) -> dict[str, Any]:
-    """TRL's loss settings: ``loss_type`` alone, or with the chosen answers' NLL beside it."""
+    """TRL's loss settings: ``loss_type`` alone, or with the chosen answers' NLL beside it, and
+    ``label_smoothing`` (``robust``'s flip rate; 0 for the others)."""
+    smoothing = {"label_smoothing": t.label_smoothing}
     if not t.nll_weight:
-        return {"loss_type": [t.loss_type]}
-    return {"loss_type": [t.loss_type, "sft"], "loss_weights": [1.0, t.nll_weight]}
+        return {"loss_type": [t.loss_type], **smoothing}
+    return {"loss_type": [t.loss_type, "sft"], "loss_weights": [1.0, t.nll_weight], **smoothing}
 
 
 def build_dpo(config: DPOConfig, run_dir: Path, resume: bool = False, max_steps: int | None = None,

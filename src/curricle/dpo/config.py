@@ -175,7 +175,8 @@ class DPOCurriculumConfig(CurriculumConfig):
     bands in a seeded random order (the control: the same stages and steps, no margin order);
     ``none``: one band of every pair, named ``pairs`` (plain DPO). Within a band, pairs are
     ranked by margin, largest first, for a stage's ``pacing``. ``stages`` default to one stage
-    per band, in order, sharing ``train.max_steps`` equally."""
+    per band, in order, sharing ``train.max_steps`` as equally as the evaluations allow
+    (:func:`band_stages`)."""
 
     order: Literal["margin", "random", "none"] = "margin"
     bands: list[str] = Field(default_factory=lambda: ["clear", "subtle"], min_length=1)
@@ -188,13 +189,37 @@ class DPOCurriculumConfig(CurriculumConfig):
             raise ValueError(f"bands: '{bad[0]}' is not a name (letters, digits, - _ . +)")
         if len(set(self.bands)) != len(self.bands):
             raise ValueError("bands: a band is named twice")
-        if self.order == "none" and "bands" in self.model_fields_set and self.bands != [ALL_PAIRS]:
-            raise ValueError(f"bands: order none has one band, '{ALL_PAIRS}' (leave bands out)")
+        if self.order == "none":
+            if "bands" in self.model_fields_set and self.bands != [ALL_PAIRS]:
+                raise ValueError(f"bands: order none has one band, '{ALL_PAIRS}' (leave bands out)")
+            self.bands = [ALL_PAIRS]  # so a written config.yaml reads back
         return self
 
     @property
     def band_names(self) -> list[str]:
-        return [ALL_PAIRS] if self.order == "none" else list(self.bands)
+        return list(self.bands)
+
+
+def band_stages(bands: list[str], max_steps: int, eval_every: int) -> list[StageConfig]:
+    """The default stages: one a band, in order, band ``k`` of ``n`` ending at the evaluation
+    (every ``eval_every`` steps) nearest to step ``k * max_steps / n``; the last runs to
+    ``max_steps``. A stage ends only at an evaluation, so its planned end is one. The step after
+    a stage change still draws the previous band's pairs (the loader runs a step ahead), so a
+    later stage's ``max_steps``, which counts the steps drawing its own pairs, is its span less
+    one. Every band needs an evaluation of its own: ``max_steps >= n * eval_every`` (and at
+    least 2 steps a band)."""
+    n = len(bands)
+    if n == 1:
+        return [StageConfig(name=bands[0], tasks={bands[0]: 1}, max_steps=max_steps)]
+    per = max(eval_every, 2)
+    if max_steps < n * per:
+        raise ValueError(f"train.max_steps: {max_steps} steps cannot end {n} band stages (curriculum.bands) each "
+                         f"at an evaluation every {eval_every} steps (curriculum.eval_every): give at least "
+                         f"{n * per}, a smaller eval_every, or curriculum.stages")
+    # the evaluation nearest k/n of the steps (halves round up)
+    ends = [0, *[eval_every * ((2 * k * max_steps + n * eval_every) // (2 * n * eval_every)) for k in range(1, n)],
+            max_steps]
+    return [StageConfig(name=b, tasks={b: 1}, max_steps=ends[k + 1] - ends[k] - (k > 0)) for k, b in enumerate(bands)]
 
 
 def _named(name: str) -> bool:
@@ -213,7 +238,13 @@ class DPOTrainConfig(FinetuneTrainConfig):
     loss_type: Literal["sigmoid", "ipo", "hinge", "robust", "sft"] = "sigmoid"
     """The preference loss (TRL's names); ``sft``: no preference term, only the chosen answers'
     NLL (fine-tuning on the chosen answers: the control that says what the pairs' rejected side
-    adds)."""
+    adds); ``robust`` needs ``label_smoothing``."""
+    label_smoothing: float = Field(0.0, ge=0, lt=0.5)
+    """``loss_type: robust``'s flip rate: the share of pairs taken to be mislabelled (chosen and
+    rejected swapped), in (0, 0.5), which Robust DPO (Chowdhury et al. 2024) debiases the loss
+    for (its paper suggests 0.1; at 0 the loss is sigmoid DPO's). TRL's ``label_smoothing``;
+    only ``robust`` reads it (TRL's sigmoid loss has no conservative-DPO smoothing), so any
+    other loss refuses a value above 0."""
     nll_weight: float = Field(0.0, ge=0)
     """Weight of a negative log-likelihood term on the chosen answers added to the preference
     loss (TRL's ``sft`` loss beside ``loss_type``; 0: plain DPO). Iterative RPO (Pang et al.
@@ -234,6 +265,11 @@ class DPOTrainConfig(FinetuneTrainConfig):
             raise ValueError("nll_weight: loss_type sft is the NLL alone; nll_weight adds it beside a preference loss")
         if self.reference == "stage" and self.loss_type == "sft":
             raise ValueError("reference: loss_type sft reads no reference model; leave reference at start")
+        if self.loss_type == "robust" and not self.label_smoothing:
+            raise ValueError("label_smoothing: loss_type robust needs the share of mislabelled pairs, in (0, 0.5) "
+                             "(e.g. 0.1; at 0 it is sigmoid DPO)")
+        if self.loss_type != "robust" and self.label_smoothing:
+            raise ValueError(f"label_smoothing: only loss_type robust reads it (TRL's {self.loss_type} loss has none)")
         return self
 
 
@@ -277,9 +313,7 @@ class DPOConfig(_Config):
         if not c.stages:
             if self.train.max_steps is None:
                 raise ValueError("train.max_steps: needed when curriculum.stages is left out (the bands share it)")
-            n = len(bands)
-            steps = [self.train.max_steps // n + (k < self.train.max_steps % n) for k in range(n)]
-            c.stages = [StageConfig(name=b, tasks={b: 1}, max_steps=max(1, s)) for b, s in zip(bands, steps)]
+            c.stages = band_stages(bands, self.train.max_steps, c.eval_every)
         for i, stage in enumerate(c.stages):
             where = f"curriculum.stages.{i}"
             unknown = [t for t in stage.tasks if t not in bands]

@@ -3,7 +3,8 @@ bands.
 
 - :func:`read_pair_file`: a JSON Lines file or an HF dataset on disk, one pair a record
   (``prompt``, ``chosen``, ``rejected``, optionally ``task`` and ``margin``); a record missing a
-  field is a one-line error naming the file, the record and the field.
+  field, or a line that is not UTF-8 or not JSON, is a one-line error naming the file, the
+  record and what is wrong.
 - :func:`pairs_from_grades`: one prompt's scored samples -> its pairs (chosen the best-scored,
   the first sampled on ties; rejected the worst-scored, or with ``rejected: each`` every
   distinct worse-scored completion, one pair each, as Curri-DPO ranks a prompt's responses)
@@ -14,7 +15,8 @@ bands.
 - :func:`band_tasks`: the pairs with a prompt of an evaluation task's held-out or test item
   dropped (``prompt_in_eval``), the rest split by a hash of the prompt into train and held-out,
   then ordered (``margin``: largest first; ``random``: a seeded hash order) and cut into the
-  curriculum's bands of equal counts; each band is a :class:`~curricle.tasks.load.Task` whose
+  curriculum's bands of equal counts (a band left without a train or a held-out pair is a
+  one-line error); each band is a :class:`~curricle.tasks.load.Task` whose
   items are pairs (``completion`` the chosen answer, ``meta["rejected"]`` the rejected one,
   ``difficulty`` minus the margin, so pacing takes the clearest first), so fine-tuning's
   curriculum draws them as it draws a task's items.
@@ -37,6 +39,7 @@ from curricle.graders.config import GRADERS
 from curricle.graders.runner import GraderRunner
 from curricle.posttrain.sampling import sample_apart
 from curricle.tasks.config import ScoringConfig
+from curricle.tasks.files import BAD_UTF8, jsonl_lines
 from curricle.tasks.items import TaskItem, normalized, unit_hash
 from curricle.tasks.load import Task
 
@@ -79,14 +82,14 @@ def read_pair_file(source: PairFile) -> list[Pair]:
         if not path.is_file():
             raise CurricleError(f"pairs: no such file: {source.path}")
         out = []
-        for n, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
-            if not line.strip():
-                continue
+        for where, line in jsonl_lines(path):
+            if line is BAD_UTF8:
+                raise CurricleError(f"{where}: not UTF-8 text")
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as err:
-                raise CurricleError(f"{path}:{n}: not JSON ({err.msg})") from None
-            out.append(_pair(record, f"{path}:{n}"))
+                raise CurricleError(f"{where}: not JSON ({err.msg})") from None
+            out.append(_pair(record, where))
         return out
     datasets = require("datasets", "pairs kind hf-disk")
     if not path.is_dir():
@@ -209,9 +212,11 @@ def band_tasks(pairs: Sequence[Pair], config: DPOConfig, eval_tasks: Sequence[Ta
         for k, p in kept[cuts[b]:cuts[b + 1]]:
             held = unit_hash("dpo-heldout", str(config.seed), normalized(p.prompt)) < config.heldout_pairs
             (heldout if held else train).append(_item(p, k, "heldout" if held else "train"))
-        if not train:
-            raise CurricleError(f"curriculum.bands: band {band} has no train pair ({n} pairs in {len(bands)} bands, "
-                                f"heldout_pairs {config.heldout_pairs}); use fewer bands or more pairs")
+        if not train or not heldout:  # a band is trained on its train pairs and scored on its held-out ones
+            what, fix = ("train", "fewer bands or more pairs") if not train else (
+                "held-out", "fewer bands, more pairs or a larger heldout_pairs")
+            raise CurricleError(f"curriculum.bands: band {band} has no {what} pair ({n} pairs in {len(bands)} bands, "
+                                f"heldout_pairs {config.heldout_pairs}); use {fix}")
         margins = [i.meta["margin"] for i in train + heldout if i.meta["margin"] is not None]
         counts[band] = {"train": len(train), "heldout": len(heldout),
                         "margin": [min(margins), max(margins)] if margins else None}

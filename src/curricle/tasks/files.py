@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from curricle.errors import CurricleError
 from curricle.extras import require
@@ -24,28 +24,41 @@ from curricle.tasks.items import SPLITS, TaskItem, split_by_hash
 Skipped = list[tuple[str, str]]
 
 
+#: What :func:`jsonl_lines` gives for a line that is not UTF-8.
+BAD_UTF8 = object()
+
+
+def jsonl_lines(path: Path) -> Iterator[tuple[str, Any]]:
+    """Each non-blank line of a JSON Lines file as ``(FILE:LINE, text)``, decoded one at a time
+    (as the JSONL source does), so a line of bad UTF-8 is :data:`BAD_UTF8` in place of its text
+    and the caller decides what it costs (a skipped record, or a one-line error naming it)."""
+    with open_binary(str(path)) as raw:
+        for n, data in enumerate(raw, start=1):
+            try:
+                # utf-8-sig drops a byte-order mark, which only the first line can hold.
+                line = data.decode("utf-8-sig" if n == 1 else "utf-8")
+            except UnicodeDecodeError:
+                yield f"{path}:{n}", BAD_UTF8
+                continue
+            if line.strip():
+                yield f"{path}:{n}", line
+
+
 def load_jsonl(config: JsonlTaskConfig, task: str) -> tuple[list[TaskItem], Skipped]:
     path = Path(config.path).expanduser()
     if not path.is_file():
         raise CurricleError(f"task {task}: no such file: {config.path}")
 
     def records() -> Iterable[tuple[str, Any]]:
-        # Lines are decoded one at a time (as the JSONL source does), so one line of bad
-        # UTF-8 is one skipped record, not a failed run.
-        with open_binary(str(path)) as raw:
-            for n, data in enumerate(raw, start=1):
-                try:
-                    # utf-8-sig drops a byte-order mark, which only the first line can hold.
-                    line = data.decode("utf-8-sig" if n == 1 else "utf-8")
-                except UnicodeDecodeError:
-                    yield f"{path}:{n}", _BAD_UTF8
-                    continue
-                if not line.strip():
-                    continue
-                try:
-                    yield f"{path}:{n}", json.loads(line)
-                except json.JSONDecodeError:
-                    yield f"{path}:{n}", _BAD_JSON
+        # One line of bad UTF-8 or bad JSON is one skipped record, not a failed run.
+        for where, line in jsonl_lines(path):
+            if line is BAD_UTF8:
+                yield where, BAD_UTF8
+                continue
+            try:
+                yield where, json.loads(line)
+            except json.JSONDecodeError:
+                yield where, _BAD_JSON
 
     return records_to_items(records(), config, task)
 
@@ -72,7 +85,6 @@ def load_hf_disk(config: HFDiskTaskConfig, task: str) -> tuple[list[TaskItem], S
 
 
 _BAD_JSON = object()
-_BAD_UTF8 = object()
 
 
 def _difficulty(value: Any, config: FileFields) -> float | None:
@@ -106,7 +118,7 @@ def records_to_items(records: Iterable[tuple[str, Any]], config: FileFields, tas
         if record is _BAD_JSON:
             skipped.append((where, "not valid JSON"))
             continue
-        if record is _BAD_UTF8:
+        if record is BAD_UTF8:
             skipped.append((where, "not valid UTF-8"))
             continue
         if not isinstance(record, dict):
