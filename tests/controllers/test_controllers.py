@@ -64,7 +64,9 @@ class _FixedReference(torch.nn.Module):
         return self.losses.mean(), self.losses
 
 
-def test_doremi_proxy_clips_excess_per_token_and_weighs_the_loss_by_alpha_over_pi():
+def _doremi_proxy_hook():
+    """DoReMi on three domains (a, b and c absent), its proxy hook against a fixed reference,
+    a one-process training state whose logged lines land in ``lines``, and a batch of a and b."""
     from types import SimpleNamespace
 
     from curricle.controllers.hook import DoReMiProxyHook
@@ -77,6 +79,11 @@ def test_doremi_proxy_clips_excess_per_token_and_weighs_the_loss_by_alpha_over_p
                                                            device=torch.device("cpu")), autocast=None,
                             append_log=lambda name, line: lines.append(line))
     batch = SimpleNamespace(tokens=torch.zeros(2, 3, dtype=torch.long), domain_ids=torch.tensor([0, 1]))
+    return c, hook, state, batch, lines
+
+
+def test_doremi_proxy_clips_excess_per_token_and_weighs_the_loss_by_alpha_over_pi():
+    c, hook, state, batch, lines = _doremi_proxy_hook()
     hook.on_step_start(state, batch)
     proxy = torch.tensor([[3.0, 1.0], [2.0, 2.0]])
     w = hook.token_weights(state, batch, slice(0, 2), True, proxy)
@@ -95,18 +102,7 @@ def test_doremi_proxy_clips_excess_per_token_and_weighs_the_loss_by_alpha_over_p
 
 
 def test_a_step_the_guard_skipped_leaves_doremis_weights_as_they_were():
-    from types import SimpleNamespace
-
-    from curricle.controllers.hook import DoReMiProxyHook
-    from curricle.train.distributed import DistInfo
-
-    c = CONTROLLERS.build(DoReMiConfig(reference={"run": "x"}, smoothing=0.0), DOREMI_CONTEXT)
-    hook = DoReMiProxyHook(c, _FixedReference([[1.0, 2.0], [2.0, 1.0]]), np.array([0.5, 0.25, 0.25]), "ref")
-    lines = []
-    state = SimpleNamespace(domains=DOMAINS, dist=DistInfo(rank=0, world_size=1, local_rank=0,
-                                                           device=torch.device("cpu")), autocast=None,
-                            append_log=lambda name, line: lines.append(line))
-    batch = SimpleNamespace(tokens=torch.zeros(2, 3, dtype=torch.long), domain_ids=torch.tensor([0, 1]))
+    c, hook, state, batch, lines = _doremi_proxy_hook()
     # A spike: excess 99 on a's tokens (the guard skips the step after the weights were computed).
     hook.on_step_start(state, batch)
     hook.token_weights(state, batch, slice(0, 2), True, torch.tensor([[100.0, 101.0], [2.0, 1.0]]))
