@@ -234,3 +234,40 @@ def test_two_tasks_of_one_skill_are_refused():
     one = map_rows(rows, MapConfig(sigma=0.0, bootstrap=0, permutations=0, tasks=["arith_gen", "copy"]))
     skills = one["runs"]["r"]["skills"]
     assert set(skills) == {"arithmetic", "copy"} and skills["arithmetic"]["task"] == "arith_gen"
+
+
+def axis_row(task: str, step: int, tokens: int | None, acc: float, composite_of: list[str] | None = None) -> dict:
+    return {"run": None, "task": task, "skill": task, "step": step, "tokens": tokens, "composite_of": composite_of or [],
+            "output_type": "multiple_choice", "discrete": "acc", "continuous": "prob",
+            "metrics": {"acc": acc, "acc_se": 0.01}, "chance": {"acc": 0.25}}
+
+
+def test_a_checkpoint_without_tokens_puts_the_curve_in_step_order():
+    # the last checkpoint has no token count: the curve is read in steps, in step order
+    rows = [axis_row("t", 1000, 4_000, 0.25), axis_row("t", 2000, 8_000, 0.25), axis_row("t", 4000, 16_000, 1.0),
+            axis_row("t", 8000, None, 1.0)]
+    s = map_rows(rows, MapConfig(sigma=0.0, bootstrap=0, permutations=0))["runs"]["-"]["skills"]["t"]
+    assert s["axis"] == "step"
+    assert s["positions"] == [{"step": st, "tokens": None} for st in (1000, 2000, 4000, 8000)]
+    assert s["scores"] == [0.25, 0.25, 1.0, 1.0]
+    assert s["emergence"] == {"tokens": None, "step": pytest.approx(2000 * 2 ** 0.5)}
+    assert s["left_censored"] is False
+
+
+def test_one_axis_per_run_when_one_skill_lacks_tokens():
+    # "early" has tokens everywhere, "late" lacks them at its first checkpoint: both are read in
+    # steps, so early (between 200 and 300) orders before late (between 300 and 400), and the
+    # composite late is no earlier than its component
+    rows = [axis_row("early", 100 * (i + 1), 100_000 * (i + 1), a) for i, a in enumerate([0.25, 0.25, 1.0, 1.0])]
+    rows += [axis_row("late", 100 * (i + 1), 100_000 * (i + 1) if i else None, a, ["early"])
+             for i, a in enumerate([0.25, 0.25, 0.25, 1.0])]
+    result = map_rows(rows, MapConfig(sigma=0.0, bootstrap=0, permutations=0))
+    run = result["runs"]["-"]
+    assert [run["skills"][s]["axis"] for s in ("early", "late")] == ["step", "step"]
+    assert run["skills"]["early"]["emergence"] == {"tokens": None, "step": pytest.approx(200 * 1.5 ** 0.5)}
+    assert run["skills"]["late"]["emergence"] == {"tokens": None, "step": pytest.approx(300 * (4 / 3) ** 0.5)}
+    assert run["order"] == ["early", "late"]
+    check, = result["composites"]["checks"]
+    assert check["no_earlier"] is True
+    assert check["composite_at"] == pytest.approx(300 * (4 / 3) ** 0.5)
+    assert check["components_at"] == {"early": pytest.approx(200 * 1.5 ** 0.5)}

@@ -5,6 +5,7 @@ and ``elbow``), saturation, censoring, chaoticness and forgettability, and where
 emergence falls in the run's curriculum phases; with ``bootstrap`` > 0, a 95% interval of
 the emergence and saturation points and the probability that the skill emerges, from a
 parametric bootstrap over the scores' standard errors (:mod:`~curricle.emergence.intervals`).
+Positions are on one axis per run (:func:`run_axis`: tokens, or steps where any row lacks them).
 Across runs (seeds, sizes, curricula):
 ordering consistency (:mod:`~curricle.emergence.ordering`) over the skills every run
 probed, and, per run, whether each composite skill emerged no earlier than its components.
@@ -54,8 +55,20 @@ def metric_of(row: dict[str, Any], metric: str) -> str:
     return metric
 
 
+def run_axis(curves: dict[str, list[dict[str, Any]]]) -> str:
+    """The one position axis of a run's skills: ``tokens`` where every row of every task has
+    them, else ``step`` (so all of a run's emergence points are in one unit and compare)."""
+    return "tokens" if all(r.get("tokens") is not None for rs in curves.values() for r in rs) else "step"
+
+
+def _by_axis(rs: list[dict[str, Any]], axis: str) -> list[dict[str, Any]]:
+    """``rs`` ordered along ``axis`` (a row without it first, as at 0)."""
+    return sorted(rs, key=lambda r: (r.get(axis) or 0, r.get("step") or 0, r.get("tokens") or 0))
+
+
 def _curves(rows: list[dict[str, Any]], config: MapConfig) -> dict[str, dict[str, list[dict[str, Any]]]]:
-    """``run -> task -> rows`` ordered by position, one row per position (the last wins)."""
+    """``run -> task -> rows`` ordered along the run's axis (:func:`run_axis`), one row per
+    position (the last wins)."""
     out: dict[str, dict[str, dict[Any, dict[str, Any]]]] = {}
     for r in rows:
         if config.tasks is not None and r["task"] not in config.tasks:
@@ -64,8 +77,8 @@ def _curves(rows: list[dict[str, Any]], config: MapConfig) -> dict[str, dict[str
         if pos == (None, None):
             continue
         out.setdefault(r["run"] or "-", {}).setdefault(r["task"], {})[pos] = r
-    return {run: {t: sorted(by_pos.values(), key=lambda r: (r.get("tokens") or 0, r.get("step") or 0))
-                  for t, by_pos in tasks.items()} for run, tasks in out.items()}
+    curves = {run: {t: list(by_pos.values()) for t, by_pos in tasks.items()} for run, tasks in out.items()}
+    return {run: {t: _by_axis(rs, run_axis(tasks)) for t, rs in tasks.items()} for run, tasks in curves.items()}
 
 
 def analyze_run(run: str, curves: dict[str, list[dict[str, Any]]], config: MapConfig) -> dict[str, Any]:
@@ -83,12 +96,13 @@ def analyze_run(run: str, curves: dict[str, list[dict[str, Any]]], config: MapCo
     settings = config.curve_settings()
     skills: dict[str, Any] = {}
     last_step = 0
+    # Positions in tokens where every checkpoint of every task has them, else in steps (one
+    # axis per run, so emergence points order); a position of 0 (the initial weights) has no
+    # logarithm and is left out.
+    key = run_axis(curves)
+    use_tokens = key == "tokens"
     for task, rs in curves.items():
-        # Positions in tokens where every checkpoint has them, else in steps; a position of 0
-        # (the initial weights) has no logarithm and is left out.
-        use_tokens = all(r.get("tokens") is not None for r in rs)
-        key = "tokens" if use_tokens else "step"
-        pts = [r for r in rs if (r.get(key) or 0) > 0]
+        pts = [r for r in _by_axis(rs, key) if (r.get(key) or 0) > 0]
         if len(pts) < 2:
             continue
         metric = metric_of(pts[0], config.metric)
@@ -124,7 +138,7 @@ def analyze_run(run: str, curves: dict[str, list[dict[str, Any]]], config: MapCo
         head = res.crossings[config.variant]
         last = pts[-1]
         entry = {
-            "task": task, "skill": skill, "metric": metric, "axis": "tokens" if use_tokens else "step",
+            "task": task, "skill": skill, "metric": metric, "axis": key,
             "composite_of": pts[0].get("composite_of") or [], "n_points": len(pts),
             "family": last.get("family") or skill.partition("@")[0], "level": last.get("level"),
             "level_index": last.get("level_index"), "in_sample": bool(last.get("in_sample")),
@@ -181,7 +195,7 @@ def family_frontiers(skills: dict[str, dict[str, Any]]) -> dict[str, dict[str, A
     """Per family with levels (``copy`` for ``copy@2`` .. ``copy@16``): its levels in ladder
     order (``level_index``; the probe order where unknown), which emerged and which not, and
     the ``frontier``, the hardest level that emerged (None: none did). ``has_frontier``: some
-    level emerged and some did not; ``monotone``: none emerged after a harder one failed.
+    level emerged and some did not; ``monotone``: none emerged after an easier one failed.
     An in-sample level is listed but counts as neither emerged nor censored."""
     by_family: dict[str, list[dict[str, Any]]] = {}
     for s in skills.values():
@@ -211,8 +225,8 @@ def _num(v) -> float:
 
 
 def _order_key(s: dict[str, Any]) -> float:
-    e = s["emergence"]
-    return e["tokens"] if e["tokens"] is not None else e["step"]
+    """Where ``s`` emerged on its run's axis (one per run: :func:`run_axis`)."""
+    return s["emergence"][s["axis"]]
 
 
 def composite_checks(run: dict[str, Any]) -> list[dict[str, Any]]:
