@@ -1,15 +1,19 @@
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import yaml
 from pydantic import ValidationError
 
+from curricle.controllers.base import apply_floor
 from curricle.errors import CurricleError
 from curricle.mixture.config import MixtureConfig
+from curricle.search import command
 from curricle.search.command import mix_search
 from curricle.search.config import MixSearchConfig
-from curricle.search.mixing_laws import MixtureModel, draw_mixtures, epoch_caps, fit_mixing_law
+from curricle.search.mixing_laws import MixtureModel, draw_mixtures, epoch_caps, fit_mixing_law, floor_within_caps
 
 
 def test_mixing_law_fit_recovers_a_known_law():
@@ -94,3 +98,58 @@ def test_lightgbm_regressor_fits_the_mean_and_prefers_the_better_mixture():
     pred = model.predict(r)
     assert np.corrcoef(pred, per_domain.mean(axis=1))[0, 1] > 0.95
     assert model.predict(np.array([0.8, 0.1, 0.1]))[0] < model.predict(np.array([0.1, 0.1, 0.8]))[0]
+
+
+def test_the_floor_keeps_a_domain_within_its_cap():
+    top, cap = np.array([0.675, 0.322, 0.003]), np.array([1.0, 1.0, 0.005])
+    assert apply_floor(top, 0.01) == pytest.approx([0.990 * 0.675 / 0.997, 0.990 * 0.322 / 0.997, 0.01])  # over 0.005
+    w = floor_within_caps(top, 0.01, cap)
+    assert w == pytest.approx([0.995 * 0.675 / 0.997, 0.995 * 0.322 / 0.997, 0.005])
+    assert w.sum() == pytest.approx(1.0) and (w <= cap).all()
+    # uncapped, it is the plain floor; floors summing past 1 are the floors, normalized
+    assert floor_within_caps(top, 0.01, np.ones(3)) == pytest.approx(apply_floor(top, 0.01))
+    assert floor_within_caps(top, 0.5, cap) == pytest.approx([0.5 / 1.005, 0.5 / 1.005, 0.005 / 1.005])
+
+
+def test_a_run_is_reused_only_with_its_weights_steps_and_seed(tmp_path, make_config, monkeypatch):
+    trained = []
+
+    def fake_train(cfg, run_dir, resume=False, progress=True):  # a checkpoint, config.yaml and an evaluation
+        run_dir = Path(run_dir)
+        trained.append(run_dir.name)
+        (run_dir / "checkpoints" / f"step_{cfg.train.steps}").mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+        losses = {f"eval/loss/{d}": 3.0 - w for d, w in cfg.mixture.schedule.weights.items()}
+        (run_dir / "metrics.jsonl").write_text(json.dumps({"eval/loss": 2.5, **losses}) + "\n")
+
+    monkeypatch.setattr(command, "train_run", fake_train)
+    monkeypatch.setattr(command, "latest_complete",
+                        lambda root: max(((int(p.name[5:]), p) for p in Path(root).glob("step_*")), default=None))
+    cfg = make_config(steps=8)
+
+    def with_search(**update):
+        return cfg.model_copy(update={"mix_search": cfg.mix_search.model_copy(
+            update={"candidates": 500, "top_k": 5, **update})})
+
+    out = tmp_path / "ms"
+    first = mix_search(with_search(), 3, out, progress=False)
+    assert trained == ["proxy_000", "proxy_001", "proxy_002", "validation"]
+    trained.clear()
+    assert mix_search(with_search(), 3, out, progress=False)["proposal"] == first["proposal"]
+    assert trained == []
+    tail = ("than this search asks for (mix_search or seed changed since); remove it to train it again, "
+            "or give another --out")
+    with pytest.raises(CurricleError) as err:
+        mix_search(with_search(strength=(1.0, 2.0)), 3, out, progress=False)
+    assert str(err.value) == f"{out / 'proxy_000'}: trained with other mixture weights {tail}"
+    with pytest.raises(CurricleError) as err:
+        mix_search(with_search(proxy_steps=4), 3, out, progress=False)
+    assert str(err.value) == f"{out / 'proxy_000'}: trained with other steps {tail}"
+    with pytest.raises(CurricleError) as err:
+        mix_search(with_search().model_copy(update={"seed": cfg.seed + 1}), 3, out, progress=False)
+    assert str(err.value) == f"{out / 'proxy_000'}: trained with other mixture weights, seed {tail}"
+    # the proxies fit, the proposal (top 10, not 5) does not: the validation run is refused
+    with pytest.raises(CurricleError) as err:
+        mix_search(with_search(top_k=10), 3, out, progress=False)
+    assert str(err.value) == f"{out / 'validation'}: trained with other mixture weights {tail}"
+    assert trained == []

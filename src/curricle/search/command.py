@@ -20,10 +20,14 @@
 3. The proposal: ``candidates`` mixtures drawn the same way as the proxies (so the fit is
    asked only about the region the proxies covered, not extrapolated to the whole simplex),
    scored under the fitted model; the mean of the best ``top_k`` (RegMix's search), with a
-   floor per domain.
+   floor per domain (``min_weight``, or the domain's ``max_epochs`` cap where that is lower:
+   the floor never lifts a domain over its cap).
 4. One validation run at the proposal, reporting predicted against measured loss.
 
-Everything lands in ``OUT/`` (one directory per run, and ``mix_search.json``).
+Everything lands in ``OUT/`` (one directory per run, and ``mix_search.json``). A rerun reuses
+(or resumes) the runs already there, but only those trained with the weights, steps and seed
+it asks for: a run from before a change of ``mix_search`` or ``seed`` is refused in one line
+naming its directory, not paired with the new mixture.
 """
 
 from __future__ import annotations
@@ -38,12 +42,12 @@ from rich.table import Table
 
 from curricle import atomic
 from curricle.config import RunConfig, load_config
-from curricle.controllers.base import apply_floor
 from curricle.controllers.config import ScheduleControllerConfig
 from curricle.errors import CurricleError
 from curricle.mixture.config import StaticConfig
 from curricle.prepare.command import prepare_run
-from curricle.search.mixing_laws import MixtureModel, draw_mixtures, epoch_caps, mean_eval_loss
+from curricle.runinfo import config_changes
+from curricle.search.mixing_laws import MixtureModel, draw_mixtures, epoch_caps, floor_within_caps, mean_eval_loss
 from curricle.store import TokenStore
 from curricle.train.checkpoint import latest_complete
 from curricle.train.command import train_run
@@ -51,11 +55,30 @@ from curricle.train.command import train_run
 log = logging.getLogger(__name__)
 
 
+#: What a proxy or validation run is reused on: its config fields (dotted prefixes) and their
+#: names in the refusal.
+REUSED_ON = {"mixture.schedule": "mixture weights", "train.steps": "steps", "seed": "seed"}
+
+
 def _run_with_weights(config: RunConfig, weights: dict[str, float], run_dir: Path, steps: int, progress: bool):
+    """Train ``run_dir`` for ``steps`` steps at static ``weights``; a run already there is
+    resumed or reused only if its ``config.yaml`` has the same weights, steps and seed (else
+    its losses would be paired with another mixture): one line otherwise."""
     mixture = config.mixture.model_copy(update={"schedule": StaticConfig(weights=weights)})
     train = config.train.model_copy(update={"steps": steps, "eval_every": steps})
     cfg = config.model_copy(update={"mixture": mixture, "train": train, "controller": ScheduleControllerConfig()})
     done = latest_complete(run_dir / "checkpoints")
+    if done is not None:
+        changed = config_changes(run_dir, cfg)
+        if changed is None:
+            raise CurricleError(f"{run_dir}: a checkpoint but no readable config.yaml, so not known to be trained "
+                                f"with this search's mixture; remove it to train it again, or give another --out")
+        what = [name for field, name in REUSED_ON.items() if any(c == field or c.startswith(field + ".")
+                                                                 for c in changed)]
+        if what:
+            raise CurricleError(f"{run_dir}: trained with other {', '.join(what)} than this search asks for "
+                                f"(mix_search or seed changed since); remove it to train it again, "
+                                f"or give another --out")
     if done is None or done[0] < steps:
         train_run(cfg, run_dir, resume=done is not None, progress=progress)
 
@@ -74,7 +97,8 @@ def mix_search(config: RunConfig, runs: int, out: Path, progress: bool = True) -
     natural = natural_tokens / natural_tokens.sum()
     steps = cfg.proxy_steps or config.train.steps
     # The proxies' and the target run's caps: a mixture must respect max_epochs in both.
-    cap = np.minimum(epoch_caps(config.mixture, natural_tokens, steps), epoch_caps(config.mixture, natural_tokens, config.train.steps))
+    cap = np.minimum(epoch_caps(config.mixture, natural_tokens, steps),
+                     epoch_caps(config.mixture, natural_tokens, config.train.steps))
     rng = np.random.default_rng([config.seed, 0xD1A])
     centre = natural ** (1.0 / cfg.temperature)
     centre /= centre.sum()
@@ -93,7 +117,7 @@ def mix_search(config: RunConfig, runs: int, out: Path, progress: bool = True) -
     candidates = np.vstack([candidates, mixtures])
     scores = model.predict(candidates)
     top = candidates[np.argsort(scores)[: cfg.top_k]].mean(axis=0)
-    proposal = apply_floor(top, cfg.min_weight)  # every weight >= the floor, summing to 1
+    proposal = floor_within_caps(top, cfg.min_weight, cap)  # every weight >= its floor, <= its cap, summing to 1
     predicted = float(model.predict(proposal)[0])
 
     val_dir = out / "validation"

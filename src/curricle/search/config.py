@@ -25,7 +25,8 @@ class MixSearchConfig(BaseModel):
     top_k: int = Field(50, ge=1)
     """The proposal averages the best this many candidates."""
     min_weight: float = Field(0.01, ge=0, lt=1)
-    """Floor on every domain's proposed weight."""
+    """Floor on every domain's proposed weight (a domain that ``mixture.max_epochs`` caps
+    lower is floored at its cap)."""
 
     @field_validator("strength")
     @classmethod

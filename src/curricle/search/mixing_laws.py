@@ -4,6 +4,7 @@
 - :func:`draw_mixtures`: mixtures drawn as RegMix draws them (Liu et al., 2024), around a
   centre with a log-uniform Dirichlet strength, each weight within a cap;
 - :func:`epoch_caps`: the cap that keeps every domain within ``mixture.max_epochs``;
+- :func:`floor_within_caps`: the proposal's floor per domain, never over the domain's cap;
 - :func:`fit_mixing_law` / :class:`MixtureModel`: the regression from mixture to held-out loss
   (the Data Mixing Laws form per domain, Ye et al., 2024, or LightGBM as in RegMix).
 """
@@ -17,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from curricle.controllers.base import apply_floors
 from curricle.errors import CurricleError
 from curricle.extras import require
 from curricle.mixture.config import MixtureConfig, seq_len_at
@@ -63,6 +65,16 @@ def epoch_caps(mix: MixtureConfig, natural_tokens: np.ndarray, steps: int) -> np
             f"{mix.max_epochs} times over whatever the mixture (the domains hold {int(natural_tokens.sum()):,} "
             f"tokens); raise it or shorten the proxy runs")
     return cap
+
+
+def floor_within_caps(w: np.ndarray, min_weight: float, cap: np.ndarray) -> np.ndarray:
+    """``w`` (within ``cap``, per domain) with every weight at least ``min(min_weight, cap)``:
+    the low ones raised to their floor, the others scaled down to keep the sum 1, so no weight
+    passes its cap. Floors summing to 1 or more: the floors, normalized."""
+    floors = np.minimum(min_weight, np.asarray(cap, dtype=np.float64))
+    if floors.sum() >= 1.0:
+        return floors / floors.sum()
+    return apply_floors(w, floors)
 
 
 def fit_mixing_law(r: np.ndarray, loss: np.ndarray, grid: int = 20) -> tuple[float, float, np.ndarray]:
