@@ -84,6 +84,21 @@ def test_select_on_a_pipeline_rechooses_from_its_table(tmp_path):
     assert out["pareto"] == {"tokens": [0, 1, 3, 4], "length": [3, 4]}
 
 
+def test_select_on_an_unfinished_or_unreadable_pipeline_is_one_line(tmp_path):
+    run = tmp_path / "line"
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps({"kind": "pipeline", "schema": 1}))  # started, not finished
+    r = runner.invoke(app, ["select", str(run)])
+    assert r.exit_code == 2
+    assert r.output.strip() == (f"error: {run / 'pipeline.json'}: no such file: the pipeline has not finished (it "
+                                f"writes its checkpoint table at the end), so there is nothing to choose from yet")
+    for text, why in (('{"table": [', "Expecting value: line 1 column 12 (char 11)"), ("[]", "not a JSON object")):
+        (run / "pipeline.json").write_text(text)
+        r = runner.invoke(app, ["select", str(run)])
+        assert r.exit_code == 2
+        assert r.output.strip() == f"error: {run / 'pipeline.json'}: cannot read the pipeline's table ({why})"
+
+
 def test_the_pipeline_report_draws_the_front_and_says_when_nothing_was_feasible(tmp_path):
     from curricle.report.pipeline import collect_pipeline, render_pipeline
     from tests.report.conftest import embedded

@@ -109,6 +109,52 @@ def test_the_rule_refuses_bad_input_at_load(tmp_path):
         load_select_rule(f)
 
 
+def test_a_bad_rule_is_blamed_on_its_own_field_not_on_the_shorthands(tmp_path):
+    from curricle.config import parse_model
+    from curricle.pipeline.config import PipelineConfig
+
+    why = "subject_to: worst: '0.5' is not a constraint (write '>= 0.5', '<= 0.05', '> 0', '< 10', '== 0' or 'none')"
+    f = tmp_path / "rule.yaml"
+    f.write_text("maximize: mean\nsubject_to: {worst: 0.5}\n")
+    with pytest.raises(CurricleError) as err:
+        load_select_rule(f)
+    assert str(err.value) == f"{f}: {why}"
+    f.write_text("rule: {maximize: mean, subject_to: {worst: 0.5}}\n")
+    with pytest.raises(CurricleError) as err:
+        load_select_rule(f)
+    assert str(err.value) == f"{f}: rule: {why}"
+    f.write_text("rule: 3\n")
+    with pytest.raises(CurricleError) as err:
+        load_select_rule(f)
+    assert str(err.value) == f"{f}: rule: expected best-mean, last or a rule (a mapping with maximize: or minimize:)"
+    f.write_text("rule: lats\n")
+    with pytest.raises(CurricleError) as err:
+        load_select_rule(f)
+    assert str(err.value) == f"{f}: rule.shorthand: Input should be 'best-mean' or 'last'"
+    base = {"model": {"path": "m"}, "stages": [{"name": "sft", "kind": "finetune", "config": "sft.yaml"}],
+            "evaluate": {"tasks": [{"name": "rev", "source": {"kind": "jsonl", "path": "r.jsonl"}}]}}
+    with pytest.raises(CurricleError) as err:
+        parse_model({**base, "select": {"maximize": "mean", "subject_to": {"worst": 0.5}}}, PipelineConfig, "line.yaml")
+    assert str(err.value) == f"line.yaml: select.rule.{why}"
+
+
+def test_a_value_that_is_not_finite_counts_as_no_value():
+    nan = float("nan")
+    rule = SelectRule(maximize="mean", subject_to={"worst": ">= 0.5"}, tie="tokens")
+    rows = [{"mean": nan, "worst": 0.6, "tokens": 100},  # no objective: not a candidate
+            {"mean": 0.5, "worst": 0.6, "tokens": nan},  # no tie value: after one that has it
+            {"mean": 0.5, "worst": nan, "tokens": 200},  # no worst: not judged
+            {"mean": 0.4, "worst": 0.3, "tokens": 50}]
+    out = choose(rows, rule)
+    assert (out["chosen"], out["candidates"], out["broken"], out["feasible"]) == (2, [1, 2], {3: ["worst"]}, True)
+    assert pareto_front(rows, "mean", "tokens") == [3, 2]
+    out = choose(rows[::-1], rule)
+    assert (out["chosen"], out["candidates"], out["broken"], out["feasible"]) == (1, [1, 2], {0: ["worst"]}, True)
+    assert pareto_front(rows[::-1], "mean", "tokens") == [0, 1]
+    inf = {"mean": float("inf"), "tokens": 1}
+    assert choose([inf, rows[2]], rule)["chosen"] == 1 and choose([rows[2], inf], rule)["chosen"] == 0
+
+
 def test_a_pipeline_config_refuses_a_rule_naming_an_unknown_column():
     from curricle.config import parse_model
     from curricle.pipeline.config import PipelineConfig

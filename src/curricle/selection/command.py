@@ -44,6 +44,22 @@ def fronts(rows: list[dict[str, Any]], rule: SelectRule) -> dict[str, list[int]]
     return out
 
 
+def read_pipeline(run: Path) -> dict[str, Any]:
+    """``RUN/pipeline.json``; one line when it is missing (a pipeline writes it when it ends)
+    or not a JSON object."""
+    path = run / "pipeline.json"
+    if not path.is_file():
+        raise CurricleError(f"{path}: no such file: the pipeline has not finished (it writes its checkpoint table "
+                            f"at the end), so there is nothing to choose from yet")
+    try:
+        pl = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CurricleError(f"{path}: cannot read the pipeline's table ({err})") from None
+    if not isinstance(pl, dict):
+        raise CurricleError(f"{path}: cannot read the pipeline's table (not a JSON object)")
+    return pl
+
+
 def select_run(run: Path | str, spec: SelectSpec | None = None) -> dict[str, Any]:
     """Choose ``run``'s checkpoint by ``spec`` (None: ``best-mean``) and write ``RUN/selection.json``."""
     run = Path(run)
@@ -51,7 +67,7 @@ def select_run(run: Path | str, spec: SelectSpec | None = None) -> dict[str, Any
         raise CurricleError(f"{run}: no such run directory")
     kind = run_kind(run)
     if kind == "pipeline":
-        pl = json.loads((run / "pipeline.json").read_text())
+        pl = read_pipeline(run)
         table = pl.get("table", [])
         rule = pipeline_rule(spec or "best-mean", pl.get("max_probe_drop", 0.05))
         rows, known = pipeline_rows(table, stage_flags(run, [r["stage"] for r in table]))

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal, Union
+from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 from curricle.config import parse_model, read_yaml
 
@@ -104,8 +104,19 @@ class SelectRule(BaseModel):
         return text + (f"; ties: smallest {self.tie}" if self.tie else "") + "; ties after that: the earlier row"
 
 
-#: A ``select:``: a shorthand or a rule.
-SelectSpec = Union[Literal["best-mean", "last"], SelectRule]
+def _spec_kind(v) -> str | None:
+    """Which of :data:`SelectSpec`'s kinds ``v`` is meant as, so a bad rule's error is its own
+    (not that it is no shorthand): ``shorthand`` for text, ``rule`` for a mapping, else None."""
+    if isinstance(v, str):
+        return "shorthand"
+    return "rule" if isinstance(v, (dict, SelectRule)) else None
+
+
+#: A ``select:``: a shorthand or a rule (text is read as a shorthand, a mapping as a rule).
+SelectSpec = Annotated[
+    Union[Annotated[Literal["best-mean", "last"], Tag("shorthand")], Annotated[SelectRule, Tag("rule")]],
+    Discriminator(_spec_kind, custom_error_type="select_spec",
+                  custom_error_message="expected best-mean, last or a rule (a mapping with maximize: or minimize:)")]
 
 
 class SelectFile(BaseModel):
@@ -120,6 +131,10 @@ def load_select_rule(path: Path | str) -> SelectSpec:
     """The rule in ``path``: a mapping that is a rule (``maximize: ...``), a shorthand, or
     ``{rule: SHORTHAND | RULE}``; errors in one line naming the file and the field."""
     data = read_yaml(path, "selection rule")
-    if not (isinstance(data, dict) and "rule" in data):
-        data = {"rule": data}
-    return parse_model(data, SelectFile, str(path)).rule
+    if isinstance(data, dict) and "rule" in data:
+        if set(data) == {"rule"} and isinstance(data["rule"], dict):
+            return parse_model(data["rule"], SelectRule, f"{path}: rule")
+        return parse_model(data, SelectFile, str(path)).rule
+    if isinstance(data, dict):  # a rule: its own fields' errors, not a union's
+        return parse_model(data, SelectRule, str(path))
+    return parse_model({"rule": data}, SelectFile, str(path)).rule
