@@ -11,7 +11,7 @@ from curricle.controllers.base import apply_floor
 from curricle.errors import CurricleError
 from curricle.mixture.config import MixtureConfig
 from curricle.search import command
-from curricle.search.command import mix_search
+from curricle.search.command import mix_search, mixing_law_underdetermined
 from curricle.search.config import MixSearchConfig
 from curricle.search.mixing_laws import MixtureModel, draw_mixtures, epoch_caps, fit_mixing_law, floor_within_caps
 
@@ -153,3 +153,9 @@ def test_a_run_is_reused_only_with_its_weights_steps_and_seed(tmp_path, make_con
         mix_search(with_search(top_k=10), 3, out, progress=False)
     assert str(err.value) == f"{out / 'validation'}: trained with other mixture weights {tail}"
     assert trained == []
+
+
+def test_fewer_proxies_than_the_law_can_be_checked_with_is_warned_in_one_line():
+    assert mixing_law_underdetermined(3, 3) == (
+        "--runs: 3 proxy runs for 3 domains: each domain's mixing law has 4 free parameters, so the fit is exact "
+        "whatever the data say; 5 or more runs give a fit that can be wrong, and so checked")

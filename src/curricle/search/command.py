@@ -83,6 +83,15 @@ def _run_with_weights(config: RunConfig, weights: dict[str, float], run_dir: Pat
         train_run(cfg, run_dir, resume=done is not None, progress=progress)
 
 
+def mixing_law_underdetermined(runs: int, n_domains: int) -> str:
+    """The warning for fewer than D + 2 proxies: a domain's law ``c + k exp(r . t)`` has D + 1
+    free parameters on the simplex (the weights sum to 1), so K <= D proxies fit it exactly for
+    any ``c`` and K = D + 1 leave nothing to check the fit against."""
+    return (f"--runs: {runs} proxy runs for {n_domains} domains: each domain's mixing law has {n_domains + 1} free "
+            f"parameters, so the fit is exact whatever the data say; {n_domains + 2} or more runs give a fit that "
+            f"can be wrong, and so checked")
+
+
 def mix_search(config: RunConfig, runs: int, out: Path, progress: bool = True) -> dict[str, Any]:
     """Proxy runs, fit, proposal, validation; returns (and writes) the summary."""
     if runs < 3:
@@ -93,6 +102,8 @@ def mix_search(config: RunConfig, runs: int, out: Path, progress: bool = True) -
     prepare_run(config, progress=progress)
     store = TokenStore(config.data_dir)
     domains = store.domains
+    if cfg.regressor == "mixing-law" and runs < len(domains) + 2:
+        log.warning(mixing_law_underdetermined(runs, len(domains)))
     natural_tokens = np.array([store.natural_tokens()[d] for d in domains], dtype=np.float64)
     natural = natural_tokens / natural_tokens.sum()
     steps = cfg.proxy_steps or config.train.steps
