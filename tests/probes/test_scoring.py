@@ -1,6 +1,7 @@
 """Probe scores against a direct computation with transformers on the same items."""
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -147,3 +148,61 @@ def test_shortcuts_turn_off_for_models_they_do_not_fit(checkpoint):
     scaled.model.get_output_embeddings = lambda: (lambda h: 2.0 * head(h))  # not what forward() computes
     got = SCORERS["multiple_choice"].score(scaled, task).per_item
     assert scaled.fast_head is False and got["logprob"] == pytest.approx(reference["logprob"], abs=1e-4)
+
+
+class BosTokenizer:
+    """One token per character (its code + 3), BOS (1) first unless told not to, and "):" one
+    token (250), as a merging tokenizer would make it."""
+
+    bos_token_id, eos_token_id, pad_token_id = 1, 2, 0
+    model_max_length = 10**30
+
+    def _encode(self, text, special):
+        ids = [1] if special else []
+        for c in text:
+            ids[-1:] = [250] if c == ":" and ids[-1:] == [ord(")") + 3] else ids[-1:] + [ord(c) + 3]
+        return ids
+
+    def __call__(self, texts, add_special_tokens=True):
+        encode = self._encode
+        return SimpleNamespace(input_ids=[encode(t, add_special_tokens) for t in texts] if isinstance(texts, list)
+                               else encode(texts, add_special_tokens))
+
+    def decode(self, ids, skip_special_tokens=False):
+        return "".join("):" if i == 250 else chr(i - 3) if i > 2 else "" for i in ids)
+
+
+class NextOf(torch.nn.Module):
+    """Logit 5 (of 0) for the token that ``NEXT`` gives after the current one, else for EOS."""
+
+    NEXT = {ord(a) + 3: ord(b) + 3 for a, b in ("xa", "ab", "b\n", "\n\n")}
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(1))
+        self.config = SimpleNamespace(n_positions=64)
+
+    def forward(self, input_ids, **kw):
+        logits = torch.zeros(*input_ids.shape, 256)
+        for b, row in enumerate(input_ids.tolist()):
+            for t, tok in enumerate(row):
+                logits[b, t, self.NEXT.get(tok, 2)] = 5.0
+        return SimpleNamespace(logits=logits + self.w, past_key_values=None)
+
+
+def test_a_text_that_may_still_reach_a_stop_string_is_generated_for_real():
+    # After "x" the model writes "ab\n\n": cut at "\n\n" that is the target "ab", though the
+    # teacher-forced pass only knows "ab\n" (the target and half a stop string).
+    lm = ProbeLM(NextOf(), BosTokenizer(), max_length=64)
+    assert lm.generate(["x"], ["\n\n"], 5) == ["ab"]
+    assert lm.greedy_matches(["x", "x"], ["ab", "a"], ["\n\n"], 5) == [True, False]
+
+
+def test_a_bos_adding_tokenizer_gives_a_passage_one_bos_and_a_merged_continuation_none():
+    lm = ProbeLM(NextOf(), BosTokenizer(), max_length=64)
+    # "ab" after BOS: "a" is not the argmax (EOS is), "b" after "a" is.
+    lse = math.log(math.exp(5) + 255)
+    [score] = lm.score_rolling(["ab"])
+    assert (score.tokens, score.greedy_hits) == (2, 1) and score.logprob == pytest.approx(5 - 2 * lse)
+    # ":" merges into "f)"'s last token, so it is scored encoded on its own, without a BOS.
+    assert lm.encode_pair("f)", ":") == ([1, ord("f") + 3, ord(")") + 3], [ord(":") + 3])

@@ -7,9 +7,9 @@ The conventions are lm-evaluation-harness's, so the two agree on the same items:
   context is the tokenizer's BOS (else EOS) token;
 - a continuation's log-probability is the sum over its tokens; it is *greedy* when every
   token is the argmax;
-- a passage (``loglikelihood_rolling``) is scored in disjoint windows of at most
-  ``max_length`` predicted tokens, the first conditioned on BOS/EOS, each later one on as
-  many preceding tokens as fit;
+- a passage (``loglikelihood_rolling``) is tokenized without the tokenizer's special tokens
+  and scored in disjoint windows of at most ``max_length`` predicted tokens, the first
+  conditioned on BOS/EOS, each later one on as many preceding tokens as fit;
 - generation is greedy, stopped at EOS or the first stop string, cut there.
 
 What is ours is how the work is batched. Every question put to the model is a token sequence
@@ -190,7 +190,7 @@ class ProbeLM:
                     log.warning("a continuation merges with its context when tokenized (%r + %r); scoring "
                                 "it encoded on its own", context[-20:], continuation)
                     self._warned_merge = True
-                cont = self.encode(continuation)
+                cont = self.tokenizer(continuation, add_special_tokens=False).input_ids
             out[i] = (ctx, cont)
         return out  # type: ignore[return-value]
 
@@ -230,7 +230,10 @@ class ProbeLM:
     def _plan_rolling(self, texts: Sequence[str]) -> _Plan:
         requests, owners = [], []
         L = self.max_length
-        for r, ids in enumerate(self.encode_many(texts)):
+        # Without the tokenizer's special tokens: the passage is conditioned on one BOS/EOS, not
+        # on that and the BOS a tokenizer may put first.
+        texts = list(texts)
+        for r, ids in enumerate(self.tokenizer(texts, add_special_tokens=False).input_ids if texts else []):
             seq = [self.prefix_id] + ids  # seq[j] is predicted from seq[:j]
             n = len(seq) - 1
             start = 1
@@ -507,6 +510,8 @@ class ProbeLM:
             return text == target
         if "\ufffd" in text or target.startswith(text):
             return None  # an incomplete character, or the target spelled another way so far
+        if text.startswith(target) and any(s.startswith(text[len(target):]) for s in until):
+            return None  # the target and the start of a stop string, which the next tokens may finish
         return False
 
     @torch.no_grad()
