@@ -38,6 +38,19 @@ def test_numeric():
     assert [first_number(t) for t in ("x -3.5e2 y", ".5", "none", "1,000,000 and 2")] == [-350.0, 0.5, None, 1e6]
 
 
+def test_numeric_tolerance_is_abs_tol_plus_rel_tol_of_the_target():
+    # |x - y| <= abs_tol + rel_tol * |y|, as documented (math.isclose would pass 11.1 against 10
+    # at rel_tol 0.1, taking 10% of the larger, and fail 11.5 with abs_tol 1, taking the larger tolerance).
+    assert grader(kind="numeric", rel_tol=0.1).grade(item("10"), "11.1") == Grade(0.0)
+    assert grader(kind="numeric", abs_tol=1, rel_tol=0.1).grade(item("10"), "11.5") == Grade(1.0)
+    assert grader(kind="numeric").grade(item("1e999"), "1e999") == Grade(1.0)  # equal infinities
+
+
+def test_unicode_minus_signs_are_minus():
+    assert [first_number(t) for t in ("\u22125", "x \ufe632.5", "\uff0d7", "3\u20135")] == [-5.0, -2.5, -7.0, 3.0]
+    assert grader(kind="numeric").grade(item("-5"), "it is \u22125") == Grade(1.0)
+
+
 def test_regex_extracts_or_checks_format():
     g = grader(kind="regex", pattern=r"answer: (\S+)")
     assert g.grade(item("dcba"), "so the answer: dcba\n") == Grade(1.0)
@@ -45,8 +58,9 @@ def test_regex_extracts_or_checks_format():
     assert g.grade(item("dcba"), "dcba") == Grade(0.0, "no match")
     fmt = grader(kind="regex", pattern=r"^\s*[A-Z]+$")
     assert fmt.grade(item("ignored"), " DCBA") == Grade(1.0) and fmt.grade(item("x"), "dcba") == Grade(0.0)
-    with pytest.raises(ValidationError, match="not a valid regular expression"):
-        grader(kind="regex", pattern="(")
+    for pattern in ("(", "a{4294967296}", "(" * 1000 + ")" * 1000):  # re.error, OverflowError, RecursionError
+        with pytest.raises(ValidationError, match="pattern\n.*not a valid regular expression"):
+            grader(kind="regex", pattern=pattern)
 
 
 def boom(item, completion):
@@ -61,6 +75,10 @@ def too_much(item, completion):
     return 2.0
 
 
+def text_score(item, completion):
+    return Grade("1")
+
+
 def test_python_graders_and_counted_failures():
     items, completions = [item("a"), item("b"), item("c")], ["x", "", "z"]
     grades, reasons = grade_all(grader(kind="python", function=f"{__name__}:half"), items, completions)
@@ -69,6 +87,8 @@ def test_python_graders_and_counted_failures():
     assert [g.score for g in grades] == [None, None, None] and reasons == {"error: ZeroDivisionError": 3}
     grades, reasons = grade_all(grader(kind="python", function=f"{__name__}:too_much"), items[:1], ["x"])
     assert grades == [Grade(None, "score out of [0, 1]")] and reasons == {"score out of [0, 1]": 1}
+    grades, reasons = grade_all(grader(kind="python", function=f"{__name__}:text_score"), items[:1], ["x"])
+    assert grades == [Grade(None, "score is not a number")] and reasons == {"score is not a number": 1}
     from curricle.errors import CurricleError
 
     with pytest.raises(CurricleError, match="cannot import 'no_such_module:f'"):

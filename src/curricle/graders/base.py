@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Protocol, Sequence
@@ -38,7 +39,8 @@ class Grader:
 
 
 def grade_all(grader: Grader, items: Sequence[Gradable], completions: Sequence[str]) -> tuple[list[Grade], Counter]:
-    """Every completion graded; a grader that raises gives ``Grade(None, "error: <Type>")``.
+    """Every completion graded; a grader that raises gives ``Grade(None, "error: <Type>")``, a
+    score that is not a number ``Grade(None, "score is not a number")``.
 
     Returns the grades and the count of each reason of ungraded items (``None`` scores).
     """
@@ -46,6 +48,8 @@ def grade_all(grader: Grader, items: Sequence[Gradable], completions: Sequence[s
     for item, completion in zip(items, completions, strict=True):
         try:
             g = grader.grade(item, completion)
+            if g.score is not None and not isinstance(g.score, numbers.Real):
+                g = Grade(None, "score is not a number")
         except Exception as err:  # a user's grader: count it, never crash the run or score 0
             g = Grade(None, f"error: {type(err).__name__}")
         if g.score is not None and not 0.0 <= g.score <= 1.0:

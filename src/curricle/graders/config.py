@@ -51,7 +51,7 @@ class RegexGraderConfig(GraderConfig):
     def _compiles(cls, v: str) -> str:
         try:
             re.compile(v)
-        except re.error as err:
+        except (re.error, OverflowError, RecursionError) as err:  # "a{4294967296}" overflows
             raise ValueError(f"not a valid regular expression ({err})") from None
         return v
 

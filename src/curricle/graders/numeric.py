@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 
 from curricle.graders.base import Grade, Grader
@@ -11,9 +10,15 @@ from curricle.graders.base import Grade, Grader
 NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?|[-+]?\.\d+(?:[eE][-+]?\d+)?")
 
 
+#: Characters that are only ever a minus sign, read as ``-``: the minus sign, the small and the
+#: fullwidth hyphen-minus (dashes such as U+2013 are left alone: they also join ranges, "3–5").
+MINUS_SIGNS = str.maketrans({"\u2212": "-", "\ufe63": "-", "\uff0d": "-"})
+
+
 def first_number(text: str) -> float | None:
-    """The first number written in ``text`` (commas as thousands separators), or None."""
-    m = NUMBER.search(text)
+    """The first number written in ``text`` (commas as thousands separators, a Unicode minus
+    sign as ``-``), or None."""
+    m = NUMBER.search(text.translate(MINUS_SIGNS))
     return float(m.group().replace(",", "")) if m else None
 
 
@@ -25,5 +30,7 @@ class NumericGrader(Grader):
         got = first_number(completion)
         if got is None:
             return Grade(0.0, "no number")
-        ok = math.isclose(got, want, rel_tol=self.config.rel_tol, abs_tol=self.config.abs_tol)
+        # The documented tolerance, relative to the target alone (math.isclose takes the larger of
+        # the two); equal infinities match.
+        ok = got == want or abs(got - want) <= self.config.abs_tol + self.config.rel_tol * abs(want)
         return Grade(float(ok))
