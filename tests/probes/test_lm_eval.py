@@ -6,7 +6,8 @@ import os
 import pytest
 import yaml
 
-from curricle.probes import SCORERS, SuiteConfig, builtin_tasks, export_lm_eval
+from curricle.errors import CurricleError
+from curricle.probes import SCORERS, SuiteConfig, builtin_tasks, export_lm_eval, parse_task
 from curricle.probes.lm_eval_export import COMPARABLE, lm_eval_name
 
 
@@ -37,6 +38,15 @@ def test_export_writes_task_yaml_and_items(tasks, tmp_path):
     assert text["output_type"] == "loglikelihood_rolling" and text["doc_to_target"] == "target"
     saved = json.loads((tmp_path / "curricle_tasks.json").read_text())
     assert saved["curricle_prose_loss"]["metric"] == "bits_per_byte"
+
+
+def test_two_tasks_with_the_same_lm_eval_name_are_an_error(tmp_path):
+    tasks = [parse_task({"task": name, "output_type": "loglikelihood", "items": [{"prompt": "a", "target": " b"}]},
+                        "t") for name in ("reverse+uppercase", "reverse_uppercase")]
+    with pytest.raises(CurricleError, match=r"^tasks 'reverse\+uppercase' and 'reverse_uppercase' are both exported "
+                                            r"as lm-eval task curricle_reverse_uppercase; rename one$"):
+        export_lm_eval(tmp_path, tasks)
+    assert list(tmp_path.iterdir()) == []  # nothing written
 
 
 def test_lm_eval_agrees_with_curricle(tasks, lm, checkpoint, tmp_path):

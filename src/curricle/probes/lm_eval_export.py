@@ -26,6 +26,7 @@ from typing import Any, Sequence
 import yaml
 
 from curricle import atomic
+from curricle.errors import CurricleError
 from curricle.probes.task import ProbeTask
 
 TAG = "curricle"
@@ -88,7 +89,15 @@ def _config(task: ProbeTask, data_file: Path) -> dict[str, Any]:
 
 def export_lm_eval(out_dir: Path | str, tasks: Sequence[ProbeTask]) -> dict[str, dict[str, str]]:
     """Write ``tasks`` as lm-eval task YAML + JSON Lines data under ``out_dir``; returns the
-    manifest ``{lm-eval task: {task, task_hash, output_type, metric}}``."""
+    manifest ``{lm-eval task: {task, task_hash, output_type, metric}}``. Two tasks whose names
+    are the same lm-eval name (``reverse+uppercase``, ``reverse_uppercase``) are an error,
+    before anything is written."""
+    named: dict[str, str] = {}
+    for task in tasks:
+        other = named.setdefault(lm_eval_name(task), task.name)
+        if other != task.name:
+            raise CurricleError(f"tasks {other!r} and {task.name!r} are both exported as lm-eval task "
+                                f"{lm_eval_name(task)}; rename one")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = {}
