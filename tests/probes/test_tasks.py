@@ -56,6 +56,26 @@ def test_task_file_with_inline_and_jsonl_items(tmp_path):
     assert [t.hash for t in load_tasks(tmp_path / "out.yaml")] == [sums.hash, hello.hash]
 
 
+@pytest.mark.parametrize("data, message", [
+    (b'{"prompt": "a", "target": " b"}\n\n[1, 2]\n', r"items.jsonl:3: expected a mapping .* got list$"),
+    (b'{"prompt": "a", "target": " b"}\n{"prompt": "a\xff", "target": " b"}\n', r"items.jsonl:2: not valid UTF-8$"),
+    (b'{"prompt": "a\xe2\x80\xa8b", "target": " c"}\n{"prompt": \n', r"items.jsonl:2: not valid JSON \("),
+])
+def test_a_bad_items_line_is_one_line_naming_file_and_line(tmp_path, data, message):
+    # (U+2028 inside a JSON string does not end line 1, as str.splitlines would have it.)
+    (tmp_path / "items.jsonl").write_bytes(data)
+    task = {"task": "t", "output_type": "loglikelihood", "dataset": {"kind": "jsonl", "path": "items.jsonl"}}
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump(task))
+    with pytest.raises(CurricleError, match=message):
+        load_tasks(tmp_path / "t.yaml")
+
+
+def test_a_task_file_of_bad_utf8_is_one_line_naming_file_and_line(tmp_path):
+    (tmp_path / "t.yaml").write_bytes(b"task: t\noutput_type: loglikelihood\nitems: [{prompt: \"a\xff\", target: b}]\n")
+    with pytest.raises(CurricleError, match=r"t.yaml:3: not valid UTF-8$"):
+        load_tasks(tmp_path / "t.yaml")
+
+
 def test_hash_covers_items_not_names():
     base = {"output_type": "multiple_choice", "items": [{"prompt": "a", "target": "b", "distractors": ["c"]}]}
     a = parse_task({"task": "a", **base}, "t")

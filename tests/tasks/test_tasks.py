@@ -3,6 +3,7 @@ leak into training, and bad records counted under their reasons."""
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import pytest
@@ -110,6 +111,29 @@ def test_a_line_of_invalid_utf8_is_skipped_counted_and_quarantined(tmp_path):
         {"task": "t", "where": f"{path}:2", "reason": "not valid UTF-8"},
         {"task": "t", "where": f"{path}:5", "reason": "not valid UTF-8"},
         {"task": "t", "where": f"{path}:6", "reason": "not valid JSON"}]
+
+
+def test_a_lone_surrogate_escape_is_skipped_and_counted(tmp_path):
+    records = [{"id": f"n{i}", "prompt": f"p{i}", "completion": "c", "split": ["train", "heldout"][i % 2]}
+               for i in range(4)]
+    records[1:1] = ['{"id": "a", "prompt": "x\\ud800", "completion": "y"}',
+                    '{"id": "b\\udfff", "prompt": "x", "completion": "y"}',
+                    '{"id": "c", "prompt": "x", "completion": "y", "distractors": ["\\ud800"]}']
+    path = write_jsonl(tmp_path / "t.jsonl", records)
+    (t,) = tasks({"name": "t", "source": {"kind": "jsonl", "path": str(path), "id_field": "id",
+                                          "split_field": "split", "distractors_field": "distractors"}})
+    assert [i.id for i in t.train] == ["n0", "n2"] and [i.id for i in t.heldout] == ["n1", "n3"]
+    assert t.skipped == [(f"{path}:{n}", "a lone surrogate (not UTF-8 text)") for n in (2, 3, 4)]
+    assert len(t.fingerprint()) == 64
+
+
+@pytest.mark.parametrize("data", [b'{"prompt": "a", "completion": "b"}\n', b""])
+def test_a_corrupt_or_truncated_gzip_task_file_is_one_line_naming_it(tmp_path, data):
+    good = gzip.compress(b'{"prompt": "a", "completion": "b"}\n' * 50)
+    path = tmp_path / "t.jsonl.gz"
+    path.write_bytes(data or good[: len(good) // 2])  # not gzip at all, or cut short
+    with pytest.raises(CurricleError, match=rf"^{path}: corrupt gzip file \(.+\)$"):
+        tasks({"name": "t", "source": {"kind": "jsonl", "path": str(path)}})
 
 
 def test_hash_split_shares_and_leaks_across_tasks_are_dropped(tmp_path):

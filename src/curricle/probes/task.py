@@ -235,8 +235,14 @@ def load_tasks(path: Path | str, data_dir: Path | None = None) -> list[ProbeTask
         return check_unique([t for f in files for t in load_tasks(f, data_dir)])
     if not path.is_file():
         raise CurricleError(f"{path}: no such task file or directory")
+    raw = path.read_bytes()
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        raise CurricleError(f"{path}:{line}: not valid UTF-8") from None
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as err:
         raise CurricleError(f"{path}: not valid YAML ({getattr(err, 'problem', err)})") from None
     context = BuildContext(base_dir=path.parent, data_dir=data_dir)

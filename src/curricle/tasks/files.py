@@ -2,17 +2,22 @@
 
 Each record becomes one item; a record that cannot be (a line of bad UTF-8 or bad JSON, not
 a mapping, no prompt or completion, malformed messages, a difficulty that is neither a number
-nor a known level, a repeated id) is skipped under its reason, and the reasons are counted
-and written to the run's task quarantine, so nothing is dropped in silence. A file that cannot be read at all
-is a one-line error naming it.
+nor a known level, a repeated id, a lone surrogate escape in its text) is skipped under its
+reason, and the reasons are counted and written to the run's task quarantine, so nothing is
+dropped in silence. A file that cannot be read at all (missing, or a corrupt or truncated
+``.gz``/``.zst``) is a one-line error naming it.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
+import zlib
 from pathlib import Path
 from typing import Any, Iterable, Iterator
+
+import zstandard
 
 from curricle.errors import CurricleError
 from curricle.extras import require
@@ -31,17 +36,23 @@ BAD_UTF8 = object()
 def jsonl_lines(path: Path) -> Iterator[tuple[str, Any]]:
     """Each non-blank line of a JSON Lines file as ``(FILE:LINE, text)``, decoded one at a time
     (as the JSONL source does), so a line of bad UTF-8 is :data:`BAD_UTF8` in place of its text
-    and the caller decides what it costs (a skipped record, or a one-line error naming it)."""
-    with open_binary(str(path)) as raw:
-        for n, data in enumerate(raw, start=1):
-            try:
-                # utf-8-sig drops a byte-order mark, which only the first line can hold.
-                line = data.decode("utf-8-sig" if n == 1 else "utf-8")
-            except UnicodeDecodeError:
-                yield f"{path}:{n}", BAD_UTF8
-                continue
-            if line.strip():
-                yield f"{path}:{n}", line
+    and the caller decides what it costs (a skipped record, or a one-line error naming it). A
+    ``.gz`` or ``.zst`` file that is corrupt or truncated is a one-line error naming it."""
+    try:
+        with open_binary(str(path)) as raw:
+            for n, data in enumerate(raw, start=1):
+                try:
+                    # utf-8-sig drops a byte-order mark, which only the first line can hold.
+                    line = data.decode("utf-8-sig" if n == 1 else "utf-8")
+                except UnicodeDecodeError:
+                    yield f"{path}:{n}", BAD_UTF8
+                    continue
+                if line.strip():
+                    yield f"{path}:{n}", line
+    except (gzip.BadGzipFile, zlib.error, EOFError, zstandard.ZstdError) as err:
+        # As the JSONL source: the rest of a corrupt archive cannot be read.
+        kind = "zstd" if str(path).endswith(".zst") else "gzip"
+        raise CurricleError(f"{path}: corrupt {kind} file ({err})") from None
 
 
 def load_jsonl(config: JsonlTaskConfig, task: str) -> tuple[list[TaskItem], Skipped]:
@@ -96,6 +107,15 @@ def _difficulty(value: Any, config: FileFields) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return None
     return float(value)
+
+
+def _utf8(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8 (it holds no lone surrogate)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _messages(value: Any) -> tuple[tuple[dict[str, str], ...] | None, str]:
@@ -153,6 +173,12 @@ def records_to_items(records: Iterable[tuple[str, Any]], config: FileFields, tas
         if not isinstance(distractors, list) or not all(isinstance(d, str) and d for d in distractors) \
                 or completion in distractors:
             skipped.append((where, f"{config.distractors_field}: not a list of strings other than the completion"))
+            continue
+        # A JSON escape such as "\\ud800" reads as a lone surrogate, which no UTF-8 text (the item's
+        # hash, the task's fingerprint, a tokenizer) can hold.
+        texts = [item_id, prompt, completion, *distractors, *(v for m in messages or () for v in m.values())]
+        if not all(_utf8(t) for t in texts):
+            skipped.append((where, "a lone surrogate (not UTF-8 text)"))
             continue
         if config.split_field is not None:
             split = record.get(config.split_field)

@@ -9,6 +9,7 @@ from typing import Literal
 from curricle.errors import CurricleError
 from curricle.probes.datasets.base import BuildContext, DatasetConfig
 from curricle.probes.item import ProbeItem
+from curricle.tasks.files import BAD_UTF8, jsonl_lines
 
 
 class JsonlDatasetConfig(DatasetConfig):
@@ -22,15 +23,17 @@ class JsonlDatasetConfig(DatasetConfig):
         if not path.is_file():
             raise CurricleError(f"{path}: no such items file")
         items = []
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
+        # Lines split at "\n" only (str.splitlines also splits at U+2028 inside a JSON string).
+        for where, line in jsonl_lines(path):
+            if line is BAD_UTF8:
+                raise CurricleError(f"{where}: not valid UTF-8")
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as err:
-                raise CurricleError(f"{path}:{n}: not valid JSON ({err.msg})") from None
-            record.setdefault("id", f"{n}")
-            items.append(ProbeItem.from_dict(record, f"{path}:{n}"))
+                raise CurricleError(f"{where}: not valid JSON ({err.msg})") from None
+            if isinstance(record, dict):  # (anything else is refused by from_dict, naming where)
+                record.setdefault("id", where.rpartition(":")[2])  # the line number
+            items.append(ProbeItem.from_dict(record, where))
         if not items:
             raise CurricleError(f"{path}: no items")
         return items
