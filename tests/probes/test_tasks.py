@@ -3,6 +3,7 @@ import yaml
 
 from curricle.errors import CurricleError
 from curricle.probes import SuiteConfig, builtin_task_names, builtin_tasks, load_tasks, parse_task, write_tasks
+from curricle.probes.task import gen_token_budget
 from curricle.synthetic import GENERATORS, make_generator
 
 
@@ -74,6 +75,14 @@ def test_a_task_file_of_bad_utf8_is_one_line_naming_file_and_line(tmp_path):
     (tmp_path / "t.yaml").write_bytes(b"task: t\noutput_type: loglikelihood\nitems: [{prompt: \"a\xff\", target: b}]\n")
     with pytest.raises(CurricleError, match=r"t.yaml:3: not valid UTF-8$"):
         load_tasks(tmp_path / "t.yaml")
+
+
+def test_the_default_generation_budget_is_the_longest_targets_utf8_bytes_plus_2():
+    # " 東京" is 3 characters but 7 bytes, 7 tokens of a byte-level tokenizer without merges.
+    task = parse_task({"task": "t", "output_type": "generate_until",
+                       "items": [{"prompt": "capital:", "target": " \u6771\u4eac"}, {"prompt": "a", "target": " hi"}]},
+                      "t")
+    assert task.gen_tokens == 9 and gen_token_budget([" hi", "x"]) == 5
 
 
 def test_hash_covers_items_not_names():

@@ -26,7 +26,7 @@ import json
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Iterable, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -47,8 +47,15 @@ class GenerationConfig(BaseModel):
     until: list[str] = Field(default_factory=lambda: ["\n"])
     """Generation stops at the first of these strings (and at EOS); the text is cut there."""
     max_gen_tokens: int | None = Field(None, ge=1)
-    """Most tokens generated (default: the longest target's characters + 2, which a
-    tokenizer with at least one character per token can always fit)."""
+    """Most tokens generated (default: the longest target's UTF-8 bytes + 2, which a
+    tokenizer with at least one byte per token can always fit)."""
+
+
+def gen_token_budget(targets: Iterable[str]) -> int:
+    """The default generation budget for ``targets``: the longest one's UTF-8 bytes + 2, so a
+    byte-level tokenizer fits it (" 東京" is 7 bytes, 3 characters) and an ASCII target's is its
+    characters + 2, as before."""
+    return max(len(t.encode("utf-8")) for t in targets) + 2
 
 
 class TaskConfig(BaseModel):
@@ -140,7 +147,7 @@ class ProbeTask:
     @property
     def gen_tokens(self) -> int:
         """Most tokens a ``generate_until`` task generates."""
-        return self.max_gen_tokens or max(len(i.target) for i in self.items) + 2
+        return self.max_gen_tokens or gen_token_budget(i.target for i in self.items)
 
     @cached_property
     def hash(self) -> str:

@@ -42,6 +42,7 @@ from curricle.hf.snapshots import StepSnapshots
 from curricle.posttrain.evaluate import Evaluator
 from curricle.posttrain.ranks import is_main
 from curricle.posttrain.sampling import sample_apart
+from curricle.probes.task import gen_token_budget
 from curricle.rl.config import STATE_FILE
 from curricle.rl.diversity import group_diversity
 from curricle.rl.rewards import FORMAT_REASONS, GraderReward
@@ -543,7 +544,7 @@ class HeldOutCheck:
             items = task.eval_set(self.split)
             if not items:
                 continue
-            max_new = task.scoring.max_new_tokens or max(len(i.completion) for i in items) + 2
+            max_new = task.scoring.max_new_tokens or gen_token_budget(i.completion for i in items)
             texts = sample_apart(model, self.evaluator.tokenizer, [i.prompt for i in items], self.samples,
                                  self.temperature, max_new, task.scoring.until,
                                  seed=(self.seed * 1_000_003 + step) * 101 + j, batch_size=self.evaluator.batch_size)

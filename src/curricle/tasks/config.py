@@ -144,7 +144,8 @@ class ScoringConfig(BaseModel):
     until: list[str] = Field(default_factory=lambda: ["\n"])
     """Generation stops at the first of these strings (and at EOS)."""
     max_new_tokens: int | None = Field(None, ge=1)
-    """Most tokens generated (default: the longest completion's characters + 2)."""
+    """Most tokens generated (default: the longest completion's UTF-8 bytes + 2, its characters
+    + 2 for ASCII: a byte-level tokenizer fits it)."""
 
     @model_validator(mode="after")
     def _grader_iff_metric(self) -> "ScoringConfig":
