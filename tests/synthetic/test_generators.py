@@ -149,6 +149,9 @@ def test_the_config_level_data_is_the_generators():
                                        "level, not both"),
     ("facts", None, {"n_entities": 0}, "facts: n_entities must be >= 1, got 0"),
     ("agreement", None, {"attractors": 6}, "agreement: attractors must be in [0, 5], got 6"),
+    ("arithmetic", None, {"digits": 2.5}, "arithmetic: digits must be an integer, got 2.5"),
+    ("arithmetic", None, {"carries": True}, "arithmetic: carries must be an integer or null, got True"),
+    ("agreement", None, {"p_adjective": "0.5"}, "agreement: p_adjective must be a number, got '0.5'"),
 ])
 def test_a_config_check_raises_what_building_the_generator_raises(skill, level, params, message):
     from curricle.synthetic.config import check_skill

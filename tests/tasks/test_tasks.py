@@ -200,6 +200,8 @@ def test_config_errors_name_the_field():
                                    "scoring": {"metric": "grader"}})
     with pytest.raises(CurricleError, match="task x: no such file"):
         tasks({"name": "x", "source": {"kind": "jsonl", "path": "/nonexistent.jsonl"}})
+    with pytest.raises(CurricleError, match=r"^task x: arithmetic: digits must be an integer, got 2.5$"):
+        tasks({"name": "x", "source": {"kind": "builtin", "skill": "arithmetic", "params": {"digits": 2.5}}})
     with pytest.raises(CurricleError, match="'x' is defined more than once"):
         tasks({"name": "x", "source": {"kind": "builtin", "skill": "copy", "n_train": 5, "n_heldout": 2}},
               {"name": "x", "source": {"kind": "builtin", "skill": "copy", "n_train": 5, "n_heldout": 2}})

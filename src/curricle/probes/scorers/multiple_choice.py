@@ -4,7 +4,8 @@ Per item, with ``ll`` the summed log-probability of each choice (target first):
 
 - ``acc``: the target has the highest ``ll`` (ties go to the target, as in lm-eval's argmax);
 - ``prob``: the target's share of the choices' probability, ``softmax(ll)[0]``;
-- ``margin``: ``ll[target] - max(ll[distractors])`` (nats; > 0 exactly when ``acc`` is 1);
+- ``margin``: ``ll[target] - max(ll[distractors])`` (nats; ``acc`` is 1 exactly when it is
+  >= 0: a tie, margin 0, goes to the target);
 - ``logprob``: ``ll[target]``.
 """
 
