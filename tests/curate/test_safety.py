@@ -76,6 +76,10 @@ def test_blocklist_files_are_checked_before_any_work(tmp_path):
     with pytest.raises(CurricleError, match=rf"^curate\.pipeline\.0\.regexes: {tmp_path}/bad\.txt:3: not a regular "
                                             r"expression \(missing \), unterminated subpattern at position 0\)$"):
         curate(run.curate, run.sources, progress=False)
+    (tmp_path / "bad.txt").write_text("fine\na{4294967296}\n")  # compiles to an OverflowError, not re.error
+    with pytest.raises(CurricleError, match=rf"^curate\.pipeline\.0\.regexes: {tmp_path}/bad\.txt:2: not a regular "
+                                            r"expression \("):
+        curate(run.curate, run.sources, progress=False)
     assert not (tmp_path / "curated").exists()
 
 

@@ -68,7 +68,7 @@ class BlocklistStep(CurationStep):
                     for line, rx in entries:
                         try:
                             re.compile(rx)
-                        except re.error as e:
+                        except (re.error, OverflowError, RecursionError) as e:  # "a{4294967296}" overflows
                             raise CurricleError(f"{where}.regexes: {path}:{line}: not a regular expression "
                                                 f"({e})") from None
                 hashes[f"{field}:{path}"] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
