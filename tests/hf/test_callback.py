@@ -148,6 +148,45 @@ def test_a_resumed_run_cuts_its_logs_back_and_restores_its_parts(tmp_path):
     assert [r["step"] for r in lines(tmp_path / "metrics.jsonl")] == [1, 2, 3, 4]
 
 
+class Plotted(Logged):
+    def __init__(self, out):
+        super().__init__(out)
+        self.tensorboard = True
+
+
+def scalars(out: Path, tag: str = "loss") -> list[tuple[int, float]]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(out / "tb"))
+    acc.Reload()
+    return [(e.step, e.value) for e in acc.Scalars(tag)]
+
+
+def test_tensorboard_keeps_the_checkpoint_step_on_resume_and_starts_anew_on_a_fresh_run(tmp_path):
+    killed = Plotted(tmp_path)
+    killed.on_train_begin(args(tmp_path), state(0), None)
+    for step in range(1, 6):
+        killed._write(step, {"loss": float(step)})
+        if step == 3:
+            trainer_checkpoint(tmp_path, step)
+            killed.on_save(args(tmp_path), state(step), None)
+    killed.on_train_end(args(tmp_path), state(5), None)  # steps 4 and 5 reached the event file after the save
+    resumed = Plotted(tmp_path)
+    resumed.on_train_begin(args(tmp_path), state(3), None)
+    resumed._write(4, {"loss": 40.0})
+    resumed.on_train_end(args(tmp_path), state(4), None)
+    # Step 3 (the checkpoint's) stays; the killed run's 4 and 5 are dropped.
+    assert scalars(tmp_path) == [(1, 1.0), (2, 2.0), (3, 3.0), (4, 40.0)]
+
+    for p in (tmp_path / "checkpoints").iterdir():  # a new attempt from scratch, without --resume
+        p.rename(tmp_path / f"old-{p.name}")
+    fresh = Plotted(tmp_path)
+    fresh.on_train_begin(args(tmp_path), state(0), None)
+    fresh._write(1, {"loss": 7.0})
+    fresh.on_train_end(args(tmp_path), state(1), None)
+    assert scalars(tmp_path) == [(1, 7.0)]
+
+
 def test_every_process_keeps_its_own_rank_log_the_main_one_the_rest(tmp_path):
     main, other = Logged(tmp_path), Logged(tmp_path)
     main.on_train_begin(args(tmp_path, 0), state(0), None)

@@ -170,6 +170,37 @@ def test_tensorboard_events_are_written(tmp_path, make_config):
     assert [e.step for e in acc.Scalars("loss")] == [1, 2, 3]
 
 
+def tensorboard_scalars(run_dir, tag):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(run_dir / "tb"))
+    acc.Reload()
+    return [(e.step, e.value) for e in acc.Scalars(tag)]
+
+
+def test_tensorboard_after_a_resume_has_every_step_once_the_checkpoints_too(tmp_path, make_config):
+    run = tmp_path / "run"
+    config = make_config(steps=8, eval_every=4, checkpoint={"every": 4}, telemetry={"tensorboard": True})
+    train_run(config, run, progress=False)
+    shutil.rmtree(run / "checkpoints" / "step_8")  # killed after its step-4 checkpoint, steps 5-8 logged
+    train_run(config, run, resume=True, progress=False)
+    metrics = read(run, "metrics.jsonl")
+    loss = tensorboard_scalars(run, "loss")
+    assert [s for s, _ in loss] == list(range(1, 9))
+    assert loss == [(m["step"], pytest.approx(m["loss"])) for m in metrics]
+    assert [s for s, _ in tensorboard_scalars(run, "eval/loss")] == [4, 8]
+
+
+def test_a_fresh_restart_replaces_the_killed_attempts_tensorboard(tmp_path, make_config):
+    run = tmp_path / "run"
+    train_run(make_config(steps=5, telemetry={"tensorboard": True}), run, progress=False)
+    shutil.rmtree(run / "checkpoints")  # killed before its first checkpoint: started again without --resume
+    train_run(make_config(steps=3, lr=1e-2, telemetry={"tensorboard": True}), run, progress=False)
+    loss = tensorboard_scalars(run, "loss")
+    assert loss == [(m["step"], pytest.approx(m["loss"])) for m in read(run, "metrics.jsonl")]
+    assert [s for s, _ in loss] == [1, 2, 3]
+
+
 
 def test_a_resumed_run_keeps_its_length_unless_told(tmp_path, make_config):
     run = tmp_path / "run"

@@ -9,7 +9,8 @@ does it:
   fresh run removes them; a resumed one cuts each log back to the lines it had when the
   checkpoint was saved, so what a killed run wrote after it is written again, once.
 - **Sinks.** With ``metrics = True``, ``OUT/metrics.jsonl`` (and TensorBoard under ``OUT/tb``
-  with ``tensorboard=True``) on the main process, written through :meth:`_write`.
+  with ``tensorboard=True``) on the main process, written through :meth:`_write`; flushed at
+  each checkpoint, and ``OUT/tb`` removed for a fresh run like the logs.
 - **State.** Stateful parts are registered by name (:meth:`register`) in the same
   :class:`~curricle.train.parts.Parts` registry as curricle's own checkpoints; a
   sampler the data loader has drawn ahead of is registered ``at_step=True`` and saved through
@@ -38,7 +39,7 @@ from transformers import TrainerCallback
 from curricle.errors import CurricleError
 from curricle.hf.checkpoints import check_checkpoint, checkpoint_dir
 from curricle.telemetry.sinks.jsonl import JsonlSink, append_jsonl, count_lines, truncate_jsonl
-from curricle.telemetry.sinks.tensorboard import TensorBoardSink
+from curricle.telemetry.sinks.tensorboard import TensorBoardSink, clear_tensorboard
 from curricle.train.checkpoint import seal
 from curricle.train.parts import ARRAYS_FILE, Parts, Stateful
 
@@ -149,6 +150,8 @@ class StatefulCallback(TrainerCallback):
         if self._main:
             for name in (*self._main_logs(), *self.outputs):
                 (self.out / name).unlink(missing_ok=True)
+            if self.metrics:
+                clear_tensorboard(self.out)
         for name in self.rank_logs:
             (self.out / name.format(rank=self._rank)).unlink(missing_ok=True)
 
@@ -172,6 +175,8 @@ class StatefulCallback(TrainerCallback):
         if dist.is_available() and dist.is_initialized():
             dist.barrier()
         if state.is_world_process_zero:
+            for sink in self._sinks:  # what was written up to this checkpoint survives a kill after it
+                sink.flush()
             self.save(checkpoint_dir(args.output_dir, state.global_step), state.global_step)
 
     def save(self, folder: Path, step: int) -> None:

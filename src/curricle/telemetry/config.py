@@ -21,4 +21,4 @@ class TelemetryConfig(BaseModel):
     project: str = "curricle"
     """Project / experiment name for W&B and MLflow."""
     run_name: str | None = None
-    """Run name for W&B and MLflow (default: the config's name)."""
+    """Run name for W&B and MLflow (default: the run directory's name)."""

@@ -173,6 +173,10 @@ class TelemetryHook(Hook):
         for sink in self.sinks:
             sink.write(metrics["step"], metrics)
 
+    def on_checkpoint(self, state, path):
+        for sink in self.sinks:
+            sink.flush()
+
     def on_train_end(self, state):
         for sink in self.sinks:
             sink.close()

@@ -45,6 +45,7 @@ from curricle import atomic
 from curricle.errors import CurricleError
 from curricle.mixture.sampler import Batch, MixtureSampler
 from curricle.telemetry.sinks.jsonl import count_lines, truncate_jsonl
+from curricle.telemetry.sinks.tensorboard import clear_tensorboard
 from curricle.telemetry.tracker import DomainLossTracker
 from curricle.train import checkpoint
 from curricle.train.checkpointer import Checkpointer, RNGState
@@ -162,6 +163,7 @@ class Trainer:
         elif self.dist.is_main:
             for name in self.state.logs:
                 (self.run_dir / name).unlink(missing_ok=True)
+            clear_tensorboard(self.run_dir)
 
         self.train_model: torch.nn.Module = self.loss_model
         if self.dist.active and not self.sharded:

@@ -1,4 +1,4 @@
-"""The sink contract: ``write(step, metrics)`` and ``close()``; rank 0 only."""
+"""The sink contract: ``write(step, metrics)``, ``flush()`` and ``close()``; rank 0 only."""
 
 from __future__ import annotations
 
@@ -13,8 +13,17 @@ class MetricsSink:
     def write(self, step: int, metrics: dict[str, Any]) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def flush(self) -> None:
+        """Make what was written durable (called at each checkpoint: a run killed after it
+        resumes from it and keeps what was written up to it)."""
+
     def close(self) -> None:
         pass
+
+
+def run_name(run_dir: Path, config: Any) -> str:
+    """The run's name in W&B and MLflow: ``telemetry.run_name``, else the run directory's name."""
+    return config.run_name or Path(run_dir).resolve().name
 
 
 def scalars(metrics: dict[str, Any]) -> dict[str, float]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from curricle.extras import require
-from curricle.telemetry.sinks.base import MetricsSink, scalars
+from curricle.telemetry.sinks.base import MetricsSink, run_name, scalars
 
 
 class MlflowSink(MetricsSink):
@@ -14,7 +14,7 @@ class MlflowSink(MetricsSink):
         if not mlflow.get_tracking_uri() or mlflow.get_tracking_uri().startswith("file:"):
             mlflow.set_tracking_uri((self.run_dir / "mlruns").resolve().as_uri())
         mlflow.set_experiment(config.project)
-        mlflow.start_run(run_name=config.run_name)
+        mlflow.start_run(run_name=run_name(self.run_dir, config))
 
     def write(self, step, metrics):
         self.mlflow.log_metrics({k.replace("/", "."): v for k, v in scalars(metrics).items()}, step=step)

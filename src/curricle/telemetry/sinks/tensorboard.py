@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 from curricle.telemetry.sinks.base import MetricsSink, scalars
+
+#: The event files' folder under the run.
+TB_DIR = "tb"
+
+
+def clear_tensorboard(run_dir: Path) -> None:
+    """Remove ``RUN/tb``: a fresh start (no ``--resume``) of a run killed before its first
+    checkpoint must not show that attempt's values beside its own, as its JSONL logs do not."""
+    shutil.rmtree(Path(run_dir) / TB_DIR, ignore_errors=True)
 
 
 class TensorBoardSink(MetricsSink):
@@ -10,12 +22,16 @@ class TensorBoardSink(MetricsSink):
         super().__init__(run_dir, start_step, config)
         from torch.utils.tensorboard import SummaryWriter
 
-        # purge_step drops events a killed run wrote after the checkpoint it resumes from.
-        self.writer = SummaryWriter(str(self.run_dir / "tb"), purge_step=start_step or None)
+        # TensorBoard drops the events at steps >= purge_step: what a killed run wrote after the
+        # checkpoint it resumes from (step start_step, whose own metrics were written before it).
+        self.writer = SummaryWriter(str(self.run_dir / TB_DIR), purge_step=start_step + 1 if start_step else None)
 
     def write(self, step, metrics):
         for k, v in scalars(metrics).items():
             self.writer.add_scalar(k, v, step)
+
+    def flush(self):
+        self.writer.flush()
 
     def close(self):
         self.writer.close()
