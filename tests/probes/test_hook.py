@@ -38,7 +38,9 @@ def test_resumed_run_drops_probe_rows_after_its_checkpoint(probe_run, tmp_path):
 
     build_trainer(config, tmp_path / "run", hooks=[hook()], progress=False).fit()
     first = read_rows(tmp_path / "run" / "probes.jsonl")
-    shutil.rmtree(tmp_path / "run" / "checkpoints" / "step_6")  # as if killed before the last save
+    shutil.rmtree(tmp_path / "run" / "checkpoints" / "step_6")  # as if killed before the last save,
+    with open(tmp_path / "run" / "probes.jsonl", "a") as f:  # while appending a row
+        f.write('{"schema": "curricle.probe/1", "st')
     build_trainer(config, tmp_path / "run", resume=True, hooks=[hook()], progress=False).fit()
     rows = read_rows(tmp_path / "run" / "probes.jsonl")
     assert [r["step"] for r in first] == [r["step"] for r in rows] == [2, 4, 6]

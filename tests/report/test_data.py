@@ -24,7 +24,8 @@ def test_series_phases_and_progress(fake_run):
     assert run["progress"] | {} == {"step": 20, "steps": 20, "tokens": 2000, "eval_tokens": 120, "fraction": 1.0, "finished": True,
                                     "latest_checkpoint": 20, "unreadable_lines": {"metrics.jsonl": 0,
                                                                                  "mixture_log.jsonl": 0,
-                                                                                 "events.jsonl": 0}}
+                                                                                 "events.jsonl": 0,
+                                                                                 "probes.jsonl": 0}}
     assert run["missing"] == {}
 
 
@@ -64,6 +65,25 @@ def test_a_run_in_progress_says_how_far_it_got(tmp_path):
     assert (p["step"], p["steps"], p["finished"], p["latest_checkpoint"]) == (13, 40, False, 10)
     assert p["fraction"] == pytest.approx(13 / 40) and p["unreadable_lines"]["metrics.jsonl"] == 1
     assert run["phases"][-1] == {"name": "main", "start_step": 10, "end_step": 40, "start_tokens": 1000}
+
+
+def test_a_half_written_last_probe_row_is_skipped_and_counted(tmp_path):
+    run_dir = write_fake_run(tmp_path)
+    whole = collect_run(run_dir)
+    with open(run_dir / "probes.jsonl", "a") as f:
+        f.write('{"schema": "curricle.probe/1", "run": "r')  # the probe hook is appending this row right now
+    run = collect_run(run_dir)
+    assert run["progress"]["unreadable_lines"]["probes.jsonl"] == 1
+    assert run["skills"] == whole["skills"] and run["checkpoints"] == whole["checkpoints"]
+    assert "unreadable lines skipped: probes.jsonl 1" in write_report(run_dir, tmp_path / "r.html").read_text()
+
+
+def test_a_bad_probe_row_before_the_last_is_a_one_line_error(tmp_path):
+    run_dir = write_fake_run(tmp_path)
+    lines = (run_dir / "probes.jsonl").read_text().splitlines()
+    (run_dir / "probes.jsonl").write_text("\n".join(["{oops", *lines]) + "\n")
+    with pytest.raises(CurricleError, match=r"probes.jsonl:1: not valid JSON"):
+        collect_run(run_dir)
 
 
 def test_missing_parts_are_named_not_errors(tmp_path):

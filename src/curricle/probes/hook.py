@@ -18,7 +18,6 @@ many tokens the model read for it (they count in the run's ``eval_tokens``).
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
@@ -28,7 +27,7 @@ from curricle.controllers.base import ProbeSignal
 from curricle.probes.builtin import builtin_tasks
 from curricle.probes.config import ProbeHookConfig
 from curricle.probes.lm import ProbeLM
-from curricle.probes.results import append_rows
+from curricle.probes.results import append_rows, read_run_rows, write_rows
 from curricle.probes.runner import make_row, score_tasks
 from curricle.probes.scorers import SCORERS
 from curricle.probes.task import check_unique, load_tasks
@@ -69,9 +68,10 @@ class ProbeHook(Hook):
     def on_resume(self, state: TrainState, checkpoint: Path) -> None:
         path = state.run_dir / PROBES_FILE
         if state.is_main and path.exists():  # forget probes of steps the checkpoint has not seen
-            keep = [line for line in path.read_text().splitlines()
-                    if line.strip() and json.loads(line).get("step", 0) <= state.step]
-            path.write_text("".join(line + "\n" for line in keep))
+            rows, dropped = read_run_rows(path)  # a run killed mid-append ends in half a line
+            if dropped:
+                log.warning("%s: dropped a half-written last line (the run was killed while writing it)", path)
+            write_rows(path, [r for r in rows if (r.get("step") or 0) <= state.step])
 
     def on_train_start(self, state: TrainState) -> None:
         tasks = builtin_tasks(self.config.suite, data_dir=self.data_dir) if self.config.suite is not None else []

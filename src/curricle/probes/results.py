@@ -64,14 +64,40 @@ def read_rows(path: Path | str) -> list[dict[str, Any]]:
         rows = data.get("rows") if isinstance(data, dict) else None
         if not isinstance(rows, list):
             raise CurricleError(f"{path}: expected {{'schema': ..., 'rows': [...]}}")
-    else:
-        rows = []
-        for n, line in enumerate(text.splitlines(), 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as err:
-                    raise CurricleError(f"{path}:{n}: not valid JSON ({err.msg})") from None
+        return _checked(path, rows)
+    return _jsonl_rows(path, text.splitlines())
+
+
+def read_run_rows(path: Path | str) -> tuple[list[dict[str, Any]], int]:
+    """Rows of the in-loop hook's ``RUN/probes.jsonl`` and how many lines were dropped: a run
+    killed (or still writing) mid-append may end in half a line, which is not a row; any other
+    line that is not one is an error, as in :func:`read_rows`."""
+    path = Path(path)
+    if not path.is_file():
+        return [], 0
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if lines:
+        try:
+            json.loads(lines[-1])
+        except json.JSONDecodeError:
+            return _jsonl_rows(path, lines[:-1]), 1
+    return _jsonl_rows(path, lines), 0
+
+
+def _jsonl_rows(path: Path, lines: list[str]) -> list[dict[str, Any]]:
+    rows = []
+    for n, line in enumerate(lines, 1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as err:
+                raise CurricleError(f"{path}:{n}: not valid JSON ({err.msg})") from None
+    return _checked(path, rows)
+
+
+def _checked(path: Path, rows: list[Any]) -> list[dict[str, Any]]:
     for n, r in enumerate(rows):
         if not isinstance(r, dict) or r.get("schema") != SCHEMA:
             raise CurricleError(f"{path}: row {n} is not a {SCHEMA} row")

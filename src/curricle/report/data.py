@@ -34,7 +34,7 @@ from curricle.emergence.config import MapConfig
 from curricle.emergence.map import map_rows, metric_of
 from curricle.emergence.phases import run_phases
 from curricle.errors import CurricleError
-from curricle.probes.results import read_rows
+from curricle.probes.results import read_rows, read_run_rows
 from curricle.selection.config import SelectRule
 from curricle.selection.rule import choose, pareto_front
 from curricle.selection.tables import pretrain_rows, pretrain_rule
@@ -157,22 +157,25 @@ def _checkpoints_on_disk(run: Path) -> dict[int, str]:
     return {step: str(p) for step, p in step_dirs(run / "checkpoints") if check_complete(p) is None}
 
 
-def _probe_rows(run: Path, probes: Iterable[Path]) -> tuple[list[dict[str, Any]], list[str]]:
+def _probe_rows(run: Path, probes: Iterable[Path]) -> tuple[list[dict[str, Any]], list[str], int]:
     """Probe rows of this run: all of ``RUN/probes.jsonl`` and the rows of ``probes`` files
-    whose ``run`` is this directory."""
+    whose ``run`` is this directory; and whether ``RUN/probes.jsonl`` ended in half a line (a
+    run still probing, or killed while it did: that line is skipped and counted)."""
     own = run / "probes.jsonl"
     files = ([own] if own.is_file() else []) + [Path(p) for p in probes]
     rows, used = [], []
     target = run.resolve()
+    bad = 0
     for f in files:
-        got = read_rows(f)
-        if f != own:
-            got = [r for r in got if r.get("run") and Path(r["run"]).resolve() == target]
+        if f == own:
+            got, bad = read_run_rows(f)
+        else:
+            got = [r for r in read_rows(f) if r.get("run") and Path(r["run"]).resolve() == target]
         if got:
             used.append(str(f))
         for r in got:
             rows.append({**r, "run": str(run)})
-    return rows, used
+    return rows, used, bad
 
 
 def _skills(run: Path, rows: list[dict[str, Any]], map_config) -> tuple[dict[str, Any] | None, str | None]:
@@ -393,6 +396,7 @@ def collect_run(run: Path | str, probes: Sequence[Path | str] = (), map_config=N
     for p in phases:
         p["start_tokens"] = m["token_at_step"].get(p["start_step"]) if p["start_step"] else 0
     on_disk = _checkpoints_on_disk(run)
+    rows, probe_files, bad_probes = _probe_rows(run, [Path(p) for p in probes])
     last = m["last"] or {}
     step = last.get("step", 0)
     progress = {
@@ -402,10 +406,9 @@ def collect_run(run: Path | str, probes: Sequence[Path | str] = (), map_config=N
         "finished": bool(total) and step >= total,
         "latest_checkpoint": max(on_disk) if on_disk else None,
         "unreadable_lines": {"metrics.jsonl": bad_metrics, "mixture_log.jsonl": bad_audit,
-                             "events.jsonl": bad_events},
+                             "events.jsonl": bad_events, "probes.jsonl": bad_probes},
     }
     map_config = map_config or MapConfig()
-    rows, probe_files = _probe_rows(run, [Path(p) for p in probes])
     skills, skills_missing = _skills(run, rows, map_config)
     scores = _probe_scores(rows, map_config.metric) if rows else {}
     funnel, funnel_missing = _funnel(run, config)
