@@ -21,11 +21,10 @@ def test_series_phases_and_progress(fake_run):
     assert s["seq_len"][9:11] == [32, 64]
     assert run["phases"] == [{"name": "warmup", "start_step": 0, "end_step": 10, "start_tokens": 0},
                              {"name": "main", "start_step": 10, "end_step": 20, "start_tokens": 1000}]
-    assert run["progress"] | {} == {"step": 20, "steps": 20, "tokens": 2000, "eval_tokens": 120, "fraction": 1.0, "finished": True,
-                                    "latest_checkpoint": 20, "unreadable_lines": {"metrics.jsonl": 0,
-                                                                                 "mixture_log.jsonl": 0,
-                                                                                 "events.jsonl": 0,
-                                                                                 "probes.jsonl": 0}}
+    assert run["progress"] | {} == {"step": 20, "steps": 20, "tokens": 2000, "eval_tokens": 120, "fraction": 1.0,
+                                    "finished": True, "stopped": None, "latest_checkpoint": 20,
+                                    "unreadable_lines": {"metrics.jsonl": 0, "mixture_log.jsonl": 0,
+                                                         "events.jsonl": 0, "probes.jsonl": 0}}
     assert run["missing"] == {}
 
 

@@ -2,12 +2,14 @@
 in-loop probes, so every panel reads the files as the trainer writes them."""
 
 import json
+import shutil
 
 import pytest
 
 from curricle.config import parse_config
 from curricle.report import PANELS, write_report
 from curricle.train.command import train_run
+from curricle.train.hooks import Hook
 from tests.report.conftest import embedded, figures
 from tests.report.test_page import panels
 from tests.train.conftest import run_config_dict
@@ -45,3 +47,59 @@ def test_report_of_a_trained_run(tmp_path, prepared_dir):
     mix = next(f for k, f in figures(text).items() if k.startswith("fig-mixture"))
     marker = next(t for t in mix["data"] if t["name"].startswith("controller changes"))
     assert marker["x"] == [tokens[a["step"]] for a in audit]
+
+
+class StopAt(Hook):
+    """Ends the run after ``step``, as a controller whose targets are met does."""
+
+    def __init__(self, step):
+        self.step = step
+
+    def on_step_end(self, state, batch, metrics):
+        if state.step == self.step:
+            state.stop(state.step, "targets met")
+
+
+class Killed(Exception):
+    pass
+
+
+class KillAt(Hook):
+    """Kills the run at ``step``, before the step is logged (telemetry is the last hook)."""
+
+    def __init__(self, step):
+        self.step = step
+
+    def on_step_end(self, state, batch, metrics):
+        if state.step == self.step:
+            raise Killed
+
+
+def test_a_run_stopped_early_is_finished_at_its_stop(tmp_path, make_config):
+    run_dir = tmp_path / "run"
+    train_run(make_config(steps=20), run_dir, progress=False, hooks=[StopAt(7)])
+    run = embedded(write_report(run_dir).read_text())
+    p = run["progress"]
+    assert (p["step"], p["steps"], p["finished"], p["stopped"]) == (7, 7, True, {"step": 7, "reason": "targets met"})
+    assert run["phases"][-1]["end_step"] == 7
+
+
+def test_a_run_with_max_steps_is_finished_at_its_own_length_a_resumed_one_at_the_length_it_kept(
+        tmp_path, make_config):
+    short = tmp_path / "short"
+    train_run(make_config(steps=20), short, max_steps=6, progress=False)  # config.yaml says 20
+    p = embedded(write_report(short).read_text())["progress"]
+    assert (p["step"], p["steps"], p["finished"], p["stopped"]) == (6, 6, True, None)
+    # Lengthened on resume (--max-steps 10), killed at step 8: the run-length event says 10, the
+    # newest checkpoint (step 6) still 6.
+    with pytest.raises(Killed):
+        train_run(make_config(steps=20), short, max_steps=10, resume=True, progress=False, hooks=[KillAt(8)])
+    p = embedded(write_report(short).read_text())["progress"]
+    assert (p["step"], p["steps"], p["finished"], p["latest_checkpoint"]) == (7, 10, False, 6)
+
+    kept = tmp_path / "kept"
+    train_run(make_config(steps=20), kept, progress=False)
+    shutil.rmtree(kept / "checkpoints" / "step_20")  # killed after its step-10 checkpoint
+    train_run(make_config(steps=30), kept, resume=True, progress=False)  # keeps its 20 steps; config.yaml says 30
+    p = embedded(write_report(kept).read_text())["progress"]
+    assert (p["step"], p["steps"], p["finished"]) == (20, 20, True)

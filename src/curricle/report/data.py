@@ -6,10 +6,12 @@ checked from the file itself. Every part is optional: a run still in progress, o
 without probes, curation, a controller or stability events, gives a dict without those parts
 and a ``missing`` entry saying why, never an error.
 
-Read from ``RUN/``: ``config.yaml`` (phases, schedules, where the curation output is),
+Read from ``RUN/``: ``config.yaml`` (phases, schedules, where the curation output is; the
+run's length until it recorded its own, :func:`_run_length`),
 ``metrics.jsonl`` (per step: tokens, lr, seq_len, phase, weights, losses; held-out loss and
 calibration on evaluation steps), ``mixture_log.jsonl`` (the controller's audit log),
-``events.jsonl`` (skips, rollbacks, resumes), ``checkpoints/step_N/`` (which are on disk) and
+``events.jsonl`` (skips, rollbacks, resumes, stops, run lengths), ``checkpoints/step_N/``
+(which are on disk; the newest one's run length and stop) and
 ``probes.jsonl`` (probe scores; more files with ``probes=``). The curation funnel is the
 ``funnel.json`` in the config's ``curate.output_dir``. Hard examples (:func:`hard_examples`):
 the document priorities in ``mixture_log.jsonl``, ``RUN/mine/regions.json`` (``curricle mine``),
@@ -38,7 +40,7 @@ from curricle.probes.results import read_rows, read_run_rows
 from curricle.selection.config import SelectRule
 from curricle.selection.rule import choose, pareto_front
 from curricle.selection.tables import pretrain_rows, pretrain_rule
-from curricle.train.checkpoint import check_complete, step_dirs
+from curricle.train.checkpoint import STATE_FILE, check_complete, step_dirs
 
 SCHEMA = "curricle.report/1"
 #: Series longer than this are thinned to about this many points (evaluation steps, phase
@@ -155,6 +157,37 @@ def _metrics(rows: list[dict[str, Any]], keep: set[int]) -> dict[str, Any]:
 
 def _checkpoints_on_disk(run: Path) -> dict[int, str]:
     return {step: str(p) for step, p in step_dirs(run / "checkpoints") if check_complete(p) is None}
+
+
+def _run_length(config: dict[str, Any], on_disk: dict[int, str], events: list[dict[str, Any]]
+                ) -> tuple[int | None, dict[str, Any] | None]:
+    """How many steps the run trains, as it recorded it, and the stop that ended it early (None
+    if none): the newest checkpoint's ``total_steps`` and ``stopped`` (its length after
+    ``--max-steps``, the length a resumed run kept, a stop), then the ``run-length`` (a resume's
+    ``--max-steps``) and ``stop`` events from that step on; before any checkpoint, config.yaml's
+    ``train.steps`` and the events."""
+    train = config.get("train")
+    total = train.get("steps") if isinstance(train, dict) else None
+    total = total if isinstance(total, int) and not isinstance(total, bool) else None
+    since, stopped = 0, None
+    if on_disk:
+        since = max(on_disk)
+        state = read_json(Path(on_disk[since]) / STATE_FILE)
+        state = state if isinstance(state, dict) else {}
+        if isinstance(state.get("total_steps"), int):
+            total = state["total_steps"]
+        if isinstance(state.get("stopped"), dict) and isinstance(state["stopped"].get("step"), int):
+            stopped = state["stopped"]
+    for e in events:
+        if not isinstance(e.get("step"), int) or e["step"] < since:
+            continue  # the checkpoint has it
+        if e.get("event") == "run-length" and isinstance(e.get("new"), int):
+            total = e["new"]
+        elif e.get("event") == "stop" and stopped is None:
+            stopped = {k: v for k, v in e.items() if k != "event"}
+    if stopped is not None:
+        total = stopped["step"] if total is None else min(total, stopped["step"])
+    return total, stopped
 
 
 def _probe_rows(run: Path, probes: Iterable[Path]) -> tuple[list[dict[str, Any]], list[str], int]:
@@ -386,16 +419,15 @@ def collect_run(run: Path | str, probes: Sequence[Path | str] = (), map_config=N
     events, bad_events = read_jsonl(run / "events.jsonl")
     counts = {"audit": len(audit), "events": len(events)}
     hard, hard_missing = hard_examples(run, config, metric_rows, audit)
+    on_disk = _checkpoints_on_disk(run)
+    total, stopped = _run_length(config, on_disk, events)
     audit, events = _every_kth(audit), _every_kth(events)
     keep = {int(a["step"]) for a in audit if isinstance(a.get("step"), int)}
     keep |= {int(e["step"]) for e in events if isinstance(e.get("step"), int)}
     m = _metrics(metric_rows, keep)
-    total = ((config.get("train") or {}).get("steps")) if isinstance(config.get("train"), dict) else None
-    total = total if isinstance(total, int) else None
     phases = _phases(config, total)
     for p in phases:
         p["start_tokens"] = m["token_at_step"].get(p["start_step"]) if p["start_step"] else 0
-    on_disk = _checkpoints_on_disk(run)
     rows, probe_files, bad_probes = _probe_rows(run, [Path(p) for p in probes])
     last = m["last"] or {}
     step = last.get("step", 0)
@@ -403,7 +435,7 @@ def collect_run(run: Path | str, probes: Sequence[Path | str] = (), map_config=N
         "step": step, "steps": total, "tokens": last.get("tokens"),
         "eval_tokens": last.get("eval_tokens"),
         "fraction": (step / total) if total else None,
-        "finished": bool(total) and step >= total,
+        "finished": bool(total) and step >= total, "stopped": stopped,
         "latest_checkpoint": max(on_disk) if on_disk else None,
         "unreadable_lines": {"metrics.jsonl": bad_metrics, "mixture_log.jsonl": bad_audit,
                              "events.jsonl": bad_events, "probes.jsonl": bad_probes},

@@ -51,6 +51,8 @@ def _progress(run: dict[str, Any]) -> str:
         bar = f'<span class="progress"><span style="width:{100 * frac:.1f}%"></span></span>'
     else:
         state, bar, text = "", "", f"step {p['step']:,}"
+    if p.get("stopped"):  # a hook ended the run early (TrainState.stop)
+        text += f" (stopped at step {p['stopped']['step']:,}: {esc(p['stopped'].get('reason'))})"
     tokens = f", {short_number(p['tokens'])} tokens" if p.get("tokens") else ""
     if p.get("tokens") and p.get("eval_tokens"):  # what evaluation and probing cost, beside training
         tokens += (f" trained + {short_number(p['eval_tokens'])} evaluated and probed "
