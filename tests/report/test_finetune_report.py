@@ -138,3 +138,15 @@ def test_a_revisit_ended_by_a_stage_reads_as_a_sentence_and_is_marked(tmp_path):
     assert "uppercase: revisit ends, stage review trains it" in text
     curves = next(f for f in figures(text).values() if f["layout"]["title"]["text"].startswith("Held-out score"))
     assert sorted(s["x0"] for s in curves["layout"]["shapes"]) == [44, 80, 120]  # the revisit's end at step 30
+
+
+def test_a_run_in_progress_is_at_the_last_step_it_logged_not_its_last_evaluation(tmp_path):
+    run = write_finetune_run(tmp_path)
+    (run / "final_scores.json").unlink()
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    rows = [r for r in rows if r["step"] <= 20] + [{"step": s, "train/loss": 1.0, "examples": s * 4} for s in (21, 22)]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    ft = collect_finetune(run)
+    assert ft["eval"]["step"] == [0, 10, 20]
+    assert ft["progress"] == {"step": 22, "steps": 30, "finished": False,
+                              "unreadable_lines": {"metrics.jsonl": 0, "curriculum_log.jsonl": 0}}

@@ -85,7 +85,7 @@ def collect_finetune(run: Path | str) -> dict[str, Any]:
                       "forgetting": sum(drops) / len(drops) if drops else None})
     shown = [r for r in table if r["on_disk"]] or table
     best = max(shown, key=lambda r: (r["mean"] is not None, r["mean"] or 0.0))["step"] if shown else None
-    last = steps[-1] if steps else 0
+    last = max((r["step"] for r in rows if isinstance(r.get("step"), int)), default=0)  # trained to, not evaluated at
     total = start.get("steps")
     missing = {}
     if not steps:
