@@ -5,7 +5,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from curricle.cli import app
+from curricle.cli import COMMANDS, app
 from curricle.config import load_config
 from curricle.demo.command import demo_config
 
@@ -86,6 +86,22 @@ def test_bad_config_is_one_line_and_exit_2(tmp_path):
     r = runner.invoke(app, ["prepare", str(p)])
     assert r.exit_code == 2
     assert r.output.strip() == f"error: {p}: mixtur: unknown key"
+
+
+def test_a_file_a_command_could_not_read_or_write_is_one_line_naming_it(monkeypatch):
+    def replace_fails(*args, **kwargs):  # what atomic.write_text's rename onto a directory raises
+        raise IsADirectoryError(21, "Is a directory", "/tmp/.r.html.x.tmp", None, "/tmp/out")
+
+    monkeypatch.setitem(COMMANDS._loaded, "report", replace_fails)  # the verb's command, as looked up
+    r = runner.invoke(app, ["report", "runs/x"])
+    assert (r.exit_code, r.output.strip()) == (2, "error: /tmp/out: Is a directory")
+
+    def unnamed(*args, **kwargs):
+        raise OSError("device not ready")
+
+    monkeypatch.setitem(COMMANDS._loaded, "report", unnamed)
+    r = runner.invoke(app, ["report", "runs/x"])
+    assert (r.exit_code, r.output.strip()) == (2, "error: device not ready")
 
 
 def test_missing_source_path_is_one_line(tmp_path):

@@ -2,7 +2,8 @@
 
 This module only parses arguments: each verb's work is its stage's ``command.py``, looked up
 in ``COMMANDS`` when the verb runs (so ``curricle map`` does not load torch). Every verb
-prints a ``CurricleError`` as one line (``error: ...``) and exits with status 2.
+prints a ``CurricleError`` as one line (``error: ...``) and exits with status 2; so is a file it
+could not read or write (an ``OSError``: ``error: PATH: why``; the traceback with ``--verbose``).
 """
 
 from __future__ import annotations
@@ -68,6 +69,12 @@ def _run(verb: str, *args, verbose: bool = False, **kwargs):
         return COMMANDS[verb](*args, **kwargs)
     except CurricleError as err:
         typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2)
+    except OSError as err:  # a path no command checked first: one line naming it
+        logging.getLogger(__name__).debug("%s", verb, exc_info=True)
+        path = err.filename2 or err.filename  # a rename's target, else the file
+        typer.echo(f"error: {path}: {err.strerror}" if path is not None and err.strerror else f"error: {err}",
+                   err=True)
         raise typer.Exit(2)
 
 
@@ -420,29 +427,32 @@ def report(
                                              "finished or still running), or a 'curricle drift' output."),
     out: Optional[Path] = typer.Option(None, "--out", help="The HTML file (default: RUN/report.html)."),
     probes: Optional[List[Path]] = typer.Option(
-        None, "--probes", help="More probe results (from 'curricle probe'); RUN/probes.jsonl is always read."),
-    map_config: Optional[Path] = typer.Option(None, "--map-config", help="Map settings (YAML), as for 'curricle map'."),
+        None, "--probes", help="More probe results (from 'curricle probe') for a pretraining run's skill map; "
+                               "RUN/probes.jsonl is always read."),
+    map_config: Optional[Path] = typer.Option(None, "--map-config", help="Map settings (YAML), as for 'curricle map' "
+                                                                          "(with --probes: a pretraining run's only)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
 ) -> None:
     """One self-contained HTML page of a run, opening offline in any browser. A training run:
     losses, mixture, audit log, skill map, curation funnel, stability events, checkpoints. A
     fine-tuning run: per-task curves, forgetting matrix, curriculum log. An RL run: reward and
     held-out metric, zero-variance groups, what was drawn, grader reasons, flags. A pipeline: the
-    checkpoint table across stages, and each stage's own report. A drift output (drift.json):
+    checkpoint table across stages, the choice 'curricle select' made, and each stage's own report
+    (while it runs: the stages done so far). A drift output (drift.json):
     the verdicts, the flagged checks, per section its figures, the lineage."""
     _run("report", run_dir, out, probes or [], map_config, verbose=verbose)
 
 
 @app.command()
 def compare(
-    run_dirs: List[Path] = typer.Argument(..., help="Two or more run directories."),
+    run_dirs: List[Path] = typer.Argument(..., help="Two or more pretraining run directories."),
     out: Path = typer.Option(Path("compare.html"), "--out", help="The HTML file."),
     probes: Optional[List[Path]] = typer.Option(None, "--probes", help="More probe results (from 'curricle probe')."),
     map_config: Optional[Path] = typer.Option(None, "--map-config", help="Map settings (YAML), as for 'curricle map'."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
 ) -> None:
-    """The report's panels side by side for several runs, with how consistently their skills
-    emerge in the same order."""
+    """The report's panels side by side for several pretraining runs, with how consistently their
+    skills emerge in the same order."""
     _run("compare", run_dirs, out, probes or [], map_config, verbose=verbose)
 
 

@@ -116,3 +116,27 @@ def test_a_dpo_page_shows_its_pairs(tmp_path):
     assert data["kind"] == "dpo" and data["pairs"]["kept"] == 4
     assert "curricle DPO:" in page and "Preference pairs" in page
     assert "4 pairs kept of 5 (margin order); dropped: identical 1, no_margin 3" in page
+
+
+@pytest.mark.parametrize("kind", [k for k in KINDS if k != "pretrain"])
+def test_probes_and_map_config_are_refused_for_a_page_without_a_skill_map(kind, tmp_path):
+    run = write_run(kind, tmp_path)
+    with pytest.raises(CurricleError) as err:
+        report_command(run, run / "report.html", probes=[tmp_path / "p.jsonl"], console=quiet())
+    assert str(err.value) == f"--probes: only a pretraining run's page uses it (its skill map); {run} is a {kind} run"
+    with pytest.raises(CurricleError) as err:
+        report_command(run, run / "report.html", probes=[tmp_path / "p.jsonl"], map_config=tmp_path / "m.yaml",
+                       console=quiet())
+    assert str(err.value) == (f"--probes and --map-config: only a pretraining run's page uses them (its skill map); "
+                              f"{run} is a {kind} run")
+    assert not (run / "report.html").exists()
+
+
+def test_map_config_is_refused_for_a_drift_output(tmp_path):
+    out = tmp_path / "drift"
+    out.mkdir()
+    (out / "drift.json").write_text("{}")
+    with pytest.raises(CurricleError) as err:
+        report_command(out, map_config=tmp_path / "m.yaml", console=quiet())
+    assert str(err.value) == (f"--map-config: only a pretraining run's page uses it (its skill map); "
+                              f"{out} is a drift output")

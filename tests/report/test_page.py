@@ -10,6 +10,7 @@ from curricle.cli import app
 from curricle.errors import CurricleError
 from curricle.report import PANELS, write_compare, write_report
 from tests.report.conftest import embedded, eval_loss, figures, write_fake_run
+from tests.report.test_rl_report import write_rl_run
 
 
 def panels(html_text: str) -> list[str]:
@@ -140,6 +141,32 @@ def test_cli_report_and_compare(tmp_path):
     assert res.exit_code == 0 and (tmp_path / "c.html").stat().st_size > 1_000_000
     res = runner.invoke(app, ["report", str(tmp_path / "nope")])
     assert res.exit_code == 2 and "error:" in res.output and "no such run directory" in res.output
+
+
+def test_compare_refuses_a_run_of_another_kind_naming_it(tmp_path):
+    a = write_fake_run(tmp_path / "a")
+    rl = write_rl_run(tmp_path / "b")
+    with pytest.raises(CurricleError) as err:
+        write_compare([a, rl], tmp_path / "cmp.html")
+    assert str(err.value) == (f"{rl}: a rl run; compare puts pretraining runs side by side "
+                              f"(curricle report {rl} draws its own page)")
+    assert not (tmp_path / "cmp.html").exists()
+
+
+def test_an_out_that_cannot_be_the_page_is_one_line_before_any_work(tmp_path):
+    a = write_fake_run(tmp_path / "a")
+    b = write_fake_run(tmp_path / "b")
+    runner = CliRunner()
+    res = runner.invoke(app, ["report", str(a), "--out", str(tmp_path)])
+    assert (res.exit_code, res.output.strip()) == (
+        2, f"error: --out {tmp_path}: is a directory; give the HTML file's path (e.g. {tmp_path / 'report.html'})")
+    res = runner.invoke(app, ["report", str(a), "--out", str(tmp_path / "no" / "r.html")])
+    assert (res.exit_code, res.output.strip()) == (
+        2, f"error: --out {tmp_path / 'no' / 'r.html'}: {tmp_path / 'no'} is not a directory")
+    res = runner.invoke(app, ["compare", str(a), str(b), "--out", str(tmp_path)])
+    assert (res.exit_code, res.output.strip()) == (
+        2, f"error: --out {tmp_path}: is a directory; give the HTML file's path (e.g. {tmp_path / 'compare.html'})")
+    assert not (a / "report.html").exists()
 
 
 def test_the_funnel_panel_lists_the_pipeline_in_order_with_user_steps_errors_and_licences(tmp_path):

@@ -4,14 +4,19 @@ categories, grader reasons, flags; the checkpoint table across stages."""
 
 from __future__ import annotations
 
+import io
 import json
+import os
 from pathlib import Path
 
 import pytest
 import yaml
+from rich.console import Console
 
 from curricle.report.command import report_command
 from curricle.report.rl import LOG_ROWS, collect_rl, is_rl_run
+from curricle.selection.command import select_run
+from curricle.selection.config import SelectRule
 from tests.report.conftest import embedded, figures
 from tests.report.test_browser import close, open_page
 from tests.report.test_finetune_report import write_finetune_run
@@ -249,3 +254,50 @@ def test_a_composite_reward_draws_each_component_with_its_configured_weight(tmp_
     # a run with one grader has no such panel
     assert 'data-panel="rl_components"' not in report_command(write_rl_run(tmp_path / "plain"),
                                                                tmp_path / "p.html").read_text()
+
+
+def test_the_pipeline_page_marks_the_choice_curricle_select_wrote(tmp_path):
+    run = write_pipeline_run(tmp_path)  # pipeline.json's best: sft
+    select_run(run, SelectRule(maximize="mean"))
+    out = report_command(run, tmp_path / "line" / "report.html", console=Console(file=io.StringIO()))
+    text = out.read_text()
+    data = embedded(text)
+    assert (data["best"], data["rule"], data["chosen_by"], data["objective"]) == (
+        "rl", "highest mean; ties after that: the earlier row", "selection.json", "mean")
+    assert data["pareto"] == {"tokens": ["start", "sft", "rl"], "length": ["rl"]}
+    assert '<tr class="best"><td data-v="rl"' in text and "(from selection.json, which <code>curricle select" in text
+    # A saved rule naming a column the table no longer has: the pipeline's own choice stands.
+    (run / "selection.json").write_text(json.dumps({"kind": "pipeline", "spec": {"maximize": "probe:gone"}}))
+    data = embedded(report_command(run, tmp_path / "r2.html", console=Console(file=io.StringIO())).read_text())
+    assert (data["best"], data["chosen_by"]) == ("sft", "pipeline.json")
+
+
+def test_a_running_pipeline_gets_a_page_with_the_stages_done_so_far(tmp_path):
+    run = tmp_path / "line"
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps({"kind": "pipeline", "schema": 1}))  # written at the start
+    write_finetune_run(run)  # stage ft, done first
+    ft = {"stage": "ft", "kind": "finetune", "from": "/base", "chosen": "/line/ft/final", "step": 20,
+          "rule": "best-mean", "tokens": 1000}
+    (run / "ft" / "stage.json").write_text(json.dumps(ft))
+    (run / "data").mkdir()  # an rft stage, done after it
+    data_stage = {"stage": "data", "kind": "rft", "from": "/line/ft/final", "chosen": "/line/ft/final", "step": None,
+                  "rule": None, "tokens": None}
+    (run / "data" / "stage.json").write_text(json.dumps(data_stage))
+    os.utime(run / "ft" / "stage.json", ns=(1_000_000_000, 1_000_000_000))
+    os.utime(run / "data" / "stage.json", ns=(2_000_000_000, 2_000_000_000))
+    write_rl_run(run)  # stage rl, started: no stage.json yet
+    (run / "rl" / "run.json").write_text(json.dumps({"kind": "rl", "schema": 1}))
+    console = Console(file=io.StringIO(), width=300)
+    out = report_command(run, run / "report.html", console=console)
+    text = out.read_text()
+    data = embedded(text)
+    assert data["finished"] is False and data["table"] == [] and data["best"] is None
+    assert data["stages"] == [ft, data_stage, {"stage": "rl", "kind": "rl", "running": True}]
+    why = ("the pipeline has not finished (still running, or stopped): 2 stage(s) done so far; pipeline.json, the "
+           "table of every chosen checkpoint's scores, is written when every stage is done")
+    assert data["missing"] == {"pl_table": why}
+    assert data["stage_reports"] == {"ft": "ft/report.html", "rl": "rl/report.html"}
+    assert '<span class="badge running">not finished</span> 2 stage(s) done' in text
+    assert "<td data-v=\"not finished (no stage.json yet)\"" in text
+    assert console.file.getvalue().splitlines()[0].endswith("pipeline not finished, 2 stage(s) done)")

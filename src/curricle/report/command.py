@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Sequence
 
 from rich.console import Console
 
 from curricle.emergence.config import load_map_config
+from curricle.errors import CurricleError
 from curricle.report.data import collect_run
 from curricle.report.drift import collect_drift, save_drift_report
 from curricle.report.finetune import collect_dpo, collect_finetune, save_finetune_report
-from curricle.report.kind import run_kind
+from curricle.report.kind import kind_words, run_kind
 from curricle.report.kit import run_state
 from curricle.report.page import save_report, write_compare
 from curricle.report.pipeline import collect_pipeline, save_pipeline_report
@@ -22,12 +24,35 @@ def _map_config(path: Path | None):
     return load_map_config(path)
 
 
+def check_out(out: Path | str | None, name: str = "report.html") -> None:
+    """Refuse, before any work, an ``--out`` that cannot be the page's file, in one line naming it
+    (``name``: the file a directory given instead is told to hold)."""
+    if out is None:
+        return
+    out = Path(out)
+    if out.is_dir():
+        raise CurricleError(f"--out {out}: is a directory; give the HTML file's path (e.g. {out / name})")
+    if not out.parent.is_dir():
+        raise CurricleError(f"--out {out}: {out.parent} is not a directory")
+    if not os.access(out.parent, os.W_OK):
+        raise CurricleError(f"--out {out}: cannot write in {out.parent}")
+
+
 def report_command(run_dir: Path, out: Path | None = None, probes: Sequence[Path] = (),
                    map_config: Path | None = None, console=None) -> Path:
-    """Write the page of the run's kind (its ``run.json``; for a run without one, its files)."""
+    """Write the page of the run's kind (its ``run.json``; for a run without one, its files).
+    ``probes`` and ``map_config`` feed a pretraining run's skill map: another kind refuses them."""
     console = console or Console()
     run_dir = Path(run_dir)
-    return REPORTS[run_kind(run_dir)](run_dir, out, console, probes, map_config)
+    if not run_dir.is_dir():
+        raise CurricleError(f"{run_dir}: no such run directory")
+    check_out(out)
+    kind = run_kind(run_dir)
+    given = [flag for flag, v in (("--probes", probes), ("--map-config", map_config)) if v]
+    if given and kind != "pretrain":
+        raise CurricleError(f"{' and '.join(given)}: only a pretraining run's page uses "
+                            f"{'them' if len(given) > 1 else 'it'} (its skill map); {run_dir} is {kind_words(kind)}")
+    return REPORTS[kind](run_dir, out, console, probes, map_config)
 
 
 def _pretrain_report(run_dir: Path, out: Path | None, console, probes: Sequence[Path], map_config: Path | None) -> Path:
@@ -69,8 +94,11 @@ def _rl_report(run_dir: Path, out: Path | None, console, *_) -> Path:
 def _pipeline_report(run_dir: Path, out: Path | None, console, *_) -> Path:
     pl = collect_pipeline(run_dir)
     out = save_pipeline_report(pl, out)
-    console.print(f"report: {out} ({out.stat().st_size / 1e6:.1f} MB; pipeline of {len(pl['stages'])} stages, "
-                  f"best: {pl['best']})")
+    state = (f"pipeline of {len(pl['stages'])} stages, best: {pl['best']}" if pl["finished"] else
+             f"pipeline not finished, {sum(not s.get('running') for s in pl['stages'])} stage(s) done")
+    console.print(f"report: {out} ({out.stat().st_size / 1e6:.1f} MB; {state})")
+    for part, why in pl["missing"].items():
+        console.print(f"  no {part.removeprefix('pl_')} panel: {why}")
     for stage, page in pl["stage_reports"].items():
         console.print(f"  stage {stage}: {page}")
     return out
@@ -96,6 +124,7 @@ REPORTS = {"pretrain": _pretrain_report, "finetune": _finetune_report, "rl": _rl
 def compare_command(run_dirs: Sequence[Path], out: Path, probes: Sequence[Path] = (),
                     map_config: Path | None = None, console=None) -> Path:
     console = console or Console()
+    check_out(out, "compare.html")
     path = write_compare(run_dirs, out, probes, _map_config(map_config))
     console.print(f"comparison of {len(run_dirs)} runs: {path} ({path.stat().st_size / 1e6:.1f} MB)")
     return path

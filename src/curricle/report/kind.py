@@ -21,6 +21,11 @@ def run_kind(run: Path | str) -> str:
     return info["kind"] if info is not None else kind_from_files(Path(run))
 
 
+def kind_words(kind: str) -> str:
+    """What a directory of ``kind`` is, for a message: ``a finetune run``, ``a drift output``."""
+    return "a drift output" if kind == "drift" else f"a {kind} run"
+
+
 def kind_from_files(run: Path) -> str:
     """The kind of a run without ``run.json``, from the files only its kind writes.
 
@@ -53,4 +58,4 @@ def _first_record(path: Path) -> dict[str, Any]:
     return first if isinstance(first, dict) else {}
 
 
-__all__ = ["run_kind", "kind_from_files"]
+__all__ = ["run_kind", "kind_from_files", "kind_words"]

@@ -35,6 +35,7 @@ from curricle.errors import CurricleError
 from curricle.jsonable import short_number
 from curricle.report import figures, hard_examples
 from curricle.report.data import collect_run
+from curricle.report.kind import kind_words, run_kind
 from curricle.report.kit import (Page, Panel, esc, missing_list, nav, num, render_panels, section, sections,
                                  state_word, table, td)
 from curricle.report import plots
@@ -446,9 +447,14 @@ _MISSING_KEY = {"losses": "training", "mixture": "training", "checkpoints": "che
 
 def write_compare(run_dirs: Sequence[Path | str], out: Path | str, probes: Sequence[Path | str] = (),
                   map_config=None) -> Path:
-    """Write the comparison of ``run_dirs`` to ``out`` and return its path."""
+    """Write the comparison of ``run_dirs`` (pretraining runs) to ``out`` and return its path."""
     if len(run_dirs) < 2:
         raise CurricleError("compare needs at least two run directories")
+    for r in run_dirs:
+        kind = run_kind(r)
+        if kind != "pretrain":
+            raise CurricleError(f"{r}: {kind_words(kind)}; compare puts pretraining runs side by side "
+                                f"(curricle report {r} draws its own page)")
     runs = [collect_run(r, probes, map_config, keep_probe_rows=True) for r in run_dirs]
     for r, label in zip(runs, _labels(runs)):
         r["label"] = label
