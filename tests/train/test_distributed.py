@@ -6,7 +6,10 @@ import signal
 import subprocess
 
 import pytest
+import torch
 
+from curricle.errors import CurricleError
+from curricle.train.distributed import init_distributed
 from tests.train.conftest import PYTHON
 
 
@@ -25,6 +28,29 @@ def torchrun_train(config, run, *launcher: str, **env: str) -> None:
         proc.communicate()
         raise
     assert proc.returncode == 0, stderr[-3000:]
+
+
+def test_cuda_without_a_cuda_device_is_one_line_naming_train_device(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    with pytest.raises(CurricleError) as err:
+        init_distributed("cuda")
+    assert str(err.value) == ("train.device: cuda, but torch sees no CUDA device (a CPU-only build of torch, or no "
+                              "GPU visible); use auto or cpu")
+    assert init_distributed("auto").device == torch.device("cpu")
+
+
+@pytest.mark.parametrize("device", ["cuda", "auto"])
+def test_a_local_rank_past_the_last_cuda_device_is_one_line(monkeypatch, device):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda d: pytest.fail("set_device reached"))
+    monkeypatch.setenv("LOCAL_RANK", "2")
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    with pytest.raises(CurricleError) as err:
+        init_distributed(device)
+    assert str(err.value) == (f"train.device: {device}: LOCAL_RANK 2 has no CUDA device (torch sees 2); start at "
+                              f"most that many processes a machine")
 
 
 @pytest.mark.slow

@@ -9,6 +9,8 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from curricle.errors import CurricleError
+
 
 @dataclass
 class DistInfo:
@@ -27,11 +29,19 @@ class DistInfo:
 
 
 def init_distributed(device: str = "auto") -> DistInfo:
-    """Join the process group torchrun describes in the environment (gloo on CPU, nccl on GPU)."""
+    """Join the process group torchrun describes in the environment (gloo on CPU, nccl on GPU).
+    ``train.device: cuda`` without a CUDA device for this process (none at all, or ``LOCAL_RANK``
+    past the last) is a one-line error naming ``train.device``."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local = int(os.environ.get("LOCAL_RANK", "0"))
     use_cuda = torch.cuda.is_available() if device == "auto" else device == "cuda"
+    if use_cuda and not torch.cuda.is_available():
+        raise CurricleError("train.device: cuda, but torch sees no CUDA device (a CPU-only build of torch, or no "
+                            "GPU visible); use auto or cpu")
+    if use_cuda and local >= torch.cuda.device_count():
+        raise CurricleError(f"train.device: {device}: LOCAL_RANK {local} has no CUDA device (torch sees "
+                            f"{torch.cuda.device_count()}); start at most that many processes a machine")
     dev = torch.device(f"cuda:{local}" if use_cuda else "cpu")
     if use_cuda:
         torch.cuda.set_device(dev)
