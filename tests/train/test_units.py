@@ -33,6 +33,29 @@ def test_decay_phase_needs_wsd():
         LRConfig(kind="cosine", decay_phase="x")
 
 
+@pytest.mark.parametrize("fields, error", [
+    ({"kind": "cosine", "decay_shape": "linear"}, "decay_shape applies to kind 'wsd' only"),
+    ({"kind": "constant", "decay_fraction": 0.5}, "decay_fraction applies to kind 'wsd' only"),
+    ({"kind": "constant", "min_lr_ratio": 0.0},
+     "min_lr_ratio applies to kinds 'cosine' and 'wsd' only (constant does not decay)"),
+    ({"kind": "wsd", "decay_phase": "main", "decay_fraction": 0.3},
+     "decay_fraction does not apply with decay_phase (the decay starts at that phase)"),
+])
+def test_a_field_the_kind_does_not_read_is_refused(fields, error):
+    with pytest.raises(ValueError) as err:
+        LRConfig(**fields)
+    assert err.value.errors()[0]["msg"] == f"Value error, {error}"
+
+
+def test_the_defaults_of_fields_a_kind_does_not_read_still_load():
+    """A run's config.yaml lists every field at its value, the defaults included."""
+    for kind in ("constant", "cosine", "wsd"):
+        dumped = LRConfig(kind=kind).model_dump(mode="json")
+        assert dumped["decay_fraction"] == 0.2 and dumped["decay_shape"] == "sqrt" and dumped["min_lr_ratio"] == 0.1
+        assert LRConfig(**dumped) == LRConfig(kind=kind)
+    assert LRConfig(kind="wsd", decay_phase="main", decay_fraction=0.2).decay_phase == "main"
+
+
 def test_guard_flags_nan_and_spikes_and_asks_for_rollback():
     g = StabilityGuard(GuardConfig(min_history=3, z_threshold=3, max_spikes=2), ["a", "b"])
     assert g.check(float("nan"), {})[0] == "nan"

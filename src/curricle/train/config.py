@@ -26,9 +26,10 @@ class LRConfig(BaseModel):
     warmup_steps: int = Field(10, ge=0)
     """Steps of linear warm-up from 0 to the peak."""
     min_lr_ratio: float = Field(0.1, ge=0, le=1)
-    """Floor of the decay, as a fraction of the peak."""
+    """cosine and wsd: floor of the decay, as a fraction of the peak."""
     decay_fraction: float = Field(0.2, gt=0, le=1)
-    """wsd: share of the run spent decaying (when ``decay_phase`` is not set)."""
+    """wsd: share of the run spent decaying (when ``decay_phase`` is not set; with it, only the
+    default is accepted)."""
     decay_phase: str | None = None
     """wsd: start the decay at this curriculum phase's first step (e.g. consolidation)."""
     decay_shape: Literal["linear", "sqrt", "cosine"] = "sqrt"
@@ -36,9 +37,21 @@ class LRConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> "LRConfig":
+        """A field the kind does not read is refused when set to anything but its default (a
+        run's config.yaml lists every field, so defaults must pass)."""
         if self.decay_phase is not None and self.kind != "wsd":
             raise ValueError("decay_phase applies to kind 'wsd' only")
+        for name in ("decay_fraction", "decay_shape"):
+            if self.kind != "wsd" and self._changed(name):
+                raise ValueError(f"{name} applies to kind 'wsd' only")
+        if self.decay_phase is not None and self._changed("decay_fraction"):
+            raise ValueError("decay_fraction does not apply with decay_phase (the decay starts at that phase)")
+        if self.kind == "constant" and self._changed("min_lr_ratio"):
+            raise ValueError("min_lr_ratio applies to kinds 'cosine' and 'wsd' only (constant does not decay)")
         return self
+
+    def _changed(self, name: str) -> bool:
+        return getattr(self, name) != type(self).model_fields[name].default
 
 
 class CheckpointConfig(BaseModel):
