@@ -5,10 +5,12 @@ Models use PyTorch SDPA attention. Nothing is downloaded: ``path`` must be a loc
 
 from __future__ import annotations
 
+import difflib
 import json
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file as load_safetensors
 from transformers import AutoConfig, AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM, PretrainedConfig
 
@@ -96,7 +98,7 @@ def build_model(config: ModelConfig, vocab_size: int, eos_id: int, pad_id: int |
         try:
             model = AutoModelForCausalLM.from_pretrained(str(path), local_files_only=True,
                                                          attn_implementation="sdpa", dtype=dtype)
-        except (OSError, ValueError) as err:
+        except (OSError, ValueError, SafetensorError) as err:  # SafetensorError: a corrupt weights file
             raise CurricleError(f"{key}: cannot load a causal LM from {path}: {err}") from None
         if model.config.vocab_size < vocab_size:
             raise CurricleError(
@@ -118,6 +120,7 @@ def build_model(config: ModelConfig, vocab_size: int, eos_id: int, pad_id: int |
             )
         except (TypeError, ValueError) as err:
             raise CurricleError(f"model.overrides: {err}") from None
+        _check_overrides(config.overrides, llama)
         llama._attn_implementation = "sdpa"
         model = LlamaForCausalLM(llama).to(dtype)
     if config.activation_checkpointing:
@@ -125,6 +128,26 @@ def build_model(config: ModelConfig, vocab_size: int, eos_id: int, pad_id: int |
             raise CurricleError(f"model.activation_checkpointing: {type(model).__name__} does not support it")
         model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
     return model
+
+
+def _check_overrides(overrides: dict, llama: LlamaConfig) -> None:
+    """LlamaConfig keeps any keyword it does not know as an attribute that nothing reads: an
+    override that became one (not a field of a default LlamaConfig) is a misspelling, refused in
+    one line. Keywords LlamaConfig takes and converts (``rope_theta`` into ``rope_parameters``)
+    leave no such attribute and pass."""
+    fields = LlamaConfig()
+    for name in overrides:
+        if hasattr(llama, name) and not hasattr(fields, name):
+            close = difflib.get_close_matches(name, sorted(fields.to_dict()), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise CurricleError(f"model.overrides.{name}: LlamaConfig has no such field{hint}")
+
+
+def _read_safetensors(file: Path) -> dict[str, torch.Tensor]:
+    try:
+        return load_safetensors(str(file))
+    except (OSError, SafetensorError) as err:
+        raise CurricleError(f"{file}: cannot read the weights ({err})") from None
 
 
 def checkpoint_weights(path: Path | str) -> dict[str, torch.Tensor]:
@@ -135,17 +158,18 @@ def checkpoint_weights(path: Path | str) -> dict[str, torch.Tensor]:
     if index.is_file():
         weights: dict[str, torch.Tensor] = {}
         for shard in sorted(set(json.loads(index.read_text())["weight_map"].values())):
-            weights.update(load_safetensors(str(path / shard)))
+            weights.update(_read_safetensors(path / shard))
         return weights
     if not (path / "model.safetensors").is_file():
         raise CurricleError(f"{path}: no model.safetensors (or its index) in the checkpoint")
-    return load_safetensors(str(path / "model.safetensors"))
+    return _read_safetensors(path / "model.safetensors")
 
 
 def load_weights(model: torch.nn.Module, path: Path | str) -> None:
     """Load the HF checkpoint ``path`` into ``model`` (in place). Tied weights are stored once;
     a checkpoint whose names transformers maps on loading (e.g. GPT-NeoX's ``embed_out``) is
-    read through ``from_pretrained``. A checkpoint of another shape is a one-line error."""
+    read through ``from_pretrained``. A checkpoint of another shape, or a weights file that cannot
+    be read (truncated, corrupt), is a one-line error."""
     weights = checkpoint_weights(path)
     missing, unexpected = model.load_state_dict(weights, strict=False)
     tied: set[str] = set()
@@ -156,7 +180,7 @@ def load_weights(model: torch.nn.Module, path: Path | str) -> None:
         try:
             source = AutoModelForCausalLM.from_pretrained(str(path), local_files_only=True, dtype=model.dtype)
             missing, unexpected = model.load_state_dict(source.state_dict(), strict=False)
-        except (OSError, ValueError):
+        except (OSError, ValueError, SafetensorError):
             pass
         if missing or unexpected:
             raise CurricleError(f"{path}: checkpoint does not fit the model (missing {missing[:3]}, "

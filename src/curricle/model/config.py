@@ -96,7 +96,8 @@ class ModelConfig(BaseModel):
     """A GGUF checkpoint file to start from, dequantized once into an HF directory in the
     cache (needs ``curricle[smollm2]``)."""
     overrides: dict[str, Any] = {}
-    """Extra ``LlamaConfig`` fields for a from-scratch preset, e.g. ``{num_hidden_layers: 2}``."""
+    """Extra ``LlamaConfig`` fields for a from-scratch preset, e.g. ``{num_hidden_layers: 2}``; a
+    key that is no field of ``LlamaConfig`` (a misspelling) is refused when the model is built."""
     max_position_embeddings: int = 2048
     """A from-scratch preset's longest row (must cover the mixture's longest seq_len); a
     checkpoint's limit is its own config's."""
