@@ -4,7 +4,10 @@ installed package, ``model: {gguf: FILE}``, materialized once as an HF directory
 from __future__ import annotations
 
 import json
+import os
 import sys
+import threading
+import time
 
 import pytest
 import torch
@@ -48,7 +51,7 @@ def test_the_preset_is_read_from_the_package_once_into_the_cache(fake_smollm2, c
     assert out == pretrained_dir(PRESET) == cache / "models" / PRESET
     made = json.loads((out / "source.json").read_text())
     assert made["preset"] == PRESET and len(made["sha256"]) == 64
-    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no temporary left
+    assert sorted(p.name for p in out.parent.iterdir()) == [f".{PRESET}.lock", PRESET]  # no temporary left
     # An ordinary float32 Llama with the file's weights: the same logits as the model written.
     model = AutoModelForCausalLM.from_pretrained(str(out), local_files_only=True)
     assert type(model) is LlamaForCausalLM and model.dtype == torch.float32
@@ -88,6 +91,68 @@ def test_any_gguf_file_is_materialized_beside_the_presets(tmp_path, cache):
     ids = torch.tensor([[1, 5, 6, 2]])
     with torch.no_grad():
         torch.testing.assert_close(loaded(ids).logits, model(ids).logits, rtol=0, atol=1e-5)
+
+
+def test_a_truncated_gguf_file_is_one_line(tmp_path, cache):
+    write_tiny_gguf(tmp_path / "tiny.gguf")
+    cut = tmp_path / "cut.gguf"
+    cut.write_bytes((tmp_path / "tiny.gguf").read_bytes()[:8])  # the magic and the version, no counts
+    with pytest.raises(CurricleError) as err:
+        materialize(gguf=cut)
+    assert str(err.value) == (f"model.gguf: cannot read {cut} as a causal LM and tokenizer (unpack_from requires a "
+                              f"buffer of at least 24 bytes for unpacking 20 bytes at offset 4 (actual buffer size "
+                              f"is 8))")
+    assert sorted(p.name for p in (cache / "models").iterdir()) == [f".{pretrained_dir(gguf=cut).name}.lock"]
+
+
+def test_the_materialized_files_are_durable_before_source_json_and_the_rename(tmp_path, cache, monkeypatch):
+    write_tiny_gguf(tmp_path / "tiny.gguf")
+    synced = []
+
+    def fsync_tree(path):
+        synced.append((path.parent, path.name.endswith(".tmp"), sorted(p.name for p in path.iterdir())))
+
+    monkeypatch.setattr(pretrained.atomic, "fsync_tree", fsync_tree)
+    out = materialize(gguf=tmp_path / "tiny.gguf")
+    assert synced == [(out.parent, True, sorted(p.name for p in out.iterdir() if p.name != "source.json"))]
+    assert "model.safetensors" in synced[0][2]
+
+
+def test_what_a_killed_materialization_left_is_removed_and_nothing_else(tmp_path, cache):
+    write_tiny_gguf(tmp_path / "tiny.gguf")
+    final = pretrained_dir(gguf=tmp_path / "tiny.gguf")
+    name = final.name
+    left = [f".{name}.a1b_c9z0.tmp", f".{name}.stale-4242"]  # killed in _convert; killed removing an old copy
+    kept = [f".{name}.a1b_c9z0.old", f".{name}x.a1b_c9z0.tmp", f".{name}.stale-x", ".other.a1b_c9z0.tmp", "other"]
+    for d in left + kept:
+        (final.parent / d).mkdir(parents=True)
+        (final.parent / d / "model.safetensors").write_bytes(b"x" * 100)
+    assert materialize(gguf=tmp_path / "tiny.gguf") == final
+    assert sorted(p.name for p in final.parent.iterdir()) == sorted([f".{name}.lock", name, *kept])
+
+
+def test_processes_that_materialize_at_once_convert_once(tmp_path, cache, monkeypatch):
+    """The ranks of a torchrun job each call materialize: one converts, the others wait on its
+    lock and take its copy (threads here: flock locks each open of the lock file apart)."""
+    write_tiny_gguf(tmp_path / "tiny.gguf")
+    convert, converted = pretrained._convert, []
+
+    def slow_convert(file, out, where):
+        converted.append(threading.get_ident())
+        time.sleep(0.5)  # every thread reaches the lock meanwhile
+        convert(file, out, where)
+
+    monkeypatch.setattr(pretrained, "_convert", slow_convert)
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(materialize(gguf=tmp_path / "tiny.gguf")))
+               for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    final = pretrained_dir(gguf=tmp_path / "tiny.gguf")
+    assert len(converted) == 1 and got == [final] * 3
+    assert sorted(os.listdir(final.parent)) == [f".{final.name}.lock", final.name]
 
 
 def test_a_verb_loads_the_preset_from_the_cache(fake_smollm2, cache):

@@ -5,20 +5,32 @@
 reads it (``gguf_file=``, every weight dequantized to float32) into an ordinary causal LM, which
 is saved with its tokenizer and chat template into the directory
 :func:`~curricle.model.config.pretrained_dir` names; every later run loads that directory. It
-is written beside its place and renamed (a reader never sees half of one), with
+is written beside its place, made durable and renamed (a reader never sees half of one), with
 ``source.json`` last: the sha256 of the GGUF it was made from, so a different file (a new
 package version, an edited ``gguf:`` file) is materialized again.
+
+One process materializes at a time: it holds an exclusive ``flock`` on ``.<name>.lock`` beside
+the directory, and the others (the ranks of a torchrun job) wait, then take its copy. Under that
+lock it first removes what a killed materialization left of this directory (``.<name>.*.tmp``,
+``.<name>.stale-PID``): no process that takes the lock can be writing them then. (A curricle
+older than this one took no lock; one of those materializing the same directory at the same
+moment is not guarded against.)
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
 import os
+import re
 import shutil
+import struct
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
@@ -75,23 +87,49 @@ def materialize(preset: str | None = None, gguf: Path | str | None = None) -> Pa
         return final
     require("gguf", where)
     require("accelerate", where)
-    log.info("%s: materializing %s (%.0f MB) as an HF checkpoint in %s, once", where, file.name,
-             file.stat().st_size / 1e6, final)
-    start = time.perf_counter()
-    if final.exists():  # made from another file: set aside, then replaced
-        stale = final.with_name(f".{final.name}.stale-{os.getpid()}")
-        os.rename(final, stale)
-        shutil.rmtree(stale)
-    try:
-        with atomic.directory(final) as tmp:
-            _convert(file, tmp, where)
-            atomic.write_json(tmp / SOURCE, {"sha256": digest, "file": str(file), "preset": preset})
-    except OSError:
-        if _made_from(final) == digest:  # another process (a rank beside this one) renamed its copy first
+    with _locked(final):
+        if _made_from(final) == digest:  # another process (a rank beside this one) made it meanwhile
             return final
-        raise
+        for left in _leftovers(final):
+            log.info("%s: removing %s, left by a materialization that was killed", where, left)
+            shutil.rmtree(left, ignore_errors=True)
+        log.info("%s: materializing %s (%.0f MB) as an HF checkpoint in %s, once", where, file.name,
+                 file.stat().st_size / 1e6, final)
+        start = time.perf_counter()
+        if final.exists():  # made from another file: set aside, then replaced
+            stale = final.with_name(f".{final.name}.stale-{os.getpid()}")
+            os.rename(final, stale)
+            shutil.rmtree(stale)
+        try:
+            with atomic.directory(final) as tmp:
+                _convert(file, tmp, where)
+                atomic.fsync_tree(tmp)  # the weights reach the disk before source.json vouches for them
+                atomic.write_json(tmp / SOURCE, {"sha256": digest, "file": str(file), "preset": preset})
+        except OSError:
+            if _made_from(final) == digest:  # a process that took no lock renamed its copy first
+                return final
+            raise
     log.info("%s: materialized in %.0f s", where, time.perf_counter() - start)
     return final
+
+
+@contextmanager
+def _locked(final: Path) -> Iterator[None]:
+    """Hold the exclusive lock of materializing ``final`` (``.<name>.lock`` beside it; the file
+    stays, so every process locks the same one)."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    with open(final.with_name(f".{final.name}.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+        yield
+
+
+def _leftovers(final: Path) -> list[Path]:
+    """What a killed materialization of ``final`` left beside it: the temporary directory of
+    :func:`curricle.atomic.directory` (``.<name>.<8 random characters>.tmp``) and an old copy set
+    aside (``.<name>.stale-PID``)."""
+    name = re.escape(final.name)
+    pattern = re.compile(rf"^\.{name}\.(?:[a-z0-9_]{{8}}\.tmp|stale-\d+)$")
+    return sorted(p for p in final.parent.iterdir() if pattern.match(p.name) and p.is_dir())
 
 
 def _convert(file: Path, out: Path, where: str) -> None:
@@ -100,7 +138,8 @@ def _convert(file: Path, out: Path, where: str) -> None:
         tokenizer = AutoTokenizer.from_pretrained(str(file.parent), gguf_file=file.name)
         model = AutoModelForCausalLM.from_pretrained(str(file.parent), gguf_file=file.name, dtype=torch.float32,
                                                      quantization_config=GgufConfig(dequantize=True))
-    except (OSError, ValueError, KeyError) as err:
+    except (OSError, ValueError, KeyError, IndexError, OverflowError, struct.error) as err:
+        # struct.error, OverflowError: a truncated or corrupt file, as transformers' GGUF reader finds it
         raise CurricleError(f"{where}: cannot read {file} as a causal LM and tokenizer ({err})") from None
     if getattr(model, "hf_quantizer", None) is not None:  # a plain model or none: it is saved and trained
         raise CurricleError(f"{where}: transformers kept {file.name}'s weights quantized; cannot save them")
