@@ -8,6 +8,8 @@ Each checkpoint holds::
     tokenizer.json, tokenizer_config.json, ...               the tokenizer
     <name>.pt              a part whose state holds tensors (the optimizer, the RNG), saved with
                            torch.save and loaded with weights_only=True
+    <name>_rank<R>.pt      process R's own state of a part that keeps one (the RNG: rng_rank0.pt,
+                           rng_rank1.pt, ...), gathered to rank 0 and written there
     arrays.safetensors     per-document arrays of the parts that have them (``array_state()``),
                            under "<name>/<key>" (the sampler's serve counts, hard-example losses)
     trainer_state.json     step, tokens, run length, log positions, the JSON state of every

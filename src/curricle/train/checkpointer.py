@@ -18,6 +18,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.distributed.checkpoint as dcp
 from safetensors.numpy import load_file as load_arrays
@@ -35,7 +36,7 @@ from curricle.errors import CurricleError
 from curricle.model.build import load_weights
 from curricle.train.checkpoint import STATE_FILE, apply_retention, latest_complete, seal
 from curricle.train.config import CheckpointConfig
-from curricle.train.distributed import DistInfo, barrier
+from curricle.train.distributed import DistInfo, all_gather_objects, barrier
 from curricle.train.parts import ARRAYS_FILE, Parts, Stateful
 
 #: An FSDP run's sharded model and optimizer state (torch.distributed.checkpoint).
@@ -46,7 +47,14 @@ RESERVED = frozenset({"step", "tokens", "eval_tokens", "stopped", "total_steps",
 
 class RNGState:
     """The process's random generators as a part: torch's (and CUDA's, when in use) and
-    Python's ``random``."""
+    Python's ``random``.
+
+    Every process has its own (dropout masks differ by rank once their streams do), so each
+    rank's is saved in ``rng_rank<R>.pt`` (:meth:`rank_state_dict`: torch's, the current CUDA
+    device's, numpy's and Python's) and restored on that rank. ``rng.pt`` (:meth:`state_dict`)
+    holds rank 0's, as checkpoints did before the per-rank files: every rank loads it first, so
+    a rank without a file of its own (a checkpoint written before them, or by fewer processes)
+    resumes with rank 0's generators."""
 
     def state_dict(self) -> dict[str, Any]:
         state: dict[str, Any] = {"torch": torch.get_rng_state(), "python": _python_rng()}
@@ -56,14 +64,39 @@ class RNGState:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         torch.set_rng_state(state["torch"])
-        random.setstate((state["python"][0], tuple(state["python"][1]), state["python"][2]))
+        _set_python_rng(state["python"])
         if "cuda" in state and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["cuda"])
+
+    def rank_state_dict(self) -> dict[str, Any]:
+        state: dict[str, Any] = {"torch": torch.get_rng_state(), "python": _python_rng(), "numpy": _numpy_rng()}
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            state["cuda"] = torch.cuda.get_rng_state()  # this process's device
+        return state
+
+    def load_rank_state_dict(self, state: dict[str, Any]) -> None:
+        torch.set_rng_state(state["torch"])
+        _set_python_rng(state["python"])
+        kind, keys, pos, has_gauss, gauss = state["numpy"]
+        np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+        if "cuda" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state(state["cuda"])
 
 
 def _python_rng() -> list:
     version, internal, gauss = random.getstate()
     return [version, list(internal), gauss]
+
+
+def _set_python_rng(state: list) -> None:
+    random.setstate((state[0], tuple(state[1]), state[2]))
+
+
+def _numpy_rng() -> list:
+    """numpy's global generator as what ``torch.load(weights_only=True)`` reads back (its key
+    as an int64 tensor)."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    return [kind, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(gauss)]
 
 
 class Checkpointer:
@@ -104,13 +137,16 @@ class Checkpointer:
         rank; only a sharded run has work for the others."""
         hf_logging.disable_progress_bar()  # one bar per save would drown the training bar
         final = self.root / f"step_{step}"
+        # Every rank's own RNG state, written by rank 0 with the rest before the checkpoint is
+        # sealed (gathered, not written by each rank: a DDP checkpoint is rank 0's directory).
+        per_rank = all_gather_objects(self.dist, self.parts.rank_states())
         if self.sharded is None:
             if not self.dist.is_main:
                 return None
             # replace: the same step written again (a run restarted from scratch)
             with atomic.directory(final, replace=True) as tmp:
                 self.model.save_pretrained(str(tmp), safe_serialization=True, max_shard_size=self.config.max_shard_size)
-                self._write_rest(tmp, step, meta)
+                self._write_rest(tmp, step, meta, per_rank)
         else:
             # Every rank writes its shards into a directory whose name they all know.
             tmp = self.root / f".step_{step}.tmp"
@@ -127,7 +163,7 @@ class Checkpointer:
                 hf_state = {k.removeprefix(prefix): v for k, v in full.items()}
                 self.model.save_pretrained(str(tmp), state_dict=hf_state, safe_serialization=True,
                                            max_shard_size=self.config.max_shard_size)
-                self._write_rest(tmp, step, meta)
+                self._write_rest(tmp, step, meta, per_rank)
                 atomic.swap_in(tmp, final)
             barrier(self.dist)
         if not self.dist.is_main:
@@ -135,9 +171,11 @@ class Checkpointer:
         apply_retention(self.root, self.config)
         return final
 
-    def _write_rest(self, tmp: Path, step: int, meta: dict[str, Any]) -> None:
-        """Everything but the model's weights, then ``trainer_state.json``, all made durable."""
+    def _write_rest(self, tmp: Path, step: int, meta: dict[str, Any], per_rank: list[dict[str, Any]]) -> None:
+        """Everything but the model's weights (``per_rank``: every rank's own part states), then
+        ``trainer_state.json``, all made durable."""
         states, arrays = self.parts.save(tmp)
+        self.parts.save_ranks(tmp, per_rank)
         state: dict[str, Any] = {**meta, "step": step, **states}
         if self.tokenizer is not None:
             self.tokenizer.save_pretrained(str(tmp))
@@ -159,4 +197,5 @@ class Checkpointer:
             set_state_dict(module, optimizer, model_state_dict=loaded["model"], optim_state_dict=loaded["optim"])
         state = json.loads((path / STATE_FILE).read_text())
         self.parts.load(path, state, load_arrays(str(path / ARRAYS_FILE)), rollback)
+        self.parts.load_rank(path, self.dist.rank, rollback)  # this rank's own RNG, where the file is there
         return state

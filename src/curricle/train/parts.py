@@ -19,7 +19,8 @@ from curricle.train.checkpoint import ARRAYS_FILE  # noqa: F401  (defined with t
 
 
 class Stateful(Protocol):
-    """What the checkpointer asks of a part (``array_state`` / ``load_array_state`` optional)."""
+    """What the checkpointer asks of a part (``array_state`` / ``load_array_state`` and
+    ``rank_state_dict`` / ``load_rank_state_dict`` optional)."""
 
     def state_dict(self) -> dict[str, Any]: ...
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
@@ -42,8 +43,10 @@ class Parts:
     HF seam kit (:mod:`curricle.hf`), so a part is saved the same way whichever trainer runs
     it. A part's state goes to ``<name>.pt`` when ``binary`` or when it holds tensors, else
     into the JSON state file under its name; ``array_state()`` arrays go to
-    ``arrays.safetensors`` under ``"<name>/<key>"``. ``reserved``: names the owner keeps for
-    itself.
+    ``arrays.safetensors`` under ``"<name>/<key>"``; a part that also keeps a state of every
+    process's own (``rank_state_dict()``: the RNG) has it in ``<name>_rank<R>.pt``
+    (:meth:`rank_states`, :meth:`save_ranks`, :meth:`load_rank`). ``reserved``: names the owner
+    keeps for itself.
     """
 
     def __init__(self, reserved: frozenset[str] = frozenset()):
@@ -94,3 +97,32 @@ class Parts:
             if hasattr(part, "load_array_state"):
                 prefix = name + "/"
                 part.load_array_state({k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
+
+    def rank_states(self) -> dict[str, Any]:
+        """This process's own state of every part that keeps one (``rank_state_dict()``), by name."""
+        return {name: part.rank_state_dict() for name, (part, _, _) in self._parts.items()
+                if hasattr(part, "rank_state_dict")}
+
+    def save_ranks(self, folder: Path, per_rank: list[dict[str, Any]]) -> None:
+        """Write every process's :meth:`rank_states` (``per_rank``, in rank order) to
+        ``folder/<name>_rank<R>.pt``."""
+        for rank, states in enumerate(per_rank):
+            for name, state in states.items():
+                torch.save(state, folder / rank_file(name, rank))
+
+    def load_rank(self, folder: Path, rank: int, rollback: bool = False) -> None:
+        """Restore process ``rank``'s own state of every part that keeps one (on a rollback, of
+        those that take part in it) from ``folder/<name>_rank<R>.pt``. Where that file is absent
+        (a checkpoint written before them, or by fewer processes) the part keeps what
+        :meth:`load` gave it."""
+        for name, (part, on_rollback, _) in self._parts.items():
+            if not hasattr(part, "load_rank_state_dict") or (rollback and not on_rollback):
+                continue
+            saved = folder / rank_file(name, rank)
+            if saved.is_file():
+                part.load_rank_state_dict(torch.load(saved, weights_only=True))
+
+
+def rank_file(name: str, rank: int) -> str:
+    """The file of process ``rank``'s own state of part ``name`` in a checkpoint."""
+    return f"{name}_rank{rank}.pt"
