@@ -1,6 +1,6 @@
 import pytest
 
-from curricle.config import load_config, parse_config
+from curricle.config import field_path, load_config, parse_config
 from curricle.errors import CurricleError
 
 SOURCES = [{"kind": "jsonl", "path": "a.jsonl", "domain": "a"}, {"kind": "jsonl", "path": "b.jsonl", "domain": "b"}]
@@ -53,7 +53,43 @@ def test_pacing_naming_an_unknown_domain():
 ])
 def test_bad_weights(weights, match):
     msg = error_of({"sources": SOURCES, "mixture": {"schedule": {"kind": "static", "weights": weights}}})
-    assert msg.startswith("run.yaml: mixture.schedule.static.weights:") and match in msg
+    assert msg.startswith("run.yaml: mixture.schedule.weights:") and match in msg
+
+
+SYNTHETIC = {"kind": "synthetic", "skill": "copy", "domain": "c"}
+
+
+@pytest.mark.parametrize("data, message", [
+    # The tag pydantic puts in the path of a union's member (the kind) is not a field: left out.
+    ({"mixture": {"schedule": {"kind": "phases", "phases": [{"name": "w", "weights": {"a": 1}, "foo": 1}]}}},
+     "mixture.schedule.phases.0.foo: unknown key"),
+    ({"sources": [*SOURCES, {**SYNTHETIC, "foo": 1}]}, "sources.2.foo: unknown key"),
+    ({"controller": {"kind": "doremi", "step_size": "x", "reference": {"steps": 5}}},
+     "controller.step_size: Input should be a valid number, unable to parse string as a number"),
+    ({"mixture": {"schedule": {"kind": "static", "weights": {"a": -1}}}},
+     "mixture.schedule.weights: weight of 'a' is -1.0; weights must be finite and >= 0"),
+    # A missing field is the last step of the path: kept, though the input lacks it.
+    ({"sources": [{"kind": "jsonl", "domain": "a"}]}, "sources.0.path: Field required"),
+    ({"mixture": {"pacing": {"a": {"column": "n_tokens"}}}}, "mixture.pacing.a.steps: Field required"),
+])
+def test_errors_name_the_field_as_written_without_union_tags(data, message):
+    assert error_of({"sources": SOURCES, **data}) == f"run.yaml: {message}"
+
+
+def test_a_missing_section_is_named():
+    assert error_of({}) == "run.yaml: sources: Field required"
+
+
+@pytest.mark.parametrize("loc, data, path", [
+    (("schedule", "phases", "phases", 0, "foo"), {"schedule": {"kind": "phases", "phases": [{}]}},
+     "schedule.phases.0.foo"),  # the kind, then the field of the same name
+    (("a", "list[str]", 0), {"a": ["x"]}, "a.0"),  # a list is indexed by numbers: a name in it is a tag
+    (("a", "b"), {"a": {}}, "a.b"),  # the last step: a field the input lacks
+    (("a", "static"), {"a": {"kind": "static"}}, "a.static"),  # the last step is kept even when a tag
+    ((), {}, ""),
+])
+def test_field_path(loc, data, path):
+    assert field_path(loc, data) == path
 
 
 def test_unknown_source_kind():

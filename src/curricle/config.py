@@ -221,12 +221,38 @@ class RunConfig(BaseModel):
         return self
 
 
-def _format_error(err: ValidationError, renamed: dict[str, str] | None = None) -> str:
-    """The first error in one line, ``field.path: what is wrong``. A key of ``renamed`` (a
-    dotted path whose key has a new name, the model's ``RENAMED_KEYS``) is reported first, as
-    ``old.path was renamed: use new.path``."""
+def field_path(loc: tuple[int | str, ...], data: Any) -> str:
+    """A pydantic error's ``loc`` as the path of the field in ``data``, dotted. Where a union
+    told its members apart, pydantic puts the member's tag in the path (the ``kind``:
+    ``sources.2.synthetic.foo``, ``mixture.schedule.phases.phases.0``); a step that is no key
+    of the mapping there (no index of a list), or is the mapping's ``kind``, is such a tag and
+    is left out, one per level. The last step is kept: it names a field the input lacks."""
+    parts: list[str] = []
+    here, tag_dropped = data, False
+    for i, step in enumerate(loc):
+        is_tag = (isinstance(here, dict) and (step not in here or step == here.get("kind"))
+                  or isinstance(here, (list, tuple)) and not isinstance(step, int))
+        if is_tag and not tag_dropped and isinstance(step, str) and i < len(loc) - 1:
+            tag_dropped = True
+            continue
+        parts.append(str(step))
+        if isinstance(here, dict):
+            here = here.get(step)
+        elif isinstance(here, (list, tuple)) and isinstance(step, int) and -len(here) <= step < len(here):
+            here = here[step]
+        else:
+            here = None
+        tag_dropped = False
+    return ".".join(parts)
+
+
+def _format_error(err: ValidationError, data: Any, renamed: dict[str, str] | None = None) -> str:
+    """The first error in one line, ``field.path: what is wrong``, the path as written in
+    ``data`` (:func:`field_path`). A key of ``renamed`` (a dotted path whose key has a new
+    name, the model's ``RENAMED_KEYS``) is reported first, as ``old.path was renamed: use
+    new.path``."""
     errors = err.errors()
-    loc_of = [".".join(str(p) for p in e["loc"]) for e in errors]
+    loc_of = [field_path(e["loc"], data) for e in errors]
     old = [i for i, e in enumerate(errors) if e["type"] == "extra_forbidden" and loc_of[i] in (renamed or {})]
     more = len(errors) - 1
     tail = f" (and {more} more error{'s' if more > 1 else ''})" if more else ""
@@ -246,7 +272,7 @@ def parse_config(data: Any, where: str = "config") -> RunConfig:
     try:
         return RunConfig.model_validate(data)
     except ValidationError as err:
-        raise CurricleError(f"{where}: {_format_error(err, RunConfig.RENAMED_KEYS)}") from None
+        raise CurricleError(f"{where}: {_format_error(err, data, RunConfig.RENAMED_KEYS)}") from None
 
 
 def read_yaml(path: Path | str, what: str = "config file") -> Any:
@@ -267,10 +293,11 @@ def read_yaml(path: Path | str, what: str = "config file") -> Any:
 
 def parse_model(data: Any, model: type[BaseModel], where: str) -> Any:
     """``data`` validated as ``model``; errors are one line naming ``where`` and the field."""
+    data = data or {}
     try:
-        return model.model_validate(data or {})
+        return model.model_validate(data)
     except ValidationError as err:
-        raise CurricleError(f"{where}: {_format_error(err, getattr(model, 'RENAMED_KEYS', None))}") from None
+        raise CurricleError(f"{where}: {_format_error(err, data, getattr(model, 'RENAMED_KEYS', None))}") from None
 
 
 def load_model_file(path: Path | str, model: type[BaseModel], what: str = "config file") -> Any:

@@ -144,7 +144,7 @@ SOURCES = [{"kind": "synthetic", "skill": "copy", "domain": "copy", "n_docs": 3}
     ({"pipeline": [{"kind": "pii"}], "langid": {"threshold": 0.5}},
      r"^config: curate: pipeline: give either 'pipeline' or the per-step field 'langid', not both"),
     ({"pipeline": [{"kind": "python", "function": "no_colon"}]},
-     r"^config: curate\.pipeline\.0\.python\.function: expected 'package\.module:name', got 'no_colon'$"),
+     r"^config: curate\.pipeline\.0\.function: expected 'package\.module:name', got 'no_colon'$"),
     ({"pipeline": [{"kind": "python"}]},
      r"^config: curate\.pipeline\.0\.python: give exactly one of 'function' and 'class'$"),
     ({"pipeline": [{"kind": "exact-dedup"}, {"kind": "pii"}]},

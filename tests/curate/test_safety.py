@@ -125,13 +125,13 @@ def test_a_classifier_in_a_pipeline_counts_bad_scores_as_errors(tmp_path):
 
 @pytest.mark.parametrize("entry, message", [
     ({"kind": "classifier", "function": f"{USER}:toxicity", "field": "source"},
-     r"^config: curate\.pipeline\.0\.classifier\.field: 'source' is a field curricle writes itself"),
+     r"^config: curate\.pipeline\.0\.field: 'source' is a field curricle writes itself"),
     ({"kind": "classifier", "function": f"{USER}:toxicity", "field": "t", "drop_below": 0.9, "drop_above": 0.1},
      r"^config: curate\.pipeline\.0\.classifier: drop_below \(0\.9\) is above drop_above \(0\.1\)"),
     ({"kind": "blocklist"},
      r"^config: curate\.pipeline\.0\.blocklist: give at least one of 'words', 'regexes', 'url_domains' \(files\)$"),
     ({"kind": "blocklist", "words": "w.txt", "max_hits": 0},
-     r"^config: curate\.pipeline\.0\.blocklist\.max_hits: Input should be greater than or equal to 1$"),
+     r"^config: curate\.pipeline\.0\.max_hits: Input should be greater than or equal to 1$"),
 ])
 def test_bad_safety_configs_are_one_line_errors(entry, message):
     with pytest.raises(CurricleError, match=message):

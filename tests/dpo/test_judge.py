@@ -111,14 +111,14 @@ def test_bad_judge_configs_are_one_line_errors_naming_the_field(tmp_path):
     judge = {"model": {"path": str(tmp_path / "judge")}, "principle": PRINCIPLE}
     src = {"kind": "from_samples", "tasks": ["reverse"], "score": "judge"}
     cases = [
-        ({**src, "judge": {"model": judge["model"]}}, "pairs.0.from_samples.judge.principle: Field required"),
+        ({**src, "judge": {"model": judge["model"]}}, "pairs.0.judge.principle: Field required"),
         (src, "pairs.0.from_samples: judge: needed with score: judge"),
         ({**src, "score": "grader", "judge": judge}, "judge: given, but score is grader"),
         ({**src, "judge": {**judge, "template": "{principle} {answer}"}},
-         "pairs.0.from_samples.judge: template: unknown field {answer} (fields: {principle}, {prompt}, {completion})"),
+         "pairs.0.judge: template: unknown field {answer} (fields: {principle}, {prompt}, {completion})"),
         ({**src, "judge": {**judge, "template": "{principle} {prompt}"}}, "template: no {completion} field"),
         ({**src, "judge": {**judge, "yes": " No"}}, "yes, no: two different, non-empty verdicts"),
-        ({**src, "judge": judge, "min_margin": -1}, "pairs.0.from_samples.min_margin: Input should be greater"),
+        ({**src, "judge": judge, "min_margin": -1}, "pairs.0.min_margin: Input should be greater"),
     ]
     for change, message in cases:
         with pytest.raises(CurricleError) as err:

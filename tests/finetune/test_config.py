@@ -29,8 +29,8 @@ def test_defaults_floor_margin_se_and_lr_scale():
      "the task's score, not score points)"),
     ({"review": {"kind": "leitner", "fraction": 0.2, "floor": 0.3}},
      "ft: curriculum.review.leitner: floor (0.3) must be at most fraction (0.2)"),
-    ({"review": {"kind": "leitner", "floor": -0.1}}, "ft: curriculum.review.leitner.floor: Input should be greater "
-                                                     "than or equal to 0"),
+    ({"review": {"kind": "leitner", "floor": -0.1}}, "ft: curriculum.review.floor: Input should be greater than "
+                                                     "or equal to 0"),
     ({"revisit_when": {"margin_se": 0}}, "ft: curriculum.revisit_when.margin_se: Input should be greater than 0"),
 ])
 def test_bad_values_are_one_line_errors(curriculum, message):
@@ -44,3 +44,11 @@ def test_lr_scale_must_be_positive():
     cfg["curriculum"]["stages"][1]["lr_scale"] = 0
     with pytest.raises(CurricleError, match=r"curriculum.stages.1.lr_scale: Input should be greater than 0"):
         parse_model(cfg, FinetuneConfig, "ft")
+
+
+def test_a_task_sources_field_is_named_without_its_kind():
+    cfg = config()
+    cfg["tasks"][0]["source"]["n_trian"] = 3
+    with pytest.raises(CurricleError) as err:
+        parse_model(cfg, FinetuneConfig, "ft")
+    assert str(err.value) == "ft: tasks.0.source.n_trian: unknown key"

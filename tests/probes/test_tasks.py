@@ -108,6 +108,13 @@ def test_bad_tasks_fail_with_the_field(data, message):
         parse_task(data, "tasks.yaml")
 
 
+def test_a_datasets_field_is_named_without_its_kind():
+    with pytest.raises(CurricleError) as err:
+        parse_task({"task": "t", "output_type": "generate_until", "dataset": {"kind": "generator", "skil": "copy"}},
+                   "tasks.yaml")
+    assert str(err.value) == "tasks.yaml: dataset.skill: Field required"
+
+
 def test_levels_make_one_task_per_ladder_level():
     suite = SuiteConfig(n=10, tasks=["copy", "reverse+uppercase", "compose"],
                         levels={"copy": [2, 8], "reverse+uppercase": ["3"], "compose": "all"})

@@ -135,7 +135,10 @@ def test_a_bad_rule_is_blamed_on_its_own_field_not_on_the_shorthands(tmp_path):
             "evaluate": {"tasks": [{"name": "rev", "source": {"kind": "jsonl", "path": "r.jsonl"}}]}}
     with pytest.raises(CurricleError) as err:
         parse_model({**base, "select": {"maximize": "mean", "subject_to": {"worst": 0.5}}}, PipelineConfig, "line.yaml")
-    assert str(err.value) == f"line.yaml: select.rule.{why}"
+    assert str(err.value) == f"line.yaml: select.{why}"
+    with pytest.raises(CurricleError) as err:
+        parse_model({**base, "select": {"maximize": "mean", "tie_break": "tokens"}}, PipelineConfig, "line.yaml")
+    assert str(err.value) == "line.yaml: select.tie_break: unknown key"
 
 
 def test_a_value_that_is_not_finite_counts_as_no_value():

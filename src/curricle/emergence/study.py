@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from curricle.config import field_path
 from curricle.emergence.command import print_map
 from curricle.emergence.config import StudyConfig
 from curricle.emergence.map import map_runs
@@ -42,13 +43,15 @@ def load_study(path: Path | str) -> StudyConfig:
     if not path.is_file():
         raise CurricleError(f"{path}: no such study file")
     try:
-        study = StudyConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as err:
         raise CurricleError(f"{path}: not valid YAML ({getattr(err, 'problem', err)})") from None
+    try:
+        study = StudyConfig.model_validate(data)
     except ValidationError as err:
         first = err.errors()[0]
         msg = "unknown key" if first["type"] == "extra_forbidden" else first["msg"].removeprefix("Value error, ")
-        raise CurricleError(f"{path}: {'.'.join(map(str, first['loc']))}: {msg}") from None
+        raise CurricleError(f"{path}: {field_path(first['loc'], data)}: {msg}") from None
     for _, variant, seed in study.runs():  # every run config validates before anything runs
         study.run_config(seed, variant)
     return study

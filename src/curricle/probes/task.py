@@ -32,6 +32,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from curricle import atomic
+from curricle.config import field_path
 from curricle.errors import CurricleError
 from curricle.probes.datasets import BuildContext, DatasetSpec
 from curricle.probes.item import ProbeItem
@@ -211,9 +212,9 @@ def build_task(config: TaskConfig, context: BuildContext | None = None) -> Probe
     )
 
 
-def _format(err: ValidationError) -> str:
+def _format(err: ValidationError, data: Any) -> str:
     first = err.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"])
+    loc = field_path(first["loc"], data)
     msg = "unknown key" if first["type"] == "extra_forbidden" else first["msg"].removeprefix("Value error, ")
     return f"{loc}: {msg}" if loc else msg
 
@@ -225,7 +226,7 @@ def parse_task(data: Any, where: str, context: BuildContext | None = None) -> Pr
     try:
         config = TaskConfig.model_validate(data)
     except ValidationError as err:
-        raise CurricleError(f"{where}: {_format(err)}") from None
+        raise CurricleError(f"{where}: {_format(err, data)}") from None
     return build_task(config, context)
 
 
