@@ -96,6 +96,24 @@ def test_a_fixed_seq_len_below_two_is_a_one_line_error(seq_len):
     assert parse_model({"seq_len": 2}, MixtureConfig, "mixture").seq_len == 2
 
 
+@pytest.mark.parametrize("seq_len, message", [
+    # A schedule's mistakes are its own, not that it is no integer.
+    ({"points": [[10, 64], [5, 128]]}, "seq_len.points: steps must be strictly increasing, got [10, 5]"),
+    ({"points": [[-1, 64]]}, "seq_len.points: steps must be >= 0"),
+    ({"points": [[0, 1]]}, "seq_len.points: every length must be >= 2"),
+    ({"points": [[0, 64]], "multipl": 32}, "seq_len.multipl: unknown key"),
+    ({"points": []}, "seq_len.points: List should have at least 1 item after validation, not 0"),
+    ("long", "seq_len: expected tokens per row (an integer) or a schedule (a mapping with points:)"),
+    (True, "seq_len: expected tokens per row (an integer) or a schedule (a mapping with points:)"),
+])
+def test_a_bad_seq_len_is_blamed_on_its_own_field(seq_len, message):
+    with pytest.raises(CurricleError) as err:
+        parse_model({"seq_len": seq_len}, MixtureConfig, "mixture")
+    assert str(err.value) == f"mixture: {message}"
+    schedule = parse_model({"seq_len": {"points": [[0, 64], [10, 128]]}}, MixtureConfig, "mixture").seq_len
+    assert isinstance(schedule, SeqLenSchedule) and schedule.at(10) == 128
+
+
 @pytest.mark.parametrize("kind, values", [
     ("fixed_linear", [0.2, 0.6, 1.0, 1.0]),
     ("fixed_root", [0.2, (0.04 + 0.96 * 0.5) ** 0.5, 1.0, 1.0]),

@@ -13,9 +13,9 @@ import bisect
 import json
 import math
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Annotated, Any, Callable, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 from curricle.registry import Registry
 
@@ -41,16 +41,17 @@ class SeqLenSchedule(BaseModel):
     """Round interpolated lengths down to a multiple of this (kernel-friendly shapes); the
     points' own lengths are used as given."""
 
-    @model_validator(mode="after")
-    def _check(self) -> "SeqLenSchedule":
-        steps = [s for s, _ in self.points]
+    @field_validator("points")
+    @classmethod
+    def _check(cls, points: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        steps = [s for s, _ in points]
         if any(b <= a for a, b in zip(steps, steps[1:])):
-            raise ValueError(f"points: steps must be strictly increasing, got {steps}")
+            raise ValueError(f"steps must be strictly increasing, got {steps}")
         if any(s < 0 for s in steps):
-            raise ValueError("points: steps must be >= 0")
-        if any(n < 2 for _, n in self.points):
-            raise ValueError("points: every length must be >= 2")
-        return self
+            raise ValueError("steps must be >= 0")
+        if any(n < 2 for _, n in points):
+            raise ValueError("every length must be >= 2")
+        return points
 
     def at(self, step: int) -> int:
         steps = [s for s, _ in self.points]
@@ -67,6 +68,22 @@ class SeqLenSchedule(BaseModel):
     @property
     def max_len(self) -> int:
         return max(n for _, n in self.points)
+
+
+def _seq_len_kind(v: Any) -> str | None:
+    """Which of :data:`SeqLenSpec`'s kinds ``v`` is meant as, so a bad schedule's error is its
+    own (not that it is no integer): ``int`` for an integer, ``schedule`` for a mapping, else
+    None."""
+    if isinstance(v, int) and not isinstance(v, bool):
+        return "int"
+    return "schedule" if isinstance(v, (dict, SeqLenSchedule)) else None
+
+
+#: A ``seq_len:``: tokens per row, fixed (an integer) or a schedule (a mapping with ``points:``).
+SeqLenSpec = Annotated[
+    Union[Annotated[int, Tag("int")], Annotated[SeqLenSchedule, Tag("schedule")]],
+    Discriminator(_seq_len_kind, custom_error_type="seq_len_spec",
+                  custom_error_message="expected tokens per row (an integer) or a schedule (a mapping with points:)")]
 
 
 def seq_len_at(spec: int | SeqLenSchedule, step: int) -> int:
@@ -307,7 +324,7 @@ class MixtureConfig(BaseModel):
 
     batch_rows: int = Field(16, ge=1)
     """Global batch: rows per optimizer step over all ranks (must divide by the world size)."""
-    seq_len: int | SeqLenSchedule = 128
+    seq_len: SeqLenSpec = 128
     """Tokens per row (model inputs), fixed (at least 2) or a schedule; each row carries one
     more token for the shifted labels (an HF ``Trainer``'s ``MixtureDataset`` yields the whole
     row of ``seq_len + 1`` as ``input_ids`` and ``labels``: :mod:`curricle.integrations.hf`)."""
