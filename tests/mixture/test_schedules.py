@@ -114,6 +114,29 @@ def test_a_bad_seq_len_is_blamed_on_its_own_field(seq_len, message):
     assert isinstance(schedule, SeqLenSchedule) and schedule.at(10) == 128
 
 
+@pytest.mark.parametrize("given, other", [
+    ({"weights": {"a": 1}}, "weights"),
+    ({"temperature": 2.0}, "temperature"),
+    ({"weights": {"a": 1}, "temperature": 2.0}, "weights and temperature"),
+])
+def test_weights_from_with_weights_or_temperature_is_refused_not_ignored(tmp_path, given, other):
+    missing = tmp_path / "never-read.json"
+    with pytest.raises(CurricleError) as err:
+        parse_model({"schedule": {"kind": "static", "weights_from": str(missing), **given}}, MixtureConfig, "mixture")
+    assert str(err.value) == (f"mixture: schedule.weights_from: exclusive with weights and temperature "
+                              f"(got {other} too)")
+
+
+def test_weights_from_reads_the_weights_and_a_written_config_validates_again(tmp_path):
+    path = tmp_path / "doremi_weights.json"
+    path.write_text('{"weights": {"a": 0.25, "b": 0.75}}')
+    mixture = parse_model({"schedule": {"kind": "static", "weights_from": str(path)}}, MixtureConfig, "mixture")
+    assert (mixture.schedule.weights, mixture.schedule.weights_from) == ({"a": 0.25, "b": 0.75}, None)
+    path.unlink()  # RUN/config.yaml holds the weights, not the file
+    again = parse_model(mixture.model_dump(mode="json"), MixtureConfig, "mixture")
+    assert again.schedule.weights == {"a": 0.25, "b": 0.75}
+
+
 @pytest.mark.parametrize("kind, values", [
     ("fixed_linear", [0.2, 0.6, 1.0, 1.0]),
     ("fixed_root", [0.2, (0.04 + 0.96 * 0.5) ** 0.5, 1.0, 1.0]),

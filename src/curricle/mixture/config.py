@@ -15,7 +15,8 @@ import math
 from pathlib import Path
 from typing import Annotated, Any, Callable, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationInfo, field_validator,
+                      model_validator)
 
 from curricle.registry import Registry
 
@@ -241,17 +242,21 @@ class DomainWeights(BaseModel):
 class StaticConfig(ScheduleConfig, DomainWeights):
     """``kind: static`` with ``weights: {domain: w}``, ``temperature: T`` (1 = natural), or
     ``weights_from: FILE``: a JSON file whose ``weights`` are the mixture (a DoReMi proxy
-    run's ``doremi_weights.json``), read when the config is loaded."""
+    run's ``doremi_weights.json``), read when the config is loaded. The weights read become
+    ``weights`` and ``weights_from`` is cleared, so a loaded config written out (``RUN/config.yaml``)
+    holds the weights the run used and validates again."""
 
     kind: Literal["static"] = "static"
     weights_from: Path | None = None
-    """A JSON file with ``{"weights": {domain: w}}``; exclusive with weights and temperature."""
+    """A JSON file with ``{"weights": {domain: w}}``; exclusive with weights and temperature (both
+    given is an error naming weights_from)."""
 
     @model_validator(mode="before")
     @classmethod
     def _read_weights(cls, data):
-        if not isinstance(data, dict) or data.get("weights_from") is None or data.get("weights") is not None:
-            return data
+        if not isinstance(data, dict) or data.get("weights_from") is None or any(
+                data.get(k) is not None for k in ("weights", "temperature")):
+            return data  # nothing to read, or both given: refused by _alone
         path = Path(data["weights_from"])
         try:
             weights = json.loads(path.read_text())["weights"]
@@ -259,7 +264,15 @@ class StaticConfig(ScheduleConfig, DomainWeights):
             raise ValueError(f"weights_from: cannot read weights from {path}: {type(err).__name__}: {err}") from None
         if not isinstance(weights, dict):
             raise ValueError(f"weights_from: 'weights' in {path} is not a mapping of domain to weight")
-        return {**data, "weights": weights}
+        return {**data, "weights": weights, "weights_from": None}
+
+    @field_validator("weights_from")
+    @classmethod
+    def _alone(cls, v: Path | None, info: ValidationInfo) -> Path | None:
+        given = [k for k in ("weights", "temperature") if info.data.get(k) is not None]
+        if v is not None and given:
+            raise ValueError(f"exclusive with weights and temperature (got {' and '.join(given)} too)")
+        return v
 
     def referenced_domains(self) -> set[str]:
         return DomainWeights.referenced_domains(self)
