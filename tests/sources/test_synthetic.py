@@ -78,6 +78,15 @@ def test_levels_split_the_documents_and_name_the_level():
     assert SyntheticSource(config).describe() == "synthetic copy at levels 2, 8"
 
 
+def test_levels_are_written_easiest_first_whatever_the_order_given():
+    config = SyntheticConfig(domain="copy", skill="copy", n_docs=5, items_per_doc=3, levels=[16, 2])
+    assert config.levels == ["2", "16"]
+    docs = list(SyntheticSource(config))
+    # The easier level first, with the extra document of the uneven split.
+    assert [d.id for d in docs] == ["copy@2-0-0", "copy@2-0-1", "copy@2-0-2", "copy@16-0-0", "copy@16-0-1"]
+    assert SyntheticSource(config).describe() == "synthetic copy at levels 2, 16"
+
+
 @pytest.mark.parametrize("fields, message", [
     ({"levels": ["3"]}, r"unknown level '3' \(levels: 2, 4, 8, 16\)"),
     ({"levels": ["2", "2"]}, "distinct levels"),

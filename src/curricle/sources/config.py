@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from curricle.registry import Registry
-from curricle.synthetic.config import check_skill, known_skill
+from curricle.synthetic.config import check_skill, known_skill, ladder
 
 
 class SourceConfig(BaseModel):
@@ -201,9 +201,11 @@ class SyntheticConfig(SourceConfig):
     skill's are in :mod:`curricle.synthetic.config`)."""
     levels: Annotated[list[str] | None, BeforeValidator(_level_names)] = None
     """Levels of the skill's difficulty ladder (its generator's ``levels``, e.g. ``[2, 4, 8]``
-    for ``copy``): ``n_docs`` are split evenly between them, the easier ones first, each
-    level's documents made with its parameters and ``params`` (not the same ones). Document
-    ids name the level (``copy@8-0-3``). None: one generator with ``params``."""
+    for ``copy``), kept in the ladder's order whatever the order given (``[16, 2]`` is
+    ``["2", "16"]``): ``n_docs`` are split evenly between them, written easiest first (the
+    extra documents of an uneven split to the easiest), each level's documents made with its
+    parameters and ``params`` (not the same ones). Document ids name the level
+    (``copy@8-0-3``). None: one generator with ``params``."""
 
     @model_validator(mode="after")
     def _valid_params(self) -> "SyntheticConfig":
@@ -215,6 +217,8 @@ class SyntheticConfig(SourceConfig):
             raise ValueError("levels must be a non-empty list of distinct levels")
         if self.levels is not None and len(self.levels) > self.n_docs:
             raise ValueError(f"n_docs ({self.n_docs}) must be at least one per level ({len(self.levels)})")
+        if self.levels is not None:
+            self.levels = sorted(self.levels, key=list(ladder(self.skill)).index)
         return self
 
 
