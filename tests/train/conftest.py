@@ -63,6 +63,18 @@ def make_config(prepared_dir):
 PYTHON = sys.executable
 
 
+def finish(proc: subprocess.Popen, timeout: float = 240, tail: int = 3000) -> None:
+    """Wait for ``proc`` (started with ``start_new_session=True``); on a timeout kill its whole
+    session (torchrun and its workers) and re-raise; fail on a non-zero exit with stderr's tail."""
+    try:
+        _, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise
+    assert proc.returncode == 0, stderr[-tail:]
+
+
 def run_killed_then_resumed(cmd: list[str], run_dir, resume_flag: str = "--resume", at_step: int = 20,
                             cwd=None) -> subprocess.CompletedProcess:
     """Run ``cmd`` (a 40-step training run into ``run_dir``), SIGKILL it once its ``at_step``

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import signal
 import subprocess
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from transformers import LlamaConfig, LlamaForCausalLM
 from curricle.train.checkpointer import Checkpointer, RNGState
 from curricle.train.config import CheckpointConfig
 from curricle.train.distributed import DistInfo
-from tests.train.conftest import PYTHON
+from tests.train.conftest import PYTHON, finish
 from tests.train.rank_rng import draw
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,13 +46,7 @@ def test_each_rank_resumes_its_own_random_streams(tmp_path):
            str(tmp_path)]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    try:
-        _, stderr = proc.communicate(timeout=240)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        raise
-    assert proc.returncode == 0, stderr[-3000:]
+    finish(proc)
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     for r in ranks:
         assert r["again"] == r["after"]

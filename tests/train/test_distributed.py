@@ -2,7 +2,6 @@
 
 import json
 import os
-import signal
 import subprocess
 
 import pytest
@@ -10,7 +9,7 @@ import torch
 
 from curricle.errors import CurricleError
 from curricle.train.distributed import init_distributed
-from tests.train.conftest import PYTHON
+from tests.train.conftest import PYTHON, finish
 
 
 def torchrun_train(config, run, *launcher: str, **env: str) -> None:
@@ -21,13 +20,7 @@ def torchrun_train(config, run, *launcher: str, **env: str) -> None:
     # A session of its own, so a hang kills torchrun's workers too, not only torchrun.
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
                             env={**os.environ, "OMP_NUM_THREADS": "1", **env})
-    try:
-        _, stderr = proc.communicate(timeout=240)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        raise
-    assert proc.returncode == 0, stderr[-3000:]
+    finish(proc)
 
 
 def test_cuda_without_a_cuda_device_is_one_line_naming_train_device(monkeypatch):

@@ -16,7 +16,7 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from curricle.train.command import train_run
-from tests.train.conftest import PYTHON
+from tests.train.conftest import PYTHON, finish
 
 FSDP = {"parallelism": {"kind": "fsdp"}, "telemetry": {"tensorboard": False}, "checkpoint": {"every": 5, "keep_last": 10}}
 
@@ -29,13 +29,7 @@ def torchrun(config, run_dir, *extra, nproc=2, timeout=240, wait=True):
                             env={**os.environ, "OMP_NUM_THREADS": "1"}, start_new_session=True)
     if not wait:
         return proc
-    try:
-        _, stderr = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        raise
-    assert proc.returncode == 0, stderr[-4000:]
+    finish(proc, timeout, tail=4000)
     return proc
 
 
