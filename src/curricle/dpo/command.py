@@ -222,10 +222,13 @@ def dpo_run(config: DPOConfig, run_dir: Path | str, resume: bool = False,
             max_steps: int | None = None) -> dict[str, Any]:
     """Train as ``config`` says; returns the final scores, the forgetting report and the pairs."""
     run_dir = Path(run_dir)
-    start, (trainer, _) = begin_run(
+    start, (trainer, callback) = begin_run(
         run_dir, resume, config, "dpo", STATE_FILE,
         lambda checkpoint: build_dpo(config, run_dir, resume, max_steps, resume_from=checkpoint))
-    trainer.train(resume_from_checkpoint=start)
+    try:
+        trainer.train(resume_from_checkpoint=start)
+    finally:
+        callback.evaluator.close()  # its graders' worker processes
     if trainer.is_world_process_zero():
         save_final(trainer, run_dir / "final")
     trainer.accelerator.wait_for_everyone()

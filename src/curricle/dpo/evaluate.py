@@ -30,6 +30,9 @@ class PairEvaluator:
         self.tasks = tasks
         self.bands = {b.name: b for b in bands}
 
+    def close(self) -> None:
+        self.tasks.close()
+
     @property
     def discrete_metrics(self) -> dict[str, str]:
         return {**self.tasks.discrete_metrics, **{b: BAND_METRICS[0] for b in self.bands}}

@@ -83,7 +83,10 @@ def finetune_run(config: FinetuneConfig, run_dir: Path | str, resume: bool = Fal
     start, (trainer, callback, _) = begin_run(
         run_dir, resume, config, "finetune", STATE_FILE,
         lambda checkpoint: build_finetune(config, run_dir, max_steps, resume_from=checkpoint))
-    trainer.train(resume_from_checkpoint=start)
+    try:
+        trainer.train(resume_from_checkpoint=start)
+    finally:
+        callback.evaluator.close()  # its graders' worker processes
     if trainer.is_world_process_zero():
         save_final(trainer, run_dir / "final")
     trainer.accelerator.wait_for_everyone()  # the files below are the main process's

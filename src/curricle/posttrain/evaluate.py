@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 import torch
 
-from curricle.graders.base import build_grader, grade_all
+from curricle.graders.runner import GraderRunner
 from curricle.posttrain.config import ProbeTasksConfig
 from curricle.probes.builtin import builtin_tasks
 from curricle.probes.item import ProbeItem
@@ -48,16 +48,25 @@ class Evaluator:
     """Scores ``tasks`` (and ``probe_tasks``) with a model and ``tokenizer``."""
 
     def __init__(self, tasks: Sequence[Task], tokenizer: Any, batch_size: int = 64,
-                 probe_tasks: Sequence[ProbeTask] = ()):
+                 probe_tasks: Sequence[ProbeTask] = (), grader_timeout_s: float | None = 10.0):
         self.tasks = list(tasks)
         self.probe_tasks = list(probe_tasks)
         self.tokenizer = tokenizer
         self.batch_size = batch_size
-        self.graders = {t.name: build_grader(t.scoring.grader) for t in self.tasks if t.scoring.metric == "grader"}
+        #: A ``metric: grader`` task's grader, in a worker process with ``grader_timeout_s`` a
+        #: completion (:class:`~curricle.graders.runner.GraderRunner`): one that hangs or raises
+        #: leaves that item ungraded, under its reason, never scored 0 and never the run stuck.
+        self.graders = {t.name: GraderRunner(t.scoring.grader, grader_timeout_s)
+                        for t in self.tasks if t.scoring.metric == "grader"}
         #: Ungraded items per task, by reason, over every evaluation so far.
         self.ungraded: dict[str, Counter] = {t.name: Counter() for t in self.tasks}
         self._memo: dict[str, list[int]] = {}
         self._probe_of: dict[tuple[str, str], ProbeTask] = {}
+
+    def close(self) -> None:
+        """Stop the graders' worker processes (they also end when this process does)."""
+        for runner in self.graders.values():
+            runner.close()
 
     @property
     def discrete_metrics(self) -> dict[str, str]:
@@ -131,7 +140,7 @@ class Evaluator:
             return {**score.metrics, "n": score.n}, list(score.per_item[task.scoring.discrete])
         probe = self._probe_task(task, items, key, "generate_until")
         texts = lm.generate([i.prompt for i in items], task.scoring.until, probe.gen_tokens)
-        grades, reasons = grade_all(self.graders[task.name], items, texts)
+        grades, reasons = self.graders[task.name].grade(items, texts)
         if not key.startswith("review"):
             self.ungraded[task.name].update(reasons)
         scores = [g.score for g in grades]

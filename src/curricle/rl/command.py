@@ -122,7 +122,8 @@ def build_rl(config: RLConfig, run_dir: Path, max_steps: int | None = None, resu
     sampler.positions = {int(r): i for i, r in enumerate(trainer.train_dataset[ROW_COLUMN])}
     trainer.prompt_sampler = sampler
     trainer._get_train_sampler = lambda *a, **k: sampler
-    evaluator = Evaluator(tasks, tokenizer, batch_size=config.eval.batch_size)
+    evaluator = Evaluator(tasks, tokenizer, batch_size=config.eval.batch_size,
+                          grader_timeout_s=config.train.grader_timeout_s)
     check = HeldOutCheck(evaluator, config.guards, config.eval.split, samples=config.eval.samples,
                          temperature=config.eval.temperature, seed=config.seed)
     callback = RLCallback(PolicyFeed(sampler, reward, trainer), check,
@@ -144,6 +145,7 @@ def rl_run(config: RLConfig, run_dir: Path | str, resume: bool = False, max_step
     finally:
         for g in graders.values():
             g.close()
+        callback.check.evaluator.close()
     if trainer.is_world_process_zero():
         save_final(trainer, run_dir / "final")
     trainer.accelerator.wait_for_everyone()
