@@ -121,6 +121,19 @@ class StoppingTrainer:
         raise Stop
 
 
+class ClosingCallback:
+    """A verb's callback as its run ends: an evaluator (``evaluator``, and RL's ``check.evaluator``)
+    whose graders' workers it closes."""
+
+    def __init__(self):
+        self.evaluator = self
+        self.check = self
+        self.closed = 0
+
+    def close(self):
+        self.closed += 1
+
+
 def built(*parts):
     """A stand-in for a verb's build: the trainer above, then ``parts``."""
     return lambda *args, **kwargs: (StoppingTrainer(), *parts)
@@ -131,9 +144,11 @@ def test_finetune_writes_run_json_beside_its_config(tmp_path, monkeypatch):
     from curricle.finetune.config import load_finetune_config
 
     config = load_finetune_config(ROOT / "configs" / "finetune.yaml")
-    monkeypatch.setattr(command, "build_finetune", built(None, None))
+    callback = ClosingCallback()
+    monkeypatch.setattr(command, "build_finetune", built(callback, None))
     with pytest.raises(Stop):
         command.finetune_run(config, tmp_path / "ft")
+    assert callback.closed == 1  # the evaluator's graders' workers, even when training raises
     assert read_run_info(tmp_path / "ft") == {"kind": "finetune", "schema": SCHEMA,
                                               "config_hash": config_hash(config),
                                               "curricle_version": curricle.__version__}
@@ -145,9 +160,11 @@ def test_rl_writes_run_json_beside_its_config(tmp_path, monkeypatch):
     from curricle.rl.config import load_rl_config
 
     config = load_rl_config(ROOT / "configs" / "post" / "rl.yaml")
-    monkeypatch.setattr(command, "build_rl", built(None, {}))
+    callback = ClosingCallback()
+    monkeypatch.setattr(command, "build_rl", built(callback, {}))
     with pytest.raises(Stop):
         command.rl_run(config, tmp_path / "rl")
+    assert callback.closed == 1
     info = read_run_info(tmp_path / "rl")
     assert info["kind"] == "rl" and info["config_hash"] == config_hash(config)
 
