@@ -3,6 +3,8 @@ standard error is the spread of the rows' mean losses."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -73,3 +75,25 @@ def test_the_losss_standard_error_is_the_spread_of_the_rows_means():
     assert out["eval/loss/b"] == pytest.approx(0.4) and "eval/loss_se/b" not in out  # one row: no spread
     # However the rows are batched (one a forward pass here), the sums are the same.
     assert evaluate(LiteralLoss(), rows, 1, torch.device("cpu"))["eval/loss_se/a"] == pytest.approx(out["eval/loss_se/a"])
+
+
+class Confident(torch.nn.Module):
+    """Every label predicted with confidence 0.75: right in a row that starts with token 0
+    (domain a: ECE 0.25), wrong otherwise (domain b: ECE 0.75)."""
+
+    def __init__(self):
+        super().__init__()
+        self.model = torch.nn.Linear(1, 1)
+
+    def forward(self, x, with_stats=False):
+        b, n = x.size(0), x.size(1) - 1
+        right = (x[:, :1] == 0).expand(b, n)
+        return torch.ones(b, n), torch.full((b, n), math.log(0.75)), right
+
+
+@pytest.mark.parametrize(("rows_b", "ece"), [(4, 0.5), (2, (4 * 0.25 + 2 * 0.75) / 6)])
+def test_overall_ece_is_the_domains_ece_weighted_by_their_labels(rows_b, ece):
+    rows = {"a": np.zeros((4, 9), dtype=np.int64), "b": np.ones((rows_b, 9), dtype=np.int64)}
+    out = evaluate(Confident(), rows, 16, torch.device("cpu"))
+    assert out["eval/ece/a"] == pytest.approx(0.25) and out["eval/ece/b"] == pytest.approx(0.75)
+    assert out["eval/ece"] == pytest.approx(ece)  # (bins pooled over both: 0.25 with 4 rows of b)

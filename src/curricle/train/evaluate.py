@@ -59,8 +59,10 @@ def evaluate(loss_model: TokenLoss, rows: dict[str, np.ndarray], batch_rows: int
              rank: int = 0, world_size: int = 1, autocast=None,
              groups: dict[str, tuple[list[str], np.ndarray]] | None = None) -> dict[str, float | str]:
     """``eval/loss/<d>``, ``eval/loss_se/<d>`` (the module doc), ``eval/ppl/<d>``,
-    ``eval/ece/<d>`` per domain plus token-weighted
-    ``eval/loss`` and ``eval/ece`` over all domains. The logits are read a chunk of positions
+    ``eval/ece/<d>`` per domain plus token-weighted ``eval/loss`` and ``eval/ece`` over all
+    domains: ``eval/ece`` is the domains' ECEs weighted by their labels, ``sum_d N_d ECE_d / N``
+    (not the ECE of all labels in pooled bins, where one domain's over-confidence offsets
+    another's under-confidence: that is at most this). The logits are read a chunk of positions
     at a time (:class:`TokenLoss`). Every rank runs the same number of forward passes (a rank
     short of rows repeats one, uncounted), as a sharded model needs. ``groups``: per domain,
     :func:`eval_row_groups` of its rows, for the per-group losses (the module doc)."""
@@ -136,7 +138,9 @@ def evaluate(loss_model: TokenLoss, rows: dict[str, np.ndarray], batch_rows: int
     total = sums.sum(0)
     out["eval/loss"] = float(total[0] / total[1])
     out["eval/tokens"] = float(total[1])  # the held-out labels scored, all ranks
-    out["eval/ece"] = ece(total)
+    # The domains' ECEs weighted by their labels (bins pooled over domains would offset errors).
+    weighted = sum(float(row[1]) * ece(row) for row in sums if row[1] > 0)
+    out["eval/ece"] = weighted / float(total[1]) if total[1] > 0 else float("nan")
     worst = None
     for d, start in offsets.items():
         for j, g in enumerate(groups[d][0]):
