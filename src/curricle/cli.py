@@ -186,7 +186,8 @@ def train(
     config: Path = typer.Argument(..., help="Run config (YAML)."),
     run_dir: Path = typer.Option(..., "--run-dir", help="Where metrics, events and checkpoints go."),
     max_steps: Optional[int] = typer.Option(
-        None, "--max-steps", help="Override train.steps; with --resume, change the run's length (an event says so)."),
+        None, "--max-steps", help="Override train.steps (at least 1); with --resume, change the run's length, not "
+                                  "below the checkpoint's step (an event says so)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the newest complete checkpoint."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
 ) -> None:

@@ -12,11 +12,11 @@ from curricle.train.distributed import init_distributed
 from tests.train.conftest import PYTHON, finish
 
 
-def torchrun_train(config, run, *launcher: str, **env: str) -> None:
+def torchrun_train(config, run, *launcher: str, resume: bool = False, **env: str) -> None:
     """``curricle train`` under torchrun, 2 processes on this machine; fails on a non-zero exit."""
     # --standalone: a local rendezvous on a free loopback port.
     cmd = [PYTHON, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", *launcher, "-m", "curricle.cli",
-           "train", str(config), "--run-dir", str(run)]
+           "train", str(config), "--run-dir", str(run), *(["--resume"] if resume else [])]
     # A session of its own, so a hang kills torchrun's workers too, not only torchrun.
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
                             env={**os.environ, "OMP_NUM_THREADS": "1", **env})
@@ -63,6 +63,21 @@ def test_two_process_ddp_run_sees_disjoint_data(tmp_path, write_config):
     assert [m["step"] for m in metrics] == list(range(1, 9))
     assert metrics[-1]["tokens"] == 8 * 8 * 32
     assert (run / "checkpoints" / "step_8" / "model.safetensors").is_file()
+
+
+@pytest.mark.slow
+def test_each_ranks_row_trace_is_cut_back_to_its_own_count_on_resume(tmp_path, write_config):
+    config = write_config(steps=8, telemetry={"tensorboard": False}, trace=True, checkpoint={"every": 4})
+    run = tmp_path / "run"
+    torchrun_train(config, run)
+    paths = [run / "trace" / f"rows.rank{rank}.jsonl" for rank in (0, 1)]
+    traces = [p.read_text() for p in paths]
+    state = json.loads((run / "checkpoints" / "step_4" / "trainer_state.json").read_text())
+    assert {k: v for k, v in state["log_lines"].items() if k.startswith("trace/")} == {
+        "trace/rows.rank0.jsonl": 4, "trace/rows.rank1.jsonl": 4}
+    (run / "checkpoints" / "step_8").rename(tmp_path / "step_8")  # killed after step 8's lines, before its checkpoint
+    torchrun_train(config, run, resume=True)
+    assert [p.read_text() for p in paths] == traces  # steps 5-8 once on each rank, the same rows
 
 
 @pytest.mark.slow

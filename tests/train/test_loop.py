@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from curricle.errors import CurricleError
-from curricle.train.command import train_run
+from curricle.train.command import build_trainer, train_run
+from curricle.train.hooks import Hook
 
 
 def read(run_dir, name):
@@ -246,3 +247,99 @@ def test_a_hook_can_end_the_run_and_it_stays_ended_on_resume(tmp_path, make_conf
     assert resumed.step == 7 and resumed.total_steps == 7
     metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [m["step"] for m in metrics] == list(range(1, 8))
+
+
+def test_the_row_trace_is_cut_back_on_resume_and_cleared_for_a_fresh_run(tmp_path, make_config):
+    run = tmp_path / "run"
+    train_run(make_config(steps=20, trace=True), run, progress=False)
+    trace = read(run, "trace/rows.rank0.jsonl")
+    state = json.loads((run / "checkpoints" / "step_10" / "trainer_state.json").read_text())
+    assert state["log_lines"]["trace/rows.rank0.jsonl"] == 10  # each rank's own count, by file
+    shutil.rmtree(run / "checkpoints" / "step_20")  # killed after step 20's lines, before its checkpoint
+    train_run(make_config(steps=20, trace=True), run, resume=True, progress=False)
+    assert read(run, "trace/rows.rank0.jsonl") == trace  # steps 11-20 once, the same rows
+    # A fresh run where a killed one left its trace (before any checkpoint) starts it anew.
+    shutil.rmtree(run / "checkpoints")
+    train_run(make_config(steps=3, trace=True), run, progress=False)
+    assert read(run, "trace/rows.rank0.jsonl") == trace[:3]
+
+
+@pytest.mark.parametrize("resume", [False, True])
+def test_max_steps_below_1_is_refused_in_one_line(tmp_path, make_config, resume):
+    run = tmp_path / "run"
+    if resume:  # not taken for "absent" (the run's own length) either
+        train_run(make_config(steps=10), run, progress=False)
+    with pytest.raises(CurricleError) as err:
+        build_trainer(make_config(steps=10), run, resume=resume, max_steps=0, progress=False)
+    assert str(err.value) == "--max-steps 0: a run trains at least 1 step"
+    with pytest.raises(CurricleError) as err:
+        build_trainer(make_config(steps=10), run, resume=resume, max_steps=-3, progress=False)
+    assert str(err.value) == "--max-steps -3: a run trains at least 1 step"
+    assert run.exists() == resume
+
+
+def test_resume_max_steps_below_the_checkpoint_is_refused_and_at_it_ends_the_run_there(tmp_path, make_config):
+    run = tmp_path / "run"
+    train_run(make_config(steps=20), run, progress=False)
+    shutil.rmtree(run / "checkpoints" / "step_20")  # killed after its step-10 checkpoint
+    with pytest.raises(CurricleError) as err:
+        build_trainer(make_config(steps=20), run, resume=True, max_steps=9, progress=False)
+    assert str(err.value) == "--max-steps 9: the checkpoint is at step 10 already"
+    assert read(run, "events.jsonl") == []
+    # At the checkpoint's step: the run ends there, and the checkpoint says so, as a last step's does.
+    result = train_run(make_config(steps=20), run, resume=True, max_steps=10, progress=False)
+    assert result["trainer"].step == 10 and result["trainer"].total_steps == 10
+    assert json.loads((run / "checkpoints" / "step_10" / "trainer_state.json").read_text())["total_steps"] == 10
+    # A plain resume then keeps that length, and the event that changed it.
+    result = train_run(make_config(steps=20), run, resume=True, progress=False)
+    assert result["trainer"].step == 10 and result["trainer"].total_steps == 10
+    resume = {"step": 10, "event": "resume", "checkpoint": str(run / "checkpoints" / "step_10")}
+    assert read(run, "events.jsonl") == [
+        resume, {"step": 10, "event": "run-length", "reason": "--max-steps", "old": 20, "new": 10}, resume]
+    assert [m["step"] for m in read(run, "metrics.jsonl")] == list(range(1, 11))
+
+
+def test_on_micro_batch_comes_after_backward_and_before_the_guard(tmp_path, make_config):
+    class Seen(Hook):
+        def __init__(self):
+            self.micro, self.ends = [], []
+
+        def on_micro_batch(self, state, batch, rows, token_loss, signals=None):
+            backward = all(p.grad is not None for p in state.model.parameters())
+            self.micro.append((state.step + 1, rows.start, backward, bool(torch.isfinite(token_loss).all())))
+
+        def on_step_end(self, state, batch, metrics):
+            self.ends.append((state.step, metrics.get("skipped")))
+
+    seen = Seen()
+    config = make_config(steps=3, grad_accum=2, guard={"inject": {2: "nan"}})
+    build_trainer(config, tmp_path / "run", hooks=[seen], progress=False).fit()
+    # Step 2's micro-batches reach the hook, NaN and all; the skip shows at on_step_end.
+    assert seen.micro == [(1, 0, True, True), (1, 4, True, True), (2, 0, True, False), (2, 4, True, False),
+                          (3, 0, True, True), (3, 4, True, True)]
+    assert seen.ends == [(1, None), (2, "nan"), (3, None)]
+
+
+@pytest.mark.parametrize(("stop", "evaluated"), [(3, [2, 3]), (4, [2, 4])])
+def test_a_run_a_hook_stops_is_evaluated_once_at_its_last_step(tmp_path, make_config, stop, evaluated):
+    class StopAt(Hook):
+        def __init__(self):
+            self.evals = []
+
+        def on_eval(self, state, metrics):
+            self.evals.append(state.step)
+
+        def on_step_end(self, state, batch, metrics):
+            if state.step == stop:
+                state.stop(stop, "test")
+
+    hook, run = StopAt(), tmp_path / "run"
+    trainer = build_trainer(make_config(eval_every=2), run, hooks=[hook], progress=False)
+    trainer.fit()
+    assert trainer.step == trainer.total_steps == stop and hook.evals == evaluated
+    metrics = read(run, "metrics.jsonl")
+    assert [m["step"] for m in metrics] == list(range(1, stop + 1))
+    assert [m["step"] for m in metrics if "eval/loss" in m] == evaluated
+    assert metrics[-1]["eval_tokens"] == 2 * metrics[1]["eval_tokens"]  # two evaluations, counted
+    state = json.loads((run / "checkpoints" / f"step_{stop}" / "trainer_state.json").read_text())
+    assert state["eval_tokens"] == metrics[-1]["eval_tokens"] and state["total_steps"] == stop

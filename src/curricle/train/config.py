@@ -124,11 +124,15 @@ class TrainConfig(BaseModel):
     grad_clip: float | None = Field(1.0, gt=0)
     """Clip the global gradient norm to this (None: no clipping)."""
     grad_accum: int = Field(1, ge=1)
-    """Micro-batches per optimizer step; each step's global batch is one mixture draw."""
+    """Gradient accumulation: a step's rows (this rank's) go through in micro-batches of
+    ``rows // grad_accum`` rows (at least 1), the last one holding what is left: ``grad_accum``
+    micro-batches when it divides the rows, more when not (7 rows with 2: 3, 3 and 1 rows; 10
+    rows with 4: five of 2). Each step's global batch is one mixture draw."""
     lr_schedule: LRConfig = Field(default_factory=LRConfig)
     """Warm-up and decay shape."""
     eval_every: int = Field(20, ge=1)
-    """Held-out loss, perplexity and calibration every this many steps (and at the end)."""
+    """Held-out loss, perplexity and calibration every this many steps, and at the end (the run's
+    last step, or the step a hook stopped it at)."""
     eval_rows_per_domain: int = Field(16, ge=1)
     """Held-out rows scored per domain."""
     eval_seq_len: int | None = Field(None, ge=2)

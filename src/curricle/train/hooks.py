@@ -8,14 +8,19 @@ The loop calls, in order::
         on_step_start(state, batch)
         token_weights(state, batch, rows, last, token_loss)  optional, one hook: weights of the
                                                  micro-batch's tokens in its loss (DoReMi's proxy)
-        on_micro_batch(state, batch, rows, token_loss)   after each micro-batch's per-token loss
+        on_micro_batch(state, batch, rows, token_loss)   after each micro-batch's backward pass,
+                                                 before the guard judges the step
                                                  (``signals=`` too, for a hook that wants them)
         on_rollback(state, checkpoint)           the guard rolled back (parts already restored)
         wants_eval(state, step)                  whether this hook needs a held-out evaluation
                                                  after this step (besides every eval_every)
         on_eval(state, metrics)                  evaluation steps
-        on_step_end(state, batch, metrics)
-        on_checkpoint(state, path)               checkpoint steps
+        on_step_end(state, batch, metrics)       ``metrics["skipped"]``: the guard's verdict on a
+                                                 step it skipped (absent on one that trained)
+        on_eval(state, metrics)                  a hook ended the run at this step (TrainState.stop)
+                                                 that had no evaluation: the end's (before the
+                                                 trainer's own telemetry writes the step)
+        on_checkpoint(state, path)               checkpoint steps, and the last
     on_train_end(state)
 
 Telemetry, progress, controllers, in-loop probes and debugging aids are hooks, so the loop
@@ -28,7 +33,10 @@ arrays in ``array_state()`` / ``load_array_state()``): the trainer registers it 
 checkpointer under its ``name``, so its state is saved with every checkpoint and restored on
 resume and rollback, with no change to checkpoint code. A hook that appends to a JSONL file
 in the run directory names it in ``logs`` and writes it with :meth:`TrainState.append_log`:
-the trainer clears it for a fresh run and cuts it back to the checkpoint on resume.
+the trainer clears it for a fresh run and cuts it back to the checkpoint on resume. A hook
+whose every rank appends to a file of its own names it in ``rank_logs`` (``{rank}`` in the
+name): each rank removes its own for a fresh run, and on resume cuts it back to the lines it
+had when the checkpoint was saved (every rank's count is in the checkpoint).
 """
 
 from __future__ import annotations
@@ -47,7 +55,7 @@ from curricle.mixture.sampler import Batch, MixtureSampler
 from curricle.telemetry.config import TelemetryConfig
 from curricle.telemetry.sinks import open_sinks
 from curricle.telemetry.sinks.jsonl import append_jsonl
-from curricle.telemetry.trace import trace_path
+from curricle.telemetry.trace import TRACE_DIR
 from curricle.train.distributed import DistInfo
 
 #: The trainer's own log of decisions (skips, rollbacks, resumes).
@@ -85,6 +93,8 @@ class TrainState:
     resume."""
     logs: set[str] = field(default_factory=lambda: {EVENTS})
     """JSONL files in ``run_dir`` the trainer keeps in step with its checkpoints."""
+    rank_logs: set[str] = field(default_factory=set)
+    """Per-rank JSONL files in ``run_dir`` (``{rank}`` in the name), kept in step likewise."""
 
     @property
     def is_main(self) -> bool:
@@ -112,8 +122,9 @@ class TrainState:
 
     def stop(self, step: int, reason: str, **fields: Any) -> None:
         """End the run after this step (a controller's targets are met, a plateau's ``stop``
-        policy): a ``stop`` event with ``reason``; the trainer checkpoints the step and returns.
-        Every rank must ask alike (hooks decide from global signals)."""
+        policy): a ``stop`` event with ``reason``; the trainer evaluates the step (unless it did
+        already: the evaluation at the end), checkpoints it and returns. Called from
+        ``on_step_end``. Every rank must ask alike (hooks decide from global signals)."""
         if self.stopped is None:
             self.stopped = {"step": step, "reason": reason, **fields}
             self.event(step, "stop", reason=reason, **fields)
@@ -130,6 +141,8 @@ class Hook:
     name: ClassVar[str | None] = None
     #: JSONL files in the run directory this hook appends to (see :meth:`TrainState.append_log`).
     logs: ClassVar[tuple[str, ...]] = ()
+    #: JSONL files every rank appends its own of (``{rank}`` in the name; see the module doc).
+    rank_logs: ClassVar[tuple[str, ...]] = ()
     #: Whether ``on_micro_batch`` wants each token's difficulty signals (``signals=``): the
     #: loss then computes them (:func:`curricle.train.loss.token_signals`); read once, when
     #: the trainer is built.
@@ -140,8 +153,11 @@ class Hook:
     def on_step_start(self, state: TrainState, batch: Batch) -> None: ...
     def on_micro_batch(self, state: TrainState, batch: Batch, rows: slice, token_loss: torch.Tensor,
                        signals: torch.Tensor | None = None) -> None:
-        """``token_loss``: (rows, L), detached, the loss of each label of ``batch.tokens[rows]``
-        (before the backward pass; only micro-batches the guard let through). A hook with
+        """``token_loss``: (rows, L), detached, the loss of each label of ``batch.tokens[rows]``.
+        Called after the micro-batch's backward pass and before the guard judges the step, so for
+        every micro-batch, those of a step the guard then skips (NaN, a spike) included: a hook
+        learns of the skip at ``on_step_end``, from ``metrics["skipped"]`` (the verdict; absent
+        when the step trained), and drops what it gathered for the step. A hook with
         ``wants_token_signals`` is called with ``signals=`` too: (rows, L, 3) fp32, each
         label's margin, confidence and top-1 correctness (:data:`curricle.train.loss.SIGNALS`)."""
     def on_rollback(self, state: TrainState, checkpoint: Path) -> None: ...
@@ -211,8 +227,10 @@ class DataTraceHook(Hook):
     """Every rank writes a short hash of each row it trains on to ``RUN/trace/rows.rank<R>.jsonl``
     (``train.trace``)."""
 
+    rank_logs = (f"{TRACE_DIR}/rows.rank{{rank}}.jsonl",)
+
     def on_train_start(self, state):
-        path = trace_path(state.run_dir, "rows", state.rank)
+        path = state.run_dir / self.rank_logs[0].format(rank=state.rank)
         path.parent.mkdir(parents=True, exist_ok=True)
         self.f = open(path, "a", encoding="utf-8")
 

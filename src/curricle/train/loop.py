@@ -13,9 +13,11 @@
         guard.check(the global step)                   NaN / spike -> skip the whole step
         optimizer step                                 unless skipped
         guard.record -> maybe roll back to the last checkpoint -> on_rollback
-        evaluate -> on_eval                            every eval_every steps, and where a hook wants it
-        on_step_end (probes, controllers, telemetry)   a hook may end the run here (state.stop)
-        checkpoint -> on_checkpoint                    every checkpoint.every steps
+        evaluate -> on_eval                            every eval_every steps, the last, and where a hook wants it
+        on_step_end (probes, controllers, ...)         a hook may end the run here (state.stop): then
+            evaluate -> on_eval                        the last step's, unless this step had one
+        on_step_end (the trainer's own: telemetry)     the step's line, with what the hooks added
+        checkpoint -> on_checkpoint                    every checkpoint.every steps, and the last
 
 The :class:`Trainer` is handed its parts: a model, an optimizer, a sampler and its config
 (``curricle train`` builds them in :mod:`curricle.train.command`; a library user may build
@@ -51,7 +53,7 @@ from curricle.train import checkpoint
 from curricle.train.checkpointer import Checkpointer, RNGState
 from curricle.train.config import TrainConfig
 from curricle.train.cpu import contention, contention_message
-from curricle.train.distributed import DistInfo, barrier, init_distributed
+from curricle.train.distributed import DistInfo, all_gather_objects, barrier, init_distributed
 from curricle.train.evaluate import evaluate
 from curricle.train.guard import StabilityGuard
 from curricle.train.hooks import EVENTS, DataTraceHook, Hook, ProgressHook, TelemetryHook, TrainState
@@ -74,11 +76,13 @@ class Trainer:
     - ``hooks``: run at the loop's hook points in this order, before the trainer's own
       (data trace, progress, telemetry last). Hooks with state are checkpointed.
     - ``guard``: the stability guard (default: one from ``config.guard``).
+    - ``max_steps``: the run's length in optimizer steps (default: ``config.steps``), at least 1.
     - ``resume``: continue from the newest complete checkpoint under ``run_dir/checkpoints``,
       with the run length it started with, unless ``max_steps`` is given (then an event says
-      so). On a store of another snapshot than the checkpoint's, a ``snapshot-changed`` event
-      names the domains whose documents changed (they start fresh streams; see
-      :mod:`curricle.mixture.sampler`).
+      so). ``max_steps`` below the checkpoint's step is an error; equal to it, the run ends
+      there, and the checkpoint is written again to record that length. On a store of another
+      snapshot than the checkpoint's, a ``snapshot-changed`` event names the domains whose
+      documents changed (they start fresh streams; see :mod:`curricle.mixture.sampler`).
     - ``decay_start``: the step a ``wsd`` learning-rate decay starts at, when it is tied to a
       curriculum phase (:meth:`curricle.config.RunConfig.lr_decay_start`).
     """
@@ -89,6 +93,8 @@ class Trainer:
                  eval_groups: dict[str, tuple[list[str], np.ndarray]] | None = None, hooks: Sequence[Hook] = (),
                  guard: StabilityGuard | None = None, resume: bool = False, max_steps: int | None = None,
                  decay_start: int | None = None, progress: bool = True, dist: DistInfo | None = None):
+        if max_steps is not None and max_steps < 1:
+            raise CurricleError(f"--max-steps {max_steps}: a run trains at least 1 step")
         self.config = config
         self.run_dir = Path(run_dir)
         self.dist = dist or init_distributed(config.device)
@@ -114,7 +120,8 @@ class Trainer:
         # bf16 autocast, unless FSDP's mixed precision already computes in bf16.
         bf16 = config.precision == "bf16" or (config.precision == "auto" and self.device.type == "cuda")
         autocast = (lambda: torch.autocast(self.device.type, dtype=torch.bfloat16)) if bf16 and not self.sharded else None
-        self.state = TrainState(run_dir=self.run_dir, domains=sampler.domains, total_steps=max_steps or config.steps,
+        total_steps = config.steps if max_steps is None else max_steps
+        self.state = TrainState(run_dir=self.run_dir, domains=sampler.domains, total_steps=total_steps,
                                 dist=self.dist, model=self.model, sampler=sampler, tokenizer=tokenizer,
                                 autocast=autocast)
 
@@ -123,8 +130,10 @@ class Trainer:
             own += [ProgressHook()] if progress else []
             own.append(TelemetryHook(config.telemetry))  # last: sees what other hooks added
         self.hooks: list[Hook] = [*hooks, *own]
+        self._given, self._own = list(hooks), own
         for hook in self.hooks:
             self.state.logs.update(hook.logs)
+            self.state.rank_logs.update(hook.rank_logs)
         weighers = [h for h in self.hooks if hasattr(h, "token_weights")]
         if len(weighers) > 1:
             raise CurricleError("at most one hook may weigh the training tokens (token_weights)")
@@ -158,12 +167,16 @@ class Trainer:
             raise CurricleError(f"{self.run_dir} already has checkpoints: pass --resume to continue it, "
                                 f"or choose a new --run-dir")
         self.resumed_from = None
+        self._resave = False  # the resumed checkpoint records a longer run than this one (fit writes it again)
         if resume:
             self._resume(*found, max_steps)
-        elif self.dist.is_main:
-            for name in self.state.logs:
+        else:
+            for name in self._rank_logs():
                 (self.run_dir / name).unlink(missing_ok=True)
-            clear_tensorboard(self.run_dir)
+            if self.dist.is_main:
+                for name in self.state.logs:
+                    (self.run_dir / name).unlink(missing_ok=True)
+                clear_tensorboard(self.run_dir)
 
         self.train_model: torch.nn.Module = self.loss_model
         if self.dist.active and not self.sharded:
@@ -216,19 +229,23 @@ class Trainer:
         metrics: dict[str, Any] = {}
         self.model.train()  # evaluate() switches back to train mode when it is done
         try:
+            if self._resave:
+                self._call("on_checkpoint", self.save_checkpoint())
             while self.step < self.total_steps:
                 batch = self.sampler.next_batch()
                 self._call("on_step_start", batch)
                 metrics = self.train_step(batch)
                 self.state.step += 1
-                if (self.step % self.config.eval_every == 0 or self.step == self.total_steps
-                        or any(h.wants_eval(self.state, self.step) for h in self.hooks)):
-                    metrics.update(self.evaluate())
-                    self.state.eval_tokens += int(metrics.get("eval/tokens", 0))
-                    self._call("on_eval", metrics)
-                self._call("on_step_end", batch, metrics)
+                evaluated = (self.step % self.config.eval_every == 0 or self.step == self.total_steps
+                             or any(h.wants_eval(self.state, self.step) for h in self.hooks))
+                if evaluated:
+                    self._evaluate(metrics)
+                self._call("on_step_end", batch, metrics, hooks=self._given)
                 if self.state.stopped is not None and self.state.stopped["step"] == self.step:
                     self.state.total_steps = self.step  # a hook ended the run (TrainState.stop)
+                    if not evaluated:  # the evaluation at the end, as a run that reaches its length has
+                        self._evaluate(metrics)
+                self._call("on_step_end", batch, metrics, hooks=self._own)  # telemetry writes the step
                 if self.step % self.config.checkpoint.every == 0 or self.step == self.total_steps:
                     path = self.save_checkpoint()
                     self._call("on_checkpoint", path)
@@ -316,6 +333,12 @@ class Trainer:
         metrics["tokens_per_s"] = step_tokens / (time.perf_counter() - t0)
         return metrics
 
+    def _evaluate(self, metrics: dict[str, Any]) -> None:
+        """A held-out evaluation into ``metrics``; its tokens counted, then ``on_eval``."""
+        metrics.update(self.evaluate())
+        self.state.eval_tokens += int(metrics.get("eval/tokens", 0))
+        self._call("on_eval", metrics)
+
     def evaluate(self) -> dict[str, float | str]:
         if not self.eval_rows:
             return {}
@@ -325,15 +348,21 @@ class Trainer:
     # -- checkpoints, resume, rollback -------------------------------------------------------
 
     def save_checkpoint(self) -> Path | None:
+        # Every log's line count by file name: the main rank's logs, and every rank's own logs.
+        lines = {name: count_lines(self.run_dir / name) for name in self.state.logs} if self.dist.is_main else {}
+        if self.state.rank_logs:  # (the same on every rank: the same hooks)
+            own = {name: count_lines(self.run_dir / name) for name in self._rank_logs()}
+            for counts in all_gather_objects(self.dist, own):
+                lines.update(counts)
         meta = {"tokens": self.tokens, "eval_tokens": self.state.eval_tokens, "total_steps": self.total_steps,
-                "stopped": self.state.stopped,
-                "log_lines": {name: count_lines(self.run_dir / name) for name in sorted(self.state.logs)}
-                if self.dist.is_main else {}}
+                "stopped": self.state.stopped, "log_lines": dict(sorted(lines.items())) if self.dist.is_main else {}}
         path = self.checkpointer.save(self.step, meta)
         barrier(self.dist)
         return path
 
     def _resume(self, step: int, path: Path, max_steps: int | None) -> None:
+        if max_steps is not None and max_steps < step:
+            raise CurricleError(f"--max-steps {max_steps}: the checkpoint is at step {step} already")
         state = self.checkpointer.restore(path)
         self.state.step, self.state.tokens = state["step"], state["tokens"]
         self.state.eval_tokens = int(state.get("eval_tokens", 0))
@@ -348,8 +377,13 @@ class Trainer:
             self.state.total_steps = saved
         if self.state.stopped is not None:  # a hook ended it (TrainState.stop): it stays ended
             self.state.total_steps = min(self.state.total_steps, self.state.stopped["step"])
+        # --max-steps ends the run at this checkpoint: fit() saves it again with the new length,
+        # as a run's last step does, so the next resume keeps it (and the run-length event).
+        self._resave = self.state.total_steps == step and saved != step
+        # Drop what a killed run wrote after this checkpoint; the resumed run rewrites it.
+        for name in self._rank_logs():  # this rank's own (a rank the checkpoint has no count of: none)
+            truncate_jsonl(self.run_dir / name, state["log_lines"].get(name, 0))
         if self.dist.is_main:
-            # Drop what a killed run wrote after this checkpoint; the resumed run rewrites it.
             for name in self.state.logs:
                 truncate_jsonl(self.run_dir / name, state["log_lines"].get(name, 0))
             checkpoint.remove_stale(self.checkpointer.root)
@@ -385,8 +419,12 @@ class Trainer:
 
     # -- small pieces ------------------------------------------------------------------------
 
-    def _call(self, point: str, *args) -> None:
-        for hook in self.hooks:
+    def _rank_logs(self) -> list[str]:
+        """This rank's own logs' file names (``rank_logs`` with its rank)."""
+        return sorted(name.format(rank=self.dist.rank) for name in self.state.rank_logs)
+
+    def _call(self, point: str, *args, hooks: Sequence[Hook] | None = None) -> None:
+        for hook in self.hooks if hooks is None else hooks:
             getattr(hook, point)(self.state, *args)
 
 
