@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
     })
     args = GRPOConfig(str(a.out), max_steps=a.max_steps, per_device_train_batch_size=8, num_generations=4,
                       max_completion_length=4, learning_rate=1e-3, use_cpu=True, report_to=[], save_steps=4,
-                      logging_steps=1, seed=0, dataloader_num_workers=0)
+                      logging_steps=1, seed=0, dataloader_num_workers=0, ignore_data_skip=True)
     trainer = GRPOTrainer(model=model, reward_funcs=[starts_right], args=args, train_dataset=data,
                           processing_class=tokenizer)
     use_prompt_curriculum(trainer, {"kind": "learnability"}, trace=True)   # curricle

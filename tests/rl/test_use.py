@@ -32,7 +32,7 @@ def user_trainer(checkpoint, out, reward, **args):
                                        "difficulty": [len(w) for w in words], "curricle_row": list(range(10, 20))})
     config = GRPOConfig(str(out), max_steps=STEPS, per_device_train_batch_size=K * G, num_generations=G,
                         max_completion_length=3, learning_rate=1e-3, use_cpu=True, report_to=[], save_steps=100,
-                        logging_steps=1, seed=0, dataloader_num_workers=0, **args)
+                        logging_steps=1, seed=0, dataloader_num_workers=0, **{"ignore_data_skip": True, **args})
     return GRPOTrainer(model=AutoModelForCausalLM.from_pretrained(checkpoint), reward_funcs=[reward], args=config,
                        train_dataset=data, processing_class=AutoTokenizer.from_pretrained(checkpoint))
 
@@ -82,9 +82,14 @@ def test_what_the_curriculum_needs_is_checked_in_one_line(tmp_path, checkpoint):
 
     with pytest.raises(CurricleError) as err:
         use_prompt_curriculum(user_trainer(checkpoint, tmp_path / "a", reward, num_iterations=2), {"kind": "uniform"})
-    assert str(err.value) == ("GRPOConfig: the prompt curriculum needs max_steps > 0, dataloader_num_workers=0 and one "
-                              "generation per optimizer step (steps_per_generation = gradient_accumulation_steps, "
-                              "num_iterations=1) (got num_iterations=2)")
+    assert str(err.value) == ("GRPOConfig: the prompt curriculum needs max_steps > 0, ignore_data_skip=True, "
+                              "dataloader_num_workers=0 and one generation per optimizer step (steps_per_generation = "
+                              "gradient_accumulation_steps, num_iterations=1) (got num_iterations=2)")
+    # HF's default skips a resumed run's done batches through the sampler, which would draw them again.
+    with pytest.raises(CurricleError) as err:
+        use_prompt_curriculum(user_trainer(checkpoint, tmp_path / "s", reward, ignore_data_skip=False),
+                              {"kind": "uniform"})
+    assert str(err.value).endswith("(got ignore_data_skip=False)")
     trainer = user_trainer(checkpoint, tmp_path / "b", reward)
     with pytest.raises(CurricleError) as err:
         use_prompt_curriculum(trainer, {"kind": "learnability", "gates": [{"kind": "zero-variance"}]})

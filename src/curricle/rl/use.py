@@ -4,6 +4,7 @@ Your trainer, your reward functions, your dataset (a ``prompt`` column and curri
 ``curricle_row`` column, a row id per prompt, optionally ``task`` and ``difficulty``);
 curricle supplies the order::
 
+    args = GRPOConfig("runs/grpo", max_steps=300, ignore_data_skip=True, ...)
     trainer = GRPOTrainer(model=model, reward_funcs=[my_reward], args=args, train_dataset=data)
     use_prompt_curriculum(trainer, {"kind": "learnability"})
     trainer.train()                    # or train(resume_from_checkpoint=...): the same prompts
@@ -27,7 +28,9 @@ What it does to the trainer, and nothing else:
 
 It needs one generation per optimizer step (``steps_per_generation`` equal to
 ``gradient_accumulation_steps`` and ``num_iterations: 1``), ``max_steps > 0``,
-``dataloader_num_workers=0`` (the sampler reads the policy in this process) and plain
+``ignore_data_skip=True`` (the sampler resumes itself: a resumed trainer that skipped the
+steps done through it would draw them again), ``dataloader_num_workers=0`` (the sampler reads
+the policy in this process) and plain
 reward functions (not reward models or async functions); it checks them and says what is
 wrong in one line. Gates after generation and ``lilo`` need ``curricle rl``'s trainer (gates
 before generation work here); without the base sampling pass,
@@ -188,13 +191,14 @@ def use_prompt_curriculum(trainer, curriculum: Any = None, prompts: Sequence[Pro
     g = trainer.num_generations
     wrong = [f"{k}={v}" for k, v, ok in (
         ("max_steps", args.max_steps, args.max_steps > 0),
+        ("ignore_data_skip", args.ignore_data_skip, args.ignore_data_skip),
         ("dataloader_num_workers", args.dataloader_num_workers, args.dataloader_num_workers == 0),
         ("steps_per_generation", args.steps_per_generation, args.steps_per_generation == args.gradient_accumulation_steps),
         ("num_iterations", args.num_iterations, args.num_iterations == 1)) if not ok]
     if wrong:
-        raise CurricleError(f"GRPOConfig: the prompt curriculum needs max_steps > 0, dataloader_num_workers=0 and one "
-                            f"generation per optimizer step (steps_per_generation = gradient_accumulation_steps, "
-                            f"num_iterations=1) (got {', '.join(wrong)})")
+        raise CurricleError(f"GRPOConfig: the prompt curriculum needs max_steps > 0, ignore_data_skip=True, "
+                            f"dataloader_num_workers=0 and one generation per optimizer step (steps_per_generation = "
+                            f"gradient_accumulation_steps, num_iterations=1) (got {', '.join(wrong)})")
     funcs = list(trainer.reward_funcs)
     plain = [getattr(f, "__name__", repr(f)) for f in funcs if not callable(f) or _is_module_or_async(f)]
     if plain:
