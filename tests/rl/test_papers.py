@@ -75,6 +75,8 @@ def test_lilo_keeps_the_top_b_groups_by_p_times_one_minus_p():
     assert top_learnable(groups, 2) == [2, 6]
     assert top_learnable(groups, 3) == [2, 6, 7]
     assert top_learnable(groups, 4) == [1, 2, 6, 7]  # ties (.1875): the first generated
+    # A mean reward outside [0, 1] (a user's reward) is a pass rate of 0 or 1: p(1-p) = 0, not negative.
+    assert top_learnable([[1.5, 1.5], [-0.1, -0.1], [1.0, 1.0], [1.5, 0.0]], 2) == [0, 3]  # 0, 0, 0, .1875
     assert LiloCurriculum().pool_factor == 4
     with pytest.raises(ValueError, match="lilo keeps its pool's top groups itself"):
         LiloCurriculum(gates=[{"kind": "zero-variance"}])
@@ -128,6 +130,14 @@ def test_sec_with_batch_scaled_rewards_divides_by_the_steps_std():
     std = float(np.std([1.0, 0.0, 1.0, 1.0], ddof=1))  # every graded reward of the step (TRL: torch's std)
     assert rec["q"]["t1"] == pytest.approx(0.5 * 0.5 / (std + 1e-4))  # mean |r - 0.5| / std, at lr 0.5
     assert rec["q"]["t2"] == 0.0
+
+
+def test_learnability_takes_a_pass_rate_outside_0_1_as_0_or_1():
+    p = build(LearnabilityCurriculum(prior="category"))
+    p.observe(0, [(0, [-0.1] * 4), (1, [1.5] * 4), (2, [0.0, 1.0] * 2)])  # a user's composite reward
+    w = p.weights(p.snapshot(), 1)
+    assert w[:3].tolist() == [0.05, 0.05, 0.3]  # p(1-p) + floor at p = 0, 1, 0.5
+    assert len(set(p.choose(p.snapshot(), 1, 2))) == 2
 
 
 def test_learnability_without_a_floor_fills_a_step_when_few_prompts_are_learnable():

@@ -15,7 +15,9 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from curricle.rl.config import RLTaskConfig
+from curricle.config import parse_model
+from curricle.errors import CurricleError
+from curricle.rl.config import RLConfig, RLTaskConfig
 from curricle.rl.rewards import CompositeReward
 from curricle.tasks.items import TaskItem
 
@@ -97,6 +99,38 @@ def test_reward_config_shape_and_errors():
     with pytest.raises(ValidationError, match="steps"):
         RLTaskConfig.model_validate({"name": "t", "source": SOURCE, "reward": [
             {"grader": {"kind": "exact"}, "anneal": {"to": 0, "steps": 0}}]})
+
+
+def test_a_reward_that_can_leave_0_1_is_refused_by_what_reads_pass_rates():
+    task = {"name": "t", "source": SOURCE, "reward": REWARD}
+    assert RLTaskConfig.model_validate(task).reward_range() == (-0.1, 1.5)  # 1 + 0.5 at step 0; -0.1
+    # Two weights trading places as they anneal: never above 1 at any step.
+    swap = [{"grader": {"kind": "exact"}, "anneal": {"to": 0, "steps": 10}},
+            {"name": "b", "grader": {"kind": "exact"}, "weight": 0, "anneal": {"to": 1, "steps": 10}}]
+    assert RLTaskConfig.model_validate({**task, "reward": swap}).reward_range() == (0.0, 1.0)
+    assert RLTaskConfig.model_validate({"name": "t", "source": SOURCE}).reward_range() == (0.0, 1.0)
+    base = {"model": {"path": "m"}, "tasks": [task]}
+    with pytest.raises(CurricleError) as err:
+        parse_model({**base, "curriculum": {"kind": "learnability"}}, RLConfig, "rl.yaml")
+    assert str(err.value) == (
+        "rl.yaml: curriculum.kind: learnability reads each prompt's mean reward as a pass rate in [0, 1], but "
+        "tasks.0.reward ('t') can be -0.1 to 1.5: scale its weights so that the reward stays within [0, 1], or a "
+        "policy and gates that read no pass rates (uniform, dynamic-filter, target-difficulty, category-bandit; "
+        "zero-variance)")
+    for curriculum, where in [({"kind": "lilo"}, "curriculum.kind: lilo"),
+                              ({"kind": "uniform", "gates": [{"kind": "zero-variance"}, {"kind": "greso"}]},
+                               "curriculum.gates.1: greso"),
+                              ({"kind": "uniform", "gates": [{"kind": "gaussian"}]}, "curriculum.gates.0: gaussian"),
+                              ({"kind": "uniform", "gates": [{"kind": "pass-rate-band"}]},
+                               "curriculum.gates.0: pass-rate-band")]:
+        with pytest.raises(CurricleError, match=f"^rl.yaml: {where} reads each prompt's mean reward as a pass rate"):
+            parse_model({**base, "curriculum": curriculum}, RLConfig, "rl.yaml")
+    for curriculum in ({"kind": "uniform"}, {"kind": "dynamic-filter"}, {"kind": "category-bandit"},
+                       {"kind": "target-difficulty", "difficulty": "heuristic"}):
+        parse_model({**base, "curriculum": curriculum}, RLConfig, "rl.yaml")
+    parse_model({**base, "curriculum": {"kind": "learnability"}, "grpo": {"reward": "random"}}, RLConfig, "rl.yaml")
+    parse_model({"model": {"path": "m"}, "tasks": [{**task, "reward": swap}], "curriculum": {"kind": "learnability"}},
+                RLConfig, "rl.yaml")
 
 
 @pytest.mark.slow

@@ -124,6 +124,10 @@ class GaussianGate(_Config):
 GateSpec = Annotated[Union[ZeroVarianceGate, PassRateBandGate, GresoGate, GaussianGate], Field(discriminator="kind")]
 #: The gates that judge a prompt before it is generated (the others judge generated groups).
 PROMPT_GATES = ("greso", "gaussian")
+#: The policies and gates (by kind) that read a mean reward as a pass rate, a probability in
+#: [0, 1] (``p (1 - p)``, a band or a Gaussian over [0, 1], all-correct and all-wrong groups):
+#: refused with a reward that can leave [0, 1] (:meth:`RLConfig._pass_rates_are_probabilities`).
+READS_PASS_RATES = ("learnability", "lilo", "pass-rate-band", "greso", "gaussian")
 
 
 def before_rollout(gate) -> bool:
@@ -310,7 +314,24 @@ class RLTaskConfig(TaskConfig):
     completion that any component fails to grade (an error, a timeout) is ungraded, as with one
     grader: counted under ``<component>: <reason>`` and left out of its group (no advantage),
     never a 0. The policies, gates and the profile read the total as they read a grader's score
-    (the profile counts a total of at least 1 at step 0 as a pass)."""
+    (the profile counts a total of at least 1 at step 0 as a pass); those that read a mean
+    reward as a pass rate (``READS_PASS_RATES``) are refused with weights that let the total
+    leave [0, 1] (:meth:`reward_range`)."""
+
+    def reward_range(self) -> tuple[float, float]:
+        """The lowest and highest reward a completion can get: ``[0, 1]`` with one grader (a
+        score is in [0, 1]); with a composite, over the steps, each weight's share of ``sum_i
+        w_i(t) x score_i`` (its extremes are at ``t = 0`` or where an annealing ends)."""
+        if self.reward is None:
+            return 0.0, 1.0
+        steps = {0} | {c.anneal.steps for c in self.reward if c.anneal is not None}
+        lows, highs = [], []
+        for t in sorted(steps):
+            w = [c.weight if c.anneal is None else c.weight + (c.anneal.to - c.weight) * min(t / c.anneal.steps, 1.0)
+                 for c in self.reward]
+            lows.append(sum(min(0.0, x) for x in w))
+            highs.append(sum(max(0.0, x) for x in w))
+        return min(lows), max(highs)
 
     @model_validator(mode="after")
     def _one_reward(self) -> "RLTaskConfig":
@@ -451,10 +472,31 @@ class RLConfig(_Config):
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             raise ValueError(f"tasks: '{dup[0]}' is defined more than once")
+        self._pass_rates_are_probabilities()
         if self.profile is None and (self.curriculum.needs_profile()
                                      or any(g.kind == "gaussian" for g in self.curriculum.gates)):
             self.profile = ProfileConfig()
         return self
+
+
+    def _pass_rates_are_probabilities(self) -> None:
+        """Refuse a policy or gate that reads pass rates as probabilities (``READS_PASS_RATES``)
+        with a task whose reward can leave [0, 1] (a composite's weights)."""
+        if self.grpo.reward == "random":  # a coin: 0 or 1
+            return
+        readers = [("curriculum.kind", self.curriculum.kind)] if self.curriculum.kind in READS_PASS_RATES else []
+        readers += [(f"curriculum.gates.{i}", g.kind) for i, g in enumerate(self.curriculum.gates)
+                    if g.kind in READS_PASS_RATES]
+        if not readers:
+            return
+        for i, task in enumerate(self.tasks):
+            low, high = task.reward_range()
+            if low < -1e-9 or high > 1 + 1e-9:
+                where, kind = readers[0]
+                raise ValueError(f"{where}: {kind} reads each prompt's mean reward as a pass rate in [0, 1], but "
+                                 f"tasks.{i}.reward ('{task.name}') can be {low:g} to {high:g}: scale its weights "
+                                 f"so that the reward stays within [0, 1], or a policy and gates that read no pass "
+                                 f"rates (uniform, dynamic-filter, target-difficulty, category-bandit; zero-variance)")
 
 
 def load_rl_config(path: Path | str) -> RLConfig:

@@ -35,6 +35,8 @@ reward functions (not reward models or async functions); it checks them and says
 wrong in one line. Gates after generation and ``lilo`` need ``curricle rl``'s trainer (gates
 before generation work here); without the base sampling pass,
 learnability's ``profile`` prior is ``p = 0.5`` (``prior: category`` works as in ``curricle rl``).
+Your reward's range is not known ahead: keep it within [0, 1] for the policies and gates that
+read pass rates (learnability takes one outside it as 0 or 1).
 """
 
 from __future__ import annotations

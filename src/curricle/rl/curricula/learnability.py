@@ -1,7 +1,7 @@
 """``learnability``: ``B`` prompts without replacement, in proportion to ``p (1 - p) + floor``
 (Foster et al. 2025); ``p`` the tracked pass rate, or, for a prompt not yet rolled out or whose
 estimate is older than ``stale_after`` steps, its prior (the profile's base pass rate, or its
-category's mean tracked rate)."""
+category's mean tracked rate), taken within [0, 1]."""
 
 from __future__ import annotations
 
@@ -40,7 +40,9 @@ class LearnabilityPolicy(PromptPolicy):
         return np.array([fresh.get(q.row, pri) for q, pri in zip(self.prompts, prior)], dtype=np.float64)
 
     def weights(self, snapshot: dict[str, Any], step: int | None = None) -> np.ndarray:
-        rates = self.rates(snapshot, step)
+        # A pass rate is a probability: a reward outside [0, 1] (a user's own reward functions;
+        # curricle rl refuses one at load) would give negative weights.
+        rates = np.clip(self.rates(snapshot, step), 0.0, 1.0)
         return rates * (1 - rates) + self.config.floor
 
     def choose(self, snapshot, step, k, attempt=0):

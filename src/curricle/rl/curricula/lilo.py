@@ -18,12 +18,13 @@ class LiloPolicy(PromptPolicy):
 
 def top_learnable(groups: Sequence[Sequence[float | None]], k: int) -> list[int]:
     """Indices of the ``k`` groups with the largest ``p (1 - p)`` of their mean graded reward
-    ``p`` (a group with none graded: 0), ties in generation order; in generation order."""
+    ``p`` taken within [0, 1] (a group with none graded: 0), ties in generation order; in
+    generation order."""
     def score(rewards):
         got = [r for r in rewards if r is not None]
         if not got:
             return 0.0
-        p = sum(got) / len(got)
+        p = min(1.0, max(0.0, sum(got) / len(got)))  # (a probability: see LearnabilityPolicy.weights)
         return p * (1 - p)
     ranked = sorted(range(len(groups)), key=lambda i: (-score(groups[i]), i))
     return sorted(ranked[:k])
