@@ -14,7 +14,8 @@ import yaml
 from rich.console import Console
 
 from curricle.report.command import report_command
-from curricle.report.rl import LOG_ROWS, collect_rl, is_rl_run
+from curricle.report.kit import td
+from curricle.report.rl import LOG_ROWS, _grader_rows, collect_rl, is_rl_run
 from curricle.selection.command import select_run
 from curricle.selection.config import SelectRule
 from tests.report.conftest import embedded, figures
@@ -42,6 +43,10 @@ def write_rl_run(root: Path, log_records: int = STEPS) -> Path:
                 row["ungraded/timeout"] = 2
             if step in (3, 6):
                 row["ungraded/no number in the completion"] = 1
+            if step == 4:
+                row["format/no number"] = 3  # graded 0, not ungraded
+            if step == 5:
+                row["ungraded/no match"] = 1  # a format failure as runs before format/ logged it
             lines.append(row)
         if step in TEST:
             a, b = TEST[step]
@@ -77,6 +82,10 @@ def test_the_data_behind_every_rl_panel(tmp_path):
     assert rl["series"]["rollouts"] == [8 * s for s in range(1, 9)]
     assert rl["series"]["drawn"] == {"add1": [2, 2, 2, 2, 0, 0, 0, 0], "add2": [0, 0, 0, 0, 2, 2, 2, 2]}
     assert rl["ungraded"] == {"no number in the completion": 2, "timeout": 2} and rl["completions"] == 64
+    assert rl["format"] == {"no match": 1, "no number": 3}
+    assert _grader_rows(rl)[:3] == ["<tr>" + td("graded (a score in [0, 1])", "text") + td(60) + td(60 / 64) + "</tr>",
+                                    "<tr>" + td("graded 0: no number", "text") + td(3) + td(3 / 64, digits=4) + "</tr>",
+                                    "<tr>" + td("graded 0: no match", "text") + td(1) + td(1 / 64, digits=4) + "</tr>"]
     assert rl["eval"]["rollouts"] == [0, 32, 64] and rl["eval"]["score"]["add2"] == [0.0, 0.25, 0.125]
     assert [f["event"] for f in rl["flags"]] == ["reward-hacking"]  # the budget's end is an event, not a flag
     assert rl["targets"][:2] == [(0, 10.0), (1, 20.0)]

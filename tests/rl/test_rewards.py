@@ -68,7 +68,8 @@ def test_a_failing_component_is_counted_and_leaves_the_completion_ungraded():
     got = reward.score([ITEM] * 3, ["a;b", "a;x", "b"], 0)
     assert got.totals == [1.75, None, 0.5]  # never 0 for "a;x": no total at all
     assert got.components == {"exact": [1.0, 0.0, 0.0], "boom": [1.0, None, 1.0], "format": [1.0, 1.0, 0.0]}
-    assert got.reasons == Counter({"boom: error: ValueError": 1, "no match": 1})
+    assert got.reasons == Counter({"boom: error: ValueError": 1})  # ungraded
+    assert got.formats == Counter({"no match": 1})  # graded (0.5): a format failure, counted apart
     assert got.failures == Counter({("t's reward component boom (python tests.rl.test_rewards:raise_on_x)",
                                      "error: ValueError"): 1})
 
@@ -87,6 +88,39 @@ def test_the_reward_function_logs_components_and_anneals_by_the_trainer_step():
     assert stats["components"] == {"exact": [1.0, 0.0, 1.0, 0.0], "steps": [1.0, 0.5, 1.0, 0.5],
                                    "length": [0.0, 0.0, 0.0, 0.75]}
     assert stats["ungraded"] == 0
+
+
+def test_format_failures_are_graded_0_and_logged_apart_from_the_ungraded():
+    from curricle.rl.config import GuardSettings, PassRateConfig, UniformCurriculum
+    from curricle.rl.curricula import Prompt, build_policy
+    from curricle.rl.hf import GradedReward, HeldOutCheck, PolicyFeed, PromptSampler, RLCallback
+    from curricle.rl.rewards import GraderReward, build_runner
+    from curricle.tasks.config import ScoringConfig
+    from curricle.tasks.load import Task
+
+    item = TaskItem("n", "2+2=", "4")
+    task = Task("t", "t", ScoringConfig(), [item], [], [])
+    reward = GradedReward([(task, item)] * 4, {"t": GraderReward(build_runner({"kind": "numeric"}, None))}, 2)
+    sampler = PromptSampler(build_policy(UniformCurriculum(), [Prompt(r, "t", 0.0, "t") for r in range(4)], 0,
+                                         PassRateConfig()), steps=2, prompts_per_step=2, num_generations=2)
+    it = iter(sampler)
+    [next(it) for _ in range(4)]  # step 0 drawn
+    assert reward(prompts=["2+2="] * 4, completions=["4", "abc", "5", "x"], curricle_row=[0, 1, 2, 3]) == [
+        1.0, 0.0, 0.0, 0.0]
+    _, row, _, stats = PolicyFeed(sampler, reward).step(1)
+    assert stats["ungraded"] == 0 and stats["reasons"] == Counter() and stats["format"] == Counter({"no number": 2})
+    assert row["format/no number"] == 2 and not [k for k in row if k.startswith("ungraded/")]
+    # The format-drift guard reads them: 2 of 4 completions unreadable.
+    check = HeldOutCheck(SimpleNamespace(evaluate=lambda model, split: {"t": {"exact_match": 1.0}}), GuardSettings())
+    check.evaluate(1, None, 4, {"rewards": stats["rewards"], "lengths": stats["lengths"], "format": stats["format"],
+                                "n": 4})
+    assert check.history[-1]["format"] == 0.5
+    # A checkpoint from before they were counted apart: its window's format failures were grader reasons.
+    cb = RLCallback.__new__(RLCallback)
+    cb.reward, cb.feed, cb.check = SimpleNamespace(rollouts=0, calls=0), SimpleNamespace(trainer=None), check
+    cb.load_own_state({"rollouts": 4, "calls": 1, "history": [], "flags": [], "last_eval": 1, "replaced": 0,
+                       "window": {"rewards": [1.0], "lengths": [3], "reasons": {"no number": 2, "timeout": 1}, "n": 4}})
+    assert cb._window == {"rewards": [1.0], "lengths": [3], "format": Counter({"no number": 2}), "n": 4}
 
 
 def test_reward_config_shape_and_errors():

@@ -2,7 +2,8 @@
 
 Read from ``RUN/``: ``metrics.jsonl`` (per step: rollouts, mean reward, the share of
 zero-variance groups, completion length, the drawn prompts' difficulty and categories,
-ungraded completions by reason, each composite-reward component's mean score; per evaluation:
+ungraded completions and format failures (graded 0) by reason, each composite-reward
+component's mean score; per evaluation:
 each task's test exact match),
 ``curriculum_log.jsonl`` (its first record names the curriculum; then the sampling
 distribution's changes), ``events.jsonl`` (the guards' flags, the budget's end),
@@ -30,6 +31,7 @@ from curricle.report.data import read_json, read_jsonl
 from curricle.report.kind import run_kind
 from curricle.report.kit import Page, Panel, esc, missing_list, nav, render_panels, run_state, sections, table, td
 from curricle.report.plots import PALETTE, domain_colors, ema, layout, se_band
+from curricle.rl.rewards import FORMAT_REASONS
 from curricle.runinfo import read_run_config
 
 SCHEMA = "curricle.rl-report/1"
@@ -70,7 +72,14 @@ def collect_rl(run: Path | str) -> dict[str, Any]:
     s_steps = sorted(steps)
     categories = sorted({k.removeprefix("drawn/") for r in steps.values() for k in r
                          if k.startswith("drawn/") and k != "drawn/difficulty"})
+    # (runs from before format failures were logged apart had them as ungraded/<reason>)
+    legacy = {f"ungraded/{r}": f"format/{r}" for r in FORMAT_REASONS}
+    for r in steps.values():
+        for old, new in legacy.items():
+            if old in r:
+                r[new] = r.get(new, 0) + r.pop(old)
     reasons = sorted({k.removeprefix("ungraded/") for r in steps.values() for k in r if k.startswith("ungraded/")})
+    formats = sorted({k.removeprefix("format/") for r in steps.values() for k in r if k.startswith("format/")})
     components = sorted({k.removeprefix("reward/") for r in steps.values() for k in r if k.startswith("reward/")})
     series = {"step": s_steps, "rollouts": [steps[s]["rollouts"] for s in s_steps],
               "reward": [steps[s].get("reward") for s in s_steps],
@@ -79,6 +88,7 @@ def collect_rl(run: Path | str) -> dict[str, Any]:
               "difficulty": [steps[s].get("drawn/difficulty") for s in s_steps],
               "drawn": {c: [steps[s].get(f"drawn/{c}", 0) for s in s_steps] for c in categories},
               "ungraded": {r: [steps[s].get(f"ungraded/{r}", 0) for s in s_steps] for r in reasons},
+              "format": {r: [steps[s].get(f"format/{r}", 0) for s in s_steps] for r in formats},
               "replaced": [steps[s].get("replaced_groups") for s in s_steps],
               "components": {c: [steps[s].get(f"reward/{c}") for s in s_steps] for c in components}}
     e_steps = sorted(evals)
@@ -104,6 +114,7 @@ def collect_rl(run: Path | str) -> dict[str, Any]:
                       "length": h.get("length"), "format": h.get("format")})
     completions = series["rollouts"][-1] if s_steps else 0
     ungraded = {r: int(sum(v)) for r, v in series["ungraded"].items()}
+    format_failures = {r: int(sum(v)) for r, v in series["format"].items()}
     targets = [(e["step"], e["target"]) for e in log if e.get("event") == "target"]
     flags = [e for e in events if e.get("event") not in ("budget",)]
     on_disk = []
@@ -131,7 +142,8 @@ def collect_rl(run: Path | str) -> dict[str, Any]:
         "num_generations": start.get("num_generations"), "prompts_per_step": start.get("prompts_per_step"),
         "prompts": start.get("prompts"), "tasks": tasks, "categories": categories, "series": series, "eval": ev,
         "evaluations": table, "log": [e for e in log if e.get("event") != "start"], "events": events,
-        "flags": flags, "targets": targets, "ungraded": ungraded, "completions": completions,
+        "flags": flags, "targets": targets, "ungraded": ungraded, "format": format_failures,
+        "completions": completions,
         "pass_rates": (final or {}).get("pass_rates"), "checkpoints_on_disk": sorted(on_disk),
         "final": final, "missing": missing,
     }
@@ -183,10 +195,14 @@ def _flag_rows(rl: dict[str, Any]) -> list[str]:
 
 def _grader_rows(rl: dict[str, Any]) -> list[str]:
     n = rl["completions"] or 0
-    out = [f"<tr>{td(r, 'text')}{td(c)}{td(c / n if n else None, digits=4)}</tr>"
-           for r, c in sorted(rl["ungraded"].items(), key=lambda kv: -kv[1])]
+
+    def rows(counts: dict[str, int], label: str = "{}") -> list[str]:
+        return [f"<tr>{td(label.format(r), 'text')}{td(c)}{td(c / n if n else None, digits=4)}</tr>"
+                for r, c in sorted(counts.items(), key=lambda kv: -kv[1])]
     graded = n - sum(rl["ungraded"].values())
-    return [f"<tr>{td('graded (a score in [0, 1])', 'text')}{td(graded)}{td(graded / n if n else None)}</tr>"] + out
+    # Format failures are graded (0): among the graded, not subtracted from them.
+    return ([f"<tr>{td('graded (a score in [0, 1])', 'text')}{td(graded)}{td(graded / n if n else None)}</tr>"]
+            + rows(rl.get("format", {}), "graded 0: {}") + rows(rl["ungraded"]))
 
 
 def _eval_rows(rl: dict[str, Any]) -> tuple[list[str], list[str]]:
@@ -363,8 +379,10 @@ def _graders(page: Page, rl: dict[str, Any], colors: dict[str, str]) -> str | No
     extra = (f" Dynamic sampling replaced {replaced[-1]:,} groups whose rewards were all equal."
              if replaced and replaced[-1] else "")
     return (f'<p class="note">Completions graded: {rl["completions"]:,}. An ungraded '
-            f'completion (the grader threw, timed out or found no answer) has no reward and is '
-            f'left out of its group.{esc(extra)}</p>' + table(["outcome", "completions", "share"], rows))
+            f'completion (the grader threw, timed out or gave no score) has no reward and is '
+            f'left out of its group; one the grader could not read (no number, no match) is graded 0 '
+            f'and counted apart, for the format-drift guard.{esc(extra)}</p>'
+            + table(["outcome", "completions", "share"], rows))
 
 
 def _flags(page: Page, rl: dict[str, Any], colors: dict[str, str]) -> str | None:

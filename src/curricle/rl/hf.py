@@ -196,8 +196,9 @@ class GradedReward:
     :class:`~curricle.rl.rewards.CompositeReward`, whose weights anneal by the trainer's step.
 
     Records each call's groups (gathered from every process) for the policy, and the step's
-    rollouts, rewards, lengths, grader reasons, components' scores and ungraded completions (by
-    grader and reason) for the logs and the grader-failure guard."""
+    rollouts, rewards, lengths, ungraded completions by reason, format failures (graded 0) by
+    reason, components' scores and ungraded completions by grader and reason for the logs, the
+    format-drift and the grader-failure guards."""
 
     __name__ = "graded"
 
@@ -217,8 +218,8 @@ class GradedReward:
 
     @staticmethod
     def _empty() -> dict[str, Any]:
-        return {"rewards": [], "lengths": [], "reasons": Counter(), "zero_var": 0, "groups": 0, "ungraded": 0,
-                "components": {}, "failures": Counter()}
+        return {"rewards": [], "lengths": [], "reasons": Counter(), "format": Counter(), "zero_var": 0, "groups": 0,
+                "ungraded": 0, "components": {}, "failures": Counter()}
 
     def __call__(self, prompts, completions, curricle_row, completion_ids=None, trainer_state=None,
                  **kw) -> list[float | None]:
@@ -227,6 +228,7 @@ class GradedReward:
         step = trainer_state.global_step if trainer_state is not None else 0
         components: dict[str, list[float]] = {}
         failures: Counter = Counter()
+        formats: Counter = Counter()
         if self.random_reward:
             # A coin per completion, seeded by its place in the step's global batch: the same
             # coins whatever the number of processes.
@@ -242,6 +244,7 @@ class GradedReward:
             for task, ks in by_task.items():
                 got = self.graders[task].score([self.items[rows[k]][1] for k in ks], [completions[k] for k in ks], step)
                 reasons.update(got.reasons)
+                formats.update(got.formats)
                 failures.update(got.failures)
                 for name, vals in got.components.items():
                     components.setdefault(name, []).extend(v for v in vals if v is not None)
@@ -249,7 +252,7 @@ class GradedReward:
                     scores[k] = v
         self.last_local = list(scores)
         lengths = [len(c) for c in completion_ids] if completion_ids is not None else [len(c) for c in completions]
-        payload = (rows, scores, lengths, dict(reasons), components, dict(failures))
+        payload = (rows, scores, lengths, dict(reasons), components, dict(failures), dict(formats))
         parts = [payload]
         if self.accelerator is not None and self.accelerator.num_processes > 1:
             parts = gather_object([payload])
@@ -264,12 +267,13 @@ class GradedReward:
             got = [s for s in group if s is not None]
             self.stats["groups"] += 1
             self.stats["zero_var"] += int(len(set(got)) <= 1)
-        for _, scores_p, lengths_p, reasons_p, components_p, failures_p in parts:
+        for _, scores_p, lengths_p, reasons_p, components_p, failures_p, formats_p in parts:
             self.stats["rewards"].extend(s for s in scores_p if s is not None)
             self.stats["ungraded"] += sum(s is None for s in scores_p)
             self.stats["lengths"].extend(lengths_p)
             self.stats["reasons"].update(reasons_p)
             self.stats["failures"].update(failures_p)
+            self.stats["format"].update(formats_p)
             for name, vals in components_p.items():
                 self.stats["components"].setdefault(name, []).extend(vals)
         return scores
@@ -464,6 +468,8 @@ class PolicyFeed:
             row[f"drawn/{cat}"] = n
         for reason, n in stats["reasons"].items():
             row[f"ungraded/{reason}"] = n
+        for reason, n in stats.get("format", {}).items():  # graded 0 (a user's own reward functions: none)
+            row[f"format/{reason}"] = n
         for name, vals in stats.get("components", {}).items():  # (a user's own reward functions: none)
             row[f"reward/{name}"] = float(np.mean(vals)) if vals else None
         if getattr(self.trainer, "gates", None) or getattr(self.trainer, "pool_factor", 1) > 1:
@@ -478,6 +484,13 @@ class PolicyFeed:
         row.update({f"curriculum/{k}": v for k, v in (record or {}).items()
                     if isinstance(v, (int, float)) and k != "step"})
         return record, {k: v for k, v in row.items() if v is not None}, drawn, stats
+
+
+def eval_window(rewards: Sequence[float] = (), lengths: Sequence[int] = (), formats: dict[str, int] | None = None,
+           n: int = 0) -> dict[str, Any]:
+    """What the held-out check reads of the steps since the last evaluation: their rewards,
+    completion lengths, format failures by reason and completions (``n``)."""
+    return {"rewards": list(rewards), "lengths": list(lengths), "format": Counter(formats or {}), "n": n}
 
 
 class HeldOutCheck:
@@ -497,7 +510,7 @@ class HeldOutCheck:
 
     def evaluate(self, step: int, model, rollouts: int, window: dict) -> tuple[dict[str, float], list[dict[str, Any]]]:
         """Score ``model`` at ``step``: ``(the metrics row, the flags it raised)``; ``window``: the
-        rewards, lengths and grader reasons since the last evaluation."""
+        rewards, lengths and format failures by reason since the last evaluation (:func:`eval_window`)."""
         scores = self.evaluator.evaluate(model, split=self.split)
         self.last_eval = step
         metric = {t: s.get("exact_match", s.get("score")) for t, s in scores.items()}
@@ -506,7 +519,7 @@ class HeldOutCheck:
         # The standard error of the mean over tasks (independent items): sqrt(sum se^2) / n.
         mean_se = (float(np.sqrt(sum(e * e for e in ses)) / len(ses))
                    if ses and all(e is not None and np.isfinite(e) for e in ses) else None)
-        fmt = sum(window["reasons"][r] for r in FORMAT_REASONS) / window["n"] if window.get("n") else None
+        fmt = sum(window["format"].values()) / window["n"] if window.get("n") else None
         sampled, diversity = self.sampled(model, step) if self.samples else ({}, {})
         entry = {"step": step, "rollouts": rollouts, "metric": metric,
                  "mean": float(np.mean(vals)) if vals else None, "worst": float(np.min(vals)) if vals else None,
@@ -672,7 +685,7 @@ class RLCallback(FeedCallback):
         self.profile_rollouts = 0  # the base sampling pass's, counted apart from the budget
         self.budget = rollout_budget
         self.failing = 0  # steps in a row over the grader-failure guard's ungraded share
-        self._window: dict[str, list] = {"rewards": [], "lengths": [], "reasons": Counter(), "n": 0}
+        self._window = eval_window()
 
     @property
     def history(self) -> list[dict[str, Any]]:
@@ -693,7 +706,7 @@ class RLCallback(FeedCallback):
         w = self._window
         w["rewards"].extend(stats["rewards"])
         w["lengths"].extend(stats["lengths"])
-        w["reasons"].update(stats["reasons"])
+        w["format"].update(stats["format"])
         w["n"] += len(stats["lengths"])
         self._grader_failure(step, stats)
         if self.eval_every_rollouts:
@@ -703,7 +716,7 @@ class RLCallback(FeedCallback):
             due = step % self.eval_every == 0
         if due or step >= self.sampler.steps:
             self._evaluate(step, model, w)
-            self._window = {"rewards": [], "lengths": [], "reasons": Counter(), "n": 0}
+            self._window = eval_window()
         if self.budget is not None and self.reward.rollouts >= self.budget:
             if self.check.last_eval != step:
                 self._evaluate(step, model, self._window)
@@ -763,7 +776,7 @@ class RLCallback(FeedCallback):
         return {**({"tasks": self.tasks} if self.tasks is not None else {}),
                 "rollouts": self.reward.rollouts, "calls": self.reward.calls, "failing": self.failing,
                 **self.check.state_dict(),
-                "window": {**self._window, "reasons": dict(self._window["reasons"])},
+                "window": {**self._window, "format": dict(self._window["format"])},
                 "replaced": getattr(trainer, "replaced", 0), "unfilled": getattr(trainer, "unfilled", 0),
                 "gates": [gate.state_dict() for gate in getattr(trainer, "gates", [])]}
 
@@ -772,7 +785,9 @@ class RLCallback(FeedCallback):
         self.failing = saved.get("failing", 0)  # (0 in checkpoints from before the guard)
         self.check.load_state_dict(saved)
         w = saved["window"]
-        self._window = {**w, "reasons": Counter(w["reasons"])}
+        # (checkpoints from before format failures were counted apart: among the grader reasons)
+        formats = w["format"] if "format" in w else {r: n for r, n in w["reasons"].items() if r in FORMAT_REASONS}
+        self._window = eval_window(w["rewards"], w["lengths"], formats, w["n"])
         trainer = self.feed.trainer
         if trainer is not None:
             trainer.replaced = saved["replaced"]

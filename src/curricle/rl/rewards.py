@@ -1,9 +1,9 @@
 """A task's RL reward: one grader's score, or a composite of weighted, annealed graders.
 
 ``score(items, completions, step) -> Scored``: each completion's total (None: ungraded), the
-reasons counted (ungraded ones, and format failures the drift guard reads), each component's
-scores (for ``reward/<component>``) and the failures by grader and reason (for the
-``grader-failure`` guard, which names the grader).
+ungraded completions by reason, the format failures by reason (graded 0, counted apart: the
+format-drift guard reads them), each component's scores (for ``reward/<component>``) and the
+failures by grader and reason (for the ``grader-failure`` guard, which names the grader).
 
 A composite's total is ``sum_i w_i(t) x score_i`` over its components, ``w_i(t)`` moving
 linearly from ``weight`` to ``anneal.to`` over ``anneal.steps`` trainer steps. A completion that
@@ -22,8 +22,8 @@ from curricle.graders.base import Grade
 from curricle.graders.config import GRADERS
 from curricle.graders.runner import GraderRunner
 
-#: Grader reasons that mean the completion could not be read at all (a graded 0, counted for
-#: the format-drift guard).
+#: Grader reasons that mean the completion could not be read at all: a graded 0, counted apart
+#: (``format/<reason>`` per step) for the format-drift guard, not as ungraded.
 FORMAT_REASONS = ("no number", "no match")
 
 
@@ -38,6 +38,9 @@ class Scored:
 
     totals: list[float | None]
     reasons: Counter = field(default_factory=Counter)
+    """Ungraded completions by reason."""
+    formats: Counter = field(default_factory=Counter)
+    """Format failures (``FORMAT_REASONS``) by reason, a completion counted once."""
     components: dict[str, list[float | None]] = field(default_factory=dict)
     failures: Counter = field(default_factory=Counter)
     """``(grader, reason) -> completions`` it left ungraded."""
@@ -67,7 +70,7 @@ class GraderReward:
             if g.score is None:
                 out.failures[(self.label, g.reason or "ungraded")] += 1
             elif g.reason in FORMAT_REASONS:
-                out.reasons[g.reason] += 1
+                out.formats[g.reason] += 1
         return out
 
     def close(self) -> None:
@@ -126,14 +129,14 @@ class CompositeReward:
                         unreadable[k] = g.reason
                     if totals[k] is not None:
                         totals[k] += w * g.score
-        out.reasons.update(r for r in unreadable if r is not None)  # a completion counted once
+        out.formats.update(r for r in unreadable if r is not None)  # a completion counted once
         return out
 
     def grade(self, items, completions):
         """The totals at step 0 as grades (what the base sampling pass reads: a total of at
         least 1 is a pass), and the ungraded reasons."""
         s = self.score(items, completions, 0)
-        return [Grade(t) for t in s.totals], Counter({k: v for k, v in s.reasons.items() if k not in FORMAT_REASONS})
+        return [Grade(t) for t in s.totals], s.reasons
 
     def close(self) -> None:
         for c in self.components:
