@@ -259,12 +259,54 @@ def test_groups_split_across_processes_are_joined_before_the_policy_sees_them(mo
 
     reward = hf.GradedReward(items=[], graders={}, num_generations=4, random_reward=True, seed=0,
                              accelerator=SimpleNamespace(num_processes=2, process_index=0))
-    other = ([7, 7], [1.0, 1.0], [3, 3], {}, {}, {})  # process 1's half of the group
+    other = ([7, 7], [1.0, 1.0], [3, 3], {}, {}, {}, {})  # process 1's half of the group
     monkeypatch.setattr(hf, "gather_object", lambda mine: [*mine, other])
     mine = reward(prompts=["p", "p"], completions=["ab", "ba"], curricle_row=[7, 7])
     groups, stats = reward.take()
     assert groups == [(7, [*mine, 1.0, 1.0])]
     assert (stats["groups"], reward.rollouts) == (1, 4)
+
+
+def test_replaced_and_unfilled_groups_are_counted_over_every_process(monkeypatch):
+    """Two processes, each replacing one group (then, in a second step, leaving one unfilled):
+    every process counts both processes' (as the gates' verdicts), not its own."""
+    from types import SimpleNamespace
+
+    import torch
+    from trl import GRPOTrainer
+
+    import curricle.rl.hf as hf
+    from curricle.rl.config import ZeroVarianceGate
+    from curricle.rl.curricula import build_gates
+
+    t = hf.CurricleGRPOTrainer.__new__(hf.CurricleGRPOTrainer)
+    t.gates = build_gates(SimpleNamespace(all_gates=lambda: [ZeroVarianceGate()]))
+    t.max_resamples, t.oversample, t.pool_factor, t.num_generations = 1, 1, 1, 2
+    t.replaced = t.unfilled = 0
+    t.trained = []
+    t.state, t.model = SimpleNamespace(global_step=3), SimpleNamespace(training=True)
+    t.processing_class = SimpleNamespace(pad_token_id=0)
+    t.accelerator = SimpleNamespace(num_processes=2, process_index=0, gather=lambda x: x)
+    t._global_max = lambda n: n  # (both processes short by the same)
+    monkeypatch.setattr(hf, "gather_object", lambda mine: [*mine, *mine])  # process 1 did the same
+
+    def batch(v):
+        return {"completion_ids": torch.full((4, 1), v), "completion_mask": torch.ones(4, 1, dtype=torch.long)}
+
+    def generate(self, inputs):
+        self.graded.last_local = [1.0, 1.0, 1.0, 0.0]  # group 0: zero variance
+        return batch(1)
+    monkeypatch.setattr(GRPOTrainer, "_generate_and_score_completions", generate)
+    for extra, replaced, unfilled in (([0.0, 1.0], 2, 0), ([0.0, 0.0], 2, 2)):
+        t.graded = SimpleNamespace(last_local=[])
+
+        def more(step, attempt, n, extra=extra):
+            t.graded.last_local = extra
+            return {"completion_ids": torch.full((2, 1), 2), "completion_mask": torch.ones(2, 1, dtype=torch.long)}, [
+                extra]
+        t._generate_more = more
+        t._generate_and_score_completions([{}] * 4)
+        assert (t.replaced, t.unfilled) == (replaced, unfilled)
 
 
 def test_the_trainers_fresh_prompts_pass_the_gates_before_generation(monkeypatch):

@@ -307,7 +307,8 @@ class CurricleGRPOTrainer(GRPOTrainer):
 
     The fresh prompts come from the sampler (:meth:`PromptSampler.draw_more`), through the gates
     before generation as the step's own prompts, their skips counted with the step's. Every
-    verdict of every process is counted on every process, so the gates' counts are global;
+    verdict of every process is counted on every process, so the gates' counts are global, and
+    so are the replaced and unfilled groups (:attr:`replaced`, :attr:`unfilled`);
     every generated rollout is counted by the reward function (the budget).
     :attr:`trained` holds the kept groups' rewards for the step's metrics.
 
@@ -339,6 +340,15 @@ class CurricleGRPOTrainer(GRPOTrainer):
         for i, ok, reason in gather_object(mine) if self.accelerator.num_processes > 1 else mine:
             self.gates[i].count(ok, reason)
         return admitted
+
+    def _count(self, replaced: int, unfilled: int) -> None:
+        """Add the step's replaced and unfilled groups of every process (as :meth:`_judge` counts
+        the verdicts), so the counts logged and checkpointed are the run's, the same on every process."""
+        counts = [(replaced, unfilled)]
+        if self.accelerator.num_processes > 1:
+            counts = gather_object(counts)
+        self.replaced += sum(r for r, _ in counts)
+        self.unfilled += sum(u for _, u in counts)
 
     def _global_max(self, n: int) -> int:
         t = torch.tensor(n, device=self.accelerator.device)
@@ -373,6 +383,7 @@ class CurricleGRPOTrainer(GRPOTrainer):
             self._record_trained(groups)
             return out
         b, step = len(groups), self.state.global_step
+        replaced = unfilled = 0
         outs, cands = [out], [(0, k) for k in range(b)]  # (which generation, group within it)
         if self.pool_factor > 1:
             extra, more = self._generate_more(step, 0, (self.pool_factor - 1) * b)
@@ -393,7 +404,7 @@ class CurricleGRPOTrainer(GRPOTrainer):
             keep = [i for i, ok in enumerate(admitted) if ok][:b]
             if len(keep) < b:
                 short = [i for i, ok in enumerate(admitted) if not ok][:b - len(keep)]
-                self.unfilled += len(short)
+                unfilled = len(short)
                 keep = sorted(keep + short)
         self._record_trained([groups[i] for i in keep])
         # The kept groups of extra generations take the places of the step's own groups not kept.
@@ -403,7 +414,8 @@ class CurricleGRPOTrainer(GRPOTrainer):
             src = [cands[i][1] for i in keep if cands[i][0] == j]
             dst, free = free[:len(src)], free[len(src):]
             out = self._splice(out, [k * g for k in dst], outs[j], [k * g for k in src], g)
-            self.replaced += len(src)
+            replaced += len(src)
+        self._count(replaced, unfilled)
         loss_mask = out["completion_mask"] if "tool_mask" not in out else out["completion_mask"] * out["tool_mask"]
         out["num_items_in_batch"] = self.accelerator.gather(loss_mask.sum()).sum()
         return out
