@@ -122,3 +122,34 @@ def test_sampler_layout_lag_and_resume():
     assert [next(again) for _ in range(12)] == second
     assert [next(again) for _ in range(12)] == rest
     assert len(s) == 4 * 2 * 3 * 2
+
+
+def test_a_resume_with_another_curriculum_is_refused():
+    def state(cfg):
+        p = build_policy(cfg, PROMPTS, seed=0, pass_rate=PassRateConfig(), batch=2)
+        p.observe(0, [(0, [1.0, 0.0])])
+        return p.state_dict()
+
+    target = TargetDifficultyCurriculum(difficulty="heuristic")
+    uniform, bandit = state(UniformCurriculum()), state(CategoryBanditCurriculum(categories="level"))
+    assert uniform["kind"] == "uniform"
+    for cfg, kind in ((target, "target-difficulty"), (CategoryBanditCurriculum(), "category-bandit"),
+                      (LearnabilityCurriculum(), "learnability")):
+        with pytest.raises(CurricleError) as err:
+            policy(cfg).load_state_dict(uniform)
+        assert str(err.value) == (f"curriculum.kind: the checkpoint's curriculum is uniform, this run's {kind}: "
+                                  f"resume with the same curriculum")
+    with pytest.raises(CurricleError) as err:
+        policy(CategoryBanditCurriculum(categories="task")).load_state_dict(bandit)
+    assert str(err.value) == ("curriculum.categories: the checkpoint's bandit arms ['t/L0', 't/L1'] are not this "
+                              "run's ['t'] (categories: task): resume with the same categories and tasks")
+    # Checkpoints from before the kind was recorded: the same kind loads, another's state is refused.
+    old = {k: v for k, v in state(target).items() if k != "kind"}
+    p = policy(target)
+    p.load_state_dict(old)
+    assert p.target == state(target)["target"]
+    policy(CategoryBanditCurriculum(categories="level")).load_state_dict({k: v for k, v in bandit.items()
+                                                                         if k != "kind"})
+    with pytest.raises(CurricleError, match=r"^curriculum.kind: the checkpoint's curriculum state is not "
+                                            r"category-bandit's \(it has no 'q'\): resume with the same curriculum$"):
+        policy(CategoryBanditCurriculum()).load_state_dict({k: v for k, v in uniform.items() if k != "kind"})

@@ -143,9 +143,21 @@ class PromptPolicy:
 
     def state_dict(self) -> dict[str, Any]:
         kinds = {"prompt_gate_kinds": [g.kind for g in self.prompt_gates]} if self.prompt_gates else {}
-        return {**self.snapshot(), "skips": dict(self.skips), **kinds}
+        return {"kind": self.config.kind, **self.snapshot(), "skips": dict(self.skips), **kinds}
+
+    def check_kind(self, state: dict[str, Any], needs: str | None = None) -> None:
+        """Refuse (one line) the state of another curriculum: its recorded kind, or (older
+        checkpoints recorded none) the absence of ``needs``, a key of this policy's state."""
+        kind = state.get("kind")
+        if kind is None and needs is not None and needs not in state:
+            raise CurricleError(f"curriculum.kind: the checkpoint's curriculum state is not {self.config.kind}'s "
+                                f"(it has no '{needs}'): resume with the same curriculum")
+        if kind is not None and kind != self.config.kind:
+            raise CurricleError(f"curriculum.kind: the checkpoint's curriculum is {kind}, this run's "
+                                f"{self.config.kind}: resume with the same curriculum")
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.check_kind(state)
         saved = state.get("prompt_gates", [])
         # (older checkpoints: the count only)
         check_gate_kinds(state.get("prompt_gate_kinds", [None] * len(saved)), [g.kind for g in self.prompt_gates],

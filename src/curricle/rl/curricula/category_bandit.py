@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from curricle.errors import CurricleError
 from curricle.rl.curricula.base import PromptPolicy, group_advantages
 
 
@@ -24,6 +25,11 @@ class CategoryBanditPolicy(PromptPolicy):
         return {**super().snapshot(), "q": dict(self.q)}
 
     def load_state_dict(self, state):
+        self.check_kind(state, needs="q")
+        if sorted(state["q"]) != self.categories:
+            raise CurricleError(f"curriculum.categories: the checkpoint's bandit arms {sorted(state['q'])} are not "
+                                f"this run's {self.categories} (categories: {self.config.categories}): resume with "
+                                f"the same categories and tasks")
         super().load_state_dict(state)
         self.q = {c: float(v) for c, v in state["q"].items()}
 

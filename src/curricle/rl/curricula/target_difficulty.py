@@ -32,6 +32,7 @@ class TargetDifficultyPolicy(PromptPolicy):
         return {**super().snapshot(), "target": self.target, "reward": self.reward}
 
     def load_state_dict(self, state):
+        self.check_kind(state, needs="target")
         super().load_state_dict(state)
         self.target = float(state["target"])
         self.reward = state.get("reward")
