@@ -298,6 +298,21 @@ def test_a_resume_with_other_gates_before_generation_is_refused():
             build(UniformCurriculum(gates=gates)).load_state_dict(state)
 
 
+def test_a_resume_with_gates_before_generation_configured_otherwise_is_refused():
+    state = build(UniformCurriculum(gates=[GresoGate(), GaussianGate()])).state_dict()
+    assert state["prompt_gate_configs"][1] == {"kind": "gaussian", "start": 0.5, "end": 0.25, "sigma": 0.2}
+    with pytest.raises(CurricleError) as err:
+        build(UniformCurriculum(gates=[GresoGate(), GaussianGate(sigma=0.05)])).load_state_dict(state)
+    assert str(err.value) == ("curriculum.gates: the checkpoint's 'gaussian' gate was configured as {\"end\": 0.25, "
+                              "\"kind\": \"gaussian\", \"sigma\": 0.2, \"start\": 0.5}, this run's as {\"end\": 0.25, "
+                              "\"kind\": \"gaussian\", \"sigma\": 0.05, \"start\": 0.5}: resume with the same gates")
+    with pytest.raises(CurricleError, match="the checkpoint's 'greso' gate was configured as"):
+        build(UniformCurriculum(gates=[GresoGate(floor=0.1), GaussianGate()])).load_state_dict(state)
+    # Checkpoints from before the configurations were recorded (the kinds only) still load.
+    old = {k: v for k, v in state.items() if k != "prompt_gate_configs"}
+    build(UniformCurriculum(gates=[GresoGate(), GaussianGate(sigma=0.05)])).load_state_dict(old)
+
+
 def test_gresos_bounds_must_be_ordered():
     with pytest.raises(ValueError, match=r"min_p: 0.6 is above max_p 0.5"):
         GresoGate(min_p=0.6, max_p=0.5)

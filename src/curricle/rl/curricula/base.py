@@ -16,6 +16,7 @@ import numpy as np
 
 from curricle.errors import CurricleError
 from curricle.rl.config import PassRateConfig
+from curricle.rl.curricula.gate import check_configuration
 
 
 @dataclass(frozen=True)
@@ -142,8 +143,9 @@ class PromptPolicy:
         return snap
 
     def state_dict(self) -> dict[str, Any]:
-        kinds = {"prompt_gate_kinds": [g.kind for g in self.prompt_gates]} if self.prompt_gates else {}
-        return {"kind": self.config.kind, **self.snapshot(), "skips": dict(self.skips), **kinds}
+        gates = {"prompt_gate_kinds": [g.kind for g in self.prompt_gates],
+                 "prompt_gate_configs": [g.configuration() for g in self.prompt_gates]} if self.prompt_gates else {}
+        return {"kind": self.config.kind, **self.snapshot(), "skips": dict(self.skips), **gates}
 
     def check_kind(self, state: dict[str, Any], needs: str | None = None) -> None:
         """Refuse (one line) the state of another curriculum: its recorded kind, or (older
@@ -159,9 +161,11 @@ class PromptPolicy:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.check_kind(state)
         saved = state.get("prompt_gates", [])
-        # (older checkpoints: the count only)
+        # (older checkpoints: the count only, or the kinds without the configurations)
         check_gate_kinds(state.get("prompt_gate_kinds", [None] * len(saved)), [g.kind for g in self.prompt_gates],
                          " before generation")
+        for g, config in zip(self.prompt_gates, state.get("prompt_gate_configs", [])):
+            check_configuration(g.kind, config, g.configuration())
         self.pass_rates.load_state_dict(state["pass_rates"])
         for g, st in zip(self.prompt_gates, saved):
             g.load_state_dict(st)

@@ -61,12 +61,18 @@ class Gate:
         return {"config": self._configuration(), "admitted": self.admitted, "rejected": dict(self.rejected)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        if state["config"] != self._configuration():
-            raise CurricleError(f"curriculum.gates: the checkpoint's '{self.kind}' gate was configured as "
-                                f"{json.dumps(state['config'], sort_keys=True)}, this run's as "
-                                f"{json.dumps(self._configuration(), sort_keys=True)}: resume with the same gates")
+        check_configuration(self.kind, state["config"], self._configuration())
         self.admitted = int(state["admitted"])
         self.rejected = {str(k): int(v) for k, v in state["rejected"].items()}
+
+
+def check_configuration(kind: str, saved: dict[str, Any], now: dict[str, Any]) -> None:
+    """Refuse (one line) a checkpoint's gate ``kind`` configured as ``saved``, not as ``now`` (its
+    config model dumped as JSON); gates before generation are checked the same way."""
+    if saved != now:
+        raise CurricleError(f"curriculum.gates: the checkpoint's '{kind}' gate was configured as "
+                            f"{json.dumps(saved, sort_keys=True)}, this run's as {json.dumps(now, sort_keys=True)}: "
+                            f"resume with the same gates")
 
 
 def graded(rewards: Sequence[float | None]) -> list[float]:

@@ -8,7 +8,9 @@ rollout is spent on it.
                                                      profile's; None: unknown), the step, and a
                                                      uniform draw u in [0, 1) for a random rule
     observe(step, groups)                            every generated group of the step, after it
-    state_dict() / load_state_dict()                 JSON-able; part of the policy's snapshot
+    state_dict() / load_state_dict()                 JSON-able; part of the policy's snapshot (the
+                                                     policy's state records each gate's config, and
+                                                     refuses a checkpoint's made under another)
 
 The policy's :meth:`~curricle.rl.curricula.base.PromptPolicy.draw` applies them, replaces a
 skipped prompt by its next choice and counts every skip under ``gate/reason``; a skipped prompt
@@ -38,6 +40,11 @@ class PromptGate:
 
     def observe(self, step: int, groups: Sequence[tuple[int, Sequence[float | None]]]) -> None:
         pass
+
+    def configuration(self) -> dict[str, Any]:
+        """The gate's config as JSON: a checkpoint records it, and a resumed run configured
+        otherwise is refused (as gates after generation are)."""
+        return self.config.model_dump(mode="json")
 
     def state_dict(self) -> dict[str, Any]:
         return {}
