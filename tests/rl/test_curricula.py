@@ -91,6 +91,10 @@ def test_category_bandit_follows_sec():
     chosen = [r for step in range(300) for r in p.choose(p.snapshot(), step, 2)]
     share_l0 = np.mean([r % 2 == 0 for r in chosen])
     assert abs(share_l0 - probs[0]) < 0.05
+    # An ungraded completion has no advantage: left out of its arm's mean |A|, not a 0 in it.
+    q = policy(CategoryBanditCurriculum(categories="level", lr=1.0))
+    assert q.observe(0, [(0, [1.0, 0.0, None, None]), (1, [None, None])])["q"] == {"t/L0": pytest.approx(a),
+                                                                                  "t/L1": 0.0}
 
 
 def test_replacements_are_seeded_and_distinct():

@@ -270,7 +270,7 @@ class TargetDifficultyCurriculum(_Curriculum):
 class CategoryBanditCurriculum(_Curriculum):
     """SEC (Chen et al. 2025): a bandit over categories (``task``, or each task's difficulty
     ``level``); after each step every arm is updated, ``Q <- Q + lr (r - Q)`` with ``r`` the mean
-    absolute advantage of the arm's groups (0 for an arm not drawn, so unplayed arms decay), and
+    absolute advantage of the arm's groups' graded completions (0 for an arm not drawn, so unplayed arms decay), and
     categories are drawn by ``softmax(Q / tau)``, prompts without replacement within a category.
     Defaults: the release's ``lr`` 0.5 and its math temperature 0.4 (its puzzles use 0.2)."""
 
@@ -454,6 +454,8 @@ class RLConfig(_Config):
     RENAMED_KEYS: ClassVar[dict[str, str]] = RENAMED_KEYS
 
     name: str = "rl"
+    """A label, kept with the config (``RUN/config.yaml``, ``run.json``'s config hash); nothing
+    else reads it: logs and the report name the run by its directory, as fine-tuning's and DPO's."""
     seed: int = 0
     model: HFModelConfig
     tasks: list[RLTaskConfig] = Field(min_length=1)

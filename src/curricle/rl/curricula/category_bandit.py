@@ -1,9 +1,9 @@
 """``category-bandit``: each slot's category drawn from ``softmax(Q / tau)``, a prompt drawn
 uniformly within it (without replacement within a step); after each step every arm is
-updated, ``Q <- Q + lr (r - Q)`` with ``r`` the mean absolute advantage of its groups, 0 for
-an arm not drawn (SEC, Chen et al. 2025, as released: unplayed arms decay). Categories are the
-tasks or each task's levels (``categories``). Across steps a prompt is drawn with replacement
-within its arm (the policy's choice reads only its snapshot)."""
+updated, ``Q <- Q + lr (r - Q)`` with ``r`` the mean absolute advantage of its groups' graded
+completions, 0 for an arm not drawn (SEC, Chen et al. 2025, as released: unplayed arms
+decay). Categories are the tasks or each task's levels (``categories``). Across steps a prompt
+is drawn with replacement within its arm (the policy's choice reads only its snapshot)."""
 
 from __future__ import annotations
 
@@ -58,7 +58,10 @@ class CategoryBanditPolicy(PromptPolicy):
         batch_std = float(np.std(graded, ddof=1)) if len(graded) > 1 else 0.0
         for row, rewards in groups:
             adv = group_advantages(rewards, self.scale_rewards, batch_std)
-            by_cat.setdefault(self.category_of[self.index[row]], []).append(float(np.mean(np.abs(adv))))
+            # Ungraded completions (None) have no advantage: left out, not counted as 0.
+            got = [abs(a) for a, r in zip(adv, rewards) if r is not None]
+            if got:
+                by_cat.setdefault(self.category_of[self.index[row]], []).append(float(np.mean(got)))
         for c in self.categories:
             r = float(np.mean(by_cat[c])) if c in by_cat else 0.0
             self.q[c] += self.config.lr * (r - self.q[c])
