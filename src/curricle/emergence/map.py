@@ -67,8 +67,8 @@ def _by_axis(rs: list[dict[str, Any]], axis: str) -> list[dict[str, Any]]:
 
 
 def _curves(rows: list[dict[str, Any]], config: MapConfig) -> dict[str, dict[str, list[dict[str, Any]]]]:
-    """``run -> task -> rows`` ordered along the run's axis (:func:`run_axis`), one row per
-    position (the last wins)."""
+    """``run -> task -> rows``, one row per position (the last wins); :func:`analyze_run` orders
+    them along the run's axis (:func:`run_axis`)."""
     out: dict[str, dict[str, dict[Any, dict[str, Any]]]] = {}
     for r in rows:
         if config.tasks is not None and r["task"] not in config.tasks:
@@ -77,8 +77,7 @@ def _curves(rows: list[dict[str, Any]], config: MapConfig) -> dict[str, dict[str
         if pos == (None, None):
             continue
         out.setdefault(r["run"] or "-", {}).setdefault(r["task"], {})[pos] = r
-    curves = {run: {t: list(by_pos.values()) for t, by_pos in tasks.items()} for run, tasks in out.items()}
-    return {run: {t: _by_axis(rs, run_axis(tasks)) for t, rs in tasks.items()} for run, tasks in curves.items()}
+    return {run: {t: list(by_pos.values()) for t, by_pos in tasks.items()} for run, tasks in out.items()}
 
 
 def analyze_run(run: str, curves: dict[str, list[dict[str, Any]]], config: MapConfig) -> dict[str, Any]:

@@ -38,7 +38,7 @@ from curricle.report.kit import Page, Panel, esc, missing_list, nav, render_pane
 from curricle.report.plots import domain_colors, layout, pareto
 from curricle.report.rl import collect_rl, save_rl_report
 from curricle.selection.config import SelectRule
-from curricle.selection.rule import choose, pareto_front
+from curricle.selection.rule import choose, fronts
 from curricle.selection.tables import pipeline_rows, stage_flags
 
 SCHEMA = "curricle.pipeline-report/1"
@@ -91,11 +91,10 @@ def _selection(run: Path, table: list[dict[str, Any]]) -> dict[str, Any]:
         choice = choose(rows, rule, known)
     except CurricleError:
         return {}
-    fronts = {cost: [names[i] for i in pareto_front(rows, rule.objective, cost, maximize=rule.sense == "max")]
-              for cost in ("tokens", "length") if any(r.get(cost) is not None for r in rows)}
+    by_cost = {cost: [names[i] for i in idx] for cost, idx in fronts(rows, rule).items()}
     return {"best": names[choice["chosen"]] if choice["chosen"] is not None else None, "rule": choice["rule"],
             "chosen_by": "selection.json", "feasible": choice["feasible"], "reason": choice.get("reason"),
-            "objective": rule.objective, "pareto": fronts}
+            "objective": rule.objective, "pareto": by_cost}
 
 
 def _running(run: Path) -> dict[str, Any]:

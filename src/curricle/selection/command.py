@@ -25,23 +25,13 @@ from curricle.errors import CurricleError
 from curricle.report.data import collect_run
 from curricle.report.kind import run_kind
 from curricle.selection.config import SelectRule, SelectSpec, load_select_rule
-from curricle.selection.rule import choose, pareto_front
+from curricle.selection.rule import choose, fronts
 from curricle.selection.tables import pipeline_rows, pipeline_rule, pretrain_rows, pretrain_rule, stage_flags
 
 log = logging.getLogger(__name__)
 
 #: The choice's file, under the run.
 SELECTION = "selection.json"
-
-
-def fronts(rows: list[dict[str, Any]], rule: SelectRule) -> dict[str, list[int]]:
-    """The Pareto front of the rule's objective against ``tokens`` and, where rows have it,
-    ``length`` (both costs: lower is better)."""
-    out = {}
-    for cost in ("tokens", "length"):
-        if any(r.get(cost) is not None for r in rows):
-            out[cost] = pareto_front(rows, rule.objective, cost, maximize=rule.sense == "max")
-    return out
 
 
 def read_pipeline(run: Path) -> dict[str, Any]:

@@ -94,3 +94,13 @@ def pareto_front(rows: Sequence[dict[str, Any]], score: str, cost: str, maximize
 
 
 __all__ = ["finite_value", "check_columns", "broken", "choose", "pareto_front"]
+
+
+def fronts(rows: Sequence[dict[str, Any]], rule: SelectRule) -> dict[str, list[int]]:
+    """The Pareto front of the rule's objective against ``tokens`` and, where rows have it,
+    ``length`` (both costs: lower is better)."""
+    out = {}
+    for cost in ("tokens", "length"):
+        if any(r.get(cost) is not None for r in rows):
+            out[cost] = pareto_front(rows, rule.objective, cost, maximize=rule.sense == "max")
+    return out
