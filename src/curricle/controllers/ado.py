@@ -49,6 +49,7 @@ from scipy.signal import savgol_filter
 
 from curricle.controllers.base import Controller, DomainStats
 from curricle.controllers.config import ADOConfig
+from curricle.jsonable import jsonable
 
 #: ADO counts sequences of this many tokens.
 SEQUENCE_TOKENS = 1024
@@ -195,10 +196,9 @@ class ADO(Controller):
                    f"{self.params[top, 2]:.3f}, irreducible {np.exp(self.params[top, 1]):.3f})")
 
     def extra_state(self):
-        losses = [[v if np.isfinite(v) else None for v in x] for x in self.losses]  # NaN: null in JSON
-        return {"n": self.n, "losses": losses, "history": self.history.tolist(), "p_avg": self.p_avg.tolist(),
-                "p": self.p.tolist(), "params": None if self.params is None else self.params.tolist(),
-                "ignore_steps": self.ignore_steps}
+        return {"n": self.n, "losses": jsonable(self.losses), "history": self.history.tolist(),
+                "p_avg": self.p_avg.tolist(), "p": self.p.tolist(),
+                "params": None if self.params is None else self.params.tolist(), "ignore_steps": self.ignore_steps}
 
     def load_extra_state(self, state):
         self.n = list(state["n"])

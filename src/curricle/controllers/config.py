@@ -300,10 +300,8 @@ PROBE_METRICS = ("acc", "exact_match", "prob", "logprob")
 def _no_step_knobs(config: ControllerConfig) -> None:
     """An evaluation-driven controller updates at its measurements: ``update_every`` and
     ``ema`` would do nothing, so setting them is an error."""
-    for knob in ("update_every", "ema"):
-        if knob in config.model_fields_set:
-            raise ValueError(f"{knob}: {config.kind} updates when its held-out or probe signals are measured, "
-                             f"unsmoothed; leave {knob} out")
+    _refuse_unread(config, ("update_every", "ema"),
+                   "updates when its held-out or probe signals are measured, unsmoothed")
 
 
 class TargetsConfig(ControllerConfig):

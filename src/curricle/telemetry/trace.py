@@ -10,12 +10,4 @@ verb; where every process writes its own, the file is ``<what>.rank<R>.jsonl``:
 
 from __future__ import annotations
 
-from pathlib import Path
-
 TRACE_DIR = "trace"
-
-
-def trace_path(run_dir: Path | str, what: str, rank: int | None = None) -> Path:
-    """``RUN/trace/<what>.jsonl``, or ``<what>.rank<R>.jsonl`` for one process's own trace."""
-    name = what if rank is None else f"{what}.rank{rank}"
-    return Path(run_dir) / TRACE_DIR / f"{name}.jsonl"
