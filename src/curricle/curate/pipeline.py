@@ -71,8 +71,14 @@ log = logging.getLogger(__name__)
 
 WORK = ".work"
 QUARANTINE = "quarantine"
-#: A curated file's name: the run's fingerprint (8 hex digits) and the shard.
+#: A curated file's name (:func:`curated_name`): the run's fingerprint (8 hex digits) and the shard.
 CURATED_FILE = re.compile(r"^[0-9a-f]{8}-[0-9]{5}\.(?:jsonl\.gz|parquet)$")
+
+
+def curated_name(fingerprint: str, shard: int, ext: str) -> str:
+    """The name of shard ``shard``'s curated file of the run ``fingerprint`` (what
+    :data:`CURATED_FILE` matches)."""
+    return f"{fingerprint[:8]}-{shard:05d}{ext}"
 
 
 def step_order(cfg: CurateConfig) -> list[str]:
@@ -346,7 +352,7 @@ def _finalize(out: Path, work: Path, fingerprint: str, prev: dict | None, n_shar
         for r in range(n_shards):
             src = work / write_out / f"{r:05d}" / f"{slug}{ext}"
             if src.exists():
-                dst = out / slug / f"{fingerprint[:8]}-{r:05d}{ext}"
+                dst = out / slug / curated_name(fingerprint, r, ext)
                 _link(src, dst)
                 files.append(dst.relative_to(out).as_posix())
         report.files[domain] = files

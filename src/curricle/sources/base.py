@@ -50,7 +50,7 @@ def location(doc: Document) -> str:
     return f"document '{doc.id}'"
 
 
-def _valid_unicode(values: Iterable[Any]) -> bool:
+def valid_unicode(values: Iterable[Any]) -> bool:
     """Whether every string among ``values`` encodes as UTF-8 (holds no lone surrogate)."""
     try:
         for value in values:
@@ -188,7 +188,7 @@ class Source:
         limit = self.config.max_docs
         fields = self.meta_fields()
         for doc in self._iter():
-            if not _valid_unicode([doc.text, doc.id, doc.domain, *(doc.meta.get(f) for f in fields)]):
+            if not valid_unicode([doc.text, doc.id, doc.domain, *(doc.meta.get(f) for f in fields)]):
                 self.stats.skip("invalid-utf8", location(doc))
                 continue
             n += 1

@@ -21,6 +21,7 @@ import zstandard
 
 from curricle.errors import CurricleError
 from curricle.extras import require
+from curricle.sources.base import valid_unicode
 from curricle.sources.files import open_binary
 from curricle.tasks.config import FileFields, HFDiskTaskConfig, JsonlTaskConfig
 from curricle.tasks.items import SPLITS, TaskItem, split_by_hash
@@ -109,15 +110,6 @@ def _difficulty(value: Any, config: FileFields) -> float | None:
     return float(value)
 
 
-def _utf8(text: str) -> bool:
-    """Whether ``text`` can be written as UTF-8 (it holds no lone surrogate)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _messages(value: Any) -> tuple[tuple[dict[str, str], ...] | None, str]:
     """A chat record's messages (the last the assistant's answer), or None and why not."""
     if not isinstance(value, list) or len(value) < 2:
@@ -177,7 +169,7 @@ def records_to_items(records: Iterable[tuple[str, Any]], config: FileFields, tas
         # A JSON escape such as "\\ud800" reads as a lone surrogate, which no UTF-8 text (the item's
         # hash, the task's fingerprint, a tokenizer) can hold.
         texts = [item_id, prompt, completion, *distractors, *(v for m in messages or () for v in m.values())]
-        if not all(_utf8(t) for t in texts):
+        if not valid_unicode(texts):
             skipped.append((where, "a lone surrogate (not UTF-8 text)"))
             continue
         if config.split_field is not None:

@@ -33,9 +33,8 @@ class LangIdStep(CurationStep):
 
     def applies_to(self, domain: str) -> bool:
         """The step's ``domains`` when given (all of them: ``per_domain`` adds none), else its
-        default (prose) domains and those ``per_domain`` names."""
-        if self.config.domains is not None:
-            return super().applies_to(domain)
+        default (prose) domains and those ``per_domain`` names (validation keeps them within a given
+        ``domains``)."""
         return super().applies_to(domain) or (self.config.enabled and domain in self.config.per_domain)
 
     def setup(self) -> None:
