@@ -38,7 +38,7 @@ from curricle.errors import CurricleError
 from curricle.extras import require
 from curricle.finetune.curriculum import Curriculum
 from curricle.finetune.hf import CURRICULUM_LOG, ROW_COLUMN, STATE_FILE, CurriculumCallback, use_curriculum
-from curricle.posttrain.checkpoints import begin_run, check_resume_tasks, load_start_model, save_final
+from curricle.posttrain.checkpoints import begin_run, check_resume_tasks, load_start_model, train_and_save
 from curricle.posttrain.evaluate import Evaluator, fmt_score, probe_tasks
 from curricle.posttrain.ranks import is_main, train_device
 from curricle.tasks.load import build_tasks, fingerprints, write_quarantine
@@ -225,13 +225,7 @@ def dpo_run(config: DPOConfig, run_dir: Path | str, resume: bool = False,
     start, (trainer, callback) = begin_run(
         run_dir, resume, config, "dpo", STATE_FILE,
         lambda checkpoint: build_dpo(config, run_dir, resume, max_steps, resume_from=checkpoint))
-    try:
-        trainer.train(resume_from_checkpoint=start)
-    finally:
-        callback.evaluator.close()  # its graders' worker processes
-    if trainer.is_world_process_zero():
-        save_final(trainer, run_dir / "final")
-    trainer.accelerator.wait_for_everyone()
+    train_and_save(trainer, start, run_dir, [callback.evaluator])
     return {"final": json.loads((run_dir / "final_scores.json").read_text()),
             "forgetting": json.loads((run_dir / "forgetting.json").read_text()),
             "pairs": json.loads((run_dir / PAIRS_SUMMARY).read_text())}

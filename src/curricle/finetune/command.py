@@ -25,7 +25,7 @@ from curricle.extras import require
 from curricle.finetune.config import FinetuneConfig, load_finetune_config
 from curricle.finetune.curriculum import Curriculum
 from curricle.finetune.hf import STATE_FILE, train_dataset, use_curriculum
-from curricle.posttrain.checkpoints import begin_run, check_resume_tasks, load_start_model, save_final
+from curricle.posttrain.checkpoints import begin_run, check_resume_tasks, load_start_model, train_and_save
 from curricle.posttrain.evaluate import Evaluator, fmt_score, probe_tasks
 from curricle.posttrain.ranks import is_main
 from curricle.probes.contamination import check_contamination
@@ -83,13 +83,7 @@ def finetune_run(config: FinetuneConfig, run_dir: Path | str, resume: bool = Fal
     start, (trainer, callback, _) = begin_run(
         run_dir, resume, config, "finetune", STATE_FILE,
         lambda checkpoint: build_finetune(config, run_dir, max_steps, resume_from=checkpoint))
-    try:
-        trainer.train(resume_from_checkpoint=start)
-    finally:
-        callback.evaluator.close()  # its graders' worker processes
-    if trainer.is_world_process_zero():
-        save_final(trainer, run_dir / "final")
-    trainer.accelerator.wait_for_everyone()  # the files below are the main process's
+    train_and_save(trainer, start, run_dir, [callback.evaluator])  # the files below are the main process's
     return {"final": json.loads((run_dir / "final_scores.json").read_text()),
             "forgetting": json.loads((run_dir / "forgetting.json").read_text())}
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Iterable, TypeVar
 
 import torch
 import yaml
@@ -70,6 +70,20 @@ def save_final(trainer, out: Path) -> None:
     trainer.processing_class.save_pretrained(str(tmp))
     atomic.fsync_tree(tmp)
     atomic.swap_in(tmp, out)
+
+
+def train_and_save(trainer, start: str | None, run_dir: Path, closers: Iterable[Any] = ()) -> None:
+    """A post-training verb's run: train (from checkpoint ``start``), close ``closers`` (graders'
+    worker processes) however training ends, then the main process writes ``RUN/final``
+    (:func:`save_final`) and every process waits for it."""
+    try:
+        trainer.train(resume_from_checkpoint=start)
+    finally:
+        for c in closers:
+            c.close()
+    if trainer.is_world_process_zero():
+        save_final(trainer, run_dir / "final")
+    trainer.accelerator.wait_for_everyone()
 
 
 def begin_run(run_dir: Path, resume: bool, config: Any, kind: str, state_file: str,

@@ -27,7 +27,7 @@ from rich.table import Table
 from curricle import atomic
 from curricle.errors import CurricleError
 from curricle.extras import require
-from curricle.posttrain.checkpoints import begin_run, check_resume_tasks, load_start_model, save_final
+from curricle.posttrain.checkpoints import begin_run, check_resume_tasks, load_start_model, train_and_save
 from curricle.posttrain.evaluate import Evaluator
 from curricle.posttrain.ranks import is_main
 from curricle.rl.config import STATE_FILE, RLConfig, before_rollout, load_rl_config
@@ -140,15 +140,7 @@ def rl_run(config: RLConfig, run_dir: Path | str, resume: bool = False, max_step
     start, (trainer, callback, graders) = begin_run(
         run_dir, resume, config, "rl", STATE_FILE,
         lambda checkpoint: build_rl(config, run_dir, max_steps, resume_from=checkpoint))
-    try:
-        trainer.train(resume_from_checkpoint=start)
-    finally:
-        for g in graders.values():
-            g.close()
-        callback.check.evaluator.close()
-    if trainer.is_world_process_zero():
-        save_final(trainer, run_dir / "final")
-    trainer.accelerator.wait_for_everyone()
+    train_and_save(trainer, start, run_dir, [*graders.values(), callback.check.evaluator])
     return json.loads((run_dir / "final_scores.json").read_text())
 
 
