@@ -1,5 +1,6 @@
 import json
 import shutil
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -13,18 +14,20 @@ from curricle.controllers.config import JTTConfig
 from curricle.controllers.hard_examples import (HardExamples, HardExamplesConfig, Visit, classify_trend, doc_losses,
                                                 doc_visits, document_signals, floor_groups, load_document_state,
                                                 loss_trend, mean_ranks)
-from curricle.controllers.jtt import error_set
+from curricle.controllers.hook import ControllerHook
+from curricle.controllers.jtt import JTT, error_set
 from curricle.errors import CurricleError
 from curricle.mixture.config import MixtureConfig, StaticConfig
 from curricle.mixture.sampler import Batch, MixtureSampler
 from curricle.store import TokenStore
 from curricle.train.command import train_run
+from curricle.train.distributed import DistInfo
 from tests.controllers.test_in_training import _ctrl, read
 from tests.train.conftest import run_config_dict
 
 
 def controller(**kw):
-    c = HardExamples(HardExamplesConfig(warmup_steps=0, update_every=1, **kw),
+    c = HardExamples(HardExamplesConfig(**{"warmup_steps": 0, "update_every": 1, **kw}),
                      ControllerContext(["a"], {"a": 100}, doc_counts={"a": 4}))
     return c
 
@@ -101,6 +104,53 @@ def test_hard_examples_in_training_logs_priorities_and_resumes_exactly(tmp_path,
     assert [m["loss"] for m in read(tmp_path / "cut", "metrics.jsonl")] == \
         [m["loss"] for m in read(tmp_path / "full", "metrics.jsonl")]
     assert read(tmp_path / "cut", "mixture_log.jsonl") == log
+
+
+class _Sampler:
+    """What a document prioritizer's hook touches of the sampler: the priorities it is handed."""
+
+    def __init__(self):
+        self.served_tokens = np.zeros(1, dtype=np.int64)
+        self.handed: list[tuple[str, list[float]]] = []
+
+    def set_doc_priorities(self, domain, p):
+        self.handed.append((domain, p.tolist()))
+
+
+def _through_the_hook(c, steps):
+    """Run ``c`` through its :class:`ControllerHook` over ``steps``: ``(step, losses, skipped)``,
+    one row per document ``i`` of domain ``a`` with loss ``losses[i]`` (a skipped step's rows
+    are a spike). The priorities handed to the sampler, and the mixture log's lines."""
+    hook, lines, sampler = ControllerHook(c), [], _Sampler()
+    state = SimpleNamespace(domains=["a"], sampler=sampler, probes=None, probes_step=None, eval_tokens=0,
+                            dist=DistInfo(rank=0, world_size=1, local_rank=0, device=torch.device("cpu")),
+                            append_log=lambda name, line: lines.append(line))
+    hook.on_train_start(SimpleNamespace(**vars(state), step=0))
+    for step, losses, skipped in steps:
+        batch = SimpleNamespace(segments=[(i, 0, 2, 0, i) for i in range(len(losses))], overlay_groups=None,
+                                weights=np.ones(1))
+        hook.on_step_start(state, batch)
+        hook.on_micro_batch(state, batch, slice(0, len(losses)), torch.tensor([[x, 0.0] for x in losses]))
+        hook.on_step_end(state, batch, {"step": step, **({"skipped": "spike"} if skipped else {})})
+    return sampler.handed, lines
+
+
+def test_a_step_the_guard_skipped_leaves_hard_examples_as_if_it_had_not_happened():
+    # Due at step 4, which the guard skips: the priorities are not aged there (staleness
+    # 0.5 ** (4 - 2) toward the mean), and wait for step 6, as if step 4 had not happened.
+    first, last = (2, [1.0, 3.0, 2.0, 2.0], False), (6, [1.5, 2.5, 2.0], False)
+    runs = {}
+    for name, steps in (("skipped", [first, (4, [90.0, 90.0, 90.0, 90.0], True), last]), ("without", [first, last])):
+        c = controller(priority="loss", staleness=0.5, update_every=2)
+        runs[name] = (*_through_the_hook(c, steps), json.dumps(c.state_dict()),
+                      json.dumps({k: v.tolist() for k, v in c.array_state().items()}))  # NaN as NaN
+    assert runs["skipped"] == runs["without"]
+    handed, lines, _, arrays = runs["skipped"]
+    arrays = json.loads(arrays)
+    assert [line["step"] for line in lines] == [2, 6] and len(handed) == 2
+    assert arrays["served/a"] == [2, 2, 2, 1] and arrays["seen/a"] == [6, 6, 6, 2]
+    mean = 2.0  # (1.5 + 2.5 + 2.0 + 2.0) / 4; doc 3, seen at step 2: 2.0 (its mean distance is 0)
+    assert handed[1][1] == pytest.approx(np.array([1.5, 2.5, 2.0, mean]) / 8.0)
 
 
 # -- difficulty beyond loss ---------------------------------------------------------------
@@ -414,6 +464,28 @@ def test_jtt_draws_the_first_runs_error_set_factor_times_as_often(tmp_path, make
         load_document_state(_plain_run(tmp_path, make_config))
     with pytest.raises(CurricleError, match="no complete checkpoint"):
         load_document_state(tmp_path / "nowhere")
+
+
+def test_a_step_the_guard_skipped_at_warmup_steps_moves_jtts_table_to_the_next_step(monkeypatch):
+    # The first run saw documents 0-2 of 'a'; its error set (top 0.25 of 3: one) is document 1.
+    monkeypatch.setattr("curricle.controllers.jtt.load_document_state",
+                        lambda run: (7, {"last/a": np.array([1.0, 3.0, 2.0, np.nan])}))
+    context = ControllerContext(["a"], {"a": 100}, doc_counts={"a": 4})
+    table = [1 / 7, 4 / 7, 1 / 7, 1 / 7]
+
+    def jtt():
+        return JTT(JTTConfig(run="first", top=0.25, factor=4.0, warmup_steps=2), context)
+
+    c = jtt()
+    handed, lines = _through_the_hook(c, [(1, [2.0], False), (2, [90.0], True), (3, [2.0], False), (4, [2.0], False)])
+    assert [line["step"] for line in lines] == [3] and handed == [("a", pytest.approx(table))]
+    # Resumed, the table is not set again; a checkpoint from before its state was kept holds
+    # it set when the run is past warmup_steps, as the table was then set at warmup_steps.
+    for state, step, again in ((c.state_dict(), 5, False), ({"name": "jtt", "smoothed": [None]}, 5, False),
+                               ({"name": "jtt", "smoothed": [None]}, 2, True)):
+        twin = jtt()
+        twin.load_state_dict(json.loads(json.dumps(state)))
+        assert (twin.doc_priorities(step) is not None) == again and twin.doc_priorities(step + 1) is None
 
 
 def _plain_run(tmp_path, make_config):

@@ -31,7 +31,8 @@ the same way for every method, so none of them chases noise:
   caused it, and a reason) that the trainer appends to ``RUN/mixture_log.jsonl``;
 - a step the stability guard skipped (``DomainStats.skipped``) trained nothing, so a controller
   that updates on training steps (``updates_on: steps``) takes nothing from it: no signal, no
-  smoothing, no update (one due then waits for the next update step). One that updates on
+  smoothing, no update (one due then waits for the next update step; a document prioritizer's
+  priorities too, so ``hard-examples`` does not age them there). One that updates on
   held-out or probe signals still reads an evaluation made after it (the model as it stands).
 
 A controller may also say more about a step than new weights (:class:`StepNotes`, collected by
@@ -420,10 +421,16 @@ class Controller:
 
     # -- the shared machinery ---------------------------------------------------------------
 
+    def takes_step(self, stats: DomainStats) -> bool:
+        """Whether it takes anything from this step: not from one the stability guard skipped,
+        when it updates on training steps (the module doc); its hook then asks a document
+        prioritizer for no priorities either."""
+        return not (stats.skipped and self.updates_on == "steps")
+
     def update(self, step: int, stats: DomainStats) -> tuple[np.ndarray, AuditEntry] | None:
         """Ingest one step; at update times return (new weights, audit entry), else None (and
-        nothing at all from a skipped step, for a controller that updates on training steps)."""
-        if stats.skipped and self.updates_on == "steps":
+        nothing at all from a step it does not take: :meth:`takes_step`)."""
+        if not self.takes_step(stats):
             return None
         raw = np.asarray(self.signal(stats), dtype=np.float64)
         self.step_signal = raw

@@ -27,9 +27,11 @@ it runs the reference model on each micro-batch, updates the domain weights once
 the clipped per-token excess loss, and weighs the proxy's loss by them.
 
 A step the stability guard skipped trained nothing, and no controller learns from it: its
-statistics say so (``DomainStats.skipped``, no training loss, no document visits), and DoReMi's
-update of the step, computed before the guard judged it (its weights weigh the step's last
-micro-batch), is dropped rather than applied.
+statistics say so (``DomainStats.skipped``, no training loss, no document visits), a document
+prioritizer that updates on training steps is asked for no priorities there
+(:meth:`~curricle.controllers.base.Controller.takes_step`), and DoReMi's update of the step,
+computed before the guard judged it (its weights weigh the step's last micro-batch), is
+dropped rather than applied.
 """
 
 from __future__ import annotations
@@ -158,7 +160,9 @@ class ControllerHook(Hook):
         notes = c.take_notes()
         for line in notes.audit:
             state.append_log(MIXTURE_LOG, {"controller": c.name, **line})
-        if c.role == DOCUMENTS:  # from the visits just observed, or the update (frontier)
+        # From the visits just observed, or the update (frontier); none from a step the
+        # controller does not take (a skipped one: hard-examples' due update waits, unaged).
+        if c.role == DOCUMENTS and c.takes_step(stats):
             self._apply(state, step, c.doc_priorities(step))
         metrics.update(notes.metrics)
         for event, fields in notes.events:

@@ -13,6 +13,10 @@ each of its domains, every document of the error set ``factor`` times as often a
                 run saw, by their latest mean loss, hardest first (ties: lower index first)
     p_i      ~ factor if i is in the error set, else 1     fixed for the whole run
 
+The table goes to the sampler before the first batch, or with ``warmup_steps`` after that step
+(plain draws until then); a step the stability guard skips moves no controller, so a table due
+at one goes after the next step the guard lets through.
+
 What follows the paper: two runs, an error set from the first run's own mistakes, a fixed
 upweighting factor (``factor`` is lambda_up), and groups only for reporting (``groups`` with
 no floors: ``group/share/...`` and ``eval/group_loss/...``, ``eval/worst_group_loss``). Where
@@ -74,10 +78,27 @@ class JTT(DocumentPrioritizer):
             p[self.errors[d]] = config.factor
             self.table[d] = p / p.sum()
         self.docs = DocumentState(config, context, self.targets)
+        #: Whether the table has gone to the sampler (None: resumed from a checkpoint from
+        #: before this was kept; settled at the first step asked, see :meth:`doc_priorities`).
+        self.table_set: bool | None = False
 
     def doc_priorities(self, step: int) -> dict[str, np.ndarray] | None:
-        """The fixed table, once: at ``warmup_steps`` (default 0: before the first batch)."""
-        return dict(self.table) if step == self.config.warmup_steps else None
+        """The fixed table, once: at the first step at or after ``warmup_steps`` (default 0:
+        before the first batch) that its hook asks for priorities, which is none the stability
+        guard skipped (a skipped step moves no controller: the table waits for the next one)."""
+        if self.table_set is None:  # it was set at warmup_steps exactly, if the run had got there
+            self.table_set = step > self.config.warmup_steps
+        if self.table_set or step < self.config.warmup_steps:
+            return None
+        self.table_set = True
+        return dict(self.table)
+
+    def extra_state(self) -> dict[str, Any]:
+        return {**super().extra_state(), "table_set": self.table_set}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        super().load_extra_state(state)
+        self.table_set = state.get("table_set")
 
     def summary(self, priorities: dict[str, np.ndarray]) -> dict[str, Any]:
         return {d: {"error_set": len(self.errors[d]), "documents": len(p), "factor": self.config.factor,
