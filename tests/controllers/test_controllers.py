@@ -124,13 +124,44 @@ def test_a_step_the_guard_skipped_moves_no_step_driven_controller():
     for cfg in (ODMConfig(), ADOConfig(warmup_steps=2, refit_every=1, fit_stride=1, savgol_window=3)):
         c = CONTROLLERS.build(cfg, ControllerContext(DOMAINS, NATURAL))
         run(c, lambda s: [2.0 / s, 3.0 / s, 4.0 / s], 4)
-        before = json.dumps(c.state_dict())
+        before = c.state_dict()
         skipped = DomainStats(step=5, train_loss=np.full(3, np.nan), tokens=np.full(3, 500.0),
                               weights=np.full(3, 1 / 3), skipped=True)
         assert c.update(5, skipped) is None, cfg.kind
-        assert json.dumps(c.state_dict()) == before, cfg.kind
+        after = c.state_dict()
+        if cfg.kind == "ado":  # what it keeps of the step: its tokens trained nothing
+            assert after.pop("untrained_tokens") == 1500 - 1200 and before.pop("untrained_tokens") == 0
+        assert json.dumps(after) == json.dumps(before), cfg.kind
     # ADO's history holds the four steps it trained on, not a fifth copied from step 4.
     assert c.n == [300 / 1024, 600 / 1024, 900 / 1024, 1200 / 1024] and len(c.losses) == 4
+
+
+def test_ados_token_count_leaves_out_what_trained_nothing():
+    # 300 tokens served a step; the guard skips step 3. ADO's x axis is the tokens trained, so
+    # after step 4 it is where a run without step 3 is (900 tokens), and so is all it fits.
+    cfg = ADOConfig(warmup_steps=2, refit_every=1, fit_stride=1, savgol_window=3)
+    loss = {1: [4.0, 5.0, 6.0], 2: [3.0, 4.5, 5.0], 3: [np.nan] * 3, 4: [2.5, 4.2, 4.5], 5: [np.nan] * 3,
+            6: [2.2, 4.0, 4.1]}
+
+    def feed(c, steps):
+        for step, served, skipped in steps:
+            c.update(step, DomainStats(step=step, train_loss=np.array(loss[step]), tokens=np.full(3, served / 3),
+                                       weights=np.full(3, 1 / 3), skipped=skipped))
+        return c.state_dict()
+
+    skipped, without = (CONTROLLERS.build(cfg, ControllerContext(DOMAINS, NATURAL)) for _ in range(2))
+    a = feed(skipped, [(1, 300, False), (2, 600, False), (3, 900, True), (4, 1200, False)])
+    b = feed(without, [(1, 300, False), (2, 600, False), (4, 900, False)])
+    assert skipped.n == [300 / 1024, 600 / 1024, 900 / 1024] and skipped.params is not None
+    assert a.pop("untrained_tokens") == 300 and b.pop("untrained_tokens") == 0 and a == b
+    # A rollback to the state after step 2 undoes steps 3 and 4: their tokens, and those of
+    # step 5 (skipped, where the guard rolled back), trained nothing either.
+    c = CONTROLLERS.build(cfg, ControllerContext(DOMAINS, NATURAL))
+    at_2 = json.loads(json.dumps(feed(c, [(1, 300, False), (2, 600, False)])))
+    feed(c, [(3, 900, False), (4, 1200, False)])
+    c.load_state_dict(at_2)
+    feed(c, [(5, 1500, True), (6, 1800, False)])
+    assert c.n == [300 / 1024, 600 / 1024, 900 / 1024] and c.untrained_tokens == 900
 
 
 def test_odm_is_the_smoothed_mean_update_on_literal_inputs():

@@ -6,14 +6,15 @@ This follows ``AdoSelector`` in the authors' release (yidingjiang/ado,
 
 - **Data.** Each step records every domain's mean training loss (a domain the step did not
   sample repeats its last value, or with none yet takes the step's mean, as at ADO's first
-  step) and the run's
-  total count ``n`` so far, the same x axis for every domain (ADO's ``use_same_step_size``).
-  ``n`` counts sequences of 1024 tokens, ADO's, so that the bounds below mean what they mean
-  there. A non-finite loss (NaN, inf) counts as no value, like a domain not sampled; steps
-  before the first with a finite loss (a first step whose losses were all NaN) hold no value
-  and are left out of the fits (filtered, a NaN spreads over the filter's window, and scipy
-  refuses one within its edge fit). A step the stability guard skipped is not recorded at all
-  (:mod:`curricle.controllers.base`).
+  step) and the run's total count ``n`` so far, the same x axis for every domain (ADO's
+  ``use_same_step_size``). ``n`` counts sequences of 1024 tokens, ADO's, so that the bounds
+  below mean what they mean there. A non-finite loss (NaN, inf) counts as no value, like a
+  domain not sampled; steps before the first with a finite loss (a first step whose losses
+  were all NaN) hold no value and are left out of the fits (filtered, a NaN spreads over the
+  filter's window, and scipy refuses one within its edge fit). A step the stability guard
+  skipped is not recorded at all (:mod:`curricle.controllers.base`), and ``n`` counts only the
+  tokens trained: not that step's, nor those of the steps a rollback undid (their data never
+  updated the model).
 - **Fit** (every ``refit_every`` steps from ``warmup_steps``, ADO's ``start_step``): the loss history is filtered with
   a Savitzky-Golay filter (window ``savgol_window``, order ``savgol_order``), the first
   ``ignore_steps`` steps are dropped (the learning-rate warm-up by default) and every
@@ -134,6 +135,10 @@ class ADO(Controller):
         self.p_avg = self.prior.copy()
         self.p = self.prior.copy()
         self.ignore_steps = config.ignore_steps if config.ignore_steps is not None else 0
+        #: Tokens served at steps that trained nothing (skipped by the stability guard, or
+        #: undone by a rollback): not on the x axis. After every step, n[-1] * SEQUENCE_TOKENS
+        #: plus this is the tokens served so far.
+        self.untrained_tokens = 0.0
         if context.lr_warmup_steps is not None:
             self.set_lr_warmup(context.lr_warmup_steps)
 
@@ -142,6 +147,14 @@ class ADO(Controller):
         if self.config.ignore_steps is None:
             self.ignore_steps = steps
 
+    def update(self, step: int, stats: DomainStats):
+        if not self.takes_step(stats):
+            # The step's tokens (with a rollback, those of every step since the checkpoint it
+            # went back to) trained nothing: the next step's n leaves them out.
+            counted = (self.n[-1] * SEQUENCE_TOKENS if self.n else 0.0) + self.untrained_tokens
+            self.untrained_tokens += float(np.sum(stats.tokens)) - counted
+        return super().update(step, stats)
+
     def signal(self, stats: DomainStats) -> np.ndarray:
         loss = np.asarray(stats.train_loss, dtype=np.float64)
         finite = np.isfinite(loss)
@@ -149,7 +162,7 @@ class ADO(Controller):
         if finite.any():  # a domain without a value yet takes the step's mean (the release's first step)
             prev = np.where(np.isfinite(prev), prev, np.nanmean(np.where(finite, loss, np.nan)))
         self.losses.append(np.where(finite, loss, prev).tolist())  # all NaN until a step has a finite loss
-        self.n.append(float(np.sum(stats.tokens)) / SEQUENCE_TOKENS)
+        self.n.append((float(np.sum(stats.tokens)) - self.untrained_tokens) / SEQUENCE_TOKENS)
         used = np.asarray(stats.weights, dtype=np.float64)
         self.history = 0.9 * self.history + 0.1 * used / used.sum()
         return loss
@@ -198,7 +211,8 @@ class ADO(Controller):
     def extra_state(self):
         return {"n": self.n, "losses": jsonable(self.losses), "history": self.history.tolist(),
                 "p_avg": self.p_avg.tolist(), "p": self.p.tolist(),
-                "params": None if self.params is None else self.params.tolist(), "ignore_steps": self.ignore_steps}
+                "params": None if self.params is None else self.params.tolist(), "ignore_steps": self.ignore_steps,
+                "untrained_tokens": self.untrained_tokens}
 
     def load_extra_state(self, state):
         self.n = list(state["n"])
@@ -208,3 +222,4 @@ class ADO(Controller):
         self.p = np.array(state["p"])
         self.params = None if state["params"] is None else np.array(state["params"])
         self.ignore_steps = int(state["ignore_steps"])
+        self.untrained_tokens = float(state.get("untrained_tokens", 0.0))  # (a checkpoint from before it: 0)
