@@ -179,6 +179,37 @@ def test_the_reward_counts_ungraded_completions(tmp_path):
         runner.close()
 
 
+def test_the_base_profile_reads_pass_rates_as_the_tracked_rate_does(tmp_path, monkeypatch):
+    """An ungraded sample (the grader raised or timed out) is left out of a prompt's base rate,
+    not counted a failure, and a partial score counts as its part, as the policies' tracked rate
+    reads a group; a prompt with none graded has no rate (unknown)."""
+    from types import SimpleNamespace
+
+    import curricle.rl.hf as hf
+    from curricle.graders.base import Grade
+    from curricle.rl.config import PassRateConfig, ProfileConfig, UniformCurriculum
+    from curricle.rl.curricula import Prompt, build_policy
+    from curricle.tasks.config import ScoringConfig
+    from curricle.tasks.items import TaskItem
+    from curricle.tasks.load import Task
+
+    scores = {"a": [1.0, None, 0.0, None], "b": [0.5, 0.5, 1.0, 0.0], "c": [None, None, None, None]}
+    task = Task("t", "t", ScoringConfig(), [TaskItem(k, k, "x") for k in scores], [], [])
+    items = [(task, i) for i in task.train]
+    monkeypatch.setattr(hf, "sample_apart", lambda model, tok, prompts, k, *a: [[p] * k for p in prompts])
+    grader = SimpleNamespace(grade=lambda its, done: ([Grade(s, "" if s is not None else "timeout")
+                                                        for s in scores[done[0]]], {}))
+    found = hf.base_profile(None, None, items, {"t": grader}, ProfileConfig(samples=4), 1.0, 4, 0, tmp_path / "p.json")
+    assert found["pass_rates"] == [0.5, 0.5, None] and found["rollouts"] == 12
+    assert json.loads((tmp_path / "p.json").read_text())["pass_rates"] == [0.5, 0.5, None]
+    # The same groups observed in training: the same rates; the ungraded prompt is unknown to both.
+    policy = build_policy(UniformCurriculum(), [Prompt(r, "t", 0.0, "t") for r in range(3)], seed=0,
+                          pass_rate=PassRateConfig(ema=1.0), profile=dict(enumerate(found["pass_rates"])))
+    assert policy.profile == {0: 0.5, 1: 0.5} and policy.prior(2) is None
+    policy.observe(0, [(r, scores[k]) for r, k in enumerate(scores)])
+    assert policy.pass_rates.p == {0: 0.5, 1: 0.5}
+
+
 def test_dynamic_filter_splices_replacement_groups_into_the_batch():
     import torch
 

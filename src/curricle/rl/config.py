@@ -139,8 +139,12 @@ class ProfileConfig(_Config):
     """The base sampling pass (a warm start): before training, every training prompt is rolled
     out ``samples`` times by the starting model at the run's temperature and graded; its pass
     rate seeds the policies that read one (``learnability``'s prior, ``target-difficulty``'s
-    difficulty, the gates' prior). The rollouts are counted apart (``profile_rollouts``),
-    not in the budget: they are a one-off cost that can be shared between runs (``from``)."""
+    difficulty, the gates' prior). A prompt's rate is read as its tracked rate is during
+    training: the mean graded reward of its samples, ungraded ones (a grader error or timeout)
+    left out of the sum and the count (none graded: no rate, ``null``; the prompt is unknown, as
+    one not yet rolled out, and ``target-difficulty`` puts it at 100). The rollouts are counted
+    apart (``profile_rollouts``), not in the budget: they are a one-off cost that can be shared
+    between runs (``from``)."""
 
     samples: int = Field(8, ge=1)
     batch_size: int = Field(64, ge=1)
@@ -314,9 +318,9 @@ class RLTaskConfig(TaskConfig):
     completion that any component fails to grade (an error, a timeout) is ungraded, as with one
     grader: counted under ``<component>: <reason>`` and left out of its group (no advantage),
     never a 0. The policies, gates and the profile read the total as they read a grader's score
-    (the profile counts a total of at least 1 at step 0 as a pass); those that read a mean
-    reward as a pass rate (``READS_PASS_RATES``) are refused with weights that let the total
-    leave [0, 1] (:meth:`reward_range`)."""
+    (the profile the total at step 0); those that read a mean reward as a pass rate
+    (``READS_PASS_RATES``) are refused with weights that let the total leave [0, 1]
+    (:meth:`reward_range`)."""
 
     def reward_range(self) -> tuple[float, float]:
         """The lowest and highest reward a completion can get: ``[0, 1]`` with one grader (a

@@ -46,8 +46,8 @@ from curricle.probes.task import gen_token_budget
 from curricle.rl.config import STATE_FILE
 from curricle.rl.diversity import group_diversity
 from curricle.rl.rewards import FORMAT_REASONS, GraderReward
-from curricle.rl.curricula import (Gate, Prompt, PromptPolicy, check_gate_kinds, difficulty_scale, top_learnable,
-                                   verdicts)
+from curricle.rl.curricula import (Gate, Prompt, PromptPolicy, check_gate_kinds, difficulty_scale, group_pass_rate,
+                                   top_learnable, verdicts)
 from curricle.tasks.load import Task
 from curricle.telemetry.trace import TRACE_DIR
 
@@ -81,9 +81,12 @@ def rl_dataset(tasks: Sequence[Task]):
 def base_profile(model, tokenizer, items: Sequence[tuple[Task, Any]], graders: dict[str, Any], config,
                  temperature: float, max_new_tokens: int, seed: int, out: Path | None = None) -> dict[str, Any]:
     """The base sampling pass: each training prompt (by row) rolled out ``config.samples``
-    times by ``model`` at ``temperature`` and graded by its task's grader; its pass rate is the
-    share passed (an ungraded completion does not pass). With ``config.from_file``, a profile an
-    earlier run wrote, checked to be of the same prompts and samples. Written to ``out``."""
+    times by ``model`` at ``temperature`` and graded by its task's reward (a composite's total at
+    step 0); its pass rate is read as the policies read a group's during training
+    (:func:`~curricle.rl.curricula.group_pass_rate`): the mean graded reward, ungraded
+    completions (the grader raised or timed out) left out of both the sum and the count, None
+    (``null``) when none was graded. With ``config.from_file``, a profile an earlier run wrote,
+    checked to be of the same prompts and samples. Written to ``out``."""
     prompts_sha = hashlib.sha256(json.dumps([i.prompt for _, i in items]).encode()).hexdigest()
     if config.from_file is not None:
         path = Path(config.from_file)
@@ -101,7 +104,7 @@ def base_profile(model, tokenizer, items: Sequence[tuple[Task, Any]], graders: d
         rates = []
         for (task, item), group in zip(items, texts):
             grades, _ = graders[task.name].grade([item] * len(group), group)
-            rates.append(sum(1.0 for g in grades if g.score is not None and g.score >= 1.0) / len(group))
+            rates.append(group_pass_rate([g.score for g in grades]))
         profile = {"samples": config.samples, "temperature": temperature, "prompts_sha256": prompts_sha,
                    "rollouts": len(items) * config.samples, "pass_rates": rates}
     if out is not None and is_main():

@@ -133,8 +133,8 @@ class CompositeReward:
         return out
 
     def grade(self, items, completions):
-        """The totals at step 0 as grades (what the base sampling pass reads: a total of at
-        least 1 is a pass), and the ungraded reasons."""
+        """The totals at step 0 as grades (what the base sampling pass reads: their mean, as
+        a pass rate), and the ungraded reasons."""
         s = self.score(items, completions, 0)
         return [Grade(t) for t in s.totals], s.reasons
 

@@ -47,6 +47,7 @@ from curricle.rl.curricula.base import (
     PromptPolicy,
     difficulty_scale,
     group_advantages,
+    group_pass_rate,
     replacement_prompts,
 )
 from curricle.rl.curricula.category_bandit import CategoryBanditPolicy
@@ -89,4 +90,4 @@ def build_gates(config) -> list[Gate]:
 
 __all__ = ["GATES", "POLICIES", "PROMPT_GATES", "Gate", "PassRates", "Prompt", "PromptGate", "PromptPolicy",
            "build_gates", "build_policy", "check_gate_kinds", "difficulty_scale", "group_advantages",
-           "replacement_prompts", "top_learnable", "verdicts"]
+           "group_pass_rate", "replacement_prompts", "top_learnable", "verdicts"]

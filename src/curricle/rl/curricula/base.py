@@ -61,9 +61,18 @@ def group_advantages(rewards: Sequence[float | None], scale: str, batch_std: flo
     return np.where(ok, adv, 0.0).tolist()
 
 
+def group_pass_rate(rewards: Sequence[float | None]) -> float | None:
+    """A group's pass rate as the policies track it (and the base sampling pass reads a
+    prompt's samples): the mean of its graded rewards (a partial score counts as its part of a
+    pass), ungraded completions (None) left out of both the sum and the count; None when none
+    was graded."""
+    got = [r for r in rewards if r is not None]
+    return float(np.mean(got)) if got else None
+
+
 class PassRates:
-    """Each prompt's pass rate: an EMA of its groups' mean reward (None until first drawn), its
-    number of groups, and the step it was last updated at."""
+    """Each prompt's pass rate: an EMA of its groups' pass rates (:func:`group_pass_rate`; None
+    until first drawn), its number of groups, and the step it was last updated at."""
 
     def __init__(self, config: PassRateConfig):
         self.ema = config.ema
@@ -108,7 +117,8 @@ def check_gate_kinds(saved: list[str | None], now: list[str], which: str = "") -
 class PromptPolicy:
     """Base: uniform epochs. ``prompts``: every training prompt; ``scale_rewards``: how the
     trainer normalizes advantages (the bandit's reward uses the same); ``profile``: each row's
-    base pass rate (the base sampling pass), if the run has one; ``batch``: prompts a step;
+    base pass rate (the base sampling pass), if the run has one (a row missing or None: none of
+    its samples was graded, its rate unknown as an unseen prompt's); ``batch``: prompts a step;
     ``steps``: the run's steps; ``prompt_gates``: the gates that judge prompts before generation
     (:mod:`curricle.rl.curricula.prompt_gate`), applied by :meth:`draw`."""
 
@@ -121,7 +131,7 @@ class PromptPolicy:
         self.scale_rewards = scale_rewards
         self.pass_rates = PassRates(pass_rate)
         self.index = {p.row: i for i, p in enumerate(self.prompts)}
-        self.profile = dict(profile) if profile is not None else None
+        self.profile = {r: p for r, p in profile.items() if p is not None} if profile is not None else None
         self.batch, self.steps = batch, steps
         self.prompt_gates = list(prompt_gates)
         #: Prompts skipped before generation, by ``gate/reason``; ``forced``: rows a gate skipped
@@ -267,9 +277,9 @@ class PromptPolicy:
         its draw skipped; returns a log record if the sampling distribution changed in a way
         worth a line."""
         for row, rewards in groups:
-            got = [r for r in rewards if r is not None]
-            if got:
-                self.pass_rates.update(row, float(np.mean(got)), step)
+            rate = group_pass_rate(rewards)
+            if rate is not None:
+                self.pass_rates.update(row, rate, step)
         for _, reason in skipped:
             self.skips[reason] = self.skips.get(reason, 0) + 1
         for gate in self.prompt_gates:

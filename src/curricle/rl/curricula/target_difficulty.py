@@ -1,7 +1,8 @@
 """``target-difficulty``: the ``B`` prompts whose difficulty (0-100: ``100 (1 - p0)`` of the base
-pass rate from the profile, or the rank of the item's own difficulty) is nearest the target ``T``,
-ties at random; after each step ``T <- clip(T + eta tanh(alpha (R - beta)), 0, 100)`` with ``R``
-the smoothed mean reward (AdaRFT, Shi et al. 2025; ``eta`` scaled to the batch)."""
+pass rate from the profile, 100 for a prompt none of whose samples was graded, or the rank of the
+item's own difficulty) is nearest the target ``T``, ties at random; after each step ``T <- clip(T
++ eta tanh(alpha (R - beta)), 0, 100)`` with ``R`` the smoothed mean reward (AdaRFT, Shi et al.
+2025; ``eta`` scaled to the batch)."""
 
 from __future__ import annotations
 
