@@ -11,7 +11,9 @@ import pytest
 from curricle.errors import CurricleError
 from curricle.rl.config import (
     CategoryBanditCurriculum,
+    DynamicFilterCurriculum,
     LearnabilityCurriculum,
+    LiloCurriculum,
     PassRateConfig,
     TargetDifficultyCurriculum,
     UniformCurriculum,
@@ -157,3 +159,29 @@ def test_a_resume_with_another_curriculum_is_refused():
     with pytest.raises(CurricleError, match=r"^curriculum.kind: the checkpoint's curriculum state is not "
                                             r"category-bandit's \(it has no 'q'\): resume with the same curriculum$"):
         policy(CategoryBanditCurriculum()).load_state_dict({k: v for k, v in uniform.items() if k != "kind"})
+    with pytest.raises(CurricleError, match=r"^curriculum.kind: the checkpoint's curriculum state is not "
+                                            r"target-difficulty's \(it has no 'target'\)"):
+        policy(target).load_state_dict({k: v for k, v in bandit.items() if k != "kind"})
+
+
+def test_a_checkpoint_without_a_kind_whose_state_several_curricula_keep_is_refused():
+    """uniform, dynamic-filter, learnability and lilo keep the same state: one saved before the
+    kind was recorded cannot be told to be this run's, so none of them loads it (nor another's
+    state without a kind); with its kind it loads."""
+    saved = policy(LearnabilityCurriculum())
+    saved.observe(0, [(0, [1.0, 0.0])])
+    state = saved.state_dict()
+    old = {k: v for k, v in state.items() if k != "kind"}
+    target = policy(TargetDifficultyCurriculum(difficulty="heuristic")).state_dict()
+    for cfg in (UniformCurriculum(), DynamicFilterCurriculum(), LearnabilityCurriculum(), LiloCurriculum()):
+        for st in (old, {k: v for k, v in target.items() if k != "kind"}):
+            with pytest.raises(CurricleError) as err:
+                policy(cfg).load_state_dict(st)
+            assert str(err.value) == (
+                f"curriculum.kind: the checkpoint's curriculum state records no kind (saved before kinds were) and "
+                f"could be uniform's, dynamic-filter's, learnability's or lilo's: it cannot be checked against this "
+                f"run's {cfg.kind}; start a fresh run, or, if it was {cfg.kind}'s, add \"kind\": \"{cfg.kind}\" to "
+                f"sampler.policy in the checkpoint's state file")
+    p = policy(LearnabilityCurriculum())
+    p.load_state_dict({**old, "kind": "learnability"})
+    assert p.pass_rates.p == {0: 0.5}

@@ -122,6 +122,11 @@ class PromptPolicy:
     ``steps``: the run's steps; ``prompt_gates``: the gates that judge prompts before generation
     (:mod:`curricle.rl.curricula.prompt_gate`), applied by :meth:`draw`."""
 
+    #: A key of this policy's state that no other policy's state has, which tells a checkpoint
+    #: saved before the kind was recorded. None: the state is the base's alone, which uniform,
+    #: dynamic-filter, learnability and lilo all keep, so such a checkpoint cannot be told apart.
+    state_key: str | None = None
+
     def __init__(self, config, prompts: Sequence[Prompt], seed: int, pass_rate: PassRateConfig,
                  scale_rewards: str = "group", profile: dict[int, float] | None = None, batch: int = 1,
                  steps: int = 1, prompt_gates: Sequence[Any] = ()):
@@ -157,13 +162,22 @@ class PromptPolicy:
                  "prompt_gate_configs": [g.configuration() for g in self.prompt_gates]} if self.prompt_gates else {}
         return {"kind": self.config.kind, **self.snapshot(), "skips": dict(self.skips), **gates}
 
-    def check_kind(self, state: dict[str, Any], needs: str | None = None) -> None:
+    def check_kind(self, state: dict[str, Any]) -> None:
         """Refuse (one line) the state of another curriculum: its recorded kind, or (older
-        checkpoints recorded none) the absence of ``needs``, a key of this policy's state."""
+        checkpoints recorded none) the absence of :attr:`state_key`; without a ``state_key``
+        a state with no kind is refused too, as it could be any of the policies that keep the
+        base's state alone (loading one's into another would switch the run's curriculum
+        silently)."""
         kind = state.get("kind")
-        if kind is None and needs is not None and needs not in state:
+        if kind is None and self.state_key is None:
+            raise CurricleError(f"curriculum.kind: the checkpoint's curriculum state records no kind (saved before "
+                                f"kinds were) and could be uniform's, dynamic-filter's, learnability's or lilo's: it "
+                                f"cannot be checked against this run's {self.config.kind}; start a fresh run, or, if "
+                                f"it was {self.config.kind}'s, add \"kind\": \"{self.config.kind}\" to "
+                                f"sampler.policy in the checkpoint's state file")
+        if kind is None and self.state_key not in state:
             raise CurricleError(f"curriculum.kind: the checkpoint's curriculum state is not {self.config.kind}'s "
-                                f"(it has no '{needs}'): resume with the same curriculum")
+                                f"(it has no '{self.state_key}'): resume with the same curriculum")
         if kind is not None and kind != self.config.kind:
             raise CurricleError(f"curriculum.kind: the checkpoint's curriculum is {kind}, this run's "
                                 f"{self.config.kind}: resume with the same curriculum")

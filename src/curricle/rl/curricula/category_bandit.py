@@ -14,6 +14,8 @@ from curricle.rl.curricula.base import PromptPolicy, group_advantages
 
 
 class CategoryBanditPolicy(PromptPolicy):
+    state_key = "q"
+
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
         self.category_of = [p.task if self.config.categories == "task" else p.category for p in self.prompts]
@@ -25,7 +27,7 @@ class CategoryBanditPolicy(PromptPolicy):
         return {**super().snapshot(), "q": dict(self.q)}
 
     def load_state_dict(self, state):
-        self.check_kind(state, needs="q")
+        self.check_kind(state)
         if sorted(state["q"]) != self.categories:
             raise CurricleError(f"curriculum.categories: the checkpoint's bandit arms {sorted(state['q'])} are not "
                                 f"this run's {self.categories} (categories: {self.config.categories}): resume with "

@@ -14,6 +14,8 @@ from curricle.rl.curricula.base import PromptPolicy
 
 
 class TargetDifficultyPolicy(PromptPolicy):
+    state_key = "target"
+
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
         self.target = float(self.config.start)
@@ -33,8 +35,7 @@ class TargetDifficultyPolicy(PromptPolicy):
         return {**super().snapshot(), "target": self.target, "reward": self.reward}
 
     def load_state_dict(self, state):
-        self.check_kind(state, needs="target")
-        super().load_state_dict(state)
+        super().load_state_dict(state)  # (its kind checked first)
         self.target = float(state["target"])
         self.reward = state.get("reward")
 
