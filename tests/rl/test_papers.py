@@ -27,7 +27,8 @@ from curricle.rl.config import (
     TargetDifficultyCurriculum,
     UniformCurriculum,
 )
-from curricle.rl.curricula import Prompt, build_gates, build_policy, replacement_prompts, top_learnable
+from curricle.rl.curricula import (Prompt, build_gates, build_policy, deal_top_learnable, replacement_prompts,
+                                   top_learnable)
 from curricle.rl.curricula.gaussian import GaussianPromptGate
 from curricle.rl.curricula.greso import GresoPromptGate
 from curricle.rl.hf import PromptSampler
@@ -258,7 +259,8 @@ def test_fresh_prompts_pass_the_gates_before_generation_as_the_steps_own_do():
 def test_lilos_pool_is_gated_like_its_first_b_and_every_skip_is_counted_with_the_step():
     """GRESO on a scripted history (rows 0-4 all-correct six times: skipped with probability
     0.99): the step's first B and the rest of LILO's pool both pass the gate, and the policy
-    counts the skips of both, every process's, under the gate's reason."""
+    counts the skips of both, every process's, under the gate's reason. The pool is drawn for
+    every process at once: no prompt twice in it, none of the step's own."""
     p = build(LiloCurriculum(pool_factor=3, gates=[GresoGate()]), batch=2)
     for step in range(6):
         p.observe(step, [(r, [1.0] * 4) for r in range(5)] + [(r, [1.0, 0.0, 1.0, 0.0]) for r in range(5, 10)])
@@ -266,13 +268,45 @@ def test_lilos_pool_is_gated_like_its_first_b_and_every_skip_is_counted_with_the
     s.snapshots.record(-1, p.snapshot())
     assert len(list(zip(range(8), s))) == 8  # step 0: its 2 prompts x 4 completions
     assert (s.drawn[0], s.skipped[0]) == ([9, 8], [(3, "greso/easy")])
-    # The pool's other 4 prompts on process 0: the uniform draw was [5, 2, 7, 6], then [0, 6, 5, 7], ...
-    assert replacement_prompts(PROMPTS, 0, 0, 0, 0, 4) == [5, 2, 7, 6]
-    rows, skipped = s.draw_more(0, 0, 0, 4)
-    assert rows == [5, 7, 6, 9] and skipped == [(2, "greso/easy"), (0, "greso/easy"), (3, "greso/easy")]
-    s.add_skipped(0, skipped + [(2, "greso/easy"), (0, "greso/easy")])  # with process 1's (the trainer gathers)
-    s.observe(0, [(r, [1.0, 0.0, 1.0, 0.0]) for r in [9, 8] + rows])
-    assert p.skips == {"greso/easy": 6}
+    # Two processes' pools of 2: the uniform draw of rows other than the step's 9 and 8 was
+    # [6, 3, 5, 0], then [6, 5, 2, 1], ...: of rows 0-7 only 5-7 pass; after max_draws rounds
+    # a skipped row fills the last place (forced), rather than a row of the step's own.
+    assert replacement_prompts(PROMPTS, 0, 0, 0, 0, 4, exclude=[9, 8]) == [6, 3, 5, 0]
+    pools, skipped = s.draw_pool(0, 2, processes=2)
+    assert pools == [[6, 5], [7, 3]]
+    assert skipped == [(3, "forced"), (0, "greso/easy"), (2, "greso/easy"), (1, "greso/easy"), (4, "greso/easy")]
+    assert s.draw_pool(0, 2, processes=2) == (pools, skipped)  # every process draws the same
+    s.add_skipped(0, skipped)  # (once: every process's skips are already there)
+    s.observe(0, [(r, [1.0, 0.0, 1.0, 0.0]) for r in [9, 8] + pools[0] + pools[1]])
+    assert p.skips == {"greso/easy": 5, "forced": 1}
+
+
+def test_lilos_pool_repeats_no_prompt_while_the_prompts_last():
+    """The pool leaves out the step's own rows and deals one draw among the processes, so no
+    prompt is rolled out twice in a step; once the prompts run out, rows repeat in the same
+    order (every process still generates its share)."""
+    p = build(LiloCurriculum(), batch=2)
+    assert replacement_prompts(PROMPTS, 0, 0, 0, 0, 12, exclude=[9, 8]) == [6, 3, 5, 0, 4, 7, 1, 2, 8, 9]
+    assert p.draw_pool(p.snapshot(), 0, [9, 8], 3, processes=2) == ([[6, 3, 5], [0, 4, 7]], [])
+    assert p.draw_pool(p.snapshot(), 0, [9, 8], 4, processes=1) == ([[6, 3, 5, 0]], [])
+    # 2 x 6 > 10 prompts: every other row, then the step's own, then from the start again.
+    assert p.draw_pool(p.snapshot(), 0, [9, 8], 6, processes=2) == ([[6, 3, 5, 0, 4, 7], [1, 2, 8, 9, 6, 3]], [])
+
+
+def test_lilo_over_several_processes_keeps_the_top_of_every_pool_together():
+    """Each process's pool (its own groups first), as each process sees them all: the kept
+    groups are the global top B by p (1 - p), a process's own first, the ones beyond its share
+    dealt to the processes short of theirs."""
+    pools = [[[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [0.0, 0.0]],  # process 0: .25, .25, .25, 0
+             [[0.0, 0.0], [1.0, 1.0], [0.0, 0.0], [1.0, 0.0]]]  # process 1: 0, 0, 0, .25
+    assert deal_top_learnable(pools, 2) == [[(0, 0), (0, 1)], [(1, 3), (0, 2)]]
+    # (each process's own top 2 would have kept process 1's group 0, of p (1 - p) 0, over process 0's group 2)
+    assert [top_learnable(pool, 2) for pool in pools] == [[0, 1], [0, 3]]
+    # Ties go to the lower process, then the first generated (process 1's group 1 is left out).
+    assert deal_top_learnable([[[1.0, 0.0], [0.0, 0.0]], [[1.0, 0.0], [0.0, 1.0]]], 1) == [[(0, 0)], [(1, 0)]]
+    # A process with none of the top keeps none of its own; one process: top_learnable.
+    assert deal_top_learnable([[[0.0, 0.0]] * 3, [[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]], 1) == [[(1, 2)], [(1, 0)]]
+    assert deal_top_learnable([pools[1]], 2) == [[(0, 0), (0, 3)]]
 
 
 def test_fresh_prompts_draw_each_gates_numbers_from_streams_of_their_own():

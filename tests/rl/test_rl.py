@@ -111,6 +111,25 @@ def test_every_process_draws_the_same_prompts(tmp_path, checkpoint):
     assert rows(tmp_path / "ddp" / "curriculum_log.jsonl") == rows(tmp_path / "one" / "curriculum_log.jsonl")
 
 
+def test_lilo_under_torchrun_keeps_the_top_of_every_pool(tmp_path, checkpoint):
+    """LILO on two processes: each step's pool (its 2 prompts and 2 fresh ones, none twice) is
+    generated whole, its groups' tensors sent where the top of every pool together is trained."""
+    cfg = rl_config(checkpoint, kind="lilo", steps=6)
+    cfg["curriculum"]["pool_factor"] = 2
+    path = tmp_path / "rl.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    torchrun = Path(sys.executable).with_name("torchrun")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    r = subprocess.run([str(torchrun), "--nproc_per_node=2", "-m", "curricle.cli", "rl", str(path), "--run-dir",
+                        str(tmp_path / "ddp")], env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    steps = [m for m in rows(tmp_path / "ddp" / "metrics.jsonl") if "reward" in m]
+    assert [m["rollouts"] for m in steps] == [16 * k for k in range(1, 7)]  # the pool: 2 x 2 prompts x 4
+    assert all(m["generated/groups"] == 4 and m["zero_variance_groups"] <= m["generated/zero_variance_groups"]
+               for m in steps)
+    assert rows(tmp_path / "ddp" / "trace/prompts.rank0.jsonl") == rows(tmp_path / "ddp" / "trace/prompts.rank1.jsonl")
+
+
 def test_the_guards_flag_hacking_and_drift():
     from curricle.rl.config import GuardSettings
     from curricle.rl.hf import HeldOutCheck
@@ -379,6 +398,63 @@ def test_the_trainers_fresh_prompts_pass_the_gates_before_generation(monkeypatch
     assert sampler.skipped[2] == other + [(0, below), (2, below), (3, below)]
     sampler.observe(2, [(r, [1.0, 0.0]) for r in (8, 7, 9)])
     assert policy.skips == {below: 6}
+
+
+def test_lilo_over_two_processes_trains_the_top_of_both_pools(monkeypatch):
+    """Two processes, each with a pool of 4 groups (its step's 2, then 2 fresh): process 0 has
+    three of the four most learnable, process 1 one. Process 0 trains its first two and sends its
+    third to process 1, which trains it beside its own (not its own group of p (1 - p) 0, as a
+    top of its own pool would); the kept groups are the same top 4 on both."""
+    from types import SimpleNamespace
+
+    import torch
+    from trl import GRPOTrainer
+
+    import curricle.rl.hf as hf
+
+    pools = [[[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [0.0, 0.0]],  # p (1 - p): .25, .25, .25, 0
+             [[0.0, 0.0], [1.0, 1.0], [0.0, 0.0], [1.0, 0.0]]]  # 0, 0, 0, .25
+
+    def generation(ids, width):  # groups of 2 completions, each group's tokens its id
+        return {"completion_ids": torch.tensor([[i] * width for i in ids for _ in range(2)]),
+                "completion_mask": torch.ones(2 * len(ids), width, dtype=torch.long),
+                "advantages": torch.tensor([1.0, -1.0] * len(ids))}
+
+    def run(me: int, theirs: list) -> tuple[dict, list, object]:
+        """Process ``me``'s step, the other process's part of each gather scripted in ``theirs``."""
+        t = hf.CurricleGRPOTrainer.__new__(hf.CurricleGRPOTrainer)
+        t.gates, t.pool_factor, t.num_generations = [], 2, 2
+        t.replaced = t.unfilled = 0
+        t.trained = []
+        t.state, t.model = SimpleNamespace(global_step=3), SimpleNamespace(training=True)
+        t.processing_class = SimpleNamespace(pad_token_id=0)
+        t.accelerator = SimpleNamespace(num_processes=2, process_index=me, gather=lambda x: x)
+        t.graded = SimpleNamespace(last_local=[r for g in pools[me][:2] for r in g])
+        sent = []
+
+        def gather(mine):
+            sent.append(mine)
+            other = theirs.pop(0)
+            return [*mine, *other] if me == 0 else [*other, *mine]
+        monkeypatch.setattr(hf, "gather_object", gather)
+        monkeypatch.setattr(GRPOTrainer, "_generate_and_score_completions",
+                            lambda self, inputs: generation([10 * me, 10 * me + 1], 1))
+        t._generate_more = lambda step, attempt, n, pool=False: (generation([10 * me + 2, 10 * me + 3], 2),
+                                                                 pools[me][2:])
+        return t._generate_and_score_completions([{}] * 4), sent, t
+
+    # Process 0: keeps its step's groups 0 and 1 in place, sends group 2 (its tensors) to process 1.
+    out, sent, t = run(0, [[pools[1]], [], [[1.0, 0.0], [1.0, 0.0]], [(2, 0)]])
+    assert out["completion_ids"].tolist() == [[0], [0], [1], [1]] and t.replaced == 2
+    assert sent[0] == [pools[0]] and [m for m, _ in sent[1]] == [0]
+    assert sent[1][0][1]["completion_ids"].tolist() == [[2, 2], [2, 2]]
+    assert t.trained == [[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [1.0, 0.0]]  # the top 4: all .25
+    # Process 1: its fresh group 3 and process 0's group 2 take its step's groups' places.
+    group_2 = sent[1]
+    out, _, t = run(1, [[pools[0]], group_2, [[1.0, 0.0], [1.0, 0.0]], [(0, 0)]])
+    assert out["completion_ids"].tolist() == [[13, 13], [13, 13], [2, 2], [2, 2]]
+    assert out["completion_mask"].tolist() == [[1, 1]] * 4 and out["advantages"].tolist() == [1.0, -1.0] * 2
+    assert t.replaced == 2 and t.trained == [[1.0, 0.0]] * 4
 
 
 def test_lilo_trains_the_top_groups_of_its_pool_and_charges_the_whole_pool(tmp_path, checkpoint):

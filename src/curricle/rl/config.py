@@ -231,11 +231,13 @@ class LearnabilityCurriculum(_Curriculum):
 
 class LiloCurriculum(_Curriculum):
     """Learnability as LILO runs it (Foster et al. 2025): each step a pool of ``pool_factor x B``
-    uniformly drawn prompts is rolled out under the current model, and the ``B`` groups with the
-    largest ``p (1 - p)`` of their own pass rate ``p`` are trained on (ties: first generated; with
-    several processes, each process keeps the top of its own pool). Gates before generation judge
-    every pool prompt. Stateless; every pool rollout counts toward the budget (its gain is per
-    optimizer step; the benchmark gives both). ``pool_factor``: the paper's 4."""
+    prompts (the step's ``B``, then uniformly drawn ones, none twice in the pool while the prompts
+    last) is rolled out under the current model, and the ``B`` groups with the largest ``p (1 -
+    p)`` of their own pass rate ``p`` are trained on (ties: first generated; with several
+    processes, the top of every process's pool together, groups sent between processes so that
+    each trains its share). Gates before generation judge every pool prompt. Stateless; every
+    pool rollout counts toward the budget (its gain is per optimizer step; the benchmark gives
+    both). ``pool_factor``: the paper's 4."""
 
     kind: Literal["lilo"] = "lilo"
     pool_factor: int = Field(4, ge=2)

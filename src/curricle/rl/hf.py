@@ -46,8 +46,8 @@ from curricle.probes.task import gen_token_budget
 from curricle.rl.config import STATE_FILE
 from curricle.rl.diversity import group_diversity
 from curricle.rl.rewards import FORMAT_REASONS, GraderReward
-from curricle.rl.curricula import (Gate, Prompt, PromptPolicy, check_gate_kinds, difficulty_scale, group_pass_rate,
-                                   top_learnable, verdicts)
+from curricle.rl.curricula import (Gate, Prompt, PromptPolicy, check_gate_kinds, deal_top_learnable, difficulty_scale,
+                                   group_pass_rate, top_learnable, verdicts)
 from curricle.tasks.load import Task
 from curricle.telemetry.trace import TRACE_DIR
 
@@ -165,8 +165,16 @@ class PromptSampler(Sampler[int]):
         were judged on (:meth:`PromptPolicy.draw_more`): ``(rows, skipped)``."""
         return self.policy.draw_more(self._snapshot(step), step, n, attempt, process, self.max_draws)
 
+    def draw_pool(self, step: int, n: int, processes: int) -> tuple[list[list[int]], list[tuple[int, str]]]:
+        """LILO's pool in step ``step``: ``n`` fresh rows for each of ``processes`` processes, none
+        of them the step's own rows nor another's while the prompts last, through the gates
+        before generation as :meth:`draw_more` (:meth:`PromptPolicy.draw_pool`): ``(rows by
+        process, every process's skipped rows)``, the same on every process."""
+        return self.policy.draw_pool(self._snapshot(step), step, self.drawn[step], n, processes, self.max_draws)
+
     def add_skipped(self, step: int, skipped: Sequence[tuple[int, str]]) -> None:
-        """Count ``skipped`` (every process's, from :meth:`draw_more`) with step ``step``'s own skips."""
+        """Count ``skipped`` (every process's, from :meth:`draw_more` or :meth:`draw_pool`) with step
+        ``step``'s own skips."""
         if skipped:
             self.skipped.record(step, list(self.skipped.get(step) or []) + [tuple(x) for x in skipped])
 
@@ -287,6 +295,12 @@ class GradedReward:
         return groups, stats
 
 
+def _group_tensors(out: dict, k: int, g: int) -> dict[str, torch.Tensor]:
+    """Group ``k``'s rows (of ``g``) of a generation's output, on the CPU (to send to another process)."""
+    return {key: t[k * g:(k + 1) * g].detach().cpu() for key, t in out.items()
+            if isinstance(t, torch.Tensor) and t.dim() > 0}
+
+
 def _pad_to(t: torch.Tensor, width: int, value, left: bool) -> torch.Tensor:
     if t.shape[1] >= width:
         return t
@@ -303,16 +317,19 @@ class CurricleGRPOTrainer(GRPOTrainer):
       number), and the batch is the first ``B`` admitted groups in generation order (verl's
       DAPO: over-generate, filter, truncate); short of ``B``, rejected groups fill it (counted as
       ``unfilled``);
-    - with ``pool_factor`` > 1 (LILO): ``(pool_factor - 1) x B`` fresh prompts are generated
-      beside the step's ``B`` and the ``B`` groups with the largest ``p (1 - p)`` are kept (``B``
-      each process's share: with several processes, the top of each process's own pool, as a
-      process trains the groups it generated).
+    - with ``pool_factor`` > 1 (LILO): ``(pool_factor - 1) x B`` fresh prompts, none of them the
+      step's own nor twice in the pool while the prompts last, are generated beside the step's
+      ``B`` and the ``B`` groups with the largest ``p (1 - p)`` are kept (``B`` each process's
+      share: with several processes, the top of every process's pool together, each process
+      training its own kept groups and the ones other processes kept beyond their share, whose
+      tensors they send it: :func:`~curricle.rl.curricula.deal_top_learnable`).
 
-    The fresh prompts come from the sampler (:meth:`PromptSampler.draw_more`), through the gates
-    before generation as the step's own prompts, their skips counted with the step's. Every
-    verdict of every process is counted on every process, so the gates' counts are global, and
-    so are the replaced and unfilled groups (:attr:`replaced`, :attr:`unfilled`);
-    every generated rollout is counted by the reward function (the budget).
+    The fresh prompts come from the sampler (:meth:`PromptSampler.draw_more`, LILO's
+    :meth:`PromptSampler.draw_pool`), through the gates before generation as the step's own
+    prompts, their skips counted with the step's. Every verdict of every process is counted on
+    every process, so the gates' counts are global, and so are the replaced and unfilled groups
+    (:attr:`replaced`, :attr:`unfilled`); every generated rollout is counted by the reward
+    function (the budget).
     :attr:`trained` holds the kept groups' rewards for the step's metrics.
 
     TRL 1.16.0: overrides ``GRPOTrainer._generate_and_score_completions`` (the one method that
@@ -357,20 +374,53 @@ class CurricleGRPOTrainer(GRPOTrainer):
         t = torch.tensor(n, device=self.accelerator.device)
         return int(self.accelerator.gather(t).max().item())
 
-    def _generate_more(self, step: int, attempt: int, n: int) -> tuple[dict, list[list[float | None]]]:
-        """``n`` fresh groups generated and scored (round ``attempt`` of step ``step``): their prompts
-        pass the gates before generation as the step's own did, every process's skips counted
-        with the step's (a skipped prompt is never generated)."""
+    def _generate_more(self, step: int, attempt: int, n: int, pool: bool = False
+                       ) -> tuple[dict, list[list[float | None]]]:
+        """``n`` fresh groups generated and scored (round ``attempt`` of step ``step``; ``pool``:
+        LILO's pool, :meth:`PromptSampler.draw_pool`): their prompts pass the gates before
+        generation as the step's own did, every process's skips counted with the step's (a
+        skipped prompt is never generated)."""
         sampler = self.prompt_sampler
-        rows, skipped = sampler.draw_more(step, attempt, self.accelerator.process_index, n)
-        if self.accelerator.num_processes > 1 and sampler.policy.prompt_gates:  # (the same on every process)
-            skipped = gather_object(skipped)
+        processes, me = self.accelerator.num_processes, self.accelerator.process_index
+        if pool:  # (every process draws every pool, and so every skip)
+            pools, skipped = sampler.draw_pool(step, n, processes)
+            rows = pools[me]
+        else:
+            rows, skipped = sampler.draw_more(step, attempt, me, n)
+            if processes > 1 and sampler.policy.prompt_gates:  # (the same on every process)
+                skipped = gather_object(skipped)
         sampler.add_skipped(step, skipped)
         g = self.num_generations
         extra = super()._generate_and_score_completions(
             [dict(self.train_dataset[sampler.position(r)]) for r in rows for _ in range(g)])
         local = self.graded.last_local
         return extra, [local[k:k + g] for k in range(0, len(local), g)]
+
+    def _keep_top(self, outs: list[dict], cands: list[tuple[int, int]], groups: list[list[float | None]],
+                  b: int) -> list[int]:
+        """LILO's kept groups on this process, as indices into ``cands`` and ``groups``: the top
+        ``b`` of its pool; with several processes, its deal of the top of every pool together
+        (:func:`~curricle.rl.curricula.deal_top_learnable`), the groups dealt to it from another
+        process's pool sent over (their tensors, on the CPU) and appended to ``outs`` (one each),
+        ``cands`` and ``groups``."""
+        processes, me, g = self.accelerator.num_processes, self.accelerator.process_index, self.num_generations
+        if processes == 1:
+            return top_learnable(groups, b)
+        pools = gather_object([groups])
+        dealt = deal_top_learnable(pools, b)
+        keep = [j for q, j in dealt[me] if q == me]
+        moves = [(q, j, p) for p, pairs in enumerate(dealt) for q, j in pairs if q != p]
+        if moves:  # (every process deals the same: all of them join the gather, or none)
+            sent = [(m, _group_tensors(outs[cands[j][0]], cands[j][1], g)) for m, (q, j, _) in enumerate(moves)
+                    if q == me]
+            got = dict(gather_object(sent))
+            for m, (q, j, p) in enumerate(moves):
+                if p == me:
+                    outs.append(got[m])
+                    cands.append((len(outs) - 1, 0))
+                    groups.append(list(pools[q][j]))
+                    keep.append(len(cands) - 1)
+        return sorted(keep)
 
     def _record_trained(self, groups: list[list[float | None]]) -> None:
         self.trained.extend(gather_object(groups) if self.accelerator.num_processes > 1 else groups)
@@ -389,11 +439,11 @@ class CurricleGRPOTrainer(GRPOTrainer):
         replaced = unfilled = 0
         outs, cands = [out], [(0, k) for k in range(b)]  # (which generation, group within it)
         if self.pool_factor > 1:
-            extra, more = self._generate_more(step, 0, (self.pool_factor - 1) * b)
+            extra, more = self._generate_more(step, 0, (self.pool_factor - 1) * b, pool=True)
             outs.append(extra)
             cands += [(1, k) for k in range(len(more))]
             groups += more
-            keep = top_learnable(groups, b)
+            keep = self._keep_top(outs, cands, groups, b)
         else:
             admitted = self._judge(local, g)
             for attempt in range(self.max_resamples):
@@ -442,7 +492,7 @@ class CurricleGRPOTrainer(GRPOTrainer):
                 a = _pad_to(a, width, pad_value, key in left)
                 b = _pad_to(b, width, pad_value, key in left)
             a = a.clone()
-            a[di.to(a.device)] = b[si.to(b.device)].to(a.dtype)
+            a[di.to(a.device)] = b[si.to(b.device)].to(a.device, a.dtype)  # (a group sent over: on the CPU)
             merged[key] = a
         return merged
 

@@ -15,8 +15,9 @@ The rules (``curricle.rl.config`` has each one's paper and defaults):
   DAPO does (over-generate, keep groups with nonzero variance, truncate);
 - ``learnability``: ``B`` prompts without replacement, in proportion to ``p (1 - p) + floor``
   (``p`` the tracked pass rate, else a prior: the profile's base rate or the category's mean);
-- ``lilo``: a pool of ``pool_factor x B`` prompts rolled out, the top ``B`` groups by
-  ``p (1 - p)`` trained (the trainer keeps them: :func:`top_learnable`);
+- ``lilo``: a pool of ``pool_factor x B`` distinct prompts rolled out, the top ``B`` groups by
+  ``p (1 - p)`` trained (the trainer keeps them: :func:`top_learnable`, over every process's
+  pool: :func:`deal_top_learnable`);
 - ``target-difficulty``: the ``B`` prompts whose difficulty (``100 (1 - p0)`` of the base pass
   rate) is nearest the target ``T``; after each step ``T <- clip(T + eta tanh(alpha (R -
   beta)), 0, 100)``, ``R`` the smoothed mean reward;
@@ -55,7 +56,7 @@ from curricle.rl.curricula.gate import Gate, verdicts
 from curricle.rl.curricula.gaussian import GaussianPromptGate
 from curricle.rl.curricula.greso import GresoPromptGate
 from curricle.rl.curricula.learnability import LearnabilityPolicy
-from curricle.rl.curricula.lilo import LiloPolicy, top_learnable
+from curricle.rl.curricula.lilo import LiloPolicy, deal_top_learnable, top_learnable
 from curricle.rl.curricula.pass_rate_band import PassRateBandGate, PassRateBandPromptGate
 from curricle.rl.curricula.prompt_gate import PromptGate
 from curricle.rl.curricula.target_difficulty import TargetDifficultyPolicy
@@ -89,5 +90,5 @@ def build_gates(config) -> list[Gate]:
 
 
 __all__ = ["GATES", "POLICIES", "PROMPT_GATES", "Gate", "PassRates", "Prompt", "PromptGate", "PromptPolicy",
-           "build_gates", "build_policy", "check_gate_kinds", "difficulty_scale", "group_advantages",
-           "group_pass_rate", "replacement_prompts", "top_learnable", "verdicts"]
+           "build_gates", "build_policy", "check_gate_kinds", "deal_top_learnable", "difficulty_scale",
+           "group_advantages", "group_pass_rate", "replacement_prompts", "top_learnable", "verdicts"]

@@ -10,7 +10,7 @@ seeded epochs over the prompts, ``B`` a step.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Collection, Sequence
 
 import numpy as np
 
@@ -230,19 +230,32 @@ class PromptPolicy:
                            lambda attempt: [self.seed, 43, step, attempt])
 
     def draw_more(self, snapshot: dict[str, Any], step: int, k: int, attempt: int, process: int,
-                  max_draws: int = 16) -> tuple[list[int], list[tuple[int, str]]]:
+                  max_draws: int = 16, exclude: Collection[int] = ()) -> tuple[list[int], list[tuple[int, str]]]:
         """``k`` fresh rows for process ``process``'s extra generations in step ``step`` (DAPO's
-        refill round ``attempt``, LILO's pool), and the rows the gates before generation skipped:
-        :func:`replacement_prompts`' uniform draws, judged as :meth:`draw` judges the policy's
-        choices (a skipped row replaced by the next round of draws; after ``max_draws`` rounds
-        skipped rows fill, ``forced``), each gate on a stream of its own apart from :meth:`draw`'s.
-        Without gates, exactly :func:`replacement_prompts`. Pure."""
+        refill round ``attempt``, LILO's pool: :meth:`draw_pool`), and the rows the gates before
+        generation skipped: :func:`replacement_prompts`' uniform draws (the rows in ``exclude``
+        only after every other), judged as :meth:`draw` judges the policy's choices (a skipped
+        row replaced by the next round of draws; after ``max_draws`` rounds skipped rows fill,
+        ``forced``), each gate on a stream of its own apart from :meth:`draw`'s. Without gates,
+        exactly :func:`replacement_prompts`. Pure."""
         def candidates(round_: int) -> list[int]:
-            return replacement_prompts(self.prompts, self.seed, step, attempt, process, k, round_)
+            return replacement_prompts(self.prompts, self.seed, step, attempt, process, k, round_, exclude)
         if not self.prompt_gates:
             return candidates(0), []
         return self._gated(snapshot, step, k, max_draws, candidates,
                            lambda round_: [self.seed, 53, step, attempt, process, round_])
+
+    def draw_pool(self, snapshot: dict[str, Any], step: int, own: Sequence[int], k: int, processes: int = 1,
+                  max_draws: int = 16) -> tuple[list[list[int]], list[tuple[int, str]]]:
+        """LILO's pool beside step ``step``'s own rows ``own`` (every process's): ``k`` fresh rows for
+        each of ``processes`` processes, and the rows the gates before generation skipped. One
+        :meth:`draw_more` for all of them (``k x processes`` rows, on process 0's stream), dealt in
+        order, so the pool repeats no prompt, neither another process's nor a row of ``own``,
+        while the prompts last (then rows repeat, in the same order, so that every process
+        generates ``k``). Pure: every process draws the same pools and skips."""
+        rows, skipped = self.draw_more(snapshot, step, k * processes, 0, 0, max_draws, exclude=own)
+        rows = [rows[i % len(rows)] for i in range(k * processes)] if rows else []
+        return [rows[q * k:(q + 1) * k] for q in range(processes)], skipped
 
     def _gated(self, snapshot: dict[str, Any], step: int, k: int, max_draws: int, candidates, seeds
                ) -> tuple[list[int], list[tuple[int, str]]]:
@@ -312,10 +325,17 @@ class PromptPolicy:
 
 
 def replacement_prompts(prompts: Sequence[Prompt], seed: int, step: int, attempt: int, process: int, k: int,
-                        round_: int = 0) -> list[int]:
+                        round_: int = 0, exclude: Collection[int] = ()) -> list[int]:
     """Fresh prompts for ``k`` extra groups (DAPO's dropped ones, LILO's pool): uniform without
     replacement, seeded by (step, attempt, process), so every rerun draws the same; ``round_`` > 0:
-    the next ``k`` when gates before generation skipped some (:meth:`PromptPolicy.draw_more`)."""
+    the next ``k`` when gates before generation skipped some (:meth:`PromptPolicy.draw_more`);
+    rows in ``exclude`` (LILO: the step's own) come only once every other row was drawn."""
     rng = np.random.default_rng([seed, 29, step, attempt, process] + ([round_] if round_ else []))
-    idx = rng.choice(len(prompts), size=min(k, len(prompts)), replace=False)
-    return [prompts[int(i)].row for i in idx]
+    if not exclude:
+        idx = rng.choice(len(prompts), size=min(k, len(prompts)), replace=False)
+        return [prompts[int(i)].row for i in idx]
+    out = set(exclude)
+    first = [q.row for q in prompts if q.row not in out]
+    last = [q.row for q in prompts if q.row in out]
+    order = [first[i] for i in rng.permutation(len(first))] + [last[i] for i in rng.permutation(len(last))]
+    return order[:k]
