@@ -3,6 +3,7 @@ formula; the sampler's layout and its two-step lag; resumable state."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -12,6 +13,7 @@ from curricle.errors import CurricleError
 from curricle.rl.config import (
     CategoryBanditCurriculum,
     DynamicFilterCurriculum,
+    GresoGate,
     LearnabilityCurriculum,
     LiloCurriculum,
     PassRateConfig,
@@ -128,6 +130,50 @@ def test_sampler_layout_lag_and_resume():
     assert [next(again) for _ in range(12)] == second
     assert [next(again) for _ in range(12)] == rest
     assert len(s) == 4 * 2 * 3 * 2
+
+
+def test_a_resumed_sampler_skips_and_counts_what_an_uninterrupted_one_does():
+    """The rows gates before generation skip in a step (the step's own draw's, then its pool's)
+    are not in a checkpoint: a step drawn but not yet observed when the checkpoint was saved is
+    drawn again on resume, from the same snapshot, and skips the same rows, so the counts and
+    draws of a resumed run are an uninterrupted one's."""
+    def rewards(row):
+        return [1.0] * 4 if row < 5 else [1.0, 0.0, 1.0, 0.0]  # rows 0-4 always solved: GRESO skips them
+
+    def primed():
+        p = policy(LiloCurriculum(pool_factor=2, gates=[GresoGate()]))
+        for step in range(3):
+            p.observe(step, [(r, rewards(r)) for r in range(10)])
+        return PromptSampler(p, steps=6, prompts_per_step=2, num_generations=1)
+
+    def run(s, start, save_after=None):
+        """Steps ``start`` .. 5 as a trainer runs them: step k + 1 drawn before step k is generated
+        (the data loader draws ahead), step k's pool drawn during it, k observed after it."""
+        it = iter(s)
+        next(it), next(it)  # step start's 2 prompts
+        saved = None
+        for k in range(start, 6):
+            if k + 1 < 6:
+                next(it), next(it)
+            pools, skipped = s.draw_pool(k, 2, processes=1)
+            s.add_skipped(k, skipped)
+            s.observe(k, [(r, rewards(r)) for r in s.drawn[k] + pools[0]])
+            if k + 1 == save_after:
+                saved = json.loads(json.dumps(s.state_at(k + 1)))  # the checkpoint, as JSON
+        return saved
+
+    full = primed()
+    state = run(full, 0, save_after=2)
+    # The checkpoint holds steps 0 and 1's skips, counted; not step 2's list, though its rows were drawn before it.
+    assert state["policy"]["skips"] == {"greso/easy": 4} and "skipped" not in state
+    assert full.skipped[2] == [(0, "greso/easy"), (4, "greso/easy"), (3, "greso/easy")]
+    assert full.policy.skips == {"greso/easy": 13}
+    again = primed()
+    again.load_state(state)
+    run(again, 2)
+    assert again.policy.state_dict() == full.policy.state_dict()
+    assert [(again.drawn[k], again.skipped[k]) for k in range(2, 6)] == [(full.drawn[k], full.skipped[k])
+                                                                         for k in range(2, 6)]
 
 
 def test_a_resume_with_another_curriculum_is_refused():
