@@ -54,6 +54,7 @@ import os
 import shutil
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -324,25 +325,36 @@ AUG_DOCS = 40
 def augment_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs: int) -> dict[str, Any]:
     """(b) A built-in skill with a difficulty ladder (``uppercase`` at 2 to 8 characters, 80% of
     the tokens, ``AUG_DOCS`` documents: scarce, see there; prose the rest), probed in the loop
-    every 20% of the steps on 200 held-out items
-    per level (log-likelihood against distractors: ``acc``; a third of a run's time when it
-    probed every 10%). ``augment`` adds, every 10% of the steps, 64 documents of new *train* items from the skill's generator at the levels scoring
-    below ``fail_below`` (0.5, the default) at the latest probe, up to half of the skill's tokens
-    (``max_share: 0.5``); ``base`` is the same run without it. Both train the same steps, the
-    same mixture weights (augmented rows take the skill's own rows), so equal tokens. Scored: the
-    final accuracy of the levels that failed at the first probe (identical in both arms: it
-    precedes any augmentation), averaged over those levels; the gain is paired by seed. The
-    micro model learns none of the ladder at this budget, so this part uses ``tiny-1m``
-    (``tiny-5m`` in the full mode), for ``AUG_STEPS_SHARE`` (0.75) of T steps."""
+    every 20% of the steps on 200 held-out items per level (log-likelihood against
+    distractors: ``acc``; a third of a run's time when it probed every 10%).
+
+    **The start.** Augmentation is for the levels a model *fails*, which supposes levels it
+    passes: from scratch every level is at chance at the first probe (0.22-0.29 in all ten
+    seeds when this part started there), so ``failing-levels`` targeted the whole ladder and
+    nothing was targeted. So each seed first trains a ``start`` run (the same data and steps,
+    no augmentation; it was this part's ``base`` arm until 2026-12-07), and both arms continue
+    from its last checkpoint: ``base`` as it is, ``augment`` adding, every 10% of the steps,
+    64 documents of new *train* items from the skill's generator at the levels scoring below
+    ``fail_below`` (0.5, the default) at the latest in-loop probe (the first at 20%), up to half
+    of the skill's tokens (``max_share: 0.5``). Both arms train the same steps, the same
+    mixture weights (augmented rows take the skill's own rows), so equal tokens. Scored: the
+    final accuracy of the levels that failed at the start (the ``start`` run's last probe,
+    shared by both arms), averaged over those levels; the gain is paired by seed. The micro
+    model learns none of the ladder at this budget, so this part uses ``tiny-1m``
+    (``tiny-5m`` in the full mode), for ``AUG_STEPS_SHARE`` (0.75) of T steps a run."""
     T = round(AUG_STEPS_SHARE * mode.steps)
     srcs = [{"kind": "synthetic", "skill": AUG_SKILL, "domain": "skill", "n_docs": AUG_DOCS, "levels": list(AUG_LEVELS)},
             {"kind": "python-prose", "domain": "prose", "max_docs": 600}]
     data_dir = data_root / "skill"
+    shared_tokenizer = data_root / "skill-tokenizer"
 
-    def config(seed: int, augment: bool) -> dict[str, Any]:
+    def config(seed: int, augment: bool, start: Path | None = None) -> dict[str, Any]:
         cd = mode_config(mode, data_dir, srcs, seed, T)
         cd["tokenizer"]["vocab_size"] = 512  # small: the transform stays close to a per-character map
         cd["model"]["preset"] = AUG_PRESET[mode.name]
+        if start is not None:  # the start's weights, and its tokenizer (the store's) from one directory
+            cd["model"] = {"path": str(start)}
+            cd["tokenizer"] = {"kind": "pretrained", "path": str(shared_tokenizer)}
         cd["mixture"]["schedule"] = {"kind": "static", "weights": {"skill": 0.8, "prose": 0.2}}
         every = max(1, T // 10)
         cd["train"]["probe"] = {"every": 2 * every, "suite": {"tasks": [AUG_SKILL], "levels": {AUG_SKILL: list(AUG_LEVELS)},
@@ -357,9 +369,30 @@ def augment_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs:
     from curricle.store.token_store import TokenStore
 
     skill_tokens = TokenStore(data_dir).split("skill", "train").n_tokens
-    wave = {(arm, s): make_job("augment", arm, s, config(s, arm == "augment"), out, "none", key)
+    # the start runs' configs and hashes are the former base arm's: runs trained before are read
+    starts = {s: make_job("augment", "base", s, config(s, False), out, "none", key) for s in seeds}
+    say(f"augment: {len(starts)} start runs ({AUG_PRESET[mode.name]}, {T} steps)")
+    run_all_train_only(list(starts.values()), jobs)
+    start_dir = {s: starts[s].run_dir / "checkpoints" / f"step_{T}" for s in seeds}
+    # Every start saved the store's tokenizer; the continued runs read it from one directory
+    # (a tokenizer is known by its directory's files, so one per start would make a store
+    # each), and the store under it is made once here, not by parallel runs racing to make it.
+    files = ("tokenizer.json", "tokenizer_config.json")
+    for s in seeds:
+        if any((start_dir[s] / f).read_bytes() != (start_dir[seeds[0]] / f).read_bytes() for f in files):
+            raise SystemExit(f"augment: the start of seed {s} saved another tokenizer than seed {seeds[0]}'s")
+    if not shared_tokenizer.is_dir():
+        tmp = shared_tokenizer.with_name(shared_tokenizer.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        for f in files:
+            shutil.copyfile(start_dir[seeds[0]] / f, tmp / f)
+        tmp.rename(shared_tokenizer)
+    build_store(config(seeds[0], False, start_dir[seeds[0]]))
+    key = store_key(data_dir)
+    wave = {(arm, s): make_job("augment", f"continued-{arm}", s, config(s, arm == "augment", start_dir[s]), out, "none", key)
             for s in seeds for arm in ("base", "augment")}
-    say(f"augment: {len(wave)} runs ({AUG_PRESET[mode.name]}, {T} steps)")
+    say(f"augment: {len(wave)} runs from the starts ({T} steps more)")
     run_all_train_only(list(wave.values()), jobs)
 
     def probes(job: Job) -> dict[int, dict[str, float]]:
@@ -369,29 +402,36 @@ def augment_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs:
             by.setdefault(r["step"], {})[r["level"]] = r["metrics"]["acc"]
         return by
 
-    per_seed, failing_of = [], {}
+    per_seed, failing_of, start_acc = [], {}, {}
     for s in seeds:
-        base, aug = probes(wave[("base", s)]), probes(wave[("augment", s)])
-        first = base[min(base)]
-        failing = [lv for lv in AUG_LEVELS if first[lv] < 0.5]
+        start = probes(starts[s])
+        at_start = start[max(start)]
+        start_acc[s] = {lv: round(at_start[lv], 4) for lv in AUG_LEVELS}
+        failing = [lv for lv in AUG_LEVELS if at_start[lv] < 0.5]
         failing_of[s] = failing
         if not failing:
             continue
+        base, aug = probes(wave[("base", s)]), probes(wave[("augment", s)])
         end_b, end_a = base[max(base)], aug[max(aug)]
-        per_seed.append((float(np.mean([end_b[lv] for lv in failing])), float(np.mean([end_a[lv] for lv in failing]))))
+        per_seed.append((float(np.mean([end_b[lv] for lv in failing])), float(np.mean([end_a[lv] for lv in failing])),
+                         float(np.mean([at_start[lv] for lv in failing]))))
     arr = np.array(per_seed)
     gains = arr[:, 1] - arr[:, 0]
     se = paired_interval(gains)[1] if len(gains) > 1 else float("nan")
-    logs = [json.loads(x) for x in (wave[("augment", seeds[0])].run_dir / "augment_log.jsonl").read_text().splitlines()]
+    logs = [json.loads(x) for s in seeds
+            for x in (wave[("augment", s)].run_dir / "augment_log.jsonl").read_text().splitlines()]
     return {
         "augment_gain": {"mean": round(float(gains.mean()), 4), "stderr": round(se, 4),
                          "per_seed": [round(float(g), 4) for g in gains]},
         "augment_failing_levels": {str(s): v for s, v in failing_of.items()},
-        "augment_final_acc": {"base": round(float(arr[:, 0].mean()), 4), "augment": round(float(arr[:, 1].mean()), 4)},
-        "augment_docs_made": sum(e["n"] for e in logs),
-        "augment_model": AUG_PRESET[mode.name], "augment_steps": T,
+        "augment_start_acc": {str(s): v for s, v in start_acc.items()},
+        "augment_final_acc": {"start": round(float(arr[:, 2].mean()), 4), "base": round(float(arr[:, 0].mean()), 4),
+                              "augment": round(float(arr[:, 1].mean()), 4)},
+        "augment_docs_made": round(sum(e["n"] for e in logs) / len(seeds), 1),
+        "augment_targeted": dict(sorted(Counter(t for e in logs for t in e.get("targets", [])).items())),
+        "augment_model": AUG_PRESET[mode.name], "augment_steps": T, "augment_start_steps": T,
         "augment_skill_docs": AUG_DOCS, "augment_skill_train_tokens": skill_tokens,
-        # how many times the base run reads the skill's train tokens (80% of its tokens)
+        # how many times a run of T steps reads the skill's train tokens (80% of its tokens)
         "augment_skill_passes": round(0.8 * T * mode.batch_rows * mode.seq_len / max(1, skill_tokens), 1),
     }
 
