@@ -226,13 +226,13 @@ def stage_ends(cfg: DPOConfig, bands: list) -> list[tuple[str, int]]:
 def test_default_stages_end_at_their_planned_evaluations(tmp_path):
     """One stage a band, each ending at the evaluation nearest its equal share of max_steps (the
     README's Curri-DPO config: 160 steps, three bands, evaluations every 25 -> 50, 100, 160),
-    not at the first evaluation after an equal share (75, 150); a later stage's max_steps counts
-    the steps drawing its own pairs (the step after a change still draws the previous band's)."""
+    not at the first evaluation after an equal share (75, 150); a later stage's max_steps is its
+    span (its steps count from the evaluation that ended the previous stage)."""
     base = dpo_config(tmp_path / "m", tmp_path / "p.jsonl")
     three = ["clear", "middle", "subtle"]
     pairs = [Pair(f"prompt {k}", "a", "b", None, float(k % 17), f"f:{k}") for k in range(300)]
-    for every, stages, ends in [(25, [50, 49, 59], [50, 100]), (53, [53, 52, 53], [53, 106]),
-                                (40, [40, 79, 39], [40, 120])]:
+    for every, stages, ends in [(25, [50, 50, 60], [50, 100]), (53, [53, 53, 54], [53, 106]),
+                                (40, [40, 80, 40], [40, 120]), (1, [53, 54, 53], [53, 107])]:
         cfg = parse_model({**base, "curriculum": {"order": "margin", "bands": three, "eval_every": every},
                            "train": {"max_steps": 160}}, DPOConfig, "dpo.yaml")
         assert [(s.name, s.tasks, s.max_steps) for s in cfg.curriculum.stages] == [

@@ -53,11 +53,12 @@ def test_milestones_patience_and_the_max_steps_fallback():
     assert [(r["event"], r["step"], r["reason"], r["hits"]) for r in log] == [("stage", 40, "milestone", 2)]
     assert log[0]["values"] == {"a": 0.9} and log[0]["effective_from_step"] == 42
     assert c.stage == 1 and c.stage_start == 41 and mix.start == 41 and mix.weights == {"b": 1.0}
-    # Stage b has no milestone: its max_steps (30 from step 41) ends it at the first evaluation at >= 71.
-    for step in (50, 60, 70):
+    # Stage b has no milestone: its max_steps (30 from the evaluation at step 40 that began it,
+    # its examples from step 42 on) ends it at the first evaluation at >= 70.
+    for step in (50, 60):
         assert c.on_evaluate(step, scores(a=0.9, b=1.0, c=0.0)) == ([], None)
-    records, mix = c.on_evaluate(80, scores(a=0.9, b=1.0, c=0.0))
-    assert [(r["event"], r["reason"], r["steps_in_stage"]) for r in records] == [("stage", "max_steps", 39)]
+    records, mix = c.on_evaluate(70, scores(a=0.9, b=1.0, c=0.0))
+    assert [(r["event"], r["reason"], r["steps_in_stage"]) for r in records] == [("stage", "max_steps", 30)]
     assert mix.weights == {"a": 0.25, "b": 0.25, "c": 0.5} and mix.stage == 2
     # The last stage: its milestone (every task of it, the worst) is logged once and changes nothing.
     assert c.on_evaluate(90, scores(a=0.9, b=0.9, c=0.4)) == ([], None)
@@ -65,9 +66,31 @@ def test_milestones_patience_and_the_max_steps_fallback():
     assert [(r["event"], r["final"], r["values"]) for r in records] == [("milestone", True, {"a": 0.9, "b": 0.9,
                                                                                               "c": 0.6})]
     assert mix is None and c.on_evaluate(110, scores(a=0.9, b=0.9, c=0.7)) == ([], None)
-    assert [e["step"] for e in c.stage_ends] == [40, 80]
+    assert [e["step"] for e in c.stage_ends] == [40, 70]
     assert c.stage_ends[0]["scores"] == {"a": 0.9, "b": 0.0, "c": 0.0}
     assert c.reference == {"a": 0.9, "b": 1.0}
+
+
+def test_stages_end_where_their_max_steps_add_up():
+    """Stages of 4, 6 and 4 steps evaluated every 2 end at steps 4 and 10, each counted from the
+    evaluation that began it (a later stage's min_steps too); the run's length is their sum."""
+    stages = [{"name": "a", "tasks": {"a": 1}, "max_steps": 4},
+              {"name": "b", "tasks": {"b": 1}, "max_steps": 6, "min_steps": 4,
+               "advance_when": {"task": "b", "at_least": 0.5}},
+              {"name": "c", "tasks": {"c": 1}, "max_steps": 4}]
+    c = curriculum(stages)
+    ends = []
+    for step in range(2, c.config.steps + 1, 2):
+        records, _ = c.on_evaluate(step, scores(a=0.0, b=0.0, c=0.0))
+        ends += [(r["step"], r["from"], r["steps_in_stage"]) for r in records if r["event"] == "stage"]
+    assert ends == [(4, "a", 4), (10, "b", 6)] and c.config.steps == 14
+    assert c.stage_start == 11 and c.steps_in_stage(14) == 4
+    # b's milestone from its 4th step on: held at step 6 (2 steps in) it ends nothing; at 8, b.
+    m = curriculum(stages)
+    assert m.on_evaluate(4, scores(a=0.0, b=0.0, c=0.0))[0][0]["to"] == "b"
+    assert m.on_evaluate(6, scores(a=0.0, b=1.0, c=0.0)) == ([], None)
+    records, _ = m.on_evaluate(8, scores(a=0.0, b=1.0, c=0.0))
+    assert [(r["step"], r["reason"], r["steps_in_stage"]) for r in records] == [(8, "milestone", 4)]
 
 
 def test_min_steps_holds_the_milestone_back():

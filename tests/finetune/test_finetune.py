@@ -266,6 +266,42 @@ def test_a_stages_lr_scale_applies_from_the_step_its_examples_start(tmp_path, ch
     assert [(e["step"], e["effective_from_step"], e["lr_scale"]) for e in stage] == [(4, 6, 0.25)]
 
 
+def test_every_stage_ends_after_its_own_max_steps(tmp_path, checkpoint):
+    """Three stages of 4 steps, evaluations every 2: they end at steps 4 and 8, each later stage
+    counted from the evaluation that began it, not from its first examples a step later (the
+    loader draws a step ahead). So each later stage trains 4 steps of its own examples: steps
+    6-9, then 10-12 and the run's end; the first, 1-5 (the step drawn ahead at its end too)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    from curricle.finetune.config import CurriculumConfig
+    from curricle.finetune.curriculum import Curriculum
+    from curricle.finetune.hf import train_dataset, use_curriculum
+    from curricle.tasks.config import TaskConfig
+    from curricle.tasks.load import build_tasks
+
+    cfg = finetune_config(checkpoint, steps=12)
+    cfg["curriculum"]["stages"] = [{"name": n, "tasks": {n: 1}, "max_steps": 4}
+                                   for n in ("reverse", "uppercase", "rev-upper")]
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    tasks = build_tasks([TaskConfig.model_validate(t) for t in cfg["tasks"]], tokenizer)
+    curriculum = Curriculum(CurriculumConfig.model_validate(cfg["curriculum"]), tasks, seed=0)
+    assert curriculum.config.steps == 12
+    args = SFTConfig(output_dir=str(tmp_path / "out"), max_steps=12, per_device_train_batch_size=2,
+                     learning_rate=1e-3, save_steps=100, report_to=[], use_cpu=True, ignore_data_skip=True,
+                     activation_checkpointing=False)
+    trainer = SFTTrainer(model=AutoModelForCausalLM.from_pretrained(checkpoint), args=args,
+                         train_dataset=train_dataset(curriculum), processing_class=tokenizer)
+    use_curriculum(trainer, curriculum, tensorboard=False, trace=True)
+    trainer.train()
+    out = tmp_path / "out"
+    stage = [e for e in rows(out / "curriculum_log.jsonl") if e["event"] == "stage"]
+    assert [(e["step"], e["from"], e["to"], e["steps_in_stage"], e["effective_from_step"]) for e in stage] == [
+        (4, "reverse", "uppercase", 4, 6), (8, "uppercase", "rev-upper", 4, 10)]
+    trained = [{curriculum.task_of[r] for r in o["rows"]} for o in rows(out / "trace/examples.jsonl")]
+    assert trained == [{"reverse"}] * 5 + [{"uppercase"}] * 4 + [{"rev-upper"}] * 3
+
+
 def test_the_trainer_arguments_are_checked(tmp_path, checkpoint):
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer

@@ -203,10 +203,9 @@ class DPOCurriculumConfig(CurriculumConfig):
 def band_stages(bands: list[str], max_steps: int, eval_every: int) -> list[StageConfig]:
     """The default stages: one a band, in order, band ``k`` of ``n`` ending at the evaluation
     (every ``eval_every`` steps) nearest to step ``k * max_steps / n``; the last runs to
-    ``max_steps``. A stage ends only at an evaluation, so its planned end is one. The step after
-    a stage change still draws the previous band's pairs (the loader runs a step ahead), so a
-    later stage's ``max_steps``, which counts the steps drawing its own pairs, is its span less
-    one. Every band needs an evaluation of its own: ``max_steps >= n * eval_every`` (and at
+    ``max_steps``. A stage ends only at an evaluation, so its planned end is one; a later
+    stage's steps count from the evaluation that ended the previous one, so its ``max_steps`` is
+    its span. Every band needs an evaluation of its own: ``max_steps >= n * eval_every`` (and at
     least 2 steps a band)."""
     n = len(bands)
     if n == 1:
@@ -219,7 +218,7 @@ def band_stages(bands: list[str], max_steps: int, eval_every: int) -> list[Stage
     # the evaluation nearest k/n of the steps (halves round up)
     ends = [0, *[eval_every * ((2 * k * max_steps + n * eval_every) // (2 * n * eval_every)) for k in range(1, n)],
             max_steps]
-    return [StageConfig(name=b, tasks={b: 1}, max_steps=ends[k + 1] - ends[k] - (k > 0)) for k, b in enumerate(bands)]
+    return [StageConfig(name=b, tasks={b: 1}, max_steps=ends[k + 1] - ends[k]) for k, b in enumerate(bands)]
 
 
 def _named(name: str) -> bool:

@@ -83,9 +83,12 @@ class StageConfig(_Config):
     advance_when: Milestone | None = None
     """The milestone that ends the stage (checked at each evaluation)."""
     max_steps: int = Field(ge=1)
-    """The fallback: the stage ends at the first evaluation this many steps into it."""
+    """The fallback: the stage ends at the first evaluation this many steps into it (a later
+    stage's steps count from the evaluation that ended the previous one: stages of 300 and 300
+    steps, evaluated every 25, end at steps 300 and 600)."""
     min_steps: int = Field(0, ge=0)
-    """The milestone is not checked before this many steps into the stage."""
+    """The milestone is not checked before this many steps into the stage (counted as
+    ``max_steps``)."""
     lr_scale: float = Field(1.0, gt=0)
     """The learning rate while the stage trains, as a multiple of ``train.lr``: the schedule's
     base rate is scaled from the step the stage's examples start (a stage switch at the

@@ -26,7 +26,9 @@ Three parts, none of which imports torch:
   :attr:`Curriculum.lr_scale` is the current stage's learning-rate multiple.
 
 A decision taken at the evaluation after step ``s`` applies from step ``s + 2``: a data
-loader has already drawn step ``s + 1``'s examples (it prefetches one batch).
+loader has already drawn step ``s + 1``'s examples (it prefetches one batch). A stage's steps
+count from the evaluation that began it, not from its first examples a step later
+(:meth:`Curriculum.steps_in_stage`), so stages end where their ``max_steps`` add up to.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ class Mix:
     start: int
     stage: int
     stage_start: int
-    """The first step of the stage (its pacing and ``max_steps`` count from it)."""
+    """The first step drawing the stage's examples (its pacing counts from it)."""
     weights: dict[str, float]
     """Source -> share of each step's examples (task names, and ``@review``)."""
     review: list[int] = field(default_factory=list)
@@ -216,6 +218,8 @@ class Curriculum:
         self.stream: ExampleStream | None = None
         # Decisions
         self.stage = 0
+        #: The first step (0-based) drawing the current stage's examples; its steps count from one
+        #: before (:meth:`steps_in_stage`).
         self.stage_start = 0
         self.evaluations = 0
         self.hits = 0
@@ -281,6 +285,16 @@ class Curriculum:
     @property
     def current(self) -> StageConfig:
         return self.config.stages[self.stage]
+
+    def steps_in_stage(self, step: int) -> int:
+        """The current stage's steps when ``step`` optimizer steps are done, which its
+        ``min_steps`` and ``max_steps`` count: from the run's start for the first stage, from the
+        evaluation that ended the previous one for a later stage. Its examples are drawn from the
+        second step after that evaluation (:attr:`stage_start`, 0-based: the loader had drawn the
+        first already), and the step after its own end still draws them: so stages of ``N`` and
+        ``M`` steps end at steps ``N`` and ``N + M`` (evaluations falling there), and the later
+        one trains ``M`` steps of its own examples."""
+        return step - (self.stage_start - 1 if self.stage > 0 else 0)
 
     @property
     def lr_scale(self) -> float:
@@ -416,7 +430,7 @@ class Curriculum:
 
         # 2. The stage: its milestone, else its max_steps.
         stage = self.current
-        in_stage = step - self.stage_start
+        in_stage = self.steps_in_stage(step)
         last = self.stage == len(self.config.stages) - 1
         m = stage.advance_when
         reason, signal = None, {}
