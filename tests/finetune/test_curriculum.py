@@ -275,6 +275,22 @@ def test_a_revisit_ends_when_a_later_stage_trains_the_task():
     assert mix.weights == {"a": 0.5, "c": 0.5}
 
 
+def test_a_revisit_open_when_the_run_ends_is_closed_with_it():
+    """a regresses in the last stage and is still revisited at the run's end: the end closes it
+    with a record (nothing follows it, so no effective_from_step); a closed one is not closed
+    again, and a run without revisits logs nothing."""
+    stages = [{"name": "a", "tasks": {"a": 1}, "max_steps": 5}, {"name": "b", "tasks": {"b": 1}, "max_steps": 100}]
+    c = curriculum(stages, revisit_when={"margin_se": 1.0, "weight": 0.2})
+    c.on_evaluate(5, scores(a=1.0, b=0.0, se=0.03))
+    last = scores(a=0.5, b=0.5, se=0.04)
+    records, _ = c.on_evaluate(10, last)
+    assert [(r["event"], r["task"]) for r in records] == [("revisit", "a")]
+    assert c.on_end(12, last) == [{"event": "revisit-end", "step": 12, "task": "a", "score": 0.5, "reference": 1.0,
+                                   "why": "the run ended"}]
+    assert c.revisiting == [] and c.on_end(12, last) == []
+    assert curriculum(stages).on_end(12, last) == []
+
+
 def test_scores_without_standard_errors_are_refused_by_revisits():
     stages = [{"name": "a", "tasks": {"a": 1}, "max_steps": 10}, {"name": "b", "tasks": {"b": 1}, "max_steps": 100}]
     c = curriculum(stages, revisit_when={})

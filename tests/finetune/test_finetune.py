@@ -302,6 +302,45 @@ def test_every_stage_ends_after_its_own_max_steps(tmp_path, checkpoint):
     assert trained == [{"reverse"}] * 5 + [{"uppercase"}] * 4 + [{"rev-upper"}] * 3
 
 
+def test_a_revisit_still_open_at_the_runs_end_is_logged_as_ended(tmp_path, checkpoint):
+    """Scripted held-out scores: reverse at 1.0 when its stage ends (step 4), 0.5 at steps 6 and
+    8, so its revisit opens at 6 and is still open when the run ends at 8: the log closes it."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    from curricle.finetune.config import CurriculumConfig
+    from curricle.finetune.curriculum import Curriculum
+    from curricle.finetune.hf import train_dataset, use_curriculum
+    from curricle.posttrain.evaluate import Evaluator
+    from curricle.tasks.config import TaskConfig
+    from curricle.tasks.load import build_tasks
+
+    cfg = finetune_config(checkpoint, steps=8, revisit_when={"margin_se": 1.0, "weight": 0.2})
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    tasks = build_tasks([TaskConfig.model_validate(t) for t in cfg["tasks"]], tokenizer)
+    curriculum = Curriculum(CurriculumConfig.model_validate(cfg["curriculum"]), tasks, seed=0)
+    reverse = iter([0.0, 0.5, 1.0, 0.5, 0.5])  # the baseline, then steps 2, 4, 6 and 8
+
+    class Scripted(Evaluator):
+        def evaluate(self, model, split="heldout"):
+            v = next(reverse) if split == "heldout" else 0.0
+            return {t.name: {"exact_match": v if t.name == "reverse" else 0.0, "exact_match_se": 0.05}
+                    for t in tasks}
+
+    args = SFTConfig(output_dir=str(tmp_path / "out"), max_steps=8, per_device_train_batch_size=2,
+                     learning_rate=1e-3, save_steps=100, report_to=[], use_cpu=True, ignore_data_skip=True,
+                     activation_checkpointing=False)
+    trainer = SFTTrainer(model=AutoModelForCausalLM.from_pretrained(checkpoint), args=args,
+                         train_dataset=train_dataset(curriculum), processing_class=tokenizer)
+    use_curriculum(trainer, curriculum, tensorboard=False, evaluator=Scripted(tasks, tokenizer))
+    trainer.train()
+    log = rows(tmp_path / "out" / "curriculum_log.jsonl")
+    assert [(e["event"], e["step"]) for e in log] == [("start", 0), ("stage", 4), ("revisit", 6), ("revisit-end", 8)]
+    assert log[-1] == {"event": "revisit-end", "step": 8, "task": "reverse", "score": 0.5, "reference": 1.0,
+                       "why": "the run ended"}
+    assert curriculum.revisiting == []
+
+
 def test_the_trainer_arguments_are_checked(tmp_path, checkpoint):
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer

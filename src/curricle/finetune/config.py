@@ -158,7 +158,7 @@ class RevisitConfig(_Config):
     evaluator's ``<metric>_se`` at the two evaluations (an error that cannot be computed, with
     fewer than 2 items, counts as 0), so the margin follows how many items a task has and how
     far its score is from 0 or 1. A later stage that trains a revisited task ends its revisit
-    (a ``revisit-end`` record saying why)."""
+    (a ``revisit-end`` record saying why), and so does the run's end for one still open."""
 
     margin_se: float = Field(2.0, gt=0)
     """The margin, in standard errors of the drop (2: a drop that noise alone rarely makes)."""

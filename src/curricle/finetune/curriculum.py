@@ -22,7 +22,8 @@ Three parts, none of which imports torch:
   starts and stops revisits (a drop of more than ``margin_se`` standard errors), acts on a
   stage whose milestone plateaus (``curriculum.plateau``: the earlier stage's tasks come back
   for a while, or the stage ends, or the run: :attr:`Curriculum.stopped`), and returns the
-  records of what it did (the lines of ``RUN/curriculum_log.jsonl``) and the next mix, if any.
+  records of what it did (the lines of ``RUN/curriculum_log.jsonl``) and the next mix, if any;
+  at the run's end :meth:`Curriculum.on_end` closes the revisits still open.
   :attr:`Curriculum.lr_scale` is the current stage's learning-rate multiple.
 
 A decision taken at the evaluation after step ``s`` applies from step ``s + 2``: a data
@@ -516,6 +517,17 @@ class Curriculum:
 
         after = self._decided()
         return records, (self.mix(step + 1) if after != before else None)
+
+    def on_end(self, step: int, scores: dict[str, dict[str, float]] | None) -> list[dict[str, Any]]:
+        """The run ends after step ``step``: close the revisits still open (``revisit-end``, why
+        "the run ended"; nothing follows, so no ``effective_from_step``), so every revisit in the
+        log has its end. ``scores``: the last evaluation's (their score in the records). Returns the
+        log records."""
+        discrete = self.discrete_scores(scores) if scores else {}
+        records = [{"event": "revisit-end", "step": step, "task": t, "score": discrete.get(t),
+                    "reference": self.reference.get(t), "why": "the run ended"} for t in self.revisiting]
+        self.revisiting = []
+        return records
 
     def _decided(self) -> tuple:
         """What the mix depends on besides the config (a change: a new mix)."""

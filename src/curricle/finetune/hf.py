@@ -187,6 +187,8 @@ class CurriculumCallback(StatefulCallback):
     def on_train_end(self, args, state, control, model=None, **kwargs):
         if self._last_eval != state.global_step:
             self._evaluate(state.global_step, model)
+        for r in self.curriculum.on_end(state.global_step, self.last_scores):  # what is still open ends with it
+            self._append(CURRICULUM_LOG, r)
         if self._main:
             test = self.evaluator.evaluate(model, split="test")
             final = {"step": state.global_step, "stage": self.curriculum.current.name,
