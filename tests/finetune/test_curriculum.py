@@ -136,6 +136,26 @@ def test_leitner_decks_and_review_pool():
         c.on_evaluate(50, scores(a=1.0, b=0.0), {})
 
 
+def test_a_stage_end_that_queues_nothing_logs_no_review():
+    """Nothing drawn (a stage ended before any step trained it), or only items queued already
+    (a stage trains a again, whose items went into the decks at its first stage's end): nothing
+    goes into deck 0, and no review-added record says 0."""
+    stages = [{"name": "a", "tasks": {"a": 1}, "max_steps": 5}, {"name": "b", "tasks": {"b": 1}, "max_steps": 100}]
+    c = curriculum(stages, review={"kind": "leitner", "items_per_task": 4})
+    records, mix = c.on_evaluate(5, scores(a=1.0, b=0.0))
+    assert [r["event"] for r in records] == ["stage"] and c.leitner.sizes() == [0, 0, 0]
+    assert mix.weights == {"b": 1.0}
+    stages = [{"name": "a", "tasks": {"a": 1}, "max_steps": 5}, {"name": "b", "tasks": {"b": 1}, "max_steps": 5},
+              {"name": "a2", "tasks": {"a": 1}, "max_steps": 5}, {"name": "c", "tasks": {"c": 1}, "max_steps": 100}]
+    c = curriculum(stages, review={"kind": "leitner", "items_per_task": 4})
+    added = []
+    for step in (5, 10, 15):
+        train(c, 5)  # every item of the stage's task is drawn
+        records, _ = c.on_evaluate(step, scores(a=1.0, b=1.0, c=0.0), {r: True for r in c.review_rows()})
+        added += [(r["step"], r["items"]) for r in records if r["event"] == "review-added"]
+    assert added == [(5, {"a": 4}), (10, {"b": 4})] and sum(c.leitner.sizes()) == 8
+
+
 def test_review_never_drops_below_its_floor():
     """Scripted: every tested item is right, so from the second interval on the decks are due
     only at evaluations 4, 8, ...; in between review runs at its floor (before the floor: 0)."""

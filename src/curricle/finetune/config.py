@@ -109,8 +109,9 @@ class LeitnerReview(_Config):
 
     When a stage ends, ``items_per_task`` train items of each of its tasks that the next stage
     does not train go into deck 0: items training has drawn (trained on), never one the pacing
-    had not released or the stage did not reach (fewer drawn: fewer go in). Deck ``i`` is due
-    every ``2**i`` evaluations. Between two evaluations, ``fraction`` of every step's examples
+    had not released or the stage did not reach (fewer drawn: fewer go in; none, or only items
+    queued already: no ``review-added`` record). Deck ``i`` is due every ``2**i`` evaluations.
+    Between two evaluations, ``fraction`` of every step's examples
     are drawn from the items of the decks due; when no deck is due, ``floor`` of every step's
     examples are drawn from every queued item, so review never stops while the queues hold
     items. At the evaluation each due item is tested on a fresh held-out item of its task, not

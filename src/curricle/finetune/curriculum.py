@@ -483,7 +483,7 @@ class Curriculum:
                         continue
                     rows = self._review_items(t, self.config.review.items_per_task)
                     added[t] = self.leitner.add(rows)
-                if added:
+                if any(added.values()):  # (none: nothing drawn, or all queued already; nothing to log)
                     records.append({"event": "review-added", "step": step, "items": added,
                                     "decks": self.leitner.sizes()})
 
