@@ -82,3 +82,32 @@ def test_probe_scores_reach_later_hooks_the_same_step_and_their_tokens_count(pro
     assert all(m["probe/tokens"] > 0 for m in metrics if "probe/tokens" in m)
     # every held-out label of every domain's rows (a row of L + 1 tokens has L labels)
     assert metrics[-1]["eval/tokens"] == sum(r.shape[0] * (r.shape[1] - 1) for r in trainer.eval_rows.values())
+
+
+def test_a_run_a_later_hook_stops_is_probed_at_its_last_step(probe_run, tmp_path):
+    """The probes run before the controller, so a hook after them that ends the run (a
+    controller's targets met, a plateau) does so after this step's probe point: the run is
+    probed at its last step all the same (step 3 here, between probes every 4), before the
+    step's line is written; a stop at a probed step (4) probes once."""
+    from curricle.train.hooks import Hook
+
+    _, data_dir = probe_run
+    config = parse_config(run_config_dict(data_dir, steps=8))
+
+    class StopAt(Hook):
+        def __init__(self, step):
+            self.step = step
+
+        def on_step_end(self, state, batch, metrics):
+            if state.step == self.step:
+                state.stop(state.step, "test")
+
+    for stop, probed in ((3, [3]), (4, [4])):
+        run = tmp_path / f"run{stop}"
+        probe = ProbeHook(ProbeHookConfig(every=4, suite=SuiteConfig(n=3, tasks=["agreement"])), data_dir)
+        trainer = build_trainer(config, run, hooks=[probe, StopAt(stop)], progress=False)
+        trainer.fit()
+        assert trainer.step == stop and probe.lm is not None
+        assert [r["step"] for r in read_rows(run / "probes.jsonl")] == probed
+        metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        assert [m["step"] for m in metrics if "probe/agreement/acc" in m] == probed

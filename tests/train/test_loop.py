@@ -324,7 +324,7 @@ def test_on_micro_batch_comes_after_backward_and_before_the_guard(tmp_path, make
 def test_a_run_a_hook_stops_is_evaluated_once_at_its_last_step(tmp_path, make_config, stop, evaluated):
     class StopAt(Hook):
         def __init__(self):
-            self.evals = []
+            self.evals, self.stops = [], []
 
         def on_eval(self, state, metrics):
             self.evals.append(state.step)
@@ -333,10 +333,15 @@ def test_a_run_a_hook_stops_is_evaluated_once_at_its_last_step(tmp_path, make_co
             if state.step == stop:
                 state.stop(stop, "test")
 
+        def on_stop(self, state, batch, metrics):  # once, after the end's evaluation; its line still to write
+            metrics["stopped_at"] = state.step
+            self.stops.append((state.step, state.total_steps, list(self.evals)))
+
     hook, run = StopAt(), tmp_path / "run"
     trainer = build_trainer(make_config(eval_every=2), run, hooks=[hook], progress=False)
     trainer.fit()
     assert trainer.step == trainer.total_steps == stop and hook.evals == evaluated
+    assert hook.stops == [(stop, stop, evaluated)] and read(run, "metrics.jsonl")[-1]["stopped_at"] == stop
     metrics = read(run, "metrics.jsonl")
     assert [m["step"] for m in metrics] == list(range(1, stop + 1))
     assert [m["step"] for m in metrics if "eval/loss" in m] == evaluated

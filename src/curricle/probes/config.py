@@ -70,7 +70,7 @@ class ProbeHookConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     every: int = Field(100, ge=1)
-    """Probe every this many optimizer steps (and after the last one)."""
+    """Probe every this many optimizer steps (and after the last one, also of a run a hook ends early)."""
     suite: SuiteConfig | None = Field(default_factory=_small_suite)
     """Built-in tasks to run (default: all, 64 items each, 16 passages per text probe);
     null for none."""

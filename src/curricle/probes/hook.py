@@ -9,7 +9,8 @@ null) and adds ``probe/<task>/<metric>`` scalars to the step's metrics, so they 
 ``metrics.jsonl`` and TensorBoard. A resumed run drops rows after its checkpoint's step.
 It runs before the controller: every rank publishes the scores in ``TrainState.probes``
 (:class:`~curricle.controllers.base.ProbeSignal`, with standard errors and the step), where a
-controller that reads probes finds them the same step.
+controller that reads probes finds them the same step. A run is probed at its last step, also
+one a later hook ends early (``on_stop``: a controller's targets met, a plateau).
 
 Cost: a probe is a few forward passes per item with no gradients, paid once every
 ``every`` steps; the log line after each probe says how long it took, ``probe/tokens`` how
@@ -84,9 +85,17 @@ class ProbeHook(Hook):
             self.path.unlink(missing_ok=True)
 
     def on_step_end(self, state: TrainState, batch, metrics: dict[str, Any]) -> None:
+        if self.tasks and (state.step % self.config.every == 0 or state.step == state.total_steps):
+            self._probe(state, metrics)
+
+    def on_stop(self, state: TrainState, batch, metrics: dict[str, Any]) -> None:
+        # A later hook (a controller, a plateau) ended the run after this step's probe point: the
+        # last step is probed as a run that reaches its length is, unless it was already.
+        if self.tasks and state.probes_step != state.step:
+            self._probe(state, metrics)
+
+    def _probe(self, state: TrainState, metrics: dict[str, Any]) -> None:
         step = state.step
-        if not self.tasks or (step % self.config.every and step != state.total_steps):
-            return
         t0 = time.perf_counter()
         read = self.lm.tokens_read
         model = state.model

@@ -20,6 +20,10 @@ The loop calls, in order::
         on_eval(state, metrics)                  a hook ended the run at this step (TrainState.stop)
                                                  that had no evaluation: the end's (before the
                                                  trainer's own telemetry writes the step)
+        on_stop(state, batch, metrics)           a hook ended the run at this step: after the end's
+                                                 evaluation, before telemetry writes the step; what
+                                                 a hook does at a run's last step (in-loop probes),
+                                                 its on_step_end having run before the stop
         on_checkpoint(state, path)               checkpoint steps, and the last
     on_train_end(state)
 
@@ -123,7 +127,8 @@ class TrainState:
     def stop(self, step: int, reason: str, **fields: Any) -> None:
         """End the run after this step (a controller's targets are met, a plateau's ``stop``
         policy): a ``stop`` event with ``reason``; the trainer evaluates the step (unless it did
-        already: the evaluation at the end), checkpoints it and returns. Called from
+        already: the evaluation at the end), calls the hooks' ``on_stop`` (the in-loop probes'
+        last probe), checkpoints it and returns. Called from
         ``on_step_end``. Every rank must ask alike (hooks decide from global signals)."""
         if self.stopped is None:
             self.stopped = {"step": step, "reason": reason, **fields}
@@ -168,6 +173,11 @@ class Hook:
         return False
     def on_eval(self, state: TrainState, metrics: dict[str, Any]) -> None: ...
     def on_step_end(self, state: TrainState, batch: Batch, metrics: dict[str, Any]) -> None: ...
+    def on_stop(self, state: TrainState, batch: Batch, metrics: dict[str, Any]) -> None:
+        """A hook ended the run at this step (:meth:`TrainState.stop`), once; every hook's
+        ``on_step_end`` has run, the stopping hook's included, and ``state.total_steps`` is this
+        step. A hook that acts at the run's last step does it here when its ``on_step_end``
+        (run before the stop was asked, or before ``total_steps`` was cut) did not."""
     def on_checkpoint(self, state: TrainState, path: Path | None) -> None: ...
     def on_train_end(self, state: TrainState) -> None: ...
 

@@ -16,6 +16,7 @@
         evaluate -> on_eval                            every eval_every steps, the last, and where a hook wants it
         on_step_end (probes, controllers, ...)         a hook may end the run here (state.stop): then
             evaluate -> on_eval                        the last step's, unless this step had one
+            on_stop                                    the last step's probe, though the probes ran first
         on_step_end (the trainer's own: telemetry)     the step's line, with what the hooks added
         checkpoint -> on_checkpoint                    every checkpoint.every steps, and the last
 
@@ -245,6 +246,7 @@ class Trainer:
                     self.state.total_steps = self.step  # a hook ended the run (TrainState.stop)
                     if not evaluated:  # the evaluation at the end, as a run that reaches its length has
                         self._evaluate(metrics)
+                    self._call("on_stop", batch, metrics, hooks=self._given)  # (the probes ran before the stop)
                 self._call("on_step_end", batch, metrics, hooks=self._own)  # telemetry writes the step
                 if self.step % self.config.checkpoint.every == 0 or self.step == self.total_steps:
                     path = self.save_checkpoint()
