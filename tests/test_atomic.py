@@ -1,6 +1,7 @@
 """Atomic writes: all or nothing, with the modes a plain open or mkdir would give."""
 
 import os
+import shutil
 
 import pytest
 
@@ -87,6 +88,30 @@ def test_swap_in_never_loses_the_old_directory_before_the_new_one_is_there(tmp_p
         assert (final / "w").read_text() == "old" and (tmp / "w").read_text() == "new"
         assert sorted(f.name for f in tmp_path.iterdir()) == ["final", "final.tmp"]
         assert [os.path.basename(b) for _, b in renamed] == ["final", "final"]  # tmp's try, then the old one back
+
+
+def test_directory_with_exist_ok_keeps_a_finished_one_renamed_first_and_drops_ours(tmp_path):
+    final = tmp_path / "skill-0123abcd"  # content-addressed: a fingerprint of what it holds
+    with atomic.directory(final, exist_ok=True) as d:
+        (d / "w").write_text("theirs")
+        shutil.copytree(d, final)  # another process, writing the same content, renamed first
+    assert [f.name for f in final.iterdir()] == ["w"] and (final / "w").read_text() == "theirs"
+    assert [f.name for f in tmp_path.iterdir()] == ["skill-0123abcd"]  # ours is gone
+    with atomic.directory(tmp_path / "fresh", exist_ok=True) as d:  # none there: renamed as without
+        (d / "w").write_text("w")
+    assert (tmp_path / "fresh" / "w").read_text() == "w"
+
+
+def test_directory_with_exist_ok_still_fails_where_no_directory_is_there(tmp_path):
+    final = tmp_path / "taken"
+    final.write_text("a file, not a finished directory")
+    with pytest.raises(NotADirectoryError):
+        with atomic.directory(final, exist_ok=True) as d:
+            (d / "w").write_text("w")
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["taken"]
+    with pytest.raises(ValueError, match="exclusive"):
+        with atomic.directory(tmp_path / "x", replace=True, exist_ok=True):
+            pass
 
 
 def test_directory_with_replace_keeps_the_old_one_when_the_swap_fails(tmp_path, monkeypatch):

@@ -60,13 +60,18 @@ def file(path: Path) -> Iterator[Path]:
 
 
 @contextmanager
-def directory(final: Path, replace: bool = False) -> Iterator[Path]:
+def directory(final: Path, replace: bool = False, exist_ok: bool = False) -> Iterator[Path]:
     """Yield a temporary directory next to ``final``; on success rename it to ``final``.
 
-    ``final`` must not exist yet (callers use content-addressed names), unless ``replace``:
-    then an existing ``final`` is swapped out whole (:func:`swap_in`). On error the temporary
-    directory is removed and ``final`` is untouched.
+    ``final`` must not exist yet (a non-empty one is an error), unless ``replace``: then an
+    existing ``final`` is swapped out whole (:func:`swap_in`), or ``exist_ok``: then a
+    ``final`` that another process renamed into place first is kept and ours removed. That is
+    for content-addressed names alone (named by a fingerprint of what they hold, as prepare's
+    tokenizer and domain directories are), where the one there holds what ours does. On error
+    the temporary directory is removed and ``final`` is untouched.
     """
+    if replace and exist_ok:
+        raise ValueError("atomic.directory: replace and exist_ok are exclusive (swap out the one there, or keep it)")
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp"))
@@ -76,7 +81,13 @@ def directory(final: Path, replace: bool = False) -> Iterator[Path]:
         if replace:
             swap_in(tmp, final)
         else:
-            os.rename(tmp, final)
+            try:
+                os.rename(tmp, final)
+            except OSError as err:
+                # ENOTEMPTY or EEXIST (by system): a finished directory is there (an empty one is replaced)
+                if not (exist_ok and err.errno in (errno.ENOTEMPTY, errno.EEXIST) and final.is_dir()):
+                    raise
+                shutil.rmtree(tmp, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -17,6 +17,14 @@
    parameters, these settings), so a rerun with the same inputs does no work, and a killed run
    leaves the previous manifest and its data intact.
 
+Prepares of one data directory run one at a time (two runs of a sweep launched together, each
+preparing its config first): each holds an exclusive ``flock`` on ``DATA/.prepare.lock`` for its
+whole run, so a second one waits, then finds the store up to date and does no work. Under that
+lock the temporary directories a killed prepare left (``.*.tmp``) and the directories no manifest
+names are removed: no other prepare can be writing them then. (A curricle older than this one
+takes no lock. Where one of those renames a directory into place first, its copy is kept and
+ours dropped: the name is a fingerprint of the content, ``atomic.directory(exist_ok=True)``.)
+
 The split is stable across reruns. A document whose hash falls under ``heldout_fraction`` is
 held out whatever else the domain holds; the rest are stable across additions only in a domain
 above the minimum, where the hash alone holds out at least ``min_heldout_docs`` documents. A
@@ -32,6 +40,7 @@ is a few numbers and its id.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
@@ -39,6 +48,7 @@ import re
 import shutil
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -64,6 +74,9 @@ from curricle.store.tokenizer import load_tokenizer, token_dtype, train_bpe
 from curricle.store.writer import DomainSplitWriter
 
 log = logging.getLogger(__name__)
+
+#: The lock file that one prepare of a data directory at a time holds (:func:`prepare`).
+LOCK_FILE = ".prepare.lock"
 
 
 @dataclass
@@ -206,7 +219,7 @@ def _prepare_tokenizer(tcfg: TokenizerConfig, data_dir: Path, sources: list[Sour
         tok = train_bpe(sample(), tcfg.vocab_size, tcfg.min_frequency)
         log.info("trained a byte-level BPE of %d tokens in %.1fs", len(tok), time.perf_counter() - t0)
     if not tok_dir.exists():
-        with atomic.directory(tok_dir) as tmp:
+        with atomic.directory(tok_dir, exist_ok=True) as tmp:
             tok.save_pretrained(str(tmp))
     entry = TokenizerEntry(dir=tok_dir.name, fingerprint=fp, kind=tcfg.kind, vocab_size=len(tok),
                            eos_id=int(tok.eos_token_id))
@@ -302,7 +315,7 @@ def _write_domain(domain: str, spool: _Spool, pcfg: PrepareConfig, final: Path, 
     if ref_loss is not None:
         types["reference_loss"] = pa.float64()
     stats: dict[str, SplitCounts] = {}
-    with atomic.directory(final) as tmp:
+    with atomic.directory(final, exist_ok=True) as tmp:
         for split, mask in (("train", ~heldout), ("heldout", heldout)):
             w = DomainSplitWriter(tmp / split, spool.dtype, eos_id, types=types)
             for block, docs in _spool_blocks(spool, mask):
@@ -411,13 +424,34 @@ def _write_snapshot(data_dir: Path, manifest: Manifest, config: PrepareConfig, b
     write_snapshot(data_dir, snap, commit)
 
 
+@contextmanager
+def _locked(data_dir: Path) -> Iterator[None]:
+    """Hold the exclusive lock of preparing ``data_dir`` (:data:`LOCK_FILE` in it; the file
+    stays, so every process locks the same one), waiting for a prepare that holds it."""
+    with open(data_dir / LOCK_FILE, "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("another prepare of %s is running; waiting for it to finish", data_dir)
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+        yield
+
+
 def prepare(sources: list[SourceConfig], tokenizer: TokenizerConfig, config: PrepareConfig, data_dir: Path,
             progress: bool = True) -> PrepareReport:
     """Build (or bring up to date) the tokenizer and token store of ``data_dir`` from the
-    documents of ``sources``."""
-    t0 = time.perf_counter()
+    documents of ``sources``. Concurrent prepares of one ``data_dir`` run one at a time
+    (:data:`LOCK_FILE`): a second one waits for the first, then does only what is left."""
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
+    with _locked(data_dir):
+        return _prepare(sources, tokenizer, config, data_dir, progress)
+
+
+def _prepare(sources: list[SourceConfig], tokenizer: TokenizerConfig, config: PrepareConfig, data_dir: Path,
+             progress: bool) -> PrepareReport:
+    """:func:`prepare`, under its lock."""
+    t0 = time.perf_counter()
     old = _read_manifest(data_dir)
     sources = [build_source(s) for s in sources]
     fps = [s.fingerprint() for s in sources]
@@ -499,7 +533,8 @@ def prepare(sources: list[SourceConfig], tokenizer: TokenizerConfig, config: Pre
         _write_snapshot(data_dir, manifest, config, bar)
         write_manifest(data_dir, manifest)
 
-    # Reports, and garbage: directories no manifest names any more.
+    # Reports, and garbage: directories no manifest names any more, and the temporary ones of a
+    # killed prepare (under the lock no other prepare is writing one).
     for d, entry in sorted(manifest.domains.items()):
         before = old.groups.get(entry.group) if old is not None else None
         fresh = before is not None and before.fingerprint == manifest.groups[entry.group].fingerprint
