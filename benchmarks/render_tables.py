@@ -493,7 +493,11 @@ def hard_examples_rows(files: Files) -> list[Row]:
               f"fewer tokens to the full data's held-out loss, random pruning's best {r['prune_random_speedup']:.2f}x "
               f"{ci(r['prune_random_speedup_ci'])}, paired ratio to random at the same fraction {vs['ratio']:.2f} "
               f"{ci(vs['ci'])} ({prune}); augmentation: failing levels' final accuracy **{g['mean']:+.3f}** "
-              f"(standard error {g['stderr']:.3f}; {r['augment_final_acc']['base']:.3f} without"
+              f"(standard error {g['stderr']:.3f}"
+              + (f" over the {len(g['per_seed'])} seeds with a level failing at the start; "
+                 f"{r['augment_final_acc']['start']:.3f} at the start, {r['augment_final_acc']['base']:.3f} without, "
+                 f"{r['augment_final_acc']['augment']:.3f} with" if "augment_start_acc" in r
+                 else f"; {r['augment_final_acc']['base']:.3f} without")
               + (f"; the skill's {r['augment_skill_docs']} documents read {r['augment_skill_passes']:g} times in a run"
                  if "augment_skill_docs" in r else "") + "); worst-group held-out "
               f"loss uniform {w['uniform']:.3f}, hard-examples {w['hard-examples']:.3f} ({d['hard-examples']['mean']:+.3f} "
@@ -507,7 +511,8 @@ def hard_examples_rows(files: Files) -> list[Row]:
         label(rec),
         f"(a) pruning 50% / 70% of a web-like domain (half boilerplate) by {metrics} vs all the data, {s['preset']}, {s['steps']} steps of {s['batch_rows']} x {s['seq_len']}, `S` from the "
         "full data's power-law curve at 0.5-2x; (b) generator augmentation of a skill's failing levels vs none, "
-        f"{r['augment_model']}, {r['augment_steps']} steps; (c) uniform vs hard-examples vs group floors on a 5% minority group; "
+        f"{r['augment_model']}, {r['augment_steps']} steps"
+        + (f" from a {r['augment_start_steps']}-step start per seed" if "augment_start_steps" in r else "") + "; (c) uniform vs hard-examples vs group floors on a 5% minority group; "
         f"seeds {seeds_text(s['seeds'])} paired, equal training tokens (details under \"Hard examples\")",
         result,
         f"best pruning >= 1.2x and above random: {verdict(met.get('prune_best_speedup'))}; augmentation gain > 2 "
