@@ -95,8 +95,9 @@ def test_rl_end_to_end_and_a_sigkill_resume(tmp_path, checkpoint):
     assert [(m["step"], m["rollouts"], m["reward"]) for m in a] == [(m["step"], m["rollouts"], m["reward"]) for m in b]
 
 
-def test_every_process_draws_the_same_prompts(tmp_path, checkpoint):
-    cfg = rl_config(checkpoint, kind="category-bandit", steps=6)
+def torchrun_rl(cfg: dict, tmp_path: Path) -> Path:
+    """``cfg`` written to ``tmp_path/rl.yaml`` and run by ``curricle rl`` on two processes into
+    ``tmp_path/ddp``; returns the config's path."""
     path = tmp_path / "rl.yaml"
     path.write_text(yaml.safe_dump(cfg))
     torchrun = Path(sys.executable).with_name("torchrun")
@@ -104,6 +105,11 @@ def test_every_process_draws_the_same_prompts(tmp_path, checkpoint):
     r = subprocess.run([str(torchrun), "--nproc_per_node=2", "-m", "curricle.cli", "rl", str(path), "--run-dir",
                         str(tmp_path / "ddp")], env=env, capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
+    return path
+
+
+def test_every_process_draws_the_same_prompts(tmp_path, checkpoint):
+    path = torchrun_rl(rl_config(checkpoint, kind="category-bandit", steps=6), tmp_path)
     assert cli(path, "--run-dir", tmp_path / "one").returncode == 0
     zero, one = rows(tmp_path / "ddp" / "trace/prompts.rank0.jsonl"), rows(tmp_path / "ddp" / "trace/prompts.rank1.jsonl")
     assert zero == one == rows(tmp_path / "one" / "trace/prompts.rank0.jsonl") and len(zero) == 6
@@ -116,13 +122,7 @@ def test_lilo_under_torchrun_keeps_the_top_of_every_pool(tmp_path, checkpoint):
     generated whole, its groups' tensors sent where the top of every pool together is trained."""
     cfg = rl_config(checkpoint, kind="lilo", steps=6)
     cfg["curriculum"]["pool_factor"] = 2
-    path = tmp_path / "rl.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    torchrun = Path(sys.executable).with_name("torchrun")
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    r = subprocess.run([str(torchrun), "--nproc_per_node=2", "-m", "curricle.cli", "rl", str(path), "--run-dir",
-                        str(tmp_path / "ddp")], env=env, capture_output=True, text=True, cwd=tmp_path)
-    assert r.returncode == 0, r.stderr[-3000:]
+    torchrun_rl(cfg, tmp_path)
     steps = [m for m in rows(tmp_path / "ddp" / "metrics.jsonl") if "reward" in m]
     assert [m["rollouts"] for m in steps] == [16 * k for k in range(1, 7)]  # the pool: 2 x 2 prompts x 4
     assert all(m["generated/groups"] == 4 and m["zero_variance_groups"] <= m["generated/zero_variance_groups"]
