@@ -3,7 +3,7 @@ baseline on the same seeds and scored on held-out documents nothing was chosen o
 
 Usage::
 
-    .venv/bin/python benchmarks/hard_examples.py --quick     # micro model, ~14 min on 2 CPU cores
+    .venv/bin/python benchmarks/hard_examples.py --quick     # micro model, ~10 min on 2 CPU cores
     .venv/bin/python benchmarks/hard_examples.py             # tiny-1m, longer runs (a GPU)
 
 Every run of a part trains the same model for the same number of steps of the same batch (equal

@@ -15,7 +15,9 @@ Stages:
    with it), then a cold start with ``curricle finetune``: one stage of 600 steps of 32 mixing
    the rungs of the ladder, ``reverse`` at a single input length each, lengths 2 to 7
    (``RUNGS``), ``SFT_ITEMS`` train items a rung (cached). The base solves short inputs and
-   often fails long ones (sampled pass@1 from 0.86 at length 2 to 0.36 at 7 at 37eb2d9; 0.93 to
+   often fails long ones (sampled pass@1 from 0.88 at length 2 to 0.54 at 7 at 20e8463,
+   trained from scratch; the 0.86 to 0.36 reported at 37eb2d9 came from a cold start an older
+   code had cached under the same config hash; 0.93 to
    0.54 on the base of fde2d03, whose pretraining skipped 516 of its 600 steps before the
    stability guard's fix, 2084a19; per rung in the JSON, ``base``), so that under uniform
    sampling many groups are all right or all wrong.
@@ -51,8 +53,9 @@ Stages:
    be small enough that a random reward does not destroy the model, on the base of fde2d03: at
    1e-4 uniform went from 0.745 to 0.862 sampled pass@1 but the coin run fell to 0.341; at
    3e-5 uniform reached 0.817 and the coin run stayed at 0.742. On the base of 37eb2d9 the
-   coin run at 3e-5 does drift down (0.653 to 0.597 over seeds 0-4): not chosen again, so the
-   learning rate stays the one chosen before.
+   coin run at 3e-5 does drift down (0.653 to 0.597 over seeds 0-4; on the base trained from
+   scratch at 20e8463, 0.731 to 0.688): not chosen again, so the learning rate stays the one
+   chosen before.
 4. **Figures**, per method over paired seeds, each with a 95% bootstrap interval over seeds
    (``ci``): at **equal rollouts**, ``speedup`` = uniform's rollouts to its own final sampled
    pass@1 (the mean of its last two evaluations) over the method's (linear interpolation
