@@ -365,7 +365,9 @@ def finetune_rows(files: Files) -> list[Row]:
     if constant is not None:
         c = constant["result"]
         cs, cb, cem = c["curriculum_speedup_vs_mixed"], c["bwt_curriculum"], c["mean_em"]
-        beside = (f". At a constant rate (`--lr-scheduler constant_with_warmup`): {cs['mean']:.2f}x {ci(cs)}, BWT "
+        other = (f" (run at {constant['commit'][:7]}, on the base then cached: see \"Fine-tuning with a curriculum\")"
+                 if constant.get("commit", "")[:7] != rec.get("commit", "")[:7] else "")
+        beside = (f". At a constant rate (`--lr-scheduler constant_with_warmup`){other}: {cs['mean']:.2f}x {ci(cs)}, BWT "
                    f"curriculum {cb['mean']:.3f} {ci(cb)}, mean EM curriculum {cem['curriculum']['mean']:.3f}, mixed "
                    f"{cem['mixed']['mean']:.3f}")
     more = companion(files, rec, f"seeds-{2 * len(r['seeds'])}")  # the check at twice the seeds
