@@ -80,15 +80,15 @@ def test_arm_configs_validate_and_differ_only_in_order(bench, tmp_path):
         plus = DPOConfig.model_validate(bench.dpo_config(f"{arm}+nll", str(tmp_path), str(tmp_path / "p.jsonl"), 3, s))
         assert plus.curriculum.order == arm and plus.train.nll_weight == 1.0
         assert plus.train.model_dump(exclude={"nll_weight"}) == c.train.model_dump(exclude={"nll_weight"})
-        # two stages ending at the evaluation halfway (the second counts its own pairs' steps: one less)
-        assert [st.max_steps for st in c.curriculum.stages] == [s["steps"] // 2, s["steps"] // 2 - 1]
+        # two stages ending at the evaluation halfway (a later stage's steps count from the evaluation that began it)
+        assert [st.max_steps for st in c.curriculum.stages] == [s["steps"] // 2, s["steps"] // 2]
         assert [st.advance_when for st in c.curriculum.stages] == [None, None]
     strip = [{k: v for k, v in cfg.items() if k != "name"} for cfg in configs.values()]
     strip[0]["curriculum"].pop("order"), strip[1]["curriculum"].pop("order")
     assert strip[0] == strip[1]
     # Curri-DPO's three bands: evaluations every 53 of 160 steps, the stages ending at 53 and 106
     curri = DPOConfig.model_validate(bench.dpo_config("curri", str(tmp_path), str(tmp_path / "p.jsonl"), 3, s))
-    assert (curri.curriculum.eval_every, [st.max_steps for st in curri.curriculum.stages]) == (53, [53, 52, 53])
+    assert (curri.curriculum.eval_every, [st.max_steps for st in curri.curriculum.stages]) == (53, [53, 53, 54])
     control = DPOConfig.model_validate(bench.dpo_config("nll", str(tmp_path), str(tmp_path / "p.jsonl"), 3, s))
     assert control.curriculum.order == "random" and control.train.loss_type == "sft" and control.train.nll_weight == 0
     random_train = DPOConfig.model_validate(configs["random"]).train
