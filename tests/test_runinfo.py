@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
 
 import curricle
+from curricle import runinfo
 from curricle.errors import CurricleError
-from curricle.runinfo import (FILE, KINDS, SCHEMA, changed_fields, config_changes, config_hash, read_run_info,
-                              resume_record, write_run_info)
+from curricle.runinfo import (FILE, KINDS, SCHEMA, changed_fields, code_record, config_changes, config_hash,
+                              git_state, read_run_info, resume_record, write_run_info)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,7 +41,8 @@ def test_run_json_holds_the_kind_schema_config_hash_and_version(tmp_path):
     assert path == tmp_path / FILE
     info = json.loads(path.read_text())
     assert info == {"kind": "rl", "schema": SCHEMA, "config_hash": config_hash(Config()),
-                    "curricle_version": curricle.__version__}
+                    "curricle_version": curricle.__version__, "code": code_record()}
+    assert set(info["code"]) == {"version", "commit", "dirty"} and info["code"]["version"] == curricle.__version__
     assert read_run_info(tmp_path) == info
     # The hash: sha256 of the validated config as canonical JSON (keys sorted, no spaces).
     assert info["config_hash"] == canonical_sha256({"name": "run", "section": {"lr": 0.001, "steps": 10}, "tags": []})
@@ -70,16 +73,113 @@ def test_each_resume_adds_its_line_with_what_changed_in_the_config(tmp_path, cap
     write_run_info(tmp_path, "finetune", Config())
     assert "resumes" not in read_run_info(tmp_path)
     same = resume_record(tmp_path, Config(), "checkpoint-4")
-    assert same == {"checkpoint": "checkpoint-4", "config_changed": []} and not caplog.records
+    assert same == {"checkpoint": "checkpoint-4", "config_changed": [], "code": code_record()} and not caplog.records
     write_run_info(tmp_path, "finetune", Config(), resumed=same)
     changed = Config(section=Section(lr=2e-3), tags=["x"])
     record = resume_record(tmp_path, changed, "checkpoint-8")
-    assert record == {"checkpoint": "checkpoint-8", "config_changed": ["section.lr", "tags"]}
+    assert record == {"checkpoint": "checkpoint-8", "config_changed": ["section.lr", "tags"], "code": code_record()}
     assert "section.lr, tags" in caplog.text and "not what the uninterrupted one would have been" in caplog.text
     write_run_info(tmp_path, "finetune", changed, resumed=record)
     assert read_run_info(tmp_path)["resumes"] == [same, record]
     write_run_info(tmp_path, "finetune", changed)  # a fresh start: no resumes
     assert "resumes" not in read_run_info(tmp_path)
+
+
+@pytest.fixture
+def fresh_code_record():
+    """:func:`code_record` asked anew (it is cached per process), and its cache cleared after,
+    so a test's package directory does not outlive it."""
+    code_record.cache_clear()
+    yield
+    code_record.cache_clear()
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args], cwd=cwd,
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
+@pytest.fixture
+def checkout(tmp_path, monkeypatch):
+    """A git checkout with a committed package at ``src/pkg`` (and a ``.gitignore`` keeping out
+    ``venv/`` and ``*.pyc``); git looks for no repository above ``tmp_path``. Returns (root, commit)."""
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    root = tmp_path / "repo"
+    (root / "src" / "pkg").mkdir(parents=True)
+    (root / "src" / "pkg" / "__init__.py").write_text("x = 1\n")
+    (root / "README.md").write_text("readme\n")
+    (root / ".gitignore").write_text("venv/\n*.pyc\n")
+    git(root, "init", "-q")
+    git(root, "add", ".")
+    git(root, "commit", "-q", "-m", "first")
+    return root, git(root, "rev-parse", "HEAD")
+
+
+def test_git_state_is_the_checkouts_commit_and_whether_the_package_differs_from_it(checkout, tmp_path):
+    root, commit = checkout
+    package = root / "src" / "pkg"
+    assert len(commit) == 40 and git_state(package) == (commit, False)
+    (root / "README.md").write_text("changed\n")  # outside the package: not its code
+    (package / "pkg.pyc").write_text("")  # ignored (*.pyc): not code the package's files differ in
+    assert git_state(package) == (commit, False)
+    (package / "new.py").write_text("y = 2\n")  # an untracked module is code the commit does not have
+    assert git_state(package) == (commit, True)
+    (package / "new.py").unlink()
+    (package / "__init__.py").write_text("x = 2\n")
+    assert git_state(package) == (commit, True)
+    git(root, "commit", "-q", "-am", "second")
+    assert git_state(package) == (git(root, "rev-parse", "HEAD"), False) and git(root, "rev-parse", "HEAD") != commit
+    # Not a checkout; a copy in an ignored directory of one (an installed package); no git at all.
+    (tmp_path / "elsewhere").mkdir()
+    assert git_state(tmp_path / "elsewhere") == (None, None)
+    (root / "venv" / "pkg").mkdir(parents=True)
+    (root / "venv" / "pkg" / "__init__.py").write_text("x = 1\n")
+    assert git_state(root / "venv" / "pkg") == (None, None)
+    assert git_state(tmp_path / "nowhere") == (None, None)
+
+
+def test_git_state_without_git_is_unknown(checkout, monkeypatch):
+    root, _ = checkout
+    monkeypatch.setenv("PATH", "")
+    assert git_state(root / "src" / "pkg") == (None, None)
+
+
+def test_run_json_names_the_commit_of_the_package_that_wrote_it(checkout, tmp_path, monkeypatch, fresh_code_record):
+    root, commit = checkout
+    monkeypatch.setattr(runinfo, "PACKAGE_DIR", root / "src" / "pkg")
+    write_run_info(tmp_path / "run", "pretrain", Config())
+    assert read_run_info(tmp_path / "run")["code"] == {"version": curricle.__version__, "commit": commit,
+                                                       "dirty": False}
+    # Asked once a process: a commit made since does not change what this process records.
+    (root / "src" / "pkg" / "__init__.py").write_text("x = 2\n")
+    git(root, "commit", "-q", "-am", "second")
+    assert code_record()["commit"] == commit
+
+
+def test_run_json_outside_a_checkout_has_a_null_commit(tmp_path, monkeypatch, fresh_code_record):
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    (tmp_path / "pkg").mkdir()
+    monkeypatch.setattr(runinfo, "PACKAGE_DIR", tmp_path / "pkg")
+    write_run_info(tmp_path / "run", "rl", Config())
+    assert read_run_info(tmp_path / "run")["code"] == {"version": curricle.__version__, "commit": None, "dirty": None}
+
+
+def test_a_resume_keeps_the_starting_code_and_adds_the_resuming_one(tmp_path, monkeypatch):
+    started = {"version": "0.1.0", "commit": "a" * 40, "dirty": False}
+    resuming = {"version": "0.1.0", "commit": "b" * 40, "dirty": True}
+    monkeypatch.setattr(runinfo, "code_record", lambda: started)
+    write_run_info(tmp_path, "rl", Config())
+    monkeypatch.setattr(runinfo, "code_record", lambda: resuming)
+    write_run_info(tmp_path, "rl", Config(), resumed=resume_record(tmp_path, Config(), "checkpoint-8"))
+    info = read_run_info(tmp_path)
+    assert info["code"] == started
+    assert info["resumes"] == [{"checkpoint": "checkpoint-8", "config_changed": None, "code": resuming}]
+    # A run started before run.json recorded its code: null, the resume's code on its line.
+    (tmp_path / FILE).write_text(json.dumps({"kind": "rl", "schema": 1, "config_hash": "x",
+                                             "curricle_version": "0.1.0"}))
+    write_run_info(tmp_path, "rl", Config(), resumed=resume_record(tmp_path, Config(), "checkpoint-9"))
+    info = read_run_info(tmp_path)
+    assert info["code"] is None and info["resumes"][-1]["code"] == resuming
 
 
 def test_a_run_without_run_json_reads_as_none(tmp_path):
@@ -151,7 +251,7 @@ def test_finetune_writes_run_json_beside_its_config(tmp_path, monkeypatch):
     assert callback.closed == 1  # the evaluator's graders' workers, even when training raises
     assert read_run_info(tmp_path / "ft") == {"kind": "finetune", "schema": SCHEMA,
                                               "config_hash": config_hash(config),
-                                              "curricle_version": curricle.__version__}
+                                              "curricle_version": curricle.__version__, "code": code_record()}
     assert (tmp_path / "ft" / "config.yaml").is_file()
 
 

@@ -4,12 +4,23 @@ Every command that makes a run directory writes it (``train``, ``finetune``, ``r
 ``pipeline``; ``demo``, ``study`` and ``mix-search`` through ``train``), atomically, each time
 it starts or resumes::
 
-    {"kind": "rl", "schema": 1, "config_hash": "<sha256>", "curricle_version": "0.1.0"}
+    {"kind": "rl", "schema": 1, "config_hash": "<sha256>", "curricle_version": "0.1.0",
+     "code": {"version": "0.1.0", "commit": "<git commit>", "dirty": false}}
 
 ``kind`` is one of :data:`KINDS`; ``schema`` is this file's version (a reader refuses a newer
 one); ``config_hash`` is the sha256 of the validated config as canonical JSON (keys sorted,
 no spaces), the same config the run writes to ``RUN/config.yaml``, so two runs with the same
 hash were configured alike. ``curricle report`` draws the page of the run's kind.
+
+``code`` is the code that started the run (:func:`code_record`): curricle's ``version``
+(``curricle_version`` repeats it, for the readers that take it from there), the ``commit`` of
+the git checkout the imported ``curricle`` package is in, and ``dirty``: whether the package's
+files differ from that commit (changed, staged or untracked files). Both are null when the
+package is not a tracked part of a git checkout (an installed wheel) or git cannot be run;
+finding them never fails a run. Two runs with the same config hash were trained alike only
+when their code is the same: a run kept and read back by its config (the benchmarks' caches)
+may be an older code's, and this says so. A ``code`` of null is a run resumed from one started
+before run.json recorded it.
 
 A run that reads a token store (``pretrain``) adds the data it reads now::
 
@@ -24,21 +35,26 @@ A resumed run adds a line to ``resumes``, one per start with ``--resume``, oldes
 so a resume refused on changed items leaves ``run.json`` and ``config.yaml`` as they were; one
 refused later, when training starts (say on other RL gates), has its line::
 
-    "resumes": [{"checkpoint": "step_20", "config_changed": ["mixture.weight_by.code.temperature"]}]
+    "resumes": [{"checkpoint": "step_20", "config_changed": ["mixture.weight_by.code.temperature"],
+                 "code": {"version": "0.1.0", "commit": "<git commit>", "dirty": false}}]
 
 ``config_changed``: the dotted paths where the validated config differs from the one the run
 last started with (its ``config.yaml``, before this start rewrites it; empty when none, null
 when there was no readable ``config.yaml``). A resumed run is what the uninterrupted one
 would have been only when it is empty; a resume that changed something says so in a warning
 (and, for pretraining, a ``config-changed`` event in ``RUN/events.jsonl``), so the config of
-every stretch of the run is on record.
+every stretch of the run is on record. ``code`` is the resuming code (as above); the run's
+own ``code`` stays the one that started it, so a run trained across commits says which
+trained each stretch.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +70,38 @@ FILE = "run.json"
 SCHEMA = 1
 #: The kinds of run a command writes: pretraining (``train``), ``finetune``, ``rl``, ``dpo``, ``pipeline``.
 KINDS = ("pretrain", "finetune", "rl", "dpo", "pipeline")
+#: The imported ``curricle`` package's directory: whose git checkout :func:`code_record` names.
+PACKAGE_DIR = Path(__file__).resolve().parent
+#: Seconds each git command may take before the commit is left unknown.
+GIT_TIMEOUT_S = 10
+
+
+def git_state(package_dir: Path) -> tuple[str | None, bool | None]:
+    """The commit of the git checkout holding ``package_dir``, and whether the files under it
+    differ from that commit (changed, staged or untracked; ignored files such as ``__pycache__``
+    aside); ``(None, None)`` when the directory is not tracked by a checkout (a package
+    installed into an ignored virtual environment inside one included) or git fails or is
+    missing."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(package_dir), *args], capture_output=True, text=True, check=True,
+                              timeout=GIT_TIMEOUT_S).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "--verify", "HEAD")
+        if not git("ls-files", "--", "__init__.py"):  # a checkout's ignored or untracked copy: not its commit's code
+            return None, None
+        return commit, bool(git("status", "--porcelain", "--", "."))
+    except (OSError, subprocess.SubprocessError):
+        return None, None
+
+
+@functools.lru_cache(maxsize=1)
+def code_record() -> dict[str, Any]:
+    """The code of this process, as run.json records it: ``{"version", "commit", "dirty"}``
+    (:func:`git_state` of :data:`PACKAGE_DIR`). Asked of git once per process: the code a process
+    imported does not change under it (so every caller gets one dict: read it, never change it)."""
+    commit, dirty = git_state(PACKAGE_DIR)
+    return {"version": __version__, "commit": commit, "dirty": dirty}
 
 
 def config_hash(config: Any) -> str:
@@ -83,31 +131,34 @@ def config_changes(run_dir: Path | str, config: Any) -> list[str] | None:
 
 def resume_record(run_dir: Path | str, config: Any, checkpoint: str) -> dict[str, Any]:
     """The ``resumes`` line of a run resumed from ``checkpoint`` with ``config`` (read before
-    ``config.yaml`` is rewritten); a warning names what changed."""
+    ``config.yaml`` is rewritten), with the resuming code (:func:`code_record`); a warning names
+    what changed in the config."""
     changed = config_changes(run_dir, config)
     if changed:
         log.warning("--resume: the config differs from the one %s last started with (%s): the resumed run is not "
                     "what the uninterrupted one would have been", run_dir, ", ".join(changed))
-    return {"checkpoint": checkpoint, "config_changed": changed}
+    return {"checkpoint": checkpoint, "config_changed": changed, "code": code_record()}
 
 
 def write_run_info(run_dir: Path | str, kind: str, config: Any, data: dict[str, Any] | None = None,
                    resumed: dict[str, Any] | None = None) -> Path:
     """Write ``run_dir/run.json`` for a run of ``kind`` configured by ``config`` (and reading
     ``data``: its ``snapshot``, ``data_dir`` and ``sampler_seed``); ``resumed``: this start's
-    :func:`resume_record`, added to the earlier ones. Returns its path."""
+    :func:`resume_record`, added to the earlier ones, the run's ``code`` kept from the start
+    (null when the start did not record it). Returns its path."""
     if kind not in KINDS:
         raise ValueError(f"run kind {kind!r}: expected one of {', '.join(KINDS)}")
     path = Path(run_dir) / FILE
-    resumes = None
+    code, resumes = code_record(), None
     if resumed is not None:
         try:
             before = read_run_info(run_dir) or {}
         except CurricleError:
             before = {}
-        resumes = [*before.get("resumes", []), resumed]
+        code, resumes = before.get("code"), [*before.get("resumes", []), resumed]
     atomic.write_json(path, {"kind": kind, "schema": SCHEMA, "config_hash": config_hash(config),
-                             "curricle_version": __version__, **({"data": data} if data is not None else {}),
+                             "curricle_version": __version__, "code": code,
+                             **({"data": data} if data is not None else {}),
                              **({"resumes": resumes} if resumes is not None else {})})
     return path
 
@@ -174,4 +225,5 @@ def resolve_data_dir(run_dir: Path, config: dict[str, Any], data_dir: Path | Non
     raise CurricleError(f"{candidates[0]}: no token store (manifest.json) there; pass --data-dir")
 
 
-__all__ = ["FILE", "SCHEMA", "KINDS", "config_hash", "write_run_info", "read_run_info", "run_config", "resolve_data_dir"]
+__all__ = ["FILE", "SCHEMA", "KINDS", "code_record", "git_state", "config_hash", "write_run_info", "read_run_info",
+           "run_config", "resolve_data_dir"]

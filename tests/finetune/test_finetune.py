@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from curricle.errors import CurricleError
+from curricle.runinfo import code_record
 from tests.finetune.conftest import finetune_config
 
 pytestmark = pytest.mark.slow
@@ -162,7 +163,7 @@ def test_a_resume_after_the_task_file_changed_is_refused(tmp_path, checkpoint):
     assert result["final"]["step"] == 4
     # The resume that ran is on record, with an unchanged config; the refused one is not.
     assert json.loads((run / "run.json").read_text())["resumes"] == [
-        {"checkpoint": "checkpoint-4", "config_changed": []}]
+        {"checkpoint": "checkpoint-4", "config_changed": [], "code": code_record()}]
 
 
 def test_checkpoint_every_and_trace_write_where_they_say(tmp_path, checkpoint):

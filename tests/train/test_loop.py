@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from curricle.errors import CurricleError
+from curricle.runinfo import code_record
 from curricle.train.command import build_trainer, train_run
 from curricle.train.hooks import Hook
 
@@ -216,14 +217,15 @@ def test_a_resumed_run_keeps_its_length_unless_told(tmp_path, make_config):
         {"step": 10, "event": "resume", "checkpoint": str(run / "checkpoints" / "step_10")},
         {"step": 10, "event": "config-changed", "fields": ["train.steps"]}]
     assert json.loads((run / "run.json").read_text())["resumes"] == [
-        {"checkpoint": "step_10", "config_changed": ["train.steps"]}]
+        {"checkpoint": "step_10", "config_changed": ["train.steps"], "code": code_record()}]
     # --max-steps lengthens it, and the event log says so (the config is the one it resumed with).
     result = train_run(make_config(steps=30), run, resume=True, max_steps=40, progress=False)
     assert result["trainer"].step == 40
     assert read(run, "events.jsonl")[-1] == {"step": 20, "event": "run-length", "reason": "--max-steps",
                                              "old": 20, "new": 40}
     assert json.loads((run / "run.json").read_text())["resumes"] == [
-        {"checkpoint": "step_10", "config_changed": ["train.steps"]}, {"checkpoint": "step_20", "config_changed": []}]
+        {"checkpoint": "step_10", "config_changed": ["train.steps"], "code": code_record()},
+        {"checkpoint": "step_20", "config_changed": [], "code": code_record()}]
 
 
 def test_a_hook_can_end_the_run_and_it_stays_ended_on_resume(tmp_path, make_config):

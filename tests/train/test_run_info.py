@@ -12,7 +12,7 @@ from rich.console import Console
 
 import curricle
 from curricle.report.command import report_command
-from curricle.runinfo import SCHEMA, config_hash, read_run_info
+from curricle.runinfo import SCHEMA, code_record, config_hash, read_run_info
 from curricle.store import TokenStore
 from curricle.store.snapshot import read_snapshot
 from curricle.train.command import train_run
@@ -25,7 +25,7 @@ def test_a_training_run_writes_run_json(make_config, tmp_path, monkeypatch):
     train_run(config, run, progress=False)
     info = json.loads((run / "run.json").read_text())
     assert info == {"kind": "pretrain", "schema": SCHEMA, "config_hash": config_hash(config),
-                    "curricle_version": curricle.__version__,
+                    "curricle_version": curricle.__version__, "code": code_record(),
                     "data": {"snapshot": TokenStore(config.data_dir).snapshot_id, "data_dir": str(config.data_dir),
                              "sampler_seed": config.seed}}
     # The data's id is the one prepare wrote, and each checkpoint keeps it with the sampler's state.
