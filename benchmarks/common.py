@@ -25,6 +25,23 @@ non-default arguments replaces its mode's file; its ``argv`` says so. Each file 
       "result": the JSON object printed last
     }
 
+**Cached runs.** A benchmark that keeps its runs under ``--out`` reads a finished one back
+rather than training it again, by a hash of its config, not of the code that trained it; a run
+an older code trained is read back as if this code had. Such a benchmark's ``result`` has
+``cached_runs`` (:func:`cached_provenance`, over every run directory its figures read: the runs
+it trained now and those read back, and the shared base, cold start or pretraining)::
+
+    "cached_runs": {"<commit>": n, "<commit>+dirty": n, "<commit>,<commit>": n, "unknown": n,
+                    "other_than_head": k}
+
+the runs counted by the commit that trained them (their ``run.json``'s ``code``; a run resumed
+under another commit is counted under its commits in order, joined by commas; ``unknown`` where
+run.json does not name one), and ``other_than_head``: the runs some stretch of which a commit
+other than the current one trained (the current one: the curricle the benchmark imported, its
+uncommitted changes aside, which a ``+dirty`` key shows), or unknown code. ``finish`` warns on
+stderr when it is above 0: delete those runs (or choose another ``--out``) to have this code
+train them.
+
 Files seeded from the project's history before ``finish`` existed carry the same fields, plus
 ``reconstructed_from`` (figures rebuilt from the README's, not a printed line) or
 ``recorded_in`` (where the printed line was kept), and ``notes``; their ``machine`` has a
@@ -44,7 +61,7 @@ import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 BENCHMARKS = Path(__file__).resolve().parent
 ROOT = BENCHMARKS.parent
@@ -86,6 +103,41 @@ def git_commit(root: Path = ROOT) -> str | None:
     except (OSError, subprocess.CalledProcessError):
         return None
     return head.stdout.strip() + ("+dirty" if status.stdout.strip() else "")
+
+
+def trained_by(run_dir: Path | str) -> list[str] | None:
+    """The commits that trained ``run_dir``, in order: its start, then each resume
+    (``<commit>``, with ``+dirty`` where the package's files differed from it); None when
+    run.json is missing or unreadable, or any stretch's commit is not on record."""
+    try:
+        info = json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
+        codes = [info.get("code"), *(r.get("code") for r in info.get("resumes") or [])]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        return None
+    if not all(isinstance(c, dict) and c.get("commit") for c in codes):
+        return None
+    labels = [c["commit"] + ("+dirty" if c.get("dirty") else "") for c in codes]
+    return [x for i, x in enumerate(labels) if i == 0 or x != labels[i - 1]]
+
+
+def cached_provenance(run_dirs: Iterable[Path | str], head: str | None = None) -> dict[str, int]:
+    """How many of ``run_dirs`` (each once) each commit trained (:func:`trained_by`, joined by
+    commas; ``unknown``), and ``other_than_head``: the runs a commit other than ``head`` trained
+    some of, or unknown code (every run, when ``head`` is unknown). ``head``: the commit of the
+    curricle this process imported, unless given; a run of that commit with uncommitted changes
+    counts as its (the record cannot tell two such trees apart; its key says ``+dirty``)."""
+    if head is None:
+        from curricle.runinfo import code_record
+
+        head = code_record()["commit"]
+    counts: dict[str, int] = {}
+    other = 0
+    for run in dict.fromkeys(Path(d) for d in run_dirs):
+        commits = trained_by(run)
+        key = ",".join(commits) if commits else "unknown"
+        counts[key] = counts.get(key, 0) + 1
+        other += not commits or head is None or any(c.removesuffix("+dirty") != head for c in commits)
+    return {**dict(sorted(counts.items())), "other_than_head": other}
 
 
 def _cpu_model() -> str:
@@ -153,9 +205,16 @@ def finish(name: str, result: dict[str, Any], started: float, *, quick: bool, va
            results_dir: Path | None = None) -> Path:
     """Print ``result`` as the last stdout line, then write it with its provenance to its
     results file (see the module docstring); ``started`` is the run's ``time.perf_counter()``
-    at its start. Returns the file's path."""
+    at its start; a ``cached_runs`` record (:func:`cached_provenance`) with runs of other code
+    is warned of on stderr. Returns the file's path."""
     wall = time.perf_counter() - started
     print(json.dumps(result), flush=True)
+    cached = result.get("cached_runs") or {}
+    if cached.get("other_than_head", 0) > 0:
+        runs = sum(n for k, n in cached.items() if k != "other_than_head")
+        print(f"warning: {cached['other_than_head']} of the {runs} runs this result read were trained (in part) by "
+              f"another commit than this code's or by code not on record; their figures may not be this code's "
+              f"(delete them under --out to retrain): {json.dumps(cached)}", file=sys.stderr, flush=True)
     record = {"benchmark": name, "mode": "quick" if quick else "full", "variant": variant, "commit": git_commit(),
               "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
               "wall_s": round(wall, 1), "argv": sys.argv[1:], "result": result}

@@ -84,7 +84,8 @@ Stages:
 **Cost.** Training is ~4 ms per example per CPU core for the tiny-1m model, evaluation about a
 second per evaluation: each run is ~2 minutes of one core, and ``--quick`` is 15 runs (3
 methods x 5 seeds) after the base (~2 minutes, once). A run's result is cached under ``--out``
-by its config's hash, so an interrupted benchmark continues.
+by its config's hash, so an interrupted benchmark continues; ``cached_runs`` in the JSON counts
+the base's run and the methods' by the commit that trained them (``benchmarks/common.py``).
 
 The last line printed is the JSON summary (also in ``benchmarks/results/``).
 """
@@ -115,7 +116,7 @@ from curricle.finetune.config import FinetuneConfig, FinetuneTrainConfig  # noqa
 from curricle.prepare.command import prepare_run  # noqa: E402
 from curricle.train.checkpoint import latest_complete  # noqa: E402
 from curricle.train.command import train_run  # noqa: E402
-from common import die_with_parent, finish  # noqa: E402
+from common import cached_provenance, die_with_parent, finish  # noqa: E402
 
 COMPONENTS = ["reverse", "uppercase"]
 COMPOSITIONS = ["reverse+uppercase"]
@@ -162,13 +163,22 @@ def pretrain_config(out: Path, steps: int) -> dict:
     }
 
 
+def pretrain_key(out: Path, steps: int) -> str:
+    """The hash of the base's config, which names its run and its data under ``out``."""
+    return hashlib.sha256(json.dumps(pretrain_config(out, steps), sort_keys=True).encode()).hexdigest()[:10]
+
+
+def pretrain_dir(out: Path, steps: int) -> Path:
+    """Where :func:`pretrained_base` trains the base (and keeps it)."""
+    return out / f"pretrain-{pretrain_key(out, steps)}"
+
+
 def pretrained_base(out: Path, steps: int) -> Path:
     """curricle's own base model: pretrained here once, reused after."""
     data = pretrain_config(out, steps)
-    key = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:10]
-    data["data_dir"] = str(out / f"data-{key}")
+    data["data_dir"] = str(out / f"data-{pretrain_key(out, steps)}")
     cfg = parse_config(data, "benchmark pretraining")
-    run = out / f"pretrain-{key}"
+    run = pretrain_dir(out, steps)
     found = latest_complete(run / "checkpoints")
     if found is not None and found[0] == steps:
         return found[1]
@@ -232,9 +242,13 @@ def components_at(forgetting: dict, row: int) -> float | None:
     return statistics.fmean(forgetting["R"][row][forgetting["tasks"].index(t)] for t in COMPONENTS)
 
 
+def method_dir(cfg: dict, out: Path) -> Path:
+    """Where a method's run goes (and is cached): named by its config's hash."""
+    return out / f"{cfg['name']}-{hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:10]}"
+
+
 def run_method(cfg: dict, out: Path) -> dict:
-    key = hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:10]
-    run = out / f"{cfg['name']}-{key}"
+    run = method_dir(cfg, out)
     done = run / "result.json"
     if done.is_file():
         return json.loads(done.read_text())
@@ -400,7 +414,9 @@ def main(argv: list[str] | None = None) -> None:
                      "examples": steps * batch, "heldout_items_per_task": cfg["n_heldout"],
                      "test_items_per_task": cfg["n_test"], "lr_scheduler": scheduler, "base": str(base),
                      "pretrain_s": round(pretrain_s, 1),
-                     "tasks": TASKS, "milestone": MILESTONE, "bootstrap_resamples": N_BOOTSTRAP}
+                     "tasks": TASKS, "milestone": MILESTONE, "bootstrap_resamples": N_BOOTSTRAP,
+                     "cached_runs": cached_provenance([*([] if a.base else [pretrain_dir(out, cfg["base_steps"])]),
+                                                       *(method_dir(c, out / m) for m, _, c in jobs)])}
     summary.update(summarize(results, seeds, methods))
     summary["targets"] = {**TARGETS, "met": verdicts(summary)}
     summary["wall_s"] = round(time.perf_counter() - t0, 1)

@@ -41,7 +41,8 @@ probability at least its natural token share). Scored: the held-out loss of each
 over its documents' windows), the worst group's, per seed, with intervals over seeds.
 
 The last stdout line is one JSON object (see ``main``); progress goes to stderr. Runs go under
-``--out/<mode>/<part>/...``; a finished run is read, not retrained.
+``--out/<mode>/<part>/...``; a finished run is read, not retrained (``cached_runs`` in the JSON
+counts the runs by the commit that trained them, ``benchmarks/common.py``).
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ from typing import Any
 
 import numpy as np
 
-from common import add_parts_arguments, finish, parts_variant, say, seeds_and_parts
+from common import add_parts_arguments, cached_provenance, finish, parts_variant, say, seeds_and_parts
 from mixing import (BUDGETS, Job, analyse, base_config, build_store, config_hash, eval_set, eval_set_hash,
                     load_losses, prose_texts, run_all, write_jsonl)
 
@@ -218,7 +219,9 @@ def everything_tested(es: dict[str, Any]) -> dict[str, Any]:
     return {d: {**e, "test": np.ones(len(e["lengths"]), dtype=bool)} for d, e in es.items()}
 
 
-def prune_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs: int) -> dict[str, Any]:
+def prune_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs: int
+               ) -> tuple[dict[str, Any], list[Path]]:
+    """(a) Pruning; returns the figures and the run directories they read (as every part does)."""
     from curricle.prune.command import prune_store
     from curricle.prune.config import PruneConfig
     from curricle.store import TokenStore
@@ -284,6 +287,7 @@ def prune_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs: i
     control = f"random@{best.split('@')[1]}"
     mean, _, half = paired_interval(np.log(np.array(rows[best]["speedup_per_seed"])
                                            / np.array(rows[control]["speedup_per_seed"])))
+    runs = [proxy.run_dir, *(j.run_dir for j in wave.values())]
     return {
         "prune_best_metric": best,
         "prune_best_over_random": {"control": control, "ratio": round(float(np.exp(mean)), 4),
@@ -299,7 +303,7 @@ def prune_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs: i
         "full_data_own_speedup": rows["uniform@1.0"]["speedup"],
         "full_data_curve": res["views"]["all"]["uniform_curve"],
         "boilerplate_share": 0.5, "proxy_steps": proxy_steps, "prune_heldout_docs": int(len(es["web"]["lengths"])),
-    }
+    }, runs
 
 
 # -- (b) targeted augmentation -----------------------------------------------------------------
@@ -326,7 +330,7 @@ AUG_DOCS = 40
 
 
 def augment_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs: int,
-                 control: bool = False) -> dict[str, Any]:
+                 control: bool = False) -> tuple[dict[str, Any], list[Path]]:
     """(b) A built-in skill with a difficulty ladder (``uppercase`` at 2 to 8 characters, 80% of
     the tokens, ``AUG_DOCS`` documents: scarce, see there; prose the rest), probed in the loop
     every 20% of the steps on 200 held-out items per level (log-likelihood against
@@ -461,7 +465,7 @@ def augment_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs:
         "augment_skill_docs": AUG_DOCS, "augment_skill_train_tokens": skill_tokens,
         # how many times a run of T steps reads the skill's train tokens (80% of its tokens)
         "augment_skill_passes": round(0.8 * T * mode.batch_rows * mode.seq_len / max(1, skill_tokens), 1),
-    }
+    }, [*(j.run_dir for j in starts.values()), *(j.run_dir for j in wave.values())]
 
 
 def run_all_train_only(jobs_: list[Job], workers: int) -> None:
@@ -495,7 +499,8 @@ def train_only(job: Job) -> None:
 FAIR_ARMS = ("uniform", "hard-examples", "floors")
 
 
-def fairness_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs: int) -> dict[str, Any]:
+def fairness_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs: int
+                  ) -> tuple[dict[str, Any], list[Path]]:
     from curricle.store import TokenStore
 
     T = mode.steps
@@ -535,7 +540,7 @@ def fairness_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs
                        "ci": [round(mean - half, 4), round(mean + half, 4)]}
     out_["worst_group_delta_vs_uniform"] = deltas
     out_["fairness_heldout_docs"] = {g: int((groups == g).sum()) for g in names}
-    return out_
+    return out_, [j.run_dir for j in wave.values()]
 
 
 # -- the program -------------------------------------------------------------------------------
@@ -558,10 +563,14 @@ def main(argv: list[str] | None = None) -> None:
     result: dict[str, Any] = {"benchmark": "hard_examples", "quick": args.quick}
     runners = {"prune": prune_part, "augment": functools.partial(augment_part, control=args.augment_control),
                "fairness": fairness_part}
+    runs: list[Path] = []  # every run directory the figures read, trained now or read back
     for part in parts:
         t0 = time.perf_counter()
-        result.update(runners[part](mode, seeds, out, data_root, args.jobs))
+        figures, part_runs = runners[part](mode, seeds, out, data_root, args.jobs)
+        result.update(figures)
+        runs += part_runs
         say(f"{part}: done in {time.perf_counter() - t0:.0f}s")
+    result["cached_runs"] = cached_provenance(runs)
     targets: dict[str, bool] = {}
     if "prune" in parts:
         targets["prune_best_speedup"] = (result["prune_best_speedup"] >= TARGETS["prune_best_speedup"]

@@ -96,7 +96,8 @@ uniform T's, seed by seed (1 for uniform by construction). Both are reported; th
 are judged on ``S`` as defined above.
 
 Runs go under ``--out/<mode>/<suite>/<method>/seed<k>-<hash>``; a finished run is read, not
-retrained (an interrupted benchmark resumes). ``--jobs`` runs train in parallel processes,
+retrained (an interrupted benchmark resumes; ``cached_runs`` in the JSON counts the runs by the
+commit that trained them, ``benchmarks/common.py``). ``--jobs`` runs train in parallel processes,
 each on one torch thread. Progress and a table go to stderr; the last stdout line is one JSON
 object with every figure.
 """
@@ -118,7 +119,7 @@ from typing import Any
 
 import numpy as np
 
-from common import die_with_parent, finish, say
+from common import cached_provenance, die_with_parent, finish, say
 
 #: Budgets of the uniform runs, in units of T.
 BUDGETS = (0.5, 0.7, 1.0, 1.4, 2.0)
@@ -953,6 +954,7 @@ def main(argv: list[str] | None = None) -> None:
                                        "that the oracle's mixing law predicts best, trained at T, Aioli's "
                                        "evaluations charged"}},
         "details": results,
+        "cached_runs": cached_provenance(j.run_dir for j in jobs.values()),  # every run the figures read
         "settings": {"mode": mode.name, "preset": mode.preset, "steps": T, "batch_rows": mode.batch_rows,
                      "seq_len": mode.seq_len, "tokens_per_run": mode.tokens_per_run, "lr": mode.lr,
                      "budgets": BUDGETS, "seeds": args.seeds, "bootstrap": BOOTSTRAP,

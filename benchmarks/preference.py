@@ -90,7 +90,8 @@ the base (cached; building it is rl_curriculum's pretraining and cold start, a f
 A first run at 3 seeds and 64 test items took 53 s, so ``--quick`` was sized up to 5 seeds and
 112 test items for precision (steps, learning rate and beta unchanged; length 2 has only 143
 distinct held-out strings, 16 of them the DPO runs' held-out items). Every piece is cached
-under ``--out`` by its config's hash.
+under ``--out`` by its config's hash; ``cached_runs`` in the JSON counts the base's runs and the
+DPO runs by the commit that trained them (``benchmarks/common.py``).
 
 The last line printed is the JSON summary (also in ``benchmarks/results/preference.json``).
 """
@@ -117,7 +118,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import finetune_curriculum as ftbench  # noqa: E402
 import rl_curriculum as rlbench  # noqa: E402
-from common import die_with_parent, finish, say  # noqa: E402
+from common import cached_provenance, die_with_parent, finish, say  # noqa: E402
 
 from curricle.rl.diversity import levenshtein  # noqa: E402  (the diversity watch's edit distance)
 
@@ -271,9 +272,16 @@ def score(model_path: str, seed: int, s: dict) -> dict:
     return out
 
 
-def run_arm(arm: str, base: str, seed: int, pairs: str, s: dict, out: Path) -> dict:
+def arm_dir(arm: str, base: str, seed: int, pairs: str, s: dict, out: Path) -> Path:
+    """Where an arm's run goes (and is cached), named by the hash of its config and scoring; its
+    DPO run (``curricle dpo``'s run directory) is ``dpo/`` in it."""
     cfg = dpo_config(arm, base, pairs, seed, s) if arm != "none" else {"name": f"none-seed{seed}", "base": base}
-    run = out / arm / f"{cfg['name']}-{_key({**cfg, 'scoring': [s['test_items'], s['samples']]})}"
+    return out / arm / f"{cfg['name']}-{_key({**cfg, 'scoring': [s['test_items'], s['samples']]})}"
+
+
+def run_arm(arm: str, base: str, seed: int, pairs: str, s: dict, out: Path) -> dict:
+    cfg = dpo_config(arm, base, pairs, seed, s) if arm != "none" else None
+    run = arm_dir(arm, base, seed, pairs, s, out)
     done = run / "result.json"
     if done.is_file():
         return {**json.loads(done.read_text()), "cached": True}
@@ -378,10 +386,12 @@ def main(argv: list[str] | None = None) -> None:
     train_prompts = check_disjoint(s["train_prompts"], s["test_items"])
     say(f"{sum(map(len, train_prompts.values()))} train prompts, none a test or cold-start item; the base")
     if a.base:
-        base = str(Path(a.base).resolve())
+        base, base_runs = str(Path(a.base).resolve()), []
     else:
         pretrained = ftbench.pretrained_base(a.cache / "bench-finetune" / "quick", 600)
         base = str(rlbench.sft_base(a.cache / "bench-rl" / "quick", pretrained, 600))
+        base_runs = [ftbench.pretrain_dir(a.cache / "bench-finetune" / "quick", 600),
+                     rlbench.sft_dir(a.cache / "bench-rl" / "quick", pretrained, 600)]
     setup_s = time.perf_counter() - t0
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=a.jobs, mp_context=ctx, initializer=die_with_parent) as pool:
@@ -397,8 +407,9 @@ def main(argv: list[str] | None = None) -> None:
             assert set(p["prompts"]) == set(pairs[seed]["prompts"]), f"seed {seed}: ranked pairs from other prompts"
             say(f"seed {seed}: {p['pairs']} ranked pairs of {p['pair_prompts']} prompts, mean margin "
                 f"{p['margin_mean']:.3f}")
-        futures = [(arm, seed, pool.submit(run_arm, arm, base, seed,
-                                           (ranked if arm in CURRI_ARMS else pairs)[seed]["path"], s, out))
+        arm_pairs = {(arm, seed): (ranked if arm in CURRI_ARMS else pairs)[seed]["path"]
+                     for seed in seeds for arm in ARMS}
+        futures = [(arm, seed, pool.submit(run_arm, arm, base, seed, arm_pairs[(arm, seed)], s, out))
                    for seed in seeds for arm in ARMS]
         results: dict[str, dict[int, dict]] = {arm: {} for arm in ARMS}
         for arm, seed, f in futures:
@@ -427,7 +438,11 @@ def main(argv: list[str] | None = None) -> None:
                                    "train_rewards": [results[arm][s_]["train_rewards"] for s_ in seeds]}
                              for arm in ARMS if arm != "none"},
                      "setup_s": round(setup_s, 1),
-                     "runs_from_cache": sum(bool(r.get("cached")) for m in results.values() for r in m.values())}
+                     "runs_from_cache": sum(bool(r.get("cached")) for m in results.values() for r in m.values()),
+                     # the base's runs and every arm's DPO run (the none arm trains nothing: it scores the base)
+                     "cached_runs": cached_provenance([*base_runs, *(arm_dir(arm, base, seed, path, s, out) / "dpo"
+                                                                     for (arm, seed), path in arm_pairs.items()
+                                                                     if arm != "none")])}
     summary.update(summarize(results, seeds))
     none = summary["arms"]["none"]["pass1"]["mean"]
     summary["ceiling"] = {"none_room": round(1 - none, 4),

@@ -70,6 +70,11 @@ Stages:
    equal, and ``ceiling`` = 1 / (1 - share): the most rollouts any filter of those groups could
    save. ``random_reward_gap``: uniform's final sampled pass@1 minus the coin run's.
 
+The pretraining (``runs/bench-finetune``, shared), the cold start and each method's run are
+cached by their config's hash (``runs_from_cache``: the method runs read back); ``cached_runs``
+counts them all by the commit that trained them (``benchmarks/common.py``), so a base an older
+code trained shows.
+
 The last line printed is the JSON summary.
 """
 
@@ -94,7 +99,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import finetune_curriculum as ftbench  # noqa: E402
-from common import die_with_parent, finish, say  # noqa: E402
+from common import cached_provenance, die_with_parent, finish, say  # noqa: E402
 
 from curricle.finetune.command import finetune_run  # noqa: E402
 from curricle.finetune.config import FinetuneConfig  # noqa: E402
@@ -156,10 +161,15 @@ def sft_config(pretrained: Path, steps: int) -> dict:
     }
 
 
+def sft_dir(out: Path, pretrained: Path, steps: int) -> Path:
+    """Where the cold start runs (and is cached): named by its config's hash."""
+    return out / f"sft-{_key(sft_config(pretrained, steps))}"
+
+
 def sft_base(out: Path, pretrained: Path, steps: int) -> Path:
     """The cold start on the ladder (cached)."""
     cfg = sft_config(pretrained, steps)
-    run = out / f"sft-{_key(cfg)}"
+    run = sft_dir(out, pretrained, steps)
     if not (run / "final" / "config.json").is_file():
         shutil.rmtree(run, ignore_errors=True)
         torch.set_num_threads(1)  # (two threads spin-wait for each other on a busy 2-core machine)
@@ -208,8 +218,13 @@ def method_config(method: str, base: Path, seed: int, budget: int, eval_every: i
     return cfg
 
 
+def method_dir(cfg: dict, out: Path) -> Path:
+    """Where a method's run goes (and is cached): named by its config's hash."""
+    return out / f"{cfg['name']}-{_key(cfg)}"
+
+
 def run_method(cfg: dict, out: Path) -> dict:
-    run = out / f"{cfg['name']}-{_key(cfg)}"
+    run = method_dir(cfg, out)
     done = run / "result.json"
     if done.is_file():  # (a run's figures are a function of its config: cached by its hash)
         return {**json.loads(done.read_text()), "cached": True}
@@ -408,7 +423,8 @@ def main(argv: list[str] | None = None) -> None:
     t0 = time.perf_counter()
     n_prompts = check_disjoint()
     say(f"{n_prompts} RL prompts, none a cold-start item; pretraining and cold start (cached after the first run)")
-    pretrained = ftbench.pretrained_base(ROOT / "runs" / "bench-finetune" / mode, 600 if a.quick else 2000)
+    pretrain_out, pretrain_steps = ROOT / "runs" / "bench-finetune" / mode, 600 if a.quick else 2000
+    pretrained = ftbench.pretrained_base(pretrain_out, pretrain_steps)
     base = sft_base(out, pretrained, sft_steps)
     needs_profile = [m for m in methods if m in PROFILE_METHODS]
     profile, profile_s = (make_profile(out, base, method_config("uniform", base, 0, budget, eval_every, None))
@@ -431,6 +447,9 @@ def main(argv: list[str] | None = None) -> None:
                      "samples_per_item": SAMPLES, "lr": a.lr, "setup_s": round(setup_s, 1),
                      "profile_s": round(profile_s, 1),
                      "runs_from_cache": sum(bool(r.get("cached")) for m in results.values() for r in m.values()),
+                     "cached_runs": cached_provenance([ftbench.pretrain_dir(pretrain_out, pretrain_steps),
+                                                       sft_dir(out, pretrained, sft_steps),
+                                                       *(method_dir(cfg, out / m) for m, _, cfg in jobs)]),
                      **summarize(results, seeds, budget)}
     summary["targets"] = {"best_speedup": ">= 1.5 with its interval above 1, worst rung no lower than uniform's",
                           "random_reward_gap": "above 0 with its interval"}

@@ -123,7 +123,7 @@ def run(a, bench) -> None:
     curricula and figures)."""
     import time as _time
 
-    from common import finish, say
+    from common import cached_provenance, finish, say
 
     t0 = _time.perf_counter()
     seeds = [0] if a.smoke else [int(s) for s in a.seeds.split(",")]
@@ -133,16 +133,18 @@ def run(a, bench) -> None:
     tasks = real_tasks(n_train, n_test, seed=0, directory=out / "tasks", n_heldout=2 if a.smoke else 8)
     budget = None
     results: dict = {m: {} for m in methods}
+    runs = []
     for s in seeds:
         for m in methods:
             cfg = real_config(m, s, tasks, a.smoke, bench)
             budget = cfg["grpo"]["rollouts"]
             r = results[m][s] = bench.run_method(cfg, out / m)
+            runs.append(bench.method_dir(cfg, out / m))
             say(f"seed {s} {m:>14}: sampled pass@1 {r['curve'][0]['pass1']:.3f} -> {r['curve'][-1]['pass1']:.3f} "
                 f"after {r['curve'][-1]['rollouts']:,} rollouts; {r['wall_s']:.0f} s")
     summary = {"benchmark": "rl_curriculum", "mode": "real-smoke" if a.smoke else "real", "model": PRESET,
                "seeds": seeds, "rollout_budget": budget, "levels": [t["name"] for t in tasks],
-               **bench.summarize(results, seeds, budget)}
+               "cached_runs": cached_provenance(runs), **bench.summarize(results, seeds, budget)}
     if a.smoke:
         summary["note"] = "a smoke run: two steps of two methods on CPU; its figures say only that the path runs"
     summary["wall_s"] = round(_time.perf_counter() - t0, 1)

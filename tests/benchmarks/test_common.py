@@ -1,8 +1,10 @@
-"""``benchmarks/common.py``'s worker initializer: a benchmark killed outright leaves no worker
-computing on."""
+"""``benchmarks/common.py``: its worker initializer (a benchmark killed outright leaves no worker
+computing on), its parts and seeds, and the count of the runs a result read by the commit that
+trained them (with ``finish``'s warning of other code's)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -86,3 +88,90 @@ def test_seeds_and_parts_of_a_benchmark_made_of_parts():
             seeds_and_parts(p, p.parse_args({list(argv)!r}), ("a", "b", "c"), reserved=(1000, "the pilot"))
             """)], capture_output=True, text=True)
         assert r.returncode == 2 and r.stderr.strip().splitlines()[-1] == f"bench: error: {message}"
+
+
+HEAD, OTHER = "a" * 40, "b" * 40
+
+
+def code(commit: str | None, dirty: bool | None = False) -> dict:
+    return {"version": "0.1.0", "commit": commit, "dirty": dirty}
+
+
+def run_dir(root: Path, name: str, info: dict | None) -> Path:
+    """A run directory with ``info`` as its run.json (None: no run.json)."""
+    d = root / name
+    d.mkdir()
+    if info is not None:
+        (d / "run.json").write_text(json.dumps({"kind": "rl", "schema": 1, "config_hash": "x",
+                                                "curricle_version": "0.1.0", **info}))
+    return d
+
+
+def test_cached_provenance_counts_the_runs_by_the_commit_that_trained_them(tmp_path):
+    sys.path.insert(0, str(BENCHMARKS))
+    from common import cached_provenance
+
+    by_head = run_dir(tmp_path, "head", {"code": code(HEAD)})
+    by_other = run_dir(tmp_path, "other", {"code": code(OTHER)})
+    before_code = run_dir(tmp_path, "before-code", {})  # written before run.json recorded its code
+    assert cached_provenance([by_head, by_other, before_code], head=HEAD) == {
+        HEAD: 1, OTHER: 1, "unknown": 1, "other_than_head": 2}
+    # Each directory once; no run.json, unreadable, or a null commit: unknown; no HEAD: every run is other.
+    no_file = run_dir(tmp_path, "no-file", None)
+    broken = run_dir(tmp_path, "broken", None)
+    (broken / "run.json").write_text('{"kind": "rl", "sch')
+    not_git = run_dir(tmp_path, "not-git", {"code": code(None, None)})
+    assert cached_provenance([by_head, str(by_head), no_file, broken, not_git], head=HEAD) == {
+        HEAD: 1, "unknown": 3, "other_than_head": 3}
+    assert cached_provenance([by_head], head=None) == {HEAD: 1, "other_than_head": 1}
+    assert cached_provenance([], head=HEAD) == {"other_than_head": 0}
+
+
+def test_cached_provenance_of_dirty_and_resumed_runs(tmp_path):
+    sys.path.insert(0, str(BENCHMARKS))
+    from common import cached_provenance
+
+    dirty = run_dir(tmp_path, "dirty", {"code": code(HEAD, True)})
+    resumed_here = run_dir(tmp_path, "resumed-here", {"code": code(HEAD), "resumes": [
+        {"checkpoint": "step_10", "config_changed": [], "code": code(HEAD)}]})
+    across = run_dir(tmp_path, "across", {"code": code(OTHER), "resumes": [
+        {"checkpoint": "step_10", "config_changed": [], "code": code(HEAD)},
+        {"checkpoint": "step_20", "config_changed": [], "code": code(HEAD)}]})
+    resumed_by_old = run_dir(tmp_path, "resumed-by-old", {"code": code(HEAD), "resumes": [
+        {"checkpoint": "step_10", "config_changed": []}]})  # a curricle that did not record its code
+    assert cached_provenance([dirty, resumed_here, across, resumed_by_old], head=HEAD) == {
+        HEAD: 1, f"{HEAD}+dirty": 1, f"{OTHER},{HEAD}": 1, "unknown": 1, "other_than_head": 2}
+
+
+def test_cached_provenance_compares_with_the_code_this_process_imported(tmp_path):
+    sys.path.insert(0, str(BENCHMARKS))
+    from common import cached_provenance
+
+    from pydantic import BaseModel
+
+    from curricle.runinfo import code_record, write_run_info
+
+    class Config(BaseModel):
+        seed: int = 0
+
+    write_run_info(tmp_path / "run", "rl", Config())
+    now = code_record()
+    label = f"{now['commit']}{'+dirty' if now['dirty'] else ''}" if now["commit"] else "unknown"
+    assert cached_provenance([tmp_path / "run"]) == {label: 1, "other_than_head": 0 if now["commit"] else 1}
+
+
+def test_finish_warns_of_runs_other_code_trained(tmp_path, capsys):
+    sys.path.insert(0, str(BENCHMARKS))
+    from common import finish
+
+    finish("demo", {"cached_runs": {HEAD: 3, "other_than_head": 0}}, time.perf_counter(), quick=True,
+           results_dir=tmp_path)
+    assert "warning" not in capsys.readouterr().err
+    cached = {HEAD: 3, OTHER: 1, "unknown": 1, "other_than_head": 2}
+    path = finish("demo", {"figure": 1.0, "cached_runs": cached}, time.perf_counter(), quick=True,
+                  results_dir=tmp_path)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("warning: 2 of the 5 runs this result read were trained (in part) by "
+                                               "another commit than this code's or by code not on record")
+    assert json.dumps(cached) in err[0]
+    assert json.loads(path.read_text())["result"]["cached_runs"] == cached
