@@ -104,6 +104,18 @@ def test_stop_in_the_last_stage_below_its_milestone_ends_the_run():
     assert c.stopped == {"step": 20, "reason": "the last stage's milestone plateaued below its threshold"}
 
 
+def test_a_reinstatement_under_way_when_the_run_ends_is_closed_with_it():
+    """The run ends at step 70, inside the window the plateau at 60 opened (until 90): the end
+    closes it, with no effective step (nothing follows), and only once."""
+    c = curriculum(two_stages(), plateau={"patience": 2, "steps": 30})
+    script = b_script([0.2, 0.4, 0.5, 0.52, 0.53, 0.6])
+    play(c, script)
+    assert c.reinstated == {"stage": 0, "since": 60, "until": 90}
+    assert c.on_end(70, scores(se=SE, a=0.9, b=0.6, c=0.0)) == [
+        {"event": "reinstate-end", "step": 70, "reinstated": "a", "since": 60, "why": "the run ended"}]
+    assert c.reinstated is None and c.on_end(70, None) == []
+
+
 def test_the_state_round_trips_mid_reinstatement():
     script = b_script([0.2, 0.4, 0.5, 0.52, 0.53, 0.6, 0.1, 0.54, 0.55, 0.56])
     c = curriculum(two_stages(), plateau={"patience": 2, "steps": 30})
@@ -223,7 +235,8 @@ def test_a_killed_finetune_run_resumes_its_reinstatement_exactly(tmp_path, check
     full = tmp_path / "full"
     log = _rows(full / "curriculum_log.jsonl")
     assert [(e["event"], e["step"]) for e in log] == [("start", 0), ("stage", 4), ("plateau", 8),
-                                                       ("reinstate-end", 12), ("plateau", 14)]
+                                                       ("reinstate-end", 12), ("plateau", 14), ("reinstate-end", 16)]
+    assert log[-1]["why"] == "the run ended"  # the reinstatement decided at 14 (until 18) closes with the run
     assert (log[2]["action"], log[2]["tasks"], log[2]["until_step"]) == ("reinstate", ["reverse", "uppercase"], 12)
     assert _rows(run / "curriculum_log.jsonl") == log
     assert _rows(run / "trace/examples.jsonl") == _rows(full / "trace/examples.jsonl")

@@ -187,7 +187,8 @@ class StagePlateau(PlateauDetectorConfig):
 
     policy: Literal["reinstate", "stop"] = "reinstate"
     steps: int | None = Field(None, ge=1)
-    """reinstate: steps the earlier stage's tasks come back for (required with it)."""
+    """reinstate: steps the earlier stage's tasks come back for (required with it); a
+    reinstatement the run's end cuts short is closed then (``reinstate-end``, "the run ended")."""
     weight: float = Field(0.3, gt=0, lt=1)
     """reinstate: their share of every step's examples meanwhile."""
 

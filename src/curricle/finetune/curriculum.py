@@ -519,14 +519,20 @@ class Curriculum:
         return records, (self.mix(step + 1) if after != before else None)
 
     def on_end(self, step: int, scores: dict[str, dict[str, float]] | None) -> list[dict[str, Any]]:
-        """The run ends after step ``step``: close the revisits still open (``revisit-end``, why
-        "the run ended"; nothing follows, so no ``effective_from_step``), so every revisit in the
-        log has its end. ``scores``: the last evaluation's (their score in the records). Returns the
-        log records."""
+        """The run ends after step ``step``: close the revisits still open (``revisit-end``) and a
+        plateau's reinstatement still under way (``reinstate-end``), each with why "the run
+        ended" and, as nothing follows, no ``effective_from_step``, so every revisit and
+        reinstatement in the log has its end. ``scores``: the last evaluation's (the revisits'
+        score in the records). Returns the log records."""
         discrete = self.discrete_scores(scores) if scores else {}
         records = [{"event": "revisit-end", "step": step, "task": t, "score": discrete.get(t),
                     "reference": self.reference.get(t), "why": "the run ended"} for t in self.revisiting]
         self.revisiting = []
+        if self.reinstated is not None:
+            r = self.reinstated
+            records.append({"event": "reinstate-end", "step": step, "reinstated": self.config.stages[r["stage"]].name,
+                            "since": r["since"], "why": "the run ended"})
+            self.reinstated = None
         return records
 
     def _decided(self) -> tuple:
