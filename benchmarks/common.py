@@ -109,10 +109,13 @@ def trained_by(run_dir: Path | str) -> list[str] | None:
     """The commits that trained ``run_dir``, in order: its start, then each resume
     (``<commit>``, with ``+dirty`` where the package's files differed from it); None when
     run.json is missing or unreadable, or any stretch's commit is not on record."""
+    from curricle.errors import CurricleError
+    from curricle.runinfo import read_run_info
+
     try:
-        info = json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
-        codes = [info.get("code"), *(r.get("code") for r in info.get("resumes") or [])]
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        info = read_run_info(run_dir)
+        codes = [info.get("code"), *(r.get("code") for r in info.get("resumes") or [])] if info else [None]
+    except (CurricleError, AttributeError):
         return None
     if not all(isinstance(c, dict) and c.get("commit") for c in codes):
         return None
