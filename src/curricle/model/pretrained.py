@@ -19,7 +19,6 @@ moment is not guarded against.)
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import logging
@@ -28,9 +27,7 @@ import re
 import shutil
 import struct
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
@@ -87,7 +84,7 @@ def materialize(preset: str | None = None, gguf: Path | str | None = None) -> Pa
         return final
     require("gguf", where)
     require("accelerate", where)
-    with _locked(final):
+    with atomic.locked(final.with_name(f".{final.name}.lock")):
         if _made_from(final) == digest:  # another process (a rank beside this one) made it meanwhile
             return final
         for left in _leftovers(final):
@@ -111,16 +108,6 @@ def materialize(preset: str | None = None, gguf: Path | str | None = None) -> Pa
             raise
     log.info("%s: materialized in %.0f s", where, time.perf_counter() - start)
     return final
-
-
-@contextmanager
-def _locked(final: Path) -> Iterator[None]:
-    """Hold the exclusive lock of materializing ``final`` (``.<name>.lock`` beside it; the file
-    stays, so every process locks the same one)."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    with open(final.with_name(f".{final.name}.lock"), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
-        yield
 
 
 def _leftovers(final: Path) -> list[Path]:

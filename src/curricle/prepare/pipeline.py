@@ -40,7 +40,6 @@ is a few numbers and its id.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import logging
@@ -48,7 +47,6 @@ import re
 import shutil
 import tempfile
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -424,27 +422,14 @@ def _write_snapshot(data_dir: Path, manifest: Manifest, config: PrepareConfig, b
     write_snapshot(data_dir, snap, commit)
 
 
-@contextmanager
-def _locked(data_dir: Path) -> Iterator[None]:
-    """Hold the exclusive lock of preparing ``data_dir`` (:data:`LOCK_FILE` in it; the file
-    stays, so every process locks the same one), waiting for a prepare that holds it."""
-    with open(data_dir / LOCK_FILE, "a") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            log.info("another prepare of %s is running; waiting for it to finish", data_dir)
-            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
-        yield
-
-
 def prepare(sources: list[SourceConfig], tokenizer: TokenizerConfig, config: PrepareConfig, data_dir: Path,
             progress: bool = True) -> PrepareReport:
     """Build (or bring up to date) the tokenizer and token store of ``data_dir`` from the
     documents of ``sources``. Concurrent prepares of one ``data_dir`` run one at a time
     (:data:`LOCK_FILE`): a second one waits for the first, then does only what is left."""
     data_dir = Path(data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with _locked(data_dir):
+    with atomic.locked(data_dir / LOCK_FILE,
+                       lambda: log.info("another prepare of %s is running; waiting for it to finish", data_dir)):
         return _prepare(sources, tokenizer, config, data_dir, progress)
 
 

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import hashlib
 
-import fcntl
 import json
 import logging
 import random
@@ -122,9 +121,7 @@ class QualityModelStep(CurationStep):
         if work is None:  # no run around it (a library caller): compute, keep in memory
             return self.compute_share_threshold()["threshold"]
         path = Path(work) / threshold_file(self.name)
-        Path(work).mkdir(parents=True, exist_ok=True)
-        with open(path.with_name(path.name + ".lock"), "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # one worker computes, the others wait and read
+        with atomic.locked(path.with_name(path.name + ".lock")):  # one worker computes, the others wait and read
             if not path.is_file():
                 atomic.write_json(path, self.compute_share_threshold())
             return float(json.loads(path.read_text())["threshold"])
