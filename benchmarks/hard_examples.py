@@ -441,16 +441,16 @@ def augment_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs:
     se = paired_interval(gains)[1] if len(gains) > 1 else float("nan")
     logs = [json.loads(x) for s in seeds
             for x in (wave[("augment", s)].run_dir / "augment_log.jsonl").read_text().splitlines()]
+    def paired(d: np.ndarray) -> dict[str, Any]:
+        """A paired gain over seeds: its mean, standard error and per-seed values."""
+        return {"mean": round(float(d.mean()), 4), "stderr": round(paired_interval(d)[1], 4),
+                "per_seed": [round(float(g), 4) for g in d]}
+
     extra: dict[str, Any] = {}
     if control:
-        vs_all = arr[:, 1] - np.array(all_arm)
-        extra = {"augment_all_gain": {"mean": round(float((np.array(all_arm) - arr[:, 0]).mean()), 4),
-                                      "stderr": round(paired_interval(np.array(all_arm) - arr[:, 0])[1], 4),
-                                      "per_seed": [round(float(g), 4) for g in np.array(all_arm) - arr[:, 0]]},
-                 "augment_targeting_gain": {"mean": round(float(vs_all.mean()), 4),
-                                            "stderr": round(paired_interval(vs_all)[1], 4),
-                                            "per_seed": [round(float(g), 4) for g in vs_all]},
-                 "augment_all_final_acc": round(float(np.mean(all_arm)), 4)}
+        every = np.array(all_arm)
+        extra = {"augment_all_gain": paired(every - arr[:, 0]), "augment_targeting_gain": paired(arr[:, 1] - every),
+                 "augment_all_final_acc": round(float(every.mean()), 4)}
     return {
         **extra,
         "augment_gain": {"mean": round(float(gains.mean()), 4), "stderr": round(se, 4),
