@@ -22,6 +22,7 @@ from curricle.prune.config import PruneConfig
 from curricle.prune import semantic_duplicate
 from curricle.prune.prototype import prototype_distances
 from curricle.prune.semantic_duplicate import semantic_duplicate_scores
+from curricle.runinfo import code_record
 from curricle.store import TokenStore
 from curricle.store.lineage import read_lineage
 from curricle.store.snapshot import read_snapshot
@@ -61,7 +62,8 @@ def test_column_keeps_the_hardest_exactly_and_records_every_removal(literal, tmp
     parent_id = TokenStore(literal).snapshot_id
     assert lineage == report.lineage == {
         "parent": str(literal.resolve()), "parent_snapshot": parent_id, "by": "column:quality", "keep": 0.7, "order": "keep-hardest", "seed": 0,
-        "domains": {"a": {"in": 10, "kept": 7, "unscored": 1, "removed": {"easy": 3}}}}
+        "domains": {"a": {"in": 10, "kept": 7, "unscored": 1, "removed": {"easy": 3}}},
+        "code": code_record()}  # the code that pruned it, as a run's run.json has it
     parent, pruned = TokenStore(literal), TokenStore(out)
     train = pruned.split("a")
     kept = [0, 2, 3, 5, 7, 8, 9]

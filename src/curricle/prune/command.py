@@ -5,7 +5,8 @@ The pruned store is complete: its own ``manifest.json`` (the parent's, with the 
 domains' training counts), the tokenizer, every domain's ``train/`` and ``heldout/`` (held-out
 splits and unpruned domains are the parent's files, hard-linked where the file system allows,
 else copied), plus ``lineage.json`` and ``removed.jsonl``
-(:mod:`curricle.store.lineage`). A pruned training split keeps its documents in their order,
+(:mod:`curricle.store.lineage`; its ``code`` is the code that pruned it, as a run's
+``run.json`` records it). A pruned training split keeps its documents in their order,
 with their metadata rows. Its ``snapshot.json`` (:mod:`curricle.store.snapshot`) hashes the
 prune settings and the parent's snapshot id (also ``lineage.json``'s ``parent_snapshot``) with
 its own files. Everything is written into a temporary directory renamed to
@@ -36,6 +37,7 @@ from curricle.errors import CurricleError
 from curricle.prune.base import Removal, keep_count
 from curricle.prune.config import METRICS, PruneConfig
 from curricle.prune.groups import domain_groups, floored_removals, group_lineage
+from curricle.runinfo import code_record
 from curricle.store import TokenStore
 from curricle.store.lineage import LINEAGE_FILE, REMOVED_FILE
 from curricle.store.manifest import DomainEntry, SplitCounts, manifest_text, write_manifest
@@ -90,7 +92,7 @@ def prune_store(store_dir: Path | str, config: PruneConfig, out: Path | str, pro
                             f"{', '.join(store.domains)})")
     lineage: dict[str, Any] = {"parent": str(Path(store_dir).resolve()), "parent_snapshot": store.snapshot_id,
                                "by": config.by, "keep": config.keep, "order": config.effective_order,
-                               "seed": config.seed, "domains": {}}
+                               "seed": config.seed, "domains": {}, "code": code_record()}
     groups = config.groups
     if groups is not None:
         lineage["groups"] = groups.model_dump(exclude_none=True)

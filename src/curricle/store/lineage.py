@@ -5,12 +5,16 @@ tokenizer, and per domain ``train/`` and ``heldout/``) plus two files::
 
     lineage.json    {"parent": str, "parent_snapshot": str (the parent's snapshot id), "by": str, "keep": float, "order": str, "seed": int,
                      "domains": {d: {"in": int, "kept": int, "unscored": int,
-                                     "removed": {reason: count}}}}
+                                     "removed": {reason: count}}},
+                     "code": {"version": str, "commit": str | None, "dirty": bool | None}}
     removed.jsonl   one line per removed training document:
                     {"domain", "doc_id", "reason", "score"}
 
 For every domain ``in == kept + sum(removed.values())``; ``unscored`` counts the documents
-kept because their metric has no value (never seen by the proxy run, a null column).
+kept because their metric has no value (never seen by the proxy run, a null column). ``code`` is
+the code that pruned the store (:func:`curricle.runinfo.code_record`, as a run's ``run.json``
+has it), so a pruned store kept and read back by its settings says which code made it; a store
+pruned before it was recorded has none.
 
 Pruned with ``groups`` (:mod:`curricle.prune.groups`), ``lineage.json`` also has ``"groups":
 {"column": str, "gamma": float | "min_share": {group: float}}`` and, per domain, ``"groups":
