@@ -42,6 +42,21 @@ uncommitted changes aside, which a ``+dirty`` key shows), or unknown code. ``fin
 stderr when it is above 0: delete those runs (or choose another ``--out``) to have this code
 train them.
 
+**Cached products.** A product a benchmark caches that is not a run directory (preference's
+pairs and its ``none`` arm's scores, rl_curriculum's base profile, hard_examples' pruned
+stores and shared tokenizer, the evaluation caches ``bench-eval-<key>.npz`` of mixing's and
+hard_examples' runs) is read back by its name alone as well. Whoever makes one records the
+code that made it (:func:`record_code`: ``<product>.code.json`` beside it, ``{"code":
+{"version", "commit", "dirty"}}`` as run.json's ``code``; a store ``curricle prune`` wrote has
+it in its ``lineage.json``), and a result that reads such products has ``cached_products``
+(:func:`cached_products`, over every product its figures read, made now or read back)::
+
+    "cached_products": {"<commit>": n, "<commit>+dirty": n, "unrecorded": n, "other_than_head": k}
+
+counted by the commit that made them (``unrecorded``: no record, or one naming no commit), and
+``other_than_head`` as ``cached_runs``'s; ``finish`` warns of those as of the runs: delete them
+to have this code make them again.
+
 Files seeded from the project's history before ``finish`` existed carry the same fields, plus
 ``reconstructed_from`` (figures rebuilt from the README's, not a printed line) or
 ``recorded_in`` (where the printed line was kept), and ``notes``; their ``machine`` has a
@@ -105,10 +120,18 @@ def git_commit(root: Path = ROOT) -> str | None:
     return head.stdout.strip() + ("+dirty" if status.stdout.strip() else "")
 
 
+def code_label(code: Any) -> str | None:
+    """A code record (:func:`curricle.runinfo.code_record`'s dict) as ``<commit>``, with ``+dirty``
+    where the package's files differed from it; None when it names no commit."""
+    if not isinstance(code, dict) or not code.get("commit"):
+        return None
+    return code["commit"] + ("+dirty" if code.get("dirty") else "")
+
+
 def trained_by(run_dir: Path | str) -> list[str] | None:
     """The commits that trained ``run_dir``, in order: its start, then each resume
-    (``<commit>``, with ``+dirty`` where the package's files differed from it); None when
-    run.json is missing or unreadable, or any stretch's commit is not on record."""
+    (:func:`code_label`); None when run.json is missing or unreadable, or any stretch's commit
+    is not on record."""
     from curricle.errors import CurricleError
     from curricle.runinfo import read_run_info
 
@@ -117,10 +140,32 @@ def trained_by(run_dir: Path | str) -> list[str] | None:
         codes = [info.get("code"), *(r.get("code") for r in info.get("resumes") or [])] if info else [None]
     except (CurricleError, AttributeError):
         return None
-    if not all(isinstance(c, dict) and c.get("commit") for c in codes):
+    labels = [code_label(c) for c in codes]
+    if None in labels:
         return None
-    labels = [c["commit"] + ("+dirty" if c.get("dirty") else "") for c in codes]
     return [x for i, x in enumerate(labels) if i == 0 or x != labels[i - 1]]
+
+
+def _head(head: str | None) -> str | None:
+    """``head``, or the commit of the curricle this process imported."""
+    if head is None:
+        from curricle.runinfo import code_record
+
+        head = code_record()["commit"]
+    return head
+
+
+def _by_commit(labels: Iterable[list[str] | None], head: str | None, none_key: str) -> dict[str, int]:
+    """Counts of ``labels`` (each a list of commits, joined by commas; ``none_key`` for None), and
+    ``other_than_head``: those with a commit other than ``head`` (its ``+dirty`` aside) or None
+    (all of them, when ``head`` is None)."""
+    counts: dict[str, int] = {}
+    other = 0
+    for commits in labels:
+        key = ",".join(commits) if commits else none_key
+        counts[key] = counts.get(key, 0) + 1
+        other += not commits or head is None or any(c.removesuffix("+dirty") != head for c in commits)
+    return {**dict(sorted(counts.items())), "other_than_head": other}
 
 
 def cached_provenance(run_dirs: Iterable[Path | str], head: str | None = None) -> dict[str, int]:
@@ -129,18 +174,54 @@ def cached_provenance(run_dirs: Iterable[Path | str], head: str | None = None) -
     some of, or unknown code (every run, when ``head`` is unknown). ``head``: the commit of the
     curricle this process imported, unless given; a run of that commit with uncommitted changes
     counts as its (the record cannot tell two such trees apart; its key says ``+dirty``)."""
-    if head is None:
-        from curricle.runinfo import code_record
+    return _by_commit((trained_by(run) for run in dict.fromkeys(Path(d) for d in run_dirs)), _head(head), "unknown")
 
-        head = code_record()["commit"]
-    counts: dict[str, int] = {}
-    other = 0
-    for run in dict.fromkeys(Path(d) for d in run_dirs):
-        commits = trained_by(run)
-        key = ",".join(commits) if commits else "unknown"
-        counts[key] = counts.get(key, 0) + 1
-        other += not commits or head is None or any(c.removesuffix("+dirty") != head for c in commits)
-    return {**dict(sorted(counts.items())), "other_than_head": other}
+
+#: A cached product's code record is ``<product>.code.json`` beside it (:func:`record_code`).
+CODE_SUFFIX = ".code.json"
+
+
+def code_path(product: Path | str) -> Path:
+    """Where the code record of ``product`` (a file or a directory) is: beside it."""
+    product = Path(product)
+    return product.with_name(product.name + CODE_SUFFIX)
+
+
+def record_code(product: Path | str) -> Path:
+    """Record beside ``product``, once it is complete, the code of this process that made it:
+    ``{"code": code_record()}`` (:func:`curricle.runinfo.code_record`), written whole or not at
+    all. Returns the record's path."""
+    from curricle import atomic
+    from curricle.runinfo import code_record
+
+    path = code_path(product)
+    atomic.write_json(path, {"code": code_record()})
+    return path
+
+
+def made_by(product: Path | str) -> str | None:
+    """The commit that made ``product`` (:func:`code_label`): its :func:`record_code` record or,
+    for a store ``curricle prune`` wrote, its ``lineage.json``'s ``code``; None when neither is
+    there and readable or names a commit."""
+    from curricle.errors import CurricleError
+    from curricle.store.lineage import read_lineage
+
+    path = code_path(product)
+    try:
+        if path.is_file():
+            return code_label(json.loads(path.read_text(encoding="utf-8")).get("code"))
+        lineage = read_lineage(product) if Path(product).is_dir() else None
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError, CurricleError):
+        return None
+    return code_label(lineage.get("code")) if isinstance(lineage, dict) else None
+
+
+def cached_products(products: Iterable[Path | str], head: str | None = None) -> dict[str, int]:
+    """How many of ``products`` (each once) each commit made (:func:`made_by`; ``unrecorded``),
+    and ``other_than_head``: those a commit other than ``head`` made, or unrecorded code (all,
+    when ``head`` is unknown); ``head`` as :func:`cached_provenance`'s."""
+    return _by_commit(([c] if (c := made_by(p)) else None for p in dict.fromkeys(Path(p) for p in products)),
+                      _head(head), "unrecorded")
 
 
 def _cpu_model() -> str:
@@ -208,16 +289,19 @@ def finish(name: str, result: dict[str, Any], started: float, *, quick: bool, va
            results_dir: Path | None = None) -> Path:
     """Print ``result`` as the last stdout line, then write it with its provenance to its
     results file (see the module docstring); ``started`` is the run's ``time.perf_counter()``
-    at its start; a ``cached_runs`` record (:func:`cached_provenance`) with runs of other code
-    is warned of on stderr. Returns the file's path."""
+    at its start; a ``cached_runs`` record (:func:`cached_provenance`) with runs of other code,
+    or a ``cached_products`` one (:func:`cached_products`) with products of other code, is
+    warned of on stderr, one line each. Returns the file's path."""
     wall = time.perf_counter() - started
     print(json.dumps(result), flush=True)
-    cached = result.get("cached_runs") or {}
-    if cached.get("other_than_head", 0) > 0:
-        runs = sum(n for k, n in cached.items() if k != "other_than_head")
-        print(f"warning: {cached['other_than_head']} of the {runs} runs this result read were trained (in part) by "
-              f"another commit than this code's or by code not on record; their figures may not be this code's "
-              f"(delete them under --out to retrain): {json.dumps(cached)}", file=sys.stderr, flush=True)
+    for field, what, made, redo in (("cached_runs", "runs", "were trained (in part)", "retrain"),
+                                    ("cached_products", "cached products", "were made", "make them again")):
+        cached = result.get(field) or {}
+        if cached.get("other_than_head", 0) > 0:
+            n = sum(v for k, v in cached.items() if k != "other_than_head")
+            print(f"warning: {cached['other_than_head']} of the {n} {what} this result read {made} by another commit "
+                  f"than this code's or by code not on record; their figures may not be this code's (delete them "
+                  f"under --out to {redo}): {json.dumps(cached)}", file=sys.stderr, flush=True)
     record = {"benchmark": name, "mode": "quick" if quick else "full", "variant": variant, "commit": git_commit(),
               "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
               "wall_s": round(wall, 1), "argv": sys.argv[1:], "result": result}

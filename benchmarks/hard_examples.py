@@ -42,7 +42,10 @@ over its documents' windows), the worst group's, per seed, with intervals over s
 
 The last stdout line is one JSON object (see ``main``); progress goes to stderr. Runs go under
 ``--out/<mode>/<part>/...``; a finished run is read, not retrained (``cached_runs`` in the JSON
-counts the runs by the commit that trained them, ``benchmarks/common.py``).
+counts the runs by the commit that trained them, ``benchmarks/common.py``). The products that
+are not runs are read back too: the pruned stores (under ``--out/<mode>-data/pruned``, by their
+settings), the runs' evaluations (``bench-eval-<key>.npz``) and the augmentation part's shared
+tokenizer; ``cached_products`` counts them by the commit that made them.
 """
 
 from __future__ import annotations
@@ -63,8 +66,9 @@ from typing import Any
 
 import numpy as np
 
-from common import add_parts_arguments, cached_provenance, finish, parts_variant, say, seeds_and_parts
-from mixing import (BUDGETS, Job, analyse, base_config, build_store, config_hash, eval_set, eval_set_hash,
+from common import (add_parts_arguments, cached_products, cached_provenance, finish, parts_variant, record_code, say,
+                    seeds_and_parts)
+from mixing import (BUDGETS, Job, analyse, base_config, build_store, config_hash, eval_cache, eval_set, eval_set_hash,
                     load_losses, prose_texts, run_all, write_jsonl)
 
 PARTS = ("prune", "augment", "fairness")
@@ -220,8 +224,9 @@ def everything_tested(es: dict[str, Any]) -> dict[str, Any]:
 
 
 def prune_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs: int
-               ) -> tuple[dict[str, Any], list[Path]]:
-    """(a) Pruning; returns the figures and the run directories they read (as every part does)."""
+               ) -> tuple[dict[str, Any], list[Path], list[Path]]:
+    """(a) Pruning; returns the figures, the run directories they read and the cached products
+    they read that are not runs (as every part does: ``common.cached_products``)."""
     from curricle.prune.command import prune_store
     from curricle.prune.config import PruneConfig
     from curricle.store import TokenStore
@@ -288,6 +293,7 @@ def prune_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs: i
     mean, _, half = paired_interval(np.log(np.array(rows[best]["speedup_per_seed"])
                                            / np.array(rows[control]["speedup_per_seed"])))
     runs = [proxy.run_dir, *(j.run_dir for j in wave.values())]
+    products = [*pruned.values(), *(eval_cache(j) for j in wave.values())]  # a pruned store's lineage has its code
     return {
         "prune_best_metric": best,
         "prune_best_over_random": {"control": control, "ratio": round(float(np.exp(mean)), 4),
@@ -303,7 +309,7 @@ def prune_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs: i
         "full_data_own_speedup": rows["uniform@1.0"]["speedup"],
         "full_data_curve": res["views"]["all"]["uniform_curve"],
         "boilerplate_share": 0.5, "proxy_steps": proxy_steps, "prune_heldout_docs": int(len(es["web"]["lengths"])),
-    }, runs
+    }, runs, products
 
 
 # -- (b) targeted augmentation -----------------------------------------------------------------
@@ -330,7 +336,7 @@ AUG_DOCS = 40
 
 
 def augment_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs: int,
-                 control: bool = False) -> tuple[dict[str, Any], list[Path]]:
+                 control: bool = False) -> tuple[dict[str, Any], list[Path], list[Path]]:
     """(b) A built-in skill with a difficulty ladder (``uppercase`` at 2 to 8 characters, 80% of
     the tokens, ``AUG_DOCS`` documents: scarce, see there; prose the rest), probed in the loop
     every 20% of the steps on 200 held-out items per level (log-likelihood against
@@ -404,6 +410,7 @@ def augment_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs:
         for f in files:
             shutil.copyfile(start_dir[seeds[0]] / f, tmp / f)
         tmp.rename(shared_tokenizer)
+        record_code(shared_tokenizer)
     build_store(config(seeds[0], False, start_dir[seeds[0]]))
     key = store_key(data_dir)
     arms = ("base", "augment") + (("augment-all",) if control else ())
@@ -465,7 +472,7 @@ def augment_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs:
         "augment_skill_docs": AUG_DOCS, "augment_skill_train_tokens": skill_tokens,
         # how many times a run of T steps reads the skill's train tokens (80% of its tokens)
         "augment_skill_passes": round(0.8 * T * mode.batch_rows * mode.seq_len / max(1, skill_tokens), 1),
-    }, [*(j.run_dir for j in starts.values()), *(j.run_dir for j in wave.values())]
+    }, [*(j.run_dir for j in starts.values()), *(j.run_dir for j in wave.values())], [shared_tokenizer]
 
 
 def run_all_train_only(jobs_: list[Job], workers: int) -> None:
@@ -500,7 +507,7 @@ FAIR_ARMS = ("uniform", "hard-examples", "floors")
 
 
 def fairness_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs: int
-                  ) -> tuple[dict[str, Any], list[Path]]:
+                  ) -> tuple[dict[str, Any], list[Path], list[Path]]:
     from curricle.store import TokenStore
 
     T = mode.steps
@@ -540,7 +547,7 @@ def fairness_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs
                        "ci": [round(mean - half, 4), round(mean + half, 4)]}
     out_["worst_group_delta_vs_uniform"] = deltas
     out_["fairness_heldout_docs"] = {g: int((groups == g).sum()) for g in names}
-    return out_, [j.run_dir for j in wave.values()]
+    return out_, [j.run_dir for j in wave.values()], [eval_cache(j) for j in wave.values()]
 
 
 # -- the program -------------------------------------------------------------------------------
@@ -564,13 +571,16 @@ def main(argv: list[str] | None = None) -> None:
     runners = {"prune": prune_part, "augment": functools.partial(augment_part, control=args.augment_control),
                "fairness": fairness_part}
     runs: list[Path] = []  # every run directory the figures read, trained now or read back
+    products: list[Path] = []  # and every cached product that is not a run, made now or read back
     for part in parts:
         t0 = time.perf_counter()
-        figures, part_runs = runners[part](mode, seeds, out, data_root, args.jobs)
+        figures, part_runs, part_products = runners[part](mode, seeds, out, data_root, args.jobs)
         result.update(figures)
         runs += part_runs
+        products += part_products
         say(f"{part}: done in {time.perf_counter() - t0:.0f}s")
     result["cached_runs"] = cached_provenance(runs)
+    result["cached_products"] = cached_products(products)
     targets: dict[str, bool] = {}
     if "prune" in parts:
         targets["prune_best_speedup"] = (result["prune_best_speedup"] >= TARGETS["prune_best_speedup"]

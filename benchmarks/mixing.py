@@ -97,9 +97,10 @@ are judged on ``S`` as defined above.
 
 Runs go under ``--out/<mode>/<suite>/<method>/seed<k>-<hash>``; a finished run is read, not
 retrained (an interrupted benchmark resumes; ``cached_runs`` in the JSON counts the runs by the
-commit that trained them, ``benchmarks/common.py``). ``--jobs`` runs train in parallel processes,
-each on one torch thread. Progress and a table go to stderr; the last stdout line is one JSON
-object with every figure.
+commit that trained them, ``benchmarks/common.py``), and its evaluation, ``bench-eval-<key>.npz``
+in it, is read back unless the run was trained now (``cached_products`` counts those by the
+commit that made them). ``--jobs`` runs train in parallel processes, each on one torch thread.
+Progress and a table go to stderr; the last stdout line is one JSON object with every figure.
 """
 
 from __future__ import annotations
@@ -119,7 +120,7 @@ from typing import Any
 
 import numpy as np
 
-from common import cached_provenance, die_with_parent, finish, say
+from common import cached_products, cached_provenance, die_with_parent, finish, record_code, say
 
 #: Budgets of the uniform runs, in units of T.
 BUDGETS = (0.5, 0.7, 1.0, 1.4, 2.0)
@@ -345,8 +346,15 @@ def eval_tokens(run_dir: Path) -> int:
     return int(json.loads(lines[-1]).get("eval_tokens", 0))
 
 
+def eval_cache(job: Job) -> Path:
+    """Where ``job``'s held-out losses are cached: in its run, by its evaluation set's hash (with
+    a code record beside it, ``common.record_code``)."""
+    return job.run_dir / f"bench-eval-{job.eval_key}.npz"
+
+
 def run_job(job: Job, es_path: str) -> dict[str, Any]:
-    """Train ``job`` unless done, evaluate its final checkpoint (unless cached); in a worker."""
+    """Train ``job`` unless done, evaluate its final checkpoint (unless cached: not when trained
+    now, which makes a cached evaluation another model's); in a worker."""
     import torch
 
     torch.set_num_threads(1)
@@ -362,18 +370,19 @@ def run_job(job: Job, es_path: str) -> dict[str, Any]:
         shutil.rmtree(job.run_dir / "checkpoints", ignore_errors=True)
         train_run(parse_config(job.config, f"{job.method} config"), job.run_dir, progress=False)
         trained = True
-    cache = job.run_dir / f"bench-eval-{job.eval_key}.npz"
-    if not cache.is_file():
+    cache = eval_cache(job)
+    if trained or not cache.is_file():
         store = TokenStore(Path(job.config["data_dir"]))
         es = dict(np.load(es_path, allow_pickle=True))["es"].item()
         losses = doc_losses(latest_complete(job.run_dir / "checkpoints")[1], es, store)
         np.savez(cache.with_suffix(".tmp.npz"), **losses)
         Path(str(cache.with_suffix(".tmp.npz"))).replace(cache)
+        record_code(cache)
     return {"wall_s": time.perf_counter() - t0, "trained": trained}
 
 
 def load_losses(job: Job) -> dict[str, np.ndarray]:
-    with np.load(job.run_dir / f"bench-eval-{job.eval_key}.npz") as z:
+    with np.load(eval_cache(job)) as z:
         return {k: z[k] for k in z.files}
 
 
@@ -955,6 +964,7 @@ def main(argv: list[str] | None = None) -> None:
                                        "evaluations charged"}},
         "details": results,
         "cached_runs": cached_provenance(j.run_dir for j in jobs.values()),  # every run the figures read
+        "cached_products": cached_products(eval_cache(j) for j in jobs.values()),  # and each one's evaluation
         "settings": {"mode": mode.name, "preset": mode.preset, "steps": T, "batch_rows": mode.batch_rows,
                      "seq_len": mode.seq_len, "tokens_per_run": mode.tokens_per_run, "lr": mode.lr,
                      "budgets": BUDGETS, "seeds": args.seeds, "bootstrap": BOOTSTRAP,

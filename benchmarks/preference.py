@@ -91,7 +91,9 @@ A first run at 3 seeds and 64 test items took 53 s, so ``--quick`` was sized up 
 112 test items for precision (steps, learning rate and beta unchanged; length 2 has only 143
 distinct held-out strings, 16 of them the DPO runs' held-out items). Every piece is cached
 under ``--out`` by its config's hash; ``cached_runs`` in the JSON counts the base's runs and the
-DPO runs by the commit that trained them (``benchmarks/common.py``).
+DPO runs by the commit that trained them, ``cached_products`` the pairs and the ``none`` arm's
+scores by the commit that made them (``benchmarks/common.py``; each other arm's scores are its
+DPO run's process's).
 
 The last line printed is the JSON summary (also in ``benchmarks/results/preference.json``).
 """
@@ -118,7 +120,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import finetune_curriculum as ftbench  # noqa: E402
 import rl_curriculum as rlbench  # noqa: E402
-from common import cached_provenance, die_with_parent, finish, say  # noqa: E402
+from common import cached_products, cached_provenance, die_with_parent, finish, record_code, say  # noqa: E402
 
 from curricle.rl.diversity import levenshtein  # noqa: E402  (the diversity watch's edit distance)
 
@@ -185,16 +187,22 @@ def _key(cfg: dict) -> str:
     return hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:10]
 
 
-def build_pairs(base: str, seed: int, s: dict, out: Path, rejected: str = "worst") -> dict:
-    """The seed's pairs from the base's graded samples, written to ``pairs.jsonl`` (cached);
-    ``rejected``: ``worst`` (one pair a prompt) or ``each`` (Curri-DPO's ranked pairs, from the
-    same samples: the same sampling seed)."""
+def pairs_summary(base: str, seed: int, s: dict, out: Path, rejected: str = "worst") -> Path:
+    """Where :func:`build_pairs` caches the seed's pairs: this ``summary.json`` (its code record
+    beside it), their ``pairs.jsonl`` with it."""
     spec = {"base": base, "seed": seed, "tasks": task_configs(s["train_prompts"], s["test_items"]),
             "samples": s["pair_samples"]}
     if rejected != "worst":  # the worst pairs' cache key as it was
         spec["rejected"] = rejected
-    run = out / f"pairs-seed{seed}-{_key(spec)}"
-    done = run / "summary.json"
+    return out / f"pairs-seed{seed}-{_key(spec)}" / "summary.json"
+
+
+def build_pairs(base: str, seed: int, s: dict, out: Path, rejected: str = "worst") -> dict:
+    """The seed's pairs from the base's graded samples, written to ``pairs.jsonl`` (cached);
+    ``rejected``: ``worst`` (one pair a prompt) or ``each`` (Curri-DPO's ranked pairs, from the
+    same samples: the same sampling seed)."""
+    done = pairs_summary(base, seed, s, out, rejected)
+    run = done.parent
     if done.is_file():
         return json.loads(done.read_text())
     from curricle.dpo.config import PairsFromSamples
@@ -207,7 +215,7 @@ def build_pairs(base: str, seed: int, s: dict, out: Path, rejected: str = "worst
     torch.set_num_threads(1)
     t0 = time.perf_counter()
     model, tok = load_start_model(HFModelConfig(path=base))
-    configs = [TaskConfig.model_validate(t) for t in spec["tasks"]]
+    configs = [TaskConfig.model_validate(t) for t in task_configs(s["train_prompts"], s["test_items"])]
     tasks = build_tasks(configs, tok)
     source = PairsFromSamples(tasks=[t.name for t in configs], samples=s["pair_samples"], temperature=1.0,
                               max_new_tokens=10, batch_size=64, grader_timeout_s=None, rejected=rejected)
@@ -221,6 +229,7 @@ def build_pairs(base: str, seed: int, s: dict, out: Path, rejected: str = "worst
                "margin_mean": statistics.fmean(p.margin for p in pairs) if pairs else None,
                "pair_prompts": len({p.prompt for p in pairs}), "prompts": sorted({p.prompt for p in pairs})}
     done.write_text(json.dumps(summary))
+    record_code(done)
     return summary
 
 
@@ -311,6 +320,7 @@ def run_arm(arm: str, base: str, seed: int, pairs: str, s: dict, out: Path) -> d
     result["tasks"] = score(model, seed, s)
     result["wall_s"] = time.perf_counter() - t0
     done.write_text(json.dumps(result))
+    record_code(done)
     return result
 
 
@@ -442,7 +452,12 @@ def main(argv: list[str] | None = None) -> None:
                      # the base's runs and every arm's DPO run (the none arm trains nothing: it scores the base)
                      "cached_runs": cached_provenance([*base_runs, *(arm_dir(arm, base, seed, path, s, out) / "dpo"
                                                                      for (arm, seed), path in arm_pairs.items()
-                                                                     if arm != "none")])}
+                                                                     if arm != "none")]),
+                     # the pairs, and the none arm's scores (each other arm's: its DPO run's process's)
+                     "cached_products": cached_products([
+                         *(pairs_summary(base, seed, s, out, r) for seed in seeds for r in ("worst", "each")),
+                         *(arm_dir("none", base, seed, arm_pairs[("none", seed)], s, out) / "result.json"
+                           for seed in seeds)])}
     summary.update(summarize(results, seeds))
     none = summary["arms"]["none"]["pass1"]["mean"]
     summary["ceiling"] = {"none_room": round(1 - none, 4),

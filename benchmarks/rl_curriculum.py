@@ -73,7 +73,8 @@ Stages:
 The pretraining (``runs/bench-finetune``, shared), the cold start and each method's run are
 cached by their config's hash (``runs_from_cache``: the method runs read back); ``cached_runs``
 counts them all by the commit that trained them (``benchmarks/common.py``), so a base an older
-code trained shows.
+code trained shows. The base profile, a file rather than a run, is cached by its base and tasks;
+``cached_products`` counts it by the commit that made it.
 
 The last line printed is the JSON summary.
 """
@@ -99,7 +100,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import finetune_curriculum as ftbench  # noqa: E402
-from common import cached_provenance, die_with_parent, finish, say  # noqa: E402
+from common import cached_products, cached_provenance, die_with_parent, finish, record_code, say  # noqa: E402
 
 from curricle.finetune.command import finetune_run  # noqa: E402
 from curricle.finetune.config import FinetuneConfig  # noqa: E402
@@ -372,7 +373,8 @@ def summarize(results: dict[str, dict[int, dict]], seeds: list[int], budget: int
 
 
 def make_profile(out: Path, base: Path, seed_cfg: dict) -> tuple[Path, float]:
-    """The base sampling pass over the RL prompts, once per base (a profile file the methods share)."""
+    """The base sampling pass over the RL prompts, once per base (a profile file the methods share,
+    with the code record of what made it beside it)."""
     path = out / f"profile-{_key({'base': str(base), 'tasks': seed_cfg['tasks'], 'samples': SAMPLES})}.json"
     if path.is_file():
         return path, 0.0
@@ -389,6 +391,7 @@ def make_profile(out: Path, base: Path, seed_cfg: dict) -> tuple[Path, float]:
     for g in graders.values():
         g.close()
     shutil.copy(run / PROFILE, path)
+    record_code(path)
     return path, time.perf_counter() - t0
 
 
@@ -450,6 +453,7 @@ def main(argv: list[str] | None = None) -> None:
                      "cached_runs": cached_provenance([ftbench.pretrain_dir(pretrain_out, pretrain_steps),
                                                        sft_dir(out, pretrained, sft_steps),
                                                        *(method_dir(cfg, out / m) for m, _, cfg in jobs)]),
+                     "cached_products": cached_products([profile] if profile is not None else []),
                      **summarize(results, seeds, budget)}
     summary["targets"] = {"best_speedup": ">= 1.5 with its interval above 1, worst rung no lower than uniform's",
                           "random_reward_gap": "above 0 with its interval"}

@@ -1,6 +1,7 @@
 """``benchmarks/common.py``: its worker initializer (a benchmark killed outright leaves no worker
-computing on), its parts and seeds, and the count of the runs a result read by the commit that
-trained them (with ``finish``'s warning of other code's)."""
+computing on), its parts and seeds, the count of the runs a result read by the commit that
+trained them and of the cached products (not runs) by the commit that made them (with
+``finish``'s warning of other code's)."""
 
 from __future__ import annotations
 
@@ -175,3 +176,85 @@ def test_finish_warns_of_runs_other_code_trained(tmp_path, capsys):
                                                "another commit than this code's or by code not on record")
     assert json.dumps(cached) in err[0]
     assert json.loads(path.read_text())["result"]["cached_runs"] == cached
+
+
+def product(root: Path, name: str, record: str | dict | None) -> Path:
+    """A cached product file with ``record`` beside it as its code record (a dict: ``{"code":
+    record}``; a string: the record file's text; None: no record)."""
+    path = root / name
+    path.write_text("{}")
+    if record is not None:
+        text = record if isinstance(record, str) else json.dumps({"code": record})
+        (root / f"{name}.code.json").write_text(text)
+    return path
+
+
+def test_record_code_writes_this_process_code_beside_the_product(tmp_path):
+    sys.path.insert(0, str(BENCHMARKS))
+    from common import cached_products, made_by, record_code
+
+    from curricle.runinfo import code_record
+
+    pairs = tmp_path / "summary.json"
+    pairs.write_text("{}")
+    assert record_code(pairs) == tmp_path / "summary.json.code.json"
+    assert json.loads((tmp_path / "summary.json.code.json").read_text()) == {"code": code_record()}
+    store = tmp_path / "store"  # a directory's record is beside it too
+    store.mkdir()
+    assert record_code(store) == tmp_path / "store.code.json"
+    now = code_record()
+    label = f"{now['commit']}{'+dirty' if now['dirty'] else ''}" if now["commit"] else None
+    assert made_by(pairs) == made_by(store) == label
+    assert cached_products([pairs, store]) == ({label: 2, "other_than_head": 0} if label else
+                                               {"unrecorded": 2, "other_than_head": 2})
+
+
+def test_cached_products_count_by_the_commit_that_made_them(tmp_path):
+    sys.path.insert(0, str(BENCHMARKS))
+    from common import cached_products, made_by
+
+    by_head = product(tmp_path, "head.json", code(HEAD))
+    dirty = product(tmp_path, "dirty.npz", code(HEAD, True))
+    by_other = product(tmp_path, "other.json", code(OTHER))
+    bare = product(tmp_path, "bare.json", None)  # made before products recorded their code
+    assert (made_by(by_head), made_by(dirty), made_by(by_other), made_by(bare)) == (HEAD, f"{HEAD}+dirty", OTHER, None)
+    assert cached_products([by_head, dirty, by_other, bare], head=HEAD) == {
+        HEAD: 1, f"{HEAD}+dirty": 1, OTHER: 1, "unrecorded": 1, "other_than_head": 2}
+    # A record that is unreadable, names no commit or is not a code record: unrecorded, as is a missing product.
+    odd = [product(tmp_path, "broken.json", '{"co'), product(tmp_path, "not-git.json", code(None, None)),
+           product(tmp_path, "no-code.json", "{}"), product(tmp_path, "a-list.json", "[1]"), tmp_path / "gone.json"]
+    assert [made_by(p) for p in odd] == [None] * 5
+    assert cached_products([by_head, str(by_head), *odd], head=HEAD) == {HEAD: 1, "unrecorded": 5,
+                                                                          "other_than_head": 5}
+    # A store `curricle prune` wrote has its code in its lineage.json; one pruned before that has none.
+    for name, lineage in (("pruned-other", {"by": "random", "code": code(OTHER)}), ("pruned-old", {"by": "random"})):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "lineage.json").write_text(json.dumps(lineage))
+    assert cached_products([tmp_path / "pruned-other", tmp_path / "pruned-old", by_head], head=HEAD) == {
+        HEAD: 1, OTHER: 1, "unrecorded": 1, "other_than_head": 2}
+    assert cached_products([by_head], head=None) == {HEAD: 1, "other_than_head": 1}
+    assert cached_products([], head=HEAD) == {"other_than_head": 0}
+
+
+def test_finish_warns_of_products_other_code_made(tmp_path, capsys):
+    sys.path.insert(0, str(BENCHMARKS))
+    from common import finish
+
+    finish("demo", {"cached_products": {HEAD: 3, "other_than_head": 0}}, time.perf_counter(), quick=True,
+           results_dir=tmp_path)
+    assert "warning" not in capsys.readouterr().err
+    products = {HEAD: 1, OTHER: 1, "unrecorded": 1, "other_than_head": 2}
+    path = finish("demo", {"cached_runs": {HEAD: 2, "other_than_head": 0}, "cached_products": products},
+                  time.perf_counter(), quick=True, results_dir=tmp_path)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0] == (
+        "warning: 2 of the 3 cached products this result read were made by another commit than this code's or by "
+        "code not on record; their figures may not be this code's (delete them under --out to make them again): "
+        + json.dumps(products))
+    assert json.loads(path.read_text())["result"]["cached_products"] == products
+    # Runs and products of other code: a line each.
+    finish("demo", {"cached_runs": {OTHER: 1, "other_than_head": 1}, "cached_products": products},
+           time.perf_counter(), quick=True, results_dir=tmp_path)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert [line.split(" this result")[0] for line in err] == ["warning: 1 of the 1 runs",
+                                                                "warning: 2 of the 3 cached products"]
