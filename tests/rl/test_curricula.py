@@ -176,6 +176,49 @@ def test_a_resumed_sampler_skips_and_counts_what_an_uninterrupted_one_does():
                                                                          for k in range(2, 6)]
 
 
+def test_a_resumed_sampler_draws_the_refill_rounds_an_uninterrupted_one_does():
+    """DAPO's refill rounds (two a step, for two processes, through GRESO) are not in a checkpoint
+    either: each round is a function of the step's snapshot, its own rows and its earlier rounds,
+    all drawn again on resume, so a resumed run's rounds, skips and counts are an uninterrupted
+    one's, and a round repeats no row of its step."""
+    def rewards(row):
+        return [1.0] * 4 if row < 5 else [1.0, 0.0, 1.0, 0.0]  # rows 0-4 always solved: GRESO skips them
+
+    def primed():
+        p = policy(DynamicFilterCurriculum(gates=[GresoGate()]))
+        for step in range(3):
+            p.observe(step, [(r, rewards(r)) for r in range(10)])
+        return PromptSampler(p, steps=6, prompts_per_step=2, num_generations=1)
+
+    def run(s, start, save_after=None):
+        it = iter(s)
+        next(it), next(it)
+        saved = None
+        for k in range(start, 6):
+            if k + 1 < 6:
+                next(it), next(it)
+            generated = list(s.drawn[k])
+            for attempt in range(2):
+                pools, skipped = s.draw_refill(k, attempt, 1, processes=2)
+                s.add_skipped(k, skipped)
+                generated += pools[0] + pools[1]
+            assert len(set(generated)) == len(generated) == 6
+            s.observe(k, [(r, rewards(r)) for r in generated])
+            if k + 1 == save_after:
+                saved = json.loads(json.dumps(s.state_at(k + 1)))
+        return saved
+
+    full = primed()
+    state = run(full, 0, save_after=2)
+    assert "refills" not in state and full.refills[2][0] == ([[7], [9]], [(3, "greso/easy")])
+    again = primed()
+    again.load_state(state)
+    run(again, 2)
+    assert again.policy.state_dict() == full.policy.state_dict()
+    assert [(again.drawn[k], again.skipped[k], again.refills[k]) for k in range(2, 6)] == [
+        (full.drawn[k], full.skipped[k], full.refills[k]) for k in range(2, 6)]
+
+
 def test_a_resume_with_another_curriculum_is_refused():
     def state(cfg):
         p = build_policy(cfg, PROMPTS, seed=0, pass_rate=PassRateConfig(), batch=2)

@@ -230,10 +230,11 @@ def test_each_gate_before_generation_draws_its_own_uniform_numbers():
 
 
 def test_fresh_prompts_pass_the_gates_before_generation_as_the_steps_own_do():
-    """A refill round's or a pool's prompts (``draw_more``) are judged by the same gates: a
-    skipped row is replaced by the next round of uniform draws (a row judged once), each process
-    draws its own, and the skips are counted as the step's own; without gates the draw is the
-    uniform one, unchanged."""
+    """A refill round's or a pool's prompts (``draw_more``, under ``draw_pool``) are judged by the
+    same gates: a skipped row is replaced by the next round of uniform draws (a row judged once),
+    the streams seeded by process too (the trainer draws every process's at once, on process 0's),
+    and the skips are counted as the step's own; without gates the draw is the uniform one,
+    unchanged."""
     below = "pass-rate-band/below-band"
     profile = {r: (0.0 if r < 5 else 0.5) for r in range(10)}  # rows 0-4 below the band
     p = build(UniformCurriculum(gates=[PassRateBandGate(low=0.2, high=0.8, before_rollout=True)]), profile=profile,
@@ -291,6 +292,30 @@ def test_lilos_pool_repeats_no_prompt_while_the_prompts_last():
     assert p.draw_pool(p.snapshot(), 0, [9, 8], 4, processes=1) == ([[6, 3, 5, 0]], [])
     # 2 x 6 > 10 prompts: every other row, then the step's own, then from the start again.
     assert p.draw_pool(p.snapshot(), 0, [9, 8], 6, processes=2) == ([[6, 3, 5, 0, 4, 7], [1, 2, 8, 9, 6, 3]], [])
+
+
+def test_dapo_refill_rounds_repeat_no_prompt_of_the_step_while_the_prompts_last():
+    """DAPO's refill rounds are drawn for every process at once and dealt, leaving out the step's
+    own rows and every earlier round's: on ten prompts, the step's 2 and rounds of 2 for each of
+    2 processes cover the other eight once each; the third round finds none left and draws the
+    step's rows again, in a seeded order. Each process (its own sampler) draws the same rounds,
+    a round asked for first drawing the earlier ones first. (Each process drawing its own,
+    uniformly over every prompt, as before: round 0 gave process 0 the step's 3, round 1 gave it
+    3 and 7 again.)"""
+    p = build(DynamicFilterCurriculum(), batch=2)
+    s = PromptSampler(p, steps=1, prompts_per_step=2, num_generations=1)
+    assert list(s) == s.drawn[0] == [9, 3]
+    rounds = [s.draw_refill(0, attempt, 2, processes=2) for attempt in range(3)]
+    assert rounds == [([[7, 4], [6, 0]], []), ([[2, 1], [8, 5]], []), ([[4, 7], [5, 3]], [])]
+    assert sorted([9, 3] + [r for pools, _ in rounds[:2] for pool in pools for r in pool]) == list(range(10))
+    assert replacement_prompts(PROMPTS, 0, 0, 2, 0, 4, exclude=range(10)) == [4, 7, 5, 3]  # (all drawn: a permutation)
+    assert s.draw_refill(0, 1, 2, processes=2) == rounds[1]  # drawn again: the same
+    other = PromptSampler(build(DynamicFilterCurriculum(), batch=2), steps=1, prompts_per_step=2, num_generations=1)
+    list(other)
+    assert other.draw_refill(0, 2, 2, processes=2) == rounds[2] and other.refills[0] == rounds
+    # The old draws: [[3, 7], [2, 0]] in round 0, [[3, 5], [7, 8]] in round 1 (process, attempt seeded).
+    assert [[replacement_prompts(PROMPTS, 0, 0, a, q, 2) for q in range(2)] for a in range(2)] == [
+        [[3, 7], [2, 0]], [[3, 5], [7, 8]]]
 
 
 def test_lilo_over_several_processes_keeps_the_top_of_every_pool_together():

@@ -130,6 +130,25 @@ def test_lilo_under_torchrun_keeps_the_top_of_every_pool(tmp_path, checkpoint):
     assert rows(tmp_path / "ddp" / "trace/prompts.rank0.jsonl") == rows(tmp_path / "ddp" / "trace/prompts.rank1.jsonl")
 
 
+def test_dynamic_filter_under_torchrun_refills_with_no_prompt_twice_in_a_step(tmp_path, checkpoint):
+    """DAPO on two processes, a narrow band after its zero-variance gate so that most steps
+    refill: each step's prompts, its own and every refill round's on both processes (read off
+    the policy's group counts in a checkpoint after every step), are all different."""
+    cfg = rl_config(checkpoint, kind="dynamic-filter", steps=6)
+    cfg["curriculum"].update(gates=[{"kind": "pass-rate-band", "low": 0.4, "high": 0.6}], max_resamples=4)
+    cfg["train"]["checkpoint"] = {"every": 1, "keep_last": 6}
+    torchrun_rl(cfg, tmp_path)
+    ddp = tmp_path / "ddp"
+    counts = [{}] + [json.loads((ddp / "checkpoints" / f"checkpoint-{k}" / "curricle_rl.json").read_text())
+                     ["sampler"]["policy"]["pass_rates"]["n"] for k in range(1, 7)]
+    steps = [m for m in rows(ddp / "metrics.jsonl") if "reward" in m]
+    groups = [Counter({r: n - before.get(r, 0) for r, n in after.items()}) for before, after in zip(counts, counts[1:])]
+    assert [sum(g.values()) for g in groups] == [m["generated/groups"] for m in steps]
+    assert sum(m["generated/groups"] > 2 for m in steps) >= 3  # (refill rounds of 3 prompts a process)
+    assert all(max(g.values()) == 1 for g in groups)
+    assert rows(ddp / "trace/prompts.rank0.jsonl") == rows(ddp / "trace/prompts.rank1.jsonl")
+
+
 def test_the_guards_flag_hacking_and_drift():
     from curricle.rl.config import GuardSettings
     from curricle.rl.hf import HeldOutCheck
@@ -361,7 +380,8 @@ def test_replaced_and_unfilled_groups_are_counted_over_every_process(monkeypatch
 
 def test_the_trainers_fresh_prompts_pass_the_gates_before_generation(monkeypatch):
     """A refill or pool (``_generate_more``) generates only the prompts the gates before
-    generation admit, at their dataset positions, and every process's skips join the step's."""
+    generation admit, at their dataset positions, and every process's skips join the step's
+    (each process draws every process's share, so no gather is needed)."""
     from types import SimpleNamespace
 
     from trl import GRPOTrainer
@@ -374,17 +394,19 @@ def test_the_trainers_fresh_prompts_pass_the_gates_before_generation(monkeypatch
     prompts = [Prompt(r, "t", float(r), "A") for r in range(10)]
     policy = build_policy(UniformCurriculum(gates=[PassRateBandGate(low=0.2, high=0.8, before_rollout=True)]),
                           prompts, seed=0, pass_rate=PassRateConfig(), profile={r: 0.0 if r < 5 else 0.5
-                                                                                for r in range(10)}, batch=4)
-    sampler = hf.PromptSampler(policy, steps=3, prompts_per_step=4, num_generations=2)
+                                                                                for r in range(10)}, batch=2)
+    sampler = hf.PromptSampler(policy, steps=3, prompts_per_step=2, num_generations=2)
     sampler.positions = {r: 9 - r for r in range(10)}
     sampler.snapshots.record(0, policy.snapshot())  # (step 2 draws from step 0's)
+    sampler.next_step = 2
+    it = iter(sampler)
+    assert [next(it) for _ in range(4)] == [4, 4, 3, 3] and sampler.drawn[2] == [5, 6]
     t = hf.CurricleGRPOTrainer.__new__(hf.CurricleGRPOTrainer)
     t.prompt_sampler, t.num_generations = sampler, 2
     t.train_dataset = [{"prompt": f"p{9 - i}", hf.ROW_COLUMN: 9 - i} for i in range(10)]
     t.accelerator = SimpleNamespace(process_index=1, num_processes=2)
     t.graded = SimpleNamespace(last_local=[])
-    other = [(1, below), (0, below), (2, below)]  # process 0's skips (PromptPolicy.draw_more's, process 0)
-    monkeypatch.setattr(hf, "gather_object", lambda mine: [*other, *mine])
+    monkeypatch.setattr(hf, "gather_object", None)  # (none called)
     generated = []
 
     def generate(self, inputs):
@@ -392,12 +414,71 @@ def test_the_trainers_fresh_prompts_pass_the_gates_before_generation(monkeypatch
         self.graded.last_local = [1.0, 0.0] * (len(inputs) // 2)
         return {}
     monkeypatch.setattr(GRPOTrainer, "_generate_and_score_completions", generate)
-    _, groups = t._generate_more(step=2, attempt=1, n=3)
-    # Process 1's uniform draw was [0, 2, 8], then [7, ...], [9, ...]: rows 0-4 skipped, never generated.
-    assert generated == [8, 8, 7, 7, 9, 9] and groups == [[1.0, 0.0]] * 3
-    assert sampler.skipped[2] == other + [(0, below), (2, below), (3, below)]
-    sampler.observe(2, [(r, [1.0, 0.0]) for r in (8, 7, 9)])
-    assert policy.skips == {below: 6}
+    _, groups = t._generate_more(step=2, attempt=0, n=1)
+    # One draw for both processes, the step's 5 and 6 left out: [3, 7], then [9, 2]: process 0
+    # gets 7, process 1 gets 9; row 3 (drawn for process 0) is skipped, never generated.
+    assert generated == [9, 9] and groups == [[1.0, 0.0]]
+    assert sampler.refills[2] == [([[7], [9]], [(3, below)])]
+    assert sampler.skipped[2] == [(0, below), (4, below), (3, below)]
+    sampler.observe(2, [(r, [1.0, 0.0]) for r in (5, 6, 7, 9)])
+    assert policy.skips == {below: 3}
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_dapo_refill_rounds_repeat_no_prompt_of_the_step_nor_of_another_process(monkeypatch, processes):
+    """DAPO's refill rounds as each process's trainer runs them (every group of zero variance, so
+    all 3 rounds run; with two processes each has its own sampler, the other's part of each
+    gather scripted as its own): the step's rows and every round's fresh rows, over every
+    process, are all different (each process used to draw its own, uniformly over every prompt,
+    and repeated the step's rows, an earlier round's and the other process's)."""
+    from types import SimpleNamespace
+
+    import torch
+    from trl import GRPOTrainer
+
+    import curricle.rl.hf as hf
+    from curricle.rl.config import DynamicFilterCurriculum, PassRateConfig
+    from curricle.rl.curricula import Prompt, build_gates, build_policy
+
+    cfg = DynamicFilterCurriculum(oversample=1, max_resamples=3)
+    prompts = [Prompt(r, "t", float(r), "A") for r in range(20)]
+    monkeypatch.setattr(hf, "gather_object", lambda mine: list(mine) * processes)
+
+    def run(me: int) -> tuple[list[int], list[list[int]]]:
+        """Process ``me``'s step 0: ``(the step's rows, each generation's rows on this process)``."""
+        policy = build_policy(cfg, prompts, seed=0, pass_rate=PassRateConfig(), batch=2 * processes)
+        sampler = hf.PromptSampler(policy, steps=1, prompts_per_step=2 * processes, num_generations=2)
+        step = list(sampler)[::2]
+        t = hf.CurricleGRPOTrainer.__new__(hf.CurricleGRPOTrainer)
+        t.gates, t.prompt_sampler = build_gates(cfg), sampler
+        t.max_resamples, t.oversample, t.pool_factor, t.num_generations = 3, 1, 1, 2
+        t.replaced = t.unfilled = 0
+        t.trained = []
+        t.state, t.model = SimpleNamespace(global_step=0), SimpleNamespace(training=True)
+        t.processing_class = SimpleNamespace(pad_token_id=0)
+        t.accelerator = SimpleNamespace(num_processes=processes, process_index=me, gather=lambda x: x)
+        t._global_max = lambda n: n  # (every process short by the same)
+        t.train_dataset = [{hf.ROW_COLUMN: r} for r in range(20)]
+        t.graded = SimpleNamespace(last_local=[])
+        generated = []
+
+        def generate(self, inputs):
+            rows = [x[hf.ROW_COLUMN] for x in inputs][::2]
+            generated.append(rows)
+            self.graded.last_local = [1.0, 1.0] * len(rows)  # zero variance: rejected
+            return {"completion_ids": torch.tensor([[r] for r in rows for _ in range(2)]),
+                    "completion_mask": torch.ones(2 * len(rows), 1, dtype=torch.long)}
+        monkeypatch.setattr(GRPOTrainer, "_generate_and_score_completions", generate)
+        t._generate_and_score_completions([{hf.ROW_COLUMN: r} for r in step[2 * me:2 * me + 2] for _ in range(2)])
+        assert t.unfilled == 2 * processes and len(generated) == 4  # the step's, then 3 rounds
+        return step, generated
+
+    runs = [run(me) for me in range(processes)]
+    step = runs[0][0]
+    assert all(s == step for s, _ in runs) and [g[0] for _, g in runs] == [step[2 * me:2 * me + 2]
+                                                                          for me in range(processes)]
+    fresh = [r for _, generated in runs for rows in generated[1:] for r in rows]
+    assert len(fresh) == 3 * 2 * processes and len(set(step + fresh)) == len(step + fresh)
 
 
 def test_lilo_over_two_processes_trains_the_top_of_both_pools(monkeypatch):

@@ -163,7 +163,8 @@ class _Curriculum(_Config):
     prompts, which are replaced by its next choices, and the fresh prompts of a refill or of
     LILO's pool, at no rollout cost; gates after generation judge each generated group, and the
     step's batch is filled from admitted groups by generating more (``oversample``,
-    ``max_resamples``); every rollout generated counts toward the budget and every rejection is
+    ``max_resamples``: rounds of fresh prompts, none generated twice in a step while the prompts
+    last); every rollout generated counts toward the budget and every rejection is
     counted under its reason."""
     max_resamples: int = Field(3, ge=1)
     """Extra generation rounds a step for filling the batch (with gates after generation)."""
@@ -193,11 +194,13 @@ class UniformCurriculum(_Curriculum):
 class DynamicFilterCurriculum(_Curriculum):
     """DAPO's dynamic sampling as verl runs it (Yu et al. 2025; ``recipe/dapo``): ``uniform``
     plus the ``zero-variance`` gate; the step's ``B`` prompts are generated, then rounds of
-    ``oversample x B`` fresh uniform prompts (DAPO's recipe: 3) until ``B`` groups with nonzero
-    reward variance were generated (at most ``max_resamples`` rounds, DAPO's recipe: 10), and the
-    batch is the first ``B`` of them in generation order (truncated). All rollouts count toward
-    the budget. The metrics row gives the trained batch's zero-variance share
-    (``zero_variance_groups``) and every generated group's (``generated/zero_variance_groups``)."""
+    ``oversample x B`` fresh uniform prompts (DAPO's recipe: 3; none of the step's own nor an
+    earlier round's nor twice in a round, over every process, while the prompts last) until
+    ``B`` groups with nonzero reward variance were generated (at most ``max_resamples`` rounds,
+    DAPO's recipe: 10), and the batch is the first ``B`` of them in generation order
+    (truncated). All rollouts count toward the budget. The metrics row gives the trained
+    batch's zero-variance share (``zero_variance_groups``) and every generated group's
+    (``generated/zero_variance_groups``)."""
 
     kind: Literal["dynamic-filter"] = "dynamic-filter"
     oversample: int = Field(3, ge=1)

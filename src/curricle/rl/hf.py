@@ -126,6 +126,7 @@ class PromptSampler(Sampler[int]):
         self.next_step = 0
         self.drawn = StepSnapshots(owner="PromptSampler")  # the rows of the steps drawn recently
         self.skipped = StepSnapshots(owner="PromptSampler")  # the rows gates before generation skipped
+        self.refills = StepSnapshots(owner="PromptSampler")  # each step's refill rounds so far
         self.positions: dict[int, int] | None = None
 
     def __len__(self) -> int:
@@ -159,21 +160,33 @@ class PromptSampler(Sampler[int]):
         """The dataset position of prompt ``row``."""
         return row if self.positions is None else self.positions[row]
 
-    def draw_more(self, step: int, attempt: int, process: int, n: int) -> tuple[list[int], list[tuple[int, str]]]:
-        """``n`` fresh rows for process ``process``'s extra generations in step ``step`` (round
-        ``attempt``), through the gates before generation from the snapshot the step's own rows
-        were judged on (:meth:`PromptPolicy.draw_more`): ``(rows, skipped)``."""
-        return self.policy.draw_more(self._snapshot(step), step, n, attempt, process, self.max_draws)
+    def draw_refill(self, step: int, attempt: int, n: int, processes: int
+                    ) -> tuple[list[list[int]], list[tuple[int, str]]]:
+        """DAPO's refill round ``attempt`` in step ``step``: ``n`` fresh rows for each of
+        ``processes`` processes, none of them the step's own rows nor an earlier round's nor
+        another's while the prompts last, through the gates before generation from the snapshot
+        the step's own rows were judged on (:meth:`PromptPolicy.draw_pool`, the step's rows and
+        every earlier round's left out): ``(rows by process, every process's skipped rows)``, the
+        same on every process. The rounds are kept by step (``n`` and ``processes`` are the
+        step's throughout; an earlier round not yet drawn is drawn first, its skips not
+        returned); none is checkpointed: a step is drawn again whole on resume."""
+        rounds = list(self.refills.get(step) or [])
+        while len(rounds) <= attempt:
+            taken = list(self.drawn[step]) + [r for pools, _ in rounds for pool in pools for r in pool]
+            rounds.append(self.policy.draw_pool(self._snapshot(step), step, taken, n, processes, self.max_draws,
+                                                attempt=len(rounds)))
+        self.refills.record(step, rounds)
+        return rounds[attempt]
 
     def draw_pool(self, step: int, n: int, processes: int) -> tuple[list[list[int]], list[tuple[int, str]]]:
         """LILO's pool in step ``step``: ``n`` fresh rows for each of ``processes`` processes, none
         of them the step's own rows nor another's while the prompts last, through the gates
-        before generation as :meth:`draw_more` (:meth:`PromptPolicy.draw_pool`): ``(rows by
+        before generation as :meth:`draw_refill` (:meth:`PromptPolicy.draw_pool`): ``(rows by
         process, every process's skipped rows)``, the same on every process."""
         return self.policy.draw_pool(self._snapshot(step), step, self.drawn[step], n, processes, self.max_draws)
 
     def add_skipped(self, step: int, skipped: Sequence[tuple[int, str]]) -> None:
-        """Count ``skipped`` (every process's, from :meth:`draw_more` or :meth:`draw_pool`) with step
+        """Count ``skipped`` (every process's, from :meth:`draw_refill` or :meth:`draw_pool`) with step
         ``step``'s own skips."""
         if skipped:
             self.skipped.record(step, list(self.skipped.get(step) or []) + [tuple(x) for x in skipped])
@@ -198,6 +211,7 @@ class PromptSampler(Sampler[int]):
         self.next_step = int(state["next_step"])
         self.drawn.clear()
         self.skipped.clear()
+        self.refills.clear()
 
 
 class GradedReward:
@@ -314,9 +328,10 @@ class CurricleGRPOTrainer(GRPOTrainer):
     - with admission ``gates`` (after generation): each process's groups go through the gates in
       order; while fewer than its ``B`` were admitted, a round of ``oversample x B`` fresh prompts
       is generated and judged (at most ``max_resamples`` rounds, every process running the same
-      number), and the batch is the first ``B`` admitted groups in generation order (verl's
-      DAPO: over-generate, filter, truncate); short of ``B``, rejected groups fill it (counted as
-      ``unfilled``);
+      number; a round's prompts, over every process, none of the step's own nor an earlier
+      round's nor twice in the round while the prompts last), and the batch is the first ``B``
+      admitted groups in generation order (verl's DAPO: over-generate, filter, truncate); short of
+      ``B``, rejected groups fill it (counted as ``unfilled``);
     - with ``pool_factor`` > 1 (LILO): ``(pool_factor - 1) x B`` fresh prompts, none of them the
       step's own nor twice in the pool while the prompts last, are generated beside the step's
       ``B`` and the ``B`` groups with the largest ``p (1 - p)`` are kept (``B`` each process's
@@ -324,12 +339,12 @@ class CurricleGRPOTrainer(GRPOTrainer):
       training its own kept groups and the ones other processes kept beyond their share, whose
       tensors they send it: :func:`~curricle.rl.curricula.deal_top_learnable`).
 
-    The fresh prompts come from the sampler (:meth:`PromptSampler.draw_more`, LILO's
-    :meth:`PromptSampler.draw_pool`), through the gates before generation as the step's own
-    prompts, their skips counted with the step's. Every verdict of every process is counted on
-    every process, so the gates' counts are global, and so are the replaced and unfilled groups
-    (:attr:`replaced`, :attr:`unfilled`); every generated rollout is counted by the reward
-    function (the budget).
+    The fresh prompts come from the sampler (:meth:`PromptSampler.draw_refill`, LILO's
+    :meth:`PromptSampler.draw_pool`), drawn for every process at once and dealt, through the gates
+    before generation as the step's own prompts, their skips counted with the step's. Every
+    verdict of every process is counted on every process, so the gates' counts are global, and
+    so are the replaced and unfilled groups (:attr:`replaced`, :attr:`unfilled`); every generated
+    rollout is counted by the reward function (the budget).
     :attr:`trained` holds the kept groups' rewards for the step's metrics.
 
     TRL 1.16.0: overrides ``GRPOTrainer._generate_and_score_completions`` (the one method that
@@ -376,19 +391,19 @@ class CurricleGRPOTrainer(GRPOTrainer):
 
     def _generate_more(self, step: int, attempt: int, n: int, pool: bool = False
                        ) -> tuple[dict, list[list[float | None]]]:
-        """``n`` fresh groups generated and scored (round ``attempt`` of step ``step``; ``pool``:
-        LILO's pool, :meth:`PromptSampler.draw_pool`): their prompts pass the gates before
+        """``n`` fresh groups generated and scored (refill round ``attempt`` of step ``step``,
+        :meth:`PromptSampler.draw_refill`; ``pool``: LILO's pool, :meth:`PromptSampler.draw_pool`),
+        this process's share of one draw for every process: their prompts pass the gates before
         generation as the step's own did, every process's skips counted with the step's (a
         skipped prompt is never generated)."""
         sampler = self.prompt_sampler
         processes, me = self.accelerator.num_processes, self.accelerator.process_index
-        if pool:  # (every process draws every pool, and so every skip)
+        # (every process draws every process's rows, and so every skip)
+        if pool:
             pools, skipped = sampler.draw_pool(step, n, processes)
-            rows = pools[me]
         else:
-            rows, skipped = sampler.draw_more(step, attempt, me, n)
-            if processes > 1 and sampler.policy.prompt_gates:  # (the same on every process)
-                skipped = gather_object(skipped)
+            pools, skipped = sampler.draw_refill(step, attempt, n, processes)
+        rows = pools[me]
         sampler.add_skipped(step, skipped)
         g = self.num_generations
         extra = super()._generate_and_score_completions(

@@ -29,11 +29,13 @@ A policy lives in its own module (the contract in ``base``). Gates come in two k
 number with any policy (``curriculum.gates``), every rejection counted under its reason:
 *after generation* (``gate`` has the contract) a gate judges each generated group
 (``zero-variance``, ``pass-rate-band``) and the trainer fills the batch with admitted groups of
-fresh prompts (:func:`~curricle.rl.curricula.base.replacement_prompts`); *before generation*
-(``prompt_gate`` has the contract) a gate skips a chosen prompt at no rollout cost (``greso``,
-``gaussian``, ``pass-rate-band`` with ``before_rollout``), the policy's next choice taking its
-place (:meth:`PromptPolicy.draw`), and judges the trainer's fresh prompts (a refill, LILO's
-pool) the same way (:meth:`PromptPolicy.draw_more`). All are registered by ``kind`` below.
+fresh prompts (:func:`~curricle.rl.curricula.base.replacement_prompts`, drawn for every process
+at once by :meth:`PromptPolicy.draw_pool`: none twice in a step while the prompts last);
+*before generation* (``prompt_gate`` has the contract) a gate skips a chosen prompt at no
+rollout cost (``greso``, ``gaussian``, ``pass-rate-band`` with ``before_rollout``), the
+policy's next choice taking its place (:meth:`PromptPolicy.draw`), and judges the trainer's
+fresh prompts (a refill, LILO's pool) the same way (:meth:`PromptPolicy.draw_more`). All are
+registered by ``kind`` below.
 """
 
 from __future__ import annotations

@@ -231,10 +231,10 @@ class PromptPolicy:
 
     def draw_more(self, snapshot: dict[str, Any], step: int, k: int, attempt: int, process: int,
                   max_draws: int = 16, exclude: Collection[int] = ()) -> tuple[list[int], list[tuple[int, str]]]:
-        """``k`` fresh rows for process ``process``'s extra generations in step ``step`` (DAPO's
-        refill round ``attempt``, LILO's pool: :meth:`draw_pool`), and the rows the gates before
-        generation skipped: :func:`replacement_prompts`' uniform draws (the rows in ``exclude``
-        only after every other), judged as :meth:`draw` judges the policy's choices (a skipped
+        """``k`` fresh rows for process ``process``'s extra generations in step ``step`` (round
+        ``attempt``; the trainer's are drawn for every process at once: :meth:`draw_pool`), and
+        the rows the gates before generation skipped: :func:`replacement_prompts`' uniform draws
+        (the rows in ``exclude`` only after every other), judged as :meth:`draw` judges the policy's choices (a skipped
         row replaced by the next round of draws; after ``max_draws`` rounds skipped rows fill,
         ``forced``), each gate on a stream of its own apart from :meth:`draw`'s. Without gates,
         exactly :func:`replacement_prompts`. Pure."""
@@ -246,14 +246,17 @@ class PromptPolicy:
                            lambda round_: [self.seed, 53, step, attempt, process, round_])
 
     def draw_pool(self, snapshot: dict[str, Any], step: int, own: Sequence[int], k: int, processes: int = 1,
-                  max_draws: int = 16) -> tuple[list[list[int]], list[tuple[int, str]]]:
-        """LILO's pool beside step ``step``'s own rows ``own`` (every process's): ``k`` fresh rows for
-        each of ``processes`` processes, and the rows the gates before generation skipped. One
-        :meth:`draw_more` for all of them (``k x processes`` rows, on process 0's stream), dealt in
-        order, so the pool repeats no prompt, neither another process's nor a row of ``own``,
-        while the prompts last (then rows repeat, in the same order, so that every process
-        generates ``k``). Pure: every process draws the same pools and skips."""
-        rows, skipped = self.draw_more(snapshot, step, k * processes, 0, 0, max_draws, exclude=own)
+                  max_draws: int = 16, attempt: int = 0) -> tuple[list[list[int]], list[tuple[int, str]]]:
+        """The trainer's fresh rows in step ``step`` beside the rows ``own`` already drawn for it
+        (every process's: the step's own, and for DAPO's refill round ``attempt`` > 0 the earlier
+        rounds' too): ``k`` for each of ``processes`` processes (LILO's pool, a refill round), and
+        the rows the gates before generation skipped. One :meth:`draw_more` for all of them (``k x
+        processes`` rows, round ``attempt`` on process 0's stream), dealt in order, so they repeat
+        no prompt, neither another process's nor a row of ``own``, while the prompts last (then
+        the rows of ``own`` follow, in a seeded order, and once every prompt is in the draw it
+        starts again from its first, so that every process generates ``k``). Pure: every process
+        draws the same pools and skips."""
+        rows, skipped = self.draw_more(snapshot, step, k * processes, attempt, 0, max_draws, exclude=own)
         rows = [rows[i % len(rows)] for i in range(k * processes)] if rows else []
         return [rows[q * k:(q + 1) * k] for q in range(processes)], skipped
 
@@ -329,7 +332,8 @@ def replacement_prompts(prompts: Sequence[Prompt], seed: int, step: int, attempt
     """Fresh prompts for ``k`` extra groups (DAPO's dropped ones, LILO's pool): uniform without
     replacement, seeded by (step, attempt, process), so every rerun draws the same; ``round_`` > 0:
     the next ``k`` when gates before generation skipped some (:meth:`PromptPolicy.draw_more`);
-    rows in ``exclude`` (LILO: the step's own) come only once every other row was drawn."""
+    rows in ``exclude`` (the rows already drawn for the step: :meth:`PromptPolicy.draw_pool`) come
+    only once every other row was drawn."""
     rng = np.random.default_rng([seed, 29, step, attempt, process] + ([round_] if round_ else []))
     if not exclude:
         idx = rng.choice(len(prompts), size=min(k, len(prompts)), replace=False)
