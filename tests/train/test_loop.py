@@ -8,6 +8,7 @@ from curricle.errors import CurricleError
 from curricle.runinfo import code_record
 from curricle.train.command import build_trainer, train_run
 from curricle.train.hooks import Hook
+from tests.telemetry import fake_trackers
 
 
 def read(run_dir, name):
@@ -202,6 +203,70 @@ def test_a_fresh_restart_replaces_the_killed_attempts_tensorboard(tmp_path, make
     assert loss == [(m["step"], pytest.approx(m["loss"])) for m in read(run, "metrics.jsonl")]
     assert [s for s, _ in loss] == [1, 2, 3]
 
+
+
+class Killed(Exception):
+    pass
+
+
+class KillAt(Hook):
+    """Ends the run with an error at ``step``, before telemetry writes that step (a kill)."""
+
+    def __init__(self, step):
+        self.step = step
+
+    def on_step_end(self, state, batch, metrics):
+        if state.step == self.step:
+            raise Killed
+
+
+def test_wandb_and_mlflow_continue_their_runs_on_resume_and_start_new_ones_on_a_fresh_start(
+        tmp_path, make_config, monkeypatch):
+    wandb, mlflow = fake_trackers.install(monkeypatch)
+    run = tmp_path / "run"
+    own = (run / "mlruns").resolve().as_uri()
+    config = make_config(steps=8, eval_every=4, checkpoint={"every": 4},
+                         telemetry={"tensorboard": False, "wandb": True, "mlflow": True})
+    with pytest.raises(Killed):  # after its step-4 checkpoint, steps 1-5 logged
+        train_run(config, run, progress=False, hooks=[KillAt(6)])
+    ids = {"wandb": {"id": "wandb-1", "project": "curricle"},
+           "mlflow": {"run_id": "mlflow-1", "experiment": "curricle", "tracking_uri": None}}
+    assert json.loads((run / "trackers.json").read_text()) == ids
+    assert sorted(wandb.runs["wandb-1"]) == [1, 2, 3, 4, 5]
+
+    train_run(config, run, resume=True, progress=False)
+    assert json.loads((run / "trackers.json").read_text()) == ids
+    first = {"project": "curricle", "name": "run", "dir": str(run), "mode": "offline"}
+    assert wandb.inits == [first, {**first, "id": "wandb-1", "resume": "must"}]
+    assert mlflow.started == [{"run_name": "run", "uri": own}, {"run_id": "mlflow-1", "uri": own}]
+    # One run in each, every step once, with the values metrics.jsonl has (step 5 as the killed
+    # run logged it: a resumed run trains it again to the same loss).
+    loss = {m["step"]: m["loss"] for m in read(run, "metrics.jsonl")}
+    assert list(loss) == list(range(1, 9))
+    assert [s for _, s in wandb.sent] == list(range(1, 9))
+    assert {s: m["loss"] for s, m in wandb.runs["wandb-1"].items()} == pytest.approx(loss)
+    assert mlflow.steps(own, "mlflow-1") == list(range(1, 9))
+    assert mlflow.values(own, "mlflow-1") == pytest.approx(loss)
+
+    shutil.rmtree(run / "checkpoints")  # started again without --resume: new runs, the ids replaced
+    train_run(config, run, progress=False)
+    assert wandb.inits[2] == first and mlflow.started[2] == {"run_name": "run", "uri": own}
+    assert json.loads((run / "trackers.json").read_text()) == {
+        "wandb": {"id": "wandb-2", "project": "curricle"},
+        "mlflow": {"run_id": "mlflow-2", "experiment": "curricle", "tracking_uri": None}}
+    assert sorted(wandb.runs["wandb-2"]) == list(range(1, 9)) and sorted(wandb.runs["wandb-1"]) == list(range(1, 9))
+
+
+def test_a_fresh_start_forgets_the_tracker_runs_of_a_killed_attempt_that_logged_to_them(tmp_path, make_config,
+                                                                                        monkeypatch):
+    wandb, _ = fake_trackers.install(monkeypatch)
+    run = tmp_path / "run"
+    with pytest.raises(Killed):  # before its first checkpoint
+        train_run(make_config(steps=4, telemetry={"tensorboard": False, "wandb": True}), run, progress=False,
+                  hooks=[KillAt(2)])
+    assert (run / "trackers.json").exists()
+    train_run(make_config(steps=4), run, progress=False)  # started again, W&B off
+    assert not (run / "trackers.json").exists()  # a later resume with W&B on starts a W&B run of its own
 
 
 def test_a_resumed_run_keeps_its_length_unless_told(tmp_path, make_config):

@@ -15,7 +15,7 @@ class TelemetryConfig(BaseModel):
     wandb: bool = False
     """Log to Weights & Biases (needs the wandb package)."""
     wandb_mode: Literal["online", "offline"] = "offline"
-    """W&B mode; offline needs no network (sync later with ``wandb sync``)."""
+    """W&B mode; offline needs no network (sync later with ``wandb beta sync RUN/wandb``)."""
     mlflow: bool = False
     """Log to MLflow (needs the mlflow package)."""
     project: str = "curricle"

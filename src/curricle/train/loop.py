@@ -47,6 +47,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from curricle import atomic
 from curricle.errors import CurricleError
 from curricle.mixture.sampler import Batch, MixtureSampler
+from curricle.telemetry.sinks.base import clear_tracker_runs
 from curricle.telemetry.sinks.jsonl import count_lines, truncate_jsonl
 from curricle.telemetry.sinks.tensorboard import clear_tensorboard
 from curricle.telemetry.tracker import DomainLossTracker
@@ -178,6 +179,7 @@ class Trainer:
                 for name in self.state.logs:
                     (self.run_dir / name).unlink(missing_ok=True)
                 clear_tensorboard(self.run_dir)
+                clear_tracker_runs(self.run_dir)  # W&B and MLflow: a new run there too
 
         self.train_model: torch.nn.Module = self.loss_model
         if self.dist.active and not self.sharded:
