@@ -248,6 +248,39 @@ def test_the_base_profile_reads_pass_rates_as_the_tracked_rate_does(tmp_path, mo
     assert policy.pass_rates.p == {0: 0.5, 1: 0.5}
 
 
+def test_the_base_profile_samples_on_the_device_the_run_trains_on(tmp_path, monkeypatch, checkpoint):
+    """The base sampling pass runs after the model is moved where the trainer will put it (a
+    GPU), not on the CPU it was loaded on; a profile read from a file moves nothing."""
+    import curricle.rl.command as command
+    import curricle.rl.hf as hf
+    from curricle.rl.config import RLConfig
+
+    events = []
+    load = command.load_start_model
+
+    def loaded(config):
+        model, tokenizer = load(config)
+        to = model.to
+        model.to = lambda *a, **k: events.append(("to", *a)) or to(*a, **k)
+        return model, tokenizer
+
+    profile = hf.base_profile
+    monkeypatch.setattr(command, "load_start_model", loaded)
+    monkeypatch.setattr(command, "train_device", lambda use_cpu: events.append(("device", use_cpu)) or "cpu")
+    monkeypatch.setattr(hf, "base_profile", lambda *a, **k: events.append(("profile",)) or profile(*a, **k))
+    cfg = rl_config(checkpoint, kind="target-difficulty", steps=2)
+    _, _, graders = command.build_rl(RLConfig.model_validate(cfg), tmp_path / "run")
+    for g in graders.values():
+        g.close()
+    assert events[:3] == [("device", True), ("to", "cpu"), ("profile",)]
+    events.clear()
+    cfg["profile"] = {"from": str(tmp_path / "run" / "profile.json")}
+    _, _, graders = command.build_rl(RLConfig.model_validate(cfg), tmp_path / "again")
+    for g in graders.values():
+        g.close()
+    assert ("device", True) not in events and events[0] == ("profile",)
+
+
 def test_dynamic_filter_splices_replacement_groups_into_the_batch():
     import torch
 

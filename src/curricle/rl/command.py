@@ -29,7 +29,7 @@ from curricle.errors import CurricleError
 from curricle.extras import require
 from curricle.posttrain.checkpoints import begin_run, check_resume_tasks, load_start_model, train_and_save
 from curricle.posttrain.evaluate import Evaluator
-from curricle.posttrain.ranks import is_main
+from curricle.posttrain.ranks import is_main, train_device
 from curricle.rl.config import STATE_FILE, RLConfig, before_rollout, load_rl_config
 from curricle.rl.curricula import build_gates, build_policy
 from curricle.rl.rewards import CompositeReward, GraderReward, build_runner
@@ -105,6 +105,8 @@ def build_rl(config: RLConfig, run_dir: Path, max_steps: int | None = None, resu
         cfg = config.profile
         if saved.is_file() and cfg.from_file is None:  # a resumed run reads its own
             cfg = cfg.model_copy(update={"from_file": saved})
+        if cfg.from_file is None:
+            model.to(train_device(config.train.use_cpu))  # sample where it will train, not on the CPU first
         found = base_profile(model, tokenizer, items, graders, cfg, g.temperature, g.max_completion_length,
                              config.seed, run_dir / PROFILE)
         profile = dict(enumerate(found["pass_rates"]))
