@@ -10,6 +10,7 @@ Usage::
     .venv/bin/python benchmarks/rl_curriculum.py                    # all 10 methods, 6,400 rollouts each
     .venv/bin/python benchmarks/rl_curriculum.py --real             # SmolLM2-135M-Instruct (a GPU; benchmarks/rl_real.py)
     .venv/bin/python benchmarks/rl_curriculum.py --real --smoke     # the same, two steps of two methods (CPU)
+    scripts/gpu_rl_real.sh                                          # --real on the device GPU (see it)
 
 Stages:
 
@@ -401,23 +402,27 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help=f"5 seeds, methods {','.join(QUICK_METHODS)}")
-    ap.add_argument("--seeds", default="0,1,2,3,4")
+    ap.add_argument("--seeds", default=None, help="comma-separated (default: 0,1,2,3,4; --real: rl_real.SIZES's)")
     ap.add_argument("--methods", default=None, help="comma-separated (default: all; --quick: QUICK_METHODS)")
-    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=2, help="runs at a time, one process each (--real: on one GPU)")
     ap.add_argument("--lr", type=float, default=LR, help="GRPO's learning rate, the same for every method")
     ap.add_argument("--real", action="store_true", help="SmolLM2-135M-Instruct on chat-formatted arithmetic")
     ap.add_argument("--smoke", action="store_true", help="with --real: a few steps, to check it runs (CPU)")
+    ap.add_argument("--gpu", action="store_true", help="with --real --smoke: the smoke on the GPU (the CUDA path)")
+    ap.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
+                    help="with --real: start no run that would end after this many seconds from the start, going "
+                         "by the longest run so far; the seeds left unfinished are dropped")
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "bench-rl")
     ap.add_argument("--variant", default=None,
                     help="results file benchmarks/results/rl_curriculum.VARIANT.json (e.g. for other --methods)")
     a = ap.parse_args(argv)
-    if a.smoke and not a.real:
-        raise SystemExit("--smoke goes with --real")
+    if (a.smoke or a.gpu or a.time_budget is not None) and not a.real:
+        raise SystemExit("--smoke, --gpu and --time-budget go with --real")
     if a.real:
         import rl_real
         rl_real.run(a, sys.modules[__name__])
         return
-    seeds = [int(s) for s in a.seeds.split(",")]
+    seeds = [int(s) for s in (a.seeds or "0,1,2,3,4").split(",")]
     methods = (a.methods.split(",") if a.methods else (QUICK_METHODS if a.quick else METHODS))
     if "uniform" not in methods:
         raise SystemExit("--methods: uniform is the baseline every figure is paired with; include it")

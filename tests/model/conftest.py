@@ -28,17 +28,17 @@ def _permute(w: np.ndarray, heads: int) -> np.ndarray:
     return w.reshape(heads, 2, w.shape[0] // heads // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
 
 
-def write_tiny_gguf(path) -> LlamaForCausalLM:
-    """A 2-layer Llama (d=32) written to ``path`` as a GGUF file; returns the HF model whose
-    weights are the file's, dequantized (what loading the file must give back)."""
+def write_tiny_gguf(path, context: int = 64) -> LlamaForCausalLM:
+    """A 2-layer Llama (d=32, ``context`` positions) written to ``path`` as a GGUF file; returns
+    the HF model whose weights are the file's, dequantized (what loading the file must give back)."""
     torch.manual_seed(0)
     model = LlamaForCausalLM(LlamaConfig(
         vocab_size=len(TOKENS), hidden_size=32, num_hidden_layers=2, num_attention_heads=HEADS,
-        num_key_value_heads=KV_HEADS, intermediate_size=64, max_position_embeddings=64, rms_norm_eps=1e-5,
+        num_key_value_heads=KV_HEADS, intermediate_size=64, max_position_embeddings=context, rms_norm_eps=1e-5,
         rope_theta=10000.0, tie_word_embeddings=True, bos_token_id=1, eos_token_id=2, pad_token_id=2))
     w = gguf.GGUFWriter(str(path), "llama")
     w.add_name("tiny")
-    w.add_context_length(64)
+    w.add_context_length(context)
     w.add_embedding_length(32)
     w.add_block_count(2)
     w.add_feed_forward_length(64)
