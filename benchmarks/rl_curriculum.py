@@ -1,6 +1,7 @@
 """Prompt curricula and gates for GRPO in the regime they are for: a difficulty ladder where
 uniform sampling wastes many groups (all right or all wrong: ``uniform_zero_variance_share`` in
-the JSON, 45% in ``--quick`` at 20e8463, short of the "most" the issue asked for). Which one
+the JSON: 45% in ``--quick`` at 20e8463, short of the "most" the issue asked for; 66% in the
+full run, whose weaker base fails the long rungs outright). Which one
 reaches uniform's final sampled pass@1 with fewer rollouts, without giving up the hardest rung,
 and does a coin for a reward teach less?
 
