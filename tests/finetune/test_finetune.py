@@ -368,6 +368,29 @@ def test_the_trainer_arguments_are_checked(tmp_path, checkpoint):
         use_curriculum(trainer, curriculum)
 
 
+@pytest.mark.parametrize("on", [True, False])
+def test_train_tf32_sets_the_flags_the_built_trainer_keeps(tmp_path, checkpoint, on):
+    """On a GPU, the flags ``train.tf32`` asks for; on CPU, none changed. TRL's own ``tf32`` stays
+    unset, so building the trainer leaves them as they were set."""
+    import torch
+
+    from curricle.finetune.command import build_finetune
+    from curricle.finetune.config import FinetuneConfig
+
+    def flags():
+        return torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+
+    cuda, before = torch.cuda.is_available(), flags()
+    cfg = finetune_config(checkpoint)
+    cfg["train"].update(use_cpu=not cuda, tf32=on)
+    try:
+        trainer, _, _ = build_finetune(FinetuneConfig.model_validate(cfg), tmp_path / "run")
+        assert trainer.args.tf32 is None
+        assert flags() == ((on, on) if cuda else before)
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before
+
+
 def test_bad_configs_are_one_line_errors(tmp_path, checkpoint):
     cfg = finetune_config(tmp_path / "nowhere")
     r = cli(write(tmp_path, cfg), "--run-dir", tmp_path / "run")

@@ -42,6 +42,7 @@ from curricle.posttrain.checkpoints import begin_run, check_resume_tasks, load_s
 from curricle.posttrain.evaluate import Evaluator, fmt_score, probe_tasks
 from curricle.posttrain.ranks import is_main, train_device
 from curricle.tasks.load import build_tasks, fingerprints, write_quarantine
+from curricle.train.tf32 import use_tf32
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +182,7 @@ def build_dpo(config: DPOConfig, run_dir: Path, resume: bool = False, max_steps:
     from trl import DPOConfig as TRLDPOConfig
     from trl import DPOTrainer
 
+    use_tf32(train_device(config.train.use_cpu), config.train.tf32)  # before the first matrix product (sampling)
     model, tokenizer = load_start_model(config.model)
     tasks = build_tasks(config.tasks, tokenizer)
     probes = probe_tasks(config.probes)

@@ -27,9 +27,10 @@ from curricle.finetune.curriculum import Curriculum
 from curricle.finetune.hf import STATE_FILE, train_dataset, use_curriculum
 from curricle.posttrain.checkpoints import begin_run, check_resume_tasks, load_start_model, train_and_save
 from curricle.posttrain.evaluate import Evaluator, fmt_score, probe_tasks
-from curricle.posttrain.ranks import is_main
+from curricle.posttrain.ranks import is_main, train_device
 from curricle.probes.contamination import check_contamination
 from curricle.tasks.load import build_tasks, fingerprints, write_quarantine
+from curricle.train.tf32 import use_tf32
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ def build_finetune(config: FinetuneConfig, run_dir: Path, max_steps: int | None 
     require("trl", "curricle finetune")
     from trl import SFTConfig, SFTTrainer
 
+    use_tf32(train_device(config.train.use_cpu), config.train.tf32)  # before the first matrix product
     model, tokenizer = load_start_model(config.model)
     tasks = build_tasks(config.tasks, tokenizer)
     check_resume_tasks(resume_from, STATE_FILE, fingerprints(tasks), part="curriculum")

@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from curricle.config import load_model_file
 from curricle.controllers.config import PlateauDetectorConfig
 from curricle.mixture.config import PACING
-from curricle.posttrain.config import RENAMED_KEYS, CheckpointSettings, HFModelConfig, ProbeTasksConfig
+from curricle.posttrain.config import RENAMED_KEYS, CheckpointSettings, HFModelConfig, ProbeTasksConfig, TrainSettings
 from curricle.tasks.config import NAME_PATTERN, TaskConfig
 
 
@@ -236,7 +236,7 @@ class CurriculumConfig(_Config):
         return sum(s.max_steps for s in self.stages)
 
 
-class FinetuneTrainConfig(_Config):
+class FinetuneTrainConfig(TrainSettings):
     """The trainer's settings (TRL ``SFTConfig`` underneath)."""
 
     max_steps: int | None = Field(None, ge=1)
@@ -261,8 +261,6 @@ class FinetuneTrainConfig(_Config):
     """Recompute activations in the backward pass (less memory, ~30% more compute)."""
     trace: bool = False
     """Write every step's example rows to RUN/trace/examples.jsonl (to check the data order)."""
-    use_cpu: bool = False
-    """Train on CPU even where a GPU is present."""
     tensorboard: bool = True
     """TensorBoard event files under RUN/tb."""
 

@@ -6,13 +6,15 @@
     train:
       checkpoint: {every: 100, keep_last: 2}            # CheckpointSettings
       trace: true                                       # RUN/trace/<what>.jsonl
+      use_cpu: false                                    # TrainSettings: where and how it computes
+      tf32: true
 
 ``model`` is a local HF checkpoint, a pretrained preset or a GGUF file, the last two
 materialized once as an HF checkpoint in the cache (the pretraining ``model:`` section,
-:mod:`curricle.model.config`, can also build one from scratch). ``train.checkpoint`` and
-``train.trace`` are spelled as in a pretraining run config; their old post-training spellings
-(:data:`RENAMED_KEYS`) are refused at load with a one-line error naming the new key. Imports
-only pydantic and other config modules.
+:mod:`curricle.model.config`, can also build one from scratch). ``train.checkpoint``,
+``train.trace`` and ``train.tf32`` are spelled as in a pretraining run config, with the same
+meaning; the old post-training spellings of the first two (:data:`RENAMED_KEYS`) are refused at
+load with a one-line error naming the new key. Imports only pydantic and other config modules.
 """
 
 from __future__ import annotations
@@ -53,6 +55,19 @@ class CheckpointSettings(_Config):
     """Checkpoint every this many optimizer steps."""
     keep_last: int | None = Field(2, ge=1)
     """Newest checkpoints kept (None: all)."""
+
+
+class TrainSettings(_Config):
+    """The ``train:`` settings every post-training verb shares (fine-tuning's, DPO's and RL's
+    ``train:`` add their own): the device the trainer computes on, and how."""
+
+    use_cpu: bool = False
+    """Train on CPU even where a GPU is present."""
+    tf32: bool = True
+    """On CUDA, let fp32 matrix products use TF32 tensor cores (``torch.backends.*.allow_tf32``,
+    :mod:`curricle.train.tf32`), set before the verb's first one (sampling, evaluation,
+    training); on CPU nothing changes. Pretraining's ``train.tf32``: the same key and default.
+    For a ``model.dtype: float32`` model (a ``bfloat16`` one computes in bfloat16 anyway)."""
 
 
 class ProbeTasksConfig(_Config):

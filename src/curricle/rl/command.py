@@ -35,6 +35,7 @@ from curricle.rl.curricula import build_gates, build_policy
 from curricle.rl.rewards import CompositeReward, GraderReward, build_runner
 from curricle.tasks.config import ScoringConfig
 from curricle.tasks.load import build_tasks, fingerprints, write_quarantine
+from curricle.train.tf32 import use_tf32
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,8 @@ def build_rl(config: RLConfig, run_dir: Path, max_steps: int | None = None, resu
     from curricle.rl.hf import (ROW_COLUMN, CurricleGRPOTrainer, GradedReward, HeldOutCheck, PolicyFeed, PromptSampler,
                                 RLCallback, base_profile, rl_dataset)
 
+    device = train_device(config.train.use_cpu)
+    use_tf32(device, config.train.tf32)  # before the first matrix product (the base sampling pass)
     model, tokenizer = load_start_model(config.model)
     tasks = build_tasks(config.tasks, tokenizer)
     prints = fingerprints(tasks)
@@ -106,7 +109,7 @@ def build_rl(config: RLConfig, run_dir: Path, max_steps: int | None = None, resu
         if saved.is_file() and cfg.from_file is None:  # a resumed run reads its own
             cfg = cfg.model_copy(update={"from_file": saved})
         if cfg.from_file is None:
-            model.to(train_device(config.train.use_cpu))  # sample where it will train, not on the CPU first
+            model.to(device)  # sample where it will train, not on the CPU first
         found = base_profile(model, tokenizer, items, graders, cfg, g.temperature, g.max_completion_length,
                              config.seed, run_dir / PROFILE)
         profile = dict(enumerate(found["pass_rates"]))

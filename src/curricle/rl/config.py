@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from curricle.config import load_model_file
 from curricle.graders.config import GraderSpec
-from curricle.posttrain.config import RENAMED_KEYS, CheckpointSettings, HFModelConfig
+from curricle.posttrain.config import RENAMED_KEYS, CheckpointSettings, HFModelConfig, TrainSettings
 from curricle.tasks.config import NAME_PATTERN, TaskConfig
 
 #: curricle's state in each ``checkpoint-N`` of an RL run.
@@ -446,12 +446,11 @@ class RLCheckpointSettings(CheckpointSettings):
     """Checkpoint every this many optimizer steps."""
 
 
-class RLTrainSettings(_Config):
+class RLTrainSettings(TrainSettings):
     checkpoint: RLCheckpointSettings = Field(default_factory=RLCheckpointSettings)
     """Every how many steps to checkpoint (HF ``checkpoint-N`` with curricle's state inside), and
     how many to keep (default: every 50 steps, the newest 2)."""
     log_every: int = Field(5, ge=1)
-    use_cpu: bool = False
     tensorboard: bool = True
     grader_timeout_s: float | None = Field(10.0, gt=0)
     """Each completion's grading is cut off after this long (None: no timeout, in-process)."""

@@ -162,7 +162,8 @@ class TrainConfig(BaseModel):
     """Compile the model and its loss with ``torch.compile`` (the first steps are slower while it
     compiles)."""
     tf32: bool = True
-    """On CUDA, let fp32 matrix products use TF32 tensor cores (``torch.backends.*.allow_tf32``)."""
+    """On CUDA, let fp32 matrix products use TF32 tensor cores (``torch.backends.*.allow_tf32``,
+    :mod:`curricle.train.tf32`; the post-training verbs' ``train.tf32`` is the same key)."""
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     """auto: bf16 autocast on GPU, fp32 on CPU."""
     device: Literal["auto", "cpu", "cuda"] = "auto"

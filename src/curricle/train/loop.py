@@ -62,6 +62,7 @@ from curricle.train.hooks import EVENTS, DataTraceHook, Hook, ProgressHook, Tele
 from curricle.train.loss import TokenLoss
 from curricle.train.lr import lr_at
 from curricle.train.parallel import is_sharded
+from curricle.train.tf32 import use_tf32
 
 log = logging.getLogger(__name__)
 
@@ -186,9 +187,7 @@ class Trainer:
             self.train_model = DDP(self.loss_model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         if config.compile:
             self.train_model = torch.compile(self.train_model)
-        if self.device.type == "cuda":
-            torch.backends.cuda.matmul.allow_tf32 = config.tf32
-            torch.backends.cudnn.allow_tf32 = config.tf32
+        use_tf32(self.device, config.tf32)
         # On a CPU shared with other work, torch's threads wait for each other (see train/cpu.py).
         self.cpu_contention = None
         if self.device.type == "cpu":
