@@ -24,7 +24,8 @@ with small groups and evaluations, to check on a CPU that the whole path runs (i
 nothing and are written as the ``real-smoke`` variant; ``--gpu`` runs it on the GPU). The runs
 go ``--workers`` at a time, one process each, sharing the GPU (a run of this small model
 leaves it mostly idle; by estimate at most 13 GB of its memory each); float32 weights (bfloat16
-ones would round away updates at lr 1e-6) with TF32 matrix products on CUDA. ``--time-budget S`` starts no
+ones would round away updates at lr 1e-6) with TF32 matrix products on CUDA (the runs'
+``train.tf32``, which ``curricle rl`` applies in each run's process). ``--time-budget S`` starts no
 run that the longest run so far says would end more than S seconds after the start, and the
 results keep the seeds every method finished (``seeds``; ``seeds_planned``, ``runs_not_started``
 and ``failed_runs`` say what is missing). ``scripts/gpu_rl_real.sh`` runs it on the device
@@ -145,23 +146,8 @@ def real_config(method: str, seed: int, tasks: list[dict], sizes: dict, use_cpu:
         "eval": {"every": 10_000, "every_rollouts": budget // sizes["evals"], "split": "test",
                  "batch_size": 64, "samples": sizes["samples"], "temperature": 1.0},
         "train": {"checkpoint": {"every": 100_000, "keep_last": 1}, "log_every": 1, "use_cpu": use_cpu,
-                  "tensorboard": False, "grader_timeout_s": None},
+                  "tensorboard": False, "grader_timeout_s": None, "tf32": True},
     }
-
-
-def use_tf32(on: bool) -> None:
-    """With ``on``, float32 matrix products on CUDA use TF32 tensor cores (the weights, gradients
-    and optimizer state stay float32: bfloat16 weights would round away updates of lr 1e-6)."""
-    if on:
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-
-
-def worker_init(tf32: bool) -> None:
-    """A pool worker's start: it dies with the benchmark (:func:`common.die_with_parent`), and
-    :func:`use_tf32`."""
-    die_with_parent()
-    use_tf32(tf32)
 
 
 def run_jobs(jobs: list[tuple], fn: Callable, workers: int, deadline: float | None = None,
@@ -239,10 +225,9 @@ def run(a, bench) -> None:
     deadline = t0 + a.time_budget if a.time_budget is not None else None
     if a.workers > 1:
         with ProcessPoolExecutor(max_workers=a.workers, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=worker_init, initargs=(cuda,)) as pool:
+                                 initializer=die_with_parent) as pool:
             done, failed, skipped = run_jobs(jobs, bench.run_method, a.workers, deadline, executor=pool)
     else:
-        use_tf32(cuda)
         done, failed, skipped = run_jobs(jobs, bench.run_method, 1, deadline)
     for (m, s), r in ((k, done[k]) for k in configs if k in done):
         say(f"seed {s} {m:>14}: sampled pass@1 {r['curve'][0]['pass1']:.3f} -> {r['curve'][-1]['pass1']:.3f} "
@@ -256,7 +241,7 @@ def run(a, bench) -> None:
         "prompts_per_step": sizes["prompts_per_step"], "max_completion_length": 8, "lr": REAL_LR,
         "evaluations": sizes["evals"] + 1, "train_items_per_level": sizes["n_train"],
         "heldout_check_items": {t["name"]: t["eval_items"] for t in tasks},
-        "device": "cuda" if cuda else "cpu", "tf32": cuda,
+        "device": "cuda" if cuda else "cpu", "tf32": cuda and configs[methods[0], seeds[0]]["train"]["tf32"],
         "dtype": configs[methods[0], seeds[0]]["model"].get("dtype", "float32"), "workers": a.workers,
         "time_budget_s": a.time_budget, "setup_s": round(setup_s, 1),
         "runs_from_cache": sum(bool(r.get("cached")) for r in done.values()),
