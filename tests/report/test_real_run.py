@@ -13,6 +13,7 @@ from curricle.train.hooks import Hook
 from tests.report.conftest import embedded, figures
 from tests.report.test_page import panels
 from tests.train.conftest import run_config_dict
+from tests.train.kill import KillAt, Killed
 
 
 @pytest.mark.slow
@@ -58,21 +59,6 @@ class StopAt(Hook):
     def on_step_end(self, state, batch, metrics):
         if state.step == self.step:
             state.stop(state.step, "targets met")
-
-
-class Killed(Exception):
-    pass
-
-
-class KillAt(Hook):
-    """Kills the run at ``step``, before the step is logged (telemetry is the last hook)."""
-
-    def __init__(self, step):
-        self.step = step
-
-    def on_step_end(self, state, batch, metrics):
-        if state.step == self.step:
-            raise Killed
 
 
 def test_a_run_stopped_early_is_finished_at_its_stop(tmp_path, make_config):

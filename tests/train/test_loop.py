@@ -9,6 +9,7 @@ from curricle.runinfo import code_record
 from curricle.train.command import build_trainer, train_run
 from curricle.train.hooks import Hook
 from tests.telemetry import fake_trackers
+from tests.train.kill import KillAt, Killed
 
 
 def read(run_dir, name):
@@ -204,22 +205,6 @@ def test_a_fresh_restart_replaces_the_killed_attempts_tensorboard(tmp_path, make
     assert [s for s, _ in loss] == [1, 2, 3]
 
 
-
-class Killed(Exception):
-    pass
-
-
-class KillAt(Hook):
-    """Ends the run with an error at ``step``, before telemetry writes that step (a kill)."""
-
-    def __init__(self, step):
-        self.step = step
-
-    def on_step_end(self, state, batch, metrics):
-        if state.step == self.step:
-            raise Killed
-
-
 def test_wandb_and_mlflow_continue_their_runs_on_resume_and_start_new_ones_on_a_fresh_start(
         tmp_path, make_config, monkeypatch):
     wandb, mlflow = fake_trackers.install(monkeypatch)
@@ -295,8 +280,6 @@ def test_a_resumed_run_keeps_its_length_unless_told(tmp_path, make_config):
 
 def test_a_hook_can_end_the_run_and_it_stays_ended_on_resume(tmp_path, make_config):
     from curricle.train.command import build_trainer
-    from curricle.train.hooks import Hook
-
     class StopAt(Hook):
         def on_step_end(self, state, batch, metrics):
             if state.step == 7:
