@@ -279,7 +279,6 @@ def test_a_resumed_run_keeps_its_length_unless_told(tmp_path, make_config):
 
 
 def test_a_hook_can_end_the_run_and_it_stays_ended_on_resume(tmp_path, make_config):
-    from curricle.train.command import build_trainer
     class StopAt(Hook):
         def on_step_end(self, state, batch, metrics):
             if state.step == 7:
