@@ -365,7 +365,7 @@ def finetune_rows(files: Files) -> list[Row]:
     if constant is not None:
         c = constant["result"]
         cs, cb, cem = c["curriculum_speedup_vs_mixed"], c["bwt_curriculum"], c["mean_em"]
-        other = (f" (run at {constant['commit'][:7]}, on the base then cached: see \"Fine-tuning with a curriculum\")"
+        other = (f" (run at {constant['commit'][:7]})"
                  if constant.get("commit", "")[:7] != rec.get("commit", "")[:7] else "")
         beside = (f". At a constant rate (`--lr-scheduler constant_with_warmup`){other}: {cs['mean']:.2f}x {ci(cs)}, BWT "
                    f"curriculum {cb['mean']:.3f} {ci(cb)}, mean EM curriculum {cem['curriculum']['mean']:.3f}, mixed "
