@@ -50,8 +50,9 @@ Stages:
    **Schedule.** Every method warms up over 5% of the steps, then decays the rate linearly to
    0 at the last step (``linear``, TRL's and HF's default). Until 2026-12-06 the rate stayed
    at 3e-3 (``constant_with_warmup``; rerun it with ``--lr-scheduler constant_with_warmup``,
-   results in ``finetune_curriculum.constant-with-warmup.json``). At that constant rate the
-   components' held-out exact match moved by up to 0.47 between two evaluations 50 steps
+   results in ``finetune_curriculum.constant-with-warmup.json``; on this base, 2ea9f17: 1.27x,
+   BWT curriculum +0.084). At that constant rate, on the base then cached (an older code's),
+   the components' held-out exact match moved by up to 0.47 between two evaluations 50 steps
    apart in the second stage (curriculum seed 0's uppercase: 0.28, 0.75, 0.57 at steps 700,
    750, 800), so a seed's BWT, a difference of two single evaluations, was mostly where the last
    step happened to land: per seed -0.28 to +0.13, an interval of half-width 0.13 over five
