@@ -13,10 +13,12 @@ the order they started (wandb 0.31).
 
 W&B keeps one value a step and drops (with a warning) a step below the last it has. A run killed
 after its last checkpoint may have logged steps past it; on resume those keep the values the
-killed run logged, and the resumed run writes from W&B's next step on (``run.step``), so no step
+killed run logged, and the resumed run writes from W&B's next step on (``run.step``), so online no step
 is sent twice. Those values are the uninterrupted run's (a resume trains the same steps again),
 wall-clock ones (``tokens_per_s``) aside; ``metrics.jsonl`` and TensorBoard hold the resumed
 run's. W&B's rewind (``resume_from="ID?_step=N"``), which would drop them, is in beta: not used.
+Offline, ``run.step`` is 0 at a resume (wandb 0.31.0), so those steps are written again into the
+new start's directory and W&B drops them at ``sync`` instead, as steps below its last.
 """
 
 from __future__ import annotations
