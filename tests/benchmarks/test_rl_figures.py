@@ -86,3 +86,32 @@ def test_the_methods_share_a_budget_and_rl_prompts_are_not_cold_start_items(benc
     assert [t.name for t in cfgs["uniform"].tasks] == [f"reverse-L{n}" for n in bench.RUNGS]
     assert {t.source.train_offset for t in cfgs["uniform"].tasks} == {bench.SFT_ITEMS}
     assert bench.check_disjoint() == bench.RL_PROMPTS * len(bench.RUNGS)
+
+
+def test_the_oracle_gate_is_a_reference_scored_at_uniforms_steps(bench, tmp_path):
+    from curricle.rl.config import RLConfig
+
+    uniform = RLConfig.model_validate(bench.method_config("uniform", tmp_path, 0, 3200, 800, None))
+    oracle = RLConfig.model_validate(bench.method_config("oracle-gate", tmp_path, 0, 3200, 800, None))
+    # DAPO's filter, the same step cap (so the same learning-rate schedule), rollouts past the budget,
+    # scored every 25 steps (uniform's 800 rollouts) instead of by rollouts.
+    assert oracle.curriculum.kind == "dynamic-filter" and oracle.grpo.steps == uniform.grpo.steps == 400
+    assert oracle.grpo.rollouts == 5 * 3200 and (oracle.eval.every, oracle.eval.every_rollouts) == (25, None)
+    assert "oracle-gate" not in bench.METHODS and "oracle-gate" in bench.REFERENCES
+
+    def run(c):
+        return {"curve": c, "zero_variance_share": 0.5, "trained_zero_variance_share": 0.5, "wall_s": 10.0,
+                "profile_rollouts": 0, "skipped": {}, "flags": []}
+
+    flat = curve(0.1, 0.2, 0.3, 0.4, 0.4)
+    # The oracle is at uniform's final 0.4 by step 20 (2x in steps), then past uniform's last step
+    # (40: a budget of 1,280 / 32) at 0.9, which is cut off; a contender at 1.5x.
+    fast = curve(0.1, 0.3, 0.4, 0.4, 0.4, 0.9, 0.9, per_step=96)
+    results = {"uniform": {0: run(flat)}, "oracle-gate": {0: run(fast)},
+               "greso": {0: run(curve(0.1, 0.2, 0.35, 0.4, 0.4))}}
+    out = bench.summarize(results, [0], 1280)
+    assert out["gate_ceiling"]["mean"] == pytest.approx(30 / 20)
+    assert out["methods"]["oracle-gate"]["final_pass1"]["mean"] == pytest.approx(0.4)  # steps 30 and 40
+    assert out["best"] == "greso"  # the oracle, faster, is never the best: a reference
+    with pytest.raises(SystemExit, match="oracle-gate: seeds \\[0\\] stopped before uniform's 40 steps"):
+        bench.summarize({"uniform": {0: run(flat)}, "oracle-gate": {0: run(curve(0.1, 0.3, 0.4))}}, [0], 1280)
