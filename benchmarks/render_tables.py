@@ -408,6 +408,7 @@ def finetune_rows(files: Files) -> list[Row]:
 def rl_rows(files: Files) -> list[Row]:
     rec = primary(files, "rl_curriculum")
     more = companion(files, rec, "more-methods")  # the other methods, against the same uniform runs
+    oracle = companion(files, rec, "oracle")  # the measured gate ceiling (a reference, never a method of the row)
     r = rec["result"]
     methods = dict(r["methods"])
     if more:
@@ -434,11 +435,15 @@ def rl_rows(files: Files) -> list[Row]:
     u = methods["uniform"]["final_pass1"]
     finals = (f"; uniform's final sampled pass@1 {u['mean']:.3f} (base {r['base']['pass1']['mean']:.3f}), uniform "
               f"wastes {r['uniform_zero_variance_share']:.0%} of its groups (ceiling {r['ceiling']:.2f}x)")
+    if oracle:
+        finals += (f"; a gate that knew which groups come out all right or all wrong (`oracle-gate`, its extra "
+                   f"rollouts free) gets there **{ci(oracle['result']['gate_ceiling'])}x** sooner in steps (the "
+                   "gate ceiling, measured)")
     gap = r.get("random_reward_gap")
     control = f"; graded minus coin **{ci(gap, 3)}**" if gap else ""
     speed_met = best is not None and methods[best]["speedup"]["mean"] >= 1.5 and methods[best]["speedup"]["ci"][0] > 1
     gap_met = gap is not None and gap["ci"][0] > 0
-    extra = " and `--methods ... --variant more-methods`" if more else ""
+    extra = "".join(f" and `--methods ... --variant {v}`" for v, f in (("more-methods", more), ("oracle", oracle)) if f)
     return [(
         label(rec, extra),
         f"{len(curricula)} prompt curricula and gates and a random-reward control against uniform sampling, TRL "
@@ -448,7 +453,7 @@ def rl_rows(files: Files) -> list[Row]:
         f"{head}{speeds}{finals}{control}",
         f"speedup >= 1.5 with its interval above 1 and the worst rung kept: {verdict(speed_met)}; graded minus coin "
         f"above 0 with its interval: {verdict(gap_met)}",
-        provenances(("quick", rec), ("more methods", more)),
+        provenances(("quick", rec), ("more methods", more), ("oracle", oracle)),
     )]
 
 
