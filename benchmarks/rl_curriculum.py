@@ -54,6 +54,9 @@ Stages:
    Its ``step_speedup`` (``gate_ceiling`` in the JSON) is the most a gate before generation can
    gain here, measured, where ``ceiling`` is the arithmetic bound (added 2026-12-07, after the
    targets were missed; ``rl_curriculum.oracle.json`` and ``rl_curriculum.oracle.full.json``).
+   ``--batch B`` runs B prompts a step instead of 4, the budget and evaluation interval scaled by
+   B / 4 so that every run keeps its steps and schedule (with a ``--variant``): how the gate
+   ceiling moves toward the papers' batches.
    **Deviations**, said here: papers run batches of 128-1,024 prompts; this runs 4 (a tiny
    model on 2 CPU cores), with AdaRFT's eta scaled to it; GRESO adjusts its exploration
    probabilities every step, not once an epoch, and its gate, which reads only a prompt's own
@@ -216,13 +219,14 @@ def check_disjoint() -> int:
 
 
 def method_config(method: str, base: Path, seed: int, budget: int, eval_every: int, profile: Path | None,
-                  lr: float = LR, smoke: bool = False) -> dict:
+                  lr: float = LR, smoke: bool = False, batch: int = 4) -> dict:
     curriculum = CURRICULA[method]
     cfg = {
         "name": f"{method}-seed{seed}", "seed": seed, "model": {"path": str(base)},
         "tasks": task_configs(RL_PROMPTS, TEST_ITEMS, offset=SFT_ITEMS),
         "curriculum": curriculum,
-        "grpo": {"steps": budget // 32 * 4, "rollouts": budget, "num_generations": 8, "prompts_per_step": 4,
+        "grpo": {"steps": budget // (8 * batch) * 4, "rollouts": budget, "num_generations": 8,
+                 "prompts_per_step": batch,
                  "max_completion_length": 10, "temperature": 1.0, "lr": lr, "beta": 0.0,
                  "reward": "random" if method == "random-reward" else "grader"},
         "eval": {"every": 10_000, "every_rollouts": eval_every, "split": "test", "batch_size": 256, "samples": SAMPLES,
@@ -234,7 +238,7 @@ def method_config(method: str, base: Path, seed: int, budget: int, eval_every: i
         # budget, enough to pass uniform's steps (it generated 116 a step in --quick, 140 in the full run's
         # dynamic-filter: 3.6 and 4.4 x uniform's 32); scored up to uniform's steps (summarize)
         cfg["grpo"]["rollouts"] = (5 if budget <= 3200 else 6) * budget
-        cfg["eval"] = dict(cfg["eval"], every=eval_every // 32, every_rollouts=None)
+        cfg["eval"] = dict(cfg["eval"], every=eval_every // (8 * batch), every_rollouts=None)
     if profile is not None:
         cfg["profile"] = {"samples": SAMPLES, "from": str(profile)}
     return cfg
@@ -332,7 +336,9 @@ def interval(values: list[float], draws: int = 2000, seed: int = 0) -> dict:
                                                       round(float(np.percentile(means, 97.5)), 4)], "n": len(v)}
 
 
-def summarize(results: dict[str, dict[int, dict]], seeds: list[int], budget: int) -> dict:
+def summarize(results: dict[str, dict[int, dict]], seeds: list[int], budget: int, per_step: int = 32) -> dict:
+    """The figures over paired seeds; ``per_step``: the rollouts of one of uniform's steps (its
+    ``budget // per_step`` steps are where a reference's curve is cut)."""
     u = results["uniform"]
     out: dict = {}
     base = [u[s]["curve"][0] for s in seeds]
@@ -347,12 +353,13 @@ def summarize(results: dict[str, dict[int, dict]], seeds: list[int], budget: int
     out["uniform_worst_rung"] = round(statistics.fmean(final_score(u[s]["curve"], "worst") for s in seeds), 4)
     per: dict = {}
     results = {m: runs if m not in REFERENCES else
-               {s: dict(r, curve=[p for p in r["curve"] if p["step"] <= budget // 32]) for s, r in runs.items()}
+               {s: dict(r, curve=[p for p in r["curve"] if p["step"] <= budget // per_step]) for s, r in runs.items()}
                for m, runs in results.items()}
     for m in REFERENCES:
-        short = [s for s, r in results.get(m, {}).items() if r["curve"][-1]["step"] < budget // 32]
+        short = [s for s, r in results.get(m, {}).items() if r["curve"][-1]["step"] < budget // per_step]
         if short:
-            raise SystemExit(f"{m}: seeds {short} stopped before uniform's {budget // 32} steps (raise its rollouts)")
+            raise SystemExit(f"{m}: seeds {short} stopped before uniform's {budget // per_step} steps "
+                             "(raise its rollouts)")
     for m, runs in results.items():
         r = {"final_pass1": interval([final_score(runs[s]["curve"]) for s in seeds]),
              "gain": interval([final_score(runs[s]["curve"]) - runs[s]["curve"][0]["pass1"] for s in seeds]),
@@ -434,6 +441,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--methods", default=None, help="comma-separated (default: all; --quick: QUICK_METHODS)")
     ap.add_argument("--workers", type=int, default=2, help="runs at a time, one process each (--real: on one GPU)")
     ap.add_argument("--lr", type=float, default=LR, help="GRPO's learning rate, the same for every method")
+    ap.add_argument("--batch", type=int, default=4, metavar="B",
+                    help="prompts a step (groups of 8); the budget and the evaluations scale by B / 4, so every "
+                         "run keeps its steps (not --real; give a --variant)")
     ap.add_argument("--real", action="store_true", help="SmolLM2-135M-Instruct on chat-formatted arithmetic")
     ap.add_argument("--smoke", action="store_true", help="with --real: a few steps, to check it runs (CPU)")
     ap.add_argument("--gpu", action="store_true", help="with --real --smoke: the smoke on the GPU (the CUDA path)")
@@ -446,6 +456,8 @@ def main(argv: list[str] | None = None) -> None:
     a = ap.parse_args(argv)
     if (a.smoke or a.gpu or a.time_budget is not None) and not a.real:
         raise SystemExit("--smoke, --gpu and --time-budget go with --real")
+    if a.batch < 1 or (a.batch != 4 and (a.real or a.variant is None)):
+        raise SystemExit("--batch: a positive number of prompts a step, with a --variant of its own, not with --real")
     if a.real:
         import rl_real
         rl_real.run(a, sys.modules[__name__])
@@ -458,6 +470,7 @@ def main(argv: list[str] | None = None) -> None:
     out = a.out / mode
     out.mkdir(parents=True, exist_ok=True)
     budget, eval_every, sft_steps = (3200, 800, 600) if a.quick else (6400, 800, 600)
+    budget, eval_every = budget * a.batch // 4, eval_every * a.batch // 4
     t0 = time.perf_counter()
     n_prompts = check_disjoint()
     say(f"{n_prompts} RL prompts, none a cold-start item; pretraining and cold start (cached after the first run)")
@@ -469,7 +482,8 @@ def main(argv: list[str] | None = None) -> None:
                           if needs_profile else (None, 0.0))
     setup_s = time.perf_counter() - t0
     results: dict[str, dict[int, dict]] = {m: {} for m in methods}
-    jobs = [(m, s, method_config(m, base, s, budget, eval_every, profile if m in needs_profile else None, a.lr))
+    jobs = [(m, s, method_config(m, base, s, budget, eval_every, profile if m in needs_profile else None, a.lr,
+                                 batch=a.batch))
             for s in seeds for m in methods]
     with ProcessPoolExecutor(max_workers=a.workers, mp_context=multiprocessing.get_context("spawn"),
                              initializer=die_with_parent) as pool:
@@ -481,7 +495,8 @@ def main(argv: list[str] | None = None) -> None:
                 f"{last['worst']:.3f}) after {last['rollouts']:,} rollouts; zero-variance groups "
                 f"{r['zero_variance_share']:.2f}; {r['wall_s']:.0f} s")
     summary: dict = {"benchmark": "rl_curriculum", "mode": mode, "seeds": seeds, "rollout_budget": budget,
-                     "rungs": [rung(n) for n in RUNGS], "rl_prompts": n_prompts, "test_items_per_rung": TEST_ITEMS,
+                     "rungs": [rung(n) for n in RUNGS], "prompts_per_step": a.batch, "rl_prompts": n_prompts,
+                     "test_items_per_rung": TEST_ITEMS,
                      "samples_per_item": SAMPLES, "lr": a.lr, "setup_s": round(setup_s, 1),
                      "profile_s": round(profile_s, 1),
                      "runs_from_cache": sum(bool(r.get("cached")) for m in results.values() for r in m.values()),
@@ -489,7 +504,7 @@ def main(argv: list[str] | None = None) -> None:
                                                        sft_dir(out, pretrained, sft_steps),
                                                        *(method_dir(cfg, out / m) for m, _, cfg in jobs)]),
                      "cached_products": cached_products([profile] if profile is not None else []),
-                     **summarize(results, seeds, budget)}
+                     **summarize(results, seeds, budget, 8 * a.batch)}
     summary["targets"] = {"best_speedup": ">= 1.5 with its interval above 1, worst rung no lower than uniform's",
                           "random_reward_gap": "above 0 with its interval"}
     summary["wall_s"] = round(time.perf_counter() - t0, 1)

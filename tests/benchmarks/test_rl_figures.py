@@ -98,6 +98,9 @@ def test_the_oracle_gate_is_a_reference_scored_at_uniforms_steps(bench, tmp_path
     assert oracle.curriculum.kind == "dynamic-filter" and oracle.grpo.steps == uniform.grpo.steps == 400
     assert oracle.grpo.rollouts == 5 * 3200 and (oracle.eval.every, oracle.eval.every_rollouts) == (25, None)
     assert "oracle-gate" not in bench.METHODS and "oracle-gate" in bench.REFERENCES
+    # --batch 16: four times the budget and the evaluation interval, so the same steps and schedule.
+    big = RLConfig.model_validate(bench.method_config("oracle-gate", tmp_path, 0, 12800, 3200, None, batch=16))
+    assert (big.grpo.prompts_per_step, big.grpo.steps, big.eval.every) == (16, 400, 25)
 
     def run(c):
         return {"curve": c, "zero_variance_share": 0.5, "trained_zero_variance_share": 0.5, "wall_s": 10.0,
@@ -115,3 +118,5 @@ def test_the_oracle_gate_is_a_reference_scored_at_uniforms_steps(bench, tmp_path
     assert out["best"] == "greso"  # the oracle, faster, is never the best: a reference
     with pytest.raises(SystemExit, match="oracle-gate: seeds \\[0\\] stopped before uniform's 40 steps"):
         bench.summarize({"uniform": {0: run(flat)}, "oracle-gate": {0: run(curve(0.1, 0.3, 0.4))}}, [0], 1280)
+    # With 128 rollouts a step (--batch 16), uniform's steps end at 5,120 / 128 = 40 too.
+    assert bench.summarize(results, [0], 5120, per_step=128)["gate_ceiling"] == out["gate_ceiling"]
