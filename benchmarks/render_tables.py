@@ -508,7 +508,11 @@ def hard_examples_rows(files: Files) -> list[Row]:
     result = (f"pruning: best `{r['prune_best_metric']}` **{r['prune_best_speedup']:.2f}x** {ci(r['prune_best_speedup_ci'])} "
               f"fewer tokens to the full data's held-out loss, random pruning's best {r['prune_random_speedup']:.2f}x "
               f"{ci(r['prune_random_speedup_ci'])}, paired ratio to random at the same fraction {vs['ratio']:.2f} "
-              f"{ci(vs['ci'])} ({prune}); augmentation: failing levels' final accuracy **{g['mean']:+.3f}** "
+              f"{ci(vs['ci'])} ({prune})"
+              + (f"; estimated ceiling (a pruned arm's prose losses with the full data's boilerplate losses, no run) "
+                 f"{r['prune_composite_bound']['speedup']:.2f}x {ci(r['prune_composite_bound']['ci'])}, from "
+                 f"`{r['prune_composite_bound']['source']}`" if "prune_composite_bound" in r else "")
+              + f"; augmentation: failing levels' final accuracy **{g['mean']:+.3f}** "
               f"(standard error {g['stderr']:.3f}"
               + (f" over the {len(g['per_seed'])} seeds with a level failing at the start; "
                  f"{r['augment_final_acc']['start']:.3f} at the start, {r['augment_final_acc']['base']:.3f} without, "
