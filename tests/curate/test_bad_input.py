@@ -105,6 +105,19 @@ def test_a_truncated_gzip_file_keeps_what_it_yielded(tmp_path):
     assert read_row(report).docs_in == kept + 1 and kept > 1  # the first half of bad.jsonl.gz survives
 
 
+
+def test_a_row_of_an_hf_disk_dataset_that_is_not_utf8_costs_only_itself(tmp_path):
+    datasets = pytest.importorskip("datasets")
+    texts = [make_prose(20 + i).encode() for i in range(4)]
+    texts[1] = b"caf\xe9 au lait " + texts[1]
+    raw = pa.array(texts, pa.binary())
+    path = tmp_path / "ds"
+    datasets.Dataset(pa.table({"text": pa.Array.from_buffers(pa.string(), 4, raw.buffers())})).save_to_disk(str(path))
+    report, entries = run(tmp_path, [{"kind": "hf-disk", "path": str(path), "domain": "web"}])
+    assert [(e["reason"], e["location"]) for e in entries] == [("invalid-unicode", f"{path}:1")]
+    assert read_row(report).docs_dropped == Counter({"invalid-unicode": 1})
+    assert [r["id"] for r in curated_docs(report)["web"]] == ["0", "2", "3"]
+
 def test_a_document_that_breaks_a_step_is_dropped_not_fatal(tmp_path, monkeypatch):
     from curricle.curate.steps.pii import PIIStep
 

@@ -118,6 +118,23 @@ def test_hf_disk_pairs(tmp_path):
     assert [p.prompt for p in got] == [r["prompt"] for r in pair_records()[:5]] and got[0].margin == 0.1
 
 
+
+def test_hf_disk_pairs_not_utf8_or_corrupt_are_one_line_errors(tmp_path):
+    import datasets
+    import pyarrow as pa
+
+    raw = pa.array([b"good", b"good", b"bad \xff"], pa.binary())
+    chosen = pa.Array.from_buffers(pa.string(), len(raw), raw.buffers())  # bytes as they are: Arrow checks none
+    path = tmp_path / "ds"
+    datasets.Dataset(pa.table({"prompt": ["p0", "p1", "p2"], "chosen": chosen,
+                               "rejected": ["r0", "r1", "r2"]})).save_to_disk(str(path))
+    with pytest.raises(CurricleError) as e:
+        read_pair_file(PairFile(kind="hf-disk", path=path))
+    assert str(e.value) == f"{path}:2: not UTF-8 text"
+    (path / "state.json").write_text("{not json")
+    with pytest.raises(CurricleError, match=rf"^pairs: {path}: a corrupt or truncated dataset \(Expecting"):
+        read_pair_file(PairFile(kind="hf-disk", path=path))
+
 def test_margin_bands_hold_the_clearest_pairs_first_and_drops_are_counted(tmp_path):
     cfg = config(tmp_path)
     records = pair_records()

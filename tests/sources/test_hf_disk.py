@@ -1,5 +1,7 @@
+import re
 import sys
 
+import pyarrow as pa
 import pytest
 
 from curricle.errors import CurricleError
@@ -101,3 +103,36 @@ def test_license_field_and_source_license(tmp_path):
     datasets.Dataset.from_dict({"text": ["a", "b"], "lic": ["mit", None]}).save_to_disk(path)
     docs, _ = read(path=path, license="cc-by-4.0", license_field="lic")
     assert [d.meta["license"] for d in docs] == ["mit", "cc-by-4.0"]
+
+
+def invalid_strings(values: list[bytes | None]) -> pa.Array:
+    """A string column holding these bytes as they are (Arrow checks no UTF-8 a saved file holds)."""
+    raw = pa.array(values, pa.binary())
+    return pa.Array.from_buffers(pa.string(), len(raw), raw.buffers(), null_count=raw.null_count)
+
+
+def test_a_value_that_is_not_utf8_skips_its_row_as_invalid_utf8(tmp_path):
+    # As the Parquet source: the row is skipped and counted, the rows around it are read.
+    path = str(tmp_path / "u")
+    datasets.Dataset(pa.table({"text": invalid_strings([b"r0", b"bad \xff", None, b"r3", b"r4"]),
+                               "q": invalid_strings([b"a", b"b", b"c", b"\xfe", b"e"])})).save_to_disk(path)
+    docs, stats = read(path=path, meta_fields=["q"])
+    assert [(d.id, d.text, d.meta["q"]) for d in docs] == [("0", "r0", "a"), ("4", "r4", "e")]
+    assert dict(stats.skipped) == {"invalid-utf8": 2, "null-text": 1}
+    assert stats.examples == {"invalid-utf8": [f"{path}:1", f"{path}:3"], "null-text": [f"{path}:2"]}
+
+
+def test_a_corrupt_or_truncated_dataset_is_a_one_line_error(tmp_path):
+    path = tmp_path / "c"
+    datasets.Dataset.from_dict({"text": ["some text"] * 1000}).save_to_disk(str(path))
+    (arrow,) = path.glob("*.arrow")
+    arrow.write_bytes(arrow.read_bytes()[: arrow.stat().st_size // 2])
+    with pytest.raises(CurricleError, match=rf"^source 'hf-disk {re.escape(str(path))}': {re.escape(str(path))}: "
+                                            rf"a corrupt or truncated dataset \([^\n]+\)$"):
+        read(path=str(path))
+    arrow.write_bytes(b"not an arrow stream")
+    with pytest.raises(CurricleError, match="a corrupt or truncated dataset"):
+        read(path=str(path))
+    (path / "state.json").write_text("{not json")
+    with pytest.raises(CurricleError, match=r"a corrupt or truncated dataset \(Expecting property name"):
+        read(path=str(path))

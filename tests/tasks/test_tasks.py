@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 
 import pytest
 from pydantic import TypeAdapter
@@ -191,6 +192,26 @@ def test_hf_disk_tasks(tmp_path):
                                           "heldout_share": 0.3}})
     assert len(t.train) + len(t.heldout) + len(t.test) == 40 and t.train[0].id.startswith(str(tmp_path / "ds"))
 
+
+
+def test_hf_disk_rows_that_are_not_utf8_are_skipped_and_a_corrupt_dataset_is_an_error(tmp_path):
+    datasets = pytest.importorskip("datasets")
+    pa = pytest.importorskip("pyarrow")
+    raw = pa.array([f"{i}+1=".encode() for i in range(1500)] + [b"\xff+1="] + [b"9+9="] * 2, pa.binary())
+    prompts = pa.Array.from_buffers(pa.string(), len(raw), raw.buffers())  # bytes as they are: Arrow checks none
+    path = tmp_path / "ds"
+    datasets.Dataset(pa.table({"prompt": prompts, "completion": [str(i) for i in range(1503)],
+                               "difficulty": [1.0] * 1503})).save_to_disk(str(path))
+    (t,) = tasks({"name": "h", "source": {"kind": "hf-disk", "path": str(path)}})
+    # As a JSON Lines line of bad UTF-8: the record is skipped under its reason, the rest are read.
+    assert t.skipped == [(f"{path}:1500", "not valid UTF-8")]
+    items = {i.id: i for i in t.train + t.heldout + t.test}
+    assert len(items) == 1502 and items[f"{path}:1501"].prompt == "9+9=" and items[f"{path}:1502"].completion == "1502"
+    (arrow,) = path.glob("*.arrow")
+    arrow.write_bytes(arrow.read_bytes()[: arrow.stat().st_size // 2])
+    with pytest.raises(CurricleError, match=rf"^task h: {re.escape(str(path))}: a corrupt or truncated dataset "
+                                            r"\([^\n]+\)$"):
+        tasks({"name": "h", "source": {"kind": "hf-disk", "path": str(path)}})
 
 def test_config_errors_name_the_field():
     with pytest.raises(Exception, match="unknown skill"):

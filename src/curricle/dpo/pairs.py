@@ -3,8 +3,8 @@ bands.
 
 - :func:`read_pair_file`: a JSON Lines file or an HF dataset on disk, one pair a record
   (``prompt``, ``chosen``, ``rejected``, optionally ``task`` and ``margin``); a record missing a
-  field, or a line that is not UTF-8 or not JSON, is a one-line error naming the file, the
-  record and what is wrong.
+  field, or a line (a row) that is not UTF-8 or not JSON, is a one-line error naming the file,
+  the record and what is wrong.
 - :func:`pairs_from_grades`: one prompt's scored samples -> its pairs (chosen the best-scored,
   the first sampled on ties; rejected the worst-scored, or with ``rejected: each`` every
   distinct worse-scored completion, one pair each, as Curri-DPO ranks a prompt's responses)
@@ -38,8 +38,9 @@ from curricle.extras import require
 from curricle.graders.config import GRADERS
 from curricle.graders.runner import GraderRunner
 from curricle.posttrain.sampling import sample_apart
+from curricle.sources.hf_disk import UNREADABLE_DATASET
 from curricle.tasks.config import ScoringConfig
-from curricle.tasks.files import BAD_UTF8, jsonl_lines
+from curricle.tasks.files import BAD_UTF8, dataset_rows, jsonl_lines
 from curricle.tasks.items import TaskItem, normalized, unit_hash
 from curricle.tasks.load import Task
 
@@ -98,9 +99,16 @@ def read_pair_file(source: PairFile) -> list[Pair]:
         ds = datasets.load_from_disk(str(path))
     except FileNotFoundError as err:
         raise CurricleError(f"pairs: {source.path} is not a dataset written by save_to_disk ({err})") from None
+    except UNREADABLE_DATASET as err:
+        raise CurricleError(f"pairs: {source.path}: a corrupt or truncated dataset ({err})") from None
     if isinstance(ds, datasets.DatasetDict):
         raise CurricleError(f"pairs: {source.path} holds splits ({', '.join(ds)}); save one split")
-    return [_pair(r, f"{path}:{i}") for i, r in enumerate(ds.with_format(None))]
+    out = []
+    for where, record in dataset_rows(ds, path):
+        if record is BAD_UTF8:
+            raise CurricleError(f"{where}: not UTF-8 text")
+        out.append(_pair(record, where))
+    return out
 
 
 def pairs_from_grades(task: str, item_id: str, prompt: str, completions: Sequence[str],

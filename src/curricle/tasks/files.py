@@ -4,8 +4,10 @@ Each record becomes one item; a record that cannot be (a line of bad UTF-8 or ba
 a mapping, no prompt or completion, malformed messages, a difficulty that is neither a number
 nor a known level, a repeated id, a lone surrogate escape in its text) is skipped under its
 reason, and the reasons are counted and written to the run's task quarantine, so nothing is
-dropped in silence. A file that cannot be read at all (missing, or a corrupt or truncated
-``.gz``/``.zst``) is a one-line error naming it.
+dropped in silence. A row of a saved dataset holding a string that is not UTF-8 (Arrow checks
+none of the bytes a file holds) is skipped as a line of bad UTF-8 is. A file that cannot be read
+at all (missing, a corrupt or truncated ``.gz``/``.zst``, a saved dataset whose Arrow files or
+``state.json`` are damaged) is a one-line error naming it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from curricle.errors import CurricleError
 from curricle.extras import require
 from curricle.sources.base import valid_unicode
 from curricle.sources.files import open_binary
+from curricle.sources.hf_disk import UNREADABLE_DATASET
 from curricle.tasks.config import FileFields, HFDiskTaskConfig, JsonlTaskConfig
 from curricle.tasks.items import SPLITS, TaskItem, split_by_hash
 
@@ -84,6 +87,8 @@ def load_hf_disk(config: HFDiskTaskConfig, task: str) -> tuple[list[TaskItem], S
         ds = datasets.load_from_disk(str(root))
     except FileNotFoundError as err:
         raise CurricleError(f"task {task}: {config.path} is not a dataset written by save_to_disk ({err})") from None
+    except UNREADABLE_DATASET as err:
+        raise CurricleError(f"task {task}: {config.path}: a corrupt or truncated dataset ({err})") from None
     if isinstance(ds, datasets.DatasetDict):
         if config.split is None and len(ds) == 1:
             ds = next(iter(ds.values()))
@@ -92,8 +97,34 @@ def load_hf_disk(config: HFDiskTaskConfig, task: str) -> tuple[list[TaskItem], S
                                 f"(splits: {', '.join(sorted(ds))})")
         else:
             ds = ds[config.split]
+    return records_to_items(dataset_rows(ds, root), config, task)
+
+
+#: Rows of a saved dataset decoded at once (a batch holding bad UTF-8 is decoded row by row).
+DATASET_BATCH_ROWS = 1024
+
+
+def dataset_rows(ds: Any, root: Path) -> Iterator[tuple[str, Any]]:
+    """Each row of a ``datasets`` dataset as ``(DIR:ROW, record)``, rows counted from 0, read
+    plain (a format set before saving, torch or numpy, would give tensors). A row holding a
+    string that is not UTF-8 is :data:`BAD_UTF8` in place of its record, as a line of a JSON
+    Lines file is: decoding it fails, and would otherwise fail every row after it."""
     ds = ds.with_format(None)
-    return records_to_items(((f"{root}:{i}", r) for i, r in enumerate(ds)), config, task)
+    for start in range(0, len(ds), DATASET_BATCH_ROWS):
+        stop = min(start + DATASET_BATCH_ROWS, len(ds))
+        try:
+            batch = ds[start:stop]
+            rows = [{k: v[i] for k, v in batch.items()} for i in range(stop - start)]
+        except UnicodeDecodeError:
+            rows = [_decoded_row(ds, i) for i in range(start, stop)]
+        yield from ((f"{root}:{start + i}", r) for i, r in enumerate(rows))
+
+
+def _decoded_row(ds: Any, i: int) -> Any:
+    try:
+        return ds[i]
+    except UnicodeDecodeError:
+        return BAD_UTF8
 
 
 _BAD_JSON = object()
