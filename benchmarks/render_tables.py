@@ -405,6 +405,14 @@ def finetune_rows(files: Files) -> list[Row]:
     )]
 
 
+def batch_met(r: dict[str, Any]) -> bool:
+    """The speedup target in an RL results file: a method (not a reference) at >= 1.5x, its interval
+    above 1, its worst rung no lower than uniform's."""
+    return any(m != "oracle-gate" and v["speedup"]["mean"] >= 1.5 and v["speedup"]["ci"][0] > 1
+               and v["worst_rung"] >= r["uniform_worst_rung"] - 1e-12
+               for m, v in r["methods"].items() if "speedup" in v)
+
+
 def rl_rows(files: Files) -> list[Row]:
     rec = primary(files, "rl_curriculum")
     more = companion(files, rec, "more-methods")  # the other methods, against the same uniform runs
@@ -417,6 +425,10 @@ def rl_rows(files: Files) -> list[Row]:
     def ci(x: dict[str, Any], digits: int = 2) -> str:
         lo, hi = x["ci"]
         return f"{x['mean']:.{digits}f} ({lo:.{digits}f}-{hi:.{digits}f})"
+
+    def speed_of(res: dict[str, Any], m: str) -> str:
+        per_seed = res["methods"][m].get("speedup_per_seed") or []
+        return "never" if per_seed and all(x == "never" for x in per_seed) else ci(res["methods"][m]["speedup"])
 
     def speed(m: str) -> str:
         per_seed = methods[m].get("speedup_per_seed") or []
@@ -439,11 +451,21 @@ def rl_rows(files: Files) -> list[Row]:
         finals += (f"; a gate that knew which groups come out all right or all wrong (`oracle-gate`, its extra "
                    f"rollouts free) gets there **{ci(oracle['result']['gate_ceiling'])}x** sooner in steps (the "
                    "gate ceiling, measured)")
+    # The same steps at B prompts a step (B x 8 rollouts a step).
+    batches = [b for b in (companion(files, rec, f"batch-{n}") for n in (16, 64)) if b]
+    for b in batches:
+        br = b["result"]
+        gate = ", ".join(f"{m} {speed_of(br, m)}" for m in br["methods"] if "speedup" in br["methods"][m]
+                         and m != "oracle-gate")
+        finals += (f"; at {br['prompts_per_step']} prompts a step (`--batch {br['prompts_per_step']}`, "
+                   f"{br['rollout_budget']:,} rollouts): uniform wastes {br['uniform_zero_variance_share']:.0%} "
+                   f"(ceiling {br['ceiling']:.2f}x), gate ceiling **{ci(br['gate_ceiling'])}x**, {gate}")
     gap = r.get("random_reward_gap")
     control = f"; graded minus coin **{ci(gap, 3)}**" if gap else ""
     speed_met = best is not None and methods[best]["speedup"]["mean"] >= 1.5 and methods[best]["speedup"]["ci"][0] > 1
     gap_met = gap is not None and gap["ci"][0] > 0
     extra = "".join(f" and `--methods ... --variant {v}`" for v, f in (("more-methods", more), ("oracle", oracle)) if f)
+    extra += "".join(f" and `--batch {b['result']['prompts_per_step']} ...`" for b in batches)
     return [(
         label(rec, extra),
         f"{len(curricula)} prompt curricula and gates and a random-reward control against uniform sampling, TRL "
@@ -451,9 +473,13 @@ def rl_rows(files: Files) -> list[Row]:
         f"lengths 2-7, RL prompts disjoint from it, sampled pass@1 ({r['samples_per_item']} samples x "
         f"{r['test_items_per_rung']} test items a rung), seeds {seeds_text(r['seeds'])} (details under \"Post-training\")",
         f"{head}{speeds}{finals}{control}",
-        f"speedup >= 1.5 with its interval above 1 and the worst rung kept: {verdict(speed_met)}; graded minus coin "
+        f"speedup >= 1.5 with its interval above 1 and the worst rung kept: {verdict(speed_met)}"
+        + "".join(f" (at --batch {b['result']['prompts_per_step']}: {verdict(batch_met(b['result']))})"
+                  for b in batches)
+        + "; graded minus coin "
         f"above 0 with its interval: {verdict(gap_met)}",
-        provenances(("quick", rec), ("more methods", more), ("oracle", oracle)),
+        provenances(("quick", rec), ("more methods", more), ("oracle", oracle),
+                    *((f"batch {b['result']['prompts_per_step']}", b) for b in batches)),
     )]
 
 

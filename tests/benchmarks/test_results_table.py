@@ -154,3 +154,20 @@ def test_check_reports_a_stale_table_and_rendering_fixes_it(render, tmp_path, ca
     readme.write_text(text.replace(render.END, ""), encoding="utf-8")
     with pytest.raises(SystemExit, match="perf-table"):
         render.main(["--check", "--readme", str(readme)])
+
+
+def test_an_rl_batch_companion_meets_the_speedup_target_only_as_the_headline_does(render):
+    def result(speedup, lo, worst, method="gaussian"):
+        return {"uniform_worst_rung": 0.5, "methods": {
+            "uniform": {"worst_rung": 0.5},
+            "oracle-gate": {"speedup": {"mean": 3.0, "ci": [2.0, 4.0]}, "worst_rung": 0.9},
+            method: {"speedup": {"mean": speedup, "ci": [lo, 2.0]}, "worst_rung": worst}}}
+
+    assert render.batch_met(result(1.5, 1.01, 0.5))
+    assert not render.batch_met(result(1.49, 1.2, 0.6))  # below 1.5
+    assert not render.batch_met(result(1.6, 1.0, 0.6))  # its interval not above 1
+    assert not render.batch_met(result(1.6, 1.2, 0.49))  # its worst rung below uniform's
+    # The oracle (a reference) never meets it, however fast.
+    only_oracle = result(1.6, 1.2, 0.6)
+    del only_oracle["methods"]["gaussian"]
+    assert not render.batch_met(only_oracle)

@@ -116,6 +116,8 @@ def test_the_oracle_gate_is_a_reference_scored_at_uniforms_steps(bench, tmp_path
     assert out["gate_ceiling"]["mean"] == pytest.approx(30 / 20)
     assert out["methods"]["oracle-gate"]["final_pass1"]["mean"] == pytest.approx(0.4)  # steps 30 and 40
     assert out["best"] == "greso"  # the oracle, faster, is never the best: a reference
+    # Its rollouts past the budget are not counted: no figure by rollouts.
+    assert not {"speedup", "speedup_per_seed", "auc_gain", "wall_speedup_reached"} & set(out["methods"]["oracle-gate"])
     with pytest.raises(SystemExit, match="oracle-gate: seeds \\[0\\] stopped before uniform's 40 steps"):
         bench.summarize({"uniform": {0: run(flat)}, "oracle-gate": {0: run(curve(0.1, 0.3, 0.4))}}, [0], 1280)
     # With 128 rollouts a step (--batch 16), uniform's steps end at 5,120 / 128 = 40 too.
