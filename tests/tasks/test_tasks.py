@@ -197,7 +197,9 @@ def test_hf_disk_tasks(tmp_path):
 def test_hf_disk_rows_that_are_not_utf8_are_skipped_and_a_corrupt_dataset_is_an_error(tmp_path):
     datasets = pytest.importorskip("datasets")
     pa = pytest.importorskip("pyarrow")
-    raw = pa.array([f"{i}+1=".encode() for i in range(1500)] + [b"\xff+1="] + [b"9+9="] * 2, pa.binary())
+    # (The rows after the bad one differ: equal prompts split apart by their ids, which hold the
+    # temporary path, would lose one to the train/test leak check, depending on the path.)
+    raw = pa.array([f"{i}+1=".encode() for i in range(1500)] + [b"\xff+1=", b"9+9=", b"9+8="], pa.binary())
     prompts = pa.Array.from_buffers(pa.string(), len(raw), raw.buffers())  # bytes as they are: Arrow checks none
     path = tmp_path / "ds"
     datasets.Dataset(pa.table({"prompt": prompts, "completion": [str(i) for i in range(1503)],
