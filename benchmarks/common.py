@@ -45,10 +45,12 @@ train them.
 **Cached products.** A product a benchmark caches that is not a run directory (preference's
 pairs and its ``none`` arm's scores, rl_curriculum's base profile, hard_examples' pruned
 stores and shared tokenizer, the evaluation caches ``bench-eval-<key>.npz`` of mixing's and
-hard_examples' runs) is read back by its name alone as well. Whoever makes one records the
-code that made it (:func:`record_code`: ``<product>.code.json`` beside it, ``{"code":
-{"version", "commit", "dirty"}}`` as run.json's ``code``; a store ``curricle prune`` wrote has
-it in its ``lineage.json``), and a result that reads such products has ``cached_products``
+hard_examples' runs, the token stores the benchmarks prepare) is read back by its name alone
+as well (a store by prepare's check of its settings). Whoever makes one records the code that
+made it (:func:`record_code`: ``<product>.code.json`` beside it, ``{"code": {"version",
+"commit", "dirty"}}`` as run.json's ``code``; a store ``curricle prune`` wrote has it in its
+``lineage.json``; a prepared store has it when prepare wrote all of it, :func:`record_prepared`),
+and a result that reads such products has ``cached_products``
 (:func:`cached_products`, over every product its figures read, made now or read back)::
 
     "cached_products": {"<commit>": n, "<commit>+dirty": n, "unrecorded": n, "other_than_head": k}
@@ -76,7 +78,10 @@ import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
+
+if TYPE_CHECKING:
+    from curricle.prepare.pipeline import PrepareReport
 
 BENCHMARKS = Path(__file__).resolve().parent
 ROOT = BENCHMARKS.parent
@@ -197,6 +202,16 @@ def record_code(product: Path | str) -> Path:
     path = code_path(product)
     atomic.write_json(path, {"code": code_record()})
     return path
+
+
+def record_prepared(report: PrepareReport) -> Path:
+    """The directory of the store prepare made or reused (``report``: its report), with the code
+    of this process recorded beside it (:func:`record_code`) when prepare wrote every domain of
+    it now. A store it reused, whole or in part, keeps the record it had (none: it counts as
+    ``unrecorded``): what prepare did not write now, another code may have."""
+    if report.domains and not any(d.up_to_date for d in report.domains):
+        record_code(report.data_dir)
+    return Path(report.data_dir)
 
 
 def made_by(product: Path | str) -> str | None:

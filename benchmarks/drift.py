@@ -61,7 +61,7 @@ from typing import Any
 
 import numpy as np
 
-from common import ROOT, finish, say
+from common import ROOT, cached_products, finish, record_prepared, say
 
 #: A code piece is cut at the first blank line after this many characters.
 CHUNK_CHARS = 1500
@@ -177,7 +177,8 @@ def variants(base: dict[str, list[dict[str, str]]], mode: Mode, base_store: Path
 
 
 def prepare_version(docs: dict[str, list[dict[str, str]]], work: Path, name: str, tokenizer: Path | None) -> Path:
-    """The version's token store (built once; reused while its sources are unchanged)."""
+    """The version's token store (built once, with the code that made it recorded,
+    ``common.record_prepared``; reused while its sources are unchanged)."""
     from curricle.prepare.config import PrepareConfig, TokenizerConfig
     from curricle.prepare.pipeline import prepare
     from curricle.sources.config import JsonlConfig
@@ -192,9 +193,7 @@ def prepare_version(docs: dict[str, list[dict[str, str]]], work: Path, name: str
             path.write_text(text)
         sources.append(JsonlConfig(domain=domain, path=str(path)))
     tok = TokenizerConfig(kind="pretrained", path=tokenizer) if tokenizer else TokenizerConfig(vocab_size=4096)
-    data_dir = work / "stores" / name
-    prepare(sources, tok, PrepareConfig(), data_dir, progress=False)
-    return data_dir
+    return record_prepared(prepare(sources, tok, PrepareConfig(), work / "stores" / name, progress=False))
 
 
 # -- the comparisons -----------------------------------------------------------------------------
@@ -293,6 +292,7 @@ def main(argv: list[str] | None = None) -> None:
         "targets": {"false_alarms": false_alarms == 0, "detected": detected == len(PLANTS)},
         "settings": {"mode": mode.name, "base_docs": n_docs, "sections": sorted({c["section"] for c in result["checks"]}),
                      "null_splits": config.null_splits, "warn_sd": config.warn_sd, "drift_sd": config.drift_sd},
+        "cached_products": cached_products([base_dir, *planted.values()]),  # the stores, read back while up to date
     }
     finish("drift", out, started, quick=args.quick)
 

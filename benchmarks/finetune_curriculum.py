@@ -87,7 +87,8 @@ Stages:
 second per evaluation: each run is ~2 minutes of one core, and ``--quick`` is 15 runs (3
 methods x 5 seeds) after the base (~2 minutes, once). A run's result is cached under ``--out``
 by its config's hash, so an interrupted benchmark continues; ``cached_runs`` in the JSON counts
-the base's run and the methods' by the commit that trained them (``benchmarks/common.py``).
+the base's run and the methods' by the commit that trained them, ``cached_products`` the token
+store the base was pretrained on by the commit that made it (``benchmarks/common.py``).
 
 The last line printed is the JSON summary (also in ``benchmarks/results/``).
 """
@@ -118,7 +119,7 @@ from curricle.finetune.config import FinetuneConfig, FinetuneTrainConfig  # noqa
 from curricle.prepare.command import prepare_run  # noqa: E402
 from curricle.train.checkpoint import latest_complete  # noqa: E402
 from curricle.train.command import train_run  # noqa: E402
-from common import cached_provenance, die_with_parent, finish  # noqa: E402
+from common import cached_products, cached_provenance, die_with_parent, finish, record_prepared  # noqa: E402
 
 COMPONENTS = ["reverse", "uppercase"]
 COMPOSITIONS = ["reverse+uppercase"]
@@ -175,16 +176,22 @@ def pretrain_dir(out: Path, steps: int) -> Path:
     return out / f"pretrain-{pretrain_key(out, steps)}"
 
 
+def pretrain_data_dir(out: Path, steps: int) -> Path:
+    """The token store :func:`pretrained_base` pretrains the base on."""
+    return out / f"data-{pretrain_key(out, steps)}"
+
+
 def pretrained_base(out: Path, steps: int) -> Path:
-    """curricle's own base model: pretrained here once, reused after."""
+    """curricle's own base model: pretrained here once, reused after (its store's code recorded
+    when prepare makes it, ``common.record_prepared``)."""
     data = pretrain_config(out, steps)
-    data["data_dir"] = str(out / f"data-{pretrain_key(out, steps)}")
+    data["data_dir"] = str(pretrain_data_dir(out, steps))
     cfg = parse_config(data, "benchmark pretraining")
     run = pretrain_dir(out, steps)
     found = latest_complete(run / "checkpoints")
     if found is not None and found[0] == steps:
         return found[1]
-    prepare_run(cfg, progress=False)
+    record_prepared(prepare_run(cfg, progress=False))
     train_run(cfg, run, resume=found is not None, progress=False)
     return latest_complete(run / "checkpoints")[1]
 
@@ -418,7 +425,8 @@ def main(argv: list[str] | None = None) -> None:
                      "pretrain_s": round(pretrain_s, 1),
                      "tasks": TASKS, "milestone": MILESTONE, "bootstrap_resamples": N_BOOTSTRAP,
                      "cached_runs": cached_provenance([*([] if a.base else [pretrain_dir(out, cfg["base_steps"])]),
-                                                       *(method_dir(c, out / m) for m, _, c in jobs)])}
+                                                       *(method_dir(c, out / m) for m, _, c in jobs)]),
+                     "cached_products": cached_products([] if a.base else [pretrain_data_dir(out, cfg["base_steps"])])}
     summary.update(summarize(results, seeds, methods))
     summary["targets"] = {**TARGETS, "met": verdicts(summary)}
     summary["wall_s"] = round(time.perf_counter() - t0, 1)

@@ -47,9 +47,10 @@ over its documents' windows), the worst group's, per seed, with intervals over s
 The last stdout line is one JSON object (see ``main``); progress goes to stderr. Runs go under
 ``--out/<mode>/<part>/...``; a finished run is read, not retrained (``cached_runs`` in the JSON
 counts the runs by the commit that trained them, ``benchmarks/common.py``). The products that
-are not runs are read back too: the pruned stores (under ``--out/<mode>-data/pruned``, by their
-settings), the runs' evaluations (``bench-eval-<key>.npz``) and the augmentation part's shared
-tokenizer; ``cached_products`` counts them by the commit that made them.
+are not runs are read back too: the token stores (under ``--out/<mode>-data``; the pruned ones
+under ``pruned``, by their settings), the runs' evaluations (``bench-eval-<key>.npz``) and the
+augmentation part's shared tokenizer; ``cached_products`` counts them by the commit that made
+them.
 """
 
 from __future__ import annotations
@@ -298,7 +299,8 @@ def prune_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs: i
     mean, _, half = paired_interval(np.log(np.array(rows[best]["speedup_per_seed"])
                                            / np.array(rows[control]["speedup_per_seed"])))
     runs = [proxy.run_dir, *(j.run_dir for j in wave.values())]
-    products = [*pruned.values(), *(eval_cache(j) for j in wave.values())]  # a pruned store's lineage has its code
+    # the full store and the pruned ones (a pruned store's lineage has its code), and the evaluations
+    products = [data_dir, *pruned.values(), *(eval_cache(j) for j in wave.values())]
     return {
         "prune_best_metric": best,
         "prune_best_over_random": {"control": control, "ratio": round(float(np.exp(mean)), 4),
@@ -496,7 +498,7 @@ def augment_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs:
         "augment_skill_docs": AUG_DOCS, "augment_skill_train_tokens": skill_tokens,
         # how many times a run of T steps reads the skill's train tokens (80% of its tokens)
         "augment_skill_passes": round(0.8 * T * mode.batch_rows * mode.seq_len / max(1, skill_tokens), 1),
-    }, [*(j.run_dir for j in starts.values()), *(j.run_dir for j in wave.values())], [shared_tokenizer]
+    }, [*(j.run_dir for j in starts.values()), *(j.run_dir for j in wave.values())], [data_dir, shared_tokenizer]
 
 
 def run_all_train_only(jobs_: list[Job], workers: int) -> None:
@@ -571,7 +573,7 @@ def fairness_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs
                        "ci": [round(mean - half, 4), round(mean + half, 4)]}
     out_["worst_group_delta_vs_uniform"] = deltas
     out_["fairness_heldout_docs"] = {g: int((groups == g).sum()) for g in names}
-    return out_, [j.run_dir for j in wave.values()], [eval_cache(j) for j in wave.values()]
+    return out_, [j.run_dir for j in wave.values()], [data_dir, *(eval_cache(j) for j in wave.values())]
 
 
 # -- the program -------------------------------------------------------------------------------

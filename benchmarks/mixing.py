@@ -98,9 +98,10 @@ are judged on ``S`` as defined above.
 Runs go under ``--out/<mode>/<suite>/<method>/seed<k>-<hash>``; a finished run is read, not
 retrained (an interrupted benchmark resumes; ``cached_runs`` in the JSON counts the runs by the
 commit that trained them, ``benchmarks/common.py``), and its evaluation, ``bench-eval-<key>.npz``
-in it, is read back unless the run was trained now (``cached_products`` counts those by the
-commit that made them). ``--jobs`` runs train in parallel processes, each on one torch thread.
-Progress and a table go to stderr; the last stdout line is one JSON object with every figure.
+in it, is read back unless the run was trained now (``cached_products`` counts those, and
+the suites' token stores, by the commit that made them). ``--jobs`` runs train in parallel
+processes, each on one torch thread. Progress and a table go to stderr; the last stdout line
+is one JSON object with every figure.
 """
 
 from __future__ import annotations
@@ -120,7 +121,7 @@ from typing import Any
 
 import numpy as np
 
-from common import cached_products, cached_provenance, die_with_parent, finish, record_code, say
+from common import cached_products, cached_provenance, die_with_parent, finish, record_code, record_prepared, say
 
 #: Budgets of the uniform runs, in units of T.
 BUDGETS = (0.5, 0.7, 1.0, 1.4, 2.0)
@@ -254,14 +255,16 @@ def base_config(mode: Mode, data_dir: Path, srcs: list[dict[str, Any]], seed: in
     }
 
 
-def build_store(cd: dict[str, Any]) -> None:
+def build_store(cd: dict[str, Any]) -> Path:
+    """Prepare the store of config ``cd`` (reused while up to date; the code that made it recorded,
+    ``common.record_prepared``); returns its directory."""
     import logging
 
     from curricle.config import parse_config
     from curricle.prepare.command import prepare_run
 
     logging.getLogger("curricle.sources").setLevel(logging.ERROR)
-    prepare_run(parse_config(cd, "benchmark config"), progress=False)
+    return record_prepared(prepare_run(parse_config(cd, "benchmark config"), progress=False))
 
 
 # -- 2. the evaluation set -------------------------------------------------------------------
@@ -964,7 +967,8 @@ def main(argv: list[str] | None = None) -> None:
                                        "evaluations charged"}},
         "details": results,
         "cached_runs": cached_provenance(j.run_dir for j in jobs.values()),  # every run the figures read
-        "cached_products": cached_products(eval_cache(j) for j in jobs.values()),  # and each one's evaluation
+        "cached_products": cached_products([*(eval_cache(j) for j in jobs.values()),  # and each one's evaluation
+                                            *(data_dir for _, data_dir, _ in stores.values())]),  # and the stores
         "settings": {"mode": mode.name, "preset": mode.preset, "steps": T, "batch_rows": mode.batch_rows,
                      "seq_len": mode.seq_len, "tokens_per_run": mode.tokens_per_run, "lr": mode.lr,
                      "budgets": BUDGETS, "seeds": args.seeds, "bootstrap": BOOTSTRAP,

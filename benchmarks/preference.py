@@ -91,9 +91,9 @@ A first run at 3 seeds and 64 test items took 53 s, so ``--quick`` was sized up 
 112 test items for precision (steps, learning rate and beta unchanged; length 2 has only 143
 distinct held-out strings, 16 of them the DPO runs' held-out items). Every piece is cached
 under ``--out`` by its config's hash; ``cached_runs`` in the JSON counts the base's runs and the
-DPO runs by the commit that trained them, ``cached_products`` the pairs and the ``none`` arm's
-scores by the commit that made them (``benchmarks/common.py``; each other arm's scores are its
-DPO run's process's).
+DPO runs by the commit that trained them, ``cached_products`` the pairs, the ``none`` arm's
+scores and the token store the base's pretraining read by the commit that made them
+(``benchmarks/common.py``; each other arm's scores are its DPO run's process's).
 
 The last line printed is the JSON summary (also in ``benchmarks/results/preference.json``).
 """
@@ -396,12 +396,13 @@ def main(argv: list[str] | None = None) -> None:
     train_prompts = check_disjoint(s["train_prompts"], s["test_items"])
     say(f"{sum(map(len, train_prompts.values()))} train prompts, none a test or cold-start item; the base")
     if a.base:
-        base, base_runs = str(Path(a.base).resolve()), []
+        base, base_runs, base_stores = str(Path(a.base).resolve()), [], []
     else:
         pretrained = ftbench.pretrained_base(a.cache / "bench-finetune" / "quick", 600)
         base = str(rlbench.sft_base(a.cache / "bench-rl" / "quick", pretrained, 600))
         base_runs = [ftbench.pretrain_dir(a.cache / "bench-finetune" / "quick", 600),
                      rlbench.sft_dir(a.cache / "bench-rl" / "quick", pretrained, 600)]
+        base_stores = [ftbench.pretrain_data_dir(a.cache / "bench-finetune" / "quick", 600)]
     setup_s = time.perf_counter() - t0
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=a.jobs, mp_context=ctx, initializer=die_with_parent) as pool:
@@ -453,8 +454,8 @@ def main(argv: list[str] | None = None) -> None:
                      "cached_runs": cached_provenance([*base_runs, *(arm_dir(arm, base, seed, path, s, out) / "dpo"
                                                                      for (arm, seed), path in arm_pairs.items()
                                                                      if arm != "none")]),
-                     # the pairs, and the none arm's scores (each other arm's: its DPO run's process's)
-                     "cached_products": cached_products([
+                     # the pairs, the none arm's scores (each other arm's: its DPO run's process's), the base's store
+                     "cached_products": cached_products([*base_stores,
                          *(pairs_summary(base, seed, s, out, r) for seed in seeds for r in ("worst", "each")),
                          *(arm_dir("none", base, seed, arm_pairs[("none", seed)], s, out) / "result.json"
                            for seed in seeds)])}

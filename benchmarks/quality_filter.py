@@ -93,7 +93,10 @@ once and not varied.
 
 Targets (reported, not tuned toward): AUC >= 0.95; filter_speedup >= 1.2; throughput with the
 classifier at least 90% of without. The last stdout line is one JSON object; progress goes to
-stderr. Runs go under ``--out/<mode>/``; a finished run is read, not retrained.
+stderr. Runs go under ``--out/<mode>/``; a finished run is read, not retrained. The arms' token
+stores are read back while prepare finds them up to date (the random arm's while its
+``lineage.json`` is there); ``cached_products`` counts them by the commit that made them
+(``benchmarks/common.py``).
 """
 
 from __future__ import annotations
@@ -114,7 +117,7 @@ from typing import Any
 
 import numpy as np
 
-from common import die_with_parent, finish, say
+from common import cached_products, die_with_parent, finish, say
 from hard_examples import boilerplate, paired_interval
 from mixing import base_config, build_store, config_hash, doc_losses, prose_texts, write_jsonl
 
@@ -662,6 +665,7 @@ def main(argv: list[str] | None = None) -> None:
         "train_tokens": train_tokens, "epochs_per_run": epochs,
         "curation": thr, "data": data,
         "seconds_to_score_corpus": round(t_scored, 2),
+        "cached_products": cached_products(dirs.values()),  # the arms' stores
     }
     met = {"auc": fig["auc"] >= TARGETS["auc"],
            "filter_speedup": main_speed["geomean"] is not None and main_speed["geomean"] >= TARGETS["filter_speedup"],

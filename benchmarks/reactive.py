@@ -84,7 +84,10 @@ composition needed nothing from it.
 steps) and (b) (15 runs of 1,200 steps), the tiny-1m model for (c) (6 runs) and fine-tunes it
 for (d) (a base, then 6 runs): 14.9 minutes from scratch on 2 CPU cores with ``--jobs 2``.
 Runs go under ``--out/<mode>/<part>/<arm>/seed<k>-<hash>``; a finished run is read, not
-retrained. The last stdout line is one JSON object (also in ``benchmarks/results/``).
+retrained. ``cached_products`` counts the token stores the runs were trained on (each part's
+under ``--out/<mode>-data``, the plateau part's base's), read back while prepare finds them up
+to date, by the commit that made them (``benchmarks/common.py``). The last stdout line is one
+JSON object (also in ``benchmarks/results/``).
 """
 
 from __future__ import annotations
@@ -102,7 +105,8 @@ from typing import Any
 
 import numpy as np
 
-from common import add_parts_arguments, die_with_parent, finish, parts_variant, say, seeds_and_parts
+from common import (add_parts_arguments, cached_products, die_with_parent, finish, parts_variant, say,
+                    seeds_and_parts)
 from mixing import build_store, config_hash, doc_losses
 
 PARTS = ("targets", "dro", "frontier", "plateau")
@@ -278,7 +282,8 @@ def loss_at(evals: list[dict[str, Any]], domain: str, step: float) -> float:
     return float(np.interp(step, steps, smooth))
 
 
-def targets_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs: int) -> dict[str, Any]:
+def targets_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs: int
+                 ) -> tuple[dict[str, Any], list[Path]]:
     domains = ["prose", "copy", "arithmetic"]
     srcs = sources(mode, ["copy", "arithmetic"], ["prose"])
     data_dir = data_root / "targets"
@@ -339,7 +344,7 @@ def targets_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs:
             [evaluations(runs[(a, s)].run_dir, domains)[-1]["eval_tokens"] /
              (evaluations(runs[(a, s)].run_dir, domains)[-1]["eval_tokens"] +
               evaluations(runs[(a, s)].run_dir, domains)[-1]["tokens"]) for s in seeds])), 4) for a in arms},
-    }
+    }, [data_dir]
 
 
 # -- (b) group-dro ------------------------------------------------------------------------------
@@ -363,7 +368,8 @@ def scored_windows(store, domain: str, mode: Mode, max_docs: int = 200) -> dict[
     return {"windows": np.array(windows), "lengths": np.array(lengths), "test": np.ones(len(lengths), dtype=bool)}
 
 
-def dro_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs: int) -> dict[str, Any]:
+def dro_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs: int
+             ) -> tuple[dict[str, Any], list[Path]]:
     from curricle.store import TokenStore
     from curricle.train.checkpoint import latest_complete
 
@@ -424,7 +430,7 @@ def dro_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs: int
                             for a in arms},
         "dro_reference_seed_offset": REFERENCE_SEED_OFFSET,
         "dro_scored_docs": {d: int(len(e["lengths"])) for d, e in es.items()},
-    }
+    }, [data_dir]
 
 
 # -- (c) frontier -------------------------------------------------------------------------------
@@ -445,7 +451,8 @@ def emerged_levels(run_dir: Path, z: float) -> list[str]:
     return out
 
 
-def frontier_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs: int) -> dict[str, Any]:
+def frontier_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs: int
+                  ) -> tuple[dict[str, Any], list[Path]]:
     from curricle.emergence.config import MapConfig
 
     z = MapConfig().z
@@ -479,7 +486,7 @@ def frontier_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs
                             for a in ("uniform", "frontier")},
         "frontier_eval_tokens": {a: [metrics(runs[(a, s)].run_dir)[-1]["eval_tokens"] for s in seeds]
                                  for a in ("uniform", "frontier")},
-    }
+    }, [data_dir]
 
 
 # -- (d) plateaus ------------------------------------------------------------------------------
@@ -492,7 +499,8 @@ def plateau_run(args: tuple[dict[str, Any], str]) -> dict[str, Any]:
     return fc.run_method(cfg, Path(out))
 
 
-def plateau_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs: int) -> dict[str, Any]:
+def plateau_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs: int
+                 ) -> tuple[dict[str, Any], list[Path]]:
     import finetune_curriculum as fc
 
     st = fc.SETTINGS[mode.name]
@@ -528,7 +536,7 @@ def plateau_part(mode: Mode, seeds: list[int], out: Path, data_root: Path, jobs:
         "plateau_first_stage_reason": {a: [results[(a, s)]["review"]["stage_end_reason"] for s in seeds] for a in arms},
         "plateau_settings": {"steps": steps, "base_steps": base_steps, "batch": st["batch"],
                              "eval_every": st["eval_every"], "milestone": fc.MILESTONE},
-    }
+    }, [fc.pretrain_data_dir(data_root / "plateau-base", base_steps)]
 
 
 # -- the program --------------------------------------------------------------------------------
@@ -547,10 +555,14 @@ def main(argv: list[str] | None = None) -> None:
     say(f"reactive benchmark, {mode.name}: seeds {seeds}, parts {parts}, {args.jobs} jobs")
     result: dict[str, Any] = {"benchmark": "reactive", "quick": args.quick}
     runners = {"targets": targets_part, "dro": dro_part, "frontier": frontier_part, "plateau": plateau_part}
+    stores: list[Path] = []  # every part returns its figures and the token stores its runs read
     for part in parts:
         t0 = time.perf_counter()
-        result.update(runners[part](mode, seeds, out, data_root, args.jobs))
+        figures, part_stores = runners[part](mode, seeds, out, data_root, args.jobs)
+        result.update(figures)
+        stores += part_stores
         say(f"{part}: done in {time.perf_counter() - t0:.0f}s")
+    result["cached_products"] = cached_products(stores)
     met: dict[str, bool] = {}
     if "targets" in parts:
         s = result["targets_speedup"]

@@ -88,7 +88,8 @@ The pretraining (``runs/bench-finetune``, shared), the cold start and each metho
 cached by their config's hash (``runs_from_cache``: the method runs read back); ``cached_runs``
 counts them all by the commit that trained them (``benchmarks/common.py``), so a base an older
 code trained shows. The base profile, a file rather than a run, is cached by its base and tasks;
-``cached_products`` counts it by the commit that made it.
+``cached_products`` counts it, and the token store the pretraining read, by the commit that made
+them.
 
 The last line printed is the JSON summary.
 """
@@ -505,7 +506,8 @@ def main(argv: list[str] | None = None) -> None:
                      "cached_runs": cached_provenance([ftbench.pretrain_dir(pretrain_out, pretrain_steps),
                                                        sft_dir(out, pretrained, sft_steps),
                                                        *(method_dir(cfg, out / m) for m, _, cfg in jobs)]),
-                     "cached_products": cached_products([profile] if profile is not None else []),
+                     "cached_products": cached_products([ftbench.pretrain_data_dir(pretrain_out, pretrain_steps),
+                                                         *([profile] if profile is not None else [])]),
                      **summarize(results, seeds, budget, 8 * a.batch)}
     summary["targets"] = {"best_speedup": ">= 1.5 with its interval above 1, worst rung no lower than uniform's",
                           "random_reward_gap": "above 0 with its interval"}

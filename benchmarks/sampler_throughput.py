@@ -77,7 +77,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from common import finish, say
+from common import cached_products, finish, record_prepared, say
 
 BATCH_ROWS = 32
 SEQ_LEN = 1024
@@ -149,7 +149,8 @@ def store_config(mode: Mode, data_dir: Path) -> dict[str, Any]:
 
 
 def build_store(mode: Mode, data_dir: Path):
-    """The prepared store (built on a cold cache, reused otherwise) and prepare's report."""
+    """The prepared store (built on a cold cache, with the code that made it recorded,
+    ``common.record_prepared``; reused otherwise) and prepare's report."""
     import logging
 
     from curricle.config import parse_config
@@ -161,6 +162,7 @@ def build_store(mode: Mode, data_dir: Path):
     config = parse_config(store_config(mode, data_dir), "benchmark store")
     say(f"store: preparing {data_dir} (reused when up to date)")
     report = prepare_run(config, progress=False)
+    record_prepared(report)
     store = TokenStore(data_dir)
     say(f"store: {'built' if report.did_work else 'reused'} in {report.seconds:.1f}s")
     for d in store.domains:
@@ -790,6 +792,7 @@ def main(argv: list[str] | None = None) -> None:
             "train_docs": {d: store.split(d).n_docs for d in store.domains},
             "vocab_size": store.vocab_size,
         },
+        "cached_products": cached_products([data_dir]),  # the store, read back while up to date
         "notes": [
             "hf_interleave and litdata mix with fixed probabilities (the base weights): they cannot "
             "change weights per step; curricle and raw follow a new weight vector every step",

@@ -88,7 +88,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from common import finish, say
+from common import cached_products, finish, record_prepared, say
 
 SEED = 0
 TARGET_RATIO = 1.03
@@ -162,7 +162,8 @@ def run_config_dict(mode: Mode, data_dir: Path, preset: str, batch_rows: int, se
 
 
 def build_store(config):
-    """Prepare the store (built on a cold cache, reused otherwise); returns prepare's report."""
+    """Prepare the store (built on a cold cache, with the code that made it recorded,
+    ``common.record_prepared``; reused otherwise); returns prepare's report."""
     import logging
 
     from curricle.prepare.command import prepare_run
@@ -171,6 +172,7 @@ def build_store(config):
     logging.getLogger("curricle.sources").setLevel(logging.ERROR)
     say(f"store: preparing {config.data_dir} (reused when up to date)")
     report = prepare_run(config, progress=False)
+    record_prepared(report)
     say(f"store: {'built' if report.did_work else 'reused'} in {report.seconds:.1f}s")
     return report
 
@@ -610,6 +612,7 @@ def main(argv: list[str] | None = None) -> None:
         "store": {"data_dir": str(data_dir), "built_this_run": report.did_work,
                   "prepare_s": round(report.seconds, 1), "domains": store.domains,
                   "vocab_size": store.vocab_size},
+        "cached_products": cached_products([data_dir]),  # the store, read back while up to date
         "env": {"python": platform.python_version(), "torch": torch.__version__, "cpus": os.cpu_count(),
                 "loadavg_1min": {"at_start": round(load_at_start, 2), "at_end": round(os.getloadavg()[0], 2)}},
         "seconds_total": round(time.perf_counter() - _T0, 1),

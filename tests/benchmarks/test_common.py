@@ -1,7 +1,7 @@
 """``benchmarks/common.py``: its worker initializer (a benchmark killed outright leaves no worker
 computing on), its parts and seeds, the count of the runs a result read by the commit that
 trained them and of the cached products (not runs) by the commit that made them (with
-``finish``'s warning of other code's)."""
+``finish``'s warning of other code's), and the code record of the token stores they prepare."""
 
 from __future__ import annotations
 
@@ -234,6 +234,60 @@ def test_cached_products_count_by_the_commit_that_made_them(tmp_path):
         HEAD: 1, OTHER: 1, "unrecorded": 1, "other_than_head": 2}
     assert cached_products([by_head], head=None) == {HEAD: 1, "other_than_head": 1}
     assert cached_products([], head=HEAD) == {"other_than_head": 0}
+
+
+def test_a_prepared_store_records_the_code_that_wrote_all_of_it(tmp_path):
+    """``record_prepared`` records this process's code beside a store prepare wrote whole now; a
+    store it reused, whole or in part, keeps the record it had, or counts as unrecorded."""
+    sys.path.insert(0, str(BENCHMARKS))
+    from common import cached_products, code_path, record_prepared
+
+    from curricle.config import parse_config
+    from curricle.prepare.command import prepare_run
+    from curricle.runinfo import code_record
+    from curricle.store import TokenStore
+
+    def write_docs(domain: str, n: int) -> None:
+        (tmp_path / f"{domain}.jsonl").write_text("".join(
+            json.dumps({"id": f"{domain}-{i}", "text": f"{domain} document number {i} says hello."}) + "\n"
+            for i in range(n)))
+
+    def prepare(name: str, tokenizer: dict, heldout: float = 0.1) -> list[bool]:
+        """Prepare store ``name`` (its record by ``record_prepared``); which domains were reused."""
+        sources = [{"kind": "jsonl", "path": str(tmp_path / f"{d}.jsonl"), "domain": d} for d in ("code", "prose")]
+        report = prepare_run(parse_config({"data_dir": str(tmp_path / name), "sources": sources, "tokenizer": tokenizer,
+                                           "prepare": {"heldout_fraction": heldout}}), progress=False)
+        assert record_prepared(report) == tmp_path / name
+        return [d.up_to_date for d in report.domains]
+
+    now = code_record()
+    head = now["commit"] or "unknown code"
+    label = f"{now['commit']}{'+dirty' if now['dirty'] else ''}" if now["commit"] else None
+    mine = {label: 1, "other_than_head": 0} if label else {"unrecorded": 1, "other_than_head": 1}
+    write_docs("code", 30)
+    write_docs("prose", 40)
+
+    assert prepare("first", {"vocab_size": 300}) == [False, False]  # built: recorded beside it
+    assert code_path(tmp_path / "first") == tmp_path / "first.code.json"
+    assert json.loads((tmp_path / "first.code.json").read_text()) == {"code": now}
+    assert cached_products([tmp_path / "first"], head=head) == mine
+    # A store on the first one's tokenizer (a file prepare does not make), so that one domain can be written alone.
+    shared = {"kind": "pretrained", "path": str(TokenStore(tmp_path / "first").tokenizer_dir)}
+    store = tmp_path / "store"
+    assert prepare("store", shared) == [False, False]
+    assert cached_products([store], head=head) == mine
+    code_path(store).write_text(json.dumps({"code": code(OTHER)}))  # as another code left it
+    assert prepare("store", shared) == [True, True]  # reused: its record stays
+    assert cached_products([store], head=head) == {OTHER: 1, "other_than_head": 1}
+    write_docs("prose", 41)  # one domain written now, the other reused: another code's still
+    assert prepare("store", shared) == [True, False]
+    assert cached_products([store], head=head) == {OTHER: 1, "other_than_head": 1}
+    code_path(store).unlink()  # as a code before stores were recorded left it
+    assert prepare("store", shared) == [True, True]
+    assert not code_path(store).exists()
+    assert cached_products([store], head=head) == {"unrecorded": 1, "other_than_head": 1}
+    assert prepare("store", shared, heldout=0.2) == [False, False]  # rebuilt whole: this code's
+    assert cached_products([store], head=head) == mine
 
 
 def test_finish_warns_of_products_other_code_made(tmp_path, capsys):

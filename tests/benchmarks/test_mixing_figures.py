@@ -200,9 +200,10 @@ def test_aiolis_ceilings_are_charged_as_aioli_and_never_the_best_method(mixing):
 
 
 def test_a_runs_evaluation_is_read_back_with_the_code_that_made_it(mixing, tmp_path):
-    """``run_job`` caches a run's held-out losses in it with a code record beside them, reads them
-    back while the run is kept (an older code's cache, without one, counts as unrecorded) and
-    makes them again, recorded, when it trains the run again."""
+    """``build_store`` records the code that made a store (not one it reused); ``run_job`` caches a
+    run's held-out losses in it with a code record beside them, reads them back while the run is
+    kept (an older code's cache, without one, counts as unrecorded) and makes them again,
+    recorded, when it trains the run again."""
     from common import cached_products, code_path
 
     from curricle.runinfo import code_record
@@ -210,15 +211,19 @@ def test_a_runs_evaluation_is_read_back_with_the_code_that_made_it(mixing, tmp_p
     mode = dataclasses.replace(mixing.QUICK, steps=3, batch_rows=2, seq_len=16, tokenizer_vocab=300)
     cd = mixing.base_config(mode, tmp_path / "data", [{"kind": "synthetic", "skill": "copy", "domain": "copy",
                                                        "n_docs": 200}], 0, mode.steps)
-    mixing.build_store(cd)
-    es = mixing.eval_set(TokenStore(tmp_path / "data"), ["copy"], mode.seq_len, 16)
-    es_path = tmp_path / "eval-set.npz"
-    np.savez(es_path, es=np.array(es, dtype=object))
-    job = mixing.Job("s", "uniform", 0, cd, tmp_path / "run", mixing.eval_set_hash(es))
     now = code_record()
     head = now["commit"] or "unknown code"
     mine = {f"{now['commit']}{'+dirty' if now['dirty'] else ''}": 1, "other_than_head": 0} if now["commit"] else {
         "unrecorded": 1, "other_than_head": 1}
+    assert mixing.build_store(cd) == tmp_path / "data"  # its store, with the code that made it
+    assert cached_products([tmp_path / "data"], head=head) == mine
+    code_path(tmp_path / "data").unlink()  # a store reused as it is keeps what it had: nothing
+    assert mixing.build_store(cd) == tmp_path / "data"
+    assert cached_products([tmp_path / "data"], head=head) == {"unrecorded": 1, "other_than_head": 1}
+    es = mixing.eval_set(TokenStore(tmp_path / "data"), ["copy"], mode.seq_len, 16)
+    es_path = tmp_path / "eval-set.npz"
+    np.savez(es_path, es=np.array(es, dtype=object))
+    job = mixing.Job("s", "uniform", 0, cd, tmp_path / "run", mixing.eval_set_hash(es))
 
     assert mixing.run_job(job, str(es_path))["trained"]
     cache = mixing.eval_cache(job)
